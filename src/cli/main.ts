@@ -1,0 +1,31 @@
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { VERSION } from "../version.ts";
+import { checkCommand } from "./check.ts";
+import { serveCommand } from "./serve.ts";
+
+/**
+ * relay's command line. Returns the process exit code instead of exiting, so tests can drive it.
+ *
+ * @example
+ * ```ts
+ * Deno.exit(await main(["serve", "--port", "9000"]));
+ * ```
+ */
+export async function main(args: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = new Command()
+    .name("relay")
+    .description("A fast, faithful relay between LLM clients (Claude Code first) and their providers.")
+    .version(VERSION, "-V, --version")
+    .exitOverride()
+    .showHelpAfterError("(run relay --help for usage)")
+    .addCommand(serveCommand((code) => exitCode = code))
+    .addCommand(checkCommand((code) => exitCode = code));
+  try {
+    await program.parseAsync(args, { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    throw error;
+  }
+  return exitCode;
+}

@@ -1,0 +1,114 @@
+import { type Document, isMap, isScalar, isSeq, type LineCounter, type Scalar } from "yaml";
+import { type ConfigProblem, formatPath } from "./errors.ts";
+
+/** Looks up an environment variable; injected so expansion is exact under test. */
+export type EnvLookup = (name: string) => string | undefined;
+
+/** A reference that could not be expanded: its text as written, and why. */
+export interface ExpansionProblem {
+  reference: string;
+  message: string;
+}
+
+export interface Expansion {
+  value: string;
+  problems: ExpansionProblem[];
+}
+
+// `$${` first, so an escaped reference is never read as one; a bare `${` last catches one left open.
+const _REFERENCE = /\$\$\{|\$\{([^}]*)\}|\$\{/g;
+const _BODY = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
+const _SYNTAX_HINT = "use ${NAME} or ${NAME:-default}, and $${ for a literal ${";
+
+/**
+ * Expands `${VAR}` and `${VAR:-default}` (default when unset or empty) in one string; `$${` gives a
+ * literal `${`. The result is not scanned again, so a variable's value is never itself expanded.
+ *
+ * @example
+ * ```ts
+ * expandString("${HOST:-127.0.0.1}:${PORT}", (name) => ({ PORT: "8787" })[name]);
+ * // { value: "127.0.0.1:8787", problems: [] }
+ * ```
+ */
+export function expandString(text: string, env: EnvLookup): Expansion {
+  const problems: ExpansionProblem[] = [];
+  const value = text.replace(_REFERENCE, (reference: string, body: string | undefined) => {
+    if (reference === "$${") return "${";
+    const parsed = body === undefined ? null : _BODY.exec(body);
+    if (!parsed || parsed[2]?.includes("${")) {
+      const what = body === undefined ? "unterminated `${`" : `invalid reference \`${reference}\``;
+      problems.push({ reference, message: `${what}: ${_SYNTAX_HINT}` });
+      return reference;
+    }
+    const [, name, fallback] = parsed;
+    const found = env(name);
+    if (fallback !== undefined) return found ? found : fallback;
+    if (found !== undefined) return found;
+    problems.push({
+      reference,
+      message: `environment variable ${name} is not set (use \${${name}:-default} for a fallback)`,
+    });
+    return reference;
+  });
+  return { value, problems };
+}
+
+/**
+ * Expands environment references in every string value of a parsed document, in place. Keys are left
+ * alone. Each scalar keeps its source range, so every unexpandable reference (all of them, not just the
+ * first) is reported at its own `line:col` with its config path.
+ *
+ * A plain (unquoted) scalar is re-read after expansion, so `port: ${PORT:-8787}` is a number as `port:
+ * 8787` would be; quote it to keep a string.
+ *
+ * @example
+ * ```ts
+ * const { doc, lineCounter } = parseYamlDocument(text);
+ * const problems = expandEnvInDocument(doc, { text, lineCounter, env: (name) => Deno.env.get(name) });
+ * ```
+ */
+export function expandEnvInDocument(
+  doc: Document,
+  options: { text: string; lineCounter: LineCounter; env: EnvLookup },
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  _walk(doc.contents, [], (scalar, path) => {
+    if (typeof scalar.value !== "string" || !scalar.value.includes("${")) return;
+    const expansion = expandString(scalar.value, options.env);
+    const [start, end] = scalar.range ?? [0, 0];
+    const source = options.text.slice(start, end);
+    let cursor = 0;
+    for (const problem of expansion.problems) {
+      const found = source.indexOf(problem.reference, cursor);
+      if (found >= 0) cursor = found + problem.reference.length;
+      const { line, col } = options.lineCounter.linePos(start + Math.max(found, 0));
+      problems.push({ path: formatPath(path), line, col, message: problem.message });
+    }
+    scalar.value = scalar.type === "PLAIN" ? _plainValue(expansion.value) : expansion.value;
+  });
+  return problems;
+}
+
+function _walk(
+  node: unknown,
+  path: (string | number)[],
+  visit: (scalar: Scalar, path: (string | number)[]) => void,
+) {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      _walk(pair.value, [...path, String(isScalar(pair.key) ? pair.key.value : pair.key)], visit);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, index) => _walk(item, [...path, index], visit));
+  } else if (isScalar(node)) {
+    visit(node, path);
+  }
+}
+
+// The YAML 1.2 core schema's numbers and booleans: what the same text would have parsed as, unquoted.
+function _plainValue(text: string): string | number | boolean {
+  if (/^[-+]?\d+(\.\d+)?$/.test(text)) return Number(text);
+  if (/^(true|True|TRUE)$/.test(text)) return true;
+  if (/^(false|False|FALSE)$/.test(text)) return false;
+  return text;
+}

@@ -1,0 +1,58 @@
+import { ConfigError } from "./errors.ts";
+
+/** The part of a file's stat the check reads; `null` where the platform has no such notion. */
+export interface FileOwnership {
+  mode: number | null;
+  uid: number | null;
+}
+
+/**
+ * Why a config file is unsafe to read, as messages naming the fix; empty when it is safe. A config holds
+ * API keys and says where requests go, so any group/other permission bit, or an owner other than the
+ * user running relay, is refused. Only mode bits and owner count: running as root can read anything, so
+ * trying to read would prove nothing.
+ *
+ * @example
+ * ```ts
+ * fileModeProblems("relay.yaml", { mode: 0o100644, uid: 1000 }, 1000);
+ * // ["relay.yaml has mode 0644: its group and others can read it, and it holds API keys. Fix: chmod 600 relay.yaml"]
+ * ```
+ */
+export function fileModeProblems(path: string, stat: FileOwnership, currentUid: number | null): string[] {
+  const problems: string[] = [];
+  if (stat.uid !== null && currentUid !== null && stat.uid !== currentUid) {
+    problems.push(
+      `${path} is owned by uid ${stat.uid}, not by you (uid ${currentUid}): its owner can change where your ` +
+        `keys are sent. Fix: chown ${currentUid} ${_shellQuote(path)}`,
+    );
+  }
+  const shared = (stat.mode ?? 0) & 0o077;
+  if (shared !== 0) {
+    const octal = (stat.mode! & 0o7777).toString(8).padStart(4, "0");
+    const who = [shared & 0o070 && "its group", shared & 0o007 && "others"].filter(Boolean).join(" and ");
+    const can = [shared & 0o044 && "read", shared & 0o022 && "change"].filter(Boolean).join(" and ") ||
+      "open";
+    problems.push(
+      `${path} has mode ${octal}: ${who} can ${can} it, and it holds API keys. Fix: chmod 600 ${
+        _shellQuote(path)
+      }`,
+    );
+  }
+  return problems;
+}
+
+/**
+ * Refuses an unsafe config file before anything in it is read: anything but a regular file, or a file
+ * {@linkcode fileModeProblems} objects to. Throws `ConfigError` naming each problem; lets
+ * `Deno.errors.NotFound` through so the caller can say where the path came from.
+ */
+export async function checkFileMode(path: string, currentUid: number | null = Deno.uid()): Promise<void> {
+  const stat = await Deno.stat(path);
+  if (!stat.isFile) throw new ConfigError(path, [{ message: `${path} is not a regular file` }]);
+  const problems = fileModeProblems(path, stat, currentUid);
+  if (problems.length > 0) throw new ConfigError(path, problems.map((message) => ({ message })));
+}
+
+function _shellQuote(path: string): string {
+  return /^[\w./-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
+}

@@ -1,0 +1,47 @@
+import { isAbsolute, join } from "node:path";
+
+/** Where a config path came from, so a missing file can be blamed on the right setting. */
+export type ConfigSource = "flag" | "RELAY_CONFIG" | "cwd" | "xdg";
+
+export interface FoundConfig {
+  path: string;
+  source: ConfigSource;
+}
+
+export interface FindOptions {
+  /** `--config PATH`. */
+  flag?: string;
+  env: (name: string) => string | undefined;
+  cwd: string;
+  home: string;
+  exists: (path: string) => boolean;
+}
+
+/**
+ * Picks the config file: `--config`, else `$RELAY_CONFIG`, else `./relay.yaml`, else
+ * `$XDG_CONFIG_HOME/relay/relay.yaml` (`~/.config/relay/relay.yaml` by default). An explicit path (flag
+ * or variable) is returned even when missing, so the loader refuses it rather than silently running on
+ * defaults; the implicit candidates only count when they exist. An empty flag or variable counts as unset.
+ *
+ * @example
+ * ```ts
+ * findConfigPath({ env: () => undefined, cwd: "/srv", home: "/home/me", exists: (p) => p === "/srv/relay.yaml" });
+ * // { path: "/srv/relay.yaml", source: "cwd" }
+ * ```
+ */
+export function findConfigPath(options: FindOptions): FoundConfig | undefined {
+  if (options.flag) return { path: options.flag, source: "flag" };
+  const fromEnv = options.env("RELAY_CONFIG");
+  if (fromEnv) return { path: fromEnv, source: "RELAY_CONFIG" };
+  const inCwd = join(options.cwd, "relay.yaml");
+  if (options.exists(inCwd)) return { path: inCwd, source: "cwd" };
+  const inXdg = join(_xdgConfigHome(options.env, options.home), "relay", "relay.yaml");
+  if (options.exists(inXdg)) return { path: inXdg, source: "xdg" };
+  return undefined;
+}
+
+// The XDG spec says a relative XDG_CONFIG_HOME is invalid and must be ignored.
+function _xdgConfigHome(env: (name: string) => string | undefined, home: string): string {
+  const xdg = env("XDG_CONFIG_HOME");
+  return xdg && isAbsolute(xdg) ? xdg : join(home, ".config");
+}

@@ -1,0 +1,156 @@
+import type { z } from "zod";
+import { maskSecret } from "../util/mask.ts";
+import { type ConfigProblem, formatPath } from "./errors.ts";
+import type { Locator } from "./yaml_document.ts";
+
+type _Issue = z.core.$ZodIssue;
+type _Schema = z.core.$ZodType;
+
+/**
+ * Turns zod issues into problems a person can act on: where (`line:col` and config path), what was
+ * expected and what was found, and for a typo the key or value that was probably meant. `schema` is the
+ * one that produced the issues, read to list the keys allowed where an unknown one was found.
+ *
+ * @example
+ * ```ts
+ * const result = configSchema.safeParse(data, { reportInput: true });
+ * if (!result.success) problemsFromIssues(result.error.issues, { schema: configSchema, locate });
+ * ```
+ */
+export function problemsFromIssues(
+  issues: readonly _Issue[],
+  options: { schema: _Schema; locate: Locator },
+): ConfigProblem[] {
+  const problems = issues.flatMap((issue): ConfigProblem[] => {
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => ({
+        ...options.locate(issue.path, key),
+        message: _unknownKeyMessage(key, issue.path, _allowedKeys(options.schema, issue.path)),
+      }));
+    }
+    return [{ path: formatPath(issue.path), ...options.locate(issue.path), message: _message(issue) }];
+  });
+  // Zod reports in schema order; people fix a file top to bottom.
+  return problems.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
+}
+
+function _message(issue: _Issue): string {
+  switch (issue.code) {
+    case "invalid_type":
+      return _typeMessage([issue.expected], issue.input);
+    case "invalid_union": {
+      const expected = issue.errors.flat().flatMap((inner) =>
+        inner.code === "invalid_type" && inner.path.length === 0 ? [inner.expected] : []
+      );
+      return expected.length > 0 ? _typeMessage(expected, issue.input) : issue.message;
+    }
+    case "invalid_value": {
+      const allowed = issue.values.map(String);
+      const found = `expected one of ${allowed.join(", ")}; found ${_describe(issue.input)}`;
+      const near = typeof issue.input === "string" ? _nearest(issue.input, allowed) : undefined;
+      return near === undefined ? found : `${found} (did you mean \`${near}\`?)`;
+    }
+    default:
+      return issue.message;
+  }
+}
+
+function _typeMessage(expected: readonly string[], input: unknown): string {
+  const wanted = expected.map(_describeExpected).join(" or ");
+  if (input === undefined) return `missing: expected ${wanted}`;
+  // An unquoted all-digit secret (often from ${VAR}) reads as a number; its digits must not be echoed.
+  if (typeof input === "number" && expected.includes("string")) {
+    return `expected ${wanted}, found a number (quote it to keep it a string)`;
+  }
+  const quotedNumber = expected.includes("number") && typeof input === "string" &&
+    /^\s*-?\d+(\.\d+)?\s*$/.test(input);
+  return `expected ${wanted}, found ${_describe(input)}${quotedNumber ? " (write it without quotes)" : ""}`;
+}
+
+const _EXPECTED: Record<string, string> = {
+  number: "a number",
+  int: "a whole number",
+  string: "a string",
+  boolean: "true or false",
+  array: "a list",
+  object: "a mapping",
+};
+
+function _describeExpected(expected: string): string {
+  return _EXPECTED[expected] ?? expected;
+}
+
+// A value found in the wrong place may be a key pasted one level off, so long strings are masked.
+function _describe(value: unknown): string {
+  if (value === null || value === undefined) return "an empty value";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  if (typeof value === "string") {
+    return value.length < 12 ? `the string "${value}"` : `a string (${maskSecret(value)})`;
+  }
+  if (typeof value === "number") return `the number ${value}`;
+  return String(value);
+}
+
+function _unknownKeyMessage(key: string, path: readonly PropertyKey[], allowed: string[]): string {
+  const where = path.length === 0 ? "at the top level" : `in ${formatPath(path)}`;
+  const near = _nearest(key, allowed);
+  const hint = near !== undefined ? `did you mean \`${near}\`?` : `allowed: ${allowed.join(", ")}`;
+  return `unknown key \`${key}\` ${where} (${hint})`;
+}
+
+interface _Def {
+  shape?: Record<string, _Schema>;
+  element?: _Schema;
+  innerType?: _Schema;
+  in?: _Schema;
+}
+
+// Walks the schema the way zod walked the data, looking through optional/default/transform wrappers.
+function _allowedKeys(schema: _Schema, path: readonly PropertyKey[]): string[] {
+  let node: _Schema | undefined = _unwrap(schema);
+  for (const part of path) {
+    const def = node?._zod.def as _Def | undefined;
+    node = _unwrap(typeof part === "number" ? def?.element : def?.shape?.[String(part)]);
+  }
+  return Object.keys((node?._zod.def as _Def | undefined)?.shape ?? {});
+}
+
+function _unwrap(schema: _Schema | undefined): _Schema | undefined {
+  let node = schema;
+  while (node) {
+    const def = node._zod.def as _Def;
+    const inner = def.innerType ?? def.in;
+    if (!inner) return node;
+    node = inner;
+  }
+  return node;
+}
+
+// Close enough to be a typo: two edits, and fewer edits than the word has letters.
+function _nearest(word: string, candidates: readonly string[]): string | undefined {
+  let best: { candidate: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = _editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (distance <= 2 && distance < word.length && (!best || distance < best.distance)) {
+      best = { candidate, distance };
+    }
+  }
+  return best?.candidate;
+}
+
+// Optimal string alignment: Levenshtein plus swapping two neighbours, the commonest typo (`prot`).
+function _editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.length][b.length];
+}

@@ -1,0 +1,52 @@
+import { defaultConfig } from "./default.ts";
+import { findConfigPath } from "./find.ts";
+import { loadConfigFile } from "./load.ts";
+import type { Config } from "./schema.ts";
+
+/** Where a command's config came from, and what to tell the person running it. */
+export interface ResolvedConfig {
+  config: Config;
+  /** The file read, or `undefined` when relay runs on its built-in defaults. */
+  path: string | undefined;
+  warnings: string[];
+  /** Set when no file was found: says what relay is doing instead. */
+  banner: string | undefined;
+}
+
+export interface ResolveOptions {
+  /** `--config PATH`. */
+  flag?: string;
+  env?: (name: string) => string | undefined;
+  cwd?: string;
+  home?: string;
+}
+
+/**
+ * Finds and loads the config the way every command does: `--config`, `$RELAY_CONFIG`, `./relay.yaml`,
+ * then the XDG location; with none of them, the built-in defaults. Throws `ConfigError` for a file
+ * that exists but is unsafe or invalid.
+ */
+export async function resolveConfig(options: ResolveOptions = {}): Promise<ResolvedConfig> {
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const found = findConfigPath({
+    flag: options.flag,
+    env,
+    cwd: options.cwd ?? Deno.cwd(),
+    home: options.home ?? env("HOME") ?? "/",
+    exists: _isFile,
+  });
+  if (!found) {
+    const { config, banner } = defaultConfig(env);
+    return { config, path: undefined, warnings: [], banner };
+  }
+  const { config, warnings } = await loadConfigFile(found.path, { env, source: found.source });
+  return { config, path: found.path, warnings, banner: undefined };
+}
+
+function _isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}

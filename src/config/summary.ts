@@ -1,0 +1,63 @@
+import { maskSecret } from "../util/mask.ts";
+import { formatByteSize, formatDuration } from "./format_units.ts";
+import { type Config, type ProviderConfig, providerTimeouts, type Timeouts } from "./schema.ts";
+
+/**
+ * What `relay check` prints: where relay listens, who may call it, and each provider with its upstream,
+ * keys and effective timeouts. Tokens and keys appear only through `maskSecret`, so the output can be
+ * pasted into an issue.
+ *
+ * @example
+ * ```ts
+ * console.log(summarizeConfig(config, "relay.yaml"));
+ * // config: relay.yaml
+ * // listen: 127.0.0.1:8787
+ * // ...
+ * ```
+ */
+export function summarizeConfig(config: Config, path: string | undefined): string {
+  const { server, log } = config;
+  const host = server.host.includes(":") && !server.host.startsWith("[") ? `[${server.host}]` : server.host;
+  const tokens = server.auth.tokens;
+  return [
+    `config: ${path ?? "none (built-in defaults)"}`,
+    `listen: ${host}:${server.port}`,
+    `auth: ${
+      tokens.length === 0 ? "none (loopback only)" : `${_count(tokens.length, "token")} (${_masked(tokens)})`
+    }`,
+    `max body size: ${formatByteSize(server.max_body_size)}`,
+    `shutdown grace: ${formatDuration(server.shutdown_grace)}`,
+    `log: level ${log.level}, bodies ${log.bodies ? "logged" : "not logged"}`,
+    `timeouts: ${_timeouts(config.timeouts)}`,
+    `providers (${config.providers.length}):`,
+    ...config.providers.flatMap((provider) => _provider(config, provider)),
+  ].join("\n");
+}
+
+function _provider(config: Config, provider: ProviderConfig): string[] {
+  const upstream = provider.type === "mock"
+    ? `mock, no upstream (events ${provider.mock.events}, ttfb ${formatDuration(provider.mock.ttfb)}, ` +
+      `chunk_delay ${formatDuration(provider.mock.chunk_delay)}, fault ${provider.mock.fault})`
+    : `${provider.type} ${provider.base_url}, key sent as ${provider.auth_header}`;
+  const keys = provider.keys.map(({ key, name }) => (name ? `${name} ${maskSecret(key)}` : maskSecret(key)));
+  const overridden = Object.keys(provider.timeouts);
+  const own = overridden.length > 0 ? ` (set here: ${overridden.join(", ")})` : "";
+  return [
+    `  ${provider.name}: ${upstream}`,
+    `    keys: ${keys.length > 0 ? keys.join(", ") : "none"}`,
+    `    timeouts: ${_timeouts(providerTimeouts(config, provider))}${own}`,
+  ];
+}
+
+function _timeouts(timeouts: Timeouts): string {
+  return `connect ${formatDuration(timeouts.connect)}, first_byte ${formatDuration(timeouts.first_byte)}, ` +
+    `idle ${formatDuration(timeouts.idle)}`;
+}
+
+function _masked(secrets: string[]): string {
+  return secrets.map(maskSecret).join(", ");
+}
+
+function _count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}

@@ -1,0 +1,49 @@
+import type { Provider, ProviderKey, ProviderRequest } from "./types.ts";
+
+export interface AnthropicProviderOptions {
+  name: string;
+  /** `anthropic` or `anthropic-compatible`: the same wire format, so one adapter serves both. */
+  type: string;
+  /** Origin plus any path prefix the upstream mounts the API under, e.g. `https://api.z.ai/api/anthropic`. */
+  baseUrl: string;
+  /** How the key travels: Anthropic takes `x-api-key`; many compatible gateways want a bearer token. */
+  authHeader: "x-api-key" | "bearer";
+  /** Injected for tests; `globalThis.fetch` otherwise. */
+  fetch?: typeof fetch;
+}
+
+/**
+ * An Anthropic-format upstream. The body is forwarded as the client's own bytes and the response is
+ * returned untouched, so thinking signatures and fields relay does not know survive the hop.
+ *
+ * @example
+ * ```ts
+ * const provider = createAnthropicProvider({
+ *   name: "anthropic", type: "anthropic", baseUrl: "https://api.anthropic.com", authHeader: "x-api-key",
+ * });
+ * ```
+ */
+export function createAnthropicProvider(options: AnthropicProviderOptions): Provider {
+  const base = options.baseUrl.replace(/\/+$/, "");
+  const doFetch = options.fetch ?? fetch;
+  return {
+    name: options.name,
+    type: options.type,
+    send(request: ProviderRequest, key: ProviderKey | undefined): Promise<Response> {
+      const headers = new Headers(request.headers);
+      if (key) _setCredential(headers, options.authHeader, key.secret);
+      return doFetch(`${base}${request.path}${request.search}`, {
+        method: request.method,
+        headers,
+        body: request.body,
+        signal: request.signal,
+        redirect: "manual",
+      });
+    },
+  };
+}
+
+function _setCredential(headers: Headers, style: "x-api-key" | "bearer", secret: string) {
+  if (style === "bearer") headers.set("authorization", `Bearer ${secret}`);
+  else headers.set("x-api-key", secret);
+}

@@ -1,0 +1,40 @@
+/**
+ * The contract between relay's core and one upstream adapter. The core parses only what routing needs,
+ * strips client credentials and hop-by-hop headers, then hands the adapter a {@link ProviderRequest};
+ * the adapter returns a `Response` whose status, headers and body are already in Anthropic's format
+ * (Anthropic-format upstreams return the upstream response as is, so the bytes are never copied).
+ */
+
+/** One credential of a provider, as the adapter needs it. */
+export interface ProviderKey {
+  /** The secret itself; never logged. */
+  readonly secret: string;
+  /** A masked form safe for logs (`sk-ant-...x7f2`). */
+  readonly label: string;
+}
+
+export interface ProviderRequest {
+  /** Path the client asked for, e.g. `/v1/messages`; routing matches on it, never on the query. */
+  readonly path: string;
+  /** Query string with its leading `?`, or `""`; kept for Anthropic-format upstreams (`?beta=true`). */
+  readonly search: string;
+  readonly method: string;
+  /** Client headers minus hop-by-hop headers, cookies, `Origin` and the client's own credentials. */
+  readonly headers: Headers;
+  /** The body bytes exactly as the client sent them; `null` for bodiless requests. */
+  readonly body: Uint8Array<ArrayBuffer> | null;
+  /** `model` read from the body, when there is one. */
+  readonly model: string | undefined;
+  /** Whether the client asked for a stream (`"stream": true`). */
+  readonly stream: boolean;
+  /** Aborted when the client goes away or a relay timeout fires; adapters pass it to `fetch`. */
+  readonly signal: AbortSignal;
+}
+
+/** An upstream as the core sees it. */
+export interface Provider {
+  readonly name: string;
+  readonly type: string;
+  /** Sends one request upstream and resolves with the response headers; the body streams afterwards. */
+  send(request: ProviderRequest, key: ProviderKey | undefined): Promise<Response>;
+}

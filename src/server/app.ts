@@ -1,0 +1,49 @@
+import { Hono } from "hono";
+import type { Router } from "../routing/router.ts";
+import type { Logger } from "../util/logger.ts";
+import { VERSION } from "../version.ts";
+import { clientAuth } from "./auth.ts";
+import { errorResponse } from "./errors.ts";
+import type { InFlight } from "./in_flight.ts";
+import { relay } from "./relay.ts";
+import { type RelayEnv, requestId } from "./request_id.ts";
+
+export interface AppOptions {
+  router: Router;
+  logger: Logger;
+  /** Client tokens; empty means no client auth (loopback only, enforced by the config). */
+  tokens: readonly string[];
+  maxBodyBytes: number;
+  /** Where relayed exchanges register, so a shutdown can end them. */
+  inFlight: InFlight;
+}
+
+/**
+ * relay's HTTP surface: the Anthropic routes Claude Code and the SDKs call, and `/health`.
+ * Anything else gets a 404 in Anthropic's error shape, which the SDKs can parse.
+ *
+ * @example
+ * ```ts
+ * Deno.serve(createApp({ router, logger, tokens: [], maxBodyBytes: 32 << 20, inFlight: new InFlight() }).fetch);
+ * ```
+ */
+export function createApp(options: AppOptions): Hono<RelayEnv> {
+  const app = new Hono<RelayEnv>();
+  const forward = relay(options);
+  app.use(requestId());
+  app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
+  app.use("/v1/*", clientAuth(options.tokens));
+  app.post("/v1/messages", forward);
+  app.post("/v1/messages/count_tokens", forward);
+  app.get("/v1/models", forward);
+  app.get("/v1/models/:id", forward);
+  app.notFound((c) => errorResponse(404, `no route for ${c.req.method} ${c.req.path}`));
+  app.onError((error, c) => {
+    options.logger.error("unhandled", {
+      request_id: c.get("requestId"),
+      error: String(error?.stack ?? error),
+    });
+    return errorResponse(500, "relay failed to handle the request; see relay's log");
+  });
+  return app;
+}

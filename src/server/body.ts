@@ -1,0 +1,82 @@
+import { RelayError } from "./errors.ts";
+
+/**
+ * Reads a request body up to `maxBytes`, refusing early on a `content-length` that is already too large
+ * and otherwise as soon as the count passes the limit, so a huge upload never sits in memory whole.
+ *
+ * @example
+ * ```ts
+ * const bytes = await readBody(request, 32 * 1024 * 1024);
+ * ```
+ */
+export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  if (declared > maxBytes) throw _tooLarge(declared, maxBytes);
+  if (!request.body) return new Uint8Array(0);
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.byteLength;
+    if (size > maxBytes) throw _tooLarge(size, maxBytes);
+    chunks.push(chunk);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+function _tooLarge(size: number, maxBytes: number): RelayError {
+  return new RelayError(
+    413,
+    `request body is over ${_size(maxBytes)} (server.max_body_size); got ${_size(size)}`,
+  );
+}
+
+function _size(bytes: number): string {
+  return bytes >= 1_048_576 ? `${+(bytes / 1_048_576).toFixed(1)} MiB` : `${+(bytes / 1024).toFixed(1)} KiB`;
+}
+
+/** What routing reads from a Messages body; everything else stays in the original bytes. */
+export interface MessagesFields {
+  model: string;
+  stream: boolean;
+}
+
+const _decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Parses a `/v1/messages` or `count_tokens` body just enough to route it, with the errors Anthropic's
+ * API would give, worded so the client learns which field is wrong.
+ */
+export function inspectMessagesBody(bytes: Uint8Array): MessagesFields {
+  if (bytes.byteLength === 0) throw new RelayError(400, "request body is empty: expected a JSON object");
+  let body: unknown;
+  try {
+    body = JSON.parse(_decoder.decode(bytes));
+  } catch (error) {
+    const reason = error instanceof TypeError ? "it is not valid UTF-8" : (error as Error).message;
+    throw new RelayError(400, `request body is not valid JSON: ${reason}`);
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new RelayError(400, `request body must be a JSON object, got ${_kind(body)}`);
+  }
+  const { model, stream } = body as Record<string, unknown>;
+  if (typeof model !== "string" || model === "") {
+    throw new RelayError(400, `model: field required (a non-empty string), got ${_kind(model)}`);
+  }
+  if (stream !== undefined && typeof stream !== "boolean") {
+    throw new RelayError(400, `stream: expected a boolean, got ${_kind(stream)}`);
+  }
+  return { model, stream: stream === true };
+}
+
+function _kind(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return value === undefined ? "nothing" : `a ${typeof value}`;
+}

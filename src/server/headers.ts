@@ -1,0 +1,55 @@
+/**
+ * Which headers cross relay, in each direction. Everything not named here passes verbatim: Claude Code
+ * pairs body fields with `anthropic-beta` values that change with every release, so an allowlist would
+ * break it.
+ */
+
+/** Connection-scoped headers (RFC 9110 §7.6.1) plus ones that describe the body as relay received it. */
+const _HOP_BY_HOP = [
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+  "content-length",
+];
+
+/**
+ * Never sent upstream: the client's own credentials (the provider key replaces them), browser state,
+ * and `accept-encoding`, so Deno's fetch negotiates compression itself and hands relay plain bytes.
+ * `origin` makes api.anthropic.com demand a CORS opt-in the client never asked for.
+ */
+const _CLIENT_ONLY = ["x-api-key", "authorization", "cookie", "origin", "accept-encoding"];
+
+/**
+ * Never sent back: Deno's fetch has already decoded the body, so `content-encoding` and
+ * `content-length` describe bytes the client will not get.
+ */
+const _UPSTREAM_ONLY = ["content-encoding", "set-cookie"];
+
+/** The headers an upstream receives, before the adapter adds its credential. */
+export function headersForUpstream(client: Headers): Headers {
+  return _without(client, [..._HOP_BY_HOP, ..._connectionTokens(client), ..._CLIENT_ONLY]);
+}
+
+/** The headers a client receives from an upstream response. */
+export function headersForClient(upstream: Headers): Headers {
+  return _without(upstream, [..._HOP_BY_HOP, ..._connectionTokens(upstream), ..._UPSTREAM_ONLY]);
+}
+
+/** Headers named in `Connection:` are hop-by-hop too (RFC 9110 §7.6.1). */
+function _connectionTokens(headers: Headers): string[] {
+  const value = headers.get("connection");
+  return value ? value.split(",").map((token) => token.trim().toLowerCase()).filter(Boolean) : [];
+}
+
+function _without(source: Headers, names: string[]): Headers {
+  const result = new Headers(source);
+  for (const name of names) result.delete(name);
+  return result;
+}

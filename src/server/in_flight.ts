@@ -1,0 +1,32 @@
+/**
+ * The upstream exchanges under way, so a shutdown whose grace period ran out can end them cleanly:
+ * aborting an exchange ends its client's stream with an error event, which a dropped connection
+ * would not say.
+ *
+ * @example
+ * ```ts
+ * const inFlight = new InFlight();
+ * const done = inFlight.add(controller);
+ * // ... relay the exchange ...
+ * done();
+ * ```
+ */
+export class InFlight {
+  readonly #controllers = new Set<AbortController>();
+
+  /** Tracks one exchange; call the returned function when it ends. */
+  add(controller: AbortController): () => void {
+    this.#controllers.add(controller);
+    return () => this.#controllers.delete(controller);
+  }
+
+  get size(): number {
+    return this.#controllers.size;
+  }
+
+  /** Aborts every tracked exchange with `reason`. */
+  abortAll(reason: Error): void {
+    for (const controller of this.#controllers) controller.abort(reason);
+    this.#controllers.clear();
+  }
+}

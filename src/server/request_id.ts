@@ -1,0 +1,33 @@
+import type { MiddlewareHandler } from "hono";
+
+/** The Hono environment of relay's routes: what middleware leaves for handlers. */
+export interface RelayEnv {
+  Variables: { requestId: string };
+}
+
+/** Printable, short, no separators that would let a client forge log fields. */
+const _ACCEPTABLE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Gives every request an id: the client's `x-request-id` when it is sane, else a fresh one. It is
+ * returned in `x-request-id` and logged beside the upstream's `request-id`, so one line ties the two.
+ *
+ * @example
+ * ```ts
+ * app.use(requestId());
+ * app.get("/", (c) => c.text(c.get("requestId")));
+ * ```
+ */
+export function requestId(generate: () => string = _generate): MiddlewareHandler<RelayEnv> {
+  return async (c, next) => {
+    const offered = c.req.header("x-request-id");
+    const id = offered && _ACCEPTABLE.test(offered) ? offered : generate();
+    c.set("requestId", id);
+    await next();
+    c.res.headers.set("x-request-id", id);
+  };
+}
+
+function _generate(): string {
+  return `relay_${crypto.randomUUID().replaceAll("-", "")}`;
+}

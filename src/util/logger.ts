@@ -1,0 +1,66 @@
+/**
+ * Structured logs on stderr: one JSON object a line for machines, or a short `key=value` line on a
+ * terminal. Secrets never reach here unmasked: callers pass key labels, never keys.
+ */
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type LogFields = Record<string, string | number | boolean | null | undefined>;
+
+const _RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+}
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** `json` (the default) or `text` for people reading a terminal. */
+  format?: "json" | "text";
+  /** Where lines go; stderr by default. */
+  write?: (line: string) => void;
+  /** The clock stamped on each line. */
+  now?: () => Date;
+}
+
+/**
+ * @example
+ * ```ts
+ * const log = createLogger({ level: "info" });
+ * log.info("request", { method: "POST", path: "/v1/messages", status: 200, ttfb_ms: 12 });
+ * ```
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const threshold = _RANK[options.level ?? "info"];
+  const write = options.write ?? _writeStderr;
+  const now = options.now ?? (() => new Date());
+  const render = options.format === "text" ? _renderText : _renderJson;
+  const at = (level: LogLevel) => (msg: string, fields?: LogFields) => {
+    if (_RANK[level] >= threshold) write(render(now(), level, msg, fields ?? {}));
+  };
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
+
+/** A logger that drops everything, for tests and library use. */
+export const silentLogger: Logger = createLogger({ level: "error", write: () => {} });
+
+const _encoder = new TextEncoder();
+
+function _writeStderr(line: string) {
+  Deno.stderr.writeSync(_encoder.encode(line + "\n"));
+}
+
+function _renderJson(time: Date, level: LogLevel, msg: string, fields: LogFields): string {
+  return JSON.stringify({ time: time.toISOString(), level, msg, ...fields });
+}
+
+function _renderText(time: Date, level: LogLevel, msg: string, fields: LogFields): string {
+  const pairs = Object.entries(fields)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) =>
+      `${key}=${typeof value === "string" && /\s/.test(value) ? JSON.stringify(value) : value}`
+    );
+  return [time.toISOString().slice(11, 23), level.toUpperCase().padEnd(5), msg, ...pairs].join(" ");
+}

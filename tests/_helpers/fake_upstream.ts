@@ -1,0 +1,202 @@
+/**
+ * A scriptable upstream for end-to-end tests: a real HTTP server on a loopback port that records every
+ * request byte for byte and answers with whatever the test scripts, by default the built-in mock.
+ * Tests synchronise on promises it resolves (a request arrived, a stream was cancelled), never on time.
+ */
+import { mockHandler } from "../../src/providers/mock.ts";
+import { mockOptionsSchema } from "../../src/providers/mock_options.ts";
+
+/** One request as the fake upstream received it. */
+export interface RecordedRequest {
+  method: string;
+  /** The full URL the server saw. */
+  url: string;
+  /** Pathname plus query string, e.g. `/v1/messages?beta=true`. */
+  path: string;
+  headers: Headers;
+  /** The body exactly as received; empty when there was none. */
+  body: Uint8Array;
+  /**
+   * Resolves when the client went away before the whole response reached it: it aborted while the
+   * handler was still working, or cancelled the response body mid-way.
+   */
+  disconnected: Promise<void>;
+}
+
+/**
+ * Answers one request. `request` is a fresh copy (its body readable again, its signal the client's);
+ * `recorded` is what the fake upstream stored.
+ */
+export type FakeHandler = (request: Request, recorded: RecordedRequest) => Response | Promise<Response>;
+
+/** A running fake upstream; see {@link startFakeUpstream}. */
+export interface FakeUpstream {
+  /** `http://127.0.0.1:<port>`, no trailing slash. */
+  url: string;
+  /** Every request so far, in arrival order. */
+  requests: RecordedRequest[];
+  /** The next request not yet returned by an earlier call, in arrival order; waits if none is left. */
+  nextRequest(): Promise<RecordedRequest>;
+  /** Stops the server; waits for open responses, so end or fail controlled streams first. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a fake upstream on 127.0.0.1 and a free port.
+ *
+ * @example
+ * ```ts
+ * const stream = controlledStream();
+ * const upstream = startFakeUpstream(() => stream.response());
+ * const answer = fetch(`${upstream.url}/v1/messages`, { method: "POST", body: "{}" });
+ * const request = await upstream.nextRequest();
+ * stream.push("event: ping\ndata: {}\n\n");
+ * stream.end();
+ * await upstream.close();
+ * ```
+ */
+export function startFakeUpstream(handler: FakeHandler = _mockAnswer): FakeUpstream {
+  const requests: RecordedRequest[] = [];
+  const waiting: ((request: RecordedRequest) => void)[] = [];
+  let taken = 0;
+
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    const body = new Uint8Array(await request.arrayBuffer());
+    const url = new URL(request.url);
+    const disconnected = Promise.withResolvers<void>();
+    const recorded: RecordedRequest = {
+      method: request.method,
+      url: request.url,
+      path: url.pathname + url.search,
+      headers: new Headers(request.headers),
+      body,
+      disconnected: disconnected.promise,
+    };
+    requests.push(recorded);
+    if (waiting.length > 0) {
+      taken++;
+      waiting.shift()!(recorded);
+    }
+    let answered = false;
+    // Deno also aborts this signal once a response has been delivered; only an abort before then counts.
+    request.signal.addEventListener("abort", () => answered || disconnected.resolve(), { once: true });
+    const copy = new Request(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: body.byteLength > 0 ? body : null,
+      signal: request.signal,
+    });
+    const response = await handler(copy, recorded);
+    answered = true;
+    if (!response.body) return response;
+    return new Response(_onCancel(response.body, disconnected.resolve), response);
+  });
+
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    requests,
+    nextRequest() {
+      if (taken < requests.length) return Promise.resolve(requests[taken++]);
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+    close: () => server.shutdown(),
+  };
+}
+
+/** A response body the test feeds chunk by chunk. */
+export interface ControlledStream {
+  readonly body: ReadableStream<Uint8Array>;
+  /** Queues one chunk; ignored once the consumer has cancelled. */
+  push(chunk: Uint8Array | string): void;
+  /** Ends the body cleanly. */
+  end(): void;
+  /** Errors the body, like a connection lost mid-response. */
+  fail(error?: unknown): void;
+  /** Resolves with the reason when the consumer cancels, e.g. because the HTTP client went away. */
+  readonly cancelled: Promise<unknown>;
+  /** A `text/event-stream` response around {@link body}; `init` may override status and headers. */
+  response(init?: ResponseInit): Response;
+}
+
+/**
+ * A body whose chunks the test releases one at a time, to prove what happens between two chunks.
+ *
+ * @example
+ * ```ts
+ * const stream = controlledStream();
+ * stream.push("event: ping\n");
+ * await stream.cancelled; // the client disconnected
+ * ```
+ */
+export function controlledStream(): ControlledStream {
+  const cancelled = Promise.withResolvers<unknown>();
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let gone = false;
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    cancel(reason) {
+      gone = true;
+      cancelled.resolve(reason);
+    },
+  });
+  return {
+    body,
+    push(chunk) {
+      if (!gone) controller.enqueue(_bytes(chunk));
+    },
+    end: () => controller.close(),
+    fail: (error = new Error("controlled stream failed")) => controller.error(error),
+    cancelled: cancelled.promise,
+    response: (init) => _sseResponse(body, init),
+  };
+}
+
+/**
+ * A response that sends exactly `chunks`, each as its own write (one chunk per read of the body).
+ *
+ * @example
+ * ```ts
+ * const upstream = startFakeUpstream(() => sseChunks(["event: ping\nda", 'ta: {"type":"ping"}\n\n']));
+ * ```
+ */
+export function sseChunks(chunks: (Uint8Array | string)[], init?: ResponseInit): Response {
+  const queue = chunks.map(_bytes);
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const chunk = queue.shift();
+      if (chunk) controller.enqueue(chunk);
+      else controller.close();
+    },
+  }, { highWaterMark: 0 });
+  return _sseResponse(body, init);
+}
+
+const _mockAnswer = mockHandler(mockOptionsSchema.parse({}));
+
+function _bytes(chunk: Uint8Array | string): Uint8Array {
+  return typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
+}
+
+function _sseResponse(body: ReadableStream<Uint8Array>, init: ResponseInit = {}): Response {
+  const headers = new Headers({ "content-type": "text/event-stream", "cache-control": "no-cache" });
+  for (const [name, value] of new Headers(init.headers)) headers.set(name, value);
+  return new Response(body, { ...init, headers });
+}
+
+/** The same chunks, read one at a time, with a hook on the consumer's cancel. */
+function _onCancel(body: ReadableStream<Uint8Array>, onCancel: () => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { value, done } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel(reason) {
+      onCancel();
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}

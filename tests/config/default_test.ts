@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { CREATE_CONFIG_HINT, defaultConfig } from "../../src/config/default.ts";
+import { configSchema } from "../../src/config/schema.ts";
+
+const KEY = "sk-ant-api03-secret-secret-secret-x7f2";
+
+Deno.test("defaultConfig relays to Anthropic with $ANTHROPIC_API_KEY when it is set", () => {
+  const { config } = defaultConfig((name) => (name === "ANTHROPIC_API_KEY" ? KEY : undefined));
+  assert.deepEqual(config.providers, [{
+    name: "anthropic",
+    type: "anthropic",
+    base_url: "https://api.anthropic.com",
+    auth_header: "x-api-key",
+    keys: [{ key: KEY, name: "ANTHROPIC_API_KEY" }],
+    timeouts: {},
+  }]);
+  assert.deepEqual(config.server, configSchema.parse({ providers: config.providers }).server);
+});
+
+Deno.test("defaultConfig's banner says no config was found and shows the key masked only", () => {
+  const { banner } = defaultConfig((name) => (name === "ANTHROPIC_API_KEY" ? KEY : undefined));
+  assert.equal(
+    banner,
+    [
+      "No config file found (--config, $RELAY_CONFIG, ./relay.yaml, ~/.config/relay/relay.yaml).",
+      "Relaying to Anthropic (https://api.anthropic.com) with $ANTHROPIC_API_KEY (sk-ant-...x7f2).",
+      "To configure relay, create relay.yaml (see relay.example.yaml) or pass --config.",
+    ].join("\n"),
+  );
+  assert.ok(!banner.includes(KEY));
+});
+
+Deno.test("defaultConfig serves the mock when $ANTHROPIC_API_KEY is unset or blank", () => {
+  for (const value of [undefined, "", "  "]) {
+    const { config, banner } = defaultConfig((name) => (name === "ANTHROPIC_API_KEY" ? value : undefined));
+    assert.deepEqual(config.providers.map((p) => [p.name, p.type, p.keys.length]), [["mock", "mock", 0]]);
+    assert.equal(
+      banner.split("\n")[1],
+      "$ANTHROPIC_API_KEY is not set, so relay serves the built-in mock provider: canned answers, no upstream.",
+    );
+  }
+});
+
+Deno.test("defaultConfig's banner takes its advice from CREATE_CONFIG_HINT", () => {
+  const { banner } = defaultConfig(() => undefined);
+  assert.ok(banner.endsWith(`To configure relay, ${CREATE_CONFIG_HINT}.`));
+  assert.ok(!banner.includes("relay init"));
+});

@@ -1,0 +1,355 @@
+import assert from "node:assert/strict";
+import { parse } from "yaml";
+import { z } from "zod";
+import { ConfigError } from "../../src/config/errors.ts";
+import { loadConfigFile, parseConfig } from "../../src/config/load.ts";
+import { configSchema } from "../../src/config/schema.ts";
+
+const noEnv = () => undefined;
+const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
+
+/** The ConfigError `run` throws. */
+function configErrorOf(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  assert.fail("expected a ConfigError");
+}
+
+/** The printed report of the ConfigError `run` throws. */
+function refusal(run: () => unknown): string {
+  return configErrorOf(run).message;
+}
+
+const MOCK_PROVIDERS = "providers:\n  - name: mock\n    type: mock\n";
+
+Deno.test("parseConfig returns the validated config and no warnings for a plain file", () => {
+  const { config, warnings } = parseConfig(`server:\n  port: 9000\n${MOCK_PROVIDERS}`, "relay.yaml", noEnv);
+  assert.equal(config.server.port, 9000);
+  assert.equal(config.providers[0].type, "mock");
+  assert.deepEqual(warnings, []);
+});
+
+Deno.test("parseConfig reports a YAML syntax error as file:line:col with the line and a caret", () => {
+  const text = "server:\n  port: 8787\n host: x\nproviders: []\n";
+  assert.equal(
+    refusal(() => parseConfig(text, "relay.yaml", noEnv)),
+    "relay.yaml:3:1: All mapping items must start at the same column\n   host: x\n  ^",
+  );
+});
+
+Deno.test("parseConfig shows only the first syntax error, counting the ones it likely caused", () => {
+  const text = "providers:\n  - name: a\n    keys: [{key: ${KEY}}]\n";
+  const message = refusal(() => parseConfig(text, "relay.yaml", noEnv));
+  const [first, source, caret] = message.split("\n");
+  assert.match(
+    first,
+    /^relay\.yaml:3:19: .* \(inside \{ \} or \[ \], quote a value that uses \$\{\.\.\.\}: "\$\{VAR\}"\) \(\d+ more syntax errors follow, most likely from this one\)$/,
+  );
+  assert.equal(source, "      keys: [{key: ${KEY}}]");
+  assert.equal(caret, `${" ".repeat(20)}^`);
+});
+
+Deno.test("parseConfig refuses an unknown key, suggesting the one meant", () => {
+  assert.equal(
+    refusal(() => parseConfig(`server:\n  prot: 8080\n${MOCK_PROVIDERS}`, "relay.yaml", noEnv)),
+    "relay.yaml:2:3: unknown key `prot` in server (did you mean `port`?)",
+  );
+  assert.equal(
+    refusal(() => parseConfig("provders:\n  - name: mock\n    type: mock\n", "relay.yaml", noEnv)),
+    [
+      "relay.yaml: 2 problems",
+      "relay.yaml:1:1 providers: missing: expected a list",
+      "relay.yaml:1:1: unknown key `provders` at the top level (did you mean `providers`?)",
+    ].join("\n"),
+  );
+});
+
+Deno.test("parseConfig refuses a wrong type, saying what was expected and found", () => {
+  assert.equal(
+    refusal(() => parseConfig(`server:\n  port: "abc"\n${MOCK_PROVIDERS}`, "relay.yaml", noEnv)),
+    'relay.yaml:2:9 server.port: expected a number, found the string "abc"',
+  );
+});
+
+Deno.test("parseConfig locates a problem deep in the providers list", () => {
+  const text = [
+    "providers:",
+    "  - name: a",
+    "    type: anthropic",
+    "    keys:",
+    "      - key: sk-ant-api03-aaaaaaaaaaaa",
+    "  - name: b",
+    "    type: anthropic",
+    "    keys:",
+    "      - key: 12345",
+    "",
+  ].join("\n");
+  assert.equal(
+    refusal(() => parseConfig(text, "relay.yaml", noEnv)),
+    "relay.yaml:9:14 providers[1].keys[0].key: expected a string, found a number (quote it to keep it a string)",
+  );
+});
+
+const KEY_FROM_ENV = [
+  "server:",
+  "  port: 8787",
+  "log:",
+  "  level: info",
+  "providers:",
+  "  - name: anthropic",
+  "    type: anthropic",
+  "    keys:",
+  "      - key: ${ANTHROPIC_API_KEY}",
+  "      - key: ${SECOND_KEY}",
+  "",
+].join("\n");
+
+Deno.test("parseConfig names a missing environment variable and where it is used", () => {
+  assert.equal(
+    refusal(() => parseConfig(KEY_FROM_ENV, "relay.yaml", envOf({ SECOND_KEY: "sk-2" }))),
+    "relay.yaml:9:14 providers[0].keys[0].key: environment variable ANTHROPIC_API_KEY is not set " +
+      "(use ${ANTHROPIC_API_KEY:-default} for a fallback)",
+  );
+});
+
+Deno.test("parseConfig reports every missing environment variable at once", () => {
+  const error = configErrorOf(() => parseConfig(KEY_FROM_ENV, "relay.yaml", noEnv));
+  assert.deepEqual(error.problems.map((p) => [p.line, p.col, p.path]), [
+    [9, 14, "providers[0].keys[0].key"],
+    [10, 14, "providers[0].keys[1].key"],
+  ]);
+  assert.match(error.message, /^relay\.yaml: 2 problems\n.*ANTHROPIC_API_KEY.*\n.*SECOND_KEY/);
+});
+
+Deno.test("parseConfig expands ${VAR}, ${VAR:-default} and the $${ escape", () => {
+  const text = [
+    "server:",
+    "  port: ${PORT:-8787}",
+    "  auth:",
+    '    tokens: ["$${not-a-var}", "${TOKEN}"]',
+    "providers:",
+    "  - name: anthropic",
+    "    type: anthropic",
+    '    keys: [{ key: "${ANTHROPIC_API_KEY}" }]',
+    "",
+  ].join("\n");
+  const { config } = parseConfig(
+    text,
+    "relay.yaml",
+    envOf({ TOKEN: "tok-123456", ANTHROPIC_API_KEY: "sk-1" }),
+  );
+  assert.equal(config.server.port, 8787);
+  assert.deepEqual(config.server.auth.tokens, ["${not-a-var}", "tok-123456"]);
+  assert.deepEqual(config.providers[0].keys, [{ key: "sk-1" }]);
+});
+
+Deno.test("parseConfig refuses duplicate provider names at the second one", () => {
+  assert.equal(
+    refusal(() => parseConfig(`${MOCK_PROVIDERS}  - name: mock\n    type: mock\n`, "relay.yaml", noEnv)),
+    "relay.yaml:4:11 providers[1].name: duplicate provider name `mock` (also providers[0].name)",
+  );
+});
+
+Deno.test("parseConfig refuses an anthropic-compatible provider without base_url", () => {
+  const text = "providers:\n  - name: gw\n    type: anthropic-compatible\n    keys:\n      - key: abc\n";
+  assert.equal(
+    refusal(() => parseConfig(text, "relay.yaml", noEnv)),
+    "relay.yaml:2:5 providers[0].base_url: an anthropic-compatible provider needs base_url, " +
+      "e.g. https://api.z.ai/api/anthropic",
+  );
+});
+
+Deno.test("parseConfig refuses a non-loopback host without client tokens", () => {
+  assert.equal(
+    refusal(() => parseConfig(`server:\n  host: 0.0.0.0\n${MOCK_PROVIDERS}`, "relay.yaml", noEnv)),
+    "relay.yaml:2:3 server.auth.tokens: binding 0.0.0.0 requires server.auth.tokens: " +
+      "without them anyone who can reach it spends your keys",
+  );
+});
+
+Deno.test("parseConfig refuses an empty file clearly", () => {
+  const expected = "relay.yaml is empty: it needs at least a providers list (see relay.example.yaml)";
+  for (const text of ["", "\n\n", "# only a comment\n", "~\n"]) {
+    assert.equal(refusal(() => parseConfig(text, "relay.yaml", noEnv)), expected, JSON.stringify(text));
+  }
+});
+
+Deno.test("parseConfig warns about timeouts that are surely a mistake", () => {
+  const { warnings } = parseConfig(`timeouts:\n  idle: 2s\n${MOCK_PROVIDERS}`, "relay.yaml", noEnv);
+  assert.deepEqual(warnings, [
+    "timeouts.idle is 2s: streams with long thinking will be cut; 5m is the default",
+  ]);
+});
+
+Deno.test("parseConfig passes YAML warnings on, located", () => {
+  const { warnings } = parseConfig(`log:\n  level: !!foo info\n${MOCK_PROVIDERS}`, "relay.yaml", noEnv);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /^relay\.yaml:2:10: Unresolved tag/);
+});
+
+const EXAMPLE_ENV = {
+  ANTHROPIC_API_KEY: "sk-ant-api03-example-example-0000",
+  RELAY_CLIENT_TOKEN: "tok-example-1234",
+};
+
+/** relay.example.yaml with its commented-out gateway provider switched on. */
+function exampleWithGateway(text: string): string {
+  const lines = text.split("\n");
+  const start = lines.indexOf("  # - name: gateway");
+  assert.notEqual(start, -1, "the example has a commented-out gateway provider");
+  let end = start + 1;
+  while (lines[end].startsWith("  #   ")) end++;
+  const block = lines.slice(start, end).map((line) => `  ${line.slice("  # ".length)}`);
+  return [...lines.slice(0, start), ...block, ...lines.slice(end)].join("\n");
+}
+
+Deno.test("relay.example.yaml is valid given the variables it references", async () => {
+  const text = await Deno.readTextFile(new URL("../../relay.example.yaml", import.meta.url));
+  const { config, warnings } = parseConfig(text, "relay.example.yaml", envOf(EXAMPLE_ENV));
+  assert.deepEqual(warnings, []);
+  assert.equal(config.server.port, 8787);
+  assert.deepEqual(config.server.auth.tokens, ["tok-example-1234"]);
+  assert.deepEqual(config.providers.map((p) => [p.name, p.type]), [["anthropic", "anthropic"], [
+    "mock",
+    "mock",
+  ]]);
+  assert.deepEqual(config.providers[0].keys, [{ key: EXAMPLE_ENV.ANTHROPIC_API_KEY, name: "main" }]);
+});
+
+Deno.test("relay.example.yaml names each variable it needs when they are unset", async () => {
+  const text = await Deno.readTextFile(new URL("../../relay.example.yaml", import.meta.url));
+  const error = configErrorOf(() => parseConfig(text, "relay.example.yaml", noEnv));
+  assert.deepEqual(error.problems.map((p) => p.path), ["server.auth.tokens[0]", "providers[0].keys[0].key"]);
+});
+
+Deno.test("relay.example.yaml's commented-out gateway provider is valid once uncommented", async () => {
+  const text = exampleWithGateway(
+    await Deno.readTextFile(new URL("../../relay.example.yaml", import.meta.url)),
+  );
+  const { config } = parseConfig(
+    text,
+    "relay.example.yaml",
+    envOf({ ...EXAMPLE_ENV, GATEWAY_API_KEY: "gw-key" }),
+  );
+  assert.deepEqual(config.providers[1], {
+    name: "gateway",
+    type: "anthropic-compatible",
+    base_url: "https://api.z.ai/api/anthropic",
+    auth_header: "bearer",
+    keys: [{ key: "gw-key", name: "gateway" }],
+    timeouts: { connect: 20_000, first_byte: 900_000 },
+  });
+});
+
+Deno.test("relay.example.yaml documents every field of the schema", async () => {
+  const example = parse(
+    exampleWithGateway(await Deno.readTextFile(new URL("../../relay.example.yaml", import.meta.url))),
+  );
+  const fields = _fieldPaths(
+    z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }) as _JsonSchema,
+  );
+  assert.ok(fields.length > 20, "the walk found the schema's fields");
+  const missing = fields.filter((path) => !_has(example, path.split(".")));
+  assert.deepEqual(missing, []);
+});
+
+type _JsonSchema = { properties?: Record<string, _JsonSchema>; items?: _JsonSchema };
+
+// Dotted paths to every leaf field; `[]` stands for "any item of the list".
+function _fieldPaths(schema: _JsonSchema, prefix = ""): string[] {
+  if (schema.items) return _fieldPaths(schema.items, `${prefix}.[]`);
+  if (!schema.properties) return [prefix];
+  return Object.entries(schema.properties).flatMap(([key, inner]) =>
+    _fieldPaths(inner, prefix ? `${prefix}.${key}` : key)
+  );
+}
+
+function _has(value: unknown, path: string[]): boolean {
+  if (path.length === 0) return value !== undefined;
+  const [head, ...rest] = path;
+  if (head === "[]") return Array.isArray(value) && value.some((item) => _has(item, rest));
+  return typeof value === "object" && value !== null && head in value &&
+    _has((value as Record<string, unknown>)[head], rest);
+}
+
+async function inTempDir(run: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir();
+  try {
+    await run(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function writeConfig(path: string, text: string, mode: number) {
+  await Deno.writeTextFile(path, text);
+  await Deno.chmod(path, mode);
+}
+
+Deno.test("loadConfigFile reads, expands and validates a private file", async () => {
+  await inTempDir(async (dir) => {
+    const path = `${dir}/relay.yaml`;
+    await writeConfig(path, `timeouts:\n  connect: \${CONNECT}\n${MOCK_PROVIDERS}`, 0o600);
+    const { config, warnings } = await loadConfigFile(path, {
+      env: envOf({ CONNECT: "1s" }),
+      uid: Deno.uid(),
+    });
+    assert.equal(config.timeouts.connect, 1_000);
+    assert.deepEqual(warnings, [
+      "timeouts.connect is 1s: slow upstreams will fail before they send headers; 10s is the default",
+    ]);
+  });
+});
+
+Deno.test("loadConfigFile says where a missing path came from", async () => {
+  await inTempDir(async (dir) => {
+    const path = `${dir}/absent.yaml`;
+    await assert.rejects(
+      () => loadConfigFile(path, { source: "flag" }),
+      ConfigError,
+      `config file not found: ${path} (from --config)`,
+    );
+    await assert.rejects(
+      () => loadConfigFile(path, { source: "RELAY_CONFIG" }),
+      ConfigError,
+      `config file not found: ${path} (from $RELAY_CONFIG)`,
+    );
+    await assert.rejects(() => loadConfigFile(path), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.message, `config file not found: ${path}`);
+      return true;
+    });
+  });
+});
+
+Deno.test("loadConfigFile checks the mode before reading anything", async () => {
+  await inTempDir(async (dir) => {
+    const path = `${dir}/relay.yaml`;
+    await writeConfig(path, "this: is: not yaml\n  at all", 0o644);
+    await assert.rejects(() => loadConfigFile(path, { uid: Deno.uid() }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(
+        error.message,
+        `${path} has mode 0644: its group and others can read it, and it holds API keys. Fix: chmod 600 ${path}`,
+      );
+      return true;
+    });
+  });
+});
+
+Deno.test("loadConfigFile refuses a file owned by another user", async () => {
+  await inTempDir(async (dir) => {
+    const path = `${dir}/relay.yaml`;
+    await writeConfig(path, MOCK_PROVIDERS, 0o600);
+    const other = (Deno.uid() ?? 0) + 1;
+    await assert.rejects(
+      () => loadConfigFile(path, { uid: other }),
+      ConfigError,
+      `Fix: chown ${other} ${path}`,
+    );
+  });
+});

@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "../../src/config/errors.ts";
+import { resolveConfig } from "../../src/config/resolve.ts";
+
+async function inTempDirs(run: (cwd: string, home: string) => Promise<void>) {
+  const cwd = await Deno.makeTempDir();
+  const home = await Deno.makeTempDir();
+  try {
+    await run(cwd, home);
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
+const noEnv = () => undefined;
+
+Deno.test("resolveConfig loads ./relay.yaml and reports no banner", async () => {
+  await inTempDirs(async (cwd, home) => {
+    await Deno.writeTextFile(`${cwd}/relay.yaml`, "providers:\n  - name: local\n    type: mock\n", {
+      mode: 0o600,
+    });
+    const resolved = await resolveConfig({ env: noEnv, cwd, home });
+    assert.equal(resolved.path, `${cwd}/relay.yaml`);
+    assert.equal(resolved.banner, undefined);
+    assert.equal(resolved.config.providers[0].name, "local");
+  });
+});
+
+Deno.test("resolveConfig falls back to the built-in defaults with a banner when no file exists", async () => {
+  await inTempDirs(async (cwd, home) => {
+    const resolved = await resolveConfig({ env: noEnv, cwd, home });
+    assert.equal(resolved.path, undefined);
+    assert.deepEqual(resolved.config.providers.map((p) => p.type), ["mock"]);
+    assert.match(resolved.banner ?? "", /^No config file found/);
+  });
+});
+
+Deno.test("resolveConfig refuses a missing --config file instead of using defaults", async () => {
+  await inTempDirs(async (cwd, home) => {
+    await assert.rejects(
+      () => resolveConfig({ flag: `${cwd}/missing.yaml`, env: noEnv, cwd, home }),
+      ConfigError,
+      `config file not found: ${cwd}/missing.yaml (from --config)`,
+    );
+    await assert.rejects(
+      () =>
+        resolveConfig({
+          env: (name) => (name === "RELAY_CONFIG" ? `${cwd}/gone.yaml` : undefined),
+          cwd,
+          home,
+        }),
+      ConfigError,
+      "(from $RELAY_CONFIG)",
+    );
+  });
+});

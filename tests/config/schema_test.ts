@@ -1,0 +1,217 @@
+import assert from "node:assert/strict";
+import { configSchema, isLoopbackHost, providerTimeouts } from "../../src/config/schema.ts";
+
+const ANTHROPIC = { name: "anthropic", type: "anthropic", keys: [{ key: "sk-ant-api03-aaaaaaaaaaaaaaaa" }] };
+const MOCK = { name: "mock", type: "mock" };
+
+/** The issues zod reports, as `path: message` lines, for exact comparison. */
+function issuesOf(input: unknown): string[] {
+  const result = configSchema.safeParse(input);
+  assert.equal(result.success, false, "expected the config to be refused");
+  return result.error!.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+}
+
+Deno.test("configSchema fills every default from a providers list alone", () => {
+  assert.deepEqual(configSchema.parse({ providers: [MOCK] }), {
+    server: {
+      host: "127.0.0.1",
+      port: 8787,
+      auth: { tokens: [] },
+      max_body_size: 33_554_432,
+      shutdown_grace: 30_000,
+    },
+    timeouts: { connect: 10_000, first_byte: 600_000, idle: 300_000 },
+    log: { level: "info", bodies: false },
+    providers: [{
+      name: "mock",
+      type: "mock",
+      auth_header: "x-api-key",
+      keys: [],
+      timeouts: {},
+      mock: { ttfb: 0, chunk_delay: 0, events: 8, fault: "none", fault_after: 2 },
+    }],
+  });
+});
+
+Deno.test("configSchema parses units and gives anthropic its default base_url", () => {
+  const config = configSchema.parse({
+    server: { max_body_size: "1MiB", shutdown_grace: "5s", auth: { tokens: ["12345678"] } },
+    timeouts: { idle: "2m" },
+    providers: [{ ...ANTHROPIC, auth_header: "bearer", timeouts: { connect: "20s" } }],
+  });
+  assert.equal(config.server.max_body_size, 1_048_576);
+  assert.equal(config.server.shutdown_grace, 5_000);
+  assert.equal(config.timeouts.idle, 120_000);
+  assert.deepEqual(config.providers[0], {
+    name: "anthropic",
+    type: "anthropic",
+    base_url: "https://api.anthropic.com",
+    auth_header: "bearer",
+    keys: [{ key: "sk-ant-api03-aaaaaaaaaaaaaaaa" }],
+    timeouts: { connect: 20_000 },
+  });
+});
+
+Deno.test("configSchema requires at least one provider", () => {
+  assert.deepEqual(issuesOf({}), ["providers: Invalid input: expected array, received undefined"]);
+  assert.deepEqual(issuesOf({ providers: [] }), ["providers: at least one provider is required"]);
+});
+
+Deno.test("configSchema refuses unknown keys at every level", () => {
+  for (
+    const [input, path] of [
+      [{ providers: [MOCK], extra: 1 }, ""],
+      [{ providers: [MOCK], server: { prot: 1 } }, "server"],
+      [{ providers: [MOCK], server: { auth: { token: [] } } }, "server.auth"],
+      [{ providers: [MOCK], timeouts: { idel: 1 } }, "timeouts"],
+      [{ providers: [MOCK], log: { format: "json" } }, "log"],
+      [{ providers: [{ ...MOCK, url: "x" }] }, "providers.0"],
+      [{ providers: [{ ...ANTHROPIC, keys: [{ key: "k", label: "x" }] }] }, "providers.0.keys.0"],
+      [{ providers: [{ ...MOCK, timeouts: { first: 1 } }] }, "providers.0.timeouts"],
+      [{ providers: [{ ...MOCK, mock: { evnts: 1 } }] }, "providers.0.mock"],
+    ] as const
+  ) {
+    const result = configSchema.safeParse(input);
+    assert.equal(result.success, false, JSON.stringify(input));
+    assert.deepEqual(
+      result.error!.issues.map((issue) => [issue.code, issue.path.join(".")]),
+      [["unrecognized_keys", path]],
+    );
+  }
+});
+
+Deno.test("configSchema checks port, tokens, names and levels", () => {
+  assert.deepEqual(issuesOf({ providers: [MOCK], server: { port: 70000 } }), [
+    "server.port: must be from 0 to 65535 (0 picks any free port)",
+  ]);
+  assert.deepEqual(issuesOf({ providers: [MOCK], server: { port: 80.5 } }), [
+    "server.port: Invalid input: expected int, received number",
+  ]);
+  assert.deepEqual(issuesOf({ providers: [MOCK], server: { auth: { tokens: ["short"] } } }), [
+    "server.auth.tokens.0: must be at least 8 characters: short tokens are guessable",
+  ]);
+  assert.deepEqual(issuesOf({ providers: [{ ...MOCK, name: "-x" }] }), [
+    "providers.0.name: must start with a letter or digit and hold only letters, digits, `_` and `-`",
+  ]);
+  assert.equal(issuesOf({ providers: [MOCK], log: { level: "verbose" } }).length, 1);
+  assert.equal(
+    issuesOf({ providers: [{ ...ANTHROPIC, keys: [{ key: "" }] }] })[0],
+    "providers.0.keys.0.key: must not be empty",
+  );
+});
+
+Deno.test("configSchema refuses duplicate provider names at the later one", () => {
+  assert.deepEqual(issuesOf({ providers: [MOCK, ANTHROPIC, { ...MOCK }] }), [
+    "providers.2.name: duplicate provider name `mock` (also providers[0].name)",
+  ]);
+});
+
+Deno.test("configSchema requires base_url for anthropic-compatible only", () => {
+  assert.deepEqual(issuesOf({ providers: [{ ...ANTHROPIC, type: "anthropic-compatible" }] }), [
+    "providers.0.base_url: an anthropic-compatible provider needs base_url, e.g. https://api.z.ai/api/anthropic",
+  ]);
+  const config = configSchema.parse({
+    providers: [{ ...ANTHROPIC, type: "anthropic-compatible", base_url: "https://gw.example/api/anthropic" }],
+  });
+  assert.equal(
+    config.providers[0].type === "anthropic-compatible" && config.providers[0].base_url,
+    "https://gw.example/api/anthropic",
+  );
+});
+
+Deno.test("configSchema keeps base_url and mock options to the provider types they apply to", () => {
+  assert.deepEqual(issuesOf({ providers: [{ ...MOCK, base_url: "http://localhost:1" }] }), [
+    "providers.0.base_url: a mock provider has no upstream: remove base_url",
+  ]);
+  assert.deepEqual(issuesOf({ providers: [{ ...ANTHROPIC, mock: {} }] }), [
+    "providers.0.mock: mock options only apply to a provider of type mock, not anthropic",
+  ]);
+});
+
+Deno.test("configSchema requires keys for upstream providers but not for the mock", () => {
+  assert.deepEqual(issuesOf({ providers: [{ name: "a", type: "anthropic" }] }), [
+    "providers.0.keys: a provider of type anthropic needs at least one key (keys: [{ key: ... }])",
+  ]);
+  assert.deepEqual(issuesOf({ providers: [{ name: "a", type: "anthropic", keys: [] }] }), [
+    "providers.0.keys: a provider of type anthropic needs at least one key (keys: [{ key: ... }])",
+  ]);
+  const mock = configSchema.parse({ providers: [{ ...MOCK, keys: [{ key: "k", name: "n" }] }] }).providers[0];
+  assert.deepEqual(mock.keys, [{ key: "k", name: "n" }]);
+});
+
+Deno.test("configSchema accepts only http(s) base URLs relay can append a path to", () => {
+  const refusal = (base_url: string) => issuesOf({ providers: [{ ...ANTHROPIC, base_url }] })[0];
+  assert.equal(
+    refusal("api.anthropic.com"),
+    'providers.0.base_url: expected an http(s) URL like https://api.anthropic.com, found "api.anthropic.com"',
+  );
+  assert.equal(refusal("ftp://host"), "providers.0.base_url: must be an http or https URL, not ftp");
+  assert.equal(
+    refusal("https://u:p@host"),
+    "providers.0.base_url: must not contain credentials: put the key under keys",
+  );
+  assert.equal(
+    refusal("https://host/?k=v"),
+    "providers.0.base_url: must not have a query or fragment: relay appends the request path to it",
+  );
+  assert.equal(
+    refusal("https://host/#x"),
+    "providers.0.base_url: must not have a query or fragment: relay appends the request path to it",
+  );
+  assert.equal(
+    configSchema.safeParse({ providers: [{ ...ANTHROPIC, base_url: "http://10.0.0.2:8080/api" }] }).success,
+    true,
+  );
+});
+
+Deno.test("configSchema refuses a non-loopback host without client tokens", () => {
+  assert.deepEqual(issuesOf({ providers: [MOCK], server: { host: "0.0.0.0" } }), [
+    "server.auth.tokens: binding 0.0.0.0 requires server.auth.tokens: without them anyone who can reach it spends your keys",
+  ]);
+  const open = configSchema.parse({
+    providers: [MOCK],
+    server: { host: "0.0.0.0", auth: { tokens: ["0123456789"] } },
+  });
+  assert.equal(open.server.host, "0.0.0.0");
+  assert.equal(configSchema.parse({ providers: [MOCK], server: { host: "::1" } }).server.host, "::1");
+});
+
+Deno.test("isLoopbackHost accepts localhost, 127.0.0.0/8 and ::1 only", () => {
+  for (
+    const host of ["localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "127.255.255.255", "::1", "[::1]"]
+  ) {
+    assert.equal(isLoopbackHost(host), true, host);
+  }
+  for (
+    const host of [
+      "0.0.0.0",
+      "::",
+      "192.168.1.2",
+      "127.0.0.256",
+      "127.0.0",
+      "128.0.0.1",
+      "localhost.evil",
+      "",
+      "example.com",
+    ]
+  ) {
+    assert.equal(isLoopbackHost(host), false, host);
+  }
+});
+
+Deno.test("providerTimeouts lays a provider's own timeouts over the global ones", () => {
+  const config = configSchema.parse({
+    timeouts: { connect: "5s", idle: "1m" },
+    providers: [{ ...MOCK, timeouts: { idle: "10m" } }, { ...MOCK, name: "plain" }],
+  });
+  assert.deepEqual(providerTimeouts(config, config.providers[0]), {
+    connect: 5_000,
+    first_byte: 600_000,
+    idle: 600_000,
+  });
+  assert.deepEqual(providerTimeouts(config, config.providers[1]), {
+    connect: 5_000,
+    first_byte: 600_000,
+    idle: 60_000,
+  });
+});

@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { configSchema } from "../../src/config/schema.ts";
+import { configWarnings } from "../../src/config/warnings.ts";
+
+const MOCK = { name: "mock", type: "mock" };
+
+Deno.test("configWarnings is silent for the defaults and for timeouts of 5s or more", () => {
+  assert.deepEqual(configWarnings(configSchema.parse({ providers: [MOCK] })), []);
+  const config = configSchema.parse({
+    timeouts: { connect: "5s" },
+    providers: [{ ...MOCK, timeouts: { idle: "1m" } }],
+  });
+  assert.deepEqual(configWarnings(config), []);
+});
+
+Deno.test("configWarnings names each global timeout under 5s, its consequence and the default", () => {
+  const config = configSchema.parse({
+    timeouts: { connect: "2s", first_byte: 4999, idle: "2s" },
+    providers: [MOCK],
+  });
+  assert.deepEqual(configWarnings(config), [
+    "timeouts.connect is 2s: slow upstreams will fail before they send headers; 10s is the default",
+    "timeouts.first_byte is 4.999s: long prompts will fail before the first token; 10m is the default",
+    "timeouts.idle is 2s: streams with long thinking will be cut; 5m is the default",
+  ]);
+});
+
+Deno.test("configWarnings checks each provider's own timeouts under its path", () => {
+  const config = configSchema.parse({
+    providers: [MOCK, { ...MOCK, name: "fast", timeouts: { idle: 500 } }],
+  });
+  assert.deepEqual(configWarnings(config), [
+    "providers[1].timeouts.idle is 500ms: streams with long thinking will be cut; 5m is the default",
+  ]);
+});

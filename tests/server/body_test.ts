@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { inspectMessagesBody, readBody } from "../../src/server/body.ts";
+import { RelayError } from "../../src/server/errors.ts";
+
+const encode = (text: string) => new TextEncoder().encode(text);
+
+function assertRelayError(fn: () => unknown, status: number, pattern: RegExp) {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(error instanceof RelayError, `expected RelayError, got ${error}`);
+    assert.equal(error.status, status);
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+Deno.test("inspectMessagesBody reads model and stream", () => {
+  assert.deepEqual(inspectMessagesBody(encode('{"model":"claude-x","stream":true,"messages":[]}')), {
+    model: "claude-x",
+    stream: true,
+  });
+  assert.deepEqual(inspectMessagesBody(encode('{"model":"m"}')), { model: "m", stream: false });
+});
+
+Deno.test("inspectMessagesBody rejects every kind of bad body with a 400 naming the problem", () => {
+  assertRelayError(() => inspectMessagesBody(new Uint8Array()), 400, /empty/);
+  assertRelayError(() => inspectMessagesBody(encode('{"model":')), 400, /not valid JSON/);
+  assertRelayError(() => inspectMessagesBody(new Uint8Array([0x7b, 0xff, 0x7d])), 400, /UTF-8/);
+  assertRelayError(() => inspectMessagesBody(encode("[1,2]")), 400, /JSON object, got an array/);
+  assertRelayError(() => inspectMessagesBody(encode('"text"')), 400, /JSON object, got a string/);
+  assertRelayError(() => inspectMessagesBody(encode("null")), 400, /got null/);
+  assertRelayError(
+    () => inspectMessagesBody(encode('{"messages":[]}')),
+    400,
+    /model: field required.*got nothing/,
+  );
+  assertRelayError(() => inspectMessagesBody(encode('{"model":42}')), 400, /model: .*got a number/);
+  assertRelayError(
+    () => inspectMessagesBody(encode('{"model":"m","stream":"yes"}')),
+    400,
+    /stream: expected a boolean/,
+  );
+});
+
+Deno.test("readBody returns the exact bytes and refuses bodies over the limit", async () => {
+  const bytes = encode('{"model":"m","x":"é🎉"}');
+  const read = await readBody(new Request("http://x/", { method: "POST", body: bytes }), 1024);
+  assert.deepEqual(read, bytes);
+
+  await assert.rejects(
+    () => readBody(new Request("http://x/", { method: "POST", body: new Uint8Array(2048) }), 1024),
+    (error: RelayError) =>
+      error.status === 413 && /over 1 KiB \(server.max_body_size\); got 2 KiB/.test(error.message),
+  );
+});
+
+Deno.test("readBody stops reading a chunked body once it passes the limit", async () => {
+  let pulled = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      pulled++;
+      controller.enqueue(new Uint8Array(512));
+    },
+  });
+  const request = new Request("http://x/", { method: "POST", body });
+  await assert.rejects(() => readBody(request, 1024), (error: RelayError) => error.status === 413);
+  assert.ok(pulled <= 4, `read ${pulled} chunks of an endless body`);
+});

@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { headersForClient, headersForUpstream } from "../../src/server/headers.ts";
+
+Deno.test("headersForUpstream keeps anthropic headers verbatim and drops credentials, hop-by-hop and browser state", () => {
+  const client = new Headers({
+    "anthropic-version": "2023-06-01",
+    "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14",
+    "anthropic-dangerous-direct-browser-access": "true",
+    "x-claude-code-session-id": "abc",
+    "user-agent": "claude-cli/2.1.0 (external, cli)",
+    "content-type": "application/json",
+    "x-api-key": "rly_client_token_1234",
+    "authorization": "Bearer rly_client_token_1234",
+    "cookie": "session=1",
+    "origin": "https://evil.example",
+    "connection": "keep-alive, x-drop-me",
+    "x-drop-me": "1",
+    "keep-alive": "timeout=5",
+    "transfer-encoding": "chunked",
+    "proxy-authorization": "Basic Zm9v",
+    "te": "trailers",
+    "upgrade": "h2c",
+    "host": "127.0.0.1:8787",
+    "content-length": "123",
+    "accept-encoding": "gzip, br",
+  });
+  client.append("anthropic-beta", "fine-grained-tool-streaming-2025-05-14");
+  const upstream = headersForUpstream(client);
+  assert.deepEqual([...upstream.entries()].sort(), [
+    [
+      "anthropic-beta",
+      "claude-code-20250219,interleaved-thinking-2025-05-14, fine-grained-tool-streaming-2025-05-14",
+    ],
+    ["anthropic-dangerous-direct-browser-access", "true"],
+    ["anthropic-version", "2023-06-01"],
+    ["content-type", "application/json"],
+    ["user-agent", "claude-cli/2.1.0 (external, cli)"],
+    ["x-claude-code-session-id", "abc"],
+  ]);
+  assert.equal(client.get("x-api-key"), "rly_client_token_1234", "the client's headers are not mutated");
+});
+
+Deno.test("headersForClient keeps rate-limit and request ids, drops stale encoding and hop-by-hop headers", () => {
+  const upstream = new Headers({
+    "content-type": "text/event-stream; charset=utf-8",
+    "content-encoding": "gzip",
+    "content-length": "999",
+    "request-id": "req_011CabC",
+    "anthropic-ratelimit-unified-status": "allowed",
+    "anthropic-ratelimit-tokens-remaining": "1000",
+    "retry-after": "3",
+    "x-should-retry": "false",
+    "connection": "close",
+    "transfer-encoding": "chunked",
+    "set-cookie": "__cf_bm=1",
+  });
+  const client = headersForClient(upstream);
+  assert.deepEqual([...client.keys()].sort(), [
+    "anthropic-ratelimit-tokens-remaining",
+    "anthropic-ratelimit-unified-status",
+    "content-type",
+    "request-id",
+    "retry-after",
+    "x-should-retry",
+  ]);
+});

@@ -1,0 +1,371 @@
+import assert from "node:assert/strict";
+import { gzip } from "node:zlib";
+import { promisify } from "node:util";
+import { controlledStream, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { PROVIDER_KEY, startTestRelay } from "../_helpers/relay.ts";
+import { concatBytes, GOLDEN_NAMES, loadGolden, splitAwkwardly } from "../stream/golden.ts";
+
+const MESSAGES =
+  '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}';
+
+function post(url: string, body: BodyInit, headers: HeadersInit = {}, signal?: AbortSignal) {
+  return fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01", ...headers },
+    body,
+    signal,
+  });
+}
+
+async function bytesOf(response: Response): Promise<Uint8Array> {
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+Deno.test("golden SSE streams arrive byte for byte whatever the upstream's chunk boundaries", async () => {
+  for (const name of GOLDEN_NAMES) {
+    const golden = await loadGolden(name);
+    // Every chunking but the two-way splits at each offset, which the stream unit tests cover.
+    const chunkings = splitAwkwardly(golden).filter((chunks) => chunks.length !== 2);
+    let chunking: Uint8Array[] = [];
+    const upstream = startFakeUpstream(() => sseChunks(chunking));
+    await using relay = startTestRelay({ upstreamUrl: upstream.url });
+    for (chunking of chunkings) {
+      const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("content-type"), "text/event-stream");
+      assert.deepEqual(await bytesOf(response), golden, `${name} split into ${chunking.length} chunks`);
+      assert.deepEqual(concatBytes(chunking), golden);
+    }
+    await upstream.close();
+  }
+});
+
+Deno.test("the upstream receives the client's body bytes unchanged, query kept, provider key in place of the client's", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: ["rly_client_token_0001"] });
+  // Odd spacing, key order, escapes, an unknown field and a thinking signature: re-serialising would change them.
+  const body = new TextEncoder().encode(
+    '{ "stream":true,"model" : "claude-sonnet-4-5", "max_tokens":64,\n "x_unknown":{"a":[1,2.50]},' +
+      '"messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"h\\u00e9","signature":"EqQBCkYIB+/=="}]},' +
+      '{"role":"user","content":"caf\u00e9 \ud83c\udf89"}]}',
+  );
+  const response = await post(`${relay.url}/v1/messages?beta=true`, body, {
+    "x-api-key": "rly_client_token_0001",
+    "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14",
+    "origin": "http://localhost:3000",
+    "cookie": "a=b",
+    "x-claude-code-session-id": "s-1",
+  });
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  const seen = await upstream.nextRequest();
+  assert.deepEqual(seen.body, body);
+  assert.equal(seen.path, "/v1/messages?beta=true");
+  assert.equal(seen.headers.get("x-api-key"), PROVIDER_KEY);
+  assert.equal(seen.headers.get("authorization"), null);
+  assert.equal(seen.headers.get("anthropic-beta"), "claude-code-20250219,interleaved-thinking-2025-05-14");
+  assert.equal(seen.headers.get("anthropic-version"), "2023-06-01");
+  assert.equal(seen.headers.get("x-claude-code-session-id"), "s-1");
+  assert.equal(seen.headers.get("origin"), null);
+  assert.equal(seen.headers.get("cookie"), null);
+  await upstream.close();
+});
+
+Deno.test("upstream 4xx and 5xx reach the client unchanged: status, body, retry-after, request-id", async () => {
+  const cases = [
+    {
+      status: 400,
+      type: "invalid_request_error",
+      message: "prompt is too long: 210000 tokens > 200000 maximum",
+    },
+    {
+      status: 429,
+      type: "rate_limit_error",
+      message: "Number of request tokens has exceeded your rate limit",
+    },
+    { status: 529, type: "overloaded_error", message: "Overloaded" },
+    { status: 500, type: "api_error", message: "Internal server error" },
+  ];
+  let current = cases[0];
+  const upstream = startFakeUpstream(() =>
+    new Response(
+      JSON.stringify({
+        type: "error",
+        error: { type: current.type, message: current.message },
+        request_id: "req_up_1",
+      }),
+      {
+        status: current.status,
+        headers: {
+          "content-type": "application/json",
+          "retry-after": "7",
+          "request-id": "req_up_1",
+          "x-should-retry": "true",
+          "anthropic-ratelimit-unified-status": "rejected",
+        },
+      },
+    )
+  );
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  for (current of cases) {
+    const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+    assert.equal(response.status, current.status);
+    assert.equal(response.headers.get("retry-after"), "7");
+    assert.equal(response.headers.get("request-id"), "req_up_1");
+    assert.equal(response.headers.get("x-should-retry"), "true");
+    assert.equal(response.headers.get("anthropic-ratelimit-unified-status"), "rejected");
+    assert.deepEqual(await response.json(), {
+      type: "error",
+      error: { type: current.type, message: current.message },
+      request_id: "req_up_1",
+    });
+    const log = await relay.nextRequestLog();
+    assert.equal(log.status, current.status);
+    assert.equal(log.upstream_request_id, "req_up_1");
+  }
+  await upstream.close();
+});
+
+Deno.test("a client disconnect mid-stream aborts the upstream request", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const client = new AbortController();
+  const response = await (async () => {
+    const pending = post(`${relay.url}/v1/messages`, MESSAGES, {}, client.signal);
+    stream.push('event: message_start\ndata: {"type":"message_start"}\n\n');
+    return await pending;
+  })();
+  const reader = response.body!.getReader();
+  assert.match(new TextDecoder().decode((await reader.read()).value), /message_start/);
+  client.abort();
+  await stream.cancelled;
+  const log = await relay.nextRequestLog();
+  assert.equal(log.outcome, "client_closed");
+  await upstream.close();
+});
+
+Deno.test("a client that leaves before the first byte aborts the upstream request", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const client = new AbortController();
+  const pending = post(`${relay.url}/v1/messages`, MESSAGES, {}, client.signal).catch((error) => error);
+  const seen = await upstream.nextRequest();
+  client.abort();
+  assert.equal((await pending).name, "AbortError");
+  await Promise.race([stream.cancelled, seen.disconnected]);
+  assert.equal((await relay.nextRequestLog()).outcome, "client_closed");
+  await upstream.close();
+});
+
+Deno.test("relay's own errors use Anthropic's envelope and status", async (t) => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, maxBodyBytes: 1024 });
+  const expectError = async (response: Response, status: number, type: string, pattern: RegExp) => {
+    assert.equal(response.status, status);
+    assert.equal(response.headers.get("content-type"), "application/json");
+    assert.ok(response.headers.get("x-request-id"));
+    const body = await response.json();
+    assert.equal(body.type, "error");
+    assert.equal(body.error.type, type);
+    assert.match(body.error.message, pattern);
+  };
+  await t.step("malformed JSON: 400", async () => {
+    await expectError(
+      await post(`${relay.url}/v1/messages`, '{"model": '),
+      400,
+      "invalid_request_error",
+      /not valid JSON/,
+    );
+  });
+  await t.step("wrong type: 400", async () => {
+    await expectError(
+      await post(`${relay.url}/v1/messages`, '{"model": 7}'),
+      400,
+      "invalid_request_error",
+      /model/,
+    );
+  });
+  await t.step("too large: 413", async () => {
+    const big = JSON.stringify({ model: "m", pad: "x".repeat(2048) });
+    await expectError(await post(`${relay.url}/v1/messages`, big), 413, "request_too_large", /max_body_size/);
+  });
+  await t.step("unknown route: 404", async () => {
+    await expectError(await fetch(`${relay.url}/v1/complete`), 404, "not_found_error", /GET \/v1\/complete/);
+    await expectError(await post(`${relay.url}/v2/messages`, MESSAGES), 404, "not_found_error", /no route/);
+  });
+  assert.equal(upstream.requests.length, 0, "nothing bad reached the upstream");
+  await upstream.close();
+});
+
+Deno.test("an unreachable upstream is a 502 naming the provider", async () => {
+  const closed = startFakeUpstream();
+  await closed.close();
+  await using relay = startTestRelay({ upstreamUrl: closed.url });
+  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  assert.equal(response.status, 502);
+  const body = await response.json();
+  assert.equal(body.error.type, "api_error");
+  assert.match(body.error.message, /upstream upstream failed/);
+});
+
+Deno.test("an upstream that never answers is a 504 once timeouts.connect passes, and the upstream is aborted", async () => {
+  const never = Promise.withResolvers<Response>();
+  const upstream = startFakeUpstream(() => never.promise);
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, timeouts: { connect: 50 } });
+  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  assert.equal(response.status, 504);
+  const body = await response.json();
+  assert.equal(body.error.type, "timeout_error");
+  assert.match(body.error.message, /timeouts\.connect/);
+  await upstream.requests[0].disconnected;
+  never.resolve(new Response(null));
+  await upstream.close();
+});
+
+Deno.test("an upstream silent before its first byte is a 504 (timeouts.first_byte)", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, timeouts: { firstByte: 50 } });
+  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  assert.equal(response.status, 504);
+  assert.match((await response.json()).error.message, /timeouts\.first_byte/);
+  await stream.cancelled;
+  await upstream.close();
+});
+
+Deno.test("an upstream that goes silent mid-stream ends the client's stream with an error event", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, timeouts: { idle: 50 } });
+  const pending = post(`${relay.url}/v1/messages`, MESSAGES);
+  stream.push('event: message_start\ndata: {"type":"message_start"}\n\n');
+  const text = await (await pending).text();
+  assert.equal(
+    text,
+    'event: message_start\ndata: {"type":"message_start"}\n\n' +
+      'event: error\ndata: {"type":"error","error":{"type":"timeout_error","message":"upstream upstream sent nothing for 50 ms (timeouts.idle)"}}\n\n',
+  );
+  await stream.cancelled;
+  assert.equal((await relay.nextRequestLog()).outcome, "upstream_failed");
+  await upstream.close();
+});
+
+Deno.test("an upstream that breaks mid-event ends the stream without appending to the half event", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const pending = post(`${relay.url}/v1/messages`, MESSAGES);
+  stream.push(
+    'event: message_start\ndata: {"type":"message_start"}\n\nevent: content_block_delta\ndata: {"ty',
+  );
+  const response = await pending;
+  const reader = response.body!.getReader();
+  const first = await reader.read();
+  stream.fail(new Error("connection reset"));
+  const chunks = [first.value!];
+  for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value);
+  assert.equal(new TextDecoder().decode(concatBytes(chunks)).includes("event: error"), false);
+  await upstream.close();
+});
+
+Deno.test("a gzip-encoded upstream answer reaches the client decoded, without a stale content-encoding", async () => {
+  const json = JSON.stringify({ id: "msg_1", type: "message", content: [{ type: "text", text: "café" }] });
+  const compressed = await promisify(gzip)(json);
+  const upstream = startFakeUpstream(() =>
+    new Response(new Uint8Array(compressed), {
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+    })
+  );
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const response = await post(`${relay.url}/v1/messages`, '{"model":"m"}', { "accept-encoding": "gzip" });
+  assert.equal(response.headers.get("content-encoding"), null);
+  assert.equal(await response.text(), json);
+  await upstream.close();
+});
+
+Deno.test("client auth: tokens are required as x-api-key or Bearer when configured", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: ["rly_client_token_0001"] });
+  const missing = await post(`${relay.url}/v1/messages`, MESSAGES);
+  assert.equal(missing.status, 401);
+  assert.equal((await missing.json()).error.type, "authentication_error");
+  const wrong = await post(`${relay.url}/v1/messages`, MESSAGES, { "x-api-key": "rly_client_token_0002" });
+  assert.equal(wrong.status, 401);
+  await wrong.body?.cancel();
+  const bearer = await post(`${relay.url}/v1/messages`, MESSAGES, {
+    authorization: "Bearer rly_client_token_0001",
+  });
+  assert.equal(bearer.status, 200);
+  await bearer.body?.cancel();
+  const health = await fetch(`${relay.url}/health`);
+  assert.equal(health.status, 200, "health needs no token");
+  await health.body?.cancel();
+  assert.equal(upstream.requests.length, 1);
+  await upstream.close();
+});
+
+Deno.test("request ids: the client's x-request-id is kept, else one is made; both ids are logged", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const given = await post(`${relay.url}/v1/messages`, MESSAGES, { "x-request-id": "trace-123" });
+  assert.equal(given.headers.get("x-request-id"), "trace-123");
+  await given.text();
+  const log = await relay.nextRequestLog();
+  assert.equal(log.request_id, "trace-123");
+  assert.match(String(log.upstream_request_id), /^req_mock_/);
+  assert.equal(log.outcome, "complete");
+  assert.equal(log.key, "sk-ant-...x7f2");
+  assert.equal(typeof log.ttfb_ms, "number");
+
+  const forged = await post(`${relay.url}/v1/messages`, MESSAGES, { "x-request-id": 'a" b\n' });
+  assert.match(forged.headers.get("x-request-id")!, /^relay_[0-9a-f]{32}$/);
+  await forged.text();
+  assert.ok(!JSON.stringify(relay.logs).includes(PROVIDER_KEY), "the provider key is never logged");
+  await upstream.close();
+});
+
+Deno.test("count_tokens and models are relayed; unstreamed messages come back as JSON", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const count = await post(`${relay.url}/v1/messages/count_tokens`, '{"model":"m","messages":[]}');
+  assert.equal(typeof (await count.json()).input_tokens, "number");
+  const models = await fetch(`${relay.url}/v1/models?limit=1000`);
+  assert.ok(Array.isArray((await models.json()).data));
+  assert.equal(upstream.requests.at(-1)!.path, "/v1/models?limit=1000");
+  const message = await post(`${relay.url}/v1/messages`, '{"model":"m","max_tokens":5,"messages":[]}');
+  assert.equal((await message.json()).type, "message");
+  await upstream.close();
+});
+
+Deno.test("shutdown lets an in-flight stream finish, then stops", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  const relay = startTestRelay({ upstreamUrl: upstream.url });
+  const pending = post(`${relay.url}/v1/messages`, MESSAGES);
+  stream.push("event: ping\ndata: {}\n\n");
+  const response = await pending;
+  const stopping = relay.server.shutdown(60_000);
+  stream.push("event: message_stop\ndata: {}\n\n");
+  stream.end();
+  assert.equal(await response.text(), "event: ping\ndata: {}\n\nevent: message_stop\ndata: {}\n\n");
+  assert.deepEqual(await stopping, { cut: false });
+  await upstream.close();
+});
+
+Deno.test("shutdown ends streams still open when the grace period ends, telling their clients", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  const relay = startTestRelay({ upstreamUrl: upstream.url });
+  const pending = post(`${relay.url}/v1/messages`, MESSAGES);
+  stream.push("event: ping\ndata: {}\n\n");
+  const response = await pending;
+  assert.equal(relay.server.inFlight.size, 1);
+  const [stopped, text] = await Promise.all([relay.server.shutdown(20), response.text()]);
+  assert.deepEqual(stopped, { cut: true });
+  assert.match(text, /^event: ping\ndata: \{\}\n\nevent: error\ndata: .*"api_error".*server\.shutdown_grace/);
+  assert.equal(relay.server.inFlight.size, 0);
+  await stream.cancelled;
+  await upstream.close();
+});

@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { forwardBody, type ForwardOutcome } from "../../src/stream/forward.ts";
+import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import { controlledStream } from "../_helpers/fake_upstream.ts";
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+function forwarded(sse = true) {
+  const source = controlledStream();
+  const outcome = Promise.withResolvers<ForwardOutcome>();
+  const first = bytes("event: ping\ndata: {}\n\n");
+  const body = forwardBody(source.body.getReader(), {
+    first,
+    sse,
+    describeFailure: (error) => ({
+      errorType: "api_error",
+      message: `upstream failed: ${(error as Error).message}`,
+    }),
+    onDone: outcome.resolve,
+  });
+  return { source, first, reader: body.getReader(), outcome: outcome.promise };
+}
+
+Deno.test("forwardBody hands on the first chunk and the rest as they come, then reports the byte count", async () => {
+  const { source, first, reader, outcome } = forwarded();
+  assert.equal((await reader.read()).value, first);
+  const next = bytes("event: message_stop\n");
+  source.push(next);
+  assert.equal((await reader.read()).value, next);
+  source.end();
+  assert.equal((await reader.read()).done, true);
+  assert.deepEqual(await outcome, { kind: "complete", bytes: first.byteLength + next.byteLength });
+});
+
+Deno.test("forwardBody ends a failed SSE body on an event boundary with event: error", async () => {
+  const { source, reader, outcome } = forwarded();
+  await reader.read();
+  source.fail(new Error("reset"));
+  const { value } = await reader.read();
+  const [event] = new SseDecoder().feed(value!);
+  assert.equal(event.event, "error");
+  assert.deepEqual(JSON.parse(event.data).error, { type: "api_error", message: "upstream failed: reset" });
+  assert.equal((await reader.read()).done, true);
+  assert.equal((await outcome).kind, "upstream_failed");
+});
+
+Deno.test("forwardBody appends nothing to half an event, nor to a body that is not SSE", async () => {
+  for (const [sse, partial] of [[true, "event: content_block_delta\nda"], [false, "{}"]] as const) {
+    const { source, reader, outcome } = forwarded(sse);
+    await reader.read();
+    source.push(partial);
+    await reader.read();
+    source.fail(new Error("reset"));
+    assert.equal((await reader.read()).done, true);
+    assert.equal((await outcome).kind, "upstream_failed");
+  }
+});
+
+Deno.test("forwardBody passes a client's cancel to the upstream", async () => {
+  const { source, reader, outcome } = forwarded();
+  await reader.read();
+  await reader.cancel("client left");
+  assert.equal(await source.cancelled, "client left");
+  assert.equal((await outcome).kind, "client_closed");
+});
