@@ -4,6 +4,7 @@
  * read from the `relay` permission set in deno.json, so there is one list to keep.
  *
  *     deno task bundle && ./dist/relay --version
+ *     deno run --allow-read --allow-write --allow-run=deno scripts/bundle.ts /tmp/relay   # elsewhere
  */
 import denoJson from "../deno.json" with { type: "json" };
 
@@ -19,11 +20,12 @@ export function permissionFlags(set: Record<string, PermissionValue>): string[] 
 }
 
 if (import.meta.main) {
-  const out = "dist/relay";
+  const out = Deno.args[0] ?? "dist/relay";
   const bundled = `${out}.js`;
-  await Deno.mkdir("dist", { recursive: true });
+  const root = new URL("..", import.meta.url);
+  await Deno.mkdir(new URL(".", new URL(out, `file://${Deno.cwd()}/`)), { recursive: true });
   const { code } = await new Deno.Command("deno", {
-    args: ["bundle", "--quiet", "--platform", "deno", "--output", bundled, "main.ts"],
+    args: ["bundle", "--quiet", "--platform", "deno", "--output", bundled, new URL("main.ts", root).pathname],
   }).spawn().status;
   if (code !== 0) Deno.exit(code);
   const flags = [

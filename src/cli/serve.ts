@@ -55,19 +55,25 @@ async function _serve(options: { config?: string; port?: number; host?: string }
   logger.info("listening", { url: server.url, providers: config.providers.map((p) => p.name).join(",") });
 
   const graceMs = config.server.shutdown_grace;
-  const stop = () => {
-    logger.info("shutting down", { grace_ms: graceMs, hint: "signal again to stop at once" });
-    _removeSignals(stop);
-    _addSignals(() => {
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) {
       logger.warn("stopped at once: in-flight streams cut");
       Deno.exit(1);
+    }
+    stopping = true;
+    logger.info("shutting down", {
+      in_flight: server.inFlight.size,
+      grace_ms: graceMs,
+      hint: "signal again to stop at once",
     });
     server.shutdown(graceMs).then(({ cut }) => {
       if (cut) logger.warn("grace period over: in-flight streams cut", { grace_ms: graceMs });
     });
   };
-  _addSignals(stop);
+  for (const signal of _SIGNALS) Deno.addSignalListener(signal, onSignal);
   await server.finished;
+  for (const signal of _SIGNALS) Deno.removeSignalListener(signal, onSignal);
   logger.info("stopped");
   return 0;
 }
@@ -91,14 +97,6 @@ function _withOverrides(
 }
 
 const _SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-
-function _addSignals(handler: () => void) {
-  for (const signal of _SIGNALS) Deno.addSignalListener(signal, handler);
-}
-
-function _removeSignals(handler: () => void) {
-  for (const signal of _SIGNALS) Deno.removeSignalListener(signal, handler);
-}
 
 function _parsePort(value: string): number {
   const port = Number(value);

@@ -63,3 +63,27 @@ Deno.test("forwardBody passes a client's cancel to the upstream", async () => {
   assert.equal(await source.cancelled, "client left");
   assert.equal((await outcome).kind, "client_closed");
 });
+
+Deno.test("forwardBody reads the upstream only when its client asks, so a slow client never fills memory", async () => {
+  let reads = 0;
+  const upstream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      reads++;
+      controller.enqueue(bytes("x"));
+    },
+  }, { highWaterMark: 0 });
+  const body = forwardBody(upstream.getReader(), {
+    first: bytes("a"),
+    sse: false,
+    describeFailure: () => ({ errorType: "api_error", message: "" }),
+    onDone: () => {},
+  }).getReader();
+  assert.deepEqual((await body.read()).value, bytes("a"));
+  // A macrotask turn lets any eager pull run before the count is read.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(reads, 0);
+  await body.read();
+  await body.read();
+  assert.equal(reads, 2);
+  await body.cancel();
+});

@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { runRelay, sandbox, writeConfig } from "../_helpers/cli.ts";
+
+const KEY = "sk-ant-api03-checktestkey-000000000000000x7f2";
+
+Deno.test("relay check prints a summary with keys masked and exits 0", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(
+    folder,
+    "providers:\n  - name: anthropic\n    type: anthropic\n    keys:\n      - key: ${ANTHROPIC_API_KEY}\n",
+  );
+  const { code, stdout, stderr } = await runRelay(["check", "--config", path], {
+    env: { ANTHROPIC_API_KEY: KEY },
+  });
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /anthropic/);
+  assert.match(stdout, /sk-ant-\.\.\.x7f2/);
+  assert.ok(!stdout.includes(KEY) && !stderr.includes(KEY), "the key never appears in full");
+  assert.match(stdout, /is valid/);
+});
+
+Deno.test("relay check with no config shows the defaults it would use, with ANTHROPIC_API_KEY masked", async () => {
+  const { code, stdout } = await runRelay(["check"], { env: { ANTHROPIC_API_KEY: KEY } });
+  assert.equal(code, 0);
+  assert.match(stdout, /No config file found/);
+  assert.match(stdout, /Relaying to Anthropic/);
+  assert.ok(!stdout.includes(KEY));
+});
+
+Deno.test("relay check exits 1 with file:line:column and the offending line for broken YAML", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(folder, "server:\n  port: 8787\n\thost: x\nproviders: []\n");
+  const { code, stderr } = await runRelay(["check", "-c", path]);
+  assert.equal(code, 1);
+  assert.equal(stderr, `${path}:3:1: Tabs are not allowed as indentation\n  \thost: x\n  ^\n`);
+});
+
+Deno.test("relay check names an unset variable and where it is used", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(
+    folder,
+    "providers:\n  - name: a\n    type: anthropic\n    keys:\n      - key: ${RELAY_TEST_UNSET_KEY}\n",
+  );
+  const { code, stderr } = await runRelay(["check", "-c", path]);
+  assert.equal(code, 1);
+  assert.match(stderr, new RegExp(`${path}:5:\\d+ providers\\[0\\]\\.keys\\[0\\]\\.key`));
+  assert.match(stderr, /RELAY_TEST_UNSET_KEY is not set/);
+});
+
+Deno.test("relay check suggests the near miss for an unknown key", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(folder, "server:\n  prot: 8787\nproviders:\n  - name: m\n    type: mock\n");
+  const { code, stderr } = await runRelay(["check", "-c", path]);
+  assert.equal(code, 1);
+  assert.match(stderr, /prot/);
+  assert.match(stderr, /did you mean `port`/);
+});

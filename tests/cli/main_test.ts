@@ -1,0 +1,23 @@
+import assert from "node:assert/strict";
+import { VERSION } from "../../src/version.ts";
+import { runRelay } from "../_helpers/cli.ts";
+
+Deno.test("relay --version prints the version", async () => {
+  const { code, stdout } = await runRelay(["--version"]);
+  assert.equal(code, 0);
+  assert.equal(stdout.trim(), VERSION);
+});
+
+Deno.test("relay --help lists the commands that exist, and only those", async () => {
+  const { code, stdout } = await runRelay(["--help"]);
+  assert.equal(code, 0);
+  const commands = [...stdout.matchAll(/^ {2}(\w+)/gm)].map((match) => match[1]);
+  assert.deepEqual(commands.filter((name) => name !== "help"), ["serve", "check"]);
+});
+
+Deno.test("an unknown command fails with a pointer to --help", async () => {
+  const { code, stderr } = await runRelay(["srve"]);
+  assert.notEqual(code, 0);
+  assert.match(stderr, /unknown command 'srve'/);
+  assert.match(stderr, /relay --help/);
+});

@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
+import { runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
+
+const STREAM =
+  '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}';
+
+async function streamMessage(url: string, headers: HeadersInit = {}) {
+  const response = await fetch(`${url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01", ...headers },
+    body: STREAM,
+  });
+  return response;
+}
+
+async function assembled(response: Response) {
+  const decoder = new SseDecoder();
+  const events = decoder.feed(new Uint8Array(await response.arrayBuffer()));
+  return assembleAnthropicStream(events);
+}
+
+Deno.test("relay serve with no config anywhere serves the mock and says so, then stops on SIGTERM", async () => {
+  await using relay = await spawnRelay([]);
+  assert.ok(relay.stderr.some((line) => line.includes("built-in mock provider")), relay.stderr.join("\n"));
+  assert.match(relay.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const response = await streamMessage(relay.url);
+  assert.equal(response.status, 200);
+  const { message, error } = await assembled(response);
+  assert.equal(error, undefined);
+  assert.equal(message.stop_reason, "end_turn");
+  const log = JSON.parse(await relay.waitForLine(/"msg":"request"/));
+  assert.equal(log.provider, "mock");
+  assert.equal(log.status, 200);
+  relay.process.kill("SIGTERM");
+  assert.equal((await relay.process.status).code, 0);
+  await relay.waitForLine(/"msg":"stopped"/);
+});
+
+Deno.test("SIGTERM lets an in-flight stream finish before relay exits", async () => {
+  await using relay = await spawnRelay([]);
+  // The mock spaces its events out, so the stream is still open when the signal lands.
+  const response = await streamMessage(relay.url, { "x-relay-mock": "events=6, chunk_delay=50ms" });
+  const reader = response.body!.getReader();
+  const chunks = [(await reader.read()).value!];
+  relay.process.kill("SIGTERM");
+  await relay.waitForLine(/"msg":"shutting down"/);
+  for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value);
+  const body = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  chunks.reduce((offset, chunk) => (body.set(chunk, offset), offset + chunk.byteLength), 0);
+  const { message, error } = assembleAnthropicStream(new SseDecoder().feed(body));
+  assert.equal(error, undefined);
+  assert.equal(message.stop_reason, "end_turn");
+  assert.equal((await relay.process.status).code, 0);
+});
+
+Deno.test("relay serve uses the config file it finds, with --port overriding it", async () => {
+  const folder = await sandbox();
+  await writeConfig(
+    folder,
+    `server:\n  port: 1\nproviders:\n  - name: demo\n    type: mock\n    mock:\n      events: 3\n`,
+  );
+  await using relay = await spawnRelay([], { cwd: folder });
+  assert.ok(!relay.stderr.some((line) => line.includes("No config file")));
+  const { message } = await assembled(await streamMessage(relay.url));
+  assert.equal(message.content[0].type, "text");
+  assert.equal(JSON.parse(await relay.waitForLine(/"msg":"request"/)).provider, "demo");
+});
+
+Deno.test("relay serve refuses a config others can read, naming the file, its mode and the fix", async () => {
+  const folder = await sandbox();
+  for (const mode of [0o644, 0o640, 0o604]) {
+    const path = await writeConfig(folder, "providers:\n  - name: m\n    type: mock\n", mode);
+    const { code, stderr } = await runRelay(["serve", "--port", "0"], { cwd: folder });
+    assert.equal(code, 1);
+    assert.ok(stderr.includes(path), stderr);
+    assert.ok(stderr.includes(`0${mode.toString(8)}`), stderr);
+    assert.ok(stderr.includes(`chmod 600 ${path}`), stderr);
+  }
+});
+
+Deno.test("relay serve refuses a non-loopback --host without client tokens", async () => {
+  const { code, stderr } = await runRelay(["serve", "--port", "0", "--host", "0.0.0.0"]);
+  assert.equal(code, 1);
+  assert.match(stderr, /binding 0\.0\.0\.0 requires server\.auth\.tokens/);
+});
+
+Deno.test("relay serve reports a port already in use and exits 1", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const { code, stderr } = await runRelay(["serve", "--port", String(listener.addr.port)]);
+    assert.equal(code, 1);
+    assert.match(stderr, /cannot listen on 127\.0\.0\.1:\d+/);
+  } finally {
+    listener.close();
+  }
+});
+
+Deno.test("relay serve refuses a bad --port", async () => {
+  const { code, stderr } = await runRelay(["serve", "--port", "http"]);
+  assert.notEqual(code, 0);
+  assert.match(stderr, /expected a port number from 0 to 65535/);
+});
+
+Deno.test("relay serve with a config pointed at by RELAY_CONFIG that does not exist says where the path came from", async () => {
+  const { code, stderr } = await runRelay(["serve"], { env: { RELAY_CONFIG: "/nonexistent/relay.yaml" } });
+  assert.equal(code, 1);
+  assert.match(stderr, /\/nonexistent\/relay\.yaml/);
+  assert.match(stderr, /RELAY_CONFIG/);
+});
