@@ -25,6 +25,11 @@ export interface ProviderRequest {
   readonly body: Uint8Array<ArrayBuffer> | null;
   /** `model` read from the body, when there is one. */
   readonly model: string | undefined;
+  /**
+   * The id this upstream knows `model` by, after the provider's `models:` mapping; equal to `model`
+   * when unmapped. Anthropic-format adapters write it into the body, Bedrock and Vertex into the URL.
+   */
+  readonly upstreamModel: string | undefined;
   /** Whether the client asked for a stream (`"stream": true`). */
   readonly stream: boolean;
   /** Aborted when the client goes away or a relay timeout fires; adapters pass it to `fetch`. */

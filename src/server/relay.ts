@@ -112,6 +112,7 @@ async function _relay(
     headers: headersForUpstream(request.headers),
     body,
     model: fields?.model,
+    upstreamModel: fields?.model,
     stream: fields?.stream ?? false,
     signal: upstream.signal,
   };

@@ -435,6 +435,7 @@ Deno.test("createMockProvider answers ProviderRequests from their bytes and igno
       headers: new Headers(),
       body: body === null ? null : new TextEncoder().encode(body),
       model: undefined,
+      upstreamModel: undefined,
       stream: false,
       signal: new AbortController().signal,
     }, { secret: "sk-ignored", label: "sk-...ored" });

@@ -1,0 +1,149 @@
+/**
+ * Edits the top-level members of a JSON object without re-serialising it: every byte outside the
+ * members touched stays as the client sent it, so thinking signatures, key order, spacing and fields
+ * relay does not know survive a model rename or a Bedrock/Vertex body rewrite.
+ */
+
+export interface JsonEdit {
+  /** Members to drop, e.g. `model` and `stream` for Bedrock. */
+  remove?: readonly string[];
+  /** Members to set: an existing one gets its value replaced in place, a new one goes first. */
+  set?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * @example
+ * ```ts
+ * const body = new TextEncoder().encode('{"model":"claude-x", "stream":true,"messages":[]}');
+ * editTopLevelJson(body, { remove: ["stream"], set: { model: "glm-4.7" } });
+ * // {"model":"glm-4.7", "messages":[]}
+ * ```
+ */
+export function editTopLevelJson(body: Uint8Array, edit: JsonEdit): Uint8Array<ArrayBuffer> {
+  const { open, list } = _topLevelMembers(body);
+  const remove = new Set(edit.remove ?? []);
+  const set = new Map(Object.entries(edit.set ?? {}));
+  const member = (name: string, value: unknown) =>
+    _encoder.encode(`${JSON.stringify(name)}:${JSON.stringify(value)}`);
+
+  const pieces: Uint8Array[] = [body.subarray(0, open + 1)];
+  const inserted = [...set.keys()].filter((name) => !list.some((existing) => existing.name === name));
+  const kept = list.filter((existing) => !remove.has(existing.name));
+  inserted.forEach((name, i) => {
+    pieces.push(member(name, set.get(name)));
+    if (i < inserted.length - 1 || kept.length > 0) pieces.push(_COMMA);
+  });
+  const firstStart = list[0]?.start ?? _closeOf(body, open);
+  pieces.push(body.subarray(open + 1, firstStart));
+  // Each kept member after the first brings the separator (comma and spacing) that preceded it.
+  kept.forEach((existing, i) => {
+    if (i > 0) pieces.push(body.subarray(list[list.indexOf(existing) - 1].end, existing.start));
+    if (set.has(existing.name)) {
+      pieces.push(
+        body.subarray(existing.start, existing.valueStart),
+        _encoder.encode(JSON.stringify(set.get(existing.name))),
+      );
+    } else {
+      pieces.push(body.subarray(existing.start, existing.end));
+    }
+  });
+  pieces.push(body.subarray(list.at(-1)?.end ?? firstStart));
+  return _concat(pieces);
+}
+
+const _encoder = new TextEncoder();
+const _decoder = new TextDecoder();
+const _COMMA = new Uint8Array([0x2c]);
+const [_QUOTE, _BACKSLASH, _COLON, _COMMA_BYTE, _OPEN_OBJECT, _CLOSE_OBJECT, _OPEN_ARRAY, _CLOSE_ARRAY] = [
+  0x22,
+  0x5c,
+  0x3a,
+  0x2c,
+  0x7b,
+  0x7d,
+  0x5b,
+  0x5d,
+];
+
+interface _Member {
+  name: string;
+  /** Where the key's opening quote is. */
+  start: number;
+  valueStart: number;
+  /** Just past the value, before any comma. */
+  end: number;
+}
+
+function _topLevelMembers(body: Uint8Array): { open: number; list: _Member[] } {
+  const open = _skipSpace(body, 0);
+  if (body[open] !== _OPEN_OBJECT) throw new SyntaxError("expected a JSON object");
+  const list: _Member[] = [];
+  let at = _skipSpace(body, open + 1);
+  while (body[at] !== _CLOSE_OBJECT) {
+    if (at >= body.byteLength) throw new SyntaxError("unterminated JSON object");
+    const start = at;
+    const keyEnd = _skipString(body, at);
+    const name = JSON.parse(_decoder.decode(body.subarray(start, keyEnd)));
+    at = _skipSpace(body, keyEnd);
+    if (body[at] !== _COLON) throw new SyntaxError(`expected ':' after ${JSON.stringify(name)}`);
+    const valueStart = _skipSpace(body, at + 1);
+    const valueEnd = _skipValue(body, valueStart);
+    list.push({ name, start, valueStart, end: valueEnd });
+    at = _skipSpace(body, valueEnd);
+    if (body[at] === _COMMA_BYTE) at = _skipSpace(body, at + 1);
+  }
+  return { open, list };
+}
+
+function _closeOf(body: Uint8Array, open: number): number {
+  return _skipSpace(body, open + 1);
+}
+
+function _skipSpace(body: Uint8Array, at: number): number {
+  while (
+    at < body.byteLength && (body[at] === 0x20 || body[at] === 0x0a || body[at] === 0x0d || body[at] === 0x09)
+  ) {
+    at++;
+  }
+  return at;
+}
+
+function _skipString(body: Uint8Array, at: number): number {
+  if (body[at] !== _QUOTE) throw new SyntaxError("expected a string");
+  for (at++; at < body.byteLength; at++) {
+    if (body[at] === _BACKSLASH) at++;
+    else if (body[at] === _QUOTE) return at + 1;
+  }
+  throw new SyntaxError("unterminated string");
+}
+
+function _skipValue(body: Uint8Array, at: number): number {
+  if (body[at] === _QUOTE) return _skipString(body, at);
+  if (body[at] !== _OPEN_OBJECT && body[at] !== _OPEN_ARRAY) {
+    while (at < body.byteLength && ![_COMMA_BYTE, _CLOSE_OBJECT, _CLOSE_ARRAY].includes(body[at])) at++;
+    return _trimEnd(body, at);
+  }
+  let depth = 0;
+  for (; at < body.byteLength; at++) {
+    const byte = body[at];
+    if (byte === _QUOTE) at = _skipString(body, at) - 1;
+    else if (byte === _OPEN_OBJECT || byte === _OPEN_ARRAY) depth++;
+    else if ((byte === _CLOSE_OBJECT || byte === _CLOSE_ARRAY) && --depth === 0) return at + 1;
+  }
+  throw new SyntaxError("unterminated JSON value");
+}
+
+function _trimEnd(body: Uint8Array, end: number): number {
+  while (end > 0 && [0x20, 0x0a, 0x0d, 0x09].includes(body[end - 1])) end--;
+  return end;
+}
+
+function _concat(pieces: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(pieces.reduce((size, piece) => size + piece.byteLength, 0));
+  let offset = 0;
+  for (const piece of pieces) {
+    out.set(piece, offset);
+    offset += piece.byteLength;
+  }
+  return out;
+}
