@@ -24,12 +24,14 @@ export function serveCommand(setExitCode: (code: number) => void) {
 async function _serve(options: { config?: string; port?: number; host?: string }): Promise<number> {
   let config: Config;
   let logger: Logger;
+  let router: Router;
   try {
     const resolved = await resolveConfig({ flag: options.config });
     config = _withOverrides(resolved.config, resolved.path, options);
     logger = createLogger({ level: config.log.level, format: Deno.stderr.isTerminal() ? "text" : "json" });
     if (resolved.banner) console.error(resolved.banner);
     for (const warning of resolved.warnings) logger.warn("config", { warning });
+    router = new Router(routesFromConfig(config, resolved.path));
     logger.info("config", { path: resolved.path ?? "none (built-in defaults)" });
   } catch (error) {
     return reportConfigError(error);
@@ -40,7 +42,7 @@ async function _serve(options: { config?: string; port?: number; host?: string }
     server = startServer({
       hostname: config.server.host,
       port: config.server.port,
-      router: new Router(routesFromConfig(config)),
+      router,
       logger,
       tokens: config.server.auth.tokens,
       maxBodyBytes: config.server.max_body_size,

@@ -1,12 +1,48 @@
 import { z } from "zod";
 import { type MockOptions, mockOptionsSchema } from "../providers/mock_options.ts";
+import { modelMapProblems } from "../routing/model_map.ts";
 import { byteSizeSchema, durationSchema } from "./units.ts";
 
 /** The upstream kinds relay can relay to. */
-export const PROVIDER_TYPES = ["anthropic", "anthropic-compatible", "mock"] as const;
+export const PROVIDER_TYPES = [
+  "anthropic",
+  "anthropic-compatible",
+  "zai",
+  "ollama",
+  "bedrock",
+  "vertex",
+  "azure",
+  "mock",
+] as const;
 export type ProviderType = typeof PROVIDER_TYPES[number];
 
 export const DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com";
+
+/**
+ * Anthropic-format upstreams relay knows: where they live and how they take a key. A type missing
+ * here (`anthropic-compatible`) has no default and needs `base_url`.
+ */
+const _KNOWN_UPSTREAMS: Partial<
+  Record<ProviderType, { base_url: string; auth_header: "x-api-key" | "bearer" }>
+> = {
+  anthropic: { base_url: DEFAULT_ANTHROPIC_BASE_URL, auth_header: "x-api-key" },
+  // Z.AI's own Claude Code setup sends the key as ANTHROPIC_AUTH_TOKEN, i.e. a bearer token.
+  zai: { base_url: "https://api.z.ai/api/anthropic", auth_header: "bearer" },
+  // Ollama (>= 0.14) serves the Messages API at its root; a local one ignores keys.
+  ollama: { base_url: "http://127.0.0.1:11434", auth_header: "bearer" },
+};
+
+/** Fields that only some provider types take; any other type naming them is refused. */
+const _FIELDS_FOR: Record<string, readonly ProviderType[]> = {
+  auth_header: ["anthropic", "anthropic-compatible", "zai", "ollama"],
+  region: ["bedrock", "vertex"],
+  aws: ["bedrock"],
+  project: ["vertex"],
+  credentials_file: ["vertex"],
+  token_url: ["vertex"],
+  entra: ["azure"],
+  mock: ["mock"],
+};
 
 /** Milliseconds, as every timeout is once parsed. */
 export interface Timeouts {
@@ -28,16 +64,65 @@ export interface KeyConfig {
 
 interface _ProviderCommon {
   name: string;
-  auth_header: "x-api-key" | "bearer";
   keys: KeyConfig[];
   /** Only the fields this provider overrides; see {@linkcode providerTimeouts}. */
   timeouts: Partial<Timeouts>;
+  /**
+   * The models this provider serves, client name (or glob) -> upstream id; `undefined` serves every
+   * model under its own name. See `src/routing/model_map.ts`.
+   */
+  models?: Record<string, string>;
 }
 
-/** A provider reached over HTTP: Anthropic itself or a gateway speaking its wire format. */
+/** A provider reached over HTTP in Anthropic's wire format: Anthropic itself, Z.AI, Ollama, a gateway. */
 export interface UpstreamProviderConfig extends _ProviderCommon {
-  type: "anthropic" | "anthropic-compatible";
+  type: "anthropic" | "anthropic-compatible" | "zai" | "ollama";
   base_url: string;
+  auth_header: "x-api-key" | "bearer";
+}
+
+/** AWS credentials given in the file; with none, the environment and `~/.aws/credentials` are asked. */
+export interface AwsConfig {
+  access_key_id?: string;
+  secret_access_key?: string;
+  session_token?: string;
+  profile?: string;
+}
+
+/** Amazon Bedrock: SigV4 with AWS credentials, or Bedrock API keys under `keys`. */
+export interface BedrockProviderConfig extends _ProviderCommon {
+  type: "bedrock";
+  region: string;
+  base_url?: string;
+  aws?: AwsConfig;
+}
+
+/** Google Vertex AI: OAuth tokens from a service account. */
+export interface VertexProviderConfig extends _ProviderCommon {
+  type: "vertex";
+  project: string;
+  region: string;
+  base_url?: string;
+  /** A service-account JSON file; `$GOOGLE_APPLICATION_CREDENTIALS` when left out. */
+  credentials_file?: string;
+  /** Overrides the token endpoint the credentials file names. */
+  token_url?: string;
+}
+
+/** Entra ID client credentials for Azure, instead of keys. */
+export interface EntraConfig {
+  tenant_id: string;
+  client_id: string;
+  client_secret: string;
+  scope?: string;
+  token_url?: string;
+}
+
+/** Microsoft Foundry's Anthropic endpoint: keys as `x-api-key`, or Entra ID bearer tokens. */
+export interface AzureProviderConfig extends _ProviderCommon {
+  type: "azure";
+  base_url: string;
+  entra?: EntraConfig;
 }
 
 /** The built-in mock: canned streams, no upstream. */
@@ -46,7 +131,12 @@ export interface MockProviderConfig extends _ProviderCommon {
   mock: MockOptions;
 }
 
-export type ProviderConfig = UpstreamProviderConfig | MockProviderConfig;
+export type ProviderConfig =
+  | UpstreamProviderConfig
+  | BedrockProviderConfig
+  | VertexProviderConfig
+  | AzureProviderConfig
+  | MockProviderConfig;
 
 const _NAME = /^[a-z0-9][a-z0-9_-]*$/i;
 
@@ -60,34 +150,80 @@ const _baseUrlSchema = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
+const _required = (what: string) => z.string().min(1, { error: `must not be empty: ${what}` });
+
 const _providerSchema = z.strictObject({
   name: z.string().regex(_NAME, {
     error: "must start with a letter or digit and hold only letters, digits, `_` and `-`",
   }),
   type: z.enum(PROVIDER_TYPES),
   base_url: _baseUrlSchema.optional(),
-  auth_header: z.enum(["x-api-key", "bearer"]).default("x-api-key"),
+  auth_header: z.enum(["x-api-key", "bearer"]).optional(),
   keys: z.array(_keySchema).optional(),
+  models: z.record(z.string().min(1), _required("the upstream's model id")).optional(),
   timeouts: z.strictObject({
     connect: durationSchema.optional(),
     first_byte: durationSchema.optional(),
     idle: durationSchema.optional(),
   }).default({}),
+  region: _required("e.g. us-east-1").optional(),
+  aws: z.strictObject({
+    access_key_id: _required("AWS access key id").optional(),
+    secret_access_key: _required("AWS secret access key").optional(),
+    session_token: _required("AWS session token").optional(),
+    profile: _required("a profile in ~/.aws/credentials").optional(),
+  }).optional(),
+  project: _required("the Google Cloud project id").optional(),
+  credentials_file: _required("path to a service-account JSON file").optional(),
+  token_url: _baseUrlSchema.optional(),
+  entra: z.strictObject({
+    tenant_id: _required("the Entra tenant id"),
+    client_id: _required("the app's client id"),
+    client_secret: _required("the app's client secret"),
+    scope: _required("e.g. https://ai.azure.com/.default").optional(),
+    token_url: _baseUrlSchema.optional(),
+  }).optional(),
   mock: mockOptionsSchema.optional(),
 })
   .superRefine((provider, ctx) => {
     const add = (field: string, message: string) => ctx.addIssue({ code: "custom", path: [field], message });
-    if (provider.type === "mock") {
-      if (provider.base_url !== undefined) {
-        add("base_url", "a mock provider has no upstream: remove base_url");
+    for (const [field, types] of Object.entries(_FIELDS_FOR)) {
+      if (provider[field as keyof typeof provider] !== undefined && !types.includes(provider.type)) {
+        add(field, `\`${field}\` applies to providers of type ${types.join(" or ")}, not ${provider.type}`);
       }
-      return;
     }
-    if (provider.type === "anthropic-compatible" && provider.base_url === undefined) {
-      add("base_url", "an anthropic-compatible provider needs base_url, e.g. https://api.z.ai/api/anthropic");
-    }
-    if (provider.mock !== undefined) {
-      add("mock", `mock options only apply to a provider of type mock, not ${provider.type}`);
+    for (const problem of modelMapProblems(provider.models ?? {})) add("models", problem);
+    const needs = (field: "base_url" | "region" | "project", example: string) => {
+      if (provider[field] === undefined) {
+        add(field, `${_article(provider.type)} ${provider.type} provider needs ${field}, e.g. ${example}`);
+      }
+    };
+    switch (provider.type) {
+      case "mock":
+        if (provider.base_url !== undefined) {
+          add("base_url", "a mock provider has no upstream: remove base_url");
+        }
+        return;
+      case "anthropic-compatible":
+        needs("base_url", "https://api.z.ai/api/anthropic");
+        break;
+      case "bedrock":
+        needs("region", "us-east-1");
+        return;
+      case "vertex":
+        needs("project", "my-project");
+        needs("region", "us-east5 or global");
+        if (provider.keys?.length) add("keys", "vertex authenticates with credentials_file, not keys");
+        return;
+      case "azure":
+        needs("base_url", "https://my-resource.services.ai.azure.com/anthropic");
+        if (provider.entra && provider.keys?.length) add("entra", "use keys or entra, not both");
+        if (!provider.entra && !provider.keys?.length) {
+          add("keys", "an azure provider needs keys (sent as x-api-key) or an entra block");
+        }
+        return;
+      case "ollama":
+        return;
     }
     if (!provider.keys?.length) {
       add("keys", `a provider of type ${provider.type} needs at least one key (keys: [{ key: ... }])`);
@@ -96,14 +232,41 @@ const _providerSchema = z.strictObject({
   .transform((provider): ProviderConfig => {
     const common = {
       name: provider.name,
-      auth_header: provider.auth_header,
       keys: provider.keys ?? [],
       timeouts: provider.timeouts,
+      ...(provider.models ? { models: provider.models } : {}),
     };
-    if (provider.type === "mock") {
-      return { ...common, type: "mock", mock: provider.mock ?? mockOptionsSchema.parse({}) };
+    switch (provider.type) {
+      case "mock":
+        return { ...common, type: "mock", mock: provider.mock ?? mockOptionsSchema.parse({}) };
+      case "bedrock":
+        return {
+          ...common,
+          type: "bedrock",
+          region: provider.region!,
+          base_url: provider.base_url,
+          aws: provider.aws,
+        };
+      case "vertex":
+        return {
+          ...common,
+          type: "vertex",
+          project: provider.project!,
+          region: provider.region!,
+          base_url: provider.base_url,
+          credentials_file: provider.credentials_file,
+          token_url: provider.token_url,
+        };
+      case "azure":
+        return { ...common, type: "azure", base_url: provider.base_url!, entra: provider.entra };
     }
-    return { ...common, type: provider.type, base_url: provider.base_url ?? DEFAULT_ANTHROPIC_BASE_URL };
+    const known = _KNOWN_UPSTREAMS[provider.type];
+    return {
+      ...common,
+      type: provider.type,
+      base_url: provider.base_url ?? known!.base_url,
+      auth_header: provider.auth_header ?? known?.auth_header ?? "x-api-key",
+    };
   });
 
 const _serverSchema = z.strictObject({
@@ -196,6 +359,10 @@ export function isLoopbackHost(host: string): boolean {
   const octets = bare.split(".");
   return octets.length === 4 && octets[0] === "127" &&
     octets.every((octet) => /^\d{1,3}$/.test(octet) && Number(octet) <= 255);
+}
+
+function _article(word: string): string {
+  return /^[aeiou]/.test(word) ? "an" : "a";
 }
 
 // Relay appends the request path and query to base_url, so anything after the path would corrupt the

@@ -35,18 +35,50 @@ export function summarizeConfig(config: Config, path: string | undefined): strin
 }
 
 function _provider(config: Config, provider: ProviderConfig): string[] {
-  const upstream = provider.type === "mock"
-    ? `mock, no upstream (events ${provider.mock.events}, ttfb ${formatDuration(provider.mock.ttfb)}, ` +
-      `chunk_delay ${formatDuration(provider.mock.chunk_delay)}, fault ${provider.mock.fault})`
-    : `${provider.type} ${provider.base_url}, key sent as ${provider.auth_header}`;
+  const upstream = _upstream(provider);
+  const models = provider.models
+    ? Object.entries(provider.models).map(([name, id]) => (name === id ? name : `${name} -> ${id}`)).join(
+      ", ",
+    )
+    : "any, under its own name";
   const keys = provider.keys.map(({ key, name }) => (name ? `${name} ${maskSecret(key)}` : maskSecret(key)));
   const overridden = Object.keys(provider.timeouts);
   const own = overridden.length > 0 ? ` (set here: ${overridden.join(", ")})` : "";
   return [
     `  ${provider.name}: ${upstream}`,
     `    keys: ${keys.length > 0 ? keys.join(", ") : "none"}`,
+    `    models: ${models}`,
     `    timeouts: ${_timeouts(providerTimeouts(config, provider))}${own}`,
   ];
+}
+
+function _upstream(provider: ProviderConfig): string {
+  switch (provider.type) {
+    case "mock":
+      return `mock, no upstream (events ${provider.mock.events}, ttfb ${
+        formatDuration(provider.mock.ttfb)
+      }, ` +
+        `chunk_delay ${formatDuration(provider.mock.chunk_delay)}, fault ${provider.mock.fault})`;
+    case "bedrock":
+      return `bedrock ${provider.base_url ?? `region ${provider.region}`}, ` +
+        (provider.keys.length > 0 ? "Bedrock API keys" : `AWS credentials${_awsSource(provider.aws)}`);
+    case "vertex":
+      return `vertex project ${provider.project}, region ${provider.region}, credentials ` +
+        (provider.credentials_file ?? "from $GOOGLE_APPLICATION_CREDENTIALS");
+    case "azure":
+      return `azure ${provider.base_url}, ` +
+        (provider.entra
+          ? `Entra ID app ${provider.entra.client_id} (secret ${maskSecret(provider.entra.client_secret)})`
+          : "keys as x-api-key");
+    default:
+      return `${provider.type} ${provider.base_url}, key sent as ${provider.auth_header}`;
+  }
+}
+
+function _awsSource(aws: { access_key_id?: string; profile?: string } | undefined): string {
+  if (aws?.access_key_id) return ` (${maskSecret(aws.access_key_id)})`;
+  if (aws?.profile) return ` (profile ${aws.profile})`;
+  return " (from the environment or ~/.aws/credentials)";
 }
 
 function _timeouts(timeouts: Timeouts): string {

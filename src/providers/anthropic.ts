@@ -1,3 +1,4 @@
+import { editTopLevelJson } from "./json_edit.ts";
 import type { Provider, ProviderKey, ProviderRequest } from "./types.ts";
 
 export interface AnthropicProviderOptions {
@@ -35,12 +36,22 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Prov
       return doFetch(`${base}${request.path}${request.search}`, {
         method: request.method,
         headers,
-        body: request.body,
+        body: anthropicBody(request),
         signal: request.signal,
         redirect: "manual",
       });
     },
   };
+}
+
+/**
+ * The body an Anthropic-format upstream gets: the client's own bytes, with only `model` rewritten when
+ * the provider's `models:` table maps it to another id.
+ */
+export function anthropicBody(request: ProviderRequest): Uint8Array<ArrayBuffer> | null {
+  const { body, model, upstreamModel } = request;
+  if (!body || upstreamModel === undefined || upstreamModel === model) return body;
+  return editTopLevelJson(body, { set: { model: upstreamModel } });
 }
 
 function _setCredential(headers: Headers, style: "x-api-key" | "bearer", secret: string) {

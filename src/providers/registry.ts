@@ -1,20 +1,87 @@
 import type { ProviderConfig } from "../config/schema.ts";
 import { createAnthropicProvider } from "./anthropic.ts";
+import { resolveAwsCredentials } from "./aws_credentials.ts";
+import { createAzureProvider } from "./azure.ts";
+import { createBedrockProvider } from "./bedrock.ts";
+import { entraClientCredentialsTokens } from "./entra_auth.ts";
+import { googleServiceAccountTokens } from "./google_auth.ts";
 import { createMockProvider } from "./mock.ts";
 import type { Provider } from "./types.ts";
+import { createVertexProvider } from "./vertex.ts";
 
-/** Builds the adapter a provider's `type` names. New upstream types register here. */
-export function createProvider(config: ProviderConfig): Provider {
+/** Where adapters find credentials the config leaves to the machine: environment and files. */
+export interface ProviderEnvironment {
+  env: (name: string) => string | undefined;
+  /** A file's text, or `undefined` when it does not exist. */
+  readFile: (path: string) => string | undefined;
+}
+
+/**
+ * Builds the adapter a provider's `type` names; new upstream types register here. Throws when the
+ * credentials a provider needs cannot be found, so relay refuses to start rather than fail per request.
+ */
+export function createProvider(config: ProviderConfig, environment: ProviderEnvironment): Provider {
+  const { name } = config;
   switch (config.type) {
     case "mock":
-      return createMockProvider(config.name, config.mock);
-    case "anthropic":
-    case "anthropic-compatible":
+      return createMockProvider(name, config.mock);
+    case "bedrock":
+      return createBedrockProvider({
+        name,
+        region: config.region,
+        baseUrl: config.base_url,
+        credentials: config.keys.length > 0 ? "api_key" : resolveAwsCredentials({
+          config: config.aws,
+          env: environment.env,
+          readFile: environment.readFile,
+        }),
+      });
+    case "vertex": {
+      const credentialsFile = config.credentials_file ?? environment.env("GOOGLE_APPLICATION_CREDENTIALS");
+      if (!credentialsFile) {
+        throw new Error("no service account: set credentials_file or $GOOGLE_APPLICATION_CREDENTIALS");
+      }
+      return createVertexProvider({
+        name,
+        project: config.project,
+        region: config.region,
+        baseUrl: config.base_url,
+        tokens: googleServiceAccountTokens({ credentialsFile, tokenUrl: config.token_url }),
+      });
+    }
+    case "azure":
+      return createAzureProvider({
+        name,
+        baseUrl: config.base_url,
+        auth: config.entra
+          ? entraClientCredentialsTokens({
+            tenantId: config.entra.tenant_id,
+            clientId: config.entra.client_id,
+            clientSecret: config.entra.client_secret,
+            scope: config.entra.scope,
+            tokenUrl: config.entra.token_url,
+          })
+          : "x-api-key",
+      });
+    default:
       return createAnthropicProvider({
-        name: config.name,
+        name,
         type: config.type,
         baseUrl: config.base_url,
         authHeader: config.auth_header,
       });
   }
 }
+
+/** The machine's own environment and files. */
+export const systemEnvironment: ProviderEnvironment = {
+  env: (name) => Deno.env.get(name),
+  readFile: (path) => {
+    try {
+      return Deno.readTextFileSync(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    }
+  },
+};

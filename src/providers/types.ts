@@ -40,6 +40,11 @@ export interface ProviderRequest {
 export interface Provider {
   readonly name: string;
   readonly type: string;
+  /**
+   * Set when `send` resolves only once the upstream's first event is in (Bedrock reads its first frame
+   * to turn an exception into an HTTP error), so relay allows it `first_byte` rather than `connect`.
+   */
+  readonly resolvesOnFirstEvent?: boolean;
   /** Sends one request upstream and resolves with the response headers; the body streams afterwards. */
   send(request: ProviderRequest, key: ProviderKey | undefined): Promise<Response>;
 }

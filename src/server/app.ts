@@ -5,6 +5,7 @@ import { VERSION } from "../version.ts";
 import { clientAuth } from "./auth.ts";
 import { errorResponse } from "./errors.ts";
 import type { InFlight } from "./in_flight.ts";
+import { servedModels } from "./models.ts";
 import { relay } from "./relay.ts";
 import { type RelayEnv, requestId } from "./request_id.ts";
 
@@ -35,8 +36,9 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   app.use("/v1/*", clientAuth(options.tokens));
   app.post("/v1/messages", forward);
   app.post("/v1/messages/count_tokens", forward);
-  app.get("/v1/models", forward);
-  app.get("/v1/models/:id", forward);
+  const models = servedModels(options.router);
+  app.get("/v1/models", models, forward);
+  app.get("/v1/models/:id", models, forward);
   app.notFound((c) => errorResponse(404, `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     options.logger.error("unhandled", {

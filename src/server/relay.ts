@@ -91,7 +91,14 @@ async function _relay(
   const fields = body ? inspectMessagesBody(body) : undefined;
   trace.model = fields?.model;
 
-  const { route, key } = router.choose();
+  const choice = router.choose(fields?.model);
+  if (!choice) {
+    throw new RelayError(
+      404,
+      `model ${fields?.model} is not served by any provider; available: ${router.servedModels().join(", ")}`,
+    );
+  }
+  const { route, key, upstreamModel } = choice;
   trace.provider = route.provider.name;
   trace.key = key?.label;
 
@@ -112,7 +119,7 @@ async function _relay(
     headers: headersForUpstream(request.headers),
     body,
     model: fields?.model,
-    upstreamModel: fields?.model,
+    upstreamModel,
     stream: fields?.stream ?? false,
     signal: upstream.signal,
   };
@@ -123,7 +130,9 @@ async function _relay(
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   try {
     // A streamed answer sends its headers at once; an unstreamed one only when it is complete.
-    const headersDeadline = providerRequest.stream ? "connect" : "firstByte";
+    const headersDeadline = providerRequest.stream && !route.provider.resolvesOnFirstEvent
+      ? "connect"
+      : "firstByte";
     response = await _within(route.provider.send(providerRequest, key), route, headersDeadline, upstream);
     trace.status = response.status;
     trace.upstreamRequestId = response.headers.get("request-id") ?? undefined;

@@ -1,5 +1,6 @@
 import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
 import type { Provider } from "../../src/providers/types.ts";
+import { ModelMap } from "../../src/routing/model_map.ts";
 import { Router, type UpstreamTimeouts } from "../../src/routing/router.ts";
 import { type RunningServer, startServer } from "../../src/server/serve.ts";
 import { createLogger } from "../../src/util/logger.ts";
@@ -16,6 +17,8 @@ export interface TestRelayOptions {
   tokens?: string[];
   maxBodyBytes?: number;
   timeouts?: Partial<UpstreamTimeouts>;
+  /** The provider's `models:` table; every model when left out. */
+  models?: Record<string, string>;
 }
 
 export interface TestRelay extends AsyncDisposable {
@@ -54,7 +57,7 @@ export function startTestRelay(options: TestRelayOptions): TestRelay {
   const server = startServer({
     hostname: "127.0.0.1",
     port: 0,
-    router: new Router([{ provider, keys, timeouts }]),
+    router: new Router([{ provider, keys, timeouts, models: new ModelMap(options.models) }]),
     logger,
     tokens: options.tokens ?? [],
     maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,

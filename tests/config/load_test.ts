@@ -196,15 +196,29 @@ const EXAMPLE_ENV = {
   RELAY_CLIENT_TOKEN: "tok-example-1234",
 };
 
-/** relay.example.yaml with its commented-out gateway provider switched on. */
-function exampleWithGateway(text: string): string {
+/** Variables the commented-out providers of relay.example.yaml reference. */
+const OPTIONAL_ENV = {
+  GATEWAY_API_KEY: "gw-key",
+  ZAI_API_KEY: "zai-key",
+  AZURE_API_KEY: "az-key",
+  AZURE_CLIENT_SECRET: "az-secret",
+  AWS_ACCESS_KEY_ID: "AKIAEXAMPLE000000000",
+  AWS_SECRET_ACCESS_KEY: "aws-secret",
+  AWS_SESSION_TOKEN: "aws-session",
+};
+
+/** relay.example.yaml with every commented-out provider (`  # - name: ...` blocks) switched on. */
+function exampleWithOptional(text: string): string {
   const lines = text.split("\n");
-  const start = lines.indexOf("  # - name: gateway");
-  assert.notEqual(start, -1, "the example has a commented-out gateway provider");
-  let end = start + 1;
-  while (lines[end].startsWith("  #   ")) end++;
-  const block = lines.slice(start, end).map((line) => `  ${line.slice("  # ".length)}`);
-  return [...lines.slice(0, start), ...block, ...lines.slice(end)].join("\n");
+  const out: string[] = [];
+  let inBlock = false;
+  for (const line of lines) {
+    if (line.startsWith("  # - name: ")) inBlock = true;
+    else if (inBlock && !line.startsWith("  #   ")) inBlock = false;
+    out.push(inBlock ? `  ${line.slice("  # ".length)}` : line);
+  }
+  assert.ok(out.join("\n") !== text, "the example has commented-out providers");
+  return out.join("\n");
 }
 
 Deno.test("relay.example.yaml is valid given the variables it references", async () => {
@@ -226,15 +240,22 @@ Deno.test("relay.example.yaml names each variable it needs when they are unset",
   assert.deepEqual(error.problems.map((p) => p.path), ["server.auth.tokens[0]", "providers[0].keys[0].key"]);
 });
 
-Deno.test("relay.example.yaml's commented-out gateway provider is valid once uncommented", async () => {
-  const text = exampleWithGateway(
+Deno.test("relay.example.yaml's commented-out providers are valid once uncommented", async () => {
+  const text = exampleWithOptional(
     await Deno.readTextFile(new URL("../../relay.example.yaml", import.meta.url)),
   );
-  const { config } = parseConfig(
-    text,
-    "relay.example.yaml",
-    envOf({ ...EXAMPLE_ENV, GATEWAY_API_KEY: "gw-key" }),
-  );
+  const { config } = parseConfig(text, "relay.example.yaml", envOf({ ...EXAMPLE_ENV, ...OPTIONAL_ENV }));
+  assert.deepEqual(config.providers.map((provider) => provider.type), [
+    "anthropic",
+    "anthropic-compatible",
+    "zai",
+    "ollama",
+    "bedrock",
+    "vertex",
+    "azure",
+    "azure",
+    "mock",
+  ]);
   assert.deepEqual(config.providers[1], {
     name: "gateway",
     type: "anthropic-compatible",
@@ -247,7 +268,7 @@ Deno.test("relay.example.yaml's commented-out gateway provider is valid once unc
 
 Deno.test("relay.example.yaml documents every field of the schema", async () => {
   const example = parse(
-    exampleWithGateway(await Deno.readTextFile(new URL("../../relay.example.yaml", import.meta.url))),
+    exampleWithOptional(await Deno.readTextFile(new URL("../../relay.example.yaml", import.meta.url))),
   );
   const fields = _fieldPaths(
     z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }) as _JsonSchema,

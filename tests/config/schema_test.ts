@@ -25,7 +25,6 @@ Deno.test("configSchema fills every default from a providers list alone", () => 
     providers: [{
       name: "mock",
       type: "mock",
-      auth_header: "x-api-key",
       keys: [],
       timeouts: {},
       mock: { ttfb: 0, chunk_delay: 0, events: 8, fault: "none", fault_after: 2 },
@@ -124,7 +123,7 @@ Deno.test("configSchema keeps base_url and mock options to the provider types th
     "providers.0.base_url: a mock provider has no upstream: remove base_url",
   ]);
   assert.deepEqual(issuesOf({ providers: [{ ...ANTHROPIC, mock: {} }] }), [
-    "providers.0.mock: mock options only apply to a provider of type mock, not anthropic",
+    "providers.0.mock: `mock` applies to providers of type mock, not anthropic",
   ]);
 });
 

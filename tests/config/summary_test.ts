@@ -16,6 +16,7 @@ const CONFIG = configSchema.parse({
       type: "anthropic",
       keys: [{ key: KEY_ONE, name: "main" }, { key: KEY_TWO }],
       timeouts: { connect: "20s" },
+      models: { "claude-sonnet-4-5": "claude-sonnet-4-5", "claude-*": "claude-opus-4-1" },
     },
     {
       name: "gw",
@@ -42,12 +43,15 @@ Deno.test("summarizeConfig describes the server, every provider and their effect
       "providers (3):",
       "  anthropic: anthropic https://api.anthropic.com, key sent as x-api-key",
       "    keys: main sk-ant-...aaaa, sk-ant-...bbbb",
+      "    models: claude-sonnet-4-5, claude-* -> claude-opus-4-1",
       "    timeouts: connect 20s, first_byte 10m, idle 10m (set here: connect)",
       "  gw: anthropic-compatible https://gw.example/api, key sent as bearer",
       "    keys: sk-ant-...bbbb",
+      "    models: any, under its own name",
       "    timeouts: connect 10s, first_byte 10m, idle 10m",
       "  mock: mock, no upstream (events 3, ttfb 0s, chunk_delay 0s, fault disconnect)",
       "    keys: none",
+      "    models: any, under its own name",
       "    timeouts: connect 10s, first_byte 10m, idle 10m",
     ].join("\n"),
   );
@@ -66,4 +70,36 @@ Deno.test("summarizeConfig says when relay runs on defaults, without auth, on IP
     "listen: [::1]:8787",
     "auth: none (loopback only)",
   ]);
+});
+
+Deno.test("summarizeConfig describes cloud providers by their credentials, secrets masked", () => {
+  const config = configSchema.parse({
+    providers: [
+      {
+        name: "br",
+        type: "bedrock",
+        region: "us-east-1",
+        aws: { access_key_id: "AKIAIOSFODNN7EXAMPLE", secret_access_key: "wJalrXUtnFEMI/K7MDENG" },
+      },
+      { name: "br2", type: "bedrock", region: "eu-west-1", keys: [{ key: "ABSKQmVkcm9ja0FQSUtleS1x7f2" }] },
+      { name: "vx", type: "vertex", project: "proj", region: "global" },
+      {
+        name: "az",
+        type: "azure",
+        base_url: "https://res.services.ai.azure.com/anthropic",
+        entra: { tenant_id: "t", client_id: "app-1", client_secret: "entra-secret-value-0042" },
+      },
+    ],
+  });
+  const lines = summarizeConfig(config, "relay.yaml").split("\n").filter((line) => /^ {2}\w/.test(line));
+  assert.deepEqual(lines, [
+    "  br: bedrock region us-east-1, AWS credentials (AKIA...MPLE)",
+    "  br2: bedrock region eu-west-1, Bedrock API keys",
+    "  vx: vertex project proj, region global, credentials from $GOOGLE_APPLICATION_CREDENTIALS",
+    "  az: azure https://res.services.ai.azure.com/anthropic, Entra ID app app-1 (secret ent...0042)",
+  ]);
+  const summary = summarizeConfig(config, "relay.yaml");
+  for (const secret of ["AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG", "entra-secret-value-0042"]) {
+    assert.ok(!summary.includes(secret), secret);
+  }
 });

@@ -3,6 +3,7 @@ import { gzip } from "node:zlib";
 import { promisify } from "node:util";
 import { controlledStream, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { PROVIDER_KEY, startTestRelay } from "../_helpers/relay.ts";
+import type { Provider } from "../../src/providers/types.ts";
 import { concatBytes, GOLDEN_NAMES, loadGolden, splitAwkwardly } from "../stream/golden.ts";
 
 const MESSAGES =
@@ -368,4 +369,21 @@ Deno.test("shutdown ends streams still open when the grace period ends, telling 
   assert.equal(relay.server.inFlight.size, 0);
   await stream.cancelled;
   await upstream.close();
+});
+
+Deno.test("a provider that answers only after its first event gets timeouts.first_byte, not connect", async () => {
+  const slowProvider = (resolvesOnFirstEvent: boolean): Provider => ({
+    name: "slow",
+    type: "test",
+    resolvesOnFirstEvent,
+    // Answers well after the 1 ms connect deadline, as Bedrock does while it waits for its first frame.
+    send: () =>
+      new Promise((resolve) => setTimeout(() => resolve(sseChunks(["event: ping\ndata: {}\n\n"])), 30)),
+  });
+  for (const [waitsForEvent, status] of [[true, 200], [false, 504]] as const) {
+    await using relay = startTestRelay({ provider: slowProvider(waitsForEvent), timeouts: { connect: 1 } });
+    const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+    assert.equal(response.status, status);
+    await response.body?.cancel();
+  }
 });

@@ -1,0 +1,92 @@
+/**
+ * Bedrock's errors in Anthropic's terms (protocols.md §3.6), for both places they arrive: a non-2xx
+ * restJson1 answer (`x-amzn-ErrorType` header, `{"message":…}` body) and an exception frame inside an
+ * event stream (`:exception-type`, same body). Clients decide whether to retry from the status and
+ * `error.type`, and Claude Code reads the message text, so both are chosen for them.
+ */
+import { type AnthropicErrorType, errorTypeForStatus } from "../server/errors.ts";
+
+/** A Bedrock error as relay answers it: the HTTP status before a stream, `error.type` and text always. */
+export interface BedrockError {
+  readonly status: number;
+  readonly type: AnthropicErrorType;
+  readonly message: string;
+}
+
+/**
+ * Keyed by the exception name lowercased: Bedrock spells it `ThrottlingException` in headers and
+ * `throttlingException` in stream frames. Quota and not-ready become rate limits so clients retry
+ * them (a judgment call in §3.6); a model timeout keeps Bedrock's 408, which the SDKs retry.
+ */
+const _BY_EXCEPTION: Readonly<Record<string, { status: number; type: AnthropicErrorType }>> = {
+  validationexception: { status: 400, type: "invalid_request_error" },
+  accessdeniedexception: { status: 403, type: "permission_error" },
+  resourcenotfoundexception: { status: 404, type: "not_found_error" },
+  throttlingexception: { status: 429, type: "rate_limit_error" },
+  servicequotaexceededexception: { status: 429, type: "rate_limit_error" },
+  modelnotreadyexception: { status: 429, type: "rate_limit_error" },
+  modeltimeoutexception: { status: 408, type: "api_error" },
+  internalserverexception: { status: 500, type: "api_error" },
+  modelstreamerrorexception: { status: 500, type: "api_error" },
+  modelerrorexception: { status: 500, type: "api_error" },
+  serviceunavailableexception: { status: 529, type: "overloaded_error" },
+};
+
+/**
+ * Maps one Bedrock error. `name` may carry restJson1 decorations (`ThrottlingException:http://…`,
+ * `aws#ThrottlingException`); an unknown or missing name falls back to `status`, Bedrock's HTTP status
+ * (500 for stream frames, which have none).
+ *
+ * @example
+ * ```ts
+ * mapBedrockError("ValidationException", "Input is too long for requested model.", 400);
+ * // { status: 400, type: "invalid_request_error", message: "prompt is too long: Input is too long for requested model." }
+ * ```
+ */
+export function mapBedrockError(name: string | undefined, message: string, status: number): BedrockError {
+  const bare = name?.split(":")[0].split("#").at(-1)?.trim().toLowerCase() ?? "";
+  const known = _BY_EXCEPTION[bare];
+  if (known) return { ...known, message: _reworded(message) };
+  // Redirects and other non-errors from a misconfigured endpoint are the gateway's failure, not the client's.
+  const answered = status >= 400 ? status : 502;
+  return { status: answered, type: errorTypeForStatus(answered), message: _reworded(message) };
+}
+
+/**
+ * Reads a non-2xx Bedrock answer. The body should be `{"message":…}`, but proxies in front of Bedrock
+ * answer HTML or nothing, so the text falls back to the body itself and then to the status.
+ *
+ * @example
+ * ```ts
+ * const { status, type, message } = await readBedrockError(response);
+ * // 429, "rate_limit_error", "Too many requests, please wait before trying again."
+ * ```
+ */
+export async function readBedrockError(response: Response): Promise<BedrockError> {
+  const text = (await response.text()).trim();
+  let message: unknown;
+  try {
+    const body = JSON.parse(text);
+    // Some AWS front ends (signature checks among them) spell it `Message`.
+    message = body?.message ?? body?.Message;
+  } catch {
+    message = undefined;
+  }
+  const fallback = text.slice(0, 500) || `Bedrock answered HTTP ${response.status} without a message`;
+  return mapBedrockError(
+    response.headers.get("x-amzn-errortype") ?? undefined,
+    typeof message === "string" ? message : fallback,
+    response.status,
+  );
+}
+
+/**
+ * Claude Code only auto-compacts when an overflow reads `prompt is too long` (protocols.md §2.4), and
+ * Bedrock words it differently; the original text is kept after it.
+ */
+function _reworded(message: string): string {
+  if (/input is too long for requested model/i.test(message) && !message.includes("prompt is too long")) {
+    return `prompt is too long: ${message}`;
+  }
+  return message;
+}

@@ -1,0 +1,150 @@
+/**
+ * OAuth access tokens for upstreams that want a bearer token (Vertex AI, Microsoft Foundry with Entra
+ * ID): asking a token endpoint for one, and keeping it until shortly before it expires. A request takes
+ * its token once, when it is sent, so a long stream is never interrupted by a refresh.
+ */
+
+/** Where an adapter gets the bearer token for its next request. */
+export interface TokenSource {
+  /** A token valid for a while yet; rejects when none can be had. */
+  token(): Promise<string>;
+}
+
+/** A token as a token endpoint issued it. */
+export interface IssuedToken {
+  accessToken: string;
+  /** Lifetime from the moment it was asked for. */
+  expiresInMs: number;
+}
+
+export interface TokenCacheOptions {
+  /** Milliseconds clock; injected so tests can move time. */
+  now?: () => number;
+  /**
+   * How long before expiry the token is replaced (default 5 minutes, as Google's libraries do). A
+   * token that lives less than twice this long is replaced at half its lifetime instead.
+   */
+  refreshBeforeMs?: number;
+}
+
+/**
+ * Caches one access token. However many requests ask at once, at most one fetch is in flight; they all
+ * get its token, or all get its error, and the next call after an error tries again.
+ *
+ * @example
+ * ```ts
+ * const tokens = new TokenCache(() => requestAccessToken(url, { grant_type: "client_credentials" }));
+ * headers.set("authorization", `Bearer ${await tokens.token()}`);
+ * ```
+ */
+export class TokenCache implements TokenSource {
+  readonly #fetchToken: () => Promise<IssuedToken>;
+  readonly #now: () => number;
+  readonly #refreshBeforeMs: number;
+  #current: { accessToken: string; refreshAt: number } | undefined;
+  #pending: Promise<string> | undefined;
+
+  constructor(fetchToken: () => Promise<IssuedToken>, options: TokenCacheOptions = {}) {
+    this.#fetchToken = fetchToken;
+    this.#now = options.now ?? Date.now;
+    this.#refreshBeforeMs = options.refreshBeforeMs ?? 5 * 60_000;
+  }
+
+  token(): Promise<string> {
+    if (this.#current && this.#now() < this.#current.refreshAt) {
+      return Promise.resolve(this.#current.accessToken);
+    }
+    this.#pending ??= this.#refresh().finally(() => {
+      this.#pending = undefined;
+    });
+    return this.#pending;
+  }
+
+  async #refresh(): Promise<string> {
+    // The lifetime counts from the request: the answer may have taken a while to arrive.
+    const askedAt = this.#now();
+    const { accessToken, expiresInMs } = await this.#fetchToken();
+    const margin = Math.min(this.#refreshBeforeMs, expiresInMs / 2);
+    this.#current = { accessToken, refreshAt: askedAt + expiresInMs - margin };
+    return accessToken;
+  }
+}
+
+export interface AccessTokenRequestOptions {
+  /** Injected for tests; `globalThis.fetch` otherwise. */
+  fetch?: typeof fetch;
+  /** Gives up after this long (default 30 s), so a silent endpoint cannot hold every request forever. */
+  timeoutMs?: number;
+}
+
+/**
+ * Asks an OAuth 2.0 token endpoint for an access token (RFC 6749 §4.4, RFC 7523 §2.1): a
+ * form-encoded POST, answered by `{"access_token": ..., "expires_in": seconds}`. Errors name the
+ * endpoint and its OAuth error, never the form, which holds the credential.
+ *
+ * @example
+ * ```ts
+ * const { accessToken } = await requestAccessToken("https://oauth2.googleapis.com/token", {
+ *   grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion: jwt,
+ * });
+ * ```
+ */
+export async function requestAccessToken(
+  url: string,
+  form: Record<string, string>,
+  options: AccessTokenRequestOptions = {},
+): Promise<IssuedToken> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  let status: number;
+  let text: string;
+  try {
+    const response = await (options.fetch ?? fetch)(url, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+      body: new URLSearchParams(form),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    status = response.status;
+    text = await response.text();
+  } catch (error) {
+    const reason = error instanceof DOMException && error.name === "TimeoutError"
+      ? `no answer within ${timeoutMs} ms`
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new Error(`token endpoint ${url} failed: ${reason}`);
+  }
+  const answer = _parseObject(text);
+  if (status < 200 || status > 299) {
+    throw new Error(`token endpoint ${url} answered ${status}: ${_oauthError(answer) ?? _excerpt(text)}`);
+  }
+  const accessToken = answer?.access_token;
+  // Entra's older endpoints send `expires_in` as a numeric string.
+  const expiresIn = Number(answer?.expires_in);
+  if (typeof accessToken !== "string" || accessToken === "" || !(expiresIn > 0)) {
+    throw new Error(`token endpoint ${url} answered ${status} without access_token and expires_in`);
+  }
+  return { accessToken, expiresInMs: expiresIn * 1000 };
+}
+
+function _parseObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(text);
+    return typeof value === "object" && value !== null ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `invalid_grant: Invalid JWT Signature.`, from RFC 6749 §5.2's `error` and `error_description`. */
+function _oauthError(answer: Record<string, unknown> | undefined): string | undefined {
+  if (typeof answer?.error !== "string") return undefined;
+  return typeof answer.error_description === "string"
+    ? `${answer.error}: ${answer.error_description}`
+    : answer.error;
+}
+
+function _excerpt(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > 200 ? `${line.slice(0, 200)}...` : line || "(empty body)";
+}

@@ -1,0 +1,165 @@
+/**
+ * Claude on Google Vertex AI. Vertex speaks Anthropic's format with three differences, all on the way
+ * in: the model goes in the URL, the body carries `anthropic_version` instead of `model`, and the
+ * credential is a Google OAuth token. Answers come back as Anthropic bytes and pass through untouched,
+ * except the errors Google's front end raises itself, which are rewritten into Anthropic's envelope.
+ */
+import { errorEnvelope, errorResponse, errorTypeForStatus } from "../server/errors.ts";
+import { editTopLevelJson } from "./json_edit.ts";
+import type { TokenSource } from "./token_cache.ts";
+import type { Provider, ProviderRequest } from "./types.ts";
+
+const _ANTHROPIC_VERSION = "vertex-2023-10-16";
+
+/**
+ * One path segment: `claude-sonnet-4-5@20250929`. Anything else could walk the URL, with relay's
+ * token, to another resource (`..`, `/`) or method (`:`).
+ */
+const _MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._@-]*$/;
+
+export interface VertexProviderOptions {
+  name: string;
+  /** Google Cloud project id. */
+  project: string;
+  /** A region (`us-east5`), `global`, or a multi-region (`us`, `eu`); picks the host too. */
+  region: string;
+  /** Replaces `https://{host}`, e.g. with a fake in tests; `/v1/projects/...` is appended to it. */
+  baseUrl?: string;
+  /** The bearer tokens, e.g. {@link googleServiceAccountTokens}. */
+  tokens: TokenSource;
+  /** Injected for tests; `globalThis.fetch` otherwise. */
+  fetch?: typeof fetch;
+}
+
+/**
+ * The Vertex AI host for a location, as Anthropic's Vertex SDK picks it.
+ *
+ * @example
+ * ```ts
+ * vertexBaseUrl("us-east5"); // "https://us-east5-aiplatform.googleapis.com"
+ * vertexBaseUrl("global");   // "https://aiplatform.googleapis.com"
+ * ```
+ */
+export function vertexBaseUrl(region: string): string {
+  switch (region) {
+    case "global":
+      return "https://aiplatform.googleapis.com";
+    case "us":
+    case "eu":
+      return `https://aiplatform.${region}.rep.googleapis.com`;
+  }
+  return `https://${region}-aiplatform.googleapis.com`;
+}
+
+/**
+ * A Vertex AI upstream. `/v1/messages` goes to the model's `:streamRawPredict` or `:rawPredict`,
+ * `/v1/messages/count_tokens` to `count-tokens:rawPredict`; the query string (`?beta=true`) means
+ * nothing to Vertex and is dropped. Betas stay in the `anthropic-beta` header.
+ *
+ * @example
+ * ```ts
+ * const provider = createVertexProvider({
+ *   name: "vertex", project: "my-project", region: "global",
+ *   tokens: googleServiceAccountTokens({ credentialsFile: "/etc/relay/vertex-sa.json" }),
+ * });
+ * ```
+ */
+export function createVertexProvider(options: VertexProviderOptions): Provider {
+  const base = (options.baseUrl ?? vertexBaseUrl(options.region)).replace(/\/+$/, "");
+  const project = encodeURIComponent(options.project);
+  const location = encodeURIComponent(options.region);
+  const models = `${base}/v1/projects/${project}/locations/${location}/publishers/anthropic/models`;
+  const doFetch = options.fetch ?? fetch;
+  return {
+    name: options.name,
+    type: "vertex",
+    async send(request: ProviderRequest): Promise<Response> {
+      const target = _target(request, models);
+      if (target instanceof Response) return target;
+      const headers = new Headers(request.headers);
+      headers.set("authorization", `Bearer ${await _token(options.tokens)}`);
+      const response = await doFetch(target.url, {
+        method: "POST",
+        headers,
+        body: target.body,
+        signal: request.signal,
+        redirect: "manual",
+      });
+      return response.ok ? response : await _inAnthropicShape(response);
+    },
+  };
+}
+
+/** Where a request goes and with which body; or the error answer when Vertex cannot serve it. */
+function _target(
+  request: ProviderRequest,
+  models: string,
+): { url: string; body: Uint8Array<ArrayBuffer> } | Response {
+  const { path, body, upstreamModel: model } = request;
+  if (path !== "/v1/messages" && path !== "/v1/messages/count_tokens") {
+    return errorResponse(404, `Vertex AI has no ${request.method} ${path} endpoint`);
+  }
+  if (!body || model === undefined) return errorResponse(400, `${path} needs a JSON body with a model`);
+  if (!_MODEL_ID.test(model)) {
+    return errorResponse(
+      400,
+      `model ${JSON.stringify(model)} is not a Vertex AI model id (e.g. claude-x@20250101)`,
+    );
+  }
+  if (path === "/v1/messages/count_tokens") {
+    return {
+      url: `${models}/count-tokens:rawPredict`,
+      body: editTopLevelJson(body, { set: { model, anthropic_version: _ANTHROPIC_VERSION } }),
+    };
+  }
+  return {
+    url: `${models}/${model}:${request.stream ? "streamRawPredict" : "rawPredict"}`,
+    body: editTopLevelJson(body, { remove: ["model"], set: { anthropic_version: _ANTHROPIC_VERSION } }),
+  };
+}
+
+async function _token(tokens: TokenSource): Promise<string> {
+  try {
+    return await tokens.token();
+  } catch (error) {
+    throw new Error(`Vertex auth failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
+ * An error response the client's SDK can parse. Google's front end answers auth, quota and routing
+ * failures in its own shape, `{"error":{"code":429,"message":"...","status":"RESOURCE_EXHAUSTED"}}`;
+ * those become Anthropic's envelope with the same status and message, except `503 UNAVAILABLE`, which
+ * becomes `529 overloaded_error` like Anthropic's own overload. Anything else keeps its bytes.
+ */
+async function _inAnthropicShape(response: Response): Promise<Response> {
+  if (!(response.headers.get("content-type") ?? "").includes("json")) return response;
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  const message = _googleErrorMessage(bytes);
+  const init = { status: response.status, statusText: response.statusText, headers: response.headers };
+  if (message === undefined) return new Response(bytes, init);
+  const status = response.status === 503 ? 529 : response.status;
+  const headers = new Headers(response.headers);
+  headers.delete("content-length");
+  headers.set("content-type", "application/json");
+  return Response.json(errorEnvelope(errorTypeForStatus(status), message), { status, headers });
+}
+
+/** `error.message` of a Google error body, whether bare or (as streaming methods send it) in an array. */
+function _googleErrorMessage(bytes: Uint8Array): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined;
+  }
+  const body = _record(Array.isArray(parsed) && parsed.length === 1 ? parsed[0] : parsed);
+  // Anthropic's envelope has an `error` object too, but also `"type": "error"`.
+  const error = body?.type === undefined ? _record(body?.error) : undefined;
+  if (typeof error?.code !== "number" || typeof error.message !== "string") return undefined;
+  return error.message;
+}
+
+function _record(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === "object" && value !== null ? value as Record<string, unknown> : undefined;
+}

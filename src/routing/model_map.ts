@@ -1,0 +1,76 @@
+/**
+ * A provider's `models:` table: which model names a client may ask it for, and the id its upstream
+ * knows each by. Keys are exact names or globs with `*`; exact names win, then the glob with the
+ * longest literal text (the most specific). A `*` in the value takes what the key's `*` matched:
+ *
+ * ```yaml
+ * models:
+ *   claude-sonnet-4-5: anthropic.claude-sonnet-4-5-20250929-v1:0
+ *   claude-haiku-*: anthropic.claude-haiku-*-v1:0
+ *   "*": GLM-4.7          # everything else
+ * ```
+ */
+export class ModelMap {
+  readonly #exact: Map<string, string>;
+  readonly #globs: { glob: string; regex: RegExp; target: string; literal: number }[];
+  /** `true` when the provider has no `models:` and so serves any model under its own name. */
+  readonly servesAll: boolean;
+
+  constructor(models: Readonly<Record<string, string>> | undefined) {
+    this.servesAll = models === undefined;
+    const entries = Object.entries(models ?? {});
+    this.#exact = new Map(entries.filter(([name]) => !name.includes("*")));
+    this.#globs = entries.filter(([name]) => name.includes("*"))
+      .map(([glob, target]) => ({
+        glob,
+        regex: _globRegex(glob),
+        target,
+        literal: glob.replaceAll("*", "").length,
+      }))
+      .sort((a, b) => b.literal - a.literal);
+  }
+
+  /** The upstream id for `model`, or `undefined` when this provider does not serve it. */
+  resolve(model: string): string | undefined {
+    if (this.servesAll) return model;
+    const exact = this.#exact.get(model);
+    if (exact !== undefined) return exact;
+    for (const { regex, target } of this.#globs) {
+      const match = regex.exec(model);
+      if (match) return target.replace("*", match[1]);
+    }
+    return undefined;
+  }
+
+  /** The exact names a client can ask for, for `/v1/models` and error messages. */
+  get names(): string[] {
+    return [...this.#exact.keys()];
+  }
+
+  /** The patterns served, exact names and globs, for error messages. */
+  get patterns(): string[] {
+    return [...this.#exact.keys(), ...this.#globs.map(({ glob }) => glob)];
+  }
+}
+
+/**
+ * What is wrong with a `models:` table, one message a problem; empty when it is fine. The config
+ * loader calls it so a bad mapping stops relay at start, not at the first request.
+ */
+export function modelMapProblems(models: Readonly<Record<string, string>>): string[] {
+  return Object.entries(models).flatMap(([name, target]) => {
+    const stars = name.split("*").length - 1;
+    if (target.includes("*") && stars !== 1) {
+      return [`\`${name}: ${target}\`: a * in the upstream id needs exactly one * in the name to copy`];
+    }
+    if (target.split("*").length > 2) {
+      return [`\`${name}: ${target}\`: the upstream id may hold one * at most`];
+    }
+    return [];
+  });
+}
+
+function _globRegex(glob: string): RegExp {
+  const escaped = glob.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"));
+  return new RegExp(`^${escaped.join("(.*)")}$`);
+}

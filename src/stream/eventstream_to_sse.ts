@@ -1,0 +1,154 @@
+/**
+ * Bedrock's `application/vnd.amazon.eventstream` response (protocols.md §3.4) turned back into the
+ * Anthropic SSE stream it wraps. Each chunk frame carries one Anthropic event as base64 JSON; it is
+ * re-emitted as the exact JSON text Bedrock encoded, so signatures, ids and numbers keep their bytes.
+ * Exception and error frames, and a stream that is corrupt or cut short, end it with `event: error`.
+ */
+import { EventStreamCodec, type Message } from "@smithy/eventstream-codec";
+import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
+import { type BedrockError, mapBedrockError } from "../providers/bedrock_errors.ts";
+import { errorEnvelope } from "../server/errors.ts";
+import { encodeSseEvent } from "./sse_encode.ts";
+
+/** One Anthropic SSE event decoded from Bedrock's stream. */
+export interface SsePart {
+  /** `event: …\ndata: …\n\n`, ready to send. */
+  readonly bytes: Uint8Array;
+  /**
+   * Set on the `event: error` that ends the stream, so a caller that has not answered its client yet
+   * can send it as an HTTP error instead.
+   */
+  readonly error?: BedrockError;
+}
+
+/**
+ * Decodes Bedrock's event stream into Anthropic SSE events. Frames are reassembled across any chunk
+ * boundaries and both CRCs are checked; Bedrock's `p` padding is dropped. The stream ends after the
+ * first error part, which cancels the upstream body.
+ *
+ * @example
+ * ```ts
+ * const events = response.body!.pipeThrough(eventStreamToSse());
+ * for await (const part of events) console.log(new TextDecoder().decode(part.bytes));
+ * ```
+ */
+export function eventStreamToSse(): TransformStream<Uint8Array, SsePart> {
+  const codec = new EventStreamCodec(toUtf8, fromUtf8);
+  let pending: Uint8Array = new Uint8Array(0);
+  /** Sends a part on; an error part is the last one and stops reading Bedrock. */
+  const emit = (controller: TransformStreamDefaultController<SsePart>, part: SsePart | undefined) => {
+    if (part) controller.enqueue(part);
+    if (part?.error) controller.terminate();
+    return part?.error !== undefined;
+  };
+  return new TransformStream<Uint8Array, SsePart>({
+    transform(chunk, controller) {
+      pending = _joined(pending, chunk);
+      while (pending.byteLength >= _LENGTH_BYTES) {
+        const total = new DataView(pending.buffer, pending.byteOffset).getUint32(0);
+        if (total < _MIN_FRAME_BYTES || total > _MAX_FRAME_BYTES) {
+          emit(controller, _broken(`a frame declares ${total} bytes, outside 16 B to 16 MiB`));
+          return;
+        }
+        if (pending.byteLength < total) return;
+        const frame = pending.subarray(0, total);
+        pending = pending.subarray(total);
+        if (emit(controller, _decoded(codec, frame))) return;
+      }
+    },
+    flush(controller) {
+      if (pending.byteLength > 0) {
+        emit(controller, _broken(`it ended ${pending.byteLength} bytes into a frame`));
+      }
+    },
+  });
+}
+
+/** `total_length`, the prelude's first field: how much of a frame must arrive before it says its size. */
+const _LENGTH_BYTES = 4;
+/** Prelude, its CRC and the message CRC, with no headers and no payload. */
+const _MIN_FRAME_BYTES = 16;
+/**
+ * The event-stream format's own message limit. A larger `total_length` is a corrupt prelude, caught
+ * here at once rather than after buffering up to 4 GiB for a prelude CRC check.
+ */
+const _MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+const _decoder = new TextDecoder("utf-8", { fatal: true });
+const _encoder = new TextEncoder();
+
+function _decoded(codec: EventStreamCodec, frame: Uint8Array): SsePart | undefined {
+  let message: Message;
+  try {
+    message = codec.decode(frame);
+  } catch (error) {
+    // The codec checks both CRCs and names the one that failed.
+    return _broken((error as Error).message);
+  }
+  const header = (name: string) => {
+    const value = message.headers[name];
+    return value?.type === "string" ? value.value : undefined;
+  };
+  switch (header(":message-type")) {
+    case "event":
+      return header(":event-type") === "chunk" ? _chunk(message.body) : undefined;
+    case "exception": {
+      const name = header(":exception-type");
+      return _failure(mapBedrockError(name, _exceptionMessage(message.body) ?? name ?? "exception", 500));
+    }
+    case "error": {
+      const code = header(":error-code");
+      return _failure(mapBedrockError(code, header(":error-message") ?? code ?? "error", 500));
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A chunk payload is `{"bytes":"<base64 event JSON>","p":"<padding>"}`. Events without a `type` are
+ * dropped, as Anthropic's Bedrock SDK drops them; so is a type with a line break, which no SSE event
+ * name can hold.
+ */
+function _chunk(payload: Uint8Array): SsePart | undefined {
+  let text: string;
+  let type: unknown;
+  try {
+    text = _decoder.decode(Uint8Array.fromBase64(JSON.parse(_decoder.decode(payload)).bytes));
+    type = JSON.parse(text)?.type;
+  } catch (error) {
+    return _broken(`a chunk does not hold a base64 JSON event (${(error as Error).message})`);
+  }
+  if (typeof type !== "string" || /[\r\n]/.test(type)) return undefined;
+  // SSE carries one-line data; pretty-printed JSON is the one case where the text has to be rewritten.
+  const data = /[\r\n]/.test(text) ? JSON.stringify(JSON.parse(text)) : text;
+  return { bytes: _encoder.encode(`event: ${type}\ndata: ${data}\n\n`) };
+}
+
+function _exceptionMessage(payload: Uint8Array): string | undefined {
+  try {
+    const message = JSON.parse(_decoder.decode(payload))?.message;
+    return typeof message === "string" ? message : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function _broken(problem: string): SsePart {
+  return _failure({
+    status: 502,
+    type: "api_error",
+    message: `Bedrock's event stream is broken: ${problem}`,
+  });
+}
+
+function _failure(error: BedrockError): SsePart {
+  return { bytes: encodeSseEvent("error", errorEnvelope(error.type, error.message)), error };
+}
+
+function _joined(pending: Uint8Array, chunk: Uint8Array): Uint8Array {
+  if (pending.byteLength === 0) return chunk;
+  const joined = new Uint8Array(pending.byteLength + chunk.byteLength);
+  joined.set(pending);
+  joined.set(chunk, pending.byteLength);
+  return joined;
+}

@@ -1,0 +1,118 @@
+/**
+ * relay in front of a fake Microsoft Foundry resource, with a resource key or with Entra ID tokens from
+ * a fake token endpoint: real HTTP on every hop.
+ */
+import assert from "node:assert/strict";
+import { createAzureProvider } from "../../src/providers/azure.ts";
+import { entraClientCredentialsTokens } from "../../src/providers/entra_auth.ts";
+import { startFakeOAuth } from "../_helpers/fake_oauth.ts";
+import { type FakeUpstream, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { PROVIDER_KEY, startTestRelay, type TestRelay } from "../_helpers/relay.ts";
+import { loadGolden } from "../stream/golden.ts";
+
+const APP = { tenantId: "contoso", clientId: "app-id", clientSecret: "app-secret" };
+const SCOPE = "https://ai.azure.com/.default";
+const DEPLOYMENT = "sonnet-prod-eastus2";
+
+/** A Foundry resource that streams the thinking golden to callers `authorized` lets in. */
+function startFakeFoundry(authorized: (headers: Headers) => boolean): FakeUpstream {
+  return startFakeUpstream(async (_request, recorded) => {
+    if (!authorized(recorded.headers)) {
+      const message = "Access denied due to invalid subscription key or wrong API endpoint.";
+      return Response.json({ error: { code: "401", message } }, { status: 401 });
+    }
+    return sseChunks([await loadGolden("thinking")]);
+  });
+}
+
+function postMessages(relay: TestRelay, model = "claude-sonnet-4-5"): Promise<Response> {
+  return fetch(`${relay.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+    body: `{"model":"${model}","max_tokens":1024,"messages":[{"role":"user","content":"hi"}],"stream":true}`,
+  });
+}
+
+Deno.test("relay reaches Foundry with Entra ID tokens, fetched once, under the deployment's name", async () => {
+  const entra = startFakeOAuth({
+    kind: "client-credentials",
+    clientId: APP.clientId,
+    clientSecret: APP.clientSecret,
+    scope: SCOPE,
+  });
+  const foundry = startFakeFoundry((headers) =>
+    entra.issued.some((token) => headers.get("authorization") === `Bearer ${token}`)
+  );
+  await using relay = startTestRelay({
+    provider: createAzureProvider({
+      name: "foundry",
+      baseUrl: `${foundry.url}/anthropic`,
+      auth: entraClientCredentialsTokens({ ...APP, tokenUrl: entra.url }),
+    }),
+    models: { "claude-sonnet-4-5": DEPLOYMENT },
+  });
+
+  for (let i = 0; i < 2; i++) {
+    const response = await postMessages(relay);
+    assert.equal(response.status, 200);
+    assert.deepEqual(new Uint8Array(await response.arrayBuffer()), await loadGolden("thinking"));
+  }
+  const [request] = foundry.requests;
+  assert.equal(request.path, "/anthropic/v1/messages");
+  assert.equal(request.headers.get("authorization"), "Bearer fake-access-token-1");
+  assert.equal(request.headers.get("x-api-key"), null);
+  assert.equal(
+    new TextDecoder().decode(request.body),
+    `{"model":"${DEPLOYMENT}","max_tokens":1024,"messages":[{"role":"user","content":"hi"}],"stream":true}`,
+  );
+  assert.equal(entra.requests.length, 1);
+  await foundry.close();
+  await entra.close();
+});
+
+Deno.test("relay reaches Foundry with the resource key as x-api-key", async () => {
+  const foundry = startFakeFoundry((headers) =>
+    headers.get("x-api-key") === PROVIDER_KEY && !headers.has("authorization")
+  );
+  await using relay = startTestRelay({
+    provider: createAzureProvider({
+      name: "foundry",
+      baseUrl: `${foundry.url}/anthropic`,
+      auth: "x-api-key",
+    }),
+  });
+
+  const response = await postMessages(relay);
+  assert.equal(response.status, 200);
+  assert.deepEqual(new Uint8Array(await response.arrayBuffer()), await loadGolden("thinking"));
+  await foundry.close();
+});
+
+Deno.test("a refused Entra secret becomes a 502 that says why, without the secret", async () => {
+  const entra = startFakeOAuth({
+    kind: "client-credentials",
+    clientId: APP.clientId,
+    clientSecret: "rotated",
+    scope: SCOPE,
+  });
+  const foundry = startFakeFoundry(() => true);
+  await using relay = startTestRelay({
+    provider: createAzureProvider({
+      name: "foundry",
+      baseUrl: `${foundry.url}/anthropic`,
+      auth: entraClientCredentialsTokens({ ...APP, tokenUrl: entra.url }),
+    }),
+  });
+
+  const response = await postMessages(relay);
+  assert.equal(response.status, 502);
+  const { error } = await response.json();
+  assert.equal(
+    error.message,
+    `upstream foundry failed: Azure Entra ID auth failed: token endpoint ${entra.url} answered 401: ` +
+      "invalid_client: AADSTS7000215: Invalid client secret provided.",
+  );
+  assert.equal(foundry.requests.length, 0);
+  await foundry.close();
+  await entra.close();
+});

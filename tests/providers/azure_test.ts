@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { type AzureProviderOptions, createAzureProvider } from "../../src/providers/azure.ts";
+import type { ProviderRequest } from "../../src/providers/types.ts";
+import { providerRequest } from "../_helpers/provider_request.ts";
+
+const BASE_URL = "https://my-resource.services.ai.azure.com/anthropic";
+const KEY = { secret: "azure-resource-key-0000", label: "azure...0000" };
+const SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds4cPyNFBRc3jgmBMWYWKaMm4GIQHkX+/==";
+const BODY = `{ "model" : "claude-sonnet-4-5", "max_tokens":1024,` +
+  `"messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"27 \\u00d7 453","signature":"${SIGNATURE}"}]}],` +
+  `\n "stream":true}`;
+
+function request(init: Partial<ProviderRequest> = {}): ProviderRequest {
+  return providerRequest(BODY, {
+    headers: new Headers({
+      "content-type": "application/json",
+      "anthropic-beta": "interleaved-thinking-2025-05-14",
+    }),
+    ...init,
+  });
+}
+
+/** An Azure provider over a fetch that records each request and answers with `answer`. */
+function azure(auth: AzureProviderOptions["auth"], answer = new Response("{}")) {
+  const seen: Request[] = [];
+  const provider = createAzureProvider({
+    name: "foundry",
+    baseUrl: `${BASE_URL}/`,
+    auth,
+    fetch: (input, init) => {
+      seen.push(new Request(input, init));
+      return Promise.resolve(answer);
+    },
+  });
+  return { provider, seen };
+}
+
+Deno.test("Azure with a resource key sends Anthropic's request unchanged to {base}/v1/messages", async () => {
+  const answer = new Response("event: ping\ndata: {}\n\n");
+  const { provider, seen } = azure("x-api-key", answer);
+
+  assert.equal(await provider.send(request(), KEY), answer);
+  assert.equal(provider.type, "azure");
+  assert.equal(seen[0].url, `${BASE_URL}/v1/messages?beta=true`);
+  assert.equal(seen[0].headers.get("x-api-key"), KEY.secret);
+  assert.equal(seen[0].headers.get("authorization"), null);
+  assert.equal(seen[0].headers.get("anthropic-beta"), "interleaved-thinking-2025-05-14");
+  assert.equal(await seen[0].text(), BODY);
+});
+
+Deno.test("Azure with Entra ID sends a bearer token and no key", async () => {
+  const { provider, seen } = azure({ token: () => Promise.resolve("eyJ0.entra-token") });
+
+  await provider.send(request({ path: "/v1/messages/count_tokens", search: "" }), KEY);
+  assert.equal(seen[0].url, `${BASE_URL}/v1/messages/count_tokens`);
+  assert.equal(seen[0].headers.get("authorization"), "Bearer eyJ0.entra-token");
+  assert.equal(seen[0].headers.get("x-api-key"), null);
+});
+
+Deno.test("Azure names the deployment in the body's model and leaves every other byte alone", async () => {
+  for (const auth of ["x-api-key", { token: () => Promise.resolve("t") }] as const) {
+    const { provider, seen } = azure(auth);
+    await provider.send(request({ upstreamModel: "sonnet-prod-eastus2" }), KEY);
+    assert.equal(await seen[0].text(), BODY.replace('"claude-sonnet-4-5"', '"sonnet-prod-eastus2"'));
+  }
+});
+
+Deno.test("Azure rejects with the reason when Entra ID gives no token, and sends nothing", async () => {
+  const { provider, seen } = azure({ token: () => Promise.reject(new Error("token endpoint refused")) });
+  await assert.rejects(provider.send(request(), undefined), {
+    message: "Azure Entra ID auth failed: token endpoint refused",
+  });
+  assert.equal(seen.length, 0);
+});

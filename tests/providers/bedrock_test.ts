@@ -1,0 +1,425 @@
+import assert from "node:assert/strict";
+import type { AwsCredentials } from "../../src/providers/aws_credentials.ts";
+import { BEDROCK_UNSUPPORTED_BETAS, createBedrockProvider } from "../../src/providers/bedrock.ts";
+import type { ProviderRequest } from "../../src/providers/types.ts";
+import {
+  bedrockError,
+  chunkFrame,
+  eventStreamResponse,
+  exceptionFrame,
+  goldenFrames,
+  sigV4Authorization,
+} from "../_helpers/fake_bedrock.ts";
+import { loadGolden } from "../stream/golden.ts";
+
+const CREDENTIALS: AwsCredentials = {
+  accessKeyId: "AKIDEXAMPLE",
+  secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+};
+const NOW = new Date("2025-11-20T10:11:12.345Z");
+const AMZ_DATE = "20251120T101112Z";
+const MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0";
+const ARN = "arn:aws:bedrock:us-east-2:123456789012:application-inference-profile/abc123";
+const SIGNATURE =
+  "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds4cPyNFBRc3+oQn1OTL3pb/IuZTxD5ja8ZLT6Ljo=";
+
+/** The tail of a client body with odd spacing and a thinking signature, so any re-serialisation shows. */
+const BODY_TAIL =
+  `\n "thinking":{"type":"enabled","budget_tokens":512},"messages":[{"role":"user","content":"27*453?"},` +
+  `{"role":"assistant","content":[{"type":"thinking","thinking":"27 * 453 = 12231","signature":"${SIGNATURE}"}]},` +
+  `{"role":"user","content":"caf\\u00e9 again"}]}`;
+const CLIENT_BODY = `{"model":"${MODEL}", "max_tokens":1024,"stream":true,${BODY_TAIL}`;
+
+const _encoder = new TextEncoder();
+const _decoder = new TextDecoder();
+
+function request(
+  overrides: Partial<Omit<ProviderRequest, "body">> & { body?: string } = {},
+): ProviderRequest {
+  const { body = CLIENT_BODY, ...rest } = overrides;
+  return {
+    path: "/v1/messages",
+    search: "?beta=true",
+    method: "POST",
+    headers: new Headers({
+      "anthropic-version": "2023-06-01",
+      "anthropic-beta": "interleaved-thinking-2025-05-14, claude-code-20250219",
+      "content-type": "application/json",
+      "user-agent": "claude-cli/2.1.0 (external, cli)",
+      "x-stainless-os": "Linux",
+    }),
+    body: _encoder.encode(body),
+    model: "claude-sonnet-4-5",
+    upstreamModel: MODEL,
+    stream: true,
+    signal: new AbortController().signal,
+    ...rest,
+  };
+}
+
+/** A Bedrock provider whose fetch records the request and answers `answer`. */
+function provider(
+  answer: () => Response = () => eventStreamResponse([chunkFrame('{"type":"message_stop"}')]),
+  options: { credentials?: AwsCredentials | "api_key"; baseUrl?: string; region?: string } = {},
+) {
+  const sent: Request[] = [];
+  const bedrock = createBedrockProvider({
+    name: "bedrock",
+    region: options.region ?? "us-east-1",
+    baseUrl: options.baseUrl,
+    credentials: options.credentials ?? CREDENTIALS,
+    now: () => NOW,
+    fetch: (input, init) => {
+      sent.push(new Request(input, init));
+      return Promise.resolve(answer());
+    },
+  });
+  return { bedrock, sent };
+}
+
+/** The Authorization an independent SigV4 gives for what was sent. */
+async function expectedAuthorization(sent: Request, credentials = CREDENTIALS, region = "us-east-1") {
+  const url = new URL(sent.url);
+  const headers = new Headers(sent.headers);
+  headers.set("host", url.host);
+  const signedHeaders = [
+    "accept",
+    "host",
+    "x-amz-date",
+    ...(credentials.sessionToken ? ["x-amz-security-token"] : []),
+  ];
+  return await sigV4Authorization({
+    method: "POST",
+    path: url.pathname,
+    headers,
+    signedHeaders,
+    body: new Uint8Array(await sent.clone().arrayBuffer()),
+    ...credentials,
+    region,
+    service: "bedrock",
+    amzDate: AMZ_DATE,
+  });
+}
+
+const json = async (response: Response) => JSON.parse(await response.text());
+
+Deno.test("the independent SigV4 in these tests matches AWS's published get-vanilla vector", async () => {
+  const authorization = await sigV4Authorization({
+    method: "GET",
+    path: "/",
+    headers: new Headers({ host: "example.amazonaws.com", "x-amz-date": "20150830T123600Z" }),
+    signedHeaders: ["host", "x-amz-date"],
+    body: new Uint8Array(),
+    ...CREDENTIALS,
+    region: "us-east-1",
+    service: "service",
+    amzDate: "20150830T123600Z",
+  });
+  assert.equal(
+    authorization,
+    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, " +
+      "SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
+  );
+});
+
+Deno.test("a streamed request becomes a signed InvokeModelWithResponseStream with the body rewritten", async () => {
+  const { bedrock, sent } = provider();
+  await bedrock.send(request(), undefined);
+  assert.equal(sent.length, 1);
+  const [upstream] = sent;
+  assert.equal(upstream.method, "POST");
+  assert.equal(
+    upstream.url,
+    `https://bedrock-runtime.us-east-1.amazonaws.com/model/${MODEL}/invoke-with-response-stream`,
+  );
+  assert.deepEqual(Object.fromEntries(upstream.headers), {
+    accept: "application/json",
+    authorization: await expectedAuthorization(upstream),
+    "content-type": "application/json",
+    "x-amz-date": AMZ_DATE,
+  });
+  assert.match(
+    upstream.headers.get("authorization")!,
+    /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/20251120\/us-east-1\/bedrock\/aws4_request, SignedHeaders=accept;host;x-amz-date, Signature=[0-9a-f]{64}$/,
+  );
+  assert.equal(
+    await upstream.clone().text(),
+    '{"anthropic_version":"bedrock-2023-05-31",' +
+      `"anthropic_beta":["interleaved-thinking-2025-05-14","claude-code-20250219"],"max_tokens":1024,${BODY_TAIL}`,
+  );
+});
+
+Deno.test("an unstreamed request goes to InvokeModel with the same body rules", async () => {
+  const { bedrock, sent } = provider(() => Response.json({}));
+  const body = `{"model":"x","max_tokens":5,"messages":[]}`;
+  await bedrock.send(request({ stream: false, body, headers: new Headers() }), undefined);
+  assert.equal(sent[0].url, `https://bedrock-runtime.us-east-1.amazonaws.com/model/${MODEL}/invoke`);
+  assert.equal(
+    await sent[0].clone().text(),
+    '{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[]}',
+  );
+  assert.equal(sent[0].headers.get("authorization"), await expectedAuthorization(sent[0]));
+});
+
+Deno.test("an ARN keeps its colons and sends its slash as %2F, which the signature encodes again", async () => {
+  const { bedrock, sent } = provider(() => Response.json({}), { region: "us-east-2" });
+  await bedrock.send(request({ stream: false, upstreamModel: ARN }), undefined);
+  const url = "https://bedrock-runtime.us-east-2.amazonaws.com/model/" +
+    "arn:aws:bedrock:us-east-2:123456789012:application-inference-profile%2Fabc123/invoke";
+  assert.equal(sent[0].url, url);
+  assert.equal(
+    sent[0].headers.get("authorization"),
+    await expectedAuthorization(sent[0], CREDENTIALS, "us-east-2"),
+  );
+});
+
+Deno.test("the signature changes when the canonical path is encoded only once, so the test can fail", async () => {
+  const { bedrock, sent } = provider(() => Response.json({}));
+  await bedrock.send(request({ stream: false, upstreamModel: ARN }), undefined);
+  const url = new URL(sent[0].url);
+  const once = await sigV4Authorization({
+    method: "POST",
+    path: decodeURIComponent(url.pathname),
+    headers: new Headers([...sent[0].headers, ["host", url.host]]),
+    signedHeaders: ["accept", "host", "x-amz-date"],
+    body: new Uint8Array(await sent[0].clone().arrayBuffer()),
+    ...CREDENTIALS,
+    region: "us-east-1",
+    service: "bedrock",
+    amzDate: AMZ_DATE,
+  });
+  assert.notEqual(sent[0].headers.get("authorization"), once);
+  assert.equal(sent[0].headers.get("authorization"), await expectedAuthorization(sent[0]));
+});
+
+Deno.test("temporary credentials send and sign x-amz-security-token", async () => {
+  const credentials = { ...CREDENTIALS, sessionToken: "FwoGZXIvYXdzEJr//////////token" };
+  const { bedrock, sent } = provider(undefined, { credentials });
+  await bedrock.send(request(), undefined);
+  assert.equal(sent[0].headers.get("x-amz-security-token"), credentials.sessionToken);
+  assert.match(
+    sent[0].headers.get("authorization")!,
+    /SignedHeaders=accept;host;x-amz-date;x-amz-security-token,/,
+  );
+  assert.equal(sent[0].headers.get("authorization"), await expectedAuthorization(sent[0], credentials));
+});
+
+Deno.test("api_key mode sends the provider key as a bearer token and does not sign", async () => {
+  const { bedrock, sent } = provider(undefined, { credentials: "api_key", baseUrl: "https://vpce.example/" });
+  await bedrock.send(request(), { secret: "ABSKQmVkcm9ja0FQSUtleS1example", label: "ABSK...mple" });
+  assert.equal(sent[0].url, `https://vpce.example/model/${MODEL}/invoke-with-response-stream`);
+  assert.deepEqual(Object.fromEntries(sent[0].headers), {
+    accept: "application/json",
+    authorization: "Bearer ABSKQmVkcm9ja0FQSUtleS1example",
+    "content-type": "application/json",
+  });
+  await assert.rejects(bedrock.send(request(), undefined), /uses api_key credentials but has no key/);
+});
+
+Deno.test("betas Bedrock rejects are dropped; without betas left there is no anthropic_beta", async () => {
+  assert.ok(BEDROCK_UNSUPPORTED_BETAS.has("oauth-2025-04-20"));
+  assert.ok(!BEDROCK_UNSUPPORTED_BETAS.has("claude-code-20250219"));
+  const cases: [string | undefined, string][] = [
+    [
+      "claude-code-20250219, oauth-2025-04-20,interleaved-thinking-2025-05-14 ,files-api-2025-04-14,",
+      '{"anthropic_version":"bedrock-2023-05-31","anthropic_beta":["claude-code-20250219",' +
+      '"interleaved-thinking-2025-05-14"],"max_tokens":5}',
+    ],
+    ["oauth-2025-04-20, mcp-client-2025-11-20", '{"anthropic_version":"bedrock-2023-05-31","max_tokens":5}'],
+    [undefined, '{"anthropic_version":"bedrock-2023-05-31","max_tokens":5}'],
+  ];
+  for (const [beta, expected] of cases) {
+    const { bedrock, sent } = provider(() => Response.json({}));
+    const headers = new Headers(beta === undefined ? {} : { "anthropic-beta": beta });
+    await bedrock.send(request({ headers, stream: false, body: '{"model":"m","max_tokens":5}' }), undefined);
+    assert.equal(await sent[0].clone().text(), expected, beta);
+  }
+});
+
+Deno.test("count_tokens wraps the InvokeModel body in CountTokens and answers input_tokens", async () => {
+  const { bedrock, sent } = provider(() =>
+    Response.json({ inputTokens: 1234 }, { headers: { "x-amzn-requestid": "req-count" } })
+  );
+  const body = `{"model":"m","messages":[{"role":"user","content":"hi"}]}`;
+  const response = await bedrock.send(
+    request({ path: "/v1/messages/count_tokens", stream: false, body, headers: new Headers() }),
+    undefined,
+  );
+  assert.equal(sent[0].url, `https://bedrock-runtime.us-east-1.amazonaws.com/model/${MODEL}/count-tokens`);
+  const inner = '{"anthropic_version":"bedrock-2023-05-31","messages":[{"role":"user","content":"hi"}]}';
+  assert.equal(
+    await sent[0].clone().text(),
+    `{"input":{"invokeModel":{"body":"${_encoder.encode(inner).toBase64()}"}}}`,
+  );
+  assert.equal(sent[0].headers.get("authorization"), await expectedAuthorization(sent[0]));
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "application/json");
+  assert.equal(response.headers.get("request-id"), "req-count");
+  assert.equal(await response.text(), '{"input_tokens":1234}');
+});
+
+Deno.test("count_tokens without inputTokens in Bedrock's answer is a 502", async () => {
+  const { bedrock } = provider(() => Response.json({ tokens: 3 }));
+  const response = await bedrock.send(
+    request({ path: "/v1/messages/count_tokens", stream: false }),
+    undefined,
+  );
+  assert.equal(response.status, 502);
+  assert.equal((await json(response)).error.type, "api_error");
+});
+
+Deno.test("model listing and unknown paths are not forwarded: 404 not_found_error", async () => {
+  for (const [method, path] of [["GET", "/v1/models"], ["GET", "/v1/models/claude"], ["POST", "/v1/other"]]) {
+    const { bedrock, sent } = provider();
+    const response = await bedrock.send(request({ method, path, body: "{}" }), undefined);
+    assert.equal(response.status, 404);
+    assert.equal((await json(response)).error.type, "not_found_error");
+    assert.equal(sent.length, 0);
+  }
+});
+
+Deno.test("a model id that URL parsing would resolve away is refused before anything is sent", async () => {
+  for (const upstreamModel of ["..", ".", undefined]) {
+    const { bedrock, sent } = provider();
+    const response = await bedrock.send(request({ upstreamModel }), undefined);
+    assert.equal(response.status, 400, String(upstreamModel));
+    assert.equal((await json(response)).error.type, "invalid_request_error");
+    assert.equal(sent.length, 0);
+  }
+});
+
+Deno.test("an unstreamed 200 passes Bedrock's JSON bytes through with request-id", async () => {
+  const message =
+    '{"id":"msg_bdrk_01","type":"message","content":[{"type":"tool_use","id":"toolu_01A"}],"n":1.0}';
+  const { bedrock } = provider(() =>
+    new Response(message, {
+      headers: {
+        "content-type": "application/json",
+        "x-amzn-requestid": "6e3f0b52-aaaa",
+        "x-amzn-bedrock-input-token-count": "12",
+      },
+    })
+  );
+  const response = await bedrock.send(request({ stream: false }), undefined);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "application/json");
+  assert.equal(response.headers.get("request-id"), "6e3f0b52-aaaa");
+  assert.equal(response.headers.get("x-amzn-bedrock-input-token-count"), "12");
+  assert.equal(await response.text(), message);
+});
+
+Deno.test("a streamed 200 becomes Anthropic SSE, byte for byte", async () => {
+  const frames = await goldenFrames("thinking");
+  const { bedrock } = provider(() => eventStreamResponse(frames, { "x-amzn-requestid": "req-stream" }));
+  const response = await bedrock.send(request(), undefined);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "text/event-stream");
+  assert.equal(response.headers.get("cache-control"), "no-cache");
+  assert.equal(response.headers.get("request-id"), "req-stream");
+  assert.equal(response.headers.get("x-amzn-bedrock-content-type"), null);
+  assert.equal(await response.text(), _decoder.decode(await loadGolden("thinking")));
+});
+
+const HTTP_ERRORS = [
+  ["ValidationException", 400, "Input is too long for requested model.", 400, "invalid_request_error"],
+  ["AccessDeniedException", 403, "You don't have access to the model.", 403, "permission_error"],
+  ["ResourceNotFoundException", 404, "Model not found.", 404, "not_found_error"],
+  [
+    "ThrottlingException",
+    429,
+    "Too many requests, please wait before trying again.",
+    429,
+    "rate_limit_error",
+  ],
+  ["ServiceQuotaExceededException", 400, "Quota exceeded.", 429, "rate_limit_error"],
+  ["ModelNotReadyException", 429, "Model is not ready.", 429, "rate_limit_error"],
+  ["ModelTimeoutException", 408, "Model has timed out.", 408, "api_error"],
+  ["InternalServerException", 500, "Internal error.", 500, "api_error"],
+  ["ModelErrorException", 424, "The model errored.", 500, "api_error"],
+  ["ServiceUnavailableException", 503, "Bedrock is unable to process your request.", 529, "overloaded_error"],
+  [
+    "InvalidSignatureException",
+    403,
+    "The request signature we calculated does not match",
+    403,
+    "permission_error",
+  ],
+] as const;
+
+Deno.test("Bedrock's HTTP errors become Anthropic error envelopes with the mapped status", async () => {
+  for (const [errorType, bedrockStatus, message, status, type] of HTTP_ERRORS) {
+    const { bedrock } = provider(() =>
+      bedrockError(bedrockStatus, errorType, message, { "x-amzn-requestid": "req-err", "retry-after": "7" })
+    );
+    const response = await bedrock.send(request(), undefined);
+    const expected = errorType === "ValidationException" ? `prompt is too long: ${message}` : message;
+    assert.equal(response.status, status, errorType);
+    assert.equal(response.headers.get("content-type"), "application/json");
+    assert.equal(response.headers.get("request-id"), "req-err");
+    assert.equal(response.headers.get("retry-after"), "7");
+    assert.equal(response.headers.get("x-amzn-errortype"), null);
+    assert.deepEqual(await json(response), {
+      type: "error",
+      error: { type, message: expected },
+      request_id: "req-err",
+    }, errorType);
+  }
+});
+
+Deno.test("an error without Bedrock's JSON keeps the body text, and a redirect is a 502", async () => {
+  const { bedrock } = provider(() => new Response("<html>Bad Gateway</html>", { status: 502 }));
+  const response = await bedrock.send(request(), undefined);
+  assert.equal(response.status, 502);
+  assert.deepEqual((await json(response)).error, { type: "api_error", message: "<html>Bad Gateway</html>" });
+  const redirect = provider(() => new Response(null, { status: 302, headers: { location: "/elsewhere" } }));
+  const redirected = await redirect.bedrock.send(request(), undefined);
+  assert.equal(redirected.status, 502);
+  assert.equal((await json(redirected)).error.message, "Bedrock answered HTTP 302 without a message");
+});
+
+Deno.test("a stream that opens with an exception becomes an HTTP error with the mapped status", async () => {
+  const cases = [
+    ["throttlingException", "Too many requests", 429, "rate_limit_error"],
+    ["serviceUnavailableException", "Bedrock is unable to process your request.", 529, "overloaded_error"],
+    ["validationException", "Input is too long for requested model.", 400, "invalid_request_error"],
+    ["internalServerException", "Internal error", 500, "api_error"],
+  ] as const;
+  for (const [name, message, status, type] of cases) {
+    const { bedrock } = provider(() =>
+      eventStreamResponse([exceptionFrame(name, message)], {
+        "x-amzn-requestid": "req-x",
+        "retry-after": "3",
+      })
+    );
+    const response = await bedrock.send(request(), undefined);
+    assert.equal(response.status, status, name);
+    assert.equal(response.headers.get("content-type"), "application/json");
+    assert.equal(response.headers.get("retry-after"), "3");
+    const expected = name === "validationException" ? `prompt is too long: ${message}` : message;
+    assert.deepEqual(await json(response), {
+      type: "error",
+      error: { type, message: expected },
+      request_id: "req-x",
+    });
+  }
+});
+
+Deno.test("a stream that ends before any event is a 502, not an empty 200", async () => {
+  const { bedrock } = provider(() => eventStreamResponse([]));
+  const response = await bedrock.send(request(), undefined);
+  assert.equal(response.status, 502);
+  assert.equal((await json(response)).error.message, "Bedrock ended the stream before any event");
+});
+
+Deno.test("an exception after the first event stays in the stream as event: error", async () => {
+  const { bedrock } = provider(() =>
+    eventStreamResponse([chunkFrame('{"type":"ping"}'), exceptionFrame("throttlingException", "Slow down")])
+  );
+  const response = await bedrock.send(request(), undefined);
+  assert.equal(response.status, 200);
+  assert.equal(
+    await response.text(),
+    'event: ping\ndata: {"type":"ping"}\n\n' +
+      'event: error\ndata: {"type":"error","error":{"type":"rate_limit_error","message":"Slow down"}}\n\n',
+  );
+});

@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import { googleServiceAccountTokens } from "../../src/providers/google_auth.ts";
+import { makeServiceAccount, startFakeOAuth } from "../_helpers/fake_oauth.ts";
+
+const NOW = 1_750_000_000_123;
+const NOW_S = 1_750_000_000;
+
+Deno.test("googleServiceAccountTokens trades a signed one-hour assertion for an access token", async () => {
+  await using account = await makeServiceAccount();
+  const oauth = startFakeOAuth({ kind: "jwt-bearer", ...account, now: () => NOW });
+  const tokens = googleServiceAccountTokens({
+    credentialsFile: account.file,
+    tokenUrl: oauth.url,
+    now: () => NOW,
+  });
+
+  assert.equal(await tokens.token(), "fake-access-token-1");
+
+  // The fake verified the signature with the public key before it answered.
+  assert.equal(oauth.assertions.length, 1);
+  const [{ header, claims }] = oauth.assertions;
+  assert.deepEqual(header, { alg: "RS256", typ: "JWT", kid: account.json.private_key_id });
+  assert.deepEqual(claims, {
+    iss: account.clientEmail,
+    scope: "https://www.googleapis.com/auth/cloud-platform",
+    aud: oauth.url,
+    iat: NOW_S,
+    exp: NOW_S + 3600,
+  });
+  const form = new URLSearchParams(new TextDecoder().decode(oauth.requests[0].body));
+  assert.deepEqual([...form.keys()], ["grant_type", "assertion"]);
+  assert.equal(form.get("grant_type"), "urn:ietf:params:oauth:grant-type:jwt-bearer");
+  await oauth.close();
+});
+
+Deno.test("googleServiceAccountTokens posts to the file's token_uri, which is also the audience", async () => {
+  await using account = await makeServiceAccount();
+  const oauth = startFakeOAuth({ kind: "jwt-bearer", ...account, now: () => NOW });
+  const tokens = googleServiceAccountTokens({
+    credentialsFile: account.file,
+    readFile: () => JSON.stringify({ ...account.json, token_uri: oauth.url }),
+    now: () => NOW,
+  });
+  assert.equal(await tokens.token(), "fake-access-token-1");
+  assert.equal(oauth.assertions[0].claims.aud, oauth.url);
+  await oauth.close();
+});
+
+Deno.test("googleServiceAccountTokens keeps its token until five minutes before expiry, then signs anew", async () => {
+  await using account = await makeServiceAccount();
+  let now = NOW;
+  const oauth = startFakeOAuth({ kind: "jwt-bearer", ...account, now: () => now });
+  const tokens = googleServiceAccountTokens({
+    credentialsFile: account.file,
+    tokenUrl: oauth.url,
+    now: () => now,
+  });
+
+  assert.equal(await tokens.token(), "fake-access-token-1");
+  now = NOW + 3600_000 - 300_000 - 1;
+  assert.equal(await tokens.token(), "fake-access-token-1");
+  assert.equal(oauth.requests.length, 1);
+
+  now += 1;
+  assert.equal(await tokens.token(), "fake-access-token-2");
+  assert.equal(oauth.assertions[1].claims.iat, Math.floor(now / 1000));
+  await oauth.close();
+});
+
+Deno.test("googleServiceAccountTokens reports a refused assertion without leaking the key or the JWT", async () => {
+  await using account = await makeServiceAccount();
+  await using other = await makeServiceAccount();
+  const oauth = startFakeOAuth({ kind: "jwt-bearer", ...other, now: () => NOW });
+  const tokens = googleServiceAccountTokens({
+    credentialsFile: account.file,
+    tokenUrl: oauth.url,
+    now: () => NOW,
+  });
+
+  const error: Error = await tokens.token().then(() => assert.fail("resolved"), (error) => error);
+  assert.match(
+    error.message,
+    /^token endpoint http:\/\/127\.0\.0\.1:\d+\/token answered 400: invalid_grant: /,
+  );
+  const assertion = new URLSearchParams(new TextDecoder().decode(oauth.requests[0].body)).get("assertion")!;
+  assert.ok(!error.message.includes(assertion));
+  assert.ok(!error.message.includes("PRIVATE KEY"));
+  assert.equal(oauth.issued.length, 0);
+  await oauth.close();
+});
+
+Deno.test("googleServiceAccountTokens names what is wrong with the credentials file", async () => {
+  await using account = await makeServiceAccount();
+  const { file, json } = account;
+  const withFile = (text: string) => () =>
+    googleServiceAccountTokens({ credentialsFile: file, readFile: () => text });
+  const without = (field: string) => JSON.stringify({ ...json, [field]: undefined });
+
+  assert.throws(
+    () => googleServiceAccountTokens({ credentialsFile: "/nonexistent/sa.json" }),
+    (error: Error) => error.message.startsWith("cannot read service-account file /nonexistent/sa.json: "),
+  );
+  for (const field of ["client_email", "private_key", "token_uri"]) {
+    assert.throws(withFile(without(field)), { message: `service-account file ${file} has no "${field}"` });
+  }
+  assert.throws(withFile(JSON.stringify({ ...json, token_uri: "" })), {
+    message: `service-account file ${file} has no "token_uri"`,
+  });
+  assert.throws(withFile("{not json"), { message: `service-account file ${file} is not JSON` });
+  assert.throws(withFile("[1]"), { message: `service-account file ${file} is not a JSON object` });
+  assert.throws(withFile("null"), { message: `service-account file ${file} is not a JSON object` });
+  assert.throws(withFile(JSON.stringify({ type: "authorized_user", refresh_token: "1//x" })), {
+    message: `${file} holds "type": "authorized_user"; relay needs a service_account key`,
+  });
+});
+
+Deno.test("googleServiceAccountTokens refuses a private key it cannot parse before calling the endpoint", async () => {
+  await using account = await makeServiceAccount();
+  const oauth = startFakeOAuth({ kind: "jwt-bearer", ...account, now: () => NOW });
+  const broken = JSON.stringify({
+    ...account.json,
+    private_key: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END",
+  });
+  const tokens = googleServiceAccountTokens({
+    credentialsFile: account.file,
+    readFile: () => broken,
+    tokenUrl: oauth.url,
+  });
+  await assert.rejects(tokens.token(), {
+    message: `private_key in service-account file ${account.file} is not a PKCS#8 PEM RSA key`,
+  });
+  assert.equal(oauth.requests.length, 0);
+  await oauth.close();
+});

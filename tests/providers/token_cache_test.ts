@@ -1,0 +1,188 @@
+import assert from "node:assert/strict";
+import { type IssuedToken, requestAccessToken, TokenCache } from "../../src/providers/token_cache.ts";
+
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+
+/** A token endpoint the test answers by hand: every fetch waits until the test settles it. */
+function heldEndpoint() {
+  const fetches: PromiseWithResolvers<IssuedToken>[] = [];
+  return {
+    fetches,
+    fetchToken: () => {
+      const fetch = Promise.withResolvers<IssuedToken>();
+      fetches.push(fetch);
+      return fetch.promise;
+    },
+  };
+}
+
+/** A token endpoint that answers at once with `token-1`, `token-2`, ... living `expiresInMs`. */
+function countingEndpoint(expiresInMs = HOUR) {
+  const endpoint = {
+    calls: 0,
+    fetchToken: () => Promise.resolve({ accessToken: `token-${++endpoint.calls}`, expiresInMs }),
+  };
+  return endpoint;
+}
+
+Deno.test("TokenCache fetches on the first call and serves the cached token until the refresh window", async () => {
+  let now = 1_000_000;
+  const endpoint = countingEndpoint(HOUR);
+  const cache = new TokenCache(endpoint.fetchToken, { now: () => now, refreshBeforeMs: 5 * MINUTE });
+
+  assert.equal(await cache.token(), "token-1");
+  now += HOUR - 5 * MINUTE - 1;
+  assert.equal(await cache.token(), "token-1");
+  assert.equal(endpoint.calls, 1);
+
+  now += 1;
+  assert.equal(await cache.token(), "token-2");
+  assert.equal(await cache.token(), "token-2");
+  assert.equal(endpoint.calls, 2);
+});
+
+Deno.test("TokenCache refreshes exactly once however many callers wait", async () => {
+  let now = 0;
+  const endpoint = heldEndpoint();
+  const cache = new TokenCache(endpoint.fetchToken, { now: () => now });
+
+  const first = Array.from({ length: 10 }, () => cache.token());
+  assert.equal(endpoint.fetches.length, 1);
+  endpoint.fetches[0].resolve({ accessToken: "first", expiresInMs: HOUR });
+  assert.deepEqual(await Promise.all(first), Array(10).fill("first"));
+
+  now = HOUR - MINUTE;
+  const refreshed = Array.from({ length: 10 }, () => cache.token());
+  assert.equal(endpoint.fetches.length, 2);
+  endpoint.fetches[1].resolve({ accessToken: "second", expiresInMs: HOUR });
+  assert.deepEqual(await Promise.all(refreshed), Array(10).fill("second"));
+  assert.equal(endpoint.fetches.length, 2);
+});
+
+Deno.test("TokenCache counts a token's life from when it was asked for, not when it arrived", async () => {
+  let now = 0;
+  const endpoint = heldEndpoint();
+  const cache = new TokenCache(endpoint.fetchToken, { now: () => now, refreshBeforeMs: 5 * MINUTE });
+
+  const pending = cache.token();
+  now = 10 * MINUTE;
+  endpoint.fetches[0].resolve({ accessToken: "slow", expiresInMs: HOUR });
+  assert.equal(await pending, "slow");
+
+  now = HOUR - 5 * MINUTE - 1;
+  assert.equal(await cache.token(), "slow");
+  now += 1;
+  const refreshing = cache.token();
+  assert.equal(endpoint.fetches.length, 2);
+  endpoint.fetches[1].resolve({ accessToken: "next", expiresInMs: HOUR });
+  assert.equal(await refreshing, "next");
+});
+
+Deno.test("TokenCache refreshes a short-lived token at half its life", async () => {
+  let now = 0;
+  const endpoint = countingEndpoint(2 * MINUTE);
+  const cache = new TokenCache(endpoint.fetchToken, { now: () => now, refreshBeforeMs: 5 * MINUTE });
+
+  assert.equal(await cache.token(), "token-1");
+  now = MINUTE - 1;
+  assert.equal(await cache.token(), "token-1");
+  now = MINUTE;
+  assert.equal(await cache.token(), "token-2");
+});
+
+Deno.test("TokenCache rejects every waiter of a failed fetch and tries again on the next call", async () => {
+  const endpoint = heldEndpoint();
+  const cache = new TokenCache(endpoint.fetchToken, { now: () => 0 });
+
+  const waiters = Array.from({ length: 3 }, () => cache.token());
+  const failure = new Error("token endpoint refused");
+  endpoint.fetches[0].reject(failure);
+  for (const waiter of waiters) await assert.rejects(waiter, (error) => error === failure);
+  assert.equal(endpoint.fetches.length, 1);
+
+  const retry = cache.token();
+  assert.equal(endpoint.fetches.length, 2);
+  endpoint.fetches[1].resolve({ accessToken: "recovered", expiresInMs: HOUR });
+  assert.equal(await retry, "recovered");
+});
+
+/** A fetch that records what it was asked and answers with `response`. */
+function recordingFetch(response: () => Response) {
+  const seen: Request[] = [];
+  const doFetch: typeof fetch = (input, init) => {
+    seen.push(new Request(input, init));
+    return Promise.resolve(response());
+  };
+  return { seen, fetch: doFetch };
+}
+
+const FORM = { grant_type: "client_credentials", client_secret: "s3cret-value" };
+
+Deno.test("requestAccessToken posts the form and reads access_token and expires_in", async () => {
+  const endpoint = recordingFetch(() => Response.json({ access_token: "at-1", expires_in: 3599 }));
+  const token = await requestAccessToken("https://login.example/token", FORM, { fetch: endpoint.fetch });
+
+  assert.deepEqual(token, { accessToken: "at-1", expiresInMs: 3_599_000 });
+  const [request] = endpoint.seen;
+  assert.equal(request.method, "POST");
+  assert.equal(request.url, "https://login.example/token");
+  assert.equal(request.headers.get("content-type"), "application/x-www-form-urlencoded");
+  assert.equal(await request.text(), "grant_type=client_credentials&client_secret=s3cret-value");
+});
+
+Deno.test("requestAccessToken accepts expires_in as a numeric string, as older Entra endpoints send it", async () => {
+  const endpoint = recordingFetch(() => Response.json({ access_token: "at-2", expires_in: "3600" }));
+  const token = await requestAccessToken("https://login.example/token", FORM, { fetch: endpoint.fetch });
+  assert.deepEqual(token, { accessToken: "at-2", expiresInMs: 3_600_000 });
+});
+
+Deno.test("requestAccessToken errors name the endpoint and the OAuth error, never the form", async () => {
+  const cases: [Response, string][] = [
+    [
+      Response.json({ error: "invalid_client", error_description: "AADSTS7000215: Invalid client secret" }, {
+        status: 401,
+      }),
+      "token endpoint https://login.example/token answered 401: invalid_client: AADSTS7000215: Invalid client secret",
+    ],
+    [Response.json({ error: "invalid_grant" }, { status: 400 }), "answered 400: invalid_grant"],
+    [
+      new Response("<html>\n  Bad   Gateway</html>", { status: 502 }),
+      "answered 502: <html> Bad Gateway</html>",
+    ],
+    [new Response("x".repeat(300), { status: 500 }), `answered 500: ${"x".repeat(200)}...`],
+    [new Response("", { status: 503 }), "answered 503: (empty body)"],
+    [Response.json({ token_type: "Bearer" }), "answered 200 without access_token and expires_in"],
+    [
+      Response.json({ access_token: "at", expires_in: 0 }),
+      "answered 200 without access_token and expires_in",
+    ],
+  ];
+  for (const [response, expected] of cases) {
+    const endpoint = recordingFetch(() => response);
+    await assert.rejects(
+      requestAccessToken("https://login.example/token", FORM, { fetch: endpoint.fetch }),
+      (error: Error) => error.message.includes(expected) && !error.message.includes("s3cret-value"),
+      expected,
+    );
+  }
+});
+
+Deno.test("requestAccessToken reports an endpoint it cannot reach", async () => {
+  const refused: typeof fetch = () => Promise.reject(new TypeError("connection refused"));
+  await assert.rejects(
+    requestAccessToken("https://login.example/token", FORM, { fetch: refused }),
+    { message: "token endpoint https://login.example/token failed: connection refused" },
+  );
+});
+
+Deno.test("requestAccessToken gives up on an endpoint that never answers", async () => {
+  const silent: typeof fetch = (_input, init) =>
+    new Promise((_resolve, reject) =>
+      init!.signal!.addEventListener("abort", () => reject(init!.signal!.reason))
+    );
+  await assert.rejects(
+    requestAccessToken("https://login.example/token", FORM, { fetch: silent, timeoutMs: 1 }),
+    { message: "token endpoint https://login.example/token failed: no answer within 1 ms" },
+  );
+});

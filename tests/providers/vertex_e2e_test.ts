@@ -1,0 +1,227 @@
+/**
+ * relay in front of a fake Vertex AI, with Google's service-account token flow against a fake token
+ * endpoint: real HTTP on every hop, so URL, body, bearer token and streamed bytes are all checked as
+ * a client would see them.
+ */
+import Anthropic from "@anthropic-ai/sdk";
+import assert from "node:assert/strict";
+import { googleServiceAccountTokens } from "../../src/providers/google_auth.ts";
+import type { TokenSource } from "../../src/providers/token_cache.ts";
+import { createVertexProvider } from "../../src/providers/vertex.ts";
+import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import {
+  type FakeOAuth,
+  makeServiceAccount,
+  startFakeOAuth,
+  type TestServiceAccount,
+} from "../_helpers/fake_oauth.ts";
+import { type FakeUpstream, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { startTestRelay, type TestRelay } from "../_helpers/relay.ts";
+import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
+import { type GoldenName, loadGolden } from "../stream/golden.ts";
+
+const MODEL_PATH = "/v1/projects/my-project/locations/us-east5/publishers/anthropic/models";
+const START = 1_750_000_000_000;
+
+/** The whole chain; `golden` is what the fake Vertex streams next, `now` the token flow's clock. */
+interface Chain extends AsyncDisposable {
+  relay: TestRelay;
+  vertex: FakeUpstream;
+  oauth: FakeOAuth;
+  account: TestServiceAccount;
+  golden: GoldenName;
+  now: number;
+}
+
+/**
+ * Starts the fake token endpoint, a fake Vertex that streams `chain.golden` to callers with a token
+ * the endpoint issued (and answers like Google's front end otherwise), and relay between them.
+ * `wrapTokens` may observe the token source relay uses.
+ */
+async function startChain(
+  wrapTokens: (tokens: TokenSource) => TokenSource = (tokens) => tokens,
+): Promise<Chain> {
+  const account = await makeServiceAccount();
+  const chain = { golden: "tool_use", now: START } as Chain;
+  const oauth = startFakeOAuth({ kind: "jwt-bearer", ...account, now: () => chain.now });
+  const vertex = startFakeUpstream(async (_request, recorded) => {
+    if (!oauth.issued.some((token) => recorded.headers.get("authorization") === `Bearer ${token}`)) {
+      const message = "Request had invalid authentication credentials.";
+      return Response.json({ error: { code: 401, message, status: "UNAUTHENTICATED" } }, { status: 401 });
+    }
+    return sseChunks([await loadGolden(chain.golden)]);
+  });
+  const tokens = googleServiceAccountTokens({
+    credentialsFile: account.file,
+    tokenUrl: oauth.url,
+    now: () => chain.now,
+  });
+  const relay = startTestRelay({
+    provider: createVertexProvider({
+      name: "vertex",
+      project: "my-project",
+      region: "us-east5",
+      baseUrl: vertex.url,
+      tokens: wrapTokens(tokens),
+    }),
+    models: { "claude-sonnet-4-5": "claude-sonnet-4-5@20250929" },
+  });
+  return Object.assign(chain, {
+    relay,
+    vertex,
+    oauth,
+    account,
+    async [Symbol.asyncDispose]() {
+      await relay[Symbol.asyncDispose]();
+      await vertex.close();
+      await oauth.close();
+      await account[Symbol.asyncDispose]();
+    },
+  });
+}
+
+const BODY =
+  '{"model":"claude-sonnet-4-5","max_tokens":1024,"messages":[{"role":"user","content":"hi"}],"stream":true}';
+
+function postMessages(relay: TestRelay, body = BODY): Promise<Response> {
+  return fetch(`${relay.url}/v1/messages?beta=true`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "anthropic-version": "2023-06-01",
+      "anthropic-beta": "interleaved-thinking-2025-05-14",
+      "x-api-key": "client-key-never-forwarded",
+    },
+    body,
+  });
+}
+
+Deno.test("relay streams Vertex's tool_use and thinking answers to the client byte for byte", async () => {
+  await using chain = await startChain();
+  for (const golden of ["tool_use", "thinking"] as const) {
+    chain.golden = golden;
+    const response = await postMessages(chain.relay);
+    assert.equal(response.status, 200);
+    assert.deepEqual(new Uint8Array(await response.arrayBuffer()), await loadGolden(golden));
+  }
+
+  const request = chain.vertex.requests[0];
+  assert.equal(request.path, `${MODEL_PATH}/claude-sonnet-4-5@20250929:streamRawPredict`);
+  assert.equal(
+    new TextDecoder().decode(request.body),
+    '{"anthropic_version":"vertex-2023-10-16","max_tokens":1024,"messages":[{"role":"user","content":"hi"}],"stream":true}',
+  );
+  assert.equal(request.headers.get("authorization"), "Bearer fake-access-token-1");
+  assert.equal(request.headers.get("anthropic-beta"), "interleaved-thinking-2025-05-14");
+  assert.equal(request.headers.get("x-api-key"), null);
+  assert.equal(chain.oauth.requests.length, 1);
+});
+
+Deno.test("two requests at startup share ONE token fetch", async () => {
+  const bothAsked = Promise.withResolvers<void>();
+  let asked = 0;
+  await using chain = await startChain((tokens) => ({
+    token() {
+      if (++asked === 2) bothAsked.resolve();
+      return tokens.token();
+    },
+  }));
+  const release = chain.oauth.hold();
+
+  const responses = [postMessages(chain.relay), postMessages(chain.relay)];
+  await bothAsked.promise;
+  release();
+  for (const response of await Promise.all(responses)) {
+    assert.equal(response.status, 200);
+    await response.body!.cancel();
+  }
+  assert.equal(chain.oauth.requests.length, 1);
+  assert.deepEqual(
+    chain.vertex.requests.map((request) => request.headers.get("authorization")),
+    ["Bearer fake-access-token-1", "Bearer fake-access-token-1"],
+  );
+});
+
+Deno.test("a token about to expire is replaced before the next request is sent", async () => {
+  await using chain = await startChain();
+  const bearers = () => chain.vertex.requests.map((request) => request.headers.get("authorization"));
+
+  await (await postMessages(chain.relay)).arrayBuffer();
+  chain.now = START + 54 * 60_000;
+  await (await postMessages(chain.relay)).arrayBuffer();
+  assert.deepEqual(bearers(), ["Bearer fake-access-token-1", "Bearer fake-access-token-1"]);
+
+  chain.now = START + 55 * 60_000;
+  await (await postMessages(chain.relay)).arrayBuffer();
+  assert.equal(bearers()[2], "Bearer fake-access-token-2");
+  assert.equal(chain.oauth.requests.length, 2);
+  assert.equal(chain.oauth.assertions[1].claims.iat, chain.now / 1000);
+});
+
+Deno.test("a refused token request becomes a 502 that says why, without the key", async () => {
+  await using chain = await startChain();
+  await using stranger = await makeServiceAccount();
+  const refusing = startFakeOAuth({ kind: "jwt-bearer", ...stranger, now: () => START });
+  await using relay = startTestRelay({
+    provider: createVertexProvider({
+      name: "vertex",
+      project: "my-project",
+      region: "us-east5",
+      baseUrl: chain.vertex.url,
+      tokens: googleServiceAccountTokens({ credentialsFile: chain.account.file, tokenUrl: refusing.url }),
+    }),
+  });
+
+  const response = await postMessages(relay);
+  assert.equal(response.status, 502);
+  const { error } = await response.json();
+  assert.equal(error.type, "api_error");
+  assert.match(
+    error.message,
+    /^upstream vertex failed: Vertex auth failed: token endpoint .* answered 400: invalid_grant/,
+  );
+  assert.ok(!error.message.includes("PRIVATE KEY"));
+  assert.equal(chain.vertex.requests.length, 0);
+  await refusing.close();
+});
+
+Deno.test("Google's own errors reach the client in Anthropic's envelope", async () => {
+  await using chain = await startChain();
+  await using relay = startTestRelay({
+    provider: createVertexProvider({
+      name: "vertex",
+      project: "my-project",
+      region: "us-east5",
+      baseUrl: chain.vertex.url,
+      tokens: { token: () => Promise.resolve("not-a-token-the-endpoint-issued") },
+    }),
+  });
+
+  const response = await postMessages(relay);
+  assert.equal(response.status, 401);
+  assert.deepEqual(await response.json(), {
+    type: "error",
+    error: { type: "authentication_error", message: "Request had invalid authentication credentials." },
+  });
+});
+
+Deno.test("the Anthropic SDK streams through relay and Vertex with tool ids and signatures intact", async () => {
+  await using chain = await startChain();
+  const anthropic = new Anthropic({ baseURL: chain.relay.url, apiKey: "unused", maxRetries: 0 });
+  const finalContent = async (golden: GoldenName) => {
+    chain.golden = golden;
+    const message = await anthropic.messages.stream({
+      model: "claude-sonnet-4-5",
+      max_tokens: 1024,
+      messages: [{ role: "user", content: "hi" }],
+    }).finalMessage();
+    const expected = assembleAnthropicStream(new SseDecoder().feed(await loadGolden(golden))).message;
+    assert.deepEqual(message.content, expected.content);
+    return message.content;
+  };
+
+  const tool = (await finalContent("tool_use")).find((block) => block.type === "tool_use");
+  assert.equal(tool?.type === "tool_use" && tool.id, "toolu_01T1x1fJ34qAmk2tNTrN7Up6");
+  const [thinking] = await finalContent("thinking");
+  assert.equal(thinking.type === "thinking" && thinking.signature.slice(0, 12), "EqQBCgIYAhIM");
+});

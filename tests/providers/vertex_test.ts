@@ -1,0 +1,237 @@
+import assert from "node:assert/strict";
+import type { ProviderRequest } from "../../src/providers/types.ts";
+import { providerRequest } from "../_helpers/provider_request.ts";
+import {
+  createVertexProvider,
+  vertexBaseUrl,
+  type VertexProviderOptions,
+} from "../../src/providers/vertex.ts";
+
+const SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds4cPyNFBRc3jgmBMWYWKaMm4GIQHkX+/==";
+/** A body as Claude Code sends it mid-conversation: odd spacing, a signed thinking block, `stream` last. */
+const BODY = `{"model": "claude-sonnet-4-5" , "max_tokens":1024,` +
+  `"messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"27 \\u00d7 453","signature":"${SIGNATURE}"}]},` +
+  `{"role":"user","content":"caf\\u00e9 {\\"model\\":1}"}],\n "stream":true}`;
+const UPSTREAM_MODEL = "claude-sonnet-4-5@20250929";
+
+const encoder = new TextEncoder();
+
+function request(init: Partial<ProviderRequest> = {}): ProviderRequest {
+  return providerRequest(BODY, {
+    headers: new Headers({
+      "content-type": "application/json",
+      "anthropic-version": "2023-06-01",
+      "anthropic-beta": "interleaved-thinking-2025-05-14,context-1m-2025-08-07",
+    }),
+    upstreamModel: UPSTREAM_MODEL,
+    ...init,
+  });
+}
+
+/** A Vertex provider over a fetch that records each request and answers with `answer()`. */
+function vertex(options: Partial<VertexProviderOptions> = {}, answer = () => new Response("{}")) {
+  const seen: Request[] = [];
+  const asked = { tokens: 0 };
+  const provider = createVertexProvider({
+    name: "vertex",
+    project: "my-project",
+    region: "us-east5",
+    tokens: { token: () => Promise.resolve(`ya29.token-${++asked.tokens}`) },
+    fetch: (input, init) => {
+      seen.push(new Request(input, init));
+      return Promise.resolve(answer());
+    },
+    ...options,
+  });
+  return { provider, seen, asked };
+}
+
+const MODEL_PATH = "/v1/projects/my-project/locations/us-east5/publishers/anthropic/models";
+
+Deno.test("vertexBaseUrl picks the host Anthropic's Vertex SDK uses for each kind of location", () => {
+  assert.equal(vertexBaseUrl("us-east5"), "https://us-east5-aiplatform.googleapis.com");
+  assert.equal(vertexBaseUrl("europe-west1"), "https://europe-west1-aiplatform.googleapis.com");
+  assert.equal(vertexBaseUrl("global"), "https://aiplatform.googleapis.com");
+  assert.equal(vertexBaseUrl("us"), "https://aiplatform.us.rep.googleapis.com");
+  assert.equal(vertexBaseUrl("eu"), "https://aiplatform.eu.rep.googleapis.com");
+});
+
+Deno.test("Vertex streams from the model's streamRawPredict and answers without a stream from rawPredict", async () => {
+  const model = "publishers/anthropic/models/claude-sonnet-4-5@20250929";
+  const cases: [string, boolean, string][] = [
+    [
+      "us-east5",
+      true,
+      `https://us-east5-aiplatform.googleapis.com/v1/projects/my-project/locations/us-east5/${model}:streamRawPredict`,
+    ],
+    [
+      "us-east5",
+      false,
+      `https://us-east5-aiplatform.googleapis.com/v1/projects/my-project/locations/us-east5/${model}:rawPredict`,
+    ],
+    [
+      "global",
+      true,
+      `https://aiplatform.googleapis.com/v1/projects/my-project/locations/global/${model}:streamRawPredict`,
+    ],
+    [
+      "us",
+      false,
+      `https://aiplatform.us.rep.googleapis.com/v1/projects/my-project/locations/us/${model}:rawPredict`,
+    ],
+    [
+      "eu",
+      true,
+      `https://aiplatform.eu.rep.googleapis.com/v1/projects/my-project/locations/eu/${model}:streamRawPredict`,
+    ],
+  ];
+  for (const [region, stream, url] of cases) {
+    const { provider, seen } = vertex({ region });
+    await provider.send(request({ stream }), undefined);
+    assert.equal(seen[0].url, url);
+    assert.equal(seen[0].method, "POST");
+  }
+});
+
+Deno.test("Vertex moves the model into the URL and touches no other byte of the body", async () => {
+  const { provider, seen } = vertex();
+  await provider.send(request(), undefined);
+  const expected = BODY.replace(
+    '{"model": "claude-sonnet-4-5" , ',
+    '{"anthropic_version":"vertex-2023-10-16",',
+  );
+  assert.equal(await seen[0].text(), expected);
+  assert.ok(expected.includes(`"signature":"${SIGNATURE}"`) && expected.endsWith(`\n "stream":true}`));
+});
+
+Deno.test("Vertex counts tokens at count-tokens:rawPredict with the upstream model kept in the body", async () => {
+  const { provider, seen } = vertex();
+  const body = '{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hi"}]}';
+  await provider.send(
+    request({ path: "/v1/messages/count_tokens", search: "", body: encoder.encode(body), stream: false }),
+    undefined,
+  );
+  assert.equal(
+    seen[0].url,
+    `https://us-east5-aiplatform.googleapis.com${MODEL_PATH}/count-tokens:rawPredict`,
+  );
+  assert.equal(
+    await seen[0].text(),
+    '{"anthropic_version":"vertex-2023-10-16","model":"claude-sonnet-4-5@20250929","messages":[{"role":"user","content":"hi"}]}',
+  );
+});
+
+Deno.test("Vertex sends the client's headers, betas included, with its own bearer token", async () => {
+  const { provider, seen } = vertex();
+  await provider.send(request(), { secret: "ignored-key", label: "ignored" });
+  const headers = seen[0].headers;
+  assert.equal(headers.get("authorization"), "Bearer ya29.token-1");
+  assert.equal(headers.get("anthropic-beta"), "interleaved-thinking-2025-05-14,context-1m-2025-08-07");
+  assert.equal(headers.get("anthropic-version"), "2023-06-01");
+  assert.equal(headers.get("x-api-key"), null);
+  assert.equal(seen[0].redirect, "manual");
+});
+
+Deno.test("Vertex takes a base URL override and asks for a token on every request", async () => {
+  const { provider, seen, asked } = vertex({ baseUrl: "http://127.0.0.1:9/" });
+  await provider.send(request(), undefined);
+  await provider.send(request(), undefined);
+  assert.equal(seen[1].url, `http://127.0.0.1:9${MODEL_PATH}/claude-sonnet-4-5@20250929:streamRawPredict`);
+  assert.equal(seen[1].headers.get("authorization"), "Bearer ya29.token-2");
+  assert.equal(asked.tokens, 2);
+});
+
+Deno.test("Vertex answers model lists and bad model ids itself, without a token or a fetch", async () => {
+  const { provider, seen, asked } = vertex();
+  const cases: [Partial<ProviderRequest>, number, string][] = [
+    [{ path: "/v1/models", method: "GET", body: null }, 404, "not_found_error"],
+    [{ path: "/v1/models/claude-sonnet-4-5", method: "GET", body: null }, 404, "not_found_error"],
+    [{ upstreamModel: "../../../locations/eu/x" }, 400, "invalid_request_error"],
+    [{ upstreamModel: "claude-x:rawPredict?alt=sse" }, 400, "invalid_request_error"],
+    [{ upstreamModel: ".." }, 400, "invalid_request_error"],
+  ];
+  for (const [init, status, type] of cases) {
+    const response = await provider.send(request(init), undefined);
+    assert.equal(response.status, status);
+    assert.equal((await response.json()).error.type, type);
+  }
+  assert.equal(seen.length, 0);
+  assert.equal(asked.tokens, 0);
+});
+
+Deno.test("Vertex returns a successful response as the very object fetch gave it", async () => {
+  const upstream = new Response("event: ping\ndata: {}\n\n", {
+    headers: { "content-type": "text/event-stream" },
+  });
+  const { provider } = vertex({}, () => upstream);
+  assert.equal(await provider.send(request(), undefined), upstream);
+});
+
+Deno.test("Vertex rewrites Google's platform errors into Anthropic's envelope, keeping status and text", async () => {
+  const cases: [number, string, number, string][] = [
+    [429, "RESOURCE_EXHAUSTED", 429, "rate_limit_error"],
+    [401, "UNAUTHENTICATED", 401, "authentication_error"],
+    [403, "PERMISSION_DENIED", 403, "permission_error"],
+    [404, "NOT_FOUND", 404, "not_found_error"],
+    [400, "INVALID_ARGUMENT", 400, "invalid_request_error"],
+    [500, "INTERNAL", 500, "api_error"],
+    [503, "UNAVAILABLE", 529, "overloaded_error"],
+    [504, "DEADLINE_EXCEEDED", 504, "timeout_error"],
+  ];
+  for (const [code, googleStatus, status, type] of cases) {
+    const message = `Quota exceeded for aiplatform.googleapis.com (${googleStatus}).`;
+    const google = { error: { code, message, status: googleStatus } };
+    const { provider } = vertex({}, () =>
+      Response.json(google, {
+        status: code,
+        headers: { "content-type": "application/json; charset=UTF-8", "x-goog-request-id": "g-1" },
+      }));
+    const response = await provider.send(request(), undefined);
+    assert.equal(response.status, status);
+    assert.equal(response.headers.get("content-type"), "application/json");
+    assert.equal(response.headers.get("x-goog-request-id"), "g-1");
+    assert.deepEqual(await response.json(), { type: "error", error: { type, message } });
+  }
+});
+
+Deno.test("Vertex also reads a Google error wrapped in an array, as streaming methods send it", async () => {
+  const google = [{ error: { code: 429, message: "Resource exhausted.", status: "RESOURCE_EXHAUSTED" } }];
+  const { provider } = vertex({}, () => Response.json(google, { status: 429 }));
+  const response = await provider.send(request(), undefined);
+  assert.deepEqual(await response.json(), {
+    type: "error",
+    error: { type: "rate_limit_error", message: "Resource exhausted." },
+  });
+});
+
+Deno.test("Vertex passes Anthropic's own errors and non-JSON errors through byte for byte", async () => {
+  const anthropic = ' {"type":"error","error":{"type":"invalid_request_error",' +
+    '"message":"messages.1.content.0: Invalid `signature` in `thinking` block"},"request_id":"req_vrtx_01"}';
+  const { provider } = vertex({}, () =>
+    new Response(anthropic, {
+      status: 400,
+      headers: { "content-type": "application/json", "request-id": "req_vrtx_01" },
+    }));
+  const response = await provider.send(request(), undefined);
+  assert.equal(response.status, 400);
+  assert.equal(response.headers.get("request-id"), "req_vrtx_01");
+  assert.equal(await response.text(), anthropic);
+
+  const html = new Response("<html>502 Bad Gateway</html>", {
+    status: 502,
+    headers: { "content-type": "text/html" },
+  });
+  assert.equal(await vertex({}, () => html).provider.send(request(), undefined), html);
+});
+
+Deno.test("Vertex rejects with the reason when no token can be had, and sends nothing", async () => {
+  const { provider, seen } = vertex({
+    tokens: {
+      token: () => Promise.reject(new Error("token endpoint https://oauth2.googleapis.com/token failed")),
+    },
+  });
+  await assert.rejects(provider.send(request(), undefined), {
+    message: "Vertex auth failed: token endpoint https://oauth2.googleapis.com/token failed",
+  });
+  assert.equal(seen.length, 0);
+});

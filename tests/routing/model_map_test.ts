@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { ModelMap, modelMapProblems } from "../../src/routing/model_map.ts";
+
+Deno.test("a provider without models: serves every model under its own name", () => {
+  const map = new ModelMap(undefined);
+  assert.equal(map.servesAll, true);
+  assert.equal(map.resolve("claude-sonnet-4-5"), "claude-sonnet-4-5");
+  assert.deepEqual(map.names, []);
+});
+
+Deno.test("exact names win over globs, and the most specific glob wins over a catch-all", () => {
+  const map = new ModelMap({
+    "*": "GLM-4.7",
+    "claude-haiku-*": "anthropic.claude-haiku-*-v1:0",
+    "claude-sonnet-4-5": "anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "claude-*": "anthropic.claude-default",
+  });
+  assert.equal(map.resolve("claude-sonnet-4-5"), "anthropic.claude-sonnet-4-5-20250929-v1:0");
+  assert.equal(map.resolve("claude-haiku-4-5"), "anthropic.claude-haiku-4-5-v1:0");
+  assert.equal(map.resolve("claude-opus-4-1"), "anthropic.claude-default");
+  assert.equal(map.resolve("gpt-4o"), "GLM-4.7");
+  assert.deepEqual(map.names, ["claude-sonnet-4-5"]);
+  assert.deepEqual(map.patterns, ["claude-sonnet-4-5", "claude-haiku-*", "claude-*", "*"]);
+});
+
+Deno.test("a mapped provider does not serve models outside its table", () => {
+  const map = new ModelMap({ "GLM-4.7": "glm-4.7", "claude-sonnet-4-5": "glm-4.7" });
+  assert.equal(map.resolve("claude-opus-4-1"), undefined);
+  assert.equal(map.resolve("glm-4.7"), undefined, "names are matched exactly, case included");
+});
+
+Deno.test("glob characters other than * are literal", () => {
+  const map = new ModelMap({ "claude-3.5-*": "x-*" });
+  assert.equal(map.resolve("claude-3.5-sonnet"), "x-sonnet");
+  assert.equal(map.resolve("claude-3x5-sonnet"), undefined);
+});
+
+Deno.test("modelMapProblems refuses a * in the upstream id that has nothing to copy", () => {
+  assert.deepEqual(modelMapProblems({ "claude-*": "a.*", "x": "y" }), []);
+  assert.equal(modelMapProblems({ "claude-sonnet": "a.*" }).length, 1);
+  assert.equal(modelMapProblems({ "*-*": "a.*" }).length, 1);
+  assert.match(modelMapProblems({ "c-*": "a*b*" })[0], /exactly one \*|one \* at most/);
+});

@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { ConfigError } from "../../src/config/errors.ts";
+import { configSchema } from "../../src/config/schema.ts";
+import type { ProviderEnvironment } from "../../src/providers/registry.ts";
+import { routesFromConfig } from "../../src/routing/routes.ts";
+import { Router } from "../../src/routing/router.ts";
+import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { providerRequest } from "../_helpers/provider_request.ts";
+
+const nothing: ProviderEnvironment = { env: () => undefined, readFile: () => undefined };
+
+function configOf(...providers: Record<string, unknown>[]) {
+  return configSchema.parse({ providers });
+}
+
+Deno.test("routesFromConfig builds one route per provider, in order, keys masked for logs", () => {
+  const routes = routesFromConfig(
+    configOf(
+      {
+        name: "z",
+        type: "zai",
+        keys: [{ key: "zai-key-000000000000x7f2" }],
+        models: { "claude-*": "GLM-4.7" },
+      },
+      { name: "m", type: "mock" },
+    ),
+    "relay.yaml",
+    nothing,
+  );
+  assert.deepEqual(routes.map((route) => [route.provider.name, route.provider.type]), [["z", "zai"], [
+    "m",
+    "mock",
+  ]]);
+  assert.equal(routes[0].keys[0].label, "zai...x7f2");
+  assert.equal(routes[0].models.resolve("claude-opus-4-1"), "GLM-4.7");
+});
+
+Deno.test("a provider whose credentials cannot be found stops relay at start, named", () => {
+  assert.throws(
+    () =>
+      routesFromConfig(
+        configOf(
+          { name: "br", type: "bedrock", region: "us-east-1" },
+          { name: "vx", type: "vertex", project: "p", region: "global" },
+        ),
+        "relay.yaml",
+        nothing,
+      ),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.problems.map((problem) => problem.path), ["providers[0]", "providers[1]"]);
+      assert.match(error.problems[0].message, /^br: .*AWS/);
+      assert.match(error.problems[1].message, /^vx: .*GOOGLE_APPLICATION_CREDENTIALS/);
+      return true;
+    },
+  );
+});
+
+Deno.test("bedrock finds AWS credentials in the environment", () => {
+  const env: ProviderEnvironment = {
+    env: (name) => ({ AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE", AWS_SECRET_ACCESS_KEY: "secret" })[name],
+    readFile: () => undefined,
+  };
+  const [route] = routesFromConfig(
+    configOf({ name: "br", type: "bedrock", region: "us-east-1" }),
+    "relay.yaml",
+    env,
+  );
+  assert.equal(route.provider.type, "bedrock");
+});
+
+Deno.test("zai sends its key as a bearer token; ollama sends no credential without keys", async () => {
+  const upstream = startFakeUpstream();
+  const routes = routesFromConfig(
+    configOf(
+      {
+        name: "z",
+        type: "zai",
+        base_url: upstream.url,
+        keys: [{ key: "zai-key-000000000000x7f2" }],
+        models: { "glm-4.7": "glm-4.7" },
+      },
+      { name: "o", type: "ollama", base_url: upstream.url, models: { "qwen3-coder": "qwen3-coder" } },
+    ),
+    "relay.yaml",
+    nothing,
+  );
+  const router = new Router(routes);
+  for (const model of ["glm-4.7", "qwen3-coder"]) {
+    const choice = router.choose(model)!;
+    const body = `{"model":"${model}","max_tokens":8,"messages":[]}`;
+    const request = providerRequest(body, { search: "", stream: false, upstreamModel: choice.upstreamModel });
+    const response = await choice.route.provider.send(request, choice.key);
+    await response.body?.cancel();
+  }
+  const [zai, ollama] = upstream.requests;
+  assert.equal(zai.headers.get("authorization"), "Bearer zai-key-000000000000x7f2");
+  assert.equal(zai.headers.get("x-api-key"), null);
+  assert.equal(ollama.headers.get("authorization"), null);
+  assert.equal(ollama.headers.get("x-api-key"), null);
+  await upstream.close();
+});
