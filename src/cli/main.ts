@@ -1,6 +1,8 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { VERSION } from "../version.ts";
 import { checkCommand } from "./check.ts";
+import { envCommand } from "./env.ts";
+import { initCommand } from "./init.ts";
 import { serveCommand } from "./serve.ts";
 
 /**
@@ -20,7 +22,9 @@ export async function main(args: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError("(run relay --help for usage)")
     .addCommand(serveCommand((code) => exitCode = code))
-    .addCommand(checkCommand((code) => exitCode = code));
+    .addCommand(checkCommand((code) => exitCode = code))
+    .addCommand(initCommand((code) => exitCode = code))
+    .addCommand(envCommand((code) => exitCode = code));
   try {
     await program.parseAsync(args, { from: "user" });
   } catch (error) {

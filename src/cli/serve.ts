@@ -2,9 +2,9 @@ import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { ConfigError } from "../config/errors.ts";
 import { type Config, isLoopbackHost } from "../config/schema.ts";
 import { resolveConfig } from "../config/resolve.ts";
-import { routesFromConfig } from "../routing/routes.ts";
+import { routesFromConfig, routingOptionsFromConfig } from "../routing/routes.ts";
 import { Router } from "../routing/router.ts";
-import { startServer } from "../server/serve.ts";
+import { serverOptionsFromConfig, startServer } from "../server/serve.ts";
 import { createLogger, type Logger } from "../util/logger.ts";
 import { reportConfigError } from "./_config_error.ts";
 
@@ -31,7 +31,7 @@ async function _serve(options: { config?: string; port?: number; host?: string }
     logger = createLogger({ level: config.log.level, format: Deno.stderr.isTerminal() ? "text" : "json" });
     if (resolved.banner) console.error(resolved.banner);
     for (const warning of resolved.warnings) logger.warn("config", { warning });
-    router = new Router(routesFromConfig(config, resolved.path));
+    router = new Router(routesFromConfig(config, resolved.path), routingOptionsFromConfig(config));
     logger.info("config", { path: resolved.path ?? "none (built-in defaults)" });
   } catch (error) {
     return reportConfigError(error);
@@ -40,12 +40,8 @@ async function _serve(options: { config?: string; port?: number; host?: string }
   let server;
   try {
     server = startServer({
+      ...serverOptionsFromConfig(config, router, logger),
       hostname: config.server.host,
-      port: config.server.port,
-      router,
-      logger,
-      tokens: config.server.auth.tokens,
-      maxBodyBytes: config.server.max_body_size,
     });
   } catch (error) {
     if (!(error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.PermissionDenied)) {

@@ -2,8 +2,8 @@ import { maskSecret } from "../util/mask.ts";
 import type { EnvLookup } from "./env_expand.ts";
 import { type Config, configSchema, DEFAULT_ANTHROPIC_BASE_URL } from "./schema.ts";
 
-/** How to stop running on defaults. One constant, so it changes in one place when `relay init` lands. */
-export const CREATE_CONFIG_HINT = "create relay.yaml (see relay.example.yaml) or pass --config";
+/** How to stop running on defaults, named in every banner that says relay is on them. */
+export const CREATE_CONFIG_HINT = "run `relay init` (or write relay.yaml: see relay.example.yaml)";
 
 /** The config relay runs on when no file exists, and the banner saying so. */
 export interface DefaultConfig {

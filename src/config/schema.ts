@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { type MockOptions, mockOptionsSchema } from "../providers/mock_options.ts";
 import { modelMapProblems } from "../routing/model_map.ts";
+import { STRATEGY_NAMES } from "../routing/strategies/types.ts";
+import { DEFAULT_KEEPALIVE_MS } from "../stream/keep_alive.ts";
 import { byteSizeSchema, durationSchema } from "./units.ts";
 
 /** The upstream kinds relay can relay to. */
@@ -12,6 +14,7 @@ export const PROVIDER_TYPES = [
   "bedrock",
   "vertex",
   "azure",
+  "openai",
   "mock",
 ] as const;
 export type ProviderType = typeof PROVIDER_TYPES[number];
@@ -19,8 +22,8 @@ export type ProviderType = typeof PROVIDER_TYPES[number];
 export const DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com";
 
 /**
- * Anthropic-format upstreams relay knows: where they live and how they take a key. A type missing
- * here (`anthropic-compatible`) has no default and needs `base_url`.
+ * Upstreams relay knows: where they live and how they take a key. A type missing here
+ * (`anthropic-compatible`) has no default and needs `base_url`.
  */
 const _KNOWN_UPSTREAMS: Partial<
   Record<ProviderType, { base_url: string; auth_header: "x-api-key" | "bearer" }>
@@ -30,6 +33,8 @@ const _KNOWN_UPSTREAMS: Partial<
   zai: { base_url: "https://api.z.ai/api/anthropic", auth_header: "bearer" },
   // Ollama (>= 0.14) serves the Messages API at its root; a local one ignores keys.
   ollama: { base_url: "http://127.0.0.1:11434", auth_header: "bearer" },
+  // Chat Completions; like OpenAI's SDKs, base_url includes the version path.
+  openai: { base_url: "https://api.openai.com/v1", auth_header: "bearer" },
 };
 
 /** Fields that only some provider types take; any other type naming them is refused. */
@@ -60,6 +65,18 @@ export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = { connect: 10_000, first_byt
 export interface KeyConfig {
   key: string;
   name?: string;
+  /** Requests per minute this key may make; the upstream's own headers also limit it. */
+  rpm?: number;
+  /** Input plus output tokens per minute. */
+  tpm?: number;
+  input_tpm?: number;
+  output_tpm?: number;
+}
+
+/** USD per million tokens, for the `cost` strategy. */
+export interface PriceConfig {
+  input: number;
+  output: number;
 }
 
 interface _ProviderCommon {
@@ -72,6 +89,10 @@ interface _ProviderCommon {
    * model under its own name. See `src/routing/model_map.ts`.
    */
   models?: Record<string, string>;
+  /** Most requests in flight to this provider at once; unlimited when left out. */
+  max_in_flight?: number;
+  /** Price per client model name, for the `cost` strategy. */
+  prices?: Record<string, PriceConfig>;
 }
 
 /** A provider reached over HTTP in Anthropic's wire format: Anthropic itself, Z.AI, Ollama, a gateway. */
@@ -79,6 +100,18 @@ export interface UpstreamProviderConfig extends _ProviderCommon {
   type: "anthropic" | "anthropic-compatible" | "zai" | "ollama";
   base_url: string;
   auth_header: "x-api-key" | "bearer";
+}
+
+/**
+ * An OpenAI-compatible upstream (OpenAI, LM Studio, vLLM, llama.cpp, Groq, OpenRouter, Ollama's `/v1`),
+ * reached through the Chat Completions translation. Keys go as bearer tokens; local servers need none.
+ */
+export interface OpenAIProviderConfig extends _ProviderCommon {
+  type: "openai";
+  /** The API root with its version path, e.g. `https://api.openai.com/v1`. */
+  base_url: string;
+  /** Always bearer: every OpenAI-compatible server takes the key that way. */
+  auth_header: "bearer";
 }
 
 /** AWS credentials given in the file; with none, the environment and `~/.aws/credentials` are asked. */
@@ -133,6 +166,7 @@ export interface MockProviderConfig extends _ProviderCommon {
 
 export type ProviderConfig =
   | UpstreamProviderConfig
+  | OpenAIProviderConfig
   | BedrockProviderConfig
   | VertexProviderConfig
   | AzureProviderConfig
@@ -140,9 +174,15 @@ export type ProviderConfig =
 
 const _NAME = /^[a-z0-9][a-z0-9_-]*$/i;
 
+const _perMinute = z.number().int().positive({ error: "must be a whole number above 0 (per minute)" });
+
 const _keySchema = z.strictObject({
   key: z.string().min(1, { error: "must not be empty" }),
   name: z.string().min(1, { error: "must not be empty (leave `name` out instead)" }).optional(),
+  rpm: _perMinute.optional(),
+  tpm: _perMinute.optional(),
+  input_tpm: _perMinute.optional(),
+  output_tpm: _perMinute.optional(),
 });
 
 const _baseUrlSchema = z.string().superRefine((value, ctx) => {
@@ -184,6 +224,11 @@ const _providerSchema = z.strictObject({
     token_url: _baseUrlSchema.optional(),
   }).optional(),
   mock: mockOptionsSchema.optional(),
+  max_in_flight: z.number().int().positive().optional(),
+  prices: z.record(
+    z.string().min(1),
+    z.strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative() }),
+  ).optional(),
 })
   .superRefine((provider, ctx) => {
     const add = (field: string, message: string) => ctx.addIssue({ code: "custom", path: [field], message });
@@ -223,6 +268,7 @@ const _providerSchema = z.strictObject({
         }
         return;
       case "ollama":
+      case "openai":
         return;
     }
     if (!provider.keys?.length) {
@@ -235,6 +281,8 @@ const _providerSchema = z.strictObject({
       keys: provider.keys ?? [],
       timeouts: provider.timeouts,
       ...(provider.models ? { models: provider.models } : {}),
+      ...(provider.max_in_flight ? { max_in_flight: provider.max_in_flight } : {}),
+      ...(provider.prices ? { prices: provider.prices } : {}),
     };
     switch (provider.type) {
       case "mock":
@@ -259,6 +307,13 @@ const _providerSchema = z.strictObject({
         };
       case "azure":
         return { ...common, type: "azure", base_url: provider.base_url!, entra: provider.entra };
+      case "openai":
+        return {
+          ...common,
+          type: "openai",
+          base_url: provider.base_url ?? _KNOWN_UPSTREAMS.openai!.base_url,
+          auth_header: "bearer",
+        };
     }
     const known = _KNOWN_UPSTREAMS[provider.type];
     return {
@@ -279,6 +334,10 @@ const _serverSchema = z.strictObject({
   }).prefault({}),
   max_body_size: byteSizeSchema.default(33_554_432),
   shutdown_grace: durationSchema.default(30_000),
+  keepalive: durationSchema.default(DEFAULT_KEEPALIVE_MS),
+  max_concurrent: z.number().int().positive().default(64),
+  max_queue: z.number().int().nonnegative().default(256),
+  queue_timeout: durationSchema.default(30_000),
 }).superRefine((server, ctx) => {
   if (isLoopbackHost(server.host) || server.auth.tokens.length > 0) return;
   ctx.addIssue({
@@ -307,6 +366,26 @@ export const configSchema = z.strictObject({
     first_byte: durationSchema.default(DEFAULT_TIMEOUTS.first_byte),
     idle: durationSchema.default(DEFAULT_TIMEOUTS.idle),
   }).prefault({}),
+  routing: z.strictObject({
+    strategy: z.enum(STRATEGY_NAMES).default("failover"),
+    /** Per model (exact name or glob), a strategy other than `strategy`. */
+    models: z.record(z.string().min(1), z.enum(STRATEGY_NAMES)).optional(),
+    /** For the `model` strategy: model name -> provider name. */
+    model_routes: z.record(z.string().min(1), z.string().min(1)).optional(),
+    affinity: z.boolean().default(true),
+    max_attempts: z.number().int().min(1).max(10).default(3),
+    backoff: durationSchema.default(250),
+    max_backoff: durationSchema.default(8_000),
+    max_retry_after: durationSchema.default(60_000),
+    max_wait: durationSchema.default(30_000),
+    exploration: z.number().min(0).max(1).default(0.05),
+    cost_threshold_tokens: z.number().int().nonnegative().default(0),
+    breaker: z.strictObject({
+      failures: z.number().int().min(1).default(5),
+      window: durationSchema.default(60_000),
+      cooldown: durationSchema.default(30_000),
+    }).prefault({}),
+  }).prefault({}),
   log: z.strictObject({
     level: z.enum(["debug", "info", "warn", "error"]).default("info"),
     bodies: z.boolean().default(false),
@@ -326,6 +405,16 @@ export const configSchema = z.strictObject({
         }
       });
     }),
+}).superRefine((config, ctx) => {
+  const names = new Set(config.providers.map((provider) => provider.name));
+  for (const [model, provider] of Object.entries(config.routing.model_routes ?? {})) {
+    if (names.has(provider)) continue;
+    ctx.addIssue({
+      code: "custom",
+      path: ["routing", "model_routes", model],
+      message: `no provider is named \`${provider}\` (providers: ${[...names].join(", ")})`,
+    });
+  }
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -29,6 +29,9 @@ export function summarizeConfig(config: Config, path: string | undefined): strin
     `shutdown grace: ${formatDuration(server.shutdown_grace)}`,
     `log: level ${log.level}, bodies ${log.bodies ? "logged" : "not logged"}`,
     `timeouts: ${_timeouts(config.timeouts)}`,
+    `routing: ${config.routing.strategy}, up to ${config.routing.max_attempts} attempts, ` +
+    `affinity ${config.routing.affinity ? "on" : "off"}, max ${server.max_concurrent} at once ` +
+    `(queue ${server.max_queue})`,
     `providers (${config.providers.length}):`,
     ...config.providers.flatMap((provider) => _provider(config, provider)),
   ].join("\n");

@@ -1,3 +1,5 @@
+import { concatBytes } from "../util/bytes.ts";
+
 /**
  * Edits the top-level members of a JSON object without re-serialising it: every byte outside the
  * members touched stays as the client sent it, so thinking signatures, key order, spacing and fields
@@ -48,7 +50,7 @@ export function editTopLevelJson(body: Uint8Array, edit: JsonEdit): Uint8Array<A
     }
   });
   pieces.push(body.subarray(list.at(-1)?.end ?? firstStart));
-  return _concat(pieces);
+  return concatBytes(pieces);
 }
 
 const _encoder = new TextEncoder();
@@ -136,14 +138,4 @@ function _skipValue(body: Uint8Array, at: number): number {
 function _trimEnd(body: Uint8Array, end: number): number {
   while (end > 0 && [0x20, 0x0a, 0x0d, 0x09].includes(body[end - 1])) end--;
   return end;
-}
-
-function _concat(pieces: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(pieces.reduce((size, piece) => size + piece.byteLength, 0));
-  let offset = 0;
-  for (const piece of pieces) {
-    out.set(piece, offset);
-    offset += piece.byteLength;
-  }
-  return out;
 }

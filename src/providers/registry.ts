@@ -6,6 +6,7 @@ import { createBedrockProvider } from "./bedrock.ts";
 import { entraClientCredentialsTokens } from "./entra_auth.ts";
 import { googleServiceAccountTokens } from "./google_auth.ts";
 import { createMockProvider } from "./mock.ts";
+import { createOpenAIProvider } from "./openai.ts";
 import type { Provider } from "./types.ts";
 import { createVertexProvider } from "./vertex.ts";
 
@@ -63,6 +64,8 @@ export function createProvider(config: ProviderConfig, environment: ProviderEnvi
           })
           : "x-api-key",
       });
+    case "openai":
+      return createOpenAIProvider({ name, baseUrl: config.base_url });
     default:
       return createAnthropicProvider({
         name,

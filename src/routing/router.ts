@@ -1,5 +1,22 @@
 import type { Provider, ProviderKey } from "../providers/types.ts";
+import { ConversationAffinity } from "./affinity.ts";
+import { type BreakerPermit, CircuitBreaker } from "./circuit_breaker.ts";
+import type { Release } from "./concurrency.ts";
+import { ConcurrencyLimiter } from "./concurrency.ts";
+import { EwmaMap } from "./ewma.ts";
+import type { FailureDecision } from "./failure.ts";
+import { type KeyLimits, KeyPool, type KeyReservation } from "./key_pool.ts";
 import type { ModelMap } from "./model_map.ts";
+import type { RateLimitSnapshot } from "./rate_limit_headers.ts";
+import {
+  type Candidate,
+  createStrategy,
+  type ModelPrice,
+  preferNamed,
+  type Strategy,
+  type StrategyName,
+} from "./strategies/index.ts";
+import type { TokenCount } from "./token_estimate.ts";
 
 /** How long relay waits on an upstream, in milliseconds. */
 export interface UpstreamTimeouts {
@@ -18,63 +35,358 @@ export interface Route {
   timeouts: UpstreamTimeouts;
   /** Which models the provider serves, and under which upstream ids. */
   models: ModelMap;
+  /** Per-key limits, by key; a key left out is limited only by what its upstream reports. */
+  limits?: ReadonlyMap<ProviderKey, KeyLimits>;
+  /** Most requests in flight to this provider at once; unlimited when left out. */
+  maxInFlight?: number;
+  /** Price per client model name, for the `cost` strategy. */
+  prices?: ReadonlyMap<string, ModelPrice>;
 }
 
-/** What the router chose for one request. */
-export interface Choice {
-  route: Route;
-  key: ProviderKey | undefined;
-  /** The id the chosen upstream knows the requested model by. */
+/** How the router spreads, retries and protects; see `routing:` in relay.example.yaml. */
+export interface RoutingOptions {
+  strategy: StrategyName;
+  /** A strategy per model (exact name or glob), overriding `strategy`. */
+  modelStrategies?: ModelMap;
+  /** For the `model` strategy: model -> provider name. */
+  modelRoutes?: Readonly<Record<string, string>>;
+  /** Requests of one conversation stick to one provider and key while they are healthy. */
+  affinity: boolean;
+  explorationRate?: number;
+  costThresholdTokens?: number;
+  breaker: { failureThreshold: number; windowMs: number; cooldownMs: number };
+  /** Wall-clock ms; upstream resets are wall-clock instants. */
+  now?: () => number;
+  random?: () => number;
+}
+
+/** One try of one request on one provider and key; report how it went exactly once. */
+export interface Attempt {
+  readonly route: Route;
+  readonly key: ProviderKey | undefined;
+  readonly upstreamModel: string | undefined;
+  /** The upstream's rate-limit headers, read on every answer. */
+  observe(snapshot: RateLimitSnapshot): void;
+  /** The upstream committed (first event in): the answer streams to the client from here. */
+  committed(ttfbMs: number): void;
+  /** The committed answer ended; `usage` when the stream said it, else the estimate is kept. */
+  finished(usage: TokenCount | undefined): void;
+  /** The attempt failed before committing, as `decision` says. */
+  failed(decision: FailureDecision): void;
+  /** The client left before the attempt committed: it says nothing of the upstream's health. */
+  abandoned(): void;
+}
+
+/** What {@link Plan.next} offers: an attempt, a wait until a key frees up, or nothing left to try. */
+export type Step =
+  | { kind: "attempt"; attempt: Attempt }
+  | { kind: "wait"; waitMs: number; retryAfterMs: number }
+  | { kind: "exhausted"; reason: string; retryAfterMs?: number };
+
+/** What the router knows of a request before it is sent. */
+export interface PlanRequest {
+  model: string | undefined;
+  estimate: TokenCount;
+  /** `conversationKey()` of the request, for affinity. */
+  conversation: string | undefined;
+}
+
+/** A provider's live state: its keys' pool, breakers, in-flight cap. */
+class _RouteState {
+  readonly pool: KeyPool<ProviderKey>;
+  readonly breaker: CircuitBreaker;
+  readonly keyBreakers = new Map<ProviderKey, CircuitBreaker>();
+  readonly limiter: ConcurrencyLimiter | undefined;
+  inFlight = 0;
+
+  constructor(readonly route: Route, options: RoutingOptions) {
+    const breakerOptions = { ...options.breaker, now: options.now, random: options.random };
+    this.pool = new KeyPool(route.keys.map((key) => ({ key, limits: route.limits?.get(key) })), {
+      now: options.now,
+    });
+    this.breaker = new CircuitBreaker(breakerOptions);
+    for (const key of route.keys) this.keyBreakers.set(key, new CircuitBreaker(breakerOptions));
+    this.limiter = route.maxInFlight === undefined
+      ? undefined
+      : new ConcurrencyLimiter({ max: route.maxInFlight, maxQueue: 0 });
+  }
+}
+
+/** A candidate as strategies see it, carrying its state back to the plan. */
+interface _Candidate extends Candidate {
+  state: _RouteState;
   upstreamModel: string | undefined;
 }
 
 /**
- * Chooses the upstream for a request: the first provider, in listed order, that serves the model;
- * within a provider, keys take turns so their rate limits are spent evenly.
+ * Chooses where each request goes and keeps what that takes: providers in the order the strategy
+ * ranks them (the retry order), keys by lowest usage from their pools, circuit breakers per provider
+ * and per key, in-flight caps, latency averages and conversation affinity. One router per config.
  *
  * @example
  * ```ts
- * const router = new Router([{ provider, keys, timeouts, models: new ModelMap(undefined) }]);
- * const choice = router.choose("claude-sonnet-4-5"); // undefined when no provider serves it
+ * const plan = router.plan({ model: "claude-sonnet-4-5", estimate, conversation });
+ * const step = plan.next(); // { kind: "attempt", attempt } | { kind: "wait", ... } | { kind: "exhausted", ... }
  * ```
  */
 export class Router {
-  readonly #routes: Route[];
-  readonly #nextKey = new Map<Route, number>();
+  readonly #states: _RouteState[];
+  readonly #options: RoutingOptions;
+  readonly #strategies = new Map<StrategyName, Strategy>();
+  readonly #ttfb = new EwmaMap<string>();
+  readonly #affinity = new ConversationAffinity<ProviderKey>();
+  readonly #now: () => number;
 
-  constructor(routes: Route[]) {
+  constructor(routes: Route[], options: RoutingOptions) {
     if (routes.length === 0) throw new Error("a router needs at least one provider");
-    this.#routes = routes;
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#states = routes.map((route) => new _RouteState(route, options));
   }
 
   get routes(): readonly Route[] {
-    return this.#routes;
+    return this.#states.map((state) => state.route);
   }
 
-  /**
-   * The route, key and upstream model id for a request asking for `model`; requests without a model
-   * (`GET /v1/models`) go to the first provider. `undefined` when no provider serves the model.
-   */
-  choose(model: string | undefined): Choice | undefined {
-    for (const route of this.#routes) {
-      const upstreamModel = model === undefined ? undefined : route.models.resolve(model);
-      if (model !== undefined && upstreamModel === undefined) continue;
-      return { route, key: this.#takeKey(route), upstreamModel };
-    }
-    return undefined;
+  /** The providers serving `model` in retry order; requests without a model use every provider. */
+  plan(request: PlanRequest): Plan {
+    const candidates = this.#states.flatMap((state): _Candidate[] => {
+      const upstreamModel = request.model === undefined
+        ? undefined
+        : state.route.models.resolve(request.model);
+      if (request.model !== undefined && upstreamModel === undefined) return [];
+      return [{
+        name: state.route.provider.name,
+        state,
+        upstreamModel,
+        inFlight: state.inFlight,
+        ewmaTtfbMs: this.#ttfb.get(state.route.provider.name),
+        remainingCapacityRatio: state.pool.remainingCapacity(),
+        price: request.model === undefined ? undefined : state.route.prices?.get(request.model),
+      }];
+    });
+    const pinned = request.conversation && this.#options.affinity
+      ? this.#affinity.get(request.conversation)
+      : undefined;
+    const ordered = preferNamed(
+      this.#strategyFor(request.model).order(candidates, {
+        model: request.model,
+        estimatedTokens: request.estimate,
+      }),
+      pinned?.provider,
+    );
+    return new Plan(ordered, request, pinned?.key, {
+      now: this.#now,
+      committed: (state, key, ttfbMs) => {
+        this.#ttfb.observe(state.route.provider.name, ttfbMs);
+        if (request.conversation && key && this.#options.affinity) {
+          this.#affinity.set(request.conversation, { provider: state.route.provider.name, key });
+        }
+      },
+    });
   }
 
   /** The model names and patterns the providers serve, for telling a client what it can ask for. */
   servedModels(): string[] {
     return [
-      ...new Set(this.#routes.flatMap((route) => route.models.servesAll ? ["*"] : route.models.patterns)),
+      ...new Set(this.#states.flatMap(({ route }) => route.models.servesAll ? ["*"] : route.models.patterns)),
     ];
   }
 
-  #takeKey(route: Route): ProviderKey | undefined {
-    if (route.keys.length === 0) return undefined;
-    const turn = this.#nextKey.get(route) ?? 0;
-    this.#nextKey.set(route, (turn + 1) % route.keys.length);
-    return route.keys[turn];
+  #strategyFor(model: string | undefined): Strategy {
+    const name = (model === undefined ? undefined : this.#options.modelStrategies?.resolve(model)) as
+      | StrategyName
+      | undefined;
+    const chosen = name ?? this.#options.strategy;
+    let strategy = this.#strategies.get(chosen);
+    if (!strategy) {
+      strategy = createStrategy(chosen, {
+        random: this.#options.random,
+        explorationRate: this.#options.explorationRate,
+        costThresholdTokens: this.#options.costThresholdTokens,
+        modelRoutes: this.#options.modelRoutes,
+      });
+      this.#strategies.set(chosen, strategy);
+    }
+    return strategy;
+  }
+}
+
+interface _PlanHooks {
+  now: () => number;
+  committed(state: _RouteState, key: ProviderKey | undefined, ttfbMs: number): void;
+}
+
+/**
+ * One request's way down the providers: each {@link next} offers the best attempt not yet tried,
+ * skipping providers whose breaker is open or whose in-flight cap is reached, and keys already tried,
+ * cooling or refused. Attempts are offered one at a time: never a parallel race.
+ */
+export class Plan {
+  readonly #order: _Candidate[];
+  readonly #request: PlanRequest;
+  readonly #preferKey: ProviderKey | undefined;
+  readonly #hooks: _PlanHooks;
+  readonly #triedKeys = new Map<_RouteState, Set<ProviderKey>>();
+  readonly #doneRoutes = new Set<_RouteState>();
+  #attempts = 0;
+  #round = 0;
+
+  constructor(
+    order: _Candidate[],
+    request: PlanRequest,
+    preferKey: ProviderKey | undefined,
+    hooks: _PlanHooks,
+  ) {
+    this.#order = order;
+    this.#request = request;
+    this.#preferKey = preferKey;
+    this.#hooks = hooks;
+  }
+
+  /** Whether any provider serves the request's model at all. */
+  get served(): boolean {
+    return this.#order.length > 0;
+  }
+
+  next(): Step {
+    let wait: { waitUntil: number; retryAfterMs: number } | undefined;
+    let openUntil: number | undefined;
+    for (const candidate of this.#order) {
+      const { state } = candidate;
+      if (this.#doneRoutes.has(state)) continue;
+      const permit = state.breaker.tryAcquire();
+      if (!permit) {
+        openUntil = Math.min(openUntil ?? Infinity, state.breaker.retryAt ?? this.#hooks.now());
+        continue;
+      }
+      const slot = state.limiter ? state.limiter.tryAcquire() : () => {};
+      if (!slot) {
+        state.breaker.release(permit);
+        continue;
+      }
+      const picked = this.#pickKey(state);
+      if (picked.kind === "attempt") {
+        return { kind: "attempt", attempt: this.#attempt(candidate, permit, slot, picked) };
+      }
+      state.breaker.release(permit);
+      slot();
+      if (picked.kind === "wait" && (!wait || picked.waitUntil < wait.waitUntil)) wait = picked;
+      if (picked.kind === "none") this.#doneRoutes.add(state);
+    }
+    if (wait) {
+      return {
+        kind: "wait",
+        waitMs: Math.max(0, wait.waitUntil - this.#hooks.now()),
+        retryAfterMs: wait.retryAfterMs,
+      };
+    }
+    if (openUntil === undefined && this.#attempts > this.#round) {
+      // Every provider and key was tried once: go round again (the caller bounds the attempts). The
+      // pools and breakers, not this plan, remember which keys are cooling, refused or failing.
+      this.#round = this.#attempts;
+      this.#triedKeys.clear();
+      this.#doneRoutes.clear();
+      return this.next();
+    }
+    if (openUntil !== undefined) {
+      const retryAfterMs = Math.max(0, openUntil - this.#hooks.now());
+      return {
+        kind: "exhausted",
+        reason: "every provider that serves this model is failing (circuit open)",
+        retryAfterMs,
+      };
+    }
+    return { kind: "exhausted", reason: "every provider and key that serves this model was tried" };
+  }
+
+  #pickKey(state: _RouteState):
+    | {
+      kind: "attempt";
+      key: ProviderKey | undefined;
+      reservation?: KeyReservation<ProviderKey>;
+      keyPermit?: BreakerPermit;
+    }
+    | { kind: "wait"; waitUntil: number; retryAfterMs: number }
+    | { kind: "none" } {
+    if (state.route.keys.length === 0) return { kind: "attempt", key: undefined };
+    const tried = this.#tried(state);
+    const exclude = new Set(tried);
+    for (;;) {
+      const pick = state.pool.pick(this.#request.estimate, { exclude, prefer: this.#preferKey });
+      if (pick.kind !== "key") return pick;
+      const keyPermit = state.keyBreakers.get(pick.key)!.tryAcquire();
+      if (keyPermit) return { kind: "attempt", key: pick.key, reservation: pick.reservation, keyPermit };
+      state.pool.settle(pick.reservation, { input: 0, output: 0 });
+      exclude.add(pick.key);
+    }
+  }
+
+  #tried(state: _RouteState): Set<ProviderKey> {
+    let tried = this.#triedKeys.get(state);
+    if (!tried) this.#triedKeys.set(state, tried = new Set());
+    return tried;
+  }
+
+  #attempt(
+    candidate: _Candidate,
+    permit: BreakerPermit,
+    slot: Release,
+    picked: {
+      key: ProviderKey | undefined;
+      reservation?: KeyReservation<ProviderKey>;
+      keyPermit?: BreakerPermit;
+    },
+  ): Attempt {
+    const { state } = candidate;
+    const { key, reservation, keyPermit } = picked;
+    const keyBreaker = key ? state.keyBreakers.get(key) : undefined;
+    if (key) this.#tried(state).add(key);
+    this.#attempts++;
+    state.inFlight++;
+    let open = true;
+    const end = (usage: TokenCount | undefined) => {
+      if (!open) return;
+      open = false;
+      state.inFlight--;
+      slot();
+      if (reservation) state.pool.settle(reservation, usage ?? this.#request.estimate);
+    };
+    const hooks = this.#hooks;
+    const doneRoutes = this.#doneRoutes;
+    return {
+      route: state.route,
+      key,
+      upstreamModel: candidate.upstreamModel,
+      observe(snapshot) {
+        if (key) state.pool.observe(key, snapshot);
+      },
+      committed(ttfbMs) {
+        state.breaker.onSuccess(permit);
+        if (keyPermit) keyBreaker!.onSuccess(keyPermit);
+        hooks.committed(state, key, ttfbMs);
+      },
+      finished: end,
+      failed(decision) {
+        end({ input: 0, output: 0 });
+        if (key && decision.coolKeyUntil !== undefined) state.pool.cool(key, decision.coolKeyUntil);
+        if (key && decision.action === "disable_key") state.pool.disable(key, decision.reason);
+        if (decision.countsForBreaker) {
+          state.breaker.onFailure(permit);
+          if (keyPermit) keyBreaker!.onFailure(keyPermit);
+        } else {
+          state.breaker.release(permit);
+          if (keyPermit) keyBreaker!.release(keyPermit);
+        }
+        // Another key of the same provider comes next (the issue's "next key, then next provider");
+        // a provider without keys has no other to offer.
+        if (!key) doneRoutes.add(state);
+      },
+      abandoned() {
+        end(undefined);
+        state.breaker.release(permit);
+        if (keyPermit) keyBreaker!.release(keyPermit);
+      },
+    };
   }
 }

@@ -4,7 +4,7 @@ import { providerTimeouts } from "../config/schema.ts";
 import { createProvider, type ProviderEnvironment, systemEnvironment } from "../providers/registry.ts";
 import { maskSecret } from "../util/mask.ts";
 import { ModelMap } from "./model_map.ts";
-import type { Route } from "./router.ts";
+import type { Route, RoutingOptions } from "./router.ts";
 
 /**
  * The routes a config describes, in its order. A provider whose credentials cannot be found is a
@@ -19,12 +19,30 @@ export function routesFromConfig(
   const routes = config.providers.flatMap((provider, index) => {
     try {
       const timeouts = providerTimeouts(config, provider);
-      return [{
+      const keys = provider.keys.map(({ key, ...limits }) => ({
+        key: { secret: key, label: maskSecret(key) },
+        limits: {
+          rpm: limits.rpm,
+          tpm: limits.tpm,
+          input_tpm: limits.input_tpm,
+          output_tpm: limits.output_tpm,
+        },
+      }));
+      const route: Route = {
         provider: createProvider(provider, environment),
-        keys: provider.keys.map(({ key }) => ({ secret: key, label: maskSecret(key) })),
+        keys: keys.map(({ key }) => key),
+        limits: new Map(keys.map(({ key, limits }) => [key, limits])),
         timeouts: { connect: timeouts.connect, firstByte: timeouts.first_byte, idle: timeouts.idle },
         models: new ModelMap(provider.models),
-      }];
+        maxInFlight: provider.max_in_flight,
+        prices: provider.prices &&
+          new Map(
+            Object.entries(provider.prices).map((
+              [model, price],
+            ) => [model, { inputPerMTok: price.input, outputPerMTok: price.output }]),
+          ),
+      };
+      return [route];
     } catch (error) {
       problems.push({
         path: `providers[${index}]`,
@@ -35,4 +53,22 @@ export function routesFromConfig(
   });
   if (problems.length > 0) throw new ConfigError(path, problems);
   return routes;
+}
+
+/** How the config's `routing:` section asks the router to spread, retry around and protect upstreams. */
+export function routingOptionsFromConfig(config: Config): RoutingOptions {
+  const { routing } = config;
+  return {
+    strategy: routing.strategy,
+    modelStrategies: routing.models ? new ModelMap(routing.models) : undefined,
+    modelRoutes: routing.model_routes,
+    affinity: routing.affinity,
+    explorationRate: routing.exploration,
+    costThresholdTokens: routing.cost_threshold_tokens,
+    breaker: {
+      failureThreshold: routing.breaker.failures,
+      windowMs: routing.breaker.window,
+      cooldownMs: routing.breaker.cooldown,
+    },
+  };
 }

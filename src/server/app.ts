@@ -1,22 +1,15 @@
 import { Hono } from "hono";
-import type { Router } from "../routing/router.ts";
-import type { Logger } from "../util/logger.ts";
 import { VERSION } from "../version.ts";
 import { clientAuth } from "./auth.ts";
+import { chatCompletions } from "./chat_completions.ts";
 import { errorResponse } from "./errors.ts";
-import type { InFlight } from "./in_flight.ts";
 import { servedModels } from "./models.ts";
-import { relay } from "./relay.ts";
+import { relay, type RelayOptions } from "./relay.ts";
 import { type RelayEnv, requestId } from "./request_id.ts";
 
-export interface AppOptions {
-  router: Router;
-  logger: Logger;
+export interface AppOptions extends RelayOptions {
   /** Client tokens; empty means no client auth (loopback only, enforced by the config). */
   tokens: readonly string[];
-  maxBodyBytes: number;
-  /** Where relayed exchanges register, so a shutdown can end them. */
-  inFlight: InFlight;
 }
 
 /**
@@ -25,7 +18,7 @@ export interface AppOptions {
  *
  * @example
  * ```ts
- * Deno.serve(createApp({ router, logger, tokens: [], maxBodyBytes: 32 << 20, inFlight: new InFlight() }).fetch);
+ * Deno.serve(createApp({ ...relayOptions, tokens: [] }).fetch);
  * ```
  */
 export function createApp(options: AppOptions): Hono<RelayEnv> {
@@ -36,6 +29,8 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   app.use("/v1/*", clientAuth(options.tokens));
   app.post("/v1/messages", forward);
   app.post("/v1/messages/count_tokens", forward);
+  const dispatch = async (request: Request) => await app.fetch(request);
+  app.post("/v1/chat/completions", chatCompletions({ dispatch, maxBodyBytes: options.maxBodyBytes }));
   const models = servedModels(options.router);
   app.get("/v1/models", models, forward);
   app.get("/v1/models/:id", models, forward);

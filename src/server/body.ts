@@ -1,3 +1,4 @@
+import { concatBytes } from "../util/bytes.ts";
 import { RelayError } from "./errors.ts";
 
 /**
@@ -20,14 +21,7 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
     if (size > maxBytes) throw _tooLarge(size, maxBytes);
     chunks.push(chunk);
   }
-  if (chunks.length === 1) return chunks[0];
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
+  return chunks.length === 1 ? chunks[0] : concatBytes(chunks);
 }
 
 function _tooLarge(size: number, maxBytes: number): RelayError {
@@ -45,6 +39,8 @@ function _size(bytes: number): string {
 export interface MessagesFields {
   model: string;
   stream: boolean;
+  /** The whole body, parsed, for estimates; never re-serialised: the original bytes travel. */
+  json: Record<string, unknown>;
 }
 
 const _decoder = new TextDecoder("utf-8", { fatal: true });
@@ -72,7 +68,7 @@ export function inspectMessagesBody(bytes: Uint8Array): MessagesFields {
   if (stream !== undefined && typeof stream !== "boolean") {
     throw new RelayError(400, `stream: expected a boolean, got ${_kind(stream)}`);
   }
-  return { model, stream: stream === true };
+  return { model, stream: stream === true, json: body as Record<string, unknown> };
 }
 
 function _kind(value: unknown): string {

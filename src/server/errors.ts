@@ -50,18 +50,29 @@ export function errorEnvelope(type: AnthropicErrorType, message: string) {
  * return errorResponse(413, "request body is 40 MB; the limit is 32 MiB (server.max_body_size)");
  * ```
  */
-export function errorResponse(status: number, message: string, headers?: HeadersInit): Response {
-  return Response.json(errorEnvelope(errorTypeForStatus(status), message), { status, headers });
+export function errorResponse(
+  status: number,
+  message: string,
+  headers?: HeadersInit,
+  type: AnthropicErrorType = errorTypeForStatus(status),
+): Response {
+  return Response.json(errorEnvelope(type, message), { status, headers });
 }
 
 /** A failure relay knows how to answer; thrown anywhere on the request path, turned into a response once. */
 export class RelayError extends Error {
-  constructor(readonly status: number, message: string, readonly headers?: HeadersInit) {
+  /** `type` defaults to the one Anthropic uses for `status` (a 503 at capacity says `overloaded_error`). */
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers?: HeadersInit,
+    readonly type: AnthropicErrorType = errorTypeForStatus(status),
+  ) {
     super(message);
     this.name = "RelayError";
   }
 
   toResponse(): Response {
-    return errorResponse(this.status, this.message, this.headers);
+    return errorResponse(this.status, this.message, this.headers, this.type);
   }
 }

@@ -1,8 +1,18 @@
 import type { Context } from "hono";
 import type { ProviderRequest } from "../providers/types.ts";
-import type { Route, Router } from "../routing/router.ts";
+import { conversationKey } from "../routing/affinity.ts";
+import { retryDelay } from "../routing/backoff.ts";
+import { type ConcurrencyLimiter, OverloadedError } from "../routing/concurrency.ts";
+import { classifyFailure, type UpstreamOutcome } from "../routing/failure.ts";
+import { readRateLimitHeaders } from "../routing/rate_limit_headers.ts";
+import type { Attempt, Router } from "../routing/router.ts";
+import { estimateTokens } from "../routing/token_estimate.ts";
 import { forwardBody, type ForwardOutcome } from "../stream/forward.ts";
+import { ANTHROPIC_PING, DEFAULT_KEEPALIVE_MS, withKeepAlive } from "../stream/keep_alive.ts";
+import { SseDecoder } from "../stream/sse_decode.ts";
 import { StreamTimeoutError, withIdleTimeout } from "../stream/timeouts.ts";
+import { UsageTap } from "../stream/usage_tap.ts";
+import { concatBytes } from "../util/bytes.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import { inspectMessagesBody, readBody } from "./body.ts";
 import { RelayError } from "./errors.ts";
@@ -10,14 +20,33 @@ import { headersForClient, headersForUpstream } from "./headers.ts";
 import type { InFlight } from "./in_flight.ts";
 import type { RelayEnv } from "./request_id.ts";
 
+/** How hard relay tries before it gives a client the upstream's failure. */
+export interface RetryOptions {
+  /** Upstream requests at most per client request (the first included). */
+  maxAttempts: number;
+  backoff: { baseMs: number; maxMs: number; maxRetryAfterMs: number };
+  /** Longest a request waits for a rate-limited key to reset before it gets a 429. */
+  maxWaitMs: number;
+}
+
 export interface RelayOptions {
   router: Router;
   logger: Logger;
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
   inFlight: InFlight;
+  /** `server.max_concurrent` and its queue: requests beyond both get a 503. */
+  limiter: ConcurrencyLimiter;
+  /** Longest a request waits in the queue for a slot. */
+  queueTimeoutMs: number;
+  retry: RetryOptions;
+  /** Longest silence in a client's stream before relay sends a `ping` (`server.keepalive`); 0: never. */
+  keepaliveMs?: number;
   /** Monotonic milliseconds; injected so tests can pin durations. */
   now?: () => number;
+  /** Wall-clock milliseconds, for rate-limit resets. */
+  wallClock?: () => number;
+  random?: () => number;
 }
 
 /** What the access log line says about one request; filled in as the request goes. */
@@ -28,26 +57,43 @@ interface _Trace {
   key?: string;
   status?: number;
   ttfb?: number;
+  attempts: number;
   upstreamRequestId?: string;
 }
 
 /** Thrown when the client left before relay could answer; there is nobody to answer. */
 class _ClientGone extends Error {}
 
+/** How one attempt ended before anything reached the client. */
+type _Tried =
+  | {
+    kind: "committed";
+    response: Response;
+    reader: ReadableStreamDefaultReader<Uint8Array>;
+    head: Uint8Array;
+  }
+  | { kind: "empty"; response: Response }
+  | { kind: "failed"; outcome: UpstreamOutcome; response?: Response; error: RelayError };
+
+/** An SSE stream whose first event has not shown up in this many bytes is committed anyway. */
+const _MAX_PEEK_BYTES = 64 * 1024;
+
 /**
- * The handler behind every relayed route: read and check the body, choose an upstream, send the
- * client's own bytes, wait for the first byte of the answer (until then any failure is still a clean
- * error response), then stream the rest through as it arrives.
+ * The handler behind every relayed route, one request's lifecycle: read and check the body, wait for
+ * a slot, then try upstreams in the router's order, one at a time, holding the client's answer until
+ * an upstream commits (its first event is in). Until then a failure moves on to the next key or
+ * provider, with backoff; once bytes reached the client nothing is retried, and a later failure ends
+ * the stream cleanly.
  *
  * @example
  * ```ts
- * app.post("/v1/messages", relay({ router, logger, maxBodyBytes: 32 * 1024 * 1024, inFlight: new InFlight() }));
+ * app.post("/v1/messages", relay({ router, logger, maxBodyBytes, inFlight, limiter, queueTimeoutMs, retry }));
  * ```
  */
 export function relay(options: RelayOptions): (c: Context<RelayEnv>) => Promise<Response> {
   const now = options.now ?? (() => performance.now());
   return async (c) => {
-    const trace: _Trace = { start: now() };
+    const trace: _Trace = { start: now(), attempts: 0 };
     const log = (outcome: string, fields: LogFields = {}) =>
       options.logger.info("request", {
         request_id: c.get("requestId"),
@@ -58,6 +104,7 @@ export function relay(options: RelayOptions): (c: Context<RelayEnv>) => Promise<
         key: trace.key,
         status: trace.status,
         outcome,
+        attempts: trace.attempts,
         ttfb_ms: trace.ttfb === undefined ? undefined : Math.round(trace.ttfb - trace.start),
         duration_ms: Math.round(now() - trace.start),
         upstream_request_id: trace.upstreamRequestId,
@@ -81,37 +128,187 @@ export function relay(options: RelayOptions): (c: Context<RelayEnv>) => Promise<
 
 async function _relay(
   c: Context<RelayEnv>,
-  { router, maxBodyBytes, inFlight }: RelayOptions,
+  options: RelayOptions,
   trace: _Trace,
   now: () => number,
   log: (outcome: string, fields?: LogFields) => void,
 ): Promise<Response> {
+  const { router, retry } = options;
+  const wallClock = options.wallClock ?? Date.now;
+  const random = options.random ?? Math.random;
   const request = c.req.raw;
-  const body = request.method === "POST" ? await readBody(request, maxBodyBytes) : null;
+  const body = request.method === "POST" ? await readBody(request, options.maxBodyBytes) : null;
   const fields = body ? inspectMessagesBody(body) : undefined;
   trace.model = fields?.model;
 
-  const choice = router.choose(fields?.model);
-  if (!choice) {
+  const plan = router.plan({
+    model: fields?.model,
+    estimate: fields ? estimateTokens(fields.json) : { input: 0, output: 0 },
+    conversation: fields ? conversationKey(request.headers, fields.json) : undefined,
+  });
+  if (!plan.served) {
     throw new RelayError(
       404,
       `model ${fields?.model} is not served by any provider; available: ${router.servedModels().join(", ")}`,
     );
   }
-  const { route, key, upstreamModel } = choice;
-  trace.provider = route.provider.name;
-  trace.key = key?.label;
 
-  // One controller for the whole exchange: the client leaving, a deadline, the body being cancelled
-  // or a shutdown out of grace all abort the upstream fetch through it.
+  const releaseSlot = await _slot(options, request.signal);
+  let handedOff = false;
+  try {
+    let waitedMs = 0;
+    let last: Extract<_Tried, { kind: "failed" }> | undefined;
+    let lastAttempt: Attempt | undefined;
+    let lastDecision: { retryAfterMs?: number } = {};
+    while (trace.attempts < retry.maxAttempts) {
+      const step = plan.next();
+      if (step.kind === "wait") {
+        if (waitedMs + step.waitMs > retry.maxWaitMs) {
+          throw new RelayError(
+            429,
+            `every key that serves ${
+              fields?.model ?? "this request"
+            } is at its rate limit; the next frees up in ` +
+              `${Math.ceil(step.retryAfterMs / 1000)} s (routing.max_wait is ${retry.maxWaitMs} ms)`,
+            { "retry-after": String(Math.max(1, Math.ceil(step.retryAfterMs / 1000))) },
+            "rate_limit_error",
+          );
+        }
+        await _sleep(step.waitMs, request.signal);
+        waitedMs += step.waitMs;
+        continue;
+      }
+      if (step.kind === "exhausted") {
+        if (last) break;
+        throw new RelayError(
+          503,
+          `no upstream can take the request: ${step.reason}`,
+          { "retry-after": String(Math.max(1, Math.ceil((step.retryAfterMs ?? 1000) / 1000))) },
+          "overloaded_error",
+        );
+      }
+      const { attempt } = step;
+      if (trace.attempts > 0) {
+        // Back off before every retry; honour retry-after only when going back to the same upstream.
+        const sameUpstream = attempt.route === lastAttempt?.route && attempt.key === lastAttempt?.key;
+        const delay = retryDelay(
+          trace.attempts - 1,
+          retry.backoff,
+          random,
+          sameUpstream ? lastDecision.retryAfterMs : undefined,
+        );
+        await _sleep(delay, request.signal).catch((error) => {
+          attempt.abandoned();
+          throw error;
+        });
+      }
+      trace.attempts++;
+      trace.provider = attempt.route.provider.name;
+      trace.key = attempt.key?.label;
+      const exchange = _exchange(request.signal, options.inFlight);
+      const tried = await _try(c, attempt, fields, body, now, exchange.upstream);
+      if (tried.kind === "failed") exchange.end();
+      trace.status = tried.kind === "failed"
+        ? tried.response?.status ?? tried.error.status
+        : tried.response.status;
+      const response = tried.kind === "failed" ? tried.response : tried.response;
+      trace.upstreamRequestId = response?.headers.get("request-id") ?? undefined;
+      if (response) attempt.observe(readRateLimitHeaders(response.headers, wallClock()));
+
+      if (tried.kind !== "failed") {
+        trace.ttfb = now();
+        attempt.committed(trace.ttfb - trace.start);
+        await last?.response?.body?.cancel().catch(() => {});
+        handedOff = true;
+        return _answer(c, tried, attempt, options, () => {
+          exchange.end();
+          releaseSlot();
+        }, log);
+      }
+
+      const decision = classifyFailure(tried.outcome, wallClock());
+      attempt.failed(decision);
+      options.logger.warn("attempt failed", {
+        request_id: c.get("requestId"),
+        provider: attempt.route.provider.name,
+        key: attempt.key?.label,
+        attempt: trace.attempts,
+        reason: decision.reason,
+        next: decision.action,
+      });
+      if (decision.action === "disable_key") {
+        options.logger.warn("key disabled", {
+          provider: attempt.route.provider.name,
+          key: attempt.key?.label,
+          reason: decision.reason,
+        });
+      }
+      await last?.response?.body?.cancel().catch(() => {});
+      last = tried;
+      lastAttempt = attempt;
+      lastDecision = decision;
+      if (decision.action === "return") break;
+    }
+    // Out of attempts or told to stop: the client gets the last upstream answer as the upstream gave it.
+    if (last?.response) {
+      log("upstream_error", { error: `${last.response.status} from ${trace.provider}` });
+      const headers = headersForClient(last.response.headers);
+      headers.set("x-request-id", c.get("requestId"));
+      return new Response(last.response.body, { status: last.response.status, headers });
+    }
+    throw last!.error;
+  } finally {
+    if (!handedOff) releaseSlot();
+  }
+}
+
+/**
+ * The controller of one upstream exchange, aborted when the client leaves or a shutdown runs out of
+ * grace, and tracked until `end()`.
+ */
+function _exchange(client: AbortSignal, inFlight: InFlight): { upstream: AbortController; end: () => void } {
   const upstream = new AbortController();
-  const abortUpstream = () => upstream.abort(new DOMException("client disconnected", "AbortError"));
-  request.signal.addEventListener("abort", abortUpstream, { once: true });
+  const abort = () => upstream.abort(new DOMException("client disconnected", "AbortError"));
+  client.addEventListener("abort", abort, { once: true });
   const untrack = inFlight.add(upstream);
-  const release = () => {
-    request.signal.removeEventListener("abort", abortUpstream);
-    untrack();
+  return {
+    upstream,
+    end: () => {
+      client.removeEventListener("abort", abort);
+      untrack();
+    },
   };
+}
+
+/** Waits for a `server.max_concurrent` slot, or answers 503 when the queue is full or too slow. */
+async function _slot(options: RelayOptions, signal: AbortSignal): Promise<() => void> {
+  try {
+    return await options.limiter.acquire(
+      AbortSignal.any([signal, AbortSignal.timeout(options.queueTimeoutMs)]),
+    );
+  } catch (error) {
+    if (signal.aborted) throw new _ClientGone();
+    const detail = error instanceof OverloadedError
+      ? `${error.inFlight} requests in flight and ${error.queued} queued (server.max_concurrent)`
+      : `no slot freed within ${options.queueTimeoutMs} ms (server.queue_timeout)`;
+    throw new RelayError(503, `relay is at capacity: ${detail}`, { "retry-after": "1" }, "overloaded_error");
+  }
+}
+
+/**
+ * One attempt: send, then read until the upstream commits (its first event) or fails. `upstream`
+ * aborts the exchange: the client leaving, a deadline or a shutdown out of grace.
+ */
+async function _try(
+  c: Context<RelayEnv>,
+  attempt: Attempt,
+  fields: ReturnType<typeof inspectMessagesBody> | undefined,
+  body: Uint8Array<ArrayBuffer> | null,
+  now: () => number,
+  upstream: AbortController,
+): Promise<_Tried> {
+  const request = c.req.raw;
+  const { route } = attempt;
   const providerRequest: ProviderRequest = {
     path: c.req.path,
     search: new URL(request.url).search,
@@ -119,60 +316,140 @@ async function _relay(
     headers: headersForUpstream(request.headers),
     body,
     model: fields?.model,
-    upstreamModel,
+    upstreamModel: attempt.upstreamModel,
     stream: fields?.stream ?? false,
     signal: upstream.signal,
   };
-
   const sentAt = now();
-  let response: Response;
-  let first: ReadableStreamReadResult<Uint8Array>;
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let response: Response | undefined;
   try {
     // A streamed answer sends its headers at once; an unstreamed one only when it is complete.
-    const headersDeadline = providerRequest.stream && !route.provider.resolvesOnFirstEvent
-      ? "connect"
-      : "firstByte";
-    response = await _within(route.provider.send(providerRequest, key), route, headersDeadline, upstream);
-    trace.status = response.status;
-    trace.upstreamRequestId = response.headers.get("request-id") ?? undefined;
-    reader = response.body
-      ? withIdleTimeout(response.body, {
-        firstByteMs: Math.max(0, route.timeouts.firstByte - (now() - sentAt)),
-        idleMs: route.timeouts.idle,
-        onTimeout: () => {},
-      }).getReader()
-      : undefined;
-    first = reader ? await reader.read() : { done: true, value: undefined };
+    const deadline = providerRequest.stream && !route.provider.resolvesOnFirstEvent ? "connect" : "firstByte";
+    response = await _within(route.provider.send(providerRequest, attempt.key), attempt, deadline, upstream);
+    if (response.status < 200 || response.status > 299) {
+      const error = new RelayError(
+        response.status,
+        `upstream ${route.provider.name} answered ${response.status}`,
+      );
+      return {
+        kind: "failed",
+        outcome: { kind: "http", status: response.status, headers: response.headers },
+        response,
+        error,
+      };
+    }
+    if (!response.body) return { kind: "empty", response };
+    const reader = withIdleTimeout(response.body, {
+      firstByteMs: Math.max(0, route.timeouts.firstByte - (now() - sentAt)),
+      idleMs: route.timeouts.idle,
+    }).getReader();
+    const head = await _untilCommitted(reader, _isSse(response));
+    if (head.error) {
+      await reader.cancel().catch(() => {});
+      const error = new RelayError(502, `upstream ${route.provider.name} failed: ${head.error.message}`);
+      return {
+        kind: "failed",
+        outcome: { kind: "stream_error", errorType: head.error.type, headers: response.headers },
+        response: new Response(concatBytes(head.chunks), response),
+        error,
+      };
+    }
+    if (head.chunks.length === 0) return { kind: "empty", response };
+    return { kind: "committed", response, reader, head: concatBytes(head.chunks) };
   } catch (error) {
-    release();
-    if (request.signal.aborted) throw new _ClientGone();
-    throw _upstreamFailure(error, route);
+    if (request.signal.aborted) {
+      attempt.abandoned();
+      throw new _ClientGone();
+    }
+    const failure = _upstreamFailure(error, route.provider.name);
+    const outcome: UpstreamOutcome = failure.status === 504
+      ? { kind: "timeout" }
+      : { kind: "network", error };
+    return { kind: "failed", outcome, error: failure };
   }
-  trace.ttfb = now();
+}
+
+/**
+ * Reads an answer until its first event that is not a `ping`: that event commits it, unless it is an
+ * `error`, which is still a failure relay can retry. A body that is not SSE commits on its first byte.
+ */
+async function _untilCommitted(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  sse: boolean,
+): Promise<{ chunks: Uint8Array[]; error?: { type: string; message: string } }> {
+  const chunks: Uint8Array[] = [];
+  const decoder = sse ? new SseDecoder() : undefined;
+  let size = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return { chunks };
+    chunks.push(value);
+    size += value.byteLength;
+    if (!decoder || size > _MAX_PEEK_BYTES) return { chunks };
+    const first = decoder.feed(value).find((event) => event.event !== "ping");
+    if (!first) continue;
+    if (first.event !== "error") return { chunks };
+    const error = _errorOf(first.data);
+    return { chunks, error };
+  }
+}
+
+function _errorOf(data: string): { type: string; message: string } {
+  try {
+    const parsed = JSON.parse(data);
+    return {
+      type: String(parsed?.error?.type ?? "api_error"),
+      message: String(parsed?.error?.message ?? data),
+    };
+  } catch {
+    return { type: "api_error", message: data };
+  }
+}
+
+/** The committed answer, streamed to the client as it arrives. */
+function _answer(
+  c: Context<RelayEnv>,
+  tried: Extract<_Tried, { kind: "committed" | "empty" }>,
+  attempt: Attempt,
+  options: RelayOptions,
+  releaseSlot: () => void,
+  log: (outcome: string, fields?: LogFields) => void,
+): Response {
+  const { response } = tried;
   const headers = headersForClient(response.headers);
   headers.set("x-request-id", c.get("requestId"));
-  if (first.done || !reader) {
-    release();
+  if (tried.kind === "empty") {
+    attempt.finished(undefined);
+    releaseSlot();
     log("complete", { bytes: 0 });
     return new Response(null, { status: response.status, headers });
   }
-
-  const stream = forwardBody(reader, {
-    first: first.value,
-    sse: (response.headers.get("content-type") ?? "").startsWith("text/event-stream"),
+  const sse = _isSse(response);
+  const usage = new UsageTap(sse);
+  const stream = forwardBody(tried.reader, {
+    first: tried.head,
+    sse,
+    observe: (chunk) => usage.observe(chunk),
     describeFailure: (error) => {
-      const failure = _upstreamFailure(error, route);
+      const failure = _upstreamFailure(error, attempt.route.provider.name);
       return { errorType: failure.status === 504 ? "timeout_error" : "api_error", message: failure.message };
     },
     onDone: (outcome: ForwardOutcome) => {
-      release();
-      if (outcome.kind === "client_closed") abortUpstream();
+      const tokens = usage.usage();
+      attempt.finished(tokens);
+      releaseSlot();
       const { kind, ...rest } = outcome;
-      log(kind, rest);
+      log(kind, { ...rest, input_tokens: tokens?.input, output_tokens: tokens?.output });
     },
   });
-  return new Response(stream, { status: response.status, headers });
+  const kept = sse
+    ? withKeepAlive(stream, { intervalMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS, ping: ANTHROPIC_PING })
+    : stream;
+  return new Response(kept, { status: response.status, headers });
+}
+
+function _isSse(response: Response): boolean {
+  return (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
 }
 
 const _TIMEOUT_FIELDS = { connect: "timeouts.connect", firstByte: "timeouts.first_byte" } as const;
@@ -180,17 +457,19 @@ const _TIMEOUT_FIELDS = { connect: "timeouts.connect", firstByte: "timeouts.firs
 /** Resolves with `promise`, or aborts the upstream and rejects once the route's deadline passes. */
 async function _within<T>(
   promise: Promise<T>,
-  route: Route,
+  attempt: Attempt,
   deadline: keyof typeof _TIMEOUT_FIELDS,
   upstream: AbortController,
 ): Promise<T> {
-  const ms = route.timeouts[deadline];
+  const ms = attempt.route.timeouts[deadline];
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const error = new RelayError(
         504,
-        `upstream ${route.provider.name} did not answer within ${ms} ms (${_TIMEOUT_FIELDS[deadline]})`,
+        `upstream ${attempt.route.provider.name} did not answer within ${ms} ms (${
+          _TIMEOUT_FIELDS[deadline]
+        })`,
       );
       upstream.abort(error);
       reject(error);
@@ -203,14 +482,30 @@ async function _within<T>(
   }
 }
 
+/** Waits `ms`, or rejects as soon as the client leaves. */
+function _sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(new _ClientGone());
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new _ClientGone());
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
 /** Names an upstream failure the way the client and the log should see it. */
-function _upstreamFailure(error: unknown, route: Route): RelayError {
-  const name = route.provider.name;
+function _upstreamFailure(error: unknown, provider: string): RelayError {
   if (error instanceof RelayError) return error;
   if (error instanceof StreamTimeoutError) {
     const field = error.kind === "first_byte" ? "timeouts.first_byte" : "timeouts.idle";
-    return new RelayError(504, `upstream ${name} sent nothing for ${error.ms} ms (${field})`);
+    return new RelayError(504, `upstream ${provider} sent nothing for ${error.ms} ms (${field})`);
   }
   const reason = error instanceof Error ? error.message : String(error);
-  return new RelayError(502, `upstream ${name} failed: ${reason}`);
+  return new RelayError(502, `upstream ${provider} failed: ${reason}`);
 }

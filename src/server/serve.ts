@@ -1,3 +1,6 @@
+import type { Config } from "../config/schema.ts";
+import { ConcurrencyLimiter } from "../routing/concurrency.ts";
+import type { Router } from "../routing/router.ts";
 import type { Logger } from "../util/logger.ts";
 import { type AppOptions, createApp } from "./app.ts";
 import { InFlight } from "./in_flight.ts";
@@ -20,6 +23,34 @@ export interface RunningServer {
    * `graceMs` are aborted, their clients told with an error event. Resolves with whether any were.
    */
   shutdown(graceMs: number): Promise<{ cut: boolean }>;
+}
+
+/** What a config asks of the server, less where to listen. */
+export function serverOptionsFromConfig(
+  config: Config,
+  router: Router,
+  logger: Logger,
+): Omit<ServeOptions, "hostname"> {
+  const { server, routing } = config;
+  return {
+    port: server.port,
+    router,
+    logger,
+    tokens: server.auth.tokens,
+    maxBodyBytes: server.max_body_size,
+    keepaliveMs: server.keepalive,
+    limiter: new ConcurrencyLimiter({ max: server.max_concurrent, maxQueue: server.max_queue }),
+    queueTimeoutMs: server.queue_timeout,
+    retry: {
+      maxAttempts: routing.max_attempts,
+      backoff: {
+        baseMs: routing.backoff,
+        maxMs: routing.max_backoff,
+        maxRetryAfterMs: routing.max_retry_after,
+      },
+      maxWaitMs: routing.max_wait,
+    },
+  };
 }
 
 /**

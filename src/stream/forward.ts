@@ -12,6 +12,8 @@ export interface ForwardOptions {
   first: Uint8Array;
   /** Whether the body is an SSE stream, where a failure can still be told to the client in-band. */
   sse: boolean;
+  /** Sees every chunk as it goes out (a usage tap); it must not keep or change it. */
+  observe?: (chunk: Uint8Array) => void;
   /** Names a mid-body failure: a timeout, a reset connection. */
   describeFailure: (error: unknown) => { errorType: AnthropicErrorType; message: string };
   /** Called once, when the body ends for any reason. */
@@ -48,6 +50,7 @@ export function forwardBody(
     bytes += chunk.byteLength;
     tail = _lastBytes(tail, chunk, 4);
     controller.enqueue(chunk);
+    options.observe?.(chunk);
   };
 
   return new ReadableStream<Uint8Array>({
@@ -74,7 +77,9 @@ export function forwardBody(
     },
     cancel(reason) {
       finish({ kind: "client_closed", bytes });
-      return reader.cancel(reason);
+      // Deno 2.9.6 rejects a cancel that reaches a TransformStream terminated with output still queued
+      // (Bedrock's decoder after its error event); the client is gone either way.
+      return reader.cancel(reason).catch(() => {});
     },
   }, { highWaterMark: 0 });
 }

@@ -14,8 +14,8 @@ export interface IdleTimeoutOptions {
   firstByteMs: number;
   /** Longest wait for each later chunk, in milliseconds. */
   idleMs: number;
-  /** Called once, when a deadline passes, before the body errors. */
-  onTimeout: (kind: TimeoutKind) => void;
+  /** Called once, when a deadline passes, before the body errors with a {@link StreamTimeoutError}. */
+  onTimeout?: (kind: TimeoutKind) => void;
   /** The global `setTimeout`/`clearTimeout` unless given. */
   timers?: Timers;
 }
@@ -38,7 +38,8 @@ export class StreamTimeoutError extends Error {
   }
 }
 
-const _realTimers: Timers = {
+/** The global timers, as the default {@link Timers}. */
+export const realTimers: Timers = {
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
@@ -65,7 +66,7 @@ export function withIdleTimeout(
   body: ReadableStream<Uint8Array>,
   options: IdleTimeoutOptions,
 ): ReadableStream<Uint8Array> {
-  const timers = options.timers ?? _realTimers;
+  const timers = options.timers ?? realTimers;
   const reader = body.getReader();
   let gotFirst = false;
   // Set by a timeout or a cancel; the read still outstanding then settles into a body that is done.
@@ -77,7 +78,7 @@ export function withIdleTimeout(
       const ms = gotFirst ? options.idleMs : options.firstByteMs;
       const timer = timers.setTimeout(() => {
         stopped = true;
-        options.onTimeout(kind);
+        options.onTimeout?.(kind);
         const error = new StreamTimeoutError(kind, ms);
         controller.error(error);
         reader.cancel(error).catch(() => {});
@@ -102,7 +103,9 @@ export function withIdleTimeout(
     cancel(reason) {
       // Cancelling settles the outstanding read at once, and the pull clears the timer then.
       stopped = true;
-      return reader.cancel(reason);
+      // Deno 2.9.6 rejects a cancel that reaches a TransformStream terminated with output still queued
+      // (Bedrock's decoder after its error event); the client is gone either way.
+      return reader.cancel(reason).catch(() => {});
     },
   }, { highWaterMark: 0 });
 }

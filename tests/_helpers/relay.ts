@@ -1,7 +1,9 @@
 import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
 import type { Provider } from "../../src/providers/types.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
-import { Router, type UpstreamTimeouts } from "../../src/routing/router.ts";
+import { ConcurrencyLimiter } from "../../src/routing/concurrency.ts";
+import { type Route, Router, type RoutingOptions, type UpstreamTimeouts } from "../../src/routing/router.ts";
+import type { RetryOptions } from "../../src/server/relay.ts";
 import { type RunningServer, startServer } from "../../src/server/serve.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { maskSecret } from "../../src/util/mask.ts";
@@ -19,7 +21,22 @@ export interface TestRelayOptions {
   timeouts?: Partial<UpstreamTimeouts>;
   /** The provider's `models:` table; every model when left out. */
   models?: Record<string, string>;
+  /** Several providers, instead of the one `upstreamUrl` or `provider` describes. */
+  routes?: Route[];
+  /** Over the test defaults: one attempt, no waiting, so a failure reaches the client as it is. */
+  retry?: Partial<RetryOptions>;
+  routing?: Partial<RoutingOptions>;
+  /** `server.max_concurrent` and its queue. */
+  maxConcurrent?: number;
+  maxQueue?: number;
 }
+
+/** Routing that never holds a test up: failover, breakers that need many failures. */
+export const TEST_ROUTING: RoutingOptions = {
+  strategy: "failover",
+  affinity: true,
+  breaker: { failureThreshold: 1000, windowMs: 60_000, cooldownMs: 30_000 },
+};
 
 export interface TestRelay extends AsyncDisposable {
   url: string;
@@ -46,21 +63,21 @@ export function startTestRelay(options: TestRelayOptions): TestRelay {
       else pending.push(parsed);
     },
   });
-  const provider = options.provider ?? createAnthropicProvider({
-    name: "upstream",
-    type: "anthropic-compatible",
-    baseUrl: options.upstreamUrl!,
-    authHeader: "x-api-key",
-  });
-  const keys = (options.keys ?? [PROVIDER_KEY]).map((secret) => ({ secret, label: maskSecret(secret) }));
-  const timeouts = { connect: 10_000, firstByte: 60_000, idle: 60_000, ...options.timeouts };
   const server = startServer({
     hostname: "127.0.0.1",
     port: 0,
-    router: new Router([{ provider, keys, timeouts, models: new ModelMap(options.models) }]),
+    router: new Router(options.routes ?? [_route(options)], { ...TEST_ROUTING, ...options.routing }),
     logger,
     tokens: options.tokens ?? [],
     maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
+    limiter: new ConcurrencyLimiter({ max: options.maxConcurrent ?? 64, maxQueue: options.maxQueue ?? 256 }),
+    queueTimeoutMs: 30_000,
+    retry: {
+      maxAttempts: 1,
+      backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 0 },
+      maxWaitMs: 0,
+      ...options.retry,
+    },
   });
   return {
     url: server.url,
@@ -75,3 +92,22 @@ export function startTestRelay(options: TestRelayOptions): TestRelay {
     },
   };
 }
+
+/** The one route a test relay has when it is given no `routes`. */
+function _route(options: TestRelayOptions): Route {
+  const provider = options.provider ?? createAnthropicProvider({
+    name: "upstream",
+    type: "anthropic-compatible",
+    baseUrl: options.upstreamUrl!,
+    authHeader: "x-api-key",
+  });
+  return {
+    provider,
+    keys: (options.keys ?? [PROVIDER_KEY]).map((secret) => ({ secret, label: maskSecret(secret) })),
+    timeouts: { ...TEST_TIMEOUTS, ...options.timeouts },
+    models: new ModelMap(options.models),
+  };
+}
+
+/** Generous deadlines, so only tests about timeouts ever meet one. */
+export const TEST_TIMEOUTS: UpstreamTimeouts = { connect: 10_000, firstByte: 60_000, idle: 60_000 };

@@ -41,7 +41,7 @@ Deno.test("an unknown key far from every allowed one lists them", () => {
 
 Deno.test("unknown keys inside list items list that item's keys", () => {
   assert.deepEqual(messages({ providers: [MOCK, { ...MOCK, name: "m2", url: "x" }] }), [
-    "unknown key `url` in providers[1] (allowed: name, type, base_url, auth_header, keys, models, timeouts, region, aws, project, credentials_file, token_url, entra, mock)",
+    "unknown key `url` in providers[1] (allowed: name, type, base_url, auth_header, keys, models, timeouts, region, aws, project, credentials_file, token_url, entra, mock, max_in_flight, prices)",
   ]);
   assert.deepEqual(messages({ providers: [{ ...MOCK, keys: [{ key: "k", nmae: "x" }] }] }), [
     "unknown key `nmae` in providers[0].keys[0] (did you mean `name`?)",
@@ -104,7 +104,7 @@ Deno.test("a value outside an enum lists the choices and suggests the nearest", 
     'log.level: expected one of debug, info, warn, error; found the string "inf" (did you mean `info`?)',
   ]);
   assert.deepEqual(messages({ providers: [{ name: "a", type: "antropic" }] }), [
-    'providers[0].type: expected one of anthropic, anthropic-compatible, zai, ollama, bedrock, vertex, azure, mock; found the string "antropic" (did you mean `anthropic`?)',
+    'providers[0].type: expected one of anthropic, anthropic-compatible, zai, ollama, bedrock, vertex, azure, openai, mock; found the string "antropic" (did you mean `anthropic`?)',
   ]);
 });
 

@@ -205,6 +205,7 @@ const OPTIONAL_ENV = {
   AWS_ACCESS_KEY_ID: "AKIAEXAMPLE000000000",
   AWS_SECRET_ACCESS_KEY: "aws-secret",
   AWS_SESSION_TOKEN: "aws-session",
+  OPENAI_API_KEY: "sk-openai-example",
 };
 
 /** relay.example.yaml with every commented-out provider (`  # - name: ...` blocks) switched on. */
@@ -231,7 +232,14 @@ Deno.test("relay.example.yaml is valid given the variables it references", async
     "mock",
     "mock",
   ]]);
-  assert.deepEqual(config.providers[0].keys, [{ key: EXAMPLE_ENV.ANTHROPIC_API_KEY, name: "main" }]);
+  assert.deepEqual(config.providers[0].keys, [{
+    key: EXAMPLE_ENV.ANTHROPIC_API_KEY,
+    name: "main",
+    rpm: 50,
+    tpm: 80000,
+    input_tpm: 40000,
+    output_tpm: 16000,
+  }]);
 });
 
 Deno.test("relay.example.yaml names each variable it needs when they are unset", async () => {
@@ -254,6 +262,8 @@ Deno.test("relay.example.yaml's commented-out providers are valid once uncomment
     "vertex",
     "azure",
     "azure",
+    "openai",
+    "openai",
     "mock",
   ]);
   assert.deepEqual(config.providers[1], {

@@ -19,8 +19,24 @@ Deno.test("configSchema fills every default from a providers list alone", () => 
       auth: { tokens: [] },
       max_body_size: 33_554_432,
       shutdown_grace: 30_000,
+      keepalive: 15_000,
+      max_concurrent: 64,
+      max_queue: 256,
+      queue_timeout: 30_000,
     },
     timeouts: { connect: 10_000, first_byte: 600_000, idle: 300_000 },
+    routing: {
+      strategy: "failover",
+      affinity: true,
+      max_attempts: 3,
+      backoff: 250,
+      max_backoff: 8_000,
+      max_retry_after: 60_000,
+      max_wait: 30_000,
+      exploration: 0.05,
+      cost_threshold_tokens: 0,
+      breaker: { failures: 5, window: 60_000, cooldown: 30_000 },
+    },
     log: { level: "info", bodies: false },
     providers: [{
       name: "mock",
@@ -213,4 +229,48 @@ Deno.test("providerTimeouts lays a provider's own timeouts over the global ones"
     first_byte: 600_000,
     idle: 60_000,
   });
+});
+
+Deno.test("configSchema takes routing, limits per key, in-flight caps and prices", () => {
+  const config = configSchema.parse({
+    routing: {
+      strategy: "cost",
+      models: { "claude-haiku-*": "round_robin" },
+      max_attempts: 5,
+      max_wait: "10s",
+    },
+    providers: [{
+      ...ANTHROPIC,
+      keys: [{ key: "sk-ant-api03-aaaaaaaaaaaaaaaa", rpm: 50, tpm: 80_000 }],
+      max_in_flight: 8,
+      prices: { "claude-sonnet-4-5": { input: 3, output: 15 } },
+    }],
+  });
+  assert.equal(config.routing.strategy, "cost");
+  assert.equal(config.routing.max_wait, 10_000);
+  assert.deepEqual(config.providers[0].keys[0], {
+    key: "sk-ant-api03-aaaaaaaaaaaaaaaa",
+    rpm: 50,
+    tpm: 80_000,
+  });
+  assert.equal(config.providers[0].max_in_flight, 8);
+  assert.deepEqual(
+    issuesOf({ routing: { strategy: "fastest" }, providers: [MOCK] }).map((l) => l.split(":")[0]),
+    [
+      "routing.strategy",
+    ],
+  );
+  assert.deepEqual(issuesOf({ providers: [{ ...ANTHROPIC, keys: [{ key: "k".repeat(20), rpm: 0 }] }] }), [
+    "providers.0.keys.0.rpm: must be a whole number above 0 (per minute)",
+  ]);
+});
+
+Deno.test("routing.model_routes must name providers that exist", () => {
+  assert.deepEqual(
+    issuesOf({
+      routing: { strategy: "model", model_routes: { "claude-opus-4-1": "bedrok" } },
+      providers: [MOCK],
+    }),
+    ["routing.model_routes.claude-opus-4-1: no provider is named `bedrok` (providers: mock)"],
+  );
 });

@@ -40,6 +40,7 @@ Deno.test("summarizeConfig describes the server, every provider and their effect
       "shutdown grace: 30s",
       "log: level debug, bodies logged",
       "timeouts: connect 10s, first_byte 10m, idle 10m",
+      "routing: failover, up to 3 attempts, affinity on, max 64 at once (queue 256)",
       "providers (3):",
       "  anthropic: anthropic https://api.anthropic.com, key sent as x-api-key",
       "    keys: main sk-ant-...aaaa, sk-ant-...bbbb",

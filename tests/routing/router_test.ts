@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
+import { classifyFailure } from "../../src/routing/failure.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
-import { type Route, Router } from "../../src/routing/router.ts";
+import {
+  type Attempt,
+  type Route,
+  Router,
+  type RoutingOptions,
+  type Step,
+} from "../../src/routing/router.ts";
 import type { Provider } from "../../src/providers/types.ts";
 
 const provider = (name: string): Provider => ({
@@ -9,39 +16,184 @@ const provider = (name: string): Provider => ({
   send: () => Promise.reject(new Error()),
 });
 const timeouts = { connect: 1, firstByte: 1, idle: 1 };
-const route = (name: string, keys: string[], models?: Record<string, string>): Route => ({
+const route = (
+  name: string,
+  keys: string[],
+  models?: Record<string, string>,
+  extra: Partial<Route> = {},
+): Route => ({
   provider: provider(name),
   keys: keys.map((secret) => ({ secret, label: secret })),
   timeouts,
   models: new ModelMap(models),
+  ...extra,
 });
 
-Deno.test("Router picks the first provider, in listed order, that serves the model", () => {
-  const router = new Router([
+function routerOf(routes: Route[], options: Partial<RoutingOptions> = {}, clock = { now: 1_000_000 }) {
+  return new Router(routes, {
+    strategy: "failover",
+    affinity: true,
+    breaker: { failureThreshold: 2, windowMs: 60_000, cooldownMs: 30_000 },
+    now: () => clock.now,
+    random: () => 0,
+    ...options,
+  });
+}
+
+const request = (model: string | undefined, conversation?: string) => ({
+  model,
+  estimate: { input: 10, output: 10 },
+  conversation,
+});
+
+function attemptOf(step: Step): Attempt {
+  assert.equal(step.kind, "attempt", JSON.stringify(step));
+  return (step as Extract<Step, { kind: "attempt" }>).attempt;
+}
+
+const where = (attempt: Attempt) => `${attempt.route.provider.name}/${attempt.key?.secret ?? "-"}`;
+const http = (status: number, headers: Record<string, string> = {}) =>
+  classifyFailure({ kind: "http", status, headers: new Headers(headers) }, 1_000_000);
+
+Deno.test("a plan offers the first provider, in listed order, that serves the model, mapped", () => {
+  const router = routerOf([
     route("zai", ["z1"], { "glm-*": "GLM-*" }),
     route("bedrock", ["b1"], { "claude-sonnet-4-5": "anthropic.claude-sonnet-4-5-v1:0" }),
     route("anthropic", ["a1"]),
   ]);
+  const first = (model: string) => attemptOf(router.plan(request(model)).next());
   assert.deepEqual(
-    [router.choose("glm-4.7"), router.choose("claude-sonnet-4-5"), router.choose("claude-opus-4-1")]
-      .map((choice) => [choice?.route.provider.name, choice?.upstreamModel]),
+    ["glm-4.7", "claude-sonnet-4-5", "claude-opus-4-1"].map((model) => {
+      const attempt = first(model);
+      attempt.abandoned();
+      return [attempt.route.provider.name, attempt.upstreamModel];
+    }),
     [["zai", "GLM-4.7"], ["bedrock", "anthropic.claude-sonnet-4-5-v1:0"], ["anthropic", "claude-opus-4-1"]],
   );
-  assert.equal(router.choose(undefined)?.route.provider.name, "zai", "model-less requests go to the first");
+  assert.equal(router.plan(request("gpt-4o")).served, true, "anthropic serves any model");
+  assert.equal(routerOf([route("zai", ["z1"], { "glm-*": "x" })]).plan(request("gpt-4o")).served, false);
 });
 
-Deno.test("Router says when no provider serves a model, and what they do serve", () => {
-  const router = new Router([route("zai", ["z1"], { "glm-4.7": "GLM-4.7", "glm-*": "GLM-*" })]);
-  assert.equal(router.choose("claude-opus-4-1"), undefined);
-  assert.deepEqual(router.servedModels(), ["glm-4.7", "glm-*"]);
+Deno.test("a transient failure moves to the next key, then the next provider; never the same key twice", () => {
+  const router = routerOf([route("a", ["a1", "a2"]), route("b", ["b1"])]);
+  const plan = router.plan(request("m"));
+  const seen: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const attempt = attemptOf(plan.next());
+    seen.push(where(attempt));
+    attempt.failed(http(500));
+  }
+  assert.deepEqual(seen, ["a/a1", "a/a2", "b/b1"]);
 });
 
-Deno.test("Router takes a provider's keys in turn", () => {
-  const router = new Router([route("a", ["k1", "k2", "k3"])]);
-  const keys = Array.from({ length: 7 }, () => router.choose("m")?.key?.secret);
-  assert.deepEqual(keys, ["k1", "k2", "k3", "k1", "k2", "k3", "k1"]);
+Deno.test("a 429 cools the key until its reset; when every key is cold the plan says how long to wait", () => {
+  const clock = { now: 1_000_000 };
+  const router = routerOf([route("a", ["a1"])], {}, clock);
+  const plan = router.plan(request("m"));
+  attemptOf(plan.next()).failed(http(429, { "retry-after": "20" }));
+  const step = router.plan(request("m")).next();
+  assert.deepEqual(step, { kind: "wait", waitMs: 20_000, retryAfterMs: 20_000 });
+  clock.now += 20_000;
+  assert.equal(where(attemptOf(router.plan(request("m")).next())), "a/a1");
 });
 
-Deno.test("Router refuses to be built without providers", () => {
-  assert.throws(() => new Router([]), /at least one provider/);
+Deno.test("401 takes a key out of rotation for good", () => {
+  const router = routerOf([route("a", ["a1", "a2"])]);
+  attemptOf(router.plan(request("m")).next()).failed(http(401));
+  for (let i = 0; i < 3; i++) {
+    const attempt = attemptOf(router.plan(request("m")).next());
+    assert.equal(where(attempt), "a/a2");
+    attempt.committed(5);
+    attempt.finished({ input: 1, output: 1 });
+  }
+});
+
+Deno.test("the provider breaker opens after failures, skips the provider, and lets one probe through after cooldown", () => {
+  const clock = { now: 1_000_000 };
+  const router = routerOf([route("a", ["a1"]), route("b", ["b1"])], { strategy: "failover" }, clock);
+  for (let i = 0; i < 2; i++) attemptOf(router.plan(request("m")).next()).failed(http(503));
+  assert.equal(where(attemptOf(router.plan(request("m")).next())), "b/b1", "a is open");
+  clock.now += 30_000 * 1.2 + 1;
+  const probe = attemptOf(router.plan(request("m")).next());
+  assert.equal(where(probe), "a/a1");
+  assert.equal(where(attemptOf(router.plan(request("m")).next())), "b/b1", "only one probe at a time");
+  probe.committed(5);
+  probe.finished(undefined);
+  assert.equal(where(attemptOf(router.plan(request("m")).next())), "a/a1", "closed again");
+});
+
+Deno.test("with every provider's breaker open the plan is exhausted and says when to come back", () => {
+  const clock = { now: 1_000_000 };
+  const router = routerOf([route("a", ["a1"])], {}, clock);
+  for (let i = 0; i < 2; i++) attemptOf(router.plan(request("m")).next()).failed(http(500));
+  const step = router.plan(request("m")).next();
+  assert.equal(step.kind, "exhausted");
+  assert.ok(step.kind === "exhausted" && step.retryAfterMs! >= 30_000);
+});
+
+Deno.test("a 400 is the request's fault: no breaker counts it", () => {
+  const router = routerOf([route("a", ["a1"])]);
+  for (let i = 0; i < 5; i++) attemptOf(router.plan(request("m")).next()).failed(http(400));
+  assert.equal(router.plan(request("m")).next().kind, "attempt");
+});
+
+Deno.test("a provider at its in-flight cap is skipped until a request finishes", () => {
+  const router = routerOf([route("a", ["a1"], undefined, { maxInFlight: 1 }), route("b", ["b1"])]);
+  const busy = attemptOf(router.plan(request("m")).next());
+  assert.equal(where(busy), "a/a1");
+  assert.equal(where(attemptOf(router.plan(request("m")).next())), "b/b1");
+  busy.committed(1);
+  busy.finished(undefined);
+  assert.equal(where(attemptOf(router.plan(request("m")).next())), "a/a1");
+});
+
+Deno.test("conversation affinity keeps a conversation on the provider and key that served it", () => {
+  const router = routerOf([route("a", ["a1"]), route("b", ["b1", "b2"])], { strategy: "round_robin" });
+  const first = attemptOf(router.plan(request("m", "conv-1")).next());
+  first.committed(5);
+  first.finished(undefined);
+  for (let i = 0; i < 4; i++) {
+    const again = attemptOf(router.plan(request("m", "conv-1")).next());
+    assert.equal(where(again), where(first));
+    again.committed(5);
+    again.finished(undefined);
+  }
+});
+
+Deno.test("a plan that tried everything goes round again, bounded by its caller", () => {
+  const router = routerOf([route("a", ["a1"])], {
+    breaker: { failureThreshold: 100, windowMs: 1, cooldownMs: 1 },
+  });
+  const plan = router.plan(request("m"));
+  const seen = [];
+  for (let i = 0; i < 3; i++) {
+    const attempt = attemptOf(plan.next());
+    seen.push(where(attempt));
+    attempt.failed(http(529));
+  }
+  assert.deepEqual(seen, ["a/a1", "a/a1", "a/a1"]);
+});
+
+Deno.test("servedModels names what the providers serve", () => {
+  assert.deepEqual(
+    routerOf([route("z", ["z"], { "glm-4.7": "G", "glm-*": "G" }), route("a", ["a"])]).servedModels(),
+    [
+      "glm-4.7",
+      "glm-*",
+      "*",
+    ],
+  );
+  assert.throws(() => routerOf([]), /at least one provider/);
+});
+
+Deno.test("a key's token window is charged the estimate, then settled to the usage the stream reported", () => {
+  const limited = route("a", ["a1"]);
+  const router = routerOf([{ ...limited, limits: new Map([[limited.keys[0], { tpm: 100 }]]) }]);
+  const big = { model: "m", estimate: { input: 60, output: 30 }, conversation: undefined };
+  const first = attemptOf(router.plan(big).next());
+  assert.equal(router.plan(big).next().kind, "wait", "90 of 100 reserved: another 90 does not fit");
+  first.committed(5);
+  first.finished({ input: 6, output: 4 });
+  const second = attemptOf(router.plan(big).next());
+  assert.equal(where(second), "a/a1", "settled to 10, so 90 more fits");
 });

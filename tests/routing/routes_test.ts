@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../../src/config/errors.ts";
 import { configSchema } from "../../src/config/schema.ts";
 import type { ProviderEnvironment } from "../../src/providers/registry.ts";
-import { routesFromConfig } from "../../src/routing/routes.ts";
+import { routesFromConfig, routingOptionsFromConfig } from "../../src/routing/routes.ts";
 import { Router } from "../../src/routing/router.ts";
 import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { providerRequest } from "../_helpers/provider_request.ts";
@@ -85,13 +85,20 @@ Deno.test("zai sends its key as a bearer token; ollama sends no credential witho
     "relay.yaml",
     nothing,
   );
-  const router = new Router(routes);
+  const router = new Router(routes, routingOptionsFromConfig(configOf({ name: "m", type: "mock" })));
   for (const model of ["glm-4.7", "qwen3-coder"]) {
-    const choice = router.choose(model)!;
+    const step = router.plan({ model, estimate: { input: 1, output: 1 }, conversation: undefined }).next();
+    assert.equal(step.kind, "attempt");
+    const { attempt } = step as Extract<typeof step, { kind: "attempt" }>;
     const body = `{"model":"${model}","max_tokens":8,"messages":[]}`;
-    const request = providerRequest(body, { search: "", stream: false, upstreamModel: choice.upstreamModel });
-    const response = await choice.route.provider.send(request, choice.key);
+    const request = providerRequest(body, {
+      search: "",
+      stream: false,
+      upstreamModel: attempt.upstreamModel,
+    });
+    const response = await attempt.route.provider.send(request, attempt.key);
     await response.body?.cancel();
+    attempt.abandoned();
   }
   const [zai, ollama] = upstream.requests;
   assert.equal(zai.headers.get("authorization"), "Bearer zai-key-000000000000x7f2");
@@ -99,4 +106,18 @@ Deno.test("zai sends its key as a bearer token; ollama sends no credential witho
   assert.equal(ollama.headers.get("authorization"), null);
   assert.equal(ollama.headers.get("x-api-key"), null);
   await upstream.close();
+});
+
+Deno.test("routingOptionsFromConfig carries the routing section, with its defaults", () => {
+  const options = routingOptionsFromConfig(
+    configSchema.parse({
+      routing: { strategy: "latency", models: { "claude-opus-*": "cost" }, breaker: { failures: 3 } },
+      providers: [{ name: "m", type: "mock" }],
+    }),
+  );
+  assert.equal(options.strategy, "latency");
+  assert.equal(options.modelStrategies?.resolve("claude-opus-4-1"), "cost");
+  assert.equal(options.modelStrategies?.resolve("claude-sonnet-4-5"), undefined);
+  assert.deepEqual(options.breaker, { failureThreshold: 3, windowMs: 60_000, cooldownMs: 30_000 });
+  assert.equal(options.affinity, true);
 });

@@ -17,8 +17,13 @@ Deno.test("inspectMessagesBody reads model and stream", () => {
   assert.deepEqual(inspectMessagesBody(encode('{"model":"claude-x","stream":true,"messages":[]}')), {
     model: "claude-x",
     stream: true,
+    json: { model: "claude-x", stream: true, messages: [] },
   });
-  assert.deepEqual(inspectMessagesBody(encode('{"model":"m"}')), { model: "m", stream: false });
+  assert.deepEqual(inspectMessagesBody(encode('{"model":"m"}')), {
+    model: "m",
+    stream: false,
+    json: { model: "m" },
+  });
 });
 
 Deno.test("inspectMessagesBody rejects every kind of bad body with a 400 naming the problem", () => {

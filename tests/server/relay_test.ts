@@ -107,8 +107,9 @@ Deno.test("upstream 4xx and 5xx reach the client unchanged: status, body, retry-
       },
     )
   );
-  await using relay = startTestRelay({ upstreamUrl: upstream.url });
   for (current of cases) {
+    // A fresh relay each time: the 429 cools its key, and the next request would wait for it.
+    await using relay = startTestRelay({ upstreamUrl: upstream.url });
     const response = await post(`${relay.url}/v1/messages`, MESSAGES);
     assert.equal(response.status, current.status);
     assert.equal(response.headers.get("retry-after"), "7");
@@ -345,12 +346,12 @@ Deno.test("shutdown lets an in-flight stream finish, then stops", async () => {
   const upstream = startFakeUpstream(() => stream.response());
   const relay = startTestRelay({ upstreamUrl: upstream.url });
   const pending = post(`${relay.url}/v1/messages`, MESSAGES);
-  stream.push("event: ping\ndata: {}\n\n");
+  stream.push("event: message_start\ndata: {}\n\n");
   const response = await pending;
   const stopping = relay.server.shutdown(60_000);
   stream.push("event: message_stop\ndata: {}\n\n");
   stream.end();
-  assert.equal(await response.text(), "event: ping\ndata: {}\n\nevent: message_stop\ndata: {}\n\n");
+  assert.equal(await response.text(), "event: message_start\ndata: {}\n\nevent: message_stop\ndata: {}\n\n");
   assert.deepEqual(await stopping, { cut: false });
   await upstream.close();
 });
@@ -360,12 +361,15 @@ Deno.test("shutdown ends streams still open when the grace period ends, telling 
   const upstream = startFakeUpstream(() => stream.response());
   const relay = startTestRelay({ upstreamUrl: upstream.url });
   const pending = post(`${relay.url}/v1/messages`, MESSAGES);
-  stream.push("event: ping\ndata: {}\n\n");
+  stream.push("event: message_start\ndata: {}\n\n");
   const response = await pending;
   assert.equal(relay.server.inFlight.size, 1);
   const [stopped, text] = await Promise.all([relay.server.shutdown(20), response.text()]);
   assert.deepEqual(stopped, { cut: true });
-  assert.match(text, /^event: ping\ndata: \{\}\n\nevent: error\ndata: .*"api_error".*server\.shutdown_grace/);
+  assert.match(
+    text,
+    /^event: message_start\ndata: \{\}\n\nevent: error\ndata: .*"api_error".*server\.shutdown_grace/,
+  );
   assert.equal(relay.server.inFlight.size, 0);
   await stream.cancelled;
   await upstream.close();

@@ -1,0 +1,143 @@
+/**
+ * Inputs shared by the microbenchmarks: streams, headers and bodies shaped like the ones relay carries
+ * between Claude Code and api.anthropic.com, built once per bench file.
+ */
+import { mockRespond } from "../src/providers/mock.ts";
+import { mockOptionsSchema } from "../src/providers/mock_options.ts";
+import { GOLDEN_NAMES, loadGolden } from "../tests/stream/golden.ts";
+
+/** How many SSE events {@linkcode mockStreamChunks} yields. */
+export const STREAM_EVENTS = 200;
+
+/** The events around a text answer's deltas: message start, ping, block start and stop, delta, stop. */
+const _ENVELOPE_EVENTS = 6;
+
+/**
+ * A {@linkcode STREAM_EVENTS}-event text answer from the mock provider, one chunk per event: the way
+ * api.anthropic.com writes a stream, and so the way relay reads it off the socket.
+ */
+export async function mockStreamChunks(): Promise<Uint8Array[]> {
+  const response = await mockRespond({
+    path: "/v1/messages",
+    method: "POST",
+    headers: new Headers(),
+    signal: new AbortController().signal,
+    body: { model: "mock-1", max_tokens: 1024, stream: true, messages: [{ role: "user", content: "hi" }] },
+  }, mockOptionsSchema.parse({ events: STREAM_EVENTS - _ENVELOPE_EVENTS }));
+  const chunks = await Array.fromAsync(response.body!);
+  if (chunks.length !== STREAM_EVENTS) {
+    throw new Error(`mock stream has ${chunks.length} events, not ${STREAM_EVENTS}`);
+  }
+  return chunks;
+}
+
+/** Every golden stream of `tests/stream/golden/`, each as one buffer. */
+export function goldenStreams(): Promise<Uint8Array[]> {
+  return Promise.all(GOLDEN_NAMES.map(loadGolden));
+}
+
+/** An in-memory body that hands out `chunks` one read at a time. */
+export function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  return ReadableStream.from(chunks);
+}
+
+/** Reads `stream` to its end, chunk by chunk, as relay's client would. */
+export async function drain(stream: ReadableStream<Uint8Array>): Promise<void> {
+  const reader = stream.getReader();
+  while (!(await reader.read()).done);
+}
+
+/** The headers Claude Code sends on `POST /v1/messages`, as Deno.serve hands them to relay. */
+export function claudeCodeRequestHeaders(): Headers {
+  return new Headers({
+    "host": "127.0.0.1:8787",
+    "connection": "keep-alive",
+    "content-length": "409600",
+    "content-type": "application/json",
+    "accept": "application/json",
+    "accept-encoding": "gzip, deflate, br, zstd",
+    "anthropic-version": "2023-06-01",
+    "anthropic-beta":
+      "claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14," +
+      "context-1m-2025-08-07",
+    "anthropic-dangerous-direct-browser-access": "true",
+    "x-api-key": "sk-ant-api03-bench-client-key-000000000000000000000000000000000000",
+    "user-agent": "claude-cli/2.0.14 (external, cli)",
+    "x-app": "cli",
+    "x-claude-code-session-id": "0b9c5d0e-5f4e-4d43-9c1b-1d2f3a4b5c6d",
+    "x-stainless-arch": "x64",
+    "x-stainless-lang": "js",
+    "x-stainless-os": "Linux",
+    "x-stainless-package-version": "0.60.0",
+    "x-stainless-retry-count": "0",
+    "x-stainless-runtime": "node",
+    "x-stainless-runtime-version": "v22.19.0",
+    "x-stainless-timeout": "600",
+  });
+}
+
+/** The headers api.anthropic.com answers a streamed request with, as Deno's fetch hands them to relay. */
+export function anthropicResponseHeaders(): Headers {
+  const limits = Object.fromEntries(
+    ["input-tokens", "output-tokens", "requests", "tokens"].flatMap((kind) => [
+      [`anthropic-ratelimit-${kind}-limit`, "400000"],
+      [`anthropic-ratelimit-${kind}-remaining`, "399000"],
+      [`anthropic-ratelimit-${kind}-reset`, "2025-11-25T13:00:05Z"],
+    ]),
+  );
+  return new Headers({
+    "date": "Tue, 25 Nov 2025 13:00:00 GMT",
+    "content-type": "text/event-stream; charset=utf-8",
+    "transfer-encoding": "chunked",
+    "connection": "keep-alive",
+    "cache-control": "no-cache",
+    ...limits,
+    "request-id": "req_011CVUbench0000000000000",
+    "strict-transport-security": "max-age=31536000; includeSubDomains; preload",
+    "anthropic-organization-id": "00000000-0000-4000-8000-000000000000",
+    "via": "1.1 google",
+    "cf-cache-status": "DYNAMIC",
+    "x-robots-tag": "none",
+    "server": "cloudflare",
+    "cf-ray": "9a3b4c5d6e7f8091-FRA",
+  });
+}
+
+/**
+ * A Messages request body of at least `minBytes`, shaped like a long Claude Code session: a system
+ * prompt, a dozen tools with schemas, and turn after turn of tool calls whose results hold file text.
+ */
+export function claudeCodeBody(minBytes: number): Uint8Array {
+  const tools = Array.from({ length: 12 }, (_, i) => ({
+    name: `tool_${i}`,
+    description: `Tool ${i}: reads, edits or searches files in the workspace. `.repeat(8),
+    input_schema: {
+      type: "object",
+      properties: { path: { type: "string" }, pattern: { type: "string" }, limit: { type: "integer" } },
+      required: ["path"],
+    },
+  }));
+  const body = {
+    model: "claude-sonnet-4-5",
+    max_tokens: 32000,
+    stream: true,
+    system: [{ type: "text", text: "You are Claude Code, an interactive CLI tool. ".repeat(200) }],
+    tools,
+    messages: [] as unknown[],
+  };
+  const fileText = "export function example(value: number): string { return `café ${value} 🎉`; }\n".repeat(
+    40,
+  );
+  for (let turn = 0; JSON.stringify(body).length < minBytes; turn++) {
+    const id = `toolu_${String(turn).padStart(24, "0")}`;
+    body.messages.push(
+      {
+        role: "assistant",
+        content: [{ type: "tool_use", id, name: "tool_0", input: { path: `src/f${turn}.ts` } }],
+      },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: id, content: fileText }] },
+    );
+  }
+  body.messages.push({ role: "user", content: "Now refactor it." });
+  return new TextEncoder().encode(JSON.stringify(body));
+}

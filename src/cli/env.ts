@@ -1,0 +1,196 @@
+import { Command, Option } from "@commander-js/extra-typings";
+import { claudeSettingsPath, mergeClaudeSettings, type SettingsChange } from "../config/claude_settings.ts";
+import { ConfigError } from "../config/errors.ts";
+import { resolveConfig } from "../config/resolve.ts";
+import type { Config } from "../config/schema.ts";
+import { writeFileAtomic } from "../config/write.ts";
+import { maskSecret } from "../util/mask.ts";
+import { reportConfigError } from "./_config_error.ts";
+import { Cancelled, canPrompt, terminalPrompter } from "./_prompts.ts";
+
+/** The shells `relay env` writes for. */
+export type Shell = "posix" | "fish";
+
+/**
+ * `relay env`: the environment that points Claude Code at relay, as shell exports, JSON, or merged
+ * into Claude Code's settings file.
+ */
+export function envCommand(setExitCode: (code: number) => void) {
+  return new Command("env")
+    .description('print the environment that points Claude Code at relay (eval "$(relay env)")')
+    .option(
+      "-c, --config <path>",
+      "config file (default: $RELAY_CONFIG, ./relay.yaml, ~/.config/relay/relay.yaml)",
+    )
+    .addOption(
+      new Option("--shell <shell>", "syntax of the exports").choices(["posix", "fish"]).default("posix"),
+    )
+    .option("--json", "print the variables as a JSON object instead")
+    .option(
+      "--claude-settings [path]",
+      "write them into the env block of Claude Code's settings (default: ~/.claude/settings.json)",
+    )
+    .option("-y, --yes", "with --claude-settings: replace variables the file already sets, without asking")
+    .action(async (options) => setExitCode(await _env(options)));
+}
+
+interface _EnvOptions {
+  config?: string;
+  shell: Shell;
+  json?: boolean;
+  claudeSettings?: string | true;
+  yes?: boolean;
+}
+
+/**
+ * The variables Claude Code needs to go through relay: `ANTHROPIC_BASE_URL`, `ANTHROPIC_AUTH_TOKEN`
+ * (the config's first client token, when it has any), and, when the `models:` tables name models
+ * exactly, `ANTHROPIC_MODEL` and the `ANTHROPIC_DEFAULT_{OPUS,SONNET,HAIKU}_MODEL` aliases, since
+ * Claude Code's own dated model ids would not match such names.
+ *
+ * @example
+ * ```ts
+ * claudeCodeEnv(config);
+ * // { ANTHROPIC_BASE_URL: "http://127.0.0.1:8787", ANTHROPIC_AUTH_TOKEN: "rly_..." }
+ * ```
+ */
+export function claudeCodeEnv(config: Config): Record<string, string> {
+  const vars: Record<string, string> = { ANTHROPIC_BASE_URL: _clientUrl(config.server) };
+  const [token] = config.server.auth.tokens;
+  if (token) vars.ANTHROPIC_AUTH_TOKEN = token;
+  const names = config.providers.flatMap((provider) => Object.keys(provider.models ?? {}))
+    .filter((name) => !name.includes("*"));
+  const family = (word: string) => names.find((name) => name.toLowerCase().includes(word));
+  const [opus, sonnet, haiku] = [family("opus"), family("sonnet"), family("haiku")];
+  const main = sonnet ?? opus ?? haiku ?? names[0];
+  if (main) vars.ANTHROPIC_MODEL = main;
+  if (opus) vars.ANTHROPIC_DEFAULT_OPUS_MODEL = opus;
+  if (sonnet) vars.ANTHROPIC_DEFAULT_SONNET_MODEL = sonnet;
+  if (haiku) vars.ANTHROPIC_DEFAULT_HAIKU_MODEL = haiku;
+  return vars;
+}
+
+/**
+ * Shell lines that set `vars`, values quoted only where the shell would otherwise read them.
+ *
+ * @example
+ * ```ts
+ * formatExports({ ANTHROPIC_BASE_URL: "http://127.0.0.1:8787" }, "posix");
+ * // "export ANTHROPIC_BASE_URL=http://127.0.0.1:8787"
+ * ```
+ */
+export function formatExports(vars: Record<string, string>, shell: Shell): string {
+  return Object.entries(vars).map(([name, value]) =>
+    shell === "fish"
+      ? `set -gx ${name} ${shellQuote(value, shell)}`
+      : `export ${name}=${shellQuote(value, shell)}`
+  ).join("\n");
+}
+
+/**
+ * A value as a shell reads it back unchanged: bare when it holds nothing the shell would interpret,
+ * single-quoted otherwise.
+ *
+ * @example
+ * ```ts
+ * shellQuote("my config.yaml"); // "'my config.yaml'"
+ * ```
+ */
+export function shellQuote(value: string, shell: Shell = "posix"): string {
+  if (/^[\w@%+=:,./-]+$/.test(value)) return value;
+  return shell === "fish" ? `'${value.replace(/[\\']/g, "\\$&")}'` : `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+async function _env(options: _EnvOptions): Promise<number> {
+  let vars: Record<string, string>;
+  try {
+    const resolved = await resolveConfig({ flag: options.config });
+    // stdout may be eval'ed, so everything meant for a person goes to stderr.
+    if (resolved.banner) console.error(resolved.banner);
+    for (const warning of resolved.warnings) console.error(`warning: ${warning}`);
+    if (resolved.config.server.port === 0) {
+      throw new ConfigError(resolved.path ?? "config", [{
+        path: "server.port",
+        message: "is 0 (any free port), so there is no fixed URL to give Claude Code: set a port",
+      }]);
+    }
+    vars = claudeCodeEnv(resolved.config);
+  } catch (error) {
+    return reportConfigError(error);
+  }
+  if (options.claudeSettings !== undefined) {
+    const path = typeof options.claudeSettings === "string"
+      ? options.claudeSettings
+      : claudeSettingsPath((name) => Deno.env.get(name), Deno.env.get("HOME") ?? "/");
+    return await _writeClaudeSettings(path, vars, options.yes === true);
+  }
+  if (!vars.ANTHROPIC_AUTH_TOKEN) {
+    console.error("note: the config has no server.auth.tokens, so relay takes any client credential");
+  }
+  console.log(options.json ? JSON.stringify(vars, null, 2) : formatExports(vars, options.shell));
+  return 0;
+}
+
+async function _writeClaudeSettings(
+  path: string,
+  vars: Record<string, string>,
+  yes: boolean,
+): Promise<number> {
+  let existing: string | undefined;
+  let mode = 0o600;
+  try {
+    existing = await Deno.readTextFile(path);
+    mode = (await Deno.stat(path)).mode! & 0o777;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  let merged;
+  try {
+    merged = mergeClaudeSettings(existing, vars, path);
+  } catch (error) {
+    return reportConfigError(error);
+  }
+  if (merged.changes.length === 0) {
+    console.log(`${path} already points Claude Code at relay: nothing to change.`);
+    return 0;
+  }
+  const replaced = merged.changes.filter((change) => change.before !== undefined);
+  if (replaced.length > 0 && !yes) {
+    const list = replaced.map(_describe).join("\n  ");
+    if (!canPrompt()) {
+      console.error(`${path} already sets:\n  ${list}\nPass --yes to replace them.`);
+      return 2;
+    }
+    const controller = new AbortController();
+    try {
+      const prompter = await terminalPrompter(controller.signal);
+      prompter.note(list, `${path} already sets`);
+      if (!await prompter.confirm({ message: "Replace them?", initial: true })) {
+        prompter.outro("Left unchanged.");
+        return 1;
+      }
+    } catch (error) {
+      if (error instanceof Cancelled) return 130;
+      throw error;
+    }
+  }
+  await writeFileAtomic(path, merged.text, { mode });
+  console.log(
+    `Updated ${path} (env block of Claude Code's settings):\n  ${merged.changes.map(_describe).join("\n  ")}`,
+  );
+  return 0;
+}
+
+function _describe(change: SettingsChange): string {
+  const show = (value: string) => (change.name === "ANTHROPIC_AUTH_TOKEN" ? maskSecret(value) : value);
+  return change.before === undefined
+    ? `${change.name}=${show(change.after)} (added)`
+    : `${change.name}=${show(change.after)} (was ${show(change.before)})`;
+}
+
+// What a client on this machine dials: a wildcard bind is reached through loopback.
+function _clientUrl(server: Config["server"]): string {
+  const host = server.host.replace(/^\[(.*)\]$/, "$1");
+  const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
+  return `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${server.port}`;
+}

@@ -1,0 +1,84 @@
+import { join } from "node:path";
+import type { EnvLookup } from "./env_expand.ts";
+import { ConfigError } from "./errors.ts";
+
+/** One variable of Claude Code's `env` block that a merge sets; `before` is absent for a new one. */
+export interface SettingsChange {
+  name: string;
+  before?: string;
+  after: string;
+}
+
+/** A merged settings file and what the merge changed (variables already right are not listed). */
+export interface MergedSettings {
+  text: string;
+  changes: SettingsChange[];
+}
+
+/**
+ * Where Claude Code keeps its user settings: `$CLAUDE_CONFIG_DIR/settings.json`, else
+ * `~/.claude/settings.json`.
+ *
+ * @example
+ * ```ts
+ * claudeSettingsPath(() => undefined, "/home/me"); // "/home/me/.claude/settings.json"
+ * ```
+ */
+export function claudeSettingsPath(env: EnvLookup, home: string): string {
+  return join(env("CLAUDE_CONFIG_DIR") || join(home, ".claude"), "settings.json");
+}
+
+/**
+ * Sets `vars` in the `env` block of Claude Code's settings JSON (`existing`, or none yet), keeping
+ * every other key and variable as it was. Pure: the caller decides whether changing a variable that
+ * already had another value needs asking. Throws `ConfigError` when the file is not a JSON object, so
+ * a settings file relay cannot read is never overwritten.
+ *
+ * @example
+ * ```ts
+ * const { text, changes } = mergeClaudeSettings('{"theme":"dark"}', { ANTHROPIC_BASE_URL: "http://127.0.0.1:8787" }, path);
+ * // text: {"theme":"dark","env":{"ANTHROPIC_BASE_URL":"http://127.0.0.1:8787"}} (indented)
+ * ```
+ */
+export function mergeClaudeSettings(
+  existing: string | undefined,
+  vars: Record<string, string>,
+  path: string,
+): MergedSettings {
+  const settings = existing === undefined || existing.trim() === "" ? {} : _parse(existing, path);
+  const env = settings.env ?? {};
+  if (!_isRecord(env)) {
+    throw new ConfigError(path, [{
+      message: `${path}: "env" is not an object, so relay leaves the file alone`,
+    }]);
+  }
+  const changes: SettingsChange[] = [];
+  for (const [name, after] of Object.entries(vars)) {
+    const before = env[name];
+    if (before === after) continue;
+    changes.push(before === undefined ? { name, after } : { name, before: String(before), after });
+    env[name] = after;
+  }
+  return { text: `${JSON.stringify({ ...settings, env }, null, 2)}\n`, changes };
+}
+
+function _parse(text: string, path: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(path, [{
+      message: `${path} is not valid JSON (${(error as Error).message}), so relay leaves it alone`,
+    }]);
+  }
+  if (!_isRecord(parsed)) {
+    throw new ConfigError(path, [{
+      message: `${path} does not hold a JSON object, so relay leaves it alone`,
+    }]);
+  }
+  return parsed;
+}
+
+function _isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

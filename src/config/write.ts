@@ -1,0 +1,95 @@
+import { basename, dirname, join } from "node:path";
+
+export interface WriteFileOptions {
+  /** The file's permission bits; 0600 by default, as for anything holding keys or tokens. */
+  mode?: number;
+  /** Keep a copy of the file being replaced as `<path>.bak-<timestamp>` (mode 0600), stamped with this time. */
+  backupAt?: Date;
+  /** Checked just before the rename: once aborted, nothing is left behind, not even the backup. */
+  signal?: AbortSignal;
+}
+
+/** What {@linkcode writeFileAtomic} did besides writing. */
+export interface WriteResult {
+  /** The backup's path, when there was a file to back up. */
+  backup?: string;
+  /** Whether the folder had to be created (mode 0700). */
+  createdFolder: boolean;
+}
+
+/**
+ * Replaces a file so that readers see the old content or the new, never half of either: the text goes
+ * to a temporary file in the same folder (so the rename cannot cross file systems), created with
+ * `mode` before a byte is written, then renamed over `path`. A missing folder is created 0700, since
+ * it will hold secrets. On any failure or abort the temporary file and the backup are removed and the
+ * original is untouched.
+ *
+ * @example
+ * ```ts
+ * const { backup } = await writeFileAtomic("relay.yaml", text, { backupAt: new Date() });
+ * ```
+ */
+export async function writeFileAtomic(
+  path: string,
+  text: string,
+  options: WriteFileOptions = {},
+): Promise<WriteResult> {
+  const mode = options.mode ?? 0o600;
+  const folder = dirname(path);
+  const createdFolder = !(await _exists(folder));
+  if (createdFolder) await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
+  const made: string[] = [];
+  try {
+    const backup = options.backupAt ? await _backup(path, options.backupAt, made) : undefined;
+    const temp = join(folder, `.${basename(path)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
+    await Deno.writeTextFile(temp, "", { createNew: true, mode });
+    made.push(temp);
+    // The umask may have narrowed `mode`; the file must end up with exactly what was asked.
+    await Deno.chmod(temp, mode);
+    await Deno.writeTextFile(temp, text);
+    options.signal?.throwIfAborted();
+    await Deno.rename(temp, path);
+    return { backup, createdFolder };
+  } catch (error) {
+    for (const leftover of made.reverse()) await Deno.remove(leftover).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * The backup name for a file replaced at `at`: sortable, and free of characters shells care about.
+ *
+ * @example
+ * ```ts
+ * backupPath("relay.yaml", new Date("2025-01-02T03:04:05Z")); // "relay.yaml.bak-20250102T030405Z"
+ * ```
+ */
+export function backupPath(path: string, at: Date): string {
+  return `${path}.bak-${at.toISOString().replace(/\.\d+Z$/, "Z").replace(/[-:]/g, "")}`;
+}
+
+async function _backup(path: string, at: Date, made: string[]): Promise<string | undefined> {
+  let content: Uint8Array;
+  try {
+    content = await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  const backup = backupPath(path, at);
+  await Deno.writeFile(backup, new Uint8Array(), { createNew: true, mode: 0o600 });
+  made.push(backup);
+  await Deno.chmod(backup, 0o600);
+  await Deno.writeFile(backup, content);
+  return backup;
+}
+
+async function _exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}

@@ -1,0 +1,127 @@
+import { createHash } from "node:crypto";
+
+/** Where a conversation's requests have been going. */
+export interface AffinityTarget<K> {
+  /** The provider's name in the config. */
+  provider: string;
+  /** `undefined` for providers without keys. */
+  key: K | undefined;
+}
+
+/** How long a {@linkcode ConversationAffinity} remembers, and how much. */
+export interface ConversationAffinityOptions {
+  /** Since the conversation's last request, in ms; an hour, the longest prompt-cache lifetime. */
+  ttlMs?: number;
+  /** Conversations remembered at most; the least recently used go first; 10 000. */
+  maxEntries?: number;
+  /** ms; `Date.now` unless given. */
+  now?: () => number;
+}
+
+/**
+ * Which provider and key each conversation is on, so its next requests go there too: Anthropic's
+ * thinking signatures only validate where they were made, and a prompt cache only hits on the key
+ * (organisation) that wrote it. The caller keeps the pin while that provider and key are usable and
+ * `set`s a new one when it had to move; forgetting is by age and by size, with no timers.
+ *
+ * @example
+ * ```ts
+ * const affinity = new ConversationAffinity<ProviderKey>({ now: Date.now });
+ * const conversation = conversationKey(request.headers, body);
+ * const pinned = conversation === undefined ? undefined : affinity.get(conversation);
+ * // ... order providers with preferNamed(order, pinned?.provider), pick with { prefer: pinned?.key } ...
+ * if (conversation !== undefined) affinity.set(conversation, { provider: route.name, key });
+ * ```
+ */
+export class ConversationAffinity<K> {
+  readonly #ttlMs: number;
+  readonly #maxEntries: number;
+  readonly #now: () => number;
+  // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
+  readonly #entries = new Map<string, { target: AffinityTarget<K>; expiresAt: number }>();
+
+  /** An empty map; see {@linkcode ConversationAffinityOptions} for the defaults. */
+  constructor(options: ConversationAffinityOptions = {}) {
+    this.#ttlMs = options.ttlMs ?? 3_600_000;
+    this.#maxEntries = options.maxEntries ?? 10_000;
+    if (!(this.#maxEntries >= 1)) throw new RangeError("maxEntries must be at least 1");
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Conversations remembered now, expired ones not yet swept included. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Where `conversation` has been going, renewing its lease; `undefined` when unknown or expired. */
+  get(conversation: string): AffinityTarget<K> | undefined {
+    const entry = this.#entries.get(conversation);
+    if (!entry) return undefined;
+    this.#entries.delete(conversation);
+    if (entry.expiresAt <= this.#now()) return undefined;
+    this.#remember(conversation, entry.target);
+    return entry.target;
+  }
+
+  /** Pins `conversation` to `target`, replacing any earlier pin. */
+  set(conversation: string, target: AffinityTarget<K>): void {
+    this.#entries.delete(conversation);
+    this.#remember(conversation, target);
+    for (const [oldest] of this.#entries) {
+      if (this.#entries.size <= this.#maxEntries) break;
+      this.#entries.delete(oldest);
+    }
+  }
+
+  #remember(conversation: string, target: AffinityTarget<K>): void {
+    this.#entries.set(conversation, { target, expiresAt: this.#now() + this.#ttlMs });
+  }
+}
+
+// Enough of the system prompt to tell clients and conversations apart (Claude Code's first block is
+// its attribution line), short enough to stop before anything that may change between turns.
+const _SYSTEM_PREFIX_CHARS = 1024;
+
+/**
+ * What identifies the conversation a request belongs to, as a fixed-size hash; `undefined` when
+ * nothing does (no session header and no user message), and such requests are not pinned.
+ *
+ * - Claude Code sends `x-claude-code-session-id`; with `x-claude-code-agent-id` a subagent's requests
+ *   are a conversation of their own, since they build a different context.
+ * - Otherwise: the system prompt's first 1024 characters and the text of the first user message,
+ *   both of which every later turn repeats unchanged. Only text counts: `cache_control` marks move
+ *   from turn to turn, and two conversations opening with the same words and system prompt share a
+ *   pin, which costs nothing but spread.
+ *
+ * @param body the parsed request body.
+ *
+ * @example
+ * ```ts
+ * conversationKey(new Headers({ "x-claude-code-session-id": "5f0c..." }), body); // "kT1c..."
+ * conversationKey(new Headers(), { messages: [{ role: "user", content: "hi" }] }); // "a9Xq..."
+ * conversationKey(new Headers(), {}); // undefined
+ * ```
+ */
+export function conversationKey(headers: Headers, body: unknown): string | undefined {
+  const session = headers.get("x-claude-code-session-id");
+  if (session) return _hash(["session", session, headers.get("x-claude-code-agent-id") ?? ""]);
+  if (typeof body !== "object" || body === null) return undefined;
+  const { system, messages } = body as { system?: unknown; messages?: unknown };
+  const first = Array.isArray(messages)
+    ? messages.find((message) => (message as { role?: unknown } | null)?.role === "user")
+    : undefined;
+  if (first === undefined) return undefined;
+  return _hash(["opening", _text(system).slice(0, _SYSTEM_PREFIX_CHARS), _text(first.content)]);
+}
+
+/** The text of a `system` or `content` value: a string, or the `text` of its text blocks. */
+function _text(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  return content.map((block) => typeof block?.text === "string" ? block.text : "").join("\n");
+}
+
+function _hash(parts: string[]): string {
+  // JSON keeps the parts apart, so ("ab", "c") and ("a", "bc") differ.
+  return createHash("sha256").update(JSON.stringify(parts)).digest("base64url").slice(0, 32);
+}

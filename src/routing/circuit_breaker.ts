@@ -1,0 +1,154 @@
+/** Where a breaker stands: passing requests, refusing them, or letting one probe find out. */
+export type BreakerState = "closed" | "open" | "half_open";
+
+/** How a {@linkcode CircuitBreaker} trips and recovers. */
+export interface CircuitBreakerOptions {
+  /** Failures within `windowMs` that open the breaker; 5. */
+  failureThreshold?: number;
+  /** How far back failures count, in ms; one minute. */
+  windowMs?: number;
+  /** How long the breaker stays open before a probe, in ms; 30 seconds. */
+  cooldownMs?: number;
+  /**
+   * Up to this share of `cooldownMs` is added at random, so breakers that opened together (every key
+   * of a provider that went down) do not probe together; 0.2.
+   */
+  jitterRatio?: number;
+  /** ms; `Date.now` unless given. */
+  now?: () => number;
+  /** In [0, 1); `Math.random` unless given. */
+  random?: () => number;
+  /** Told of every change of state, for logs and metrics. */
+  onTransition?: (from: BreakerState, to: BreakerState) => void;
+}
+
+/**
+ * Leave to send one request, from {@linkcode CircuitBreaker.tryAcquire}. Every permit must end in
+ * exactly one of `onSuccess`, `onFailure` or `release`: a probe never reported keeps the breaker
+ * half-open and refusing.
+ */
+export interface BreakerPermit {
+  /** Whether this is the one request a half-open breaker lets through. */
+  readonly probe: boolean;
+}
+
+/**
+ * A circuit breaker for one key or one provider. Closed, it passes requests and counts failures;
+ * `failureThreshold` failures within `windowMs` open it. Open, it refuses everything until the
+ * cooldown (plus jitter) has passed, then turns half-open and lets exactly one probe through while
+ * refusing the rest; the probe's success closes it, its failure opens it again for a new cooldown.
+ *
+ * Only the probe decides a half-open breaker: results of requests let through before it opened say
+ * nothing about the upstream now, so they are ignored, then and after it closes again. State changes happen when the breaker is
+ * asked (no timers run here), and `onTransition` hears of each.
+ *
+ * @example
+ * ```ts
+ * const breaker = new CircuitBreaker({ onTransition: (from, to) => log.warn("breaker", { from, to }) });
+ * const permit = breaker.tryAcquire();
+ * if (!permit) return tryNextProvider();
+ * const outcome = await attempt();
+ * if (outcome === "cancelled") breaker.release(permit);
+ * else if (outcome === "unhealthy") breaker.onFailure(permit);
+ * else breaker.onSuccess(permit);
+ * ```
+ */
+export class CircuitBreaker {
+  readonly #threshold: number;
+  readonly #windowMs: number;
+  readonly #cooldownMs: number;
+  readonly #jitterRatio: number;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #onTransition: ((from: BreakerState, to: BreakerState) => void) | undefined;
+  #state: BreakerState = "closed";
+  // The most recent failures while closed, at most `threshold` of them, oldest first.
+  #failures: number[] = [];
+  #retryAt: number | undefined;
+  #probe: BreakerPermit | undefined;
+  // Permits issued since the breaker last closed: only their failures count toward opening it again.
+  #closedPermits = new WeakSet<BreakerPermit>();
+
+  /** A closed breaker; see {@linkcode CircuitBreakerOptions} for the defaults. */
+  constructor(options: CircuitBreakerOptions = {}) {
+    this.#threshold = options.failureThreshold ?? 5;
+    if (!(this.#threshold >= 1)) throw new RangeError("failureThreshold must be at least 1");
+    this.#windowMs = options.windowMs ?? 60_000;
+    this.#cooldownMs = options.cooldownMs ?? 30_000;
+    this.#jitterRatio = options.jitterRatio ?? 0.2;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+    this.#onTransition = options.onTransition;
+  }
+
+  /** The state now; an open breaker whose cooldown is over reads half-open. */
+  get state(): BreakerState {
+    if (this.#state === "open" && this.#now() >= this.#retryAt!) this.#moveTo("half_open");
+    return this.#state;
+  }
+
+  /** While open, when it lets a probe through, in ms; `undefined` otherwise. */
+  get retryAt(): number | undefined {
+    return this.state === "open" ? this.#retryAt : undefined;
+  }
+
+  /** Leave to send one request, or `undefined` while open or while the half-open probe is out. */
+  tryAcquire(): BreakerPermit | undefined {
+    switch (this.state) {
+      case "closed": {
+        const permit = { probe: false };
+        this.#closedPermits.add(permit);
+        return permit;
+      }
+      case "open":
+        return undefined;
+      case "half_open":
+        if (this.#probe) return undefined;
+        this.#probe = { probe: true };
+        return this.#probe;
+    }
+  }
+
+  /** The request behind `permit` succeeded: a probe closes the breaker. */
+  onSuccess(permit: BreakerPermit): void {
+    if (permit !== this.#probe) return;
+    this.#probe = undefined;
+    this.#failures = [];
+    this.#moveTo("closed");
+  }
+
+  /** The request behind `permit` failed in a way that says the upstream is unhealthy. */
+  onFailure(permit: BreakerPermit): void {
+    if (permit === this.#probe) {
+      this.#probe = undefined;
+      this.#open();
+      return;
+    }
+    if (this.state !== "closed" || !this.#closedPermits.has(permit)) return;
+    const now = this.#now();
+    this.#failures.push(now);
+    if (this.#failures.length > this.#threshold) this.#failures.shift();
+    if (this.#failures.length === this.#threshold && now - this.#failures[0] < this.#windowMs) this.#open();
+  }
+
+  /**
+   * The request behind `permit` ended saying nothing about the upstream's health (the client left,
+   * the request was refused as invalid): a probe's place goes to the next request.
+   */
+  release(permit: BreakerPermit): void {
+    if (permit === this.#probe) this.#probe = undefined;
+  }
+
+  #open(): void {
+    this.#failures = [];
+    this.#closedPermits = new WeakSet();
+    this.#retryAt = this.#now() + this.#cooldownMs * (1 + this.#jitterRatio * this.#random());
+    this.#moveTo("open");
+  }
+
+  #moveTo(to: BreakerState): void {
+    const from = this.#state;
+    this.#state = to;
+    if (from !== to) this.#onTransition?.(from, to);
+  }
+}

@@ -1,0 +1,148 @@
+import { type RateLimitSnapshot, readRateLimitHeaders } from "./rate_limit_headers.ts";
+
+/** How an attempt upstream failed, as far as anything reached relay before the first byte went out. */
+export type UpstreamOutcome =
+  /** The connection failed or broke before the response started. */
+  | { kind: "network"; error: unknown }
+  /** No response, or no first body byte, within the deadline. */
+  | { kind: "timeout" }
+  /** The upstream answered with this status. */
+  | { kind: "http"; status: number; headers: Headers }
+  /** A 2xx stream whose first event was `error` (`error.type` here), before `message_start`. */
+  | { kind: "stream_error"; errorType: string; headers: Headers };
+
+/**
+ * What to do next:
+ * - `retry_next_key`: this key is limited (a 429), the provider is fine: the same provider's next key.
+ * - `disable_key`: this key is refused (401, 402, 403): take it out of rotation, say so in the log,
+ *   then as `retry_next_key`.
+ * - `retry_next_provider`: the provider looks unhealthy (network, timeout, 408, 5xx, 529): the next
+ *   provider in the strategy's order, after backoff.
+ * - `return`: the request itself is at fault (other 4xx); any other upstream would say the same, so
+ *   the answer goes to the client as it is.
+ */
+export type FailureAction = "retry_next_key" | "disable_key" | "retry_next_provider" | "return";
+
+/** The decision for one failed attempt. */
+export interface FailureDecision {
+  /** See {@linkcode FailureAction}. */
+  action: FailureAction;
+  /** A 429's key rests until then, in ms since the epoch (`KeyPool.cool`). */
+  coolKeyUntil?: number;
+  /** Whether it counts toward the key's and the provider's circuit breakers (`onFailure`). */
+  countsForBreaker: boolean;
+  /** The upstream's `retry-after`, for the backoff when the retry goes back to it. */
+  retryAfterMs?: number;
+  /** For the log line, e.g. `429 from upstream`. */
+  reason: string;
+}
+
+/** How {@linkcode classifyFailure} cools a key whose 429 gave no reset. */
+export interface ClassifyOptions {
+  /** ms; one minute, the window of RPM and TPM limits. */
+  defaultCoolMs?: number;
+}
+
+// How Anthropic's `error.type` values map back to the status they come with over HTTP.
+const _STATUS_FOR_ERROR_TYPE: Record<string, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529,
+};
+
+/**
+ * Decides what a failed attempt means for the request, the key and the provider. Pure: the caller
+ * acts on the decision (cools or disables the key, tells the breakers, backs off, tries the next).
+ *
+ * | outcome                                  | action              | breaker | key                           |
+ * | ---------------------------------------- | ------------------- | ------- | ----------------------------- |
+ * | network error, timeout before first byte | retry_next_provider | counts  |                               |
+ * | 408, 5xx, 529                            | retry_next_provider | counts  |                               |
+ * | 429                                      | retry_next_key      | no      | cooled until its reset        |
+ * | 401, 402, 403                            | disable_key         | no      | out of rotation               |
+ * | other 4xx (400, 404, 413, ...)           | return              | no      |                               |
+ *
+ * An `error` event before `message_start` counts as the status its `error.type` comes with over HTTP
+ * (`overloaded_error` as 529, `rate_limit_error` as 429, an unknown type as 500).
+ *
+ * A 429's key cools until `retry-after`, else the unified quota's reset when it says `rejected`, else
+ * the latest reset of the windows it reports empty, else `defaultCoolMs` from now.
+ *
+ * @param now ms since the epoch.
+ *
+ * @example
+ * ```ts
+ * const decision = classifyFailure({ kind: "http", status: response.status, headers: response.headers }, Date.now());
+ * if (decision.coolKeyUntil !== undefined) pool.cool(key, decision.coolKeyUntil);
+ * if (decision.action === "disable_key") pool.disable(key, decision.reason);
+ * if (decision.countsForBreaker) breaker.onFailure(permit);
+ * ```
+ */
+export function classifyFailure(
+  outcome: UpstreamOutcome,
+  now: number,
+  options: ClassifyOptions = {},
+): FailureDecision {
+  switch (outcome.kind) {
+    case "network": {
+      const message = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
+      return { action: "retry_next_provider", countsForBreaker: true, reason: `network error: ${message}` };
+    }
+    case "timeout":
+      return { action: "retry_next_provider", countsForBreaker: true, reason: "no first byte in time" };
+    case "http":
+      return _classifyStatus(
+        outcome.status,
+        outcome.headers,
+        now,
+        options,
+        `${outcome.status} from upstream`,
+      );
+    case "stream_error":
+      return _classifyStatus(
+        _STATUS_FOR_ERROR_TYPE[outcome.errorType] ?? 500,
+        outcome.headers,
+        now,
+        options,
+        `${outcome.errorType} event before message_start`,
+      );
+  }
+}
+
+function _classifyStatus(
+  status: number,
+  headers: Headers,
+  now: number,
+  options: ClassifyOptions,
+  reason: string,
+): FailureDecision {
+  const snapshot = readRateLimitHeaders(headers, now);
+  const retryAfter = snapshot.retryAfterMs === undefined ? {} : { retryAfterMs: snapshot.retryAfterMs };
+  if (status === 429) {
+    const coolKeyUntil = _coolUntil(snapshot, now, options.defaultCoolMs ?? 60_000);
+    return { action: "retry_next_key", coolKeyUntil, countsForBreaker: false, ...retryAfter, reason };
+  }
+  if (status === 401 || status === 402 || status === 403) {
+    return { action: "disable_key", countsForBreaker: false, reason };
+  }
+  if (status === 408 || status >= 500) {
+    return { action: "retry_next_provider", countsForBreaker: true, ...retryAfter, reason };
+  }
+  return { action: "return", countsForBreaker: false, reason };
+}
+
+function _coolUntil(snapshot: RateLimitSnapshot, now: number, defaultCoolMs: number): number {
+  if (snapshot.retryAfterMs !== undefined) return now + snapshot.retryAfterMs;
+  const unified = snapshot.unified;
+  if (unified?.status === "rejected" && unified.resetAt !== undefined) return unified.resetAt;
+  const emptied = Object.values(snapshot.windows)
+    .flatMap((window) => window.remaining === 0 && window.resetAt !== undefined ? [window.resetAt] : []);
+  return emptied.length > 0 ? Math.max(...emptied) : now + defaultCoolMs;
+}

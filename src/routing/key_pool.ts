@@ -1,0 +1,251 @@
+import type { RateLimitSnapshot, RateLimitWindowName } from "./rate_limit_headers.ts";
+import type { TokenCount } from "./token_estimate.ts";
+import { type UsageReservation, UsageWindow } from "./usage_window.ts";
+
+/** Per-minute limits a key may carry in the config; each left out is only limited by the upstream. */
+export interface KeyLimits {
+  /** Requests per minute. */
+  rpm?: number;
+  /** Input and output tokens together per minute. */
+  tpm?: number;
+  /** Input tokens per minute. */
+  input_tpm?: number;
+  /** Output tokens per minute. */
+  output_tpm?: number;
+}
+
+/** One key of a pool and its limits. */
+export interface PoolKey<K> {
+  /** The key as the caller knows it (a `ProviderKey`); compared by identity. */
+  key: K;
+  /** Left out, only the upstream limits it. */
+  limits?: KeyLimits;
+}
+
+/** How a {@linkcode KeyPool} keeps time. */
+export interface KeyPoolOptions {
+  /** Wall-clock ms (`Date.now` unless given): upstream resets are wall-clock instants. */
+  now?: () => number;
+  /** How long a window lasts when the upstream names no reset; one minute. */
+  windowMs?: number;
+}
+
+/** What a pick counted against its key, for {@linkcode KeyPool.settle}. */
+export interface KeyReservation<K> {
+  /** The key picked. */
+  readonly key: K;
+  /** What each of its windows counted. */
+  readonly windows: ReadonlyMap<RateLimitWindowName, UsageReservation>;
+}
+
+/**
+ * The answer of {@linkcode KeyPool.pick}: a key, or when every usable key is cooling or spent, when
+ * the first of them is back; `none` when no key is usable at all (disabled or excluded).
+ */
+export type KeyPick<K> =
+  | { kind: "key"; key: K; reservation: KeyReservation<K> }
+  | { kind: "wait"; waitUntil: number; retryAfterMs: number }
+  | { kind: "none" };
+
+/** What a pool knows about one key, for logs and status pages. */
+export interface KeyStatus {
+  /** Why it was taken out of rotation (a 401 or 403), when it was. */
+  disabled?: string;
+  /** Until when a 429 rests it, in ms since the epoch, while it does. */
+  cooledUntil?: number;
+  /** How spent its fullest window is, 0 to 1. */
+  ratio: number;
+}
+
+/** Which options of {@linkcode KeyPool.pick} narrow the choice. */
+export interface PickOptions<K> {
+  /** Keys this request already tried. */
+  exclude?: ReadonlySet<K>;
+  /** A key to take whenever it is usable, whatever its ratio: conversation affinity's. */
+  prefer?: K;
+}
+
+const _LIMIT_FOR: Record<RateLimitWindowName, keyof KeyLimits> = {
+  requests: "rpm",
+  tokens: "tpm",
+  input_tokens: "input_tpm",
+  output_tokens: "output_tpm",
+};
+
+const _NOTHING: TokenCount = { input: 0, output: 0 };
+
+class _KeyState {
+  readonly windows: Map<RateLimitWindowName, UsageWindow>;
+  disabled: string | undefined;
+  cooledUntil = 0;
+
+  constructor(limits: KeyLimits, options: KeyPoolOptions) {
+    this.windows = new Map(
+      (Object.keys(_LIMIT_FOR) as RateLimitWindowName[]).map((name) => [
+        name,
+        new UsageWindow({ limit: limits[_LIMIT_FOR[name]], windowMs: options.windowMs, now: options.now }),
+      ]),
+    );
+  }
+
+  get ratio(): number {
+    return Math.max(...[...this.windows.values()].map((window) => window.ratio));
+  }
+
+  /** When a request of `tokens` can go out on this key; `undefined` when it can now. */
+  blockedUntil(tokens: TokenCount, now: number): number | undefined {
+    const until = Math.max(
+      this.cooledUntil,
+      ...[...this.windows].map(([name, window]) => window.blockedUntil(_amount(name, tokens)) ?? 0),
+    );
+    return until > now ? until : undefined;
+  }
+}
+
+/**
+ * The keys of one provider and what they have spent. A request takes the usable key with the lowest
+ * usage ratio (ties go to the key listed first); a 429 cools a key until its reset, a 401 or 403
+ * disables it, and every response's rate-limit headers correct the counts. Limits the config leaves
+ * out are learned from those headers, so a key without configured limits counts as unused (ratio 0)
+ * until its upstream says otherwise.
+ *
+ * Time is injected and nothing here sleeps: when every key is cold, {@linkcode pick} says until when,
+ * and the caller decides whether to wait that long.
+ *
+ * @example
+ * ```ts
+ * const pool = new KeyPool([{ key: "sk-1", limits: { rpm: 50 } }, { key: "sk-2" }], { now: Date.now });
+ * const pick = pool.pick(estimateTokens(body));
+ * if (pick.kind === "key") {
+ *   const response = await send(pick.key);
+ *   pool.observe(pick.key, readRateLimitHeaders(response.headers, Date.now()));
+ *   // ... once the usage is in:
+ *   pool.settle(pick.reservation, { input: usage.input_tokens, output: usage.output_tokens });
+ * }
+ * ```
+ */
+export class KeyPool<K> {
+  readonly #keys = new Map<K, _KeyState>();
+  readonly #now: () => number;
+
+  /** A pool of `keys`, in the order ties are broken; each key once. */
+  constructor(keys: readonly PoolKey<K>[], options: KeyPoolOptions = {}) {
+    this.#now = options.now ?? Date.now;
+    for (const { key, limits } of keys) {
+      if (this.#keys.has(key)) throw new Error("a key pool cannot hold the same key twice");
+      this.#keys.set(key, new _KeyState(limits ?? {}, { ...options, now: this.#now }));
+    }
+  }
+
+  /**
+   * Takes a key for a request of `estimate` tokens and reserves them on it, or says when the first
+   * usable key will be back.
+   */
+  pick(estimate: TokenCount, options: PickOptions<K> = {}): KeyPick<K> {
+    const now = this.#now();
+    const usable = this.#usable(options.exclude);
+    const ready = usable.filter(([, state]) => state.blockedUntil(estimate, now) === undefined);
+    if (ready.length === 0) {
+      const waitUntil = this.#earliest(usable, estimate, now);
+      return waitUntil === undefined
+        ? { kind: "none" }
+        : { kind: "wait", waitUntil, retryAfterMs: Math.ceil(waitUntil - now) };
+    }
+    const [key, state] = ready.find(([key]) => key === options.prefer) ??
+      ready.reduce((best, entry) => entry[1].ratio < best[1].ratio ? entry : best);
+    const windows = new Map(
+      [...state.windows].map(([name, window]) => [name, window.reserve(_amount(name, estimate))]),
+    );
+    return { kind: "key", key, reservation: { key, windows } };
+  }
+
+  /**
+   * Replaces a pick's estimate with the tokens the request really used: `{ input: 0, output: 0 }`
+   * when it did no work, though it still counts as a request. Settle each reservation once.
+   */
+  settle(reservation: KeyReservation<K>, actual: TokenCount): void {
+    const windows = this.#state(reservation.key).windows;
+    for (const [name, reserved] of reservation.windows) {
+      windows.get(name)!.settle(reserved, _amount(name, actual));
+    }
+  }
+
+  /** Rests a key until `untilMs` (a 429); a longer rest already under way stands. */
+  cool(key: K, untilMs: number): void {
+    const state = this.#state(key);
+    state.cooledUntil = Math.max(state.cooledUntil, untilMs);
+  }
+
+  /** Takes a key out of rotation for good (a 401 or 403); `reason` is kept for {@linkcode status}. */
+  disable(key: K, reason: string): void {
+    this.#state(key).disabled = reason;
+  }
+
+  /** Corrects a key's windows from the rate-limit headers of a response it got. */
+  observe(key: K, snapshot: RateLimitSnapshot): void {
+    const windows = this.#state(key).windows;
+    for (const [name, window] of Object.entries(snapshot.windows)) {
+      windows.get(name as RateLimitWindowName)!.correct(window);
+    }
+  }
+
+  /**
+   * The earliest instant, in ms since the epoch, at which some enabled key can take a request of
+   * `estimate` tokens: now when one can already, `undefined` when every key is disabled or excluded.
+   */
+  earliestReset(estimate: TokenCount = _NOTHING, exclude?: ReadonlySet<K>): number | undefined {
+    return this.#earliest(this.#usable(exclude), estimate, this.#now());
+  }
+
+  /**
+   * The share of the pool's capacity left, 0 to 1: the mean over its keys of `1 - ratio`, where
+   * disabled and cooling keys have none. This is what `shuffle` weighs providers by.
+   */
+  remainingCapacity(): number {
+    if (this.#keys.size === 0) return 0;
+    const now = this.#now();
+    let sum = 0;
+    for (const state of this.#keys.values()) {
+      if (state.disabled === undefined && state.cooledUntil <= now) sum += 1 - state.ratio;
+    }
+    return sum / this.#keys.size;
+  }
+
+  /** What the pool knows about `key`. */
+  status(key: K): KeyStatus {
+    const state = this.#state(key);
+    return {
+      ...(state.disabled === undefined ? {} : { disabled: state.disabled }),
+      ...(state.cooledUntil > this.#now() ? { cooledUntil: state.cooledUntil } : {}),
+      ratio: state.ratio,
+    };
+  }
+
+  #usable(exclude: ReadonlySet<K> | undefined): [K, _KeyState][] {
+    return [...this.#keys].filter(([key, state]) => state.disabled === undefined && !exclude?.has(key));
+  }
+
+  #earliest(usable: [K, _KeyState][], estimate: TokenCount, now: number): number | undefined {
+    if (usable.length === 0) return undefined;
+    return Math.min(...usable.map(([, state]) => state.blockedUntil(estimate, now) ?? now));
+  }
+
+  #state(key: K): _KeyState {
+    const state = this.#keys.get(key);
+    if (!state) throw new Error("the key is not in this pool");
+    return state;
+  }
+}
+
+function _amount(window: RateLimitWindowName, tokens: TokenCount): number {
+  switch (window) {
+    case "requests":
+      return 1;
+    case "tokens":
+      return tokens.input + tokens.output;
+    case "input_tokens":
+      return tokens.input;
+    case "output_tokens":
+      return tokens.output;
+  }
+}

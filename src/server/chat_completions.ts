@@ -1,0 +1,129 @@
+import type { Context } from "hono";
+import { AnthropicToOpenAI, anthropicToOpenAISse } from "../stream/anthropic_to_openai.ts";
+import { chatCompletionFor } from "../stream/anthropic_to_openai_completion.ts";
+import { anthropicRequestFor, ChatRequestError } from "../stream/openai_request_to_anthropic.ts";
+import { isJsonObject } from "../stream/openai_types.ts";
+import { readBody } from "./body.ts";
+import { RelayError } from "./errors.ts";
+import { openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
+import type { RelayEnv } from "./request_id.ts";
+
+export interface ChatCompletionsOptions {
+  /**
+   * relay's own HTTP handling (`app.fetch`). The translated request goes through `/v1/messages` like
+   * any other, so routing, model mapping, client auth, timeouts, keep-alive and the access log apply.
+   */
+  dispatch: (request: Request) => Promise<Response>;
+  /** Largest request body accepted, in bytes. */
+  maxBodyBytes: number;
+  /** Unix seconds, the `created` of the answer; injected so tests can pin it. */
+  now?: () => number;
+}
+
+/**
+ * `POST /v1/chat/completions` for OpenAI-style clients, served by whichever provider serves the model:
+ * the request is translated to Anthropic's Messages format, sent through relay's own `/v1/messages`,
+ * and the answer translated back, streams event by event in OpenAI's format (`data:` chunks, `: ping`
+ * comments, `data: [DONE]`). Errors, relay's and upstreams', take OpenAI's shape with their status.
+ *
+ * @example
+ * ```ts
+ * app.post("/v1/chat/completions", chatCompletions({ dispatch: async (request) => await app.fetch(request), maxBodyBytes }));
+ * ```
+ */
+export function chatCompletions(
+  options: ChatCompletionsOptions,
+): (c: Context<RelayEnv>) => Promise<Response> {
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  return async (c) => {
+    const chat = await _chatRequest(c.req.raw, options.maxBodyBytes);
+    if (chat instanceof Response) return chat;
+    let messages: Record<string, unknown>;
+    try {
+      messages = anthropicRequestFor(chat);
+    } catch (error) {
+      if (error instanceof ChatRequestError) return openaiErrorResponse(400, error.message);
+      throw error;
+    }
+    const answer = await options.dispatch(_messagesRequest(c, messages));
+    return await _openaiAnswer(answer, chat, now());
+  };
+}
+
+/** The translated request as relay's own `/v1/messages` takes it, with the client's headers and signal. */
+function _messagesRequest(c: Context<RelayEnv>, messages: Record<string, unknown>): Request {
+  const headers = new Headers(c.req.raw.headers);
+  headers.delete("content-length");
+  headers.set("content-type", "application/json");
+  // Anthropic upstreams require a version; OpenAI clients know nothing of it.
+  if (!headers.has("anthropic-version")) headers.set("anthropic-version", "2023-06-01");
+  // One id for the exchange, in relay's log and in the client's answer.
+  headers.set("x-request-id", c.get("requestId"));
+  return new Request(new URL("/v1/messages", c.req.url), {
+    method: "POST",
+    headers,
+    body: JSON.stringify(messages),
+    signal: c.req.raw.signal,
+  });
+}
+
+/** relay's Anthropic-format answer in OpenAI's format, with its headers (rate limits, request ids). */
+async function _openaiAnswer(
+  answer: Response,
+  chat: Record<string, unknown>,
+  created: number,
+): Promise<Response> {
+  const headers = new Headers(answer.headers);
+  headers.delete("content-length");
+  headers.delete("content-type");
+  if (!answer.ok) return await openaiErrorFromAnthropic(answer, headers);
+  if (chat.stream === true) {
+    const includeUsage = isJsonObject(chat.stream_options) && chat.stream_options.include_usage === true;
+    const translator = new AnthropicToOpenAI({ created, includeUsage });
+    headers.set("content-type", "text/event-stream");
+    headers.set("cache-control", "no-cache");
+    return new Response(
+      anthropicToOpenAISse(answer.body ?? ReadableStream.from<Uint8Array>([]), translator),
+      {
+        headers,
+      },
+    );
+  }
+  let message: unknown;
+  try {
+    message = await answer.json();
+  } catch (error) {
+    return openaiErrorResponse(
+      502,
+      `the upstream's answer is not JSON: ${(error as Error).message}`,
+      "api_error",
+    );
+  }
+  return Response.json(chatCompletionFor(isJsonObject(message) ? message : {}, created), { headers });
+}
+
+/** The request body, checked as far as relay needs it, or the 400/413 response that says why not. */
+async function _chatRequest(
+  request: Request,
+  maxBodyBytes: number,
+): Promise<Record<string, unknown> & { model: string; messages: unknown[] } | Response> {
+  let text: string;
+  try {
+    text = new TextDecoder().decode(await readBody(request, maxBodyBytes));
+  } catch (error) {
+    if (error instanceof RelayError) return openaiErrorResponse(error.status, error.message);
+    throw error;
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    return openaiErrorResponse(400, `request body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!isJsonObject(body)) return openaiErrorResponse(400, "request body must be a JSON object");
+  if (typeof body.model !== "string" || body.model === "") {
+    return openaiErrorResponse(400, "model: field required (a non-empty string)");
+  }
+  if (!Array.isArray(body.messages)) return openaiErrorResponse(400, "messages: field required (an array)");
+  return body as Record<string, unknown> & { model: string; messages: unknown[] };
+}

@@ -1,0 +1,149 @@
+/**
+ * Errors between OpenAI's shape, `{"error":{"message","type","param","code"}}`, and Anthropic's
+ * envelope, in both directions: an OpenAI-compatible upstream's failure told to an Anthropic client,
+ * and an Anthropic-format failure told to an OpenAI client. The status and the message text survive
+ * both ways, because clients retry on the status and Claude Code reads the text.
+ */
+import { isJsonObject } from "../stream/openai_types.ts";
+import { type AnthropicErrorType, errorTypeForStatus } from "./errors.ts";
+
+/** A failure in Anthropic's terms: the status to answer before a stream, the type and text always. */
+export interface AnthropicFailure {
+  readonly status: number;
+  readonly type: AnthropicErrorType;
+  readonly message: string;
+}
+
+/**
+ * OpenAI's error body.
+ *
+ * @example
+ * ```ts
+ * openaiErrorBody("messages: expected an array", "invalid_request_error");
+ * // { error: { message: "messages: expected an array", type: "invalid_request_error", param: null, code: null } }
+ * ```
+ */
+export function openaiErrorBody(message: string, type: string) {
+  return { error: { message, type, param: null, code: null } };
+}
+
+/**
+ * An error response in OpenAI's shape, which OpenAI's SDKs turn into their typed API errors.
+ *
+ * @example
+ * ```ts
+ * return openaiErrorResponse(400, "model: expected a string");
+ * ```
+ */
+export function openaiErrorResponse(
+  status: number,
+  message: string,
+  type = "invalid_request_error",
+  headers?: HeadersInit,
+): Response {
+  return Response.json(openaiErrorBody(message, type), { status, headers });
+}
+
+/**
+ * An Anthropic-format error response (relay's own or an upstream's) rewritten in OpenAI's shape, with
+ * the same status and the Anthropic `error.type` as `type`. `headers` go along: `retry-after` and
+ * `x-should-retry` drive the OpenAI SDK's retries too.
+ *
+ * @example
+ * ```ts
+ * if (!answer.ok) return await openaiErrorFromAnthropic(answer, headers);
+ * ```
+ */
+export async function openaiErrorFromAnthropic(response: Response, headers?: HeadersInit): Promise<Response> {
+  const text = await response.text();
+  let error: unknown;
+  try {
+    error = JSON.parse(text)?.error;
+  } catch {
+    error = undefined;
+  }
+  const message = isJsonObject(error) && typeof error.message === "string"
+    ? error.message
+    : _fallbackMessage(text, response.status);
+  const type = isJsonObject(error) && typeof error.type === "string"
+    ? error.type
+    : errorTypeForStatus(response.status);
+  return openaiErrorResponse(response.status, message, type, headers);
+}
+
+/**
+ * Reads an OpenAI-compatible upstream's non-2xx answer in Anthropic's terms. The status is kept (a
+ * redirect, which `fetch` was told not to follow, becomes 502: the upstream URL is wrong); the text is
+ * the upstream's own, since its wording is what a user can act on.
+ *
+ * @example
+ * ```ts
+ * const { status, type, message } = await readOpenAIError(response);
+ * return Response.json(errorEnvelope(type, message), { status });
+ * ```
+ */
+export async function readOpenAIError(response: Response): Promise<AnthropicFailure> {
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  const status = response.status >= 400 ? response.status : 502;
+  return anthropicFailureFor(body, status) ??
+    { status, type: errorTypeForStatus(status), message: _fallbackMessage(text, response.status) };
+}
+
+/**
+ * Reads an OpenAI-style error body, or the `error` member of a stream chunk, in Anthropic's terms;
+ * `undefined` when it holds no message. Compatibles disagree on the shape: OpenAI nests
+ * `{message, type, code}` under `error`, vLLM puts them at the top, OpenRouter gives the HTTP status as
+ * a numeric `code`, some servers send a bare string or FastAPI's `detail`. Inside a stream there is no
+ * HTTP status, so `status` is then the upstream's numeric `code` or one implied by its `type`.
+ *
+ * @example
+ * ```ts
+ * anthropicFailureFor({ error: { message: "Rate limit reached", type: "requests", code: "rate_limit_exceeded" } });
+ * // { status: 429, type: "rate_limit_error", message: "Rate limit reached" }
+ * ```
+ */
+export function anthropicFailureFor(body: unknown, httpStatus?: number): AnthropicFailure | undefined {
+  if (!isJsonObject(body)) return undefined;
+  const error = body.error ?? body;
+  if (typeof error === "string") return _failure(httpStatus ?? 500, error, "");
+  if (!isJsonObject(error)) return undefined;
+  const message = [error.message, error.detail].find((value) => typeof value === "string");
+  if (message === undefined) return undefined;
+  const code = error.code ?? error.status;
+  const words = [error.type, code].filter((value) => typeof value === "string").join(" ");
+  const codeStatus = typeof code === "number" && code >= 400 && code <= 599 ? code : undefined;
+  return _failure(httpStatus ?? codeStatus ?? _statusForWords(words), message, words);
+}
+
+/** A status for an error known only by its `type`/`code` words, as inside a stream. */
+function _statusForWords(words: string): number {
+  if (/rate_limit|quota/i.test(words)) return 429;
+  if (/overloaded/i.test(words)) return 529;
+  if (/context_length|invalid_request/i.test(words)) return 400;
+  if (/authentication|invalid_api_key/i.test(words)) return 401;
+  if (/timeout/i.test(words)) return 504;
+  return 500;
+}
+
+/**
+ * Claude Code only compacts a conversation that overflows when the error reads `prompt is too long`
+ * (protocols.md §2.4); OpenAI, vLLM and llama.cpp word it their own way, kept after the prefix.
+ */
+function _failure(status: number, message: string, words: string): AnthropicFailure {
+  const overflow = /context_length_exceeded|exceed_context_size/i.test(words) ||
+    /maximum context length|context (length|size|window)/i.test(message);
+  const text = overflow && !message.includes("prompt is too long")
+    ? `prompt is too long: ${message}`
+    : message;
+  return { status, type: errorTypeForStatus(status), message: text };
+}
+
+function _fallbackMessage(text: string, status: number): string {
+  return text.trim().slice(0, 500) || `upstream answered HTTP ${status} without a message`;
+}

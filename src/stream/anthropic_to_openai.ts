@@ -1,0 +1,249 @@
+/**
+ * An Anthropic event stream turned into a Chat Completions stream as it arrives (protocols.md §7.5),
+ * for OpenAI-style clients of relay's `/v1/chat/completions`. The translation is a small state machine
+ * over parsed events, {@linkcode AnthropicToOpenAI}; {@linkcode anthropicToOpenAISse} runs it over bytes.
+ */
+import { openaiErrorBody } from "../server/openai_errors.ts";
+import type { SseEvent } from "./sse_decode.ts";
+import { translateSse } from "./openai_translate_sse.ts";
+import { finishReasonFor, openaiUsageFor } from "./openai_stop_usage.ts";
+import { openaiToolId } from "./openai_tool_ids.ts";
+import { type AnthropicUsage, isJsonObject, type JsonObject } from "./openai_types.ts";
+
+/** One piece of an OpenAI stream: a `data:` chunk, a keep-alive comment, or the closing `[DONE]`. */
+export type OpenAISsePart = { kind: "chunk"; data: JsonObject } | { kind: "ping" } | { kind: "done" };
+
+export interface AnthropicToOpenAIOptions {
+  /** `created` of every chunk, in Unix seconds. */
+  created: number;
+  /** Whether the client asked for `stream_options.include_usage`: one more chunk, with the usage. */
+  includeUsage: boolean;
+}
+
+/** A tool use block being relayed as OpenAI tool call `call`. */
+interface _ToolBlock {
+  call: number;
+  /** `input` of the block's start; sent whole when no `input_json_delta` follows. */
+  input: unknown;
+  streamedInput: boolean;
+}
+
+/**
+ * The translation state of one stream. {@linkcode event} returns the OpenAI parts an Anthropic event
+ * completes; once {@linkcode finished}, nothing more. Text becomes `content`, tool use blocks become
+ * `tool_calls` numbered 0, 1, … in block order, with their ids mapped by {@linkcode openaiToolId};
+ * thinking, signatures and server-tool blocks have no Chat Completions equivalent and are dropped.
+ * `ping` becomes a comment, because OpenAI's SDK fails on any `data:` that is not a chunk.
+ *
+ * @example
+ * ```ts
+ * const translator = new AnthropicToOpenAI({ created: 1767225600, includeUsage: false });
+ * for (const event of new SseDecoder().feed(bytes)) translator.event(event);
+ * ```
+ */
+export class AnthropicToOpenAI {
+  readonly #options: AnthropicToOpenAIOptions;
+  #id = "chatcmpl-relay";
+  #model = "";
+  readonly #tools = new Map<number, _ToolBlock>();
+  #usage: AnthropicUsage = {};
+  #stopReason: string | undefined;
+  #finished = false;
+
+  constructor(options: AnthropicToOpenAIOptions) {
+    this.#options = options;
+  }
+
+  /** Whether the stream is over: `[DONE]` or an error chunk was produced. */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /** One Anthropic SSE event. Unknown events are skipped, as Anthropic asks clients to. */
+  event({ event, data }: SseEvent): OpenAISsePart[] {
+    if (this.#finished) return [];
+    let payload: unknown;
+    try {
+      payload = JSON.parse(data);
+    } catch {
+      payload = undefined;
+    }
+    if (!isJsonObject(payload)) {
+      return this.#fail(
+        "api_error",
+        `upstream sent an event that is not a JSON object: ${data.slice(0, 200)}`,
+      );
+    }
+    switch (event === "message" ? payload.type : event) {
+      case "ping":
+        return [{ kind: "ping" }];
+      case "error": {
+        const error = isJsonObject(payload.error) ? payload.error : {};
+        return this.#fail(String(error.type ?? "api_error"), String(error.message ?? "upstream failed"));
+      }
+      case "message_start":
+        return this.#start(isJsonObject(payload.message) ? payload.message : {});
+      case "content_block_start":
+        return this.#blockStart(
+          Number(payload.index),
+          isJsonObject(payload.content_block) ? payload.content_block : {},
+        );
+      case "content_block_delta":
+        return this.#blockDelta(Number(payload.index), isJsonObject(payload.delta) ? payload.delta : {});
+      case "content_block_stop":
+        return this.#blockStop(Number(payload.index));
+      case "message_delta":
+        if (isJsonObject(payload.delta) && typeof payload.delta.stop_reason === "string") {
+          this.#stopReason = payload.delta.stop_reason;
+        }
+        this.#addUsage(payload.usage);
+        return [];
+      case "message_stop":
+        return this.#finish();
+    }
+    return [];
+  }
+
+  /** The Anthropic body ended. Without `message_stop` the answer is incomplete, which the client must learn. */
+  end(): OpenAISsePart[] {
+    if (this.#finished) return [];
+    return this.#fail("api_error", "upstream ended the stream before the answer was finished");
+  }
+
+  #start(message: JsonObject): OpenAISsePart[] {
+    this.#id = `chatcmpl-${message.id ?? "relay"}`;
+    this.#model = String(message.model ?? "");
+    this.#addUsage(message.usage);
+    // OpenAI's SDK requires the role in the first delta ("missing role for choice 0").
+    return [this.#chunk({ role: "assistant", content: "" })];
+  }
+
+  #blockStart(index: number, block: JsonObject): OpenAISsePart[] {
+    if (block.type === "text" && typeof block.text === "string" && block.text) {
+      return [this.#chunk({ content: block.text })];
+    }
+    if (block.type !== "tool_use") return [];
+    const call = this.#tools.size;
+    this.#tools.set(index, { call, input: block.input, streamedInput: false });
+    const fn = { name: block.name, arguments: "" };
+    return [
+      this.#chunk({
+        tool_calls: [{ index: call, id: openaiToolId(String(block.id)), type: "function", function: fn }],
+      }),
+    ];
+  }
+
+  #blockDelta(index: number, delta: JsonObject): OpenAISsePart[] {
+    if (delta.type === "text_delta" && typeof delta.text === "string" && delta.text) {
+      return [this.#chunk({ content: delta.text })];
+    }
+    const tool = this.#tools.get(index);
+    if (!tool || delta.type !== "input_json_delta" || typeof delta.partial_json !== "string") return [];
+    // The API's first fragment is often empty; OpenAI's clients need no such chunk.
+    if (!delta.partial_json) return [];
+    tool.streamedInput = true;
+    return [this.#arguments(tool.call, delta.partial_json)];
+  }
+
+  /** Some Anthropic-format servers put a tool's whole input in its start and send no deltas. */
+  #blockStop(index: number): OpenAISsePart[] {
+    const tool = this.#tools.get(index);
+    if (!tool || tool.streamedInput || !isJsonObject(tool.input) || Object.keys(tool.input).length === 0) {
+      return [];
+    }
+    return [this.#arguments(tool.call, JSON.stringify(tool.input))];
+  }
+
+  #arguments(call: number, fragment: string): OpenAISsePart {
+    return this.#chunk({ tool_calls: [{ index: call, function: { arguments: fragment } }] });
+  }
+
+  #finish(): OpenAISsePart[] {
+    this.#finished = true;
+    const parts = [this.#chunk({}, finishReasonFor(this.#stopReason))];
+    if (this.#options.includeUsage) {
+      parts.push({
+        kind: "chunk",
+        data: { ...this.#envelope(), choices: [], usage: openaiUsageFor(this.#usage) },
+      });
+    }
+    parts.push({ kind: "done" });
+    return parts;
+  }
+
+  /** Counters in `message_delta` are totals; a null one is not reported, so the earlier value stands. */
+  #addUsage(usage: unknown) {
+    if (!isJsonObject(usage)) return;
+    for (const [field, value] of Object.entries(usage)) {
+      if (typeof value === "number") this.#usage = { ...this.#usage, [field]: value };
+    }
+  }
+
+  /** OpenAI's SDK throws on a chunk holding `error`, and its stream then ends; so does this one. */
+  #fail(type: string, message: string): OpenAISsePart[] {
+    this.#finished = true;
+    return [{ kind: "chunk", data: openaiErrorBody(message, type) }];
+  }
+
+  #envelope() {
+    return {
+      id: this.#id,
+      object: "chat.completion.chunk",
+      created: this.#options.created,
+      model: this.#model,
+    };
+  }
+
+  #chunk(delta: JsonObject, finishReason: string | null = null): OpenAISsePart {
+    const choice = { index: 0, delta, logprobs: null, finish_reason: finishReason };
+    return { kind: "chunk", data: { ...this.#envelope(), choices: [choice] } };
+  }
+}
+
+const _encoder = new TextEncoder();
+
+/**
+ * One part as OpenAI frames it: `data: <one-line JSON>\n\n` with no `event:` line, `data: [DONE]\n\n`,
+ * or the comment `: ping\n\n`.
+ *
+ * @example
+ * ```ts
+ * encodeOpenAISse({ kind: "done" }); // data: [DONE]\n\n
+ * ```
+ */
+export function encodeOpenAISse(part: OpenAISsePart): Uint8Array {
+  switch (part.kind) {
+    case "chunk":
+      return _encoder.encode(`data: ${JSON.stringify(part.data)}\n\n`);
+    case "ping":
+      return _encoder.encode(": ping\n\n");
+    case "done":
+      return _encoder.encode("data: [DONE]\n\n");
+  }
+}
+
+/**
+ * An Anthropic SSE body as OpenAI SSE bytes. Once the translation has finished, the Anthropic body is
+ * cancelled, which ends its upstream request.
+ *
+ * @example
+ * ```ts
+ * const translator = new AnthropicToOpenAI({ created: Math.floor(Date.now() / 1000), includeUsage: true });
+ * return new Response(anthropicToOpenAISse(answer.body!, translator), {
+ *   headers: { "content-type": "text/event-stream" },
+ * });
+ * ```
+ */
+export function anthropicToOpenAISse(
+  body: ReadableStream<Uint8Array>,
+  translator: AnthropicToOpenAI,
+): ReadableStream<Uint8Array> {
+  return translateSse(body, {
+    get finished() {
+      return translator.finished;
+    },
+    start: () => [],
+    event: (event) => translator.event(event).map(encodeOpenAISse),
+    end: () => translator.end().map(encodeOpenAISse),
+  });
+}

@@ -1,0 +1,194 @@
+/**
+ * An Anthropic Messages request as a Chat Completions request (protocols.md §7.2), for OpenAI-compatible
+ * upstreams. What Chat Completions cannot express is left out rather than approximated: thinking blocks
+ * (unsigned reasoning means nothing to another model), server tools such as web search, `top_k`,
+ * `metadata` and cache control.
+ */
+import { openaiToolId } from "./openai_tool_ids.ts";
+import { isJsonObject, type JsonObject } from "./openai_types.ts";
+
+/** A request Chat Completions cannot carry; the client gets it as a 400. */
+export class RequestTranslationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RequestTranslationError";
+  }
+}
+
+export interface ChatRequestOptions {
+  /** The id the upstream knows the model by. */
+  model: string;
+  /**
+   * Where `max_tokens` goes. OpenAI deprecated `max_tokens` and its reasoning models refuse it, while
+   * many compatible servers only know `max_tokens`.
+   */
+  maxTokensField: "max_tokens" | "max_completion_tokens";
+}
+
+/**
+ * The Chat Completions body for an Anthropic Messages body. A streamed request asks for
+ * `stream_options.include_usage`, without which the stream carries no token counts.
+ *
+ * @example
+ * ```ts
+ * chatRequestFor(
+ *   { model: "claude-sonnet-4-5", max_tokens: 64, system: "Be brief.", messages: [{ role: "user", content: "hi" }] },
+ *   { model: "gpt-4.1", maxTokensField: "max_completion_tokens" },
+ * );
+ * // { model: "gpt-4.1", messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "hi" }],
+ * //   max_completion_tokens: 64 }
+ * ```
+ */
+export function chatRequestFor(body: JsonObject, options: ChatRequestOptions): JsonObject {
+  if (!Array.isArray(body.messages)) {
+    throw new RequestTranslationError("messages: Input should be a valid list");
+  }
+  const system = _texts(body.system).join("\n");
+  const messages = [
+    ...(system ? [{ role: "system", content: system }] : []),
+    ...body.messages.flatMap((message, index) => _messages(message, index)),
+  ];
+  const chat: JsonObject = { model: options.model, messages };
+  if (typeof body.max_tokens === "number") chat[options.maxTokensField] = body.max_tokens;
+  if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) chat.stop = body.stop_sequences;
+  for (const field of ["temperature", "top_p"]) {
+    if (typeof body[field] === "number") chat[field] = body[field];
+  }
+  const tools = Array.isArray(body.tools) ? body.tools.flatMap(_tool) : [];
+  if (tools.length > 0) {
+    chat.tools = tools;
+    Object.assign(chat, _toolChoice(body.tool_choice));
+  }
+  const effort = _reasoningEffort(body.thinking);
+  if (effort) chat.reasoning_effort = effort;
+  if (body.stream === true) {
+    chat.stream = true;
+    chat.stream_options = { include_usage: true };
+  }
+  return chat;
+}
+
+function _messages(message: unknown, index: number): JsonObject[] {
+  if (!isJsonObject(message) || (message.role !== "user" && message.role !== "assistant")) {
+    throw new RequestTranslationError(`messages.${index}: expected a user or assistant message`);
+  }
+  const blocks = typeof message.content === "string"
+    ? [{ type: "text", text: message.content }]
+    : Array.isArray(message.content)
+    ? message.content.filter(isJsonObject)
+    : [];
+  return message.role === "user" ? _userMessages(blocks) : _assistantMessage(blocks);
+}
+
+/**
+ * Tool results become `tool` messages, which must directly follow the assistant's tool calls, so they go
+ * first; the rest of the turn follows as one user message. Tool messages hold text only, so images in a
+ * result travel in that user message.
+ */
+function _userMessages(blocks: JsonObject[]): JsonObject[] {
+  const results: JsonObject[] = [];
+  const parts: JsonObject[] = [];
+  for (const block of blocks) {
+    if (block.type === "tool_result") {
+      const content = typeof block.content === "string"
+        ? [{ type: "text", text: block.content }]
+        : Array.isArray(block.content)
+        ? block.content.filter(isJsonObject)
+        : [];
+      const text = _texts(content).join("\n");
+      results.push({
+        role: "tool",
+        tool_call_id: openaiToolId(String(block.tool_use_id)),
+        content: block.is_error === true ? `Error: ${text}` : text,
+      });
+      parts.push(...content.flatMap(_mediaPart));
+    } else if (block.type === "text" && typeof block.text === "string") {
+      parts.push({ type: "text", text: block.text });
+    } else {
+      parts.push(..._mediaPart(block));
+    }
+  }
+  if (parts.length === 0) return results;
+  const content = parts.length === 1 && parts[0].type === "text" ? parts[0].text : parts;
+  return [...results, { role: "user", content }];
+}
+
+function _assistantMessage(blocks: JsonObject[]): JsonObject[] {
+  const text = _texts(blocks).join("");
+  const toolCalls = blocks.filter((block) => block.type === "tool_use").map((block) => ({
+    id: openaiToolId(String(block.id)),
+    type: "function",
+    function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) },
+  }));
+  // An assistant turn of thinking alone has nothing to say to another model.
+  if (text === "" && toolCalls.length === 0) return [];
+  return [{
+    role: "assistant",
+    content: text || null,
+    ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+  }];
+}
+
+/** Images as data or remote URLs, and documents as files (PDF) or text; other sources have no equivalent. */
+function _mediaPart(block: JsonObject): JsonObject[] {
+  const source = isJsonObject(block.source) ? block.source : {};
+  const data = `data:${source.media_type};base64,${source.data}`;
+  if (block.type === "image") {
+    if (source.type === "base64") return [{ type: "image_url", image_url: { url: data } }];
+    if (source.type === "url") return [{ type: "image_url", image_url: { url: source.url } }];
+  }
+  if (block.type === "document") {
+    if (source.type === "base64") {
+      return [{ type: "file", file: { file_data: data, filename: block.title ?? "document.pdf" } }];
+    }
+    if (source.type === "text") return [{ type: "text", text: source.data }];
+  }
+  return [];
+}
+
+/** The text of a string or of the text blocks in a list; other blocks are skipped. */
+function _texts(content: unknown): string[] {
+  if (typeof content === "string") return content ? [content] : [];
+  if (!Array.isArray(content)) return [];
+  return content.filter((block) =>
+    isJsonObject(block) && block.type === "text" && typeof block.text === "string"
+  )
+    .map((block) => block.text);
+}
+
+/** Custom tools only: server tools (`web_search_…`, `bash_…`) run at Anthropic and mean nothing elsewhere. */
+function _tool(tool: unknown): JsonObject[] {
+  if (!isJsonObject(tool) || !isJsonObject(tool.input_schema)) return [];
+  if (tool.type !== undefined && tool.type !== "custom") return [];
+  const description = typeof tool.description === "string" ? { description: tool.description } : {};
+  return [{ type: "function", function: { name: tool.name, ...description, parameters: tool.input_schema } }];
+}
+
+function _toolChoice(choice: unknown): JsonObject {
+  if (!isJsonObject(choice)) return {};
+  const parallel = choice.disable_parallel_tool_use === true ? { parallel_tool_calls: false } : {};
+  switch (choice.type) {
+    case "auto":
+      return { tool_choice: "auto", ...parallel };
+    case "any":
+      return { tool_choice: "required", ...parallel };
+    case "tool":
+      return { tool_choice: { type: "function", function: { name: choice.name } }, ...parallel };
+    case "none":
+      return { tool_choice: "none" };
+  }
+  return {};
+}
+
+/**
+ * Only an explicit budget maps to `reasoning_effort` (thresholds near Claude Code's "think" and
+ * "think hard" budgets). Claude Code sends `adaptive` to every model it does not know, and models
+ * without reasoning refuse the field, so adaptive thinking sends nothing.
+ */
+function _reasoningEffort(thinking: unknown): string | undefined {
+  if (!isJsonObject(thinking) || thinking.type !== "enabled" || typeof thinking.budget_tokens !== "number") {
+    return undefined;
+  }
+  if (thinking.budget_tokens <= 4_096) return "low";
+  return thinking.budget_tokens <= 16_384 ? "medium" : "high";
+}

@@ -1,0 +1,62 @@
+/**
+ * A non-streamed Chat Completions answer as an Anthropic Message (protocols.md §7.2, §7.3), the twin of
+ * the stream translation in `openai_to_anthropic.ts`: the same blocks in the same order (thinking, text,
+ * tool calls), the same ids, stop reason and usage.
+ */
+import type { OpenAIToAnthropicOptions } from "./openai_to_anthropic.ts";
+import { anthropicUsageFor, stopReasonFor } from "./openai_stop_usage.ts";
+import { anthropicToolId } from "./openai_tool_ids.ts";
+import { type ChatCompletion, type ChatToolCall, isJsonObject } from "./openai_types.ts";
+
+/**
+ * The Anthropic Message for a Chat Completions answer. Tool arguments that are not a JSON object
+ * (truncated by `max_tokens`, or a model's typo) become `{}`, as Anthropic's SDK reads unparsable
+ * streamed input.
+ *
+ * @example
+ * ```ts
+ * anthropicMessageFor(
+ *   { choices: [{ message: { content: "Hi" }, finish_reason: "stop" }], usage: { prompt_tokens: 5, completion_tokens: 1 } },
+ *   { messageId: "msg_1", model: "gpt-4.1", thinking: false, newToolId },
+ * );
+ * // { id: "msg_1", type: "message", role: "assistant", model: "gpt-4.1", content: [{ type: "text", text: "Hi" }],
+ * //   stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1, … } }
+ * ```
+ */
+export function anthropicMessageFor(completion: ChatCompletion, options: OpenAIToAnthropicOptions) {
+  const choice = completion.choices?.find((candidate) => (candidate.index ?? 0) === 0);
+  const message = choice?.message ?? {};
+  const reasoning = message.reasoning_content || message.reasoning;
+  const text = message.content || message.refusal;
+  const calls = message.tool_calls ?? [];
+  const content = [
+    ...(reasoning && options.thinking ? [{ type: "thinking", thinking: reasoning, signature: "" }] : []),
+    ...(text ? [{ type: "text", text }] : []),
+    ...calls.map((call) => _toolUse(call, options.newToolId)),
+  ];
+  return {
+    id: options.messageId,
+    type: "message",
+    role: "assistant",
+    model: options.model,
+    content,
+    stop_reason: stopReasonFor(choice?.finish_reason, calls.length > 0),
+    stop_sequence: null,
+    usage: anthropicUsageFor(completion.usage),
+  };
+}
+
+function _toolUse(call: ChatToolCall, newToolId: () => string) {
+  let input: unknown;
+  try {
+    input = JSON.parse(call.function?.arguments || "{}");
+  } catch {
+    input = {};
+  }
+  return {
+    type: "tool_use",
+    id: call.id ? anthropicToolId(call.id) : newToolId(),
+    name: call.function?.name ?? "",
+    input: isJsonObject(input) ? input : {},
+  };
+}

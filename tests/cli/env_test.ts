@@ -1,0 +1,211 @@
+import assert from "node:assert/strict";
+import { claudeCodeEnv, formatExports, shellQuote } from "../../src/cli/env.ts";
+import { configSchema } from "../../src/config/schema.ts";
+import { runRelay, sandbox, writeConfig } from "../_helpers/cli.ts";
+
+const TOKEN = "rly_00112233445566778899aabbccddeeff";
+
+function config(
+  server: Record<string, unknown>,
+  providers: Record<string, unknown>[] = [{ name: "m", type: "mock" }],
+) {
+  return configSchema.parse({ server, providers });
+}
+
+Deno.test("claudeCodeEnv points Claude Code at relay with the first client token", () => {
+  assert.deepEqual(claudeCodeEnv(config({ port: 8788, auth: { tokens: [TOKEN, "second-token"] } })), {
+    ANTHROPIC_BASE_URL: "http://127.0.0.1:8788",
+    ANTHROPIC_AUTH_TOKEN: TOKEN,
+  });
+  assert.deepEqual(claudeCodeEnv(config({})), { ANTHROPIC_BASE_URL: "http://127.0.0.1:8787" });
+});
+
+Deno.test("claudeCodeEnv dials a wildcard bind through loopback, and brackets IPv6", () => {
+  const tokens = { tokens: [TOKEN] };
+  assert.equal(
+    claudeCodeEnv(config({ host: "0.0.0.0", auth: tokens })).ANTHROPIC_BASE_URL,
+    "http://127.0.0.1:8787",
+  );
+  assert.equal(claudeCodeEnv(config({ host: "::", auth: tokens })).ANTHROPIC_BASE_URL, "http://[::1]:8787");
+  assert.equal(claudeCodeEnv(config({ host: "::1" })).ANTHROPIC_BASE_URL, "http://[::1]:8787");
+  assert.equal(claudeCodeEnv(config({ host: "localhost" })).ANTHROPIC_BASE_URL, "http://localhost:8787");
+});
+
+Deno.test("claudeCodeEnv sets the model variables from exact names in the models tables, not globs", () => {
+  const vars = claudeCodeEnv(config({}, [
+    { name: "z", type: "mock", models: { "claude-*": "GLM-4.7" } },
+    {
+      name: "b",
+      type: "mock",
+      models: {
+        "claude-haiku-4-5": "h",
+        "claude-sonnet-4-5": "s",
+        "claude-opus-4-1": "o",
+        "claude-sonnet-4": "s4",
+      },
+    },
+  ]));
+  assert.deepEqual(vars, {
+    ANTHROPIC_BASE_URL: "http://127.0.0.1:8787",
+    ANTHROPIC_MODEL: "claude-sonnet-4-5",
+    ANTHROPIC_DEFAULT_OPUS_MODEL: "claude-opus-4-1",
+    ANTHROPIC_DEFAULT_SONNET_MODEL: "claude-sonnet-4-5",
+    ANTHROPIC_DEFAULT_HAIKU_MODEL: "claude-haiku-4-5",
+  });
+  assert.deepEqual(
+    claudeCodeEnv(config({}, [{ name: "o", type: "mock", models: { "qwen3-coder": "qwen3-coder" } }])),
+    { ANTHROPIC_BASE_URL: "http://127.0.0.1:8787", ANTHROPIC_MODEL: "qwen3-coder" },
+  );
+  assert.deepEqual(
+    Object.keys(claudeCodeEnv(config({}, [{ name: "z", type: "mock", models: { "*": "x" } }]))),
+    [
+      "ANTHROPIC_BASE_URL",
+    ],
+  );
+});
+
+Deno.test("formatExports writes posix or fish lines, quoting only what needs it", () => {
+  const vars = { A: "http://127.0.0.1:8787", B: "it's a $value" };
+  assert.equal(formatExports(vars, "posix"), "export A=http://127.0.0.1:8787\nexport B='it'\\''s a $value'");
+  assert.equal(formatExports(vars, "fish"), "set -gx A http://127.0.0.1:8787\nset -gx B 'it\\'s a $value'");
+});
+
+Deno.test("shellQuote round-trips through a real shell", async () => {
+  for (const value of ["plain", "two words", "it's", '$HOME `x` \\ "q"', ""]) {
+    const { stdout } = await new Deno.Command("sh", { args: ["-c", `printf %s ${shellQuote(value)}`] })
+      .output();
+    assert.equal(new TextDecoder().decode(stdout), value);
+  }
+});
+
+Deno.test("relay env prints eval-able exports, the token expanded from the environment", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(
+    folder,
+    'server:\n  port: 8790\n  auth:\n    tokens: ["${RELAY_CLIENT_TOKEN}"]\nproviders:\n  - name: m\n    type: mock\n' +
+      "    models:\n      claude-sonnet-4-5: x\n",
+  );
+  const { code, stdout, stderr } = await runRelay(["env", "-c", path], {
+    env: { RELAY_CLIENT_TOKEN: TOKEN },
+  });
+  assert.equal(code, 0, stderr);
+  assert.equal(
+    stdout,
+    [
+      "export ANTHROPIC_BASE_URL=http://127.0.0.1:8790",
+      `export ANTHROPIC_AUTH_TOKEN=${TOKEN}`,
+      "export ANTHROPIC_MODEL=claude-sonnet-4-5",
+      "export ANTHROPIC_DEFAULT_SONNET_MODEL=claude-sonnet-4-5",
+      "",
+    ].join("\n"),
+  );
+  const evaluated = await new Deno.Command("sh", {
+    args: ["-c", `${stdout}\nprintf '%s %s' "$ANTHROPIC_BASE_URL" "$ANTHROPIC_AUTH_TOKEN"`],
+  }).output();
+  assert.equal(new TextDecoder().decode(evaluated.stdout), `http://127.0.0.1:8790 ${TOKEN}`);
+});
+
+Deno.test("relay env --json and --shell fish", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(
+    folder,
+    `server:\n  auth:\n    tokens: ["${TOKEN}"]\nproviders:\n  - { name: m, type: mock }\n`,
+  );
+  const json = await runRelay(["env", "-c", path, "--json"]);
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(JSON.parse(json.stdout), {
+    ANTHROPIC_BASE_URL: "http://127.0.0.1:8787",
+    ANTHROPIC_AUTH_TOKEN: TOKEN,
+  });
+  const fish = await runRelay(["env", "-c", path, "--shell", "fish"]);
+  assert.equal(
+    fish.stdout,
+    `set -gx ANTHROPIC_BASE_URL http://127.0.0.1:8787\nset -gx ANTHROPIC_AUTH_TOKEN ${TOKEN}\n`,
+  );
+});
+
+Deno.test("relay env with no config keeps stdout eval-able: the banner goes to stderr", async () => {
+  const { code, stdout, stderr } = await runRelay(["env"]);
+  assert.equal(code, 0);
+  assert.equal(stdout, "export ANTHROPIC_BASE_URL=http://127.0.0.1:8787\n");
+  assert.match(stderr, /No config file found/);
+  assert.match(stderr, /relay takes any client credential/);
+});
+
+Deno.test("relay env refuses a config on port 0: there is no URL to give", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(folder, "server:\n  port: 0\nproviders:\n  - { name: m, type: mock }\n");
+  const { code, stdout, stderr } = await runRelay(["env", "-c", path]);
+  assert.equal(code, 1);
+  assert.equal(stdout, "");
+  assert.match(stderr, /server\.port: is 0/);
+});
+
+Deno.test("relay env --claude-settings writes ~/.claude/settings.json privately when there is none", async () => {
+  const home = await sandbox();
+  const path = await writeConfig(
+    home,
+    `server:\n  auth:\n    tokens: ["${TOKEN}"]\nproviders:\n  - { name: m, type: mock }\n`,
+  );
+  const { code, stdout, stderr } = await runRelay(["env", "-c", path, "--claude-settings"], { cwd: home });
+  assert.equal(code, 0, stderr);
+  const settings = `${home}/.claude/settings.json`;
+  assert.deepEqual(JSON.parse(await Deno.readTextFile(settings)), {
+    env: { ANTHROPIC_BASE_URL: "http://127.0.0.1:8787", ANTHROPIC_AUTH_TOKEN: TOKEN },
+  });
+  assert.equal((await Deno.stat(settings)).mode! & 0o777, 0o600);
+  assert.equal((await Deno.stat(`${home}/.claude`)).mode! & 0o777, 0o700);
+  assert.match(stdout, /ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:8787 \(added\)/);
+  assert.ok(!stdout.includes(TOKEN), "the token is shown masked");
+});
+
+Deno.test("relay env --claude-settings PATH merges, keeps other keys, and asks before replacing", async () => {
+  const home = await sandbox();
+  const path = await writeConfig(
+    home,
+    `server:\n  auth:\n    tokens: ["${TOKEN}"]\nproviders:\n  - { name: m, type: mock }\n`,
+  );
+  const settings = `${home}/claude.json`;
+  const original = JSON.stringify({
+    model: "opus",
+    env: { DISABLE_TELEMETRY: "1", ANTHROPIC_AUTH_TOKEN: "rly_old_token_0000" },
+  });
+  await Deno.writeTextFile(settings, original, { mode: 0o644 });
+
+  const refused = await runRelay(["env", "-c", path, "--claude-settings", settings]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /ANTHROPIC_AUTH_TOKEN=rly\.\.\.eeff \(was rly\.\.\.0000\)/);
+  assert.match(refused.stderr, /--yes/);
+  assert.equal(await Deno.readTextFile(settings), original, "untouched without --yes");
+
+  const { code, stdout, stderr } = await runRelay([
+    "env",
+    "-c",
+    path,
+    "--claude-settings",
+    settings,
+    "--yes",
+  ]);
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(JSON.parse(await Deno.readTextFile(settings)), {
+    model: "opus",
+    env: { DISABLE_TELEMETRY: "1", ANTHROPIC_AUTH_TOKEN: TOKEN, ANTHROPIC_BASE_URL: "http://127.0.0.1:8787" },
+  });
+  assert.equal((await Deno.stat(settings)).mode! & 0o777, 0o644, "the file keeps its mode");
+  assert.match(stdout, /ANTHROPIC_AUTH_TOKEN=rly\.\.\.eeff \(was rly\.\.\.0000\)/);
+  assert.match(stdout, /ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:8787 \(added\)/);
+
+  const again = await runRelay(["env", "-c", path, "--claude-settings", settings]);
+  assert.equal(again.code, 0);
+  assert.match(again.stdout, /nothing to change/);
+});
+
+Deno.test("relay env --claude-settings leaves a settings file it cannot parse alone", async () => {
+  const home = await sandbox();
+  const settings = `${home}/settings.json`;
+  await Deno.writeTextFile(settings, "{ broken");
+  const { code, stderr } = await runRelay(["env", "--claude-settings", settings, "--yes"]);
+  assert.equal(code, 1);
+  assert.match(stderr, /not valid JSON/);
+  assert.equal(await Deno.readTextFile(settings), "{ broken");
+});

@@ -1,0 +1,363 @@
+import assert from "node:assert/strict";
+import { parseConfig } from "../../src/config/load.ts";
+import { PROVIDER_TYPES } from "../../src/config/schema.ts";
+import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
+
+const KEY = "sk-ant-api03-init-test-key-0000000x7f2";
+const TOKEN_LINE = /^ {7}export ANTHROPIC_AUTH_TOKEN=(rly_[0-9a-f]{32})$/m;
+
+/** Where `relay init` writes by default in a sandbox whose HOME is also the working folder. */
+const defaultPath = (home: string) => `${home}/.config/relay/relay.yaml`;
+
+async function mode(path: string): Promise<number> {
+  return (await Deno.stat(path)).mode! & 0o777;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Parses a written file the way relay will, with `env` standing for the shell relay starts in. */
+async function load(path: string, env: Record<string, string> = {}) {
+  return parseConfig(await Deno.readTextFile(path), path, (name) => env[name]).config;
+}
+
+Deno.test("relay init without a terminal or flags names what it needs, exits 2 and writes nothing", async () => {
+  const home = await sandbox();
+  const { code, stdout, stderr } = await runRelay(["init"], { cwd: home });
+  assert.equal(code, 2);
+  assert.equal(stdout, "");
+  assert.match(stderr, /needs --provider, or --yes to take the defaults/);
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(home)), []);
+});
+
+Deno.test("relay init --yes with ANTHROPIC_API_KEY set: Anthropic by reference, a fresh token, a private file", async () => {
+  const home = await sandbox();
+  const { code, stdout, stderr } = await runRelay(["init", "--yes"], {
+    cwd: home,
+    env: { ANTHROPIC_API_KEY: KEY },
+  });
+  assert.equal(code, 0, stderr);
+  const path = defaultPath(home);
+  assert.equal(await mode(path), 0o600);
+  assert.equal(await mode(`${home}/.config/relay`), 0o700);
+  const text = await Deno.readTextFile(path);
+  assert.match(text, /key: "\$\{ANTHROPIC_API_KEY\}"/);
+  assert.ok(
+    !text.includes(KEY) && !stdout.includes(KEY) && !stderr.includes(KEY),
+    "the key stays a reference",
+  );
+  const config = await load(path, { ANTHROPIC_API_KEY: KEY });
+  assert.deepEqual(config.providers.map((p) => [p.name, p.type]), [["anthropic", "anthropic"]]);
+  assert.equal(config.server.port, 8787);
+  const token = TOKEN_LINE.exec(stdout)?.[1];
+  assert.ok(token, stdout);
+  assert.deepEqual(config.server.auth.tokens, [token]);
+  assert.match(stdout, /relay serve\n/);
+  assert.match(stdout, /export ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:8787/);
+  assert.match(stdout, /relay env --claude-settings/);
+});
+
+Deno.test("relay init --yes without ANTHROPIC_API_KEY sets up the mock", async () => {
+  const home = await sandbox();
+  const { code, stderr } = await runRelay(["init", "--yes"], { cwd: home });
+  assert.equal(code, 0, stderr);
+  const config = await load(defaultPath(home));
+  assert.deepEqual(config.providers.map((p) => p.type), ["mock"]);
+});
+
+Deno.test("a file relay init writes is one relay serves, with the token it printed", async () => {
+  const home = await sandbox();
+  const init = await runRelay(["init", "--yes"], { cwd: home });
+  assert.equal(init.code, 0, init.stderr);
+  const token = TOKEN_LINE.exec(init.stdout)![1];
+  await using relay = await spawnRelay([], { cwd: home });
+  const ask = (headers: Record<string, string>) =>
+    fetch(`${relay.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: '{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}',
+    });
+  const refused = await ask({});
+  await refused.body?.cancel();
+  assert.equal(refused.status, 401);
+  const answered = await ask({ authorization: `Bearer ${token}` });
+  await answered.body?.cancel();
+  assert.equal(answered.status, 200);
+  const env = await runRelay(["env"], { cwd: home });
+  assert.match(env.stdout, new RegExp(`^export ANTHROPIC_AUTH_TOKEN=${token}$`, "m"));
+});
+
+/** The flags each provider type needs without a terminal, and the environment its file needs to load. */
+const EVERY_TYPE: Record<string, { flags: string[]; env?: Record<string, string> }> = {
+  anthropic: { flags: [], env: { ANTHROPIC_API_KEY: KEY } },
+  "anthropic-compatible": { flags: ["--base-url", "https://gateway.example/api", "--key", "gw-key-000000"] },
+  zai: { flags: [], env: { ZAI_API_KEY: "zai-key-0000" } },
+  ollama: { flags: [] },
+  bedrock: { flags: ["--region", "eu-west-1", "--aws-profile", "work"] },
+  vertex: { flags: ["--project", "my-project", "--credentials-file", "/etc/sa.json"] },
+  azure: { flags: ["--base-url", "https://r.services.ai.azure.com/anthropic", "--key", "${AZURE_API_KEY}"] },
+  openai: { flags: [] },
+  mock: { flags: [] },
+};
+
+Deno.test("every file relay init writes loads: one run per provider type", async (t) => {
+  for (const type of PROVIDER_TYPES) {
+    await t.step(type, async () => {
+      const setup = EVERY_TYPE[type];
+      assert.ok(setup, `this test lists the flags ${type} needs`);
+      const home = await sandbox();
+      const env = { AZURE_API_KEY: "azure-key-0000", ...setup.env };
+      const { code, stderr } = await runRelay(["init", "--yes", "--provider", type, ...setup.flags], {
+        cwd: home,
+        env,
+      });
+      assert.equal(code, 0, stderr);
+      const config = await load(defaultPath(home), env);
+      assert.deepEqual(config.providers.map((p) => p.type), [type]);
+    });
+  }
+});
+
+Deno.test("relay init takes per-provider flags as provider:value, and several providers at once", async () => {
+  const home = await sandbox();
+  const { code, stderr } = await runRelay([
+    "init",
+    "--provider",
+    "anthropic,bedrock",
+    "--provider",
+    "mock",
+    "--key",
+    `anthropic:${KEY}`,
+    "--region",
+    "eu-west-1",
+    "--model",
+    "bedrock:claude-sonnet-4-5=eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "--model",
+    "mock:claude-*=mock",
+    "--strategy",
+    "round_robin",
+    "--port",
+    "8799",
+    "--token",
+    "my-own-client-token",
+  ], { cwd: home });
+  assert.equal(code, 0, stderr);
+  const text = await Deno.readTextFile(defaultPath(home));
+  assert.match(text, new RegExp(`key: "${KEY}"`), "a pasted key is written as given");
+  const config = await load(defaultPath(home));
+  assert.deepEqual(config.providers.map((p) => p.name), ["anthropic", "bedrock", "mock"]);
+  assert.equal(config.server.port, 8799);
+  assert.deepEqual(config.server.auth.tokens, ["my-own-client-token"]);
+  assert.equal(config.routing.strategy, "round_robin");
+  const [anthropic, bedrock, mock] = config.providers;
+  assert.equal(anthropic.keys[0].key, KEY);
+  assert.equal(bedrock.type === "bedrock" && bedrock.region, "eu-west-1");
+  assert.deepEqual(bedrock.models, { "claude-sonnet-4-5": "eu.anthropic.claude-sonnet-4-5-20250929-v1:0" });
+  assert.deepEqual(mock.models, { "claude-*": "mock" });
+});
+
+Deno.test("relay init --yes still names flags with no default, and refuses bad values, writing nothing", async () => {
+  const home = await sandbox();
+  const cases: [string[], RegExp][] = [
+    [["--provider", "anthropic-compatible"], /--yes still needs --base-url, --key/],
+    [["--provider", "anthropic"], /--yes still needs --key/],
+    [["--provider", "vertex"], /--yes still needs --project, --credentials-file/],
+    [["--provider", "nope"], /--provider: unknown provider nope: expected anthropic, anthropic-compatible/],
+    [["--provider", "mock", "--port", "abc"], /--port: expected a port number from 1 to 65535/],
+    [["--provider", "anthropic,zai", "--key", KEY], /--key: several providers take it \(anthropic, zai\)/],
+    [
+      ["--provider", "mock", "--region", "us-east-1"],
+      /--region: none of the chosen providers \(mock\) takes it/,
+    ],
+    [["--provider", "mock", "--region", "mock:us-east-1"], /--region: mock \(mock\) does not take it/],
+    [["--provider", "mock", "--model", "no-equals"], /--model: "no-equals" is not name=id/],
+    [
+      ["--provider", "mock,ollama", "--strategy", "fastest"],
+      /--strategy: unknown strategy fastest: expected failover,/,
+    ],
+    [
+      ["--provider", "anthropic-compatible", "--base-url", "ftp://x", "--key", "k"],
+      /--base-url: must be an http/,
+    ],
+  ];
+  for (const [flags, message] of cases) {
+    const { code, stderr } = await runRelay(["init", "--yes", ...flags], { cwd: home });
+    assert.equal(code, 2, flags.join(" "));
+    assert.match(stderr, message);
+    assert.ok(!stderr.includes(KEY), "a key given as a flag is never echoed");
+  }
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(home)), []);
+});
+
+Deno.test("relay init --validate tries the key against the provider and reports what it found", async (t) => {
+  const upstream = startFakeUpstream((request) =>
+    request.headers.get("x-api-key") === KEY ? Response.json({ data: [] }) : Response.json({
+      type: "error",
+      error: { type: "authentication_error", message: "invalid x-api-key" },
+    }, {
+      status: 401,
+    })
+  );
+  const run = async (key: string, baseUrl = upstream.url) => {
+    const home = await sandbox();
+    const result = await runRelay(
+      ["init", "--yes", "--provider", "anthropic", "--key", key, "--base-url", baseUrl, "--validate"],
+      { cwd: home },
+    );
+    return { ...result, written: await exists(defaultPath(home)) };
+  };
+  try {
+    await t.step("works", async () => {
+      const { code, stdout, written } = await run(KEY);
+      assert.equal(code, 0);
+      assert.match(stdout, /anthropic: the key works \(HTTP 200\)/);
+      assert.ok(written);
+      assert.equal(upstream.requests.at(-1)!.path, "/v1/models?limit=1");
+    });
+    await t.step("rejected: nothing is written", async () => {
+      const { code, stderr, written } = await run("sk-ant-wrong-key-000000");
+      assert.equal(code, 1);
+      assert.match(stderr, /anthropic: the key was rejected \(HTTP 401 \(invalid x-api-key\)\)/);
+      assert.match(stderr, /Nothing was written/);
+      assert.ok(!written);
+    });
+    await t.step("unreachable: saved anyway", async () => {
+      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      listener.close();
+      const { code, stderr, written } = await run(KEY, `http://127.0.0.1:${listener.addr.port}`);
+      assert.equal(code, 0);
+      assert.match(stderr, /unreachable, so the key is unchecked; the config is saved anyway/);
+      assert.ok(written);
+    });
+  } finally {
+    await upstream.close();
+  }
+});
+
+const EXISTING = `# my own notes about this relay
+server:
+  port: 8787 # the usual port
+  auth:
+    tokens: ["existing-client-token"]
+providers:
+  - name: mock # for trying things
+    type: mock
+`;
+
+Deno.test("relay init on an existing config needs --yes without a terminal, and leaves it alone", async () => {
+  const home = await sandbox();
+  const path = await writeConfig(home, EXISTING);
+  const { code, stderr } = await runRelay(["init", "--port", "9000"], { cwd: home });
+  assert.equal(code, 2);
+  assert.match(stderr, /needs --yes/);
+  assert.match(stderr, new RegExp(`${path} exists and would be replaced; a backup is kept`));
+  assert.equal(await Deno.readTextFile(path), EXISTING);
+  assert.deepEqual((await Array.fromAsync(Deno.readDir(home))).map((e) => e.name), ["relay.yaml"]);
+});
+
+Deno.test("relay init --yes edits an existing config: diff shown, comments kept, 0600 backup", async () => {
+  const home = await sandbox();
+  const path = await writeConfig(home, EXISTING, 0o644);
+  const { code, stdout, stderr } = await runRelay(["init", "--yes", "--port", "9000"], { cwd: home });
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^ {2}- {2}port: 8787 # the usual port$/m);
+  assert.match(stdout, /^ {2}\+ {2}port: 9000 # the usual port$/m);
+  assert.equal(await Deno.readTextFile(path), EXISTING.replace("port: 8787", "port: 9000"));
+  assert.equal(await mode(path), 0o600);
+  const backups = (await Array.fromAsync(Deno.readDir(home))).map((e) => e.name).filter((n) =>
+    n.includes(".bak-")
+  );
+  assert.equal(backups.length, 1);
+  assert.match(backups[0], /^relay\.yaml\.bak-\d{8}T\d{6}Z$/);
+  assert.equal(await Deno.readTextFile(`${home}/${backups[0]}`), EXISTING);
+  assert.equal(await mode(`${home}/${backups[0]}`), 0o600);
+  assert.match(stdout, new RegExp(`kept as ${home}/${backups[0]}`));
+  assert.match(stdout, /ANTHROPIC_AUTH_TOKEN=existing-client-token/, "the file's token is kept");
+});
+
+Deno.test("relay init --yes with nothing to change writes nothing and keeps no backup", async () => {
+  const home = await sandbox();
+  const path = await writeConfig(home, EXISTING);
+  const { code, stdout } = await runRelay(["init", "--yes"], { cwd: home });
+  assert.equal(code, 0);
+  assert.match(stdout, /already holds these answers: nothing to change/);
+  assert.deepEqual((await Array.fromAsync(Deno.readDir(home))).map((e) => e.name), ["relay.yaml"]);
+  assert.equal(await Deno.readTextFile(path), EXISTING);
+});
+
+Deno.test("relay init masks literal secrets in the diff it prints", async () => {
+  const home = await sandbox();
+  await writeConfig(home, EXISTING);
+  const { code, stdout, stderr } = await runRelay(
+    ["init", "--yes", "--provider", "mock,anthropic", "--key", KEY, "--new-token"],
+    { cwd: home },
+  );
+  assert.equal(code, 0, stderr);
+  const diff = stdout.slice(0, stdout.indexOf("Wrote "));
+  assert.match(diff, /^ {2}\+ {6}- key: "sk-ant-\.\.\.x7f2"$/m);
+  assert.match(diff, /^ {2}- {4}tokens: \["exi\.\.\.oken"\]$/m);
+  assert.ok(!diff.includes(KEY) && !diff.includes("existing-client-token"));
+});
+
+Deno.test("relay init --config writes there and says to pass it to relay serve and relay env", async () => {
+  const home = await sandbox();
+  const path = `${home}/elsewhere/my relay.yaml`;
+  const { code, stdout, stderr } = await runRelay(["init", "--yes", "--config", path], { cwd: home });
+  assert.equal(code, 0, stderr);
+  assert.equal(await mode(path), 0o600);
+  assert.match(stdout, /relay serve --config '.*\/elsewhere\/my relay\.yaml'/);
+  assert.match(stdout, /eval "\$\(relay env --config '.*my relay\.yaml'\)"/);
+  assert.ok(!await exists(defaultPath(home)));
+});
+
+Deno.test("relay init refuses to edit a file that is not YAML, writing nothing", async () => {
+  const home = await sandbox();
+  const path = await writeConfig(home, "server: [\n");
+  const { code, stderr } = await runRelay(["init", "--yes"], { cwd: home });
+  assert.equal(code, 1);
+  assert.ok(stderr.includes(`${path}:`), stderr);
+  assert.equal(await Deno.readTextFile(path), "server: [\n");
+});
+
+Deno.test("relay init --yes leaves the default strategy unwritten: no routing section for nothing", async () => {
+  const home = await sandbox();
+  const { code, stderr } = await runRelay(["init", "--yes", "--provider", "mock,ollama"], { cwd: home });
+  assert.equal(code, 0, stderr);
+  assert.doesNotMatch(await Deno.readTextFile(defaultPath(home)), /routing/);
+});
+
+Deno.test("relay init edits relay.example.yaml itself: one line changes, its comments are untouched", async () => {
+  const home = await sandbox();
+  const example = await Deno.readTextFile(new URL("../../relay.example.yaml", import.meta.url));
+  const path = await writeConfig(home, example);
+  const env = { ANTHROPIC_API_KEY: KEY, RELAY_CLIENT_TOKEN: "client-token-0001" };
+  const { code, stdout, stderr } = await runRelay(["init", "--yes", "--port", "9000"], { cwd: home, env });
+  assert.equal(code, 0, stderr);
+  assert.equal(await Deno.readTextFile(path), example.replace("port: ${RELAY_PORT:-8787}", "port: 9000"));
+  assert.doesNotMatch(
+    stdout + stderr,
+    /GATEWAY_API_KEY|ZAI_API_KEY/,
+    "references in comments are not asked for",
+  );
+  assert.match(stdout, /export ANTHROPIC_AUTH_TOKEN=client-token-0001/);
+});
+
+Deno.test("relay init names the variables the new file reads that this shell lacks", async () => {
+  const home = await sandbox();
+  const { code, stdout, stderr } = await runRelay(
+    ["init", "--yes", "--provider", "anthropic", "--key", "${MY_UNSET_KEY}"],
+    { cwd: home },
+  );
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /export MY_UNSET_KEY first: the config reads it/);
+  assert.doesNotMatch(stdout, /export ANTHROPIC_BASE_URL/, "no exports worked out from a stand-in");
+  const config = await load(defaultPath(home), { MY_UNSET_KEY: "set-later-0000" });
+  assert.equal(config.providers[0].keys[0].key, "set-later-0000");
+});

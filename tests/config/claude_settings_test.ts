@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { claudeSettingsPath, mergeClaudeSettings } from "../../src/config/claude_settings.ts";
+import { ConfigError } from "../../src/config/errors.ts";
+
+const VARS = { ANTHROPIC_BASE_URL: "http://127.0.0.1:8787", ANTHROPIC_AUTH_TOKEN: "rly_token" };
+
+Deno.test("claudeSettingsPath is ~/.claude/settings.json unless CLAUDE_CONFIG_DIR moves it", () => {
+  assert.equal(claudeSettingsPath(() => undefined, "/home/me"), "/home/me/.claude/settings.json");
+  assert.equal(
+    claudeSettingsPath((name) => (name === "CLAUDE_CONFIG_DIR" ? "/etc/claude" : undefined), "/home/me"),
+    "/etc/claude/settings.json",
+  );
+});
+
+Deno.test("mergeClaudeSettings starts a settings file when there is none", () => {
+  for (const existing of [undefined, "", "  \n"]) {
+    const { text, changes } = mergeClaudeSettings(existing, VARS, "settings.json");
+    assert.deepEqual(JSON.parse(text), { env: VARS });
+    assert.ok(text.endsWith("}\n"));
+    assert.deepEqual(changes, [
+      { name: "ANTHROPIC_BASE_URL", after: VARS.ANTHROPIC_BASE_URL },
+      { name: "ANTHROPIC_AUTH_TOKEN", after: VARS.ANTHROPIC_AUTH_TOKEN },
+    ]);
+  }
+});
+
+Deno.test("mergeClaudeSettings keeps every other key and variable, in their order", () => {
+  const existing = JSON.stringify({
+    theme: "dark",
+    env: { DISABLE_TELEMETRY: "1", ANTHROPIC_BASE_URL: "http://old:1" },
+    permissions: { allow: ["Bash(ls)"] },
+  });
+  const { text, changes } = mergeClaudeSettings(existing, VARS, "settings.json");
+  const merged = JSON.parse(text);
+  assert.deepEqual(Object.keys(merged), ["theme", "env", "permissions"]);
+  assert.deepEqual(merged.env, {
+    DISABLE_TELEMETRY: "1",
+    ANTHROPIC_BASE_URL: VARS.ANTHROPIC_BASE_URL,
+    ANTHROPIC_AUTH_TOKEN: VARS.ANTHROPIC_AUTH_TOKEN,
+  });
+  assert.deepEqual(merged.permissions, { allow: ["Bash(ls)"] });
+  assert.deepEqual(changes, [
+    { name: "ANTHROPIC_BASE_URL", before: "http://old:1", after: VARS.ANTHROPIC_BASE_URL },
+    { name: "ANTHROPIC_AUTH_TOKEN", after: VARS.ANTHROPIC_AUTH_TOKEN },
+  ]);
+});
+
+Deno.test("mergeClaudeSettings lists nothing when the variables are already right", () => {
+  const { changes } = mergeClaudeSettings(JSON.stringify({ env: VARS }), VARS, "settings.json");
+  assert.deepEqual(changes, []);
+});
+
+Deno.test("mergeClaudeSettings refuses a file it cannot read as settings, naming it", () => {
+  for (
+    const [text, why] of [["{ not json", /not valid JSON/], ["[1, 2]", /does not hold a JSON object/], [
+      '{"env": "x"}',
+      /"env" is not an object/,
+    ]] as const
+  ) {
+    assert.throws(
+      () => mergeClaudeSettings(text, VARS, "/home/me/.claude/settings.json"),
+      (error) =>
+        error instanceof ConfigError && why.test(error.message) && error.message.includes("/home/me/.claude"),
+    );
+  }
+});

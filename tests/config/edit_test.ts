@@ -1,0 +1,210 @@
+import assert from "node:assert/strict";
+import { applySetup, type ConfigSetup, readSetup } from "../../src/config/edit.ts";
+import { ConfigError } from "../../src/config/errors.ts";
+import { parseConfig } from "../../src/config/load.ts";
+
+const ENV: Record<string, string> = { ANTHROPIC_API_KEY: "sk-ant-edit-test-0000x7f2" };
+const parse = (text: string) => parseConfig(text, "relay.yaml", (name) => ENV[name]).config;
+
+const COMMENTED = `# my relay
+server:
+  port: \${RELAY_PORT:-8787} # the port
+  auth:
+    tokens: ["\${RELAY_CLIENT_TOKEN}"]
+# upstreams
+providers:
+  - name: anthropic # the real one
+    type: anthropic
+    keys:
+      - key: "\${ANTHROPIC_API_KEY}" # from the shell
+        name: main
+      - key: second-key-000000
+    models:
+      claude-sonnet-4-5: claude-sonnet-4-5 # pinned
+      claude-haiku-*: claude-haiku-*
+    timeouts:
+      idle: 10m
+  - name: mock
+    type: mock
+`;
+
+Deno.test("readSetup reads the answers as written, references unexpanded", () => {
+  assert.deepEqual(readSetup(COMMENTED, "relay.yaml"), {
+    port: "${RELAY_PORT:-8787}",
+    tokens: ["${RELAY_CLIENT_TOKEN}"],
+    providers: [
+      {
+        name: "anthropic",
+        type: "anthropic",
+        key: "${ANTHROPIC_API_KEY}",
+        models: { "claude-sonnet-4-5": "claude-sonnet-4-5", "claude-haiku-*": "claude-haiku-*" },
+      },
+      { name: "mock", type: "mock" },
+    ],
+  });
+});
+
+Deno.test("readSetup of nothing is an empty setup", () => {
+  assert.deepEqual(readSetup("", "relay.yaml"), { providers: [] });
+  assert.deepEqual(readSetup("# only a comment\n", "relay.yaml"), { providers: [] });
+});
+
+Deno.test("applySetup with the file's own answers changes not a byte", () => {
+  assert.equal(applySetup(COMMENTED, "relay.yaml", readSetup(COMMENTED, "relay.yaml")), COMMENTED);
+});
+
+Deno.test("applySetup changes only what changed: comments, other keys and fields survive", () => {
+  const setup = readSetup(COMMENTED, "relay.yaml");
+  setup.port = 8788;
+  setup.providers[0].key = "sk-ant-pasted-0000000000x7f2";
+  const text = applySetup(COMMENTED, "relay.yaml", setup);
+  for (
+    const comment of [
+      "# my relay",
+      "# the port",
+      "# upstreams",
+      "# the real one",
+      "# from the shell",
+      "# pinned",
+    ]
+  ) {
+    assert.ok(text.includes(comment), `${comment} kept:\n${text}`);
+  }
+  assert.match(text, /^ {2}port: 8788 # the port$/m);
+  assert.match(
+    text,
+    /- key: "sk-ant-pasted-0000000000x7f2" # from the shell\n {8}name: main\n {6}- key: second-key/,
+  );
+  assert.match(text, /idle: 10m/);
+  assert.match(text, /tokens: \["\$\{RELAY_CLIENT_TOKEN\}"\]/);
+});
+
+Deno.test("applySetup removes providers left out and appends new ones after the rest", () => {
+  const setup = readSetup(COMMENTED, "relay.yaml");
+  setup.providers = [
+    setup.providers[0],
+    { name: "zai", type: "zai", key: "${ZAI_API_KEY}", models: { "claude-*": "GLM-4.7" } },
+  ];
+  const text = applySetup(COMMENTED, "relay.yaml", setup);
+  assert.doesNotMatch(text, /name: mock/);
+  assert.match(
+    text,
+    /# the real one[\s\S]*- name: zai\n {4}type: zai\n {4}keys:\n {6}- key: "\$\{ZAI_API_KEY\}"/,
+  );
+  const config = parseConfig(
+    text,
+    "relay.yaml",
+    (name) => ({ ...ENV, ZAI_API_KEY: "zai-key", RELAY_CLIENT_TOKEN: "token-123456" })[name],
+  ).config;
+  assert.deepEqual(config.providers.map((p) => p.name), ["anthropic", "zai"]);
+  assert.deepEqual(config.providers[1].models, { "claude-*": "GLM-4.7" });
+});
+
+Deno.test("applySetup edits a models table entry by entry, keeping its comments", () => {
+  const setup = readSetup(COMMENTED, "relay.yaml");
+  setup.providers[0].models = {
+    "claude-sonnet-4-5": "claude-sonnet-4-5",
+    "claude-opus-4-1": "claude-opus-4-1",
+  };
+  const text = applySetup(COMMENTED, "relay.yaml", setup);
+  assert.match(text, /claude-sonnet-4-5: claude-sonnet-4-5 # pinned\n {6}claude-opus-4-1: claude-opus-4-1\n/);
+  assert.doesNotMatch(text, /claude-haiku/);
+  setup.providers[0].models = undefined;
+  assert.doesNotMatch(applySetup(COMMENTED, "relay.yaml", setup), /models:/);
+});
+
+Deno.test("applySetup builds a new file from a header that relay loads", () => {
+  const setup: ConfigSetup = {
+    port: 8788,
+    tokens: ["rly_0123456789abcdef0123456789abcdef"],
+    providers: [{ name: "anthropic", type: "anthropic", key: "${ANTHROPIC_API_KEY}" }],
+  };
+  const text = applySetup("# written by a test\n", "relay.yaml", setup);
+  assert.equal(
+    text,
+    [
+      "# written by a test",
+      "",
+      "server:",
+      "  port: 8788",
+      "  auth:",
+      "    tokens:",
+      '      - "rly_0123456789abcdef0123456789abcdef"',
+      "providers:",
+      "  - name: anthropic",
+      "    type: anthropic",
+      "    keys:",
+      '      - key: "${ANTHROPIC_API_KEY}"',
+      "",
+    ].join("\n"),
+  );
+  const config = parse(text);
+  assert.equal(config.server.port, 8788);
+  assert.deepEqual(config.server.auth.tokens, ["rly_0123456789abcdef0123456789abcdef"]);
+  assert.equal(config.providers[0].keys[0].key, ENV.ANTHROPIC_API_KEY);
+});
+
+Deno.test("applySetup quotes keys, so an all-digit one is still a string once loaded", () => {
+  const text = applySetup("", "relay.yaml", {
+    providers: [{ name: "a", type: "anthropic", key: "12345678" }],
+  });
+  assert.equal(parse(text).providers[0].keys[0].key, "12345678");
+});
+
+Deno.test("applySetup sets and clears a Bedrock profile and the provider's own fields", () => {
+  const start = "providers:\n  - name: bedrock\n    type: bedrock\n    region: us-east-1\n";
+  const withProfile = applySetup(start, "relay.yaml", {
+    providers: [{ name: "bedrock", type: "bedrock", region: "eu-west-1", aws_profile: "work" }],
+  });
+  assert.match(withProfile, /region: eu-west-1\n {4}aws:\n {6}profile: work\n/);
+  const without = applySetup(withProfile, "relay.yaml", {
+    providers: [{ name: "bedrock", type: "bedrock", region: "eu-west-1" }],
+  });
+  assert.equal(without, "providers:\n  - name: bedrock\n    type: bedrock\n    region: eu-west-1\n");
+});
+
+Deno.test("applySetup fills in sections written empty (`server:` with nothing under it)", () => {
+  const text = applySetup("server:\nproviders:\n", "relay.yaml", {
+    port: 9000,
+    providers: [{ name: "mock", type: "mock" }],
+  });
+  assert.equal(parse(text).server.port, 9000);
+  assert.equal(parse(text).providers[0].name, "mock");
+});
+
+Deno.test("readSetup and applySetup refuse text that is not a YAML mapping, naming the file", () => {
+  assert.throws(
+    () => readSetup("server: [\n", "my.yaml"),
+    (error) => error instanceof ConfigError && /my\.yaml:/.test(error.message),
+  );
+  assert.throws(
+    () => applySetup("- a\n- b\n", "my.yaml", { providers: [] }),
+    /my\.yaml does not hold a YAML mapping/,
+  );
+});
+
+Deno.test("applySetup keeps the file's own spacing inside flow collections", () => {
+  for (const tokens of ['["token-one-1234"]', '[ "token-one-1234" ]']) {
+    const text =
+      `server:\n  port: 1\n  auth:\n    tokens: ${tokens}\nproviders:\n  - name: m\n    type: mock\n`;
+    const edited = applySetup(text, "relay.yaml", { ...readSetup(text, "relay.yaml"), port: 2 });
+    assert.equal(edited, text.replace("port: 1", "port: 2"));
+  }
+});
+
+Deno.test("applySetup reads and sets routing.strategy, adding the section only when it changes", () => {
+  const start = "providers:\n  - { name: a, type: mock }\n  - { name: b, type: mock }\n";
+  assert.equal(readSetup(start, "relay.yaml").strategy, undefined);
+  const text = applySetup(start, "relay.yaml", {
+    ...readSetup(start, "relay.yaml"),
+    strategy: "round_robin",
+  });
+  assert.equal(text, `${start}routing:\n  strategy: round_robin\n`);
+  assert.equal(readSetup(text, "relay.yaml").strategy, "round_robin");
+  assert.equal(parse(text).routing.strategy, "round_robin");
+  const edited = applySetup("routing:\n  strategy: failover # for now\n" + start, "relay.yaml", {
+    ...readSetup(start, "relay.yaml"),
+    strategy: "latency",
+  });
+  assert.match(edited, /^ {2}strategy: latency # for now$/m);
+});

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { backupPath, writeFileAtomic } from "../../src/config/write.ts";
+
+async function folder(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "relay-write-" });
+}
+
+async function entries(path: string): Promise<string[]> {
+  return (await Array.fromAsync(Deno.readDir(path))).map((entry) => entry.name).sort();
+}
+
+const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
+
+Deno.test("writeFileAtomic creates a missing folder 0700 and the file 0600", async () => {
+  const root = await folder();
+  const path = `${root}/a/b/relay.yaml`;
+  const result = await writeFileAtomic(path, "providers: []\n");
+  assert.deepEqual(result, { backup: undefined, createdFolder: true });
+  assert.equal(await Deno.readTextFile(path), "providers: []\n");
+  assert.equal(await mode(path), 0o600);
+  assert.equal(await mode(`${root}/a/b`), 0o700);
+  assert.equal(await mode(`${root}/a`), 0o700);
+  assert.deepEqual(await entries(`${root}/a/b`), ["relay.yaml"], "no temporary file left");
+});
+
+Deno.test("writeFileAtomic leaves an existing folder's mode alone", async () => {
+  const root = await folder();
+  await Deno.chmod(root, 0o755);
+  const result = await writeFileAtomic(`${root}/relay.yaml`, "x\n");
+  assert.equal(result.createdFolder, false);
+  assert.equal(await mode(root), 0o755);
+});
+
+Deno.test("writeFileAtomic replaces a file, keeping the old one as a 0600 backup", async () => {
+  const root = await folder();
+  const path = `${root}/relay.yaml`;
+  await Deno.writeTextFile(path, "old\n", { mode: 0o644 });
+  const at = new Date("2025-01-02T03:04:05.678Z");
+  const { backup } = await writeFileAtomic(path, "new\n", { backupAt: at });
+  assert.equal(backup, `${path}.bak-20250102T030405Z`);
+  assert.equal(await Deno.readTextFile(backup!), "old\n");
+  assert.equal(await mode(backup!), 0o600);
+  assert.equal(await Deno.readTextFile(path), "new\n");
+  assert.equal(await mode(path), 0o600, "the replacement is private even if the original was not");
+});
+
+Deno.test("writeFileAtomic with backupAt and no file yet writes no backup", async () => {
+  const root = await folder();
+  const { backup } = await writeFileAtomic(`${root}/relay.yaml`, "x\n", { backupAt: new Date() });
+  assert.equal(backup, undefined);
+  assert.deepEqual(await entries(root), ["relay.yaml"]);
+});
+
+Deno.test("writeFileAtomic gives exactly the mode asked for, even where the umask would narrow it", async () => {
+  const root = await folder();
+  // The usual umask (022) clears group write at creation.
+  await writeFileAtomic(`${root}/settings.json`, "{}\n", { mode: 0o660 });
+  assert.equal(await mode(`${root}/settings.json`), 0o660);
+});
+
+Deno.test("an aborted writeFileAtomic leaves the original, and no temporary file or backup", async () => {
+  const root = await folder();
+  const path = `${root}/relay.yaml`;
+  await Deno.writeTextFile(path, "old\n", { mode: 0o600 });
+  const controller = new AbortController();
+  controller.abort(new Error("interrupted"));
+  await assert.rejects(
+    writeFileAtomic(path, "new\n", { backupAt: new Date(), signal: controller.signal }),
+    /interrupted/,
+  );
+  assert.equal(await Deno.readTextFile(path), "old\n");
+  assert.deepEqual(await entries(root), ["relay.yaml"]);
+});
+
+Deno.test("a failed writeFileAtomic removes its temporary file", async () => {
+  const root = await folder();
+  // Renaming a file over a non-empty folder fails after the temporary file was written.
+  await Deno.mkdir(`${root}/relay.yaml`);
+  await Deno.writeTextFile(`${root}/relay.yaml/inside`, "");
+  await assert.rejects(writeFileAtomic(`${root}/relay.yaml`, "new\n"));
+  assert.deepEqual(await entries(root), ["relay.yaml"]);
+});
+
+Deno.test("backupPath stamps UTC seconds in a sortable, shell-safe form", () => {
+  assert.equal(
+    backupPath("/a/relay.yaml", new Date("2031-12-31T23:59:59.999Z")),
+    "/a/relay.yaml.bak-20311231T235959Z",
+  );
+});

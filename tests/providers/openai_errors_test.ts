@@ -1,0 +1,109 @@
+/** `src/server/openai_errors.ts`: errors between OpenAI's shape and Anthropic's, both ways. */
+import assert from "node:assert/strict";
+import {
+  anthropicFailureFor,
+  openaiErrorFromAnthropic,
+  readOpenAIError,
+} from "../../src/server/openai_errors.ts";
+
+Deno.test("the error shapes compatibles use are all read, keeping their text", () => {
+  const cases: [unknown, number | undefined, unknown][] = [
+    // OpenAI
+    [
+      { error: { message: "Incorrect API key", type: "invalid_request_error", code: "invalid_api_key" } },
+      401,
+      {
+        status: 401,
+        type: "authentication_error",
+        message: "Incorrect API key",
+      },
+    ],
+    // vLLM: the fields at the top level
+    [{ object: "error", message: "bad", type: "BadRequestError", code: 400 }, 400, {
+      status: 400,
+      type: "invalid_request_error",
+      message: "bad",
+    }],
+    // OpenRouter inside a stream: the HTTP status as a numeric code
+    [{ error: { message: "Provider returned error", code: 502 } }, undefined, {
+      status: 502,
+      type: "api_error",
+      message: "Provider returned error",
+    }],
+    // a bare string, and FastAPI's detail
+    [{ error: "model not found" }, 404, { status: 404, type: "not_found_error", message: "model not found" }],
+    [{ detail: "Not Found" }, 404, { status: 404, type: "not_found_error", message: "Not Found" }],
+    // only a type to go by, inside a stream
+    [{ error: { message: "slow down", type: "rate_limit_exceeded" } }, undefined, {
+      status: 429,
+      type: "rate_limit_error",
+      message: "slow down",
+    }],
+    [{ error: { message: "busy", type: "overloaded" } }, undefined, {
+      status: 529,
+      type: "overloaded_error",
+      message: "busy",
+    }],
+    [{ error: { code: 500 } }, 500, undefined],
+    ["<html>", 502, undefined],
+  ];
+  for (const [body, status, expected] of cases) {
+    assert.deepEqual(anthropicFailureFor(body, status), expected, JSON.stringify(body));
+  }
+});
+
+Deno.test("a context overflow, however worded, reads 'prompt is too long' with the original text kept", () => {
+  const overflows = [
+    {
+      error: {
+        message: "This model's maximum context length is 128000 tokens.",
+        code: "context_length_exceeded",
+      },
+    },
+    {
+      error: {
+        message: "the request exceeds the available context size, try increasing it",
+        type: "exceed_context_size_error",
+      },
+    },
+    {
+      message: "This model's maximum context length is 32768 tokens. However, you requested 40000 tokens",
+      code: 400,
+    },
+  ];
+  for (const body of overflows) {
+    const failure = anthropicFailureFor(body, 400)!;
+    assert.match(failure.message, /^prompt is too long: /, JSON.stringify(body));
+    assert.equal(failure.type, "invalid_request_error");
+  }
+});
+
+Deno.test("readOpenAIError falls back to the body text, then to the status", async () => {
+  assert.deepEqual(await readOpenAIError(new Response("upstream exploded", { status: 500 })), {
+    status: 500,
+    type: "api_error",
+    message: "upstream exploded",
+  });
+  assert.deepEqual(await readOpenAIError(new Response(null, { status: 503 })), {
+    status: 503,
+    type: "api_error",
+    message: "upstream answered HTTP 503 without a message",
+  });
+});
+
+Deno.test("an Anthropic error response is rewritten in OpenAI's shape with its status and the headers given", async () => {
+  const anthropic = Response.json(
+    { type: "error", error: { type: "overloaded_error", message: "Overloaded" }, request_id: "req_1" },
+    { status: 529 },
+  );
+  const openai = await openaiErrorFromAnthropic(anthropic, { "retry-after": "2" });
+  assert.equal(openai.status, 529);
+  assert.equal(openai.headers.get("retry-after"), "2");
+  assert.deepEqual(await openai.json(), {
+    error: { message: "Overloaded", type: "overloaded_error", param: null, code: null },
+  });
+  const html = await openaiErrorFromAnthropic(new Response("<h1>Bad Gateway</h1>", { status: 502 }));
+  assert.deepEqual(await html.json(), {
+    error: { message: "<h1>Bad Gateway</h1>", type: "api_error", param: null, code: null },
+  });
+});

@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { configSchema } from "../../src/config/schema.ts";
+import { createOpenAIProvider } from "../../src/providers/openai.ts";
+import { createProvider } from "../../src/providers/registry.ts";
+import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import { chunk, openaiError, openaiStream } from "../_helpers/fake_openai.ts";
+import { controlledStream } from "../_helpers/fake_upstream.ts";
+import { providerRequest } from "../_helpers/provider_request.ts";
+
+const KEY = { secret: "sk-proj-unit-test-key-00000000", label: "sk-proj-...0000" };
+const ASK =
+  '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}';
+
+/** A provider whose fetch records the request and answers with `answer`. */
+function recording(answer: () => Response, baseUrl = "http://127.0.0.1:1234/v1/") {
+  const calls: { url: string; init: RequestInit }[] = [];
+  const provider = createOpenAIProvider({
+    name: "local",
+    baseUrl,
+    fetch: (input, init) => {
+      calls.push({ url: String(input), init: init! });
+      return Promise.resolve(answer());
+    },
+    newMessageId: () => "msg_unit",
+    newToolId: () => "toolu_unit",
+  });
+  return { provider, calls };
+}
+
+Deno.test("requests go to {base_url}/chat/completions with the key as a bearer token and no client headers", async () => {
+  const { provider, calls } = recording(() => openaiStream([chunk({ content: "hi" }, "stop"), "[DONE]"]));
+  const request = providerRequest(ASK, { upstreamModel: "qwen3-coder" });
+  request.headers.set("anthropic-beta", "claude-code-20250219");
+  const response = await provider.send(request, KEY);
+  assert.equal(calls[0].url, "http://127.0.0.1:1234/v1/chat/completions");
+  const headers = new Headers(calls[0].init.headers);
+  assert.equal(headers.get("authorization"), `Bearer ${KEY.secret}`);
+  assert.equal(headers.get("accept"), "text/event-stream");
+  assert.equal(headers.get("anthropic-beta"), null);
+  assert.equal(calls[0].init.redirect, "manual");
+  assert.equal(calls[0].init.signal, request.signal, "a client disconnect aborts the upstream request");
+  const body = JSON.parse(String(calls[0].init.body));
+  assert.equal(body.model, "qwen3-coder", "the mapped model");
+  assert.equal(body.max_tokens, 64, "compatible servers get max_tokens");
+  assert.equal(response.headers.get("content-type"), "text/event-stream");
+  assert.match(await response.text(), /"id":"msg_unit".*"text":"hi".*"stop_reason":"end_turn"/s);
+
+  const keyless = recording(() => openaiStream(["[DONE]"]));
+  await keyless.provider.send(providerRequest(ASK), undefined);
+  assert.equal(
+    new Headers(keyless.calls[0].init.headers).get("authorization"),
+    null,
+    "local servers need no key",
+  );
+});
+
+Deno.test("a stream answers message_start as soon as the upstream accepts, before its first chunk", async () => {
+  const upstream = controlledStream();
+  const { provider } = recording(() => upstream.response());
+  const response = await provider.send(providerRequest(ASK), KEY);
+  const reader = response.body!.getReader();
+  const [first] = new SseDecoder().feed((await reader.read()).value!);
+  assert.equal(first.event, "message_start", "the client's stream is open while the model is silent");
+  const next = reader.read();
+  upstream.push(`data: ${JSON.stringify(chunk({ content: "late" }, "stop"))}\n\ndata: [DONE]\n\n`);
+  assert.match(new TextDecoder().decode((await next).value), /content_block_start/);
+  await reader.cancel();
+  await upstream.cancelled;
+});
+
+Deno.test("OpenAI itself gets max_completion_tokens, which its reasoning models require", async () => {
+  const { provider, calls } = recording(() => openaiStream(["[DONE]"]), "https://api.openai.com/v1");
+  await provider.send(providerRequest(ASK), KEY);
+  const body = JSON.parse(String(calls[0].init.body));
+  assert.equal(body.max_completion_tokens, 64);
+  assert.equal(body.max_tokens, undefined);
+});
+
+Deno.test("count_tokens and models are 404 not_found_error without calling the upstream", async () => {
+  const { provider, calls } = recording(() => new Response());
+  for (const path of ["/v1/messages/count_tokens", "/v1/models"]) {
+    const response = await provider.send(
+      providerRequest(ASK, { path, method: path === "/v1/models" ? "GET" : "POST" }),
+      KEY,
+    );
+    assert.equal(response.status, 404);
+    const body = await response.json();
+    assert.equal(body.error.type, "not_found_error");
+    assert.match(body.error.message, /serve \/v1\/messages only/);
+  }
+  assert.equal(calls.length, 0);
+});
+
+Deno.test("upstream HTTP errors become Anthropic errors with the same status, text and rate-limit headers", async () => {
+  let answer = () =>
+    openaiError(429, "Rate limit reached", "requests", { "retry-after": "20", "x-request-id": "req_o1" });
+  const { provider } = recording(() => answer());
+  const limited = await provider.send(providerRequest(ASK), KEY);
+  assert.equal(limited.status, 429);
+  assert.equal(limited.headers.get("retry-after"), "20");
+  assert.equal(limited.headers.get("request-id"), "req_o1", "logged beside relay's own id");
+  assert.deepEqual(await limited.json(), {
+    type: "error",
+    error: { type: "rate_limit_error", message: "Rate limit reached" },
+  });
+
+  answer = () => new Response(null, { status: 301, headers: { location: "https://elsewhere/" } });
+  const redirected = await provider.send(providerRequest(ASK), KEY);
+  assert.equal(redirected.status, 502);
+  assert.match((await redirected.json()).error.message, /HTTP 301/);
+});
+
+Deno.test("unstreamed: a completion becomes a Message; a 200 carrying an error or no JSON is an error", async () => {
+  let answer = () =>
+    Response.json({
+      id: "chatcmpl-1",
+      choices: [{ index: 0, message: { role: "assistant", content: "Hi" }, finish_reason: "stop" }],
+      usage: { prompt_tokens: 3, completion_tokens: 1 },
+    });
+  const { provider } = recording(() => answer());
+  const unstreamed = providerRequest(ASK.replace('"stream":true', '"stream":false'), { stream: false });
+  const ok = await provider.send(unstreamed, KEY);
+  assert.equal(ok.headers.get("content-type"), "application/json");
+  assert.deepEqual((await ok.json()).content, [{ type: "text", text: "Hi" }]);
+
+  answer = () => Response.json({ error: { message: "model not loaded", code: 503 } });
+  const failed = await provider.send(unstreamed, KEY);
+  assert.equal(failed.status, 503);
+  assert.equal((await failed.json()).error.message, "model not loaded");
+
+  answer = () => new Response("<html>gateway</html>");
+  assert.equal((await provider.send(unstreamed, KEY)).status, 502);
+});
+
+Deno.test("a request Chat Completions cannot carry is a 400 before any upstream call", async () => {
+  const { provider, calls } = recording(() => new Response());
+  const response = await provider.send(providerRequest('{"model":"m","max_tokens":1,"messages":{}}'), KEY);
+  assert.equal(response.status, 400);
+  assert.equal((await response.json()).error.type, "invalid_request_error");
+  assert.equal(calls.length, 0);
+});
+
+Deno.test("config: type openai defaults to OpenAI's /v1 root, takes no auth_header, and needs no key", () => {
+  const parse = (provider: Record<string, unknown>) =>
+    configSchema.safeParse({ providers: [{ name: "o", type: "openai", ...provider }] });
+  const parsed = parse({});
+  assert.ok(parsed.success);
+  assert.deepEqual(parsed.data.providers[0], {
+    name: "o",
+    type: "openai",
+    keys: [],
+    timeouts: {},
+    base_url: "https://api.openai.com/v1",
+    auth_header: "bearer",
+  });
+  const refused = parse({ auth_header: "x-api-key" });
+  assert.ok(!refused.success);
+  assert.match(refused.error.issues[0].message, /`auth_header` applies to providers of type .* not openai/);
+
+  const local = parse({ base_url: "http://127.0.0.1:8080/v1" });
+  assert.ok(local.success);
+  const provider = createProvider(local.data.providers[0], {
+    env: () => undefined,
+    readFile: () => undefined,
+  });
+  assert.deepEqual([provider.name, provider.type], ["o", "openai"]);
+});

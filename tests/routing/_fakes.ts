@@ -1,0 +1,38 @@
+/** A clock that moves only when the test moves it. */
+export class ManualClock {
+  #ms: number;
+
+  constructor(start = 0) {
+    this.#ms = start;
+  }
+
+  /** Pass this where a `now` is injected. */
+  readonly now = (): number => this.#ms;
+
+  advance(ms: number): void {
+    this.#ms += ms;
+  }
+}
+
+/** Deterministic numbers in [0, 1) (mulberry32), so distributions are checked the same on every run. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Returns `values` in turn and fails the test when asked for more than it was given. */
+export function randomSequence(...values: number[]): () => number {
+  let next = 0;
+  return () => {
+    if (next >= values.length) {
+      throw new Error(`random() called more than the ${values.length} times expected`);
+    }
+    return values[next++];
+  };
+}

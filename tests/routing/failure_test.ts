@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { classifyFailure, type UpstreamOutcome } from "../../src/routing/failure.ts";
+
+const NOW = 1_000_000;
+const http = (status: number, headers: Record<string, string> = {}): UpstreamOutcome => ({
+  kind: "http",
+  status,
+  headers: new Headers(headers),
+});
+
+Deno.test("classifyFailure sends network failures and timeouts to the next provider, counting them", () => {
+  assert.deepEqual(classifyFailure({ kind: "network", error: new TypeError("connection refused") }, NOW), {
+    action: "retry_next_provider",
+    countsForBreaker: true,
+    reason: "network error: connection refused",
+  });
+  assert.deepEqual(classifyFailure({ kind: "timeout" }, NOW), {
+    action: "retry_next_provider",
+    countsForBreaker: true,
+    reason: "no first byte in time",
+  });
+});
+
+Deno.test("classifyFailure sends 408, 5xx and 529 to the next provider, counting them", () => {
+  for (const status of [408, 500, 502, 503, 504, 529]) {
+    assert.deepEqual(classifyFailure(http(status), NOW), {
+      action: "retry_next_provider",
+      countsForBreaker: true,
+      reason: `${status} from upstream`,
+    });
+  }
+  assert.equal(classifyFailure(http(529, { "retry-after": "7" }), NOW).retryAfterMs, 7000);
+});
+
+Deno.test("classifyFailure cools a 429's key and tries the next key, without counting it", () => {
+  assert.deepEqual(classifyFailure(http(429, { "retry-after": "12" }), NOW), {
+    action: "retry_next_key",
+    coolKeyUntil: NOW + 12_000,
+    countsForBreaker: false,
+    retryAfterMs: 12_000,
+    reason: "429 from upstream",
+  });
+});
+
+Deno.test("classifyFailure cools a 429 without retry-after until the reset its headers name", () => {
+  const cool = (headers: Record<string, string>) => classifyFailure(http(429, headers), NOW).coolKeyUntil;
+  assert.equal(
+    cool({
+      "anthropic-ratelimit-unified-status": "rejected",
+      "anthropic-ratelimit-unified-reset": "1790814600",
+    }),
+    1790814600_000,
+  );
+  assert.equal(
+    cool({
+      "anthropic-ratelimit-unified-status": "allowed",
+      "anthropic-ratelimit-unified-reset": "1790814600",
+    }),
+    NOW + 60_000,
+    "an allowed quota is not why the key was refused",
+  );
+  assert.equal(
+    cool({
+      "anthropic-ratelimit-input-tokens-remaining": "0",
+      "anthropic-ratelimit-input-tokens-reset": "1970-01-01T00:17:00Z",
+      "anthropic-ratelimit-output-tokens-remaining": "0",
+      "anthropic-ratelimit-output-tokens-reset": "1970-01-01T00:17:30Z",
+      "anthropic-ratelimit-requests-remaining": "40",
+      "anthropic-ratelimit-requests-reset": "1970-01-01T00:20:00Z",
+    }),
+    1_050_000,
+    "the latest reset among the windows it reports empty",
+  );
+  assert.equal(cool({}), NOW + 60_000);
+  assert.equal(classifyFailure(http(429), NOW, { defaultCoolMs: 5000 }).coolKeyUntil, NOW + 5000);
+});
+
+Deno.test("classifyFailure disables the key on 401, 402 and 403", () => {
+  for (const status of [401, 402, 403]) {
+    assert.deepEqual(classifyFailure(http(status), NOW), {
+      action: "disable_key",
+      countsForBreaker: false,
+      reason: `${status} from upstream`,
+    });
+  }
+});
+
+Deno.test("classifyFailure returns other 4xx to the client at once", () => {
+  for (const status of [400, 404, 405, 409, 413, 422]) {
+    assert.deepEqual(classifyFailure(http(status, { "retry-after": "1" }), NOW), {
+      action: "return",
+      countsForBreaker: false,
+      reason: `${status} from upstream`,
+    });
+  }
+});
+
+Deno.test("classifyFailure treats an error event before message_start as its error type's status", () => {
+  const event = (errorType: string, headers: Record<string, string> = {}) =>
+    classifyFailure({ kind: "stream_error", errorType, headers: new Headers(headers) }, NOW);
+  assert.deepEqual(event("overloaded_error"), {
+    action: "retry_next_provider",
+    countsForBreaker: true,
+    reason: "overloaded_error event before message_start",
+  });
+  assert.deepEqual(
+    [
+      event("rate_limit_error", { "retry-after": "3" }).coolKeyUntil,
+      event("authentication_error").action,
+      event("permission_error").action,
+      event("billing_error").action,
+      event("invalid_request_error").action,
+      event("request_too_large").action,
+      event("api_error").action,
+      event("something_new").action,
+    ],
+    [
+      NOW + 3000,
+      "disable_key",
+      "disable_key",
+      "disable_key",
+      "return",
+      "return",
+      "retry_next_provider",
+      "retry_next_provider",
+    ],
+  );
+});

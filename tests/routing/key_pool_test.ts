@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import { type KeyPick, KeyPool } from "../../src/routing/key_pool.ts";
+import { readRateLimitHeaders } from "../../src/routing/rate_limit_headers.ts";
+import { ManualClock } from "./_fakes.ts";
+
+const SMALL = { input: 100, output: 100 };
+
+const keyOf = <K>(pick: KeyPick<K>): K | string => pick.kind === "key" ? pick.key : pick.kind;
+
+Deno.test("KeyPool takes the key with the lowest usage ratio, the first listed on a tie", () => {
+  const clock = new ManualClock();
+  const pool = new KeyPool([
+    { key: "a", limits: { rpm: 4 } },
+    { key: "b", limits: { rpm: 4 } },
+    { key: "c", limits: { rpm: 8 } },
+  ], { now: clock.now });
+  // Ratios after each pick: a 1/4, b 1/4, c 1/8 -> c 2/8 ties a and b, listed first wins.
+  const picks = Array.from({ length: 8 }, () => keyOf(pool.pick(SMALL)));
+  assert.deepEqual(picks, ["a", "b", "c", "c", "a", "b", "c", "c"]);
+});
+
+Deno.test("KeyPool keeps using the first key without limits while it is usable", () => {
+  const clock = new ManualClock();
+  const pool = new KeyPool([{ key: "a" }, { key: "b" }], { now: clock.now });
+  assert.deepEqual([keyOf(pool.pick(SMALL)), keyOf(pool.pick(SMALL))], ["a", "a"]);
+  assert.equal(pool.status("a").ratio, 0);
+  pool.cool("a", 5000);
+  assert.equal(keyOf(pool.pick(SMALL)), "b");
+  clock.advance(5000);
+  assert.equal(keyOf(pool.pick(SMALL)), "a", "a cooled key is back at its reset");
+});
+
+Deno.test("KeyPool says when the first key is back once every key is spent, then hands it out", () => {
+  const clock = new ManualClock(1_000_000);
+  const pool = new KeyPool([
+    { key: "a", limits: { rpm: 1 } },
+    { key: "b", limits: { rpm: 1 } },
+  ], { now: clock.now });
+  pool.pick(SMALL);
+  clock.advance(20_000);
+  pool.pick(SMALL);
+  clock.advance(1_500);
+  assert.deepEqual(pool.pick(SMALL), { kind: "wait", waitUntil: 1_060_000, retryAfterMs: 38_500 });
+  assert.equal(pool.earliestReset(SMALL), 1_060_000);
+  clock.advance(38_499);
+  assert.equal(pool.pick(SMALL).kind, "wait");
+  clock.advance(1);
+  assert.equal(keyOf(pool.pick(SMALL)), "a");
+});
+
+Deno.test("KeyPool waits for the later of a key's cooling and its spent window", () => {
+  const clock = new ManualClock();
+  const pool = new KeyPool([{ key: "a", limits: { tpm: 1000 } }, { key: "b" }], { now: clock.now });
+  pool.pick({ input: 900, output: 100 });
+  pool.cool("a", 30_000);
+  pool.cool("a", 10_000);
+  pool.cool("b", 90_000);
+  assert.deepEqual(pool.pick(SMALL), { kind: "wait", waitUntil: 60_000, retryAfterMs: 60_000 });
+  assert.deepEqual(pool.status("a"), { cooledUntil: 30_000, ratio: 1 });
+});
+
+Deno.test("KeyPool skips a disabled key for good and says none when no key is left", () => {
+  const clock = new ManualClock();
+  const pool = new KeyPool([{ key: "a" }, { key: "b" }], { now: clock.now });
+  pool.disable("a", "401 authentication_error");
+  assert.equal(keyOf(pool.pick(SMALL)), "b");
+  pool.disable("b", "403 permission_error");
+  clock.advance(86_400_000);
+  assert.deepEqual(pool.pick(SMALL), { kind: "none" });
+  assert.equal(pool.earliestReset(), undefined);
+  assert.deepEqual(pool.status("a"), { disabled: "401 authentication_error", ratio: 0 });
+});
+
+Deno.test("KeyPool checks the estimate against the token windows it would land in", () => {
+  const clock = new ManualClock();
+  const pool = new KeyPool([
+    { key: "a", limits: { input_tpm: 10_000, output_tpm: 4000 } },
+    { key: "b", limits: { tpm: 50_000 } },
+  ], { now: clock.now });
+  pool.pick({ input: 2000, output: 3000 });
+  assert.equal(pool.status("a").ratio, 0.75, "the fullest window is the key's ratio");
+  assert.equal(keyOf(pool.pick({ input: 100, output: 2000 })), "b", "a's output window has 1000 left");
+  const pick = pool.pick({ input: 20_000, output: 8000 });
+  assert.equal(keyOf(pick), "b");
+  assert.equal(pool.status("b").ratio, (2100 + 28_000) / 50_000);
+});
+
+Deno.test("KeyPool.settle gives back what a request did not use", () => {
+  const clock = new ManualClock();
+  const pool = new KeyPool([{ key: "a", limits: { tpm: 10_000 } }], { now: clock.now });
+  const pick = pool.pick({ input: 1000, output: 8000 });
+  assert.equal(pool.pick({ input: 1000, output: 7000 }).kind, "wait");
+  assert.ok(pick.kind === "key");
+  pool.settle(pick.reservation, { input: 1200, output: 300 });
+  assert.equal(pool.status("a").ratio, 0.15);
+  assert.equal(keyOf(pool.pick({ input: 1000, output: 7000 })), "a");
+});
+
+Deno.test("KeyPool.observe corrects a key from its response headers", () => {
+  const clock = new ManualClock(Date.UTC(2025, 7, 21, 12, 41, 0));
+  const pool = new KeyPool([{ key: "a" }, { key: "b" }], { now: clock.now });
+  const headers = new Headers({
+    "anthropic-ratelimit-output-tokens-limit": "16000",
+    "anthropic-ratelimit-output-tokens-remaining": "0",
+    "anthropic-ratelimit-output-tokens-reset": "2025-08-21T12:41:12Z",
+    "anthropic-ratelimit-requests-limit": "1000",
+    "anthropic-ratelimit-requests-remaining": "750",
+  });
+  pool.observe("a", readRateLimitHeaders(headers, clock.now()));
+  assert.deepEqual(pool.status("a"), { ratio: 1 }, "limits the config left out are learned");
+  assert.equal(keyOf(pool.pick(SMALL)), "b");
+  pool.disable("b", "401");
+  assert.deepEqual(pool.pick(SMALL), { kind: "wait", waitUntil: clock.now() + 12_000, retryAfterMs: 12_000 });
+  clock.advance(12_000);
+  assert.equal(pool.status("a").ratio, 0.25, "the requests window still holds what the upstream reported");
+  assert.equal(keyOf(pool.pick(SMALL)), "a");
+});
+
+Deno.test("KeyPool.pick leaves out the keys a request already tried and keeps to a preferred key", () => {
+  const clock = new ManualClock();
+  const pool = new KeyPool([
+    { key: "a", limits: { rpm: 10 } },
+    { key: "b", limits: { rpm: 10 } },
+    { key: "c", limits: { rpm: 10 } },
+  ], { now: clock.now });
+  assert.equal(keyOf(pool.pick(SMALL, { exclude: new Set(["a"]) })), "b");
+  assert.deepEqual(
+    Array.from({ length: 3 }, () => keyOf(pool.pick(SMALL, { prefer: "b" }))),
+    ["b", "b", "b"],
+    "affinity outranks the ratio while the key is usable",
+  );
+  pool.cool("b", 1000);
+  assert.equal(keyOf(pool.pick(SMALL, { prefer: "b" })), "a");
+  assert.deepEqual(pool.pick(SMALL, { exclude: new Set(["a", "b", "c"]) }), { kind: "none" });
+});
+
+Deno.test("KeyPool.remainingCapacity averages what its keys have left, cooling and disabled keys none", () => {
+  const clock = new ManualClock();
+  const pool = new KeyPool([
+    { key: "a", limits: { rpm: 4 } },
+    { key: "b" },
+    { key: "c" },
+    { key: "d" },
+  ], { now: clock.now });
+  assert.equal(pool.remainingCapacity(), 1);
+  pool.pick(SMALL);
+  pool.cool("b", 1000);
+  pool.disable("c", "401");
+  assert.equal(pool.remainingCapacity(), (0.75 + 0 + 0 + 1) / 4);
+  assert.equal(new KeyPool([]).remainingCapacity(), 0);
+});
+
+Deno.test("KeyPool refuses a key twice and keys it does not hold", () => {
+  assert.throws(() => new KeyPool([{ key: "a" }, { key: "a" }]), /same key twice/);
+  assert.throws(() => new KeyPool([{ key: "a" }]).cool("b", 1), /not in this pool/);
+});

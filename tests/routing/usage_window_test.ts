@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { UsageWindow } from "../../src/routing/usage_window.ts";
+import { ManualClock } from "./_fakes.ts";
+
+Deno.test("UsageWindow without a limit counts but never refuses", () => {
+  const clock = new ManualClock(1000);
+  const window = new UsageWindow({ now: clock.now });
+  assert.equal(window.resetAt, undefined, "an empty window has no end yet");
+  window.reserve(1_000_000);
+  assert.deepEqual([window.remaining, window.ratio, window.fits(1e9), window.resetAt], [
+    Infinity,
+    0,
+    true,
+    61_000,
+  ]);
+});
+
+Deno.test("UsageWindow refuses past its limit until its reset, then starts fresh", () => {
+  const clock = new ManualClock(0);
+  const window = new UsageWindow({ limit: 3, now: clock.now });
+  window.reserve(1);
+  clock.advance(10_000);
+  window.reserve(1);
+  window.reserve(1);
+  assert.deepEqual([window.remaining, window.ratio, window.fits(1)], [0, 1, false]);
+  assert.equal(window.blockedUntil(1), 60_000, "the window started at the first reservation");
+  clock.advance(49_999);
+  assert.equal(window.fits(1), false);
+  clock.advance(1);
+  assert.deepEqual([window.remaining, window.ratio, window.resetAt, window.blockedUntil(1)], [
+    3,
+    0,
+    undefined,
+    undefined,
+  ]);
+});
+
+Deno.test("UsageWindow lets a request larger than the limit through a fresh window only", () => {
+  const clock = new ManualClock(0);
+  const window = new UsageWindow({ limit: 1000, windowMs: 1000, now: clock.now });
+  assert.equal(window.fits(5000), true);
+  window.reserve(5000);
+  assert.deepEqual([window.ratio, window.fits(1)], [1, false]);
+  clock.advance(1000);
+  window.reserve(1);
+  assert.equal(window.fits(5000), false, "a window already drawn on is not fresh");
+});
+
+Deno.test("UsageWindow.settle replaces the estimate with the real amount, in its own window only", () => {
+  const clock = new ManualClock(0);
+  const window = new UsageWindow({ limit: 10_000, now: clock.now });
+  const over = window.reserve(4000);
+  const under = window.reserve(1000);
+  window.settle(over, 2500);
+  window.settle(under, 1600);
+  assert.equal(window.remaining, 10_000 - 2500 - 1600);
+  window.settle(window.reserve(3000), 0);
+  assert.equal(window.remaining, 10_000 - 4100, "settling 0 gives the whole reservation back");
+
+  const stale = window.reserve(5000);
+  clock.advance(60_000);
+  window.reserve(100);
+  window.settle(stale, 0);
+  assert.equal(window.remaining, 9900, "a reservation from a window that has reset changes nothing");
+});
+
+Deno.test("UsageWindow.correct takes the upstream's remaining and reset over the local count", () => {
+  const clock = new ManualClock(0);
+  const window = new UsageWindow({ limit: 1000, now: clock.now });
+  window.reserve(100);
+  window.correct({ limit: 1000, remaining: 200, resetAt: 15_000 });
+  assert.deepEqual([window.remaining, window.ratio, window.resetAt], [200, 0.8, 15_000]);
+  window.reserve(50);
+  assert.equal(window.remaining, 150, "reservations count against the upstream's figure too");
+  clock.advance(15_000);
+  assert.deepEqual(
+    [window.remaining, window.ratio],
+    [1000, 0],
+    "the upstream's reset ends the local window too",
+  );
+});
+
+Deno.test("UsageWindow keeps a configured limit below the upstream's", () => {
+  const clock = new ManualClock(0);
+  const window = new UsageWindow({ limit: 50, now: clock.now });
+  for (let i = 0; i < 40; i++) window.reserve(1);
+  window.correct({ limit: 1000, remaining: 990, resetAt: 30_000 });
+  assert.deepEqual([window.remaining, window.ratio], [10, 0.8]);
+});
+
+Deno.test("UsageWindow learns a limit from the upstream when the config gives none", () => {
+  const clock = new ManualClock(0);
+  const window = new UsageWindow({ now: clock.now });
+  window.correct({ limit: 80_000, remaining: 20_000 });
+  assert.deepEqual([window.remaining, window.ratio, window.resetAt], [20_000, 0.75, 60_000]);
+  window.correct({ remaining: 0 });
+  assert.deepEqual([window.ratio, window.blockedUntil(1)], [1, 60_000]);
+});
+
+Deno.test("UsageWindow.correct keeps the local end when the upstream's reset has already passed", () => {
+  const clock = new ManualClock(100_000);
+  const window = new UsageWindow({ limit: 10, now: clock.now });
+  window.reserve(1);
+  window.correct({ remaining: 10, resetAt: 99_000 });
+  assert.deepEqual([window.remaining, window.resetAt], [9, 160_000]);
+});
+
+Deno.test("UsageWindow refuses a limit that is not positive", () => {
+  assert.throws(() => new UsageWindow({ limit: 0 }), /must be positive, not 0/);
+});

@@ -1,0 +1,239 @@
+/**
+ * The request lifecycle over real HTTP: choose provider and key, send, hold the client's answer until
+ * the upstream commits, then stream. Upstream request counts are read at the fake upstreams, so a
+ * duplicate request or an unreported attempt fails here.
+ */
+import assert from "node:assert/strict";
+import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
+import { ModelMap } from "../../src/routing/model_map.ts";
+import type { Route } from "../../src/routing/router.ts";
+import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import { maskSecret } from "../../src/util/mask.ts";
+import { type FakeHandler, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { startTestRelay, TEST_TIMEOUTS } from "../_helpers/relay.ts";
+import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
+
+const STREAM =
+  '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}';
+const RETRY = { maxAttempts: 3, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 0 }, maxWaitMs: 0 };
+
+function routeTo(name: string, url: string, keys: string[] = [`sk-${name}-key-000000000000`]): Route {
+  return {
+    provider: createAnthropicProvider({ name, type: "anthropic", baseUrl: url, authHeader: "x-api-key" }),
+    keys: keys.map((secret) => ({ secret, label: maskSecret(secret) })),
+    timeouts: TEST_TIMEOUTS,
+    models: new ModelMap(undefined),
+  };
+}
+
+function post(url: string, headers: Record<string, string> = {}) {
+  return fetch(`${url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: STREAM,
+  });
+}
+
+async function assembled(response: Response) {
+  return assembleAnthropicStream(new SseDecoder().feed(new Uint8Array(await response.arrayBuffer())));
+}
+
+const status = (code: number, type: string, headers: Record<string, string> = {}): FakeHandler => () =>
+  Response.json({ type: "error", error: { type, message: `${code} from fake` } }, { status: code, headers });
+
+Deno.test("a 529 before the stream moves to the next provider; the client sees only the success", async () => {
+  const down = startFakeUpstream(status(529, "overloaded_error"));
+  const up = startFakeUpstream();
+  await using relay = startTestRelay({
+    routes: [routeTo("down", down.url), routeTo("up", up.url)],
+    retry: RETRY,
+  });
+  const response = await post(relay.url);
+  assert.equal(response.status, 200);
+  assert.equal((await assembled(response)).message.stop_reason, "end_turn");
+  const log = await relay.nextRequestLog();
+  assert.equal(log.attempts, 2);
+  assert.equal(log.provider, "up");
+  assert.deepEqual([down.requests.length, up.requests.length], [1, 1], "one upstream request per attempt");
+  assert.ok(relay.logs.some((line) => line.msg === "attempt failed" && line.provider === "down"));
+  await Promise.all([down.close(), up.close()]);
+});
+
+Deno.test("an error event before message_start is retried like a 529", async () => {
+  const flaky = startFakeUpstream(() =>
+    sseChunks([
+      'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
+    ])
+  );
+  const up = startFakeUpstream();
+  await using relay = startTestRelay({
+    routes: [routeTo("flaky", flaky.url), routeTo("up", up.url)],
+    retry: RETRY,
+  });
+  const response = await post(relay.url);
+  assert.equal((await assembled(response)).message.stop_reason, "end_turn");
+  assert.deepEqual([flaky.requests.length, up.requests.length], [1, 1]);
+  await Promise.all([flaky.close(), up.close()]);
+});
+
+Deno.test("a 400 is returned at once, unchanged, without trying anyone else", async () => {
+  const bad = startFakeUpstream(status(400, "invalid_request_error"));
+  const other = startFakeUpstream();
+  await using relay = startTestRelay({
+    routes: [routeTo("bad", bad.url), routeTo("other", other.url)],
+    retry: RETRY,
+  });
+  const response = await post(relay.url);
+  assert.equal(response.status, 400);
+  assert.equal((await response.json()).error.message, "400 from fake");
+  assert.deepEqual([bad.requests.length, other.requests.length], [1, 0]);
+  await Promise.all([bad.close(), other.close()]);
+});
+
+Deno.test("a 401 takes the key out of rotation, says so in the log, and the next key serves", async () => {
+  const keys = ["sk-ant-api03-revoked-0000000x7f2", "sk-ant-api03-working-0000000a1b2"];
+  const upstream = startFakeUpstream((request, recorded) =>
+    recorded.headers.get("x-api-key") === keys[0]
+      ? status(401, "authentication_error")(request, recorded)
+      : startFakeUpstreamDefault(request, recorded)
+  );
+  await using relay = startTestRelay({ routes: [routeTo("a", upstream.url, keys)], retry: RETRY });
+  for (let i = 0; i < 3; i++) assert.equal((await post(relay.url)).status, 200);
+  assert.equal(
+    upstream.requests.filter((r) => r.headers.get("x-api-key") === keys[0]).length,
+    1,
+    "tried once",
+  );
+  const disabled = relay.logs.find((line) => line.msg === "key disabled");
+  assert.equal(disabled?.key, "sk-ant-...x7f2");
+  assert.ok(!JSON.stringify(relay.logs).includes(keys[0]), "the key itself is never logged");
+  await upstream.close();
+});
+
+Deno.test("once bytes reached the client nothing is retried: a mid-stream failure ends the stream cleanly", async () => {
+  const breaks = startFakeUpstream();
+  const other = startFakeUpstream();
+  await using relay = startTestRelay({
+    routes: [routeTo("breaks", breaks.url), routeTo("other", other.url)],
+    retry: RETRY,
+  });
+  const response = await post(relay.url, { "x-relay-mock": "fault=mid_stream_error, fault_after=3" });
+  assert.equal(response.status, 200);
+  const { error } = await assembled(response);
+  assert.equal(error?.type, "overloaded_error");
+  assert.deepEqual([breaks.requests.length, other.requests.length], [1, 0]);
+  await Promise.all([breaks.close(), other.close()]);
+});
+
+Deno.test("when every key is cooling, the request waits up to routing.max_wait, then gets a 429 with retry-after", async () => {
+  const limited = startFakeUpstream(status(429, "rate_limit_error", { "retry-after": "30" }));
+  await using relay = startTestRelay({
+    routes: [routeTo("a", limited.url)],
+    retry: { ...RETRY, maxWaitMs: 5 },
+  });
+  const first = await post(relay.url);
+  assert.equal(first.status, 429, "the upstream's own 429 when it is the last answer");
+  await first.body?.cancel();
+  const second = await post(relay.url);
+  assert.equal(second.status, 429);
+  assert.equal(second.headers.get("retry-after"), "30");
+  const body = await second.json();
+  assert.equal(body.error.type, "rate_limit_error");
+  assert.match(body.error.message, /rate limit.*30 s/);
+  assert.equal(limited.requests.length, 1, "the cooled key was not asked again");
+  await limited.close();
+});
+
+Deno.test("a request whose only key is cooling waits for its reset, then succeeds", async () => {
+  let answered = 0;
+  const upstream = startFakeUpstream((request, recorded) =>
+    answered++ === 0
+      ? status(429, "rate_limit_error", { "retry-after-ms": "50" })(request, recorded)
+      : startFakeUpstreamDefault(request, recorded)
+  );
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, retry: { ...RETRY, maxWaitMs: 5_000 } });
+  const response = await post(relay.url);
+  assert.equal(response.status, 200);
+  assert.equal((await assembled(response)).message.stop_reason, "end_turn");
+  assert.equal((await relay.nextRequestLog()).attempts, 2);
+  assert.equal(upstream.requests.length, 2);
+  await upstream.close();
+});
+
+Deno.test("beyond server.max_concurrent and its queue, requests get 503 overloaded_error with retry-after", async () => {
+  const held = Promise.withResolvers<void>();
+  const slow = startFakeUpstream(async (request, recorded) => {
+    await held.promise;
+    return startFakeUpstreamDefault(request, recorded);
+  });
+  await using relay = startTestRelay({ upstreamUrl: slow.url, maxConcurrent: 1, maxQueue: 0 });
+  const first = post(relay.url);
+  await slow.nextRequest();
+  const second = await post(relay.url);
+  assert.equal(second.status, 503);
+  assert.equal(second.headers.get("retry-after"), "1");
+  assert.equal((await second.json()).error.type, "overloaded_error");
+  held.resolve();
+  assert.equal((await first).status, 200);
+  await (await first).body?.cancel();
+  await slow.close();
+});
+
+Deno.test("200 concurrent streams over a faulty upstream: each is complete and correct, or cleanly ended", async () => {
+  // Upstream a fails in every way in turn; b is healthy. Faults before the first event must be
+  // invisible to clients (they fail over to b); faults after it must end the stream cleanly.
+  const faults = [
+    "overloaded",
+    "server_error",
+    "mid_stream_error",
+    "none",
+    "disconnect",
+    "rate_limit",
+    "hang",
+  ];
+  let served = 0;
+  const a = startFakeUpstream((request, recorded) => {
+    const headers = new Headers(request.headers);
+    headers.set("x-relay-mock", `fault=${faults[served++ % faults.length]}, events=12, fault_after=4`);
+    return startFakeUpstreamDefault(new Request(request, { headers }), recorded);
+  });
+  const b = startFakeUpstream();
+  const routes = [{ ...routeTo("a", a.url), timeouts: { ...TEST_TIMEOUTS, idle: 200 } }, routeTo("b", b.url)];
+  await using relay = startTestRelay({ routes, retry: RETRY });
+  const results = await Promise.all(
+    Array.from({ length: 200 }, async () => {
+      const response = await post(relay.url);
+      assert.equal(response.status, 200, "no failure before the first event reaches a client");
+      const { message, error } = await assembled(response);
+      if (error) return `ended with ${error.type}`;
+      assert.equal(message.stop_reason, "end_turn");
+      assert.equal(message.content[0].type, "text");
+      return "complete";
+    }).map((result) => result.catch((error) => `broken: ${error}`)),
+  );
+  const counts: Record<string, number> = {};
+  for (const result of results) counts[result] = (counts[result] ?? 0) + 1;
+  assert.deepEqual(
+    Object.keys(counts).filter((kind) => kind.startsWith("broken")),
+    [],
+    JSON.stringify(counts),
+  );
+  assert.ok(counts.complete >= 100, JSON.stringify(counts));
+  const attempts = relay.logs.filter((line) => line.msg === "request").reduce(
+    (n, line) => n + Number(line.attempts),
+    0,
+  );
+  assert.equal(a.requests.length + b.requests.length, attempts, "upstream requests == reported attempts");
+  await Promise.all([a.close(), b.close()]);
+});
+
+/** The fake upstream's default answer (the mock), for handlers that only sometimes misbehave. */
+const startFakeUpstreamDefault: FakeHandler = (() => {
+  let handler: FakeHandler | undefined;
+  return async (request, recorded) => {
+    handler ??= (await import("../../src/providers/mock.ts")).mockHandler(
+      (await import("../../src/providers/mock_options.ts")).mockOptionsSchema.parse({}),
+    );
+    return handler(request, recorded);
+  };
+})();

@@ -1,0 +1,204 @@
+/** The Anthropic -> OpenAI direction: `anthropic_to_openai.ts` and `anthropic_to_openai_completion.ts`. */
+import OpenAI from "openai";
+import assert from "node:assert/strict";
+import {
+  AnthropicToOpenAI,
+  anthropicToOpenAISse,
+  encodeOpenAISse,
+  type OpenAISsePart,
+} from "../../src/stream/anthropic_to_openai.ts";
+import { chatCompletionFor } from "../../src/stream/anthropic_to_openai_completion.ts";
+import { encodeSseEvent } from "../../src/stream/sse_encode.ts";
+import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import { GOLDEN_NAMES, loadGolden, splitAwkwardly } from "./golden.ts";
+
+const CREATED = 1767225600;
+
+async function translated(chunks: Uint8Array[], includeUsage = true): Promise<string> {
+  const body = anthropicToOpenAISse(
+    ReadableStream.from(chunks),
+    new AnthropicToOpenAI({ created: CREATED, includeUsage }),
+  );
+  return await new Response(body).text();
+}
+
+/** Runs Anthropic events (type + data) through a translator, then the end of the input. */
+function run(events: Record<string, unknown>[], includeUsage = false): OpenAISsePart[] {
+  const translator = new AnthropicToOpenAI({ created: CREATED, includeUsage });
+  const parts = events.flatMap((event) =>
+    translator.event({ event: String(event.type), data: JSON.stringify(event) })
+  );
+  return [...parts, ...translator.end()];
+}
+
+const _expected = (name: string) =>
+  Deno.readTextFile(new URL(`./golden/openai/from_${name}.sse`, import.meta.url));
+
+/** The official SDK's strict stream reader, fed the bytes instead of a network answer. */
+function sdkStream(text: string) {
+  const openai = new OpenAI({
+    apiKey: "unused",
+    maxRetries: 0,
+    fetch: () => Promise.resolve(new Response(text, { headers: { "content-type": "text/event-stream" } })),
+  });
+  return openai.chat.completions.stream({ model: "m", messages: [{ role: "user", content: "hi" }] });
+}
+
+Deno.test("golden Anthropic streams translate to the expected OpenAI chunks, however the bytes are cut", async () => {
+  for (const name of GOLDEN_NAMES) {
+    const golden = await loadGolden(name);
+    const expected = await _expected(name);
+    for (const chunks of splitAwkwardly(golden)) {
+      assert.equal(await translated(chunks), expected, `${name} in ${chunks.length} chunks`);
+    }
+  }
+});
+
+Deno.test("OpenAI's ChatCompletionStream accepts every translated golden and rebuilds its answer", async () => {
+  const tools = await sdkStream(await _expected("parallel_tools")).finalChatCompletion();
+  assert.equal(tools.choices[0].finish_reason, "tool_calls");
+  assert.equal(tools.choices[0].message.content, "I'll look up both cities at once.");
+  assert.deepEqual(
+    tools.choices[0].message.tool_calls?.map((call) => call.type === "function" && call.function),
+    [
+      { name: "get_weather", arguments: '{"location": "Tokyo"}' },
+      { name: "get_time", arguments: '{"timezone": "Europe/Paris"}' },
+    ],
+  );
+  assert.deepEqual(tools.usage, {
+    prompt_tokens: 712,
+    completion_tokens: 131,
+    total_tokens: 843,
+    prompt_tokens_details: { cached_tokens: 0 },
+  });
+  const thinking = await sdkStream(await _expected("thinking")).finalChatCompletion();
+  assert.equal(
+    thinking.choices[0].message.content,
+    "27 × 453 = **12,231**",
+    "thinking is not part of the answer",
+  );
+  for (const name of ["text", "tool_use", "unicode"]) {
+    assert.equal((await sdkStream(await _expected(name)).finalChatCompletion()).choices.length, 1);
+  }
+  await assert.rejects(
+    async () => await sdkStream(await _expected("error_mid")).finalChatCompletion(),
+    (error: unknown) => error instanceof OpenAI.APIError && error.type === "overloaded_error",
+  );
+});
+
+Deno.test("without include_usage there is no usage chunk; the finish chunk and [DONE] still end the stream", async () => {
+  const text = await translated([await loadGolden("text")], false);
+  const chunks = text.split("\n\n").filter((part) => part.startsWith("data: {")).map((part) =>
+    JSON.parse(part.slice(6))
+  );
+  assert.ok(chunks.every((chunk) => chunk.choices.length === 1 && !("usage" in chunk)));
+  assert.equal(chunks.at(-1).choices[0].finish_reason, "stop");
+  assert.ok(text.endsWith("data: [DONE]\n\n"));
+});
+
+Deno.test("a stream that ends before message_stop ends with an error chunk, not [DONE]", () => {
+  const parts = run([
+    { type: "message_start", message: { id: "msg_1", model: "claude", usage: { input_tokens: 3 } } },
+    { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } },
+  ]);
+  assert.deepEqual(parts.at(-1), {
+    kind: "chunk",
+    data: {
+      error: {
+        message: "upstream ended the stream before the answer was finished",
+        type: "api_error",
+        param: null,
+        code: null,
+      },
+    },
+  });
+});
+
+Deno.test("tool input given whole at the block's start, as some gateways send it, arrives as arguments", () => {
+  const parts = run([
+    { type: "message_start", message: { id: "msg_1", model: "claude", usage: { input_tokens: 3 } } },
+    {
+      type: "content_block_start",
+      index: 0,
+      content_block: {
+        type: "tool_use",
+        id: "toolu_oa_ZnVuY3Rpb25zLmdldF90aW1lOjE",
+        name: "f",
+        input: { x: 1 },
+      },
+    },
+    { type: "content_block_stop", index: 0 },
+    { type: "message_delta", delta: { stop_reason: "tool_use" }, usage: { output_tokens: 9 } },
+    { type: "message_stop" },
+  ], true);
+  const deltas = parts.flatMap((part) =>
+    part.kind === "chunk" ? [(part.data.choices as { delta: unknown }[])[0]] : []
+  );
+  assert.deepEqual(deltas.slice(1, 3).map((choice) => (choice as { delta: unknown }).delta), [
+    {
+      tool_calls: [{
+        index: 0,
+        id: "functions.get_time:1",
+        type: "function",
+        function: { name: "f", arguments: "" },
+      }],
+    },
+    { tool_calls: [{ index: 0, function: { arguments: '{"x":1}' } }] },
+  ]);
+  assert.deepEqual(parts.at(-1), { kind: "done" });
+});
+
+Deno.test("pings become comments, the only keep-alive OpenAI's parser survives", () => {
+  const translator = new AnthropicToOpenAI({ created: CREATED, includeUsage: false });
+  const [ping] = new SseDecoder().feed(encodeSseEvent("ping", { type: "ping" }));
+  assert.deepEqual(translator.event(ping), [{ kind: "ping" }]);
+  assert.equal(new TextDecoder().decode(encodeOpenAISse({ kind: "ping" })), ": ping\n\n");
+});
+
+Deno.test("an unstreamed Message becomes a chat.completion", () => {
+  assert.deepEqual(
+    chatCompletionFor({
+      id: "msg_1",
+      model: "claude-sonnet-4-5",
+      content: [
+        { type: "thinking", thinking: "hmm", signature: "sig" },
+        { type: "text", text: "Checking." },
+        { type: "tool_use", id: "toolu_01", name: "get_weather", input: { city: "Paris" } },
+      ],
+      stop_reason: "tool_use",
+      usage: {
+        input_tokens: 10,
+        output_tokens: 5,
+        cache_read_input_tokens: 90,
+        cache_creation_input_tokens: 0,
+      },
+    }, CREATED),
+    {
+      id: "chatcmpl-msg_1",
+      object: "chat.completion",
+      created: CREATED,
+      model: "claude-sonnet-4-5",
+      choices: [{
+        index: 0,
+        message: {
+          role: "assistant",
+          content: "Checking.",
+          refusal: null,
+          tool_calls: [{
+            id: "toolu_01",
+            type: "function",
+            function: { name: "get_weather", arguments: '{"city":"Paris"}' },
+          }],
+        },
+        logprobs: null,
+        finish_reason: "tool_calls",
+      }],
+      usage: {
+        prompt_tokens: 100,
+        completion_tokens: 5,
+        total_tokens: 105,
+        prompt_tokens_details: { cached_tokens: 90 },
+      },
+    },
+  );
+});

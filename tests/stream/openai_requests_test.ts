@@ -1,0 +1,278 @@
+/**
+ * Request translation both ways: `anthropic_to_openai_request.ts` (Claude Code -> an OpenAI upstream)
+ * and `openai_request_to_anthropic.ts` (an OpenAI client -> relay's providers).
+ */
+import assert from "node:assert/strict";
+import { chatRequestFor, RequestTranslationError } from "../../src/stream/anthropic_to_openai_request.ts";
+import { anthropicRequestFor, ChatRequestError } from "../../src/stream/openai_request_to_anthropic.ts";
+
+const OPTIONS = { model: "gpt-4.1", maxTokensField: "max_tokens" } as const;
+
+Deno.test("a Claude Code request becomes Chat Completions: system, tools, tool_choice, stops, stream usage", () => {
+  const chat = chatRequestFor({
+    model: "claude-sonnet-4-5",
+    max_tokens: 32000,
+    system: [
+      { type: "text", text: "x-anthropic-billing-header: cc_version=2.1" },
+      { type: "text", text: "You are Claude Code.", cache_control: { type: "ephemeral" } },
+    ],
+    messages: [{
+      role: "user",
+      content: [{ type: "text", text: "<system-reminder>r</system-reminder>" }, { type: "text", text: "hi" }],
+    }],
+    tools: [
+      {
+        name: "Bash",
+        description: "Run a command",
+        input_schema: { type: "object", properties: { command: { type: "string" } } },
+      },
+      { type: "web_search_20250305", name: "web_search", max_uses: 5 },
+    ],
+    tool_choice: { type: "any", disable_parallel_tool_use: true },
+    stop_sequences: ["\n\nHuman:"],
+    temperature: 1,
+    top_k: 5,
+    metadata: { user_id: "user_abc" },
+    thinking: { type: "adaptive" },
+    stream: true,
+  }, { model: "gpt-4.1", maxTokensField: "max_completion_tokens" });
+  assert.deepEqual(chat, {
+    model: "gpt-4.1",
+    messages: [
+      { role: "system", content: "x-anthropic-billing-header: cc_version=2.1\nYou are Claude Code." },
+      {
+        role: "user",
+        content: [{ type: "text", text: "<system-reminder>r</system-reminder>" }, {
+          type: "text",
+          text: "hi",
+        }],
+      },
+    ],
+    max_completion_tokens: 32000,
+    stop: ["\n\nHuman:"],
+    temperature: 1,
+    tools: [{
+      type: "function",
+      function: {
+        name: "Bash",
+        description: "Run a command",
+        parameters: { type: "object", properties: { command: { type: "string" } } },
+      },
+    }],
+    tool_choice: "required",
+    parallel_tool_calls: false,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+});
+
+Deno.test("history: tool results lead their turn as tool messages, thinking is dropped, ids map back", () => {
+  const chat = chatRequestFor({
+    model: "m",
+    max_tokens: 100,
+    messages: [
+      { role: "user", content: "weather?" },
+      {
+        role: "assistant",
+        content: [
+          { type: "thinking", thinking: "unsigned", signature: "" },
+          { type: "redacted_thinking", data: "xyz" },
+          { type: "text", text: "Checking" },
+          { type: "text", text: " now." },
+          {
+            type: "tool_use",
+            id: "toolu_oa_ZnVuY3Rpb25zLmdldF93ZWF0aGVyOjA",
+            name: "get_weather",
+            input: { city: "Paris" },
+          },
+          { type: "tool_use", id: "call_2", name: "get_time", input: {} },
+        ],
+      },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "here you go" },
+          {
+            type: "tool_result",
+            tool_use_id: "toolu_oa_ZnVuY3Rpb25zLmdldF93ZWF0aGVyOjA",
+            content: [{ type: "text", text: "sunny" }, {
+              type: "image",
+              source: { type: "base64", media_type: "image/png", data: "iVBO" },
+            }],
+          },
+          { type: "tool_result", tool_use_id: "call_2", content: "no clock", is_error: true },
+        ],
+      },
+      { role: "assistant", content: [{ type: "thinking", thinking: "only thinking", signature: "sig" }] },
+    ],
+  }, OPTIONS);
+  assert.deepEqual(chat.messages, [
+    { role: "user", content: "weather?" },
+    {
+      role: "assistant",
+      content: "Checking now.",
+      tool_calls: [
+        {
+          id: "functions.get_weather:0",
+          type: "function",
+          function: { name: "get_weather", arguments: '{"city":"Paris"}' },
+        },
+        { id: "call_2", type: "function", function: { name: "get_time", arguments: "{}" } },
+      ],
+    },
+    { role: "tool", tool_call_id: "functions.get_weather:0", content: "sunny" },
+    { role: "tool", tool_call_id: "call_2", content: "Error: no clock" },
+    {
+      role: "user",
+      content: [{ type: "text", text: "here you go" }, {
+        type: "image_url",
+        image_url: { url: "data:image/png;base64,iVBO" },
+      }],
+    },
+  ]);
+  assert.equal(chat.max_tokens, 100);
+});
+
+Deno.test("thinking with a budget maps to reasoning_effort; images and documents keep their data", () => {
+  const effort = (budget_tokens: number) =>
+    chatRequestFor({ model: "m", messages: [], thinking: { type: "enabled", budget_tokens } }, OPTIONS)
+      .reasoning_effort;
+  assert.deepEqual([effort(1024), effort(10_000), effort(31_999)], ["low", "medium", "high"]);
+  const chat = chatRequestFor({
+    model: "m",
+    messages: [{
+      role: "user",
+      content: [
+        { type: "image", source: { type: "url", url: "https://example.com/a.png" } },
+        {
+          type: "document",
+          source: { type: "base64", media_type: "application/pdf", data: "JVBE" },
+          title: "a.pdf",
+        },
+        { type: "document", source: { type: "text", media_type: "text/plain", data: "plain" } },
+      ],
+    }],
+  }, OPTIONS);
+  assert.deepEqual(chat.messages, [{
+    role: "user",
+    content: [
+      { type: "image_url", image_url: { url: "https://example.com/a.png" } },
+      { type: "file", file: { file_data: "data:application/pdf;base64,JVBE", filename: "a.pdf" } },
+      { type: "text", text: "plain" },
+    ],
+  }]);
+});
+
+Deno.test("what Chat Completions cannot carry is refused as a 400", () => {
+  assert.throws(() => chatRequestFor({ model: "m", messages: "hi" }, OPTIONS), RequestTranslationError);
+  assert.throws(
+    () => chatRequestFor({ model: "m", messages: [{ role: "system", content: "x" }] }, OPTIONS),
+    /messages\.0: expected a user or assistant message/,
+  );
+});
+
+Deno.test("an OpenAI request becomes Anthropic's: system hoisted, tool messages merged into one user turn", () => {
+  const body = anthropicRequestFor({
+    model: "claude-sonnet-4-5",
+    messages: [
+      { role: "system", content: "Be brief." },
+      { role: "developer", content: [{ type: "text", text: "Use tools." }] },
+      {
+        role: "user",
+        content: [{ type: "text", text: "look" }, {
+          type: "image_url",
+          image_url: { url: "data:image/jpeg;base64,/9j/" },
+        }],
+      },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [
+          { id: "call_a", type: "function", function: { name: "f", arguments: '{"x":1}' } },
+          { id: "fc:b", type: "function", function: { name: "g", arguments: "" } },
+        ],
+      },
+      { role: "tool", tool_call_id: "call_a", content: "one" },
+      { role: "tool", tool_call_id: "fc:b", content: [{ type: "text", text: "two" }] },
+      { role: "user", content: "and?" },
+    ],
+    max_completion_tokens: 500,
+    stop: "END",
+    temperature: 1.5,
+    top_p: 0.9,
+    user: "u-1",
+    stream: true,
+    tools: [{
+      type: "function",
+      function: { name: "f", parameters: { type: "object", properties: { x: { type: "number" } } } },
+    }, { type: "function", function: { name: "g" } }],
+    tool_choice: { type: "function", function: { name: "f" } },
+    parallel_tool_calls: false,
+    presence_penalty: 1,
+    seed: 7,
+  });
+  assert.deepEqual(body, {
+    model: "claude-sonnet-4-5",
+    max_tokens: 500,
+    system: "Be brief.\nUse tools.",
+    messages: [
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "look" },
+          { type: "image", source: { type: "base64", media_type: "image/jpeg", data: "/9j/" } },
+        ],
+      },
+      {
+        role: "assistant",
+        content: [
+          { type: "tool_use", id: "call_a", name: "f", input: { x: 1 } },
+          { type: "tool_use", id: "toolu_oa_ZmM6Yg", name: "g", input: {} },
+        ],
+      },
+      {
+        role: "user",
+        content: [
+          { type: "tool_result", tool_use_id: "call_a", content: "one" },
+          { type: "tool_result", tool_use_id: "toolu_oa_ZmM6Yg", content: "two" },
+          { type: "text", text: "and?" },
+        ],
+      },
+    ],
+    stream: true,
+    stop_sequences: ["END"],
+    temperature: 1,
+    top_p: 0.9,
+    metadata: { user_id: "u-1" },
+    tools: [
+      { name: "f", input_schema: { type: "object", properties: { x: { type: "number" } } } },
+      { name: "g", input_schema: { type: "object", properties: {} } },
+    ],
+    tool_choice: { type: "tool", name: "f", disable_parallel_tool_use: true },
+  });
+});
+
+Deno.test("OpenAI requests: defaults and refusals", () => {
+  const minimal = anthropicRequestFor({ model: "m", messages: [{ role: "user", content: "hi" }] });
+  assert.deepEqual(minimal, {
+    model: "m",
+    max_tokens: 4096,
+    messages: [{ role: "user", content: [{ type: "text", text: "hi" }] }],
+  });
+  const refused = (chat: Record<string, unknown>, pattern: RegExp) =>
+    assert.throws(
+      () => anthropicRequestFor({ model: "m", messages: [], ...chat }),
+      (error: unknown) => error instanceof ChatRequestError && pattern.test(error.message),
+    );
+  refused({ n: 2 }, /^n: only 1 is supported$/);
+  refused({ max_tokens: 0 }, /^max_tokens: expected a positive integer$/);
+  refused(
+    { messages: [{ role: "function", name: "f", content: "x" }] },
+    /messages\[0\]\.role: unsupported role "function"/,
+  );
+  refused(
+    { messages: [{ role: "user", content: [{ type: "input_audio", input_audio: {} }] }] },
+    /messages\[0\]\.content\[0\]\.type: unsupported content part "input_audio"/,
+  );
+  refused({ tools: [{ type: "custom", custom: { name: "x" } }] }, /^tools\[0\]: expected/);
+});

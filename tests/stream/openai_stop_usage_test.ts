@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import {
+  anthropicUsageFor,
+  finishReasonFor,
+  openaiUsageFor,
+  stopReasonFor,
+} from "../../src/stream/openai_stop_usage.ts";
+
+Deno.test("finish_reason -> stop_reason, tool calls winning over a plain stop", () => {
+  const cases: [string | null | undefined, boolean, string][] = [
+    ["stop", false, "end_turn"],
+    ["stop", true, "tool_use"],
+    [null, true, "tool_use"],
+    [undefined, false, "end_turn"],
+    ["length", true, "max_tokens"],
+    ["tool_calls", true, "tool_use"],
+    ["function_call", true, "tool_use"],
+    ["content_filter", false, "refusal"],
+    ["eos", false, "end_turn"],
+  ];
+  for (const [finish, sawTool, expected] of cases) {
+    assert.equal(stopReasonFor(finish, sawTool), expected, `${finish} (tools: ${sawTool})`);
+  }
+});
+
+Deno.test("stop_reason -> finish_reason", () => {
+  const cases: [string | null | undefined, string][] = [
+    ["end_turn", "stop"],
+    ["stop_sequence", "stop"],
+    ["pause_turn", "stop"],
+    ["max_tokens", "length"],
+    ["model_context_window_exceeded", "length"],
+    ["tool_use", "tool_calls"],
+    ["refusal", "content_filter"],
+    [null, "stop"],
+  ];
+  for (const [stop, expected] of cases) assert.equal(finishReasonFor(stop), expected, String(stop));
+});
+
+Deno.test("usage: OpenAI's prompt count includes cache reads and writes, Anthropic's input_tokens does not", () => {
+  const openai = {
+    prompt_tokens: 1000,
+    completion_tokens: 50,
+    prompt_tokens_details: { cached_tokens: 700, cache_write_tokens: 200 },
+  };
+  const anthropic = anthropicUsageFor(openai);
+  assert.deepEqual(anthropic, {
+    input_tokens: 100,
+    output_tokens: 50,
+    cache_read_input_tokens: 700,
+    cache_creation_input_tokens: 200,
+  });
+  assert.deepEqual(openaiUsageFor(anthropic), {
+    prompt_tokens: 1000,
+    completion_tokens: 50,
+    total_tokens: 1050,
+    prompt_tokens_details: { cached_tokens: 700 },
+  });
+  assert.deepEqual(anthropicUsageFor(undefined), {
+    input_tokens: 0,
+    output_tokens: 0,
+    cache_read_input_tokens: 0,
+    cache_creation_input_tokens: 0,
+  });
+  assert.equal(anthropicUsageFor({ prompt_tokens: 5, prompt_tokens_details: null }).input_tokens, 5);
+});
