@@ -107,7 +107,7 @@ export function anthropicResponseHeaders(): Headers {
  * A Messages request body of at least `minBytes`, shaped like a long Claude Code session: a system
  * prompt, a dozen tools with schemas, and turn after turn of tool calls whose results hold file text.
  */
-export function claudeCodeBody(minBytes: number): Uint8Array {
+export function claudeCodeBody(minBytes: number): Uint8Array<ArrayBuffer> {
   const tools = Array.from({ length: 12 }, (_, i) => ({
     name: `tool_${i}`,
     description: `Tool ${i}: reads, edits or searches files in the workspace. `.repeat(8),
@@ -140,4 +140,35 @@ export function claudeCodeBody(minBytes: number): Uint8Array {
   }
   body.messages.push({ role: "user", content: "Now refactor it." });
   return new TextEncoder().encode(JSON.stringify(body));
+}
+
+/**
+ * A Chat Completions stream of `deltas` content deltas, as OpenAI writes one: a role chunk, the
+ * deltas, the finish chunk, the usage chunk and `[DONE]`, one chunk each.
+ */
+export function openaiStreamChunks(deltas: number): Uint8Array[] {
+  const head = {
+    id: "chatcmpl-bench",
+    object: "chat.completion.chunk",
+    created: 1767225600,
+    model: "gpt-4.1",
+  };
+  const chunk = (delta: object, finish_reason: string | null = null, usage: object | null = null) => ({
+    ...head,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason }],
+    usage,
+  });
+  const payloads = [
+    chunk({ role: "assistant", content: "" }),
+    ...Array.from({ length: deltas }, (_, i) => chunk({ content: ` word${i}` })),
+    chunk({}, "stop"),
+    {
+      ...head,
+      choices: [],
+      usage: { prompt_tokens: 12, completion_tokens: deltas, total_tokens: 12 + deltas },
+    },
+  ];
+  const encoder = new TextEncoder();
+  return [...payloads.map((payload) => JSON.stringify(payload)), "[DONE]"]
+    .map((data) => encoder.encode(`data: ${data}\n\n`));
 }

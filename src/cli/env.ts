@@ -1,5 +1,6 @@
 import { Command, Option } from "@commander-js/extra-typings";
 import { claudeSettingsPath, mergeClaudeSettings, type SettingsChange } from "../config/claude_settings.ts";
+import { relayUrl } from "../config/client_url.ts";
 import { ConfigError } from "../config/errors.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import type { Config } from "../config/schema.ts";
@@ -55,7 +56,7 @@ interface _EnvOptions {
  * ```
  */
 export function claudeCodeEnv(config: Config): Record<string, string> {
-  const vars: Record<string, string> = { ANTHROPIC_BASE_URL: _clientUrl(config.server) };
+  const vars: Record<string, string> = { ANTHROPIC_BASE_URL: relayUrl(config.server) };
   const [token] = config.server.auth.tokens;
   if (token) vars.ANTHROPIC_AUTH_TOKEN = token;
   const names = config.providers.flatMap((provider) => Object.keys(provider.models ?? {}))
@@ -186,11 +187,4 @@ function _describe(change: SettingsChange): string {
   return change.before === undefined
     ? `${change.name}=${show(change.after)} (added)`
     : `${change.name}=${show(change.after)} (was ${show(change.before)})`;
-}
-
-// What a client on this machine dials: a wildcard bind is reached through loopback.
-function _clientUrl(server: Config["server"]): string {
-  const host = server.host.replace(/^\[(.*)\]$/, "$1");
-  const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
-  return `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${server.port}`;
 }

@@ -1,9 +1,13 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { VERSION } from "../version.ts";
+import { benchCommand } from "./bench.ts";
 import { checkCommand } from "./check.ts";
 import { envCommand } from "./env.ts";
 import { initCommand } from "./init.ts";
+import { reloadCommand } from "./reload.ts";
 import { serveCommand } from "./serve.ts";
+import { statusCommand } from "./status.ts";
+import { usageCommand } from "./usage.ts";
 
 /**
  * relay's command line. Returns the process exit code instead of exiting, so tests can drive it.
@@ -24,7 +28,11 @@ export async function main(args: string[]): Promise<number> {
     .addCommand(serveCommand((code) => exitCode = code))
     .addCommand(checkCommand((code) => exitCode = code))
     .addCommand(initCommand((code) => exitCode = code))
-    .addCommand(envCommand((code) => exitCode = code));
+    .addCommand(envCommand((code) => exitCode = code))
+    .addCommand(benchCommand((code) => exitCode = code))
+    .addCommand(usageCommand((code) => exitCode = code))
+    .addCommand(statusCommand((code) => exitCode = code))
+    .addCommand(reloadCommand((code) => exitCode = code));
   try {
     await program.parseAsync(args, { from: "user" });
   } catch (error) {

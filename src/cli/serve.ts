@@ -1,14 +1,20 @@
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { ConfigError } from "../config/errors.ts";
 import { type Config, isLoopbackHost } from "../config/schema.ts";
+import { loadConfigFile, type LoadedConfig } from "../config/load.ts";
 import { resolveConfig } from "../config/resolve.ts";
-import { routesFromConfig, routingOptionsFromConfig } from "../routing/routes.ts";
-import { Router } from "../routing/router.ts";
+import { type OpenLedger, openLedger } from "../ledger/open.ts";
+import { Runtime } from "../server/runtime.ts";
 import { serverOptionsFromConfig, startServer } from "../server/serve.ts";
+import { EventBus } from "../util/event_bus.ts";
 import { createLogger, type Logger } from "../util/logger.ts";
 import { reportConfigError } from "./_config_error.ts";
+import { reloadTriggers } from "./_reload_triggers.ts";
 
-/** `relay serve`: runs relay until SIGINT/SIGTERM, then drains in-flight streams. */
+/**
+ * `relay serve`: runs relay until SIGINT/SIGTERM, then drains in-flight streams. SIGHUP, a change to
+ * the config file and `POST /admin/reload` reload the config.
+ */
 export function serveCommand(setExitCode: (code: number) => void) {
   return new Command("serve")
     .description("start relay (with no config file: Anthropic from $ANTHROPIC_API_KEY, else the mock)")
@@ -24,23 +30,44 @@ export function serveCommand(setExitCode: (code: number) => void) {
 async function _serve(options: { config?: string; port?: number; host?: string }): Promise<number> {
   let config: Config;
   let logger: Logger;
-  let router: Router;
+  let runtime: Runtime;
+  let path: string | undefined;
+  let ledger: OpenLedger;
   try {
     const resolved = await resolveConfig({ flag: options.config });
+    path = resolved.path;
     config = _withOverrides(resolved.config, resolved.path, options);
-    logger = createLogger({ level: config.log.level, format: Deno.stderr.isTerminal() ? "text" : "json" });
+    const format = Deno.stderr.isTerminal() ? "text" : "json";
+    runtime = new Runtime({
+      config,
+      path,
+      load: _reload(path, options),
+      logger: (config) => createLogger({ level: config.log.level, format }),
+      events: new EventBus(),
+    });
+    logger = runtime.logger;
     if (resolved.banner) console.error(resolved.banner);
     for (const warning of resolved.warnings) logger.warn("config", { warning });
-    router = new Router(routesFromConfig(config, resolved.path), routingOptionsFromConfig(config));
     logger.info("config", { path: resolved.path ?? "none (built-in defaults)" });
   } catch (error) {
     return reportConfigError(error);
+  }
+  try {
+    ledger = openLedger(config, { logger });
+    logger.info("ledger", { path: ledger.path ?? "off (ledger.enabled: false)" });
+  } catch (error) {
+    console.error(`relay cannot open its usage ledger: ${error instanceof Error ? error.message : error}`);
+    console.error("set ledger.path to a writable file, or ledger.enabled: false");
+    return 1;
   }
 
   let server;
   try {
     server = startServer({
-      ...serverOptionsFromConfig(config, router, logger),
+      ...serverOptionsFromConfig(config, runtime.current.router, logger),
+      runtime,
+      clients: ledger.clients,
+      ledger: ledger.recorder,
       hostname: config.server.host,
     });
   } catch (error) {
@@ -48,13 +75,16 @@ async function _serve(options: { config?: string; port?: number; host?: string }
       throw error;
     }
     console.error(`relay cannot listen on ${config.server.host}:${config.server.port}: ${error.message}`);
+    await ledger.close();
     return 1;
   }
+  // Before "listening", which tells whoever waits on it that relay is ready for SIGHUP and edits.
+  const triggers = reloadTriggers(runtime, path);
   logger.info("listening", { url: server.url, providers: config.providers.map((p) => p.name).join(",") });
 
-  const graceMs = config.server.shutdown_grace;
   let stopping = false;
   const onSignal = () => {
+    const graceMs = runtime.current.config.server.shutdown_grace;
     if (stopping) {
       logger.warn("stopped at once: in-flight streams cut");
       Deno.exit(1);
@@ -72,8 +102,23 @@ async function _serve(options: { config?: string; port?: number; host?: string }
   for (const signal of _SIGNALS) Deno.addSignalListener(signal, onSignal);
   await server.finished;
   for (const signal of _SIGNALS) Deno.removeSignalListener(signal, onSignal);
+  triggers.stop();
+  // Every stream has ended, so every record is in: write them before going.
+  await ledger.close();
   logger.info("stopped");
   return 0;
+}
+
+/** How a reload reads the file again: checked in full, with the command line's overrides. */
+function _reload(
+  path: string | undefined,
+  options: { port?: number; host?: string },
+): (() => Promise<LoadedConfig>) | undefined {
+  if (path === undefined) return undefined;
+  return async () => {
+    const loaded = await loadConfigFile(path);
+    return { ...loaded, config: _withOverrides(loaded.config, path, options) };
+  };
 }
 
 /** `--host`/`--port` win over the file, under the same rule the file is checked by. */

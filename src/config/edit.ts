@@ -157,7 +157,10 @@ function _setupOf(doc: Document): ConfigSetup {
   const strategy = _record(raw.routing).strategy;
   return {
     ...(typeof port === "number" || typeof port === "string" ? { port } : {}),
-    ...(Array.isArray(tokens) ? { tokens: tokens.map(String) } : {}),
+    // A named client is a mapping; its token is what init shows and keeps.
+    ...(Array.isArray(tokens)
+      ? { tokens: tokens.map((token) => String(_record(token).token ?? token)) }
+      : {}),
     ...(typeof strategy === "string" ? { strategy } : {}),
     providers: (Array.isArray(raw.providers) ? raw.providers : []).map(_providerOf),
   };

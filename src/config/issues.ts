@@ -21,7 +21,7 @@ export function problemsFromIssues(
   issues: readonly _Issue[],
   options: { schema: _Schema; locate: Locator },
 ): ConfigProblem[] {
-  const problems = issues.flatMap((issue): ConfigProblem[] => {
+  const problems = issues.flatMap(_throughUnions).flatMap((issue): ConfigProblem[] => {
     if (issue.code === "unrecognized_keys") {
       return issue.keys.map((key) => ({
         ...options.locate(issue.path, key),
@@ -32,6 +32,19 @@ export function problemsFromIssues(
   });
   // Zod reports in schema order; people fix a file top to bottom.
   return problems.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
+}
+
+/**
+ * A union's failure, when the value was of one option's type (a mapping where a string or a mapping is
+ * taken), is that option's own issues: they say what is wrong inside the value, not that it is neither.
+ */
+function _throughUnions(issue: _Issue): _Issue[] {
+  if (issue.code !== "invalid_union") return [issue];
+  const fitting = issue.errors.filter((errors) =>
+    !errors.every((inner) => inner.code === "invalid_type" && inner.path.length === 0)
+  );
+  if (fitting.length !== 1) return [issue];
+  return fitting[0].flatMap((inner) => _throughUnions({ ...inner, path: [...issue.path, ...inner.path] }));
 }
 
 function _message(issue: _Issue): string {
@@ -104,9 +117,11 @@ interface _Def {
   element?: _Schema;
   innerType?: _Schema;
   in?: _Schema;
+  options?: _Schema[];
 }
 
-// Walks the schema the way zod walked the data, looking through optional/default/transform wrappers.
+// Walks the schema the way zod walked the data, looking through optional/default/transform wrappers
+// and into the mapping among a union's options (a client token is a string or a mapping).
 function _allowedKeys(schema: _Schema, path: readonly PropertyKey[]): string[] {
   let node: _Schema | undefined = _unwrap(schema);
   for (const part of path) {
@@ -120,7 +135,8 @@ function _unwrap(schema: _Schema | undefined): _Schema | undefined {
   let node = schema;
   while (node) {
     const def = node._zod.def as _Def;
-    const inner = def.innerType ?? def.in;
+    const inner = def.innerType ?? def.in ??
+      def.options?.map(_unwrap).find((option) => (option?._zod.def as _Def | undefined)?.shape);
     if (!inner) return node;
     node = inner;
   }

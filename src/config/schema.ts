@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { type ClientConfig, namedClients } from "../ledger/clients.ts";
 import { type MockOptions, mockOptionsSchema } from "../providers/mock_options.ts";
 import { modelMapProblems } from "../routing/model_map.ts";
 import { STRATEGY_NAMES } from "../routing/strategies/types.ts";
@@ -324,13 +325,78 @@ const _providerSchema = z.strictObject({
     };
   });
 
+/** `server.auth` once parsed. */
+export interface ClientAuth {
+  /** Every client's token, named or not. */
+  tokens: string[];
+  /**
+   * The clients, bare tokens named `client-1`, `client-2`, ... by their place; always set by the
+   * schema, left out by configs built in code (read it through `namedClients(tokens)` then).
+   */
+  clients?: ClientConfig[];
+}
+
+const _clientToken = z.string().min(8, {
+  error: "must be at least 8 characters: short tokens are guessable",
+});
+
+/** A named client token with its limits; a bare string in the list is a client without limits. */
+const _clientSchema = z.strictObject({
+  name: z.string().regex(_NAME, {
+    error: "must start with a letter or digit and hold only letters, digits, `_` and `-`",
+  }),
+  token: _clientToken,
+  rpm: _perMinute.optional(),
+  tpm: _perMinute.optional(),
+  models: z.array(z.string().min(1)).min(1, { error: "must name a model (leave models out to allow any)" })
+    .optional(),
+  monthly_budget_usd: z.number().positive({ error: "must be above 0 (leave it out for no budget)" })
+    .optional(),
+});
+
+function _uniqueClients(tokens: (string | ClientConfig)[], ctx: z.RefinementCtx): void {
+  const names = new Map<string, number>();
+  const secrets = new Map<string, number>();
+  namedClients(tokens).forEach((client, index) => {
+    const sameName = names.get(client.name);
+    const sameToken = secrets.get(client.token);
+    const path = typeof tokens[index] === "string" ? [index] : [index, "name"];
+    if (sameName !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path,
+        message: `duplicate client name \`${client.name}\` (also tokens[${sameName}])`,
+      });
+    }
+    if (sameToken !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: typeof tokens[index] === "string" ? [index] : [index, "token"],
+        message: `the same token as tokens[${sameToken}]: each client needs its own`,
+      });
+    }
+    names.set(client.name, names.get(client.name) ?? index);
+    secrets.set(client.token, secrets.get(client.token) ?? index);
+  });
+}
+
+const _usdPerMTok = z.number().nonnegative({ error: "must be 0 or more (USD per million tokens)" });
+
 const _serverSchema = z.strictObject({
   host: z.string().min(1, { error: "must not be empty (127.0.0.1 keeps relay local)" }).default("127.0.0.1"),
   port: z.number().int().min(0, { error: "must be from 0 to 65535 (0 picks any free port)" })
     .max(65535, { error: "must be from 0 to 65535 (0 picks any free port)" }).default(8787),
   auth: z.strictObject({
-    tokens: z.array(z.string().min(8, { error: "must be at least 8 characters: short tokens are guessable" }))
-      .default([]),
+    tokens: z.array(z.union([_clientToken, _clientSchema])).default([]).superRefine(_uniqueClients),
+  }).prefault({}).transform(({ tokens }): ClientAuth => {
+    const clients = namedClients(tokens);
+    return { tokens: clients.map((client) => client.token), clients };
+  }),
+  admin: z.strictObject({
+    token: z.string().min(16, {
+      error: "must be at least 16 characters: it reloads and switches providers off",
+    })
+      .optional(),
   }).prefault({}),
   max_body_size: byteSizeSchema.default(33_554_432),
   shutdown_grace: durationSchema.default(30_000),
@@ -339,6 +405,13 @@ const _serverSchema = z.strictObject({
   max_queue: z.number().int().nonnegative().default(256),
   queue_timeout: durationSchema.default(30_000),
 }).superRefine((server, ctx) => {
+  if (server.admin.token !== undefined && server.auth.tokens.includes(server.admin.token)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["admin", "token"],
+      message: "must differ from every client token: a client must not reach the admin API",
+    });
+  }
   if (isLoopbackHost(server.host) || server.auth.tokens.length > 0) return;
   ctx.addIssue({
     code: "custom",
@@ -390,6 +463,25 @@ export const configSchema = z.strictObject({
     level: z.enum(["debug", "info", "warn", "error"]).default("info"),
     bodies: z.boolean().default(false),
   }).prefault({}),
+  ledger: z.strictObject({
+    enabled: z.boolean().default(true),
+    /** The database file; `$XDG_DATA_HOME/relay/ledger.db` when left out (see `src/ledger/open.ts`). */
+    path: z.string().min(1).optional(),
+    retention_days: z.number().int().positive().default(90),
+    flush_interval: durationSchema.default(1_000),
+    queue_size: z.number().int().positive().default(10_000),
+  }).prefault({}),
+  /** USD per million tokens by model id or glob, over the built-in prices of `src/ledger/pricing.ts`. */
+  pricing: z.record(
+    z.string().min(1),
+    z.strictObject({
+      input: _usdPerMTok,
+      output: _usdPerMTok,
+      cache_write: _usdPerMTok.optional(),
+      cache_write_1h: _usdPerMTok.optional(),
+      cache_read: _usdPerMTok.optional(),
+    }),
+  ).default({}),
   providers: z.array(_providerSchema).min(1, { error: "at least one provider is required" })
     .superRefine((providers, ctx) => {
       const seen = new Map<string, number>();

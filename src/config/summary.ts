@@ -25,6 +25,11 @@ export function summarizeConfig(config: Config, path: string | undefined): strin
     `auth: ${
       tokens.length === 0 ? "none (loopback only)" : `${_count(tokens.length, "token")} (${_masked(tokens)})`
     }`,
+    `admin: ${
+      server.admin.token === undefined
+        ? "off (set server.admin.token for relay status, relay reload and /admin/)"
+        : `on (${maskSecret(server.admin.token)})`
+    }`,
     `max body size: ${formatByteSize(server.max_body_size)}`,
     `shutdown grace: ${formatDuration(server.shutdown_grace)}`,
     `log: level ${log.level}, bodies ${log.bodies ? "logged" : "not logged"}`,

@@ -1,10 +1,10 @@
 import { z } from "zod";
 
-const _DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const _DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const _SIZE_UNITS: Record<string, number> = { b: 1, kb: 1_000, mb: 1_000_000, kib: 1_024, mib: 1_048_576 };
 
 /**
- * Parses `250ms`, `30s`, `5m`, `1h` or a bare number of milliseconds.
+ * Parses `250ms`, `30s`, `5m`, `1h`, `7d` or a bare number of milliseconds.
  * Returns `undefined` for anything else so callers can word their own error.
  */
 export function parseDuration(value: string | number): number | undefined {

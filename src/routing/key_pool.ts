@@ -55,6 +55,8 @@ export interface KeyStatus {
   cooledUntil?: number;
   /** How spent its fullest window is, 0 to 1. */
   ratio: number;
+  /** When that window resets, in ms since the epoch, while it counts anything. */
+  resetAt?: number;
 }
 
 /** Which options of {@linkcode KeyPool.pick} narrow the choice. */
@@ -89,7 +91,13 @@ class _KeyState {
   }
 
   get ratio(): number {
-    return Math.max(...[...this.windows.values()].map((window) => window.ratio));
+    return this.fullest.ratio;
+  }
+
+  get fullest(): UsageWindow {
+    return [...this.windows.values()].reduce((fullest, window) =>
+      window.ratio > fullest.ratio ? window : fullest
+    );
   }
 
   /** When a request of `tokens` can go out on this key; `undefined` when it can now. */
@@ -181,6 +189,11 @@ export class KeyPool<K> {
     this.#state(key).disabled = reason;
   }
 
+  /** Puts a disabled key back into rotation. */
+  enable(key: K): void {
+    this.#state(key).disabled = undefined;
+  }
+
   /** Corrects a key's windows from the rate-limit headers of a response it got. */
   observe(key: K, snapshot: RateLimitSnapshot): void {
     const windows = this.#state(key).windows;
@@ -214,10 +227,12 @@ export class KeyPool<K> {
   /** What the pool knows about `key`. */
   status(key: K): KeyStatus {
     const state = this.#state(key);
+    const { ratio, resetAt } = state.fullest;
     return {
       ...(state.disabled === undefined ? {} : { disabled: state.disabled }),
       ...(state.cooledUntil > this.#now() ? { cooledUntil: state.cooledUntil } : {}),
-      ratio: state.ratio,
+      ratio,
+      ...(resetAt === undefined ? {} : { resetAt }),
     };
   }
 

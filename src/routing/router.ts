@@ -1,11 +1,11 @@
 import type { Provider, ProviderKey } from "../providers/types.ts";
 import { ConversationAffinity } from "./affinity.ts";
-import { type BreakerPermit, CircuitBreaker } from "./circuit_breaker.ts";
+import { type BreakerPermit, type BreakerState, CircuitBreaker } from "./circuit_breaker.ts";
 import type { Release } from "./concurrency.ts";
 import { ConcurrencyLimiter } from "./concurrency.ts";
 import { EwmaMap } from "./ewma.ts";
 import type { FailureDecision } from "./failure.ts";
-import { type KeyLimits, KeyPool, type KeyReservation } from "./key_pool.ts";
+import { type KeyLimits, KeyPool, type KeyReservation, type KeyStatus } from "./key_pool.ts";
 import type { ModelMap } from "./model_map.ts";
 import type { RateLimitSnapshot } from "./rate_limit_headers.ts";
 import {
@@ -41,6 +41,23 @@ export interface Route {
   maxInFlight?: number;
   /** Price per client model name, for the `cost` strategy. */
   prices?: ReadonlyMap<string, ModelPrice>;
+  /** Names the config gives keys, by key, for status pages and for switching a key off by name. */
+  keyNames?: ReadonlyMap<ProviderKey, string>;
+  /**
+   * What the provider's config says, hashed. A router built from a previous one keeps the live state
+   * (pool, breakers, in-flight cap) of each provider whose name and fingerprint are unchanged; a route
+   * without one always starts fresh.
+   */
+  fingerprint?: string;
+}
+
+/** A breaker of a provider (`key` left out) or of one of its keys changed state. */
+export interface BreakerChange {
+  provider: string;
+  /** The key's masked label. */
+  key?: string;
+  from: BreakerState;
+  to: BreakerState;
 }
 
 /** How the router spreads, retries and protects; see `routing:` in relay.example.yaml. */
@@ -55,6 +72,8 @@ export interface RoutingOptions {
   explorationRate?: number;
   costThresholdTokens?: number;
   breaker: { failureThreshold: number; windowMs: number; cooldownMs: number };
+  /** Told of every breaker's change of state, for the event stream and metrics. */
+  onBreakerChange?: (change: BreakerChange) => void;
   /** Wall-clock ms; upstream resets are wall-clock instants. */
   now?: () => number;
   random?: () => number;
@@ -91,24 +110,108 @@ export interface PlanRequest {
   conversation: string | undefined;
 }
 
-/** A provider's live state: its keys' pool, breakers, in-flight cap. */
+/** Where one provider stands, for status pages and metrics. */
+export interface ProviderStatus {
+  name: string;
+  type: string;
+  /** False while switched off at runtime ({@linkcode Router.setEnabled}). */
+  enabled: boolean;
+  breaker: BreakerState;
+  /** While the breaker is open, when it lets a probe through (ms since the epoch). */
+  retryAt?: number;
+  inFlight: number;
+  maxInFlight?: number;
+  keys: ProviderKeyStatus[];
+}
+
+/** Where one key of a provider stands; `disabled` says why it takes no requests, when it does not. */
+export interface ProviderKeyStatus extends KeyStatus {
+  /** Its place in the provider's `keys` list. */
+  index: number;
+  /** Its masked form. */
+  label: string;
+  name?: string;
+  breaker: BreakerState;
+}
+
+/** Why a key switched off at runtime is out of rotation. */
+const _SWITCHED_OFF = "switched off at runtime";
+
+/**
+ * A provider's live state: its keys' pool, breakers, in-flight cap, whether it is switched off.
+ * A reload that leaves the provider's config alone hands the same state to the next router.
+ */
 class _RouteState {
   readonly pool: KeyPool<ProviderKey>;
   readonly breaker: CircuitBreaker;
   readonly keyBreakers = new Map<ProviderKey, CircuitBreaker>();
   readonly limiter: ConcurrencyLimiter | undefined;
   inFlight = 0;
+  enabled = true;
+  /** The owning router's listener: the breakers were made before it and outlive it across reloads. */
+  onBreakerChange: ((change: BreakerChange) => void) | undefined;
+  #route: Route;
 
-  constructor(readonly route: Route, options: RoutingOptions) {
-    const breakerOptions = { ...options.breaker, now: options.now, random: options.random };
+  constructor(route: Route, options: RoutingOptions) {
+    this.#route = route;
+    const breakerOptions = (key?: ProviderKey) => ({
+      ...options.breaker,
+      now: options.now,
+      random: options.random,
+      onTransition: (from: BreakerState, to: BreakerState) =>
+        this.onBreakerChange?.({ provider: this.#route.provider.name, key: key?.label, from, to }),
+    });
     this.pool = new KeyPool(route.keys.map((key) => ({ key, limits: route.limits?.get(key) })), {
       now: options.now,
     });
-    this.breaker = new CircuitBreaker(breakerOptions);
-    for (const key of route.keys) this.keyBreakers.set(key, new CircuitBreaker(breakerOptions));
+    this.breaker = new CircuitBreaker(breakerOptions());
+    for (const key of route.keys) this.keyBreakers.set(key, new CircuitBreaker(breakerOptions(key)));
     this.limiter = route.maxInFlight === undefined
       ? undefined
       : new ConcurrencyLimiter({ max: route.maxInFlight, maxQueue: 0 });
+  }
+
+  get route(): Route {
+    return this.#route;
+  }
+
+  /**
+   * Takes over `route`, built anew from an unchanged config: its adapter (credentials read again from
+   * files and the environment), with this state's own key objects, which the pool and breakers know.
+   */
+  adopt(route: Route): void {
+    this.#route = {
+      ...route,
+      keys: this.#route.keys,
+      limits: this.#route.limits,
+      keyNames: this.#route.keyNames,
+    };
+  }
+
+  /** `ref` is a key's place in the list or its name. */
+  findKey(ref: string): ProviderKey | undefined {
+    const { keys, keyNames } = this.#route;
+    return /^\d+$/.test(ref) ? keys[Number(ref)] : keys.find((key) => keyNames?.get(key) === ref);
+  }
+
+  status(): ProviderStatus {
+    const { provider, keys, keyNames, maxInFlight } = this.#route;
+    return {
+      name: provider.name,
+      type: provider.type,
+      enabled: this.enabled,
+      breaker: this.breaker.state,
+      ...(this.breaker.retryAt === undefined ? {} : { retryAt: this.breaker.retryAt }),
+      inFlight: this.inFlight,
+      ...(maxInFlight === undefined ? {} : { maxInFlight }),
+      keys: keys.map((key, index) => ({
+        index,
+        label: key.label,
+        ...(keyNames?.has(key) ? { name: keyNames.get(key) } : {}),
+        ...this.pool.status(key),
+        breaker: this.keyBreakers.get(key)!.state,
+      })),
+    };
   }
 }
 
@@ -123,25 +226,39 @@ interface _Candidate extends Candidate {
  * ranks them (the retry order), keys by lowest usage from their pools, circuit breakers per provider
  * and per key, in-flight caps, latency averages and conversation affinity. One router per config.
  *
+ * A reloaded config gets a new router built from the previous one: providers whose name and
+ * {@linkcode Route.fingerprint} are unchanged keep their live state, latency averages and conversation
+ * pins carry over by provider name, and everything else starts fresh. A provider or key the new config
+ * dropped is simply absent: requests already under way hold on to its state and finish on it.
+ *
  * @example
  * ```ts
  * const plan = router.plan({ model: "claude-sonnet-4-5", estimate, conversation });
  * const step = plan.next(); // { kind: "attempt", attempt } | { kind: "wait", ... } | { kind: "exhausted", ... }
+ * const reloaded = new Router(newRoutes, newOptions, { previous: router });
  * ```
  */
 export class Router {
   readonly #states: _RouteState[];
   readonly #options: RoutingOptions;
   readonly #strategies = new Map<StrategyName, Strategy>();
-  readonly #ttfb = new EwmaMap<string>();
-  readonly #affinity = new ConversationAffinity<ProviderKey>();
+  readonly #ttfb: EwmaMap<string>;
+  readonly #affinity: ConversationAffinity<ProviderKey>;
   readonly #now: () => number;
 
-  constructor(routes: Route[], options: RoutingOptions) {
+  constructor(routes: Route[], options: RoutingOptions, from: { previous?: Router } = {}) {
     if (routes.length === 0) throw new Error("a router needs at least one provider");
     this.#options = options;
     this.#now = options.now ?? Date.now;
-    this.#states = routes.map((route) => new _RouteState(route, options));
+    const { previous } = from;
+    this.#ttfb = previous ? previous.#ttfb : new EwmaMap<string>();
+    this.#affinity = previous ? previous.#affinity : new ConversationAffinity<ProviderKey>();
+    this.#states = routes.map((route) => {
+      const kept = previous && previous.#unchanged(route);
+      kept?.adopt(route);
+      return kept ?? new _RouteState(route, options);
+    });
+    for (const state of this.#states) state.onBreakerChange = options.onBreakerChange;
   }
 
   get routes(): readonly Route[] {
@@ -186,11 +303,43 @@ export class Router {
     });
   }
 
+  /** Where each provider and its keys stand, in the config's order. */
+  status(): ProviderStatus[] {
+    return this.#states.map((state) => state.status());
+  }
+
+  /**
+   * Switches a provider, or one of its keys (`key`: its place in the list or its name), on or off
+   * until a reload changes that provider. Off, it takes no new requests; those under way finish.
+   * Returns false when there is no such provider or key. Switching a key on also puts back one that a
+   * 401 or 403 took out of rotation.
+   */
+  setEnabled(provider: string, enabled: boolean, key?: string): boolean {
+    const state = this.#states.find((state) => state.route.provider.name === provider);
+    if (!state) return false;
+    if (key === undefined) {
+      state.enabled = enabled;
+      return true;
+    }
+    const found = state.findKey(key);
+    if (!found) return false;
+    if (enabled) state.pool.enable(found);
+    else state.pool.disable(found, _SWITCHED_OFF);
+    return true;
+  }
+
   /** The model names and patterns the providers serve, for telling a client what it can ask for. */
   servedModels(): string[] {
     return [
       ...new Set(this.#states.flatMap(({ route }) => route.models.servesAll ? ["*"] : route.models.patterns)),
     ];
+  }
+
+  #unchanged(route: Route): _RouteState | undefined {
+    if (route.fingerprint === undefined) return undefined;
+    return this.#states.find((state) =>
+      state.route.provider.name === route.provider.name && state.route.fingerprint === route.fingerprint
+    );
   }
 
   #strategyFor(model: string | undefined): Strategy {
@@ -219,8 +368,9 @@ interface _PlanHooks {
 
 /**
  * One request's way down the providers: each {@link next} offers the best attempt not yet tried,
- * skipping providers whose breaker is open or whose in-flight cap is reached, and keys already tried,
- * cooling or refused. Attempts are offered one at a time: never a parallel race.
+ * skipping providers switched off, whose breaker is open or whose in-flight cap is reached, and keys
+ * already tried, cooling, refused or switched off. Attempts are offered one at a time: never a
+ * parallel race.
  */
 export class Plan {
   readonly #order: _Candidate[];
@@ -252,8 +402,11 @@ export class Plan {
   next(): Step {
     let wait: { waitUntil: number; retryAfterMs: number } | undefined;
     let openUntil: number | undefined;
+    let enabled = 0;
     for (const candidate of this.#order) {
       const { state } = candidate;
+      if (!state.enabled) continue;
+      enabled++;
       if (this.#doneRoutes.has(state)) continue;
       const permit = state.breaker.tryAcquire();
       if (!permit) {
@@ -296,6 +449,9 @@ export class Plan {
         reason: "every provider that serves this model is failing (circuit open)",
         retryAfterMs,
       };
+    }
+    if (enabled === 0) {
+      return { kind: "exhausted", reason: "every provider that serves this model is switched off" };
     }
     return { kind: "exhausted", reason: "every provider and key that serves this model was tried" };
   }

@@ -1,5 +1,6 @@
+import { createHash } from "node:crypto";
 import { ConfigError } from "../config/errors.ts";
-import type { Config } from "../config/schema.ts";
+import type { Config, ProviderConfig } from "../config/schema.ts";
 import { providerTimeouts } from "../config/schema.ts";
 import { createProvider, type ProviderEnvironment, systemEnvironment } from "../providers/registry.ts";
 import { maskSecret } from "../util/mask.ts";
@@ -8,7 +9,9 @@ import type { Route, RoutingOptions } from "./router.ts";
 
 /**
  * The routes a config describes, in its order. A provider whose credentials cannot be found is a
- * `ConfigError` naming it, so `relay check` and `relay serve` both stop on it.
+ * `ConfigError` naming it, so `relay check` and `relay serve` both stop on it. Each route carries a
+ * fingerprint of what configures it (its entry, its effective timeouts, the breaker settings), so a
+ * reload keeps the live state of the providers it left alone.
  */
 export function routesFromConfig(
   config: Config,
@@ -19,8 +22,9 @@ export function routesFromConfig(
   const routes = config.providers.flatMap((provider, index) => {
     try {
       const timeouts = providerTimeouts(config, provider);
-      const keys = provider.keys.map(({ key, ...limits }) => ({
+      const keys = provider.keys.map(({ key, name, ...limits }) => ({
         key: { secret: key, label: maskSecret(key) },
+        name,
         limits: {
           rpm: limits.rpm,
           tpm: limits.tpm,
@@ -32,6 +36,7 @@ export function routesFromConfig(
         provider: createProvider(provider, environment),
         keys: keys.map(({ key }) => key),
         limits: new Map(keys.map(({ key, limits }) => [key, limits])),
+        keyNames: new Map(keys.flatMap(({ key, name }) => name === undefined ? [] : [[key, name]])),
         timeouts: { connect: timeouts.connect, firstByte: timeouts.first_byte, idle: timeouts.idle },
         models: new ModelMap(provider.models),
         maxInFlight: provider.max_in_flight,
@@ -41,6 +46,7 @@ export function routesFromConfig(
               [model, price],
             ) => [model, { inputPerMTok: price.input, outputPerMTok: price.output }]),
           ),
+        fingerprint: _fingerprint(provider, timeouts, config.routing.breaker),
       };
       return [route];
     } catch (error) {
@@ -53,6 +59,20 @@ export function routesFromConfig(
   });
   if (problems.length > 0) throw new ConfigError(path, problems);
   return routes;
+}
+
+function _fingerprint(provider: ProviderConfig, ...context: unknown[]): string {
+  return createHash("sha256").update(_stableJson([provider, ...context])).digest("base64url");
+}
+
+/** JSON with object keys sorted, so reordering a mapping in the file is no change. */
+function _stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(_stableJson).join(",")}]`;
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  const entries = Object.entries(value).filter(([, inner]) => inner !== undefined).sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0
+  );
+  return `{${entries.map(([key, inner]) => `${JSON.stringify(key)}:${_stableJson(inner)}`).join(",")}}`;
 }
 
 /** How the config's `routing:` section asks the router to spread, retry around and protect upstreams. */

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { ClientRegistry, namedClients } from "../ledger/clients.ts";
 import { VERSION } from "../version.ts";
 import { clientAuth } from "./auth.ts";
 import { chatCompletions } from "./chat_completions.ts";
@@ -8,7 +9,10 @@ import { relay, type RelayOptions } from "./relay.ts";
 import { type RelayEnv, requestId } from "./request_id.ts";
 
 export interface AppOptions extends RelayOptions {
-  /** Client tokens; empty means no client auth (loopback only, enforced by the config). */
+  /**
+   * Client tokens; empty means no client auth (loopback only, enforced by the config). `clients`, when
+   * given, takes their place, with names and limits.
+   */
   tokens: readonly string[];
 }
 
@@ -26,12 +30,12 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   const forward = relay(options);
   app.use(requestId());
   app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
-  app.use("/v1/*", clientAuth(options.tokens));
+  app.use("/v1/*", clientAuth(options.clients ?? new ClientRegistry(namedClients(options.tokens))));
   app.post("/v1/messages", forward);
   app.post("/v1/messages/count_tokens", forward);
   const dispatch = async (request: Request) => await app.fetch(request);
   app.post("/v1/chat/completions", chatCompletions({ dispatch, maxBodyBytes: options.maxBodyBytes }));
-  const models = servedModels(options.router);
+  const models = servedModels(() => (options.settings?.() ?? options).router);
   app.get("/v1/models", models, forward);
   app.get("/v1/models/:id", models, forward);
   app.notFound((c) => errorResponse(404, `no route for ${c.req.method} ${c.req.path}`));

@@ -1,44 +1,36 @@
 import type { MiddlewareHandler } from "hono";
+import type { ClientRegistry } from "../ledger/clients.ts";
 import { errorResponse } from "./errors.ts";
+import type { RelayEnv } from "./request_id.ts";
 
 /**
- * Requires one of `tokens` as `x-api-key` or `Authorization: Bearer`, the two ways Claude Code sends
- * `ANTHROPIC_API_KEY` and `ANTHROPIC_AUTH_TOKEN`. With no tokens configured (allowed only on loopback)
- * every request passes.
+ * Requires a client token as `x-api-key` or `Authorization: Bearer`, the two ways Claude Code sends
+ * `ANTHROPIC_API_KEY` and `ANTHROPIC_AUTH_TOKEN`, and names the request's client (`c.get("client")`)
+ * for limits, the access log and the ledger. With no clients configured (allowed only on loopback)
+ * every request passes, unnamed.
  *
  * @example
  * ```ts
- * app.use("/v1/*", clientAuth(["rly_4f9c..."]));
+ * app.use("/v1/*", clientAuth(new ClientRegistry([{ name: "ci", token: "rly_4f9c..." }])));
  * ```
  */
-export function clientAuth(tokens: readonly string[]): MiddlewareHandler {
-  const expected = tokens.map((token) => _encoder.encode(token));
+export function clientAuth(clients: ClientRegistry): MiddlewareHandler<RelayEnv> {
   return async (c, next) => {
-    if (expected.length === 0) return await next();
+    if (clients.size === 0) return await next();
     const offered = _offeredToken(c.req.raw.headers);
     if (offered === undefined) {
       return errorResponse(401, "missing client token: send it as x-api-key or Authorization: Bearer");
     }
-    const bytes = _encoder.encode(offered);
-    if (!expected.some((token) => _constantTimeEqual(token, bytes))) {
-      return errorResponse(401, "invalid client token");
-    }
+    const client = clients.identify(offered);
+    if (client === undefined) return errorResponse(401, "invalid client token");
+    c.set("client", client);
     await next();
   };
 }
-
-const _encoder = new TextEncoder();
 
 function _offeredToken(headers: Headers): string | undefined {
   const apiKey = headers.get("x-api-key");
   if (apiKey) return apiKey;
   const match = /^Bearer\s+(.+)$/i.exec(headers.get("authorization") ?? "");
   return match?.[1].trim();
-}
-
-/** Compares every byte whatever the first difference, so timing does not reveal a token's prefix. */
-function _constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  let difference = a.byteLength ^ b.byteLength;
-  for (let i = 0; i < a.byteLength; i++) difference |= a[i] ^ (b[i % b.byteLength] ?? 0);
-  return difference === 0;
 }

@@ -6,17 +6,18 @@ import { errorResponse } from "./errors.ts";
  * `GET /v1/models` and `/v1/models/{id}` when the config names its models: relay answers with what it
  * serves (Claude Code's gateway model discovery reads this list). When no provider has a `models:`
  * table, every model passes through under its own name, so the request goes on to the first provider.
+ * `router` is asked on every request, so the answer follows config reloads.
  *
  * @example
  * ```ts
- * app.get("/v1/models", servedModels(router), forward);
+ * app.get("/v1/models", servedModels(() => router), forward);
  * ```
  */
-export function servedModels(router: Router) {
-  const names = [...new Set(router.routes.flatMap((route) => route.models.names))];
-  const local = router.routes.some((route) => !route.models.servesAll);
+export function servedModels(current: () => Router) {
   return async (c: Context, next: Next): Promise<Response | void> => {
-    if (!local) return await next();
+    const router = current();
+    if (router.routes.every((route) => route.models.servesAll)) return await next();
+    const names = [...new Set(router.routes.flatMap((route) => route.models.names))];
     const id = c.req.param("id");
     if (id === undefined) {
       const data = names.map(_modelInfo);

@@ -1,4 +1,6 @@
 import type { Context } from "hono";
+import type { Admission, ClientRegistry } from "../ledger/clients.ts";
+import type { LedgerSink } from "../ledger/entry.ts";
 import type { ProviderRequest } from "../providers/types.ts";
 import { conversationKey } from "../routing/affinity.ts";
 import { retryDelay } from "../routing/backoff.ts";
@@ -11,8 +13,9 @@ import { forwardBody, type ForwardOutcome } from "../stream/forward.ts";
 import { ANTHROPIC_PING, DEFAULT_KEEPALIVE_MS, withKeepAlive } from "../stream/keep_alive.ts";
 import { SseDecoder } from "../stream/sse_decode.ts";
 import { StreamTimeoutError, withIdleTimeout } from "../stream/timeouts.ts";
-import { UsageTap } from "../stream/usage_tap.ts";
+import { countedTokens, type UsageDetail, UsageTap } from "../stream/usage_tap.ts";
 import { concatBytes } from "../util/bytes.ts";
+import { keyFingerprint } from "../util/fingerprint.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import { inspectMessagesBody, readBody } from "./body.ts";
 import { RelayError } from "./errors.ts";
@@ -47,19 +50,55 @@ export interface RelayOptions {
   /** Wall-clock milliseconds, for rate-limit resets. */
   wallClock?: () => number;
   random?: () => number;
+  /** Named clients' models, budgets and rates (`src/ledger/clients.ts`), checked before anything is sent. */
+  clients?: ClientRegistry;
+  /**
+   * Where each ended request goes (`src/ledger/`). Its backpressure holds only the request's slot,
+   * after the last byte went out: a full ledger queue slows new requests, never a stream.
+   */
+  ledger?: LedgerSink;
+  /**
+   * Told of every request once it ended: its access log line's fields, and its usage when the answer
+   * reported one. For metrics and the admin event stream; it must return at once.
+   */
+  onRequest?: (line: LogFields, usage: UsageDetail | undefined) => void;
+  /**
+   * The settings of the config relay serves now, when it can be reloaded: read once as each request
+   * starts, they stand in for the ones above for that whole request, so a reload never changes a
+   * request under way.
+   */
+  settings?: () => RequestSettings;
 }
+
+/** What a reloaded config changes of the request path. */
+export type RequestSettings = Pick<
+  RelayOptions,
+  "router" | "logger" | "maxBodyBytes" | "queueTimeoutMs" | "retry" | "keepaliveMs" | "onRequest"
+>;
 
 /** What the access log line says about one request; filled in as the request goes. */
 interface _Trace {
   start: number;
+  /** Wall-clock ms at arrival, for the ledger. */
+  at: number;
   model?: string;
+  upstreamModel?: string;
   provider?: string;
   key?: string;
+  /** The key's fingerprint, for the ledger. */
+  keyId?: string;
   status?: number;
   ttfb?: number;
   attempts: number;
+  /** Attempts that moved to another provider than the one before. */
+  failovers: number;
   upstreamRequestId?: string;
+  /** The client's go-ahead, settled when the request ends. */
+  admission?: Extract<Admission, { ok: true }>;
 }
+
+/** Writes the access log line and accounts for the ended request; resolves once the ledger took it. */
+type _Log = (outcome: string, fields?: LogFields, usage?: UsageDetail) => Promise<void>;
 
 /** Thrown when the client left before relay could answer; there is nobody to answer. */
 class _ClientGone extends Error {}
@@ -90,13 +129,16 @@ const _MAX_PEEK_BYTES = 64 * 1024;
  * app.post("/v1/messages", relay({ router, logger, maxBodyBytes, inFlight, limiter, queueTimeoutMs, retry }));
  * ```
  */
-export function relay(options: RelayOptions): (c: Context<RelayEnv>) => Promise<Response> {
-  const now = options.now ?? (() => performance.now());
+export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Response> {
+  const now = base.now ?? (() => performance.now());
+  const wallClock = base.wallClock ?? Date.now;
   return async (c) => {
-    const trace: _Trace = { start: now(), attempts: 0 };
-    const log = (outcome: string, fields: LogFields = {}) =>
-      options.logger.info("request", {
+    const options = base.settings ? { ...base, ...base.settings() } : base;
+    const trace: _Trace = { start: now(), at: wallClock(), attempts: 0, failovers: 0 };
+    const log: _Log = (outcome, fields = {}, usage) => {
+      const line: LogFields = {
         request_id: c.get("requestId"),
+        client: c.get("client"),
         method: c.req.method,
         path: c.req.path,
         model: trace.model,
@@ -105,22 +147,27 @@ export function relay(options: RelayOptions): (c: Context<RelayEnv>) => Promise<
         status: trace.status,
         outcome,
         attempts: trace.attempts,
+        failovers: trace.failovers,
         ttfb_ms: trace.ttfb === undefined ? undefined : Math.round(trace.ttfb - trace.start),
         duration_ms: Math.round(now() - trace.start),
         upstream_request_id: trace.upstreamRequestId,
         ...fields,
-      });
+      };
+      options.logger.info("request", line);
+      options.onRequest?.(line, usage);
+      return _account(c, options, trace, outcome, now(), usage);
+    };
     try {
       return await _relay(c, options, trace, now, log);
     } catch (error) {
       if (error instanceof _ClientGone) {
         trace.status = 499;
-        log("client_closed");
+        await log("client_closed");
         return new Response(null, { status: 499 });
       }
       if (!(error instanceof RelayError)) throw error;
       trace.status = error.status;
-      log("relay_error", { error: error.message });
+      await log("relay_error", { error: error.message });
       return error.toResponse();
     }
   };
@@ -131,7 +178,7 @@ async function _relay(
   options: RelayOptions,
   trace: _Trace,
   now: () => number,
-  log: (outcome: string, fields?: LogFields) => void,
+  log: _Log,
 ): Promise<Response> {
   const { router, retry } = options;
   const wallClock = options.wallClock ?? Date.now;
@@ -140,10 +187,19 @@ async function _relay(
   const body = request.method === "POST" ? await readBody(request, options.maxBodyBytes) : null;
   const fields = body ? inspectMessagesBody(body) : undefined;
   trace.model = fields?.model;
+  const estimate = fields ? estimateTokens(fields.json) : { input: 0, output: 0 };
+  const admission = options.clients?.admit(c.get("client"), { model: fields?.model, estimate });
+  if (admission && !admission.ok) {
+    const retryAfter = admission.retryAfterS === undefined
+      ? undefined
+      : { "retry-after": `${admission.retryAfterS}` };
+    throw new RelayError(admission.status, admission.message, retryAfter);
+  }
+  trace.admission = admission;
 
   const plan = router.plan({
     model: fields?.model,
-    estimate: fields ? estimateTokens(fields.json) : { input: 0, output: 0 },
+    estimate,
     conversation: fields ? conversationKey(request.headers, fields.json) : undefined,
   });
   if (!plan.served) {
@@ -203,8 +259,11 @@ async function _relay(
         });
       }
       trace.attempts++;
+      if (trace.provider !== undefined && trace.provider !== attempt.route.provider.name) trace.failovers++;
       trace.provider = attempt.route.provider.name;
       trace.key = attempt.key?.label;
+      trace.keyId = attempt.key && keyFingerprint(attempt.key.secret);
+      trace.upstreamModel = attempt.upstreamModel;
       const exchange = _exchange(request.signal, options.inFlight);
       const tried = await _try(c, attempt, fields, body, now, exchange.upstream);
       if (tried.kind === "failed") exchange.end();
@@ -251,7 +310,7 @@ async function _relay(
     }
     // Out of attempts or told to stop: the client gets the last upstream answer as the upstream gave it.
     if (last?.response) {
-      log("upstream_error", { error: `${last.response.status} from ${trace.provider}` });
+      await log("upstream_error", { error: `${last.response.status} from ${trace.provider}` });
       const headers = headersForClient(last.response.headers);
       headers.set("x-request-id", c.get("requestId"));
       return new Response(last.response.body, { status: last.response.status, headers });
@@ -282,16 +341,22 @@ function _exchange(client: AbortSignal, inFlight: InFlight): { upstream: AbortCo
 
 /** Waits for a `server.max_concurrent` slot, or answers 503 when the queue is full or too slow. */
 async function _slot(options: RelayOptions, signal: AbortSignal): Promise<() => void> {
+  const free = options.limiter.tryAcquire();
+  if (free) return free;
+  // Only a queued request gets a deadline, and it is cleared once admitted: a timer per request kept
+  // for the whole queue_timeout showed up as memory growth under load (relay bench).
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), options.queueTimeoutMs);
   try {
-    return await options.limiter.acquire(
-      AbortSignal.any([signal, AbortSignal.timeout(options.queueTimeoutMs)]),
-    );
+    return await options.limiter.acquire(AbortSignal.any([signal, deadline.signal]));
   } catch (error) {
     if (signal.aborted) throw new _ClientGone();
     const detail = error instanceof OverloadedError
       ? `${error.inFlight} requests in flight and ${error.queued} queued (server.max_concurrent)`
       : `no slot freed within ${options.queueTimeoutMs} ms (server.queue_timeout)`;
     throw new RelayError(503, `relay is at capacity: ${detail}`, { "retry-after": "1" }, "overloaded_error");
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -413,15 +478,14 @@ function _answer(
   attempt: Attempt,
   options: RelayOptions,
   releaseSlot: () => void,
-  log: (outcome: string, fields?: LogFields) => void,
+  log: _Log,
 ): Response {
   const { response } = tried;
   const headers = headersForClient(response.headers);
   headers.set("x-request-id", c.get("requestId"));
   if (tried.kind === "empty") {
     attempt.finished(undefined);
-    releaseSlot();
-    log("complete", { bytes: 0 });
+    log("complete", { bytes: 0 }).finally(releaseSlot);
     return new Response(null, { status: response.status, headers });
   }
   const sse = _isSse(response);
@@ -435,17 +499,57 @@ function _answer(
       return { errorType: failure.status === 504 ? "timeout_error" : "api_error", message: failure.message };
     },
     onDone: (outcome: ForwardOutcome) => {
-      const tokens = usage.usage();
+      const detail = usage.detail();
+      const tokens = detail && countedTokens(detail);
       attempt.finished(tokens);
-      releaseSlot();
       const { kind, ...rest } = outcome;
-      log(kind, { ...rest, input_tokens: tokens?.input, output_tokens: tokens?.output });
+      log(kind, { ...rest, input_tokens: tokens?.input, output_tokens: tokens?.output }, detail).finally(
+        releaseSlot,
+      );
     },
   });
   const kept = sse
     ? withKeepAlive(stream, { intervalMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS, ping: ANTHROPIC_PING })
     : stream;
   return new Response(kept, { status: response.status, headers });
+}
+
+/**
+ * Settles the client's token window with what the request used (nothing, when no upstream answered)
+ * and hands the request to the ledger. A ledger that fails is logged, never the request's failure.
+ */
+async function _account(
+  c: Context<RelayEnv>,
+  options: RelayOptions,
+  trace: _Trace,
+  outcome: string,
+  end: number,
+  usage: UsageDetail | undefined,
+): Promise<void> {
+  trace.admission?.settle(trace.ttfb === undefined ? { input: 0, output: 0 } : usage && countedTokens(usage));
+  if (!options.ledger) return;
+  try {
+    await options.ledger.record({
+      time: trace.at,
+      requestId: c.get("requestId"),
+      client: c.get("client"),
+      method: c.req.method,
+      path: c.req.path,
+      model: trace.model,
+      upstreamModel: trace.upstreamModel,
+      provider: trace.provider,
+      keyId: trace.keyId,
+      keyLabel: trace.key,
+      status: trace.status,
+      outcome,
+      attempts: trace.attempts,
+      ttfbMs: trace.ttfb === undefined ? undefined : Math.round(trace.ttfb - trace.start),
+      durationMs: Math.round(end - trace.start),
+      usage,
+    });
+  } catch (error) {
+    options.logger.error("ledger failed", { request_id: c.get("requestId"), error: String(error) });
+  }
 }
 
 function _isSse(response: Response): boolean {

@@ -2,7 +2,8 @@ import type { MiddlewareHandler } from "hono";
 
 /** The Hono environment of relay's routes: what middleware leaves for handlers. */
 export interface RelayEnv {
-  Variables: { requestId: string };
+  /** `client`: the name of the client whose token the request carries (`clientAuth`). */
+  Variables: { requestId: string; client?: string };
 }
 
 /** Printable, short, no separators that would let a client forge log fields. */

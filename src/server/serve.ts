@@ -1,13 +1,28 @@
-import type { Config } from "../config/schema.ts";
+import type { Hono } from "hono";
+import { type Config, isLoopbackHost } from "../config/schema.ts";
 import { ConcurrencyLimiter } from "../routing/concurrency.ts";
 import type { Router } from "../routing/router.ts";
+import { EventBus } from "../util/event_bus.ts";
 import type { Logger } from "../util/logger.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../util/prometheus.ts";
+import { ADMIN_PREFIX, adminRoutes } from "./admin/index.ts";
+import { adminAuth } from "./admin/auth.ts";
 import { type AppOptions, createApp } from "./app.ts";
+import type { RelayEvent } from "./events.ts";
 import { InFlight } from "./in_flight.ts";
+import { RelayMetrics, type RelayMetricsOptions } from "./metrics.ts";
+import type { RelayEnv } from "./request_id.ts";
+import { requestSettingsFromConfig, type Runtime } from "./runtime.ts";
 
 export interface ServeOptions extends Omit<AppOptions, "inFlight"> {
   hostname: string;
   port: number;
+  /**
+   * The live config, when relay serves one it can reload: each request takes its settings from the
+   * snapshot current as it starts, and the admin API (`/admin/`) serves and changes it.
+   */
+  runtime?: Runtime;
+  metrics?: RelayMetricsOptions;
 }
 
 /** A running relay. */
@@ -18,6 +33,8 @@ export interface RunningServer {
   readonly finished: Promise<void>;
   /** Upstream exchanges under way. */
   readonly inFlight: InFlight;
+  /** What the server tells its observers: ended requests, breaker changes, reloads. */
+  readonly events: EventBus<RelayEvent>;
   /**
    * Stops accepting connections and lets in-flight requests finish; exchanges still open after
    * `graceMs` are aborted, their clients told with an error event. Resolves with whether any were.
@@ -31,30 +48,18 @@ export function serverOptionsFromConfig(
   router: Router,
   logger: Logger,
 ): Omit<ServeOptions, "hostname"> {
-  const { server, routing } = config;
+  const { server } = config;
   return {
+    ...requestSettingsFromConfig(config, router, logger),
     port: server.port,
-    router,
-    logger,
     tokens: server.auth.tokens,
-    maxBodyBytes: server.max_body_size,
-    keepaliveMs: server.keepalive,
     limiter: new ConcurrencyLimiter({ max: server.max_concurrent, maxQueue: server.max_queue }),
-    queueTimeoutMs: server.queue_timeout,
-    retry: {
-      maxAttempts: routing.max_attempts,
-      backoff: {
-        baseMs: routing.backoff,
-        maxMs: routing.max_backoff,
-        maxRetryAfterMs: routing.max_retry_after,
-      },
-      maxWaitMs: routing.max_wait,
-    },
   };
 }
 
 /**
- * Starts relay's HTTP server.
+ * Starts relay's HTTP server: the relayed routes, `/metrics`, and with a `runtime` the admin API.
+ * `/metrics` is open on a loopback address and needs the admin token on any other.
  *
  * @example
  * ```ts
@@ -64,7 +69,16 @@ export function serverOptionsFromConfig(
  */
 export function startServer(options: ServeOptions): RunningServer {
   const inFlight = new InFlight();
-  const app = createApp({ ...options, inFlight });
+  const { runtime } = options;
+  const events = runtime?.events ?? new EventBus<RelayEvent>();
+  const app = createApp({
+    ...options,
+    inFlight,
+    onRequest: options.onRequest ??
+      ((line, usage) => events.publish({ type: "request", data: { line, usage } })),
+    settings: runtime && (() => runtime.current.settings),
+  });
+  _mountOperations(app, options, events, inFlight);
   const server = Deno.serve({
     hostname: options.hostname,
     port: options.port,
@@ -77,7 +91,10 @@ export function startServer(options: ServeOptions): RunningServer {
     url: `http://${host}:${port}`,
     finished: server.finished,
     inFlight,
+    events,
     async shutdown(graceMs: number) {
+      // Event streams never end by themselves: end them, or the drain would wait out the grace.
+      events.close();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const graceOver = new Promise<"cut">((resolve) => timer = setTimeout(() => resolve("cut"), graceMs));
       const drained = server.shutdown();
@@ -90,6 +107,33 @@ export function startServer(options: ServeOptions): RunningServer {
       return { cut: result === "cut" };
     },
   };
+}
+
+function _mountOperations(
+  app: Hono<RelayEnv>,
+  options: ServeOptions,
+  events: EventBus<RelayEvent>,
+  inFlight: InFlight,
+): void {
+  const { runtime, limiter } = options;
+  const metrics = new RelayMetrics(events, {
+    router: () => (runtime?.current ?? options).router,
+    limiter,
+    configVersion: runtime && (() => runtime.current.version),
+  }, options.metrics);
+  const scrape = () =>
+    new Response(metrics.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
+  if (isLoopbackHost(options.hostname)) app.get("/metrics", scrape);
+  else {
+    const token = () => runtime?.current.config.server.admin.token;
+    app.get(
+      "/metrics",
+      adminAuth(token, "/metrics on a non-loopback address needs server.admin.token"),
+      scrape,
+    );
+  }
+  const startedAt = (options.wallClock ?? Date.now)();
+  if (runtime) app.route(ADMIN_PREFIX, adminRoutes({ runtime, limiter, inFlight, startedAt }));
 }
 
 function _internalError(logger: Logger, error: unknown): Response {

@@ -2,6 +2,32 @@ import type { TokenCount } from "../routing/token_estimate.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { SseDecoder } from "./sse_decode.ts";
 
+/**
+ * Everything an answer's `usage` says, for the ledger: `input` is `input_tokens` alone, cache reads and
+ * writes are counted apart (they are priced apart), and `cacheWrite1h` is the part of `cacheWrite` kept
+ * for an hour (priced higher than the default five minutes).
+ */
+export interface UsageDetail {
+  input: number;
+  output: number;
+  cacheRead: number;
+  cacheWrite: number;
+  cacheWrite1h: number;
+}
+
+/**
+ * The tokens rate limits count of a detailed usage: input with cache writes, cache reads left out (as
+ * Anthropic's own input limits leave them out), and output.
+ *
+ * @example
+ * ```ts
+ * countedTokens({ input: 10, output: 40, cacheRead: 9000, cacheWrite: 500, cacheWrite1h: 0 }); // { input: 510, output: 40 }
+ * ```
+ */
+export function countedTokens(detail: UsageDetail): TokenCount {
+  return { input: detail.input + detail.cacheWrite, output: detail.output };
+}
+
 /** JSON bodies larger than this are not kept for their `usage`; the estimate stands instead. */
 const _MAX_JSON_BYTES = 4 * 1024 * 1024;
 
@@ -16,6 +42,7 @@ const _MAX_JSON_BYTES = 4 * 1024 * 1024;
  * const tap = new UsageTap(true);
  * tap.observe(chunk);
  * tap.usage(); // { input: 1200, output: 87 }
+ * tap.detail(); // { input: 200, output: 87, cacheRead: 9000, cacheWrite: 1000, cacheWrite1h: 0 }
  * ```
  */
 export class UsageTap {
@@ -24,6 +51,9 @@ export class UsageTap {
   #jsonBytes = 0;
   #input: number | undefined;
   #output: number | undefined;
+  #cacheRead = 0;
+  #cacheWrite = 0;
+  #cacheWrite1h = 0;
 
   constructor(sse: boolean) {
     if (sse) this.#decoder = new SseDecoder();
@@ -43,9 +73,21 @@ export class UsageTap {
 
   /** The usage reported so far; `undefined` when the answer named none. */
   usage(): TokenCount | undefined {
+    const detail = this.detail();
+    return detail && countedTokens(detail);
+  }
+
+  /** The usage reported so far, cache reads and writes apart; `undefined` when the answer named none. */
+  detail(): UsageDetail | undefined {
     if (this.#json) this.#read(new TextDecoder().decode(concatBytes(this.#json)));
     if (this.#input === undefined && this.#output === undefined) return undefined;
-    return { input: this.#input ?? 0, output: this.#output ?? 0 };
+    return {
+      input: this.#input ?? 0,
+      output: this.#output ?? 0,
+      cacheRead: this.#cacheRead,
+      cacheWrite: this.#cacheWrite,
+      cacheWrite1h: this.#cacheWrite1h,
+    };
   }
 
   #read(text: string): void {
@@ -57,10 +99,18 @@ export class UsageTap {
       return;
     }
     if (!usage) return;
-    const count = (name: string) => (typeof usage![name] === "number" ? usage![name] as number : undefined);
-    const input = count("input_tokens");
-    if (input !== undefined) this.#input = input + (count("cache_creation_input_tokens") ?? 0);
-    const output = count("output_tokens");
-    if (output !== undefined) this.#output = output;
+    const count = (name: string, within = usage!) =>
+      typeof within[name] === "number" ? within[name] as number : undefined;
+    // A later event repeats what an earlier one said (message_delta's usage is cumulative), so the
+    // last figure for each field stands.
+    this.#input = count("input_tokens") ?? this.#input;
+    this.#output = count("output_tokens") ?? this.#output;
+    this.#cacheRead = count("cache_read_input_tokens") ?? this.#cacheRead;
+    this.#cacheWrite = count("cache_creation_input_tokens") ?? this.#cacheWrite;
+    const split = usage.cache_creation;
+    if (split && typeof split === "object") {
+      this.#cacheWrite1h = count("ephemeral_1h_input_tokens", split as Record<string, unknown>) ??
+        this.#cacheWrite1h;
+    }
   }
 }

@@ -1,3 +1,5 @@
+import type { ClientRegistry } from "../../src/ledger/clients.ts";
+import type { LedgerSink } from "../../src/ledger/entry.ts";
 import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
 import type { Provider } from "../../src/providers/types.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
@@ -29,6 +31,10 @@ export interface TestRelayOptions {
   /** `server.max_concurrent` and its queue. */
   maxConcurrent?: number;
   maxQueue?: number;
+  /** Named clients with limits, in place of `tokens`. */
+  clients?: ClientRegistry;
+  /** Where ended requests go. */
+  ledger?: LedgerSink;
 }
 
 /** Routing that never holds a test up: failover, breakers that need many failures. */
@@ -69,6 +75,8 @@ export function startTestRelay(options: TestRelayOptions): TestRelay {
     router: new Router(options.routes ?? [_route(options)], { ...TEST_ROUTING, ...options.routing }),
     logger,
     tokens: options.tokens ?? [],
+    clients: options.clients,
+    ledger: options.ledger,
     maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
     limiter: new ConcurrencyLimiter({ max: options.maxConcurrent ?? 64, maxQueue: options.maxQueue ?? 256 }),
     queueTimeoutMs: 30_000,

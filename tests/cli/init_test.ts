@@ -337,7 +337,11 @@ Deno.test("relay init edits relay.example.yaml itself: one line changes, its com
   const home = await sandbox();
   const example = await Deno.readTextFile(new URL("../../relay.example.yaml", import.meta.url));
   const path = await writeConfig(home, example);
-  const env = { ANTHROPIC_API_KEY: KEY, RELAY_CLIENT_TOKEN: "client-token-0001" };
+  const env = {
+    ANTHROPIC_API_KEY: KEY,
+    RELAY_CLIENT_TOKEN: "client-token-0001",
+    RELAY_ADMIN_TOKEN: "admin-token-0123456789",
+  };
   const { code, stdout, stderr } = await runRelay(["init", "--yes", "--port", "9000"], { cwd: home, env });
   assert.equal(code, 0, stderr);
   assert.equal(await Deno.readTextFile(path), example.replace("port: ${RELAY_PORT:-8787}", "port: 9000"));

@@ -12,7 +12,16 @@ Deno.test("relay --help lists the commands that exist, and only those", async ()
   const { code, stdout } = await runRelay(["--help"]);
   assert.equal(code, 0);
   const commands = [...stdout.matchAll(/^ {2}(\w+)/gm)].map((match) => match[1]);
-  assert.deepEqual(commands.filter((name) => name !== "help"), ["serve", "check", "init", "env"]);
+  assert.deepEqual(commands.filter((name) => name !== "help"), [
+    "serve",
+    "check",
+    "init",
+    "env",
+    "bench",
+    "usage",
+    "status",
+    "reload",
+  ]);
 });
 
 Deno.test("an unknown command fails with a pointer to --help", async () => {

@@ -208,3 +208,22 @@ Deno.test("applySetup reads and sets routing.strategy, adding the section only w
   });
   assert.match(edited, /^ {2}strategy: latency # for now$/m);
 });
+
+Deno.test("readSetup reads a named client's token, so keeping the tokens leaves the clients as written", () => {
+  const text = [
+    "server:",
+    "  auth:",
+    "    tokens:",
+    '      - "${RELAY_CLIENT_TOKEN}"',
+    "      - name: ci # limited",
+    '        token: "${CI_TOKEN}"',
+    "        rpm: 60",
+    "providers:",
+    "  - name: mock",
+    "    type: mock",
+    "",
+  ].join("\n");
+  const setup = readSetup(text, "relay.yaml");
+  assert.deepEqual(setup.tokens, ["${RELAY_CLIENT_TOKEN}", "${CI_TOKEN}"]);
+  assert.equal(applySetup(text, "relay.yaml", setup), text);
+});

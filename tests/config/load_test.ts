@@ -194,6 +194,7 @@ Deno.test("parseConfig passes YAML warnings on, located", () => {
 const EXAMPLE_ENV = {
   ANTHROPIC_API_KEY: "sk-ant-api03-example-example-0000",
   RELAY_CLIENT_TOKEN: "tok-example-1234",
+  RELAY_ADMIN_TOKEN: "adm-example-0123456789",
 };
 
 /** Variables the commented-out providers of relay.example.yaml reference. */
@@ -206,17 +207,22 @@ const OPTIONAL_ENV = {
   AWS_SECRET_ACCESS_KEY: "aws-secret",
   AWS_SESSION_TOKEN: "aws-session",
   OPENAI_API_KEY: "sk-openai-example",
+  RELAY_CI_TOKEN: "tok-example-ci-5678",
 };
 
-/** relay.example.yaml with every commented-out provider (`  # - name: ...` blocks) switched on. */
+/**
+ * relay.example.yaml with every commented-out list item (`# - name: ...` blocks: providers, named
+ * clients) switched on.
+ */
 function exampleWithOptional(text: string): string {
   const lines = text.split("\n");
   const out: string[] = [];
-  let inBlock = false;
+  let indent: string | undefined;
   for (const line of lines) {
-    if (line.startsWith("  # - name: ")) inBlock = true;
-    else if (inBlock && !line.startsWith("  #   ")) inBlock = false;
-    out.push(inBlock ? `  ${line.slice("  # ".length)}` : line);
+    const start = /^( *)# - name: /.exec(line);
+    if (start) indent = start[1];
+    else if (indent !== undefined && !line.startsWith(`${indent}#   `)) indent = undefined;
+    out.push(indent === undefined ? line : `${indent}${line.slice(indent.length + 2)}`);
   }
   assert.ok(out.join("\n") !== text, "the example has commented-out providers");
   return out.join("\n");
@@ -245,7 +251,11 @@ Deno.test("relay.example.yaml is valid given the variables it references", async
 Deno.test("relay.example.yaml names each variable it needs when they are unset", async () => {
   const text = await Deno.readTextFile(new URL("../../relay.example.yaml", import.meta.url));
   const error = configErrorOf(() => parseConfig(text, "relay.example.yaml", noEnv));
-  assert.deepEqual(error.problems.map((p) => p.path), ["server.auth.tokens[0]", "providers[0].keys[0].key"]);
+  assert.deepEqual(error.problems.map((p) => p.path), [
+    "server.auth.tokens[0]",
+    "server.admin.token",
+    "providers[0].keys[0].key",
+  ]);
 });
 
 Deno.test("relay.example.yaml's commented-out providers are valid once uncommented", async () => {
@@ -288,10 +298,11 @@ Deno.test("relay.example.yaml documents every field of the schema", async () => 
   assert.deepEqual(missing, []);
 });
 
-type _JsonSchema = { properties?: Record<string, _JsonSchema>; items?: _JsonSchema };
+type _JsonSchema = { properties?: Record<string, _JsonSchema>; items?: _JsonSchema; anyOf?: _JsonSchema[] };
 
-// Dotted paths to every leaf field; `[]` stands for "any item of the list".
+// Dotted paths to every leaf field, through each option of a union; `[]` stands for "any item of the list".
 function _fieldPaths(schema: _JsonSchema, prefix = ""): string[] {
+  if (schema.anyOf) return schema.anyOf.flatMap((option) => _fieldPaths(option, prefix));
   if (schema.items) return _fieldPaths(schema.items, `${prefix}.[]`);
   if (!schema.properties) return [prefix];
   return Object.entries(schema.properties).flatMap(([key, inner]) =>

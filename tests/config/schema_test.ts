@@ -16,7 +16,8 @@ Deno.test("configSchema fills every default from a providers list alone", () => 
     server: {
       host: "127.0.0.1",
       port: 8787,
-      auth: { tokens: [] },
+      auth: { tokens: [], clients: [] },
+      admin: {},
       max_body_size: 33_554_432,
       shutdown_grace: 30_000,
       keepalive: 15_000,
@@ -38,6 +39,8 @@ Deno.test("configSchema fills every default from a providers list alone", () => 
       breaker: { failures: 5, window: 60_000, cooldown: 30_000 },
     },
     log: { level: "info", bodies: false },
+    ledger: { enabled: true, retention_days: 90, flush_interval: 1_000, queue_size: 10_000 },
+    pricing: {},
     providers: [{
       name: "mock",
       type: "mock",
@@ -273,4 +276,18 @@ Deno.test("routing.model_routes must name providers that exist", () => {
     }),
     ["routing.model_routes.claude-opus-4-1: no provider is named `bedrok` (providers: mock)"],
   );
+});
+
+Deno.test("server.admin.token is optional, at least 16 characters and never a client token", () => {
+  const token = "adm_0123456789abcdef";
+  assert.equal(
+    configSchema.parse({ providers: [MOCK], server: { admin: { token } } }).server.admin.token,
+    token,
+  );
+  assert.deepEqual(issuesOf({ providers: [MOCK], server: { admin: { token: "short" } } }), [
+    "server.admin.token: must be at least 16 characters: it reloads and switches providers off",
+  ]);
+  assert.deepEqual(issuesOf({ providers: [MOCK], server: { auth: { tokens: [token] }, admin: { token } } }), [
+    "server.admin.token: must differ from every client token: a client must not reach the admin API",
+  ]);
 });

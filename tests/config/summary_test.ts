@@ -36,6 +36,7 @@ Deno.test("summarizeConfig describes the server, every provider and their effect
       "config: /etc/relay.yaml",
       "listen: 0.0.0.0:9000",
       "auth: 2 tokens (rly...cccc, ***)",
+      "admin: off (set server.admin.token for relay status, relay reload and /admin/)",
       "max body size: 8MiB",
       "shutdown grace: 30s",
       "log: level debug, bodies logged",
@@ -103,4 +104,15 @@ Deno.test("summarizeConfig describes cloud providers by their credentials, secre
   for (const secret of ["AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG", "entra-secret-value-0042"]) {
     assert.ok(!summary.includes(secret), secret);
   }
+});
+
+Deno.test("summarizeConfig says whether the admin API is on, its token masked", () => {
+  const token = "adm_0123456789abcdef";
+  const config = configSchema.parse({
+    server: { admin: { token } },
+    providers: [{ name: "m", type: "mock" }],
+  });
+  const summary = summarizeConfig(config, "relay.yaml");
+  assert.match(summary, /^admin: on \(adm\.\.\.cdef\)$/m);
+  assert.ok(!summary.includes(token));
 });

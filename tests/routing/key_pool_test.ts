@@ -56,7 +56,7 @@ Deno.test("KeyPool waits for the later of a key's cooling and its spent window",
   pool.cool("a", 10_000);
   pool.cool("b", 90_000);
   assert.deepEqual(pool.pick(SMALL), { kind: "wait", waitUntil: 60_000, retryAfterMs: 60_000 });
-  assert.deepEqual(pool.status("a"), { cooledUntil: 30_000, ratio: 1 });
+  assert.deepEqual(pool.status("a"), { cooledUntil: 30_000, ratio: 1, resetAt: 60_000 });
 });
 
 Deno.test("KeyPool skips a disabled key for good and says none when no key is left", () => {
@@ -69,6 +69,15 @@ Deno.test("KeyPool skips a disabled key for good and says none when no key is le
   assert.deepEqual(pool.pick(SMALL), { kind: "none" });
   assert.equal(pool.earliestReset(), undefined);
   assert.deepEqual(pool.status("a"), { disabled: "401 authentication_error", ratio: 0 });
+});
+
+Deno.test("KeyPool.enable puts a disabled key back into rotation", () => {
+  const pool = new KeyPool([{ key: "a" }, { key: "b" }]);
+  pool.disable("a", "switched off");
+  assert.equal(keyOf(pool.pick(SMALL)), "b");
+  pool.enable("a");
+  assert.deepEqual(pool.status("a"), { ratio: 0 });
+  assert.equal(keyOf(pool.pick(SMALL, { exclude: new Set(["b"]) })), "a");
 });
 
 Deno.test("KeyPool checks the estimate against the token windows it would land in", () => {
@@ -107,7 +116,11 @@ Deno.test("KeyPool.observe corrects a key from its response headers", () => {
     "anthropic-ratelimit-requests-remaining": "750",
   });
   pool.observe("a", readRateLimitHeaders(headers, clock.now()));
-  assert.deepEqual(pool.status("a"), { ratio: 1 }, "limits the config left out are learned");
+  assert.deepEqual(
+    pool.status("a"),
+    { ratio: 1, resetAt: Date.UTC(2025, 7, 21, 12, 41, 12) },
+    "limits the config left out are learned, with the reset of the fullest window",
+  );
   assert.equal(keyOf(pool.pick(SMALL)), "b");
   pool.disable("b", "401");
   assert.deepEqual(pool.pick(SMALL), { kind: "wait", waitUntil: clock.now() + 12_000, retryAfterMs: 12_000 });

@@ -121,3 +121,42 @@ Deno.test("routingOptionsFromConfig carries the routing section, with its defaul
   assert.deepEqual(options.breaker, { failureThreshold: 3, windowMs: 60_000, cooldownMs: 30_000 });
   assert.equal(options.affinity, true);
 });
+
+Deno.test("a route's fingerprint changes with its provider's entry, timeouts and breaker, not with the order of a mapping", () => {
+  const fingerprint = (input: Record<string, unknown>) =>
+    routesFromConfig(configSchema.parse(input), "relay.yaml", nothing)[0].fingerprint;
+  const base = { providers: [{ name: "m", type: "mock", models: { a: "A", b: "B" } }] };
+  const same = fingerprint(base);
+  assert.equal(fingerprint({ providers: [{ name: "m", type: "mock", models: { b: "B", a: "A" } }] }), same);
+  assert.equal(
+    fingerprint({ ...base, log: { level: "debug" } }),
+    same,
+    "other sections are not the provider's",
+  );
+  for (
+    const changed of [
+      { providers: [{ name: "m", type: "mock", models: { a: "A" } }] },
+      { ...base, timeouts: { idle: "9m" } },
+      { ...base, routing: { breaker: { failures: 2 } } },
+      { providers: [{ ...base.providers[0], keys: [{ key: "another-key-000000" }] }] },
+    ]
+  ) {
+    assert.notEqual(fingerprint(changed), same, JSON.stringify(changed));
+  }
+});
+
+Deno.test("routes carry the names the config gives keys", () => {
+  const [route] = routesFromConfig(
+    configOf({
+      name: "m",
+      type: "mock",
+      keys: [{ key: "k-000000000001", name: "main" }, { key: "k-000000000002" }],
+    }),
+    "relay.yaml",
+    nothing,
+  );
+  assert.deepEqual([...route.keyNames!].map(([key, name]) => [key.secret, name]), [[
+    "k-000000000001",
+    "main",
+  ]]);
+});

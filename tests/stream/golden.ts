@@ -11,6 +11,7 @@ export const GOLDEN_NAMES = [
   "parallel_tools",
   "error_mid",
   "unicode",
+  "cached",
 ] as const;
 
 export type GoldenName = typeof GOLDEN_NAMES[number];

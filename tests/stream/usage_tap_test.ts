@@ -31,3 +31,43 @@ Deno.test("UsageTap reads an unstreamed message's usage, and says nothing when t
   none.observe(new TextEncoder().encode("event: ping\ndata: {}\n\n"));
   assert.equal(none.usage(), undefined);
 });
+
+Deno.test("UsageTap.detail reads every golden's usage exactly, cache reads and writes apart, however it is chunked", async () => {
+  const expected = {
+    text: { input: 25, output: 12, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 },
+    cached: { input: 4, output: 73, cacheRead: 14_207, cacheWrite: 1_832, cacheWrite1h: 632 },
+  };
+  for (const [name, detail] of Object.entries(expected)) {
+    for (const chunks of splitAwkwardly(await loadGolden(name as keyof typeof expected))) {
+      const tap = new UsageTap(true);
+      for (const chunk of chunks) tap.observe(chunk);
+      assert.deepEqual(tap.detail(), detail, `${name} in ${chunks.length} chunks`);
+    }
+  }
+  const cached = new UsageTap(true);
+  cached.observe(await loadGolden("cached"));
+  // What rate limits count: input and cache writes, no cache reads.
+  assert.deepEqual(cached.usage(), { input: 1_836, output: 73 });
+});
+
+Deno.test("UsageTap.detail keeps what message_start said when message_delta repeats only some fields", () => {
+  const tap = new UsageTap(true);
+  tap.observe(new TextEncoder().encode(
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":10,' +
+      '"cache_creation_input_tokens":500,"cache_read_input_tokens":9000,' +
+      '"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":500},"output_tokens":1}}}\n\n' +
+      'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":40}}\n\n',
+  ));
+  assert.deepEqual(tap.detail(), {
+    input: 10,
+    output: 40,
+    cacheRead: 9000,
+    cacheWrite: 500,
+    cacheWrite1h: 500,
+  });
+  const json = new UsageTap(false);
+  json.observe(new TextEncoder().encode(
+    '{"type":"message","usage":{"input_tokens":7,"cache_read_input_tokens":3,"output_tokens":2}}',
+  ));
+  assert.deepEqual(json.detail(), { input: 7, output: 2, cacheRead: 3, cacheWrite: 0, cacheWrite1h: 0 });
+});

@@ -26,3 +26,14 @@ Deno.test("text format is one readable line with quoted values where needed", ()
   log.warn("config", { warning: "timeouts.idle is 2s", n: 3 });
   assert.equal(lines[0], '12:00:00.000 WARN  config warning="timeouts.idle is 2s" n=3');
 });
+
+Deno.test("with() puts fixed fields on every line, the line's own fields winning a clash", () => {
+  const lines: string[] = [];
+  const log = createLogger({ write: (line) => lines.push(line), now: at }).with({ config_version: 2, a: 1 });
+  log.info("one");
+  log.with({ b: true }).warn("two", { a: 9 });
+  assert.deepEqual(lines.map((line) => JSON.parse(line)), [
+    { time: "2026-11-25T12:00:00.000Z", level: "info", msg: "one", config_version: 2, a: 1 },
+    { time: "2026-11-25T12:00:00.000Z", level: "warn", msg: "two", config_version: 2, a: 9, b: true },
+  ]);
+});

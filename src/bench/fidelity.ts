@@ -1,0 +1,107 @@
+/**
+ * Whether a stream came through relay as the upstream sent it: the events a client acts on, compared
+ * one by one with the same answer fetched directly.
+ */
+import type { SseEvent } from "../stream/sse_decode.ts";
+
+/** What of one event is compared, most specific first. */
+export type FidelityField = "event" | "index" | "tool_use id" | "signature" | "usage" | "data";
+
+/** One way a relayed stream differs from the direct one. */
+export interface FidelityDifference {
+  /** Position of the event in the stream, from 0. */
+  at: number;
+  field: FidelityField;
+  /** The direct stream's value; `null` when it has no event at `at`, or the event has no such field. */
+  direct: string | null;
+  /** The relayed stream's value, likewise. */
+  relay: string | null;
+}
+
+/** The fields named in a difference, in the order they are checked; `data` only when these agree. */
+const _NAMED: readonly Exclude<FidelityField, "data">[] = [
+  "event",
+  "index",
+  "tool_use id",
+  "signature",
+  "usage",
+];
+
+/**
+ * The differences between a stream received directly and the same one received through relay,
+ * position by position: event names (so order), block indexes, tool_use ids, signatures, usage, and,
+ * when those agree, the rest of the event's data as JSON (key order and spacing aside). An event one
+ * stream has and the other lacks is an `event` difference with `null` on the short side; since events
+ * are matched by position, everything after a missing or extra event differs too, and the first
+ * difference is the one to read.
+ *
+ * @example
+ * ```ts
+ * const differences = compareEventStreams(directEvents, relayedEvents);
+ * if (differences.length === 0) console.log("identical");
+ * ```
+ */
+export function compareEventStreams(
+  direct: readonly SseEvent[],
+  relay: readonly SseEvent[],
+): FidelityDifference[] {
+  const differences: FidelityDifference[] = [];
+  for (let at = 0; at < Math.max(direct.length, relay.length); at++) {
+    if (at >= direct.length || at >= relay.length) {
+      differences.push({
+        at,
+        field: "event",
+        direct: direct[at]?.event ?? null,
+        relay: relay[at]?.event ?? null,
+      });
+      continue;
+    }
+    const expected = _facts(direct[at]);
+    const received = _facts(relay[at]);
+    const named = _NAMED.filter((field) => expected[field] !== received[field]);
+    for (const field of named) {
+      differences.push({ at, field, direct: expected[field] ?? null, relay: received[field] ?? null });
+    }
+    if (named.length === 0 && expected.data !== received.data) {
+      differences.push({ at, field: "data", direct: expected.data, relay: received.data });
+    }
+  }
+  return differences;
+}
+
+type _Facts = Partial<Record<FidelityField, string>> & { data: string };
+
+function _facts({ event, data }: SseEvent): _Facts {
+  // deno-lint-ignore no-explicit-any
+  let payload: any;
+  try {
+    payload = JSON.parse(data);
+  } catch {
+    // Not JSON: only the name and the raw text can be compared.
+    return { event, data };
+  }
+  const block = payload?.content_block;
+  const usage = payload?.message?.usage ?? payload?.usage;
+  const signature = payload?.delta?.signature ?? block?.signature;
+  return {
+    event,
+    index: payload?.index === undefined ? undefined : String(payload.index),
+    "tool_use id": typeof block?.type === "string" && block.type.endsWith("tool_use")
+      ? String(block.id)
+      : undefined,
+    signature: signature === undefined ? undefined : String(signature),
+    usage: usage === undefined ? undefined : _canonical(usage),
+    data: _canonical(payload),
+  };
+}
+
+/** JSON with object keys sorted at every level, so equal values give equal text. */
+function _canonical(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_key, inner) =>
+      typeof inner === "object" && inner !== null && !Array.isArray(inner)
+        ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+        : inner,
+  );
+}

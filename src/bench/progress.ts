@@ -1,0 +1,91 @@
+/**
+ * How far a bench run has got, on stderr (stdout may be carrying JSON): a bar redrawn in place at a
+ * terminal, a plain line now and then anywhere else (CI logs, a pipe).
+ */
+
+/** What the run tells the progress display. */
+export interface Progress {
+  /** A new stage, e.g. `concurrency 16`. */
+  phase(label: string): void;
+  /** `count` more of the run's requests are done. */
+  advance(count?: number): void;
+  /** The run is over: the bar's line is cleared. */
+  finish(): void;
+}
+
+/** Where and how progress is shown. */
+export interface ProgressOptions {
+  /** Requests in the whole run. */
+  total: number;
+  write(text: string): void;
+  /** Redraw a bar in place (a terminal), or print plain lines. */
+  terminal: boolean;
+  now?: () => number;
+  /** Least time between two plain lines, or two redraws of the bar. */
+  intervalMs?: number;
+}
+
+const _BAR_WIDTH = 30;
+const _TERMINAL_INTERVAL_MS = 100;
+const _PLAIN_INTERVAL_MS = 5_000;
+
+/**
+ * A progress display. At a terminal the bar is redrawn at most every 100 ms; otherwise one line per
+ * phase and at most one every 5 s in between.
+ *
+ * @example
+ * ```ts
+ * const progress = createProgress({ total: 600, terminal: false, write: (text) => console.error(text) });
+ * progress.phase("concurrency 1");
+ * progress.advance(100); // "bench: concurrency 1: 100/600 requests (17%)", if 5 s have passed
+ * progress.finish();
+ * ```
+ */
+export function createProgress(options: ProgressOptions): Progress {
+  const { total, write, terminal } = options;
+  const now = options.now ?? (() => performance.now());
+  const interval = options.intervalMs ?? (terminal ? _TERMINAL_INTERVAL_MS : _PLAIN_INTERVAL_MS);
+  let done = 0;
+  let label = "starting";
+  let shownAt = -Infinity;
+  const show = () => {
+    shownAt = now();
+    const share = total > 0 ? Math.min(1, done / total) : 1;
+    const percent = `${Math.floor(share * 100)}%`;
+    if (!terminal) return write(`bench: ${label}: ${done}/${total} requests (${percent})\n`);
+    const filled = Math.round(share * _BAR_WIDTH);
+    write(
+      `\r\x1b[2K[${"#".repeat(filled)}${"-".repeat(_BAR_WIDTH - filled)}] ${percent.padStart(4)} ${label}`,
+    );
+  };
+  return {
+    phase(next) {
+      label = next;
+      show();
+    },
+    advance(count = 1) {
+      done += count;
+      if (now() - shownAt >= interval) show();
+    },
+    finish() {
+      if (terminal) write("\r\x1b[2K");
+    },
+  };
+}
+
+/**
+ * {@linkcode createProgress} on this process's stderr.
+ *
+ * @example
+ * ```ts
+ * const progress = stderrProgress(600);
+ * ```
+ */
+export function stderrProgress(total: number): Progress {
+  const encoder = new TextEncoder();
+  return createProgress({
+    total,
+    terminal: Deno.stderr.isTerminal(),
+    write: (text) => void Deno.stderr.writeSync(encoder.encode(text)),
+  });
+}

@@ -1,0 +1,306 @@
+/**
+ * One bench run over a {@linkcode BenchSetup}: warm-up, then at each concurrency the same streamed
+ * workload sent to every target in turn, in batches whose order rotates so machine noise lands on all
+ * of them alike; fidelity checks idle and under load; relay's memory before and after.
+ */
+import { compareEventStreams } from "./fidelity.ts";
+import {
+  type BatchOptions,
+  type BenchRequest,
+  emptySamples,
+  runBatch,
+  type Samples,
+  type Target,
+  timedStream,
+} from "./load.ts";
+import type { Usage } from "./process_usage.ts";
+import type { Progress } from "./progress.ts";
+import {
+  type BenchReport,
+  type FidelityCheck,
+  type FidelityReport,
+  levelReport,
+  MAX_LISTED_DIFFERENCES,
+  type MemoryReport,
+  TARGET_NAMES,
+  type TargetFigures,
+  targetFigures,
+  type TargetName,
+} from "./report.ts";
+import { SCENARIO_NAMES, type ScenarioName, type ScenarioOptions, scenarioRequest } from "./scenarios.ts";
+import type { BenchSetup } from "./setups.ts";
+import type { SseEvent } from "../stream/sse_decode.ts";
+
+/** How much to send. */
+export interface BenchPlan {
+  concurrency: number[];
+  /** Measured requests per target per concurrency. */
+  requests: number;
+  /** Unmeasured requests per target per concurrency, first. */
+  warmup: number;
+  scenario: ScenarioOptions;
+  /** The timed request, which the `text` scenario's fidelity checks use too; that scenario's own by default. */
+  workload?: BenchRequest;
+  /** Compare relayed streams with direct ones, when the setup allows it; a run with a real model cannot. */
+  fidelity: boolean;
+}
+
+/** Requests per target per turn of the rotation, at least: short turns spread noise over every target. */
+const _BATCH = 100;
+/** The concurrency fidelity is also checked under, when the run has it; else its highest. */
+const _LOAD_CONCURRENCY = 16;
+/** Under load, the events of one relayed workload stream in this many are compared. */
+const _KEEP_EVERY = 10;
+
+/**
+ * The requests a run sends to its targets, not counting the fidelity checks': one probe to each of
+ * direct and relay, warm-up, the measured levels, and the load under which fidelity is checked.
+ *
+ * @example
+ * ```ts
+ * const progress = stderrProgress(plannedRequests(plan, ["direct", "bare", "relay"]));
+ * ```
+ */
+export function plannedRequests(plan: BenchPlan, targets: readonly TargetName[]): number {
+  const perTarget = (plan.warmup + plan.requests) * plan.concurrency.length;
+  const probes = targets.filter((name) => name !== "bare").length;
+  return probes + perTarget * targets.length + (plan.fidelity ? _loadCount(_loadConcurrency(plan)) : 0);
+}
+
+/**
+ * Runs the plan against the setup's targets and reports what it measured. Throws when a target fails
+ * a request or sends a stream of another length than direct's, naming it.
+ *
+ * @example
+ * ```ts
+ * await using setup = await loopbackSetup({ spawn: true, maxConcurrent: 64 });
+ * const report = await runBench(setup, plan, progress, signal);
+ * ```
+ */
+export async function runBench(
+  setup: BenchSetup,
+  plan: BenchPlan,
+  progress: Progress,
+  signal: AbortSignal,
+): Promise<BenchReport> {
+  let relayRequests = 0;
+  const relay: Target = {
+    name: "relay",
+    send: (request, signal) => (relayRequests++, setup.relay.send(request, signal)),
+  };
+  const targets = { direct: setup.direct, bare: setup.bare, relay };
+  const timed = TARGET_NAMES.flatMap((name) => targets[name] ? [[name, targets[name]] as const] : []);
+  const workload = plan.workload ?? scenarioRequest("text", plan.scenario);
+  const requestFor = (name: ScenarioName) =>
+    name === "text" ? workload : scenarioRequest(name, plan.scenario);
+  const fidelity = plan.fidelity && !setup.fidelitySkipped && setup.direct !== undefined;
+
+  const idle = await _usage(setup);
+  progress.phase("probing");
+  const references = new Map<ScenarioName, SseEvent[]>();
+  const checks: FidelityCheck[] = [];
+  const probe = await timedStream(relay, workload, signal);
+  progress.advance();
+  if (setup.direct) {
+    references.set("text", (await timedStream(setup.direct, workload, signal)).events);
+    progress.advance();
+  }
+  // Only a deterministic upstream must send the same stream every time.
+  const expectedEvents = fidelity ? references.get("text")!.length : undefined;
+  if (fidelity) {
+    for (const name of SCENARIO_NAMES) {
+      const request = requestFor(name);
+      if (!references.has(name)) {
+        references.set(name, (await timedStream(setup.direct!, request, signal)).events);
+      }
+      const relayed = name === "text" ? probe.events : (await timedStream(relay, request, signal)).events;
+      checks.push(_check(name, false, references.get(name)!, [relayed]));
+    }
+  }
+
+  for (const concurrency of plan.concurrency) {
+    progress.phase(`warm-up, concurrency ${concurrency}`);
+    const batch = { request: workload, count: plan.warmup, concurrency, expectedEvents };
+    await _rotate(timed, batch, new Map(), progress, signal);
+  }
+  const warm = await _usage(setup);
+
+  const levels = [];
+  const loadConcurrency = _loadConcurrency(plan);
+  for (const concurrency of plan.concurrency) {
+    progress.phase(`concurrency ${concurrency}`);
+    const before = await _usage(setup);
+    const samples = new Map(timed.map(([name]) => [name, emptySamples()]));
+    const batch = { request: workload, count: plan.requests, concurrency, expectedEvents };
+    await _rotate(timed, batch, samples, progress, signal);
+    const after = await _usage(setup);
+    const figures = Object.fromEntries(
+      timed.map(([name]) => [name, targetFigures(samples.get(name)!, _cpu(before[name], after[name]))]),
+    ) as Partial<Record<TargetName, TargetFigures>> & { relay: TargetFigures };
+    levels.push(levelReport(concurrency, plan.requests, figures));
+    if (fidelity && concurrency === loadConcurrency) {
+      progress.phase(`fidelity under load, concurrency ${concurrency}`);
+      checks.push(
+        ...await _checkUnderLoad(relay, requestFor, concurrency, references, progress, signal),
+      );
+    }
+  }
+  const end = await _usage(setup);
+
+  return {
+    meta: {
+      date: new Date().toISOString(),
+      deno: Deno.version.deno,
+      nproc: navigator.hardwareConcurrency,
+      mode: setup.mode,
+      relay_process: setup.relayProcess,
+      upstream: setup.upstream,
+      model: plan.scenario.model,
+      concurrency: plan.concurrency,
+      requests_per_target_per_level: plan.requests,
+      warmup_per_target_per_level: plan.warmup,
+      events_per_stream: probe.events.length,
+    },
+    ...levels[0],
+    levels,
+    memory: _memory(setup, idle.relay, warm.relay, end.relay, relayRequests),
+    fidelity: _fidelity(
+      fidelity,
+      checks,
+      setup.fidelitySkipped ?? (plan.fidelity ? undefined : "--no-fidelity"),
+    ),
+    notes: [
+      ...setup.notes,
+      ...(setup.servers.relay && !end.relay
+        ? ["relay's memory could not be read: /proc is read with cat, which needs --allow-run"]
+        : []),
+    ],
+  };
+}
+
+/**
+ * `batch.count` requests to each target, in turns of at least {@linkcode _BATCH} whose order rotates
+ * every round, so noise on the machine lands on every target alike. Samples go into `into` for the
+ * targets it has.
+ */
+async function _rotate(
+  timed: readonly (readonly [TargetName, Target])[],
+  batch: Omit<BatchOptions, "onDone">,
+  into: Map<TargetName, Samples>,
+  progress: Progress,
+  signal: AbortSignal,
+) {
+  const turn = Math.max(_BATCH, 4 * batch.concurrency);
+  for (let round = 0, sent = 0; sent < batch.count; round++, sent += turn) {
+    const count = Math.min(turn, batch.count - sent);
+    for (let i = 0; i < timed.length; i++) {
+      const [name, target] = timed[(round + i) % timed.length];
+      const options = { ...batch, count, onDone: () => progress.advance() };
+      await runBatch(target, options, into.get(name) ?? emptySamples(), signal);
+    }
+  }
+}
+
+function _loadConcurrency(plan: BenchPlan): number {
+  return plan.concurrency.includes(_LOAD_CONCURRENCY) ? _LOAD_CONCURRENCY : Math.max(...plan.concurrency);
+}
+
+function _loadCount(concurrency: number): number {
+  return Math.max(2 * _BATCH, 4 * concurrency);
+}
+
+/**
+ * Relay carries the workload at `concurrency` while every scenario is sent through it, round after
+ * round until the load is done; each relayed scenario stream, and one workload stream in ten, is
+ * compared with the direct reference.
+ */
+async function _checkUnderLoad(
+  relay: Target,
+  requestFor: (name: ScenarioName) => BenchRequest,
+  concurrency: number,
+  references: Map<ScenarioName, SseEvent[]>,
+  progress: Progress,
+  signal: AbortSignal,
+): Promise<FidelityCheck[]> {
+  const samples = emptySamples();
+  let loading = true;
+  const load = runBatch(
+    relay,
+    {
+      request: requestFor("text"),
+      count: _loadCount(concurrency),
+      concurrency,
+      keepEvery: _KEEP_EVERY,
+      onDone: () => progress.advance(),
+    },
+    samples,
+    signal,
+  ).finally(() => loading = false);
+  const relayed = new Map<ScenarioName, SseEvent[][]>(SCENARIO_NAMES.map((name) => [name, []]));
+  const requests = SCENARIO_NAMES.map((name) => [name, requestFor(name)] as const);
+  const rounds = (async () => {
+    do {
+      await Promise.all(requests.map(async ([name, request]) => {
+        relayed.get(name)!.push((await timedStream(relay, request, signal)).events);
+      }));
+    } while (loading);
+  })();
+  // Together, so a failure of either is reported and neither is left unobserved.
+  await Promise.all([load, rounds]);
+  relayed.get("text")!.push(...samples.kept);
+  return SCENARIO_NAMES.map((name) => _check(name, true, references.get(name)!, relayed.get(name)!));
+}
+
+function _check(
+  name: ScenarioName,
+  underLoad: boolean,
+  reference: SseEvent[],
+  relayed: SseEvent[][],
+): FidelityCheck {
+  const differing = relayed.map((events) => compareEventStreams(reference, events)).filter((found) =>
+    found.length > 0
+  );
+  return {
+    scenario: name,
+    under_load: underLoad,
+    streams: relayed.length,
+    differing: differing.length,
+    differences: differing[0]?.slice(0, MAX_LISTED_DIFFERENCES) ?? [],
+  };
+}
+
+function _fidelity(compared: boolean, checks: FidelityCheck[], skipped: string | undefined): FidelityReport {
+  if (!compared) return { passed: null, skipped: skipped ?? "no direct stream to compare with", checks };
+  return { passed: checks.every((check) => check.differing === 0), checks };
+}
+
+async function _usage(setup: BenchSetup): Promise<Partial<Record<TargetName, Usage>>> {
+  const entries = await Promise.all(
+    Object.entries(setup.servers).map(async ([name, server]) => [name, await server.usage()] as const),
+  );
+  return Object.fromEntries(entries.filter(([, usage]) => usage !== undefined));
+}
+
+/** CPU used between two readings, when both are of a child process. */
+function _cpu(before: Usage | undefined, after: Usage | undefined): number | undefined {
+  return before?.cpuMs === undefined || after?.cpuMs === undefined ? undefined : after.cpuMs - before.cpuMs;
+}
+
+function _memory(
+  setup: BenchSetup,
+  idle: Usage | undefined,
+  warm: Usage | undefined,
+  end: Usage | undefined,
+  requests: number,
+): MemoryReport | undefined {
+  if (!idle || !warm || !end) return undefined;
+  const mib = (value: number) => Math.round(value * 10) / 10;
+  return {
+    source: setup.servers.relay?.process === "child" ? "relay process" : "bench process",
+    idle_mb: mib(idle.rssMib),
+    after_warmup_mb: mib(warm.rssMib),
+    after_mb: mib(end.rssMib),
+    ...(end.peakMib === undefined ? {} : { peak_mb: mib(end.peakMib) }),
+    requests,
+  };
+}

@@ -1,0 +1,37 @@
+import { watchConfigFile } from "../config/watch.ts";
+import type { Runtime } from "../server/runtime.ts";
+
+/**
+ * What makes `relay serve` read its config again besides `POST /admin/reload`: SIGHUP, and any change
+ * to the file, its folder watched (editors save by renaming a new file over the old). On the built-in
+ * defaults there is no file to watch, and SIGHUP only logs that there is nothing to reload.
+ *
+ * @example
+ * ```ts
+ * const triggers = reloadTriggers(runtime, resolved.path);
+ * await server.finished;
+ * triggers.stop();
+ * ```
+ */
+export function reloadTriggers(runtime: Runtime, path: string | undefined): { stop(): void } {
+  const onHangup = () => runtime.reload("SIGHUP");
+  const signals = Deno.build.os !== "windows";
+  if (signals) Deno.addSignalListener("SIGHUP", onHangup);
+  let watcher: { close(): void } | undefined;
+  if (path !== undefined) {
+    try {
+      watcher = watchConfigFile(path, () => runtime.reload("file changed"));
+    } catch (error) {
+      runtime.logger.warn("config file not watched: reload with SIGHUP or relay reload", {
+        path,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+  return {
+    stop() {
+      if (signals) Deno.removeSignalListener("SIGHUP", onHangup);
+      watcher?.close();
+    },
+  };
+}

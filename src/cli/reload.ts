@@ -1,0 +1,52 @@
+import { Command } from "@commander-js/extra-typings";
+import { reportConfigError } from "./_config_error.ts";
+import { AdminClientError, adminRequest } from "./_admin_client.ts";
+
+/**
+ * `relay reload`: asks the running relay to read its config file again (`POST /admin/reload`). Prints
+ * the new version and what changed; when the file is refused, prints why and exits 1, the previous
+ * config still serving.
+ */
+export function reloadCommand(setExitCode: (code: number) => void) {
+  return new Command("reload")
+    .description("make the running relay read its config again (the same as SIGHUP)")
+    .option(
+      "-c, --config <path>",
+      "config file with server.admin.token (default: $RELAY_CONFIG, ./relay.yaml, ~/.config/relay/relay.yaml)",
+    )
+    .option("--url <url>", "the running relay, when not where the config says (e.g. http://127.0.0.1:9000)")
+    .action(async (options) => {
+      try {
+        const { body } = await adminRequest(options, "POST", "/reload");
+        if (body.ok !== true) {
+          console.error(`reload refused; config version ${body.version} keeps serving:\n${body.error}`);
+          return setExitCode(1);
+        }
+        console.log(formatReload(body));
+      } catch (error) {
+        if (!(error instanceof AdminClientError)) return setExitCode(reportConfigError(error));
+        console.error(error.message);
+        setExitCode(1);
+      }
+    });
+}
+
+/**
+ * What a successful reload did, as `relay reload` prints it.
+ *
+ * @example
+ * ```ts
+ * formatReload({ version: 4, added: ["zai"], removed: [], changed: [], kept: ["anthropic"], needs_restart: [] });
+ * // "reloaded: config version 4\n  added: zai\n  kept: anthropic"
+ * ```
+ */
+export function formatReload(body: Record<string, unknown>): string {
+  const lines = [`reloaded: config version ${body.version}`];
+  for (const what of ["added", "removed", "changed", "kept"]) {
+    const names = body[what] as string[] | undefined;
+    if (names?.length) lines.push(`  ${what}: ${names.join(", ")}`);
+  }
+  const restart = body.needs_restart as string[] | undefined;
+  if (restart?.length) lines.push(`  needs a restart to apply: ${restart.join(", ")}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,143 @@
+import { Command } from "@commander-js/extra-typings";
+import type { AdminStatus } from "../server/admin/status.ts";
+import { formatTable } from "../util/table.ts";
+import { reportConfigError } from "./_config_error.ts";
+import { AdminClientError, adminRequest } from "./_admin_client.ts";
+
+/**
+ * `relay status`: the running relay's state from its admin API (`GET /admin/status`): config version
+ * and last reload error, load, and every provider and key with its breaker and pool. Tables, coloured
+ * on a terminal; `--json` for scripts.
+ */
+export function statusCommand(setExitCode: (code: number) => void) {
+  return new Command("status")
+    .description("show the running relay's providers, keys, breakers, load and config version")
+    .option(
+      "-c, --config <path>",
+      "config file with server.admin.token (default: $RELAY_CONFIG, ./relay.yaml, ~/.config/relay/relay.yaml)",
+    )
+    .option("--url <url>", "the running relay, when not where the config says (e.g. http://127.0.0.1:9000)")
+    .option("--json", "print the status as JSON")
+    .action(async (options) => {
+      try {
+        const { body } = await adminRequest(options, "GET", "/status");
+        const status = body as unknown as AdminStatus;
+        console.log(
+          options.json ? JSON.stringify(status, null, 2) : formatStatus(status, Date.now(), _colours()),
+        );
+      } catch (error) {
+        if (!(error instanceof AdminClientError)) return setExitCode(reportConfigError(error));
+        console.error(error.message);
+        setExitCode(1);
+      }
+    });
+}
+
+/** How `relay status` colours its tables: identity functions when colour is off. */
+export interface StatusColours {
+  green: (text: string) => string;
+  yellow: (text: string) => string;
+  red: (text: string) => string;
+  bold: (text: string) => string;
+}
+
+const _PLAIN: StatusColours = { green: _same, yellow: _same, red: _same, bold: _same };
+
+/**
+ * The status as `relay status` prints it: a summary, then a table of providers and one of keys.
+ *
+ * @example
+ * ```ts
+ * console.log(formatStatus(status, Date.now()));
+ * // relay 0.1.0, up 2h 5m; config version 3 (/home/me/relay.yaml), loaded 12m ago
+ * // ...
+ * ```
+ */
+export function formatStatus(status: AdminStatus, now: number, colours: StatusColours = _PLAIN): string {
+  const { config, server } = status;
+  const since = (iso: string) => _duration(now - Date.parse(iso));
+  const lines = [
+    `relay ${status.relay_version}, up ${since(status.started_at)}; config version ${config.version} ` +
+    `(${config.path ?? "built-in defaults"}), loaded ${since(config.loaded_at)} ago`,
+    `load: ${server.in_flight} in flight, ${server.queued} queued, ${server.exchanges} upstream exchanges`,
+  ];
+  if (config.last_error) {
+    const { at, reason, error } = config.last_error;
+    lines.push(
+      colours.red(`last reload failed ${since(at)} ago (${reason}); the config above keeps serving:`),
+    );
+    lines.push(...error.split("\n").map((line) => `  ${line}`));
+  }
+  const state = (enabled: boolean, why?: string | null) =>
+    enabled ? "on" : why && why !== "switched off at runtime" ? `off: ${why}` : "off";
+  const providers = [
+    ["PROVIDER", "TYPE", "STATE", "BREAKER", "IN FLIGHT", "KEYS"],
+    ...status.providers.map((p) => [
+      p.name,
+      p.type,
+      state(p.enabled),
+      p.breaker + (p.retry_at ? ` (probe in ${_duration(Date.parse(p.retry_at) - now)})` : ""),
+      p.max_in_flight === null ? `${p.in_flight}` : `${p.in_flight}/${p.max_in_flight}`,
+      p.keys.length === 0 ? "-" : `${p.keys.filter((key) => key.enabled).length}/${p.keys.length} on`,
+    ]),
+  ];
+  const keys = [
+    ["PROVIDER", "KEY", "STATE", "BREAKER", "USED", "COOLING", "RESETS"],
+    ...status.providers.flatMap((p) =>
+      p.keys.map((key) => [
+        p.name,
+        `${key.index} ${key.name ? `${key.name} ` : ""}${key.label}`,
+        state(key.enabled, key.disabled_reason),
+        key.breaker,
+        `${Math.round(key.saturation * 100)}%`,
+        key.cooling_until ? `${_duration(Date.parse(key.cooling_until) - now)}` : "-",
+        key.resets_at ? `in ${_duration(Date.parse(key.resets_at) - now)}` : "-",
+      ])
+    ),
+  ];
+  const paint =
+    (table: string[][], stateColumn: number, breakerColumn: number) =>
+    (cell: string, row: number, column: number) => {
+      if (row === 0) return colours.bold(cell);
+      if (column === stateColumn) {
+        return table[row][column] === "on" ? colours.green(cell) : colours.red(cell);
+      }
+      if (column !== breakerColumn) return cell;
+      const breaker = table[row][column];
+      return breaker.startsWith("closed")
+        ? colours.green(cell)
+        : breaker.startsWith("half_open")
+        ? colours.yellow(cell)
+        : colours.red(cell);
+    };
+  lines.push("", formatTable(providers, { left: 4, paint: paint(providers, 2, 3) }));
+  if (keys.length > 1) lines.push("", formatTable(keys, { left: 4, paint: paint(keys, 2, 3) }));
+  return lines.join("\n");
+}
+
+/** ANSI colours on a terminal that has not asked for none (`NO_COLOR`); plain text anywhere else. */
+function _colours(): StatusColours {
+  if (!Deno.stdout.isTerminal() || Deno.env.get("NO_COLOR")) return _PLAIN;
+  const wrap = (code: number) => (text: string) => `\x1b[${code}m${text}\x1b[0m`;
+  return { green: wrap(32), yellow: wrap(33), red: wrap(31), bold: wrap(1) };
+}
+
+function _same(text: string): string {
+  return text;
+}
+
+/** A span in its two largest units: `42s`, `3m 5s`, `2h 5m`, `3d 4h`. */
+function _duration(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  const units: [number, string][] = [[86_400, "d"], [3_600, "h"], [60, "m"], [1, "s"]];
+  const parts: string[] = [];
+  let rest = seconds;
+  for (const [size, unit] of units) {
+    if (rest >= size || (unit === "s" && parts.length === 0)) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+    if (parts.length === 2) break;
+  }
+  return parts.join(" ");
+}

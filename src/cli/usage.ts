@@ -1,0 +1,232 @@
+import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { resolveConfig } from "../config/resolve.ts";
+import { parseDuration } from "../config/units.ts";
+import { ledgerPath } from "../ledger/open.ts";
+import {
+  USAGE_GROUPS,
+  type UsageGroup,
+  type UsageReport,
+  usageReport,
+  type UsageTotals,
+} from "../ledger/query.ts";
+import { LedgerStore } from "../ledger/store.ts";
+import { formatTable } from "../util/table.ts";
+import { reportConfigError } from "./_config_error.ts";
+
+/**
+ * `relay usage`: totals from the ledger over a period, by model, provider, key or client. Reads the
+ * database read-only, so it works while relay serves.
+ */
+export function usageCommand(setExitCode: (code: number) => void) {
+  return new Command("usage")
+    .description("totals from the usage ledger: requests, errors, tokens, cost, latency, cache hits")
+    .option(
+      "-c, --config <path>",
+      "config file (default: $RELAY_CONFIG, ./relay.yaml, ~/.config/relay/relay.yaml)",
+    )
+    .option(
+      "--since <when>",
+      "start of the period: a duration back from now (24h, 7d) or a UTC date (YYYY-MM-DD)",
+      _parseSince,
+      "24h",
+    )
+    .addOption(
+      new Option("--by <group>", "what to total by").choices(USAGE_GROUPS).default("model" as UsageGroup),
+    )
+    .option("--json", "print the report as JSON")
+    .action(async (options) => setExitCode(await _usage(options)));
+}
+
+/**
+ * The start of a `--since` period in wall-clock ms: `24h` or `7d` back from `now`, or a date
+ * (`2026-11-01`, midnight UTC).
+ *
+ * @example
+ * ```ts
+ * parseSince("7d", Date.UTC(2026, 10, 8)); // Date.UTC(2026, 10, 1)
+ * parseSince("2026-11-01", Date.now()); // Date.UTC(2026, 10, 1)
+ * ```
+ */
+export function parseSince(value: string, now: number): number | undefined {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
+    const time = Date.parse(`${value}T00:00:00Z`);
+    return Number.isNaN(time) ? undefined : time;
+  }
+  const back = parseDuration(value);
+  return back === undefined ? undefined : now - back;
+}
+
+function _parseSince(value: string): string {
+  if (parseSince(value, Date.now()) === undefined) {
+    throw new InvalidArgumentError("expected a duration such as 24h or 7d, or a date such as 2026-11-01");
+  }
+  return value;
+}
+
+async function _usage(
+  options: { config?: string; since: string; by: UsageGroup; json?: boolean },
+): Promise<number> {
+  let path: string;
+  let enabled: boolean;
+  try {
+    const resolved = await resolveConfig({ flag: options.config });
+    for (const warning of resolved.warnings) console.error(`warning: ${warning}`);
+    path = ledgerPath(resolved.config.ledger.path, (name) => Deno.env.get(name));
+    enabled = resolved.config.ledger.enabled;
+  } catch (error) {
+    return reportConfigError(error);
+  }
+  let store: LedgerStore;
+  try {
+    store = LedgerStore.open(path, { readOnly: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      console.error(
+        `relay cannot read the ledger ${path}: ${error instanceof Error ? error.message : error}`,
+      );
+      return 1;
+    }
+    console.error(
+      enabled
+        ? `no ledger at ${path} yet: relay serve creates it when it starts`
+        : `no ledger at ${path}: it is off in this config (ledger.enabled: false)`,
+    );
+    return 1;
+  }
+  try {
+    const now = Date.now();
+    const report = usageReport(store.database, {
+      since: parseSince(options.since, now)!,
+      until: now,
+      by: options.by,
+    });
+    console.log(
+      options.json ? JSON.stringify(_json(report, path), null, 2) : formatUsage(report, path, _colours()),
+    );
+  } finally {
+    store.close();
+  }
+  return 0;
+}
+
+/** `relay usage --json`: the report with snake_case fields and ISO times. */
+function _json(report: UsageReport, path: string) {
+  return {
+    ledger: path,
+    since: new Date(report.since).toISOString(),
+    until: new Date(report.until).toISOString(),
+    by: report.by,
+    groups: report.groups.map(_snakeCase),
+    total: _snakeCase(report.total),
+  };
+}
+
+function _snakeCase(totals: UsageTotals): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(totals).map((
+      [key, value],
+    ) => [key.replace(/[A-Z]/g, (upper) => `_${upper.toLowerCase()}`), value]),
+  );
+}
+
+/** How `relay usage` highlights its table: identity functions when colour is off. */
+export interface UsageColours {
+  bold: (text: string) => string;
+  red: (text: string) => string;
+}
+
+/** ANSI colours on a terminal that has not asked for none (`NO_COLOR`); plain text anywhere else. */
+function _colours(): UsageColours {
+  const on = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
+  const wrap = (code: number) => (text: string) => on ? `\x1b[${code}m${text}\x1b[0m` : text;
+  return { bold: wrap(1), red: wrap(31) };
+}
+
+/**
+ * The report as `relay usage` prints it: what was read and when from, then a table with a row per
+ * group and the total.
+ *
+ * @example
+ * ```ts
+ * console.log(formatUsage(report, "/home/me/.local/share/relay/ledger.db"));
+ * ```
+ */
+export function formatUsage(
+  report: UsageReport,
+  path: string,
+  colours: UsageColours = { bold: (text) => text, red: (text) => text },
+): string {
+  const header = [
+    report.by.toUpperCase(),
+    "REQUESTS",
+    "ERRORS",
+    "INPUT",
+    "OUTPUT",
+    "CACHE READ",
+    "CACHE WRITE",
+    "CACHE HIT",
+    "COST",
+    "TTFB P50/P95",
+    "TIME P50/P95",
+  ];
+  const cells = (totals: UsageTotals, name: string) => [
+    name,
+    _count(totals.requests),
+    totals.errors === 0 ? "0" : `${_count(totals.errors)} (${_percent(totals.errorRate)})`,
+    _count(totals.inputTokens),
+    _count(totals.outputTokens),
+    _count(totals.cacheReadTokens),
+    _count(totals.cacheWriteTokens),
+    totals.cacheHitRatio === null ? "-" : _percent(totals.cacheHitRatio),
+    _usd(totals.costUsd),
+    `${_ms(totals.ttfbP50)}/${_ms(totals.ttfbP95)}`,
+    `${_ms(totals.durationP50)}/${_ms(totals.durationP95)}`,
+  ];
+  const rows = [
+    header,
+    ...report.groups.map((group) => cells(group, group.name ?? "(none)")),
+    cells(report.total, "total"),
+  ];
+  const table = formatTable(rows, {
+    left: 1,
+    paint: (padded, row, column) => {
+      if (row === 0) return colours.bold(padded);
+      return column === 2 && rows[row][2] !== "0" ? colours.red(padded) : padded;
+    },
+  });
+  return [
+    `ledger: ${path}`,
+    `from ${_when(report.since)} to ${_when(report.until)}, by ${report.by}`,
+    "",
+    table,
+    ...(report.total.unpriced > 0
+      ? [
+        "",
+        `note: ${
+          _count(report.total.unpriced)
+        } requests used models without a price; add them under pricing:`,
+      ]
+      : []),
+  ].join("\n");
+}
+
+function _count(value: number): string {
+  return value.toLocaleString("en-US");
+}
+
+function _percent(ratio: number): string {
+  return `${(ratio * 100).toFixed(1)}%`;
+}
+
+function _usd(value: number): string {
+  return `$${value > 0 && value < 0.01 ? value.toFixed(4) : value.toFixed(2)}`;
+}
+
+function _ms(value: number | null): string {
+  if (value === null) return "-";
+  return value < 1_000 ? `${value}ms` : `${(value / 1_000).toFixed(1)}s`;
+}
+
+function _when(time: number): string {
+  return `${new Date(time).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+}

@@ -1,0 +1,220 @@
+import { ModelMap } from "../routing/model_map.ts";
+import type { TokenCount } from "../routing/token_estimate.ts";
+import { type UsageReservation, UsageWindow } from "../routing/usage_window.ts";
+
+/** A named client token and its limits, as `server.auth.tokens` holds them once parsed. */
+export interface ClientConfig {
+  name: string;
+  token: string;
+  /** Requests per minute. */
+  rpm?: number;
+  /** Input plus output tokens per minute. */
+  tpm?: number;
+  /** Model names or globs the client may ask for; any model when left out. */
+  models?: string[];
+  /** USD the client may spend per calendar month (UTC), as the ledger prices its requests. */
+  monthly_budget_usd?: number;
+}
+
+/** What a client asks for, as relay knows it before sending. */
+export interface ClientRequest {
+  model: string | undefined;
+  estimate: TokenCount;
+}
+
+/**
+ * The answer to {@linkcode ClientRegistry.admit}: go ahead, settling the tokens really used once the
+ * request ends (`undefined` keeps the estimate), or a refusal to send the client as is.
+ */
+export type Admission =
+  | { ok: true; settle(tokens: TokenCount | undefined): void }
+  | { ok: false; status: 403 | 429; message: string; retryAfterS?: number };
+
+export interface ClientRegistryOptions {
+  /** Wall-clock ms: windows reset and months turn on the calendar. */
+  now?: () => number;
+  /** What each client spent this month before now, by name (the ledger's month to date). */
+  spent?: ReadonlyMap<string, number>;
+}
+
+/** One client's live state: its token's bytes, windows and allowed models. */
+interface _Client {
+  config: ClientConfig;
+  token: Uint8Array;
+  rpm: UsageWindow | undefined;
+  tpm: UsageWindow | undefined;
+  models: ModelMap | undefined;
+}
+
+/**
+ * Names legacy string tokens `client-1`, `client-2`, ... by their place in the list, and keeps named
+ * clients as they are.
+ *
+ * @example
+ * ```ts
+ * namedClients(["rly_4f9c...", { name: "ci", token: "rly_77aa..." }]);
+ * // [{ name: "client-1", token: "rly_4f9c..." }, { name: "ci", token: "rly_77aa..." }]
+ * ```
+ */
+export function namedClients(tokens: readonly (string | ClientConfig)[]): ClientConfig[] {
+  return tokens.map((entry, index) =>
+    typeof entry === "string" ? { name: `client-${index + 1}`, token: entry } : entry
+  );
+}
+
+/**
+ * The clients allowed to call relay (`server.auth.tokens`): who a token belongs to, and whether that
+ * client may send a request now. Enforced before anything is sent: a model outside the client's
+ * `models` and a spent `monthly_budget_usd` get 403 (retrying cannot help), a full `rpm` or `tpm`
+ * window gets 429 with `retry-after`. Budgets count what the ledger priced so far this month, kept in
+ * memory so the request path never waits on the database; requests in flight when a budget runs out
+ * still finish, so a month can end slightly above it.
+ *
+ * @example
+ * ```ts
+ * const clients = new ClientRegistry([{ name: "ci", token, rpm: 60, models: ["claude-haiku-*"] }]);
+ * const name = clients.identify(offeredToken); // "ci", or undefined
+ * const admission = clients.admit(name, { model: "claude-haiku-4-5", estimate });
+ * if (admission.ok) admission.settle(usage);
+ * ```
+ */
+export class ClientRegistry {
+  readonly #clients: _Client[];
+  readonly #byName: Map<string, _Client>;
+  readonly #now: () => number;
+  #month: number;
+  readonly #spent: Map<string, number>;
+
+  constructor(clients: readonly ClientConfig[], options: ClientRegistryOptions = {}) {
+    this.#now = options.now ?? Date.now;
+    this.#clients = clients.map((config) => ({
+      config,
+      token: _encoder.encode(config.token),
+      rpm: config.rpm === undefined ? undefined : new UsageWindow({ limit: config.rpm, now: this.#now }),
+      tpm: config.tpm === undefined ? undefined : new UsageWindow({ limit: config.tpm, now: this.#now }),
+      models: config.models && new ModelMap(Object.fromEntries(config.models.map((glob) => [glob, glob]))),
+    }));
+    this.#byName = new Map(this.#clients.map((client) => [client.config.name, client]));
+    this.#month = monthStart(this.#now());
+    this.#spent = new Map(options.spent);
+  }
+
+  /** How many clients there are; none means relay takes any request (loopback only). */
+  get size(): number {
+    return this.#clients.length;
+  }
+
+  /**
+   * The name of the client whose token `offered` is, or `undefined`. Every token is compared in full,
+   * whatever matched or differed first, so timing reveals neither a token's prefix nor its place.
+   */
+  identify(offered: string): string | undefined {
+    const bytes = _encoder.encode(offered);
+    let found: _Client | undefined;
+    for (const client of this.#clients) {
+      if (_constantTimeEqual(client.token, bytes) && !found) found = client;
+    }
+    return found?.config.name;
+  }
+
+  /** Whether the client `name` may send `request` now; an unknown or absent name has no limits. */
+  admit(name: string | undefined, request: ClientRequest): Admission {
+    const client = name === undefined ? undefined : this.#byName.get(name);
+    if (!client) return { ok: true, settle: () => {} };
+    const { config } = client;
+    if (request.model !== undefined && client.models && client.models.resolve(request.model) === undefined) {
+      return {
+        ok: false,
+        status: 403,
+        message: `client ${config.name} may not use model ${request.model}; allowed: ${
+          config.models!.join(", ")
+        }`,
+      };
+    }
+    const budget = config.monthly_budget_usd;
+    const spent = this.spentThisMonth(config.name);
+    if (budget !== undefined && spent >= budget) {
+      return {
+        ok: false,
+        status: 403,
+        message: `monthly budget of $${budget.toFixed(2)} for client ${config.name} is spent ` +
+          `($${spent.toFixed(2)} this month); resets ${
+            new Date(_nextMonth(this.#month)).toISOString().slice(0, 10)
+          }`,
+      };
+    }
+    const tokens = request.estimate.input + request.estimate.output;
+    const full = (
+      [[client.rpm, 1, "requests", "rpm"], [client.tpm, tokens, "tokens", "tpm"]] as const
+    ).find(([window, amount]) => window && !window.fits(amount));
+    if (full) {
+      const [window, amount, unit, field] = full;
+      const retryAfterS = Math.max(1, Math.ceil(((window!.blockedUntil(amount) ?? 0) - this.#now()) / 1_000));
+      return {
+        ok: false,
+        status: 429,
+        message:
+          `client ${config.name} is over its limit of ${config[field]} ${unit} per minute (${field}); ` +
+          `retry in ${retryAfterS} s`,
+        retryAfterS,
+      };
+    }
+    client.rpm?.reserve(1);
+    const reservation: UsageReservation | undefined = client.tpm?.reserve(tokens);
+    return {
+      ok: true,
+      settle: (used) => {
+        if (reservation && used) client.tpm!.settle(reservation, used.input + used.output);
+      },
+    };
+  }
+
+  /** Adds what a request of `name` that arrived at `time` (wall-clock ms) cost to its month. */
+  charge(name: string | undefined, costUsd: number | undefined, time: number): void {
+    if (name === undefined || !costUsd || !this.#byName.has(name)) return;
+    this.#roll();
+    if (time < this.#month) return;
+    this.#spent.set(name, (this.#spent.get(name) ?? 0) + costUsd);
+  }
+
+  /** What `name` spent this calendar month (UTC), in USD. */
+  spentThisMonth(name: string): number {
+    this.#roll();
+    return this.#spent.get(name) ?? 0;
+  }
+
+  #roll(): void {
+    const month = monthStart(this.#now());
+    if (month === this.#month) return;
+    this.#month = month;
+    this.#spent.clear();
+  }
+}
+
+const _encoder = new TextEncoder();
+
+/**
+ * The start of the calendar month (UTC) `time` falls in, in ms since the epoch: where a monthly budget
+ * starts counting.
+ *
+ * @example
+ * ```ts
+ * new Date(monthStart(Date.UTC(2026, 10, 17, 9))).toISOString(); // "2026-11-01T00:00:00.000Z"
+ * ```
+ */
+export function monthStart(time: number): number {
+  const date = new Date(time);
+  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
+}
+
+function _nextMonth(monthStart: number): number {
+  const date = new Date(monthStart);
+  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
+}
+
+/** Compares every byte whatever the first difference, so timing does not reveal a token's prefix. */
+function _constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  let difference = a.byteLength ^ b.byteLength;
+  for (let i = 0; i < a.byteLength; i++) difference |= a[i] ^ (b[i % b.byteLength] ?? 0);
+  return difference === 0;
+}

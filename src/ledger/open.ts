@@ -1,0 +1,108 @@
+import { isAbsolute, join } from "node:path";
+import type { Config } from "../config/schema.ts";
+import type { Timers } from "../stream/timeouts.ts";
+import type { Logger } from "../util/logger.ts";
+import { ClientRegistry, monthStart, namedClients } from "./clients.ts";
+import { Pricing } from "./pricing.ts";
+import { UsageRecorder } from "./recorder.ts";
+import { Retention } from "./retention.ts";
+import { LedgerStore } from "./store.ts";
+import { LedgerWriter } from "./writer.ts";
+
+/** The ledger as `relay serve` runs it, and the clients whose budgets it feeds. */
+export interface OpenLedger {
+  /** The configured clients, their month-to-date spend read from the database. */
+  readonly clients: ClientRegistry;
+  /** Where relay hands each ended request. */
+  readonly recorder: UsageRecorder;
+  /** The database file; `undefined` when `ledger.enabled` is false. */
+  readonly path: string | undefined;
+  /** Writes every record still held, stops pruning and closes the database. */
+  close(): Promise<void>;
+}
+
+export interface OpenLedgerOptions {
+  logger: Logger;
+  env?: (name: string) => string | undefined;
+  /** Wall-clock ms. */
+  now?: () => number;
+  timers?: Timers;
+}
+
+/**
+ * Where the ledger lives: `ledger.path` (a leading `~/` is the home folder), else
+ * `$XDG_DATA_HOME/relay/ledger.db`, else `~/.local/share/relay/ledger.db`.
+ *
+ * @example
+ * ```ts
+ * ledgerPath(undefined, (name) => ({ HOME: "/home/me" })[name]); // "/home/me/.local/share/relay/ledger.db"
+ * ```
+ */
+export function ledgerPath(
+  configured: string | undefined,
+  env: (name: string) => string | undefined,
+): string {
+  const home = env("HOME") ?? "/";
+  if (configured !== undefined) {
+    return configured.startsWith("~/") ? join(home, configured.slice(2)) : configured;
+  }
+  // The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
+  const xdg = env("XDG_DATA_HOME");
+  return join(xdg && isAbsolute(xdg) ? xdg : join(home, ".local", "share"), "relay", "ledger.db");
+}
+
+/**
+ * Opens the ledger a config describes: the database (created 0600 in a 0700 folder), its batching
+ * writer and its pruning schedule, and the clients of `server.auth.tokens` with what each spent this
+ * month. With `ledger.enabled: false` nothing touches the disk and budgets count from zero.
+ *
+ * @example
+ * ```ts
+ * const ledger = openLedger(config, { logger });
+ * startServer({ ...serverOptionsFromConfig(config, router, logger), clients: ledger.clients, ledger: ledger.recorder });
+ * // ... after the server stopped:
+ * await ledger.close();
+ * ```
+ */
+export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedger {
+  const now = options.now ?? Date.now;
+  const pricing = new Pricing(config.pricing);
+  const configured = config.server.auth.clients ?? namedClients(config.server.auth.tokens);
+  if (!config.ledger.enabled) {
+    const clients = new ClientRegistry(configured, { now });
+    return {
+      clients,
+      recorder: new UsageRecorder({ pricing, clients, logger: options.logger }),
+      path: undefined,
+      close: () => Promise.resolve(),
+    };
+  }
+  const path = ledgerPath(config.ledger.path, options.env ?? ((name) => Deno.env.get(name)));
+  const store = LedgerStore.open(path);
+  const clients = new ClientRegistry(configured, { now, spent: store.costByClientSince(monthStart(now())) });
+  const writer = new LedgerWriter({
+    write: (records) => store.insert(records),
+    queueSize: config.ledger.queue_size,
+    flushIntervalMs: config.ledger.flush_interval,
+    logger: options.logger,
+    timers: options.timers,
+  });
+  const retention = new Retention({
+    store,
+    retentionDays: config.ledger.retention_days,
+    now,
+    timers: options.timers,
+    logger: options.logger,
+  });
+  retention.start();
+  return {
+    clients,
+    recorder: new UsageRecorder({ pricing, clients, writer, logger: options.logger }),
+    path,
+    async close() {
+      retention.stop();
+      await writer.close();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,132 @@
+import { ModelMap } from "../routing/model_map.ts";
+import type { UsageDetail } from "../stream/usage_tap.ts";
+
+/**
+ * A model's prices in USD per million tokens, as `pricing:` takes them. Cache prices left out follow
+ * Anthropic's multipliers of `input`: a five-minute cache write costs 1.25x, a one-hour write 2x and a
+ * cache read 0.1x.
+ */
+export interface PriceEntry {
+  input: number;
+  output: number;
+  cache_write?: number;
+  cache_write_1h?: number;
+  cache_read?: number;
+}
+
+/** Every price of a model, in USD per million tokens. */
+export interface ModelPrices {
+  input: number;
+  output: number;
+  cacheWrite: number;
+  cacheWrite1h: number;
+  cacheRead: number;
+}
+
+// OpenAI and Z.AI charge nothing extra to write their caches.
+const _openai = (input: number, output: number, cacheRead: number): PriceEntry => ({
+  input,
+  output,
+  cache_write: input,
+  cache_write_1h: input,
+  cache_read: cacheRead,
+});
+
+/**
+ * Public list prices (USD per million tokens, standard tier, prompts under 200k tokens) of current
+ * Claude models and a few common others. The patterns match Anthropic's ids and Bedrock's and Vertex's
+ * (`us.anthropic.claude-sonnet-4-5-20250929-v1:0`, `claude-sonnet-4-5@20250929`); the most specific
+ * pattern wins. `pricing:` in the config overrides any of them.
+ */
+export const BUILT_IN_PRICES: Readonly<Record<string, PriceEntry>> = {
+  "*claude-opus-4-5*": { input: 5, output: 25 },
+  "*claude-opus-4-1*": { input: 15, output: 75 },
+  "*claude-opus-4*": { input: 15, output: 75 },
+  "*claude-sonnet-4-5*": { input: 3, output: 15 },
+  "*claude-sonnet-4*": { input: 3, output: 15 },
+  "*claude-haiku-4-5*": { input: 1, output: 5 },
+  "*claude-3-7-sonnet*": { input: 3, output: 15 },
+  "*claude-3-5-sonnet*": { input: 3, output: 15 },
+  "*claude-3-5-haiku*": { input: 0.8, output: 4 },
+  "*claude-3-opus*": { input: 15, output: 75 },
+  "*claude-3-haiku*": { input: 0.25, output: 1.25 },
+  "gpt-5*": _openai(1.25, 10, 0.125),
+  "gpt-5-mini*": _openai(0.25, 2, 0.025),
+  "gpt-5-nano*": _openai(0.05, 0.4, 0.005),
+  "gpt-4.1*": _openai(2, 8, 0.5),
+  "gpt-4.1-mini*": _openai(0.4, 1.6, 0.1),
+  "gpt-4.1-nano*": _openai(0.1, 0.4, 0.025),
+  "gpt-4o*": _openai(2.5, 10, 1.25),
+  "gpt-4o-mini*": _openai(0.15, 0.6, 0.075),
+  "o3*": _openai(2, 8, 0.5),
+  "o3-mini*": _openai(1.1, 4.4, 0.55),
+  "o4-mini*": _openai(1.1, 4.4, 0.275),
+  "glm-4.7*": _openai(0.6, 2.2, 0.11),
+  "glm-4.6*": _openai(0.6, 2.2, 0.11),
+  "glm-4.5*": _openai(0.6, 2.2, 0.11),
+  "glm-4.5-air*": _openai(0.2, 1.1, 0.03),
+};
+
+/**
+ * Prices models and prices usage. A model is looked up by the id its upstream knows it by (what ran is
+ * what is billed), case-insensitively: first in the config's `pricing:`, then in
+ * {@linkcode BUILT_IN_PRICES}; within each, an exact name wins, then the most specific glob.
+ *
+ * @example
+ * ```ts
+ * const pricing = new Pricing({ "my-sonnet-deployment": { input: 3, output: 15 } });
+ * pricing.cost("claude-sonnet-4-5-20250929", { input: 1000, output: 100, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 });
+ * // 0.0045
+ * ```
+ */
+export class Pricing {
+  readonly #tables: { map: ModelMap; prices: ModelPrices[] }[];
+
+  constructor(overrides: Readonly<Record<string, PriceEntry>> = {}, builtIn = BUILT_IN_PRICES) {
+    this.#tables = [overrides, builtIn].map((table) => {
+      const entries = Object.entries(table);
+      return {
+        // The map's targets are indexes into `prices`: it only has to find the entry.
+        map: new ModelMap(
+          Object.fromEntries(entries.map(([name], index) => [name.toLowerCase(), `${index}`])),
+        ),
+        prices: entries.map(([, entry]) => _prices(entry)),
+      };
+    });
+  }
+
+  /** The prices of `model`, or `undefined` when neither table names it. */
+  priceOf(model: string | undefined): ModelPrices | undefined {
+    if (model === undefined) return undefined;
+    for (const { map, prices } of this.#tables) {
+      const index = map.resolve(model.toLowerCase());
+      if (index !== undefined) return prices[Number(index)];
+    }
+    return undefined;
+  }
+
+  /**
+   * What `usage` of `model` cost, in USD, rounded to a billionth of a dollar so sums stay exact enough
+   * to compare; `undefined` when the model has no price.
+   */
+  cost(model: string | undefined, usage: UsageDetail): number | undefined {
+    const price = this.priceOf(model);
+    if (!price) return undefined;
+    const cacheWrite1h = Math.min(usage.cacheWrite1h, usage.cacheWrite);
+    const perMillion = usage.input * price.input + usage.output * price.output +
+      usage.cacheRead * price.cacheRead + (usage.cacheWrite - cacheWrite1h) * price.cacheWrite +
+      cacheWrite1h * price.cacheWrite1h;
+    return Math.round(perMillion * 1_000) / 1e9;
+  }
+}
+
+function _prices(entry: PriceEntry): ModelPrices {
+  return {
+    input: entry.input,
+    output: entry.output,
+    // Divisions keep round prices round: 3 * 0.1 is 0.30000000000000004, 3 / 10 is 0.3.
+    cacheWrite: entry.cache_write ?? entry.input * 5 / 4,
+    cacheWrite1h: entry.cache_write_1h ?? entry.input * 2,
+    cacheRead: entry.cache_read ?? entry.input / 10,
+  };
+}

@@ -1,0 +1,126 @@
+import type { DatabaseSync } from "node:sqlite";
+
+/** What `relay usage` can total by. */
+export const USAGE_GROUPS = ["model", "provider", "key", "client"] as const;
+export type UsageGroup = typeof USAGE_GROUPS[number];
+
+/** The totals of one group (one model, provider, key or client) over a period. */
+export interface UsageTotals {
+  /** The model, provider, key (masked label and fingerprint) or client; `null` where none applied. */
+  name: string | null;
+  requests: number;
+  /** Requests that ended in an error relay or the upstream gave: every outcome but `complete` and `client_closed`. */
+  errors: number;
+  errorRate: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  costUsd: number;
+  /** Requests with token usage but no price for their model: their cost is not in `costUsd`. */
+  unpriced: number;
+  /** Cache reads over all input (input, cache reads and writes); `null` without input. */
+  cacheHitRatio: number | null;
+  /** Nearest-rank percentiles in ms; `null` when no request of the group has one. */
+  ttfbP50: number | null;
+  ttfbP95: number | null;
+  durationP50: number | null;
+  durationP95: number | null;
+}
+
+export interface UsageReport {
+  /** Wall-clock ms: the period is `since` (inclusive) to `until` (exclusive). */
+  since: number;
+  until: number;
+  by: UsageGroup;
+  /** One row a group, the costliest first. */
+  groups: UsageTotals[];
+  total: UsageTotals;
+}
+
+const _GROUP_COLUMNS: Record<UsageGroup, string> = {
+  model: "model",
+  provider: "provider",
+  // The label alone can be shared by two keys (same last four characters); the fingerprint cannot.
+  key: "key_label || ' ' || key_id",
+  client: "client",
+};
+
+/**
+ * Totals the ledger's requests from `since` to `until` by model, provider, key or client: requests,
+ * errors, tokens, cost, cache hit ratio and p50/p95 of time to first byte and of duration, all
+ * computed in SQLite, so a long period never loads its rows into relay.
+ *
+ * @example
+ * ```ts
+ * const store = LedgerStore.open(path, { readOnly: true });
+ * const report = usageReport(store.database, { since: Date.now() - 86_400_000, by: "model" });
+ * report.total.costUsd; // 12.34
+ * ```
+ */
+export function usageReport(
+  database: DatabaseSync,
+  options: { since: number; until?: number; by: UsageGroup },
+): UsageReport {
+  const until = options.until ?? Date.now();
+  const period = [options.since, until] as const;
+  const groups = _totals(database, _GROUP_COLUMNS[options.by], period);
+  const [total] = _totals(database, "NULL", period);
+  return { since: options.since, until, by: options.by, groups, total: total ?? _toTotals({}) };
+}
+
+function _totals(database: DatabaseSync, group: string, period: readonly [number, number]): UsageTotals[] {
+  // Ranks among the group's rows put each percentile at the nearest rank: the smallest value whose
+  // rank is at least q * n. Requests without a time to first byte sort last and are not counted.
+  const rows = database.prepare(`
+    WITH ranked AS (
+      SELECT ${group} AS name, outcome, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+        cost_usd, ttfb_ms, duration_ms,
+        ROW_NUMBER() OVER (PARTITION BY ${group} ORDER BY ttfb_ms IS NULL, ttfb_ms) AS ttfb_rank,
+        COUNT(ttfb_ms) OVER (PARTITION BY ${group}) AS ttfb_count,
+        ROW_NUMBER() OVER (PARTITION BY ${group} ORDER BY duration_ms) AS duration_rank,
+        COUNT(*) OVER (PARTITION BY ${group}) AS count
+      FROM requests WHERE time >= ? AND time < ?
+    )
+    SELECT name,
+      COUNT(*) AS requests,
+      SUM(outcome NOT IN ('complete', 'client_closed')) AS errors,
+      TOTAL(input_tokens) AS input_tokens,
+      TOTAL(output_tokens) AS output_tokens,
+      TOTAL(cache_read_tokens) AS cache_read_tokens,
+      TOTAL(cache_write_tokens) AS cache_write_tokens,
+      TOTAL(cost_usd) AS cost_usd,
+      SUM(cost_usd IS NULL AND input_tokens IS NOT NULL) AS unpriced,
+      MIN(CASE WHEN ttfb_rank <= ttfb_count AND ttfb_rank * 100 >= 50 * ttfb_count THEN ttfb_ms END) AS ttfb_p50,
+      MIN(CASE WHEN ttfb_rank <= ttfb_count AND ttfb_rank * 100 >= 95 * ttfb_count THEN ttfb_ms END) AS ttfb_p95,
+      MIN(CASE WHEN duration_rank * 100 >= 50 * count THEN duration_ms END) AS duration_p50,
+      MIN(CASE WHEN duration_rank * 100 >= 95 * count THEN duration_ms END) AS duration_p95
+    FROM ranked GROUP BY name ORDER BY cost_usd DESC, requests DESC, name
+  `).all(...period);
+  return rows.map(_toTotals);
+}
+
+/** One result row as totals; an empty row gives the totals of nothing. */
+function _toTotals(row: Record<string, unknown>): UsageTotals {
+  const number = (column: string) => Number(row[column] ?? 0);
+  const maybe = (column: string) => (row[column] == null ? null : Number(row[column]));
+  const requests = number("requests");
+  const input = number("input_tokens") + number("cache_read_tokens") + number("cache_write_tokens");
+  return {
+    name: row.name == null ? null : String(row.name),
+    requests,
+    errors: number("errors"),
+    errorRate: requests === 0 ? 0 : number("errors") / requests,
+    inputTokens: number("input_tokens"),
+    outputTokens: number("output_tokens"),
+    cacheReadTokens: number("cache_read_tokens"),
+    cacheWriteTokens: number("cache_write_tokens"),
+    costUsd: Math.round(number("cost_usd") * 1e9) / 1e9,
+    unpriced: number("unpriced"),
+    cacheHitRatio: input === 0 ? null : number("cache_read_tokens") / input,
+    ttfbP50: maybe("ttfb_p50"),
+    ttfbP95: maybe("ttfb_p95"),
+    durationP50: maybe("duration_p50"),
+    durationP95: maybe("duration_p95"),
+  };
+}

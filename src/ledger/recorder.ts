@@ -1,0 +1,47 @@
+import type { Logger } from "../util/logger.ts";
+import type { ClientRegistry } from "./clients.ts";
+import type { LedgerEntry, LedgerSink } from "./entry.ts";
+import type { Pricing } from "./pricing.ts";
+import type { LedgerWriter } from "./writer.ts";
+
+export interface UsageRecorderOptions {
+  pricing: Pricing;
+  /** Charged with each request's cost, for the monthly budgets. */
+  clients?: ClientRegistry;
+  /** Where records are written; without one (`ledger.enabled: false`) budgets count in memory only. */
+  writer?: LedgerWriter;
+  logger: Logger;
+}
+
+/**
+ * Where relay hands each ended request: prices it by the model that ran, charges the client's month
+ * and queues the record for the database. The promise it returns is the writer's backpressure.
+ *
+ * @example
+ * ```ts
+ * const recorder = new UsageRecorder({ pricing: new Pricing(), clients, writer, logger });
+ * await recorder.record(entry);
+ * ```
+ */
+export class UsageRecorder implements LedgerSink {
+  readonly #options: UsageRecorderOptions;
+  readonly #unpriced = new Set<string>();
+
+  constructor(options: UsageRecorderOptions) {
+    this.#options = options;
+  }
+
+  record(entry: LedgerEntry): void | Promise<void> {
+    const model = entry.upstreamModel ?? entry.model;
+    const costUsd = entry.usage ? this.#options.pricing.cost(model, entry.usage) : 0;
+    if (costUsd === undefined && model !== undefined && !this.#unpriced.has(model)) {
+      this.#unpriced.add(model);
+      this.#options.logger.warn("no price for model", {
+        model,
+        hint: "its requests are recorded without a cost; add it under pricing: in the config",
+      });
+    }
+    this.#options.clients?.charge(entry.client, costUsd, entry.time);
+    return this.#options.writer?.record({ ...entry, costUsd });
+  }
+}

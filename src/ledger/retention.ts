@@ -1,0 +1,85 @@
+import { realTimers, type Timers } from "../stream/timeouts.ts";
+import type { Logger } from "../util/logger.ts";
+import type { LedgerStore } from "./store.ts";
+
+const _DAY = 86_400_000;
+/** Rows deleted per statement, so one prune never holds the database (and relay's thread) for long. */
+const _CHUNK = 10_000;
+
+export interface RetentionOptions {
+  store: Pick<LedgerStore, "deleteBefore">;
+  /** Records older than this many days go (`ledger.retention_days`). */
+  retentionDays: number;
+  /** How often to prune; hourly unless given. */
+  intervalMs?: number;
+  /** Wall-clock ms; record times are wall-clock. */
+  now?: () => number;
+  timers?: Timers;
+  logger: Logger;
+}
+
+/**
+ * Deletes ledger records older than `retentionDays`: once at {@linkcode start}, then every
+ * `intervalMs`, until {@linkcode stop}.
+ *
+ * @example
+ * ```ts
+ * const retention = new Retention({ store, retentionDays: 90, logger });
+ * retention.start();
+ * // ... on shutdown:
+ * retention.stop();
+ * ```
+ */
+export class Retention {
+  readonly #options: RetentionOptions;
+  readonly #timers: Timers;
+  readonly #now: () => number;
+  #timer: unknown;
+
+  constructor(options: RetentionOptions) {
+    if (!(options.retentionDays > 0)) {
+      throw new RangeError(`retentionDays must be above 0, not ${options.retentionDays}`);
+    }
+    this.#options = options;
+    this.#timers = options.timers ?? realTimers;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Prunes now and keeps pruning on schedule. */
+  start(): void {
+    this.stop();
+    const round = () => {
+      this.prune();
+      this.#timer = this.#timers.setTimeout(round, this.#options.intervalMs ?? 3_600_000);
+    };
+    round();
+  }
+
+  stop(): void {
+    if (this.#timer === undefined) return;
+    this.#timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Deletes every record older than the retention period now; returns how many went. */
+  prune(): number {
+    const before = this.#now() - this.#options.retentionDays * _DAY;
+    let deleted = 0;
+    try {
+      for (let chunk = _CHUNK; chunk === _CHUNK;) {
+        chunk = this.#options.store.deleteBefore(before, _CHUNK);
+        deleted += chunk;
+      }
+    } catch (error) {
+      // The next round tries again; a failed prune must not stop relay.
+      this.#options.logger.warn("ledger pruning failed", { error: String(error) });
+    }
+    if (deleted > 0) {
+      this.#options.logger.info("ledger pruned", {
+        records: deleted,
+        older_than: new Date(before).toISOString(),
+      });
+    }
+    return deleted;
+  }
+}

@@ -1,0 +1,149 @@
+import { realTimers, type Timers } from "../stream/timeouts.ts";
+import type { Logger } from "../util/logger.ts";
+import type { LedgerRecord } from "./entry.ts";
+
+export interface LedgerWriterOptions {
+  /** Writes one batch: all of it, or nothing and throws (`LedgerStore.insert`). */
+  write: (records: readonly LedgerRecord[]) => void;
+  /** Most records held for the next batch (`ledger.queue_size`); more wait for room. */
+  queueSize: number;
+  /** Longest a record is held before its batch is written (`ledger.flush_interval`). */
+  flushIntervalMs: number;
+  logger: Logger;
+  /** The global timers unless given; tests fire them by hand. */
+  timers?: Timers;
+}
+
+/**
+ * Takes records off the request path and writes them in batches, one transaction each: a batch goes
+ * `flushIntervalMs` after the first record of it arrived, or at once when the queue is full.
+ *
+ * It never drops a record to make room: while the queue is full, {@linkcode record} returns a promise
+ * that resolves only once its record is queued, which is the backpressure relay passes on (a request's
+ * slot is held until its record is in). Records are dropped only when the database refuses a batch
+ * while others wait for room, or arrive after {@linkcode close}; each time `dropped` counts them and a
+ * warning says so. A failed batch with nobody waiting is kept and tried again.
+ *
+ * @example
+ * ```ts
+ * const writer = new LedgerWriter({ write: (batch) => store.insert(batch), queueSize: 10_000, flushIntervalMs: 1_000, logger });
+ * await writer.record(record); // at once, unless the queue is full
+ * await writer.close(); // writes everything still held
+ * ```
+ */
+export class LedgerWriter {
+  readonly #options: LedgerWriterOptions;
+  readonly #timers: Timers;
+  #queue: LedgerRecord[] = [];
+  readonly #waiting: { record: LedgerRecord; queued: () => void }[] = [];
+  #timer: { handle: unknown; ms: number } | undefined;
+  #closed = false;
+  #written = 0;
+  #dropped = 0;
+
+  constructor(options: LedgerWriterOptions) {
+    if (!(options.queueSize >= 1)) {
+      throw new RangeError(`queueSize must be at least 1, not ${options.queueSize}`);
+    }
+    this.#options = options;
+    this.#timers = options.timers ?? realTimers;
+  }
+
+  /** Records written so far. */
+  get written(): number {
+    return this.#written;
+  }
+
+  /** Records lost so far (a broken database, or records after `close`); 0 on a healthy ledger. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Records held for the next batch, and those waiting for room in it. */
+  get pending(): number {
+    return this.#queue.length + this.#waiting.length;
+  }
+
+  /** Queues `record`; the promise resolves at once while there is room, else once there is. */
+  record(record: LedgerRecord): Promise<void> {
+    if (this.#closed) {
+      this.#drop(1, "the ledger is closed");
+      return Promise.resolve();
+    }
+    if (this.#queue.length < this.#options.queueSize) {
+      this.#queue.push(record);
+      this.#schedule(this.#queue.length < this.#options.queueSize ? this.#options.flushIntervalMs : 0);
+      return Promise.resolve();
+    }
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#waiting.push({ record, queued: resolve });
+    this.#schedule(0);
+    return promise;
+  }
+
+  /** Writes every record held now, then those that were waiting for room, each batch in one transaction. */
+  flush(): void {
+    this.#cancelTimer();
+    while (this.#queue.length > 0) {
+      const batch = this.#queue;
+      this.#queue = [];
+      try {
+        this.#options.write(batch);
+        this.#written += batch.length;
+      } catch (error) {
+        if (this.#waiting.length === 0 && !this.#closed) {
+          this.#queue = batch;
+          this.#options.logger.warn("ledger write failed; retrying", {
+            records: batch.length,
+            error: error instanceof Error ? error.message : String(error),
+          });
+          this.#schedule(this.#options.flushIntervalMs);
+          return;
+        }
+        this.#drop(batch.length, error instanceof Error ? error.message : String(error));
+      }
+      this.#admitWaiting();
+    }
+  }
+
+  /** Writes everything still held and takes no more records; later ones are counted as dropped. */
+  close(): Promise<void> {
+    this.#closed = true;
+    this.flush();
+    return Promise.resolve();
+  }
+
+  #admitWaiting(): void {
+    const room = this.#options.queueSize - this.#queue.length;
+    for (const { record, queued } of this.#waiting.splice(0, room)) {
+      this.#queue.push(record);
+      queued();
+    }
+  }
+
+  /** Arms the flush timer to go off within `ms`, keeping an earlier one. */
+  #schedule(ms: number): void {
+    if (this.#timer && this.#timer.ms <= ms) return;
+    this.#cancelTimer();
+    const handle = this.#timers.setTimeout(() => {
+      this.#timer = undefined;
+      this.flush();
+    }, ms);
+    this.#timer = { handle, ms };
+  }
+
+  #cancelTimer(): void {
+    if (!this.#timer) return;
+    this.#timers.clearTimeout(this.#timer.handle);
+    this.#timer = undefined;
+  }
+
+  #drop(count: number, reason: string): void {
+    this.#dropped += count;
+    this.#options.logger.warn("ledger dropped records", {
+      records: count,
+      dropped_total: this.#dropped,
+      reason,
+    });
+  }
+}

@@ -1,0 +1,230 @@
+import type { BreakerState } from "../routing/circuit_breaker.ts";
+import type { ConcurrencyLimiter } from "../routing/concurrency.ts";
+import type { ProviderStatus, Router } from "../routing/router.ts";
+import type { EventBus } from "../util/event_bus.ts";
+import type { LogFields } from "../util/logger.ts";
+import { type Labels, MetricsRegistry } from "../util/prometheus.ts";
+import type { RelayEvent, RequestSummary } from "./events.ts";
+
+/** Where {@linkcode RelayMetrics} reads the gauges from, at scrape time. */
+export interface MetricsSources {
+  /** The router of the config serving now. */
+  router: () => Router;
+  /** The server-wide limiter: requests holding a slot, and waiting for one. */
+  limiter: ConcurrencyLimiter;
+  /** The config version serving now; left out when relay cannot reload. */
+  configVersion?: () => number;
+}
+
+export interface RelayMetricsOptions {
+  /** Distinct model names given a label of their own; later ones count as `other`. 50. */
+  maxModels?: number;
+}
+
+const _TTFB_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const _DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
+const _BREAKER_STATES: readonly BreakerState[] = ["closed", "half_open", "open"];
+const _TOKEN_TYPES = [
+  ["input", "input"],
+  ["output", "output"],
+  ["cache_read", "cacheRead"],
+  ["cache_write", "cacheWrite"],
+] as const;
+// Longer model names are not a model anyone configured: they count as `other`.
+const _MAX_MODEL_CHARS = 128;
+
+/**
+ * relay's Prometheus metrics: counters and histograms fed by the server's events as requests end and
+ * state changes, gauges read from the router and the limiter when scraped. Labels are bounded: provider
+ * and key names come from the config (keys as `index:name` or `index:masked label`), status is the
+ * numeric code, and model names get a label of their own only for the first `maxModels` seen, then
+ * `other`; requests no provider took count under model `none`. No request ids, no free text.
+ *
+ * @example
+ * ```ts
+ * const metrics = new RelayMetrics(events, { router: () => runtime.current.router, limiter });
+ * app.get("/metrics", () => new Response(metrics.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } }));
+ * ```
+ */
+export class RelayMetrics {
+  readonly #registry = new MetricsRegistry();
+  readonly #models: _BoundedLabel;
+
+  constructor(events: EventBus<RelayEvent>, sources: MetricsSources, options: RelayMetricsOptions = {}) {
+    this.#models = new _BoundedLabel(options.maxModels ?? 50);
+    const registry = this.#registry;
+    const requests = registry.counter({
+      name: "relay_requests_total",
+      help: "Client requests that ended, by the provider that served them, model and HTTP status.",
+      labels: ["provider", "model", "status"],
+    });
+    const ttfb = registry.histogram({
+      name: "relay_time_to_first_byte_seconds",
+      help: "From a request's arrival until its upstream committed (first event in).",
+      labels: ["provider", "model"],
+      buckets: _TTFB_BUCKETS,
+    });
+    const duration = registry.histogram({
+      name: "relay_request_duration_seconds",
+      help: "From a request's arrival until its answer ended.",
+      labels: ["provider", "model"],
+      buckets: _DURATION_BUCKETS,
+    });
+    const tokens = registry.counter({
+      name: "relay_tokens_total",
+      help: "Tokens the upstreams reported: input (uncached), output, cache reads and cache writes.",
+      labels: ["provider", "model", "type"],
+    });
+    const retries = registry.counter({
+      name: "relay_retries_total",
+      help: "Upstream attempts beyond each request's first.",
+    });
+    const failovers = registry.counter({
+      name: "relay_failovers_total",
+      help: "Retries that moved to another provider.",
+    });
+    const transitions = registry.counter({
+      name: "relay_breaker_transitions_total",
+      help: "Circuit breaker changes of state, of providers and of their keys.",
+      labels: ["provider", "scope", "to"],
+    });
+    const reloads = registry.counter({
+      name: "relay_config_reloads_total",
+      help: "Config reloads, by result.",
+      labels: ["result"],
+    });
+    const router = () => sources.router().status();
+    registry.gauge({
+      name: "relay_provider_breaker_state",
+      help: "1 for the state each provider's circuit breaker is in, 0 for the others.",
+      labels: ["provider", "state"],
+      collect: () => router().flatMap((p) => _states({ provider: p.name }, p.breaker)),
+    });
+    registry.gauge({
+      name: "relay_key_breaker_state",
+      help: "1 for the state each key's circuit breaker is in, 0 for the others.",
+      labels: ["provider", "key", "state"],
+      collect: () => _keys(router()).flatMap(([labels, key]) => _states(labels, key.breaker)),
+    });
+    registry.gauge({
+      name: "relay_provider_enabled",
+      help: "1 while a provider takes requests, 0 while it is switched off at runtime.",
+      labels: ["provider"],
+      collect: () => router().map((p) => [{ provider: p.name }, p.enabled ? 1 : 0] as const),
+    });
+    registry.gauge({
+      name: "relay_provider_in_flight",
+      help: "Upstream requests under way, per provider.",
+      labels: ["provider"],
+      collect: () => router().map((p) => [{ provider: p.name }, p.inFlight] as const),
+    });
+    registry.gauge({
+      name: "relay_key_saturation_ratio",
+      help: "How spent each key's fullest rate-limit window is, 0 to 1.",
+      labels: ["provider", "key"],
+      collect: () => _keys(router()).map(([labels, key]) => [labels, key.ratio] as const),
+    });
+    registry.gauge({
+      name: "relay_key_usable",
+      help: "1 while a key takes requests: not disabled, not cooling after a 429, breaker not open.",
+      labels: ["provider", "key"],
+      collect: () =>
+        _keys(router()).map(([labels, key]) =>
+          [
+            labels,
+            key.disabled === undefined && key.cooledUntil === undefined && key.breaker !== "open" ? 1 : 0,
+          ] as const
+        ),
+    });
+    registry.gauge({
+      name: "relay_requests_in_flight",
+      help: "Client requests holding one of server.max_concurrent's slots.",
+      collect: () => [[{}, sources.limiter.inFlight]],
+    });
+    registry.gauge({
+      name: "relay_queue_depth",
+      help: "Client requests waiting for a slot (server.max_queue).",
+      collect: () => [[{}, sources.limiter.queued]],
+    });
+    const { configVersion } = sources;
+    if (configVersion) {
+      registry.gauge({
+        name: "relay_config_version",
+        help: "The version of the config serving now: 1 at start, one more per successful reload.",
+        collect: () => [[{}, configVersion()]],
+      });
+    }
+
+    events.listen((event) => {
+      switch (event.type) {
+        case "request": {
+          const { provider, model, status, ttfbS, durationS } = this.#request(event.data);
+          requests.inc({ provider, model, status });
+          duration.observe({ provider, model }, durationS);
+          if (ttfbS !== undefined) ttfb.observe({ provider, model }, ttfbS);
+          const { usage } = event.data;
+          for (const [type, field] of _TOKEN_TYPES) {
+            if (usage && usage[field] > 0) tokens.inc({ provider, model, type }, usage[field]);
+          }
+          retries.inc({}, Math.max(0, _number(event.data.line.attempts) - 1));
+          failovers.inc({}, _number(event.data.line.failovers));
+          return;
+        }
+        case "breaker": {
+          const { provider, key, to } = event.data;
+          transitions.inc({ provider, scope: key === undefined ? "provider" : "key", to });
+          return;
+        }
+        case "reload":
+          reloads.inc({ result: event.data.ok ? "success" : "failure" });
+      }
+    });
+  }
+
+  /** The exposition, in Prometheus' text format. */
+  render(): string {
+    return this.#registry.render();
+  }
+
+  #request({ line }: RequestSummary) {
+    const provider = typeof line.provider === "string" ? line.provider : "none";
+    return {
+      provider,
+      model: provider === "none" ? "none" : this.#models.label(line.model),
+      status: String(line.status ?? "none"),
+      ttfbS: typeof line.ttfb_ms === "number" ? line.ttfb_ms / 1000 : undefined,
+      durationS: _number(line.duration_ms) / 1000,
+    };
+  }
+}
+
+/** The first `max` distinct values keep their own label; the rest share `other`. */
+class _BoundedLabel {
+  readonly #seen = new Set<string>();
+
+  constructor(readonly max: number) {}
+
+  label(value: LogFields[string]): string {
+    if (typeof value !== "string" || value === "") return "none";
+    if (this.#seen.has(value)) return value;
+    if (this.#seen.size >= this.max || value.length > _MAX_MODEL_CHARS) return "other";
+    this.#seen.add(value);
+    return value;
+  }
+}
+
+function _states(labels: Labels, state: BreakerState): (readonly [Labels, number])[] {
+  return _BREAKER_STATES.map((candidate) => [{ ...labels, state: candidate }, candidate === state ? 1 : 0]);
+}
+
+function _keys(providers: ProviderStatus[]) {
+  return providers.flatMap((provider) =>
+    provider.keys.map((key) =>
+      [{ provider: provider.name, key: `${key.index}:${key.name ?? key.label}` }, key] as const
+    )
+  );
+}
+
+function _number(value: LogFields[string]): number {
+  return typeof value === "number" ? value : 0;
+}

@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { relayCommand } from "../../src/bench/relay_command.ts";
+
+Deno.test("from source, relay runs main.ts under the relay permission set of the deno.json beside it", () => {
+  assert.deepEqual(
+    relayCommand({
+      execPath: "/usr/bin/deno",
+      mainModule: "file:///work/my%20relay/main.ts",
+      standalone: false,
+    }),
+    [
+      "/usr/bin/deno",
+      "run",
+      "-q",
+      "-P=relay",
+      "--no-prompt",
+      "--config",
+      "/work/my relay/deno.json",
+      "/work/my relay/main.ts",
+    ],
+  );
+});
+
+Deno.test("the bundle runs itself: its shebang carries its permissions", () => {
+  assert.deepEqual(
+    relayCommand({
+      execPath: "/usr/bin/deno",
+      mainModule: "file:///opt/relay/dist/relay",
+      standalone: false,
+    }),
+    ["/opt/relay/dist/relay"],
+  );
+});
+
+Deno.test("a compiled binary runs itself, whatever its main module is called", () => {
+  assert.deepEqual(
+    relayCommand({
+      execPath: "/usr/local/bin/relay",
+      mainModule: "file:///tmp/deno-compile-relay/main.ts",
+      standalone: true,
+    }),
+    ["/usr/local/bin/relay"],
+  );
+});
+
+Deno.test("a program that is not a local file cannot be started again", () => {
+  assert.throws(
+    () =>
+      relayCommand({
+        execPath: "/usr/bin/deno",
+        mainModule: "https://example.com/main.ts",
+        standalone: false,
+      }),
+    /not a local file/,
+  );
+});

@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { urlTarget } from "../../src/bench/load.ts";
+import type { Progress } from "../../src/bench/progress.ts";
+import { type BenchPlan, plannedRequests, runBench } from "../../src/bench/run.ts";
+import { type BenchSetup, loopbackSetup } from "../../src/bench/setups.ts";
+
+const plan: BenchPlan = {
+  concurrency: [1, 4],
+  requests: 12,
+  warmup: 3,
+  scenario: { model: "mock-1", maxTokens: 64, mockEvents: 4 },
+  fidelity: true,
+};
+const signal = new AbortController().signal;
+
+function countingProgress() {
+  const seen = { advanced: 0, phases: [] as string[] };
+  const progress: Progress = {
+    phase: (label) => seen.phases.push(label),
+    advance: (count = 1) => seen.advanced += count,
+    finish: () => {},
+  };
+  return { progress, seen };
+}
+
+Deno.test("a loopback run in process times direct, bare and relay at each level, and relay passes every scenario", async () => {
+  await using setup = await loopbackSetup({ spawn: false, maxConcurrent: 64 });
+  const { progress, seen } = countingProgress();
+  const report = await runBench(setup, plan, progress, signal);
+
+  assert.equal(
+    seen.advanced,
+    plannedRequests(plan, ["direct", "bare", "relay"]),
+    "progress adds up to the plan",
+  );
+  assert.deepEqual(report.levels.map((level) => level.concurrency), [1, 4]);
+  for (const level of report.levels) {
+    assert.ok(level.direct && level.bare && level.relay && level.overhead_ms && level.overhead_vs_bare);
+    assert.equal(level.relay.cpu_ms_per_request, undefined, "no CPU figure for servers inside the bench");
+  }
+  assert.equal(report.concurrency, 1, "the first level's figures sit at the top");
+  assert.equal(report.meta.events_per_stream, 10);
+  assert.equal(report.meta.relay_process, "in-process");
+  assert.equal(report.memory?.source, "bench process");
+  assert.equal(report.fidelity.passed, true);
+  assert.deepEqual(
+    report.fidelity.checks.map(({ scenario, under_load }) => `${scenario}${under_load ? " loaded" : ""}`),
+    [
+      "text",
+      "tool_use",
+      "parallel_tools",
+      "thinking",
+      "text loaded",
+      "tool_use loaded",
+      "parallel_tools loaded",
+      "thinking loaded",
+    ],
+  );
+  const loaded = report.fidelity.checks.filter((check) => check.under_load);
+  assert.ok(loaded.every((check) => check.streams >= 1 && check.differing === 0));
+  assert.ok(loaded[0].streams > loaded[1].streams, "sampled workload streams count with the text scenario");
+  assert.ok(
+    seen.phases.includes("fidelity under load, concurrency 4"),
+    "without 16, the highest level carries the load",
+  );
+});
+
+/** A "relay" that hands out its own tool_use ids: what the fidelity check is there to catch. */
+function renamingToolIds(upstream: string): BenchSetup {
+  const direct = urlTarget("direct", upstream);
+  return {
+    mode: "target",
+    relayProcess: "external",
+    direct,
+    relay: {
+      name: "relay",
+      send: async (request, signal) => {
+        const response = await direct.send(request, signal);
+        const body = response.body!
+          .pipeThrough(new TextDecoderStream())
+          .pipeThrough(
+            new TransformStream({ transform: (text, c) => c.enqueue(text.replaceAll("toolu_", "toolu_x")) }),
+          )
+          .pipeThrough(new TextEncoderStream());
+        return new Response(body, response);
+      },
+    },
+    servers: {},
+    notes: [],
+    [Symbol.asyncDispose]: () => Promise.resolve(),
+  };
+}
+
+Deno.test("a relay that changes tool_use ids fails fidelity, idle and under load, naming the difference", async () => {
+  await using loopback = await loopbackSetup({ spawn: false, maxConcurrent: 64 });
+  const report = await runBench(
+    renamingToolIds(loopback.upstream!),
+    plan,
+    countingProgress().progress,
+    signal,
+  );
+  assert.equal(report.fidelity.passed, false);
+  const verdicts = report.fidelity.checks.map(({ scenario, under_load, streams, differing }) =>
+    `${scenario}${under_load ? " loaded" : ""}: ${
+      differing === 0 ? "identical" : differing === streams ? "all differ" : "some"
+    }`
+  );
+  assert.deepEqual(verdicts, [
+    "text: identical",
+    "tool_use: all differ",
+    "parallel_tools: all differ",
+    "thinking: identical",
+    "text loaded: identical",
+    "tool_use loaded: all differ",
+    "parallel_tools loaded: all differ",
+    "thinking loaded: identical",
+  ]);
+  const [first] = report.fidelity.checks[1].differences;
+  assert.equal(first.field, "tool_use id");
+  assert.match(first.direct!, /^toolu_mock_/);
+  assert.match(first.relay!, /^toolu_xmock_/);
+});
+
+Deno.test("without a direct target nothing is compared, and the report says why", async () => {
+  await using loopback = await loopbackSetup({ spawn: false, maxConcurrent: 64 });
+  const relayOnly: BenchSetup = {
+    ...loopback,
+    direct: undefined,
+    bare: undefined,
+    fidelitySkipped: "no --upstream to compare relay's streams with",
+    [Symbol.asyncDispose]: () => Promise.resolve(),
+  };
+  const report = await runBench(
+    relayOnly,
+    { ...plan, concurrency: [2] },
+    countingProgress().progress,
+    signal,
+  );
+  assert.deepEqual(report.fidelity, {
+    passed: null,
+    skipped: "no --upstream to compare relay's streams with",
+    checks: [],
+  });
+  assert.equal(report.direct, undefined);
+  assert.equal(report.overhead_ms, undefined);
+  assert.equal(report.relay.ttfb_ms.p50 > 0, true);
+});

@@ -1,0 +1,184 @@
+import assert from "node:assert/strict";
+import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { FROM_SOURCE, runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
+
+const PROVIDER_KEY = "sk-bench-provider-key-0000x7f2";
+
+/** relay from source with --allow-run, so the bench can start relay and bare as child processes. */
+const WITH_RUN = [...FROM_SOURCE.slice(0, -1), "--allow-run", FROM_SOURCE.at(-1)!];
+
+function parsed(stdout: string) {
+  try {
+    return JSON.parse(stdout);
+  } catch {
+    assert.fail(`stdout is not one JSON object:\n${stdout}`);
+  }
+}
+
+function assertTimes(figures: { p50: number; p99: number }, what: string) {
+  assert.equal(typeof figures?.p50, "number", `${what}.p50`);
+  assert.equal(typeof figures?.p99, "number", `${what}.p99`);
+}
+
+Deno.test("relay bench --quick --json: direct, bare and relay timed, every scenario relayed unchanged", async () => {
+  const { code, stdout, stderr } = await runRelay(["bench", "--quick", "--json"]);
+  assert.equal(code, 0, stderr);
+  const report = parsed(stdout);
+  assertTimes(report.direct.ttfb_ms, "direct.ttfb_ms");
+  assertTimes(report.relay.ttfb_ms, "relay.ttfb_ms");
+  assertTimes(report.overhead_ms, "overhead_ms");
+  assertTimes(report.bare.ttfb_ms, "bare.ttfb_ms");
+  assert.deepEqual(report.levels.map((level: { concurrency: number }) => level.concurrency), [1, 16]);
+  for (const level of report.levels) {
+    for (const target of ["direct", "bare", "relay"]) {
+      for (const metric of ["ttfb_ms", "ttlb_ms", "gap_ms"]) {
+        assertTimes(level[target][metric], `${target}.${metric}`);
+      }
+      assert.ok(level[target].requests_per_s > 0);
+    }
+    assert.ok("p50" in level.overhead_ratio && "p50" in level.overhead_vs_bare);
+  }
+  assert.equal(report.meta.mode, "loopback");
+  // The test runs relay with the relay permission set alone, which has no --allow-run.
+  assert.equal(report.meta.relay_process, "in-process");
+  assert.ok(report.notes.some((note: string) => note.includes("--allow-run")));
+  assert.equal(report.memory.source, "bench process");
+  assert.ok(report.memory.after_mb > 0);
+  assert.equal(report.fidelity.passed, true, JSON.stringify(report.fidelity));
+  assert.equal(report.fidelity.checks.length, 8);
+  assert.match(stderr, /bench: concurrency 16: \d+\/\d+ requests/, "plain progress lines without a terminal");
+});
+
+Deno.test("relay bench with --allow-run: relay and bare as child processes, relay's own memory and CPU", async () => {
+  const args = ["bench", "--json", "--requests", "50", "--concurrency", "1,16"];
+  const { code, stdout, stderr } = await runRelay(args, { command: WITH_RUN });
+  assert.equal(code, 0, stderr);
+  const report = parsed(stdout);
+  assert.equal(report.meta.relay_process, "child");
+  assert.equal(report.memory.source, "relay process");
+  assert.ok(report.memory.idle_mb > 0 && report.memory.peak_mb >= report.memory.after_mb);
+  assert.ok(report.relay.cpu_ms_per_request > 0 && report.bare.cpu_ms_per_request >= 0);
+  assert.equal(report.fidelity.passed, true, JSON.stringify(report.fidelity));
+  assert.deepEqual(report.notes, []);
+});
+
+Deno.test("relay bench prints readable tables", async () => {
+  const { code, stdout, stderr } = await runRelay(["bench", "--requests", "20", "--concurrency", "2"]);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^relay bench, .*: loopback, relay inside the bench/);
+  assert.match(stdout, /concurrency 2 \(20 requests per target\)\n +p50 +p90 +p99 +max\nttfb +direct +\d/);
+  assert.match(stdout, /relay adds -?\d+\.\d{3} ms at p50/);
+  assert.match(stdout, /memory \(bench process, RSS MiB\): idle/);
+  assert.match(stdout, /fidelity: passed/);
+});
+
+Deno.test("relay bench --target benches a running relay, against --upstream when given", async (t) => {
+  const upstream = startFakeUpstream();
+  const folder = await sandbox();
+  const config =
+    `providers:\n  - name: fake\n    type: anthropic-compatible\n    base_url: "${upstream.url}"\n` +
+    `    keys:\n      - key: ${PROVIDER_KEY}\n`;
+  await writeConfig(folder, config);
+  await using relay = await spawnRelay([], { cwd: folder });
+
+  await t.step(
+    "with --upstream: the upstream timed directly and through bare too, streams compared",
+    async () => {
+      const args = ["bench", "--quick", "--json", "--target", relay.url, "--upstream", upstream.url];
+      const { code, stdout, stderr } = await runRelay(args);
+      assert.equal(code, 0, stderr);
+      const report = parsed(stdout);
+      assert.equal(report.meta.mode, "target");
+      assert.equal(report.meta.relay_process, "external");
+      assertTimes(report.overhead_ms, "overhead_ms");
+      assertTimes(report.bare.ttfb_ms, "bare.ttfb_ms");
+      assert.equal(report.memory, undefined);
+      assert.equal(report.fidelity.passed, true, JSON.stringify(report.fidelity));
+    },
+  );
+
+  await t.step("without: relay's own figures, and a note saying there is nothing to compare", async () => {
+    const before = upstream.requests.length;
+    const { code, stdout, stderr } = await runRelay([
+      "bench",
+      "--json",
+      "--requests",
+      "10",
+      "--target",
+      relay.url,
+    ]);
+    assert.equal(code, 0, stderr);
+    const report = parsed(stdout);
+    assertTimes(report.relay.ttfb_ms, "relay.ttfb_ms");
+    assert.equal(report.direct, undefined);
+    assert.equal(report.overhead_ms, undefined);
+    assert.equal(report.fidelity.passed, null);
+    assert.ok(report.notes.some((note: string) => note.includes("--upstream")));
+    // A probe, then warm-up and the measured requests at 1, 16 and 64, all through the relay under test.
+    assert.equal(upstream.requests.length - before, 1 + (200 + 10) * 3);
+  });
+
+  await upstream.close();
+});
+
+Deno.test("relay bench --provider says what it will spend, and sends exactly that with --yes", async (t) => {
+  const upstream = startFakeUpstream();
+  const folder = await sandbox();
+  const config =
+    `providers:\n  - name: other\n    type: mock\n  - name: gateway\n    type: anthropic-compatible\n` +
+    `    base_url: "${upstream.url}"\n    keys:\n      - key: ${PROVIDER_KEY}\n`;
+  const path = await writeConfig(folder, config);
+
+  await t.step("without a terminal or --yes it spends nothing and exits 2, naming --yes", async () => {
+    const { code, stderr } = await runRelay(["bench", "--provider", "gateway", "-c", path]);
+    assert.equal(code, 2);
+    assert.match(stderr, /12 requests for claude-haiku-4-5 to provider gateway \(anthropic-compatible\)/);
+    assert.match(stderr, /up to \d+ tokens/);
+    assert.match(stderr, /--yes/);
+    assert.equal(upstream.requests.length, 0);
+  });
+
+  await t.step("with --yes: 5 requests and a probe each way, all with the provider's key", async () => {
+    const args = ["bench", "--provider", "gateway", "-c", path, "--yes", "--json"];
+    const { code, stdout, stderr } = await runRelay(args);
+    assert.equal(code, 0, stderr);
+    const report = parsed(stdout);
+    assert.equal(report.meta.mode, "provider");
+    assert.equal(report.meta.model, "claude-haiku-4-5");
+    assert.deepEqual(report.meta.concurrency, [1]);
+    assertTimes(report.direct.ttfb_ms, "direct.ttfb_ms");
+    assertTimes(report.relay.ttfb_ms, "relay.ttfb_ms");
+    assertTimes(report.overhead_ms, "overhead_ms");
+    assert.equal(report.bare, undefined);
+    assert.equal(report.fidelity.passed, null);
+    assert.match(report.fidelity.skipped, /real model/);
+    assert.equal(upstream.requests.length, 12);
+    for (const request of upstream.requests) {
+      assert.equal(request.headers.get("x-api-key"), PROVIDER_KEY);
+      assert.equal(request.headers.get("x-relay-mock"), null, "a real provider gets no mock options");
+      assert.equal(JSON.parse(new TextDecoder().decode(request.body)).max_tokens, 16);
+    }
+  });
+
+  await t.step("a provider the config does not have is named, with the ones it has", async () => {
+    const { code, stderr } = await runRelay(["bench", "--provider", "nope", "-c", path, "--yes"]);
+    assert.equal(code, 1);
+    assert.match(stderr, /no provider named nope \(it has: other, gateway\)/);
+  });
+
+  await upstream.close();
+});
+
+Deno.test("relay bench refuses flags that do not go together", async () => {
+  for (
+    const [args, pattern] of [
+      [["--upstream", "http://127.0.0.1:1"], /--upstream goes with --target/],
+      [["--target", "http://127.0.0.1:1", "--provider", "x"], /cannot be used together/],
+      [["--concurrency", "1,0"], /positive integer/],
+    ] as const
+  ) {
+    const { code, stderr } = await runRelay(["bench", ...args]);
+    assert.notEqual(code, 0);
+    assert.match(stderr, pattern);
+  }
+});

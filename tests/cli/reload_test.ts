@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { formatReload } from "../../src/cli/reload.ts";
+import { runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
+
+const ADMIN = "adm_cli_reload_0123456789";
+const CONFIG = `server:\n  admin:\n    token: ${ADMIN}\nproviders:\n  - name: m\n    type: mock\n`;
+
+Deno.test("relay reload prints the new version and what changed; a refused file exits 1 and changes nothing", async () => {
+  const folder = await sandbox();
+  // The folder watcher may reload the edit first; relay reload answers with the version either way.
+  const path = await writeConfig(folder, CONFIG, 0o600, "a.yaml");
+  await using relay = await spawnRelay(["-c", path], { cwd: folder });
+  const edit = `${CONFIG}  - name: m2\n    type: mock\n`;
+  await writeConfig(folder, edit, 0o600, "b.yaml");
+  await Deno.rename(`${folder}/b.yaml`, path);
+  const reloaded = await runRelay(["reload", "-c", path, "--url", relay.url]);
+  assert.equal(reloaded.code, 0, reloaded.stderr);
+  assert.match(reloaded.stdout, /^reloaded: config version \d+\n {2}(added: m2\n {2})?kept: m/);
+
+  await Deno.writeTextFile(path, `${edit}  - name: m3\n    type: nope\n`);
+  const refused = await runRelay(["reload", "-c", path, "--url", relay.url]);
+  assert.equal(refused.code, 1, "a config relay status cannot read is a ConfigError too");
+  assert.match(refused.stderr, /providers\[2\]\.type/);
+});
+
+Deno.test("relay reload reports relay's own refusal when the file breaks after the command read it", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(folder, CONFIG, 0o600, "a.yaml");
+  await using relay = await spawnRelay(["-c", path], { cwd: folder });
+  // The command reads its token from a copy; relay reads the broken original.
+  const copy = await writeConfig(folder, CONFIG, 0o600, "copy.yaml");
+  await Deno.writeTextFile(path, "providers: [\n");
+  const refused = await runRelay(["reload", "-c", copy, "--url", relay.url]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /^reload refused; config version \d+ keeps serving:\n.*a\.yaml:\d+:\d+/);
+});
+
+Deno.test("formatReload lists only what changed, and what needs a restart", () => {
+  assert.equal(
+    formatReload({
+      version: 4,
+      added: ["zai"],
+      removed: [],
+      changed: ["b"],
+      kept: ["a"],
+      needs_restart: ["server.port"],
+    }),
+    "reloaded: config version 4\n  added: zai\n  changed: b\n  kept: a\n  needs a restart to apply: server.port",
+  );
+});

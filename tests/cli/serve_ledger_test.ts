@@ -1,0 +1,59 @@
+/** `relay serve` and its usage ledger: opened at start, written on shutdown. */
+import assert from "node:assert/strict";
+import { runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
+
+const MOCK = "providers:\n  - name: mock\n    type: mock\n";
+
+Deno.test("relay serve writes held records on SIGTERM, and a restart adds to them", async () => {
+  // An hour between batches: whatever is on disk after the signal was written by the shutdown.
+  const folder = await sandbox();
+  await writeConfig(folder, `ledger:\n  path: ${folder}/ledger.db\n  flush_interval: 1h\n${MOCK}`);
+  for (const requests of [2, 1]) {
+    await using relay = await spawnRelay([], { cwd: folder });
+    for (let i = 0; i < requests; i++) {
+      const response = await fetch(`${relay.url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body:
+          '{"model":"claude-haiku-4-5","max_tokens":8,"stream":true,"messages":[{"role":"user","content":"hi"}]}',
+      });
+      await response.arrayBuffer();
+    }
+    relay.process.kill("SIGTERM");
+    assert.equal((await relay.process.status).code, 0);
+  }
+  const { code, stdout } = await runRelay(["usage", "--json"], { cwd: folder });
+  assert.equal(code, 0);
+  const report = JSON.parse(stdout);
+  assert.equal(report.total.requests, 3);
+  assert.ok(report.total.output_tokens > 0);
+  assert.ok(report.total.cost_usd > 0);
+});
+
+Deno.test("relay serve says so and exits 1 when it cannot open its ledger", async () => {
+  const folder = await sandbox();
+  await Deno.writeTextFile(`${folder}/not-a-folder`, "");
+  await writeConfig(folder, `ledger:\n  path: ${folder}/not-a-folder/ledger.db\n${MOCK}`);
+  const { code, stderr } = await runRelay(["serve", "--port", "0"], { cwd: folder });
+  assert.equal(code, 1);
+  assert.match(stderr, /relay cannot open its usage ledger: /);
+  assert.match(stderr, /set ledger\.path to a writable file, or ledger\.enabled: false/);
+});
+
+Deno.test("relay serve with ledger.enabled false writes no database", async () => {
+  const folder = await sandbox();
+  await writeConfig(folder, `ledger:\n  enabled: false\n${MOCK}`);
+  await using relay = await spawnRelay([], { cwd: folder });
+  const line = JSON.parse(await relay.waitForLine(/"msg":"ledger"/));
+  assert.equal(line.path, "off (ledger.enabled: false)");
+  const response = await fetch(`${relay.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: '{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}',
+  });
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  relay.process.kill("SIGTERM");
+  assert.equal((await relay.process.status).code, 0);
+  assert.equal(await Deno.stat(`${folder}/.local`).catch(() => undefined), undefined);
+});

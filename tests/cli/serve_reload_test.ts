@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
+
+const MOCK = "providers:\n  - name: m\n    type: mock\n";
+const MESSAGE =
+  '{"model":"claude-sonnet-4-5","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]}';
+
+async function served(url: string): Promise<number> {
+  const response = await fetch(`${url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+    body: MESSAGE,
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+/** Saves `text` over `path` the way editors do: a new file, renamed over the old. */
+async function renameSave(path: string, text: string): Promise<void> {
+  const temporary = `${path}.swp`;
+  await Deno.writeTextFile(temporary, text, { mode: 0o600 });
+  await Deno.chmod(temporary, 0o600);
+  await Deno.rename(temporary, path);
+}
+
+Deno.test("SIGHUP makes relay serve read its config again", async () => {
+  const folder = await sandbox();
+  await writeConfig(folder, MOCK);
+  await using relay = await spawnRelay([], { cwd: folder });
+  relay.process.kill("SIGHUP");
+  const line = JSON.parse(await relay.waitForLine(/"msg":"config reloaded".*"reason":"SIGHUP"/));
+  assert.equal(line.config_version, 2);
+  assert.equal(line.kept, "m");
+  assert.equal(await served(relay.url), 200);
+  assert.equal(JSON.parse(await relay.waitForLine(/"msg":"request"/)).config_version, 2);
+});
+
+Deno.test("a rename-save of the config file reloads it; an invalid one is logged and changes nothing", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(folder, MOCK);
+  await using relay = await spawnRelay([], { cwd: folder });
+  await renameSave(path, `${MOCK}  - name: m2\n    type: mock\n`);
+  const reloaded = JSON.parse(await relay.waitForLine(/"msg":"config reloaded".*"reason":"file changed"/));
+  assert.equal(reloaded.added, "m2");
+  assert.equal(reloaded.config_version, 2);
+
+  await renameSave(path, "providers: [\n");
+  const failed = JSON.parse(await relay.waitForLine(/"msg":"config reload failed"/));
+  assert.equal(failed.config_version, 2);
+  assert.match(failed.error, /relay\.yaml:\d+:\d+/);
+  assert.equal(await served(relay.url), 200, "the previous config keeps serving");
+  const request = JSON.parse(await relay.waitForLine(/"msg":"request"/));
+  assert.equal(request.provider, "m");
+  assert.equal(request.config_version, 2);
+
+  // After a rename-save the watch still holds: it is on the folder, not the old file.
+  await renameSave(path, `${MOCK.replace("name: m", "name: m3")}`);
+  const again = JSON.parse(await relay.waitForLine(/"msg":"config reloaded".*"added":"m3"/));
+  assert.equal(again.config_version, 3);
+});

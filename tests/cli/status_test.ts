@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import type { AdminStatus } from "../../src/server/admin/status.ts";
+import { formatStatus } from "../../src/cli/status.ts";
+import { runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
+
+const ADMIN = "adm_cli_status_0123456789";
+const KEY = "sk-test-status-key-00000000x7f2";
+const CONFIG = `server:\n  admin:\n    token: ${ADMIN}\nproviders:\n  - name: m\n    type: mock\n` +
+  `    keys:\n      - key: ${KEY}\n        name: main\n`;
+
+Deno.test("relay status --json prints the running relay's admin status", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(folder, CONFIG);
+  await using relay = await spawnRelay([], { cwd: folder });
+  const { code, stdout, stderr } = await runRelay(["status", "--json", "-c", path, "--url", relay.url]);
+  assert.equal(code, 0, stderr);
+  const status = JSON.parse(stdout);
+  assert.equal(status.config.version, 1);
+  assert.equal(status.config.path, path);
+  assert.deepEqual(status.providers.map((p: { name: string }) => p.name), ["m"]);
+  assert.equal(status.providers[0].keys[0].label, "sk-...x7f2");
+  assert.ok(!stdout.includes(KEY), "keys only masked");
+});
+
+Deno.test("relay status prints tables, without colour when stdout is no terminal", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(folder, CONFIG);
+  await using relay = await spawnRelay([], { cwd: folder });
+  const { code, stdout, stderr } = await runRelay(["status", "-c", path, "--url", relay.url]);
+  assert.equal(code, 0, stderr);
+  assert.ok(!stdout.includes("\x1b["), "no escape codes");
+  assert.match(stdout, /^relay \S+, up \d+s; config version 1 \(.*relay\.yaml\), loaded \d+s ago$/m);
+  assert.match(stdout, /^PROVIDER +TYPE +STATE +BREAKER +IN FLIGHT +KEYS$/m);
+  assert.match(stdout, /^m +mock +on +closed +0 +1\/1 on$/m);
+  assert.match(stdout, /^m +0 main sk-\.\.\.x7f2 +on +closed +0% +- +-$/m);
+});
+
+Deno.test("relay status says what is wrong: no admin token, relay not running, a token relay does not hold", async () => {
+  const folder = await sandbox();
+  const noToken = await writeConfig(folder, "providers:\n  - name: m\n    type: mock\n", 0o600, "plain.yaml");
+  const off = await runRelay(["status", "-c", noToken]);
+  assert.equal(off.code, 1);
+  assert.match(off.stderr, /admin API is off: .*plain\.yaml sets no server\.admin\.token/);
+
+  const path = await writeConfig(folder, CONFIG);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closed = `http://127.0.0.1:${listener.addr.port}`;
+  listener.close();
+  const down = await runRelay(["status", "-c", path, "--url", closed]);
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, /relay is not reachable at http:\/\/127\.0\.0\.1:\d+/);
+
+  await using relay = await spawnRelay([], { cwd: folder });
+  const other = await writeConfig(
+    folder,
+    CONFIG.replace(ADMIN, "adm_another_token_000000"),
+    0o600,
+    "other.yaml",
+  );
+  const refused = await runRelay(["status", "-c", other, "--url", relay.url]);
+  assert.equal(refused.code, 1);
+  assert.match(
+    refused.stderr,
+    /refused: invalid admin token \(the token in .*other\.yaml is not the one relay runs with\)/,
+  );
+});
+
+const NOW = Date.parse("2026-11-25T12:00:00Z");
+
+const STATUS: AdminStatus = {
+  relay_version: "0.1.0",
+  started_at: "2026-11-25T10:00:00.000Z",
+  config: {
+    version: 3,
+    path: "/etc/relay.yaml",
+    loaded_at: "2026-11-25T11:55:00.000Z",
+    reloadable: true,
+    last_error: {
+      at: "2026-11-25T11:59:30.000Z",
+      reason: "SIGHUP",
+      error: "/etc/relay.yaml:4:2: bad\n  line",
+    },
+    history: [],
+  },
+  server: { in_flight: 2, queued: 1, exchanges: 2 },
+  providers: [{
+    name: "anthropic",
+    type: "anthropic",
+    enabled: true,
+    breaker: "open",
+    retry_at: "2026-11-25T12:00:25.000Z",
+    in_flight: 2,
+    max_in_flight: 32,
+    keys: [
+      {
+        index: 0,
+        name: "main",
+        label: "sk-ant-...aaaa",
+        enabled: true,
+        disabled_reason: null,
+        breaker: "closed",
+        saturation: 0.42,
+        cooling_until: null,
+        resets_at: "2026-11-25T12:00:40.000Z",
+      },
+      {
+        index: 1,
+        name: null,
+        label: "sk-ant-...bbbb",
+        enabled: false,
+        disabled_reason: "401 authentication_error",
+        breaker: "half_open",
+        saturation: 1,
+        cooling_until: "2026-11-25T12:01:05.000Z",
+        resets_at: null,
+      },
+    ],
+  }],
+};
+
+Deno.test("formatStatus lays out the summary, the last reload error and both tables", () => {
+  assert.equal(
+    formatStatus(STATUS, NOW),
+    [
+      "relay 0.1.0, up 2h; config version 3 (/etc/relay.yaml), loaded 5m ago",
+      "load: 2 in flight, 1 queued, 2 upstream exchanges",
+      "last reload failed 30s ago (SIGHUP); the config above keeps serving:",
+      "  /etc/relay.yaml:4:2: bad",
+      "    line",
+      "",
+      "PROVIDER   TYPE       STATE  BREAKER              IN FLIGHT    KEYS",
+      "anthropic  anthropic  on     open (probe in 25s)       2/32  1/2 on",
+      "",
+      "PROVIDER   KEY                    STATE                          BREAKER    USED  COOLING  RESETS",
+      "anthropic  0 main sk-ant-...aaaa  on                             closed      42%        -  in 40s",
+      "anthropic  1 sk-ant-...bbbb       off: 401 authentication_error  half_open  100%    1m 5s       -",
+    ].join("\n"),
+  );
+});
+
+Deno.test("formatStatus colours states and breakers when asked", () => {
+  const tag = (name: string) => (text: string) => `<${name}>${text.trimEnd()}</${name}>`;
+  const out = formatStatus(STATUS, NOW, { green: tag("g"), yellow: tag("y"), red: tag("r"), bold: tag("b") });
+  assert.match(out, /<r>last reload failed/);
+  assert.match(out, /<g>on<\/g>.*<r>open \(probe in 25s\)<\/r>/);
+  assert.match(out, /<r>off: 401 authentication_error<\/r>.*<y>half_open<\/y>/);
+  assert.match(out, /^<b>PROVIDER<\/b>/m);
+});

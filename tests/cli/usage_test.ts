@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { formatUsage, parseSince } from "../../src/cli/usage.ts";
+import { usageReport } from "../../src/ledger/query.ts";
+import { LedgerStore } from "../../src/ledger/store.ts";
+import { runRelay, sandbox, writeConfig } from "../_helpers/cli.ts";
+import { ledgerRecord } from "../ledger/_records.ts";
+
+const HOUR = 3_600_000;
+
+/** A sandbox whose config points the ledger at `ledger.db` there; `ledger` adds settings to it. */
+async function withLedgerConfig(ledger = ""): Promise<{ folder: string; path: string }> {
+  const folder = await sandbox();
+  const path = `${folder}/ledger.db`;
+  await writeConfig(
+    folder,
+    `ledger:\n  path: ${path}\n${ledger}providers:\n  - name: mock\n    type: mock\n`,
+  );
+  return { folder, path };
+}
+
+/** Records an hour ago and two days ago, written the way relay writes them. */
+function prepare(path: string): void {
+  const now = Date.now();
+  const store = LedgerStore.open(path);
+  store.insert([
+    ledgerRecord({ requestId: "a", time: now - HOUR, ttfbMs: 400, durationMs: 2_000, costUsd: 0.5 }),
+    ledgerRecord({ requestId: "b", time: now - HOUR, ttfbMs: 600, durationMs: 4_000, costUsd: 0.25 }),
+    ledgerRecord({
+      requestId: "c",
+      time: now - HOUR,
+      model: "claude-haiku-4-5",
+      client: "dev",
+      outcome: "upstream_error",
+      status: 529,
+      ttfbMs: undefined,
+      durationMs: 300,
+      usage: undefined,
+      costUsd: 0,
+    }),
+    ledgerRecord({ requestId: "old", time: now - 48 * HOUR, costUsd: 100 }),
+  ]);
+  store.close();
+}
+
+Deno.test("relay usage --json totals the last 24h by model from a ledger it reads without writing", async () => {
+  const { folder, path } = await withLedgerConfig();
+  prepare(path);
+  const before = await Deno.readFile(path);
+  const { code, stdout, stderr } = await runRelay(["usage", "--json"], { cwd: folder });
+  assert.equal(code, 0, stderr);
+  const report = JSON.parse(stdout);
+  assert.equal(report.ledger, path);
+  assert.equal(report.by, "model");
+  assert.equal(Date.parse(report.until) - Date.parse(report.since), 24 * HOUR);
+  assert.deepEqual(report.groups.map((group: { name: string }) => group.name), [
+    "claude-sonnet-4-5",
+    "claude-haiku-4-5",
+  ]);
+  assert.deepEqual(report.groups[0], {
+    name: "claude-sonnet-4-5",
+    requests: 2,
+    errors: 0,
+    error_rate: 0,
+    input_tokens: 8,
+    output_tokens: 146,
+    cache_read_tokens: 28_414,
+    cache_write_tokens: 3_664,
+    cost_usd: 0.75,
+    unpriced: 0,
+    cache_hit_ratio: 28_414 / (8 + 28_414 + 3_664),
+    ttfb_p50: 400,
+    ttfb_p95: 600,
+    duration_p50: 2_000,
+    duration_p95: 4_000,
+  });
+  assert.equal(report.total.requests, 3);
+  assert.equal(report.total.errors, 1);
+  assert.deepEqual(await Deno.readFile(path), before, "read-only");
+});
+
+Deno.test("relay usage prints a plain table off a terminal, by client, from a date", async () => {
+  const { folder, path } = await withLedgerConfig();
+  prepare(path);
+  const since = new Date(Date.now() - 72 * HOUR).toISOString().slice(0, 10);
+  const { code, stdout, stderr } = await runRelay(["usage", "--by", "client", "--since", since], {
+    cwd: folder,
+  });
+  assert.equal(code, 0, stderr);
+  assert.ok(!stdout.includes("\x1b["), "no colour off a terminal");
+  const lines = stdout.split("\n");
+  assert.equal(lines[0], `ledger: ${path}`);
+  assert.match(
+    lines[1],
+    new RegExp(`^from ${since} 00:00 UTC to \\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC, by client$`),
+  );
+  assert.match(
+    lines[3],
+    /^CLIENT\s+REQUESTS\s+ERRORS\s+INPUT\s+OUTPUT\s+CACHE READ\s+CACHE WRITE\s+CACHE HIT\s+COST\s+TTFB P50\/P95\s+TIME P50\/P95$/,
+  );
+  assert.match(
+    lines[4],
+    /^ci\s+3\s+0\s+12\s+219\s+42,621\s+5,496\s+88\.6%\s+\$100\.75\s+420ms\/600ms\s+3\.1s\/4\.0s$/,
+  );
+  assert.match(lines[5], /^dev\s+1\s+1 \(100\.0%\)\s+0\s+0\s+0\s+0\s+-\s+\$0\.00\s+-\/-\s+300ms\/300ms$/);
+  assert.match(lines[6], /^total\s+4\s+1 \(25\.0%\)/);
+});
+
+Deno.test("relay usage refuses a bad --since and says where the ledger would be when there is none", async () => {
+  const { folder } = await withLedgerConfig();
+  const bad = await runRelay(["usage", "--since", "yesterday"], { cwd: folder });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /argument 'yesterday' is invalid/);
+  const missing = await runRelay(["usage"], { cwd: folder });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no ledger at .*\/ledger\.db yet: relay serve creates it when it starts/);
+  const home = await sandbox();
+  const defaults = await runRelay(["usage"], { cwd: home });
+  assert.match(defaults.stderr, new RegExp(`no ledger at ${home}/\\.local/share/relay/ledger\\.db yet`));
+});
+
+Deno.test("parseSince takes a duration back from now or a UTC date, and nothing else", () => {
+  const now = Date.UTC(2026, 10, 8, 12);
+  assert.equal(parseSince("24h", now), Date.UTC(2026, 10, 7, 12));
+  assert.equal(parseSince("7d", now), Date.UTC(2026, 10, 1, 12));
+  assert.equal(parseSince("2026-11-01", now), Date.UTC(2026, 10, 1));
+  for (const bad of ["yesterday", "2026-13-01", "-1h", "7 days"]) {
+    assert.equal(parseSince(bad, now), undefined, bad);
+  }
+});
+
+Deno.test("formatUsage colours the header and only the error cells that are not zero", async () => {
+  const { path } = await withLedgerConfig();
+  prepare(path);
+  const store = LedgerStore.open(path, { readOnly: true });
+  const report = usageReport(store.database, { since: Date.now() - 24 * HOUR, by: "model" });
+  store.close();
+  const text = formatUsage(report, path, { bold: (t) => `<b>${t}</b>`, red: (t) => `<r>${t}</r>` });
+  const lines = text.split("\n");
+  assert.equal((lines[3].match(/<b>/g) ?? []).length, 11, "every header cell");
+  assert.ok(!lines[4].includes("<r>"), "sonnet had no errors");
+  assert.match(lines[5], /^claude-haiku-4-5\s+1\s+<r>1 \(100\.0%\)<\/r>/);
+});

@@ -1,0 +1,161 @@
+/** `server.auth.tokens` as named clients, `ledger:` and `pricing:`. */
+import assert from "node:assert/strict";
+import { ConfigError } from "../../src/config/errors.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import { configSchema } from "../../src/config/schema.ts";
+
+const MOCK = { name: "mock", type: "mock" };
+
+function issuesOf(input: unknown): string[] {
+  const result = configSchema.safeParse(input);
+  assert.equal(result.success, false, "expected the config to be refused");
+  return result.error!.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+}
+
+/** The report a person sees for `text`. */
+function refusal(text: string): string {
+  try {
+    parseConfig(text, "relay.yaml", () => undefined);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+  assert.fail("expected a ConfigError");
+}
+
+Deno.test("server.auth.tokens takes bare tokens and named clients together, naming the bare ones by place", () => {
+  const config = configSchema.parse({
+    server: {
+      auth: {
+        tokens: [
+          "rly_plain_token_0001",
+          {
+            name: "ci",
+            token: "rly_ci_token_0002",
+            rpm: 60,
+            tpm: 100_000,
+            models: ["claude-haiku-*"],
+            monthly_budget_usd: 50,
+          },
+          "rly_plain_token_0003",
+        ],
+      },
+    },
+    providers: [MOCK],
+  });
+  assert.deepEqual(config.server.auth, {
+    tokens: ["rly_plain_token_0001", "rly_ci_token_0002", "rly_plain_token_0003"],
+    clients: [
+      { name: "client-1", token: "rly_plain_token_0001" },
+      {
+        name: "ci",
+        token: "rly_ci_token_0002",
+        rpm: 60,
+        tpm: 100_000,
+        models: ["claude-haiku-*"],
+        monthly_budget_usd: 50,
+      },
+      { name: "client-3", token: "rly_plain_token_0003" },
+    ],
+  });
+});
+
+Deno.test("a named client's problems are reported inside it, located, as a person would fix them", () => {
+  const text = [
+    "server:",
+    "  auth:",
+    "    tokens:",
+    '      - name: "x y"',
+    "        token: short",
+    "        rpm: 1.5",
+    '        tpm: "100"',
+    "        models: []",
+    "        monthly_budget_usd: 0",
+    "        rmp: 60",
+    "providers: [{ name: mock, type: mock }]",
+    "",
+  ].join("\n");
+  assert.equal(
+    refusal(text),
+    [
+      "relay.yaml: 7 problems",
+      "relay.yaml:4:15 server.auth.tokens[0].name: must start with a letter or digit and hold only letters, digits, `_` and `-`",
+      "relay.yaml:5:16 server.auth.tokens[0].token: must be at least 8 characters: short tokens are guessable",
+      "relay.yaml:6:14 server.auth.tokens[0].rpm: expected a whole number, found the number 1.5",
+      'relay.yaml:7:14 server.auth.tokens[0].tpm: expected a number, found the string "100" (write it without quotes)',
+      "relay.yaml:8:17 server.auth.tokens[0].models: must name a model (leave models out to allow any)",
+      "relay.yaml:9:29 server.auth.tokens[0].monthly_budget_usd: must be above 0 (leave it out for no budget)",
+      "relay.yaml:10:9: unknown key `rmp` in server.auth.tokens[0] (did you mean `rpm`?)",
+    ].join("\n"),
+  );
+  assert.equal(
+    refusal("server:\n  auth:\n    tokens: [12345678]\nproviders: [{ name: mock, type: mock }]\n"),
+    "relay.yaml:3:14 server.auth.tokens[0]: expected a string or a mapping, found a number (quote it to keep it a string)",
+  );
+});
+
+Deno.test("client names and tokens must be unique, bare tokens counted by their place", () => {
+  assert.deepEqual(
+    issuesOf({
+      server: {
+        auth: {
+          tokens: [
+            "rly_same_token_0001",
+            { name: "client-1", token: "rly_other_token_02" },
+            { name: "ci", token: "rly_same_token_0001" },
+          ],
+        },
+      },
+      providers: [MOCK],
+    }),
+    [
+      "server.auth.tokens.1.name: duplicate client name `client-1` (also tokens[0])",
+      "server.auth.tokens.2.token: the same token as tokens[0]: each client needs its own",
+    ],
+  );
+});
+
+Deno.test("a non-loopback host is allowed with named clients alone", () => {
+  const config = configSchema.parse({
+    server: { host: "0.0.0.0", auth: { tokens: [{ name: "ci", token: "rly_ci_token_0002" }] } },
+    providers: [MOCK],
+  });
+  assert.equal(config.server.host, "0.0.0.0");
+  assert.deepEqual(issuesOf({ server: { host: "0.0.0.0" }, providers: [MOCK] }), [
+    "server.auth.tokens: binding 0.0.0.0 requires server.auth.tokens: without them anyone who can reach it spends your keys",
+  ]);
+});
+
+Deno.test("ledger and pricing parse units and refuse nonsense", () => {
+  const config = configSchema.parse({
+    ledger: {
+      path: "/var/lib/relay/ledger.db",
+      flush_interval: "250ms",
+      retention_days: 30,
+      queue_size: 500,
+    },
+    pricing: { "my-deployment": { input: 3, output: 15, cache_read: 0.3 } },
+    providers: [MOCK],
+  });
+  assert.deepEqual(config.ledger, {
+    enabled: true,
+    path: "/var/lib/relay/ledger.db",
+    retention_days: 30,
+    flush_interval: 250,
+    queue_size: 500,
+  });
+  assert.deepEqual(config.pricing, { "my-deployment": { input: 3, output: 15, cache_read: 0.3 } });
+  assert.deepEqual(
+    issuesOf({
+      ledger: { retention_days: 0, queue_size: -1 },
+      pricing: { m: { input: -1, output: 1, cache_wirte: 1 } },
+      providers: [MOCK],
+    }),
+    [
+      "ledger.retention_days: Too small: expected number to be >0",
+      "ledger.queue_size: Too small: expected number to be >0",
+      "pricing.m.input: must be 0 or more (USD per million tokens)",
+      'pricing.m: Unrecognized key: "cache_wirte"',
+    ],
+  );
+});

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { ClientRegistry, monthStart, namedClients } from "../../src/ledger/clients.ts";
+
+const CI = { name: "ci", token: "rly_ci_token_0002" };
+const small = { input: 10, output: 10 };
+
+Deno.test("identify names the client whose token was offered, and nobody for a near miss", () => {
+  const clients = new ClientRegistry(namedClients(["rly_plain_token_0001", CI]));
+  assert.equal(clients.size, 2);
+  assert.equal(clients.identify("rly_plain_token_0001"), "client-1");
+  assert.equal(clients.identify("rly_ci_token_0002"), "ci");
+  for (const near of ["rly_ci_token_000", "rly_ci_token_00022", "Rly_ci_token_0002", ""]) {
+    assert.equal(clients.identify(near), undefined, near);
+  }
+});
+
+Deno.test("a model outside the client's list is refused with 403, naming what it may use", () => {
+  const clients = new ClientRegistry([{ ...CI, models: ["claude-haiku-*", "claude-sonnet-4-5"] }]);
+  assert.equal(clients.admit("ci", { model: "claude-haiku-4-5", estimate: small }).ok, true);
+  assert.equal(clients.admit("ci", { model: "claude-sonnet-4-5", estimate: small }).ok, true);
+  assert.deepEqual(clients.admit("ci", { model: "claude-opus-4-1", estimate: small }), {
+    ok: false,
+    status: 403,
+    message: "client ci may not use model claude-opus-4-1; allowed: claude-haiku-*, claude-sonnet-4-5",
+  });
+  assert.equal(clients.admit("ci", { model: undefined, estimate: small }).ok, true, "GET /v1/models");
+  assert.equal(clients.admit(undefined, { model: "claude-opus-4-1", estimate: small }).ok, true, "no tokens");
+});
+
+Deno.test("rpm: the request over the limit gets 429 with the seconds until the window resets", () => {
+  let now = Date.UTC(2026, 10, 17, 9);
+  const clients = new ClientRegistry([{ ...CI, rpm: 2 }], { now: () => now });
+  assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, true);
+  now += 15_000;
+  assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, true);
+  assert.deepEqual(clients.admit("ci", { model: "m", estimate: small }), {
+    ok: false,
+    status: 429,
+    message: "client ci is over its limit of 2 requests per minute (rpm); retry in 45 s",
+    retryAfterS: 45,
+  });
+  now += 45_000;
+  assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, true, "a new minute");
+});
+
+Deno.test("tpm counts the estimate until the request settles what it really used", () => {
+  const now = Date.UTC(2026, 10, 17, 9);
+  const clients = new ClientRegistry([{ ...CI, tpm: 1_000 }], { now: () => now });
+  const first = clients.admit("ci", { model: "m", estimate: { input: 200, output: 600 } });
+  assert.ok(first.ok);
+  const refused = clients.admit("ci", { model: "m", estimate: { input: 100, output: 200 } });
+  assert.equal(refused.ok, false);
+  assert.match(
+    !refused.ok ? refused.message : "",
+    /over its limit of 1000 tokens per minute \(tpm\); retry in 60 s/,
+  );
+  first.settle({ input: 250, output: 50 });
+  assert.equal(clients.admit("ci", { model: "m", estimate: { input: 100, output: 200 } }).ok, true);
+});
+
+Deno.test("a spent monthly budget gets 403 saying what was spent and when it resets; a new month starts from zero", () => {
+  let now = Date.UTC(2026, 10, 29, 23);
+  const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 50 }, {
+    name: "dev",
+    token: "rly_dev_token_03",
+  }], {
+    now: () => now,
+    spent: new Map([["ci", 49.9]]),
+  });
+  assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, true);
+  clients.charge("ci", 0.22, now);
+  clients.charge("dev", 5, now);
+  clients.charge("ci", 3, Date.UTC(2026, 9, 31)); // last month's request ending late: not this month's
+  assert.equal(clients.spentThisMonth("ci"), 50.12);
+  assert.deepEqual(clients.admit("ci", { model: "m", estimate: small }), {
+    ok: false,
+    status: 403,
+    message: "monthly budget of $50.00 for client ci is spent ($50.12 this month); resets 2026-12-01",
+  });
+  assert.equal(clients.admit("dev", { model: "m", estimate: small }).ok, true, "no budget, no limit");
+  now = Date.UTC(2026, 11, 1);
+  assert.equal(clients.spentThisMonth("ci"), 0);
+  assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, true);
+});
+
+Deno.test("monthStart is midnight UTC on the first", () => {
+  assert.equal(monthStart(Date.UTC(2026, 10, 17, 9, 30)), Date.UTC(2026, 10, 1));
+  assert.equal(monthStart(Date.UTC(2026, 0, 1)), Date.UTC(2026, 0, 1));
+});

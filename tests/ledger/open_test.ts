@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { configSchema } from "../../src/config/schema.ts";
+import { ledgerPath, openLedger } from "../../src/ledger/open.ts";
+import { LedgerStore } from "../../src/ledger/store.ts";
+import { createLogger } from "../../src/util/logger.ts";
+import { ManualTimers } from "../_helpers/manual_timers.ts";
+import { ledgerRecord, tempFolder } from "./_records.ts";
+
+const logger = createLogger({ write: () => {} });
+
+Deno.test("ledgerPath: ledger.path (~/ is home), else $XDG_DATA_HOME/relay, else ~/.local/share/relay", () => {
+  const env = (vars: Record<string, string>) => (name: string) => vars[name];
+  assert.equal(ledgerPath(undefined, env({ HOME: "/home/me" })), "/home/me/.local/share/relay/ledger.db");
+  assert.equal(
+    ledgerPath(undefined, env({ HOME: "/home/me", XDG_DATA_HOME: "/data" })),
+    "/data/relay/ledger.db",
+  );
+  assert.equal(
+    ledgerPath(undefined, env({ HOME: "/home/me", XDG_DATA_HOME: "data" })),
+    "/home/me/.local/share/relay/ledger.db",
+    "a relative XDG_DATA_HOME is ignored, as the spec says",
+  );
+  assert.equal(ledgerPath("~/usage/relay.db", env({ HOME: "/home/me" })), "/home/me/usage/relay.db");
+  assert.equal(ledgerPath("/var/lib/relay/ledger.db", env({ HOME: "/home/me" })), "/var/lib/relay/ledger.db");
+});
+
+Deno.test("openLedger reads each client's month-to-date spend, records through the writer and prunes", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const now = Date.UTC(2026, 10, 17, 9);
+  const store = LedgerStore.open(path);
+  store.insert([
+    ledgerRecord({ requestId: "october", time: Date.UTC(2026, 9, 31), costUsd: 40 }),
+    ledgerRecord({ requestId: "november", time: Date.UTC(2026, 10, 2), costUsd: 12.5 }),
+    ledgerRecord({ requestId: "ancient", time: now - 400 * 86_400_000, costUsd: 1 }),
+  ]);
+  store.close();
+  const config = configSchema.parse({
+    server: { auth: { tokens: [{ name: "ci", token: "rly_ci_token_0002", monthly_budget_usd: 50 }] } },
+    ledger: { path },
+    providers: [{ name: "mock", type: "mock" }],
+  });
+  const timers = new ManualTimers();
+  const ledger = openLedger(config, { logger, now: () => now, timers });
+  assert.equal(ledger.path, path);
+  assert.equal(ledger.clients.spentThisMonth("ci"), 12.5);
+  const { costUsd: _, ...entry } = ledgerRecord({ requestId: "new", time: now });
+  await ledger.recorder.record(entry);
+  assert.equal(ledger.clients.spentThisMonth("ci"), 12.5 + 0.0136611, "priced by the recorder and charged");
+  await ledger.close();
+  assert.deepEqual(timers.armed, [], "pruning stopped");
+  const reader = LedgerStore.open(path, { readOnly: true });
+  const ids = reader.database.prepare("SELECT request_id FROM requests ORDER BY time").all().map((row) =>
+    row.request_id
+  );
+  reader.close();
+  assert.deepEqual(ids, ["october", "november", "new"]);
+});
+
+Deno.test("with ledger.enabled false nothing touches the disk, and budgets still count in memory", async () => {
+  await using folder = await tempFolder();
+  const config = configSchema.parse({
+    server: { auth: { tokens: ["rly_plain_token_0001"] } },
+    ledger: { enabled: false, path: `${folder.path}/ledger.db` },
+    providers: [{ name: "mock", type: "mock" }],
+  });
+  const ledger = openLedger(config, { logger });
+  assert.equal(ledger.path, undefined);
+  await ledger.recorder.record(ledgerRecord({ client: "client-1", time: Date.now() }));
+  assert.equal(ledger.clients.spentThisMonth("client-1"), 0.0136611);
+  await ledger.close();
+  assert.deepEqual([...Deno.readDirSync(folder.path)], []);
+});

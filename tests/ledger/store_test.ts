@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { LedgerStore } from "../../src/ledger/store.ts";
+import { ledgerRecord, tempFolder } from "./_records.ts";
+
+Deno.test("LedgerStore.open creates a private folder and file, in WAL mode, with the schema", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/data/relay/ledger.db`;
+  const store = LedgerStore.open(path);
+  try {
+    assert.equal((await Deno.stat(`${folder.path}/data/relay`)).mode! & 0o777, 0o700);
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    assert.equal(store.database.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
+    assert.equal(store.database.prepare("PRAGMA user_version").get()?.user_version, 1);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("records survive closing and reopening the store: every field, no secret", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const first = LedgerStore.open(path);
+  first.insert([
+    ledgerRecord(),
+    ledgerRecord({ requestId: "relay_0002", client: undefined, usage: undefined }),
+  ]);
+  first.close();
+
+  const reopened = LedgerStore.open(path);
+  try {
+    const rows = reopened.database.prepare("SELECT * FROM requests ORDER BY id").all();
+    assert.deepEqual({ ...rows[0] }, {
+      id: 1,
+      time: Date.UTC(2026, 10, 17, 9),
+      request_id: "relay_0001",
+      client: "ci",
+      method: "POST",
+      path: "/v1/messages",
+      model: "claude-sonnet-4-5",
+      upstream_model: "claude-sonnet-4-5",
+      provider: "anthropic",
+      key_id: "fc15735de69a",
+      key_label: "sk-ant-...x7f2",
+      status: 200,
+      outcome: "complete",
+      attempts: 1,
+      ttfb_ms: 420,
+      duration_ms: 3_100,
+      input_tokens: 4,
+      output_tokens: 73,
+      cache_read_tokens: 14_207,
+      cache_write_tokens: 1_832,
+      cost_usd: 0.0136611,
+    });
+    assert.equal(rows[1].client, null);
+    assert.equal(rows[1].input_tokens, null);
+    assert.equal(
+      reopened.database.prepare("PRAGMA user_version").get()?.user_version,
+      1,
+      "no migration twice",
+    );
+  } finally {
+    reopened.close();
+  }
+});
+
+Deno.test("a batch is all or nothing", async () => {
+  await using folder = await tempFolder();
+  const store = LedgerStore.open(`${folder.path}/ledger.db`);
+  try {
+    const broken = ledgerRecord({ outcome: undefined as unknown as string });
+    assert.throws(() => store.insert([ledgerRecord(), broken]), /NOT NULL/);
+    assert.equal(store.database.prepare("SELECT count(*) AS n FROM requests").get()?.n, 0);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a read-only store reads while the writer is open, and refuses a missing file, a foreign one and writes", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  assert.throws(() => LedgerStore.open(path, { readOnly: true }), Deno.errors.NotFound);
+  const writer = LedgerStore.open(path);
+  writer.insert([ledgerRecord()]);
+  const reader = LedgerStore.open(path, { readOnly: true });
+  try {
+    assert.equal(reader.database.prepare("SELECT count(*) AS n FROM requests").get()?.n, 1);
+    assert.throws(() => reader.insert([ledgerRecord()]), /read-only/);
+  } finally {
+    reader.close();
+    writer.close();
+  }
+  const foreign = `${folder.path}/other.db`;
+  new DatabaseSync(foreign).close();
+  assert.throws(() => LedgerStore.open(foreign, { readOnly: true }), /not a relay ledger/);
+  const future = new DatabaseSync(`${folder.path}/future.db`);
+  future.exec("PRAGMA user_version = 99");
+  future.close();
+  assert.throws(() => LedgerStore.open(`${folder.path}/future.db`), /newer relay/);
+});
+
+Deno.test("costByClientSince totals each client's cost from a time on; deleteBefore removes old rows in chunks", async () => {
+  await using folder = await tempFolder();
+  const store = LedgerStore.open(`${folder.path}/ledger.db`);
+  try {
+    const november = Date.UTC(2026, 10, 1);
+    store.insert([
+      ledgerRecord({ time: november - 1, costUsd: 100 }),
+      ledgerRecord({ time: november, costUsd: 1.25 }),
+      ledgerRecord({ time: november + 5, costUsd: 0.5 }),
+      ledgerRecord({ time: november + 6, client: "dev", costUsd: undefined }),
+      ledgerRecord({ time: november + 7, client: undefined, costUsd: 9 }),
+    ]);
+    assert.deepEqual(store.costByClientSince(november), new Map([["ci", 1.75], ["dev", 0]]));
+    assert.equal(store.deleteBefore(november + 6, 1), 1);
+    assert.equal(store.deleteBefore(november + 6, 10), 2);
+    assert.equal(store.deleteBefore(november + 6, 10), 0);
+    assert.equal(store.database.prepare("SELECT count(*) AS n FROM requests").get()?.n, 2);
+  } finally {
+    store.close();
+  }
+});

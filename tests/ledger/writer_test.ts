@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import type { LedgerRecord } from "../../src/ledger/entry.ts";
+import { LedgerWriter } from "../../src/ledger/writer.ts";
+import { createLogger } from "../../src/util/logger.ts";
+import { ManualTimers } from "../_helpers/manual_timers.ts";
+import { ledgerRecord } from "./_records.ts";
+
+function writerWith(options: { queueSize: number; fail?: () => boolean }) {
+  const batches: string[][] = [];
+  const warnings: Record<string, unknown>[] = [];
+  const timers = new ManualTimers();
+  const writer = new LedgerWriter({
+    write: (records) => {
+      if (options.fail?.()) throw new Error("disk I/O error");
+      batches.push(records.map((record) => record.requestId));
+    },
+    queueSize: options.queueSize,
+    flushIntervalMs: 1_000,
+    timers,
+    logger: createLogger({ level: "warn", write: (line) => warnings.push(JSON.parse(line)) }),
+  });
+  return { writer, batches, warnings, timers };
+}
+
+const record = (id: number): LedgerRecord => ledgerRecord({ requestId: `r${id}` });
+
+/** Whether `promise` has settled once pending callbacks ran. */
+async function settled(promise: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  promise.then(() => done = true, () => done = true);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  return done;
+}
+
+Deno.test("records wait for the flush interval and go in one batch; an idle writer arms no timer", async () => {
+  const { writer, batches, timers } = writerWith({ queueSize: 10 });
+  assert.deepEqual(timers.armed, []);
+  await writer.record(record(1));
+  await writer.record(record(2));
+  assert.deepEqual(timers.armed, [1_000], "one timer for the batch");
+  assert.deepEqual(batches, []);
+  timers.fire();
+  assert.deepEqual(batches, [["r1", "r2"]]);
+  assert.deepEqual(timers.armed, []);
+  assert.equal(writer.written, 2);
+  assert.equal(writer.pending, 0);
+});
+
+Deno.test("a full queue makes record wait, flushes at once, and drops nothing", async () => {
+  const { writer, batches, timers, warnings } = writerWith({ queueSize: 2 });
+  assert.equal(await settled(writer.record(record(1))), true);
+  assert.equal(await settled(writer.record(record(2))), true);
+  assert.deepEqual(timers.armed, [0], "a full queue is written at the next turn, not after the interval");
+  const third = writer.record(record(3));
+  const fourth = writer.record(record(4));
+  const fifth = writer.record(record(5));
+  assert.equal(await settled(third), false, "no room: the caller waits");
+  assert.equal(writer.pending, 5);
+  timers.fire();
+  // The full batch, then the waiting ones as they fit.
+  assert.deepEqual(batches, [["r1", "r2"], ["r3", "r4"], ["r5"]]);
+  assert.equal(await settled(third), true);
+  assert.equal(await settled(fourth), true);
+  assert.equal(await settled(fifth), true);
+  assert.equal(writer.written, 5);
+  assert.equal(writer.dropped, 0);
+  assert.deepEqual(warnings, []);
+});
+
+Deno.test("a failed batch is kept and tried again at the next interval", async () => {
+  let failing = true;
+  const { writer, batches, timers, warnings } = writerWith({ queueSize: 10, fail: () => failing });
+  await writer.record(record(1));
+  timers.fire();
+  assert.deepEqual(batches, []);
+  assert.equal(writer.pending, 1);
+  assert.deepEqual(timers.armed, [1_000]);
+  assert.equal(warnings[0].msg, "ledger write failed; retrying");
+  failing = false;
+  timers.fire();
+  assert.deepEqual(batches, [["r1"]]);
+  assert.equal(writer.dropped, 0);
+});
+
+Deno.test("a broken database with callers waiting drops a batch, counted and warned, so relay goes on", async () => {
+  let failing = true;
+  const { writer, batches, timers, warnings } = writerWith({ queueSize: 2, fail: () => failing });
+  await writer.record(record(1));
+  await writer.record(record(2));
+  const waiting = writer.record(record(3));
+  timers.fire();
+  assert.equal(await settled(waiting), true, "the waiting caller is let through");
+  assert.equal(writer.dropped, 2);
+  assert.deepEqual(warnings.map((w) => [w.msg, w.records, w.dropped_total]), [
+    ["ledger dropped records", 2, 2],
+    ["ledger write failed; retrying", 1, undefined],
+  ]);
+  failing = false;
+  timers.fire();
+  assert.deepEqual(batches, [["r3"]]);
+});
+
+Deno.test("close writes everything held, waiting records included, and counts records after it as dropped", async () => {
+  const { writer, batches, timers, warnings } = writerWith({ queueSize: 2 });
+  await writer.record(record(1));
+  await writer.record(record(2));
+  const waiting = writer.record(record(3));
+  await writer.close();
+  assert.deepEqual(batches, [["r1", "r2"], ["r3"]]);
+  assert.equal(await settled(waiting), true);
+  assert.deepEqual(timers.armed, [], "no timer left behind");
+  await writer.record(record(4));
+  assert.equal(writer.dropped, 1);
+  assert.equal(warnings.at(-1)?.reason, "the ledger is closed");
+});

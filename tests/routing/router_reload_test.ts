@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import type { Provider } from "../../src/providers/types.ts";
+import { classifyFailure } from "../../src/routing/failure.ts";
+import { ModelMap } from "../../src/routing/model_map.ts";
+import {
+  type Attempt,
+  type BreakerChange,
+  type Route,
+  Router,
+  type RoutingOptions,
+  type Step,
+} from "../../src/routing/router.ts";
+
+const provider = (name: string): Provider => ({
+  name,
+  type: "test",
+  send: () => Promise.reject(new Error()),
+});
+
+/** A route as routesFromConfig builds it: fresh objects every time, the fingerprint saying what changed. */
+const route = (name: string, keys: string[], fingerprint = `${name}:${keys.join(",")}`): Route => {
+  const keyObjects = keys.map((secret) => ({ secret, label: `label-${secret}` }));
+  return {
+    provider: provider(name),
+    keys: keyObjects,
+    keyNames: new Map(keyObjects.map((key) => [key, `name-${key.secret}`])),
+    timeouts: { connect: 1, firstByte: 1, idle: 1 },
+    models: new ModelMap(undefined),
+    fingerprint,
+  };
+};
+
+const OPTIONS: RoutingOptions = {
+  strategy: "failover",
+  affinity: true,
+  breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
+  now: () => 1_000_000,
+  random: () => 0,
+};
+
+const request = { model: "m", estimate: { input: 1, output: 1 }, conversation: undefined };
+
+function attemptOf(step: Step): Attempt {
+  assert.equal(step.kind, "attempt", JSON.stringify(step));
+  return (step as Extract<Step, { kind: "attempt" }>).attempt;
+}
+
+const where = (attempt: Attempt) => `${attempt.route.provider.name}/${attempt.key?.secret ?? "-"}`;
+const http = (status: number) => classifyFailure({ kind: "http", status, headers: new Headers() }, 1_000_000);
+
+Deno.test("a reloaded router keeps the live state of unchanged providers and starts changed ones fresh", () => {
+  const old = new Router([route("a", ["a1"]), route("b", ["b1"])], OPTIONS);
+  // One failure opens each breaker (failureThreshold 1).
+  attemptOf(old.plan(request).next()).failed(http(500));
+  assert.deepEqual(old.status().map((p) => [p.name, p.breaker]), [["a", "open"], ["b", "closed"]]);
+  attemptOf(old.plan(request).next()).failed(http(500));
+  assert.deepEqual(old.status().map((p) => p.breaker), ["open", "open"]);
+
+  const reloaded = new Router([route("a", ["a1"]), route("b", ["b1"], "b:changed")], OPTIONS, {
+    previous: old,
+  });
+  assert.deepEqual(reloaded.status().map((p) => [p.name, p.breaker]), [["a", "open"], ["b", "closed"]]);
+  assert.equal(where(attemptOf(reloaded.plan(request).next())), "b/b1");
+});
+
+Deno.test("routes without a fingerprint never inherit state", () => {
+  const old = new Router([{ ...route("a", ["a1"]), fingerprint: undefined }], OPTIONS);
+  attemptOf(old.plan(request).next()).failed(http(500));
+  const reloaded = new Router([{ ...route("a", ["a1"]), fingerprint: undefined }], OPTIONS, {
+    previous: old,
+  });
+  assert.equal(reloaded.status()[0].breaker, "closed");
+});
+
+Deno.test("an unchanged provider takes the new adapter but keeps the key objects its pool knows", () => {
+  const old = new Router([route("a", ["a1"])], OPTIONS);
+  const fresh = route("a", ["a1"]);
+  const reloaded = new Router([fresh], OPTIONS, { previous: old });
+  const attempt = attemptOf(reloaded.plan(request).next());
+  assert.equal(attempt.route.provider, fresh.provider, "credentials are read again on reload");
+  assert.equal(attempt.key, old.routes[0].keys[0], "the pool and breakers know the old key object");
+  attempt.committed(1);
+  attempt.finished(undefined);
+});
+
+Deno.test("a removed key drains: its attempt under way finishes, new plans never offer it", () => {
+  const old = new Router([route("a", ["a1", "a2"])], OPTIONS);
+  const underWay = attemptOf(old.plan(request).next());
+  assert.equal(where(underWay), "a/a1");
+  underWay.committed(5);
+  const reloaded = new Router([route("a", ["a2"])], OPTIONS, { previous: old });
+  for (let i = 0; i < 3; i++) {
+    const attempt = attemptOf(reloaded.plan(request).next());
+    assert.equal(where(attempt), "a/a2");
+    attempt.committed(1);
+    attempt.finished(undefined);
+  }
+  underWay.finished({ input: 3, output: 4 });
+  assert.equal(old.status()[0].inFlight, 0, "the old state settled");
+  assert.equal(reloaded.status()[0].inFlight, 0);
+});
+
+Deno.test("breaker changes reach the router's listener, the new router's once a reload carried the state over", () => {
+  const heard: [string, BreakerChange][] = [];
+  const listen = (who: string) => (change: BreakerChange) => heard.push([who, change]);
+  const old = new Router([route("a", ["a1"])], { ...OPTIONS, onBreakerChange: listen("old") });
+  const reloaded = new Router([route("a", ["a1"])], { ...OPTIONS, onBreakerChange: listen("new") }, {
+    previous: old,
+  });
+  attemptOf(reloaded.plan(request).next()).failed(http(500));
+  assert.deepEqual(heard, [
+    ["new", { provider: "a", key: undefined, from: "closed", to: "open" }],
+    ["new", { provider: "a", key: "label-a1", from: "closed", to: "open" }],
+  ]);
+});
+
+Deno.test("setEnabled switches a provider off and on; with every provider off the plan says so", () => {
+  const router = new Router([route("a", ["a1"]), route("b", ["b1"])], OPTIONS);
+  assert.equal(router.setEnabled("a", false), true);
+  assert.equal(where(attemptOf(router.plan(request).next())), "b/b1");
+  router.setEnabled("b", false);
+  assert.deepEqual(router.plan(request).next(), {
+    kind: "exhausted",
+    reason: "every provider that serves this model is switched off",
+  });
+  router.setEnabled("a", true);
+  assert.equal(where(attemptOf(router.plan(request).next())), "a/a1");
+  assert.equal(router.setEnabled("nope", false), false);
+  assert.deepEqual(router.status().map((p) => [p.name, p.enabled]), [["a", true], ["b", false]]);
+});
+
+Deno.test("setEnabled switches a key off by its place or its name, and back on", () => {
+  const router = new Router([route("a", ["a1", "a2"])], OPTIONS);
+  assert.equal(router.setEnabled("a", false, "0"), true);
+  assert.equal(where(attemptOf(router.plan(request).next())), "a/a2");
+  assert.equal(router.setEnabled("a", false, "name-a2"), true);
+  assert.equal(router.plan(request).next().kind, "exhausted");
+  router.setEnabled("a", true, "name-a1");
+  assert.equal(where(attemptOf(router.plan(request).next())), "a/a1");
+  assert.equal(router.setEnabled("a", false, "7"), false);
+  assert.equal(router.setEnabled("a", false, "name-zz"), false);
+  const [a] = router.status();
+  assert.deepEqual(a.keys.map((key) => [key.index, key.name, key.label, key.disabled]), [
+    [0, "name-a1", "label-a1", undefined],
+    [1, "name-a2", "label-a2", "switched off at runtime"],
+  ]);
+});
+
+Deno.test("status reports breakers, in flight, caps and each key's pool", () => {
+  const router = new Router([{ ...route("a", ["a1"]), maxInFlight: 4 }], OPTIONS);
+  const attempt = attemptOf(router.plan(request).next());
+  assert.deepEqual(router.status(), [{
+    name: "a",
+    type: "test",
+    enabled: true,
+    breaker: "closed",
+    inFlight: 1,
+    maxInFlight: 4,
+    keys: [{ index: 0, label: "label-a1", name: "name-a1", ratio: 0, resetAt: 1_060_000, breaker: "closed" }],
+  }]);
+  attempt.abandoned();
+});

@@ -1,0 +1,232 @@
+import assert from "node:assert/strict";
+import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import {
+  ADMIN_TOKEN,
+  liveConfig,
+  postMessage,
+  startLiveRelay,
+  upstreamProvider,
+} from "../_helpers/live_relay.ts";
+
+const K1 = "sk-test-admin-key-000000001";
+const K2 = "sk-test-admin-key-000000002";
+const CLIENT = "rly_client_token_000000000001";
+const MOCK = "  - name: m\n    type: mock\n";
+
+Deno.test("the admin API wants the admin token: missing, wrong or a client token is 401, the right one 200", async () => {
+  await using relay = await startLiveRelay(liveConfig(MOCK, `  auth:\n    tokens: [${CLIENT}]\n`));
+  const status = (headers: HeadersInit) => fetch(`${relay.url}/admin/status`, { headers });
+  const missing = await status({});
+  assert.equal(missing.status, 401);
+  assert.equal(missing.headers.get("www-authenticate"), 'Bearer realm="relay admin"');
+  assert.match((await missing.json()).error.message, /missing admin token/);
+  const wrong = await status({ authorization: "Bearer adm_wrong_0123456789abcdef" });
+  assert.equal(wrong.status, 401);
+  assert.match((await wrong.json()).error.message, /invalid admin token/);
+  assert.equal((await status({ authorization: `Bearer ${CLIENT}` })).status, 401, "client tokens never pass");
+  assert.equal((await status({ "x-api-key": ADMIN_TOKEN })).status, 401, "only as a bearer token");
+  const right = await status({ authorization: `Bearer ${ADMIN_TOKEN}` });
+  assert.equal(right.status, 200);
+  assert.equal((await right.json()).config.version, 1);
+  const client = await postMessage(relay.url, undefined, { "x-api-key": ADMIN_TOKEN });
+  assert.equal(client.status, 401, "and the admin token is no client token");
+  await client.body?.cancel();
+});
+
+Deno.test("without server.admin.token the admin API is off, on loopback and elsewhere; /metrics needs it off loopback", async () => {
+  {
+    await using relay = await startLiveRelay(`providers:\n${MOCK}`);
+    const off = await relay.admin("/status");
+    assert.equal(off.status, 404);
+    assert.match((await off.json()).error.message, /admin API is off: set server\.admin\.token/);
+    const metrics = await fetch(`${relay.url}/metrics`);
+    assert.equal(metrics.status, 200, "on loopback /metrics is open");
+    await metrics.body?.cancel();
+  }
+  {
+    const open = `server:\n  host: 0.0.0.0\n  auth:\n    tokens: [${CLIENT}]\nproviders:\n${MOCK}`;
+    await using relay = await startLiveRelay(open, { hostname: "0.0.0.0" });
+    assert.equal((await (await relay.admin("/status")).json()).error.type, "not_found_error");
+    const metrics = await fetch(`${relay.url}/metrics`);
+    assert.equal(metrics.status, 404);
+    assert.match((await metrics.json()).error.message, /non-loopback address needs server\.admin\.token/);
+  }
+  {
+    const guarded = liveConfig(MOCK, `  host: 0.0.0.0\n  auth:\n    tokens: [${CLIENT}]\n`);
+    await using relay = await startLiveRelay(guarded, { hostname: "0.0.0.0" });
+    const anonymous = await fetch(`${relay.url}/metrics`);
+    assert.equal(anonymous.status, 401);
+    await anonymous.body?.cancel();
+    const scraped = await fetch(`${relay.url}/metrics`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    assert.equal(scraped.status, 200);
+    assert.match(await scraped.text(), /^# HELP relay_requests_total /);
+  }
+});
+
+Deno.test("the admin status shows providers, masked keys, breakers, pools and load", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = await startLiveRelay(
+    liveConfig(upstreamProvider("up", upstream.url, [K1, K2], "    max_in_flight: 8") + MOCK),
+  );
+  await (await postMessage(relay.url)).arrayBuffer();
+  const response = await relay.admin("/status");
+  const text = await response.text();
+  assert.ok(!text.includes(K1) && !text.includes(K2), "keys only masked");
+  const status = JSON.parse(text);
+  assert.equal(status.config.path, relay.path);
+  assert.equal(status.config.reloadable, true);
+  assert.deepEqual(status.server, { in_flight: 0, queued: 0, exchanges: 0 });
+  const [up, mock] = status.providers;
+  assert.deepEqual(
+    { ...up, keys: up.keys.map(({ resets_at: _, ...key }: Record<string, unknown>) => key) },
+    {
+      name: "up",
+      type: "anthropic-compatible",
+      enabled: true,
+      breaker: "closed",
+      retry_at: null,
+      in_flight: 0,
+      max_in_flight: 8,
+      keys: [
+        {
+          index: 0,
+          name: null,
+          label: "sk-...0001",
+          enabled: true,
+          disabled_reason: null,
+          breaker: "closed",
+          saturation: 0,
+          cooling_until: null,
+        },
+        {
+          index: 1,
+          name: null,
+          label: "sk-...0002",
+          enabled: true,
+          disabled_reason: null,
+          breaker: "closed",
+          saturation: 0,
+          cooling_until: null,
+        },
+      ],
+    },
+  );
+  assert.equal(typeof up.keys[0].resets_at, "string", "the request counted in K1's window");
+  assert.equal(mock.name, "m");
+  await upstream.close();
+});
+
+Deno.test("switching a key or a provider off sends new requests elsewhere until it is on again", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = await startLiveRelay(liveConfig(upstreamProvider("up", upstream.url, [K1, K2])));
+  let conversation = 0;
+  const keyUsed = async () => {
+    // A new conversation each time: affinity would keep one on the key that served it.
+    const body = JSON.stringify({
+      model: "m",
+      max_tokens: 8,
+      messages: [{ role: "user", content: `${conversation++}` }],
+    });
+    await (await postMessage(relay.url, body)).arrayBuffer();
+    return upstream.requests.at(-1)!.headers.get("x-api-key");
+  };
+  const post = (route: string) => relay.admin(route, { method: "POST" });
+  assert.equal(await keyUsed(), K1);
+  assert.deepEqual(await (await post("/providers/up/keys/0/disable")).json(), {
+    provider: "up",
+    key: "0",
+    enabled: false,
+  });
+  assert.equal(await keyUsed(), K2);
+  assert.equal((await post("/providers/up/disable")).status, 200);
+  const refused = await postMessage(relay.url);
+  assert.equal(refused.status, 503);
+  assert.match((await refused.json()).error.message, /switched off/);
+  await post("/providers/up/enable");
+  await post("/providers/up/keys/0/enable");
+  assert.equal(await keyUsed(), K1);
+  const missing = await post("/providers/nope/disable");
+  assert.equal(missing.status, 404);
+  assert.match((await missing.json()).error.message, /no provider nope in config version 1/);
+  assert.equal((await post("/providers/up/keys/7/disable")).status, 404);
+  assert.ok(
+    relay.logs.some((line) => line.msg === "switched off" && line.provider === "up" && line.key === "0"),
+  );
+  await upstream.close();
+});
+
+Deno.test("POST /admin/reload answers the new version and what changed, or 422 with the error", async () => {
+  await using relay = await startLiveRelay(liveConfig(MOCK));
+  await relay.write(liveConfig(MOCK + "  - name: m2\n    type: mock\n", "  port: 9999\n"));
+  const reloaded = await relay.admin("/reload", { method: "POST" });
+  assert.equal(reloaded.status, 200);
+  assert.deepEqual(await reloaded.json(), {
+    ok: true,
+    version: 2,
+    added: ["m2"],
+    removed: [],
+    changed: [],
+    kept: ["m"],
+    needs_restart: ["server.port"],
+  });
+  assert.ok(
+    relay.logs.some((line) => line.msg === "config change needs a restart" && line.fields === "server.port"),
+  );
+  await relay.write("providers: [");
+  const refused = await relay.admin("/reload", { method: "POST" });
+  assert.equal(refused.status, 422);
+  const body = await refused.json();
+  assert.equal(body.ok, false);
+  assert.equal(body.version, 2);
+  assert.match(body.error, /relay\.yaml:1:/);
+});
+
+/** Reads SSE events off `response` one at a time. */
+function eventReader(response: Response) {
+  const reader = response.body!.getReader();
+  const decoder = new SseDecoder();
+  const queue: { event: string; data: Record<string, unknown> }[] = [];
+  const next = async (): Promise<{ event: string; data: Record<string, unknown> }> => {
+    while (queue.length === 0) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the event stream ended");
+      for (const event of decoder.feed(value)) {
+        queue.push({ event: event.event, data: JSON.parse(event.data) });
+      }
+    }
+    return queue.shift()!;
+  };
+  return Object.assign(next, { cancel: () => reader.cancel() });
+}
+
+Deno.test("the event stream tells requests, breaker changes, switches and reloads as they happen", async () => {
+  const upstream = startFakeUpstream(() => new Response("down", { status: 500 }));
+  const breaker = "routing:\n  max_attempts: 1\n  breaker:\n    failures: 1\n";
+  await using relay = await startLiveRelay(liveConfig(upstreamProvider("up", upstream.url, [K2]), breaker));
+  const response = await relay.admin("/events");
+  assert.equal(response.headers.get("content-type"), "text/event-stream");
+  const next = eventReader(response);
+  assert.deepEqual(await next(), { event: "ready", data: { config_version: 1 } });
+
+  assert.equal((await postMessage(relay.url)).status, 500);
+  const changes = [await next(), await next()];
+  assert.deepEqual(changes.map(({ event, data }) => [event, data.key ?? "-", data.to]), [
+    ["breaker", "-", "open"],
+    ["breaker", "sk-...0002", "open"],
+  ]);
+  const request = await next();
+  assert.equal(request.event, "request");
+  assert.equal(request.data.status, 500);
+  assert.equal(request.data.config_version, 1);
+  assert.equal(request.data.provider, "up");
+
+  await relay.admin("/providers/up/disable", { method: "POST" });
+  assert.deepEqual(await next(), { event: "switch", data: { provider: "up", enabled: false } });
+  await relay.admin("/reload", { method: "POST" });
+  assert.deepEqual(await next(), { event: "reload", data: { ok: true, version: 2, reason: "admin API" } });
+  await next.cancel();
+  await upstream.close();
+});

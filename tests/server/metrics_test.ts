@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import { ConcurrencyLimiter } from "../../src/routing/concurrency.ts";
+import type { RelayEvent } from "../../src/server/events.ts";
+import { createMockProvider } from "../../src/providers/mock.ts";
+import { mockOptionsSchema } from "../../src/providers/mock_options.ts";
+import { ModelMap } from "../../src/routing/model_map.ts";
+import { Router } from "../../src/routing/router.ts";
+import { RelayMetrics } from "../../src/server/metrics.ts";
+import { EventBus } from "../../src/util/event_bus.ts";
+import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { liveConfig, postMessage, startLiveRelay, upstreamProvider } from "../_helpers/live_relay.ts";
+import { parsePrometheus } from "../_helpers/prometheus.ts";
+import { startTestRelay, TEST_ROUTING, TEST_TIMEOUTS } from "../_helpers/relay.ts";
+
+const KEY = "sk-test-metrics-key-00000001";
+const route = { keys: [], timeouts: TEST_TIMEOUTS, models: new ModelMap(undefined) };
+
+async function scrape(url: string) {
+  const response = await fetch(`${url}/metrics`);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  return parsePrometheus(await response.text());
+}
+
+Deno.test("/metrics parses as valid Prometheus exposition, and its counters move as requests pass", async () => {
+  const upstream = startFakeUpstream();
+  const provider = upstreamProvider("up", upstream.url, [KEY]).replace(KEY, `${KEY}\n        rpm: 4`);
+  await using relay = await startLiveRelay(liveConfig(provider));
+  const before = await scrape(relay.url);
+  assert.equal(
+    before.value("relay_requests_total", { provider: "up", model: "claude-sonnet-4-5", status: "200" }),
+    undefined,
+  );
+  assert.equal(before.value("relay_config_version"), 1);
+  for (let i = 0; i < 3; i++) await (await postMessage(relay.url)).arrayBuffer();
+  const after = await scrape(relay.url);
+  const series = { provider: "up", model: "claude-sonnet-4-5" };
+  assert.equal(after.value("relay_requests_total", { ...series, status: "200" }), 3);
+  assert.equal(after.value("relay_request_duration_seconds_count", series), 3);
+  assert.equal(after.value("relay_time_to_first_byte_seconds_count", series), 3);
+  assert.equal(after.value("relay_time_to_first_byte_seconds_bucket", { ...series, le: "+Inf" }), 3);
+  assert.ok(after.value("relay_tokens_total", { ...series, type: "output" })! > 0);
+  assert.ok(after.value("relay_tokens_total", { ...series, type: "input" })! > 0);
+  assert.equal(after.value("relay_retries_total"), 0);
+  assert.equal(after.value("relay_requests_in_flight"), 0);
+  assert.equal(after.value("relay_queue_depth"), 0);
+  assert.equal(after.value("relay_provider_in_flight", { provider: "up" }), 0);
+  assert.equal(after.value("relay_provider_breaker_state", { provider: "up", state: "closed" }), 1);
+  assert.equal(
+    after.value("relay_key_breaker_state", { provider: "up", key: "0:sk-...0001", state: "open" }),
+    0,
+  );
+  assert.equal(after.value("relay_key_saturation_ratio", { provider: "up", key: "0:sk-...0001" }), 0.75);
+  assert.equal(after.value("relay_key_usable", { provider: "up", key: "0:sk-...0001" }), 1);
+  assert.deepEqual(after.families.get("relay_requests_total")!.type, "counter");
+  await upstream.close();
+});
+
+Deno.test("breaker changes, retries, failovers and reloads show in the metrics", async () => {
+  const failing = startFakeUpstream(() => new Response("down", { status: 503 }));
+  const healthy = startFakeUpstream();
+  const routing = "routing:\n  max_attempts: 2\n  backoff: 0ms\n  breaker:\n    failures: 1\n";
+  await using relay = await startLiveRelay(
+    liveConfig(
+      upstreamProvider("a", failing.url, [KEY]) + upstreamProvider("b", healthy.url, [KEY]),
+      routing,
+    ),
+  );
+  await (await postMessage(relay.url)).arrayBuffer();
+  await relay.write("providers: [");
+  await relay.runtime.reload("test");
+  const metrics = await scrape(relay.url);
+  assert.equal(
+    metrics.value("relay_requests_total", { provider: "b", model: "claude-sonnet-4-5", status: "200" }),
+    1,
+  );
+  assert.equal(metrics.value("relay_retries_total"), 1);
+  assert.equal(metrics.value("relay_failovers_total"), 1);
+  assert.equal(metrics.value("relay_provider_breaker_state", { provider: "a", state: "open" }), 1);
+  assert.equal(metrics.value("relay_provider_breaker_state", { provider: "a", state: "closed" }), 0);
+  assert.equal(
+    metrics.value("relay_breaker_transitions_total", { provider: "a", scope: "provider", to: "open" }),
+    1,
+  );
+  assert.equal(
+    metrics.value("relay_breaker_transitions_total", { provider: "a", scope: "key", to: "open" }),
+    1,
+  );
+  assert.equal(metrics.value("relay_key_usable", { provider: "a", key: "0:sk-...0001" }), 0);
+  assert.equal(metrics.value("relay_config_reloads_total", { result: "failure" }), 1);
+  await failing.close();
+  await healthy.close();
+});
+
+Deno.test("the model label is bounded: past maxModels distinct names, models count as other", async () => {
+  await using relay = await startLiveRelay(liveConfig("  - name: m\n    type: mock\n"), {
+    metrics: { maxModels: 3 },
+  });
+  for (let i = 0; i < 8; i++) {
+    const body = JSON.stringify({
+      model: `model-${i}`,
+      max_tokens: 8,
+      messages: [{ role: "user", content: "hi" }],
+    });
+    await (await postMessage(relay.url, body)).arrayBuffer();
+  }
+  const models = (await scrape(relay.url)).samples("relay_requests_total").map((sample) =>
+    sample.labels.model
+  );
+  assert.deepEqual(models.sort(), ["model-0", "model-1", "model-2", "other"]);
+});
+
+Deno.test("requests no provider took count under model none; an outsized model name never becomes a label", () => {
+  const events = new EventBus<RelayEvent>();
+  const router = new Router(
+    [{ ...route, provider: createMockProvider("m", mockOptionsSchema.parse({})) }],
+    TEST_ROUTING,
+  );
+  const metrics = new RelayMetrics(events, {
+    router: () => router,
+    limiter: new ConcurrencyLimiter({ max: 1, maxQueue: 0 }),
+  });
+  const request = (model: string, provider?: string) =>
+    events.publish({
+      type: "request",
+      data: { line: { model, provider, status: 404, duration_ms: 3, attempts: 0 } },
+    });
+  request("x".repeat(500), "m");
+  request("unknown-model");
+  const parsed = parsePrometheus(metrics.render());
+  assert.deepEqual(parsed.samples("relay_requests_total").map((sample) => sample.labels), [
+    { provider: "m", model: "other", status: "404" },
+    { provider: "none", model: "none", status: "404" },
+  ]);
+  assert.equal(
+    parsed.value("relay_time_to_first_byte_seconds_count", { provider: "m", model: "other" }),
+    undefined,
+  );
+});
+
+Deno.test("/metrics works without a reloadable config too", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  await (await postMessage(relay.url)).arrayBuffer();
+  const metrics = await scrape(relay.url);
+  assert.equal(
+    metrics.value("relay_requests_total", {
+      provider: "upstream",
+      model: "claude-sonnet-4-5",
+      status: "200",
+    }),
+    1,
+  );
+  assert.equal(metrics.families.has("relay_config_version"), false);
+  await upstream.close();
+});

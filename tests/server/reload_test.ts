@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import { type ControlledStream, controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { liveConfig, postMessage, startLiveRelay, upstreamProvider } from "../_helpers/live_relay.ts";
+import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
+import { loadGolden } from "../stream/golden.ts";
+
+const K1 = "sk-test-key-one-0000000001";
+const K2 = "sk-test-key-two-0000000002";
+
+/** The golden text stream, split after its first event: what commits a stream, and the rest. */
+async function goldenHalves(): Promise<[Uint8Array, Uint8Array]> {
+  const bytes = await loadGolden("text");
+  const cut = new TextDecoder().decode(bytes).indexOf("\n\n") + 2;
+  return [bytes.slice(0, cut), bytes.slice(cut)];
+}
+
+/** An upstream whose every stream the test finishes, each recorded with the key it came with. */
+function heldUpstream(head: Uint8Array) {
+  const held: { key: string | null; stream: ControlledStream }[] = [];
+  const upstream = startFakeUpstream((_request, recorded) => {
+    const stream = controlledStream();
+    stream.push(head);
+    held.push({ key: recorded.headers.get("x-api-key"), stream });
+    return stream.response();
+  });
+  return { upstream, held };
+}
+
+async function assembled(response: Response) {
+  return assembleAnthropicStream(new SseDecoder().feed(new Uint8Array(await response.arrayBuffer())));
+}
+
+Deno.test("a reload under 50 in-flight streams loses none; new requests run on the new config", async () => {
+  const [head, rest] = await goldenHalves();
+  const { upstream, held } = heldUpstream(head);
+  await using relay = await startLiveRelay(liveConfig(upstreamProvider("up", upstream.url, [K1])));
+  // Each answer's headers arrive once its upstream committed: all 50 are under way.
+  const responses = await Promise.all(Array.from({ length: 50 }, () => postMessage(relay.url)));
+  assert.ok(responses.every((response) => response.status === 200));
+
+  await relay.write(liveConfig(upstreamProvider("up", upstream.url, [K2])));
+  const reloaded = await relay.runtime.reload("test");
+  assert.deepEqual(reloaded, {
+    ok: true,
+    version: 2,
+    changes: { added: [], removed: [], changed: ["up"], kept: [] },
+    needsRestart: [],
+  });
+  for (const { stream } of held) {
+    stream.push(rest);
+    stream.end();
+  }
+  const streams = await Promise.all(responses.map(assembled));
+  for (const { message, error } of streams) {
+    assert.equal(error, undefined);
+    assert.equal(message.stop_reason, "end_turn");
+    assert.equal(message.content[0].text, "Hello! How can I help you today?");
+  }
+  const requestLines = relay.logs.filter((line) => line.msg === "request");
+  assert.equal(requestLines.length, 50);
+  assert.ok(requestLines.every((line) => line.config_version === 1 && line.outcome === "complete"));
+
+  const after = postMessage(relay.url);
+  while (held.length < 51) await upstream.nextRequest();
+  held[50].stream.push(rest);
+  held[50].stream.end();
+  assert.equal((await assembled(await after)).error, undefined);
+  assert.equal(held[50].key, K2, "the new key");
+  assert.equal(held.slice(0, 50).filter(({ key }) => key === K1).length, 50);
+  assert.equal(
+    (await relay.waitForLog((line) => line.msg === "request" && line.config_version === 2)).status,
+    200,
+  );
+  await upstream.close();
+});
+
+Deno.test("a key a reload removed drains its stream under way and takes no new requests", async () => {
+  const [head, rest] = await goldenHalves();
+  const { upstream, held } = heldUpstream(head);
+  await using relay = await startLiveRelay(liveConfig(upstreamProvider("up", upstream.url, [K1, K2])));
+  const draining = await postMessage(relay.url);
+  assert.equal(held[0].key, K1, "ties go to the key listed first");
+
+  await relay.write(liveConfig(upstreamProvider("up", upstream.url, [K2])));
+  assert.equal((await relay.runtime.reload("test")).ok, true);
+  const later = await Promise.all(Array.from({ length: 5 }, () => postMessage(relay.url)));
+  assert.deepEqual(held.slice(1).map(({ key }) => key), [K2, K2, K2, K2, K2]);
+  for (const { stream } of held) {
+    stream.push(rest);
+    stream.end();
+  }
+  for (const response of [draining, ...later]) assert.equal((await assembled(response)).error, undefined);
+  await upstream.close();
+});
+
+Deno.test("an invalid file changes nothing: bad YAML, an open mode, a missing variable; the error shows in the admin status", async () => {
+  const upstream = startFakeUpstream();
+  const good = liveConfig(upstreamProvider("up", upstream.url, ["${KEY}"]));
+  await using relay = await startLiveRelay(good, { env: { KEY: K1 } });
+  for (
+    const [text, mode, problem] of [
+      [good.replace("providers:", "providers: ["), 0o600, /relay\.yaml:\d+:\d+/],
+      [good, 0o644, /has mode 0644.*chmod 600/],
+      [good.replace("${KEY}", "${MISSING_KEY}"), 0o600, /MISSING_KEY/],
+      [good.replace("anthropic-compatible", "anthropic-compat"), 0o600, /providers\[0\]\.type/],
+    ] as const
+  ) {
+    await relay.write(text, mode);
+    const result = await relay.runtime.reload("test");
+    assert.equal(result.ok, false);
+    assert.match(!result.ok ? result.error : "", problem);
+    assert.equal(relay.runtime.current.version, 1);
+    const status = await (await relay.admin("/status")).json();
+    assert.equal(status.config.version, 1);
+    assert.match(status.config.last_error.error, problem);
+    assert.equal((await postMessage(relay.url)).status, 200, "the previous config keeps serving");
+    assert.equal(upstream.requests.at(-1)!.headers.get("x-api-key"), K1);
+  }
+  assert.ok(relay.logs.some((line) => line.msg === "config reload failed" && line.config_version === 1));
+  await relay.write(good);
+  assert.equal((await relay.runtime.reload("test")).ok, true);
+  assert.equal((await (await relay.admin("/status")).json()).config.last_error, null);
+  await upstream.close();
+});
+
+Deno.test("unchanged providers keep their breakers across a reload; the last five configs are kept", async () => {
+  const failing = startFakeUpstream(() => new Response("down", { status: 500 }));
+  const healthy = startFakeUpstream();
+  const breaker = "routing:\n  max_attempts: 1\n  breaker:\n    failures: 1\n";
+  const config = (second: string) =>
+    liveConfig(
+      upstreamProvider("a", failing.url, [K1]) + upstreamProvider("b", healthy.url, [second]),
+      breaker,
+    );
+  await using relay = await startLiveRelay(config(K1));
+  assert.equal((await postMessage(relay.url)).status, 500);
+  await relay.waitForLog((line) => line.msg === "breaker" && line.provider === "a" && line.key === undefined);
+  for (const key of [K2, K1, K2, K1, K2]) {
+    await relay.write(config(key));
+    assert.equal((await relay.runtime.reload("test")).ok, true);
+  }
+  const status = await (await relay.admin("/status")).json();
+  assert.deepEqual(status.providers.map((p: { name: string; breaker: string }) => [p.name, p.breaker]), [
+    ["a", "open"],
+    ["b", "closed"],
+  ]);
+  assert.deepEqual(status.config.history.map((record: { version: number }) => record.version), [
+    2,
+    3,
+    4,
+    5,
+    6,
+  ]);
+  assert.equal((await postMessage(relay.url)).status, 200, "a is skipped while open");
+  await failing.close();
+  await healthy.close();
+});
+
+Deno.test("every log line carries the config version it was written under", async () => {
+  await using relay = await startLiveRelay(liveConfig("  - name: m\n    type: mock\n"));
+  await (await postMessage(relay.url)).arrayBuffer();
+  relay.runtime.logger.info("outside any request");
+  await relay.runtime.reload("test");
+  relay.runtime.logger.info("after the reload");
+  assert.ok(relay.logs.length >= 4);
+  assert.ok(relay.logs.every((line) => typeof line.config_version === "number"), JSON.stringify(relay.logs));
+  assert.equal(relay.logs.at(-1)!.config_version, 2);
+});
