@@ -270,7 +270,7 @@ async function _relay(
       trace.status = tried.kind === "failed"
         ? tried.response?.status ?? tried.error.status
         : tried.response.status;
-      const response = tried.kind === "failed" ? tried.response : tried.response;
+      const { response } = tried;
       trace.upstreamRequestId = response?.headers.get("request-id") ?? undefined;
       if (response) attempt.observe(readRateLimitHeaders(response.headers, wallClock()));
 

@@ -1,4 +1,5 @@
 import { type AnthropicErrorType, errorEnvelope } from "../server/errors.ts";
+import { EventBoundary } from "./event_boundary.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
 
 /** How a relayed body ended, for the access log. */
@@ -39,7 +40,7 @@ export function forwardBody(
   options: ForwardOptions,
 ): ReadableStream<Uint8Array> {
   let bytes = 0;
-  let tail: Uint8Array = new Uint8Array(0);
+  const boundary = new EventBoundary();
   let finished = false;
   const finish = (outcome: ForwardOutcome) => {
     if (finished) return;
@@ -48,7 +49,7 @@ export function forwardBody(
   };
   const emit = (controller: ReadableStreamDefaultController<Uint8Array>, chunk: Uint8Array) => {
     bytes += chunk.byteLength;
-    tail = _lastBytes(tail, chunk, 4);
+    boundary.see(chunk);
     controller.enqueue(chunk);
     options.observe?.(chunk);
   };
@@ -68,7 +69,7 @@ export function forwardBody(
         }
       } catch (error) {
         const failure = options.describeFailure(error);
-        if (options.sse && _endsEvent(tail)) {
+        if (options.sse && boundary.atBoundary) {
           controller.enqueue(encodeSseEvent("error", errorEnvelope(failure.errorType, failure.message)));
         }
         controller.close();
@@ -77,29 +78,8 @@ export function forwardBody(
     },
     cancel(reason) {
       finish({ kind: "client_closed", bytes });
-      // Deno 2.9.6 rejects a cancel that reaches a TransformStream terminated with output still queued
-      // (Bedrock's decoder after its error event); the client is gone either way.
+      // A rejected cancel is Deno's TransformStream quirk (see guarded_pull.ts); the client is gone.
       return reader.cancel(reason).catch(() => {});
     },
   }, { highWaterMark: 0 });
-}
-
-function _lastBytes(previous: Uint8Array, chunk: Uint8Array, count: number): Uint8Array {
-  if (chunk.byteLength >= count) return chunk.subarray(chunk.byteLength - count);
-  const joined = new Uint8Array(previous.byteLength + chunk.byteLength);
-  joined.set(previous);
-  joined.set(chunk, previous.byteLength);
-  return joined.subarray(Math.max(0, joined.byteLength - count));
-}
-
-const _LF = 10;
-const _CR = 13;
-
-/** A blank line closes an SSE event: `\n\n`, `\r\r` or `\r\n\r\n` at the end of what was sent. */
-function _endsEvent(tail: Uint8Array): boolean {
-  const n = tail.byteLength;
-  if (n < 2) return false;
-  const [a, b] = [tail[n - 2], tail[n - 1]];
-  return (a === _LF && b === _LF) || (a === _CR && b === _CR) ||
-    (n >= 4 && tail[n - 4] === _CR && tail[n - 3] === _LF && a === _CR && b === _LF);
 }

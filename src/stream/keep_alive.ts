@@ -4,6 +4,8 @@
  * minutes over a long prompt and Bedrock sends no pings of its own.
  */
 import { encodeSseEvent } from "./sse_encode.ts";
+import { EventBoundary } from "./event_boundary.ts";
+import { guardedPull } from "./guarded_pull.ts";
 import { realTimers, type Timers } from "./timeouts.ts";
 
 /** The keep-alive interval when the config does not set one (`server.keepalive`). */
@@ -44,74 +46,24 @@ export function withKeepAlive(
 ): ReadableStream<Uint8Array> {
   if (options.intervalMs <= 0) return body;
   const timers = options.timers ?? realTimers;
-  const reader = body.getReader();
-  const boundary = new _EventBoundary();
-  let stopped = false;
-
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
+  const boundary = new EventBoundary();
+  return guardedPull(body, {
+    arm(controller) {
       let timer: unknown;
-      const arm = () => {
+      let armed = true;
+      const ping = () => {
         timer = timers.setTimeout(() => {
-          if (stopped) return;
+          if (!armed) return;
           if (boundary.atBoundary) controller.enqueue(options.ping);
-          arm();
+          ping();
         }, options.intervalMs);
       };
-      arm();
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await reader.read();
-      } catch (error) {
-        if (!stopped) controller.error(error);
-        return;
-      } finally {
+      ping();
+      return () => {
+        armed = false;
         timers.clearTimeout(timer);
-      }
-      if (stopped) return;
-      if (result.done) {
-        controller.close();
-      } else {
-        boundary.see(result.value);
-        controller.enqueue(result.value);
-      }
+      };
     },
-    cancel(reason) {
-      stopped = true;
-      // Deno 2.9.6 rejects a cancel that reaches a TransformStream terminated with output still queued
-      // (Bedrock's decoder after its error event); the client is gone either way.
-      return reader.cancel(reason).catch(() => {});
-    },
-  }, { highWaterMark: 0 });
-}
-
-const _LF = 0x0a;
-const _CR = 0x0d;
-
-/**
- * Whether the bytes so far end an SSE event: they end in a blank line, i.e. two line ends in a row
- * (LF, CR or CRLF, a CRLF possibly split across chunks). Only the trailing run of CR/LF bytes is looked
- * at, so this costs next to nothing per chunk. The start of a stream counts as a boundary.
- */
-class _EventBoundary {
-  #lineEnds = 2;
-  #afterCr = false;
-
-  get atBoundary(): boolean {
-    return this.#lineEnds >= 2;
-  }
-
-  see(chunk: Uint8Array) {
-    let start = chunk.byteLength;
-    while (start > 0 && (chunk[start - 1] === _LF || chunk[start - 1] === _CR)) start--;
-    if (start > 0) {
-      this.#lineEnds = 0;
-      this.#afterCr = false;
-    }
-    for (let i = start; i < chunk.byteLength; i++) {
-      const crlf = chunk[i] === _LF && this.#afterCr;
-      this.#afterCr = chunk[i] === _CR;
-      if (!crlf) this.#lineEnds++;
-    }
-  }
+    see: (chunk) => boundary.see(chunk),
+  });
 }

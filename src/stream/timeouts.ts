@@ -1,3 +1,5 @@
+import { guardedPull } from "./guarded_pull.ts";
+
 /** Which deadline a body missed. */
 export type TimeoutKind = "first_byte" | "idle";
 
@@ -67,45 +69,17 @@ export function withIdleTimeout(
   options: IdleTimeoutOptions,
 ): ReadableStream<Uint8Array> {
   const timers = options.timers ?? realTimers;
-  const reader = body.getReader();
   let gotFirst = false;
-  // Set by a timeout or a cancel; the read still outstanding then settles into a body that is done.
-  let stopped = false;
-
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
+  return guardedPull(body, {
+    arm(_controller, stop) {
       const kind: TimeoutKind = gotFirst ? "idle" : "first_byte";
       const ms = gotFirst ? options.idleMs : options.firstByteMs;
       const timer = timers.setTimeout(() => {
-        stopped = true;
         options.onTimeout?.(kind);
-        const error = new StreamTimeoutError(kind, ms);
-        controller.error(error);
-        reader.cancel(error).catch(() => {});
+        stop(new StreamTimeoutError(kind, ms));
       }, ms);
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await reader.read();
-      } catch (error) {
-        if (!stopped) controller.error(error);
-        return;
-      } finally {
-        timers.clearTimeout(timer);
-      }
-      if (stopped) return;
-      if (result.done) {
-        controller.close();
-      } else {
-        gotFirst = true;
-        controller.enqueue(result.value);
-      }
+      return () => timers.clearTimeout(timer);
     },
-    cancel(reason) {
-      // Cancelling settles the outstanding read at once, and the pull clears the timer then.
-      stopped = true;
-      // Deno 2.9.6 rejects a cancel that reaches a TransformStream terminated with output still queued
-      // (Bedrock's decoder after its error event); the client is gone either way.
-      return reader.cancel(reason).catch(() => {});
-    },
-  }, { highWaterMark: 0 });
+    see: () => gotFirst = true,
+  });
 }

@@ -1,27 +1,13 @@
 import assert from "node:assert/strict";
-import type { Provider } from "../../src/providers/types.ts";
-import { classifyFailure } from "../../src/routing/failure.ts";
+import { attemptOf, httpFailure, idleProvider, where } from "./_plans.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
-import {
-  type Attempt,
-  type BreakerChange,
-  type Route,
-  Router,
-  type RoutingOptions,
-  type Step,
-} from "../../src/routing/router.ts";
-
-const provider = (name: string): Provider => ({
-  name,
-  type: "test",
-  send: () => Promise.reject(new Error()),
-});
+import { type BreakerChange, type Route, Router, type RoutingOptions } from "../../src/routing/router.ts";
 
 /** A route as routesFromConfig builds it: fresh objects every time, the fingerprint saying what changed. */
 const route = (name: string, keys: string[], fingerprint = `${name}:${keys.join(",")}`): Route => {
   const keyObjects = keys.map((secret) => ({ secret, label: `label-${secret}` }));
   return {
-    provider: provider(name),
+    provider: idleProvider(name),
     keys: keyObjects,
     keyNames: new Map(keyObjects.map((key) => [key, `name-${key.secret}`])),
     timeouts: { connect: 1, firstByte: 1, idle: 1 },
@@ -40,20 +26,12 @@ const OPTIONS: RoutingOptions = {
 
 const request = { model: "m", estimate: { input: 1, output: 1 }, conversation: undefined };
 
-function attemptOf(step: Step): Attempt {
-  assert.equal(step.kind, "attempt", JSON.stringify(step));
-  return (step as Extract<Step, { kind: "attempt" }>).attempt;
-}
-
-const where = (attempt: Attempt) => `${attempt.route.provider.name}/${attempt.key?.secret ?? "-"}`;
-const http = (status: number) => classifyFailure({ kind: "http", status, headers: new Headers() }, 1_000_000);
-
 Deno.test("a reloaded router keeps the live state of unchanged providers and starts changed ones fresh", () => {
   const old = new Router([route("a", ["a1"]), route("b", ["b1"])], OPTIONS);
   // One failure opens each breaker (failureThreshold 1).
-  attemptOf(old.plan(request).next()).failed(http(500));
+  attemptOf(old.plan(request).next()).failed(httpFailure(500));
   assert.deepEqual(old.status().map((p) => [p.name, p.breaker]), [["a", "open"], ["b", "closed"]]);
-  attemptOf(old.plan(request).next()).failed(http(500));
+  attemptOf(old.plan(request).next()).failed(httpFailure(500));
   assert.deepEqual(old.status().map((p) => p.breaker), ["open", "open"]);
 
   const reloaded = new Router([route("a", ["a1"]), route("b", ["b1"], "b:changed")], OPTIONS, {
@@ -65,7 +43,7 @@ Deno.test("a reloaded router keeps the live state of unchanged providers and sta
 
 Deno.test("routes without a fingerprint never inherit state", () => {
   const old = new Router([{ ...route("a", ["a1"]), fingerprint: undefined }], OPTIONS);
-  attemptOf(old.plan(request).next()).failed(http(500));
+  attemptOf(old.plan(request).next()).failed(httpFailure(500));
   const reloaded = new Router([{ ...route("a", ["a1"]), fingerprint: undefined }], OPTIONS, {
     previous: old,
   });
@@ -107,7 +85,7 @@ Deno.test("breaker changes reach the router's listener, the new router's once a 
   const reloaded = new Router([route("a", ["a1"])], { ...OPTIONS, onBreakerChange: listen("new") }, {
     previous: old,
   });
-  attemptOf(reloaded.plan(request).next()).failed(http(500));
+  attemptOf(reloaded.plan(request).next()).failed(httpFailure(500));
   assert.deepEqual(heard, [
     ["new", { provider: "a", key: undefined, from: "closed", to: "open" }],
     ["new", { provider: "a", key: "label-a1", from: "closed", to: "open" }],

@@ -1,20 +1,8 @@
 import assert from "node:assert/strict";
-import { classifyFailure } from "../../src/routing/failure.ts";
+import { attemptOf, httpFailure, idleProvider, where } from "./_plans.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
-import {
-  type Attempt,
-  type Route,
-  Router,
-  type RoutingOptions,
-  type Step,
-} from "../../src/routing/router.ts";
-import type { Provider } from "../../src/providers/types.ts";
+import { type Route, Router, type RoutingOptions } from "../../src/routing/router.ts";
 
-const provider = (name: string): Provider => ({
-  name,
-  type: "test",
-  send: () => Promise.reject(new Error()),
-});
 const timeouts = { connect: 1, firstByte: 1, idle: 1 };
 const route = (
   name: string,
@@ -22,7 +10,7 @@ const route = (
   models?: Record<string, string>,
   extra: Partial<Route> = {},
 ): Route => ({
-  provider: provider(name),
+  provider: idleProvider(name),
   keys: keys.map((secret) => ({ secret, label: secret })),
   timeouts,
   models: new ModelMap(models),
@@ -45,15 +33,6 @@ const request = (model: string | undefined, conversation?: string) => ({
   estimate: { input: 10, output: 10 },
   conversation,
 });
-
-function attemptOf(step: Step): Attempt {
-  assert.equal(step.kind, "attempt", JSON.stringify(step));
-  return (step as Extract<Step, { kind: "attempt" }>).attempt;
-}
-
-const where = (attempt: Attempt) => `${attempt.route.provider.name}/${attempt.key?.secret ?? "-"}`;
-const http = (status: number, headers: Record<string, string> = {}) =>
-  classifyFailure({ kind: "http", status, headers: new Headers(headers) }, 1_000_000);
 
 Deno.test("a plan offers the first provider, in listed order, that serves the model, mapped", () => {
   const router = routerOf([
@@ -81,7 +60,7 @@ Deno.test("a transient failure moves to the next key, then the next provider; ne
   for (let i = 0; i < 3; i++) {
     const attempt = attemptOf(plan.next());
     seen.push(where(attempt));
-    attempt.failed(http(500));
+    attempt.failed(httpFailure(500));
   }
   assert.deepEqual(seen, ["a/a1", "a/a2", "b/b1"]);
 });
@@ -90,7 +69,7 @@ Deno.test("a 429 cools the key until its reset; when every key is cold the plan 
   const clock = { now: 1_000_000 };
   const router = routerOf([route("a", ["a1"])], {}, clock);
   const plan = router.plan(request("m"));
-  attemptOf(plan.next()).failed(http(429, { "retry-after": "20" }));
+  attemptOf(plan.next()).failed(httpFailure(429, { "retry-after": "20" }));
   const step = router.plan(request("m")).next();
   assert.deepEqual(step, { kind: "wait", waitMs: 20_000, retryAfterMs: 20_000 });
   clock.now += 20_000;
@@ -99,7 +78,7 @@ Deno.test("a 429 cools the key until its reset; when every key is cold the plan 
 
 Deno.test("401 takes a key out of rotation for good", () => {
   const router = routerOf([route("a", ["a1", "a2"])]);
-  attemptOf(router.plan(request("m")).next()).failed(http(401));
+  attemptOf(router.plan(request("m")).next()).failed(httpFailure(401));
   for (let i = 0; i < 3; i++) {
     const attempt = attemptOf(router.plan(request("m")).next());
     assert.equal(where(attempt), "a/a2");
@@ -111,7 +90,7 @@ Deno.test("401 takes a key out of rotation for good", () => {
 Deno.test("the provider breaker opens after failures, skips the provider, and lets one probe through after cooldown", () => {
   const clock = { now: 1_000_000 };
   const router = routerOf([route("a", ["a1"]), route("b", ["b1"])], { strategy: "failover" }, clock);
-  for (let i = 0; i < 2; i++) attemptOf(router.plan(request("m")).next()).failed(http(503));
+  for (let i = 0; i < 2; i++) attemptOf(router.plan(request("m")).next()).failed(httpFailure(503));
   assert.equal(where(attemptOf(router.plan(request("m")).next())), "b/b1", "a is open");
   clock.now += 30_000 * 1.2 + 1;
   const probe = attemptOf(router.plan(request("m")).next());
@@ -125,7 +104,7 @@ Deno.test("the provider breaker opens after failures, skips the provider, and le
 Deno.test("with every provider's breaker open the plan is exhausted and says when to come back", () => {
   const clock = { now: 1_000_000 };
   const router = routerOf([route("a", ["a1"])], {}, clock);
-  for (let i = 0; i < 2; i++) attemptOf(router.plan(request("m")).next()).failed(http(500));
+  for (let i = 0; i < 2; i++) attemptOf(router.plan(request("m")).next()).failed(httpFailure(500));
   const step = router.plan(request("m")).next();
   assert.equal(step.kind, "exhausted");
   assert.ok(step.kind === "exhausted" && step.retryAfterMs! >= 30_000);
@@ -133,7 +112,7 @@ Deno.test("with every provider's breaker open the plan is exhausted and says whe
 
 Deno.test("a 400 is the request's fault: no breaker counts it", () => {
   const router = routerOf([route("a", ["a1"])]);
-  for (let i = 0; i < 5; i++) attemptOf(router.plan(request("m")).next()).failed(http(400));
+  for (let i = 0; i < 5; i++) attemptOf(router.plan(request("m")).next()).failed(httpFailure(400));
   assert.equal(router.plan(request("m")).next().kind, "attempt");
 });
 
@@ -169,7 +148,7 @@ Deno.test("a plan that tried everything goes round again, bounded by its caller"
   for (let i = 0; i < 3; i++) {
     const attempt = attemptOf(plan.next());
     seen.push(where(attempt));
-    attempt.failed(http(529));
+    attempt.failed(httpFailure(529));
   }
   assert.deepEqual(seen, ["a/a1", "a/a1", "a/a1"]);
 });

@@ -1,0 +1,26 @@
+/** Shared pieces of the Router tests: a provider that is never called, and readers of plan steps. */
+import assert from "node:assert/strict";
+import type { Provider } from "../../src/providers/types.ts";
+import { classifyFailure, type FailureDecision } from "../../src/routing/failure.ts";
+import type { Attempt, Step } from "../../src/routing/router.ts";
+
+/** A provider the router can rank; these tests never send through it. */
+export function idleProvider(name: string): Provider {
+  return { name, type: "test", send: () => Promise.reject(new Error("not sent in router tests")) };
+}
+
+/** The attempt a step offers, failing the test when it offers none. */
+export function attemptOf(step: Step): Attempt {
+  assert.equal(step.kind, "attempt", JSON.stringify(step));
+  return (step as Extract<Step, { kind: "attempt" }>).attempt;
+}
+
+/** `provider/key` of an attempt, for readable assertions. */
+export function where(attempt: Attempt): string {
+  return `${attempt.route.provider.name}/${attempt.key?.secret ?? "-"}`;
+}
+
+/** The decision for an upstream answering `status` (at the tests' fixed instant). */
+export function httpFailure(status: number, headers: Record<string, string> = {}): FailureDecision {
+  return classifyFailure({ kind: "http", status, headers: new Headers(headers) }, 1_000_000);
+}
