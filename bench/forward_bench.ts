@@ -1,4 +1,6 @@
 import { forwardBody } from "../src/stream/forward.ts";
+import { ANTHROPIC_PING } from "../src/stream/keep_alive.ts";
+import { WatchedReader } from "../src/stream/watched_reader.ts";
 import { drain, mockStreamChunks, STREAM_EVENTS, streamOf } from "./_fixtures.ts";
 
 const chunks = await mockStreamChunks();
@@ -13,14 +15,15 @@ Deno.bench({
 });
 
 Deno.bench({
-  name: `forwardBody, ${STREAM_EVENTS} events`,
+  name: `forwardBody with relay's deadlines and keep-alive, ${STREAM_EVENTS} events`,
   group: "forward",
   async fn() {
-    const reader = streamOf(chunks).getReader();
+    const reader = new WatchedReader(streamOf(chunks).getReader(), { firstByteMs: 600_000, idleMs: 300_000 });
     const first = await reader.read();
     await drain(forwardBody(reader, {
       first: first.value!,
       sse: true,
+      keepAlive: { intervalMs: 15_000, ping: ANTHROPIC_PING },
       describeFailure: () => ({ errorType: "api_error", message: "unreachable in this bench" }),
       onDone: () => {},
     }));

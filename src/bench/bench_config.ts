@@ -4,6 +4,11 @@
 export interface BenchConfigOptions {
   /** `server.max_concurrent`: at least the bench's highest concurrency, so relay never queues. */
   maxConcurrent: number;
+  /**
+   * Where its usage ledger goes: the bench's temporary folder, so bench traffic never lands in the
+   * ledger of the relay people run (the default path), yet its cost is measured as people run it.
+   */
+  ledgerPath?: string;
 }
 
 /**
@@ -28,6 +33,7 @@ export function benchConfigText(upstream: string, options: BenchConfigOptions): 
         max_queue: options.maxConcurrent,
       },
       log: { level: "info" },
+      ...(options.ledgerPath === undefined ? {} : { ledger: { path: options.ledgerPath } }),
       providers: [{
         name: "bench-upstream",
         type: "anthropic-compatible",

@@ -79,16 +79,20 @@ export async function loopbackSetup(options: LoopbackOptions): Promise<BenchSetu
       Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, benchUpstreamHandler()),
     );
     const upstream = `http://127.0.0.1:${mock.addr.port}`;
-    const text = benchConfigText(upstream, { maxConcurrent: options.maxConcurrent });
     let relay: BenchServer;
     if (options.spawn) {
       const dir = await Deno.makeTempDir({ prefix: "relay-bench-" });
       stack.defer(() => Deno.remove(dir, { recursive: true }));
       const config = `${dir}/relay.yaml`;
+      const text = benchConfigText(upstream, {
+        maxConcurrent: options.maxConcurrent,
+        ledgerPath: `${dir}/ledger.db`,
+      });
       // relay refuses a config its group or others can read.
       await Deno.writeTextFile(config, text, { mode: 0o600 });
       relay = stack.use(await startChildServer("relay", [...command, "serve", "--config", config]));
     } else {
+      const text = benchConfigText(upstream, { maxConcurrent: options.maxConcurrent });
       relay = stack.use(startInProcessRelay(parseConfig(text, "bench", () => undefined).config));
     }
     const bare = stack.use(await _startBare(upstream, options.spawn && command));

@@ -1,3 +1,4 @@
+import { headerPairs } from "../util/headers.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import type { Provider, ProviderKey, ProviderRequest } from "./types.ts";
 
@@ -31,8 +32,8 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Prov
     name: options.name,
     type: options.type,
     send(request: ProviderRequest, key: ProviderKey | undefined): Promise<Response> {
-      const headers = new Headers(request.headers);
-      if (key) _setCredential(headers, options.authHeader, key.secret);
+      const headers = headerPairs(request.headers, _CREDENTIALS);
+      if (key) headers.push(_credential(options.authHeader, key.secret));
       return doFetch(`${base}${request.path}${request.search}`, {
         method: request.method,
         headers,
@@ -54,7 +55,9 @@ export function anthropicBody(request: ProviderRequest): Uint8Array<ArrayBuffer>
   return editTopLevelJson(body, { set: { model: upstreamModel } });
 }
 
-function _setCredential(headers: Headers, style: "x-api-key" | "bearer", secret: string) {
-  if (style === "bearer") headers.set("authorization", `Bearer ${secret}`);
-  else headers.set("x-api-key", secret);
+/** Where either style of credential goes; a key replaces whatever the request had there. */
+const _CREDENTIALS: ReadonlySet<string> = new Set(["x-api-key", "authorization"]);
+
+function _credential(style: "x-api-key" | "bearer", secret: string): [string, string] {
+  return style === "bearer" ? ["authorization", `Bearer ${secret}`] : ["x-api-key", secret];
 }

@@ -11,6 +11,11 @@ export interface ProviderKey {
   readonly secret: string;
   /** A masked form safe for logs (`sk-ant-...x7f2`). */
   readonly label: string;
+  /**
+   * Its `keyFingerprint`, for the ledger, worked out once when the key is configured; keys made per
+   * request (Azure's Entra tokens) leave it out and are fingerprinted as they are used.
+   */
+  readonly id?: string;
 }
 
 export interface ProviderRequest {

@@ -5,6 +5,7 @@
  * except the errors Google's front end raises itself, which are rewritten into Anthropic's envelope.
  */
 import { errorEnvelope, errorResponse, errorTypeForStatus } from "../server/errors.ts";
+import { headerPairs } from "../util/headers.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import type { TokenSource } from "./token_cache.ts";
 import type { Provider, ProviderRequest } from "./types.ts";
@@ -16,6 +17,9 @@ const _ANTHROPIC_VERSION = "vertex-2023-10-16";
  * token, to another resource (`..`, `/`) or method (`:`).
  */
 const _MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._@-]*$/;
+
+/** The token relay gets from the service account replaces any the request had. */
+const _AUTHORIZATION: ReadonlySet<string> = new Set(["authorization"]);
 
 export interface VertexProviderOptions {
   name: string;
@@ -76,8 +80,8 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
     async send(request: ProviderRequest): Promise<Response> {
       const target = _target(request, models);
       if (target instanceof Response) return target;
-      const headers = new Headers(request.headers);
-      headers.set("authorization", `Bearer ${await _token(options.tokens)}`);
+      const headers = headerPairs(request.headers, _AUTHORIZATION);
+      headers.push(["authorization", `Bearer ${await _token(options.tokens)}`]);
       const response = await doFetch(target.url, {
         method: "POST",
         headers,

@@ -3,6 +3,7 @@ import { ConfigError } from "../config/errors.ts";
 import type { Config, ProviderConfig } from "../config/schema.ts";
 import { providerTimeouts } from "../config/schema.ts";
 import { createProvider, type ProviderEnvironment, systemEnvironment } from "../providers/registry.ts";
+import { keyFingerprint } from "../util/fingerprint.ts";
 import { maskSecret } from "../util/mask.ts";
 import { ModelMap } from "./model_map.ts";
 import type { Route, RoutingOptions } from "./router.ts";
@@ -23,7 +24,7 @@ export function routesFromConfig(
     try {
       const timeouts = providerTimeouts(config, provider);
       const keys = provider.keys.map(({ key, name, ...limits }) => ({
-        key: { secret: key, label: maskSecret(key) },
+        key: { secret: key, label: maskSecret(key), id: keyFingerprint(key) },
         name,
         limits: {
           rpm: limits.rpm,

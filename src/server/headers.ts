@@ -1,3 +1,5 @@
+import { copyHeaders } from "../util/headers.ts";
+
 /**
  * Which headers cross relay, in each direction. Everything not named here passes verbatim: Claude Code
  * pairs body fields with `anthropic-beta` values that change with every release, so an allowlist would
@@ -32,14 +34,17 @@ const _CLIENT_ONLY = ["x-api-key", "authorization", "cookie", "origin", "accept-
  */
 const _UPSTREAM_ONLY = ["content-encoding", "set-cookie"];
 
+const _NOT_TO_UPSTREAM: ReadonlySet<string> = new Set([..._HOP_BY_HOP, ..._CLIENT_ONLY]);
+const _NOT_TO_CLIENT: ReadonlySet<string> = new Set([..._HOP_BY_HOP, ..._UPSTREAM_ONLY]);
+
 /** The headers an upstream receives, before the adapter adds its credential. */
 export function headersForUpstream(client: Headers): Headers {
-  return _without(client, [..._HOP_BY_HOP, ..._connectionTokens(client), ..._CLIENT_ONLY]);
+  return _without(client, _NOT_TO_UPSTREAM);
 }
 
 /** The headers a client receives from an upstream response. */
 export function headersForClient(upstream: Headers): Headers {
-  return _without(upstream, [..._HOP_BY_HOP, ..._connectionTokens(upstream), ..._UPSTREAM_ONLY]);
+  return _without(upstream, _NOT_TO_CLIENT);
 }
 
 /** Headers named in `Connection:` are hop-by-hop too (RFC 9110 §7.6.1). */
@@ -48,8 +53,7 @@ function _connectionTokens(headers: Headers): string[] {
   return value ? value.split(",").map((token) => token.trim().toLowerCase()).filter(Boolean) : [];
 }
 
-function _without(source: Headers, names: string[]): Headers {
-  const result = new Headers(source);
-  for (const name of names) result.delete(name);
-  return result;
+function _without(source: Headers, names: ReadonlySet<string>): Headers {
+  const tokens = _connectionTokens(source);
+  return copyHeaders(source, tokens.length === 0 ? names : new Set([...names, ...tokens]));
 }

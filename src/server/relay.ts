@@ -10,10 +10,10 @@ import { readRateLimitHeaders } from "../routing/rate_limit_headers.ts";
 import type { Attempt, Router } from "../routing/router.ts";
 import { estimateTokens } from "../routing/token_estimate.ts";
 import { forwardBody, type ForwardOutcome } from "../stream/forward.ts";
-import { ANTHROPIC_PING, DEFAULT_KEEPALIVE_MS, withKeepAlive } from "../stream/keep_alive.ts";
-import { SseDecoder } from "../stream/sse_decode.ts";
-import { StreamTimeoutError, withIdleTimeout } from "../stream/timeouts.ts";
+import { ANTHROPIC_PING, DEFAULT_KEEPALIVE_MS } from "../stream/keep_alive.ts";
+import { StreamTimeoutError } from "../stream/timeouts.ts";
 import { countedTokens, type UsageDetail, UsageTap } from "../stream/usage_tap.ts";
+import { WatchedReader } from "../stream/watched_reader.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { keyFingerprint } from "../util/fingerprint.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
@@ -108,8 +108,11 @@ type _Tried =
   | {
     kind: "committed";
     response: Response;
-    reader: ReadableStreamDefaultReader<Uint8Array>;
+    reader: WatchedReader;
+    /** What was read until the upstream committed. */
     head: Uint8Array;
+    /** Has seen the head; sees the rest as it goes out. */
+    usage: UsageTap;
   }
   | { kind: "empty"; response: Response }
   | { kind: "failed"; outcome: UpstreamOutcome; response?: Response; error: RelayError };
@@ -262,7 +265,7 @@ async function _relay(
       if (trace.provider !== undefined && trace.provider !== attempt.route.provider.name) trace.failovers++;
       trace.provider = attempt.route.provider.name;
       trace.key = attempt.key?.label;
-      trace.keyId = attempt.key && keyFingerprint(attempt.key.secret);
+      trace.keyId = attempt.key && (attempt.key.id ?? keyFingerprint(attempt.key.secret));
       trace.upstreamModel = attempt.upstreamModel;
       const exchange = _exchange(request.signal, options.inFlight);
       const tried = await _try(c, attempt, fields, body, now, exchange.upstream);
@@ -404,11 +407,14 @@ async function _try(
       };
     }
     if (!response.body) return { kind: "empty", response };
-    const reader = withIdleTimeout(response.body, {
+    const reader = new WatchedReader(response.body.getReader(), {
       firstByteMs: Math.max(0, route.timeouts.firstByte - (now() - sentAt)),
       idleMs: route.timeouts.idle,
-    }).getReader();
-    const head = await _untilCommitted(reader, _isSse(response));
+      signal: upstream.signal,
+    });
+    const sse = _isSse(response);
+    const usage = new UsageTap(sse);
+    const head = await _untilCommitted(reader, usage, sse);
     if (head.error) {
       await reader.cancel().catch(() => {});
       const error = new RelayError(502, `upstream ${route.provider.name} failed: ${head.error.message}`);
@@ -420,7 +426,7 @@ async function _try(
       };
     }
     if (head.chunks.length === 0) return { kind: "empty", response };
-    return { kind: "committed", response, reader, head: concatBytes(head.chunks) };
+    return { kind: "committed", response, reader, head: concatBytes(head.chunks), usage };
   } catch (error) {
     if (request.signal.aborted) {
       attempt.abandoned();
@@ -439,19 +445,20 @@ async function _try(
  * `error`, which is still a failure relay can retry. A body that is not SSE commits on its first byte.
  */
 async function _untilCommitted(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  reader: WatchedReader,
+  usage: UsageTap,
   sse: boolean,
 ): Promise<{ chunks: Uint8Array[]; error?: { type: string; message: string } }> {
   const chunks: Uint8Array[] = [];
-  const decoder = sse ? new SseDecoder() : undefined;
   let size = 0;
   for (;;) {
     const { value, done } = await reader.read();
     if (done) return { chunks };
     chunks.push(value);
     size += value.byteLength;
-    if (!decoder || size > _MAX_PEEK_BYTES) return { chunks };
-    const first = decoder.feed(value).find((event) => event.event !== "ping");
+    const events = usage.observe(value);
+    if (!sse || size > _MAX_PEEK_BYTES) return { chunks };
+    const first = events.find((event) => event.event !== "ping");
     if (!first) continue;
     if (first.event !== "error") return { chunks };
     const error = _errorOf(first.data);
@@ -488,12 +495,13 @@ function _answer(
     log("complete", { bytes: 0 }).finally(releaseSlot);
     return new Response(null, { status: response.status, headers });
   }
+  const { usage } = tried;
   const sse = _isSse(response);
-  const usage = new UsageTap(sse);
   const stream = forwardBody(tried.reader, {
     first: tried.head,
     sse,
     observe: (chunk) => usage.observe(chunk),
+    keepAlive: { intervalMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS, ping: ANTHROPIC_PING },
     describeFailure: (error) => {
       const failure = _upstreamFailure(error, attempt.route.provider.name);
       return { errorType: failure.status === 504 ? "timeout_error" : "api_error", message: failure.message };
@@ -508,10 +516,7 @@ function _answer(
       );
     },
   });
-  const kept = sse
-    ? withKeepAlive(stream, { intervalMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS, ping: ANTHROPIC_PING })
-    : stream;
-  return new Response(kept, { status: response.status, headers });
+  return new Response(stream, { status: response.status, headers });
 }
 
 /**

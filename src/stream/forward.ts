@@ -1,6 +1,7 @@
 import { type AnthropicErrorType, errorEnvelope } from "../server/errors.ts";
 import { EventBoundary } from "./event_boundary.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
+import type { WatchedReader } from "./watched_reader.ts";
 
 /** How a relayed body ended, for the access log. */
 export type ForwardOutcome =
@@ -9,76 +10,114 @@ export type ForwardOutcome =
   | { kind: "upstream_failed"; bytes: number; errorType: AnthropicErrorType; message: string };
 
 export interface ForwardOptions {
-  /** The upstream's first chunk, already read so relay could answer with a clean error until then. */
-  first: Uint8Array;
-  /** Whether the body is an SSE stream, where a failure can still be told to the client in-band. */
+  /** Bytes already read from the source (relay reads until the upstream commits), sent first. */
+  first?: Uint8Array;
+  /** Whether the body is an SSE stream, where relay may add events of its own between the source's. */
   sse: boolean;
-  /** Sees every chunk as it goes out (a usage tap); it must not keep or change it. */
+  /** Sees every chunk read from the source as it goes out (a usage tap); it must not keep or change it. */
   observe?: (chunk: Uint8Array) => void;
-  /** Names a mid-body failure: a timeout, a reset connection. */
-  describeFailure: (error: unknown) => { errorType: AnthropicErrorType; message: string };
+  /**
+   * Names a mid-body failure (a timeout, a reset connection), which then ends the body cleanly, told
+   * in-band when it can be. Without it the body fails with the source's error.
+   */
+  describeFailure?: (error: unknown) => { errorType: AnthropicErrorType; message: string };
   /** Called once, when the body ends for any reason. */
-  onDone: (outcome: ForwardOutcome) => void;
+  onDone?: (outcome: ForwardOutcome) => void;
+  /**
+   * For an SSE body: `ping` goes out whenever the source has been silent for `intervalMs` while the
+   * client waits for more (0: never). Claude Code aborts a stream after 300 s without a byte, proxies
+   * and OpenAI clients sooner (protocols.md §2.3, §8.3), while a local model may take minutes over a
+   * long prompt and Bedrock sends no pings of its own.
+   */
+  keepAlive?: { intervalMs: number; ping: Uint8Array };
 }
 
 /**
- * The body relay sends its client: the upstream's bytes, chunk for chunk as they arrive, never read
- * ahead (`highWaterMark: 0`), so a slow client slows the upstream instead of filling relay's memory.
- * When the upstream fails mid-stream, the client gets an `event: error` if the bytes so far end on an
- * event boundary (the SDKs then raise a proper API error); otherwise the stream just ends, because
- * anything appended to half an event would corrupt it.
+ * The body relay sends its client: the source's bytes, chunk for chunk as they arrive, never read
+ * ahead (`highWaterMark: 0`), so a slow client slows the upstream instead of filling relay's memory,
+ * and the reader's deadlines run on the source's silence, never on a slow client's.
+ *
+ * When the source fails mid-stream and `describeFailure` names the failure, the client gets an
+ * `event: error` if the bytes so far end on an event boundary (the SDKs then raise a proper API error);
+ * otherwise the stream just ends, because anything appended to half an event would corrupt it. A
+ * keep-alive goes out only between two events, for the same reason.
+ *
+ * One stream layer does all of this: each layer costs promises per chunk, and relay bench counts them.
  *
  * @example
  * ```ts
- * const reader = upstream.body!.getReader();
+ * const reader = new WatchedReader(upstream.body!.getReader(), { firstByteMs: 60_000, idleMs: 300_000 });
  * const first = await reader.read();
- * return new Response(forwardBody(reader, { first: first.value!, sse: true, describeFailure, onDone }));
+ * return new Response(forwardBody(reader, {
+ *   first: first.value, sse: true, describeFailure, onDone,
+ *   keepAlive: { intervalMs: 15_000, ping: ANTHROPIC_PING },
+ * }));
  * ```
  */
-export function forwardBody(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  options: ForwardOptions,
-): ReadableStream<Uint8Array> {
+export function forwardBody(reader: WatchedReader, options: ForwardOptions): ReadableStream<Uint8Array> {
   let bytes = 0;
   const boundary = new EventBoundary();
   let finished = false;
   const finish = (outcome: ForwardOutcome) => {
     if (finished) return;
     finished = true;
-    options.onDone(outcome);
+    options.onDone?.(outcome);
   };
-  const emit = (controller: ReadableStreamDefaultController<Uint8Array>, chunk: Uint8Array) => {
+  const { observe, describeFailure } = options;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const emit = (chunk: Uint8Array) => {
     bytes += chunk.byteLength;
     boundary.see(chunk);
     controller.enqueue(chunk);
-    options.observe?.(chunk);
+  };
+  // After a cancel (`finished`), the read it settled has nowhere to go.
+  const onChunk = (result: ReadableStreamReadResult<Uint8Array>) => {
+    if (finished) return;
+    if (result.done) {
+      controller.close();
+      finish({ kind: "complete", bytes });
+      return;
+    }
+    try {
+      emit(result.value);
+      observe?.(result.value);
+    } catch (error) {
+      onFailure(error);
+    }
+  };
+  const onFailure = (error: unknown) => {
+    if (finished) return;
+    if (!describeFailure) {
+      controller.error(error);
+      return;
+    }
+    const failure = describeFailure(error);
+    if (options.sse && boundary.atBoundary) {
+      controller.enqueue(encodeSseEvent("error", errorEnvelope(failure.errorType, failure.message)));
+    }
+    controller.close();
+    finish({ kind: "upstream_failed", bytes, ...failure });
   };
 
   return new ReadableStream<Uint8Array>({
-    start(controller) {
-      emit(controller, options.first);
-    },
-    async pull(controller) {
-      try {
-        const { value, done } = await reader.read();
-        if (done) {
-          controller.close();
-          finish({ kind: "complete", bytes });
-        } else {
-          emit(controller, value);
-        }
-      } catch (error) {
-        const failure = options.describeFailure(error);
-        if (options.sse && boundary.atBoundary) {
-          controller.enqueue(encodeSseEvent("error", errorEnvelope(failure.errorType, failure.message)));
-        }
-        controller.close();
-        finish({ kind: "upstream_failed", bytes, ...failure });
+    start(streamController) {
+      controller = streamController;
+      if (options.first) emit(options.first);
+      const { keepAlive } = options;
+      if (options.sse && keepAlive) {
+        reader.onQuiet(keepAlive.intervalMs, () => {
+          // Only into an empty queue: a client that stopped reading needs no second ping.
+          if (boundary.atBoundary && (controller.desiredSize ?? -1) >= 0) controller.enqueue(keepAlive.ping);
+        });
       }
+    },
+    pull() {
+      return reader.read().then(onChunk, onFailure);
     },
     cancel(reason) {
       finish({ kind: "client_closed", bytes });
-      // A rejected cancel is Deno's TransformStream quirk (see guarded_pull.ts); the client is gone.
+      // Deno 2.9.6 rejects a cancel that reaches a TransformStream terminated with output still queued
+      // (Bedrock's decoder after its error event); the client is gone either way.
       return reader.cancel(reason).catch(() => {});
     },
   }, { highWaterMark: 0 });

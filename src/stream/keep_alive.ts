@@ -1,12 +1,11 @@
 /**
- * Keep-alives for SSE bodies whose source goes quiet: Claude Code aborts a stream after 300 s without
- * a byte, proxies and OpenAI clients sooner (protocols.md §2.3, §8.3), while a local model may take
- * minutes over a long prompt and Bedrock sends no pings of its own.
+ * Keep-alives for SSE bodies whose source goes quiet (see {@linkcode ForwardOptions.keepAlive} for why
+ * each client needs them).
  */
+import { forwardBody, type ForwardOptions } from "./forward.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
-import { EventBoundary } from "./event_boundary.ts";
-import { guardedPull } from "./guarded_pull.ts";
-import { realTimers, type Timers } from "./timeouts.ts";
+import type { Timers } from "./timeouts.ts";
+import { WatchedReader } from "./watched_reader.ts";
 
 /** The keep-alive interval when the config does not set one (`server.keepalive`). */
 export const DEFAULT_KEEPALIVE_MS = 15_000;
@@ -22,22 +21,21 @@ export interface KeepAliveOptions {
   intervalMs: number;
   /** The keep-alive's bytes: {@linkcode ANTHROPIC_PING} or {@linkcode OPENAI_PING}. */
   ping: Uint8Array;
+  /** Monotonic milliseconds; `performance.now` unless given. */
+  now?: () => number;
   /** The global `setTimeout`/`clearTimeout` unless given. */
   timers?: Timers;
 }
 
 /**
  * The same SSE body, with `ping` sent whenever the source has been silent for `intervalMs` while the
- * client waits for more. A keep-alive goes out only between two events: inserted into a half-sent
- * event it would corrupt it, so during a silence inside an event the client gets nothing until the
- * source continues.
- *
- * Like `withIdleTimeout`, this reads nothing ahead (the source is read only when the client asks for
- * more), so the clock runs on the source's silence, never on a slow client's.
+ * client waits for more, only ever between two events; a source's error passes through as it is. For
+ * bodies relay makes itself (the admin event stream); relayed bodies get theirs from
+ * {@linkcode forwardBody} directly, in the same stream layer as their deadlines.
  *
  * @example
  * ```ts
- * const body = withKeepAlive(events, { intervalMs: 15_000, ping: ANTHROPIC_PING });
+ * const body = withKeepAlive(events, { intervalMs: 15_000, ping: OPENAI_PING });
  * ```
  */
 export function withKeepAlive(
@@ -45,25 +43,7 @@ export function withKeepAlive(
   options: KeepAliveOptions,
 ): ReadableStream<Uint8Array> {
   if (options.intervalMs <= 0) return body;
-  const timers = options.timers ?? realTimers;
-  const boundary = new EventBoundary();
-  return guardedPull(body, {
-    arm(controller) {
-      let timer: unknown;
-      let armed = true;
-      const ping = () => {
-        timer = timers.setTimeout(() => {
-          if (!armed) return;
-          if (boundary.atBoundary) controller.enqueue(options.ping);
-          ping();
-        }, options.intervalMs);
-      };
-      ping();
-      return () => {
-        armed = false;
-        timers.clearTimeout(timer);
-      };
-    },
-    see: (chunk) => boundary.see(chunk),
-  });
+  const { intervalMs, ping, ...clock } = options;
+  const keepAlive: ForwardOptions["keepAlive"] = { intervalMs, ping };
+  return forwardBody(new WatchedReader(body.getReader(), clock), { sse: true, keepAlive });
 }

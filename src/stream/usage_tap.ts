@@ -1,6 +1,6 @@
 import type { TokenCount } from "../routing/token_estimate.ts";
 import { concatBytes } from "../util/bytes.ts";
-import { SseDecoder } from "./sse_decode.ts";
+import { SseDecoder, type SseEvent } from "./sse_decode.ts";
 
 /**
  * Everything an answer's `usage` says, for the ledger: `input` is `input_tokens` alone, cache reads and
@@ -27,6 +27,8 @@ export interface UsageDetail {
 export function countedTokens(detail: UsageDetail): TokenCount {
   return { input: detail.input + detail.cacheWrite, output: detail.output };
 }
+
+const _NO_EVENTS: readonly SseEvent[] = [];
 
 /** JSON bodies larger than this are not kept for their `usage`; the estimate stands instead. */
 const _MAX_JSON_BYTES = 4 * 1024 * 1024;
@@ -60,15 +62,23 @@ export class UsageTap {
     else this.#json = [];
   }
 
-  observe(chunk: Uint8Array): void {
+  /**
+   * Reads the next chunk of the answer. Returns the SSE events the chunk completed, so a caller that
+   * looks at events too (relay's commit, which waits for the first) parses each byte once.
+   */
+  observe(chunk: Uint8Array): readonly SseEvent[] {
     if (this.#decoder) {
-      for (const event of this.#decoder.feed(chunk)) {
+      const events = this.#decoder.feed(chunk);
+      for (const event of events) {
         if (event.event === "message_start" || event.event === "message_delta") this.#read(event.data);
       }
-    } else if (this.#json && this.#jsonBytes + chunk.byteLength <= _MAX_JSON_BYTES) {
+      return events;
+    }
+    if (this.#json && this.#jsonBytes + chunk.byteLength <= _MAX_JSON_BYTES) {
       this.#json.push(chunk.slice());
       this.#jsonBytes += chunk.byteLength;
     }
+    return _NO_EVENTS;
   }
 
   /** The usage reported so far; `undefined` when the answer named none. */

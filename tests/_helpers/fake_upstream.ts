@@ -114,6 +114,8 @@ export interface ControlledStream {
   fail(error?: unknown): void;
   /** Resolves with the reason when the consumer cancels, e.g. because the HTTP client went away. */
   readonly cancelled: Promise<unknown>;
+  /** Resolves once the consumer waits on the body for a chunk not pushed yet (at once if it does now). */
+  whenRead(): Promise<void>;
   /** A `text/event-stream` response around {@link body}; `init` may override status and headers. */
   response(init?: ResponseInit): Response;
 }
@@ -132,20 +134,29 @@ export function controlledStream(): ControlledStream {
   const cancelled = Promise.withResolvers<unknown>();
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let gone = false;
+  let waited = false;
+  const wakers: (() => void)[] = [];
+  // With no high-water mark, `pull` runs exactly when a read waits on an empty queue.
   const body = new ReadableStream<Uint8Array>({
     start(c) {
       controller = c;
+    },
+    pull() {
+      waited = true;
+      wakers.splice(0).forEach((wake) => wake());
     },
     cancel(reason) {
       gone = true;
       cancelled.resolve(reason);
     },
-  });
+  }, { highWaterMark: 0 });
   return {
     body,
     push(chunk) {
+      waited = false;
       if (!gone) controller.enqueue(_bytes(chunk));
     },
+    whenRead: () => waited ? Promise.resolve() : new Promise<void>((wake) => wakers.push(wake)),
     end: () => controller.close(),
     fail: (error = new Error("controlled stream failed")) => controller.error(error),
     cancelled: cancelled.promise,

@@ -13,3 +13,13 @@ Deno.test("the bench's relay config is valid: one anthropic-compatible provider,
   assert.deepEqual(config.providers.map(({ type }) => type), ["anthropic-compatible"]);
   assert.equal((config.providers[0] as { base_url: string }).base_url, "http://127.0.0.1:9000");
 });
+
+Deno.test("the bench's relay keeps its ledger where it is told, away from the one people run", () => {
+  const text = benchConfigText("http://127.0.0.1:9000", {
+    maxConcurrent: 16,
+    ledgerPath: "/tmp/relay-bench-x/ledger.db",
+  });
+  const { config } = parseConfig(text, "bench.yaml", () => undefined);
+  assert.equal(config.ledger.enabled, true, "its cost is part of what is measured");
+  assert.equal(config.ledger.path, "/tmp/relay-bench-x/ledger.db");
+});

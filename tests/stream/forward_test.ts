@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { forwardBody, type ForwardOutcome } from "../../src/stream/forward.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import { WatchedReader } from "../../src/stream/watched_reader.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -9,7 +10,7 @@ function forwarded(sse = true) {
   const source = controlledStream();
   const outcome = Promise.withResolvers<ForwardOutcome>();
   const first = bytes("event: ping\ndata: {}\n\n");
-  const body = forwardBody(source.body.getReader(), {
+  const body = forwardBody(new WatchedReader(source.body.getReader()), {
     first,
     sse,
     describeFailure: (error) => ({
@@ -72,7 +73,7 @@ Deno.test("forwardBody reads the upstream only when its client asks, so a slow c
       controller.enqueue(bytes("x"));
     },
   }, { highWaterMark: 0 });
-  const body = forwardBody(upstream.getReader(), {
+  const body = forwardBody(new WatchedReader(upstream.getReader()), {
     first: bytes("a"),
     sse: false,
     describeFailure: () => ({ errorType: "api_error", message: "" }),
@@ -86,4 +87,18 @@ Deno.test("forwardBody reads the upstream only when its client asks, so a slow c
   await body.read();
   assert.equal(reads, 2);
   await body.cancel();
+});
+
+Deno.test("forwardBody shows observe each chunk read from the source, not the first one its caller read", async () => {
+  const source = controlledStream();
+  const seen: string[] = [];
+  const observed = forwardBody(new WatchedReader(source.body.getReader()), {
+    first: bytes("a"),
+    sse: true,
+    observe: (chunk) => seen.push(new TextDecoder().decode(chunk)),
+  }).getReader();
+  await observed.read();
+  source.push("b");
+  await observed.read();
+  assert.deepEqual(seen, ["b"]);
 });

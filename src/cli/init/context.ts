@@ -1,0 +1,123 @@
+/**
+ * What one run of `relay init` knows before it asks anything: its flags, the file it will write (and
+ * what that file holds now), and what this machine already has set up.
+ */
+import { join } from "node:path";
+import { type ConfigSetup, readSetup } from "../../config/edit.ts";
+import type { EnvLookup } from "../../config/env_expand.ts";
+import { ConfigError } from "../../config/errors.ts";
+import { type ConfigSource, findConfigPath } from "../../config/find.ts";
+import { canPrompt, plainReporter, type Prompter, type Reporter, terminalPrompter } from "../_prompts.ts";
+import { offeredKinds } from "./providers.ts";
+
+/** The flags of `relay init`, as commander parses them. */
+export interface InitOptions {
+  config?: string;
+  provider?: string[];
+  key?: string[];
+  baseUrl?: string[];
+  region?: string[];
+  project?: string[];
+  awsProfile?: string[];
+  credentialsFile?: string[];
+  model?: string[];
+  strategy?: string;
+  port?: string;
+  token?: string;
+  newToken?: true;
+  validate?: boolean;
+  yes?: true;
+}
+
+/** One run's state, passed to every question; questions note there the flags that are missing or wrong. */
+export interface InitContext {
+  env: EnvLookup;
+  path: string;
+  source: ConfigSource;
+  /** The file's text when it exists: it is edited, not overwritten. */
+  existing?: string;
+  before: ConfigSetup;
+  awsProfiles: string[];
+  /** Set when a person is there to ask. */
+  prompter?: Prompter;
+  out: Reporter;
+  yes: boolean;
+  /** Flags a non-interactive run needed but did not get. */
+  missing: Set<string>;
+  /** Flags given with values that cannot be used. */
+  invalid: string[];
+  signal: AbortSignal;
+}
+
+/** Finds the file to write, reads it, and opens the terminal when there is one to ask at. */
+export async function loadContext(options: InitOptions, signal: AbortSignal): Promise<InitContext> {
+  const env: EnvLookup = (name) => Deno.env.get(name);
+  const home = env("HOME") ?? "/";
+  const inCwd = join(Deno.cwd(), "relay.yaml");
+  // Counting every candidate but ./relay.yaml as present makes the XDG path the fallback, so the file
+  // written is the one relay will find.
+  const { path, source } = findConfigPath({
+    flag: options.config,
+    env,
+    cwd: Deno.cwd(),
+    home,
+    exists: (candidate) => candidate !== inCwd || _isFile(candidate),
+  })!;
+  const existing = await _readExisting(path);
+  const prompter = !options.yes && canPrompt() ? await terminalPrompter(signal) : undefined;
+  return {
+    env,
+    path,
+    source,
+    existing,
+    before: existing === undefined ? { providers: [] } : readSetup(existing, path),
+    awsProfiles: _awsProfiles(env, home),
+    prompter,
+    out: prompter ?? plainReporter,
+    yes: options.yes === true,
+    missing: new Set(),
+    invalid: [],
+    signal,
+  };
+}
+
+/** What this machine already has that relay could use, shown before the first question. */
+export function listFindings(context: InitContext): string[] {
+  const findings = offeredKinds().flatMap((kind) => kind.found?.(context) ?? []);
+  if (context.existing !== undefined) {
+    findings.unshift(`${context.path}: it will be edited, not overwritten (a backup is kept)`);
+  }
+  return findings;
+}
+
+/** The profiles relay can use: sections of the shared credentials file, where its static keys live. */
+function _awsProfiles(env: EnvLookup, home: string): string[] {
+  const file = env("AWS_SHARED_CREDENTIALS_FILE") || join(home, ".aws", "credentials");
+  try {
+    return [...Deno.readTextFileSync(file).matchAll(/^\s*\[\s*([^\]]+?)\s*\]\s*$/gm)].map((match) =>
+      match[1]
+    );
+  } catch {
+    return [];
+  }
+}
+
+async function _readExisting(path: string): Promise<string | undefined> {
+  try {
+    if (!(await Deno.stat(path)).isFile) {
+      throw new ConfigError(path, [{ message: `${path} is not a regular file` }]);
+    }
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+function _isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,57 @@
+import type { Timers } from "../../src/stream/timeouts.ts";
+
+/**
+ * A monotonic clock and the timers that run on it, both moved only by the test: `advance` fires every
+ * timer that falls due on the way, in order, at its own time, including timers those callbacks arm.
+ *
+ * @example
+ * ```ts
+ * const clock = new FakeClock();
+ * const reader = new WatchedReader(source.getReader(), { idleMs: 50, now: clock.now, timers: clock });
+ * clock.advance(50);
+ * ```
+ */
+export class FakeClock implements Timers {
+  readonly #pending = new Map<number, { due: number; callback: () => void }>();
+  #time = 0;
+  #nextId = 1;
+  #set = 0;
+
+  readonly now = (): number => this.#time;
+
+  setTimeout(callback: () => void, ms: number): number {
+    this.#set++;
+    this.#pending.set(this.#nextId, { due: this.#time + ms, callback });
+    return this.#nextId++;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.#pending.delete(handle as number);
+  }
+
+  /** How many timers were ever set. */
+  get timersSet(): number {
+    return this.#set;
+  }
+
+  /** How long from now each armed timer is due, soonest first. */
+  get armed(): number[] {
+    return [...this.#pending.values()].map((timer) => timer.due - this.#time).sort((a, b) => a - b);
+  }
+
+  /** Moves time on by `ms`, firing the timers due by then. */
+  advance(ms: number): void {
+    const end = this.#time + ms;
+    for (;;) {
+      let next: [number, { due: number; callback: () => void }] | undefined;
+      for (const entry of this.#pending) {
+        if (entry[1].due <= end && (!next || entry[1].due < next[1].due)) next = entry;
+      }
+      if (!next) break;
+      this.#pending.delete(next[0]);
+      this.#time = next[1].due;
+      next[1].callback();
+    }
+    this.#time = end;
+  }
+}
