@@ -81,16 +81,18 @@ function _documentTokens(source: unknown): number {
   return _TOKENS_PER_IMAGE;
 }
 
+// Text is mostly ASCII: native regex scans find the few other characters, where a loop over every
+// character costs about a nanosecond each (0.5 ms on a 400 KB Claude Code request).
+const _NON_ASCII = /[\u0080-\uffff]/;
+const _ASCII_RUNS = /[^\u0080-\uffff]+/g;
+const _LOW_SURROGATES = /[\udc00-\udfff]/g;
+
 function _textTokens(text: string): number {
-  let ascii = 0;
-  let other = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) ascii++;
-    // The low half of a surrogate pair belongs to the character its high half already counted.
-    else if (code < 0xdc00 || code > 0xdfff) other++;
-  }
-  return ascii / _ASCII_CHARS_PER_TOKEN + other * _TOKENS_PER_OTHER_CHAR;
+  if (!_NON_ASCII.test(text)) return text.length / _ASCII_CHARS_PER_TOKEN;
+  const other = text.replace(_ASCII_RUNS, "");
+  // The low half of a surrogate pair belongs to the character its high half already counted.
+  const characters = other.length - (other.match(_LOW_SURROGATES)?.length ?? 0);
+  return (text.length - other.length) / _ASCII_CHARS_PER_TOKEN + characters * _TOKENS_PER_OTHER_CHAR;
 }
 
 function _isRecord(value: unknown): value is Record<string, unknown> {

@@ -14,12 +14,19 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) throw _tooLarge(declared, maxBytes);
   if (!request.body) return new Uint8Array(0);
+  // A declared length is what the server lets through, so the body can be taken in one go, which
+  // costs a fraction of reading it chunk by chunk (relay bench).
+  if (declared >= 0) return await request.bytes();
+  const reader = request.body.getReader();
   const chunks: Uint8Array<ArrayBuffer>[] = [];
   let size = 0;
-  for await (const chunk of request.body) {
-    size += chunk.byteLength;
-    if (size > maxBytes) throw _tooLarge(size, maxBytes);
-    chunks.push(chunk);
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    size += read.value.byteLength;
+    if (size > maxBytes) {
+      reader.cancel().catch(() => {});
+      throw _tooLarge(size, maxBytes);
+    }
+    chunks.push(read.value);
   }
   return chunks.length === 1 ? chunks[0] : concatBytes(chunks);
 }

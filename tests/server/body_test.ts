@@ -50,6 +50,12 @@ Deno.test("readBody returns the exact bytes and refuses bodies over the limit", 
   const bytes = encode('{"model":"m","x":"é🎉"}');
   const read = await readBody(new Request("http://x/", { method: "POST", body: bytes }), 1024);
   assert.deepEqual(read, bytes);
+  const declared = new Request("http://x/", {
+    method: "POST",
+    body: bytes,
+    headers: { "content-length": String(bytes.byteLength) },
+  });
+  assert.deepEqual(await readBody(declared, 1024), bytes, "a declared length is read in one go");
 
   await assert.rejects(
     () => readBody(new Request("http://x/", { method: "POST", body: new Uint8Array(2048) }), 1024),
