@@ -117,12 +117,18 @@ export class ClientRegistry {
     return found?.config.name;
   }
 
+  /** Whether the client `name` may use `model` at all (its `models`); an unknown or absent name may. */
+  mayUse(name: string | undefined, model: string): boolean {
+    const models = name === undefined ? undefined : this.#byName.get(name)?.models;
+    return models === undefined || models.resolve(model) !== undefined;
+  }
+
   /** Whether the client `name` may send `request` now; an unknown or absent name has no limits. */
   admit(name: string | undefined, request: ClientRequest): Admission {
     const client = name === undefined ? undefined : this.#byName.get(name);
     if (!client) return { ok: true, settle: () => {} };
     const { config } = client;
-    if (request.model !== undefined && client.models && client.models.resolve(request.model) === undefined) {
+    if (request.model !== undefined && !this.mayUse(name, request.model)) {
       return {
         ok: false,
         status: 403,

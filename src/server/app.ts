@@ -30,12 +30,16 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   const forward = relay(options);
   app.use(requestId());
   app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
-  app.use("/v1/*", clientAuth(options.clients ?? new ClientRegistry(namedClients(options.tokens))));
+  const clients = options.clients ?? new ClientRegistry(namedClients(options.tokens));
+  app.use("/v1/*", clientAuth(clients));
   app.post("/v1/messages", forward);
   app.post("/v1/messages/count_tokens", forward);
   const dispatch = async (request: Request) => await app.fetch(request);
   app.post("/v1/chat/completions", chatCompletions({ dispatch, maxBodyBytes: options.maxBodyBytes }));
-  const models = servedModels(() => (options.settings?.() ?? options).router);
+  const models = servedModels(
+    () => (options.settings?.() ?? options).router,
+    (client, model) => clients.mayUse(client, model),
+  );
   app.get("/v1/models", models, forward);
   app.get("/v1/models/:id", models, forward);
   app.notFound((c) => errorResponse(404, `no route for ${c.req.method} ${c.req.path}`));

@@ -1,27 +1,41 @@
 import type { Context, Next } from "hono";
 import type { Router } from "../routing/router.ts";
 import { errorResponse } from "./errors.ts";
+import type { RelayEnv } from "./request_id.ts";
+
+/** Whether a client (by name, `undefined` when unnamed) may use a model. */
+export type ModelPermission = (client: string | undefined, model: string) => boolean;
 
 /**
- * `GET /v1/models` and `/v1/models/{id}` when the config names its models: relay answers with what it
+ * `GET /v1/models` and `/v1/models/{id}`. When the config names its models, relay answers with what it
  * serves (Claude Code's gateway model discovery reads this list). When no provider has a `models:`
  * table, every model passes through under its own name, so the request goes on to the first provider.
- * `router` is asked on every request, so the answer follows config reloads.
+ * Either way a client limited to some models (`server.auth.tokens[].models`) sees only those, and asking
+ * for another one by id is the 403 a request for it would get. `router` is asked on every request, so
+ * the answer follows config reloads.
  *
  * @example
  * ```ts
- * app.get("/v1/models", servedModels(() => router), forward);
+ * app.get("/v1/models", servedModels(() => router, (client, model) => clients.mayUse(client, model)), forward);
  * ```
  */
-export function servedModels(current: () => Router) {
-  return async (c: Context, next: Next): Promise<Response | void> => {
-    const router = current();
-    if (router.routes.every((route) => route.models.servesAll)) return await next();
-    const names = [...new Set(router.routes.flatMap((route) => route.models.names))];
+export function servedModels(current: () => Router, mayUse: ModelPermission = () => true) {
+  return async (c: Context<RelayEnv>, next: Next): Promise<Response | void> => {
+    const client = c.get("client");
+    const allowed = (model: string) => mayUse(client, model);
     const id = c.req.param("id");
+    if (id !== undefined && !allowed(id)) {
+      return errorResponse(403, `client ${client} may not use model ${id}`);
+    }
+    const router = current();
+    if (router.routes.every((route) => route.models.servesAll)) {
+      await next();
+      if (id === undefined) c.res = await _onlyAllowed(c.res, allowed);
+      return;
+    }
     if (id === undefined) {
-      const data = names.map(_modelInfo);
-      return c.json({ data, has_more: false, first_id: names[0] ?? null, last_id: names.at(-1) ?? null });
+      const names = [...new Set(router.routes.flatMap((route) => route.models.names))].filter(allowed);
+      return c.json(_modelList(names.map(_modelInfo)));
     }
     if (!router.routes.some((route) => route.models.resolve(id) !== undefined)) {
       return errorResponse(404, `model ${id} is not served by any provider`);
@@ -33,4 +47,32 @@ export function servedModels(current: () => Router) {
 /** Anthropic's ModelInfo; relay knows no release date, so it reports the epoch rather than invent one. */
 function _modelInfo(id: string) {
   return { type: "model", id, display_name: id, created_at: "1970-01-01T00:00:00Z" };
+}
+
+function _modelList(data: { id: string }[], hasMore = false) {
+  return { data, has_more: hasMore, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+}
+
+/** An upstream's model list without the models the client may not use; any other answer as it came. */
+async function _onlyAllowed(response: Response, allowed: (model: string) => boolean): Promise<Response> {
+  if (!response.ok || !(response.headers.get("content-type") ?? "").includes("json")) return response;
+  const text = await response.text();
+  const rebuilt = (body: string) =>
+    new Response(body, { status: response.status, headers: response.headers });
+  let list: unknown;
+  try {
+    list = JSON.parse(text);
+  } catch {
+    return rebuilt(text);
+  }
+  const { data, has_more } = (list ?? {}) as { data?: unknown; has_more?: unknown };
+  if (!Array.isArray(data)) return rebuilt(text);
+  const kept = data.filter((model) => typeof model?.id === "string" && allowed(model.id));
+  if (kept.length === data.length) return rebuilt(text);
+  const headers = new Headers(response.headers);
+  headers.delete("content-length");
+  return new Response(JSON.stringify({ ...list as object, ..._modelList(kept, has_more === true) }), {
+    status: response.status,
+    headers,
+  });
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ClientRegistry } from "../../src/ledger/clients.ts";
 import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { startTestRelay } from "../_helpers/relay.ts";
 
@@ -47,5 +48,48 @@ Deno.test("/v1/models lists what the config serves when it names models", async 
   assert.equal(missing.status, 404);
   await missing.body?.cancel();
   assert.equal(upstream.requests.length, 0, "answered by relay");
+  await upstream.close();
+});
+
+const HAIKU_ONLY = "rly_haiku_only_0000000000000000";
+
+Deno.test("a client limited to some models is shown only those, and asking for another by id is a 403", async () => {
+  const upstream = startFakeUpstream();
+  const clients = new ClientRegistry([
+    { name: "ci", token: HAIKU_ONLY, models: ["claude-haiku-*"] },
+    { name: "all", token: "rly_all_models_00000000000000000" },
+  ]);
+  await using relay = startTestRelay({
+    upstreamUrl: upstream.url,
+    models: { "claude-sonnet-4-5": "glm-4.7", "claude-haiku-4-5": "glm-4.5-air" },
+    clients,
+  });
+  const ids = async (token: string) =>
+    (await (await fetch(`${relay.url}/v1/models`, { headers: { "x-api-key": token } })).json()).data
+      .map((model: { id: string }) => model.id);
+  assert.deepEqual(await ids(HAIKU_ONLY), ["claude-haiku-4-5"]);
+  assert.deepEqual(await ids("rly_all_models_00000000000000000"), ["claude-sonnet-4-5", "claude-haiku-4-5"]);
+  const refused = await fetch(`${relay.url}/v1/models/claude-sonnet-4-5`, {
+    headers: { "x-api-key": HAIKU_ONLY },
+  });
+  assert.equal(refused.status, 403);
+  assert.match((await refused.json()).error.message, /client ci may not use model claude-sonnet-4-5/);
+  const allowed = await fetch(`${relay.url}/v1/models/claude-haiku-4-5`, {
+    headers: { "x-api-key": HAIKU_ONLY },
+  });
+  assert.equal((await allowed.json()).id, "claude-haiku-4-5");
+  await upstream.close();
+});
+
+Deno.test("an upstream's own model list is filtered for a client limited to some models", async () => {
+  const upstream = startFakeUpstream();
+  const clients = new ClientRegistry([{ name: "ci", token: HAIKU_ONLY, models: ["mock-1-*"] }]);
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, clients });
+  const list = await (await fetch(`${relay.url}/v1/models`, { headers: { "x-api-key": HAIKU_ONLY } })).json();
+  assert.deepEqual(list.data.map((model: { id: string }) => model.id), ["mock-1-fast"]);
+  assert.equal(list.first_id, "mock-1-fast");
+  assert.equal(list.last_id, "mock-1-fast");
+  assert.equal(list.has_more, false);
+  assert.equal(upstream.requests.length, 1, "the list came from the upstream");
   await upstream.close();
 });
