@@ -4,6 +4,7 @@ import { type MockOptions, mockOptionsSchema } from "../providers/mock_options.t
 import { modelMapProblems } from "../routing/model_map.ts";
 import { STRATEGY_NAMES } from "../routing/strategies/types.ts";
 import { DEFAULT_KEEPALIVE_MS } from "../stream/keep_alive.ts";
+import { formatDuration } from "./format_units.ts";
 import { byteSizeSchema, durationSchema } from "./units.ts";
 
 /** The upstream kinds relay can relay to. */
@@ -457,6 +458,17 @@ export const configSchema = z.strictObject({
       failures: z.number().int().min(1).default(5),
       window: durationSchema.default(60_000),
       cooldown: durationSchema.default(30_000),
+      /** Failed probes double `cooldown` up to this; 10 minutes, or `cooldown` when that is longer. */
+      max_cooldown: durationSchema.optional(),
+    }).superRefine((breaker, ctx) => {
+      if (breaker.max_cooldown === undefined || breaker.max_cooldown >= breaker.cooldown) return;
+      const cooldown = formatDuration(breaker.cooldown);
+      ctx.addIssue({
+        code: "custom",
+        path: ["max_cooldown"],
+        message:
+          `must be at least cooldown (${cooldown}): failed probes double the cooldown up to max_cooldown`,
+      });
     }).prefault({}),
   }).prefault({}),
   log: z.strictObject({

@@ -10,7 +10,13 @@ export interface CircuitBreakerOptions {
   /** How long the breaker stays open before a probe, in ms; 30 seconds. */
   cooldownMs?: number;
   /**
-   * Up to this share of `cooldownMs` is added at random, so breakers that opened together (every key
+   * Each consecutive failed probe doubles the cooldown, up to this, in ms; 10 minutes, or `cooldownMs`
+   * when that is longer. At least `cooldownMs`. Jitter comes on top, so breakers held at this cap
+   * still probe apart.
+   */
+  maxCooldownMs?: number;
+  /**
+   * Up to this share of the cooldown is added at random, so breakers that opened together (every key
    * of a provider that went down) do not probe together; 0.2.
    */
   jitterRatio?: number;
@@ -36,7 +42,9 @@ export interface BreakerPermit {
  * A circuit breaker for one key or one provider. Closed, it passes requests and counts failures;
  * `failureThreshold` failures within `windowMs` open it. Open, it refuses everything until the
  * cooldown (plus jitter) has passed, then turns half-open and lets exactly one probe through while
- * refusing the rest; the probe's success closes it, its failure opens it again for a new cooldown.
+ * refusing the rest; the probe's success closes it, its failure opens it again for twice the last
+ * cooldown, at most `maxCooldownMs`, so an upstream down for an hour is not probed every 30 s. The
+ * cooldown is back to `cooldownMs` once the breaker closes.
  *
  * Only the probe decides a half-open breaker: results of requests let through before it opened say
  * nothing about the upstream now, so they are ignored, then and after it closes again. State changes happen when the breaker is
@@ -53,15 +61,19 @@ export interface BreakerPermit {
  * else breaker.onSuccess(permit);
  * ```
  */
+const _DEFAULT_MAX_COOLDOWN_MS = 600_000;
+
 export class CircuitBreaker {
   readonly #threshold: number;
   readonly #windowMs: number;
-  readonly #cooldownMs: number;
+  readonly #baseCooldownMs: number;
+  readonly #maxCooldownMs: number;
   readonly #jitterRatio: number;
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #onTransition: ((from: BreakerState, to: BreakerState) => void) | undefined;
   #state: BreakerState = "closed";
+  #cooldownMs: number;
   // The most recent failures while closed, at most `threshold` of them, oldest first.
   #failures: number[] = [];
   #retryAt: number | undefined;
@@ -74,7 +86,11 @@ export class CircuitBreaker {
     this.#threshold = options.failureThreshold ?? 5;
     if (!(this.#threshold >= 1)) throw new RangeError("failureThreshold must be at least 1");
     this.#windowMs = options.windowMs ?? 60_000;
-    this.#cooldownMs = options.cooldownMs ?? 30_000;
+    this.#baseCooldownMs = this.#cooldownMs = options.cooldownMs ?? 30_000;
+    this.#maxCooldownMs = options.maxCooldownMs ?? Math.max(_DEFAULT_MAX_COOLDOWN_MS, this.#baseCooldownMs);
+    if (!(this.#maxCooldownMs >= this.#baseCooldownMs)) {
+      throw new RangeError("maxCooldownMs must be at least cooldownMs");
+    }
     this.#jitterRatio = options.jitterRatio ?? 0.2;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
@@ -114,6 +130,7 @@ export class CircuitBreaker {
     if (permit !== this.#probe) return;
     this.#probe = undefined;
     this.#failures = [];
+    this.#cooldownMs = this.#baseCooldownMs;
     this.#moveTo("closed");
   }
 
@@ -121,6 +138,7 @@ export class CircuitBreaker {
   onFailure(permit: BreakerPermit): void {
     if (permit === this.#probe) {
       this.#probe = undefined;
+      this.#cooldownMs = Math.min(this.#cooldownMs * 2, this.#maxCooldownMs);
       this.#open();
       return;
     }

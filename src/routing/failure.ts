@@ -16,10 +16,10 @@ export type UpstreamOutcome =
  * - `retry_next_key`: this key is limited (a 429), the provider is fine: the same provider's next key.
  * - `disable_key`: this key is refused (401, 402, 403): take it out of rotation, say so in the log,
  *   then as `retry_next_key`.
- * - `retry_next_provider`: the provider looks unhealthy (network, timeout, 408, 5xx, 529): the next
- *   provider in the strategy's order, after backoff.
- * - `return`: the request itself is at fault (other 4xx); any other upstream would say the same, so
- *   the answer goes to the client as it is.
+ * - `retry_next_provider`: the provider looks unhealthy (network, timeout, 408, 5xx, 529), or its
+ *   answer says `x-should-retry: true`: the next provider in the strategy's order, after backoff.
+ * - `return`: the request itself is at fault (other 4xx), or the answer says `x-should-retry: false`;
+ *   retrying would get the same, so the answer goes to the client as it is.
  */
 export type FailureAction = "retry_next_key" | "disable_key" | "retry_next_provider" | "return";
 
@@ -61,16 +61,25 @@ const _STATUS_FOR_ERROR_TYPE: Record<string, number> = {
  * Decides what a failed attempt means for the request, the key and the provider. Pure: the caller
  * acts on the decision (cools or disables the key, tells the breakers, backs off, tries the next).
  *
- * | outcome                                  | action              | breaker | key                           |
- * | ---------------------------------------- | ------------------- | ------- | ----------------------------- |
- * | network error, timeout before first byte | retry_next_provider | counts  |                               |
- * | 408, 5xx, 529                            | retry_next_provider | counts  |                               |
- * | 429                                      | retry_next_key      | no      | cooled until its reset        |
- * | 401, 402, 403                            | disable_key         | no      | out of rotation               |
- * | other 4xx (400, 404, 413, ...)           | return              | no      |                               |
+ * | outcome                                    | action              | breaker  | key                    |
+ * | ------------------------------------------ | ------------------- | -------- | ---------------------- |
+ * | network error, timeout before first byte   | retry_next_provider | counts   |                        |
+ * | 408, 5xx, 529                              | retry_next_provider | counts   |                        |
+ * | 429                                        | retry_next_key      | no       | cooled until its reset |
+ * | 401, 402, 403                              | disable_key         | no       | out of rotation        |
+ * | other 4xx (400, 404, 413, ...)             | return              | no       |                        |
+ * | 408, 429, 5xx with `x-should-retry: false` | return              | as above | as above               |
+ * | other 4xx with `x-should-retry: true`      | retry_next_provider | no       |                        |
  *
  * An `error` event before `message_start` counts as the status its `error.type` comes with over HTTP
  * (`overloaded_error` as 529, `rate_limit_error` as 429, an unknown type as 500).
+ *
+ * An HTTP answer's `x-should-retry` (Anthropic's, which its SDKs obey) overrides the status on whether
+ * to try again: `false` returns a 408, 429 or 5xx as it is (a spend cap's 429, a failure the upstream
+ * knows will repeat), `true` retries another 4xx (a 409 conflict). The key and the breakers are still
+ * told what the status says. 401, 402 and 403 disable the key whatever the header says: it tells a
+ * client holding that one key whether to send again, while relay goes on with another key, and a
+ * refused key must leave the rotation. An `error` event is not overridden: its headers came with a 2xx.
  *
  * A 429's key cools until `retry-after`, else the unified quota's reset when it says `rejected`, else
  * the latest reset of the windows it reports empty, else `defaultCoolMs` from now.
@@ -104,6 +113,7 @@ export function classifyFailure(
         now,
         options,
         `${outcome.status} from upstream`,
+        _shouldRetry(outcome.headers),
       );
     case "stream_error":
       return _classifyStatus(
@@ -112,8 +122,15 @@ export function classifyFailure(
         now,
         options,
         `${outcome.errorType} event before message_start`,
+        undefined, // its headers came with a 2xx, whose x-should-retry says nothing of this error
       );
   }
+}
+
+/** `x-should-retry` as Anthropic's SDKs read it: exactly `true` or `false`, anything else is no verdict. */
+function _shouldRetry(headers: Headers): boolean | undefined {
+  const value = headers.get("x-should-retry");
+  return value === "true" ? true : value === "false" ? false : undefined;
 }
 
 function _classifyStatus(
@@ -122,20 +139,25 @@ function _classifyStatus(
   now: number,
   options: ClassifyOptions,
   reason: string,
+  shouldRetry: boolean | undefined,
 ): FailureDecision {
-  const snapshot = readRateLimitHeaders(headers, now);
-  const retryAfter = snapshot.retryAfterMs === undefined ? {} : { retryAfterMs: snapshot.retryAfterMs };
-  if (status === 429) {
-    const coolKeyUntil = _coolUntil(snapshot, now, options.defaultCoolMs ?? 60_000);
-    return { action: "retry_next_key", coolKeyUntil, countsForBreaker: false, ...retryAfter, reason };
-  }
   if (status === 401 || status === 402 || status === 403) {
     return { action: "disable_key", countsForBreaker: false, reason };
   }
-  if (status === 408 || status >= 500) {
-    return { action: "retry_next_provider", countsForBreaker: true, ...retryAfter, reason };
-  }
-  return { action: "return", countsForBreaker: false, reason };
+  const snapshot = readRateLimitHeaders(headers, now);
+  const limited = status === 429;
+  const unhealthy = status === 408 || status >= 500;
+  const keyCooling = limited
+    ? { coolKeyUntil: _coolUntil(snapshot, now, options.defaultCoolMs ?? 60_000) }
+    : {};
+  const retriedByStatus = limited || unhealthy;
+  const retry = shouldRetry ?? retriedByStatus;
+  // The log line names the header when it, not the status, decided.
+  const logged = retry === retriedByStatus ? reason : `${reason}, x-should-retry: ${retry}`;
+  if (!retry) return { action: "return", ...keyCooling, countsForBreaker: unhealthy, reason: logged };
+  const retryAfter = snapshot.retryAfterMs === undefined ? {} : { retryAfterMs: snapshot.retryAfterMs };
+  const action = limited ? "retry_next_key" : "retry_next_provider";
+  return { action, ...keyCooling, countsForBreaker: unhealthy, ...retryAfter, reason: logged };
 }
 
 function _coolUntil(snapshot: RateLimitSnapshot, now: number, defaultCoolMs: number): number {

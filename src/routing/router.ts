@@ -71,7 +71,7 @@ export interface RoutingOptions {
   affinity: boolean;
   explorationRate?: number;
   costThresholdTokens?: number;
-  breaker: { failureThreshold: number; windowMs: number; cooldownMs: number };
+  breaker: { failureThreshold: number; windowMs: number; cooldownMs: number; maxCooldownMs?: number };
   /** Told of every breaker's change of state, for the event stream and metrics. */
   onBreakerChange?: (change: BreakerChange) => void;
   /** Wall-clock ms; upstream resets are wall-clock instants. */

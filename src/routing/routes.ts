@@ -90,6 +90,7 @@ export function routingOptionsFromConfig(config: Config): RoutingOptions {
       failureThreshold: routing.breaker.failures,
       windowMs: routing.breaker.window,
       cooldownMs: routing.breaker.cooldown,
+      maxCooldownMs: routing.breaker.max_cooldown,
     },
   };
 }

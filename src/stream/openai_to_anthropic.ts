@@ -25,11 +25,14 @@ export interface OpenAIToAnthropicOptions {
   newToolId: () => string;
 }
 
-/** One tool call as its fragments arrive; it becomes a block once it has a name. */
+/** One tool call as its fragments arrive; it becomes a block once it has a name and its turn. */
 interface _ToolCall {
   id?: string;
+  name?: string;
   /** Argument fragments that arrived before the block could start. */
   pending: string;
+  /** Whether the arguments so far are whole JSON, which is when the call may give up its block. */
+  readonly json: _JsonCompletion;
   /** The Anthropic block index, once started. */
   block?: number;
 }
@@ -42,9 +45,12 @@ type _Open = { kind: "text" | "thinking"; index: number } | { kind: "tool"; inde
  *
  * Block indexes run 0, 1, 2… and blocks never interleave: a text, thinking or tool block stays open until
  * something else arrives. Tool calls stream their arguments as `input_json_delta`s; a call whose name
- * has not arrived yet waits, with its argument fragments, until it has one. Arguments for a call whose
- * block is already closed cannot be placed any more, so they end the stream with an error rather than
- * give the client a wrong input.
+ * has not arrived yet waits, with its argument fragments, until it has one. Upstreams that interleave
+ * parallel calls (vLLM, some gateways) send fragments of one call while another's block is open: the
+ * open call keeps its block until its arguments are whole JSON (or the answer ends), and the others wait,
+ * each held back in full, to follow as whole blocks in the order they first appeared. Arguments that
+ * still come for a call whose block is closed cannot be placed any more, so they end the stream with an
+ * error rather than give the client a wrong input.
  *
  * @example
  * ```ts
@@ -61,6 +67,8 @@ export class OpenAIToAnthropic {
   #open: _Open | undefined;
   readonly #calls = new Map<number, _ToolCall>();
   #lastCall = -1;
+  /** Characters in all calls' `pending`, bounded by {@linkcode _MAX_HELD_ARGUMENT_CHARS}. */
+  #heldArgumentChars = 0;
   #sawToolCall = false;
   #finishReason: string | undefined;
   #usage: ChatUsage | undefined;
@@ -122,13 +130,9 @@ export class OpenAIToAnthropic {
     const choice = choices.find((candidate) => (candidate?.index ?? 0) === 0);
     if (!choice) return [];
     const events = this.#delta(choice.delta ?? {});
-    if (choice.finish_reason) {
+    if (choice.finish_reason && !this.#finished) {
       this.#finishReason = choice.finish_reason;
-      // A call that never got its name still has to reach the client, which answers it with an error.
-      for (const call of this.#calls.values()) {
-        if (call.block === undefined) events.push(...this.#startTool(call, ""));
-      }
-      events.push(...this.#close());
+      events.push(...this.#startRemainingTools(), ...this.#close());
     }
     return events;
   }
@@ -184,8 +188,8 @@ export class OpenAIToAnthropic {
       for (const [key, call] of this.#calls) if (call.id === fragment.id) return key;
       return this.#lastCall + 1;
     }
-    // A call starts its block as soon as it has a name.
-    return !latest || (fragment.function?.name && latest.block !== undefined)
+    // A name for a call that has one already must belong to the next call.
+    return !latest || (fragment.function?.name && latest.name !== undefined)
       ? this.#lastCall + 1
       : this.#lastCall;
   }
@@ -194,25 +198,70 @@ export class OpenAIToAnthropic {
     const key = fragment.index ?? this.#keyWithoutIndex(fragment);
     this.#lastCall = Math.max(this.#lastCall, key);
     let call = this.#calls.get(key);
-    if (!call) this.#calls.set(key, call = { pending: "" });
+    if (!call) this.#calls.set(key, call = { pending: "", json: new _JsonCompletion() });
     if (fragment.id && call.id === undefined) call.id = fragment.id;
-    const name = fragment.function?.name;
+    if (fragment.function?.name && call.name === undefined) call.name = fragment.function.name;
     const args = fragment.function?.arguments ?? "";
     if (call.block === undefined) {
+      if (this.#heldArgumentChars + args.length > _MAX_HELD_ARGUMENT_CHARS) {
+        return this.#fail(
+          "api_error",
+          `upstream tool call arguments that relay had to hold back passed ${_MAX_HELD_ARGUMENT_CHARS} characters ` +
+            "(parallel calls interleaved, or a call without its name)",
+        );
+      }
       call.pending += args;
-      return name ? this.#startTool(call, name) : [];
+      this.#heldArgumentChars += args.length;
+      call.json.feed(args);
+      return this.#startWaitingTools();
     }
     if (!args) return [];
     if (this.#open?.kind === "tool" && this.#open.call === call) {
-      return [_delta(call.block, { type: "input_json_delta", partial_json: args })];
+      call.json.feed(args);
+      // Arguments that just became whole let the calls waiting behind this one out at once.
+      return [
+        _delta(call.block, { type: "input_json_delta", partial_json: args }),
+        ...this.#startWaitingTools(),
+      ];
     }
+    // The block closed because these arguments were whole JSON (after which only whitespace, which
+    // changes nothing, can follow) or because text cut the call off: nothing else can be placed.
+    if (call.json.whole && _JSON_WHITESPACE.test(args)) return [];
     return this.#fail(
       "api_error",
-      `upstream interleaved the arguments of parallel tool calls (call ${key} continued after the next began)`,
+      `upstream interleaved the arguments of parallel tool calls (call ${key} continued after its block closed)`,
     );
   }
 
-  #startTool(call: _ToolCall, name: string): AnthropicEvent[] {
+  /**
+   * Starts, in order of first appearance, each named call whose turn has come. An open tool block whose
+   * arguments are not whole JSON keeps its place: closing it is the one thing relay could not undo if
+   * the upstream, interleaving, sends more of it later. So the calls after it wait, held back, and only
+   * whole JSON (or the end of the answer) lets the next one start.
+   */
+  #startWaitingTools(): AnthropicEvent[] {
+    const events: AnthropicEvent[] = [];
+    for (const call of this.#calls.values()) {
+      if (this.#open?.kind === "tool" && !this.#open.call.json.whole) break;
+      if (call.block === undefined && call.name !== undefined) events.push(...this.#startTool(call));
+    }
+    return events;
+  }
+
+  /**
+   * The answer is over, so no call can grow: every one still waiting gets its block now, in order of
+   * first appearance. A call that never got its name still has to reach the client, which answers it
+   * with an error.
+   */
+  #startRemainingTools(): AnthropicEvent[] {
+    const events: AnthropicEvent[] = [];
+    for (const call of this.#calls.values()) {
+      if (call.block === undefined) events.push(...this.#startTool(call));
+    }
+    return events;
+  }
+
+  #startTool(call: _ToolCall): AnthropicEvent[] {
     const events = this.#close();
     const index = call.block = this.#nextIndex++;
     this.#open = { kind: "tool", index, call };
@@ -221,9 +270,10 @@ export class OpenAIToAnthropic {
     events.push({
       type: "content_block_start",
       index,
-      content_block: { type: "tool_use", id, name, input: {} },
+      content_block: { type: "tool_use", id, name: call.name ?? "", input: {} },
     });
     if (call.pending) events.push(_delta(index, { type: "input_json_delta", partial_json: call.pending }));
+    this.#heldArgumentChars -= call.pending.length;
     call.pending = "";
     return events;
   }
@@ -236,7 +286,7 @@ export class OpenAIToAnthropic {
   }
 
   #complete(): AnthropicEvent[] {
-    const events = this.#close();
+    const events = [...this.#startRemainingTools(), ...this.#close()];
     this.#finished = true;
     const delta = { stop_reason: stopReasonFor(this.#finishReason, this.#sawToolCall), stop_sequence: null };
     events.push({ type: "message_delta", delta, usage: anthropicUsageFor(this.#usage) }, {
@@ -254,6 +304,53 @@ export class OpenAIToAnthropic {
 
 function _delta(index: number, delta: Record<string, unknown>): AnthropicEvent {
   return { type: "content_block_delta", index, delta };
+}
+
+/**
+ * Arguments held back for calls waiting their turn, all calls together, in UTF-16 units: an upstream
+ * that interleaves without end must not grow relay's memory without end. Far above any real tool input,
+ * and the bound the usage tap puts on a JSON body.
+ */
+const _MAX_HELD_ARGUMENT_CHARS = 4 * 1024 * 1024;
+
+const _JSON_WHITESPACE = /^[ \t\n\r]*$/;
+
+/**
+ * Whether a call's arguments, fed as they arrive, are whole JSON so far: one object or array, closed,
+ * then at most whitespace. Only then can no later fragment belong inside its block. A bare scalar never
+ * counts (`12` may go on as `123`), nor does anything after the closing bracket but whitespace; such a
+ * call merely keeps its block until the answer ends.
+ */
+class _JsonCompletion {
+  #state: "empty" | "open" | "whole" | "never" = "empty";
+  #depth = 0;
+  #inString = false;
+  #escaped = false;
+
+  get whole(): boolean {
+    return this.#state === "whole";
+  }
+
+  feed(text: string): void {
+    for (let at = 0; at < text.length && this.#state !== "never"; at++) {
+      const char = text[at];
+      if (this.#state !== "open") {
+        const opens = this.#state === "empty" && (char === "{" || char === "[");
+        if (opens) [this.#state, this.#depth] = ["open", 1];
+        else if (!_JSON_WHITESPACE.test(char)) this.#state = "never";
+      } else if (this.#inString) {
+        if (this.#escaped) this.#escaped = false;
+        else if (char === "\\") this.#escaped = true;
+        else if (char === '"') this.#inString = false;
+      } else if (char === '"') {
+        this.#inString = true;
+      } else if (char === "{" || char === "[") {
+        this.#depth++;
+      } else if ((char === "}" || char === "]") && --this.#depth === 0) {
+        this.#state = "whole";
+      }
+    }
+  }
 }
 
 /**

@@ -171,6 +171,20 @@ Deno.test("parseConfig refuses a non-loopback host without client tokens", () =>
   );
 });
 
+Deno.test("parseConfig refuses a breaker max_cooldown below its cooldown, at max_cooldown", () => {
+  const breaker = (maxCooldown: string) =>
+    `routing:\n  breaker:\n    cooldown: 2m\n    max_cooldown: ${maxCooldown}\n${MOCK_PROVIDERS}`;
+  assert.equal(
+    refusal(() => parseConfig(breaker("90s"), "relay.yaml", noEnv)),
+    "relay.yaml:4:19 routing.breaker.max_cooldown: must be at least cooldown (2m): " +
+      "failed probes double the cooldown up to max_cooldown",
+  );
+  assert.equal(
+    parseConfig(breaker("120s"), "relay.yaml", noEnv).config.routing.breaker.max_cooldown,
+    120_000,
+  );
+});
+
 Deno.test("parseConfig refuses an empty file clearly", () => {
   const expected = "relay.yaml is empty: it needs at least a providers list (see relay.example.yaml)";
   for (const text of ["", "\n\n", "# only a comment\n", "~\n"]) {

@@ -4,7 +4,7 @@ import {
   CircuitBreaker,
   type CircuitBreakerOptions,
 } from "../../src/routing/circuit_breaker.ts";
-import { ManualClock, randomSequence } from "./_fakes.ts";
+import { ManualClock, randomSequence, seededRandom } from "./_fakes.ts";
 
 function breaker(clock: ManualClock, options: CircuitBreakerOptions = {}) {
   const transitions: string[] = [];
@@ -66,7 +66,7 @@ Deno.test("CircuitBreaker lets exactly one probe through once the cooldown is ov
   assert.equal(b.state, "closed", "closing starts the count afresh");
 });
 
-Deno.test("CircuitBreaker opens again, for a fresh cooldown with fresh jitter, when the probe fails", () => {
+Deno.test("CircuitBreaker opens again, for twice the cooldown with fresh jitter, when the probe fails", () => {
   const clock = new ManualClock();
   const { breaker: b, transitions } = breaker(clock, { random: randomSequence(0, 0.99) });
   fail(b, 3);
@@ -74,8 +74,65 @@ Deno.test("CircuitBreaker opens again, for a fresh cooldown with fresh jitter, w
   const probe = b.tryAcquire()!;
   clock.advance(5_000);
   b.onFailure(probe);
-  assert.deepEqual([b.state, b.retryAt], ["open", 35_000 + 30_000 * (1 + 0.5 * 0.99)]);
+  assert.deepEqual([b.state, b.retryAt], ["open", 35_000 + 60_000 * (1 + 0.5 * 0.99)]);
   assert.deepEqual(transitions, ["closed->open", "open->half_open", "half_open->open"]);
+});
+
+/** Waits out the open breaker's rest, then fails its probe; returns how long the rest was. */
+function failProbe(clock: ManualClock, target: CircuitBreaker): number {
+  const rest = target.retryAt! - clock.now();
+  clock.advance(rest);
+  target.onFailure(target.tryAcquire()!);
+  return rest;
+}
+
+Deno.test("CircuitBreaker doubles the cooldown with each failed probe in a row, up to maxCooldownMs", () => {
+  const clock = new ManualClock();
+  const { breaker: b } = breaker(clock, { random: () => 0, maxCooldownMs: 200_000 });
+  fail(b, 3);
+  const rests = Array.from({ length: 5 }, () => failProbe(clock, b));
+  assert.deepEqual(rests, [30_000, 60_000, 120_000, 200_000, 200_000]);
+  assert.deepEqual([b.state, b.retryAt! - clock.now()], ["open", 200_000]);
+});
+
+Deno.test("CircuitBreaker keeps its cooldown when the probe ends without a verdict", () => {
+  const clock = new ManualClock();
+  const { breaker: b } = breaker(clock, { random: () => 0 });
+  fail(b, 3);
+  failProbe(clock, b);
+  clock.advance(60_000);
+  b.release(b.tryAcquire()!);
+  b.onFailure(b.tryAcquire()!);
+  assert.equal(b.retryAt! - clock.now(), 120_000, "the released probe was no failure in the row");
+});
+
+Deno.test("CircuitBreaker rests for the base cooldown again once a probe closes it", () => {
+  const clock = new ManualClock();
+  const { breaker: b } = breaker(clock, { random: () => 0 });
+  fail(b, 3);
+  failProbe(clock, b);
+  failProbe(clock, b);
+  assert.equal(b.retryAt! - clock.now(), 120_000);
+  clock.advance(120_000);
+  b.onSuccess(b.tryAcquire()!);
+  assert.equal(b.state, "closed");
+  fail(b, 3);
+  assert.equal(b.retryAt! - clock.now(), 30_000);
+  assert.equal(failProbe(clock, b), 30_000);
+  assert.equal(b.retryAt! - clock.now(), 60_000, "doubling starts over from the base");
+});
+
+Deno.test("CircuitBreaker adds jitter within its ratio to every cooldown, the capped one too", () => {
+  const clock = new ManualClock();
+  const { breaker: b } = breaker(clock, { random: seededRandom(7), maxCooldownMs: 100_000 });
+  fail(b, 3);
+  const rests: number[] = [];
+  for (const cooldown of [30_000, 60_000, 100_000, 100_000, 100_000, 100_000]) {
+    const rest = failProbe(clock, b);
+    assert.ok(rest >= cooldown && rest < cooldown * 1.5, `${rest} ms for a cooldown of ${cooldown} ms`);
+    rests.push(rest);
+  }
+  assert.ok(rests.slice(2).some((rest) => rest > 100_000), "jitter goes on top of the cap");
 });
 
 Deno.test("CircuitBreaker hands the probe on when the probe ends without a verdict", () => {
@@ -121,4 +178,22 @@ Deno.test("CircuitBreaker does not reopen on late failures of requests from befo
 
 Deno.test("CircuitBreaker refuses a threshold below one", () => {
   assert.throws(() => new CircuitBreaker({ failureThreshold: 0 }), /at least 1/);
+});
+
+Deno.test("CircuitBreaker refuses a maximum cooldown below its cooldown", () => {
+  assert.throws(
+    () => new CircuitBreaker({ cooldownMs: 60_000, maxCooldownMs: 59_999 }),
+    /maxCooldownMs must be at least cooldownMs/,
+  );
+  new CircuitBreaker({ cooldownMs: 60_000, maxCooldownMs: 60_000 });
+});
+
+Deno.test("CircuitBreaker caps at 10 minutes by default, or at a longer cooldown itself", () => {
+  const clock = new ManualClock();
+  const capped = breaker(clock, { random: () => 0, cooldownMs: 400_000 }).breaker;
+  fail(capped, 3);
+  assert.deepEqual([failProbe(clock, capped), failProbe(clock, capped)], [400_000, 600_000]);
+  const long = breaker(clock, { random: () => 0, cooldownMs: 900_000 }).breaker;
+  fail(long, 3);
+  assert.deepEqual([failProbe(clock, long), failProbe(clock, long)], [900_000, 900_000]);
 });

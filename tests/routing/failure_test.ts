@@ -126,3 +126,69 @@ Deno.test("classifyFailure treats an error event before message_start as its err
     ],
   );
 });
+
+Deno.test("classifyFailure returns a 408, 429 or 5xx marked x-should-retry: false, keeping the status's bookkeeping", () => {
+  for (const status of [408, 500, 503, 529]) {
+    assert.deepEqual(classifyFailure(http(status, { "x-should-retry": "false", "retry-after": "5" }), NOW), {
+      action: "return",
+      countsForBreaker: true,
+      reason: `${status} from upstream, x-should-retry: false`,
+    });
+  }
+  assert.deepEqual(classifyFailure(http(429, { "x-should-retry": "false", "retry-after": "12" }), NOW), {
+    action: "return",
+    coolKeyUntil: NOW + 12_000,
+    countsForBreaker: false,
+    reason: "429 from upstream, x-should-retry: false",
+  });
+});
+
+Deno.test("classifyFailure retries a 4xx marked x-should-retry: true, without counting it", () => {
+  for (const status of [400, 404, 409, 413, 422]) {
+    assert.deepEqual(classifyFailure(http(status, { "x-should-retry": "true", "retry-after": "2" }), NOW), {
+      action: "retry_next_provider",
+      countsForBreaker: false,
+      retryAfterMs: 2_000,
+      reason: `${status} from upstream, x-should-retry: true`,
+    });
+  }
+});
+
+Deno.test("classifyFailure keeps the status's verdict when x-should-retry agrees or is no true or false", () => {
+  const cases: [number, string][] = [
+    [500, "true"],
+    [529, "TRUE"],
+    [503, "0"],
+    [429, "true"],
+    [400, "false"],
+    [409, "1"],
+    [404, ""],
+  ];
+  for (const [status, value] of cases) {
+    assert.deepEqual(
+      classifyFailure(http(status, { "x-should-retry": value }), NOW),
+      classifyFailure(http(status), NOW),
+      `${status} with x-should-retry: ${JSON.stringify(value)}`,
+    );
+  }
+});
+
+Deno.test("classifyFailure disables a refused key whatever x-should-retry says", () => {
+  for (const status of [401, 402, 403]) {
+    for (const value of ["true", "false"]) {
+      assert.equal(classifyFailure(http(status, { "x-should-retry": value }), NOW).action, "disable_key");
+    }
+  }
+});
+
+Deno.test("classifyFailure lets x-should-retry decide for HTTP answers only, not error events of a 2xx", () => {
+  const event = (errorType: string, shouldRetry: string) =>
+    classifyFailure(
+      { kind: "stream_error", errorType, headers: new Headers({ "x-should-retry": shouldRetry }) },
+      NOW,
+    ).action;
+  assert.deepEqual(
+    [event("overloaded_error", "false"), event("invalid_request_error", "true")],
+    ["retry_next_provider", "return"],
+  );
+});

@@ -118,7 +118,12 @@ Deno.test("routingOptionsFromConfig carries the routing section, with its defaul
   assert.equal(options.strategy, "latency");
   assert.equal(options.modelStrategies?.resolve("claude-opus-4-1"), "cost");
   assert.equal(options.modelStrategies?.resolve("claude-sonnet-4-5"), undefined);
-  assert.deepEqual(options.breaker, { failureThreshold: 3, windowMs: 60_000, cooldownMs: 30_000 });
+  assert.deepEqual(options.breaker, {
+    failureThreshold: 3,
+    windowMs: 60_000,
+    cooldownMs: 30_000,
+    maxCooldownMs: undefined, // the breaker's own default: 10 minutes, or the cooldown when longer
+  });
   assert.equal(options.affinity, true);
 });
 

@@ -2,6 +2,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import assert from "node:assert/strict";
 import { OpenAIToAnthropic, openaiToAnthropicSse } from "../../src/stream/openai_to_anthropic.ts";
 import { anthropicMessageFor } from "../../src/stream/openai_to_anthropic_message.ts";
+import { anthropicToolId } from "../../src/stream/openai_tool_ids.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import type { AnthropicEvent } from "../../src/stream/openai_types.ts";
 import { assembleAnthropicStream } from "./anthropic_grammar.ts";
@@ -49,6 +50,47 @@ const delta = (d: Record<string, unknown>, finish_reason: string | null = null) 
 function assembled(events: AnthropicEvent[]) {
   return assembleAnthropicStream(events.map((event) => ({ event: event.type, data: JSON.stringify(event) })));
 }
+
+/** A fragment of tool call `index`; `first` marks the call's first fragment, which names it. */
+const toolFragment = (index: number, args: string, first?: { id: string; name: string }) =>
+  first
+    ? { index, id: first.id, type: "function", function: { name: first.name, arguments: args } }
+    : { index, function: { arguments: args } };
+
+/** A chunk with one fragment of tool call `index`. */
+const toolCall = (...fragment: Parameters<typeof toolFragment>) =>
+  delta({ tool_calls: [toolFragment(...fragment)] });
+
+const toolStart = (index: number, id: string, name: string) => ({
+  type: "content_block_start",
+  index,
+  content_block: { type: "tool_use", id, name, input: {} },
+});
+const toolJson = (index: number, partial_json: string) => ({
+  type: "content_block_delta",
+  index,
+  delta: { type: "input_json_delta", partial_json },
+});
+const blockStop = (index: number) => ({ type: "content_block_stop", index });
+
+/** The content block events of a stream, in order. */
+const blockEvents = (events: AnthropicEvent[]) =>
+  events.filter((event) => event.type.startsWith("content_block"));
+
+/**
+ * Runs `payloads`, checks that the content block events are exactly `blocks` and that the stream keeps
+ * Anthropic's grammar and ends in `tool_use`, and returns the Message it adds up to.
+ */
+function toolUseMessage(payloads: (object | string)[], blocks: object[], options: { eof?: boolean } = {}) {
+  const events = run(payloads, options);
+  assert.deepEqual(blockEvents(events), blocks);
+  const { message, error } = assembled(events);
+  assert.equal(error, undefined);
+  assert.equal(message.stop_reason, "tool_use");
+  return message;
+}
+
+const inputsOf = (message: { content: { input: unknown }[] }) => message.content.map((block) => block.input);
 
 Deno.test("golden OpenAI streams translate to the expected Anthropic SSE, however the bytes are cut", async () => {
   for (const name of GOLDEN) {
@@ -146,10 +188,11 @@ Deno.test("whole calls without index or id (as some compatibles send them) get t
 });
 
 Deno.test("arguments for a call whose block is closed end the stream with an error, not a wrong input", () => {
+  // Call 0's arguments were whole JSON, so its block closed for call 1; more of it could only break it.
   const events = run([
-    delta({ tool_calls: [{ index: 0, id: "c0", function: { name: "f", arguments: '{"a":' } }] }),
+    delta({ tool_calls: [{ index: 0, id: "c0", function: { name: "f", arguments: '{"a":1}' } }] }),
     delta({ tool_calls: [{ index: 1, id: "c1", function: { name: "g", arguments: "{}" } }] }),
-    delta({ tool_calls: [{ index: 0, function: { arguments: "1}" } }] }),
+    delta({ tool_calls: [{ index: 0, function: { arguments: ',"b":2}' } }] }),
     delta({}, "tool_calls"),
   ]);
   assert.deepEqual(events.map((event) => event.type).slice(-3), [
@@ -158,6 +201,252 @@ Deno.test("arguments for a call whose block is closed end the stream with an err
     "error",
   ]);
   assert.match(JSON.stringify(events.at(-1)), /interleaved the arguments of parallel tool calls/);
+});
+
+Deno.test("interleaved fragments of two parallel calls become one whole block each, in order of first appearance", async (t) => {
+  await t.step(
+    "both calls named first, then their arguments alternating, two to a chunk (as vLLM sends them)",
+    () => {
+      const message = toolUseMessage([
+        delta({
+          tool_calls: [
+            toolFragment(0, "", { id: "call_a", name: "read" }),
+            toolFragment(1, "", { id: "call_b", name: "write" }),
+          ],
+        }),
+        delta({ tool_calls: [toolFragment(0, '{"path":'), toolFragment(1, '{"path":"b",')] }),
+        delta({ tool_calls: [toolFragment(0, '"a"}'), toolFragment(1, '"text":"x"}')] }, "tool_calls"),
+        "[DONE]",
+      ], [
+        toolStart(0, "call_a", "read"),
+        toolJson(0, '{"path":'),
+        toolJson(0, '"a"}'),
+        blockStop(0),
+        toolStart(1, "call_b", "write"),
+        toolJson(1, '{"path":"b",'),
+        toolJson(1, '"text":"x"}'),
+        blockStop(1),
+      ]);
+      assert.deepEqual(message.content, [
+        { type: "tool_use", id: "call_a", name: "read", input: { path: "a" } },
+        { type: "tool_use", id: "call_b", name: "write", input: { path: "b", text: "x" } },
+      ]);
+    },
+  );
+  await t.step("the later index appears first, so it gets the first block; its id is translated", () => {
+    const translatedId = anthropicToolId("functions.g:1");
+    assert.notEqual(translatedId, "functions.g:1");
+    const message = toolUseMessage([
+      toolCall(1, '{"b":', { id: "functions.g:1", name: "g" }),
+      toolCall(0, '{"a":1}', { id: "call_f", name: "f" }),
+      toolCall(1, "2}"),
+      delta({}, "tool_calls"),
+      "[DONE]",
+    ], [
+      toolStart(0, translatedId, "g"),
+      toolJson(0, '{"b":'),
+      toolJson(0, "2}"),
+      blockStop(0),
+      toolStart(1, "call_f", "f"),
+      toolJson(1, '{"a":1}'),
+      blockStop(1),
+    ]);
+    assert.deepEqual(inputsOf(message), [{ b: 2 }, { a: 1 }]);
+  });
+  await t.step(
+    "an earlier call continues past a later, whole one; brackets in strings do not end it",
+    () => {
+      const message = toolUseMessage([
+        toolCall(0, "", { id: "call_x", name: "x" }),
+        toolCall(1, "{}", { id: "call_y", name: "y" }),
+        toolCall(0, '{"n":[1,"}'),
+        toolCall(0, '\\"]'),
+        toolCall(0, "}"),
+        toolCall(0, '"]}'),
+        delta({}, "tool_calls"),
+      ], [
+        toolStart(0, "call_x", "x"),
+        toolJson(0, '{"n":[1,"}'),
+        toolJson(0, '\\"]'),
+        toolJson(0, "}"),
+        toolJson(0, '"]}'),
+        blockStop(0),
+        toolStart(1, "call_y", "y"),
+        toolJson(1, "{}"),
+        blockStop(1),
+      ], { eof: true });
+      assert.deepEqual(inputsOf(message), [{ n: [1, '}"]}'] }, {}]);
+    },
+  );
+  await t.step(
+    "a call whose arguments never become whole keeps its block to the end, a bare [DONE] too",
+    () => {
+      toolUseMessage([
+        toolCall(0, "", { id: "call_now", name: "now" }),
+        toolCall(1, '{"q":', { id: "call_q", name: "q" }),
+        toolCall(1, "1}"),
+        "[DONE]",
+      ], [
+        toolStart(0, "call_now", "now"),
+        blockStop(0),
+        toolStart(1, "call_q", "q"),
+        toolJson(1, '{"q":1}'),
+        blockStop(1),
+      ]);
+    },
+  );
+});
+
+Deno.test("three interleaved parallel calls, arguments in many fragments, in any order: one whole block each", () => {
+  const calls = [
+    { id: "call_read", name: "read", input: { path: "src/a.ts", range: [1, 20] } },
+    { id: "functions.edit:1", name: "edit", input: { old: 'if (a) { b("}"); }', new: "[x]" } },
+    { id: "call_ls", name: "ls", input: { dir: "{weird} \\ dir]", deep: { on: true } } },
+  ].map((call) => {
+    const args = JSON.stringify(call.input);
+    const pieces = Array.from({ length: Math.ceil(args.length / 3) }, (_, i) => args.slice(i * 3, i * 3 + 3));
+    return { ...call, args, pieces };
+  });
+  /** The chunks of the three calls, taking the next fragment of call `order[k]` at step k. */
+  const interleaved = (order: number[]) => {
+    const sent = calls.map(() => -1);
+    return order.map((which) => {
+      const call = calls[which];
+      const next = ++sent[which];
+      return next === 0 ? toolCall(which, "", call) : toolCall(which, call.pieces[next - 1]);
+    });
+  };
+  const fragments = calls.map((call) => call.pieces.length + 1);
+  const roundRobin = (turns: number[]) => {
+    const left = [...fragments];
+    const order: number[] = [];
+    while (left.some((count) => count > 0)) {
+      for (const which of turns) if (left[which]-- > 0) order.push(which);
+    }
+    return order;
+  };
+  const shuffled = (seed: number) => {
+    const left = [...fragments];
+    const order: number[] = [];
+    while (left.some((count) => count > 0)) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      const open = [0, 1, 2].filter((which) => left[which] > 0);
+      const which = open[seed % open.length];
+      left[which]--;
+      order.push(which);
+    }
+    return order;
+  };
+  const orders: [string, number[]][] = [
+    ["one after another", [0, 1, 2].flatMap((which) => Array(fragments[which]).fill(which))],
+    ["round robin", roundRobin([0, 1, 2])],
+    ["reverse round robin", roundRobin([2, 1, 0])],
+    ...Array.from({ length: 20 }, (_, seed): [string, number[]] => [`shuffle ${seed}`, shuffled(seed + 1)]),
+  ];
+  for (const [label, order] of orders) {
+    const events = run([...interleaved(order), delta({}, "tool_calls"), "[DONE]"]);
+    const { message } = assembled(events);
+    const firstSeen = [...new Set(order)];
+    assert.equal(message.stop_reason, "tool_use", label);
+    assert.deepEqual(
+      message.content,
+      firstSeen.map((which) => ({
+        type: "tool_use",
+        id: anthropicToolId(calls[which].id),
+        name: calls[which].name,
+        input: calls[which].input,
+      })),
+      label,
+    );
+    const starts = events.filter((event) => event.type === "content_block_start");
+    assert.deepEqual(starts.map((event) => event.index), [0, 1, 2], label);
+    const jsonOf = (index: number) =>
+      blockEvents(events).filter((event) => event.index === index && event.type === "content_block_delta")
+        .map((event) => (event.delta as { partial_json: string }).partial_json).join("");
+    assert.deepEqual([0, 1, 2].map(jsonOf), firstSeen.map((which) => calls[which].args), label);
+  }
+});
+
+Deno.test("calls that are not interleaved still stream live: each fragment goes out as it arrives", () => {
+  const live = translator();
+  live.start();
+  const feed = (payload: object) => live.chunk(JSON.stringify(payload));
+  assert.deepEqual(feed(toolCall(0, "", { id: "call_a", name: "read" })), [toolStart(0, "call_a", "read")]);
+  assert.deepEqual(feed(toolCall(0, '{"path":')), [toolJson(0, '{"path":')]);
+  assert.deepEqual(feed(toolCall(0, '"a"}')), [toolJson(0, '"a"}')]);
+  // Call 0's arguments are whole, so call 1 takes the next block at once.
+  assert.deepEqual(feed(toolCall(1, '{"p', { id: "call_b", name: "write" })), [
+    blockStop(0),
+    toolStart(1, "call_b", "write"),
+    toolJson(1, '{"p'),
+  ]);
+  assert.deepEqual(feed(toolCall(1, 'ath":"b"}')), [toolJson(1, 'ath":"b"}')]);
+  assert.deepEqual(feed(delta({}, "tool_calls")), [blockStop(1)]);
+});
+
+Deno.test("after a call's block closed: whitespace after whole arguments is harmless, more arguments an error", async (t) => {
+  await t.step("whitespace for a closed call whose arguments were whole is dropped, not an error", () => {
+    const { message, error } = assembled(run([
+      toolCall(0, '{"a":1}', { id: "call_a", name: "a" }),
+      toolCall(1, "{}", { id: "call_b", name: "b" }),
+      toolCall(0, " \n"),
+      delta({}, "tool_calls"),
+      "[DONE]",
+    ]));
+    assert.equal(error, undefined);
+    assert.deepEqual(inputsOf(message), [{ a: 1 }, {}]);
+  });
+  await t.step("text closes an unfinished call's block, so more of its arguments cannot be placed", () => {
+    const events = run([
+      toolCall(0, '{"a":', { id: "call_a", name: "a" }),
+      delta({ content: "hm" }),
+      toolCall(0, "1}"),
+    ]);
+    assert.deepEqual(events.map((event) => event.type).slice(-3), [
+      "content_block_start",
+      "content_block_delta",
+      "error",
+    ]);
+    assert.match(JSON.stringify(events.at(-1)), /call 0 continued after its block closed/);
+  });
+});
+
+Deno.test("arguments held back are bounded: past 4 MiB waiting at once, the stream ends with an error", async (t) => {
+  const MiB = 1024 * 1024;
+  /** Call `open` holds the block unfinished while call `waiting` sends `chars` characters of arguments. */
+  const heldRound = (open: number, waiting: number, chars: number) => [
+    toolCall(open, '{"a":"', { id: `call_${open}`, name: "open" }),
+    toolCall(waiting, '{"b":"' + "x".repeat(MiB - 6), { id: `call_${waiting}`, name: "waiting" }),
+    toolCall(waiting, "x".repeat(MiB)),
+    toolCall(waiting, "x".repeat(MiB)),
+    toolCall(waiting, "x".repeat(chars - 3 * MiB - 2) + '"}'),
+    toolCall(open, '"}'),
+  ];
+  await t.step("exactly 4 MiB waiting passes, and again once those arguments went out", () => {
+    const events = run([
+      ...heldRound(0, 1, 4 * MiB),
+      ...heldRound(2, 3, 4 * MiB),
+      delta({}, "tool_calls"),
+      "[DONE]",
+    ]);
+    const { message, error } = assembled(events);
+    assert.equal(error, undefined);
+    assert.deepEqual(message.content.map((block: { id: string }) => block.id), [
+      "call_0",
+      "call_1",
+      "call_2",
+      "call_3",
+    ]);
+    assert.equal(message.content[1].input.b.length, 4 * MiB - 8);
+  });
+  await t.step("one character more ends the stream with an error, and nothing follows it", () => {
+    const events = run([...heldRound(0, 1, 4 * MiB + 1), delta({}, "tool_calls"), "[DONE]"]);
+    assert.equal(events.filter((event) => event.type === "error").length, 1);
+    // The grammar checker also fails any event after the error.
+    const { error } = assembled(events);
+    assert.equal(error.type, "api_error");
+    assert.match(error.message, /hold back passed 4194304 characters/);
+  });
 });
 
 Deno.test("how a stream ends: [DONE], a finish without [DONE], a cut, a non-JSON chunk", async (t) => {
