@@ -55,6 +55,7 @@ async function _serve(options: { config?: string; port?: number; host?: string }
   try {
     ledger = openLedger(config, { logger });
     logger.info("ledger", { path: ledger.path ?? "off (ledger.enabled: false)" });
+    runtime.follow((next) => ledger.reconfigure(next));
   } catch (error) {
     console.error(`relay cannot open its usage ledger: ${error instanceof Error ? error.message : error}`);
     console.error("set ledger.path to a writable file, or ledger.enabled: false");

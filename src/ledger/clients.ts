@@ -79,24 +79,49 @@ export function namedClients(tokens: readonly (string | ClientConfig)[]): Client
  * ```
  */
 export class ClientRegistry {
-  readonly #clients: _Client[];
-  readonly #byName: Map<string, _Client>;
+  #clients: _Client[] = [];
+  #byName = new Map<string, _Client>();
   readonly #now: () => number;
   #month: number;
   readonly #spent: Map<string, number>;
 
   constructor(clients: readonly ClientConfig[], options: ClientRegistryOptions = {}) {
     this.#now = options.now ?? Date.now;
-    this.#clients = clients.map((config) => ({
-      config,
-      token: _encoder.encode(config.token),
-      rpm: config.rpm === undefined ? undefined : new UsageWindow({ limit: config.rpm, now: this.#now }),
-      tpm: config.tpm === undefined ? undefined : new UsageWindow({ limit: config.tpm, now: this.#now }),
-      models: config.models && new ModelMap(Object.fromEntries(config.models.map((glob) => [glob, glob]))),
-    }));
-    this.#byName = new Map(this.#clients.map((client) => [client.config.name, client]));
     this.#month = monthStart(this.#now());
     this.#spent = new Map(options.spent);
+    this.reconfigure(clients);
+  }
+
+  /**
+   * Serves `clients` from now on, as a config reload lists them: a token removed stops working at
+   * once, a new one works at once. A client keeps what it spent this month whatever changed, and its
+   * `rpm` and `tpm` windows while their limits stay the same, so a reload neither resets a limit nor
+   * forgives a budget. Requests already admitted finish as they were.
+   */
+  reconfigure(clients: readonly ClientConfig[]): void {
+    const previous = this.#byName;
+    this.#clients = clients.map((config) => this.#client(config, previous.get(config.name)));
+    this.#byName = new Map(this.#clients.map((client) => [client.config.name, client]));
+  }
+
+  #client(config: ClientConfig, previous: _Client | undefined): _Client {
+    const window = (
+      limit: number | undefined,
+      kept: UsageWindow | undefined,
+      keptLimit: number | undefined,
+    ) =>
+      limit === undefined
+        ? undefined
+        : kept && keptLimit === limit
+        ? kept
+        : new UsageWindow({ limit, now: this.#now });
+    return {
+      config,
+      token: _encoder.encode(config.token),
+      rpm: window(config.rpm, previous?.rpm, previous?.config.rpm),
+      tpm: window(config.tpm, previous?.tpm, previous?.config.tpm),
+      models: config.models && new ModelMap(Object.fromEntries(config.models.map((glob) => [glob, glob]))),
+    };
   }
 
   /** How many clients there are; none means relay takes any request (loopback only). */

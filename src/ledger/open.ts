@@ -17,6 +17,11 @@ export interface OpenLedger {
   readonly recorder: UsageRecorder;
   /** The database file; `undefined` when `ledger.enabled` is false. */
   readonly path: string | undefined;
+  /**
+   * Takes a reloaded config's clients (`server.auth`) and prices (`pricing`), keeping each client's
+   * windows and spend; the rest of `ledger` takes a restart.
+   */
+  reconfigure(config: Config): void;
   /** Writes every record still held, stops pruning and closes the database. */
   close(): Promise<void>;
 }
@@ -67,19 +72,27 @@ export function ledgerPath(
 export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedger {
   const now = options.now ?? Date.now;
   const pricing = new Pricing(config.pricing);
-  const configured = config.server.auth.clients ?? namedClients(config.server.auth.tokens);
+  const reconfigure = (clients: ClientRegistry, recorder: UsageRecorder) => (next: Config) => {
+    clients.reconfigure(_clientsOf(next));
+    recorder.reprice(new Pricing(next.pricing));
+  };
   if (!config.ledger.enabled) {
-    const clients = new ClientRegistry(configured, { now });
+    const clients = new ClientRegistry(_clientsOf(config), { now });
+    const recorder = new UsageRecorder({ pricing, clients, logger: options.logger });
     return {
       clients,
-      recorder: new UsageRecorder({ pricing, clients, logger: options.logger }),
+      recorder,
       path: undefined,
+      reconfigure: reconfigure(clients, recorder),
       close: () => Promise.resolve(),
     };
   }
   const path = ledgerPath(config.ledger.path, options.env ?? ((name) => Deno.env.get(name)));
   const store = LedgerStore.open(path);
-  const clients = new ClientRegistry(configured, { now, spent: store.costByClientSince(monthStart(now())) });
+  const clients = new ClientRegistry(_clientsOf(config), {
+    now,
+    spent: store.costByClientSince(monthStart(now())),
+  });
   const writer = new LedgerWriter({
     write: (records) => store.insert(records),
     queueSize: config.ledger.queue_size,
@@ -95,14 +108,20 @@ export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedg
     logger: options.logger,
   });
   retention.start();
+  const recorder = new UsageRecorder({ pricing, clients, writer, logger: options.logger });
   return {
     clients,
-    recorder: new UsageRecorder({ pricing, clients, writer, logger: options.logger }),
+    recorder,
     path,
+    reconfigure: reconfigure(clients, recorder),
     async close() {
       retention.stop();
       await writer.close();
       store.close();
     },
   };
+}
+
+function _clientsOf(config: Config) {
+  return config.server.auth.clients ?? namedClients(config.server.auth.tokens);
 }

@@ -25,15 +25,24 @@ export interface UsageRecorderOptions {
  */
 export class UsageRecorder implements LedgerSink {
   readonly #options: UsageRecorderOptions;
-  readonly #unpriced = new Set<string>();
+  #pricing: Pricing;
+  #unpriced = new Set<string>();
 
   constructor(options: UsageRecorderOptions) {
     this.#options = options;
+    this.#pricing = options.pricing;
+  }
+
+  /** Prices requests that end from now on by `pricing` (a reloaded config's). */
+  reprice(pricing: Pricing): void {
+    this.#pricing = pricing;
+    // A model the new prices still lack is worth one more warning.
+    this.#unpriced = new Set();
   }
 
   record(entry: LedgerEntry): void | Promise<void> {
     const model = entry.upstreamModel ?? entry.model;
-    const costUsd = entry.usage ? this.#options.pricing.cost(model, entry.usage) : 0;
+    const costUsd = entry.usage ? this.#pricing.cost(model, entry.usage) : 0;
     if (costUsd === undefined && model !== undefined && !this.#unpriced.has(model)) {
       this.#unpriced.add(model);
       this.#options.logger.warn("no price for model", {

@@ -75,18 +75,16 @@ export interface RuntimeOptions {
 const _KEPT = 5;
 
 /**
- * Settings that take a restart to change: the socket, the server-wide limiter, and what the serve
- * command builds once at start from the config (the clients and their budgets, the usage ledger and
- * its prices).
+ * Settings that take a restart to change: the socket, the server-wide limiter, and the usage ledger's
+ * database and writer. (Clients and prices live beside the snapshots and follow reloads: see
+ * {@linkcode Runtime.follow}.)
  */
 const _RESTART_ONLY: [string, (config: Config) => unknown][] = [
   ["server.host", (config) => config.server.host],
   ["server.port", (config) => config.server.port],
   ["server.max_concurrent", (config) => config.server.max_concurrent],
   ["server.max_queue", (config) => config.server.max_queue],
-  ["server.auth", (config) => config.server.auth],
   ["ledger", (config) => config.ledger],
-  ["pricing", (config) => config.pricing],
 ];
 
 /**
@@ -114,6 +112,7 @@ export class Runtime {
   #current: Snapshot;
   #lastError: ReloadFailure | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #followers: ((config: Config) => void)[] = [];
 
   /** Builds the first snapshot, version 1; throws `ConfigError` when a provider's credentials are missing. */
   constructor(options: RuntimeOptions) {
@@ -144,6 +143,15 @@ export class Runtime {
     return this.#options.load !== undefined;
   }
 
+  /**
+   * Has `apply` called with each config a reload swaps in, right after the swap: for state that lives
+   * beside the snapshots because it must carry over (the clients' windows and spend, kept by the
+   * ledger, which takes their tokens and the prices from the new config).
+   */
+  follow(apply: (config: Config) => void): void {
+    this.#followers.push(apply);
+  }
+
   /** Reads the config again and swaps it in if it is valid; `reason` says who asked, in the log. */
   reload(reason: string): Promise<ReloadResult> {
     const run = this.#queue.then(() => this.#reload(reason));
@@ -169,6 +177,7 @@ export class Runtime {
       return { ok: false, version: previous.version, error: message };
     }
     this.#current = next;
+    for (const apply of this.#followers) apply(next.config);
     this.#lastError = undefined;
     this.#history.push(_record(next));
     if (this.#history.length > _KEPT) this.#history.shift();

@@ -58,3 +58,27 @@ Deno.test("a rename-save of the config file reloads it; an invalid one is logged
   const again = JSON.parse(await relay.waitForLine(/"msg":"config reloaded".*"added":"m3"/));
   assert.equal(again.config_version, 3);
 });
+
+Deno.test("a reload swaps client tokens at once: a removed one gets 401, a new one is served", async () => {
+  const folder = await sandbox();
+  const config = (token: string) => `server:\n  auth:\n    tokens: [${token}]\n${MOCK}`;
+  const path = await writeConfig(folder, config("rly_first_token_000000000000"));
+  await using relay = await spawnRelay([], { cwd: folder });
+  const status = async (token: string) => {
+    const response = await fetch(`${relay.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": token },
+      body: MESSAGE,
+    });
+    await response.arrayBuffer();
+    return response.status;
+  };
+  assert.equal(await status("rly_first_token_000000000000"), 200);
+  await renameSave(path, config("rly_second_token_00000000000"));
+  const reloaded = JSON.parse(await relay.waitForLine(/"msg":"config reloaded"/));
+  assert.equal(reloaded.config_version, 2);
+  assert.equal(await status("rly_first_token_000000000000"), 401, "revoked without a restart");
+  assert.equal(await status("rly_second_token_00000000000"), 200);
+  await relay.waitForLine(/"msg":"request","config_version":2,.*"status":200/);
+  assert.ok(!relay.stderr.some((line) => line.includes("needs a restart")), "tokens need no restart");
+});

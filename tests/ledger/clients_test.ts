@@ -87,3 +87,30 @@ Deno.test("monthStart is midnight UTC on the first", () => {
   assert.equal(monthStart(Date.UTC(2026, 10, 17, 9, 30)), Date.UTC(2026, 10, 1));
   assert.equal(monthStart(Date.UTC(2026, 0, 1)), Date.UTC(2026, 0, 1));
 });
+
+Deno.test("reconfigure: a removed token stops at once, a new one works, and limits and spend carry over", () => {
+  const now = Date.UTC(2026, 10, 17, 9);
+  const clients = new ClientRegistry([{ ...CI, rpm: 1, monthly_budget_usd: 10 }, {
+    name: "old",
+    token: "rly_old_token_0003",
+  }], { now: () => now });
+  assert.equal(clients.admit("ci", { model: undefined, estimate: small }).ok, true);
+  clients.charge("ci", 4, now);
+
+  clients.reconfigure([{ ...CI, rpm: 1, monthly_budget_usd: 10 }, {
+    name: "new",
+    token: "rly_new_token_0004",
+  }]);
+  assert.equal(clients.identify("rly_old_token_0003"), undefined, "revoked at once");
+  assert.equal(clients.identify("rly_new_token_0004"), "new");
+  assert.equal(clients.admit("ci", { model: undefined, estimate: small }).ok, false, "the same rpm window");
+  assert.equal(clients.spentThisMonth("ci"), 4, "the month's spend stays");
+
+  clients.reconfigure([{ ...CI, rpm: 2, monthly_budget_usd: 10 }]);
+  assert.equal(
+    clients.admit("ci", { model: undefined, estimate: small }).ok,
+    true,
+    "a new limit, a new window",
+  );
+  assert.equal(clients.size, 1);
+});

@@ -71,3 +71,31 @@ Deno.test("with ledger.enabled false nothing touches the disk, and budgets still
   await ledger.close();
   assert.deepEqual([...Deno.readDirSync(folder.path)], []);
 });
+
+Deno.test("reconfigure takes a reloaded config's clients and prices, keeping what each client spent", async () => {
+  const base = {
+    ledger: { enabled: false },
+    providers: [{ name: "mock", type: "mock" }],
+  };
+  const ledger = openLedger(
+    configSchema.parse({ ...base, server: { auth: { tokens: ["rly_plain_token_0001"] } } }),
+    {
+      logger,
+    },
+  );
+  const now = Date.now();
+  await ledger.recorder.record(ledgerRecord({ client: "client-1", time: now }));
+  ledger.reconfigure(configSchema.parse({
+    ...base,
+    server: { auth: { tokens: ["rly_plain_token_0001", "rly_plain_token_0002"] } },
+    pricing: { "claude-sonnet-4-5": { input: 0, output: 1_000_000, cache_read: 0, cache_write: 0 } },
+  }));
+  assert.equal(ledger.clients.identify("rly_plain_token_0002"), "client-2");
+  await ledger.recorder.record(ledgerRecord({ client: "client-1", time: now }));
+  assert.equal(
+    ledger.clients.spentThisMonth("client-1"),
+    0.0136611 + 73,
+    "the new price, on top of the old spend",
+  );
+  await ledger.close();
+});
