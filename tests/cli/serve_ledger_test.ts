@@ -1,5 +1,6 @@
 /** `relay serve` and its usage ledger: opened at start, written on shutdown. */
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
 
 const MOCK = "providers:\n  - name: mock\n    type: mock\n";
@@ -56,4 +57,53 @@ Deno.test("relay serve with ledger.enabled false writes no database", async () =
   relay.process.kill("SIGTERM");
   assert.equal((await relay.process.status).code, 0);
   assert.equal(await Deno.stat(`${folder}/.local`).catch(() => undefined), undefined);
+});
+
+const ASK =
+  '{"model":"claude-haiku-4-5","max_tokens":8,"stream":true,"messages":[{"role":"user","content":"hi"}]}';
+
+async function ask(url: string, mock?: string): Promise<Response> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (mock) headers["x-relay-mock"] = mock;
+  return await fetch(`${url}/v1/messages`, { method: "POST", headers, body: ASK });
+}
+
+/** The requests `relay usage` finds in the folder's ledger. */
+async function recorded(folder: string): Promise<number> {
+  const { code, stdout, stderr } = await runRelay(["usage", "--json"], { cwd: folder });
+  assert.equal(code, 0, stderr);
+  return JSON.parse(stdout).total.requests;
+}
+
+Deno.test("kill -9 loses only the records still held: the database stays whole and a restart goes on", async () => {
+  // Batches of two, and an hour between timed flushes: a full batch is written at once, a lone record waits.
+  const folder = await sandbox();
+  await writeConfig(
+    folder,
+    `ledger:\n  path: ${folder}/ledger.db\n  flush_interval: 1h\n  queue_size: 2\n${MOCK}`,
+  );
+  {
+    await using relay = await spawnRelay([], { cwd: folder });
+    for (let i = 0; i < 2; i++) await (await ask(relay.url)).arrayBuffer();
+    // The full batch reaches the disk on the writer's next turn.
+    let onDisk = 0;
+    for (let tries = 0; tries < 50 && onDisk < 2; tries++) onDisk = await recorded(folder);
+    assert.equal(onDisk, 2);
+    // Then one record held for the next batch, and one stream still open.
+    await (await ask(relay.url)).arrayBuffer();
+    const open = await ask(relay.url, "events=50, chunk_delay=50ms");
+    await open.body!.getReader().read();
+    relay.process.kill("SIGKILL");
+    assert.equal((await relay.process.status).signal, "SIGKILL");
+  }
+  const database = new DatabaseSync(`${folder}/ledger.db`);
+  assert.equal(database.prepare("PRAGMA integrity_check").get()?.integrity_check, "ok");
+  database.close();
+  assert.equal(await recorded(folder), 2, "the held record and the open stream's are lost, nothing else");
+
+  await using again = await spawnRelay([], { cwd: folder });
+  await (await ask(again.url)).arrayBuffer();
+  again.process.kill("SIGTERM");
+  assert.equal((await again.process.status).code, 0);
+  assert.equal(await recorded(folder), 3);
 });
