@@ -1,3 +1,4 @@
+import { readRateLimitHeaders } from "../src/routing/rate_limit_headers.ts";
 import { headersForClient, headersForUpstream } from "../src/server/headers.ts";
 import { anthropicResponseHeaders, claudeCodeRequestHeaders } from "./_fixtures.ts";
 
@@ -26,3 +27,16 @@ for (const { group, name, headers, filter } of _CASES) {
   });
   Deno.bench({ name: `${name}, ${[...headers].length} headers`, group, fn: () => void filter(headers) });
 }
+
+const answer = anthropicResponseHeaders();
+Deno.bench({
+  name: `headers.forEach, ${[...answer].length} headers`,
+  group: "rate-limit headers",
+  baseline: true,
+  fn: () => answer.forEach(() => {}),
+});
+Deno.bench({
+  name: `readRateLimitHeaders, ${[...answer].length} headers`,
+  group: "rate-limit headers",
+  fn: () => void readRateLimitHeaders(answer, Date.now()),
+});

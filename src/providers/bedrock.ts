@@ -6,6 +6,7 @@
 import { AwsV4Signer } from "aws4fetch";
 import { errorEnvelope } from "../server/errors.ts";
 import { eventStreamToSse, type SsePart } from "../stream/eventstream_to_sse.ts";
+import { copyHeaders } from "../util/headers.ts";
 import type { AwsCredentials } from "./aws_credentials.ts";
 import { type BedrockError, readBedrockError } from "./bedrock_errors.ts";
 import { editTopLevelJson } from "./json_edit.ts";
@@ -54,7 +55,11 @@ export const BEDROCK_UNSUPPORTED_BETAS: ReadonlySet<string> = new Set([
 const _ANTHROPIC_VERSION = "bedrock-2023-05-31";
 
 /** Upstream headers that describe Bedrock's body or protocol, not the one relay sends on. */
-const _BEDROCK_ONLY_HEADERS = ["content-length", "x-amzn-errortype", "x-amzn-bedrock-content-type"];
+const _BEDROCK_ONLY_HEADERS: ReadonlySet<string> = new Set([
+  "content-length",
+  "x-amzn-errortype",
+  "x-amzn-bedrock-content-type",
+]);
 
 const _EMPTY_STREAM: BedrockError = {
   status: 502,
@@ -243,8 +248,7 @@ function _errorResponse(error: BedrockError, upstream?: Headers): Response {
  * `x-amzn-requestid`. `retry-after` and the `x-amzn-bedrock-*` token counts pass on.
  */
 function _headers(upstream: Headers, contentType: string): Headers {
-  const headers = new Headers(upstream);
-  for (const name of _BEDROCK_ONLY_HEADERS) headers.delete(name);
+  const headers = copyHeaders(upstream, _BEDROCK_ONLY_HEADERS);
   headers.set("content-type", contentType);
   const requestId = upstream.get("x-amzn-requestid");
   if (requestId) headers.set("request-id", requestId);

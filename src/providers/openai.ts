@@ -9,6 +9,7 @@ import {
 import { anthropicMessageFor } from "../stream/openai_to_anthropic_message.ts";
 import { newToolId } from "../stream/openai_tool_ids.ts";
 import { isJsonObject, type JsonObject } from "../stream/openai_types.ts";
+import { copyHeaders } from "../util/headers.ts";
 import type { Provider, ProviderKey, ProviderRequest } from "./types.ts";
 
 export interface OpenAIProviderOptions {
@@ -136,7 +137,7 @@ async function _unstreamed(
  * `x-request-id` is also given as `request-id`, the name relay logs and Anthropic clients read.
  */
 function _answerHeaders(upstream: Response, contentType = "application/json"): Headers {
-  const headers = new Headers(upstream.headers);
+  const headers = copyHeaders(upstream.headers);
   headers.set("content-type", contentType);
   const requestId = upstream.headers.get("x-request-id");
   if (requestId && !headers.has("request-id")) headers.set("request-id", requestId);

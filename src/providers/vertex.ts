@@ -5,7 +5,7 @@
  * except the errors Google's front end raises itself, which are rewritten into Anthropic's envelope.
  */
 import { errorEnvelope, errorResponse, errorTypeForStatus } from "../server/errors.ts";
-import { headerPairs } from "../util/headers.ts";
+import { copyHeaders, headerPairs } from "../util/headers.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import type { TokenSource } from "./token_cache.ts";
 import type { Provider, ProviderRequest } from "./types.ts";
@@ -143,7 +143,7 @@ async function _inAnthropicShape(response: Response): Promise<Response> {
   const init = { status: response.status, statusText: response.statusText, headers: response.headers };
   if (message === undefined) return new Response(bytes, init);
   const status = response.status === 503 ? 529 : response.status;
-  const headers = new Headers(response.headers);
+  const headers = copyHeaders(response.headers);
   headers.delete("content-length");
   headers.set("content-type", "application/json");
   return Response.json(errorEnvelope(errorTypeForStatus(status), message), { status, headers });

@@ -106,8 +106,9 @@ export function readRateLimitHeaders(headers: Headers, now: number): RateLimitSn
   const unifiedWindows = new Map<string, UnifiedWindow>();
   let sawUnified = false;
 
-  // Headers hands values over trimmed already.
-  for (const [name, value] of headers) {
+  // Headers hands values over trimmed already. `forEach`, not `for...of`: Deno's Headers iterator sorts
+  // the list again at every step (see src/util/headers.ts), and Anthropic answers carry 25 headers.
+  headers.forEach((value, name) => {
     let match: RegExpExecArray | null;
     if ((match = _ANTHROPIC.exec(name))) {
       _setWindowField(anthropic, match[1], match[2], value, now);
@@ -124,7 +125,7 @@ export function readRateLimitHeaders(headers: Headers, now: number): RateLimitSn
       unified.representativeClaim = value;
       sawUnified = true;
     }
-  }
+  });
 
   const snapshot: RateLimitSnapshot = { windows: {} };
   for (

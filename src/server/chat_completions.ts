@@ -53,6 +53,8 @@ export function chatCompletions(
 
 /** The body is translated, so the client's length no longer holds. */
 const _LENGTH: ReadonlySet<string> = new Set(["content-length"]);
+/** The answer is translated too, into another length and type. */
+const _LENGTH_AND_TYPE: ReadonlySet<string> = new Set(["content-length", "content-type"]);
 
 /** The translated request as relay's own `/v1/messages` takes it, with the client's headers and signal. */
 function _messagesRequest(c: Context<RelayEnv>, messages: Record<string, unknown>): Request {
@@ -76,9 +78,7 @@ async function _openaiAnswer(
   chat: Record<string, unknown>,
   created: number,
 ): Promise<Response> {
-  const headers = new Headers(answer.headers);
-  headers.delete("content-length");
-  headers.delete("content-type");
+  const headers = copyHeaders(answer.headers, _LENGTH_AND_TYPE);
   if (!answer.ok) return await openaiErrorFromAnthropic(answer, headers);
   if (chat.stream === true) {
     const includeUsage = isJsonObject(chat.stream_options) && chat.stream_options.include_usage === true;
