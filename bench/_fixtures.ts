@@ -2,6 +2,7 @@
  * Inputs shared by the microbenchmarks: streams, headers and bodies shaped like the ones relay carries
  * between Claude Code and api.anthropic.com, built once per bench file.
  */
+import { anthropicAnswerHeaders, CLAUDE_CODE_HEADERS } from "../src/bench/claude_code_headers.ts";
 import { mockRespond } from "../src/providers/mock.ts";
 import { mockOptionsSchema } from "../src/providers/mock_options.ts";
 import { GOLDEN_NAMES, loadGolden } from "../tests/stream/golden.ts";
@@ -54,52 +55,19 @@ export function claudeCodeRequestHeaders(): Headers {
     "connection": "keep-alive",
     "content-length": "409600",
     "content-type": "application/json",
-    "accept": "application/json",
     "accept-encoding": "gzip, deflate, br, zstd",
-    "anthropic-version": "2023-06-01",
-    "anthropic-beta":
-      "claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14," +
-      "context-1m-2025-08-07",
-    "anthropic-dangerous-direct-browser-access": "true",
-    "x-api-key": "sk-ant-api03-bench-client-key-000000000000000000000000000000000000",
-    "user-agent": "claude-cli/2.0.14 (external, cli)",
-    "x-app": "cli",
-    "x-claude-code-session-id": "0b9c5d0e-5f4e-4d43-9c1b-1d2f3a4b5c6d",
-    "x-stainless-arch": "x64",
-    "x-stainless-lang": "js",
-    "x-stainless-os": "Linux",
-    "x-stainless-package-version": "0.60.0",
-    "x-stainless-retry-count": "0",
-    "x-stainless-runtime": "node",
-    "x-stainless-runtime-version": "v22.19.0",
-    "x-stainless-timeout": "600",
+    ...CLAUDE_CODE_HEADERS,
   });
 }
 
 /** The headers api.anthropic.com answers a streamed request with, as Deno's fetch hands them to relay. */
 export function anthropicResponseHeaders(): Headers {
-  const limits = Object.fromEntries(
-    ["input-tokens", "output-tokens", "requests", "tokens"].flatMap((kind) => [
-      [`anthropic-ratelimit-${kind}-limit`, "400000"],
-      [`anthropic-ratelimit-${kind}-remaining`, "399000"],
-      [`anthropic-ratelimit-${kind}-reset`, "2025-11-25T13:00:05Z"],
-    ]),
-  );
   return new Headers({
     "date": "Tue, 25 Nov 2025 13:00:00 GMT",
     "content-type": "text/event-stream; charset=utf-8",
     "transfer-encoding": "chunked",
     "connection": "keep-alive",
-    "cache-control": "no-cache",
-    ...limits,
-    "request-id": "req_011CVUbench0000000000000",
-    "strict-transport-security": "max-age=31536000; includeSubDomains; preload",
-    "anthropic-organization-id": "00000000-0000-4000-8000-000000000000",
-    "via": "1.1 google",
-    "cf-cache-status": "DYNAMIC",
-    "x-robots-tag": "none",
-    "server": "cloudflare",
-    "cf-ray": "9a3b4c5d6e7f8091-FRA",
+    ...anthropicAnswerHeaders(Date.UTC(2025, 10, 25, 13)),
   });
 }
 

@@ -20,6 +20,7 @@ import { stderrProgress } from "../src/bench/progress.ts";
 import { relayCommand } from "../src/bench/relay_command.ts";
 import { renderReport } from "../src/bench/report.ts";
 import { type BenchPlan, plannedRequests, runBench } from "../src/bench/run.ts";
+import { CLAUDE_CODE_HEADERS } from "../src/bench/claude_code_headers.ts";
 import { scenarioRequest } from "../src/bench/scenarios.ts";
 import { loopbackSetup } from "../src/bench/setups.ts";
 import { claudeCodeBody } from "./_fixtures.ts";
@@ -30,7 +31,7 @@ const _COMMAND = relayCommand({
   mainModule: new URL("../main.ts", import.meta.url).href,
   standalone: false,
 });
-const _SCENARIO = { model: "mock-1", maxTokens: 256, mockEvents: 8 };
+const _SCENARIO = { model: "mock-1", maxTokens: 256, mockEvents: 8, clientHeaders: CLAUDE_CODE_HEADERS };
 /** How often the memory run reads relay's RSS. */
 const _MEMORY_STEP = 10_000;
 

@@ -6,11 +6,13 @@
 import { mockHandler } from "../providers/mock.ts";
 import { type MockOptions, mockOptionsSchema } from "../providers/mock_options.ts";
 import { encodeSseEvent } from "../stream/sse_encode.ts";
+import { anthropicAnswerHeaders } from "./claude_code_headers.ts";
 import { SCENARIO_HEADER } from "./scenarios.ts";
 
 /**
  * A handler that answers like the mock, except a request with `x-relay-bench-scenario:
- * parallel_tools`, which gets {@linkcode parallelToolsResponse}.
+ * parallel_tools`, which gets {@linkcode parallelToolsResponse}; every answer carries Anthropic's
+ * headers.
  *
  * @example
  * ```ts
@@ -21,10 +23,16 @@ export function benchUpstreamHandler(
   options: MockOptions = mockOptionsSchema.parse({}),
 ): (request: Request) => Promise<Response> {
   const mock = mockHandler(options);
-  return (request) =>
-    request.headers.get(SCENARIO_HEADER) === "parallel_tools"
-      ? Promise.resolve(parallelToolsResponse())
-      : mock(request);
+  return async (request) => {
+    const answer = request.headers.get(SCENARIO_HEADER) === "parallel_tools"
+      ? parallelToolsResponse()
+      : await mock(request);
+    // Answered as api.anthropic.com answers, with its two dozen headers for relay to filter and read.
+    for (const [name, value] of Object.entries(anthropicAnswerHeaders(Date.now()))) {
+      if (!answer.headers.has(name)) answer.headers.set(name, value);
+    }
+    return answer;
+  };
 }
 
 /**

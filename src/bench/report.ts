@@ -104,6 +104,8 @@ export interface BenchMeta {
   warmup_per_target_per_level: number;
   /** SSE events in one answer of the timed workload (the `text` scenario). */
   events_per_stream: number;
+  /** Headers each request carries (Claude Code's on loopback, so relay's header work is timed). */
+  request_headers: number;
 }
 
 /** The whole report; the first concurrency's figures also sit at the top, for a quick look. */
@@ -187,7 +189,8 @@ export function renderReport(report: BenchReport): string {
     `relay bench, ${meta.date}: ${meta.mode}, ${
       where[meta.relay_process]
     }; nproc ${meta.nproc}, Deno ${meta.deno}`,
-    `streamed POST /v1/messages (model ${meta.model}, ${meta.events_per_stream} events an answer), ` +
+    `streamed POST /v1/messages (model ${meta.model}, ${meta.request_headers} request headers, ` +
+    `${meta.events_per_stream} events an answer), ` +
     `${meta.requests_per_target_per_level} requests per target per concurrency after ` +
     `${meta.warmup_per_target_per_level} warm-up, targets interleaved; times in ms`,
   ];

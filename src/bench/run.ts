@@ -160,6 +160,7 @@ export async function runBench(
       requests_per_target_per_level: plan.requests,
       warmup_per_target_per_level: plan.warmup,
       events_per_stream: probe.events.length,
+      request_headers: Object.keys(workload.headers).length,
     },
     ...levels[0],
     levels,

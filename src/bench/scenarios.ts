@@ -19,6 +19,8 @@ export interface ScenarioOptions {
   maxTokens: number;
   /** Text deltas a mock upstream should stream (sent as `x-relay-mock: events=N`); none for real ones. */
   mockEvents?: number;
+  /** Headers every request carries besides its own: Claude Code's on loopback; none for real upstreams. */
+  clientHeaders?: Readonly<Record<string, string>>;
 }
 
 const _WEATHER = {
@@ -47,6 +49,7 @@ const _encoder = new TextEncoder();
  */
 export function scenarioRequest(name: ScenarioName, options: ScenarioOptions): BenchRequest {
   const headers: Record<string, string> = {
+    ...options.clientHeaders,
     "content-type": "application/json",
     "anthropic-version": "2023-06-01",
   };

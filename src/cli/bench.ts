@@ -4,6 +4,7 @@ import { serveBare } from "../bench/bare_passthrough.ts";
 import { renderReport } from "../bench/report.ts";
 import { stderrProgress } from "../bench/progress.ts";
 import { type BenchPlan, plannedRequests, runBench } from "../bench/run.ts";
+import { CLAUDE_CODE_HEADERS } from "../bench/claude_code_headers.ts";
 import { scenarioRequest } from "../bench/scenarios.ts";
 import {
   type BenchSetup,
@@ -112,6 +113,7 @@ async function _run(options: _BenchOptions, signal: AbortSignal): Promise<number
         model: options.model ?? _LOOPBACK_MODEL,
         maxTokens: options.maxTokens ?? 256,
         mockEvents: options.events ?? 8,
+        clientHeaders: CLAUDE_CODE_HEADERS,
       },
       fidelity: options.fidelity,
     };

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { benchUpstreamHandler, parallelToolsResponse } from "../../src/bench/bench_upstream.ts";
+import { CLAUDE_CODE_HEADERS } from "../../src/bench/claude_code_headers.ts";
 import { compareEventStreams } from "../../src/bench/fidelity.ts";
 import { SCENARIO_NAMES, scenarioRequest } from "../../src/bench/scenarios.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
@@ -68,4 +69,22 @@ Deno.test("a real provider's scenario carries no mock header; the same options g
     messages: [{ role: "user", content: "Say hello." }],
   });
   assert.deepEqual(scenarioRequest("thinking", options), scenarioRequest("thinking", options));
+});
+
+Deno.test("the loopback workload is a Claude Code exchange: its request headers, Anthropic's answer headers", async () => {
+  const { body, headers } = scenarioRequest("text", { ...options, clientHeaders: CLAUDE_CODE_HEADERS });
+  assert.equal(headers["x-claude-code-session-id"], CLAUDE_CODE_HEADERS["x-claude-code-session-id"]);
+  assert.equal(headers["content-type"], "application/json", "the request's own headers win");
+  assert.ok(Object.keys(headers).length >= 18);
+  for (const name of ["x-relay-bench-scenario", ""]) {
+    const request = new Request("http://bench/v1/messages", {
+      method: "POST",
+      headers: name ? { ...headers, [name]: "parallel_tools" } : headers,
+      body,
+    });
+    const response = await benchUpstreamHandler()(request);
+    assert.equal(response.headers.get("anthropic-ratelimit-requests-limit"), "100000000");
+    assert.equal(response.headers.get("content-type"), "text/event-stream", "the answer's own type stays");
+    await response.body?.cancel();
+  }
 });

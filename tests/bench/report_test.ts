@@ -70,6 +70,7 @@ function report(overrides: Partial<BenchReport> = {}): BenchReport {
       requests_per_target_per_level: 2000,
       warmup_per_target_per_level: 200,
       events_per_stream: 14,
+      request_headers: 19,
     },
     ...levels[0],
     levels,
