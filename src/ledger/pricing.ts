@@ -81,6 +81,12 @@ export const BUILT_IN_PRICES: Readonly<Record<string, PriceEntry>> = {
  */
 export class Pricing {
   readonly #tables: { map: ModelMap; prices: ModelPrices[] }[];
+  /**
+   * Each model's answer, once looked up: every request is priced, and a model no table names would
+   * otherwise run every glob of the built-in table each time. Bounded, since model names come from
+   * clients.
+   */
+  readonly #known = new Map<string, ModelPrices | undefined>();
 
   constructor(overrides: Readonly<Record<string, PriceEntry>> = {}, builtIn = BUILT_IN_PRICES) {
     this.#tables = [overrides, builtIn].map((table) => {
@@ -98,8 +104,16 @@ export class Pricing {
   /** The prices of `model`, or `undefined` when neither table names it. */
   priceOf(model: string | undefined): ModelPrices | undefined {
     if (model === undefined) return undefined;
+    if (this.#known.has(model)) return this.#known.get(model);
+    const price = this.#lookUp(model.toLowerCase());
+    if (this.#known.size >= _MAX_KNOWN_MODELS) this.#known.clear();
+    this.#known.set(model, price);
+    return price;
+  }
+
+  #lookUp(model: string): ModelPrices | undefined {
     for (const { map, prices } of this.#tables) {
-      const index = map.resolve(model.toLowerCase());
+      const index = map.resolve(model);
       if (index !== undefined) return prices[Number(index)];
     }
     return undefined;
@@ -119,6 +133,8 @@ export class Pricing {
     return Math.round(perMillion * 1_000) / 1e9;
   }
 }
+
+const _MAX_KNOWN_MODELS = 1024;
 
 function _prices(entry: PriceEntry): ModelPrices {
   return {
