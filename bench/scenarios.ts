@@ -12,6 +12,8 @@
  *   checked under that load.
  * - `body`: every request carries a 400 KB Claude Code session body, at concurrency 1 and 16.
  * - `memory`: 100,000 requests through relay at concurrency 16, its RSS read every 10,000.
+ * - `floor`: what relay's shape alone costs: `bench/shape_server.ts` at each step against bare, at
+ *   concurrency 1, three rounds.
  */
 import { parseArgs } from "node:util";
 import { emptySamples, runBatch } from "../src/bench/load.ts";
@@ -22,8 +24,12 @@ import { renderReport } from "../src/bench/report.ts";
 import { type BenchPlan, plannedRequests, runBench } from "../src/bench/run.ts";
 import { CLAUDE_CODE_HEADERS } from "../src/bench/claude_code_headers.ts";
 import { scenarioRequest } from "../src/bench/scenarios.ts";
-import { loopbackSetup } from "../src/bench/setups.ts";
+import { benchUpstreamHandler } from "../src/bench/bench_upstream.ts";
+import { urlTarget } from "../src/bench/load.ts";
+import { startChildServer } from "../src/bench/servers.ts";
+import { type BenchSetup, loopbackSetup } from "../src/bench/setups.ts";
 import { claudeCodeBody } from "./_fixtures.ts";
+import { SHAPE_STEPS } from "./shape_server.ts";
 
 /** relay from this checkout's source, whatever started this script. */
 const _COMMAND = relayCommand({
@@ -117,6 +123,56 @@ async function _memory(total: number, concurrency: number): Promise<string> {
   ].join("\n");
 }
 
+/**
+ * Each step of `bench/shape_server.ts` timed against bare, at concurrency 1, in `rounds` rounds: what a
+ * pass-through shaped like relay adds over bare before any of relay's own work.
+ */
+async function _floor(requests: number, rounds: number): Promise<string> {
+  await using stack = new AsyncDisposableStack();
+  const mock = stack.use(
+    Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, benchUpstreamHandler()),
+  );
+  const upstream = `http://127.0.0.1:${mock.addr.port}`;
+  const bare = stack.use(await startChildServer("bare", [..._COMMAND, "bench", "--serve-bare", upstream]));
+  const script = new URL("./shape_server.ts", import.meta.url).pathname;
+  const config = new URL("../deno.json", import.meta.url).pathname;
+  const plan: BenchPlan = { concurrency: [1], requests, warmup: 200, scenario: _SCENARIO, fidelity: false };
+  const progress = stderrProgress(
+    rounds * SHAPE_STEPS.length * plannedRequests(plan, ["direct", "bare", "relay"]),
+  );
+  const ratios: Record<string, number[]> = {};
+  for (let round = 0; round < rounds; round++) {
+    for (const step of SHAPE_STEPS) {
+      const command = [Deno.execPath(), "run", "-q", "-P=relay", "--no-prompt", "--config", config, script];
+      await using shaped = await startChildServer(step, [...command, step, upstream]);
+      const setup: BenchSetup = {
+        mode: "loopback",
+        relayProcess: "child",
+        upstream,
+        direct: urlTarget("direct", upstream),
+        bare: urlTarget("bare", bare.url),
+        relay: urlTarget("relay", shaped.url),
+        servers: { bare, relay: shaped },
+        notes: [],
+        [Symbol.asyncDispose]: () => Promise.resolve(),
+      };
+      progress.phase(`${step}, round ${round + 1}`);
+      const report = await runBench(setup, plan, progress, new AbortController().signal);
+      (ratios[step] ??= []).push(report.levels[0].overhead_vs_bare?.p50 ?? NaN);
+    }
+  }
+  progress.finish();
+  if (values.json) {
+    return JSON.stringify({ date: new Date().toISOString(), requests, overhead_vs_bare_p50: ratios });
+  }
+  return [
+    `what each step toward relay's shape adds over what bare adds, p50 TTFB, concurrency 1, ${requests} requests`,
+    ...SHAPE_STEPS.map((step) =>
+      `${step.padEnd(7)} ${ratios[step].map((ratio) => `${ratio.toFixed(2)}x`).join("  ")}`
+    ),
+  ].join("\n");
+}
+
 function _mib(value: number): number {
   return Math.round(value * 10) / 10;
 }
@@ -146,6 +202,7 @@ const _RUNS: Record<string, () => Promise<string>> = {
       fidelity: true,
     }),
   memory: () => _memory(_count(values.requests, 100_000), _count(values.concurrency, 16)),
+  floor: () => _floor(_count(values.requests, 2000), 3),
 };
 
 if (import.meta.main) {
