@@ -2,7 +2,7 @@
  * A pass-through built up one step at a time toward relay's shape, to measure what the shape alone costs
  * before any of relay's own work (`bench/scenarios.ts floor`). Each step keeps the ones before it:
  *
- * - `bare`: `fetch` and `new Response(upstream.body, upstream)`, as `relay bench`'s bare pass-through.
+ * - `bare`: `relay bench`'s bare pass-through itself (`src/bench/bare_passthrough.ts`).
  * - `body`: the request body read whole before sending, as relay reads it to route the request.
  * - `stream`: the first chunk read before answering (relay's commit point), the body through a JS stream
  *   instead of Deno's native pipe (where relay's keep-alive, deadlines, usage and in-band errors live).
@@ -15,23 +15,23 @@
  * It logs `{"msg":"listening","url":...}` on stderr, as relay does, so the bench can start it as a child.
  */
 import { Hono } from "hono";
+import { bareHandler } from "../src/bench/bare_passthrough.ts";
 
 export const SHAPE_STEPS = ["bare", "body", "stream", "hono"] as const;
 export type ShapeStep = typeof SHAPE_STEPS[number];
 
 /** The handler of `step`, relaying to `upstream`. */
 export function shapeHandler(step: ShapeStep, upstream: string): (request: Request) => Promise<Response> {
+  if (step === "bare") return bareHandler(upstream);
   const base = upstream.replace(/\/+$/, "");
-  const at = SHAPE_STEPS.indexOf(step);
   const relayed = async (request: Request): Promise<Response> => {
     const { pathname, search } = new URL(request.url);
-    const body = at >= 1 ? await request.bytes() : request.body;
     const response = await fetch(base + pathname + search, {
       method: request.method,
       headers: request.headers,
-      body,
+      body: await request.bytes(),
     });
-    if (at < 2 || !response.body) return new Response(response.body, response);
+    if (step === "body" || !response.body) return new Response(response.body, response);
     const reader = response.body.getReader();
     const first = await reader.read();
     return new Response(_jsStream(first, reader), response);

@@ -1,5 +1,5 @@
 import { SseDecoder } from "../src/stream/sse_decode.ts";
-import { concatBytes } from "../tests/stream/golden.ts";
+import { concatBytes } from "../src/util/bytes.ts";
 import { goldenStreams, mockStreamChunks, STREAM_EVENTS } from "./_fixtures.ts";
 
 const goldens = await goldenStreams();

@@ -105,23 +105,19 @@ export class ClientRegistry {
   }
 
   #client(config: ClientConfig, previous: _Client | undefined): _Client {
-    const window = (
-      limit: number | undefined,
-      kept: UsageWindow | undefined,
-      keptLimit: number | undefined,
-    ) =>
-      limit === undefined
-        ? undefined
-        : kept && keptLimit === limit
-        ? kept
-        : new UsageWindow({ limit, now: this.#now });
     return {
       config,
       token: _encoder.encode(config.token),
-      rpm: window(config.rpm, previous?.rpm, previous?.config.rpm),
-      tpm: window(config.tpm, previous?.tpm, previous?.config.tpm),
+      rpm: this.#window(config.rpm, previous?.config.rpm === config.rpm ? previous?.rpm : undefined),
+      tpm: this.#window(config.tpm, previous?.config.tpm === config.tpm ? previous?.tpm : undefined),
       models: config.models && new ModelMap(Object.fromEntries(config.models.map((glob) => [glob, glob]))),
     };
+  }
+
+  /** A window for `limit`: `kept` when there is one (the same limit before a reload), else a new one. */
+  #window(limit: number | undefined, kept: UsageWindow | undefined): UsageWindow | undefined {
+    if (limit === undefined) return undefined;
+    return kept ?? new UsageWindow({ limit, now: this.#now });
   }
 
   /** How many clients there are; none means relay takes any request (loopback only). */

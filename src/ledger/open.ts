@@ -72,20 +72,10 @@ export function ledgerPath(
 export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedger {
   const now = options.now ?? Date.now;
   const pricing = new Pricing(config.pricing);
-  const reconfigure = (clients: ClientRegistry, recorder: UsageRecorder) => (next: Config) => {
-    clients.reconfigure(_clientsOf(next));
-    recorder.reprice(new Pricing(next.pricing));
-  };
   if (!config.ledger.enabled) {
     const clients = new ClientRegistry(_clientsOf(config), { now });
     const recorder = new UsageRecorder({ pricing, clients, logger: options.logger });
-    return {
-      clients,
-      recorder,
-      path: undefined,
-      reconfigure: reconfigure(clients, recorder),
-      close: () => Promise.resolve(),
-    };
+    return _opened(clients, recorder, undefined, () => Promise.resolve());
   }
   const path = ledgerPath(config.ledger.path, options.env ?? ((name) => Deno.env.get(name)));
   const store = LedgerStore.open(path);
@@ -109,15 +99,27 @@ export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedg
   });
   retention.start();
   const recorder = new UsageRecorder({ pricing, clients, writer, logger: options.logger });
+  return _opened(clients, recorder, path, async () => {
+    retention.stop();
+    await writer.close();
+    store.close();
+  });
+}
+
+function _opened(
+  clients: ClientRegistry,
+  recorder: UsageRecorder,
+  path: string | undefined,
+  close: () => Promise<void>,
+): OpenLedger {
   return {
     clients,
     recorder,
     path,
-    reconfigure: reconfigure(clients, recorder),
-    async close() {
-      retention.stop();
-      await writer.close();
-      store.close();
+    close,
+    reconfigure(next) {
+      clients.reconfigure(_clientsOf(next));
+      recorder.reprice(new Pricing(next.pricing));
     },
   };
 }

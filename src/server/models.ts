@@ -1,5 +1,6 @@
 import type { Context, Next } from "hono";
 import type { Router } from "../routing/router.ts";
+import { copyHeaders } from "../util/headers.ts";
 import { errorResponse } from "./errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 
@@ -53,6 +54,9 @@ function _modelList(data: { id: string }[], hasMore = false) {
   return { data, has_more: hasMore, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
 }
 
+/** The list is rewritten, so the upstream's length no longer holds. */
+const _LENGTH: ReadonlySet<string> = new Set(["content-length"]);
+
 /** An upstream's model list without the models the client may not use; any other answer as it came. */
 async function _onlyAllowed(response: Response, allowed: (model: string) => boolean): Promise<Response> {
   if (!response.ok || !(response.headers.get("content-type") ?? "").includes("json")) return response;
@@ -69,10 +73,8 @@ async function _onlyAllowed(response: Response, allowed: (model: string) => bool
   if (!Array.isArray(data)) return rebuilt(text);
   const kept = data.filter((model) => typeof model?.id === "string" && allowed(model.id));
   if (kept.length === data.length) return rebuilt(text);
-  const headers = new Headers(response.headers);
-  headers.delete("content-length");
   return new Response(JSON.stringify({ ...list as object, ..._modelList(kept, has_more === true) }), {
     status: response.status,
-    headers,
+    headers: copyHeaders(response.headers, _LENGTH),
   });
 }

@@ -282,7 +282,7 @@ async function _relay(
         attempt.committed(trace.ttfb - trace.start);
         await last?.response?.body?.cancel().catch(() => {});
         handedOff = true;
-        return _answer(c, tried, attempt, options, () => {
+        return _answer(tried, attempt, options, () => {
           exchange.end();
           releaseSlot();
         }, log);
@@ -315,7 +315,6 @@ async function _relay(
     if (last?.response) {
       await log("upstream_error", { error: `${last.response.status} from ${trace.provider}` });
       const headers = headersForClient(last.response.headers);
-      headers.set("x-request-id", c.get("requestId"));
       return new Response(last.response.body, { status: last.response.status, headers });
     }
     throw last!.error;
@@ -480,7 +479,6 @@ function _errorOf(data: string): { type: string; message: string } {
 
 /** The committed answer, streamed to the client as it arrives. */
 function _answer(
-  c: Context<RelayEnv>,
   tried: Extract<_Tried, { kind: "committed" | "empty" }>,
   attempt: Attempt,
   options: RelayOptions,
@@ -488,8 +486,8 @@ function _answer(
   log: _Log,
 ): Response {
   const { response } = tried;
+  // `x-request-id` is set by the requestId middleware, on every answer.
   const headers = headersForClient(response.headers);
-  headers.set("x-request-id", c.get("requestId"));
   if (tried.kind === "empty") {
     attempt.finished(undefined);
     log("complete", { bytes: 0 }).finally(releaseSlot);

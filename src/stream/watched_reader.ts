@@ -1,7 +1,7 @@
 import { realTimers, StreamTimeoutError, type TimeoutKind, type Timers } from "./timeouts.ts";
 
 /** The deadlines of a {@link WatchedReader} and who hears about a missed one. */
-export interface WatchOptions {
+export interface WatchedReaderOptions {
   /** Longest wait for the first chunk, in milliseconds; no limit when left out. */
   firstByteMs?: number;
   /** Longest wait for each later chunk, in milliseconds; no limit when left out. */
@@ -45,7 +45,7 @@ export interface WatchOptions {
  */
 export class WatchedReader {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #options: WatchOptions;
+  readonly #options: WatchedReaderOptions;
   readonly #now: () => number;
   readonly #timers: Timers;
   /** When the outstanding read started; `undefined` while nobody waits on the source. */
@@ -61,7 +61,7 @@ export class WatchedReader {
   /** The start of the silence the next keep-alive is counted from: the read's start or the last one. */
   #quietSince = 0;
 
-  constructor(reader: ReadableStreamDefaultReader<Uint8Array>, options: WatchOptions = {}) {
+  constructor(reader: ReadableStreamDefaultReader<Uint8Array>, options: WatchedReaderOptions = {}) {
     this.#reader = reader;
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());

@@ -58,9 +58,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return withFixed({});
 }
 
-/** A logger that drops everything, for tests and library use. */
-export const silentLogger: Logger = createLogger({ level: "error", write: () => {} });
-
 const _encoder = new TextEncoder();
 
 function _writeStderr(line: string) {

@@ -30,20 +30,28 @@ export async function sandbox(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "relay-cli-" });
 }
 
+/**
+ * The whole environment a relay under test runs with: PATH, `home` as HOME, the machine's deno cache,
+ * the loopback proxy bypass, and `env` on top; nothing else of the test's own.
+ */
+export function cliEnv(home: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: home,
+    // The deno cache stays the machine's: a fresh HOME would otherwise mean a fresh download.
+    DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+    NO_PROXY: "127.0.0.1,localhost",
+    ...env,
+  };
+}
+
 function _command(args: string[], options: CliOptions, home: string): Deno.Command {
   const [program, ...base] = options.command ?? FROM_SOURCE;
   return new Deno.Command(program, {
     args: [...base, ...args],
     cwd: options.cwd ?? home,
     clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: home,
-      // The deno cache stays the machine's: a fresh HOME would otherwise mean a fresh download.
-      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
-      NO_PROXY: "127.0.0.1,localhost",
-      ...options.env,
-    },
+    env: cliEnv(home, options.env),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { parseConfig } from "../../src/config/load.ts";
-import { FROM_SOURCE, sandbox, writeConfig } from "../_helpers/cli.ts";
+import { cliEnv, FROM_SOURCE, sandbox, writeConfig } from "../_helpers/cli.ts";
 import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { openTerminal } from "../_helpers/tmux.ts";
 
@@ -14,14 +14,7 @@ const KEY = "sk-ant-api03-tty-test-key-00000000x7f2";
 function relayInit(home: string, args: string[] = [], env: Record<string, string> = {}) {
   return openTerminal([...FROM_SOURCE, "init", ...args], {
     cwd: home,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: home,
-      DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
-      NO_PROXY: "127.0.0.1,localhost",
-      LANG: "C.UTF-8",
-      ...env,
-    },
+    env: cliEnv(home, { LANG: "C.UTF-8", ...env }),
   });
 }
 

@@ -57,13 +57,7 @@ async function startChain(
     now: () => chain.now,
   });
   const relay = startTestRelay({
-    provider: createVertexProvider({
-      name: "vertex",
-      project: "my-project",
-      region: "us-east5",
-      baseUrl: vertex.url,
-      tokens: wrapTokens(tokens),
-    }),
+    provider: _vertex(vertex.url, wrapTokens(tokens)),
     models: { "claude-sonnet-4-5": "claude-sonnet-4-5@20250929" },
   });
   return Object.assign(chain, {
@@ -94,6 +88,11 @@ function postMessages(relay: TestRelay, body = BODY): Promise<Response> {
     },
     body,
   });
+}
+
+/** The Vertex adapter as these tests configure it, at `baseUrl`, with `tokens`. */
+function _vertex(baseUrl: string, tokens: TokenSource) {
+  return createVertexProvider({ name: "vertex", project: "my-project", region: "us-east5", baseUrl, tokens });
 }
 
 Deno.test("relay streams Vertex's tool_use and thinking answers to the client byte for byte", async () => {
@@ -163,13 +162,10 @@ Deno.test("a refused token request becomes a 502 that says why, without the key"
   await using stranger = await makeServiceAccount();
   const refusing = startFakeOAuth({ kind: "jwt-bearer", ...stranger, now: () => START });
   await using relay = startTestRelay({
-    provider: createVertexProvider({
-      name: "vertex",
-      project: "my-project",
-      region: "us-east5",
-      baseUrl: chain.vertex.url,
-      tokens: googleServiceAccountTokens({ credentialsFile: chain.account.file, tokenUrl: refusing.url }),
-    }),
+    provider: _vertex(
+      chain.vertex.url,
+      googleServiceAccountTokens({ credentialsFile: chain.account.file, tokenUrl: refusing.url }),
+    ),
   });
 
   const response = await postMessages(relay);
@@ -188,13 +184,7 @@ Deno.test("a refused token request becomes a 502 that says why, without the key"
 Deno.test("Google's own errors reach the client in Anthropic's envelope", async () => {
   await using chain = await startChain();
   await using relay = startTestRelay({
-    provider: createVertexProvider({
-      name: "vertex",
-      project: "my-project",
-      region: "us-east5",
-      baseUrl: chain.vertex.url,
-      tokens: { token: () => Promise.resolve("not-a-token-the-endpoint-issued") },
-    }),
+    provider: _vertex(chain.vertex.url, { token: () => Promise.resolve("not-a-token-the-endpoint-issued") }),
   });
 
   const response = await postMessages(relay);

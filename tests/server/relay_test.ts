@@ -4,7 +4,8 @@ import { promisify } from "node:util";
 import { controlledStream, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { PROVIDER_KEY, startTestRelay } from "../_helpers/relay.ts";
 import type { Provider } from "../../src/providers/types.ts";
-import { concatBytes, GOLDEN_NAMES, loadGolden, splitAwkwardly } from "../stream/golden.ts";
+import { GOLDEN_NAMES, loadGolden, splitAwkwardly } from "../stream/golden.ts";
+import { concatBytes } from "../../src/util/bytes.ts";
 
 const MESSAGES =
   '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}';

@@ -10,7 +10,8 @@ import {
 } from "../_helpers/fake_bedrock.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
 import { assembleAnthropicStream } from "./anthropic_grammar.ts";
-import { concatBytes, GOLDEN_NAMES, loadGolden, splitAwkwardly } from "./golden.ts";
+import { GOLDEN_NAMES, loadGolden, splitAwkwardly } from "./golden.ts";
+import { concatBytes } from "../../src/util/bytes.ts";
 
 /** Feeds `chunks` through the decoder and collects what comes out. */
 async function decode(chunks: Uint8Array[]): Promise<SsePart[]> {

@@ -72,21 +72,3 @@ export function splitAwkwardly(bytes: Uint8Array): Uint8Array[][] {
   ];
   return cuts.map((starts) => starts.map((start, k) => bytes.subarray(start, starts[k + 1] ?? n)));
 }
-
-/**
- * Joins chunks back into one buffer.
- *
- * @example
- * ```ts
- * assert.deepEqual(concatBytes(chunks), bytes);
- * ```
- */
-export function concatBytes(chunks: Uint8Array[]): Uint8Array {
-  const joined = new Uint8Array(chunks.reduce((size, chunk) => size + chunk.byteLength, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    joined.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return joined;
-}

@@ -6,7 +6,8 @@ import { anthropicToolId } from "../../src/stream/openai_tool_ids.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import type { AnthropicEvent } from "../../src/stream/openai_types.ts";
 import { assembleAnthropicStream } from "./anthropic_grammar.ts";
-import { concatBytes, splitAwkwardly } from "./golden.ts";
+import { splitAwkwardly } from "./golden.ts";
+import { concatBytes } from "../../src/util/bytes.ts";
 
 /** Chat Completions streams in tests/stream/golden/openai/, each beside its expected Anthropic translation. */
 const GOLDEN = ["text", "tool_call", "parallel_tools", "reasoning", "error_mid"] as const;
