@@ -3,7 +3,7 @@ import { configSchema } from "../../src/config/schema.ts";
 import { ledgerPath, openLedger } from "../../src/ledger/open.ts";
 import { LedgerStore } from "../../src/ledger/store.ts";
 import { createLogger } from "../../src/util/logger.ts";
-import { ManualTimers } from "../_helpers/manual_timers.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 import { ledgerRecord, tempFolder } from "./_records.ts";
 
 const logger = createLogger({ write: () => {} });
@@ -40,7 +40,7 @@ Deno.test("openLedger reads each client's month-to-date spend, records through t
     ledger: { path },
     providers: [{ name: "mock", type: "mock" }],
   });
-  const timers = new ManualTimers();
+  const timers = new FakeClock();
   const ledger = openLedger(config, { logger, now: () => now, timers });
   assert.equal(ledger.path, path);
   assert.equal(ledger.clients.spentThisMonth("ci"), 12.5);

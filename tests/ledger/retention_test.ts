@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Retention } from "../../src/ledger/retention.ts";
 import { LedgerStore } from "../../src/ledger/store.ts";
 import { createLogger } from "../../src/util/logger.ts";
-import { ManualTimers } from "../_helpers/manual_timers.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 import { ledgerRecord, tempFolder } from "./_records.ts";
 
 const DAY = 86_400_000;
@@ -12,7 +12,7 @@ Deno.test("records older than retention_days are pruned at start and on schedule
   const store = LedgerStore.open(`${folder.path}/ledger.db`);
   const lines: Record<string, unknown>[] = [];
   let now = Date.UTC(2026, 10, 17);
-  const timers = new ManualTimers();
+  const timers = new FakeClock();
   const retention = new Retention({
     store,
     retentionDays: 30,
@@ -35,11 +35,11 @@ Deno.test("records older than retention_days are pruned at start and on schedule
     assert.deepEqual(timers.armed, [3_600_000]);
 
     now += DAY / 2;
-    timers.fire();
+    timers.advance(3_600_000);
     assert.deepEqual(ids(), ["recent"], "the edge record aged out by the next round");
     assert.deepEqual(timers.armed, [3_600_000], "and the next round is armed");
 
-    timers.fire();
+    timers.advance(3_600_000);
     assert.equal(lines.length, 2, "a round that deletes nothing says nothing");
   } finally {
     retention.stop();

@@ -2,13 +2,13 @@ import assert from "node:assert/strict";
 import type { LedgerRecord } from "../../src/ledger/entry.ts";
 import { LedgerWriter } from "../../src/ledger/writer.ts";
 import { createLogger } from "../../src/util/logger.ts";
-import { ManualTimers } from "../_helpers/manual_timers.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 import { ledgerRecord } from "./_records.ts";
 
 function writerWith(options: { queueSize: number; fail?: () => boolean }) {
   const batches: string[][] = [];
   const warnings: Record<string, unknown>[] = [];
-  const timers = new ManualTimers();
+  const timers = new FakeClock();
   const writer = new LedgerWriter({
     write: (records) => {
       if (options.fail?.()) throw new Error("disk I/O error");
@@ -39,7 +39,7 @@ Deno.test("records wait for the flush interval and go in one batch; an idle writ
   await writer.record(record(2));
   assert.deepEqual(timers.armed, [1_000], "one timer for the batch");
   assert.deepEqual(batches, []);
-  timers.fire();
+  timers.advance(1_000);
   assert.deepEqual(batches, [["r1", "r2"]]);
   assert.deepEqual(timers.armed, []);
   assert.equal(writer.written, 2);
@@ -56,7 +56,7 @@ Deno.test("a full queue makes record wait, flushes at once, and drops nothing", 
   const fifth = writer.record(record(5));
   assert.equal(await settled(third), false, "no room: the caller waits");
   assert.equal(writer.pending, 5);
-  timers.fire();
+  timers.advance(0);
   // The full batch, then the waiting ones as they fit.
   assert.deepEqual(batches, [["r1", "r2"], ["r3", "r4"], ["r5"]]);
   assert.equal(await settled(third), true);
@@ -71,13 +71,13 @@ Deno.test("a failed batch is kept and tried again at the next interval", async (
   let failing = true;
   const { writer, batches, timers, warnings } = writerWith({ queueSize: 10, fail: () => failing });
   await writer.record(record(1));
-  timers.fire();
+  timers.advance(1_000);
   assert.deepEqual(batches, []);
   assert.equal(writer.pending, 1);
   assert.deepEqual(timers.armed, [1_000]);
   assert.equal(warnings[0].msg, "ledger write failed; retrying");
   failing = false;
-  timers.fire();
+  timers.advance(1_000);
   assert.deepEqual(batches, [["r1"]]);
   assert.equal(writer.dropped, 0);
 });
@@ -88,7 +88,7 @@ Deno.test("a broken database with callers waiting drops a batch, counted and war
   await writer.record(record(1));
   await writer.record(record(2));
   const waiting = writer.record(record(3));
-  timers.fire();
+  timers.advance(0);
   assert.equal(await settled(waiting), true, "the waiting caller is let through");
   assert.equal(writer.dropped, 2);
   assert.deepEqual(warnings.map((w) => [w.msg, w.records, w.dropped_total]), [
@@ -96,7 +96,7 @@ Deno.test("a broken database with callers waiting drops a batch, counted and war
     ["ledger write failed; retrying", 1, undefined],
   ]);
   failing = false;
-  timers.fire();
+  timers.advance(1_000);
   assert.deepEqual(batches, [["r3"]]);
 });
 
