@@ -8,7 +8,7 @@ import { servedModels } from "./models.ts";
 import { relay, type RelayOptions } from "./relay.ts";
 import { type RelayEnv, requestId } from "./request_id.ts";
 
-export interface AppOptions extends RelayOptions {
+export interface AppOptions extends Omit<RelayOptions, "parsedBody"> {
   /**
    * Client tokens; empty means no client auth (loopback only, enforced by the config). `clients`, when
    * given, takes their place, with names and limits.
@@ -27,14 +27,20 @@ export interface AppOptions extends RelayOptions {
  */
 export function createApp(options: AppOptions): Hono<RelayEnv> {
   const app = new Hono<RelayEnv>();
-  const forward = relay(options);
+  // The front door's translations, parsed, keyed by the request that carries them to `/v1/messages`:
+  // only a request this app made can be found, and its entry goes when the request does.
+  const parsedBodies = new WeakMap<Request, Record<string, unknown>>();
+  const forward = relay({ ...options, parsedBody: (request) => parsedBodies.get(request) });
   app.use(requestId());
   app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
   const clients = options.clients ?? new ClientRegistry(namedClients(options.tokens));
   app.use("/v1/*", clientAuth(clients));
   app.post("/v1/messages", forward);
   app.post("/v1/messages/count_tokens", forward);
-  const dispatch = async (request: Request) => await app.fetch(request);
+  const dispatch = async (request: Request, messages: Record<string, unknown>) => {
+    parsedBodies.set(request, messages);
+    return await app.fetch(request);
+  };
   app.post("/v1/chat/completions", chatCompletions({ dispatch, maxBodyBytes: options.maxBodyBytes }));
   const models = servedModels(
     () => (options.settings?.() ?? options).router,

@@ -65,6 +65,19 @@ export function inspectMessagesBody(bytes: Uint8Array): MessagesFields {
     const reason = error instanceof TypeError ? "it is not valid UTF-8" : (error as Error).message;
     throw new RelayError(400, `request body is not valid JSON: ${reason}`);
   }
+  return messagesFields(body);
+}
+
+/**
+ * The checks of {@linkcode inspectMessagesBody} on a body already parsed, for a request relay made
+ * itself from an object it holds, whose bytes need no second parse.
+ *
+ * @example
+ * ```ts
+ * const { model, stream } = messagesFields({ model: "claude-sonnet-4-5", max_tokens: 64, messages: [] });
+ * ```
+ */
+export function messagesFields(body: unknown): MessagesFields {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new RelayError(400, `request body must be a JSON object, got ${_kind(body)}`);
   }

@@ -13,8 +13,9 @@ export interface ChatCompletionsOptions {
   /**
    * relay's own HTTP handling (`app.fetch`). The translated request goes through `/v1/messages` like
    * any other, so routing, model mapping, client auth, timeouts, keep-alive and the access log apply.
+   * `messages` is its body, parsed, for `/v1/messages` to take instead of parsing the bytes again.
    */
-  dispatch: (request: Request) => Promise<Response>;
+  dispatch: (request: Request, messages: Record<string, unknown>) => Promise<Response>;
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
   /** Unix seconds, the `created` of the answer; injected so tests can pin it. */
@@ -29,7 +30,12 @@ export interface ChatCompletionsOptions {
  *
  * @example
  * ```ts
- * app.post("/v1/chat/completions", chatCompletions({ dispatch: async (request) => await app.fetch(request), maxBodyBytes }));
+ * const parsed = new WeakMap<Request, Record<string, unknown>>(); // read by relay({ parsedBody })
+ * const dispatch = async (request: Request, messages: Record<string, unknown>) => {
+ *   parsed.set(request, messages);
+ *   return await app.fetch(request);
+ * };
+ * app.post("/v1/chat/completions", chatCompletions({ dispatch, maxBodyBytes }));
  * ```
  */
 export function chatCompletions(
@@ -46,7 +52,7 @@ export function chatCompletions(
       if (error instanceof ChatRequestError) return openaiErrorResponse(400, error.message);
       throw error;
     }
-    const answer = await options.dispatch(_messagesRequest(c, messages));
+    const answer = await options.dispatch(_messagesRequest(c, messages), messages);
     return await _openaiAnswer(answer, chat, now());
   };
 }

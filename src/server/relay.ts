@@ -17,7 +17,7 @@ import { WatchedReader } from "../stream/watched_reader.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { keyFingerprint } from "../util/fingerprint.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
-import { inspectMessagesBody, readBody } from "./body.ts";
+import { inspectMessagesBody, messagesFields, readBody } from "./body.ts";
 import { RelayError } from "./errors.ts";
 import { headersForClient, headersForUpstream } from "./headers.ts";
 import type { InFlight } from "./in_flight.ts";
@@ -68,6 +68,13 @@ export interface RelayOptions {
    * request under way.
    */
   settings?: () => RequestSettings;
+  /**
+   * The body of a request relay made itself (the OpenAI front door's translation), already parsed, so
+   * it is not parsed back from its bytes: that costs about 0.9 ms on a 400 KiB body. It must be what
+   * the bytes parse to, since routing reads it and the upstream gets the bytes. Undefined for a
+   * client's request, whose bytes are parsed.
+   */
+  parsedBody?: (request: Request) => Record<string, unknown> | undefined;
 }
 
 /** What a reloaded config changes of the request path. */
@@ -188,7 +195,8 @@ async function _relay(
   const random = options.random ?? Math.random;
   const request = c.req.raw;
   const body = request.method === "POST" ? await readBody(request, options.maxBodyBytes) : null;
-  const fields = body ? inspectMessagesBody(body) : undefined;
+  const parsed = options.parsedBody?.(request);
+  const fields = parsed ? messagesFields(parsed) : body ? inspectMessagesBody(body) : undefined;
   trace.model = fields?.model;
   const estimate = fields ? estimateTokens(fields.json) : { input: 0, output: 0 };
   const admission = options.clients?.admit(c.get("client"), { model: fields?.model, estimate });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { inspectMessagesBody, readBody } from "../../src/server/body.ts";
+import { inspectMessagesBody, messagesFields, readBody } from "../../src/server/body.ts";
 import { RelayError } from "../../src/server/errors.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
@@ -44,6 +44,28 @@ Deno.test("inspectMessagesBody rejects every kind of bad body with a 400 naming 
     400,
     /stream: expected a boolean/,
   );
+});
+
+Deno.test("messagesFields checks a parsed body the way inspectMessagesBody checks its bytes", () => {
+  const json = { model: "claude-x", stream: true, messages: [] };
+  const fields = messagesFields(json);
+  assert.deepEqual(fields, { model: "claude-x", stream: true, json });
+  assert.equal(fields.json, json, "the object handed in, not a copy");
+  assert.deepEqual(messagesFields({ model: "m" }), { model: "m", stream: false, json: { model: "m" } });
+  for (
+    const [body, message] of [
+      [[1, 2], "request body must be a JSON object, got an array"],
+      [null, "request body must be a JSON object, got null"],
+      [{ messages: [] }, "model: field required (a non-empty string), got nothing"],
+      [{ model: "" }, "model: field required (a non-empty string), got a string"],
+      [{ model: 42 }, "model: field required (a non-empty string), got a number"],
+      [{ model: "m", stream: "yes" }, "stream: expected a boolean, got a string"],
+    ] as const
+  ) {
+    const expected = new RegExp(`^${RegExp.escape(message)}$`);
+    assertRelayError(() => messagesFields(body), 400, expected);
+    assertRelayError(() => inspectMessagesBody(encode(JSON.stringify(body))), 400, expected);
+  }
 });
 
 Deno.test("readBody returns the exact bytes and refuses bodies over the limit", async () => {

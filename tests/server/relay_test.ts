@@ -1,11 +1,19 @@
 import assert from "node:assert/strict";
 import { gzip } from "node:zlib";
 import { promisify } from "node:util";
+import { Hono } from "hono";
 import { controlledStream, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
-import { PROVIDER_KEY, startTestRelay } from "../_helpers/relay.ts";
-import type { Provider } from "../../src/providers/types.ts";
+import { PROVIDER_KEY, startTestRelay, TEST_ROUTING, TEST_TIMEOUTS } from "../_helpers/relay.ts";
+import type { Provider, ProviderRequest } from "../../src/providers/types.ts";
 import { GOLDEN_NAMES, loadGolden, splitAwkwardly } from "../stream/golden.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
+import { ConcurrencyLimiter } from "../../src/routing/concurrency.ts";
+import { ModelMap } from "../../src/routing/model_map.ts";
+import { Router } from "../../src/routing/router.ts";
+import { InFlight } from "../../src/server/in_flight.ts";
+import { relay, type RelayOptions } from "../../src/server/relay.ts";
+import { type RelayEnv, requestId } from "../../src/server/request_id.ts";
+import { createLogger } from "../../src/util/logger.ts";
 
 const MESSAGES =
   '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}';
@@ -392,3 +400,90 @@ Deno.test("a provider that answers only after its first event gets timeouts.firs
     await response.body?.cancel();
   }
 });
+
+Deno.test("a body handed over with the request is used in place of its bytes, checked the same way", async (t) => {
+  const sent: ProviderRequest[] = [];
+  const provider: Provider = {
+    name: "up",
+    type: "test",
+    send: (request) => {
+      sent.push(request);
+      return Promise.resolve(Response.json({ type: "message", content: [] }));
+    },
+  };
+  const handedOver = new WeakMap<Request, Record<string, unknown>>();
+  const app = new Hono<RelayEnv>();
+  app.use(requestId());
+  app.post("/v1/messages", relay(optionsOver(provider, (request) => handedOver.get(request))));
+  const call = async (bytes: string, parsed?: Record<string, unknown>) => {
+    const request = new Request("http://relay/v1/messages", { method: "POST", body: bytes });
+    if (parsed) handedOver.set(request, parsed);
+    const response = await app.fetch(request);
+    return { status: response.status, body: await response.json() };
+  };
+  const refused = (message: string) => ({
+    status: 400,
+    body: { type: "error", error: { type: "invalid_request_error", message } },
+  });
+
+  await t.step("routed by the object; its bytes go upstream untouched", async () => {
+    const bytes = '{"model":"claude-in-bytes", "stream":true}';
+    assert.equal((await call(bytes, { model: "claude-handed-over", stream: false })).status, 200);
+    const request = sent.pop()!;
+    assert.equal(request.model, "claude-handed-over");
+    assert.equal(request.stream, false);
+    assert.deepEqual(request.body, new TextEncoder().encode(bytes));
+  });
+  await t.step("the object is checked as bytes are, with the same messages", async () => {
+    const valid = '{"model":"claude-in-bytes"}';
+    assert.deepEqual(
+      await call(valid, { model: 42 }),
+      refused("model: field required (a non-empty string), got a number"),
+    );
+    assert.deepEqual(
+      await call(valid, { model: "m", stream: "yes" }),
+      refused("stream: expected a boolean, got a string"),
+    );
+  });
+  await t.step("the size limit still holds", async () => {
+    const big = JSON.stringify({ model: "m", pad: "x".repeat(2048) });
+    assert.equal((await call(big, { model: "m" })).status, 413);
+  });
+  await t.step("a request without one is parsed from its bytes, as before", async () => {
+    assert.deepEqual(
+      await call('{"model": '),
+      refused("request body is not valid JSON: Unexpected end of JSON input"),
+    );
+    assert.deepEqual(
+      await call('{"model": ""}'),
+      refused("model: field required (a non-empty string), got a string"),
+    );
+    assert.deepEqual(
+      await call('{"model": "m", "stream": 1}'),
+      refused("stream: expected a boolean, got a number"),
+    );
+    assert.equal((await call('{"model":"claude-in-bytes","stream":true}')).status, 200);
+    assert.equal(sent.pop()!.model, "claude-in-bytes");
+  });
+  assert.equal(sent.length, 0, "nothing refused reached the provider");
+});
+
+/** relay over one provider, without a server: what `createApp` would give it, quiet and quick. */
+function optionsOver(provider: Provider, parsedBody: RelayOptions["parsedBody"]): RelayOptions {
+  const route = {
+    provider,
+    keys: [{ secret: PROVIDER_KEY, label: "sk-...x7f2" }],
+    timeouts: TEST_TIMEOUTS,
+    models: new ModelMap(undefined),
+  };
+  return {
+    router: new Router([route], TEST_ROUTING),
+    logger: createLogger({ write: () => {} }),
+    maxBodyBytes: 1024,
+    inFlight: new InFlight(),
+    limiter: new ConcurrencyLimiter({ max: 4, maxQueue: 4 }),
+    queueTimeoutMs: 1000,
+    retry: { maxAttempts: 1, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 0 }, maxWaitMs: 0 },
+    parsedBody,
+  };
+}

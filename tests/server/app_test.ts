@@ -1,0 +1,107 @@
+/**
+ * How relay's app hands the OpenAI front door's translation to its own `/v1/messages`: parsed once, the
+ * serialised bytes still going upstream, and a client's own Messages request parsed and checked as ever.
+ */
+import assert from "node:assert/strict";
+import { anthropicRequestFor } from "../../src/stream/openai_request_to_anthropic.ts";
+import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { startTestRelay } from "../_helpers/relay.ts";
+
+const ANSWER = {
+  id: "msg_app_1",
+  type: "message",
+  role: "assistant",
+  model: "claude-sonnet-4-5",
+  content: [{ type: "text", text: "ok" }],
+  stop_reason: "end_turn",
+  stop_sequence: null,
+  usage: { input_tokens: 1, output_tokens: 1 },
+};
+
+/** An upstream that answers without parsing what it got, so only relay's parses are counted. */
+const answerWithoutParsing = () => Response.json(ANSWER);
+
+/** Runs `run`, counting the `JSON.parse` calls on texts holding `marker`. */
+async function parsesOf<T>(marker: string, run: () => Promise<T>): Promise<{ result: T; parses: number }> {
+  const parse = JSON.parse;
+  let parses = 0;
+  JSON.parse = (text, reviver) => {
+    if (typeof text === "string" && text.includes(marker)) parses++;
+    return parse(text, reviver);
+  };
+  try {
+    return { result: await run(), parses };
+  } finally {
+    JSON.parse = parse;
+  }
+}
+
+Deno.test("a 400 KiB chat completion is parsed once, and the upstream gets its translation's JSON byte for byte", async () => {
+  const upstream = startFakeUpstream(answerWithoutParsing);
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const marker = crypto.randomUUID();
+  const chat = {
+    model: "claude-sonnet-4-5",
+    messages: [
+      { role: "system", content: "Be brief." },
+      { role: "user", content: `${marker} ${"caf\u00e9 \ud83c\udf89 lorem ipsum ".repeat(20_000)}` },
+    ],
+    max_tokens: 64,
+  };
+  const { result: response, parses } = await parsesOf(
+    marker,
+    () =>
+      fetch(`${relay.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(chat),
+      }),
+  );
+  assert.equal(response.status, 200);
+  assert.equal((await response.json()).choices[0].message.content, "ok");
+  assert.equal(parses, 1, "the chat body is parsed; its translation is handed over, not parsed again");
+  const sent = await upstream.nextRequest();
+  assert.ok(sent.body.byteLength > 400 * 1024);
+  assert.deepEqual(sent.body, new TextEncoder().encode(JSON.stringify(anthropicRequestFor(chat))));
+  assert.equal((await relay.nextRequestLog()).model, "claude-sonnet-4-5");
+  await upstream.close();
+});
+
+Deno.test("beside the front door, a client's own /v1/messages is parsed from its bytes and checked as before", async () => {
+  const upstream = startFakeUpstream(answerWithoutParsing);
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const post = (body: string) =>
+    fetch(`${relay.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body,
+    });
+  for (
+    const [body, message] of [
+      ['{"model": ', "request body is not valid JSON: Unexpected end of JSON input"],
+      ['{"model": 7}', "model: field required (a non-empty string), got a number"],
+      ['{"model": "claude-sonnet-4-5", "stream": "yes"}', "stream: expected a boolean, got a string"],
+    ]
+  ) {
+    const response = await post(body);
+    assert.equal(response.status, 400, body);
+    assert.deepEqual(await response.json(), {
+      type: "error",
+      error: { type: "invalid_request_error", message },
+    });
+  }
+  assert.equal(upstream.requests.length, 0, "nothing bad reached the upstream");
+
+  const marker = crypto.randomUUID();
+  const body = JSON.stringify({
+    model: "claude-sonnet-4-5",
+    max_tokens: 64,
+    messages: [{ role: "user", content: marker }],
+  });
+  const { result: response, parses } = await parsesOf(marker, () => post(body));
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), ANSWER);
+  assert.equal(parses, 1, "a client's bytes are parsed, having no hand-over");
+  assert.deepEqual((await upstream.nextRequest()).body, new TextEncoder().encode(body));
+  await upstream.close();
+});
