@@ -60,7 +60,11 @@ const _count = (value: string | undefined, fallback: number) => {
 /** A measured run of `plan` against direct, bare and relay. */
 async function _measured(plan: BenchPlan): Promise<string> {
   const maxConcurrent = Math.max(64, ...plan.concurrency);
-  await using setup = await loopbackSetup({ spawn: true, maxConcurrent, command: _COMMAND });
+  await using setup = await loopbackSetup({
+    placement: "child",
+    maxConcurrent,
+    program: { command: _COMMAND },
+  });
   const progress = stderrProgress(plannedRequests(plan, ["direct", "bare", "relay"]));
   const report = await runBench(setup, plan, progress, new AbortController().signal);
   progress.finish();
@@ -70,9 +74,9 @@ async function _measured(plan: BenchPlan): Promise<string> {
 /** relay's RSS every {@linkcode _MEMORY_STEP} requests, and the TTFB of each step. */
 async function _memory(total: number, concurrency: number): Promise<string> {
   await using setup = await loopbackSetup({
-    spawn: true,
+    placement: "child",
     maxConcurrent: Math.max(64, concurrency),
-    command: _COMMAND,
+    program: { command: _COMMAND },
   });
   const relay = setup.servers.relay!;
   const request = scenarioRequest("text", _SCENARIO);
@@ -93,7 +97,7 @@ async function _memory(total: number, concurrency: number): Promise<string> {
     const usage = await relay.usage();
     steps.push({
       requests: served,
-      rss_mb: _mib(usage!.rssMib),
+      rss_mb: _mib(usage!.memoryMib),
       peak_mb: _mib(usage!.peakMib!),
       ttfb_p50_ms: _ms(percentiles(samples.ttfb).p50),
     });
@@ -104,7 +108,7 @@ async function _memory(total: number, concurrency: number): Promise<string> {
   const result = {
     date: new Date().toISOString(),
     concurrency,
-    idle_mb: _mib(idle!.rssMib),
+    idle_mb: _mib(idle!.memoryMib),
     steps,
     growth_after_first_step_mb: _mib(last.rss_mb - first.rss_mb),
   };

@@ -3,10 +3,10 @@
  * process's own when the server runs inside it.
  */
 
-/** What a process has used so far. */
+/** What a server has used so far. */
 export interface Usage {
-  /** Resident memory now (`VmRSS`), in MiB. */
-  rssMib: number;
+  /** Memory now, in MiB: a process's resident memory (`VmRSS`), or a worker's JS heap. */
+  memoryMib: number;
   /** The most resident memory it has held (`VmHWM`), in MiB; unknown for this process. */
   peakMib?: number;
   /** CPU time of all its threads, user and system, in milliseconds (10 ms resolution); likewise. */
@@ -25,7 +25,7 @@ const _TICKS_PER_S = 100;
  * @example
  * ```ts
  * const usage = await childUsage(child.pid);
- * if (usage) console.log(`${usage.rssMib.toFixed(1)} MiB`);
+ * if (usage) console.log(`${usage.memoryMib.toFixed(1)} MiB`);
  * ```
  */
 export async function childUsage(pid: number): Promise<Usage | undefined> {
@@ -34,7 +34,7 @@ export async function childUsage(pid: number): Promise<Usage | undefined> {
   const mib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]) / 1024;
   // utime and stime are the 14th and 15th fields; the 2nd, the command name, may hold spaces.
   const [utime, stime] = stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(11, 13).map(Number);
-  return { rssMib: mib("VmRSS"), peakMib: mib("VmHWM"), cpuMs: (utime + stime) * 1000 / _TICKS_PER_S };
+  return { memoryMib: mib("VmRSS"), peakMib: mib("VmHWM"), cpuMs: (utime + stime) * 1000 / _TICKS_PER_S };
 }
 
 /**
@@ -42,11 +42,11 @@ export async function childUsage(pid: number): Promise<Usage | undefined> {
  *
  * @example
  * ```ts
- * console.log(ownUsage().rssMib);
+ * console.log(ownUsage().memoryMib);
  * ```
  */
 export function ownUsage(): Usage {
-  return { rssMib: Deno.memoryUsage().rss / (1024 * 1024) };
+  return { memoryMib: Deno.memoryUsage().rss / (1024 * 1024) };
 }
 
 async function _cat(path: string): Promise<string | undefined> {

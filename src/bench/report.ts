@@ -52,8 +52,11 @@ export interface LevelReport {
 
 /** relay's resident memory over the run, in MiB. */
 export interface MemoryReport {
-  /** What was measured: relay's own process, or the bench's when relay ran inside it. */
-  source: "relay process" | "bench process";
+  /**
+   * What was measured: relay's own process (resident memory), the JS heap of the worker relay ran on,
+   * or the bench's process when relay ran inside it.
+   */
+  source: "relay process" | "relay worker" | "bench process";
   idle_mb: number;
   after_warmup_mb: number;
   after_mb: number;
@@ -94,8 +97,8 @@ export interface BenchMeta {
   nproc: number;
   /** `loopback` (the default: mock, relay and bare started by the bench), `target` or `provider`. */
   mode: "loopback" | "target" | "provider";
-  /** Where relay ran: a child process, inside the bench, or elsewhere (`--target`). */
-  relay_process: "child" | "in-process" | "external";
+  /** Where relay ran: a child process, a worker thread, inside the bench, or elsewhere (`--target`). */
+  relay_process: "child" | "worker" | "in-process" | "external";
   /** `host` of the upstream: the bench's mock, `--upstream`, or the provider's. */
   upstream?: string;
   model: string;
@@ -182,6 +185,7 @@ export function renderReport(report: BenchReport): string {
   const { meta } = report;
   const where = {
     child: "relay as a child process",
+    worker: "relay on a worker thread",
     "in-process": "relay inside the bench",
     external: "relay",
   };
@@ -234,7 +238,8 @@ function _renderLevel(level: LevelReport): string[] {
 
 function _renderMemory(memory: MemoryReport): string {
   const peak = memory.peak_mb === undefined ? "" : `, peak ${memory.peak_mb.toFixed(1)}`;
-  return `memory (${memory.source}, RSS MiB): idle ${memory.idle_mb.toFixed(1)}, after warm-up ` +
+  const measure = memory.source === "relay worker" ? "JS heap" : "RSS";
+  return `memory (${memory.source}, ${measure} MiB): idle ${memory.idle_mb.toFixed(1)}, after warm-up ` +
     `${memory.after_warmup_mb.toFixed(1)}, after ${memory.requests} requests ${
       memory.after_mb.toFixed(1)
     }${peak}`;

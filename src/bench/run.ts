@@ -28,6 +28,7 @@ import {
   type TargetName,
 } from "./report.ts";
 import { SCENARIO_NAMES, type ScenarioName, type ScenarioOptions, scenarioRequest } from "./scenarios.ts";
+import type { BenchServer } from "./servers.ts";
 import type { BenchSetup } from "./setups.ts";
 import type { SseEvent } from "../stream/sse_decode.ts";
 
@@ -73,7 +74,7 @@ export function plannedRequests(plan: BenchPlan, targets: readonly TargetName[])
  *
  * @example
  * ```ts
- * await using setup = await loopbackSetup({ spawn: true, maxConcurrent: 64 });
+ * await using setup = await loopbackSetup({ placement: "child", maxConcurrent: 64 });
  * const report = await runBench(setup, plan, progress, signal);
  * ```
  */
@@ -287,6 +288,13 @@ function _cpu(before: Usage | undefined, after: Usage | undefined): number | und
   return before?.cpuMs === undefined || after?.cpuMs === undefined ? undefined : after.cpuMs - before.cpuMs;
 }
 
+/** Whose memory a server's usage is, by where it runs. */
+const _MEMORY_SOURCE = {
+  child: "relay process",
+  worker: "relay worker",
+  "in-process": "bench process",
+} as const satisfies Record<BenchServer["process"], MemoryReport["source"]>;
+
 function _memory(
   setup: BenchSetup,
   idle: Usage | undefined,
@@ -297,10 +305,10 @@ function _memory(
   if (!idle || !warm || !end) return undefined;
   const mib = (value: number) => Math.round(value * 10) / 10;
   return {
-    source: setup.servers.relay?.process === "child" ? "relay process" : "bench process",
-    idle_mb: mib(idle.rssMib),
-    after_warmup_mb: mib(warm.rssMib),
-    after_mb: mib(end.rssMib),
+    source: _MEMORY_SOURCE[setup.servers.relay!.process],
+    idle_mb: mib(idle.memoryMib),
+    after_warmup_mb: mib(warm.memoryMib),
+    after_mb: mib(end.memoryMib),
     ...(end.peakMib === undefined ? {} : { peak_mb: mib(end.peakMib) }),
     requests,
   };

@@ -1,7 +1,7 @@
 /**
- * The servers a bench starts: each on 127.0.0.1 at a port of the system's choosing, either a child
- * process (so its memory and CPU are its own, and it shares no event loop with the load generator) or
- * inside this process when child processes are not allowed.
+ * The servers a bench starts: each on 127.0.0.1 at a port of the system's choosing, in a child
+ * process (so its memory and CPU are its own, and it shares no event loop with the load generator),
+ * on a worker thread (`worker_server.ts`), or inside this process.
  */
 import { childUsage, ownUsage, type Usage } from "./process_usage.ts";
 
@@ -10,9 +10,12 @@ export interface BenchServer extends AsyncDisposable {
   readonly name: string;
   /** `http://127.0.0.1:<port>`. */
   readonly url: string;
-  /** Whether it runs in its own process (`child`) or in the bench's (`in-process`). */
-  readonly process: "child" | "in-process";
-  /** Its usage so far; `undefined` when it cannot be read. In process, the whole bench's memory. */
+  /** Whether it runs in its own process, on a thread of the bench's, or in the bench's event loop. */
+  readonly process: "child" | "worker" | "in-process";
+  /**
+   * Its usage so far; `undefined` when it cannot be read. A worker's is its JS heap; in process, the
+   * whole bench's memory.
+   */
   usage(): Promise<Usage | undefined>;
 }
 

@@ -3,20 +3,19 @@
  * and a bare pass-through), a relay already running (`--target`), or a configured provider
  * (`--provider`).
  */
-import { parseConfig } from "../config/load.ts";
 import type { Config, ProviderConfig } from "../config/schema.ts";
 import { createProvider, systemEnvironment } from "../providers/registry.ts";
 import type { Provider, ProviderKey } from "../providers/types.ts";
 import { ModelMap } from "../routing/model_map.ts";
 import { maskSecret } from "../util/mask.ts";
-import { serveBare } from "./bare_passthrough.ts";
 import { benchConfigText } from "./bench_config.ts";
 import { benchUpstreamHandler } from "./bench_upstream.ts";
 import { startInProcessRelay } from "./in_process_relay.ts";
 import { type Target, urlTarget } from "./load.ts";
 import { relayCommand } from "./relay_command.ts";
 import type { BenchMeta, TargetName } from "./report.ts";
-import { type BenchServer, inProcessServer, startChildServer } from "./servers.ts";
+import { type BenchServer, startChildServer } from "./servers.ts";
+import { startWorkerServer } from "./worker_server.ts";
 
 /** The targets of one run and the servers behind them; disposing of it stops what the bench started. */
 export interface BenchSetup extends AsyncDisposable {
@@ -36,66 +35,77 @@ export interface BenchSetup extends AsyncDisposable {
 }
 
 /**
- * Whether the bench may start relay and the pass-through as child processes: `--allow-run` for the
- * program that is running, which the `relay` permission set does not grant.
+ * Where the bench runs the servers it starts, relay and the bare pass-through: each in a child
+ * process, or each on a worker thread of the bench's process. Either way a server has an event loop
+ * of its own, apart from the load generator's and the mock's.
+ */
+export type Placement = "child" | "worker";
+
+/**
+ * Child processes when the bench may start them (`--allow-run` for the program that is running,
+ * which the `relay` permission set, and so the bundle and a compiled binary, does not grant), else
+ * workers.
  *
  * @example
  * ```ts
- * const setup = await loopbackSetup({ spawn: canStartChildren(), maxConcurrent: 64 });
+ * const setup = await loopbackSetup({ placement: placement(), maxConcurrent: 64 });
  * ```
  */
-export function canStartChildren(): boolean {
-  return Deno.permissions.querySync({ name: "run", command: relayCommand()[0] }).state === "granted";
+export function placement(): Placement {
+  const run = Deno.permissions.querySync({ name: "run", command: relayCommand()[0] });
+  return run.state === "granted" ? "child" : "worker";
 }
 
-const _IN_PROCESS_NOTE =
-  "no --allow-run, so relay and bare ran inside the bench: they share its event loop " +
-  "with the load generator and the mock, and memory is the whole bench process's";
+const _WORKER_NOTE = "no --allow-run, so relay and bare ran on worker threads of the bench's process: " +
+  "each has its own event loop, relay's memory is its JS heap, and no server's CPU can be read";
 
 /** How the default run starts its servers. */
 export interface LoopbackOptions {
-  /** Start relay and bare as child processes; in this process otherwise. */
-  spawn: boolean;
+  placement: Placement;
   /** relay's `server.max_concurrent`: at least the run's highest concurrency. */
   maxConcurrent: number;
-  /** The relay program to run as a child; the running one ({@linkcode relayCommand}) by default. */
-  command?: string[];
+  /**
+   * The relay program to run, as a command for a child or a module for a worker; the running one by
+   * default ({@linkcode relayCommand}, `Deno.mainModule`).
+   */
+  program?: { command?: string[]; module?: string | URL };
 }
 
 /**
  * The default run: the bench's mock upstream in this process; relay (`relay serve` on a throwaway
- * config, mode 0600) and the bare pass-through as child processes when `spawn`, else in this process.
+ * config, its ledger in the same temporary folder) and the bare pass-through placed as asked.
  *
  * @example
  * ```ts
- * await using setup = await loopbackSetup({ spawn: canStartChildren(), maxConcurrent: 64 });
+ * await using setup = await loopbackSetup({ placement: placement(), maxConcurrent: 64 });
  * ```
  */
 export async function loopbackSetup(options: LoopbackOptions): Promise<BenchSetup> {
-  const command = options.command ?? relayCommand();
   const stack = new AsyncDisposableStack();
   try {
     const mock = stack.use(
       Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, benchUpstreamHandler()),
     );
     const upstream = `http://127.0.0.1:${mock.addr.port}`;
+    const dir = await Deno.makeTempDir({ prefix: "relay-bench-" });
+    stack.defer(() => Deno.remove(dir, { recursive: true }));
+    const configText = benchConfigText(upstream, {
+      maxConcurrent: options.maxConcurrent,
+      ledgerPath: `${dir}/ledger.db`,
+    });
     let relay: BenchServer;
-    if (options.spawn) {
-      const dir = await Deno.makeTempDir({ prefix: "relay-bench-" });
-      stack.defer(() => Deno.remove(dir, { recursive: true }));
+    if (options.placement === "child") {
       const config = `${dir}/relay.yaml`;
-      const text = benchConfigText(upstream, {
-        maxConcurrent: options.maxConcurrent,
-        ledgerPath: `${dir}/ledger.db`,
-      });
       // relay refuses a config its group or others can read.
-      await Deno.writeTextFile(config, text, { mode: 0o600 });
+      await Deno.writeTextFile(config, configText, { mode: 0o600 });
+      const command = options.program?.command ?? relayCommand();
       relay = stack.use(await startChildServer("relay", [...command, "serve", "--config", config]));
     } else {
-      const text = benchConfigText(upstream, { maxConcurrent: options.maxConcurrent });
-      relay = stack.use(startInProcessRelay(parseConfig(text, "bench", () => undefined).config));
+      relay = stack.use(
+        await startWorkerServer("relay", { kind: "relay", configText }, options.program?.module),
+      );
     }
-    const bare = stack.use(await _startBare(upstream, options.spawn && command));
+    const bare = stack.use(await _startBare(upstream, options.placement, options.program));
     const moved = stack.move();
     return {
       mode: "loopback",
@@ -105,7 +115,7 @@ export async function loopbackSetup(options: LoopbackOptions): Promise<BenchSetu
       bare: urlTarget("bare", bare.url),
       relay: urlTarget("relay", relay.url),
       servers: { relay, bare },
-      notes: options.spawn ? [] : [_IN_PROCESS_NOTE],
+      notes: options.placement === "worker" ? [_WORKER_NOTE] : [],
       [Symbol.asyncDispose]: () => moved.disposeAsync(),
     };
   } catch (error) {
@@ -121,11 +131,11 @@ export async function loopbackSetup(options: LoopbackOptions): Promise<BenchSetu
  *
  * @example
  * ```ts
- * await using setup = await targetSetup({ target: "http://127.0.0.1:8787", spawn: false });
+ * await using setup = await targetSetup({ target: "http://127.0.0.1:8787", placement: placement() });
  * ```
  */
 export async function targetSetup(
-  options: { target: string; upstream?: string; token?: string; spawn: boolean },
+  options: { target: string; upstream?: string; token?: string; placement: Placement },
 ): Promise<BenchSetup> {
   const credential: Record<string, string> = options.token
     ? { authorization: `Bearer ${options.token}` }
@@ -143,7 +153,7 @@ export async function targetSetup(
       [Symbol.asyncDispose]: () => Promise.resolve(),
     };
   }
-  const bare = await _startBare(options.upstream, options.spawn && relayCommand());
+  const bare = await _startBare(options.upstream, options.placement);
   return {
     mode: "target",
     relayProcess: "external",
@@ -152,7 +162,9 @@ export async function targetSetup(
     direct: urlTarget("direct", options.upstream),
     bare: urlTarget("bare", bare.url),
     servers: { bare },
-    notes: options.spawn ? notes : [...notes, "no --allow-run, so bare ran inside the bench"],
+    notes: options.placement === "child"
+      ? notes
+      : [...notes, "no --allow-run, so bare ran on a worker thread"],
     [Symbol.asyncDispose]: () => bare[Symbol.asyncDispose](),
   };
 }
@@ -177,6 +189,8 @@ export function providerSetup(config: Config, provider: ProviderConfig): BenchSe
     // Loopback only, so no client token is needed; the chosen provider only, so routing cannot pick another.
     server: { ...config.server, host: "127.0.0.1", port: 0, auth: { tokens: [] } },
     providers: [provider],
+    // A bench's requests are not the user's traffic, and their relay serve may hold the same file.
+    ledger: { ...config.ledger, enabled: false },
   });
   return {
     mode: "provider",
@@ -214,9 +228,15 @@ function _providerTarget(adapter: Provider, key: ProviderKey | undefined, models
   };
 }
 
-/** The pass-through: a child running `command` when one is given, else in this process. */
-async function _startBare(upstream: string, command: string[] | false): Promise<BenchServer> {
-  if (command) return await startChildServer("bare", [...command, "bench", "--serve-bare", upstream]);
-  const server = serveBare(upstream);
-  return inProcessServer("bare", `http://127.0.0.1:${server.addr.port}`, () => server.shutdown());
+/** The pass-through, in a child (`relay bench --serve-bare`) or a worker. */
+async function _startBare(
+  upstream: string,
+  placement: Placement,
+  program: LoopbackOptions["program"] = {},
+): Promise<BenchServer> {
+  if (placement === "worker") {
+    return await startWorkerServer("bare", { kind: "bare", upstream }, program.module);
+  }
+  const command = program.command ?? relayCommand();
+  return await startChildServer("bare", [...command, "bench", "--serve-bare", upstream]);
 }

@@ -6,13 +6,7 @@ import { stderrProgress } from "../bench/progress.ts";
 import { type BenchPlan, plannedRequests, runBench } from "../bench/run.ts";
 import { CLAUDE_CODE_HEADERS } from "../bench/claude_code_headers.ts";
 import { scenarioRequest } from "../bench/scenarios.ts";
-import {
-  type BenchSetup,
-  canStartChildren,
-  loopbackSetup,
-  providerSetup,
-  targetSetup,
-} from "../bench/setups.ts";
+import { type BenchSetup, loopbackSetup, placement, providerSetup, targetSetup } from "../bench/setups.ts";
 import { estimateTokens } from "../routing/token_estimate.ts";
 import { reportConfigError } from "./_config_error.ts";
 import { Cancelled, canPrompt, terminalPrompter } from "./_prompts.ts";
@@ -117,15 +111,15 @@ async function _run(options: _BenchOptions, signal: AbortSignal): Promise<number
       },
       fidelity: options.fidelity,
     };
-    const spawn = canStartChildren();
+    const servers = placement();
     setup = options.target
       ? await targetSetup({
         target: options.target,
         upstream: options.upstream,
         token: Deno.env.get("ANTHROPIC_AUTH_TOKEN"),
-        spawn,
+        placement: servers,
       })
-      : await loopbackSetup({ spawn, maxConcurrent: Math.max(64, ...plan.concurrency) });
+      : await loopbackSetup({ placement: servers, maxConcurrent: Math.max(64, ...plan.concurrency) });
   }
   await using _ = setup;
   const names = (["direct", "bare", "relay"] as const).filter((name) => setup[name]);

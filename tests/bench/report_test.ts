@@ -144,3 +144,16 @@ Deno.test("renderReport: relay-only figures, no memory, fidelity not checked", (
   assert.doesNotMatch(text, /direct|relay adds|memory/);
   assert.match(text, /fidelity: not checked: no --upstream to compare relay's streams with/);
 });
+
+Deno.test("renderReport: relay on a worker thread, its memory the worker's JS heap", () => {
+  const base = report();
+  const text = renderReport(report({
+    meta: { ...base.meta, relay_process: "worker" },
+    memory: { source: "relay worker", idle_mb: 15.2, after_warmup_mb: 21.6, after_mb: 24.7, requests: 488 },
+  }));
+  assert.match(text, /: loopback, relay on a worker thread; nproc 2/);
+  assert.match(
+    text,
+    /memory \(relay worker, JS heap MiB\): idle 15\.2, after warm-up 21\.6, after 488 requests 24\.7\n/,
+  );
+});

@@ -12,6 +12,8 @@ const plan: BenchPlan = {
   fidelity: true,
 };
 const signal = new AbortController().signal;
+/** relay's program, which a bench worker runs. */
+const MAIN = new URL("../../main.ts", import.meta.url);
 
 function countingProgress() {
   const seen = { advanced: 0, phases: [] as string[] };
@@ -23,8 +25,12 @@ function countingProgress() {
   return { progress, seen };
 }
 
-Deno.test("a loopback run in process times direct, bare and relay at each level, and relay passes every scenario", async () => {
-  await using setup = await loopbackSetup({ spawn: false, maxConcurrent: 64 });
+Deno.test("a loopback run on workers times direct, bare and relay at each level, and relay passes every scenario", async () => {
+  await using setup = await loopbackSetup({
+    placement: "worker",
+    maxConcurrent: 64,
+    program: { module: MAIN },
+  });
   const { progress, seen } = countingProgress();
   const report = await runBench(setup, plan, progress, signal);
 
@@ -36,12 +42,12 @@ Deno.test("a loopback run in process times direct, bare and relay at each level,
   assert.deepEqual(report.levels.map((level) => level.concurrency), [1, 4]);
   for (const level of report.levels) {
     assert.ok(level.direct && level.bare && level.relay && level.overhead_ms && level.overhead_vs_bare);
-    assert.equal(level.relay.cpu_ms_per_request, undefined, "no CPU figure for servers inside the bench");
+    assert.equal(level.relay.cpu_ms_per_request, undefined, "no CPU figure for servers on workers");
   }
   assert.equal(report.concurrency, 1, "the first level's figures sit at the top");
   assert.equal(report.meta.events_per_stream, 10);
-  assert.equal(report.meta.relay_process, "in-process");
-  assert.equal(report.memory?.source, "bench process");
+  assert.equal(report.meta.relay_process, "worker");
+  assert.equal(report.memory?.source, "relay worker");
   assert.equal(report.fidelity.passed, true);
   assert.deepEqual(
     report.fidelity.checks.map(({ scenario, under_load }) => `${scenario}${under_load ? " loaded" : ""}`),
@@ -92,7 +98,11 @@ function renamingToolIds(upstream: string): BenchSetup {
 }
 
 Deno.test("a relay that changes tool_use ids fails fidelity, idle and under load, naming the difference", async () => {
-  await using loopback = await loopbackSetup({ spawn: false, maxConcurrent: 64 });
+  await using loopback = await loopbackSetup({
+    placement: "worker",
+    maxConcurrent: 64,
+    program: { module: MAIN },
+  });
   const report = await runBench(
     renamingToolIds(loopback.upstream!),
     plan,
@@ -122,7 +132,11 @@ Deno.test("a relay that changes tool_use ids fails fidelity, idle and under load
 });
 
 Deno.test("without a direct target nothing is compared, and the report says why", async () => {
-  await using loopback = await loopbackSetup({ spawn: false, maxConcurrent: 64 });
+  await using loopback = await loopbackSetup({
+    placement: "worker",
+    maxConcurrent: 64,
+    program: { module: MAIN },
+  });
   const relayOnly: BenchSetup = {
     ...loopback,
     direct: undefined,

@@ -40,10 +40,11 @@ Deno.test("relay bench --quick --json: direct, bare and relay timed, every scena
   }
   assert.equal(report.meta.mode, "loopback");
   // The test runs relay with the relay permission set alone, which has no --allow-run.
-  assert.equal(report.meta.relay_process, "in-process");
+  assert.equal(report.meta.relay_process, "worker");
   assert.ok(report.notes.some((note: string) => note.includes("--allow-run")));
-  assert.equal(report.memory.source, "bench process");
+  assert.equal(report.memory.source, "relay worker");
   assert.ok(report.memory.after_mb > 0);
+  assert.equal(report.relay.cpu_ms_per_request, undefined, "a worker's CPU cannot be read");
   assert.equal(report.fidelity.passed, true, JSON.stringify(report.fidelity));
   assert.equal(report.fidelity.checks.length, 8);
   assert.match(stderr, /bench: concurrency 16: \d+\/\d+ requests/, "plain progress lines without a terminal");
@@ -65,10 +66,10 @@ Deno.test("relay bench with --allow-run: relay and bare as child processes, rela
 Deno.test("relay bench prints readable tables", async () => {
   const { code, stdout, stderr } = await runRelay(["bench", "--requests", "20", "--concurrency", "2"]);
   assert.equal(code, 0, stderr);
-  assert.match(stdout, /^relay bench, .*: loopback, relay inside the bench/);
+  assert.match(stdout, /^relay bench, .*: loopback, relay on a worker thread/);
   assert.match(stdout, /concurrency 2 \(20 requests per target\)\n +p50 +p90 +p99 +max\nttfb +direct +\d/);
   assert.match(stdout, /relay adds -?\d+\.\d{3} ms at p50/);
-  assert.match(stdout, /memory \(bench process, RSS MiB\): idle/);
+  assert.match(stdout, /memory \(relay worker, JS heap MiB\): idle/);
   assert.match(stdout, /fidelity: passed/);
 });
 

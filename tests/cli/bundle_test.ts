@@ -57,4 +57,14 @@ Deno.test("the bundle is one executable file that runs with the project's permis
     relay.process.kill("SIGTERM");
     assert.equal((await relay.process.status).code, 0);
   });
+
+  await t.step("relay bench runs relay and bare on worker threads of the bundle itself", async () => {
+    const args = ["bench", "--json", "--requests", "20", "--concurrency", "2", "--no-fidelity"];
+    const { code, stdout, stderr } = await runRelay(args, { command: [bundle] });
+    assert.equal(code, 0, stderr);
+    const report = JSON.parse(stdout);
+    assert.equal(report.meta.relay_process, "worker");
+    assert.equal(report.memory.source, "relay worker");
+    assert.equal(typeof report.levels[0].overhead_vs_bare.p50, "number");
+  });
 });

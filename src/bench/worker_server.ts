@@ -1,0 +1,151 @@
+/**
+ * A bench server on a thread of its own: a Web Worker running relay's own program (`main.ts`, the
+ * bundle or the compiled binary, whichever is running), which serves what the bench asks for. It is
+ * how the bench keeps relay and the pass-through off its own event loop when it may not start child
+ * processes: the `relay` permission set, which the bundle and a compiled binary carry, has no
+ * `--allow-run`. A worker inherits the bench's permissions and needs no file of its own, so it works
+ * wherever relay itself runs.
+ */
+import { parseConfig } from "../config/load.ts";
+import { serveBare } from "./bare_passthrough.ts";
+import { startInProcessRelay } from "./in_process_relay.ts";
+import type { Usage } from "./process_usage.ts";
+import type { BenchServer } from "./servers.ts";
+
+/** What a worker serves: relay on a config (JSON or YAML text), or the bare pass-through to `upstream`. */
+export type WorkerRole = { kind: "relay"; configText: string } | { kind: "bare"; upstream: string };
+
+type _ToWorker = { start: WorkerRole } | { usage: true } | { stop: true };
+type _FromWorker = { listening: string } | { failed: string } | { usage: Usage } | { stopped: true };
+
+/** Worker names start with this; {@linkcode isBenchWorker} looks for it. */
+const _NAME_PREFIX = "relay-bench:";
+/** How long a worker may take to listen: it loads relay's whole program first. */
+const _START_TIMEOUT_MS = 30_000;
+
+/**
+ * Starts `role` in a worker running `module` (the running program by default) and resolves once it
+ * listens on 127.0.0.1. Its usage is its own isolate's JS heap: a thread's resident memory and CPU
+ * cannot be told apart from the process's without reading /proc, which Deno allows only to
+ * `--allow-all`.
+ *
+ * @example
+ * ```ts
+ * await using bare = await startWorkerServer("bare", { kind: "bare", upstream: "http://127.0.0.1:9000" });
+ * console.log(bare.url, await bare.usage());
+ * ```
+ */
+export async function startWorkerServer(
+  name: string,
+  role: WorkerRole,
+  module: string | URL = Deno.mainModule,
+): Promise<BenchServer> {
+  const worker = new Worker(module, { type: "module", name: `${_NAME_PREFIX}${name}` });
+  const replies: PromiseWithResolvers<_FromWorker>[] = [];
+  const failed = Promise.withResolvers<never>();
+  // Each message answers the oldest question; a worker that dies answers every question with why.
+  worker.onmessage = (event: MessageEvent<_FromWorker>) => replies.shift()?.resolve(event.data);
+  worker.onerror = (event) => {
+    event.preventDefault();
+    failed.reject(new Error(`${name} worker failed: ${event.message}`));
+  };
+  failed.promise.catch(() => {});
+  const ask = (message: _ToWorker): Promise<_FromWorker> => {
+    const reply = Promise.withResolvers<_FromWorker>();
+    replies.push(reply);
+    worker.postMessage(message);
+    return Promise.race([reply.promise, failed.promise]);
+  };
+
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const started = await Promise.race([
+      ask({ start: role }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${name} worker is not listening after ${_START_TIMEOUT_MS} ms`)),
+          _START_TIMEOUT_MS,
+        );
+      }),
+    ]);
+    if (!("listening" in started)) {
+      throw new Error(`${name} did not start: ${"failed" in started ? started.failed : "no answer"}`);
+    }
+    return {
+      name,
+      url: started.listening,
+      process: "worker",
+      usage: async () => {
+        const answer = await ask({ usage: true }).catch(() => undefined);
+        return answer && "usage" in answer ? answer.usage : undefined;
+      },
+      [Symbol.asyncDispose]: async () => {
+        await ask({ stop: true }).catch(() => {});
+        worker.terminate();
+      },
+    };
+  } catch (error) {
+    worker.terminate();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Whether this program runs as a bench worker, in which case `main.ts` calls
+ * {@linkcode serveBenchWorker} instead of the command line.
+ */
+export function isBenchWorker(): boolean {
+  return "WorkerGlobalScope" in globalThis && _scope().name.startsWith(_NAME_PREFIX);
+}
+
+/**
+ * The worker's side: serves the role it is given until asked to stop. Its relay logs nothing (the
+ * lines are rendered, so their cost is counted, and dropped: the bench's stderr is for its progress).
+ */
+export function serveBenchWorker(): void {
+  const scope = _scope();
+  let server: BenchServer | undefined;
+  scope.onmessage = async ({ data }) => {
+    if ("start" in data) {
+      try {
+        server = _start(data.start);
+        scope.postMessage({ listening: server.url });
+      } catch (error) {
+        scope.postMessage({ failed: error instanceof Error ? error.message : String(error) });
+      }
+    } else if ("usage" in data) {
+      const { heapUsed } = Deno.memoryUsage();
+      scope.postMessage({ usage: { memoryMib: heapUsed / (1024 * 1024) } });
+    } else {
+      await server?.[Symbol.asyncDispose]();
+      scope.postMessage({ stopped: true });
+    }
+  };
+}
+
+function _start(role: WorkerRole): BenchServer {
+  if (role.kind === "relay") {
+    return startInProcessRelay(parseConfig(role.configText, "bench", () => undefined).config);
+  }
+  const server = serveBare(role.upstream);
+  return {
+    name: "bare",
+    url: `http://127.0.0.1:${server.addr.port}`,
+    process: "worker",
+    usage: () => Promise.resolve(undefined),
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
+/** The parts of a worker's global scope used here, which Deno's window types do not declare. */
+interface _WorkerScope {
+  name: string;
+  postMessage(message: _FromWorker): void;
+  onmessage: ((event: MessageEvent<_ToWorker>) => void) | null;
+}
+
+function _scope(): _WorkerScope {
+  return globalThis as unknown as _WorkerScope;
+}
