@@ -12,8 +12,8 @@
  *   checked under that load.
  * - `body`: every request carries a 400 KB Claude Code session body, at concurrency 1 and 16.
  * - `memory`: 100,000 requests through relay at concurrency 16, its RSS read every 10,000.
- * - `floor`: what relay's shape alone costs: `bench/shape_server.ts` at each step against bare, at
- *   concurrency 1, three rounds.
+ * - `floor`: what relay's shape alone costs: `bench/shape_server.ts` at each step, then relay, against
+ *   bare, three rounds, at concurrency 1 (`--concurrency 1,16` for more levels).
  */
 import { parseArgs } from "node:util";
 import { emptySamples, runBatch } from "../src/bench/load.ts";
@@ -27,7 +27,7 @@ import { scenarioRequest } from "../src/bench/scenarios.ts";
 import { benchUpstreamHandler } from "../src/bench/bench_upstream.ts";
 import { urlTarget } from "../src/bench/load.ts";
 import { startChildServer } from "../src/bench/servers.ts";
-import { type BenchSetup, loopbackSetup } from "../src/bench/setups.ts";
+import { type BenchSetup, loopbackSetup, startBenchRelay } from "../src/bench/setups.ts";
 import { claudeCodeBody } from "./_fixtures.ts";
 import { SHAPE_STEPS } from "./shape_server.ts";
 
@@ -56,6 +56,9 @@ const _count = (value: string | undefined, fallback: number) => {
   if (!Number.isInteger(count) || count < 1) throw new Error(`expected a positive integer, got "${value}"`);
   return count;
 };
+
+/** A `--concurrency` list such as `1,16`. */
+const _levels = (value: string) => value.split(",").map((level) => _count(level, 1));
 
 /** A measured run of `plan` against direct, bare and relay. */
 async function _measured(plan: BenchPlan): Promise<string> {
@@ -128,10 +131,12 @@ async function _memory(total: number, concurrency: number): Promise<string> {
 }
 
 /**
- * Each step of `bench/shape_server.ts` timed against bare, at concurrency 1, in `rounds` rounds: what a
- * pass-through shaped like relay adds over bare before any of relay's own work.
+ * Each step of `bench/shape_server.ts`, then relay itself, timed against bare at each concurrency, in
+ * `rounds` rounds: what a pass-through shaped like relay adds over bare before any of relay's own work,
+ * and what relay's own work adds on top. Every server is a child, so each one's CPU per request is read
+ * too.
  */
-async function _floor(requests: number, rounds: number): Promise<string> {
+async function _floor(requests: number, concurrency: number[], rounds: number): Promise<string> {
   await using stack = new AsyncDisposableStack();
   const mock = stack.use(
     Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, benchUpstreamHandler()),
@@ -140,15 +145,26 @@ async function _floor(requests: number, rounds: number): Promise<string> {
   const bare = stack.use(await startChildServer("bare", [..._COMMAND, "bench", "--serve-bare", upstream]));
   const script = new URL("./shape_server.ts", import.meta.url).pathname;
   const config = new URL("../deno.json", import.meta.url).pathname;
-  const plan: BenchPlan = { concurrency: [1], requests, warmup: 200, scenario: _SCENARIO, fidelity: false };
-  const progress = stderrProgress(
-    rounds * SHAPE_STEPS.length * plannedRequests(plan, ["direct", "bare", "relay"]),
-  );
-  const ratios: Record<string, number[]> = {};
+  const plan: BenchPlan = { concurrency, requests, warmup: 200, scenario: _SCENARIO, fidelity: false };
+  const steps = [...SHAPE_STEPS, "relay"] as const;
+  const progress = stderrProgress(rounds * steps.length * plannedRequests(plan, ["direct", "bare", "relay"]));
+  const start = (step: typeof steps[number]) =>
+    step === "relay"
+      ? startBenchRelay(upstream, {
+        placement: "child",
+        maxConcurrent: Math.max(64, ...concurrency),
+        program: { command: _COMMAND },
+      })
+      : startChildServer(step, [
+        ...[Deno.execPath(), "run", "-q", "-P=relay", "--no-prompt", "--config", config, script],
+        step,
+        upstream,
+      ]);
+  /** By concurrency, then step: each round's ratio and the step's CPU per request. */
+  const figures = new Map<number, Map<string, { ratios: number[]; cpu: number[] }>>();
   for (let round = 0; round < rounds; round++) {
-    for (const step of SHAPE_STEPS) {
-      const command = [Deno.execPath(), "run", "-q", "-P=relay", "--no-prompt", "--config", config, script];
-      await using shaped = await startChildServer(step, [...command, step, upstream]);
+    for (const step of steps) {
+      await using shaped = await start(step);
       const setup: BenchSetup = {
         mode: "loopback",
         relayProcess: "child",
@@ -162,19 +178,35 @@ async function _floor(requests: number, rounds: number): Promise<string> {
       };
       progress.phase(`${step}, round ${round + 1}`);
       const report = await runBench(setup, plan, progress, new AbortController().signal);
-      (ratios[step] ??= []).push(report.levels[0].overhead_vs_bare?.p50 ?? NaN);
+      for (const level of report.levels) {
+        const byStep = figures.get(level.concurrency) ?? new Map();
+        figures.set(level.concurrency, byStep);
+        const entry = byStep.get(step) ?? { ratios: [], cpu: [] };
+        byStep.set(step, entry);
+        entry.ratios.push(level.overhead_vs_bare?.p50 ?? NaN);
+        entry.cpu.push(level.relay.cpu_ms_per_request ?? NaN);
+      }
     }
   }
   progress.finish();
   if (values.json) {
-    return JSON.stringify({ date: new Date().toISOString(), requests, overhead_vs_bare_p50: ratios });
+    const levels = [...figures].map(([level, byStep]) => ({
+      concurrency: level,
+      overhead_vs_bare_p50: Object.fromEntries([...byStep].map(([step, entry]) => [step, entry.ratios])),
+      cpu_ms_per_request: Object.fromEntries([...byStep].map(([step, entry]) => [step, entry.cpu])),
+    }));
+    return JSON.stringify({ date: new Date().toISOString(), requests, levels });
   }
-  return [
-    `what each step toward relay's shape adds over what bare adds, p50 TTFB, concurrency 1, ${requests} requests`,
-    ...SHAPE_STEPS.map((step) =>
-      `${step.padEnd(7)} ${ratios[step].map((ratio) => `${ratio.toFixed(2)}x`).join("  ")}`
+  return [...figures].flatMap(([level, byStep]) => [
+    `concurrency ${level}: what each step adds over what bare adds (p50 TTFB), and its CPU per request, ` +
+    `${requests} requests, ${rounds} rounds`,
+    ...[...byStep].map(([step, entry]) =>
+      `${step.padEnd(7)} ${entry.ratios.map((ratio) => `${ratio.toFixed(2)}x`).join("  ")}   CPU ${
+        entry.cpu.map((ms) => ms.toFixed(3)).join(" ")
+      } ms`
     ),
-  ].join("\n");
+    "",
+  ]).join("\n").trimEnd();
 }
 
 function _mib(value: number): number {
@@ -206,7 +238,7 @@ const _RUNS: Record<string, () => Promise<string>> = {
       fidelity: true,
     }),
   memory: () => _memory(_count(values.requests, 100_000), _count(values.concurrency, 16)),
-  floor: () => _floor(_count(values.requests, 2000), 3),
+  floor: () => _floor(_count(values.requests, 2000), _levels(values.concurrency ?? "1"), 3),
 };
 
 if (import.meta.main) {

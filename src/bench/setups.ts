@@ -87,24 +87,7 @@ export async function loopbackSetup(options: LoopbackOptions): Promise<BenchSetu
       Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, benchUpstreamHandler()),
     );
     const upstream = `http://127.0.0.1:${mock.addr.port}`;
-    const dir = await Deno.makeTempDir({ prefix: "relay-bench-" });
-    stack.defer(() => Deno.remove(dir, { recursive: true }));
-    const configText = benchConfigText(upstream, {
-      maxConcurrent: options.maxConcurrent,
-      ledgerPath: `${dir}/ledger.db`,
-    });
-    let relay: BenchServer;
-    if (options.placement === "child") {
-      const config = `${dir}/relay.yaml`;
-      // relay refuses a config its group or others can read.
-      await Deno.writeTextFile(config, configText, { mode: 0o600 });
-      const command = options.program?.command ?? relayCommand();
-      relay = stack.use(await startChildServer("relay", [...command, "serve", "--config", config]));
-    } else {
-      relay = stack.use(
-        await startWorkerServer("relay", { kind: "relay", configText }, options.program?.module),
-      );
-    }
+    const relay = stack.use(await startBenchRelay(upstream, options));
     const bare = stack.use(await _startBare(upstream, options.placement, options.program));
     const moved = stack.move();
     return {
@@ -122,6 +105,46 @@ export async function loopbackSetup(options: LoopbackOptions): Promise<BenchSetu
     await stack.disposeAsync();
     throw error;
   }
+}
+
+/**
+ * relay as the bench runs it: `relay serve` on a throwaway config (mode 0600) whose one provider is
+ * `upstream`, its usage ledger on but in the same temporary folder, so bench traffic never lands in the
+ * ledger of the relay people run. Stopping it removes the folder.
+ *
+ * @example
+ * ```ts
+ * await using relay = await startBenchRelay("http://127.0.0.1:9000", { placement: "child", maxConcurrent: 64 });
+ * ```
+ */
+export async function startBenchRelay(upstream: string, options: LoopbackOptions): Promise<BenchServer> {
+  const dir = await Deno.makeTempDir({ prefix: "relay-bench-" });
+  const configText = benchConfigText(upstream, {
+    maxConcurrent: options.maxConcurrent,
+    ledgerPath: `${dir}/ledger.db`,
+  });
+  let relay: BenchServer;
+  try {
+    if (options.placement === "child") {
+      const config = `${dir}/relay.yaml`;
+      // relay refuses a config its group or others can read.
+      await Deno.writeTextFile(config, configText, { mode: 0o600 });
+      const command = options.program?.command ?? relayCommand();
+      relay = await startChildServer("relay", [...command, "serve", "--config", config]);
+    } else {
+      relay = await startWorkerServer("relay", { kind: "relay", configText }, options.program?.module);
+    }
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true });
+    throw error;
+  }
+  return {
+    ...relay,
+    [Symbol.asyncDispose]: async () => {
+      await relay[Symbol.asyncDispose]();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
 }
 
 /**
