@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
-import { FROM_SOURCE, runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
+import { cliEnv, FROM_SOURCE, runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
 
 const PROVIDER_KEY = "sk-bench-provider-key-0000x7f2";
 
@@ -181,5 +181,37 @@ Deno.test("relay bench refuses flags that do not go together", async () => {
     const { code, stderr } = await runRelay(["bench", ...args]);
     assert.notEqual(code, 0);
     assert.match(stderr, pattern);
+  }
+});
+
+Deno.test("Ctrl-C during relay bench exits 130, its servers stopped and its temporary folder gone", async (t) => {
+  for (const [placement, command] of [["worker", FROM_SOURCE], ["child", WITH_RUN]] as const) {
+    await t.step(placement, async () => {
+      const home = await sandbox();
+      const tmp = `${home}/tmp`;
+      await Deno.mkdir(tmp);
+      const [program, ...args] = command;
+      const bench = new Deno.Command(program, {
+        args: [...args, "bench", "--requests", "100000", "--concurrency", "4"],
+        cwd: home,
+        env: cliEnv(home, { TMPDIR: tmp }),
+        clearEnv: true,
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const lines = bench.stderr.pipeThrough(new TextDecoderStream()).values();
+      // Interrupted while it times: the servers and their folder exist by then.
+      let seen = "";
+      while (!/bench: concurrency 4: /.test(seen)) {
+        const { value, done } = await lines.next();
+        assert.ok(!done, `relay bench ended before it timed anything:\n${seen}`);
+        seen += value;
+      }
+      assert.equal((await Array.fromAsync(Deno.readDir(tmp))).length, 1, "the run's folder, while it runs");
+      bench.kill("SIGINT");
+      for await (const _ of lines) { /* drain */ }
+      assert.equal((await bench.status).code, 130);
+      assert.deepEqual(await Array.fromAsync(Deno.readDir(tmp)), [], "nothing left behind");
+    });
   }
 });
