@@ -282,19 +282,24 @@ async function _relay(
         ? tried.response?.status ?? tried.error.status
         : tried.response.status;
       const { response } = tried;
-      trace.upstreamRequestId = response?.headers.get("request-id") ?? undefined;
-      if (response) attempt.observe(readRateLimitHeaders(response.headers, wallClock()));
+      // What the answer tells the key pool, the breakers and affinity; a committed answer tells it once
+      // its head is on its way (`afterHead`).
+      const account = () => {
+        trace.upstreamRequestId = response?.headers.get("request-id") ?? undefined;
+        if (response) attempt.observe(readRateLimitHeaders(response.headers, wallClock()));
+        if (tried.kind !== "failed") attempt.committed(trace.ttfb! - trace.start);
+      };
 
       if (tried.kind !== "failed") {
         trace.ttfb = now();
-        attempt.committed(trace.ttfb - trace.start);
         await last?.response?.body?.cancel().catch(() => {});
         handedOff = true;
-        return _answer(tried, attempt, options, () => {
+        return _answer(tried, attempt, options, account, () => {
           exchange.end();
           releaseSlot();
         }, log);
       }
+      account();
 
       const decision = classifyFailure(tried.outcome, wallClock());
       attempt.failed(decision);
@@ -490,6 +495,7 @@ function _answer(
   tried: Extract<_Tried, { kind: "committed" | "empty" }>,
   attempt: Attempt,
   options: RelayOptions,
+  account: () => void,
   releaseSlot: () => void,
   log: _Log,
 ): Response {
@@ -497,6 +503,7 @@ function _answer(
   // `x-request-id` is set by the requestId middleware, on every answer.
   const headers = headersForClient(response.headers);
   if (tried.kind === "empty") {
+    account();
     attempt.finished(undefined);
     log("complete", { bytes: 0 }).finally(releaseSlot);
     return new Response(null, { status: response.status, headers });
@@ -505,6 +512,7 @@ function _answer(
   const sse = _isSse(response);
   const stream = forwardBody(tried.reader, {
     first: tried.head,
+    afterHead: account,
     sse,
     observe: (chunk) => usage.observe(chunk),
     keepAlive: { intervalMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS, ping: ANTHROPIC_PING },

@@ -24,6 +24,13 @@ export interface ForwardOptions {
   /** Called once, when the body ends for any reason. */
   onDone?: (outcome: ForwardOutcome) => void;
   /**
+   * Called once, before anything else, when the source is read again after `first` (or the body ends
+   * first): for work each answer needs but its first byte need not wait for. Until JavaScript yields,
+   * the server cannot write the head, and a read of the source is the first yield that costs nothing
+   * extra (a timer per answer costs more than the work it would defer: relay bench).
+   */
+  afterHead?: () => void;
+  /**
    * For an SSE body: `ping` goes out whenever the source has been silent for `intervalMs` while the
    * client waits for more (0: never). Claude Code aborts a stream after 300 s without a byte, proxies
    * and OpenAI clients sooner (protocols.md §2.3, §8.3), while a local model may take minutes over a
@@ -64,6 +71,12 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     options.onDone?.(outcome);
   };
   const { observe, describeFailure } = options;
+  let afterHead = options.afterHead;
+  const headIsOut = () => {
+    const run = afterHead;
+    afterHead = undefined;
+    run?.();
+  };
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   const emit = (chunk: Uint8Array) => {
     bytes += chunk.byteLength;
@@ -72,6 +85,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
   };
   // After a cancel (`finished`), the read it settled has nowhere to go.
   const onChunk = (result: ReadableStreamReadResult<Uint8Array>) => {
+    if (afterHead) headIsOut();
     if (finished) return;
     if (result.done) {
       controller.close();
@@ -86,6 +100,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     }
   };
   const onFailure = (error: unknown) => {
+    if (afterHead) headIsOut();
     if (finished) return;
     if (!describeFailure) {
       controller.error(error);
@@ -115,6 +130,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
       return reader.read().then(onChunk, onFailure);
     },
     cancel(reason) {
+      if (afterHead) headIsOut();
       finish({ kind: "client_closed", bytes });
       // Deno 2.9.6 rejects a cancel that reaches a TransformStream terminated with output still queued
       // (Bedrock's decoder after its error event); the client is gone either way.

@@ -227,6 +227,66 @@ Deno.test("200 concurrent streams over a faulty upstream: each is complete and c
   await Promise.all([a.close(), b.close()]);
 });
 
+/** `STREAM` about another conversation, so affinity does not tie two requests together. */
+const streamAbout = (text: string) => STREAM.replace('"content":"hi"', `"content":${JSON.stringify(text)}`);
+
+Deno.test("a streamed answer's rate-limit headers reach the key pool: a key it says is spent is skipped", async () => {
+  const keys = ["sk-first-key-0000000000001", "sk-second-key-000000000002"];
+  const spent = {
+    "anthropic-ratelimit-requests-limit": "50",
+    "anthropic-ratelimit-requests-remaining": "0",
+    "anthropic-ratelimit-requests-reset": new Date(Date.now() + 60_000).toISOString(),
+  };
+  const upstream = startFakeUpstream(async (request, recorded) => {
+    const answer = await startFakeUpstreamDefault(request, recorded);
+    const headers = new Headers(answer.headers);
+    if (recorded.headers.get("x-api-key") === keys[0]) {
+      for (const [name, value] of Object.entries(spent)) headers.set(name, value);
+    }
+    return new Response(answer.body, { status: answer.status, headers });
+  });
+  await using relay = startTestRelay({ routes: [routeTo("a", upstream.url, keys)], retry: RETRY });
+  for (const text of ["one", "two"]) {
+    const response = await fetch(`${relay.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: streamAbout(text),
+    });
+    assert.equal((await assembled(response)).message.stop_reason, "end_turn");
+  }
+  assert.deepEqual(
+    upstream.requests.map((request) => request.headers.get("x-api-key")),
+    keys,
+    "the failover strategy's first key, then, told it is spent, the second",
+  );
+  await upstream.close();
+});
+
+Deno.test("a conversation stays with the key that served it, even where the strategy would pick another", async () => {
+  let first = true;
+  const flaky = startFakeUpstream((request, recorded) => {
+    if (!first) return startFakeUpstreamDefault(request, recorded);
+    first = false;
+    return status(529, "overloaded_error")(request, recorded);
+  });
+  const up = startFakeUpstream();
+  await using relay = startTestRelay({
+    routes: [routeTo("flaky", flaky.url), routeTo("up", up.url)],
+    retry: RETRY,
+  });
+  for (let turn = 0; turn < 2; turn++) {
+    const response = await post(relay.url);
+    assert.equal((await assembled(response)).message.stop_reason, "end_turn");
+    assert.equal((await relay.nextRequestLog()).provider, "up");
+  }
+  assert.deepEqual(
+    [flaky.requests.length, up.requests.length],
+    [1, 2],
+    "the second turn went where the first ended",
+  );
+  await Promise.all([flaky.close(), up.close()]);
+});
+
 /** The fake upstream's default answer (the mock), for handlers that only sometimes misbehave. */
 const startFakeUpstreamDefault: FakeHandler = (() => {
   let handler: FakeHandler | undefined;

@@ -10,6 +10,8 @@ function forwarded(sse = true) {
   const source = controlledStream();
   const outcome = Promise.withResolvers<ForwardOutcome>();
   const first = bytes("event: ping\ndata: {}\n\n");
+  /** What the body did, in order, as its callbacks saw it. */
+  const calls: string[] = [];
   const body = forwardBody(new WatchedReader(source.body.getReader()), {
     first,
     sse,
@@ -17,9 +19,14 @@ function forwarded(sse = true) {
       errorType: "api_error",
       message: `upstream failed: ${(error as Error).message}`,
     }),
-    onDone: outcome.resolve,
+    observe: (chunk) => calls.push(`observe ${chunk.byteLength}`),
+    afterHead: () => calls.push("afterHead"),
+    onDone: (done) => {
+      calls.push(`done ${done.kind}`);
+      outcome.resolve(done);
+    },
   });
-  return { source, first, reader: body.getReader(), outcome: outcome.promise };
+  return { source, first, reader: body.getReader(), outcome: outcome.promise, calls };
 }
 
 Deno.test("forwardBody hands on the first chunk and the rest as they come, then reports the byte count", async () => {
@@ -101,4 +108,34 @@ Deno.test("forwardBody shows observe each chunk read from the source, not the fi
   source.push("b");
   await observed.read();
   assert.deepEqual(seen, ["b"]);
+});
+
+Deno.test("forwardBody runs afterHead once, when the source is read again after the head, before the rest", async () => {
+  const { source, reader, calls } = forwarded();
+  await reader.read();
+  assert.deepEqual(calls, [], "nothing while the head alone has gone out");
+  source.push("event: message_stop\n\n");
+  await reader.read();
+  source.end();
+  await reader.read();
+  assert.deepEqual(calls, ["afterHead", "observe 21", "done complete"]);
+});
+
+Deno.test("forwardBody runs afterHead before the end when the head was all, or the source failed, or the client left", async () => {
+  const ended = forwarded();
+  await ended.reader.read();
+  ended.source.end();
+  await ended.reader.read();
+  assert.deepEqual(ended.calls, ["afterHead", "done complete"]);
+
+  const failed = forwarded();
+  await failed.reader.read();
+  failed.source.fail(new Error("reset"));
+  await failed.reader.read();
+  assert.deepEqual(failed.calls, ["afterHead", "done upstream_failed"]);
+
+  const left = forwarded();
+  await left.reader.read();
+  await left.reader.cancel();
+  assert.deepEqual(left.calls, ["afterHead", "done client_closed"]);
 });
