@@ -6,6 +6,7 @@
 import { errorEnvelope, errorTypeForStatus } from "../server/errors.ts";
 import { encodeSseEvent } from "../stream/sse_encode.ts";
 import { type MockOptions, mockOptionsSchema } from "./mock_options.ts";
+import type { HeaderReader } from "../util/headers.ts";
 import type { Provider } from "./types.ts";
 
 /** One request as the mock sees it. */
@@ -14,7 +15,7 @@ export interface MockRequest {
   readonly path: string;
   readonly method: string;
   /** Read for `x-relay-mock`, the per-request override of the options. */
-  readonly headers: Headers;
+  readonly headers: HeaderReader;
   /** The parsed JSON body; `undefined` when there was none. */
   readonly body: unknown;
   /** Stops a pending delay, a hang or a stream, the way an aborted fetch would. */

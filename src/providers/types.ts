@@ -4,6 +4,7 @@
  * the adapter returns a `Response` whose status, headers and body are already in Anthropic's format
  * (Anthropic-format upstreams return the upstream response as is, so the bytes are never copied).
  */
+import type { HeaderReader } from "../util/headers.ts";
 
 /** One credential of a provider, as the adapter needs it. */
 export interface ProviderKey {
@@ -25,7 +26,7 @@ export interface ProviderRequest {
   readonly search: string;
   readonly method: string;
   /** Client headers minus hop-by-hop headers, cookies, `Origin` and the client's own credentials. */
-  readonly headers: Headers;
+  readonly headers: HeaderReader;
   /** The body bytes exactly as the client sent them; `null` for bodiless requests. */
   readonly body: Uint8Array<ArrayBuffer> | null;
   /** `model` read from the body, when there is one. */

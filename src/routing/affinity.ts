@@ -82,8 +82,11 @@ export class ConversationAffinity<K> {
 // its attribution line), short enough to stop before anything that may change between turns.
 const _SYSTEM_PREFIX_CHARS = 1024;
 
+/** Longest key kept as it is; a longer one is hashed, so no entry holds more than this. */
+const _MAX_PLAIN_KEY_CHARS = 200;
+
 /**
- * What identifies the conversation a request belongs to, as a fixed-size hash; `undefined` when
+ * What identifies the conversation a request belongs to, at most 200 characters; `undefined` when
  * nothing does (no session header and no user message), and such requests are not pinned.
  *
  * - Claude Code sends `x-claude-code-session-id`; with `x-claude-code-agent-id` a subagent's requests
@@ -104,14 +107,22 @@ const _SYSTEM_PREFIX_CHARS = 1024;
  */
 export function conversationKey(headers: Headers, body: unknown): string | undefined {
   const session = headers.get("x-claude-code-session-id");
-  if (session) return _hash(["session", session, headers.get("x-claude-code-agent-id") ?? ""]);
+  if (session) {
+    // A session id is already short (Claude Code's are UUIDs) and unique: hashing it would only cost
+    // time on every request's path to its first byte.
+    const key = JSON.stringify(["session", session, headers.get("x-claude-code-agent-id") ?? ""]);
+    return key.length <= _MAX_PLAIN_KEY_CHARS ? key : _hash(key);
+  }
   if (typeof body !== "object" || body === null) return undefined;
   const { system, messages } = body as { system?: unknown; messages?: unknown };
   const first = Array.isArray(messages)
     ? messages.find((message) => (message as { role?: unknown } | null)?.role === "user")
     : undefined;
   if (first === undefined) return undefined;
-  return _hash(["opening", _text(system).slice(0, _SYSTEM_PREFIX_CHARS), _text(first.content)]);
+  // JSON keeps the parts apart, so ("ab", "c") and ("a", "bc") differ.
+  return _hash(
+    JSON.stringify(["opening", _text(system).slice(0, _SYSTEM_PREFIX_CHARS), _text(first.content)]),
+  );
 }
 
 /** The text of a `system` or `content` value: a string, or the `text` of its text blocks. */
@@ -121,7 +132,7 @@ function _text(content: unknown): string {
   return content.map((block) => typeof block?.text === "string" ? block.text : "").join("\n");
 }
 
-function _hash(parts: string[]): string {
-  // JSON keeps the parts apart, so ("ab", "c") and ("a", "bc") differ.
-  return createHash("sha256").update(JSON.stringify(parts)).digest("base64url").slice(0, 32);
+/** 32 characters, never a JSON array like the plain keys. */
+function _hash(text: string): string {
+  return createHash("sha256").update(text).digest("base64url").slice(0, 32);
 }

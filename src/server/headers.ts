@@ -1,4 +1,4 @@
-import { copyHeaders } from "../util/headers.ts";
+import { copyHeaders, HeaderList, headerPairs } from "../util/headers.ts";
 
 /**
  * Which headers cross relay, in each direction. Everything not named here passes verbatim: Claude Code
@@ -38,13 +38,13 @@ const _NOT_TO_UPSTREAM: ReadonlySet<string> = new Set([..._HOP_BY_HOP, ..._CLIEN
 const _NOT_TO_CLIENT: ReadonlySet<string> = new Set([..._HOP_BY_HOP, ..._UPSTREAM_ONLY]);
 
 /** The headers an upstream receives, before the adapter adds its credential. */
-export function headersForUpstream(client: Headers): Headers {
-  return _without(client, _NOT_TO_UPSTREAM);
+export function headersForUpstream(client: Headers): HeaderList {
+  return new HeaderList(headerPairs(client, _without(client, _NOT_TO_UPSTREAM)));
 }
 
 /** The headers a client receives from an upstream response. */
 export function headersForClient(upstream: Headers): Headers {
-  return _without(upstream, _NOT_TO_CLIENT);
+  return copyHeaders(upstream, _without(upstream, _NOT_TO_CLIENT));
 }
 
 /** Headers named in `Connection:` are hop-by-hop too (RFC 9110 §7.6.1). */
@@ -53,7 +53,8 @@ function _connectionTokens(headers: Headers): string[] {
   return value ? value.split(",").map((token) => token.trim().toLowerCase()).filter(Boolean) : [];
 }
 
-function _without(source: Headers, names: ReadonlySet<string>): Headers {
+/** `names`, plus the ones `source` names in `Connection:`. */
+function _without(source: Headers, names: ReadonlySet<string>): ReadonlySet<string> {
   const tokens = _connectionTokens(source);
-  return copyHeaders(source, tokens.length === 0 ? names : new Set([...names, ...tokens]));
+  return tokens.length === 0 ? names : new Set([...names, ...tokens]);
 }

@@ -7,6 +7,17 @@
  */
 
 /**
+ * What is read of headers that are only passed on: `Headers` has it, and so has
+ * {@linkcode HeaderList}, which skips `Headers`' checks of every pair.
+ */
+export interface HeaderReader {
+  /** The value of `name` (any case), or `null`. */
+  get(name: string): string | null;
+  /** Each header once, its name lower-case. */
+  forEach(callback: (value: string, name: string) => void): void;
+}
+
+/**
  * The name/value pairs of `headers` (names lower-case, repeated ones joined as the iterator would
  * join them), leaving out the names in `without`.
  *
@@ -15,7 +26,7 @@
  * await fetch(url, { headers: headerPairs(request.headers, new Set(["host"])) });
  * ```
  */
-export function headerPairs(headers: Headers, without?: ReadonlySet<string>): [string, string][] {
+export function headerPairs(headers: HeaderReader, without?: ReadonlySet<string>): [string, string][] {
   const pairs: [string, string][] = [];
   headers.forEach((value, name) => {
     if (!without?.has(name)) pairs.push([name, value]);
@@ -32,6 +43,34 @@ export function headerPairs(headers: Headers, without?: ReadonlySet<string>): [s
  * headers.set("content-type", "application/json");
  * ```
  */
-export function copyHeaders(headers: Headers, without?: ReadonlySet<string>): Headers {
+export function copyHeaders(headers: HeaderReader, without?: ReadonlySet<string>): Headers {
   return new Headers(headerPairs(headers, without));
+}
+
+/**
+ * Headers read from a `Headers` (so names are lower-case and each comes once) and only passed on:
+ * building a `Headers` checks every name and value again, about 13 µs of a request's way to its first
+ * byte for Claude Code's 18 headers (relay bench), for pairs that have been checked already.
+ *
+ * @example
+ * ```ts
+ * const list = new HeaderList(headerPairs(request.headers, new Set(["cookie"])));
+ * list.get("Anthropic-Version"); // "2023-06-01"
+ * ```
+ */
+export class HeaderList implements HeaderReader {
+  readonly #pairs: readonly (readonly [string, string])[];
+
+  constructor(pairs: readonly (readonly [string, string])[]) {
+    this.#pairs = pairs;
+  }
+
+  get(name: string): string | null {
+    const wanted = name.toLowerCase();
+    return this.#pairs.find(([each]) => each === wanted)?.[1] ?? null;
+  }
+
+  forEach(callback: (value: string, name: string) => void): void {
+    for (const [name, value] of this.#pairs) callback(value, name);
+  }
 }

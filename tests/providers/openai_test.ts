@@ -29,8 +29,10 @@ function recording(answer: () => Response, baseUrl = "http://127.0.0.1:1234/v1/"
 
 Deno.test("requests go to {base_url}/chat/completions with the key as a bearer token and no client headers", async () => {
   const { provider, calls } = recording(() => openaiStream([chunk({ content: "hi" }, "stop"), "[DONE]"]));
-  const request = providerRequest(ASK, { upstreamModel: "qwen3-coder" });
-  request.headers.set("anthropic-beta", "claude-code-20250219");
+  const request = providerRequest(ASK, {
+    upstreamModel: "qwen3-coder",
+    headers: new Headers({ "content-type": "application/json", "anthropic-beta": "claude-code-20250219" }),
+  });
   const response = await provider.send(request, KEY);
   assert.equal(calls[0].url, "http://127.0.0.1:1234/v1/chat/completions");
   const headers = new Headers(calls[0].init.headers);

@@ -76,7 +76,14 @@ Deno.test("conversationKey is Claude Code's session, a subagent's its own", () =
   const main = conversationKey(session, body(1));
   assert.equal(conversationKey(session, body(9, "something else")), main, "the body does not matter");
   assert.notEqual(conversationKey(agent, body(1)), main);
-  assert.match(main!, /^[A-Za-z0-9_-]{32}$/);
+  const long = new Headers({ "x-claude-code-session-id": "s".repeat(10_000) });
+  const hashed = conversationKey(long, body(1))!;
+  assert.match(hashed, /^[A-Za-z0-9_-]{32}$/, "a long session id is hashed, so no key is long");
+  assert.notEqual(
+    conversationKey(new Headers({ "x-claude-code-session-id": "s".repeat(10_001) }), body(1)),
+    hashed,
+  );
+  assert.notEqual(main, conversationKey(new Headers(), body(1)), "a session never shares an opening's key");
 });
 
 Deno.test("conversationKey without a session is the opening: system prefix and first user message", () => {

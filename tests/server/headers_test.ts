@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { headersForClient, headersForUpstream } from "../../src/server/headers.ts";
+import { HeaderList, headerPairs } from "../../src/util/headers.ts";
 
 Deno.test("headersForUpstream keeps anthropic headers verbatim and drops credentials, hop-by-hop and browser state", () => {
   const client = new Headers({
@@ -26,7 +27,7 @@ Deno.test("headersForUpstream keeps anthropic headers verbatim and drops credent
   });
   client.append("anthropic-beta", "fine-grained-tool-streaming-2025-05-14");
   const upstream = headersForUpstream(client);
-  assert.deepEqual([...upstream.entries()].sort(), [
+  assert.deepEqual(headerPairs(upstream).sort(), [
     [
       "anthropic-beta",
       "claude-code-20250219,interleaved-thinking-2025-05-14, fine-grained-tool-streaming-2025-05-14",
@@ -63,4 +64,15 @@ Deno.test("headersForClient keeps rate-limit and request ids, drops stale encodi
     "retry-after",
     "x-should-retry",
   ]);
+});
+
+Deno.test("a HeaderList reads like the Headers it was made from, without building one", () => {
+  const source = new Headers({ "Anthropic-Version": "2023-06-01", "X-Claude-Code-Session-Id": "abc" });
+  source.append("anthropic-beta", "a");
+  source.append("anthropic-beta", "b");
+  const list = new HeaderList(headerPairs(source));
+  assert.equal(list.get("ANTHROPIC-VERSION"), "2023-06-01", "any case");
+  assert.equal(list.get("anthropic-beta"), "a, b", "a repeated header once, joined");
+  assert.equal(list.get("x-api-key"), null);
+  assert.deepEqual(headerPairs(list), headerPairs(source));
 });
