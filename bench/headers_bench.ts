@@ -1,5 +1,5 @@
 import { readRateLimitHeaders } from "../src/routing/rate_limit_headers.ts";
-import { headersForClient, headersForUpstream } from "../src/server/headers.ts";
+import { headersForUpstream, responseForClient } from "../src/server/headers.ts";
 import { anthropicResponseHeaders, claudeCodeRequestHeaders } from "./_fixtures.ts";
 
 const _CASES = [
@@ -8,12 +8,6 @@ const _CASES = [
     name: "headersForUpstream",
     headers: claudeCodeRequestHeaders(),
     filter: headersForUpstream,
-  },
-  {
-    group: "headers to client",
-    name: "headersForClient",
-    headers: anthropicResponseHeaders(),
-    filter: headersForClient,
   },
 ];
 
@@ -29,6 +23,19 @@ for (const { group, name, headers, filter } of _CASES) {
 }
 
 const answer = anthropicResponseHeaders();
+const upstreamAnswer = new Response(null, { headers: answer });
+Deno.bench({
+  name: `new Response() with the upstream's Headers, ${[...answer].length} headers`,
+  group: "answer to client",
+  baseline: true,
+  fn: () => void new Response(null, { headers: answer }),
+});
+Deno.bench({
+  name: `responseForClient, ${[...answer].length} headers`,
+  group: "answer to client",
+  fn: () => void responseForClient(null, upstreamAnswer),
+});
+
 Deno.bench({
   name: `headers.forEach, ${[...answer].length} headers`,
   group: "rate-limit headers",

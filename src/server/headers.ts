@@ -1,4 +1,4 @@
-import { copyHeaders, HeaderList, headerPairs } from "../util/headers.ts";
+import { HeaderList, headerPairs } from "../util/headers.ts";
 
 /**
  * Which headers cross relay, in each direction. Everything not named here passes verbatim: Claude Code
@@ -42,9 +42,23 @@ export function headersForUpstream(client: Headers): HeaderList {
   return new HeaderList(headerPairs(client, _without(client, _NOT_TO_UPSTREAM)));
 }
 
-/** The headers a client receives from an upstream response. */
-export function headersForClient(upstream: Headers): Headers {
-  return copyHeaders(upstream, _without(upstream, _NOT_TO_CLIENT));
+/**
+ * The answer a client gets: `body` with the upstream's status and headers, less the ones that must not
+ * cross. A `Response` copies a `Headers` whole without checking each pair again, so the copy is made
+ * whole and the few unwanted names deleted from it: 5 µs for Anthropic's answer headers, where
+ * building a filtered `Headers` and then the `Response` took 12 (`bench/headers_bench.ts`).
+ *
+ * @example
+ * ```ts
+ * return responseForClient(stream, upstreamResponse);
+ * ```
+ */
+export function responseForClient(body: BodyInit | null, upstream: Response): Response {
+  const response = new Response(body, { status: upstream.status, headers: upstream.headers });
+  const { headers } = response;
+  for (const name of _NOT_TO_CLIENT) headers.delete(name);
+  for (const name of _connectionTokens(upstream.headers)) headers.delete(name);
+  return response;
 }
 
 /** Headers named in `Connection:` are hop-by-hop too (RFC 9110 §7.6.1). */

@@ -19,7 +19,7 @@ import { keyFingerprint } from "../util/fingerprint.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import { inspectMessagesBody, messagesFields, readBody } from "./body.ts";
 import { RelayError } from "./errors.ts";
-import { headersForClient, headersForUpstream } from "./headers.ts";
+import { headersForUpstream, responseForClient } from "./headers.ts";
 import type { InFlight } from "./in_flight.ts";
 import type { RelayEnv } from "./request_id.ts";
 
@@ -327,8 +327,7 @@ async function _relay(
     // Out of attempts or told to stop: the client gets the last upstream answer as the upstream gave it.
     if (last?.response) {
       await log("upstream_error", { error: `${last.response.status} from ${trace.provider}` });
-      const headers = headersForClient(last.response.headers);
-      return new Response(last.response.body, { status: last.response.status, headers });
+      return responseForClient(last.response.body, last.response);
     }
     throw last!.error;
   } finally {
@@ -501,12 +500,11 @@ function _answer(
 ): Response {
   const { response } = tried;
   // `x-request-id` is set by the requestId middleware, on every answer.
-  const headers = headersForClient(response.headers);
   if (tried.kind === "empty") {
     account();
     attempt.finished(undefined);
     log("complete", { bytes: 0 }).finally(releaseSlot);
-    return new Response(null, { status: response.status, headers });
+    return responseForClient(null, response);
   }
   const { usage } = tried;
   const sse = _isSse(response);
@@ -530,7 +528,7 @@ function _answer(
       );
     },
   });
-  return new Response(stream, { status: response.status, headers });
+  return responseForClient(stream, response);
 }
 
 /**

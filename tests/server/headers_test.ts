@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { headersForClient, headersForUpstream } from "../../src/server/headers.ts";
+import { headersForUpstream, responseForClient } from "../../src/server/headers.ts";
 import { HeaderList, headerPairs } from "../../src/util/headers.ts";
 
 Deno.test("headersForUpstream keeps anthropic headers verbatim and drops credentials, hop-by-hop and browser state", () => {
@@ -41,7 +41,7 @@ Deno.test("headersForUpstream keeps anthropic headers verbatim and drops credent
   assert.equal(client.get("x-api-key"), "rly_client_token_1234", "the client's headers are not mutated");
 });
 
-Deno.test("headersForClient keeps rate-limit and request ids, drops stale encoding and hop-by-hop headers", () => {
+Deno.test("responseForClient keeps status, rate-limit and request ids, drops stale encoding and hop-by-hop headers", () => {
   const upstream = new Headers({
     "content-type": "text/event-stream; charset=utf-8",
     "content-encoding": "gzip",
@@ -51,12 +51,16 @@ Deno.test("headersForClient keeps rate-limit and request ids, drops stale encodi
     "anthropic-ratelimit-tokens-remaining": "1000",
     "retry-after": "3",
     "x-should-retry": "false",
-    "connection": "close",
+    "connection": "close, x-hop",
+    "x-hop": "1",
     "transfer-encoding": "chunked",
     "set-cookie": "__cf_bm=1",
   });
-  const client = headersForClient(upstream);
-  assert.deepEqual([...client.keys()].sort(), [
+  const answer = new Response("data", { status: 429, headers: upstream });
+  const client = responseForClient("data", answer);
+  assert.equal(client.status, 429);
+  assert.equal(answer.headers.get("content-encoding"), "gzip", "the upstream's answer is left as it was");
+  assert.deepEqual([...client.headers.keys()].sort(), [
     "anthropic-ratelimit-tokens-remaining",
     "anthropic-ratelimit-unified-status",
     "content-type",
