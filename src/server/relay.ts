@@ -390,7 +390,7 @@ async function _try(
   const { route } = attempt;
   const providerRequest: ProviderRequest = {
     path: c.req.path,
-    search: new URL(request.url).search,
+    search: _search(request.url),
     method: request.method,
     headers: headersForUpstream(request.headers),
     body,
@@ -567,6 +567,12 @@ async function _account(
   } catch (error) {
     options.logger.error("ledger failed", { request_id: c.get("requestId"), error: String(error) });
   }
+}
+
+/** A server request URL's query as the client sent it, `?` and all, or `""`, without parsing the URL. */
+function _search(url: string): string {
+  const at = url.indexOf("?");
+  return at < 0 ? "" : url.slice(at);
 }
 
 function _isSse(response: Response): boolean {
