@@ -1,13 +1,10 @@
-/**
- * How much memory and CPU a server of the bench has used: a child process's from /proc, or this
- * process's own when the server runs inside it.
- */
+/** How much memory and CPU a server of the bench has used: a child process's from /proc. */
 
 /** What a server has used so far. */
 export interface Usage {
   /** Memory now, in MiB: a process's resident memory (`VmRSS`), or a worker's JS heap. */
   memoryMib: number;
-  /** The most resident memory it has held (`VmHWM`), in MiB; unknown for this process. */
+  /** The most resident memory it has held (`VmHWM`), in MiB; unknown for a worker. */
   peakMib?: number;
   /** CPU time of all its threads, user and system, in milliseconds (10 ms resolution); likewise. */
   cpuMs?: number;
@@ -35,18 +32,6 @@ export async function childUsage(pid: number): Promise<Usage | undefined> {
   // utime and stime are the 14th and 15th fields; the 2nd, the command name, may hold spaces.
   const [utime, stime] = stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(11, 13).map(Number);
   return { memoryMib: mib("VmRSS"), peakMib: mib("VmHWM"), cpuMs: (utime + stime) * 1000 / _TICKS_PER_S };
-}
-
-/**
- * This process's resident memory, which Deno reports without any permission.
- *
- * @example
- * ```ts
- * console.log(ownUsage().memoryMib);
- * ```
- */
-export function ownUsage(): Usage {
-  return { memoryMib: Deno.memoryUsage().rss / (1024 * 1024) };
 }
 
 async function _cat(path: string): Promise<string | undefined> {

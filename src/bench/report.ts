@@ -52,11 +52,8 @@ export interface LevelReport {
 
 /** relay's resident memory over the run, in MiB. */
 export interface MemoryReport {
-  /**
-   * What was measured: relay's own process (resident memory), the JS heap of the worker relay ran on,
-   * or the bench's process when relay ran inside it.
-   */
-  source: "relay process" | "relay worker" | "bench process";
+  /** What was measured: relay's own process (resident memory), or the JS heap of the worker it ran on. */
+  source: "relay process" | "relay worker";
   idle_mb: number;
   after_warmup_mb: number;
   after_mb: number;
@@ -97,8 +94,8 @@ export interface BenchMeta {
   nproc: number;
   /** `loopback` (the default: mock, relay and bare started by the bench), `target` or `provider`. */
   mode: "loopback" | "target" | "provider";
-  /** Where relay ran: a child process, a worker thread, inside the bench, or elsewhere (`--target`). */
-  relay_process: "child" | "worker" | "in-process" | "external";
+  /** Where relay ran: a child process, a worker thread of the bench, or elsewhere (`--target`). */
+  relay_process: "child" | "worker" | "external";
   /** `host` of the upstream: the bench's mock, `--upstream`, or the provider's. */
   upstream?: string;
   model: string;
@@ -186,7 +183,6 @@ export function renderReport(report: BenchReport): string {
   const where = {
     child: "relay as a child process",
     worker: "relay on a worker thread",
-    "in-process": "relay inside the bench",
     external: "relay",
   };
   const lines = [

@@ -292,7 +292,6 @@ function _cpu(before: Usage | undefined, after: Usage | undefined): number | und
 const _MEMORY_SOURCE = {
   child: "relay process",
   worker: "relay worker",
-  "in-process": "bench process",
 } as const satisfies Record<BenchServer["process"], MemoryReport["source"]>;
 
 function _memory(

@@ -1,21 +1,18 @@
 /**
  * The servers a bench starts: each on 127.0.0.1 at a port of the system's choosing, in a child
- * process (so its memory and CPU are its own, and it shares no event loop with the load generator),
- * on a worker thread (`worker_server.ts`), or inside this process.
+ * process (so its memory and CPU are its own, and it shares no event loop with the load generator) or
+ * on a worker thread (`worker_server.ts`).
  */
-import { childUsage, ownUsage, type Usage } from "./process_usage.ts";
+import { childUsage, type Usage } from "./process_usage.ts";
 
 /** A server the bench started; disposing of it stops it. */
 export interface BenchServer extends AsyncDisposable {
   readonly name: string;
   /** `http://127.0.0.1:<port>`. */
   readonly url: string;
-  /** Whether it runs in its own process, on a thread of the bench's, or in the bench's event loop. */
-  readonly process: "child" | "worker" | "in-process";
-  /**
-   * Its usage so far; `undefined` when it cannot be read. A worker's is its JS heap; in process, the
-   * whole bench's memory.
-   */
+  /** Whether it runs in its own process or on a thread of the bench's. */
+  readonly process: "child" | "worker";
+  /** Its usage so far; `undefined` when it cannot be read. A worker's is its JS heap. */
   usage(): Promise<Usage | undefined>;
 }
 
@@ -93,25 +90,6 @@ export async function startChildServer(name: string, command: string[]): Promise
     process: "child",
     usage: () => childUsage(child.pid),
     [Symbol.asyncDispose]: () => stop(true),
-  };
-}
-
-/**
- * A server running in this process, as a {@linkcode BenchServer}: `stop` ends it.
- *
- * @example
- * ```ts
- * const server = Deno.serve({ hostname: "127.0.0.1", port: 0 }, handler);
- * await using bare = inProcessServer("bare", `http://127.0.0.1:${server.addr.port}`, () => server.shutdown());
- * ```
- */
-export function inProcessServer(name: string, url: string, stop: () => Promise<unknown>): BenchServer {
-  return {
-    name,
-    url,
-    process: "in-process",
-    usage: () => Promise.resolve(ownUsage()),
-    [Symbol.asyncDispose]: async () => void await stop(),
   };
 }
 

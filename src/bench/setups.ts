@@ -3,6 +3,7 @@
  * and a bare pass-through), a relay already running (`--target`), or a configured provider
  * (`--provider`).
  */
+import { parseConfig } from "../config/load.ts";
 import type { Config, ProviderConfig } from "../config/schema.ts";
 import { createProvider, systemEnvironment } from "../providers/registry.ts";
 import type { Provider, ProviderKey } from "../providers/types.ts";
@@ -10,7 +11,6 @@ import { ModelMap } from "../routing/model_map.ts";
 import { maskSecret } from "../util/mask.ts";
 import { benchConfigText } from "./bench_config.ts";
 import { benchUpstreamHandler } from "./bench_upstream.ts";
-import { startInProcessRelay } from "./in_process_relay.ts";
 import { type Target, urlTarget } from "./load.ts";
 import { relayCommand } from "./relay_command.ts";
 import type { BenchMeta, TargetName } from "./report.ts";
@@ -132,7 +132,8 @@ export async function startBenchRelay(upstream: string, options: LoopbackOptions
       const command = options.program?.command ?? relayCommand();
       relay = await startChildServer("relay", [...command, "serve", "--config", config]);
     } else {
-      relay = await startWorkerServer("relay", { kind: "relay", configText }, options.program?.module);
+      const { config } = parseConfig(configText, "bench", () => undefined);
+      relay = await startWorkerServer("relay", { kind: "relay", config }, options.program?.module);
     }
   } catch (error) {
     await Deno.remove(dir, { recursive: true });
@@ -194,37 +195,39 @@ export async function targetSetup(
 
 /**
  * A configured provider, timed directly (its adapter, called from the bench, with its first key) and
- * through relay started inside the bench on the same config cut down to that provider. Relay runs in
- * this process so the expanded keys never go to a file; next to a remote upstream's latency its event
- * loop sharing does not show.
+ * through relay on the same config cut down to that provider, on a worker thread: the config goes to it
+ * in memory, so the expanded keys never go to a file, and a child process would need one.
  *
  * @example
  * ```ts
- * await using setup = providerSetup(resolved.config, resolved.config.providers[0]);
+ * await using setup = await providerSetup(resolved.config, resolved.config.providers[0]);
  * ```
  */
-export function providerSetup(config: Config, provider: ProviderConfig): BenchSetup {
+export async function providerSetup(config: Config, provider: ProviderConfig): Promise<BenchSetup> {
   const adapter = createProvider(provider, systemEnvironment);
   const [first] = provider.keys;
   const key = first && { secret: first.key, label: maskSecret(first.key) };
-  const relay = startInProcessRelay({
-    ...config,
-    // Loopback only, so no client token is needed; the chosen provider only, so routing cannot pick another.
-    server: { ...config.server, host: "127.0.0.1", port: 0, auth: { tokens: [] } },
-    providers: [provider],
-    // A bench's requests are not the user's traffic, and their relay serve may hold the same file.
-    ledger: { ...config.ledger, enabled: false },
+  const relay = await startWorkerServer("relay", {
+    kind: "relay",
+    config: {
+      ...config,
+      // Loopback only, so no client token is needed; the chosen provider only, so routing cannot pick another.
+      server: { ...config.server, host: "127.0.0.1", port: 0, auth: { tokens: [] } },
+      providers: [provider],
+      // A bench's requests are not the user's traffic, and their relay serve may hold the same file.
+      ledger: { ...config.ledger, enabled: false },
+    },
   });
   return {
     mode: "provider",
-    relayProcess: "in-process",
+    relayProcess: relay.process,
     upstream: "base_url" in provider && provider.base_url ? provider.base_url : provider.type,
     relay: urlTarget("relay", relay.url),
     direct: _providerTarget(adapter, key, new ModelMap(provider.models)),
-    servers: {},
+    servers: { relay },
     fidelitySkipped:
       "a real model answers differently each time; the default run checks fidelity against the mock",
-    notes: ["relay ran inside the bench, so its memory is not measured against a real provider"],
+    notes: ["relay ran on a worker thread of the bench's process: its memory is its JS heap"],
     [Symbol.asyncDispose]: () => relay[Symbol.asyncDispose](),
   };
 }

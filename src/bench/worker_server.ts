@@ -6,14 +6,21 @@
  * `--allow-run`. A worker inherits the bench's permissions and needs no file of its own, so it works
  * wherever relay itself runs.
  */
-import { parseConfig } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { openLedger } from "../ledger/open.ts";
+import { Router } from "../routing/router.ts";
+import { routesFromConfig, routingOptionsFromConfig } from "../routing/routes.ts";
+import { serverOptionsFromConfig, startServer } from "../server/serve.ts";
+import { createLogger } from "../util/logger.ts";
 import { serveBare } from "./bare_passthrough.ts";
-import { startInProcessRelay } from "./in_process_relay.ts";
 import type { Usage } from "./process_usage.ts";
 import type { BenchServer } from "./servers.ts";
 
-/** What a worker serves: relay on a config (JSON or YAML text), or the bare pass-through to `upstream`. */
-export type WorkerRole = { kind: "relay"; configText: string } | { kind: "bare"; upstream: string };
+/**
+ * What a worker serves: relay on a config (a parsed one: it is plain data, copied to the worker as it
+ * is, secrets and all, and never written anywhere), or the bare pass-through to `upstream`.
+ */
+export type WorkerRole = { kind: "relay"; config: Config } | { kind: "bare"; upstream: string };
 
 type _ToWorker = { start: WorkerRole } | { usage: true } | { stop: true };
 type _FromWorker = { listening: string } | { failed: string } | { usage: Usage } | { stopped: true };
@@ -106,12 +113,12 @@ export function isBenchWorker(): boolean {
  */
 export function serveBenchWorker(): void {
   const scope = _scope();
-  let server: BenchServer | undefined;
+  let served: _Served | undefined;
   scope.onmessage = async ({ data }) => {
     if ("start" in data) {
       try {
-        server = _start(data.start);
-        scope.postMessage({ listening: server.url });
+        served = _start(data.start);
+        scope.postMessage({ listening: served.url });
       } catch (error) {
         scope.postMessage({ failed: error instanceof Error ? error.message : String(error) });
       }
@@ -119,23 +126,44 @@ export function serveBenchWorker(): void {
       const { heapUsed } = Deno.memoryUsage();
       scope.postMessage({ usage: { memoryMib: heapUsed / (1024 * 1024) } });
     } else {
-      await server?.[Symbol.asyncDispose]();
+      await served?.stop();
       scope.postMessage({ stopped: true });
     }
   };
 }
 
-function _start(role: WorkerRole): BenchServer {
-  if (role.kind === "relay") {
-    return startInProcessRelay(parseConfig(role.configText, "bench", () => undefined).config);
-  }
+/** A server a worker runs, on 127.0.0.1. */
+interface _Served {
+  url: string;
+  stop(): Promise<unknown>;
+}
+
+function _start(role: WorkerRole): _Served {
+  if (role.kind === "relay") return _startRelay(role.config);
   const server = serveBare(role.upstream);
+  return { url: `http://127.0.0.1:${server.addr.port}`, stop: () => server.shutdown() };
+}
+
+/**
+ * relay as `relay serve` starts it, on `config.server.host` and `port`, with the usage ledger the
+ * config describes. Stopping it drains its streams, then writes what the ledger still holds.
+ */
+function _startRelay(config: Config): _Served {
+  const router = new Router(routesFromConfig(config, "bench"), routingOptionsFromConfig(config));
+  const logger = createLogger({ level: config.log.level, write: () => {} });
+  const ledger = openLedger(config, { logger });
+  const server = startServer({
+    ...serverOptionsFromConfig(config, router, logger),
+    clients: ledger.clients,
+    ledger: ledger.recorder,
+    hostname: config.server.host,
+  });
   return {
-    name: "bare",
-    url: `http://127.0.0.1:${server.addr.port}`,
-    process: "worker",
-    usage: () => Promise.resolve(undefined),
-    [Symbol.asyncDispose]: () => server.shutdown(),
+    url: server.url,
+    stop: async () => {
+      await server.shutdown(config.server.shutdown_grace);
+      await ledger.close();
+    },
   };
 }
 

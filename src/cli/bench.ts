@@ -187,7 +187,7 @@ async function _provider(options: _BenchOptions): Promise<{ plan: BenchPlan; set
     }
   }
   try {
-    return { plan, setup: providerSetup(config, provider) };
+    return { plan, setup: await providerSetup(config, provider) };
   } catch (error) {
     throw new Error(`provider ${provider.name}: ${(error as Error).message}`);
   }

@@ -1,10 +1,18 @@
 import assert from "node:assert/strict";
 import { benchConfigText } from "../../src/bench/bench_config.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/schema.ts";
 import { isBenchWorker, startWorkerServer } from "../../src/bench/worker_server.ts";
 import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
 
 /** relay's program, which a bench worker runs. */
 const MAIN = new URL("../../main.ts", import.meta.url);
+
+/** The bench's relay config, parsed, as the loopback setup hands it to a worker. */
+function benchConfig(upstream: string, ledgerPath?: string): Config {
+  return parseConfig(benchConfigText(upstream, { maxConcurrent: 4, ledgerPath }), "bench", () => undefined)
+    .config;
+}
 
 const MESSAGE = '{"model":"m","max_tokens":8,"stream":true,"messages":[{"role":"user","content":"hi"}]}';
 
@@ -49,8 +57,10 @@ Deno.test("a relay worker serves its config, ledger and all, until stopped", asy
   const upstream = startFakeUpstream();
   const folder = await Deno.makeTempDir();
   const ledgerPath = `${folder}/ledger.db`;
-  const configText = benchConfigText(upstream.url, { maxConcurrent: 4, ledgerPath });
-  const relay = await startWorkerServer("relay", { kind: "relay", configText }, MAIN);
+  const relay = await startWorkerServer("relay", {
+    kind: "relay",
+    config: benchConfig(upstream.url, ledgerPath),
+  }, MAIN);
   const response = await post(relay.url);
   assert.equal(response.status, 200);
   assert.match(await response.text(), /event: message_stop/);
@@ -64,8 +74,11 @@ Deno.test("a relay worker serves its config, ledger and all, until stopped", asy
 });
 
 Deno.test("a worker that cannot start says why", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const config = benchConfig("http://127.0.0.1:1");
+  config.server.port = taken.addr.port;
   await assert.rejects(
-    startWorkerServer("relay", { kind: "relay", configText: "server: [" }, MAIN),
-    /^Error: relay did not start: bench:1:10: Flow sequence/,
+    startWorkerServer("relay", { kind: "relay", config }, MAIN),
+    /^Error: relay did not start: .*[Aa]ddr.*in use/,
   );
 });

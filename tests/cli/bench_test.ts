@@ -145,6 +145,8 @@ Deno.test("relay bench --provider says what it will spend, and sends exactly tha
     assert.equal(code, 0, stderr);
     const report = parsed(stdout);
     assert.equal(report.meta.mode, "provider");
+    assert.equal(report.meta.relay_process, "worker", "its keys go to the worker in memory, never to a file");
+    assert.equal(report.memory.source, "relay worker");
     assert.equal(report.meta.model, "claude-haiku-4-5");
     assert.deepEqual(report.meta.concurrency, [1]);
     assertTimes(report.direct.ttfb_ms, "direct.ttfb_ms");
