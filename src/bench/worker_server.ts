@@ -2,9 +2,10 @@
  * A bench server on a thread of its own: a Web Worker running relay's own program (`main.ts`, the
  * bundle or the compiled binary, whichever is running), which serves what the bench asks for. It is
  * how the bench keeps relay and the pass-through off its own event loop when it may not start child
- * processes: the `relay` permission set, which the bundle and a compiled binary carry, has no
- * `--allow-run`. A worker inherits the bench's permissions and needs no file of its own, so it works
- * wherever relay itself runs.
+ * processes (the `relay` permission set, which the bundle and a compiled binary carry, has no
+ * `--allow-run`), and how `--provider` runs relay on a config whose keys must not go to a file. A
+ * worker inherits the bench's permissions and needs no file of its own, so it works wherever relay
+ * itself runs.
  */
 import type { Config } from "../config/schema.ts";
 import { openLedger } from "../ledger/open.ts";
