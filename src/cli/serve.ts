@@ -8,6 +8,7 @@ import { Runtime } from "../server/runtime.ts";
 import { serverOptionsFromConfig, startServer } from "../server/serve.ts";
 import { EventBus } from "../util/event_bus.ts";
 import { createLogger, type Logger } from "../util/logger.ts";
+import { StderrSink } from "../util/stderr_sink.ts";
 import { reportConfigError } from "./_config_error.ts";
 import { reloadTriggers } from "./_reload_triggers.ts";
 
@@ -27,7 +28,33 @@ export function serveCommand(setExitCode: (code: number) => void) {
     .action(async (options) => setExitCode(await _serve(options)));
 }
 
-async function _serve(options: { config?: string; port?: number; host?: string }): Promise<number> {
+/** How long relay's last log lines may take to go out when it stops; a stuck reader must not keep it. */
+const _FLUSH_MS = 1_000;
+
+type _ServeOptions = { config?: string; port?: number; host?: string };
+
+/** `relay serve`, its log lines going out through a sink that never waits for stderr's reader. */
+async function _serve(options: _ServeOptions): Promise<number> {
+  const format = Deno.stderr.isTerminal() ? "text" : "json";
+  const sink = new StderrSink({
+    onDropped: (count) =>
+      createLogger({ format, write: sink.writeLine }).warn("log lines dropped", {
+        count,
+        reason: "stderr was not read as fast as relay wrote",
+      }),
+  });
+  try {
+    return await _serveLogged(options, sink, format);
+  } finally {
+    await sink.flush(_FLUSH_MS);
+  }
+}
+
+async function _serveLogged(
+  options: _ServeOptions,
+  sink: StderrSink,
+  format: "text" | "json",
+): Promise<number> {
   let config: Config;
   let logger: Logger;
   let runtime: Runtime;
@@ -37,12 +64,11 @@ async function _serve(options: { config?: string; port?: number; host?: string }
     const resolved = await resolveConfig({ flag: options.config });
     path = resolved.path;
     config = _withOverrides(resolved.config, resolved.path, options);
-    const format = Deno.stderr.isTerminal() ? "text" : "json";
     runtime = new Runtime({
       config,
       path,
       load: _reload(path, options),
-      logger: (config) => createLogger({ level: config.log.level, format }),
+      logger: (config) => createLogger({ level: config.log.level, format, write: sink.writeLine }),
       events: new EventBus(),
     });
     logger = runtime.logger;
@@ -88,7 +114,8 @@ async function _serve(options: { config?: string; port?: number; host?: string }
     const graceMs = runtime.current.config.server.shutdown_grace;
     if (stopping) {
       logger.warn("stopped at once: in-flight streams cut");
-      Deno.exit(1);
+      sink.flush(_FLUSH_MS).then(() => Deno.exit(1));
+      return;
     }
     stopping = true;
     logger.info("shutting down", {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
-import { runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
+import { cliEnv, FROM_SOURCE, runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
 
 const STREAM =
   '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}';
@@ -108,4 +108,47 @@ Deno.test("relay serve with a config pointed at by RELAY_CONFIG that does not ex
   assert.equal(code, 1);
   assert.match(stderr, /\/nonexistent\/relay\.yaml/);
   assert.match(stderr, /RELAY_CONFIG/);
+});
+
+Deno.test("relay keeps serving while nobody reads its stderr, and its log lines follow once somebody does", async () => {
+  const home = await sandbox();
+  const [program, ...args] = FROM_SOURCE;
+  const process = new Deno.Command(program, {
+    args: [...args, "serve", "--port", "0"],
+    cwd: home,
+    clearEnv: true,
+    env: cliEnv(home),
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const lines = process.stderr.pipeThrough(new TextDecoderStream()).values();
+  let seen = "";
+  while (!/"msg":"listening"/.test(seen)) {
+    const { value, done } = await lines.next();
+    assert.ok(!done, seen);
+    seen += value;
+  }
+  const url = JSON.parse(seen.split("\n").find((line) => line.includes('"msg":"listening"'))!).url;
+  // From here nobody reads stderr: its pipe (64 KiB) fills after about 150 access log lines, and a
+  // relay that waited for it would stop answering; the timeout turns that into a failure, not a hang.
+  const requests = 400;
+  for (let sent = 0; sent < requests; sent += 8) {
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      const response = await fetch(`${url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+        body: '{"model":"claude-sonnet-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}',
+        signal: AbortSignal.timeout(10_000),
+      });
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+    }));
+  }
+  process.kill("SIGTERM");
+  for await (const text of lines) seen += text;
+  assert.equal((await process.status).code, 0);
+  const logged = seen.split("\n").filter((line) => line.includes('"msg":"request"'));
+  assert.equal(logged.length, requests, "every access log line, once stderr is read again");
+  assert.match(seen, /"msg":"stopped"/);
 });

@@ -1,0 +1,108 @@
+/**
+ * Log lines for stderr that never hold relay up. `writeSync` on a pipe nobody reads (a terminal paused
+ * with Ctrl-S, a stuck log shipper) blocks once the pipe's 64 KiB are full, and with it the whole
+ * event loop: every stream stops (seen with `relay serve 2>fifo` and a reader that stopped). Here lines
+ * wait in a bounded queue that one asynchronous write at a time drains, many lines a write when they
+ * come faster than it goes; past the bound they are dropped and counted, and the count is told once
+ * the writes catch up.
+ */
+import { concatBytes } from "./bytes.ts";
+
+export interface StderrSinkOptions {
+  /** Most bytes waiting to be written; a line past it is dropped (1 MiB, a few thousand lines). */
+  maxQueuedBytes?: number;
+  /** Told how many lines were dropped, once the writes have caught up; to log that they were. */
+  onDropped?: (count: number) => void;
+  /** Where the bytes go, resolving with how many it took: stderr by default. */
+  write?: (bytes: Uint8Array) => Promise<number>;
+}
+
+const _encoder = new TextEncoder();
+
+/**
+ * @example
+ * ```ts
+ * const sink = new StderrSink({ onDropped: (count) => logger.warn("log lines dropped", { count }) });
+ * const logger = createLogger({ write: sink.writeLine });
+ * // ... before the process exits:
+ * await sink.flush(1_000);
+ * ```
+ */
+export class StderrSink {
+  readonly #write: (bytes: Uint8Array) => Promise<number>;
+  readonly #maxQueuedBytes: number;
+  readonly #onDropped: ((count: number) => void) | undefined;
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #dropped = 0;
+  /** Set while a drain runs; a write that fails (stderr closed) leaves nothing to write to. */
+  #draining: Promise<void> | undefined;
+  #broken = false;
+
+  constructor(options: StderrSinkOptions = {}) {
+    this.#write = options.write ?? ((bytes) => Deno.stderr.write(bytes));
+    this.#maxQueuedBytes = options.maxQueuedBytes ?? 1024 * 1024;
+    this.#onDropped = options.onDropped;
+  }
+
+  /** Queues `line` and a line end, and returns at once; bound, so it can be handed on as a function. */
+  readonly writeLine = (line: string): void => {
+    if (this.#broken) return;
+    const bytes = _encoder.encode(line + "\n");
+    if (this.#queuedBytes + bytes.byteLength > this.#maxQueuedBytes) {
+      this.#dropped++;
+      return;
+    }
+    this.#queue.push(bytes);
+    this.#queuedBytes += bytes.byteLength;
+    this.#draining ??= this.#drain();
+  };
+
+  /**
+   * Resolves with `true` once every line queued so far is written, or with `false` when `withinMs`
+   * passes first (a reader that never comes back must not keep relay from exiting).
+   */
+  async flush(withinMs = Infinity): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<false>((resolve) => {
+      if (Number.isFinite(withinMs)) timer = setTimeout(() => resolve(false), withinMs);
+    });
+    try {
+      while (this.#draining) {
+        if (await Promise.race([this.#draining.then(() => true), late]) === false) return false;
+      }
+      return true;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #drain(): Promise<void> {
+    // Nothing before the first wait, so `#draining` is set before this can end.
+    await undefined;
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.length === 1 ? this.#queue[0] : concatBytes(this.#queue);
+        this.#queue = [];
+        this.#queuedBytes = 0;
+        for (let at = 0; at < batch.byteLength;) {
+          const written = await this.#write(batch.subarray(at));
+          if (!(written > 0)) throw new Error("stderr took no bytes");
+          at += written;
+        }
+        if (this.#dropped > 0 && this.#queue.length === 0) {
+          const count = this.#dropped;
+          this.#dropped = 0;
+          this.#onDropped?.(count);
+        }
+      }
+    } catch {
+      // stderr is gone (closed pipe): nothing can be written again, and nobody to tell.
+      this.#broken = true;
+      this.#queue = [];
+      this.#queuedBytes = 0;
+    } finally {
+      this.#draining = undefined;
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { StderrSink } from "../../src/util/stderr_sink.ts";
+
+const decoder = new TextDecoder();
+
+/** A stderr whose writes the test lets through one at a time, as a reader would take them. */
+function heldStderr() {
+  const writes: { text: string; take: (count?: number) => void }[] = [];
+  const waiting: ((write: { text: string; take: (count?: number) => void }) => void)[] = [];
+  const write = (bytes: Uint8Array) =>
+    new Promise<number>((resolve) => {
+      const pending = { text: decoder.decode(bytes), take: (count = bytes.byteLength) => resolve(count) };
+      const waiter = waiting.shift();
+      if (waiter) waiter(pending);
+      else writes.push(pending);
+    });
+  /** The next write relay makes, once it makes it. */
+  const next = () =>
+    writes.length > 0
+      ? Promise.resolve(writes.shift()!)
+      : new Promise<{ text: string; take: (count?: number) => void }>((resolve) => waiting.push(resolve));
+  return { write, next };
+}
+
+Deno.test("StderrSink returns at once while stderr is not read, then writes the waiting lines together, in order", async () => {
+  const stderr = heldStderr();
+  const sink = new StderrSink({ write: stderr.write });
+  sink.writeLine("one");
+  const first = await stderr.next();
+  assert.equal(first.text, "one\n");
+  sink.writeLine("two");
+  sink.writeLine("three");
+  first.take();
+  const second = await stderr.next();
+  assert.equal(second.text, "two\nthree\n", "one write for the lines that waited");
+  second.take();
+  assert.equal(await sink.flush(), true);
+});
+
+Deno.test("StderrSink writes the rest of a line stderr took only part of", async () => {
+  const stderr = heldStderr();
+  const sink = new StderrSink({ write: stderr.write });
+  sink.writeLine("abcdef");
+  const first = await stderr.next();
+  first.take(3);
+  const rest = await stderr.next();
+  assert.equal(rest.text, "def\n");
+  rest.take();
+  assert.equal(await sink.flush(), true);
+});
+
+Deno.test("StderrSink drops lines past its bound, and says how many once stderr is read again", async () => {
+  const stderr = heldStderr();
+  const dropped: number[] = [];
+  const sink = new StderrSink({
+    write: stderr.write,
+    maxQueuedBytes: 10,
+    onDropped: (count) => {
+      dropped.push(count);
+      sink.writeLine(`dropped ${count}`);
+    },
+  });
+  sink.writeLine("held");
+  const held = await stderr.next();
+  for (const line of ["a", "b", "c", "d", "e", "f", "g"]) sink.writeLine(line);
+  held.take();
+  const kept = await stderr.next();
+  assert.equal(kept.text, "a\nb\nc\nd\ne\n", "10 bytes waited; the rest were dropped");
+  assert.deepEqual(dropped, [], "told only once the writes caught up");
+  kept.take();
+  const notice = await stderr.next();
+  assert.equal(notice.text, "dropped 2\n");
+  assert.deepEqual(dropped, [2]);
+  notice.take();
+  assert.equal(await sink.flush(), true);
+});
+
+Deno.test("StderrSink.flush gives up after its deadline when stderr is never read", async () => {
+  const stderr = heldStderr();
+  const sink = new StderrSink({ write: stderr.write });
+  sink.writeLine("stuck");
+  await stderr.next();
+  assert.equal(await sink.flush(1), false);
+});
+
+Deno.test("StderrSink stops writing once stderr is gone, without failing its callers", async () => {
+  let writes = 0;
+  const sink = new StderrSink({
+    write: () => {
+      writes++;
+      return Promise.reject(new Deno.errors.BrokenPipe("closed"));
+    },
+  });
+  sink.writeLine("one");
+  assert.equal(await sink.flush(), true);
+  sink.writeLine("two");
+  assert.equal(await sink.flush(), true);
+  assert.equal(writes, 1);
+});
