@@ -24,8 +24,11 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** `json` (the default) or `text` for people reading a terminal. */
   format?: "json" | "text";
-  /** Where lines go; stderr by default. */
-  write?: (line: string) => void;
+  /**
+   * Where lines go: for a server, a `StderrSink`'s `writeLine` (`src/util/stderr_sink.ts`), which never
+   * waits for stderr's reader; in tests, an array.
+   */
+  write: (line: string) => void;
   /** The clock stamped on each line. */
   now?: () => Date;
 }
@@ -33,14 +36,14 @@ export interface LoggerOptions {
 /**
  * @example
  * ```ts
- * const log = createLogger({ level: "info" });
+ * const log = createLogger({ level: "info", write: new StderrSink().writeLine }); // from ./stderr_sink.ts
  * log.info("request", { method: "POST", path: "/v1/messages", status: 200, ttfb_ms: 12 });
  * log.with({ config_version: 3 }).info("listening"); // ... "config_version":3 ...
  * ```
  */
-export function createLogger(options: LoggerOptions = {}): Logger {
+export function createLogger(options: LoggerOptions): Logger {
   const threshold = _RANK[options.level ?? "info"];
-  const write = options.write ?? _writeStderr;
+  const { write } = options;
   const now = options.now ?? (() => new Date());
   const render = options.format === "text" ? _renderText : _renderJson;
   const withFixed = (fixed: LogFields): Logger => {
@@ -56,12 +59,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     };
   };
   return withFixed({});
-}
-
-const _encoder = new TextEncoder();
-
-function _writeStderr(line: string) {
-  Deno.stderr.writeSync(_encoder.encode(line + "\n"));
 }
 
 function _renderJson(time: Date, level: LogLevel, msg: string, fields: LogFields): string {
