@@ -284,7 +284,7 @@ async function _relay(
       const { response } = tried;
       // What the answer tells the key pool, the breakers and affinity; a committed answer tells it once
       // its head is on its way (`afterHead`).
-      const account = () => {
+      const tellRouter = () => {
         trace.upstreamRequestId = response?.headers.get("request-id") ?? undefined;
         if (response) attempt.observe(readRateLimitHeaders(response.headers, wallClock()));
         if (tried.kind !== "failed") attempt.committed(trace.ttfb! - trace.start);
@@ -294,12 +294,12 @@ async function _relay(
         trace.ttfb = now();
         await last?.response?.body?.cancel().catch(() => {});
         handedOff = true;
-        return _answer(tried, attempt, options, account, () => {
+        return _answer(tried, attempt, options, tellRouter, () => {
           exchange.end();
           releaseSlot();
         }, log);
       }
-      account();
+      tellRouter();
 
       const decision = classifyFailure(tried.outcome, wallClock());
       attempt.failed(decision);
@@ -494,14 +494,14 @@ function _answer(
   tried: Extract<_Tried, { kind: "committed" | "empty" }>,
   attempt: Attempt,
   options: RelayOptions,
-  account: () => void,
+  tellRouter: () => void,
   releaseSlot: () => void,
   log: _Log,
 ): Response {
   const { response } = tried;
   // `x-request-id` is set by the requestId middleware, on every answer.
   if (tried.kind === "empty") {
-    account();
+    tellRouter();
     attempt.finished(undefined);
     log("complete", { bytes: 0 }).finally(releaseSlot);
     return responseForClient(null, response);
@@ -510,7 +510,7 @@ function _answer(
   const sse = _isSse(response);
   const stream = forwardBody(tried.reader, {
     first: tried.head,
-    afterHead: account,
+    afterHead: tellRouter,
     sse,
     observe: (chunk) => usage.observe(chunk),
     keepAlive: { intervalMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS, ping: ANTHROPIC_PING },
