@@ -142,8 +142,11 @@ export async function startBenchRelay(upstream: string, options: LoopbackOptions
   return {
     ...relay,
     [Symbol.asyncDispose]: async () => {
-      await relay[Symbol.asyncDispose]();
-      await Deno.remove(dir, { recursive: true });
+      try {
+        await relay[Symbol.asyncDispose]();
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
     },
   };
 }

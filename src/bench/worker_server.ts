@@ -23,8 +23,11 @@ import type { BenchServer } from "./servers.ts";
  */
 export type WorkerRole = { kind: "relay"; config: Config } | { kind: "bare"; upstream: string };
 
-type _ToWorker = { start: WorkerRole } | { usage: true } | { stop: true };
-type _FromWorker = { listening: string } | { failed: string } | { usage: Usage } | { stopped: true };
+type _Question = { start: WorkerRole } | { usage: true } | { stop: true };
+type _Answer = { listening: string } | { failed: string } | { usage: Usage } | { stopped: true };
+/** Each answer carries its question's id: the worker answers `usage` at once, `stop` only once stopped. */
+type _ToWorker = _Question & { id: number };
+type _FromWorker = _Answer & { id: number };
 
 /** Worker names start with this; {@linkcode isBenchWorker} looks for it. */
 const _NAME_PREFIX = "relay-bench:";
@@ -49,19 +52,24 @@ export async function startWorkerServer(
   module: string | URL = Deno.mainModule,
 ): Promise<BenchServer> {
   const worker = new Worker(module, { type: "module", name: `${_NAME_PREFIX}${name}` });
-  const replies: PromiseWithResolvers<_FromWorker>[] = [];
+  const replies = new Map<number, PromiseWithResolvers<_Answer>>();
+  let asked = 0;
   const failed = Promise.withResolvers<never>();
-  // Each message answers the oldest question; a worker that dies answers every question with why.
-  worker.onmessage = (event: MessageEvent<_FromWorker>) => replies.shift()?.resolve(event.data);
+  // A worker that dies answers every question with why.
+  worker.onmessage = ({ data: { id, ...answer } }: MessageEvent<_FromWorker>) => {
+    replies.get(id)?.resolve(answer as _Answer);
+    replies.delete(id);
+  };
   worker.onerror = (event) => {
     event.preventDefault();
     failed.reject(new Error(`${name} worker failed: ${event.message}`));
   };
   failed.promise.catch(() => {});
-  const ask = (message: _ToWorker): Promise<_FromWorker> => {
-    const reply = Promise.withResolvers<_FromWorker>();
-    replies.push(reply);
-    worker.postMessage(message);
+  const ask = (question: _Question): Promise<_Answer> => {
+    const id = ++asked;
+    const reply = Promise.withResolvers<_Answer>();
+    replies.set(id, reply);
+    worker.postMessage({ ...question, id });
     return Promise.race([reply.promise, failed.promise]);
   };
 
@@ -116,19 +124,20 @@ export function serveBenchWorker(): void {
   const scope = _scope();
   let served: _Served | undefined;
   scope.onmessage = async ({ data }) => {
+    const { id } = data;
     if ("start" in data) {
       try {
         served = _start(data.start);
-        scope.postMessage({ listening: served.url });
+        scope.postMessage({ id, listening: served.url });
       } catch (error) {
-        scope.postMessage({ failed: error instanceof Error ? error.message : String(error) });
+        scope.postMessage({ id, failed: error instanceof Error ? error.message : String(error) });
       }
     } else if ("usage" in data) {
       const { heapUsed } = Deno.memoryUsage();
-      scope.postMessage({ usage: { memoryMib: heapUsed / (1024 * 1024) } });
+      scope.postMessage({ id, usage: { memoryMib: heapUsed / (1024 * 1024) } });
     } else {
       await served?.stop();
-      scope.postMessage({ stopped: true });
+      scope.postMessage({ id, stopped: true });
     }
   };
 }

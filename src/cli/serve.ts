@@ -30,6 +30,8 @@ export function serveCommand(setExitCode: (code: number) => void) {
 
 /** How long relay's last log lines may take to go out when it stops; a stuck reader must not keep it. */
 const _FLUSH_MS = 1_000;
+/** The same when told to stop at once. */
+const _FLUSH_AT_ONCE_MS = 100;
 
 type _ServeOptions = { config?: string; port?: number; host?: string };
 
@@ -76,6 +78,8 @@ async function _serveLogged(
     for (const warning of resolved.warnings) logger.warn("config", { warning });
     logger.info("config", { path: resolved.path ?? "none (built-in defaults)" });
   } catch (error) {
+    // Its message is written at once: the log lines before it go first.
+    await sink.flush(_FLUSH_MS);
     return reportConfigError(error);
   }
   try {
@@ -83,6 +87,7 @@ async function _serveLogged(
     logger.info("ledger", { path: ledger.path ?? "off (ledger.enabled: false)" });
     runtime.follow((next) => ledger.reconfigure(next));
   } catch (error) {
+    await sink.flush(_FLUSH_MS);
     console.error(`relay cannot open its usage ledger: ${error instanceof Error ? error.message : error}`);
     console.error("set ledger.path to a writable file, or ledger.enabled: false");
     return 1;
@@ -101,6 +106,7 @@ async function _serveLogged(
     if (!(error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.PermissionDenied)) {
       throw error;
     }
+    await sink.flush(_FLUSH_MS);
     console.error(`relay cannot listen on ${config.server.host}:${config.server.port}: ${error.message}`);
     await ledger.close();
     return 1;
@@ -114,7 +120,7 @@ async function _serveLogged(
     const graceMs = runtime.current.config.server.shutdown_grace;
     if (stopping) {
       logger.warn("stopped at once: in-flight streams cut");
-      sink.flush(_FLUSH_MS).then(() => Deno.exit(1));
+      sink.flush(_FLUSH_AT_ONCE_MS).then(() => Deno.exit(1));
       return;
     }
     stopping = true;

@@ -282,12 +282,20 @@ async function _relay(
         ? tried.response?.status ?? tried.error.status
         : tried.response.status;
       const { response } = tried;
-      // What the answer tells the key pool, the breakers and affinity; a committed answer tells it once
-      // its head is on its way (`afterHead`).
+      // What the answer tells the key pool, the breakers and affinity. A committed answer tells it once
+      // its head is on its way (`afterHead`), from inside its stream: a throw there is logged, or it
+      // would end the stream without its accounting.
       const tellRouter = () => {
-        trace.upstreamRequestId = response?.headers.get("request-id") ?? undefined;
-        if (response) attempt.observe(readRateLimitHeaders(response.headers, wallClock()));
-        if (tried.kind !== "failed") attempt.committed(trace.ttfb! - trace.start);
+        try {
+          trace.upstreamRequestId = response?.headers.get("request-id") ?? undefined;
+          if (response) attempt.observe(readRateLimitHeaders(response.headers, wallClock()));
+          if (tried.kind !== "failed") attempt.committed(trace.ttfb! - trace.start);
+        } catch (error) {
+          options.logger.error("routing bookkeeping failed", {
+            request_id: c.get("requestId"),
+            error: String(error),
+          });
+        }
       };
 
       if (tried.kind !== "failed") {

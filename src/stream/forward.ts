@@ -24,10 +24,11 @@ export interface ForwardOptions {
   /** Called once, when the body ends for any reason. */
   onDone?: (outcome: ForwardOutcome) => void;
   /**
-   * Called once, before anything else, when the source is read again after `first` (or the body ends
-   * first): for work each answer needs but its first byte need not wait for. Until JavaScript yields,
-   * the server cannot write the head, and a read of the source is the first yield that costs nothing
-   * extra (a timer per answer costs more than the work it would defer: relay bench).
+   * Called once, when the client's side asks for more after `first` (or leaves first): for work each
+   * answer needs but its first byte need not wait for. Until JavaScript yields, the server cannot
+   * write the head; it asks for more only once it has written it, so this costs no extra turn (a timer
+   * per answer costs more than the work it would defer: relay bench), and it never waits for the
+   * source's next chunk, which may be minutes away.
    */
   afterHead?: () => void;
   /**
@@ -85,7 +86,6 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
   };
   // After a cancel (`finished`), the read it settled has nowhere to go.
   const onChunk = (result: ReadableStreamReadResult<Uint8Array>) => {
-    if (afterHead) headIsOut();
     if (finished) return;
     if (result.done) {
       controller.close();
@@ -100,7 +100,6 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     }
   };
   const onFailure = (error: unknown) => {
-    if (afterHead) headIsOut();
     if (finished) return;
     if (!describeFailure) {
       controller.error(error);
@@ -127,6 +126,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
       }
     },
     pull() {
+      if (afterHead) headIsOut();
       return reader.read().then(onChunk, onFailure);
     },
     cancel(reason) {

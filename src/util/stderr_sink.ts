@@ -15,7 +15,12 @@ export interface StderrSinkOptions {
   onDropped?: (count: number) => void;
   /** Where the bytes go, resolving with how many it took: stderr by default. */
   write?: (bytes: Uint8Array) => Promise<number>;
+  /** Waits before a write is tried again; injected so tests need not wait. */
+  wait?: (ms: number) => Promise<void>;
 }
+
+/** How long a write that stderr was not ready for waits before it is tried again. */
+const _RETRY_MS = 50;
 
 const _encoder = new TextEncoder();
 
@@ -32,6 +37,7 @@ export class StderrSink {
   readonly #write: (bytes: Uint8Array) => Promise<number>;
   readonly #maxQueuedBytes: number;
   readonly #onDropped: ((count: number) => void) | undefined;
+  readonly #wait: (ms: number) => Promise<void>;
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   #dropped = 0;
@@ -43,6 +49,7 @@ export class StderrSink {
     this.#write = options.write ?? ((bytes) => Deno.stderr.write(bytes));
     this.#maxQueuedBytes = options.maxQueuedBytes ?? 1024 * 1024;
     this.#onDropped = options.onDropped;
+    this.#wait = options.wait ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   /** Queues `line` and a line end, and returns at once; bound, so it can be handed on as a function. */
@@ -51,6 +58,8 @@ export class StderrSink {
     const bytes = _encoder.encode(line + "\n");
     if (this.#queuedBytes + bytes.byteLength > this.#maxQueuedBytes) {
       this.#dropped++;
+      // Even with nothing queued (one line over the bound), the count is told.
+      this.#draining ??= this.#drain();
       return;
     }
     this.#queue.push(bytes);
@@ -81,20 +90,15 @@ export class StderrSink {
     // Nothing before the first wait, so `#draining` is set before this can end.
     await undefined;
     try {
-      while (this.#queue.length > 0) {
-        const batch = this.#queue.length === 1 ? this.#queue[0] : concatBytes(this.#queue);
+      while (this.#queue.length > 0 || this.#dropped > 0) {
+        const batch = concatBytes(this.#queue);
         this.#queue = [];
         this.#queuedBytes = 0;
-        for (let at = 0; at < batch.byteLength;) {
-          const written = await this.#write(batch.subarray(at));
-          if (!(written > 0)) throw new Error("stderr took no bytes");
-          at += written;
-        }
-        if (this.#dropped > 0 && this.#queue.length === 0) {
-          const count = this.#dropped;
-          this.#dropped = 0;
-          this.#onDropped?.(count);
-        }
+        // Told with every batch, into the room it leaves, so a reader that stays slow still learns
+        // that lines went missing; a notice that cannot fit even then waits for the next line.
+        if (this.#dropped > 0) this.#tellDropped();
+        if (batch.byteLength === 0 && this.#queue.length === 0) break;
+        await this.#writeAll(batch);
       }
     } catch {
       // stderr is gone (closed pipe): nothing can be written again, and nobody to tell.
@@ -103,6 +107,30 @@ export class StderrSink {
       this.#queuedBytes = 0;
     } finally {
       this.#draining = undefined;
+    }
+  }
+
+  #tellDropped(): void {
+    const count = this.#dropped;
+    this.#dropped = 0;
+    try {
+      this.#onDropped?.(count);
+    } catch {
+      // The notice is a log line too: one that cannot be made is not worth stopping the writes for.
+    }
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    for (let at = 0; at < bytes.byteLength;) {
+      try {
+        const written = await this.#write(bytes.subarray(at));
+        if (!(written > 0)) throw new Deno.errors.BrokenPipe("stderr took no bytes");
+        at += written;
+      } catch (error) {
+        if (error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.BadResource) throw error;
+        // Not gone, only not ready (a full pipe its parent made non-blocking): try again shortly.
+        await this.#wait(_RETRY_MS);
+      }
     }
   }
 }

@@ -92,6 +92,7 @@ Deno.test("relay serve reports a port already in use and exits 1", async () => {
     const { code, stderr } = await runRelay(["serve", "--port", String(listener.addr.port)]);
     assert.equal(code, 1);
     assert.match(stderr, /cannot listen on 127\.0\.0\.1:\d+/);
+    assert.match(stderr, /"msg":"ledger"[^]*cannot listen/, "the log lines before it come first");
   } finally {
     listener.close();
   }

@@ -9,7 +9,12 @@ import { ModelMap } from "../../src/routing/model_map.ts";
 import type { Route } from "../../src/routing/router.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import { maskSecret } from "../../src/util/mask.ts";
-import { type FakeHandler, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import {
+  controlledStream,
+  type FakeHandler,
+  sseChunks,
+  startFakeUpstream,
+} from "../_helpers/fake_upstream.ts";
 import { startTestRelay, TEST_TIMEOUTS } from "../_helpers/relay.ts";
 import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
 
@@ -259,6 +264,43 @@ Deno.test("a streamed answer's rate-limit headers reach the key pool: a key it s
     keys,
     "the failover strategy's first key, then, told it is spent, the second",
   );
+  await upstream.close();
+});
+
+Deno.test("an answer's rate limits reach the key pool while its stream is still silent after message_start", async () => {
+  const keys = ["sk-first-key-0000000000001", "sk-second-key-000000000002"];
+  const thinking = controlledStream();
+  const upstream = startFakeUpstream((request, recorded) => {
+    if (recorded.headers.get("x-api-key") !== keys[0]) return startFakeUpstreamDefault(request, recorded);
+    // A long think: message_start, then nothing until the test ends it.
+    thinking.push(
+      'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message",' +
+        '"role":"assistant","model":"m","content":[],"stop_reason":null,"usage":{"input_tokens":1,"output_tokens":1}}}\n\n',
+    );
+    return thinking.response({
+      headers: {
+        "anthropic-ratelimit-requests-limit": "50",
+        "anthropic-ratelimit-requests-remaining": "0",
+        "anthropic-ratelimit-requests-reset": new Date(Date.now() + 60_000).toISOString(),
+      },
+    });
+  });
+  await using relay = startTestRelay({ routes: [routeTo("a", upstream.url, keys)], retry: RETRY });
+  const send = (text: string) =>
+    fetch(`${relay.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: streamAbout(text),
+    });
+  const first = await send("one");
+  const reader = first.body!.getReader();
+  assert.match(new TextDecoder().decode((await reader.read()).value), /message_start/);
+  // The first answer's head is out and its upstream is silent: its headers said its key is spent.
+  const second = await send("two");
+  assert.equal((await assembled(second)).message.stop_reason, "end_turn");
+  assert.deepEqual(upstream.requests.map((request) => request.headers.get("x-api-key")), keys);
+  thinking.end();
+  await reader.cancel();
   await upstream.close();
 });
 

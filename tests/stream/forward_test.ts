@@ -110,12 +110,15 @@ Deno.test("forwardBody shows observe each chunk read from the source, not the fi
   assert.deepEqual(seen, ["b"]);
 });
 
-Deno.test("forwardBody runs afterHead once, when the source is read again after the head, before the rest", async () => {
+Deno.test("forwardBody runs afterHead once, when more than the head is asked for, without waiting for the source", async () => {
   const { source, reader, calls } = forwarded();
   await reader.read();
   assert.deepEqual(calls, [], "nothing while the head alone has gone out");
+  const next = reader.read();
+  await source.whenRead();
+  assert.deepEqual(calls, ["afterHead"], "asked for more: the source has sent nothing yet");
   source.push("event: message_stop\n\n");
-  await reader.read();
+  await next;
   source.end();
   await reader.read();
   assert.deepEqual(calls, ["afterHead", "observe 21", "done complete"]);

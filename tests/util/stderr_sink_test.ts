@@ -49,7 +49,7 @@ Deno.test("StderrSink writes the rest of a line stderr took only part of", async
   assert.equal(await sink.flush(), true);
 });
 
-Deno.test("StderrSink drops lines past its bound, and says how many once stderr is read again", async () => {
+Deno.test("StderrSink drops lines past its bound, and says how many with the next write", async () => {
   const stderr = heldStderr();
   const dropped: number[] = [];
   const sink = new StderrSink({
@@ -66,11 +66,10 @@ Deno.test("StderrSink drops lines past its bound, and says how many once stderr 
   held.take();
   const kept = await stderr.next();
   assert.equal(kept.text, "a\nb\nc\nd\ne\n", "10 bytes waited; the rest were dropped");
-  assert.deepEqual(dropped, [], "told only once the writes caught up");
+  assert.deepEqual(dropped, [2], "told as the waiting lines went out, into the room they left");
   kept.take();
   const notice = await stderr.next();
   assert.equal(notice.text, "dropped 2\n");
-  assert.deepEqual(dropped, [2]);
   notice.take();
   assert.equal(await sink.flush(), true);
 });
@@ -96,4 +95,39 @@ Deno.test("StderrSink stops writing once stderr is gone, without failing its cal
   sink.writeLine("two");
   assert.equal(await sink.flush(), true);
   assert.equal(writes, 1);
+});
+
+Deno.test("StderrSink tells of a line over its bound even when nothing else is waiting", async () => {
+  const stderr = heldStderr();
+  const sink = new StderrSink({
+    write: stderr.write,
+    maxQueuedBytes: 12,
+    onDropped: (count) => sink.writeLine(`dropped ${count}`),
+  });
+  sink.writeLine("x".repeat(100));
+  const notice = await stderr.next();
+  assert.equal(notice.text, "dropped 1\n");
+  notice.take();
+  assert.equal(await sink.flush(), true);
+});
+
+Deno.test("StderrSink tries again a write stderr was not ready for, and loses nothing", async () => {
+  const written: string[] = [];
+  const waits: number[] = [];
+  let refusals = 2;
+  const sink = new StderrSink({
+    write: (bytes) => {
+      if (refusals-- > 0) return Promise.reject(new Deno.errors.WouldBlock("not ready"));
+      written.push(decoder.decode(bytes));
+      return Promise.resolve(bytes.byteLength);
+    },
+    wait: (ms) => {
+      waits.push(ms);
+      return Promise.resolve();
+    },
+  });
+  sink.writeLine("kept");
+  assert.equal(await sink.flush(), true);
+  assert.deepEqual(written, ["kept\n"]);
+  assert.deepEqual(waits, [50, 50]);
 });
