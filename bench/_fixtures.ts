@@ -37,11 +37,6 @@ export function goldenStreams(): Promise<Uint8Array[]> {
   return Promise.all(GOLDEN_NAMES.map(loadGolden));
 }
 
-/** An in-memory body that hands out `chunks` one read at a time. */
-export function streamOf(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
-  return ReadableStream.from(chunks);
-}
-
 /** Reads `stream` to its end, chunk by chunk, as relay's client would. */
 export async function drain(stream: ReadableStream<Uint8Array>): Promise<void> {
   const reader = stream.getReader();

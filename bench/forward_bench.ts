@@ -1,7 +1,7 @@
 import { forwardBody } from "../src/stream/forward.ts";
 import { ANTHROPIC_PING } from "../src/stream/keep_alive.ts";
 import { WatchedReader } from "../src/stream/watched_reader.ts";
-import { drain, mockStreamChunks, STREAM_EVENTS, streamOf } from "./_fixtures.ts";
+import { drain, mockStreamChunks, STREAM_EVENTS } from "./_fixtures.ts";
 
 const chunks = await mockStreamChunks();
 
@@ -10,7 +10,7 @@ Deno.bench({
   group: "forward",
   baseline: true,
   async fn() {
-    await drain(streamOf(chunks));
+    await drain(ReadableStream.from(chunks));
   },
 });
 
@@ -18,7 +18,10 @@ Deno.bench({
   name: `forwardBody with relay's deadlines and keep-alive, ${STREAM_EVENTS} events`,
   group: "forward",
   async fn() {
-    const reader = new WatchedReader(streamOf(chunks).getReader(), { firstByteMs: 600_000, idleMs: 300_000 });
+    const reader = new WatchedReader(ReadableStream.from(chunks).getReader(), {
+      firstByteMs: 600_000,
+      idleMs: 300_000,
+    });
     const first = await reader.read();
     await drain(forwardBody(reader, {
       first: first.value!,

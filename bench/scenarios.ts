@@ -4,7 +4,7 @@
  * number means.
  *
  * ```sh
- * deno run -P=relay --allow-run --allow-write bench/scenarios.ts <streams|body|memory> \
+ * deno run -P=relay --allow-run --allow-write bench/scenarios.ts <streams|body|memory|floor> \
  *   [--requests N] [--concurrency N] [--json]
  * ```
  *
@@ -20,7 +20,7 @@ import { emptySamples, runBatch } from "../src/bench/load.ts";
 import { percentiles } from "../src/bench/percentiles.ts";
 import { stderrProgress } from "../src/bench/progress.ts";
 import { relayCommand } from "../src/bench/relay_command.ts";
-import { renderReport } from "../src/bench/report.ts";
+import { renderReport, roundMib, roundMs } from "../src/bench/report.ts";
 import { type BenchPlan, plannedRequests, runBench } from "../src/bench/run.ts";
 import { CLAUDE_CODE_HEADERS } from "../src/bench/claude_code_headers.ts";
 import { scenarioRequest } from "../src/bench/scenarios.ts";
@@ -30,6 +30,7 @@ import { startChildServer } from "../src/bench/servers.ts";
 import { type BenchSetup, loopbackSetup, startBenchRelay } from "../src/bench/setups.ts";
 import { claudeCodeBody } from "./_fixtures.ts";
 import { SHAPE_STEPS } from "./shape_server.ts";
+import { concurrencyLevels, positiveCount } from "../src/cli/bench.ts";
 
 /** relay from this checkout's source, whatever started this script. */
 const _COMMAND = relayCommand({
@@ -50,15 +51,9 @@ const { values, positionals } = parseArgs({
     json: { type: "boolean", default: false },
   },
 });
-const _count = (value: string | undefined, fallback: number) => {
-  if (value === undefined) return fallback;
-  const count = Number(value);
-  if (!Number.isInteger(count) || count < 1) throw new Error(`expected a positive integer, got "${value}"`);
-  return count;
-};
-
-/** A `--concurrency` list such as `1,16`. */
-const _levels = (value: string) => value.split(",").map((level) => _count(level, 1));
+/** A count flag's value, or `fallback` when the flag is not given. */
+const _count = (value: string | undefined, fallback: number) =>
+  value === undefined ? fallback : positiveCount(value);
 
 /** A measured run of `plan` against direct, bare and relay. */
 async function _measured(plan: BenchPlan): Promise<string> {
@@ -100,9 +95,9 @@ async function _memory(total: number, concurrency: number): Promise<string> {
     const usage = await relay.usage();
     steps.push({
       requests: served,
-      rss_mb: _mib(usage!.memoryMib),
-      peak_mb: _mib(usage!.peakMib!),
-      ttfb_p50_ms: _ms(percentiles(samples.ttfb).p50),
+      rss_mb: roundMib(usage!.memoryMib),
+      peak_mb: roundMib(usage!.peakMib!),
+      ttfb_p50_ms: roundMs(percentiles(samples.ttfb).p50),
     });
   }
   progress.finish();
@@ -111,9 +106,9 @@ async function _memory(total: number, concurrency: number): Promise<string> {
   const result = {
     date: new Date().toISOString(),
     concurrency,
-    idle_mb: _mib(idle!.memoryMib),
+    idle_mb: roundMib(idle!.memoryMib),
     steps,
-    growth_after_first_step_mb: _mib(last.rss_mb - first.rss_mb),
+    growth_after_first_step_mb: roundMib(last.rss_mb - first.rss_mb),
   };
   if (values.json) return JSON.stringify(result, null, 2);
   return [
@@ -209,14 +204,6 @@ async function _floor(requests: number, concurrency: number[], rounds: number): 
   ]).join("\n").trimEnd();
 }
 
-function _mib(value: number): number {
-  return Math.round(value * 10) / 10;
-}
-
-function _ms(value: number): number {
-  return Math.round(value * 1000) / 1000;
-}
-
 const _RUNS: Record<string, () => Promise<string>> = {
   streams: () => {
     const concurrency = _count(values.concurrency, 1000);
@@ -238,7 +225,7 @@ const _RUNS: Record<string, () => Promise<string>> = {
       fidelity: true,
     }),
   memory: () => _memory(_count(values.requests, 100_000), _count(values.concurrency, 16)),
-  floor: () => _floor(_count(values.requests, 2000), _levels(values.concurrency ?? "1"), 3),
+  floor: () => _floor(_count(values.requests, 2000), concurrencyLevels(values.concurrency ?? "1"), 3),
 };
 
 if (import.meta.main) {

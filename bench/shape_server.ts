@@ -18,10 +18,10 @@ import { Hono } from "hono";
 import { bareHandler } from "../src/bench/bare_passthrough.ts";
 
 export const SHAPE_STEPS = ["bare", "body", "stream", "hono"] as const;
-export type ShapeStep = typeof SHAPE_STEPS[number];
+type ShapeStep = typeof SHAPE_STEPS[number];
 
 /** The handler of `step`, relaying to `upstream`. */
-export function shapeHandler(step: ShapeStep, upstream: string): (request: Request) => Promise<Response> {
+function _shapeHandler(step: ShapeStep, upstream: string): (request: Request) => Promise<Response> {
   if (step === "bare") return bareHandler(upstream);
   const base = upstream.replace(/\/+$/, "");
   const relayed = async (request: Request): Promise<Response> => {
@@ -74,5 +74,5 @@ if (import.meta.main) {
     port: 0,
     onListen: ({ port }) =>
       console.error(JSON.stringify({ msg: "listening", url: `http://127.0.0.1:${port}` })),
-  }, shapeHandler(step, upstream));
+  }, _shapeHandler(step, upstream));
 }

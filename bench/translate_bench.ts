@@ -2,14 +2,7 @@ import { chatRequestFor } from "../src/stream/anthropic_to_openai_request.ts";
 import { AnthropicToOpenAI, anthropicToOpenAISse } from "../src/stream/anthropic_to_openai.ts";
 import { OpenAIToAnthropic, openaiToAnthropicSse } from "../src/stream/openai_to_anthropic.ts";
 import { SseDecoder } from "../src/stream/sse_decode.ts";
-import {
-  claudeCodeBody,
-  drain,
-  mockStreamChunks,
-  openaiStreamChunks,
-  STREAM_EVENTS,
-  streamOf,
-} from "./_fixtures.ts";
+import { claudeCodeBody, drain, mockStreamChunks, openaiStreamChunks, STREAM_EVENTS } from "./_fixtures.ts";
 
 const anthropic = await mockStreamChunks();
 const openai = openaiStreamChunks(STREAM_EVENTS);
@@ -39,7 +32,7 @@ Deno.bench({
       thinking: false,
       newToolId: () => "toolu_bench",
     });
-    await drain(openaiToAnthropicSse(streamOf(openai), translator));
+    await drain(openaiToAnthropicSse(ReadableStream.from(openai), translator));
   },
 });
 
@@ -55,7 +48,7 @@ Deno.bench({
   group: "translate anthropic to openai",
   async fn() {
     const translator = new AnthropicToOpenAI({ created: 1767225600, includeUsage: true });
-    await drain(anthropicToOpenAISse(streamOf(anthropic), translator));
+    await drain(anthropicToOpenAISse(ReadableStream.from(anthropic), translator));
   },
 });
 

@@ -3,6 +3,7 @@
  * one by one with the same answer fetched directly.
  */
 import type { SseEvent } from "../stream/sse_decode.ts";
+import { stableJson } from "../util/stable_json.ts";
 
 /** What of one event is compared, most specific first. */
 export type FidelityField = "event" | "index" | "tool_use id" | "signature" | "usage" | "data";
@@ -90,18 +91,7 @@ function _facts({ event, data }: SseEvent): _Facts {
       ? String(block.id)
       : undefined,
     signature: signature === undefined ? undefined : String(signature),
-    usage: usage === undefined ? undefined : _canonical(usage),
-    data: _canonical(payload),
+    usage: usage === undefined ? undefined : stableJson(usage),
+    data: stableJson(payload),
   };
-}
-
-/** JSON with object keys sorted at every level, so equal values give equal text. */
-function _canonical(value: unknown): string {
-  return JSON.stringify(
-    value,
-    (_key, inner) =>
-      typeof inner === "object" && inner !== null && !Array.isArray(inner)
-        ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-        : inner,
-  );
 }

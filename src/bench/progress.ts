@@ -21,8 +21,6 @@ export interface ProgressOptions {
   /** Redraw a bar in place (a terminal), or print plain lines. */
   terminal: boolean;
   now?: () => number;
-  /** Least time between two plain lines, or two redraws of the bar. */
-  intervalMs?: number;
 }
 
 const _BAR_WIDTH = 30;
@@ -44,7 +42,7 @@ const _PLAIN_INTERVAL_MS = 5_000;
 export function createProgress(options: ProgressOptions): Progress {
   const { total, write, terminal } = options;
   const now = options.now ?? (() => performance.now());
-  const interval = options.intervalMs ?? (terminal ? _TERMINAL_INTERVAL_MS : _PLAIN_INTERVAL_MS);
+  const interval = terminal ? _TERMINAL_INTERVAL_MS : _PLAIN_INTERVAL_MS;
   let done = 0;
   let label = "starting";
   let shownAt = -Infinity;

@@ -7,6 +7,7 @@ import type { FidelityDifference } from "./fidelity.ts";
 import type { Samples } from "./load.ts";
 import { type Percentiles, percentiles } from "./percentiles.ts";
 import type { ScenarioName } from "./scenarios.ts";
+import { formatTable } from "../util/table.ts";
 
 /** The targets a bench can time, in the order they are shown. */
 export const TARGET_NAMES = ["direct", "bare", "relay"] as const;
@@ -50,7 +51,7 @@ export interface LevelReport {
   overhead_vs_bare?: Spread;
 }
 
-/** relay's resident memory over the run, in MiB. */
+/** relay's memory over the run, in MiB: its resident memory, or its JS heap on a worker. */
 export interface MemoryReport {
   /** What was measured: relay's own process (resident memory), or the JS heap of the worker it ran on. */
   source: "relay process" | "relay worker";
@@ -133,7 +134,7 @@ export function targetFigures(samples: Samples, cpuMs?: number): TargetFigures {
     gap_ms: samples.gaps.length > 0 ? _rounded(percentiles(samples.gaps)) : null,
     requests_per_s: Math.round(samples.ttfb.length / (samples.wallMs / 1000)),
   };
-  if (cpuMs !== undefined) figures.cpu_ms_per_request = _ms(cpuMs / samples.ttfb.length);
+  if (cpuMs !== undefined) figures.cpu_ms_per_request = roundMs(cpuMs / samples.ttfb.length);
   return figures;
 }
 
@@ -155,7 +156,8 @@ export function levelReport(
   const level: LevelReport = { concurrency, requests, ...figures };
   const { direct, bare, relay } = figures;
   if (!direct) return level;
-  const added = (target: TargetFigures) => _map(target.ttfb_ms, (value, q) => _ms(value - direct.ttfb_ms[q]));
+  const added = (target: TargetFigures) =>
+    _map(target.ttfb_ms, (value, q) => roundMs(value - direct.ttfb_ms[q]));
   level.overhead_ms = added(relay);
   level.overhead_ratio = {
     p50: _ratio(relay.ttfb_ms.p50, direct.ttfb_ms.p50),
@@ -213,7 +215,10 @@ function _renderLevel(level: LevelReport): string[] {
       rows.push([i === 0 ? label : "", name, ..._QUANTILES.map((q) => values ? values[q].toFixed(3) : "-")]);
     }
   }
-  const lines = [`concurrency ${level.concurrency} (${level.requests} requests per target)`, _table(rows, 2)];
+  const lines = [
+    `concurrency ${level.concurrency} (${level.requests} requests per target)`,
+    formatTable(rows, { left: 2 }),
+  ];
   lines.push(`req/s: ${targets.map((name) => `${name} ${level[name]!.requests_per_s}`).join(", ")}`);
   const cpu = targets.filter((name) => level[name]!.cpu_ms_per_request !== undefined);
   if (cpu.length > 0) {
@@ -262,17 +267,6 @@ function _describe({ at, field, direct, relay }: FidelityDifference): string {
   return `event #${at} ${field}: direct ${direct ?? "(none)"}, relay ${relay ?? "(none)"}`;
 }
 
-/** Rows as aligned columns: the first `left` left-aligned, the rest (numbers) right-aligned. */
-function _table(rows: string[][], left: number): string {
-  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  return rows
-    .map((row) =>
-      row.map((cell, column) => column < left ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))
-        .join("  ").trimEnd()
-    )
-    .join("\n");
-}
-
 function _times(ratio: number | null): string {
   return ratio === null ? "n/a" : `${ratio.toFixed(2)}x`;
 }
@@ -287,12 +281,17 @@ function _map(values: Percentiles, f: (value: number, q: keyof Percentiles) => n
 }
 
 function _rounded(values: Percentiles): Percentiles {
-  return _map(values, _ms);
+  return _map(values, roundMs);
 }
 
 /** Milliseconds to the microsecond: finer is below the timer's and the machine's noise. */
-function _ms(value: number): number {
+export function roundMs(value: number): number {
   return Math.round(value * 1000) / 1000;
+}
+
+/** MiB to a tenth: memory readings move by more than that between identical runs. */
+export function roundMib(value: number): number {
+  return Math.round(value * 10) / 10;
 }
 
 function _ratio(value: number, reference: number): number | null {

@@ -22,6 +22,7 @@ import {
   levelReport,
   MAX_LISTED_DIFFERENCES,
   type MemoryReport,
+  roundMib,
   TARGET_NAMES,
   type TargetFigures,
   targetFigures,
@@ -302,13 +303,12 @@ function _memory(
   requests: number,
 ): MemoryReport | undefined {
   if (!idle || !warm || !end) return undefined;
-  const mib = (value: number) => Math.round(value * 10) / 10;
   return {
     source: _MEMORY_SOURCE[setup.servers.relay!.process],
-    idle_mb: mib(idle.memoryMib),
-    after_warmup_mb: mib(warm.memoryMib),
-    after_mb: mib(end.memoryMib),
-    ...(end.peakMib === undefined ? {} : { peak_mb: mib(end.peakMib) }),
+    idle_mb: roundMib(idle.memoryMib),
+    after_warmup_mb: roundMib(warm.memoryMib),
+    after_mb: roundMib(end.memoryMib),
+    ...(end.peakMib === undefined ? {} : { peak_mb: roundMib(end.peakMib) }),
     requests,
   };
 }

@@ -4,7 +4,8 @@ import type { Runtime } from "../server/runtime.ts";
 /**
  * What makes `relay serve` read its config again besides `POST /admin/reload`: SIGHUP, and any change
  * to the file, its folder watched (editors save by renaming a new file over the old). On the built-in
- * defaults there is no file to watch, and SIGHUP only logs that there is nothing to reload.
+ * defaults there is no file to watch, and SIGHUP is a failed reload: logged, shown by `relay status`
+ * and counted in `relay_config_reloads_total{result="failure"}`.
  *
  * @example
  * ```ts

@@ -26,14 +26,14 @@ export function benchCommand(setExitCode: (code: number) => void) {
     .option(
       "--requests <n>",
       "measured requests per target per concurrency (default 2000; 5 with --provider)",
-      _count,
+      positiveCount,
     )
     .option(
       "--concurrency <list>",
       "concurrency levels, comma-separated (default 1,16,64; 1 with --provider)",
-      _levels,
+      concurrencyLevels,
     )
-    .option("--events <n>", "text deltas in each mock answer (default 8)", _count)
+    .option("--events <n>", "text deltas in each mock answer (default 8)", positiveCount)
     .option("--json", "print the report as JSON (progress stays on stderr)")
     .option("--quick", "a short run: 100 requests per target at concurrency 1 and 16")
     .option("--target <url>", "bench a relay already running at this URL")
@@ -41,7 +41,7 @@ export function benchCommand(setExitCode: (code: number) => void) {
     .option("--provider <name>", "bench a configured provider, directly and through relay (spends tokens)")
     .option("-c, --config <path>", "with --provider: config file (default: as relay serve finds it)")
     .option("--model <name>", "model to ask for (default: mock-1; with --provider, its first model)")
-    .option("--max-tokens <n>", "max_tokens of each request (default 256; 16 with --provider)", _count)
+    .option("--max-tokens <n>", "max_tokens of each request (default 256; 16 with --provider)", positiveCount)
     .option("-y, --yes", "with --provider: spend the tokens without asking")
     .option("--no-fidelity", "skip comparing relayed streams with direct ones")
     // The bare pass-through, run by the bench itself as a child process.
@@ -218,12 +218,14 @@ function _usage(message: string): number {
   return 2;
 }
 
-function _count(value: string): number {
+/** A positive integer flag value; commander names the flag when this throws. */
+export function positiveCount(value: string): number {
   const count = Number(value);
   if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError("expected a positive integer");
   return count;
 }
 
-function _levels(value: string): number[] {
-  return value.split(",").map((part) => _count(part.trim()));
+/** A `--concurrency` list such as `1,16,64`. */
+export function concurrencyLevels(value: string): number[] {
+  return value.split(",").map((part) => positiveCount(part.trim()));
 }

@@ -1,6 +1,8 @@
 import { Command } from "@commander-js/extra-typings";
+import { SWITCHED_OFF } from "../routing/router.ts";
 import type { AdminStatus } from "../server/admin/status.ts";
 import { formatTable } from "../util/table.ts";
+import { terminalColour } from "./_colour.ts";
 import { reportConfigError } from "./_config_error.ts";
 import { AdminClientError, adminRequest } from "./_admin_client.ts";
 
@@ -69,7 +71,7 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
     lines.push(...error.split("\n").map((line) => `  ${line}`));
   }
   const state = (enabled: boolean, why?: string | null) =>
-    enabled ? "on" : why && why !== "switched off at runtime" ? `off: ${why}` : "off";
+    enabled ? "on" : why && why !== SWITCHED_OFF ? `off: ${why}` : "off";
   const providers = [
     ["PROVIDER", "TYPE", "STATE", "BREAKER", "IN FLIGHT", "KEYS"],
     ...status.providers.map((p) => [
@@ -115,11 +117,9 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
   return lines.join("\n");
 }
 
-/** ANSI colours on a terminal that has not asked for none (`NO_COLOR`); plain text anywhere else. */
 function _colours(): StatusColours {
-  if (!Deno.stdout.isTerminal() || Deno.env.get("NO_COLOR")) return _PLAIN;
-  const wrap = (code: number) => (text: string) => `\x1b[${code}m${text}\x1b[0m`;
-  return { green: wrap(32), yellow: wrap(33), red: wrap(31), bold: wrap(1) };
+  const colour = terminalColour();
+  return { green: colour(32), yellow: colour(33), red: colour(31), bold: colour(1) };
 }
 
 function _same(text: string): string {

@@ -11,6 +11,7 @@ import {
 } from "../ledger/query.ts";
 import { LedgerStore } from "../ledger/store.ts";
 import { formatTable } from "../util/table.ts";
+import { terminalColour } from "./_colour.ts";
 import { reportConfigError } from "./_config_error.ts";
 
 /**
@@ -135,11 +136,9 @@ export interface UsageColours {
   red: (text: string) => string;
 }
 
-/** ANSI colours on a terminal that has not asked for none (`NO_COLOR`); plain text anywhere else. */
 function _colours(): UsageColours {
-  const on = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
-  const wrap = (code: number) => (text: string) => on ? `\x1b[${code}m${text}\x1b[0m` : text;
-  return { bold: wrap(1), red: wrap(31) };
+  const colour = terminalColour();
+  return { bold: colour(1), red: colour(31) };
 }
 
 /**

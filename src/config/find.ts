@@ -1,4 +1,5 @@
-import { isAbsolute, join } from "node:path";
+import { join } from "node:path";
+import { xdgHome } from "../util/xdg.ts";
 
 /** Where a config path came from, so a missing file can be blamed on the right setting. */
 export type ConfigSource = "flag" | "RELAY_CONFIG" | "cwd" | "xdg";
@@ -35,13 +36,11 @@ export function findConfigPath(options: FindOptions): FoundConfig | undefined {
   if (fromEnv) return { path: fromEnv, source: "RELAY_CONFIG" };
   const inCwd = join(options.cwd, "relay.yaml");
   if (options.exists(inCwd)) return { path: inCwd, source: "cwd" };
-  const inXdg = join(_xdgConfigHome(options.env, options.home), "relay", "relay.yaml");
+  const inXdg = join(
+    xdgHome(options.env, "XDG_CONFIG_HOME", join(options.home, ".config")),
+    "relay",
+    "relay.yaml",
+  );
   if (options.exists(inXdg)) return { path: inXdg, source: "xdg" };
   return undefined;
-}
-
-// The XDG spec says a relative XDG_CONFIG_HOME is invalid and must be ignored.
-function _xdgConfigHome(env: (name: string) => string | undefined, home: string): string {
-  const xdg = env("XDG_CONFIG_HOME");
-  return xdg && isAbsolute(xdg) ? xdg : join(home, ".config");
 }

@@ -1,6 +1,7 @@
 import { ModelMap } from "../routing/model_map.ts";
 import type { TokenCount } from "../routing/token_estimate.ts";
 import { type UsageReservation, UsageWindow } from "../routing/usage_window.ts";
+import { sameSecret } from "../util/secret.ts";
 
 /** A named client token and its limits, as `server.auth.tokens` holds them once parsed. */
 export interface ClientConfig {
@@ -133,7 +134,7 @@ export class ClientRegistry {
     const bytes = _encoder.encode(offered);
     let found: _Client | undefined;
     for (const client of this.#clients) {
-      if (_constantTimeEqual(client.token, bytes) && !found) found = client;
+      if (sameSecret(bytes, client.token) && !found) found = client;
     }
     return found?.config.name;
   }
@@ -237,11 +238,4 @@ export function monthStart(time: number): number {
 function _nextMonth(monthStart: number): number {
   const date = new Date(monthStart);
   return Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
-}
-
-/** Compares every byte whatever the first difference, so timing does not reveal a token's prefix. */
-function _constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  let difference = a.byteLength ^ b.byteLength;
-  for (let i = 0; i < a.byteLength; i++) difference |= a[i] ^ (b[i % b.byteLength] ?? 0);
-  return difference === 0;
 }

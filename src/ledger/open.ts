@@ -1,7 +1,8 @@
-import { isAbsolute, join } from "node:path";
+import { join } from "node:path";
 import type { Config } from "../config/schema.ts";
 import type { Timers } from "../stream/timeouts.ts";
 import type { Logger } from "../util/logger.ts";
+import { xdgHome } from "../util/xdg.ts";
 import { ClientRegistry, monthStart, namedClients } from "./clients.ts";
 import { Pricing } from "./pricing.ts";
 import { UsageRecorder } from "./recorder.ts";
@@ -51,9 +52,7 @@ export function ledgerPath(
   if (configured !== undefined) {
     return configured.startsWith("~/") ? join(home, configured.slice(2)) : configured;
   }
-  // The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
-  const xdg = env("XDG_DATA_HOME");
-  return join(xdg && isAbsolute(xdg) ? xdg : join(home, ".local", "share"), "relay", "ledger.db");
+  return join(xdgHome(env, "XDG_DATA_HOME", join(home, ".local", "share")), "relay", "ledger.db");
 }
 
 /**

@@ -88,8 +88,8 @@ export class Pricing {
    */
   readonly #known = new Map<string, ModelPrices | undefined>();
 
-  constructor(overrides: Readonly<Record<string, PriceEntry>> = {}, builtIn = BUILT_IN_PRICES) {
-    this.#tables = [overrides, builtIn].map((table) => {
+  constructor(overrides: Readonly<Record<string, PriceEntry>> = {}) {
+    this.#tables = [overrides, BUILT_IN_PRICES].map((table) => {
       const entries = Object.entries(table);
       return {
         // The map's targets are indexes into `prices`: it only has to find the entry.

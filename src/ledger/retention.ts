@@ -3,7 +3,10 @@ import type { Logger } from "../util/logger.ts";
 import type { LedgerStore } from "./store.ts";
 
 const _DAY = 86_400_000;
-/** Rows deleted per statement, so one prune never holds the database (and relay's thread) for long. */
+/**
+ * Rows deleted per statement, so no one statement holds the database's write lock for long; a prune
+ * runs its statements back to back, on relay's thread.
+ */
 const _CHUNK = 10_000;
 
 export interface RetentionOptions {

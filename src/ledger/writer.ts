@@ -21,8 +21,8 @@ export interface LedgerWriterOptions {
  * It never drops a record to make room: while the queue is full, {@linkcode record} returns a promise
  * that resolves only once its record is queued, which is the backpressure relay passes on (a request's
  * slot is held until its record is in). Records are dropped only when the database refuses a batch
- * while others wait for room, or arrive after {@linkcode close}; each time `dropped` counts them and a
- * warning says so. A failed batch with nobody waiting is kept and tried again.
+ * while others wait for room, arrive after {@linkcode close}, or are still held when the last write at
+ * `close` fails; each time `dropped` counts them and a warning says so. A failed batch with nobody waiting is kept and tried again.
  *
  * @example
  * ```ts

@@ -13,8 +13,8 @@ export interface ProviderKey {
   /** A masked form safe for logs (`sk-ant-...x7f2`). */
   readonly label: string;
   /**
-   * Its `keyFingerprint`, for the ledger, worked out once when the key is configured; keys made per
-   * request (Azure's Entra tokens) leave it out and are fingerprinted as they are used.
+   * Its `keyFingerprint`, for the ledger, worked out once when the key is configured
+   * (`routesFromConfig`); a key built by hand without it is fingerprinted as it is used.
    */
   readonly id?: string;
 }

@@ -33,6 +33,9 @@ export interface CircuitBreakerOptions {
  * exactly one of `onSuccess`, `onFailure` or `release`: a probe never reported keeps the breaker
  * half-open and refusing.
  */
+/** How long the cooldown may grow to when `maxCooldownMs` is not given: 10 minutes. */
+const _DEFAULT_MAX_COOLDOWN_MS = 600_000;
+
 export interface BreakerPermit {
   /** Whether this is the one request a half-open breaker lets through. */
   readonly probe: boolean;
@@ -47,8 +50,8 @@ export interface BreakerPermit {
  * cooldown is back to `cooldownMs` once the breaker closes.
  *
  * Only the probe decides a half-open breaker: results of requests let through before it opened say
- * nothing about the upstream now, so they are ignored, then and after it closes again. State changes happen when the breaker is
- * asked (no timers run here), and `onTransition` hears of each.
+ * nothing about the upstream now, so they are ignored, then and after it closes again. State changes
+ * happen when the breaker is asked (no timers run here), and `onTransition` hears of each.
  *
  * @example
  * ```ts
@@ -61,8 +64,6 @@ export interface BreakerPermit {
  * else breaker.onSuccess(permit);
  * ```
  */
-const _DEFAULT_MAX_COOLDOWN_MS = 600_000;
-
 export class CircuitBreaker {
   readonly #threshold: number;
   readonly #windowMs: number;

@@ -134,8 +134,8 @@ export interface ProviderKeyStatus extends KeyStatus {
   breaker: BreakerState;
 }
 
-/** Why a key switched off at runtime is out of rotation. */
-const _SWITCHED_OFF = "switched off at runtime";
+/** Why a key switched off at runtime is out of rotation; `relay status` shows such a key as plain "off". */
+export const SWITCHED_OFF = "switched off at runtime";
 
 /**
  * A provider's live state: its keys' pool, breakers, in-flight cap, whether it is switched off.
@@ -324,7 +324,7 @@ export class Router {
     const found = state.findKey(key);
     if (!found) return false;
     if (enabled) state.pool.enable(found);
-    else state.pool.disable(found, _SWITCHED_OFF);
+    else state.pool.disable(found, SWITCHED_OFF);
     return true;
   }
 

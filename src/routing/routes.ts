@@ -5,6 +5,7 @@ import { providerTimeouts } from "../config/schema.ts";
 import { createProvider, type ProviderEnvironment, systemEnvironment } from "../providers/registry.ts";
 import { keyFingerprint } from "../util/fingerprint.ts";
 import { maskSecret } from "../util/mask.ts";
+import { stableJson } from "../util/stable_json.ts";
 import { ModelMap } from "./model_map.ts";
 import type { Route, RoutingOptions } from "./router.ts";
 
@@ -63,17 +64,7 @@ export function routesFromConfig(
 }
 
 function _fingerprint(provider: ProviderConfig, ...context: unknown[]): string {
-  return createHash("sha256").update(_stableJson([provider, ...context])).digest("base64url");
-}
-
-/** JSON with object keys sorted, so reordering a mapping in the file is no change. */
-function _stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(_stableJson).join(",")}]`;
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  const entries = Object.entries(value).filter(([, inner]) => inner !== undefined).sort(([a], [b]) =>
-    a < b ? -1 : a > b ? 1 : 0
-  );
-  return `{${entries.map(([key, inner]) => `${JSON.stringify(key)}:${_stableJson(inner)}`).join(",")}}`;
+  return createHash("sha256").update(stableJson([provider, ...context])).digest("base64url");
 }
 
 /** How the config's `routing:` section asks the router to spread, retry around and protect upstreams. */

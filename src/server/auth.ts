@@ -29,8 +29,17 @@ export function clientAuth(clients: ClientRegistry): MiddlewareHandler<RelayEnv>
 }
 
 function _offeredToken(headers: Headers): string | undefined {
-  const apiKey = headers.get("x-api-key");
-  if (apiKey) return apiKey;
-  const match = /^Bearer\s+(.+)$/i.exec(headers.get("authorization") ?? "");
-  return match?.[1].trim();
+  return headers.get("x-api-key") || bearerToken(headers);
+}
+
+/**
+ * The token of an `Authorization: Bearer` header, if there is one.
+ *
+ * @example
+ * ```ts
+ * bearerToken(new Headers({ authorization: "Bearer rly_4f9c" })); // "rly_4f9c"
+ * ```
+ */
+export function bearerToken(headers: Headers): string | undefined {
+  return /^Bearer\s+(.+)$/i.exec(headers.get("authorization") ?? "")?.[1].trim();
 }

@@ -12,7 +12,7 @@ export interface MetricsSources {
   router: () => Router;
   /** The server-wide limiter: requests holding a slot, and waiting for one. */
   limiter: ConcurrencyLimiter;
-  /** The config version serving now; left out when relay cannot reload. */
+  /** The config version serving now; left out when relay runs without a `Runtime` (tests, benches). */
   configVersion?: () => number;
 }
 

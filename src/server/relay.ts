@@ -53,8 +53,10 @@ export interface RelayOptions {
   /** Named clients' models, budgets and rates (`src/ledger/clients.ts`), checked before anything is sent. */
   clients?: ClientRegistry;
   /**
-   * Where each ended request goes (`src/ledger/`). Its backpressure holds only the request's slot,
-   * after the last byte went out: a full ledger queue slows new requests, never a stream.
+   * Where each ended request goes (`src/ledger/`). Its backpressure never holds a stream: after a
+   * streamed answer's last byte it holds only the request's slot, so a full ledger queue slows new
+   * requests. An answer relay makes itself (its own errors, an upstream's error passed on) goes out
+   * once the ledger has taken its record.
    */
   ledger?: LedgerSink;
   /**
@@ -104,6 +106,12 @@ interface _Trace {
   admission?: Extract<Admission, { ok: true }>;
 }
 
+/** An ended request's times, in whole ms since it arrived, as the log line and the ledger both give them. */
+interface _Timing {
+  ttfbMs: number | undefined;
+  durationMs: number;
+}
+
 /** Writes the access log line and accounts for the ended request; resolves once the ledger took it. */
 type _Log = (outcome: string, fields?: LogFields, usage?: UsageDetail) => Promise<void>;
 
@@ -142,10 +150,22 @@ const _MAX_PEEK_BYTES = 64 * 1024;
 export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Response> {
   const now = base.now ?? (() => performance.now());
   const wallClock = base.wallClock ?? Date.now;
+  // A config's settings are one object per config version: merged again only when it changes.
+  let merged: { settings: RequestSettings; options: RelayOptions } | undefined;
+  const current = (): RelayOptions => {
+    if (!base.settings) return base;
+    const settings = base.settings();
+    if (merged?.settings !== settings) merged = { settings, options: { ...base, ...settings } };
+    return merged.options;
+  };
   return async (c) => {
-    const options = base.settings ? { ...base, ...base.settings() } : base;
+    const options = current();
     const trace: _Trace = { start: now(), at: wallClock(), attempts: 0, failovers: 0 };
     const log: _Log = (outcome, fields = {}, usage) => {
+      const timing: _Timing = {
+        ttfbMs: trace.ttfb === undefined ? undefined : Math.round(trace.ttfb - trace.start),
+        durationMs: Math.round(now() - trace.start),
+      };
       const line: LogFields = {
         request_id: c.get("requestId"),
         client: c.get("client"),
@@ -158,14 +178,14 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
         outcome,
         attempts: trace.attempts,
         failovers: trace.failovers,
-        ttfb_ms: trace.ttfb === undefined ? undefined : Math.round(trace.ttfb - trace.start),
-        duration_ms: Math.round(now() - trace.start),
+        ttfb_ms: timing.ttfbMs,
+        duration_ms: timing.durationMs,
         upstream_request_id: trace.upstreamRequestId,
         ...fields,
       };
       options.logger.info("request", line);
       options.onRequest?.(line, usage);
-      return _account(c, options, trace, outcome, now(), usage);
+      return _account(c, options, trace, outcome, timing, usage);
     };
     try {
       return await _relay(c, options, trace, now, log);
@@ -548,7 +568,7 @@ async function _account(
   options: RelayOptions,
   trace: _Trace,
   outcome: string,
-  end: number,
+  timing: _Timing,
   usage: UsageDetail | undefined,
 ): Promise<void> {
   trace.admission?.settle(trace.ttfb === undefined ? { input: 0, output: 0 } : usage && countedTokens(usage));
@@ -568,8 +588,7 @@ async function _account(
       status: trace.status,
       outcome,
       attempts: trace.attempts,
-      ttfbMs: trace.ttfb === undefined ? undefined : Math.round(trace.ttfb - trace.start),
-      durationMs: Math.round(end - trace.start),
+      ...timing,
       usage,
     });
   } catch (error) {

@@ -33,8 +33,6 @@ export interface RunningServer {
   readonly finished: Promise<void>;
   /** Upstream exchanges under way. */
   readonly inFlight: InFlight;
-  /** What the server tells its observers: ended requests, breaker changes, reloads. */
-  readonly events: EventBus<RelayEvent>;
   /**
    * Stops accepting connections and lets in-flight requests finish; exchanges still open after
    * `graceMs` are aborted, their clients told with an error event. Resolves with whether any were.
@@ -91,7 +89,6 @@ export function startServer(options: ServeOptions): RunningServer {
     url: `http://${host}:${port}`,
     finished: server.finished,
     inFlight,
-    events,
     async shutdown(graceMs: number) {
       // Event streams never end by themselves: end them, or the drain would wait out the grace.
       events.close();

@@ -14,7 +14,10 @@ export interface ForwardOptions {
   first?: Uint8Array;
   /** Whether the body is an SSE stream, where relay may add events of its own between the source's. */
   sse: boolean;
-  /** Sees every chunk read from the source as it goes out (a usage tap); it must not keep or change it. */
+  /**
+   * Sees every chunk read from the source after `first` as it goes out (a usage tap; the caller has seen
+   * `first`); it must not keep or change it.
+   */
   observe?: (chunk: Uint8Array) => void;
   /**
    * Names a mid-body failure (a timeout, a reset connection), which then ends the body cleanly, told

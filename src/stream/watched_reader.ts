@@ -127,16 +127,15 @@ export class WatchedReader {
     this.#timerDue = Infinity;
   }
 
-  #limit(): { kind: TimeoutKind; ms: number } {
-    return this.#gotFirst
-      ? { kind: "idle", ms: this.#options.idleMs ?? Infinity }
-      : { kind: "first_byte", ms: this.#options.firstByteMs ?? Infinity };
+  /** The deadline the outstanding read runs under; a number, not an object: it is asked per chunk. */
+  #limitMs(): number {
+    return (this.#gotFirst ? this.#options.idleMs : this.#options.firstByteMs) ?? Infinity;
   }
 
   /** Makes sure the timer fires by the time the outstanding read next has something due. */
   #arm(now: number): void {
     if (this.#closed || this.#readSince === undefined) return;
-    const due = Math.min(this.#readSince + this.#limit().ms, this.#quietSince + this.#quietMs);
+    const due = Math.min(this.#readSince + this.#limitMs(), this.#quietSince + this.#quietMs);
     // A timer due earlier fires, finds nothing due yet and re-arms: cheaper than moving it per chunk.
     if (due === Infinity || this.#timerDue <= due) return;
     this.#timers.clearTimeout(this.#timer);
@@ -150,10 +149,11 @@ export class WatchedReader {
     // Nobody waits on the source: the next read arms the timer again.
     if (this.#closed || this.#readSince === undefined) return;
     const now = this.#now();
-    const limit = this.#limit();
-    if (now - this.#readSince >= limit.ms) {
-      this.#options.onTimeout?.(limit.kind);
-      this.#fail(new StreamTimeoutError(limit.kind, limit.ms));
+    const limitMs = this.#limitMs();
+    if (now - this.#readSince >= limitMs) {
+      const kind: TimeoutKind = this.#gotFirst ? "idle" : "first_byte";
+      this.#options.onTimeout?.(kind);
+      this.#fail(new StreamTimeoutError(kind, limitMs));
       return;
     }
     if (now - this.#quietSince >= this.#quietMs) {

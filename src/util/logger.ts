@@ -48,7 +48,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const render = options.format === "text" ? _renderText : _renderJson;
   const withFixed = (fixed: LogFields): Logger => {
     const at = (level: LogLevel) => (msg: string, fields?: LogFields) => {
-      if (_RANK[level] >= threshold) write(render(now(), level, msg, { ...fixed, ...fields }));
+      if (_RANK[level] >= threshold) write(render(now(), level, msg, fixed, fields));
     };
     return {
       debug: at("debug"),
@@ -61,12 +61,13 @@ export function createLogger(options: LoggerOptions): Logger {
   return withFixed({});
 }
 
-function _renderJson(time: Date, level: LogLevel, msg: string, fields: LogFields): string {
-  return JSON.stringify({ time: time.toISOString(), level, msg, ...fields });
+// The fixed fields and the line's own are spread once, here: the access line has a dozen and more.
+function _renderJson(time: Date, level: LogLevel, msg: string, fixed: LogFields, fields?: LogFields): string {
+  return JSON.stringify({ time: time.toISOString(), level, msg, ...fixed, ...fields });
 }
 
-function _renderText(time: Date, level: LogLevel, msg: string, fields: LogFields): string {
-  const pairs = Object.entries(fields)
+function _renderText(time: Date, level: LogLevel, msg: string, fixed: LogFields, fields?: LogFields): string {
+  const pairs = Object.entries({ ...fixed, ...fields })
     .filter(([, value]) => value !== undefined)
     .map(([key, value]) =>
       `${key}=${typeof value === "string" && /\s/.test(value) ? JSON.stringify(value) : value}`

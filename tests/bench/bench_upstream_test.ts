@@ -72,7 +72,9 @@ Deno.test("a real provider's scenario carries no mock header; the same options g
 });
 
 Deno.test("the loopback workload is a Claude Code exchange: its request headers, Anthropic's answer headers", async () => {
-  const { body, headers } = scenarioRequest("text", { ...options, clientHeaders: CLAUDE_CODE_HEADERS });
+  // A client header that clashes with the request's own, so "the request's own headers win" is tested.
+  const clientHeaders = { ...CLAUDE_CODE_HEADERS, "content-type": "text/plain" };
+  const { body, headers } = scenarioRequest("text", { ...options, clientHeaders });
   assert.equal(headers["x-claude-code-session-id"], CLAUDE_CODE_HEADERS["x-claude-code-session-id"]);
   assert.equal(headers["content-type"], "application/json", "the request's own headers win");
   assert.ok(Object.keys(headers).length >= 18);

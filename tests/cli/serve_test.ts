@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
-import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
+import { assembleAnthropicStream, assembledResponse } from "../stream/anthropic_grammar.ts";
 import { cliEnv, FROM_SOURCE, runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
 
 const STREAM =
@@ -15,19 +15,13 @@ async function streamMessage(url: string, headers: HeadersInit = {}) {
   return response;
 }
 
-async function assembled(response: Response) {
-  const decoder = new SseDecoder();
-  const events = decoder.feed(new Uint8Array(await response.arrayBuffer()));
-  return assembleAnthropicStream(events);
-}
-
 Deno.test("relay serve with no config anywhere serves the mock and says so, then stops on SIGTERM", async () => {
   await using relay = await spawnRelay([]);
   assert.ok(relay.stderr.some((line) => line.includes("built-in mock provider")), relay.stderr.join("\n"));
   assert.match(relay.url, /^http:\/\/127\.0\.0\.1:\d+$/);
   const response = await streamMessage(relay.url);
   assert.equal(response.status, 200);
-  const { message, error } = await assembled(response);
+  const { message, error } = await assembledResponse(response);
   assert.equal(error, undefined);
   assert.equal(message.stop_reason, "end_turn");
   const log = JSON.parse(await relay.waitForLine(/"msg":"request"/));
@@ -63,7 +57,7 @@ Deno.test("relay serve uses the config file it finds, with --port overriding it"
   );
   await using relay = await spawnRelay([], { cwd: folder });
   assert.ok(!relay.stderr.some((line) => line.includes("No config file")));
-  const { message } = await assembled(await streamMessage(relay.url));
+  const { message } = await assembledResponse(await streamMessage(relay.url));
   assert.equal(message.content[0].type, "text");
   assert.equal(JSON.parse(await relay.waitForLine(/"msg":"request"/)).provider, "demo");
 });

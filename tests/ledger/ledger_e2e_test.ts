@@ -137,7 +137,9 @@ Deno.test("limits are enforced before sending: 403 for a model or a spent budget
     });
     // A refused request is not counted against rpm: two more fill the minute.
     for (let i = 0; i < 2; i++) {
-      assert.equal((await (await post(url, "claude-haiku-4-5", CI_TOKEN)).text()).length > 0, true);
+      const answer = await post(url, "claude-haiku-4-5", CI_TOKEN);
+      assert.equal(answer.status, 200);
+      assert.equal((await answer.text()).length > 0, true);
     }
     const overRpm = await post(url, "claude-haiku-4-5", CI_TOKEN);
     assert.equal(overRpm.status, 429);

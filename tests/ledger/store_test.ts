@@ -17,7 +17,7 @@ Deno.test("LedgerStore.open creates a private folder and file, in WAL mode, with
   }
 });
 
-Deno.test("records survive closing and reopening the store: every field, no secret", async () => {
+Deno.test("records survive closing and reopening the store: every field", async () => {
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;
   const first = LedgerStore.open(path);

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import { type ControlledStream, controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { liveConfig, postMessage, startLiveRelay, upstreamProvider } from "../_helpers/live_relay.ts";
-import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
+import { assembledResponse } from "../stream/anthropic_grammar.ts";
 import { loadGolden } from "../stream/golden.ts";
 
 const K1 = "sk-test-key-one-0000000001";
@@ -27,10 +26,6 @@ function heldUpstream(head: Uint8Array) {
   return { upstream, held };
 }
 
-async function assembled(response: Response) {
-  return assembleAnthropicStream(new SseDecoder().feed(new Uint8Array(await response.arrayBuffer())));
-}
-
 Deno.test("a reload under 50 in-flight streams loses none; new requests run on the new config", async () => {
   const [head, rest] = await goldenHalves();
   const { upstream, held } = heldUpstream(head);
@@ -51,7 +46,7 @@ Deno.test("a reload under 50 in-flight streams loses none; new requests run on t
     stream.push(rest);
     stream.end();
   }
-  const streams = await Promise.all(responses.map(assembled));
+  const streams = await Promise.all(responses.map(assembledResponse));
   for (const { message, error } of streams) {
     assert.equal(error, undefined);
     assert.equal(message.stop_reason, "end_turn");
@@ -65,7 +60,7 @@ Deno.test("a reload under 50 in-flight streams loses none; new requests run on t
   while (held.length < 51) await upstream.nextRequest();
   held[50].stream.push(rest);
   held[50].stream.end();
-  assert.equal((await assembled(await after)).error, undefined);
+  assert.equal((await assembledResponse(await after)).error, undefined);
   assert.equal(held[50].key, K2, "the new key");
   assert.equal(held.slice(0, 50).filter(({ key }) => key === K1).length, 50);
   assert.equal(
@@ -90,7 +85,9 @@ Deno.test("a key a reload removed drains its stream under way and takes no new r
     stream.push(rest);
     stream.end();
   }
-  for (const response of [draining, ...later]) assert.equal((await assembled(response)).error, undefined);
+  for (const response of [draining, ...later]) {
+    assert.equal((await assembledResponse(response)).error, undefined);
+  }
   await upstream.close();
 });
 

@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
 import type { Route } from "../../src/routing/router.ts";
-import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import { maskSecret } from "../../src/util/mask.ts";
 import {
   controlledStream,
@@ -16,7 +15,7 @@ import {
   startFakeUpstream,
 } from "../_helpers/fake_upstream.ts";
 import { startTestRelay, TEST_TIMEOUTS } from "../_helpers/relay.ts";
-import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
+import { assembledResponse } from "../stream/anthropic_grammar.ts";
 
 const STREAM =
   '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}';
@@ -39,10 +38,6 @@ function post(url: string, headers: Record<string, string> = {}) {
   });
 }
 
-async function assembled(response: Response) {
-  return assembleAnthropicStream(new SseDecoder().feed(new Uint8Array(await response.arrayBuffer())));
-}
-
 const status = (code: number, type: string, headers: Record<string, string> = {}): FakeHandler => () =>
   Response.json({ type: "error", error: { type, message: `${code} from fake` } }, { status: code, headers });
 
@@ -55,7 +50,7 @@ Deno.test("a 529 before the stream moves to the next provider; the client sees o
   });
   const response = await post(relay.url);
   assert.equal(response.status, 200);
-  assert.equal((await assembled(response)).message.stop_reason, "end_turn");
+  assert.equal((await assembledResponse(response)).message.stop_reason, "end_turn");
   const log = await relay.nextRequestLog();
   assert.equal(log.attempts, 2);
   assert.equal(log.provider, "up");
@@ -76,7 +71,7 @@ Deno.test("an error event before message_start is retried like a 529", async () 
     retry: RETRY,
   });
   const response = await post(relay.url);
-  assert.equal((await assembled(response)).message.stop_reason, "end_turn");
+  assert.equal((await assembledResponse(response)).message.stop_reason, "end_turn");
   assert.deepEqual([flaky.requests.length, up.requests.length], [1, 1]);
   await Promise.all([flaky.close(), up.close()]);
 });
@@ -124,7 +119,7 @@ Deno.test("once bytes reached the client nothing is retried: a mid-stream failur
   });
   const response = await post(relay.url, { "x-relay-mock": "fault=mid_stream_error, fault_after=3" });
   assert.equal(response.status, 200);
-  const { error } = await assembled(response);
+  const { error } = await assembledResponse(response);
   assert.equal(error?.type, "overloaded_error");
   assert.deepEqual([breaks.requests.length, other.requests.length], [1, 0]);
   await Promise.all([breaks.close(), other.close()]);
@@ -159,7 +154,7 @@ Deno.test("a request whose only key is cooling waits for its reset, then succeed
   await using relay = startTestRelay({ upstreamUrl: upstream.url, retry: { ...RETRY, maxWaitMs: 5_000 } });
   const response = await post(relay.url);
   assert.equal(response.status, 200);
-  assert.equal((await assembled(response)).message.stop_reason, "end_turn");
+  assert.equal((await assembledResponse(response)).message.stop_reason, "end_turn");
   assert.equal((await relay.nextRequestLog()).attempts, 2);
   assert.equal(upstream.requests.length, 2);
   await upstream.close();
@@ -209,7 +204,7 @@ Deno.test("200 concurrent streams over a faulty upstream: each is complete and c
     Array.from({ length: 200 }, async () => {
       const response = await post(relay.url);
       assert.equal(response.status, 200, "no failure before the first event reaches a client");
-      const { message, error } = await assembled(response);
+      const { message, error } = await assembledResponse(response);
       if (error) return `ended with ${error.type}`;
       assert.equal(message.stop_reason, "end_turn");
       assert.equal(message.content[0].type, "text");
@@ -257,7 +252,7 @@ Deno.test("a streamed answer's rate-limit headers reach the key pool: a key it s
       headers: { "content-type": "application/json" },
       body: streamAbout(text),
     });
-    assert.equal((await assembled(response)).message.stop_reason, "end_turn");
+    assert.equal((await assembledResponse(response)).message.stop_reason, "end_turn");
   }
   assert.deepEqual(
     upstream.requests.map((request) => request.headers.get("x-api-key")),
@@ -297,7 +292,7 @@ Deno.test("an answer's rate limits reach the key pool while its stream is still 
   assert.match(new TextDecoder().decode((await reader.read()).value), /message_start/);
   // The first answer's head is out and its upstream is silent: its headers said its key is spent.
   const second = await send("two");
-  assert.equal((await assembled(second)).message.stop_reason, "end_turn");
+  assert.equal((await assembledResponse(second)).message.stop_reason, "end_turn");
   assert.deepEqual(upstream.requests.map((request) => request.headers.get("x-api-key")), keys);
   thinking.end();
   await reader.cancel();
@@ -318,7 +313,7 @@ Deno.test("a conversation stays with the key that served it, even where the stra
   });
   for (let turn = 0; turn < 2; turn++) {
     const response = await post(relay.url);
-    assert.equal((await assembled(response)).message.stop_reason, "end_turn");
+    assert.equal((await assembledResponse(response)).message.stop_reason, "end_turn");
     assert.equal((await relay.nextRequestLog()).provider, "up");
   }
   assert.deepEqual(

@@ -4,7 +4,7 @@
  * stream with its non-streaming twin.
  */
 import assert from "node:assert/strict";
-import type { SseEvent } from "../../src/stream/sse_decode.ts";
+import { SseDecoder, type SseEvent } from "../../src/stream/sse_decode.ts";
 
 // deno-lint-ignore no-explicit-any
 type _Json = any;
@@ -106,4 +106,9 @@ export function assembleAnthropicStream(events: SseEvent[]): AssembledStream {
   }
   assert.ok(stopped, "the stream ended without message_stop");
   return { message };
+}
+
+/** A streamed answer's whole body, read and assembled. */
+export async function assembledResponse(response: Response): Promise<AssembledStream> {
+  return assembleAnthropicStream(new SseDecoder().feed(new Uint8Array(await response.arrayBuffer())));
 }

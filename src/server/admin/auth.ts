@@ -1,5 +1,6 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
+import { sameSecret } from "../../util/secret.ts";
+import { bearerToken } from "../auth.ts";
 import { errorResponse } from "../errors.ts";
 
 /**
@@ -16,7 +17,7 @@ export function adminAuth(token: () => string | undefined, off: string): Middlew
   return async (c, next) => {
     const expected = token();
     if (expected === undefined) return errorResponse(404, off);
-    const offered = /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "")?.[1].trim();
+    const offered = bearerToken(c.req.raw.headers);
     if (offered === undefined) {
       return errorResponse(
         401,
@@ -24,15 +25,12 @@ export function adminAuth(token: () => string | undefined, off: string): Middlew
         _CHALLENGE,
       );
     }
-    if (!_sameSecret(offered, expected)) return errorResponse(401, "invalid admin token", _CHALLENGE);
+    if (!sameSecret(_encoder.encode(offered), _encoder.encode(expected))) {
+      return errorResponse(401, "invalid admin token", _CHALLENGE);
+    }
     await next();
   };
 }
 
 const _CHALLENGE = { "www-authenticate": 'Bearer realm="relay admin"' };
-
-/** Compares digests, which have the same length whatever was offered, in constant time. */
-function _sameSecret(offered: string, expected: string): boolean {
-  const digest = (text: string) => createHash("sha256").update(text).digest();
-  return timingSafeEqual(digest(offered), digest(expected));
-}
+const _encoder = new TextEncoder();
