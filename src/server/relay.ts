@@ -184,7 +184,16 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
         ...fields,
       };
       options.logger.info("request", line);
-      options.onRequest?.(line, usage);
+      // Called from inside a stream's end: a throw here would skip the accounting below, and with it
+      // the release of the request's slot.
+      try {
+        options.onRequest?.(line, usage);
+      } catch (error) {
+        options.logger.error("request listener failed", {
+          request_id: line.request_id,
+          error: String(error),
+        });
+      }
       return _account(c, options, trace, outcome, timing, usage);
     };
     try {

@@ -5,7 +5,7 @@ import type { Provider } from "../../src/providers/types.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
 import { ConcurrencyLimiter } from "../../src/routing/concurrency.ts";
 import { type Route, Router, type RoutingOptions, type UpstreamTimeouts } from "../../src/routing/router.ts";
-import type { RetryOptions } from "../../src/server/relay.ts";
+import type { RelayOptions, RetryOptions } from "../../src/server/relay.ts";
 import { type RunningServer, startServer } from "../../src/server/serve.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { maskSecret } from "../../src/util/mask.ts";
@@ -35,6 +35,8 @@ export interface TestRelayOptions {
   clients?: ClientRegistry;
   /** Where ended requests go. */
   ledger?: LedgerSink;
+  /** Told of every ended request, in place of the server's event bus. */
+  onRequest?: RelayOptions["onRequest"];
 }
 
 /** Routing that never holds a test up: failover, breakers that need many failures. */
@@ -77,6 +79,7 @@ export function startTestRelay(options: TestRelayOptions): TestRelay {
     tokens: options.tokens ?? [],
     clients: options.clients,
     ledger: options.ledger,
+    onRequest: options.onRequest,
     maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
     limiter: new ConcurrencyLimiter({ max: options.maxConcurrent ?? 64, maxQueue: options.maxQueue ?? 256 }),
     queueTimeoutMs: 30_000,

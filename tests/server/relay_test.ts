@@ -487,3 +487,32 @@ function optionsOver(provider: Provider, parsedBody: RelayOptions["parsedBody"])
     parsedBody,
   };
 }
+
+Deno.test("a request listener that throws is logged, and the request still gives back its slot", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({
+    upstreamUrl: upstream.url,
+    maxConcurrent: 1,
+    maxQueue: 0,
+    onRequest: () => {
+      throw new Error("listener broke");
+    },
+  });
+  for (let turn = 0; turn < 2; turn++) {
+    const response = await fetch(`${relay.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body:
+        '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}',
+    });
+    assert.equal(response.status, 200, `turn ${turn}: the one slot is free again`);
+    await response.arrayBuffer();
+    await relay.nextRequestLog();
+  }
+  assert.ok(
+    relay.logs.some((line) =>
+      line.msg === "request listener failed" && line.error === "Error: listener broke"
+    ),
+  );
+  await upstream.close();
+});
