@@ -41,9 +41,11 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
     parsedBodies.set(request, messages);
     return await app.fetch(request);
   };
-  app.post("/v1/chat/completions", chatCompletions({ dispatch, maxBodyBytes: options.maxBodyBytes }));
+  // What a reload changes is read per request, as relay's own handler reads it.
+  const current = () => options.settings?.() ?? options;
+  app.post("/v1/chat/completions", chatCompletions({ dispatch, maxBodyBytes: () => current().maxBodyBytes }));
   const models = servedModels(
-    () => (options.settings?.() ?? options).router,
+    () => current().router,
     (client, model) => clients.mayUse(client, model),
   );
   app.get("/v1/models", models, forward);

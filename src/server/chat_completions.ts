@@ -16,8 +16,8 @@ export interface ChatCompletionsOptions {
    * `messages` is its body, parsed, for `/v1/messages` to take instead of parsing the bytes again.
    */
   dispatch: (request: Request, messages: Record<string, unknown>) => Promise<Response>;
-  /** Largest request body accepted, in bytes. */
-  maxBodyBytes: number;
+  /** Largest request body accepted, in bytes; asked per request, so a reload's limit applies at once. */
+  maxBodyBytes: () => number;
   /** Unix seconds, the `created` of the answer; injected so tests can pin it. */
   now?: () => number;
 }
@@ -35,7 +35,7 @@ export interface ChatCompletionsOptions {
  *   parsed.set(request, messages);
  *   return await app.fetch(request);
  * };
- * app.post("/v1/chat/completions", chatCompletions({ dispatch, maxBodyBytes }));
+ * app.post("/v1/chat/completions", chatCompletions({ dispatch, maxBodyBytes: () => 32 * 1024 * 1024 }));
  * ```
  */
 export function chatCompletions(
@@ -43,7 +43,7 @@ export function chatCompletions(
 ): (c: Context<RelayEnv>) => Promise<Response> {
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   return async (c) => {
-    const chat = await _chatRequest(c.req.raw, options.maxBodyBytes);
+    const chat = await _chatRequest(c.req.raw, options.maxBodyBytes());
     if (chat instanceof Response) return chat;
     let messages: Record<string, unknown>;
     try {

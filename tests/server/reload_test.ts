@@ -164,3 +164,27 @@ Deno.test("every log line carries the config version it was written under", asyn
   assert.ok(relay.logs.every((line) => typeof line.config_version === "number"), JSON.stringify(relay.logs));
   assert.equal(relay.logs.at(-1)!.config_version, 2);
 });
+
+Deno.test("a reloaded server.max_body_size applies to /v1/chat/completions as to /v1/messages", async () => {
+  const upstream = startFakeUpstream();
+  const provider = upstreamProvider("up", upstream.url, [K1]);
+  await using relay = await startLiveRelay(liveConfig(provider, "  max_body_size: 1KiB\n"));
+  const chat = () =>
+    fetch(`${relay.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "claude-sonnet-4-5",
+        messages: [{ role: "user", content: "x".repeat(2048) }],
+      }),
+    });
+  const refused = await chat();
+  assert.equal(refused.status, 413);
+  await refused.body?.cancel();
+  await relay.write(liveConfig(provider, "  max_body_size: 1MiB\n"));
+  assert.equal((await relay.runtime.reload("test")).ok, true);
+  const served = await chat();
+  assert.equal(served.status, 200);
+  await served.body?.cancel();
+  await upstream.close();
+});
