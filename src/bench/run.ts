@@ -70,6 +70,14 @@ export function plannedRequests(plan: BenchPlan, targets: readonly TargetName[])
 }
 
 /**
+ * Whether a run of `plan` on `setup` compares streams: asked for, and a direct stream to compare
+ * with. Without it no load is sent for the check under load either.
+ */
+export function checksFidelity(plan: BenchPlan, setup: BenchSetup): boolean {
+  return plan.fidelity && !setup.fidelitySkipped && setup.direct !== undefined;
+}
+
+/**
  * Runs the plan against the setup's targets and reports what it measured. Throws when a target fails
  * a request or sends a stream of another length than direct's, naming it.
  *
@@ -95,7 +103,7 @@ export async function runBench(
   const workload = plan.workload ?? scenarioRequest("text", plan.scenario);
   const requestFor = (name: ScenarioName) =>
     name === "text" ? workload : scenarioRequest(name, plan.scenario);
-  const fidelity = plan.fidelity && !setup.fidelitySkipped && setup.direct !== undefined;
+  const fidelity = checksFidelity(plan, setup);
 
   const idle = await _usage(setup);
   progress.phase("probing");

@@ -3,7 +3,7 @@ import { resolveConfig } from "../config/resolve.ts";
 import { serveBare } from "../bench/bare_passthrough.ts";
 import { renderReport } from "../bench/report.ts";
 import { stderrProgress } from "../bench/progress.ts";
-import { type BenchPlan, plannedRequests, runBench } from "../bench/run.ts";
+import { type BenchPlan, checksFidelity, plannedRequests, runBench } from "../bench/run.ts";
 import { CLAUDE_CODE_HEADERS } from "../bench/claude_code_headers.ts";
 import { scenarioRequest } from "../bench/scenarios.ts";
 import { type BenchSetup, loopbackSetup, placement, providerSetup, targetSetup } from "../bench/setups.ts";
@@ -123,7 +123,7 @@ async function _run(options: _BenchOptions, signal: AbortSignal): Promise<number
   }
   await using _ = setup;
   const names = (["direct", "bare", "relay"] as const).filter((name) => setup[name]);
-  const progress = stderrProgress(plannedRequests(plan, names));
+  const progress = stderrProgress(plannedRequests({ ...plan, fidelity: checksFidelity(plan, setup) }, names));
   let report;
   try {
     report = await runBench(setup, plan, progress, signal);

@@ -117,6 +117,8 @@ Deno.test("relay bench --target benches a running relay, against --upstream when
     assert.ok(report.notes.some((note: string) => note.includes("--upstream")));
     // A probe, then warm-up and the measured requests at 1, 16 and 64, all through the relay under test.
     assert.equal(upstream.requests.length - before, 1 + (200 + 10) * 3);
+    const planned = Number(/bench: probing: \d+\/(\d+) requests/.exec(stderr)?.[1]);
+    assert.equal(planned, upstream.requests.length - before, "the progress counts what is sent, no more");
   });
 
   await upstream.close();
