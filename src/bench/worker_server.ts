@@ -9,9 +9,9 @@
  */
 import type { Config } from "../config/schema.ts";
 import { openLedger } from "../ledger/open.ts";
-import { Router } from "../routing/router.ts";
-import { routesFromConfig, routingOptionsFromConfig } from "../routing/routes.ts";
+import { Runtime } from "../server/runtime.ts";
 import { serverOptionsFromConfig, startServer } from "../server/serve.ts";
+import { EventBus } from "../util/event_bus.ts";
 import { createLogger } from "../util/logger.ts";
 import { serveBare } from "./bare_passthrough.ts";
 import type { Usage } from "./process_usage.ts";
@@ -117,8 +117,7 @@ export function isBenchWorker(): boolean {
 }
 
 /**
- * The worker's side: serves the role it is given until asked to stop. Its relay logs nothing (the
- * lines are rendered, so their cost is counted, and dropped: the bench's stderr is for its progress).
+ * The worker's side: serves the role it is given until asked to stop.
  */
 export function serveBenchWorker(): void {
   const scope = _scope();
@@ -155,15 +154,18 @@ function _start(role: WorkerRole): _Served {
 }
 
 /**
- * relay as `relay serve` starts it, on `config.server.host` and `port`, with the usage ledger the
- * config describes. Stopping it drains its streams, then writes what the ledger still holds.
+ * relay as `relay serve` starts it (a `Runtime` over the config, the usage ledger it describes, on
+ * `config.server.host` and `port`), less what only a process needs: signals and a file to reload.
+ * Stopping it drains its streams, then writes what the ledger still holds.
  */
 function _startRelay(config: Config): _Served {
-  const router = new Router(routesFromConfig(config, "bench"), routingOptionsFromConfig(config));
+  // Rendered at the config's level, so their cost is counted, and dropped: stderr is the bench's.
   const logger = createLogger({ level: config.log.level, write: () => {} });
-  const ledger = openLedger(config, { logger });
+  const runtime = new Runtime({ config, path: undefined, logger: () => logger, events: new EventBus() });
+  const ledger = openLedger(config, { logger: runtime.logger });
   const server = startServer({
-    ...serverOptionsFromConfig(config, router, logger),
+    ...serverOptionsFromConfig(config, runtime.current.router, runtime.logger),
+    runtime,
     clients: ledger.clients,
     ledger: ledger.recorder,
     hostname: config.server.host,
