@@ -139,10 +139,16 @@ export class ClientRegistry {
     return found?.config.name;
   }
 
-  /** Whether the client `name` may use `model` at all (its `models`); an unknown or absent name may. */
-  mayUse(name: string | undefined, model: string): boolean {
-    const models = name === undefined ? undefined : this.#byName.get(name)?.models;
-    return models === undefined || models.resolve(model) !== undefined;
+  /**
+   * Why the client `name` may not use `model` at all (its `models`), or `undefined` when it may; an
+   * unknown or absent name may. One message for a request and for `GET /v1/models/{id}`.
+   */
+  modelRefusal(name: string | undefined, model: string): string | undefined {
+    const client = name === undefined ? undefined : this.#byName.get(name);
+    if (!client?.models || client.models.resolve(model) !== undefined) return undefined;
+    return `client ${client.config.name} may not use model ${model}; allowed: ${
+      client.config.models!.join(", ")
+    }`;
   }
 
   /** Whether the client `name` may send `request` now; an unknown or absent name has no limits. */
@@ -150,15 +156,8 @@ export class ClientRegistry {
     const client = name === undefined ? undefined : this.#byName.get(name);
     if (!client) return { ok: true, settle: () => {} };
     const { config } = client;
-    if (request.model !== undefined && !this.mayUse(name, request.model)) {
-      return {
-        ok: false,
-        status: 403,
-        message: `client ${config.name} may not use model ${request.model}; allowed: ${
-          config.models!.join(", ")
-        }`,
-      };
-    }
+    const refusal = request.model === undefined ? undefined : this.modelRefusal(name, request.model);
+    if (refusal !== undefined) return { ok: false, status: 403, message: refusal };
     const budget = config.monthly_budget_usd;
     const spent = this.spentThisMonth(config.name);
     if (budget !== undefined && spent >= budget) {

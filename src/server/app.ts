@@ -46,7 +46,7 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   app.post("/v1/chat/completions", chatCompletions({ dispatch, maxBodyBytes: () => current().maxBodyBytes }));
   const models = servedModels(
     () => current().router,
-    (client, model) => clients.mayUse(client, model),
+    (client, model) => clients.modelRefusal(client, model),
   );
   app.get("/v1/models", models, forward);
   app.get("/v1/models/:id", models, forward);

@@ -4,8 +4,8 @@ import { copyHeaders } from "../util/headers.ts";
 import { errorResponse } from "./errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 
-/** Whether a client (by name, `undefined` when unnamed) may use a model. */
-export type ModelPermission = (client: string | undefined, model: string) => boolean;
+/** Why a client (by name, `undefined` when unnamed) may not use a model; `undefined` when it may. */
+export type ModelRefusal = (client: string | undefined, model: string) => string | undefined;
 
 /**
  * `GET /v1/models` and `/v1/models/{id}`. When the config names its models, relay answers with what it
@@ -17,17 +17,16 @@ export type ModelPermission = (client: string | undefined, model: string) => boo
  *
  * @example
  * ```ts
- * app.get("/v1/models", servedModels(() => router, (client, model) => clients.mayUse(client, model)), forward);
+ * app.get("/v1/models", servedModels(() => router, (client, model) => clients.modelRefusal(client, model)), forward);
  * ```
  */
-export function servedModels(current: () => Router, mayUse: ModelPermission = () => true) {
+export function servedModels(current: () => Router, refusal: ModelRefusal = () => undefined) {
   return async (c: Context<RelayEnv>, next: Next): Promise<Response | void> => {
     const client = c.get("client");
-    const allowed = (model: string) => mayUse(client, model);
+    const allowed = (model: string) => refusal(client, model) === undefined;
     const id = c.req.param("id");
-    if (id !== undefined && !allowed(id)) {
-      return errorResponse(403, `client ${client} may not use model ${id}`);
-    }
+    const refused = id === undefined ? undefined : refusal(client, id);
+    if (refused !== undefined) return errorResponse(403, refused);
     const router = current();
     if (router.routes.every((route) => route.models.servesAll)) {
       await next();
