@@ -13,9 +13,14 @@ import type { Timers } from "../../src/stream/timeouts.ts";
  */
 export class FakeClock implements Timers {
   readonly #pending = new Map<number, { due: number; callback: () => void }>();
-  #time = 0;
+  #time: number;
   #nextId = 1;
   #set = 0;
+
+  /** `start`: the time the clock shows first, in ms. */
+  constructor(start = 0) {
+    this.#time = start;
+  }
 
   readonly now = (): number => this.#time;
 

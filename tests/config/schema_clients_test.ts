@@ -3,14 +3,9 @@ import assert from "node:assert/strict";
 import { ConfigError } from "../../src/config/errors.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { configSchema } from "../../src/config/schema.ts";
+import { issuesOf } from "../_helpers/config.ts";
 
 const MOCK = { name: "mock", type: "mock" };
-
-function issuesOf(input: unknown): string[] {
-  const result = configSchema.safeParse(input);
-  assert.equal(result.success, false, "expected the config to be refused");
-  return result.error!.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
-}
 
 /** The report a person sees for `text`. */
 function refusal(text: string): string {

@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
 import { configSchema, isLoopbackHost, providerTimeouts } from "../../src/config/schema.ts";
+import { issuesOf } from "../_helpers/config.ts";
 
 const ANTHROPIC = { name: "anthropic", type: "anthropic", keys: [{ key: "sk-ant-api03-aaaaaaaaaaaaaaaa" }] };
 const MOCK = { name: "mock", type: "mock" };
 
 /** The issues zod reports, as `path: message` lines, for exact comparison. */
-function issuesOf(input: unknown): string[] {
-  const result = configSchema.safeParse(input);
-  assert.equal(result.success, false, "expected the config to be refused");
-  return result.error!.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
-}
-
 Deno.test("configSchema fills every default from a providers list alone", () => {
   assert.deepEqual(configSchema.parse({ providers: [MOCK] }), {
     server: {

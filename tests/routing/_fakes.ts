@@ -1,19 +1,3 @@
-/** A clock that moves only when the test moves it. */
-export class ManualClock {
-  #ms: number;
-
-  constructor(start = 0) {
-    this.#ms = start;
-  }
-
-  /** Pass this where a `now` is injected. */
-  readonly now = (): number => this.#ms;
-
-  advance(ms: number): void {
-    this.#ms += ms;
-  }
-}
-
 /** Deterministic numbers in [0, 1) (mulberry32), so distributions are checked the same on every run. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;

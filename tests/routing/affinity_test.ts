@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { ConversationAffinity, conversationKey } from "../../src/routing/affinity.ts";
-import { ManualClock } from "./_fakes.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 
 const A = { provider: "anthropic", key: "k1" };
 const B = { provider: "bedrock", key: undefined };
 
 Deno.test("ConversationAffinity remembers where a conversation went, and a newer pin replaces it", () => {
-  const affinity = new ConversationAffinity<string>({ now: new ManualClock().now });
+  const affinity = new ConversationAffinity<string>({ now: new FakeClock().now });
   assert.equal(affinity.get("c1"), undefined);
   affinity.set("c1", A);
   assert.deepEqual(affinity.get("c1"), A);
@@ -15,7 +15,7 @@ Deno.test("ConversationAffinity remembers where a conversation went, and a newer
 });
 
 Deno.test("ConversationAffinity forgets a conversation idle for its TTL, each request renewing it", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const affinity = new ConversationAffinity<string>({ ttlMs: 1000, now: clock.now });
   affinity.set("c1", A);
   clock.advance(999);
@@ -28,7 +28,7 @@ Deno.test("ConversationAffinity forgets a conversation idle for its TTL, each re
 });
 
 Deno.test("ConversationAffinity drops the least recently used past its size", () => {
-  const affinity = new ConversationAffinity<string>({ maxEntries: 3, now: new ManualClock().now });
+  const affinity = new ConversationAffinity<string>({ maxEntries: 3, now: new FakeClock().now });
   for (const conversation of ["c1", "c2", "c3"]) affinity.set(conversation, A);
   affinity.get("c1");
   affinity.set("c4", B);

@@ -4,9 +4,10 @@ import {
   CircuitBreaker,
   type CircuitBreakerOptions,
 } from "../../src/routing/circuit_breaker.ts";
-import { ManualClock, randomSequence, seededRandom } from "./_fakes.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
+import { randomSequence, seededRandom } from "./_fakes.ts";
 
-function breaker(clock: ManualClock, options: CircuitBreakerOptions = {}) {
+function breaker(clock: FakeClock, options: CircuitBreakerOptions = {}) {
   const transitions: string[] = [];
   const instance = new CircuitBreaker({
     failureThreshold: 3,
@@ -27,7 +28,7 @@ function fail(target: CircuitBreaker, count: number): void {
 }
 
 Deno.test("CircuitBreaker opens at the threshold of failures within its window", () => {
-  const clock = new ManualClock(1000);
+  const clock = new FakeClock(1000);
   const { breaker: b, transitions } = breaker(clock);
   fail(b, 2);
   clock.advance(9_999);
@@ -38,7 +39,7 @@ Deno.test("CircuitBreaker opens at the threshold of failures within its window",
 });
 
 Deno.test("CircuitBreaker forgets failures older than its window", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const { breaker: b } = breaker(clock);
   fail(b, 2);
   clock.advance(10_000);
@@ -49,7 +50,7 @@ Deno.test("CircuitBreaker forgets failures older than its window", () => {
 });
 
 Deno.test("CircuitBreaker lets exactly one probe through once the cooldown is over", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const { breaker: b, transitions } = breaker(clock, { random: randomSequence(0) });
   fail(b, 3);
   clock.advance(29_999);
@@ -67,7 +68,7 @@ Deno.test("CircuitBreaker lets exactly one probe through once the cooldown is ov
 });
 
 Deno.test("CircuitBreaker opens again, for twice the cooldown with fresh jitter, when the probe fails", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const { breaker: b, transitions } = breaker(clock, { random: randomSequence(0, 0.99) });
   fail(b, 3);
   clock.advance(30_000);
@@ -79,7 +80,7 @@ Deno.test("CircuitBreaker opens again, for twice the cooldown with fresh jitter,
 });
 
 /** Waits out the open breaker's rest, then fails its probe; returns how long the rest was. */
-function failProbe(clock: ManualClock, target: CircuitBreaker): number {
+function failProbe(clock: FakeClock, target: CircuitBreaker): number {
   const rest = target.retryAt! - clock.now();
   clock.advance(rest);
   target.onFailure(target.tryAcquire()!);
@@ -87,7 +88,7 @@ function failProbe(clock: ManualClock, target: CircuitBreaker): number {
 }
 
 Deno.test("CircuitBreaker doubles the cooldown with each failed probe in a row, up to maxCooldownMs", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const { breaker: b } = breaker(clock, { random: () => 0, maxCooldownMs: 200_000 });
   fail(b, 3);
   const rests = Array.from({ length: 5 }, () => failProbe(clock, b));
@@ -96,7 +97,7 @@ Deno.test("CircuitBreaker doubles the cooldown with each failed probe in a row, 
 });
 
 Deno.test("CircuitBreaker keeps its cooldown when the probe ends without a verdict", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const { breaker: b } = breaker(clock, { random: () => 0 });
   fail(b, 3);
   failProbe(clock, b);
@@ -107,7 +108,7 @@ Deno.test("CircuitBreaker keeps its cooldown when the probe ends without a verdi
 });
 
 Deno.test("CircuitBreaker rests for the base cooldown again once a probe closes it", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const { breaker: b } = breaker(clock, { random: () => 0 });
   fail(b, 3);
   failProbe(clock, b);
@@ -123,7 +124,7 @@ Deno.test("CircuitBreaker rests for the base cooldown again once a probe closes 
 });
 
 Deno.test("CircuitBreaker adds jitter within its ratio to every cooldown, the capped one too", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const { breaker: b } = breaker(clock, { random: seededRandom(7), maxCooldownMs: 100_000 });
   fail(b, 3);
   const rests: number[] = [];
@@ -136,7 +137,7 @@ Deno.test("CircuitBreaker adds jitter within its ratio to every cooldown, the ca
 });
 
 Deno.test("CircuitBreaker hands the probe on when the probe ends without a verdict", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const { breaker: b } = breaker(clock, { random: () => 0 });
   fail(b, 3);
   clock.advance(30_000);
@@ -148,7 +149,7 @@ Deno.test("CircuitBreaker hands the probe on when the probe ends without a verdi
 });
 
 Deno.test("CircuitBreaker ignores results of requests let through before it opened", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const { breaker: b, transitions } = breaker(clock, { random: () => 0 });
   const early = [b.tryAcquire()!, b.tryAcquire()!];
   fail(b, 3);
@@ -166,7 +167,7 @@ Deno.test("CircuitBreaker ignores results of requests let through before it open
 });
 
 Deno.test("CircuitBreaker does not reopen on late failures of requests from before it opened", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const { breaker: b } = breaker(clock, { random: () => 0 });
   const early = Array.from({ length: 3 }, () => b.tryAcquire()!);
   fail(b, 3);
@@ -189,7 +190,7 @@ Deno.test("CircuitBreaker refuses a maximum cooldown below its cooldown", () => 
 });
 
 Deno.test("CircuitBreaker caps at 10 minutes by default, or at a longer cooldown itself", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const capped = breaker(clock, { random: () => 0, cooldownMs: 400_000 }).breaker;
   fail(capped, 3);
   assert.deepEqual([failProbe(clock, capped), failProbe(clock, capped)], [400_000, 600_000]);

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { type KeyPick, KeyPool } from "../../src/routing/key_pool.ts";
 import { readRateLimitHeaders } from "../../src/routing/rate_limit_headers.ts";
-import { ManualClock } from "./_fakes.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 
 const SMALL = { input: 100, output: 100 };
 
 const keyOf = <K>(pick: KeyPick<K>): K | string => pick.kind === "key" ? pick.key : pick.kind;
 
 Deno.test("KeyPool takes the key with the lowest usage ratio, the first listed on a tie", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const pool = new KeyPool([
     { key: "a", limits: { rpm: 4 } },
     { key: "b", limits: { rpm: 4 } },
@@ -20,7 +20,7 @@ Deno.test("KeyPool takes the key with the lowest usage ratio, the first listed o
 });
 
 Deno.test("KeyPool keeps using the first key without limits while it is usable", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const pool = new KeyPool([{ key: "a" }, { key: "b" }], { now: clock.now });
   assert.deepEqual([keyOf(pool.pick(SMALL)), keyOf(pool.pick(SMALL))], ["a", "a"]);
   assert.equal(pool.status("a").ratio, 0);
@@ -31,7 +31,7 @@ Deno.test("KeyPool keeps using the first key without limits while it is usable",
 });
 
 Deno.test("KeyPool says when the first key is back once every key is spent, then hands it out", () => {
-  const clock = new ManualClock(1_000_000);
+  const clock = new FakeClock(1_000_000);
   const pool = new KeyPool([
     { key: "a", limits: { rpm: 1 } },
     { key: "b", limits: { rpm: 1 } },
@@ -49,7 +49,7 @@ Deno.test("KeyPool says when the first key is back once every key is spent, then
 });
 
 Deno.test("KeyPool waits for the later of a key's cooling and its spent window", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const pool = new KeyPool([{ key: "a", limits: { tpm: 1000 } }, { key: "b" }], { now: clock.now });
   pool.pick({ input: 900, output: 100 });
   pool.cool("a", 30_000);
@@ -60,7 +60,7 @@ Deno.test("KeyPool waits for the later of a key's cooling and its spent window",
 });
 
 Deno.test("KeyPool skips a disabled key for good and says none when no key is left", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const pool = new KeyPool([{ key: "a" }, { key: "b" }], { now: clock.now });
   pool.disable("a", "401 authentication_error");
   assert.equal(keyOf(pool.pick(SMALL)), "b");
@@ -81,7 +81,7 @@ Deno.test("KeyPool.enable puts a disabled key back into rotation", () => {
 });
 
 Deno.test("KeyPool checks the estimate against the token windows it would land in", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const pool = new KeyPool([
     { key: "a", limits: { input_tpm: 10_000, output_tpm: 4000 } },
     { key: "b", limits: { tpm: 50_000 } },
@@ -95,7 +95,7 @@ Deno.test("KeyPool checks the estimate against the token windows it would land i
 });
 
 Deno.test("KeyPool.settle gives back what a request did not use", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const pool = new KeyPool([{ key: "a", limits: { tpm: 10_000 } }], { now: clock.now });
   const pick = pool.pick({ input: 1000, output: 8000 });
   assert.equal(pool.pick({ input: 1000, output: 7000 }).kind, "wait");
@@ -106,7 +106,7 @@ Deno.test("KeyPool.settle gives back what a request did not use", () => {
 });
 
 Deno.test("KeyPool.observe corrects a key from its response headers", () => {
-  const clock = new ManualClock(Date.UTC(2025, 7, 21, 12, 41, 0));
+  const clock = new FakeClock(Date.UTC(2025, 7, 21, 12, 41, 0));
   const pool = new KeyPool([{ key: "a" }, { key: "b" }], { now: clock.now });
   const headers = new Headers({
     "anthropic-ratelimit-output-tokens-limit": "16000",
@@ -130,7 +130,7 @@ Deno.test("KeyPool.observe corrects a key from its response headers", () => {
 });
 
 Deno.test("KeyPool.pick leaves out the keys a request already tried and keeps to a preferred key", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const pool = new KeyPool([
     { key: "a", limits: { rpm: 10 } },
     { key: "b", limits: { rpm: 10 } },
@@ -148,7 +148,7 @@ Deno.test("KeyPool.pick leaves out the keys a request already tried and keeps to
 });
 
 Deno.test("KeyPool.remainingCapacity averages what its keys have left, cooling and disabled keys none", () => {
-  const clock = new ManualClock();
+  const clock = new FakeClock();
   const pool = new KeyPool([
     { key: "a", limits: { rpm: 4 } },
     { key: "b" },

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { UsageWindow } from "../../src/routing/usage_window.ts";
-import { ManualClock } from "./_fakes.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 
 Deno.test("UsageWindow without a limit counts but never refuses", () => {
-  const clock = new ManualClock(1000);
+  const clock = new FakeClock(1000);
   const window = new UsageWindow({ now: clock.now });
   assert.equal(window.resetAt, undefined, "an empty window has no end yet");
   window.reserve(1_000_000);
@@ -16,7 +16,7 @@ Deno.test("UsageWindow without a limit counts but never refuses", () => {
 });
 
 Deno.test("UsageWindow refuses past its limit until its reset, then starts fresh", () => {
-  const clock = new ManualClock(0);
+  const clock = new FakeClock(0);
   const window = new UsageWindow({ limit: 3, now: clock.now });
   window.reserve(1);
   clock.advance(10_000);
@@ -36,7 +36,7 @@ Deno.test("UsageWindow refuses past its limit until its reset, then starts fresh
 });
 
 Deno.test("UsageWindow lets a request larger than the limit through a fresh window only", () => {
-  const clock = new ManualClock(0);
+  const clock = new FakeClock(0);
   const window = new UsageWindow({ limit: 1000, windowMs: 1000, now: clock.now });
   assert.equal(window.fits(5000), true);
   window.reserve(5000);
@@ -47,7 +47,7 @@ Deno.test("UsageWindow lets a request larger than the limit through a fresh wind
 });
 
 Deno.test("UsageWindow.settle replaces the estimate with the real amount, in its own window only", () => {
-  const clock = new ManualClock(0);
+  const clock = new FakeClock(0);
   const window = new UsageWindow({ limit: 10_000, now: clock.now });
   const over = window.reserve(4000);
   const under = window.reserve(1000);
@@ -65,7 +65,7 @@ Deno.test("UsageWindow.settle replaces the estimate with the real amount, in its
 });
 
 Deno.test("UsageWindow.correct takes the upstream's remaining and reset over the local count", () => {
-  const clock = new ManualClock(0);
+  const clock = new FakeClock(0);
   const window = new UsageWindow({ limit: 1000, now: clock.now });
   window.reserve(100);
   window.correct({ limit: 1000, remaining: 200, resetAt: 15_000 });
@@ -81,7 +81,7 @@ Deno.test("UsageWindow.correct takes the upstream's remaining and reset over the
 });
 
 Deno.test("UsageWindow keeps a configured limit below the upstream's", () => {
-  const clock = new ManualClock(0);
+  const clock = new FakeClock(0);
   const window = new UsageWindow({ limit: 50, now: clock.now });
   for (let i = 0; i < 40; i++) window.reserve(1);
   window.correct({ limit: 1000, remaining: 990, resetAt: 30_000 });
@@ -89,7 +89,7 @@ Deno.test("UsageWindow keeps a configured limit below the upstream's", () => {
 });
 
 Deno.test("UsageWindow learns a limit from the upstream when the config gives none", () => {
-  const clock = new ManualClock(0);
+  const clock = new FakeClock(0);
   const window = new UsageWindow({ now: clock.now });
   window.correct({ limit: 80_000, remaining: 20_000 });
   assert.deepEqual([window.remaining, window.ratio, window.resetAt], [20_000, 0.75, 60_000]);
@@ -98,7 +98,7 @@ Deno.test("UsageWindow learns a limit from the upstream when the config gives no
 });
 
 Deno.test("UsageWindow.correct keeps the local end when the upstream's reset has already passed", () => {
-  const clock = new ManualClock(100_000);
+  const clock = new FakeClock(100_000);
   const window = new UsageWindow({ limit: 10, now: clock.now });
   window.reserve(1);
   window.correct({ remaining: 10, resetAt: 99_000 });
