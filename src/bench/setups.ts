@@ -5,10 +5,9 @@
  */
 import { parseConfig } from "../config/load.ts";
 import type { Config, ProviderConfig } from "../config/schema.ts";
-import { createProvider, systemEnvironment } from "../providers/registry.ts";
 import type { Provider, ProviderKey } from "../providers/types.ts";
-import { ModelMap } from "../routing/model_map.ts";
-import { maskSecret } from "../util/mask.ts";
+import type { ModelMap } from "../routing/model_map.ts";
+import { routesFromConfig } from "../routing/routes.ts";
 import { benchConfigText } from "./bench_config.ts";
 import { benchUpstreamHandler } from "./bench_upstream.ts";
 import { type Target, urlTarget } from "./load.ts";
@@ -207,26 +206,23 @@ export async function targetSetup(
  * ```
  */
 export async function providerSetup(config: Config, provider: ProviderConfig): Promise<BenchSetup> {
-  const adapter = createProvider(provider, systemEnvironment);
-  const [first] = provider.keys;
-  const key = first && { secret: first.key, label: maskSecret(first.key) };
-  const relay = await startWorkerServer("relay", {
-    kind: "relay",
-    config: {
-      ...config,
-      // Loopback only, so no client token is needed; the chosen provider only, so routing cannot pick another.
-      server: { ...config.server, host: "127.0.0.1", port: 0, auth: { tokens: [] } },
-      providers: [provider],
-      // A bench's requests are not the user's traffic, and their relay serve may hold the same file.
-      ledger: { ...config.ledger, enabled: false },
-    },
-  });
+  const benched: Config = {
+    ...config,
+    // Loopback only, so no client token is needed; the chosen provider only, so routing cannot pick another.
+    server: { ...config.server, host: "127.0.0.1", port: 0, auth: { tokens: [] } },
+    providers: [provider],
+    // A bench's requests are not the user's traffic, and their relay serve may hold the same file.
+    ledger: { ...config.ledger, enabled: false },
+  };
+  // The provider as relay builds it (adapter, keys, model map), for the direct side.
+  const [route] = routesFromConfig(benched, "bench");
+  const relay = await startWorkerServer("relay", { kind: "relay", config: benched });
   return {
     mode: "provider",
     relayProcess: relay.process,
     upstream: "base_url" in provider && provider.base_url ? provider.base_url : provider.type,
     relay: urlTarget("relay", relay.url),
-    direct: _providerTarget(adapter, key, new ModelMap(provider.models)),
+    direct: _providerTarget(route.provider, route.keys[0], route.models),
     servers: { relay },
     fidelitySkipped:
       "a real model answers differently each time; the default run checks fidelity against the mock",
