@@ -1,20 +1,11 @@
 import { Hono } from "hono";
-import type { ConcurrencyLimiter } from "../../routing/concurrency.ts";
-import type { InFlight } from "../in_flight.ts";
-import type { Runtime } from "../runtime.ts";
 import { adminAuth } from "./auth.ts";
 import { reloadRoute, switchRoute } from "./control.ts";
 import { eventsRoute } from "./events.ts";
-import { adminStatus } from "./status.ts";
+import { adminStatus, type StatusSources } from "./status.ts";
 
-export interface AdminOptions {
-  runtime: Runtime;
-  /** The server-wide limiter, for in-flight and queue figures. */
-  limiter: ConcurrencyLimiter;
-  inFlight: InFlight;
-  /** Wall-clock ms the server started at. */
-  startedAt: number;
-}
+/** What the admin API reads: the same as its status. */
+export type AdminOptions = StatusSources;
 
 /** Where the admin API answers, once mounted. */
 export const ADMIN_PREFIX = "/admin";

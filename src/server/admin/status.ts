@@ -51,6 +51,7 @@ export interface AdminStatus {
 /** Where the status is read from. */
 export interface StatusSources {
   runtime: Runtime;
+  /** The server-wide limiter, for in-flight and queue figures. */
   limiter: ConcurrencyLimiter;
   inFlight: InFlight;
   /** Wall-clock ms the server started at. */
