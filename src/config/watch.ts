@@ -1,4 +1,5 @@
 import { basename, dirname, resolve } from "node:path";
+import { realTimers, type Timers } from "../stream/timeouts.ts";
 
 /** A running {@linkcode watchConfigFile}. */
 export interface ConfigWatcher {
@@ -9,6 +10,10 @@ export interface ConfigWatcher {
 export interface WatchOptions {
   /** Quiet time after the last event before `onChange` runs, so one save is one reload; 200 ms. */
   debounceMs?: number;
+  /** The global timers unless given; tests fire them by hand. */
+  timers?: Timers;
+  /** What watches the folder: `Deno.watchFs` unless given; tests feed events by hand. */
+  watchFolder?: (folder: string) => AsyncIterable<Deno.FsEvent> & { close(): void };
 }
 
 /**
@@ -29,19 +34,21 @@ export function watchConfigFile(
   options: WatchOptions = {},
 ): ConfigWatcher {
   const debounceMs = options.debounceMs ?? 200;
+  const timers = options.timers ?? realTimers;
   const name = basename(path);
-  const watcher = Deno.watchFs(dirname(resolve(path)), { recursive: false });
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  const folder = dirname(resolve(path));
+  const watcher = options.watchFolder?.(folder) ?? Deno.watchFs(folder, { recursive: false });
+  let timer: unknown;
   (async () => {
     for await (const event of watcher) {
       if (!event.paths.some((changed) => basename(changed) === name)) continue;
-      clearTimeout(timer);
-      timer = setTimeout(onChange, debounceMs);
+      timers.clearTimeout(timer);
+      timer = timers.setTimeout(onChange, debounceMs);
     }
   })();
   return {
     close() {
-      clearTimeout(timer);
+      timers.clearTimeout(timer);
       watcher.close();
     },
   };
