@@ -90,6 +90,10 @@ export class LedgerWriter {
       try {
         this.#options.write(batch);
         this.#written += batch.length;
+        this.#options.logger.debug("ledger batch written", {
+          records: batch.length,
+          written_total: this.#written,
+        });
       } catch (error) {
         if (this.#waiting.length === 0 && !this.#closed) {
           this.#queue = batch;

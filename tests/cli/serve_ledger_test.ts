@@ -80,15 +80,15 @@ Deno.test("kill -9 loses only the records still held: the database stays whole a
   const folder = await sandbox();
   await writeConfig(
     folder,
-    `ledger:\n  path: ${folder}/ledger.db\n  flush_interval: 1h\n  queue_size: 2\n${MOCK}`,
+    `log:\n  level: debug\nledger:\n  path: ${folder}/ledger.db\n  flush_interval: 1h\n  queue_size: 2\n${MOCK}`,
   );
   {
     await using relay = await spawnRelay([], { cwd: folder });
     for (let i = 0; i < 2; i++) await (await ask(relay.url)).arrayBuffer();
     // The full batch reaches the disk on the writer's next turn.
-    let onDisk = 0;
-    for (let tries = 0; tries < 50 && onDisk < 2; tries++) onDisk = await recorded(folder);
-    assert.equal(onDisk, 2);
+    const written = JSON.parse(await relay.waitForLine(/"msg":"ledger batch written"/));
+    assert.equal(written.records, 2);
+    assert.equal(await recorded(folder), 2);
     // Then one record held for the next batch, and one stream still open.
     await (await ask(relay.url)).arrayBuffer();
     const open = await ask(relay.url, "events=50, chunk_delay=50ms");

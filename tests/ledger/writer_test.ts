@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import type { LedgerRecord } from "../../src/ledger/entry.ts";
 import { LedgerWriter } from "../../src/ledger/writer.ts";
-import { createLogger } from "../../src/util/logger.ts";
+import { createLogger, type LogLevel } from "../../src/util/logger.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { ledgerRecord } from "./_records.ts";
 
-function writerWith(options: { queueSize: number; fail?: () => boolean }) {
+function writerWith(options: { queueSize: number; fail?: () => boolean; level?: LogLevel }) {
   const batches: string[][] = [];
   const warnings: Record<string, unknown>[] = [];
   const timers = new FakeClock();
@@ -17,7 +17,10 @@ function writerWith(options: { queueSize: number; fail?: () => boolean }) {
     queueSize: options.queueSize,
     flushIntervalMs: 1_000,
     timers,
-    logger: createLogger({ level: "warn", write: (line) => warnings.push(JSON.parse(line)) }),
+    logger: createLogger({
+      level: options.level ?? "warn",
+      write: (line) => warnings.push(JSON.parse(line)),
+    }),
   });
   return { writer, batches, warnings, timers };
 }
@@ -44,6 +47,22 @@ Deno.test("records wait for the flush interval and go in one batch; an idle writ
   assert.deepEqual(timers.armed, []);
   assert.equal(writer.written, 2);
   assert.equal(writer.pending, 0);
+});
+
+Deno.test("each batch written is a debug line, for operators and tests that wait on the disk", async () => {
+  const { writer, timers, warnings: lines } = writerWith({ queueSize: 10, level: "debug" });
+  await writer.record(record(1));
+  await writer.record(record(2));
+  timers.advance(1_000);
+  await writer.record(record(3));
+  timers.advance(1_000);
+  assert.deepEqual(
+    lines.map(({ level, msg, records, written_total }) => ({ level, msg, records, written_total })),
+    [
+      { level: "debug", msg: "ledger batch written", records: 2, written_total: 2 },
+      { level: "debug", msg: "ledger batch written", records: 1, written_total: 3 },
+    ],
+  );
 });
 
 Deno.test("a full queue makes record wait, flushes at once, and drops nothing", async () => {
