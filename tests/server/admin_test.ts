@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
-import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import {
   ADMIN_TOKEN,
   liveConfig,
@@ -116,6 +116,33 @@ Deno.test("the admin status shows providers, masked keys, breakers, pools and lo
   );
   assert.equal(typeof up.keys[0].resets_at, "string", "the request counted in K1's window");
   assert.equal(mock.name, "m");
+  await upstream.close();
+});
+
+Deno.test("the admin status counts a stream while it is open, and lets it go when it ends", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  await using relay = await startLiveRelay(
+    liveConfig(upstreamProvider("up", upstream.url, [K1], "    max_in_flight: 8")),
+  );
+  const load = async () => {
+    const status = await (await relay.admin("/status")).json();
+    return { server: status.server, provider: status.providers[0].in_flight };
+  };
+  const pending = postMessage(relay.url);
+  stream.push(
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":3}}}\n\n',
+  );
+  const reader = (await pending).body!.getReader();
+  assert.match(new TextDecoder().decode((await reader.read()).value), /message_start/);
+  assert.deepEqual(await load(), { server: { in_flight: 1, queued: 0, exchanges: 1 }, provider: 1 });
+
+  stream.push('event: message_stop\ndata: {"type":"message_stop"}\n\n');
+  stream.end();
+  while (!(await reader.read()).done);
+  // The slot is given back once the access line is written (and the ledger, off here, took its record).
+  await relay.waitForLog((line) => line.msg === "request");
+  assert.deepEqual(await load(), { server: { in_flight: 0, queued: 0, exchanges: 0 }, provider: 0 });
   await upstream.close();
 });
 
