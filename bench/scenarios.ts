@@ -26,7 +26,7 @@ import { CLAUDE_CODE_HEADERS } from "../src/bench/claude_code_headers.ts";
 import { scenarioRequest } from "../src/bench/scenarios.ts";
 import { benchUpstreamHandler } from "../src/bench/bench_upstream.ts";
 import { urlTarget } from "../src/bench/load.ts";
-import { startChildServer } from "../src/bench/servers.ts";
+import { startChildServer, whileServing } from "../src/bench/servers.ts";
 import { type BenchSetup, loopbackSetup, startBenchRelay } from "../src/bench/setups.ts";
 import { claudeCodeBody } from "./_fixtures.ts";
 import { SHAPE_STEPS } from "./shape_server.ts";
@@ -81,25 +81,27 @@ async function _memory(total: number, concurrency: number): Promise<string> {
   const progress = stderrProgress(total);
   progress.phase(`memory, concurrency ${concurrency}`);
   const idle = await relay.usage();
-  const steps = [];
-  for (let served = 0; served < total;) {
-    const count = Math.min(_MEMORY_STEP, total - served);
-    const samples = emptySamples();
-    await runBatch(
-      setup.relay,
-      { request, count, concurrency, onDone: () => progress.advance() },
-      samples,
-      new AbortController().signal,
-    );
-    served += count;
-    const usage = await relay.usage();
-    steps.push({
-      requests: served,
-      rss_mb: roundMib(usage!.memoryMib),
-      peak_mb: roundMib(usage!.peakMib!),
-      ttfb_p50_ms: roundMs(percentiles(samples.ttfb).p50),
-    });
-  }
+  const steps: { requests: number; rss_mb: number; peak_mb: number; ttfb_p50_ms: number }[] = [];
+  await whileServing([relay], new AbortController().signal, async (signal) => {
+    for (let served = 0; served < total;) {
+      const count = Math.min(_MEMORY_STEP, total - served);
+      const samples = emptySamples();
+      await runBatch(
+        setup.relay,
+        { request, count, concurrency, onDone: () => progress.advance() },
+        samples,
+        signal,
+      );
+      served += count;
+      const usage = await relay.usage();
+      steps.push({
+        requests: served,
+        rss_mb: roundMib(usage!.memoryMib),
+        peak_mb: roundMib(usage!.peakMib!),
+        ttfb_p50_ms: roundMs(percentiles(samples.ttfb).p50),
+      });
+    }
+  });
   progress.finish();
   const first = steps[0];
   const last = steps.at(-1)!;
@@ -162,7 +164,6 @@ async function _floor(requests: number, concurrency: number[], rounds: number): 
       await using shaped = await start(step);
       const setup: BenchSetup = {
         mode: "loopback",
-        relayProcess: "child",
         upstream,
         direct: urlTarget("direct", upstream),
         bare: urlTarget("bare", bare.url),

@@ -17,7 +17,7 @@ const _TICKS_PER_S = 100;
  * The usage of process `pid` from `/proc/<pid>/status` and `/proc/<pid>/stat`, or `undefined` when
  * they cannot be read: no /proc (macOS), the process is gone, or no permission. Deno refuses a
  * script any read under another process's `/proc/<pid>/` (even with `--allow-read`) unless it has
- * `--allow-all`, so the files are read by `cat`, which needs `--allow-run`.
+ * `--allow-all`, so both files are read by one `cat`, which needs `--allow-run`.
  *
  * @example
  * ```ts
@@ -26,18 +26,30 @@ const _TICKS_PER_S = 100;
  * ```
  */
 export async function childUsage(pid: number): Promise<Usage | undefined> {
-  const [status, stat] = await Promise.all([_cat(`/proc/${pid}/status`), _cat(`/proc/${pid}/stat`)]);
-  if (status === undefined || stat === undefined) return undefined;
-  const mib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]) / 1024;
-  // utime and stime are the 14th and 15th fields; the 2nd, the command name, may hold spaces.
-  const [utime, stime] = stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(11, 13).map(Number);
+  const text = await _cat(`/proc/${pid}/status`, `/proc/${pid}/stat`);
+  return text === undefined ? undefined : parseProcUsage(text);
+}
+
+/**
+ * A process's usage from its `/proc/<pid>/status` followed by its `/proc/<pid>/stat`, as one text.
+ *
+ * @example
+ * ```ts
+ * const { memoryMib, cpuMs } = parseProcUsage(statusText + statText);
+ * ```
+ */
+export function parseProcUsage(text: string): Usage {
+  const mib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1]) / 1024;
+  // stat comes last, and only its 2nd field, the command name, may hold spaces or parentheses: utime
+  // and stime, its 14th and 15th fields, are the 12th and 13th after its last ")".
+  const [utime, stime] = text.slice(text.lastIndexOf(")") + 2).split(" ").slice(11, 13).map(Number);
   return { memoryMib: mib("VmRSS"), peakMib: mib("VmHWM"), cpuMs: (utime + stime) * 1000 / _TICKS_PER_S };
 }
 
-async function _cat(path: string): Promise<string | undefined> {
+async function _cat(...paths: string[]): Promise<string | undefined> {
   try {
     const { success, stdout } = await new Deno.Command("cat", {
-      args: [path],
+      args: paths,
       stdout: "piped",
       stderr: "null",
     })

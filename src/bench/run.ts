@@ -29,7 +29,7 @@ import {
   type TargetName,
 } from "./report.ts";
 import { SCENARIO_NAMES, type ScenarioName, type ScenarioOptions, scenarioRequest } from "./scenarios.ts";
-import type { BenchServer } from "./servers.ts";
+import { type BenchServer, whileServing } from "./servers.ts";
 import type { BenchSetup } from "./setups.ts";
 import type { SseEvent } from "../stream/sse_decode.ts";
 
@@ -79,7 +79,8 @@ export function checksFidelity(plan: BenchPlan, setup: BenchSetup): boolean {
 
 /**
  * Runs the plan against the setup's targets and reports what it measured. Throws when a target fails
- * a request or sends a stream of another length than direct's, naming it.
+ * a request or sends a stream of another length than direct's, or a server the bench started stops,
+ * naming it.
  *
  * @example
  * ```ts
@@ -87,7 +88,16 @@ export function checksFidelity(plan: BenchPlan, setup: BenchSetup): boolean {
  * const report = await runBench(setup, plan, progress, signal);
  * ```
  */
-export async function runBench(
+export function runBench(
+  setup: BenchSetup,
+  plan: BenchPlan,
+  progress: Progress,
+  signal: AbortSignal,
+): Promise<BenchReport> {
+  return whileServing(Object.values(setup.servers), signal, (signal) => _run(setup, plan, progress, signal));
+}
+
+async function _run(
   setup: BenchSetup,
   plan: BenchPlan,
   progress: Progress,
@@ -137,13 +147,15 @@ export async function runBench(
 
   const levels = [];
   const loadConcurrency = _loadConcurrency(plan);
+  // The last reading, while nothing has been sent since: it is the next one too.
+  let current: _Reading | undefined = warm;
   for (const concurrency of plan.concurrency) {
     progress.phase(`concurrency ${concurrency}`);
-    const before = await _usage(setup);
+    const before = current ?? await _usage(setup);
     const samples = new Map(timed.map(([name]) => [name, emptySamples()]));
     const batch = { request: workload, count: plan.requests, concurrency, expectedEvents };
     await _rotate(timed, batch, samples, progress, signal);
-    const after = await _usage(setup);
+    const after = current = await _usage(setup);
     const figures = Object.fromEntries(
       timed.map(([name]) => [name, targetFigures(samples.get(name)!, _cpu(before[name], after[name]))]),
     ) as Partial<Record<TargetName, TargetFigures>> & { relay: TargetFigures };
@@ -153,9 +165,10 @@ export async function runBench(
       checks.push(
         ...await _checkUnderLoad(relay, requestFor, concurrency, references, progress, signal),
       );
+      current = undefined;
     }
   }
-  const end = await _usage(setup);
+  const end = current ?? await _usage(setup);
 
   return {
     meta: {
@@ -163,7 +176,7 @@ export async function runBench(
       deno: Deno.version.deno,
       nproc: navigator.hardwareConcurrency,
       mode: setup.mode,
-      relay_process: setup.relayProcess,
+      relay_process: setup.servers.relay?.process ?? "external",
       upstream: setup.upstream,
       model: plan.scenario.model,
       concurrency: plan.concurrency,
@@ -285,7 +298,10 @@ function _fidelity(compared: boolean, checks: FidelityCheck[], skipped: string |
   return { passed: checks.every((check) => check.differing === 0), checks };
 }
 
-async function _usage(setup: BenchSetup): Promise<Partial<Record<TargetName, Usage>>> {
+/** Each server's usage, by target, as one reading. */
+type _Reading = Partial<Record<TargetName, Usage>>;
+
+async function _usage(setup: BenchSetup): Promise<_Reading> {
   const entries = await Promise.all(
     Object.entries(setup.servers).map(async ([name, server]) => [name, await server.usage()] as const),
   );

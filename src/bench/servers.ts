@@ -14,6 +14,8 @@ export interface BenchServer extends AsyncDisposable {
   readonly process: "child" | "worker";
   /** Its usage so far; `undefined` when it cannot be read. A worker's is its JS heap. */
   usage(): Promise<Usage | undefined>;
+  /** Settles with why once it has stopped, on its own or disposed of; it never rejects. */
+  readonly stopped: Promise<string>;
 }
 
 /** How long a child may take to listen: `deno run` loads its modules first. */
@@ -22,8 +24,11 @@ const _START_TIMEOUT_MS = 30_000;
 const _STOP_TIMEOUT_MS = 5_000;
 /** How much of a child's stderr is kept to explain a failure. */
 const _TAIL_CHARS = 8 * 1024;
-/** Deno's fetch sends even 127.0.0.1 through `HTTP_PROXY` unless told not to. */
-const _LOOPBACK = "127.0.0.1,localhost";
+/**
+ * A server that dies fails the requests in flight, which the bench can see before it sees the end of
+ * the server; a failed run waits this long for that end, which says more than a failed fetch.
+ */
+const _NOTICE_MS = 1_000;
 
 /**
  * Runs `command` and resolves once it logs, on stderr, the JSON line relay writes when it listens:
@@ -38,10 +43,8 @@ const _LOOPBACK = "127.0.0.1,localhost";
  */
 export async function startChildServer(name: string, command: string[]): Promise<BenchServer> {
   const [program, ...args] = command;
-  const noProxy = [Deno.env.get("NO_PROXY"), _LOOPBACK].filter(Boolean).join(",");
   const child = new Deno.Command(program, {
     args,
-    env: { NO_PROXY: noProxy, no_proxy: noProxy },
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -52,11 +55,12 @@ export async function startChildServer(name: string, command: string[]): Promise
   });
   let exited: Deno.CommandStatus | undefined;
   const status = child.status.then((result) => exited = result);
-  const explain = () =>
-    `${name} exited with code ${exited?.code}; the end of its stderr:\n${stderr.tail() || "(empty)"}`;
+  // Once its stderr is drained, so that the tail holds its last words.
+  const stopped = status.then(() => stderr.done).then(() =>
+    `exited with code ${exited!.code}; the end of its stderr:\n${stderr.tail() || "(empty)"}`
+  );
 
-  const stop = async (explainEarlyExit: boolean) => {
-    if (exited && explainEarlyExit) console.error(explain());
+  const stop = async () => {
     const kill = setTimeout(() => _signal(child, "SIGKILL"), _STOP_TIMEOUT_MS);
     if (!exited) _signal(child, "SIGTERM");
     await status;
@@ -69,7 +73,7 @@ export async function startChildServer(name: string, command: string[]): Promise
   try {
     url = await Promise.race([
       listening.promise,
-      status.then(() => Promise.reject(new Error(`${name} did not start: ${explain()}`))),
+      stopped.then((why) => Promise.reject(new Error(`${name} did not start: ${name} ${why}`))),
       new Promise<never>((_, reject) => {
         timer = setTimeout(
           () =>
@@ -79,7 +83,7 @@ export async function startChildServer(name: string, command: string[]): Promise
       }),
     ]);
   } catch (error) {
-    await stop(false);
+    await stop();
     throw error;
   } finally {
     clearTimeout(timer);
@@ -89,9 +93,51 @@ export async function startChildServer(name: string, command: string[]): Promise
     url,
     process: "child",
     usage: () => childUsage(child.pid),
-    [Symbol.asyncDispose]: () => stop(true),
+    stopped,
+    [Symbol.asyncDispose]: stop,
   };
 }
+
+/**
+ * Runs `work` while `servers` serve it, and fails it if one of them stops before it is done, with an
+ * error that names that server and says why; the signal `work` is given is aborted then, so that it
+ * ends at once. A failure of `work` itself is put down to a server that stops just after it (requests
+ * fail as their server dies), else thrown as it is.
+ *
+ * @example
+ * ```ts
+ * const report = await whileServing(Object.values(setup.servers), signal, (signal) => run(setup, signal));
+ * ```
+ */
+export async function whileServing<T>(
+  servers: readonly BenchServer[],
+  signal: AbortSignal,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const ended = new AbortController();
+  const stopped = Promise.race(servers.map(async (server) => {
+    const why = await server.stopped;
+    return new Error(`the ${server.name} ${_KIND[server.process]} stopped mid-run: ${why}`);
+  }));
+  stopped.then((error) => ended.abort(error));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const result = await work(AbortSignal.any([signal, ended.signal]));
+    ended.signal.throwIfAborted();
+    return result;
+  } catch (error) {
+    if (signal.aborted) throw error;
+    throw await Promise.race([
+      stopped,
+      new Promise((resolve) => timer = setTimeout(resolve, _NOTICE_MS, error)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What a server is called, by where it runs, in a message. */
+const _KIND: Record<BenchServer["process"], string> = { child: "process", worker: "worker" };
 
 /** Sends `signal` unless the child is already gone, which can happen between the check and the kill. */
 function _signal(child: Deno.ChildProcess, signal: Deno.Signal) {

@@ -19,14 +19,16 @@ import { startWorkerServer } from "./worker_server.ts";
 /** The targets of one run and the servers behind them; disposing of it stops what the bench started. */
 export interface BenchSetup extends AsyncDisposable {
   mode: BenchMeta["mode"];
-  relayProcess: BenchMeta["relay_process"];
   /** The upstream's origin, for the report. */
   upstream?: string;
   relay: Target;
   /** The upstream itself, when the bench can reach it. */
   direct?: Target;
   bare?: Target;
-  /** The servers the bench started, to read their memory and CPU. */
+  /**
+   * The servers the bench started, to read their memory and CPU; without `relay`, relay is one the
+   * bench did not start.
+   */
   servers: Partial<Record<TargetName, BenchServer>>;
   /** Why relayed streams cannot be compared with direct ones, when they cannot. */
   fidelitySkipped?: string;
@@ -91,7 +93,6 @@ export async function loopbackSetup(options: LoopbackOptions): Promise<BenchSetu
     const moved = stack.move();
     return {
       mode: "loopback",
-      relayProcess: relay.process,
       upstream,
       direct: urlTarget("direct", upstream),
       bare: urlTarget("bare", bare.url),
@@ -171,7 +172,6 @@ export async function targetSetup(
   if (!options.upstream) {
     return {
       mode: "target",
-      relayProcess: "external",
       relay,
       servers: {},
       fidelitySkipped: "no --upstream to compare relay's streams with",
@@ -182,7 +182,6 @@ export async function targetSetup(
   const bare = await _startBare(options.upstream, options.placement);
   return {
     mode: "target",
-    relayProcess: "external",
     upstream: options.upstream,
     relay,
     direct: urlTarget("direct", options.upstream),
@@ -219,7 +218,6 @@ export async function providerSetup(config: Config, provider: ProviderConfig): P
   const relay = await startWorkerServer("relay", { kind: "relay", config: benched });
   return {
     mode: "provider",
-    relayProcess: relay.process,
     upstream: "base_url" in provider && provider.base_url ? provider.base_url : provider.type,
     relay: urlTarget("relay", relay.url),
     direct: _providerTarget(route.provider, route.keys[0], route.models),

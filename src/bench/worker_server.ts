@@ -54,23 +54,24 @@ export async function startWorkerServer(
   const worker = new Worker(module, { type: "module", name: `${_NAME_PREFIX}${name}` });
   const replies = new Map<number, PromiseWithResolvers<_Answer>>();
   let asked = 0;
-  const failed = Promise.withResolvers<never>();
-  // A worker that dies answers every question with why.
+  const stopped = Promise.withResolvers<string>();
   worker.onmessage = ({ data: { id, ...answer } }: MessageEvent<_FromWorker>) => {
     replies.get(id)?.resolve(answer as _Answer);
     replies.delete(id);
   };
   worker.onerror = (event) => {
     event.preventDefault();
-    failed.reject(new Error(`${name} worker failed: ${event.message}`));
+    stopped.resolve(event.message);
   };
-  failed.promise.catch(() => {});
+  // A worker that dies answers every question with why.
+  const died = stopped.promise.then((why) => Promise.reject(new Error(`${name} worker failed: ${why}`)));
+  died.catch(() => {});
   const ask = (question: _Question): Promise<_Answer> => {
     const id = ++asked;
     const reply = Promise.withResolvers<_Answer>();
     replies.set(id, reply);
     worker.postMessage({ ...question, id });
-    return Promise.race([reply.promise, failed.promise]);
+    return Promise.race([reply.promise, died]);
   };
 
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -95,9 +96,11 @@ export async function startWorkerServer(
         const answer = await ask({ usage: true }).catch(() => undefined);
         return answer && "usage" in answer ? answer.usage : undefined;
       },
+      stopped: stopped.promise,
       [Symbol.asyncDispose]: async () => {
         await ask({ stop: true }).catch(() => {});
         worker.terminate();
+        stopped.resolve("stopped");
       },
     };
   } catch (error) {

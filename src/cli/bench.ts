@@ -203,7 +203,8 @@ async function _serveBare(upstream: string): Promise<number> {
 
 /**
  * Deno's fetch sends even 127.0.0.1 through `HTTP_PROXY` unless `NO_PROXY` says not to, and reads it
- * at the first request: a bench on loopback must never go through a proxy.
+ * at the first request: a bench on loopback must never go through a proxy, nor the servers it starts,
+ * whose child processes and workers see this same environment.
  */
 function _bypassProxyForLoopback() {
   const current = Deno.env.get("NO_PROXY") ?? Deno.env.get("no_proxy");

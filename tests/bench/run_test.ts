@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { urlTarget } from "../../src/bench/load.ts";
 import type { Progress } from "../../src/bench/progress.ts";
 import { type BenchPlan, plannedRequests, runBench } from "../../src/bench/run.ts";
+import { startChildServer } from "../../src/bench/servers.ts";
 import { type BenchSetup, loopbackSetup } from "../../src/bench/setups.ts";
 
 const plan: BenchPlan = {
@@ -14,6 +15,17 @@ const plan: BenchPlan = {
 const signal = new AbortController().signal;
 /** relay's program, which a bench worker runs. */
 const MAIN = new URL("../../main.ts", import.meta.url);
+/** relay's worker program with a relay that dies of an uncaught error during the warm-up. */
+const DYING_WORKER = new URL("./_dying_relay_worker.ts", import.meta.url);
+/** A child server that exits with code 3 at its first request, which it leaves unanswered. */
+const DYING_CHILD = `Deno.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  onListen: ({ port }) => console.error(JSON.stringify({ msg: "listening", url: \`http://127.0.0.1:\${port}\` })),
+}, () => {
+  console.error("the relay crashed");
+  Deno.exit(3);
+});`;
 
 function countingProgress() {
   const seen = { advanced: 0, phases: [] as string[] };
@@ -76,7 +88,6 @@ function renamingToolIds(upstream: string): BenchSetup {
   const direct = urlTarget("direct", upstream);
   return {
     mode: "target",
-    relayProcess: "external",
     direct,
     relay: {
       name: "relay",
@@ -158,4 +169,31 @@ Deno.test("without a direct target nothing is compared, and the report says why"
   assert.equal(report.direct, undefined);
   assert.equal(report.overhead_ms, undefined);
   assert.equal(report.relay.ttfb_ms.p50 > 0, true);
+});
+
+Deno.test("a relay worker that dies mid-run ends the run at once, naming it and why", async () => {
+  await using setup = await loopbackSetup({
+    placement: "worker",
+    maxConcurrent: 64,
+    program: { module: DYING_WORKER },
+  });
+  await assert.rejects(
+    runBench(setup, plan, countingProgress().progress, signal),
+    /^Error: the relay worker stopped mid-run: .*the relay crashed/,
+  );
+});
+
+Deno.test("a relay process that exits mid-run ends the run at once, naming it and why", async () => {
+  await using relay = await startChildServer("relay", [Deno.execPath(), "eval", DYING_CHILD]);
+  const setup: BenchSetup = {
+    mode: "target",
+    relay: urlTarget("relay", relay.url),
+    servers: { relay },
+    notes: [],
+    [Symbol.asyncDispose]: () => Promise.resolve(),
+  };
+  await assert.rejects(
+    runBench(setup, { ...plan, fidelity: false }, countingProgress().progress, signal),
+    /^Error: the relay process stopped mid-run: exited with code 3; the end of its stderr:\n.*\nthe relay crashed\n$/,
+  );
 });
