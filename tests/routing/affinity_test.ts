@@ -103,6 +103,10 @@ Deno.test("conversationKey without a session is the opening: system prefix and f
     ),
     "past its first 1024 characters the system prompt does not count",
   );
+  const opened = (text: string) => conversationKey(headers, { messages: [{ role: "user", content: text }] });
+  const page = "p".repeat(8191);
+  assert.notEqual(opened(`${page}a`), opened(`${page}b`), "the first message counts to its 8192nd character");
+  assert.equal(opened(`${page}a${"x".repeat(400_000)}`), opened(`${page}a`), "and no further");
   assert.equal(
     conversationKey(headers, { messages: [{ role: "user", content: "hi" }] }),
     conversationKey(headers, { messages: [{ role: "user", content: [{ type: "text", text: "hi" }] }] }),
