@@ -151,6 +151,11 @@ export class ClientRegistry {
     }`;
   }
 
+  /** Whether the client `name` is limited to some models (`server.auth.tokens[].models`). */
+  limitsModels(name: string | undefined): boolean {
+    return name !== undefined && this.#byName.get(name)?.models !== undefined;
+  }
+
   /** Whether the client `name` may send `request` now; an unknown or absent name has no limits. */
   admit(name: string | undefined, request: ClientRequest): Admission {
     const client = name === undefined ? undefined : this.#byName.get(name);

@@ -44,10 +44,7 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   // What a reload changes is read per request, as relay's own handler reads it.
   const current = () => options.settings?.() ?? options;
   app.post("/v1/chat/completions", chatCompletions({ dispatch, maxBodyBytes: () => current().maxBodyBytes }));
-  const models = servedModels(
-    () => current().router,
-    (client, model) => clients.modelRefusal(client, model),
-  );
+  const models = servedModels(() => current().router, clients);
   app.get("/v1/models", models, forward);
   app.get("/v1/models/:id", models, forward);
   app.notFound((c) => errorResponse(404, `no route for ${c.req.method} ${c.req.path}`));

@@ -4,13 +4,17 @@ import { RelayError } from "./errors.ts";
 /**
  * Reads a request body up to `maxBytes`, refusing early on a `content-length` that is already too large
  * and otherwise as soon as the count passes the limit, so a huge upload never sits in memory whole.
+ * An upstream's answer that relay must read whole is read the same way.
  *
  * @example
  * ```ts
  * const bytes = await readBody(request, 32 * 1024 * 1024);
  * ```
  */
-export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
+export async function readBody(
+  request: Pick<Request | Response, "headers" | "body" | "bytes">,
+  maxBytes: number,
+): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) throw _tooLarge(declared, maxBytes);
   if (!request.body) return new Uint8Array(0);

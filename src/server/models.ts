@@ -1,11 +1,25 @@
 import type { Context, Next } from "hono";
 import type { Router } from "../routing/router.ts";
 import { copyHeaders } from "../util/headers.ts";
+import { readBody } from "./body.ts";
 import { errorResponse } from "./errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 
-/** Why a client (by name, `undefined` when unnamed) may not use a model; `undefined` when it may. */
-export type ModelRefusal = (client: string | undefined, model: string) => string | undefined;
+/** Which models each client (by name, `undefined` when unnamed) may use: a `ClientRegistry`. */
+export interface ClientModels {
+  /** Whether the client may use only some models. */
+  limitsModels(client: string | undefined): boolean;
+  /** Why the client may not use `model`; `undefined` when it may. */
+  modelRefusal(client: string | undefined, model: string): string | undefined;
+}
+
+const _EVERY_MODEL: ClientModels = { limitsModels: () => false, modelRefusal: () => undefined };
+
+/**
+ * The longest upstream model list relay reads to filter it; a client limited to some models gets an
+ * error rather than an unfiltered list or a list held whole in memory.
+ */
+const _MAX_LIST_BYTES = 4 * 1024 * 1024;
 
 /**
  * `GET /v1/models` and `/v1/models/{id}`. When the config names its models, relay answers with what it
@@ -17,20 +31,20 @@ export type ModelRefusal = (client: string | undefined, model: string) => string
  *
  * @example
  * ```ts
- * app.get("/v1/models", servedModels(() => router, (client, model) => clients.modelRefusal(client, model)), forward);
+ * app.get("/v1/models", servedModels(() => router, clients), forward);
  * ```
  */
-export function servedModels(current: () => Router, refusal: ModelRefusal = () => undefined) {
+export function servedModels(current: () => Router, clients: ClientModels = _EVERY_MODEL) {
   return async (c: Context<RelayEnv>, next: Next): Promise<Response | void> => {
     const client = c.get("client");
-    const allowed = (model: string) => refusal(client, model) === undefined;
+    const allowed = (model: string) => clients.modelRefusal(client, model) === undefined;
     const id = c.req.param("id");
-    const refused = id === undefined ? undefined : refusal(client, id);
+    const refused = id === undefined ? undefined : clients.modelRefusal(client, id);
     if (refused !== undefined) return errorResponse(403, refused);
     const router = current();
     if (router.routes.every((route) => route.models.servesAll)) {
       await next();
-      if (id === undefined) c.res = await _onlyAllowed(c.res, allowed);
+      if (id === undefined && clients.limitsModels(client)) c.res = await _onlyAllowed(c.res, allowed);
       return;
     }
     if (id === undefined) {
@@ -59,7 +73,16 @@ const _LENGTH: ReadonlySet<string> = new Set(["content-length"]);
 /** An upstream's model list without the models the client may not use; any other answer as it came. */
 async function _onlyAllowed(response: Response, allowed: (model: string) => boolean): Promise<Response> {
   if (!response.ok || !(response.headers.get("content-type") ?? "").includes("json")) return response;
-  const text = await response.text();
+  let text: string;
+  try {
+    text = new TextDecoder().decode(await readBody(response, _MAX_LIST_BYTES));
+  } catch {
+    return errorResponse(
+      502,
+      `the upstream's model list is over ${_MAX_LIST_BYTES / 1_048_576} MiB or broke off; relay cannot ` +
+        "filter it for a client limited to some models",
+    );
+  }
   const rebuilt = (body: string) =>
     new Response(body, { status: response.status, headers: response.headers });
   let list: unknown;

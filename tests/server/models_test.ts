@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ClientRegistry } from "../../src/ledger/clients.ts";
-import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { startTestRelay } from "../_helpers/relay.ts";
 
 const MODELS = { "claude-sonnet-4-5": "glm-4.7", "claude-haiku-*": "glm-4.5-air" };
@@ -91,5 +91,53 @@ Deno.test("an upstream's own model list is filtered for a client limited to some
   assert.equal(list.last_id, "mock-1-fast");
   assert.equal(list.has_more, false);
   assert.equal(upstream.requests.length, 1, "the list came from the upstream");
+  await upstream.close();
+});
+
+Deno.test("a client without a model limit gets the upstream's model list as it streams, unread by relay", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() =>
+    stream.response({ headers: { "content-type": "application/json" } })
+  );
+  const clients = new ClientRegistry([
+    { name: "ci", token: HAIKU_ONLY, models: ["mock-1-*"] },
+    { name: "all", token: "rly_all_models_00000000000000000" },
+  ]);
+  // A relay that read the list first would wait on the upstream's silence: fail in 2 s, not in a minute.
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, clients, timeouts: { idle: 2_000 } });
+  const answer = fetch(`${relay.url}/v1/models`, {
+    headers: { "x-api-key": "rly_all_models_00000000000000000" },
+  });
+  stream.push('{"data":[{"type":"model","id":"mock-1"}');
+  const reader = (await answer).body!.getReader();
+  // Relay reading the list to filter it would hold this until the list ended.
+  assert.equal(
+    new TextDecoder().decode((await reader.read()).value),
+    '{"data":[{"type":"model","id":"mock-1"}',
+  );
+  stream.push('],\n  "has_more":false}');
+  stream.end();
+  assert.equal(new TextDecoder().decode((await reader.read()).value), '],\n  "has_more":false}');
+  assert.equal((await reader.read()).done, true);
+  await upstream.close();
+});
+
+Deno.test("a model list too long to filter is a 502 for a client limited to some models, never sent whole", async () => {
+  const big = JSON.stringify({
+    data: [{ type: "model", id: "mock-1", padding: "x".repeat(4 * 1024 * 1024) }],
+  });
+  const upstream = startFakeUpstream(() =>
+    new Response(big, { headers: { "content-type": "application/json" } })
+  );
+  const clients = new ClientRegistry([{ name: "ci", token: HAIKU_ONLY, models: ["mock-1-*"] }]);
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, clients });
+  const response = await fetch(`${relay.url}/v1/models`, { headers: { "x-api-key": HAIKU_ONLY } });
+  assert.equal(response.status, 502);
+  const { error } = await response.json();
+  assert.equal(error.type, "api_error");
+  assert.match(
+    error.message,
+    /model list is over 4 MiB .*cannot filter it for a client limited to some models/,
+  );
   await upstream.close();
 });
