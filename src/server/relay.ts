@@ -7,7 +7,7 @@ import { retryDelay } from "../routing/backoff.ts";
 import { type ConcurrencyLimiter, OverloadedError } from "../routing/concurrency.ts";
 import { classifyFailure, type UpstreamOutcome } from "../routing/failure.ts";
 import { readRateLimitHeaders } from "../routing/rate_limit_headers.ts";
-import type { Attempt, Router } from "../routing/router.ts";
+import type { Attempt, Route, Router } from "../routing/router.ts";
 import { estimateTokens } from "../routing/token_estimate.ts";
 import { forwardBody, type ForwardOutcome } from "../stream/forward.ts";
 import { ANTHROPIC_PING, DEFAULT_KEEPALIVE_MS } from "../stream/keep_alive.ts";
@@ -128,6 +128,8 @@ type _Tried =
     head: Uint8Array;
     /** Has seen the head; sees the rest as it goes out. */
     usage: UsageTap;
+    /** Whether the answer is an SSE stream. */
+    sse: boolean;
   }
   | { kind: "empty"; response: Response }
   | { kind: "failed"; outcome: UpstreamOutcome; response?: Response; error: RelayError };
@@ -474,13 +476,13 @@ async function _try(
       };
     }
     if (head.chunks.length === 0) return { kind: "empty", response };
-    return { kind: "committed", response, reader, head: concatBytes(head.chunks), usage };
+    return { kind: "committed", response, reader, head: concatBytes(head.chunks), usage, sse };
   } catch (error) {
     if (request.signal.aborted) {
       attempt.abandoned();
       throw new _ClientGone();
     }
-    const failure = _upstreamFailure(error, route.provider.name);
+    const failure = _upstreamFailure(error, route);
     const outcome: UpstreamOutcome = failure.status === 504
       ? { kind: "timeout" }
       : { kind: "network", error };
@@ -543,8 +545,7 @@ function _answer(
     log("complete", { bytes: 0 }).finally(releaseSlot);
     return responseForClient(null, response);
   }
-  const { usage } = tried;
-  const sse = _isSse(response);
+  const { usage, sse } = tried;
   const stream = forwardBody(tried.reader, {
     first: tried.head,
     afterHead: tellRouter,
@@ -552,7 +553,7 @@ function _answer(
     observe: (chunk) => usage.observe(chunk),
     keepAlive: { intervalMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS, ping: ANTHROPIC_PING },
     describeFailure: (error) => {
-      const failure = _upstreamFailure(error, attempt.route.provider.name);
+      const failure = _upstreamFailure(error, attempt.route);
       return { errorType: failure.status === 504 ? "timeout_error" : "api_error", message: failure.message };
     },
     onDone: (outcome: ForwardOutcome) => {
@@ -663,11 +664,15 @@ function _sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Names an upstream failure the way the client and the log should see it. */
-function _upstreamFailure(error: unknown, provider: string): RelayError {
+function _upstreamFailure(error: unknown, route: Route): RelayError {
+  const provider = route.provider.name;
   if (error instanceof RelayError) return error;
   if (error instanceof StreamTimeoutError) {
-    const field = error.kind === "first_byte" ? "timeouts.first_byte" : "timeouts.idle";
-    return new RelayError(504, `upstream ${provider} sent nothing for ${error.ms} ms (${field})`);
+    // The configured deadline: the reader's own is what was left of it once the headers came.
+    const [field, ms] = error.kind === "first_byte"
+      ? ["timeouts.first_byte", route.timeouts.firstByte]
+      : ["timeouts.idle", route.timeouts.idle];
+    return new RelayError(504, `upstream ${provider} sent nothing for ${ms} ms (${field})`);
   }
   const reason = error instanceof Error ? error.message : String(error);
   return new RelayError(502, `upstream ${provider} failed: ${reason}`);
