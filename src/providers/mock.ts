@@ -3,6 +3,7 @@
  * for byte in the shapes api.anthropic.com uses, with faults on demand. The same request body and options
  * always give the same bytes: ids, text, token counts and signatures all derive from a hash of the body.
  */
+import { jsonSyntaxReason } from "../server/body.ts";
 import { errorEnvelope, errorTypeForStatus } from "../server/errors.ts";
 import { encodeSseEvent } from "../stream/sse_encode.ts";
 import { type MockOptions, mockOptionsSchema } from "./mock_options.ts";
@@ -127,7 +128,7 @@ async function _respondToBytes(
   } catch (error) {
     return _error(
       400,
-      `request body is not valid JSON: ${(error as Error).message}`,
+      `request body is not valid JSON: ${jsonSyntaxReason(error as SyntaxError)}`,
       (await _ids(bytes)).request,
     );
   }

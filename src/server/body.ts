@@ -18,10 +18,22 @@ export async function readBody(
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) throw _tooLarge(declared, maxBytes);
   if (!request.body) return new Uint8Array(0);
-  // A declared length is what the server lets through, so the body can be taken in one go, which
-  // costs a fraction of reading it chunk by chunk (relay bench).
-  if (declared >= 0) return await request.bytes();
-  const reader = request.body.getReader();
+  try {
+    // A declared length is what the server lets through, so the body can be taken in one go, which
+    // costs a fraction of reading it chunk by chunk (relay bench).
+    if (declared >= 0) return await request.bytes();
+    return await _readUpTo(request.body, maxBytes);
+  } catch (error) {
+    if (error instanceof RelayError) throw error;
+    throw new RelayError(
+      400,
+      "request body ended before it was complete: fewer bytes than its content-length, or a chunked body cut off",
+    );
+  }
+}
+
+async function _readUpTo(body: ReadableStream<Uint8Array<ArrayBuffer>>, maxBytes: number) {
+  const reader = body.getReader();
   const chunks: Uint8Array<ArrayBuffer>[] = [];
   let size = 0;
   for (let read = await reader.read(); !read.done; read = await reader.read()) {
@@ -66,7 +78,7 @@ export function inspectMessagesBody(bytes: Uint8Array): MessagesFields {
   try {
     body = JSON.parse(_decoder.decode(bytes));
   } catch (error) {
-    const reason = error instanceof TypeError ? "it is not valid UTF-8" : (error as Error).message;
+    const reason = error instanceof SyntaxError ? jsonSyntaxReason(error) : "it is not valid UTF-8";
     throw new RelayError(400, `request body is not valid JSON: ${reason}`);
   }
   return messagesFields(body);
@@ -99,4 +111,21 @@ function _kind(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   return value === undefined ? "nothing" : `a ${typeof value}`;
+}
+
+/**
+ * What is wrong with a text `JSON.parse` refused, without the excerpt of it V8 quotes (up to a short
+ * text whole): the reason reaches the client and the log, and bodies never reach the log.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   JSON.parse("hunter2");
+ * } catch (error) {
+ *   jsonSyntaxReason(error as SyntaxError); // "Unexpected token 'h'"
+ * }
+ * ```
+ */
+export function jsonSyntaxReason(error: SyntaxError): string {
+  return error.message.replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, "");
 }

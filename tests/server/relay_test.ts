@@ -170,6 +170,34 @@ Deno.test("a client that leaves before the first byte aborts the upstream reques
   await upstream.close();
 });
 
+/** Sends `head` and `body` on a raw connection, closes its sending side, and returns all it got back. */
+async function rawExchange(url: string, head: string, body: string): Promise<string> {
+  const { port } = new URL(url);
+  const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+  await connection.write(new TextEncoder().encode(`${head}\r\n\r\n${body}`));
+  await connection.closeWrite();
+  return await new Response(connection.readable).text();
+}
+
+Deno.test("a body that ends early is a 400 with its access line, not relay's failure", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const answer = await rawExchange(
+    relay.url,
+    "POST /v1/messages HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\ncontent-length: 100",
+    '{"model":',
+  );
+  assert.match(answer, /^HTTP\/1\.1 400 /);
+  assert.match(
+    answer,
+    /"type":"invalid_request_error","message":"request body ended before it was complete: /,
+  );
+  const log = await relay.nextRequestLog();
+  assert.deepEqual([log.status, log.outcome], [400, "relay_error"]);
+  assert.equal(upstream.requests.length, 0);
+  await upstream.close();
+});
+
 Deno.test("relay's own errors use Anthropic's envelope and status", async (t) => {
   const upstream = startFakeUpstream();
   await using relay = startTestRelay({ upstreamUrl: upstream.url, maxBodyBytes: 1024 });
@@ -188,6 +216,13 @@ Deno.test("relay's own errors use Anthropic's envelope and status", async (t) =>
       400,
       "invalid_request_error",
       /not valid JSON/,
+    );
+    // V8 quotes a short text whole in its message; the answer and the log must not carry the body.
+    await expectError(
+      await post(`${relay.url}/v1/messages`, "hunter2"),
+      400,
+      "invalid_request_error",
+      /^request body is not valid JSON: Unexpected token 'h'$/,
     );
   });
   await t.step("wrong type: 400", async () => {
