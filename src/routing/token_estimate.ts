@@ -51,33 +51,60 @@ export function estimateTokens(body: unknown): TokenCount {
   return { input: Math.ceil(input), output: Math.ceil(output) };
 }
 
-function _tokens(value: unknown): number {
-  if (typeof value === "string") return _textTokens(value);
-  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + _tokens(item), 0);
-  if (!_isRecord(value)) return 0;
-  switch (value.type) {
+// A walk with its own stack: a body nested thousands deep (a few KB of brackets) would overflow the
+// call stack of a recursive one, and the request would fail inside relay instead of reaching the API.
+function _tokens(root: unknown): number {
+  let sum = 0;
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === "string") {
+      sum += _textTokens(value);
+    } else if (Array.isArray(value)) {
+      for (const item of value) pending.push(item);
+    } else if (_isRecord(value)) {
+      sum += _recordTokens(value, pending);
+    }
+  }
+  return sum;
+}
+
+/** The tokens of `record` itself; what it holds that still needs counting goes on `pending`. */
+function _recordTokens(record: Record<string, unknown>, pending: unknown[]): number {
+  switch (record.type) {
     case "image":
       return _TOKENS_PER_IMAGE;
     case "document":
-      return _documentTokens(value.source) + _tokens(value.title) + _tokens(value.context);
+      pending.push(record.title, record.context);
+      return _documentTokens(record.source, pending);
     case "thinking":
       // The signature is opaque to the model.
-      return _tokens(value.thinking);
+      pending.push(record.thinking);
+      return 0;
     case "redacted_thinking":
       return 0;
   }
   let sum = 0;
-  for (const [key, item] of Object.entries(value)) sum += _textTokens(key) + _tokens(item);
+  for (const [key, item] of Object.entries(record)) {
+    sum += _textTokens(key);
+    pending.push(item);
+  }
   return sum;
 }
 
-function _documentTokens(source: unknown): number {
+function _documentTokens(source: unknown, pending: unknown[]): number {
   if (!_isRecord(source)) return 0;
   if (source.type === "base64" && typeof source.data === "string") {
     return (source.data.length * 3) / 4 / _PDF_BYTES_PER_TOKEN;
   }
-  if (source.type === "text") return _tokens(source.data);
-  if (source.type === "content") return _tokens(source.content);
+  if (source.type === "text") {
+    pending.push(source.data);
+    return 0;
+  }
+  if (source.type === "content") {
+    pending.push(source.content);
+    return 0;
+  }
   return _TOKENS_PER_IMAGE;
 }
 

@@ -81,3 +81,15 @@ Deno.test("estimateTokens counts nothing for a body that is not a Messages reque
     assert.deepEqual(estimateTokens(body), { input: 0, output: 0 }, JSON.stringify(body));
   }
 });
+
+Deno.test("estimateTokens counts a body nested far deeper than the call stack goes", () => {
+  // 100,000 levels: brackets a client can send in 200 KB, which JSON.parse takes.
+  const depth = 100_000;
+  const content = JSON.parse(`${"[".repeat(depth)}"hi"${"]".repeat(depth)}`);
+  const documents = JSON.parse(
+    `${'{"type":"document","source":{"type":"content","content":'.repeat(depth)}"hi"${"}}".repeat(depth)}`,
+  );
+  const deep = estimateTokens({ messages: [{ role: "user", content }] }).input;
+  assert.equal(deep, estimateTokens({ messages: [{ role: "user", content: "hi" }] }).input);
+  assert.ok(estimateTokens({ messages: [{ role: "user", content: documents }] }).input > 0);
+});
