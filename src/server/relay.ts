@@ -201,7 +201,8 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
     try {
       return await _relay(c, options, trace, now, log);
     } catch (error) {
-      if (error instanceof _ClientGone) {
+      // A client that left mid-upload makes its body unreadable: that is its leaving, not bad input.
+      if (error instanceof _ClientGone || c.req.raw.signal.aborted) {
         trace.status = 499;
         await log("client_closed");
         return new Response(null, { status: 499 });
