@@ -262,6 +262,9 @@ async function _relay(
     while (trace.attempts < retry.maxAttempts) {
       const step = plan.next();
       if (step.kind === "wait") {
+        // An upstream's own answer (its rate-limit headers tell Claude Code a plan limit from a
+        // throttle) says more than relay's summary of the wait.
+        if (waitedMs + step.waitMs > retry.maxWaitMs && last) break;
         if (waitedMs + step.waitMs > retry.maxWaitMs) {
           throw new RelayError(
             429,
@@ -308,7 +311,11 @@ async function _relay(
       trace.keyId = attempt.key && (attempt.key.id ?? keyFingerprint(attempt.key.secret));
       trace.upstreamModel = attempt.upstreamModel;
       const exchange = _exchange(request.signal, options.inFlight);
-      const tried = await _try(c, attempt, fields, body, now, exchange.upstream);
+      const tried = await _try(c, attempt, fields, body, now, exchange.upstream).catch((error) => {
+        // The client left before the upstream committed: this exchange is over too.
+        exchange.end();
+        throw error;
+      });
       if (tried.kind === "failed") exchange.end();
       trace.status = tried.kind === "failed"
         ? tried.response?.status ?? tried.error.status

@@ -167,6 +167,7 @@ Deno.test("a client that leaves before the first byte aborts the upstream reques
   assert.equal((await pending).name, "AbortError");
   await Promise.race([stream.cancelled, seen.disconnected]);
   assert.equal((await relay.nextRequestLog()).outcome, "client_closed");
+  assert.equal(relay.server.inFlight.size, 0, "the exchange is over: shutdown and status no longer count it");
   await upstream.close();
 });
 
