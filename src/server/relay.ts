@@ -473,6 +473,14 @@ async function _try(
     const sse = _isSse(response);
     const usage = new UsageTap(sse);
     const head = await _untilCommitted(reader, usage, sse);
+    if (head.endedEarly) {
+      // No event an SDK could read (at most pings): as good as a connection that broke.
+      const error = new RelayError(
+        502,
+        `upstream ${route.provider.name} ended its stream before its first event`,
+      );
+      return { kind: "failed", outcome: { kind: "network", error }, error };
+    }
     if (head.error) {
       await reader.cancel().catch(() => {});
       const error = new RelayError(502, `upstream ${route.provider.name} failed: ${head.error.message}`);
@@ -500,18 +508,19 @@ async function _try(
 
 /**
  * Reads an answer until its first event that is not a `ping`: that event commits it, unless it is an
- * `error`, which is still a failure relay can retry. A body that is not SSE commits on its first byte.
+ * `error`, which is still a failure relay can retry, as is a stream that ends before any such event. A
+ * body that is not SSE commits on its first byte.
  */
 async function _untilCommitted(
   reader: WatchedReader,
   usage: UsageTap,
   sse: boolean,
-): Promise<{ chunks: Uint8Array[]; error?: { type: string; message: string } }> {
+): Promise<{ chunks: Uint8Array[]; error?: { type: string; message: string }; endedEarly?: boolean }> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
     const { value, done } = await reader.read();
-    if (done) return { chunks };
+    if (done) return sse ? { chunks, endedEarly: true } : { chunks };
     chunks.push(value);
     size += value.byteLength;
     const events = usage.observe(value);

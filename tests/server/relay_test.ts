@@ -431,7 +431,9 @@ Deno.test("a provider that answers only after its first event gets timeouts.firs
     resolvesOnFirstEvent,
     // Answers well after the 1 ms connect deadline, as Bedrock does while it waits for its first frame.
     send: () =>
-      new Promise((resolve) => setTimeout(() => resolve(sseChunks(["event: ping\ndata: {}\n\n"])), 30)),
+      new Promise((resolve) =>
+        setTimeout(() => resolve(sseChunks(['event: message_start\ndata: {"type":"message_start"}\n\n'])), 30)
+      ),
   });
   for (const [waitsForEvent, status] of [[true, 200], [false, 504]] as const) {
     await using relay = startTestRelay({ provider: slowProvider(waitsForEvent), timeouts: { connect: 1 } });

@@ -76,6 +76,36 @@ Deno.test("an error event before message_start is retried like a 529", async () 
   await Promise.all([flaky.close(), up.close()]);
 });
 
+Deno.test("a stream that ends with nothing but pings is retried elsewhere, or a 502 when nobody else can", async () => {
+  const pings = startFakeUpstream(() =>
+    new Response('event: ping\ndata: {"type": "ping"}\n\n', {
+      headers: { "content-type": "text/event-stream" },
+    })
+  );
+  const up = startFakeUpstream();
+  {
+    await using relay = startTestRelay({
+      routes: [routeTo("pings", pings.url), routeTo("up", up.url)],
+      retry: RETRY,
+    });
+    const response = await post(relay.url);
+    assert.equal(response.status, 200);
+    assert.equal((await assembledResponse(response)).message.stop_reason, "end_turn");
+    assert.deepEqual([(await relay.nextRequestLog()).provider, up.requests.length], ["up", 1]);
+  }
+  {
+    await using relay = startTestRelay({ routes: [routeTo("pings", pings.url)], retry: RETRY });
+    const response = await post(relay.url);
+    assert.equal(response.status, 502);
+    assert.equal(
+      (await response.json()).error.message,
+      "upstream pings ended its stream before its first event",
+    );
+    assert.equal((await relay.nextRequestLog()).outcome, "relay_error");
+  }
+  await Promise.all([pings.close(), up.close()]);
+});
+
 Deno.test("a 400 is returned at once, unchanged, without trying anyone else", async () => {
   const bad = startFakeUpstream(status(400, "invalid_request_error"));
   const other = startFakeUpstream();
