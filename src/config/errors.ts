@@ -1,3 +1,5 @@
+import { maskSecretsInLine } from "../util/mask.ts";
+
 /**
  * One thing wrong with a config file. `path` is the config path (`providers[1].keys[0].key`), `line` and
  * `col` are 1-based positions in the file, and `source` is the offending source line, drawn with a caret
@@ -59,7 +61,9 @@ export function formatProblem(file: string, problem: ConfigProblem): string {
   const head = problem.path ? `${file}${position} ${problem.path}: ` : `${file}${position}: `;
   const text = head + problem.message;
   if (problem.source === undefined) return text;
-  return `${text}\n  ${problem.source}\n  ${_caretLine(problem.source, problem.col ?? 1)}`;
+  // The line may be the one that holds a key: errors reach logs, the admin API and terminals.
+  const shown = maskSecretsInLine(problem.source, problem.col ?? 1);
+  return `${text}\n  ${shown.text}\n  ${_caretLine(shown.text, shown.col)}`;
 }
 
 // Tabs before the column are kept so the caret lines up whatever the terminal's tab width.

@@ -41,6 +41,15 @@ Deno.test("parseConfig reports a YAML syntax error as file:line:col with the lin
   );
 });
 
+Deno.test("parseConfig masks a key on the line a syntax error shows", () => {
+  const secret = "sk-ant-api03-OTHERSECRETOTHERSECRET9c1d";
+  const text =
+    `providers:\n  - name: a\n    type: anthropic\n    keys:\n      - key: ${secret}\n        key: ${secret}\n`;
+  const message = refusal(() => parseConfig(text, "relay.yaml", noEnv));
+  assert.ok(!message.includes("OTHERSECRET"), message);
+  assert.equal(message.split("\n")[1], "          key: sk-ant-...9c1d");
+});
+
 Deno.test("parseConfig shows only the first syntax error, counting the ones it likely caused", () => {
   const text = "providers:\n  - name: a\n    keys: [{key: ${KEY}}]\n";
   const message = refusal(() => parseConfig(text, "relay.yaml", noEnv));
