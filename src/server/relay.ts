@@ -18,7 +18,7 @@ import { concatBytes } from "../util/bytes.ts";
 import { keyFingerprint } from "../util/fingerprint.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import { inspectMessagesBody, messagesFields, readBody } from "./body.ts";
-import { RelayError } from "./errors.ts";
+import { type AnthropicErrorType, RelayError } from "./errors.ts";
 import { headersForUpstream, responseForClient } from "./headers.ts";
 import type { InFlight } from "./in_flight.ts";
 import type { RelayEnv } from "./request_id.ts";
@@ -486,7 +486,7 @@ async function _try(
       const error = new RelayError(502, `upstream ${route.provider.name} failed: ${head.error.message}`);
       return {
         kind: "failed",
-        outcome: { kind: "stream_error", errorType: head.error.type, headers: response.headers },
+        outcome: { kind: "stream_error", errorType: head.error.errorType, headers: response.headers },
         response: new Response(concatBytes(head.chunks), response),
         error,
       };
@@ -515,7 +515,7 @@ async function _untilCommitted(
   reader: WatchedReader,
   usage: UsageTap,
   sse: boolean,
-): Promise<{ chunks: Uint8Array[]; error?: { type: string; message: string }; endedEarly?: boolean }> {
+): Promise<{ chunks: Uint8Array[]; error?: ReturnType<typeof _errorOf>; endedEarly?: boolean }> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -533,15 +533,15 @@ async function _untilCommitted(
   }
 }
 
-function _errorOf(data: string): { type: string; message: string } {
+function _errorOf(data: string): { errorType: AnthropicErrorType; message: string } {
   try {
     const parsed = JSON.parse(data);
     return {
-      type: String(parsed?.error?.type ?? "api_error"),
+      errorType: String(parsed?.error?.type ?? "api_error") as AnthropicErrorType,
       message: String(parsed?.error?.message ?? data),
     };
   } catch {
-    return { type: "api_error", message: data };
+    return { errorType: "api_error", message: data };
   }
 }
 
@@ -573,10 +573,16 @@ function _answer(
       const failure = _upstreamFailure(error, attempt.route);
       return { errorType: failure.status === 504 ? "timeout_error" : "api_error", message: failure.message };
     },
-    onDone: (outcome: ForwardOutcome) => {
+    onDone: (ended: ForwardOutcome) => {
       const detail = usage.detail();
       const tokens = detail && countedTokens(detail);
       attempt.finished(tokens);
+      // A stream that ended on the upstream's own error event (overloaded mid-answer) failed as surely
+      // as one relay had to cut: the log and the ledger count it so.
+      const errorData = usage.errorData();
+      const outcome: ForwardOutcome = ended.kind === "complete" && errorData !== undefined
+        ? { kind: "upstream_failed", bytes: ended.bytes, ..._errorOf(errorData) }
+        : ended;
       const { kind, ...rest } = outcome;
       log(kind, { ...rest, input_tokens: tokens?.input, output_tokens: tokens?.output }, detail).finally(
         releaseSlot,

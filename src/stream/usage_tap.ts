@@ -56,6 +56,7 @@ export class UsageTap {
   #cacheRead = 0;
   #cacheWrite = 0;
   #cacheWrite1h = 0;
+  #errorData: string | undefined;
 
   constructor(sse: boolean) {
     if (sse) this.#decoder = new SseDecoder();
@@ -71,6 +72,7 @@ export class UsageTap {
       const events = this.#decoder.feed(chunk);
       for (const event of events) {
         if (event.event === "message_start" || event.event === "message_delta") this.#read(event.data);
+        else if (event.event === "error") this.#errorData = event.data;
       }
       return events;
     }
@@ -79,6 +81,11 @@ export class UsageTap {
       this.#jsonBytes += chunk.byteLength;
     }
     return _NO_EVENTS;
+  }
+
+  /** The data of the stream's last `error` event, the upstream's own report that it failed; `undefined` when it sent none. */
+  errorData(): string | undefined {
+    return this.#errorData;
   }
 
   /** The usage reported so far; `undefined` when the answer named none. */

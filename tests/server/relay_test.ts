@@ -303,6 +303,24 @@ Deno.test("an upstream that goes silent mid-stream ends the client's stream with
   await upstream.close();
 });
 
+Deno.test("a stream that ends on the upstream's own error event is relayed as it came and logged as failed", async () => {
+  const events = [
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":5}}}\n\n',
+    'event: content_block_start\ndata: {"type":"content_block_start","index":0}\n\n',
+    'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
+  ];
+  const upstream = startFakeUpstream(() => sseChunks(events));
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  assert.equal(await response.text(), events.join(""));
+  const log = await relay.nextRequestLog();
+  assert.deepEqual(
+    [log.outcome, log.errorType, log.message, log.input_tokens],
+    ["upstream_failed", "overloaded_error", "Overloaded", 5],
+  );
+  await upstream.close();
+});
+
 Deno.test("an upstream that breaks mid-event ends the stream without appending to the half event", async () => {
   const stream = controlledStream();
   const upstream = startFakeUpstream(() => stream.response());

@@ -71,3 +71,20 @@ Deno.test("UsageTap.detail keeps what message_start said when message_delta repe
   ));
   assert.deepEqual(json.detail(), { input: 7, output: 2, cacheRead: 3, cacheWrite: 0, cacheWrite1h: 0 });
 });
+
+Deno.test("UsageTap keeps the data of a stream's error event, split across chunks or not", () => {
+  const tap = new UsageTap(true);
+  assert.equal(tap.errorData(), undefined);
+  const text =
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":5}}}\n\n' +
+    'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
+  const cut = text.indexOf("overloaded");
+  tap.observe(new TextEncoder().encode(text.slice(0, cut)));
+  assert.equal(tap.errorData(), undefined, "not until the event is whole");
+  tap.observe(new TextEncoder().encode(text.slice(cut)));
+  assert.equal(
+    tap.errorData(),
+    '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}',
+  );
+  assert.equal(tap.usage()?.input, 5);
+});
