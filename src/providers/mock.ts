@@ -56,11 +56,13 @@ export async function mockRespond(request: MockRequest, options: MockOptions): P
   const effective = _withOverride(options, request.headers.get("x-relay-mock"));
   if (typeof effective === "string") return _error(400, effective, ids.request);
   const { method, path, body } = request;
-  if (method === "GET" && path === "/v1/models") {
+  // HEAD is a GET whose body the server leaves out, as any HTTP upstream answers it.
+  const get = method === "GET" || method === "HEAD";
+  if (get && path === "/v1/models") {
     const page = { data: _MODELS, has_more: false, first_id: _MODELS[0].id, last_id: _MODELS.at(-1)!.id };
     return _json(page, ids.request);
   }
-  const modelId = method === "GET" ? /^\/v1\/models\/([^/]+)$/.exec(path)?.[1] : undefined;
+  const modelId = get ? /^\/v1\/models\/([^/]+)$/.exec(path)?.[1] : undefined;
   if (modelId !== undefined) {
     const model = _MODELS.find((candidate) => candidate.id === modelId);
     return model ? _json(model, ids.request) : _error(404, `model: ${modelId}`, ids.request);

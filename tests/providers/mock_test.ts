@@ -465,6 +465,10 @@ Deno.test("mockHandler serves the mock over HTTP", async () => {
     await invalid.body?.cancel();
     const models = await fetch(`${base}/v1/models`);
     assert.equal((await models.json()).data[0].id, "mock-1");
+    for (const path of ["/v1/models", "/v1/models/mock-1"]) {
+      const head = await fetch(`${base}${path}`, { method: "HEAD" });
+      assert.deepEqual([head.status, await head.text()], [200, ""], `HEAD ${path}: a GET without its body`);
+    }
   } finally {
     await server.shutdown();
   }
