@@ -17,7 +17,9 @@ export type UpstreamOutcome =
  * - `disable_key`: this key is refused (401, 402, 403): take it out of rotation, say so in the log,
  *   then as `retry_next_key`.
  * - `retry_next_provider`: the provider looks unhealthy (network, timeout, 408, 5xx, 529), or its
- *   answer says `x-should-retry: true`: the next provider in the strategy's order, after backoff.
+ *   answer says `x-should-retry: true`: it counts against the provider's breaker, and after backoff the
+ *   plan still tries the provider's other keys before the next provider ("next key, then next
+ *   provider"), since a key's own trouble can look the same; an open breaker skips the provider.
  * - `return`: the request itself is at fault (other 4xx), or the answer says `x-should-retry: false`;
  *   retrying would get the same, so the answer goes to the client as it is.
  */
