@@ -127,5 +127,5 @@ function _kind(value: unknown): string {
  * ```
  */
 export function jsonSyntaxReason(error: SyntaxError): string {
-  return error.message.replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, "");
+  return error.message.replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, "");
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { inspectMessagesBody, messagesFields, readBody } from "../../src/server/body.ts";
+import { inspectMessagesBody, jsonSyntaxReason, messagesFields, readBody } from "../../src/server/body.ts";
 import { RelayError } from "../../src/server/errors.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
@@ -97,4 +97,21 @@ Deno.test("readBody stops reading a chunked body once it passes the limit", asyn
   const request = new Request("http://x/", { method: "POST", body });
   await assert.rejects(() => readBody(request, 1024), (error: RelayError) => error.status === 413);
   assert.ok(pulled <= 4, `read ${pulled} chunks of an endless body`);
+});
+
+Deno.test("jsonSyntaxReason leaves out the excerpt V8 quotes, short or cut from a long text", () => {
+  const reason = (text: string) => {
+    try {
+      JSON.parse(text);
+    } catch (error) {
+      return jsonSyntaxReason(error as SyntaxError);
+    }
+  };
+  assert.equal(reason("hunter2"), "Unexpected token 'h'");
+  assert.equal(reason(`{"password": hunter2 ${"and on ".repeat(20)}}`), "Unexpected token 'h'");
+  assert.equal(reason('{\n  "a": hunt\ner2\n}'), "Unexpected token 'h'");
+  assert.equal(
+    reason('{"a":1,}'),
+    "Expected double-quoted property name in JSON at position 7 (line 1 column 8)",
+  );
 });
