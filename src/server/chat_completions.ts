@@ -4,7 +4,7 @@ import { chatCompletionFor } from "../stream/anthropic_to_openai_completion.ts";
 import { anthropicRequestFor, ChatRequestError } from "../stream/openai_request_to_anthropic.ts";
 import { isJsonObject } from "../stream/openai_types.ts";
 import { copyHeaders } from "../util/headers.ts";
-import { readBody } from "./body.ts";
+import { jsonSyntaxReason, readBody } from "./body.ts";
 import { RelayError } from "./errors.ts";
 import { openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
 import type { RelayEnv } from "./request_id.ts";
@@ -49,7 +49,9 @@ export function chatCompletions(
     try {
       messages = anthropicRequestFor(chat);
     } catch (error) {
-      if (error instanceof ChatRequestError) return openaiErrorResponse(400, error.message);
+      if (error instanceof ChatRequestError) {
+        return openaiErrorResponse(400, error.message, { param: error.param });
+      }
       throw error;
     }
     const answer = await options.dispatch(_messagesRequest(c, messages), messages);
@@ -102,37 +104,48 @@ async function _openaiAnswer(
   try {
     message = await answer.json();
   } catch (error) {
-    return openaiErrorResponse(
-      502,
-      `the upstream's answer is not JSON: ${(error as Error).message}`,
-      "api_error",
-    );
+    const reason = error instanceof SyntaxError ? jsonSyntaxReason(error) : String(error);
+    return openaiErrorResponse(502, `the upstream's answer is not JSON: ${reason}`, { type: "api_error" });
   }
   return Response.json(chatCompletionFor(isJsonObject(message) ? message : {}, created), { headers });
 }
 
-/** The request body, checked as far as relay needs it, or the 400/413 response that says why not. */
+const _decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The request body, checked as far as relay needs it, or the 400/413 response that says why not, in
+ * the words `/v1/messages` uses.
+ */
 async function _chatRequest(
   request: Request,
   maxBodyBytes: number,
 ): Promise<Record<string, unknown> & { model: string; messages: unknown[] } | Response> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = new TextDecoder().decode(await readBody(request, maxBodyBytes));
+    bytes = await readBody(request, maxBodyBytes);
   } catch (error) {
-    if (error instanceof RelayError) return openaiErrorResponse(error.status, error.message);
+    if (error instanceof RelayError) {
+      return openaiErrorResponse(error.status, error.message, { type: error.type, headers: error.headers });
+    }
     throw error;
+  }
+  if (bytes.byteLength === 0) {
+    return openaiErrorResponse(400, "request body is empty: expected a JSON object");
   }
   let body: unknown;
   try {
-    body = JSON.parse(text);
+    body = JSON.parse(_decoder.decode(bytes));
   } catch (error) {
-    return openaiErrorResponse(400, `request body is not valid JSON: ${(error as Error).message}`);
+    // Replacement characters would change the text the model reads, unseen.
+    const reason = error instanceof SyntaxError ? jsonSyntaxReason(error) : "it is not valid UTF-8";
+    return openaiErrorResponse(400, `request body is not valid JSON: ${reason}`);
   }
   if (!isJsonObject(body)) return openaiErrorResponse(400, "request body must be a JSON object");
   if (typeof body.model !== "string" || body.model === "") {
-    return openaiErrorResponse(400, "model: field required (a non-empty string)");
+    return openaiErrorResponse(400, "model: field required (a non-empty string)", { param: "model" });
   }
-  if (!Array.isArray(body.messages)) return openaiErrorResponse(400, "messages: field required (an array)");
+  if (!Array.isArray(body.messages)) {
+    return openaiErrorResponse(400, "messages: field required (an array)", { param: "messages" });
+  }
   return body as Record<string, unknown> & { model: string; messages: unknown[] };
 }

@@ -15,16 +15,25 @@ export interface AnthropicFailure {
 }
 
 /**
- * OpenAI's error body.
+ * OpenAI's error body; `param` names the request field at fault, when one is.
  *
  * @example
  * ```ts
- * openaiErrorBody("messages: expected an array", "invalid_request_error");
- * // { error: { message: "messages: expected an array", type: "invalid_request_error", param: null, code: null } }
+ * openaiErrorBody("messages: expected an array", "invalid_request_error", "messages");
+ * // { error: { message: "messages: expected an array", type: "invalid_request_error", param: "messages", code: null } }
  * ```
  */
-export function openaiErrorBody(message: string, type: string) {
-  return { error: { message, type, param: null, code: null } };
+export function openaiErrorBody(message: string, type: string, param: string | null = null) {
+  return { error: { message, type, param, code: null } };
+}
+
+/** What an error response says besides its status and message. */
+export interface OpenAIErrorOptions {
+  /** Anthropic's error type for the status unless given, as relay's Anthropic routes would answer. */
+  type?: string;
+  /** The request field at fault. */
+  param?: string;
+  headers?: HeadersInit;
 }
 
 /**
@@ -32,16 +41,16 @@ export function openaiErrorBody(message: string, type: string) {
  *
  * @example
  * ```ts
- * return openaiErrorResponse(400, "model: expected a string");
+ * return openaiErrorResponse(400, "model: expected a string", { param: "model" });
  * ```
  */
 export function openaiErrorResponse(
   status: number,
   message: string,
-  type = "invalid_request_error",
-  headers?: HeadersInit,
+  options: OpenAIErrorOptions = {},
 ): Response {
-  return Response.json(openaiErrorBody(message, type), { status, headers });
+  const { type = errorTypeForStatus(status), param, headers } = options;
+  return Response.json(openaiErrorBody(message, type, param), { status, headers });
 }
 
 /**
@@ -68,7 +77,7 @@ export async function openaiErrorFromAnthropic(response: Response, headers?: Hea
   const type = isJsonObject(error) && typeof error.type === "string"
     ? error.type
     : errorTypeForStatus(response.status);
-  return openaiErrorResponse(response.status, message, type, headers);
+  return openaiErrorResponse(response.status, message, { type, headers });
 }
 
 /**

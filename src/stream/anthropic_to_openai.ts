@@ -223,8 +223,10 @@ export function encodeOpenAISse(part: OpenAISsePart): Uint8Array {
 }
 
 /**
- * An Anthropic SSE body as OpenAI SSE bytes. Once the translation has finished, the Anthropic body is
- * cancelled, which ends its upstream request.
+ * An Anthropic SSE body as OpenAI SSE bytes. Once the translation has finished, the rest of the
+ * Anthropic body is still read, and the output ends with it: that body is relay's own answer, whose
+ * access log and ledger entry would take a cancel for the client leaving. Cancelling the output
+ * cancels the Anthropic body, and with it the upstream request.
  *
  * @example
  * ```ts
@@ -245,5 +247,5 @@ export function anthropicToOpenAISse(
     start: () => [],
     event: (event) => translator.event(event).map(encodeOpenAISse),
     end: () => translator.end().map(encodeOpenAISse),
-  });
+  }, { drain: true });
 }

@@ -2,7 +2,9 @@
  * A Chat Completions request as an Anthropic Messages request (protocols.md §7.2, read right to left),
  * for OpenAI-style clients of relay's `/v1/chat/completions`. Fields Anthropic has no use for
  * (`presence_penalty`, `seed`, `logit_bias`, `response_format`, `reasoning_effort`…) are ignored, as
- * Anthropic's own OpenAI compatibility layer ignores them; fields it cannot honour are refused.
+ * Anthropic's own OpenAI compatibility layer ignores them; fields it cannot honour are refused, and so
+ * is a field it reads that has the wrong type, which would otherwise be dropped without the client
+ * ever learning that its `temperature` or `stream` did nothing.
  */
 import { anthropicToolId } from "./openai_tool_ids.ts";
 import { isJsonObject, type JsonObject } from "./openai_types.ts";
@@ -25,7 +27,8 @@ export const DEFAULT_MAX_TOKENS = 4096;
  * The Anthropic Messages body for a Chat Completions body whose `model` and `messages` were checked.
  * System and developer messages are hoisted into `system`; `tool` messages become `tool_result` blocks
  * at the head of one user turn, merged with the user message that follows; consecutive turns of one
- * role are merged. Tool call ids map through {@linkcode anthropicToolId}.
+ * role are merged. Tool call ids map through {@linkcode anthropicToolId}. `stream_options`, which
+ * only the front door reads, is checked here with the rest, before the request goes anywhere.
  *
  * @example
  * ```ts
@@ -39,18 +42,20 @@ export function anthropicRequestFor(chat: JsonObject & { model: string; messages
   }
   const system: string[] = [];
   const messages: { role: "user" | "assistant"; content: JsonObject[] }[] = [];
-  for (const [index, message] of chat.messages.entries()) {
-    if (!isJsonObject(message)) throw new ChatRequestError(`messages[${index}]`, "expected an object");
-    if (message.role === "system" || message.role === "developer") {
-      system.push(..._texts(message.content, `messages[${index}].content`));
+  for (const [index, entry] of chat.messages.entries()) {
+    const where = `messages[${index}]`;
+    const message = _required(entry, where, _OBJECT);
+    const role = _required(message.role, `${where}.role`, _STRING);
+    if (role === "system" || role === "developer") {
+      system.push(..._texts(message.content, `${where}.content`));
       continue;
     }
-    const role = message.role === "assistant" ? "assistant" : "user";
-    const blocks = _blocks(message, `messages[${index}]`);
+    const turn = role === "assistant" ? "assistant" : "user";
+    const blocks = _blocks(role, message, where);
     if (blocks.length === 0) continue;
     const last = messages.at(-1);
-    if (last?.role === role) last.content.push(...blocks);
-    else messages.push({ role, content: blocks });
+    if (last?.role === turn) last.content.push(...blocks);
+    else messages.push({ role: turn, content: blocks });
   }
   const body: JsonObject = {
     model: chat.model,
@@ -65,64 +70,120 @@ export function anthropicRequestFor(chat: JsonObject & { model: string; messages
       ],
     })),
   };
-  if (chat.stream === true) body.stream = true;
-  const stop = typeof chat.stop === "string" ? [chat.stop] : chat.stop;
-  if (Array.isArray(stop) && stop.length > 0) body.stop_sequences = stop;
+  if (_optional(chat.stream, "stream", _BOOLEAN)) body.stream = true;
+  const streamOptions = _optional(chat.stream_options, "stream_options", _OBJECT);
+  _optional(streamOptions?.include_usage, "stream_options.include_usage", _BOOLEAN);
+  const stop = _optional(chat.stop, "stop", _STRINGS);
+  const stops = typeof stop === "string" ? [stop] : stop;
+  if (stops && stops.length > 0) body.stop_sequences = stops;
+  const temperature = _optional(chat.temperature, "temperature", _NUMBER);
   // Anthropic's range is 0–1; its own compatibility layer caps OpenAI's 0–2 the same way.
-  if (typeof chat.temperature === "number") body.temperature = Math.min(chat.temperature, 1);
-  if (typeof chat.top_p === "number") body.top_p = chat.top_p;
-  if (typeof chat.user === "string") body.metadata = { user_id: chat.user };
-  const tools = Array.isArray(chat.tools) ? chat.tools.map(_tool) : [];
+  if (temperature !== undefined) body.temperature = Math.min(temperature, 1);
+  const topP = _optional(chat.top_p, "top_p", _NUMBER);
+  if (topP !== undefined) body.top_p = topP;
+  const user = _optional(chat.user, "user", _STRING);
+  if (user !== undefined) body.metadata = { user_id: user };
+  const tools = (_optional(chat.tools, "tools", _ARRAY) ?? []).map(_tool);
+  const choice = _toolChoice(chat.tool_choice);
+  const parallel = _optional(chat.parallel_tool_calls, "parallel_tool_calls", _BOOLEAN);
   if (tools.length > 0) {
     body.tools = tools;
-    const choice = _toolChoice(chat.tool_choice);
-    if (chat.parallel_tool_calls === false && choice.type !== "none") choice.disable_parallel_tool_use = true;
-    if (chat.tool_choice !== undefined || choice.disable_parallel_tool_use) body.tool_choice = choice;
+    if (parallel === false && choice?.type !== "none") {
+      body.tool_choice = { ...(choice ?? { type: "auto" }), disable_parallel_tool_use: true };
+    } else if (choice) {
+      body.tool_choice = choice;
+    }
   }
   return body;
 }
 
-function _maxTokens(chat: JsonObject): number {
-  const asked = chat.max_completion_tokens ?? chat.max_tokens;
-  if (asked === undefined || asked === null) return DEFAULT_MAX_TOKENS;
-  if (typeof asked !== "number" || !Number.isInteger(asked) || asked < 1) {
-    throw new ChatRequestError("max_tokens", "expected a positive integer");
-  }
-  return asked;
+/** A type a field must have, named for the client when it has another. */
+interface _Type<T> {
+  name: string;
+  is: (value: unknown) => value is T;
 }
 
-function _blocks(message: JsonObject, where: string): JsonObject[] {
-  switch (message.role) {
+const _STRING: _Type<string> = { name: "a string", is: (value) => typeof value === "string" };
+const _NUMBER: _Type<number> = { name: "a number", is: (value) => typeof value === "number" };
+const _BOOLEAN: _Type<boolean> = { name: "a boolean", is: (value) => typeof value === "boolean" };
+const _OBJECT: _Type<JsonObject> = { name: "an object", is: isJsonObject };
+const _ARRAY: _Type<unknown[]> = { name: "an array", is: Array.isArray };
+const _STRINGS: _Type<string | string[]> = {
+  name: "a string or an array of strings",
+  is: (value) =>
+    typeof value === "string" || Array.isArray(value) && value.every((item) => typeof item === "string"),
+};
+const _POSITIVE_INTEGER: _Type<number> = {
+  name: "a positive integer",
+  is: (value): value is number => typeof value === "number" && Number.isInteger(value) && value >= 1,
+};
+
+/** `value`, which must be of `type`. */
+function _required<T>(value: unknown, param: string, type: _Type<T>): T {
+  if (type.is(value)) return value;
+  throw new ChatRequestError(param, `expected ${type.name}, got ${_kind(value)}`);
+}
+
+/** `value`, which must be of `type` unless absent; OpenAI's API takes `null` for absent too. */
+function _optional<T>(value: unknown, param: string, type: _Type<T>): T | undefined {
+  return value === undefined || value === null ? undefined : _required(value, param, type);
+}
+
+/** What a value is, for an error message; numbers and booleans as themselves, nothing of a string. */
+function _kind(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
+}
+
+/** `max_completion_tokens` replaced `max_tokens` in OpenAI's API; clients may send both. */
+function _maxTokens(chat: JsonObject): number {
+  const completion = _optional(chat.max_completion_tokens, "max_completion_tokens", _POSITIVE_INTEGER);
+  const max = _optional(chat.max_tokens, "max_tokens", _POSITIVE_INTEGER);
+  return completion ?? max ?? DEFAULT_MAX_TOKENS;
+}
+
+function _blocks(role: string, message: JsonObject, where: string): JsonObject[] {
+  switch (role) {
     case "user":
       return _userBlocks(message.content, `${where}.content`);
     case "assistant":
       return _assistantBlocks(message, where);
     case "tool": {
       const text = _texts(message.content, `${where}.content`).join("\n");
-      return [{
-        type: "tool_result",
-        tool_use_id: anthropicToolId(String(message.tool_call_id ?? "")),
-        ...(text ? { content: text } : {}),
-      }];
+      const id = _required(message.tool_call_id, `${where}.tool_call_id`, _STRING);
+      return [{ type: "tool_result", tool_use_id: anthropicToolId(id), ...(text ? { content: text } : {}) }];
     }
   }
-  throw new ChatRequestError(`${where}.role`, `unsupported role ${JSON.stringify(message.role)}`);
+  throw new ChatRequestError(`${where}.role`, `unsupported role ${JSON.stringify(role)}`);
 }
 
 function _userBlocks(content: unknown, where: string): JsonObject[] {
   if (typeof content === "string") return content ? [{ type: "text", text: content }] : [];
-  if (!Array.isArray(content)) throw new ChatRequestError(where, "expected a string or an array of parts");
+  if (!Array.isArray(content)) {
+    throw new ChatRequestError(where, `expected a string or an array of parts, got ${_kind(content)}`);
+  }
   return content.map((part, index) => _userPart(part, `${where}[${index}]`));
 }
 
-function _userPart(part: unknown, where: string): JsonObject {
-  if (!isJsonObject(part)) throw new ChatRequestError(where, "expected an object");
-  if (part.type === "text" && typeof part.text === "string") return { type: "text", text: part.text };
-  if (part.type === "image_url" && isJsonObject(part.image_url) && typeof part.image_url.url === "string") {
-    return { type: "image", source: _source(part.image_url.url) };
-  }
-  if (part.type === "file" && isJsonObject(part.file) && typeof part.file.file_data === "string") {
-    return { type: "document", source: _source(part.file.file_data) };
+function _userPart(entry: unknown, where: string): JsonObject {
+  const part = _required(entry, where, _OBJECT);
+  switch (part.type) {
+    case "text":
+      return { type: "text", text: _required(part.text, `${where}.text`, _STRING) };
+    case "image_url": {
+      const image = _required(part.image_url, `${where}.image_url`, _OBJECT);
+      return { type: "image", source: _source(_required(image.url, `${where}.image_url.url`, _STRING)) };
+    }
+    case "file": {
+      const file = _required(part.file, `${where}.file`, _OBJECT);
+      return {
+        type: "document",
+        source: _source(_required(file.file_data, `${where}.file.file_data`, _STRING)),
+      };
+    }
   }
   throw new ChatRequestError(`${where}.type`, `unsupported content part ${JSON.stringify(part.type)}`);
 }
@@ -137,29 +198,28 @@ function _assistantBlocks(message: JsonObject, where: string): JsonObject[] {
   const text = message.content === null || message.content === undefined
     ? ""
     : _texts(message.content, `${where}.content`).join("");
-  const calls = Array.isArray(message.tool_calls) ? message.tool_calls : [];
+  const calls = _optional(message.tool_calls, `${where}.tool_calls`, _ARRAY) ?? [];
   return [
     // Anthropic refuses empty text blocks.
     ...(text ? [{ type: "text", text }] : []),
-    ...calls.map((call, index) => {
-      const fn = isJsonObject(call) && isJsonObject(call.function) ? call.function : undefined;
-      if (!fn || typeof fn.name !== "string") {
-        throw new ChatRequestError(`${where}.tool_calls[${index}].function.name`, "expected a string");
-      }
+    ...calls.map((entry, index) => {
+      const at = `${where}.tool_calls[${index}]`;
+      const call = _required(entry, at, _OBJECT);
+      const fn = _required(call.function, `${at}.function`, _OBJECT);
       return {
         type: "tool_use",
-        id: anthropicToolId(String(isJsonObject(call) ? call.id : "")),
-        name: fn.name,
-        input: _input(fn.arguments),
+        id: anthropicToolId(_required(call.id, `${at}.id`, _STRING)),
+        name: _required(fn.name, `${at}.function.name`, _STRING),
+        input: _input(_optional(fn.arguments, `${at}.function.arguments`, _STRING)),
       };
     }),
   ];
 }
 
 /** Arguments that are not a JSON object (a model's typo) are given as `{}`, which the tool then refuses. */
-function _input(args: unknown): JsonObject {
+function _input(args: string | undefined): JsonObject {
   try {
-    const input = typeof args === "string" && args.trim() ? JSON.parse(args) : {};
+    const input = args?.trim() ? JSON.parse(args) : {};
     return isJsonObject(input) ? input : {};
   } catch {
     return {};
@@ -170,40 +230,45 @@ function _input(args: unknown): JsonObject {
 function _texts(content: unknown, where: string): string[] {
   if (typeof content === "string") return content ? [content] : [];
   if (!Array.isArray(content)) {
-    throw new ChatRequestError(where, "expected a string or an array of text parts");
+    throw new ChatRequestError(where, `expected a string or an array of text parts, got ${_kind(content)}`);
   }
-  return content.flatMap((part, index) => {
-    if (isJsonObject(part) && part.type === "text" && typeof part.text === "string") return [part.text];
-    if (isJsonObject(part) && part.type === "refusal" && typeof part.refusal === "string") {
-      return [part.refusal];
-    }
-    throw new ChatRequestError(`${where}[${index}]`, "only text parts are supported here");
+  return content.map((entry, index) => {
+    const at = `${where}[${index}]`;
+    const part = _required(entry, at, _OBJECT);
+    if (part.type === "text") return _required(part.text, `${at}.text`, _STRING);
+    if (part.type === "refusal") return _required(part.refusal, `${at}.refusal`, _STRING);
+    throw new ChatRequestError(at, "only text parts are supported here");
   });
 }
 
-function _tool(tool: unknown, index: number): JsonObject {
-  const fn = isJsonObject(tool) && tool.type === "function" && isJsonObject(tool.function)
-    ? tool.function
+function _tool(entry: unknown, index: number): JsonObject {
+  const where = `tools[${index}]`;
+  const tool = isJsonObject(entry) && entry.type === "function" && isJsonObject(entry.function)
+    ? entry.function
     : undefined;
-  if (!fn || typeof fn.name !== "string") {
-    throw new ChatRequestError(
-      `tools[${index}]`,
-      'expected {type: "function", function: {name, parameters}}',
-    );
-  }
+  if (!tool) throw new ChatRequestError(where, 'expected {type: "function", function: {name, parameters}}');
+  const description = _optional(tool.description, `${where}.function.description`, _STRING);
   return {
-    name: fn.name,
-    ...(typeof fn.description === "string" ? { description: fn.description } : {}),
+    name: _required(tool.name, `${where}.function.name`, _STRING),
+    ...(description === undefined ? {} : { description }),
     // A function without parameters takes none; Anthropic requires a schema all the same.
-    input_schema: isJsonObject(fn.parameters) ? fn.parameters : { type: "object", properties: {} },
+    input_schema: _optional(tool.parameters, `${where}.function.parameters`, _OBJECT) ??
+      { type: "object", properties: {} },
   };
 }
 
-function _toolChoice(choice: unknown): JsonObject {
+function _toolChoice(choice: unknown): JsonObject | undefined {
+  if (choice === undefined || choice === null) return undefined;
   if (choice === "none") return { type: "none" };
+  if (choice === "auto") return { type: "auto" };
   if (choice === "required") return { type: "any" };
   if (isJsonObject(choice) && isJsonObject(choice.function) && typeof choice.function.name === "string") {
     return { type: "tool", name: choice.function.name };
   }
-  return { type: "auto" };
+  throw new ChatRequestError(
+    "tool_choice",
+    `expected "none", "auto", "required" or {type: "function", function: {name}}, got ${
+      typeof choice === "string" ? JSON.stringify(choice) : _kind(choice)
+    }`,
+  );
 }

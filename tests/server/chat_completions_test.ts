@@ -16,6 +16,7 @@ import {
   openaiStream,
   startFakeOpenAI,
 } from "../_helpers/fake_openai.ts";
+import type { LedgerEntry } from "../../src/ledger/entry.ts";
 import { startTestRelay, type TestRelay } from "../_helpers/relay.ts";
 
 const TOKEN = "rly_openai_client_token_01";
@@ -123,7 +124,7 @@ Deno.test("the OpenAI SDK streams text and tool calls through relay from an Anth
       error: {
         message: "messages: field required (an array)",
         type: "invalid_request_error",
-        param: null,
+        param: "messages",
         code: null,
       },
     });
@@ -243,5 +244,283 @@ Deno.test("a non-streamed answer from an OpenAI upstream comes back as a chat.co
   }).finalChatCompletion();
   assert.equal(completion.choices[0].finish_reason, "length");
   assert.equal(completion.choices[0].message.content, "only");
+  await upstream.close();
+});
+
+/** A raw `POST /v1/chat/completions`, for what the SDK would hide: statuses, bodies, the stream's end. */
+function postChat(relay: TestRelay, body: BodyInit | object, signal?: AbortSignal): Promise<Response> {
+  return fetch(`${relay.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: typeof body === "string" || body instanceof Uint8Array ? body as BodyInit : JSON.stringify(body),
+    signal,
+  });
+}
+
+const HELLO = { model: "claude-sonnet-4-5", messages: [{ role: "user", content: "hi" }], stream: true };
+
+Deno.test("a streamed answer read to its end is logged and recorded as complete", async () => {
+  const upstream = startFakeUpstream();
+  const recorded: LedgerEntry[] = [];
+  await using relay = startTestRelay({
+    upstreamUrl: upstream.url,
+    tokens: [TOKEN],
+    ledger: { record: (entry) => void recorded.push(entry) },
+  });
+  const text = await (await postChat(relay, HELLO)).text();
+  assert.ok(text.endsWith("data: [DONE]\n\n"), text);
+  const log = await relay.nextRequestLog();
+  assert.deepEqual([log.path, log.status, log.outcome], ["/v1/messages", 200, "complete"]);
+  assert.deepEqual(recorded.map((entry) => entry.outcome), ["complete"]);
+  await upstream.close();
+});
+
+Deno.test("the OpenAI stream ends with relay's answer: after [DONE], the rest is still read to its end", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  const answer = postChat(relay, HELLO);
+  stream.push(ANSWER_EVENTS);
+  const reader = (await answer).body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.endsWith("data: [DONE]\n\n")) text += (await reader.read()).value;
+  stream.end();
+  assert.deepEqual(await reader.read(), { done: true, value: undefined });
+  assert.equal((await relay.nextRequestLog()).outcome, "complete");
+  await upstream.close();
+});
+
+Deno.test("a client that leaves mid-stream is logged as client_closed and the upstream is cancelled", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  const client = new AbortController();
+  const answer = postChat(relay, HELLO, client.signal);
+  stream.push(ANSWER_EVENTS.slice(0, ANSWER_EVENTS.indexOf("event: message_delta")));
+  const reader = (await answer).body!.pipeThrough(new TextDecoderStream()).getReader();
+  assert.match((await reader.read()).value ?? "", /"role":"assistant"/);
+  client.abort();
+  await stream.cancelled;
+  assert.equal((await relay.nextRequestLog()).outcome, "client_closed");
+  await upstream.close();
+});
+
+/** A whole Anthropic answer, as one chunk. */
+const ANSWER_EVENTS = [
+  ["message_start", {
+    type: "message_start",
+    message: {
+      id: "msg_1",
+      type: "message",
+      role: "assistant",
+      model: "claude-sonnet-4-5",
+      content: [],
+      stop_reason: null,
+      usage: { input_tokens: 3, output_tokens: 1 },
+    },
+  }],
+  ["content_block_start", {
+    type: "content_block_start",
+    index: 0,
+    content_block: { type: "text", text: "" },
+  }],
+  ["content_block_delta", {
+    type: "content_block_delta",
+    index: 0,
+    delta: { type: "text_delta", text: "Hi" },
+  }],
+  ["content_block_stop", { type: "content_block_stop", index: 0 }],
+  ["message_delta", {
+    type: "message_delta",
+    delta: { stop_reason: "end_turn" },
+    usage: { output_tokens: 2 },
+  }],
+  ["message_stop", { type: "message_stop" }],
+].map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join("");
+
+Deno.test("a field the front door reads with the wrong type is a 400 naming it, in OpenAI's shape", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  const user = (content: unknown) => ({ messages: [{ role: "user", content }] });
+  const assistant = (fields: Record<string, unknown>) => ({ messages: [{ role: "assistant", ...fields }] });
+  const call = (fields: Record<string, unknown>) => assistant({ tool_calls: [{ id: "call_1", ...fields }] });
+  const tool = (fn: Record<string, unknown>) => ({
+    tools: [{ type: "function", function: { name: "f", ...fn } }],
+  });
+  const cases: [Record<string, unknown>, string, string][] = [
+    [{ model: 5 }, "model", "model: field required (a non-empty string)"],
+    [{ messages: "hi" }, "messages", "messages: field required (an array)"],
+    [{ stream: "yes" }, "stream", "stream: expected a boolean, got a string"],
+    [{ stream_options: true }, "stream_options", "stream_options: expected an object, got true"],
+    [
+      { stream: true, stream_options: { include_usage: "yes" } },
+      "stream_options.include_usage",
+      "stream_options.include_usage: expected a boolean, got a string",
+    ],
+    [{ temperature: "hot" }, "temperature", "temperature: expected a number, got a string"],
+    [{ top_p: [0.9] }, "top_p", "top_p: expected a number, got an array"],
+    [{ stop: 5 }, "stop", "stop: expected a string or an array of strings, got 5"],
+    [{ stop: ["END", 5] }, "stop", "stop: expected a string or an array of strings, got an array"],
+    [{ user: 42 }, "user", "user: expected a string, got 42"],
+    [{ max_tokens: "10" }, "max_tokens", "max_tokens: expected a positive integer, got a string"],
+    [
+      { max_completion_tokens: 1.5, max_tokens: 10 },
+      "max_completion_tokens",
+      "max_completion_tokens: expected a positive integer, got 1.5",
+    ],
+    [
+      { max_completion_tokens: 10, max_tokens: 0 },
+      "max_tokens",
+      "max_tokens: expected a positive integer, got 0",
+    ],
+    [{ tools: "x" }, "tools", "tools: expected an array, got a string"],
+    [tool({ name: 5 }), "tools[0].function.name", "tools[0].function.name: expected a string, got 5"],
+    [
+      tool({ description: ["a"] }),
+      "tools[0].function.description",
+      "tools[0].function.description: expected a string, got an array",
+    ],
+    [
+      tool({ parameters: "{}" }),
+      "tools[0].function.parameters",
+      "tools[0].function.parameters: expected an object, got a string",
+    ],
+    [
+      { tool_choice: "sometimes" },
+      "tool_choice",
+      'tool_choice: expected "none", "auto", "required" or {type: "function", function: {name}}, got "sometimes"',
+    ],
+    [
+      { tool_choice: { type: "function", function: { name: 5 } } },
+      "tool_choice",
+      'tool_choice: expected "none", "auto", "required" or {type: "function", function: {name}}, got an object',
+    ],
+    [
+      { parallel_tool_calls: "no" },
+      "parallel_tool_calls",
+      "parallel_tool_calls: expected a boolean, got a string",
+    ],
+    [{ messages: [5] }, "messages[0]", "messages[0]: expected an object, got 5"],
+    [
+      { messages: [{ content: "hi" }] },
+      "messages[0].role",
+      "messages[0].role: expected a string, got nothing",
+    ],
+    [
+      user(5),
+      "messages[0].content",
+      "messages[0].content: expected a string or an array of parts, got 5",
+    ],
+    [
+      user([{ type: "text", text: 5 }]),
+      "messages[0].content[0].text",
+      "messages[0].content[0].text: expected a string, got 5",
+    ],
+    [
+      user([{ type: "image_url", image_url: "https://example.com/cat.png" }]),
+      "messages[0].content[0].image_url",
+      "messages[0].content[0].image_url: expected an object, got a string",
+    ],
+    [
+      user([{ type: "image_url", image_url: { url: null } }]),
+      "messages[0].content[0].image_url.url",
+      "messages[0].content[0].image_url.url: expected a string, got null",
+    ],
+    [
+      user([{ type: "file", file: { file_data: 5 } }]),
+      "messages[0].content[0].file.file_data",
+      "messages[0].content[0].file.file_data: expected a string, got 5",
+    ],
+    [
+      { messages: [{ role: "system", content: [{ type: "text", text: {} }] }] },
+      "messages[0].content[0].text",
+      "messages[0].content[0].text: expected a string, got an object",
+    ],
+    [
+      assistant({ content: "ok", tool_calls: {} }),
+      "messages[0].tool_calls",
+      "messages[0].tool_calls: expected an array, got an object",
+    ],
+    [
+      assistant({ tool_calls: [{ function: { name: "f" } }] }),
+      "messages[0].tool_calls[0].id",
+      "messages[0].tool_calls[0].id: expected a string, got nothing",
+    ],
+    [
+      call({ function: { name: "f", arguments: { city: "Paris" } } }),
+      "messages[0].tool_calls[0].function.arguments",
+      "messages[0].tool_calls[0].function.arguments: expected a string, got an object",
+    ],
+    [
+      { messages: [{ role: "tool", tool_call_id: 7, content: "sunny" }] },
+      "messages[0].tool_call_id",
+      "messages[0].tool_call_id: expected a string, got 7",
+    ],
+  ];
+  for (const [fields, param, message] of cases) {
+    const response = await postChat(relay, { ...HELLO, stream: false, ...fields });
+    assert.equal(response.status, 400, JSON.stringify(fields));
+    assert.deepEqual(await response.json(), {
+      error: { message, type: "invalid_request_error", param, code: null },
+    }, JSON.stringify(fields));
+  }
+  assert.equal(upstream.requests.length, 0, "nothing was sent on");
+  await upstream.close();
+});
+
+Deno.test("a body that is not UTF-8 is a 400, as on /v1/messages, and goes nowhere", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  const json = new TextEncoder().encode(
+    JSON.stringify({ ...HELLO, messages: [{ role: "user", content: "é" }] }),
+  );
+  // "é" is C3 A9; a lone C3 is no UTF-8 at all.
+  const body = json.filter((byte) => byte !== 0xa9);
+  const response = await postChat(relay, body);
+  assert.equal(response.status, 400);
+  assert.deepEqual(await response.json(), {
+    error: {
+      message: "request body is not valid JSON: it is not valid UTF-8",
+      type: "invalid_request_error",
+      param: null,
+      code: null,
+    },
+  });
+  assert.equal(upstream.requests.length, 0);
+  await upstream.close();
+});
+
+Deno.test("a body over server.max_body_size is a 413 of type request_too_large, as on /v1/messages", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN], maxBodyBytes: 1024 });
+  const response = await postChat(relay, {
+    ...HELLO,
+    messages: [{ role: "user", content: "x".repeat(2048) }],
+  });
+  assert.equal(response.status, 413);
+  const { error } = await response.json();
+  assert.equal(error.type, "request_too_large");
+  assert.match(error.message, /^request body is over 1 KiB \(server\.max_body_size\)/);
+  assert.equal(upstream.requests.length, 0);
+  await upstream.close();
+});
+
+Deno.test("a body that is not JSON is a 400 that quotes none of it, to the client or in the log", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  // V8 quotes a short body whole, and a longer one around the fault.
+  for (const body of ["hunter2", '{"model":"m","messages":[],"password": hunter2 and more}']) {
+    const response = await postChat(relay, body);
+    assert.equal(response.status, 400);
+    assert.deepEqual(await response.json(), {
+      error: {
+        message: "request body is not valid JSON: Unexpected token 'h'",
+        type: "invalid_request_error",
+        param: null,
+        code: null,
+      },
+    });
+  }
+  assert.doesNotMatch(JSON.stringify(relay.logs), /hunter2/);
   await upstream.close();
 });

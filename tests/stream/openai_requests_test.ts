@@ -265,7 +265,7 @@ Deno.test("OpenAI requests: defaults and refusals", () => {
       (error: unknown) => error instanceof ChatRequestError && pattern.test(error.message),
     );
   refused({ n: 2 }, /^n: only 1 is supported$/);
-  refused({ max_tokens: 0 }, /^max_tokens: expected a positive integer$/);
+  refused({ max_tokens: 0 }, /^max_tokens: expected a positive integer, got 0$/);
   refused(
     { messages: [{ role: "function", name: "f", content: "x" }] },
     /messages\[0\]\.role: unsupported role "function"/,
@@ -275,4 +275,36 @@ Deno.test("OpenAI requests: defaults and refusals", () => {
     /messages\[0\]\.content\[0\]\.type: unsupported content part "input_audio"/,
   );
   refused({ tools: [{ type: "custom", custom: { name: "x" } }] }, /^tools\[0\]: expected/);
+});
+
+Deno.test("OpenAI requests: null stands for a field left out, as OpenAI's API takes it", () => {
+  const fields = [
+    "stream",
+    "stream_options",
+    "stop",
+    "temperature",
+    "top_p",
+    "user",
+    "max_tokens",
+    "max_completion_tokens",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "n",
+  ];
+  assert.deepEqual(
+    anthropicRequestFor({
+      model: "m",
+      messages: [
+        { role: "user", content: "hi" },
+        { role: "assistant", content: null, tool_calls: null },
+      ],
+      ...Object.fromEntries(fields.map((field) => [field, null])),
+    }),
+    {
+      model: "m",
+      max_tokens: 4096,
+      messages: [{ role: "user", content: [{ type: "text", text: "hi" }] }],
+    },
+  );
 });
