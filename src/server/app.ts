@@ -1,12 +1,16 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { ClientRegistry, namedClients } from "../ledger/clients.ts";
+import type { Logger } from "../util/logger.ts";
 import { VERSION } from "../version.ts";
-import { clientAuth } from "./auth.ts";
+import { clientAuth, type Refusal } from "./auth.ts";
 import { chatCompletions } from "./chat_completions.ts";
 import { errorResponse } from "./errors.ts";
+import { openaiErrorResponse } from "./openai_errors.ts";
 import { servedModels } from "./models.ts";
 import { relay, type RelayOptions } from "./relay.ts";
 import { type RelayEnv, requestId } from "./request_id.ts";
+
+const CHAT_COMPLETIONS_PATH = "/v1/chat/completions";
 
 export interface AppOptions extends Omit<RelayOptions, "parsedBody"> {
   /**
@@ -32,9 +36,10 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   const parsedBodies = new WeakMap<Request, Record<string, unknown>>();
   const forward = relay({ ...options, parsedBody: (request) => parsedBodies.get(request) });
   app.use(requestId());
+  app.use(_accessLine(options.logger));
   app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
   const clients = options.clients ?? new ClientRegistry(namedClients(options.tokens));
-  app.use("/v1/*", clientAuth(clients));
+  app.use("/v1/*", clientAuth(clients, refuse));
   app.post("/v1/messages", forward);
   app.post("/v1/messages/count_tokens", forward);
   const dispatch = async (request: Request, messages: Record<string, unknown>) => {
@@ -43,17 +48,58 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   };
   // What a reload changes is read per request, as relay's own handler reads it.
   const current = () => options.settings?.() ?? options;
-  app.post("/v1/chat/completions", chatCompletions({ dispatch, maxBodyBytes: () => current().maxBodyBytes }));
+  app.post(CHAT_COMPLETIONS_PATH, chatCompletions({ dispatch, maxBodyBytes: () => current().maxBodyBytes }));
   const models = servedModels(() => current().router, clients);
   app.get("/v1/models", models, forward);
   app.get("/v1/models/:id", models, forward);
-  app.notFound((c) => errorResponse(404, `no route for ${c.req.method} ${c.req.path}`));
+  app.notFound((c) => refuse(c, 404, `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     options.logger.error("unhandled", {
       request_id: c.get("requestId"),
       error: String(error?.stack ?? error),
     });
-    return errorResponse(500, "relay failed to handle the request; see relay's log");
+    return refuse(c, 500, "relay failed to handle the request; see relay's log");
   });
   return app;
+}
+
+/** OpenAI's clients parse only OpenAI's error shape; everyone else gets Anthropic's. */
+const refuse: Refusal = (c, status, message) =>
+  c.req.path === CHAT_COMPLETIONS_PATH
+    ? openaiErrorResponse(status, message)
+    : errorResponse(status, message);
+
+/**
+ * The access line of a request no handler logs itself: relay's own refusals (a missing token, an
+ * unknown route, a front-door request it could not translate) and the model list it answers from the
+ * config. Successful `/health`, `/metrics` and admin calls are left out: probes and scrapers would
+ * bury the rest.
+ */
+function _accessLine(logger: Logger): MiddlewareHandler<RelayEnv> {
+  return async (c, next) => {
+    const start = performance.now();
+    await next();
+    const { status } = c.res;
+    if (c.get("handlerLogs") || (status < 400 && !c.req.path.startsWith("/v1/"))) return;
+    logger.info("request", {
+      request_id: c.get("requestId"),
+      client: c.get("client"),
+      method: c.req.method,
+      path: c.req.path,
+      status,
+      outcome: status < 400 ? "complete" : "relay_error",
+      duration_ms: Math.round(performance.now() - start),
+      error: status < 400 ? undefined : await _errorMessage(c.res),
+    });
+  };
+}
+
+/** The message of an error answer in either shape, read from a copy. */
+async function _errorMessage(response: Response): Promise<string | undefined> {
+  try {
+    const body = await response.clone().json();
+    return typeof body?.error?.message === "string" ? body.error.message : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,7 +1,10 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { ClientRegistry } from "../ledger/clients.ts";
 import { errorResponse } from "./errors.ts";
 import type { RelayEnv } from "./request_id.ts";
+
+/** relay's own error answer to a request, in the error shape of the route it came to. */
+export type Refusal = (c: Context<RelayEnv>, status: number, message: string) => Response;
 
 /**
  * Requires a client token as `x-api-key` or `Authorization: Bearer`, the two ways Claude Code sends
@@ -14,15 +17,18 @@ import type { RelayEnv } from "./request_id.ts";
  * app.use("/v1/*", clientAuth(new ClientRegistry([{ name: "ci", token: "rly_4f9c..." }])));
  * ```
  */
-export function clientAuth(clients: ClientRegistry): MiddlewareHandler<RelayEnv> {
+export function clientAuth(
+  clients: ClientRegistry,
+  refuse: Refusal = (_c, status, message) => errorResponse(status, message),
+): MiddlewareHandler<RelayEnv> {
   return async (c, next) => {
     if (clients.size === 0) return await next();
     const offered = _offeredToken(c.req.raw.headers);
     if (offered === undefined) {
-      return errorResponse(401, "missing client token: send it as x-api-key or Authorization: Bearer");
+      return refuse(c, 401, "missing client token: send it as x-api-key or Authorization: Bearer");
     }
     const client = clients.identify(offered);
-    if (client === undefined) return errorResponse(401, "invalid client token");
+    if (client === undefined) return refuse(c, 401, "invalid client token");
     c.set("client", client);
     await next();
   };

@@ -54,6 +54,8 @@ export function chatCompletions(
       }
       throw error;
     }
+    // The line is the relayed request's, under this request's id.
+    c.set("handlerLogs", true);
     const answer = await options.dispatch(_messagesRequest(c, messages), messages);
     return await _openaiAnswer(answer, chat, now());
   };

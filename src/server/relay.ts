@@ -161,6 +161,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
     return merged.options;
   };
   return async (c) => {
+    c.set("handlerLogs", true);
     const options = current();
     const trace: _Trace = { start: now(), at: wallClock(), attempts: 0, failovers: 0 };
     const log: _Log = (outcome, fields = {}, usage) => {
@@ -207,7 +208,11 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
         await log("client_closed");
         return new Response(null, { status: 499 });
       }
-      if (!(error instanceof RelayError)) throw error;
+      if (!(error instanceof RelayError)) {
+        // Not logged here: the app's access line covers the answer its error handler gives.
+        c.set("handlerLogs", false);
+        throw error;
+      }
       trace.status = error.status;
       await log("relay_error", { error: error.message });
       return error.toResponse();

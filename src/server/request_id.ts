@@ -2,8 +2,12 @@ import type { MiddlewareHandler } from "hono";
 
 /** The Hono environment of relay's routes: what middleware leaves for handlers. */
 export interface RelayEnv {
-  /** `client`: the name of the client whose token the request carries (`clientAuth`). */
-  Variables: { requestId: string; client?: string };
+  /**
+   * `client`: the name of the client whose token the request carries (`clientAuth`). `handlerLogs`:
+   * the handler writes the request's access line itself (relay's, once the answer has ended); other
+   * requests get theirs from the app.
+   */
+  Variables: { requestId: string; client?: string; handlerLogs?: boolean };
 }
 
 /** Printable, short, no separators that would let a client forge log fields. */

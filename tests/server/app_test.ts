@@ -105,3 +105,80 @@ Deno.test("beside the front door, a client's own /v1/messages is parsed from its
   assert.deepEqual((await upstream.nextRequest()).body, new TextEncoder().encode(body));
   await upstream.close();
 });
+
+const TOKEN = "rly_app_test_token_000000000001";
+
+/** The access lines relay wrote, in order, with the fields these tests look at. */
+function accessLines(logs: Record<string, unknown>[]) {
+  return logs.filter((line) => line.msg === "request").map(({ path, status, outcome, error }) => ({
+    path,
+    status,
+    outcome,
+    error,
+  }));
+}
+
+Deno.test("relay's own refusals are in the route's error shape, each with an access line", async () => {
+  const upstream = startFakeUpstream(answerWithoutParsing);
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  const call = async (path: string, init: RequestInit = {}) => {
+    const response = await fetch(`${relay.url}${path}`, init);
+    return [response.status, await response.json()];
+  };
+  const post = { method: "POST", body: "{}" };
+  const missing = "missing client token: send it as x-api-key or Authorization: Bearer";
+  assert.deepEqual(await call("/v1/chat/completions", post), [401, {
+    error: { message: missing, type: "authentication_error", param: null, code: null },
+  }]);
+  assert.deepEqual(await call("/v1/messages", post), [401, {
+    type: "error",
+    error: { type: "authentication_error", message: missing },
+  }]);
+  const authorised = { headers: { "x-api-key": TOKEN } };
+  assert.deepEqual(await call("/v1/chat/completions", authorised), [404, {
+    error: {
+      message: "no route for GET /v1/chat/completions",
+      type: "not_found_error",
+      param: null,
+      code: null,
+    },
+  }]);
+  assert.deepEqual(await call("/nope"), [404, {
+    type: "error",
+    error: { type: "not_found_error", message: "no route for GET /nope" },
+  }]);
+  assert.deepEqual(accessLines(relay.logs), [
+    { path: "/v1/chat/completions", status: 401, outcome: "relay_error", error: missing },
+    { path: "/v1/messages", status: 401, outcome: "relay_error", error: missing },
+    {
+      path: "/v1/chat/completions",
+      status: 404,
+      outcome: "relay_error",
+      error: "no route for GET /v1/chat/completions",
+    },
+    { path: "/nope", status: 404, outcome: "relay_error", error: "no route for GET /nope" },
+  ]);
+  await upstream.close();
+});
+
+Deno.test("a relayed request has one access line, a front-door request too, whether relayed or refused", async () => {
+  const upstream = startFakeUpstream(answerWithoutParsing);
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  const post = (path: string, body: string) =>
+    fetch(`${relay.url}${path}`, { method: "POST", headers: { "x-api-key": TOKEN }, body });
+  await (await post("/v1/messages", '{"model":"m","max_tokens":8,"messages":[]}')).arrayBuffer();
+  await (await post("/v1/chat/completions", '{"model":"m","messages":[{"role":"user","content":"hi"}]}'))
+    .arrayBuffer();
+  await (await post("/v1/chat/completions", '{"model":"m","messages":[],"stream":"yes"}')).arrayBuffer();
+  assert.deepEqual(accessLines(relay.logs), [
+    { path: "/v1/messages", status: 200, outcome: "complete", error: undefined },
+    { path: "/v1/messages", status: 200, outcome: "complete", error: undefined },
+    {
+      path: "/v1/chat/completions",
+      status: 400,
+      outcome: "relay_error",
+      error: "stream: expected a boolean, got a string",
+    },
+  ]);
+  await upstream.close();
+});
