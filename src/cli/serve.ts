@@ -103,9 +103,7 @@ async function _serveLogged(
       hostname: config.server.host,
     });
   } catch (error) {
-    if (!(error instanceof Deno.errors.AddrInUse || error instanceof Deno.errors.PermissionDenied)) {
-      throw error;
-    }
+    if (!_cannotListen(error)) throw error;
     await sink.flush(_FLUSH_MS);
     console.error(`relay cannot listen on ${config.server.host}:${config.server.port}: ${error.message}`);
     await ledger.close();
@@ -175,7 +173,18 @@ function _withOverrides(
 
 const _SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM"];
 
+/**
+ * Whether starting the server failed at binding its address (in use, not this machine's, not allowed, a
+ * name that does not resolve), which the config or the flags can fix, rather than inside relay.
+ */
+function _cannotListen(error: unknown): error is Error {
+  return Object.values(Deno.errors).some((kind) => error instanceof kind) || error instanceof URIError ||
+    (error instanceof Error && error.message.startsWith("failed to lookup address"));
+}
+
 function _parsePort(value: string): number {
+  // Number("") and Number(" ") are 0, which would mean any free port: an unset $PORT must not.
+  if (value.trim() === "") throw new InvalidArgumentError("expected a port number from 0 to 65535");
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new InvalidArgumentError("expected a port number from 0 to 65535");

@@ -92,10 +92,26 @@ Deno.test("relay serve reports a port already in use and exits 1", async () => {
   }
 });
 
-Deno.test("relay serve refuses a bad --port", async () => {
-  const { code, stderr } = await runRelay(["serve", "--port", "http"]);
-  assert.notEqual(code, 0);
-  assert.match(stderr, /expected a port number from 0 to 65535/);
+Deno.test("relay serve refuses a bad --port, an empty one too (an unset $PORT), rather than any free port", async () => {
+  for (const port of ["http", "", " "]) {
+    // A config that is not there: were the port taken, relay would stop at it rather than serve.
+    const { code, stderr } = await runRelay(["serve", "--port", port, "-c", "/nonexistent/relay.yaml"]);
+    assert.notEqual(code, 0, `--port '${port}'`);
+    assert.match(stderr, /expected a port number from 0 to 65535/);
+  }
+});
+
+Deno.test("relay serve says it cannot listen on an address that is not this machine's, without a stack trace", async () => {
+  // 192.0.2.0/24 is reserved for documentation: no machine has it.
+  const folder = await sandbox();
+  await writeConfig(
+    folder,
+    "server:\n  host: 192.0.2.1\n  auth:\n    tokens: [rly_serve_test_token_0000000001]\nproviders:\n  - name: m\n    type: mock\n",
+  );
+  const { code, stderr } = await runRelay(["serve", "--port", "0"], { cwd: folder });
+  assert.equal(code, 1);
+  assert.match(stderr, /relay cannot listen on 192\.0\.2\.1:0: Cannot assign requested address/);
+  assert.doesNotMatch(stderr, /Uncaught|    at /);
 });
 
 Deno.test("relay serve with a config pointed at by RELAY_CONFIG that does not exist says where the path came from", async () => {
