@@ -118,15 +118,18 @@ interface _Def {
   innerType?: _Schema;
   in?: _Schema;
   options?: _Schema[];
+  /** A record's: every key of a `pricing` table holds one of these. */
+  valueType?: _Schema;
 }
 
-// Walks the schema the way zod walked the data, looking through optional/default/transform wrappers
-// and into the mapping among a union's options (a client token is a string or a mapping).
+// Walks the schema the way zod walked the data, looking through optional/default/transform wrappers,
+// into a record's values (any model name in `pricing`) and into the mapping among a union's options (a
+// client token is a string or a mapping).
 function _allowedKeys(schema: _Schema, path: readonly PropertyKey[]): string[] {
   let node: _Schema | undefined = _unwrap(schema);
   for (const part of path) {
     const def = node?._zod.def as _Def | undefined;
-    node = _unwrap(typeof part === "number" ? def?.element : def?.shape?.[String(part)]);
+    node = _unwrap(typeof part === "number" ? def?.element : def?.shape?.[String(part)] ?? def?.valueType);
   }
   return Object.keys((node?._zod.def as _Def | undefined)?.shape ?? {});
 }

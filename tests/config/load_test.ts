@@ -75,6 +75,17 @@ Deno.test("parseConfig refuses an unknown key, suggesting the one meant", () => 
       "relay.yaml:1:1: unknown key `provders` at the top level (did you mean `providers`?)",
     ].join("\n"),
   );
+  assert.equal(
+    refusal(() =>
+      parseConfig(
+        `pricing:\n  m1:\n    input: 1\n    output: 2\n    cache_reed: 3\n${MOCK_PROVIDERS}`,
+        "relay.yaml",
+        noEnv,
+      )
+    ),
+    "relay.yaml:5:5: unknown key `cache_reed` in pricing.m1 (did you mean `cache_read`?)",
+    "inside a table keyed by model names too",
+  );
 });
 
 Deno.test("parseConfig refuses a wrong type, saying what was expected and found", () => {
