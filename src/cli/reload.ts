@@ -1,5 +1,5 @@
 import { Command } from "@commander-js/extra-typings";
-import { reportConfigError } from "./_config_error.ts";
+import { ConfigError } from "../config/errors.ts";
 import { AdminClientError, adminRequest } from "./_admin_client.ts";
 
 /**
@@ -24,8 +24,16 @@ export function reloadCommand(setExitCode: (code: number) => void) {
         }
         console.log(formatReload(body));
       } catch (error) {
-        if (!(error instanceof AdminClientError)) return setExitCode(reportConfigError(error));
-        console.error(error.message);
+        if (error instanceof ConfigError) {
+          console.error(
+            `${error.message}\nrelay was not asked to reload: fix ${error.file} first ` +
+              "(relay status shows the config relay keeps serving)",
+          );
+        } else if (error instanceof AdminClientError) {
+          console.error(error.message);
+        } else {
+          throw error;
+        }
         setExitCode(1);
       }
     });

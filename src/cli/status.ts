@@ -22,7 +22,15 @@ export function statusCommand(setExitCode: (code: number) => void) {
     .option("--json", "print the status as JSON")
     .action(async (options) => {
       try {
-        const { body } = await adminRequest(options, "GET", "/status");
+        const { body, configError } = await adminRequest(options, "GET", "/status", {
+          despiteConfigError: true,
+        });
+        if (configError) {
+          console.error(
+            `note: ${configError.file} does not load, so relay status read only what it needs from it ` +
+              `(the admin token${options.url ? "" : ", host and port"}):\n${configError.message}`,
+          );
+        }
         const status = body as unknown as AdminStatus;
         console.log(
           options.json ? JSON.stringify(status, null, 2) : formatStatus(status, Date.now(), _colours()),

@@ -361,7 +361,25 @@ Deno.test("relay init names the variables the new file reads that this shell lac
   );
   assert.equal(code, 0, stderr);
   assert.match(stdout, /export MY_UNSET_KEY first: the config reads it/);
-  assert.doesNotMatch(stdout, /export ANTHROPIC_BASE_URL/, "no exports worked out from a stand-in");
   const config = await load(defaultPath(home), { MY_UNSET_KEY: "set-later-0000" });
   assert.equal(config.providers[0].keys[0].key, "set-later-0000");
+  assert.equal(
+    TOKEN_LINE.exec(stdout)?.[1],
+    config.server.auth.tokens[0],
+    "the new token is still shown once",
+  );
+  assert.equal(stdout.match(/rly_/g)?.length, 1);
+  assert.match(stdout, /export ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:8787/);
+});
+
+Deno.test("relay init prints no export worked out from a variable this shell lacks", async () => {
+  const home = await sandbox();
+  const { code, stdout, stderr } = await runRelay(
+    ["init", "--yes", "--provider", "mock", "--token", "${MY_UNSET_TOKEN}"],
+    { cwd: home },
+  );
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /export MY_UNSET_TOKEN first: the config reads it/);
+  assert.match(stdout, /^ {7}export ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:8787$/m);
+  assert.doesNotMatch(stdout, /ANTHROPIC_AUTH_TOKEN|unset\.invalid|the token is shown/);
 });

@@ -21,8 +21,9 @@ Deno.test("relay reload prints the new version and what changed (after the watch
 
   await Deno.writeTextFile(path, `${edit}  - name: m3\n    type: nope\n`);
   const refused = await runRelay(["reload", "-c", path, "--url", relay.url]);
-  assert.equal(refused.code, 1, "a config relay status cannot read is a ConfigError too");
+  assert.equal(refused.code, 1, "a file that does not load is refused before relay is asked");
   assert.match(refused.stderr, /providers\[2\]\.type/);
+  assert.match(refused.stderr, /\nrelay was not asked to reload: fix .*a\.yaml first \(relay status shows/);
 });
 
 Deno.test("relay reload reports relay's own refusal when the file breaks after the command read it", async () => {

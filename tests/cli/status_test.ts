@@ -65,6 +65,58 @@ Deno.test("relay status says what is wrong: no admin token, relay not running, a
   );
 });
 
+Deno.test("relay status reaches relay when its file is broken: the failed reload shown, the previous config serving", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(folder, CONFIG);
+  await using relay = await spawnRelay([], { cwd: folder });
+  // Written in place, with the port relay listens on, so status must find it in the broken file.
+  const port = new URL(relay.url).port;
+  await Deno.writeTextFile(
+    path,
+    CONFIG.replace("server:\n", `server:\n  port: ${port}\n`).replace("    type: mock", "\ttype: mock"),
+  );
+  await relay.waitForLine(/"msg":"config reload failed".*Tabs are not allowed/);
+
+  const { code, stdout, stderr } = await runRelay(["status", "-c", path]);
+  assert.equal(code, 0, stderr);
+  assert.match(
+    stderr,
+    /^note: .*relay\.yaml does not load, .*\(the admin token, host and port\):\n.*relay\.yaml:\d+:1: Tabs/,
+  );
+  assert.match(stdout, /^relay \S+, up \d+s; config version 1 \(.*relay\.yaml\)/);
+  assert.match(stdout, /^last reload failed \d+s ago \(file changed\); the config above keeps serving:$/m);
+  assert.match(stdout, /^ {2}.*relay\.yaml:\d+:1: Tabs are not allowed as indentation/m);
+  assert.match(stdout, /^m +mock +on +closed +0 +1\/1 on$/m);
+
+  const json = await runRelay(["status", "--json", "-c", path, "--url", relay.url]);
+  assert.equal(json.code, 0, json.stderr);
+  const status = JSON.parse(json.stdout);
+  assert.equal(status.config.version, 1);
+  assert.equal(status.config.last_error.reason, "file changed");
+  assert.match(status.config.last_error.error, /Tabs are not allowed/);
+  assert.match(json.stderr, /^note: .*\(the admin token\):\n/);
+  const served = await fetch(`${relay.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+    body: '{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}',
+  });
+  await served.arrayBuffer();
+  assert.equal(served.status, 200, "the previous config keeps serving");
+});
+
+Deno.test("relay status on a broken file it cannot find the admin token in says so, asking relay nothing", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(folder, CONFIG.replace("    token:", "\ttoken:"));
+  const { code, stdout, stderr } = await runRelay(["status", "-c", path, "--url", "http://127.0.0.1:9"]);
+  assert.equal(code, 1);
+  assert.equal(stdout, "");
+  assert.match(stderr, /relay\.yaml:\d+:\d+: /);
+  assert.match(
+    stderr,
+    /relay was not asked: a server\.admin\.token cannot be read from .*relay\.yaml as it is\n$/,
+  );
+});
+
 const NOW = Date.parse("2026-11-25T12:00:00Z");
 
 const STATUS: AdminStatus = {

@@ -16,6 +16,9 @@ const _NEW_FILE = [
   "",
 ].join("\n");
 
+// What an unset variable reads as while the file is checked; a URL, so it passes where one is expected.
+const _STAND_IN = "http://unset.invalid/";
+
 /** The file's new text and the config relay will load from it. */
 export interface Built {
   text: string;
@@ -39,8 +42,7 @@ export function build(context: InitContext, setup: ConfigSetup): Built {
       for (const name of references(node.value)) if (context.env(name) === undefined) unset.add(name);
     },
   });
-  const lookup = (name: string) =>
-    context.env(name) ?? (unset.has(name) ? `http://unset.invalid/${name}` : undefined);
+  const lookup = (name: string) => context.env(name) ?? (unset.has(name) ? `${_STAND_IN}${name}` : undefined);
   const { config, warnings } = parseConfig(text, context.path, lookup);
   return { text, config, warnings, unset: [...unset] };
 }
@@ -56,11 +58,16 @@ export function nextSteps(context: InitContext, built: Built): string {
   ];
   if (built.unset.length > 0) {
     lines.splice(1, 0, `   (export ${built.unset.join(", ")} first: the config reads it)`);
-  } else {
-    lines.push("   which sets (the token is shown only here; it is in the file):");
-    lines.push(
-      ...formatExports(claudeCodeEnv(built.config), "posix").split("\n").map((line) => `     ${line}`),
-    );
+  }
+  // A value worked out from a stand-in would be wrong, but the rest still holds, and a new client token
+  // is shown nowhere else.
+  const exports = Object.fromEntries(
+    Object.entries(claudeCodeEnv(built.config)).filter(([, value]) => !value.includes(_STAND_IN)),
+  );
+  if (Object.keys(exports).length > 0) {
+    const token = exports.ANTHROPIC_AUTH_TOKEN ? " (the token is shown only here; it is in the file)" : "";
+    lines.push(`   which sets${token}:`);
+    lines.push(...formatExports(exports, "posix").split("\n").map((line) => `     ${line}`));
   }
   lines.push("3. Run claude.");
   return lines.join("\n");
