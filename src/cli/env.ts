@@ -1,5 +1,11 @@
 import { Command, Option } from "@commander-js/extra-typings";
-import { claudeSettingsPath, mergeClaudeSettings, type SettingsChange } from "../config/claude_settings.ts";
+import {
+  type ClaudeSettingsFile,
+  claudeSettingsPath,
+  mergeClaudeSettings,
+  readClaudeSettings,
+  type SettingsChange,
+} from "../config/claude_settings.ts";
 import { relayUrl } from "../config/client_url.ts";
 import { ConfigError } from "../config/errors.ts";
 import { resolveConfig } from "../config/resolve.ts";
@@ -137,17 +143,11 @@ async function _writeClaudeSettings(
   vars: Record<string, string>,
   yes: boolean,
 ): Promise<number> {
-  let existing: string | undefined;
-  let mode = 0o600;
-  try {
-    existing = await Deno.readTextFile(path);
-    mode = (await Deno.stat(path)).mode! & 0o777;
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
+  let existing: ClaudeSettingsFile | undefined;
   let merged;
   try {
-    merged = mergeClaudeSettings(existing, vars, path);
+    existing = await readClaudeSettings(path);
+    merged = mergeClaudeSettings(existing?.text, vars, path);
   } catch (error) {
     return reportConfigError(error);
   }
@@ -175,7 +175,7 @@ async function _writeClaudeSettings(
       throw error;
     }
   }
-  await writeFileAtomic(path, merged.text, { mode });
+  await writeFileAtomic(path, merged.text, { mode: existing?.mode ?? 0o600 });
   console.log(
     `Updated ${path} (env block of Claude Code's settings):\n  ${merged.changes.map(_describe).join("\n  ")}`,
   );

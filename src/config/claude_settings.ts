@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { EnvLookup } from "./env_expand.ts";
 import { ConfigError } from "./errors.ts";
+import { unreadableFileError } from "./file_mode.ts";
 
 /** One variable of Claude Code's `env` block that a merge sets; `before` is absent for a new one. */
 export interface SettingsChange {
@@ -26,6 +27,41 @@ export interface MergedSettings {
  */
 export function claudeSettingsPath(env: EnvLookup, home: string): string {
   return join(env("CLAUDE_CONFIG_DIR") || join(home, ".claude"), "settings.json");
+}
+
+/** Claude Code's settings file as it is now. */
+export interface ClaudeSettingsFile {
+  text: string;
+  /** Its permission bits, for the file that replaces it. */
+  mode: number;
+}
+
+/**
+ * Reads Claude Code's settings file: `undefined` when there is none yet. Throws `ConfigError` when it
+ * exists but cannot be read, or is not UTF-8 (decoding it lossily and writing it back would corrupt
+ * it), so a file relay cannot read is never overwritten.
+ *
+ * @example
+ * ```ts
+ * const existing = await readClaudeSettings(claudeSettingsPath(env, home));
+ * const { text } = mergeClaudeSettings(existing?.text, vars, path);
+ * ```
+ */
+export async function readClaudeSettings(path: string): Promise<ClaudeSettingsFile | undefined> {
+  let bytes: Uint8Array;
+  let mode: number;
+  try {
+    bytes = await Deno.readFile(path);
+    mode = ((await Deno.stat(path)).mode ?? 0o600) & 0o777;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw unreadableFileError(path, error);
+  }
+  try {
+    return { text: new TextDecoder("utf-8", { fatal: true }).decode(bytes), mode };
+  } catch {
+    throw new ConfigError(path, [{ message: `${path} is not valid UTF-8, so relay leaves it alone` }]);
+  }
 }
 
 /**

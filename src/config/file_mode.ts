@@ -43,14 +43,47 @@ export function fileModeProblems(path: string, stat: FileOwnership, currentUid: 
 
 /**
  * Refuses an unsafe config file before anything in it is read: anything but a regular file, or a file
- * {@linkcode fileModeProblems} objects to. Throws `ConfigError` naming each problem; lets
- * `Deno.errors.NotFound` through so the caller can say where the path came from.
+ * {@linkcode fileModeProblems} objects to. Throws `ConfigError` naming each problem, or the reason the
+ * file could not be looked at; lets `Deno.errors.NotFound` through so the caller can say where the path
+ * came from.
  */
 export async function checkFileMode(path: string, currentUid: number | null = Deno.uid()): Promise<void> {
-  const stat = await Deno.stat(path);
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) throw error;
+    throw unreadableFileError(path, error);
+  }
   if (!stat.isFile) throw new ConfigError(path, [{ message: `${path} is not a regular file` }]);
   const problems = fileModeProblems(path, stat, currentUid);
   if (problems.length > 0) throw new ConfigError(path, problems.map((message) => ({ message })));
+}
+
+/**
+ * The refusal for a file that could not be looked at or read, with `error` (what a `Deno` file call
+ * threw) put in words. Deno's own message names the system call rather than the problem, and some
+ * calls leave the path out of it.
+ *
+ * @example
+ * ```ts
+ * unreadableFileError("/etc/passwd/relay.yaml", new Deno.errors.NotADirectory("Not a directory (os error 20)"));
+ * // ConfigError: cannot read /etc/passwd/relay.yaml: part of its path is not a directory
+ * ```
+ */
+export function unreadableFileError(path: string, error: unknown): ConfigError {
+  return new ConfigError(path, [{ message: `cannot read ${path}: ${_reason(error)}` }]);
+}
+
+function _reason(error: unknown): string {
+  if (error instanceof Deno.errors.NotADirectory) return "part of its path is not a directory";
+  if (error instanceof Deno.errors.FilesystemLoop) return "its path runs into a symlink loop";
+  if (error instanceof Deno.errors.IsADirectory) return "it is a directory";
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  // Other OS errors read "File name too long (os error 36): stat '/path'"; the path is already named.
+  const message = error instanceof Error ? error.message : String(error);
+  const text = message.replace(/ \(os error \d+\)[^]*$/, "");
+  return text.charAt(0).toLowerCase() + text.slice(1);
 }
 
 function _shellQuote(path: string): string {

@@ -1,12 +1,12 @@
 import { isScalar } from "yaml";
 import { type EnvLookup, expandEnvInDocument } from "./env_expand.ts";
 import { ConfigError, type ConfigProblem, formatProblem } from "./errors.ts";
-import { checkFileMode } from "./file_mode.ts";
+import { checkFileMode, unreadableFileError } from "./file_mode.ts";
 import type { ConfigSource } from "./find.ts";
 import { problemsFromIssues } from "./issues.ts";
 import { type Config, configSchema } from "./schema.ts";
 import { configWarnings } from "./warnings.ts";
-import { parseYamlDocument, yamlLocator } from "./yaml_document.ts";
+import { parseYamlDocument, type Position, yamlLocator } from "./yaml_document.ts";
 
 /** A valid config, and what in it is probably a mistake. */
 export interface LoadedConfig {
@@ -63,7 +63,8 @@ export function parseConfig(text: string, path: string, env: EnvLookup): LoadedC
 
 /**
  * Loads a config file: refuses it if others can read it or it is not the user's (before reading a byte),
- * then parses it with {@linkcode parseConfig}. Throws `ConfigError` for every refusal.
+ * decodes it with {@linkcode decodeConfigText}, then parses it with {@linkcode parseConfig}. Throws
+ * `ConfigError` for every refusal, a file that cannot be read included.
  *
  * @example
  * ```ts
@@ -78,8 +79,59 @@ export async function loadConfigFile(path: string, options: LoadOptions = {}): P
     const from = options.source ? ` (${_SOURCE_LABEL[options.source]})` : "";
     throw new ConfigError(path, [{ message: `config file not found: ${path}${from}` }]);
   }
-  const text = await Deno.readTextFile(path);
-  return parseConfig(text, path, options.env ?? ((name) => Deno.env.get(name)));
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    throw unreadableFileError(path, error);
+  }
+  return parseConfig(decodeConfigText(bytes, path), path, options.env ?? ((name) => Deno.env.get(name)));
+}
+
+/**
+ * Decodes a config file's bytes as UTF-8 (a leading byte-order mark is dropped), refusing invalid UTF-8
+ * at the `line:col` of the first bad byte. A lossy decode would turn a mistyped key into U+FFFD, which
+ * passes every check and then fails each request, since a header cannot carry it.
+ *
+ * @example
+ * ```ts
+ * decodeConfigText(await Deno.readFile("relay.yaml"), "relay.yaml");
+ * ```
+ */
+export function decodeConfigText(bytes: Uint8Array, path: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    // The bad bytes may be part of a key, so the line is not shown.
+    throw new ConfigError(path, [{
+      ..._firstInvalidUtf8(bytes),
+      message:
+        "not valid UTF-8 (relay reads config files as UTF-8): retype the text here or save the file as UTF-8",
+    }]);
+  }
+}
+
+// Up to the first bad byte the text is valid, so a lossy decode maps it one to one; U+FFFD stands for
+// the bad byte unless the file itself spells that character (EF BF BD). Columns count UTF-16 units, as
+// yaml's LineCounter does for every other problem.
+function _firstInvalidUtf8(bytes: Uint8Array): Position {
+  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  let offset = bom ? 3 : 0;
+  let line = 1;
+  let col = 1;
+  for (const char of new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes.subarray(offset))) {
+    const spelled = bytes[offset] === 0xef && bytes[offset + 1] === 0xbf && bytes[offset + 2] === 0xbd;
+    if (char === "\uFFFD" && !spelled) break;
+    const code = char.codePointAt(0)!;
+    offset += code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+    if (char === "\n") {
+      line++;
+      col = 1;
+    } else {
+      col += char.length;
+    }
+  }
+  return { line, col };
 }
 
 // After one syntax error the parser is lost and the rest mostly echo it, so only the first is shown.

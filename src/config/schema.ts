@@ -178,8 +178,19 @@ const _NAME = /^[a-z0-9][a-z0-9_-]*$/i;
 
 const _perMinute = z.number().int().positive({ error: "must be a whole number above 0 (per minute)" });
 
+/**
+ * A secret relay puts in an HTTP header (an upstream key, an AWS credential) or compares with one a
+ * client sends (a client or admin token). Headers carry printable ASCII only and lose spaces at the
+ * ends, and fetch refuses a bad value only when the request is made, so it is refused here instead,
+ * by position: the value itself is never echoed.
+ */
+const _headerSecret = z.string().superRefine((value, ctx) => {
+  const problem = _headerValueProblem(value);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
 const _keySchema = z.strictObject({
-  key: z.string().min(1, { error: "must not be empty" }),
+  key: _headerSecret.min(1, { error: "must not be empty" }),
   name: z.string().min(1, { error: "must not be empty (leave `name` out instead)" }).optional(),
   rpm: _perMinute.optional(),
   tpm: _perMinute.optional(),
@@ -210,9 +221,9 @@ const _providerSchema = z.strictObject({
   }).default({}),
   region: _required("e.g. us-east-1").optional(),
   aws: z.strictObject({
-    access_key_id: _required("AWS access key id").optional(),
+    access_key_id: _headerSecret.min(1, { error: "must not be empty: AWS access key id" }).optional(),
     secret_access_key: _required("AWS secret access key").optional(),
-    session_token: _required("AWS session token").optional(),
+    session_token: _headerSecret.min(1, { error: "must not be empty: AWS session token" }).optional(),
     profile: _required("a profile in ~/.aws/credentials").optional(),
   }).optional(),
   project: _required("the Google Cloud project id").optional(),
@@ -337,7 +348,7 @@ export interface ClientAuth {
   clients?: ClientConfig[];
 }
 
-const _clientToken = z.string().min(8, {
+const _clientToken = _headerSecret.min(8, {
   error: "must be at least 8 characters: short tokens are guessable",
 });
 
@@ -394,7 +405,7 @@ const _serverSchema = z.strictObject({
     return { tokens: clients.map((client) => client.token), clients };
   }),
   admin: z.strictObject({
-    token: z.string().min(16, {
+    token: _headerSecret.min(16, {
       error: "must be at least 16 characters: it reloads and switches providers off",
     })
       .optional(),
@@ -552,6 +563,26 @@ export function isLoopbackHost(host: string): boolean {
   const octets = bare.split(".");
   return octets.length === 4 && octets[0] === "127" &&
     octets.every((octet) => /^\d{1,3}$/.test(octet) && Number(octet) <= 255);
+}
+
+function _headerValueProblem(value: string): string | undefined {
+  const chars = [...value];
+  const bad = chars.findIndex((char) => char < " " || char > "~");
+  if (bad !== -1) {
+    const code = chars[bad].codePointAt(0)!;
+    const what = code === 0x09
+      ? "a tab"
+      : code === 0x0a || code === 0x0d
+      ? "a line break"
+      : code < 0x20 || code === 0x7f
+      ? "a control character"
+      : "not ASCII";
+    return `character ${bad + 1} is ${what}: it travels in an HTTP header, which takes printable ASCII only`;
+  }
+  if (value.startsWith(" ") || value.endsWith(" ")) {
+    return "starts or ends with a space: it travels in an HTTP header, which drops spaces at the ends";
+  }
+  return undefined;
 }
 
 function _article(word: string): string {

@@ -3,7 +3,10 @@ import { basename, dirname, join } from "node:path";
 export interface WriteFileOptions {
   /** The file's permission bits; 0600 by default, as for anything holding keys or tokens. */
   mode?: number;
-  /** Keep a copy of the file being replaced as `<path>.bak-<timestamp>` (mode 0600), stamped with this time. */
+  /**
+   * Keep a copy of the file being replaced as `<path>.bak-<timestamp>` (mode 0600), stamped with this
+   * time; see {@linkcode backupPath} for a second backup within the same second.
+   */
   backupAt?: Date;
   /** Checked just before the rename: once aborted, nothing is left behind, not even the backup. */
   signal?: AbortSignal;
@@ -58,14 +61,17 @@ export async function writeFileAtomic(
 
 /**
  * The backup name for a file replaced at `at`: sortable, and free of characters shells care about.
+ * The stamp has whole seconds, so the `nth` backup taken within one second gets `-<nth>` after it.
  *
  * @example
  * ```ts
  * backupPath("relay.yaml", new Date("2025-01-02T03:04:05Z")); // "relay.yaml.bak-20250102T030405Z"
+ * backupPath("relay.yaml", new Date("2025-01-02T03:04:05Z"), 2); // "relay.yaml.bak-20250102T030405Z-2"
  * ```
  */
-export function backupPath(path: string, at: Date): string {
-  return `${path}.bak-${at.toISOString().replace(/\.\d+Z$/, "Z").replace(/[-:]/g, "")}`;
+export function backupPath(path: string, at: Date, nth = 1): string {
+  const stamp = at.toISOString().replace(/\.\d+Z$/, "Z").replace(/[-:]/g, "");
+  return `${path}.bak-${stamp}${nth > 1 ? `-${nth}` : ""}`;
 }
 
 async function _backup(path: string, at: Date, made: string[]): Promise<string | undefined> {
@@ -76,8 +82,17 @@ async function _backup(path: string, at: Date, made: string[]): Promise<string |
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
-  const backup = backupPath(path, at);
-  await Deno.writeFile(backup, new Uint8Array(), { createNew: true, mode: 0o600 });
+  let backup = backupPath(path, at);
+  // createNew claims a name atomically, so an earlier backup is never overwritten, even by a racing run.
+  for (let nth = 2;; nth++) {
+    try {
+      await Deno.writeFile(backup, new Uint8Array(), { createNew: true, mode: 0o600 });
+      break;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      backup = backupPath(path, at, nth);
+    }
+  }
   made.push(backup);
   await Deno.chmod(backup, 0o600);
   await Deno.writeFile(backup, content);

@@ -55,3 +55,53 @@ Deno.test("relay check suggests the near miss for an unknown key", async () => {
   assert.match(stderr, /prot/);
   assert.match(stderr, /did you mean `port`/);
 });
+
+Deno.test("relay check exits 1 with one line naming a config path it cannot read and why", async () => {
+  const folder = await sandbox();
+  const file = await writeConfig(folder, "providers:\n  - name: m\n    type: mock\n");
+  await Deno.symlink("loop.yaml", `${folder}/loop.yaml`);
+  const cases: [string, string][] = [
+    [`${file}/relay.yaml`, "part of its path is not a directory"],
+    [`${folder}/loop.yaml`, "its path runs into a symlink loop"],
+  ];
+  for (const [path, reason] of cases) {
+    const { code, stderr } = await runRelay(["check", "-c", path], { cwd: folder });
+    assert.equal(code, 1);
+    assert.equal(stderr, `cannot read ${path}: ${reason}\n`);
+  }
+});
+
+Deno.test("relay check refuses invalid UTF-8 where it is, never showing the key around it", async () => {
+  const folder = await sandbox();
+  const path = `${folder}/relay.yaml`;
+  const text = (s: string) => new TextEncoder().encode(s);
+  await Deno.writeFile(
+    path,
+    new Uint8Array([
+      ...text('providers:\n  - name: a\n    type: anthropic\n    keys:\n      - key: "sk-ant-'),
+      0xff,
+      0xfe,
+      ...text('abcSECRETx7f2"\n'),
+    ]),
+    { mode: 0o600 },
+  );
+  const { code, stderr } = await runRelay(["check", "-c", path], { cwd: folder });
+  assert.equal(code, 1);
+  assert.match(stderr, new RegExp(`^${path}:5:22: not valid UTF-8 .*\\n$`));
+  assert.ok(!stderr.includes("SECRET"), stderr);
+});
+
+Deno.test("relay check refuses a key an HTTP header cannot carry, at its place, never showing it", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(
+    folder,
+    'providers:\n  - name: a\n    type: anthropic\n    keys:\n      - key: "sk-ant-SECRET\\u00e9x7f2"\n',
+  );
+  const { code, stderr } = await runRelay(["check", "-c", path], { cwd: folder });
+  assert.equal(code, 1);
+  assert.equal(
+    stderr,
+    `${path}:5:14 providers[0].keys[0].key: character 14 is not ASCII: it travels in an HTTP header, ` +
+      "which takes printable ASCII only\n",
+  );
+});

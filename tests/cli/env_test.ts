@@ -209,3 +209,22 @@ Deno.test("relay env --claude-settings leaves a settings file it cannot parse al
   assert.match(stderr, /not valid JSON/);
   assert.equal(await Deno.readTextFile(settings), "{ broken");
 });
+
+Deno.test("relay env --claude-settings and relay init name a path they cannot read, with no stack trace", async () => {
+  const folder = await sandbox();
+  await Deno.writeTextFile(`${folder}/file`, "");
+  for (
+    const args of [
+      ["env", "--claude-settings", `${folder}/file/settings.json`],
+      ["init", "-c", `${folder}/file/relay.yaml`, "--yes", "--provider", "mock"],
+    ]
+  ) {
+    const { code, stderr } = await runRelay(args, { cwd: folder });
+    assert.equal(code, 1, args.join(" "));
+    assert.match(
+      stderr,
+      /cannot read .*\/file\/(settings\.json|relay\.yaml): part of its path is not a directory/,
+    );
+    assert.doesNotMatch(stderr, /Uncaught|    at /);
+  }
+});

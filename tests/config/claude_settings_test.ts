@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { claudeSettingsPath, mergeClaudeSettings } from "../../src/config/claude_settings.ts";
+import {
+  claudeSettingsPath,
+  mergeClaudeSettings,
+  readClaudeSettings,
+} from "../../src/config/claude_settings.ts";
 import { ConfigError } from "../../src/config/errors.ts";
 
 const VARS = { ANTHROPIC_BASE_URL: "http://127.0.0.1:8787", ANTHROPIC_AUTH_TOKEN: "rly_token" };
@@ -62,5 +66,44 @@ Deno.test("mergeClaudeSettings refuses a file it cannot read as settings, naming
       (error) =>
         error instanceof ConfigError && why.test(error.message) && error.message.includes("/home/me/.claude"),
     );
+  }
+});
+
+Deno.test("readClaudeSettings gives the file's text and mode, or undefined when there is none", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/settings.json`;
+    assert.equal(await readClaudeSettings(path), undefined);
+    await Deno.writeTextFile(path, '{"theme":"dark"}\n');
+    await Deno.chmod(path, 0o640);
+    assert.deepEqual(await readClaudeSettings(path), { text: '{"theme":"dark"}\n', mode: 0o640 });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readClaudeSettings refuses a file it cannot read, or that is not UTF-8, naming it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/settings.json`, new Uint8Array([0x7b, 0xff, 0x7d]));
+    await Deno.symlink("loop.json", `${dir}/loop.json`);
+    const cases: [string, string][] = [
+      [
+        `${dir}/settings.json/x.json`,
+        `cannot read ${dir}/settings.json/x.json: part of its path is not a directory`,
+      ],
+      [`${dir}/loop.json`, `cannot read ${dir}/loop.json: its path runs into a symlink loop`],
+      [dir, `cannot read ${dir}: it is a directory`],
+      [`${dir}/settings.json`, `${dir}/settings.json is not valid UTF-8, so relay leaves it alone`],
+    ];
+    for (const [path, message] of cases) {
+      await assert.rejects(() => readClaudeSettings(path), (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.message, message);
+        return true;
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../src/config/errors.ts";
-import { checkFileMode, fileModeProblems } from "../../src/config/file_mode.ts";
+import { checkFileMode, fileModeProblems, unreadableFileError } from "../../src/config/file_mode.ts";
 
 const REGULAR = 0o100000;
 
@@ -95,5 +95,40 @@ Deno.test("checkFileMode refuses a directory and lets a missing file through as 
     await assert.rejects(() => checkFileMode(`${dir}/absent.yaml`, Deno.uid()), Deno.errors.NotFound);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("checkFileMode refuses a path it cannot stat with one line naming the file and why", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/file`, "");
+    await Deno.symlink("loop.yaml", `${dir}/loop.yaml`);
+    const cases: [string, string][] = [
+      [`${dir}/file/relay.yaml`, "part of its path is not a directory"],
+      [`${dir}/loop.yaml`, "its path runs into a symlink loop"],
+      // Deno has no class for ENAMETOOLONG: the OS wording is kept, less the call and the path.
+      [`${dir}/${"a".repeat(300)}.yaml`, "file name too long"],
+    ];
+    for (const [path, reason] of cases) {
+      await assert.rejects(() => checkFileMode(path, Deno.uid()), (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.file, path);
+        assert.equal(error.message, `cannot read ${path}: ${reason}`);
+        return true;
+      });
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("unreadableFileError puts what a file call threw in words", () => {
+  const cases: [unknown, string][] = [
+    [new Deno.errors.IsADirectory("Is a directory (os error 21)"), "it is a directory"],
+    [new Deno.errors.PermissionDenied("Permission denied (os error 13): readfile '/x'"), "permission denied"],
+    [new Error("Input/output error (os error 5)"), "input/output error"],
+  ];
+  for (const [error, reason] of cases) {
+    assert.equal(unreadableFileError("/x", error).message, `cannot read /x: ${reason}`);
   }
 });

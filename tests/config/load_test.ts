@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "../../src/config/errors.ts";
-import { loadConfigFile, parseConfig } from "../../src/config/load.ts";
+import { decodeConfigText, loadConfigFile, parseConfig } from "../../src/config/load.ts";
 import { configSchema } from "../../src/config/schema.ts";
 
 const noEnv = () => undefined;
@@ -428,4 +428,83 @@ Deno.test("loadConfigFile refuses a file owned by another user", async () => {
       `Fix: chown ${other} ${path}`,
     );
   });
+});
+
+Deno.test("loadConfigFile refuses a path it cannot read in one line naming the file and why", async () => {
+  await inTempDir(async (dir) => {
+    await writeConfig(`${dir}/file`, MOCK_PROVIDERS, 0o600);
+    await Deno.symlink("loop.yaml", `${dir}/loop.yaml`);
+    await assert.rejects(
+      () => loadConfigFile(`${dir}/file/relay.yaml`, { source: "flag" }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(
+          error.message,
+          `cannot read ${dir}/file/relay.yaml: part of its path is not a directory`,
+        );
+        return true;
+      },
+    );
+    await assert.rejects(() => loadConfigFile(`${dir}/loop.yaml`), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.message, `cannot read ${dir}/loop.yaml: its path runs into a symlink loop`);
+      return true;
+    });
+  });
+});
+
+const UTF8_REFUSAL =
+  "not valid UTF-8 (relay reads config files as UTF-8): retype the text here or save the file as UTF-8";
+
+Deno.test("loadConfigFile refuses invalid UTF-8 at the first bad byte, without showing the line", async () => {
+  await inTempDir(async (dir) => {
+    const path = `${dir}/relay.yaml`;
+    const head = new TextEncoder().encode(
+      `providers:\n  - name: a\n    type: anthropic\n    keys:\n      - key: "sk-ant-api03-SECRETSECRET`,
+    );
+    await Deno.writeFile(path, new Uint8Array([...head, 0xff, 0xfe, ...new TextEncoder().encode('x7f2"\n')]));
+    await Deno.chmod(path, 0o600);
+    await assert.rejects(() => loadConfigFile(path, { uid: Deno.uid() }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.message, `${path}:5:40: ${UTF8_REFUSAL}`);
+      return true;
+    });
+  });
+});
+
+Deno.test("decodeConfigText passes valid UTF-8 through, a byte-order mark dropped", () => {
+  const bytes = new TextEncoder().encode("# café \uFFFD 🙂\nproviders: []\n");
+  assert.equal(decodeConfigText(bytes, "relay.yaml"), "# café \uFFFD 🙂\nproviders: []\n");
+  assert.equal(decodeConfigText(new Uint8Array([0xef, 0xbb, 0xbf, 0x61]), "relay.yaml"), "a");
+});
+
+Deno.test("decodeConfigText locates the first bad byte as every other problem is located", () => {
+  const encode = (text: string) => [...new TextEncoder().encode(text)];
+  const cases: [string, number[], string][] = [
+    ["a lone bad byte", [0xff], "1:1"],
+    ["after a byte-order mark", [0xef, 0xbb, 0xbf, ...encode("ab"), 0x80], "1:3"],
+    // é and the spelled-out U+FFFD are one column each, the emoji two: UTF-16, as every other position.
+    ["after wide characters", [...encode("x\n# é\uFFFD🙂 "), 0xc3, 0x28], "2:8"],
+    ["in a sequence whose first two bytes look like U+FFFD", [...encode("ab"), 0xef, 0xbf, 0x41], "1:3"],
+    ["cut off at the end", [...encode("ab\ncd"), 0xe2, 0x82], "2:3"],
+    ["after a CRLF line", [...encode("a\r\nb"), 0xfe], "2:2"],
+  ];
+  for (const [what, bytes, at] of cases) {
+    assert.equal(
+      refusal(() => decodeConfigText(new Uint8Array(bytes), "relay.yaml")),
+      `relay.yaml:${at}: ${UTF8_REFUSAL}`,
+      what,
+    );
+  }
+});
+
+Deno.test("parseConfig refuses a key a header cannot carry at its line:col, never showing it", () => {
+  const text =
+    'providers:\n  - name: a\n    type: anthropic\n    keys:\n      - key: "sk-ant-api03-SECRET\\u00e9"\n';
+  const message = refusal(() => parseConfig(text, "relay.yaml", noEnv));
+  assert.equal(
+    message,
+    "relay.yaml:5:14 providers[0].keys[0].key: character 20 is not ASCII: it travels in an HTTP header, " +
+      "which takes printable ASCII only",
+  );
 });

@@ -286,3 +286,57 @@ Deno.test("server.admin.token is optional, at least 16 characters and never a cl
     "server.admin.token: must differ from every client token: a client must not reach the admin API",
   ]);
 });
+
+Deno.test("secrets relay sends in HTTP headers must be printable ASCII with no space at the ends", () => {
+  const tail = "it travels in an HTTP header, which takes printable ASCII only";
+  const spaces = "starts or ends with a space: it travels in an HTTP header, which drops spaces at the ends";
+  const withKey = (key: string) => ({ providers: [{ ...ANTHROPIC, keys: [{ key }] }] });
+  const cases: [unknown, string][] = [
+    [withKey("sk-ant-\uFFFD\uFFFDsecret"), `providers.0.keys.0.key: character 8 is not ASCII: ${tail}`],
+    [withKey("sk-ant-secret\n"), `providers.0.keys.0.key: character 14 is a line break: ${tail}`],
+    [withKey(" sk-ant-secret"), `providers.0.keys.0.key: ${spaces}`],
+    [withKey("sk-ant-secret "), `providers.0.keys.0.key: ${spaces}`],
+    [
+      { providers: [MOCK], server: { auth: { tokens: ["client\tsecret"] } } },
+      `server.auth.tokens.0: character 7 is a tab: ${tail}`,
+    ],
+    [
+      { providers: [MOCK], server: { auth: { tokens: [{ name: "ci", token: "client-secret\u00e9" }] } } },
+      `server.auth.tokens.0.token: character 14 is not ASCII: ${tail}`,
+    ],
+    [
+      { providers: [MOCK], server: { admin: { token: "admin-secret-0123\u007f" } } },
+      `server.admin.token: character 18 is a control character: ${tail}`,
+    ],
+    [
+      {
+        providers: [{
+          name: "b",
+          type: "bedrock",
+          region: "us-east-1",
+          aws: { access_key_id: "AKIA secret " },
+        }],
+      },
+      `providers.0.aws.access_key_id: ${spaces}`,
+    ],
+    [
+      {
+        providers: [{
+          name: "b",
+          type: "bedrock",
+          region: "us-east-1",
+          aws: { session_token: "secret\r\n" },
+        }],
+      },
+      `providers.0.aws.session_token: character 7 is a line break: ${tail}`,
+    ],
+  ];
+  for (const [input, issue] of cases) {
+    const issues = issuesOf(input);
+    assert.deepEqual(issues, [issue]);
+    assert.ok(!issues[0].includes("secret"), "the value is never shown");
+  }
+  const printable = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i)).join("");
+  const key = `${printable} inner space`;
+  assert.equal(configSchema.parse(withKey(key)).providers[0].keys[0].key, key);
+});

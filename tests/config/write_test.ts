@@ -44,6 +44,25 @@ Deno.test("writeFileAtomic replaces a file, keeping the old one as a 0600 backup
   assert.equal(await mode(path), 0o600, "the replacement is private even if the original was not");
 });
 
+Deno.test("writeFileAtomic numbers backups taken within one second, never overwriting one", async () => {
+  const root = await folder();
+  const path = `${root}/relay.yaml`;
+  await Deno.writeTextFile(path, "first\n", { mode: 0o600 });
+  const stamp = `${path}.bak-20250102T030405Z`;
+  const backups = [];
+  for (const [ms, text] of [[100, "second\n"], [500, "third\n"], [900, "fourth\n"]] as const) {
+    backups.push(
+      (await writeFileAtomic(path, text, { backupAt: new Date(`2025-01-02T03:04:05.${ms}Z`) })).backup,
+    );
+  }
+  assert.deepEqual(backups, [stamp, `${stamp}-2`, `${stamp}-3`]);
+  assert.equal(await Deno.readTextFile(stamp), "first\n");
+  assert.equal(await Deno.readTextFile(`${stamp}-2`), "second\n");
+  assert.equal(await Deno.readTextFile(`${stamp}-3`), "third\n");
+  assert.equal(await mode(`${stamp}-3`), 0o600);
+  assert.equal(await Deno.readTextFile(path), "fourth\n");
+});
+
 Deno.test("writeFileAtomic with backupAt and no file yet writes no backup", async () => {
   const root = await folder();
   const { backup } = await writeFileAtomic(`${root}/relay.yaml`, "x\n", { backupAt: new Date() });
@@ -85,5 +104,9 @@ Deno.test("backupPath stamps UTC seconds in a sortable, shell-safe form", () => 
   assert.equal(
     backupPath("/a/relay.yaml", new Date("2031-12-31T23:59:59.999Z")),
     "/a/relay.yaml.bak-20311231T235959Z",
+  );
+  assert.equal(
+    backupPath("/a/relay.yaml", new Date("2031-12-31T23:59:59Z"), 2),
+    "/a/relay.yaml.bak-20311231T235959Z-2",
   );
 });

@@ -6,7 +6,9 @@ import { join } from "node:path";
 import { type ConfigSetup, readSetup } from "../../config/edit.ts";
 import type { EnvLookup } from "../../config/env_expand.ts";
 import { ConfigError } from "../../config/errors.ts";
+import { unreadableFileError } from "../../config/file_mode.ts";
 import { type ConfigSource, findConfigPath } from "../../config/find.ts";
+import { decodeConfigText } from "../../config/load.ts";
 import { canPrompt, plainReporter, type Prompter, type Reporter, terminalPrompter } from "../_prompts.ts";
 import { offeredKinds } from "./providers.ts";
 
@@ -103,15 +105,19 @@ function _awsProfiles(env: EnvLookup, home: string): string[] {
 }
 
 async function _readExisting(path: string): Promise<string | undefined> {
+  let bytes: Uint8Array;
   try {
     if (!(await Deno.stat(path)).isFile) {
       throw new ConfigError(path, [{ message: `${path} is not a regular file` }]);
     }
-    return await Deno.readTextFile(path);
+    bytes = await Deno.readFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
+    if (error instanceof ConfigError) throw error;
+    throw unreadableFileError(path, error);
   }
+  // Strictly: a file with bytes that are not UTF-8 would be written back with replacement characters.
+  return decodeConfigText(bytes, path);
 }
 
 function _isFile(path: string): boolean {
