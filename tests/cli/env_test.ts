@@ -225,6 +225,6 @@ Deno.test("relay env --claude-settings and relay init name a path they cannot re
       stderr,
       /cannot read .*\/file\/(settings\.json|relay\.yaml): part of its path is not a directory/,
     );
-    assert.doesNotMatch(stderr, /Uncaught|    at /);
+    assert.doesNotMatch(stderr, /Uncaught| {4}at /);
   }
 });

@@ -111,7 +111,7 @@ Deno.test("relay serve says it cannot listen on an address that is not this mach
   const { code, stderr } = await runRelay(["serve", "--port", "0"], { cwd: folder });
   assert.equal(code, 1);
   assert.match(stderr, /relay cannot listen on 192\.0\.2\.1:0: Cannot assign requested address/);
-  assert.doesNotMatch(stderr, /Uncaught|    at /);
+  assert.doesNotMatch(stderr, /Uncaught| {4}at /);
 });
 
 Deno.test("relay serve with a config pointed at by RELAY_CONFIG that does not exist says where the path came from", async () => {
