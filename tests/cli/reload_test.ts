@@ -21,9 +21,8 @@ Deno.test("relay reload prints the new version and what changed (after the watch
 
   await Deno.writeTextFile(path, `${edit}  - name: m3\n    type: nope\n`);
   const refused = await runRelay(["reload", "-c", path, "--url", relay.url]);
-  assert.equal(refused.code, 1, "a file that does not load is refused before relay is asked");
-  assert.match(refused.stderr, /providers\[2\]\.type/);
-  assert.match(refused.stderr, /\nrelay was not asked to reload: fix .*a\.yaml first \(relay status shows/);
+  assert.equal(refused.code, 1, "relay refuses a file that does not load");
+  assert.match(refused.stderr, /^reload refused; config version \d+ keeps serving:\n.*providers\[2\]\.type/);
 });
 
 Deno.test("relay reload reports relay's own refusal when the file breaks after the command read it", async () => {
@@ -50,4 +49,19 @@ Deno.test("formatReload lists only what changed, and what needs a restart", () =
     }),
     "reloaded: config version 4\n  added: zai\n  changed: b\n  kept: a\n  needs a restart to apply: server.port",
   );
+});
+
+Deno.test("relay reload asks relay even when the file does not load in this shell: relay reads it with its own environment", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(folder, CONFIG, 0o600, "a.yaml");
+  await using relay = await spawnRelay(["-c", path], { cwd: folder, env: { SECOND: "m2" } });
+  // Renamed in, and relay's own reload of it awaited, so the command's reload finds nothing new.
+  await writeConfig(folder, `${CONFIG}  - name: \${SECOND}\n    type: mock\n`, 0o600, "b.yaml");
+  await Deno.rename(`${folder}/b.yaml`, path);
+  const watched = JSON.parse(await relay.waitForLine(/"msg":"config reloaded".*"reason":"file changed"/));
+  assert.equal(watched.added, "m2");
+  const reloaded = await runRelay(["reload", "-c", path, "--url", relay.url], { cwd: folder });
+  assert.equal(reloaded.code, 0, reloaded.stderr);
+  assert.equal(reloaded.stdout, `reloaded: config version ${watched.config_version + 1}\n  kept: m, m2\n`);
+  assert.match(reloaded.stderr, /^note: .*a\.yaml does not load here, but relay took it:\n.*SECOND/);
 });
