@@ -13,9 +13,22 @@
  */
 export class InFlight {
   readonly #controllers = new Set<AbortController>();
+  readonly #cut = new AbortController();
 
-  /** Tracks one exchange; call the returned function when it ends. */
+  /**
+   * Aborted by {@linkcode abortAll}, with its reason: requests still waiting then (for a slot, a key's
+   * reset, a retry's backoff) stop instead of starting an exchange after the cut.
+   */
+  get cut(): AbortSignal {
+    return this.#cut.signal;
+  }
+
+  /** Tracks one exchange; call the returned function when it ends. After the cut it is aborted at once. */
   add(controller: AbortController): () => void {
+    if (this.#cut.signal.aborted) {
+      controller.abort(this.#cut.signal.reason);
+      return () => {};
+    }
     this.#controllers.add(controller);
     return () => this.#controllers.delete(controller);
   }
@@ -24,8 +37,9 @@ export class InFlight {
     return this.#controllers.size;
   }
 
-  /** Aborts every tracked exchange with `reason`. */
+  /** Aborts every tracked exchange with `reason`, and every one added from now on. */
   abortAll(reason: Error): void {
+    this.#cut.abort(reason);
     for (const controller of this.#controllers) controller.abort(reason);
     this.#controllers.clear();
   }

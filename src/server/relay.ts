@@ -235,7 +235,11 @@ async function _relay(
   const parsed = options.parsedBody?.(request);
   const fields = parsed ? messagesFields(parsed) : body ? inspectMessagesBody(body) : undefined;
   trace.model = fields?.model;
-  const estimate = fields ? estimateTokens(fields.json) : { input: 0, output: 0 };
+  // Counting tokens spends none: its answer has no usage to settle an estimate with, which would then
+  // hold a client's or a key's tpm for the whole minute.
+  const estimate = fields && !c.req.path.endsWith("/count_tokens")
+    ? estimateTokens(fields.json)
+    : { input: 0, output: 0 };
   const admission = options.clients?.admit(c.get("client"), { model: fields?.model, estimate });
   if (admission && !admission.ok) {
     const retryAfter = admission.retryAfterS === undefined
@@ -258,9 +262,14 @@ async function _relay(
   }
 
   const releaseSlot = await _slot(options, request.signal);
+  if (options.inFlight.cut.aborted) {
+    releaseSlot();
+    throw _shutDown();
+  }
   let handedOff = false;
   try {
     let waitedMs = 0;
+    let waitedSinceFailure = 0;
     let last: Extract<_Tried, { kind: "failed" }> | undefined;
     let lastAttempt: Attempt | undefined;
     let lastDecision: { retryAfterMs?: number } = {};
@@ -281,8 +290,9 @@ async function _relay(
             "rate_limit_error",
           );
         }
-        await _sleep(step.waitMs, request.signal);
+        await _sleep(step.waitMs, request.signal, options.inFlight.cut);
         waitedMs += step.waitMs;
+        waitedSinceFailure += step.waitMs;
         continue;
       }
       if (step.kind === "exhausted") {
@@ -298,16 +308,19 @@ async function _relay(
       if (trace.attempts > 0) {
         // Back off before every retry; honour retry-after only when going back to the same upstream.
         const sameUpstream = attempt.route === lastAttempt?.route && attempt.key === lastAttempt?.key;
-        const delay = retryDelay(
-          trace.attempts - 1,
-          retry.backoff,
-          random,
-          sameUpstream ? lastDecision.retryAfterMs : undefined,
-        );
-        await _sleep(delay, request.signal).catch((error) => {
+        // A key cooled by the failure's retry-after may already have been waited for (a `wait` step).
+        const retryAfterMs = sameUpstream && lastDecision.retryAfterMs !== undefined
+          ? Math.max(0, lastDecision.retryAfterMs - waitedSinceFailure)
+          : undefined;
+        const delay = retryDelay(trace.attempts - 1, retry.backoff, random, retryAfterMs);
+        await _sleep(delay, request.signal, options.inFlight.cut).catch((error) => {
           attempt.abandoned();
           throw error;
         });
+      }
+      if (options.inFlight.cut.aborted) {
+        attempt.abandoned();
+        throw _shutDown();
       }
       trace.attempts++;
       if (trace.provider !== undefined && trace.provider !== attempt.route.provider.name) trace.failovers++;
@@ -374,6 +387,7 @@ async function _relay(
       last = tried;
       lastAttempt = attempt;
       lastDecision = decision;
+      waitedSinceFailure = 0;
       if (decision.action === "return") break;
     }
     // Out of attempts or told to stop: the client gets the last upstream answer as the upstream gave it.
@@ -414,9 +428,10 @@ async function _slot(options: RelayOptions, signal: AbortSignal): Promise<() => 
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), options.queueTimeoutMs);
   try {
-    return await options.limiter.acquire(AbortSignal.any([signal, deadline.signal]));
+    return await options.limiter.acquire(AbortSignal.any([signal, deadline.signal, options.inFlight.cut]));
   } catch (error) {
     if (signal.aborted) throw new _ClientGone();
+    if (options.inFlight.cut.aborted) throw _shutDown();
     const detail = error instanceof OverloadedError
       ? `${error.inFlight} requests in flight and ${error.queued} queued (server.max_concurrent)`
       : `no slot freed within ${options.queueTimeoutMs} ms (server.queue_timeout)`;
@@ -675,20 +690,36 @@ async function _within<T>(
 }
 
 /** Waits `ms`, or rejects as soon as the client leaves. */
-function _sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(new _ClientGone());
+/** Waits `ms`, unless the client leaves or a shutdown cuts what is left first. */
+function _sleep(ms: number, client: AbortSignal, cut: AbortSignal): Promise<void> {
+  const stopped = () => client.aborted ? new _ClientGone() : _shutDown();
+  if (client.aborted || cut.aborted) return Promise.reject(stopped());
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       clearTimeout(timer);
-      reject(new _ClientGone());
+      client.removeEventListener("abort", onAbort);
+      cut.removeEventListener("abort", onAbort);
+      reject(stopped());
     };
     const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
+      client.removeEventListener("abort", onAbort);
+      cut.removeEventListener("abort", onAbort);
       resolve();
     }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
+    client.addEventListener("abort", onAbort, { once: true });
+    cut.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/** A request still waiting when a shutdown's grace ran out: told to go elsewhere, not started. */
+function _shutDown(): RelayError {
+  return new RelayError(
+    503,
+    "relay is shutting down (server.shutdown_grace is over): send the request again",
+    { "retry-after": "1" },
+    "overloaded_error",
+  );
 }
 
 /** Names an upstream failure the way the client and the log should see it. */

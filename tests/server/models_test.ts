@@ -141,3 +141,22 @@ Deno.test("a model list too long to filter is a 502 for a client limited to some
   );
   await upstream.close();
 });
+
+Deno.test("count_tokens spends none of a client's tpm: a long count leaves room for a message", async () => {
+  const upstream = startFakeUpstream();
+  const clients = new ClientRegistry([{ name: "tp", token: HAIKU_ONLY, tpm: 1000 }]);
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, clients });
+  const send = (path: string, content: string) =>
+    fetch(`${relay.url}${path}`, {
+      method: "POST",
+      headers: { "x-api-key": HAIKU_ONLY, "content-type": "application/json" },
+      body: JSON.stringify({ model: "mock-1", max_tokens: 8, messages: [{ role: "user", content }] }),
+    });
+  const counted = await send("/v1/messages/count_tokens", "word ".repeat(800));
+  assert.equal(counted.status, 200);
+  await counted.body?.cancel();
+  const asked = await send("/v1/messages", "hi");
+  assert.equal(asked.status, 200, "the 4,000-character count did not hold about 1,100 tokens of the minute");
+  await asked.body?.cancel();
+  await upstream.close();
+});

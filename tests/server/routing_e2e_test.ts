@@ -368,3 +368,43 @@ const startFakeUpstreamDefault: FakeHandler = (() => {
     return handler(request, recorded);
   };
 })();
+
+Deno.test("a request still waiting when shutdown's grace runs out gets a 503 at once, and no upstream request starts after the cut", async () => {
+  const limited = startFakeUpstream(status(429, "rate_limit_error", { "retry-after": "30" }));
+  const relay = startTestRelay({
+    routes: [routeTo("a", limited.url)],
+    retry: { ...RETRY, maxWaitMs: 60_000, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 60_000 } },
+  });
+  const answer = post(relay.url);
+  await limited.nextRequest();
+  // Relay now waits 30 s for the key to cool; a grace of 0 cuts at once.
+  const shutdown = relay.server.shutdown(0);
+  const response = await answer;
+  assert.equal(response.status, 503);
+  assert.equal(response.headers.get("retry-after"), "1");
+  assert.match((await response.json()).error.message, /^relay is shutting down/);
+  assert.deepEqual(await shutdown, { cut: true });
+  assert.equal(limited.requests.length, 1);
+  await limited.close();
+});
+
+Deno.test("a 429's retry-after is waited once: the key's cooling counts toward it", async () => {
+  let answered = 0;
+  const upstream = startFakeUpstream((request, recorded) =>
+    answered++ === 0
+      ? status(429, "rate_limit_error", { "retry-after": "1" })(request, recorded)
+      : startFakeUpstreamDefault(request, recorded)
+  );
+  await using relay = startTestRelay({
+    upstreamUrl: upstream.url,
+    retry: { ...RETRY, maxWaitMs: 5_000, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 5_000 } },
+  });
+  const started = performance.now();
+  const response = await post(relay.url);
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  const elapsed = performance.now() - started;
+  // One second of cooling; twice (cooling, then retry-after again) would take two.
+  assert.ok(elapsed >= 900 && elapsed < 1_900, `${elapsed} ms`);
+  await upstream.close();
+});
