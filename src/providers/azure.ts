@@ -5,8 +5,8 @@
  * deployment; the Anthropic adapter writes the mapped id into the body.
  */
 import { createAnthropicProvider } from "./anthropic.ts";
-import type { TokenSource } from "./token_cache.ts";
-import type { Provider, ProviderKey, ProviderRequest } from "./types.ts";
+import { sendWithToken, type TokenSource } from "./token_cache.ts";
+import type { Provider, ProviderRequest } from "./types.ts";
 
 export interface AzureProviderOptions {
   name: string;
@@ -22,7 +22,8 @@ export interface AzureProviderOptions {
 }
 
 /**
- * A Microsoft Foundry upstream.
+ * A Microsoft Foundry upstream. With Entra ID, a 401 drops the token and the request is sent once more
+ * with a fresh one.
  *
  * @example
  * ```ts
@@ -45,17 +46,13 @@ export function createAzureProvider(options: AzureProviderOptions): Provider {
   return {
     name: anthropic.name,
     type: anthropic.type,
-    async send(request: ProviderRequest): Promise<Response> {
-      return anthropic.send(request, await _entraKey(auth));
+    send(request: ProviderRequest): Promise<Response> {
+      // The label is never a secret: it names the credential in logs.
+      return sendWithToken(
+        auth,
+        "Azure Entra ID auth",
+        (token) => anthropic.send(request, { secret: token, label: "entra-id" }),
+      );
     },
   };
-}
-
-/** The bearer token as the key the Anthropic adapter sends; its label is never a secret. */
-async function _entraKey(tokens: TokenSource): Promise<ProviderKey> {
-  try {
-    return { secret: await tokens.token(), label: "entra-id" };
-  } catch (error) {
-    throw new Error(`Azure Entra ID auth failed: ${error instanceof Error ? error.message : String(error)}`);
-  }
 }

@@ -24,7 +24,8 @@ export interface EntraClientCredentialsOptions {
 }
 
 /**
- * Access tokens for one app registration, cached until shortly before they expire.
+ * Access tokens for one app registration, cached until shortly before they expire or until Foundry
+ * refuses one.
  *
  * @example
  * ```ts

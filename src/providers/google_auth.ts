@@ -34,9 +34,9 @@ interface _ServiceAccount {
 }
 
 /**
- * Access tokens for one service account, cached until shortly before they expire. The file is read
- * and checked at once, so a wrong path or a missing field stops relay at startup; the key is parsed
- * on the first request.
+ * Access tokens for one service account, cached until shortly before they expire or until Vertex
+ * refuses one. The file is read and checked at once, so a wrong path or a missing field stops relay at
+ * startup; the key is parsed on the first request.
  *
  * @example
  * ```ts

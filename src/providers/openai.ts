@@ -6,7 +6,7 @@ import {
   type OpenAIToAnthropicOptions,
   openaiToAnthropicSse,
 } from "../stream/openai_to_anthropic.ts";
-import { anthropicMessageFor } from "../stream/openai_to_anthropic_message.ts";
+import { answerChoice, anthropicMessageFor } from "../stream/openai_to_anthropic_message.ts";
 import { newToolId } from "../stream/openai_tool_ids.ts";
 import { isJsonObject, type JsonObject } from "../stream/openai_types.ts";
 import { copyHeaders } from "../util/headers.ts";
@@ -126,9 +126,12 @@ async function _unstreamed(
   if (failure) {
     return Response.json(errorEnvelope(failure.type, failure.message), { status: failure.status, headers });
   }
-  return Response.json(anthropicMessageFor(isJsonObject(completion) ? completion : {}, translation), {
-    headers,
-  });
+  // Passed on as a Message, an answer without a choice would read as a finished, empty turn; as a 502,
+  // relay can retry it or fail over, and the client sees why.
+  if (!isJsonObject(completion) || answerChoice(completion) === undefined) {
+    return errorResponse(502, `upstream ${name} answered 200 without a choice: ${_excerpt(completion)}`);
+  }
+  return Response.json(anthropicMessageFor(completion, translation), { headers });
 }
 
 /**
@@ -142,4 +145,10 @@ function _answerHeaders(upstream: Response, contentType = "application/json"): H
   const requestId = upstream.headers.get("x-request-id");
   if (requestId && !headers.has("request-id")) headers.set("request-id", requestId);
   return headers;
+}
+
+/** The start of an answer relay could not use, for the error that says so. */
+function _excerpt(json: unknown): string {
+  const text = JSON.stringify(json);
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }

@@ -1,13 +1,21 @@
 /**
  * OAuth access tokens for upstreams that want a bearer token (Vertex AI, Microsoft Foundry with Entra
  * ID): asking a token endpoint for one, and keeping it until shortly before it expires. A request takes
- * its token once, when it is sent, so a long stream is never interrupted by a refresh.
+ * its token once, when it is sent, so a long stream is never interrupted by a refresh. A token the
+ * upstream refuses (revoked, or issued by a clock that was off) is dropped at once rather than served
+ * until it would expire.
  */
 
 /** Where an adapter gets the bearer token for its next request. */
 export interface TokenSource {
   /** A token valid for a while yet; rejects when none can be had. */
   token(): Promise<string>;
+  /**
+   * Forgets `token`, which the upstream refused, so the next {@link token} call fetches another. Does
+   * nothing once `token` has been replaced: requests that were refused together cause one fetch, and a
+   * late refusal of an old token never throws away a newer one.
+   */
+  invalidate(token: string): void;
 }
 
 /** A token as a token endpoint issued it. */
@@ -60,6 +68,10 @@ export class TokenCache implements TokenSource {
     return this.#pending;
   }
 
+  invalidate(token: string): void {
+    if (this.#current?.accessToken === token) this.#current = undefined;
+  }
+
   async #refresh(): Promise<string> {
     // The lifetime counts from the request: the answer may have taken a while to arrive.
     const askedAt = this.#now();
@@ -67,6 +79,40 @@ export class TokenCache implements TokenSource {
     const margin = Math.min(this.#refreshBeforeMs, expiresInMs / 2);
     this.#current = { accessToken, refreshAt: askedAt + expiresInMs - margin };
     return accessToken;
+  }
+}
+
+/**
+ * Sends a request with the source's token and, when the upstream answers 401, once more with a fresh
+ * one: a token can be revoked or refused long before it expires. A second 401 is the upstream's answer
+ * (the credential itself is wrong) and is returned as is. A failure to get a token is thrown as
+ * `{authName} failed: {reason}`.
+ *
+ * @example
+ * ```ts
+ * const response = await sendWithToken(tokens, "Vertex auth", (token) =>
+ *   fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}` }, body }));
+ * ```
+ */
+export async function sendWithToken(
+  tokens: TokenSource,
+  authName: string,
+  send: (token: string) => Promise<Response>,
+): Promise<Response> {
+  const first = await _tokenFrom(tokens, authName);
+  const response = await send(first);
+  if (response.status !== 401) return response;
+  // Left unread, the refused answer's body would hold its connection open until garbage collection.
+  await response.body?.cancel();
+  tokens.invalidate(first);
+  return send(await _tokenFrom(tokens, authName));
+}
+
+async function _tokenFrom(tokens: TokenSource, authName: string): Promise<string> {
+  try {
+    return await tokens.token();
+  } catch (error) {
+    throw new Error(`${authName} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 

@@ -7,7 +7,7 @@
 import { errorEnvelope, errorResponse, errorTypeForStatus } from "../server/errors.ts";
 import { copyHeaders, headerPairs } from "../util/headers.ts";
 import { editTopLevelJson } from "./json_edit.ts";
-import type { TokenSource } from "./token_cache.ts";
+import { sendWithToken, type TokenSource } from "./token_cache.ts";
 import type { Provider, ProviderRequest } from "./types.ts";
 
 const _ANTHROPIC_VERSION = "vertex-2023-10-16";
@@ -58,7 +58,8 @@ export function vertexBaseUrl(region: string): string {
 /**
  * A Vertex AI upstream. `/v1/messages` goes to the model's `:streamRawPredict` or `:rawPredict`,
  * `/v1/messages/count_tokens` to `count-tokens:rawPredict`; the query string (`?beta=true`) means
- * nothing to Vertex and is dropped. Betas stay in the `anthropic-beta` header.
+ * nothing to Vertex and is dropped. Betas stay in the `anthropic-beta` header. A 401 drops the token
+ * and the request is sent once more with a fresh one.
  *
  * @example
  * ```ts
@@ -81,14 +82,14 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
       const target = _target(request, models);
       if (target instanceof Response) return target;
       const headers = headerPairs(request.headers, _AUTHORIZATION);
-      headers.push(["authorization", `Bearer ${await _token(options.tokens)}`]);
-      const response = await doFetch(target.url, {
-        method: "POST",
-        headers,
-        body: target.body,
-        signal: request.signal,
-        redirect: "manual",
-      });
+      const response = await sendWithToken(options.tokens, "Vertex auth", (token) =>
+        doFetch(target.url, {
+          method: "POST",
+          headers: [...headers, ["authorization", `Bearer ${token}`]],
+          body: target.body,
+          signal: request.signal,
+          redirect: "manual",
+        }));
       return response.ok ? response : await _inAnthropicShape(response);
     },
   };
@@ -120,14 +121,6 @@ function _target(
     url: `${models}/${model}:${request.stream ? "streamRawPredict" : "rawPredict"}`,
     body: editTopLevelJson(body, { remove: ["model"], set: { anthropic_version: _ANTHROPIC_VERSION } }),
   };
-}
-
-async function _token(tokens: TokenSource): Promise<string> {
-  try {
-    return await tokens.token();
-  } catch (error) {
-    throw new Error(`Vertex auth failed: ${error instanceof Error ? error.message : String(error)}`);
-  }
 }
 
 /**

@@ -24,7 +24,7 @@ import { type ChatCompletion, type ChatToolCall, isJsonObject } from "./openai_t
  * ```
  */
 export function anthropicMessageFor(completion: ChatCompletion, options: OpenAIToAnthropicOptions) {
-  const choice = completion.choices?.find((candidate) => (candidate.index ?? 0) === 0);
+  const choice = answerChoice(completion);
   const message = choice?.message ?? {};
   const reasoning = message.reasoning_content || message.reasoning;
   const text = message.content || message.refusal;
@@ -44,6 +44,22 @@ export function anthropicMessageFor(completion: ChatCompletion, options: OpenAIT
     stop_sequence: null,
     usage: anthropicUsageFor(completion.usage),
   };
+}
+
+/**
+ * The choice the answer is made of (relay asks for one, index 0), or `undefined` when the completion
+ * has none: a reply the caller should treat as an upstream failure, not as an empty turn.
+ *
+ * @example
+ * ```ts
+ * answerChoice({ choices: [{ index: 0, message: { content: "Hi" } }] }); // { index: 0, message: { content: "Hi" } }
+ * answerChoice({ choices: [] }); // undefined
+ * ```
+ */
+export function answerChoice(completion: ChatCompletion) {
+  // `choices` comes from an upstream's JSON, so it may be anything.
+  if (!Array.isArray(completion.choices)) return undefined;
+  return completion.choices.find((candidate) => isJsonObject(candidate) && (candidate.index ?? 0) === 0);
 }
 
 function _toolUse(call: ChatToolCall, newToolId: () => string) {

@@ -70,6 +70,49 @@ Deno.test("relay reaches Foundry with Entra ID tokens, fetched once, under the d
   await entra.close();
 });
 
+Deno.test("an Entra ID token Foundry refuses is dropped: the request succeeds with a fresh one", async () => {
+  const entra = startFakeOAuth({
+    kind: "client-credentials",
+    clientId: APP.clientId,
+    clientSecret: APP.clientSecret,
+    scope: SCOPE,
+  });
+  // Foundry refuses the first token, as after a revocation, and then any it is shown `refusing` says to.
+  let refusing = (token: string): boolean => token === "fake-access-token-1";
+  const foundry = startFakeFoundry((headers) =>
+    entra.issued.some((token) => headers.get("authorization") === `Bearer ${token}` && !refusing(token))
+  );
+  await using relay = startTestRelay({
+    provider: createAzureProvider({
+      name: "foundry",
+      baseUrl: `${foundry.url}/anthropic`,
+      auth: entraClientCredentialsTokens({ ...APP, tokenUrl: entra.url }),
+    }),
+  });
+
+  const response = await postMessages(relay);
+  assert.equal(response.status, 200);
+  assert.deepEqual(new Uint8Array(await response.arrayBuffer()), await loadGolden("thinking"));
+  assert.deepEqual(foundry.requests.map((request) => request.headers.get("authorization")), [
+    "Bearer fake-access-token-1",
+    "Bearer fake-access-token-2",
+  ]);
+  assert.equal(entra.requests.length, 2);
+
+  // A fresh token refused too is Foundry's answer: one retry, no loop.
+  refusing = () => true;
+  const refused = await postMessages(relay);
+  assert.equal(refused.status, 401);
+  await refused.body!.cancel();
+  assert.deepEqual(foundry.requests.slice(2).map((request) => request.headers.get("authorization")), [
+    "Bearer fake-access-token-2",
+    "Bearer fake-access-token-3",
+  ]);
+  assert.equal(entra.requests.length, 3);
+  await foundry.close();
+  await entra.close();
+});
+
 Deno.test("relay reaches Foundry with the resource key as x-api-key", async () => {
   const foundry = startFakeFoundry((headers) =>
     headers.get("x-api-key") === PROVIDER_KEY && !headers.has("authorization")

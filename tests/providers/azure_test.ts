@@ -20,6 +20,16 @@ function request(init: Partial<ProviderRequest> = {}): ProviderRequest {
   });
 }
 
+/** Entra ID tokens that are always `token`, recording the ones invalidated. */
+function fixedTokens(token: string) {
+  const invalidated: string[] = [];
+  return {
+    invalidated,
+    token: () => Promise.resolve(token),
+    invalidate: (t: string) => void invalidated.push(t),
+  };
+}
+
 /** An Azure provider over a fetch that records each request and answers with `answer`. */
 function azure(auth: AzureProviderOptions["auth"], answer = new Response("{}")) {
   const seen: Request[] = [];
@@ -49,7 +59,7 @@ Deno.test("Azure with a resource key sends Anthropic's request unchanged to {bas
 });
 
 Deno.test("Azure with Entra ID sends a bearer token and no key", async () => {
-  const { provider, seen } = azure({ token: () => Promise.resolve("eyJ0.entra-token") });
+  const { provider, seen } = azure(fixedTokens("eyJ0.entra-token"));
 
   await provider.send(request({ path: "/v1/messages/count_tokens", search: "" }), KEY);
   assert.equal(seen[0].url, `${BASE_URL}/v1/messages/count_tokens`);
@@ -58,7 +68,7 @@ Deno.test("Azure with Entra ID sends a bearer token and no key", async () => {
 });
 
 Deno.test("Azure names the deployment in the body's model and leaves every other byte alone", async () => {
-  for (const auth of ["x-api-key", { token: () => Promise.resolve("t") }] as const) {
+  for (const auth of ["x-api-key", fixedTokens("t")] as const) {
     const { provider, seen } = azure(auth);
     await provider.send(request({ upstreamModel: "sonnet-prod-eastus2" }), KEY);
     assert.equal(await seen[0].text(), BODY.replace('"claude-sonnet-4-5"', '"sonnet-prod-eastus2"'));
@@ -66,9 +76,42 @@ Deno.test("Azure names the deployment in the body's model and leaves every other
 });
 
 Deno.test("Azure rejects with the reason when Entra ID gives no token, and sends nothing", async () => {
-  const { provider, seen } = azure({ token: () => Promise.reject(new Error("token endpoint refused")) });
+  const { provider, seen } = azure({
+    token: () => Promise.reject(new Error("token endpoint refused")),
+    invalidate: () => assert.fail("no token was handed out"),
+  });
   await assert.rejects(provider.send(request(), undefined), {
     message: "Azure Entra ID auth failed: token endpoint refused",
   });
   assert.equal(seen.length, 0);
+});
+
+Deno.test("Azure with Entra ID drops a refused token and sends once more with a fresh one", async () => {
+  let issued = 0;
+  const invalidated: string[] = [];
+  const tokens = {
+    token: () => Promise.resolve(`entra-${++issued}`),
+    invalidate: (t: string) => void invalidated.push(t),
+  };
+  const seen: Request[] = [];
+  const provider = createAzureProvider({
+    name: "foundry",
+    baseUrl: BASE_URL,
+    auth: tokens,
+    fetch: (input, init) => {
+      seen.push(new Request(input, init));
+      const status = seen.length === 1 ? 401 : 200;
+      return Promise.resolve(Response.json({ error: { code: "401", message: "Access denied" } }, { status }));
+    },
+  });
+
+  const response = await provider.send(request(), undefined);
+  assert.equal(response.status, 200);
+  await response.body!.cancel();
+  assert.deepEqual(invalidated, ["entra-1"]);
+  assert.deepEqual(seen.map((sent) => sent.headers.get("authorization")), [
+    "Bearer entra-1",
+    "Bearer entra-2",
+  ]);
+  assert.equal(await seen[1].text(), BODY);
 });

@@ -134,6 +134,41 @@ Deno.test("unstreamed: a completion becomes a Message; a 200 carrying an error o
   assert.equal((await provider.send(unstreamed, KEY)).status, 502);
 });
 
+Deno.test("unstreamed: a 200 without a choice is a 502 api_error, not an empty finished Message", async () => {
+  const unstreamed = providerRequest(ASK.replace('"stream":true', '"stream":false'), { stream: false });
+  const empty = [
+    { id: "chatcmpl-1", object: "chat.completion", choices: [] },
+    {},
+    { id: "chatcmpl-2", choices: null, usage: { prompt_tokens: 3, completion_tokens: 0 } },
+    { choices: [{ index: 1, message: { content: "not the one asked for" } }] },
+    { choices: [null] },
+    [],
+    null,
+  ];
+  for (const completion of empty) {
+    const { provider } = recording(() => Response.json(completion));
+    const response = await provider.send(unstreamed, KEY);
+    assert.equal(response.status, 502, JSON.stringify(completion));
+    const { type, error } = await response.json();
+    assert.equal(type, "error");
+    assert.equal(error.type, "api_error");
+    assert.equal(
+      error.message,
+      `upstream local answered 200 without a choice: ${JSON.stringify(completion)}`,
+    );
+  }
+
+  // A choice with nothing in it is the model's answer, and stays one.
+  const { provider } = recording(() =>
+    Response.json({
+      choices: [{ index: 0, message: { role: "assistant", content: "" }, finish_reason: "stop" }],
+    })
+  );
+  const nothingSaid = await provider.send(unstreamed, KEY);
+  assert.equal(nothingSaid.status, 200);
+  assert.deepEqual((await nothingSaid.json()).content, []);
+});
+
 Deno.test("a request Chat Completions cannot carry is a 400 before any upstream call", async () => {
   const { provider, calls } = recording(() => new Response());
   const response = await provider.send(providerRequest('{"model":"m","max_tokens":1,"messages":{}}'), KEY);

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { type IssuedToken, requestAccessToken, TokenCache } from "../../src/providers/token_cache.ts";
+import {
+  type IssuedToken,
+  requestAccessToken,
+  sendWithToken,
+  TokenCache,
+} from "../../src/providers/token_cache.ts";
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -105,6 +110,99 @@ Deno.test("TokenCache rejects every waiter of a failed fetch and tries again on 
   assert.equal(endpoint.fetches.length, 2);
   endpoint.fetches[1].resolve({ accessToken: "recovered", expiresInMs: HOUR });
   assert.equal(await retry, "recovered");
+});
+
+Deno.test("TokenCache.invalidate drops the token it handed out, and the next call fetches another", async () => {
+  const endpoint = countingEndpoint(HOUR);
+  const cache = new TokenCache(endpoint.fetchToken, { now: () => 0 });
+
+  assert.equal(await cache.token(), "token-1");
+  cache.invalidate("token-1");
+  assert.equal(await cache.token(), "token-2");
+  assert.equal(await cache.token(), "token-2");
+  assert.equal(endpoint.calls, 2);
+});
+
+Deno.test("TokenCache.invalidate of a token already replaced keeps the newer one", async () => {
+  const endpoint = countingEndpoint(HOUR);
+  const cache = new TokenCache(endpoint.fetchToken, { now: () => 0 });
+
+  assert.equal(await cache.token(), "token-1");
+  cache.invalidate("token-1");
+  assert.equal(await cache.token(), "token-2");
+  // A request refused with token-1 before the refresh reports it only now.
+  cache.invalidate("token-1");
+  assert.equal(await cache.token(), "token-2");
+  assert.equal(endpoint.calls, 2);
+});
+
+Deno.test("TokenCache: requests refused together with the same token cause one refresh", async () => {
+  const endpoint = heldEndpoint();
+  const cache = new TokenCache(endpoint.fetchToken, { now: () => 0 });
+  const first = cache.token();
+  endpoint.fetches[0].resolve({ accessToken: "revoked", expiresInMs: HOUR });
+  assert.equal(await first, "revoked");
+
+  // Each refused request invalidates, then asks again, while the refresh is still in flight.
+  const retries = Array.from({ length: 3 }, () => {
+    cache.invalidate("revoked");
+    return cache.token();
+  });
+  assert.equal(endpoint.fetches.length, 2);
+  endpoint.fetches[1].resolve({ accessToken: "fresh", expiresInMs: HOUR });
+  assert.deepEqual(await Promise.all(retries), ["fresh", "fresh", "fresh"]);
+  assert.equal(endpoint.fetches.length, 2);
+});
+
+/** An upstream that refuses the bearer tokens in `refused` with 401 and records each body it answered. */
+function bearerUpstream(refused: (token: string) => boolean) {
+  const sent: string[] = [];
+  const cancelled: string[] = [];
+  const send = (token: string) => {
+    sent.push(token);
+    const body = new ReadableStream({ cancel: () => void cancelled.push(token) });
+    return Promise.resolve(new Response(body, { status: refused(token) ? 401 : 200 }));
+  };
+  return { sent, cancelled, send };
+}
+
+Deno.test("sendWithToken sends once more with a fresh token when the upstream answers 401", async () => {
+  const endpoint = countingEndpoint(HOUR);
+  const cache = new TokenCache(endpoint.fetchToken, { now: () => 0 });
+  const upstream = bearerUpstream((token) => token === "token-1");
+
+  const response = await sendWithToken(cache, "Test auth", upstream.send);
+  assert.equal(response.status, 200);
+  assert.deepEqual(upstream.sent, ["token-1", "token-2"]);
+  assert.deepEqual(upstream.cancelled, ["token-1"]);
+  assert.equal(endpoint.calls, 2);
+
+  assert.equal((await sendWithToken(cache, "Test auth", upstream.send)).status, 200);
+  assert.deepEqual(upstream.sent, ["token-1", "token-2", "token-2"]);
+  assert.equal(endpoint.calls, 2);
+  await response.body!.cancel();
+});
+
+Deno.test("sendWithToken returns a second 401, with a fresh token, as the answer", async () => {
+  const endpoint = countingEndpoint(HOUR);
+  const cache = new TokenCache(endpoint.fetchToken, { now: () => 0 });
+  const upstream = bearerUpstream(() => true);
+
+  const response = await sendWithToken(cache, "Test auth", upstream.send);
+  assert.equal(response.status, 401);
+  assert.deepEqual(upstream.sent, ["token-1", "token-2"]);
+  assert.deepEqual(upstream.cancelled, ["token-1"]);
+  assert.equal(endpoint.calls, 2);
+  await response.body!.cancel();
+});
+
+Deno.test("sendWithToken names the credential when no token can be had, and sends nothing", async () => {
+  const cache = new TokenCache(() => Promise.reject(new Error("token endpoint refused")));
+  const upstream = bearerUpstream(() => false);
+  await assert.rejects(sendWithToken(cache, "Test auth", upstream.send), {
+    message: "Test auth failed: token endpoint refused",
+  });
+  assert.deepEqual(upstream.sent, []);
 });
 
 /** A fetch that records what it was asked and answers with `response`. */

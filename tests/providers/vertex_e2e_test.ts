@@ -31,6 +31,10 @@ interface Chain extends AsyncDisposable {
   account: TestServiceAccount;
   golden: GoldenName;
   now: number;
+  /** Tokens the fake Vertex refuses though the endpoint issued them, as after a revocation. */
+  revoked: Set<string>;
+  /** Runs before the fake Vertex answers a revoked token, which it then refuses. */
+  onRevoked: () => Promise<void>;
 }
 
 /**
@@ -42,10 +46,18 @@ async function startChain(
   wrapTokens: (tokens: TokenSource) => TokenSource = (tokens) => tokens,
 ): Promise<Chain> {
   const account = await makeServiceAccount();
-  const chain = { golden: "tool_use", now: START } as Chain;
+  const chain = {
+    golden: "tool_use",
+    now: START,
+    revoked: new Set(),
+    onRevoked: () => Promise.resolve(),
+  } as Chain;
   const oauth = startFakeOAuth({ kind: "jwt-bearer", ...account, now: () => chain.now });
   const vertex = startFakeUpstream(async (_request, recorded) => {
-    if (!oauth.issued.some((token) => recorded.headers.get("authorization") === `Bearer ${token}`)) {
+    const bearer = recorded.headers.get("authorization");
+    const revoked = [...chain.revoked].some((token) => bearer === `Bearer ${token}`);
+    if (revoked) await chain.onRevoked();
+    if (revoked || !oauth.issued.some((token) => bearer === `Bearer ${token}`)) {
       const message = "Request had invalid authentication credentials.";
       return Response.json({ error: { code: 401, message, status: "UNAUTHENTICATED" } }, { status: 401 });
     }
@@ -124,6 +136,7 @@ Deno.test("two requests at startup share ONE token fetch", async () => {
       if (++asked === 2) bothAsked.resolve();
       return tokens.token();
     },
+    invalidate: (token) => tokens.invalidate(token),
   }));
   const release = chain.oauth.hold();
 
@@ -184,7 +197,10 @@ Deno.test("a refused token request becomes a 502 that says why, without the key"
 Deno.test("Google's own errors reach the client in Anthropic's envelope", async () => {
   await using chain = await startChain();
   await using relay = startTestRelay({
-    provider: _vertex(chain.vertex.url, { token: () => Promise.resolve("not-a-token-the-endpoint-issued") }),
+    provider: _vertex(chain.vertex.url, {
+      token: () => Promise.resolve("not-a-token-the-endpoint-issued"),
+      invalidate: () => {},
+    }),
   });
 
   const response = await postMessages(relay);
@@ -193,6 +209,59 @@ Deno.test("Google's own errors reach the client in Anthropic's envelope", async 
     type: "error",
     error: { type: "authentication_error", message: "Request had invalid authentication credentials." },
   });
+});
+
+Deno.test("a token Vertex refuses is dropped: the request succeeds with a fresh one", async () => {
+  await using chain = await startChain();
+  chain.revoked.add("fake-access-token-1");
+  const bearers = () => chain.vertex.requests.map((request) => request.headers.get("authorization"));
+
+  for (let i = 0; i < 2; i++) {
+    const response = await postMessages(chain.relay);
+    assert.equal(response.status, 200);
+    assert.deepEqual(new Uint8Array(await response.arrayBuffer()), await loadGolden("tool_use"));
+  }
+  assert.deepEqual(bearers(), [
+    "Bearer fake-access-token-1",
+    "Bearer fake-access-token-2",
+    "Bearer fake-access-token-2",
+  ]);
+  assert.equal(chain.oauth.requests.length, 2);
+});
+
+Deno.test("requests refused together with the same token share ONE refresh", async () => {
+  await using chain = await startChain();
+  await (await postMessages(chain.relay)).arrayBuffer();
+  chain.revoked.add("fake-access-token-1");
+  // Vertex refuses neither request before both have arrived with the revoked token.
+  const bothRefused = Promise.withResolvers<void>();
+  let refusals = 0;
+  chain.onRevoked = () => {
+    if (++refusals === 2) bothRefused.resolve();
+    return bothRefused.promise;
+  };
+
+  const responses = await Promise.all([postMessages(chain.relay), postMessages(chain.relay)]);
+  for (const response of responses) {
+    assert.equal(response.status, 200);
+    await response.body!.cancel();
+  }
+  assert.equal(chain.oauth.requests.length, 2);
+  assert.deepEqual(chain.vertex.requests.slice(3).map((request) => request.headers.get("authorization")), [
+    "Bearer fake-access-token-2",
+    "Bearer fake-access-token-2",
+  ]);
+});
+
+Deno.test("a fresh token Vertex refuses too is answered as a 401, after two tries", async () => {
+  await using chain = await startChain();
+  chain.revoked.add("fake-access-token-1").add("fake-access-token-2");
+
+  const response = await postMessages(chain.relay);
+  assert.equal(response.status, 401);
+  assert.equal((await response.json()).error.type, "authentication_error");
+  assert.equal(chain.vertex.requests.length, 2);
+  assert.equal(chain.oauth.requests.length, 2);
 });
 
 Deno.test("the Anthropic SDK streams through relay and Vertex with tool ids and signatures intact", async () => {

@@ -31,12 +31,15 @@ function request(init: Partial<ProviderRequest> = {}): ProviderRequest {
 /** A Vertex provider over a fetch that records each request and answers with `answer()`. */
 function vertex(options: Partial<VertexProviderOptions> = {}, answer = () => new Response("{}")) {
   const seen: Request[] = [];
-  const asked = { tokens: 0 };
+  const asked = { tokens: 0, invalidated: [] as string[] };
   const provider = createVertexProvider({
     name: "vertex",
     project: "my-project",
     region: "us-east5",
-    tokens: { token: () => Promise.resolve(`ya29.token-${++asked.tokens}`) },
+    tokens: {
+      token: () => Promise.resolve(`ya29.token-${++asked.tokens}`),
+      invalidate: (token) => void asked.invalidated.push(token),
+    },
     fetch: (input, init) => {
       seen.push(new Request(input, init));
       return Promise.resolve(answer());
@@ -194,6 +197,45 @@ Deno.test("Vertex rewrites Google's platform errors into Anthropic's envelope, k
   }
 });
 
+Deno.test("Vertex drops a token Google refuses and sends once more with a fresh one", async () => {
+  let cancelled = false;
+  const refused = new ReadableStream({ cancel: () => void (cancelled = true) });
+  const answers = [
+    new Response(refused, { status: 401, headers: { "content-type": "application/json" } }),
+    Response.json({ type: "message" }),
+  ];
+  const { provider, seen, asked } = vertex({}, () => answers.shift()!);
+
+  const response = await provider.send(request(), undefined);
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), { type: "message" });
+  assert.ok(cancelled, "the refused answer's body is let go");
+  assert.deepEqual(asked.invalidated, ["ya29.token-1"]);
+  assert.deepEqual(seen.map((sent) => sent.headers.get("authorization")), [
+    "Bearer ya29.token-1",
+    "Bearer ya29.token-2",
+  ]);
+  assert.equal(await seen[1].text(), await seen[0].text());
+  assert.equal(seen[1].url, seen[0].url);
+});
+
+Deno.test("Vertex answers a 401 to the fresh token as Google gave it, without a third try", async () => {
+  const message = "Request had invalid authentication credentials.";
+  const { provider, seen, asked } = vertex(
+    {},
+    () => Response.json({ error: { code: 401, message, status: "UNAUTHENTICATED" } }, { status: 401 }),
+  );
+
+  const response = await provider.send(request(), undefined);
+  assert.equal(response.status, 401);
+  assert.deepEqual(await response.json(), {
+    type: "error",
+    error: { type: "authentication_error", message },
+  });
+  assert.equal(seen.length, 2);
+  assert.deepEqual(asked.invalidated, ["ya29.token-1"]);
+});
+
 Deno.test("Vertex also reads a Google error wrapped in an array, as streaming methods send it", async () => {
   const google = [{ error: { code: 429, message: "Resource exhausted.", status: "RESOURCE_EXHAUSTED" } }];
   const { provider } = vertex({}, () => Response.json(google, { status: 429 }));
@@ -228,6 +270,7 @@ Deno.test("Vertex rejects with the reason when no token can be had, and sends no
   const { provider, seen } = vertex({
     tokens: {
       token: () => Promise.reject(new Error("token endpoint https://oauth2.googleapis.com/token failed")),
+      invalidate: () => assert.fail("no token was handed out"),
     },
   });
   await assert.rejects(provider.send(request(), undefined), {
