@@ -15,7 +15,8 @@ export type UpstreamOutcome =
  * What to do next:
  * - `retry_next_key`: this key is limited (a 429), the provider is fine: the same provider's next key.
  * - `disable_key`: this key is refused (401, 402, 403): take it out of rotation, say so in the log,
- *   then as `retry_next_key`.
+ *   then as `retry_next_key`. A provider without keys has none to take out: the request's plan does
+ *   not send its refused credential again and goes on to the next provider.
  * - `retry_next_provider`: the provider looks unhealthy (network, timeout, 408, 5xx, 529), or its
  *   answer says `x-should-retry: true`: it counts against the provider's breaker, and after backoff the
  *   plan still tries the provider's other keys before the next provider ("next key, then next

@@ -113,8 +113,9 @@ class _KeyState {
 /**
  * The keys of one provider and what they have spent. A request takes the usable key with the lowest
  * usage ratio (ties go to the key listed first); a 429 cools a key until its reset, a 401 or 403
- * disables it, and every response's rate-limit headers correct the counts. Limits the config leaves
- * out are learned from those headers, so a key without configured limits counts as unused (ratio 0)
+ * disables it, and every response's rate-limit headers report the upstream's own budget, which can
+ * only tighten a configured limit (see `UsageWindow`). Limits the config leaves out are learned from
+ * those headers, so a key without configured limits counts as unused (ratio 0)
  * until its upstream says otherwise.
  *
  * Time is injected and nothing here sleeps: when every key is cold, {@linkcode pick} says until when,
@@ -169,13 +170,22 @@ export class KeyPool<K> {
 
   /**
    * Replaces a pick's estimate with the tokens the request really used: `{ input: 0, output: 0 }`
-   * when it did no work, though it still counts as a request. Settle each reservation once.
+   * when it did no work, though it still counts as a request. Settle or release each reservation once.
    */
   settle(reservation: KeyReservation<K>, actual: TokenCount): void {
     const windows = this.#state(reservation.key).windows;
     for (const [name, reserved] of reservation.windows) {
       windows.get(name)!.settle(reserved, _amount(name, actual));
     }
+  }
+
+  /**
+   * Gives back everything a pick counted, the request itself too: for a request that was never sent
+   * (its key's breaker refused it, or the client left first), which the upstream never counted.
+   */
+  release(reservation: KeyReservation<K>): void {
+    const windows = this.#state(reservation.key).windows;
+    for (const [name, reserved] of reservation.windows) windows.get(name)!.settle(reserved, 0);
   }
 
   /** Rests a key until `untilMs` (a 429); a longer rest already under way stands. */

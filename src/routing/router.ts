@@ -92,8 +92,16 @@ export interface Attempt {
   finished(usage: TokenCount | undefined): void;
   /** The attempt failed before committing, as `decision` says. */
   failed(decision: FailureDecision): void;
-  /** The client left before the attempt committed: it says nothing of the upstream's health. */
+  /**
+   * The client left after the attempt was sent, before it committed: it says nothing of the upstream's
+   * health, but the upstream got the request, so it counts against the key.
+   */
   abandoned(): void;
+  /**
+   * The attempt was never sent (the client left, or relay began shutting down, first): it gives back
+   * everything it reserved, the request and its tokens, and says nothing of the upstream.
+   */
+  cancelled(): void;
 }
 
 /** What {@link Plan.next} offers: an attempt, a wait until a key frees up, or nothing left to try. */
@@ -369,8 +377,8 @@ interface _PlanHooks {
 /**
  * One request's way down the providers: each {@link next} offers the best attempt not yet tried,
  * skipping providers switched off, whose breaker is open or whose in-flight cap is reached, and keys
- * already tried, cooling, refused or switched off. Attempts are offered one at a time: never a
- * parallel race.
+ * already tried, cooling, refused or switched off; a provider without keys whose credential was
+ * refused is not offered again. Attempts are offered one at a time: never a parallel race.
  */
 export class Plan {
   readonly #order: _Candidate[];
@@ -379,6 +387,9 @@ export class Plan {
   readonly #hooks: _PlanHooks;
   readonly #triedKeys = new Map<_RouteState, Set<ProviderKey>>();
   readonly #doneRoutes = new Set<_RouteState>();
+  // Providers without keys whose credential was refused (401, 402, 403): unlike a disabled key, which
+  // its pool remembers, nothing else would keep going round again from sending it once more.
+  readonly #refusedRoutes = new Set<_RouteState>();
   #attempts = 0;
   #round = 0;
 
@@ -407,7 +418,7 @@ export class Plan {
       const { state } = candidate;
       if (!state.enabled) continue;
       enabled++;
-      if (this.#doneRoutes.has(state)) continue;
+      if (this.#doneRoutes.has(state) || this.#refusedRoutes.has(state)) continue;
       const permit = state.breaker.tryAcquire();
       if (!permit) {
         openUntil = Math.min(openUntil ?? Infinity, state.breaker.retryAt ?? this.#hooks.now());
@@ -436,7 +447,8 @@ export class Plan {
     }
     if (openUntil === undefined && this.#attempts > this.#round) {
       // Every provider and key was tried once: go round again (the caller bounds the attempts). The
-      // pools and breakers, not this plan, remember which keys are cooling, refused or failing.
+      // pools and breakers, not this plan, remember which keys are cooling, refused or failing;
+      // refused providers without keys stay out.
       this.#round = this.#attempts;
       this.#triedKeys.clear();
       this.#doneRoutes.clear();
@@ -473,7 +485,7 @@ export class Plan {
       if (pick.kind !== "key") return pick;
       const keyPermit = state.keyBreakers.get(pick.key)!.tryAcquire();
       if (keyPermit) return { kind: "attempt", key: pick.key, reservation: pick.reservation, keyPermit };
-      state.pool.settle(pick.reservation, { input: 0, output: 0 });
+      state.pool.release(pick.reservation);
       exclude.add(pick.key);
     }
   }
@@ -501,15 +513,23 @@ export class Plan {
     this.#attempts++;
     state.inFlight++;
     let open = true;
-    const end = (usage: TokenCount | undefined) => {
+    // `usage` settles the reservation; `"unsent"` gives it all back, the request included.
+    const end = (usage: TokenCount | "unsent" | undefined) => {
       if (!open) return;
       open = false;
       state.inFlight--;
       slot();
-      if (reservation) state.pool.settle(reservation, usage ?? this.#request.estimate);
+      if (!reservation) return;
+      if (usage === "unsent") state.pool.release(reservation);
+      else state.pool.settle(reservation, usage ?? this.#request.estimate);
+    };
+    const releasePermits = () => {
+      state.breaker.release(permit);
+      if (keyPermit) keyBreaker!.release(keyPermit);
     };
     const hooks = this.#hooks;
     const doneRoutes = this.#doneRoutes;
+    const refusedRoutes = this.#refusedRoutes;
     return {
       route: state.route,
       key,
@@ -531,17 +551,21 @@ export class Plan {
           state.breaker.onFailure(permit);
           if (keyPermit) keyBreaker!.onFailure(keyPermit);
         } else {
-          state.breaker.release(permit);
-          if (keyPermit) keyBreaker!.release(keyPermit);
+          releasePermits();
         }
         // Another key of the same provider comes next (the issue's "next key, then next provider");
-        // a provider without keys has no other to offer.
+        // a provider without keys has no other to offer, and one whose credential was refused is not
+        // asked again in this plan.
         if (!key) doneRoutes.add(state);
+        if (!key && decision.action === "disable_key") refusedRoutes.add(state);
       },
       abandoned() {
         end(undefined);
-        state.breaker.release(permit);
-        if (keyPermit) keyBreaker!.release(keyPermit);
+        releasePermits();
+      },
+      cancelled() {
+        end("unsent");
+        releasePermits();
       },
     };
   }

@@ -14,21 +14,25 @@ export interface UsageWindowOptions {
 export interface UsageReservation {
   /** What was counted. */
   readonly amount: number;
-  /** The window it was counted in; once that window has reset there is nothing left to correct. */
+  /** The local window it was counted in; once that window has reset there is nothing left to correct. */
   readonly window: number;
+  /** Likewise the upstream's: once its reset has passed, relay no longer holds a figure to correct. */
+  readonly upstreamWindow: number;
 }
 
 const _MINUTE = 60_000;
 
 /**
  * A fixed-window counter with an explicit reset time, for one limit of one key (requests, tokens,
- * input or output tokens per minute). Two budgets meet here: the configured limit, counted locally,
- * and the upstream's own, as its headers last reported it and as reserved since. What is left is the
- * smaller of the two, so a configured limit below the upstream's keeps relay under it, and an upstream
- * that says it has less left than relay thought wins.
+ * input or output tokens per minute). Two budgets meet here, each with its own end: the configured
+ * limit, counted locally in a window that ends `windowMs` after its first reservation, and the
+ * upstream's own, as its headers last reported it (with the reset they name) and as reserved since.
+ * What is left is the smaller of the two, so a configured limit below the upstream's keeps relay under
+ * it (an upstream bucket that refills sooner does not reset the local count), and an upstream that says
+ * it has less left than relay thought wins until its own reset.
  *
  * A request reserves its estimate before it is sent and settles the real amount when the response's
- * usage is known; the upstream's headers correct both in between.
+ * usage is known; the upstream's headers correct their budget in between.
  *
  * @example
  * ```ts
@@ -47,11 +51,15 @@ export class UsageWindow {
   readonly #windowMs: number;
   readonly #now: () => number;
   #used = 0;
-  #upstreamLimit: number | undefined;
-  #upstreamRemaining: number | undefined;
-  // Set whenever something is counted, so a window that holds anything always has an end.
+  // Set whenever something is counted, so a local window that holds anything always has an end.
   #resetAt: number | undefined;
   #window = 0;
+  // The upstream's limit outlives its resets: a limit learned once still says how spent a key is.
+  #upstreamLimit: number | undefined;
+  // Known only between a header that reported it and the reset that header named.
+  #upstreamRemaining: number | undefined;
+  #upstreamResetAt: number | undefined;
+  #upstreamWindow = 0;
 
   /** An empty window; see {@linkcode UsageWindowOptions} for the defaults. */
   constructor(options: UsageWindowOptions = {}) {
@@ -63,24 +71,29 @@ export class UsageWindow {
     this.#now = options.now ?? Date.now;
   }
 
-  /** When the current window ends, in ms since the epoch; `undefined` while it holds nothing. */
+  /**
+   * When the fuller of the two budgets frees up, in ms since the epoch (the later end when both are as
+   * full); `undefined` while neither holds anything.
+   */
   get resetAt(): number | undefined {
     this.#roll();
-    return this.#resetAt;
+    const local = this.#localRatio(this.#used);
+    const upstream = this.#upstreamRatio(this.#upstreamRemaining);
+    if (this.#upstreamResetAt === undefined || local > upstream) return this.#resetAt;
+    if (this.#resetAt === undefined || upstream > local) return this.#upstreamResetAt;
+    return Math.max(this.#resetAt, this.#upstreamResetAt);
   }
 
   /** What may still be counted in this window; `Infinity` while no limit is known. */
   get remaining(): number {
     this.#roll();
-    const local = this.#limit === undefined ? Infinity : Math.max(0, this.#limit - this.#used);
-    return Math.min(local, this.#upstreamRemaining ?? Infinity);
+    return this.#remaining(this.#used, this.#upstreamRemaining);
   }
 
   /** How much of the window is spent, from 0 to 1: the fuller of the two budgets. */
   get ratio(): number {
     this.#roll();
-    const local = this.#limit === undefined ? 0 : this.#used / this.#limit;
-    return Math.min(1, Math.max(0, local, this.#upstreamRatio()));
+    return this.#ratio(this.#used, this.#upstreamRemaining);
   }
 
   /**
@@ -88,67 +101,110 @@ export class UsageWindow {
    * than the whole limit waits for a fresh window rather than forever; the upstream has the last word.
    */
   fits(amount: number): boolean {
-    const remaining = this.remaining;
-    return amount <= remaining || (remaining > 0 && this.ratio === 0);
+    this.#roll();
+    return this.#fits(amount, this.#used, this.#upstreamRemaining);
   }
 
-  /** When `amount` will fit, in ms since the epoch; `undefined` when it fits now. */
+  /**
+   * When `amount` will fit, in ms since the epoch; `undefined` when it fits now. That is the first
+   * end, local or upstream, after which it fits: past both, everything is fresh and anything fits.
+   */
   blockedUntil(amount: number): number | undefined {
-    return this.fits(amount) ? undefined : this.#resetAt;
+    if (this.fits(amount)) return undefined;
+    const localEnd = this.#resetAt ?? Infinity;
+    const upstreamEnd = this.#upstreamResetAt ?? Infinity;
+    return [localEnd, upstreamEnd].filter(Number.isFinite).sort((a, b) => a - b).find((end) =>
+      this.#fits(
+        amount,
+        end >= localEnd ? 0 : this.#used,
+        end >= upstreamEnd ? undefined : this.#upstreamRemaining,
+      )
+    );
   }
 
   /** Counts `amount` against both budgets before the request goes out. */
   reserve(amount: number): UsageReservation {
     this.#roll();
     this.#resetAt ??= this.#now() + this.#windowMs;
-    this.#add(amount);
-    return { amount, window: this.#window };
+    this.#addLocal(amount);
+    this.#addUpstream(amount);
+    return { amount, window: this.#window, upstreamWindow: this.#upstreamWindow };
   }
 
   /**
-   * Replaces a reservation's estimate with the amount really used; settle each reservation once.
-   * Settling `0` gives the whole reservation back.
+   * Replaces a reservation's estimate with the amount really used, in each budget whose window it
+   * was counted in; settle each reservation once. Settling `0` gives the whole reservation back.
    */
   settle(reservation: UsageReservation, actual: number): void {
     this.#roll();
-    if (reservation.window === this.#window) this.#add(actual - reservation.amount);
+    const change = actual - reservation.amount;
+    if (reservation.window === this.#window) this.#addLocal(change);
+    if (reservation.upstreamWindow === this.#upstreamWindow) this.#addUpstream(change);
   }
 
   /**
-   * Takes the upstream's word for its budget: its limit, what remains of it now and when it resets.
-   * A reset in the past (the upstream's clock, or a bucket already full) keeps the local window's end.
+   * Takes the upstream's word for its own budget: its limit, what remains of it now and when it
+   * resets. The local count and its window's end stay: a configured limit is spent on relay's clock,
+   * whatever the upstream's bucket does. A reset in the past (the upstream's clock, or a bucket
+   * already full) keeps the upstream budget's previous end, or gives it one window from now.
    */
   correct(window: RateLimitWindow): void {
     this.#roll();
     const now = this.#now();
     if (window.limit !== undefined) this.#upstreamLimit = window.limit;
     if (window.remaining !== undefined) this.#upstreamRemaining = window.remaining;
-    if (window.resetAt !== undefined && window.resetAt > now) this.#resetAt = window.resetAt;
-    else if (window.remaining !== undefined) this.#resetAt ??= now + this.#windowMs;
+    if (window.resetAt !== undefined && window.resetAt > now) this.#upstreamResetAt = window.resetAt;
+    else if (window.remaining !== undefined) this.#upstreamResetAt ??= now + this.#windowMs;
   }
 
-  #add(amount: number): void {
+  #addLocal(amount: number): void {
     this.#used = Math.max(0, this.#used + amount);
-    if (this.#upstreamRemaining !== undefined) {
-      this.#upstreamRemaining = Math.min(
-        this.#upstreamLimit ?? Infinity,
-        Math.max(0, this.#upstreamRemaining - amount),
-      );
-    }
   }
 
-  #upstreamRatio(): number {
-    if (this.#upstreamRemaining === undefined) return 0;
-    if (this.#upstreamLimit === undefined) return this.#upstreamRemaining === 0 ? 1 : 0;
-    return 1 - this.#upstreamRemaining / this.#upstreamLimit;
+  #addUpstream(amount: number): void {
+    if (this.#upstreamRemaining === undefined) return;
+    this.#upstreamRemaining = Math.min(
+      this.#upstreamLimit ?? Infinity,
+      Math.max(0, this.#upstreamRemaining - amount),
+    );
   }
 
-  /** Starts a fresh window once the current one has ended: the upstream's bucket is full again too. */
+  #remaining(used: number, upstreamRemaining: number | undefined): number {
+    const local = this.#limit === undefined ? Infinity : Math.max(0, this.#limit - used);
+    return Math.min(local, upstreamRemaining ?? Infinity);
+  }
+
+  #ratio(used: number, upstreamRemaining: number | undefined): number {
+    return Math.min(1, Math.max(0, this.#localRatio(used), this.#upstreamRatio(upstreamRemaining)));
+  }
+
+  #fits(amount: number, used: number, upstreamRemaining: number | undefined): boolean {
+    const remaining = this.#remaining(used, upstreamRemaining);
+    return amount <= remaining || (remaining > 0 && this.#ratio(used, upstreamRemaining) === 0);
+  }
+
+  #localRatio(used: number): number {
+    return this.#limit === undefined ? 0 : used / this.#limit;
+  }
+
+  #upstreamRatio(upstreamRemaining: number | undefined): number {
+    if (upstreamRemaining === undefined) return 0;
+    if (this.#upstreamLimit === undefined) return upstreamRemaining === 0 ? 1 : 0;
+    return 1 - upstreamRemaining / this.#upstreamLimit;
+  }
+
+  /** Starts each budget afresh once its own window has ended: the local count, the upstream's figure. */
   #roll(): void {
-    if (this.#resetAt === undefined || this.#now() < this.#resetAt) return;
-    this.#used = 0;
-    this.#upstreamRemaining = undefined;
-    this.#resetAt = undefined;
-    this.#window++;
+    const now = this.#now();
+    if (this.#resetAt !== undefined && now >= this.#resetAt) {
+      this.#used = 0;
+      this.#resetAt = undefined;
+      this.#window++;
+    }
+    if (this.#upstreamResetAt !== undefined && now >= this.#upstreamResetAt) {
+      this.#upstreamRemaining = undefined;
+      this.#upstreamResetAt = undefined;
+      this.#upstreamWindow++;
+    }
   }
 }

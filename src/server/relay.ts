@@ -314,12 +314,13 @@ async function _relay(
           : undefined;
         const delay = retryDelay(trace.attempts - 1, retry.backoff, random, retryAfterMs);
         await _sleep(delay, request.signal, options.inFlight.cut).catch((error) => {
-          attempt.abandoned();
+          // Never sent: the key gets its request and tokens back.
+          attempt.cancelled();
           throw error;
         });
       }
       if (options.inFlight.cut.aborted) {
-        attempt.abandoned();
+        attempt.cancelled();
         throw _shutDown();
       }
       trace.attempts++;
@@ -376,7 +377,7 @@ async function _relay(
         reason: decision.reason,
         next: decision.action,
       });
-      if (decision.action === "disable_key") {
+      if (decision.action === "disable_key" && attempt.key) {
         options.logger.warn("key disabled", {
           provider: attempt.route.provider.name,
           key: attempt.key?.label,

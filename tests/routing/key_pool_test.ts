@@ -105,6 +105,46 @@ Deno.test("KeyPool.settle gives back what a request did not use", () => {
   assert.equal(keyOf(pool.pick({ input: 1000, output: 7000 })), "a");
 });
 
+Deno.test("KeyPool.release gives back a pick's request and tokens", () => {
+  const clock = new FakeClock();
+  const pool = new KeyPool([{ key: "a", limits: { rpm: 1, tpm: 10_000 } }], { now: clock.now });
+  const pick = pool.pick({ input: 1000, output: 8000 });
+  assert.ok(pick.kind === "key");
+  pool.release(pick.reservation);
+  assert.equal(pool.status("a").ratio, 0);
+  const again = pool.pick({ input: 1000, output: 8000 });
+  assert.ok(again.kind === "key");
+  pool.settle(again.reservation, { input: 0, output: 0 });
+  assert.equal(pool.status("a").ratio, 1, "settling nothing still counts the request");
+});
+
+Deno.test("KeyPool keeps a key's configured rpm when its upstream reports a bucket that refills sooner", () => {
+  const clock = new FakeClock(1_000_000);
+  const pool = new KeyPool([{ key: "k1", limits: { rpm: 3 } }], { now: clock.now });
+  const headers = new Headers({
+    "anthropic-ratelimit-requests-limit": "50",
+    "anthropic-ratelimit-requests-remaining": "49",
+    "anthropic-ratelimit-requests-reset": "2",
+  });
+  const sent = [];
+  for (let i = 0; i < 12; i++) {
+    const pick = pool.pick(SMALL);
+    if (pick.kind === "key") {
+      sent.push(clock.now() - 1_000_000);
+      pool.observe(pick.key, readRateLimitHeaders(headers, clock.now()));
+      pool.settle(pick.reservation, SMALL);
+    } else {
+      assert.deepEqual(pick, {
+        kind: "wait",
+        waitUntil: 1_060_000,
+        retryAfterMs: 60_000 - (clock.now() - 1_000_000),
+      });
+    }
+    clock.advance(500);
+  }
+  assert.deepEqual(sent, [0, 500, 1000], "three, then the fourth waits for the configured minute");
+});
+
 Deno.test("KeyPool.observe corrects a key from its response headers", () => {
   const clock = new FakeClock(Date.UTC(2025, 7, 21, 12, 41, 0));
   const pool = new KeyPool([{ key: "a" }, { key: "b" }], { now: clock.now });

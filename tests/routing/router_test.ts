@@ -176,3 +176,68 @@ Deno.test("a key's token window is charged the estimate, then settled to the usa
   const second = attemptOf(router.plan(big).next());
   assert.equal(where(second), "a/a1", "settled to 10, so 90 more fits");
 });
+
+Deno.test("an attempt cancelled before it was sent gives back its request and tokens; one abandoned after keeps them", () => {
+  const limited = route("a", ["a1"]);
+  const router = routerOf([{ ...limited, limits: new Map([[limited.keys[0], { rpm: 1, tpm: 100 }]]) }]);
+  attemptOf(router.plan(request("m")).next()).cancelled();
+  assert.equal(router.status()[0].keys[0].ratio, 0, "never sent: nothing counted");
+  const sent = attemptOf(router.plan(request("m")).next());
+  assert.equal(where(sent), "a/a1");
+  sent.abandoned();
+  assert.equal(router.status()[0].keys[0].ratio, 1, "the upstream got it: its one request a minute is spent");
+  assert.equal(router.plan(request("m")).next().kind, "wait");
+});
+
+Deno.test("a key skipped for its open breaker is not charged a request", () => {
+  const clock = { now: 0 };
+  const keyed = route("a", ["a1", "a2"]);
+  const [a1, a2] = keyed.keys;
+  const router = routerOf([{ ...keyed, limits: new Map([[a1, { rpm: 10 }], [a2, { rpm: 2 }]]) }], {}, clock);
+  const ratios = () => router.status()[0].keys.map((key) => key.ratio);
+  // Open a1's breaker but not the provider's for good: a1's second failure comes from an attempt
+  // sent before two others opened the provider, and the provider's probe later closes it again.
+  const early = attemptOf(router.plan(request("m")).next());
+  assert.equal(where(early), "a/a1");
+  for (const expected of ["a/a2", "a/a1"]) {
+    const attempt = attemptOf(router.plan(request("m")).next());
+    assert.equal(where(attempt), expected);
+    attempt.failed(httpFailure(500));
+  }
+  clock.now = 10_000;
+  early.failed(httpFailure(500));
+  clock.now = 30_000;
+  assert.deepEqual(
+    [router.status()[0].breaker, router.status()[0].keys.map((key) => key.breaker), ratios()],
+    ["half_open", ["open", "closed"], [2 / 10, 1 / 2]],
+  );
+  const probe = attemptOf(router.plan(request("m")).next());
+  assert.equal(where(probe), "a/a2", "a1, the least used, is skipped for its breaker");
+  assert.deepEqual(ratios(), [2 / 10, 2 / 2], "a1 is not charged for the request it did not take");
+});
+
+Deno.test("a provider without keys whose credential is refused is not asked again in the plan; others are", () => {
+  const router = routerOf([route("bedrock", []), route("anthropic", ["a1"])], {
+    breaker: { failureThreshold: 100, windowMs: 1, cooldownMs: 1 },
+  });
+  for (const status of [401, 403]) {
+    const plan = router.plan(request("m"));
+    const seen = [];
+    for (let i = 0; i < 3; i++) {
+      const attempt = attemptOf(plan.next());
+      seen.push(where(attempt));
+      attempt.failed(httpFailure(attempt.key ? 500 : status));
+    }
+    assert.deepEqual(seen, ["bedrock/-", "anthropic/a1", "anthropic/a1"], `${status}`);
+  }
+  const alone = routerOf([route("bedrock", [])]);
+  const plan = alone.plan(request("m"));
+  attemptOf(plan.next()).failed(httpFailure(403));
+  assert.deepEqual(plan.next(), {
+    kind: "exhausted",
+    reason: "every provider and key that serves this model was tried",
+  });
+  const transient = alone.plan(request("m"));
+  attemptOf(transient.next()).failed(httpFailure(529));
+  assert.equal(where(attemptOf(transient.next())), "bedrock/-", "a transient failure still goes round again");
+});

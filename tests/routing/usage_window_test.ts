@@ -64,7 +64,7 @@ Deno.test("UsageWindow.settle replaces the estimate with the real amount, in its
   assert.equal(window.remaining, 9900, "a reservation from a window that has reset changes nothing");
 });
 
-Deno.test("UsageWindow.correct takes the upstream's remaining and reset over the local count", () => {
+Deno.test("UsageWindow.correct tightens to the upstream's remaining until its reset, then the local count stands", () => {
   const clock = new FakeClock(0);
   const window = new UsageWindow({ limit: 1000, now: clock.now });
   window.reserve(100);
@@ -74,10 +74,74 @@ Deno.test("UsageWindow.correct takes the upstream's remaining and reset over the
   assert.equal(window.remaining, 150, "reservations count against the upstream's figure too");
   clock.advance(15_000);
   assert.deepEqual(
-    [window.remaining, window.ratio],
-    [1000, 0],
-    "the upstream's reset ends the local window too",
+    [window.remaining, window.ratio, window.resetAt],
+    [850, 0.15, 60_000],
+    "the upstream's reset frees its budget, not the local window",
   );
+});
+
+Deno.test("UsageWindow keeps a configured limit whose window outlasts the upstream's resets", () => {
+  const clock = new FakeClock(0);
+  const window = new UsageWindow({ limit: 3, now: clock.now });
+  for (let i = 0; i < 3; i++) {
+    assert.equal(window.fits(1), true, `request ${i + 1}`);
+    window.reserve(1);
+    // The upstream's bucket is nearly full and refills in 2 s, every time.
+    window.correct({ limit: 50, remaining: 49, resetAt: clock.now() + 2000 });
+    clock.advance(2000);
+  }
+  assert.deepEqual(
+    [window.fits(1), window.blockedUntil(1), window.ratio, window.resetAt],
+    [false, 60_000, 1, 60_000],
+    "the fourth waits for the configured minute",
+  );
+  clock.advance(60_000 - 6000);
+  assert.deepEqual([window.fits(1), window.remaining], [true, 3]);
+});
+
+Deno.test("UsageWindow lets an upstream that says it has nothing left block a key with local room until its reset", () => {
+  const clock = new FakeClock(0);
+  const window = new UsageWindow({ limit: 50, now: clock.now });
+  window.reserve(1);
+  window.correct({ limit: 1000, remaining: 0, resetAt: 12_000 });
+  assert.deepEqual(
+    [window.fits(1), window.blockedUntil(1), window.ratio, window.resetAt],
+    [false, 12_000, 1, 12_000],
+  );
+  clock.advance(12_000);
+  assert.deepEqual(
+    [window.fits(1), window.remaining, window.ratio, window.resetAt],
+    [true, 49, 0.02, 60_000],
+  );
+});
+
+Deno.test("UsageWindow.blockedUntil is the first end, local or upstream, after which the amount fits", () => {
+  const clock = new FakeClock(0);
+  const window = new UsageWindow({ limit: 10, now: clock.now });
+  for (let i = 0; i < 9; i++) window.reserve(1);
+  window.correct({ remaining: 0, resetAt: 5000 });
+  assert.equal(window.blockedUntil(1), 5000, "the upstream's reset leaves one of the local ten");
+  assert.equal(window.blockedUntil(2), 60_000, "two need the local window's end too");
+  window.correct({ remaining: 0, resetAt: 90_000 });
+  assert.equal(window.blockedUntil(1), 90_000, "an upstream that rests longer holds it past the local end");
+});
+
+Deno.test("UsageWindow.settle corrects each budget only within its own window", () => {
+  const clock = new FakeClock(0);
+  const window = new UsageWindow({ limit: 1000, now: clock.now });
+  window.correct({ limit: 1000, remaining: 500, resetAt: 10_000 });
+  const reservation = window.reserve(100);
+  assert.equal(window.remaining, 400);
+  clock.advance(10_000);
+  window.correct({ limit: 1000, remaining: 750, resetAt: 30_000 });
+  window.settle(reservation, 40);
+  assert.deepEqual(
+    [window.remaining, window.ratio],
+    [750, 0.25],
+    "the local window still holds the 40 used; the upstream's new figure already counts them",
+  );
+  clock.advance(20_000);
+  assert.equal(window.remaining, 960);
 });
 
 Deno.test("UsageWindow keeps a configured limit below the upstream's", () => {
