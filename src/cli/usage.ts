@@ -51,7 +51,8 @@ export function usageCommand(setExitCode: (code: number) => void) {
 export function parseSince(value: string, now: number): number | undefined {
   if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
     const time = Date.parse(`${value}T00:00:00Z`);
-    return Number.isNaN(time) ? undefined : time;
+    // `Date.parse` rolls an impossible day over (2026-02-30 is 2026-03-02); only a real date reads back the same.
+    return Number.isNaN(time) || new Date(time).toISOString().slice(0, 10) !== value ? undefined : time;
   }
   const back = parseDuration(value);
   return back === undefined ? undefined : now - back;
@@ -101,9 +102,7 @@ async function _usage(
       until: now,
       by: options.by,
     });
-    console.log(
-      options.json ? JSON.stringify(_json(report, path), null, 2) : formatUsage(report, path, _colours()),
-    );
+    console.log(options.json ? _jsonText(_json(report, path)) : formatUsage(report, path, _colours()));
   } finally {
     store.close();
   }
@@ -120,6 +119,18 @@ function _json(report: UsageReport, path: string) {
     groups: report.groups.map(_snakeCase),
     total: _snakeCase(report.total),
   };
+}
+
+/**
+ * `JSON.stringify` escapes C0 controls but leaves DEL and C1 (U+0080 to U+009F, which terminals can take
+ * for ESC sequences) raw; names come from clients, so those are escaped too. They occur only inside
+ * strings, where `\u` escapes read back the same.
+ */
+function _jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(
+    /[\x7f-\x9f]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 function _snakeCase(totals: UsageTotals): Record<string, unknown> {
@@ -183,7 +194,7 @@ export function formatUsage(
   ];
   const rows = [
     header,
-    ...report.groups.map((group) => cells(group, group.name ?? "(none)")),
+    ...report.groups.map((group) => cells(group, group.name === null ? "(none)" : _visible(group.name))),
     cells(report.total, "total"),
   ];
   const table = formatTable(rows, {
@@ -207,6 +218,19 @@ export function formatUsage(
       ]
       : []),
   ].join("\n");
+}
+
+const _ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * `text` with its control characters (`\p{Cc}`: C0, DEL, C1) shown as escapes: a client chooses the model it
+ * names, and raw ones would reach the terminal (set its title, clear it) or break the table's lines.
+ */
+function _visible(text: string): string {
+  return text.replace(
+    /\p{Cc}/gu,
+    (char) => _ESCAPES[char] ?? `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }
 
 function _count(value: number): string {

@@ -77,7 +77,7 @@ export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedg
     return _opened(clients, recorder, undefined, () => Promise.resolve());
   }
   const path = ledgerPath(config.ledger.path, options.env ?? ((name) => Deno.env.get(name)));
-  const store = LedgerStore.open(path);
+  const store = LedgerStore.open(path, { logger: options.logger });
   const clients = new ClientRegistry(_clientsOf(config), {
     now,
     spent: store.costByClientSince(monthStart(now())),

@@ -1,5 +1,6 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
+import type { Logger } from "../util/logger.ts";
 import type { LedgerRecord } from "./entry.ts";
 
 /**
@@ -61,13 +62,16 @@ const _COLUMNS: readonly (readonly [string, (record: LedgerRecord) => SQLInputVa
 export interface LedgerStoreOptions {
   /** For readers such as `relay usage`: no folder or file is created, nothing is written. */
   readOnly?: boolean;
+  /** Where a writing store warns that it found its file removed or replaced and reopened it. */
+  logger?: Logger;
 }
 
 /**
  * The ledger's SQLite database (`node:sqlite`): one `requests` row per request. Opened in WAL mode, so
  * `relay usage` reads while relay writes, and with `synchronous=NORMAL`, so a committed batch survives
  * a killed process (a power cut may lose the last few). The folder is created 0700 and the file kept
- * 0600: it holds usage metadata, never a secret.
+ * 0600: it holds usage metadata, never a secret. A writing store whose file is removed or replaced
+ * while it is open opens, or creates, the file at its path again before the next batch.
  *
  * @example
  * ```ts
@@ -77,23 +81,93 @@ export interface LedgerStoreOptions {
  * ```
  */
 export class LedgerStore {
-  /** The open database, for the queries of `query.ts`. */
-  readonly database: DatabaseSync;
   readonly path: string;
-  readonly #insert: StatementSync | undefined;
+  readonly #readOnly: boolean;
+  readonly #logger: Logger | undefined;
+  #database: DatabaseSync;
+  #insert: StatementSync | undefined;
+  /**
+   * The file a writing store has open, to notice it removed or replaced at `path` (SQLite would go on
+   * writing into the unlinked file, where every record is lost); `undefined` while none is.
+   */
+  #file: { dev: number; ino: number | null } | undefined;
 
-  private constructor(path: string, database: DatabaseSync, readOnly: boolean) {
+  private constructor(path: string, options: LedgerStoreOptions) {
     this.path = path;
-    this.database = database;
-    this.#insert = readOnly ? undefined : database.prepare(
-      `INSERT INTO requests (${_COLUMNS.map(([name]) => name).join(", ")}) ` +
-        `VALUES (${_COLUMNS.map(() => "?").join(", ")})`,
-    );
+    this.#readOnly = options.readOnly ?? false;
+    this.#logger = options.logger;
+    this.#database = this.#connect();
   }
 
   /** Opens (creating it, unless read-only) the database at `path` and brings its schema up to date. */
   static open(path: string, options: LedgerStoreOptions = {}): LedgerStore {
-    const readOnly = options.readOnly ?? false;
+    return new LedgerStore(path, options);
+  }
+
+  /** The open database, for the queries of `query.ts`; another one once the file was recreated. */
+  get database(): DatabaseSync {
+    return this.#database;
+  }
+
+  /**
+   * Writes `records` in one transaction: all of them or, on an error, none. If the file at `path` is
+   * no longer the one open (removed or replaced), it is opened, or created, again first.
+   */
+  insert(records: readonly LedgerRecord[]): void {
+    if (this.#readOnly) throw new Error(`${this.path} is open read-only`);
+    if (records.length === 0) return;
+    if (this.#replaced()) {
+      this.#logger?.warn("ledger file was removed or replaced; reopening it", { path: this.path });
+      // SQLite leaves the `-wal` of a database whose file moved at the path, where the new file
+      // would take the old one's pages from it: emptied into the old file first, it cannot. A reader
+      // of the old file can keep it from emptying; the batch then fails and is tried again. After a
+      // reopen that failed, the old one is closed already.
+      if (
+        this.#database.isOpen && this.#database.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get()?.busy !== 0
+      ) {
+        throw new Error(`the old ${this.path} is still being read`);
+      }
+      this.close();
+      this.#file = undefined;
+      this.#database = this.#connect();
+    }
+    const insert = this.#insert!;
+    this.#database.exec("BEGIN");
+    try {
+      for (const record of records) {
+        insert.run(..._COLUMNS.map(([, value]) => value(record) ?? null));
+      }
+      this.#database.exec("COMMIT");
+    } catch (error) {
+      this.#database.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  /** Deletes up to `limit` rows older than `time` (wall-clock ms); returns how many went. */
+  deleteBefore(time: number, limit: number): number {
+    const result = this.#database.prepare(
+      "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE time < ? ORDER BY time LIMIT ?)",
+    ).run(time, limit);
+    return Number(result.changes);
+  }
+
+  /** What each client spent since `time` (wall-clock ms), in USD, for the monthly budgets. */
+  costByClientSince(time: number): Map<string, number> {
+    const rows = this.#database.prepare(
+      "SELECT client, SUM(cost_usd) AS cost FROM requests WHERE time >= ? AND client IS NOT NULL GROUP BY client",
+    ).all(time);
+    return new Map(rows.map((row) => [String(row.client), Number(row.cost ?? 0)]));
+  }
+
+  close(): void {
+    if (this.#database.isOpen) this.#database.close();
+  }
+
+  /** Opens the database at `path` as the options say, and for a writer prepares its insert. */
+  #connect(): DatabaseSync {
+    const { path } = this;
+    const readOnly = this.#readOnly;
     if (readOnly) {
       Deno.statSync(path);
     } else {
@@ -105,54 +179,46 @@ export class LedgerStore {
     try {
       // Writes wait briefly for another writer rather than fail; a reader never waits on WAL.
       database.exec(`PRAGMA busy_timeout = ${readOnly ? 2_000 : 250}`);
-      if (!readOnly) {
-        database.exec("PRAGMA journal_mode = WAL");
-        database.exec("PRAGMA synchronous = NORMAL");
-        _migrate(database);
-      } else if (_version(database) < _MIGRATIONS.length) {
-        throw new Error(`${path} is not a relay ledger, or is older than this relay (run relay serve once)`);
+      if (readOnly) {
+        if (_version(database) < _MIGRATIONS.length) {
+          throw new Error(
+            `${path} is not a relay ledger, or is older than this relay (run relay serve once)`,
+          );
+        }
+        return database;
       }
-      return new LedgerStore(path, database, readOnly);
+      database.exec("PRAGMA journal_mode = WAL");
+      database.exec("PRAGMA synchronous = NORMAL");
+      _migrate(database);
+      this.#insert = database.prepare(
+        `INSERT INTO requests (${_COLUMNS.map(([name]) => name).join(", ")}) ` +
+          `VALUES (${_COLUMNS.map(() => "?").join(", ")})`,
+      );
+      const { dev, ino } = Deno.statSync(path);
+      this.#file = { dev, ino };
+      return database;
     } catch (error) {
       database.close();
       throw error;
     }
   }
 
-  /** Writes `records` in one transaction: all of them or, on an error, none. */
-  insert(records: readonly LedgerRecord[]): void {
-    if (!this.#insert) throw new Error(`${this.path} is open read-only`);
-    if (records.length === 0) return;
-    this.database.exec("BEGIN");
+  /**
+   * Whether the file at `path` is not the one open: gone, another file, or unknown since a reopen
+   * failed. One stat a batch. While the database is open its file cannot be freed, so no new file
+   * can have its device and inode.
+   */
+  #replaced(): boolean {
+    if (this.#file === undefined) return true;
+    let now: Deno.FileInfo;
     try {
-      for (const record of records) {
-        this.#insert.run(..._COLUMNS.map(([, value]) => value(record) ?? null));
-      }
-      this.database.exec("COMMIT");
+      now = Deno.statSync(this.path);
     } catch (error) {
-      this.database.exec("ROLLBACK");
+      // No file can be there: gone, or its folder is now something else.
+      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) return true;
       throw error;
     }
-  }
-
-  /** Deletes up to `limit` rows older than `time` (wall-clock ms); returns how many went. */
-  deleteBefore(time: number, limit: number): number {
-    const result = this.database.prepare(
-      "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE time < ? ORDER BY time LIMIT ?)",
-    ).run(time, limit);
-    return Number(result.changes);
-  }
-
-  /** What each client spent since `time` (wall-clock ms), in USD, for the monthly budgets. */
-  costByClientSince(time: number): Map<string, number> {
-    const rows = this.database.prepare(
-      "SELECT client, SUM(cost_usd) AS cost FROM requests WHERE time >= ? AND client IS NOT NULL GROUP BY client",
-    ).all(time);
-    return new Map(rows.map((row) => [String(row.client), Number(row.cost ?? 0)]));
-  }
-
-  close(): void {
-    if (this.database.isOpen) this.database.close();
+    return now.dev !== this.#file.dev || now.ino !== this.#file.ino;
   }
 }
 

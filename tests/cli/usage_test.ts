@@ -110,6 +110,13 @@ Deno.test("relay usage refuses a bad --since and says where the ledger would be 
   const bad = await runRelay(["usage", "--since", "yesterday"], { cwd: folder });
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /argument 'yesterday' is invalid/);
+  const impossible = await runRelay(["usage", "--since", "2026-02-30"], { cwd: folder });
+  assert.equal(impossible.code, 1);
+  assert.equal(
+    impossible.stderr.trim(),
+    bad.stderr.trim().replace("'yesterday'", "'2026-02-30'"),
+    "the same error as any bad value",
+  );
   const missing = await runRelay(["usage"], { cwd: folder });
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /no ledger at .*\/ledger\.db yet: relay serve creates it when it starts/);
@@ -123,7 +130,19 @@ Deno.test("parseSince takes a duration back from now or a UTC date, and nothing 
   assert.equal(parseSince("24h", now), Date.UTC(2026, 10, 7, 12));
   assert.equal(parseSince("7d", now), Date.UTC(2026, 10, 1, 12));
   assert.equal(parseSince("2026-11-01", now), Date.UTC(2026, 10, 1));
-  for (const bad of ["yesterday", "2026-13-01", "-1h", "7 days"]) {
+  assert.equal(parseSince("2028-02-29", now), Date.UTC(2028, 1, 29), "a leap day");
+  for (
+    const bad of [
+      "yesterday",
+      "2026-13-01",
+      "2026-02-30",
+      "2026-02-29",
+      "2026-04-31",
+      "2026-01-00",
+      "-1h",
+      "7 days",
+    ]
+  ) {
     assert.equal(parseSince(bad, now), undefined, bad);
   }
 });
@@ -139,4 +158,53 @@ Deno.test("formatUsage colours the header and only the error cells that are not 
   assert.equal((lines[3].match(/<b>/g) ?? []).length, 11, "every header cell");
   assert.ok(!lines[4].includes("<r>"), "sonnet had no errors");
   assert.match(lines[5], /^claude-haiku-4-5\s+1\s+<r>1 \(100\.0%\)<\/r>/);
+});
+
+/** A name a client could choose: it would set the terminal's title, clear it and paint, or break lines. */
+const EVIL = "\u001b]0;pwned\u0007\u001b[2J\u001b[31mEVIL\u001b[0m\nx\r\t\u0001\u007f\u009b2J";
+const SHOWN = "\\x1b]0;pwned\\x07\\x1b[2J\\x1b[31mEVIL\\x1b[0m\\nx\\r\\t\\x01\\x7f\\x9b2J";
+const CONTROL = /\p{Cc}/u;
+
+Deno.test("formatUsage shows control characters in every name as escapes, whatever it totals by", async () => {
+  const { path } = await withLedgerConfig();
+  const store = LedgerStore.open(path);
+  store.insert([
+    ledgerRecord({ time: Date.now() - HOUR, model: EVIL, provider: EVIL, keyLabel: EVIL, client: EVIL }),
+  ]);
+  store.close();
+  const reader = LedgerStore.open(path, { readOnly: true });
+  try {
+    for (
+      const [by, name] of [
+        ["model", SHOWN],
+        ["provider", SHOWN],
+        ["key", `${SHOWN} fc15735de69a`],
+        ["client", SHOWN],
+      ] as const
+    ) {
+      const report = usageReport(reader.database, { since: Date.now() - 24 * HOUR, by });
+      const lines = formatUsage(report, path).split("\n");
+      assert.equal(lines.length, 6, `${by}: one line a row`);
+      assert.ok(!CONTROL.test(lines.join("")), `${by}: no control character`);
+      assert.ok(lines[4].startsWith(`${name}  `), `${by}: ${lines[4]}`);
+      assert.equal(lines[4].indexOf(" 1 ") + 1, lines[3].indexOf("REQUESTS") + 7, `${by}: aligned`);
+    }
+  } finally {
+    reader.close();
+  }
+});
+
+Deno.test("relay usage prints no control character from a name, as a table or as JSON", async () => {
+  const { folder, path } = await withLedgerConfig();
+  const store = LedgerStore.open(path);
+  store.insert([ledgerRecord({ time: Date.now() - HOUR, model: EVIL })]);
+  store.close();
+  const table = await runRelay(["usage"], { cwd: folder });
+  assert.equal(table.code, 0, table.stderr);
+  assert.ok(!CONTROL.test(table.stdout.replaceAll("\n", "")), table.stdout);
+  assert.ok(table.stdout.split("\n")[4].startsWith(`${SHOWN}  `));
+  const json = await runRelay(["usage", "--json"], { cwd: folder });
+  assert.equal(json.code, 0, json.stderr);
+  assert.ok(!CONTROL.test(json.stdout.replaceAll("\n", "")), json.stdout);
+  assert.equal(JSON.parse(json.stdout).groups[0].name, EVIL, "the name itself, escaped as JSON");
 });

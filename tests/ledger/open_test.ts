@@ -99,3 +99,25 @@ Deno.test("reconfigure takes a reloaded config's clients and prices, keeping wha
   );
   await ledger.close();
 });
+
+Deno.test("openLedger recreates a ledger removed while it runs, and says so in relay's log", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const lines: Record<string, unknown>[] = [];
+  const config = configSchema.parse({ ledger: { path }, providers: [{ name: "mock", type: "mock" }] });
+  const ledger = openLedger(config, {
+    logger: createLogger({ level: "warn", write: (line) => lines.push(JSON.parse(line)) }),
+    timers: new FakeClock(),
+  });
+  for (const suffix of ["", "-wal", "-shm"]) await Deno.remove(`${path}${suffix}`);
+  const { costUsd: _, ...entry } = ledgerRecord({ requestId: "after" });
+  await ledger.recorder.record(entry);
+  await ledger.close();
+  assert.deepEqual(lines.map(({ msg, path }) => ({ msg, path })), [
+    { msg: "ledger file was removed or replaced; reopening it", path },
+  ]);
+  const reader = LedgerStore.open(path, { readOnly: true });
+  const ids = reader.database.prepare("SELECT request_id FROM requests").all().map((row) => row.request_id);
+  reader.close();
+  assert.deepEqual(ids, ["after"]);
+});

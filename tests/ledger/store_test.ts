@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { LedgerStore } from "../../src/ledger/store.ts";
+import { createLogger } from "../../src/util/logger.ts";
 import { ledgerRecord, tempFolder } from "./_records.ts";
 
 Deno.test("LedgerStore.open creates a private folder and file, in WAL mode, with the schema", async () => {
@@ -117,6 +118,124 @@ Deno.test("costByClientSince totals each client's cost from a time on; deleteBef
     assert.equal(store.deleteBefore(november + 6, 10), 2);
     assert.equal(store.deleteBefore(november + 6, 10), 0);
     assert.equal(store.database.prepare("SELECT count(*) AS n FROM requests").get()?.n, 2);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a store whose files were removed creates them again, with the schema, for the next batch, and warns", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/data/ledger.db`;
+  const warnings: Record<string, unknown>[] = [];
+  const logger = createLogger({ level: "warn", write: (line) => warnings.push(JSON.parse(line)) });
+  const store = LedgerStore.open(path, { logger });
+  try {
+    store.insert([ledgerRecord({ requestId: "before" })]);
+    assert.deepEqual(warnings, [], "nothing to say while the file is there");
+    await Deno.remove(`${folder.path}/data`, { recursive: true });
+
+    store.insert([ledgerRecord({ requestId: "after" })]);
+    assert.equal((await Deno.stat(`${folder.path}/data`)).mode! & 0o777, 0o700);
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    const reader = LedgerStore.open(path, { readOnly: true });
+    try {
+      assert.deepEqual(
+        reader.database.prepare("SELECT request_id FROM requests").all().map((row) => row.request_id),
+        ["after"],
+      );
+    } finally {
+      reader.close();
+    }
+    assert.deepEqual(warnings.map(({ level, msg, path }) => ({ level, msg, path })), [
+      { level: "warn", msg: "ledger file was removed or replaced; reopening it", path },
+    ]);
+    store.insert([ledgerRecord({ requestId: "again" })]);
+    assert.equal(warnings.length, 1, "once: the new file is the open one");
+    assert.equal(store.database.prepare("SELECT count(*) AS n FROM requests").get()?.n, 2);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a store whose file was replaced by another writes to the one at its path", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const warnings: string[] = [];
+  const store = LedgerStore.open(path, { logger: createLogger({ write: (line) => warnings.push(line) }) });
+  try {
+    store.insert([ledgerRecord({ requestId: "old" })]);
+    const other = LedgerStore.open(`${folder.path}/other.db`);
+    other.insert([ledgerRecord({ requestId: "restored" })]);
+    other.close();
+    await Deno.rename(`${folder.path}/other.db`, path);
+
+    store.insert([ledgerRecord({ requestId: "new" })]);
+    assert.equal(warnings.length, 1);
+    assert.equal(store.database.prepare("PRAGMA integrity_check").get()?.integrity_check, "ok");
+    const reader = LedgerStore.open(path, { readOnly: true });
+    try {
+      assert.deepEqual(
+        reader.database.prepare("SELECT request_id FROM requests ORDER BY id").all().map((row) =>
+          row.request_id
+        ),
+        ["restored", "new"],
+      );
+    } finally {
+      reader.close();
+    }
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a replaced file is not reopened while a reader keeps the old one's -wal from emptying", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const store = LedgerStore.open(path, { logger: createLogger({ write: () => {} }) });
+  const reading = new DatabaseSync(path, { readOnly: true });
+  try {
+    store.insert([ledgerRecord({ requestId: "old" })]);
+    reading.exec("BEGIN");
+    reading.prepare("SELECT count(*) FROM requests").get();
+    const other = LedgerStore.open(`${folder.path}/other.db`);
+    other.insert([ledgerRecord({ requestId: "restored" })]);
+    other.close();
+    await Deno.rename(`${folder.path}/other.db`, path);
+
+    assert.throws(
+      () => store.insert([ledgerRecord({ requestId: "new" })]),
+      /the old .*ledger\.db is still being read/,
+    );
+    reading.exec("COMMIT");
+    store.insert([ledgerRecord({ requestId: "new" })]);
+    assert.deepEqual(
+      store.database.prepare("SELECT request_id FROM requests ORDER BY id").all().map((row) =>
+        row.request_id
+      ),
+      ["restored", "new"],
+    );
+  } finally {
+    reading.close();
+    store.close();
+  }
+});
+
+Deno.test("a store that could not create its file again tries with the next batch", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/data/ledger.db`;
+  const store = LedgerStore.open(path, { logger: createLogger({ write: () => {} }) });
+  try {
+    store.insert([ledgerRecord({ requestId: "before" })]);
+    await Deno.remove(`${folder.path}/data`, { recursive: true });
+    await Deno.writeTextFile(`${folder.path}/data`, "a file where the folder was");
+    assert.throws(() => store.insert([ledgerRecord({ requestId: "refused" })]), Deno.errors.AlreadyExists);
+
+    await Deno.remove(`${folder.path}/data`);
+    store.insert([ledgerRecord({ requestId: "after" })]);
+    assert.deepEqual(
+      store.database.prepare("SELECT request_id FROM requests").all().map((row) => row.request_id),
+      ["after"],
+    );
   } finally {
     store.close();
   }
