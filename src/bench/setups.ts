@@ -85,7 +85,13 @@ export async function loopbackSetup(options: LoopbackOptions): Promise<BenchSetu
   const stack = new AsyncDisposableStack();
   try {
     const mock = stack.use(
-      Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, benchUpstreamHandler()),
+      Deno.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        onListen: () => {},
+        // The bench cancels its requests at Ctrl-C, mid-body; that is no error worth a stack trace.
+        onError: () => new Response(null, { status: 499 }),
+      }, benchUpstreamHandler()),
     );
     const upstream = `http://127.0.0.1:${mock.addr.port}`;
     const relay = stack.use(await startBenchRelay(upstream, options));
@@ -164,9 +170,8 @@ export async function startBenchRelay(upstream: string, options: LoopbackOptions
 export async function targetSetup(
   options: { target: string; upstream?: string; token?: string; placement: Placement },
 ): Promise<BenchSetup> {
-  const credential: Record<string, string> = options.token
-    ? { authorization: `Bearer ${options.token}` }
-    : {};
+  // In place of the workload's own x-api-key (Claude Code's headers carry one), which relay reads first.
+  const credential: Record<string, string> = options.token ? { "x-api-key": options.token } : {};
   const relay = urlTarget("relay", options.target, credential);
   const notes = ["relay at --target was not started by the bench, so its memory is not measured"];
   if (!options.upstream) {

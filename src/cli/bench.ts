@@ -7,6 +7,7 @@ import { type BenchPlan, checksFidelity, plannedRequests, runBench } from "../be
 import { CLAUDE_CODE_HEADERS } from "../bench/claude_code_headers.ts";
 import { scenarioRequest } from "../bench/scenarios.ts";
 import { type BenchSetup, loopbackSetup, placement, providerSetup, targetSetup } from "../bench/setups.ts";
+import { MAX_MOCK_EVENTS } from "../providers/mock_options.ts";
 import { estimateTokens } from "../routing/token_estimate.ts";
 import { reportConfigError } from "./_config_error.ts";
 import { Cancelled, canPrompt, terminalPrompter } from "./_prompts.ts";
@@ -33,7 +34,7 @@ export function benchCommand(setExitCode: (code: number) => void) {
       "concurrency levels, comma-separated (default 1,16,64; 1 with --provider)",
       concurrencyLevels,
     )
-    .option("--events <n>", "text deltas in each mock answer (default 8)", positiveCount)
+    .option("--events <n>", "text deltas in each mock answer (default 8, at most 100000)", _eventCount)
     .option("--json", "print the report as JSON (progress stays on stderr)")
     .option("--quick", "a short run: 100 requests per target at concurrency 1 and 16")
     .option("--target <url>", "bench a relay already running at this URL")
@@ -223,6 +224,13 @@ function _usage(message: string): number {
 export function positiveCount(value: string): number {
   const count = Number(value);
   if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError("expected a positive integer");
+  return count;
+}
+
+/** `--events`: as many as the mock will write (`x-relay-mock: events=`), so the run is not refused. */
+function _eventCount(value: string): number {
+  const count = positiveCount(value);
+  if (count > MAX_MOCK_EVENTS) throw new InvalidArgumentError(`expected at most ${MAX_MOCK_EVENTS}`);
   return count;
 }
 

@@ -18,13 +18,16 @@ export const MOCK_FAULTS = [
 
 export type MockFault = typeof MOCK_FAULTS[number];
 
+/** The most `text_delta` events one mock answer may have. */
+export const MAX_MOCK_EVENTS = 100_000;
+
 export const mockOptionsSchema = z.strictObject({
   /** Wait before the response headers (time to first byte). */
   ttfb: durationSchema.default(0),
   /** Wait between two SSE events. */
   chunk_delay: durationSchema.default(0),
   /** How many `text_delta` events the answer has. */
-  events: z.number().int().min(1).max(100_000).default(8),
+  events: z.number().int().min(1).max(MAX_MOCK_EVENTS).default(8),
   fault: z.enum(MOCK_FAULTS).default("none"),
   /** Events sent before a mid-stream fault. */
   fault_after: z.number().int().min(0).default(2),

@@ -73,12 +73,15 @@ Deno.test("relay bench prints readable tables", async () => {
   assert.match(stdout, /fidelity: passed/);
 });
 
-Deno.test("relay bench --target benches a running relay, against --upstream when given", async (t) => {
+Deno.test("relay bench --target benches a running relay with client tokens, against --upstream when given", async (t) => {
   const upstream = startFakeUpstream();
   const folder = await sandbox();
-  const config =
+  // As relay init writes it: a client token, which the bench sends from $ANTHROPIC_AUTH_TOKEN.
+  const token = "rly_bench_target_token_00000001";
+  const config = `server:\n  auth:\n    tokens: [${token}]\n` +
     `providers:\n  - name: fake\n    type: anthropic-compatible\n    base_url: "${upstream.url}"\n` +
     `    keys:\n      - key: ${PROVIDER_KEY}\n`;
+  const withToken = { env: { ANTHROPIC_AUTH_TOKEN: token } };
   await writeConfig(folder, config);
   await using relay = await spawnRelay([], { cwd: folder });
 
@@ -86,7 +89,7 @@ Deno.test("relay bench --target benches a running relay, against --upstream when
     "with --upstream: the upstream timed directly and through bare too, streams compared",
     async () => {
       const args = ["bench", "--quick", "--json", "--target", relay.url, "--upstream", upstream.url];
-      const { code, stdout, stderr } = await runRelay(args);
+      const { code, stdout, stderr } = await runRelay(args, withToken);
       assert.equal(code, 0, stderr);
       const report = parsed(stdout);
       assert.equal(report.meta.mode, "target");
@@ -107,7 +110,7 @@ Deno.test("relay bench --target benches a running relay, against --upstream when
       "10",
       "--target",
       relay.url,
-    ]);
+    ], withToken);
     assert.equal(code, 0, stderr);
     const report = parsed(stdout);
     assertTimes(report.relay.ttfb_ms, "relay.ttfb_ms");
@@ -180,6 +183,7 @@ Deno.test("relay bench refuses flags that do not go together", async () => {
       [["--upstream", "http://127.0.0.1:1"], /--upstream goes with --target/],
       [["--target", "http://127.0.0.1:1", "--provider", "x"], /cannot be used together/],
       [["--concurrency", "1,0"], /positive integer/],
+      [["--events", "100001"], /expected at most 100000/],
     ] as const
   ) {
     const { code, stderr } = await runRelay(["bench", ...args]);
