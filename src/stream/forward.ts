@@ -50,7 +50,8 @@ export interface ForwardOptions {
  *
  * When the source fails mid-stream and `describeFailure` names the failure, the client gets an
  * `event: error` if the bytes so far end on an event boundary (the SDKs then raise a proper API error);
- * otherwise the stream just ends, because anything appended to half an event would corrupt it. A
+ * otherwise (half an event, or any body that is not SSE) the client's transfer fails, as the upstream's
+ * did: anything appended would corrupt it, and a clean end would pass a cut body off as whole. A
  * keep-alive goes out only between two events, for the same reason.
  *
  * One stream layer does all of this: each layer costs promises per chunk, and relay bench counts them.
@@ -109,11 +110,15 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
       return;
     }
     const failure = describeFailure(error);
+    finish({ kind: "upstream_failed", bytes, ...failure });
     if (options.sse && boundary.atBoundary) {
       controller.enqueue(encodeSseEvent("error", errorEnvelope(failure.errorType, failure.message)));
+      controller.close();
+      return;
     }
-    controller.close();
-    finish({ kind: "upstream_failed", bytes, ...failure });
+    // Half a JSON body or half an event cannot be told, or mended: the client's transfer breaks, as the
+    // upstream's did, instead of ending as if it were whole.
+    controller.error(error);
   };
 
   return new ReadableStream<Uint8Array>({

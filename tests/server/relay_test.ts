@@ -321,7 +321,7 @@ Deno.test("a stream that ends on the upstream's own error event is relayed as it
   await upstream.close();
 });
 
-Deno.test("an upstream that breaks mid-event ends the stream without appending to the half event", async () => {
+Deno.test("an upstream that breaks mid-event breaks the client's transfer, appending nothing to the half event", async () => {
   const stream = controlledStream();
   const upstream = startFakeUpstream(() => stream.response());
   await using relay = startTestRelay({ upstreamUrl: upstream.url });
@@ -334,8 +334,33 @@ Deno.test("an upstream that breaks mid-event ends the stream without appending t
   const first = await reader.read();
   stream.fail(new Error("connection reset"));
   const chunks = [first.value!];
-  for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value);
+  const broken = await (async () => {
+    try {
+      for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value);
+      return false;
+    } catch {
+      return true;
+    }
+  })();
+  assert.equal(broken, true, "the chunked answer is left unfinished, as the upstream's was");
   assert.equal(new TextDecoder().decode(concatBytes(chunks)).includes("event: error"), false);
+  assert.equal((await relay.nextRequestLog()).outcome, "upstream_failed");
+  await upstream.close();
+});
+
+Deno.test("a JSON answer the upstream cuts off reaches the client as a broken transfer, not a whole 200", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() =>
+    stream.response({ headers: { "content-type": "application/json" } })
+  );
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const pending = post(`${relay.url}/v1/messages`, '{"model":"m","max_tokens":8,"messages":[]}');
+  stream.push('{"id":"msg_1","type":"message","content":[{"type":"text","text":"hello wor');
+  const response = await pending;
+  assert.equal(response.status, 200);
+  stream.fail(new Error("connection reset"));
+  await assert.rejects(response.text());
+  assert.equal((await relay.nextRequestLog()).outcome, "upstream_failed");
   await upstream.close();
 });
 

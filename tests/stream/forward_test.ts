@@ -52,14 +52,18 @@ Deno.test("forwardBody ends a failed SSE body on an event boundary with event: e
   assert.equal((await outcome).kind, "upstream_failed");
 });
 
-Deno.test("forwardBody appends nothing to half an event, nor to a body that is not SSE", async () => {
-  for (const [sse, partial] of [[true, "event: content_block_delta\nda"], [false, "{}"]] as const) {
+Deno.test("forwardBody appends nothing to half an event, nor to a body that is not SSE: their transfer fails", async () => {
+  for (
+    const [sse, partial] of [[true, "event: content_block_delta\nda"], [false, '{"id":"msg_1","con']] as const
+  ) {
     const { source, reader, outcome } = forwarded(sse);
     await reader.read();
     source.push(partial);
     await reader.read();
-    source.fail(new Error("reset"));
-    assert.equal((await reader.read()).done, true);
+    const reset = new Error("reset");
+    source.fail(reset);
+    // A clean end would pass the cut body off as whole.
+    await assert.rejects(reader.read(), (error) => error === reset);
     assert.equal((await outcome).kind, "upstream_failed");
   }
 });
