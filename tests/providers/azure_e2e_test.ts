@@ -25,6 +25,18 @@ function startFakeFoundry(authorized: (headers: Headers) => boolean): FakeUpstre
   });
 }
 
+/** relay in front of `foundry`, with Entra ID tokens from `tokenUrl`. */
+function entraRelay(foundry: FakeUpstream, tokenUrl: string, models?: Record<string, string>): TestRelay {
+  return startTestRelay({
+    provider: createAzureProvider({
+      name: "foundry",
+      baseUrl: `${foundry.url}/anthropic`,
+      auth: entraClientCredentialsTokens({ ...APP, tokenUrl }),
+    }),
+    models,
+  });
+}
+
 function postMessages(relay: TestRelay, model = "claude-sonnet-4-5"): Promise<Response> {
   return fetch(`${relay.url}/v1/messages`, {
     method: "POST",
@@ -43,14 +55,7 @@ Deno.test("relay reaches Foundry with Entra ID tokens, fetched once, under the d
   const foundry = startFakeFoundry((headers) =>
     entra.issued.some((token) => headers.get("authorization") === `Bearer ${token}`)
   );
-  await using relay = startTestRelay({
-    provider: createAzureProvider({
-      name: "foundry",
-      baseUrl: `${foundry.url}/anthropic`,
-      auth: entraClientCredentialsTokens({ ...APP, tokenUrl: entra.url }),
-    }),
-    models: { "claude-sonnet-4-5": DEPLOYMENT },
-  });
+  await using relay = entraRelay(foundry, entra.url, { "claude-sonnet-4-5": DEPLOYMENT });
 
   for (let i = 0; i < 2; i++) {
     const response = await postMessages(relay);
@@ -82,13 +87,7 @@ Deno.test("an Entra ID token Foundry refuses is dropped: the request succeeds wi
   const foundry = startFakeFoundry((headers) =>
     entra.issued.some((token) => headers.get("authorization") === `Bearer ${token}` && !refusing(token))
   );
-  await using relay = startTestRelay({
-    provider: createAzureProvider({
-      name: "foundry",
-      baseUrl: `${foundry.url}/anthropic`,
-      auth: entraClientCredentialsTokens({ ...APP, tokenUrl: entra.url }),
-    }),
-  });
+  await using relay = entraRelay(foundry, entra.url);
 
   const response = await postMessages(relay);
   assert.equal(response.status, 200);
@@ -139,13 +138,7 @@ Deno.test("a refused Entra secret becomes a 502 that says why, without the secre
     scope: SCOPE,
   });
   const foundry = startFakeFoundry(() => true);
-  await using relay = startTestRelay({
-    provider: createAzureProvider({
-      name: "foundry",
-      baseUrl: `${foundry.url}/anthropic`,
-      auth: entraClientCredentialsTokens({ ...APP, tokenUrl: entra.url }),
-    }),
-  });
+  await using relay = entraRelay(foundry, entra.url);
 
   const response = await postMessages(relay);
   assert.equal(response.status, 502);
