@@ -1,6 +1,7 @@
 import type { ZodType } from "zod";
 import { relayUrl } from "../config/client_url.ts";
 import { expandEnvInDocument } from "../config/env_expand.ts";
+import { checkFileMode } from "../config/file_mode.ts";
 import { ConfigError, formatPath } from "../config/errors.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { configSchema } from "../config/schema.ts";
@@ -105,6 +106,11 @@ async function _target(options: AdminCommandOptions, despiteConfigError: boolean
  * the call needs cannot be read.
  */
 async function _targetDespite(error: ConfigError, url: string | undefined): Promise<_Target> {
+  // A file relay would refuse to read (not private, another user's, not a file) is not read here
+  // either: its token and address would not be ours to use.
+  await checkFileMode(error.file).catch(() => {
+    throw error;
+  });
   let text: string;
   try {
     text = await Deno.readTextFile(error.file);

@@ -178,9 +178,16 @@ const _SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM"];
  * name that does not resolve), which the config or the flags can fix, rather than inside relay.
  */
 function _cannotListen(error: unknown): error is Error {
-  return Object.values(Deno.errors).some((kind) => error instanceof kind) || error instanceof URIError ||
+  return _BIND_ERRORS.some((kind) => error instanceof kind) || error instanceof URIError ||
     (error instanceof Error && error.message.startsWith("failed to lookup address"));
 }
+
+const _BIND_ERRORS = [
+  Deno.errors.AddrInUse,
+  Deno.errors.AddrNotAvailable,
+  Deno.errors.PermissionDenied,
+  Deno.errors.NotFound,
+];
 
 function _parsePort(value: string): number {
   // Number("") and Number(" ") are 0, which would mean any free port: an unset $PORT must not.

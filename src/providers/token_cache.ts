@@ -103,7 +103,7 @@ export async function sendWithToken(
   const response = await send(first);
   if (response.status !== 401) return response;
   // Left unread, the refused answer's body would hold its connection open until garbage collection.
-  await response.body?.cancel();
+  await response.body?.cancel().catch(() => {});
   tokens.invalidate(first);
   return send(await _tokenFrom(tokens, authName));
 }

@@ -127,17 +127,26 @@ export function conversationKey(headers: Headers, body: unknown): string | undef
   return _hash(
     JSON.stringify([
       "opening",
-      _text(system).slice(0, _SYSTEM_PREFIX_CHARS),
-      _text(first.content).slice(0, _FIRST_MESSAGE_CHARS),
+      _text(system, _SYSTEM_PREFIX_CHARS),
+      _text(first.content, _FIRST_MESSAGE_CHARS),
     ]),
   );
 }
 
-/** The text of a `system` or `content` value: a string, or the `text` of its text blocks. */
-function _text(content: unknown): string {
-  if (typeof content === "string") return content;
+/**
+ * The first `max` characters of the text of a `system` or `content` value: a string, or the `text` of
+ * its text blocks joined by line breaks. Blocks past `max` are not read: a long prompt costs no more.
+ */
+function _text(content: unknown, max: number): string {
+  if (typeof content === "string") return content.slice(0, max);
   if (!Array.isArray(content)) return "";
-  return content.map((block) => typeof block?.text === "string" ? block.text : "").join("\n");
+  let text = "";
+  for (const [index, block] of content.entries()) {
+    if (index > 0) text += "\n";
+    if (typeof block?.text === "string") text += block.text;
+    if (text.length >= max) break;
+  }
+  return text.slice(0, max);
 }
 
 /** 32 characters, never a JSON array like the plain keys. */

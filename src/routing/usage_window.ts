@@ -195,6 +195,8 @@ export class UsageWindow {
 
   /** Starts each budget afresh once its own window has ended: the local count, the upstream's figure. */
   #roll(): void {
+    // Read on every pick of every key: an empty window has nothing to roll, and no clock to read.
+    if (this.#resetAt === undefined && this.#upstreamResetAt === undefined) return;
     const now = this.#now();
     if (this.#resetAt !== undefined && now >= this.#resetAt) {
       this.#used = 0;

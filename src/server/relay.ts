@@ -276,10 +276,10 @@ async function _relay(
     while (trace.attempts < retry.maxAttempts) {
       const step = plan.next();
       if (step.kind === "wait") {
-        // An upstream's own answer (its rate-limit headers tell Claude Code a plan limit from a
-        // throttle) says more than relay's summary of the wait.
-        if (waitedMs + step.waitMs > retry.maxWaitMs && last) break;
         if (waitedMs + step.waitMs > retry.maxWaitMs) {
+          // An upstream's own 429 (its rate-limit headers tell Claude Code a plan limit from a
+          // throttle) says more than relay's summary of the wait.
+          if (last?.response?.status === 429) break;
           throw new RelayError(
             429,
             `every key that serves ${
@@ -380,7 +380,7 @@ async function _relay(
       if (decision.action === "disable_key" && attempt.key) {
         options.logger.warn("key disabled", {
           provider: attempt.route.provider.name,
-          key: attempt.key?.label,
+          key: attempt.key.label,
           reason: decision.reason,
         });
       }
@@ -690,7 +690,6 @@ async function _within<T>(
   }
 }
 
-/** Waits `ms`, or rejects as soon as the client leaves. */
 /** Waits `ms`, unless the client leaves or a shutdown cuts what is left first. */
 function _sleep(ms: number, client: AbortSignal, cut: AbortSignal): Promise<void> {
   const stopped = () => client.aborted ? new _ClientGone() : _shutDown();

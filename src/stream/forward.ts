@@ -110,15 +110,15 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
       return;
     }
     const failure = describeFailure(error);
-    finish({ kind: "upstream_failed", bytes, ...failure });
     if (options.sse && boundary.atBoundary) {
       controller.enqueue(encodeSseEvent("error", errorEnvelope(failure.errorType, failure.message)));
       controller.close();
-      return;
+    } else {
+      // Half a JSON body or half an event cannot be told, or mended: the client's transfer breaks, as
+      // the upstream's did, instead of ending as if it were whole.
+      controller.error(error);
     }
-    // Half a JSON body or half an event cannot be told, or mended: the client's transfer breaks, as the
-    // upstream's did, instead of ending as if it were whole.
-    controller.error(error);
+    finish({ kind: "upstream_failed", bytes, ...failure });
   };
 
   return new ReadableStream<Uint8Array>({

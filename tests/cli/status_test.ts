@@ -117,6 +117,19 @@ Deno.test("relay status on a broken file it cannot find the admin token in says 
   );
 });
 
+Deno.test("relay status reads nothing from a file relay would refuse to read: not private", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(folder, CONFIG, 0o644);
+  const { code, stderr } = await runRelay(["status", "-c", path, "--url", "http://127.0.0.1:9"]);
+  assert.equal(code, 1);
+  assert.match(stderr, /chmod 600/);
+  assert.doesNotMatch(
+    stderr,
+    /^note:|relay is not running|cannot reach/m,
+    "refused before anything was read or sent",
+  );
+});
+
 const NOW = Date.parse("2026-11-25T12:00:00Z");
 
 const STATUS: AdminStatus = {
