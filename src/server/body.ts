@@ -73,15 +73,26 @@ const _decoder = new TextDecoder("utf-8", { fatal: true });
  * API would give, worded so the client learns which field is wrong.
  */
 export function inspectMessagesBody(bytes: Uint8Array): MessagesFields {
+  return messagesFields(parseJsonBody(bytes));
+}
+
+/**
+ * A request body parsed as JSON, strictly UTF-8 (replacement characters would change the text the model
+ * reads, unseen), or a 400 `RelayError` saying why not, never quoting the body.
+ *
+ * @example
+ * ```ts
+ * const body = parseJsonBody(await readBody(request, maxBodyBytes));
+ * ```
+ */
+export function parseJsonBody(bytes: Uint8Array): unknown {
   if (bytes.byteLength === 0) throw new RelayError(400, "request body is empty: expected a JSON object");
-  let body: unknown;
   try {
-    body = JSON.parse(_decoder.decode(bytes));
+    return JSON.parse(_decoder.decode(bytes));
   } catch (error) {
     const reason = error instanceof SyntaxError ? jsonSyntaxReason(error) : "it is not valid UTF-8";
     throw new RelayError(400, `request body is not valid JSON: ${reason}`);
   }
-  return messagesFields(body);
 }
 
 /**

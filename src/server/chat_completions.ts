@@ -4,7 +4,7 @@ import { chatCompletionFor } from "../stream/anthropic_to_openai_completion.ts";
 import { anthropicRequestFor, ChatRequestError } from "../stream/openai_request_to_anthropic.ts";
 import { isJsonObject } from "../stream/openai_types.ts";
 import { copyHeaders } from "../util/headers.ts";
-import { jsonSyntaxReason, readBody } from "./body.ts";
+import { jsonSyntaxReason, parseJsonBody, readBody } from "./body.ts";
 import { RelayError } from "./errors.ts";
 import { openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
 import type { RelayEnv } from "./request_id.ts";
@@ -112,8 +112,6 @@ async function _openaiAnswer(
   return Response.json(chatCompletionFor(isJsonObject(message) ? message : {}, created), { headers });
 }
 
-const _decoder = new TextDecoder("utf-8", { fatal: true });
-
 /**
  * The request body, checked as far as relay needs it, or the 400/413 response that says why not, in
  * the words `/v1/messages` uses.
@@ -122,25 +120,14 @@ async function _chatRequest(
   request: Request,
   maxBodyBytes: number,
 ): Promise<Record<string, unknown> & { model: string; messages: unknown[] } | Response> {
-  let bytes: Uint8Array;
+  let body: unknown;
   try {
-    bytes = await readBody(request, maxBodyBytes);
+    body = parseJsonBody(await readBody(request, maxBodyBytes));
   } catch (error) {
     if (error instanceof RelayError) {
       return openaiErrorResponse(error.status, error.message, { type: error.type, headers: error.headers });
     }
     throw error;
-  }
-  if (bytes.byteLength === 0) {
-    return openaiErrorResponse(400, "request body is empty: expected a JSON object");
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(_decoder.decode(bytes));
-  } catch (error) {
-    // Replacement characters would change the text the model reads, unseen.
-    const reason = error instanceof SyntaxError ? jsonSyntaxReason(error) : "it is not valid UTF-8";
-    return openaiErrorResponse(400, `request body is not valid JSON: ${reason}`);
   }
   if (!isJsonObject(body)) return openaiErrorResponse(400, "request body must be a JSON object");
   if (typeof body.model !== "string" || body.model === "") {
