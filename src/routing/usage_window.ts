@@ -153,8 +153,10 @@ export class UsageWindow {
     const now = this.#now();
     if (window.limit !== undefined) this.#upstreamLimit = window.limit;
     if (window.remaining !== undefined) this.#upstreamRemaining = window.remaining;
+    // A reset with no count to go with it bounds nothing.
+    if (this.#upstreamRemaining === undefined) return;
     if (window.resetAt !== undefined && window.resetAt > now) this.#upstreamResetAt = window.resetAt;
-    else if (window.remaining !== undefined) this.#upstreamResetAt ??= now + this.#windowMs;
+    else this.#upstreamResetAt ??= now + this.#windowMs;
   }
 
   #addLocal(amount: number): void {

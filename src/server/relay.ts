@@ -262,6 +262,7 @@ async function _relay(
   }
 
   const releaseSlot = await _slot(options, request.signal);
+  // Admitted after a shutdown's cut: start nothing. Every later wait (`_sleep`) ends at the cut itself.
   if (options.inFlight.cut.aborted) {
     releaseSlot();
     throw _shutDown();
@@ -318,10 +319,6 @@ async function _relay(
           attempt.cancelled();
           throw error;
         });
-      }
-      if (options.inFlight.cut.aborted) {
-        attempt.cancelled();
-        throw _shutDown();
       }
       trace.attempts++;
       if (trace.provider !== undefined && trace.provider !== attempt.route.provider.name) trace.failovers++;
