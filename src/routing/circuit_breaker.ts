@@ -28,14 +28,14 @@ export interface CircuitBreakerOptions {
   onTransition?: (from: BreakerState, to: BreakerState) => void;
 }
 
+/** How long the cooldown may grow to when `maxCooldownMs` is not given: 10 minutes. */
+const _DEFAULT_MAX_COOLDOWN_MS = 600_000;
+
 /**
  * Leave to send one request, from {@linkcode CircuitBreaker.tryAcquire}. Every permit must end in
  * exactly one of `onSuccess`, `onFailure` or `release`: a probe never reported keeps the breaker
  * half-open and refusing.
  */
-/** How long the cooldown may grow to when `maxCooldownMs` is not given: 10 minutes. */
-const _DEFAULT_MAX_COOLDOWN_MS = 600_000;
-
 export interface BreakerPermit {
   /** Whether this is the one request a half-open breaker lets through. */
   readonly probe: boolean;

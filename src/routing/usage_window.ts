@@ -113,13 +113,12 @@ export class UsageWindow {
     if (this.fits(amount)) return undefined;
     const localEnd = this.#resetAt ?? Infinity;
     const upstreamEnd = this.#upstreamResetAt ?? Infinity;
-    return [localEnd, upstreamEnd].filter(Number.isFinite).sort((a, b) => a - b).find((end) =>
-      this.#fits(
-        amount,
-        end >= localEnd ? 0 : this.#used,
-        end >= upstreamEnd ? undefined : this.#upstreamRemaining,
-      )
-    );
+    for (const end of localEnd <= upstreamEnd ? [localEnd, upstreamEnd] : [upstreamEnd, localEnd]) {
+      if (end === Infinity) break;
+      const used = end >= localEnd ? 0 : this.#used;
+      if (this.#fits(amount, used, end >= upstreamEnd ? undefined : this.#upstreamRemaining)) return end;
+    }
+    return undefined;
   }
 
   /** Counts `amount` against both budgets before the request goes out. */

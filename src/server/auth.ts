@@ -1,6 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { ClientRegistry } from "../ledger/clients.ts";
-import { errorResponse } from "./errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 
 /** relay's own error answer to a request, in the error shape of the route it came to. */
@@ -14,12 +13,12 @@ export type Refusal = (c: Context<RelayEnv>, status: number, message: string) =>
  *
  * @example
  * ```ts
- * app.use("/v1/*", clientAuth(new ClientRegistry([{ name: "ci", token: "rly_4f9c..." }])));
+ * app.use("/v1/*", clientAuth(new ClientRegistry([{ name: "ci", token: "rly_4f9c..." }]), (_c, status, message) => errorResponse(status, message)));
  * ```
  */
 export function clientAuth(
   clients: ClientRegistry,
-  refuse: Refusal = (_c, status, message) => errorResponse(status, message),
+  refuse: Refusal,
 ): MiddlewareHandler<RelayEnv> {
   return async (c, next) => {
     if (clients.size === 0) return await next();

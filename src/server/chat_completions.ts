@@ -3,7 +3,7 @@ import { AnthropicToOpenAI, anthropicToOpenAISse } from "../stream/anthropic_to_
 import { chatCompletionFor } from "../stream/anthropic_to_openai_completion.ts";
 import { anthropicRequestFor, ChatRequestError } from "../stream/openai_request_to_anthropic.ts";
 import { isJsonObject } from "../stream/openai_types.ts";
-import { copyHeaders } from "../util/headers.ts";
+import { copyHeaders, WITHOUT_LENGTH } from "../util/headers.ts";
 import { jsonSyntaxReason, parseJsonBody, readBody } from "./body.ts";
 import { RelayError } from "./errors.ts";
 import { openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
@@ -61,14 +61,12 @@ export function chatCompletions(
   };
 }
 
-/** The body is translated, so the client's length no longer holds. */
-const _LENGTH: ReadonlySet<string> = new Set(["content-length"]);
 /** The answer is translated too, into another length and type. */
 const _LENGTH_AND_TYPE: ReadonlySet<string> = new Set(["content-length", "content-type"]);
 
 /** The translated request as relay's own `/v1/messages` takes it, with the client's headers and signal. */
 function _messagesRequest(c: Context<RelayEnv>, messages: Record<string, unknown>): Request {
-  const headers = copyHeaders(c.req.raw.headers, _LENGTH);
+  const headers = copyHeaders(c.req.raw.headers, WITHOUT_LENGTH);
   headers.set("content-type", "application/json");
   // Anthropic upstreams require a version; OpenAI clients know nothing of it.
   if (!headers.has("anthropic-version")) headers.set("anthropic-version", "2023-06-01");

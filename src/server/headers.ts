@@ -39,7 +39,7 @@ const _NOT_TO_CLIENT: ReadonlySet<string> = new Set([..._HOP_BY_HOP, ..._UPSTREA
 
 /** The headers an upstream receives, before the adapter adds its credential. */
 export function headersForUpstream(client: Headers): HeaderList {
-  return new HeaderList(headerPairs(client, _without(client, _NOT_TO_UPSTREAM)));
+  return new HeaderList(headerPairs(client, _droppedNames(client, _NOT_TO_UPSTREAM)));
 }
 
 /**
@@ -68,7 +68,7 @@ function _connectionTokens(headers: Headers): string[] {
 }
 
 /** `names`, plus the ones `source` names in `Connection:`. */
-function _without(source: Headers, names: ReadonlySet<string>): ReadonlySet<string> {
+function _droppedNames(source: Headers, names: ReadonlySet<string>): ReadonlySet<string> {
   const tokens = _connectionTokens(source);
   return tokens.length === 0 ? names : new Set([...names, ...tokens]);
 }

@@ -23,12 +23,8 @@ export class InFlight {
     return this.#cut.signal;
   }
 
-  /** Tracks one exchange; call the returned function when it ends. After the cut it is aborted at once. */
+  /** Tracks one exchange; call the returned function when it ends. */
   add(controller: AbortController): () => void {
-    if (this.#cut.signal.aborted) {
-      controller.abort(this.#cut.signal.reason);
-      return () => {};
-    }
     this.#controllers.add(controller);
     return () => this.#controllers.delete(controller);
   }
@@ -37,7 +33,7 @@ export class InFlight {
     return this.#controllers.size;
   }
 
-  /** Aborts every tracked exchange with `reason`, and every one added from now on. */
+  /** Aborts every tracked exchange with `reason`, and ends the waits that watch {@linkcode cut}. */
   abortAll(reason: Error): void {
     this.#cut.abort(reason);
     for (const controller of this.#controllers) controller.abort(reason);

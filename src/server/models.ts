@@ -1,6 +1,6 @@
 import type { Context, Next } from "hono";
 import type { Router } from "../routing/router.ts";
-import { copyHeaders } from "../util/headers.ts";
+import { copyHeaders, WITHOUT_LENGTH } from "../util/headers.ts";
 import { readBody } from "./body.ts";
 import { errorResponse } from "./errors.ts";
 import type { RelayEnv } from "./request_id.ts";
@@ -12,8 +12,6 @@ export interface ClientModels {
   /** Why the client may not use `model`; `undefined` when it may. */
   modelRefusal(client: string | undefined, model: string): string | undefined;
 }
-
-const _EVERY_MODEL: ClientModels = { limitsModels: () => false, modelRefusal: () => undefined };
 
 /**
  * The longest upstream model list relay reads to filter it; a client limited to some models gets an
@@ -34,7 +32,7 @@ const _MAX_LIST_BYTES = 4 * 1024 * 1024;
  * app.get("/v1/models", servedModels(() => router, clients), forward);
  * ```
  */
-export function servedModels(current: () => Router, clients: ClientModels = _EVERY_MODEL) {
+export function servedModels(current: () => Router, clients: ClientModels) {
   return async (c: Context<RelayEnv>, next: Next): Promise<Response | void> => {
     const client = c.get("client");
     const allowed = (model: string) => clients.modelRefusal(client, model) === undefined;
@@ -67,9 +65,6 @@ function _modelList(data: { id: string }[], hasMore = false) {
   return { data, has_more: hasMore, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
 }
 
-/** The list is rewritten, so the upstream's length no longer holds. */
-const _LENGTH: ReadonlySet<string> = new Set(["content-length"]);
-
 /** An upstream's model list without the models the client may not use; any other answer as it came. */
 async function _onlyAllowed(response: Response, allowed: (model: string) => boolean): Promise<Response> {
   if (!response.ok || !(response.headers.get("content-type") ?? "").includes("json")) return response;
@@ -97,6 +92,6 @@ async function _onlyAllowed(response: Response, allowed: (model: string) => bool
   if (kept.length === data.length) return rebuilt(text);
   return new Response(JSON.stringify({ ...list as object, ..._modelList(kept, has_more === true) }), {
     status: response.status,
-    headers: copyHeaders(response.headers, _LENGTH),
+    headers: copyHeaders(response.headers, WITHOUT_LENGTH),
   });
 }

@@ -34,6 +34,9 @@ export function headerPairs(headers: HeaderReader, without?: ReadonlySet<string>
   return pairs;
 }
 
+/** For {@linkcode copyHeaders} of a body relay rewrites: the old length no longer holds. */
+export const WITHOUT_LENGTH: ReadonlySet<string> = new Set(["content-length"]);
+
 /**
  * A copy of `headers` that can be changed without touching the original, made from its pairs.
  *

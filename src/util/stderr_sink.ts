@@ -56,14 +56,13 @@ export class StderrSink {
   readonly writeLine = (line: string): void => {
     if (this.#broken) return;
     const bytes = _encoder.encode(line + "\n");
+    // A line over the bound is counted, and the count told even with nothing queued.
     if (this.#queuedBytes + bytes.byteLength > this.#maxQueuedBytes) {
       this.#dropped++;
-      // Even with nothing queued (one line over the bound), the count is told.
-      this.#draining ??= this.#drain();
-      return;
+    } else {
+      this.#queue.push(bytes);
+      this.#queuedBytes += bytes.byteLength;
     }
-    this.#queue.push(bytes);
-    this.#queuedBytes += bytes.byteLength;
     this.#draining ??= this.#drain();
   };
 
