@@ -1,8 +1,8 @@
 import type { ZodType } from "zod";
 import { relayUrl } from "../config/client_url.ts";
 import { expandEnvInDocument } from "../config/env_expand.ts";
-import { checkFileMode } from "../config/file_mode.ts";
 import { ConfigError, formatPath } from "../config/errors.ts";
+import { readConfigText } from "../config/load.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { configSchema } from "../config/schema.ts";
 import { parseYamlDocument } from "../config/yaml_document.ts";
@@ -106,17 +106,11 @@ async function _target(options: AdminCommandOptions, despiteConfigError: boolean
  * the call needs cannot be read.
  */
 async function _targetDespite(error: ConfigError, url: string | undefined): Promise<_Target> {
-  // A file relay would refuse to read (not private, another user's, not a file) is not read here
-  // either: its token and address would not be ours to use.
-  await checkFileMode(error.file).catch(() => {
+  // Read as relay reads it: a file relay would refuse (not private, another user's, not UTF-8) is not
+  // read here either, its token and address not ours to use.
+  const text = await readConfigText(error.file).catch(() => {
     throw error;
   });
-  let text: string;
-  try {
-    text = await Deno.readTextFile(error.file);
-  } catch {
-    throw error;
-  }
   const { doc, lineCounter } = parseYamlDocument(text);
   const unexpanded = expandEnvInDocument(doc, { text, lineCounter, env: (name) => Deno.env.get(name) })
     .map((problem) => problem.path);

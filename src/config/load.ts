@@ -72,6 +72,26 @@ export function parseConfig(text: string, path: string, env: EnvLookup): LoadedC
  * ```
  */
 export async function loadConfigFile(path: string, options: LoadOptions = {}): Promise<LoadedConfig> {
+  return parseConfig(
+    await readConfigText(path, options),
+    path,
+    options.env ?? ((name) => Deno.env.get(name)),
+  );
+}
+
+/**
+ * A config file's text, read as {@linkcode loadConfigFile} reads it (its mode checked before a byte is
+ * read, strict UTF-8), for a caller that needs the text of a file that may not parse.
+ *
+ * @example
+ * ```ts
+ * const text = await readConfigText("relay.yaml");
+ * ```
+ */
+export async function readConfigText(
+  path: string,
+  options: Pick<LoadOptions, "uid" | "source"> = {},
+): Promise<string> {
   try {
     await checkFileMode(path, options.uid);
   } catch (error) {
@@ -85,7 +105,7 @@ export async function loadConfigFile(path: string, options: LoadOptions = {}): P
   } catch (error) {
     throw unreadableFileError(path, error);
   }
-  return parseConfig(decodeConfigText(bytes, path), path, options.env ?? ((name) => Deno.env.get(name)));
+  return decodeConfigText(bytes, path);
 }
 
 /**
