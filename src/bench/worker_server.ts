@@ -10,7 +10,7 @@
 import type { Config } from "../config/schema.ts";
 import { openLedger } from "../ledger/open.ts";
 import { Runtime } from "../server/runtime.ts";
-import { serverOptionsFromConfig, startServer } from "../server/serve.ts";
+import { startRelayServer } from "../server/serve.ts";
 import { EventBus } from "../util/event_bus.ts";
 import { createLogger } from "../util/logger.ts";
 import { serveBare } from "./bare_passthrough.ts";
@@ -166,13 +166,7 @@ function _startRelay(config: Config): _Served {
   const logger = createLogger({ level: config.log.level, write: () => {} });
   const runtime = new Runtime({ config, path: undefined, logger: () => logger, events: new EventBus() });
   const ledger = openLedger(config, { logger: runtime.logger });
-  const server = startServer({
-    ...serverOptionsFromConfig(config, runtime.current.router, runtime.logger),
-    runtime,
-    clients: ledger.clients,
-    ledger: ledger.recorder,
-    hostname: config.server.host,
-  });
+  const server = startRelayServer(runtime, ledger);
   return {
     url: server.url,
     stop: async () => {

@@ -5,7 +5,7 @@ import { loadConfigFile, type LoadedConfig } from "../config/load.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { type OpenLedger, openLedger } from "../ledger/open.ts";
 import { Runtime } from "../server/runtime.ts";
-import { serverOptionsFromConfig, startServer } from "../server/serve.ts";
+import { startRelayServer } from "../server/serve.ts";
 import { EventBus } from "../util/event_bus.ts";
 import { createLogger, type Logger } from "../util/logger.ts";
 import { StderrSink } from "../util/stderr_sink.ts";
@@ -95,13 +95,7 @@ async function _serveLogged(
 
   let server;
   try {
-    server = startServer({
-      ...serverOptionsFromConfig(config, runtime.current.router, logger),
-      runtime,
-      clients: ledger.clients,
-      ledger: ledger.recorder,
-      hostname: config.server.host,
-    });
+    server = startRelayServer(runtime, ledger);
   } catch (error) {
     if (!_cannotListen(error)) throw error;
     await sink.flush(_FLUSH_MS);

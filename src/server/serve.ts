@@ -1,5 +1,6 @@
 import type { Hono } from "hono";
 import { type Config, isLoopbackHost } from "../config/schema.ts";
+import type { OpenLedger } from "../ledger/open.ts";
 import { ConcurrencyLimiter } from "../routing/concurrency.ts";
 import type { Router } from "../routing/router.ts";
 import { EventBus } from "../util/event_bus.ts";
@@ -104,6 +105,27 @@ export function startServer(options: ServeOptions): RunningServer {
       return { cut: result === "cut" };
     },
   };
+}
+
+/**
+ * relay's server as `relay serve` runs it: the runtime's config and router, the ledger's clients and
+ * recorder, on `server.host` and `server.port`. The bench's worker starts the same, so what it measures
+ * is what people run.
+ *
+ * @example
+ * ```ts
+ * const server = startRelayServer(runtime, openLedger(runtime.current.config, { logger: runtime.logger }));
+ * ```
+ */
+export function startRelayServer(runtime: Runtime, ledger: OpenLedger): RunningServer {
+  const { config, router } = runtime.current;
+  return startServer({
+    ...serverOptionsFromConfig(config, router, runtime.logger),
+    runtime,
+    clients: ledger.clients,
+    ledger: ledger.recorder,
+    hostname: config.server.host,
+  });
 }
 
 function _mountOperations(
