@@ -16,6 +16,8 @@ const _ACCEPTABLE = /^[A-Za-z0-9._:-]{1,128}$/;
 /**
  * Gives every request an id: the client's `x-request-id` when it is sane, else a fresh one. It is
  * returned in `x-request-id` and logged beside the upstream's `request-id`, so one line ties the two.
+ * An answer without a `request-id` of its own (relay's errors, an upstream that sends none) gets the
+ * same id there too: that header is what Anthropic's SDKs show as an error's `requestID`.
  *
  * @example
  * ```ts
@@ -29,7 +31,9 @@ export function requestId(generate: () => string = _generate): MiddlewareHandler
     const id = offered && _ACCEPTABLE.test(offered) ? offered : generate();
     c.set("requestId", id);
     await next();
-    c.res.headers.set("x-request-id", id);
+    const { headers } = c.res;
+    headers.set("x-request-id", id);
+    if (!headers.has("request-id")) headers.set("request-id", id);
   };
 }
 

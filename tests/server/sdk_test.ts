@@ -105,11 +105,20 @@ Deno.test("the Anthropic SDK sees upstream and mid-stream errors with their real
     );
   });
 
-  await t.step("relay's own 401 for a wrong token", async () => {
+  await t.step("relay's own 401 for a wrong token, with relay's request id", async () => {
     const anthropic = new Anthropic({ baseURL: relay.url, apiKey: "rly_wrong_token_0000", maxRetries: 0 });
     await assert.rejects(
       () => anthropic.messages.create(params),
-      (error: unknown) => error instanceof Anthropic.AuthenticationError,
+      (error: unknown) =>
+        error instanceof Anthropic.AuthenticationError && /^relay_[0-9a-f]{32}$/.test(error.requestID ?? ""),
+    );
+  });
+
+  await t.step("the upstream's request id is the one the SDK sees for its errors", async () => {
+    const anthropic = client(relay.url, { "x-relay-mock": "fault=overloaded" });
+    await assert.rejects(
+      () => anthropic.messages.create(params),
+      (error: unknown) => error instanceof Anthropic.APIError && /^req_mock_/.test(error.requestID ?? ""),
     );
   });
   await upstream.close();
