@@ -132,7 +132,15 @@ type _Tried =
     sse: boolean;
   }
   | { kind: "empty"; response: Response }
-  | { kind: "failed"; outcome: UpstreamOutcome; response?: Response; error: RelayError };
+  | {
+    kind: "failed";
+    outcome: UpstreamOutcome;
+    /** The answer the client gets if nobody else does better: an upstream's error, as it came. */
+    response?: Response;
+    /** The upstream's answer headers, when it answered: their rate limits count either way. */
+    headers?: Headers;
+    error: RelayError;
+  };
 
 /** An SSE stream whose first event has not shown up in this many bytes is committed anyway. */
 const _MAX_PEEK_BYTES = 64 * 1024;
@@ -336,14 +344,14 @@ async function _relay(
       trace.status = tried.kind === "failed"
         ? tried.response?.status ?? tried.error.status
         : tried.response.status;
-      const { response } = tried;
       // What the answer tells the key pool, the breakers and affinity. A committed answer tells it once
       // its head is on its way (`afterHead`), from inside its stream: a throw there is logged, or it
       // would end the stream without its accounting.
       const tellRouter = () => {
         try {
-          trace.upstreamRequestId = response?.headers.get("request-id") ?? undefined;
-          if (response) attempt.observe(readRateLimitHeaders(response.headers, wallClock()));
+          const headers = tried.kind === "failed" ? tried.headers : tried.response.headers;
+          trace.upstreamRequestId = headers?.get("request-id") ?? undefined;
+          if (headers) attempt.observe(readRateLimitHeaders(headers, wallClock()));
           if (tried.kind !== "failed") attempt.committed(trace.ttfb! - trace.start);
         } catch (error) {
           options.logger.error("routing bookkeeping failed", {
@@ -479,6 +487,7 @@ async function _try(
         kind: "failed",
         outcome: { kind: "http", status: response.status, headers: response.headers },
         response,
+        headers: response.headers,
         error,
       };
     }
@@ -497,7 +506,7 @@ async function _try(
         502,
         `upstream ${route.provider.name} ended its stream before its first event`,
       );
-      return { kind: "failed", outcome: { kind: "network", error }, error };
+      return { kind: "failed", outcome: { kind: "network", error }, headers: response.headers, error };
     }
     if (head.error) {
       await reader.cancel().catch(() => {});
@@ -506,6 +515,7 @@ async function _try(
         kind: "failed",
         outcome: { kind: "stream_error", errorType: head.error.errorType, headers: response.headers },
         response: new Response(concatBytes(head.chunks), response),
+        headers: response.headers,
         error,
       };
     }

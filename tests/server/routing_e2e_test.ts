@@ -296,6 +296,37 @@ Deno.test("a streamed answer's rate-limit headers reach the key pool: a key it s
   await upstream.close();
 });
 
+Deno.test("a 200 whose stream ends before its first event still tells the key pool its rate limits", async () => {
+  const keys = ["sk-first-key-0000000000001", "sk-second-key-000000000002"];
+  const upstream = startFakeUpstream((request, recorded) =>
+    recorded.headers.get("x-api-key") === keys[0]
+      ? new Response("", {
+        headers: {
+          "content-type": "text/event-stream",
+          "anthropic-ratelimit-requests-limit": "50",
+          "anthropic-ratelimit-requests-remaining": "0",
+          "anthropic-ratelimit-requests-reset": new Date(Date.now() + 60_000).toISOString(),
+        },
+      })
+      : startFakeUpstreamDefault(request, recorded)
+  );
+  await using relay = startTestRelay({ routes: [routeTo("a", upstream.url, keys)], retry: RETRY });
+  for (const text of ["one", "two"]) {
+    const response = await fetch(`${relay.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: streamAbout(text),
+    });
+    assert.equal((await assembledResponse(response)).message.stop_reason, "end_turn");
+  }
+  assert.deepEqual(
+    upstream.requests.map((request) => request.headers.get("x-api-key")),
+    [keys[0], keys[1], keys[1]],
+    "the empty answer said the first key is spent, so the second request starts on the second",
+  );
+  await upstream.close();
+});
+
 Deno.test("an answer's rate limits reach the key pool while its stream is still silent after message_start", async () => {
   const keys = ["sk-first-key-0000000000001", "sk-second-key-000000000002"];
   const thinking = controlledStream();
