@@ -118,6 +118,7 @@ async function _env(options: _EnvOptions): Promise<number> {
     if (resolved.config.server.port === 0) {
       throw new ConfigError(resolved.path ?? "config", [{
         path: "server.port",
+        ...resolved.locate?.(["server", "port"]),
         message: "is 0 (any free port), so there is no fixed URL to give Claude Code: set a port",
       }]);
     }

@@ -6,12 +6,14 @@ import type { ConfigSource } from "./find.ts";
 import { problemsFromIssues } from "./issues.ts";
 import { type Config, configSchema } from "./schema.ts";
 import { configWarnings } from "./warnings.ts";
-import { parseYamlDocument, type Position, yamlLocator } from "./yaml_document.ts";
+import { type Locator, parseYamlDocument, type Position, yamlLocator } from "./yaml_document.ts";
 
 /** A valid config, and what in it is probably a mistake. */
 export interface LoadedConfig {
   config: Config;
   warnings: string[];
+  /** Where a config path is in the file, for problems a command finds in a valid config. */
+  locate: Locator;
 }
 
 export interface LoadOptions {
@@ -51,13 +53,14 @@ export function parseConfig(text: string, path: string, env: EnvLookup): LoadedC
   const expansionProblems = expandEnvInDocument(doc, { text, lineCounter, env });
   if (expansionProblems.length > 0) throw new ConfigError(path, expansionProblems);
   const result = configSchema.safeParse(doc.toJS(), { reportInput: true });
+  const locate = yamlLocator(doc, lineCounter);
   if (!result.success) {
-    const locate = yamlLocator(doc, lineCounter);
     throw new ConfigError(path, problemsFromIssues(result.error.issues, { schema: configSchema, locate }));
   }
   return {
     config: result.data,
     warnings: [...warnings.map((warning) => formatProblem(path, warning)), ...configWarnings(result.data)],
+    locate,
   };
 }
 

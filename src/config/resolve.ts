@@ -2,6 +2,7 @@ import { defaultConfig } from "./default.ts";
 import { findConfigPath } from "./find.ts";
 import { loadConfigFile } from "./load.ts";
 import type { Config } from "./schema.ts";
+import type { Locator } from "./yaml_document.ts";
 
 /** Where a command's config came from, and what to tell the person running it. */
 export interface ResolvedConfig {
@@ -11,6 +12,8 @@ export interface ResolvedConfig {
   warnings: string[];
   /** Set when no file was found: says what relay is doing instead. */
   banner: string | undefined;
+  /** Where a config path is in the file read; `undefined` on the built-in defaults. */
+  locate: Locator | undefined;
 }
 
 export interface ResolveOptions {
@@ -37,10 +40,10 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
   });
   if (!found) {
     const { config, banner } = defaultConfig(env);
-    return { config, path: undefined, warnings: [], banner };
+    return { config, path: undefined, warnings: [], banner, locate: undefined };
   }
-  const { config, warnings } = await loadConfigFile(found.path, { env, source: found.source });
-  return { config, path: found.path, warnings, banner: undefined };
+  const { config, warnings, locate } = await loadConfigFile(found.path, { env, source: found.source });
+  return { config, path: found.path, warnings, banner: undefined, locate };
 }
 
 function _isFile(path: string): boolean {

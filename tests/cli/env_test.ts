@@ -132,13 +132,16 @@ Deno.test("relay env with no config keeps stdout eval-able: the banner goes to s
   assert.match(stderr, /relay takes any client credential/);
 });
 
-Deno.test("relay env refuses a config on port 0: there is no URL to give", async () => {
+Deno.test("relay env refuses a config on port 0, at its line and column: there is no URL to give", async () => {
   const folder = await sandbox();
   const path = await writeConfig(folder, "server:\n  port: 0\nproviders:\n  - { name: m, type: mock }\n");
   const { code, stdout, stderr } = await runRelay(["env", "-c", path]);
   assert.equal(code, 1);
   assert.equal(stdout, "");
-  assert.match(stderr, /server\.port: is 0/);
+  assert.equal(
+    stderr.trim(),
+    `${path}:2:9 server.port: is 0 (any free port), so there is no fixed URL to give Claude Code: set a port`,
+  );
 });
 
 Deno.test("relay env --claude-settings writes ~/.claude/settings.json privately when there is none", async () => {
