@@ -83,12 +83,13 @@ export class ClientRegistry {
   #clients: _Client[] = [];
   #byName = new Map<string, _Client>();
   readonly #now: () => number;
-  #month: number;
+  #month = 0;
+  #nextMonth = 0;
   readonly #spent: Map<string, number>;
 
   constructor(clients: readonly ClientConfig[], options: ClientRegistryOptions = {}) {
     this.#now = options.now ?? Date.now;
-    this.#month = monthStart(this.#now());
+    this.#setMonth(monthStart(this.#now()));
     this.#spent = new Map(options.spent);
     this.reconfigure(clients);
   }
@@ -144,11 +145,7 @@ export class ClientRegistry {
    * unknown or absent name may. One message for a request and for `GET /v1/models/{id}`.
    */
   modelRefusal(name: string | undefined, model: string): string | undefined {
-    const client = name === undefined ? undefined : this.#byName.get(name);
-    if (!client?.models || client.models.resolve(model) !== undefined) return undefined;
-    return `client ${client.config.name} may not use model ${model}; allowed: ${
-      client.config.models!.join(", ")
-    }`;
+    return _modelRefusal(name === undefined ? undefined : this.#byName.get(name), model);
   }
 
   /** Whether the client `name` is limited to some models (`server.auth.tokens[].models`). */
@@ -161,7 +158,7 @@ export class ClientRegistry {
     const client = name === undefined ? undefined : this.#byName.get(name);
     if (!client) return { ok: true, settle: () => {} };
     const { config } = client;
-    const refusal = request.model === undefined ? undefined : this.modelRefusal(name, request.model);
+    const refusal = request.model === undefined ? undefined : _modelRefusal(client, request.model);
     if (refusal !== undefined) return { ok: false, status: 403, message: refusal };
     const budget = config.monthly_budget_usd;
     const spent = this.spentThisMonth(config.name);
@@ -170,9 +167,7 @@ export class ClientRegistry {
         ok: false,
         status: 403,
         message: `monthly budget of $${budget.toFixed(2)} for client ${config.name} is spent ` +
-          `($${spent.toFixed(2)} this month); resets ${
-            new Date(_nextMonth(this.#month)).toISOString().slice(0, 10)
-          }`,
+          `($${spent.toFixed(2)} this month); resets ${new Date(this.#nextMonth).toISOString().slice(0, 10)}`,
       };
     }
     const tokens = request.estimate.input + request.estimate.output;
@@ -216,14 +211,27 @@ export class ClientRegistry {
   }
 
   #roll(): void {
-    const month = monthStart(this.#now());
-    if (month === this.#month) return;
-    this.#month = month;
+    // Compared before any Date is made: this runs for every request of a named client.
+    const now = this.#now();
+    if (now >= this.#month && now < this.#nextMonth) return;
+    this.#setMonth(monthStart(now));
     this.#spent.clear();
+  }
+
+  #setMonth(month: number): void {
+    this.#month = month;
+    this.#nextMonth = _nextMonth(month);
   }
 }
 
 const _encoder = new TextEncoder();
+
+function _modelRefusal(client: _Client | undefined, model: string): string | undefined {
+  if (!client?.models || client.models.resolve(model) !== undefined) return undefined;
+  return `client ${client.config.name} may not use model ${model}; allowed: ${
+    client.config.models!.join(", ")
+  }`;
+}
 
 /**
  * The start of the calendar month (UTC) `time` falls in, in ms since the epoch: where a monthly budget
