@@ -605,10 +605,11 @@ function _answer(
       const detail = usage.detail();
       const tokens = detail && countedTokens(detail);
       attempt.finished(tokens);
-      // A stream that ended on the upstream's own error event (overloaded mid-answer) failed as surely
-      // as one relay had to cut: the log and the ledger count it so.
+      // A stream that carried the upstream's own error event (overloaded mid-answer) failed as surely
+      // as one relay had to cut, whether it then ended or the client, told, left first (the SDKs do):
+      // the log and the ledger count it so.
       const errorData = usage.errorData();
-      const outcome: ForwardOutcome = ended.kind === "complete" && errorData !== undefined
+      const outcome: ForwardOutcome = ended.kind !== "upstream_failed" && errorData !== undefined
         ? { kind: "upstream_failed", bytes: ended.bytes, ..._errorOf(errorData) }
         : ended;
       const { kind, ...rest } = outcome;
@@ -664,7 +665,8 @@ function _search(url: string): string {
 }
 
 function _isSse(response: Response): boolean {
-  return (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
+  // Media types are case-insensitive (RFC 9110 §8.3.1).
+  return (response.headers.get("content-type") ?? "").toLowerCase().startsWith("text/event-stream");
 }
 
 const _TIMEOUT_FIELDS = { connect: "timeouts.connect", firstByte: "timeouts.first_byte" } as const;

@@ -35,8 +35,8 @@ const _MAX_JSON_BYTES = 4 * 1024 * 1024;
 
 /**
  * Reads the token usage an Anthropic answer reports, from copies of the chunks relay forwards: a
- * stream's `message_start` and last `message_delta`, or a message's `usage`. It never holds up or
- * changes a chunk. Input counts `input_tokens` plus cache writes (what input rate limits count);
+ * stream's `message_start` and last `message_delta`, or a message's `usage`. It never holds up, changes
+ * or fails a chunk. Input counts `input_tokens` plus cache writes (what input rate limits count);
  * cache reads are left out, as Anthropic's own limits leave them out.
  *
  * @example
@@ -48,7 +48,7 @@ const _MAX_JSON_BYTES = 4 * 1024 * 1024;
  * ```
  */
 export class UsageTap {
-  readonly #decoder: SseDecoder | undefined;
+  #decoder: SseDecoder | undefined;
   readonly #json: Uint8Array[] | undefined;
   #jsonBytes = 0;
   #input: number | undefined;
@@ -69,7 +69,15 @@ export class UsageTap {
    */
   observe(chunk: Uint8Array): readonly SseEvent[] {
     if (this.#decoder) {
-      const events = this.#decoder.feed(chunk);
+      let events: SseEvent[];
+      try {
+        events = this.#decoder.feed(chunk);
+      } catch {
+        // An event past the decoder's bound is no Anthropic event: the tap stops reading, the stream
+        // goes on, and the usage stays what was read before it.
+        this.#decoder = undefined;
+        return _NO_EVENTS;
+      }
       for (const event of events) {
         if (event.event === "message_start" || event.event === "message_delta") this.#read(event.data);
         else if (event.event === "error") this.#errorData = event.data;

@@ -321,6 +321,51 @@ Deno.test("a stream that ends on the upstream's own error event is relayed as it
   await upstream.close();
 });
 
+Deno.test("a client that leaves once it read the upstream's error event leaves a request logged as failed", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  stream.push(
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":5}}}\n\n',
+  );
+  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  stream.push(
+    'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
+  );
+  let text = "";
+  while (!text.includes("event: error")) text += (await reader.read()).value;
+  await reader.cancel();
+  await stream.cancelled;
+  const log = await relay.nextRequestLog();
+  assert.deepEqual([log.outcome, log.errorType, log.message], [
+    "upstream_failed",
+    "overloaded_error",
+    "Overloaded",
+  ]);
+  await upstream.close();
+});
+
+Deno.test("a text/event-stream answer is SSE whatever the case of its content type", async () => {
+  const events = [
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":5}}}\n\n',
+    'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
+  ];
+  const upstream = startFakeUpstream(() =>
+    sseChunks(events, { headers: { "content-type": "Text/Event-Stream; charset=utf-8" } })
+  );
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  assert.equal(await response.text(), events.join(""));
+  const log = await relay.nextRequestLog();
+  assert.deepEqual([log.outcome, log.errorType, log.input_tokens], [
+    "upstream_failed",
+    "overloaded_error",
+    5,
+  ]);
+  await upstream.close();
+});
+
 Deno.test("an upstream that breaks mid-event breaks the client's transfer, appending nothing to the half event", async () => {
   const stream = controlledStream();
   const upstream = startFakeUpstream(() => stream.response());

@@ -88,3 +88,19 @@ Deno.test("UsageTap keeps the data of a stream's error event, split across chunk
   );
   assert.equal(tap.usage()?.input, 5);
 });
+
+Deno.test("UsageTap stops reading at an event past the decoder's bound, and never fails the chunk", () => {
+  const encoder = new TextEncoder();
+  const tap = new UsageTap(true);
+  tap.observe(encoder.encode(
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":10,"output_tokens":1}}}\n\n' +
+      'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"type":"text_delta","text":"',
+  ));
+  const mebibyte = encoder.encode("x".repeat(1024 * 1024));
+  for (let i = 0; i < 33; i++) assert.deepEqual(tap.observe(mebibyte), []);
+  assert.deepEqual(
+    tap.observe(encoder.encode('"}}\n\nevent: message_delta\ndata: {"usage":{"output_tokens":40}}\n\n')),
+    [],
+  );
+  assert.deepEqual(tap.usage(), { input: 10, output: 1 }, "what was read before the huge event");
+});
