@@ -55,8 +55,8 @@ export interface RelayOptions {
   /**
    * Where each ended request goes (`src/ledger/`). Its backpressure never holds a stream: after a
    * streamed answer's last byte it holds only the request's slot, so a full ledger queue slows new
-   * requests. An answer relay makes itself (its own errors, an upstream's error passed on) goes out
-   * once the ledger has taken its record.
+   * requests. An answer relay makes itself (its own errors) goes out once the ledger has taken its
+   * record.
    */
   ledger?: LedgerSink;
   /**
@@ -119,7 +119,10 @@ type _Log = (outcome: string, fields?: LogFields, usage?: UsageDetail) => Promis
 class _ClientGone extends Error {}
 
 /** How one attempt ended before anything reached the client. */
-type _Tried =
+type _Tried = _Committed | _Failed;
+
+/** An attempt whose answer goes to the client: committed (its first event is in), or with no body. */
+type _Committed =
   | {
     kind: "committed";
     response: Response;
@@ -131,16 +134,25 @@ type _Tried =
     /** Whether the answer is an SSE stream. */
     sse: boolean;
   }
-  | { kind: "empty"; response: Response }
-  | {
-    kind: "failed";
-    outcome: UpstreamOutcome;
-    /** The answer the client gets if nobody else does better: an upstream's error, as it came. */
-    response?: Response;
-    /** The upstream's answer headers, when it answered: their rate limits count either way. */
-    headers?: Headers;
-    error: RelayError;
-  };
+  | { kind: "empty"; response: Response };
+
+/** An attempt that failed before anything reached the client. */
+interface _Failed {
+  kind: "failed";
+  outcome: UpstreamOutcome;
+  /** The answer the client gets if nobody else does better: an upstream's error, as it came. */
+  response?: Response;
+  /** The upstream's answer headers, when it answered: their rate limits count either way. */
+  headers?: Headers;
+  error: RelayError;
+}
+
+/** A failed attempt kept while relay tries others: the answer to pass on if none does better. */
+interface _Kept extends _Failed {
+  attempt: Attempt;
+  /** Its exchange, tracked until its answer is dropped or has been passed on. */
+  exchange: _Exchange;
+}
 
 /** An SSE stream whose first event has not shown up in this many bytes is committed anyway. */
 const _MAX_PEEK_BYTES = 64 * 1024;
@@ -279,8 +291,7 @@ async function _relay(
   try {
     let waitedMs = 0;
     let waitedSinceFailure = 0;
-    let last: Extract<_Tried, { kind: "failed" }> | undefined;
-    let lastAttempt: Attempt | undefined;
+    let last: _Kept | undefined;
     let lastDecision: { retryAfterMs?: number } = {};
     while (trace.attempts < retry.maxAttempts) {
       const step = plan.next();
@@ -316,7 +327,7 @@ async function _relay(
       const { attempt } = step;
       if (trace.attempts > 0) {
         // Back off before every retry; honour retry-after only when going back to the same upstream.
-        const sameUpstream = attempt.route === lastAttempt?.route && attempt.key === lastAttempt?.key;
+        const sameUpstream = attempt.route === last?.attempt.route && attempt.key === last?.attempt.key;
         // A key cooled by the failure's retry-after may already have been waited for (a `wait` step).
         const retryAfterMs = sameUpstream && lastDecision.retryAfterMs !== undefined
           ? Math.max(0, lastDecision.retryAfterMs - waitedSinceFailure)
@@ -340,7 +351,8 @@ async function _relay(
         exchange.end();
         throw error;
       });
-      if (tried.kind === "failed") exchange.end();
+      // A failed answer's exchange lasts as long as its body, which may still be passed on.
+      if (tried.kind === "failed" && !tried.response) exchange.end();
       trace.status = tried.kind === "failed"
         ? tried.response?.status ?? tried.error.status
         : tried.response.status;
@@ -363,7 +375,7 @@ async function _relay(
 
       if (tried.kind !== "failed") {
         trace.ttfb = now();
-        await last?.response?.body?.cancel().catch(() => {});
+        await _drop(last);
         handedOff = true;
         return _answer(tried, attempt, options, tellRouter, () => {
           exchange.end();
@@ -389,17 +401,20 @@ async function _relay(
           reason: decision.reason,
         });
       }
-      await last?.response?.body?.cancel().catch(() => {});
-      last = tried;
-      lastAttempt = attempt;
+      await _drop(last);
+      last = { ...tried, attempt, exchange };
       lastDecision = decision;
       waitedSinceFailure = 0;
       if (decision.action === "return") break;
     }
     // Out of attempts or told to stop: the client gets the last upstream answer as the upstream gave it.
     if (last?.response) {
-      await log("upstream_error", { error: `${last.response.status} from ${trace.provider}` });
-      return responseForClient(last.response.body, last.response);
+      handedOff = true;
+      const { exchange } = last;
+      return _passOn(last, last.response, log, () => {
+        exchange.end();
+        releaseSlot();
+      });
     }
     throw last!.error;
   } finally {
@@ -407,11 +422,15 @@ async function _relay(
   }
 }
 
-/**
- * The controller of one upstream exchange, aborted when the client leaves or a shutdown runs out of
- * grace, and tracked until `end()`.
- */
-function _exchange(client: AbortSignal, inFlight: InFlight): { upstream: AbortController; end: () => void } {
+/** One upstream exchange: aborted when the client leaves or a shutdown runs out of grace. */
+interface _Exchange {
+  upstream: AbortController;
+  /** Stops tracking it; more calls do nothing. */
+  end(): void;
+}
+
+/** Starts tracking an {@linkcode _Exchange}. */
+function _exchange(client: AbortSignal, inFlight: InFlight): _Exchange {
   const upstream = new AbortController();
   const abort = () => upstream.abort(new DOMException("client disconnected", "AbortError"));
   client.addEventListener("abort", abort, { once: true });
@@ -575,7 +594,7 @@ function _errorOf(data: string): { errorType: AnthropicErrorType; message: strin
 
 /** The committed answer, streamed to the client as it arrives. */
 function _answer(
-  tried: Extract<_Tried, { kind: "committed" | "empty" }>,
+  tried: _Committed,
   attempt: Attempt,
   options: RelayOptions,
   tellRouter: () => void,
@@ -597,10 +616,7 @@ function _answer(
     sse,
     observe: (chunk) => usage.observe(chunk),
     keepAlive: { intervalMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS, ping: ANTHROPIC_PING },
-    describeFailure: (error) => {
-      const failure = _upstreamFailure(error, attempt.route);
-      return { errorType: failure.status === 504 ? "timeout_error" : "api_error", message: failure.message };
-    },
+    describeFailure: _describeFailure(attempt.route),
     onDone: (ended: ForwardOutcome) => {
       const detail = usage.detail();
       const tokens = detail && countedTokens(detail);
@@ -619,6 +635,50 @@ function _answer(
     },
   });
   return responseForClient(stream, response);
+}
+
+/** A failed attempt's answer that will not be passed on: its body is cancelled, its exchange over. */
+async function _drop(kept: _Kept | undefined): Promise<void> {
+  await kept?.response?.body?.cancel().catch(() => {});
+  kept?.exchange.end();
+}
+
+/**
+ * An upstream's error answer, passed on as it came since no other attempt did better. Its body goes
+ * out as a committed answer's does: under the route's deadlines, holding the request's slot and
+ * exchange until it ends, and logged then.
+ */
+function _passOn(kept: _Kept, response: Response, log: _Log, release: () => void): Response {
+  const { route } = kept.attempt;
+  const error = `${response.status} from ${route.provider.name}`;
+  if (!response.body) {
+    log("upstream_error", { error }).finally(release);
+    return responseForClient(null, response);
+  }
+  const reader = new WatchedReader(response.body.getReader(), {
+    firstByteMs: route.timeouts.firstByte,
+    idleMs: route.timeouts.idle,
+    signal: kept.exchange.upstream.signal,
+  });
+  const stream = forwardBody(reader, {
+    sse: _isSse(response),
+    describeFailure: _describeFailure(route),
+    onDone: ({ kind, ...rest }) => {
+      const passed = kind === "complete";
+      log(passed ? "upstream_error" : kind, passed ? { error, ...rest } : rest).finally(release);
+    },
+  });
+  return responseForClient(stream, response);
+}
+
+/** How a failure in the middle of an answer from `route` is told to its client. */
+function _describeFailure(
+  route: Route,
+): (error: unknown) => { errorType: AnthropicErrorType; message: string } {
+  return (error) => {
+    const failure = _upstreamFailure(error, route);
+    return { errorType: failure.status === 504 ? "timeout_error" : "api_error", message: failure.message };
+  };
 }
 
 /**

@@ -321,6 +321,49 @@ Deno.test("a stream that ends on the upstream's own error event is relayed as it
   await upstream.close();
 });
 
+Deno.test("an upstream's error answer is passed on under the route's deadlines, holding its exchange until it ends", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() =>
+    stream.response({ status: 500, headers: { "content-type": "application/json" } })
+  );
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, timeouts: { idle: 50 } });
+  stream.push('{"type":"error",');
+  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  assert.equal(response.status, 500);
+  const reader = response.body!.getReader();
+  assert.equal(new TextDecoder().decode((await reader.read()).value), '{"type":"error",');
+  assert.equal(relay.server.inFlight.size, 1, "the exchange lasts as long as its body");
+  await assert.rejects(() => reader.read(), "a cut JSON body breaks the client's transfer");
+  await stream.cancelled;
+  const log = await relay.nextRequestLog();
+  assert.deepEqual(
+    [log.status, log.outcome, log.errorType, log.message],
+    [500, "upstream_failed", "timeout_error", "upstream upstream sent nothing for 50 ms (timeouts.idle)"],
+  );
+  assert.equal(relay.server.inFlight.size, 0);
+  await upstream.close();
+});
+
+Deno.test("an upstream's error answer passed on whole is logged as upstream_error once its body is out", async () => {
+  const body = '{"type":"error","error":{"type":"api_error","message":"Internal server error"}}';
+  const upstream = startFakeUpstream(() =>
+    new Response(body, {
+      status: 500,
+      headers: { "content-type": "application/json", "request-id": "req_1" },
+    })
+  );
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  assert.deepEqual([response.status, response.headers.get("request-id"), await response.text()], [
+    500,
+    "req_1",
+    body,
+  ]);
+  const log = await relay.nextRequestLog();
+  assert.deepEqual([log.outcome, log.error, log.bytes], ["upstream_error", "500 from upstream", body.length]);
+  await upstream.close();
+});
+
 Deno.test("a client that leaves once it read the upstream's error event leaves a request logged as failed", async () => {
   const stream = controlledStream();
   const upstream = startFakeUpstream(() => stream.response());
