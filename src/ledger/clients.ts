@@ -25,10 +25,11 @@ export interface ClientRequest {
 
 /**
  * The answer to {@linkcode ClientRegistry.admit}: go ahead, settling the tokens really used once the
- * request ends (`undefined` keeps the estimate), or a refusal to send the client as is.
+ * request ends (`undefined` keeps the estimate), or cancelling when relay refused it before any
+ * upstream saw it (it then counts against neither `rpm` nor `tpm`); or a refusal to send the client as is.
  */
 export type Admission =
-  | { ok: true; settle(tokens: TokenCount | undefined): void }
+  | { ok: true; settle(tokens: TokenCount | undefined): void; cancel(): void }
   | { ok: false; status: 403 | 429; message: string; retryAfterS?: number };
 
 export interface ClientRegistryOptions {
@@ -156,7 +157,7 @@ export class ClientRegistry {
   /** Whether the client `name` may send `request` now; an unknown or absent name has no limits. */
   admit(name: string | undefined, request: ClientRequest): Admission {
     const client = name === undefined ? undefined : this.#byName.get(name);
-    if (!client) return { ok: true, settle: () => {} };
+    if (!client) return { ok: true, settle: () => {}, cancel: () => {} };
     const { config } = client;
     const refusal = request.model === undefined ? undefined : _modelRefusal(client, request.model);
     if (refusal !== undefined) return { ok: false, status: 403, message: refusal };
@@ -186,12 +187,16 @@ export class ClientRegistry {
         retryAfterS,
       };
     }
-    client.rpm?.reserve(1);
+    const counted: UsageReservation | undefined = client.rpm?.reserve(1);
     const reservation: UsageReservation | undefined = client.tpm?.reserve(tokens);
     return {
       ok: true,
       settle: (used) => {
         if (reservation && used) client.tpm!.settle(reservation, used.input + used.output);
+      },
+      cancel: () => {
+        if (counted) client.rpm!.settle(counted, 0);
+        if (reservation) client.tpm!.settle(reservation, 0);
       },
     };
   }

@@ -693,7 +693,11 @@ async function _account(
   timing: _Timing,
   usage: UsageDetail | undefined,
 ): Promise<void> {
-  trace.admission?.settle(trace.ttfb === undefined ? { input: 0, output: 0 } : usage && countedTokens(usage));
+  // Refused, or gone, before any upstream saw it: relay's own answer spends none of the client's limits.
+  if (trace.attempts === 0) trace.admission?.cancel();
+  else {trace.admission?.settle(
+      trace.ttfb === undefined ? { input: 0, output: 0 } : usage && countedTokens(usage),
+    );}
   if (!options.ledger) return;
   try {
     await options.ledger.record({

@@ -43,6 +43,17 @@ Deno.test("rpm: the request over the limit gets 429 with the seconds until the w
   assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, true, "a new minute");
 });
 
+Deno.test("a cancelled admission gives back its request and its tokens", () => {
+  const now = Date.UTC(2026, 10, 17, 9);
+  const clients = new ClientRegistry([{ ...CI, rpm: 1, tpm: 1_000 }], { now: () => now });
+  const first = clients.admit("ci", { model: "m", estimate: { input: 200, output: 600 } });
+  assert.ok(first.ok);
+  first.cancel();
+  const second = clients.admit("ci", { model: "m", estimate: { input: 200, output: 800 } });
+  assert.equal(second.ok, true, "neither the one request a minute nor the tokens were spent");
+  assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, false);
+});
+
 Deno.test("tpm counts the estimate until the request settles what it really used", () => {
   const now = Date.UTC(2026, 10, 17, 9);
   const clients = new ClientRegistry([{ ...CI, tpm: 1_000 }], { now: () => now });

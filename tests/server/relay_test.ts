@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ClientRegistry } from "../../src/ledger/clients.ts";
 import { gzip } from "node:zlib";
 import { promisify } from "node:util";
 import { Hono } from "hono";
@@ -687,5 +688,27 @@ Deno.test("a request listener that throws is logged, and the request still gives
       line.msg === "request listener failed" && line.error === "Error: listener broke"
     ),
   );
+  await upstream.close();
+});
+
+Deno.test("a request relay refuses before any upstream sees it spends none of its client's rpm", async () => {
+  const token = "rly_ci_token_0002";
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({
+    upstreamUrl: upstream.url,
+    models: { "claude-sonnet-4-5": "claude-sonnet-4-5" },
+    clients: new ClientRegistry([{ name: "ci", token, rpm: 1 }]),
+  });
+  const unserved = await post(`${relay.url}/v1/messages`, MESSAGES.replace("claude-sonnet-4-5", "gpt-9"), {
+    "x-api-key": token,
+  });
+  assert.equal(unserved.status, 404);
+  await unserved.body?.cancel();
+  const served = await post(`${relay.url}/v1/messages`, MESSAGES, { "x-api-key": token });
+  assert.equal(served.status, 200, "the 404 did not use up the one request a minute");
+  await served.text();
+  const over = await post(`${relay.url}/v1/messages`, MESSAGES, { "x-api-key": token });
+  assert.equal(over.status, 429);
+  await over.body?.cancel();
   await upstream.close();
 });
