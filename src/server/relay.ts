@@ -326,8 +326,10 @@ async function _relay(
       }
       const { attempt } = step;
       if (trace.attempts > 0) {
-        // Back off before every retry; honour retry-after only when going back to the same upstream.
-        const sameUpstream = attempt.route === last?.attempt.route && attempt.key === last?.attempt.key;
+        // Back off before every retry; honour retry-after only when going back to the upstream that
+        // asked for it: a 429's is its key's, any other's (a 529, a 503) its whole provider's.
+        const sameUpstream = attempt.route === last?.attempt.route &&
+          (attempt.key === last?.attempt.key || last?.response?.status !== 429);
         // A key cooled by the failure's retry-after may already have been waited for (a `wait` step).
         const retryAfterMs = sameUpstream && lastDecision.retryAfterMs !== undefined
           ? Math.max(0, lastDecision.retryAfterMs - waitedSinceFailure)

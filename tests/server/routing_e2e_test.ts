@@ -439,3 +439,25 @@ Deno.test("a 429's retry-after is waited once: the key's cooling counts toward i
   assert.ok(elapsed >= 900 && elapsed < 1_900, `${elapsed} ms`);
   await upstream.close();
 });
+
+Deno.test("a 529's retry-after holds a retry on another key of the same provider: it spoke for the provider", async () => {
+  const keys = ["sk-first-key-0000000000001", "sk-second-key-000000000002"];
+  const arrivals: number[] = [];
+  const upstream = startFakeUpstream((request, recorded) => {
+    arrivals.push(performance.now());
+    return recorded.headers.get("x-api-key") === keys[0]
+      ? status(529, "overloaded_error", { "retry-after-ms": "300" })(request, recorded)
+      : startFakeUpstreamDefault(request, recorded);
+  });
+  await using relay = startTestRelay({
+    routes: [routeTo("a", upstream.url, keys)],
+    retry: { ...RETRY, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 5_000 } },
+  });
+  const response = await post(relay.url);
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  assert.deepEqual(upstream.requests.map((request) => request.headers.get("x-api-key")), keys);
+  const waited = arrivals[1] - arrivals[0];
+  assert.ok(waited >= 290, `the second key was asked ${waited} ms after the 529`);
+  await upstream.close();
+});
