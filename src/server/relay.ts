@@ -16,6 +16,7 @@ import { countedTokens, type UsageDetail, UsageTap } from "../stream/usage_tap.t
 import { WatchedReader } from "../stream/watched_reader.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { keyFingerprint } from "../util/fingerprint.ts";
+import { maskSecretsInLine } from "../util/mask.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import { inspectMessagesBody, messagesFields, readBody } from "./body.ts";
 import { type AnthropicErrorType, RelayError } from "./errors.ts";
@@ -582,16 +583,21 @@ async function _untilCommitted(
   }
 }
 
+/**
+ * The type and message of an upstream's error event, for the log and relay's own answers. A gateway
+ * may quote the key it was sent in its message, so anything key-shaped in it is masked.
+ */
 function _errorOf(data: string): { errorType: AnthropicErrorType; message: string } {
+  let errorType: AnthropicErrorType = "api_error";
+  let message = data;
   try {
     const parsed = JSON.parse(data);
-    return {
-      errorType: String(parsed?.error?.type ?? "api_error") as AnthropicErrorType,
-      message: String(parsed?.error?.message ?? data),
-    };
+    errorType = String(parsed?.error?.type ?? "api_error") as AnthropicErrorType;
+    message = String(parsed?.error?.message ?? data);
   } catch {
-    return { errorType: "api_error", message: data };
+    // Not JSON: the data itself is the message.
   }
+  return { errorType, message: maskSecretsInLine(message).text };
 }
 
 /** The committed answer, streamed to the client as it arrives. */

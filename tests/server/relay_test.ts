@@ -365,6 +365,21 @@ Deno.test("an upstream's error answer passed on whole is logged as upstream_erro
   await upstream.close();
 });
 
+Deno.test("a key an upstream's error event quotes is masked in the log", async () => {
+  const events = [
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":5}}}\n\n',
+    `event: error\ndata: {"type":"error","error":{"type":"authentication_error","message":"key ${PROVIDER_KEY} was revoked"}}\n\n`,
+  ];
+  const upstream = startFakeUpstream(() => sseChunks(events));
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  assert.equal(await response.text(), events.join(""), "the client gets the upstream's bytes as they came");
+  const log = await relay.nextRequestLog();
+  assert.equal(log.message, "key sk-ant-...x7f2 was revoked");
+  assert.ok(!JSON.stringify(relay.logs).includes(PROVIDER_KEY));
+  await upstream.close();
+});
+
 Deno.test("a client that leaves once it read the upstream's error event leaves a request logged as failed", async () => {
   const stream = controlledStream();
   const upstream = startFakeUpstream(() => stream.response());
