@@ -198,6 +198,35 @@ const _keySchema = z.strictObject({
   output_tpm: _perMinute.optional(),
 });
 
+/**
+ * One entry per key: a key listed twice would have each entry's limits counted apart (twice its `rpm`
+ * sent to it), and a name given twice could not say which key the admin API means.
+ */
+function _uniqueKeys(keys: z.infer<typeof _keySchema>[], ctx: z.RefinementCtx): void {
+  const secrets = new Map<string, number>();
+  const names = new Map<string, number>();
+  keys.forEach(({ key, name }, index) => {
+    const sameKey = secrets.get(key);
+    if (sameKey !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: [index, "key"],
+        message: `the same key as keys[${sameKey}]: list each key once, or its limits are counted apart`,
+      });
+    }
+    const sameName = name === undefined ? undefined : names.get(name);
+    if (sameName !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: [index, "name"],
+        message: `duplicate key name \`${name}\` (also keys[${sameName}].name)`,
+      });
+    }
+    if (sameKey === undefined) secrets.set(key, index);
+    if (name !== undefined && sameName === undefined) names.set(name, index);
+  });
+}
+
 const _baseUrlSchema = z.string().superRefine((value, ctx) => {
   const problem = _baseUrlProblem(value);
   if (problem) ctx.addIssue({ code: "custom", message: problem });
@@ -212,7 +241,7 @@ const _providerSchema = z.strictObject({
   type: z.enum(PROVIDER_TYPES),
   base_url: _baseUrlSchema.optional(),
   auth_header: z.enum(["x-api-key", "bearer"]).optional(),
-  keys: z.array(_keySchema).optional(),
+  keys: z.array(_keySchema).superRefine(_uniqueKeys).optional(),
   models: z.record(z.string().min(1), _required("the upstream's model id")).optional(),
   timeouts: z.strictObject({
     connect: durationSchema.optional(),

@@ -119,6 +119,19 @@ Deno.test("configSchema refuses duplicate provider names at the later one", () =
   ]);
 });
 
+Deno.test("configSchema refuses a key or a key name listed twice in one provider, at the later one", () => {
+  const key = "sk-ant-api03-duplicate-key-000000x7f2";
+  assert.deepEqual(
+    issuesOf({
+      providers: [{ ...ANTHROPIC, keys: [{ key, name: "main" }, { key: `${key}9`, name: "main" }, { key }] }],
+    }),
+    [
+      "providers.0.keys.1.name: duplicate key name `main` (also keys[0].name)",
+      "providers.0.keys.2.key: the same key as keys[0]: list each key once, or its limits are counted apart",
+    ],
+  );
+});
+
 Deno.test("configSchema requires base_url for anthropic-compatible only", () => {
   assert.deepEqual(issuesOf({ providers: [{ ...ANTHROPIC, type: "anthropic-compatible" }] }), [
     "providers.0.base_url: an anthropic-compatible provider needs base_url, e.g. https://api.z.ai/api/anthropic",
