@@ -658,7 +658,8 @@ async function _drop(kept: _Kept | undefined): Promise<void> {
  */
 function _passOn(kept: _Kept, response: Response, log: _Log, release: () => void): Response {
   const { route } = kept.attempt;
-  const error = `${response.status} from ${route.provider.name}`;
+  // What went wrong as relay saw it: the status, or the message of an error event before the answer.
+  const error = kept.error.message;
   if (!response.body) {
     log("upstream_error", { error }).finally(release);
     return responseForClient(null, response);

@@ -361,7 +361,23 @@ Deno.test("an upstream's error answer passed on whole is logged as upstream_erro
     body,
   ]);
   const log = await relay.nextRequestLog();
-  assert.deepEqual([log.outcome, log.error, log.bytes], ["upstream_error", "500 from upstream", body.length]);
+  assert.deepEqual([log.outcome, log.error, log.bytes], [
+    "upstream_error",
+    "upstream upstream answered 500",
+    body.length,
+  ]);
+  await upstream.close();
+});
+
+Deno.test("an error event before the answer, passed on, is logged with the upstream's message", async () => {
+  const event =
+    'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
+  const upstream = startFakeUpstream(() => sseChunks([event]));
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  assert.equal(await response.text(), event);
+  const log = await relay.nextRequestLog();
+  assert.deepEqual([log.outcome, log.error], ["upstream_error", "upstream upstream failed: Overloaded"]);
   await upstream.close();
 });
 
