@@ -500,6 +500,11 @@ async function _try(
     // A streamed answer sends its headers at once; an unstreamed one only when it is complete.
     const deadline = providerRequest.stream && !route.provider.resolvesOnFirstEvent ? "connect" : "firstByte";
     response = await _within(route.provider.send(providerRequest, attempt.key), attempt, deadline, upstream);
+    if (_REDIRECTS.has(response.status)) {
+      await response.body?.cancel().catch(() => {});
+      const error = _redirected(route, response);
+      return { kind: "failed", outcome: { kind: "network", error }, headers: response.headers, error };
+    }
     if (response.status < 200 || response.status > 299) {
       const error = new RelayError(
         response.status,
@@ -801,6 +806,22 @@ function _shutDown(): RelayError {
     "relay is shutting down (server.shutdown_grace is over): send the request again",
     { "retry-after": "1" },
     "overloaded_error",
+  );
+}
+
+const _REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * An upstream that redirects has a wrong `base_url` (http for https, a moved path). Its answer is not
+ * passed on: the client would follow it straight to the upstream, relay's own token in hand.
+ */
+function _redirected(route: Route, response: Response): RelayError {
+  const location = response.headers.get("location");
+  const where = location ? ` to ${maskSecretsInLine(location).text}` : "";
+  return new RelayError(
+    502,
+    `upstream ${route.provider.name} redirected (${response.status})${where}; relay does not follow ` +
+      `redirects: check the provider's base_url`,
   );
 }
 

@@ -743,3 +743,20 @@ Deno.test("a request relay refuses before any upstream sees it spends none of it
   await over.body?.cancel();
   await upstream.close();
 });
+
+Deno.test("an upstream's redirect is a 502 naming it, never passed on for the client to follow", async () => {
+  const upstream = startFakeUpstream(() =>
+    new Response(null, { status: 301, headers: { location: "https://api.example/v1/messages" } })
+  );
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  assert.equal(response.status, 502);
+  assert.equal(response.headers.get("location"), null);
+  assert.equal(
+    (await response.json()).error.message,
+    "upstream upstream redirected (301) to https://api.example/v1/messages; relay does not follow redirects: " +
+      "check the provider's base_url",
+  );
+  assert.equal((await relay.nextRequestLog()).outcome, "relay_error");
+  await upstream.close();
+});
