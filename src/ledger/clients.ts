@@ -171,13 +171,16 @@ export class ClientRegistry {
           `($${spent.toFixed(2)} this month); resets ${new Date(this.#nextMonth).toISOString().slice(0, 10)}`,
       };
     }
-    const tokens = request.estimate.input + request.estimate.output;
+    // The input is certain; the output estimate (max_tokens) only bounds it, as in the key pool.
+    const { input } = request.estimate;
+    const tokens = input + request.estimate.output;
     const full = (
-      [[client.rpm, 1, "requests", "rpm"], [client.tpm, tokens, "tokens", "tpm"]] as const
-    ).find(([window, amount]) => window && !window.fits(amount));
+      [[client.rpm, 1, 1, "requests", "rpm"], [client.tpm, tokens, input, "tokens", "tpm"]] as const
+    ).find(([window, amount, least]) => window && !window.fits(amount, least));
     if (full) {
-      const [window, amount, unit, field] = full;
-      const retryAfterS = Math.max(1, Math.ceil(((window!.blockedUntil(amount) ?? 0) - this.#now()) / 1_000));
+      const [window, amount, least, unit, field] = full;
+      const blockedUntil = window!.blockedUntil(amount, least) ?? 0;
+      const retryAfterS = Math.max(1, Math.ceil((blockedUntil - this.#now()) / 1_000));
       return {
         ok: false,
         status: 429,
@@ -188,7 +191,7 @@ export class ClientRegistry {
       };
     }
     const counted: UsageReservation | undefined = client.rpm?.reserve(1);
-    const reservation: UsageReservation | undefined = client.tpm?.reserve(tokens);
+    const reservation: UsageReservation | undefined = client.tpm?.reserve(tokens, input);
     return {
       ok: true,
       settle: (used) => {

@@ -3,7 +3,7 @@ export type BreakerState = "closed" | "open" | "half_open";
 
 /** How a {@linkcode CircuitBreaker} trips and recovers. */
 export interface CircuitBreakerOptions {
-  /** Failures within `windowMs` that open the breaker; 5. */
+  /** Failures in a row (no success between them) within `windowMs` that open the breaker; 5. */
   failureThreshold?: number;
   /** How far back failures count, in ms; one minute. */
   windowMs?: number;
@@ -43,11 +43,12 @@ export interface BreakerPermit {
 
 /**
  * A circuit breaker for one key or one provider. Closed, it passes requests and counts failures;
- * `failureThreshold` failures within `windowMs` open it. Open, it refuses everything until the
- * cooldown (plus jitter) has passed, then turns half-open and lets exactly one probe through while
- * refusing the rest; the probe's success closes it, its failure opens it again for twice the last
- * cooldown, at most `maxCooldownMs`, so an upstream down for an hour is not probed every 30 s. The
- * cooldown is back to `cooldownMs` once the breaker closes.
+ * `failureThreshold` failures in a row within `windowMs` open it; a success starts the count afresh,
+ * so an upstream that mostly answers stays in use however busy it is. Open, it refuses everything
+ * until the cooldown (plus jitter) has passed, then turns half-open and lets exactly one probe through
+ * while refusing the rest; the probe's success closes it, its failure opens it again for twice the
+ * last cooldown, at most `maxCooldownMs`, so an upstream down for an hour is not probed every 30 s.
+ * The cooldown is back to `cooldownMs` once the breaker closes.
  *
  * Only the probe decides a half-open breaker: results of requests let through before it opened say
  * nothing about the upstream now, so they are ignored, then and after it closes again. State changes
@@ -126,9 +127,15 @@ export class CircuitBreaker {
     }
   }
 
-  /** The request behind `permit` succeeded: a probe closes the breaker. */
+  /**
+   * The request behind `permit` succeeded: a probe closes the breaker, and a success while closed
+   * starts the count of failures afresh, so only failures in a row open it.
+   */
   onSuccess(permit: BreakerPermit): void {
-    if (permit !== this.#probe) return;
+    if (permit !== this.#probe) {
+      if (this.state === "closed" && this.#closedPermits.has(permit)) this.#failures = [];
+      return;
+    }
     this.#probe = undefined;
     this.#failures = [];
     this.#cooldownMs = this.#baseCooldownMs;

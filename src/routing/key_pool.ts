@@ -65,6 +65,12 @@ export interface PickOptions<K> {
   exclude?: ReadonlySet<K>;
   /** A key to take whenever it is usable, whatever its ratio: conversation affinity's. */
   prefer?: K;
+  /**
+   * For a request no rate limit counts (`count_tokens`, the model list): the pick ignores the key's
+   * windows and the estimate, reserves nothing and takes no turn; only a 429's rest or a disabled key
+   * keeps a key out.
+   */
+  uncounted?: boolean;
 }
 
 const _LIMIT_FOR: Record<RateLimitWindowName, keyof KeyLimits> = {
@@ -80,6 +86,8 @@ class _KeyState {
   readonly windows: Map<RateLimitWindowName, UsageWindow>;
   disabled: string | undefined;
   cooledUntil = 0;
+  // Which pick of the pool last took this key (0: none yet), to break ties between equal ratios.
+  lastPicked = 0;
 
   constructor(limits: KeyLimits, options: KeyPoolOptions) {
     this.windows = new Map(
@@ -100,19 +108,41 @@ class _KeyState {
     );
   }
 
-  /** When a request of `tokens` can go out on this key; `undefined` when it can now. */
-  blockedUntil(tokens: TokenCount, now: number): number | undefined {
-    const until = Math.max(
-      this.cooledUntil,
-      ...[...this.windows].map(([name, window]) => window.blockedUntil(_amount(name, tokens)) ?? 0),
-    );
+  /**
+   * When a request of `tokens` can go out on this key, `undefined` when it can now; a request that
+   * counts nothing (`tokens` undefined) waits for a 429's rest only.
+   */
+  blockedUntil(tokens: TokenCount | undefined, now: number): number | undefined {
+    const windowEnds = tokens === undefined
+      ? []
+      : [...this.windows].map(([name, window]) =>
+        window.blockedUntil(_amount(name, tokens), _certain(name, tokens)) ?? 0
+      );
+    const until = Math.max(this.cooledUntil, ...windowEnds);
     return until > now ? until : undefined;
+  }
+
+  /** Counts a request of `tokens` in each window. */
+  reserve(tokens: TokenCount): ReadonlyMap<RateLimitWindowName, UsageReservation> {
+    const reservations = new Map<RateLimitWindowName, UsageReservation>();
+    for (const [name, window] of this.windows) {
+      reservations.set(name, window.reserve(_amount(name, tokens), _certain(name, tokens)));
+    }
+    return reservations;
+  }
+
+  /** Whether this key goes before `other`: less used, or on a tie, picked less recently. */
+  before(other: _KeyState): boolean {
+    const ratio = this.ratio;
+    const otherRatio = other.ratio;
+    return ratio < otherRatio || (ratio === otherRatio && this.lastPicked < other.lastPicked);
   }
 }
 
 /**
  * The keys of one provider and what they have spent. A request takes the usable key with the lowest
- * usage ratio (ties go to the key listed first); a 429 cools a key until its reset, a 401 or 403
+ * usage ratio; ties go to the key picked least recently (the first listed until each has been picked),
+ * so keys that know no limits take turns. A 429 cools a key until its reset, a 401 or 403
  * disables it, and every response's rate-limit headers report the upstream's own budget, which can
  * only tighten a configured limit (see `UsageWindow`). Limits the config leaves out are learned from
  * those headers, so a key without configured limits counts as unused (ratio 0)
@@ -136,8 +166,9 @@ class _KeyState {
 export class KeyPool<K> {
   readonly #keys = new Map<K, _KeyState>();
   readonly #now: () => number;
+  #picks = 0;
 
-  /** A pool of `keys`, in the order ties are broken; each key once. */
+  /** A pool of `keys`, each once, in the order ties are broken until each has been picked. */
   constructor(keys: readonly PoolKey<K>[], options: KeyPoolOptions = {}) {
     this.#now = options.now ?? Date.now;
     for (const { key, limits } of keys) {
@@ -147,25 +178,25 @@ export class KeyPool<K> {
   }
 
   /**
-   * Takes a key for a request of `estimate` tokens and reserves them on it, or says when the first
-   * usable key will be back.
+   * Takes a key for a request of `estimate` tokens and reserves them on it (its output, a bound, only
+   * as far as the key's windows have room), or says when the first usable key will be back.
    */
   pick(estimate: TokenCount, options: PickOptions<K> = {}): KeyPick<K> {
     const now = this.#now();
+    const counted = options.uncounted ? undefined : estimate;
     const usable = this.#usable(options.exclude);
-    const ready = usable.filter(([, state]) => state.blockedUntil(estimate, now) === undefined);
+    const ready = usable.filter(([, state]) => state.blockedUntil(counted, now) === undefined);
     if (ready.length === 0) {
-      const waitUntil = this.#earliest(usable, estimate, now);
+      const waitUntil = this.#earliest(usable, counted, now);
       return waitUntil === undefined
         ? { kind: "none" }
         : { kind: "wait", waitUntil, retryAfterMs: Math.ceil(waitUntil - now) };
     }
     const [key, state] = ready.find(([key]) => key === options.prefer) ??
-      ready.reduce((best, entry) => entry[1].ratio < best[1].ratio ? entry : best);
-    const windows = new Map(
-      [...state.windows].map(([name, window]) => [name, window.reserve(_amount(name, estimate))]),
-    );
-    return { kind: "key", key, reservation: { key, windows } };
+      ready.reduce((best, entry) => entry[1].before(best[1]) ? entry : best);
+    if (counted === undefined) return { kind: "key", key, reservation: { key, windows: new Map() } };
+    state.lastPicked = ++this.#picks;
+    return { kind: "key", key, reservation: { key, windows: state.reserve(counted) } };
   }
 
   /**
@@ -204,11 +235,18 @@ export class KeyPool<K> {
     this.#state(key).disabled = undefined;
   }
 
-  /** Corrects a key's windows from the rate-limit headers of a response it got. */
+  /**
+   * Corrects a key's windows from the rate-limit headers of a response it got. With a `retry-after`,
+   * the figures they report hold until then at most: it is the upstream's word on when the key takes a
+   * request again, where a window's reset may only say when it is full again, or be left out (and the
+   * window would then be given a whole one).
+   */
   observe(key: K, snapshot: RateLimitSnapshot): void {
     const windows = this.#state(key).windows;
+    const retryAt = snapshot.retryAfterMs === undefined ? undefined : this.#now() + snapshot.retryAfterMs;
     for (const [name, window] of Object.entries(snapshot.windows)) {
-      windows.get(name as RateLimitWindowName)!.correct(window);
+      const resetAt = retryAt === undefined ? window.resetAt : Math.min(window.resetAt ?? retryAt, retryAt);
+      windows.get(name as RateLimitWindowName)!.correct({ ...window, resetAt });
     }
   }
 
@@ -250,7 +288,7 @@ export class KeyPool<K> {
     return [...this.#keys].filter(([key, state]) => state.disabled === undefined && !exclude?.has(key));
   }
 
-  #earliest(usable: [K, _KeyState][], estimate: TokenCount, now: number): number | undefined {
+  #earliest(usable: [K, _KeyState][], estimate: TokenCount | undefined, now: number): number | undefined {
     if (usable.length === 0) return undefined;
     return Math.min(...usable.map(([, state]) => state.blockedUntil(estimate, now) ?? now));
   }
@@ -262,6 +300,7 @@ export class KeyPool<K> {
   }
 }
 
+/** What a request of `tokens` counts in `window`. */
 function _amount(window: RateLimitWindowName, tokens: TokenCount): number {
   switch (window) {
     case "requests":
@@ -273,4 +312,9 @@ function _amount(window: RateLimitWindowName, tokens: TokenCount): number {
     case "output_tokens":
       return tokens.output;
   }
+}
+
+/** How much of `_amount` is certain: all but the output, which `max_tokens` only bounds. */
+function _certain(window: RateLimitWindowName, tokens: TokenCount): number {
+  return _amount(window, { input: tokens.input, output: 0 });
 }

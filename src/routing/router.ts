@@ -6,7 +6,7 @@ import { ConcurrencyLimiter } from "./concurrency.ts";
 import { EwmaMap } from "./ewma.ts";
 import type { FailureDecision } from "./failure.ts";
 import { type KeyLimits, KeyPool, type KeyReservation, type KeyStatus } from "./key_pool.ts";
-import type { ModelMap } from "./model_map.ts";
+import { ModelMap } from "./model_map.ts";
 import type { RateLimitSnapshot } from "./rate_limit_headers.ts";
 import {
   type Candidate,
@@ -39,7 +39,10 @@ export interface Route {
   limits?: ReadonlyMap<ProviderKey, KeyLimits>;
   /** Most requests in flight to this provider at once; unlimited when left out. */
   maxInFlight?: number;
-  /** Price per client model name, for the `cost` strategy. */
+  /**
+   * Price per client model name or glob, for the `cost` strategy; a model takes its exact name's
+   * price, else the most specific glob's, as in {@linkcode Route.models}.
+   */
   prices?: ReadonlyMap<string, ModelPrice>;
   /** Names the config gives keys, by key, for status pages and for switching a key off by name. */
   keyNames?: ReadonlyMap<ProviderKey, string>;
@@ -104,11 +107,22 @@ export interface Attempt {
   cancelled(): void;
 }
 
+/**
+ * Why a plan has nothing left to offer. In its last round no provider could be tried, each for one of
+ * these reasons; the plan names the first that held for any, the likeliest to clear soonest:
+ * - `busy`: at its `max_in_flight`; it frees up as its requests end.
+ * - `open`: failing: its circuit breaker, or every one of its keys', is open; `retryAfterMs` says when
+ *   the first of them lets a probe through.
+ * - `disabled`: out of rotation: switched off, or every key refused by the upstream (401, 402, 403)
+ *   or switched off; the operator brings it back. A provider without keys refused in this request too.
+ */
+export type ExhaustedCause = "busy" | "open" | "disabled";
+
 /** What {@link Plan.next} offers: an attempt, a wait until a key frees up, or nothing left to try. */
 export type Step =
   | { kind: "attempt"; attempt: Attempt }
   | { kind: "wait"; waitMs: number; retryAfterMs: number }
-  | { kind: "exhausted"; reason: string; retryAfterMs?: number };
+  | { kind: "exhausted"; cause: ExhaustedCause; reason: string; retryAfterMs?: number };
 
 /** What the router knows of a request before it is sent. */
 export interface PlanRequest {
@@ -116,6 +130,12 @@ export interface PlanRequest {
   estimate: TokenCount;
   /** `conversationKey()` of the request, for affinity. */
   conversation: string | undefined;
+  /**
+   * No rate limit of a key counts the request (`count_tokens`, which Anthropic limits apart, and the
+   * model list): its key is picked without reserving or waiting for `rpm` and `tpm`, and under
+   * `round_robin` it takes turns of its own, so it does not move where Messages go.
+   */
+  uncounted?: boolean;
 }
 
 /** Where one provider stands, for status pages and metrics. */
@@ -154,6 +174,9 @@ class _RouteState {
   readonly breaker: CircuitBreaker;
   readonly keyBreakers = new Map<ProviderKey, CircuitBreaker>();
   readonly limiter: ConcurrencyLimiter | undefined;
+  // `route.prices` as a `models:` table resolves: its targets are places in `#priceList`.
+  readonly #prices: ModelMap;
+  readonly #priceList: ModelPrice[];
   inFlight = 0;
   enabled = true;
   /** The owning router's listener: the breakers were made before it and outlive it across reloads. */
@@ -177,6 +200,9 @@ class _RouteState {
     this.limiter = route.maxInFlight === undefined
       ? undefined
       : new ConcurrencyLimiter({ max: route.maxInFlight, maxQueue: 0 });
+    const prices = [...route.prices ?? []];
+    this.#prices = new ModelMap(Object.fromEntries(prices.map(([model], index) => [model, `${index}`])));
+    this.#priceList = prices.map(([, price]) => price);
   }
 
   get route(): Route {
@@ -196,10 +222,25 @@ class _RouteState {
     };
   }
 
-  /** `ref` is a key's place in the list or its name. */
+  /** `ref` is a key's name or its place in the list; a name made of digits is a name first. */
   findKey(ref: string): ProviderKey | undefined {
     const { keys, keyNames } = this.#route;
-    return /^\d+$/.test(ref) ? keys[Number(ref)] : keys.find((key) => keyNames?.get(key) === ref);
+    return keys.find((key) => keyNames?.get(key) === ref) ??
+      (/^\d+$/.test(ref) ? keys[Number(ref)] : undefined);
+  }
+
+  /** What `model` costs here, from `route.prices`: its exact name's price, else the most specific glob's. */
+  priceOf(model: string): ModelPrice | undefined {
+    const index = this.#prices.resolve(model);
+    return index === undefined ? undefined : this.#priceList[Number(index)];
+  }
+
+  /** Whether a key other than `key` is in rotation (enabled, its breaker not open). */
+  hasOtherWorkingKey(key: ProviderKey): boolean {
+    return this.#route.keys.some((other) =>
+      other !== key && this.pool.status(other).disabled === undefined &&
+      this.keyBreakers.get(other)!.state !== "open"
+    );
   }
 
   status(): ProviderStatus {
@@ -223,10 +264,19 @@ class _RouteState {
   }
 }
 
-/** A candidate as strategies see it, carrying its state back to the plan. */
-interface _Candidate extends Candidate {
+/** A provider that serves a request's model, under the id its upstream knows the model by. */
+interface _Serving {
   state: _RouteState;
   upstreamModel: string | undefined;
+}
+
+/** A candidate as strategies see it, carrying its state back to the plan. */
+interface _Candidate extends Candidate, _Serving {}
+
+/** The order a plan tries providers in, and the key it prefers (its conversation's). */
+interface _Ranking {
+  order: _Candidate[];
+  preferKey: ProviderKey | undefined;
 }
 
 /**
@@ -249,7 +299,8 @@ interface _Candidate extends Candidate {
 export class Router {
   readonly #states: _RouteState[];
   readonly #options: RoutingOptions;
-  readonly #strategies = new Map<StrategyName, Strategy>();
+  // By strategy name, and apart for uncounted requests (see `#strategyFor`).
+  readonly #strategies = new Map<string, Strategy>();
   readonly #ttfb: EwmaMap<string>;
   readonly #affinity: ConversationAffinity<ProviderKey>;
   readonly #now: () => number;
@@ -273,35 +324,21 @@ export class Router {
     return this.#states.map((state) => state.route);
   }
 
-  /** The providers serving `model` in retry order; requests without a model use every provider. */
+  /**
+   * The providers serving `model`, to be tried in the strategy's order; requests without a model use
+   * every provider. The strategy ranks them when the plan is first asked for a step, not here: a
+   * request may wait for a slot in between, and one that never gets one takes no `round_robin` turn.
+   */
   plan(request: PlanRequest): Plan {
-    const candidates = this.#states.flatMap((state): _Candidate[] => {
+    const serving = this.#states.flatMap((state): _Serving[] => {
       const upstreamModel = request.model === undefined
         ? undefined
         : state.route.models.resolve(request.model);
-      if (request.model !== undefined && upstreamModel === undefined) return [];
-      return [{
-        name: state.route.provider.name,
-        state,
-        upstreamModel,
-        inFlight: state.inFlight,
-        ewmaTtfbMs: this.#ttfb.get(state.route.provider.name),
-        remainingCapacityRatio: state.pool.remainingCapacity(),
-        price: request.model === undefined ? undefined : state.route.prices?.get(request.model),
-      }];
+      return request.model !== undefined && upstreamModel === undefined ? [] : [{ state, upstreamModel }];
     });
-    const pinned = request.conversation && this.#options.affinity
-      ? this.#affinity.get(request.conversation)
-      : undefined;
-    const ordered = preferNamed(
-      this.#strategyFor(request.model).order(candidates, {
-        model: request.model,
-        estimatedTokens: request.estimate,
-      }),
-      pinned?.provider,
-    );
-    return new Plan(ordered, request, pinned?.key, {
+    return new Plan(serving.length > 0, request, {
       now: this.#now,
+      rank: () => this.#rank(serving, request),
       committed: (state, key, ttfbMs) => {
         this.#ttfb.observe(state.route.provider.name, ttfbMs);
         if (request.conversation && key && this.#options.affinity) {
@@ -343,6 +380,31 @@ export class Router {
     ];
   }
 
+  /** `serving` as it stands now, in the order the request tries it. */
+  #rank(serving: _Serving[], request: PlanRequest): _Ranking {
+    const candidates = serving.map(({ state, upstreamModel }): _Candidate => ({
+      name: state.route.provider.name,
+      state,
+      upstreamModel,
+      inFlight: state.inFlight,
+      ewmaTtfbMs: this.#ttfb.get(state.route.provider.name),
+      // A provider without keys has no budget relay counts: as far as relay knows, all of it is left.
+      remainingCapacityRatio: state.route.keys.length === 0 ? 1 : state.pool.remainingCapacity(),
+      price: request.model === undefined ? undefined : state.priceOf(request.model),
+    }));
+    const pinned = request.conversation && this.#options.affinity
+      ? this.#affinity.get(request.conversation)
+      : undefined;
+    const order = preferNamed(
+      this.#strategyFor(request).order(candidates, {
+        model: request.model,
+        estimatedTokens: request.estimate,
+      }),
+      pinned?.provider,
+    );
+    return { order, preferKey: pinned?.key };
+  }
+
   #unchanged(route: Route): _RouteState | undefined {
     if (route.fingerprint === undefined) return undefined;
     return this.#states.find((state) =>
@@ -350,12 +412,15 @@ export class Router {
     );
   }
 
-  #strategyFor(model: string | undefined): Strategy {
+  #strategyFor({ model, uncounted }: PlanRequest): Strategy {
     const name = (model === undefined ? undefined : this.#options.modelStrategies?.resolve(model)) as
       | StrategyName
       | undefined;
     const chosen = name ?? this.#options.strategy;
-    let strategy = this.#strategies.get(chosen);
+    // Uncounted requests take `round_robin` turns of their own: `count_tokens` calls interleaved with
+    // Messages would otherwise decide which provider the Messages go to.
+    const place = uncounted ? `${chosen} uncounted` : chosen;
+    let strategy = this.#strategies.get(place);
     if (!strategy) {
       strategy = createStrategy(chosen, {
         random: this.#options.random,
@@ -363,7 +428,7 @@ export class Router {
         costThresholdTokens: this.#options.costThresholdTokens,
         modelRoutes: this.#options.modelRoutes,
       });
-      this.#strategies.set(chosen, strategy);
+      this.#strategies.set(place, strategy);
     }
     return strategy;
   }
@@ -371,62 +436,75 @@ export class Router {
 
 interface _PlanHooks {
   now: () => number;
+  /** The order to try providers in, as they stand when asked. */
+  rank(): _Ranking;
   committed(state: _RouteState, key: ProviderKey | undefined, ttfbMs: number): void;
 }
+
+/** Why a provider had nothing to offer; see {@linkcode ExhaustedCause}. */
+type _Blocked =
+  | { cause: "busy" }
+  | { cause: "open"; retryAt: number }
+  | { cause: "disabled"; switchedOff: boolean };
 
 /**
  * One request's way down the providers: each {@link next} offers the best attempt not yet tried,
  * skipping providers switched off, whose breaker is open or whose in-flight cap is reached, and keys
- * already tried, cooling, refused or switched off; a provider without keys whose credential was
- * refused is not offered again. Attempts are offered one at a time: never a parallel race.
+ * already tried, cooling, refused, failing or switched off; a provider without keys whose credential
+ * was refused is not offered again. A key's own failure (a 429, a refused key) moves to the provider's
+ * next key; a failure of the provider's (`retry_next_provider`) moves to the next provider, and the
+ * provider's other keys come only after every other provider. Attempts are offered one at a time:
+ * never a parallel race.
  */
 export class Plan {
-  readonly #order: _Candidate[];
+  readonly #served: boolean;
   readonly #request: PlanRequest;
-  readonly #preferKey: ProviderKey | undefined;
   readonly #hooks: _PlanHooks;
+  #ranking: _Ranking | undefined;
   readonly #triedKeys = new Map<_RouteState, Set<ProviderKey>>();
+  // Providers without keys tried in this round: they have no other key to offer.
   readonly #doneRoutes = new Set<_RouteState>();
+  // Providers that failed as a whole in this round: the others go first.
+  readonly #deferred = new Set<_RouteState>();
   // Providers without keys whose credential was refused (401, 402, 403): unlike a disabled key, which
   // its pool remembers, nothing else would keep going round again from sending it once more.
   readonly #refusedRoutes = new Set<_RouteState>();
   #attempts = 0;
   #round = 0;
 
-  constructor(
-    order: _Candidate[],
-    request: PlanRequest,
-    preferKey: ProviderKey | undefined,
-    hooks: _PlanHooks,
-  ) {
-    this.#order = order;
+  constructor(served: boolean, request: PlanRequest, hooks: _PlanHooks) {
+    this.#served = served;
     this.#request = request;
-    this.#preferKey = preferKey;
     this.#hooks = hooks;
   }
 
   /** Whether any provider serves the request's model at all. */
   get served(): boolean {
-    return this.#order.length > 0;
+    return this.#served;
   }
 
   next(): Step {
+    this.#ranking ??= this.#hooks.rank();
+    const { order } = this.#ranking;
     let wait: { waitUntil: number; retryAfterMs: number } | undefined;
-    let openUntil: number | undefined;
-    let enabled = 0;
-    for (const candidate of this.#order) {
+    const blocked: _Blocked[] = [];
+    const deferred = ({ state }: _Candidate) => this.#deferred.has(state);
+    for (const candidate of [...order.filter((c) => !deferred(c)), ...order.filter(deferred)]) {
       const { state } = candidate;
-      if (!state.enabled) continue;
-      enabled++;
-      if (this.#doneRoutes.has(state) || this.#refusedRoutes.has(state)) continue;
+      if (!state.enabled || this.#refusedRoutes.has(state)) {
+        blocked.push({ cause: "disabled", switchedOff: !state.enabled });
+        continue;
+      }
+      if (this.#doneRoutes.has(state)) continue;
       const permit = state.breaker.tryAcquire();
       if (!permit) {
-        openUntil = Math.min(openUntil ?? Infinity, state.breaker.retryAt ?? this.#hooks.now());
+        blocked.push({ cause: "open", retryAt: state.breaker.retryAt ?? this.#hooks.now() });
         continue;
       }
       const slot = state.limiter ? state.limiter.tryAcquire() : () => {};
       if (!slot) {
         state.breaker.release(permit);
+        blocked.push({ cause: "busy" });
         continue;
       }
       const picked = this.#pickKey(state);
@@ -436,7 +514,27 @@ export class Plan {
       state.breaker.release(permit);
       slot();
       if (picked.kind === "wait" && (!wait || picked.waitUntil < wait.waitUntil)) wait = picked;
-      if (picked.kind === "none") this.#doneRoutes.add(state);
+      // Only a round without attempts ends the plan, and in one no key was tried: a provider left
+      // without a key has them all failing or out of rotation.
+      if (picked.kind === "none") {
+        blocked.push(
+          picked.openUntil === undefined
+            ? { cause: "disabled", switchedOff: false }
+            : { cause: "open", retryAt: picked.openUntil },
+        );
+      }
+    }
+    if (this.#attempts > this.#round) {
+      // Every provider and key this round could offer was tried: go round again, whatever other
+      // providers are failing or keys cooling (the caller bounds the attempts), so a key that failed
+      // once is retried before the request waits for one at its limit. The pools and breakers, not
+      // this plan, remember which keys are cooling, refused or failing; refused providers without
+      // keys stay out.
+      this.#round = this.#attempts;
+      this.#triedKeys.clear();
+      this.#doneRoutes.clear();
+      this.#deferred.clear();
+      return this.next();
     }
     if (wait) {
       return {
@@ -445,29 +543,10 @@ export class Plan {
         retryAfterMs: wait.retryAfterMs,
       };
     }
-    if (openUntil === undefined && this.#attempts > this.#round) {
-      // Every provider and key was tried once: go round again (the caller bounds the attempts). The
-      // pools and breakers, not this plan, remember which keys are cooling, refused or failing;
-      // refused providers without keys stay out.
-      this.#round = this.#attempts;
-      this.#triedKeys.clear();
-      this.#doneRoutes.clear();
-      return this.next();
-    }
-    if (openUntil !== undefined) {
-      const retryAfterMs = Math.max(0, openUntil - this.#hooks.now());
-      return {
-        kind: "exhausted",
-        reason: "every provider that serves this model is failing (circuit open)",
-        retryAfterMs,
-      };
-    }
-    if (enabled === 0) {
-      return { kind: "exhausted", reason: "every provider that serves this model is switched off" };
-    }
-    return { kind: "exhausted", reason: "every provider and key that serves this model was tried" };
+    return _exhausted(blocked, this.#hooks.now());
   }
 
+  /** A key of `state` to try; `openUntil` when keys were passed over for their open breakers. */
   #pickKey(state: _RouteState):
     | {
       kind: "attempt";
@@ -476,17 +555,24 @@ export class Plan {
       keyPermit?: BreakerPermit;
     }
     | { kind: "wait"; waitUntil: number; retryAfterMs: number }
-    | { kind: "none" } {
+    | { kind: "none"; openUntil?: number } {
     if (state.route.keys.length === 0) return { kind: "attempt", key: undefined };
-    const tried = this.#tried(state);
-    const exclude = new Set(tried);
+    const exclude = new Set(this.#tried(state));
+    let openUntil: number | undefined;
     for (;;) {
-      const pick = state.pool.pick(this.#request.estimate, { exclude, prefer: this.#preferKey });
+      const pick = state.pool.pick(this.#request.estimate, {
+        exclude,
+        prefer: this.#ranking!.preferKey,
+        uncounted: this.#request.uncounted,
+      });
+      if (pick.kind === "none") return openUntil === undefined ? pick : { kind: "none", openUntil };
       if (pick.kind !== "key") return pick;
-      const keyPermit = state.keyBreakers.get(pick.key)!.tryAcquire();
+      const keyBreaker = state.keyBreakers.get(pick.key)!;
+      const keyPermit = keyBreaker.tryAcquire();
       if (keyPermit) return { kind: "attempt", key: pick.key, reservation: pick.reservation, keyPermit };
       state.pool.release(pick.reservation);
       exclude.add(pick.key);
+      openUntil = Math.min(openUntil ?? Infinity, keyBreaker.retryAt ?? this.#hooks.now());
     }
   }
 
@@ -529,6 +615,7 @@ export class Plan {
     };
     const hooks = this.#hooks;
     const doneRoutes = this.#doneRoutes;
+    const deferred = this.#deferred;
     const refusedRoutes = this.#refusedRoutes;
     return {
       route: state.route,
@@ -548,15 +635,19 @@ export class Plan {
         if (key && decision.coolKeyUntil !== undefined) state.pool.cool(key, decision.coolKeyUntil);
         if (key && decision.action === "disable_key") state.pool.disable(key, decision.reason);
         if (decision.countsForBreaker) {
-          state.breaker.onFailure(permit);
           if (keyPermit) keyBreaker!.onFailure(keyPermit);
+          // A key whose own breaker this leaves open has trouble of its own to explain the failure:
+          // while another key of the provider works, the provider is not to blame.
+          if (keyBreaker?.state === "open" && state.hasOtherWorkingKey(key!)) state.breaker.release(permit);
+          else state.breaker.onFailure(permit);
         } else {
           releasePermits();
         }
-        // Another key of the same provider comes next (the issue's "next key, then next provider");
-        // a provider without keys has no other to offer, and one whose credential was refused is not
-        // asked again in this plan.
+        // A provider without keys has no other key to offer, and one whose credential was refused is
+        // not asked again in this plan; a provider that failed as a whole gets its other keys tried
+        // only after the other providers ("next key, then next provider" is for a key's own failures).
         if (!key) doneRoutes.add(state);
+        else if (decision.action === "retry_next_provider") deferred.add(state);
         if (!key && decision.action === "disable_key") refusedRoutes.add(state);
       },
       abandoned() {
@@ -569,4 +660,28 @@ export class Plan {
       },
     };
   }
+}
+
+/** The step that ends a plan, from why each provider had nothing to offer. */
+function _exhausted(blocked: _Blocked[], now: number): Step {
+  if (blocked.some(({ cause }) => cause === "busy")) {
+    return {
+      kind: "exhausted",
+      cause: "busy",
+      reason: "every provider that can take this model now is at its max_in_flight",
+    };
+  }
+  const retryAts = blocked.flatMap((entry) => entry.cause === "open" ? [entry.retryAt] : []);
+  if (retryAts.length > 0) {
+    return {
+      kind: "exhausted",
+      cause: "open",
+      reason: "every provider that serves this model is failing (circuit open)",
+      retryAfterMs: Math.max(0, Math.min(...retryAts) - now),
+    };
+  }
+  const reason = blocked.every((entry) => entry.cause === "disabled" && entry.switchedOff)
+    ? "every provider that serves this model is switched off"
+    : "no provider or key that serves this model is in rotation: each is switched off or was refused by its upstream (401, 402, 403)";
+  return { kind: "exhausted", cause: "disabled", reason };
 }

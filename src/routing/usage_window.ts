@@ -32,13 +32,17 @@ const _MINUTE = 60_000;
  * it has less left than relay thought wins until its own reset.
  *
  * A request reserves its estimate before it is sent and settles the real amount when the response's
- * usage is known; the upstream's headers correct their budget in between.
+ * usage is known; the upstream's headers correct their budget in between. Part of an estimate may be
+ * only a bound (output up to `max_tokens`, of which a request seldom spends much): that part needs
+ * only some room to fit and is counted only as far as there is room, so a bound larger than what is
+ * left neither holds the request back while the window shows room nor swells the count past the limit.
  *
  * @example
  * ```ts
  * const tpm = new UsageWindow({ limit: 80_000, now: Date.now });
- * if (tpm.fits(estimate)) {
- *   const reservation = tpm.reserve(estimate);
+ * // The input is certain; max_tokens only bounds the output.
+ * if (tpm.fits(input + maxTokens, input)) {
+ *   const reservation = tpm.reserve(input + maxTokens, input);
  *   // ... send; on the response headers:
  *   tpm.correct(readRateLimitHeaders(response.headers, Date.now()).windows.tokens ?? {});
  *   // ... and when the usage is known:
@@ -97,37 +101,46 @@ export class UsageWindow {
   }
 
   /**
-   * Whether `amount` can be counted now. An untouched window takes any amount, so a request larger
-   * than the whole limit waits for a fresh window rather than forever; the upstream has the last word.
+   * Whether `amount` can be counted now, of which `least` is certain and the rest only a bound: the
+   * certain part must fit, and a bound needs some room beside it. An untouched window takes any amount,
+   * so a request larger than the whole limit waits for a fresh window rather than forever; the upstream
+   * has the last word.
    */
-  fits(amount: number): boolean {
+  fits(amount: number, least: number = amount): boolean {
     this.#roll();
-    return this.#fits(amount, this.#used, this.#upstreamRemaining);
+    return this.#fits(amount, least, this.#used, this.#upstreamRemaining);
   }
 
   /**
-   * When `amount` will fit, in ms since the epoch; `undefined` when it fits now. That is the first
-   * end, local or upstream, after which it fits: past both, everything is fresh and anything fits.
+   * When `amount` (of which `least` is certain, as for {@linkcode fits}) will fit, in ms since the
+   * epoch; `undefined` when it fits now. That is the first end, local or upstream, after which it
+   * fits: past both, everything is fresh and anything fits.
    */
-  blockedUntil(amount: number): number | undefined {
-    if (this.fits(amount)) return undefined;
+  blockedUntil(amount: number, least: number = amount): number | undefined {
+    if (this.fits(amount, least)) return undefined;
     const localEnd = this.#resetAt ?? Infinity;
     const upstreamEnd = this.#upstreamResetAt ?? Infinity;
     for (const end of localEnd <= upstreamEnd ? [localEnd, upstreamEnd] : [upstreamEnd, localEnd]) {
       if (end === Infinity) break;
       const used = end >= localEnd ? 0 : this.#used;
-      if (this.#fits(amount, used, end >= upstreamEnd ? undefined : this.#upstreamRemaining)) return end;
+      const upstreamRemaining = end >= upstreamEnd ? undefined : this.#upstreamRemaining;
+      if (this.#fits(amount, least, used, upstreamRemaining)) return end;
     }
     return undefined;
   }
 
-  /** Counts `amount` against both budgets before the request goes out. */
-  reserve(amount: number): UsageReservation {
+  /**
+   * Counts `amount` against both budgets before the request goes out: `least` of it in any case, the
+   * rest (a bound, as for {@linkcode fits}) as far as there is room.
+   */
+  reserve(amount: number, least: number = amount): UsageReservation {
     this.#roll();
+    const remaining = this.#remaining(this.#used, this.#upstreamRemaining);
+    const counted = Math.max(least, Math.min(amount, remaining));
     this.#resetAt ??= this.#now() + this.#windowMs;
-    this.#addLocal(amount);
-    this.#addUpstream(amount);
-    return { amount, window: this.#window, upstreamWindow: this.#upstreamWindow };
+    this.#addLocal(counted);
+    this.#addUpstream(counted);
+    return { amount: counted, window: this.#window, upstreamWindow: this.#upstreamWindow };
   }
 
   /**
@@ -179,9 +192,11 @@ export class UsageWindow {
     return Math.min(1, Math.max(0, this.#localRatio(used), this.#upstreamRatio(upstreamRemaining)));
   }
 
-  #fits(amount: number, used: number, upstreamRemaining: number | undefined): boolean {
+  #fits(amount: number, least: number, used: number, upstreamRemaining: number | undefined): boolean {
     const remaining = this.#remaining(used, upstreamRemaining);
-    return amount <= remaining || (remaining > 0 && this.#ratio(used, upstreamRemaining) === 0);
+    // A bound needs some room beside the certain part; an amount that is all certain may fill the window.
+    const certainFits = amount > least ? least < remaining : least <= remaining;
+    return certainFits || (remaining > 0 && this.#ratio(used, upstreamRemaining) === 0);
   }
 
   #localRatio(used: number): number {

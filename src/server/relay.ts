@@ -7,7 +7,7 @@ import { retryDelay } from "../routing/backoff.ts";
 import { type ConcurrencyLimiter, OverloadedError } from "../routing/concurrency.ts";
 import { classifyFailure, type UpstreamOutcome } from "../routing/failure.ts";
 import { readRateLimitHeaders } from "../routing/rate_limit_headers.ts";
-import type { Attempt, Route, Router } from "../routing/router.ts";
+import type { Attempt, Route, Router, Step } from "../routing/router.ts";
 import { estimateTokens } from "../routing/token_estimate.ts";
 import { forwardBody, type ForwardOutcome } from "../stream/forward.ts";
 import { ANTHROPIC_PING, DEFAULT_KEEPALIVE_MS } from "../stream/keep_alive.ts";
@@ -256,11 +256,10 @@ async function _relay(
   const parsed = options.parsedBody?.(request);
   const fields = parsed ? messagesFields(parsed) : body ? inspectMessagesBody(body) : undefined;
   trace.model = fields?.model;
-  // Counting tokens spends none: its answer has no usage to settle an estimate with, which would then
-  // hold a client's or a key's tpm for the whole minute.
-  const estimate = fields && !c.req.path.endsWith("/count_tokens")
-    ? estimateTokens(fields.json)
-    : { input: 0, output: 0 };
+  // Only a message counts against limits: Anthropic limits count_tokens and the model list apart, and a
+  // token count has no usage to settle an estimate with, which would hold a tpm for the whole minute.
+  const counted = request.method === "POST" && !c.req.path.endsWith("/count_tokens");
+  const estimate = fields && counted ? estimateTokens(fields.json) : { input: 0, output: 0 };
   const admission = options.clients?.admit(c.get("client"), { model: fields?.model, estimate });
   if (admission && !admission.ok) {
     const retryAfter = admission.retryAfterS === undefined
@@ -274,6 +273,7 @@ async function _relay(
     model: fields?.model,
     estimate,
     conversation: fields ? conversationKey(request.headers, fields.json) : undefined,
+    uncounted: !counted,
   });
   if (!plan.served) {
     throw new RelayError(
@@ -318,12 +318,7 @@ async function _relay(
       }
       if (step.kind === "exhausted") {
         if (last) break;
-        throw new RelayError(
-          503,
-          `no upstream can take the request: ${step.reason}`,
-          { "retry-after": String(Math.max(1, Math.ceil((step.retryAfterMs ?? 1000) / 1000))) },
-          "overloaded_error",
-        );
+        throw _unavailable(step);
       }
       const { attempt } = step;
       if (trace.attempts > 0) {
@@ -797,6 +792,18 @@ function _sleep(ms: number, client: AbortSignal, cut: AbortSignal): Promise<void
     client.addEventListener("abort", onAbort, { once: true });
     cut.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/**
+ * relay's answer when no upstream can take a request. Busy or failing providers free up with time, so
+ * the client is told when to come back; keys and providers out of rotation wait on a person (a fixed
+ * key and a reload, or the admin API), so nothing says "retry soon".
+ */
+function _unavailable(step: Extract<Step, { kind: "exhausted" }>): RelayError {
+  const message = `no upstream can take the request: ${step.reason}`;
+  if (step.cause === "disabled") return new RelayError(503, message, undefined, "api_error");
+  const seconds = Math.max(1, Math.ceil((step.retryAfterMs ?? 1000) / 1000));
+  return new RelayError(503, message, { "retry-after": String(seconds) }, "overloaded_error");
 }
 
 /** A request still waiting when a shutdown's grace ran out: told to go elsewhere, not started. */

@@ -59,14 +59,24 @@ Deno.test("tpm counts the estimate until the request settles what it really used
   const clients = new ClientRegistry([{ ...CI, tpm: 1_000 }], { now: () => now });
   const first = clients.admit("ci", { model: "m", estimate: { input: 200, output: 600 } });
   assert.ok(first.ok);
-  const refused = clients.admit("ci", { model: "m", estimate: { input: 100, output: 200 } });
-  assert.equal(refused.ok, false);
+  const refused = clients.admit("ci", { model: "m", estimate: { input: 250, output: 200 } });
+  assert.equal(refused.ok, false, "its input does not fit beside the first one's estimate");
   assert.match(
     !refused.ok ? refused.message : "",
     /over its limit of 1000 tokens per minute \(tpm\); retry in 60 s/,
   );
   first.settle({ input: 250, output: 50 });
-  assert.equal(clients.admit("ci", { model: "m", estimate: { input: 100, output: 200 } }).ok, true);
+  assert.equal(clients.admit("ci", { model: "m", estimate: { input: 250, output: 200 } }).ok, true);
+});
+
+Deno.test("tpm counts max_tokens only as far as there is room: a bound above the limit is no refusal", () => {
+  const now = Date.UTC(2026, 10, 17, 9);
+  const clients = new ClientRegistry([{ ...CI, tpm: 16_000 }], { now: () => now });
+  const claudeCode = { model: "m", estimate: { input: 2_000, output: 32_000 } };
+  const first = clients.admit("ci", claudeCode);
+  assert.ok(first.ok);
+  first.settle({ input: 2_000, output: 100 });
+  assert.equal(clients.admit("ci", claudeCode).ok, true, "2,100 of 16,000 used: the next one goes");
 });
 
 Deno.test("a spent monthly budget gets 403 saying what was spent and when it resets; a new month starts from zero", () => {

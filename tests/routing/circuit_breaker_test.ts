@@ -49,6 +49,17 @@ Deno.test("CircuitBreaker forgets failures older than its window", () => {
   assert.equal(b.state, "open", "three within the window now");
 });
 
+Deno.test("CircuitBreaker opens only on failures in a row: a success starts the count afresh", () => {
+  const clock = new FakeClock();
+  const { breaker: b } = breaker(clock);
+  fail(b, 2);
+  b.onSuccess(b.tryAcquire()!);
+  fail(b, 2);
+  assert.equal(b.state, "closed");
+  fail(b, 1);
+  assert.equal(b.state, "open");
+});
+
 Deno.test("CircuitBreaker lets exactly one probe through once the cooldown is over", () => {
   const clock = new FakeClock();
   const { breaker: b, transitions } = breaker(clock, { random: randomSequence(0) });

@@ -7,7 +7,7 @@ const SMALL = { input: 100, output: 100 };
 
 const keyOf = <K>(pick: KeyPick<K>): K | string => pick.kind === "key" ? pick.key : pick.kind;
 
-Deno.test("KeyPool takes the key with the lowest usage ratio, the first listed on a tie", () => {
+Deno.test("KeyPool takes the key with the lowest usage ratio, the one picked least recently on a tie", () => {
   const clock = new FakeClock();
   const pool = new KeyPool([
     { key: "a", limits: { rpm: 4 } },
@@ -19,15 +19,18 @@ Deno.test("KeyPool takes the key with the lowest usage ratio, the first listed o
   assert.deepEqual(picks, ["a", "b", "c", "c", "a", "b", "c", "c"]);
 });
 
-Deno.test("KeyPool keeps using the first key without limits while it is usable", () => {
+Deno.test("KeyPool gives keys without limits turns while they are usable", () => {
   const clock = new FakeClock();
-  const pool = new KeyPool([{ key: "a" }, { key: "b" }], { now: clock.now });
-  assert.deepEqual([keyOf(pool.pick(SMALL)), keyOf(pool.pick(SMALL))], ["a", "a"]);
-  assert.equal(pool.status("a").ratio, 0);
-  pool.cool("a", 5000);
-  assert.equal(keyOf(pool.pick(SMALL)), "b");
+  const pool = new KeyPool([{ key: "a" }, { key: "b" }, { key: "c" }], { now: clock.now });
+  const picks = (count: number) => Array.from({ length: count }, () => keyOf(pool.pick(SMALL)));
+  assert.deepEqual(picks(4), ["a", "b", "c", "a"]);
+  assert.equal(pool.status("a").ratio, 0, "the ratios tie all along");
+  pool.cool("b", 5000);
+  assert.deepEqual(picks(2), ["c", "a"]);
   clock.advance(5000);
-  assert.equal(keyOf(pool.pick(SMALL)), "a", "a cooled key is back at its reset");
+  assert.equal(keyOf(pool.pick(SMALL)), "b", "a cooled key is back at its reset, first in line");
+  assert.equal(keyOf(pool.pick(SMALL, { prefer: "b" })), "b");
+  assert.equal(keyOf(pool.pick(SMALL)), "c", "a preferred pick takes its key's turn too");
 });
 
 Deno.test("KeyPool says when the first key is back once every key is spent, then hands it out", () => {
@@ -88,7 +91,7 @@ Deno.test("KeyPool checks the estimate against the token windows it would land i
   ], { now: clock.now });
   pool.pick({ input: 2000, output: 3000 });
   assert.equal(pool.status("a").ratio, 0.75, "the fullest window is the key's ratio");
-  assert.equal(keyOf(pool.pick({ input: 100, output: 2000 })), "b", "a's output window has 1000 left");
+  assert.equal(keyOf(pool.pick({ input: 100, output: 2000 })), "b", "b is the less used");
   const pick = pool.pick({ input: 20_000, output: 8000 });
   assert.equal(keyOf(pick), "b");
   assert.equal(pool.status("b").ratio, (2100 + 28_000) / 50_000);
@@ -103,6 +106,27 @@ Deno.test("KeyPool.settle gives back what a request did not use", () => {
   pool.settle(pick.reservation, { input: 1200, output: 300 });
   assert.equal(pool.status("a").ratio, 0.15);
   assert.equal(keyOf(pool.pick({ input: 1000, output: 7000 })), "a");
+});
+
+Deno.test("KeyPool counts max_tokens only as far as a key's windows have room", () => {
+  const clock = new FakeClock();
+  // relay.example.yaml's limits; Claude Code asks for 32000 output tokens and mostly uses a few.
+  const pool = new KeyPool([{ key: "a", limits: { tpm: 80_000, output_tpm: 16_000 } }], { now: clock.now });
+  const estimate = { input: 10_000, output: 32_000 };
+  for (let i = 1; i <= 5; i++) {
+    const pick = pool.pick(estimate);
+    assert.ok(pick.kind === "key", `request ${i} goes out`);
+    assert.equal(pool.status("a").ratio, 1, "in flight, it may use all the output window has left");
+    assert.equal(pool.pick(SMALL).kind, "wait", "and nothing else fits beside it");
+    pool.settle(pick.reservation, { input: 10_000, output: 5 });
+    assert.equal(pool.status("a").ratio, (i * 10_005) / 80_000);
+    clock.advance(1000);
+  }
+  assert.deepEqual(
+    pool.pick({ input: 40_000, output: 32_000 }),
+    { kind: "wait", waitUntil: 60_000, retryAfterMs: 55_000 },
+    "input, which is no bound, still has to fit in full",
+  );
 });
 
 Deno.test("KeyPool.release gives back a pick's request and tokens", () => {
@@ -167,6 +191,67 @@ Deno.test("KeyPool.observe corrects a key from its response headers", () => {
   clock.advance(12_000);
   assert.equal(pool.status("a").ratio, 0.25, "the requests window still holds what the upstream reported");
   assert.equal(keyOf(pool.pick(SMALL)), "a");
+});
+
+Deno.test("KeyPool.observe ends a window's figures at the upstream's retry-after", () => {
+  const clock = new FakeClock(1_000_000);
+  const pool = new KeyPool([{ key: "a" }], { now: clock.now });
+  const refused = (headers: Record<string, string>) => {
+    pool.observe("a", readRateLimitHeaders(new Headers(headers), clock.now()));
+    const pick = pool.pick(SMALL);
+    return pick.kind === "wait" ? pick.retryAfterMs : pick.kind;
+  };
+  assert.equal(refused({ "retry-after": "2", "anthropic-ratelimit-requests-remaining": "0" }), 2000);
+  clock.advance(2000);
+  assert.equal(
+    refused({
+      "retry-after": "2",
+      "anthropic-ratelimit-requests-remaining": "0",
+      "anthropic-ratelimit-requests-reset": "60",
+    }),
+    2000,
+    "a reset only says when the window is full again",
+  );
+  clock.advance(2000);
+  assert.equal(
+    refused({
+      "retry-after": "20",
+      "anthropic-ratelimit-requests-remaining": "0",
+      "anthropic-ratelimit-requests-reset": "5",
+    }),
+    5000,
+    "an earlier reset stands (the 429 cools the key until the retry-after)",
+  );
+  clock.advance(5000);
+  assert.equal(
+    refused({ "anthropic-ratelimit-requests-remaining": "0" }),
+    60_000,
+    "without either, a minute",
+  );
+});
+
+Deno.test("KeyPool.pick of an uncounted request neither reserves nor waits for a spent window", () => {
+  const clock = new FakeClock();
+  const pool = new KeyPool([
+    { key: "a", limits: { rpm: 1 } },
+    { key: "b", limits: { rpm: 1, tpm: 1000 } },
+  ], { now: clock.now });
+  pool.pick(SMALL);
+  pool.pick(SMALL);
+  assert.equal(pool.pick(SMALL).kind, "wait");
+  const pick = pool.pick({ input: 5000, output: 0 }, { uncounted: true });
+  assert.ok(pick.kind === "key");
+  assert.deepEqual([pick.key, pick.reservation.windows.size], ["a", 0]);
+  pool.settle(pick.reservation, { input: 5000, output: 0 });
+  assert.deepEqual([pool.status("a").ratio, pool.status("b").ratio], [1, 1]);
+  assert.equal(keyOf(pool.pick(SMALL, { uncounted: true })), "a", "and takes no turn");
+  pool.cool("a", 1000);
+  pool.disable("b", "401");
+  assert.deepEqual(pool.pick(SMALL, { uncounted: true }), {
+    kind: "wait",
+    waitUntil: 1000,
+    retryAfterMs: 1000,
+  });
 });
 
 Deno.test("KeyPool.pick leaves out the keys a request already tried and keeps to a preferred key", () => {

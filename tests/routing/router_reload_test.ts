@@ -87,8 +87,8 @@ Deno.test("breaker changes reach the router's listener, the new router's once a 
   });
   attemptOf(reloaded.plan(request).next()).failed(httpFailure(500));
   assert.deepEqual(heard, [
-    ["new", { provider: "a", key: undefined, from: "closed", to: "open" }],
     ["new", { provider: "a", key: "label-a1", from: "closed", to: "open" }],
+    ["new", { provider: "a", key: undefined, from: "closed", to: "open" }],
   ]);
 });
 
@@ -99,6 +99,7 @@ Deno.test("setEnabled switches a provider off and on; with every provider off th
   router.setEnabled("b", false);
   assert.deepEqual(router.plan(request).next(), {
     kind: "exhausted",
+    cause: "disabled",
     reason: "every provider that serves this model is switched off",
   });
   router.setEnabled("a", true);
@@ -122,6 +123,15 @@ Deno.test("setEnabled switches a key off by its place or its name, and back on",
     [0, "name-a1", "label-a1", undefined],
     [1, "name-a2", "label-a2", "switched off at runtime"],
   ]);
+});
+
+Deno.test("setEnabled takes a key's name before its place, so names made of digits work", () => {
+  const keyed = route("a", ["a1", "a2", "a3"]);
+  const [a1, a2] = keyed.keys;
+  const router = new Router([{ ...keyed, keyNames: new Map([[a1, "2"], [a2, "0"]]) }], OPTIONS);
+  assert.equal(router.setEnabled("a", false, "2"), true);
+  assert.equal(router.setEnabled("a", false, "1"), true, "no key is named 1: the second in the list");
+  assert.deepEqual(router.status()[0].keys.map((key) => key.disabled !== undefined), [true, true, false]);
 });
 
 Deno.test("status reports breakers, in flight, caps and each key's pool", () => {

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { attemptOf, httpFailure, idleProvider, where } from "./_plans.ts";
+import { classifyFailure } from "../../src/routing/failure.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
-import { type Route, Router, type RoutingOptions } from "../../src/routing/router.ts";
+import { type PlanRequest, type Route, Router, type RoutingOptions } from "../../src/routing/router.ts";
 
 const timeouts = { connect: 1, firstByte: 1, idle: 1 };
 const route = (
@@ -53,16 +54,32 @@ Deno.test("a plan offers the first provider, in listed order, that serves the mo
   assert.equal(routerOf([route("zai", ["z1"], { "glm-*": "x" })]).plan(request("gpt-4o")).served, false);
 });
 
-Deno.test("a transient failure moves to the next key, then the next provider; never the same key twice", () => {
+Deno.test("a key's own failure moves to the provider's next key, then the next provider; never the same key twice", () => {
   const router = routerOf([route("a", ["a1", "a2"]), route("b", ["b1"])]);
   const plan = router.plan(request("m"));
   const seen: string[] = [];
   for (let i = 0; i < 3; i++) {
     const attempt = attemptOf(plan.next());
     seen.push(where(attempt));
-    attempt.failed(httpFailure(500));
+    attempt.failed(httpFailure(429));
   }
   assert.deepEqual(seen, ["a/a1", "a/a2", "b/b1"]);
+});
+
+Deno.test("a provider's failure moves to the next provider; its other keys come after the other providers", () => {
+  for (const failure of [httpFailure(500), classifyFailure({ kind: "network", error: "refused" }, 0)]) {
+    const router = routerOf([route("a", ["a1", "a2", "a3"]), route("b", ["b1"]), route("c", ["c1"])], {
+      breaker: { failureThreshold: 100, windowMs: 60_000, cooldownMs: 30_000 },
+    });
+    const plan = router.plan(request("m"));
+    const seen: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const attempt = attemptOf(plan.next());
+      seen.push(where(attempt));
+      attempt.failed(failure);
+    }
+    assert.deepEqual(seen, ["a/a1", "b/b1", "c/c1", "a/a2", "a/a3"], failure.reason);
+  }
 });
 
 Deno.test("a 429 cools the key until its reset; when every key is cold the plan says how long to wait", () => {
@@ -106,8 +123,7 @@ Deno.test("with every provider's breaker open the plan is exhausted and says whe
   const router = routerOf([route("a", ["a1"])], {}, clock);
   for (let i = 0; i < 2; i++) attemptOf(router.plan(request("m")).next()).failed(httpFailure(500));
   const step = router.plan(request("m")).next();
-  assert.equal(step.kind, "exhausted");
-  assert.ok(step.kind === "exhausted" && step.retryAfterMs! >= 30_000);
+  assert.ok(step.kind === "exhausted" && step.cause === "open" && step.retryAfterMs! >= 30_000);
 });
 
 Deno.test("a 400 is the request's fault: no breaker counts it", () => {
@@ -151,6 +167,18 @@ Deno.test("a plan that tried everything goes round again, bounded by its caller"
     attempt.failed(httpFailure(529));
   }
   assert.deepEqual(seen, ["a/a1", "a/a1", "a/a1"]);
+});
+
+Deno.test("a key that failed once is retried before the request waits for a key at its limit", () => {
+  const router = routerOf([route("a", ["a1", "a2"])], {
+    breaker: { failureThreshold: 100, windowMs: 60_000, cooldownMs: 1 },
+  });
+  attemptOf(router.plan(request("m")).next()).failed(httpFailure(429, { "retry-after": "60" }));
+  const plan = router.plan(request("m"));
+  const first = attemptOf(plan.next());
+  assert.equal(where(first), "a/a2");
+  first.failed(httpFailure(500));
+  assert.equal(where(attemptOf(plan.next())), "a/a2", "not a wait of 60 s for a1");
 });
 
 Deno.test("servedModels names what the providers serve", () => {
@@ -235,9 +263,142 @@ Deno.test("a provider without keys whose credential is refused is not asked agai
   attemptOf(plan.next()).failed(httpFailure(403));
   assert.deepEqual(plan.next(), {
     kind: "exhausted",
-    reason: "every provider and key that serves this model was tried",
+    cause: "disabled",
+    reason:
+      "no provider or key that serves this model is in rotation: each is switched off or was refused by its upstream (401, 402, 403)",
   });
   const transient = alone.plan(request("m"));
   attemptOf(transient.next()).failed(httpFailure(529));
   assert.equal(where(attemptOf(transient.next())), "bedrock/-", "a transient failure still goes round again");
+});
+
+Deno.test("a key failing on its own opens its breaker, not its provider's, and the request still gets the other key", () => {
+  const router = routerOf([route("a", ["a1", "a2"]), route("b", ["b1"])], {
+    breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
+  });
+  const plan = router.plan(request("m"));
+  const first = attemptOf(plan.next());
+  assert.equal(where(first), "a/a1");
+  first.failed(httpFailure(500));
+  const breakers = () => router.status().map((p) => [p.breaker, ...p.keys.map((key) => key.breaker)]);
+  assert.deepEqual(breakers(), [["closed", "open", "closed"], ["closed", "closed"]], "a2 still works");
+  const second = attemptOf(plan.next());
+  assert.equal(where(second), "b/b1");
+  second.failed(httpFailure(500));
+  assert.equal(where(attemptOf(plan.next())), "a/a2", "b is open, a is not");
+});
+
+Deno.test("the provider's breaker counts failures on every key, and any key's success starts it afresh", () => {
+  const router = routerOf([route("a", ["a1", "a2"])]); // failureThreshold 2
+  for (let i = 0; i < 4; i++) {
+    const plan = router.plan(request("m"));
+    let attempt = attemptOf(plan.next());
+    if (where(attempt) === "a/a1") {
+      attempt.failed(httpFailure(500));
+      attempt = attemptOf(plan.next());
+    }
+    assert.equal(where(attempt), "a/a2", `request ${i + 1}`);
+    attempt.committed(5);
+    attempt.finished(undefined);
+  }
+  const down = router.plan(request("m"));
+  attemptOf(down.next()).failed(httpFailure(503));
+  assert.equal(router.status()[0].breaker, "closed");
+  attemptOf(down.next()).failed(httpFailure(503));
+  assert.equal(router.status()[0].breaker, "open", "a2 failing too: the provider is down");
+});
+
+Deno.test("a transient failure goes round again while another provider's breaker is open", () => {
+  const router = routerOf([route("a", ["a1"]), route("b", ["b1"])]);
+  router.setEnabled("a", false);
+  for (let i = 0; i < 2; i++) attemptOf(router.plan(request("m")).next()).failed(httpFailure(500));
+  router.setEnabled("a", true);
+  assert.deepEqual(router.status().map((p) => p.breaker), ["closed", "open"]);
+  const plan = router.plan(request("m"));
+  attemptOf(plan.next()).failed(httpFailure(500));
+  assert.equal(where(attemptOf(plan.next())), "a/a1");
+});
+
+Deno.test("an exhausted plan says why: providers busy, failing, or out of rotation", () => {
+  const busy = routerOf([route("a", ["a1"], undefined, { maxInFlight: 1 })]);
+  const held = attemptOf(busy.plan(request("m")).next());
+  assert.deepEqual(busy.plan(request("m")).next(), {
+    kind: "exhausted",
+    cause: "busy",
+    reason: "every provider that can take this model now is at its max_in_flight",
+  });
+  held.abandoned();
+
+  const refused = routerOf([route("a", ["a1"]), route("b", ["b1"])]);
+  for (let i = 0; i < 2; i++) attemptOf(refused.plan(request("m")).next()).failed(httpFailure(401));
+  const step = refused.plan(request("m")).next();
+  assert.ok(step.kind === "exhausted" && step.cause === "disabled", JSON.stringify(step));
+
+  const clock = { now: 1_000_000 };
+  const failing = routerOf([route("a", ["a1", "a2"])], {
+    breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
+  }, clock);
+  attemptOf(failing.plan(request("m")).next()).failed(httpFailure(500));
+  failing.setEnabled("a", false, "1");
+  assert.deepEqual(failing.plan(request("m")).next(), {
+    kind: "exhausted",
+    cause: "open",
+    reason: "every provider that serves this model is failing (circuit open)",
+    retryAfterMs: 30_000,
+  }, "a1's breaker is open, a2 switched off");
+});
+
+Deno.test("round_robin takes a turn when a plan is first asked for a step, apart for uncounted requests", () => {
+  const router = routerOf([route("a", ["a1"]), route("b", ["b1"])], { strategy: "round_robin" });
+  const first = (planned: PlanRequest) => {
+    const attempt = attemptOf(router.plan(planned).next());
+    attempt.committed(1);
+    attempt.finished(undefined);
+    return attempt.route.provider.name;
+  };
+  router.plan(request("m")); // never got a slot: never sent
+  const counting = { ...request("m"), uncounted: true };
+  const seen = [request("m"), counting, request("m"), counting, request("m")].map(first);
+  assert.deepEqual(seen, ["a", "a", "b", "b", "a"]);
+});
+
+Deno.test("shuffle weighs a provider without keys as one with all its capacity left", () => {
+  const router = routerOf([route("a", ["a1"]), route("bedrock", [])], {
+    strategy: "shuffle",
+    random: () => 0.75,
+  });
+  assert.equal(where(attemptOf(router.plan(request("m")).next())), "bedrock/-");
+});
+
+Deno.test("cost finds a model's price by exact name, else by the most specific glob", () => {
+  const price = (inputPerMTok: number) => ({ inputPerMTok, outputPerMTok: inputPerMTok * 5 });
+  const router = routerOf([
+    route("a", ["a1"], undefined, { prices: new Map([["claude-*", price(3)]]) }),
+    route("b", ["b1"], undefined, {
+      prices: new Map([["*", price(10)], ["claude-sonnet-*", price(1)], ["claude-sonnet-4-5", price(5)]]),
+    }),
+  ], { strategy: "cost" });
+  const cheapest = (model: string) => {
+    const attempt = attemptOf(router.plan(request(model)).next());
+    attempt.cancelled();
+    return attempt.route.provider.name;
+  };
+  assert.deepEqual(
+    ["claude-sonnet-4", "claude-sonnet-4-5", "claude-haiku-4-5", "gpt-4o"].map(cheapest),
+    ["b", "a", "a", "b"],
+  );
+});
+
+Deno.test("an uncounted request takes a key whose rpm is spent, and spends none of it", () => {
+  const limited = route("a", ["a1"]);
+  const router = routerOf([{ ...limited, limits: new Map([[limited.keys[0], { rpm: 1 }]]) }]);
+  const sent = attemptOf(router.plan(request("m")).next());
+  sent.committed(1);
+  sent.finished(undefined);
+  assert.equal(router.plan(request("m")).next().kind, "wait");
+  const counting = attemptOf(router.plan({ ...request("m"), uncounted: true }).next());
+  assert.equal(where(counting), "a/a1");
+  counting.committed(1);
+  counting.finished(undefined);
+  assert.equal(router.status()[0].keys[0].ratio, 1, "still the one request");
 });

@@ -46,6 +46,30 @@ Deno.test("UsageWindow lets a request larger than the limit through a fresh wind
   assert.equal(window.fits(5000), false, "a window already drawn on is not fresh");
 });
 
+Deno.test("UsageWindow counts a bound only as far as there is room, beside the certain part", () => {
+  const clock = new FakeClock(0);
+  const window = new UsageWindow({ limit: 16_000, now: clock.now });
+  const first = window.reserve(32_000, 0);
+  assert.deepEqual([first.amount, window.ratio, window.fits(1, 0)], [16_000, 1, false]);
+  assert.equal(window.blockedUntil(32_000, 0), 60_000);
+  window.settle(first, 5);
+  assert.deepEqual(
+    [window.ratio, window.fits(32_000, 0)],
+    [5 / 16_000, true],
+    "a window drawn on takes a bound while it has room",
+  );
+  assert.equal(window.reserve(32_000, 0).amount, 15_995);
+
+  const tokens = new UsageWindow({ limit: 10_000, now: clock.now });
+  tokens.reserve(4000);
+  assert.deepEqual(
+    [tokens.fits(9000, 5999), tokens.fits(7000, 6000), tokens.fits(6000), tokens.fits(6001)],
+    [true, false, true, false],
+    "the certain part fits in full, a bound needs room beside it",
+  );
+  assert.equal(tokens.reserve(9000, 5999).amount, 6000);
+});
+
 Deno.test("UsageWindow.settle replaces the estimate with the real amount, in its own window only", () => {
   const clock = new FakeClock(0);
   const window = new UsageWindow({ limit: 10_000, now: clock.now });

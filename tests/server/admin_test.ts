@@ -241,8 +241,8 @@ Deno.test("the event stream tells requests, breaker changes, switches and reload
   assert.equal((await postMessage(relay.url)).status, 500);
   const changes = [await next(), await next()];
   assert.deepEqual(changes.map(({ event, data }) => [event, data.key ?? "-", data.to]), [
-    ["breaker", "-", "open"],
     ["breaker", "sk-...0002", "open"],
+    ["breaker", "-", "open"],
   ]);
   const request = await next();
   assert.equal(request.event, "request");

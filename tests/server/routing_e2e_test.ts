@@ -140,6 +140,22 @@ Deno.test("a 401 takes the key out of rotation, says so in the log, and the next
   await upstream.close();
 });
 
+Deno.test("once every key was refused by its upstream, relay says so with a 503 that does not ask to retry soon", async () => {
+  const upstream = startFakeUpstream(status(401, "authentication_error"));
+  await using relay = startTestRelay({ routes: [routeTo("a", upstream.url)], retry: RETRY });
+  const refused = await post(relay.url);
+  assert.equal(refused.status, 401, "the upstream's own answer, the first time");
+  await refused.body?.cancel();
+  const response = await post(relay.url);
+  assert.equal(response.status, 503);
+  assert.equal(response.headers.get("retry-after"), null);
+  const { error } = await response.json();
+  assert.equal(error.type, "api_error");
+  assert.match(error.message, /^no upstream can take the request: no provider or key .* in rotation/);
+  assert.equal(upstream.requests.length, 1);
+  await upstream.close();
+});
+
 Deno.test("once bytes reached the client nothing is retried: a mid-stream failure ends the stream cleanly", async () => {
   const breaks = startFakeUpstream();
   const other = startFakeUpstream();
@@ -459,5 +475,30 @@ Deno.test("a 529's retry-after holds a retry on another key of the same provider
   assert.deepEqual(upstream.requests.map((request) => request.headers.get("x-api-key")), keys);
   const waited = arrivals[1] - arrivals[0];
   assert.ok(waited >= 290, `the second key was asked ${waited} ms after the 529`);
+  await upstream.close();
+});
+
+Deno.test("count_tokens and the model list take a key whose rpm is spent, and spend none of it", async () => {
+  const upstream = startFakeUpstream();
+  const route = routeTo("a", upstream.url);
+  await using relay = startTestRelay({
+    routes: [{ ...route, limits: new Map([[route.keys[0], { rpm: 1 }]]) }],
+    retry: RETRY,
+  });
+  for (let i = 0; i < 3; i++) {
+    const count = await fetch(`${relay.url}/v1/messages/count_tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: STREAM,
+    });
+    assert.equal(count.status, 200);
+    await count.body?.cancel();
+  }
+  const models = await fetch(`${relay.url}/v1/models`);
+  assert.equal(models.status, 200);
+  await models.body?.cancel();
+  const message = await post(relay.url);
+  assert.equal(message.status, 200, "the one message a minute is still there");
+  await message.body?.cancel();
   await upstream.close();
 });

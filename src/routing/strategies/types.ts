@@ -30,8 +30,8 @@ export interface ModelPrice {
 /**
  * A provider that can serve the request, with the figures strategies weigh. The caller fills it in
  * from its state: `inFlight` from the provider's limiter, `ewmaTtfbMs` from an `EwmaMap`,
- * `remainingCapacityRatio` from the provider's `KeyPool.remainingCapacity()`, `price` from the config
- * for the requested model. Extend it with whatever the caller needs back (the route): strategies
+ * `remainingCapacityRatio` from the provider's `KeyPool.remainingCapacity()` (1 for a provider without
+ * keys), `price` from the config for the requested model. Extend it with whatever the caller needs back (the route): strategies
  * return the same objects.
  */
 export interface Candidate {
@@ -41,7 +41,7 @@ export interface Candidate {
   readonly inFlight: number;
   /** Moving average of its time to first byte; `undefined` until it has answered once. */
   readonly ewmaTtfbMs: number | undefined;
-  /** Share of its keys' capacity left, 0 to 1. */
+  /** Share of its keys' capacity left, 0 to 1; 1 for a provider without keys, whose budget relay does not count. */
   readonly remainingCapacityRatio: number;
   /** Its price for the requested model; `undefined` when the config names none. */
   readonly price?: ModelPrice;

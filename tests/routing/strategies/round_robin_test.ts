@@ -21,3 +21,11 @@ Deno.test("round_robin takes whichever candidates a request has, and none", () =
   assert.deepEqual(strategy.order([], REQUEST), []);
   assert.deepEqual(names(strategy.order(ABC, REQUEST)), ["b", "c", "a"], "an empty list took no turn");
 });
+
+Deno.test("round_robin gives each model turns of its own", () => {
+  const strategy = roundRobinStrategy();
+  const sonnet = { ...REQUEST, model: "claude-sonnet-4-5" };
+  const haiku = { ...REQUEST, model: "claude-haiku-4-5" };
+  const firsts = [sonnet, haiku, sonnet, haiku].map((request) => strategy.order(ABC, request)[0].name);
+  assert.deepEqual(firsts, ["a", "a", "b", "b"]);
+});
