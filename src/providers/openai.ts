@@ -2,13 +2,14 @@ import { errorEnvelope, errorResponse } from "../server/errors.ts";
 import { anthropicFailureFor, readOpenAIError } from "../server/openai_errors.ts";
 import { chatRequestFor, RequestTranslationError } from "../stream/anthropic_to_openai_request.ts";
 import {
+  completionAsAnthropicSse,
   OpenAIToAnthropic,
   type OpenAIToAnthropicOptions,
   openaiToAnthropicSse,
 } from "../stream/openai_to_anthropic.ts";
 import { answerChoice, anthropicMessageFor } from "../stream/openai_to_anthropic_message.ts";
 import { newToolId } from "../stream/openai_tool_ids.ts";
-import { isJsonObject, type JsonObject } from "../stream/openai_types.ts";
+import { type ChatCompletion, isJsonObject, type JsonObject, messageFault } from "../stream/openai_types.ts";
 import { copyHeaders } from "../util/headers.ts";
 import type { Provider, ProviderKey, ProviderRequest } from "./types.ts";
 
@@ -30,9 +31,12 @@ export interface OpenAIProviderOptions {
  * servers) none is sent.
  *
  * Streams answer `message_start` as soon as the upstream accepts the request, so relay's keep-alive
- * covers a local model that is slow to its first token. Chat Completions has no token counting, so
- * `count_tokens` is a 404 `not_found_error` (Claude Code then counts through `/v1/messages`), as is
- * `/v1/models` (relay answers it from the config when `models:` is set).
+ * covers a local model that is slow to its first token. A stream answered with JSON (a server that
+ * ignores `stream`, or reports a failure in a 200 body) is read whole first: a failure is then the same
+ * error answer as unstreamed, before anything is committed, and a completion goes out as the stream it
+ * stands for. Chat Completions has no token counting, so `count_tokens` is a 404 `not_found_error`
+ * (Claude Code then counts through `/v1/messages`), as is `/v1/models` (relay answers it from the
+ * config when `models:` is set).
  *
  * @example
  * ```ts
@@ -82,9 +86,17 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
         thinking: isJsonObject(body.thinking) && ["enabled", "adaptive"].includes(String(body.thinking.type)),
         newToolId: options.newToolId ?? newToolId,
       };
-      return request.stream
-        ? _streamed(response, translation)
-        : await _unstreamed(response, translation, options.name);
+      if (request.stream && !_isJson(response)) return _streamed(response, translation);
+      const completion = await _completion(response, options.name);
+      if (completion instanceof Response) return completion;
+      if (!request.stream) {
+        return Response.json(anthropicMessageFor(completion, translation), {
+          headers: _answerHeaders(response),
+        });
+      }
+      return new Response(completionAsAnthropicSse(completion, translation), {
+        headers: _sseHeaders(response),
+      });
     },
   };
 }
@@ -100,17 +112,19 @@ function _upstreamHeaders(stream: boolean, key: ProviderKey | undefined): Header
 }
 
 function _streamed(response: Response, translation: OpenAIToAnthropicOptions): Response {
-  const headers = _answerHeaders(response, "text/event-stream");
-  headers.set("cache-control", "no-cache");
   const upstream = response.body ?? ReadableStream.from<Uint8Array>([]);
-  return new Response(openaiToAnthropicSse(upstream, new OpenAIToAnthropic(translation)), { headers });
+  const body = openaiToAnthropicSse(upstream, new OpenAIToAnthropic(translation));
+  return new Response(body, { headers: _sseHeaders(response) });
 }
 
-async function _unstreamed(
-  response: Response,
-  translation: OpenAIToAnthropicOptions,
-  name: string,
-): Promise<Response> {
+/** Whether a 200 answer is JSON (a completion or an error), whatever was asked for. */
+function _isJson(response: Response): boolean {
+  // Media types are case-insensitive (RFC 9110 §8.3.1).
+  return (response.headers.get("content-type") ?? "").toLowerCase().startsWith("application/json");
+}
+
+/** The completion in a 200 answer, or the error answer the body calls for instead. */
+async function _completion(response: Response, name: string): Promise<ChatCompletion | Response> {
   const headers = _answerHeaders(response);
   let completion: unknown;
   try {
@@ -128,10 +142,18 @@ async function _unstreamed(
   }
   // Passed on as a Message, an answer without a choice would read as a finished, empty turn; as a 502,
   // relay can retry it or fail over, and the client sees why.
-  if (!isJsonObject(completion) || answerChoice(completion) === undefined) {
+  const choice = isJsonObject(completion) ? answerChoice(completion) : undefined;
+  if (!choice) {
     return errorResponse(502, `upstream ${name} answered 200 without a choice: ${_excerpt(completion)}`);
   }
-  return Response.json(anthropicMessageFor(completion, translation), { headers });
+  const fault = messageFault(choice.message);
+  if (fault) {
+    return errorResponse(
+      502,
+      `upstream ${name} answered 200 with a malformed completion (${fault}): ${_excerpt(completion)}`,
+    );
+  }
+  return completion as ChatCompletion;
 }
 
 /**
@@ -144,6 +166,13 @@ function _answerHeaders(upstream: Response, contentType = "application/json"): H
   headers.set("content-type", contentType);
   const requestId = upstream.headers.get("x-request-id");
   if (requestId && !headers.has("request-id")) headers.set("request-id", requestId);
+  return headers;
+}
+
+/** {@linkcode _answerHeaders} for an Anthropic stream. */
+function _sseHeaders(upstream: Response): Headers {
+  const headers = _answerHeaders(upstream, "text/event-stream");
+  headers.set("cache-control", "no-cache");
   return headers;
 }
 

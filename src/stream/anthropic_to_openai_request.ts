@@ -2,7 +2,8 @@
  * An Anthropic Messages request as a Chat Completions request (protocols.md §7.2), for OpenAI-compatible
  * upstreams. What Chat Completions cannot express is left out rather than approximated: thinking blocks
  * (unsigned reasoning means nothing to another model), server tools such as web search, `top_k`,
- * `metadata` and cache control.
+ * `metadata` and cache control. Content it cannot carry (a document by URL, a Files API id) is refused
+ * instead: without it, the model would answer a question it never saw whole.
  */
 import { openaiToolId } from "./openai_tool_ids.ts";
 import { isJsonObject, type JsonObject } from "./openai_types.ts";
@@ -72,12 +73,15 @@ function _messages(message: unknown, index: number): JsonObject[] {
   if (!isJsonObject(message) || (message.role !== "user" && message.role !== "assistant")) {
     throw new RequestTranslationError(`messages.${index}: expected a user or assistant message`);
   }
-  const blocks = typeof message.content === "string"
-    ? [{ type: "text", text: message.content }]
-    : Array.isArray(message.content)
-    ? message.content.filter(isJsonObject)
-    : [];
-  return message.role === "user" ? _userMessages(blocks) : _assistantMessage(blocks);
+  const blocks = _blocksAt(message.content, `messages.${index}`);
+  return message.role === "user" ? _userMessages(blocks) : _assistantMessage(blocks.map(([block]) => block));
+}
+
+/** The blocks of a string or a list of blocks, each with its place in the request, for errors to name. */
+function _blocksAt(content: unknown, at: string): [JsonObject, string][] {
+  if (typeof content === "string") return [[{ type: "text", text: content }, at]];
+  if (!Array.isArray(content)) return [];
+  return content.flatMap((block, index) => isJsonObject(block) ? [[block, `${at}.content.${index}`]] : []);
 }
 
 /**
@@ -85,27 +89,23 @@ function _messages(message: unknown, index: number): JsonObject[] {
  * first; the rest of the turn follows as one user message. Tool messages hold text only, so images in a
  * result travel in that user message.
  */
-function _userMessages(blocks: JsonObject[]): JsonObject[] {
+function _userMessages(blocks: [JsonObject, string][]): JsonObject[] {
   const results: JsonObject[] = [];
   const parts: JsonObject[] = [];
-  for (const block of blocks) {
+  for (const [block, at] of blocks) {
     if (block.type === "tool_result") {
-      const content = typeof block.content === "string"
-        ? [{ type: "text", text: block.content }]
-        : Array.isArray(block.content)
-        ? block.content.filter(isJsonObject)
-        : [];
-      const text = _texts(content).join("\n");
+      const content = _blocksAt(block.content, at);
+      const text = _texts(content.map(([item]) => item)).join("\n");
       results.push({
         role: "tool",
         tool_call_id: openaiToolId(String(block.tool_use_id)),
         content: block.is_error === true ? `Error: ${text}` : text,
       });
-      parts.push(...content.flatMap(_mediaPart));
+      parts.push(...content.flatMap(([item, where]) => _mediaPart(item, where)));
     } else if (block.type === "text" && typeof block.text === "string") {
       parts.push({ type: "text", text: block.text });
     } else {
-      parts.push(..._mediaPart(block));
+      parts.push(..._mediaPart(block, at));
     }
   }
   if (parts.length === 0) return results;
@@ -129,21 +129,39 @@ function _assistantMessage(blocks: JsonObject[]): JsonObject[] {
   }];
 }
 
-/** Images as data or remote URLs, and documents as files (PDF) or text; other sources have no equivalent. */
-function _mediaPart(block: JsonObject): JsonObject[] {
+/**
+ * Images as data or remote URLs; documents as files (PDF), as text, or as the text and images of their
+ * content blocks. Any other source (a document's URL, an id in Anthropic's Files API) has no Chat
+ * Completions equivalent, and is refused: dropped, it would leave the model answering without what the
+ * client sent. Blocks that are neither images nor documents carry no media.
+ */
+function _mediaPart(block: JsonObject, at: string): JsonObject[] {
+  if (block.type !== "image" && block.type !== "document") return [];
   const source = isJsonObject(block.source) ? block.source : {};
-  const data = `data:${source.media_type};base64,${source.data}`;
-  if (block.type === "image") {
-    if (source.type === "base64") return [{ type: "image_url", image_url: { url: data } }];
-    if (source.type === "url") return [{ type: "image_url", image_url: { url: source.url } }];
+  if (source.type === "base64") {
+    const data = `data:${source.media_type};base64,${source.data}`;
+    return block.type === "image"
+      ? [{ type: "image_url", image_url: { url: data } }]
+      : [{ type: "file", file: { file_data: data, filename: block.title ?? "document.pdf" } }];
   }
-  if (block.type === "document") {
-    if (source.type === "base64") {
-      return [{ type: "file", file: { file_data: data, filename: block.title ?? "document.pdf" } }];
-    }
-    if (source.type === "text") return [{ type: "text", text: source.data }];
+  if (block.type === "image" && source.type === "url") {
+    return [{ type: "image_url", image_url: { url: source.url } }];
   }
-  return [];
+  if (block.type === "document" && source.type === "text") return [{ type: "text", text: source.data }];
+  if (block.type === "document" && source.type === "content") {
+    return _blocksAt(source.content, `${at}.source`).flatMap(([item, where]) =>
+      item.type === "text" && typeof item.text === "string"
+        ? [{ type: "text", text: item.text }]
+        : _mediaPart(item, where)
+    );
+  }
+  const [what, kept] = block.type === "image"
+    ? ["an image", "base64 data or a URL"]
+    : ["a document", "base64 data, text or content blocks"];
+  throw new RequestTranslationError(
+    `${at}.source: ${what} of source type ${JSON.stringify(source.type)} cannot be sent to an ` +
+      `OpenAI-compatible upstream, which takes ${kept}`,
+  );
 }
 
 /** The text of a string or of the text blocks in a list; other blocks are skipped. */

@@ -7,9 +7,20 @@ import { type AnthropicErrorType, errorEnvelope } from "../server/errors.ts";
 import { anthropicFailureFor } from "../server/openai_errors.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
 import { translateSse } from "./openai_translate_sse.ts";
+import { answerChoice } from "./openai_to_anthropic_message.ts";
 import { anthropicUsageFor, stopReasonFor } from "./openai_stop_usage.ts";
-import { anthropicToolId } from "./openai_tool_ids.ts";
-import type { AnthropicEvent, ChatChunk, ChatDelta, ChatToolCallDelta, ChatUsage } from "./openai_types.ts";
+import { AnswerToolIds } from "./openai_tool_ids.ts";
+import {
+  type AnthropicEvent,
+  type ChatChunk,
+  type ChatCompletion,
+  type ChatDelta,
+  type ChatToolCallDelta,
+  type ChatUsage,
+  contentTexts,
+  messageFault,
+} from "./openai_types.ts";
+import { realTimers, type Timers } from "./timeouts.ts";
 
 export interface OpenAIToAnthropicOptions {
   /** `message.id` of the Anthropic answer; it is needed before the upstream's first chunk names its own. */
@@ -27,6 +38,8 @@ export interface OpenAIToAnthropicOptions {
 
 /** One tool call as its fragments arrive; it becomes a block once it has a name and its turn. */
 interface _ToolCall {
+  /** The upstream's `index` for it, if it gave one. */
+  readonly index?: number;
   id?: string;
   name?: string;
   /** Argument fragments that arrived before the block could start. */
@@ -45,7 +58,10 @@ type _Open = { kind: "text" | "thinking"; index: number } | { kind: "tool"; inde
  *
  * Block indexes run 0, 1, 2… and blocks never interleave: a text, thinking or tool block stays open until
  * something else arrives. Tool calls stream their arguments as `input_json_delta`s; a call whose name
- * has not arrived yet waits, with its argument fragments, until it has one. Upstreams that interleave
+ * has not arrived yet waits, with its argument fragments, until it has one. A fragment with a new id
+ * starts a new call even at an `index` already taken (Ollama's `/v1` and sglang send every parallel
+ * call at index 0). Arguments that turn out not to be a JSON object are not sent: `tool_use.input`
+ * must be one, so such a call's input stays `{}`, as in an unstreamed answer. Upstreams that interleave
  * parallel calls (vLLM, some gateways) send fragments of one call while another's block is open: the
  * open call keeps its block until its arguments are whole JSON (or the answer ends), and the others wait,
  * each held back in full, to follow as whole blocks in the order they first appeared. Arguments that
@@ -63,10 +79,13 @@ type _Open = { kind: "text" | "thinking"; index: number } | { kind: "tool"; inde
  */
 export class OpenAIToAnthropic {
   readonly #options: OpenAIToAnthropicOptions;
+  readonly #toolIds: AnswerToolIds;
   #nextIndex = 0;
   #open: _Open | undefined;
-  readonly #calls = new Map<number, _ToolCall>();
-  #lastCall = -1;
+  /** In order of first appearance. */
+  readonly #calls: _ToolCall[] = [];
+  /** The latest call at each upstream `index`. */
+  readonly #callAt = new Map<number, _ToolCall>();
   /** Characters in all calls' `pending`, bounded by {@linkcode _MAX_HELD_ARGUMENT_CHARS}. */
   #heldArgumentChars = 0;
   #sawToolCall = false;
@@ -76,11 +95,20 @@ export class OpenAIToAnthropic {
 
   constructor(options: OpenAIToAnthropicOptions) {
     this.#options = options;
+    this.#toolIds = new AnswerToolIds(options.newToolId);
   }
 
   /** Whether the stream is over: `message_stop` or an `error` was emitted. */
   get finished(): boolean {
     return this.#finished;
+  }
+
+  /**
+   * Whether the answer is whole but for its usage: a `finish_reason` came, and only the usage chunk and
+   * `[DONE]` may follow, which {@linkcode end} can do without.
+   */
+  get settling(): boolean {
+    return !this.#finished && this.#finishReason !== undefined;
   }
 
   /**
@@ -124,11 +152,22 @@ export class OpenAIToAnthropic {
         { type: "api_error" as const, message: JSON.stringify(chunk.error) };
       return this.#fail(failure.type, failure.message);
     }
-    if (chunk?.usage) this.#usage = chunk.usage;
+    if (chunk?.usage) {
+      this.#usage = chunk.usage;
+      // Usage after the finish is all the answer waited for (protocols.md §7.4); `[DONE]` adds nothing.
+      if (this.#finishReason !== undefined) return this.#complete();
+    }
     // relay never asks for `n` > 1, so choice 0 is the whole answer.
     const choices = Array.isArray(chunk?.choices) ? chunk.choices : [];
     const choice = choices.find((candidate) => (candidate?.index ?? 0) === 0);
     if (!choice) return [];
+    const fault = messageFault(choice.delta);
+    if (fault) {
+      return this.#fail(
+        "api_error",
+        `upstream sent a malformed stream chunk (${fault}): ${data.slice(0, 200)}`,
+      );
+    }
     const events = this.#delta(choice.delta ?? {});
     if (choice.finish_reason && !this.#finished) {
       this.#finishReason = choice.finish_reason;
@@ -150,14 +189,15 @@ export class OpenAIToAnthropic {
 
   #delta(delta: ChatDelta): AnthropicEvent[] {
     const events: AnthropicEvent[] = [];
-    const reasoning = delta.reasoning_content || delta.reasoning;
+    const content = contentTexts(delta.content);
+    const reasoning = (delta.reasoning_content || delta.reasoning || "") + content.thinking;
     if (reasoning && this.#options.thinking) {
       events.push(
         ...this.#openText("thinking"),
         _delta(this.#open!.index, { type: "thinking_delta", thinking: reasoning }),
       );
     }
-    const text = delta.content || delta.refusal;
+    const text = content.text || delta.refusal;
     if (text) events.push(...this.#openText("text"), _delta(this.#open!.index, { type: "text_delta", text }));
     for (const fragment of delta.tool_calls ?? []) {
       events.push(...this.#toolFragment(fragment));
@@ -177,28 +217,31 @@ export class OpenAIToAnthropic {
     return [...events, { type: "content_block_start", index, content_block: block }];
   }
 
+  /** The call a fragment continues, or a new one. */
+  #callFor(fragment: ChatToolCallDelta): _ToolCall {
+    const { index, id } = fragment;
+    const known = index === undefined ? this.#callWithoutIndex(fragment) : this.#callAt.get(index);
+    if (known && !(id && known.id !== undefined && known.id !== id)) return known;
+    const call: _ToolCall = { index, pending: "", json: new _JsonCompletion() };
+    this.#calls.push(call);
+    if (index !== undefined) this.#callAt.set(index, call);
+    return call;
+  }
+
   /**
    * Compatibles that send each call whole sometimes leave out `index`. A fragment then continues the
    * call with its id; without an id, a fragment naming a tool starts a new call once the latest one
    * has its name, and any other continues the latest call.
    */
-  #keyWithoutIndex(fragment: ChatToolCallDelta): number {
-    const latest = this.#calls.get(this.#lastCall);
-    if (fragment.id) {
-      for (const [key, call] of this.#calls) if (call.id === fragment.id) return key;
-      return this.#lastCall + 1;
-    }
+  #callWithoutIndex(fragment: ChatToolCallDelta): _ToolCall | undefined {
+    if (fragment.id) return this.#calls.find((call) => call.id === fragment.id);
+    const latest = this.#calls.at(-1);
     // A name for a call that has one already must belong to the next call.
-    return !latest || (fragment.function?.name && latest.name !== undefined)
-      ? this.#lastCall + 1
-      : this.#lastCall;
+    return fragment.function?.name && latest?.name !== undefined ? undefined : latest;
   }
 
   #toolFragment(fragment: ChatToolCallDelta): AnthropicEvent[] {
-    const key = fragment.index ?? this.#keyWithoutIndex(fragment);
-    this.#lastCall = Math.max(this.#lastCall, key);
-    let call = this.#calls.get(key);
-    if (!call) this.#calls.set(key, call = { pending: "", json: new _JsonCompletion() });
+    const call = this.#callFor(fragment);
     if (fragment.id && call.id === undefined) call.id = fragment.id;
     if (fragment.function?.name && call.name === undefined) call.name = fragment.function.name;
     const args = fragment.function?.arguments ?? "";
@@ -219,17 +262,15 @@ export class OpenAIToAnthropic {
     if (this.#open?.kind === "tool" && this.#open.call === call) {
       call.json.feed(args);
       // Arguments that just became whole let the calls waiting behind this one out at once.
-      return [
-        _delta(call.block, { type: "input_json_delta", partial_json: args }),
-        ...this.#startWaitingTools(),
-      ];
+      return [..._argumentsDelta(call, args), ...this.#startWaitingTools()];
     }
     // The block closed because these arguments were whole JSON (after which only whitespace, which
     // changes nothing, can follow) or because text cut the call off: nothing else can be placed.
     if (call.json.whole && _JSON_WHITESPACE.test(args)) return [];
     return this.#fail(
       "api_error",
-      `upstream interleaved the arguments of parallel tool calls (call ${key} continued after its block closed)`,
+      "upstream interleaved the arguments of parallel tool calls " +
+        `(call ${call.index ?? this.#calls.indexOf(call)} continued after its block closed)`,
     );
   }
 
@@ -241,7 +282,7 @@ export class OpenAIToAnthropic {
    */
   #startWaitingTools(): AnthropicEvent[] {
     const events: AnthropicEvent[] = [];
-    for (const call of this.#calls.values()) {
+    for (const call of this.#calls) {
       if (this.#open?.kind === "tool" && !this.#open.call.json.whole) break;
       if (call.block === undefined && call.name !== undefined) events.push(...this.#startTool(call));
     }
@@ -255,7 +296,7 @@ export class OpenAIToAnthropic {
    */
   #startRemainingTools(): AnthropicEvent[] {
     const events: AnthropicEvent[] = [];
-    for (const call of this.#calls.values()) {
+    for (const call of this.#calls) {
       if (call.block === undefined) events.push(...this.#startTool(call));
     }
     return events;
@@ -266,13 +307,11 @@ export class OpenAIToAnthropic {
     const index = call.block = this.#nextIndex++;
     this.#open = { kind: "tool", index, call };
     this.#sawToolCall = true;
-    const id = call.id ? anthropicToolId(call.id) : this.#options.newToolId();
     events.push({
       type: "content_block_start",
       index,
-      content_block: { type: "tool_use", id, name: call.name ?? "", input: {} },
-    });
-    if (call.pending) events.push(_delta(index, { type: "input_json_delta", partial_json: call.pending }));
+      content_block: { type: "tool_use", id: this.#toolIds.next(call.id), name: call.name ?? "", input: {} },
+    }, ..._argumentsDelta(call, call.pending));
     this.#heldArgumentChars -= call.pending.length;
     call.pending = "";
     return events;
@@ -307,6 +346,15 @@ function _delta(index: number, delta: Record<string, unknown>): AnthropicEvent {
 }
 
 /**
+ * The `input_json_delta` for arguments of a started call once they have begun as a JSON object (the
+ * whitespace before it is left out, which changes nothing).
+ */
+function _argumentsDelta(call: _ToolCall, args: string): AnthropicEvent[] {
+  if (!args || !call.json.object) return [];
+  return [_delta(call.block!, { type: "input_json_delta", partial_json: args })];
+}
+
+/**
  * Arguments held back for calls waiting their turn, all calls together, in UTF-16 units: an upstream
  * that interleaves without end must not grow relay's memory without end. Far above any real tool input,
  * and the bound the usage tap puts on a JSON body.
@@ -316,6 +364,13 @@ const _MAX_HELD_ARGUMENT_CHARS = 4 * 1024 * 1024;
 const _JSON_WHITESPACE = /^[ \t\n\r]*$/;
 
 /**
+ * How long an answer that has its `finish_reason` waits for the usage chunk, `[DONE]` or the end of the
+ * body. Upstreams send the usage right after the finish; one that sends none of them would otherwise
+ * hold the whole answer back until relay's idle deadline turned it into an error.
+ */
+const _SETTLE_MS = 3_000;
+
+/**
  * Whether a call's arguments, fed as they arrive, are whole JSON so far: one object or array, closed,
  * then at most whitespace. Only then can no later fragment belong inside its block. A bare scalar never
  * counts (`12` may go on as `123`), nor does anything after the closing bracket but whitespace; such a
@@ -323,6 +378,8 @@ const _JSON_WHITESPACE = /^[ \t\n\r]*$/;
  */
 class _JsonCompletion {
   #state: "empty" | "open" | "whole" | "never" = "empty";
+  /** The first character that is not whitespace. */
+  #opener: string | undefined;
   #depth = 0;
   #inString = false;
   #escaped = false;
@@ -331,10 +388,16 @@ class _JsonCompletion {
     return this.#state === "whole";
   }
 
+  /** Whether the arguments have begun as a JSON object. */
+  get object(): boolean {
+    return this.#opener === "{";
+  }
+
   feed(text: string): void {
     for (let at = 0; at < text.length && this.#state !== "never"; at++) {
       const char = text[at];
       if (this.#state !== "open") {
+        if (this.#opener === undefined && !_JSON_WHITESPACE.test(char)) this.#opener = char;
         const opens = this.#state === "empty" && (char === "{" || char === "[");
         if (opens) [this.#state, this.#depth] = ["open", 1];
         else if (!_JSON_WHITESPACE.test(char)) this.#state = "never";
@@ -356,7 +419,9 @@ class _JsonCompletion {
 /**
  * A Chat Completions SSE body as Anthropic SSE bytes. `message_start` is ready before the first
  * upstream byte. Once the translation has finished (the answer is complete or failed), the upstream
- * body is cancelled, so its request is not left running.
+ * body is cancelled, so its request is not left running. After the `finish_reason`, an upstream body
+ * that fails, or sends nothing more for 3 s, ends the answer as `[DONE]` would (without the usage
+ * that never came).
  *
  * @example
  * ```ts
@@ -369,14 +434,53 @@ class _JsonCompletion {
 export function openaiToAnthropicSse(
   body: ReadableStream<Uint8Array>,
   translator: OpenAIToAnthropic,
+  timers: Timers = realTimers,
 ): ReadableStream<Uint8Array> {
-  const encode = (events: AnthropicEvent[]) => events.map((event) => encodeSseEvent(event.type, event));
   return translateSse(body, {
     get finished() {
       return translator.finished;
     },
-    start: () => encode(translator.start()),
-    event: ({ data }) => encode(translator.chunk(data)),
-    end: () => encode(translator.end()),
-  });
+    get settling() {
+      return translator.settling;
+    },
+    start: () => _encode(translator.start()),
+    event: ({ data }) => _encode(translator.chunk(data)),
+    end: () => _encode(translator.end()),
+  }, { settleMs: _SETTLE_MS, timers });
+}
+
+/**
+ * The Anthropic SSE body for a completion that came whole although a stream was asked for (a server
+ * that ignores `stream`): the stream translation of the one chunk it amounts to, so it reads as the
+ * streamed answer would. The completion must have a choice whose message `messageFault` found readable.
+ *
+ * @example
+ * ```ts
+ * const body = completionAsAnthropicSse(await upstream.json(), { messageId, model, thinking: false, newToolId });
+ * return new Response(body, { headers: { "content-type": "text/event-stream" } });
+ * ```
+ */
+export function completionAsAnthropicSse(
+  completion: ChatCompletion,
+  options: OpenAIToAnthropicOptions,
+): ReadableStream<Uint8Array> {
+  const choice = answerChoice(completion);
+  const { tool_calls: calls, ...message } = choice?.message ?? {};
+  // Each call comes whole, one fragment; its place in the list is the index a stream would give it.
+  const delta = { ...message, tool_calls: calls?.map((call, index) => ({ ...call, index })) };
+  const chunk = {
+    choices: [{ index: 0, delta, finish_reason: choice?.finish_reason }],
+    usage: completion.usage,
+  };
+  const translator = new OpenAIToAnthropic(options);
+  const events = [
+    ...translator.start(),
+    ...translator.chunk(JSON.stringify(chunk)),
+    ...translator.chunk("[DONE]"),
+  ];
+  return ReadableStream.from(_encode(events));
+}
+
+function _encode(events: AnthropicEvent[]): Uint8Array[] {
+  return events.map((event) => encodeSseEvent(event.type, event));
 }

@@ -5,13 +5,13 @@
  */
 import type { OpenAIToAnthropicOptions } from "./openai_to_anthropic.ts";
 import { anthropicUsageFor, stopReasonFor } from "./openai_stop_usage.ts";
-import { anthropicToolId } from "./openai_tool_ids.ts";
-import { type ChatCompletion, type ChatToolCall, isJsonObject } from "./openai_types.ts";
+import { AnswerToolIds } from "./openai_tool_ids.ts";
+import { type ChatCompletion, type ChatToolCall, contentTexts, isJsonObject } from "./openai_types.ts";
 
 /**
- * The Anthropic Message for a Chat Completions answer. Tool arguments that are not a JSON object
- * (truncated by `max_tokens`, or a model's typo) become `{}`, as Anthropic's SDK reads unparsable
- * streamed input.
+ * The Anthropic Message for a Chat Completions answer whose message `messageFault` (openai_types.ts)
+ * found readable. Tool arguments that are not a JSON object (truncated by `max_tokens`, or a model's
+ * typo) become `{}`, as Anthropic's SDK reads unparsable streamed input.
  *
  * @example
  * ```ts
@@ -26,13 +26,15 @@ import { type ChatCompletion, type ChatToolCall, isJsonObject } from "./openai_t
 export function anthropicMessageFor(completion: ChatCompletion, options: OpenAIToAnthropicOptions) {
   const choice = answerChoice(completion);
   const message = choice?.message ?? {};
-  const reasoning = message.reasoning_content || message.reasoning;
-  const text = message.content || message.refusal;
+  const parts = contentTexts(message.content);
+  const reasoning = (message.reasoning_content || message.reasoning || "") + parts.thinking;
+  const text = parts.text || message.refusal;
   const calls = message.tool_calls ?? [];
+  const toolIds = new AnswerToolIds(options.newToolId);
   const content = [
     ...(reasoning && options.thinking ? [{ type: "thinking", thinking: reasoning, signature: "" }] : []),
     ...(text ? [{ type: "text", text }] : []),
-    ...calls.map((call) => _toolUse(call, options.newToolId)),
+    ...calls.map((call) => _toolUse(call, toolIds)),
   ];
   return {
     id: options.messageId,
@@ -62,7 +64,7 @@ export function answerChoice(completion: ChatCompletion) {
   return completion.choices.find((candidate) => isJsonObject(candidate) && (candidate.index ?? 0) === 0);
 }
 
-function _toolUse(call: ChatToolCall, newToolId: () => string) {
+function _toolUse(call: ChatToolCall, toolIds: AnswerToolIds) {
   let input: unknown;
   try {
     input = JSON.parse(call.function?.arguments || "{}");
@@ -71,7 +73,7 @@ function _toolUse(call: ChatToolCall, newToolId: () => string) {
   }
   return {
     type: "tool_use",
-    id: call.id ? anthropicToolId(call.id) : newToolId(),
+    id: toolIds.next(call.id),
     name: call.function?.name ?? "",
     input: isJsonObject(input) ? input : {},
   };

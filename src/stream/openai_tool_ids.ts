@@ -5,14 +5,16 @@
  * come back to the id the model side issued. The mapping is a pure function of the id, never a table:
  * it survives restarts and works across relay instances.
  *
- * - OpenAI id -> Anthropic ({@linkcode anthropicToolId}): an id Anthropic accepts passes unchanged;
- *   any other is written `toolu_oa_` + base64url(UTF-8 of the id), which only uses allowed characters.
- *   An id that already starts with `toolu_oa_` is encoded too, so every encoded id decodes unambiguously.
- * - Anthropic id -> OpenAI ({@linkcode openaiToolId}): a `toolu_oa_` id decodes back to the original;
- *   any other id of at most 40 characters passes unchanged (Anthropic's `toolu_…` ids are about 30);
- *   a longer one is shortened to 40 characters with a hash. That last step is one-way, which is enough:
- *   the shortened id comes back in both the assistant's tool call and its tool result, so the pair still
- *   matches on the Anthropic side, which checks only that pairing.
+ * - OpenAI id -> Anthropic ({@linkcode anthropicToolId}): an id Anthropic accepts passes unchanged if it
+ *   also fits OpenAI's 40 characters; any other is written `toolu_oa_` + base64url(UTF-8 of the id),
+ *   which only uses allowed characters. An id that already starts with `toolu_oa_` is encoded too, so
+ *   every encoded id decodes unambiguously.
+ * - Anthropic id -> OpenAI ({@linkcode openaiToolId}): a `toolu_oa_` id decodes back to the original,
+ *   whatever its length: an upstream gets its own ids back exactly as it issued them (vLLM's are 46
+ *   characters). Any other id of at most 40 characters passes unchanged (Anthropic's `toolu_…` ids are
+ *   about 30); a longer one, which no OpenAI-format model side issued, is shortened to 40 characters
+ *   with a hash. That last step is one-way, which is enough: the shortened id comes back in both the
+ *   assistant's tool call and its tool result, so the pair still matches on the OpenAI side.
  */
 
 const _ANTHROPIC_ID = /^[A-Za-z0-9_-]+$/;
@@ -34,13 +36,16 @@ const _decoder = new TextDecoder("utf-8", { fatal: true });
  * ```
  */
 export function anthropicToolId(openaiId: string): string {
-  if (_ANTHROPIC_ID.test(openaiId) && !openaiId.startsWith(_ENCODED_PREFIX)) return openaiId;
+  // An id over 40 characters is encoded even when Anthropic accepts it as is: only an encoded id can
+  // tell `openaiToolId` that it came from the model side, and must go back unshortened.
+  const passes = _ANTHROPIC_ID.test(openaiId) && openaiId.length <= _OPENAI_MAX_LENGTH;
+  if (passes && !openaiId.startsWith(_ENCODED_PREFIX)) return openaiId;
   return _ENCODED_PREFIX + _encoder.encode(openaiId).toBase64({ alphabet: "base64url", omitPadding: true });
 }
 
 /**
- * The OpenAI `tool_calls[].id` for an Anthropic tool use id: the inverse of {@linkcode anthropicToolId},
- * and at most 40 characters.
+ * The OpenAI `tool_calls[].id` for an Anthropic tool use id: the inverse of {@linkcode anthropicToolId};
+ * any other id is kept to 40 characters.
  *
  * @example
  * ```ts
@@ -50,7 +55,7 @@ export function anthropicToolId(openaiId: string): string {
  */
 export function openaiToolId(anthropicId: string): string {
   const original = _decoded(anthropicId);
-  if (original !== undefined && original.length <= _OPENAI_MAX_LENGTH) return original;
+  if (original !== undefined) return original;
   if (anthropicId.length <= _OPENAI_MAX_LENGTH) return anthropicId;
   return `${anthropicId.slice(0, _OPENAI_MAX_LENGTH - 17)}_${_fnv1a64(anthropicId)}`;
 }
@@ -66,6 +71,36 @@ export function openaiToolId(anthropicId: string): string {
 export function newToolId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
   return `toolu_${Array.from(bytes, (byte) => _BASE62[byte % 62]).join("")}`;
+}
+
+/**
+ * Hands out the Anthropic ids of one answer's tool calls, in order. Anthropic requires them distinct,
+ * and a client answers each call by its id, so a call that repeats an earlier call's id (an upstream's
+ * slip) gets a fresh one, as does a call without an id; the fresh id goes upstream as it is.
+ *
+ * @example
+ * ```ts
+ * const ids = new AnswerToolIds(newToolId);
+ * ids.next("call_1"); // "call_1"
+ * ids.next("call_1"); // "toolu_3kTMd92jfQ0aZx81LmNq7RtY"
+ * ```
+ */
+export class AnswerToolIds {
+  readonly #newToolId: () => string;
+  readonly #given = new Set<string>();
+
+  /** `newToolId`: where fresh ids come from, {@linkcode newToolId} but in tests. */
+  constructor(newToolId: () => string) {
+    this.#newToolId = newToolId;
+  }
+
+  /** The id for the next call, which the upstream gave `openaiId` (or none). */
+  next(openaiId: string | undefined): string {
+    let id = openaiId ? anthropicToolId(openaiId) : this.#newToolId();
+    if (this.#given.has(id)) id = this.#newToolId();
+    this.#given.add(id);
+    return id;
+  }
 }
 
 /** The original id inside a `toolu_oa_` id; `undefined` for any id {@linkcode anthropicToolId} did not make. */

@@ -4,11 +4,19 @@
  */
 import { SseDecoder } from "./sse_decode.ts";
 import type { SseEvent } from "./sse_decode.ts";
+import { realTimers, type Timers } from "./timeouts.ts";
 
 /** A stream translation as the plumbing sees it; each method returns the encoded events to send. */
 export interface SseTranslation {
   /** Set once the output is complete (or failed): the rest of the input is not translated. */
   readonly finished: boolean;
+  /**
+   * Set once the output lacks only its end, and what may still come of the input is bookkeeping that
+   * `end()` can do without (OpenAI's usage chunk, `[DONE]`). The input then has
+   * {@linkcode TranslateSseOptions.settleMs} to go on, and an input that fails ends the output with
+   * `end()` instead of failing it: the answer is whole either way.
+   */
+  readonly settling?: boolean;
   /** What to send before the first input byte. */
   start(): Uint8Array[];
   /** What one input event completes. */
@@ -25,6 +33,14 @@ export interface TranslateSseOptions {
    * never end after an error.
    */
   drain?: boolean;
+  /**
+   * How long a settling translation waits for more of `body` before it ends anyway; no limit when left
+   * out. An upstream that finished its answer but neither sends the rest nor ends its body must not
+   * hold the answer back until relay's idle deadline fails it.
+   */
+  settleMs?: number;
+  /** The global `setTimeout`/`clearTimeout` unless given. */
+  timers?: Timers;
 }
 
 /**
@@ -32,7 +48,13 @@ export interface TranslateSseOptions {
  * asks (`highWaterMark: 0`), so a slow client slows the upstream. When the translation finishes, the
  * output closes and `body` is cancelled, which aborts the request that feeds it, unless `drain` asks
  * for the rest of `body` first; a failure of `body` fails the output, for relay to report. Cancelling
- * the output (the client left) cancels `body`.
+ * the output (the client left) cancels `body`. A translation that throws fails the output too, once
+ * what it translated before has gone out.
+ *
+ * Bytes of `body` that translate to nothing (a comment, reasoning the client did not ask for) are
+ * answered with an empty chunk: whoever reads the output for its upstream's silence (relay's idle
+ * deadline) sees that the upstream is alive, and the client gets no byte (Deno's server writes
+ * nothing for an empty chunk).
  *
  * A `TransformStream` would do the same in fewer lines, but Deno 2.9 throws from `cancel()` on a
  * transform stream that was terminated with output still queued: exactly a client leaving just as an
@@ -55,6 +77,9 @@ export function translateSse(
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   const decoder = new SseDecoder();
+  const timers = options.timers ?? realTimers;
+  /** A translation's error, told once what it translated before has been read. */
+  let failure: { error: unknown } | undefined;
   /** Sends `output`; true once the translation is over and the output closed. */
   const send = (controller: ReadableStreamDefaultController<Uint8Array>, output: Uint8Array[]) => {
     for (const bytes of output) controller.enqueue(bytes);
@@ -63,35 +88,61 @@ export function translateSse(
     reader.cancel().catch(() => {});
     return true;
   };
+  const end = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    if (translation.finished || !send(controller, translation.end())) controller.close();
+  };
+  /** The next read of `body`, or `undefined` once a settling translation has waited `settleMs` for it. */
+  const read = async () => {
+    const next = reader.read();
+    if (!translation.settling || options.settleMs === undefined) return await next;
+    let timer: unknown;
+    const settled = new Promise<undefined>((resolve) => {
+      timer = timers.setTimeout(() => resolve(undefined), options.settleMs!);
+    });
+    try {
+      return await Promise.race([next, settled]);
+    } finally {
+      timers.clearTimeout(timer);
+    }
+  };
   return new ReadableStream<Uint8Array>({
     start(controller) {
       send(controller, translation.start());
     },
     async pull(controller) {
-      // Reads until there is something to send, so every pull the client makes is answered; once the
-      // translation is over (only when draining), until the end of `body`.
+      if (failure) {
+        controller.error(failure.error);
+        return;
+      }
+      // Every pull answers one read of `body`; once the translation is over (only when draining), the
+      // rest of `body` is read to its end.
       while (true) {
         let events: SseEvent[];
         try {
-          const { value, done } = await reader.read();
-          if (done) {
-            if (translation.finished || !send(controller, translation.end())) controller.close();
+          const result = await read();
+          if (!result || result.done) {
+            end(controller);
             return;
           }
           if (translation.finished) continue;
-          events = decoder.feed(value);
+          events = decoder.feed(result.value);
         } catch (error) {
-          controller.error(error);
+          if (translation.settling) end(controller);
+          else controller.error(error);
           return;
         }
-        let sent = false;
-        for (const event of events) {
-          if (translation.finished) break;
-          const output = translation.event(event);
-          sent ||= output.length > 0;
-          if (send(controller, output)) return;
+        const output: Uint8Array[] = [];
+        try {
+          for (const event of events) {
+            if (translation.finished) break;
+            output.push(...translation.event(event));
+          }
+        } catch (error) {
+          // Failing the output now would discard what it still holds.
+          failure = { error };
         }
-        if (sent) return;
+        send(controller, output.length > 0 ? output : [new Uint8Array()]);
+        return;
       }
     },
     cancel(reason) {

@@ -40,10 +40,11 @@ export interface ChatToolCallDelta {
 /**
  * What one streamed chunk adds to the answer. `reasoning_content` (vLLM, DeepSeek) and `reasoning`
  * (OpenRouter, Ollama) are compatibles' names for the model's reasoning; OpenAI itself sends neither.
+ * `content` is a list of parts from Mistral's reasoning models (see {@linkcode contentTexts}).
  */
 export interface ChatDelta {
   role?: string;
-  content?: string | null;
+  content?: string | unknown[] | null;
   refusal?: string | null;
   reasoning_content?: string | null;
   reasoning?: string | null;
@@ -74,7 +75,7 @@ export interface ChatCompletion {
   choices?: {
     index?: number;
     message?: {
-      content?: string | null;
+      content?: string | unknown[] | null;
       refusal?: string | null;
       reasoning_content?: string | null;
       reasoning?: string | null;
@@ -83,6 +84,71 @@ export interface ChatCompletion {
     finish_reason?: string | null;
   }[];
   usage?: ChatUsage | null;
+}
+
+/**
+ * The text and the reasoning in a completion's or a delta's `content`: a string, or a list of parts, as
+ * Mistral's Magistral models send it (`{type:"text",text}`, `{type:"thinking",thinking:[text parts]}`).
+ * Parts of other types carry nothing relay can pass on, and are skipped.
+ *
+ * @example
+ * ```ts
+ * contentTexts([{ type: "thinking", thinking: [{ type: "text", text: "Hm." }] }, { type: "text", text: "Hi" }]);
+ * // { text: "Hi", thinking: "Hm." }
+ * ```
+ */
+export function contentTexts(content: unknown): { text: string; thinking: string } {
+  if (typeof content === "string") return { text: content, thinking: "" };
+  let text = "";
+  let thinking = "";
+  for (const part of Array.isArray(content) ? content : []) {
+    if (!isJsonObject(part)) continue;
+    if (part.type === "text" && typeof part.text === "string") text += part.text;
+    if (part.type === "thinking") {
+      thinking += typeof part.thinking === "string" ? part.thinking : contentTexts(part.thinking).text;
+    }
+  }
+  return { text, thinking };
+}
+
+/**
+ * What makes a delta or a completion's message unreadable, or `undefined` if nothing does: a field relay
+ * reads that has the wrong type. An upstream's JSON may be anything, and a part of the answer relay cannot
+ * read must not vanish in silence (`null` counts as absent).
+ *
+ * @example
+ * ```ts
+ * messageFault({ content: "Hi", tool_calls: [{ index: 0, id: "call_1" }] }); // undefined
+ * messageFault({ tool_calls: [null] }); // "tool_calls.0 is not an object"
+ * ```
+ */
+export function messageFault(message: unknown): string | undefined {
+  if (message === undefined || message === null) return undefined;
+  if (!isJsonObject(message)) return "the message is not an object";
+  if (message.content != null && typeof message.content !== "string" && !Array.isArray(message.content)) {
+    return "content is neither a string nor a list";
+  }
+  const fault = _notString(message, ["refusal", "reasoning_content", "reasoning"]);
+  if (fault) return fault;
+  const calls = message.tool_calls;
+  if (calls === undefined || calls === null) return undefined;
+  if (!Array.isArray(calls)) return "tool_calls is not a list";
+  for (const [at, call] of calls.entries()) {
+    const where = `tool_calls.${at}`;
+    if (!isJsonObject(call)) return `${where} is not an object`;
+    if (call.index != null && !Number.isInteger(call.index)) return `${where}.index is not an integer`;
+    const fn = call.function ?? {};
+    if (!isJsonObject(fn)) return `${where}.function is not an object`;
+    const callFault = _notString(call, ["id"]) ?? _notString(fn, ["name", "arguments"], "function.");
+    if (callFault) return `${where}.${callFault}`;
+  }
+  return undefined;
+}
+
+/** The first of `fields` present in `object` but not a string, worded `<prefix><field> is not a string`. */
+function _notString(object: JsonObject, fields: string[], prefix = ""): string | undefined {
+  const field = fields.find((name) => object[name] != null && typeof object[name] !== "string");
+  return field === undefined ? undefined : `${prefix}${field} is not a string`;
 }
 
 /** Anthropic's `usage`, as a Message or a `message_delta` carries it. */

@@ -27,7 +27,8 @@ export interface WatchedReaderOptions {
  * keep-alive on the same clock.
  *
  * The clock only runs while a read is outstanding, and the reader only reads when asked: nothing is
- * read ahead, so a slow consumer never counts as the source's silence.
+ * read ahead, so a slow consumer never counts as the source's silence. An empty chunk from the source
+ * counts as activity for the deadlines and is not handed on.
  *
  * All of it runs on one timer that is re-armed lazily: a chunk costs a clock read, not a
  * `setTimeout`/`clearTimeout` pair. The timer fires at the earliest moment something may be due, and
@@ -94,12 +95,24 @@ export class WatchedReader {
     return this.#reader.cancel(reason);
   }
 
-  readonly #settled = (result: ReadableStreamReadResult<Uint8Array>) => {
+  readonly #settled = (
+    result: ReadableStreamReadResult<Uint8Array>,
+  ): ReadableStreamReadResult<Uint8Array> | Promise<ReadableStreamReadResult<Uint8Array>> => {
     this.#readSince = undefined;
     if (this.#failure) throw this.#failure.error;
-    if (result.done) this.#close();
-    else this.#gotFirst = true;
-    return result;
+    if (result.done) {
+      this.#close();
+      return result;
+    }
+    this.#gotFirst = true;
+    if (result.value.byteLength > 0) return result;
+    // An empty chunk is the source's sign of life with nothing to pass on (a translation that dropped
+    // what its upstream sent): the deadline starts again, while the silence a keep-alive counts, which
+    // is the reader's, goes on. Nobody downstream ever sees it.
+    const now = this.#now();
+    this.#readSince = now;
+    this.#arm(now);
+    return this.#reader.read().then(this.#settled, this.#failed);
   };
 
   readonly #failed = (error: unknown): never => {

@@ -3,6 +3,7 @@ import { configSchema } from "../../src/config/schema.ts";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
 import { createProvider } from "../../src/providers/registry.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
 import { chunk, openaiError, openaiStream } from "../_helpers/fake_openai.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
 import { providerRequest } from "../_helpers/provider_request.ts";
@@ -134,6 +135,65 @@ Deno.test("unstreamed: a completion becomes a Message; a 200 carrying an error o
   assert.equal((await provider.send(unstreamed, KEY)).status, 502);
 });
 
+Deno.test("a stream answered with JSON: an error keeps its status before anything is committed, a completion streams", async () => {
+  let answer = () => Response.json({ error: { message: "Rate limit reached", code: "rate_limit_exceeded" } });
+  const { provider } = recording(() => answer());
+  const limited = await provider.send(providerRequest(ASK), KEY);
+  assert.equal(limited.status, 429);
+  assert.deepEqual(await limited.json(), {
+    type: "error",
+    error: { type: "rate_limit_error", message: "Rate limit reached" },
+  });
+
+  answer = () =>
+    Response.json({
+      choices: [{
+        index: 0,
+        message: {
+          content: "Writing both.",
+          tool_calls: [
+            { id: "call_a", type: "function", function: { name: "write", arguments: '{"path":"a"}' } },
+            { id: "call_b", type: "function", function: { name: "write", arguments: '{"path":"b"}' } },
+          ],
+        },
+        finish_reason: "tool_calls",
+      }],
+      usage: { prompt_tokens: 7, completion_tokens: 3 },
+    }, { headers: { "content-type": "application/json; charset=utf-8", "x-request-id": "req_o2" } });
+  const whole = await provider.send(providerRequest(ASK), KEY);
+  assert.equal(whole.status, 200);
+  assert.equal(whole.headers.get("content-type"), "text/event-stream");
+  assert.equal(whole.headers.get("request-id"), "req_o2");
+  const { message, error } = assembleAnthropicStream(new SseDecoder().feed(await whole.bytes()));
+  assert.equal(error, undefined);
+  assert.deepEqual(message.content, [
+    { type: "text", text: "Writing both." },
+    { type: "tool_use", id: "call_a", name: "write", input: { path: "a" } },
+    { type: "tool_use", id: "call_b", name: "write", input: { path: "b" } },
+  ]);
+  assert.deepEqual([message.id, message.stop_reason, message.usage.input_tokens], [
+    "msg_unit",
+    "tool_use",
+    7,
+  ]);
+
+  answer = () => Response.json({ choices: [] });
+  assert.equal((await provider.send(providerRequest(ASK), KEY)).status, 502);
+});
+
+Deno.test("unstreamed: a completion of an unexpected shape is a 502 that blames the upstream", async () => {
+  const unstreamed = providerRequest(ASK.replace('"stream":true', '"stream":false'), { stream: false });
+  for (const calls of [[null], { id: "c", function: { name: "f" } }]) {
+    const completion = { choices: [{ index: 0, message: { content: "Hi", tool_calls: calls } }] };
+    const { provider } = recording(() => Response.json(completion));
+    const response = await provider.send(unstreamed, KEY);
+    assert.equal(response.status, 502);
+    const { error } = await response.json();
+    assert.equal(error.type, "api_error");
+    assert.match(error.message, /^upstream local answered 200 with a malformed completion \(tool_calls/);
+  }
+});
+
 Deno.test("unstreamed: a 200 without a choice is a 502 api_error, not an empty finished Message", async () => {
   const unstreamed = providerRequest(ASK.replace('"stream":true', '"stream":false'), { stream: false });
   const empty = [
@@ -174,6 +234,15 @@ Deno.test("a request Chat Completions cannot carry is a 400 before any upstream 
   const response = await provider.send(providerRequest('{"model":"m","max_tokens":1,"messages":{}}'), KEY);
   assert.equal(response.status, 400);
   assert.equal((await response.json()).error.type, "invalid_request_error");
+  const document = { type: "document", source: { type: "url", url: "https://example.com/report.pdf" } };
+  const linked = await provider.send(
+    providerRequest(
+      JSON.stringify({ model: "m", max_tokens: 1, messages: [{ role: "user", content: [document] }] }),
+    ),
+    KEY,
+  );
+  assert.equal(linked.status, 400);
+  assert.match((await linked.json()).error.message, /^messages\.0\.content\.0\.source: a document/);
   assert.equal(calls.length, 0);
 });
 

@@ -163,6 +163,66 @@ Deno.test("thinking with a budget maps to reasoning_effort; images and documents
   }]);
 });
 
+Deno.test("documents of content blocks go as their text and images; media Chat Completions cannot take are refused", () => {
+  const user = (content: unknown[]) => ({ model: "m", messages: [{ role: "user", content }] });
+  const chat = chatRequestFor(
+    user([{
+      type: "document",
+      source: {
+        type: "content",
+        content: [
+          { type: "text", text: "Q3 revenue was 12M." },
+          { type: "image", source: { type: "url", url: "https://example.com/chart.png" } },
+        ],
+      },
+    }, { type: "text", text: "Summarise." }]),
+    OPTIONS,
+  );
+  assert.deepEqual(chat.messages, [{
+    role: "user",
+    content: [
+      { type: "text", text: "Q3 revenue was 12M." },
+      { type: "image_url", image_url: { url: "https://example.com/chart.png" } },
+      { type: "text", text: "Summarise." },
+    ],
+  }]);
+  const refused: [unknown[], RegExp][] = [
+    [
+      [{ type: "text", text: "read" }, {
+        type: "document",
+        source: { type: "url", url: "https://e.com/r.pdf" },
+      }],
+      /^messages\.0\.content\.1\.source: a document of source type "url" cannot be sent to an OpenAI-compatible upstream/,
+    ],
+    [
+      [{ type: "image", source: { type: "file", file_id: "file_011CNha8iCJcU1wXNR6q4V8w" } }],
+      /^messages\.0\.content\.0\.source: an image of source type "file" cannot be sent .*, which takes base64 data or a URL$/,
+    ],
+    [
+      [{
+        type: "tool_result",
+        tool_use_id: "toolu_1",
+        content: [{ type: "text", text: "x" }, { type: "image", source: { type: "file", file_id: "f" } }],
+      }],
+      /^messages\.0\.content\.0\.content\.1\.source: an image of source type "file"/,
+    ],
+    [
+      [{
+        type: "document",
+        source: { type: "content", content: [{ type: "document", source: { type: "file" } }] },
+      }],
+      /^messages\.0\.content\.0\.source\.content\.0\.source: a document/,
+    ],
+  ];
+  for (const [content, message] of refused) {
+    assert.throws(() => chatRequestFor(user(content), OPTIONS), (error: Error) => {
+      assert.ok(error instanceof RequestTranslationError);
+      assert.match(error.message, message);
+      return true;
+    });
+  }
+});
+
 Deno.test("what Chat Completions cannot carry is refused as a 400", () => {
   assert.throws(() => chatRequestFor({ model: "m", messages: "hi" }, OPTIONS), RequestTranslationError);
   assert.throws(

@@ -8,6 +8,8 @@ import type { AnthropicEvent } from "../../src/stream/openai_types.ts";
 import { assembleAnthropicStream } from "./anthropic_grammar.ts";
 import { splitAwkwardly } from "./golden.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
+import { controlledStream } from "../_helpers/fake_upstream.ts";
 
 /** Chat Completions streams in tests/stream/golden/openai/, each beside its expected Anthropic translation. */
 const GOLDEN = ["text", "tool_call", "parallel_tools", "reasoning", "error_mid"] as const;
@@ -513,5 +515,201 @@ Deno.test("an unstreamed completion becomes the same Message a stream would", ()
       cache_read_input_tokens: 60,
       cache_creation_input_tokens: 0,
     },
+  });
+});
+
+Deno.test("parallel calls sent whole, all at index 0, each with its own id (Ollama's /v1, sglang) get a block each", () => {
+  const message = toolUseMessage([
+    toolCall(0, '{"path":"a.py"}', { id: "call_A", name: "write" }),
+    toolCall(0, '{"path":"b.py"}', { id: "call_B", name: "write" }),
+    toolCall(0, "", { id: "call_B", name: "write" }),
+    delta({}, "tool_calls"),
+    "[DONE]",
+  ], [
+    toolStart(0, "call_A", "write"),
+    toolJson(0, '{"path":"a.py"}'),
+    blockStop(0),
+    toolStart(1, "call_B", "write"),
+    toolJson(1, '{"path":"b.py"}'),
+    blockStop(1),
+  ]);
+  assert.deepEqual(inputsOf(message), [{ path: "a.py" }, { path: "b.py" }]);
+});
+
+Deno.test("content as a list of parts (Mistral's Magistral): text parts are text, thinking parts thinking if asked", async (t) => {
+  const thinkingPart = (text: string) => ({ type: "thinking", thinking: [{ type: "text", text }] });
+  const payloads = [
+    delta({ role: "assistant", content: "" }),
+    delta({ content: [thinkingPart("A greeting")] }),
+    delta({ content: [thinkingPart(", reply.")] }),
+    delta({ content: [{ type: "text", text: "Hello" }, { type: "reference", ids: [1] }] }),
+    delta({ content: "!" }, "stop"),
+    "[DONE]",
+  ];
+  const completion = {
+    choices: [{
+      message: { content: [thinkingPart("A greeting, reply."), { type: "text", text: "Hello!" }] },
+      finish_reason: "stop",
+    }],
+  };
+  const options = (thinking: boolean) => ({ messageId: "m", model: "m", thinking, newToolId: () => "t" });
+  await t.step("asked for thinking", () => {
+    const expected = [
+      { type: "thinking", thinking: "A greeting, reply.", signature: "" },
+      { type: "text", text: "Hello!" },
+    ];
+    assert.deepEqual(assembled(run(payloads, { thinking: true })).message.content, expected);
+    assert.deepEqual(anthropicMessageFor(completion, options(true)).content, expected);
+  });
+  await t.step("not asked for thinking", () => {
+    const expected = [{ type: "text", text: "Hello!" }];
+    assert.deepEqual(assembled(run(payloads)).message.content, expected);
+    assert.deepEqual(anthropicMessageFor(completion, options(false)).content, expected);
+  });
+});
+
+Deno.test("a chunk of an unexpected shape ends the stream with an error that blames the upstream, after what came first", () => {
+  const malformed: [unknown, RegExp][] = [
+    [{ tool_calls: [null] }, /\(tool_calls\.0 is not an object\)/],
+    [{ tool_calls: { index: 0, id: "c", function: { name: "f" } } }, /\(tool_calls is not a list\)/],
+    [{ tool_calls: [{ index: "0" }] }, /\(tool_calls\.0\.index is not an integer\)/],
+    [
+      { tool_calls: [{ index: 0, function: { name: "f", arguments: { a: 1 } } }] },
+      /function\.arguments is not a string/,
+    ],
+    [{ content: { text: "hi" } }, /\(content is neither a string nor a list\)/],
+    ["not an object", /\(the message is not an object\)/],
+  ];
+  for (const [bad, reason] of malformed) {
+    const { message, error } = assembled(
+      run([delta({ content: "Here is" }), { choices: [{ index: 0, delta: bad }] }]),
+    );
+    assert.deepEqual(message.content, [{ type: "text", text: "Here is" }], JSON.stringify(bad));
+    assert.equal(error.type, "api_error");
+    assert.match(error.message, /^upstream sent a malformed stream chunk /);
+    assert.match(error.message, reason);
+  }
+});
+
+Deno.test("tool ids are distinct and inputs are objects, streamed or not", async (t) => {
+  const newToolId = () => "toolu_fresh";
+  await t.step("a call repeating another's id gets a fresh one", () => {
+    const streamed = toolUseMessage([
+      toolCall(0, '{"a":1}', { id: "dup", name: "f" }),
+      toolCall(1, '{"a":2}', { id: "dup", name: "f" }),
+      delta({}, "tool_calls"),
+      "[DONE]",
+    ], [
+      toolStart(0, "dup", "f"),
+      toolJson(0, '{"a":1}'),
+      blockStop(0),
+      toolStart(1, "toolu_generated", "f"),
+      toolJson(1, '{"a":2}'),
+      blockStop(1),
+    ]);
+    assert.deepEqual(inputsOf(streamed), [{ a: 1 }, { a: 2 }]);
+    const call = (args: string) => ({
+      id: "dup",
+      type: "function",
+      function: { name: "f", arguments: args },
+    });
+    const unstreamed = anthropicMessageFor(
+      {
+        choices: [{
+          message: { tool_calls: [call('{"a":1}'), call('{"a":2}')] },
+          finish_reason: "tool_calls",
+        }],
+      },
+      { messageId: "m", model: "m", thinking: false, newToolId },
+    );
+    assert.deepEqual(unstreamed.content.map((block) => "id" in block && block.id), ["dup", "toolu_fresh"]);
+  });
+  await t.step("arguments that are JSON but not an object stream no input, which stays {}", () => {
+    for (const args of [["[1,", "2]"], [" ", "12"], ['"x"'], [" "]]) {
+      const streamed = toolUseMessage([
+        toolCall(0, args[0], { id: "call_x", name: "f" }),
+        ...args.slice(1).map((fragment) => toolCall(0, fragment)),
+        delta({}, "tool_calls"),
+        "[DONE]",
+      ], [toolStart(0, "call_x", "f"), blockStop(0)]);
+      assert.deepEqual(inputsOf(streamed), [{}], args.join(""));
+      const unstreamed = anthropicMessageFor({
+        choices: [{
+          message: { tool_calls: [{ id: "call_x", function: { name: "f", arguments: args.join("") } }] },
+        }],
+      }, { messageId: "m", model: "m", thinking: false, newToolId });
+      assert.deepEqual(
+        unstreamed.content.map((block) => "input" in block && block.input),
+        [{}],
+        args.join(""),
+      );
+    }
+  });
+});
+
+Deno.test("after its finish_reason, an answer waits for the usage, or 3 s, or the body's end, whichever comes first", async (t) => {
+  const sse = (payload: object) => `data: ${JSON.stringify(payload)}\n\n`;
+  /** Reads `output` until its text so far includes `until`, or to its end. */
+  const readText = async (output: ReadableStreamDefaultReader<Uint8Array>, until?: string) => {
+    let read = "";
+    while (until === undefined || !read.includes(until)) {
+      const { value, done } = await output.read();
+      if (done) break;
+      read += new TextDecoder().decode(value);
+    }
+    return read;
+  };
+  /** The translation of an upstream that sent an answer up to its finish, read to its last block's stop. */
+  const finished = async () => {
+    const upstream = controlledStream();
+    const clock = new FakeClock();
+    const output = openaiToAnthropicSse(upstream.body, translator(), clock).getReader();
+    upstream.push(sse(delta({ content: "Done." }, "stop")));
+    const head = await readText(output, "content_block_stop");
+    return { upstream, clock, output, head };
+  };
+  const message = (text: string) =>
+    assembleAnthropicStream(new SseDecoder().feed(new TextEncoder().encode(text)));
+
+  await t.step(
+    "the usage chunk completes it, though neither [DONE] nor the end of the body follows",
+    async () => {
+      const { upstream, output, head } = await finished();
+      upstream.push(sse({ choices: [], usage: { prompt_tokens: 9, completion_tokens: 2 } }));
+      const { message: answer, error } = message(head + await readText(output));
+      assert.equal(error, undefined);
+      assert.deepEqual([answer.stop_reason, answer.usage.input_tokens, answer.usage.output_tokens], [
+        "end_turn",
+        9,
+        2,
+      ]);
+      await upstream.cancelled;
+    },
+  );
+  await t.step("3 s of silence complete it, without the usage that never came", async () => {
+    const { upstream, clock, output, head } = await finished();
+    const rest = readText(output);
+    await upstream.whenRead();
+    assert.deepEqual(clock.armed, [3_000]);
+    clock.advance(3_000);
+    const { message: answer, error } = message(head + await rest);
+    assert.equal(error, undefined);
+    assert.deepEqual(answer.content, [{ type: "text", text: "Done." }]);
+    assert.equal(answer.usage.output_tokens, 0);
+    await upstream.cancelled;
+  });
+  await t.step("a body that fails then completes it; one that fails before the finish fails it", async () => {
+    const { upstream, output, head } = await finished();
+    upstream.fail();
+    const { message: answer, error } = message(head + await readText(output));
+    assert.equal(error, undefined);
+    assert.equal(answer.stop_reason, "end_turn");
+
+    const cut = controlledStream();
+    const cutOutput = openaiToAnthropicSse(cut.body, translator(), new FakeClock()).getReader();
+    cut.push(sse(delta({ content: "Half" })));
+    await readText(cutOutput, "Half");
+    cut.fail();
+    await assert.rejects(readText(cutOutput), /controlled stream failed/);
   });
 });

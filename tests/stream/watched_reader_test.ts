@@ -169,3 +169,24 @@ Deno.test("WatchedReader ends when its signal aborts, even over a source that do
   await assert.rejects(reader.read(), (error) => error === reason, "and every later read");
   assert.equal(await source.cancelled, reason);
 });
+
+Deno.test("WatchedReader takes empty chunks as the source's activity, never hands them on, and keeps counting silence for keep-alives", async () => {
+  const { source, clock, reader, timeouts } = watched({ firstByteMs: 100, idleMs: 50 });
+  let pings = 0;
+  reader.onQuiet(30, () => pings++);
+  const pending = reader.read();
+  for (let i = 0; i < 3; i++) {
+    await source.whenRead();
+    clock.advance(40);
+    source.push(new Uint8Array(0));
+  }
+  await source.whenRead();
+  source.push("x");
+  assert.equal(new TextDecoder().decode((await pending).value), "x");
+  assert.deepEqual(
+    timeouts,
+    [],
+    "120 ms without a byte for the client, but never 50 without one from the source",
+  );
+  assert.equal(pings, 4, "a keep-alive every 30 ms of the reader's silence, empty chunks or not");
+});
