@@ -1,11 +1,8 @@
-import type { ZodType } from "zod";
 import { relayUrl } from "../config/client_url.ts";
-import { expandEnvInDocument } from "../config/env_expand.ts";
-import { ConfigError, formatPath } from "../config/errors.ts";
-import { readConfigText } from "../config/load.ts";
+import { ConfigError } from "../config/errors.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { configSchema } from "../config/schema.ts";
-import { parseYamlDocument } from "../config/yaml_document.ts";
+import { readFieldsDespite } from "../config/read_despite.ts";
 
 /** A refusal `relay status` and `relay reload` report as it is, exiting 1. */
 export class AdminClientError extends Error {
@@ -20,7 +17,7 @@ export interface AdminCommandOptions {
   url?: string;
 }
 
-/** How {@linkcode adminRequest} treats a config file that does not load. */
+/** How {@linkcode adminRequest} treats a config file that does not load, and what it takes for an answer. */
 export interface AdminRequestOptions {
   /**
    * Call relay anyway, with the admin token, host and port read from as much of the file as parses:
@@ -28,6 +25,11 @@ export interface AdminRequestOptions {
    * file's `ConfigError` is thrown.
    */
   despiteConfigError?: boolean;
+  /**
+   * Whether a JSON body is the answer the caller expects from relay: anything else (a proxy's error
+   * page, another service at `--url`) is an {@linkcode AdminClientError} saying what came back.
+   */
+  isAnswer: (body: Record<string, unknown>) => boolean;
 }
 
 /** relay's answer, and why the config file does not load when it was read despite that. */
@@ -40,38 +42,66 @@ export interface AdminAnswer {
 /**
  * Calls the admin API of the relay the config describes, with its `server.admin.token`, and returns
  * the status and the JSON answer (and, with `despiteConfigError`, why the file does not load). Every way
- * it can fail (the config, no token, relay not running, the token refused) throws a `ConfigError` or an
- * {@linkcode AdminClientError} saying what to do.
+ * it can fail (the config, no token, relay not running, the token refused, an answer that is not
+ * relay's) throws a `ConfigError` or an {@linkcode AdminClientError} saying what to do.
  *
  * @example
  * ```ts
- * const { status, body } = await adminRequest({ config: "relay.yaml" }, "GET", "/status");
+ * const { status, body } = await adminRequest({ config: "relay.yaml" }, "GET", "/status", {
+ *   isAnswer: (body) => typeof body.relay_version === "string",
+ * });
  * ```
  */
 export async function adminRequest(
   options: AdminCommandOptions,
   method: "GET" | "POST",
   path: string,
-  { despiteConfigError = false }: AdminRequestOptions = {},
+  { despiteConfigError = false, isAnswer }: AdminRequestOptions,
 ): Promise<AdminAnswer> {
   const { base, token, where, configError } = await _target(options, despiteConfigError);
+  const url = `${base}/admin${path}`;
   let response: Response;
   try {
-    response = await fetch(`${base}/admin${path}`, { method, headers: { authorization: `Bearer ${token}` } });
+    response = await fetch(url, { method, headers: { authorization: `Bearer ${token}` } });
   } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    if (options.url !== undefined) {
+      throw new AdminClientError(`relay is not reachable at ${base} (${reason}); is it running?`);
+    }
+    // The file says where relay would listen if it started now, not where it started.
     throw new AdminClientError(
-      `relay is not reachable at ${base} (${error instanceof Error ? error.message : error}); ` +
-        "is it running? (--url when it listens elsewhere)",
+      `relay is not reachable at ${base} (${reason}), where ${where} says it listens; is it running? ` +
+        "server.host and server.port take a restart: if the file changed them since relay started, " +
+        "pass --url with the address relay listens on",
     );
   }
-  const body = await response.json().catch(() => ({}));
-  if (response.status === 401 || (response.status === 404 && body?.error)) {
+  const body = _jsonObject(await response.text());
+  // relay's own refusals come in Anthropic's error envelope.
+  const refusal = body?.type === "error" ? body.error as { message?: unknown } | undefined : undefined;
+  if (typeof refusal?.message === "string") {
     throw new AdminClientError(
-      `relay at ${base} refused: ${body?.error?.message ?? response.statusText}` +
+      `relay at ${base} refused: ${refusal.message}` +
         (response.status === 401 ? ` (the token in ${where} is not the one relay runs with)` : ""),
     );
   }
+  if (body === undefined || !isAnswer(body)) {
+    const type = response.headers.get("content-type") ?? "no content-type";
+    throw new AdminClientError(
+      `${url} answered ${response.status} ${response.statusText} (${type}), not with relay's admin API: ` +
+        "is relay running there, or behind a proxy that cannot reach it?",
+    );
+  }
   return { status: response.status, body, configError };
+}
+
+/** `text` parsed, when it is a JSON object. */
+function _jsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(text);
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where to call and with what: the relay's URL, the admin token and the file it came from. */
@@ -100,29 +130,16 @@ async function _target(options: AdminCommandOptions, despiteConfigError: boolean
 }
 
 /**
- * The target read from a file that does not load: the YAML parser keeps what it could make sense of,
- * and each of the three fields is expanded and checked as relay would. Throws `error` when the file
- * cannot be read at all, and an {@linkcode AdminClientError} with it and what is missing when a field
- * the call needs cannot be read.
+ * The target read from a file that does not load, each of the three fields on its own. Throws `error`
+ * when the file cannot be read at all, and an {@linkcode AdminClientError} with it and what is missing
+ * when a field the call needs cannot be read.
  */
 async function _targetDespite(error: ConfigError, url: string | undefined): Promise<_Target> {
-  // Read as relay reads it: a file relay would refuse (not private, another user's, not UTF-8) is not
-  // read here either, its token and address not ours to use.
-  const text = await readConfigText(error.file).catch(() => {
-    throw error;
-  });
-  const { doc, lineCounter } = parseYamlDocument(text);
-  const unexpanded = expandEnvInDocument(doc, { text, lineCounter, env: (name) => Deno.env.get(name) })
-    .map((problem) => problem.path);
-  const read = <T>(path: string[], schema: ZodType<T>): T | undefined => {
-    if (unexpanded.includes(formatPath(path))) return undefined;
-    const parsed = schema.safeParse(doc.getIn(path));
-    return parsed.success ? parsed.data : undefined;
-  };
+  const read = await readFieldsDespite(error);
   const server = configSchema.shape.server.unwrap().shape;
-  const token = read(["server", "admin", "token"], server.admin.unwrap().shape.token);
-  const host = read(["server", "host"], server.host);
-  const port = read(["server", "port"], server.port);
+  const token = read(["server", "admin", "token"], server.admin.unwrap().shape.token)?.value;
+  const host = read(["server", "host"], server.host)?.value;
+  const port = read(["server", "port"], server.port)?.value;
   const base = url ?? (host !== undefined && port !== undefined ? relayUrl({ host, port }) : undefined);
   if (token === undefined || base === undefined) {
     const what = token === undefined ? "a server.admin.token" : "server.host and server.port (or pass --url)";

@@ -21,6 +21,7 @@ export function reloadCommand(setExitCode: (code: number) => void) {
       try {
         const { body, configError } = await adminRequest(options, "POST", "/reload", {
           despiteConfigError: true,
+          isAnswer: (body) => typeof body.ok === "boolean" && typeof body.version === "number",
         });
         if (configError && body.ok === true) {
           console.error(

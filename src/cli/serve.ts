@@ -107,26 +107,27 @@ async function _serveLogged(
   const triggers = reloadTriggers(runtime, path);
   logger.info("listening", { url: server.url, providers: config.providers.map((p) => p.name).join(",") });
 
-  let stopping = false;
+  let stopping: Promise<void> | undefined;
   const onSignal = () => {
     const graceMs = runtime.current.config.server.shutdown_grace;
     if (stopping) {
       logger.warn("stopped at once: in-flight streams cut");
-      sink.flush(_FLUSH_AT_ONCE_MS).then(() => Deno.exit(1));
+      // The records of requests that ended are written (a few ms), those of the streams cut are lost.
+      ledger.close().finally(() => sink.flush(_FLUSH_AT_ONCE_MS)).finally(() => Deno.exit(1));
       return;
     }
-    stopping = true;
     logger.info("shutting down", {
       in_flight: server.inFlight.size,
       grace_ms: graceMs,
       hint: "signal again to stop at once",
     });
-    server.shutdown(graceMs).then(({ cut }) => {
+    stopping = server.shutdown(graceMs).then(({ cut }) => {
       if (cut) logger.warn("grace period over: in-flight streams cut", { grace_ms: graceMs });
     });
   };
   for (const signal of _SIGNALS) Deno.addSignalListener(signal, onSignal);
   await server.finished;
+  await stopping;
   for (const signal of _SIGNALS) Deno.removeSignalListener(signal, onSignal);
   triggers.stop();
   // Every stream has ended, so every record is in: write them before going.

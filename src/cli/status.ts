@@ -24,6 +24,7 @@ export function statusCommand(setExitCode: (code: number) => void) {
       try {
         const { body, configError } = await adminRequest(options, "GET", "/status", {
           despiteConfigError: true,
+          isAnswer: _isStatus,
         });
         if (configError) {
           console.error(
@@ -71,6 +72,9 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
     `(${config.path ?? "built-in defaults"}), loaded ${since(config.loaded_at)} ago`,
     `load: ${server.in_flight} in flight, ${server.queued} queued, ${server.exchanges} upstream exchanges`,
   ];
+  if (config.needs_restart.length > 0) {
+    lines.push(colours.yellow(`needs a restart to apply: ${config.needs_restart.join(", ")}`));
+  }
   if (config.last_error) {
     const { at, reason, error } = config.last_error;
     lines.push(
@@ -123,6 +127,16 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
   lines.push("", formatTable(providers, { left: 4, paint: paint(providers, 2, 3) }));
   if (keys.length > 1) lines.push("", formatTable(keys, { left: 4, paint: paint(keys, 2, 3) }));
   return lines.join("\n");
+}
+
+/** Whether `body` has the parts of an {@linkcode AdminStatus} that `relay status` reads. */
+function _isStatus(body: Record<string, unknown>): boolean {
+  return typeof body.relay_version === "string" && _isObject(body.config) && _isObject(body.server) &&
+    Array.isArray(body.providers);
+}
+
+function _isObject(value: unknown): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function _colours(): StatusColours {

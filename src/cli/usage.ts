@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { ConfigError } from "../config/errors.ts";
 import { resolveConfig } from "../config/resolve.ts";
+import { configSchema } from "../config/schema.ts";
 import { parseDuration } from "../config/units.ts";
 import { ledgerPath } from "../ledger/open.ts";
 import {
@@ -11,6 +13,7 @@ import {
 } from "../ledger/query.ts";
 import { LedgerStore } from "../ledger/store.ts";
 import { formatTable } from "../util/table.ts";
+import { readFieldsDespite } from "../config/read_despite.ts";
 import { terminalColour } from "./_colour.ts";
 import { reportConfigError } from "./_config_error.ts";
 
@@ -71,10 +74,9 @@ async function _usage(
   let path: string;
   let enabled: boolean;
   try {
-    const resolved = await resolveConfig({ flag: options.config });
-    for (const warning of resolved.warnings) console.error(`warning: ${warning}`);
-    path = ledgerPath(resolved.config.ledger.path, (name) => Deno.env.get(name));
-    enabled = resolved.config.ledger.enabled;
+    const ledger = await _ledgerSettings(options.config);
+    path = ledgerPath(ledger.path, (name) => Deno.env.get(name));
+    enabled = ledger.enabled;
   } catch (error) {
     return reportConfigError(error);
   }
@@ -107,6 +109,32 @@ async function _usage(
     store.close();
   }
   return 0;
+}
+
+/**
+ * `ledger.path` and `ledger.enabled` from the config relay would load. Of a file that does not load
+ * only these two are read, the file's error printed as a note: a `${VAR}` this shell does not set
+ * elsewhere (a client token's) is not the ledger's business. Throws the file's `ConfigError` when they
+ * cannot be read.
+ */
+async function _ledgerSettings(flag: string | undefined): Promise<{ path?: string; enabled: boolean }> {
+  try {
+    const resolved = await resolveConfig({ flag });
+    for (const warning of resolved.warnings) console.error(`warning: ${warning}`);
+    return resolved.config.ledger;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const read = await readFieldsDespite(error);
+    const ledger = configSchema.shape.ledger.unwrap().shape;
+    const path = read(["ledger", "path"], ledger.path);
+    const enabled = read(["ledger", "enabled"], ledger.enabled);
+    if (path === undefined || enabled === undefined) throw error;
+    console.error(
+      `note: ${error.file} does not load, so relay usage read only ledger.path and ledger.enabled ` +
+        `from it:\n${error.message}`,
+    );
+    return { path: path.value, enabled: enabled.value };
+  }
 }
 
 /** `relay usage --json`: the report with snake_case fields and ISO times. */

@@ -139,7 +139,7 @@ export class LedgerStore {
       }
       this.#database.exec("COMMIT");
     } catch (error) {
-      this.#database.exec("ROLLBACK");
+      _rollBack(this.#database);
       throw error;
     }
   }
@@ -240,8 +240,16 @@ function _migrate(database: DatabaseSync): void {
       database.exec(`PRAGMA user_version = ${step + 1}`);
       database.exec("COMMIT");
     } catch (error) {
-      database.exec("ROLLBACK");
+      _rollBack(database);
       throw error;
     }
   }
+}
+
+/**
+ * Rolls back the transaction a failed statement left open. SQLite has already rolled back on some
+ * errors (a full disk, an I/O error), where a `ROLLBACK` would throw and hide the error that matters.
+ */
+function _rollBack(database: DatabaseSync): void {
+  if (database.isTransaction) database.exec("ROLLBACK");
 }

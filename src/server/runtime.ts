@@ -1,5 +1,6 @@
+import { ConfigError } from "../config/errors.ts";
 import type { LoadedConfig } from "../config/load.ts";
-import type { Config } from "../config/schema.ts";
+import { type Config, isLoopbackHost } from "../config/schema.ts";
 import type { ProviderEnvironment } from "../providers/registry.ts";
 import { routesFromConfig, routingOptionsFromConfig } from "../routing/routes.ts";
 import { Router } from "../routing/router.ts";
@@ -54,7 +55,7 @@ export type ReloadResult =
   | { ok: false; version: number; error: string };
 
 export interface RuntimeOptions {
-  /** The config relay starts on, already checked. */
+  /** The config relay starts on, already checked; its restart-only settings stay in force until a restart. */
   config: Config;
   path: string | undefined;
   /**
@@ -144,6 +145,14 @@ export class Runtime {
   }
 
   /**
+   * The restart-only settings (`server.host`, `server.port`, ...) the config serving sets otherwise than
+   * the one relay started on: they wait for a restart, however many reloads ago they changed.
+   */
+  get needsRestart(): string[] {
+    return _restartOnlyChanges(this.#options.config, this.#current.config);
+  }
+
+  /**
    * Has `apply` called with each config a reload swaps in, right after the swap: for state that lives
    * beside the snapshots because it must carry over (the clients' windows and spend, kept by the
    * ledger, which takes their tokens and the prices from the new config).
@@ -167,6 +176,7 @@ export class Runtime {
         throw new Error("relay runs on its built-in defaults: there is no config file to reload");
       }
       const { config, warnings } = await this.#options.load();
+      _checkTokensWhereBound(this.#options.config.server.host, config, previous.path);
       next = this.#snapshot(previous.version + 1, config, previous.router);
       for (const warning of warnings) next.logger.warn("config", { warning });
     } catch (error) {
@@ -182,14 +192,12 @@ export class Runtime {
     this.#history.push(_record(next));
     if (this.#history.length > _KEPT) this.#history.shift();
     const changes = _changes(previous.router, next.router);
-    const needsRestart = _RESTART_ONLY.filter(([, read]) =>
-      JSON.stringify(read(previous.config)) !== JSON.stringify(read(next.config))
-    ).map(([field]) => field);
+    const needsRestart = this.needsRestart;
     next.logger.info("config reloaded", { reason, path: next.path, ..._listed(changes) });
     if (needsRestart.length > 0) {
       next.logger.warn("config change needs a restart", {
         fields: needsRestart.join(","),
-        hint: "the previous values stay in force until relay restarts",
+        hint: "the values relay started with stay in force until it restarts",
       });
     }
     this.#publish({ ok: true, version: next.version, reason });
@@ -247,6 +255,25 @@ export function requestSettingsFromConfig(config: Config, router: Router, logger
       maxWaitMs: routing.max_wait,
     },
   };
+}
+
+/** The restart-only fields `next` sets otherwise than `started`. */
+function _restartOnlyChanges(started: Config, next: Config): string[] {
+  return _RESTART_ONLY.filter(([, read]) => JSON.stringify(read(started)) !== JSON.stringify(read(next)))
+    .map(([field]) => field);
+}
+
+/**
+ * Refuses a config without client tokens while relay is bound to an address other machines reach: the
+ * address it started on counts, not the file's, since `server.host` takes a restart.
+ */
+function _checkTokensWhereBound(boundHost: string, config: Config, path: string | undefined): void {
+  if (isLoopbackHost(boundHost) || config.server.auth.tokens.length > 0) return;
+  throw new ConfigError(path ?? "the config", [{
+    path: "server.auth.tokens",
+    message: `relay listens on ${boundHost} until it restarts (server.host takes a restart), which ` +
+      "requires server.auth.tokens: without them anyone who can reach relay spends your keys",
+  }]);
 }
 
 function _record(snapshot: Snapshot): ConfigRecord {

@@ -9,6 +9,7 @@ import { PROMETHEUS_CONTENT_TYPE } from "../util/prometheus.ts";
 import { ADMIN_PREFIX, adminRoutes } from "./admin/index.ts";
 import { adminAuth } from "./admin/auth.ts";
 import { type AppOptions, createApp } from "./app.ts";
+import { errorResponse } from "./errors.ts";
 import type { RelayEvent } from "./events.ts";
 import { InFlight } from "./in_flight.ts";
 import { RelayMetrics, type RelayMetricsOptions } from "./metrics.ts";
@@ -35,8 +36,9 @@ export interface RunningServer {
   /** Upstream exchanges under way. */
   readonly inFlight: InFlight;
   /**
-   * Stops accepting connections and lets in-flight requests finish; exchanges still open after
-   * `graceMs` are aborted, their clients told with an error event. Resolves with whether any were.
+   * Answers new requests 503 and lets those under way finish; exchanges still open after `graceMs` are
+   * aborted, their clients told with an error event, and a moment later every connection left is closed
+   * (a client that stopped reading cannot hold the server). Resolves with whether any were cut.
    */
   shutdown(graceMs: number): Promise<{ cut: boolean }>;
 }
@@ -78,12 +80,23 @@ export function startServer(options: ServeOptions): RunningServer {
     settings: runtime && (() => runtime.current.settings),
   });
   _mountOperations(app, options, events, inFlight);
+  const responses = new _OpenResponses();
+  let stopping = false;
+  // Deno's `server.shutdown()` waits for every response to be sent, for ever if a client stopped reading,
+  // and once it is called the signal no longer cuts anything: relay waits for its responses itself, and
+  // calls it only once they are all handed over.
+  const stop = new AbortController();
   const server = Deno.serve({
     hostname: options.hostname,
     port: options.port,
+    signal: stop.signal,
     onListen: () => {},
     onError: (error) => _internalError(options.logger, error),
-  }, app.fetch);
+  }, (request, info) => {
+    if (stopping) return errorResponse(503, "relay is shutting down", { connection: "close" });
+    responses.add(info.completed);
+    return app.fetch(request, info);
+  });
   const { hostname, port } = server.addr;
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   return {
@@ -91,20 +104,54 @@ export function startServer(options: ServeOptions): RunningServer {
     finished: server.finished,
     inFlight,
     async shutdown(graceMs: number) {
+      stopping = true;
       // Event streams never end by themselves: end them, or the drain would wait out the grace.
       events.close();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const graceOver = new Promise<"cut">((resolve) => timer = setTimeout(() => resolve("cut"), graceMs));
-      const drained = server.shutdown();
-      const result = await Promise.race([drained.then(() => "drained" as const), graceOver]);
-      clearTimeout(timer);
-      if (result === "cut") {
+      const cut = !await _settlesWithin(responses.drained(), graceMs);
+      if (cut) {
         inFlight.abortAll(new Error("relay shut down before the upstream finished (server.shutdown_grace)"));
-        await drained;
       }
-      return { cut: result === "cut" };
+      if (!cut || await _settlesWithin(responses.drained(), _CUT_DELIVERY_MS)) {
+        // Every response is handed over: Deno's shutdown lets the last bytes go out.
+        await server.shutdown();
+      } else {
+        // A client that stopped reading holds its response: its connection is closed under it.
+        stop.abort();
+        await server.finished;
+      }
+      return { cut };
     },
   };
+}
+
+/** How long a cut stream's error event gets to reach its client before the connections are closed. */
+const _CUT_DELIVERY_MS = 1_000;
+
+/** The responses not yet sent whole (or failed), so a shutdown knows when every client has its answer. */
+class _OpenResponses {
+  readonly #open = new Set<Promise<void>>();
+
+  /** Tracks a response by the promise Deno settles once it is sent, or could not be. */
+  add(completed: Promise<void>): void {
+    const settled: Promise<void> = completed.catch(() => {}).finally(() => this.#open.delete(settled));
+    this.#open.add(settled);
+  }
+
+  /** Resolves once no response is open. */
+  async drained(): Promise<void> {
+    while (this.#open.size > 0) await Promise.all(this.#open);
+  }
+}
+
+/** Whether `promise` settles within `ms`. */
+async function _settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

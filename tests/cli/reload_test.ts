@@ -65,3 +65,21 @@ Deno.test("relay reload asks relay even when the file does not load in this shel
   assert.equal(reloaded.stdout, `reloaded: config version ${watched.config_version + 1}\n  kept: m, m2\n`);
   assert.match(reloaded.stderr, /^note: .*a\.yaml does not load here, but relay took it:\n.*SECOND/);
 });
+
+Deno.test("relay reload names what answered when it is not relay, and exits 1", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(folder, CONFIG);
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response("<h1>502 Bad Gateway</h1>", { status: 502, headers: { "content-type": "text/html" } }),
+  );
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  const { code, stdout, stderr } = await runRelay(["reload", "-c", path, "--url", url]);
+  assert.equal(code, 1);
+  assert.equal(stdout, "");
+  assert.equal(
+    stderr,
+    `${url}/admin/reload answered 502 Bad Gateway (text/html), not with relay's admin API: ` +
+      "is relay running there, or behind a proxy that cannot reach it?\n",
+  );
+});

@@ -107,3 +107,19 @@ Deno.test("kill -9 loses only the records still held: the database stays whole a
   assert.equal((await again.process.status).code, 0);
   assert.equal(await recorded(folder), 3);
 });
+
+Deno.test("a second signal writes the records of requests that ended, then exits 1 without waiting for streams", async () => {
+  const folder = await sandbox();
+  await writeConfig(folder, `ledger:\n  path: ${folder}/ledger.db\n  flush_interval: 1h\n${MOCK}`);
+  await using relay = await spawnRelay([], { cwd: folder });
+  for (let i = 0; i < 2; i++) await (await ask(relay.url)).arrayBuffer();
+  const open = await ask(relay.url, "events=1000, chunk_delay=50ms");
+  const reader = open.body!.getReader();
+  await reader.read();
+  relay.process.kill("SIGINT");
+  await relay.waitForLine(/"msg":"shutting down"/);
+  relay.process.kill("SIGINT");
+  assert.equal((await relay.process.status).code, 1);
+  await reader.cancel().catch(() => {});
+  assert.equal(await recorded(folder), 2, "the open stream's record is lost, nothing else");
+});

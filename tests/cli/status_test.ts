@@ -49,6 +49,18 @@ Deno.test("relay status says what is wrong: no admin token, relay not running, a
   const down = await runRelay(["status", "-c", path, "--url", closed]);
   assert.equal(down.code, 1);
   assert.match(down.stderr, /relay is not reachable at http:\/\/127\.0\.0\.1:\d+/);
+  const moved = await writeConfig(
+    folder,
+    CONFIG.replace("server:\n", `server:\n  port: ${listener.addr.port}\n`),
+    0o600,
+    "moved.yaml",
+  );
+  const elsewhere = await runRelay(["status", "-c", moved]);
+  assert.equal(elsewhere.code, 1);
+  assert.match(
+    elsewhere.stderr,
+    /where .*moved\.yaml says it listens; is it running\? server\.host and server\.port take a restart: if the file changed them since relay started, pass --url/,
+  );
 
   await using relay = await spawnRelay([], { cwd: folder });
   const other = await writeConfig(
@@ -145,6 +157,7 @@ const STATUS: AdminStatus = {
       reason: "SIGHUP",
       error: "/etc/relay.yaml:4:2: bad\n  line",
     },
+    needs_restart: ["server.port"],
     history: [],
   },
   server: { in_flight: 2, queued: 1, exchanges: 2 },
@@ -189,6 +202,7 @@ Deno.test("formatStatus lays out the summary, the last reload error and both tab
     [
       "relay 0.1.0, up 2h; config version 3 (/etc/relay.yaml), loaded 5m ago",
       "load: 2 in flight, 1 queued, 2 upstream exchanges",
+      "needs a restart to apply: server.port",
       "last reload failed 30s ago (SIGHUP); the config above keeps serving:",
       "  /etc/relay.yaml:4:2: bad",
       "    line",
@@ -207,7 +221,38 @@ Deno.test("formatStatus colours states and breakers when asked", () => {
   const tag = (name: string) => (text: string) => `<${name}>${text.trimEnd()}</${name}>`;
   const out = formatStatus(STATUS, NOW, { green: tag("g"), yellow: tag("y"), red: tag("r"), bold: tag("b") });
   assert.match(out, /<r>last reload failed/);
+  assert.match(out, /<y>needs a restart to apply: server.port<\/y>/);
   assert.match(out, /<g>on<\/g>.*<r>open \(probe in 25s\)<\/r>/);
   assert.match(out, /<r>off: 401 authentication_error<\/r>.*<y>half_open<\/y>/);
   assert.match(out, /^<b>PROVIDER<\/b>/m);
+});
+
+Deno.test("relay status names what answered when it is not relay: a proxy's error page, another service's JSON", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(folder, CONFIG);
+  for (
+    const [answer, shown] of [
+      [
+        new Response("<h1>502 Bad Gateway</h1>", { status: 502, headers: { "content-type": "text/html" } }),
+        /502 Bad Gateway \(text\/html\)/,
+      ],
+      [Response.json({ name: "another service" }), /200 OK \(application\/json\)/],
+    ] as const
+  ) {
+    await using server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      () => answer.clone(),
+    );
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    for (const json of [[], ["--json"]]) {
+      const { code, stdout, stderr } = await runRelay(["status", "-c", path, "--url", url, ...json]);
+      assert.equal(code, 1);
+      assert.equal(stdout, "");
+      assert.match(
+        stderr,
+        new RegExp(`^${url}/admin/status answered ${shown.source}, not with relay's admin API`),
+      );
+      assert.equal(stderr.trimEnd().split("\n").length, 1, stderr);
+    }
+  }
 });

@@ -125,6 +125,29 @@ Deno.test("relay usage refuses a bad --since and says where the ledger would be 
   assert.match(defaults.stderr, new RegExp(`no ledger at ${home}/\\.local/share/relay/ledger\\.db yet`));
 });
 
+Deno.test("relay usage reads the ledger settings of a file that does not load in this shell, with a note", async () => {
+  // The client token comes from CI's environment: relay has it, this shell does not.
+  const { folder, path } = await withLedgerConfig('server:\n  auth:\n    tokens: ["${CI_TOKEN}"]\n');
+  prepare(path);
+  const { code, stdout, stderr } = await runRelay(["usage", "--json"], { cwd: folder });
+  assert.equal(code, 0, stderr);
+  assert.equal(JSON.parse(stdout).total.requests, 3);
+  assert.match(
+    stderr,
+    /^note: .*relay\.yaml does not load, so relay usage read only ledger\.path and ledger\.enabled from it:\n.*CI_TOKEN/,
+  );
+
+  // A ledger path it cannot read is the file's error, as before.
+  await writeConfig(
+    folder,
+    `ledger:\n  path: \${LEDGER_DIR}/ledger.db\nproviders:\n  - name: mock\n    type: mock\n`,
+  );
+  const unreadable = await runRelay(["usage"], { cwd: folder });
+  assert.equal(unreadable.code, 1);
+  assert.match(unreadable.stderr, /LEDGER_DIR/);
+  assert.doesNotMatch(unreadable.stderr, /note:/);
+});
+
 Deno.test("parseSince takes a duration back from now or a UTC date, and nothing else", () => {
   const now = Date.UTC(2026, 10, 8, 12);
   assert.equal(parseSince("24h", now), Date.UTC(2026, 10, 7, 12));

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { watchConfigFile } from "../../src/config/watch.ts";
+import { watchConfigFile, watchPoints } from "../../src/config/watch.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 
 /**
  * The real `Deno.watchFs` on whatever folder the watcher asks for, with a way to wait until the watcher
- * has dealt with an event: it asks for the next event only once it is done with the last.
+ * has dealt with an event: it asks for the next event, or stops, only once it is done with the last.
  */
 function recordedFolder() {
   const folders: string[] = [];
@@ -17,10 +17,14 @@ function recordedFolder() {
       return {
         async *[Symbol.asyncIterator]() {
           for await (const event of real) {
-            yield event;
-            for (const waiter of waiting.filter((waiter) => waiter.matches(event))) {
-              waiting.splice(waiting.indexOf(waiter), 1);
-              waiter.resolve();
+            try {
+              yield event;
+            } finally {
+              // Also when the watcher stops at this event.
+              for (const waiter of waiting.filter((waiter) => waiter.matches(event))) {
+                waiting.splice(waiting.indexOf(waiter), 1);
+                waiter.resolve();
+              }
             }
           }
         },
@@ -62,6 +66,107 @@ Deno.test("watchConfigFile watches the folder: it sees a rename-save, then a lat
   await written;
   clock.advance(200);
   assert.equal(changes, 2);
+});
+
+/** `watchConfigFile` on `path` with the real `Deno.watchFs`, counting changes on a fake clock. */
+function realWatch(path: string) {
+  const clock = new FakeClock();
+  const recorded = recordedFolder();
+  const counted = { changes: 0 };
+  const watcher = watchConfigFile(path, () => counted.changes++, {
+    timers: clock,
+    watchFolder: recorded.watchFolder,
+  });
+  return { clock, recorded, counted, watcher };
+}
+
+Deno.test("watchConfigFile through a link to another folder sees the target edited", async () => {
+  const folder = await Deno.makeTempDir();
+  await Deno.mkdir(`${folder}/real`);
+  await Deno.mkdir(`${folder}/conf`);
+  await Deno.writeTextFile(`${folder}/real/prod.yaml`, "one\n");
+  await Deno.symlink(`${folder}/real/prod.yaml`, `${folder}/conf/relay.yaml`);
+  const { clock, recorded, counted, watcher } = realWatch(`${folder}/conf/relay.yaml`);
+  using _watcher = _disposable(watcher);
+  assert.deepEqual(recorded.folders.toSorted(), [`${folder}/conf`, `${folder}/real`]);
+
+  const written = recorded.dealtWith("modify", "prod.yaml");
+  await Deno.writeTextFile(`${folder}/real/prod.yaml`, "two\n");
+  await written;
+  clock.advance(200);
+  assert.equal(counted.changes, 1);
+});
+
+Deno.test("watchConfigFile follows a ConfigMap's ..data link when it is swapped, and the new target after", async () => {
+  const folder = await Deno.makeTempDir();
+  await Deno.mkdir(`${folder}/..v1`);
+  await Deno.writeTextFile(`${folder}/..v1/relay.yaml`, "one\n");
+  await Deno.symlink("..v1", `${folder}/..data`);
+  await Deno.symlink("..data/relay.yaml", `${folder}/relay.yaml`);
+  const { clock, recorded, counted, watcher } = realWatch(`${folder}/relay.yaml`);
+  using _watcher = _disposable(watcher);
+  assert.deepEqual(recorded.folders, [folder, `${folder}/..v1`]);
+
+  // As the kubelet updates it: a new folder, a new link to it, renamed over ..data at once.
+  await Deno.mkdir(`${folder}/..v2`);
+  await Deno.writeTextFile(`${folder}/..v2/relay.yaml`, "two\n");
+  await Deno.symlink("..v2", `${folder}/..tmp`);
+  const swapped = recorded.dealtWith("rename", "..data");
+  await Deno.rename(`${folder}/..tmp`, `${folder}/..data`);
+  await swapped;
+  await Deno.remove(`${folder}/..v1`, { recursive: true });
+  clock.advance(200);
+  assert.equal(counted.changes, 1);
+  assert.deepEqual(recorded.folders, [folder, `${folder}/..v1`, `${folder}/..v2`]);
+
+  const written = recorded.dealtWith("modify", "relay.yaml");
+  await Deno.writeTextFile(`${folder}/..v2/relay.yaml`, "three\n");
+  await written;
+  clock.advance(200);
+  assert.equal(counted.changes, 2);
+});
+
+Deno.test("watchConfigFile sees its folder replaced, then watches the new one", async () => {
+  const folder = await Deno.makeTempDir();
+  await Deno.mkdir(`${folder}/conf`);
+  await Deno.writeTextFile(`${folder}/conf/relay.yaml`, "one\n");
+  const { clock, recorded, counted, watcher } = realWatch(`${folder}/conf/relay.yaml`);
+  using _watcher = _disposable(watcher);
+
+  // As a deploy tool swaps it: the new folder renamed in where the old one was.
+  await Deno.mkdir(`${folder}/conf.new`);
+  await Deno.writeTextFile(`${folder}/conf.new/relay.yaml`, "two\n");
+  const moved = recorded.dealtWith("remove", "conf");
+  await Deno.rename(`${folder}/conf`, `${folder}/conf.old`);
+  await moved;
+  await Deno.rename(`${folder}/conf.new`, `${folder}/conf`);
+  clock.advance(200);
+  assert.equal(counted.changes, 1);
+  assert.deepEqual(recorded.folders, [`${folder}/conf`, `${folder}/conf`], "watched again: another folder");
+
+  const written = recorded.dealtWith("modify", "relay.yaml");
+  await Deno.writeTextFile(`${folder}/conf/relay.yaml`, "three\n");
+  await written;
+  clock.advance(200);
+  assert.equal(counted.changes, 2);
+});
+
+Deno.test("watchPoints lists each link met on the way and the file it leads to, by real folder", async () => {
+  const folder = await Deno.makeTempDir();
+  await Deno.mkdir(`${folder}/a/..v1`, { recursive: true });
+  await Deno.symlink("a", `${folder}/link`);
+  await Deno.symlink("..v1", `${folder}/a/..data`);
+  await Deno.symlink("../a/..data/prod.yaml", `${folder}/a/relay.yaml`);
+  assert.deepEqual(
+    watchPoints(`${folder}/link/relay.yaml`),
+    new Map([
+      [folder, new Set(["link"])],
+      [`${folder}/a`, new Set(["relay.yaml", "..data"])],
+      [`${folder}/a/..v1`, new Set(["prod.yaml"])],
+    ]),
+    "the target need not exist",
+  );
+  assert.deepEqual(watchPoints(`${folder}/plain.yaml`), new Map([[folder, new Set(["plain.yaml"])]]));
 });
 
 /** A folder whose events the test sends by hand, watched for `relay.yaml` on a fake clock. */

@@ -78,6 +78,24 @@ Deno.test("a batch is all or nothing", async () => {
   }
 });
 
+Deno.test("a batch SQLite rolled back itself fails with SQLite's own error, and the next one is written", async () => {
+  await using folder = await tempFolder();
+  const store = LedgerStore.open(`${folder.path}/ledger.db`);
+  try {
+    // No page to spare: a full disk, as SQLite sees it, which ends the whole transaction.
+    const pages = store.database.prepare("PRAGMA page_count").get()?.page_count;
+    store.database.exec(`PRAGMA max_page_count = ${pages}`);
+    const big = Array.from({ length: 50 }, () => ledgerRecord({ model: "m".repeat(4096) }));
+    assert.throws(() => store.insert(big), /database or disk is full/);
+    assert.equal(store.database.isTransaction, false);
+    store.database.exec("PRAGMA max_page_count = 1000000");
+    store.insert([ledgerRecord()]);
+    assert.equal(store.database.prepare("SELECT count(*) AS n FROM requests").get()?.n, 1);
+  } finally {
+    store.close();
+  }
+});
+
 Deno.test("a read-only store reads while the writer is open, and refuses a missing file, a foreign one and writes", async () => {
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;

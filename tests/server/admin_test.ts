@@ -202,6 +202,12 @@ Deno.test("POST /admin/reload answers the new version and what changed, or 422 w
   assert.ok(
     relay.logs.some((line) => line.msg === "config change needs a restart" && line.fields === "server.port"),
   );
+  const status = await relay.admin("/status");
+  assert.deepEqual(
+    (await status.json()).config.needs_restart,
+    ["server.port"],
+    "pending until relay restarts",
+  );
   await relay.write("providers: [");
   const refused = await relay.admin("/reload", { method: "POST" });
   assert.equal(refused.status, 422);

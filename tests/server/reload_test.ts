@@ -188,3 +188,38 @@ Deno.test("a reloaded server.max_body_size applies to /v1/chat/completions as to
   await served.body?.cancel();
   await upstream.close();
 });
+
+Deno.test("a restart-only change stays pending over later reloads, until the file sets the started value again", async () => {
+  const config = (port: number, level: string) =>
+    liveConfig("  - name: m\n    type: mock\n", `  port: ${port}\nlog:\n  level: ${level}\n`);
+  await using relay = await startLiveRelay(config(18_000, "info"));
+  await relay.write(config(18_001, "info"));
+  const moved = await relay.runtime.reload("test");
+  assert.deepEqual(moved.ok && moved.needsRestart, ["server.port"]);
+  await relay.write(config(18_001, "debug"));
+  const later = await relay.runtime.reload("test");
+  assert.deepEqual(later.ok && later.needsRestart, ["server.port"], "still listening on the first port");
+  assert.deepEqual(relay.runtime.needsRestart, ["server.port"]);
+  assert.equal(relay.logs.filter((line) => line.msg === "config change needs a restart").length, 2);
+  await relay.write(config(18_000, "debug"));
+  const back = await relay.runtime.reload("test");
+  assert.deepEqual(back.ok && back.needsRestart, []);
+  assert.deepEqual(relay.runtime.needsRestart, []);
+});
+
+Deno.test("a reload may not drop the client tokens while relay listens on a non-loopback address", async () => {
+  const mock = "  - name: m\n    type: mock\n";
+  // 127.1 is loopback to the OS but not to relay's rule, so it stands in for 0.0.0.0.
+  await using relay = await startLiveRelay(
+    liveConfig(mock, '  host: "127.1"\n  auth:\n    tokens: ["rly_client_token_0001"]\n'),
+  );
+  await relay.write(liveConfig(mock, "  host: 127.0.0.1\n"));
+  const refused = await relay.runtime.reload("test");
+  assert.equal(refused.ok, false);
+  assert.match(
+    !refused.ok ? refused.error : "",
+    /server\.auth\.tokens: relay listens on 127\.1 until it restarts/,
+  );
+  assert.equal(relay.runtime.current.version, 1);
+  assert.deepEqual(relay.runtime.current.config.server.auth.tokens, ["rly_client_token_0001"]);
+});

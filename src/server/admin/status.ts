@@ -14,6 +14,8 @@ export interface AdminStatus {
     loaded_at: string;
     reloadable: boolean;
     last_error: { at: string; reason: string; error: string } | null;
+    /** Fields the file changed that apply only once relay restarts (`server.port`...); empty when none. */
+    needs_restart: string[];
     /** The configs served, the current one last; at most five. */
     history: { version: number; loaded_at: string; path: string | null; providers: string[] }[];
   };
@@ -79,6 +81,7 @@ export function adminStatus(sources: StatusSources): AdminStatus {
       loaded_at: _iso(current.loadedAt)!,
       reloadable: runtime.reloadable,
       last_error: lastError ? { ...lastError, at: _iso(lastError.at)! } : null,
+      needs_restart: runtime.needsRestart,
       history: runtime.history.map((record) => ({
         version: record.version,
         loaded_at: _iso(record.loadedAt)!,

@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import type { Provider } from "../../src/providers/types.ts";
+import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { startTestRelay } from "../_helpers/relay.ts";
+
+const MESSAGES = '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[]}';
+
+function post(url: string): Promise<Response> {
+  return fetch(`${url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: MESSAGES,
+  });
+}
+
+/**
+ * A provider whose stream sends more than a socket's buffers hold and never ends, telling when its
+ * request came in.
+ */
+function floodingProvider(): Provider {
+  const flood = new TextEncoder().encode(`: ${"x".repeat(32 * 1024 * 1024)}\n\n`);
+  return {
+    name: "flooding",
+    type: "test",
+    send() {
+      const body = new ReadableStream<Uint8Array>({ start: (controller) => controller.enqueue(flood) });
+      return Promise.resolve(new Response(body, { headers: { "content-type": "text/event-stream" } }));
+    },
+  };
+}
+
+Deno.test("shutdown closes the connection of a client that stopped reading once the grace is over", async () => {
+  const relay = startTestRelay({ provider: floodingProvider() });
+  const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(relay.url).port) });
+  await connection.write(
+    new TextEncoder().encode(
+      "POST /v1/messages HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\n" +
+        `content-length: ${MESSAGES.length}\r\n\r\n${MESSAGES}`,
+    ),
+  );
+  // The client reads the start of the answer, then no more: the rest fills every buffer on the way.
+  const start = new Uint8Array(1024);
+  assert.ok((await connection.read(start))! > 0);
+  assert.match(new TextDecoder().decode(start), /^HTTP\/1\.1 200/);
+
+  assert.deepEqual(await relay.server.shutdown(0), { cut: true });
+  await relay.server.finished;
+  assert.equal(relay.server.inFlight.size, 0);
+  connection.close();
+});
+
+Deno.test("during the grace a new request gets a 503 and the stream under way finishes", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  const relay = startTestRelay({ upstreamUrl: upstream.url });
+  const pending = post(relay.url);
+  stream.push("event: message_start\ndata: {}\n\n");
+  const response = await pending;
+  const stopping = relay.server.shutdown(60_000);
+
+  const refused = await post(relay.url);
+  assert.equal(refused.status, 503);
+  assert.equal(refused.headers.get("connection"), "close");
+  assert.equal((await refused.json()).error.message, "relay is shutting down");
+  assert.equal(upstream.requests.length, 1, "nothing more went upstream");
+
+  stream.push("event: message_stop\ndata: {}\n\n");
+  stream.end();
+  assert.equal(await response.text(), "event: message_start\ndata: {}\n\nevent: message_stop\ndata: {}\n\n");
+  assert.deepEqual(await stopping, { cut: false });
+  await upstream.close();
+});
