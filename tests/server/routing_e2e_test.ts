@@ -280,13 +280,30 @@ Deno.test("200 concurrent streams over a faulty upstream: each is complete and c
 /** `STREAM` about another conversation, so affinity does not tie two requests together. */
 const streamAbout = (text: string) => STREAM.replace('"content":"hi"', `"content":${JSON.stringify(text)}`);
 
+const SPENT_KEYS = ["sk-first-key-0000000000001", "sk-second-key-000000000002"];
+
+/** An answer's headers saying its key has no request left for a minute. */
+const spentHeaders = () => ({
+  "anthropic-ratelimit-requests-limit": "50",
+  "anthropic-ratelimit-requests-remaining": "0",
+  "anthropic-ratelimit-requests-reset": new Date(Date.now() + 60_000).toISOString(),
+});
+
+/** Sends a request about each of `texts` in turn, each answered in full. */
+async function askInTurn(url: string, texts: string[]): Promise<void> {
+  for (const text of texts) {
+    const response = await fetch(`${url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: streamAbout(text),
+    });
+    assert.equal((await assembledResponse(response)).message.stop_reason, "end_turn");
+  }
+}
+
 Deno.test("a streamed answer's rate-limit headers reach the key pool: a key it says is spent is skipped", async () => {
-  const keys = ["sk-first-key-0000000000001", "sk-second-key-000000000002"];
-  const spent = {
-    "anthropic-ratelimit-requests-limit": "50",
-    "anthropic-ratelimit-requests-remaining": "0",
-    "anthropic-ratelimit-requests-reset": new Date(Date.now() + 60_000).toISOString(),
-  };
+  const keys = SPENT_KEYS;
+  const spent = spentHeaders();
   const upstream = startFakeUpstream(async (request, recorded) => {
     const answer = await startFakeUpstreamDefault(request, recorded);
     const headers = new Headers(answer.headers);
@@ -296,14 +313,7 @@ Deno.test("a streamed answer's rate-limit headers reach the key pool: a key it s
     return new Response(answer.body, { status: answer.status, headers });
   });
   await using relay = startTestRelay({ routes: [routeTo("a", upstream.url, keys)], retry: RETRY });
-  for (const text of ["one", "two"]) {
-    const response = await fetch(`${relay.url}/v1/messages`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: streamAbout(text),
-    });
-    assert.equal((await assembledResponse(response)).message.stop_reason, "end_turn");
-  }
+  await askInTurn(relay.url, ["one", "two"]);
   assert.deepEqual(
     upstream.requests.map((request) => request.headers.get("x-api-key")),
     keys,
@@ -313,28 +323,14 @@ Deno.test("a streamed answer's rate-limit headers reach the key pool: a key it s
 });
 
 Deno.test("a 200 whose stream ends before its first event still tells the key pool its rate limits", async () => {
-  const keys = ["sk-first-key-0000000000001", "sk-second-key-000000000002"];
+  const keys = SPENT_KEYS;
   const upstream = startFakeUpstream((request, recorded) =>
     recorded.headers.get("x-api-key") === keys[0]
-      ? new Response("", {
-        headers: {
-          "content-type": "text/event-stream",
-          "anthropic-ratelimit-requests-limit": "50",
-          "anthropic-ratelimit-requests-remaining": "0",
-          "anthropic-ratelimit-requests-reset": new Date(Date.now() + 60_000).toISOString(),
-        },
-      })
+      ? new Response("", { headers: { "content-type": "text/event-stream", ...spentHeaders() } })
       : startFakeUpstreamDefault(request, recorded)
   );
   await using relay = startTestRelay({ routes: [routeTo("a", upstream.url, keys)], retry: RETRY });
-  for (const text of ["one", "two"]) {
-    const response = await fetch(`${relay.url}/v1/messages`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: streamAbout(text),
-    });
-    assert.equal((await assembledResponse(response)).message.stop_reason, "end_turn");
-  }
+  await askInTurn(relay.url, ["one", "two"]);
   assert.deepEqual(
     upstream.requests.map((request) => request.headers.get("x-api-key")),
     [keys[0], keys[1], keys[1]],
@@ -344,7 +340,7 @@ Deno.test("a 200 whose stream ends before its first event still tells the key po
 });
 
 Deno.test("an answer's rate limits reach the key pool while its stream is still silent after message_start", async () => {
-  const keys = ["sk-first-key-0000000000001", "sk-second-key-000000000002"];
+  const keys = SPENT_KEYS;
   const thinking = controlledStream();
   const upstream = startFakeUpstream((request, recorded) => {
     if (recorded.headers.get("x-api-key") !== keys[0]) return startFakeUpstreamDefault(request, recorded);
@@ -353,13 +349,7 @@ Deno.test("an answer's rate limits reach the key pool while its stream is still 
       'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message",' +
         '"role":"assistant","model":"m","content":[],"stop_reason":null,"usage":{"input_tokens":1,"output_tokens":1}}}\n\n',
     );
-    return thinking.response({
-      headers: {
-        "anthropic-ratelimit-requests-limit": "50",
-        "anthropic-ratelimit-requests-remaining": "0",
-        "anthropic-ratelimit-requests-reset": new Date(Date.now() + 60_000).toISOString(),
-      },
-    });
+    return thinking.response({ headers: spentHeaders() });
   });
   await using relay = startTestRelay({ routes: [routeTo("a", upstream.url, keys)], retry: RETRY });
   const send = (text: string) =>
