@@ -72,9 +72,9 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
     `(${config.path ?? "built-in defaults"}), loaded ${since(config.loaded_at)} ago`,
     `load: ${server.in_flight} in flight, ${server.queued} queued, ${server.exchanges} upstream exchanges`,
   ];
-  if (config.needs_restart.length > 0) {
-    lines.push(colours.yellow(`needs a restart to apply: ${config.needs_restart.join(", ")}`));
-  }
+  // A relay of an earlier version (upgraded, not restarted yet) does not say.
+  const pending = config.needs_restart ?? [];
+  if (pending.length > 0) lines.push(colours.yellow(`needs a restart to apply: ${pending.join(", ")}`));
   if (config.last_error) {
     const { at, reason, error } = config.last_error;
     lines.push(

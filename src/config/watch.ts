@@ -44,7 +44,10 @@ export function watchConfigFile(
     ((folder: string) => Deno.watchFs(folder, { recursive: false }));
   const watched = new Map<string, _Watch>();
   let timer: unknown;
+  let closed = false;
   const changed = () => {
+    // An event already queued when the watch was closed changes nothing.
+    if (closed) return;
     timers.clearTimeout(timer);
     timer = timers.setTimeout(() => {
       // What the path leads to may have changed with it: a link swapped, a folder replaced.
@@ -52,16 +55,19 @@ export function watchConfigFile(
       onChange();
     }, debounceMs);
   };
+  const close = () => {
+    closed = true;
+    timers.clearTimeout(timer);
+    for (const { watcher } of watched.values()) watcher.close();
+    watched.clear();
+  };
   _follow(watched, watchPoints(path), watchFolder, changed, (error) => {
+    // A watch that cannot start whole does not start at all: the folders watched so far would go on
+    // reloading a relay told its file is not watched.
+    close();
     throw error;
   });
-  return {
-    close() {
-      timers.clearTimeout(timer);
-      for (const { watcher } of watched.values()) watcher.close();
-      watched.clear();
-    },
-  };
+  return { close };
 }
 
 /**

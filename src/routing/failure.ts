@@ -18,8 +18,9 @@ export type UpstreamOutcome =
  *   then as `retry_next_key`. A provider without keys has none to take out: the request's plan does
  *   not send its refused credential again and goes on to the next provider.
  * - `retry_next_provider`: the provider looks unhealthy (network, timeout, 408, 5xx, 529), or its
- *   answer says `x-should-retry: true`: it counts against the key's and the provider's breakers, and
- *   after backoff the plan tries the next provider; the provider's other keys come after every other
+ *   answer says `x-should-retry: true`: it counts against the key's breaker, and the provider's unless
+ *   it opened the key's while another key of the provider works (the key's own trouble, then); after
+ *   backoff the plan tries the next provider; the provider's other keys come after every other
  *   provider, since a key's own trouble can look the same. An open breaker skips the provider.
  * - `return`: the request itself is at fault (other 4xx), or the answer says `x-should-retry: false`;
  *   retrying would get the same, so the answer goes to the client as it is.

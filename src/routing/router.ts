@@ -617,12 +617,15 @@ export class Plan {
     const doneRoutes = this.#doneRoutes;
     const deferred = this.#deferred;
     const refusedRoutes = this.#refusedRoutes;
+    // An uncounted request's rate limits are not the Messages ones the key pool keeps (Anthropic limits
+    // count_tokens apart): what its answer says of them, a 429 included, leaves the key's figures alone.
+    const { uncounted } = this.#request;
     return {
       route: state.route,
       key,
       upstreamModel: candidate.upstreamModel,
       observe(snapshot) {
-        if (key) state.pool.observe(key, snapshot);
+        if (key && !uncounted) state.pool.observe(key, snapshot);
       },
       committed(ttfbMs) {
         state.breaker.onSuccess(permit);
@@ -632,7 +635,9 @@ export class Plan {
       finished: end,
       failed(decision) {
         end({ input: 0, output: 0 });
-        if (key && decision.coolKeyUntil !== undefined) state.pool.cool(key, decision.coolKeyUntil);
+        if (key && !uncounted && decision.coolKeyUntil !== undefined) {
+          state.pool.cool(key, decision.coolKeyUntil);
+        }
         if (key && decision.action === "disable_key") state.pool.disable(key, decision.reason);
         if (decision.countsForBreaker) {
           if (keyPermit) keyBreaker!.onFailure(keyPermit);

@@ -5,7 +5,7 @@ import type { ProviderRequest } from "../providers/types.ts";
 import { conversationKey } from "../routing/affinity.ts";
 import { retryDelay } from "../routing/backoff.ts";
 import { type ConcurrencyLimiter, OverloadedError } from "../routing/concurrency.ts";
-import { classifyFailure, type UpstreamOutcome } from "../routing/failure.ts";
+import { classifyFailure, type FailureDecision, type UpstreamOutcome } from "../routing/failure.ts";
 import { readRateLimitHeaders } from "../routing/rate_limit_headers.ts";
 import type { Attempt, Route, Router, Step } from "../routing/router.ts";
 import { estimateTokens } from "../routing/token_estimate.ts";
@@ -289,11 +289,11 @@ async function _relay(
     throw _shutDown();
   }
   let handedOff = false;
+  let last: _Kept | undefined;
   try {
     let waitedMs = 0;
     let waitedSinceFailure = 0;
-    let last: _Kept | undefined;
-    let lastDecision: { retryAfterMs?: number } = {};
+    let lastDecision: FailureDecision | undefined;
     while (trace.attempts < retry.maxAttempts) {
       const step = plan.next();
       if (step.kind === "wait") {
@@ -325,9 +325,9 @@ async function _relay(
         // Back off before every retry; honour retry-after only when going back to the upstream that
         // asked for it: a 429's is its key's, any other's (a 529, a 503) its whole provider's.
         const sameUpstream = attempt.route === last?.attempt.route &&
-          (attempt.key === last?.attempt.key || last?.response?.status !== 429);
+          (attempt.key === last?.attempt.key || lastDecision?.coolKeyUntil === undefined);
         // A key cooled by the failure's retry-after may already have been waited for (a `wait` step).
-        const retryAfterMs = sameUpstream && lastDecision.retryAfterMs !== undefined
+        const retryAfterMs = sameUpstream && lastDecision?.retryAfterMs !== undefined
           ? Math.max(0, lastDecision.retryAfterMs - waitedSinceFailure)
           : undefined;
         const delay = retryDelay(trace.attempts - 1, retry.backoff, random, retryAfterMs);
@@ -416,7 +416,12 @@ async function _relay(
     }
     throw last!.error;
   } finally {
-    if (!handedOff) releaseSlot();
+    if (!handedOff) {
+      releaseSlot();
+      // Ended by a throw (relay's own 429, the client gone, a shutdown's cut): the answer kept for
+      // passing on goes unused, its exchange with it.
+      await _drop(last);
+    }
   }
 }
 
@@ -704,9 +709,8 @@ async function _account(
 ): Promise<void> {
   // Refused, or gone, before any upstream saw it: relay's own answer spends none of the client's limits.
   if (trace.attempts === 0) trace.admission?.cancel();
-  else {trace.admission?.settle(
-      trace.ttfb === undefined ? { input: 0, output: 0 } : usage && countedTokens(usage),
-    );}
+  else if (trace.ttfb === undefined) trace.admission?.settle({ input: 0, output: 0 });
+  else trace.admission?.settle(usage && countedTokens(usage));
   if (!options.ledger) return;
   try {
     await options.ledger.record({

@@ -13,7 +13,7 @@ import { errorResponse } from "./errors.ts";
 import type { RelayEvent } from "./events.ts";
 import { InFlight } from "./in_flight.ts";
 import { RelayMetrics, type RelayMetricsOptions } from "./metrics.ts";
-import type { RelayEnv } from "./request_id.ts";
+import { newRequestId, type RelayEnv } from "./request_id.ts";
 import { requestSettingsFromConfig, type Runtime } from "./runtime.ts";
 
 export interface ServeOptions extends Omit<AppOptions, "inFlight"> {
@@ -93,7 +93,16 @@ export function startServer(options: ServeOptions): RunningServer {
     onListen: () => {},
     onError: (error) => _internalError(options.logger, error),
   }, (request, info) => {
-    if (stopping) return errorResponse(503, "relay is shutting down", { connection: "close" });
+    if (stopping) {
+      // Answered before the app, so with the headers its middleware would have given it.
+      const id = newRequestId();
+      return errorResponse(
+        503,
+        "relay is shutting down: send the request again",
+        { connection: "close", "retry-after": "1", "x-request-id": id, "request-id": id },
+        "overloaded_error",
+      );
+    }
     responses.add(info.completed);
     return app.fetch(request, info);
   });

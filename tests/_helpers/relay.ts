@@ -53,6 +53,8 @@ export interface TestRelay extends AsyncDisposable {
   logs: Record<string, unknown>[];
   /** Resolves with the next `request` log line: written when a relayed body has ended. */
   nextRequestLog(): Promise<Record<string, unknown>>;
+  /** Resolves with the first log line with `msg`, already written or to come. */
+  logged(msg: string): Promise<Record<string, unknown>>;
 }
 
 /** Starts relay in-process on 127.0.0.1 port 0, logging into memory. */
@@ -60,11 +62,16 @@ export function startTestRelay(options: TestRelayOptions): TestRelay {
   const logs: Record<string, unknown>[] = [];
   const waiting: ((line: Record<string, unknown>) => void)[] = [];
   const pending: Record<string, unknown>[] = [];
+  const watchers: { msg: string; resolve: (line: Record<string, unknown>) => void }[] = [];
   const logger = createLogger({
     level: "debug",
     write: (line) => {
       const parsed = JSON.parse(line);
       logs.push(parsed);
+      for (const watcher of watchers.filter(({ msg }) => msg === parsed.msg)) {
+        watchers.splice(watchers.indexOf(watcher), 1);
+        watcher.resolve(parsed);
+      }
       if (parsed.msg !== "request") return;
       const waiter = waiting.shift();
       if (waiter) waiter(parsed);
@@ -97,6 +104,10 @@ export function startTestRelay(options: TestRelayOptions): TestRelay {
     nextRequestLog: () => {
       const ready = pending.shift();
       return ready ? Promise.resolve(ready) : new Promise((resolve) => waiting.push(resolve));
+    },
+    logged: (msg) => {
+      const line = logs.find((logged) => logged.msg === msg);
+      return line ? Promise.resolve(line) : new Promise((resolve) => watchers.push({ msg, resolve }));
     },
     async [Symbol.asyncDispose]() {
       await server.shutdown(0);

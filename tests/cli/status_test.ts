@@ -217,6 +217,12 @@ Deno.test("formatStatus lays out the summary, the last reload error and both tab
   );
 });
 
+Deno.test("formatStatus reads a relay of an earlier version, which does not say what needs a restart", () => {
+  const { needs_restart: _, ...config } = STATUS.config;
+  const earlier = { ...STATUS, config } as unknown as AdminStatus;
+  assert.ok(!formatStatus(earlier, NOW).includes("needs a restart"));
+});
+
 Deno.test("formatStatus colours states and breakers when asked", () => {
   const tag = (name: string) => (text: string) => `<${name}>${text.trimEnd()}</${name}>`;
   const out = formatStatus(STATUS, NOW, { green: tag("g"), yellow: tag("y"), red: tag("r"), bold: tag("b") });

@@ -247,3 +247,67 @@ Deno.test("watchConfigFile's close drops a change still waiting out its quiet ti
 function _disposable(watcher: { close(): void }): Disposable {
   return { [Symbol.dispose]: () => watcher.close() };
 }
+
+/** A folder watch the test feeds events by hand; it records when it is closed. */
+function handFedFolder() {
+  const events: Deno.FsEvent[] = [];
+  let wake: (() => void) | undefined;
+  let dealtWith: (() => void) | undefined;
+  const watch = {
+    closed: false,
+    /** Hands the watcher `event`; resolves once it has dealt with it (it asks for the next). */
+    push(event: Deno.FsEvent): Promise<void> {
+      events.push(event);
+      wake?.();
+      return new Promise<void>((resolve) => dealtWith = resolve);
+    },
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        while (events.length > 0) {
+          yield events.shift()!;
+          dealtWith?.();
+        }
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+    },
+    close() {
+      watch.closed = true;
+    },
+  };
+  return watch;
+}
+
+Deno.test("watchConfigFile that cannot watch every folder watches none, and throws", async () => {
+  const folder = await Deno.makeTempDir();
+  await Deno.mkdir(`${folder}/real`);
+  await Deno.writeTextFile(`${folder}/real/relay.yaml`, "one\n");
+  await Deno.symlink("real/relay.yaml", `${folder}/relay.yaml`);
+  const started: ReturnType<typeof handFedFolder>[] = [];
+  assert.throws(() =>
+    watchConfigFile(`${folder}/relay.yaml`, () => {}, {
+      watchFolder: () => {
+        if (started.length === 1) throw new Deno.errors.PermissionDenied("not this one");
+        const watch = handFedFolder();
+        started.push(watch);
+        return watch;
+      },
+    }), Deno.errors.PermissionDenied);
+  assert.deepEqual(started.map((watch) => watch.closed), [true]);
+  await Deno.remove(folder, { recursive: true });
+});
+
+Deno.test("watchConfigFile closed takes no event still queued for a change", async () => {
+  const folder = await Deno.makeTempDir();
+  const clock = new FakeClock();
+  const watch = handFedFolder();
+  let changes = 0;
+  const watcher = watchConfigFile(`${folder}/relay.yaml`, () => changes++, {
+    timers: clock,
+    watchFolder: () => watch,
+  });
+  watcher.close();
+  await watch.push({ kind: "modify", paths: [`${folder}/relay.yaml`] });
+  clock.advance(1_000);
+  assert.deepEqual([changes, clock.armed], [0, []]);
+  await Deno.remove(folder);
+});

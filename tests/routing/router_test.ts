@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { attemptOf, httpFailure, idleProvider, where } from "./_plans.ts";
 import { classifyFailure } from "../../src/routing/failure.ts";
+import { readRateLimitHeaders } from "../../src/routing/rate_limit_headers.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
 import { type PlanRequest, type Route, Router, type RoutingOptions } from "../../src/routing/router.ts";
 
@@ -401,4 +402,26 @@ Deno.test("an uncounted request takes a key whose rpm is spent, and spends none 
   counting.committed(1);
   counting.finished(undefined);
   assert.equal(router.status()[0].keys[0].ratio, 1, "still the one request");
+});
+
+Deno.test("what an uncounted request's answer says of rate limits, a 429 included, leaves the key to Messages", () => {
+  const router = routerOf([route("a", ["a1"])]);
+  const counting = () => attemptOf(router.plan({ ...request("m"), uncounted: true }).next());
+  const spent = counting();
+  spent.observe(readRateLimitHeaders(
+    new Headers({
+      "anthropic-ratelimit-requests-limit": "50",
+      "anthropic-ratelimit-requests-remaining": "0",
+      "anthropic-ratelimit-requests-reset": new Date(1_000_000 + 60_000).toISOString(),
+    }),
+    1_000_000,
+  ));
+  spent.committed(1);
+  spent.finished(undefined);
+  counting().failed(httpFailure(429, { "retry-after": "30" }));
+  assert.equal(
+    where(attemptOf(router.plan(request("m")).next())),
+    "a/a1",
+    "no wait for count_tokens' limits",
+  );
 });

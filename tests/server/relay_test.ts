@@ -760,3 +760,25 @@ Deno.test("an upstream's redirect is a 502 naming it, never passed on for the cl
   assert.equal((await relay.nextRequestLog()).outcome, "relay_error");
   await upstream.close();
 });
+
+Deno.test("a client that leaves during the backoff after an upstream error leaves no exchange open", async () => {
+  const upstream = startFakeUpstream(() =>
+    Response.json({ type: "error", error: { type: "api_error", message: "boom" } }, {
+      status: 500,
+      headers: { "retry-after": "30" },
+    })
+  );
+  await using relay = startTestRelay({
+    upstreamUrl: upstream.url,
+    retry: { maxAttempts: 2, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 60_000 } },
+  });
+  const client = new AbortController();
+  const pending = post(`${relay.url}/v1/messages`, MESSAGES, {}, client.signal).catch(() => undefined);
+  await relay.logged("attempt failed");
+  // Relay now backs off for the 500's retry-after before asking again.
+  client.abort();
+  await pending;
+  assert.equal((await relay.nextRequestLog()).outcome, "client_closed");
+  assert.equal(relay.server.inFlight.size, 0, "the kept 500's exchange ended with the request");
+  await upstream.close();
+});

@@ -492,3 +492,28 @@ Deno.test("count_tokens and the model list take a key whose rpm is spent, and sp
   await message.body?.cancel();
   await upstream.close();
 });
+
+Deno.test("a rate_limit_error event's retry-after is its key's: another key of the provider is asked at once", async () => {
+  const keys = ["sk-first-key-0000000000001", "sk-second-key-000000000002"];
+  const arrivals: number[] = [];
+  const upstream = startFakeUpstream((request, recorded) => {
+    arrivals.push(performance.now());
+    return recorded.headers.get("x-api-key") === keys[0]
+      ? sseChunks(
+        ['event: error\ndata: {"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}\n\n'],
+        { headers: { "retry-after-ms": "2000" } },
+      )
+      : startFakeUpstreamDefault(request, recorded);
+  });
+  await using relay = startTestRelay({
+    routes: [routeTo("a", upstream.url, keys)],
+    retry: { ...RETRY, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 5_000 } },
+  });
+  const response = await post(relay.url);
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  assert.deepEqual(upstream.requests.map((request) => request.headers.get("x-api-key")), keys);
+  const waited = arrivals[1] - arrivals[0];
+  assert.ok(waited < 1_000, `the second key was asked ${waited} ms after the first key's limit`);
+  await upstream.close();
+});

@@ -61,7 +61,13 @@ Deno.test("during the grace a new request gets a 503 and the stream under way fi
   const refused = await post(relay.url);
   assert.equal(refused.status, 503);
   assert.equal(refused.headers.get("connection"), "close");
-  assert.equal((await refused.json()).error.message, "relay is shutting down");
+  assert.equal(refused.headers.get("retry-after"), "1");
+  assert.match(refused.headers.get("request-id")!, /^relay_[0-9a-f]{32}$/);
+  assert.equal(refused.headers.get("x-request-id"), refused.headers.get("request-id"));
+  assert.deepEqual((await refused.json()).error, {
+    type: "overloaded_error",
+    message: "relay is shutting down: send the request again",
+  });
   assert.equal(upstream.requests.length, 1, "nothing more went upstream");
 
   stream.push("event: message_stop\ndata: {}\n\n");
