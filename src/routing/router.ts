@@ -488,8 +488,7 @@ export class Plan {
     const { order } = this.#ranking;
     let wait: { waitUntil: number; retryAfterMs: number } | undefined;
     const blocked: _Blocked[] = [];
-    const deferred = ({ state }: _Candidate) => this.#deferred.has(state);
-    for (const candidate of [...order.filter((c) => !deferred(c)), ...order.filter(deferred)]) {
+    for (const candidate of this.#deferred.size === 0 ? order : this.#deferredLast(order)) {
       const { state } = candidate;
       if (!state.enabled || this.#refusedRoutes.has(state)) {
         blocked.push({ cause: "disabled", switchedOff: !state.enabled });
@@ -544,6 +543,12 @@ export class Plan {
       };
     }
     return _exhausted(blocked, this.#hooks.now());
+  }
+
+  /** `order` with the providers that failed as a whole this round moved to its end. */
+  #deferredLast(order: _Candidate[]): _Candidate[] {
+    const later = ({ state }: _Candidate) => this.#deferred.has(state);
+    return [...order.filter((candidate) => !later(candidate)), ...order.filter(later)];
   }
 
   /** A key of `state` to try; `openUntil` when keys were passed over for their open breakers. */
