@@ -14,6 +14,8 @@ export interface UsageWindowOptions {
 export interface UsageReservation {
   /** What was counted. */
   readonly amount: number;
+  /** The part of `amount` that was only a bound (output up to `max_tokens`). */
+  readonly bound: number;
   /** The local window it was counted in; once that window has reset there is nothing left to correct. */
   readonly window: number;
   /** Likewise the upstream's: once its reset has passed, relay no longer holds a figure to correct. */
@@ -36,6 +38,8 @@ const _MINUTE = 60_000;
  * only a bound (output up to `max_tokens`, of which a request seldom spends much): that part needs
  * only some room to fit and is counted only as far as there is room, so a bound larger than what is
  * left neither holds the request back while the window shows room nor swells the count past the limit.
+ * Bounds of requests still in flight count toward how spent the window looks, but hold no other request
+ * back: a request waiting for them would wait for the window's end, long after they settle for far less.
  *
  * @example
  * ```ts
@@ -55,6 +59,9 @@ export class UsageWindow {
   readonly #windowMs: number;
   readonly #now: () => number;
   #used = 0;
+  // The part of `#used` (and of what `#upstreamRemaining` lost) that is bounds of unsettled reservations.
+  #bounds = 0;
+  #upstreamBounds = 0;
   // Set whenever something is counted, so a local window that holds anything always has an end.
   #resetAt: number | undefined;
   #window = 0;
@@ -108,7 +115,7 @@ export class UsageWindow {
    */
   fits(amount: number, least: number = amount): boolean {
     this.#roll();
-    return this.#fits(amount, least, this.#used, this.#upstreamRemaining);
+    return this.#fits(amount, least, this.#used - this.#bounds, this.#firmUpstreamRemaining());
   }
 
   /**
@@ -122,8 +129,8 @@ export class UsageWindow {
     const upstreamEnd = this.#upstreamResetAt ?? Infinity;
     for (const end of localEnd <= upstreamEnd ? [localEnd, upstreamEnd] : [upstreamEnd, localEnd]) {
       if (end === Infinity) break;
-      const used = end >= localEnd ? 0 : this.#used;
-      const upstreamRemaining = end >= upstreamEnd ? undefined : this.#upstreamRemaining;
+      const used = end >= localEnd ? 0 : this.#used - this.#bounds;
+      const upstreamRemaining = end >= upstreamEnd ? undefined : this.#firmUpstreamRemaining();
       if (this.#fits(amount, least, used, upstreamRemaining)) return end;
     }
     return undefined;
@@ -137,10 +144,13 @@ export class UsageWindow {
     this.#roll();
     const remaining = this.#remaining(this.#used, this.#upstreamRemaining);
     const counted = Math.max(least, Math.min(amount, remaining));
+    const bound = counted - Math.min(least, counted);
     this.#resetAt ??= this.#now() + this.#windowMs;
     this.#addLocal(counted);
+    this.#bounds += bound;
+    if (this.#upstreamRemaining !== undefined) this.#upstreamBounds += bound;
     this.#addUpstream(counted);
-    return { amount: counted, window: this.#window, upstreamWindow: this.#upstreamWindow };
+    return { amount: counted, bound, window: this.#window, upstreamWindow: this.#upstreamWindow };
   }
 
   /**
@@ -150,8 +160,14 @@ export class UsageWindow {
   settle(reservation: UsageReservation, actual: number): void {
     this.#roll();
     const change = actual - reservation.amount;
-    if (reservation.window === this.#window) this.#addLocal(change);
-    if (reservation.upstreamWindow === this.#upstreamWindow) this.#addUpstream(change);
+    if (reservation.window === this.#window) {
+      this.#addLocal(change);
+      this.#bounds = Math.max(0, this.#bounds - reservation.bound);
+    }
+    if (reservation.upstreamWindow === this.#upstreamWindow) {
+      this.#addUpstream(change);
+      this.#upstreamBounds = Math.max(0, this.#upstreamBounds - reservation.bound);
+    }
   }
 
   /**
@@ -164,11 +180,21 @@ export class UsageWindow {
     this.#roll();
     const now = this.#now();
     if (window.limit !== undefined) this.#upstreamLimit = window.limit;
-    if (window.remaining !== undefined) this.#upstreamRemaining = window.remaining;
+    if (window.remaining !== undefined) {
+      // The upstream's figure is its own count: no bound of relay's is part of it.
+      this.#upstreamRemaining = window.remaining;
+      this.#upstreamBounds = 0;
+    }
     // A reset with no count to go with it bounds nothing.
     if (this.#upstreamRemaining === undefined) return;
     if (window.resetAt !== undefined && window.resetAt > now) this.#upstreamResetAt = window.resetAt;
     else this.#upstreamResetAt ??= now + this.#windowMs;
+  }
+
+  /** What the upstream's budget would have left without the bounds of requests in flight. */
+  #firmUpstreamRemaining(): number | undefined {
+    if (this.#upstreamRemaining === undefined) return undefined;
+    return Math.min(this.#upstreamLimit ?? Infinity, this.#upstreamRemaining + this.#upstreamBounds);
   }
 
   #addLocal(amount: number): void {
@@ -216,11 +242,13 @@ export class UsageWindow {
     const now = this.#now();
     if (this.#resetAt !== undefined && now >= this.#resetAt) {
       this.#used = 0;
+      this.#bounds = 0;
       this.#resetAt = undefined;
       this.#window++;
     }
     if (this.#upstreamResetAt !== undefined && now >= this.#upstreamResetAt) {
       this.#upstreamRemaining = undefined;
+      this.#upstreamBounds = 0;
       this.#upstreamResetAt = undefined;
       this.#upstreamWindow++;
     }

@@ -330,12 +330,20 @@ async function _relay(
         const retryAfterMs = sameUpstream && lastDecision?.retryAfterMs !== undefined
           ? Math.max(0, lastDecision.retryAfterMs - waitedSinceFailure)
           : undefined;
+        // A key's own 429 is a rate limit: going back to it waits no longer than routing.max_wait, as a
+        // Messages request waits out the key's cooling (count_tokens, which does not cool it, waits here).
+        const rateLimited = retryAfterMs !== undefined && lastDecision?.coolKeyUntil !== undefined;
+        if (rateLimited && waitedMs + retryAfterMs > retry.maxWaitMs) {
+          attempt.cancelled();
+          break;
+        }
         const delay = retryDelay(trace.attempts - 1, retry.backoff, random, retryAfterMs);
         await _sleep(delay, request.signal, options.inFlight.cut).catch((error) => {
           // Never sent: the key gets its request and tokens back.
           attempt.cancelled();
           throw error;
         });
+        if (rateLimited) waitedMs += delay;
       }
       trace.attempts++;
       if (trace.provider !== undefined && trace.provider !== attempt.route.provider.name) trace.failovers++;

@@ -57,16 +57,16 @@ Deno.test("a cancelled admission gives back its request and its tokens", () => {
 Deno.test("tpm counts the estimate until the request settles what it really used", () => {
   const now = Date.UTC(2026, 10, 17, 9);
   const clients = new ClientRegistry([{ ...CI, tpm: 1_000 }], { now: () => now });
-  const first = clients.admit("ci", { model: "m", estimate: { input: 200, output: 600 } });
+  const first = clients.admit("ci", { model: "m", estimate: { input: 700, output: 600 } });
   assert.ok(first.ok);
-  const refused = clients.admit("ci", { model: "m", estimate: { input: 250, output: 200 } });
-  assert.equal(refused.ok, false, "its input does not fit beside the first one's estimate");
+  const refused = clients.admit("ci", { model: "m", estimate: { input: 350, output: 200 } });
+  assert.equal(refused.ok, false, "its input does not fit beside the first one's estimated input");
   assert.match(
     !refused.ok ? refused.message : "",
     /over its limit of 1000 tokens per minute \(tpm\); retry in 60 s/,
   );
-  first.settle({ input: 250, output: 50 });
-  assert.equal(clients.admit("ci", { model: "m", estimate: { input: 250, output: 200 } }).ok, true);
+  first.settle({ input: 500, output: 50 });
+  assert.equal(clients.admit("ci", { model: "m", estimate: { input: 350, output: 200 } }).ok, true);
 });
 
 Deno.test("tpm counts max_tokens only as far as there is room: a bound above the limit is no refusal", () => {

@@ -50,8 +50,7 @@ Deno.test("UsageWindow counts a bound only as far as there is room, beside the c
   const clock = new FakeClock(0);
   const window = new UsageWindow({ limit: 16_000, now: clock.now });
   const first = window.reserve(32_000, 0);
-  assert.deepEqual([first.amount, window.ratio, window.fits(1, 0)], [16_000, 1, false]);
-  assert.equal(window.blockedUntil(32_000, 0), 60_000);
+  assert.deepEqual([first.amount, first.bound, window.ratio], [16_000, 16_000, 1]);
   window.settle(first, 5);
   assert.deepEqual(
     [window.ratio, window.fits(32_000, 0)],
@@ -68,6 +67,40 @@ Deno.test("UsageWindow counts a bound only as far as there is room, beside the c
     "the certain part fits in full, a bound needs room beside it",
   );
   assert.equal(tokens.reserve(9000, 5999).amount, 6000);
+});
+
+Deno.test("UsageWindow: bounds of requests in flight make a window look spent but hold no other request back", () => {
+  const clock = new FakeClock(0);
+  const window = new UsageWindow({ limit: 10_000, now: clock.now });
+  const streaming = window.reserve(32_000, 2000);
+  assert.deepEqual([streaming.amount, streaming.bound, window.remaining, window.ratio], [10_000, 8000, 0, 1]);
+  assert.deepEqual(
+    [window.fits(3000, 100), window.blockedUntil(3000, 100), window.fits(8000), window.fits(8001)],
+    [true, undefined, true, false],
+    "only the certain 2000 tokens of the request in flight count against another",
+  );
+  const parallel = window.reserve(3000, 100);
+  assert.deepEqual(
+    [parallel.amount, parallel.bound],
+    [100, 0],
+    "a window full of bounds counts only the certain part",
+  );
+  window.settle(streaming, 2040);
+  assert.equal(window.remaining, 10_000 - 2040 - 100);
+  assert.equal(window.fits(7861), false, "a settled request is certain");
+
+  const upstream = new UsageWindow({ now: clock.now });
+  upstream.correct({ limit: 10_000, remaining: 10_000, resetAt: 30_000 });
+  const inFlight = upstream.reserve(32_000, 0);
+  assert.equal(inFlight.bound, 10_000);
+  assert.deepEqual([upstream.remaining, upstream.fits(500, 0)], [0, true], "the upstream's budget alike");
+  upstream.correct({ remaining: 400 });
+  assert.deepEqual(
+    [upstream.fits(500), upstream.blockedUntil(500)],
+    [false, 30_000],
+    "the upstream's own count holds no bound of relay's",
+  );
+  upstream.settle(inFlight, 10);
 });
 
 Deno.test("UsageWindow.settle replaces the estimate with the real amount, in its own window only", () => {

@@ -160,3 +160,26 @@ Deno.test("count_tokens spends none of a client's tpm: a long count leaves room 
   await asked.body?.cancel();
   await upstream.close();
 });
+
+Deno.test("count_tokens is a request to relay: it spends one of a client's rpm", async () => {
+  const upstream = startFakeUpstream();
+  const clients = new ClientRegistry([{ name: "rp", token: HAIKU_ONLY, rpm: 1 }]);
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, clients });
+  const send = (path: string) =>
+    fetch(`${relay.url}${path}`, {
+      method: "POST",
+      headers: { "x-api-key": HAIKU_ONLY, "content-type": "application/json" },
+      body: JSON.stringify({ model: "mock-1", max_tokens: 8, messages: [{ role: "user", content: "hi" }] }),
+    });
+  const counted = await send("/v1/messages/count_tokens");
+  assert.equal(counted.status, 200);
+  await counted.body?.cancel();
+  const asked = await send("/v1/messages");
+  assert.equal(asked.status, 429);
+  assert.match(
+    (await asked.json()).error.message,
+    /client rp is over its limit of 1 requests per minute \(rpm\)/,
+  );
+  assert.equal(upstream.requests.length, 1);
+  await upstream.close();
+});

@@ -501,6 +501,26 @@ Deno.test("count_tokens and the model list take a key whose rpm is spent, and sp
   await upstream.close();
 });
 
+Deno.test("count_tokens after its key's 429 waits for the key no longer than routing.max_wait: the 429 goes to the client", async () => {
+  const limited = startFakeUpstream(status(429, "rate_limit_error", { "retry-after": "30" }));
+  await using relay = startTestRelay({
+    routes: [routeTo("a", limited.url)],
+    retry: { ...RETRY, maxWaitMs: 2_000, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 60_000 } },
+  });
+  // Bounded, so a relay that sleeps out the 30 s fails here rather than hanging the suite.
+  const count = await fetch(`${relay.url}/v1/messages/count_tokens`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: STREAM,
+    signal: AbortSignal.timeout(10_000),
+  });
+  assert.equal(count.status, 429);
+  assert.equal(count.headers.get("retry-after"), "30");
+  assert.equal((await count.json()).error.type, "rate_limit_error");
+  assert.equal(limited.requests.length, 1);
+  await limited.close();
+});
+
 Deno.test("a rate_limit_error event's retry-after is its key's: another key of the provider is asked at once", async () => {
   const waited = await secondKeyAskedAfter(() =>
     sseChunks(
