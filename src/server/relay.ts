@@ -186,6 +186,12 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
     const options = current();
     const trace: _Trace = { start: now(), at: wallClock(), attempts: 0, failovers: 0 };
     const log: _Log = (outcome, fields = {}, usage) => {
+      // A stream a shutdown cut when its grace ran out failed by relay's doing, not the upstream's.
+      const { cut } = options.inFlight;
+      if (outcome === "upstream_failed" && cut.aborted) {
+        outcome = "relay_error";
+        fields = { bytes: fields.bytes, error: String(cut.reason?.message ?? cut.reason) };
+      }
       const timing: _Timing = {
         ttfbMs: trace.ttfb === undefined ? undefined : Math.round(trace.ttfb - trace.start),
         durationMs: Math.round(now() - trace.start),
@@ -222,9 +228,12 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
     };
     try {
       return await _relay(c, options, trace, now, log);
-    } catch (error) {
+    } catch (thrown) {
+      const gone = thrown instanceof _ClientGone || c.req.raw.signal.aborted;
+      // Once a shutdown's grace ran out, relay closes the connections left: that is no client leaving.
+      const error = gone && options.inFlight.cut.aborted ? _shutDown() : thrown;
       // A client that left mid-upload makes its body unreadable: that is its leaving, not bad input.
-      if (error instanceof _ClientGone || c.req.raw.signal.aborted) {
+      if (gone && error === thrown) {
         trace.status = 499;
         await log("client_closed");
         return new Response(null, { status: 499 });
@@ -252,7 +261,12 @@ async function _relay(
   const wallClock = options.wallClock ?? Date.now;
   const random = options.random ?? Math.random;
   const request = c.req.raw;
-  const body = request.method === "POST" ? await readBody(request, options.maxBodyBytes) : null;
+  const body = request.method === "POST"
+    ? await readBody(request, options.maxBodyBytes).catch((error) => {
+      // An upload still under way when a shutdown's grace ran out is cut off with its connection.
+      throw options.inFlight.cut.aborted ? _shutDown() : error;
+    })
+    : null;
   const parsed = options.parsedBody?.(request);
   const fields = parsed ? messagesFields(parsed) : body ? inspectMessagesBody(body) : undefined;
   trace.model = fields?.model;

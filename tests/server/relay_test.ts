@@ -583,7 +583,33 @@ Deno.test("shutdown ends streams still open when the grace period ends, telling 
     /^event: message_start\ndata: \{\}\n\nevent: error\ndata: .*"api_error".*server\.shutdown_grace/,
   );
   assert.equal(relay.server.inFlight.size, 0);
+  const line = await relay.nextRequestLog();
+  assert.deepEqual([line.status, line.outcome], [200, "relay_error"], "relay cut it, not the upstream");
+  assert.match(String(line.error), /^relay shut down before the upstream finished/);
   await stream.cancelled;
+  await upstream.close();
+});
+
+Deno.test("an upload still under way when shutdown's grace runs out is logged as cut by the shutdown", async () => {
+  const upstream = startFakeUpstream();
+  const relay = startTestRelay({ upstreamUrl: upstream.url });
+  const { hostname, port } = new URL(relay.url);
+  const connection = await Deno.connect({ hostname, port: Number(port) });
+  await connection.write(new TextEncoder().encode(
+    "POST /v1/messages HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n" +
+      "expect: 100-continue\r\n\r\n",
+  ));
+  // The server says "continue" once relay starts reading the body.
+  const head = new Uint8Array(64);
+  const read = await connection.read(head);
+  assert.match(new TextDecoder().decode(head.subarray(0, read ?? 0)), /^HTTP\/1\.1 100 /);
+  await connection.write(new TextEncoder().encode("{"));
+  assert.deepEqual(await relay.server.shutdown(0), { cut: true });
+  const line = await relay.nextRequestLog();
+  assert.deepEqual([line.status, line.outcome], [503, "relay_error"]);
+  assert.match(String(line.error), /^relay is shutting down/);
+  assert.equal(upstream.requests.length, 0);
+  connection.close();
   await upstream.close();
 });
 
