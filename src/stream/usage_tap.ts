@@ -30,8 +30,13 @@ export function countedTokens(detail: UsageDetail): TokenCount {
 
 const _NO_EVENTS: readonly SseEvent[] = [];
 
-/** JSON bodies larger than this are not kept for their `usage`; the estimate stands instead. */
+/** JSON bodies up to this size are kept whole and parsed for their `usage`. */
 const _MAX_JSON_BYTES = 4 * 1024 * 1024;
+/**
+ * Of a longer one only the end is kept: Anthropic's message ends with its `usage`, so its last
+ * `"usage":` object is read from there.
+ */
+const _JSON_TAIL_BYTES = 64 * 1024;
 
 /**
  * Reads the token usage an Anthropic answer reports, from copies of the chunks relay forwards: a
@@ -51,6 +56,7 @@ export class UsageTap {
   #decoder: SseDecoder | undefined;
   readonly #json: Uint8Array[] | undefined;
   #jsonBytes = 0;
+  #tailOnly = false;
   #input: number | undefined;
   #output: number | undefined;
   #cacheRead = 0;
@@ -84,9 +90,15 @@ export class UsageTap {
       }
       return events;
     }
-    if (this.#json && this.#jsonBytes + chunk.byteLength <= _MAX_JSON_BYTES) {
+    if (this.#json) {
       this.#json.push(chunk.slice());
       this.#jsonBytes += chunk.byteLength;
+      if (this.#jsonBytes > _MAX_JSON_BYTES) this.#tailOnly = true;
+      if (this.#tailOnly) {
+        while (this.#jsonBytes - this.#json[0].byteLength >= _JSON_TAIL_BYTES) {
+          this.#jsonBytes -= this.#json.shift()!.byteLength;
+        }
+      }
     }
     return _NO_EVENTS;
   }
@@ -104,7 +116,10 @@ export class UsageTap {
 
   /** The usage reported so far, cache reads and writes apart; `undefined` when the answer named none. */
   detail(): UsageDetail | undefined {
-    if (this.#json) this.#read(new TextDecoder().decode(concatBytes(this.#json)));
+    if (this.#json) {
+      const text = new TextDecoder().decode(concatBytes(this.#json));
+      this.#read(this.#tailOnly ? _lastUsage(text) : text);
+    }
     if (this.#input === undefined && this.#output === undefined) return undefined;
     return {
       input: this.#input ?? 0,
@@ -138,4 +153,26 @@ export class UsageTap {
         this.#cacheWrite1h;
     }
   }
+}
+
+/**
+ * The last `"usage":{...}` object in `text` (the end of a JSON message), as a JSON document of its own,
+ * or `""`. Braces inside strings are skipped, so a quoted `}` cannot cut the object short.
+ */
+function _lastUsage(text: string): string {
+  const at = text.lastIndexOf('"usage":');
+  const start = text.indexOf("{", at);
+  if (at < 0 || start < 0 || text.slice(at + '"usage":'.length, start).trim() !== "") return "";
+  let depth = 0;
+  let quoted = false;
+  for (let i = start; i < text.length; i++) {
+    const char = text[i];
+    if (quoted) {
+      if (char === "\\") i++;
+      else if (char === '"') quoted = false;
+    } else if (char === '"') quoted = true;
+    else if (char === "{") depth++;
+    else if (char === "}" && --depth === 0) return `{"usage":${text.slice(start, i + 1)}}`;
+  }
+  return "";
 }

@@ -104,3 +104,25 @@ Deno.test("UsageTap stops reading at an event past the decoder's bound, and neve
   );
   assert.deepEqual(tap.usage(), { input: 10, output: 1 }, "what was read before the huge event");
 });
+
+Deno.test("UsageTap reads the usage at the end of a JSON message over 4 MiB, keeping only its end", () => {
+  const encoder = new TextEncoder();
+  // A quoted `"usage":{` and `}` in the text are no usage of the message.
+  const text = 'say \\"usage\\":{\\"input_tokens\\":1} and } '.repeat(150_000);
+  const head = encoder.encode(`{"type":"message","content":[{"type":"text","text":"${text}"}],`);
+  const tail = encoder.encode(
+    '"usage": {"input_tokens":12,"cache_creation_input_tokens":4,"cache_creation":{"ephemeral_1h_input_tokens":4},' +
+      '"output_tokens":30000,"note":"{ } \\" }"}}',
+  );
+  assert.ok(head.byteLength > 4 * 1024 * 1024);
+  const tap = new UsageTap(false);
+  for (let at = 0; at < head.byteLength; at += 65_536) tap.observe(head.subarray(at, at + 65_536));
+  tap.observe(tail.subarray(0, 40));
+  tap.observe(tail.subarray(40));
+  assert.deepEqual(tap.detail(), { input: 12, output: 30_000, cacheRead: 0, cacheWrite: 4, cacheWrite1h: 4 });
+
+  const noUsage = new UsageTap(false);
+  noUsage.observe(head);
+  noUsage.observe(encoder.encode('"usage":null,"x":{"output_tokens":5}}'));
+  assert.equal(noUsage.detail(), undefined, "a usage that is no object is none");
+});
