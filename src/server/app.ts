@@ -1,10 +1,11 @@
-import { Hono, type MiddlewareHandler } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { ClientRegistry, namedClients } from "../ledger/clients.ts";
 import type { Logger } from "../util/logger.ts";
 import { VERSION } from "../version.ts";
 import { clientAuth, type Refusal } from "./auth.ts";
 import { chatCompletions } from "./chat_completions.ts";
-import { errorResponse } from "./errors.ts";
+import { RelayError } from "./errors.ts";
+import type { InFlight } from "./in_flight.ts";
 import { openaiErrorResponse } from "./openai_errors.ts";
 import { servedModels } from "./models.ts";
 import { relay, type RelayOptions } from "./relay.ts";
@@ -37,6 +38,7 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   const forward = relay({ ...options, parsedBody: (request) => parsedBodies.get(request) });
   app.use(requestId());
   app.use(_accessLine(options.logger));
+  app.use(_refuseWhileShuttingDown(options.inFlight));
   app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
   const clients = options.clients ?? new ClientRegistry(namedClients(options.tokens));
   app.use("/v1/*", clientAuth(clients, refuse));
@@ -63,11 +65,31 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   return app;
 }
 
+const refuse: Refusal = (c, status, message) => _refusal(c, new RelayError(status, message));
+
 /** OpenAI's clients parse only OpenAI's error shape; everyone else gets Anthropic's. */
-const refuse: Refusal = (c, status, message) =>
-  c.req.path === CHAT_COMPLETIONS_PATH
-    ? openaiErrorResponse(status, message)
-    : errorResponse(status, message);
+function _refusal(c: Context<RelayEnv>, error: RelayError): Response {
+  return c.req.path === CHAT_COMPLETIONS_PATH
+    ? openaiErrorResponse(error.status, error.message, { type: error.type, headers: error.headers })
+    : error.toResponse();
+}
+
+/**
+ * Once a shutdown has begun, every new request (admin and `/health` too) is answered 503 on a connection
+ * that closes, so the client's retry finds the next relay, or this one restarted, and not this one.
+ */
+function _refuseWhileShuttingDown(inFlight: InFlight): MiddlewareHandler<RelayEnv> {
+  const shuttingDown = new RelayError(
+    503,
+    "relay is shutting down: send the request again",
+    { connection: "close", "retry-after": "1" },
+    "overloaded_error",
+  );
+  return async (c, next) => {
+    if (inFlight.shuttingDown) return _refusal(c, shuttingDown);
+    await next();
+  };
+}
 
 /**
  * The access line of a request no handler logs itself: relay's own refusals (a missing token, an

@@ -76,3 +76,20 @@ export class RelayError extends Error {
     return errorResponse(this.status, this.message, this.headers, this.type);
   }
 }
+
+/**
+ * What a response body fails with when relay breaks its client's transfer off on purpose (an upstream
+ * answer cut off where nothing could be appended): the transfer breaks as the upstream's did, the
+ * access line tells why, and the server logs nothing more. `cause` is the upstream's failure.
+ *
+ * @example
+ * ```ts
+ * controller.error(new BodyCutError("upstream anthropic sent nothing for 300000 ms", { cause: error }));
+ * ```
+ */
+export class BodyCutError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "BodyCutError";
+  }
+}

@@ -1,7 +1,7 @@
 /**
- * The upstream exchanges under way, so a shutdown whose grace period ran out can end them cleanly:
- * aborting an exchange ends its client's stream with an error event, which a dropped connection
- * would not say.
+ * The upstream exchanges under way, and how far a shutdown has gone: once it begins, relay refuses new
+ * requests; once its grace period ran out, the exchanges still open are ended cleanly: aborting an
+ * exchange ends its client's stream with an error event, which a dropped connection would not say.
  *
  * @example
  * ```ts
@@ -14,6 +14,17 @@
 export class InFlight {
   readonly #controllers = new Set<AbortController>();
   readonly #cut = new AbortController();
+  #shuttingDown = false;
+
+  /** Whether a shutdown has begun ({@linkcode beginShutdown}): new requests are then refused. */
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
+  /** Marks the start of a shutdown: from now on relay refuses new requests, and lets those under way go on. */
+  beginShutdown(): void {
+    this.#shuttingDown = true;
+  }
 
   /**
    * Aborted by {@linkcode abortAll}, with its reason: requests still waiting then (for a slot, a key's

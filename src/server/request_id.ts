@@ -25,7 +25,7 @@ const _ACCEPTABLE = /^[A-Za-z0-9._:-]{1,128}$/;
  * app.get("/", (c) => c.text(c.get("requestId")));
  * ```
  */
-export function requestId(generate: () => string = newRequestId): MiddlewareHandler<RelayEnv> {
+export function requestId(generate: () => string = _newRequestId): MiddlewareHandler<RelayEnv> {
   return async (c, next) => {
     const offered = c.req.header("x-request-id");
     const id = offered && _ACCEPTABLE.test(offered) ? offered : generate();
@@ -38,6 +38,6 @@ export function requestId(generate: () => string = newRequestId): MiddlewareHand
 }
 
 /** A fresh request id, `relay_` and 32 hex digits. */
-export function newRequestId(): string {
+function _newRequestId(): string {
   return `relay_${crypto.randomUUID().replaceAll("-", "")}`;
 }

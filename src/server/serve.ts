@@ -9,11 +9,11 @@ import { PROMETHEUS_CONTENT_TYPE } from "../util/prometheus.ts";
 import { ADMIN_PREFIX, adminRoutes } from "./admin/index.ts";
 import { adminAuth } from "./admin/auth.ts";
 import { type AppOptions, createApp } from "./app.ts";
-import { errorResponse } from "./errors.ts";
+import { BodyCutError } from "./errors.ts";
 import type { RelayEvent } from "./events.ts";
 import { InFlight } from "./in_flight.ts";
 import { RelayMetrics, type RelayMetricsOptions } from "./metrics.ts";
-import { newRequestId, type RelayEnv } from "./request_id.ts";
+import type { RelayEnv } from "./request_id.ts";
 import { requestSettingsFromConfig, type Runtime } from "./runtime.ts";
 
 export interface ServeOptions extends Omit<AppOptions, "inFlight"> {
@@ -81,7 +81,6 @@ export function startServer(options: ServeOptions): RunningServer {
   });
   _mountOperations(app, options, events, inFlight);
   const responses = new _OpenResponses();
-  let stopping = false;
   // Deno's `server.shutdown()` waits for every response to be sent, for ever if a client stopped reading,
   // and once it is called the signal no longer cuts anything: relay waits for its responses itself, and
   // calls it only once they are all handed over.
@@ -93,17 +92,8 @@ export function startServer(options: ServeOptions): RunningServer {
     onListen: () => {},
     onError: (error) => _internalError(options.logger, error),
   }, (request, info) => {
-    if (stopping) {
-      // Answered before the app, so with the headers its middleware would have given it.
-      const id = newRequestId();
-      return errorResponse(
-        503,
-        "relay is shutting down: send the request again",
-        { connection: "close", "retry-after": "1", "x-request-id": id, "request-id": id },
-        "overloaded_error",
-      );
-    }
-    responses.add(info.completed);
+    // The app refuses a shutdown's new requests; a client retrying in a loop must not keep the drain going.
+    if (!inFlight.shuttingDown) responses.add(info.completed);
     return app.fetch(request, info);
   });
   const { hostname, port } = server.addr;
@@ -113,7 +103,7 @@ export function startServer(options: ServeOptions): RunningServer {
     finished: server.finished,
     inFlight,
     async shutdown(graceMs: number) {
-      stopping = true;
+      inFlight.beginShutdown();
       // Event streams never end by themselves: end them, or the drain would wait out the grace.
       events.close();
       const cut = !await _settlesWithin(responses.drained(), graceMs);
@@ -211,7 +201,14 @@ function _mountOperations(
   if (runtime) app.route(ADMIN_PREFIX, adminRoutes({ runtime, limiter, inFlight, startedAt }));
 }
 
+/**
+ * Deno's server calls this with what the app's own error handling never saw: mostly a response body that
+ * failed. A body relay broke off on purpose is told in its request's access line already; anything else
+ * is a bug, logged with its stack.
+ */
 function _internalError(logger: Logger, error: unknown): Response {
-  logger.error("unhandled", { error: String(error instanceof Error ? error.stack : error) });
+  if (!(error instanceof BodyCutError)) {
+    logger.error("unhandled", { error: String(error instanceof Error ? error.stack : error) });
+  }
   return new Response("internal error", { status: 500 });
 }

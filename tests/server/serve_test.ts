@@ -4,6 +4,7 @@ import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.t
 import { startTestRelay } from "../_helpers/relay.ts";
 
 const MESSAGES = '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[]}';
+const SHUTTING_DOWN = "relay is shutting down: send the request again";
 
 function post(url: string): Promise<Response> {
   return fetch(`${url}/v1/messages`, {
@@ -64,15 +65,70 @@ Deno.test("during the grace a new request gets a 503 and the stream under way fi
   assert.equal(refused.headers.get("retry-after"), "1");
   assert.match(refused.headers.get("request-id")!, /^relay_[0-9a-f]{32}$/);
   assert.equal(refused.headers.get("x-request-id"), refused.headers.get("request-id"));
-  assert.deepEqual((await refused.json()).error, {
-    type: "overloaded_error",
-    message: "relay is shutting down: send the request again",
-  });
+  assert.deepEqual((await refused.json()).error, { type: "overloaded_error", message: SHUTTING_DOWN });
   assert.equal(upstream.requests.length, 1, "nothing more went upstream");
+  // The access line is written before the answer goes out.
+  const line = relay.logs.find((logged) => logged.request_id === refused.headers.get("request-id"));
+  assert.deepEqual([line?.msg, line?.status, line?.outcome, line?.error], [
+    "request",
+    503,
+    "relay_error",
+    SHUTTING_DOWN,
+  ]);
 
   stream.push("event: message_stop\ndata: {}\n\n");
   stream.end();
   assert.equal(await response.text(), "event: message_start\ndata: {}\n\nevent: message_stop\ndata: {}\n\n");
   assert.deepEqual(await stopping, { cut: false });
   await upstream.close();
+});
+
+Deno.test("during the grace the OpenAI route's 503 is in OpenAI's error shape, and logged", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  const relay = startTestRelay({ upstreamUrl: upstream.url });
+  const pending = post(relay.url);
+  stream.push("event: message_start\ndata: {}\n\n");
+  const response = await pending;
+  const stopping = relay.server.shutdown(60_000);
+
+  const refused = await fetch(`${relay.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "hi" }] }),
+  });
+  assert.equal(refused.status, 503);
+  assert.equal(refused.headers.get("connection"), "close");
+  assert.equal(refused.headers.get("retry-after"), "1");
+  assert.deepEqual(await refused.json(), {
+    error: { message: SHUTTING_DOWN, type: "overloaded_error", param: null, code: null },
+  });
+  const line = relay.logs.find((logged) => logged.request_id === refused.headers.get("x-request-id"));
+  assert.deepEqual([line?.msg, line?.path, line?.status], ["request", "/v1/chat/completions", 503]);
+
+  stream.end();
+  await response.text();
+  assert.deepEqual(await stopping, { cut: false });
+  await upstream.close();
+});
+
+Deno.test("a body relay breaks off on purpose is logged by its access line alone, not as unhandled", async () => {
+  const stream = controlledStream();
+  const relay = startTestRelay({
+    provider: {
+      name: "cut",
+      type: "test",
+      send: () =>
+        Promise.resolve(new Response(stream.body, { headers: { "content-type": "application/json" } })),
+    },
+  });
+  stream.push('{"id":"msg_1","con');
+  const reader = (await post(relay.url)).body!.getReader();
+  await reader.read();
+  stream.fail(new Error("connection reset"));
+  await assert.rejects(reader.read());
+  assert.equal((await relay.nextRequestLog()).outcome, "upstream_failed");
+  // Deno's server reports a failed body before it settles the response, which a shutdown waits for.
+  await relay.server.shutdown(60_000);
+  assert.deepEqual(relay.logs.filter((line) => line.msg === "unhandled"), []);
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { BodyCutError } from "../../src/server/errors.ts";
 import { forwardBody, type ForwardOutcome } from "../../src/stream/forward.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import { WatchedReader } from "../../src/stream/watched_reader.ts";
@@ -63,7 +64,7 @@ Deno.test("forwardBody appends nothing to half an event, nor to a body that is n
     const reset = new Error("reset");
     source.fail(reset);
     // A clean end would pass the cut body off as whole.
-    await assert.rejects(reader.read(), (error) => error === reset);
+    await assert.rejects(reader.read(), (error) => error instanceof BodyCutError && error.cause === reset);
     assert.equal((await outcome).kind, "upstream_failed");
   }
 });
