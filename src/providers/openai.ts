@@ -1,5 +1,9 @@
-import { errorEnvelope, errorResponse } from "../server/errors.ts";
-import { anthropicFailureFor, readOpenAIError } from "../server/openai_errors.ts";
+import { errorEnvelope, errorResponse, errorTypeForStatus } from "../server/errors.ts";
+import {
+  anthropicErrorFromOpenAI,
+  type AnthropicFailure,
+  anthropicFailureFor,
+} from "../server/openai_errors.ts";
 import { chatRequestFor, RequestTranslationError } from "../stream/anthropic_to_openai_request.ts";
 import {
   completionAsAnthropicSse,
@@ -9,7 +13,9 @@ import {
 } from "../stream/openai_to_anthropic.ts";
 import { answerChoice, anthropicMessageFor } from "../stream/openai_to_anthropic_message.ts";
 import { newToolId } from "../stream/openai_tool_ids.ts";
+import { translateWhole } from "../stream/openai_translate_sse.ts";
 import { type ChatCompletion, isJsonObject, type JsonObject, messageFault } from "../stream/openai_types.ts";
+import { encodeSseEvent } from "../stream/sse_encode.ts";
 import { copyHeaders } from "../util/headers.ts";
 import type { Provider, ProviderKey, ProviderRequest } from "./types.ts";
 
@@ -32,9 +38,10 @@ export interface OpenAIProviderOptions {
  *
  * Streams answer `message_start` as soon as the upstream accepts the request, so relay's keep-alive
  * covers a local model that is slow to its first token. A stream answered with JSON (a server that
- * ignores `stream`, or reports a failure in a 200 body) is read whole first: a failure is then the same
- * error answer as unstreamed, before anything is committed, and a completion goes out as the stream it
- * stands for. Chat Completions has no token counting, so `count_tokens` is a 404 `not_found_error`
+ * ignores `stream`, or reports a failure in a 200 body) is read whole once relay reads the answer, under
+ * its deadlines for a body: a completion goes out as the stream it stands for, a failure as an `error`
+ * event before anything else, which relay can still retry. Error answers' bodies are read as late.
+ * Chat Completions has no token counting, so `count_tokens` is a 404 `not_found_error`
  * (Claude Code then counts through `/v1/messages`), as is `/v1/models` (relay answers it from the
  * config when `models:` is set).
  *
@@ -76,27 +83,27 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
         signal: request.signal,
         redirect: "manual",
       });
-      if (!response.ok) {
-        const { status, type, message } = await readOpenAIError(response);
-        return Response.json(errorEnvelope(type, message), { status, headers: _answerHeaders(response) });
-      }
+      if (!response.ok) return anthropicErrorFromOpenAI(response, _answerHeaders(response));
       const translation: OpenAIToAnthropicOptions = {
         messageId: newMessageId(),
         model,
         thinking: isJsonObject(body.thinking) && ["enabled", "adaptive"].includes(String(body.thinking.type)),
         newToolId: options.newToolId ?? newToolId,
       };
-      if (request.stream && !_isJson(response)) return _streamed(response, translation);
-      const completion = await _completion(response, options.name);
-      if (completion instanceof Response) return completion;
-      if (!request.stream) {
-        return Response.json(anthropicMessageFor(completion, translation), {
-          headers: _answerHeaders(response),
-        });
+      if (request.stream) {
+        const upstream = response.body ?? ReadableStream.from<Uint8Array>([]);
+        const body = _isJson(response)
+          ? translateWhole(upstream, (text) => _completionAsStream(text, translation, options.name))
+          : openaiToAnthropicSse(upstream, new OpenAIToAnthropic(translation));
+        return new Response(body, { headers: _sseHeaders(response) });
       }
-      return new Response(completionAsAnthropicSse(completion, translation), {
-        headers: _sseHeaders(response),
-      });
+      const headers = _answerHeaders(response);
+      const read = _completionIn(await response.text(), options.name);
+      if ("failure" in read) {
+        const { status, type, message } = read.failure;
+        return Response.json(errorEnvelope(type, message), { status, headers });
+      }
+      return Response.json(anthropicMessageFor(read.completion, translation), { headers });
     },
   };
 }
@@ -111,49 +118,56 @@ function _upstreamHeaders(stream: boolean, key: ProviderKey | undefined): Header
   return headers;
 }
 
-function _streamed(response: Response, translation: OpenAIToAnthropicOptions): Response {
-  const upstream = response.body ?? ReadableStream.from<Uint8Array>([]);
-  const body = openaiToAnthropicSse(upstream, new OpenAIToAnthropic(translation));
-  return new Response(body, { headers: _sseHeaders(response) });
-}
-
 /** Whether a 200 answer is JSON (a completion or an error), whatever was asked for. */
 function _isJson(response: Response): boolean {
   // Media types are case-insensitive (RFC 9110 §8.3.1).
   return (response.headers.get("content-type") ?? "").toLowerCase().startsWith("application/json");
 }
 
-/** The completion in a 200 answer, or the error answer the body calls for instead. */
-async function _completion(response: Response, name: string): Promise<ChatCompletion | Response> {
-  const headers = _answerHeaders(response);
+/**
+ * The Anthropic stream a JSON answer to a streamed request stands for. A failure is an `error` event
+ * before `message_start`: still a failure relay retries or fails over, by the status its type stands for.
+ */
+function _completionAsStream(
+  text: string,
+  translation: OpenAIToAnthropicOptions,
+  name: string,
+): Uint8Array[] {
+  const read = _completionIn(text, name);
+  if ("completion" in read) return completionAsAnthropicSse(read.completion, translation);
+  return [encodeSseEvent("error", errorEnvelope(read.failure.type, read.failure.message))];
+}
+
+/** The completion in a 200 answer's body, or the failure the body stands for instead. */
+function _completionIn(
+  text: string,
+  name: string,
+): { completion: ChatCompletion } | { failure: AnthropicFailure } {
   let completion: unknown;
   try {
-    completion = await response.json();
+    completion = JSON.parse(text);
   } catch (error) {
-    return errorResponse(
-      502,
-      `upstream ${name} answered 200 without a JSON body: ${(error as Error).message}`,
-    );
+    return _bad(`upstream ${name} answered 200 without a JSON body: ${(error as Error).message}`);
   }
   // Some compatibles report a failure in a 200 body.
   const failure = isJsonObject(completion) && completion.error ? anthropicFailureFor(completion) : undefined;
-  if (failure) {
-    return Response.json(errorEnvelope(failure.type, failure.message), { status: failure.status, headers });
-  }
+  if (failure) return { failure };
   // Passed on as a Message, an answer without a choice would read as a finished, empty turn; as a 502,
   // relay can retry it or fail over, and the client sees why.
   const choice = isJsonObject(completion) ? answerChoice(completion) : undefined;
-  if (!choice) {
-    return errorResponse(502, `upstream ${name} answered 200 without a choice: ${_excerpt(completion)}`);
-  }
+  if (!choice) return _bad(`upstream ${name} answered 200 without a choice: ${_excerpt(completion)}`);
   const fault = messageFault(choice.message);
   if (fault) {
-    return errorResponse(
-      502,
+    return _bad(
       `upstream ${name} answered 200 with a malformed completion (${fault}): ${_excerpt(completion)}`,
     );
   }
-  return completion as ChatCompletion;
+  return { completion: completion as ChatCompletion };
+}
+
+/** A 200 answer relay cannot use: the upstream's fault, a 502. */
+function _bad(message: string): { failure: AnthropicFailure } {
+  return { failure: { status: 502, type: errorTypeForStatus(502), message } };
 }
 
 /**

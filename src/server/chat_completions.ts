@@ -5,7 +5,7 @@ import { anthropicRequestFor, ChatRequestError } from "../stream/openai_request_
 import { isJsonObject } from "../stream/openai_types.ts";
 import { copyHeaders, WITHOUT_LENGTH } from "../util/headers.ts";
 import { jsonSyntaxReason, parseJsonBody, readBody } from "./body.ts";
-import { RelayError } from "./errors.ts";
+import { BodyCutError, RelayError } from "./errors.ts";
 import { openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 
@@ -104,8 +104,12 @@ async function _openaiAnswer(
   try {
     message = await answer.json();
   } catch (error) {
-    const reason = error instanceof SyntaxError ? jsonSyntaxReason(error) : String(error);
-    return openaiErrorResponse(502, `the upstream's answer is not JSON: ${reason}`, { type: "api_error" });
+    const message = error instanceof BodyCutError
+      ? `the upstream's answer was cut off: ${error.message}`
+      : `the upstream's answer is not JSON: ${
+        error instanceof SyntaxError ? jsonSyntaxReason(error) : String(error)
+      }`;
+    return openaiErrorResponse(502, message, { type: "api_error" });
   }
   return Response.json(chatCompletionFor(isJsonObject(message) ? message : {}, created), { headers });
 }

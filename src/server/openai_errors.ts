@@ -4,8 +4,9 @@
  * and an Anthropic-format failure told to an OpenAI client. The status and the message text survive
  * both ways, because clients retry on the status and Claude Code reads the text.
  */
+import { translateWhole } from "../stream/openai_translate_sse.ts";
 import { isJsonObject } from "../stream/openai_types.ts";
-import { type AnthropicErrorType, errorTypeForStatus } from "./errors.ts";
+import { type AnthropicErrorType, errorEnvelope, errorTypeForStatus } from "./errors.ts";
 
 /** A failure in Anthropic's terms: the status to answer before a stream, the type and text always. */
 export interface AnthropicFailure {
@@ -56,7 +57,9 @@ export function openaiErrorResponse(
 /**
  * An Anthropic-format error response (relay's own or an upstream's) rewritten in OpenAI's shape, with
  * the same status and the Anthropic `error.type` as `type`. `headers` go along: `retry-after` and
- * `x-should-retry` drive the OpenAI SDK's retries too.
+ * `x-should-retry` drive the OpenAI SDK's retries too. A body that cannot be read whole (an upstream's,
+ * stalled or cut off on its way through relay) still gives its status, with a message that says so:
+ * half of it would be no message.
  *
  * @example
  * ```ts
@@ -64,7 +67,14 @@ export function openaiErrorResponse(
  * ```
  */
 export async function openaiErrorFromAnthropic(response: Response, headers?: HeadersInit): Promise<Response> {
-  const text = await response.text();
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (cut) {
+    const reason = cut instanceof Error ? cut.message : String(cut);
+    const message = `upstream answered HTTP ${response.status}, but its error body was cut off: ${reason}`;
+    return openaiErrorResponse(response.status, message, { headers });
+  }
   let error: unknown;
   try {
     error = JSON.parse(text)?.error;
@@ -81,27 +91,31 @@ export async function openaiErrorFromAnthropic(response: Response, headers?: Hea
 }
 
 /**
- * Reads an OpenAI-compatible upstream's non-2xx answer in Anthropic's terms. The status is kept (a
- * redirect, which `fetch` was told not to follow, becomes 502: the upstream URL is wrong); the text is
- * the upstream's own, since its wording is what a user can act on.
+ * An OpenAI-compatible upstream's non-2xx answer as the Anthropic error answer it stands for, at once.
+ * The status is kept (a redirect, which `fetch` was told not to follow, becomes 502: the upstream URL
+ * is wrong); the body, read when the answer's reader asks for it (under relay's deadlines for a body,
+ * and not at all when relay retries elsewhere), becomes Anthropic's envelope around the upstream's own
+ * text, since its wording is what a user can act on.
  *
  * @example
  * ```ts
- * const { status, type, message } = await readOpenAIError(response);
- * return Response.json(errorEnvelope(type, message), { status });
+ * if (!response.ok) return anthropicErrorFromOpenAI(response, { "content-type": "application/json" });
  * ```
  */
-export async function readOpenAIError(response: Response): Promise<AnthropicFailure> {
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
+export function anthropicErrorFromOpenAI(response: Response, headers?: HeadersInit): Response {
   const status = response.status >= 400 ? response.status : 502;
-  return anthropicFailureFor(body, status) ??
-    { status, type: errorTypeForStatus(status), message: _fallbackMessage(text, response.status) };
+  const body = translateWhole(response.body ?? ReadableStream.from([]), (text) => {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    const { type, message } = anthropicFailureFor(json, status) ??
+      { type: errorTypeForStatus(status), message: _fallbackMessage(text, response.status) };
+    return [new TextEncoder().encode(JSON.stringify(errorEnvelope(type, message)))];
+  });
+  return new Response(body, { status, headers });
 }
 
 /**

@@ -152,11 +152,27 @@ export class OpenAIToAnthropic {
         { type: "api_error" as const, message: JSON.stringify(chunk.error) };
       return this.#fail(failure.type, failure.message);
     }
-    if (chunk?.usage) {
-      this.#usage = chunk.usage;
-      // Usage after the finish is all the answer waited for (protocols.md §7.4); `[DONE]` adds nothing.
-      if (this.#finishReason !== undefined) return this.#complete();
-    }
+    if (chunk?.usage) this.#usage = chunk.usage;
+    const events = this.#choice(chunk, data);
+    // Usage with or after the finish is all the answer waited for (protocols.md §7.4); `[DONE]` adds
+    // nothing. Some upstreams send both in one chunk.
+    if (chunk?.usage && this.settling) events.push(...this.#complete());
+    return events;
+  }
+
+  /**
+   * The upstream body ended. After a `finish_reason` that is a normal end (the `[DONE]` was left out);
+   * before one the answer was cut short, which the client must learn, since a missing `message_stop`
+   * is all the SDKs would otherwise notice.
+   */
+  end(): AnthropicEvent[] {
+    if (this.#finished) return [];
+    if (this.#finishReason !== undefined) return this.#complete();
+    return this.#fail("api_error", "upstream ended the stream before the answer was finished");
+  }
+
+  /** What a chunk's choice completes, its finish included. */
+  #choice(chunk: ChatChunk, data: string): AnthropicEvent[] {
     // relay never asks for `n` > 1, so choice 0 is the whole answer.
     const choices = Array.isArray(chunk?.choices) ? chunk.choices : [];
     const choice = choices.find((candidate) => (candidate?.index ?? 0) === 0);
@@ -174,17 +190,6 @@ export class OpenAIToAnthropic {
       events.push(...this.#startRemainingTools(), ...this.#close());
     }
     return events;
-  }
-
-  /**
-   * The upstream body ended. After a `finish_reason` that is a normal end (the `[DONE]` was left out);
-   * before one the answer was cut short, which the client must learn, since a missing `message_stop`
-   * is all the SDKs would otherwise notice.
-   */
-  end(): AnthropicEvent[] {
-    if (this.#finished) return [];
-    if (this.#finishReason !== undefined) return this.#complete();
-    return this.#fail("api_error", "upstream ended the stream before the answer was finished");
   }
 
   #delta(delta: ChatDelta): AnthropicEvent[] {
@@ -450,20 +455,21 @@ export function openaiToAnthropicSse(
 }
 
 /**
- * The Anthropic SSE body for a completion that came whole although a stream was asked for (a server
- * that ignores `stream`): the stream translation of the one chunk it amounts to, so it reads as the
- * streamed answer would. The completion must have a choice whose message `messageFault` found readable.
+ * The Anthropic SSE events, encoded, for a completion that came whole although a stream was asked for
+ * (a server that ignores `stream`): the stream translation of the one chunk it amounts to, so it reads
+ * as the streamed answer would. The completion must have a choice whose message `messageFault` found
+ * readable.
  *
  * @example
  * ```ts
- * const body = completionAsAnthropicSse(await upstream.json(), { messageId, model, thinking: false, newToolId });
- * return new Response(body, { headers: { "content-type": "text/event-stream" } });
+ * const events = completionAsAnthropicSse(completion, { messageId, model, thinking: false, newToolId });
+ * return new Response(ReadableStream.from(events), { headers: { "content-type": "text/event-stream" } });
  * ```
  */
 export function completionAsAnthropicSse(
   completion: ChatCompletion,
   options: OpenAIToAnthropicOptions,
-): ReadableStream<Uint8Array> {
+): Uint8Array[] {
   const choice = answerChoice(completion);
   const { tool_calls: calls, ...message } = choice?.message ?? {};
   // Each call comes whole, one fragment; its place in the list is the index a stream would give it.
@@ -478,7 +484,7 @@ export function completionAsAnthropicSse(
     ...translator.chunk(JSON.stringify(chunk)),
     ...translator.chunk("[DONE]"),
   ];
-  return ReadableStream.from(_encode(events));
+  return _encode(events);
 }
 
 function _encode(events: AnthropicEvent[]): Uint8Array[] {

@@ -206,6 +206,31 @@ Deno.test("upstream errors reach the Anthropic SDK with their status and text: b
   );
 });
 
+Deno.test("a stream answered with a JSON error is retried by its status: a rate limit moves to the next key", async () => {
+  const answers = [
+    () => Response.json({ error: { message: "Rate limit reached", code: "rate_limit_exceeded" } }),
+    () => Response.json({ choices: [{ index: 0, message: { content: "Whole." }, finish_reason: "stop" }] }),
+  ];
+  const upstream = startFakeOpenAI(() => answers.shift()!());
+  const provider = createOpenAIProvider({ name: "openai", baseUrl: `${upstream.url}/v1` });
+  await using relay = startTestRelay({
+    provider,
+    keys: [FAKE_OPENAI_KEY, `${FAKE_OPENAI_KEY}2`],
+    retry: { maxAttempts: 2 },
+  });
+  const anthropic = new Anthropic({ baseURL: relay.url, apiKey: "unused", maxRetries: 0 });
+  const message = await anthropic.messages.stream(ASK).finalMessage();
+  assert.deepEqual(message.content, [{ type: "text", text: "Whole." }]);
+  assert.equal((await relay.logged("attempt failed")).next, "retry_next_key");
+  assert.deepEqual(
+    [(await upstream.nextRequest()).headers, (await upstream.nextRequest()).headers].map((headers) =>
+      headers.get("authorization")
+    ),
+    [`Bearer ${FAKE_OPENAI_KEY}`, `Bearer ${FAKE_OPENAI_KEY}2`],
+  );
+  await upstream.close();
+});
+
 Deno.test("a slow local model: the stream opens at once and keep-alives fill the silence, for both kinds of client", async (t) => {
   const streams: ControlledStream[] = [];
   const upstream = startFakeOpenAI(() => {

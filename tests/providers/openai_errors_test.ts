@@ -1,9 +1,9 @@
 /** `src/server/openai_errors.ts`: errors between OpenAI's shape and Anthropic's, both ways. */
 import assert from "node:assert/strict";
 import {
+  anthropicErrorFromOpenAI,
   anthropicFailureFor,
   openaiErrorFromAnthropic,
-  readOpenAIError,
 } from "../../src/server/openai_errors.ts";
 
 Deno.test("the error shapes compatibles use are all read, keeping their text", () => {
@@ -78,16 +78,18 @@ Deno.test("a context overflow, however worded, reads 'prompt is too long' with t
   }
 });
 
-Deno.test("readOpenAIError falls back to the body text, then to the status", async () => {
-  assert.deepEqual(await readOpenAIError(new Response("upstream exploded", { status: 500 })), {
-    status: 500,
-    type: "api_error",
-    message: "upstream exploded",
+Deno.test("anthropicErrorFromOpenAI falls back to the body text, then to the status", async () => {
+  const exploded = anthropicErrorFromOpenAI(new Response("upstream exploded", { status: 500 }));
+  assert.equal(exploded.status, 500);
+  assert.deepEqual(await exploded.json(), {
+    type: "error",
+    error: { type: "api_error", message: "upstream exploded" },
   });
-  assert.deepEqual(await readOpenAIError(new Response(null, { status: 503 })), {
-    status: 503,
-    type: "api_error",
-    message: "upstream answered HTTP 503 without a message",
+  const bare = anthropicErrorFromOpenAI(new Response(null, { status: 503 }));
+  assert.equal(bare.status, 503);
+  assert.deepEqual(await bare.json(), {
+    type: "error",
+    error: { type: "api_error", message: "upstream answered HTTP 503 without a message" },
   });
 });
 

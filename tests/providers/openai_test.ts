@@ -3,6 +3,7 @@ import { configSchema } from "../../src/config/schema.ts";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
 import { createProvider } from "../../src/providers/registry.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import { concatBytes } from "../../src/util/bytes.ts";
 import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
 import { chunk, openaiError, openaiStream } from "../_helpers/fake_openai.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
@@ -135,15 +136,18 @@ Deno.test("unstreamed: a completion becomes a Message; a 200 carrying an error o
   assert.equal((await provider.send(unstreamed, KEY)).status, 502);
 });
 
-Deno.test("a stream answered with JSON: an error keeps its status before anything is committed, a completion streams", async () => {
+Deno.test("a stream answered with JSON: a completion streams, an error is an error event before message_start", async () => {
   let answer = () => Response.json({ error: { message: "Rate limit reached", code: "rate_limit_exceeded" } });
   const { provider } = recording(() => answer());
   const limited = await provider.send(providerRequest(ASK), KEY);
-  assert.equal(limited.status, 429);
-  assert.deepEqual(await limited.json(), {
-    type: "error",
-    error: { type: "rate_limit_error", message: "Rate limit reached" },
-  });
+  assert.equal(limited.status, 200);
+  assert.deepEqual(new SseDecoder().feed(await limited.bytes()), [{
+    event: "error",
+    data: JSON.stringify({
+      type: "error",
+      error: { type: "rate_limit_error", message: "Rate limit reached" },
+    }),
+  }], "relay retries it as the 429 its type stands for");
 
   answer = () =>
     Response.json({
@@ -178,7 +182,62 @@ Deno.test("a stream answered with JSON: an error keeps its status before anythin
   ]);
 
   answer = () => Response.json({ choices: [] });
-  assert.equal((await provider.send(providerRequest(ASK), KEY)).status, 502);
+  const empty = await provider.send(providerRequest(ASK), KEY);
+  const [failure] = new SseDecoder().feed(await empty.bytes());
+  assert.equal(failure.event, "error");
+  assert.match(JSON.parse(failure.data).error.message, /^upstream local answered 200 without a choice/);
+});
+
+Deno.test("a JSON answer's body, to a stream or an error, is read only as relay reads the answer, a live chunk at a time", async (t) => {
+  /** The answer `send` gives for an upstream answer whose body the test feeds. */
+  const answered = async (init: ResponseInit) => {
+    const upstream = controlledStream();
+    const { provider } = recording(() => upstream.response(init));
+    // Read inside `send`, the body would fall under relay's timeouts.connect, which `send` runs under.
+    const sent = provider.send(providerRequest(ASK), KEY);
+    const first = await Promise.race([
+      sent.then(() => "answered"),
+      upstream.whenRead().then(() => "body read"),
+    ]);
+    assert.equal(first, "answered");
+    const response = await sent;
+    return { upstream, status: response.status, reader: response.body!.getReader() };
+  };
+  const completion = JSON.stringify({
+    choices: [{ index: 0, message: { content: "Late." }, finish_reason: "stop" }],
+  });
+
+  await t.step(
+    "a completion: each chunk read is an empty one (a sign of life), then the stream",
+    async () => {
+      const { upstream, reader } = await answered({ headers: { "content-type": "application/json" } });
+      upstream.push(completion.slice(0, 20));
+      assert.deepEqual(await reader.read(), { done: false, value: new Uint8Array() });
+      upstream.push(completion.slice(20));
+      upstream.end();
+      const chunks: Uint8Array[] = [];
+      for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value);
+      const { message, error } = assembleAnthropicStream(new SseDecoder().feed(concatBytes(chunks)));
+      assert.equal(error, undefined);
+      assert.deepEqual(message.content, [{ type: "text", text: "Late." }]);
+    },
+  );
+  await t.step("an error answer keeps its status; its body fails as the upstream's did", async () => {
+    const { upstream, status, reader } = await answered({
+      status: 400,
+      headers: { "content-type": "application/json" },
+    });
+    assert.equal(status, 400);
+    upstream.push('{"error":{"message":"bad');
+    assert.deepEqual(await reader.read(), { done: false, value: new Uint8Array() });
+    upstream.fail(new Error("connection reset"));
+    await assert.rejects(reader.read(), /connection reset/);
+  });
+  await t.step("cancelling the answer cancels the upstream's body", async () => {
+    const { upstream, reader } = await answered({ headers: { "content-type": "application/json" } });
+    await reader.cancel("client gone");
+    assert.equal(await upstream.cancelled, "client gone");
+  });
 });
 
 Deno.test("unstreamed: a completion of an unexpected shape is a 502 that blames the upstream", async () => {

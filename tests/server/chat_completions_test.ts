@@ -305,6 +305,45 @@ Deno.test("a client that leaves mid-stream is logged as client_closed and the up
   await upstream.close();
 });
 
+Deno.test("an upstream error whose body breaks off keeps its status, in OpenAI's shape, and is logged once", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() =>
+    stream.response({ status: 400, headers: { "content-type": "application/json" } })
+  );
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  stream.push('{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too');
+  const answer = postChat(relay, { ...HELLO, stream: false });
+  await stream.whenRead();
+  stream.fail(new Error("connection reset"));
+  const response = await answer;
+  assert.equal(response.status, 400);
+  const { error } = await response.json();
+  assert.equal(error.type, "invalid_request_error");
+  assert.match(error.message, /^upstream answered HTTP 400, but its error body was cut off: /);
+  const log = await relay.nextRequestLog();
+  assert.deepEqual([log.status, log.outcome], [400, "upstream_failed"]);
+  assert.deepEqual(relay.logs.filter((line) => line.msg === "unhandled"), []);
+  await upstream.close();
+});
+
+Deno.test("an unstreamed answer that breaks off is a 502 saying it was cut off", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() =>
+    stream.response({ headers: { "content-type": "application/json" } })
+  );
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  stream.push('{"id":"msg_1","type":"message","content":[{"type":"text","text":"Hel');
+  const answer = postChat(relay, { ...HELLO, stream: false });
+  await stream.whenRead();
+  stream.fail(new Error("connection reset"));
+  const response = await answer;
+  assert.equal(response.status, 502);
+  const { error } = await response.json();
+  assert.match(error.message, /^the upstream's answer was cut off: upstream upstream failed: /);
+  assert.deepEqual(relay.logs.filter((line) => line.msg === "unhandled"), []);
+  await upstream.close();
+});
+
 /** A whole Anthropic answer, as one chunk. */
 const ANSWER_EVENTS = [
   ["message_start", {

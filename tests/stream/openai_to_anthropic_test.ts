@@ -686,6 +686,21 @@ Deno.test("after its finish_reason, an answer waits for the usage, or 3 s, or th
       await upstream.cancelled;
     },
   );
+  await t.step("usage in the finish chunk itself completes it at once, with nothing to wait for", () => {
+    const usage = { prompt_tokens: 9, completion_tokens: 2 };
+    const events = run([delta({ role: "assistant", content: "" }), {
+      ...delta({ content: "Done." }, "stop"),
+      usage,
+    }]);
+    assert.equal(events.at(-1)?.type, "message_stop");
+    const { message: answer, error } = assembled(events);
+    assert.equal(error, undefined);
+    assert.deepEqual([answer.stop_reason, answer.usage.input_tokens, answer.usage.output_tokens], [
+      "end_turn",
+      9,
+      2,
+    ]);
+  });
   await t.step("3 s of silence complete it, without the usage that never came", async () => {
     const { upstream, clock, output, head } = await finished();
     const rest = readText(output);
