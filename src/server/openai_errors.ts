@@ -92,8 +92,7 @@ export async function openaiErrorFromAnthropic(response: Response, headers?: Hea
 
 /**
  * An OpenAI-compatible upstream's non-2xx answer as the Anthropic error answer it stands for, at once.
- * The status is kept (a redirect, which `fetch` was told not to follow, becomes 502: the upstream URL
- * is wrong); the body, read when the answer's reader asks for it (under relay's deadlines for a body,
+ * The status is kept; the body, read when the answer's reader asks for it (under relay's deadlines for a body,
  * and not at all when relay retries elsewhere), becomes Anthropic's envelope around the upstream's own
  * text, since its wording is what a user can act on.
  *
@@ -103,7 +102,7 @@ export async function openaiErrorFromAnthropic(response: Response, headers?: Hea
  * ```
  */
 export function anthropicErrorFromOpenAI(response: Response, headers?: HeadersInit): Response {
-  const status = response.status >= 400 ? response.status : 502;
+  const { status } = response;
   const body = translateWhole(response.body ?? ReadableStream.from([]), (text) => {
     let json: unknown;
     try {

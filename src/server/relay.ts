@@ -522,7 +522,7 @@ async function _try(
     // A streamed answer sends its headers at once; an unstreamed one only when it is complete.
     const deadline = providerRequest.stream && !route.provider.resolvesOnFirstEvent ? "connect" : "firstByte";
     response = await _within(route.provider.send(providerRequest, attempt.key), attempt, deadline, upstream);
-    if (_REDIRECTS.has(response.status)) {
+    if (response.status >= 300 && response.status < 400) {
       await response.body?.cancel().catch(() => {});
       const error = _redirected(route, response);
       return { kind: "failed", outcome: { kind: "network", error }, headers: response.headers, error };
@@ -842,11 +842,10 @@ function _shutDown(): RelayError {
   );
 }
 
-const _REDIRECTS = new Set([301, 302, 303, 307, 308]);
-
 /**
  * An upstream that redirects has a wrong `base_url` (http for https, a moved path). Its answer is not
- * passed on: the client would follow it straight to the upstream, relay's own token in hand.
+ * passed on: the client would follow it straight to the upstream, relay's own token in hand. Any 3xx
+ * counts: `fetch` follows none, and none is an answer.
  */
 function _redirected(route: Route, response: Response): RelayError {
   const location = response.headers.get("location");

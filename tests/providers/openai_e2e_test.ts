@@ -146,6 +146,20 @@ Deno.test("an unstreamed request gets an Anthropic Message; count_tokens is a 40
   );
 });
 
+Deno.test("an OpenAI upstream's redirect is relay's 502 naming it, as for every upstream", async () => {
+  await using s = setup(() =>
+    new Response(null, { status: 308, headers: { location: "https://moved.example/v1" } })
+  );
+  await assert.rejects(
+    () => s.anthropic.messages.create({ ...ASK, stream: false }),
+    (error: unknown) =>
+      error instanceof Anthropic.APIError && error.status === 502 &&
+      /upstream openai redirected \(308\) to https:\/\/moved\.example\/v1; relay does not follow/.test(
+        error.message,
+      ),
+  );
+});
+
 Deno.test("upstream errors reach the Anthropic SDK with their status and text: before and inside the stream", async (t) => {
   let answer: () => Response = () => new Response();
   await using s = setup(() => answer());

@@ -110,8 +110,7 @@ Deno.test("upstream HTTP errors become Anthropic errors with the same status, te
 
   answer = () => new Response(null, { status: 301, headers: { location: "https://elsewhere/" } });
   const redirected = await provider.send(providerRequest(ASK), KEY);
-  assert.equal(redirected.status, 502);
-  assert.match((await redirected.json()).error.message, /HTTP 301/);
+  assert.equal(redirected.status, 301, "left to relay, which refuses every upstream's redirect");
 });
 
 Deno.test("unstreamed: a completion becomes a Message; a 200 carrying an error or no JSON is an error", async () => {
