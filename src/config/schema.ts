@@ -234,6 +234,13 @@ const _baseUrlSchema = z.string().superRefine((value, ctx) => {
 
 const _required = (what: string) => z.string().min(1, { error: `must not be empty: ${what}` });
 
+/**
+ * Bedrock and Vertex put the region into their host names (`bedrock-runtime.{region}.amazonaws.com`,
+ * `{region}-aiplatform.googleapis.com`): a `/`, `#`, `:` or `.` there could send the request, and
+ * relay's credential with it, to another host.
+ */
+const _REGION = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
 const _providerSchema = z.strictObject({
   name: z.string().regex(_NAME, {
     error: "must start with a letter or digit and hold only letters, digits, `_` and `-`",
@@ -248,7 +255,11 @@ const _providerSchema = z.strictObject({
     first_byte: durationSchema.optional(),
     idle: durationSchema.optional(),
   }).default({}),
-  region: _required("e.g. us-east-1").optional(),
+  region: z.string().regex(_REGION, {
+    error: (issue) =>
+      `must be a region name such as us-east-1, us-east5 or global (lowercase letters, digits and \`-\`), ` +
+      `found ${JSON.stringify(issue.input)}`,
+  }).optional(),
   aws: z.strictObject({
     access_key_id: _headerSecret.min(1, { error: "must not be empty: AWS access key id" }).optional(),
     secret_access_key: _required("AWS secret access key").optional(),
@@ -296,6 +307,9 @@ const _providerSchema = z.strictObject({
         break;
       case "bedrock":
         needs("region", "us-east-1");
+        if (provider.aws && provider.keys?.length) {
+          add("aws", "use keys (Bedrock API keys) or aws (SigV4 credentials), not both");
+        }
         return;
       case "vertex":
         needs("project", "my-project");

@@ -88,7 +88,6 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
   return {
     name: options.name,
     type: "bedrock",
-    resolvesOnFirstEvent: true,
     async send(request: ProviderRequest, key: ProviderKey | undefined): Promise<Response> {
       const operation = _operation(request);
       if (!operation) {
@@ -113,6 +112,10 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
         signal: request.signal,
         redirect: "manual",
       });
+      // A stream's answer waits for its first frame (`_sseResponse`): first_byte's time, not connect's.
+      request.onHeaders?.();
+      // Relay refuses a redirect itself, saying where it pointed: it is not Bedrock's error to reword.
+      if (upstream.status >= 300 && upstream.status <= 399) return upstream;
       if (upstream.status < 200 || upstream.status > 299) {
         return _errorResponse(await readBedrockError(upstream), upstream.headers);
       }

@@ -47,14 +47,12 @@ export function mapBedrockError(name: string | undefined, message: string, statu
   const bare = name?.split(":")[0].split("#").at(-1)?.trim().toLowerCase() ?? "";
   const known = _BY_EXCEPTION[bare];
   if (known) return { ...known, message: _reworded(message) };
-  // Redirects and other non-errors from a misconfigured endpoint are the gateway's failure, not the client's.
-  const answered = status >= 400 ? status : 502;
-  return { status: answered, type: errorTypeForStatus(answered), message: _reworded(message) };
+  return { status, type: errorTypeForStatus(status), message: _reworded(message) };
 }
 
 /**
- * Reads a non-2xx Bedrock answer. The body should be `{"message":…}`, but proxies in front of Bedrock
- * answer HTML or nothing, so the text falls back to the body itself and then to the status.
+ * Reads a Bedrock error answer (4xx, 5xx). The body should be `{"message":…}`, but proxies in front of
+ * Bedrock answer HTML or nothing, so the text falls back to the body itself and then to the status.
  *
  * @example
  * ```ts

@@ -3,6 +3,7 @@
  * Google's own libraries use: relay signs a one-hour assertion with the account's private key and
  * trades it at the token endpoint for an access token scoped to `cloud-platform`.
  */
+import { createPrivateKey, type KeyObject } from "node:crypto";
 import { importPKCS8, SignJWT } from "jose";
 import { requestAccessToken, TokenCache, type TokenSource } from "./token_cache.ts";
 
@@ -35,8 +36,8 @@ interface _ServiceAccount {
 
 /**
  * Access tokens for one service account, cached until shortly before they expire or until Vertex
- * refuses one. The file is read and checked at once, so a wrong path or a missing field stops relay at
- * startup; the key is parsed on the first request.
+ * refuses one. The file and its key are read and checked at once, so a wrong path, a missing field or
+ * a key that cannot sign stops relay at startup.
  *
  * @example
  * ```ts
@@ -47,13 +48,12 @@ interface _ServiceAccount {
 export function googleServiceAccountTokens(options: GoogleServiceAccountOptions): TokenSource {
   const file = options.credentialsFile;
   const account = _readServiceAccount(file, options.readFile ?? Deno.readTextFileSync);
+  const pkcs8 = _signingKey(account.private_key, file);
   const tokenUrl = options.tokenUrl ?? account.token_uri;
   const now = options.now ?? Date.now;
   let key: Promise<CryptoKey> | undefined;
   return new TokenCache(async () => {
-    key ??= importPKCS8(account.private_key, "RS256").catch(() => {
-      throw new Error(`private_key in service-account file ${file} is not a PKCS#8 PEM RSA key`);
-    });
+    key ??= importPKCS8(pkcs8, "RS256");
     const issuedAt = Math.floor(now() / 1000);
     const assertion = await new SignJWT({ scope: _SCOPE })
       .setProtectedHeader({ alg: "RS256", typ: "JWT", kid: account.private_key_id })
@@ -64,6 +64,30 @@ export function googleServiceAccountTokens(options: GoogleServiceAccountOptions)
       .sign(await key);
     return requestAccessToken(tokenUrl, { grant_type: _GRANT_TYPE, assertion }, { fetch: options.fetch });
   }, { now });
+}
+
+/**
+ * The account's private key as the PKCS#8 PEM jose signs with. Google issues PKCS#8; a PKCS#1 key
+ * (`BEGIN RSA PRIVATE KEY`, as older tools write one) is converted. Read synchronously, so the key is
+ * checked when the provider is built rather than on the first request.
+ */
+function _signingKey(pem: string, file: string): string {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch {
+    throw new Error(
+      `private_key in service-account file ${file} is not an unencrypted PEM private key ` +
+        "(`openssl pkcs8 -topk8 -nocrypt -in key.pem` writes one from most other forms)",
+    );
+  }
+  // jose refuses a shorter key for RS256 when it signs.
+  if (key.asymmetricKeyType !== "rsa" || (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
+    throw new Error(
+      `private_key in service-account file ${file} is not an RSA key of 2048 bits or more, which RS256 needs`,
+    );
+  }
+  return key.export({ type: "pkcs8", format: "pem" }) as string;
 }
 
 function _readServiceAccount(file: string, readFile: (path: string) => string): _ServiceAccount {

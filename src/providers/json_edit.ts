@@ -21,7 +21,8 @@ export interface JsonEdit {
  * // {"model":"glm-4.7", "messages":[]}
  * ```
  */
-export function editTopLevelJson(body: Uint8Array, edit: JsonEdit): Uint8Array<ArrayBuffer> {
+export function editTopLevelJson(bytes: Uint8Array, edit: JsonEdit): Uint8Array<ArrayBuffer> {
+  const body = _withoutBom(bytes);
   const { open, list } = _topLevelMembers(body);
   const remove = new Set(edit.remove ?? []);
   const set = new Map(Object.entries(edit.set ?? {}));
@@ -95,6 +96,14 @@ function _topLevelMembers(body: Uint8Array): { open: number; list: _Member[] } {
     if (body[at] === _COMMA_BYTE) at = _skipSpace(body, at + 1);
   }
   return { open, list };
+}
+
+/**
+ * The body without a leading UTF-8 byte order mark. RFC 8259 §8.1 lets a parser skip one, and relay's
+ * does, so a client may send one; the edited body goes without it, as senders must not add one.
+ */
+function _withoutBom(body: Uint8Array): Uint8Array {
+  return body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? body.subarray(3) : body;
 }
 
 function _closeOf(body: Uint8Array, open: number): number {

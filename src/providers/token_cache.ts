@@ -5,6 +5,7 @@
  * upstream refuses (revoked, or issued by a clock that was off) is dropped at once rather than served
  * until it would expire.
  */
+import { maskSecret, maskSecretsInLine } from "../util/mask.ts";
 
 /** Where an adapter gets the bearer token for its next request. */
 export interface TokenSource {
@@ -160,10 +161,14 @@ export async function requestAccessToken(
       : String(error);
     throw new Error(`token endpoint ${url} failed: ${reason}`);
   }
-  const answer = _parseObject(text);
   if (status < 200 || status > 299) {
-    throw new Error(`token endpoint ${url} answered ${status}: ${_oauthError(answer) ?? _excerpt(text)}`);
+    // An endpoint, or a proxy before it, may quote the form back, credential and all.
+    const shown = _withoutSecrets(text, form);
+    throw new Error(
+      `token endpoint ${url} answered ${status}: ${_oauthError(_parseObject(shown)) ?? _excerpt(shown)}`,
+    );
   }
+  const answer = _parseObject(text);
   const accessToken = answer?.access_token;
   // Entra's older endpoints send `expires_in` as a numeric string.
   const expiresIn = Number(answer?.expires_in);
@@ -171,6 +176,23 @@ export async function requestAccessToken(
     throw new Error(`token endpoint ${url} answered ${status} without access_token and expires_in`);
   }
   return { accessToken, expiresInMs: expiresIn * 1000 };
+}
+
+/** Form fields that hold a credential: Entra's client secret, Google's signed assertion. */
+const _SECRET_FIELDS = ["client_secret", "assertion"];
+
+/** `text` with the form's credentials masked, as sent or form-encoded, and anything else key-shaped. */
+function _withoutSecrets(text: string, form: Record<string, string>): string {
+  let masked = text;
+  for (const field of _SECRET_FIELDS) {
+    const secret = form[field];
+    if (!secret) continue;
+    const encoded = new URLSearchParams({ [field]: secret }).toString().slice(field.length + 1);
+    for (const spelling of new Set([secret, encoded, encodeURIComponent(secret)])) {
+      masked = masked.replaceAll(spelling, maskSecret(secret));
+    }
+  }
+  return masked.split("\n").map((line) => maskSecretsInLine(line).text).join("\n");
 }
 
 function _parseObject(text: string): Record<string, unknown> | undefined {

@@ -40,6 +40,12 @@ export interface ProviderRequest {
   readonly stream: boolean;
   /** Aborted when the client goes away or a relay timeout fires; adapters pass it to `fetch`. */
   readonly signal: AbortSignal;
+  /**
+   * For an adapter whose `send` resolves later than the upstream's response headers (Bedrock reads its
+   * first frame to turn an exception into an HTTP error): called when those headers are in. Relay allows
+   * a stream `timeouts.connect` until then, and `timeouts.first_byte` from then on.
+   */
+  readonly onHeaders?: () => void;
 }
 
 /** An upstream as the core sees it. */
@@ -47,10 +53,8 @@ export interface Provider {
   readonly name: string;
   readonly type: string;
   /**
-   * Set when `send` resolves only once the upstream's first event is in (Bedrock reads its first frame
-   * to turn an exception into an HTTP error), so relay allows it `first_byte` rather than `connect`.
+   * Sends one request upstream and resolves with the response headers; the body streams afterwards. An
+   * adapter that resolves later calls the request's `onHeaders` once the upstream's headers are in.
    */
-  readonly resolvesOnFirstEvent?: boolean;
-  /** Sends one request upstream and resolves with the response headers; the body streams afterwards. */
   send(request: ProviderRequest, key: ProviderKey | undefined): Promise<Response>;
 }

@@ -505,6 +505,7 @@ async function _try(
 ): Promise<_Tried> {
   const request = c.req.raw;
   const { route } = attempt;
+  const headersIn = Promise.withResolvers<undefined>();
   const providerRequest: ProviderRequest = {
     path: c.req.path,
     search: _search(request.url),
@@ -515,13 +516,18 @@ async function _try(
     upstreamModel: attempt.upstreamModel,
     stream: fields?.stream ?? false,
     signal: upstream.signal,
+    onHeaders: () => headersIn.resolve(undefined),
   };
   const sentAt = now();
   let response: Response | undefined;
   try {
-    // A streamed answer sends its headers at once; an unstreamed one only when it is complete.
-    const deadline = providerRequest.stream && !route.provider.resolvesOnFirstEvent ? "connect" : "firstByte";
-    response = await _within(route.provider.send(providerRequest, attempt.key), attempt, deadline, upstream);
+    // A streamed answer sends its headers at once; an unstreamed one only when it is complete. An adapter
+    // that resolves only later (Bedrock, with the first event) says when its headers came: from then on
+    // the wait is first_byte's.
+    const sending = route.provider.send(providerRequest, attempt.key);
+    const deadline = providerRequest.stream ? "connect" : "firstByte";
+    response = await _within(Promise.race([sending, headersIn.promise]), attempt, deadline, upstream) ??
+      await _within(sending, attempt, "firstByte", upstream);
     if (response.status >= 300 && response.status < 400) {
       await response.body?.cancel().catch(() => {});
       const error = _redirected(route, response);

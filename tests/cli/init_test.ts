@@ -383,3 +383,15 @@ Deno.test("relay init prints no export worked out from a variable this shell lac
   assert.match(stdout, /^ {7}export ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:8787$/m);
   assert.doesNotMatch(stdout, /ANTHROPIC_AUTH_TOKEN|unset\.invalid|the token is shown/);
 });
+
+Deno.test("relay init offers Bedrock the inference profiles of its region's geography", async () => {
+  const home = await sandbox();
+  const flags = ["--provider", "bedrock", "--region", "eu-west-1", "--aws-profile", "work"];
+  const { code, stderr } = await runRelay(["init", "--yes", ...flags], { cwd: home });
+  assert.equal(code, 0, stderr);
+  const [bedrock] = (await load(defaultPath(home), {})).providers;
+  assert.deepEqual(bedrock.models, {
+    "claude-sonnet-4-5": "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "claude-haiku-4-5": "eu.anthropic.claude-haiku-4-5-20251001-v1:0",
+  });
+});

@@ -38,6 +38,38 @@ Deno.test("bedrock needs a region; keys (Bedrock API keys) or AWS credentials ar
   assert.equal(parsed({ type: "bedrock", region: "eu-west-1", keys: KEY }).keys.length, 1);
 });
 
+Deno.test("bedrock refuses keys and aws together: one of them would be ignored", () => {
+  assert.deepEqual(issuesOf({ type: "bedrock", region: "us-east-1", keys: KEY, aws: { profile: "work" } }), [
+    "providers.0.aws: use keys (Bedrock API keys) or aws (SigV4 credentials), not both",
+  ]);
+});
+
+Deno.test("a region is a region name: it goes into the host name, so it cannot point anywhere else", () => {
+  for (
+    const region of [
+      "us-east-1",
+      "us-gov-west-1",
+      "ap-southeast-2",
+      "us-east5",
+      "europe-west4",
+      "global",
+      "eu",
+    ]
+  ) {
+    assert.equal(parsed({ type: "vertex", project: "proj", region }).type, "vertex", region);
+    assert.equal(parsed({ type: "bedrock", region }).type, "bedrock", region);
+  }
+  const refused = (region: string) =>
+    `providers.0.region: must be a region name such as us-east-1, us-east5 or global (lowercase letters, ` +
+    `digits and \`-\`), found ${JSON.stringify(region)}`;
+  for (
+    const region of ["127.0.0.1:18443/sink#", "evil.example/x", "us-east-1@x", "US-EAST-1", "", "us--east"]
+  ) {
+    assert.deepEqual(issuesOf({ type: "vertex", project: "proj", region }), [refused(region)]);
+    assert.deepEqual(issuesOf({ type: "bedrock", region }), [refused(region)]);
+  }
+});
+
 Deno.test("vertex needs project and region, and takes no keys", () => {
   assert.deepEqual(issuesOf({ type: "vertex", keys: KEY }), [
     "providers.0.project: a vertex provider needs project, e.g. my-project",

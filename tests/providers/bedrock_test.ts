@@ -366,15 +366,31 @@ Deno.test("Bedrock's HTTP errors become Anthropic error envelopes with the mappe
   }
 });
 
-Deno.test("an error without Bedrock's JSON keeps the body text, and a redirect is a 502", async () => {
+Deno.test("an error without Bedrock's JSON keeps the body text", async () => {
   const { bedrock } = provider(() => new Response("<html>Bad Gateway</html>", { status: 502 }));
   const response = await bedrock.send(request(), undefined);
   assert.equal(response.status, 502);
   assert.deepEqual((await json(response)).error, { type: "api_error", message: "<html>Bad Gateway</html>" });
-  const redirect = provider(() => new Response(null, { status: 302, headers: { location: "/elsewhere" } }));
-  const redirected = await redirect.bedrock.send(request(), undefined);
-  assert.equal(redirected.status, 502);
-  assert.equal((await json(redirected)).error.message, "Bedrock answered HTTP 302 without a message");
+});
+
+Deno.test("a redirect is handed back as Bedrock gave it, for relay to refuse", async () => {
+  const redirect = new Response(null, { status: 307, headers: { location: "https://elsewhere.example/x" } });
+  const { bedrock } = provider(() => redirect);
+  assert.equal(await bedrock.send(request(), undefined), redirect);
+});
+
+Deno.test("a stream says when Bedrock's headers came, before its first frame resolves the answer", async () => {
+  const frames = new TransformStream<Uint8Array, Uint8Array>();
+  const headersIn = Promise.withResolvers<void>();
+  const { bedrock } = provider(() =>
+    new Response(frames.readable, { headers: { "content-type": "application/vnd.amazon.eventstream" } })
+  );
+  const answer = bedrock.send(request({ onHeaders: headersIn.resolve }), undefined);
+  await headersIn.promise;
+  const writer = frames.writable.getWriter();
+  await writer.write(chunkFrame('{"type":"message_stop"}'));
+  await writer.close();
+  assert.equal(await (await answer).text(), 'event: message_stop\ndata: {"type":"message_stop"}\n\n');
 });
 
 Deno.test("a stream that opens with an exception becomes an HTTP error with the mapped status", async () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { googleServiceAccountTokens } from "../../src/providers/google_auth.ts";
 import { makeServiceAccount, startFakeOAuth } from "../_helpers/fake_oauth.ts";
 
@@ -114,21 +115,41 @@ Deno.test("googleServiceAccountTokens names what is wrong with the credentials f
   });
 });
 
-Deno.test("googleServiceAccountTokens refuses a private key it cannot parse before calling the endpoint", async () => {
+Deno.test("googleServiceAccountTokens refuses a key that cannot sign RS256 at once, before any request", async () => {
+  await using account = await makeServiceAccount();
+  const { file, json } = account;
+  const withKey = (privateKey: string) => () =>
+    googleServiceAccountTokens({
+      credentialsFile: file,
+      readFile: () => JSON.stringify({ ...json, private_key: privateKey }),
+    });
+  const unreadable = {
+    message: `private_key in service-account file ${file} is not an unencrypted PEM private key ` +
+      "(`openssl pkcs8 -topk8 -nocrypt -in key.pem` writes one from most other forms)",
+  };
+  assert.throws(withKey("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END"), unreadable);
+  assert.throws(withKey("not a key"), unreadable);
+  const notRs256 = {
+    message:
+      `private_key in service-account file ${file} is not an RSA key of 2048 bits or more, which RS256 needs`,
+  };
+  const pem = (key: KeyObject) => key.export({ type: "pkcs8", format: "pem" }) as string;
+  assert.throws(withKey(pem(generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey)), notRs256);
+  assert.throws(withKey(pem(generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey)), notRs256);
+});
+
+Deno.test("googleServiceAccountTokens signs with a PKCS#1 key (BEGIN RSA PRIVATE KEY) too", async () => {
   await using account = await makeServiceAccount();
   const oauth = startFakeOAuth({ kind: "jwt-bearer", ...account, now: () => NOW });
-  const broken = JSON.stringify({
-    ...account.json,
-    private_key: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END",
-  });
+  const pkcs1 = createPrivateKey(account.json.private_key).export({ type: "pkcs1", format: "pem" }) as string;
+  assert.match(pkcs1, /^-----BEGIN RSA PRIVATE KEY-----/);
   const tokens = googleServiceAccountTokens({
     credentialsFile: account.file,
-    readFile: () => broken,
+    readFile: () => JSON.stringify({ ...account.json, private_key: pkcs1 }),
     tokenUrl: oauth.url,
+    now: () => NOW,
   });
-  await assert.rejects(tokens.token(), {
-    message: `private_key in service-account file ${account.file} is not a PKCS#8 PEM RSA key`,
-  });
-  assert.equal(oauth.requests.length, 0);
+  // The fake verified the signature with the account's public key before it answered.
+  assert.equal(await tokens.token(), "fake-access-token-1");
   await oauth.close();
 });

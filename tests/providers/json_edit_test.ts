@@ -60,6 +60,12 @@ Deno.test("editTopLevelJson keeps arbitrary bodies valid JSON with the same othe
   }
 });
 
+Deno.test("editTopLevelJson takes a body that opens with a byte order mark and sends it without one", () => {
+  const body = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode('{"model":"m","stream":true}')]);
+  const out = editTopLevelJson(body, { remove: ["stream"], set: { model: "z" } });
+  assert.equal(new TextDecoder("utf-8", { ignoreBOM: true }).decode(out), '{"model":"z"}');
+});
+
 Deno.test("editTopLevelJson refuses what is not a JSON object", () => {
   assert.throws(() => edit("[1,2]", { remove: ["a"] }), SyntaxError);
   assert.throws(() => edit('{"a":"unterminated', { remove: ["a"] }), SyntaxError);

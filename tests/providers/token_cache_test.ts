@@ -266,6 +266,41 @@ Deno.test("requestAccessToken errors name the endpoint and the OAuth error, neve
   }
 });
 
+Deno.test("requestAccessToken masks the credential, and anything key-shaped, an endpoint quotes back", async () => {
+  const secret = "abc8Q~super-secret-client-value-123";
+  const assertion = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJzYUBwLmlhbSJ9.c2lnbmF0dXJlLWJ5dGVz";
+  const form = { grant_type: "client_credentials", client_id: "app-id-1", client_secret: secret, assertion };
+  const echoed = new URLSearchParams(form).toString();
+  const cases: [Response, string][] = [
+    [
+      new Response(`<html>Bad request: ${echoed}</html>`, { status: 400 }),
+      "client_secret=abc...-123&assertion=eyJ...dGVz",
+    ],
+    [new Response(`${"x".repeat(190)} ${secret}`, { status: 403 }), " abc...-12..."],
+    [
+      Response.json({ error: "invalid_grant", error_description: `bad assertion ${assertion}` }, {
+        status: 400,
+      }),
+      "invalid_grant: bad assertion eyJ...dGVz",
+    ],
+    [
+      new Response(`upstream said\n key sk-ant-api03-AbCdEfGhIjKl0123x7f2`, { status: 502 }),
+      "key sk-ant-...x7f2",
+    ],
+  ];
+  for (const [response, expected] of cases) {
+    const endpoint = recordingFetch(() => response);
+    const error: Error = await requestAccessToken("https://login.example/token", form, {
+      fetch: endpoint.fetch,
+    })
+      .then(() => assert.fail("resolved"), (error) => error);
+    assert.ok(error.message.includes(expected), error.message);
+    for (const leak of [encodeURIComponent(secret), secret.slice(0, 9), "super", assertion, "AbCdEfGhIjKl"]) {
+      assert.ok(!error.message.includes(leak), error.message);
+    }
+  }
+});
+
 Deno.test("requestAccessToken reports an endpoint it cannot reach", async () => {
   const refused: typeof fetch = () => Promise.reject(new TypeError("connection refused"));
   await assert.rejects(

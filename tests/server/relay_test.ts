@@ -613,22 +613,49 @@ Deno.test("an upload still under way when shutdown's grace runs out is logged as
   await upstream.close();
 });
 
-Deno.test("a provider that answers only after its first event gets timeouts.first_byte, not connect", async () => {
-  const slowProvider = (resolvesOnFirstEvent: boolean): Provider => ({
+Deno.test("a provider that answers only after its first event gets timeouts.first_byte once its headers came", async () => {
+  const slowProvider = (headersFirst: boolean): Provider => ({
     name: "slow",
     type: "test",
-    resolvesOnFirstEvent,
     // Answers well after the 1 ms connect deadline, as Bedrock does while it waits for its first frame.
-    send: () =>
-      new Promise((resolve) =>
+    send: (request) => {
+      if (headersFirst) request.onHeaders?.();
+      return new Promise((resolve) =>
         setTimeout(() => resolve(sseChunks(['event: message_start\ndata: {"type":"message_start"}\n\n'])), 30)
-      ),
+      );
+    },
   });
-  for (const [waitsForEvent, status] of [[true, 200], [false, 504]] as const) {
-    await using relay = startTestRelay({ provider: slowProvider(waitsForEvent), timeouts: { connect: 1 } });
+  for (const [headersFirst, status] of [[true, 200], [false, 504]] as const) {
+    await using relay = startTestRelay({ provider: slowProvider(headersFirst), timeouts: { connect: 1 } });
     const response = await post(`${relay.url}/v1/messages`, MESSAGES);
     assert.equal(response.status, status);
     await response.body?.cancel();
+  }
+});
+
+Deno.test("a provider that answers after its first event has timeouts.connect for headers, then first_byte", async () => {
+  const silent = (headersFirst: boolean): Provider => ({
+    name: "silent",
+    type: "test",
+    send: (request) => {
+      if (headersFirst) request.onHeaders?.();
+      return new Promise((_, reject) =>
+        request.signal.addEventListener("abort", () => reject(request.signal.reason))
+      );
+    },
+  });
+  for (const [headersFirst, field] of [[false, "connect"], [true, "first_byte"]] as const) {
+    await using relay = startTestRelay({
+      provider: silent(headersFirst),
+      timeouts: { connect: 20, firstByte: 40 },
+    });
+    const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+    assert.equal(response.status, 504);
+    const ms = field === "connect" ? 20 : 40;
+    assert.equal(
+      (await response.json()).error.message,
+      `upstream silent did not answer within ${ms} ms (timeouts.${field})`,
+    );
   }
 });
 

@@ -38,10 +38,31 @@ export interface ProviderKind {
   fields: _FieldQuestion[];
   /** The `models:` table offered (`name=id, ...`); asked only when set, `""` offering none. */
   models?: string;
+  /** The table offered once the region is known, where its ids depend on it ({@linkcode offeredModels}). */
+  modelsIn?: (region: string) => string;
   /** An Anthropic-format upstream, so its key can be tried with `GET /v1/models`. */
   checksKey?: true;
   /** What on this machine suggests it, for the list of findings. */
   found?: (context: InitContext) => string | undefined;
+}
+
+/** Region prefix -> Bedrock inference-profile prefix, first match wins; `global` for any other region. */
+const _BEDROCK_GEOGRAPHIES: readonly [string, string][] = [
+  ["us-gov-", "us-gov"],
+  ["us-", "us"],
+  ["eu-", "eu"],
+  ["ap-", "apac"],
+];
+
+/**
+ * Bedrock's cross-region inference profiles for Claude, which on-demand requests need: a profile
+ * serves only requests from its own geography, so its prefix follows the region as Claude Code picks
+ * it (protocols.md §3.1).
+ */
+function _bedrockModels(region: string): string {
+  const geography = _BEDROCK_GEOGRAPHIES.find(([prefix]) => region.startsWith(prefix))?.[1] ?? "global";
+  return `claude-sonnet-4-5=${geography}.anthropic.claude-sonnet-4-5-20250929-v1:0, ` +
+    `claude-haiku-4-5=${geography}.anthropic.claude-haiku-4-5-20251001-v1:0`;
 }
 
 const _found = (context: InitContext, name: string) => context.env(name) ? `${name} is set` : undefined;
@@ -114,8 +135,8 @@ const _KINDS: readonly ProviderKind[] = [
         ],
       },
     ],
-    models: "claude-sonnet-4-5=us.anthropic.claude-sonnet-4-5-20250929-v1:0, " +
-      "claude-haiku-4-5=us.anthropic.claude-haiku-4-5-20251001-v1:0",
+    models: _bedrockModels("us-east-1"),
+    modelsIn: _bedrockModels,
     found: (context) => {
       const found = [
         context.env("AWS_ACCESS_KEY_ID") && "AWS_ACCESS_KEY_ID is set",
@@ -195,6 +216,20 @@ export function offeredKinds(): ProviderKind[] {
 /** What `relay init` knows of a type, or `undefined` for one it does not offer. */
 export function kindOf(type: string): ProviderKind | undefined {
   return offeredKinds().find((kind) => kind.type === type);
+}
+
+/**
+ * The `models:` table offered a new provider of `kind`, given the answers so far: Bedrock's follows
+ * the region.
+ *
+ * @example
+ * ```ts
+ * offeredModels(kindOf("bedrock")!, { region: "eu-west-1" });
+ * // "claude-sonnet-4-5=eu.anthropic.claude-sonnet-4-5-20250929-v1:0, claude-haiku-4-5=eu.anthropic..."
+ * ```
+ */
+export function offeredModels(kind: ProviderKind, answers: { region?: string }): string | undefined {
+  return answers.region && kind.modelsIn ? kind.modelsIn(answers.region) : kind.models;
 }
 
 /** What the schema says of one field alone, so flags and answers are refused with relay's own words. */

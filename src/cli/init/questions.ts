@@ -15,6 +15,7 @@ import {
   kindOf,
   modelsProblem,
   offeredKinds,
+  offeredModels,
   parseModels,
   portProblem,
   type ProviderKind,
@@ -134,7 +135,7 @@ async function _askProvider(
   }
   const modelFlag = flags.models.get(setup.name);
   if (kind.models !== undefined || modelFlag !== undefined || old?.models !== undefined) {
-    const current = old ? formatModels(old.models) : kind.models ?? "";
+    const current = old ? formatModels(old.models) : offeredModels(kind, setup) ?? "";
     const answer = await answerQuestion(context, {
       flag: "--model",
       given: modelFlag?.join(", "),
