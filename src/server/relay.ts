@@ -670,7 +670,8 @@ function _answer(
         ? { kind: "upstream_failed", bytes: ended.bytes, ..._errorOf(errorData) }
         : ended;
       const { kind, ...rest } = outcome;
-      log(kind, { ...rest, input_tokens: tokens?.input, output_tokens: tokens?.output }, detail).finally(
+      // The upstream's own figures, as the ledger keeps them; cache reads and writes go apart.
+      log(kind, { ...rest, input_tokens: detail?.input, output_tokens: detail?.output }, detail).finally(
         releaseSlot,
       );
     },

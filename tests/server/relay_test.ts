@@ -441,6 +441,26 @@ Deno.test("a text/event-stream answer is SSE whatever the case of its content ty
   await upstream.close();
 });
 
+Deno.test("the access line's input_tokens is the upstream's own, as in the ledger: cache writes apart", async () => {
+  const events = [
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":7,' +
+    '"cache_read_input_tokens":1000,"cache_creation_input_tokens":300}}}\n\n',
+    'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":11}}\n\n',
+    'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+  ];
+  const upstream = startFakeUpstream(() => sseChunks(events));
+  const usages: unknown[] = [];
+  await using relay = startTestRelay({
+    upstreamUrl: upstream.url,
+    onRequest: (_line, usage) => usages.push(usage),
+  });
+  await (await post(`${relay.url}/v1/messages`, MESSAGES)).text();
+  const log = await relay.nextRequestLog();
+  assert.deepEqual([log.input_tokens, log.output_tokens], [7, 11]);
+  assert.deepEqual(usages, [{ input: 7, output: 11, cacheRead: 1000, cacheWrite: 300, cacheWrite1h: 0 }]);
+  await upstream.close();
+});
+
 Deno.test("an upstream that breaks mid-event breaks the client's transfer, appending nothing to the half event", async () => {
   const stream = controlledStream();
   const upstream = startFakeUpstream(() => stream.response());
