@@ -1,6 +1,6 @@
-import { type Document, isCollection, isMap, isScalar, isSeq, Scalar, visit } from "yaml";
+import { type Document, isMap, isScalar, isSeq, Scalar } from "yaml";
 import { ConfigError } from "./errors.ts";
-import { parseYamlDocument } from "./yaml_document.ts";
+import { editedText, parseYamlDocument } from "./yaml_document.ts";
 
 /** The fields of one provider that `relay init` asks about, as written in the file (unexpanded). */
 export interface ProviderSetup {
@@ -85,7 +85,7 @@ export function applySetup(text: string, path: string, setup: ConfigSetup): stri
   for (const name of before.providers.map((provider) => provider.name)) {
     if (!keep.has(name)) doc.deleteIn(["providers", _providerIndex(doc, name)]);
   }
-  return doc.toString({ flowCollectionPadding: _flowPadding(doc, text) });
+  return editedText(text, doc);
 }
 
 function _applyProvider(
@@ -126,17 +126,6 @@ function _applyProvider(
       if (old.models?.[name] !== id) _setScalar(doc, at("models", name), id);
     }
   }
-}
-
-// yaml writes `[ a ]` unless told otherwise; a file written `[a]` should stay that way.
-function _flowPadding(doc: Document, text: string): boolean {
-  let padded = true;
-  visit(doc, (_key, node) => {
-    if (!isCollection(node) || !node.flow || !node.range || node.items.length === 0) return undefined;
-    padded = text[node.range[0] + 1] === " ";
-    return visit.BREAK;
-  });
-  return padded;
 }
 
 function _parse(text: string, path: string): Document {

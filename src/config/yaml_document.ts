@@ -1,12 +1,20 @@
 import {
-  type Document,
+  Document,
   type ErrorCode,
+  isCollection,
   isMap,
   isNode,
+  isPair,
   isScalar,
+  isSeq,
   LineCounter,
+  type Node,
+  Pair,
   parseDocument,
+  Scalar,
   type YAMLError,
+  YAMLMap,
+  YAMLSeq,
 } from "yaml";
 import type { ConfigProblem } from "./errors.ts";
 
@@ -74,4 +82,200 @@ export function yamlLocator(doc: Document, lineCounter: LineCounter): Locator {
     }
     return undefined;
   };
+}
+
+/**
+ * The text of `edited`, a document parsed from `text` and then changed: only what changed is written
+ * anew, spliced into `text`, so every other node stays byte for byte as it was (comments, quoting, flow
+ * style, indentation, CRLF line breaks, a byte-order mark). New lines take the file's line break. Text
+ * with no collection to splice into (empty, or only comments) is written whole.
+ *
+ * @example
+ * ```ts
+ * const { doc } = parseYamlDocument(text);
+ * doc.setIn(["server", "port"], 8788);
+ * await Deno.writeTextFile("relay.yaml", editedText(text, doc));
+ * ```
+ */
+export function editedText(text: string, edited: Document): string {
+  const before = parseDocument(text).contents;
+  const splices = isCollection(before) ? _splices(text, before, edited.contents) : undefined;
+  const eol = /\r?\n/.exec(text)?.[0] ?? "\n";
+  if (!splices) return (text.startsWith(_BOM) ? _BOM : "") + edited.toString().replaceAll("\n", eol);
+  // In file order; at one offset, inserts before a removal, and in the order made: a nested collection's
+  // new items before those of the collection holding it.
+  splices.sort((a, b) => a.from - b.from || a.to - b.to);
+  let out = "";
+  let done = 0;
+  for (const { from, to, insert } of splices) {
+    out += text.slice(done, from) + insert.replaceAll("\n", eol);
+    done = to;
+  }
+  return out + text.slice(done);
+}
+
+const _BOM = "\uFEFF";
+
+interface _Splice {
+  from: number;
+  to: number;
+  insert: string;
+}
+
+// How `before` (as parsed from `text`) became `after`, as splices; undefined when it must be written anew.
+function _splices(text: string, before: unknown, after: unknown): _Splice[] | undefined {
+  if (!isNode(before) || !isNode(after) || after.range?.[0] !== before.range?.[0]) {
+    return before === after ? [] : undefined;
+  }
+  if (isScalar(before) && isScalar(after)) return _scalarSplices(text, before, after);
+  if ((isMap(before) && isMap(after)) || (isSeq(before) && isSeq(after))) {
+    return _collectionSplices(text, before, after);
+  }
+  return undefined;
+}
+
+function _scalarSplices(text: string, before: Scalar, after: Scalar): _Splice[] {
+  if (after.value === before.value && after.type === before.type) return [];
+  const [from, to] = before.range!;
+  // `key:` with nothing after it: the value goes right after the colon, before any comment.
+  if (from === to) {
+    const at = text.slice(0, from).trimEnd().length;
+    return [{ from: at, to: at, insert: ` ${_scalarText(after)}` }];
+  }
+  return [{ from, to, insert: _scalarText(after) }];
+}
+
+function _collectionSplices(
+  text: string,
+  before: YAMLMap | YAMLSeq,
+  after: YAMLMap | YAMLSeq,
+): _Splice[] | undefined {
+  const left = new Map<number | undefined, unknown>(before.items.map((item) => [_start(item), item]));
+  const splices: _Splice[] = [];
+  const added: unknown[] = [];
+  for (const item of after.items) {
+    const start = _start(item);
+    const old = start === undefined ? undefined : left.get(start);
+    if (old === undefined) {
+      added.push(item);
+      continue;
+    }
+    left.delete(start);
+    const inner = _splices(text, isPair(old) ? old.value : old, isPair(item) ? item.value : item);
+    if (inner) splices.push(...inner);
+    else if (before.flow) return undefined;
+    else splices.push(_rewrite(text, old, item));
+  }
+  const removed = [...left.values()];
+  if (before.flow) return added.length + removed.length === 0 ? splices : undefined;
+  // Emptied, or losing an item that shares its line with what holds the collection (`- name: x`): the
+  // collection is written anew by its holder.
+  if (after.items.length === 0 || removed.some((item) => !_ownLine(text, item))) return undefined;
+  for (const item of removed) {
+    splices.push({
+      from: _lineStart(text, _itemStart(text, item)),
+      to: _lineEnd(text, _end(item)),
+      insert: "",
+    });
+  }
+  if (added.length > 0) splices.push(_append(text, before, added));
+  return splices;
+}
+
+// An item of a block collection whose value cannot be spliced, written anew where it stood; a pair from
+// its key on, so a value that becomes a block collection can go on the lines below it.
+function _rewrite(text: string, old: unknown, item: unknown): _Splice {
+  const from = _start(old)!;
+  const last = _last(old);
+  const to = from + text.slice(from, last.range![1]).trimEnd().length;
+  const node = isPair(item) ? _alone(item) : item;
+  return { from, to, insert: _render(node, from - _lineStart(text, from), _padded(text, last)) };
+}
+
+// New items go after the last one, at the first one's indentation.
+function _append(text: string, before: YAMLMap | YAMLSeq, added: unknown[]): _Splice {
+  const at = _lineEnd(text, _end(before.items.at(-1)));
+  const first = _itemStart(text, before.items[0]);
+  const indent = first - _lineStart(text, first);
+  const lines = added.map((item) => `${" ".repeat(indent)}${_render(_alone(item), indent, true)}\n`);
+  return { from: at, to: at, insert: (text[at - 1] === "\n" ? "" : "\n") + lines.join("") };
+}
+
+// yaml's rendering of `node` on its own, its lines after the first indented to stand at `indent`.
+function _render(node: unknown, indent: number, padded: boolean): string {
+  const lines = new Document(node).toString({ lineWidth: 0, flowCollectionPadding: padded }).slice(0, -1);
+  return lines.split("\n").map((line, i) => i === 0 || line === "" ? line : " ".repeat(indent) + line)
+    .join("\n");
+}
+
+// A scalar to splice into its line, as an item of `[]` so it also fits inside a flow collection. A value
+// yaml would spread over lines (a block scalar) is written as a JSON string, which YAML reads alike.
+function _scalarText(node: Scalar): string {
+  const seq = new YAMLSeq();
+  seq.flow = true;
+  seq.items.push(_bare(node));
+  const text = new Document(seq).toString({ lineWidth: 0, flowCollectionPadding: false }).slice(1, -2);
+  return text.includes("\n") ? JSON.stringify(node.value) : text;
+}
+
+// An item as a collection of its own, to render: the comments above a pair's key stay in the file.
+function _alone(item: unknown): YAMLMap | YAMLSeq {
+  if (isPair(item)) {
+    const map = new YAMLMap();
+    map.items.push(new Pair(isScalar(item.key) ? _bare(item.key) : item.key, item.value));
+    return map;
+  }
+  const seq = new YAMLSeq();
+  seq.items.push(item);
+  return seq;
+}
+
+function _bare(node: Scalar): Scalar {
+  const bare = new Scalar(node.value);
+  bare.type = node.type;
+  return bare;
+}
+
+// `{ a: b }` or `{a: b}`: a flow collection written anew keeps the spacing it had.
+function _padded(text: string, node: Node): boolean {
+  return !(isCollection(node) && node.flow && node.items.length > 0 && text[node.range![0] + 1] !== " ");
+}
+
+// Items are matched by where they start in the file; one with no place there is new.
+function _start(item: unknown): number | undefined {
+  const node = isPair(item) ? item.key : item;
+  return isNode(node) ? node.range?.[0] : undefined;
+}
+
+// Where an item of a block collection begins: a pair at its key, a sequence item at its `-`.
+function _itemStart(text: string, item: unknown): number {
+  return isPair(item) ? _start(item)! : text.lastIndexOf("-", _start(item)! - 1);
+}
+
+// The last node of a parsed item: a pair's value (or key, when it has none).
+function _last(item: unknown): Node {
+  return (isPair(item) ? (isNode(item.value) ? item.value : item.key) : item) as Node;
+}
+
+// Where a parsed item ends, past its comment and line break.
+function _end(item: unknown): number {
+  return _last(item).range![2];
+}
+
+function _ownLine(text: string, item: unknown): boolean {
+  const start = _itemStart(text, item);
+  return text.slice(_lineStart(text, start), start).trim() === "";
+}
+
+// The byte-order mark is no part of the first line: it stays when that line goes, and takes no column.
+function _lineStart(text: string, pos: number): number {
+  const start = text.lastIndexOf("\n", pos - 1) + 1;
+  return start === 0 && text.startsWith(_BOM) ? _BOM.length : start;
+}
+
+// The end of the line that `pos` is on, past its line break (`pos` itself when a line break precedes it).
+function _lineEnd(text: string, pos: number): number {
+  if (text[pos - 1] === "\n") return pos;
+  const lineBreak = text.indexOf("\n", pos);
+  return lineBreak < 0 ? text.length : lineBreak + 1;
 }

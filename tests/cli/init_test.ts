@@ -282,6 +282,26 @@ Deno.test("relay init --yes edits an existing config: diff shown, comments kept,
   assert.match(stdout, /ANTHROPIC_AUTH_TOKEN=existing-client-token/, "the file's token is kept");
 });
 
+Deno.test("relay init --yes keeps a file's BOM, CRLF line breaks and flow style: only the value changes", async () => {
+  const home = await sandbox();
+  const text = [
+    "\uFEFF# my notes",
+    "server:",
+    "  port: 8787",
+    '  auth: { tokens: ["existing-client-token"] }',
+    "providers:",
+    "  - { name: m, type: mock } # flow",
+    "",
+  ].join("\r\n");
+  const path = await writeConfig(home, text);
+  const { code, stdout, stderr } = await runRelay(["init", "--yes", "--port", "9000"], { cwd: home });
+  assert.equal(code, 0, stderr);
+  const written = await Deno.readFile(path);
+  assert.deepEqual(written, new TextEncoder().encode(text.replace("port: 8787", "port: 9000")));
+  const diff = stdout.slice(0, stdout.indexOf("Wrote "));
+  assert.deepEqual(diff.match(/^ {2}[-+](?![-+]{2} ).*$/gm), ["  -  port: 8787", "  +  port: 9000"]);
+});
+
 Deno.test("relay init --yes with nothing to change writes nothing and keeps no backup", async () => {
   const home = await sandbox();
   const path = await writeConfig(home, EXISTING);

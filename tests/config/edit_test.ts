@@ -227,3 +227,48 @@ Deno.test("readSetup reads a named client's token, so keeping the tokens leaves 
   assert.deepEqual(setup.tokens, ["${RELAY_CLIENT_TOKEN}", "${CI_TOKEN}"]);
   assert.equal(applySetup(text, "relay.yaml", setup), text);
 });
+
+Deno.test("applySetup keeps CRLF line breaks and a byte-order mark, in the lines it adds too", () => {
+  const text = "\uFEFF# notes\r\nserver:\r\n  port: 1\r\nproviders:\r\n  - name: m\r\n    type: mock\r\n";
+  const edited = applySetup(text, "relay.yaml", {
+    port: 2,
+    providers: [{ name: "m", type: "mock" }, { name: "z", type: "zai", key: "${ZAI_API_KEY}" }],
+  });
+  assert.equal(
+    edited,
+    text.replace("port: 1", "port: 2") +
+      '  - name: z\r\n    type: zai\r\n    keys:\r\n      - key: "${ZAI_API_KEY}"\r\n',
+  );
+});
+
+Deno.test("applySetup leaves untouched flow collections and quoting byte for byte", () => {
+  const text = [
+    "server:",
+    "  port: 1",
+    "  auth:",
+    '    tokens: ["${RELAY_CLIENT_TOKEN}"]',
+    "providers:",
+    "  - { name: m, type: mock } # flow",
+    "  - name: v",
+    "    type: vertex",
+    "    project: 'my-project'",
+    '    region: "europe\\x2dwest4"',
+    "    models: {a: 'x', b: \"y\"}",
+    "",
+  ].join("\n");
+  const setup = readSetup(text, "relay.yaml");
+  assert.equal(applySetup(text, "relay.yaml", { ...setup, port: 2 }), text.replace("port: 1", "port: 2"));
+  const retyped = applySetup(text, "relay.yaml", {
+    ...setup,
+    providers: [setup.providers[0], { ...setup.providers[1], project: "other-project" }],
+  });
+  assert.equal(retyped, text.replace("'my-project'", "'other-project'"));
+});
+
+Deno.test("applySetup gives the last provider a new field and appends a provider after it, each in its place", () => {
+  const text = "providers:\n  - name: a\n    type: mock\n";
+  const edited = applySetup(text, "relay.yaml", {
+    providers: [{ name: "a", type: "mock", base_url: "http://a" }, { name: "z", type: "mock" }],
+  });
+  assert.equal(edited, `${text}    base_url: http://a\n  - name: z\n    type: mock\n`);
+});

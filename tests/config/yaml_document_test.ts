@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseYamlDocument, yamlLocator } from "../../src/config/yaml_document.ts";
+import { editedText, parseYamlDocument, yamlLocator } from "../../src/config/yaml_document.ts";
 
 const TEXT = `server:
   port: 8787
@@ -71,4 +71,17 @@ Deno.test("yamlLocator falls back to the nearest node that exists", () => {
   assert.deepEqual(locate(["server", "auth", "tokens"]), { line: 2, col: 3 });
   assert.deepEqual(locate(["log"]), { line: 1, col: 1 });
   assert.deepEqual(locate(["providers", 0], "missing"), { line: 4, col: 5 });
+});
+
+Deno.test("editedText splices each change in where it stands, in a form that reads back the same", () => {
+  const text = "\uFEFFa: 1\r\nb: # empty\r\nc: { d: x }\r\ne: [1]";
+  const { doc } = parseYamlDocument(text);
+  doc.delete("a");
+  doc.set("b", "two\nlines");
+  doc.setIn(["c", "d"], "x, y");
+  doc.addIn(["e"], 2);
+  doc.set("g", 2);
+  const edited = editedText(text, doc);
+  assert.equal(edited, '\uFEFFb: "two\\nlines" # empty\r\nc: { d: "x, y" }\r\ne: [1, 2]\r\ng: 2\r\n');
+  assert.deepEqual(parseYamlDocument(edited).doc.toJS(), doc.toJS());
 });

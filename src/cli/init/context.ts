@@ -117,7 +117,15 @@ async function _readExisting(path: string): Promise<string | undefined> {
     throw unreadableFileError(path, error);
   }
   // Strictly: a file with bytes that are not UTF-8 would be written back with replacement characters.
-  return decodeConfigText(bytes, path);
+  const text = decodeConfigText(bytes, path);
+  // Decoding drops a byte-order mark; the text keeps it, so the file is written back with it.
+  return _startsWith(bytes, _BOM) ? `\uFEFF${text}` : text;
+}
+
+const _BOM = [0xef, 0xbb, 0xbf];
+
+function _startsWith(bytes: Uint8Array, prefix: number[]): boolean {
+  return prefix.every((byte, i) => bytes[i] === byte);
 }
 
 function _isFile(path: string): boolean {
