@@ -3,9 +3,9 @@ import type { Runtime } from "../server/runtime.ts";
 
 /**
  * What makes `relay serve` read its config again besides `POST /admin/reload`: SIGHUP, and any change
- * to the file, its folder watched (editors save by renaming a new file over the old). On the built-in
- * defaults there is no file to watch, and SIGHUP is a failed reload: logged, shown by `relay status`
- * and counted in `relay_config_reloads_total{result="failure"}`.
+ * to the file, looked at every second ({@linkcode watchConfigFile}). On the built-in defaults there is
+ * no file to watch, and SIGHUP is a failed reload: logged, shown by `relay status` and counted in
+ * `relay_config_reloads_total{result="failure"}`.
  *
  * @example
  * ```ts
@@ -18,17 +18,9 @@ export function reloadTriggers(runtime: Runtime, path: string | undefined): { st
   const onHangup = () => runtime.reload("SIGHUP");
   const signals = Deno.build.os !== "windows";
   if (signals) Deno.addSignalListener("SIGHUP", onHangup);
-  let watcher: { close(): void } | undefined;
-  if (path !== undefined) {
-    try {
-      watcher = watchConfigFile(path, () => runtime.reload("file changed"));
-    } catch (error) {
-      runtime.logger.warn("config file not watched: reload with SIGHUP or relay reload", {
-        path,
-        error: error instanceof Error ? error.message : String(error),
-      });
-    }
-  }
+  const watcher = path === undefined
+    ? undefined
+    : watchConfigFile(path, () => runtime.reload("file changed"));
   return {
     stop() {
       if (signals) Deno.removeSignalListener("SIGHUP", onHangup);

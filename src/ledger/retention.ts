@@ -1,5 +1,6 @@
 import { realTimers, type Timers } from "../stream/timeouts.ts";
 import type { Logger } from "../util/logger.ts";
+import { monthStart } from "./clients.ts";
 import type { LedgerStore } from "./store.ts";
 
 const _DAY = 86_400_000;
@@ -11,7 +12,7 @@ const _CHUNK = 10_000;
 
 export interface RetentionOptions {
   store: Pick<LedgerStore, "deleteBefore">;
-  /** Records older than this many days go (`ledger.retention_days`). */
+  /** Records older than this many days go (`ledger.retention_days`), this month's excepted. */
   retentionDays: number;
   /** How often to prune; hourly unless given. */
   intervalMs?: number;
@@ -23,7 +24,8 @@ export interface RetentionOptions {
 
 /**
  * Deletes ledger records older than `retentionDays`: once at {@linkcode start}, then every
- * `intervalMs`, until {@linkcode stop}.
+ * `intervalMs`, until {@linkcode stop}. Records of the current calendar month (UTC) stay whatever
+ * their age: monthly budgets are read back from them when relay starts.
  *
  * @example
  * ```ts
@@ -64,9 +66,10 @@ export class Retention {
     this.#timer = undefined;
   }
 
-  /** Deletes every record older than the retention period now; returns how many went. */
+  /** Deletes every record older than the retention period, and not of this month; returns how many went. */
   prune(): number {
-    const before = this.#now() - this.#options.retentionDays * _DAY;
+    const now = this.#now();
+    const before = Math.min(now - this.#options.retentionDays * _DAY, monthStart(now));
     let deleted = 0;
     try {
       for (let chunk = _CHUNK; chunk === _CHUNK;) {

@@ -123,3 +123,39 @@ Deno.test("a second signal writes the records of requests that ended, then exits
   await reader.cancel().catch(() => {});
   assert.equal(await recorded(folder), 2, "the open stream's record is lost, nothing else");
 });
+
+Deno.test("relay serve keeps its ledger's locks with the ledger beside its config file, and reloads edits", async () => {
+  const folder = await sandbox();
+  const config =
+    `log:\n  level: debug\nledger:\n  path: ${folder}/ledger.db\n  flush_interval: 10ms\n${MOCK}`;
+  const path = await writeConfig(folder, config);
+  await using relay = await spawnRelay([], { cwd: folder });
+  const request = async () => {
+    const response = await fetch(`${relay.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}',
+    });
+    await response.arrayBuffer();
+  };
+  // Another process reads the ledger. When it closes its connection, SQLite deletes the WAL unless
+  // another connection's lock on the file says it is in use: relay's next batches would go into the
+  // deleted file, lost to every reader.
+  const read = () => {
+    const reader = new DatabaseSync(`${folder}/ledger.db`);
+    const { count } = reader.prepare("SELECT count(*) AS count FROM requests").get()!;
+    reader.close();
+    return count;
+  };
+  await request();
+  await relay.waitForLine(/"msg":"ledger batch written".*"written_total":1\b/);
+  read();
+  // Taken after the read: a watch of the folder would have dealt with the read's events by then.
+  await Deno.writeTextFile(`${path}.swp`, `${config}  - name: mock2\n    type: mock\n`, { mode: 0o600 });
+  await Deno.rename(`${path}.swp`, path);
+  assert.equal(JSON.parse(await relay.waitForLine(/"msg":"config reloaded"/)).added, "mock2");
+  read();
+  await request();
+  await relay.waitForLine(/"msg":"ledger batch written".*"written_total":2\b/);
+  assert.equal(read(), 2);
+});

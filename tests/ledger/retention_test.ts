@@ -68,3 +68,28 @@ Deno.test("a prune larger than one chunk deletes it all", async () => {
     store.close();
   }
 });
+
+Deno.test("records of the current month (UTC) stay, whatever retention_days says: budgets are read back from them", async () => {
+  await using folder = await tempFolder();
+  const store = LedgerStore.open(`${folder.path}/ledger.db`);
+  try {
+    const now = Date.UTC(2026, 10, 17);
+    store.insert([
+      ledgerRecord({ requestId: "last month", time: Date.UTC(2026, 10, 1) - 1 }),
+      ledgerRecord({ requestId: "this month", time: Date.UTC(2026, 10, 1) }),
+    ]);
+    const retention = new Retention({
+      store,
+      retentionDays: 7,
+      now: () => now,
+      logger: createLogger({ write: () => {} }),
+    });
+    assert.equal(retention.prune(), 1);
+    assert.deepEqual(
+      store.database.prepare("SELECT request_id FROM requests").all().map((row) => row.request_id),
+      ["this month"],
+    );
+  } finally {
+    store.close();
+  }
+});

@@ -263,3 +263,27 @@ Deno.test("the event stream tells requests, breaker changes, switches and reload
   await next.cancel();
   await upstream.close();
 });
+
+Deno.test("an event stream ends when a reload changes or removes the admin token it was opened with", async () => {
+  await using relay = await startLiveRelay(liveConfig(MOCK));
+  const first = eventReader(await relay.admin("/events"));
+  assert.deepEqual(await first(), { event: "ready", data: { config_version: 1 } });
+  await relay.runtime.reload("test");
+  assert.deepEqual(await first(), { event: "reload", data: { ok: true, version: 2, reason: "test" } });
+
+  const rotated = "adm_rotated_0123456789abcdef";
+  await relay.write(liveConfig(MOCK).replace(ADMIN_TOKEN, rotated));
+  await relay.runtime.reload("test");
+  assert.deepEqual(await first(), { event: "end", data: { reason: "token_changed" } });
+  await assert.rejects(first(), /the event stream ended/);
+
+  const second = eventReader(
+    await fetch(`${relay.url}/admin/events`, { headers: { authorization: `Bearer ${rotated}` } }),
+  );
+  assert.deepEqual(await second(), { event: "ready", data: { config_version: 3 } });
+  await relay.write(`providers:\n${MOCK}`);
+  await relay.runtime.reload("test");
+  assert.deepEqual(await second(), { event: "end", data: { reason: "token_changed" } });
+  await assert.rejects(second(), /the event stream ended/);
+  assert.equal(relay.runtime.events.subscribers, 0);
+});
