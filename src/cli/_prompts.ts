@@ -4,6 +4,8 @@
  * it waits forever for keys that never come.
  */
 
+import { stderr, stdout } from "node:process";
+
 /**
  * The person cancelled a question (Ctrl-C, Escape) or relay got SIGINT between questions.
  *
@@ -81,7 +83,7 @@ export interface Prompter extends Reporter {
 }
 
 /**
- * Whether questions can be asked: stdin must be a terminal.
+ * Whether questions can be asked: stdin must be a terminal, and stdout or stderr one to draw them on.
  *
  * @example
  * ```ts
@@ -89,12 +91,13 @@ export interface Prompter extends Reporter {
  * ```
  */
 export function canPrompt(): boolean {
-  return Deno.stdin.isTerminal();
+  return Deno.stdin.isTerminal() && (Deno.stdout.isTerminal() || Deno.stderr.isTerminal());
 }
 
 /**
  * The {@linkcode Prompter} for this process's terminal. Call only when {@linkcode canPrompt} is true.
- * `signal` (SIGINT between questions) cancels the question on screen.
+ * `signal` (SIGINT between questions) cancels the question on screen. Everything is drawn on stdout, or
+ * on stderr when stdout is not the terminal (`relay init > file`, `| tee`).
  *
  * @example
  * ```ts
@@ -104,6 +107,7 @@ export function canPrompt(): boolean {
  */
 export async function terminalPrompter(signal: AbortSignal): Promise<Prompter> {
   const clack = await import("@clack/prompts");
+  const output = Deno.stdout.isTerminal() ? stdout : stderr;
   const answer = <T>(value: T): Exclude<T, symbol> => {
     if (clack.isCancel(value)) throw new Cancelled();
     return value as Exclude<T, symbol>;
@@ -111,10 +115,10 @@ export async function terminalPrompter(signal: AbortSignal): Promise<Prompter> {
   const validator = (validate: TextQuestion["validate"], initial?: string) => (value: string | undefined) =>
     validate?.(value?.trim() || initial || "");
   return {
-    intro: (title) => clack.intro(title),
-    note: (message, title) => clack.note(message, title),
-    log: (kind, message) => clack.log[kind](message),
-    outro: (message) => clack.outro(message),
+    intro: (title) => clack.intro(title, { output }),
+    note: (message, title) => clack.note(message, title, { output }),
+    log: (kind, message) => clack.log[kind](message, { output }),
+    outro: (message) => clack.outro(message, { output }),
     text: async ({ message, initial, validate }) => {
       const value = answer(
         await clack.text({
@@ -123,15 +127,18 @@ export async function terminalPrompter(signal: AbortSignal): Promise<Prompter> {
           defaultValue: initial,
           validate: validator(validate, initial),
           signal,
+          output,
         }),
       );
       return value.trim() || initial || "";
     },
     password: async ({ message, validate }) =>
-      answer(await clack.password({ message, validate: validator(validate), signal })).trim(),
+      answer(await clack.password({ message, validate: validator(validate), signal, output })).trim(),
     select: async ({ message, options, initial }) =>
       // clack's option type is conditional on the value type; ours are plain labelled values.
-      answer(await clack.select({ message, options: options as never, initialValue: initial, signal })),
+      answer(
+        await clack.select({ message, options: options as never, initialValue: initial, signal, output }),
+      ),
     multiselect: async ({ message, options, initial }) =>
       answer(
         await clack.multiselect({
@@ -140,9 +147,10 @@ export async function terminalPrompter(signal: AbortSignal): Promise<Prompter> {
           initialValues: initial,
           required: true,
           signal,
+          output,
         }),
       ),
     confirm: async ({ message, initial }) =>
-      answer(await clack.confirm({ message, initialValue: initial, signal })),
+      answer(await clack.confirm({ message, initialValue: initial, signal, output })),
   };
 }

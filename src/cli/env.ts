@@ -1,4 +1,5 @@
 import { Command, Option } from "@commander-js/extra-typings";
+import { z } from "zod";
 import {
   type ClaudeSettingsFile,
   claudeSettingsPath,
@@ -8,8 +9,10 @@ import {
 } from "../config/claude_settings.ts";
 import { relayUrl } from "../config/client_url.ts";
 import { ConfigError } from "../config/errors.ts";
+import { readFieldsDespite } from "../config/read_despite.ts";
 import { resolveConfig } from "../config/resolve.ts";
-import type { Config } from "../config/schema.ts";
+import { configSchema } from "../config/schema.ts";
+import type { Locator } from "../config/yaml_document.ts";
 import { writeFileAtomic } from "../config/write.ts";
 import { maskSecret } from "../util/mask.ts";
 import { reportConfigError } from "./_config_error.ts";
@@ -50,6 +53,15 @@ interface _EnvOptions {
 }
 
 /**
+ * What `relay env` reads of a config: where relay listens, the client tokens and the providers'
+ * `models:` tables (their names only); a whole `Config` is one.
+ */
+export interface EnvFields {
+  server: { host: string; port: number; auth: { tokens: string[] } };
+  providers: { models?: Record<string, unknown> }[];
+}
+
+/**
  * The variables Claude Code needs to go through relay: `ANTHROPIC_BASE_URL`, `ANTHROPIC_AUTH_TOKEN`
  * (the config's first client token, when it has any), and, when the `models:` tables name models
  * exactly, `ANTHROPIC_MODEL` and the `ANTHROPIC_DEFAULT_{OPUS,SONNET,HAIKU}_MODEL` aliases, since
@@ -61,7 +73,7 @@ interface _EnvOptions {
  * // { ANTHROPIC_BASE_URL: "http://127.0.0.1:8787", ANTHROPIC_AUTH_TOKEN: "rly_..." }
  * ```
  */
-export function claudeCodeEnv(config: Config): Record<string, string> {
+export function claudeCodeEnv(config: EnvFields): Record<string, string> {
   const vars: Record<string, string> = { ANTHROPIC_BASE_URL: relayUrl(config.server) };
   const [token] = config.server.auth.tokens;
   if (token) vars.ANTHROPIC_AUTH_TOKEN = token;
@@ -111,18 +123,15 @@ export function shellQuote(value: string, shell: Shell = "posix"): string {
 async function _env(options: _EnvOptions): Promise<number> {
   let vars: Record<string, string>;
   try {
-    const resolved = await resolveConfig({ flag: options.config });
-    // stdout may be eval'ed, so everything meant for a person goes to stderr.
-    if (resolved.banner) console.error(resolved.banner);
-    for (const warning of resolved.warnings) console.error(`warning: ${warning}`);
-    if (resolved.config.server.port === 0) {
-      throw new ConfigError(resolved.path ?? "config", [{
+    const { fields, file, locate } = await _envFields(options.config);
+    if (fields.server.port === 0) {
+      throw new ConfigError(file, [{
         path: "server.port",
-        ...resolved.locate?.(["server", "port"]),
+        ...locate?.(["server", "port"]),
         message: "is 0 (any free port), so there is no fixed URL to give Claude Code: set a port",
       }]);
     }
-    vars = claudeCodeEnv(resolved.config);
+    vars = claudeCodeEnv(fields);
   } catch (error) {
     return reportConfigError(error);
   }
@@ -138,6 +147,45 @@ async function _env(options: _EnvOptions): Promise<number> {
   console.log(options.json ? JSON.stringify(vars, null, 2) : formatExports(vars, options.shell));
   return 0;
 }
+
+/**
+ * The {@linkcode EnvFields} of the config relay would load, and where they came from. Of a file that
+ * does not load only these are read, the file's error printed as a note: a provider key's `${VAR}` that
+ * only relay's environment sets is not Claude Code's business. Throws the file's `ConfigError` when
+ * one of them cannot be read (a client token's `${VAR}`).
+ */
+async function _envFields(
+  flag: string | undefined,
+): Promise<{ fields: EnvFields; file: string; locate?: Locator }> {
+  try {
+    const resolved = await resolveConfig({ flag });
+    // stdout may be eval'ed, so everything meant for a person goes to stderr.
+    if (resolved.banner) console.error(resolved.banner);
+    for (const warning of resolved.warnings) console.error(`warning: ${warning}`);
+    return { fields: resolved.config, file: resolved.path ?? "config", locate: resolved.locate };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const read = await readFieldsDespite(error);
+    const server = configSchema.shape.server.unwrap().shape;
+    const host = read(["server", "host"], server.host);
+    const port = read(["server", "port"], server.port);
+    const auth = read(["server", "auth"], server.auth);
+    const providers = read(["providers"], _MODEL_TABLES);
+    if (!host || !port || !auth || !providers) throw error;
+    console.error(
+      `note: ${error.file} does not load, so relay env read only server.host, server.port, ` +
+        `server.auth and the models tables from it:\n${error.message}`,
+    );
+    const fields = {
+      server: { host: host.value, port: port.value, auth: auth.value },
+      providers: providers.value,
+    };
+    return { fields, file: error.file };
+  }
+}
+
+// Each provider's `models:` table and nothing else of it: the names are all relay env needs.
+const _MODEL_TABLES = z.array(z.object({ models: z.record(z.string(), z.unknown()).optional() }));
 
 async function _writeClaudeSettings(
   path: string,

@@ -12,6 +12,7 @@ import {
   type UsageTotals,
 } from "../ledger/query.ts";
 import { LedgerStore } from "../ledger/store.ts";
+import { terminalSafeJson } from "../util/logger.ts";
 import { formatTable } from "../util/table.ts";
 import { readFieldsDespite } from "../config/read_despite.ts";
 import { terminalColour } from "./_colour.ts";
@@ -43,7 +44,8 @@ export function usageCommand(setExitCode: (code: number) => void) {
 
 /**
  * The start of a `--since` period in wall-clock ms: `24h` or `7d` back from `now`, or a date
- * (`2026-11-01`, midnight UTC).
+ * (`2026-11-01`, midnight UTC). Throws an `InvalidArgumentError` saying what is wrong with anything
+ * else: not a duration or a real date, back past the earliest time a date can hold, or in the future.
  *
  * @example
  * ```ts
@@ -51,7 +53,21 @@ export function usageCommand(setExitCode: (code: number) => void) {
  * parseSince("2026-11-01", Date.now()); // Date.UTC(2026, 10, 1)
  * ```
  */
-export function parseSince(value: string, now: number): number | undefined {
+export function parseSince(value: string, now: number): number {
+  const since = _since(value, now);
+  if (since === undefined) {
+    throw new InvalidArgumentError("expected a duration such as 24h or 7d, or a date such as 2026-11-01");
+  }
+  if (Number.isNaN(new Date(since).getTime())) {
+    throw new InvalidArgumentError(
+      "a duration that long reaches back past the earliest date: use a date such as 2026-11-01",
+    );
+  }
+  if (since > now) throw new InvalidArgumentError("a date in the future: the period would hold nothing");
+  return since;
+}
+
+function _since(value: string, now: number): number | undefined {
   if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
     const time = Date.parse(`${value}T00:00:00Z`);
     // `Date.parse` rolls an impossible day over (2026-02-30 is 2026-03-02); only a real date reads back the same.
@@ -61,10 +77,9 @@ export function parseSince(value: string, now: number): number | undefined {
   return back === undefined ? undefined : now - back;
 }
 
+// The flag's check: the value is kept as written and read against the clock when the report is made.
 function _parseSince(value: string): string {
-  if (parseSince(value, Date.now()) === undefined) {
-    throw new InvalidArgumentError("expected a duration such as 24h or 7d, or a date such as 2026-11-01");
-  }
+  parseSince(value, Date.now());
   return value;
 }
 
@@ -100,11 +115,13 @@ async function _usage(
   try {
     const now = Date.now();
     const report = usageReport(store.database, {
-      since: parseSince(options.since, now)!,
+      since: parseSince(options.since, now),
       until: now,
       by: options.by,
     });
-    console.log(options.json ? _jsonText(_json(report, path)) : formatUsage(report, path, _colours()));
+    console.log(
+      options.json ? terminalSafeJson(_json(report, path), 2) : formatUsage(report, path, _colours()),
+    );
   } finally {
     store.close();
   }
@@ -147,18 +164,6 @@ function _json(report: UsageReport, path: string) {
     groups: report.groups.map(_snakeCase),
     total: _snakeCase(report.total),
   };
-}
-
-/**
- * `JSON.stringify` escapes C0 controls but leaves DEL and C1 (U+0080 to U+009F, which terminals can take
- * for ESC sequences) raw; names come from clients, so those are escaped too. They occur only inside
- * strings, where `\u` escapes read back the same.
- */
-function _jsonText(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(
-    /[\x7f-\x9f]/g,
-    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
 }
 
 function _snakeCase(totals: UsageTotals): Record<string, unknown> {

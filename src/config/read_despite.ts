@@ -1,3 +1,4 @@
+import { isNode } from "yaml";
 import type { ZodType } from "zod";
 import { expandEnvInDocument } from "./env_expand.ts";
 import { type ConfigError, formatPath } from "./errors.ts";
@@ -6,9 +7,11 @@ import { parseYamlDocument } from "./yaml_document.ts";
 
 /**
  * One field of a config file that does not load: `{ value }` (the schema's default when the file leaves
- * it out), or `undefined` when it cannot be read (a `${VAR}` that is not set, a value the schema refuses).
+ * it out), or `undefined` when it cannot be read (a `${VAR}` that is not set in it, a value the schema
+ * refuses). A list or a mapping reads as its parts do: a `${VAR}` in a part the schema does not take
+ * (another field of a provider than the one asked for) does not stop it.
  */
-export type FieldReader = <T>(path: string[], schema: ZodType<T>) => { value: T } | undefined;
+export type FieldReader = <T>(path: (string | number)[], schema: ZodType<T>) => { value: T } | undefined;
 
 /**
  * Reads the fields of the file `error` refused one at a time, as relay would: the YAML parser keeps
@@ -29,11 +32,26 @@ export async function readFieldsDespite(error: ConfigError): Promise<FieldReader
     throw error;
   });
   const { doc, lineCounter } = parseYamlDocument(text);
-  const unexpanded = expandEnvInDocument(doc, { text, lineCounter, env: (name) => Deno.env.get(name) })
-    .map((problem) => problem.path);
-  return <T>(path: string[], schema: ZodType<T>) => {
-    if (unexpanded.includes(formatPath(path))) return undefined;
-    const parsed = schema.safeParse(doc.getIn(path));
+  const unexpanded = new Set(
+    expandEnvInDocument(doc, { text, lineCounter, env: (name) => Deno.env.get(name) })
+      .map((problem) => problem.path ?? ""),
+  );
+  return <T>(path: (string | number)[], schema: ZodType<T>) => {
+    const node = doc.getIn(path);
+    const parsed = schema.safeParse(_markUnset(isNode(node) ? node.toJS(doc) : node, path, unexpanded));
     return parsed.success ? { value: parsed.data } : undefined;
   };
+}
+
+// What a `${VAR}` that is not set reads as: a value no schema takes, so the field that holds it fails
+// however deep it sits (a client token in a list) while one beside it that the schema ignores does not.
+const _UNSET = Symbol("a variable that is not set");
+
+function _markUnset(value: unknown, path: (string | number)[], unexpanded: Set<string>): unknown {
+  if (unexpanded.has(formatPath(path))) return _UNSET;
+  if (Array.isArray(value)) return value.map((item, index) => _markUnset(item, [...path, index], unexpanded));
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [key, _markUnset(item, [...path, key], unexpanded)]),
+  );
 }

@@ -2,6 +2,9 @@ import { z } from "zod";
 
 const _DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const _SIZE_UNITS: Record<string, number> = { b: 1, kb: 1_000, mb: 1_000_000, kib: 1_024, mib: 1_048_576 };
+// Timers take at most 2^31-1 ms (24.8 days) and fire after 1 ms past it, so a longer timeout would
+// strike at once; the cap is the whole number of days below that.
+const _MAX_DURATION_MS = 24 * _DURATION_UNITS.d;
 
 /**
  * Parses `250ms`, `30s`, `5m`, `1h`, `7d` or a bare number of milliseconds.
@@ -24,11 +27,15 @@ function _parseUnit(value: string | number, units: Record<string, number>, bare:
   return factor === undefined ? undefined : Math.round(Number(match[1]) * factor);
 }
 
-/** A duration field: `"30s"`, `"5m"` or milliseconds; parsed to milliseconds. */
+/** A duration field: `"30s"`, `"5m"` or milliseconds, at most `24d`; parsed to milliseconds. */
 export const durationSchema = z.union([z.number(), z.string()]).transform((value, ctx) => {
   const ms = parseDuration(value);
   if (ms === undefined) {
     ctx.addIssue({ code: "custom", message: `"${value}" is not a duration (use e.g. 250ms, 30s, 5m, 1h)` });
+    return z.NEVER;
+  }
+  if (ms > _MAX_DURATION_MS) {
+    ctx.addIssue({ code: "custom", message: `"${value}" is too long: relay's timers wait at most 24d` });
     return z.NEVER;
   }
   return ms;

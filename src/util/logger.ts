@@ -61,16 +61,38 @@ export function createLogger(options: LoggerOptions): Logger {
   return withFixed({});
 }
 
+/**
+ * `JSON.stringify(value, null, space)` with DEL and C1 controls (U+007F to U+009F) escaped too: it escapes
+ * only C0, and a terminal can take C1 for ESC sequences. Strings a client chooses (a path, a model name)
+ * reach logs and tables, and in JSON those characters occur only inside strings, where `\u` escapes read
+ * back the same.
+ *
+ * @example
+ * ```ts
+ * terminalSafeJson({ model: "\u009b31m" }); // '{"model":"\\u009b31m"}'
+ * ```
+ */
+export function terminalSafeJson(value: unknown, space?: number): string {
+  return JSON.stringify(value, null, space).replace(
+    /[\x7f-\x9f]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
 // The fixed fields and the line's own are spread once, here: the access line has a dozen and more.
 function _renderJson(time: Date, level: LogLevel, msg: string, fixed: LogFields, fields?: LogFields): string {
-  return JSON.stringify({ time: time.toISOString(), level, msg, ...fixed, ...fields });
+  return terminalSafeJson({ time: time.toISOString(), level, msg, ...fixed, ...fields });
 }
 
 function _renderText(time: Date, level: LogLevel, msg: string, fixed: LogFields, fields?: LogFields): string {
   const pairs = Object.entries({ ...fixed, ...fields })
     .filter(([, value]) => value !== undefined)
-    .map(([key, value]) =>
-      `${key}=${typeof value === "string" && /\s/.test(value) ? JSON.stringify(value) : value}`
-    );
+    .map(([key, value]) => `${key}=${typeof value === "string" ? _textValue(value) : value}`);
   return [time.toISOString().slice(11, 23), level.toUpperCase().padEnd(5), msg, ...pairs].join(" ");
+}
+
+// Quoted where a bare value would be misread: a space would end it, a quote start another, and a
+// control character (`\p{Cc}`: C0, DEL, C1) would reach the terminal, which acts on escape sequences.
+function _textValue(value: string): string {
+  return /[\s"\\\p{Cc}]/u.test(value) ? terminalSafeJson(value) : value;
 }

@@ -1,15 +1,18 @@
 /**
  * Masks a secret for logs and summaries: keeps a recognisable prefix and the last four characters,
- * so two keys can be told apart without either being recoverable.
+ * so two keys can be told apart without either being recoverable. Shorter secrets keep less: the last
+ * two characters from 12, nothing below.
  *
  * @example
  * ```ts
  * maskSecret("sk-ant-api03-abcdefghijklmnopx7f2"); // "sk-ant-...x7f2"
+ * maskSecret("client-tok-9"); // "...-9"
  * maskSecret("short"); // "***"
  * ```
  */
 export function maskSecret(secret: string): string {
   if (secret.length < 12) return "***";
+  if (secret.length < 16) return `...${secret.slice(-2)}`;
   const prefix = _knownPrefix(secret) ?? secret.slice(0, 3);
   return `${prefix}...${secret.slice(-4)}`;
 }
@@ -20,18 +23,46 @@ function _knownPrefix(secret: string): string | undefined {
   return _PREFIXES.find((p) => secret.startsWith(p));
 }
 
-// Runs of the characters keys are written in; long enough that words and most names fall short.
-const _TOKEN = /[A-Za-z0-9_\-+/=.]{16,}/g;
+// Runs of the characters keys are written in (`~` too: Entra ID client secrets have it); long enough
+// that words and most names fall short.
+const _TOKEN = /[A-Za-z0-9_\-+/=.~]{16,}/g;
 // Keys whose values are secrets, on the line's own `key:` (YAML) or `"key":` (JSON).
 const _SECRET_FIELD =
   /(?:^|[\s{,"'])(?:[\w-]*(?:key|token|secret|password|credential)s?|private_key_id)["']?\s*:/i;
+// Fields whose whole value is a secret however short (a client token may have 8 characters): the
+// config's own, and those of the JSON an upstream or a token endpoint may quote back.
+const _SECRET_KEYS = new Set([
+  "key",
+  "keys",
+  "token",
+  "tokens",
+  "client_secret",
+  "access_key_id",
+  "secret_access_key",
+  "session_token",
+  "api_key",
+  "x-api-key",
+  "secret",
+  "password",
+  "private_key",
+  "access_token",
+]);
+// A mapping key where YAML and JSON put one: first on the line (after any `- `), or after `{` or `,`;
+// unquoted, its colon is followed by a space (`${KEY:-default}` holds none).
+const _KEY = /(?:^\s*(?:-\s+)*|[{,]\s*)(?:(["'])(?<quoted>[\w-]+)\1\s*:|(?<bare>[\w-]+)\s*:(?=\s|$))/g;
+// A variable relay expands: its name, not a secret.
+const _VARIABLE = /\$\{\w+\}/g;
+// A value's scalars: a `${VAR}` (whose `:-default` may be a secret), else anything but spaces, quotes,
+// flow punctuation and the `: ` that ends a key.
+const _SCALAR = /\$\{[^}\s]*\}|(?:[^\s"',[\]{}:]|:(?!\s|$))+/g;
 
 /**
  * A line of a config file as it may be shown (an error's source line), with whatever could be a
- * secret in it masked by {@linkcode maskSecret}: every long token when the line sets a secret field
- * (`key:`, `tokens:`, `private_key:`...), else tokens that look like keys (a known prefix, mixed case
- * with digits, or 32 hex digits). `col` (1-based, in `line`) comes back moved to the same place in the
- * masked text.
+ * secret in it masked by {@linkcode maskSecret}: the value of a secret field (`key:`, `tokens:`,
+ * `client_secret:`...) whatever its length, every long token when the line sets such a field (or one
+ * named like it: `private_key:`), else tokens that look like keys (a known prefix, mixed case with
+ * digits, or 32 hex digits). `col` (1-based, in `line`) comes back moved to the same place in the masked
+ * text.
  *
  * @example
  * ```ts
@@ -40,21 +71,52 @@ const _SECRET_FIELD =
  * ```
  */
 export function maskSecretsInLine(line: string, col = 1): { text: string; col: number } {
-  const everyToken = _SECRET_FIELD.test(line);
   let text = "";
   let from = 0;
   let at = col - 1;
-  for (const match of line.matchAll(_TOKEN)) {
-    const token = match[0];
-    if (!everyToken && !_looksLikeKey(token)) continue;
-    const start = match.index;
-    const masked = maskSecret(token);
+  for (const [start, end] of _secretSpans(line)) {
+    const masked = maskSecret(line.slice(start, end));
     text += line.slice(from, start) + masked;
-    from = start + token.length;
-    if (col - 1 >= from) at -= token.length - masked.length;
+    from = end;
+    if (col - 1 >= from) at -= end - start - masked.length;
     else if (col - 1 > start) at = text.length - masked.length;
   }
   return { text: text + line.slice(from), col: at + 1 };
+}
+
+/** Where `line` holds what {@linkcode maskSecretsInLine} masks, as `[start, end)` in order. */
+function _secretSpans(line: string): [number, number][] {
+  const keys = [...line.matchAll(_KEY)];
+  const values = _secretValues(line, keys);
+  // Neither a key's name (`secret_access_key:`) nor a variable's (`${ANTHROPIC_API_KEY}`) is a secret.
+  const names = new Set([
+    ...keys.map((key) => key.index + key[0].lastIndexOf(_keyName(key))),
+    ...[...line.matchAll(_VARIABLE)].map((variable) => variable.index + 2),
+  ]);
+  const everyToken = _SECRET_FIELD.test(line);
+  const tokens = [...line.matchAll(_TOKEN)]
+    .filter((token) => _looksLikeKey(token[0]) || (everyToken && !names.has(token.index)))
+    .map((token): [number, number] => [token.index, token.index + token[0].length])
+    // A token lies wholly inside a value's scalar or outside them all: scalars take every token character.
+    .filter(([start]) => !values.some(([from, to]) => start >= from && start < to));
+  return [...values, ...tokens].sort(([a], [b]) => a - b);
+}
+
+// The scalars of each secret field's value, up to the next key on the line, but those that only name
+// variables.
+function _secretValues(line: string, keys: RegExpExecArray[]): [number, number][] {
+  return keys.flatMap((key, i) => {
+    if (!_SECRET_KEYS.has(_keyName(key).toLowerCase())) return [];
+    const from = key.index + key[0].length;
+    const value = line.slice(from, keys[i + 1]?.index ?? line.length);
+    return [...value.matchAll(_SCALAR)]
+      .filter((scalar) => scalar[0].replace(_VARIABLE, "") !== "")
+      .map((scalar): [number, number] => [from + scalar.index, from + scalar.index + scalar[0].length]);
+  });
+}
+
+function _keyName(key: RegExpExecArray): string {
+  return key.groups!.quoted ?? key.groups!.bare;
 }
 
 function _looksLikeKey(token: string): boolean {

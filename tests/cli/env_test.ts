@@ -105,6 +105,37 @@ Deno.test("relay env prints eval-able exports, the token expanded from the envir
   assert.equal(new TextDecoder().decode(evaluated.stdout), `http://127.0.0.1:8790 ${TOKEN}`);
 });
 
+Deno.test("relay env reads its fields despite a provider key's variable this shell does not set", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(
+    folder,
+    'server:\n  port: 8791\n  auth:\n    tokens: ["${RELAY_CLIENT_TOKEN}"]\nproviders:\n  - name: a\n' +
+      "    type: anthropic\n    keys:\n      - key: ${ANTHROPIC_API_KEY}\n    models:\n      claude-sonnet-4-5: x\n",
+  );
+  const { code, stdout, stderr } = await runRelay(["env", "-c", path], {
+    env: { RELAY_CLIENT_TOKEN: TOKEN },
+  });
+  assert.equal(code, 0, stderr);
+  assert.equal(
+    stdout,
+    [
+      "export ANTHROPIC_BASE_URL=http://127.0.0.1:8791",
+      `export ANTHROPIC_AUTH_TOKEN=${TOKEN}`,
+      "export ANTHROPIC_MODEL=claude-sonnet-4-5",
+      "export ANTHROPIC_DEFAULT_SONNET_MODEL=claude-sonnet-4-5",
+      "",
+    ].join("\n"),
+  );
+  assert.match(stderr, /^note: .*relay\.yaml does not load, so relay env read only .*\n.*ANTHROPIC_API_KEY/);
+
+  // The client token is relay env's business: unset, it is the file's error, and nothing is exported.
+  const unset = await runRelay(["env", "-c", path]);
+  assert.equal(unset.code, 1);
+  assert.equal(unset.stdout, "");
+  assert.match(unset.stderr, /server\.auth\.tokens\[0\]: environment variable RELAY_CLIENT_TOKEN is not set/);
+  assert.doesNotMatch(unset.stderr, /note:/);
+});
+
 Deno.test("relay env --json and --shell fish", async () => {
   const folder = await sandbox();
   const path = await writeConfig(

@@ -117,6 +117,14 @@ Deno.test("relay usage refuses a bad --since and says where the ledger would be 
     bad.stderr.trim().replace("'yesterday'", "'2026-02-30'"),
     "the same error as any bad value",
   );
+  const far = await runRelay(["usage", "--since", "999999999d"], { cwd: folder });
+  assert.equal(far.code, 1);
+  assert.equal(
+    far.stderr.trim(),
+    "error: option '--since <when>' argument '999999999d' is invalid. " +
+      "a duration that long reaches back past the earliest date: use a date such as 2026-11-01",
+    "no stack trace",
+  );
   const missing = await runRelay(["usage"], { cwd: folder });
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /no ledger at .*\/ledger\.db yet: relay serve creates it when it starts/);
@@ -153,7 +161,7 @@ Deno.test("parseSince takes a duration back from now or a UTC date, and nothing 
   assert.equal(parseSince("24h", now), Date.UTC(2026, 10, 7, 12));
   assert.equal(parseSince("7d", now), Date.UTC(2026, 10, 1, 12));
   assert.equal(parseSince("2026-11-01", now), Date.UTC(2026, 10, 1));
-  assert.equal(parseSince("2028-02-29", now), Date.UTC(2028, 1, 29), "a leap day");
+  assert.equal(parseSince("2024-02-29", now), Date.UTC(2024, 1, 29), "a leap day");
   for (
     const bad of [
       "yesterday",
@@ -166,8 +174,22 @@ Deno.test("parseSince takes a duration back from now or a UTC date, and nothing 
       "7 days",
     ]
   ) {
-    assert.equal(parseSince(bad, now), undefined, bad);
+    assert.throws(() => parseSince(bad, now), /expected a duration such as 24h or 7d/, bad);
   }
+});
+
+Deno.test("parseSince refuses a start before the earliest date, or in the future", () => {
+  const now = Date.UTC(2026, 10, 8, 12);
+  for (const far of ["999999999d", `${"9".repeat(400)}d`]) {
+    assert.throws(
+      () => parseSince(far, now),
+      /a duration that long reaches back past the earliest date/,
+      far,
+    );
+  }
+  assert.equal(parseSince("0s", now), now);
+  assert.equal(parseSince("2026-11-08", now), Date.UTC(2026, 10, 8), "today is not the future");
+  assert.throws(() => parseSince("2026-11-09", now), /a date in the future: the period would hold nothing/);
 });
 
 Deno.test("formatUsage colours the header and only the error cells that are not zero", async () => {

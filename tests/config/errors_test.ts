@@ -35,6 +35,23 @@ Deno.test("formatProblem draws the source line with a caret under the column", (
   assert.equal(text, "relay.yaml:4:7: bad indent\n    port:: 1\n        ^");
 });
 
+Deno.test("formatProblem masks a short client token or key on the line it draws", () => {
+  const token = formatProblem("a.yaml", {
+    line: 3,
+    col: 30,
+    message: "Flow sequence in block collection must be sufficiently indented and end with a ]",
+    source: '    tokens: ["Secret-Tok-9", }',
+  });
+  assert.deepEqual(token.split("\n").slice(1), ['      tokens: ["...-9", }', `  ${" ".repeat(22)}^`]);
+  const key = formatProblem("b.yaml", {
+    line: 7,
+    col: 9,
+    message: "Map keys must be unique",
+    source: "        key: gw-K3y-777x",
+  });
+  assert.equal(key.split("\n")[1], "          key: ***");
+});
+
 Deno.test("formatProblem keeps tabs before the caret so it lines up", () => {
   const text = formatProblem("r.yaml", { line: 1, col: 3, message: "tab", source: "\t\tx" });
   assert.equal(text.split("\n")[2], "  \t\t^");

@@ -37,3 +37,29 @@ Deno.test("with() puts fixed fields on every line, the line's own fields winning
     { time: "2026-11-25T12:00:00.000Z", level: "warn", msg: "two", config_version: 2, a: 9, b: true },
   ]);
 });
+
+Deno.test("text format quotes and escapes control characters a client put in a value", () => {
+  const lines: string[] = [];
+  const log = createLogger({ format: "text", write: (line) => lines.push(line), now: at });
+  log.info("request", {
+    path: "/v1/\u001b]2;TITLE\u0007",
+    model: "\u001b[31mRED",
+    c1: "\u009b31m\u007f",
+    quote: 'a"b',
+    plain: "claude-sonnet-4-5",
+  });
+  assert.equal(
+    lines[0],
+    '12:00:00.000 INFO  request path="/v1/\\u001b]2;TITLE\\u0007" model="\\u001b[31mRED" ' +
+      'c1="\\u009b31m\\u007f" quote="a\\"b" plain=claude-sonnet-4-5',
+  );
+});
+
+Deno.test("JSON lines escape DEL and C1 controls too, and read back the same", () => {
+  const lines: string[] = [];
+  const log = createLogger({ write: (line) => lines.push(line), now: at });
+  const model = "\u001b[31m\u009b2J\u007f";
+  log.info("request", { model });
+  assert.doesNotMatch(lines[0], /\p{Cc}/u);
+  assert.equal(JSON.parse(lines[0]).model, model);
+});

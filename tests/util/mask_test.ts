@@ -8,9 +8,12 @@ Deno.test("maskSecret keeps a known prefix and the last four characters", () => 
   assert.equal(maskSecret("0123456789abcdef"), "012...cdef");
 });
 
-Deno.test("maskSecret reveals nothing of short secrets", () => {
+Deno.test("maskSecret reveals nothing of short secrets, and only the last two characters below 16", () => {
   assert.equal(maskSecret("hunter2"), "***");
+  assert.equal(maskSecret("client-tok9"), "***");
   assert.equal(maskSecret(""), "***");
+  assert.equal(maskSecret("Secret-Tok-9"), "...-9");
+  assert.equal(maskSecret("sk-ant-0123456"), "...56");
 });
 
 Deno.test("maskSecretsInLine masks every long token on a line that sets a secret field", () => {
@@ -18,11 +21,43 @@ Deno.test("maskSecretsInLine masks every long token on a line that sets a secret
     const [line, masked] of [
       ["      - key: sk-ant-api03-OTHERSECRETOTHERSECRET9c1d", "      - key: sk-ant-...9c1d"],
       ["  keys: [ {key: abcdefghijklmnopqrstuvwxyz012345} ]", "  keys: [ {key: abc...2345} ]"],
-      ["    tokens: [rly_clienttoken_abcdef123456, x]", "    tokens: [rly...3456, x]"],
+      ["    tokens: [rly_clienttoken_abcdef123456, x]", "    tokens: [rly...3456, ***]"],
       ['  "private_key": "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",', '  "private_key": "MII...AASC",'],
       ["    api_key: some-long-lowercase-secret-value", "    api_key: som...alue"],
     ]
   ) assert.equal(maskSecretsInLine(line).text, masked, line);
+});
+
+Deno.test("maskSecretsInLine masks a secret field's value whatever its length", () => {
+  for (
+    const [line, masked] of [
+      ['    tokens: ["Secret-Tok-9", }', '    tokens: ["...-9", }'],
+      ["        key: gw-K3y-777x", "        key: ***"],
+      ["  - { key: abc12345, name: primary }", "  - { key: ***, name: primary }"],
+      ["    tokens: [{ name: alice, token: abcdefghijkl }]", "    tokens: [{ name: alice, token: ...kl }]"],
+      ["    secret_access_key: p@ss!w0rd#1", "    secret_access_key: ***"],
+      ["      client_secret: abc8Q~super-secret-client-value-123", "      client_secret: abc...-123"],
+      ['{"error":"bad","api_key":"short-key-1"}', '{"error":"bad","api_key":"***"}'],
+      ["      - key: ${KEY:-sk-fallback}", "      - key: ${K...ack}"],
+    ]
+  ) assert.equal(maskSecretsInLine(line).text, masked, line);
+  for (
+    const line of [
+      "      keys: [{key: ${KEY}}]",
+      "    - key: ${ANTHROPIC_API_KEY}",
+      "    secret_access_key: ${AWS_SECRET_ACCESS_KEY}",
+      "    cost_threshold_tokens: 1000",
+      "  max_tokens: 4096",
+      "prompt is 5000 input tokens: too long",
+    ]
+  ) assert.equal(maskSecretsInLine(line).text, line);
+});
+
+Deno.test("maskSecretsInLine takes a secret with ~ (Entra ID's) as one token", () => {
+  assert.equal(
+    maskSecretsInLine("invalid client secret abc8Q~Super-secret-value-123").text,
+    "invalid client secret abc...-123",
+  );
 });
 
 Deno.test("maskSecretsInLine masks what looks like a key anywhere, and leaves names and URLs alone", () => {
