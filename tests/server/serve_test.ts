@@ -50,14 +50,19 @@ Deno.test("shutdown closes the connection of a client that stopped reading once 
   connection.close();
 });
 
-Deno.test("during the grace a new request gets a 503 and the stream under way finishes", async () => {
+/** A relay whose shutdown has begun while one stream is under way (its `message_start` out). */
+async function shuttingDownWithAStream() {
   const stream = controlledStream();
   const upstream = startFakeUpstream(() => stream.response());
   const relay = startTestRelay({ upstreamUrl: upstream.url });
   const pending = post(relay.url);
   stream.push("event: message_start\ndata: {}\n\n");
   const response = await pending;
-  const stopping = relay.server.shutdown(60_000);
+  return { stream, upstream, relay, response, stopping: relay.server.shutdown(60_000) };
+}
+
+Deno.test("during the grace a new request gets a 503 and the stream under way finishes", async () => {
+  const { stream, upstream, relay, response, stopping } = await shuttingDownWithAStream();
 
   const refused = await post(relay.url);
   assert.equal(refused.status, 503);
@@ -84,13 +89,7 @@ Deno.test("during the grace a new request gets a 503 and the stream under way fi
 });
 
 Deno.test("during the grace the OpenAI route's 503 is in OpenAI's error shape, and logged", async () => {
-  const stream = controlledStream();
-  const upstream = startFakeUpstream(() => stream.response());
-  const relay = startTestRelay({ upstreamUrl: upstream.url });
-  const pending = post(relay.url);
-  stream.push("event: message_start\ndata: {}\n\n");
-  const response = await pending;
-  const stopping = relay.server.shutdown(60_000);
+  const { stream, upstream, relay, response, stopping } = await shuttingDownWithAStream();
 
   const refused = await fetch(`${relay.url}/v1/chat/completions`, {
     method: "POST",
