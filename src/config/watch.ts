@@ -44,10 +44,12 @@ export function watchConfigFile(
   const intervalMs = options.intervalMs ?? 1_000;
   const timers = options.timers ?? realTimers;
   const stat = options.stat ?? Deno.stat;
-  let seen = _version(_statNow(path));
+  let seen = _versionNow(path);
   let closed = false;
   const look = async () => {
-    const version = _version(await stat(path).catch(() => undefined));
+    const info = await stat(path).catch(() => undefined);
+    const bytes = info && _worthReading(info) ? await Deno.readFile(path).catch(() => undefined) : undefined;
+    const version = _version(info, bytes);
     if (closed) return;
     if (version !== seen) onChange();
     seen = version;
@@ -64,17 +66,27 @@ export function watchConfigFile(
 
 /**
  * What tells one state of the file from another: which file the path leads to, its size, modification
- * time and mode. A file that cannot be looked at (gone, its folder unreadable) is one more state.
+ * time, mode and, for a file of a config's size, its bytes: a rewrite can keep the size and the
+ * modification time (two saves within one tick of the clock, `touch -r`). A file that cannot be looked
+ * at (gone, its folder unreadable) is one more state.
  */
-function _version(info: Deno.FileInfo | undefined): string {
-  return info ? [info.dev, info.ino, info.size, info.mtime?.getTime(), info.mode].join(":") : "gone";
+function _version(info: Deno.FileInfo | undefined, bytes: Uint8Array | undefined): string {
+  if (!info) return "gone";
+  const content = bytes ? new TextDecoder().decode(bytes) : "";
+  return [info.dev, info.ino, info.size, info.mtime?.getTime(), info.mode, content].join(":");
 }
 
-/** What `path` leads to now; `undefined` when it cannot be looked at. */
-function _statNow(path: string): Deno.FileInfo | undefined {
+/** Larger files (or what is not a file) are told apart by what `stat` says alone. */
+function _worthReading(info: Deno.FileInfo): boolean {
+  return info.isFile && info.size <= 1024 * 1024;
+}
+
+/** The version of what `path` leads to now. */
+function _versionNow(path: string): string {
   try {
-    return Deno.statSync(path);
+    const info = Deno.statSync(path);
+    return _version(info, _worthReading(info) ? Deno.readFileSync(path) : undefined);
   } catch {
-    return undefined;
+    return "gone";
   }
 }

@@ -163,3 +163,14 @@ Deno.test("watchConfigFile takes the file as it is at the start: a change right 
   answer.resolve(await Deno.stat(path));
   assert.equal(await watch.look(), 1);
 });
+
+Deno.test("watchConfigFile sees a rewrite that keeps the size and the modification time", async () => {
+  const folder = await Deno.makeTempDir();
+  const path = `${folder}/relay.yaml`;
+  await Deno.writeTextFile(path, "alpha\n");
+  const { mtime } = await Deno.stat(path);
+  using watch = await polled(path);
+  await Deno.writeTextFile(path, "bravo\n");
+  await Deno.utime(path, mtime!, mtime!);
+  assert.equal(await watch.look(), 1);
+});
