@@ -186,9 +186,10 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
     const options = current();
     const trace: _Trace = { start: now(), at: wallClock(), attempts: 0, failovers: 0 };
     const log: _Log = (outcome, fields = {}, usage) => {
-      // A stream a shutdown cut when its grace ran out failed by relay's doing, not the upstream's.
+      // A stream a shutdown cut when its grace ran out failed by relay's doing, not the upstream's; nor
+      // did its client close it if it had stopped reading: relay closed its connection.
       const { cut } = options.inFlight;
-      if (outcome === "upstream_failed" && cut.aborted) {
+      if ((outcome === "upstream_failed" || outcome === "client_closed") && cut.aborted) {
         outcome = "relay_error";
         fields = { bytes: fields.bytes, error: String(cut.reason?.message ?? cut.reason) };
       }
@@ -554,7 +555,9 @@ async function _try(
     });
     const sse = _isSse(response);
     const usage = new UsageTap(sse);
-    const head = await _untilCommitted(reader, usage, sse);
+    // Pings keep a stream alive, but none is an answer: the first event is due within first_byte.
+    const commit = { by: sentAt + route.timeouts.firstByte, now, route };
+    const head = await _untilCommitted(reader, usage, sse, commit);
     if (head.endedEarly) {
       // No event an SDK could read (at most pings): as good as a connection that broke.
       const error = new RelayError(
@@ -598,6 +601,7 @@ async function _untilCommitted(
   reader: WatchedReader,
   usage: UsageTap,
   sse: boolean,
+  commit: { by: number; now: () => number; route: Route },
 ): Promise<{ chunks: Uint8Array[]; error?: ReturnType<typeof _errorOf>; endedEarly?: boolean }> {
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -609,7 +613,16 @@ async function _untilCommitted(
     const events = usage.observe(value);
     if (!sse || size > _MAX_PEEK_BYTES) return { chunks };
     const first = events.find((event) => event.event !== "ping");
-    if (!first) continue;
+    if (!first) {
+      if (commit.now() < commit.by) continue;
+      await reader.cancel().catch(() => {});
+      const { name } = commit.route.provider;
+      const ms = commit.route.timeouts.firstByte;
+      throw new RelayError(
+        504,
+        `upstream ${name} sent no event but pings for ${ms} ms (timeouts.first_byte)`,
+      );
+    }
     if (first.event !== "error") return { chunks };
     const error = _errorOf(first.data);
     return { chunks, error };

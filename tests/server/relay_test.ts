@@ -287,6 +287,26 @@ Deno.test("an upstream silent before its first byte is a 504 (timeouts.first_byt
   await upstream.close();
 });
 
+Deno.test("an upstream that sends only pings is a 504 once timeouts.first_byte is over: pings are no answer", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, timeouts: { firstByte: 50 } });
+  // A ping every 5 ms, as a keep-alive would, each well within the deadline of the one before.
+  const pinging = setInterval(() => stream.push('event: ping\ndata: {"type": "ping"}\n\n'), 5);
+  try {
+    const response = await post(`${relay.url}/v1/messages`, MESSAGES, {}, AbortSignal.timeout(5_000));
+    assert.equal(response.status, 504);
+    assert.equal(
+      (await response.json()).error.message,
+      "upstream upstream sent no event but pings for 50 ms (timeouts.first_byte)",
+    );
+  } finally {
+    clearInterval(pinging);
+  }
+  await stream.cancelled;
+  await upstream.close();
+});
+
 Deno.test("an upstream that goes silent mid-stream ends the client's stream with an error event", async () => {
   const stream = controlledStream();
   const upstream = startFakeUpstream(() => stream.response());

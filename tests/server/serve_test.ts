@@ -47,6 +47,11 @@ Deno.test("shutdown closes the connection of a client that stopped reading once 
   assert.deepEqual(await relay.server.shutdown(0), { cut: true });
   await relay.server.finished;
   assert.equal(relay.server.inFlight.size, 0);
+  const line = await relay.nextRequestLog();
+  assert.deepEqual([line.outcome, line.error], [
+    "relay_error",
+    "relay shut down before the upstream finished (server.shutdown_grace)",
+  ], "cut by relay, not closed by its client");
   connection.close();
 });
 
