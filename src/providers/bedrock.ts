@@ -6,9 +6,10 @@
 import { AwsV4Signer } from "aws4fetch";
 import { errorEnvelope } from "../server/errors.ts";
 import { eventStreamToSse, type SsePart } from "../stream/eventstream_to_sse.ts";
+import { translateWhole } from "../stream/translate_whole.ts";
 import { copyHeaders } from "../util/headers.ts";
 import type { AwsCredentials } from "./aws_credentials.ts";
-import { type BedrockError, readBedrockError } from "./bedrock_errors.ts";
+import { type BedrockError, bedrockErrorAnswer } from "./bedrock_errors.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import type { Provider, ProviderKey, ProviderRequest } from "./types.ts";
 
@@ -116,9 +117,7 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
       request.onHeaders?.();
       // Relay refuses a redirect itself, saying where it pointed: it is not Bedrock's error to reword.
       if (upstream.status >= 300 && upstream.status <= 399) return upstream;
-      if (upstream.status < 200 || upstream.status > 299) {
-        return _errorResponse(await readBedrockError(upstream), upstream.headers);
-      }
+      if (upstream.status < 200 || upstream.status > 299) return _errorAnswer(upstream);
       if (operation === "count-tokens") return await _countTokensResponse(upstream);
       if (upstream.headers.get("content-type")?.includes("application/vnd.amazon.eventstream")) {
         return await _sseResponse(upstream);
@@ -236,14 +235,33 @@ function _prepended(first: SsePart, parts: ReadableStreamDefaultReader<SsePart>)
   }, { highWaterMark: 0 });
 }
 
+/**
+ * Bedrock's error answer in Anthropic's terms, at once: its headers give the status, and its body, which
+ * only holds the message, is read as relay reads the answer, under its deadlines for a body, rather
+ * than under first_byte's wait for an answer that has in fact come (and not at all when relay retries).
+ */
+function _errorAnswer(upstream: Response): Response {
+  const { status, type, messageIn } = bedrockErrorAnswer(upstream);
+  const headers = _headers(upstream.headers, "application/json");
+  const body = translateWhole(upstream.body ?? ReadableStream.from([]), (text) => [
+    _errorBody({ status, type, message: messageIn(text) }, headers),
+  ]);
+  return new Response(body, { status, headers });
+}
+
 function _errorResponse(error: BedrockError, upstream?: Headers): Response {
   const headers = _headers(upstream ?? new Headers(), "application/json");
+  return new Response(_errorBody(error, headers), { status: error.status, headers });
+}
+
+/** Anthropic's envelope for `error`, with the answer's `request-id` in it as Anthropic's own carry it. */
+function _errorBody(error: BedrockError, headers: Headers): Uint8Array<ArrayBuffer> {
   const requestId = headers.get("request-id");
   const body = {
     ...errorEnvelope(error.type, error.message),
     ...(requestId ? { request_id: requestId } : {}),
   };
-  return new Response(JSON.stringify(body), { status: error.status, headers });
+  return new TextEncoder().encode(JSON.stringify(body));
 }
 
 /**

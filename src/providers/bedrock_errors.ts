@@ -44,38 +44,55 @@ const _BY_EXCEPTION: Readonly<Record<string, { status: number; type: AnthropicEr
  * ```
  */
 export function mapBedrockError(name: string | undefined, message: string, status: number): BedrockError {
-  const bare = name?.split(":")[0].split("#").at(-1)?.trim().toLowerCase() ?? "";
-  const known = _BY_EXCEPTION[bare];
-  if (known) return { ...known, message: _reworded(message) };
-  return { status, type: errorTypeForStatus(status), message: _reworded(message) };
+  return { ..._classified(name, status), message: _reworded(message) };
+}
+
+/** A Bedrock error answer's status and type, which its headers give, and how to read its body's message. */
+export interface BedrockErrorAnswer extends Omit<BedrockError, "message"> {
+  /** The message in the answer's body, given the body's text. */
+  messageIn(body: string): string;
 }
 
 /**
- * Reads a Bedrock error answer (4xx, 5xx). The body should be `{"message":…}`, but proxies in front of
- * Bedrock answer HTML or nothing, so the text falls back to the body itself and then to the status.
+ * Reads a Bedrock error answer (4xx, 5xx) as far as its headers go: the status and type depend only on
+ * `x-amzn-ErrorType` and the HTTP status, so the answer can go on before its body has come. The body
+ * should be `{"message":…}`, but proxies in front of Bedrock answer HTML or nothing, so the text falls
+ * back to the body itself and then to the status.
  *
  * @example
  * ```ts
- * const { status, type, message } = await readBedrockError(response);
- * // 429, "rate_limit_error", "Too many requests, please wait before trying again."
+ * const { status, type, messageIn } = bedrockErrorAnswer(response);
+ * // 429, "rate_limit_error"
+ * messageIn('{"message":"Too many requests, please wait before trying again."}');
+ * // "Too many requests, please wait before trying again."
  * ```
  */
-export async function readBedrockError(response: Response): Promise<BedrockError> {
-  const text = (await response.text()).trim();
+export function bedrockErrorAnswer(response: Response): BedrockErrorAnswer {
+  return {
+    ..._classified(response.headers.get("x-amzn-errortype") ?? undefined, response.status),
+    messageIn: (body) => _reworded(_bodyMessage(body, response.status)),
+  };
+}
+
+/** The status and type `name` stands for; those of `status` when it stands for none. */
+function _classified(name: string | undefined, status: number): Omit<BedrockError, "message"> {
+  const bare = name?.split(":")[0].split("#").at(-1)?.trim().toLowerCase() ?? "";
+  return (Object.hasOwn(_BY_EXCEPTION, bare) ? _BY_EXCEPTION[bare] : undefined) ??
+    { status, type: errorTypeForStatus(status) };
+}
+
+function _bodyMessage(body: string, status: number): string {
+  const text = body.trim();
   let message: unknown;
   try {
-    const body = JSON.parse(text);
+    const parsed = JSON.parse(text);
     // Some AWS front ends (signature checks among them) spell it `Message`.
-    message = body?.message ?? body?.Message;
+    message = parsed?.message ?? parsed?.Message;
   } catch {
     message = undefined;
   }
-  const fallback = text.slice(0, 500) || `Bedrock answered HTTP ${response.status} without a message`;
-  return mapBedrockError(
-    response.headers.get("x-amzn-errortype") ?? undefined,
-    typeof message === "string" ? message : fallback,
-    response.status,
-  );
+  if (typeof message === "string") return message;
+  return text.slice(0, 500) || `Bedrock answered HTTP ${status} without a message`;
 }
 
 /**

@@ -13,9 +13,9 @@ import {
 } from "../stream/openai_to_anthropic.ts";
 import { answerChoice, anthropicMessageFor } from "../stream/openai_to_anthropic_message.ts";
 import { newToolId } from "../stream/openai_tool_ids.ts";
-import { translateWhole } from "../stream/openai_translate_sse.ts";
 import { type ChatCompletion, isJsonObject, type JsonObject, messageFault } from "../stream/openai_types.ts";
 import { encodeSseEvent } from "../stream/sse_encode.ts";
+import { translateWhole } from "../stream/translate_whole.ts";
 import { copyHeaders } from "../util/headers.ts";
 import type { Provider, ProviderKey, ProviderRequest } from "./types.ts";
 

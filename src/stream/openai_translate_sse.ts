@@ -1,9 +1,7 @@
 /**
  * The byte plumbing both OpenAI translations share: parse an SSE body, hand each event to a translator,
- * send what it returns, and stop translating once it says the stream is over; or read a JSON body
- * whole, as relay reads a stream, and translate it at its end.
+ * send what it returns, and stop translating once it says the stream is over.
  */
-import { concatBytes } from "../util/bytes.ts";
 import { SseDecoder } from "./sse_decode.ts";
 import type { SseEvent } from "./sse_decode.ts";
 import { realTimers, type Timers } from "./timeouts.ts";
@@ -146,42 +144,6 @@ export function translateSse(
         send(controller, output.length > 0 ? output : [new Uint8Array()]);
         return;
       }
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
-}
-
-/**
- * `body` read to its end only once the output's reader asks, then translated whole: a JSON answer
- * translated inside an answer relay reads as it reads a stream. An adapter's `send` resolves with the
- * headers, so reading the body there would run under relay's `timeouts.connect`; read here, it runs
- * under the deadlines of a body (`first_byte`, then `idle`), each chunk of `body` answered with an empty
- * chunk as in {@linkcode translateSse}. A failure of `body` fails the output; cancelling the output
- * cancels `body`.
- *
- * @example
- * ```ts
- * const body = translateWhole(upstream.body!, (text) => [new TextEncoder().encode(text.toUpperCase())]);
- * ```
- */
-export function translateWhole(
-  body: ReadableStream<Uint8Array>,
-  translate: (text: string) => Uint8Array[],
-): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { value, done } = await reader.read();
-      if (!done) {
-        chunks.push(value);
-        controller.enqueue(new Uint8Array());
-        return;
-      }
-      for (const bytes of translate(new TextDecoder().decode(concatBytes(chunks)))) controller.enqueue(bytes);
-      controller.close();
     },
     cancel(reason) {
       return reader.cancel(reason);

@@ -7,6 +7,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import assert from "node:assert/strict";
 import type { AwsCredentials } from "../../src/providers/aws_credentials.ts";
 import { createBedrockProvider } from "../../src/providers/bedrock.ts";
+import type { UpstreamTimeouts } from "../../src/routing/router.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import {
   type BedrockCall,
@@ -19,6 +20,7 @@ import {
   sseEvents,
   startFakeBedrock,
 } from "../_helpers/fake_bedrock.ts";
+import { controlledStream } from "../_helpers/fake_upstream.ts";
 import { startTestRelay, type TestRelay } from "../_helpers/relay.ts";
 import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
 import { loadGolden } from "../stream/golden.ts";
@@ -41,10 +43,14 @@ interface Setup {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** A fake Bedrock and relay in front of it; the provider signs with `signWith` or uses the API key. */
+/**
+ * A fake Bedrock and relay in front of it; the provider signs with `signWith` or uses the API key, and
+ * relay waits on it as `timeouts` say (the test defaults otherwise).
+ */
 function setup(
   answer?: (call: BedrockCall) => Response | Promise<Response>,
   signWith: AwsCredentials | "api_key" = CREDENTIALS,
+  timeouts?: Partial<UpstreamTimeouts>,
 ): Setup {
   const bedrock = startFakeBedrock({ region: REGION, credentials: CREDENTIALS, apiKey: API_KEY, answer });
   const provider = createBedrockProvider({
@@ -53,7 +59,7 @@ function setup(
     baseUrl: bedrock.url,
     credentials: signWith,
   });
-  const relay = startTestRelay({ provider, models: MODELS, keys: [API_KEY] });
+  const relay = startTestRelay({ provider, models: MODELS, keys: [API_KEY], timeouts });
   return {
     bedrock,
     relay,
@@ -183,6 +189,28 @@ Deno.test("throttling before the stream starts is a 429 rate_limit_error, as HTT
     const body = await response.json();
     assert.deepEqual(body.error, { type: "rate_limit_error", message: "Too many requests, please wait." });
     assert.equal(body.request_id, response.headers.get("request-id"));
+  }
+});
+
+Deno.test("an error answer goes on with its status at once, its body following as Bedrock sends it, streamed or not", async () => {
+  for (const stream of [false, true]) {
+    const body = controlledStream();
+    const answer = () =>
+      body.response({
+        status: 400,
+        headers: { "content-type": "application/json", "x-amzn-errortype": "ValidationException" },
+      });
+    // Were the body read before answering, relay would wait on it for first_byte, then answer 504.
+    await using env = setup(answer, CREDENTIALS, { firstByte: 5_000 });
+    body.push('{"message":"Input is too long');
+    const response = await post(env.relay, "/v1/messages", { ...ASK, stream });
+    assert.equal(response.status, 400, `stream: ${stream}`);
+    body.push(' for requested model."}');
+    body.end();
+    assert.deepEqual((await response.json()).error, {
+      type: "invalid_request_error",
+      message: "prompt is too long: Input is too long for requested model.",
+    });
   }
 });
 

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import type { AwsCredentials } from "../../src/providers/aws_credentials.ts";
 import { BEDROCK_UNSUPPORTED_BETAS, createBedrockProvider } from "../../src/providers/bedrock.ts";
 import type { ProviderRequest } from "../../src/providers/types.ts";
+import { concatBytes } from "../../src/util/bytes.ts";
+import { controlledStream } from "../_helpers/fake_upstream.ts";
 import {
   bedrockError,
   chunkFrame,
@@ -373,6 +375,66 @@ Deno.test("an error without Bedrock's JSON keeps the body text", async () => {
   assert.deepEqual((await json(response)).error, { type: "api_error", message: "<html>Bad Gateway</html>" });
 });
 
+Deno.test("an error answer is returned at once, its body read only as the answer is read, a live chunk at a time", async (t) => {
+  /** The answer `send` gives for a Bedrock error whose body the test feeds. */
+  const answered = async (errorType: string, status: number) => {
+    const upstream = controlledStream();
+    const { bedrock } = provider(() =>
+      upstream.response({
+        status,
+        headers: {
+          "content-type": "application/json",
+          "x-amzn-errortype": errorType,
+          "x-amzn-requestid": "req-late",
+        },
+      })
+    );
+    // Read inside `send`, the body would fall under relay's wait for an answer (timeouts.first_byte).
+    const sent = bedrock.send(request(), undefined);
+    const first = await Promise.race([
+      sent.then(() => "answered"),
+      upstream.whenRead().then(() => "body read"),
+    ]);
+    assert.equal(first, "answered");
+    const response = await sent;
+    return { upstream, response, reader: response.body!.getReader() };
+  };
+
+  await t.step(
+    "the status comes from x-amzn-ErrorType; the message once the body ends",
+    async () => {
+      const { upstream, response, reader } = await answered("ServiceQuotaExceededException", 400);
+      assert.equal(response.status, 429);
+      assert.equal(response.headers.get("content-type"), "application/json");
+      assert.equal(response.headers.get("request-id"), "req-late");
+      upstream.push('{"message":"Too many tokens');
+      assert.deepEqual(await reader.read(), { done: false, value: new Uint8Array() });
+      upstream.push(' per day."}');
+      upstream.end();
+      const chunks: Uint8Array[] = [];
+      for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value);
+      assert.deepEqual(JSON.parse(_decoder.decode(concatBytes(chunks))), {
+        type: "error",
+        error: { type: "rate_limit_error", message: "Too many tokens per day." },
+        request_id: "req-late",
+      });
+    },
+  );
+  await t.step("a body that fails fails the answer, which keeps its status", async () => {
+    const { upstream, response, reader } = await answered("ValidationException", 400);
+    assert.equal(response.status, 400);
+    upstream.push('{"message":"bad');
+    assert.deepEqual(await reader.read(), { done: false, value: new Uint8Array() });
+    upstream.fail(new Error("connection reset"));
+    await assert.rejects(reader.read(), /connection reset/);
+  });
+  await t.step("cancelling the answer cancels Bedrock's body", async () => {
+    const { upstream, reader } = await answered("ThrottlingException", 429);
+    await reader.cancel("retrying elsewhere");
+    assert.equal(await upstream.cancelled, "retrying elsewhere");
+  });
+});
+
 Deno.test("a redirect is handed back as Bedrock gave it, for relay to refuse", async () => {
   const redirect = new Response(null, { status: 307, headers: { location: "https://elsewhere.example/x" } });
   const { bedrock } = provider(() => redirect);
@@ -438,4 +500,11 @@ Deno.test("an exception after the first event stays in the stream as event: erro
     'event: ping\ndata: {"type":"ping"}\n\n' +
       'event: error\ndata: {"type":"error","error":{"type":"rate_limit_error","message":"Slow down"}}\n\n',
   );
+});
+
+Deno.test("an exception named like an object's own property is no known exception: its HTTP status stands", async () => {
+  const { mapBedrockError } = await import("../../src/providers/bedrock_errors.ts");
+  for (const name of ["constructor", "toString", "__proto__"]) {
+    assert.deepEqual(mapBedrockError(name, "odd", 500), { status: 500, type: "api_error", message: "odd" });
+  }
 });
