@@ -670,6 +670,7 @@ function _answer(
     sse,
     observe: (chunk) => usage.observe(chunk),
     keepAlive: { intervalMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS, ping: ANTHROPIC_PING },
+    clientIdleMs: attempt.route.timeouts.idle,
     describeFailure: _describeFailure(attempt.route),
     onDone: (ended: ForwardOutcome) => {
       const detail = usage.detail();
@@ -718,6 +719,7 @@ function _passOn(kept: _Kept, response: Response, log: _Log, release: () => void
   });
   const stream = forwardBody(reader, {
     sse: _isSse(response),
+    clientIdleMs: route.timeouts.idle,
     describeFailure: _describeFailure(route),
     onDone: ({ kind, ...rest }) => {
       const passed = kind === "complete";

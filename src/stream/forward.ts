@@ -1,12 +1,14 @@
 import { type AnthropicErrorType, BodyCutError, errorEnvelope } from "../server/errors.ts";
 import { EventBoundary } from "./event_boundary.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
+import { realTimers, type Timers } from "./timeouts.ts";
 import type { WatchedReader } from "./watched_reader.ts";
 
 /** How a relayed body ended, for the access log. */
 export type ForwardOutcome =
   | { kind: "complete"; bytes: number }
-  | { kind: "client_closed"; bytes: number }
+  /** `message` says why when relay gave up on a client that stopped reading; none when it left. */
+  | { kind: "client_closed"; bytes: number; message?: string }
   | { kind: "upstream_failed"; bytes: number; errorType: AnthropicErrorType; message: string };
 
 export interface ForwardOptions {
@@ -41,6 +43,17 @@ export interface ForwardOptions {
    * long prompt and Bedrock sends no pings of its own.
    */
   keepAlive?: { intervalMs: number; ping: Uint8Array };
+  /**
+   * The route's `timeouts.idle`, as the longest the client may take to ask for more each time it has
+   * been handed something (the head, a chunk); no limit when left out. A client that stops reading
+   * holds its request's slot and its upstream exchange, which no deadline on the source ever ends:
+   * past this, the source is cancelled and the client's transfer broken off.
+   */
+  clientIdleMs?: number;
+  /** Monotonic milliseconds, for `clientIdleMs`; `performance.now` unless given. */
+  now?: () => number;
+  /** The global `setTimeout`/`clearTimeout` unless given, for `clientIdleMs`. */
+  timers?: Timers;
 }
 
 /**
@@ -53,6 +66,10 @@ export interface ForwardOptions {
  * otherwise (half an event, or any body that is not SSE) the client's transfer fails, as the upstream's
  * did: anything appended would corrupt it, and a clean end would pass a cut body off as whole. A
  * keep-alive goes out only between two events, for the same reason.
+ *
+ * A client that asks for nothing more for `clientIdleMs` is given up on as one that left, with its
+ * transfer broken off: relay's keep-alives go out only while it waits on the source, so they never
+ * count as the client reading.
  *
  * One stream layer does all of this: each layer costs promises per chunk, and relay bench counts them.
  *
@@ -73,6 +90,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
   const finish = (outcome: ForwardOutcome) => {
     if (finished) return;
     finished = true;
+    client?.stop();
     options.onDone?.(outcome);
   };
   const { observe, describeFailure } = options;
@@ -83,6 +101,20 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     run?.();
   };
   let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const leave = (reason: unknown, outcome: ForwardOutcome) => {
+    if (afterHead) headIsOut();
+    finish(outcome);
+    // Deno 2.9.6 rejects a cancel that reaches a TransformStream terminated with output still queued
+    // (Bedrock's decoder after its error event); the client is gone either way.
+    return reader.cancel(reason).catch(() => {});
+  };
+  const { clientIdleMs } = options;
+  const client = clientIdleMs === undefined ? undefined : new _ClientWait(clientIdleMs, () => {
+    const message = `client read nothing for ${clientIdleMs} ms (timeouts.idle)`;
+    const error = new BodyCutError(message);
+    controller.error(error);
+    leave(error, { kind: "client_closed", bytes, message });
+  }, options);
   const emit = (chunk: Uint8Array) => {
     bytes += chunk.byteLength;
     boundary.see(chunk);
@@ -101,7 +133,9 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
       observe?.(result.value);
     } catch (error) {
       onFailure(error);
+      return;
     }
+    client?.handed();
   };
   const onFailure = (error: unknown) => {
     if (finished) return;
@@ -132,17 +166,61 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
           if (boundary.atBoundary && (controller.desiredSize ?? -1) >= 0) controller.enqueue(keepAlive.ping);
         });
       }
+      client?.handed();
     },
     pull() {
+      client?.asked();
       if (afterHead) headIsOut();
       return reader.read().then(onChunk, onFailure);
     },
     cancel(reason) {
-      if (afterHead) headIsOut();
-      finish({ kind: "client_closed", bytes });
-      // Deno 2.9.6 rejects a cancel that reaches a TransformStream terminated with output still queued
-      // (Bedrock's decoder after its error event); the client is gone either way.
-      return reader.cancel(reason).catch(() => {});
+      return leave(reason, { kind: "client_closed", bytes });
     },
   }, { highWaterMark: 0 });
+}
+
+/**
+ * How long a client has kept relay waiting since it was last handed something, and `onStalled` once
+ * that reaches `ms`. Like {@linkcode WatchedReader}'s, its one timer is re-armed only when it fires, so
+ * a chunk costs a clock read, not a timer.
+ */
+class _ClientWait {
+  readonly #ms: number;
+  readonly #onStalled: () => void;
+  readonly #now: () => number;
+  readonly #timers: Timers;
+  /** When the client was handed what it has not asked past; `undefined` while it waits for more. */
+  #since: number | undefined;
+  #timer: unknown;
+
+  constructor(ms: number, onStalled: () => void, clock: { now?: () => number; timers?: Timers }) {
+    this.#ms = ms;
+    this.#onStalled = onStalled;
+    this.#now = clock.now ?? (() => performance.now());
+    this.#timers = clock.timers ?? realTimers;
+  }
+
+  handed(): void {
+    this.#since = this.#now();
+    this.#timer ??= this.#timers.setTimeout(this.#fire, this.#ms);
+  }
+
+  asked(): void {
+    this.#since = undefined;
+  }
+
+  stop(): void {
+    this.#since = undefined;
+    this.#timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  readonly #fire = () => {
+    this.#timer = undefined;
+    // The client is waiting on the source: the next chunk handed to it arms the timer again.
+    if (this.#since === undefined) return;
+    const waited = this.#now() - this.#since;
+    if (waited >= this.#ms) this.#onStalled();
+    else this.#timer = this.#timers.setTimeout(this.#fire, this.#ms - waited);
+  };
 }

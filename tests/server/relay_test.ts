@@ -875,3 +875,54 @@ Deno.test("a client that leaves during the backoff after an upstream error leave
   assert.equal(relay.server.inFlight.size, 0, "the kept 500's exchange ended with the request");
   await upstream.close();
 });
+
+Deno.test("a client that stops reading is given up on after timeouts.idle, freeing its slot and upstream, at the front door too", async (t) => {
+  const event = (type: string, data: Record<string, unknown>) =>
+    new TextEncoder().encode(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+  const delta = event("content_block_delta", {
+    index: 0,
+    delta: { type: "text_delta", text: "x".repeat(64 * 1024) },
+  });
+  // An answer that never ends, as fast as relay reads it.
+  const upstream = startFakeUpstream(() =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(event("message_start", {
+            message: { id: "msg_1", role: "assistant", model: "m", content: [], usage: { input_tokens: 1 } },
+          }));
+          controller.enqueue(
+            event("content_block_start", { index: 0, content_block: { type: "text", text: "" } }),
+          );
+        },
+        pull(controller) {
+          controller.enqueue(delta);
+        },
+      }, { highWaterMark: 0 }),
+      { headers: { "content-type": "text/event-stream" } },
+    )
+  );
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, timeouts: { idle: 250 } });
+  const { port } = new URL(relay.url);
+  for (const path of ["/v1/messages", "/v1/chat/completions"]) {
+    await t.step(path, async () => {
+      using connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+      await connection.write(new TextEncoder().encode(
+        `POST ${path} HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\n` +
+          `content-length: ${MESSAGES.length}\r\n\r\n${MESSAGES}`,
+      ));
+      const head = new Uint8Array(64);
+      await connection.read(head);
+      assert.match(new TextDecoder().decode(head), /^HTTP\/1\.1 200 /);
+      // The client reads no more: relay fills the connection's buffers, then waits on it.
+      const line = await relay.nextRequestLog();
+      assert.deepEqual(
+        [line.status, line.outcome, line.message],
+        [200, "client_closed", "client read nothing for 250 ms (timeouts.idle)"],
+      );
+      await (await upstream.nextRequest()).disconnected;
+      assert.equal(relay.server.inFlight.size, 0);
+    });
+  }
+  await upstream.close();
+});

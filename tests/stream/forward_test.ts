@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { BodyCutError } from "../../src/server/errors.ts";
 import { forwardBody, type ForwardOutcome } from "../../src/stream/forward.ts";
+import { ANTHROPIC_PING } from "../../src/stream/keep_alive.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import { WatchedReader } from "../../src/stream/watched_reader.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -146,4 +148,74 @@ Deno.test("forwardBody runs afterHead before the end when the head was all, or t
   await left.reader.read();
   await left.reader.cancel();
   assert.deepEqual(left.calls, ["afterHead", "done client_closed"]);
+});
+
+/** An SSE body whose client must ask for more within 100 ms, with 30 ms keep-alives, on a fake clock. */
+function watchedClient() {
+  const source = controlledStream();
+  const clock = new FakeClock();
+  /** How the body ended, once it has. */
+  const outcomes: ForwardOutcome[] = [];
+  const head = bytes("event: message_start\ndata: {}\n\n");
+  const body = forwardBody(
+    new WatchedReader(source.body.getReader(), { idleMs: 1000, now: clock.now, timers: clock }),
+    {
+      first: head,
+      sse: true,
+      keepAlive: { intervalMs: 30, ping: ANTHROPIC_PING },
+      clientIdleMs: 100,
+      now: clock.now,
+      timers: clock,
+      describeFailure: (error) => ({ errorType: "api_error", message: String(error) }),
+      onDone: (outcome) => outcomes.push(outcome),
+    },
+  );
+  return { source, clock, head, reader: body.getReader(), outcomes };
+}
+
+Deno.test("forwardBody gives up on a client that asks for nothing more for clientIdleMs: the upstream is cancelled, the transfer broken off", async () => {
+  const { source, clock, head, reader, outcomes } = watchedClient();
+  await reader.read();
+  clock.advance(99);
+  const next = reader.read();
+  await source.whenRead();
+  const delta = bytes("event: content_block_delta\ndata: {}\n\n");
+  source.push(delta);
+  await next;
+  clock.advance(99);
+  assert.deepEqual(outcomes, [], "99 ms since it was handed the delta");
+  clock.advance(1);
+  const message = "client read nothing for 100 ms (timeouts.idle)";
+  assert.deepEqual(outcomes, [{ kind: "client_closed", bytes: head.byteLength + delta.byteLength, message }]);
+  const cancelled = await source.cancelled;
+  assert.ok(cancelled instanceof BodyCutError && cancelled.message === message);
+  await assert.rejects(reader.read(), (error) => error instanceof BodyCutError && error.message === message);
+  assert.deepEqual(clock.armed, [], "no timer outlives the body");
+});
+
+Deno.test("forwardBody gives up on no client that keeps asking, however long the source is silent and its keep-alives last", async () => {
+  const { source, clock, reader, outcomes } = watchedClient();
+  await reader.read();
+  const waiting = reader.read();
+  await source.whenRead();
+  clock.advance(30);
+  assert.equal((await waiting).value, ANTHROPIC_PING);
+  // The client reads only keep-alives for 900 ms: it asked for more, and relay waits on the source.
+  for (let ping = 0; ping < 29; ping++) {
+    const read = reader.read();
+    clock.advance(30);
+    assert.equal((await read).value, ANTHROPIC_PING);
+  }
+  // A client that asks just within the deadline each time, chunk after chunk.
+  for (let chunk = 0; chunk < 5; chunk++) {
+    const read = reader.read();
+    source.push("event: content_block_delta\ndata: {}\n\n");
+    await read;
+    clock.advance(99);
+  }
+  const end = reader.read();
+  source.end();
+  assert.equal((await end).done, true);
+  assert.deepEqual(outcomes.map(({ kind }) => kind), ["complete"]);
+  assert.deepEqual(clock.armed, [], "no timer outlives the body");
 });
