@@ -1,4 +1,15 @@
-import { type Document, isMap, isScalar, isSeq, Scalar } from "yaml";
+import {
+  type Alias,
+  type Document,
+  isAlias,
+  isMap,
+  isNode,
+  isScalar,
+  isSeq,
+  type Node,
+  Scalar,
+  visit,
+} from "yaml";
 import { ConfigError } from "./errors.ts";
 import { editedText, parseYamlDocument } from "./yaml_document.ts";
 
@@ -65,17 +76,13 @@ export function applySetup(text: string, path: string, setup: ConfigSetup): stri
   if (setup.port !== undefined && setup.port !== before.port) {
     _setScalar(doc, ["server", "port"], setup.port);
   }
-  if (setup.tokens && !_sameJson(setup.tokens, before.tokens)) {
-    _ensureCollections(doc, ["server", "auth", "tokens"]);
-    doc.setIn(["server", "auth", "tokens"], doc.createNode(setup.tokens.map(_quoted)));
-  }
+  if (setup.tokens && !_sameJson(setup.tokens, before.tokens)) _setTokens(doc, setup.tokens);
   if (setup.strategy !== undefined && setup.strategy !== before.strategy) {
     _setScalar(doc, ["routing", "strategy"], setup.strategy);
   }
   for (const wanted of setup.providers) {
     const old = before.providers.find((provider) => provider.name === wanted.name);
     if (!old) {
-      _ensureCollections(doc, ["providers", 0]);
       if (!isSeq(doc.get("providers"))) doc.set("providers", doc.createNode([]));
       doc.addIn(["providers"], doc.createNode({ name: wanted.name, type: wanted.type }));
     }
@@ -83,7 +90,7 @@ export function applySetup(text: string, path: string, setup: ConfigSetup): stri
   }
   const keep = new Set(setup.providers.map((provider) => provider.name));
   for (const name of before.providers.map((provider) => provider.name)) {
-    if (!keep.has(name)) doc.deleteIn(["providers", _providerIndex(doc, name)]);
+    if (!keep.has(name)) _delete(doc, ["providers", _providerIndex(doc, name)]);
   }
   return editedText(text, doc);
 }
@@ -101,14 +108,14 @@ function _applyProvider(
     const value = wanted[field];
     if (!fresh && value === old[field]) continue;
     if (value !== undefined) _setScalar(doc, at(field), value);
-    else if (!fresh) doc.deleteIn(at(field));
+    else if (!fresh) _delete(doc, at(field));
   }
   if (fresh || wanted.aws_profile !== old.aws_profile) {
     if (wanted.aws_profile !== undefined) _setScalar(doc, at("aws", "profile"), wanted.aws_profile);
     else if (!fresh) {
-      doc.deleteIn(at("aws", "profile"));
+      _delete(doc, at("aws", "profile"));
       const aws = doc.getIn(at("aws"), true);
-      if (isMap(aws) && aws.items.length === 0) doc.deleteIn(at("aws"));
+      if (isMap(aws) && aws.items.length === 0) _delete(doc, at("aws"));
     }
   }
   if (wanted.key !== undefined && (fresh || wanted.key !== old.key)) {
@@ -116,11 +123,11 @@ function _applyProvider(
   }
   if (!fresh && _sameJson(wanted.models, old.models)) return;
   const table = doc.getIn(at("models"), true);
-  if (wanted.models === undefined) doc.deleteIn(at("models"));
+  if (wanted.models === undefined) _delete(doc, at("models"));
   else if (!isMap(table)) doc.setIn(at("models"), doc.createNode(wanted.models));
   else {
     for (const name of Object.keys(old.models ?? {})) {
-      if (!(name in wanted.models)) doc.deleteIn(at("models", name));
+      if (!(name in wanted.models)) _delete(doc, at("models", name));
     }
     for (const [name, id] of Object.entries(wanted.models)) {
       if (old.models?.[name] !== id) _setScalar(doc, at("models", name), id);
@@ -177,9 +184,29 @@ function _providerIndex(doc: Document, name: string): number {
   return providers.items.findIndex((item) => isMap(item) && item.get("name") === name);
 }
 
+// The tokens wanted take the places of the file's, in order. A named client keeps its name, limits and
+// budget, only its token changes, and it stays when fewer tokens are wanted; a bare token then goes.
+function _setTokens(doc: Document, tokens: string[]): void {
+  const path = ["server", "auth", "tokens"];
+  _writable(doc, path);
+  const list = doc.getIn(path, true);
+  if (!isSeq(list)) {
+    doc.setIn(path, doc.createNode(tokens.map(_quoted)));
+    return;
+  }
+  for (let index = list.items.length - 1; index >= 0; index--) {
+    const named = isMap(list.items[index]);
+    const at = named ? [...path, index, "token"] : [...path, index];
+    if (index < tokens.length) {
+      if (doc.getIn(at) !== tokens[index]) _setScalar(doc, at, _quoted(tokens[index]));
+    } else if (!named) _delete(doc, at);
+  }
+  for (const token of tokens.slice(list.items.length)) doc.addIn(path, _quoted(token));
+}
+
 /** Sets one value, keeping the node (and its comment) when there is one. */
 function _setScalar(doc: Document, path: (string | number)[], value: string | number | Scalar): void {
-  _ensureCollections(doc, path);
+  _writable(doc, path);
   const node = doc.getIn(path, true);
   if (isScalar(node) && value instanceof Scalar) {
     node.value = value.value;
@@ -188,14 +215,40 @@ function _setScalar(doc: Document, path: (string | number)[], value: string | nu
   else doc.setIn(path, value);
 }
 
-// `key:` with nothing after it is a null scalar, which yaml will not descend into.
-function _ensureCollections(doc: Document, path: (string | number)[]): void {
+function _delete(doc: Document, path: (string | number)[]): void {
+  _writable(doc, path);
+  doc.deleteIn(path);
+}
+
+// Makes way for a change at `path`. yaml descends into neither `key:` with nothing after it (a null
+// scalar, which becomes an empty collection) nor an alias (which becomes a copy of what it stands for).
+// Aliases of a node the change reaches (on the way, or inside what is changed or removed) each take a
+// copy of it as it was first, so a change made for one provider never reaches another sharing its nodes.
+function _writable(doc: Document, path: (string | number)[]): void {
+  const reached = new Set<unknown>();
   for (let depth = 1; depth < path.length; depth++) {
-    const node = doc.getIn(path.slice(0, depth), true);
-    if (isScalar(node) && node.value === null) {
-      doc.setIn(path.slice(0, depth), doc.createNode(typeof path[depth] === "number" ? [] : {}));
+    const at = path.slice(0, depth);
+    let node = doc.getIn(at, true);
+    if (isAlias(node)) doc.setIn(at, node = _copy(doc, node));
+    else if (isScalar(node) && node.value === null) {
+      doc.setIn(at, node = doc.createNode(typeof path[depth] === "number" ? [] : {}));
     }
+    reached.add(node);
   }
+  const target = doc.getIn(path, true);
+  if (isNode(target)) visit(target, (_key, node) => void reached.add(node));
+  visit(doc, { Alias: (_key, alias) => reached.has(alias.resolve(doc)) ? _copy(doc, alias) : undefined });
+}
+
+// What an alias stands for, as a node of its own standing where the alias was (so it is written there
+// anew); without anchors, whose names stay with the original.
+function _copy(doc: Document, alias: Alias): Node {
+  const copy = alias.resolve(doc)!.clone() as Node;
+  visit(copy, (_key, node) => {
+    if (isNode(node) && !isAlias(node)) node.anchor = undefined;
+  });
+  copy.range = alias.range;
+  return copy;
 }
 
 function _quoted(value: string): Scalar {

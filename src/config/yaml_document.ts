@@ -1,6 +1,8 @@
+import { isDeepStrictEqual } from "node:util";
 import {
   Document,
   type ErrorCode,
+  isAlias,
   isCollection,
   isMap,
   isNode,
@@ -12,6 +14,7 @@ import {
   Pair,
   parseDocument,
   Scalar,
+  visit,
   type YAMLError,
   YAMLMap,
   YAMLSeq,
@@ -88,7 +91,9 @@ export function yamlLocator(doc: Document, lineCounter: LineCounter): Locator {
  * The text of `edited`, a document parsed from `text` and then changed: only what changed is written
  * anew, spliced into `text`, so every other node stays byte for byte as it was (comments, quoting, flow
  * style, indentation, CRLF line breaks, a byte-order mark). New lines take the file's line break. Text
- * with no collection to splice into (empty, or only comments) is written whole.
+ * with no collection to splice into (empty, or only comments) is written whole, and so is any edit whose
+ * spliced text would not read back as exactly `edited`'s value (keeping the line break, byte-order mark
+ * and flow-collection spacing).
  *
  * @example
  * ```ts
@@ -98,10 +103,24 @@ export function yamlLocator(doc: Document, lineCounter: LineCounter): Locator {
  * ```
  */
 export function editedText(text: string, edited: Document): string {
-  const before = parseDocument(text).contents;
-  const splices = isCollection(before) ? _splices(text, before, edited.contents) : undefined;
+  const before = parseDocument(text);
   const eol = /\r?\n/.exec(text)?.[0] ?? "\n";
-  if (!splices) return (text.startsWith(_BOM) ? _BOM : "") + edited.toString().replaceAll("\n", eol);
+  const spliced = _splicedText(text, before.contents, edited.contents, eol);
+  if (spliced !== undefined && _readsAs(spliced, edited)) return spliced;
+  const whole = edited.toString({ flowCollectionPadding: _flowPadding(text, before) });
+  return (text.startsWith(_BOM) ? _BOM : "") + whole.replaceAll("\n", eol);
+}
+
+// `text` with the splices that make `before` into `after`; undefined when they cannot be made. A node
+// written anew that holds an alias cannot be written on its own (its anchor is elsewhere): yaml throws.
+function _splicedText(text: string, before: unknown, after: unknown, eol: string): string | undefined {
+  let splices: _Splice[] | undefined;
+  try {
+    splices = isCollection(before) ? _splices(text, before, after) : undefined;
+  } catch {
+    return undefined;
+  }
+  if (!splices) return undefined;
   // In file order; at one offset, inserts before a removal, and in the order made: a nested collection's
   // new items before those of the collection holding it.
   splices.sort((a, b) => a.from - b.from || a.to - b.to);
@@ -112,6 +131,27 @@ export function editedText(text: string, edited: Document): string {
     done = to;
   }
   return out + text.slice(done);
+}
+
+// The safety net under the splices: what they write must read back, without errors, as the edited value.
+function _readsAs(text: string, edited: Document): boolean {
+  const reread = parseDocument(text);
+  try {
+    return reread.errors.length === 0 && isDeepStrictEqual(reread.toJS(), edited.toJS());
+  } catch {
+    return false;
+  }
+}
+
+// yaml writes `[ a ]` unless told otherwise; a file written `[a]` should stay that way.
+function _flowPadding(text: string, doc: Document): boolean {
+  let padded = true;
+  visit(doc, (_key, node) => {
+    if (!isCollection(node) || !node.flow || node.items.length === 0) return undefined;
+    padded = _padded(text, node);
+    return visit.BREAK;
+  });
+  return padded;
 }
 
 const _BOM = "\uFEFF";
@@ -127,6 +167,7 @@ function _splices(text: string, before: unknown, after: unknown): _Splice[] | un
   if (!isNode(before) || !isNode(after) || after.range?.[0] !== before.range?.[0]) {
     return before === after ? [] : undefined;
   }
+  if (isAlias(before) && isAlias(after)) return before.source === after.source ? [] : undefined;
   if (isScalar(before) && isScalar(after)) return _scalarSplices(text, before, after);
   if ((isMap(before) && isMap(after)) || (isSeq(before) && isSeq(after))) {
     return _collectionSplices(text, before, after);
@@ -136,13 +177,14 @@ function _splices(text: string, before: unknown, after: unknown): _Splice[] | un
 
 function _scalarSplices(text: string, before: Scalar, after: Scalar): _Splice[] {
   if (after.value === before.value && after.type === before.type) return [];
-  const [from, to] = before.range!;
+  const [from, end] = before.range!;
   // `key:` with nothing after it: the value goes right after the colon, before any comment.
-  if (from === to) {
+  if (from === end) {
     const at = text.slice(0, from).trimEnd().length;
     return [{ from: at, to: at, insert: ` ${_scalarText(after)}` }];
   }
-  return [{ from, to, insert: _scalarText(after) }];
+  // A block scalar (`key: >-`) takes in its last line break, which the next line still needs.
+  return [{ from, to: from + text.slice(from, end).trimEnd().length, insert: _scalarText(after) }];
 }
 
 function _collectionSplices(
@@ -174,7 +216,7 @@ function _collectionSplices(
   for (const item of removed) {
     splices.push({
       from: _lineStart(text, _itemStart(text, item)),
-      to: _lineEnd(text, _end(item)),
+      to: _end(text, item),
       insert: "",
     });
   }
@@ -194,7 +236,7 @@ function _rewrite(text: string, old: unknown, item: unknown): _Splice {
 
 // New items go after the last one, at the first one's indentation.
 function _append(text: string, before: YAMLMap | YAMLSeq, added: unknown[]): _Splice {
-  const at = _lineEnd(text, _end(before.items.at(-1)));
+  const at = _end(text, before.items.at(-1));
   const first = _itemStart(text, before.items[0]);
   const indent = first - _lineStart(text, first);
   const lines = added.map((item) => `${" ".repeat(indent)}${_render(_alone(item), indent, true)}\n`);
@@ -247,9 +289,17 @@ function _start(item: unknown): number | undefined {
   return isNode(node) ? node.range?.[0] : undefined;
 }
 
-// Where an item of a block collection begins: a pair at its key, a sequence item at its `-`.
+// Where an item of a block collection begins: a pair at its key, a sequence item at its `-`: the last one
+// before the item outside a comment (`- # first-provider` puts the item on the next line).
 function _itemStart(text: string, item: unknown): number {
-  return isPair(item) ? _start(item)! : text.lastIndexOf("-", _start(item)! - 1);
+  if (isPair(item)) return _start(item)!;
+  for (let end = _start(item)!; end > 0;) {
+    const from = _lineStart(text, end);
+    const dash = text.slice(from, end).replace(/(^|\s)#.*/, "").lastIndexOf("-");
+    if (dash >= 0) return from + dash;
+    end = from - 1;
+  }
+  throw new Error("a block sequence item with no `-` before it");
 }
 
 // The last node of a parsed item: a pair's value (or key, when it has none).
@@ -257,9 +307,30 @@ function _last(item: unknown): Node {
   return (isPair(item) ? (isNode(item.value) ? item.value : item.key) : item) as Node;
 }
 
-// Where a parsed item ends, past its comment and line break.
-function _end(item: unknown): number {
-  return _last(item).range![2];
+// Where an item of a block collection ends: past its last line, and the comment lines below it indented
+// deeper than it starts.
+function _end(text: string, item: unknown): number {
+  const start = _itemStart(text, item);
+  const indent = start - _lineStart(text, start);
+  const last = _last(item);
+  let end = _lineEnd(text, _contentEnd(last));
+  for (let at = end; at < last.range![2];) {
+    const next = _lineEnd(text, at + 1);
+    const line = text.slice(at, next);
+    const comment = /^\s*(?=#)/.exec(line);
+    if (comment && comment[0].length > indent) end = next;
+    else if (line.trim() !== "") break;
+    at = next;
+  }
+  return end;
+}
+
+// Where a parsed node's own text ends. A block collection's ends with its last item: yaml's range runs on
+// past the comments below that, up to the next item's first token.
+function _contentEnd(node: Node): number {
+  return isCollection(node) && !node.flow && node.items.length > 0
+    ? _contentEnd(_last(node.items.at(-1)))
+    : node.range![1];
 }
 
 function _ownLine(text: string, item: unknown): boolean {

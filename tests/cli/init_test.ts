@@ -326,6 +326,32 @@ Deno.test("relay init masks literal secrets in the diff it prints", async () => 
   assert.ok(!diff.includes(KEY) && !diff.includes("existing-client-token"));
 });
 
+Deno.test("relay init --new-token gives the first client a new token and keeps every named client", async () => {
+  const home = await sandbox();
+  const text = [
+    "server:",
+    "  port: 8787",
+    "  auth:",
+    "    tokens:",
+    "      - name: cc # Claude Code",
+    "        token: tok-cc-0123456789",
+    "        tpm: 10000",
+    "        monthly_budget_usd: 50",
+    "      - name: ci",
+    "        token: tok-ci-0123456789",
+    "providers:",
+    "  - name: m",
+    "    type: mock",
+    "",
+  ].join("\n");
+  const path = await writeConfig(home, text);
+  const { code, stdout, stderr } = await runRelay(["init", "--yes", "--new-token"], { cwd: home });
+  assert.equal(code, 0, stderr);
+  const token = TOKEN_LINE.exec(stdout)?.[1];
+  assert.ok(token, stdout);
+  assert.equal(await Deno.readTextFile(path), text.replace("tok-cc-0123456789", `"${token}"`));
+});
+
 Deno.test("relay init --config writes there and says to pass it to relay serve and relay env", async () => {
   const home = await sandbox();
   const path = `${home}/elsewhere/my relay.yaml`;

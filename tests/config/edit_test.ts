@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { applySetup, type ConfigSetup, readSetup } from "../../src/config/edit.ts";
+import { applySetup, type ConfigSetup, type ProviderSetup, readSetup } from "../../src/config/edit.ts";
 import { ConfigError } from "../../src/config/errors.ts";
 import { parseConfig } from "../../src/config/load.ts";
 
@@ -271,4 +271,61 @@ Deno.test("applySetup gives the last provider a new field and appends a provider
     providers: [{ name: "a", type: "mock", base_url: "http://a" }, { name: "z", type: "mock" }],
   });
   assert.equal(edited, `${text}    base_url: http://a\n  - name: z\n    type: mock\n`);
+});
+
+const ALIASED = `providers:
+  - name: gw1
+    type: anthropic-compatible
+    keys: &k [{ key: "sk-gw1-0000000000x7f2" }]
+    models: &glm
+      claude-sonnet-4-5: glm-4.7
+  - name: gw2
+    type: anthropic-compatible
+    keys: *k
+    models: *glm
+`;
+
+Deno.test("applySetup edits one of two providers sharing nodes through YAML aliases, and only that one", () => {
+  const [gw1, gw2] = readSetup(ALIASED, "relay.yaml").providers;
+  assert.equal(
+    applySetup(ALIASED, "relay.yaml", { port: 9000, providers: [gw1, gw2] }),
+    `${ALIASED}server:\n  port: 9000\n`,
+    "an alias nothing changes stays an alias",
+  );
+  const cases: [string, ProviderSetup[]][] = [
+    ["a key for the provider holding the alias", [gw1, { ...gw2, key: "sk-gw2-0000000000x7f2" }]],
+    ["models for the provider holding the anchor", [{ ...gw1, models: { "claude-*": "glm-5" } }, gw2]],
+    ["one more model for it", [{ ...gw1, models: { ...gw1.models, "claude-opus-4-1": "glm-5" } }, gw2]],
+    ["the provider holding the anchors removed", [gw2]],
+  ];
+  for (const [what, providers] of cases) {
+    const text = applySetup(ALIASED, "relay.yaml", { providers });
+    assert.deepEqual(readSetup(text, "relay.yaml").providers, providers, what);
+  }
+});
+
+Deno.test("applySetup gives a new token the first client's place: named clients keep their names and limits", () => {
+  const text = [
+    "server:",
+    "  auth:",
+    "    tokens:",
+    "      - name: cc # Claude Code",
+    "        token: tok-cc-0123456789",
+    "        monthly_budget_usd: 50",
+    '      - "${CI_TOKEN}"',
+    "      - name: ci",
+    "        token: tok-ci-0123456789",
+    "providers: []",
+    "",
+  ].join("\n");
+  const edited = applySetup(text, "relay.yaml", { tokens: ["rly_new"], providers: [] });
+  assert.equal(
+    edited,
+    text.replace("tok-cc-0123456789", '"rly_new"').replace('      - "${CI_TOKEN}"\n', ""),
+  );
+  const bare = 'server:\n  auth:\n    tokens: ["one-token", "two-token"]\n';
+  assert.equal(
+    applySetup(bare, "relay.yaml", { tokens: ["rly_new"], providers: [] }),
+    'server:\n  auth:\n    tokens: ["rly_new"]\n',
+  );
 });

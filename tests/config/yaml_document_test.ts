@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { YAMLSeq } from "yaml";
 import { editedText, parseYamlDocument, yamlLocator } from "../../src/config/yaml_document.ts";
 
 const TEXT = `server:
@@ -84,4 +85,82 @@ Deno.test("editedText splices each change in where it stands, in a form that rea
   const edited = editedText(text, doc);
   assert.equal(edited, '\uFEFFb: "two\\nlines" # empty\r\nc: { d: "x, y" }\r\ne: [1, 2]\r\ng: 2\r\n');
   assert.deepEqual(parseYamlDocument(edited).doc.toJS(), doc.toJS());
+});
+
+Deno.test("editedText removes an item with the comments below it, and nothing of the next item", () => {
+  const text = [
+    "providers:",
+    "  - name: old",
+    "    models:",
+    "      sonnet: old-sonnet",
+    "      # retired next month",
+    "# kept",
+    "  - { name: m, type: mock }  # kept",
+    "  - name: gw",
+    "    models:",
+    "      sonnet: gw-sonnet",
+    "      # opus: not yet",
+    "    max_in_flight: 4",
+    "",
+  ].join("\n");
+  const { doc } = parseYamlDocument(text);
+  doc.deleteIn(["providers", 0]);
+  doc.deleteIn(["providers", 1, "models"]);
+  assert.equal(
+    editedText(text, doc),
+    "providers:\n# kept\n  - { name: m, type: mock }  # kept\n  - name: gw\n    max_in_flight: 4\n",
+  );
+});
+
+Deno.test("editedText adds to an item ending in a comment inside that item, not the next one", () => {
+  const text = [
+    "providers:",
+    "  - name: local",
+    "    models:",
+    "      sonnet: qwen3",
+    "      # haiku: qwen3:8b",
+    "  - name: backup  # kept",
+    "",
+  ].join("\n");
+  const { doc } = parseYamlDocument(text);
+  doc.setIn(["providers", 0, "models", "opus"], "big");
+  doc.setIn(["providers", 0, "keys"], doc.createNode([{ key: "k" }]));
+  assert.equal(
+    editedText(text, doc),
+    text.replace("qwen3\n", "qwen3\n      opus: big\n").replace(":8b\n", ":8b\n    keys:\n      - key: k\n"),
+  );
+});
+
+Deno.test("editedText leaves an alias that did not change as it is", () => {
+  const text = "a: &k\n    - 1\nb: *k\nc: 1\n";
+  const { doc } = parseYamlDocument(text);
+  doc.set("c", 2);
+  assert.equal(editedText(text, doc), "a: &k\n    - 1\nb: *k\nc: 2\n");
+});
+
+Deno.test("editedText finds a sequence item's `-` past a comment that holds one", () => {
+  const text = "providers:\n    - # first-provider (mock)\n      name: m\n";
+  const { doc } = parseYamlDocument(text);
+  doc.addIn(["providers"], doc.createNode({ name: "z" }));
+  assert.equal(editedText(text, doc), `${text}    - name: z\n`);
+});
+
+Deno.test("editedText replaces a block scalar, keeping the line break after it", () => {
+  const text = "keys:\n  - key: >-\n      folded-key\n    name: k0\n";
+  const { doc } = parseYamlDocument(text);
+  doc.setIn(["keys", 0, "key"], "new-key");
+  assert.equal(editedText(text, doc), 'keys:\n  - key: "new-key"\n    name: k0\n');
+});
+
+Deno.test("editedText writes the whole document, in the file's style, when splices cannot make the edit", () => {
+  // Reordered items: each is where it was, so splicing would change nothing.
+  const reordered = "\uFEFFs:\r\n  - x # first\r\n  - y\r\nt: {a: 1}\r\n";
+  const first = parseYamlDocument(reordered).doc;
+  (first.get("s", true) as YAMLSeq).items.reverse();
+  assert.equal(editedText(reordered, first), "\uFEFFs:\r\n  - y\r\n  - x # first\r\nt: {a: 1}\r\n");
+  // A flow collection is written anew whole, and an alias cannot be written without its anchor.
+  const aliased = "a: &x 1\nb: [*x]\n";
+  const second = parseYamlDocument(aliased).doc;
+  second.addIn(["b"], 2);
+  assert.equal(editedText(aliased, second), "a: &x 1\nb: [*x, 2]\n");
 });
