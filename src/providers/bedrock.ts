@@ -6,7 +6,7 @@
 import { AwsV4Signer } from "aws4fetch";
 import { errorEnvelope } from "../server/errors.ts";
 import { eventStreamToSse, type SsePart } from "../stream/eventstream_to_sse.ts";
-import { translateWhole } from "../stream/translate_whole.ts";
+import { MAX_ERROR_BODY_BYTES, translateWhole } from "../stream/translate_whole.ts";
 import { copyHeaders } from "../util/headers.ts";
 import type { AwsCredentials } from "./aws_credentials.ts";
 import { type BedrockError, bedrockErrorAnswer } from "./bedrock_errors.ts";
@@ -238,12 +238,13 @@ function _prepended(first: SsePart, parts: ReadableStreamDefaultReader<SsePart>)
 /**
  * Bedrock's error answer in Anthropic's terms, at once: its headers give the status, and its body, which
  * only holds the message, is read as relay reads the answer, under its deadlines for a body, rather
- * than under first_byte's wait for an answer that has in fact come (and not at all when relay retries).
+ * than under first_byte's wait for an answer that has in fact come (and not at all when relay retries),
+ * up to {@linkcode MAX_ERROR_BODY_BYTES}.
  */
 function _errorAnswer(upstream: Response): Response {
   const { status, type, messageIn } = bedrockErrorAnswer(upstream);
   const headers = _headers(upstream.headers, "application/json");
-  const body = translateWhole(upstream.body ?? ReadableStream.from([]), (text) => [
+  const body = translateWhole(upstream.body ?? ReadableStream.from([]), MAX_ERROR_BODY_BYTES, ({ text }) => [
     _errorBody({ status, type, message: messageIn(text) }, headers),
   ]);
   return new Response(body, { status, headers });

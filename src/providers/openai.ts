@@ -15,7 +15,12 @@ import { answerChoice, anthropicMessageFor } from "../stream/openai_to_anthropic
 import { newToolId } from "../stream/openai_tool_ids.ts";
 import { type ChatCompletion, isJsonObject, type JsonObject, messageFault } from "../stream/openai_types.ts";
 import { encodeSseEvent } from "../stream/sse_encode.ts";
-import { translateWhole } from "../stream/translate_whole.ts";
+import {
+  MAX_WHOLE_ANSWER_BYTES,
+  readWhole,
+  translateWhole,
+  type WholeText,
+} from "../stream/translate_whole.ts";
 import { copyHeaders } from "../util/headers.ts";
 import type { Provider, ProviderKey, ProviderRequest } from "./types.ts";
 
@@ -41,6 +46,8 @@ export interface OpenAIProviderOptions {
  * ignores `stream`, or reports a failure in a 200 body) is read whole once relay reads the answer, under
  * its deadlines for a body: a completion goes out as the stream it stands for, a failure as an `error`
  * event before anything else, which relay can still retry. Error answers' bodies are read as late.
+ * A 200 JSON answer over {@linkcode MAX_WHOLE_ANSWER_BYTES}, streamed or not, is a failure too (a 502
+ * `api_error`), read no further: relay would have to hold it whole.
  * Chat Completions has no token counting, so `count_tokens` is a 404 `not_found_error`
  * (Claude Code then counts through `/v1/messages`), as is `/v1/models` (relay answers it from the
  * config when `models:` is set).
@@ -93,12 +100,17 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       if (request.stream) {
         const upstream = response.body ?? ReadableStream.from<Uint8Array>([]);
         const body = _isJson(response)
-          ? translateWhole(upstream, (text) => _completionAsStream(text, translation, options.name))
+          ? translateWhole(
+            upstream,
+            MAX_WHOLE_ANSWER_BYTES,
+            (whole) => _completionAsStream(whole, translation, options.name),
+          )
           : openaiToAnthropicSse(upstream, new OpenAIToAnthropic(translation));
         return new Response(body, { headers: _sseHeaders(response) });
       }
       const headers = _answerHeaders(response);
-      const read = _completionIn(await response.text(), options.name);
+      const whole = await readWhole(response.body ?? ReadableStream.from([]), MAX_WHOLE_ANSWER_BYTES);
+      const read = _completionIn(whole, options.name);
       if ("failure" in read) {
         const { status, type, message } = read.failure;
         return Response.json(errorEnvelope(type, message), { status, headers });
@@ -129,20 +141,24 @@ function _isJson(response: Response): boolean {
  * before `message_start`: still a failure relay retries or fails over, by the status its type stands for.
  */
 function _completionAsStream(
-  text: string,
+  whole: WholeText,
   translation: OpenAIToAnthropicOptions,
   name: string,
 ): Uint8Array[] {
-  const read = _completionIn(text, name);
+  const read = _completionIn(whole, name);
   if ("completion" in read) return completionAsAnthropicSse(read.completion, translation);
   return [encodeSseEvent("error", errorEnvelope(read.failure.type, read.failure.message))];
 }
 
 /** The completion in a 200 answer's body, or the failure the body stands for instead. */
 function _completionIn(
-  text: string,
+  { text, cut }: WholeText,
   name: string,
 ): { completion: ChatCompletion } | { failure: AnthropicFailure } {
+  if (cut) {
+    const limit = MAX_WHOLE_ANSWER_BYTES / 1_048_576;
+    return _bad(`upstream ${name} answered 200 with a body over ${limit} MiB, more than relay reads whole`);
+  }
   let completion: unknown;
   try {
     completion = JSON.parse(text);

@@ -3,6 +3,7 @@ import { AnthropicToOpenAI, anthropicToOpenAISse } from "../stream/anthropic_to_
 import { chatCompletionFor } from "../stream/anthropic_to_openai_completion.ts";
 import { anthropicRequestFor, ChatRequestError } from "../stream/openai_request_to_anthropic.ts";
 import { isJsonObject } from "../stream/openai_types.ts";
+import { MAX_WHOLE_ANSWER_BYTES, readWhole } from "../stream/translate_whole.ts";
 import { copyHeaders, WITHOUT_LENGTH } from "../util/headers.ts";
 import { jsonSyntaxReason, parseJsonBody, readBody } from "./body.ts";
 import { BodyCutError, RelayError } from "./errors.ts";
@@ -102,7 +103,12 @@ async function _openaiAnswer(
   }
   let message: unknown;
   try {
-    message = await answer.json();
+    const { text, cut } = await readWhole(answer.body ?? ReadableStream.from([]), MAX_WHOLE_ANSWER_BYTES);
+    if (cut) {
+      const over = `the upstream's answer is over ${MAX_WHOLE_ANSWER_BYTES / 1_048_576} MiB`;
+      return openaiErrorResponse(502, `${over}, more than relay translates`, { type: "api_error" });
+    }
+    message = JSON.parse(text);
   } catch (error) {
     const message = error instanceof BodyCutError
       ? `the upstream's answer was cut off: ${error.message}`

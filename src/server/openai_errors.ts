@@ -5,7 +5,7 @@
  * both ways, because clients retry on the status and Claude Code reads the text.
  */
 import { isJsonObject } from "../stream/openai_types.ts";
-import { translateWhole } from "../stream/translate_whole.ts";
+import { MAX_ERROR_BODY_BYTES, readWhole, translateWhole } from "../stream/translate_whole.ts";
 import { type AnthropicErrorType, errorEnvelope, errorTypeForStatus } from "./errors.ts";
 
 /** A failure in Anthropic's terms: the status to answer before a stream, the type and text always. */
@@ -59,7 +59,8 @@ export function openaiErrorResponse(
  * the same status and the Anthropic `error.type` as `type`. `headers` go along: `retry-after` and
  * `x-should-retry` drive the OpenAI SDK's retries too. A body that cannot be read whole (an upstream's,
  * stalled or cut off on its way through relay) still gives its status, with a message that says so:
- * half of it would be no message.
+ * half of it would be no message. Of a body over {@linkcode MAX_ERROR_BODY_BYTES}, only that much is
+ * read: its start is still the message.
  *
  * @example
  * ```ts
@@ -69,7 +70,7 @@ export function openaiErrorResponse(
 export async function openaiErrorFromAnthropic(response: Response, headers?: HeadersInit): Promise<Response> {
   let text: string;
   try {
-    text = await response.text();
+    ({ text } = await readWhole(response.body ?? ReadableStream.from([]), MAX_ERROR_BODY_BYTES));
   } catch (cut) {
     const reason = cut instanceof Error ? cut.message : String(cut);
     const message = `upstream answered HTTP ${response.status}, but its error body was cut off: ${reason}`;
@@ -94,7 +95,8 @@ export async function openaiErrorFromAnthropic(response: Response, headers?: Hea
  * An OpenAI-compatible upstream's non-2xx answer as the Anthropic error answer it stands for, at once.
  * The status is kept; the body, read when the answer's reader asks for it (under relay's deadlines for a body,
  * and not at all when relay retries elsewhere), becomes Anthropic's envelope around the upstream's own
- * text, since its wording is what a user can act on.
+ * text, since its wording is what a user can act on; of a body over {@linkcode MAX_ERROR_BODY_BYTES},
+ * its start.
  *
  * @example
  * ```ts
@@ -103,7 +105,7 @@ export async function openaiErrorFromAnthropic(response: Response, headers?: Hea
  */
 export function anthropicErrorFromOpenAI(response: Response, headers?: HeadersInit): Response {
   const { status } = response;
-  const body = translateWhole(response.body ?? ReadableStream.from([]), (text) => {
+  const body = translateWhole(response.body ?? ReadableStream.from([]), MAX_ERROR_BODY_BYTES, ({ text }) => {
     let json: unknown;
     try {
       json = JSON.parse(text);

@@ -110,6 +110,12 @@ export class AnthropicToOpenAI {
     return this.#fail("api_error", "upstream ended the stream before the answer was finished");
   }
 
+  /** relay cannot go on with the answer (an event too large to read): an error chunk ends the stream. */
+  error(message: string): OpenAISsePart[] {
+    if (this.#finished) return [];
+    return this.#fail("api_error", message);
+  }
+
   #start(message: JsonObject): OpenAISsePart[] {
     this.#id = `chatcmpl-${message.id ?? "relay"}`;
     this.#model = String(message.model ?? "");
@@ -226,7 +232,8 @@ export function encodeOpenAISse(part: OpenAISsePart): Uint8Array {
  * An Anthropic SSE body as OpenAI SSE bytes. Once the translation has finished, the rest of the
  * Anthropic body is still read, and the output ends with it: that body is relay's own answer, whose
  * access log and ledger entry would take a cancel for the client leaving. Cancelling the output
- * cancels the Anthropic body, and with it the upstream request.
+ * cancels the Anthropic body, and with it the upstream request; so does an event relay cannot read
+ * (over the decoder's 32 Mi characters), which ends the output with an error chunk.
  *
  * @example
  * ```ts
@@ -247,5 +254,6 @@ export function anthropicToOpenAISse(
     start: () => [],
     event: (event) => translator.event(event).map(encodeOpenAISse),
     end: () => translator.end().map(encodeOpenAISse),
+    fail: (message) => translator.error(message).map(encodeOpenAISse),
   }, { drain: true });
 }

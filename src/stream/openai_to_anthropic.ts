@@ -424,9 +424,10 @@ class _JsonCompletion {
 /**
  * A Chat Completions SSE body as Anthropic SSE bytes. `message_start` is ready before the first
  * upstream byte. Once the translation has finished (the answer is complete or failed), the upstream
- * body is cancelled, so its request is not left running. After the `finish_reason`, an upstream body
- * that fails, or sends nothing more for 3 s, ends the answer as `[DONE]` would (without the usage
- * that never came).
+ * body is cancelled, so its request is not left running; so it is when a chunk is too large to read
+ * (over the decoder's 32 Mi characters), which fails the output for relay to report. After the
+ * `finish_reason`, an upstream body that fails, or sends nothing more for 3 s, ends the answer as
+ * `[DONE]` would (without the usage that never came).
  *
  * @example
  * ```ts

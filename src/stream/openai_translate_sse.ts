@@ -23,6 +23,11 @@ export interface SseTranslation {
   event(event: SseEvent): Uint8Array[];
   /** What to send when the input ends. */
   end(): Uint8Array[];
+  /**
+   * What ends the output when the input can be translated no further (an event past the decoder's
+   * limit, a translation that threw), saying why. Without it the output fails, for relay to report.
+   */
+  fail?(message: string): Uint8Array[];
 }
 
 export interface TranslateSseOptions {
@@ -48,8 +53,10 @@ export interface TranslateSseOptions {
  * asks (`highWaterMark: 0`), so a slow client slows the upstream. When the translation finishes, the
  * output closes and `body` is cancelled, which aborts the request that feeds it, unless `drain` asks
  * for the rest of `body` first; a failure of `body` fails the output, for relay to report. Cancelling
- * the output (the client left) cancels `body`. A translation that throws fails the output too, once
- * what it translated before has gone out.
+ * the output (the client left) cancels `body`. An input that cannot be translated (an event too large
+ * for the decoder, a translation that throws) cancels `body`, even when draining, since what is left of
+ * it cannot be read and may never end, and ends the output with the translation's `fail`, or fails it,
+ * once what it translated before has gone out.
  *
  * Bytes of `body` that translate to nothing (a comment, reasoning the client did not ask for) are
  * answered with an empty chunk: whoever reads the output for its upstream's silence (relay's idle
@@ -91,6 +98,25 @@ export function translateSse(
   const end = (controller: ReadableStreamDefaultController<Uint8Array>) => {
     if (translation.finished || !send(controller, translation.end())) controller.close();
   };
+  /** The input can be translated no further: `output` goes out, then the end `fail` gives, or `error`. */
+  const abandon = (
+    controller: ReadableStreamDefaultController<Uint8Array>,
+    output: Uint8Array[],
+    message: string,
+    error: unknown,
+  ) => {
+    reader.cancel(error).catch(() => {});
+    if (translation.fail) {
+      for (const bytes of [...output, ...translation.fail(message)]) controller.enqueue(bytes);
+      controller.close();
+    } else if (output.length === 0) {
+      controller.error(error);
+    } else {
+      for (const bytes of output) controller.enqueue(bytes);
+      // Failing the output now would discard what it still holds.
+      failure = { error };
+    }
+  };
   /** The next read of `body`, or `undefined` once a settling translation has waited `settleMs` for it. */
   const read = async () => {
     const next = reader.read();
@@ -117,18 +143,25 @@ export function translateSse(
       // Every pull answers one read of `body`; once the translation is over (only when draining), the
       // rest of `body` is read to its end.
       while (true) {
-        let events: SseEvent[];
+        let result: ReadableStreamReadResult<Uint8Array> | undefined;
         try {
-          const result = await read();
-          if (!result || result.done) {
-            end(controller);
-            return;
-          }
-          if (translation.finished) continue;
-          events = decoder.feed(result.value);
+          result = await read();
         } catch (error) {
           if (translation.settling) end(controller);
           else controller.error(error);
+          return;
+        }
+        if (!result || result.done) {
+          end(controller);
+          return;
+        }
+        if (translation.finished) continue;
+        let events: SseEvent[];
+        try {
+          events = decoder.feed(result.value);
+        } catch (error) {
+          if (translation.settling) end(controller);
+          else abandon(controller, [], `relay could not read the answer: ${_messageOf(error)}`, error);
           return;
         }
         const output: Uint8Array[] = [];
@@ -138,8 +171,8 @@ export function translateSse(
             output.push(...translation.event(event));
           }
         } catch (error) {
-          // Failing the output now would discard what it still holds.
-          failure = { error };
+          abandon(controller, output, `relay failed to translate the answer: ${_messageOf(error)}`, error);
+          return;
         }
         send(controller, output.length > 0 ? output : [new Uint8Array()]);
         return;
@@ -149,4 +182,8 @@ export function translateSse(
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
+}
+
+function _messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

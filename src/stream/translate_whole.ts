@@ -1,41 +1,116 @@
 /**
  * A body that must be read whole before it can be translated (a JSON answer, an error answer), read
  * inside the answer relay reads, as it reads a stream, rather than by the adapter before it answers.
+ * Every such read has a limit: an upstream decides how large its answer is, and relay holds the whole
+ * of it, several times over while it parses and re-encodes it.
  */
 import { concatBytes } from "../util/bytes.ts";
+
+/**
+ * The most of an answer relay reads whole to translate it: 32 MiB, the most relay takes of a request
+ * (`server.max_body_size`'s default) or of one SSE event, and far above a real completion (128k output
+ * tokens are under 1 MiB of text). Translating one costs several times its size: a body with no limit
+ * could cost relay gigabytes, or crash it, and every stream it carries with it.
+ */
+export const MAX_WHOLE_ANSWER_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The most of an error answer relay reads: a JSON error is a few hundred bytes, and of any other body
+ * only the first 500 characters become the message.
+ */
+export const MAX_ERROR_BODY_BYTES = 1024 * 1024;
+
+/** A body read whole, or as much of it as a limit let through. */
+export interface WholeText {
+  /** The body as text, or its first `maxBytes` when `cut`. */
+  text: string;
+  /** Whether the body went past `maxBytes`; the rest of it was cancelled unread. */
+  cut: boolean;
+}
 
 /**
  * `body` read to its end only once the output's reader asks, then translated whole. An adapter's `send`
  * resolves once the upstream's headers are in, and relay waits for it under `timeouts.connect` or
  * `first_byte`; read there, a body that stalls would meet that deadline as if no answer had come. Read
  * here, it runs under the deadlines of a body (`first_byte`, then `idle`), each chunk of `body` answered
- * with an empty chunk, a sign of life, as the SSE translations do. A failure of `body` fails the output;
- * cancelling the output cancels `body`.
+ * with an empty chunk, a sign of life, as the SSE translations do. Past `maxBytes`, `body` is cancelled
+ * and what came of it translated, marked `cut`. A failure of `body` fails the output; cancelling the
+ * output cancels `body`.
  *
  * @example
  * ```ts
- * const body = translateWhole(upstream.body!, (text) => [new TextEncoder().encode(text.toUpperCase())]);
+ * const body = translateWhole(upstream.body!, MAX_ERROR_BODY_BYTES, ({ text }) => [
+ *   new TextEncoder().encode(text.toUpperCase()),
+ * ]);
  * ```
  */
 export function translateWhole(
   body: ReadableStream<Uint8Array>,
-  translate: (text: string) => Uint8Array[],
+  maxBytes: number,
+  translate: (whole: WholeText) => Uint8Array[],
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
+  const whole = new _Whole(maxBytes);
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const { value, done } = await reader.read();
-      if (!done) {
-        chunks.push(value);
+      if (!done && whole.add(value)) {
         controller.enqueue(new Uint8Array());
         return;
       }
-      for (const bytes of translate(new TextDecoder().decode(concatBytes(chunks)))) controller.enqueue(bytes);
+      if (!done) reader.cancel().catch(() => {});
+      for (const bytes of translate(whole.read())) controller.enqueue(bytes);
       controller.close();
     },
     cancel(reason) {
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
+}
+
+/**
+ * `body` read whole, at once, up to `maxBytes`: for an answer whose status depends on what it says (an
+ * unstreamed completion). Past `maxBytes`, the rest of `body` is cancelled unread; a failure of `body`
+ * is thrown as it came.
+ *
+ * @example
+ * ```ts
+ * const { text, cut } = await readWhole(response.body!, MAX_WHOLE_ANSWER_BYTES);
+ * ```
+ */
+export async function readWhole(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<WholeText> {
+  const reader = body.getReader();
+  const whole = new _Whole(maxBytes);
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    if (whole.add(read.value)) continue;
+    reader.cancel().catch(() => {});
+    break;
+  }
+  return whole.read();
+}
+
+/** The chunks of a body kept so far, up to `maxBytes`. */
+class _Whole {
+  readonly #maxBytes: number;
+  readonly #chunks: Uint8Array[] = [];
+  #size = 0;
+  #cut = false;
+
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Keeps `chunk`, or the part of it the limit leaves room for; false once the body has passed it. */
+  add(chunk: Uint8Array): boolean {
+    const room = this.#maxBytes - this.#size;
+    this.#cut = chunk.byteLength > room;
+    const kept = this.#cut ? chunk.subarray(0, room) : chunk;
+    this.#chunks.push(kept);
+    this.#size += kept.byteLength;
+    return !this.#cut;
+  }
+
+  read(): WholeText {
+    return { text: new TextDecoder().decode(concatBytes(this.#chunks)), cut: this.#cut };
+  }
 }

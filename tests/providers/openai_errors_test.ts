@@ -5,6 +5,7 @@ import {
   anthropicFailureFor,
   openaiErrorFromAnthropic,
 } from "../../src/server/openai_errors.ts";
+import { largeBody } from "../_helpers/large_body.ts";
 
 Deno.test("the error shapes compatibles use are all read, keeping their text", () => {
   const cases: [unknown, number | undefined, unknown][] = [
@@ -91,6 +92,19 @@ Deno.test("anthropicErrorFromOpenAI falls back to the body text, then to the sta
     type: "error",
     error: { type: "api_error", message: "upstream answered HTTP 503 without a message" },
   });
+});
+
+Deno.test("an error body is read up to 1 MiB in either direction, its start the message", async () => {
+  const toAnthropic = largeBody(40, { head: "<html>upstream exploded" });
+  const anthropic = anthropicErrorFromOpenAI(new Response(toAnthropic.body, { status: 500 }));
+  const { error } = await anthropic.json();
+  assert.equal(error.message, `<html>upstream exploded${"w".repeat(477)}`);
+  assert.ok(toAnthropic.cancelled && toAnthropic.unread >= 38, `${toAnthropic.unread} MiB left unread`);
+
+  const toOpenAI = largeBody(40, { head: "<html>upstream exploded" });
+  const openai = await openaiErrorFromAnthropic(new Response(toOpenAI.body, { status: 502 }));
+  assert.equal((await openai.json()).error.message, `<html>upstream exploded${"w".repeat(477)}`);
+  assert.ok(toOpenAI.cancelled && toOpenAI.unread >= 38, `${toOpenAI.unread} MiB left unread`);
 });
 
 Deno.test("an Anthropic error response is rewritten in OpenAI's shape with its status and the headers given", async () => {

@@ -7,6 +7,7 @@ import { concatBytes } from "../../src/util/bytes.ts";
 import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
 import { chunk, openaiError, openaiStream } from "../_helpers/fake_openai.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
+import { largeBody } from "../_helpers/large_body.ts";
 import { providerRequest } from "../_helpers/provider_request.ts";
 
 const KEY = { secret: "sk-proj-unit-test-key-00000000", label: "sk-proj-...0000" };
@@ -236,6 +237,43 @@ Deno.test("a JSON answer's body, to a stream or an error, is read only as relay 
     const { upstream, reader } = await answered({ headers: { "content-type": "application/json" } });
     await reader.cancel("client gone");
     assert.equal(await upstream.cancelled, "client gone");
+  });
+});
+
+Deno.test("a 200 JSON answer over 32 MiB is a 502 api_error, streamed or not, and read no further", async (t) => {
+  /** A well-formed completion, 33 MiB of content long. */
+  const large = () =>
+    largeBody(33, {
+      head: '{"choices":[{"index":0,"message":{"content":"',
+      tail: '"},"finish_reason":"stop"}]}',
+    });
+  const over = /^upstream local answered 200 with a body over 32 MiB, more than relay reads whole$/;
+
+  await t.step("unstreamed", async () => {
+    const completion = large();
+    const { provider } = recording(() =>
+      new Response(completion.body, { headers: { "content-type": "application/json" } })
+    );
+    const unstreamed = providerRequest(ASK.replace('"stream":true', '"stream":false'), { stream: false });
+    const response = await provider.send(unstreamed, KEY);
+    assert.equal(response.status, 502);
+    const { error } = await response.json();
+    assert.equal(error.type, "api_error");
+    assert.match(error.message, over);
+    assert.ok(completion.cancelled && completion.unread > 0, "the rest of the body is never read");
+  });
+  await t.step("streamed: an error event before anything else, which relay can retry", async () => {
+    const completion = large();
+    const { provider } = recording(() =>
+      new Response(completion.body, { headers: { "content-type": "application/json" } })
+    );
+    const response = await provider.send(providerRequest(ASK), KEY);
+    const events = new SseDecoder().feed(await response.bytes());
+    assert.deepEqual(events.map((event) => event.event), ["error"]);
+    const { error } = JSON.parse(events[0].data);
+    assert.equal(error.type, "api_error");
+    assert.match(error.message, over);
+    assert.ok(completion.cancelled && completion.unread > 0, "the rest of the body is never read");
   });
 });
 

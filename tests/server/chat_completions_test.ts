@@ -17,6 +17,7 @@ import {
   startFakeOpenAI,
 } from "../_helpers/fake_openai.ts";
 import type { LedgerEntry } from "../../src/ledger/entry.ts";
+import { largeBody } from "../_helpers/large_body.ts";
 import { startTestRelay, type TestRelay } from "../_helpers/relay.ts";
 
 const TOKEN = "rly_openai_client_token_01";
@@ -342,6 +343,57 @@ Deno.test("an unstreamed answer that breaks off is a 502 saying it was cut off",
   assert.match(error.message, /^the upstream's answer was cut off: upstream upstream failed: /);
   assert.deepEqual(relay.logs.filter((line) => line.msg === "unhandled"), []);
   await upstream.close();
+});
+
+Deno.test("an event too large to translate ends the stream with an error chunk and ends relay's own request", async () => {
+  const event = ANSWER_EVENTS.split("\n\n").find((line) => line.includes("text_delta"))!;
+  const answer = largeBody(40, {
+    head: ANSWER_EVENTS.slice(0, ANSWER_EVENTS.indexOf(event)) + event.replace('"Hi"', '"'),
+  });
+  await using relay = startTestRelay({
+    provider: {
+      name: "large",
+      type: "test",
+      send: () =>
+        Promise.resolve(new Response(answer.body, { headers: { "content-type": "text/event-stream" } })),
+    },
+    tokens: [TOKEN],
+  });
+  const text = await (await postChat(relay, HELLO)).text();
+  const last = JSON.parse(text.trimEnd().split("\n\n").at(-1)!.slice("data: ".length));
+  assert.equal(last.error.type, "api_error");
+  assert.match(last.error.message, /^relay could not read the answer: .*max buffer size/);
+  const log = await relay.nextRequestLog();
+  assert.deepEqual([log.path, log.outcome], ["/v1/messages", "client_closed"], "its slot is free again");
+  assert.ok(answer.cancelled && answer.unread > 0, "the upstream's answer is never read to its end");
+  assert.deepEqual(relay.logs.filter((line) => line.msg === "unhandled"), []);
+});
+
+Deno.test("an unstreamed answer over 32 MiB is a 502 saying so, read no further", async () => {
+  const answer = largeBody(33, {
+    head: '{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":"',
+    tail: '"}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}}',
+  });
+  await using relay = startTestRelay({
+    provider: {
+      name: "large",
+      type: "test",
+      send: () =>
+        Promise.resolve(new Response(answer.body, { headers: { "content-type": "application/json" } })),
+    },
+    tokens: [TOKEN],
+  });
+  const response = await postChat(relay, { ...HELLO, stream: false });
+  const { error } = await response.json();
+  assert.equal(response.status, 502);
+  assert.deepEqual(error, {
+    message: "the upstream's answer is over 32 MiB, more than relay translates",
+    type: "api_error",
+    param: null,
+    code: null,
+  });
+  assert.equal((await relay.nextRequestLog()).outcome, "client_closed");
+  assert.ok(answer.cancelled && answer.unread > 0, "the upstream's answer is never read to its end");
 });
 
 /** A whole Anthropic answer, as one chunk. */

@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { readWhole, translateWhole, type WholeText } from "../../src/stream/translate_whole.ts";
+import { largeBody } from "../_helpers/large_body.ts";
+
+const MIB = 1 << 20;
+
+Deno.test("translateWhole translates the body whole, each chunk read answered with an empty one", async () => {
+  const seen: WholeText[] = [];
+  const output = translateWhole(
+    ReadableStream.from(["caf", "é"].map((s) => new TextEncoder().encode(s))),
+    MIB,
+    (whole) => {
+      seen.push(whole);
+      return [new TextEncoder().encode(whole.text.toUpperCase())];
+    },
+  );
+  const chunks = await Array.fromAsync(output);
+  assert.deepEqual(chunks.map((chunk) => new TextDecoder().decode(chunk)), ["", "", "CAFÉ"]);
+  assert.deepEqual(seen, [{ text: "café", cut: false }]);
+});
+
+Deno.test("translateWhole stops at its limit: the start is translated, marked cut, and the rest cancelled unread", async () => {
+  const large = largeBody(8, { head: "start:" });
+  let seen: WholeText | undefined;
+  const output = translateWhole(large.body, 2 * MIB, (whole) => {
+    seen = whole;
+    return [new TextEncoder().encode("translated")];
+  });
+  const chunks = await Array.fromAsync(output);
+  assert.equal(new TextDecoder().decode(chunks.at(-1)), "translated");
+  assert.equal(seen?.cut, true);
+  assert.equal(seen?.text.length, 2 * MIB, "exactly the limit's worth");
+  assert.ok(seen?.text.startsWith("start:www"));
+  assert.ok(large.cancelled, "the rest of the body is cancelled");
+  assert.ok(large.unread >= 6, `${large.unread} parts left unread`);
+});
+
+Deno.test("readWhole reads a body up to its limit, then cancels the rest unread", async () => {
+  assert.deepEqual(await readWhole(ReadableStream.from([new TextEncoder().encode("{}")]), 2), {
+    text: "{}",
+    cut: false,
+  });
+  const large = largeBody(8);
+  const { text, cut } = await readWhole(large.body, MIB + 10);
+  assert.deepEqual([text.length, cut], [MIB + 10, true]);
+  assert.ok(large.cancelled);
+  assert.ok(large.unread >= 6, `${large.unread} parts left unread`);
+});
+
+Deno.test("readWhole throws a failure of the body as it came", async () => {
+  const body = new ReadableStream<Uint8Array>({
+    pull: (controller) => controller.error(new Error("connection reset")),
+  });
+  await assert.rejects(readWhole(body, MIB), /connection reset/);
+});
