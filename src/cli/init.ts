@@ -45,7 +45,10 @@ export function initCommand(setExitCode: (code: number) => void) {
     )
     .option("-p, --port <port>", "port relay listens on (default: 8787, or the file's)")
     .option("--token <token>", "the token clients send (default: a new random one, or the file's)")
-    .option("--new-token", "replace the file's first client token with a new random one (named clients are kept)")
+    .option(
+      "--new-token",
+      "replace the file's first client token with a new random one (named clients are kept)",
+    )
     .option("--validate", "check each key with one real call (asked at a terminal)")
     .option("--no-validate", "do not check keys")
     .option(
