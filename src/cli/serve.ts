@@ -24,7 +24,7 @@ export function serveCommand(setExitCode: (code: number) => void) {
       "config file (default: $RELAY_CONFIG, ./relay.yaml, ~/.config/relay/relay.yaml)",
     )
     .option("-p, --port <port>", "port to listen on, overriding server.port (0: any free port)", _parsePort)
-    .option("-H, --host <host>", "address to bind, overriding server.host")
+    .option("-H, --host <host>", "address to bind, overriding server.host", _parseHost)
     .action(async (options) => setExitCode(await _serve(options)));
 }
 
@@ -183,6 +183,12 @@ const _BIND_ERRORS = [
   Deno.errors.PermissionDenied,
   Deno.errors.NotFound,
 ];
+
+function _parseHost(value: string): string {
+  // An unset $HOST must not reach the bind (or the loopback check) as an address.
+  if (value.trim() === "") throw new InvalidArgumentError("must not be empty (127.0.0.1 keeps relay local)");
+  return value;
+}
 
 function _parsePort(value: string): number {
   // Number("") and Number(" ") are 0, which would mean any free port: an unset $PORT must not.

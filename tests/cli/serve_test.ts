@@ -101,6 +101,15 @@ Deno.test("relay serve refuses a bad --port, an empty one too (an unset $PORT), 
   }
 });
 
+Deno.test("relay serve refuses an empty --host (an unset $HOST) with its own words", async () => {
+  const { code, stderr } = await runRelay(["serve", "--host", "", "-c", "/nonexistent/relay.yaml"]);
+  assert.notEqual(code, 0);
+  assert.match(
+    stderr,
+    /--host <host>' argument '' is invalid\. must not be empty \(127\.0\.0\.1 keeps relay local\)/,
+  );
+});
+
 Deno.test("relay serve says it cannot listen on an address that is not this machine's, without a stack trace", async () => {
   // 192.0.2.0/24 is reserved for documentation: no machine has it.
   const folder = await sandbox();
