@@ -93,13 +93,16 @@ function _describeExpected(expected: string): string {
   return _EXPECTED[expected] ?? expected;
 }
 
-// A value found in the wrong place may be a key pasted one level off, so long strings are masked.
+// A value found in the wrong place may be a key pasted one level off: only a word (a misspelt option) or
+// a quoted number is echoed; anything else, a short secret included, is masked.
+const _ECHOED = /^(?:[A-Za-z][A-Za-z_.-]{0,23}|\s*-?\d+(?:\.\d+)?\s*)$/;
+
 function _describe(value: unknown): string {
   if (value === null || value === undefined) return "an empty value";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";
   if (typeof value === "string") {
-    return value.length < 12 ? `the string "${value}"` : `a string (${maskSecret(value)})`;
+    return _ECHOED.test(value) ? `the string "${value}"` : `a string (${maskSecret(value)})`;
   }
   if (typeof value === "number") return `the number ${value}`;
   return String(value);

@@ -72,6 +72,11 @@ Deno.test("a type error says what was expected and what was found", () => {
   assert.deepEqual(messages({ providers: [MOCK], log: { bodies: "yes" } }), [
     'log.bodies: expected true or false, found the string "yes"',
   ]);
+  assert.deepEqual(
+    messages({ providers: [MOCK], server: { port: "gw-K3y-777x" } }),
+    ["server.port: expected a number, found a string (***)"],
+    "a short string that is no word may be a key pasted one level off",
+  );
   assert.deepEqual(messages({ providers: { name: "x" } }), ["providers: expected a list, found a mapping"]);
   assert.deepEqual(messages({ providers: [MOCK], server: null }), [
     "server: expected a mapping, found an empty value",
