@@ -454,6 +454,7 @@ const _serverSchema = z.strictObject({
       .optional(),
   }).prefault({}),
   max_body_size: byteSizeSchema.default(33_554_432),
+  body_timeout: durationSchema.default(120_000),
   shutdown_grace: durationSchema.default(30_000),
   keepalive: durationSchema.default(DEFAULT_KEEPALIVE_MS),
   max_concurrent: z.number().int().positive().default(64),

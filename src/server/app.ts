@@ -50,7 +50,14 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   };
   // What a reload changes is read per request, as relay's own handler reads it.
   const current = () => options.settings?.() ?? options;
-  app.post(CHAT_COMPLETIONS_PATH, chatCompletions({ dispatch, maxBodyBytes: () => current().maxBodyBytes }));
+  app.post(
+    CHAT_COMPLETIONS_PATH,
+    chatCompletions({
+      dispatch,
+      maxBodyBytes: () => current().maxBodyBytes,
+      bodyTimeoutMs: () => current().bodyTimeoutMs,
+    }),
+  );
   const models = servedModels(() => current().router, clients);
   app.get("/v1/models", models, forward);
   app.get("/v1/models/:id", models, forward);

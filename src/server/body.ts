@@ -2,38 +2,65 @@ import { concatBytes } from "../util/bytes.ts";
 import { RelayError } from "./errors.ts";
 
 /**
+ * Starts a timer that calls `fire` after `ms` and returns what stops it; injected so tests decide when a
+ * deadline passes.
+ */
+export type StartTimer = (ms: number, fire: () => void) => () => void;
+
+/**
  * Reads a request body up to `maxBytes`, refusing early on a `content-length` that is already too large
  * and otherwise as soon as the count passes the limit, so a huge upload never sits in memory whole.
- * An upstream's answer that relay must read whole is read the same way.
+ * A body not complete within `timeoutMs` (`server.body_timeout`; 0: no deadline) is a 408: what was read
+ * is dropped, so stalled uploads cannot pin memory. An upstream's answer that relay must read whole is
+ * read the same way.
  *
  * @example
  * ```ts
- * const bytes = await readBody(request, 32 * 1024 * 1024);
+ * const bytes = await readBody(request, 32 * 1024 * 1024, 120_000);
  * ```
  */
 export async function readBody(
-  request: Pick<Request | Response, "headers" | "body" | "bytes">,
+  request: Pick<Request | Response, "headers" | "body">,
   maxBytes: number,
+  timeoutMs = 0,
+  startTimer: StartTimer = _startTimer,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) throw _tooLarge(declared, maxBytes);
   if (!request.body) return new Uint8Array(0);
+  // Read through a reader even with a declared length: a pending `request.bytes()` cannot be cancelled,
+  // and Deno keeps filling its buffer until the client finishes or leaves.
+  const reader = request.body.getReader();
+  let late = false;
+  const stop = timeoutMs > 0
+    ? startTimer(timeoutMs, () => {
+      late = true;
+      reader.cancel().catch(() => {});
+    })
+    : () => {};
   try {
-    // A declared length is what the server lets through, so the body can be taken in one go, which
-    // costs a fraction of reading it chunk by chunk (relay bench).
-    if (declared >= 0) return await request.bytes();
-    return await _readUpTo(request.body, maxBytes);
+    const bytes = await _readUpTo(reader, maxBytes);
+    // A cancelled read ends as if the body had: only the flag tells the two apart.
+    if (late) throw _tooSlow(timeoutMs);
+    return bytes;
   } catch (error) {
+    if (late) throw _tooSlow(timeoutMs);
     if (error instanceof RelayError) throw error;
     throw new RelayError(
       400,
       "request body ended before it was complete: fewer bytes than its content-length, or a chunked body cut off",
     );
+  } finally {
+    stop();
   }
 }
 
-async function _readUpTo(body: ReadableStream<Uint8Array<ArrayBuffer>>, maxBytes: number) {
-  const reader = body.getReader();
+function _startTimer(ms: number, fire: () => void): () => void {
+  const id = setTimeout(fire, ms);
+  return () => clearTimeout(id);
+}
+
+async function _readUpTo(reader: ReadableStreamDefaultReader<Uint8Array<ArrayBuffer>>, maxBytes: number) {
   const chunks: Uint8Array<ArrayBuffer>[] = [];
   let size = 0;
   for (let read = await reader.read(); !read.done; read = await reader.read()) {
@@ -51,6 +78,15 @@ function _tooLarge(size: number, maxBytes: number): RelayError {
   return new RelayError(
     413,
     `request body is over ${_size(maxBytes)} (server.max_body_size); got ${_size(size)}`,
+  );
+}
+
+/** `connection: close` asks the client to drop the connection: Deno keeps it open, draining the rest. */
+function _tooSlow(timeoutMs: number): RelayError {
+  return new RelayError(
+    408,
+    `request body did not arrive within ${timeoutMs} ms (server.body_timeout)`,
+    { connection: "close" },
   );
 }
 

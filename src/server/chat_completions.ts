@@ -19,6 +19,8 @@ export interface ChatCompletionsOptions {
   dispatch: (request: Request, messages: Record<string, unknown>) => Promise<Response>;
   /** Largest request body accepted, in bytes; asked per request, so a reload's limit applies at once. */
   maxBodyBytes: () => number;
+  /** Longest a request body may take to arrive (`server.body_timeout`), asked per request; unset: none. */
+  bodyTimeoutMs?: () => number | undefined;
   /** Unix seconds, the `created` of the answer; injected so tests can pin it. */
   now?: () => number;
 }
@@ -44,7 +46,7 @@ export function chatCompletions(
 ): (c: Context<RelayEnv>) => Promise<Response> {
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   return async (c) => {
-    const chat = await _chatRequest(c.req.raw, options.maxBodyBytes());
+    const chat = await _chatRequest(c.req.raw, options.maxBodyBytes(), options.bodyTimeoutMs?.());
     if (chat instanceof Response) return chat;
     let messages: Record<string, unknown>;
     try {
@@ -127,10 +129,11 @@ async function _openaiAnswer(
 async function _chatRequest(
   request: Request,
   maxBodyBytes: number,
+  bodyTimeoutMs: number | undefined,
 ): Promise<Record<string, unknown> & { model: string; messages: unknown[] } | Response> {
   let body: unknown;
   try {
-    body = parseJsonBody(await readBody(request, maxBodyBytes));
+    body = parseJsonBody(await readBody(request, maxBodyBytes, bodyTimeoutMs));
   } catch (error) {
     if (error instanceof RelayError) {
       return openaiErrorResponse(error.status, error.message, { type: error.type, headers: error.headers });

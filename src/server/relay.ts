@@ -38,6 +38,8 @@ export interface RelayOptions {
   logger: Logger;
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
+  /** Longest a request body may take to arrive (`server.body_timeout`); 0 or unset: no deadline. */
+  bodyTimeoutMs?: number;
   inFlight: InFlight;
   /** `server.max_concurrent` and its queue: requests beyond both get a 503. */
   limiter: ConcurrencyLimiter;
@@ -83,7 +85,14 @@ export interface RelayOptions {
 /** What a reloaded config changes of the request path. */
 export type RequestSettings = Pick<
   RelayOptions,
-  "router" | "logger" | "maxBodyBytes" | "queueTimeoutMs" | "retry" | "keepaliveMs" | "onRequest"
+  | "router"
+  | "logger"
+  | "maxBodyBytes"
+  | "bodyTimeoutMs"
+  | "queueTimeoutMs"
+  | "retry"
+  | "keepaliveMs"
+  | "onRequest"
 >;
 
 /** What the access log line says about one request; filled in as the request goes. */
@@ -263,7 +272,7 @@ async function _relay(
   const random = options.random ?? Math.random;
   const request = c.req.raw;
   const body = request.method === "POST"
-    ? await readBody(request, options.maxBodyBytes).catch((error) => {
+    ? await readBody(request, options.maxBodyBytes, options.bodyTimeoutMs).catch((error) => {
       // An upload still under way when a shutdown's grace ran out is cut off with its connection.
       throw options.inFlight.cut.aborted ? _shutDown() : error;
     })

@@ -243,6 +243,7 @@ export function requestSettingsFromConfig(config: Config, router: Router, logger
     router,
     logger,
     maxBodyBytes: server.max_body_size,
+    bodyTimeoutMs: server.body_timeout,
     keepaliveMs: server.keepalive,
     queueTimeoutMs: server.queue_timeout,
     retry: {

@@ -14,6 +14,7 @@ Deno.test("configSchema fills every default from a providers list alone", () => 
       auth: { tokens: [], clients: [] },
       admin: {},
       max_body_size: 33_554_432,
+      body_timeout: 120_000,
       shutdown_grace: 30_000,
       keepalive: 15_000,
       max_concurrent: 64,

@@ -77,7 +77,7 @@ Deno.test("readBody returns the exact bytes and refuses bodies over the limit", 
     body: bytes,
     headers: { "content-length": String(bytes.byteLength) },
   });
-  assert.deepEqual(await readBody(declared, 1024), bytes, "a declared length is read in one go");
+  assert.deepEqual(await readBody(declared, 1024), bytes, "a declared length changes nothing");
 
   await assert.rejects(
     () => readBody(new Request("http://x/", { method: "POST", body: new Uint8Array(2048) }), 1024),
@@ -97,6 +97,54 @@ Deno.test("readBody stops reading a chunked body once it passes the limit", asyn
   const request = new Request("http://x/", { method: "POST", body });
   await assert.rejects(() => readBody(request, 1024), (error: RelayError) => error.status === 413);
   assert.ok(pulled <= 4, `read ${pulled} chunks of an endless body`);
+});
+
+Deno.test("readBody gives up a body still arriving at server.body_timeout and lets go of what it read", async () => {
+  let cancelled = false;
+  let sent = 0;
+  const stalled = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      // Half the body, then nothing, as a client that stalls mid-upload.
+      if (sent++ === 0) controller.enqueue(new Uint8Array(512));
+      return new Promise(() => {});
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const request = new Request("http://x/", {
+    method: "POST",
+    body: stalled,
+    headers: { "content-length": "1024" },
+  });
+  let fire = () => {};
+  const reading = readBody(request, 4096, 120_000, (ms, onTimeout) => {
+    assert.equal(ms, 120_000);
+    fire = onTimeout;
+    return () => {};
+  });
+  fire();
+  await assert.rejects(reading, (error: RelayError) => {
+    assert.equal(error.status, 408);
+    assert.equal(error.message, "request body did not arrive within 120000 ms (server.body_timeout)");
+    assert.equal(new Headers(error.headers).get("connection"), "close");
+    return true;
+  });
+  assert.ok(cancelled, "the body's stream is cancelled, so the runtime drops what it buffered");
+});
+
+Deno.test("readBody stops its deadline once the body is in, and starts none when it is 0", async () => {
+  let started = 0;
+  let stopped = 0;
+  const timer = () => {
+    started++;
+    return () => stopped++;
+  };
+  const body = () => new Request("http://x/", { method: "POST", body: encode('{"model":"m"}') });
+  assert.deepEqual(await readBody(body(), 1024, 5_000, timer), encode('{"model":"m"}'));
+  assert.deepEqual([started, stopped], [1, 1]);
+  await readBody(body(), 1024, 0, timer);
+  assert.equal(started, 1);
 });
 
 Deno.test("jsonSyntaxReason leaves out the excerpt V8 quotes, short or cut from a long text", () => {

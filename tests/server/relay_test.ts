@@ -767,6 +767,38 @@ Deno.test("a body handed over with the request is used in place of its bytes, ch
 });
 
 /** relay over one provider, without a server: what `createApp` would give it, quiet and quick. */
+Deno.test("an upload stalled mid-body gets 408 naming server.body_timeout, without the client sending more", async () => {
+  const provider: Provider = {
+    name: "up",
+    type: "test",
+    send: () => Promise.reject(new Error("not reached")),
+  };
+  const app = new Hono<RelayEnv>();
+  app.use(requestId());
+  app.post("/v1/messages", relay({ ...optionsOver(provider, undefined), bodyTimeoutMs: 50 }));
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
+  const connection = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  await connection.write(new TextEncoder().encode(
+    "POST /v1/messages HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n" +
+      '{"model":"claude-sonnet-4-5",',
+  ));
+  // The client sends nothing more; the answer comes anyway, and the test reads it up to its body's end.
+  let answer = "";
+  const buffer = new Uint8Array(4096);
+  while (!answer.endsWith("}}")) {
+    const read = await connection.read(buffer);
+    if (read === null) break;
+    answer += new TextDecoder().decode(buffer.subarray(0, read));
+  }
+  assert.match(answer, /^HTTP\/1\.1 408 /);
+  assert.match(answer, /\r\nconnection: close\r\n/i);
+  assert.match(
+    answer,
+    /"type":"invalid_request_error","message":"request body did not arrive within 50 ms \(server.body_timeout\)"/,
+  );
+  connection.close();
+});
+
 function optionsOver(provider: Provider, parsedBody: RelayOptions["parsedBody"]): RelayOptions {
   const route = {
     provider,
