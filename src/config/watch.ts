@@ -51,7 +51,7 @@ export function watchConfigFile(
     const bytes = info && _worthReading(info) ? await Deno.readFile(path).catch(() => undefined) : undefined;
     const version = _version(info, bytes);
     if (closed) return;
-    if (version !== seen) onChange();
+    if (!_same(version, seen)) onChange();
     seen = version;
     timer = timers.setTimeout(look, intervalMs);
   };
@@ -70,10 +70,19 @@ export function watchConfigFile(
  * modification time (two saves within one tick of the clock, `touch -r`). A file that cannot be looked
  * at (gone, its folder unreadable) is one more state.
  */
-function _version(info: Deno.FileInfo | undefined, bytes: Uint8Array | undefined): string {
-  if (!info) return "gone";
-  const content = bytes ? new TextDecoder().decode(bytes) : "";
-  return [info.dev, info.ino, info.size, info.mtime?.getTime(), info.mode, content].join(":");
+function _version(info: Deno.FileInfo | undefined, bytes: Uint8Array | undefined): _Version {
+  if (!info) return { stat: "gone" };
+  return { stat: [info.dev, info.ino, info.size, info.mtime?.getTime(), info.mode].join(":"), bytes };
+}
+
+interface _Version {
+  stat: string;
+  bytes?: Uint8Array;
+}
+
+function _same(a: _Version, b: _Version): boolean {
+  if (a.stat !== b.stat || a.bytes?.length !== b.bytes?.length) return false;
+  return a.bytes === undefined || a.bytes.every((byte, i) => byte === b.bytes![i]);
 }
 
 /** Larger files (or what is not a file) are told apart by what `stat` says alone. */
@@ -82,11 +91,11 @@ function _worthReading(info: Deno.FileInfo): boolean {
 }
 
 /** The version of what `path` leads to now. */
-function _versionNow(path: string): string {
+function _versionNow(path: string): _Version {
   try {
     const info = Deno.statSync(path);
     return _version(info, _worthReading(info) ? Deno.readFileSync(path) : undefined);
   } catch {
-    return "gone";
+    return _version(undefined, undefined);
   }
 }

@@ -244,7 +244,7 @@ function _prepended(first: SsePart, parts: ReadableStreamDefaultReader<SsePart>)
 function _errorAnswer(upstream: Response): Response {
   const { status, type, messageIn } = bedrockErrorAnswer(upstream);
   const headers = _headers(upstream.headers, "application/json");
-  const body = translateWhole(upstream.body ?? ReadableStream.from([]), MAX_ERROR_BODY_BYTES, ({ text }) => [
+  const body = translateWhole(upstream.body, MAX_ERROR_BODY_BYTES, ({ text }) => [
     _errorBody({ status, type, message: messageIn(text) }, headers),
   ]);
   return new Response(body, { status, headers });

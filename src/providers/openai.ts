@@ -17,6 +17,7 @@ import { type ChatCompletion, isJsonObject, type JsonObject, messageFault } from
 import { encodeSseEvent } from "../stream/sse_encode.ts";
 import {
   MAX_WHOLE_ANSWER_BYTES,
+  MAX_WHOLE_ANSWER_MIB,
   readWhole,
   translateWhole,
   type WholeText,
@@ -109,7 +110,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
         return new Response(body, { headers: _sseHeaders(response) });
       }
       const headers = _answerHeaders(response);
-      const whole = await readWhole(response.body ?? ReadableStream.from([]), MAX_WHOLE_ANSWER_BYTES);
+      const whole = await readWhole(response.body, MAX_WHOLE_ANSWER_BYTES);
       const read = _completionIn(whole, options.name);
       if ("failure" in read) {
         const { status, type, message } = read.failure;
@@ -156,8 +157,9 @@ function _completionIn(
   name: string,
 ): { completion: ChatCompletion } | { failure: AnthropicFailure } {
   if (cut) {
-    const limit = MAX_WHOLE_ANSWER_BYTES / 1_048_576;
-    return _bad(`upstream ${name} answered 200 with a body over ${limit} MiB, more than relay reads whole`);
+    return _bad(
+      `upstream ${name} answered 200 with a body over ${MAX_WHOLE_ANSWER_MIB} MiB, more than relay reads whole`,
+    );
   }
   let completion: unknown;
   try {

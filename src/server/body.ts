@@ -1,11 +1,6 @@
+import { realTimers, type Timers } from "../stream/timeouts.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { RelayError } from "./errors.ts";
-
-/**
- * Starts a timer that calls `fire` after `ms` and returns what stops it; injected so tests decide when a
- * deadline passes.
- */
-export type StartTimer = (ms: number, fire: () => void) => () => void;
 
 /**
  * Reads a request body up to `maxBytes`, refusing early on a `content-length` that is already too large
@@ -23,7 +18,7 @@ export async function readBody(
   request: Pick<Request | Response, "headers" | "body">,
   maxBytes: number,
   timeoutMs = 0,
-  startTimer: StartTimer = _startTimer,
+  timers: Timers = realTimers,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) throw _tooLarge(declared, maxBytes);
@@ -32,12 +27,12 @@ export async function readBody(
   // and Deno keeps filling its buffer until the client finishes or leaves.
   const reader = request.body.getReader();
   let late = false;
-  const stop = timeoutMs > 0
-    ? startTimer(timeoutMs, () => {
+  const timer = timeoutMs > 0
+    ? timers.setTimeout(() => {
       late = true;
       reader.cancel().catch(() => {});
-    })
-    : () => {};
+    }, timeoutMs)
+    : undefined;
   try {
     const bytes = await _readUpTo(reader, maxBytes);
     // A cancelled read ends as if the body had: only the flag tells the two apart.
@@ -51,13 +46,8 @@ export async function readBody(
       "request body ended before it was complete: fewer bytes than its content-length, or a chunked body cut off",
     );
   } finally {
-    stop();
+    if (timer !== undefined) timers.clearTimeout(timer);
   }
-}
-
-function _startTimer(ms: number, fire: () => void): () => void {
-  const id = setTimeout(fire, ms);
-  return () => clearTimeout(id);
 }
 
 async function _readUpTo(reader: ReadableStreamDefaultReader<Uint8Array<ArrayBuffer>>, maxBytes: number) {

@@ -3,7 +3,7 @@ import { AnthropicToOpenAI, anthropicToOpenAISse } from "../stream/anthropic_to_
 import { chatCompletionFor } from "../stream/anthropic_to_openai_completion.ts";
 import { anthropicRequestFor, ChatRequestError } from "../stream/openai_request_to_anthropic.ts";
 import { isJsonObject } from "../stream/openai_types.ts";
-import { MAX_WHOLE_ANSWER_BYTES, readWhole } from "../stream/translate_whole.ts";
+import { MAX_WHOLE_ANSWER_BYTES, MAX_WHOLE_ANSWER_MIB, readWhole } from "../stream/translate_whole.ts";
 import { copyHeaders, WITHOUT_LENGTH } from "../util/headers.ts";
 import { jsonSyntaxReason, parseJsonBody, readBody } from "./body.ts";
 import { BodyCutError, RelayError } from "./errors.ts";
@@ -105,19 +105,19 @@ async function _openaiAnswer(
   }
   let message: unknown;
   try {
-    const { text, cut } = await readWhole(answer.body ?? ReadableStream.from([]), MAX_WHOLE_ANSWER_BYTES);
+    const { text, cut } = await readWhole(answer.body, MAX_WHOLE_ANSWER_BYTES);
     if (cut) {
-      const over = `the upstream's answer is over ${MAX_WHOLE_ANSWER_BYTES / 1_048_576} MiB`;
+      const over = `the upstream's answer is over ${MAX_WHOLE_ANSWER_MIB} MiB`;
       return openaiErrorResponse(502, `${over}, more than relay translates`, { type: "api_error" });
     }
     message = JSON.parse(text);
   } catch (error) {
-    const message = error instanceof BodyCutError
+    const reason = error instanceof BodyCutError
       ? `the upstream's answer was cut off: ${error.message}`
       : `the upstream's answer is not JSON: ${
         error instanceof SyntaxError ? jsonSyntaxReason(error) : String(error)
       }`;
-    return openaiErrorResponse(502, message, { type: "api_error" });
+    return openaiErrorResponse(502, reason, { type: "api_error" });
   }
   return Response.json(chatCompletionFor(isJsonObject(message) ? message : {}, created), { headers });
 }

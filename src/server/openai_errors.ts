@@ -70,7 +70,7 @@ export function openaiErrorResponse(
 export async function openaiErrorFromAnthropic(response: Response, headers?: HeadersInit): Promise<Response> {
   let text: string;
   try {
-    ({ text } = await readWhole(response.body ?? ReadableStream.from([]), MAX_ERROR_BODY_BYTES));
+    ({ text } = await readWhole(response.body, MAX_ERROR_BODY_BYTES));
   } catch (cut) {
     const reason = cut instanceof Error ? cut.message : String(cut);
     const message = `upstream answered HTTP ${response.status}, but its error body was cut off: ${reason}`;
@@ -105,7 +105,7 @@ export async function openaiErrorFromAnthropic(response: Response, headers?: Hea
  */
 export function anthropicErrorFromOpenAI(response: Response, headers?: HeadersInit): Response {
   const { status } = response;
-  const body = translateWhole(response.body ?? ReadableStream.from([]), MAX_ERROR_BODY_BYTES, ({ text }) => {
+  const body = translateWhole(response.body, MAX_ERROR_BODY_BYTES, ({ text }) => {
     let json: unknown;
     try {
       json = JSON.parse(text);

@@ -13,6 +13,8 @@ import { concatBytes } from "../util/bytes.ts";
  * could cost relay gigabytes, or crash it, and every stream it carries with it.
  */
 export const MAX_WHOLE_ANSWER_BYTES = 32 * 1024 * 1024;
+/** {@linkcode MAX_WHOLE_ANSWER_BYTES} as messages name it, in MiB. */
+export const MAX_WHOLE_ANSWER_MIB = MAX_WHOLE_ANSWER_BYTES / 1_048_576;
 
 /**
  * The most of an error answer relay reads: a JSON error is a few hundred bytes, and of any other body
@@ -45,11 +47,11 @@ export interface WholeText {
  * ```
  */
 export function translateWhole(
-  body: ReadableStream<Uint8Array>,
+  body: ReadableStream<Uint8Array> | null,
   maxBytes: number,
   translate: (whole: WholeText) => Uint8Array[],
 ): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
+  const reader = _readerOf(body);
   const whole = new _Whole(maxBytes);
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -78,8 +80,11 @@ export function translateWhole(
  * const { text, cut } = await readWhole(response.body!, MAX_WHOLE_ANSWER_BYTES);
  * ```
  */
-export async function readWhole(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<WholeText> {
-  const reader = body.getReader();
+export async function readWhole(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+): Promise<WholeText> {
+  const reader = _readerOf(body);
   const whole = new _Whole(maxBytes);
   for (let read = await reader.read(); !read.done; read = await reader.read()) {
     if (whole.add(read.value)) continue;
@@ -87,6 +92,11 @@ export async function readWhole(body: ReadableStream<Uint8Array>, maxBytes: numb
     break;
   }
   return whole.read();
+}
+
+/** A `Response`'s body may be `null` (nothing was sent): it reads as empty. */
+function _readerOf(body: ReadableStream<Uint8Array> | null): ReadableStreamDefaultReader<Uint8Array> {
+  return (body ?? ReadableStream.from<Uint8Array>([])).getReader();
 }
 
 /** The chunks of a body kept so far, up to `maxBytes`. */

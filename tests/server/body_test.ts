@@ -118,10 +118,12 @@ Deno.test("readBody gives up a body still arriving at server.body_timeout and le
     headers: { "content-length": "1024" },
   });
   let fire = () => {};
-  const reading = readBody(request, 4096, 120_000, (ms, onTimeout) => {
-    assert.equal(ms, 120_000);
-    fire = onTimeout;
-    return () => {};
+  const reading = readBody(request, 4096, 120_000, {
+    setTimeout(onTimeout, ms) {
+      assert.equal(ms, 120_000);
+      fire = onTimeout;
+    },
+    clearTimeout() {},
   });
   fire();
   await assert.rejects(reading, (error: RelayError) => {
@@ -136,9 +138,9 @@ Deno.test("readBody gives up a body still arriving at server.body_timeout and le
 Deno.test("readBody stops its deadline once the body is in, and starts none when it is 0", async () => {
   let started = 0;
   let stopped = 0;
-  const timer = () => {
-    started++;
-    return () => stopped++;
+  const timer = {
+    setTimeout: () => started++,
+    clearTimeout: () => stopped++,
   };
   const body = () => new Request("http://x/", { method: "POST", body: encode('{"model":"m"}') });
   assert.deepEqual(await readBody(body(), 1024, 5_000, timer), encode('{"model":"m"}'));

@@ -36,10 +36,11 @@ export interface ProviderKind {
    */
   key: "asked" | "optional" | "flag" | "none";
   fields: _FieldQuestion[];
-  /** The `models:` table offered (`name=id, ...`); asked only when set, `""` offering none. */
-  models?: string;
-  /** The table offered once the region is known, where its ids depend on it ({@linkcode offeredModels}). */
-  modelsIn?: (region: string) => string;
+  /**
+   * The `models:` table offered (`name=id, ...`), or how it follows the region where its ids depend on
+   * it ({@linkcode offeredModels}); asked only when set, `""` offering none.
+   */
+  models?: string | ((region: string) => string);
   /** An Anthropic-format upstream, so its key can be tried with `GET /v1/models`. */
   checksKey?: true;
   /** What on this machine suggests it, for the list of findings. */
@@ -64,6 +65,9 @@ function _bedrockModels(region: string): string {
   return `claude-sonnet-4-5=${geography}.anthropic.claude-sonnet-4-5-20250929-v1:0, ` +
     `claude-haiku-4-5=${geography}.anthropic.claude-haiku-4-5-20251001-v1:0`;
 }
+
+/** The region Bedrock's question suggests when the environment names none. */
+const _DEFAULT_REGION = "us-east-1";
 
 const _found = (context: InitContext, name: string) => context.env(name) ? `${name} is set` : undefined;
 
@@ -123,7 +127,8 @@ const _KINDS: readonly ProviderKind[] = [
       {
         field: "region",
         message: "AWS region",
-        suggest: (context) => context.env("AWS_REGION") || context.env("AWS_DEFAULT_REGION") || "us-east-1",
+        suggest: (context) =>
+          context.env("AWS_REGION") || context.env("AWS_DEFAULT_REGION") || _DEFAULT_REGION,
       },
       {
         field: "aws_profile",
@@ -135,8 +140,7 @@ const _KINDS: readonly ProviderKind[] = [
         ],
       },
     ],
-    models: _bedrockModels("us-east-1"),
-    modelsIn: _bedrockModels,
+    models: _bedrockModels,
     found: (context) => {
       const found = [
         context.env("AWS_ACCESS_KEY_ID") && "AWS_ACCESS_KEY_ID is set",
@@ -229,7 +233,8 @@ export function kindOf(type: string): ProviderKind | undefined {
  * ```
  */
 export function offeredModels(kind: ProviderKind, answers: { region?: string }): string | undefined {
-  return answers.region && kind.modelsIn ? kind.modelsIn(answers.region) : kind.models;
+  const { models } = kind;
+  return typeof models === "function" ? models(answers.region ?? _DEFAULT_REGION) : models;
 }
 
 /** What the schema says of one field alone, so flags and answers are refused with relay's own words. */
