@@ -56,6 +56,7 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
       dispatch,
       maxBodyBytes: () => current().maxBodyBytes,
       bodyTimeoutMs: () => current().bodyTimeoutMs,
+      cut: options.inFlight.cut,
     }),
   );
   const models = servedModels(() => current().router, clients);

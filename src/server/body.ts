@@ -2,6 +2,15 @@ import { realTimers, type Timers } from "../stream/timeouts.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { RelayError } from "./errors.ts";
 
+/** How long {@linkcode readBody} may take, and what else may end it. */
+export interface ReadBodyOptions {
+  /** `server.body_timeout` in ms; 0 or unset: no deadline. */
+  timeoutMs?: number;
+  timers?: Timers;
+  /** Ends the read at once, rejecting with the signal's reason: a shutdown's cut. */
+  signal?: AbortSignal;
+}
+
 /**
  * Reads a request body up to `maxBytes`, refusing early on a `content-length` that is already too large
  * and otherwise as soon as the count passes the limit, so a huge upload never sits in memory whole.
@@ -11,18 +20,18 @@ import { RelayError } from "./errors.ts";
  *
  * @example
  * ```ts
- * const bytes = await readBody(request, 32 * 1024 * 1024, 120_000);
+ * const bytes = await readBody(request, 32 * 1024 * 1024, { timeoutMs: 120_000 });
  * ```
  */
 export async function readBody(
   request: Pick<Request | Response, "headers" | "body">,
   maxBytes: number,
-  timeoutMs = 0,
-  timers: Timers = realTimers,
+  { timeoutMs = 0, timers = realTimers, signal }: ReadBodyOptions = {},
 ): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) throw _tooLarge(declared, maxBytes);
   if (!request.body) return new Uint8Array(0);
+  signal?.throwIfAborted();
   // Read through a reader even with a declared length: a pending `request.bytes()` cannot be cancelled,
   // and Deno keeps filling its buffer until the client finishes or leaves.
   const reader = request.body.getReader();
@@ -33,13 +42,17 @@ export async function readBody(
       reader.cancel().catch(() => {});
     }, timeoutMs)
     : undefined;
+  const giveUp = () => reader.cancel().catch(() => {});
+  signal?.addEventListener("abort", giveUp);
   try {
     const bytes = await _readUpTo(reader, maxBytes);
-    // A cancelled read ends as if the body had: only the flag tells the two apart.
+    // A cancelled read ends as if the body had: only the flags tell the two apart.
     if (late) throw _tooSlow(timeoutMs);
+    signal?.throwIfAborted();
     return bytes;
   } catch (error) {
     if (late) throw _tooSlow(timeoutMs);
+    signal?.throwIfAborted();
     if (error instanceof RelayError) throw error;
     throw new RelayError(
       400,
@@ -47,6 +60,7 @@ export async function readBody(
     );
   } finally {
     if (timer !== undefined) timers.clearTimeout(timer);
+    signal?.removeEventListener("abort", giveUp);
   }
 }
 

@@ -5,8 +5,9 @@ import { anthropicRequestFor, ChatRequestError } from "../stream/openai_request_
 import { isJsonObject } from "../stream/openai_types.ts";
 import { MAX_WHOLE_ANSWER_BYTES, MAX_WHOLE_ANSWER_MIB, readWhole } from "../stream/translate_whole.ts";
 import { copyHeaders, WITHOUT_LENGTH } from "../util/headers.ts";
-import { jsonSyntaxReason, parseJsonBody, readBody } from "./body.ts";
+import { jsonSyntaxReason, parseJsonBody, readBody, type ReadBodyOptions } from "./body.ts";
 import { BodyCutError, RelayError } from "./errors.ts";
+import { shutDownError } from "./in_flight.ts";
 import { openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 
@@ -21,6 +22,8 @@ export interface ChatCompletionsOptions {
   maxBodyBytes: () => number;
   /** Longest a request body may take to arrive (`server.body_timeout`), asked per request; unset: none. */
   bodyTimeoutMs?: () => number | undefined;
+  /** A shutdown's cut (`InFlight.cut`): an upload still under way then is answered 503. */
+  cut?: AbortSignal;
   /** Unix seconds, the `created` of the answer; injected so tests can pin it. */
   now?: () => number;
 }
@@ -46,7 +49,10 @@ export function chatCompletions(
 ): (c: Context<RelayEnv>) => Promise<Response> {
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   return async (c) => {
-    const chat = await _chatRequest(c.req.raw, options.maxBodyBytes(), options.bodyTimeoutMs?.());
+    const chat = await _chatRequest(c.req.raw, options.maxBodyBytes(), {
+      timeoutMs: options.bodyTimeoutMs?.(),
+      signal: options.cut,
+    });
     if (chat instanceof Response) return chat;
     let messages: Record<string, unknown>;
     try {
@@ -129,12 +135,13 @@ async function _openaiAnswer(
 async function _chatRequest(
   request: Request,
   maxBodyBytes: number,
-  bodyTimeoutMs: number | undefined,
+  reading: ReadBodyOptions,
 ): Promise<Record<string, unknown> & { model: string; messages: unknown[] } | Response> {
   let body: unknown;
   try {
-    body = parseJsonBody(await readBody(request, maxBodyBytes, bodyTimeoutMs));
-  } catch (error) {
+    body = parseJsonBody(await readBody(request, maxBodyBytes, reading));
+  } catch (thrown) {
+    const error = reading.signal?.aborted ? shutDownError() : thrown;
     if (error instanceof RelayError) {
       return openaiErrorResponse(error.status, error.message, { type: error.type, headers: error.headers });
     }

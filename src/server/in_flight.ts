@@ -1,3 +1,5 @@
+import { RelayError } from "./errors.ts";
+
 /**
  * The upstream exchanges under way, and how far a shutdown has gone: once it begins, relay refuses new
  * requests; once its grace period ran out, the exchanges still open are ended cleanly: aborting an
@@ -50,4 +52,17 @@ export class InFlight {
     for (const controller of this.#controllers) controller.abort(reason);
     this.#controllers.clear();
   }
+}
+
+/**
+ * A request still waiting, or still uploading, when a shutdown's grace ran out: told to go elsewhere,
+ * not started, on a connection that closes.
+ */
+export function shutDownError(): RelayError {
+  return new RelayError(
+    503,
+    "relay is shutting down (server.shutdown_grace is over): send the request again",
+    { connection: "close", "retry-after": "1" },
+    "overloaded_error",
+  );
 }

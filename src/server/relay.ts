@@ -21,7 +21,7 @@ import type { LogFields, Logger } from "../util/logger.ts";
 import { inspectMessagesBody, messagesFields, readBody } from "./body.ts";
 import { type AnthropicErrorType, RelayError } from "./errors.ts";
 import { headersForUpstream, responseForClient } from "./headers.ts";
-import type { InFlight } from "./in_flight.ts";
+import { type InFlight, shutDownError } from "./in_flight.ts";
 import type { RelayEnv } from "./request_id.ts";
 
 /** How hard relay tries before it gives a client the upstream's failure. */
@@ -241,7 +241,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
     } catch (thrown) {
       const gone = thrown instanceof _ClientGone || c.req.raw.signal.aborted;
       // Once a shutdown's grace ran out, relay closes the connections left: that is no client leaving.
-      const error = gone && options.inFlight.cut.aborted ? _shutDown() : thrown;
+      const error = gone && options.inFlight.cut.aborted ? shutDownError() : thrown;
       // A client that left mid-upload makes its body unreadable: that is its leaving, not bad input.
       if (gone && error === thrown) {
         trace.status = 499;
@@ -272,9 +272,12 @@ async function _relay(
   const random = options.random ?? Math.random;
   const request = c.req.raw;
   const body = request.method === "POST"
-    ? await readBody(request, options.maxBodyBytes, options.bodyTimeoutMs).catch((error) => {
-      // An upload still under way when a shutdown's grace ran out is cut off with its connection.
-      throw options.inFlight.cut.aborted ? _shutDown() : error;
+    ? await readBody(request, options.maxBodyBytes, {
+      timeoutMs: options.bodyTimeoutMs,
+      signal: options.inFlight.cut,
+    }).catch((error) => {
+      // An upload still under way when a shutdown's grace ran out is told so, its body left unread.
+      throw options.inFlight.cut.aborted ? shutDownError() : error;
     })
     : null;
   const parsed = options.parsedBody?.(request);
@@ -310,7 +313,7 @@ async function _relay(
   // Admitted after a shutdown's cut: start nothing. Every later wait (`_sleep`) ends at the cut itself.
   if (options.inFlight.cut.aborted) {
     releaseSlot();
-    throw _shutDown();
+    throw shutDownError();
   }
   let handedOff = false;
   let last: _Kept | undefined;
@@ -491,7 +494,7 @@ async function _slot(options: RelayOptions, signal: AbortSignal): Promise<() => 
     return await options.limiter.acquire(AbortSignal.any([signal, deadline.signal, options.inFlight.cut]));
   } catch (error) {
     if (signal.aborted) throw new _ClientGone();
-    if (options.inFlight.cut.aborted) throw _shutDown();
+    if (options.inFlight.cut.aborted) throw shutDownError();
     const detail = error instanceof OverloadedError
       ? `${error.inFlight} requests in flight and ${error.queued} queued (server.max_concurrent)`
       : `no slot freed within ${options.queueTimeoutMs} ms (server.queue_timeout)`;
@@ -831,7 +834,7 @@ async function _within<T>(
 
 /** Waits `ms`, unless the client leaves or a shutdown cuts what is left first. */
 function _sleep(ms: number, client: AbortSignal, cut: AbortSignal): Promise<void> {
-  const stopped = () => client.aborted ? new _ClientGone() : _shutDown();
+  const stopped = () => client.aborted ? new _ClientGone() : shutDownError();
   if (client.aborted || cut.aborted) return Promise.reject(stopped());
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
@@ -861,16 +864,6 @@ function _unavailable(step: Extract<Step, { kind: "exhausted" }>): RelayError {
   if (step.cause === "disabled") return new RelayError(503, message, undefined, "api_error");
   const seconds = Math.max(1, Math.ceil((step.retryAfterMs ?? 1000) / 1000));
   return new RelayError(503, message, { "retry-after": String(seconds) }, "overloaded_error");
-}
-
-/** A request still waiting when a shutdown's grace ran out: told to go elsewhere, not started. */
-function _shutDown(): RelayError {
-  return new RelayError(
-    503,
-    "relay is shutting down (server.shutdown_grace is over): send the request again",
-    { "retry-after": "1" },
-    "overloaded_error",
-  );
 }
 
 /**

@@ -118,12 +118,15 @@ Deno.test("readBody gives up a body still arriving at server.body_timeout and le
     headers: { "content-length": "1024" },
   });
   let fire = () => {};
-  const reading = readBody(request, 4096, 120_000, {
-    setTimeout(onTimeout, ms) {
-      assert.equal(ms, 120_000);
-      fire = onTimeout;
+  const reading = readBody(request, 4096, {
+    timeoutMs: 120_000,
+    timers: {
+      setTimeout(onTimeout, ms) {
+        assert.equal(ms, 120_000);
+        fire = onTimeout;
+      },
+      clearTimeout() {},
     },
-    clearTimeout() {},
   });
   fire();
   await assert.rejects(reading, (error: RelayError) => {
@@ -143,9 +146,12 @@ Deno.test("readBody stops its deadline once the body is in, and starts none when
     clearTimeout: () => stopped++,
   };
   const body = () => new Request("http://x/", { method: "POST", body: encode('{"model":"m"}') });
-  assert.deepEqual(await readBody(body(), 1024, 5_000, timer), encode('{"model":"m"}'));
+  assert.deepEqual(
+    await readBody(body(), 1024, { timeoutMs: 5_000, timers: timer }),
+    encode('{"model":"m"}'),
+  );
   assert.deepEqual([started, stopped], [1, 1]);
-  await readBody(body(), 1024, 0, timer);
+  await readBody(body(), 1024, { timeoutMs: 0, timers: timer });
   assert.equal(started, 1);
 });
 

@@ -173,6 +173,21 @@ Deno.test("a client that leaves before the first byte aborts the upstream reques
 });
 
 /** Sends `head` and `body` on a raw connection, closes its sending side, and returns all it got back. */
+/**
+ * An error answer read off a raw connection up to its JSON body's end: relay answers before the upload
+ * is complete, and Deno keeps such a connection open, so its end cannot be awaited.
+ */
+async function answerOnConnection(connection: Deno.Conn): Promise<string> {
+  let answer = "";
+  const buffer = new Uint8Array(4096);
+  while (!answer.endsWith("}}")) {
+    const read = await connection.read(buffer);
+    if (read === null) break;
+    answer += new TextDecoder().decode(buffer.subarray(0, read));
+  }
+  return answer;
+}
+
 async function rawExchange(url: string, head: string, body: string): Promise<string> {
   const { port } = new URL(url);
   const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
@@ -630,28 +645,35 @@ Deno.test("shutdown ends streams still open when the grace period ends, telling 
   await upstream.close();
 });
 
-Deno.test("an upload still under way when shutdown's grace runs out is logged as cut by the shutdown", async () => {
-  const upstream = startFakeUpstream();
-  const relay = startTestRelay({ upstreamUrl: upstream.url });
-  const { hostname, port } = new URL(relay.url);
-  const connection = await Deno.connect({ hostname, port: Number(port) });
-  await connection.write(new TextEncoder().encode(
-    "POST /v1/messages HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n" +
-      "expect: 100-continue\r\n\r\n",
-  ));
-  // The server says "continue" once relay starts reading the body.
-  const head = new Uint8Array(64);
-  const read = await connection.read(head);
-  assert.match(new TextDecoder().decode(head.subarray(0, read ?? 0)), /^HTTP\/1\.1 100 /);
-  await connection.write(new TextEncoder().encode("{"));
-  assert.deepEqual(await relay.server.shutdown(0), { cut: true });
-  const line = await relay.nextRequestLog();
-  assert.deepEqual([line.status, line.outcome], [503, "relay_error"]);
-  assert.match(String(line.error), /^relay is shutting down/);
-  assert.equal(upstream.requests.length, 0);
-  connection.close();
-  await upstream.close();
-});
+for (const path of ["/v1/messages", "/v1/chat/completions"]) {
+  Deno.test(`an upload to ${path} still under way when shutdown's grace runs out gets a 503, logged as cut by the shutdown`, async () => {
+    const upstream = startFakeUpstream();
+    const relay = startTestRelay({ upstreamUrl: upstream.url });
+    const { hostname, port } = new URL(relay.url);
+    const connection = await Deno.connect({ hostname, port: Number(port) });
+    await connection.write(new TextEncoder().encode(
+      `POST ${path} HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n` +
+        "expect: 100-continue\r\n\r\n",
+    ));
+    // The server says "continue" once relay starts reading the body.
+    const head = new Uint8Array(64);
+    const read = await connection.read(head);
+    assert.match(new TextDecoder().decode(head.subarray(0, read ?? 0)), /^HTTP\/1\.1 100 /);
+    await connection.write(new TextEncoder().encode("{"));
+    const [stopped, answer] = await Promise.all([relay.server.shutdown(0), answerOnConnection(connection)]);
+    assert.deepEqual(stopped, { cut: true });
+    assert.match(answer, /^HTTP\/1\.1 503 /, "the client is told, not left with a dropped connection");
+    assert.match(answer, /\r\nretry-after: 1\r\n/i);
+    assert.match(answer, /"type":"overloaded_error"/);
+    assert.match(answer, /"message":"relay is shutting down \(server.shutdown_grace is over\)/);
+    const line = await relay.nextRequestLog();
+    assert.deepEqual([line.path, line.status, line.outcome], [path, 503, "relay_error"]);
+    assert.match(String(line.error), /^relay is shutting down/);
+    assert.equal(upstream.requests.length, 0);
+    connection.close();
+    await upstream.close();
+  });
+}
 
 Deno.test("a provider that answers only after its first event gets timeouts.first_byte once its headers came", async () => {
   const slowProvider = (headersFirst: boolean): Provider => ({
@@ -782,14 +804,8 @@ Deno.test("an upload stalled mid-body gets 408 naming server.body_timeout, witho
     "POST /v1/messages HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n" +
       '{"model":"claude-sonnet-4-5",',
   ));
-  // The client sends nothing more; the answer comes anyway, and the test reads it up to its body's end.
-  let answer = "";
-  const buffer = new Uint8Array(4096);
-  while (!answer.endsWith("}}")) {
-    const read = await connection.read(buffer);
-    if (read === null) break;
-    answer += new TextDecoder().decode(buffer.subarray(0, read));
-  }
+  // The client sends nothing more; the answer comes anyway.
+  const answer = await answerOnConnection(connection);
   assert.match(answer, /^HTTP\/1\.1 408 /);
   assert.match(answer, /\r\nconnection: close\r\n/i);
   assert.match(

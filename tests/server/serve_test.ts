@@ -136,3 +136,25 @@ Deno.test("a body relay breaks off on purpose is logged by its access line alone
   await relay.server.shutdown(60_000);
   assert.deepEqual(relay.logs.filter((line) => line.msg === "unhandled"), []);
 });
+
+Deno.test("shutdown ends at once though a client answered before its upload ended holds the upload open", async () => {
+  const relay = startTestRelay({ provider: floodingProvider() });
+  const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(relay.url).port) });
+  // A declared length over server.max_body_size is refused before any of the body is read.
+  await connection.write(new TextEncoder().encode(
+    "POST /v1/messages HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\n" +
+      "content-length: 999999999\r\n\r\n{",
+  ));
+  const answer = new Uint8Array(1024);
+  assert.ok((await connection.read(answer))! > 0);
+  assert.match(new TextDecoder().decode(answer), /^HTTP\/1\.1 413 /);
+
+  // A guard, not a wait: the shutdown settles at once, or never while the client holds on.
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise((resolve) => guard = setTimeout(resolve, 10_000, "hung"));
+  assert.deepEqual(await Promise.race([relay.server.shutdown(60_000), hung]), { cut: false });
+  clearTimeout(guard);
+  await relay.server.finished;
+  assert.equal(await connection.read(answer), null, "the held connection is closed");
+  connection.close();
+});
