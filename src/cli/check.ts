@@ -1,6 +1,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { resolveConfig } from "../config/resolve.ts";
 import { summarizeConfig } from "../config/summary.ts";
+import { systemEnvironment } from "../providers/registry.ts";
 import { routesFromConfig } from "../routing/routes.ts";
 import { reportConfigError } from "./_config_error.ts";
 
@@ -19,7 +20,7 @@ export function checkCommand(setExitCode: (code: number) => void) {
       try {
         const resolved = await resolveConfig({ flag: options.config });
         // Building the providers finds their credentials, so a missing AWS or Google one fails here too.
-        routesFromConfig(resolved.config, resolved.path);
+        routesFromConfig(resolved.config, resolved.path, systemEnvironment, resolved.locate);
         if (resolved.banner) console.log(resolved.banner);
         console.log(summarizeConfig(resolved.config, resolved.path));
         for (const warning of resolved.warnings) console.error(`warning: ${warning}`);

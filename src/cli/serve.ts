@@ -70,6 +70,7 @@ async function _serveLogged(
       config,
       path,
       load: _reload(path, options),
+      locate: resolved.locate,
       logger: (config) => createLogger({ level: config.log.level, format, write: sink.writeLine }),
       events: new EventBus(),
     });

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { ConfigError } from "../config/errors.ts";
+import { ConfigError, type ConfigProblem } from "../config/errors.ts";
 import type { Config, ProviderConfig } from "../config/schema.ts";
+import type { Locator } from "../config/yaml_document.ts";
 import { providerTimeouts } from "../config/schema.ts";
 import { createProvider, type ProviderEnvironment, systemEnvironment } from "../providers/registry.ts";
 import { keyFingerprint } from "../util/fingerprint.ts";
@@ -11,7 +12,8 @@ import type { Route, RoutingOptions } from "./router.ts";
 
 /**
  * The routes a config describes, in its order. A provider whose credentials cannot be found is a
- * `ConfigError` naming it, so `relay check` and `relay serve` both stop on it. Each route carries a
+ * `ConfigError` naming it, at its entry's line when `locate` can find it in the file, so `relay check` and
+ * `relay serve` both stop on it. Each route carries a
  * fingerprint of what configures it (its entry, its effective timeouts, the breaker settings), so a
  * reload keeps the live state of the providers it left alone.
  */
@@ -19,8 +21,9 @@ export function routesFromConfig(
   config: Config,
   path = "config",
   environment: ProviderEnvironment = systemEnvironment,
+  locate?: Locator,
 ): Route[] {
-  const problems: { path: string; message: string }[] = [];
+  const problems: ConfigProblem[] = [];
   const routes = config.providers.flatMap((provider, index) => {
     try {
       const timeouts = providerTimeouts(config, provider);
@@ -54,6 +57,7 @@ export function routesFromConfig(
     } catch (error) {
       problems.push({
         path: `providers[${index}]`,
+        ...locate?.(["providers", index]),
         message: `${provider.name}: ${(error as Error).message}`,
       });
       return [];

@@ -1,5 +1,6 @@
 import { ConfigError } from "../config/errors.ts";
 import type { LoadedConfig } from "../config/load.ts";
+import type { Locator } from "../config/yaml_document.ts";
 import { type Config, isLoopbackHost } from "../config/schema.ts";
 import type { ProviderEnvironment } from "../providers/registry.ts";
 import { routesFromConfig, routingOptionsFromConfig } from "../routing/routes.ts";
@@ -63,6 +64,8 @@ export interface RuntimeOptions {
    * throwing `ConfigError`; left out on the built-in defaults, where there is nothing to read again.
    */
   load?: () => Promise<LoadedConfig>;
+  /** Where a config path is in the start config's file, for a provider's credentials error. */
+  locate?: Locator;
   /** The logger a config asks for; the runtime stamps the version on it. */
   logger: (config: Config) => Logger;
   events: EventBus<RelayEvent>;
@@ -120,7 +123,7 @@ export class Runtime {
     this.#options = options;
     this.events = options.events;
     this.#now = options.now ?? Date.now;
-    this.#current = this.#snapshot(1, options.config, undefined);
+    this.#current = this.#snapshot(1, options.config, undefined, options.locate);
     this.#history.push(_record(this.#current));
     this.logger = _liveLogger(() => this.#current.logger);
   }
@@ -175,9 +178,9 @@ export class Runtime {
       if (!this.#options.load) {
         throw new Error("relay runs on its built-in defaults: there is no config file to reload");
       }
-      const { config, warnings } = await this.#options.load();
+      const { config, warnings, locate } = await this.#options.load();
       _checkTokensWhereBound(this.#options.config.server.host, config, previous.path);
-      next = this.#snapshot(previous.version + 1, config, previous.router);
+      next = this.#snapshot(previous.version + 1, config, previous.router, locate);
       for (const warning of warnings) next.logger.warn("config", { warning });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -204,10 +207,10 @@ export class Runtime {
     return { ok: true, version: next.version, changes, needsRestart };
   }
 
-  #snapshot(version: number, config: Config, previous: Router | undefined): Snapshot {
+  #snapshot(version: number, config: Config, previous: Router | undefined, locate?: Locator): Snapshot {
     const { path, environment, events } = this.#options;
     const logger = this.#options.logger(config).with({ config_version: version });
-    const routes = routesFromConfig(config, path, environment);
+    const routes = routesFromConfig(config, path, environment, locate);
     const router = new Router(routes, {
       ...routingOptionsFromConfig(config),
       onBreakerChange: (change) => {

@@ -47,6 +47,18 @@ Deno.test("relay check names an unset variable and where it is used", async () =
   assert.match(stderr, /RELAY_TEST_UNSET_KEY is not set/);
 });
 
+Deno.test("relay check names a provider whose credentials cannot be read, at its entry's line", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(
+    folder,
+    "providers:\n  - name: m\n    type: mock\n  - name: vx\n    type: vertex\n    project: p\n" +
+      `    region: global\n    credentials_file: ${folder}/missing.json\n`,
+  );
+  const { code, stderr } = await runRelay(["check", "-c", path]);
+  assert.equal(code, 1);
+  assert.match(stderr, new RegExp(`^${path}:4:5 providers\\[1\\]: vx: cannot read service-account file `));
+});
+
 Deno.test("relay check suggests the near miss for an unknown key", async () => {
   const folder = await sandbox();
   const path = await writeConfig(folder, "server:\n  prot: 8787\nproviders:\n  - name: m\n    type: mock\n");

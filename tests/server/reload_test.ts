@@ -91,7 +91,7 @@ Deno.test("a key a reload removed drains its stream under way and takes no new r
   await upstream.close();
 });
 
-Deno.test("an invalid file changes nothing: bad YAML, an open mode, a missing variable; the error shows in the admin status", async () => {
+Deno.test("an invalid file changes nothing: bad YAML, an open mode, a missing variable, unreadable credentials; the error shows in the admin status", async () => {
   const upstream = startFakeUpstream();
   const good = liveConfig(upstreamProvider("up", upstream.url, ["${KEY}"]));
   await using relay = await startLiveRelay(good, { env: { KEY: K1 } });
@@ -101,6 +101,14 @@ Deno.test("an invalid file changes nothing: bad YAML, an open mode, a missing va
       [good, 0o644, /has mode 0644.*chmod 600/],
       [good.replace("${KEY}", "${MISSING_KEY}"), 0o600, /MISSING_KEY/],
       [good.replace("anthropic-compatible", "anthropic-compat"), 0o600, /providers\[0\]\.type/],
+      [
+        good.replace(
+          "providers:\n",
+          "providers:\n  - { name: vx, type: vertex, project: p, region: global, credentials_file: /no/sa.json }\n",
+        ),
+        0o600,
+        /relay\.yaml:\d+:5 providers\[0\]: vx: cannot read service-account file \/no\/sa\.json/,
+      ],
     ] as const
   ) {
     await relay.write(text, mode);
