@@ -9,7 +9,9 @@ export type ForwardOutcome =
   | { kind: "complete"; bytes: number }
   /** `message` says why when relay gave up on a client that stopped reading; none when it left. */
   | { kind: "client_closed"; bytes: number; message?: string }
-  | { kind: "upstream_failed"; bytes: number; errorType: AnthropicErrorType; message: string };
+  | { kind: "upstream_failed"; bytes: number; errorType: AnthropicErrorType; message: string }
+  /** A stage of relay's own reading the body (the front door's translation) gave up on it, saying why. */
+  | { kind: "relay_error"; bytes: number; error: string };
 
 export interface ForwardOptions {
   /** Bytes already read from the source (relay reads until the upstream commits), sent first. */
@@ -174,7 +176,12 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
       return reader.read().then(onChunk, onFailure);
     },
     cancel(reason) {
-      return leave(reason, { kind: "client_closed", bytes });
+      return leave(
+        reason,
+        reason instanceof BodyCutError
+          ? { kind: "relay_error", bytes, error: reason.message }
+          : { kind: "client_closed", bytes },
+      );
     },
   }, { highWaterMark: 0 });
 }

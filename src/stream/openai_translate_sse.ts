@@ -2,6 +2,7 @@
  * The byte plumbing both OpenAI translations share: parse an SSE body, hand each event to a translator,
  * send what it returns, and stop translating once it says the stream is over.
  */
+import { BodyCutError } from "../server/errors.ts";
 import { SseDecoder } from "./sse_decode.ts";
 import type { SseEvent } from "./sse_decode.ts";
 import { realTimers, type Timers } from "./timeouts.ts";
@@ -105,7 +106,8 @@ export function translateSse(
     message: string,
     error: unknown,
   ) => {
-    reader.cancel(error).catch(() => {});
+    // Said as relay's own doing: the body may be relay's answer, whose log would blame its client.
+    reader.cancel(new BodyCutError(message, { cause: error })).catch(() => {});
     if (translation.fail) {
       for (const bytes of [...output, ...translation.fail(message)]) controller.enqueue(bytes);
       controller.close();

@@ -4,6 +4,7 @@
  * Every such read has a limit: an upstream decides how large its answer is, and relay holds the whole
  * of it, several times over while it parses and re-encodes it.
  */
+import { BodyCutError } from "../server/errors.ts";
 import { concatBytes } from "../util/bytes.ts";
 
 /**
@@ -60,7 +61,7 @@ export function translateWhole(
         controller.enqueue(new Uint8Array());
         return;
       }
-      if (!done) reader.cancel().catch(() => {});
+      if (!done) reader.cancel(_tooLarge(maxBytes)).catch(() => {});
       for (const bytes of translate(whole.read())) controller.enqueue(bytes);
       controller.close();
     },
@@ -88,10 +89,15 @@ export async function readWhole(
   const whole = new _Whole(maxBytes);
   for (let read = await reader.read(); !read.done; read = await reader.read()) {
     if (whole.add(read.value)) continue;
-    reader.cancel().catch(() => {});
+    reader.cancel(_tooLarge(maxBytes)).catch(() => {});
     break;
   }
   return whole.read();
+}
+
+/** Why the rest of a body is cancelled unread: relay's own doing, if the body is relay's own answer. */
+function _tooLarge(maxBytes: number): BodyCutError {
+  return new BodyCutError(`the answer is over ${maxBytes / 1_048_576} MiB, more than relay reads whole`);
 }
 
 /** A `Response`'s body may be `null` (nothing was sent): it reads as empty. */
