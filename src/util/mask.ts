@@ -50,6 +50,8 @@ const _SECRET_KEYS = new Set([
 // A mapping key where YAML and JSON put one: first on the line (after any `- `), or after `{` or `,`;
 // unquoted, its colon is followed by a space (`${KEY:-default}` holds none).
 const _KEY = /(?:^\s*(?:-\s+)*|[{,]\s*)(?:(["'])(?<quoted>[\w-]+)\1\s*:|(?<bare>[\w-]+)\s*:(?=\s|$))/g;
+// A block list's item marks, before a value that holds no key.
+const _BARE_ITEM = /^\s*(?:-\s+)+/;
 // A variable relay expands: its name, not a secret.
 const _VARIABLE = /\$\{\w+\}/g;
 // A value's scalars: a `${VAR}` (whose `:-default` may be a secret), else anything but spaces, quotes,
@@ -103,16 +105,21 @@ function _secretSpans(line: string): [number, number][] {
 }
 
 // The scalars of each secret field's value, up to the next key on the line, but those that only name
-// variables.
+// variables. A block list's bare item (`  - Secret-Tok-9`) counts as one: the line alone cannot say
+// whose item it is, and the config's lists of plain strings are mostly client tokens.
 function _secretValues(line: string, keys: RegExpExecArray[]): [number, number][] {
+  const item = keys.length === 0 ? _BARE_ITEM.exec(line) : null;
+  if (item) return _scalarsFrom(line, item[0].length, line.length);
   return keys.flatMap((key, i) => {
     if (!_SECRET_KEYS.has(_keyName(key).toLowerCase())) return [];
-    const from = key.index + key[0].length;
-    const value = line.slice(from, keys[i + 1]?.index ?? line.length);
-    return [...value.matchAll(_SCALAR)]
-      .filter((scalar) => scalar[0].replace(_VARIABLE, "") !== "")
-      .map((scalar): [number, number] => [from + scalar.index, from + scalar.index + scalar[0].length]);
+    return _scalarsFrom(line, key.index + key[0].length, keys[i + 1]?.index ?? line.length);
   });
+}
+
+function _scalarsFrom(line: string, from: number, to: number): [number, number][] {
+  return [...line.slice(from, to).matchAll(_SCALAR)]
+    .filter((scalar) => scalar[0].replace(_VARIABLE, "") !== "")
+    .map((scalar): [number, number] => [from + scalar.index, from + scalar.index + scalar[0].length]);
 }
 
 function _keyName(key: RegExpExecArray): string {

@@ -39,6 +39,8 @@ Deno.test("maskSecretsInLine masks a secret field's value whatever its length", 
       ["      client_secret: abc8Q~super-secret-client-value-123", "      client_secret: abc...-123"],
       ['{"error":"bad","api_key":"short-key-1"}', '{"error":"bad","api_key":"***"}'],
       ["      - key: ${KEY:-sk-fallback}", "      - key: ${K...ack}"],
+      ["      - Secret-Tok-9", "      - ...-9"],
+      ['    - "tok-short"', '    - "***"'],
     ]
   ) assert.equal(maskSecretsInLine(line).text, masked, line);
   for (
