@@ -38,7 +38,7 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   const forward = relay({ ...options, parsedBody: (request) => parsedBodies.get(request) });
   app.use(requestId());
   app.use(_accessLine(options.logger));
-  app.use(_refuseWhileShuttingDown(options.inFlight));
+  app.use(_refuseWhileShuttingDown(options.inFlight, (request) => parsedBodies.has(request)));
   app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
   const clients = options.clients ?? new ClientRegistry(namedClients(options.tokens));
   app.use("/v1/*", clientAuth(clients, refuse));
@@ -85,8 +85,13 @@ function _refusal(c: Context<RelayEnv>, error: RelayError): Response {
 /**
  * Once a shutdown has begun, every new request (admin and `/health` too) is answered 503 on a connection
  * that closes, so the client's retry finds the next relay, or this one restarted, and not this one.
+ * A request relay made itself (`ownRequest`: the front door's, for a client already under way) is not
+ * new.
  */
-function _refuseWhileShuttingDown(inFlight: InFlight): MiddlewareHandler<RelayEnv> {
+function _refuseWhileShuttingDown(
+  inFlight: InFlight,
+  ownRequest: (request: Request) => boolean,
+): MiddlewareHandler<RelayEnv> {
   const shuttingDown = new RelayError(
     503,
     "relay is shutting down: send the request again",
@@ -94,7 +99,7 @@ function _refuseWhileShuttingDown(inFlight: InFlight): MiddlewareHandler<RelayEn
     "overloaded_error",
   );
   return async (c, next) => {
-    if (inFlight.shuttingDown) return _refusal(c, shuttingDown);
+    if (inFlight.shuttingDown && !ownRequest(c.req.raw)) return _refusal(c, shuttingDown);
     await next();
   };
 }

@@ -31,7 +31,10 @@ export interface ServeOptions extends Omit<AppOptions, "inFlight"> {
 export interface RunningServer {
   /** Where it listens, with the real port when 0 was asked for. */
   readonly url: string;
-  /** Resolves when the server has stopped. */
+  /**
+   * Resolves when the server has stopped, or its shutdown has given up on connections a client holds
+   * open after its answer; those close with the process.
+   */
   readonly finished: Promise<void>;
   /** Upstream exchanges under way. */
   readonly inFlight: InFlight;
@@ -81,9 +84,9 @@ export function startServer(options: ServeOptions): RunningServer {
   });
   _mountOperations(app, options, events, inFlight);
   const responses = new _OpenResponses();
-  // relay waits for its responses itself, then closes every connection. Not `server.shutdown()`: it
-  // waits for each connection's request body to end, for ever if a client answered early (a 413, a 408,
-  // a shutdown's 503) holds its upload open, and once it is called the signal no longer cuts anything.
+  // Deno's `server.shutdown()` waits for every response to be sent, for ever if a client stopped reading,
+  // and once it is called the signal no longer cuts anything: relay waits for its responses itself, and
+  // calls it only once they are all handed over.
   const stop = new AbortController();
   const server = Deno.serve({
     hostname: options.hostname,
@@ -98,9 +101,10 @@ export function startServer(options: ServeOptions): RunningServer {
   });
   const { hostname, port } = server.addr;
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  const shutDown = Promise.withResolvers<void>();
   return {
     url: `http://${host}:${port}`,
-    finished: server.finished,
+    finished: Promise.race([server.finished, shutDown.promise]),
     inFlight,
     async shutdown(graceMs: number) {
       inFlight.beginShutdown();
@@ -109,16 +113,18 @@ export function startServer(options: ServeOptions): RunningServer {
       const cut = !await _settlesWithin(responses.drained(), graceMs);
       if (cut) {
         inFlight.abortAll(new Error("relay shut down before the upstream finished (server.shutdown_grace)"));
-        // The cut streams' error events and the cut uploads' 503s get a moment to go out; a client that
-        // stopped reading holds its response, and loses it with its connection.
-        await _settlesWithin(responses.drained(), _CUT_DELIVERY_MS);
-        // Deno settles an answer given while its upload was still arriving (a cut upload's 503) before
-        // writing it out.
-        await new Promise((resolve) => setTimeout(resolve, _UNREAD_UPLOAD_LINGER_MS));
       }
-      // Every response is handed over: what is still in the sockets goes out as they close.
-      stop.abort();
-      await server.finished;
+      if (!cut || await _settlesWithin(responses.drained(), _CUT_DELIVERY_MS)) {
+        // Every response is handed over: Deno's shutdown lets the last bytes go out. It then waits for
+        // each connection's request body to end, for ever if a client answered before its upload was in
+        // (a 413, a 408, a cut upload's 503) holds the upload open: relay stops waiting for those.
+        await _settlesWithin(server.shutdown(), _HELD_UPLOAD_MS);
+      } else {
+        // A client that stopped reading holds its response: its connection is closed under it.
+        stop.abort();
+        await server.finished;
+      }
+      shutDown.resolve();
       return { cut };
     },
   };
@@ -127,8 +133,8 @@ export function startServer(options: ServeOptions): RunningServer {
 /** How long a cut stream's error event gets to reach its client before the connections are closed. */
 const _CUT_DELIVERY_MS = 1_000;
 
-/** How long an answer Deno reports sent, though its request's body was not read whole, takes to go out. */
-const _UNREAD_UPLOAD_LINGER_MS = 100;
+/** How long a shutdown waits for clients answered before their upload was in to close their connections. */
+const _HELD_UPLOAD_MS = 1_000;
 
 /** The responses not yet sent whole (or failed), so a shutdown knows when every client has its answer. */
 class _OpenResponses {
