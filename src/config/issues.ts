@@ -93,16 +93,19 @@ function _describeExpected(expected: string): string {
   return _EXPECTED[expected] ?? expected;
 }
 
-// A value found in the wrong place may be a key pasted one level off: only a word (a misspelt option) or
-// a quoted number is echoed; anything else, a short secret included, is masked.
-const _ECHOED = /^(?:[A-Za-z][A-Za-z_.-]{0,23}|\s*-?\d+(?:\.\d+)?\s*)$/;
+// A value found in the wrong place, or an unknown key, may be a secret pasted one level off: only a word
+// (a misspelt option) or, for a value, a quoted number is echoed; anything else, a short secret
+// included, is masked.
+const _WORD = /^[A-Za-z][A-Za-z_.-]{0,23}$/;
+const _QUOTED_NUMBER = /^\s*-?\d+(?:\.\d+)?\s*$/;
 
 function _describe(value: unknown): string {
   if (value === null || value === undefined) return "an empty value";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";
   if (typeof value === "string") {
-    return _ECHOED.test(value) ? `the string "${value}"` : `a string (${maskSecret(value)})`;
+    const echoed = _WORD.test(value) || _QUOTED_NUMBER.test(value);
+    return echoed ? `the string "${value}"` : `a string (${maskSecret(value)})`;
   }
   if (typeof value === "number") return `the number ${value}`;
   return String(value);
@@ -112,7 +115,8 @@ function _unknownKeyMessage(key: string, path: readonly PropertyKey[], allowed: 
   const where = path.length === 0 ? "at the top level" : `in ${formatPath(path)}`;
   const near = _nearest(key, allowed);
   const hint = near !== undefined ? `did you mean \`${near}\`?` : `allowed: ${allowed.join(", ")}`;
-  return `unknown key \`${key}\` ${where} (${hint})`;
+  const named = _WORD.test(key) ? `\`${key}\`` : `(${maskSecret(key)})`;
+  return `unknown key ${named} ${where} (${hint})`;
 }
 
 interface _Def {

@@ -33,6 +33,17 @@ Deno.test("an unknown key suggests the nearest allowed one", () => {
   ]);
 });
 
+Deno.test("an unknown key that is not a word, a secret pasted as a key, is masked however short", () => {
+  assert.match(
+    messages({ providers: [MOCK], server: { "sk-ant-api03-AbCdEf0123456789xyz": null } })[0],
+    /^unknown key \(sk-ant-\.\.\.9xyz\) in server \(allowed: /,
+  );
+  assert.match(
+    messages({ providers: [MOCK], server: { "Secret-Tok-9": 1 } })[0],
+    /^unknown key \(\.\.\.-9\) in server /,
+  );
+});
+
 Deno.test("an unknown key far from every allowed one lists them", () => {
   assert.deepEqual(messages({ providers: [MOCK], log: { format: "json" } }), [
     "unknown key `format` in log (allowed: level, bodies)",
