@@ -100,7 +100,7 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
     ...status.providers.flatMap((p) =>
       p.keys.map((key) => [
         p.name,
-        `${key.index} ${key.name ? `${key.name} ` : ""}${key.label}`,
+        `${key.index} ${key.label}`,
         state(key.enabled, key.disabled_reason),
         key.breaker,
         `${Math.round(key.saturation * 100)}%`,

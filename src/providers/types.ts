@@ -10,7 +10,7 @@ import type { HeaderReader } from "../util/headers.ts";
 export interface ProviderKey {
   /** The secret itself; never logged. */
   readonly secret: string;
-  /** A masked form safe for logs (`sk-ant-...x7f2`). */
+  /** A masked form safe for logs (`sk-ant-...x7f2`), after the key's `name` when it has one. */
   readonly label: string;
   /**
    * Its `keyFingerprint`, for the ledger, worked out once when the key is configured

@@ -28,7 +28,7 @@ export function routesFromConfig(
     try {
       const timeouts = providerTimeouts(config, provider);
       const keys = provider.keys.map(({ key, name, ...limits }) => ({
-        key: { secret: key, label: maskSecret(key), id: keyFingerprint(key) },
+        key: { secret: key, label: _keyLabel(key, name), id: keyFingerprint(key) },
         name,
         limits: {
           rpm: limits.rpm,
@@ -65,6 +65,11 @@ export function routesFromConfig(
   });
   if (problems.length > 0) throw new ConfigError(path, problems);
   return routes;
+}
+
+/** What logs, events and the ledger show of a key: masked, after the name it was given. */
+function _keyLabel(key: string, name: string | undefined): string {
+  return name === undefined ? maskSecret(key) : `${name} (${maskSecret(key)})`;
 }
 
 function _fingerprint(provider: ProviderConfig, ...context: unknown[]): string {

@@ -18,7 +18,7 @@ Deno.test("relay status --json prints the running relay's admin status", async (
   assert.equal(status.config.version, 1);
   assert.equal(status.config.path, path);
   assert.deepEqual(status.providers.map((p: { name: string }) => p.name), ["m"]);
-  assert.equal(status.providers[0].keys[0].label, "sk-...x7f2");
+  assert.equal(status.providers[0].keys[0].label, "main (sk-...x7f2)");
   assert.ok(!stdout.includes(KEY), "keys only masked");
 });
 
@@ -32,7 +32,7 @@ Deno.test("relay status prints tables, without colour when stdout is no terminal
   assert.match(stdout, /^relay \S+, up \d+s; config version 1 \(.*relay\.yaml\), loaded \d+s ago$/m);
   assert.match(stdout, /^PROVIDER +TYPE +STATE +BREAKER +IN FLIGHT +KEYS$/m);
   assert.match(stdout, /^m +mock +on +closed +0 +1\/1 on$/m);
-  assert.match(stdout, /^m +0 main sk-\.\.\.x7f2 +on +closed +0% +- +-$/m);
+  assert.match(stdout, /^m +0 main \(sk-\.\.\.x7f2\) +on +closed +0% +- +-$/m);
 });
 
 Deno.test("relay status says what is wrong: no admin token, relay not running, a token relay does not hold", async () => {
@@ -173,7 +173,7 @@ const STATUS: AdminStatus = {
       {
         index: 0,
         name: "main",
-        label: "sk-ant-...aaaa",
+        label: "main (sk-ant-...aaaa)",
         enabled: true,
         disabled_reason: null,
         breaker: "closed",
@@ -210,9 +210,9 @@ Deno.test("formatStatus lays out the summary, the last reload error and both tab
       "PROVIDER   TYPE       STATE  BREAKER              IN FLIGHT    KEYS",
       "anthropic  anthropic  on     open (probe in 25s)       2/32  1/2 on",
       "",
-      "PROVIDER   KEY                    STATE                          BREAKER    USED  COOLING  RESETS",
-      "anthropic  0 main sk-ant-...aaaa  on                             closed      42%        -  in 40s",
-      "anthropic  1 sk-ant-...bbbb       off: 401 authentication_error  half_open  100%    1m 5s       -",
+      "PROVIDER   KEY                      STATE                          BREAKER    USED  COOLING  RESETS",
+      "anthropic  0 main (sk-ant-...aaaa)  on                             closed      42%        -  in 40s",
+      "anthropic  1 sk-ant-...bbbb         off: 401 authentication_error  half_open  100%    1m 5s       -",
     ].join("\n"),
   );
 });

@@ -35,6 +35,13 @@ Deno.test("routesFromConfig builds one route per provider, in order, keys masked
   assert.equal(routes[0].models.resolve("claude-opus-4-1"), "GLM-4.7");
 });
 
+Deno.test("a named key's label, the one logs and the ledger show, has its name before the masked key", () => {
+  const [route] = routesFromConfig(
+    configOf({ name: "a", type: "anthropic", keys: [{ key: "sk-ant-api03-namedkey-x7f2", name: "main" }] }),
+  );
+  assert.equal(route.keys[0].label, "main (sk-ant-...x7f2)");
+});
+
 Deno.test("a provider whose credentials cannot be found stops relay at start, named", () => {
   assert.throws(
     () =>
