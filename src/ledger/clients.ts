@@ -2,6 +2,7 @@ import { ModelMap } from "../routing/model_map.ts";
 import type { TokenCount } from "../routing/token_estimate.ts";
 import { type UsageReservation, UsageWindow } from "../routing/usage_window.ts";
 import { sameSecret } from "../util/secret.ts";
+import type { LedgerRecord } from "./entry.ts";
 
 /** A named client token and its limits, as `server.auth.tokens` holds them once parsed. */
 export interface ClientConfig {
@@ -35,7 +36,7 @@ export type Admission =
 export interface ClientRegistryOptions {
   /** Wall-clock ms: windows reset and months turn on the calendar. */
   now?: () => number;
-  /** What each client spent this month before now, by name (the ledger's month to date). */
+  /** What each client spent this month before now, by name, in USD (the ledger's month to date). */
   spent?: ReadonlyMap<string, number>;
 }
 
@@ -69,8 +70,9 @@ export function namedClients(tokens: readonly (string | ClientConfig)[]): Client
  * client may send a request now. Enforced before anything is sent: a model outside the client's
  * `models` and a spent `monthly_budget_usd` get 403 (retrying cannot help), a full `rpm` or `tpm`
  * window gets 429 with `retry-after`. Budgets count what the ledger priced so far this month, kept in
- * memory so the request path never waits on the database; requests in flight when a budget runs out
- * still finish, so a month can end slightly above it.
+ * memory so the request path never waits on the database, and read back from it after every batch it
+ * writes ({@linkcode written}), so relays sharing one ledger file see each other's spend; requests in
+ * flight when a budget runs out still finish, so a month can end slightly above it.
  *
  * @example
  * ```ts
@@ -86,12 +88,18 @@ export class ClientRegistry {
   readonly #now: () => number;
   #month = 0;
   #nextMonth = 0;
+  /**
+   * Each client's spend this month in billionths of a dollar, the unit costs are rounded to: whole
+   * numbers add up exactly, where ten charges of $0.10 come to $0.9999999999999999 and pass a $1 budget.
+   */
   readonly #spent: Map<string, number>;
+  /** The part of `#spent` this relay charged that the ledger file lacks (yet, or for good if dropped). */
+  readonly #unwritten = new Map<string, number>();
 
   constructor(clients: readonly ClientConfig[], options: ClientRegistryOptions = {}) {
     this.#now = options.now ?? Date.now;
     this.#setMonth(monthStart(this.#now()));
-    this.#spent = new Map(options.spent);
+    this.#spent = new Map([...options.spent ?? []].map(([name, usd]) => [name, _nanos(usd)]));
     this.reconfigure(clients);
   }
 
@@ -162,13 +170,15 @@ export class ClientRegistry {
     const refusal = request.model === undefined ? undefined : _modelRefusal(client, request.model);
     if (refusal !== undefined) return { ok: false, status: 403, message: refusal };
     const budget = config.monthly_budget_usd;
-    const spent = this.spentThisMonth(config.name);
-    if (budget !== undefined && spent >= budget) {
+    const spent = this.#spentNanos(config.name);
+    if (budget !== undefined && spent >= _nanos(budget)) {
       return {
         ok: false,
         status: 403,
         message: `monthly budget of $${budget.toFixed(2)} for client ${config.name} is spent ` +
-          `($${spent.toFixed(2)} this month); resets ${new Date(this.#nextMonth).toISOString().slice(0, 10)}`,
+          `($${(spent / _NANOS_PER_USD).toFixed(2)} this month); resets ${
+            new Date(this.#nextMonth).toISOString().slice(0, 10)
+          }`,
       };
     }
     // The input is certain; the output estimate (max_tokens) only bounds it, as in the key pool.
@@ -206,16 +216,51 @@ export class ClientRegistry {
 
   /** Adds what a request of `name` that arrived at `time` (wall-clock ms) cost to its month. */
   charge(name: string | undefined, costUsd: number | undefined, time: number): void {
-    if (name === undefined || !costUsd || !this.#byName.has(name)) return;
+    if (name === undefined) return;
     this.#roll();
-    if (time < this.#month) return;
-    this.#spent.set(name, (this.#spent.get(name) ?? 0) + costUsd);
+    const nanos = this.#thisMonths(costUsd, time);
+    _add(this.#spent, name, nanos);
+    _add(this.#unwritten, name, nanos);
+  }
+
+  /**
+   * Takes a batch of records, each charged before, that the ledger has just written. With `readSpent`
+   * (given when other relays write to the same file) and a client with a budget, what each such client
+   * spent this month is then read back from the file (USD since a time, by client, for those clients),
+   * so relays sharing the file see each other's spend, and what this relay charged but has not written
+   * yet is added to it.
+   */
+  written(
+    records: readonly Pick<LedgerRecord, "client" | "costUsd" | "time">[],
+    readSpent?: (since: number, clients: readonly string[]) => ReadonlyMap<string, number>,
+  ): void {
+    this.#roll();
+    for (const { client, costUsd, time } of records) {
+      if (client !== undefined) _add(this.#unwritten, client, -this.#thisMonths(costUsd, time));
+    }
+    const budgeted = this.#clients.flatMap(({ config }) =>
+      config.monthly_budget_usd === undefined ? [] : [config.name]
+    );
+    if (budgeted.length === 0 || !readSpent) return;
+    const inFile = readSpent(this.#month, budgeted);
+    for (const name of budgeted) {
+      this.#spent.set(name, _nanos(inFile.get(name) ?? 0) + (this.#unwritten.get(name) ?? 0));
+    }
   }
 
   /** What `name` spent this calendar month (UTC), in USD. */
   spentThisMonth(name: string): number {
+    return this.#spentNanos(name) / _NANOS_PER_USD;
+  }
+
+  #spentNanos(name: string): number {
     this.#roll();
     return this.#spent.get(name) ?? 0;
+  }
+
+  /** The billionths of a dollar a request that arrived at `time` adds to this month (none if before it). */
+  #thisMonths(costUsd: number | undefined, time: number): number {
+    return costUsd !== undefined && time >= this.#month ? _nanos(costUsd) : 0;
   }
 
   #roll(): void {
@@ -224,6 +269,7 @@ export class ClientRegistry {
     if (now >= this.#month && now < this.#nextMonth) return;
     this.#setMonth(monthStart(now));
     this.#spent.clear();
+    this.#unwritten.clear();
   }
 
   #setMonth(month: number): void {
@@ -233,6 +279,17 @@ export class ClientRegistry {
 }
 
 const _encoder = new TextEncoder();
+
+/** Billionths of a dollar a dollar holds: `Pricing.cost` rounds every cost to a whole number of them. */
+const _NANOS_PER_USD = 1e9;
+
+function _nanos(usd: number): number {
+  return Math.round(usd * _NANOS_PER_USD);
+}
+
+function _add(totals: Map<string, number>, name: string, nanos: number): void {
+  totals.set(name, (totals.get(name) ?? 0) + nanos);
+}
 
 function _modelRefusal(client: _Client | undefined, model: string): string | undefined {
   if (!client?.models || client.models.resolve(model) !== undefined) return undefined;

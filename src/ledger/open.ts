@@ -4,6 +4,7 @@ import type { Timers } from "../stream/timeouts.ts";
 import type { Logger } from "../util/logger.ts";
 import { xdgHome } from "../util/xdg.ts";
 import { ClientRegistry, monthStart, namedClients } from "./clients.ts";
+import type { LedgerRecord } from "./entry.ts";
 import { Pricing } from "./pricing.ts";
 import { UsageRecorder } from "./recorder.ts";
 import { Retention } from "./retention.ts";
@@ -83,7 +84,10 @@ export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedg
     spent: store.costByClientSince(monthStart(now())),
   });
   const writer = new LedgerWriter({
-    write: (records) => store.insert(records),
+    write: (records) => {
+      store.insert(records);
+      _readBack(clients, records, store, options.logger);
+    },
     queueSize: config.ledger.queue_size,
     flushIntervalMs: config.ledger.flush_interval,
     logger: options.logger,
@@ -121,6 +125,30 @@ function _opened(
       recorder.reprice(new Pricing(next.pricing));
     },
   };
+}
+
+/**
+ * Tells `clients` that `records` are in the file and, when another relay sharing it has written since
+ * (a month's sum costs tens of ms on a large file: a lone relay need not pay it), lets them read back
+ * what this month holds. A failed read leaves them on their own count; it must not fail the batch,
+ * which is written already and would be written twice.
+ */
+function _readBack(
+  clients: ClientRegistry,
+  records: readonly LedgerRecord[],
+  store: LedgerStore,
+  logger: Logger,
+): void {
+  try {
+    const readSpent = store.writtenByOthers()
+      ? (since: number, names: readonly string[]) => store.costByClientSince(since, names)
+      : undefined;
+    clients.written(records, readSpent);
+  } catch (error) {
+    logger.warn("could not read the month's spend back from the ledger", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
 }
 
 function _clientsOf(config: Config) {

@@ -33,38 +33,64 @@ const _openai = (input: number, output: number, cacheRead: number): PriceEntry =
 });
 
 /**
+ * A Claude model's price under every id it goes by: `name` and its `aliases`, its dated snapshots on
+ * Anthropic's API and Bedrock (`claude-sonnet-4-5-20250929`, `us.anthropic.claude-sonnet-4-5-20250929-v1:0`)
+ * and on Vertex (`claude-sonnet-4-5@20250929`). No pattern reaches past the name, so another version
+ * (`claude-opus-4-6` beside `claude-opus-4`) has no price rather than a wrong one.
+ */
+function _claude(name: string, entry: PriceEntry, aliases: string[] = []): Record<string, PriceEntry> {
+  return _each([name, ...aliases, `*${name}-20*`, `${name}@*`], entry);
+}
+
+/**
+ * An OpenAI model's price under its name and its dated snapshots (`gpt-5-2025-08-07`), and no other:
+ * `gpt-5-pro` and `o3-pro` cost many times `gpt-5` and `o3`.
+ */
+function _dated(name: string, entry: PriceEntry): Record<string, PriceEntry> {
+  return _each([name, `${name}-20*`], entry);
+}
+
+function _each(patterns: string[], entry: PriceEntry): Record<string, PriceEntry> {
+  return Object.fromEntries(patterns.map((pattern) => [pattern, entry]));
+}
+
+/**
  * Public list prices (USD per million tokens, standard tier, prompts under 200k tokens) of current
- * Claude models and a few common others. The patterns match Anthropic's ids and Bedrock's and Vertex's
- * (`us.anthropic.claude-sonnet-4-5-20250929-v1:0`, `claude-sonnet-4-5@20250929`); the most specific
- * pattern wins. `pricing:` in the config overrides any of them.
+ * Claude models and a few common others, by model id or glob. Each pattern matches one model's ids
+ * only (Anthropic's, Bedrock's and Vertex's for Claude, dated snapshots for OpenAI): a model not listed,
+ * however close its name (`o3-pro`, `gpt-5-codex`, `glm-4.5-airx`), has no price and is warned about.
+ * `pricing:` in the config overrides any of them.
  */
 export const BUILT_IN_PRICES: Readonly<Record<string, PriceEntry>> = {
-  "*claude-opus-4-5*": { input: 5, output: 25 },
-  "*claude-opus-4-1*": { input: 15, output: 75 },
-  "*claude-opus-4*": { input: 15, output: 75 },
-  "*claude-sonnet-4-5*": { input: 3, output: 15 },
-  "*claude-sonnet-4*": { input: 3, output: 15 },
-  "*claude-haiku-4-5*": { input: 1, output: 5 },
-  "*claude-3-7-sonnet*": { input: 3, output: 15 },
-  "*claude-3-5-sonnet*": { input: 3, output: 15 },
-  "*claude-3-5-haiku*": { input: 0.8, output: 4 },
-  "*claude-3-opus*": { input: 15, output: 75 },
-  "*claude-3-haiku*": { input: 0.25, output: 1.25 },
-  "gpt-5*": _openai(1.25, 10, 0.125),
-  "gpt-5-mini*": _openai(0.25, 2, 0.025),
-  "gpt-5-nano*": _openai(0.05, 0.4, 0.005),
-  "gpt-4.1*": _openai(2, 8, 0.5),
-  "gpt-4.1-mini*": _openai(0.4, 1.6, 0.1),
-  "gpt-4.1-nano*": _openai(0.1, 0.4, 0.025),
-  "gpt-4o*": _openai(2.5, 10, 1.25),
-  "gpt-4o-mini*": _openai(0.15, 0.6, 0.075),
-  "o3*": _openai(2, 8, 0.5),
-  "o3-mini*": _openai(1.1, 4.4, 0.55),
-  "o4-mini*": _openai(1.1, 4.4, 0.275),
-  "glm-4.7*": _openai(0.6, 2.2, 0.11),
-  "glm-4.6*": _openai(0.6, 2.2, 0.11),
-  "glm-4.5*": _openai(0.6, 2.2, 0.11),
-  "glm-4.5-air*": _openai(0.2, 1.1, 0.03),
+  ..._claude("claude-opus-4-5", { input: 5, output: 25 }),
+  ..._claude("claude-opus-4-1", { input: 15, output: 75 }),
+  ..._claude("claude-opus-4", { input: 15, output: 75 }, ["claude-opus-4-0"]),
+  ..._claude("claude-sonnet-4-5", { input: 3, output: 15 }),
+  ..._claude("claude-sonnet-4", { input: 3, output: 15 }, ["claude-sonnet-4-0"]),
+  ..._claude("claude-haiku-4-5", { input: 1, output: 5 }),
+  ..._claude("claude-3-7-sonnet", { input: 3, output: 15 }, ["claude-3-7-sonnet-latest"]),
+  ..._claude("claude-3-5-sonnet", { input: 3, output: 15 }, [
+    "claude-3-5-sonnet-latest",
+    "claude-3-5-sonnet-v2@*",
+  ]),
+  ..._claude("claude-3-5-haiku", { input: 0.8, output: 4 }, ["claude-3-5-haiku-latest"]),
+  ..._claude("claude-3-opus", { input: 15, output: 75 }, ["claude-3-opus-latest"]),
+  ..._claude("claude-3-haiku", { input: 0.25, output: 1.25 }),
+  ..._dated("gpt-5", _openai(1.25, 10, 0.125)),
+  ..._dated("gpt-5-mini", _openai(0.25, 2, 0.025)),
+  ..._dated("gpt-5-nano", _openai(0.05, 0.4, 0.005)),
+  ..._dated("gpt-4.1", _openai(2, 8, 0.5)),
+  ..._dated("gpt-4.1-mini", _openai(0.4, 1.6, 0.1)),
+  ..._dated("gpt-4.1-nano", _openai(0.1, 0.4, 0.025)),
+  ..._dated("gpt-4o", _openai(2.5, 10, 1.25)),
+  ..._dated("gpt-4o-mini", _openai(0.15, 0.6, 0.075)),
+  ..._dated("o3", _openai(2, 8, 0.5)),
+  ..._dated("o3-mini", _openai(1.1, 4.4, 0.55)),
+  ..._dated("o4-mini", _openai(1.1, 4.4, 0.275)),
+  "glm-4.7": _openai(0.6, 2.2, 0.11),
+  "glm-4.6": _openai(0.6, 2.2, 0.11),
+  "glm-4.5": _openai(0.6, 2.2, 0.11),
+  "glm-4.5-air": _openai(0.2, 1.1, 0.03),
 };
 
 /**

@@ -91,6 +91,8 @@ export class LedgerStore {
    * writing into the unlinked file, where every record is lost); `undefined` while none is.
    */
   #file: { dev: number; ino: number | null } | undefined;
+  /** SQLite's `data_version` when last asked; it moves only when another connection commits. */
+  #dataVersion: number | undefined;
 
   private constructor(path: string, options: LedgerStoreOptions) {
     this.path = path;
@@ -144,6 +146,17 @@ export class LedgerStore {
     }
   }
 
+  /**
+   * Whether another connection (another relay sharing the file) has written to it since the last ask,
+   * or since the file was opened; this store's own writes do not count.
+   */
+  writtenByOthers(): boolean {
+    const version = Number(this.#database.prepare("PRAGMA data_version").get()?.data_version);
+    const written = version !== this.#dataVersion;
+    this.#dataVersion = version;
+    return written;
+  }
+
   /** Deletes up to `limit` rows older than `time` (wall-clock ms); returns how many went. */
   deleteBefore(time: number, limit: number): number {
     const result = this.#database.prepare(
@@ -152,11 +165,17 @@ export class LedgerStore {
     return Number(result.changes);
   }
 
-  /** What each client spent since `time` (wall-clock ms), in USD, for the monthly budgets. */
-  costByClientSince(time: number): Map<string, number> {
+  /**
+   * What each client, or each of `clients`, spent since `time` (wall-clock ms), in USD, for the monthly
+   * budgets. Costs are added up in whole billionths of a dollar, as `Pricing.cost` rounds them, so the
+   * total is exact and the same as relay's own count of them.
+   */
+  costByClientSince(time: number, clients?: readonly string[]): Map<string, number> {
+    const which = clients ? `client IN (${clients.map(() => "?").join(", ")})` : "client IS NOT NULL";
     const rows = this.#database.prepare(
-      "SELECT client, SUM(cost_usd) AS cost FROM requests WHERE time >= ? AND client IS NOT NULL GROUP BY client",
-    ).all(time);
+      `SELECT client, SUM(ROUND(cost_usd * 1e9)) / 1e9 AS cost FROM requests WHERE time >= ? AND ${which} ` +
+        "GROUP BY client",
+    ).all(time, ...clients ?? []);
     return new Map(rows.map((row) => [String(row.client), Number(row.cost ?? 0)]));
   }
 
@@ -166,6 +185,7 @@ export class LedgerStore {
 
   /** Opens the database at `path` as the options say, and for a writer prepares its insert. */
   #connect(): DatabaseSync {
+    this.#dataVersion = undefined;
     const { path } = this;
     const readOnly = this.#readOnly;
     if (readOnly) {

@@ -178,9 +178,11 @@ Deno.test("parseSince takes a duration back from now or a UTC date, and nothing 
   }
 });
 
-Deno.test("parseSince refuses a start before the earliest date, or in the future", () => {
+Deno.test("parseSince refuses a duration reaching back before 1970, or a date in the future", () => {
   const now = Date.UTC(2026, 10, 8, 12);
-  for (const far of ["999999999d", `${"9".repeat(400)}d`]) {
+  const hoursSince1970 = now / 3_600_000;
+  assert.equal(parseSince(`${hoursSince1970}h`, now), 0, "back to 1970-01-01 exactly");
+  for (const far of [`${hoursSince1970 + 1}h`, "100000000d", "999999999d", `${"9".repeat(400)}d`]) {
     assert.throws(
       () => parseSince(far, now),
       /a duration that long reaches back past the earliest date/,

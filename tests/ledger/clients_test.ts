@@ -104,6 +104,56 @@ Deno.test("a spent monthly budget gets 403 saying what was spent and when it res
   assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, true);
 });
 
+Deno.test("a budget adds its costs up exactly: ten charges of $0.10 spend a $1.00 budget", () => {
+  const now = Date.UTC(2026, 10, 17, 9);
+  const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 1 }], { now: () => now });
+  for (let request = 1; request <= 10; request++) {
+    assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, true, `request ${request}`);
+    clients.charge("ci", 0.1, now);
+  }
+  assert.equal(clients.spentThisMonth("ci"), 1, "not 0.9999999999999999");
+  assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, false, "the eleventh");
+});
+
+Deno.test("written: a budgeted client's spend becomes what the file holds plus what is not written yet", () => {
+  const now = Date.UTC(2026, 10, 17, 9);
+  const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 1 }, {
+    name: "dev",
+    token: "rly_dev_token_03",
+  }], { now: () => now });
+  clients.charge("ci", 0.25, now);
+  clients.charge("ci", 0.5, now);
+  clients.charge("dev", 2, now);
+  const asked: [number, readonly string[]][] = [];
+  // The first charge is in the file now, beside $0.40 another relay wrote.
+  clients.written([{ client: "ci", costUsd: 0.25, time: now }], (since, names) => {
+    asked.push([since, names]);
+    return new Map([["ci", 0.65]]);
+  });
+  assert.deepEqual(asked, [[monthStart(now), ["ci"]]], "only clients with a budget are read");
+  assert.equal(clients.spentThisMonth("ci"), 1.15);
+  assert.equal(clients.spentThisMonth("dev"), 2, "no budget: its own count");
+  assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, false);
+
+  assert.throws(
+    () =>
+      clients.written([{ client: "ci", costUsd: 0.5, time: now }], () => {
+        throw new Error("database is locked");
+      }),
+    /database is locked/,
+  );
+  assert.equal(clients.spentThisMonth("ci"), 1.15, "a failed read keeps the count");
+  clients.written([], () => new Map([["ci", 1.15]]));
+  assert.equal(clients.spentThisMonth("ci"), 1.15, "the second charge was taken as written");
+});
+
+Deno.test("written reads nothing while no client has a budget", () => {
+  const clients = new ClientRegistry([CI]);
+  clients.charge("ci", 3, Date.now());
+  clients.written([{ client: "ci", costUsd: 3, time: Date.now() }], () => assert.fail("read"));
+  assert.equal(clients.spentThisMonth("ci"), 3);
+});
+
 Deno.test("monthStart is midnight UTC on the first", () => {
   assert.equal(monthStart(Date.UTC(2026, 10, 17, 9, 30)), Date.UTC(2026, 10, 1));
   assert.equal(monthStart(Date.UTC(2026, 0, 1)), Date.UTC(2026, 0, 1));

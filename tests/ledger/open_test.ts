@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { configSchema } from "../../src/config/schema.ts";
-import { ledgerPath, openLedger } from "../../src/ledger/open.ts";
+import { ledgerPath, type OpenLedger, openLedger } from "../../src/ledger/open.ts";
 import { LedgerStore } from "../../src/ledger/store.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
@@ -55,6 +55,67 @@ Deno.test("openLedger reads each client's month-to-date spend, records through t
   );
   reader.close();
   assert.deepEqual(ids, ["october", "november", "new"]);
+});
+
+/** A config whose client `ci` has a $1.00 budget and whose every `ledgerRecord` request costs $0.10. */
+function budgetConfig(path: string) {
+  return configSchema.parse({
+    server: { auth: { tokens: [{ name: "ci", token: "rly_ci_token_0002", monthly_budget_usd: 1 }] } },
+    ledger: { path },
+    // 4 input tokens at $25,000 per million.
+    pricing: {
+      "claude-sonnet-4-5": { input: 25_000, output: 0, cache_read: 0, cache_write: 0, cache_write_1h: 0 },
+    },
+    providers: [{ name: "mock", type: "mock" }],
+  });
+}
+
+/** Admits one request of `ci` by `ledger`'s budget and records it; whether it was admitted. */
+async function spendTenCents(ledger: OpenLedger, now: number): Promise<boolean> {
+  if (!ledger.clients.admit("ci", { model: "claude-sonnet-4-5", estimate: { input: 4, output: 0 } }).ok) {
+    return false;
+  }
+  const { costUsd: _, ...entry } = ledgerRecord({ time: now });
+  await ledger.recorder.record(entry);
+  return true;
+}
+
+Deno.test("ten $0.10 requests spend a $1.00 budget, counted as they end and read back after a restart alike", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const now = Date.UTC(2026, 10, 17, 9);
+  const admitted: boolean[] = [];
+  const ledger = openLedger(budgetConfig(path), { logger, now: () => now, timers: new FakeClock() });
+  for (let request = 0; request < 11; request++) admitted.push(await spendTenCents(ledger, now));
+  await ledger.close();
+  assert.deepEqual(admitted, [...Array(10).fill(true), false]);
+  const restarted = openLedger(budgetConfig(path), { logger, now: () => now, timers: new FakeClock() });
+  assert.equal(restarted.clients.spentThisMonth("ci"), 1);
+  assert.equal(await spendTenCents(restarted, now), false);
+  await restarted.close();
+});
+
+Deno.test("relays sharing one ledger file share budgets: each reads the month back after every batch it writes", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const now = Date.UTC(2026, 10, 17, 9);
+  const [a, b] = [new FakeClock(), new FakeClock()].map((timers) => ({
+    timers,
+    ledger: openLedger(budgetConfig(path), { logger, now: () => now, timers }),
+  }));
+  for (let request = 0; request < 6; request++) assert.ok(await spendTenCents(a.ledger, now));
+  a.timers.advance(1_000);
+  for (let request = 0; request < 4; request++) assert.ok(await spendTenCents(b.ledger, now));
+  b.timers.advance(1_000);
+  assert.equal(b.ledger.clients.spentThisMonth("ci"), 1, "a's six and its own four");
+  assert.equal(await spendTenCents(b.ledger, now), false);
+  // a learns of b's spend with its next batch: one flush interval late.
+  assert.ok(await spendTenCents(a.ledger, now));
+  a.timers.advance(1_000);
+  assert.equal(a.ledger.clients.spentThisMonth("ci"), 1.1);
+  assert.equal(await spendTenCents(a.ledger, now), false);
+  await a.ledger.close();
+  await b.ledger.close();
 });
 
 Deno.test("with ledger.enabled false nothing touches the disk, and budgets still count in memory", async () => {

@@ -36,6 +36,73 @@ Deno.test("built-in prices find Claude models under Anthropic's, Bedrock's and V
   assert.ok(Object.keys(BUILT_IN_PRICES).length > 20);
 });
 
+Deno.test("built-in prices match each model's aliases and dated snapshots on every platform", () => {
+  const pricing = new Pricing();
+  const inputPrices: Record<string, number> = {
+    "claude-opus-4-5-20251101": 5,
+    "global.anthropic.claude-opus-4-5-20251101-v1:0": 5,
+    "claude-opus-4-5@20251101": 5,
+    "claude-opus-4-0": 15,
+    "claude-opus-4-20250514": 15,
+    "anthropic.claude-opus-4-20250514-v1:0": 15,
+    "claude-opus-4@20250514": 15,
+    "claude-sonnet-4-0": 3,
+    "claude-sonnet-4@20250514": 3,
+    "claude-haiku-4-5@20251001": 1,
+    "claude-3-7-sonnet-latest": 3,
+    "claude-3-5-sonnet-20240620": 3,
+    "claude-3-5-sonnet-v2@20241022": 3,
+    "anthropic.claude-3-5-sonnet-20241022-v2:0": 3,
+    "claude-3-5-haiku-latest": 0.8,
+    "claude-3-opus-20240229": 15,
+    "claude-3-haiku-20240307": 0.25,
+    "gpt-5": 1.25,
+    "gpt-5-2025-08-07": 1.25,
+    "gpt-5-mini-2025-08-07": 0.25,
+    "gpt-5-nano": 0.05,
+    "gpt-4.1-2025-04-14": 2,
+    "gpt-4.1-nano-2025-04-14": 0.1,
+    "gpt-4o-2024-08-06": 2.5,
+    "gpt-4o-mini-2024-07-18": 0.15,
+    "o3": 2,
+    "o3-2025-04-16": 2,
+    "o3-mini-2025-01-31": 1.1,
+    "o4-mini-2025-04-16": 1.1,
+    "glm-4.5-air": 0.2,
+    "GLM-4.6": 0.6,
+  };
+  for (const [id, input] of Object.entries(inputPrices)) assert.equal(pricing.priceOf(id)?.input, input, id);
+});
+
+Deno.test("a model the built-in prices do not list has none, however close its name to one they do", () => {
+  const pricing = new Pricing();
+  for (
+    const id of [
+      "o3-pro",
+      "o3-pro-2025-06-10",
+      "o3-deep-research",
+      "o4-mini-deep-research",
+      "gpt-5-pro",
+      "gpt-5-codex",
+      "gpt-5.1",
+      "gpt-4o-audio-preview",
+      "gpt-4o-mini-realtime-preview",
+      "gpt-4.1-mini-fast",
+      "claude-opus-4-6",
+      "claude-sonnet-4-6",
+      "us.anthropic.claude-opus-4-6-v1",
+      "claude-haiku-4-5-mini",
+      "claude-3-5-sonnet-pro",
+      "glm-4.5v",
+      "glm-4.5-airx",
+      "glm-4.5-flash",
+      "glm-4.6v",
+    ]
+  ) {
+    assert.equal(pricing.priceOf(id), undefined, id);
+  }
+});
+
 Deno.test("config prices win over built-in ones, even a broad glob over a specific built-in, with Anthropic's cache multipliers by default", () => {
   const pricing = new Pricing({
     "claude-*": { input: 2, output: 10 },

@@ -132,11 +132,30 @@ Deno.test("costByClientSince totals each client's cost from a time on; deleteBef
       ledgerRecord({ time: november + 7, client: undefined, costUsd: 9 }),
     ]);
     assert.deepEqual(store.costByClientSince(november), new Map([["ci", 1.75], ["dev", 0]]));
+    assert.deepEqual(store.costByClientSince(november, ["dev", "ops"]), new Map([["dev", 0]]), "only those");
     assert.equal(store.deleteBefore(november + 6, 1), 1);
     assert.equal(store.deleteBefore(november + 6, 10), 2);
     assert.equal(store.deleteBefore(november + 6, 10), 0);
     assert.equal(store.database.prepare("SELECT count(*) AS n FROM requests").get()?.n, 2);
   } finally {
+    store.close();
+  }
+});
+
+Deno.test("writtenByOthers tells another connection's writes from the store's own", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const store = LedgerStore.open(path);
+  const other = LedgerStore.open(path);
+  try {
+    assert.equal(store.writtenByOthers(), true, "unknown before the first ask");
+    store.insert([ledgerRecord({})]);
+    assert.equal(store.writtenByOthers(), false, "its own batch");
+    other.insert([ledgerRecord({})]);
+    assert.equal(store.writtenByOthers(), true, "another relay's batch");
+    assert.equal(store.writtenByOthers(), false);
+  } finally {
+    other.close();
     store.close();
   }
 });
