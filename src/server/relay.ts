@@ -9,6 +9,7 @@ import { classifyFailure, type FailureDecision, type UpstreamOutcome } from "../
 import { readRateLimitHeaders } from "../routing/rate_limit_headers.ts";
 import type { Attempt, Route, Router, Step } from "../routing/router.ts";
 import { estimateTokens } from "../routing/token_estimate.ts";
+import { endOfLastEvent } from "../stream/event_boundary.ts";
 import { forwardBody, type ForwardOutcome } from "../stream/forward.ts";
 import { ANTHROPIC_PING, DEFAULT_KEEPALIVE_MS } from "../stream/keep_alive.ts";
 import { StreamTimeoutError } from "../stream/timeouts.ts";
@@ -164,7 +165,10 @@ interface _Kept extends _Failed {
   exchange: _Exchange;
 }
 
-/** An SSE stream whose first event has not shown up in this many bytes is committed anyway. */
+/**
+ * An SSE stream whose first event runs past this many bytes is committed before that event is whole;
+ * pings before it are not held past this many either.
+ */
 const _MAX_PEEK_BYTES = 64 * 1024;
 
 /**
@@ -200,7 +204,9 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
       const { cut } = options.inFlight;
       if ((outcome === "upstream_failed" || outcome === "client_closed") && cut.aborted) {
         outcome = "relay_error";
-        fields = { bytes: fields.bytes, error: String(cut.reason?.message ?? cut.reason) };
+        // The bytes and tokens stand; the cut replaces the failure's own account of itself.
+        const { errorType: _errorType, message: _message, ...kept } = fields;
+        fields = { ...kept, error: _cutReason(cut) };
       }
       const timing: _Timing = {
         ttfbMs: trace.ttfb === undefined ? undefined : Math.round(trace.ttfb - trace.start),
@@ -444,7 +450,7 @@ async function _relay(
     if (last?.response) {
       handedOff = true;
       const { exchange } = last;
-      return _passOn(last, last.response, log, () => {
+      return _passOn(last, last.response, options.inFlight.cut, log, () => {
         exchange.end();
         releaseSlot();
       });
@@ -568,7 +574,7 @@ async function _try(
     const sse = _isSse(response);
     const usage = new UsageTap(sse);
     // Pings keep a stream alive, but none is an answer: the first event is due within first_byte.
-    const commit = { by: sentAt + route.timeouts.firstByte, now, route };
+    const commit = { by: sentAt + route.timeouts.firstByte, now, route, upstream };
     const head = await _untilCommitted(reader, usage, sse, commit);
     if (head.endedEarly) {
       // No event an SDK could read (at most pings): as good as a connection that broke.
@@ -606,38 +612,47 @@ async function _try(
 
 /**
  * Reads an answer until its first event that is not a `ping`: that event commits it, unless it is an
- * `error`, which is still a failure relay can retry, as is a stream that ends before any such event. A
- * body that is not SSE commits on its first byte.
+ * `error`, which is still a failure relay can retry, as is a stream that ends before any such event or
+ * sends none within first_byte of being sent. A body that is not SSE commits on its first byte.
  */
 async function _untilCommitted(
   reader: WatchedReader,
   usage: UsageTap,
   sse: boolean,
-  commit: { by: number; now: () => number; route: Route },
+  commit: { by: number; now: () => number; route: Route; upstream: AbortController },
 ): Promise<{ chunks: Uint8Array[]; error?: ReturnType<typeof _errorOf>; endedEarly?: boolean }> {
-  const chunks: Uint8Array[] = [];
+  let chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return sse ? { chunks, endedEarly: true } : { chunks };
-    chunks.push(value);
-    size += value.byteLength;
-    const events = usage.observe(value);
-    if (!sse || size > _MAX_PEEK_BYTES) return { chunks };
-    const first = events.find((event) => event.event !== "ping");
-    if (!first) {
-      if (commit.now() < commit.by) continue;
-      await reader.cancel().catch(() => {});
-      const { name } = commit.route.provider;
-      const ms = commit.route.timeouts.firstByte;
-      throw new RelayError(
-        504,
-        `upstream ${name} sent no event but pings for ${ms} ms (timeouts.first_byte)`,
-      );
+  let deadline: ReturnType<typeof setTimeout> | undefined;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return sse ? { chunks, endedEarly: true } : { chunks };
+      chunks.push(value);
+      size += value.byteLength;
+      const events = usage.observe(value);
+      if (!sse) return { chunks };
+      const first = events.find((event) => event.event !== "ping");
+      if (first) return first.event === "error" ? { chunks, error: _errorOf(first.data) } : { chunks };
+      if (size > _MAX_PEEK_BYTES) {
+        // Every whole event so far is a ping, which carries nothing: let go, so a flood of them holds
+        // no more than the peek for as long as first_byte lasts. What is left is the event under way.
+        const held = concatBytes(chunks);
+        chunks = [held.slice(endOfLastEvent(held))];
+        size = chunks[0].byteLength;
+        if (size > _MAX_PEEK_BYTES) return { chunks };
+      }
+      // Once a byte is in, the reader waits on `idle`; the first event is still due within first_byte.
+      deadline ??= setTimeout(() => {
+        const { name } = commit.route.provider;
+        const ms = commit.route.timeouts.firstByte;
+        commit.upstream.abort(
+          new RelayError(504, `upstream ${name} sent no event but pings for ${ms} ms (timeouts.first_byte)`),
+        );
+      }, Math.max(0, commit.by - commit.now()));
     }
-    if (first.event !== "error") return { chunks };
-    const error = _errorOf(first.data);
-    return { chunks, error };
+  } finally {
+    clearTimeout(deadline);
   }
 }
 
@@ -683,7 +698,11 @@ function _answer(
     observe: (chunk) => usage.observe(chunk),
     keepAlive: { intervalMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS, ping: ANTHROPIC_PING },
     clientIdleMs: attempt.route.timeouts.idle,
-    describeFailure: _describeFailure(attempt.route),
+    describeFailure: _describeFailure(attempt.route, options.inFlight.cut),
+    unfinished: () =>
+      usage.unfinished()
+        ? new RelayError(502, `upstream ${attempt.route.provider.name} ended the stream before message_stop`)
+        : undefined,
     onDone: (ended: ForwardOutcome) => {
       const detail = usage.detail();
       const tokens = detail && countedTokens(detail);
@@ -716,7 +735,13 @@ async function _drop(kept: _Kept | undefined): Promise<void> {
  * out as a committed answer's does: under the route's deadlines, holding the request's slot and
  * exchange until it ends, and logged then.
  */
-function _passOn(kept: _Kept, response: Response, log: _Log, release: () => void): Response {
+function _passOn(
+  kept: _Kept,
+  response: Response,
+  cut: AbortSignal,
+  log: _Log,
+  release: () => void,
+): Response {
   const { route } = kept.attempt;
   // What went wrong as relay saw it: the status, or the message of an error event before the answer.
   const error = kept.error.message;
@@ -732,7 +757,7 @@ function _passOn(kept: _Kept, response: Response, log: _Log, release: () => void
   const stream = forwardBody(reader, {
     sse: _isSse(response),
     clientIdleMs: route.timeouts.idle,
-    describeFailure: _describeFailure(route),
+    describeFailure: _describeFailure(route, cut),
     onDone: ({ kind, ...rest }) => {
       const passed = kind === "complete";
       log(passed ? "upstream_error" : kind, passed ? { error, ...rest } : rest).finally(release);
@@ -741,11 +766,16 @@ function _passOn(kept: _Kept, response: Response, log: _Log, release: () => void
   return responseForClient(stream, response);
 }
 
-/** How a failure in the middle of an answer from `route` is told to its client. */
+/**
+ * How a failure in the middle of an answer from `route` is told to its client. After a shutdown's `cut`
+ * it is relay's doing, and the client is told to come back, as before an answer.
+ */
 function _describeFailure(
   route: Route,
+  cut: AbortSignal,
 ): (error: unknown) => { errorType: AnthropicErrorType; message: string } {
   return (error) => {
+    if (cut.aborted) return { errorType: "overloaded_error", message: _cutReason(cut) };
     const failure = _upstreamFailure(error, route);
     return { errorType: failure.status === 504 ? "timeout_error" : "api_error", message: failure.message };
   };
@@ -879,6 +909,11 @@ function _redirected(route: Route, response: Response): RelayError {
     `upstream ${route.provider.name} redirected (${response.status})${where}; relay does not follow ` +
       `redirects: check the provider's base_url`,
   );
+}
+
+/** Why a shutdown cut the exchanges still open (`server.shutdown_grace` ran out). */
+function _cutReason(cut: AbortSignal): string {
+  return String(cut.reason?.message ?? cut.reason);
 }
 
 /** Names an upstream failure the way the client and the log should see it. */

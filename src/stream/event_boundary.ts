@@ -37,3 +37,24 @@ export class EventBoundary {
     }
   }
 }
+
+/**
+ * Where the last whole SSE event in `bytes` ends: just past its last blank line (two line ends in a
+ * row, a CRLF counting as one), or 0 when there is none. A CR at the very end may be half a CRLF, so it
+ * ends nothing yet.
+ *
+ * @example
+ * ```ts
+ * endOfLastEvent(new TextEncoder().encode("event: ping\ndata: {}\n\nevent: mess")); // 22
+ * ```
+ */
+export function endOfLastEvent(bytes: Uint8Array): number {
+  for (let end = bytes.byteLength - 1; end > 0; end--) {
+    const lineEnd = bytes[end] === _LF ||
+      (bytes[end] === _CR && end + 1 < bytes.byteLength && bytes[end + 1] !== _LF);
+    if (!lineEnd) continue;
+    const start = bytes[end] === _LF && bytes[end - 1] === _CR ? end - 1 : end;
+    if (start > 0 && (bytes[start - 1] === _LF || bytes[start - 1] === _CR)) return end + 1;
+  }
+  return 0;
+}

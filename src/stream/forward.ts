@@ -28,6 +28,12 @@ export interface ForwardOptions {
    * in-band when it can be. Without it the body fails with the source's error.
    */
   describeFailure?: (error: unknown) => { errorType: AnthropicErrorType; message: string };
+  /**
+   * Asked when the source ends: why the body is unfinished all the same (an Anthropic stream without
+   * its `message_stop`), or `undefined` when it is whole. An unfinished body ends as a mid-body failure
+   * does, `describeFailure` naming the reason.
+   */
+  unfinished?: () => Error | undefined;
   /** Called once, when the body ends for any reason. */
   onDone?: (outcome: ForwardOutcome) => void;
   /**
@@ -63,11 +69,11 @@ export interface ForwardOptions {
  * ahead (`highWaterMark: 0`), so a slow client slows the upstream instead of filling relay's memory,
  * and the reader's deadlines run on the source's silence, never on a slow client's.
  *
- * When the source fails mid-stream and `describeFailure` names the failure, the client gets an
- * `event: error` if the bytes so far end on an event boundary (the SDKs then raise a proper API error);
- * otherwise (half an event, or any body that is not SSE) the client's transfer fails, as the upstream's
- * did: anything appended would corrupt it, and a clean end would pass a cut body off as whole. A
- * keep-alive goes out only between two events, for the same reason.
+ * When the source fails mid-stream, or ends `unfinished`, and `describeFailure` names the failure, the
+ * client gets an `event: error` if the bytes so far end on an event boundary (the SDKs then raise a
+ * proper API error); otherwise (half an event, or any body that is not SSE) the client's transfer
+ * fails, as the upstream's did: anything appended would corrupt it, and a clean end would pass a cut
+ * body off as whole. A keep-alive goes out only between two events, for the same reason.
  *
  * A client that asks for nothing more for `clientIdleMs` is given up on as one that left, with its
  * transfer broken off: relay's keep-alives go out only while it waits on the source, so they never
@@ -126,6 +132,11 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
   const onChunk = (result: ReadableStreamReadResult<Uint8Array>) => {
     if (finished) return;
     if (result.done) {
+      const cut = options.unfinished?.();
+      if (cut) {
+        onFailure(cut);
+        return;
+      }
       controller.close();
       finish({ kind: "complete", bytes });
       return;

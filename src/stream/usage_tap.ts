@@ -63,6 +63,8 @@ export class UsageTap {
   #cacheWrite = 0;
   #cacheWrite1h = 0;
   #errorData: string | undefined;
+  /** The stream sent the event that ends it: `message_stop`, or an `error`. */
+  #ended = false;
 
   constructor(sse: boolean) {
     if (sse) this.#decoder = new SseDecoder();
@@ -87,6 +89,7 @@ export class UsageTap {
       for (const event of events) {
         if (event.event === "message_start" || event.event === "message_delta") this.#read(event.data);
         else if (event.event === "error") this.#errorData = event.data;
+        if (event.event === "message_stop" || event.event === "error") this.#ended = true;
       }
       return events;
     }
@@ -106,6 +109,15 @@ export class UsageTap {
   /** The data of the stream's last `error` event, the upstream's own report that it failed; `undefined` when it sent none. */
   errorData(): string | undefined {
     return this.#errorData;
+  }
+
+  /**
+   * Whether the stream has yet to send the event that ends an Anthropic answer: `message_stop`, or an
+   * `error`. One that ends without it was cut short, and the SDKs reject it. Never for a JSON body, nor
+   * once the tap stopped reading (an event past its bound): it cannot tell then.
+   */
+  unfinished(): boolean {
+    return this.#decoder !== undefined && !this.#ended;
   }
 
   /** The usage reported so far; `undefined` when the answer named none. */

@@ -322,6 +322,76 @@ Deno.test("an upstream that sends only pings is a 504 once timeouts.first_byte i
   await upstream.close();
 });
 
+Deno.test("an upstream that sends one ping, then nothing, is a 504 at timeouts.first_byte, not at timeouts.idle", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, timeouts: { firstByte: 50, idle: 5_000 } });
+  stream.push('event: ping\ndata: {"type": "ping"}\n\n');
+  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  assert.equal(response.status, 504);
+  assert.equal(
+    (await response.json()).error.message,
+    "upstream upstream sent no event but pings for 50 ms (timeouts.first_byte)",
+  );
+  await stream.cancelled;
+  await upstream.close();
+});
+
+/** An endless flood of pings, as fast as relay reads, in chunks that cut pings anywhere. */
+function pingFlood(): ReadableStream<Uint8Array> {
+  const pings = new TextEncoder().encode('event: ping\ndata: {"type": "ping"}\n\n'.repeat(1000));
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      controller.enqueue(pings.slice(at, at + 1000));
+      at = (at + 1000) % pings.byteLength;
+    },
+  }, { highWaterMark: 0 });
+}
+
+Deno.test("an upstream that floods pings past relay's 64 KiB peek is still a 504 once timeouts.first_byte is over", async () => {
+  const upstream = startFakeUpstream(() =>
+    new Response(pingFlood(), { headers: { "content-type": "text/event-stream" } })
+  );
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, timeouts: { firstByte: 200 } });
+  const response = await post(`${relay.url}/v1/messages`, MESSAGES, {}, AbortSignal.timeout(5_000));
+  assert.equal(response.status, 504);
+  assert.equal(
+    (await response.json()).error.message,
+    "upstream upstream sent no event but pings for 200 ms (timeouts.first_byte)",
+  );
+  await (await upstream.nextRequest()).disconnected;
+  await upstream.close();
+});
+
+Deno.test("pings before the first event are held up to relay's 64 KiB peek, whole; a first event past it commits unfinished", async () => {
+  const start = `event: message_start\ndata: {"type":"message_start","pad":"${"x".repeat(70 * 1024)}`;
+  const rest = '"}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n';
+  for (const [pings, eol] of [[0, "\n"], [3000, "\n"], [3000, "\r\n"], [3000, "\r"]] as const) {
+    const ping = `event: ping${eol}data: {"type": "ping"}${eol}${eol}`;
+    const stream = controlledStream();
+    const upstream = startFakeUpstream(() => stream.response());
+    await using relay = startTestRelay({ upstreamUrl: upstream.url });
+    // In chunks that cut pings and the event anywhere.
+    const before = ping.repeat(pings) + start;
+    for (let at = 0; at < before.length; at += 1000) stream.push(before.slice(at, at + 1000));
+    const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+    assert.equal(response.status, 200, "committed with the event still unfinished");
+    stream.push(rest);
+    stream.end();
+    const text = await response.text();
+    assert.ok(text.endsWith(start + rest));
+    const held = text.slice(0, -(start + rest).length);
+    assert.equal(
+      held,
+      ping.repeat(held.length / ping.length),
+      `whole pings, ${JSON.stringify(eol)} line ends`,
+    );
+    assert.ok(held.length <= 64 * 1024, `${held.length} bytes of pings`);
+    await upstream.close();
+  }
+});
+
 Deno.test("an upstream that goes silent mid-stream ends the client's stream with an error event", async () => {
   const stream = controlledStream();
   const upstream = startFakeUpstream(() => stream.response());
@@ -353,6 +423,60 @@ Deno.test("a stream that ends on the upstream's own error event is relayed as it
   assert.deepEqual(
     [log.outcome, log.errorType, log.message, log.input_tokens],
     ["upstream_failed", "overloaded_error", "Overloaded", 5],
+  );
+  await upstream.close();
+});
+
+Deno.test("a stream that ends before message_stop is an upstream failure: the client is told with an error event, at both doors", async (t) => {
+  const events = [
+    'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","role":"assistant","model":"m",' +
+    '"content":[],"usage":{"input_tokens":5,"output_tokens":1}}}\n\n',
+    'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n',
+    'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}\n\n',
+  ];
+  const upstream = startFakeUpstream(() => sseChunks(events));
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const message = "upstream upstream ended the stream before message_stop";
+  await t.step("/v1/messages", async () => {
+    const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+    assert.equal(
+      await response.text(),
+      events.join("") +
+        `event: error\ndata: {"type":"error","error":{"type":"api_error","message":"${message}"}}\n\n`,
+    );
+    const log = await relay.nextRequestLog();
+    assert.deepEqual(
+      [log.status, log.outcome, log.errorType, log.message, log.input_tokens],
+      [200, "upstream_failed", "api_error", message, 5],
+    );
+  });
+  await t.step("/v1/chat/completions", async () => {
+    const response = await post(
+      `${relay.url}/v1/chat/completions`,
+      JSON.stringify({ model: "m", stream: true, messages: [{ role: "user", content: "hi" }] }),
+    );
+    const chunks = (await response.text()).split("\n\n").filter(Boolean);
+    assert.deepEqual(JSON.parse(chunks.at(-1)!.slice("data: ".length)), {
+      error: { message, type: "api_error", param: null, code: null },
+    });
+    const log = await relay.nextRequestLog();
+    assert.deepEqual([log.path, log.outcome, log.message], ["/v1/messages", "upstream_failed", message]);
+    assert.equal(relay.logs.filter((line) => line.msg === "request").length, 2, "one line per request");
+  });
+  await upstream.close();
+});
+
+Deno.test("a stream cut inside an event, then ended, breaks the client's transfer and is an upstream failure", async () => {
+  const head =
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":5}}}\n\n';
+  const upstream = startFakeUpstream(() => sseChunks([head, 'event: content_block_start\ndata: {"ty']));
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  await assert.rejects(response.text());
+  const log = await relay.nextRequestLog();
+  assert.deepEqual(
+    [log.outcome, log.message],
+    ["upstream_failed", "upstream upstream ended the stream before message_stop"],
   );
   await upstream.close();
 });
@@ -623,24 +747,30 @@ Deno.test("shutdown lets an in-flight stream finish, then stops", async () => {
   await upstream.close();
 });
 
-Deno.test("shutdown ends streams still open when the grace period ends, telling their clients", async () => {
+Deno.test("shutdown ends streams still open when the grace period ends, telling their clients it did, tokens logged", async () => {
   const stream = controlledStream();
   const upstream = startFakeUpstream(() => stream.response());
   const relay = startTestRelay({ upstreamUrl: upstream.url });
   const pending = post(`${relay.url}/v1/messages`, MESSAGES);
-  stream.push("event: message_start\ndata: {}\n\n");
+  const start = 'event: message_start\ndata: {"message":{"usage":{"input_tokens":10,"output_tokens":1}}}\n\n';
+  stream.push(start);
   const response = await pending;
   assert.equal(relay.server.inFlight.size, 1);
   const [stopped, text] = await Promise.all([relay.server.shutdown(20), response.text()]);
   assert.deepEqual(stopped, { cut: true });
-  assert.match(
+  const cut = "relay shut down before the upstream finished (server.shutdown_grace)";
+  assert.equal(
     text,
-    /^event: message_start\ndata: \{\}\n\nevent: error\ndata: .*"api_error".*server\.shutdown_grace/,
+    `${start}event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"${cut}"}}\n\n`,
+    "relay's doing, not the upstream's",
   );
   assert.equal(relay.server.inFlight.size, 0);
   const line = await relay.nextRequestLog();
-  assert.deepEqual([line.status, line.outcome], [200, "relay_error"], "relay cut it, not the upstream");
-  assert.match(String(line.error), /^relay shut down before the upstream finished/);
+  assert.deepEqual(
+    [line.status, line.outcome, line.error, line.input_tokens, line.output_tokens, line.message],
+    [200, "relay_error", cut, 10, 1, undefined],
+    "relay cut it, not the upstream; what the upstream used stands",
+  );
   await stream.cancelled;
   await upstream.close();
 });

@@ -19,7 +19,9 @@ function post(url: string): Promise<Response> {
  * request came in.
  */
 function floodingProvider(): Provider {
-  const flood = new TextEncoder().encode(`: ${"x".repeat(32 * 1024 * 1024)}\n\n`);
+  const flood = new TextEncoder().encode(
+    `event: message_start\ndata: {}\n\n: ${"x".repeat(32 * 1024 * 1024)}\n\n`,
+  );
   return {
     name: "flooding",
     type: "test",

@@ -9,7 +9,7 @@ import { controlledStream } from "../_helpers/fake_upstream.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
-function forwarded(sse = true) {
+function forwarded(sse = true, unfinished?: () => Error | undefined) {
   const source = controlledStream();
   const outcome = Promise.withResolvers<ForwardOutcome>();
   const first = bytes("event: ping\ndata: {}\n\n");
@@ -23,6 +23,7 @@ function forwarded(sse = true) {
       message: `upstream failed: ${(error as Error).message}`,
     }),
     observe: (chunk) => calls.push(`observe ${chunk.byteLength}`),
+    unfinished,
     afterHead: () => calls.push("afterHead"),
     onDone: (done) => {
       calls.push(`done ${done.kind}`);
@@ -69,6 +70,43 @@ Deno.test("forwardBody appends nothing to half an event, nor to a body that is n
     await assert.rejects(reader.read(), (error) => error instanceof BodyCutError && error.cause === reset);
     assert.equal((await outcome).kind, "upstream_failed");
   }
+});
+
+Deno.test("forwardBody ends a body its source ended unfinished as a failed one: event: error on a boundary, else a broken transfer", async () => {
+  const cut = new Error("no message_stop");
+  const { source, reader, outcome } = forwarded(true, () => cut);
+  await reader.read();
+  source.end();
+  const [event] = new SseDecoder().feed((await reader.read()).value!);
+  assert.equal(event.event, "error");
+  assert.deepEqual(JSON.parse(event.data).error, {
+    type: "api_error",
+    message: "upstream failed: no message_stop",
+  });
+  assert.equal((await reader.read()).done, true);
+  assert.deepEqual(await outcome, {
+    kind: "upstream_failed",
+    bytes: 22,
+    errorType: "api_error",
+    message: "upstream failed: no message_stop",
+  });
+
+  const halfway = forwarded(true, () => cut);
+  await halfway.reader.read();
+  halfway.source.push("event: content_block_delta\nda");
+  await halfway.reader.read();
+  halfway.source.end();
+  await assert.rejects(
+    halfway.reader.read(),
+    (error) => error instanceof BodyCutError && error.cause === cut,
+  );
+  assert.equal((await halfway.outcome).kind, "upstream_failed");
+
+  const ended = forwarded(true, () => undefined);
+  await ended.reader.read();
+  ended.source.end();
+  assert.equal((await ended.reader.read()).done, true);
+  assert.equal((await ended.outcome).kind, "complete");
 });
 
 Deno.test("forwardBody passes a client's cancel to the upstream", async () => {

@@ -89,6 +89,28 @@ Deno.test("UsageTap keeps the data of a stream's error event, split across chunk
   assert.equal(tap.usage()?.input, 5);
 });
 
+Deno.test("UsageTap.unfinished says whether a stream has yet to send message_stop or an error, never for a JSON body", async () => {
+  const encoder = new TextEncoder();
+  for (const name of ["text", "error_mid"] as const) {
+    const golden = await loadGolden(name);
+    const tap = new UsageTap(true);
+    tap.observe(golden.subarray(0, golden.byteLength - 1));
+    assert.equal(tap.unfinished(), true, `${name} but for its last byte`);
+    tap.observe(golden.subarray(golden.byteLength - 1));
+    assert.equal(tap.unfinished(), false, name);
+  }
+  const json = new UsageTap(false);
+  json.observe(encoder.encode('{"type":"message","usage":{"input_tokens":7,"output_tokens":3}}'));
+  assert.equal(json.unfinished(), false);
+  // An event past the decoder's bound: the tap stops reading, and cannot tell.
+  const overflowed = new UsageTap(true);
+  overflowed.observe(
+    encoder.encode('event: message_start\ndata: {"type":"message_start"}\n\nevent: x\ndata: '),
+  );
+  overflowed.observe(encoder.encode("x".repeat(33 * 1024 * 1024)));
+  assert.equal(overflowed.unfinished(), false);
+});
+
 Deno.test("UsageTap stops reading at an event past the decoder's bound, and never fails the chunk", () => {
   const encoder = new TextEncoder();
   const tap = new UsageTap(true);
