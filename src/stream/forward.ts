@@ -123,20 +123,11 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     controller.error(error);
     leave(error, { kind: "client_closed", bytes, message });
   }, options);
-  /** What a chunk larger than a slice still holds for the client. */
-  let rest: Uint8Array | undefined;
-  const hand = (chunk: Uint8Array) => {
-    const slice = chunk.byteLength > _SLICE_BYTES ? chunk.subarray(0, _SLICE_BYTES) : chunk;
-    rest = slice === chunk ? undefined : chunk.subarray(_SLICE_BYTES);
-    bytes += slice.byteLength;
-    controller.enqueue(slice);
-  };
   const emit = (chunk: Uint8Array) => {
+    bytes += chunk.byteLength;
     boundary.see(chunk);
-    hand(chunk);
+    controller.enqueue(chunk);
   };
-  /** Whether the client has had every byte up to the end of an event: nothing of relay's fits elsewhere. */
-  const betweenEvents = () => rest === undefined && boundary.atBoundary;
   // After a cancel (`finished`), the read it settled has nowhere to go.
   const onChunk = (result: ReadableStreamReadResult<Uint8Array>) => {
     if (finished) return;
@@ -166,7 +157,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
       return;
     }
     const failure = describeFailure(error);
-    if (options.sse && betweenEvents()) {
+    if (options.sse && boundary.atBoundary) {
       controller.enqueue(encodeSseEvent("error", errorEnvelope(failure.errorType, failure.message)));
       controller.close();
     } else {
@@ -185,7 +176,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
       if (options.sse && keepAlive) {
         reader.onQuiet(keepAlive.intervalMs, () => {
           // Only into an empty queue: a client that stopped reading needs no second ping.
-          if (betweenEvents() && (controller.desiredSize ?? -1) >= 0) controller.enqueue(keepAlive.ping);
+          if (boundary.atBoundary && (controller.desiredSize ?? -1) >= 0) controller.enqueue(keepAlive.ping);
         });
       }
       client?.handed();
@@ -193,11 +184,6 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     pull() {
       client?.asked();
       if (afterHead) headIsOut();
-      if (rest) {
-        hand(rest);
-        client?.handed();
-        return;
-      }
       return reader.read().then(onChunk, onFailure);
     },
     cancel(reason) {
@@ -210,13 +196,6 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     },
   }, { highWaterMark: 0 });
 }
-
-/**
- * The most handed to the client at once: a larger chunk (a long event read whole) goes in slices, each
- * handed when the client asks for more, so a client that reads slowly but steadily is seen to, and is
- * not taken for one that stopped (`clientIdleMs`).
- */
-const _SLICE_BYTES = 64 * 1024;
 
 /**
  * How long a client has kept relay waiting since it was last handed something, and `onStalled` once

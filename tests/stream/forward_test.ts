@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { BodyCutError } from "../../src/server/errors.ts";
-import { concatBytes } from "../../src/util/bytes.ts";
 import { forwardBody, type ForwardOutcome } from "../../src/stream/forward.ts";
 import { ANTHROPIC_PING } from "../../src/stream/keep_alive.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
@@ -257,30 +256,4 @@ Deno.test("forwardBody gives up on no client that keeps asking, however long the
   assert.equal((await end).done, true);
   assert.deepEqual(outcomes.map(({ kind }) => kind), ["complete"]);
   assert.deepEqual(clock.armed, [], "no timer outlives the body");
-});
-
-Deno.test("forwardBody hands a large chunk in 64 KiB slices, so a client reading it slowly but steadily is kept", async () => {
-  const { source, clock, head, reader, outcomes } = watchedClient();
-  await reader.read();
-  const first = reader.read();
-  await source.whenRead();
-  const event = bytes(`event: content_block_delta\ndata: ${"x".repeat(200 * 1024)}\n\n`);
-  source.push(event);
-  const slices = [(await first).value!];
-  // Each slice is asked for within the 100 ms deadline; the whole chunk takes far longer than that.
-  while (slices.reduce((sum, slice) => sum + slice.byteLength, 0) < event.byteLength) {
-    clock.advance(99);
-    slices.push((await reader.read()).value!);
-  }
-  assert.deepEqual(slices.map((slice) => slice.byteLength), [
-    65536,
-    65536,
-    65536,
-    event.byteLength - 3 * 65536,
-  ]);
-  assert.deepEqual(concatBytes(slices), event);
-  const end = reader.read();
-  source.end();
-  assert.equal((await end).done, true);
-  assert.deepEqual(outcomes, [{ kind: "complete", bytes: head.byteLength + event.byteLength }]);
 });
