@@ -13,6 +13,8 @@ export interface BenchRequest {
 /** Something that answers a Messages request: relay, the upstream itself, a pass-through. */
 export interface Target {
   readonly name: string;
+  /** Where it listens, to name it in a failure; none for a provider's adapter called in process. */
+  readonly url?: string;
   send(request: BenchRequest, signal: AbortSignal): Promise<Response>;
 }
 
@@ -26,9 +28,11 @@ export interface Target {
  * ```
  */
 export function urlTarget(name: string, url: string, headers: Record<string, string> = {}): Target {
-  const endpoint = `${url.replace(/\/+$/, "")}/v1/messages`;
+  const base = url.replace(/\/+$/, "");
+  const endpoint = `${base}/v1/messages`;
   return {
     name,
+    url: base,
     send: (request, signal) =>
       fetch(endpoint, {
         method: "POST",
@@ -50,9 +54,24 @@ export interface TimedStream {
   events: SseEvent[];
 }
 
+/** How long a target may keep a request waiting before the bench gives up on it, in milliseconds. */
+export interface Deadlines {
+  /** From asking to the first byte of the body. */
+  firstByteMs: number;
+  /** Between two chunks of the body. */
+  idleMs: number;
+}
+
 /**
- * Sends `request` to `target` and reads the streamed answer to its end. Anything but a 200 throws,
- * naming the target and what it said.
+ * Far above what any answer the bench asks for takes, even a real model's at the highest concurrency
+ * the bench allows: only a target that has stopped sending reaches them.
+ */
+export const DEADLINES: Deadlines = { firstByteMs: 60_000, idleMs: 30_000 };
+
+/**
+ * Sends `request` to `target` and reads the streamed answer to its end. Throws, naming the target and
+ * its URL, on anything but a 200 event stream with at least one event, on a request or body that
+ * fails, and on an answer that stalls past `deadlines`.
  *
  * @example
  * ```ts
@@ -63,29 +82,97 @@ export async function timedStream(
   target: Target,
   request: BenchRequest,
   signal: AbortSignal,
+  deadlines: Deadlines = DEADLINES,
 ): Promise<TimedStream> {
-  const start = performance.now();
-  const response = await target.send(request, signal);
-  if (response.status !== 200 || !response.body) {
-    throw new Error(`${target.name} answered ${response.status}: ${(await response.text()).slice(0, 500)}`);
-  }
-  const decoder = new SseDecoder();
-  const reader = response.body.getReader();
+  signal.throwIfAborted();
+  const who = describeTarget(target);
   const events: SseEvent[] = [];
-  const gaps: number[] = [];
-  let ttfb: number | undefined;
-  let previous: number | undefined;
-  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-    const now = performance.now();
-    ttfb ??= now - start;
-    for (const event of decoder.feed(chunk.value)) {
-      if (previous !== undefined) gaps.push(now - previous);
-      previous = now;
-      events.push(event);
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  const stalled = new AbortController();
+  let stall = `${who} sent no answer within ${_seconds(deadlines.firstByteMs)}`;
+  let timer = setTimeout(() => stalled.abort(), deadlines.firstByteMs);
+  const both = AbortSignal.any([signal, stalled.signal]);
+  // Raced with every wait, so that a target which ignores the signal cannot hold the run either.
+  const ended = new Promise<never>((_, reject) =>
+    both.addEventListener("abort", () => reject(both.reason), { once: true })
+  );
+  ended.catch(() => {});
+  const wait = async <T>(step: Promise<T>): Promise<T> => {
+    try {
+      return await Promise.race([step, ended]);
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      if (stalled.signal.aborted) throw new Error(stall);
+      const when = reader ? `its answer broke off after ${_events(events.length)}` : "the request failed";
+      throw new Error(`${who}: ${when}: ${_causes(error)}`, { cause: error });
     }
+  };
+  try {
+    const start = performance.now();
+    const response = await wait(target.send(request, both));
+    const type = response.headers.get("content-type") ?? "";
+    if (response.status !== 200 || !response.body || !/^text\/event-stream\b/i.test(type)) {
+      const what = response.status === 200
+        ? `200 with content-type ${type || "(none)"}, not an event stream`
+        : String(response.status);
+      throw new Error(`${who} answered ${what}: ${(await wait(response.text())).slice(0, 500)}`);
+    }
+    const decoder = new SseDecoder();
+    reader = response.body.getReader();
+    const gaps: number[] = [];
+    let ttfb: number | undefined;
+    let previous: number | undefined;
+    for (let chunk = await wait(reader.read()); !chunk.done; chunk = await wait(reader.read())) {
+      const now = performance.now();
+      ttfb ??= now - start;
+      for (const event of decoder.feed(chunk.value)) {
+        if (previous !== undefined) gaps.push(now - previous);
+        previous = now;
+        events.push(event);
+      }
+      clearTimeout(timer);
+      stall = `${who} stalled mid-stream: nothing for ${
+        _seconds(deadlines.idleMs)
+      } after ${events.length} events`;
+      timer = setTimeout(() => stalled.abort(), deadlines.idleMs);
+    }
+    if (events.length === 0) throw new Error(`${who} answered 200 with an event stream of no events`);
+    const ttlb = performance.now() - start;
+    return { ttfb: ttfb ?? ttlb, ttlb, gaps, events };
+  } finally {
+    clearTimeout(timer);
+    // Lets go of a connection whose answer was left unread.
+    reader?.cancel().catch(() => {});
   }
-  const ttlb = performance.now() - start;
-  return { ttfb: ttfb ?? ttlb, ttlb, gaps, events };
+}
+
+/**
+ * A target as a failure names it: `relay (http://127.0.0.1:8787)`.
+ *
+ * @example
+ * ```ts
+ * throw new Error(`${describeTarget(target)} sent 15 events`);
+ * ```
+ */
+export function describeTarget(target: Target): string {
+  return target.url ? `${target.name} (${target.url})` : target.name;
+}
+
+function _events(count: number): string {
+  return count === 1 ? "1 event" : `${count} events`;
+}
+
+function _seconds(ms: number): string {
+  return `${ms / 1000} s`;
+}
+
+/** An error's message and those of its causes: fetch says only "fetch failed", its cause says why. */
+function _causes(error: unknown): string {
+  const messages = [];
+  for (let at = error; at !== undefined; at = at instanceof Error ? at.cause : undefined) {
+    messages.push(at instanceof Error ? at.message : String(at));
+  }
+  return messages.join(": ");
 }
 
 /** Timings of many requests to one target, in milliseconds, in the order they finished. */
@@ -119,14 +206,15 @@ export interface BatchOptions {
   concurrency: number;
   /** Keep the events of every n-th stream, for a fidelity check. */
   keepEvery?: number;
-  /** Every answer must have this many events; another count stops the run, naming the target. */
-  expectedEvents?: number;
+  /** Called with each answer's events before its timings are kept; what it throws stops the batch. */
+  check?: (events: SseEvent[]) => void;
   /** Called as each request ends. */
   onDone?: () => void;
 }
 
 /**
- * Sends `count` requests to `target`, `concurrency` at a time, and adds their timings to `into`.
+ * Sends `count` requests to `target`, `concurrency` at a time, and adds their timings to `into`. The
+ * first request that fails ends the others and the batch.
  *
  * @example
  * ```ts
@@ -139,20 +227,25 @@ export async function runBatch(
   into: Samples,
   signal: AbortSignal,
 ): Promise<void> {
-  const { request, count, concurrency, keepEvery, expectedEvents, onDone } = options;
+  const { request, count, concurrency, keepEvery, check, onDone } = options;
+  const failed = new AbortController();
+  const batch = AbortSignal.any([signal, failed.signal]);
   let started = 0;
   const worker = async () => {
-    while (started < count) {
-      const number = ++started;
-      const { ttfb, ttlb, gaps, events } = await timedStream(target, request, signal);
-      if (expectedEvents !== undefined && events.length !== expectedEvents) {
-        throw new Error(`${target.name} sent ${events.length} events, not the ${expectedEvents} expected`);
+    try {
+      while (started < count) {
+        const number = ++started;
+        const { ttfb, ttlb, gaps, events } = await timedStream(target, request, batch);
+        check?.(events);
+        into.ttfb.push(ttfb);
+        into.ttlb.push(ttlb);
+        for (const gap of gaps) into.gaps.push(gap);
+        if (keepEvery !== undefined && number % keepEvery === 0) into.kept.push(events);
+        onDone?.();
       }
-      into.ttfb.push(ttfb);
-      into.ttlb.push(ttlb);
-      for (const gap of gaps) into.gaps.push(gap);
-      if (keepEvery !== undefined && number % keepEvery === 0) into.kept.push(events);
-      onDone?.();
+    } catch (error) {
+      failed.abort(error);
+      throw error;
     }
   };
   const start = performance.now();

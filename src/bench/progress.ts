@@ -20,6 +20,11 @@ export interface ProgressOptions {
   write(text: string): void;
   /** Redraw a bar in place (a terminal), or print plain lines. */
   terminal: boolean;
+  /**
+   * The terminal's width, when known: the bar's line is cut one short of it, since a line that wraps
+   * is redrawn below itself and leaves its first part behind.
+   */
+  columns?: () => number | undefined;
   now?: () => number;
 }
 
@@ -52,9 +57,9 @@ export function createProgress(options: ProgressOptions): Progress {
     const percent = `${Math.floor(share * 100)}%`;
     if (!terminal) return write(`bench: ${label}: ${done}/${total} requests (${percent})\n`);
     const filled = Math.round(share * _BAR_WIDTH);
-    write(
-      `\r\x1b[2K[${"#".repeat(filled)}${"-".repeat(_BAR_WIDTH - filled)}] ${percent.padStart(4)} ${label}`,
-    );
+    const line = `[${"#".repeat(filled)}${"-".repeat(_BAR_WIDTH - filled)}] ${percent.padStart(4)} ${label}`;
+    const columns = options.columns?.();
+    write(`\r\x1b[2K${columns ? line.slice(0, columns - 1) : line}`);
   };
   return {
     phase(next) {
@@ -85,5 +90,15 @@ export function stderrProgress(total: number): Progress {
     total,
     terminal: Deno.stderr.isTerminal(),
     write: (text) => void Deno.stderr.writeSync(encoder.encode(text)),
+    columns: _columns,
   });
+}
+
+/** The terminal's width; `undefined` when no stream is one, or it reports none (0, as some ptys do). */
+function _columns(): number | undefined {
+  try {
+    return Deno.consoleSize().columns || undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -8,13 +8,18 @@ export interface ProgramLocation {
   mainModule: string;
   /** `Deno.build.standalone`: whether this is a `deno compile` binary. */
   standalone: boolean;
+  /**
+   * Whether the main module is the bundle, one file holding every module, this one too (so this
+   * module's `import.meta.url` is the main module's); not, by default: `main.ts` from source.
+   */
+  bundled?: boolean;
 }
 
 /**
- * The command line that runs this same relay: a compiled binary runs itself; relay from source
- * (`main.ts`) runs under deno with the project's `relay` permission set, from the deno.json beside
- * it; anything else is the bundle (`dist/relay`), an executable script whose shebang carries its
- * permissions. Append a subcommand and its arguments.
+ * The command line that runs this same relay: a compiled binary runs itself; the bundle (`dist/relay`,
+ * whatever its file is called) is an executable script whose shebang carries its permissions; relay
+ * from source (`main.ts`) runs under deno with the project's `relay` permission set, from the
+ * deno.json beside it. Append a subcommand and its arguments.
  *
  * @example
  * ```ts
@@ -29,11 +34,16 @@ export function relayCommand(program: ProgramLocation = _running()): string[] {
     throw new Error(`cannot start ${program.mainModule} again: not a local file`);
   }
   const path = decodeURIComponent(main.pathname);
-  if (!/\.[cm]?[jt]s$/.test(path)) return [path];
+  if (program.bundled) return [path];
   const config = decodeURIComponent(new URL("deno.json", main).pathname);
   return [program.execPath, "run", "-q", "-P=relay", "--no-prompt", "--config", config, path];
 }
 
 function _running(): ProgramLocation {
-  return { execPath: Deno.execPath(), mainModule: Deno.mainModule, standalone: Deno.build.standalone };
+  return {
+    execPath: Deno.execPath(),
+    mainModule: Deno.mainModule,
+    standalone: Deno.build.standalone,
+    bundled: import.meta.url === Deno.mainModule,
+  };
 }

@@ -7,6 +7,7 @@ import { compareEventStreams } from "./fidelity.ts";
 import {
   type BatchOptions,
   type BenchRequest,
+  describeTarget,
   emptySamples,
   runBatch,
   type Samples,
@@ -19,6 +20,7 @@ import {
   type BenchReport,
   type FidelityCheck,
   type FidelityReport,
+  type LevelReport,
   levelReport,
   MAX_LISTED_DIFFERENCES,
   type MemoryReport,
@@ -66,7 +68,7 @@ const _KEEP_EVERY = 10;
 export function plannedRequests(plan: BenchPlan, targets: readonly TargetName[]): number {
   const perTarget = (plan.warmup + plan.requests) * plan.concurrency.length;
   const probes = targets.filter((name) => name !== "bare").length;
-  return probes + perTarget * targets.length + (plan.fidelity ? _loadCount(_loadConcurrency(plan)) : 0);
+  return probes + perTarget * targets.length + (plan.fidelity ? _loadCount(plan) : 0);
 }
 
 /**
@@ -77,10 +79,27 @@ export function checksFidelity(plan: BenchPlan, setup: BenchSetup): boolean {
   return plan.fidelity && !setup.fidelitySkipped && setup.direct !== undefined;
 }
 
+/** What a run had measured when it failed. */
+export interface Measured {
+  /** The levels it had finished. */
+  levels: LevelReport[];
+  /** The fidelity checks it had made. */
+  checks: FidelityCheck[];
+}
+
+/** A run that failed: why, as its message and `cause`, and what it had measured by then. */
+export class BenchFailed extends Error {
+  override name = "BenchFailed";
+  constructor(cause: unknown, readonly measured: Measured) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
 /**
- * Runs the plan against the setup's targets and reports what it measured. Throws when a target fails
- * a request or sends a stream of another length than direct's, or a server the bench started stops,
- * naming it.
+ * Runs the plan against the setup's targets and reports what it measured. Throws a
+ * {@linkcode BenchFailed} when a target fails a request, direct or bare send a stream of another
+ * length than direct's first (an upstream that does not answer alike every time), or a server the
+ * bench started stops, naming it.
  *
  * @example
  * ```ts
@@ -88,13 +107,22 @@ export function checksFidelity(plan: BenchPlan, setup: BenchSetup): boolean {
  * const report = await runBench(setup, plan, progress, signal);
  * ```
  */
-export function runBench(
+export async function runBench(
   setup: BenchSetup,
   plan: BenchPlan,
   progress: Progress,
   signal: AbortSignal,
 ): Promise<BenchReport> {
-  return whileServing(Object.values(setup.servers), signal, (signal) => _run(setup, plan, progress, signal));
+  const measured: Measured = { levels: [], checks: [] };
+  try {
+    return await whileServing(
+      Object.values(setup.servers),
+      signal,
+      (signal) => _run(setup, plan, progress, signal, measured),
+    );
+  } catch (error) {
+    throw new BenchFailed(error, measured);
+  }
 }
 
 async function _run(
@@ -102,10 +130,11 @@ async function _run(
   plan: BenchPlan,
   progress: Progress,
   signal: AbortSignal,
+  measured: Measured,
 ): Promise<BenchReport> {
   let relayRequests = 0;
   const relay: Target = {
-    name: "relay",
+    ...setup.relay,
     send: (request, signal) => (relayRequests++, setup.relay.send(request, signal)),
   };
   const targets = { direct: setup.direct, bare: setup.bare, relay };
@@ -118,7 +147,7 @@ async function _run(
   const idle = await _usage(setup);
   progress.phase("probing");
   const references = new Map<ScenarioName, SseEvent[]>();
-  const checks: FidelityCheck[] = [];
+  const { checks, levels } = measured;
   const probe = await timedStream(relay, workload, signal);
   progress.advance();
   if (setup.direct) {
@@ -126,7 +155,7 @@ async function _run(
     progress.advance();
   }
   // Only a deterministic upstream must send the same stream every time.
-  const expectedEvents = fidelity ? references.get("text")!.length : undefined;
+  const lengths = fidelity ? new _TimedLengths(references.get("text")!) : undefined;
   if (fidelity) {
     for (const name of SCENARIO_NAMES) {
       const request = requestFor(name);
@@ -140,12 +169,11 @@ async function _run(
 
   for (const concurrency of plan.concurrency) {
     progress.phase(`warm-up, concurrency ${concurrency}`);
-    const batch = { request: workload, count: plan.warmup, concurrency, expectedEvents };
-    await _rotate(timed, batch, new Map(), progress, signal);
+    const batch = { request: workload, count: plan.warmup, concurrency };
+    await _rotate(timed, batch, new Map(), lengths, progress, signal);
   }
   const warm = await _usage(setup);
 
-  const levels = [];
   const loadConcurrency = _loadConcurrency(plan);
   // The last reading, while nothing has been sent since: it is the next one too.
   let current: _Reading | undefined = warm;
@@ -153,8 +181,8 @@ async function _run(
     progress.phase(`concurrency ${concurrency}`);
     const before = current ?? await _usage(setup);
     const samples = new Map(timed.map(([name]) => [name, emptySamples()]));
-    const batch = { request: workload, count: plan.requests, concurrency, expectedEvents };
-    await _rotate(timed, batch, samples, progress, signal);
+    const batch = { request: workload, count: plan.requests, concurrency };
+    await _rotate(timed, batch, samples, lengths, progress, signal);
     const after = current = await _usage(setup);
     const figures = Object.fromEntries(
       timed.map(([name]) => [name, targetFigures(samples.get(name)!, _cpu(before[name], after[name]))]),
@@ -163,12 +191,13 @@ async function _run(
     if (fidelity && concurrency === loadConcurrency) {
       progress.phase(`fidelity under load, concurrency ${concurrency}`);
       checks.push(
-        ...await _checkUnderLoad(relay, requestFor, concurrency, references, progress, signal),
+        ...await _checkUnderLoad(relay, requestFor, plan, references, progress, signal),
       );
       current = undefined;
     }
   }
   const end = current ?? await _usage(setup);
+  if (lengths) checks.push(lengths.check());
 
   return {
     meta: {
@@ -205,12 +234,13 @@ async function _run(
 /**
  * `batch.count` requests to each target, in turns of at least {@linkcode _BATCH} whose order rotates
  * every round, so noise on the machine lands on every target alike. Samples go into `into` for the
- * targets it has.
+ * targets it has; `lengths`, when fidelity is checked, counts every stream's events.
  */
 async function _rotate(
   timed: readonly (readonly [TargetName, Target])[],
-  batch: Omit<BatchOptions, "onDone">,
+  batch: Omit<BatchOptions, "onDone" | "check">,
   into: Map<TargetName, Samples>,
+  lengths: _TimedLengths | undefined,
   progress: Progress,
   signal: AbortSignal,
 ) {
@@ -219,9 +249,60 @@ async function _rotate(
     const count = Math.min(turn, batch.count - sent);
     for (let i = 0; i < timed.length; i++) {
       const [name, target] = timed[(round + i) % timed.length];
-      const options = { ...batch, count, onDone: () => progress.advance() };
+      const options = {
+        ...batch,
+        count,
+        check: lengths?.checker(name, target),
+        onDone: () => progress.advance(),
+      };
       await runBatch(target, options, into.get(name) ?? emptySamples(), signal);
     }
+  }
+}
+
+/**
+ * The timed streams' lengths against direct's reference. A relayed stream of another length is a
+ * fidelity difference, compared event by event and listed like the others; one from direct or bare
+ * means the upstream does not answer alike every time, so nothing can be compared, and stops the run.
+ */
+class _TimedLengths {
+  readonly #reference: SseEvent[];
+  #streams = 0;
+  #differing = 0;
+  #first: SseEvent[] | undefined;
+
+  constructor(reference: SseEvent[]) {
+    this.#reference = reference;
+  }
+
+  /** What checks each stream of `target`, timed as `name`. */
+  checker(name: TargetName, target: Target): (events: SseEvent[]) => void {
+    return (events) => {
+      if (name === "relay") this.#streams++;
+      if (events.length === this.#reference.length) return;
+      if (name !== "relay") {
+        throw new Error(
+          `${describeTarget(target)} sent ${events.length} events where direct's first answer had ` +
+            `${this.#reference.length}: the upstream must answer the same request alike every time ` +
+            `for relay's streams to be compared with it (--no-fidelity times it anyway)`,
+        );
+      }
+      this.#differing++;
+      this.#first ??= events;
+    };
+  }
+
+  check(): FidelityCheck {
+    return {
+      scenario: "text",
+      under_load: true,
+      timed: true,
+      streams: this.#streams,
+      differing: this.#differing,
+      differences: this.#first
+        ? compareEventStreams(this.#reference, this.#first).slice(0, MAX_LISTED_DIFFERENCES)
+        : [],
+    };
   }
 }
 
@@ -229,19 +310,24 @@ function _loadConcurrency(plan: BenchPlan): number {
   return plan.concurrency.includes(_LOAD_CONCURRENCY) ? _LOAD_CONCURRENCY : Math.max(...plan.concurrency);
 }
 
-function _loadCount(concurrency: number): number {
-  return Math.max(2 * _BATCH, 4 * concurrency);
+/**
+ * The workload relay carries while fidelity is checked under load: at least {@linkcode _BATCH} twice
+ * and 4 x the concurrency, but no more than a level's requests, and at least one per concurrent slot.
+ */
+function _loadCount(plan: BenchPlan): number {
+  const concurrency = _loadConcurrency(plan);
+  return Math.max(concurrency, Math.min(plan.requests, Math.max(2 * _BATCH, 4 * concurrency)));
 }
 
 /**
- * Relay carries the workload at `concurrency` while every scenario is sent through it, round after
+ * Relay carries the workload at the plan's load concurrency while every scenario is sent through it, round after
  * round until the load is done; each relayed scenario stream, and one workload stream in ten, is
  * compared with the direct reference.
  */
 async function _checkUnderLoad(
   relay: Target,
   requestFor: (name: ScenarioName) => BenchRequest,
-  concurrency: number,
+  plan: BenchPlan,
   references: Map<ScenarioName, SseEvent[]>,
   progress: Progress,
   signal: AbortSignal,
@@ -252,8 +338,8 @@ async function _checkUnderLoad(
     relay,
     {
       request: requestFor("text"),
-      count: _loadCount(concurrency),
-      concurrency,
+      count: _loadCount(plan),
+      concurrency: _loadConcurrency(plan),
       keepEvery: _KEEP_EVERY,
       onDone: () => progress.advance(),
     },

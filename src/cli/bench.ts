@@ -1,15 +1,15 @@
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { ConfigError } from "../config/errors.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { serveBare } from "../bench/bare_passthrough.ts";
 import { renderReport } from "../bench/report.ts";
 import { stderrProgress } from "../bench/progress.ts";
-import { type BenchPlan, checksFidelity, plannedRequests, runBench } from "../bench/run.ts";
+import { BenchFailed, type BenchPlan, checksFidelity, plannedRequests, runBench } from "../bench/run.ts";
 import { CLAUDE_CODE_HEADERS } from "../bench/claude_code_headers.ts";
 import { scenarioRequest } from "../bench/scenarios.ts";
 import { type BenchSetup, loopbackSetup, placement, providerSetup, targetSetup } from "../bench/setups.ts";
 import { MAX_MOCK_EVENTS } from "../providers/mock_options.ts";
 import { estimateTokens } from "../routing/token_estimate.ts";
-import { reportConfigError } from "./_config_error.ts";
 import { Cancelled, canPrompt, terminalPrompter } from "./_prompts.ts";
 
 /**
@@ -31,7 +31,7 @@ export function benchCommand(setExitCode: (code: number) => void) {
     )
     .option(
       "--concurrency <list>",
-      "concurrency levels, comma-separated (default 1,16,64; 1 with --provider)",
+      `concurrency levels, comma-separated, each at most ${MAX_CONCURRENCY} (default 1,16,64; 1 with --provider)`,
       concurrencyLevels,
     )
     .option("--events <n>", "text deltas in each mock answer (default 8, at most 100000)", _eventCount)
@@ -71,23 +71,63 @@ interface _BenchOptions {
 const _PROVIDER_MODEL = "claude-haiku-4-5";
 const _LOOPBACK_MODEL = "mock-1";
 
+/**
+ * The signals that end a run as Ctrl-C does, its servers stopped and its files removed, each with the
+ * exit code a shell reports for a process it kills: 128 + its number. SIGHUP comes when the terminal
+ * goes, and a child relay would take it as "reload" and outlive the bench.
+ */
+const _STOP_SIGNALS = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
+
+/**
+ * Why a run ends early, and its exit code. `message` is `--json`'s `error`; stderr gets `said`, by
+ * default `relay bench: <message>`, and nothing when it is empty (an interrupted run says nothing).
+ */
+class _Stop extends Error {
+  constructor(message: string, readonly code: number, readonly said = `relay bench: ${message}`) {
+    super(message);
+  }
+}
+
 async function _bench(options: _BenchOptions): Promise<number> {
   if (options.serveBare) return await _serveBare(options.serveBare);
-  if (options.target && options.provider) return _usage("--target and --provider cannot be used together");
-  if (options.upstream && !options.target) return _usage("--upstream goes with --target");
-  _bypassProxyForLoopback();
-  // Ctrl-C ends the run, not the process, so the servers it started are stopped and its files removed.
-  const interrupted = new AbortController();
-  const onInterrupt = () => interrupted.abort(new Error("interrupted"));
-  Deno.addSignalListener("SIGINT", onInterrupt);
+  const stopped = new AbortController();
+  const listeners = Object.entries(_STOP_SIGNALS).map(([name, code]) => {
+    const signal = name as keyof typeof _STOP_SIGNALS;
+    const listener = () => stopped.abort(new _Stop(`interrupted by ${signal}`, code, ""));
+    Deno.addSignalListener(signal, listener);
+    return () => Deno.removeSignalListener(signal, listener);
+  });
   try {
-    return await _run(options, interrupted.signal);
+    _refuseStrayFlags(options);
+    _bypassProxyForLoopback();
+    return await _run(options, stopped.signal);
   } catch (error) {
-    if (interrupted.signal.aborted) return 130;
-    console.error(`relay bench: ${error instanceof Error ? error.message : error}`);
-    return 1;
+    const stop: _Stop = stopped.signal.aborted
+      ? stopped.signal.reason
+      : error instanceof _Stop
+      ? error
+      : new _Stop(error instanceof Error ? error.message : String(error), 1);
+    if (stop.said) console.error(stop.said);
+    if (options.json) {
+      // What a failed run had measured goes out with why it failed.
+      const measured = error instanceof BenchFailed
+        ? { levels: error.measured.levels, fidelity: { checks: error.measured.checks } }
+        : {};
+      console.log(JSON.stringify({ error: { message: stop.message }, ...measured }, null, 2));
+    }
+    return stop.code;
   } finally {
-    Deno.removeSignalListener("SIGINT", onInterrupt);
+    for (const remove of listeners) remove();
+  }
+}
+
+/** Flags that only mean something with others, refused without them. */
+function _refuseStrayFlags(options: _BenchOptions) {
+  if (options.target && options.provider) throw _usage("--target and --provider cannot be used together");
+  if (options.upstream && !options.target) throw _usage("--upstream goes with --target");
+  if (!options.provider) {
+    if (options.config) throw _usage("-c/--config goes with --provider");
+    if (options.yes) throw _usage("--yes goes with --provider");
   }
 }
 
@@ -95,12 +135,10 @@ async function _run(options: _BenchOptions, signal: AbortSignal): Promise<number
   let plan: BenchPlan;
   let setup: BenchSetup;
   if (options.provider) {
-    const chosen = await _provider(options);
-    if (typeof chosen === "number") return chosen;
-    ({ plan, setup } = chosen);
+    ({ plan, setup } = await _provider(options, signal));
   } else {
     const quick = options.quick === true;
-    plan = {
+    plan = _checked({
       concurrency: options.concurrency ?? (quick ? [1, 16] : [1, 16, 64]),
       requests: options.requests ?? (quick ? 100 : 2000),
       warmup: quick ? 20 : 200,
@@ -111,7 +149,7 @@ async function _run(options: _BenchOptions, signal: AbortSignal): Promise<number
         clientHeaders: CLAUDE_CODE_HEADERS,
       },
       fidelity: options.fidelity,
-    };
+    });
     const servers = placement();
     setup = options.target
       ? await targetSetup({
@@ -136,36 +174,53 @@ async function _run(options: _BenchOptions, signal: AbortSignal): Promise<number
   return report.fidelity.passed === false ? 1 : 0;
 }
 
+/** A level runs `requests` at most `concurrency` at a time: with fewer it never reaches its concurrency. */
+function _checked(plan: BenchPlan): BenchPlan {
+  const highest = Math.max(...plan.concurrency);
+  if (plan.requests < highest) {
+    throw _usage(
+      `${plan.requests} requests per level cannot reach concurrency ${highest}: ` +
+        `raise --requests or lower --concurrency`,
+    );
+  }
+  return plan;
+}
+
 /**
  * The plan and setup of `--provider`: after saying how many tokens the run may spend, and asking
- * (at a terminal) unless `--yes`. A number is the exit code when it stops there.
+ * (at a terminal) unless `--yes`; `signal` cancels the question.
  */
-async function _provider(options: _BenchOptions): Promise<{ plan: BenchPlan; setup: BenchSetup } | number> {
+async function _provider(
+  options: _BenchOptions,
+  signal: AbortSignal,
+): Promise<{ plan: BenchPlan; setup: BenchSetup }> {
   let resolved;
   try {
     resolved = await resolveConfig({ flag: options.config });
   } catch (error) {
-    return reportConfigError(error);
+    // Printed as every command prints a config refusal.
+    if (error instanceof ConfigError) throw new _Stop(error.message, 1, error.message);
+    throw error;
   }
   const { config } = resolved;
   const provider = config.providers.find((candidate) => candidate.name === options.provider);
   if (!provider) {
     const names = config.providers.map((candidate) => candidate.name).join(", ");
-    console.error(
+    throw new _Stop(
       `${resolved.path ?? "the default config"} has no provider named ${options.provider} (it has: ${names})`,
+      1,
     );
-    return 1;
   }
   const model = options.model ?? Object.keys(provider.models ?? {}).find((name) => !name.includes("*")) ??
     _PROVIDER_MODEL;
-  const plan: BenchPlan = {
+  const plan = _checked({
     concurrency: options.concurrency ?? [1],
     requests: options.requests ?? 5,
     warmup: 0,
     scenario: { model, maxTokens: options.maxTokens ?? 16 },
     // A real model answers differently each time: there is no reference stream to compare with.
     fidelity: false,
-  };
+  });
   const requests = plannedRequests(plan, ["direct", "relay"]);
   const body = JSON.parse(new TextDecoder().decode(scenarioRequest("text", plan.scenario).body));
   const { input, output } = estimateTokens(body);
@@ -175,17 +230,16 @@ async function _provider(options: _BenchOptions): Promise<{ plan: BenchPlan; set
       `(about ${input} in and at most ${output} out each).`,
   );
   if (!options.yes) {
-    if (!canPrompt()) {
-      console.error("No terminal to confirm on: pass --yes to spend them.");
-      return 2;
-    }
+    if (!canPrompt()) throw new _Stop("no terminal to confirm on: pass --yes to spend them", 2);
+    let spend;
     try {
-      const prompter = await terminalPrompter(new AbortController().signal);
-      if (!await prompter.confirm({ message: "Spend them?", initial: false })) return 1;
+      spend = await (await terminalPrompter(signal)).confirm({ message: "Spend them?", initial: false });
     } catch (error) {
-      if (error instanceof Cancelled) return 130;
+      // Escape or Ctrl-C at the question; a signal's own code comes from the signal.
+      if (error instanceof Cancelled) throw new _Stop("cancelled: nothing was sent", 130, "");
       throw error;
     }
+    if (!spend) throw new _Stop("not confirmed: nothing was sent", 1, "");
   }
   try {
     return { plan, setup: await providerSetup(config, provider) };
@@ -209,21 +263,23 @@ async function _serveBare(upstream: string): Promise<number> {
  */
 function _bypassProxyForLoopback() {
   const current = Deno.env.get("NO_PROXY") ?? Deno.env.get("no_proxy");
-  if (current?.includes("127.0.0.1")) return;
+  const hosts = current?.split(",").map((host) => host.trim()) ?? [];
+  if (hosts.includes("127.0.0.1") || hosts.includes("*")) return;
   const value = [current, "127.0.0.1,localhost"].filter(Boolean).join(",");
   Deno.env.set("NO_PROXY", value);
   Deno.env.set("no_proxy", value);
 }
 
-function _usage(message: string): number {
-  console.error(`relay bench: ${message} (run relay bench --help for usage)`);
-  return 2;
+function _usage(message: string): _Stop {
+  return new _Stop(`${message} (run relay bench --help for usage)`, 2);
 }
 
-/** A positive integer flag value; commander names the flag when this throws. */
+/** A positive integer flag value, in decimal digits; commander names the flag when this throws. */
 export function positiveCount(value: string): number {
-  const count = Number(value);
-  if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError("expected a positive integer");
+  const count = Number(value.trim());
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(count) || count < 1) {
+    throw new InvalidArgumentError("expected a positive integer");
+  }
   return count;
 }
 
@@ -234,7 +290,18 @@ function _eventCount(value: string): number {
   return count;
 }
 
-/** A `--concurrency` list such as `1,16,64`. */
+/**
+ * The highest `--concurrency`: the largest run of the scenario harness (`bench/scenarios.ts streams`),
+ * the most the bench is known to work at; a typo such as 1e9 must not run until killed.
+ */
+export const MAX_CONCURRENCY = 1000;
+
+/** A `--concurrency` list such as `1,16,64`: each level once, none above {@linkcode MAX_CONCURRENCY}. */
 export function concurrencyLevels(value: string): number[] {
-  return value.split(",").map((part) => positiveCount(part.trim()));
+  const levels = value.split(",").map(positiveCount);
+  const high = levels.find((level) => level > MAX_CONCURRENCY);
+  if (high !== undefined) throw new InvalidArgumentError(`expected at most ${MAX_CONCURRENCY}`);
+  const twice = levels.find((level, i) => levels.indexOf(level) !== i);
+  if (twice !== undefined) throw new InvalidArgumentError(`${twice} is given twice`);
+  return levels;
 }

@@ -41,10 +41,100 @@ Deno.test("timedStream reads the whole stream: its events, a gap between each tw
 });
 
 Deno.test("timedStream fails on an error answer, naming the target and what it said", async () => {
-  const target = urlTarget("nowhere", "http://127.0.0.1:1");
-  await assert.rejects(timedStream(target, request, signal));
   const { target: refusing } = counted(() => Promise.resolve(new Response("overloaded", { status: 529 })));
   await assert.rejects(timedStream(refusing, request, signal), /counted answered 529: overloaded/);
+});
+
+/** A port nothing listens on: one the system just gave out, and freed. */
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  listener.close();
+  return listener.addr.port;
+}
+
+Deno.test("timedStream names the target, its URL and the cause when it cannot be reached", async () => {
+  const port = closedPort();
+  await assert.rejects(
+    timedStream(urlTarget("direct", `http://127.0.0.1:${port}/`), request, signal),
+    new RegExp(`^Error: direct \\(http://127\\.0\\.0\\.1:${port}\\): the request failed: .*refused`),
+  );
+});
+
+Deno.test("timedStream names the target when its answer breaks off mid-body", async () => {
+  const broken: Target = {
+    name: "relay",
+    url: "http://relay.test",
+    send: () =>
+      Promise.resolve(
+        new Response(
+          ReadableStream.from((function* () {
+            yield new TextEncoder().encode('event: ping\ndata: {"type":"ping"}\n\n');
+            throw new Error("connection reset");
+          })()),
+          { headers: { "content-type": "text/event-stream" } },
+        ),
+      ),
+  };
+  await assert.rejects(
+    timedStream(broken, request, signal),
+    /^Error: relay \(http:\/\/relay\.test\): its answer broke off after 1 event: connection reset$/,
+  );
+});
+
+Deno.test("timedStream refuses a 200 that is not an event stream, or one without events", async () => {
+  const answering = (response: Response): Target => ({
+    name: "relay",
+    url: "http://relay.test",
+    send: () => Promise.resolve(response),
+  });
+  const html = new Response("<html>Welcome to nginx</html>", { headers: { "content-type": "text/html" } });
+  await assert.rejects(
+    timedStream(answering(html), request, signal),
+    /relay \(http:\/\/relay\.test\) answered 200 with content-type text\/html, not an event stream: <html>/,
+  );
+  await assert.rejects(
+    timedStream(answering(Response.json({ content: [] })), request, signal),
+    /answered 200 with content-type application\/json, not an event stream/,
+  );
+  const empty = new Response("", { headers: { "content-type": "text/event-stream" } });
+  await assert.rejects(timedStream(answering(empty), request, signal), /an event stream of no events/);
+});
+
+/** A target whose answer sends `events` complete events, then nothing, and never ends. */
+function stalling(events: number): Target {
+  const event = new TextEncoder().encode('event: ping\ndata: {"type":"ping"}\n\n');
+  return {
+    name: "relay",
+    url: "http://relay.test",
+    send: () =>
+      Promise.resolve(
+        new Response(
+          new ReadableStream({
+            start(controller) {
+              for (let i = 0; i < events; i++) controller.enqueue(event);
+            },
+          }),
+          { headers: { "content-type": "text/event-stream" } },
+        ),
+      ),
+  };
+}
+
+Deno.test("timedStream gives up on a target that stalls, before its first byte or mid-stream, naming it", async () => {
+  const deadlines = { firstByteMs: 20, idleMs: 30 };
+  const silent: Target = { name: "direct", url: "http://up.test", send: () => new Promise(() => {}) };
+  await assert.rejects(
+    timedStream(silent, request, signal, deadlines),
+    /^Error: direct \(http:\/\/up\.test\) sent no answer within 0\.02 s$/,
+  );
+  await assert.rejects(
+    timedStream(stalling(0), request, signal, deadlines),
+    /^Error: relay \(http:\/\/relay\.test\) sent no answer within 0\.02 s$/,
+  );
+  await assert.rejects(
+    timedStream(stalling(3), request, signal, deadlines),
+    /^Error: relay \(http:\/\/relay\.test\) stalled mid-stream: nothing for 0\.03 s after 3 events$/,
+  );
 });
 
 Deno.test("runBatch sends exactly count requests, never more than concurrency at once, keeping every n-th", async () => {
@@ -66,15 +156,34 @@ Deno.test("runBatch sends exactly count requests, never more than concurrency at
   assert.equal(samples.ttfb.length, 28, "a second batch adds to the same samples");
 });
 
-Deno.test("runBatch stops on a stream with another number of events than expected", async () => {
-  const { target } = counted(mock);
-  const batch = runBatch(
-    target,
-    { request, count: 5, concurrency: 1, expectedEvents: 10 },
-    emptySamples(),
-    signal,
-  );
-  await assert.rejects(batch, /counted sent 9 events, not the 10 expected/);
+Deno.test("runBatch hands every answer's events to check, and stops at what it throws", async () => {
+  const { target, seen } = counted(mock);
+  const lengths: number[] = [];
+  const check = (events: unknown[]) => {
+    lengths.push(events.length);
+    if (lengths.length === 3) throw new Error("the third is refused");
+  };
+  const samples = emptySamples();
+  const batch = runBatch(target, { request, count: 5, concurrency: 1, check }, samples, signal);
+  await assert.rejects(batch, /the third is refused/);
+  assert.deepEqual(lengths, [9, 9, 9]);
+  assert.equal(seen.requests, 3);
+  assert.equal(samples.ttfb.length, 2, "a refused answer's timings are not kept");
+});
+
+Deno.test("runBatch: the first request that fails ends the ones in flight", async () => {
+  const signals: AbortSignal[] = [];
+  const target: Target = {
+    name: "flaky",
+    send: (_, signal) => {
+      signals.push(signal);
+      return signals.length === 1 ? new Promise(() => {}) : Promise.reject(new Error("refused"));
+    },
+  };
+  const batch = runBatch(target, { request, count: 4, concurrency: 2 }, emptySamples(), signal);
+  await assert.rejects(batch, /flaky: the request failed: refused/);
+  assert.equal(signals.length, 2);
+  assert.ok(signals[0].aborted, "the hanging request is given up");
 });
 
 Deno.test("urlTarget posts to /v1/messages with its own headers over the request's", async () => {

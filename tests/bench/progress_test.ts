@@ -45,3 +45,21 @@ Deno.test("at a terminal: one bar redrawn in place, at most every 100 ms, and cl
   ]);
   assert.ok(written.every((text) => !text.includes("\n")), "the bar never scrolls");
 });
+
+Deno.test("at a terminal narrower than the bar's line, the line is cut one short of its width", () => {
+  const written: string[] = [];
+  let columns: number | undefined = 40;
+  const progress = createProgress({
+    total: 200,
+    terminal: true,
+    write: (text) => written.push(text),
+    columns: () => columns,
+  });
+  progress.phase("fidelity under load, concurrency 16");
+  columns = undefined;
+  progress.phase("concurrency 1");
+  assert.deepEqual(written, [
+    `\r\x1b[2K[${"-".repeat(30)}]   0% f`,
+    `\r\x1b[2K[${"-".repeat(30)}]   0% concurrency 1`,
+  ]);
+});

@@ -21,15 +21,18 @@ Deno.test("from source, relay runs main.ts under the relay permission set of the
   );
 });
 
-Deno.test("the bundle runs itself: its shebang carries its permissions", () => {
-  assert.deepEqual(
-    relayCommand({
-      execPath: "/usr/bin/deno",
-      mainModule: "file:///opt/relay/dist/relay",
-      standalone: false,
-    }),
-    ["/opt/relay/dist/relay"],
-  );
+Deno.test("the bundle runs itself, whatever its file is called: its shebang carries its permissions", () => {
+  for (const path of ["/opt/relay/dist/relay", "/opt/relay/relay.js", "/opt/relay/main.ts"]) {
+    assert.deepEqual(
+      relayCommand({
+        execPath: "/usr/bin/deno",
+        mainModule: `file://${path}`,
+        standalone: false,
+        bundled: true,
+      }),
+      [path],
+    );
+  }
 });
 
 Deno.test("a compiled binary runs itself, whatever its main module is called", () => {

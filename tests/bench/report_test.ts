@@ -100,7 +100,7 @@ Deno.test("renderReport: a table per concurrency, what relay adds, memory and fi
   );
   assert.match(text, /\n +relay +7\.500 +18\.000 +28\.500 +29\.500\n/, "relay's ttfb row at concurrency 16");
   assert.match(text, /\ngap +direct +0\.000 /);
-  assert.match(text, /relay adds 0\.500 ms at p50 \(3\.50x direct's ttfb, 2\.00x what bare adds\)/);
+  assert.match(text, /relay adds 0\.500 ms at p50 \(its ttfb 3\.50x direct's; 2\.00x what bare adds\)/);
   assert.match(
     text,
     /memory \(relay process, RSS MiB\): idle 71\.7, after warm-up 121\.4, after 4400 requests 206\.6, peak 209\.3/,
@@ -131,6 +131,37 @@ Deno.test("renderReport: a failed fidelity check names the first difference; not
     /parallel_tools +idle +1 streams: 1 differ; the first: event #5 tool_use id: direct toolu_a, relay toolu_b/,
   );
   assert.match(text, /notes:\n- relay at --target was not started by the bench$/);
+});
+
+Deno.test("renderReport: the timed streams' check, and an empty value shown as such", () => {
+  const text = renderReport(report({
+    fidelity: {
+      passed: false,
+      checks: [
+        { scenario: "text", under_load: true, timed: true, streams: 4400, differing: 0, differences: [] },
+        {
+          scenario: "thinking",
+          under_load: false,
+          streams: 1,
+          differing: 1,
+          differences: [{ at: 3, field: "signature", direct: "c2ln", relay: "" }],
+        },
+      ],
+    },
+  }));
+  assert.match(text, /text +timed +4400 streams: as many events as direct's\n/);
+  assert.match(text, /event #3 signature: direct c2ln, relay \(empty\)$/m);
+});
+
+Deno.test("renderReport: relay under direct at a percentile adds less than bare, not a negative multiple", () => {
+  const level = levelReport(1, 100, {
+    direct: figures(1, 4),
+    bare: figures(1.5, 5),
+    relay: figures(0.9, 4.5),
+  });
+  const text = renderReport(report({ ...level, levels: [level] }));
+  assert.match(text, /relay adds -0\.100 ms at p50 \(its ttfb 0\.90x direct's; less than bare adds\)/);
+  assert.doesNotMatch(text, /-\d[.\d]*x/);
 });
 
 Deno.test("renderReport: relay-only figures, no memory, fidelity not checked", () => {

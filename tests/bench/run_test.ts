@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { urlTarget } from "../../src/bench/load.ts";
 import type { Progress } from "../../src/bench/progress.ts";
-import { type BenchPlan, plannedRequests, runBench } from "../../src/bench/run.ts";
+import { BenchFailed, type BenchPlan, plannedRequests, runBench } from "../../src/bench/run.ts";
 import { startChildServer } from "../../src/bench/servers.ts";
 import { type BenchSetup, loopbackSetup } from "../../src/bench/setups.ts";
 
@@ -62,7 +62,9 @@ Deno.test("a loopback run on workers times direct, bare and relay at each level,
   assert.equal(report.memory?.source, "relay worker");
   assert.equal(report.fidelity.passed, true);
   assert.deepEqual(
-    report.fidelity.checks.map(({ scenario, under_load }) => `${scenario}${under_load ? " loaded" : ""}`),
+    report.fidelity.checks.map(({ scenario, under_load, timed }) =>
+      `${scenario}${timed ? " timed" : under_load ? " loaded" : ""}`
+    ),
     [
       "text",
       "tool_use",
@@ -72,9 +74,13 @@ Deno.test("a loopback run on workers times direct, bare and relay at each level,
       "tool_use loaded",
       "parallel_tools loaded",
       "thinking loaded",
+      "text timed",
     ],
   );
-  const loaded = report.fidelity.checks.filter((check) => check.under_load);
+  const timed = report.fidelity.checks.at(-1)!;
+  assert.equal(timed.timed, true);
+  assert.equal(timed.streams, (plan.warmup + plan.requests) * plan.concurrency.length, "every timed stream");
+  const loaded = report.fidelity.checks.filter((check) => check.under_load && !check.timed);
   assert.ok(loaded.every((check) => check.streams >= 1 && check.differing === 0));
   assert.ok(loaded[0].streams > loaded[1].streams, "sampled workload streams count with the text scenario");
   assert.ok(
@@ -83,8 +89,16 @@ Deno.test("a loopback run on workers times direct, bare and relay at each level,
   );
 });
 
-/** A "relay" that hands out its own tool_use ids: what the fidelity check is there to catch. */
-function renamingToolIds(upstream: string): BenchSetup {
+Deno.test("the load fidelity is checked under is no more than a level's requests, nor fewer than its concurrency", () => {
+  const small = { ...plan, concurrency: [1, 16], requests: 20, warmup: 0 };
+  // A probe to relay, the measured requests, then the load at 16.
+  assert.equal(plannedRequests(small, ["relay"]), 1 + 2 * 20 + 20);
+  assert.equal(plannedRequests({ ...small, requests: 2000 }, ["relay"]), 1 + 2 * 2000 + 200);
+  assert.equal(plannedRequests({ ...small, concurrency: [500], requests: 2000 }, ["relay"]), 1 + 2000 + 2000);
+});
+
+/** A "relay" that hands on the upstream's answers, `alter`ed: what the fidelity check is there to catch. */
+function alteringRelay(upstream: string, alter: (body: ReadableStream<Uint8Array>) => BodyInit): BenchSetup {
   const direct = urlTarget("direct", upstream);
   return {
     mode: "target",
@@ -93,19 +107,24 @@ function renamingToolIds(upstream: string): BenchSetup {
       name: "relay",
       send: async (request, signal) => {
         const response = await direct.send(request, signal);
-        const body = response.body!
-          .pipeThrough(new TextDecoderStream())
-          .pipeThrough(
-            new TransformStream({ transform: (text, c) => c.enqueue(text.replaceAll("toolu_", "toolu_x")) }),
-          )
-          .pipeThrough(new TextEncoderStream());
-        return new Response(body, response);
+        return new Response(alter(response.body!), response);
       },
     },
     servers: {},
     notes: [],
     [Symbol.asyncDispose]: () => Promise.resolve(),
   };
+}
+
+/** A "relay" that hands out its own tool_use ids. */
+function renamingToolIds(upstream: string): BenchSetup {
+  return alteringRelay(upstream, (body) =>
+    body
+      .pipeThrough(new TextDecoderStream())
+      .pipeThrough(
+        new TransformStream({ transform: (text, c) => c.enqueue(text.replaceAll("toolu_", "toolu_x")) }),
+      )
+      .pipeThrough(new TextEncoderStream()));
 }
 
 Deno.test("a relay that changes tool_use ids fails fidelity, idle and under load, naming the difference", async () => {
@@ -121,8 +140,8 @@ Deno.test("a relay that changes tool_use ids fails fidelity, idle and under load
     signal,
   );
   assert.equal(report.fidelity.passed, false);
-  const verdicts = report.fidelity.checks.map(({ scenario, under_load, streams, differing }) =>
-    `${scenario}${under_load ? " loaded" : ""}: ${
+  const verdicts = report.fidelity.checks.map(({ scenario, under_load, timed, streams, differing }) =>
+    `${scenario}${timed ? " timed" : under_load ? " loaded" : ""}: ${
       differing === 0 ? "identical" : differing === streams ? "all differ" : "some"
     }`
   );
@@ -135,11 +154,43 @@ Deno.test("a relay that changes tool_use ids fails fidelity, idle and under load
     "tool_use loaded: all differ",
     "parallel_tools loaded: all differ",
     "thinking loaded: identical",
+    "text timed: identical",
   ]);
   const [first] = report.fidelity.checks[1].differences;
   assert.equal(first.field, "tool_use id");
   assert.match(first.direct!, /^toolu_mock_/);
   assert.match(first.relay!, /^toolu_xmock_/);
+});
+
+/** A "relay" that sends an event of its own before each stream: one more than the upstream sent. */
+function addingAnEvent(upstream: string): BenchSetup {
+  const ping = new TextEncoder().encode('event: ping\ndata: {"type":"ping"}\n\n');
+  return alteringRelay(upstream, (body) =>
+    ReadableStream.from((async function* () {
+      yield ping;
+      yield* body;
+    })()));
+}
+
+Deno.test("a relay whose workload streams have an event too many fails fidelity, listing it, and the run ends", async () => {
+  await using loopback = await loopbackSetup({
+    placement: "worker",
+    maxConcurrent: 64,
+    program: { module: MAIN },
+  });
+  const report = await runBench(addingAnEvent(loopback.upstream!), plan, countingProgress().progress, signal);
+  assert.equal(report.fidelity.passed, false);
+  const timed = report.fidelity.checks.find((check) => check.timed)!;
+  const streams = (plan.warmup + plan.requests) * plan.concurrency.length;
+  assert.deepEqual({ ...timed, differences: timed.differences.slice(0, 1) }, {
+    scenario: "text",
+    under_load: true,
+    timed: true,
+    streams,
+    differing: streams,
+    differences: [{ at: 0, field: "event", direct: "message_start", relay: "ping" }],
+  });
+  assert.equal(report.levels.length, 2, "every level timed");
 });
 
 Deno.test("without a direct target nothing is compared, and the report says why", async () => {
@@ -177,10 +228,15 @@ Deno.test("a relay worker that dies mid-run ends the run at once, naming it and 
     maxConcurrent: 64,
     program: { module: DYING_WORKER },
   });
-  await assert.rejects(
-    runBench(setup, plan, countingProgress().progress, signal),
-    /^Error: the relay worker stopped mid-run: .*the relay crashed/,
+  const failed = await runBench(setup, plan, countingProgress().progress, signal).catch((error) => error);
+  assert.ok(failed instanceof BenchFailed);
+  assert.match(failed.message, /^the relay worker stopped mid-run: .*the relay crashed/);
+  assert.deepEqual(
+    failed.measured.checks.map(({ scenario }) => scenario),
+    ["text", "tool_use", "parallel_tools", "thinking"],
+    "what was measured before: the idle checks",
   );
+  assert.deepEqual(failed.measured.levels, []);
 });
 
 Deno.test("a relay process that exits mid-run ends the run at once, naming it and why", async () => {
@@ -194,6 +250,6 @@ Deno.test("a relay process that exits mid-run ends the run at once, naming it an
   };
   await assert.rejects(
     runBench(setup, { ...plan, fidelity: false }, countingProgress().progress, signal),
-    /^Error: the relay process stopped mid-run: exited with code 3; the end of its stderr:\n.*\nthe relay crashed\n$/,
+    /^BenchFailed: the relay process stopped mid-run: exited with code 3; the end of its stderr:\n.*\nthe relay crashed\n$/,
   );
 });

@@ -15,6 +15,13 @@ function parsed(stdout: string) {
   }
 }
 
+/** A port nothing listens on: one the system just gave out, and freed. */
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  listener.close();
+  return listener.addr.port;
+}
+
 function assertTimes(figures: { p50: number; p99: number }, what: string) {
   assert.equal(typeof figures?.p50, "number", `${what}.p50`);
   assert.equal(typeof figures?.p99, "number", `${what}.p99`);
@@ -46,7 +53,7 @@ Deno.test("relay bench --quick --json: direct, bare and relay timed, every scena
   assert.ok(report.memory.after_mb > 0);
   assert.equal(report.relay.cpu_ms_per_request, undefined, "a worker's CPU cannot be read");
   assert.equal(report.fidelity.passed, true, JSON.stringify(report.fidelity));
-  assert.equal(report.fidelity.checks.length, 8);
+  assert.equal(report.fidelity.checks.length, 9, "each scenario idle and under load, and the timed streams");
   assert.match(stderr, /bench: concurrency 16: \d+\/\d+ requests/, "plain progress lines without a terminal");
 });
 
@@ -108,6 +115,8 @@ Deno.test("relay bench --target benches a running relay with client tokens, agai
       "--json",
       "--requests",
       "10",
+      "--concurrency",
+      "1,8",
       "--target",
       relay.url,
     ], withToken);
@@ -118,8 +127,8 @@ Deno.test("relay bench --target benches a running relay with client tokens, agai
     assert.equal(report.overhead_ms, undefined);
     assert.equal(report.fidelity.passed, null);
     assert.ok(report.notes.some((note: string) => note.includes("--upstream")));
-    // A probe, then warm-up and the measured requests at 1, 16 and 64, all through the relay under test.
-    assert.equal(upstream.requests.length - before, 1 + (200 + 10) * 3);
+    // A probe, then warm-up and the measured requests at 1 and 8, all through the relay under test.
+    assert.equal(upstream.requests.length - before, 1 + (200 + 10) * 2);
     const planned = Number(/bench: probing: \d+\/(\d+) requests/.exec(stderr)?.[1]);
     assert.equal(planned, upstream.requests.length - before, "the progress counts what is sent, no more");
   });
@@ -141,6 +150,9 @@ Deno.test("relay bench --provider says what it will spend, and sends exactly tha
     assert.match(stderr, /12 requests for claude-haiku-4-5 to provider gateway \(anthropic-compatible\)/);
     assert.match(stderr, /up to \d+ tokens/);
     assert.match(stderr, /--yes/);
+    const json = await runRelay(["bench", "--provider", "gateway", "-c", path, "--json"]);
+    assert.equal(json.code, 2);
+    assert.match(parsed(json.stdout).error.message, /no terminal to confirm on: pass --yes/);
     assert.equal(upstream.requests.length, 0);
   });
 
@@ -178,23 +190,56 @@ Deno.test("relay bench --provider says what it will spend, and sends exactly tha
 });
 
 Deno.test("relay bench refuses flags that do not go together", async () => {
-  for (
-    const [args, pattern] of [
-      [["--upstream", "http://127.0.0.1:1"], /--upstream goes with --target/],
-      [["--target", "http://127.0.0.1:1", "--provider", "x"], /cannot be used together/],
-      [["--concurrency", "1,0"], /positive integer/],
-      [["--events", "100001"], /expected at most 100000/],
-    ] as const
-  ) {
+  const refusals = [
+    [["--upstream", "http://127.0.0.1:1"], /--upstream goes with --target/],
+    [["--target", "http://127.0.0.1:1", "--provider", "x"], /cannot be used together/],
+    [["-c", "relay.yaml"], /-c\/--config goes with --provider/],
+    [["--yes"], /--yes goes with --provider/],
+    [["--requests", "5", "--concurrency", "1,16"], /5 requests per level cannot reach concurrency 16/],
+    [["--concurrency", "1,0"], /positive integer/],
+    [["--concurrency", "0x10"], /positive integer/],
+    [["--requests", "1e3"], /positive integer/],
+    [["--concurrency", "1001"], /expected at most 1000/],
+    [["--concurrency", "1,16,16"], /16 is given twice/],
+    [["--events", "100001"], /expected at most 100000/],
+  ] as const;
+  await Promise.all(refusals.map(async ([args, pattern]) => {
     const { code, stderr } = await runRelay(["bench", ...args]);
-    assert.notEqual(code, 0);
+    assert.notEqual(code, 0, args.join(" "));
     assert.match(stderr, pattern);
-  }
+  }));
 });
 
-Deno.test("Ctrl-C during relay bench exits 130, its servers stopped and its temporary folder gone", async (t) => {
-  for (const [placement, command] of [["worker", FROM_SOURCE], ["child", WITH_RUN]] as const) {
-    await t.step(placement, async () => {
+Deno.test("relay bench --json: a failure is one JSON object on stdout too, naming the target", async () => {
+  const target = `http://127.0.0.1:${closedPort()}`;
+  const unreachable = await runRelay(["bench", "--quick", "--json", "--target", target]);
+  assert.equal(unreachable.code, 1);
+  const { error } = parsed(unreachable.stdout);
+  assert.match(error.message, new RegExp(`^relay \\(${target}\\): the request failed: .*refused`));
+  assert.match(unreachable.stderr, /relay bench: relay \(http:\/\/127\.0\.0\.1:\d+\): the request failed/);
+
+  const refused = await runRelay(["bench", "--json", "--yes"]);
+  assert.equal(refused.code, 2);
+  assert.match(parsed(refused.stdout).error.message, /--yes goes with --provider/);
+});
+
+Deno.test("relay bench bypasses a proxy for loopback unless NO_PROXY names 127.0.0.1 itself", async () => {
+  const env = { HTTP_PROXY: `http://127.0.0.1:${closedPort()}`, NO_PROXY: "127.0.0.10" };
+  const args = ["bench", "--quick", "--requests", "20", "--concurrency", "1", "--no-fidelity"];
+  const { code, stderr } = await runRelay(args, { env });
+  assert.equal(code, 0, stderr);
+});
+
+Deno.test("Ctrl-C, SIGTERM or SIGHUP during relay bench exits 128+n, its servers stopped and its temporary folder gone", async (t) => {
+  const runs = [
+    ["worker", FROM_SOURCE, "SIGINT", 130],
+    ["child", WITH_RUN, "SIGINT", 130],
+    // Unhandled, either would end the bench at once and leave its children running.
+    ["child", WITH_RUN, "SIGTERM", 143],
+    ["child", WITH_RUN, "SIGHUP", 129],
+  ] as const;
+  for (const [placement, command, signal, exitCode] of runs) {
+    await t.step(`${signal}, ${placement}`, async () => {
       const home = await sandbox();
       const tmp = `${home}/tmp`;
       await Deno.mkdir(tmp);
@@ -216,9 +261,10 @@ Deno.test("Ctrl-C during relay bench exits 130, its servers stopped and its temp
         seen += value;
       }
       assert.equal((await Array.fromAsync(Deno.readDir(tmp))).length, 1, "the run's folder, while it runs");
-      bench.kill("SIGINT");
+      bench.kill(signal);
       for await (const _ of lines) { /* drain */ }
-      assert.equal((await bench.status).code, 130);
+      const status = await bench.status;
+      assert.deepEqual([status.code, status.signal], [exitCode, null], "it exits by itself");
       assert.deepEqual(await Array.fromAsync(Deno.readDir(tmp)), [], "nothing left behind");
     });
   }
