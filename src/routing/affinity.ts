@@ -22,15 +22,16 @@ export interface ConversationAffinityOptions {
  * Which provider and key each conversation is on, so its next requests go there too: Anthropic's
  * thinking signatures only validate where they were made, and a prompt cache only hits on the key
  * (organisation) that wrote it. The caller keeps the pin while that provider and key are usable and
- * `set`s a new one when it had to move; forgetting is by age and by size, with no timers.
+ * `set`s a new one when it had to move; forgetting is by age and by size, with no timers. A key is best
+ * named by what a reload keeps (its secret's fingerprint), not by an object a reload builds anew.
  *
  * @example
  * ```ts
- * const affinity = new ConversationAffinity<ProviderKey>({ now: Date.now });
+ * const affinity = new ConversationAffinity<string>({ now: Date.now });
  * const conversation = conversationKey(request.headers, body);
  * const pinned = conversation === undefined ? undefined : affinity.get(conversation);
- * // ... order providers with preferNamed(order, pinned?.provider), pick with { prefer: pinned?.key } ...
- * if (conversation !== undefined) affinity.set(conversation, { provider: route.name, key });
+ * // ... order providers with preferNamed(order, pinned?.provider), prefer the key fingerprinted pinned?.key ...
+ * if (conversation !== undefined) affinity.set(conversation, { provider: route.name, key: keyId(key) });
  * ```
  */
 export class ConversationAffinity<K> {

@@ -67,8 +67,8 @@ export interface PickOptions<K> {
   prefer?: K;
   /**
    * For a request no rate limit counts (`count_tokens`, the model list): the pick ignores the key's
-   * windows and the estimate, reserves nothing and takes no turn; only a 429's rest or a disabled key
-   * keeps a key out.
+   * windows and the estimate, reserves nothing and takes turns apart from counted requests, so it moves
+   * neither where they go nor always to the same key; only a 429's rest or a disabled key keeps a key out.
    */
   uncounted?: boolean;
 }
@@ -82,12 +82,15 @@ const _LIMIT_FOR: Record<RateLimitWindowName, keyof KeyLimits> = {
 
 const _NOTHING: TokenCount = { input: 0, output: 0 };
 
+/** Which turns a pick takes: counted and uncounted requests take turns apart. */
+type _Turns = "counted" | "uncounted";
+
 class _KeyState {
   readonly windows: Map<RateLimitWindowName, UsageWindow>;
   disabled: string | undefined;
   cooledUntil = 0;
-  // Which pick of the pool last took this key (0: none yet), to break ties between equal ratios.
-  lastPicked = 0;
+  // Which pick of the pool last took this key (0: none yet), per turns, to break ties between equal ratios.
+  readonly lastPicked: Record<_Turns, number> = { counted: 0, uncounted: 0 };
 
   constructor(limits: KeyLimits, options: KeyPoolOptions) {
     this.windows = new Map(
@@ -131,22 +134,22 @@ class _KeyState {
     return reservations;
   }
 
-  /** Whether this key goes before `other`: less used, or on a tie, picked less recently. */
-  before(other: _KeyState): boolean {
+  /** Whether this key goes before `other`: less used, or on a tie, picked less recently in `turns`. */
+  before(other: _KeyState, turns: _Turns): boolean {
     const ratio = this.ratio;
     const otherRatio = other.ratio;
-    return ratio < otherRatio || (ratio === otherRatio && this.lastPicked < other.lastPicked);
+    return ratio < otherRatio || (ratio === otherRatio && this.lastPicked[turns] < other.lastPicked[turns]);
   }
 }
 
 /**
  * The keys of one provider and what they have spent. A request takes the usable key with the lowest
  * usage ratio; ties go to the key picked least recently (the first listed until each has been picked),
- * so keys that know no limits take turns. A 429 cools a key until its reset, a 401 or 403
- * disables it, and every response's rate-limit headers report the upstream's own budget, which can
- * only tighten a configured limit (see `UsageWindow`). Limits the config leaves out are learned from
- * those headers, so a key without configured limits counts as unused (ratio 0)
- * until its upstream says otherwise.
+ * so keys that know no limits take turns (uncounted requests turns of their own). A 429 cools a key
+ * until its reset, a 401 or 403 disables it, and every response's rate-limit headers report the
+ * upstream's own budget, which can only tighten a configured limit (see `UsageWindow`). Limits the
+ * config leaves out are learned from those headers, so a key without configured limits counts as
+ * unused (ratio 0) until its upstream says otherwise.
  *
  * Time is injected and nothing here sleeps: when every key is cold, {@linkcode pick} says until when,
  * and the caller decides whether to wait that long.
@@ -192,11 +195,12 @@ export class KeyPool<K> {
         ? { kind: "none" }
         : { kind: "wait", waitUntil, retryAfterMs: Math.ceil(waitUntil - now) };
     }
+    const turns = counted === undefined ? "uncounted" : "counted";
     const [key, state] = ready.find(([key]) => key === options.prefer) ??
-      ready.reduce((best, entry) => entry[1].before(best[1]) ? entry : best);
-    if (counted === undefined) return { kind: "key", key, reservation: { key, windows: new Map() } };
-    state.lastPicked = ++this.#picks;
-    return { kind: "key", key, reservation: { key, windows: state.reserve(counted) } };
+      ready.reduce((best, entry) => entry[1].before(best[1], turns) ? entry : best);
+    state.lastPicked[turns] = ++this.#picks;
+    const windows = counted === undefined ? new Map() : state.reserve(counted);
+    return { kind: "key", key, reservation: { key, windows } };
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Provider, ProviderKey } from "../providers/types.ts";
+import { keyId } from "../util/fingerprint.ts";
 import { ConversationAffinity } from "./affinity.ts";
 import { type BreakerPermit, type BreakerState, CircuitBreaker } from "./circuit_breaker.ts";
 import type { Release } from "./concurrency.ts";
@@ -91,13 +92,17 @@ export interface Attempt {
   observe(snapshot: RateLimitSnapshot): void;
   /** The upstream committed (first event in): the answer streams to the client from here. */
   committed(ttfbMs: number): void;
-  /** The committed answer ended; `usage` when the stream said it, else the estimate is kept. */
+  /**
+   * The committed answer ended; `usage` when the stream said it, else what was reserved stands: the
+   * input, and the output only as far as the key's windows had room, as a bound that holds no request back.
+   */
   finished(usage: TokenCount | undefined): void;
   /** The attempt failed before committing, as `decision` says. */
   failed(decision: FailureDecision): void;
   /**
    * The client left after the attempt was sent, before it committed: it says nothing of the upstream's
-   * health, but the upstream got the request, so it counts against the key.
+   * health, but the upstream got the request, so it counts against the key as far as relay knows it:
+   * the request and its input; its output, unknown, stays a bound that holds no request back.
    */
   abandoned(): void;
   /**
@@ -235,6 +240,11 @@ class _RouteState {
     return index === undefined ? undefined : this.#priceList[Number(index)];
   }
 
+  /** The key whose `keyId` is `id`, when this provider still has it. */
+  keyWithId(id: string): ProviderKey | undefined {
+    return this.#route.keys.find((key) => keyId(key) === id);
+  }
+
   /** Whether a key other than `key` is in rotation (enabled, its breaker not open). */
   hasOtherWorkingKey(key: ProviderKey): boolean {
     return this.#route.keys.some((other) =>
@@ -286,7 +296,8 @@ interface _Ranking {
  *
  * A reloaded config gets a new router built from the previous one: providers whose name and
  * {@linkcode Route.fingerprint} are unchanged keep their live state, latency averages and conversation
- * pins carry over by provider name, and everything else starts fresh. A provider or key the new config
+ * pins carry over by provider name (a pin's key by its secret, whatever else changed), and everything
+ * else starts fresh. A provider or key the new config
  * dropped is simply absent: requests already under way hold on to its state and finish on it.
  *
  * @example
@@ -302,7 +313,8 @@ export class Router {
   // By strategy name, and apart for uncounted requests (see `#strategyFor`).
   readonly #strategies = new Map<string, Strategy>();
   readonly #ttfb: EwmaMap<string>;
-  readonly #affinity: ConversationAffinity<ProviderKey>;
+  // Pins name a key by its secret's fingerprint: a reload that changes its provider builds new key objects.
+  readonly #affinity: ConversationAffinity<string>;
   readonly #now: () => number;
 
   constructor(routes: Route[], options: RoutingOptions, from: { previous?: Router } = {}) {
@@ -311,7 +323,7 @@ export class Router {
     this.#now = options.now ?? Date.now;
     const { previous } = from;
     this.#ttfb = previous ? previous.#ttfb : new EwmaMap<string>();
-    this.#affinity = previous ? previous.#affinity : new ConversationAffinity<ProviderKey>();
+    this.#affinity = previous ? previous.#affinity : new ConversationAffinity<string>();
     this.#states = routes.map((route) => {
       const kept = previous && previous.#unchanged(route);
       kept?.adopt(route);
@@ -342,7 +354,7 @@ export class Router {
       committed: (state, key, ttfbMs) => {
         this.#ttfb.observe(state.route.provider.name, ttfbMs);
         if (request.conversation && key && this.#options.affinity) {
-          this.#affinity.set(request.conversation, { provider: state.route.provider.name, key });
+          this.#affinity.set(request.conversation, { provider: state.route.provider.name, key: keyId(key) });
         }
       },
     });
@@ -402,7 +414,10 @@ export class Router {
       }),
       pinned?.provider,
     );
-    return { order, preferKey: pinned?.key };
+    const pinnedKey = pinned?.key === undefined
+      ? undefined
+      : order.find(({ name }) => name === pinned.provider)?.state.keyWithId(pinned.key);
+    return { order, preferKey: pinnedKey };
   }
 
   #unchanged(route: Route): _RouteState | undefined {
@@ -604,15 +619,19 @@ export class Plan {
     this.#attempts++;
     state.inFlight++;
     let open = true;
-    // `usage` settles the reservation; `"unsent"` gives it all back, the request included.
+    // `usage` settles the reservation; `"unsent"` gives it all back, the request included. Unknown
+    // usage (no usage block, a client gone before the answer) leaves the reservation as it stands: the
+    // input counted, and the output, which the upstream may or may not have spent, a bound that makes
+    // the key look busier but holds no request back. Settling all of `max_tokens` would hold the key
+    // for the rest of its window.
     const end = (usage: TokenCount | "unsent" | undefined) => {
       if (!open) return;
       open = false;
       state.inFlight--;
       slot();
-      if (!reservation) return;
+      if (!reservation || usage === undefined) return;
       if (usage === "unsent") state.pool.release(reservation);
-      else state.pool.settle(reservation, usage ?? this.#request.estimate);
+      else state.pool.settle(reservation, usage);
     };
     const releasePermits = () => {
       state.breaker.release(permit);

@@ -16,7 +16,7 @@ import { StreamTimeoutError } from "../stream/timeouts.ts";
 import { countedTokens, type UsageDetail, UsageTap } from "../stream/usage_tap.ts";
 import { WatchedReader } from "../stream/watched_reader.ts";
 import { concatBytes } from "../util/bytes.ts";
-import { keyFingerprint } from "../util/fingerprint.ts";
+import { keyId } from "../util/fingerprint.ts";
 import { maskSecretsInLine } from "../util/mask.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import { inspectMessagesBody, messagesFields, readBody } from "./body.ts";
@@ -382,7 +382,7 @@ async function _relay(
       if (trace.provider !== undefined && trace.provider !== attempt.route.provider.name) trace.failovers++;
       trace.provider = attempt.route.provider.name;
       trace.key = attempt.key?.label;
-      trace.keyId = attempt.key && (attempt.key.id ?? keyFingerprint(attempt.key.secret));
+      trace.keyId = attempt.key && keyId(attempt.key);
       trace.upstreamModel = attempt.upstreamModel;
       const exchange = _exchange(request.signal, options.inFlight);
       const tried = await _try(c, attempt, fields, body, now, exchange.upstream).catch((error) => {

@@ -251,7 +251,7 @@ Deno.test("KeyPool.pick of an uncounted request neither reserves nor waits for a
   assert.deepEqual([pick.key, pick.reservation.windows.size], ["a", 0]);
   pool.settle(pick.reservation, { input: 5000, output: 0 });
   assert.deepEqual([pool.status("a").ratio, pool.status("b").ratio], [1, 1]);
-  assert.equal(keyOf(pool.pick(SMALL, { uncounted: true })), "a", "and takes no turn");
+  assert.equal(keyOf(pool.pick(SMALL, { uncounted: true })), "b", "and takes turns of its own");
   pool.cool("a", 1000);
   pool.disable("b", "401");
   assert.deepEqual(pool.pick(SMALL, { uncounted: true }), {
@@ -259,6 +259,15 @@ Deno.test("KeyPool.pick of an uncounted request neither reserves nor waits for a
     waitUntil: 1000,
     retryAfterMs: 1000,
   });
+});
+
+Deno.test("KeyPool gives uncounted requests turns of their own, which move none of the counted ones", () => {
+  const clock = new FakeClock();
+  const pool = new KeyPool([{ key: "a" }, { key: "b" }], { now: clock.now });
+  const picks = [false, true, false, true, true, false].map((uncounted) =>
+    `${uncounted ? "count" : "message"}:${keyOf(pool.pick(SMALL, { uncounted }))}`
+  );
+  assert.deepEqual(picks, ["message:a", "count:a", "message:b", "count:b", "count:a", "message:a"]);
 });
 
 Deno.test("KeyPool.pick leaves out the keys a request already tried and keeps to a preferred key", () => {

@@ -78,6 +78,25 @@ Deno.test("a removed key drains: its attempt under way finishes, new plans never
   assert.equal(reloaded.status()[0].inFlight, 0);
 });
 
+Deno.test("a conversation keeps its key across a reload that changes its provider, and moves once the key is gone", () => {
+  const old = new Router([route("a", ["a1", "a2"])], OPTIONS);
+  old.plan(request).next(); // an unrelated request takes a1, so the conversation lands on a2
+  const conversation = { ...request, conversation: "conv-1" };
+  const serve = (router: Router) => {
+    const attempt = attemptOf(router.plan(conversation).next());
+    attempt.committed(1);
+    attempt.finished({ input: 1, output: 1 });
+    return where(attempt);
+  };
+  assert.equal(serve(old), "a/a2");
+  const changed = new Router([{ ...route("a", ["a1", "a2"], "a:max_in_flight"), maxInFlight: 10 }], OPTIONS, {
+    previous: old,
+  });
+  assert.deepEqual([serve(changed), serve(changed)], ["a/a2", "a/a2"], "new key objects, the same secret");
+  const dropped = new Router([route("a", ["a1", "a3"])], OPTIONS, { previous: changed });
+  assert.equal(serve(dropped), "a/a1");
+});
+
 Deno.test("breaker changes reach the router's listener, the new router's once a reload carried the state over", () => {
   const heard: [string, BreakerChange][] = [];
   const listen = (who: string) => (change: BreakerChange) => heard.push([who, change]);

@@ -3,7 +3,13 @@ import { attemptOf, httpFailure, idleProvider, where } from "./_plans.ts";
 import { classifyFailure } from "../../src/routing/failure.ts";
 import { readRateLimitHeaders } from "../../src/routing/rate_limit_headers.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
-import { type PlanRequest, type Route, Router, type RoutingOptions } from "../../src/routing/router.ts";
+import {
+  type Attempt,
+  type PlanRequest,
+  type Route,
+  Router,
+  type RoutingOptions,
+} from "../../src/routing/router.ts";
 
 const timeouts = { connect: 1, firstByte: 1, idle: 1 };
 const route = (
@@ -216,6 +222,31 @@ Deno.test("an attempt cancelled before it was sent gives back its request and to
   sent.abandoned();
   assert.equal(router.status()[0].keys[0].ratio, 1, "the upstream got it: its one request a minute is spent");
   assert.equal(router.plan(request("m")).next().kind, "wait");
+});
+
+Deno.test("an attempt whose usage never comes keeps its input counted and its max_tokens only as a bound", () => {
+  const limited = route("a", ["a1"]);
+  const limits = new Map([[limited.keys[0], { tpm: 1000, output_tpm: 500 }]]);
+  // Claude Code asks for 32000 output tokens: far more than the key's windows have room for.
+  const claudeCode = { model: "m", estimate: { input: 10, output: 32_000 }, conversation: undefined };
+  const small = { model: "m", estimate: { input: 10, output: 100 }, conversation: undefined };
+  const ends = {
+    "the client left before the answer": (attempt: Attempt) => attempt.abandoned(),
+    "an answer without usage": (attempt: Attempt) => {
+      attempt.committed(1);
+      attempt.finished(undefined);
+    },
+  };
+  for (const [how, end] of Object.entries(ends)) {
+    const router = routerOf([{ ...limited, limits }]);
+    end(attemptOf(router.plan(claudeCode).next()));
+    assert.equal(router.status()[0].keys[0].ratio, 1, `${how}: the key looks busy`);
+    const next = router.plan(small).next();
+    assert.equal(next.kind, "attempt", `${how}: yet holds no request back`);
+    attemptOf(next).cancelled();
+    const input = router.plan({ ...small, estimate: { input: 991, output: 0 } }).next();
+    assert.equal(input.kind, "wait", `${how}: the input stays counted`);
+  }
 });
 
 Deno.test("a key skipped for its open breaker is not charged a request", () => {
