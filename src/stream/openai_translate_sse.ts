@@ -53,7 +53,9 @@ export interface TranslateSseOptions {
  * `body` translated event by event. Like relay's other stream stages it reads only when its reader
  * asks (`highWaterMark: 0`), so a slow client slows the upstream. When the translation finishes, the
  * output closes and `body` is cancelled, which aborts the request that feeds it, unless `drain` asks
- * for the rest of `body` first; a failure of `body` fails the output, for relay to report. Cancelling
+ * for the rest of `body` first; a failure of `body` fails the output, for relay to report, but one relay
+ * made on purpose (a `BodyCutError`, relay's own answer broken off) ends it with the translation's
+ * `fail`, saying why. Cancelling
  * the output (the client left) cancels `body`. An input that cannot be translated (an event too large
  * for the decoder, a translation that throws) cancels `body`, even when draining, since what is left of
  * it cannot be read and may never end, and ends the output with the translation's `fail`, or fails it,
@@ -150,7 +152,12 @@ export function translateSse(
           result = await read();
         } catch (error) {
           if (translation.settling) end(controller);
-          else controller.error(error);
+          else if (error instanceof BodyCutError && translation.fail) {
+            // relay broke its own answer off, saying why (half an event it could not end with an error
+            // event of its own): this output can still end with one.
+            for (const bytes of translation.fail(error.message)) controller.enqueue(bytes);
+            controller.close();
+          } else controller.error(error);
           return;
         }
         if (!result || result.done) {

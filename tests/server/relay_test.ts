@@ -466,18 +466,26 @@ Deno.test("a stream that ends before message_stop is an upstream failure: the cl
   await upstream.close();
 });
 
-Deno.test("a stream cut inside an event, then ended, breaks the client's transfer and is an upstream failure", async () => {
+Deno.test("a stream cut inside an event, then ended, breaks the client's transfer, or ends the front door's with an error chunk", async () => {
   const head =
     'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":5}}}\n\n';
   const upstream = startFakeUpstream(() => sseChunks([head, 'event: content_block_start\ndata: {"ty']));
   await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const message = "upstream upstream ended the stream before message_stop";
   const response = await post(`${relay.url}/v1/messages`, MESSAGES);
   await assert.rejects(response.text());
   const log = await relay.nextRequestLog();
-  assert.deepEqual(
-    [log.outcome, log.message],
-    ["upstream_failed", "upstream upstream ended the stream before message_stop"],
+  assert.deepEqual([log.outcome, log.message], ["upstream_failed", message]);
+  // The front door's client gets whole chunks only, so it can be told, in OpenAI's shape.
+  const chat = await post(
+    `${relay.url}/v1/chat/completions`,
+    JSON.stringify({ model: "m", stream: true, messages: [{ role: "user", content: "hi" }] }),
   );
+  const chunks = (await chat.text()).split("\n\n").filter(Boolean);
+  assert.deepEqual(JSON.parse(chunks.at(-1)!.slice("data: ".length)), {
+    error: { message, type: "api_error", param: null, code: null },
+  });
+  assert.equal((await relay.nextRequestLog()).outcome, "upstream_failed");
   await upstream.close();
 });
 
