@@ -152,11 +152,15 @@ export function messagesFields(body: unknown): MessagesFields {
   if (typeof model !== "string" || model === "") {
     throw new RelayError(400, `model: field required (a non-empty string), got ${_kind(model)}`);
   }
+  // No model's name has one, and a NUL would cut the name short in the ledger.
+  if (_CONTROL.test(model)) throw new RelayError(400, "model: must not contain control characters");
   if (stream !== undefined && typeof stream !== "boolean") {
     throw new RelayError(400, `stream: expected a boolean, got ${_kind(stream)}`);
   }
   return { model, stream: stream === true, json: body as Record<string, unknown> };
 }
+
+const _CONTROL = /\p{Cc}/u;
 
 function _kind(value: unknown): string {
   if (value === null) return "null";

@@ -60,6 +60,8 @@ Deno.test("messagesFields checks a parsed body the way inspectMessagesBody check
       [{ model: "" }, "model: field required (a non-empty string), got a string"],
       [{ model: 42 }, "model: field required (a non-empty string), got a number"],
       [{ model: "m", stream: "yes" }, "stream: expected a boolean, got a string"],
+      [{ model: "claude\u0000-x" }, "model: must not contain control characters"],
+      [{ model: "claude\u001b[2J" }, "model: must not contain control characters"],
     ] as const
   ) {
     const expected = new RegExp(`^${RegExp.escape(message)}$`);
