@@ -21,6 +21,11 @@ export interface KeepAliveOptions {
   intervalMs: number;
   /** The keep-alive's bytes: {@linkcode ANTHROPIC_PING} or {@linkcode OPENAI_PING}. */
   ping: Uint8Array;
+  /**
+   * Longest a client may take to ask for more once handed something, as {@linkcode ForwardOptions}
+   * has it: past this, it is given up on and the body broken off. No limit when left out.
+   */
+  clientIdleMs?: number;
   /** Monotonic milliseconds; `performance.now` unless given. */
   now?: () => number;
   /** The global `setTimeout`/`clearTimeout` unless given. */
@@ -29,7 +34,8 @@ export interface KeepAliveOptions {
 
 /**
  * The same SSE body, with `ping` sent whenever the source has been silent for `intervalMs` while the
- * client waits for more, only ever between two events; a source's error passes through as it is. For
+ * client waits for more, only ever between two events; a source's error passes through as it is. A
+ * client that stops reading is given up on after `clientIdleMs`, so it cannot hold the body open. For
  * bodies relay makes itself (the admin event stream); relayed bodies get theirs from
  * {@linkcode forwardBody} directly, in the same stream layer as their deadlines.
  *
@@ -42,8 +48,13 @@ export function withKeepAlive(
   body: ReadableStream<Uint8Array>,
   options: KeepAliveOptions,
 ): ReadableStream<Uint8Array> {
-  if (options.intervalMs <= 0) return body;
-  const { intervalMs, ping, ...clock } = options;
-  const keepAlive: ForwardOptions["keepAlive"] = { intervalMs, ping };
-  return forwardBody(new WatchedReader(body.getReader(), clock), { sse: true, keepAlive });
+  const { intervalMs, ping, clientIdleMs, ...clock } = options;
+  if (intervalMs <= 0 && clientIdleMs === undefined) return body;
+  const keepAlive: ForwardOptions["keepAlive"] = intervalMs > 0 ? { intervalMs, ping } : undefined;
+  return forwardBody(new WatchedReader(body.getReader(), clock), {
+    sse: true,
+    keepAlive,
+    clientIdleMs,
+    ...clock,
+  });
 }

@@ -132,3 +132,28 @@ Deno.test("a source's error passes through as it is", async () => {
   source.fail(new Error("bus closed"));
   await assert.rejects(read, /bus closed/);
 });
+
+Deno.test("a client that stops reading is given up on after clientIdleMs, keep-alives on or off", async () => {
+  for (const intervalMs of [1000, 0]) {
+    const source = controlledStream();
+    const clock = new FakeClock();
+    const body = withKeepAlive(source.body, {
+      intervalMs,
+      ping: OPENAI_PING,
+      clientIdleMs: 5000,
+      now: clock.now,
+      timers: clock,
+    });
+    const reader = body.getReader();
+    const first = reader.read();
+    await source.whenRead();
+    source.push("event: ready\ndata: {}\n\n");
+    await first;
+    // The client asks for nothing more: its deadline runs, though nobody waits on the source.
+    assert.ok(clock.armed.includes(5000), `armed: ${clock.armed}`);
+    clock.advance(5000);
+    const reason = await source.cancelled;
+    assert.match(String(reason), /client read nothing for 5000 ms/, `keep-alives every ${intervalMs} ms`);
+    await assert.rejects(reader.read());
+  }
+});

@@ -44,7 +44,10 @@ export function eventsRoute(runtime: Runtime): () => Response {
       }),
     );
     const intervalMs = runtime.current.settings.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
-    return new Response(withKeepAlive(body, { intervalMs, ping: OPENAI_PING }), {
+    // A reader that stops reading is dropped once it is behind (`too_slow`), and its connection after
+    // `timeouts.idle`, as a relayed stream's client is.
+    const clientIdleMs = runtime.current.config.timeouts.idle;
+    return new Response(withKeepAlive(body, { intervalMs, ping: OPENAI_PING, clientIdleMs }), {
       headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
     });
   };
