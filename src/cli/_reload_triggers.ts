@@ -4,8 +4,8 @@ import type { Runtime } from "../server/runtime.ts";
 /**
  * What makes `relay serve` read its config again besides `POST /admin/reload`: SIGHUP, and any change
  * to the file, looked at every second ({@linkcode watchConfigFile}). On the built-in defaults there is
- * no file to watch, and SIGHUP is a failed reload: logged, shown by `relay status` and counted in
- * `relay_config_reloads_total{result="failure"}`.
+ * no file to watch, and SIGHUP only logs that there is nothing to reload: nothing failed, and an alert
+ * on `relay_config_reloads_total{result="failure"}` must not fire.
  *
  * @example
  * ```ts
@@ -15,12 +15,16 @@ import type { Runtime } from "../server/runtime.ts";
  * ```
  */
 export function reloadTriggers(runtime: Runtime, path: string | undefined): { stop(): void } {
-  const onHangup = () => runtime.reload("SIGHUP");
+  const onHangup = path === undefined
+    ? () => runtime.logger.info("nothing to reload", { reason: "SIGHUP", config: "none (built-in defaults)" })
+    : () => runtime.reload("SIGHUP");
   const signals = Deno.build.os !== "windows";
   if (signals) Deno.addSignalListener("SIGHUP", onHangup);
   const watcher = path === undefined
     ? undefined
     : watchConfigFile(path, () => runtime.reload("file changed"));
+  // A reload from elsewhere read the file: the watcher must not reload the same change once more.
+  runtime.follow(() => watcher?.rebase());
   return {
     stop() {
       if (signals) Deno.removeSignalListener("SIGHUP", onHangup);

@@ -2,6 +2,12 @@ import { realTimers, type Timers } from "../stream/timeouts.ts";
 
 /** A running {@linkcode watchConfigFile}. */
 export interface ConfigWatcher {
+  /**
+   * Takes the file as it is now for seen: after a reload something else asked for (SIGHUP, the admin
+   * API), which read the file already, its change is no news. A save between that read and this one
+   * is taken for seen too: a window of a few milliseconds.
+   */
+  rebase(): void;
   /** Stops watching; a look already under way reports nothing. */
   close(): void;
 }
@@ -57,6 +63,9 @@ export function watchConfigFile(
   };
   let timer = timers.setTimeout(look, intervalMs);
   return {
+    rebase() {
+      seen = _versionNow(path);
+    },
     close() {
       closed = true;
       timers.clearTimeout(timer);

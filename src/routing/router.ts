@@ -368,21 +368,22 @@ export class Router {
   /**
    * Switches a provider, or one of its keys (`key`: its place in the list or its name), on or off
    * until a reload changes that provider. Off, it takes no new requests; those under way finish.
-   * Returns false when there is no such provider or key. Switching a key on also puts back one that a
-   * 401 or 403 took out of rotation.
+   * Returns what was switched, a key by its label (however `key` named it), or `undefined` when there
+   * is no such provider or key. Switching a key on also puts back one that a 401 or 403 took out of
+   * rotation.
    */
-  setEnabled(provider: string, enabled: boolean, key?: string): boolean {
+  setEnabled(provider: string, enabled: boolean, key?: string): { key?: string } | undefined {
     const state = this.#states.find((state) => state.route.provider.name === provider);
-    if (!state) return false;
+    if (!state) return undefined;
     if (key === undefined) {
       state.enabled = enabled;
-      return true;
+      return {};
     }
     const found = state.findKey(key);
-    if (!found) return false;
+    if (!found) return undefined;
     if (enabled) state.pool.enable(found);
     else state.pool.disable(found, SWITCHED_OFF);
-    return true;
+    return { key: found.label };
   }
 
   /** The model names and patterns the providers serve, for telling a client what it can ask for. */

@@ -1,6 +1,6 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { ClientRegistry, namedClients } from "../ledger/clients.ts";
-import type { Logger } from "../util/logger.ts";
+import type { LogFields } from "../util/logger.ts";
 import { VERSION } from "../version.ts";
 import { clientAuth, type Refusal } from "./auth.ts";
 import { chatCompletions } from "./chat_completions.ts";
@@ -36,8 +36,10 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   // only a request this app made can be found, and its entry goes when the request does.
   const parsedBodies = new WeakMap<Request, Record<string, unknown>>();
   const forward = relay({ ...options, parsedBody: (request) => parsedBodies.get(request) });
+  // What a reload changes is read per request, as relay's own handler reads it.
+  const current = () => options.settings?.() ?? options;
   app.use(requestId());
-  app.use(_accessLine(options.logger));
+  app.use(_accessLine(current));
   app.use(_refuseWhileShuttingDown(options.inFlight, (request) => parsedBodies.has(request)));
   app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
   const clients = options.clients ?? new ClientRegistry(namedClients(options.tokens));
@@ -48,8 +50,6 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
     parsedBodies.set(request, messages);
     return await app.fetch(request);
   };
-  // What a reload changes is read per request, as relay's own handler reads it.
-  const current = () => options.settings?.() ?? options;
   app.post(
     CHAT_COMPLETIONS_PATH,
     chatCompletions({
@@ -108,15 +108,18 @@ function _refuseWhileShuttingDown(
  * The access line of a request no handler logs itself: relay's own refusals (a missing token, an
  * unknown route, a front-door request it could not translate) and the model list it answers from the
  * config. Successful `/health`, `/metrics` and admin calls are left out: probes and scrapers would
- * bury the rest.
+ * bury the rest. Like relay's own lines, each goes to `onRequest` too: the event stream and metrics.
  */
-function _accessLine(logger: Logger): MiddlewareHandler<RelayEnv> {
+function _accessLine(
+  current: () => Pick<RelayOptions, "logger" | "onRequest">,
+): MiddlewareHandler<RelayEnv> {
   return async (c, next) => {
     const start = performance.now();
     await next();
     const { status } = c.res;
     if (c.get("handlerLogs") || (status < 400 && !c.req.path.startsWith("/v1/"))) return;
-    logger.info("request", {
+    const { logger, onRequest } = current();
+    const line: LogFields = {
       request_id: c.get("requestId"),
       client: c.get("client"),
       method: c.req.method,
@@ -125,7 +128,13 @@ function _accessLine(logger: Logger): MiddlewareHandler<RelayEnv> {
       outcome: status < 400 ? "complete" : "relay_error",
       duration_ms: Math.round(performance.now() - start),
       error: status < 400 ? undefined : await _errorMessage(c.res),
-    });
+    };
+    logger.info("request", line);
+    try {
+      onRequest?.(line, undefined);
+    } catch (error) {
+      logger.error("request listener failed", { request_id: line.request_id, error: String(error) });
+    }
   };
 }
 

@@ -94,8 +94,11 @@ function _tooSlow(timeoutMs: number): RelayError {
   );
 }
 
+/** A size as exact as the limit it is compared with: `32 MiB`, `1000 bytes` (a `1kb` limit), never rounded. */
 function _size(bytes: number): string {
-  return bytes >= 1_048_576 ? `${+(bytes / 1_048_576).toFixed(1)} MiB` : `${+(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes >= 1_048_576 && bytes % 1_048_576 === 0) return `${bytes / 1_048_576} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
 }
 
 /** What routing reads from a Messages body; everything else stays in the original bytes. */

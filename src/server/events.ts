@@ -21,7 +21,7 @@ export interface ReloadOutcome {
 /** A provider or key switched on or off at runtime. */
 export interface SwitchChange {
   provider: string;
-  /** The key as it was named: its place in the list or its name. */
+  /** The key's label, as logs show it (`main (sk-ant-...x7f2)`). */
   key?: string;
   enabled: boolean;
 }

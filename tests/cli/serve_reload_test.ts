@@ -35,6 +35,16 @@ Deno.test("SIGHUP makes relay serve read its config again", async () => {
   assert.equal(JSON.parse(await relay.waitForLine(/"msg":"request"/)).config_version, 2);
 });
 
+Deno.test("SIGHUP on the built-in defaults logs that there is nothing to reload, and no failed reload", async () => {
+  await using relay = await spawnRelay([]);
+  relay.process.kill("SIGHUP");
+  const line = JSON.parse(await relay.waitForLine(/"reason":"SIGHUP"/));
+  assert.deepEqual([line.msg, line.level], ["nothing to reload", "info"]);
+  const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+  assert.doesNotMatch(metrics, /relay_config_reloads_total\{result="failure"\} [1-9]/);
+  assert.equal(await served(relay.url), 200);
+});
+
 Deno.test("a rename-save of the config file reloads it; an invalid one is logged and changes nothing", async () => {
   const folder = await sandbox();
   const path = await writeConfig(folder, MOCK);

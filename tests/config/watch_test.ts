@@ -174,3 +174,15 @@ Deno.test("watchConfigFile sees a rewrite that keeps the size and the modificati
   await Deno.utime(path, mtime!, mtime!);
   assert.equal(await watch.look(), 1);
 });
+
+Deno.test("watchConfigFile rebased after a reload from elsewhere reports that change no more, and the next", async () => {
+  const folder = await Deno.makeTempDir();
+  const path = `${folder}/relay.yaml`;
+  await Deno.writeTextFile(path, "one\n");
+  using watch = await polled(path);
+  await Deno.writeTextFile(path, "two, read by an admin API reload\n");
+  watch.watcher.rebase();
+  assert.equal(await watch.look(), 0, "the reload read it already");
+  await Deno.writeTextFile(path, "three\n");
+  assert.equal(await watch.look(), 1);
+});

@@ -113,7 +113,7 @@ Deno.test("breaker changes reach the router's listener, the new router's once a 
 
 Deno.test("setEnabled switches a provider off and on; with every provider off the plan says so", () => {
   const router = new Router([route("a", ["a1"]), route("b", ["b1"])], OPTIONS);
-  assert.equal(router.setEnabled("a", false), true);
+  assert.deepEqual(router.setEnabled("a", false), {});
   assert.equal(where(attemptOf(router.plan(request).next())), "b/b1");
   router.setEnabled("b", false);
   assert.deepEqual(router.plan(request).next(), {
@@ -123,20 +123,21 @@ Deno.test("setEnabled switches a provider off and on; with every provider off th
   });
   router.setEnabled("a", true);
   assert.equal(where(attemptOf(router.plan(request).next())), "a/a1");
-  assert.equal(router.setEnabled("nope", false), false);
+  assert.equal(router.setEnabled("nope", false), undefined);
   assert.deepEqual(router.status().map((p) => [p.name, p.enabled]), [["a", true], ["b", false]]);
 });
 
-Deno.test("setEnabled switches a key off by its place or its name, and back on", () => {
+Deno.test("setEnabled switches a key off by its place or its name, and back on, saying which key", () => {
   const router = new Router([route("a", ["a1", "a2"])], OPTIONS);
-  assert.equal(router.setEnabled("a", false, "0"), true);
+  const [first, second] = router.status()[0].keys;
+  assert.deepEqual(router.setEnabled("a", false, "0"), { key: first.label });
   assert.equal(where(attemptOf(router.plan(request).next())), "a/a2");
-  assert.equal(router.setEnabled("a", false, "name-a2"), true);
+  assert.deepEqual(router.setEnabled("a", false, "name-a2"), { key: second.label });
   assert.equal(router.plan(request).next().kind, "exhausted");
   router.setEnabled("a", true, "name-a1");
   assert.equal(where(attemptOf(router.plan(request).next())), "a/a1");
-  assert.equal(router.setEnabled("a", false, "7"), false);
-  assert.equal(router.setEnabled("a", false, "name-zz"), false);
+  assert.equal(router.setEnabled("a", false, "7"), undefined);
+  assert.equal(router.setEnabled("a", false, "name-zz"), undefined);
   const [a] = router.status();
   assert.deepEqual(a.keys.map((key) => [key.index, key.name, key.label, key.disabled]), [
     [0, "name-a1", "label-a1", undefined],
@@ -148,8 +149,12 @@ Deno.test("setEnabled takes a key's name before its place, so names made of digi
   const keyed = route("a", ["a1", "a2", "a3"]);
   const [a1, a2] = keyed.keys;
   const router = new Router([{ ...keyed, keyNames: new Map([[a1, "2"], [a2, "0"]]) }], OPTIONS);
-  assert.equal(router.setEnabled("a", false, "2"), true);
-  assert.equal(router.setEnabled("a", false, "1"), true, "no key is named 1: the second in the list");
+  assert.deepEqual(router.setEnabled("a", false, "2"), { key: a1.label }, "the key named 2");
+  assert.deepEqual(
+    router.setEnabled("a", false, "1"),
+    { key: a2.label },
+    "no key is named 1: the second in the list",
+  );
   assert.deepEqual(router.status()[0].keys.map((key) => key.disabled !== undefined), [true, true, false]);
 });
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import { maskSecret } from "../../src/util/mask.ts";
 import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import {
   ADMIN_TOKEN,
@@ -162,9 +163,10 @@ Deno.test("switching a key or a provider off sends new requests elsewhere until 
   };
   const post = (route: string) => relay.admin(route, { method: "POST" });
   assert.equal(await keyUsed(), K1);
-  assert.deepEqual(await (await post("/providers/up/keys/0/disable")).json(), {
+  // The key is named as logs name it, whatever the URL called it.
+  assert.deepEqual(await (await post("/providers/up/keys/00/disable")).json(), {
     provider: "up",
-    key: "0",
+    key: maskSecret(K1),
     enabled: false,
   });
   assert.equal(await keyUsed(), K2);
@@ -180,7 +182,9 @@ Deno.test("switching a key or a provider off sends new requests elsewhere until 
   assert.match((await missing.json()).error.message, /no provider nope in config version 1/);
   assert.equal((await post("/providers/up/keys/7/disable")).status, 404);
   assert.ok(
-    relay.logs.some((line) => line.msg === "switched off" && line.provider === "up" && line.key === "0"),
+    relay.logs.some((line) =>
+      line.msg === "switched off" && line.provider === "up" && line.key === maskSecret(K1)
+    ),
   );
   await upstream.close();
 });

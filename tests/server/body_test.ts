@@ -86,6 +86,17 @@ Deno.test("readBody returns the exact bytes and refuses bodies over the limit", 
     (error: RelayError) =>
       error.status === 413 && /over 1 KiB \(server.max_body_size\); got 2 KiB/.test(error.message),
   );
+  // A decimal limit (`1kb`) is named exactly: rounded, it would read as the size refused.
+  const over = new Request("http://x/", {
+    method: "POST",
+    body: bytes,
+    headers: { "content-length": "1001" },
+  });
+  await assert.rejects(
+    () => readBody(over, 1000),
+    (error: RelayError) =>
+      error.message === "request body is over 1000 bytes (server.max_body_size); got 1001 bytes",
+  );
 });
 
 Deno.test("readBody stops reading a chunked body once it passes the limit", async () => {

@@ -154,3 +154,17 @@ Deno.test("/metrics works without a reloadable config too", async () => {
   assert.equal(metrics.families.has("relay_config_version"), false);
   await upstream.close();
 });
+
+Deno.test("relay's own refusals (an unknown route, bad JSON) count in the metrics, as their access lines say", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = await startLiveRelay(liveConfig(upstreamProvider("up", upstream.url, [KEY])));
+  assert.equal((await fetch(`${relay.url}/v1/nope`)).status, 404);
+  const refused = await fetch(`${relay.url}/v1/chat/completions`, { method: "POST", body: "{" });
+  assert.equal(refused.status, 400);
+  await refused.body?.cancel();
+  const metrics = await scrape(relay.url);
+  const none = { provider: "none", model: "none" };
+  assert.equal(metrics.value("relay_requests_total", { ...none, status: "404" }), 1);
+  assert.equal(metrics.value("relay_requests_total", { ...none, status: "400" }), 1);
+  await upstream.close();
+});

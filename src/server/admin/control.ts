@@ -15,11 +15,14 @@ import type { Runtime } from "../runtime.ts";
 export function switchRoute(runtime: Runtime, enabled: boolean): (c: Context) => Response {
   return (c) => {
     const provider = c.req.param("provider")!;
-    const key = c.req.param("key");
-    if (!runtime.current.router.setEnabled(provider, enabled, key)) {
-      const what = key === undefined ? `provider ${provider}` : `key ${key} of provider ${provider}`;
+    const ref = c.req.param("key");
+    const switched = runtime.current.router.setEnabled(provider, enabled, ref);
+    if (!switched) {
+      const what = ref === undefined ? `provider ${provider}` : `key ${ref} of provider ${provider}`;
       return errorResponse(404, `no ${what} in config version ${runtime.current.version}`);
     }
+    // The key as logs show it, whatever the URL called it (`1`, `00`, a name).
+    const { key } = switched;
     runtime.logger.warn(enabled ? "switched on" : "switched off", { provider, key, by: "admin API" });
     runtime.events.publish({ type: "switch", data: { provider, key, enabled } });
     return Response.json({ provider, ...(key === undefined ? {} : { key }), enabled });
