@@ -20,6 +20,7 @@ import { keyId } from "../util/fingerprint.ts";
 import { maskSecretsInLine } from "../util/mask.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import { inspectMessagesBody, messagesFields, readBody } from "./body.ts";
+import { BodyLog } from "./body_log.ts";
 import { type AnthropicErrorType, RelayError } from "./errors.ts";
 import { headersForUpstream, responseForClient } from "./headers.ts";
 import { type InFlight, shutDownError } from "./in_flight.ts";
@@ -81,6 +82,11 @@ export interface RelayOptions {
    * client's request, whose bytes are parsed.
    */
   parsedBody?: (request: Request) => Record<string, unknown> | undefined;
+  /**
+   * `log.bodies`: each request's body and its answer's go to the log (`request body`, `response body`),
+   * each at most its first 64 KiB.
+   */
+  logBodies?: boolean;
 }
 
 /** What a reloaded config changes of the request path. */
@@ -94,6 +100,7 @@ export type RequestSettings = Pick<
   | "retry"
   | "keepaliveMs"
   | "onRequest"
+  | "logBodies"
 >;
 
 /** What the access log line says about one request; filled in as the request goes. */
@@ -286,6 +293,8 @@ async function _relay(
       throw options.inFlight.cut.aborted ? shutDownError() : error;
     })
     : null;
+  const bodies = options.logBodies ? new BodyLog(options.logger, c.get("requestId")) : undefined;
+  if (body) bodies?.request(body);
   const parsed = options.parsedBody?.(request);
   const fields = parsed ? messagesFields(parsed) : body ? inspectMessagesBody(body) : undefined;
   trace.model = fields?.model;
@@ -416,10 +425,11 @@ async function _relay(
         trace.ttfb = now();
         await _drop(last);
         handedOff = true;
-        return _answer(tried, attempt, options, tellRouter, () => {
+        const release = () => {
           exchange.end();
           releaseSlot();
-        }, log);
+        };
+        return _answer(tried, attempt, options, tellRouter, release, log, bodies);
       }
       tellRouter();
 
@@ -453,7 +463,7 @@ async function _relay(
       return _passOn(last, last.response, options.inFlight.cut, log, () => {
         exchange.end();
         releaseSlot();
-      });
+      }, bodies);
     }
     throw last!.error;
   } finally {
@@ -681,21 +691,30 @@ function _answer(
   tellRouter: () => void,
   releaseSlot: () => void,
   log: _Log,
+  bodies: BodyLog | undefined,
 ): Response {
   const { response } = tried;
   // `x-request-id` is set by the requestId middleware, on every answer.
   if (tried.kind === "empty") {
     tellRouter();
     attempt.finished(undefined);
+    bodies?.answered();
     log("complete", { bytes: 0 }).finally(releaseSlot);
     return responseForClient(null, response);
   }
   const { usage, sse } = tried;
+  bodies?.sent(tried.head);
   const stream = forwardBody(tried.reader, {
     first: tried.head,
     afterHead: tellRouter,
     sse,
-    observe: (chunk) => usage.observe(chunk),
+    // Chosen once per answer: without log.bodies, a chunk costs what it did before.
+    observe: bodies
+      ? (chunk) => {
+        usage.observe(chunk);
+        bodies.sent(chunk);
+      }
+      : (chunk) => usage.observe(chunk),
     keepAlive: { intervalMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS, ping: ANTHROPIC_PING },
     clientIdleMs: attempt.route.timeouts.idle,
     describeFailure: _describeFailure(attempt.route, options.inFlight.cut),
@@ -715,10 +734,15 @@ function _answer(
         ? { kind: "upstream_failed", bytes: ended.bytes, ..._errorOf(errorData) }
         : ended;
       const { kind, ...rest } = outcome;
+      bodies?.answered();
       // The upstream's own figures, as the ledger keeps them; cache reads and writes go apart.
-      log(kind, { ...rest, input_tokens: detail?.input, output_tokens: detail?.output }, detail).finally(
-        releaseSlot,
-      );
+      log(kind, {
+        ...rest,
+        input_tokens: detail?.input,
+        output_tokens: detail?.output,
+        cache_read_tokens: detail?.cacheRead,
+        cache_write_tokens: detail?.cacheWrite,
+      }, detail).finally(releaseSlot);
     },
   });
   return responseForClient(stream, response);
@@ -741,11 +765,13 @@ function _passOn(
   cut: AbortSignal,
   log: _Log,
   release: () => void,
+  bodies: BodyLog | undefined,
 ): Response {
   const { route } = kept.attempt;
   // What went wrong as relay saw it: the status, or the message of an error event before the answer.
   const error = kept.error.message;
   if (!response.body) {
+    bodies?.answered();
     log("upstream_error", { error }).finally(release);
     return responseForClient(null, response);
   }
@@ -758,7 +784,9 @@ function _passOn(
     sse: _isSse(response),
     clientIdleMs: route.timeouts.idle,
     describeFailure: _describeFailure(route, cut),
+    observe: bodies && ((chunk) => bodies.sent(chunk)),
     onDone: ({ kind, ...rest }) => {
+      bodies?.answered();
       const passed = kind === "complete";
       log(passed ? "upstream_error" : kind, passed ? { error, ...rest } : rest).finally(release);
     },

@@ -233,7 +233,7 @@ export class Runtime {
 
 /**
  * What a config sets of the request path: its router and logger, body and queue limits, retries,
- * keep-alives.
+ * keep-alives, whether bodies are logged.
  *
  * @example
  * ```ts
@@ -249,6 +249,7 @@ export function requestSettingsFromConfig(config: Config, router: Router, logger
     bodyTimeoutMs: server.body_timeout,
     keepaliveMs: server.keepalive,
     queueTimeoutMs: server.queue_timeout,
+    logBodies: config.log.bodies,
     retry: {
       maxAttempts: routing.max_attempts,
       backoff: {

@@ -608,7 +608,7 @@ Deno.test("a text/event-stream answer is SSE whatever the case of its content ty
   await upstream.close();
 });
 
-Deno.test("the access line's input_tokens is the upstream's own, as in the ledger: cache writes apart", async () => {
+Deno.test("the access line's tokens are the upstream's own, as in the ledger: cache reads and writes apart", async () => {
   const events = [
     'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":7,' +
     '"cache_read_input_tokens":1000,"cache_creation_input_tokens":300}}}\n\n',
@@ -623,7 +623,10 @@ Deno.test("the access line's input_tokens is the upstream's own, as in the ledge
   });
   await (await post(`${relay.url}/v1/messages`, MESSAGES)).text();
   const log = await relay.nextRequestLog();
-  assert.deepEqual([log.input_tokens, log.output_tokens], [7, 11]);
+  assert.deepEqual(
+    [log.input_tokens, log.output_tokens, log.cache_read_tokens, log.cache_write_tokens],
+    [7, 11, 1000, 300],
+  );
   assert.deepEqual(usages, [{ input: 7, output: 11, cacheRead: 1000, cacheWrite: 300, cacheWrite1h: 0 }]);
   await upstream.close();
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { maskSecret, maskSecretsInLine } from "../../src/util/mask.ts";
+import { maskKeyShapedTokens, maskSecret, maskSecretsInLine } from "../../src/util/mask.ts";
 
 Deno.test("maskSecret keeps a known prefix and the last four characters", () => {
   assert.equal(maskSecret("sk-ant-api03-abcdefghijklmnopqrstuvwx7f2"), "sk-ant-...x7f2");
@@ -83,4 +83,15 @@ Deno.test("maskSecretsInLine moves the column to the same place in the masked li
   assert.equal(text.slice(col - 1), ": [", "after the token: shifted by what masking removed");
   assert.equal(maskSecretsInLine(line, 5).col, 5, "before it: unchanged");
   assert.equal(maskSecretsInLine(line, 20).col, 10, "inside it: at its start");
+});
+
+Deno.test("maskKeyShapedTokens masks keys in a body's text, and leaves its paths, ids and words", () => {
+  const body =
+    '{"max_tokens":1024,"messages":[{"role":"user","content":"my key is sk-ant-api03-SECRETSECRETx7f2, ' +
+    'see /work/main/src/server/relay.ts"}]}';
+  assert.equal(
+    maskKeyShapedTokens(body),
+    '{"max_tokens":1024,"messages":[{"role":"user","content":"my key is sk-ant-...x7f2, ' +
+      'see /work/main/src/server/relay.ts"}]}',
+  );
 });

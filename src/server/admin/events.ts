@@ -55,11 +55,7 @@ export function eventsRoute(runtime: Runtime): () => Response {
 
 function _data(event: RelayEvent): unknown {
   if (event.type !== "request") return event.data;
-  const { line, configVersion, usage } = event.data;
-  return {
-    ...line,
-    config_version: configVersion,
-    cache_read_tokens: usage?.cacheRead,
-    cache_write_tokens: usage?.cacheWrite,
-  };
+  // The line holds the cache tokens already, as the access log has them.
+  const { line, configVersion } = event.data;
+  return { ...line, config_version: configVersion };
 }
