@@ -88,13 +88,21 @@ export async function timedStream(
   const who = describeTarget(target);
   const events: SseEvent[] = [];
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  const stalled = new AbortController();
+  // Ends this request: the run's signal, or a stall. Not `AbortSignal.any`: a run's signal would keep
+  // every request's signal, and what waits on it, for as long as the run lasts (gigabytes over 100k).
+  const ending = new AbortController();
+  const onEnd = () => ending.abort(signal.reason);
+  signal.addEventListener("abort", onEnd, { once: true });
+  let stalled = false;
   let stall = `${who} sent no answer within ${_seconds(deadlines.firstByteMs)}`;
-  let timer = setTimeout(() => stalled.abort(), deadlines.firstByteMs);
-  const both = AbortSignal.any([signal, stalled.signal]);
+  const onStall = () => {
+    stalled = true;
+    ending.abort();
+  };
+  let timer = setTimeout(onStall, deadlines.firstByteMs);
   // Raced with every wait, so that a target which ignores the signal cannot hold the run either.
   const ended = new Promise<never>((_, reject) =>
-    both.addEventListener("abort", () => reject(both.reason), { once: true })
+    ending.signal.addEventListener("abort", () => reject(ending.signal.reason), { once: true })
   );
   ended.catch(() => {});
   const wait = async <T>(step: Promise<T>): Promise<T> => {
@@ -102,14 +110,14 @@ export async function timedStream(
       return await Promise.race([step, ended]);
     } catch (error) {
       if (signal.aborted) throw signal.reason;
-      if (stalled.signal.aborted) throw new Error(stall);
+      if (stalled) throw new Error(stall);
       const when = reader ? `its answer broke off after ${_events(events.length)}` : "the request failed";
       throw new Error(`${who}: ${when}: ${_causes(error)}`, { cause: error });
     }
   };
   try {
     const start = performance.now();
-    const response = await wait(target.send(request, both));
+    const response = await wait(target.send(request, ending.signal));
     const type = response.headers.get("content-type") ?? "";
     if (response.status !== 200 || !response.body || !/^text\/event-stream\b/i.test(type)) {
       const what = response.status === 200
@@ -134,13 +142,14 @@ export async function timedStream(
       stall = `${who} stalled mid-stream: nothing for ${
         _seconds(deadlines.idleMs)
       } after ${events.length} events`;
-      timer = setTimeout(() => stalled.abort(), deadlines.idleMs);
+      timer = setTimeout(onStall, deadlines.idleMs);
     }
     if (events.length === 0) throw new Error(`${who} answered 200 with an event stream of no events`);
     const ttlb = performance.now() - start;
     return { ttfb: ttfb ?? ttlb, ttlb, gaps, events };
   } finally {
     clearTimeout(timer);
+    signal.removeEventListener("abort", onEnd);
     // Lets go of a connection whose answer was left unread.
     reader?.cancel().catch(() => {});
   }

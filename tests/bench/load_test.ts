@@ -40,6 +40,42 @@ Deno.test("timedStream reads the whole stream: its events, a gap between each tw
   assert.ok(0 <= ttfb && ttfb <= ttlb);
 });
 
+Deno.test("timedStream leaves nothing on the run's signal once a request is over", async () => {
+  // A run's signal outlives 100,000 requests: whatever a request leaves on it, the run keeps.
+  const run = new AbortController();
+  const listening = new Set<unknown>();
+  const { signal: runSignal } = run;
+  const add = runSignal.addEventListener.bind(runSignal);
+  const remove = runSignal.removeEventListener.bind(runSignal);
+  runSignal.addEventListener = (
+    type: string,
+    listener: EventListenerOrEventListenerObject,
+    options?: unknown,
+  ) => {
+    listening.add(listener);
+    add(type, listener, options as AddEventListenerOptions);
+  };
+  runSignal.removeEventListener = (type: string, listener: EventListenerOrEventListenerObject) => {
+    listening.delete(listener);
+    remove(type, listener);
+  };
+  // Nor a dependent signal, which the run's signal would hold with all that waits on it.
+  const any = AbortSignal.any;
+  let dependents = 0;
+  AbortSignal.any = (signals: AbortSignal[]) => {
+    if (signals.includes(runSignal)) dependents++;
+    return any(signals);
+  };
+  try {
+    const { target } = counted(mock);
+    for (let i = 0; i < 3; i++) await timedStream(target, request, runSignal);
+  } finally {
+    AbortSignal.any = any;
+  }
+  assert.equal(listening.size, 0);
+  assert.equal(dependents, 0);
+});
+
 Deno.test("timedStream fails on an error answer, naming the target and what it said", async () => {
   const { target: refusing } = counted(() => Promise.resolve(new Response("overloaded", { status: 529 })));
   await assert.rejects(timedStream(refusing, request, signal), /counted answered 529: overloaded/);
