@@ -441,7 +441,8 @@ async function _relay(
         key: attempt.key?.label,
         attempt: trace.attempts,
         reason: decision.reason,
-        next: decision.action,
+        // What the failure calls for, unless the attempts are spent: then nothing follows.
+        next: trace.attempts < retry.maxAttempts ? decision.action : "none (routing.max_attempts)",
       });
       if (decision.action === "disable_key" && attempt.key) {
         options.logger.warn("key disabled", {

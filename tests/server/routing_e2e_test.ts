@@ -59,6 +59,19 @@ Deno.test("a 529 before the stream moves to the next provider; the client sees o
   await Promise.all([down.close(), up.close()]);
 });
 
+Deno.test("the last attempt's failure says nothing follows, the others what does", async () => {
+  const down = startFakeUpstream(status(529, "overloaded_error"));
+  await using relay = startTestRelay({
+    routes: [routeTo("down", down.url), routeTo("down2", down.url)],
+    retry: { ...RETRY, maxAttempts: 2 },
+  });
+  await (await post(relay.url)).arrayBuffer();
+  await relay.nextRequestLog();
+  const failed = relay.logs.filter((line) => line.msg === "attempt failed");
+  assert.deepEqual(failed.map((line) => line.next), ["retry_next_provider", "none (routing.max_attempts)"]);
+  await down.close();
+});
+
 Deno.test("an error event before message_start is retried like a 529", async () => {
   const flaky = startFakeUpstream(() =>
     sseChunks([
