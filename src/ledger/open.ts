@@ -8,6 +8,7 @@ import type { LedgerRecord } from "./entry.ts";
 import { Pricing } from "./pricing.ts";
 import { UsageRecorder } from "./recorder.ts";
 import { Retention } from "./retention.ts";
+import { SharedSpend } from "./shared_spend.ts";
 import { LedgerStore } from "./store.ts";
 import { LedgerWriter } from "./writer.ts";
 
@@ -83,10 +84,11 @@ export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedg
     now,
     spent: store.costByClientSince(monthStart(now())),
   });
+  const spend = new SharedSpend(store);
   const writer = new LedgerWriter({
     write: (records) => {
       store.insert(records);
-      _readBack(clients, records, store, options.logger);
+      _readBack(clients, records, store, spend, options.logger);
     },
     queueSize: config.ledger.queue_size,
     flushIntervalMs: config.ledger.flush_interval,
@@ -129,19 +131,20 @@ function _opened(
 
 /**
  * Tells `clients` that `records` are in the file and, when another relay sharing it has written since
- * (a month's sum costs tens of ms on a large file: a lone relay need not pay it), lets them read back
- * what this month holds. A failed read leaves them on their own count; it must not fail the batch,
- * which is written already and would be written twice.
+ * (a lone relay need not read anything back), lets them read back what this month holds. A failed read
+ * leaves them on their own count; it must not fail the batch, which is written already and would be
+ * written twice.
  */
 function _readBack(
   clients: ClientRegistry,
   records: readonly LedgerRecord[],
   store: LedgerStore,
+  spend: SharedSpend,
   logger: Logger,
 ): void {
   try {
     const readSpent = store.writtenByOthers()
-      ? (since: number, names: readonly string[]) => store.costByClientSince(since, names)
+      ? (since: number, names: readonly string[]) => spend.read(since, names)
       : undefined;
     clients.written(records, readSpent);
   } catch (error) {

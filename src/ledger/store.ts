@@ -166,17 +166,33 @@ export class LedgerStore {
   }
 
   /**
-   * What each client, or each of `clients`, spent since `time` (wall-clock ms), in USD, for the monthly
-   * budgets. Costs are added up in whole billionths of a dollar, as `Pricing.cost` rounds them, so the
-   * total is exact and the same as relay's own count of them.
+   * What each client spent since `time` (wall-clock ms), in USD, for the monthly budgets. Costs are
+   * added up in whole billionths of a dollar, as `Pricing.cost` rounds them, so the total is exact and
+   * the same as relay's own count of them.
    */
-  costByClientSince(time: number, clients?: readonly string[]): Map<string, number> {
-    const which = clients ? `client IN (${clients.map(() => "?").join(", ")})` : "client IS NOT NULL";
+  costByClientSince(time: number): Map<string, number> {
     const rows = this.#database.prepare(
-      `SELECT client, SUM(ROUND(cost_usd * 1e9)) / 1e9 AS cost FROM requests WHERE time >= ? AND ${which} ` +
-        "GROUP BY client",
-    ).all(time, ...clients ?? []);
+      "SELECT client, SUM(ROUND(cost_usd * 1e9)) / 1e9 AS cost FROM requests WHERE time >= ? AND " +
+        "client IS NOT NULL GROUP BY client",
+    ).all(time);
     return new Map(rows.map((row) => [String(row.client), Number(row.cost ?? 0)]));
+  }
+
+  /**
+   * What each of `clients` spent since `time` in the rows after row `afterId`, in whole billionths of a
+   * dollar, and the last row it read: a caller that keeps the totals reads each row once.
+   */
+  costByClientAfter(
+    afterId: number,
+    time: number,
+    clients: readonly string[],
+  ): { lastId: number; nanos: Map<string, number> } {
+    const lastId = Number(this.#database.prepare("SELECT MAX(id) AS id FROM requests").get()?.id ?? 0);
+    const rows = this.#database.prepare(
+      "SELECT client, SUM(ROUND(cost_usd * 1e9)) AS nanos FROM requests WHERE id > ? AND id <= ? AND " +
+        `time >= ? AND client IN (${clients.map(() => "?").join(", ")}) GROUP BY client`,
+    ).all(afterId, lastId, time, ...clients);
+    return { lastId, nanos: new Map(rows.map((row) => [String(row.client), Number(row.nanos ?? 0)])) };
   }
 
   close(): void {

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { SharedSpend } from "../../src/ledger/shared_spend.ts";
+import { LedgerStore } from "../../src/ledger/store.ts";
+import { ledgerRecord, tempFolder } from "./_records.ts";
+
+const NOVEMBER = Date.UTC(2026, 10, 1);
+
+Deno.test("SharedSpend reads each row once, adding what other relays wrote to what it read before", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const mine = LedgerStore.open(path);
+  const theirs = LedgerStore.open(path);
+  try {
+    const spend = new SharedSpend(mine);
+    const after: number[] = [];
+    const read = mine.costByClientAfter.bind(mine);
+    mine.costByClientAfter = (afterId, time, clients) => (after.push(afterId), read(afterId, time, clients));
+    mine.insert([
+      ledgerRecord({ time: NOVEMBER - 1, costUsd: 100 }),
+      ledgerRecord({ time: NOVEMBER, costUsd: 0.1 }),
+    ]);
+    assert.deepEqual(
+      spend.read(NOVEMBER, ["ci"]),
+      new Map([["ci", 0.1]]),
+      "October's row is not this month's",
+    );
+    theirs.insert([
+      ledgerRecord({ time: NOVEMBER + 1, costUsd: 0.2 }),
+      ledgerRecord({ client: "dev", costUsd: 5 }),
+    ]);
+    assert.deepEqual(spend.read(NOVEMBER, ["ci"]), new Map([["ci", 0.3]]), "0.1 + 0.2, exactly");
+    assert.deepEqual(spend.read(NOVEMBER, ["ci"]), new Map([["ci", 0.3]]), "nothing new: the same");
+    assert.deepEqual(
+      spend.read(NOVEMBER, ["ci", "dev"]),
+      new Map([["ci", 0.3], ["dev", 5]]),
+      "a new client: read whole",
+    );
+  } finally {
+    theirs.close();
+    mine.close();
+  }
+});
