@@ -41,8 +41,10 @@ export interface UsageReport {
 const _GROUP_COLUMNS: Record<UsageGroup, string> = {
   model: "model",
   provider: "provider",
-  // The label alone can be shared by two keys (same last four characters); the fingerprint cannot.
-  key: "key_label || ' ' || key_id",
+  // The label alone can be shared by two keys (same last four characters); the fingerprint cannot. A
+  // key's label changes with its name: the latest names all its rows.
+  key: "LAST_VALUE(key_label) OVER (PARTITION BY key_id ORDER BY id " +
+    "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) || ' ' || key_id",
   client: "client",
 };
 
@@ -73,14 +75,18 @@ function _totals(database: DatabaseSync, group: string, period: readonly [number
   // Ranks among the group's rows put each percentile at the nearest rank: the smallest value whose
   // rank is at least q * n. Requests without a time to first byte sort last and are not counted.
   const rows = database.prepare(`
-    WITH ranked AS (
+    WITH period AS (
       SELECT ${group} AS name, outcome, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-        cost_usd, ttfb_ms, duration_ms,
-        ROW_NUMBER() OVER (PARTITION BY ${group} ORDER BY ttfb_ms IS NULL, ttfb_ms) AS ttfb_rank,
-        COUNT(ttfb_ms) OVER (PARTITION BY ${group}) AS ttfb_count,
-        ROW_NUMBER() OVER (PARTITION BY ${group} ORDER BY duration_ms) AS duration_rank,
-        COUNT(*) OVER (PARTITION BY ${group}) AS count
+        cost_usd, ttfb_ms, duration_ms
       FROM requests WHERE time >= ? AND time < ?
+    ),
+    ranked AS (
+      SELECT *,
+        ROW_NUMBER() OVER (PARTITION BY name ORDER BY ttfb_ms IS NULL, ttfb_ms) AS ttfb_rank,
+        COUNT(ttfb_ms) OVER (PARTITION BY name) AS ttfb_count,
+        ROW_NUMBER() OVER (PARTITION BY name ORDER BY duration_ms) AS duration_rank,
+        COUNT(*) OVER (PARTITION BY name) AS count
+      FROM period
     )
     SELECT name,
       COUNT(*) AS requests,

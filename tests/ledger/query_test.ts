@@ -115,14 +115,22 @@ Deno.test("usageReport groups by provider, key and client; an empty period total
         costUsd: 2,
       }),
       ledgerRecord({ requestId: "c", time: T, provider: "anthropic", client: undefined, costUsd: 0.5 }),
+      // The same key, named since: one row, under its latest label.
+      ledgerRecord({
+        requestId: "d",
+        time: T,
+        keyLabel: "main (sk-ant-...x7f2)",
+        client: "ci",
+        costUsd: 0.25,
+      }),
     ]);
     const names = (by: "provider" | "key" | "client") =>
       usageReport(store.database, { since: T, until: T + 1, by }).groups.map((
         group,
       ) => [group.name, group.costUsd]);
-    assert.deepEqual(names("provider"), [["bedrock", 2], ["anthropic", 1.5]]);
-    assert.deepEqual(names("key"), [[null, 2], ["sk-ant-...x7f2 fc15735de69a", 1.5]]);
-    assert.deepEqual(names("client"), [["dev", 2], ["ci", 1], [null, 0.5]]);
+    assert.deepEqual(names("provider"), [["bedrock", 2], ["anthropic", 1.75]]);
+    assert.deepEqual(names("key"), [[null, 2], ["main (sk-ant-...x7f2) fc15735de69a", 1.75]]);
+    assert.deepEqual(names("client"), [["dev", 2], ["ci", 1.25], [null, 0.5]]);
     const empty = usageReport(store.database, { since: T + 10, until: T + 20, by: "model" });
     assert.deepEqual(empty.groups, []);
     assert.equal(empty.total.requests, 0);
