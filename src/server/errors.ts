@@ -93,3 +93,20 @@ export class BodyCutError extends Error {
     this.name = "BodyCutError";
   }
 }
+
+/**
+ * A {@linkcode BodyCutError} for an answer that failed mid-event: what went wrong is the answer's, told
+ * here because nothing could be appended to half an event. A stage reading the answer whole events at a
+ * time (the front door's translation) can still tell its own client, unlike after a client stalled.
+ *
+ * @example
+ * ```ts
+ * controller.error(new AnswerCutError("upstream anthropic ended the stream before message_stop"));
+ * ```
+ */
+export class AnswerCutError extends BodyCutError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "AnswerCutError";
+  }
+}

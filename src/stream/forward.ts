@@ -1,4 +1,4 @@
-import { type AnthropicErrorType, BodyCutError, errorEnvelope } from "../server/errors.ts";
+import { AnswerCutError, type AnthropicErrorType, BodyCutError, errorEnvelope } from "../server/errors.ts";
 import { EventBoundary } from "./event_boundary.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
 import { realTimers, type Timers } from "./timeouts.ts";
@@ -163,7 +163,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     } else {
       // Half a JSON body or half an event cannot be told, or mended: the client's transfer breaks, as
       // the upstream's did, instead of ending as if it were whole.
-      controller.error(new BodyCutError(failure.message, { cause: error }));
+      controller.error(new AnswerCutError(failure.message, { cause: error }));
     }
     finish({ kind: "upstream_failed", bytes, ...failure });
   };

@@ -2,7 +2,7 @@
  * The byte plumbing both OpenAI translations share: parse an SSE body, hand each event to a translator,
  * send what it returns, and stop translating once it says the stream is over.
  */
-import { BodyCutError } from "../server/errors.ts";
+import { AnswerCutError, BodyCutError } from "../server/errors.ts";
 import { SseDecoder } from "./sse_decode.ts";
 import type { SseEvent } from "./sse_decode.ts";
 import { realTimers, type Timers } from "./timeouts.ts";
@@ -53,9 +53,9 @@ export interface TranslateSseOptions {
  * `body` translated event by event. Like relay's other stream stages it reads only when its reader
  * asks (`highWaterMark: 0`), so a slow client slows the upstream. When the translation finishes, the
  * output closes and `body` is cancelled, which aborts the request that feeds it, unless `drain` asks
- * for the rest of `body` first; a failure of `body` fails the output, for relay to report, but one relay
- * made on purpose (a `BodyCutError`, relay's own answer broken off) ends it with the translation's
- * `fail`, saying why. Cancelling
+ * for the rest of `body` first; a failure of `body` fails the output, for relay to report, but relay's
+ * own answer broken off mid-event (an `AnswerCutError`) ends it with the translation's `fail`, saying
+ * why. Cancelling
  * the output (the client left) cancels `body`. An input that cannot be translated (an event too large
  * for the decoder, a translation that throws) cancels `body`, even when draining, since what is left of
  * it cannot be read and may never end, and ends the output with the translation's `fail`, or fails it,
@@ -152,9 +152,9 @@ export function translateSse(
           result = await read();
         } catch (error) {
           if (translation.settling) end(controller);
-          else if (error instanceof BodyCutError && translation.fail) {
-            // relay broke its own answer off, saying why (half an event it could not end with an error
-            // event of its own): this output can still end with one.
+          else if (error instanceof AnswerCutError && translation.fail) {
+            // relay broke its own answer off mid-event, saying why, where it could not append an error
+            // event: this output, whole events only, can still end with one.
             for (const bytes of translation.fail(error.message)) controller.enqueue(bytes);
             controller.close();
           } else controller.error(error);

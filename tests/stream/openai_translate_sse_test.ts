@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { AnswerCutError, BodyCutError } from "../../src/server/errors.ts";
 import { type SseTranslation, translateSse } from "../../src/stream/openai_translate_sse.ts";
 import { largeBody } from "../_helpers/large_body.ts";
 
@@ -65,4 +66,32 @@ Deno.test("a translation with `fail` ends the output with what it says instead, 
     "a2",
     "failed: relay failed to translate the answer: translator bug",
   ]);
+});
+
+Deno.test("relay's own answer cut mid-event ends the output with `fail`; a body given up for a stalled client fails it", async () => {
+  const cutAfter = (error: Error) => {
+    let pulls = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulls++ === 0) controller.enqueue(bytes("data: a\n\n"));
+        else controller.error(error);
+      },
+    });
+  };
+  const translation = { ...doubling(), fail: (message: string) => [bytes(`failed: ${message}`)] };
+  const cut = translateSse(
+    cutAfter(new AnswerCutError("upstream x ended the stream before message_stop")),
+    translation,
+  );
+  assert.deepEqual((await Array.fromAsync(cut)).map(text), [
+    "a1",
+    "a2",
+    "failed: upstream x ended the stream before message_stop",
+  ]);
+  // Its client read nothing for timeouts.idle: nobody would read an ending; the transfer breaks.
+  const stalled = translateSse(
+    cutAfter(new BodyCutError("client read nothing for 5 ms (timeouts.idle)")),
+    translation,
+  );
+  await assert.rejects(Array.fromAsync(stalled), /client read nothing/);
 });
