@@ -23,11 +23,15 @@ export function reloadTriggers(runtime: Runtime, path: string | undefined): { st
   const watcher = path === undefined
     ? undefined
     : watchConfigFile(path, () => runtime.reload("file changed"));
-  // A reload from elsewhere read the file: the watcher must not reload the same change once more.
-  runtime.follow(() => watcher?.rebase());
+  // A reload from elsewhere read the file, whether it took it or not: the watcher must not reload the
+  // same change once more.
+  const stopListening = runtime.events.listen((event) => {
+    if (event.type === "reload") watcher?.rebase();
+  });
   return {
     stop() {
       if (signals) Deno.removeSignalListener("SIGHUP", onHangup);
+      stopListening();
       watcher?.close();
     },
   };

@@ -51,19 +51,25 @@ export function watchConfigFile(
   const timers = options.timers ?? realTimers;
   const stat = options.stat ?? Deno.stat;
   let seen = _versionNow(path);
+  /** Counts rebases: a look under way when one came read the file before it, and its news is stale. */
+  let rebases = 0;
   let closed = false;
   const look = async () => {
+    const started = rebases;
     const info = await stat(path).catch(() => undefined);
     const bytes = info && _worthReading(info) ? await Deno.readFile(path).catch(() => undefined) : undefined;
     const version = _version(info, bytes);
     if (closed) return;
-    if (!_same(version, seen)) onChange();
-    seen = version;
+    if (started === rebases) {
+      if (!_same(version, seen)) onChange();
+      seen = version;
+    }
     timer = timers.setTimeout(look, intervalMs);
   };
   let timer = timers.setTimeout(look, intervalMs);
   return {
     rebase() {
+      rebases++;
       seen = _versionNow(path);
     },
     close() {

@@ -186,3 +186,27 @@ Deno.test("watchConfigFile rebased after a reload from elsewhere reports that ch
   await Deno.writeTextFile(path, "three\n");
   assert.equal(await watch.look(), 1);
 });
+
+Deno.test("watchConfigFile: a look under way when a rebase comes reports nothing", async () => {
+  const folder = await Deno.makeTempDir();
+  const path = `${folder}/relay.yaml`;
+  await Deno.writeTextFile(path, "one\n");
+  let stalled = Promise.withResolvers<void>();
+  const looking = Promise.withResolvers<void>();
+  using watch = await polled(path, async (at) => {
+    const info = await Deno.stat(at);
+    looking.resolve();
+    await stalled.promise;
+    return info;
+  });
+  const looked = watch.look();
+  await looking.promise;
+  // The look has seen the file as it was; it is saved, and a reload reads it and rebases the watcher.
+  await Deno.writeTextFile(path, "two, longer\n");
+  watch.watcher.rebase();
+  stalled.resolve();
+  assert.equal(await looked, 0, "the look's news is older than the rebase");
+  stalled = Promise.withResolvers<void>();
+  stalled.resolve();
+  assert.equal(await watch.look(), 0, "nothing new since the rebase");
+});
