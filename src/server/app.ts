@@ -5,7 +5,7 @@ import { VERSION } from "../version.ts";
 import { clientAuth, type Refusal } from "./auth.ts";
 import { chatCompletions } from "./chat_completions.ts";
 import { RelayError } from "./errors.ts";
-import type { InFlight } from "./in_flight.ts";
+import { type InFlight, shutDownError } from "./in_flight.ts";
 import { openaiErrorResponse } from "./openai_errors.ts";
 import { servedModels } from "./models.ts";
 import { relay, type RelayOptions } from "./relay.ts";
@@ -92,12 +92,7 @@ function _refuseWhileShuttingDown(
   inFlight: InFlight,
   ownRequest: (request: Request) => boolean,
 ): MiddlewareHandler<RelayEnv> {
-  const shuttingDown = new RelayError(
-    503,
-    "relay is shutting down: send the request again",
-    { connection: "close", "retry-after": "1" },
-    "overloaded_error",
-  );
+  const shuttingDown = shutDownError();
   return async (c, next) => {
     if (inFlight.shuttingDown && !ownRequest(c.req.raw)) return _refusal(c, shuttingDown);
     await next();

@@ -7,7 +7,7 @@ import { MAX_WHOLE_ANSWER_BYTES, MAX_WHOLE_ANSWER_MIB, readWhole } from "../stre
 import { copyHeaders, WITHOUT_LENGTH } from "../util/headers.ts";
 import { jsonSyntaxReason, parseJsonBody, readBody, type ReadBodyOptions } from "./body.ts";
 import { BodyCutError, RelayError } from "./errors.ts";
-import { shutDownError } from "./in_flight.ts";
+import { SHUTDOWN_GRACE_OVER, shutDownError } from "./in_flight.ts";
 import { openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 
@@ -141,7 +141,7 @@ async function _chatRequest(
   try {
     body = parseJsonBody(await readBody(request, maxBodyBytes, reading));
   } catch (thrown) {
-    const error = reading.signal?.aborted ? shutDownError() : thrown;
+    const error = reading.signal?.aborted ? shutDownError(SHUTDOWN_GRACE_OVER) : thrown;
     if (error instanceof RelayError) {
       return openaiErrorResponse(error.status, error.message, { type: error.type, headers: error.headers });
     }

@@ -55,14 +55,23 @@ export class InFlight {
 }
 
 /**
- * A request still waiting, or still uploading, when a shutdown's grace ran out: told to go elsewhere,
- * not started, on a connection that closes.
+ * relay's answer while it shuts down: to a new request (no `reason`), and to one still waiting or still
+ * uploading when the grace ran out (`reason`: `server.shutdown_grace is over`). Either is told to go
+ * elsewhere, not started, on a connection that closes.
+ *
+ * @example
+ * ```ts
+ * throw shutDownError(SHUTDOWN_GRACE_OVER);
+ * ```
  */
-export function shutDownError(): RelayError {
+export function shutDownError(reason?: string): RelayError {
   return new RelayError(
     503,
-    "relay is shutting down (server.shutdown_grace is over): send the request again",
+    `relay is shutting down${reason ? ` (${reason})` : ""}: send the request again`,
     { connection: "close", "retry-after": "1" },
     "overloaded_error",
   );
 }
+
+/** Why a request waiting or uploading when a shutdown's grace ran out was not started. */
+export const SHUTDOWN_GRACE_OVER = "server.shutdown_grace is over";

@@ -23,7 +23,7 @@ import { inspectMessagesBody, messagesFields, readBody } from "./body.ts";
 import { BodyLog } from "./body_log.ts";
 import { type AnthropicErrorType, RelayError } from "./errors.ts";
 import { headersForUpstream, responseForClient } from "./headers.ts";
-import { type InFlight, shutDownError } from "./in_flight.ts";
+import { type InFlight, SHUTDOWN_GRACE_OVER, shutDownError } from "./in_flight.ts";
 import type { RelayEnv } from "./request_id.ts";
 
 /** How hard relay tries before it gives a client the upstream's failure. */
@@ -254,7 +254,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
     } catch (thrown) {
       const gone = thrown instanceof _ClientGone || c.req.raw.signal.aborted;
       // Once a shutdown's grace ran out, relay closes the connections left: that is no client leaving.
-      const error = gone && options.inFlight.cut.aborted ? shutDownError() : thrown;
+      const error = gone && options.inFlight.cut.aborted ? shutDownError(SHUTDOWN_GRACE_OVER) : thrown;
       // A client that left mid-upload makes its body unreadable: that is its leaving, not bad input.
       if (gone && error === thrown) {
         trace.status = 499;
@@ -290,7 +290,7 @@ async function _relay(
       signal: options.inFlight.cut,
     }).catch((error) => {
       // An upload still under way when a shutdown's grace ran out is told so, its body left unread.
-      throw options.inFlight.cut.aborted ? shutDownError() : error;
+      throw options.inFlight.cut.aborted ? shutDownError(SHUTDOWN_GRACE_OVER) : error;
     })
     : null;
   const bodies = options.logBodies ? new BodyLog(options.logger, c.get("requestId")) : undefined;
@@ -328,7 +328,7 @@ async function _relay(
   // Admitted after a shutdown's cut: start nothing. Every later wait (`_sleep`) ends at the cut itself.
   if (options.inFlight.cut.aborted) {
     releaseSlot();
-    throw shutDownError();
+    throw shutDownError(SHUTDOWN_GRACE_OVER);
   }
   let handedOff = false;
   let last: _Kept | undefined;
@@ -511,7 +511,7 @@ async function _slot(options: RelayOptions, signal: AbortSignal): Promise<() => 
     return await options.limiter.acquire(AbortSignal.any([signal, deadline.signal, options.inFlight.cut]));
   } catch (error) {
     if (signal.aborted) throw new _ClientGone();
-    if (options.inFlight.cut.aborted) throw shutDownError();
+    if (options.inFlight.cut.aborted) throw shutDownError(SHUTDOWN_GRACE_OVER);
     const detail = error instanceof OverloadedError
       ? `${error.inFlight} requests in flight and ${error.queued} queued (server.max_concurrent)`
       : `no slot freed within ${options.queueTimeoutMs} ms (server.queue_timeout)`;
@@ -893,7 +893,7 @@ async function _within<T>(
 
 /** Waits `ms`, unless the client leaves or a shutdown cuts what is left first. */
 function _sleep(ms: number, client: AbortSignal, cut: AbortSignal): Promise<void> {
-  const stopped = () => client.aborted ? new _ClientGone() : shutDownError();
+  const stopped = () => client.aborted ? new _ClientGone() : shutDownError(SHUTDOWN_GRACE_OVER);
   if (client.aborted || cut.aborted) return Promise.reject(stopped());
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {

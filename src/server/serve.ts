@@ -157,7 +157,8 @@ async function _settlesWithin(promise: Promise<unknown>, ms: number): Promise<bo
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
   try {
-    return await Promise.race([promise.then(() => true), timeout]);
+    // Settled either way: a rejection after the wait gave up must not go unhandled.
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
   } finally {
     clearTimeout(timer);
   }

@@ -87,9 +87,13 @@ export class UsageTap {
         return _NO_EVENTS;
       }
       for (const event of events) {
-        if (event.event === "message_start" || event.event === "message_delta") this.#read(event.data);
-        else if (event.event === "error") this.#errorData = event.data;
-        if (event.event === "message_stop" || event.event === "error") this.#ended = true;
+        const name = event.event;
+        if (name === "message_start" || name === "message_delta") this.#read(event.data);
+        else if (name === "message_stop") this.#ended = true;
+        else if (name === "error") {
+          this.#errorData = event.data;
+          this.#ended = true;
+        }
       }
       return events;
     }

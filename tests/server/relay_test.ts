@@ -172,7 +172,6 @@ Deno.test("a client that leaves before the first byte aborts the upstream reques
   await upstream.close();
 });
 
-/** Sends `head` and `body` on a raw connection, closes its sending side, and returns all it got back. */
 /**
  * An error answer read off a raw connection up to its JSON body's end: relay answers before the upload
  * is complete, and Deno keeps such a connection open, so its end cannot be awaited.
@@ -188,6 +187,7 @@ async function answerOnConnection(connection: Deno.Conn): Promise<string> {
   return answer;
 }
 
+/** Sends `head` and `body` on a raw connection, closes its sending side, and returns all it got back. */
 async function rawExchange(url: string, head: string, body: string): Promise<string> {
   const { port } = new URL(url);
   const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
