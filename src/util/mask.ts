@@ -132,12 +132,13 @@ function _looksLikeKey(token: string): boolean {
   return /[a-z]/.test(token) && /[A-Z]/.test(token) && /\d/.test(token);
 }
 
-// Runs of text between JSON's and prose's delimiters. `maskSecretsInLine` is made for config lines: a
-// line that sets a field named like a secret has every long run masked, and every Messages body sets
-// `max_tokens`, so a whole body would lose its paths and names. A run alone, with no `key:` in it, has
-// only its key-shaped tokens masked; those have 16 characters and more, and leaving shorter runs alone
-// makes a 64 KiB prompt's masking six times cheaper.
-const _RUN = /[^\s"'{}[\],:]{16,}/g;
+// Runs of text between JSON's and prose's delimiters, JSON's escapes among them (`\n` before a key is no
+// part of it), matched first so that a run starts after one. `maskSecretsInLine` is made for config
+// lines: a line that sets a field named like a secret has every long run masked, and every Messages body
+// sets `max_tokens`, so a whole body would lose its paths and names. A run alone, with no `key:` in it,
+// has only its key-shaped tokens masked; those have 16 characters and more, and leaving shorter runs
+// alone makes a 64 KiB prompt's masking six times cheaper.
+const _RUN = /\\(?:u[0-9a-fA-F]{4}|.)|([^\s"'{}[\],:\\]{16,})/g;
 
 /**
  * `text` (a request or an answer body) with its key-shaped tokens masked (`sk-ant-...x7f2`), as
@@ -150,5 +151,5 @@ const _RUN = /[^\s"'{}[\],:]{16,}/g;
  * ```
  */
 export function maskKeyShapedTokens(text: string): string {
-  return text.replace(_RUN, (run) => maskSecretsInLine(run).text);
+  return text.replace(_RUN, (match, run?: string) => run === undefined ? match : maskSecretsInLine(run).text);
 }

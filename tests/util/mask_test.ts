@@ -94,4 +94,12 @@ Deno.test("maskKeyShapedTokens masks keys in a body's text, and leaves its paths
     '{"max_tokens":1024,"messages":[{"role":"user","content":"my key is sk-ant-...x7f2, ' +
       'see /work/main/src/server/relay.ts"}]}',
   );
+  // After a JSON escape, as a key on its own line or after a tab is written in a body.
+  assert.equal(
+    maskKeyShapedTokens(
+      '"a\\nrly_4f9c2a7e1b3d5f60718293a4b5c6d7e8\\tsk-ant-api03-abcdefghijklmnopqrstuvwxyz0123 ' +
+        'https:\\/\\/x\\/sk-proj-abcdefghijklmnopqrstuvwxyz0123"',
+    ),
+    '"a\\nrly...d7e8\\tsk-ant-...0123 https:\\/\\/x\\/sk-proj-...0123"',
+  );
 });
