@@ -23,15 +23,12 @@ export function reloadTriggers(runtime: Runtime, path: string | undefined): { st
   const watcher = path === undefined
     ? undefined
     : watchConfigFile(path, () => runtime.reload("file changed"));
-  // A reload from elsewhere read the file, whether it took it or not: the watcher must not reload the
-  // same change once more.
-  const stopListening = runtime.events.listen((event) => {
-    if (event.type === "reload") watcher?.rebase();
-  });
+  // Whatever asks for a reload, the watcher takes the file as it is just before the reload reads it:
+  // it does not reload that change once more (taken or refused), and a save after the read is news.
+  if (watcher) runtime.beforeEachReload(() => watcher.rebase());
   return {
     stop() {
       if (signals) Deno.removeSignalListener("SIGHUP", onHangup);
-      stopListening();
       watcher?.close();
     },
   };

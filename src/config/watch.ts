@@ -3,9 +3,9 @@ import { realTimers, type Timers } from "../stream/timeouts.ts";
 /** A running {@linkcode watchConfigFile}. */
 export interface ConfigWatcher {
   /**
-   * Takes the file as it is now for seen: after a reload something else asked for (SIGHUP, the admin
-   * API), which read the file already, its change is no news. A save between that read and this one
-   * is taken for seen too: a window of a few milliseconds.
+   * Takes the file as it is now for seen: called just before a reload reads it (one SIGHUP or the admin
+   * API asked for), so that change is no news; a save after this is, even one the reload then read too
+   * (it is loaded twice: no change is ever missed).
    */
   rebase(): void;
   /** Stops watching; a look already under way reports nothing. */

@@ -117,6 +117,7 @@ export class Runtime {
   #lastError: ReloadFailure | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   readonly #followers: ((config: Config) => void)[] = [];
+  readonly #preparers: (() => void)[] = [];
 
   /** Builds the first snapshot, version 1; throws `ConfigError` when a provider's credentials are missing. */
   constructor(options: RuntimeOptions) {
@@ -164,6 +165,14 @@ export class Runtime {
     this.#followers.push(apply);
   }
 
+  /**
+   * Calls `prepare` each time a reload is about to read the file, whatever asked for it (the file
+   * watcher takes the file as it is then for seen, so it reloads only what comes after).
+   */
+  beforeEachReload(prepare: () => void): void {
+    this.#preparers.push(prepare);
+  }
+
   /** Reads the config again and swaps it in if it is valid; `reason` says who asked, in the log. */
   reload(reason: string): Promise<ReloadResult> {
     const run = this.#queue.then(() => this.#reload(reason));
@@ -178,6 +187,7 @@ export class Runtime {
       if (!this.#options.load) {
         throw new Error("relay runs on its built-in defaults: there is no config file to reload");
       }
+      for (const prepare of this.#preparers) prepare();
       const { config, warnings, locate } = await this.#options.load();
       _checkTokensWhereBound(this.#options.config.server.host, config, previous.path);
       next = this.#snapshot(previous.version + 1, config, previous.router, locate);

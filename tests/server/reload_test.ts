@@ -231,3 +231,20 @@ Deno.test("a reload may not drop the client tokens while relay listens on a non-
   assert.equal(relay.runtime.current.version, 1);
   assert.deepEqual(relay.runtime.current.config.server.auth.tokens, ["rly_client_token_0001"]);
 });
+
+Deno.test("beforeEachReload runs just before each reload reads the file, whatever asked for it", async () => {
+  const mock = "  - name: m\n    type: mock\n";
+  await using relay = await startLiveRelay(liveConfig(mock));
+  // What the callback writes is what the reload reads: it ran before the read.
+  let runs = 0;
+  relay.runtime.beforeEachReload(() => {
+    runs++;
+    Deno.writeTextFileSync(relay.path, liveConfig(`${mock}  - name: m${runs}\n    type: mock\n`), {
+      mode: 0o600,
+    });
+  });
+  const first = await relay.runtime.reload("test");
+  assert.deepEqual([first.ok, first.ok && first.changes.added], [true, ["m1"]]);
+  const second = await relay.runtime.reload("SIGHUP");
+  assert.deepEqual([second.ok, second.ok && second.changes.added], [true, ["m2"]]);
+});
