@@ -293,8 +293,6 @@ async function _relay(
       throw options.inFlight.cut.aborted ? shutDownError(SHUTDOWN_GRACE_OVER) : error;
     })
     : null;
-  const bodies = options.logBodies ? new BodyLog(options.logger, c.get("requestId")) : undefined;
-  if (body) bodies?.request(body);
   const parsed = options.parsedBody?.(request);
   const fields = parsed ? messagesFields(parsed) : body ? inspectMessagesBody(body) : undefined;
   trace.model = fields?.model;
@@ -330,6 +328,9 @@ async function _relay(
     releaseSlot();
     throw shutDownError(SHUTDOWN_GRACE_OVER);
   }
+  // Logged once the request is on its way upstream: a refusal's reason is on its access line.
+  const bodies = options.logBodies ? new BodyLog(options.logger, c.get("requestId")) : undefined;
+  if (body) bodies?.request(body);
   let handedOff = false;
   let last: _Kept | undefined;
   try {

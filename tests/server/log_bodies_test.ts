@@ -122,6 +122,13 @@ Deno.test("without log.bodies no body is logged", async () => {
   }
 });
 
+Deno.test("log.bodies logs no body of a request relay refuses: its reason is on the access line", async () => {
+  const { call, lines } = relayWithBodies(() => sseChunks(ANSWER), true);
+  assert.equal((await call("{bad")).status, 400);
+  assert.equal((await call(JSON.stringify({ model: "m", max_tokens: 1, stream: "yes" }))).status, 400);
+  assert.deepEqual(lines.map((line) => line.msg), ["request", "request"]);
+});
+
 Deno.test("a reload that sets log.bodies logs the bodies of the requests after it", async () => {
   const providers = "  - name: m1\n    type: mock\n";
   await using relay = await startLiveRelay(liveConfig(providers));
