@@ -92,13 +92,14 @@ export class LedgerStore {
    */
   #file: { dev: number; ino: number | null } | undefined;
   /** SQLite's `data_version` when last asked; it moves only when another connection commits. */
-  #dataVersion: number | undefined;
+  #dataVersion = 0;
 
   private constructor(path: string, options: LedgerStoreOptions) {
     this.path = path;
     this.#readOnly = options.readOnly ?? false;
     this.#logger = options.logger;
     this.#database = this.#connect();
+    this.#dataVersion = this.#measure();
   }
 
   /** Opens (creating it, unless read-only) the database at `path` and brings its schema up to date. */
@@ -132,6 +133,7 @@ export class LedgerStore {
       this.close();
       this.#file = undefined;
       this.#database = this.#connect();
+      this.#dataVersion = this.#measure();
     }
     const insert = this.#insert!;
     this.#database.exec("BEGIN");
@@ -148,13 +150,17 @@ export class LedgerStore {
 
   /**
    * Whether another connection (another relay sharing the file) has written to it since the last ask,
-   * or since the file was opened; this store's own writes do not count.
+   * or since the file was opened (or opened again, removed under relay: a file just made holds nobody's
+   * spend); this store's own writes do not count.
    */
   writtenByOthers(): boolean {
-    const version = Number(this.#database.prepare("PRAGMA data_version").get()?.data_version);
-    const written = version !== this.#dataVersion;
-    this.#dataVersion = version;
-    return written;
+    const before = this.#dataVersion;
+    this.#dataVersion = this.#measure();
+    return this.#dataVersion !== before;
+  }
+
+  #measure(): number {
+    return Number(this.#database.prepare("PRAGMA data_version").get()?.data_version);
   }
 
   /** Deletes up to `limit` rows older than `time` (wall-clock ms); returns how many went. */
@@ -201,7 +207,6 @@ export class LedgerStore {
 
   /** Opens the database at `path` as the options say, and for a writer prepares its insert. */
   #connect(): DatabaseSync {
-    this.#dataVersion = undefined;
     const { path } = this;
     const readOnly = this.#readOnly;
     if (readOnly) {

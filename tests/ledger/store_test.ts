@@ -147,7 +147,7 @@ Deno.test("writtenByOthers tells another connection's writes from the store's ow
   const store = LedgerStore.open(path);
   const other = LedgerStore.open(path);
   try {
-    assert.equal(store.writtenByOthers(), true, "unknown before the first ask");
+    assert.equal(store.writtenByOthers(), false, "the first ask takes the measure");
     store.insert([ledgerRecord({})]);
     assert.equal(store.writtenByOthers(), false, "its own batch");
     other.insert([ledgerRecord({})]);
@@ -168,9 +168,16 @@ Deno.test("a store whose files were removed creates them again, with the schema,
   try {
     store.insert([ledgerRecord({ requestId: "before" })]);
     assert.deepEqual(warnings, [], "nothing to say while the file is there");
+    // Another relay wrote to the old file once, and relay took note.
+    const other = LedgerStore.open(path);
+    other.insert([ledgerRecord({ requestId: "theirs" })]);
+    other.close();
+    assert.equal(store.writtenByOthers(), true);
     await Deno.remove(`${folder.path}/data`, { recursive: true });
 
     store.insert([ledgerRecord({ requestId: "after" })]);
+    // A lone relay's file made again holds nobody else's spend: budgets keep what relay counted.
+    assert.equal(store.writtenByOthers(), false);
     assert.equal((await Deno.stat(`${folder.path}/data`)).mode! & 0o777, 0o700);
     assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
     const reader = LedgerStore.open(path, { readOnly: true });
