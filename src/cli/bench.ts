@@ -10,6 +10,7 @@ import { scenarioRequest } from "../bench/scenarios.ts";
 import { type BenchSetup, loopbackSetup, placement, providerSetup, targetSetup } from "../bench/setups.ts";
 import { MAX_MOCK_EVENTS } from "../providers/mock_options.ts";
 import { estimateTokens } from "../routing/token_estimate.ts";
+import { terminalSafeJson } from "../util/logger.ts";
 import { Cancelled, canPrompt, terminalPrompter } from "./_prompts.ts";
 
 /**
@@ -113,7 +114,7 @@ async function _bench(options: _BenchOptions): Promise<number> {
       const measured = error instanceof BenchFailed
         ? { levels: error.measured.levels, fidelity: { checks: error.measured.checks } }
         : {};
-      console.log(JSON.stringify({ error: { message: stop.message }, ...measured }, null, 2));
+      console.log(terminalSafeJson({ error: { message: stop.message }, ...measured }, 2));
     }
     return stop.code;
   } finally {
@@ -170,7 +171,7 @@ async function _run(options: _BenchOptions, signal: AbortSignal): Promise<number
     // The bar's line is cleared before anything else is written to the terminal.
     progress.finish();
   }
-  console.log(options.json ? JSON.stringify(report, null, 2) : renderReport(report));
+  console.log(options.json ? terminalSafeJson(report, 2) : renderReport(report));
   return report.fidelity.passed === false ? 1 : 0;
 }
 

@@ -85,6 +85,8 @@ export function namedClients(tokens: readonly (string | ClientConfig)[]): Client
 export class ClientRegistry {
   #clients: _Client[] = [];
   #byName = new Map<string, _Client>();
+  /** The names of the clients with a `monthly_budget_usd`, whose spend a shared ledger is read for. */
+  #budgeted: string[] = [];
   readonly #now: () => number;
   #month = 0;
   #nextMonth = 0;
@@ -113,6 +115,9 @@ export class ClientRegistry {
     const previous = this.#byName;
     this.#clients = clients.map((config) => this.#client(config, previous.get(config.name)));
     this.#byName = new Map(this.#clients.map((client) => [client.config.name, client]));
+    this.#budgeted = clients.flatMap((config) =>
+      config.monthly_budget_usd === undefined ? [] : [config.name]
+    );
   }
 
   #client(config: ClientConfig, previous: _Client | undefined): _Client {
@@ -238,9 +243,7 @@ export class ClientRegistry {
     for (const { client, costUsd, time } of records) {
       if (client !== undefined) _add(this.#unwritten, client, -this.#thisMonths(costUsd, time));
     }
-    const budgeted = this.#clients.flatMap(({ config }) =>
-      config.monthly_budget_usd === undefined ? [] : [config.name]
-    );
+    const budgeted = this.#budgeted;
     if (budgeted.length === 0 || !readSpent) return;
     const inFile = readSpent(this.#month, budgeted);
     for (const name of budgeted) {

@@ -5,6 +5,7 @@ import { VERSION } from "../version.ts";
 import { clientAuth, type Refusal } from "./auth.ts";
 import { chatCompletions } from "./chat_completions.ts";
 import { RelayError } from "./errors.ts";
+import { logRequest } from "./events.ts";
 import { type InFlight, shutDownError } from "./in_flight.ts";
 import { openaiErrorResponse } from "./openai_errors.ts";
 import { servedModels } from "./models.ts";
@@ -124,12 +125,7 @@ function _accessLine(
       duration_ms: Math.round(performance.now() - start),
       error: status < 400 ? undefined : await _errorMessage(c.res),
     };
-    logger.info("request", line);
-    try {
-      onRequest?.(line, undefined);
-    } catch (error) {
-      logger.error("request listener failed", { request_id: line.request_id, error: String(error) });
-    }
+    logRequest(logger, onRequest, line);
   };
 }
 

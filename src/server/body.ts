@@ -1,14 +1,18 @@
 import { realTimers, type Timers } from "../stream/timeouts.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { RelayError } from "./errors.ts";
+import { graceOverError } from "./in_flight.ts";
 
 /** How long {@linkcode readBody} may take, and what else may end it. */
 export interface ReadBodyOptions {
   /** `server.body_timeout` in ms; 0 or unset: no deadline. */
   timeoutMs?: number;
   timers?: Timers;
-  /** Ends the read at once, rejecting with the signal's reason: a shutdown's cut. */
-  signal?: AbortSignal;
+  /**
+   * A shutdown's cut (`InFlight.cut`): it ends the read at once with relay's 503 (`server.shutdown_grace
+   * is over`), which the client gets instead of a dropped connection.
+   */
+  cut?: AbortSignal;
 }
 
 /**
@@ -26,41 +30,38 @@ export interface ReadBodyOptions {
 export async function readBody(
   request: Pick<Request | Response, "headers" | "body">,
   maxBytes: number,
-  { timeoutMs = 0, timers = realTimers, signal }: ReadBodyOptions = {},
+  { timeoutMs = 0, timers = realTimers, cut }: ReadBodyOptions = {},
 ): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) throw _tooLarge(declared, maxBytes);
   if (!request.body) return new Uint8Array(0);
-  signal?.throwIfAborted();
+  if (cut?.aborted) throw graceOverError();
   // Read through a reader even with a declared length: a pending `request.bytes()` cannot be cancelled,
   // and Deno keeps filling its buffer until the client finishes or leaves.
   const reader = request.body.getReader();
+  const giveUp = () => reader.cancel().catch(() => {});
   let late = false;
   const timer = timeoutMs > 0
     ? timers.setTimeout(() => {
       late = true;
-      reader.cancel().catch(() => {});
+      giveUp();
     }, timeoutMs)
     : undefined;
-  const giveUp = () => reader.cancel().catch(() => {});
-  signal?.addEventListener("abort", giveUp);
+  cut?.addEventListener("abort", giveUp);
   try {
-    const bytes = await _readUpTo(reader, maxBytes);
+    const bytes = await _readUpTo(reader, maxBytes).catch((error) => error as Error);
     // A cancelled read ends as if the body had: only the flags tell the two apart.
     if (late) throw _tooSlow(timeoutMs);
-    signal?.throwIfAborted();
-    return bytes;
-  } catch (error) {
-    if (late) throw _tooSlow(timeoutMs);
-    signal?.throwIfAborted();
-    if (error instanceof RelayError) throw error;
+    if (cut?.aborted) throw graceOverError();
+    if (bytes instanceof Uint8Array) return bytes;
+    if (bytes instanceof RelayError) throw bytes;
     throw new RelayError(
       400,
       "request body ended before it was complete: fewer bytes than its content-length, or a chunked body cut off",
     );
   } finally {
     if (timer !== undefined) timers.clearTimeout(timer);
-    signal?.removeEventListener("abort", giveUp);
+    cut?.removeEventListener("abort", giveUp);
   }
 }
 

@@ -7,7 +7,6 @@ import { MAX_WHOLE_ANSWER_BYTES, MAX_WHOLE_ANSWER_MIB, readWhole } from "../stre
 import { copyHeaders, WITHOUT_LENGTH } from "../util/headers.ts";
 import { jsonSyntaxReason, parseJsonBody, readBody, type ReadBodyOptions } from "./body.ts";
 import { BodyCutError, RelayError } from "./errors.ts";
-import { SHUTDOWN_GRACE_OVER, shutDownError } from "./in_flight.ts";
 import { openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 
@@ -51,7 +50,7 @@ export function chatCompletions(
   return async (c) => {
     const chat = await _chatRequest(c.req.raw, options.maxBodyBytes(), {
       timeoutMs: options.bodyTimeoutMs?.(),
-      signal: options.cut,
+      cut: options.cut,
     });
     if (chat instanceof Response) return chat;
     let messages: Record<string, unknown>;
@@ -140,8 +139,7 @@ async function _chatRequest(
   let body: unknown;
   try {
     body = parseJsonBody(await readBody(request, maxBodyBytes, reading));
-  } catch (thrown) {
-    const error = reading.signal?.aborted ? shutDownError(SHUTDOWN_GRACE_OVER) : thrown;
+  } catch (error) {
     if (error instanceof RelayError) {
       return openaiErrorResponse(error.status, error.message, { type: error.type, headers: error.headers });
     }

@@ -1,6 +1,6 @@
 import type { BreakerChange } from "../routing/router.ts";
 import type { UsageDetail } from "../stream/usage_tap.ts";
-import type { LogFields } from "../util/logger.ts";
+import type { LogFields, Logger } from "../util/logger.ts";
 
 /** One ended request: its access log line, the config version it ran on and its usage, if reported. */
 export interface RequestSummary {
@@ -41,3 +41,27 @@ export type RelayEvent =
   | { type: "breaker"; data: BreakerChange }
   | { type: "reload"; data: ReloadOutcome }
   | { type: "switch"; data: SwitchChange };
+
+/**
+ * Writes an ended request's access line and hands it to `onRequest` (metrics, the admin event stream).
+ * A listener that throws is logged, never the request's failure: this runs inside a stream's end,
+ * where a throw would skip the accounting after it, and with it the release of the request's slot.
+ *
+ * @example
+ * ```ts
+ * logRequest(logger, onRequest, { request_id: "relay_1", status: 404, outcome: "relay_error" });
+ * ```
+ */
+export function logRequest(
+  logger: Logger,
+  onRequest: ((line: LogFields, usage: UsageDetail | undefined) => void) | undefined,
+  line: LogFields,
+  usage?: UsageDetail,
+): void {
+  logger.info("request", line);
+  try {
+    onRequest?.(line, usage);
+  } catch (error) {
+    logger.error("request listener failed", { request_id: line.request_id, error: String(error) });
+  }
+}

@@ -55,23 +55,35 @@ export class InFlight {
 }
 
 /**
- * relay's answer while it shuts down: to a new request (no `reason`), and to one still waiting or still
- * uploading when the grace ran out (`reason`: `server.shutdown_grace is over`). Either is told to go
- * elsewhere, not started, on a connection that closes.
+ * relay's answer to a new request once a shutdown has begun: go elsewhere, on a connection that closes.
  *
  * @example
  * ```ts
- * throw shutDownError(SHUTDOWN_GRACE_OVER);
+ * if (inFlight.shuttingDown) return shutDownError().toResponse();
  * ```
  */
-export function shutDownError(reason?: string): RelayError {
+export function shutDownError(): RelayError {
+  return _shuttingDown("");
+}
+
+/**
+ * relay's answer to a request still waiting, or still uploading, when a shutdown's grace ran out: not
+ * started, told to go elsewhere, on a connection that closes.
+ *
+ * @example
+ * ```ts
+ * if (inFlight.cut.aborted) throw graceOverError();
+ * ```
+ */
+export function graceOverError(): RelayError {
+  return _shuttingDown(" (server.shutdown_grace is over)");
+}
+
+function _shuttingDown(why: string): RelayError {
   return new RelayError(
     503,
-    `relay is shutting down${reason ? ` (${reason})` : ""}: send the request again`,
+    `relay is shutting down${why}: send the request again`,
     { connection: "close", "retry-after": "1" },
     "overloaded_error",
   );
 }
-
-/** Why a request waiting or uploading when a shutdown's grace ran out was not started. */
-export const SHUTDOWN_GRACE_OVER = "server.shutdown_grace is over";

@@ -22,8 +22,9 @@ import type { LogFields, Logger } from "../util/logger.ts";
 import { inspectMessagesBody, messagesFields, readBody } from "./body.ts";
 import { BodyLog } from "./body_log.ts";
 import { type AnthropicErrorType, RelayError } from "./errors.ts";
+import { logRequest } from "./events.ts";
 import { headersForUpstream, responseForClient } from "./headers.ts";
-import { type InFlight, SHUTDOWN_GRACE_OVER, shutDownError } from "./in_flight.ts";
+import { graceOverError, type InFlight } from "./in_flight.ts";
 import type { RelayEnv } from "./request_id.ts";
 
 /** How hard relay tries before it gives a client the upstream's failure. */
@@ -236,17 +237,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
         upstream_request_id: trace.upstreamRequestId,
         ...fields,
       };
-      options.logger.info("request", line);
-      // Called from inside a stream's end: a throw here would skip the accounting below, and with it
-      // the release of the request's slot.
-      try {
-        options.onRequest?.(line, usage);
-      } catch (error) {
-        options.logger.error("request listener failed", {
-          request_id: line.request_id,
-          error: String(error),
-        });
-      }
+      logRequest(options.logger, options.onRequest, line, usage);
       return _account(c, options, trace, outcome, timing, usage);
     };
     try {
@@ -254,7 +245,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
     } catch (thrown) {
       const gone = thrown instanceof _ClientGone || c.req.raw.signal.aborted;
       // Once a shutdown's grace ran out, relay closes the connections left: that is no client leaving.
-      const error = gone && options.inFlight.cut.aborted ? shutDownError(SHUTDOWN_GRACE_OVER) : thrown;
+      const error = gone && options.inFlight.cut.aborted ? graceOverError() : thrown;
       // A client that left mid-upload makes its body unreadable: that is its leaving, not bad input.
       if (gone && error === thrown) {
         trace.status = 499;
@@ -287,10 +278,7 @@ async function _relay(
   const body = request.method === "POST"
     ? await readBody(request, options.maxBodyBytes, {
       timeoutMs: options.bodyTimeoutMs,
-      signal: options.inFlight.cut,
-    }).catch((error) => {
-      // An upload still under way when a shutdown's grace ran out is told so, its body left unread.
-      throw options.inFlight.cut.aborted ? shutDownError(SHUTDOWN_GRACE_OVER) : error;
+      cut: options.inFlight.cut,
     })
     : null;
   const parsed = options.parsedBody?.(request);
@@ -326,7 +314,7 @@ async function _relay(
   // Admitted after a shutdown's cut: start nothing. Every later wait (`_sleep`) ends at the cut itself.
   if (options.inFlight.cut.aborted) {
     releaseSlot();
-    throw shutDownError(SHUTDOWN_GRACE_OVER);
+    throw graceOverError();
   }
   // Logged once the request is on its way upstream: a refusal's reason is on its access line.
   const bodies = options.logBodies ? new BodyLog(options.logger, c.get("requestId")) : undefined;
@@ -512,7 +500,7 @@ async function _slot(options: RelayOptions, signal: AbortSignal): Promise<() => 
     return await options.limiter.acquire(AbortSignal.any([signal, deadline.signal, options.inFlight.cut]));
   } catch (error) {
     if (signal.aborted) throw new _ClientGone();
-    if (options.inFlight.cut.aborted) throw shutDownError(SHUTDOWN_GRACE_OVER);
+    if (options.inFlight.cut.aborted) throw graceOverError();
     const detail = error instanceof OverloadedError
       ? `${error.inFlight} requests in flight and ${error.queued} queued (server.max_concurrent)`
       : `no slot freed within ${options.queueTimeoutMs} ms (server.queue_timeout)`;
@@ -894,7 +882,7 @@ async function _within<T>(
 
 /** Waits `ms`, unless the client leaves or a shutdown cuts what is left first. */
 function _sleep(ms: number, client: AbortSignal, cut: AbortSignal): Promise<void> {
-  const stopped = () => client.aborted ? new _ClientGone() : shutDownError(SHUTDOWN_GRACE_OVER);
+  const stopped = () => client.aborted ? new _ClientGone() : graceOverError();
   if (client.aborted || cut.aborted) return Promise.reject(stopped());
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {

@@ -133,16 +133,14 @@ function _looksLikeKey(token: string): boolean {
 }
 
 // Runs of text between JSON's and prose's delimiters, JSON's escapes among them (`\n` before a key is no
-// part of it), matched first so that a run starts after one. `maskSecretsInLine` is made for config
-// lines: a line that sets a field named like a secret has every long run masked, and every Messages body
-// sets `max_tokens`, so a whole body would lose its paths and names. A run alone, with no `key:` in it,
-// has only its key-shaped tokens masked; those have 16 characters and more, and leaving shorter runs
-// alone makes a 64 KiB prompt's masking six times cheaper.
+// part of it), matched first so that a run starts after one. Not `maskSecretsInLine`: every Messages body
+// sets `max_tokens`, which it reads as a secret-named field, masking every long run and with them the
+// body's paths and names. Keys have 16 characters and more, so shorter runs are left alone.
 const _RUN = /\\(?:u[0-9a-fA-F]{4}|.)|([^\s"'{}[\],:\\]{16,})/g;
 
 /**
  * `text` (a request or an answer body) with its key-shaped tokens masked (`sk-ant-...x7f2`), as
- * {@linkcode maskSecretsInLine} finds them, and nothing else.
+ * {@linkcode maskSecretsInLine} masks them on a line that sets no secret field, and nothing else.
  *
  * @example
  * ```ts
@@ -151,5 +149,9 @@ const _RUN = /\\(?:u[0-9a-fA-F]{4}|.)|([^\s"'{}[\],:\\]{16,})/g;
  * ```
  */
 export function maskKeyShapedTokens(text: string): string {
-  return text.replace(_RUN, (match, run?: string) => run === undefined ? match : maskSecretsInLine(run).text);
+  return text.replace(_RUN, (match, run?: string) => run === undefined ? match : _maskKeyTokens(run));
+}
+
+function _maskKeyTokens(run: string): string {
+  return run.replace(_TOKEN, (token) => _looksLikeKey(token) ? maskSecret(token) : token);
 }

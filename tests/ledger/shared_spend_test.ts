@@ -35,6 +35,8 @@ Deno.test("SharedSpend reads each row once, adding what other relays wrote to wh
       new Map([["ci", 0.3], ["dev", 5]]),
       "a new client: read whole",
     );
+    // Each read starts after the last row the one before read; a new set of clients starts over.
+    assert.deepEqual(after, [0, 2, 4, 0]);
   } finally {
     theirs.close();
     mine.close();
