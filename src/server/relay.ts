@@ -540,13 +540,14 @@ async function _try(
   const sentAt = now();
   let response: Response | undefined;
   try {
-    // A streamed answer sends its headers at once; an unstreamed one only when it is complete. An adapter
-    // that resolves only later (Bedrock, with the first event) says when its headers came: from then on
-    // the wait is first_byte's.
+    // A streamed answer sends its headers at once; an unstreamed one only when it is complete, all of it
+    // under first_byte. An adapter that resolves a stream only later (Bedrock, with the first event) says
+    // when its headers came: from then on the wait is first_byte's.
     const sending = route.provider.send(providerRequest, attempt.key);
-    const deadline = providerRequest.stream ? "connect" : "firstByte";
-    response = await _within(Promise.race([sending, headersIn.promise]), attempt, deadline, upstream) ??
-      await _within(sending, attempt, "firstByte", upstream);
+    response = providerRequest.stream
+      ? await _within(Promise.race([sending, headersIn.promise]), attempt, "connect", upstream) ??
+        await _within(sending, attempt, "firstByte", upstream)
+      : await _within(sending, attempt, "firstByte", upstream);
     if (response.status >= 300 && response.status < 400) {
       await response.body?.cancel().catch(() => {});
       const error = _redirected(route, response);

@@ -836,6 +836,23 @@ Deno.test("a provider that answers only after its first event gets timeouts.firs
   }
 });
 
+Deno.test("an unstreamed answer gets one first_byte in all, however late its adapter says its headers came", async () => {
+  const provider: Provider = {
+    name: "late",
+    type: "test",
+    // Bedrock's adapter says when its headers came whether or not the request streams.
+    send: (request) =>
+      new Promise((resolve) => {
+        setTimeout(() => request.onHeaders?.(), 60);
+        setTimeout(() => resolve(Response.json({ type: "message", content: [] })), 120);
+      }),
+  };
+  await using relay = startTestRelay({ provider, timeouts: { firstByte: 90 } });
+  const response = await post(`${relay.url}/v1/messages`, '{"model":"m","max_tokens":5,"messages":[]}');
+  assert.equal(response.status, 504, "120 ms is over first_byte's 90, counted from the send");
+  await response.body?.cancel();
+});
+
 Deno.test("a provider that answers after its first event has timeouts.connect for headers, then first_byte", async () => {
   const silent = (headersFirst: boolean): Provider => ({
     name: "silent",
