@@ -162,6 +162,39 @@ Deno.test("unchanged providers keep their breakers across a reload; the last fiv
   await healthy.close();
 });
 
+Deno.test("a reload that changes a switched-off provider or key says it is switched on again", async () => {
+  const config = (extra: string) =>
+    liveConfig(
+      upstreamProvider("a", "http://127.0.0.1:9", [K1, K2], extra) +
+        upstreamProvider("b", "http://127.0.0.1:9", [K1], extra) +
+        upstreamProvider("c", "http://127.0.0.1:9", [K2]),
+    );
+  await using relay = await startLiveRelay(config(""));
+  for (const route of ["/providers/a/keys/1/disable", "/providers/b/disable", "/providers/c/disable"]) {
+    assert.equal((await relay.admin(route, { method: "POST" })).status, 200);
+  }
+  const events = await relay.admin("/events");
+  const reader = events.body!.pipeThrough(new TextDecoderStream()).getReader();
+
+  await relay.write(config("    max_in_flight: 4"));
+  assert.equal((await relay.runtime.reload("test")).ok, true);
+  const lines = relay.logs.filter((line) => line.msg === "switched on");
+  assert.deepEqual(lines.map(({ provider, key, by }) => ({ provider, key, by })), [
+    { provider: "a", key: "sk-...0002", by: "reload" },
+    { provider: "b", key: undefined, by: "reload" },
+  ], "c is unchanged and stays off");
+  let text = "";
+  while (!text.includes('"provider":"b"')) text += (await reader.read()).value;
+  assert.match(text, /event: switch\ndata: \{"provider":"a","key":"sk-\.\.\.0002","enabled":true\}/);
+  await reader.cancel();
+  const status = await (await relay.admin("/status")).json();
+  assert.deepEqual(status.providers.map((p: { name: string; enabled: boolean }) => [p.name, p.enabled]), [
+    ["a", true],
+    ["b", true],
+    ["c", false],
+  ]);
+});
+
 Deno.test("every log line carries the config version it was written under", async () => {
   await using relay = await startLiveRelay(liveConfig("  - name: m\n    type: mock\n"));
   await (await postMessage(relay.url)).arrayBuffer();
