@@ -54,8 +54,32 @@ Deno.test("shutdown closes the connection of a client that stopped reading once 
     "relay_error",
     "relay shut down before the upstream finished (server.shutdown_grace)",
   ], "cut by relay, not closed by its client");
+  assert.equal(await closedWithin(connection, 10_000), true, "relay closed the connection");
   connection.close();
 });
+
+/**
+ * Whether the peer closes `connection` within `ms`, what the client buffered read first: the time
+ * bounds only a failing run, which would otherwise wait for ever on a connection left open.
+ */
+async function closedWithin(connection: Deno.Conn, ms: number): Promise<boolean> {
+  const buffer = new Uint8Array(1 << 20);
+  const drained = (async () => {
+    try {
+      while (await connection.read(buffer) !== null) { /* what relay sent before the cut */ }
+    } catch {
+      // A reset is a close too.
+    }
+    return true;
+  })();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([drained, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** A relay whose shutdown has begun while one stream is under way (its `message_start` out). */
 async function shuttingDownWithAStream() {
