@@ -97,6 +97,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
         model,
         thinking: isJsonObject(body.thinking) && ["enabled", "adaptive"].includes(String(body.thinking.type)),
         newToolId: options.newToolId ?? newToolId,
+        usageFallback: request.usageFallback,
       };
       if (request.stream) {
         const upstream = response.body ?? ReadableStream.from<Uint8Array>([]);

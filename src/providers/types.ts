@@ -19,6 +19,19 @@ export interface ProviderKey {
   readonly id?: string;
 }
 
+/**
+ * What an answer whose upstream reported no usage (an OpenAI-compatible server that ignores
+ * `stream_options.include_usage`)
+ * says in its place: relay's estimates rather than zeros, which would tell a client tracking its context
+ * window that it is empty, and let the spend go unrecorded.
+ */
+export interface UsageFallback {
+  /** The request's input tokens as relay estimated them (`estimateTokens`). */
+  readonly inputTokens: number;
+  /** Called when an answer's usage is the estimate, so the access log can say so. */
+  estimated(): void;
+}
+
 export interface ProviderRequest {
   /** Path the client asked for, e.g. `/v1/messages`; routing matches on it, never on the query. */
   readonly path: string;
@@ -46,6 +59,11 @@ export interface ProviderRequest {
    * a stream `timeouts.connect` until then, and `timeouts.first_byte` from then on.
    */
   readonly onHeaders?: () => void;
+  /**
+   * For an adapter that makes the answer's usage itself (OpenAI-compatible upstreams): what to report
+   * when the upstream reports none, and how to tell relay it did.
+   */
+  readonly usageFallback?: UsageFallback;
 }
 
 /** An upstream as the core sees it. */

@@ -59,7 +59,7 @@ function _tokens(root: unknown): number {
   while (pending.length > 0) {
     const value = pending.pop();
     if (typeof value === "string") {
-      sum += _textTokens(value);
+      sum += estimateTextTokens(value);
     } else if (Array.isArray(value)) {
       for (const item of value) pending.push(item);
     } else if (_isRecord(value)) {
@@ -86,7 +86,7 @@ function _recordTokens(record: Record<string, unknown>, pending: unknown[]): num
   }
   let sum = 0;
   for (const [key, item] of Object.entries(record)) {
-    sum += _textTokens(key);
+    sum += estimateTextTokens(key);
     pending.push(item);
   }
   return sum;
@@ -114,7 +114,16 @@ const _NON_ASCII = /[\u0080-\uffff]/;
 const _ASCII_RUNS = /[^\u0080-\uffff]+/g;
 const _LOW_SURROGATES = /[\udc00-\udfff]/g;
 
-function _textTokens(text: string): number {
+/**
+ * The tokens of one text, by the same rule as {@linkcode estimateTokens}: for what an answer wrote when
+ * its upstream did not say.
+ *
+ * @example
+ * ```ts
+ * estimateTextTokens("Hello, world!"); // 3.714…
+ * ```
+ */
+export function estimateTextTokens(text: string): number {
   if (!_NON_ASCII.test(text)) return text.length / _ASCII_CHARS_PER_TOKEN;
   const other = text.replace(_ASCII_RUNS, "");
   // The low half of a surrogate pair belongs to the character its high half already counted.

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { Admission, ClientRegistry } from "../ledger/clients.ts";
 import type { LedgerSink } from "../ledger/entry.ts";
-import type { ProviderRequest } from "../providers/types.ts";
+import type { ProviderRequest, UsageFallback } from "../providers/types.ts";
 import { conversationKey } from "../routing/affinity.ts";
 import { retryDelay } from "../routing/backoff.ts";
 import { type ConcurrencyLimiter, OverloadedError } from "../routing/concurrency.ts";
@@ -123,6 +123,8 @@ interface _Trace {
   upstreamRequestId?: string;
   /** The client's go-ahead, settled when the request ends. */
   admission?: Extract<Admission, { ok: true }>;
+  /** Whether the answer's usage is relay's estimate: its upstream reported none. */
+  usageEstimated?: true;
 }
 
 /** An ended request's times, in whole ms since it arrived, as the log line and the ledger both give them. */
@@ -235,6 +237,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
         ttfb_ms: timing.ttfbMs,
         duration_ms: timing.durationMs,
         upstream_request_id: trace.upstreamRequestId,
+        usage_estimated: trace.usageEstimated,
         ...fields,
       };
       logRequest(options.logger, options.onRequest, line, usage);
@@ -296,6 +299,10 @@ async function _relay(
     throw new RelayError(admission.status, admission.message, retryAfter);
   }
   trace.admission = admission;
+  const usageFallback: UsageFallback = {
+    inputTokens: estimate.input,
+    estimated: () => trace.usageEstimated = true,
+  };
 
   const plan = router.plan({
     model: fields?.model,
@@ -383,7 +390,8 @@ async function _relay(
       trace.keyId = attempt.key && keyId(attempt.key);
       trace.upstreamModel = attempt.upstreamModel;
       const exchange = _exchange(request.signal, options.inFlight);
-      const tried = await _try(c, attempt, fields, body, now, exchange.upstream).catch((error) => {
+      const sent = { fields, body, usageFallback };
+      const tried = await _try(c, attempt, sent, now, exchange.upstream).catch((error) => {
         // The client left before the upstream committed: this exchange is over too.
         exchange.end();
         throw error;
@@ -517,8 +525,11 @@ async function _slot(options: RelayOptions, signal: AbortSignal): Promise<() => 
 async function _try(
   c: Context<RelayEnv>,
   attempt: Attempt,
-  fields: ReturnType<typeof inspectMessagesBody> | undefined,
-  body: Uint8Array<ArrayBuffer> | null,
+  { fields, body, usageFallback }: {
+    fields: ReturnType<typeof inspectMessagesBody> | undefined;
+    body: Uint8Array<ArrayBuffer> | null;
+    usageFallback: UsageFallback;
+  },
   now: () => number,
   upstream: AbortController,
 ): Promise<_Tried> {
@@ -536,6 +547,7 @@ async function _try(
     stream: fields?.stream ?? false,
     signal: upstream.signal,
     onHeaders: () => headersIn.resolve(undefined),
+    usageFallback,
   };
   const sentAt = now();
   let response: Response | undefined;

@@ -4,7 +4,8 @@
  * differently: OpenAI's `prompt_tokens` includes cached tokens, Anthropic's `input_tokens` excludes
  * both cache reads and cache writes.
  */
-import type { AnthropicUsage, ChatUsage } from "./openai_types.ts";
+import type { UsageFallback } from "../providers/types.ts";
+import { type AnthropicUsage, type ChatUsage, isJsonObject } from "./openai_types.ts";
 
 /** The `stop_reason` values relay reports for an OpenAI-format answer. */
 export type StopReason = "end_turn" | "max_tokens" | "tool_use" | "refusal";
@@ -56,6 +57,31 @@ export function finishReasonFor(stopReason: string | null | undefined): FinishRe
       return "content_filter";
   }
   return "stop";
+}
+
+/**
+ * Anthropic's `usage` for an answer: the upstream's own when it reported any; otherwise the fallback's
+ * input and `writtenTokens` (the answer's own estimate) as output, or zeros without a fallback.
+ *
+ * @example
+ * ```ts
+ * answerUsage(undefined, { inputTokens: 120, estimated }, () => 6.2);
+ * // { input_tokens: 120, output_tokens: 7, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 }
+ * ```
+ */
+export function answerUsage(
+  usage: ChatUsage | null | undefined,
+  fallback: UsageFallback | undefined,
+  writtenTokens: () => number,
+): Required<AnthropicUsage> {
+  if (isJsonObject(usage) || !fallback) return anthropicUsageFor(usage);
+  fallback.estimated();
+  return {
+    input_tokens: fallback.inputTokens,
+    output_tokens: Math.ceil(writtenTokens()),
+    cache_read_input_tokens: 0,
+    cache_creation_input_tokens: 0,
+  };
 }
 
 /**

@@ -8,7 +8,9 @@ import { anthropicFailureFor } from "../server/openai_errors.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
 import { translateSse } from "./openai_translate_sse.ts";
 import { answerChoice } from "./openai_to_anthropic_message.ts";
-import { anthropicUsageFor, stopReasonFor } from "./openai_stop_usage.ts";
+import { estimateTextTokens } from "../routing/token_estimate.ts";
+import type { UsageFallback } from "../providers/types.ts";
+import { answerUsage, stopReasonFor } from "./openai_stop_usage.ts";
 import { AnswerToolIds } from "./openai_tool_ids.ts";
 import {
   type AnthropicEvent,
@@ -34,6 +36,8 @@ export interface OpenAIToAnthropicOptions {
   thinking: boolean;
   /** The id for a tool call the upstream sent without one. */
   newToolId: () => string;
+  /** What the answer reports if the upstream sends no usage; zeros without it. */
+  usageFallback?: UsageFallback;
 }
 
 /** One tool call as its fragments arrive; it becomes a block once it has a name and its turn. */
@@ -91,6 +95,8 @@ export class OpenAIToAnthropic {
   #sawToolCall = false;
   #finishReason: string | undefined;
   #usage: ChatUsage | undefined;
+  /** The answer's tokens as relay estimates them, counted only for a usage fallback. */
+  #writtenTokens = 0;
   #finished = false;
 
   constructor(options: OpenAIToAnthropicOptions) {
@@ -196,6 +202,8 @@ export class OpenAIToAnthropic {
     const events: AnthropicEvent[] = [];
     const content = contentTexts(delta.content);
     const reasoning = (delta.reasoning_content || delta.reasoning || "") + content.thinking;
+    // Reasoning is output the upstream bills, whether or not the client sees it.
+    this.#written(reasoning, content.text, delta.refusal);
     if (reasoning && this.#options.thinking) {
       events.push(
         ...this.#openText("thinking"),
@@ -247,6 +255,7 @@ export class OpenAIToAnthropic {
 
   #toolFragment(fragment: ChatToolCallDelta): AnthropicEvent[] {
     const call = this.#callFor(fragment);
+    this.#written(fragment.function?.name, fragment.function?.arguments);
     if (fragment.id && call.id === undefined) call.id = fragment.id;
     if (fragment.function?.name && call.name === undefined) call.name = fragment.function.name;
     const args = fragment.function?.arguments ?? "";
@@ -333,10 +342,16 @@ export class OpenAIToAnthropic {
     const events = [...this.#startRemainingTools(), ...this.#close()];
     this.#finished = true;
     const delta = { stop_reason: stopReasonFor(this.#finishReason, this.#sawToolCall), stop_sequence: null };
-    events.push({ type: "message_delta", delta, usage: anthropicUsageFor(this.#usage) }, {
+    const usage = answerUsage(this.#usage, this.#options.usageFallback, () => this.#writtenTokens);
+    events.push({ type: "message_delta", delta, usage }, {
       type: "message_stop",
     });
     return events;
+  }
+
+  #written(...texts: (string | null | undefined)[]): void {
+    if (!this.#options.usageFallback) return;
+    for (const text of texts) if (typeof text === "string") this.#writtenTokens += estimateTextTokens(text);
   }
 
   /** An `error` event ends an Anthropic stream wherever it is, open block included (as the API does). */

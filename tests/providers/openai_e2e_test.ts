@@ -9,6 +9,7 @@ import { createOpenAIProvider } from "../../src/providers/openai.ts";
 import { ConcurrencyLimiter } from "../../src/routing/concurrency.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
 import { Router } from "../../src/routing/router.ts";
+import { estimateTokens } from "../../src/routing/token_estimate.ts";
 import { startServer } from "../../src/server/serve.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { SseDecoder, type SseEvent } from "../../src/stream/sse_decode.ts";
@@ -24,7 +25,7 @@ import {
   usageChunk,
 } from "../_helpers/fake_openai.ts";
 import { startTestRelay, TEST_ROUTING, TEST_TIMEOUTS } from "../_helpers/relay.ts";
-import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
+import { assembleAnthropicStream, assembledResponse } from "../stream/anthropic_grammar.ts";
 
 const TOOLS = [
   {
@@ -70,6 +71,7 @@ Deno.test("the Anthropic SDK streams text from an OpenAI upstream, usage with ca
   assert.equal(message.usage.input_tokens, 1200 - 1024);
   assert.equal(message.usage.cache_read_input_tokens, 1024);
   assert.equal(message.usage.output_tokens, FAKE_USAGE.completion_tokens);
+  assert.equal((await s.relay.nextRequestLog()).usage_estimated, undefined, "the upstream's own figures");
 
   const seen = await s.upstream.nextRequest();
   assert.equal(seen.path, "/v1/chat/completions");
@@ -144,6 +146,63 @@ Deno.test("an unstreamed request gets an Anthropic Message; count_tokens is a 40
     () => s.anthropic.messages.countTokens({ model: ASK.model, messages: ASK.messages }),
     (error: unknown) => error instanceof Anthropic.NotFoundError,
   );
+});
+
+Deno.test("an upstream that reports no usage is answered and logged with relay's estimate, said to be one", async () => {
+  const words = "x".repeat(70);
+  const args = '{"city":"Paris"}';
+  const call = {
+    index: 0,
+    id: "call_1",
+    type: "function",
+    function: { name: "get_weather", arguments: args },
+  };
+  await using s = setup(async (request) => {
+    const { stream } = JSON.parse(new TextDecoder().decode(await request.bytes()));
+    if (!stream) {
+      return Response.json({
+        id: "chatcmpl-1",
+        object: "chat.completion",
+        choices: [{
+          index: 0,
+          message: { role: "assistant", content: words, tool_calls: [call] },
+          finish_reason: "tool_calls",
+        }],
+      });
+    }
+    return openaiStream([
+      chunk({ role: "assistant", content: "" }),
+      chunk({ content: words }),
+      chunk({ tool_calls: [call] }),
+      chunk({}, "tool_calls"),
+      "[DONE]",
+    ]);
+  });
+  const body = { ...ASK, tools: TOOLS };
+  const input = estimateTokens(body).input;
+  // 70 characters, the tool's name and its arguments, at 3.5 characters a token.
+  const output = Math.ceil((words.length + "get_weather".length + args.length) / 3.5);
+  const expected = {
+    input_tokens: input,
+    output_tokens: output,
+    cache_read_input_tokens: 0,
+    cache_creation_input_tokens: 0,
+  };
+  const post = (stream: boolean) =>
+    fetch(`${s.relay.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...body, stream }),
+    });
+
+  const streamed = await assembledResponse(await post(true));
+  assert.deepEqual(streamed.message.usage, expected);
+  const unstreamed = await (await post(false)).json();
+  assert.deepEqual(unstreamed.usage, expected);
+  for (let answer = 0; answer < 2; answer++) {
+    const line = await s.relay.nextRequestLog();
+    assert.deepEqual([line.input_tokens, line.output_tokens, line.usage_estimated], [input, output, true]);
+  }
 });
 
 Deno.test("an OpenAI upstream's redirect is relay's 502 naming it, as for every upstream", async () => {
