@@ -1,4 +1,4 @@
-import { realTimers, type Timers } from "../stream/timeouts.ts";
+import { realTimers, type Timers } from "../util/timers.ts";
 
 /** A running {@linkcode watchConfigFile}. */
 export interface ConfigWatcher {

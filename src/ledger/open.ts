@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { Config } from "../config/schema.ts";
-import type { Timers } from "../stream/timeouts.ts";
+import type { Timers } from "../util/timers.ts";
 import type { Logger } from "../util/logger.ts";
 import { xdgHome } from "../util/xdg.ts";
 import { ClientRegistry, monthStart, namedClients } from "./clients.ts";

@@ -1,4 +1,4 @@
-import { realTimers, type Timers } from "../stream/timeouts.ts";
+import { realTimers, type Timers } from "../util/timers.ts";
 import type { Logger } from "../util/logger.ts";
 import type { LedgerRecord } from "./entry.ts";
 

@@ -1,4 +1,4 @@
-import { realTimers, type Timers } from "../stream/timeouts.ts";
+import { realTimers, type Timers } from "../util/timers.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { RelayError } from "./errors.ts";
 import { graceOverError } from "./in_flight.ts";

@@ -1,7 +1,7 @@
 import { AnswerCutError, type AnthropicErrorType, BodyCutError, errorEnvelope } from "../server/errors.ts";
 import { EventBoundary } from "./event_boundary.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
-import { realTimers, type Timers } from "./timeouts.ts";
+import { realTimers, type Timers } from "../util/timers.ts";
 import type { WatchedReader } from "./watched_reader.ts";
 
 /** How a relayed body ended, for the access log. */

@@ -4,7 +4,7 @@
  */
 import { forwardBody, type ForwardOptions } from "./forward.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
-import type { Timers } from "./timeouts.ts";
+import type { Timers } from "../util/timers.ts";
 import { WatchedReader } from "./watched_reader.ts";
 
 /** The keep-alive interval when the config does not set one (`server.keepalive`). */

@@ -22,7 +22,7 @@ import {
   contentTexts,
   messageFault,
 } from "./openai_types.ts";
-import { realTimers, type Timers } from "./timeouts.ts";
+import { realTimers, type Timers } from "../util/timers.ts";
 
 export interface OpenAIToAnthropicOptions {
   /** `message.id` of the Anthropic answer; it is needed before the upstream's first chunk names its own. */

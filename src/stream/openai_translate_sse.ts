@@ -5,7 +5,7 @@
 import { AnswerCutError, BodyCutError } from "../server/errors.ts";
 import { SseDecoder } from "./sse_decode.ts";
 import type { SseEvent } from "./sse_decode.ts";
-import { realTimers, type Timers } from "./timeouts.ts";
+import { realTimers, type Timers } from "../util/timers.ts";
 
 /** A stream translation as the plumbing sees it; each method returns the encoded events to send. */
 export interface SseTranslation {

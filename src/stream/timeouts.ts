@@ -1,13 +1,6 @@
 /** Which deadline a body missed. */
 export type TimeoutKind = "first_byte" | "idle";
 
-/** The timer pair a deadline runs on; tests inject a fake one to fire deadlines without waiting. */
-export interface Timers {
-  /** Returns a handle for `clearTimeout`. */
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
 /**
  * The error a body fails with when its upstream went silent for too long.
  *
@@ -25,9 +18,3 @@ export class StreamTimeoutError extends Error {
     this.name = "StreamTimeoutError";
   }
 }
-
-/** The global timers, as the default {@link Timers}. */
-export const realTimers: Timers = {
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};

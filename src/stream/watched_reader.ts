@@ -1,4 +1,5 @@
-import { realTimers, StreamTimeoutError, type TimeoutKind, type Timers } from "./timeouts.ts";
+import { realTimers, type Timers } from "../util/timers.ts";
+import { StreamTimeoutError, type TimeoutKind } from "./timeouts.ts";
 
 /** The deadlines of a {@link WatchedReader} and who hears about a missed one. */
 export interface WatchedReaderOptions {

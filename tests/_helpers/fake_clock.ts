@@ -1,4 +1,4 @@
-import type { Timers } from "../../src/stream/timeouts.ts";
+import type { Timers } from "../../src/util/timers.ts";
 
 /**
  * A monotonic clock and the timers that run on it, both moved only by the test: `advance` fires every

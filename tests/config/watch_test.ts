@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { watchConfigFile, type WatchOptions } from "../../src/config/watch.ts";
-import type { Timers } from "../../src/stream/timeouts.ts";
+import type { Timers } from "../../src/util/timers.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 
 /**
