@@ -348,13 +348,15 @@ export class Router {
         : state.route.models.resolve(request.model);
       return request.model !== undefined && upstreamModel === undefined ? [] : [{ state, upstreamModel }];
     });
+    const pin = _pinOf(request);
     return new Plan(serving.length > 0, request, {
       now: this.#now,
-      rank: () => this.#rank(serving, request),
+      rank: () => this.#rank(serving, request, pin),
       committed: (state, key, ttfbMs) => {
         this.#ttfb.observe(state.route.provider.name, ttfbMs);
-        if (request.conversation && key && this.#options.affinity) {
-          this.#affinity.set(request.conversation, { provider: state.route.provider.name, key: keyId(key) });
+        // A provider without keys is pinned too: a conversation moved there by a failover must stay.
+        if (pin !== undefined && this.#options.affinity) {
+          this.#affinity.set(pin, { provider: state.route.provider.name, key: key && keyId(key) });
         }
       },
     });
@@ -394,7 +396,7 @@ export class Router {
   }
 
   /** `serving` as it stands now, in the order the request tries it. */
-  #rank(serving: _Serving[], request: PlanRequest): _Ranking {
+  #rank(serving: _Serving[], request: PlanRequest, pin: string | undefined): _Ranking {
     const candidates = serving.map(({ state, upstreamModel }): _Candidate => ({
       name: state.route.provider.name,
       state,
@@ -405,9 +407,7 @@ export class Router {
       remainingCapacityRatio: state.route.keys.length === 0 ? 1 : state.pool.remainingCapacity(),
       price: request.model === undefined ? undefined : state.priceOf(request.model),
     }));
-    const pinned = request.conversation && this.#options.affinity
-      ? this.#affinity.get(request.conversation)
-      : undefined;
+    const pinned = pin !== undefined && this.#options.affinity ? this.#affinity.get(pin) : undefined;
     const order = preferNamed(
       this.#strategyFor(request).order(candidates, {
         model: request.model,
@@ -690,6 +690,16 @@ export class Plan {
       },
     };
   }
+}
+
+/**
+ * What a request's pin is remembered by: its conversation and model. A prompt cache holds for one
+ * model only, and Claude Code's side calls on another model (haiku, same session id) go where that
+ * model is served: pinned by conversation alone, they would move the main model's turns there too.
+ */
+function _pinOf({ conversation, model }: PlanRequest): string | undefined {
+  // A model holds no control character (relay refuses such a request), so the two parts stay apart.
+  return conversation === undefined ? undefined : `${model ?? ""}\n${conversation}`;
 }
 
 /** The step that ends a plan, from why each provider had nothing to offer. */

@@ -162,6 +162,37 @@ Deno.test("conversation affinity keeps a conversation on the provider and key th
   }
 });
 
+Deno.test("a conversation moved to a provider without keys stays there", () => {
+  const router = routerOf([route("a", ["a1"]), route("local", [])]);
+  const plan = router.plan(request("m", "conv-1"));
+  attemptOf(plan.next()).failed(httpFailure(500));
+  const moved = attemptOf(plan.next());
+  assert.equal(where(moved), "local/-");
+  moved.committed(5);
+  moved.finished(undefined);
+  const next = attemptOf(router.plan(request("m", "conv-1")).next());
+  assert.equal(where(next), "local/-", "a is healthy again, but the conversation is on local");
+});
+
+Deno.test("a side call on another model does not move the conversation's pin", () => {
+  const router = routerOf([
+    route("a", ["a1"]),
+    route("b", ["b1"], { "claude-sonnet-*": "claude-sonnet-*" }),
+  ]);
+  const plan = router.plan(request("claude-sonnet-4-5", "session"));
+  attemptOf(plan.next()).failed(httpFailure(500));
+  const moved = attemptOf(plan.next());
+  assert.equal(where(moved), "b/b1");
+  moved.committed(5);
+  moved.finished(undefined);
+  // Claude Code's haiku call, same session: only a serves it.
+  const side = attemptOf(router.plan(request("claude-haiku-4-5", "session")).next());
+  assert.equal(where(side), "a/a1");
+  side.committed(5);
+  side.finished(undefined);
+  assert.equal(where(attemptOf(router.plan(request("claude-sonnet-4-5", "session")).next())), "b/b1");
+});
+
 Deno.test("a plan that tried everything goes round again, bounded by its caller", () => {
   const router = routerOf([route("a", ["a1"])], {
     breaker: { failureThreshold: 100, windowMs: 1, cooldownMs: 1 },
