@@ -5,7 +5,7 @@
 import { anthropicAnswerHeaders, CLAUDE_CODE_HEADERS } from "../src/bench/claude_code_headers.ts";
 import { mockRespond } from "../src/providers/mock.ts";
 import { mockOptionsSchema } from "../src/providers/mock_options.ts";
-import { GOLDEN_NAMES, loadGolden } from "../tests/stream/golden.ts";
+import { GOLDEN_NAMES, loadGolden } from "../tests/_helpers/golden.ts";
 
 /** How many SSE events {@linkcode mockStreamChunks} yields. */
 export const STREAM_EVENTS = 200;

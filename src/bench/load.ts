@@ -66,7 +66,7 @@ export interface Deadlines {
  * Far above what any answer the bench asks for takes, even a real model's at the highest concurrency
  * the bench allows: only a target that has stopped sending reaches them.
  */
-export const DEADLINES: Deadlines = { firstByteMs: 60_000, idleMs: 30_000 };
+const _DEADLINES: Deadlines = { firstByteMs: 60_000, idleMs: 30_000 };
 
 /**
  * Sends `request` to `target` and reads the streamed answer to its end. Throws, naming the target and
@@ -82,7 +82,7 @@ export async function timedStream(
   target: Target,
   request: BenchRequest,
   signal: AbortSignal,
-  deadlines: Deadlines = DEADLINES,
+  deadlines: Deadlines = _DEADLINES,
 ): Promise<TimedStream> {
   signal.throwIfAborted();
   const who = describeTarget(target);

@@ -3,6 +3,7 @@ import { ConfigError } from "../config/errors.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { configSchema } from "../config/schema.ts";
 import { readFieldsDespite } from "../config/read_despite.ts";
+import { parseJsonObject } from "../util/json.ts";
 
 /** A refusal `relay status` and `relay reload` report as it is, exiting 1. */
 export class AdminClientError extends Error {
@@ -75,7 +76,7 @@ export async function adminRequest(
         "pass --url with the address relay listens on",
     );
   }
-  const body = _jsonObject(await response.text());
+  const body = parseJsonObject(await response.text());
   // relay's own refusals come in Anthropic's error envelope.
   const refusal = body?.type === "error" ? body.error as { message?: unknown } | undefined : undefined;
   if (typeof refusal?.message === "string") {
@@ -92,16 +93,6 @@ export async function adminRequest(
     );
   }
   return { status: response.status, body, configError };
-}
-
-/** `text` parsed, when it is a JSON object. */
-function _jsonObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value = JSON.parse(text);
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Where to call and with what: the relay's URL, the admin token and the file it came from. */

@@ -32,7 +32,7 @@ export function benchCommand(setExitCode: (code: number) => void) {
     )
     .option(
       "--concurrency <list>",
-      `concurrency levels, comma-separated, each at most ${MAX_CONCURRENCY} (default 1,16,64; 1 with --provider)`,
+      `concurrency levels, comma-separated, each at most ${_MAX_CONCURRENCY} (default 1,16,64; 1 with --provider)`,
       concurrencyLevels,
     )
     .option("--events <n>", "text deltas in each mock answer (default 8, at most 100000)", _eventCount)
@@ -295,13 +295,13 @@ function _eventCount(value: string): number {
  * The highest `--concurrency`: the largest run of the scenario harness (`bench/scenarios.ts streams`),
  * the most the bench is known to work at; a typo such as 1e9 must not run until killed.
  */
-export const MAX_CONCURRENCY = 1000;
+const _MAX_CONCURRENCY = 1000;
 
-/** A `--concurrency` list such as `1,16,64`: each level once, none above {@linkcode MAX_CONCURRENCY}. */
+/** A `--concurrency` list such as `1,16,64`: each level once, none above {@linkcode _MAX_CONCURRENCY}. */
 export function concurrencyLevels(value: string): number[] {
   const levels = value.split(",").map(positiveCount);
-  const high = levels.find((level) => level > MAX_CONCURRENCY);
-  if (high !== undefined) throw new InvalidArgumentError(`expected at most ${MAX_CONCURRENCY}`);
+  const high = levels.find((level) => level > _MAX_CONCURRENCY);
+  if (high !== undefined) throw new InvalidArgumentError(`expected at most ${_MAX_CONCURRENCY}`);
   const twice = levels.find((level, i) => levels.indexOf(level) !== i);
   if (twice !== undefined) throw new InvalidArgumentError(`${twice} is given twice`);
   return levels;

@@ -1,6 +1,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { SWITCHED_OFF } from "../routing/router.ts";
 import type { AdminStatus } from "../server/admin/status.ts";
+import { isJsonObject } from "../util/json.ts";
 import { formatTable } from "../util/table.ts";
 import { terminalColour } from "./_colour.ts";
 import { reportConfigError } from "./_config_error.ts";
@@ -131,12 +132,8 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
 
 /** Whether `body` has the parts of an {@linkcode AdminStatus} that `relay status` reads. */
 function _isStatus(body: Record<string, unknown>): boolean {
-  return typeof body.relay_version === "string" && _isObject(body.config) && _isObject(body.server) &&
+  return typeof body.relay_version === "string" && isJsonObject(body.config) && isJsonObject(body.server) &&
     Array.isArray(body.providers);
-}
-
-function _isObject(value: unknown): boolean {
-  return typeof value === "object" && value !== null;
 }
 
 function _colours(): StatusColours {

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { isJsonObject } from "../util/json.ts";
 import type { EnvLookup } from "./env_expand.ts";
 import { ConfigError } from "./errors.ts";
 import { unreadableFileError } from "./file_mode.ts";
@@ -83,7 +84,7 @@ export function mergeClaudeSettings(
 ): MergedSettings {
   const settings = existing === undefined || existing.trim() === "" ? {} : _parse(existing, path);
   const env = settings.env ?? {};
-  if (!_isRecord(env)) {
+  if (!isJsonObject(env)) {
     throw new ConfigError(path, [{
       message: `${path}: "env" is not an object, so relay leaves the file alone`,
     }]);
@@ -107,14 +108,10 @@ function _parse(text: string, path: string): Record<string, unknown> {
       message: `${path} is not valid JSON (${(error as Error).message}), so relay leaves it alone`,
     }]);
   }
-  if (!_isRecord(parsed)) {
+  if (!isJsonObject(parsed)) {
     throw new ConfigError(path, [{
       message: `${path} does not hold a JSON object, so relay leaves it alone`,
     }]);
   }
   return parsed;
-}
-
-function _isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -10,6 +10,7 @@ import {
   Scalar,
   visit,
 } from "yaml";
+import { isJsonObject } from "../util/json.ts";
 import { ConfigError } from "./errors.ts";
 import { editedText, parseYamlDocument } from "./yaml_document.ts";
 
@@ -172,7 +173,7 @@ function _providerOf(value: unknown): ProviderSetup {
   if (typeof profile === "string") setup.aws_profile = profile;
   const key = Array.isArray(raw.keys) ? _record(raw.keys[0]).key : undefined;
   if (typeof key === "string") setup.key = key;
-  if (_isRecord(raw.models)) {
+  if (isJsonObject(raw.models)) {
     setup.models = Object.fromEntries(Object.entries(raw.models).map(([name, id]) => [name, String(id)]));
   }
   return setup;
@@ -258,11 +259,7 @@ function _quoted(value: string): Scalar {
 }
 
 function _record(value: unknown): Record<string, unknown> {
-  return _isRecord(value) ? value : {};
-}
-
-function _isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+  return isJsonObject(value) ? value : {};
 }
 
 function _sameJson(a: unknown, b: unknown): boolean {

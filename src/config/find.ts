@@ -44,3 +44,20 @@ export function findConfigPath(options: FindOptions): FoundConfig | undefined {
   if (options.exists(inXdg)) return { path: inXdg, source: "xdg" };
   return undefined;
 }
+
+/**
+ * Whether `path` is a regular file: {@linkcode FindOptions.exists} on the real disk. A path that cannot
+ * be stat'ed (missing, or in a directory relay may not search) counts as no file.
+ *
+ * @example
+ * ```ts
+ * findConfigPath({ env: (name) => Deno.env.get(name), cwd: Deno.cwd(), home: "/home/me", exists: isFile });
+ * ```
+ */
+export function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}

@@ -1,5 +1,5 @@
 import { defaultConfig } from "./default.ts";
-import { findConfigPath } from "./find.ts";
+import { findConfigPath, isFile } from "./find.ts";
 import { loadConfigFile } from "./load.ts";
 import type { Config } from "./schema.ts";
 import type { Locator } from "./yaml_document.ts";
@@ -36,7 +36,7 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
     env,
     cwd: options.cwd ?? Deno.cwd(),
     home: options.home ?? env("HOME") ?? "/",
-    exists: _isFile,
+    exists: isFile,
   });
   if (!found) {
     const { config, banner } = defaultConfig(env);
@@ -44,12 +44,4 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
   }
   const { config, warnings, locate } = await loadConfigFile(found.path, { env, source: found.source });
   return { config, path: found.path, warnings, banner: undefined, locate };
-}
-
-function _isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
 }

@@ -1,9 +1,10 @@
 import { z } from "zod";
-import { type ClientConfig, namedClients } from "../ledger/clients.ts";
 import { type MockOptions, mockOptionsSchema } from "../providers/mock_options.ts";
+import type { KeyLimits } from "../routing/key_pool.ts";
 import { modelMapProblems } from "../routing/model_map.ts";
 import { STRATEGY_NAMES } from "../routing/strategies/types.ts";
 import { DEFAULT_KEEPALIVE_MS } from "../stream/keep_alive.ts";
+import { type ClientConfig, namedClients } from "./clients.ts";
 import { formatDuration } from "./format_units.ts";
 import { byteSizeSchema, durationSchema } from "./units.ts";
 
@@ -64,15 +65,9 @@ export interface Timeouts {
 export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = { connect: 10_000, first_byte: 600_000, idle: 300_000 };
 
 /** An upstream API key, with an optional label for logs (the key itself is only ever logged masked). */
-export interface KeyConfig {
+export interface KeyConfig extends KeyLimits {
   key: string;
   name?: string;
-  /** Requests per minute this key may make; the upstream's own headers also limit it. */
-  rpm?: number;
-  /** Input plus output tokens per minute. */
-  tpm?: number;
-  input_tpm?: number;
-  output_tpm?: number;
 }
 
 /** USD per million tokens, for the `cost` strategy. */

@@ -15,7 +15,7 @@ export function parseDuration(value: string | number): number | undefined {
 }
 
 /** Parses `512kb`, `32MiB`, `1mb` or a bare number of bytes. */
-export function parseByteSize(value: string | number): number | undefined {
+function _parseByteSize(value: string | number): number | undefined {
   return _parseUnit(value, _SIZE_UNITS, "b");
 }
 
@@ -43,7 +43,7 @@ export const durationSchema = z.union([z.number(), z.string()]).transform((value
 
 /** A size field: `"32MiB"`, `"512kb"` or bytes; parsed to bytes. */
 export const byteSizeSchema = z.union([z.number(), z.string()]).transform((value, ctx) => {
-  const bytes = parseByteSize(value);
+  const bytes = _parseByteSize(value);
   if (bytes === undefined) {
     ctx.addIssue({ code: "custom", message: `"${value}" is not a size (use e.g. 512kb, 32MiB)` });
     return z.NEVER;

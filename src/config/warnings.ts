@@ -3,7 +3,7 @@ import { formatDuration } from "./format_units.ts";
 import { type Config, DEFAULT_TIMEOUTS, type Timeouts } from "./schema.ts";
 
 /** Below this a timeout is taken for a unit slip (`5` meaning 5 s, not 5 ms) rather than a choice. */
-export const SUSPICIOUS_TIMEOUT_MS = 5_000;
+const _SUSPICIOUS_TIMEOUT_MS = 5_000;
 
 const _CONSEQUENCE: Record<keyof Timeouts, string> = {
   connect: "slow upstreams will fail before they send headers",
@@ -33,7 +33,7 @@ export function configWarnings(config: Config): string[] {
 function _timeoutWarnings(path: (string | number)[], timeouts: Partial<Timeouts>): string[] {
   return (Object.keys(_CONSEQUENCE) as (keyof Timeouts)[]).flatMap((field) => {
     const ms = timeouts[field];
-    if (ms === undefined || ms >= SUSPICIOUS_TIMEOUT_MS) return [];
+    if (ms === undefined || ms >= _SUSPICIOUS_TIMEOUT_MS) return [];
     const fix = `${formatDuration(DEFAULT_TIMEOUTS[field])} is the default`;
     return [`${formatPath([...path, field])} is ${formatDuration(ms)}: ${_CONSEQUENCE[field]}; ${fix}`];
   });

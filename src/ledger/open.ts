@@ -1,9 +1,10 @@
 import { join } from "node:path";
+import { namedClients } from "../config/clients.ts";
 import type { Config } from "../config/schema.ts";
 import type { Timers } from "../util/timers.ts";
 import type { Logger } from "../util/logger.ts";
 import { xdgHome } from "../util/xdg.ts";
-import { ClientRegistry, monthStart, namedClients } from "./clients.ts";
+import { ClientRegistry, monthStart } from "./clients.ts";
 import type { LedgerRecord } from "./entry.ts";
 import { Pricing } from "./pricing.ts";
 import { UsageRecorder } from "./recorder.ts";

@@ -37,7 +37,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Prov
       return doFetch(`${base}${request.path}${request.search}`, {
         method: request.method,
         headers,
-        body: anthropicBody(request),
+        body: _anthropicBody(request),
         signal: request.signal,
         redirect: "manual",
       });
@@ -49,7 +49,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Prov
  * The body an Anthropic-format upstream gets: the client's own bytes, with only `model` rewritten when
  * the provider's `models:` table maps it to another id.
  */
-export function anthropicBody(request: ProviderRequest): Uint8Array<ArrayBuffer> | null {
+function _anthropicBody(request: ProviderRequest): Uint8Array<ArrayBuffer> | null {
   const { body, model, upstreamModel } = request;
   if (!body || upstreamModel === undefined || upstreamModel === model) return body;
   return editTopLevelJson(body, { set: { model: upstreamModel } });

@@ -4,6 +4,7 @@
  * credentials file, then the environment. Every source is injected, so tests never touch the real
  * environment or `~/.aws`.
  */
+import type { AwsConfig } from "../config/schema.ts";
 
 /** A key pair for SigV4; `sessionToken` comes with temporary credentials. */
 export interface AwsCredentials {
@@ -12,17 +13,10 @@ export interface AwsCredentials {
   sessionToken?: string;
 }
 
-/** The `credentials:` part of a Bedrock provider's config, in its YAML spelling. */
-export interface AwsCredentialsConfig {
-  access_key_id?: string;
-  secret_access_key?: string;
-  session_token?: string;
-  profile?: string;
-}
-
 /** Where {@link resolveAwsCredentials} looks, all injected. */
 export interface AwsCredentialSources {
-  config?: AwsCredentialsConfig;
+  /** The Bedrock provider's `aws:` settings. */
+  config?: AwsConfig;
   /** Reads an environment variable; `undefined` when it is not set. */
   env: (name: string) => string | undefined;
   /** Reads a whole text file; `undefined` when it does not exist. */

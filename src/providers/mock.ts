@@ -8,6 +8,7 @@ import { errorEnvelope, errorTypeForStatus } from "../server/errors.ts";
 import { encodeSseEvent } from "../stream/sse_encode.ts";
 import { type MockOptions, mockOptionsSchema } from "./mock_options.ts";
 import type { HeaderReader } from "../util/headers.ts";
+import { isJsonObject, type JsonObject } from "../util/json.ts";
 import type { Provider } from "./types.ts";
 
 /** One request as the mock sees it. */
@@ -308,10 +309,8 @@ function _sample(property: Record<string, unknown> | undefined): unknown {
   return _SAMPLES[String(property?.type)] ?? null;
 }
 
-function _record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? value as Record<string, unknown>
-    : undefined;
+function _record(value: unknown): JsonObject | undefined {
+  return isJsonObject(value) ? value : undefined;
 }
 
 /** Words of the text answer; accents, CJK and an emoji make byte-split streams cut through UTF-8. */

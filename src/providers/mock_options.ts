@@ -1,11 +1,7 @@
 import { z } from "zod";
 import { durationSchema } from "../config/units.ts";
 
-/**
- * The knobs of the built-in `mock` provider. They come from `providers[].mock` in the config and can be
- * overridden per request with the `x-relay-mock` header (`events=20, chunk_delay=5ms, fault=disconnect`),
- * which is how tests and `relay bench` shape a run without a config file per case.
- */
+/** The failures a mock answer can act out (`fault`), as `relay bench` and tests ask for them. */
 export const MOCK_FAULTS = [
   "none",
   "overloaded", // 529 overloaded_error before any byte
@@ -16,11 +12,14 @@ export const MOCK_FAULTS = [
   "hang", // headers and message_start, then silence until the client leaves
 ] as const;
 
-export type MockFault = typeof MOCK_FAULTS[number];
-
 /** The most `text_delta` events one mock answer may have. */
 export const MAX_MOCK_EVENTS = 100_000;
 
+/**
+ * The knobs of the built-in `mock` provider. They come from `providers[].mock` in the config and can be
+ * overridden per request with the `x-relay-mock` header (`events=20, chunk_delay=5ms, fault=disconnect`),
+ * which is how tests and `relay bench` shape a run without a config file per case.
+ */
 export const mockOptionsSchema = z.strictObject({
   /** Wait before the response headers (time to first byte). */
   ttfb: durationSchema.default(0),

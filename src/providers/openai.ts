@@ -4,7 +4,7 @@ import {
   type AnthropicFailure,
   anthropicFailureFor,
 } from "../server/openai_errors.ts";
-import { chatRequestFor, RequestTranslationError } from "../stream/anthropic_to_openai_request.ts";
+import { AnthropicToChatError, chatRequestFor } from "../stream/anthropic_to_openai_request.ts";
 import {
   completionAsAnthropicSse,
   OpenAIToAnthropic,
@@ -13,7 +13,7 @@ import {
 } from "../stream/openai_to_anthropic.ts";
 import { answerChoice, anthropicMessageFor } from "../stream/openai_to_anthropic_message.ts";
 import { newToolId } from "../stream/openai_tool_ids.ts";
-import { type ChatCompletion, isJsonObject, type JsonObject, messageFault } from "../stream/openai_types.ts";
+import { type ChatCompletion, messageFault } from "../stream/openai_types.ts";
 import { encodeSseEvent } from "../stream/sse_encode.ts";
 import {
   MAX_WHOLE_ANSWER_BYTES,
@@ -23,6 +23,7 @@ import {
   type WholeText,
 } from "../stream/translate_whole.ts";
 import { copyHeaders } from "../util/headers.ts";
+import { isJsonObject, type JsonObject } from "../util/json.ts";
 import type { Provider, ProviderKey, ProviderRequest } from "./types.ts";
 
 export interface OpenAIProviderOptions {
@@ -81,7 +82,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       try {
         chat = chatRequestFor(body, { model, maxTokensField });
       } catch (error) {
-        if (error instanceof RequestTranslationError) return errorResponse(400, error.message);
+        if (error instanceof AnthropicToChatError) return errorResponse(400, error.message);
         throw error;
       }
       const response = await doFetch(`${base}/chat/completions`, {

@@ -5,6 +5,7 @@
  * upstream refuses (revoked, or issued by a clock that was off) is dropped at once rather than served
  * until it would expire.
  */
+import { parseJsonObject } from "../util/json.ts";
 import { maskSecret, maskSecretsInLine } from "../util/mask.ts";
 
 /** Where an adapter gets the bearer token for its next request. */
@@ -165,10 +166,10 @@ export async function requestAccessToken(
     // An endpoint, or a proxy before it, may quote the form back, credential and all.
     const shown = _withoutSecrets(text, form);
     throw new Error(
-      `token endpoint ${url} answered ${status}: ${_oauthError(_parseObject(shown)) ?? _excerpt(shown)}`,
+      `token endpoint ${url} answered ${status}: ${_oauthError(parseJsonObject(shown)) ?? _excerpt(shown)}`,
     );
   }
-  const answer = _parseObject(text);
+  const answer = parseJsonObject(text);
   const accessToken = answer?.access_token;
   // Entra's older endpoints send `expires_in` as a numeric string.
   const expiresIn = Number(answer?.expires_in);
@@ -193,15 +194,6 @@ function _withoutSecrets(text: string, form: Record<string, string>): string {
     }
   }
   return masked.split("\n").map((line) => maskSecretsInLine(line).text).join("\n");
-}
-
-function _parseObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value = JSON.parse(text);
-    return typeof value === "object" && value !== null ? value : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** `invalid_grant: Invalid JWT Signature.`, from RFC 6749 §5.2's `error` and `error_description`. */

@@ -5,7 +5,8 @@
  * except the errors Google's front end raises itself, which are rewritten into Anthropic's envelope.
  */
 import { errorEnvelope, errorResponse, errorTypeForStatus } from "../server/errors.ts";
-import { copyHeaders, headerPairs } from "../util/headers.ts";
+import { copyHeaders, headerPairs, WITHOUT_LENGTH } from "../util/headers.ts";
+import { isJsonObject, type JsonObject } from "../util/json.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { sendWithToken, type TokenSource } from "./token_cache.ts";
 import type { Provider, ProviderRequest } from "./types.ts";
@@ -136,8 +137,7 @@ async function _inAnthropicShape(response: Response): Promise<Response> {
   const init = { status: response.status, statusText: response.statusText, headers: response.headers };
   if (message === undefined) return new Response(bytes, init);
   const status = response.status === 503 ? 529 : response.status;
-  const headers = copyHeaders(response.headers);
-  headers.delete("content-length");
+  const headers = copyHeaders(response.headers, WITHOUT_LENGTH);
   headers.set("content-type", "application/json");
   return Response.json(errorEnvelope(errorTypeForStatus(status), message), { status, headers });
 }
@@ -157,6 +157,6 @@ function _googleErrorMessage(bytes: Uint8Array): string | undefined {
   return error.message;
 }
 
-function _record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null ? value as Record<string, unknown> : undefined;
+function _record(value: unknown): JsonObject | undefined {
+  return isJsonObject(value) ? value : undefined;
 }

@@ -1,3 +1,5 @@
+import { isJsonObject } from "../util/json.ts";
+
 /** Tokens of one request, split the way upstreams limit them. */
 export interface TokenCount {
   /** Tokens the model reads. */
@@ -41,7 +43,7 @@ const _PDF_BYTES_PER_TOKEN = 10;
  * ```
  */
 export function estimateTokens(body: unknown): TokenCount {
-  if (!_isRecord(body)) return { input: 0, output: 0 };
+  if (!isJsonObject(body)) return { input: 0, output: 0 };
   const messages = Array.isArray(body.messages) ? body.messages : [];
   const tools = Array.isArray(body.tools) ? body.tools : [];
   const input = _tokens(body.system) + _tokens(messages) + _tokens(tools) +
@@ -62,7 +64,7 @@ function _tokens(root: unknown): number {
       sum += estimateTextTokens(value);
     } else if (Array.isArray(value)) {
       for (const item of value) pending.push(item);
-    } else if (_isRecord(value)) {
+    } else if (isJsonObject(value)) {
       sum += _recordTokens(value, pending);
     }
   }
@@ -93,7 +95,7 @@ function _recordTokens(record: Record<string, unknown>, pending: unknown[]): num
 }
 
 function _documentTokens(source: unknown, pending: unknown[]): number {
-  if (!_isRecord(source)) return 0;
+  if (!isJsonObject(source)) return 0;
   if (source.type === "base64" && typeof source.data === "string") {
     return (source.data.length * 3) / 4 / _PDF_BYTES_PER_TOKEN;
   }
@@ -129,8 +131,4 @@ export function estimateTextTokens(text: string): number {
   // The low half of a surrogate pair belongs to the character its high half already counted.
   const characters = other.length - (other.match(_LOW_SURROGATES)?.length ?? 0);
   return (text.length - other.length) / _ASCII_CHARS_PER_TOKEN + characters * _TOKENS_PER_OTHER_CHAR;
-}
-
-function _isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -1,5 +1,6 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
-import { ClientRegistry, namedClients } from "../ledger/clients.ts";
+import { namedClients } from "../config/clients.ts";
+import { ClientRegistry } from "../ledger/clients.ts";
 import type { LogFields } from "../util/logger.ts";
 import { VERSION } from "../version.ts";
 import { clientAuth, type Refusal } from "./auth.ts";
@@ -12,7 +13,7 @@ import { servedModels } from "./models.ts";
 import { relay, type RelayOptions } from "./relay.ts";
 import { type RelayEnv, requestId } from "./request_id.ts";
 
-const CHAT_COMPLETIONS_PATH = "/v1/chat/completions";
+const _CHAT_COMPLETIONS_PATH = "/v1/chat/completions";
 
 export interface AppOptions extends Omit<RelayOptions, "parsedBody"> {
   /**
@@ -44,7 +45,7 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   app.use(_refuseWhileShuttingDown(options.inFlight, (request) => parsedBodies.has(request)));
   app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
   const clients = options.clients ?? new ClientRegistry(namedClients(options.tokens));
-  app.use("/v1/*", clientAuth(clients, refuse));
+  app.use("/v1/*", clientAuth(clients, _answerError));
   app.post("/v1/messages", forward);
   app.post("/v1/messages/count_tokens", forward);
   const dispatch = async (request: Request, messages: Record<string, unknown>) => {
@@ -52,7 +53,7 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
     return await app.fetch(request);
   };
   app.post(
-    CHAT_COMPLETIONS_PATH,
+    _CHAT_COMPLETIONS_PATH,
     chatCompletions({
       dispatch,
       maxBodyBytes: () => current().maxBodyBytes,
@@ -63,22 +64,23 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   const models = servedModels(() => current().router, clients);
   app.get("/v1/models", models, forward);
   app.get("/v1/models/:id", models, forward);
-  app.notFound((c) => refuse(c, 404, `no route for ${c.req.method} ${c.req.path}`));
+  app.notFound((c) => _answerError(c, 404, `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     options.logger.error("unhandled", {
       request_id: c.get("requestId"),
       error: String(error?.stack ?? error),
     });
-    return refuse(c, 500, "relay failed to handle the request; see relay's log");
+    return _answerError(c, 500, "relay failed to handle the request; see relay's log");
   });
   return app;
 }
 
-const refuse: Refusal = (c, status, message) => _refusal(c, new RelayError(status, message));
+/** `status` and `message` answered as {@linkcode _refusal} answers a {@linkcode RelayError}. */
+const _answerError: Refusal = (c, status, message) => _refusal(c, new RelayError(status, message));
 
 /** OpenAI's clients parse only OpenAI's error shape; everyone else gets Anthropic's. */
 function _refusal(c: Context<RelayEnv>, error: RelayError): Response {
-  return c.req.path === CHAT_COMPLETIONS_PATH
+  return c.req.path === _CHAT_COMPLETIONS_PATH
     ? openaiErrorResponse(error.status, error.message, { type: error.type, headers: error.headers })
     : error.toResponse();
 }

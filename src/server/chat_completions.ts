@@ -1,12 +1,13 @@
 import type { Context } from "hono";
 import { AnthropicToOpenAI, anthropicToOpenAISse } from "../stream/anthropic_to_openai.ts";
 import { chatCompletionFor } from "../stream/anthropic_to_openai_completion.ts";
-import { anthropicRequestFor, ChatRequestError } from "../stream/openai_request_to_anthropic.ts";
-import { isJsonObject } from "../stream/openai_types.ts";
+import { BodyCutError } from "../stream/body_cut.ts";
+import { anthropicRequestFor, ChatToAnthropicError } from "../stream/openai_to_anthropic_request.ts";
 import { MAX_WHOLE_ANSWER_BYTES, MAX_WHOLE_ANSWER_MIB, readWhole } from "../stream/translate_whole.ts";
 import { copyHeaders, WITHOUT_LENGTH } from "../util/headers.ts";
+import { isJsonObject } from "../util/json.ts";
 import { jsonSyntaxReason, parseJsonBody, readBody, type ReadBodyOptions } from "./body.ts";
-import { BodyCutError, RelayError } from "./errors.ts";
+import { RelayError } from "./errors.ts";
 import { openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 
@@ -57,7 +58,7 @@ export function chatCompletions(
     try {
       messages = anthropicRequestFor(chat);
     } catch (error) {
-      if (error instanceof ChatRequestError) {
+      if (error instanceof ChatToAnthropicError) {
         return openaiErrorResponse(400, error.message, { param: error.param });
       }
       throw error;
@@ -72,6 +73,13 @@ export function chatCompletions(
 /** The answer is translated too, into another length and type. */
 const _LENGTH_AND_TYPE: ReadonlySet<string> = new Set(["content-length", "content-type"]);
 
+/**
+ * Where the translated request goes: only its path counts, since it never leaves relay. The client's
+ * URL is not its base: Deno takes its host from the `Host` header unchecked (`a b`, `x:99999`), and
+ * such a base would not parse.
+ */
+const _MESSAGES_URL = "http://relay.invalid/v1/messages";
+
 /** The translated request as relay's own `/v1/messages` takes it, with the client's headers and signal. */
 function _messagesRequest(c: Context<RelayEnv>, messages: Record<string, unknown>): Request {
   const headers = copyHeaders(c.req.raw.headers, WITHOUT_LENGTH);
@@ -80,7 +88,7 @@ function _messagesRequest(c: Context<RelayEnv>, messages: Record<string, unknown
   if (!headers.has("anthropic-version")) headers.set("anthropic-version", "2023-06-01");
   // One id for the exchange, in relay's log and in the client's answer.
   headers.set("x-request-id", c.get("requestId"));
-  return new Request(new URL("/v1/messages", c.req.url), {
+  return new Request(_MESSAGES_URL, {
     method: "POST",
     headers,
     body: JSON.stringify(messages),

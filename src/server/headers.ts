@@ -29,8 +29,10 @@ const _HOP_BY_HOP = [
 const _CLIENT_ONLY = ["x-api-key", "authorization", "cookie", "origin", "accept-encoding"];
 
 /**
- * Never sent back: Deno's fetch has already decoded the body, so `content-encoding` and
- * `content-length` describe bytes the client will not get.
+ * Never sent back: `content-encoding`, because Deno's fetch has already decoded the body, so it (and
+ * `content-length`, dropped as hop-by-hop) describes bytes the client will not get; and `set-cookie`,
+ * because the client's cookies never travel upstream, so a cookie the upstream sets (Cloudflare's
+ * `__cf_bm`) could never reach it again and would only be stored against relay's host.
  */
 const _UPSTREAM_ONLY = ["content-encoding", "set-cookie"];
 

@@ -4,8 +4,8 @@
  * and an Anthropic-format failure told to an OpenAI client. The status and the message text survive
  * both ways, because clients retry on the status and Claude Code reads the text.
  */
-import { isJsonObject } from "../stream/openai_types.ts";
 import { MAX_ERROR_BODY_BYTES, readWhole, translateWhole } from "../stream/translate_whole.ts";
+import { isJsonObject } from "../util/json.ts";
 import { type AnthropicErrorType, errorEnvelope, errorTypeForStatus } from "./errors.ts";
 
 /** A failure in Anthropic's terms: the status to answer before a stream, the type and text always. */

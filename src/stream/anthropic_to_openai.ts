@@ -4,11 +4,13 @@
  * over parsed events, {@linkcode AnthropicToOpenAI}; {@linkcode anthropicToOpenAISse} runs it over bytes.
  */
 import { openaiErrorBody } from "../server/openai_errors.ts";
+import { OPENAI_PING } from "./keep_alive.ts";
 import type { SseEvent } from "./sse_decode.ts";
 import { translateSse } from "./openai_translate_sse.ts";
 import { finishReasonFor, openaiUsageFor } from "./openai_stop_usage.ts";
 import { openaiToolId } from "./openai_tool_ids.ts";
-import { type AnthropicUsage, isJsonObject, type JsonObject } from "./openai_types.ts";
+import type { AnthropicUsage } from "./openai_types.ts";
+import { isJsonObject, type JsonObject } from "../util/json.ts";
 
 /** One piece of an OpenAI stream: a `data:` chunk, a keep-alive comment, or the closing `[DONE]`. */
 export type OpenAISsePart = { kind: "chunk"; data: JsonObject } | { kind: "ping" } | { kind: "done" };
@@ -210,7 +212,7 @@ const _encoder = new TextEncoder();
 
 /**
  * One part as OpenAI frames it: `data: <one-line JSON>\n\n` with no `event:` line, `data: [DONE]\n\n`,
- * or the comment `: ping\n\n`.
+ * or the comment `: ping\n\n` ({@linkcode OPENAI_PING}).
  *
  * @example
  * ```ts
@@ -222,7 +224,7 @@ export function encodeOpenAISse(part: OpenAISsePart): Uint8Array {
     case "chunk":
       return _encoder.encode(`data: ${JSON.stringify(part.data)}\n\n`);
     case "ping":
-      return _encoder.encode(": ping\n\n");
+      return OPENAI_PING;
     case "done":
       return _encoder.encode("data: [DONE]\n\n");
   }

@@ -5,7 +5,7 @@
  */
 import { finishReasonFor, openaiUsageFor } from "./openai_stop_usage.ts";
 import { openaiToolId } from "./openai_tool_ids.ts";
-import { isJsonObject, type JsonObject } from "./openai_types.ts";
+import { isJsonObject, type JsonObject } from "../util/json.ts";
 
 /**
  * The `chat.completion` for an Anthropic Message; `created` is in Unix seconds. Text blocks are joined;

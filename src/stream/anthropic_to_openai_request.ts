@@ -6,13 +6,13 @@
  * instead: without it, the model would answer a question it never saw whole.
  */
 import { openaiToolId } from "./openai_tool_ids.ts";
-import { isJsonObject, type JsonObject } from "./openai_types.ts";
+import { isJsonObject, type JsonObject } from "../util/json.ts";
 
 /** A request Chat Completions cannot carry; the client gets it as a 400. */
-export class RequestTranslationError extends Error {
+export class AnthropicToChatError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "RequestTranslationError";
+    this.name = "AnthropicToChatError";
   }
 }
 
@@ -42,7 +42,7 @@ export interface ChatRequestOptions {
  */
 export function chatRequestFor(body: JsonObject, options: ChatRequestOptions): JsonObject {
   if (!Array.isArray(body.messages)) {
-    throw new RequestTranslationError("messages: Input should be a valid list");
+    throw new AnthropicToChatError("messages: Input should be a valid list");
   }
   const system = _texts(body.system).join("\n");
   const messages = [
@@ -71,7 +71,7 @@ export function chatRequestFor(body: JsonObject, options: ChatRequestOptions): J
 
 function _messages(message: unknown, index: number): JsonObject[] {
   if (!isJsonObject(message) || (message.role !== "user" && message.role !== "assistant")) {
-    throw new RequestTranslationError(`messages.${index}: expected a user or assistant message`);
+    throw new AnthropicToChatError(`messages.${index}: expected a user or assistant message`);
   }
   const blocks = _blocksAt(message.content, `messages.${index}`);
   return message.role === "user" ? _userMessages(blocks) : _assistantMessage(blocks.map(([block]) => block));
@@ -158,7 +158,7 @@ function _mediaPart(block: JsonObject, at: string): JsonObject[] {
   const [what, kept] = block.type === "image"
     ? ["an image", "base64 data or a URL"]
     : ["a document", "base64 data, text or content blocks"];
-  throw new RequestTranslationError(
+  throw new AnthropicToChatError(
     `${at}.source: ${what} of source type ${JSON.stringify(source.type)} cannot be sent to an ` +
       `OpenAI-compatible upstream, which takes ${kept}`,
   );

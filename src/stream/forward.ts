@@ -1,4 +1,5 @@
-import { AnswerCutError, type AnthropicErrorType, BodyCutError, errorEnvelope } from "../server/errors.ts";
+import { AnswerCutError, BodyCutError } from "./body_cut.ts";
+import { type AnthropicErrorType, errorEnvelope } from "../server/errors.ts";
 import { EventBoundary } from "./event_boundary.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
 import { realTimers, type Timers } from "../util/timers.ts";

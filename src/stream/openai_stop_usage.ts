@@ -5,7 +5,8 @@
  * both cache reads and cache writes.
  */
 import type { UsageFallback } from "../providers/types.ts";
-import { type AnthropicUsage, type ChatUsage, isJsonObject } from "./openai_types.ts";
+import type { AnthropicUsage, ChatUsage } from "./openai_types.ts";
+import { isJsonObject } from "../util/json.ts";
 
 /** The `stop_reason` values relay reports for an OpenAI-format answer. */
 export type StopReason = "end_turn" | "max_tokens" | "tool_use" | "refusal";

@@ -7,7 +7,8 @@ import type { OpenAIToAnthropicOptions } from "./openai_to_anthropic.ts";
 import { estimateTextTokens } from "../routing/token_estimate.ts";
 import { answerUsage, stopReasonFor } from "./openai_stop_usage.ts";
 import { AnswerToolIds } from "./openai_tool_ids.ts";
-import { type ChatCompletion, type ChatToolCall, contentTexts, isJsonObject } from "./openai_types.ts";
+import { type ChatCompletion, type ChatToolCall, contentTexts } from "./openai_types.ts";
+import { isJsonObject } from "../util/json.ts";
 
 /**
  * The Anthropic Message for a Chat Completions answer whose message `messageFault` (openai_types.ts)

@@ -2,7 +2,7 @@
  * The byte plumbing both OpenAI translations share: parse an SSE body, hand each event to a translator,
  * send what it returns, and stop translating once it says the stream is over.
  */
-import { AnswerCutError, BodyCutError } from "../server/errors.ts";
+import { AnswerCutError, BodyCutError } from "./body_cut.ts";
 import { SseDecoder } from "./sse_decode.ts";
 import type { SseEvent } from "./sse_decode.ts";
 import { realTimers, type Timers } from "../util/timers.ts";

@@ -4,22 +4,7 @@
  * shapes describe what arrives from clients and compatibles that each leave out something different,
  * so the translators check what they use instead of trusting the types.
  */
-
-/** A JSON object, as opposed to an array, `null` or a scalar. */
-export type JsonObject = Record<string, unknown>;
-
-/**
- * Whether `value` is a JSON object.
- *
- * @example
- * ```ts
- * isJsonObject(JSON.parse('{"a":1}')); // true
- * isJsonObject(JSON.parse("[1]")); // false
- * ```
- */
-export function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+import { isJsonObject, type JsonObject } from "../util/json.ts";
 
 /** `usage` of a completion or of the last chunk of a stream that asked for `include_usage`. */
 export interface ChatUsage {

@@ -4,7 +4,7 @@
  * Every such read has a limit: an upstream decides how large its answer is, and relay holds the whole
  * of it, several times over while it parses and re-encodes it.
  */
-import { BodyCutError } from "../server/errors.ts";
+import { BodyCutError } from "./body_cut.ts";
 import { concatBytes } from "../util/bytes.ts";
 
 /**

@@ -1,3 +1,5 @@
+import { isJsonObject } from "./json.ts";
+
 /**
  * JSON with object keys sorted at every level, so equal values give equal text whatever order their
  * keys were written in: config fingerprints, comparing events.
@@ -11,7 +13,7 @@ export function stableJson(value: unknown): string {
   return JSON.stringify(
     value,
     (_key, inner) =>
-      typeof inner === "object" && inner !== null && !Array.isArray(inner)
+      isJsonObject(inner)
         ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
         : inner,
   ) ?? "null";

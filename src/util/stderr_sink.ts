@@ -7,6 +7,7 @@
  * the writes catch up.
  */
 import { concatBytes } from "./bytes.ts";
+import { realTimers, type Timers } from "./timers.ts";
 
 export interface StderrSinkOptions {
   /** Most bytes waiting to be written; a line past it is dropped (1 MiB, a few thousand lines). */
@@ -15,8 +16,8 @@ export interface StderrSinkOptions {
   onDropped?: (count: number) => void;
   /** Where the bytes go, resolving with how many it took: stderr by default. */
   write?: (bytes: Uint8Array) => Promise<number>;
-  /** Waits before a write is tried again; injected so tests need not wait. */
-  wait?: (ms: number) => Promise<void>;
+  /** What a write that was not taken waits on before it is tried again, and `flush`'s deadline runs on. */
+  timers?: Timers;
 }
 
 /** How long a write that stderr was not ready for waits before it is tried again. */
@@ -25,6 +26,9 @@ const _RETRY_MS = 50;
 const _encoder = new TextEncoder();
 
 /**
+ * Writes log lines to stderr in the background, dropping (and counting) what a reader too slow for
+ * them leaves no room for.
+ *
  * @example
  * ```ts
  * const sink = new StderrSink({ onDropped: (count) => logger.warn("log lines dropped", { count }) });
@@ -37,7 +41,7 @@ export class StderrSink {
   readonly #write: (bytes: Uint8Array) => Promise<number>;
   readonly #maxQueuedBytes: number;
   readonly #onDropped: ((count: number) => void) | undefined;
-  readonly #wait: (ms: number) => Promise<void>;
+  readonly #timers: Timers;
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   #dropped = 0;
@@ -49,7 +53,7 @@ export class StderrSink {
     this.#write = options.write ?? ((bytes) => Deno.stderr.write(bytes));
     this.#maxQueuedBytes = options.maxQueuedBytes ?? 1024 * 1024;
     this.#onDropped = options.onDropped;
-    this.#wait = options.wait ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#timers = options.timers ?? realTimers;
   }
 
   /** Queues `line` and a line end, and returns at once; bound, so it can be handed on as a function. */
@@ -71,9 +75,9 @@ export class StderrSink {
    * passes first (a reader that never comes back must not keep relay from exiting).
    */
   async flush(withinMs = Infinity): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: unknown;
     const late = new Promise<false>((resolve) => {
-      if (Number.isFinite(withinMs)) timer = setTimeout(() => resolve(false), withinMs);
+      if (Number.isFinite(withinMs)) timer = this.#timers.setTimeout(() => resolve(false), withinMs);
     });
     try {
       while (this.#draining) {
@@ -81,7 +85,7 @@ export class StderrSink {
       }
       return true;
     } finally {
-      clearTimeout(timer);
+      this.#timers.clearTimeout(timer);
     }
   }
 
@@ -128,7 +132,7 @@ export class StderrSink {
       } catch (error) {
         if (error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.BadResource) throw error;
         // Not gone, only not ready (a full pipe its parent made non-blocking): try again shortly.
-        await this.#wait(_RETRY_MS);
+        await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, _RETRY_MS));
       }
     }
   }

@@ -9,7 +9,7 @@ import { EventStreamCodec, type MessageHeaders } from "@smithy/eventstream-codec
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
 import type { AwsCredentials } from "../../src/providers/aws_credentials.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
-import { type GoldenName, loadGolden } from "../stream/golden.ts";
+import { type GoldenName, loadGolden } from "./golden.ts";
 import { type FakeUpstream, type RecordedRequest, sseChunks, startFakeUpstream } from "./fake_upstream.ts";
 
 // ---------------------------------------------------------------------------------------------------

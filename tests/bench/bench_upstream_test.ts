@@ -4,8 +4,8 @@ import { CLAUDE_CODE_HEADERS } from "../../src/bench/claude_code_headers.ts";
 import { compareEventStreams } from "../../src/bench/fidelity.ts";
 import { SCENARIO_NAMES, scenarioRequest } from "../../src/bench/scenarios.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
-import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
-import { loadGolden } from "../stream/golden.ts";
+import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
+import { loadGolden } from "../_helpers/golden.ts";
 
 const options = { model: "mock-1", maxTokens: 256, mockEvents: 3 };
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { compareEventStreams } from "../../src/bench/fidelity.ts";
 import { SseDecoder, type SseEvent } from "../../src/stream/sse_decode.ts";
-import { loadGolden } from "../stream/golden.ts";
+import { loadGolden } from "../_helpers/golden.ts";
 
 const parallel = new SseDecoder().feed(await loadGolden("parallel_tools"));
 const thinking = new SseDecoder().feed(await loadGolden("thinking"));

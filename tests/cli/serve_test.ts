@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
-import { assembleAnthropicStream, assembledResponse } from "../stream/anthropic_grammar.ts";
+import { assembleAnthropicStream, assembledResponse } from "../_helpers/anthropic_grammar.ts";
 import { cliEnv, FROM_SOURCE, runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
 
 const STREAM =

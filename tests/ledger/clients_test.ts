@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ClientRegistry, monthStart, namedClients } from "../../src/ledger/clients.ts";
+import { namedClients } from "../../src/config/clients.ts";
+import { ClientRegistry, monthStart } from "../../src/ledger/clients.ts";
 
 const CI = { name: "ci", token: "rly_ci_token_0002" };
 const small = { input: 10, output: 10 };

@@ -9,7 +9,7 @@ import { keyFingerprint } from "../../src/util/fingerprint.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { PROVIDER_KEY, startTestRelay, type TestRelayOptions } from "../_helpers/relay.ts";
-import { loadGolden } from "../stream/golden.ts";
+import { loadGolden } from "../_helpers/golden.ts";
 import { tempFolder } from "./_records.ts";
 
 const CI_TOKEN = "rly_ci_token_0000000000000002";

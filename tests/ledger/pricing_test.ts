@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { BUILT_IN_PRICES, Pricing } from "../../src/ledger/pricing.ts";
 import { UsageTap } from "../../src/stream/usage_tap.ts";
-import { loadGolden } from "../stream/golden.ts";
+import { loadGolden } from "../_helpers/golden.ts";
 
 const NONE = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 };
 

@@ -8,7 +8,7 @@ import { entraClientCredentialsTokens } from "../../src/providers/entra_auth.ts"
 import { startFakeOAuth } from "../_helpers/fake_oauth.ts";
 import { type FakeUpstream, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { PROVIDER_KEY, startTestRelay, type TestRelay } from "../_helpers/relay.ts";
-import { loadGolden } from "../stream/golden.ts";
+import { loadGolden } from "../_helpers/golden.ts";
 
 const APP = { tenantId: "contoso", clientId: "app-id", clientSecret: "app-secret" };
 const SCOPE = "https://ai.azure.com/.default";

@@ -22,8 +22,8 @@ import {
 } from "../_helpers/fake_bedrock.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
 import { startTestRelay, type TestRelay } from "../_helpers/relay.ts";
-import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
-import { loadGolden } from "../stream/golden.ts";
+import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
+import { loadGolden } from "../_helpers/golden.ts";
 
 const REGION = "eu-west-1";
 const CREDENTIALS: AwsCredentials = {

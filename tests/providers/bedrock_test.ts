@@ -12,7 +12,7 @@ import {
   goldenFrames,
   sigV4Authorization,
 } from "../_helpers/fake_bedrock.ts";
-import { loadGolden } from "../stream/golden.ts";
+import { loadGolden } from "../_helpers/golden.ts";
 
 const CREDENTIALS: AwsCredentials = {
   accessKeyId: "AKIDEXAMPLE",

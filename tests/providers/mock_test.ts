@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createMockProvider, mockHandler, type MockRequest, mockRespond } from "../../src/providers/mock.ts";
 import { type MockOptions, mockOptionsSchema } from "../../src/providers/mock_options.ts";
 import { SseDecoder, type SseEvent } from "../../src/stream/sse_decode.ts";
-import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
+import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
 
 const defaults: MockOptions = mockOptionsSchema.parse({});
 const options = (input: Record<string, unknown>) => mockOptionsSchema.parse(input);

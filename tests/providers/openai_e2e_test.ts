@@ -25,7 +25,7 @@ import {
   usageChunk,
 } from "../_helpers/fake_openai.ts";
 import { startTestRelay, TEST_ROUTING, TEST_TIMEOUTS } from "../_helpers/relay.ts";
-import { assembleAnthropicStream, assembledResponse } from "../stream/anthropic_grammar.ts";
+import { assembleAnthropicStream, assembledResponse } from "../_helpers/anthropic_grammar.ts";
 
 const TOOLS = [
   {

@@ -4,7 +4,7 @@ import { createOpenAIProvider } from "../../src/providers/openai.ts";
 import { createProvider } from "../../src/providers/registry.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
-import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
+import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
 import { chunk, openaiError, openaiStream } from "../_helpers/fake_openai.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
 import { largeBody } from "../_helpers/large_body.ts";

@@ -17,8 +17,8 @@ import {
 } from "../_helpers/fake_oauth.ts";
 import { type FakeUpstream, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { startTestRelay, type TestRelay } from "../_helpers/relay.ts";
-import { assembleAnthropicStream } from "../stream/anthropic_grammar.ts";
-import { type GoldenName, loadGolden } from "../stream/golden.ts";
+import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
+import { type GoldenName, loadGolden } from "../_helpers/golden.ts";
 
 const MODEL_PATH = "/v1/projects/my-project/locations/us-east5/publishers/anthropic/models";
 const START = 1_750_000_000_000;

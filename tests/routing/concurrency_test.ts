@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import { ConcurrencyLimiter, OverloadedError, type Release } from "../../src/routing/concurrency.ts";
-
-/** Lets pending promise callbacks run. */
-const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+import { ConcurrencyLimiter, OverloadedError } from "../../src/routing/concurrency.ts";
 
 Deno.test("ConcurrencyLimiter hands out slots up to max at once", async () => {
   const limiter = new ConcurrencyLimiter({ max: 2, maxQueue: 0 });
@@ -20,25 +17,25 @@ Deno.test("ConcurrencyLimiter serves waiters first in, first out", async () => {
   const limiter = new ConcurrencyLimiter({ max: 1, maxQueue: 3 });
   const first = limiter.tryAcquire()!;
   const served: string[] = [];
-  const releases: Record<string, Release> = {};
-  for (const name of ["a", "b", "c"]) {
+  const [a, b, c] = ["a", "b", "c"].map((name) =>
     limiter.acquire().then((release) => {
       served.push(name);
-      releases[name] = release;
-    });
-  }
+      return release;
+    })
+  );
   assert.deepEqual([limiter.inFlight, limiter.queued], [1, 3]);
   assert.equal(limiter.tryAcquire(), undefined, "a newcomer does not overtake the queue");
   first();
-  await settle();
+  await Promise.race([a, b, c]);
   assert.deepEqual(served, ["a"]);
   assert.deepEqual([limiter.inFlight, limiter.queued], [1, 2], "the slot passed straight on");
-  releases.a();
-  await settle();
-  releases.b();
-  await settle();
+  (await a)();
+  await Promise.race([b, c]);
+  assert.deepEqual(served, ["a", "b"]);
+  (await b)();
+  const releaseC = await c;
   assert.deepEqual(served, ["a", "b", "c"]);
-  releases.c();
+  releaseC();
   assert.deepEqual([limiter.inFlight, limiter.queued], [0, 0]);
 });
 

@@ -3,7 +3,7 @@
  * serialised bytes still going upstream, and a client's own Messages request parsed and checked as ever.
  */
 import assert from "node:assert/strict";
-import { anthropicRequestFor } from "../../src/stream/openai_request_to_anthropic.ts";
+import { anthropicRequestFor } from "../../src/stream/openai_to_anthropic_request.ts";
 import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { startTestRelay } from "../_helpers/relay.ts";
 

@@ -7,6 +7,7 @@
 import OpenAI from "openai";
 import assert from "node:assert/strict";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
+import { DEFAULT_MAX_TOKENS } from "../../src/stream/openai_to_anthropic_request.ts";
 import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import {
   chunk,
@@ -57,7 +58,7 @@ Deno.test("the OpenAI SDK streams text and tool calls through relay from an Anth
     );
     const sent = JSON.parse(new TextDecoder().decode((await upstream.nextRequest()).body));
     assert.equal(sent.system, "Be brief.");
-    assert.equal(sent.max_tokens, 4096, "a default, since Anthropic requires one");
+    assert.equal(sent.max_tokens, DEFAULT_MAX_TOKENS, "a default, since Anthropic requires one");
   });
 
   await t.step("a tool call, then the answer once the client returns its result", async () => {
@@ -622,5 +623,26 @@ Deno.test("a body that is not JSON is a 400 that quotes none of it, to the clien
     });
   }
   assert.doesNotMatch(JSON.stringify(relay.logs), /hunter2/);
+  await upstream.close();
+});
+
+Deno.test("a Host header that is no valid authority is served as /v1/messages serves it, not a 500", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  const body = JSON.stringify({ ...HELLO, stream: false });
+  for (const host of ["a b", "x:99999", "[::1", "x:abc", "%zz"]) {
+    // `fetch` sets a valid Host of its own: only a raw connection sends these.
+    const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(relay.url).port) });
+    await connection.write(new TextEncoder().encode(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: ${host}\r\nauthorization: Bearer ${TOKEN}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+    ));
+    const answer = await new Response(connection.readable).text();
+    assert.match(answer, /^HTTP\/1\.1 200 /, host);
+    assert.match(answer, /"object":"chat\.completion"/, host);
+    const log = await relay.nextRequestLog();
+    assert.deepEqual([log.path, log.status, log.outcome], ["/v1/messages", 200, "complete"]);
+  }
+  assert.deepEqual(relay.logs.filter((line) => line.msg === "unhandled"), []);
   await upstream.close();
 });

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { type ControlledStream, controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { liveConfig, postMessage, startLiveRelay, upstreamProvider } from "../_helpers/live_relay.ts";
-import { assembledResponse } from "../stream/anthropic_grammar.ts";
-import { loadGolden } from "../stream/golden.ts";
+import { assembledResponse } from "../_helpers/anthropic_grammar.ts";
+import { loadGolden } from "../_helpers/golden.ts";
 
 const K1 = "sk-test-key-one-0000000001";
 const K2 = "sk-test-key-two-0000000002";

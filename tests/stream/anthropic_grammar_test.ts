@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
-import { assembleAnthropicStream } from "./anthropic_grammar.ts";
-import { loadGolden } from "./golden.ts";
+import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
+import { loadGolden } from "../_helpers/golden.ts";
 
 const parse = async (name: Parameters<typeof loadGolden>[0]) => new SseDecoder().feed(await loadGolden(name));
 

@@ -9,8 +9,8 @@ import {
   sseEvents,
 } from "../_helpers/fake_bedrock.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
-import { assembleAnthropicStream } from "./anthropic_grammar.ts";
-import { GOLDEN_NAMES, loadGolden, splitAwkwardly } from "./golden.ts";
+import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
+import { GOLDEN_NAMES, loadGolden, splitAwkwardly } from "../_helpers/golden.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
 
 /** Feeds `chunks` through the decoder and collects what comes out. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BodyCutError } from "../../src/server/errors.ts";
+import { BodyCutError } from "../../src/stream/body_cut.ts";
 import { forwardBody, type ForwardOutcome } from "../../src/stream/forward.ts";
 import { ANTHROPIC_PING } from "../../src/stream/keep_alive.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";

@@ -10,7 +10,7 @@ import {
 import { chatCompletionFor } from "../../src/stream/anthropic_to_openai_completion.ts";
 import { encodeSseEvent } from "../../src/stream/sse_encode.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
-import { GOLDEN_NAMES, loadGolden, splitAwkwardly } from "./golden.ts";
+import { GOLDEN_NAMES, loadGolden, splitAwkwardly } from "../_helpers/golden.ts";
 
 const CREATED = 1767225600;
 

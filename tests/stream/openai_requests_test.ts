@@ -1,10 +1,10 @@
 /**
  * Request translation both ways: `anthropic_to_openai_request.ts` (Claude Code -> an OpenAI upstream)
- * and `openai_request_to_anthropic.ts` (an OpenAI client -> relay's providers).
+ * and `openai_to_anthropic_request.ts` (an OpenAI client -> relay's providers).
  */
 import assert from "node:assert/strict";
-import { chatRequestFor, RequestTranslationError } from "../../src/stream/anthropic_to_openai_request.ts";
-import { anthropicRequestFor, ChatRequestError } from "../../src/stream/openai_request_to_anthropic.ts";
+import { AnthropicToChatError, chatRequestFor } from "../../src/stream/anthropic_to_openai_request.ts";
+import { anthropicRequestFor, ChatToAnthropicError } from "../../src/stream/openai_to_anthropic_request.ts";
 
 const OPTIONS = { model: "gpt-4.1", maxTokensField: "max_tokens" } as const;
 
@@ -216,7 +216,7 @@ Deno.test("documents of content blocks go as their text and images; media Chat C
   ];
   for (const [content, message] of refused) {
     assert.throws(() => chatRequestFor(user(content), OPTIONS), (error: Error) => {
-      assert.ok(error instanceof RequestTranslationError);
+      assert.ok(error instanceof AnthropicToChatError);
       assert.match(error.message, message);
       return true;
     });
@@ -224,7 +224,7 @@ Deno.test("documents of content blocks go as their text and images; media Chat C
 });
 
 Deno.test("what Chat Completions cannot carry is refused as a 400", () => {
-  assert.throws(() => chatRequestFor({ model: "m", messages: "hi" }, OPTIONS), RequestTranslationError);
+  assert.throws(() => chatRequestFor({ model: "m", messages: "hi" }, OPTIONS), AnthropicToChatError);
   assert.throws(
     () => chatRequestFor({ model: "m", messages: [{ role: "system", content: "x" }] }, OPTIONS),
     /messages\.0: expected a user or assistant message/,
@@ -322,7 +322,7 @@ Deno.test("OpenAI requests: defaults and refusals", () => {
   const refused = (chat: Record<string, unknown>, pattern: RegExp) =>
     assert.throws(
       () => anthropicRequestFor({ model: "m", messages: [], ...chat }),
-      (error: unknown) => error instanceof ChatRequestError && pattern.test(error.message),
+      (error: unknown) => error instanceof ChatToAnthropicError && pattern.test(error.message),
     );
   refused({ n: 2 }, /^n: only 1 is supported$/);
   refused({ max_tokens: 0 }, /^max_tokens: expected a positive integer, got 0$/);

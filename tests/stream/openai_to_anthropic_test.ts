@@ -5,8 +5,8 @@ import { anthropicMessageFor } from "../../src/stream/openai_to_anthropic_messag
 import { anthropicToolId } from "../../src/stream/openai_tool_ids.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import type { AnthropicEvent } from "../../src/stream/openai_types.ts";
-import { assembleAnthropicStream } from "./anthropic_grammar.ts";
-import { splitAwkwardly } from "./golden.ts";
+import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
+import { splitAwkwardly } from "../_helpers/golden.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";

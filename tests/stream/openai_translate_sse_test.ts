@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { AnswerCutError, BodyCutError } from "../../src/server/errors.ts";
+import { AnswerCutError, BodyCutError } from "../../src/stream/body_cut.ts";
 import { type SseTranslation, translateSse } from "../../src/stream/openai_translate_sse.ts";
 import { largeBody } from "../_helpers/large_body.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SseDecoder, type SseEvent } from "../../src/stream/sse_decode.ts";
-import { GOLDEN_NAMES, loadGolden, splitAwkwardly, withLineEnding } from "./golden.ts";
+import { GOLDEN_NAMES, loadGolden, splitAwkwardly, withLineEnding } from "../_helpers/golden.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { UsageTap } from "../../src/stream/usage_tap.ts";
-import { loadGolden, splitAwkwardly } from "./golden.ts";
+import { loadGolden, splitAwkwardly } from "../_helpers/golden.ts";
 
 Deno.test("UsageTap reads a stream's usage however it is chunked: message_start input, last message_delta output", async () => {
   const golden = await loadGolden("text");

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { StderrSink } from "../../src/util/stderr_sink.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 
 const decoder = new TextDecoder();
 
@@ -74,12 +75,16 @@ Deno.test("StderrSink drops lines past its bound, and says how many with the nex
   assert.equal(await sink.flush(), true);
 });
 
-Deno.test("StderrSink.flush gives up after its deadline when stderr is never read", async () => {
+Deno.test("StderrSink.flush gives up after its deadline, on the injected timers, when stderr is never read", async () => {
   const stderr = heldStderr();
-  const sink = new StderrSink({ write: stderr.write });
+  const clock = new FakeClock();
+  const sink = new StderrSink({ write: stderr.write, timers: clock });
   sink.writeLine("stuck");
   await stderr.next();
-  assert.equal(await sink.flush(1), false);
+  const flushed = sink.flush(1_000);
+  assert.deepEqual(clock.armed, [1_000]);
+  clock.advance(1_000);
+  assert.equal(await flushed, false);
 });
 
 Deno.test("StderrSink stops writing once stderr is gone, without failing its callers", async () => {
@@ -121,9 +126,12 @@ Deno.test("StderrSink tries again a write stderr was not ready for, and loses no
       written.push(decoder.decode(bytes));
       return Promise.resolve(bytes.byteLength);
     },
-    wait: (ms) => {
-      waits.push(ms);
-      return Promise.resolve();
+    timers: {
+      setTimeout: (callback, ms) => {
+        waits.push(ms);
+        callback();
+      },
+      clearTimeout: () => {},
     },
   });
   sink.writeLine("kept");

@@ -7,7 +7,7 @@ import { type ConfigSetup, readSetup } from "../../config/edit.ts";
 import type { EnvLookup } from "../../config/env_expand.ts";
 import { ConfigError } from "../../config/errors.ts";
 import { unreadableFileError } from "../../config/file_mode.ts";
-import { type ConfigSource, findConfigPath } from "../../config/find.ts";
+import { type ConfigSource, findConfigPath, isFile } from "../../config/find.ts";
 import { decodeConfigText } from "../../config/load.ts";
 import { canPrompt, plainReporter, type Prompter, type Reporter, terminalPrompter } from "../_prompts.ts";
 import { offeredKinds } from "./providers.ts";
@@ -63,7 +63,7 @@ export async function loadContext(options: InitOptions, signal: AbortSignal): Pr
     env,
     cwd: Deno.cwd(),
     home,
-    exists: (candidate) => candidate !== inCwd || _isFile(candidate),
+    exists: (candidate) => candidate !== inCwd || isFile(candidate),
   })!;
   const existing = await _readExisting(path);
   const prompter = !options.yes && canPrompt() ? await terminalPrompter(signal) : undefined;
@@ -126,12 +126,4 @@ const _BOM = [0xef, 0xbb, 0xbf];
 
 function _startsWith(bytes: Uint8Array, prefix: number[]): boolean {
   return prefix.every((byte, i) => bytes[i] === byte);
-}
-
-function _isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
 }

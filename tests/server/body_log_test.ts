@@ -7,6 +7,7 @@ import type { Provider } from "../../src/providers/types.ts";
 import { ConcurrencyLimiter } from "../../src/routing/concurrency.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
 import { Router } from "../../src/routing/router.ts";
+import { MAX_LOGGED_BODY_BYTES } from "../../src/server/body_log.ts";
 import { InFlight } from "../../src/server/in_flight.ts";
 import { relay } from "../../src/server/relay.ts";
 import { type RelayEnv, requestId } from "../../src/server/request_id.ts";
@@ -106,11 +107,11 @@ Deno.test("log.bodies keeps each body's first 64 KiB, counting the rest", async 
   const response = line("response body")!;
   assert.deepEqual(
     [request.bytes, request.truncated, request.body],
-    [prompt.length, true, prompt.slice(0, 64 * 1024)],
+    [prompt.length, true, prompt.slice(0, MAX_LOGGED_BODY_BYTES)],
   );
   assert.deepEqual(
     [response.bytes, response.truncated, response.body],
-    [text.length, true, text.slice(0, 64 * 1024)],
+    [text.length, true, text.slice(0, MAX_LOGGED_BODY_BYTES)],
   );
 });
 

@@ -25,7 +25,7 @@ export type GoldenName = typeof GOLDEN_NAMES[number];
  * ```
  */
 export function loadGolden(name: GoldenName): Promise<Uint8Array> {
-  return Deno.readFile(new URL(`./golden/${name}.sse`, import.meta.url));
+  return Deno.readFile(new URL(`../stream/golden/${name}.sse`, import.meta.url));
 }
 
 /**

@@ -7,13 +7,13 @@
  * ever learning that its `temperature` or `stream` did nothing.
  */
 import { anthropicToolId } from "./openai_tool_ids.ts";
-import { isJsonObject, type JsonObject } from "./openai_types.ts";
+import { isJsonObject, type JsonObject } from "../util/json.ts";
 
 /** A request that cannot be translated; the client gets it as a 400 naming `param`. */
-export class ChatRequestError extends Error {
+export class ChatToAnthropicError extends Error {
   constructor(readonly param: string, message: string) {
     super(`${param}: ${message}`);
-    this.name = "ChatRequestError";
+    this.name = "ChatToAnthropicError";
   }
 }
 
@@ -38,7 +38,7 @@ export const DEFAULT_MAX_TOKENS = 4096;
  */
 export function anthropicRequestFor(chat: JsonObject & { model: string; messages: unknown[] }): JsonObject {
   if (chat.n !== undefined && chat.n !== null && chat.n !== 1) {
-    throw new ChatRequestError("n", "only 1 is supported");
+    throw new ChatToAnthropicError("n", "only 1 is supported");
   }
   const system: string[] = [];
   const messages: { role: "user" | "assistant"; content: JsonObject[] }[] = [];
@@ -121,7 +121,7 @@ const _POSITIVE_INTEGER: _Type<number> = {
 /** `value`, which must be of `type`. */
 function _required<T>(value: unknown, param: string, type: _Type<T>): T {
   if (type.is(value)) return value;
-  throw new ChatRequestError(param, `expected ${type.name}, got ${_kind(value)}`);
+  throw new ChatToAnthropicError(param, `expected ${type.name}, got ${_kind(value)}`);
 }
 
 /** `value`, which must be of `type` unless absent; OpenAI's API takes `null` for absent too. */
@@ -157,13 +157,13 @@ function _blocks(role: string, message: JsonObject, where: string): JsonObject[]
       return [{ type: "tool_result", tool_use_id: anthropicToolId(id), ...(text ? { content: text } : {}) }];
     }
   }
-  throw new ChatRequestError(`${where}.role`, `unsupported role ${JSON.stringify(role)}`);
+  throw new ChatToAnthropicError(`${where}.role`, `unsupported role ${JSON.stringify(role)}`);
 }
 
 function _userBlocks(content: unknown, where: string): JsonObject[] {
   if (typeof content === "string") return content ? [{ type: "text", text: content }] : [];
   if (!Array.isArray(content)) {
-    throw new ChatRequestError(where, `expected a string or an array of parts, got ${_kind(content)}`);
+    throw new ChatToAnthropicError(where, `expected a string or an array of parts, got ${_kind(content)}`);
   }
   return content.map((part, index) => _userPart(part, `${where}[${index}]`));
 }
@@ -185,7 +185,7 @@ function _userPart(entry: unknown, where: string): JsonObject {
       };
     }
   }
-  throw new ChatRequestError(`${where}.type`, `unsupported content part ${JSON.stringify(part.type)}`);
+  throw new ChatToAnthropicError(`${where}.type`, `unsupported content part ${JSON.stringify(part.type)}`);
 }
 
 /** A data URL becomes base64 data; any other URL is fetched by Anthropic. */
@@ -230,14 +230,17 @@ function _input(args: string | undefined): JsonObject {
 function _texts(content: unknown, where: string): string[] {
   if (typeof content === "string") return content ? [content] : [];
   if (!Array.isArray(content)) {
-    throw new ChatRequestError(where, `expected a string or an array of text parts, got ${_kind(content)}`);
+    throw new ChatToAnthropicError(
+      where,
+      `expected a string or an array of text parts, got ${_kind(content)}`,
+    );
   }
   return content.map((entry, index) => {
     const at = `${where}[${index}]`;
     const part = _required(entry, at, _OBJECT);
     if (part.type === "text") return _required(part.text, `${at}.text`, _STRING);
     if (part.type === "refusal") return _required(part.refusal, `${at}.refusal`, _STRING);
-    throw new ChatRequestError(at, "only text parts are supported here");
+    throw new ChatToAnthropicError(at, "only text parts are supported here");
   });
 }
 
@@ -246,7 +249,9 @@ function _tool(entry: unknown, index: number): JsonObject {
   const tool = isJsonObject(entry) && entry.type === "function" && isJsonObject(entry.function)
     ? entry.function
     : undefined;
-  if (!tool) throw new ChatRequestError(where, 'expected {type: "function", function: {name, parameters}}');
+  if (!tool) {
+    throw new ChatToAnthropicError(where, 'expected {type: "function", function: {name, parameters}}');
+  }
   const description = _optional(tool.description, `${where}.function.description`, _STRING);
   return {
     name: _required(tool.name, `${where}.function.name`, _STRING),
@@ -265,7 +270,7 @@ function _toolChoice(choice: unknown): JsonObject | undefined {
   if (isJsonObject(choice) && isJsonObject(choice.function) && typeof choice.function.name === "string") {
     return { type: "tool", name: choice.function.name };
   }
-  throw new ChatRequestError(
+  throw new ChatToAnthropicError(
     "tool_choice",
     `expected "none", "auto", "required" or {type: "function", function: {name}}, got ${
       typeof choice === "string" ? JSON.stringify(choice) : _kind(choice)

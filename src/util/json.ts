@@ -1,0 +1,33 @@
+/** A JSON object, as opposed to an array, `null` or a scalar. */
+export type JsonObject = Record<string, unknown>;
+
+/**
+ * Whether `value` is a JSON object.
+ *
+ * @example
+ * ```ts
+ * isJsonObject(JSON.parse('{"a":1}')); // true
+ * isJsonObject(JSON.parse("[1]")); // false
+ * ```
+ */
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * `text` parsed, when it is a JSON object; `undefined` when it is not JSON or not an object.
+ *
+ * @example
+ * ```ts
+ * parseJsonObject('{"error":"invalid_grant"}'); // { error: "invalid_grant" }
+ * parseJsonObject("<html>"); // undefined
+ * ```
+ */
+export function parseJsonObject(text: string): JsonObject | undefined {
+  try {
+    const value = JSON.parse(text);
+    return isJsonObject(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
