@@ -19,6 +19,7 @@ import { concatBytes } from "../util/bytes.ts";
 import { keyId } from "../util/fingerprint.ts";
 import { maskSecretsInLine } from "../util/mask.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
+import { realTimers, type Timers } from "../util/timers.ts";
 import { inspectMessagesBody, messagesFields, readBody } from "./body.ts";
 import { BodyLog } from "./body_log.ts";
 import { type AnthropicErrorType, RelayError } from "./errors.ts";
@@ -56,6 +57,12 @@ export interface RelayOptions {
   /** Wall-clock milliseconds, for rate-limit resets. */
   wallClock?: () => number;
   random?: () => number;
+  /**
+   * The timers every deadline of a request runs on, `now` being their clock: the body's, the queue's,
+   * the upstream's, the backoff and keep-alives. The global ones unless given: tests pass a fake, to
+   * fire a deadline without waiting for it.
+   */
+  timers?: Timers;
   /** Named clients' models, budgets and rates (`src/ledger/clients.ts`), checked before anything is sent. */
   clients?: ClientRegistry;
   /**
@@ -136,6 +143,16 @@ interface _Timing {
 /** Writes the access log line and accounts for the ended request; resolves once the ledger took it. */
 type _Log = (outcome: string, fields?: LogFields, usage?: UsageDetail) => Promise<void>;
 
+/** The clocks a request runs on, and the backoff's jitter: resolved once, when relay is set up. */
+interface _Clock {
+  /** Monotonic ms, which `timers` run on. */
+  now: () => number;
+  /** Wall-clock ms, for rate-limit resets and the ledger. */
+  wallClock: () => number;
+  random: () => number;
+  timers: Timers;
+}
+
 /** Thrown when the client left before relay could answer; there is nobody to answer. */
 class _ClientGone extends Error {}
 
@@ -194,8 +211,12 @@ const _MAX_PEEK_BYTES = 64 * 1024;
  * ```
  */
 export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Response> {
-  const now = base.now ?? (() => performance.now());
-  const wallClock = base.wallClock ?? Date.now;
+  const clock: _Clock = {
+    now: base.now ?? (() => performance.now()),
+    wallClock: base.wallClock ?? Date.now,
+    random: base.random ?? Math.random,
+    timers: base.timers ?? realTimers,
+  };
   // A config's settings are one object per config version: merged again only when it changes.
   let merged: { settings: RequestSettings; options: RelayOptions } | undefined;
   const current = (): RelayOptions => {
@@ -207,7 +228,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
   return async (c) => {
     c.set("handlerLogs", true);
     const options = current();
-    const trace: _Trace = { start: now(), at: wallClock(), attempts: 0, failovers: 0 };
+    const trace: _Trace = { start: clock.now(), at: clock.wallClock(), attempts: 0, failovers: 0 };
     const log: _Log = (outcome, fields = {}, usage) => {
       // A stream a shutdown cut when its grace ran out failed by relay's doing, not the upstream's; nor
       // did its client close it if it had stopped reading: relay closed its connection.
@@ -220,7 +241,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
       }
       const timing: _Timing = {
         ttfbMs: trace.ttfb === undefined ? undefined : Math.round(trace.ttfb - trace.start),
-        durationMs: Math.round(now() - trace.start),
+        durationMs: Math.round(clock.now() - trace.start),
       };
       const line: LogFields = {
         request_id: c.get("requestId"),
@@ -244,7 +265,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
       return _account(c, options, trace, outcome, timing, usage);
     };
     try {
-      return await _relay(c, options, trace, now, log);
+      return await _relay(c, options, trace, clock, log);
     } catch (thrown) {
       const gone = thrown instanceof _ClientGone || c.req.raw.signal.aborted;
       // Once a shutdown's grace ran out, relay closes the connections left: that is no client leaving.
@@ -271,16 +292,15 @@ async function _relay(
   c: Context<RelayEnv>,
   options: RelayOptions,
   trace: _Trace,
-  now: () => number,
+  clock: _Clock,
   log: _Log,
 ): Promise<Response> {
   const { router, retry } = options;
-  const wallClock = options.wallClock ?? Date.now;
-  const random = options.random ?? Math.random;
   const request = c.req.raw;
   const body = request.method === "POST"
     ? await readBody(request, options.maxBodyBytes, {
       timeoutMs: options.bodyTimeoutMs,
+      timers: clock.timers,
       cut: options.inFlight.cut,
     })
     : null;
@@ -317,7 +337,7 @@ async function _relay(
     );
   }
 
-  const releaseSlot = await _slot(options, request.signal);
+  const releaseSlot = await _slot(options, request.signal, clock.timers);
   // Admitted after a shutdown's cut: start nothing. Every later wait (`_sleep`) ends at the cut itself.
   if (options.inFlight.cut.aborted) {
     releaseSlot();
@@ -349,7 +369,7 @@ async function _relay(
             "rate_limit_error",
           );
         }
-        await _sleep(step.waitMs, request.signal, options.inFlight.cut);
+        await _sleep(step.waitMs, request.signal, options.inFlight.cut, clock.timers);
         waitedMs += step.waitMs;
         waitedSinceFailure += step.waitMs;
         continue;
@@ -375,8 +395,8 @@ async function _relay(
           attempt.cancelled();
           break;
         }
-        const delay = retryDelay(trace.attempts - 1, retry.backoff, random, retryAfterMs);
-        await _sleep(delay, request.signal, options.inFlight.cut).catch((error) => {
+        const delay = retryDelay(trace.attempts - 1, retry.backoff, clock.random, retryAfterMs);
+        await _sleep(delay, request.signal, options.inFlight.cut, clock.timers).catch((error) => {
           // Never sent: the key gets its request and tokens back.
           attempt.cancelled();
           throw error;
@@ -391,7 +411,7 @@ async function _relay(
       trace.upstreamModel = attempt.upstreamModel;
       const exchange = _exchange(request.signal, options.inFlight);
       const sent = { fields, body, usageFallback };
-      const tried = await _try(c, attempt, sent, now, exchange.upstream).catch((error) => {
+      const tried = await _try(c, attempt, sent, clock, exchange.upstream).catch((error) => {
         // The client left before the upstream committed: this exchange is over too.
         exchange.end();
         throw error;
@@ -408,7 +428,7 @@ async function _relay(
         try {
           const headers = tried.kind === "failed" ? tried.headers : tried.response.headers;
           trace.upstreamRequestId = headers?.get("request-id") ?? undefined;
-          if (headers) attempt.observe(readRateLimitHeaders(headers, wallClock()));
+          if (headers) attempt.observe(readRateLimitHeaders(headers, clock.wallClock()));
           if (tried.kind !== "failed") attempt.committed(trace.ttfb! - trace.start);
         } catch (error) {
           options.logger.error("routing bookkeeping failed", {
@@ -419,18 +439,18 @@ async function _relay(
       };
 
       if (tried.kind !== "failed") {
-        trace.ttfb = now();
+        trace.ttfb = clock.now();
         await _drop(last);
         handedOff = true;
         const release = () => {
           exchange.end();
           releaseSlot();
         };
-        return _answer(tried, attempt, options, tellRouter, release, log, bodies);
+        return _answer(tried, attempt, options, clock, tellRouter, release, log, bodies);
       }
       tellRouter();
 
-      const decision = classifyFailure(tried.outcome, wallClock());
+      const decision = classifyFailure(tried.outcome, clock.wallClock());
       attempt.failed(decision);
       options.logger.warn("attempt failed", {
         request_id: c.get("requestId"),
@@ -458,7 +478,7 @@ async function _relay(
     if (last?.response) {
       handedOff = true;
       const { exchange } = last;
-      return _passOn(last, last.response, options.inFlight.cut, log, () => {
+      return _passOn(last, last.response, options.inFlight.cut, clock, log, () => {
         exchange.end();
         releaseSlot();
       }, bodies);
@@ -497,13 +517,13 @@ function _exchange(client: AbortSignal, inFlight: InFlight): _Exchange {
 }
 
 /** Waits for a `server.max_concurrent` slot, or answers 503 when the queue is full or too slow. */
-async function _slot(options: RelayOptions, signal: AbortSignal): Promise<() => void> {
+async function _slot(options: RelayOptions, signal: AbortSignal, timers: Timers): Promise<() => void> {
   const free = options.limiter.tryAcquire();
   if (free) return free;
   // Only a queued request gets a deadline, and it is cleared once admitted: a timer per request kept
   // for the whole queue_timeout showed up as memory growth under load (relay bench).
   const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(), options.queueTimeoutMs);
+  const timer = timers.setTimeout(() => deadline.abort(), options.queueTimeoutMs);
   try {
     return await options.limiter.acquire(AbortSignal.any([signal, deadline.signal, options.inFlight.cut]));
   } catch (error) {
@@ -514,7 +534,7 @@ async function _slot(options: RelayOptions, signal: AbortSignal): Promise<() => 
       : `no slot freed within ${options.queueTimeoutMs} ms (server.queue_timeout)`;
     throw new RelayError(503, `relay is at capacity: ${detail}`, { "retry-after": "1" }, "overloaded_error");
   } finally {
-    clearTimeout(timer);
+    timers.clearTimeout(timer);
   }
 }
 
@@ -530,7 +550,7 @@ async function _try(
     body: Uint8Array<ArrayBuffer> | null;
     usageFallback: UsageFallback;
   },
-  now: () => number,
+  clock: _Clock,
   upstream: AbortController,
 ): Promise<_Tried> {
   const request = c.req.raw;
@@ -549,17 +569,18 @@ async function _try(
     onHeaders: () => headersIn.resolve(undefined),
     usageFallback,
   };
-  const sentAt = now();
+  const sentAt = clock.now();
   let response: Response | undefined;
   try {
     // A streamed answer sends its headers at once; an unstreamed one only when it is complete, all of it
     // under first_byte. An adapter that resolves a stream only later (Bedrock, with the first event) says
     // when its headers came: from then on the wait is first_byte's.
     const sending = route.provider.send(providerRequest, attempt.key);
+    const { timers } = clock;
     response = providerRequest.stream
-      ? await _within(Promise.race([sending, headersIn.promise]), attempt, "connect", upstream) ??
-        await _within(sending, attempt, "firstByte", upstream)
-      : await _within(sending, attempt, "firstByte", upstream);
+      ? await _within(Promise.race([sending, headersIn.promise]), attempt, "connect", upstream, timers) ??
+        await _within(sending, attempt, "firstByte", upstream, timers)
+      : await _within(sending, attempt, "firstByte", upstream, timers);
     if (response.status >= 300 && response.status < 400) {
       await response.body?.cancel().catch(() => {});
       const error = _redirected(route, response);
@@ -580,14 +601,16 @@ async function _try(
     }
     if (!response.body) return { kind: "empty", response };
     const reader = new WatchedReader(response.body.getReader(), {
-      firstByteMs: Math.max(0, route.timeouts.firstByte - (now() - sentAt)),
+      firstByteMs: Math.max(0, route.timeouts.firstByte - (clock.now() - sentAt)),
       idleMs: route.timeouts.idle,
       signal: upstream.signal,
+      now: clock.now,
+      timers,
     });
     const sse = _isSse(response);
     const usage = new UsageTap(sse);
     // Pings keep a stream alive, but none is an answer: the first event is due within first_byte.
-    const commit = { by: sentAt + route.timeouts.firstByte, now, route, upstream };
+    const commit = { by: sentAt + route.timeouts.firstByte, clock, route, upstream };
     const head = await _untilCommitted(reader, usage, sse, commit);
     if (head.endedEarly) {
       // No event an SDK could read (at most pings): as good as a connection that broke.
@@ -632,11 +655,12 @@ async function _untilCommitted(
   reader: WatchedReader,
   usage: UsageTap,
   sse: boolean,
-  commit: { by: number; now: () => number; route: Route; upstream: AbortController },
+  commit: { by: number; clock: _Clock; route: Route; upstream: AbortController },
 ): Promise<{ chunks: Uint8Array[]; error?: ReturnType<typeof _errorOf>; endedEarly?: boolean }> {
   let chunks: Uint8Array[] = [];
   let size = 0;
-  let deadline: ReturnType<typeof setTimeout> | undefined;
+  const { timers } = commit.clock;
+  let deadline: unknown;
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -656,16 +680,16 @@ async function _untilCommitted(
         if (size > _MAX_PEEK_BYTES) return { chunks };
       }
       // Once a byte is in, the reader waits on `idle`; the first event is still due within first_byte.
-      deadline ??= setTimeout(() => {
+      deadline ??= timers.setTimeout(() => {
         const { name } = commit.route.provider;
         const ms = commit.route.timeouts.firstByte;
         commit.upstream.abort(
           new RelayError(504, `upstream ${name} sent no event but pings for ${ms} ms (timeouts.first_byte)`),
         );
-      }, Math.max(0, commit.by - commit.now()));
+      }, Math.max(0, commit.by - commit.clock.now()));
     }
   } finally {
-    clearTimeout(deadline);
+    timers.clearTimeout(deadline);
   }
 }
 
@@ -691,6 +715,7 @@ function _answer(
   tried: _Committed,
   attempt: Attempt,
   options: RelayOptions,
+  clock: _Clock,
   tellRouter: () => void,
   releaseSlot: () => void,
   log: _Log,
@@ -720,6 +745,8 @@ function _answer(
       : (chunk) => usage.observe(chunk),
     keepAlive: { intervalMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS, ping: ANTHROPIC_PING },
     clientIdleMs: attempt.route.timeouts.idle,
+    now: clock.now,
+    timers: clock.timers,
     describeFailure: _describeFailure(attempt.route, options.inFlight.cut),
     unfinished: () =>
       usage.unfinished()
@@ -766,6 +793,7 @@ function _passOn(
   kept: _Kept,
   response: Response,
   cut: AbortSignal,
+  clock: _Clock,
   log: _Log,
   release: () => void,
   bodies: BodyLog | undefined,
@@ -782,10 +810,14 @@ function _passOn(
     firstByteMs: route.timeouts.firstByte,
     idleMs: route.timeouts.idle,
     signal: kept.exchange.upstream.signal,
+    now: clock.now,
+    timers: clock.timers,
   });
   const stream = forwardBody(reader, {
     sse: _isSse(response),
     clientIdleMs: route.timeouts.idle,
+    now: clock.now,
+    timers: clock.timers,
     describeFailure: _describeFailure(route, cut),
     observe: bodies && ((chunk) => bodies.sent(chunk)),
     onDone: ({ kind, ...rest }) => {
@@ -871,11 +903,12 @@ async function _within<T>(
   attempt: Attempt,
   deadline: keyof typeof _TIMEOUT_FIELDS,
   upstream: AbortController,
+  timers: Timers,
 ): Promise<T> {
   const ms = attempt.route.timeouts[deadline];
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: unknown;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+    timer = timers.setTimeout(() => {
       const error = new RelayError(
         504,
         `upstream ${attempt.route.provider.name} did not answer within ${ms} ms (${
@@ -889,23 +922,23 @@ async function _within<T>(
   try {
     return await Promise.race([promise, expired]);
   } finally {
-    clearTimeout(timer);
+    timers.clearTimeout(timer);
   }
 }
 
 /** Waits `ms`, unless the client leaves or a shutdown cuts what is left first. */
-function _sleep(ms: number, client: AbortSignal, cut: AbortSignal): Promise<void> {
+function _sleep(ms: number, client: AbortSignal, cut: AbortSignal, timers: Timers): Promise<void> {
   const stopped = () => client.aborted ? new _ClientGone() : graceOverError();
   if (client.aborted || cut.aborted) return Promise.reject(stopped());
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onAbort = () => {
-      clearTimeout(timer);
+      timers.clearTimeout(timer);
       client.removeEventListener("abort", onAbort);
       cut.removeEventListener("abort", onAbort);
       reject(stopped());
     };
-    const timer = setTimeout(() => {
+    const timer = timers.setTimeout(() => {
       client.removeEventListener("abort", onAbort);
       cut.removeEventListener("abort", onAbort);
       resolve();

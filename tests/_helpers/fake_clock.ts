@@ -13,6 +13,7 @@ import type { Timers } from "../../src/util/timers.ts";
  */
 export class FakeClock implements Timers {
   readonly #pending = new Map<number, { due: number; callback: () => void }>();
+  readonly #waiting: { ms: number; armed: () => void }[] = [];
   #time: number;
   #nextId = 1;
   #set = 0;
@@ -27,6 +28,10 @@ export class FakeClock implements Timers {
   setTimeout(callback: () => void, ms: number): number {
     this.#set++;
     this.#pending.set(this.#nextId, { due: this.#time + ms, callback });
+    for (const waiter of this.#waiting.filter((waiter) => waiter.ms === ms)) {
+      this.#waiting.splice(this.#waiting.indexOf(waiter), 1);
+      waiter.armed();
+    }
     return this.#nextId++;
   }
 
@@ -42,6 +47,15 @@ export class FakeClock implements Timers {
   /** How long from now each armed timer is due, soonest first. */
   get armed(): number[] {
     return [...this.#pending.values()].map((timer) => timer.due - this.#time).sort((a, b) => a - b);
+  }
+
+  /**
+   * Resolves once a timer is due `ms` from now: at once if one is, else when one is set for `ms`. For
+   * code that arms its deadline after steps the test cannot see (an exchange over HTTP).
+   */
+  whenArmed(ms: number): Promise<void> {
+    if (this.armed.includes(ms)) return Promise.resolve();
+    return new Promise((armed) => this.#waiting.push({ ms, armed }));
   }
 
   /** Moves time on by `ms`, firing the timers due by then. */

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import type { ClientRegistry } from "../../src/ledger/clients.ts";
 import type { LedgerSink } from "../../src/ledger/entry.ts";
 import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
@@ -9,6 +10,7 @@ import type { RelayOptions, RetryOptions } from "../../src/server/relay.ts";
 import { type RunningServer, startServer } from "../../src/server/serve.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { maskSecret } from "../../src/util/mask.ts";
+import type { FakeClock } from "./fake_clock.ts";
 
 export const PROVIDER_KEY = "sk-ant-api03-test-provider-key-0000x7f2";
 
@@ -37,6 +39,11 @@ export interface TestRelayOptions {
   ledger?: LedgerSink;
   /** Told of every ended request, in place of the server's event bus. */
   onRequest?: RelayOptions["onRequest"];
+  /**
+   * The clock relay and its router run on, monotonic and wall clock alike, with relay's deadlines: a
+   * test fires one by moving it on. The real ones when left out.
+   */
+  clock?: FakeClock;
 }
 
 /** Routing that never holds a test up: failover, breakers that need many failures. */
@@ -63,6 +70,7 @@ export function startTestRelay(options: TestRelayOptions): TestRelay {
   const waiting: ((line: Record<string, unknown>) => void)[] = [];
   const pending: Record<string, unknown>[] = [];
   const watchers: { msg: string; resolve: (line: Record<string, unknown>) => void }[] = [];
+  const { clock } = options;
   const logger = createLogger({
     level: "debug",
     write: (line) => {
@@ -81,12 +89,19 @@ export function startTestRelay(options: TestRelayOptions): TestRelay {
   const server = startServer({
     hostname: "127.0.0.1",
     port: 0,
-    router: new Router(options.routes ?? [_route(options)], { ...TEST_ROUTING, ...options.routing }),
+    router: new Router(options.routes ?? [_route(options)], {
+      ...TEST_ROUTING,
+      now: clock?.now,
+      ...options.routing,
+    }),
     logger,
     tokens: options.tokens ?? [],
     clients: options.clients,
     ledger: options.ledger,
     onRequest: options.onRequest,
+    now: clock?.now,
+    wallClock: clock?.now,
+    timers: clock,
     maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
     limiter: new ConcurrencyLimiter({ max: options.maxConcurrent ?? 64, maxQueue: options.maxQueue ?? 256 }),
     queueTimeoutMs: 30_000,
@@ -113,6 +128,15 @@ export function startTestRelay(options: TestRelayOptions): TestRelay {
       await server.shutdown(0);
     },
   };
+}
+
+/**
+ * Waits until relay has armed a timer due in `ms` on its fake `clock`. An `answer` that settles first
+ * came from a deadline on another clock: the test fails then, instead of waiting for ever.
+ */
+export async function armedBefore(clock: FakeClock, ms: number, answer: Promise<unknown>): Promise<void> {
+  await Promise.race([clock.whenArmed(ms), answer]);
+  assert.ok(clock.armed.includes(ms), `relay answered before it armed a ${ms} ms timer on its clock`);
 }
 
 /** The one route a test relay has when it is given no `routes`. */

@@ -3,10 +3,11 @@ import { ClientRegistry } from "../../src/ledger/clients.ts";
 import { gzip } from "node:zlib";
 import { promisify } from "node:util";
 import { Hono } from "hono";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 import { controlledStream, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
-import { PROVIDER_KEY, startTestRelay, TEST_ROUTING, TEST_TIMEOUTS } from "../_helpers/relay.ts";
+import { armedBefore, PROVIDER_KEY, startTestRelay, TEST_ROUTING, TEST_TIMEOUTS } from "../_helpers/relay.ts";
 import type { Provider, ProviderRequest } from "../../src/providers/types.ts";
-import { GOLDEN_NAMES, loadGolden, splitAwkwardly } from "../stream/golden.ts";
+import { GOLDEN_NAMES, loadGolden, splitAwkwardly } from "../_helpers/golden.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
 import { ConcurrencyLimiter } from "../../src/routing/concurrency.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
@@ -14,7 +15,7 @@ import { Router } from "../../src/routing/router.ts";
 import { InFlight } from "../../src/server/in_flight.ts";
 import { relay, type RelayOptions } from "../../src/server/relay.ts";
 import { type RelayEnv, requestId } from "../../src/server/request_id.ts";
-import { createLogger } from "../../src/util/logger.ts";
+import { createLogger, type LogFields } from "../../src/util/logger.ts";
 
 const MESSAGES =
   '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}';
@@ -31,6 +32,17 @@ function post(url: string, body: BodyInit, headers: HeadersInit = {}, signal?: A
 async function bytesOf(response: Response): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer());
 }
+
+/**
+ * A provider named `upstream` that answers each request in process, with what `answer` gives: unlike an
+ * upstream over HTTP, its body is read only as relay reads it, so `controlledStream().whenRead()` tells
+ * when relay waits on it.
+ */
+function inProcess(answer: (request: ProviderRequest) => Response | Promise<Response>): Provider {
+  return { name: "upstream", type: "test", send: (request) => Promise.resolve(answer(request)) };
+}
+
+const PING = 'event: ping\ndata: {"type": "ping"}\n\n';
 
 Deno.test("golden SSE streams arrive byte for byte whatever the upstream's chunk boundaries", async () => {
   for (const name of GOLDEN_NAMES) {
@@ -276,8 +288,13 @@ Deno.test("an unreachable upstream is a 502 naming the provider", async () => {
 Deno.test("an upstream that never answers is a 504 once timeouts.connect passes, and the upstream is aborted", async () => {
   const never = Promise.withResolvers<Response>();
   const upstream = startFakeUpstream(() => never.promise);
-  await using relay = startTestRelay({ upstreamUrl: upstream.url, timeouts: { connect: 50 } });
-  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  const clock = new FakeClock();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, timeouts: { connect: 50 }, clock });
+  const pending = post(`${relay.url}/v1/messages`, MESSAGES);
+  await upstream.nextRequest();
+  assert.deepEqual(clock.armed, [50], "armed as the request went out");
+  clock.advance(50);
+  const response = await pending;
   assert.equal(response.status, 504);
   const body = await response.json();
   assert.equal(body.error.type, "timeout_error");
@@ -289,9 +306,25 @@ Deno.test("an upstream that never answers is a 504 once timeouts.connect passes,
 
 Deno.test("an upstream silent before its first byte is a 504 (timeouts.first_byte)", async () => {
   const stream = controlledStream();
-  const upstream = startFakeUpstream(() => stream.response());
-  await using relay = startTestRelay({ upstreamUrl: upstream.url, timeouts: { firstByte: 50 } });
-  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  const sent = Promise.withResolvers<void>();
+  const headers = Promise.withResolvers<Response>();
+  const clock = new FakeClock();
+  await using relay = startTestRelay({
+    provider: inProcess(() => {
+      sent.resolve();
+      return headers.promise;
+    }),
+    timeouts: { firstByte: 50 },
+    clock,
+  });
+  const pending = post(`${relay.url}/v1/messages`, MESSAGES);
+  await sent.promise;
+  clock.advance(20);
+  headers.resolve(stream.response());
+  await stream.whenRead();
+  assert.deepEqual(clock.armed, [30], "first_byte counts from the send");
+  clock.advance(30);
+  const response = await pending;
   assert.equal(response.status, 504);
   assert.equal(
     (await response.json()).error.message,
@@ -299,69 +332,124 @@ Deno.test("an upstream silent before its first byte is a 504 (timeouts.first_byt
     "the configured deadline, not what was left of it once the headers came",
   );
   await stream.cancelled;
-  await upstream.close();
 });
 
 Deno.test("an upstream that sends only pings is a 504 once timeouts.first_byte is over: pings are no answer", async () => {
   const stream = controlledStream();
-  const upstream = startFakeUpstream(() => stream.response());
-  await using relay = startTestRelay({ upstreamUrl: upstream.url, timeouts: { firstByte: 50 } });
-  // A ping every 5 ms, as a keep-alive would, each well within the deadline of the one before.
-  const pinging = setInterval(() => stream.push('event: ping\ndata: {"type": "ping"}\n\n'), 5);
-  try {
-    const response = await post(`${relay.url}/v1/messages`, MESSAGES, {}, AbortSignal.timeout(5_000));
-    assert.equal(response.status, 504);
-    assert.equal(
-      (await response.json()).error.message,
-      "upstream upstream sent no event but pings for 50 ms (timeouts.first_byte)",
-    );
-  } finally {
-    clearInterval(pinging);
+  let upstream!: AbortSignal;
+  const clock = new FakeClock();
+  await using relay = startTestRelay({
+    provider: inProcess((request) => {
+      upstream = request.signal;
+      return stream.response();
+    }),
+    // Seconds, as all of this test's times: longer than it runs, so only the fake clock can fire them.
+    timeouts: { firstByte: 30_000 },
+    clock,
+  });
+  const pending = post(`${relay.url}/v1/messages`, MESSAGES, {}, AbortSignal.timeout(5_000));
+  // A ping every 5 s, as a keep-alive would, each read before the next.
+  await stream.whenRead();
+  for (let at = 5_000; at < 30_000; at += 5_000) {
+    clock.advance(5_000);
+    stream.push(PING);
+    await stream.whenRead();
   }
+  clock.advance(4_999);
+  assert.equal(upstream.aborted, false);
+  clock.advance(1);
+  assert.equal(upstream.aborted, true, "given up on at 30 s, pings or not");
+  const response = await pending;
+  assert.equal(response.status, 504);
+  assert.equal(
+    (await response.json()).error.message,
+    "upstream upstream sent no event but pings for 30000 ms (timeouts.first_byte)",
+  );
   await stream.cancelled;
-  await upstream.close();
 });
 
 Deno.test("an upstream that sends one ping, then nothing, is a 504 at timeouts.first_byte, not at timeouts.idle", async () => {
   const stream = controlledStream();
-  const upstream = startFakeUpstream(() => stream.response());
-  await using relay = startTestRelay({ upstreamUrl: upstream.url, timeouts: { firstByte: 50, idle: 5_000 } });
-  stream.push('event: ping\ndata: {"type": "ping"}\n\n');
-  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  let upstream!: AbortSignal;
+  const clock = new FakeClock();
+  await using relay = startTestRelay({
+    provider: inProcess((request) => {
+      upstream = request.signal;
+      return stream.response();
+    }),
+    // Longer than the test runs, so only the fake clock can fire them.
+    timeouts: { firstByte: 10_000, idle: 60_000 },
+    clock,
+  });
+  const pending = post(`${relay.url}/v1/messages`, MESSAGES);
+  await stream.whenRead();
+  clock.advance(4_000);
+  stream.push(PING);
+  // Relay waits for the next chunk under idle now; the first event is still due 10 s after the send.
+  await stream.whenRead();
+  clock.advance(5_999);
+  assert.equal(upstream.aborted, false);
+  clock.advance(1);
+  assert.equal(upstream.aborted, true, "given up on at 10 s");
+  const response = await pending;
   assert.equal(response.status, 504);
   assert.equal(
     (await response.json()).error.message,
-    "upstream upstream sent no event but pings for 50 ms (timeouts.first_byte)",
+    "upstream upstream sent no event but pings for 10000 ms (timeouts.first_byte)",
   );
   await stream.cancelled;
-  await upstream.close();
 });
 
-/** An endless flood of pings, as fast as relay reads, in chunks that cut pings anywhere. */
-function pingFlood(): ReadableStream<Uint8Array> {
-  const pings = new TextEncoder().encode('event: ping\ndata: {"type": "ping"}\n\n'.repeat(1000));
+/**
+ * A flood of pings as fast as relay reads, in chunks that cut pings anywhere. `past` resolves once more
+ * than `bytes` of it were read, `cancelled` once its reader gave up. It ends after 4 MiB: read in process,
+ * it never lets the event loop run, so a relay that never gave up on it would hang the test.
+ */
+function pingFlood(bytes: number) {
+  const pings = new TextEncoder().encode(PING.repeat(1000));
   let at = 0;
-  return new ReadableStream<Uint8Array>({
+  let read = 0;
+  const past = Promise.withResolvers<void>();
+  const cancelled = Promise.withResolvers<void>();
+  const body = new ReadableStream<Uint8Array>({
     pull(controller) {
-      controller.enqueue(pings.slice(at, at + 1000));
+      if (read > 4 * 1024 * 1024) return controller.close();
+      const chunk = pings.slice(at, at + 1000);
+      controller.enqueue(chunk);
       at = (at + 1000) % pings.byteLength;
+      read += chunk.byteLength;
+      if (read > bytes) past.resolve();
     },
+    cancel: () => cancelled.resolve(),
   }, { highWaterMark: 0 });
+  return { body, past: past.promise, cancelled: cancelled.promise };
 }
 
 Deno.test("an upstream that floods pings past relay's 64 KiB peek is still a 504 once timeouts.first_byte is over", async () => {
-  const upstream = startFakeUpstream(() =>
-    new Response(pingFlood(), { headers: { "content-type": "text/event-stream" } })
-  );
-  await using relay = startTestRelay({ upstreamUrl: upstream.url, timeouts: { firstByte: 200 } });
-  const response = await post(`${relay.url}/v1/messages`, MESSAGES, {}, AbortSignal.timeout(5_000));
+  const flood = pingFlood(128 * 1024);
+  let upstream!: AbortSignal;
+  const clock = new FakeClock();
+  await using relay = startTestRelay({
+    provider: inProcess((request) => {
+      upstream = request.signal;
+      return new Response(flood.body, { headers: { "content-type": "text/event-stream" } });
+    }),
+    timeouts: { firstByte: 200 },
+    clock,
+  });
+  const pending = post(`${relay.url}/v1/messages`, MESSAGES);
+  await flood.past;
+  clock.advance(199);
+  assert.equal(upstream.aborted, false);
+  clock.advance(1);
+  assert.equal(upstream.aborted, true, "given up on at 200 ms");
+  const response = await pending;
   assert.equal(response.status, 504);
   assert.equal(
     (await response.json()).error.message,
     "upstream upstream sent no event but pings for 200 ms (timeouts.first_byte)",
   );
-  await (await upstream.nextRequest()).disconnected;
-  await upstream.close();
+  await flood.cancelled;
 });
 
 Deno.test("pings before the first event are held up to relay's 64 KiB peek, whole; a first event past it commits unfinished", async () => {
@@ -394,19 +482,27 @@ Deno.test("pings before the first event are held up to relay's 64 KiB peek, whol
 
 Deno.test("an upstream that goes silent mid-stream ends the client's stream with an error event", async () => {
   const stream = controlledStream();
-  const upstream = startFakeUpstream(() => stream.response());
-  await using relay = startTestRelay({ upstreamUrl: upstream.url, timeouts: { idle: 50 } });
-  const pending = post(`${relay.url}/v1/messages`, MESSAGES);
+  const clock = new FakeClock();
+  // Longer than the test runs, so only the fake clock can fire it, and shorter than the keep-alive.
+  const idle = 10_000;
+  await using relay = startTestRelay({
+    provider: inProcess(() => stream.response()),
+    timeouts: { idle },
+    clock,
+  });
+  const pending = post(`${relay.url}/v1/messages`, MESSAGES, {}, AbortSignal.timeout(5_000));
   stream.push('event: message_start\ndata: {"type":"message_start"}\n\n');
-  const text = await (await pending).text();
+  const text = (await pending).text();
+  // Relay passed the event on and its client asked for more: both wait on the upstream.
+  await stream.whenRead();
+  clock.advance(idle);
   assert.equal(
-    text,
+    await text,
     'event: message_start\ndata: {"type":"message_start"}\n\n' +
-      'event: error\ndata: {"type":"error","error":{"type":"timeout_error","message":"upstream upstream sent nothing for 50 ms (timeouts.idle)"}}\n\n',
+      'event: error\ndata: {"type":"error","error":{"type":"timeout_error","message":"upstream upstream sent nothing for 10000 ms (timeouts.idle)"}}\n\n',
   );
   await stream.cancelled;
   assert.equal((await relay.nextRequestLog()).outcome, "upstream_failed");
-  await upstream.close();
 });
 
 Deno.test("a stream that ends on the upstream's own error event is relayed as it came and logged as failed", async () => {
@@ -491,25 +587,31 @@ Deno.test("a stream cut inside an event, then ended, breaks the client's transfe
 
 Deno.test("an upstream's error answer is passed on under the route's deadlines, holding its exchange until it ends", async () => {
   const stream = controlledStream();
-  const upstream = startFakeUpstream(() =>
-    stream.response({ status: 500, headers: { "content-type": "application/json" } })
-  );
-  await using relay = startTestRelay({ upstreamUrl: upstream.url, timeouts: { idle: 50 } });
+  const clock = new FakeClock();
+  await using relay = startTestRelay({
+    provider: inProcess(() =>
+      stream.response({ status: 500, headers: { "content-type": "application/json" } })
+    ),
+    // Longer than the test runs, so only the fake clock can fire it.
+    timeouts: { idle: 10_000 },
+    clock,
+  });
   stream.push('{"type":"error",');
-  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  const response = await post(`${relay.url}/v1/messages`, MESSAGES, {}, AbortSignal.timeout(5_000));
   assert.equal(response.status, 500);
   const reader = response.body!.getReader();
   assert.equal(new TextDecoder().decode((await reader.read()).value), '{"type":"error",');
   assert.equal(relay.server.inFlight.size, 1, "the exchange lasts as long as its body");
+  await stream.whenRead();
+  clock.advance(10_000);
   await assert.rejects(() => reader.read(), "a cut JSON body breaks the client's transfer");
   await stream.cancelled;
   const log = await relay.nextRequestLog();
   assert.deepEqual(
     [log.status, log.outcome, log.errorType, log.message],
-    [500, "upstream_failed", "timeout_error", "upstream upstream sent nothing for 50 ms (timeouts.idle)"],
+    [500, "upstream_failed", "timeout_error", "upstream upstream sent nothing for 10000 ms (timeouts.idle)"],
   );
   assert.equal(relay.server.inFlight.size, 0);
-  await upstream.close();
 });
 
 Deno.test("an upstream's error answer passed on whole is logged as upstream_error once its body is out", async () => {
@@ -817,47 +919,69 @@ for (const path of ["/v1/messages", "/v1/chat/completions"]) {
 }
 
 Deno.test("a provider that answers only after its first event gets timeouts.first_byte once its headers came", async () => {
-  const slowProvider = (headersFirst: boolean): Provider => ({
-    name: "slow",
-    type: "test",
-    // Answers well after the 1 ms connect deadline, as Bedrock does while it waits for its first frame.
-    send: (request) => {
-      if (headersFirst) request.onHeaders?.();
-      return new Promise((resolve) =>
-        setTimeout(() => resolve(sseChunks(['event: message_start\ndata: {"type":"message_start"}\n\n'])), 30)
-      );
-    },
-  });
   for (const [headersFirst, status] of [[true, 200], [false, 504]] as const) {
-    await using relay = startTestRelay({ provider: slowProvider(headersFirst), timeouts: { connect: 1 } });
-    const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+    const sent = Promise.withResolvers<ProviderRequest>();
+    const answer = Promise.withResolvers<Response>();
+    const provider: Provider = {
+      name: "slow",
+      type: "test",
+      send: (request) => {
+        sent.resolve(request);
+        if (headersFirst) request.onHeaders?.();
+        return answer.promise;
+      },
+    };
+    const clock = new FakeClock();
+    await using relay = startTestRelay({ provider, timeouts: { connect: 1, firstByte: 100 }, clock });
+    const pending = post(`${relay.url}/v1/messages`, MESSAGES);
+    const { signal } = await sent.promise;
+    assert.deepEqual(clock.armed, [1], "connect, from the send");
+    // Its headers in, the wait is first_byte's.
+    if (headersFirst) await armedBefore(clock, 100, pending);
+    // Answers well after the 1 ms connect deadline, as Bedrock does while it waits for its first frame.
+    clock.advance(30);
+    assert.equal(signal.aborted, !headersFirst);
+    answer.resolve(sseChunks(['event: message_start\ndata: {"type":"message_start"}\n\n']));
+    const response = await pending;
     assert.equal(response.status, status);
     await response.body?.cancel();
   }
 });
 
 Deno.test("an unstreamed answer gets one first_byte in all, however late its adapter says its headers came", async () => {
+  const sent = Promise.withResolvers<ProviderRequest>();
+  const answer = Promise.withResolvers<Response>();
   const provider: Provider = {
     name: "late",
     type: "test",
-    // Bedrock's adapter says when its headers came whether or not the request streams.
-    send: (request) =>
-      new Promise((resolve) => {
-        setTimeout(() => request.onHeaders?.(), 60);
-        setTimeout(() => resolve(Response.json({ type: "message", content: [] })), 120);
-      }),
+    send: (request) => {
+      sent.resolve(request);
+      return answer.promise;
+    },
   };
-  await using relay = startTestRelay({ provider, timeouts: { firstByte: 90 } });
-  const response = await post(`${relay.url}/v1/messages`, '{"model":"m","max_tokens":5,"messages":[]}');
+  const clock = new FakeClock();
+  await using relay = startTestRelay({ provider, timeouts: { firstByte: 90 }, clock });
+  const pending = post(`${relay.url}/v1/messages`, '{"model":"m","max_tokens":5,"messages":[]}');
+  const request = await sent.promise;
+  assert.deepEqual(clock.armed, [90], "first_byte, from the send; no connect");
+  clock.advance(60);
+  // Bedrock's adapter says when its headers came whether or not the request streams.
+  request.onHeaders?.();
+  clock.advance(60);
+  assert.equal(request.signal.aborted, true);
+  answer.resolve(Response.json({ type: "message", content: [] }));
+  const response = await pending;
   assert.equal(response.status, 504, "120 ms is over first_byte's 90, counted from the send");
   await response.body?.cancel();
 });
 
 Deno.test("a provider that answers after its first event has timeouts.connect for headers, then first_byte", async () => {
+  const sent: ProviderRequest[] = [];
   const silent = (headersFirst: boolean): Provider => ({
     name: "silent",
     type: "test",
     send: (request) => {
+      sent.push(request);
       if (headersFirst) request.onHeaders?.();
       return new Promise((_, reject) =>
         request.signal.addEventListener("abort", () => reject(request.signal.reason))
@@ -865,13 +989,22 @@ Deno.test("a provider that answers after its first event has timeouts.connect fo
     },
   });
   for (const [headersFirst, field] of [[false, "connect"], [true, "first_byte"]] as const) {
+    const clock = new FakeClock();
     await using relay = startTestRelay({
       provider: silent(headersFirst),
       timeouts: { connect: 20, firstByte: 40 },
+      clock,
     });
-    const response = await post(`${relay.url}/v1/messages`, MESSAGES);
-    assert.equal(response.status, 504);
+    const pending = post(`${relay.url}/v1/messages`, MESSAGES);
     const ms = field === "connect" ? 20 : 40;
+    await armedBefore(clock, ms, pending);
+    const { signal } = sent.at(-1)!;
+    clock.advance(ms - 1);
+    assert.equal(signal.aborted, false, `not before ${ms} ms`);
+    clock.advance(1);
+    assert.equal(signal.aborted, true, `at ${ms} ms`);
+    const response = await pending;
+    assert.equal(response.status, 504);
     assert.equal(
       (await response.json()).error.message,
       `upstream silent did not answer within ${ms} ms (timeouts.${field})`,
@@ -955,22 +1088,28 @@ Deno.test("an upload stalled mid-body gets 408 naming server.body_timeout, witho
   };
   const app = new Hono<RelayEnv>();
   app.use(requestId());
-  app.post("/v1/messages", relay({ ...optionsOver(provider, undefined), bodyTimeoutMs: 50 }));
+  const clock = new FakeClock();
+  app.post(
+    "/v1/messages",
+    relay({ ...optionsOver(provider, undefined), bodyTimeoutMs: 50, now: clock.now, timers: clock }),
+  );
   await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
-  const connection = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  using connection = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
   await connection.write(new TextEncoder().encode(
     "POST /v1/messages HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n" +
       '{"model":"claude-sonnet-4-5",',
   ));
   // The client sends nothing more; the answer comes anyway.
-  const answer = await answerOnConnection(connection);
-  assert.match(answer, /^HTTP\/1\.1 408 /);
-  assert.match(answer, /\r\nconnection: close\r\n/i);
+  const answer = answerOnConnection(connection);
+  await armedBefore(clock, 50, answer);
+  clock.advance(50);
+  const text = await answer;
+  assert.match(text, /^HTTP\/1\.1 408 /);
+  assert.match(text, /\r\nconnection: close\r\n/i);
   assert.match(
-    answer,
+    text,
     /"type":"invalid_request_error","message":"request body did not arrive within 50 ms \(server.body_timeout\)"/,
   );
-  connection.close();
 });
 
 function optionsOver(provider: Provider, parsedBody: RelayOptions["parsedBody"]): RelayOptions {
@@ -1067,19 +1206,84 @@ Deno.test("a client that leaves during the backoff after an upstream error leave
       headers: { "retry-after": "30" },
     })
   );
+  const clock = new FakeClock();
   await using relay = startTestRelay({
     upstreamUrl: upstream.url,
     retry: { maxAttempts: 2, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 60_000 } },
+    clock,
   });
   const client = new AbortController();
-  const pending = post(`${relay.url}/v1/messages`, MESSAGES, {}, client.signal).catch(() => undefined);
-  await relay.logged("attempt failed");
+  // Bounded: a backoff on another clock would never end here.
+  const bounded = AbortSignal.any([client.signal, AbortSignal.timeout(5_000)]);
+  const pending = post(`${relay.url}/v1/messages`, MESSAGES, {}, bounded);
   // Relay now backs off for the 500's retry-after before asking again.
+  await armedBefore(clock, 30_000, pending);
   client.abort();
-  await pending;
+  await assert.rejects(pending);
   assert.equal((await relay.nextRequestLog()).outcome, "client_closed");
   assert.equal(relay.server.inFlight.size, 0, "the kept 500's exchange ended with the request");
+  assert.deepEqual(clock.armed, [], "so did its backoff");
+  assert.equal(upstream.requests.length, 1);
   await upstream.close();
+});
+
+Deno.test("a request queued for a slot gets a 503 naming server.queue_timeout once it waited that long", async () => {
+  const stream = controlledStream();
+  const clock = new FakeClock();
+  await using relay = startTestRelay({
+    provider: inProcess(() => stream.response()),
+    maxConcurrent: 1,
+    maxQueue: 1,
+    clock,
+  });
+  // The one slot goes to a stream under way, which keeps it.
+  stream.push('event: message_start\ndata: {"type":"message_start"}\n\n');
+  const streaming = await post(`${relay.url}/v1/messages`, MESSAGES);
+  // Bounded: a queue_timeout on another clock would not end in the test's time.
+  const queued = post(`${relay.url}/v1/messages`, MESSAGES, {}, AbortSignal.timeout(5_000));
+  await armedBefore(clock, 30_000, queued);
+  clock.advance(30_000);
+  const response = await queued;
+  assert.equal(response.status, 503);
+  assert.equal(response.headers.get("retry-after"), "1");
+  assert.deepEqual((await response.json()).error, {
+    type: "overloaded_error",
+    message: "relay is at capacity: no slot freed within 30000 ms (server.queue_timeout)",
+  });
+  const line = await relay.nextRequestLog();
+  assert.deepEqual([line.status, line.outcome, line.attempts], [503, "relay_error", 0]);
+  await streaming.body?.cancel();
+});
+
+Deno.test("a client that stops reading is given up on once timeouts.idle is over on relay's clock", async () => {
+  const stream = controlledStream();
+  const clock = new FakeClock();
+  const ended: LogFields[] = [];
+  const app = new Hono<RelayEnv>();
+  app.use(requestId());
+  app.post(
+    "/v1/messages",
+    relay({
+      ...optionsOver(inProcess(() => stream.response()), undefined),
+      now: clock.now,
+      timers: clock,
+      onRequest: (line) => ended.push(line),
+    }),
+  );
+  stream.push('event: message_start\ndata: {"type":"message_start"}\n\n');
+  const response = await app.fetch(
+    new Request("http://relay/v1/messages", { method: "POST", body: MESSAGES }),
+  );
+  // In process, nothing reads ahead for the client: once it has the head, it asks for nothing more.
+  await response.body!.getReader().read();
+  clock.advance(TEST_TIMEOUTS.idle - 1);
+  assert.equal(ended.length, 0, "not given up on yet");
+  clock.advance(1);
+  assert.deepEqual(
+    [ended[0]?.outcome, ended[0]?.message],
+    ["client_closed", `client read nothing for ${TEST_TIMEOUTS.idle} ms (timeouts.idle)`],
+  );
+  await stream.cancelled;
 });
 
 Deno.test("a client that stops reading is given up on after timeouts.idle, freeing its slot and upstream, at the front door too", async (t) => {

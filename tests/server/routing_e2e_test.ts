@@ -14,8 +14,9 @@ import {
   sseChunks,
   startFakeUpstream,
 } from "../_helpers/fake_upstream.ts";
-import { startTestRelay, TEST_TIMEOUTS } from "../_helpers/relay.ts";
-import { assembledResponse } from "../stream/anthropic_grammar.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
+import { armedBefore, startTestRelay, TEST_TIMEOUTS } from "../_helpers/relay.ts";
+import { assembledResponse } from "../_helpers/anthropic_grammar.ts";
 
 const STREAM =
   '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}';
@@ -30,11 +31,12 @@ function routeTo(name: string, url: string, keys: string[] = [`sk-${name}-key-00
   };
 }
 
-function post(url: string, headers: Record<string, string> = {}) {
+function post(url: string, headers: Record<string, string> = {}, signal?: AbortSignal) {
   return fetch(`${url}/v1/messages`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body: STREAM,
+    signal,
   });
 }
 
@@ -214,8 +216,16 @@ Deno.test("a request whose only key is cooling waits for its reset, then succeed
       ? status(429, "rate_limit_error", { "retry-after-ms": "50" })(request, recorded)
       : startFakeUpstreamDefault(request, recorded)
   );
-  await using relay = startTestRelay({ upstreamUrl: upstream.url, retry: { ...RETRY, maxWaitMs: 5_000 } });
-  const response = await post(relay.url);
+  const clock = new FakeClock();
+  await using relay = startTestRelay({
+    upstreamUrl: upstream.url,
+    retry: { ...RETRY, maxWaitMs: 5_000 },
+    clock,
+  });
+  const pending = post(relay.url);
+  await armedBefore(clock, 50, pending);
+  clock.advance(50);
+  const response = await pending;
   assert.equal(response.status, 200);
   assert.equal((await assembledResponse(response)).message.stop_reason, "end_turn");
   assert.equal((await relay.nextRequestLog()).attempts, 2);
@@ -445,29 +455,34 @@ Deno.test("a 429's retry-after is waited once: the key's cooling counts toward i
       ? status(429, "rate_limit_error", { "retry-after": "1" })(request, recorded)
       : startFakeUpstreamDefault(request, recorded)
   );
+  const clock = new FakeClock();
   await using relay = startTestRelay({
     upstreamUrl: upstream.url,
     retry: { ...RETRY, maxWaitMs: 5_000, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 5_000 } },
+    clock,
   });
-  const started = performance.now();
-  const response = await post(relay.url);
-  assert.equal(response.status, 200);
+  // Bounded: a relay that waited twice (cooling, then retry-after again) would not answer here.
+  const pending = post(relay.url, {}, AbortSignal.timeout(5_000));
+  await armedBefore(clock, 1_000, pending);
+  clock.advance(1_000);
+  const response = await pending;
+  assert.equal(response.status, 200, "asked again once the key's second of cooling was over");
   await response.body?.cancel();
-  const elapsed = performance.now() - started;
-  // One second of cooling; twice (cooling, then retry-after again) would take two.
-  assert.ok(elapsed >= 900 && elapsed < 1_900, `${elapsed} ms`);
+  assert.equal(upstream.requests.length, 2);
   await upstream.close();
 });
 
 /**
- * How long after the first key's failure (`firstKeyAnswer`) relay asked the provider's second key, the
- * only other one, which answers in full.
+ * How long, on relay's fake clock, after the first key's failure (`firstKeyAnswer`) relay asked the
+ * provider's second key, the only other one, which answers in full. The clock moves on by `backoffMs`
+ * once relay backs off for as long, and otherwise not at all.
  */
-async function secondKeyAskedAfter(firstKeyAnswer: FakeHandler): Promise<number> {
+async function secondKeyAskedAfter(firstKeyAnswer: FakeHandler, backoffMs = 0): Promise<number> {
   const keys = SPENT_KEYS;
+  const clock = new FakeClock();
   const arrivals: number[] = [];
   const upstream = startFakeUpstream((request, recorded) => {
-    arrivals.push(performance.now());
+    arrivals.push(clock.now());
     return recorded.headers.get("x-api-key") === keys[0]
       ? firstKeyAnswer(request, recorded)
       : startFakeUpstreamDefault(request, recorded);
@@ -475,8 +490,15 @@ async function secondKeyAskedAfter(firstKeyAnswer: FakeHandler): Promise<number>
   await using relay = startTestRelay({
     routes: [routeTo("a", upstream.url, keys)],
     retry: { ...RETRY, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 5_000 } },
+    clock,
   });
-  const response = await post(relay.url);
+  // Bounded: a relay that waited longer than `backoffMs` would not answer here.
+  const pending = post(relay.url, {}, AbortSignal.timeout(5_000));
+  if (backoffMs > 0) {
+    await armedBefore(clock, backoffMs, pending);
+    clock.advance(backoffMs);
+  }
+  const response = await pending;
   assert.equal(response.status, 200);
   await response.body?.cancel();
   assert.deepEqual(upstream.requests.map((request) => request.headers.get("x-api-key")), keys);
@@ -485,8 +507,8 @@ async function secondKeyAskedAfter(firstKeyAnswer: FakeHandler): Promise<number>
 }
 
 Deno.test("a 529's retry-after holds a retry on another key of the same provider: it spoke for the provider", async () => {
-  const waited = await secondKeyAskedAfter(status(529, "overloaded_error", { "retry-after-ms": "300" }));
-  assert.ok(waited >= 290, `the second key was asked ${waited} ms after the 529`);
+  const waited = await secondKeyAskedAfter(status(529, "overloaded_error", { "retry-after-ms": "300" }), 300);
+  assert.equal(waited, 300, "the second key was asked once the 529's retry-after was over");
 });
 
 Deno.test("count_tokens and the model list take a key whose rpm is spent, and spend none of it", async () => {
@@ -541,5 +563,5 @@ Deno.test("a rate_limit_error event's retry-after is its key's: another key of t
       { headers: { "retry-after-ms": "2000" } },
     )
   );
-  assert.ok(waited < 1_000, `the second key was asked ${waited} ms after the first key's limit`);
+  assert.equal(waited, 0, "the second key was asked at once");
 });
