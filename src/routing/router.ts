@@ -90,13 +90,18 @@ export interface Attempt {
   readonly upstreamModel: string | undefined;
   /** The upstream's rate-limit headers, read on every answer. */
   observe(snapshot: RateLimitSnapshot): void;
-  /** The upstream committed (first event in): the answer streams to the client from here. */
+  /**
+   * The upstream committed (first event in): the answer streams to the client from here. The breakers
+   * hear of it when the answer ends: a stream can still fail, and a probe proves health only whole.
+   */
   committed(ttfbMs: number): void;
   /**
    * The committed answer ended; `usage` when the stream said it, else what was reserved stands: the
    * input, and the output only as far as the key's windows had room, as a bound that holds no request back.
+   * `upstreamFailed` when the upstream broke it off (its error event, a cut, a stall): a failure for the
+   * breakers, as one before the first event is; any other end (the client leaving too) is a success.
    */
-  finished(usage: TokenCount | undefined): void;
+  finished(usage: TokenCount | undefined, upstreamFailed?: boolean): void;
   /** The attempt failed before committing, as `decision` says. */
   failed(decision: FailureDecision): void;
   /**
@@ -638,6 +643,13 @@ export class Plan {
       state.breaker.release(permit);
       if (keyPermit) keyBreaker!.release(keyPermit);
     };
+    const blame = () => {
+      if (keyPermit) keyBreaker!.onFailure(keyPermit);
+      // A key whose own breaker this leaves open has trouble of its own to explain the failure:
+      // while another key of the provider works, the provider is not to blame.
+      if (keyBreaker?.state === "open" && state.hasOtherWorkingKey(key!)) state.breaker.release(permit);
+      else state.breaker.onFailure(permit);
+    };
     const hooks = this.#hooks;
     const doneRoutes = this.#doneRoutes;
     const deferred = this.#deferred;
@@ -653,26 +665,22 @@ export class Plan {
         if (key && !uncounted) state.pool.observe(key, snapshot);
       },
       committed(ttfbMs) {
-        state.breaker.onSuccess(permit);
-        if (keyPermit) keyBreaker!.onSuccess(keyPermit);
         hooks.committed(state, key, ttfbMs);
       },
-      finished: end,
+      finished(usage, upstreamFailed = false) {
+        end(usage);
+        if (upstreamFailed) return blame();
+        state.breaker.onSuccess(permit);
+        if (keyPermit) keyBreaker!.onSuccess(keyPermit);
+      },
       failed(decision) {
         end({ input: 0, output: 0 });
         if (key && !uncounted && decision.coolKeyUntil !== undefined) {
           state.pool.cool(key, decision.coolKeyUntil);
         }
         if (key && decision.action === "disable_key") state.pool.disable(key, decision.reason);
-        if (decision.countsForBreaker) {
-          if (keyPermit) keyBreaker!.onFailure(keyPermit);
-          // A key whose own breaker this leaves open has trouble of its own to explain the failure:
-          // while another key of the provider works, the provider is not to blame.
-          if (keyBreaker?.state === "open" && state.hasOtherWorkingKey(key!)) state.breaker.release(permit);
-          else state.breaker.onFailure(permit);
-        } else {
-          releasePermits();
-        }
+        if (decision.countsForBreaker) blame();
+        else releasePermits();
         // A provider without keys has no other key to offer, and one whose credential was refused is
         // not asked again in this plan; a provider that failed as a whole gets its other keys tried
         // only after the other providers ("next key, then next provider" is for a key's own failures).

@@ -18,9 +18,11 @@ export interface ReadBodyOptions {
 /**
  * Reads a request body up to `maxBytes`, refusing early on a `content-length` that is already too large
  * and otherwise as soon as the count passes the limit, so a huge upload never sits in memory whole.
- * A body not complete within `timeoutMs` (`server.body_timeout`; 0: no deadline) is a 408: what was read
- * is dropped, so stalled uploads cannot pin memory. An upstream's answer that relay must read whole is
- * read the same way.
+ * A body with a `content-encoding` (other than `identity`) is a 415 before any of it is read: Anthropic's
+ * API takes none, so relay could neither read it nor pass it on. A body not complete within `timeoutMs`
+ * (`server.body_timeout`; 0: no deadline) is a 408: what was read is dropped, so stalled uploads cannot
+ * pin memory. An upstream's answer that relay must read whole is read the same way, as relay passes it
+ * on: without the `content-encoding` Deno's fetch leaves on the bytes it decoded.
  *
  * @example
  * ```ts
@@ -32,6 +34,8 @@ export async function readBody(
   maxBytes: number,
   { timeoutMs = 0, timers = realTimers, cut }: ReadBodyOptions = {},
 ): Promise<Uint8Array<ArrayBuffer>> {
+  const encoding = request.headers.get("content-encoding");
+  if (encoding !== null && !_isIdentity(encoding)) throw _encoded(encoding);
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) throw _tooLarge(declared, maxBytes);
   if (!request.body) return new Uint8Array(0);
@@ -77,6 +81,20 @@ async function _readUpTo(reader: ReadableStreamDefaultReader<Uint8Array<ArrayBuf
     chunks.push(read.value);
   }
   return chunks.length === 1 ? chunks[0] : concatBytes(chunks);
+}
+
+/** Whether a `content-encoding` leaves the body as it is: no coding, or only `identity`. */
+function _isIdentity(encoding: string): boolean {
+  return encoding.split(",").every((coding) => /^\s*(?:identity)?\s*$/i.test(coding));
+}
+
+/** RFC 9110 §15.5.16: `accept-encoding` says which codings relay would take. */
+function _encoded(encoding: string): RelayError {
+  return new RelayError(
+    415,
+    `request body has content-encoding ${encoding}; relay takes uncompressed bodies only`,
+    { "accept-encoding": "identity" },
+  );
 }
 
 function _tooLarge(size: number, maxBytes: number): RelayError {

@@ -22,7 +22,8 @@ const _MAX_LIST_BYTES = 4 * 1024 * 1024;
 /**
  * `GET /v1/models` and `/v1/models/{id}`. When the config names its models, relay answers with what it
  * serves (Claude Code's gateway model discovery reads this list). When no provider has a `models:`
- * table, every model passes through under its own name, so the request goes on to the first provider.
+ * table, every model passes through under its own name, so the request goes on to the first provider;
+ * an id that could not stay one segment of the upstream's path is a 404 instead, and goes nowhere.
  * Either way a client limited to some models (`server.auth.tokens[].models`) sees only those, and asking
  * for another one by id is the 403 a request for it would get. `router` is asked on every request, so
  * the answer follows config reloads.
@@ -41,6 +42,14 @@ export function servedModels(current: () => Router, clients: ClientModels) {
     if (refused !== undefined) return errorResponse(403, refused);
     const router = current();
     if (router.routes.every((route) => route.models.servesAll)) {
+      if (id !== undefined && !_isPathSegment(id)) {
+        return errorResponse(
+          404,
+          `model ${
+            JSON.stringify(id)
+          } does not exist: no model id is "." or ".." or holds "/", "\\" or a control character`,
+        );
+      }
       await next();
       if (id === undefined && clients.limitsModels(client)) c.res = await _onlyAllowed(c.res, allowed);
       return;
@@ -54,6 +63,15 @@ export function servedModels(current: () => Router, clients: ClientModels) {
     }
     return c.json(_modelInfo(id));
   };
+}
+
+/**
+ * Whether `id` can stay one path segment of the upstream's URL: URL parsing takes a `\` for a `/` and
+ * resolves `.` and `..`, so such an id would reach another of the upstream's endpoints with relay's key.
+ * No model's name has a control character.
+ */
+function _isPathSegment(id: string): boolean {
+  return id !== "." && id !== ".." && !/[/\\\p{Cc}]/u.test(id);
 }
 
 /** Anthropic's ModelInfo; relay knows no release date, so it reports the epoch rather than invent one. */

@@ -557,7 +557,7 @@ async function _try(
   const { route } = attempt;
   const headersIn = Promise.withResolvers<undefined>();
   const providerRequest: ProviderRequest = {
-    path: c.req.path,
+    path: _upstreamPath(c),
     search: _search(request.url),
     method: request.method,
     headers: headersForUpstream(request.headers),
@@ -755,14 +755,15 @@ function _answer(
     onDone: (ended: ForwardOutcome) => {
       const detail = usage.detail();
       const tokens = detail && countedTokens(detail);
-      attempt.finished(tokens);
       // A stream that carried the upstream's own error event (overloaded mid-answer) failed as surely
       // as one relay had to cut, whether it then ended or the client, told, left first (the SDKs do):
-      // the log and the ledger count it so.
+      // the log, the ledger and the breakers count it so.
       const errorData = usage.errorData();
       const outcome: ForwardOutcome = ended.kind !== "upstream_failed" && errorData !== undefined
         ? { kind: "upstream_failed", bytes: ended.bytes, ..._errorOf(errorData) }
         : ended;
+      // A shutdown's cut is relay's doing, not the upstream's.
+      attempt.finished(tokens, outcome.kind === "upstream_failed" && !options.inFlight.cut.aborted);
       const { kind, ...rest } = outcome;
       bodies?.answered();
       // The upstream's own figures, as the ledger keeps them; cache reads and writes go apart.
@@ -882,6 +883,16 @@ async function _account(
   } catch (error) {
     options.logger.error("ledger failed", { request_id: c.get("requestId"), error: String(error) });
   }
+}
+
+/**
+ * The path the upstream gets: the client's, with a model id (`/v1/models/{id}`) percent-encoded whole,
+ * so no character of it can change the path however the client escaped it (`servedModels` refuses the
+ * ids that could not stay one segment even so).
+ */
+function _upstreamPath(c: Context<RelayEnv>): string {
+  const id = c.req.param("id");
+  return id === undefined ? c.req.path : `/v1/models/${encodeURIComponent(id)}`;
 }
 
 /** A server request URL's query as the client sent it, `?` and all, or `""`, without parsing the URL. */

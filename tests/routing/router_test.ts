@@ -125,6 +125,33 @@ Deno.test("the provider breaker opens after failures, skips the provider, and le
   assert.equal(where(attemptOf(router.plan(request("m")).next())), "a/a1", "closed again");
 });
 
+Deno.test("streams the upstream breaks off after they committed open its breaker; a probe counts once whole", () => {
+  const clock = { now: 1_000_000 };
+  const router = routerOf([route("a", ["a1"]), route("b", ["b1"])], { strategy: "failover" }, clock);
+  const streamBrokenOff = () => {
+    const attempt = attemptOf(router.plan(request("m")).next());
+    assert.equal(where(attempt), "a/a1");
+    attempt.committed(5);
+    attempt.finished({ input: 10, output: 1 }, true);
+  };
+  streamBrokenOff();
+  streamBrokenOff();
+  assert.deepEqual(router.status()[0].keys.map((key) => key.breaker), ["open"]);
+  assert.equal(where(attemptOf(router.plan(request("m")).next())), "b/b1", "a is open");
+
+  clock.now += 30_000 * 1.2 + 1;
+  const probe = attemptOf(router.plan(request("m")).next());
+  assert.equal(where(probe), "a/a1");
+  probe.committed(5);
+  assert.equal(where(attemptOf(router.plan(request("m")).next())), "b/b1", "the probe streams: a waits");
+  probe.finished({ input: 10, output: 40 });
+  assert.equal(
+    where(attemptOf(router.plan(request("m")).next())),
+    "a/a1",
+    "closed once the probe ended whole",
+  );
+});
+
 Deno.test("with every provider's breaker open the plan is exhausted and says when to come back", () => {
   const clock = { now: 1_000_000 };
   const router = routerOf([route("a", ["a1"])], {}, clock);

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { inspectMessagesBody, jsonSyntaxReason, messagesFields, readBody } from "../../src/server/body.ts";
 import { RelayError } from "../../src/server/errors.ts";
+import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { startTestRelay } from "../_helpers/relay.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
 
@@ -167,6 +169,69 @@ Deno.test("readBody stops its deadline once the body is in, and starts none when
   await readBody(body(), 1024, { timeoutMs: 0, timers: timer });
   assert.equal(started, 1);
 });
+
+Deno.test("readBody refuses a body with a content-encoding before reading it, and takes identity", async () => {
+  const body = encode('{"model":"m"}');
+  const labelled = (encoding: string) =>
+    new Request("http://x/", { method: "POST", body, headers: { "content-encoding": encoding } });
+  for (const encoding of ["gzip", "br", "identity, gzip"]) {
+    const request = labelled(encoding);
+    await assert.rejects(() => readBody(request, 1024), (error: RelayError) => {
+      assert.equal(error.status, 415);
+      assert.equal(error.type, "invalid_request_error");
+      assert.equal(
+        error.message,
+        `request body has content-encoding ${encoding}; relay takes uncompressed bodies only`,
+      );
+      assert.equal(new Headers(error.headers).get("accept-encoding"), "identity");
+      return true;
+    });
+    assert.equal(request.bodyUsed, false, encoding);
+  }
+  for (const encoding of ["identity", "Identity", ""]) {
+    assert.deepEqual(await readBody(labelled(encoding), 1024), body, encoding);
+  }
+});
+
+for (
+  const [path, body, shape] of [
+    ["/v1/messages", { model: "claude-x", max_tokens: 8, messages: [] }, /^\{"type":"error","error":\{/],
+    [
+      "/v1/chat/completions",
+      { model: "claude-x", messages: [{ role: "user", content: "hi" }] },
+      /^\{"error":\{/,
+    ],
+  ] as const
+) {
+  Deno.test(`a compressed body to ${path} is a 415 saying so, and goes nowhere`, async () => {
+    const upstream = startFakeUpstream();
+    await using relay = startTestRelay({ upstreamUrl: upstream.url });
+    const json = JSON.stringify(body);
+    const gzipped = await new Response(
+      new Blob([json]).stream().pipeThrough(new CompressionStream("gzip")),
+    ).bytes();
+    // Compressed, or plain but labelled so: neither is read, nor sent on still labelled gzip.
+    for (const sent of [gzipped, encode(json)]) {
+      const response = await fetch(`${relay.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "content-encoding": "gzip" },
+        body: sent,
+      });
+      assert.equal(response.status, 415);
+      assert.equal(response.headers.get("accept-encoding"), "identity");
+      const text = await response.text();
+      assert.match(text, shape);
+      const { error } = JSON.parse(text);
+      assert.equal(error.type, "invalid_request_error");
+      assert.equal(
+        error.message,
+        "request body has content-encoding gzip; relay takes uncompressed bodies only",
+      );
+    }
+    assert.equal(upstream.requests.length, 0);
+    await upstream.close();
+  });
+}
 
 Deno.test("jsonSyntaxReason leaves out the excerpt V8 quotes, short or cut from a long text", () => {
   const reason = (text: string) => {

@@ -183,3 +183,70 @@ Deno.test("count_tokens is a request to relay: it spends one of a client's rpm",
   assert.equal(upstream.requests.length, 1);
   await upstream.close();
 });
+
+/** The status line and body of a GET of `target`, sent as is: `fetch` would resolve a `%2E%2E` first. */
+async function rawGet(url: string, target: string, token: string): Promise<{ status: string; body: string }> {
+  const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(url).port) });
+  await connection.write(new TextEncoder().encode(
+    `GET ${target} HTTP/1.1\r\nhost: relay\r\nx-api-key: ${token}\r\nconnection: close\r\n\r\n`,
+  ));
+  const answer = await new Response(connection.readable).text();
+  return {
+    status: answer.slice(0, answer.indexOf("\r\n")),
+    body: answer.slice(answer.indexOf("\r\n\r\n") + 4),
+  };
+}
+
+Deno.test("a model id that would leave its path segment is a 404 and never reaches the upstream", async () => {
+  const upstream = startFakeUpstream(() => Response.json({ type: "model", id: "claude-haiku-4-5" }));
+  const base = `${upstream.url}/api/anthropic`;
+  const clients = new ClientRegistry([{ name: "ci", token: HAIKU_ONLY, models: ["claude-haiku-*"] }]);
+  await using limited = startTestRelay({ upstreamUrl: base, clients });
+  await using open = startTestRelay({ upstreamUrl: base });
+  const why = 'no model id is "." or ".." or holds "/", "\\" or a control character';
+  const refusal = (id: string) => `model ${JSON.stringify(id)} does not exist: ${why}`;
+  for (
+    const [relay, sent, id] of [
+      [limited, "claude-haiku-%5C..%5C..%5Cmessages%5Cbatches", "claude-haiku-\\..\\..\\messages\\batches"],
+      [
+        limited,
+        "claude-haiku-%5C..%5C..%5C..%5C..%5C..%5Cadmin%5Csecret",
+        "claude-haiku-\\..\\..\\..\\..\\..\\admin\\secret",
+      ],
+      [limited, "claude-haiku-%2F..%2F..%2Fmessages", "claude-haiku-/../../messages"],
+      [limited, "claude-haiku-x%09", "claude-haiku-x\t"],
+      [open, "%2E%2E", ".."],
+      [open, ".%2e", ".."],
+      [open, "%2E", "."],
+    ] as const
+  ) {
+    const { status, body } = await rawGet(relay.url, `/v1/models/${sent}`, HAIKU_ONLY);
+    assert.match(status, /^HTTP\/1\.1 404 /, sent);
+    assert.deepEqual(JSON.parse(body).error, { type: "not_found_error", message: refusal(id) });
+  }
+  // Not a model the client may use: refused before its shape matters.
+  assert.match((await rawGet(limited.url, "/v1/models/%2E%2E", HAIKU_ONLY)).status, /^HTTP\/1\.1 403 /);
+  assert.deepEqual(upstream.requests.map((request) => request.path), []);
+  const { status } = await rawGet(limited.url, "/v1/models/claude-haiku-4-5", HAIKU_ONLY);
+  assert.match(status, /^HTTP\/1\.1 200 /);
+  assert.deepEqual(upstream.requests.map((request) => request.path), [
+    "/api/anthropic/v1/models/claude-haiku-4-5",
+  ]);
+  await upstream.close();
+});
+
+Deno.test("a model id with a space, `@` or `:` reaches the upstream as one path segment, encoded", async () => {
+  const upstream = startFakeUpstream(() => Response.json({ type: "model" }));
+  await using relay = startTestRelay({ upstreamUrl: `${upstream.url}/api/anthropic` });
+  for (const id of ["claude-sonnet-4-5@20250929", "anthropic.claude-sonnet-4-5-20250929-v1:0", "my model"]) {
+    const response = await fetch(`${relay.url}/v1/models/${encodeURIComponent(id)}`);
+    assert.equal(response.status, 200, id);
+    await response.body?.cancel();
+    const { path } = await upstream.nextRequest();
+    assert.equal(path, `/api/anthropic/v1/models/${encodeURIComponent(id)}`);
+  }
+  // Sent unescaped, as a raw request line may, it is encoded all the same.
+  assert.match((await rawGet(relay.url, "/v1/models/a@b:c;d", "unused")).status, /^HTTP\/1\.1 200 /);
+  assert.equal((await upstream.nextRequest()).path, "/api/anthropic/v1/models/a%40b%3Ac%3Bd");
+  await upstream.close();
+});

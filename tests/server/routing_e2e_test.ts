@@ -186,6 +186,26 @@ Deno.test("once bytes reached the client nothing is retried: a mid-stream failur
   await Promise.all([breaks.close(), other.close()]);
 });
 
+Deno.test("streams an upstream breaks off after message_start open its breaker: the next request goes elsewhere", async () => {
+  const breaks = startFakeUpstream();
+  const other = startFakeUpstream();
+  await using relay = startTestRelay({
+    routes: [routeTo("breaks", breaks.url), routeTo("other", other.url)],
+    retry: RETRY,
+    routing: { breaker: { failureThreshold: 2, windowMs: 60_000, cooldownMs: 30_000 } },
+  });
+  for (let i = 0; i < 2; i++) {
+    const response = await post(relay.url, { "x-relay-mock": "fault=mid_stream_error, fault_after=3" });
+    assert.equal((await assembledResponse(response)).error?.type, "overloaded_error");
+    assert.equal((await relay.nextRequestLog()).outcome, "upstream_failed");
+  }
+  const after = await post(relay.url);
+  assert.equal((await assembledResponse(after)).error, undefined);
+  assert.equal((await relay.nextRequestLog()).provider, "other", "breaks is open");
+  assert.deepEqual([breaks.requests.length, other.requests.length], [2, 1]);
+  await Promise.all([breaks.close(), other.close()]);
+});
+
 Deno.test("when every key is cooling, the request waits up to routing.max_wait, then gets a 429 with retry-after", async () => {
   const limited = startFakeUpstream(status(429, "rate_limit_error", { "retry-after": "30" }));
   await using relay = startTestRelay({
