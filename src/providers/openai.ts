@@ -1,4 +1,4 @@
-import { errorEnvelope, errorResponse, errorTypeForStatus } from "../server/errors.ts";
+import { errorEnvelope, errorTypeForStatus } from "../server/errors.ts";
 import {
   anthropicErrorFromOpenAI,
   type AnthropicFailure,
@@ -24,7 +24,7 @@ import {
 } from "../stream/translate_whole.ts";
 import { copyHeaders } from "../util/headers.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
-import type { Provider, ProviderKey, ProviderRequest } from "./types.ts";
+import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
 
 export interface OpenAIProviderOptions {
   name: string;
@@ -70,7 +70,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
     type: "openai",
     async send(request: ProviderRequest, key: ProviderKey | undefined): Promise<Response> {
       if (request.method !== "POST" || request.path !== "/v1/messages") {
-        return errorResponse(
+        throw new UnservableError(
           404,
           `${request.method} ${request.path} is not available from ${options.name}: ` +
             "OpenAI-compatible upstreams serve /v1/messages only (Chat Completions counts no tokens)",
@@ -82,7 +82,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       try {
         chat = chatRequestFor(body, { model, maxTokensField });
       } catch (error) {
-        if (error instanceof AnthropicToChatError) return errorResponse(400, error.message);
+        if (error instanceof AnthropicToChatError) throw new UnservableError(400, error.message);
         throw error;
       }
       const response = await doFetch(`${base}/chat/completions`, {

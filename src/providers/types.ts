@@ -66,6 +66,23 @@ export interface ProviderRequest {
   readonly usageFallback?: UsageFallback;
 }
 
+/**
+ * Thrown by an adapter for a request its upstream has no equivalent for (a route, a content block), before
+ * anything is sent: relay moves on to the next provider, as nothing was wrong with this one, and a request
+ * no provider can serve gets `status` with this message.
+ *
+ * @example
+ * ```ts
+ * throw new UnservableError(404, `POST /v1/messages/count_tokens is not available from ${name}`);
+ * ```
+ */
+export class UnservableError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+    this.name = "UnservableError";
+  }
+}
+
 /** An upstream as the core sees it. */
 export interface Provider {
   readonly name: string;

@@ -9,7 +9,9 @@ export type UpstreamOutcome =
   /** The upstream answered with this status. */
   | { kind: "http"; status: number; headers: Headers }
   /** A 2xx stream whose first event was `error` (`error.type` here), before `message_start`. */
-  | { kind: "stream_error"; errorType: string; headers: Headers };
+  | { kind: "stream_error"; errorType: string; headers: Headers }
+  /** The adapter had nothing to send the request as (`UnservableError`): the upstream never saw it. */
+  | { kind: "unservable"; reason: string };
 
 /**
  * What to do next:
@@ -24,8 +26,15 @@ export type UpstreamOutcome =
  *   provider, since a key's own trouble can look the same. An open breaker skips the provider.
  * - `return`: the request itself is at fault (other 4xx), or the answer says `x-should-retry: false`;
  *   retrying would get the same, so the answer goes to the client as it is.
+ * - `skip_provider`: the provider cannot serve this request (nothing was sent): the next provider at
+ *   once, without backoff, counting nothing against this one or the request's `max_attempts`.
  */
-export type FailureAction = "retry_next_key" | "disable_key" | "retry_next_provider" | "return";
+export type FailureAction =
+  | "retry_next_key"
+  | "disable_key"
+  | "retry_next_provider"
+  | "return"
+  | "skip_provider";
 
 /** The decision for one failed attempt. */
 export interface FailureDecision {
@@ -119,6 +128,8 @@ export function classifyFailure(
         `${outcome.status} from upstream`,
         _shouldRetry(outcome.headers),
       );
+    case "unservable":
+      return { action: "skip_provider", countsForBreaker: false, reason: outcome.reason };
     case "stream_error":
       return _classifyStatus(
         _STATUS_FOR_ERROR_TYPE[outcome.errorType] ?? 500,

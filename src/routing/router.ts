@@ -490,6 +490,8 @@ export class Plan {
   // Providers without keys whose credential was refused (401, 402, 403): unlike a disabled key, which
   // its pool remembers, nothing else would keep going round again from sending it once more.
   readonly #refusedRoutes = new Set<_RouteState>();
+  // Providers that cannot serve this request at all (`skip_provider`): no round brings them back.
+  readonly #unservableRoutes = new Set<_RouteState>();
   #attempts = 0;
   #round = 0;
 
@@ -515,7 +517,7 @@ export class Plan {
         blocked.push({ cause: "disabled", switchedOff: !state.enabled });
         continue;
       }
-      if (this.#doneRoutes.has(state)) continue;
+      if (this.#doneRoutes.has(state) || this.#unservableRoutes.has(state)) continue;
       const permit = state.breaker.tryAcquire();
       if (!permit) {
         blocked.push({ cause: "open", retryAt: state.breaker.retryAt ?? this.#hooks.now() });
@@ -654,6 +656,7 @@ export class Plan {
     const doneRoutes = this.#doneRoutes;
     const deferred = this.#deferred;
     const refusedRoutes = this.#refusedRoutes;
+    const unservableRoutes = this.#unservableRoutes;
     // An uncounted request's rate limits are not the Messages ones the key pool keeps (Anthropic limits
     // count_tokens apart): what its answer says of them, a 429 included, leaves the key's figures alone.
     const { uncounted } = this.#request;
@@ -674,7 +677,8 @@ export class Plan {
         if (keyPermit) keyBreaker!.onSuccess(keyPermit);
       },
       failed(decision) {
-        end({ input: 0, output: 0 });
+        // Nothing went upstream: the key gets its request and tokens back.
+        end(decision.action === "skip_provider" ? "unsent" : { input: 0, output: 0 });
         if (key && !uncounted && decision.coolKeyUntil !== undefined) {
           state.pool.cool(key, decision.coolKeyUntil);
         }
@@ -684,7 +688,8 @@ export class Plan {
         // A provider without keys has no other key to offer, and one whose credential was refused is
         // not asked again in this plan; a provider that failed as a whole gets its other keys tried
         // only after the other providers ("next key, then next provider" is for a key's own failures).
-        if (!key) doneRoutes.add(state);
+        if (decision.action === "skip_provider") unservableRoutes.add(state);
+        else if (!key) doneRoutes.add(state);
         else if (decision.action === "retry_next_provider") deferred.add(state);
         if (!key && decision.action === "disable_key") refusedRoutes.add(state);
       },

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { Admission, ClientRegistry } from "../ledger/clients.ts";
 import type { LedgerSink } from "../ledger/entry.ts";
-import type { ProviderRequest, UsageFallback } from "../providers/types.ts";
+import { type ProviderRequest, UnservableError, type UsageFallback } from "../providers/types.ts";
 import { conversationKey } from "../routing/affinity.ts";
 import { retryDelay } from "../routing/backoff.ts";
 import { type ConcurrencyLimiter, OverloadedError } from "../routing/concurrency.ts";
@@ -352,7 +352,9 @@ async function _relay(
     let waitedMs = 0;
     let waitedSinceFailure = 0;
     let lastDecision: FailureDecision | undefined;
-    while (trace.attempts < retry.maxAttempts) {
+    // Providers that could not serve the request: tried, and logged, but nothing was sent.
+    let skipped = 0;
+    while (trace.attempts - skipped < retry.maxAttempts) {
       const step = plan.next();
       if (step.kind === "wait") {
         if (waitedMs + step.waitMs > retry.maxWaitMs) {
@@ -379,7 +381,7 @@ async function _relay(
         throw _unavailable(step);
       }
       const { attempt } = step;
-      if (trace.attempts > 0) {
+      if (trace.attempts > skipped && lastDecision?.action !== "skip_provider") {
         // Back off before every retry; honour retry-after only when going back to the upstream that
         // asked for it: a 429's is its key's, any other's (a 529, a 503) its whole provider's.
         const sameUpstream = attempt.route === last?.attempt.route &&
@@ -395,7 +397,7 @@ async function _relay(
           attempt.cancelled();
           break;
         }
-        const delay = retryDelay(trace.attempts - 1, retry.backoff, clock.random, retryAfterMs);
+        const delay = retryDelay(trace.attempts - skipped - 1, retry.backoff, clock.random, retryAfterMs);
         await _sleep(delay, request.signal, options.inFlight.cut, clock.timers).catch((error) => {
           // Never sent: the key gets its request and tokens back.
           attempt.cancelled();
@@ -459,7 +461,9 @@ async function _relay(
         attempt: trace.attempts,
         reason: decision.reason,
         // What the failure calls for, unless the attempts are spent: then nothing follows.
-        next: trace.attempts < retry.maxAttempts ? decision.action : "none (routing.max_attempts)",
+        next: trace.attempts - skipped < retry.maxAttempts || decision.action === "skip_provider"
+          ? decision.action
+          : "none (routing.max_attempts)",
       });
       if (decision.action === "disable_key" && attempt.key) {
         options.logger.warn("key disabled", {
@@ -467,6 +471,13 @@ async function _relay(
           key: attempt.key.label,
           reason: decision.reason,
         });
+      }
+      if (decision.action === "skip_provider") {
+        skipped++;
+        // An upstream's own failure says more to the client than a provider that could not be asked.
+        if (!last) last = { ...tried, attempt, exchange };
+        lastDecision = decision;
+        continue;
       }
       await _drop(last);
       last = { ...tried, attempt, exchange };
@@ -634,6 +645,10 @@ async function _try(
     if (head.chunks.length === 0) return { kind: "empty", response };
     return { kind: "committed", response, reader, head: concatBytes(head.chunks), usage, sse };
   } catch (error) {
+    if (error instanceof UnservableError) {
+      const failure = new RelayError(error.status, error.message);
+      return { kind: "failed", outcome: { kind: "unservable", reason: error.message }, error: failure };
+    }
     if (request.signal.aborted) {
       attempt.abandoned();
       throw new _ClientGone();

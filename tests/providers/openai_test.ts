@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { configSchema } from "../../src/config/schema.ts";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
 import { createProvider } from "../../src/providers/registry.ts";
+import { UnservableError } from "../../src/providers/types.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
 import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
@@ -81,17 +82,21 @@ Deno.test("OpenAI itself gets max_completion_tokens, which its reasoning models 
   assert.equal(body.max_tokens, undefined);
 });
 
-Deno.test("count_tokens and models are 404 not_found_error without calling the upstream", async () => {
+/** Whether `sending` rejects as a request the provider cannot serve, with `status` and a message matching `message`. */
+async function assertUnservable(sending: Promise<Response>, status: number, message: RegExp): Promise<void> {
+  await assert.rejects(sending, (error: unknown) => {
+    assert.ok(error instanceof UnservableError);
+    assert.equal(error.status, status);
+    assert.match(error.message, message);
+    return true;
+  });
+}
+
+Deno.test("count_tokens and models cannot be served: a 404 for the next provider, without calling the upstream", async () => {
   const { provider, calls } = recording(() => new Response());
   for (const path of ["/v1/messages/count_tokens", "/v1/models"]) {
-    const response = await provider.send(
-      providerRequest(ASK, { path, method: path === "/v1/models" ? "GET" : "POST" }),
-      KEY,
-    );
-    assert.equal(response.status, 404);
-    const body = await response.json();
-    assert.equal(body.error.type, "not_found_error");
-    assert.match(body.error.message, /serve \/v1\/messages only/);
+    const request = providerRequest(ASK, { path, method: path === "/v1/models" ? "GET" : "POST" });
+    await assertUnservable(provider.send(request, KEY), 404, /serve \/v1\/messages only/);
   }
   assert.equal(calls.length, 0);
 });
@@ -325,20 +330,24 @@ Deno.test("unstreamed: a 200 without a choice is a 502 api_error, not an empty f
   assert.deepEqual((await nothingSaid.json()).content, []);
 });
 
-Deno.test("a request Chat Completions cannot carry is a 400 before any upstream call", async () => {
+Deno.test("a request Chat Completions cannot carry cannot be served: a 400 for the next provider, before any upstream call", async () => {
   const { provider, calls } = recording(() => new Response());
-  const response = await provider.send(providerRequest('{"model":"m","max_tokens":1,"messages":{}}'), KEY);
-  assert.equal(response.status, 400);
-  assert.equal((await response.json()).error.type, "invalid_request_error");
-  const document = { type: "document", source: { type: "url", url: "https://example.com/report.pdf" } };
-  const linked = await provider.send(
-    providerRequest(
-      JSON.stringify({ model: "m", max_tokens: 1, messages: [{ role: "user", content: [document] }] }),
-    ),
-    KEY,
+  await assertUnservable(
+    provider.send(providerRequest('{"model":"m","max_tokens":1,"messages":{}}'), KEY),
+    400,
+    /messages/,
   );
-  assert.equal(linked.status, 400);
-  assert.match((await linked.json()).error.message, /^messages\.0\.content\.0\.source: a document/);
+  const document = { type: "document", source: { type: "url", url: "https://example.com/report.pdf" } };
+  const linked = JSON.stringify({
+    model: "m",
+    max_tokens: 1,
+    messages: [{ role: "user", content: [document] }],
+  });
+  await assertUnservable(
+    provider.send(providerRequest(linked), KEY),
+    400,
+    /^messages\.0\.content\.0\.source: a document/,
+  );
   assert.equal(calls.length, 0);
 });
 

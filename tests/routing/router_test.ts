@@ -220,6 +220,22 @@ Deno.test("a side call on another model does not move the conversation's pin", (
   assert.equal(where(attemptOf(router.plan(request("claude-sonnet-4-5", "session")).next())), "b/b1");
 });
 
+Deno.test("a provider that cannot serve the request is left out of the plan for good", () => {
+  const router = routerOf([route("a", ["a1"], undefined), route("b", ["b1"])], {
+    breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
+  });
+  const plan = router.plan(request("m"));
+  const unservable = classifyFailure({ kind: "unservable", reason: "no such route upstream" }, 1_000_000);
+  assert.equal(unservable.action, "skip_provider");
+  attemptOf(plan.next()).failed(unservable);
+  const b = attemptOf(plan.next());
+  assert.equal(where(b), "b/b1");
+  b.failed(httpFailure(500));
+  // A new round offers b again (it failed once), never a.
+  assert.equal(plan.next().kind, "exhausted", "b's breaker is open now, and a is out");
+  assert.deepEqual(router.status().map((p) => p.breaker), ["closed", "open"], "a's breaker counted nothing");
+});
+
 Deno.test("a plan that tried everything goes round again, bounded by its caller", () => {
   const router = routerOf([route("a", ["a1"])], {
     breaker: { failureThreshold: 100, windowMs: 1, cooldownMs: 1 },

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
+import { createOpenAIProvider } from "../../src/providers/openai.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
 import type { Route } from "../../src/routing/router.ts";
 import { maskSecret } from "../../src/util/mask.ts";
@@ -204,6 +205,54 @@ Deno.test("streams an upstream breaks off after message_start open its breaker: 
   assert.equal((await relay.nextRequestLog()).provider, "other", "breaks is open");
   assert.deepEqual([breaks.requests.length, other.requests.length], [2, 1]);
   await Promise.all([breaks.close(), other.close()]);
+});
+
+Deno.test("a provider that cannot serve a request is passed over at once: the next one serves it", async () => {
+  const down = startFakeUpstream(status(500, "api_error"));
+  const openai = startFakeUpstream();
+  const up = startFakeUpstream();
+  const openaiRoute: Route = {
+    provider: createOpenAIProvider({ name: "oai", baseUrl: `${openai.url}/v1` }),
+    keys: [{ secret: "sk-oai-key-0000000000", label: "sk-...0000" }],
+    timeouts: TEST_TIMEOUTS,
+    models: new ModelMap(undefined),
+  };
+  await using relay = startTestRelay({
+    routes: [routeTo("down", down.url), openaiRoute, routeTo("up", up.url)],
+    // Two attempts: the provider passed over takes none of them.
+    retry: { ...RETRY, maxAttempts: 2 },
+  });
+  const document = {
+    model: "claude-sonnet-4-5",
+    max_tokens: 64,
+    messages: [{
+      role: "user",
+      content: [{ type: "document", source: { type: "url", url: "https://example.com/a.pdf" } }],
+    }],
+  };
+  const answered = await fetch(`${relay.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(document),
+  });
+  assert.equal(answered.status, 200);
+  await answered.body?.cancel();
+  const line = await relay.nextRequestLog();
+  assert.deepEqual([line.provider, line.status, line.attempts], ["up", 200, 3]);
+  const skip = relay.logs.find((logged) => logged.msg === "attempt failed" && logged.provider === "oai");
+  assert.equal(skip?.next, "skip_provider");
+  assert.deepEqual([down.requests.length, openai.requests.length, up.requests.length], [1, 0, 1]);
+
+  // count_tokens, which OpenAI-compatible upstreams do not have, with the Anthropic ones down.
+  const counted = await fetch(`${relay.url}/v1/messages/count_tokens`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "hi" }] }),
+  });
+  assert.equal(counted.status, 200);
+  assert.equal((await counted.json()).input_tokens > 0, true);
+  assert.equal(openai.requests.length, 0, "nothing ever reached the OpenAI upstream");
+  await Promise.all([down.close(), openai.close(), up.close()]);
 });
 
 Deno.test("when every key is cooling, the request waits up to routing.max_wait, then gets a 429 with retry-after", async () => {
