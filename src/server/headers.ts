@@ -63,6 +63,25 @@ export function responseForClient(body: BodyInit | null, upstream: Response): Re
   return response;
 }
 
+/** What Deno's fetch decodes, when it is the whole of `content-encoding` (case and spaces aside). */
+const _DECODED_BY_FETCH: ReadonlySet<string> = new Set(["gzip", "br", "identity", ""]);
+
+/**
+ * An upstream answer's `content-encoding` when its body is still encoded: relay asks for gzip or br
+ * only, and Deno's fetch decodes nothing else (deflate, zstd, `gzip, gzip`), so such bytes could be
+ * neither read for usage nor passed on without a `content-encoding` that `responseForClient` drops.
+ *
+ * @example
+ * ```ts
+ * undecodedEncoding(new Headers({ "content-encoding": "gzip" })); // undefined: fetch decoded it
+ * undecodedEncoding(new Headers({ "content-encoding": "deflate" })); // "deflate"
+ * ```
+ */
+export function undecodedEncoding(headers: Headers): string | undefined {
+  const value = headers.get("content-encoding");
+  return value === null || _DECODED_BY_FETCH.has(value.trim().toLowerCase()) ? undefined : value;
+}
+
 /** Headers named in `Connection:` are hop-by-hop too (RFC 9110 §7.6.1). */
 function _connectionTokens(headers: Headers): string[] {
   const value = headers.get("connection");

@@ -24,7 +24,7 @@ import { inspectMessagesBody, messagesFields, readBody } from "./body.ts";
 import { BodyLog } from "./body_log.ts";
 import { type AnthropicErrorType, RelayError } from "./errors.ts";
 import { logRequest } from "./events.ts";
-import { headersForUpstream, responseForClient } from "./headers.ts";
+import { headersForUpstream, responseForClient, undecodedEncoding } from "./headers.ts";
 import { graceOverError, type InFlight } from "./in_flight.ts";
 import type { RelayEnv } from "./request_id.ts";
 
@@ -595,6 +595,16 @@ async function _try(
     if (response.status >= 300 && response.status < 400) {
       await response.body?.cancel().catch(() => {});
       const error = _redirected(route, response);
+      return { kind: "failed", outcome: { kind: "network", error }, headers: response.headers, error };
+    }
+    const encoding = undecodedEncoding(response.headers);
+    if (encoding !== undefined) {
+      await response.body?.cancel().catch(() => {});
+      const error = new RelayError(
+        502,
+        `upstream ${route.provider.name} answered in content-encoding ${encoding}, which relay cannot read ` +
+          "(it asks for gzip or br)",
+      );
       return { kind: "failed", outcome: { kind: "network", error }, headers: response.headers, error };
     }
     if (response.status < 200 || response.status > 299) {

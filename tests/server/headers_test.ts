@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { headersForUpstream, responseForClient } from "../../src/server/headers.ts";
+import { headersForUpstream, responseForClient, undecodedEncoding } from "../../src/server/headers.ts";
 import { HeaderList, headerPairs } from "../../src/util/headers.ts";
 
 Deno.test("headersForUpstream keeps anthropic headers verbatim and drops credentials, hop-by-hop and browser state", () => {
@@ -67,6 +67,21 @@ Deno.test("responseForClient keeps status, rate-limit and request ids, drops sta
     "request-id",
     "retry-after",
     "x-should-retry",
+  ]);
+});
+
+Deno.test("undecodedEncoding names an answer's encoding only when fetch left the body encoded", () => {
+  const encodingOf = (value?: string) =>
+    undecodedEncoding(new Headers(value === undefined ? {} : { "content-encoding": value }));
+  assert.deepEqual(
+    [undefined, "gzip", " GZIP ", "br", "identity"].map(encodingOf),
+    [undefined, undefined, undefined, undefined, undefined],
+  );
+  assert.deepEqual(["deflate", "zstd", "x-gzip", "gzip, gzip"].map(encodingOf), [
+    "deflate",
+    "zstd",
+    "x-gzip",
+    "gzip, gzip",
   ]);
 });
 

@@ -4,6 +4,7 @@
  * duplicate request or an unreported attempt fails here.
  */
 import assert from "node:assert/strict";
+import { deflateSync } from "node:zlib";
 import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
@@ -253,6 +254,30 @@ Deno.test("a provider that cannot serve a request is passed over at once: the ne
   assert.equal((await counted.json()).input_tokens > 0, true);
   assert.equal(openai.requests.length, 0, "nothing ever reached the OpenAI upstream");
   await Promise.all([down.close(), openai.close(), up.close()]);
+});
+
+Deno.test("an answer in an encoding fetch does not decode is a failure, not bytes passed on as plain", async () => {
+  const deflated = startFakeUpstream(() =>
+    new Response(new Uint8Array(deflateSync("event: message_start\ndata: {}\n\n")), {
+      headers: { "content-type": "text/event-stream", "content-encoding": "deflate" },
+    })
+  );
+  const up = startFakeUpstream();
+  await using relay = startTestRelay({
+    routes: [routeTo("deflated", deflated.url), routeTo("up", up.url)],
+    retry: RETRY,
+  });
+  const response = await post(relay.url);
+  assert.equal((await assembledResponse(response)).error, undefined);
+  assert.equal((await relay.nextRequestLog()).provider, "up");
+  const failed = relay.logs.find((line) => line.msg === "attempt failed");
+  assert.match(String(failed?.reason), /content-encoding deflate, which relay cannot read/);
+
+  await using alone = startTestRelay({ routes: [routeTo("deflated", deflated.url)], retry: RETRY });
+  const refused = await post(alone.url);
+  assert.equal(refused.status, 502);
+  assert.match((await refused.json()).error.message, /answered in content-encoding deflate/);
+  await Promise.all([deflated.close(), up.close()]);
 });
 
 Deno.test("when every key is cooling, the request waits up to routing.max_wait, then gets a 429 with retry-after", async () => {
