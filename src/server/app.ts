@@ -58,7 +58,9 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
       dispatch,
       maxBodyBytes: () => current().maxBodyBytes,
       bodyTimeoutMs: () => current().bodyTimeoutMs,
+      keepaliveMs: () => current().keepaliveMs,
       cut: options.inFlight.cut,
+      clock: options.timers && { now: options.now ?? (() => performance.now()), timers: options.timers },
     }),
   );
   const models = servedModels(() => current().router, clients);

@@ -2,10 +2,17 @@ import type { Context } from "hono";
 import { AnthropicToOpenAI, anthropicToOpenAISse } from "../stream/anthropic_to_openai.ts";
 import { chatCompletionFor } from "../stream/anthropic_to_openai_completion.ts";
 import { BodyCutError } from "../stream/body_cut.ts";
+import {
+  DEFAULT_KEEPALIVE_MS,
+  type KeepAliveOptions,
+  OPENAI_PING,
+  withKeepAlive,
+} from "../stream/keep_alive.ts";
 import { anthropicRequestFor, ChatToAnthropicError } from "../stream/openai_to_anthropic_request.ts";
 import { MAX_WHOLE_ANSWER_BYTES, MAX_WHOLE_ANSWER_MIB, readWhole } from "../stream/translate_whole.ts";
 import { copyHeaders, WITHOUT_LENGTH } from "../util/headers.ts";
 import { isJsonObject } from "../util/json.ts";
+import type { Timers } from "../util/timers.ts";
 import { jsonSyntaxReason, parseJsonBody, readBody, type ReadBodyOptions } from "./body.ts";
 import { RelayError } from "./errors.ts";
 import { openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
@@ -24,8 +31,16 @@ export interface ChatCompletionsOptions {
   bodyTimeoutMs?: () => number | undefined;
   /** A shutdown's cut (`InFlight.cut`): an upload still under way then is answered 503. */
   cut?: AbortSignal;
+  /**
+   * `server.keepalive`, asked per request. relay's `/v1/messages` pings only between the upstream's
+   * events, so an upstream stalled mid-event leaves it silent; the translated stream is always between
+   * chunks, and pings of its own fill that silence.
+   */
+  keepaliveMs?: () => number | undefined;
   /** Unix seconds, the `created` of the answer; injected so tests can pin it. */
   now?: () => number;
+  /** The clock and timers of the keep-alive and the body's deadline; the real ones unless given. */
+  clock?: { now: () => number; timers: Timers };
 }
 
 /**
@@ -51,6 +66,7 @@ export function chatCompletions(
   return async (c) => {
     const chat = await _chatRequest(c.req.raw, options.maxBodyBytes(), {
       timeoutMs: options.bodyTimeoutMs?.(),
+      timers: options.clock?.timers,
       cut: options.cut,
     });
     if (chat instanceof Response) return chat;
@@ -66,7 +82,8 @@ export function chatCompletions(
     // The line is the relayed request's, under this request's id.
     c.set("handlerLogs", true);
     const answer = await options.dispatch(_messagesRequest(c, messages), messages);
-    return await _openaiAnswer(answer, chat, now());
+    const keepAlive = { intervalMs: options.keepaliveMs?.() ?? DEFAULT_KEEPALIVE_MS, ping: OPENAI_PING };
+    return await _openaiAnswer(answer, chat, now(), { ...keepAlive, ...options.clock });
   };
 }
 
@@ -101,6 +118,7 @@ async function _openaiAnswer(
   answer: Response,
   chat: Record<string, unknown>,
   created: number,
+  keepAlive: KeepAliveOptions,
 ): Promise<Response> {
   const headers = copyHeaders(answer.headers, _LENGTH_AND_TYPE);
   if (!answer.ok) return await openaiErrorFromAnthropic(answer, headers);
@@ -109,12 +127,8 @@ async function _openaiAnswer(
     const translator = new AnthropicToOpenAI({ created, includeUsage });
     headers.set("content-type", "text/event-stream");
     headers.set("cache-control", "no-cache");
-    return new Response(
-      anthropicToOpenAISse(answer.body ?? ReadableStream.from<Uint8Array>([]), translator),
-      {
-        headers,
-      },
-    );
+    const translated = anthropicToOpenAISse(answer.body ?? ReadableStream.from<Uint8Array>([]), translator);
+    return new Response(withKeepAlive(translated, keepAlive), { headers });
   }
   let message: unknown;
   try {

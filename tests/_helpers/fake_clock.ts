@@ -13,7 +13,7 @@ import type { Timers } from "../../src/util/timers.ts";
  */
 export class FakeClock implements Timers {
   readonly #pending = new Map<number, { due: number; callback: () => void }>();
-  readonly #waiting: { ms: number; armed: () => void }[] = [];
+  readonly #waiting: { ms: number; count: number; armed: () => void }[] = [];
   #time: number;
   #nextId = 1;
   #set = 0;
@@ -28,7 +28,7 @@ export class FakeClock implements Timers {
   setTimeout(callback: () => void, ms: number): number {
     this.#set++;
     this.#pending.set(this.#nextId, { due: this.#time + ms, callback });
-    for (const waiter of this.#waiting.filter((waiter) => waiter.ms === ms)) {
+    for (const waiter of this.#waiting.filter((waiter) => this.#armedFor(waiter.ms) >= waiter.count)) {
       this.#waiting.splice(this.#waiting.indexOf(waiter), 1);
       waiter.armed();
     }
@@ -50,12 +50,16 @@ export class FakeClock implements Timers {
   }
 
   /**
-   * Resolves once a timer is due `ms` from now: at once if one is, else when one is set for `ms`. For
-   * code that arms its deadline after steps the test cannot see (an exchange over HTTP).
+   * Resolves once `count` timers are due `ms` from now: at once if they are, else when the last of them
+   * is set. For code that arms its deadlines after steps the test cannot see (an exchange over HTTP).
    */
-  whenArmed(ms: number): Promise<void> {
-    if (this.armed.includes(ms)) return Promise.resolve();
-    return new Promise((armed) => this.#waiting.push({ ms, armed }));
+  whenArmed(ms: number, count = 1): Promise<void> {
+    if (this.#armedFor(ms) >= count) return Promise.resolve();
+    return new Promise((armed) => this.#waiting.push({ ms, count, armed }));
+  }
+
+  #armedFor(ms: number): number {
+    return this.armed.filter((due) => due === ms).length;
   }
 
   /** Moves time on by `ms`, firing the timers due by then. */

@@ -44,6 +44,8 @@ export interface TestRelayOptions {
    * test fires one by moving it on. The real ones when left out.
    */
   clock?: FakeClock;
+  /** `server.keepalive`; relay's default unless given. */
+  keepaliveMs?: number;
 }
 
 /** Routing that never holds a test up: failover, breakers that need many failures. */
@@ -102,6 +104,7 @@ export function startTestRelay(options: TestRelayOptions): TestRelay {
     now: clock?.now,
     wallClock: clock?.now,
     timers: clock,
+    keepaliveMs: options.keepaliveMs,
     maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
     limiter: new ConcurrencyLimiter({ max: options.maxConcurrent ?? 64, maxQueue: options.maxQueue ?? 256 }),
     queueTimeoutMs: 30_000,

@@ -18,6 +18,7 @@ import {
   startFakeOpenAI,
 } from "../_helpers/fake_openai.ts";
 import type { LedgerEntry } from "../../src/ledger/entry.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 import { largeBody } from "../_helpers/large_body.ts";
 import { startTestRelay, type TestRelay } from "../_helpers/relay.ts";
 
@@ -288,6 +289,44 @@ Deno.test("the OpenAI stream ends with relay's answer: after [DONE], the rest is
   while (!text.endsWith("data: [DONE]\n\n")) text += (await reader.read()).value;
   stream.end();
   assert.deepEqual(await reader.read(), { done: true, value: undefined });
+  assert.equal((await relay.nextRequestLog()).outcome, "complete");
+  await upstream.close();
+});
+
+/** Whether `promise` settles within `ms` of real time: the bound of a run that fails, not a wait. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([promise.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("an upstream stalled mid-event: the front door's own keep-alive fills the silence between chunks", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  const clock = new FakeClock();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN], clock, keepaliveMs: 300 });
+  const answer = postChat(relay, HELLO);
+  const firstEvent = ANSWER_EVENTS.indexOf("\n\n") + 2;
+  // message_start, then half of the next event: relay's /v1/messages cannot ping in the middle of it.
+  stream.push(ANSWER_EVENTS.slice(0, firstEvent + 10));
+  const reader = (await answer).body!.pipeThrough(new TextDecoderStream()).getReader();
+  assert.match((await reader.read()).value ?? "", /"role":"assistant"/);
+  // Both wait for more: relay's /v1/messages for the upstream, the front door for its translation.
+  assert.ok(
+    await settlesWithin(clock.whenArmed(300, 2), 5_000),
+    "the front door keeps the stream alive itself",
+  );
+  clock.advance(300);
+  assert.equal((await reader.read()).value, ": ping\n\n");
+  stream.push(ANSWER_EVENTS.slice(firstEvent + 10));
+  stream.end();
+  let text = "";
+  for (let read = await reader.read(); !read.done; read = await reader.read()) text += read.value;
+  assert.ok(text.endsWith("data: [DONE]\n\n"));
   assert.equal((await relay.nextRequestLog()).outcome, "complete");
   await upstream.close();
 });
