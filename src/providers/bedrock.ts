@@ -11,7 +11,7 @@ import { copyHeaders } from "../util/headers.ts";
 import type { AwsCredentials } from "./aws_credentials.ts";
 import { type BedrockError, bedrockErrorAnswer } from "./bedrock_errors.ts";
 import { editTopLevelJson } from "./json_edit.ts";
-import type { Provider, ProviderKey, ProviderRequest } from "./types.ts";
+import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
 
 /** How to reach one Bedrock upstream; {@link createBedrockProvider} takes it. */
 export interface BedrockProviderOptions {
@@ -92,11 +92,10 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
     async send(request: ProviderRequest, key: ProviderKey | undefined): Promise<Response> {
       const operation = _operation(request);
       if (!operation) {
-        return _errorResponse({
-          status: 404,
-          type: "not_found_error",
-          message: `Bedrock provider ${options.name} does not serve ${request.method} ${request.path}`,
-        });
+        throw new UnservableError(
+          404,
+          `Bedrock provider ${options.name} does not serve ${request.method} ${request.path}`,
+        );
       }
       if (!request.body || !request.upstreamModel || /^\.{1,2}$/.test(request.upstreamModel)) {
         // `.` and `..` would not stay one segment: URL parsing resolves them, signed with relay's keys.

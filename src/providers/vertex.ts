@@ -9,7 +9,7 @@ import { copyHeaders, headerPairs, WITHOUT_LENGTH } from "../util/headers.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { sendWithToken, type TokenSource } from "./token_cache.ts";
-import type { Provider, ProviderRequest } from "./types.ts";
+import { type Provider, type ProviderRequest, UnservableError } from "./types.ts";
 
 const _ANTHROPIC_VERSION = "vertex-2023-10-16";
 
@@ -103,7 +103,7 @@ function _target(
 ): { url: string; body: Uint8Array<ArrayBuffer> } | Response {
   const { path, body, upstreamModel: model } = request;
   if (path !== "/v1/messages" && path !== "/v1/messages/count_tokens") {
-    return errorResponse(404, `Vertex AI has no ${request.method} ${path} endpoint`);
+    throw new UnservableError(404, `Vertex AI has no ${request.method} ${path} endpoint`);
   }
   if (!body || model === undefined) return errorResponse(400, `${path} needs a JSON body with a model`);
   if (!_MODEL_ID.test(model)) {

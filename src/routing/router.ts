@@ -125,8 +125,10 @@ export interface Attempt {
  *   the first of them lets a probe through.
  * - `disabled`: out of rotation: switched off, or every key refused by the upstream (401, 402, 403)
  *   or switched off; the operator brings it back. A provider without keys refused in this request too.
+ * - `unservable`: none of these held for any: every provider left said it cannot serve the request
+ *   (`skip_provider`).
  */
-export type ExhaustedCause = "busy" | "open" | "disabled";
+export type ExhaustedCause = "busy" | "open" | "disabled" | "unservable";
 
 /** What {@link Plan.next} offers: an attempt, a wait until a key frees up, or nothing left to try. */
 export type Step =
@@ -321,6 +323,12 @@ export class Router {
   // Pins name a key by its secret's fingerprint: a reload that changes its provider builds new key objects.
   readonly #affinity: ConversationAffinity<string>;
   readonly #now: () => number;
+  /**
+   * The runtime switches the reload that built this router undid: a provider switched off, or a key
+   * of it (found again by its secret, whatever its name now), whose provider the new config changed
+   * comes back on with fresh state. A key by its new label.
+   */
+  readonly undoneSwitches: readonly { provider: string; key?: string }[];
 
   constructor(routes: Route[], options: RoutingOptions, from: { previous?: Router } = {}) {
     if (routes.length === 0) throw new Error("a router needs at least one provider");
@@ -335,6 +343,7 @@ export class Router {
       return kept ?? new _RouteState(route, options);
     });
     for (const state of this.#states) state.onBreakerChange = options.onBreakerChange;
+    this.undoneSwitches = previous ? _undoneSwitches(previous.#states, this.#states) : [];
   }
 
   get routes(): readonly Route[] {
@@ -359,8 +368,9 @@ export class Router {
       rank: () => this.#rank(serving, request, pin),
       committed: (state, key, ttfbMs) => {
         this.#ttfb.observe(state.route.provider.name, ttfbMs);
-        // A provider without keys is pinned too: a conversation moved there by a failover must stay.
-        if (pin !== undefined && this.#options.affinity) {
+        // A provider without keys is pinned too: a conversation moved there by a failover must stay. A
+        // token count or model list moves nothing: where it went (any provider that counts) is no turn.
+        if (pin !== undefined && this.#options.affinity && !request.uncounted) {
           this.#affinity.set(pin, { provider: state.route.provider.name, key: key && keyId(key) });
         }
       },
@@ -705,6 +715,20 @@ export class Plan {
   }
 }
 
+function _undoneSwitches(before: _RouteState[], after: _RouteState[]): { provider: string; key?: string }[] {
+  return after.flatMap((state) => {
+    const provider = state.route.provider.name;
+    const old = before.find((candidate) => candidate.route.provider.name === provider);
+    // A kept state keeps its switches.
+    if (!old || old === state) return [];
+    const keys = old.route.keys.flatMap((key) => {
+      const same = old.pool.status(key).disabled === SWITCHED_OFF ? state.keyWithId(keyId(key)) : undefined;
+      return same ? [{ provider, key: same.label }] : [];
+    });
+    return old.enabled ? keys : [{ provider }, ...keys];
+  });
+}
+
 /**
  * What a request's pin is remembered by: its conversation and model. A prompt cache holds for one
  * model only, and Claude Code's side calls on another model (haiku, same session id) go where that
@@ -717,6 +741,9 @@ function _pinOf({ conversation, model }: PlanRequest): string | undefined {
 
 /** The step that ends a plan, from why each provider had nothing to offer. */
 function _exhausted(blocked: _Blocked[], now: number): Step {
+  if (blocked.length === 0) {
+    return { kind: "exhausted", cause: "unservable", reason: "no provider can serve this request" };
+  }
   if (blocked.some(({ cause }) => cause === "busy")) {
     return {
       kind: "exhausted",

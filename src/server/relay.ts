@@ -352,9 +352,7 @@ async function _relay(
     let waitedMs = 0;
     let waitedSinceFailure = 0;
     let lastDecision: FailureDecision | undefined;
-    // Providers that could not serve the request: tried, and logged, but nothing was sent.
-    let skipped = 0;
-    while (trace.attempts - skipped < retry.maxAttempts) {
+    while (trace.attempts < retry.maxAttempts) {
       const step = plan.next();
       if (step.kind === "wait") {
         if (waitedMs + step.waitMs > retry.maxWaitMs) {
@@ -377,11 +375,12 @@ async function _relay(
         continue;
       }
       if (step.kind === "exhausted") {
-        if (last) break;
+        // A provider that could not be asked says nothing while another that could is only down.
+        if (last && (last.outcome.kind !== "unservable" || step.cause === "unservable")) break;
         throw _unavailable(step);
       }
       const { attempt } = step;
-      if (trace.attempts > skipped && lastDecision?.action !== "skip_provider") {
+      if (trace.attempts > 0) {
         // Back off before every retry; honour retry-after only when going back to the upstream that
         // asked for it: a 429's is its key's, any other's (a 529, a 503) its whole provider's.
         const sameUpstream = attempt.route === last?.attempt.route &&
@@ -397,7 +396,7 @@ async function _relay(
           attempt.cancelled();
           break;
         }
-        const delay = retryDelay(trace.attempts - skipped - 1, retry.backoff, clock.random, retryAfterMs);
+        const delay = retryDelay(trace.attempts - 1, retry.backoff, clock.random, retryAfterMs);
         await _sleep(delay, request.signal, options.inFlight.cut, clock.timers).catch((error) => {
           // Never sent: the key gets its request and tokens back.
           attempt.cancelled();
@@ -405,12 +404,7 @@ async function _relay(
         });
         if (rateLimited) waitedMs += delay;
       }
-      trace.attempts++;
-      if (trace.provider !== undefined && trace.provider !== attempt.route.provider.name) trace.failovers++;
-      trace.provider = attempt.route.provider.name;
-      trace.key = attempt.key?.label;
-      trace.keyId = attempt.key && keyId(attempt.key);
-      trace.upstreamModel = attempt.upstreamModel;
+      const undoAim = _aimAt(trace, attempt);
       const exchange = _exchange(request.signal, options.inFlight);
       const sent = { fields, body, usageFallback };
       const tried = await _try(c, attempt, sent, clock, exchange.upstream).catch((error) => {
@@ -448,7 +442,7 @@ async function _relay(
           exchange.end();
           releaseSlot();
         };
-        return _answer(tried, attempt, options, clock, tellRouter, release, log, bodies);
+        return _answer(tried, attempt, options, clock, tellRouter, release, log, bodies, request.signal);
       }
       tellRouter();
 
@@ -461,7 +455,7 @@ async function _relay(
         attempt: trace.attempts,
         reason: decision.reason,
         // What the failure calls for, unless the attempts are spent: then nothing follows.
-        next: trace.attempts - skipped < retry.maxAttempts || decision.action === "skip_provider"
+        next: trace.attempts < retry.maxAttempts || decision.action === "skip_provider"
           ? decision.action
           : "none (routing.max_attempts)",
       });
@@ -473,10 +467,10 @@ async function _relay(
         });
       }
       if (decision.action === "skip_provider") {
-        skipped++;
+        // Nothing was sent: no attempt, no failover, and the last real failure still decides the backoff.
+        undoAim();
         // An upstream's own failure says more to the client than a provider that could not be asked.
         if (!last) last = { ...tried, attempt, exchange };
-        lastDecision = decision;
         continue;
       }
       await _drop(last);
@@ -503,6 +497,22 @@ async function _relay(
       await _drop(last);
     }
   }
+}
+
+/**
+ * Points the request's trace at `attempt`: one more attempt, a failover when the provider changed, the
+ * provider and key its access line names. Returns how to take that back, for a provider that could not
+ * be asked after all.
+ */
+function _aimAt(trace: _Trace, attempt: Attempt): () => void {
+  const { attempts, failovers, provider, key, keyId: id, upstreamModel } = trace;
+  trace.attempts++;
+  if (trace.provider !== undefined && trace.provider !== attempt.route.provider.name) trace.failovers++;
+  trace.provider = attempt.route.provider.name;
+  trace.key = attempt.key?.label;
+  trace.keyId = attempt.key && keyId(attempt.key);
+  trace.upstreamModel = attempt.upstreamModel;
+  return () => Object.assign(trace, { attempts, failovers, provider, key, keyId: id, upstreamModel });
 }
 
 /** One upstream exchange: aborted when the client leaves or a shutdown runs out of grace. */
@@ -745,6 +755,7 @@ function _answer(
   releaseSlot: () => void,
   log: _Log,
   bodies: BodyLog | undefined,
+  client: AbortSignal,
 ): Response {
   const { response } = tried;
   // `x-request-id` is set by the requestId middleware, on every answer.
@@ -777,7 +788,12 @@ function _answer(
       usage.unfinished()
         ? new RelayError(502, `upstream ${attempt.route.provider.name} ended the stream before message_stop`)
         : undefined,
-    onDone: (ended: ForwardOutcome) => {
+    onDone: (read: ForwardOutcome) => {
+      // A client that left has its upstream broken off, which a reader of the whole answer (the front
+      // door's unstreamed request) sees as the upstream failing: it was the client's leaving.
+      const ended: ForwardOutcome = read.kind === "upstream_failed" && client.aborted
+        ? { kind: "client_closed", bytes: read.bytes }
+        : read;
       const detail = usage.detail();
       const tokens = detail && countedTokens(detail);
       // A stream that carried the upstream's own error event (overloaded mid-answer) failed as surely

@@ -4,7 +4,7 @@ import type { Locator } from "../config/yaml_document.ts";
 import { type Config, isLoopbackHost } from "../config/schema.ts";
 import type { ProviderEnvironment } from "../providers/registry.ts";
 import { routesFromConfig, routingOptionsFromConfig } from "../routing/routes.ts";
-import { Router, SWITCHED_OFF } from "../routing/router.ts";
+import { Router } from "../routing/router.ts";
 import type { EventBus } from "../util/event_bus.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import type { RelayEvent, ReloadOutcome } from "./events.ts";
@@ -207,7 +207,7 @@ export class Runtime {
     const changes = _changes(previous.router, next.router);
     const needsRestart = this.needsRestart;
     next.logger.info("config reloaded", { reason, path: next.path, ..._listed(changes) });
-    for (const undone of _switchesUndone(previous.router, next.router)) {
+    for (const undone of next.router.undoneSwitches) {
       next.logger.warn("switched on", { ...undone, by: "reload" });
       this.events.publish({ type: "switch", data: { ...undone, enabled: true } });
     }
@@ -316,24 +316,6 @@ function _changes(previous: Router, next: Router): ProviderChanges {
   }
   changes.removed = [...before.keys()].filter((name) => !after.has(name));
   return changes;
-}
-
-/**
- * The runtime switches a reload undid: a provider switched off, or a key of it, that the new config
- * changed comes back on with fresh state, and the operator who switched it off should hear of it.
- */
-function _switchesUndone(previous: Router, next: Router): { provider: string; key?: string }[] {
-  const after = new Map(next.status().map((status) => [status.name, status]));
-  return previous.status().flatMap((before) => {
-    const now = after.get(before.name);
-    if (!now) return [];
-    if (!before.enabled) return now.enabled ? [{ provider: before.name }] : [];
-    return before.keys.flatMap((key) => {
-      const same = now.keys.find((candidate) => candidate.label === key.label);
-      const undone = key.disabled === SWITCHED_OFF && same && same.disabled !== SWITCHED_OFF;
-      return undone ? [{ provider: before.name, key: key.label }] : [];
-    });
-  });
 }
 
 function _listed(changes: ProviderChanges): LogFields {

@@ -6,7 +6,6 @@
  */
 import type { UsageFallback } from "../providers/types.ts";
 import type { AnthropicUsage, ChatUsage } from "./openai_types.ts";
-import { isJsonObject } from "../util/json.ts";
 
 /** The `stop_reason` values relay reports for an OpenAI-format answer. */
 export type StopReason = "end_turn" | "max_tokens" | "tool_use" | "refusal";
@@ -61,13 +60,16 @@ export function finishReasonFor(stopReason: string | null | undefined): FinishRe
 }
 
 /**
- * Anthropic's `usage` for an answer: the upstream's own when it reported any; otherwise the fallback's
- * input and `writtenTokens` (the answer's own estimate) as output, or zeros without a fallback.
+ * Anthropic's `usage` for an answer: the upstream's own counts where it reported them; where it did not
+ * (no usage, `{}`, only `prompt_tokens`), the fallback's input estimate and `writtenTokens` (the answer's
+ * own estimate) for output, or zeros without a fallback.
  *
  * @example
  * ```ts
  * answerUsage(undefined, { inputTokens: 120, estimated }, () => 6.2);
  * // { input_tokens: 120, output_tokens: 7, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 }
+ * answerUsage({ prompt_tokens: 50 }, { inputTokens: 120, estimated }, () => 6.2);
+ * // { input_tokens: 50, output_tokens: 7, … }
  * ```
  */
 export function answerUsage(
@@ -75,13 +77,15 @@ export function answerUsage(
   fallback: UsageFallback | undefined,
   writtenTokens: () => number,
 ): Required<AnthropicUsage> {
-  if (isJsonObject(usage) || !fallback) return anthropicUsageFor(usage);
+  const reported = anthropicUsageFor(usage);
+  const hasInput = _isCount(usage?.prompt_tokens);
+  const hasOutput = _isCount(usage?.completion_tokens);
+  if (!fallback || (hasInput && hasOutput)) return reported;
   fallback.estimated();
   return {
-    input_tokens: fallback.inputTokens,
-    output_tokens: Math.ceil(writtenTokens()),
-    cache_read_input_tokens: 0,
-    cache_creation_input_tokens: 0,
+    ...reported,
+    input_tokens: hasInput ? reported.input_tokens : fallback.inputTokens,
+    output_tokens: hasOutput ? reported.output_tokens : Math.ceil(writtenTokens()),
   };
 }
 
@@ -124,6 +128,10 @@ export function openaiUsageFor(usage: AnthropicUsage | null | undefined) {
     total_tokens: prompt + completion,
     prompt_tokens_details: { cached_tokens: cached },
   };
+}
+
+function _isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0;
 }
 
 function _count(value: number | null | undefined): number {

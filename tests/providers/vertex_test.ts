@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ProviderRequest } from "../../src/providers/types.ts";
+import { type ProviderRequest, UnservableError } from "../../src/providers/types.ts";
 import { providerRequest } from "../_helpers/provider_request.ts";
 import {
   createVertexProvider,
@@ -146,9 +146,14 @@ Deno.test("Vertex takes a base URL override and asks for a token on every reques
 
 Deno.test("Vertex answers model lists and bad model ids itself, without a token or a fetch", async () => {
   const { provider, seen, asked } = vertex();
+  for (const path of ["/v1/models", "/v1/models/claude-sonnet-4-5"]) {
+    await assert.rejects(
+      provider.send(request({ path, method: "GET", body: null }), undefined),
+      (error: unknown) => error instanceof UnservableError && error.status === 404,
+      "no endpoint there: the next provider's",
+    );
+  }
   const cases: [Partial<ProviderRequest>, number, string][] = [
-    [{ path: "/v1/models", method: "GET", body: null }, 404, "not_found_error"],
-    [{ path: "/v1/models/claude-sonnet-4-5", method: "GET", body: null }, 404, "not_found_error"],
     [{ upstreamModel: "../../../locations/eu/x" }, 400, "invalid_request_error"],
     [{ upstreamModel: "claude-x:rawPredict?alt=sse" }, 400, "invalid_request_error"],
     [{ upstreamModel: ".." }, 400, "invalid_request_error"],

@@ -201,6 +201,29 @@ Deno.test("a conversation moved to a provider without keys stays there", () => {
   assert.equal(where(next), "local/-", "a is healthy again, but the conversation is on local");
 });
 
+Deno.test("a token count goes where it can and moves no pin", () => {
+  const router = routerOf([route("a", ["a1"]), route("b", ["b1"])]);
+  const plan = router.plan(request("m", "conv-1"));
+  attemptOf(plan.next()).failed(httpFailure(500));
+  const moved = attemptOf(plan.next());
+  moved.committed(5);
+  moved.finished(undefined);
+  // b cannot count tokens (an OpenAI-compatible upstream), so a, healthy again, counts them.
+  const countPlan = router.plan({ ...request("m", "conv-1"), uncounted: true });
+  const count = attemptOf(countPlan.next());
+  assert.equal(where(count), "b/b1");
+  count.failed(classifyFailure({ kind: "unservable", reason: "no count_tokens" }, 1_000_000));
+  const counted = attemptOf(countPlan.next());
+  assert.equal(where(counted), "a/a1");
+  counted.committed(5);
+  counted.finished(undefined);
+  assert.equal(
+    where(attemptOf(router.plan(request("m", "conv-1")).next())),
+    "b/b1",
+    "the conversation stays on b",
+  );
+});
+
 Deno.test("a side call on another model does not move the conversation's pin", () => {
   const router = routerOf([
     route("a", ["a1"]),

@@ -7,6 +7,7 @@
 import OpenAI from "openai";
 import assert from "node:assert/strict";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
+import type { Provider } from "../../src/providers/types.ts";
 import { DEFAULT_MAX_TOKENS } from "../../src/stream/openai_to_anthropic_request.ts";
 import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import {
@@ -329,6 +330,34 @@ Deno.test("an upstream stalled mid-event: the front door's own keep-alive fills 
   assert.ok(text.endsWith("data: [DONE]\n\n"));
   assert.equal((await relay.nextRequestLog()).outcome, "complete");
   await upstream.close();
+});
+
+Deno.test("a client that leaves before its unstreamed answer is whole is logged as client_closed, not an upstream failure", async () => {
+  // The upstream sends message_start, then nothing: relay has committed once it asks for more.
+  const askedForMore = Promise.withResolvers<void>();
+  const cancelled = Promise.withResolvers<unknown>();
+  const firstEvent = ANSWER_EVENTS.slice(0, ANSWER_EVENTS.indexOf("\n\n") + 2);
+  const provider: Provider = {
+    name: "stalls",
+    type: "test",
+    send: () => {
+      const body = new ReadableStream<Uint8Array>({
+        start: (controller) => controller.enqueue(new TextEncoder().encode(firstEvent)),
+        pull: () => askedForMore.resolve(),
+        cancel: (reason) => cancelled.resolve(reason),
+      }, { highWaterMark: 0 });
+      return Promise.resolve(new Response(body, { headers: { "content-type": "text/event-stream" } }));
+    },
+  };
+  await using relay = startTestRelay({ provider, tokens: [TOKEN] });
+  const client = new AbortController();
+  const answer = postChat(relay, { ...HELLO, stream: false }, client.signal);
+  await askedForMore.promise;
+  client.abort();
+  await assert.rejects(answer);
+  const line = await relay.nextRequestLog();
+  assert.deepEqual([line.outcome, line.errorType], ["client_closed", undefined]);
+  await cancelled.promise;
 });
 
 Deno.test("a client that leaves mid-stream is logged as client_closed and the upstream is cancelled", async () => {

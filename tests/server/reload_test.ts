@@ -163,28 +163,38 @@ Deno.test("unchanged providers keep their breakers across a reload; the last fiv
 });
 
 Deno.test("a reload that changes a switched-off provider or key says it is switched on again", async () => {
-  const config = (extra: string) =>
+  // d's key is named; the reload renames it, which changes d and brings the key back under its new label.
+  const named = (name: string) =>
+    `  - name: d\n    type: anthropic-compatible\n    base_url: http://127.0.0.1:9\n    keys:\n      - key: ${K1}\n        name: ${name}\n`;
+  const config = (extra: string, name: string) =>
     liveConfig(
       upstreamProvider("a", "http://127.0.0.1:9", [K1, K2], extra) +
         upstreamProvider("b", "http://127.0.0.1:9", [K1], extra) +
-        upstreamProvider("c", "http://127.0.0.1:9", [K2]),
+        upstreamProvider("c", "http://127.0.0.1:9", [K2]) + named(name),
     );
-  await using relay = await startLiveRelay(config(""));
-  for (const route of ["/providers/a/keys/1/disable", "/providers/b/disable", "/providers/c/disable"]) {
-    assert.equal((await relay.admin(route, { method: "POST" })).status, 200);
-  }
+  await using relay = await startLiveRelay(config("", "main"));
+  const switches = [
+    "/providers/a/keys/1/disable",
+    "/providers/b/disable",
+    "/providers/b/keys/0/disable",
+    "/providers/c/disable",
+    "/providers/d/keys/main/disable",
+  ];
+  for (const route of switches) assert.equal((await relay.admin(route, { method: "POST" })).status, 200);
   const events = await relay.admin("/events");
   const reader = events.body!.pipeThrough(new TextDecoderStream()).getReader();
 
-  await relay.write(config("    max_in_flight: 4"));
+  await relay.write(config("    max_in_flight: 4", "primary"));
   assert.equal((await relay.runtime.reload("test")).ok, true);
   const lines = relay.logs.filter((line) => line.msg === "switched on");
   assert.deepEqual(lines.map(({ provider, key, by }) => ({ provider, key, by })), [
     { provider: "a", key: "sk-...0002", by: "reload" },
     { provider: "b", key: undefined, by: "reload" },
+    { provider: "b", key: "sk-...0001", by: "reload" },
+    { provider: "d", key: "primary (sk-...0001)", by: "reload" },
   ], "c is unchanged and stays off");
   let text = "";
-  while (!text.includes('"provider":"b"')) text += (await reader.read()).value;
+  while (!text.includes('"provider":"d"')) text += (await reader.read()).value;
   assert.match(text, /event: switch\ndata: \{"provider":"a","key":"sk-\.\.\.0002","enabled":true\}/);
   await reader.cancel();
   const status = await (await relay.admin("/status")).json();
@@ -192,6 +202,7 @@ Deno.test("a reload that changes a switched-off provider or key says it is switc
     ["a", true],
     ["b", true],
     ["c", false],
+    ["d", true],
   ]);
 });
 

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { deflateSync } from "node:zlib";
 import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
+import { ClientRegistry } from "../../src/ledger/clients.ts";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
 import type { Route } from "../../src/routing/router.ts";
@@ -41,6 +42,26 @@ function post(url: string, headers: Record<string, string> = {}, signal?: AbortS
     signal,
   });
 }
+
+/** An OpenAI-compatible provider, which has no count_tokens and cannot take a document by URL. */
+function openaiRoute(url: string): Route {
+  return {
+    provider: createOpenAIProvider({ name: "oai", baseUrl: `${url}/v1` }),
+    keys: [{ secret: "sk-oai-key-0000000000", label: "sk-...0000" }],
+    timeouts: TEST_TIMEOUTS,
+    models: new ModelMap(undefined),
+  };
+}
+
+/** A request only an Anthropic-format upstream can take. */
+const DOCUMENT_BY_URL = {
+  model: "claude-sonnet-4-5",
+  max_tokens: 64,
+  messages: [{
+    role: "user",
+    content: [{ type: "document", source: { type: "url", url: "https://example.com/a.pdf" } }],
+  }],
+};
 
 const status = (code: number, type: string, headers: Record<string, string> = {}): FakeHandler => () =>
   Response.json({ type: "error", error: { type, message: `${code} from fake` } }, { status: code, headers });
@@ -212,34 +233,24 @@ Deno.test("a provider that cannot serve a request is passed over at once: the ne
   const down = startFakeUpstream(status(500, "api_error"));
   const openai = startFakeUpstream();
   const up = startFakeUpstream();
-  const openaiRoute: Route = {
-    provider: createOpenAIProvider({ name: "oai", baseUrl: `${openai.url}/v1` }),
-    keys: [{ secret: "sk-oai-key-0000000000", label: "sk-...0000" }],
-    timeouts: TEST_TIMEOUTS,
-    models: new ModelMap(undefined),
-  };
   await using relay = startTestRelay({
-    routes: [routeTo("down", down.url), openaiRoute, routeTo("up", up.url)],
+    routes: [routeTo("down", down.url), openaiRoute(openai.url), routeTo("up", up.url)],
     // Two attempts: the provider passed over takes none of them.
     retry: { ...RETRY, maxAttempts: 2 },
   });
-  const document = {
-    model: "claude-sonnet-4-5",
-    max_tokens: 64,
-    messages: [{
-      role: "user",
-      content: [{ type: "document", source: { type: "url", url: "https://example.com/a.pdf" } }],
-    }],
-  };
   const answered = await fetch(`${relay.url}/v1/messages`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify(document),
+    body: JSON.stringify(DOCUMENT_BY_URL),
   });
   assert.equal(answered.status, 200);
   await answered.body?.cancel();
   const line = await relay.nextRequestLog();
-  assert.deepEqual([line.provider, line.status, line.attempts], ["up", 200, 3]);
+  assert.deepEqual(
+    [line.provider, line.status, line.attempts, line.failovers],
+    ["up", 200, 2, 1],
+    "oai was never asked",
+  );
   const skip = relay.logs.find((logged) => logged.msg === "attempt failed" && logged.provider === "oai");
   assert.equal(skip?.next, "skip_provider");
   assert.deepEqual([down.requests.length, openai.requests.length, up.requests.length], [1, 0, 1]);
@@ -254,6 +265,55 @@ Deno.test("a provider that cannot serve a request is passed over at once: the ne
   assert.equal((await counted.json()).input_tokens > 0, true);
   assert.equal(openai.requests.length, 0, "nothing ever reached the OpenAI upstream");
   await Promise.all([down.close(), openai.close(), up.close()]);
+});
+
+Deno.test("a request only providers that are down could serve is a 503, not the 400 of one that never could", async () => {
+  const down = startFakeUpstream(status(500, "api_error"));
+  const openai = startFakeUpstream();
+  await using relay = startTestRelay({
+    routes: [routeTo("down", down.url), openaiRoute(openai.url)],
+    retry: RETRY,
+    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 } },
+  });
+  const body = JSON.stringify(DOCUMENT_BY_URL);
+  const send = () =>
+    fetch(`${relay.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+  const first = await send();
+  assert.equal(first.status, 500, "down's own answer, passed on: it opened down's breaker");
+  await first.body?.cancel();
+  const second = await send();
+  assert.equal(second.status, 503);
+  assert.equal((await second.json()).error.type, "overloaded_error");
+  assert.ok(Number(second.headers.get("retry-after")) > 0);
+  assert.equal(openai.requests.length, 0);
+  await Promise.all([down.close(), openai.close()]);
+});
+
+Deno.test("a request no provider could serve counts against no client rate", async () => {
+  const openai = startFakeUpstream();
+  const token = "rly_client_token_rpm_one_0001";
+  await using relay = startTestRelay({
+    routes: [openaiRoute(openai.url)],
+    clients: new ClientRegistry([{ name: "ci", token, rpm: 1 }]),
+  });
+  // Claude Code counts tokens often: with an rpm of 1, a charged count would make the next one a 429.
+  for (let i = 0; i < 3; i++) {
+    const counted = await fetch(`${relay.url}/v1/messages/count_tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": token },
+      body: JSON.stringify({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "hi" }] }),
+    });
+    assert.equal(counted.status, 404);
+    await counted.body?.cancel();
+    const line = await relay.nextRequestLog();
+    assert.deepEqual([line.attempts, line.failovers], [0, 0]);
+  }
+  assert.equal(openai.requests.length, 0);
+  await openai.close();
 });
 
 Deno.test("an answer in an encoding fetch does not decode is a failure, not bytes passed on as plain", async () => {
@@ -603,6 +663,32 @@ async function secondKeyAskedAfter(firstKeyAnswer: FakeHandler, backoffMs = 0): 
 Deno.test("a 529's retry-after holds a retry on another key of the same provider: it spoke for the provider", async () => {
   const waited = await secondKeyAskedAfter(status(529, "overloaded_error", { "retry-after-ms": "300" }), 300);
   assert.equal(waited, 300, "the second key was asked once the 529's retry-after was over");
+});
+
+Deno.test("a provider passed over leaves the wait as the last real failure set it: its retry-after holds", async () => {
+  const clock = new FakeClock();
+  const overloaded = status(529, "overloaded_error", { "retry-after": "3" });
+  const flaky = startFakeUpstream((request, recorded) =>
+    flaky.requests.length === 1 ? overloaded(request, recorded) : Response.json({ input_tokens: 5 })
+  );
+  const openai = startFakeUpstream();
+  await using relay = startTestRelay({
+    routes: [routeTo("flaky", flaky.url), openaiRoute(openai.url)],
+    retry: { ...RETRY, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 10_000 } },
+    clock,
+  });
+  const answer = fetch(`${relay.url}/v1/messages/count_tokens`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "hi" }] }),
+  });
+  // flaky's 529, then oai passed over (it counts no tokens), then flaky again once its 3 s are over.
+  await armedBefore(clock, 3_000, answer);
+  assert.equal(flaky.requests.length, 1);
+  clock.advance(3_000);
+  assert.equal((await answer).status, 200);
+  assert.deepEqual([flaky.requests.length, openai.requests.length], [2, 0]);
+  await Promise.all([flaky.close(), openai.close()]);
 });
 
 Deno.test("count_tokens and the model list take a key whose rpm is spent, and spend none of it", async () => {

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import {
+  answerUsage,
   anthropicUsageFor,
   finishReasonFor,
   openaiUsageFor,
   stopReasonFor,
 } from "../../src/stream/openai_stop_usage.ts";
+import type { ChatUsage } from "../../src/stream/openai_types.ts";
 
 Deno.test("finish_reason -> stop_reason, tool calls winning over a plain stop", () => {
   const cases: [string | null | undefined, boolean, string][] = [
@@ -63,4 +65,33 @@ Deno.test("usage: OpenAI's prompt count includes cache reads and writes, Anthrop
     cache_creation_input_tokens: 0,
   });
   assert.equal(anthropicUsageFor({ prompt_tokens: 5, prompt_tokens_details: null }).input_tokens, 5);
+});
+
+Deno.test("answerUsage estimates what the upstream did not count, and says so", () => {
+  let said = 0;
+  const fallback = { inputTokens: 120, estimated: () => said++ };
+  const written = () => 6.2;
+  const estimate = {
+    input_tokens: 120,
+    output_tokens: 7,
+    cache_read_input_tokens: 0,
+    cache_creation_input_tokens: 0,
+  };
+  for (const usage of [undefined, null, {}, { prompt_tokens: null, completion_tokens: "7" }]) {
+    assert.deepEqual(answerUsage(usage as ChatUsage, fallback, written), estimate, JSON.stringify(usage));
+  }
+  assert.deepEqual(answerUsage({ prompt_tokens: 50 }, fallback, written), { ...estimate, input_tokens: 50 });
+  assert.deepEqual(answerUsage({ completion_tokens: 0 }, fallback, written), {
+    ...estimate,
+    output_tokens: 0,
+  });
+  assert.equal(said, 6);
+  const counted = { prompt_tokens: 50, completion_tokens: 3 };
+  assert.deepEqual(answerUsage(counted, fallback, written), anthropicUsageFor(counted));
+  assert.deepEqual(
+    answerUsage(undefined, undefined, written),
+    anthropicUsageFor(undefined),
+    "zeros without a fallback",
+  );
+  assert.equal(said, 6, "the upstream's own counts are no estimate");
 });
