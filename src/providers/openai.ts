@@ -108,7 +108,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
             MAX_WHOLE_ANSWER_BYTES,
             (whole) => _completionAsStream(whole, translation, options.name),
           )
-          : openaiToAnthropicSse(upstream, new OpenAIToAnthropic(translation));
+          : openaiToAnthropicSse(upstream, new OpenAIToAnthropic(translation), { idleMs: request.idleMs });
         return new Response(body, { headers: _sseHeaders(response) });
       }
       const headers = _answerHeaders(response);

@@ -60,6 +60,11 @@ export interface ProviderRequest {
    */
   readonly onHeaders?: () => void;
   /**
+   * The longest relay waits between two chunks of the answer's body (the route's `timeouts.idle`): an
+   * adapter that holds the body back on a wait of its own (OpenAI's settle after the finish) waits less.
+   */
+  readonly idleMs?: number;
+  /**
    * For an adapter that makes the answer's usage itself (OpenAI-compatible upstreams): what to report
    * when the upstream reports none, and how to tell relay it did.
    */

@@ -177,9 +177,12 @@ function _classifyStatus(
 
 function _coolUntil(snapshot: RateLimitSnapshot, now: number, defaultCoolMs: number): number {
   if (snapshot.retryAfterMs !== undefined) return now + snapshot.retryAfterMs;
+  // A reset already past (the upstream's clock behind relay's) says nothing of when the key frees up:
+  // taken as it is, the key would not cool at all and the next attempt would hit it again at once.
+  const ahead = (resetAt: number | undefined) => resetAt !== undefined && resetAt > now;
   const unified = snapshot.unified;
-  if (unified?.status === "rejected" && unified.resetAt !== undefined) return unified.resetAt;
+  if (unified?.status === "rejected" && ahead(unified.resetAt)) return unified.resetAt!;
   const emptied = Object.values(snapshot.windows)
-    .flatMap((window) => window.remaining === 0 && window.resetAt !== undefined ? [window.resetAt] : []);
+    .flatMap((window) => window.remaining === 0 && ahead(window.resetAt) ? [window.resetAt!] : []);
   return emptied.length > 0 ? Math.max(...emptied) : now + defaultCoolMs;
 }

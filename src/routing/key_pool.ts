@@ -234,9 +234,15 @@ export class KeyPool<K> {
     this.#state(key).disabled = reason;
   }
 
-  /** Puts a disabled key back into rotation. */
+  /**
+   * Puts a key back into rotation: no longer disabled, nor cooling. It is an operator's act, and the
+   * one way short of a reload to take back a cooling an upstream's bogus `retry-after` stretched; a
+   * key still limited is cooled again by its next 429.
+   */
   enable(key: K): void {
-    this.#state(key).disabled = undefined;
+    const state = this.#state(key);
+    state.disabled = undefined;
+    state.cooledUntil = 0;
   }
 
   /**

@@ -80,6 +80,12 @@ const _HTTP_DATES = [
 // A bare number this large is an instant, not a delay: epoch seconds from 2001, epoch ms from 2001.
 const _EPOCH_SECONDS = 1e9;
 const _EPOCH_MS = 1e12;
+/**
+ * The furthest ahead a reset or `retry-after` is taken to be, a month, beyond the longest window an
+ * upstream reports (Anthropic's weekly one): a key cooled for ever by a bad header would be lost
+ * until a restart, and instants past what a `Date` holds break whatever prints them.
+ */
+const _MAX_AHEAD_MS = 31 * 24 * 3_600_000;
 
 /**
  * Reads the rate-limit headers of one upstream response. Values that do not parse are left out, so a
@@ -178,12 +184,12 @@ function _setUnifiedField(
 
 function _retryAfterMs(headers: Headers, now: number): number | undefined {
   const ms = _number(headers.get("retry-after-ms") ?? "");
-  if (ms !== undefined) return ms;
+  if (ms !== undefined) return Math.min(ms, _MAX_AHEAD_MS);
   const value = headers.get("retry-after") ?? "";
   const seconds = _number(value);
-  if (seconds !== undefined) return seconds * 1000;
+  if (seconds !== undefined) return Math.min(seconds * 1000, _MAX_AHEAD_MS);
   const date = _httpDate(value);
-  return date === undefined ? undefined : Math.max(0, date - now);
+  return date === undefined ? undefined : Math.min(Math.max(0, date - now), _MAX_AHEAD_MS);
 }
 
 function _number(value: string): number | undefined {
@@ -191,6 +197,11 @@ function _number(value: string): number | undefined {
 }
 
 function _instant(value: string, now: number): number | undefined {
+  const instant = _unboundedInstant(value, now);
+  return instant === undefined ? undefined : Math.min(instant, now + _MAX_AHEAD_MS);
+}
+
+function _unboundedInstant(value: string, now: number): number | undefined {
   if (_RFC3339.test(value)) return _finite(Date.parse(value.replace(" ", "T")));
   if (_DURATION.test(value)) return now + _durationMs(value);
   const number = _number(value);

@@ -588,6 +588,7 @@ async function _try(
     stream: fields?.stream ?? false,
     signal: upstream.signal,
     onHeaders: () => headersIn.resolve(undefined),
+    idleMs: route.timeouts.idle,
     usageFallback,
   };
   const sentAt = clock.now();

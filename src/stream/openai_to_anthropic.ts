@@ -385,8 +385,8 @@ const _JSON_WHITESPACE = /^[ \t\n\r]*$/;
 
 /**
  * How long an answer that has its `finish_reason` waits for the usage chunk, `[DONE]` or the end of the
- * body. Upstreams send the usage right after the finish; one that sends none of them would otherwise
- * hold the whole answer back until relay's idle deadline turned it into an error.
+ * body, at most. Upstreams send the usage right after the finish; one that sends none of them would
+ * otherwise hold the whole answer back until relay's idle deadline turned it into an error.
  */
 const _SETTLE_MS = 3_000;
 
@@ -441,8 +441,9 @@ class _JsonCompletion {
  * upstream byte. Once the translation has finished (the answer is complete or failed), the upstream
  * body is cancelled, so its request is not left running; so it is when a chunk is too large to read
  * (over the decoder's 32 Mi characters), which fails the output for relay to report. After the
- * `finish_reason`, an upstream body that fails, or sends nothing more for 3 s, ends the answer as
- * `[DONE]` would (without the usage that never came).
+ * `finish_reason`, an upstream body that fails, or sends nothing more for 3 s (or half of `idleMs`,
+ * relay's own wait on the output, when that is shorter), ends the answer as `[DONE]` would (without
+ * the usage that never came).
  *
  * @example
  * ```ts
@@ -455,7 +456,7 @@ class _JsonCompletion {
 export function openaiToAnthropicSse(
   body: ReadableStream<Uint8Array>,
   translator: OpenAIToAnthropic,
-  timers: Timers = realTimers,
+  { timers = realTimers, idleMs = Infinity }: { timers?: Timers; idleMs?: number } = {},
 ): ReadableStream<Uint8Array> {
   return translateSse(body, {
     get finished() {
@@ -467,7 +468,7 @@ export function openaiToAnthropicSse(
     start: () => _encode(translator.start()),
     event: ({ data }) => _encode(translator.chunk(data)),
     end: () => _encode(translator.end()),
-  }, { settleMs: _SETTLE_MS, timers });
+  }, { settleMs: Math.min(_SETTLE_MS, idleMs / 2), timers });
 }
 
 /**

@@ -47,14 +47,14 @@ Deno.test("classifyFailure cools a 429 without retry-after until the reset its h
   assert.equal(
     cool({
       "anthropic-ratelimit-unified-status": "rejected",
-      "anthropic-ratelimit-unified-reset": "1790814600",
+      "anthropic-ratelimit-unified-reset": "1970-01-01T00:30:00Z",
     }),
-    1790814600_000,
+    1_800_000,
   );
   assert.equal(
     cool({
       "anthropic-ratelimit-unified-status": "allowed",
-      "anthropic-ratelimit-unified-reset": "1790814600",
+      "anthropic-ratelimit-unified-reset": "1970-01-01T00:30:00Z",
     }),
     NOW + 60_000,
     "an allowed quota is not why the key was refused",
@@ -73,6 +73,26 @@ Deno.test("classifyFailure cools a 429 without retry-after until the reset its h
   );
   assert.equal(cool({}), NOW + 60_000);
   assert.equal(classifyFailure(http(429), NOW, { defaultCoolMs: 5000 }).coolKeyUntil, NOW + 5000);
+});
+
+Deno.test("classifyFailure cools a 429 whose reset is already past as one without a reset", () => {
+  const now = Date.UTC(2026, 10, 26);
+  const cool = (headers: Record<string, string>) => classifyFailure(http(429, headers), now).coolKeyUntil;
+  assert.equal(
+    cool({
+      "anthropic-ratelimit-unified-status": "rejected",
+      "anthropic-ratelimit-unified-reset": "1700000000",
+    }),
+    now + 60_000,
+    "the upstream's clock is behind: the key still rests",
+  );
+  assert.equal(
+    cool({
+      "anthropic-ratelimit-requests-remaining": "0",
+      "anthropic-ratelimit-requests-reset": "2023-11-14T22:13:20Z",
+    }),
+    now + 60_000,
+  );
 });
 
 Deno.test("classifyFailure disables the key on 401, 402 and 403", () => {

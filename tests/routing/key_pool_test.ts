@@ -83,6 +83,15 @@ Deno.test("KeyPool.enable puts a disabled key back into rotation", () => {
   assert.equal(keyOf(pool.pick(SMALL, { exclude: new Set(["b"]) })), "a");
 });
 
+Deno.test("KeyPool.enable ends a key's cooling too: the operator's word over a retry-after", () => {
+  const clock = new FakeClock();
+  const pool = new KeyPool([{ key: "a" }], { now: clock.now });
+  pool.cool("a", clock.now() + 31 * 86_400_000);
+  assert.equal(pool.pick(SMALL).kind, "wait");
+  pool.enable("a");
+  assert.equal(keyOf(pool.pick(SMALL)), "a");
+});
+
 Deno.test("KeyPool checks the estimate against the token windows it would land in", () => {
   const clock = new FakeClock();
   const pool = new KeyPool([

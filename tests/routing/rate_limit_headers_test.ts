@@ -78,7 +78,8 @@ Deno.test("readRateLimitHeaders reads the older two-window response and reports 
 });
 
 Deno.test("readRateLimitHeaders reads unified windows by prefix, whatever their names", () => {
-  assert.deepEqual(readRateLimitHeaders(SUBSCRIPTION_200, NOW_2025), {
+  // A few days before its five-hour window resets.
+  assert.deepEqual(readRateLimitHeaders(SUBSCRIPTION_200, Date.UTC(2026, 8, 28)), {
     windows: {},
     unified: {
       status: "allowed",
@@ -179,7 +180,7 @@ Deno.test("readRateLimitHeaders reads retry-after as seconds or an HTTP date, re
 });
 
 Deno.test("readRateLimitHeaders reads a bare reset number as epoch seconds, epoch ms or seconds from now", () => {
-  const now = 5_000_000;
+  const now = Date.UTC(2026, 8, 27);
   const reset = (value: string) =>
     readRateLimitHeaders(new Headers({ "anthropic-ratelimit-tokens-reset": value }), now).windows.tokens
       ?.resetAt;
@@ -187,6 +188,25 @@ Deno.test("readRateLimitHeaders reads a bare reset number as epoch seconds, epoc
     [reset("1790814600"), reset("1790814600123"), reset("42"), reset("2026-09-27T07:08:00-05:00")],
     [1790814600_000, 1790814600123, now + 42_000, Date.UTC(2026, 8, 27, 12, 8, 0)],
   );
+});
+
+Deno.test("readRateLimitHeaders takes nothing as further ahead than a month: a bogus reset cannot cool a key for good", () => {
+  const now = Date.UTC(2026, 10, 26);
+  const month = 31 * 24 * 3_600_000;
+  const read = (headers: Record<string, string>) => readRateLimitHeaders(new Headers(headers), now);
+  for (const reset of ["99999999999999999", "9999999999h", "9999-12-31T00:00:00Z", "31622400"]) {
+    assert.equal(
+      read({ "anthropic-ratelimit-requests-reset": reset }).windows.requests?.resetAt,
+      now + month,
+      reset,
+    );
+    assert.equal(read({ "anthropic-ratelimit-unified-reset": reset }).unified?.resetAt, now + month, reset);
+  }
+  const huge: Record<string, string>[] = [{ "retry-after": "9999999999999" }, {
+    "retry-after-ms": "9".repeat(400),
+  }];
+  for (const headers of huge) assert.equal(read(headers).retryAfterMs, month, JSON.stringify(headers));
+  assert.equal(read({ "retry-after": "Fri, 31 Dec 9999 23:59:59 GMT" }).retryAfterMs, month);
 });
 
 Deno.test("readRateLimitHeaders leaves garbled values out and never throws", () => {

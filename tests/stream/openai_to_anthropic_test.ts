@@ -660,10 +660,10 @@ Deno.test("after its finish_reason, an answer waits for the usage, or 3 s, or th
     return read;
   };
   /** The translation of an upstream that sent an answer up to its finish, read to its last block's stop. */
-  const finished = async () => {
+  const finished = async (idleMs?: number) => {
     const upstream = controlledStream();
     const clock = new FakeClock();
-    const output = openaiToAnthropicSse(upstream.body, translator(), clock).getReader();
+    const output = openaiToAnthropicSse(upstream.body, translator(), { timers: clock, idleMs }).getReader();
     upstream.push(sse(delta({ content: "Done." }, "stop")));
     const head = await readText(output, "content_block_stop");
     return { upstream, clock, output, head };
@@ -713,6 +713,20 @@ Deno.test("after its finish_reason, an answer waits for the usage, or 3 s, or th
     assert.equal(answer.usage.output_tokens, 0);
     await upstream.cancelled;
   });
+  await t.step(
+    "with relay's idle deadline under 6 s, half of it completes it, before that deadline ends it",
+    async () => {
+      const { upstream, clock, output, head } = await finished(2_000);
+      const rest = readText(output);
+      await upstream.whenRead();
+      assert.deepEqual(clock.armed, [1_000]);
+      clock.advance(1_000);
+      const { message: answer, error } = message(head + await rest);
+      assert.equal(error, undefined);
+      assert.equal(answer.stop_reason, "end_turn");
+      await upstream.cancelled;
+    },
+  );
   await t.step("a body that fails then completes it; one that fails before the finish fails it", async () => {
     const { upstream, output, head } = await finished();
     upstream.fail();
@@ -721,7 +735,7 @@ Deno.test("after its finish_reason, an answer waits for the usage, or 3 s, or th
     assert.equal(answer.stop_reason, "end_turn");
 
     const cut = controlledStream();
-    const cutOutput = openaiToAnthropicSse(cut.body, translator(), new FakeClock()).getReader();
+    const cutOutput = openaiToAnthropicSse(cut.body, translator(), { timers: new FakeClock() }).getReader();
     cut.push(sse(delta({ content: "Half" })));
     await readText(cutOutput, "Half");
     cut.fail();

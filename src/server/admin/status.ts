@@ -118,5 +118,7 @@ function _provider(provider: ProviderStatus): AdminStatus["providers"][number] {
 }
 
 function _iso(ms: number | undefined): string | null {
-  return ms === undefined ? null : new Date(ms).toISOString();
+  // An instant no `Date` holds (the router bounds what upstreams say, but a status must never fail).
+  const date = new Date(ms ?? NaN);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }
