@@ -26,8 +26,8 @@ export type UpstreamOutcome =
  *   provider, since a key's own trouble can look the same. An open breaker skips the provider.
  * - `return`: the request itself is at fault (other 4xx), or the answer says `x-should-retry: false`;
  *   retrying would get the same, so the answer goes to the client as it is.
- * - `skip_provider`: the provider cannot serve this request (nothing was sent): the next provider at
- *   once, without backoff, counting nothing against this one or the request's `max_attempts`.
+ * - `skip_provider`: the provider cannot serve this request (nothing was sent): the next provider,
+ *   without a backoff of its own, counting nothing against this one or the request's `max_attempts`.
  */
 export type FailureAction =
   | "retry_next_key"

@@ -92,7 +92,8 @@ export interface Attempt {
   observe(snapshot: RateLimitSnapshot): void;
   /**
    * The upstream committed (first event in): the answer streams to the client from here. The breakers
-   * hear of it when the answer ends: a stream can still fail, and a probe proves health only whole.
+   * hear of it when the answer ends, since a stream can still fail; only a half-open probe closes its
+   * breaker now, so the provider is not refused for as long as the probe's answer streams.
    */
   committed(ttfbMs: number): void;
   /**
@@ -631,7 +632,8 @@ export class Plan {
     },
   ): Attempt {
     const { state } = candidate;
-    const { key, reservation, keyPermit } = picked;
+    const { key, reservation } = picked;
+    let { keyPermit } = picked;
     const keyBreaker = key ? state.keyBreakers.get(key) : undefined;
     if (key) this.#tried(state).add(key);
     this.#attempts++;
@@ -678,6 +680,11 @@ export class Plan {
         if (key && !uncounted) state.pool.observe(key, snapshot);
       },
       committed(ttfbMs) {
+        // A probe's first event closes its breaker at once: held to the stream's end, it would keep the
+        // provider refusing every other request for as long as the answer streams. What the stream does
+        // after counts as any request's under a closed breaker.
+        permit = _probeSettled(state.breaker, permit);
+        if (keyPermit) keyPermit = _probeSettled(keyBreaker!, keyPermit);
         hooks.committed(state, key, ttfbMs);
       },
       finished(usage, upstreamFailed = false) {
@@ -713,6 +720,13 @@ export class Plan {
       },
     };
   }
+}
+
+/** `permit`, or once it is a probe, the probe's success told and a permit of the closed breaker instead. */
+function _probeSettled(breaker: CircuitBreaker, permit: BreakerPermit): BreakerPermit {
+  if (!permit.probe) return permit;
+  breaker.onSuccess(permit);
+  return breaker.tryAcquire() ?? permit;
 }
 
 function _undoneSwitches(before: _RouteState[], after: _RouteState[]): { provider: string; key?: string }[] {

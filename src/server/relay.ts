@@ -414,6 +414,19 @@ async function _relay(
       });
       // A failed answer's exchange lasts as long as its body, which may still be passed on.
       if (tried.kind === "failed" && !tried.response) exchange.end();
+      if (tried.kind === "failed" && tried.outcome.kind === "unservable") {
+        // Nothing was sent: no attempt, no failover, no status of its own; the last real failure still
+        // decides the backoff, and says more to the client than a provider that could not be asked.
+        attempt.failed(classifyFailure(tried.outcome, clock.wallClock()));
+        undoAim();
+        options.logger.debug("provider passed over", {
+          request_id: c.get("requestId"),
+          provider: attempt.route.provider.name,
+          reason: tried.outcome.reason,
+        });
+        if (!last) last = { ...tried, attempt, exchange };
+        continue;
+      }
       trace.status = tried.kind === "failed"
         ? tried.response?.status ?? tried.error.status
         : tried.response.status;
@@ -455,9 +468,7 @@ async function _relay(
         attempt: trace.attempts,
         reason: decision.reason,
         // What the failure calls for, unless the attempts are spent: then nothing follows.
-        next: trace.attempts < retry.maxAttempts || decision.action === "skip_provider"
-          ? decision.action
-          : "none (routing.max_attempts)",
+        next: trace.attempts < retry.maxAttempts ? decision.action : "none (routing.max_attempts)",
       });
       if (decision.action === "disable_key" && attempt.key) {
         options.logger.warn("key disabled", {
@@ -465,13 +476,6 @@ async function _relay(
           key: attempt.key.label,
           reason: decision.reason,
         });
-      }
-      if (decision.action === "skip_provider") {
-        // Nothing was sent: no attempt, no failover, and the last real failure still decides the backoff.
-        undoAim();
-        // An upstream's own failure says more to the client than a provider that could not be asked.
-        if (!last) last = { ...tried, attempt, exchange };
-        continue;
       }
       await _drop(last);
       last = { ...tried, attempt, exchange };
@@ -611,12 +615,16 @@ async function _try(
     const encoding = undecodedEncoding(response.headers);
     if (encoding !== undefined) {
       await response.body?.cancel().catch(() => {});
-      const error = new RelayError(
-        502,
-        `upstream ${route.provider.name} answered in content-encoding ${encoding}, which relay cannot read ` +
-          "(it asks for gzip or br)",
-      );
-      return { kind: "failed", outcome: { kind: "network", error }, headers: response.headers, error };
+      if (response.ok) {
+        const error = new RelayError(
+          502,
+          `upstream ${route.provider.name} answered in content-encoding ${encoding}, which relay cannot ` +
+            "read (it asks for gzip or br)",
+        );
+        return { kind: "failed", outcome: { kind: "network", error }, headers: response.headers, error };
+      }
+      // An error answer still says what it is by its status and headers: only its unreadable body goes.
+      response = new Response(null, response);
     }
     if (response.status < 200 || response.status > 299) {
       const error = new RelayError(

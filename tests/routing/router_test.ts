@@ -125,7 +125,7 @@ Deno.test("the provider breaker opens after failures, skips the provider, and le
   assert.equal(where(attemptOf(router.plan(request("m")).next())), "a/a1", "closed again");
 });
 
-Deno.test("streams the upstream breaks off after they committed open its breaker; a probe counts once whole", () => {
+Deno.test("streams the upstream breaks off after they committed open its breaker; a probe closes it at its first event", () => {
   const clock = { now: 1_000_000 };
   const router = routerOf([route("a", ["a1"]), route("b", ["b1"])], { strategy: "failover" }, clock);
   const streamBrokenOff = () => {
@@ -142,14 +142,17 @@ Deno.test("streams the upstream breaks off after they committed open its breaker
   clock.now += 30_000 * 1.2 + 1;
   const probe = attemptOf(router.plan(request("m")).next());
   assert.equal(where(probe), "a/a1");
+  assert.equal(where(attemptOf(router.plan(request("m")).next())), "b/b1", "one probe at a time");
   probe.committed(5);
-  assert.equal(where(attemptOf(router.plan(request("m")).next())), "b/b1", "the probe streams: a waits");
-  probe.finished({ input: 10, output: 40 });
-  assert.equal(
-    where(attemptOf(router.plan(request("m")).next())),
-    "a/a1",
-    "closed once the probe ended whole",
-  );
+  const during = attemptOf(router.plan(request("m")).next());
+  assert.equal(where(during), "a/a1", "closed while the probe still streams");
+  during.committed(5);
+  during.finished({ input: 10, output: 40 });
+  // The probe's stream breaks off after all: one failure, under the threshold of two.
+  probe.finished({ input: 10, output: 1 }, true);
+  assert.equal(router.status()[0].breaker, "closed");
+  streamBrokenOff();
+  assert.equal(router.status()[0].breaker, "open", "the probe's failure counted, as a closed breaker's");
 });
 
 Deno.test("with every provider's breaker open the plan is exhausted and says when to come back", () => {

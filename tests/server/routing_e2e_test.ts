@@ -251,8 +251,10 @@ Deno.test("a provider that cannot serve a request is passed over at once: the ne
     ["up", 200, 2, 1],
     "oai was never asked",
   );
-  const skip = relay.logs.find((logged) => logged.msg === "attempt failed" && logged.provider === "oai");
-  assert.equal(skip?.next, "skip_provider");
+  const passedOver = relay.logs.find((logged) => logged.msg === "provider passed over");
+  assert.equal(passedOver?.provider, "oai");
+  assert.match(String(passedOver?.reason), /a document of source type "url"/);
+  assert.equal(relay.logs.filter((logged) => logged.msg === "attempt failed").length, 1, "down's alone");
   assert.deepEqual([down.requests.length, openai.requests.length, up.requests.length], [1, 0, 1]);
 
   // count_tokens, which OpenAI-compatible upstreams do not have, with the Anthropic ones down.
@@ -285,6 +287,12 @@ Deno.test("a request only providers that are down could serve is a 503, not the 
   const first = await send();
   assert.equal(first.status, 500, "down's own answer, passed on: it opened down's breaker");
   await first.body?.cancel();
+  const line = await relay.nextRequestLog();
+  assert.deepEqual(
+    [line.provider, line.status, line.attempts],
+    ["down", 500, 1],
+    "oai passed over left no trace",
+  );
   const second = await send();
   assert.equal(second.status, 503);
   assert.equal((await second.json()).error.type, "overloaded_error");
@@ -337,7 +345,19 @@ Deno.test("an answer in an encoding fetch does not decode is a failure, not byte
   const refused = await post(alone.url);
   assert.equal(refused.status, 502);
   assert.match((await refused.json()).error.message, /answered in content-encoding deflate/);
-  await Promise.all([deflated.close(), up.close()]);
+
+  // An error answer so encoded keeps its status and headers: a 429 still cools its key, not a failure.
+  const limited = startFakeUpstream(() =>
+    new Response(new Uint8Array([40, 181, 47, 253]), {
+      status: 429,
+      headers: { "content-encoding": "zstd", "retry-after": "7", "content-type": "application/json" },
+    })
+  );
+  await using limitedRelay = startTestRelay({ routes: [routeTo("limited", limited.url)], retry: RETRY });
+  const answer = await post(limitedRelay.url);
+  assert.deepEqual([answer.status, answer.headers.get("retry-after"), await answer.text()], [429, "7", ""]);
+  assert.equal(answer.headers.get("content-encoding"), null);
+  await Promise.all([deflated.close(), up.close(), limited.close()]);
 });
 
 Deno.test("when every key is cooling, the request waits up to routing.max_wait, then gets a 429 with retry-after", async () => {
