@@ -89,6 +89,7 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
   return {
     name: options.name,
     type: "bedrock",
+    serves: (method, path) => _operation({ method, path, stream: false }) !== undefined,
     async send(request: ProviderRequest, key: ProviderKey | undefined): Promise<Response> {
       const operation = _operation(request);
       if (!operation) {
@@ -179,7 +180,7 @@ async function _requestHeaders(
 
 type _Operation = "invoke" | "invoke-with-response-stream" | "count-tokens";
 
-function _operation(request: ProviderRequest): _Operation | undefined {
+function _operation(request: Pick<ProviderRequest, "method" | "path" | "stream">): _Operation | undefined {
   if (request.method !== "POST") return undefined;
   if (request.path === "/v1/messages") return request.stream ? "invoke-with-response-stream" : "invoke";
   if (request.path === "/v1/messages/count_tokens") return "count-tokens";

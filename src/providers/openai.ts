@@ -68,8 +68,9 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
   return {
     name: options.name,
     type: "openai",
+    serves: _serves,
     async send(request: ProviderRequest, key: ProviderKey | undefined): Promise<Response> {
-      if (request.method !== "POST" || request.path !== "/v1/messages") {
+      if (!_serves(request.method, request.path)) {
         throw new UnservableError(
           404,
           `${request.method} ${request.path} is not available from ${options.name}: ` +
@@ -121,6 +122,11 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       return Response.json(anthropicMessageFor(read.completion, translation), { headers });
     },
   };
+}
+
+/** Chat Completions counts no tokens and lists no models relay could pass on. */
+function _serves(method: string, path: string): boolean {
+  return method === "POST" && path === "/v1/messages";
 }
 
 /** Only what Chat Completions needs: Anthropic's headers mean nothing to these upstreams. */

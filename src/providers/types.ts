@@ -97,4 +97,10 @@ export interface Provider {
    * adapter that resolves later calls the request's `onHeaders` once the upstream's headers are in.
    */
   send(request: ProviderRequest, key: ProviderKey | undefined): Promise<Response>;
+  /**
+   * Whether the upstream has an endpoint for `method` `path`; every one when left out. relay plans a
+   * request only over providers that have its route, so one without (count_tokens on an OpenAI-compatible
+   * upstream) costs no attempt, no wait and no breaker's say.
+   */
+  serves?(method: string, path: string): boolean;
 }

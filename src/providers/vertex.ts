@@ -79,6 +79,7 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
   return {
     name: options.name,
     type: "vertex",
+    serves: _serves,
     async send(request: ProviderRequest): Promise<Response> {
       const target = _target(request, models);
       if (target instanceof Response) return target;
@@ -96,13 +97,18 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
   };
 }
 
+/** Vertex has Messages and its token count, and no model list. */
+function _serves(_method: string, path: string): boolean {
+  return path === "/v1/messages" || path === "/v1/messages/count_tokens";
+}
+
 /** Where a request goes and with which body; or the error answer when Vertex cannot serve it. */
 function _target(
   request: ProviderRequest,
   models: string,
 ): { url: string; body: Uint8Array<ArrayBuffer> } | Response {
   const { path, body, upstreamModel: model } = request;
-  if (path !== "/v1/messages" && path !== "/v1/messages/count_tokens") {
+  if (!_serves(request.method, path)) {
     throw new UnservableError(404, `Vertex AI has no ${request.method} ${path} endpoint`);
   }
   if (!body || model === undefined) return errorResponse(400, `${path} needs a JSON body with a model`);

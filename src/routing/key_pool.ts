@@ -235,14 +235,15 @@ export class KeyPool<K> {
   }
 
   /**
-   * Puts a key back into rotation: no longer disabled, nor cooling. It is an operator's act, and the
-   * one way short of a reload to take back a cooling an upstream's bogus `retry-after` stretched; a
-   * key still limited is cooled again by its next 429.
+   * Puts a key back into rotation: no longer disabled, nor cooling, nor held by what its upstream last
+   * said of its windows. It is an operator's act, and the one way short of a restart to take back a
+   * bogus `retry-after` or reset; a key still limited says so again in its next answer.
    */
   enable(key: K): void {
     const state = this.#state(key);
     state.disabled = undefined;
     state.cooledUntil = 0;
+    for (const window of state.windows.values()) window.forgetUpstream();
   }
 
   /**

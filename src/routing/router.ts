@@ -143,6 +143,8 @@ export interface PlanRequest {
   estimate: TokenCount;
   /** `conversationKey()` of the request, for affinity. */
   conversation: string | undefined;
+  /** The request's method and path: only providers whose upstream has that route (`serves`) take it. */
+  route?: { method: string; path: string };
   /**
    * No rate limit of a key counts the request (`count_tokens`, which Anthropic limits apart, and the
    * model list): its key is picked without reserving or waiting for `rpm` and `tpm`, and under
@@ -357,7 +359,9 @@ export class Router {
    * request may wait for a slot in between, and one that never gets one takes no `round_robin` turn.
    */
   plan(request: PlanRequest): Plan {
+    const { route } = request;
     const serving = this.#states.flatMap((state): _Serving[] => {
+      if (route && state.route.provider.serves?.(route.method, route.path) === false) return [];
       const upstreamModel = request.model === undefined
         ? undefined
         : state.route.models.resolve(request.model);

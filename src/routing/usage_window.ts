@@ -191,6 +191,17 @@ export class UsageWindow {
     else this.#upstreamResetAt ??= now + this.#windowMs;
   }
 
+  /**
+   * Drops what the upstream last said of its budget (what remains and when it resets) until its next
+   * answer says it again; the local count and the upstream's limit stay. An operator's override of a
+   * bogus reset that would hold the window shut.
+   */
+  forgetUpstream(): void {
+    this.#upstreamRemaining = undefined;
+    this.#upstreamResetAt = undefined;
+    this.#upstreamBounds = 0;
+  }
+
   /** What the upstream's budget would have left without the bounds of requests in flight. */
   #firmUpstreamRemaining(): number | undefined {
     if (this.#upstreamRemaining === undefined) return undefined;

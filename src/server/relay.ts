@@ -7,7 +7,7 @@ import { retryDelay } from "../routing/backoff.ts";
 import { type ConcurrencyLimiter, OverloadedError } from "../routing/concurrency.ts";
 import { classifyFailure, type FailureDecision, type UpstreamOutcome } from "../routing/failure.ts";
 import { readRateLimitHeaders } from "../routing/rate_limit_headers.ts";
-import type { Attempt, Route, Router, Step } from "../routing/router.ts";
+import type { Attempt, PlanRequest, Route, Router, Step } from "../routing/router.ts";
 import { estimateTokens } from "../routing/token_estimate.ts";
 import { endOfLastEvent } from "../stream/event_boundary.ts";
 import { forwardBody, type ForwardOutcome } from "../stream/forward.ts";
@@ -324,18 +324,15 @@ async function _relay(
     estimated: () => trace.usageEstimated = true,
   };
 
-  const plan = router.plan({
+  const planned: PlanRequest = {
     model: fields?.model,
     estimate,
     conversation: fields ? conversationKey(request.headers, fields.json) : undefined,
     uncounted: !counted,
-  });
-  if (!plan.served) {
-    throw new RelayError(
-      404,
-      `model ${fields?.model} is not served by any provider; available: ${router.servedModels().join(", ")}`,
-    );
-  }
+    route: { method: request.method, path: c.req.path },
+  };
+  const plan = router.plan(planned);
+  if (!plan.served) throw _notServed(router, planned);
 
   const releaseSlot = await _slot(options, request.signal, clock.timers);
   // Admitted after a shutdown's cut: start nothing. Every later wait (`_sleep`) ends at the cut itself.
@@ -517,6 +514,22 @@ function _aimAt(trace: _Trace, attempt: Attempt): () => void {
   trace.keyId = attempt.key && keyId(attempt.key);
   trace.upstreamModel = attempt.upstreamModel;
   return () => Object.assign(trace, { attempts, failovers, provider, key, keyId: id, upstreamModel });
+}
+
+/** Why no provider takes the request: none serves its model, or none of those has its route. */
+function _notServed(router: Router, request: PlanRequest): RelayError {
+  const { model, route } = request;
+  if (route && router.plan({ ...request, route: undefined }).served) {
+    return new RelayError(
+      404,
+      `${route.method} ${route.path} is not available from any provider that serves ${model ?? "it"} ` +
+        "(OpenAI-compatible upstreams have /v1/messages only; Bedrock and Vertex no model list)",
+    );
+  }
+  return new RelayError(
+    404,
+    `model ${model} is not served by any provider; available: ${router.servedModels().join(", ")}`,
+  );
 }
 
 /** One upstream exchange: aborted when the client leaves or a shutdown runs out of grace. */

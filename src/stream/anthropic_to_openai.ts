@@ -112,10 +112,13 @@ export class AnthropicToOpenAI {
     return this.#fail("api_error", "upstream ended the stream before the answer was finished");
   }
 
-  /** relay cannot go on with the answer (an event too large to read): an error chunk ends the stream. */
-  error(message: string): OpenAISsePart[] {
+  /**
+   * relay cannot go on with the answer (an event too large to read, an answer cut mid-event): an error
+   * chunk of `type` (Anthropic's error type, `api_error` unless given) ends the stream.
+   */
+  error(message: string, type = "api_error"): OpenAISsePart[] {
     if (this.#finished) return [];
-    return this.#fail("api_error", message);
+    return this.#fail(type, message);
   }
 
   #start(message: JsonObject): OpenAISsePart[] {
@@ -256,6 +259,6 @@ export function anthropicToOpenAISse(
     start: () => [],
     event: (event) => translator.event(event).map(encodeOpenAISse),
     end: () => translator.end().map(encodeOpenAISse),
-    fail: (message) => translator.error(message).map(encodeOpenAISse),
+    fail: (message, errorType) => translator.error(message, errorType).map(encodeOpenAISse),
   }, { drain: true });
 }

@@ -22,11 +22,12 @@ export class BodyCutError extends Error {
  *
  * @example
  * ```ts
- * controller.error(new AnswerCutError("upstream anthropic ended the stream before message_stop"));
+ * controller.error(new AnswerCutError("upstream anthropic ended the stream before message_stop", "api_error"));
  * ```
  */
 export class AnswerCutError extends BodyCutError {
-  constructor(message: string, options?: ErrorOptions) {
+  /** `errorType`: the Anthropic error type the event relay could not append would have had. */
+  constructor(message: string, readonly errorType: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "AnswerCutError";
   }

@@ -164,7 +164,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     } else {
       // Half a JSON body or half an event cannot be told, or mended: the client's transfer breaks, as
       // the upstream's did, instead of ending as if it were whole.
-      controller.error(new AnswerCutError(failure.message, { cause: error }));
+      controller.error(new AnswerCutError(failure.message, failure.errorType, { cause: error }));
     }
     finish({ kind: "upstream_failed", bytes, ...failure });
   };

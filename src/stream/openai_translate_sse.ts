@@ -28,7 +28,7 @@ export interface SseTranslation {
    * What ends the output when the input can be translated no further (an event past the decoder's
    * limit, a translation that threw), saying why. Without it the output fails, for relay to report.
    */
-  fail?(message: string): Uint8Array[];
+  fail?(message: string, errorType?: string): Uint8Array[];
 }
 
 export interface TranslateSseOptions {
@@ -155,7 +155,7 @@ export function translateSse(
           else if (error instanceof AnswerCutError && translation.fail) {
             // relay broke its own answer off mid-event, saying why, where it could not append an error
             // event: this output, whole events only, can still end with one.
-            for (const bytes of translation.fail(error.message)) controller.enqueue(bytes);
+            for (const bytes of translation.fail(error.message, error.errorType)) controller.enqueue(bytes);
             controller.close();
           } else controller.error(error);
           return;

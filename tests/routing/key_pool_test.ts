@@ -83,11 +83,19 @@ Deno.test("KeyPool.enable puts a disabled key back into rotation", () => {
   assert.equal(keyOf(pool.pick(SMALL, { exclude: new Set(["b"]) })), "a");
 });
 
-Deno.test("KeyPool.enable ends a key's cooling too: the operator's word over a retry-after", () => {
+Deno.test("KeyPool.enable ends a key's cooling and its upstream's last word on its windows", () => {
   const clock = new FakeClock();
   const pool = new KeyPool([{ key: "a" }], { now: clock.now });
   pool.cool("a", clock.now() + 31 * 86_400_000);
   assert.equal(pool.pick(SMALL).kind, "wait");
+  pool.enable("a");
+  assert.equal(keyOf(pool.pick(SMALL)), "a");
+
+  const spent = {
+    windows: { requests: { limit: 50, remaining: 0, resetAt: clock.now() + 31 * 86_400_000 } },
+  };
+  pool.observe("a", spent);
+  assert.equal(pool.pick(SMALL).kind, "wait", "a bogus reset holds the key shut");
   pool.enable("a");
   assert.equal(keyOf(pool.pick(SMALL)), "a");
 });

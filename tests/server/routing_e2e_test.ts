@@ -301,6 +301,30 @@ Deno.test("a request only providers that are down could serve is a 503, not the 
   await Promise.all([down.close(), openai.close()]);
 });
 
+Deno.test("count_tokens only a provider without it could take is a 404 at once, whatever that provider's breaker says", async () => {
+  const failing = startFakeUpstream(() => new Response("down", { status: 500 }));
+  await using relay = startTestRelay({
+    routes: [openaiRoute(failing.url)],
+    retry: RETRY,
+    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 } },
+  });
+  const failed = await post(relay.url);
+  assert.equal(failed.status, 500);
+  await failed.body?.cancel();
+  const counted = await fetch(`${relay.url}/v1/messages/count_tokens`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "hi" }] }),
+  });
+  assert.equal(counted.status, 404, "not a 503 to retry: no provider will ever count it");
+  assert.match(
+    (await counted.json()).error.message,
+    /count_tokens is not available from any provider that serves/,
+  );
+  assert.equal(failing.requests.length, 1);
+  await failing.close();
+});
+
 Deno.test("a request no provider could serve counts against no client rate", async () => {
   const openai = startFakeUpstream();
   const token = "rly_client_token_rpm_one_0001";

@@ -78,15 +78,18 @@ Deno.test("relay's own answer cut mid-event ends the output with `fail`; a body 
       },
     });
   };
-  const translation = { ...doubling(), fail: (message: string) => [bytes(`failed: ${message}`)] };
+  const translation = {
+    ...doubling(),
+    fail: (message: string, type?: string) => [bytes(`failed (${type}): ${message}`)],
+  };
   const cut = translateSse(
-    cutAfter(new AnswerCutError("upstream x ended the stream before message_stop")),
+    cutAfter(new AnswerCutError("relay shut down before the upstream finished", "overloaded_error")),
     translation,
   );
   assert.deepEqual((await Array.fromAsync(cut)).map(text), [
     "a1",
     "a2",
-    "failed: upstream x ended the stream before message_stop",
+    "failed (overloaded_error): relay shut down before the upstream finished",
   ]);
   // Its client read nothing for timeouts.idle: nobody would read an ending; the transfer breaks.
   const stalled = translateSse(
