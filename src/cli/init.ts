@@ -4,7 +4,7 @@ import { writeFileAtomic } from "../config/write.ts";
 import { STRATEGY_NAMES } from "../routing/strategies/types.ts";
 import { reportConfigError } from "./_config_error.ts";
 import { Cancelled } from "./_prompts.ts";
-import { build, literalSecrets, nextSteps, redact } from "./init/build.ts";
+import { build, checkedText, literalSecrets, nextSteps, redact } from "./init/build.ts";
 import { checkKeys } from "./init/check_keys.ts";
 import { type InitOptions, listFindings, loadContext } from "./init/context.ts";
 import { refuseFlags } from "./init/flags.ts";
@@ -80,6 +80,8 @@ async function _init(options: InitOptions): Promise<number> {
 async function _run(options: InitOptions, signal: AbortSignal): Promise<number> {
   const context = await loadContext(options, signal);
   const { path, existing, prompter } = context;
+  // A mistake already in the file is named at its own line, before any question, not in the edited text.
+  if (existing !== undefined) checkedText(existing, context);
   if (prompter) {
     prompter.intro("relay init");
     const findings = listFindings(context);

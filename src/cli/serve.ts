@@ -192,11 +192,8 @@ function _parseHost(value: string): string {
 }
 
 function _parsePort(value: string): number {
-  // Number("") and Number(" ") are 0, which would mean any free port: an unset $PORT must not.
-  if (value.trim() === "") throw new InvalidArgumentError("expected a port number from 0 to 65535");
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new InvalidArgumentError("expected a port number from 0 to 65535");
-  }
+  // Digits only: Number() also takes " 80", "1e3", "0x50", and "" as 0, any free port (an unset $PORT).
+  const port = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(port <= 65535)) throw new InvalidArgumentError("expected a port number from 0 to 65535");
   return port;
 }

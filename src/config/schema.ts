@@ -7,6 +7,7 @@ import { DEFAULT_KEEPALIVE_MS } from "../stream/keep_alive.ts";
 import { type ClientConfig, namedClients } from "./clients.ts";
 import { formatDuration } from "./format_units.ts";
 import { byteSizeSchema, durationSchema } from "./units.ts";
+import { maskKeyShapedTokens, maskSecret } from "../util/mask.ts";
 
 /** The upstream kinds relay can relay to. */
 export const PROVIDER_TYPES = [
@@ -433,7 +434,9 @@ function _uniqueClients(tokens: (string | ClientConfig)[], ctx: z.RefinementCtx)
 const _usdPerMTok = z.number().nonnegative({ error: "must be 0 or more (USD per million tokens)" });
 
 const _serverSchema = z.strictObject({
-  host: z.string().min(1, { error: "must not be empty (127.0.0.1 keeps relay local)" }).default("127.0.0.1"),
+  host: z.string().min(1, { error: "must not be empty (127.0.0.1 keeps relay local)" }).refine(isHostName, {
+    error: "is neither an IP address nor a host name (e.g. 127.0.0.1, 0.0.0.0, ::1, localhost)",
+  }).default("127.0.0.1"),
   port: z.number().int().min(0, { error: "must be from 0 to 65535 (0 picks any free port)" })
     .max(65535, { error: "must be from 0 to 65535 (0 picks any free port)" }).default(8787),
   auth: z.strictObject({
@@ -448,7 +451,9 @@ const _serverSchema = z.strictObject({
     })
       .optional(),
   }).prefault({}),
-  max_body_size: byteSizeSchema.default(33_554_432),
+  max_body_size: byteSizeSchema.refine((bytes) => bytes > 0, {
+    error: "must be more than 0: it bounds every request's body, and there is no unbounded setting",
+  }).default(33_554_432),
   body_timeout: durationSchema.default(120_000),
   shutdown_grace: durationSchema.default(30_000),
   keepalive: durationSchema.default(DEFAULT_KEEPALIVE_MS),
@@ -596,6 +601,36 @@ export function providerTimeouts(
  * Whether binding `host` keeps relay reachable from this machine only: `localhost`, `127.0.0.0/8` or
  * `::1`. Anything else needs `server.auth.tokens`.
  */
+/**
+ * Whether `host` is something relay can listen on by name: an IPv4 or IPv6 address, or a host name of
+ * letters, digits and hyphens between dots (a dotted name of digits only must be an IPv4 address).
+ *
+ * @example
+ * ```ts
+ * isHostName("0.0.0.0"); // true
+ * isHostName("not a host"); // false
+ * isHostName("999.1.1.1"); // false
+ * ```
+ */
+export function isHostName(host: string): boolean {
+  if (host.includes(":")) return _isIpv6(host);
+  // An IPv4 address, short forms too (`127.1`, as the system reads them); `999.1.1.1` is none.
+  if (/^[\d.]+$/.test(host)) return URL.canParse(`http://${host}/`);
+  return host.length <= 253 && host.split(".").every((label) => _HOST_LABEL.test(label));
+}
+
+const _HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+function _isIpv6(host: string): boolean {
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  if (/[[\]]/.test(bare)) return false;
+  try {
+    return new URL(`http://[${bare}]/`).hostname.length > 2;
+  } catch {
+    return false;
+  }
+}
+
 export function isLoopbackHost(host: string): boolean {
   const bare = host.toLowerCase().replace(/^\[(.*)\]$/, "$1");
   if (bare === "localhost" || bare === "::1") return true;
@@ -621,6 +656,9 @@ function _headerValueProblem(value: string): string | undefined {
   if (value.startsWith(" ") || value.endsWith(" ")) {
     return "starts or ends with a space: it travels in an HTTP header, which drops spaces at the ends";
   }
+  // A shell's habit: relay expands `${NAME}` only, so this would go upstream as the key itself.
+  const variable = /^\$([A-Za-z_][A-Za-z0-9_]*)$/.exec(value);
+  if (variable) return `is the text ${value}, not a variable's value: write \${${variable[1]}} to use one`;
   return undefined;
 }
 
@@ -635,7 +673,10 @@ function _baseUrlProblem(value: string): string | undefined {
   try {
     url = new URL(value);
   } catch {
-    return `expected an http(s) URL like https://api.anthropic.com, found "${value}"`;
+    // Neither a scheme nor a dot: likely a secret put here by mistake (two variables swapped), masked.
+    const urlLike = value.includes("://") || value.includes(".");
+    const found = urlLike ? `"${maskKeyShapedTokens(value)}"` : `a string (${maskSecret(value)})`;
+    return `expected an http(s) URL like https://api.anthropic.com, found ${found}`;
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     return `must be an http or https URL, not ${url.protocol.slice(0, -1)}`;

@@ -176,6 +176,9 @@ export function messagesFields(body: unknown): MessagesFields {
   }
   // No model's name has one, and a NUL would cut the name short in the ledger.
   if (_CONTROL.test(model)) throw new RelayError(400, "model: must not contain control characters");
+  // A lone surrogate (`"\ud800"` in JSON) becomes U+FFFD in UTF-8: two such names would be one in the
+  // metrics, the ledger and the upstream's eyes, while relay counted them apart.
+  if (!model.isWellFormed()) throw new RelayError(400, "model: must not contain a lone UTF-16 surrogate");
   if (stream !== undefined && typeof stream !== "boolean") {
     throw new RelayError(400, `stream: expected a boolean, got ${_kind(stream)}`);
   }

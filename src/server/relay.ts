@@ -1,7 +1,12 @@
 import type { Context } from "hono";
 import type { Admission, ClientRegistry } from "../ledger/clients.ts";
 import type { LedgerSink } from "../ledger/entry.ts";
-import { type ProviderRequest, UnservableError, type UsageFallback } from "../providers/types.ts";
+import {
+  type ProviderKey,
+  type ProviderRequest,
+  UnservableError,
+  type UsageFallback,
+} from "../providers/types.ts";
 import { conversationKey } from "../routing/affinity.ts";
 import { retryDelay } from "../routing/backoff.ts";
 import { type ConcurrencyLimiter, OverloadedError } from "../routing/concurrency.ts";
@@ -663,7 +668,7 @@ async function _try(
     const sse = _isSse(response);
     const usage = new UsageTap(sse);
     // Pings keep a stream alive, but none is an answer: the first event is due within first_byte.
-    const commit = { by: sentAt + route.timeouts.firstByte, clock, route, upstream };
+    const commit = { by: sentAt + route.timeouts.firstByte, clock, route, upstream, key: attempt.key };
     const head = await _untilCommitted(reader, usage, sse, commit);
     if (head.endedEarly) {
       // No event an SDK could read (at most pings): as good as a connection that broke.
@@ -712,7 +717,7 @@ async function _untilCommitted(
   reader: WatchedReader,
   usage: UsageTap,
   sse: boolean,
-  commit: { by: number; clock: _Clock; route: Route; upstream: AbortController },
+  commit: { by: number; clock: _Clock; route: Route; upstream: AbortController; key?: ProviderKey },
 ): Promise<{ chunks: Uint8Array[]; error?: ReturnType<typeof _errorOf>; endedEarly?: boolean }> {
   let chunks: Uint8Array[] = [];
   let size = 0;
@@ -727,7 +732,9 @@ async function _untilCommitted(
       const events = usage.observe(value);
       if (!sse) return { chunks };
       const first = events.find((event) => event.event !== "ping");
-      if (first) return first.event === "error" ? { chunks, error: _errorOf(first.data) } : { chunks };
+      if (first) {
+        return first.event === "error" ? { chunks, error: _errorOf(first.data, commit.key) } : { chunks };
+      }
       if (size > _MAX_PEEK_BYTES) {
         // Every whole event so far is a ping, which carries nothing: let go, so a flood of them holds
         // no more than the peek for as long as first_byte lasts. What is left is the event under way.
@@ -752,9 +759,13 @@ async function _untilCommitted(
 
 /**
  * The type and message of an upstream's error event, for the log and relay's own answers. A gateway
- * may quote the key it was sent in its message, so anything key-shaped in it is masked.
+ * may quote the key it was sent in its message (`Incorrect API key provided: …`), so that key is masked
+ * whatever it looks like (a local server's may be any word), and anything else key-shaped too.
  */
-function _errorOf(data: string): { errorType: AnthropicErrorType; message: string } {
+function _errorOf(
+  data: string,
+  key: ProviderKey | undefined,
+): { errorType: AnthropicErrorType; message: string } {
   let errorType: AnthropicErrorType = "api_error";
   let message = data;
   try {
@@ -764,8 +775,14 @@ function _errorOf(data: string): { errorType: AnthropicErrorType; message: strin
   } catch {
     // Not JSON: the data itself is the message.
   }
-  return { errorType, message: maskSecretsInLine(message).text };
+  const quoted = key && key.secret.length >= _MIN_MASKED_SECRET
+    ? message.replaceAll(key.secret, key.label)
+    : message;
+  return { errorType, message: maskSecretsInLine(quoted).text };
 }
+
+/** Shorter "keys" (a local server's `x`) would mask ordinary words; the label of a key says it is one. */
+const _MIN_MASKED_SECRET = 6;
 
 /** The committed answer, streamed to the client as it arrives. */
 function _answer(
@@ -823,7 +840,7 @@ function _answer(
       // the log, the ledger and the breakers count it so.
       const errorData = usage.errorData();
       const outcome: ForwardOutcome = ended.kind !== "upstream_failed" && errorData !== undefined
-        ? { kind: "upstream_failed", bytes: ended.bytes, ..._errorOf(errorData) }
+        ? { kind: "upstream_failed", bytes: ended.bytes, ..._errorOf(errorData, attempt.key) }
         : ended;
       // A shutdown's cut is relay's doing, not the upstream's.
       attempt.finished(tokens, outcome.kind === "upstream_failed" && !options.inFlight.cut.aborted);

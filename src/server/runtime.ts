@@ -207,17 +207,18 @@ export class Runtime {
     const changes = _changes(previous.router, next.router);
     const needsRestart = this.needsRestart;
     next.logger.info("config reloaded", { reason, path: next.path, ..._listed(changes) });
-    for (const undone of next.router.undoneSwitches) {
-      next.logger.warn("switched on", { ...undone, by: "reload" });
-      this.events.publish({ type: "switch", data: { ...undone, enabled: true } });
-    }
     if (needsRestart.length > 0) {
       next.logger.warn("config change needs a restart", {
         fields: needsRestart.join(","),
         hint: "the values relay started with stay in force until it restarts",
       });
     }
+    // The reload first: an events reader whose admin token it revoked is let go then, before what follows.
     this.#publish({ ok: true, version: next.version, reason });
+    for (const undone of next.router.undoneSwitches) {
+      next.logger.warn("switched on", { ...undone, by: "reload" });
+      this.events.publish({ type: "switch", data: { ...undone, enabled: true } });
+    }
     return { ok: true, version: next.version, changes, needsRestart };
   }
 

@@ -282,6 +282,18 @@ Deno.test("relay init --yes edits an existing config: diff shown, comments kept,
   assert.match(stdout, /ANTHROPIC_AUTH_TOKEN=existing-client-token/, "the file's token is kept");
 });
 
+Deno.test("relay init names a mistake already in the file at its own line, before editing anything", async () => {
+  const home = await sandbox();
+  // Without client tokens: init adds three lines for one under `server:`, above the mistake.
+  const text =
+    "# my config\nserver:\n  port: 9000\nfoo: bar # unknown\nproviders:\n  - name: x\n    type: mock\n";
+  const path = await writeConfig(home, text);
+  const { code, stderr } = await runRelay(["init", "--yes"], { cwd: home });
+  assert.equal(code, 1);
+  assert.match(stderr, new RegExp(`^${path}:4:1: unknown key \`foo\``));
+  assert.equal(await Deno.readTextFile(path), text, "left alone");
+});
+
 Deno.test("relay init --yes keeps a file's BOM, CRLF line breaks and flow style: only the value changes", async () => {
   const home = await sandbox();
   const text = [

@@ -93,7 +93,7 @@ Deno.test("relay serve reports a port already in use and exits 1", async () => {
 });
 
 Deno.test("relay serve refuses a bad --port, an empty one too (an unset $PORT), rather than any free port", async () => {
-  for (const port of ["http", "", " "]) {
+  for (const port of ["http", "", " ", " 80", "1e3", "0x50", "80.0"]) {
     // A config that is not there: were the port taken, relay would stop at it rather than serve.
     const { code, stderr } = await runRelay(["serve", "--port", port, "-c", "/nonexistent/relay.yaml"]);
     assert.notEqual(code, 0, `--port '${port}'`);

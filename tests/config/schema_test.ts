@@ -114,6 +114,37 @@ Deno.test("configSchema checks port, tokens, names and levels", () => {
   );
 });
 
+Deno.test("configSchema refuses a host relay could not listen on, a max_body_size of 0 and a $VARIABLE key", () => {
+  for (const host of ["not a host", "999.1.1.1", "1.2.3.4.5", "a..b", "-x.example", "[::1"]) {
+    const tokens = { tokens: ["client-token-1"] };
+    assert.deepEqual(issuesOf({ providers: [MOCK], server: { host, auth: tokens } }), [
+      "server.host: is neither an IP address nor a host name (e.g. 127.0.0.1, 0.0.0.0, ::1, localhost)",
+    ], host);
+  }
+  for (
+    const host of [
+      "127.0.0.1",
+      "127.1",
+      "0.0.0.0",
+      "::1",
+      "::",
+      "[::1]",
+      "localhost",
+      "relay-1.internal",
+      "fe80::1",
+    ]
+  ) {
+    const server = { host, auth: { tokens: ["client-token-1"] } };
+    assert.ok(configSchema.safeParse({ providers: [MOCK], server }).success, host);
+  }
+  assert.deepEqual(issuesOf({ providers: [MOCK], server: { max_body_size: 0 } }), [
+    "server.max_body_size: must be more than 0: it bounds every request's body, and there is no unbounded setting",
+  ]);
+  assert.deepEqual(issuesOf({ providers: [{ ...ANTHROPIC, keys: [{ key: "$ANTHROPIC_API_KEY" }] }] }), [
+    "providers.0.keys.0.key: is the text $ANTHROPIC_API_KEY, not a variable's value: write ${ANTHROPIC_API_KEY} to use one",
+  ]);
+});
+
 Deno.test("configSchema refuses duplicate provider names at the later one", () => {
   assert.deepEqual(issuesOf({ providers: [MOCK, ANTHROPIC, { ...MOCK }] }), [
     "providers.2.name: duplicate provider name `mock` (also providers[0].name)",
@@ -171,6 +202,11 @@ Deno.test("configSchema accepts only http(s) base URLs relay can append a path t
   assert.equal(
     refusal("api.anthropic.com"),
     'providers.0.base_url: expected an http(s) URL like https://api.anthropic.com, found "api.anthropic.com"',
+  );
+  // A key put here by mistake (two variables swapped) is not echoed whole.
+  assert.equal(
+    refusal("sk-proj-REALSECRETKEY1234567890abcdefABCDEF"),
+    "providers.0.base_url: expected an http(s) URL like https://api.anthropic.com, found a string (sk-proj-...CDEF)",
   );
   assert.equal(refusal("ftp://host"), "providers.0.base_url: must be an http or https URL, not ftp");
   assert.equal(

@@ -275,9 +275,14 @@ Deno.test("an event stream ends when a reload changes or removes the admin token
   await relay.runtime.reload("test");
   assert.deepEqual(await first(), { event: "reload", data: { ok: true, version: 2, reason: "test" } });
 
+  // Switched off, then changed by the reload that rotates the token: its `switch` event is the new
+  // token's holders' to see, not the old one's.
+  await relay.admin("/providers/m/disable", { method: "POST" });
+  assert.equal((await first()).event, "switch");
   const rotated = "adm_rotated_0123456789abcdef";
-  await relay.write(liveConfig(MOCK).replace(ADMIN_TOKEN, rotated));
+  await relay.write(liveConfig(`${MOCK}    max_in_flight: 4\n`).replace(ADMIN_TOKEN, rotated));
   await relay.runtime.reload("test");
+  assert.ok(relay.logs.some((line) => line.msg === "switched on" && line.provider === "m"));
   assert.deepEqual(await first(), { event: "end", data: { reason: "token_changed" } });
   await assert.rejects(first(), /the event stream ended/);
 

@@ -64,6 +64,7 @@ Deno.test("messagesFields checks a parsed body the way inspectMessagesBody check
       [{ model: "m", stream: "yes" }, "stream: expected a boolean, got a string"],
       [{ model: "claude\u0000-x" }, "model: must not contain control characters"],
       [{ model: "claude\u001b[2J" }, "model: must not contain control characters"],
+      [{ model: "claude-\ud800" }, "model: must not contain a lone UTF-16 surrogate"],
     ] as const
   ) {
     const expected = new RegExp(`^${RegExp.escape(message)}$`);

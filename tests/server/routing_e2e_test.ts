@@ -384,6 +384,22 @@ Deno.test("an answer in an encoding fetch does not decode is a failure, not byte
   await Promise.all([deflated.close(), up.close(), limited.close()]);
 });
 
+Deno.test("an upstream's error quoting the key it was sent is logged with the key masked, whatever it looks like", async () => {
+  const key = "my-local-vllm-secret-passphrase";
+  const quoting = startFakeUpstream(() =>
+    sseChunks([
+      'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":1}}}\n\n',
+      `event: error\ndata: {"type":"error","error":{"type":"authentication_error","message":"Incorrect API key provided: ${key}."}}\n\n`,
+    ])
+  );
+  await using relay = startTestRelay({ routes: [routeTo("local", quoting.url, [key])], retry: RETRY });
+  await (await post(relay.url)).text();
+  const line = await relay.nextRequestLog();
+  assert.equal(line.message, `Incorrect API key provided: ${maskSecret(key)}.`);
+  assert.ok(!JSON.stringify(relay.logs).includes(key), "nowhere in the log");
+  await quoting.close();
+});
+
 Deno.test("when every key is cooling, the request waits up to routing.max_wait, then gets a 429 with retry-after", async () => {
   const limited = startFakeUpstream(status(429, "rate_limit_error", { "retry-after": "30" }));
   await using relay = startTestRelay({

@@ -33,7 +33,15 @@ export interface Built {
  * are stood in for (relay needs them only at start); they are listed so the person can export them.
  */
 export function build(context: InitContext, setup: ConfigSetup): Built {
-  const text = applySetup(context.existing ?? _NEW_FILE, context.path, setup);
+  return checkedText(applySetup(context.existing ?? _NEW_FILE, context.path, setup), context);
+}
+
+/**
+ * `text` checked the way relay will load it from `context.path` (variables this shell lacks stood in
+ * for); a `ConfigError` at its line and column when relay would refuse it. `relay init` checks the file
+ * it found this way before asking anything, so a mistake already in it is named where it is.
+ */
+export function checkedText(text: string, context: Pick<InitContext, "path" | "env">): Built {
   const unset = new Set<string>();
   // Values only: a reference in a comment or a key is never read.
   visit(parseDocument(text), {
