@@ -434,7 +434,7 @@ function _uniqueClients(tokens: (string | ClientConfig)[], ctx: z.RefinementCtx)
 const _usdPerMTok = z.number().nonnegative({ error: "must be 0 or more (USD per million tokens)" });
 
 const _serverSchema = z.strictObject({
-  host: z.string().min(1, { error: "must not be empty (127.0.0.1 keeps relay local)" }).refine(isHostName, {
+  host: z.string().min(1, { error: "must not be empty (127.0.0.1 keeps relay local)" }).refine(_isHostName, {
     error: "is neither an IP address nor a host name (e.g. 127.0.0.1, 0.0.0.0, ::1, localhost)",
   }).default("127.0.0.1"),
   port: z.number().int().min(0, { error: "must be from 0 to 65535 (0 picks any free port)" })
@@ -604,15 +604,8 @@ export function providerTimeouts(
 /**
  * Whether `host` is something relay can listen on by name: an IPv4 or IPv6 address, or a host name of
  * letters, digits and hyphens between dots (a dotted name of digits only must be an IPv4 address).
- *
- * @example
- * ```ts
- * isHostName("0.0.0.0"); // true
- * isHostName("not a host"); // false
- * isHostName("999.1.1.1"); // false
- * ```
  */
-export function isHostName(host: string): boolean {
+function _isHostName(host: string): boolean {
   if (host.includes(":")) return _isIpv6(host);
   // An IPv4 address, short forms too (`127.1`, as the system reads them); `999.1.1.1` is none.
   if (/^[\d.]+$/.test(host)) return URL.canParse(`http://${host}/`);

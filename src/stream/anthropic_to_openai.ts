@@ -4,7 +4,6 @@
  * over parsed events, {@linkcode AnthropicToOpenAI}; {@linkcode anthropicToOpenAISse} runs it over bytes.
  */
 import { openaiErrorBody } from "../server/openai_errors.ts";
-import { OPENAI_PING } from "./keep_alive.ts";
 import type { SseEvent } from "./sse_decode.ts";
 import { translateSse } from "./openai_translate_sse.ts";
 import { finishReasonFor, openaiUsageFor } from "./openai_stop_usage.ts";
@@ -12,8 +11,8 @@ import { openaiToolId } from "./openai_tool_ids.ts";
 import type { AnthropicUsage } from "./openai_types.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
 
-/** One piece of an OpenAI stream: a `data:` chunk, a keep-alive comment, or the closing `[DONE]`. */
-export type OpenAISsePart = { kind: "chunk"; data: JsonObject } | { kind: "ping" } | { kind: "done" };
+/** One piece of an OpenAI stream: a `data:` chunk, or the closing `[DONE]`. */
+export type OpenAISsePart = { kind: "chunk"; data: JsonObject } | { kind: "done" };
 
 export interface AnthropicToOpenAIOptions {
   /** `created` of every chunk, in Unix seconds. */
@@ -35,7 +34,7 @@ interface _ToolBlock {
  * completes; once {@linkcode finished}, nothing more. Text becomes `content`, tool use blocks become
  * `tool_calls` numbered 0, 1, … in block order, with their ids mapped by {@linkcode openaiToolId};
  * thinking, signatures and server-tool blocks have no Chat Completions equivalent and are dropped.
- * `ping` becomes a comment, because OpenAI's SDK fails on any `data:` that is not a chunk.
+ * `ping` becomes nothing: the front door sends keep-alives of its own, between its chunks.
  *
  * @example
  * ```ts
@@ -77,8 +76,6 @@ export class AnthropicToOpenAI {
       );
     }
     switch (event === "message" ? payload.type : event) {
-      case "ping":
-        return [{ kind: "ping" }];
       case "error": {
         const error = isJsonObject(payload.error) ? payload.error : {};
         return this.#fail(String(error.type ?? "api_error"), String(error.message ?? "upstream failed"));
@@ -214,8 +211,7 @@ export class AnthropicToOpenAI {
 const _encoder = new TextEncoder();
 
 /**
- * One part as OpenAI frames it: `data: <one-line JSON>\n\n` with no `event:` line, `data: [DONE]\n\n`,
- * or the comment `: ping\n\n` ({@linkcode OPENAI_PING}).
+ * One part as OpenAI frames it: `data: <one-line JSON>\n\n` with no `event:` line, or `data: [DONE]\n\n`.
  *
  * @example
  * ```ts
@@ -226,8 +222,6 @@ export function encodeOpenAISse(part: OpenAISsePart): Uint8Array {
   switch (part.kind) {
     case "chunk":
       return _encoder.encode(`data: ${JSON.stringify(part.data)}\n\n`);
-    case "ping":
-      return OPENAI_PING;
     case "done":
       return _encoder.encode("data: [DONE]\n\n");
   }
