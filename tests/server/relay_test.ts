@@ -42,6 +42,16 @@ function inProcess(answer: (request: ProviderRequest) => Response | Promise<Resp
   return { name: "upstream", type: "test", send: (request) => Promise.resolve(answer(request)) };
 }
 
+/** An in-process provider answering with `answer()`, and the signal relay sent it with, once it was asked. */
+function watchedProvider(answer: () => Response): { provider: Provider; upstream: () => AbortSignal } {
+  let signal: AbortSignal | undefined;
+  const provider = inProcess((request) => {
+    signal = request.signal;
+    return answer();
+  });
+  return { provider, upstream: () => signal! };
+}
+
 const PING = 'event: ping\ndata: {"type": "ping"}\n\n';
 
 Deno.test("golden SSE streams arrive byte for byte whatever the upstream's chunk boundaries", async () => {
@@ -336,13 +346,10 @@ Deno.test("an upstream silent before its first byte is a 504 (timeouts.first_byt
 
 Deno.test("an upstream that sends only pings is a 504 once timeouts.first_byte is over: pings are no answer", async () => {
   const stream = controlledStream();
-  let upstream!: AbortSignal;
+  const { provider, upstream } = watchedProvider(() => stream.response());
   const clock = new FakeClock();
   await using relay = startTestRelay({
-    provider: inProcess((request) => {
-      upstream = request.signal;
-      return stream.response();
-    }),
+    provider,
     // Seconds, as all of this test's times: longer than it runs, so only the fake clock can fire them.
     timeouts: { firstByte: 30_000 },
     clock,
@@ -356,9 +363,9 @@ Deno.test("an upstream that sends only pings is a 504 once timeouts.first_byte i
     await stream.whenRead();
   }
   clock.advance(4_999);
-  assert.equal(upstream.aborted, false);
+  assert.equal(upstream().aborted, false);
   clock.advance(1);
-  assert.equal(upstream.aborted, true, "given up on at 30 s, pings or not");
+  assert.equal(upstream().aborted, true, "given up on at 30 s, pings or not");
   const response = await pending;
   assert.equal(response.status, 504);
   assert.equal(
@@ -370,13 +377,10 @@ Deno.test("an upstream that sends only pings is a 504 once timeouts.first_byte i
 
 Deno.test("an upstream that sends one ping, then nothing, is a 504 at timeouts.first_byte, not at timeouts.idle", async () => {
   const stream = controlledStream();
-  let upstream!: AbortSignal;
+  const { provider, upstream } = watchedProvider(() => stream.response());
   const clock = new FakeClock();
   await using relay = startTestRelay({
-    provider: inProcess((request) => {
-      upstream = request.signal;
-      return stream.response();
-    }),
+    provider,
     // Longer than the test runs, so only the fake clock can fire them.
     timeouts: { firstByte: 10_000, idle: 60_000 },
     clock,
@@ -388,9 +392,9 @@ Deno.test("an upstream that sends one ping, then nothing, is a 504 at timeouts.f
   // Relay waits for the next chunk under idle now; the first event is still due 10 s after the send.
   await stream.whenRead();
   clock.advance(5_999);
-  assert.equal(upstream.aborted, false);
+  assert.equal(upstream().aborted, false);
   clock.advance(1);
-  assert.equal(upstream.aborted, true, "given up on at 10 s");
+  assert.equal(upstream().aborted, true, "given up on at 10 s");
   const response = await pending;
   assert.equal(response.status, 504);
   assert.equal(
@@ -427,22 +431,21 @@ function pingFlood(bytes: number) {
 
 Deno.test("an upstream that floods pings past relay's 64 KiB peek is still a 504 once timeouts.first_byte is over", async () => {
   const flood = pingFlood(128 * 1024);
-  let upstream!: AbortSignal;
+  const { provider, upstream } = watchedProvider(() =>
+    new Response(flood.body, { headers: { "content-type": "text/event-stream" } })
+  );
   const clock = new FakeClock();
   await using relay = startTestRelay({
-    provider: inProcess((request) => {
-      upstream = request.signal;
-      return new Response(flood.body, { headers: { "content-type": "text/event-stream" } });
-    }),
+    provider,
     timeouts: { firstByte: 200 },
     clock,
   });
   const pending = post(`${relay.url}/v1/messages`, MESSAGES);
   await flood.past;
   clock.advance(199);
-  assert.equal(upstream.aborted, false);
+  assert.equal(upstream().aborted, false);
   clock.advance(1);
-  assert.equal(upstream.aborted, true, "given up on at 200 ms");
+  assert.equal(upstream().aborted, true, "given up on at 200 ms");
   const response = await pending;
   assert.equal(response.status, 504);
   assert.equal(
