@@ -4,6 +4,7 @@ import type { TokenCount } from "../routing/token_estimate.ts";
 import { type UsageReservation, UsageWindow } from "../routing/usage_window.ts";
 import { sameSecret } from "../util/secret.ts";
 import type { LedgerRecord } from "./entry.ts";
+import { addNanos, NANOS_PER_USD, toNanos } from "./nanos.ts";
 
 /** What a client asks for, as relay knows it before sending. */
 export interface ClientRequest {
@@ -72,7 +73,7 @@ export class ClientRegistry {
   constructor(clients: readonly ClientConfig[], options: ClientRegistryOptions = {}) {
     this.#now = options.now ?? Date.now;
     this.#setMonth(monthStart(this.#now()));
-    this.#spent = new Map([...options.spent ?? []].map(([name, usd]) => [name, _nanos(usd)]));
+    this.#spent = new Map([...options.spent ?? []].map(([name, usd]) => [name, toNanos(usd)]));
     this.reconfigure(clients);
   }
 
@@ -147,12 +148,12 @@ export class ClientRegistry {
     if (refusal !== undefined) return { ok: false, status: 403, message: refusal };
     const budget = config.monthly_budget_usd;
     const spent = this.#spentNanos(config.name);
-    if (budget !== undefined && spent >= _nanos(budget)) {
+    if (budget !== undefined && spent >= toNanos(budget)) {
       return {
         ok: false,
         status: 403,
         message: `monthly budget of $${budget.toFixed(2)} for client ${config.name} is spent ` +
-          `($${(spent / _NANOS_PER_USD).toFixed(2)} this month); resets ${
+          `($${(spent / NANOS_PER_USD).toFixed(2)} this month); resets ${
             new Date(this.#nextMonth).toISOString().slice(0, 10)
           }`,
       };
@@ -195,8 +196,8 @@ export class ClientRegistry {
     if (name === undefined) return;
     this.#roll();
     const nanos = this.#thisMonths(costUsd, time);
-    _add(this.#spent, name, nanos);
-    _add(this.#unwritten, name, nanos);
+    addNanos(this.#spent, name, nanos);
+    addNanos(this.#unwritten, name, nanos);
   }
 
   /**
@@ -212,19 +213,19 @@ export class ClientRegistry {
   ): void {
     this.#roll();
     for (const { client, costUsd, time } of records) {
-      if (client !== undefined) _add(this.#unwritten, client, -this.#thisMonths(costUsd, time));
+      if (client !== undefined) addNanos(this.#unwritten, client, -this.#thisMonths(costUsd, time));
     }
     const budgeted = this.#budgeted;
     if (budgeted.length === 0 || !readSpent) return;
     const inFile = readSpent(this.#month, budgeted);
     for (const name of budgeted) {
-      this.#spent.set(name, _nanos(inFile.get(name) ?? 0) + (this.#unwritten.get(name) ?? 0));
+      this.#spent.set(name, toNanos(inFile.get(name) ?? 0) + (this.#unwritten.get(name) ?? 0));
     }
   }
 
   /** What `name` spent this calendar month (UTC), in USD. */
   spentThisMonth(name: string): number {
-    return this.#spentNanos(name) / _NANOS_PER_USD;
+    return this.#spentNanos(name) / NANOS_PER_USD;
   }
 
   #spentNanos(name: string): number {
@@ -234,7 +235,7 @@ export class ClientRegistry {
 
   /** The billionths of a dollar a request that arrived at `time` adds to this month (none if before it). */
   #thisMonths(costUsd: number | undefined, time: number): number {
-    return costUsd !== undefined && time >= this.#month ? _nanos(costUsd) : 0;
+    return costUsd !== undefined && time >= this.#month ? toNanos(costUsd) : 0;
   }
 
   #roll(): void {
@@ -253,17 +254,6 @@ export class ClientRegistry {
 }
 
 const _encoder = new TextEncoder();
-
-/** Billionths of a dollar a dollar holds: `Pricing.cost` rounds every cost to a whole number of them. */
-const _NANOS_PER_USD = 1e9;
-
-function _nanos(usd: number): number {
-  return Math.round(usd * _NANOS_PER_USD);
-}
-
-function _add(totals: Map<string, number>, name: string, nanos: number): void {
-  totals.set(name, (totals.get(name) ?? 0) + nanos);
-}
 
 function _modelRefusal(client: _Client | undefined, model: string): string | undefined {
   if (!client?.models || client.models.resolve(model) !== undefined) return undefined;

@@ -1,4 +1,5 @@
 import type { LedgerStore } from "./store.ts";
+import { addNanos, NANOS_PER_USD } from "./nanos.ts";
 
 /**
  * This month's spend of budgeted clients as a ledger file shared with other relays holds it, read a
@@ -33,9 +34,9 @@ export class SharedSpend {
       this.#restart(since, key);
       read = this.#store.costByClientAfter(0, since, clients);
     }
-    for (const [client, nanos] of read.nanos) this.#nanos.set(client, (this.#nanos.get(client) ?? 0) + nanos);
+    for (const [client, nanos] of read.nanos) addNanos(this.#nanos, client, nanos);
     this.#lastId = read.lastId;
-    return new Map([...this.#nanos].map(([client, nanos]) => [client, nanos / 1e9]));
+    return new Map([...this.#nanos].map(([client, nanos]) => [client, nanos / NANOS_PER_USD]));
   }
 
   #restart(since: number, clients: string): void {

@@ -86,6 +86,9 @@ export class LedgerStore {
   readonly #logger: Logger | undefined;
   #database: DatabaseSync;
   #insert: StatementSync | undefined;
+  /** Asked after every batch a writer flushes (`data_version`) or reads back: prepared once per connection. */
+  #dataVersionQuery!: StatementSync;
+  #lastIdQuery!: StatementSync;
   /**
    * The file a writing store has open, to notice it removed or replaced at `path` (SQLite would go on
    * writing into the unlinked file, where every record is lost); `undefined` while none is.
@@ -160,7 +163,7 @@ export class LedgerStore {
   }
 
   #measure(): number {
-    return Number(this.#database.prepare("PRAGMA data_version").get()?.data_version);
+    return Number(this.#dataVersionQuery.get()?.data_version);
   }
 
   /** Deletes up to `limit` rows older than `time` (wall-clock ms); returns how many went. */
@@ -193,7 +196,7 @@ export class LedgerStore {
     time: number,
     clients: readonly string[],
   ): { lastId: number; nanos: Map<string, number> } {
-    const lastId = Number(this.#database.prepare("SELECT MAX(id) AS id FROM requests").get()?.id ?? 0);
+    const lastId = Number(this.#lastIdQuery.get()?.id ?? 0);
     const rows = this.#database.prepare(
       "SELECT client, SUM(ROUND(cost_usd * 1e9)) AS nanos FROM requests WHERE id > ? AND id <= ? AND " +
         `time >= ? AND client IN (${clients.map(() => "?").join(", ")}) GROUP BY client`,
@@ -205,8 +208,16 @@ export class LedgerStore {
     if (this.#database.isOpen) this.#database.close();
   }
 
-  /** Opens the database at `path` as the options say, and for a writer prepares its insert. */
+  /** Opens the database at `path` as the options say and prepares the queries asked of it again and again. */
   #connect(): DatabaseSync {
+    const database = this.#open();
+    this.#dataVersionQuery = database.prepare("PRAGMA data_version");
+    this.#lastIdQuery = database.prepare("SELECT MAX(id) AS id FROM requests");
+    return database;
+  }
+
+  /** Opens the database at `path` as the options say, and for a writer prepares its insert. */
+  #open(): DatabaseSync {
     const { path } = this;
     const readOnly = this.#readOnly;
     if (readOnly) {

@@ -8,7 +8,7 @@ import { errorEnvelope, errorTypeForStatus } from "../server/errors.ts";
 import { encodeSseEvent } from "../stream/sse_encode.ts";
 import { type MockOptions, mockOptionsSchema } from "./mock_options.ts";
 import type { HeaderReader } from "../util/headers.ts";
-import { isJsonObject, type JsonObject } from "../util/json.ts";
+import { asJsonObject } from "../util/json.ts";
 import type { Provider } from "./types.ts";
 
 /** One request as the mock sees it. */
@@ -51,7 +51,7 @@ export interface MockRequest {
  */
 export async function mockRespond(request: MockRequest, options: MockOptions): Promise<Response> {
   // `stream` stays out of the hash: a client retrying a failed stream without one gets the same answer.
-  const record = _record(request.body);
+  const record = asJsonObject(request.body);
   const hashed = record ? { ...record, stream: undefined } : request.body;
   const ids = await _ids(_encoder.encode(JSON.stringify(hashed) ?? ""));
   const effective = _withOverride(options, request.headers.get("x-relay-mock"));
@@ -253,7 +253,7 @@ const _THINKING = ["The user wants an answer;", " the mock's is fixed —", " no
 
 function _answer(body: Record<string, unknown>, options: MockOptions, ids: _Ids): _Answer {
   const blocks: _Block[] = [];
-  const thinking = _record(body.thinking)?.type;
+  const thinking = asJsonObject(body.thinking)?.type;
   if (thinking === "enabled" || thinking === "adaptive") {
     blocks.push({ type: "thinking", pieces: _THINKING, signature: ids.signature });
   }
@@ -273,25 +273,28 @@ function _answer(body: Record<string, unknown>, options: MockOptions, ids: _Ids)
 function _toolCall(
   body: Record<string, unknown>,
 ): { name: string; input: Record<string, unknown> } | undefined {
-  const tools = Array.isArray(body.tools) ? body.tools.map(_record) : [];
-  const choice = _record(body.tool_choice);
+  const tools = Array.isArray(body.tools) ? body.tools.map(asJsonObject) : [];
+  const choice = asJsonObject(body.tool_choice);
   const mode = choice?.type ?? "auto";
   if (tools.length === 0 || mode === "none") return undefined;
   if (mode === "auto" && _endsWithToolResult(body.messages as unknown[])) return undefined;
   // In auto mode the first custom tool (one with a schema), never a server tool such as web_search.
   const name = mode === "tool" ? choice?.name : tools.find((tool) => tool?.input_schema)?.name;
   if (typeof name !== "string") return undefined;
-  const schema = _record(tools.find((tool) => tool?.name === name)?.input_schema);
-  const properties = _record(schema?.properties) ?? {};
+  const schema = asJsonObject(tools.find((tool) => tool?.name === name)?.input_schema);
+  const properties = asJsonObject(schema?.properties) ?? {};
   const required = Array.isArray(schema?.required)
     ? schema.required.filter((key) => typeof key === "string")
     : [];
-  return { name, input: Object.fromEntries(required.map((key) => [key, _sample(_record(properties[key]))])) };
+  return {
+    name,
+    input: Object.fromEntries(required.map((key) => [key, _sample(asJsonObject(properties[key]))])),
+  };
 }
 
 function _endsWithToolResult(messages: unknown[]): boolean {
-  const content = _record(messages.at(-1))?.content;
-  return Array.isArray(content) && content.some((block) => _record(block)?.type === "tool_result");
+  const content = asJsonObject(messages.at(-1))?.content;
+  return Array.isArray(content) && content.some((block) => asJsonObject(block)?.type === "tool_result");
 }
 
 // Shared `[]` and `{}` are safe: inputs are only ever serialised.
@@ -307,10 +310,6 @@ const _SAMPLES: Record<string, unknown> = {
 function _sample(property: Record<string, unknown> | undefined): unknown {
   if (Array.isArray(property?.enum) && property.enum.length > 0) return property.enum[0];
   return _SAMPLES[String(property?.type)] ?? null;
-}
-
-function _record(value: unknown): JsonObject | undefined {
-  return isJsonObject(value) ? value : undefined;
 }
 
 /** Words of the text answer; accents, CJK and an emoji make byte-split streams cut through UTF-8. */

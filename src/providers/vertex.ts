@@ -6,7 +6,7 @@
  */
 import { errorEnvelope, errorResponse, errorTypeForStatus } from "../server/errors.ts";
 import { copyHeaders, headerPairs, WITHOUT_LENGTH } from "../util/headers.ts";
-import { isJsonObject, type JsonObject } from "../util/json.ts";
+import { asJsonObject } from "../util/json.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { sendWithToken, type TokenSource } from "./token_cache.ts";
 import { type Provider, type ProviderRequest, UnservableError } from "./types.ts";
@@ -156,13 +156,9 @@ function _googleErrorMessage(bytes: Uint8Array): string | undefined {
   } catch {
     return undefined;
   }
-  const body = _record(Array.isArray(parsed) && parsed.length === 1 ? parsed[0] : parsed);
+  const body = asJsonObject(Array.isArray(parsed) && parsed.length === 1 ? parsed[0] : parsed);
   // Anthropic's envelope has an `error` object too, but also `"type": "error"`.
-  const error = body?.type === undefined ? _record(body?.error) : undefined;
+  const error = body?.type === undefined ? asJsonObject(body?.error) : undefined;
   if (typeof error?.code !== "number" || typeof error.message !== "string") return undefined;
   return error.message;
-}
-
-function _record(value: unknown): JsonObject | undefined {
-  return isJsonObject(value) ? value : undefined;
 }

@@ -9,6 +9,7 @@ import { RelayError } from "./errors.ts";
 import { logRequest } from "./events.ts";
 import { type InFlight, shutDownError } from "./in_flight.ts";
 import { openaiErrorResponse } from "./openai_errors.ts";
+import { realTimers } from "../util/timers.ts";
 import { servedModels } from "./models.ts";
 import { relay, type RelayOptions } from "./relay.ts";
 import { type RelayEnv, requestId } from "./request_id.ts";
@@ -37,7 +38,9 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   // The front door's translations, parsed, keyed by the request that carries them to `/v1/messages`:
   // only a request this app made can be found, and its entry goes when the request does.
   const parsedBodies = new WeakMap<Request, Record<string, unknown>>();
-  const forward = relay({ ...options, parsedBody: (request) => parsedBodies.get(request) });
+  // One clock for both routes' deadlines and keep-alives.
+  const clock = { now: options.now ?? (() => performance.now()), timers: options.timers ?? realTimers };
+  const forward = relay({ ...options, ...clock, parsedBody: (request) => parsedBodies.get(request) });
   // What a reload changes is read per request, as relay's own handler reads it.
   const current = () => options.settings?.() ?? options;
   app.use(requestId());
@@ -60,7 +63,7 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
       bodyTimeoutMs: () => current().bodyTimeoutMs,
       keepaliveMs: () => current().keepaliveMs,
       cut: options.inFlight.cut,
-      clock: options.timers && { now: options.now ?? (() => performance.now()), timers: options.timers },
+      clock,
     }),
   );
   const models = servedModels(() => current().router, clients);

@@ -15,6 +15,18 @@ export function isJsonObject(value: unknown): value is JsonObject {
 }
 
 /**
+ * `value` when it is a JSON object, else `undefined`: for reading optional nested objects.
+ *
+ * @example
+ * ```ts
+ * asJsonObject(body.source)?.type;
+ * ```
+ */
+export function asJsonObject(value: unknown): JsonObject | undefined {
+  return isJsonObject(value) ? value : undefined;
+}
+
+/**
  * `text` parsed, when it is a JSON object; `undefined` when it is not JSON or not an object.
  *
  * @example
@@ -25,8 +37,7 @@ export function isJsonObject(value: unknown): value is JsonObject {
  */
 export function parseJsonObject(text: string): JsonObject | undefined {
   try {
-    const value = JSON.parse(text);
-    return isJsonObject(value) ? value : undefined;
+    return asJsonObject(JSON.parse(text));
   } catch {
     return undefined;
   }
