@@ -68,7 +68,7 @@ const _KEEP_EVERY = 10;
 export function plannedRequests(plan: BenchPlan, targets: readonly TargetName[]): number {
   const perTarget = (plan.warmup + plan.requests) * plan.concurrency.length;
   const probes = targets.filter((name) => name !== "bare").length;
-  return probes + perTarget * targets.length + (plan.fidelity ? _loadCount(plan) : 0);
+  return probes + perTarget * targets.length + (plan.fidelity ? _loadCount(plan, _loadConcurrency(plan)) : 0);
 }
 
 /**
@@ -191,7 +191,7 @@ async function _run(
     if (fidelity && concurrency === loadConcurrency) {
       progress.phase(`fidelity under load, concurrency ${concurrency}`);
       checks.push(
-        ...await _checkUnderLoad(relay, requestFor, plan, references, progress, signal),
+        ...await _checkUnderLoad(relay, requestFor, plan, concurrency, references, progress, signal),
       );
       current = undefined;
     }
@@ -314,13 +314,12 @@ function _loadConcurrency(plan: BenchPlan): number {
  * The workload relay carries while fidelity is checked under load: at least {@linkcode _BATCH} twice
  * and 4 x the concurrency, but no more than a level's requests, and at least one per concurrent slot.
  */
-function _loadCount(plan: BenchPlan): number {
-  const concurrency = _loadConcurrency(plan);
+function _loadCount(plan: BenchPlan, concurrency: number): number {
   return Math.max(concurrency, Math.min(plan.requests, Math.max(2 * _BATCH, 4 * concurrency)));
 }
 
 /**
- * Relay carries the workload at the plan's load concurrency while every scenario is sent through it, round after
+ * Relay carries the workload at `concurrency` while every scenario is sent through it, round after
  * round until the load is done; each relayed scenario stream, and one workload stream in ten, is
  * compared with the direct reference.
  */
@@ -328,6 +327,7 @@ async function _checkUnderLoad(
   relay: Target,
   requestFor: (name: ScenarioName) => BenchRequest,
   plan: BenchPlan,
+  concurrency: number,
   references: Map<ScenarioName, SseEvent[]>,
   progress: Progress,
   signal: AbortSignal,
@@ -338,8 +338,8 @@ async function _checkUnderLoad(
     relay,
     {
       request: requestFor("text"),
-      count: _loadCount(plan),
-      concurrency: _loadConcurrency(plan),
+      count: _loadCount(plan, concurrency),
+      concurrency,
       keepEvery: _KEEP_EVERY,
       onDone: () => progress.advance(),
     },

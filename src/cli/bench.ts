@@ -277,8 +277,9 @@ function _usage(message: string): _Stop {
 
 /** A positive integer flag value, in decimal digits; commander names the flag when this throws. */
 export function positiveCount(value: string): number {
-  const count = Number(value.trim());
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(count) || count < 1) {
+  const digits = value.trim();
+  const count = /^\d+$/.test(digits) ? Number(digits) : NaN;
+  if (!Number.isSafeInteger(count) || count < 1) {
     throw new InvalidArgumentError("expected a positive integer");
   }
   return count;

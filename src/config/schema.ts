@@ -598,10 +598,6 @@ export function providerTimeouts(
 }
 
 /**
- * Whether binding `host` keeps relay reachable from this machine only: `localhost`, `127.0.0.0/8` or
- * `::1`. Anything else needs `server.auth.tokens`.
- */
-/**
  * Whether `host` is something relay can listen on by name: an IPv4 or IPv6 address, or a host name of
  * letters, digits and hyphens between dots (a dotted name of digits only must be an IPv4 address).
  */
@@ -624,6 +620,10 @@ function _isIpv6(host: string): boolean {
   }
 }
 
+/**
+ * Whether binding `host` keeps relay reachable from this machine only: `localhost`, `127.0.0.0/8` or
+ * `::1`. Anything else needs `server.auth.tokens`.
+ */
 export function isLoopbackHost(host: string): boolean {
   const bare = host.toLowerCase().replace(/^\[(.*)\]$/, "$1");
   if (bare === "localhost" || bare === "::1") return true;

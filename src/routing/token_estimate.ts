@@ -61,7 +61,7 @@ function _tokens(root: unknown): number {
   while (pending.length > 0) {
     const value = pending.pop();
     if (typeof value === "string") {
-      sum += estimateTextTokens(value);
+      sum += _textTokens(value);
     } else if (Array.isArray(value)) {
       for (const item of value) pending.push(item);
     } else if (isJsonObject(value)) {
@@ -88,7 +88,7 @@ function _recordTokens(record: Record<string, unknown>, pending: unknown[]): num
   }
   let sum = 0;
   for (const [key, item] of Object.entries(record)) {
-    sum += estimateTextTokens(key);
+    sum += _textTokens(key);
     pending.push(item);
   }
   return sum;
@@ -117,15 +117,21 @@ const _ASCII_RUNS = /[^\u0080-\uffff]+/g;
 const _LOW_SURROGATES = /[\udc00-\udfff]/g;
 
 /**
- * The tokens of one text, by the same rule as {@linkcode estimateTokens}: for what an answer wrote when
- * its upstream did not say.
+ * The tokens of `texts` together, by the same rule as {@linkcode estimateTokens}, the missing ones
+ * counting nothing: for what an answer wrote when its upstream did not say.
  *
  * @example
  * ```ts
- * estimateTextTokens("Hello, world!"); // 3.714…
+ * estimateWrittenTokens(["Hello, world!", undefined]); // 3.714…
  * ```
  */
-export function estimateTextTokens(text: string): number {
+export function estimateWrittenTokens(texts: readonly (string | null | undefined)[]): number {
+  let sum = 0;
+  for (const text of texts) if (typeof text === "string") sum += _textTokens(text);
+  return sum;
+}
+
+function _textTokens(text: string): number {
   if (!_NON_ASCII.test(text)) return text.length / _ASCII_CHARS_PER_TOKEN;
   const other = text.replace(_ASCII_RUNS, "");
   // The low half of a surrogate pair belongs to the character its high half already counted.

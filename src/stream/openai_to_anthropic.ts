@@ -8,7 +8,7 @@ import { anthropicFailureFor } from "../server/openai_errors.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
 import { translateSse } from "./openai_translate_sse.ts";
 import { answerChoice } from "./openai_to_anthropic_message.ts";
-import { estimateTextTokens } from "../routing/token_estimate.ts";
+import { estimateWrittenTokens } from "../routing/token_estimate.ts";
 import type { UsageFallback } from "../providers/types.ts";
 import { answerUsage, stopReasonFor } from "./openai_stop_usage.ts";
 import { AnswerToolIds } from "./openai_tool_ids.ts";
@@ -203,7 +203,7 @@ export class OpenAIToAnthropic {
     const content = contentTexts(delta.content);
     const reasoning = (delta.reasoning_content || delta.reasoning || "") + content.thinking;
     // Reasoning is output the upstream bills, whether or not the client sees it.
-    this.#written(reasoning, content.text, delta.refusal);
+    this.#written([reasoning, content.text, delta.refusal]);
     if (reasoning && this.#options.thinking) {
       events.push(
         ...this.#openText("thinking"),
@@ -255,7 +255,7 @@ export class OpenAIToAnthropic {
 
   #toolFragment(fragment: ChatToolCallDelta): AnthropicEvent[] {
     const call = this.#callFor(fragment);
-    this.#written(fragment.function?.name, fragment.function?.arguments);
+    this.#written([fragment.function?.name, fragment.function?.arguments]);
     if (fragment.id && call.id === undefined) call.id = fragment.id;
     if (fragment.function?.name && call.name === undefined) call.name = fragment.function.name;
     const args = fragment.function?.arguments ?? "";
@@ -349,9 +349,8 @@ export class OpenAIToAnthropic {
     return events;
   }
 
-  #written(...texts: (string | null | undefined)[]): void {
-    if (!this.#options.usageFallback) return;
-    for (const text of texts) if (typeof text === "string") this.#writtenTokens += estimateTextTokens(text);
+  #written(texts: (string | null | undefined)[]): void {
+    if (this.#options.usageFallback) this.#writtenTokens += estimateWrittenTokens(texts);
   }
 
   /** An `error` event ends an Anthropic stream wherever it is, open block included (as the API does). */

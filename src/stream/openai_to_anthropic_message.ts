@@ -4,7 +4,7 @@
  * tool calls), the same ids, stop reason and usage.
  */
 import type { OpenAIToAnthropicOptions } from "./openai_to_anthropic.ts";
-import { estimateTextTokens } from "../routing/token_estimate.ts";
+import { estimateWrittenTokens } from "../routing/token_estimate.ts";
 import { answerUsage, stopReasonFor } from "./openai_stop_usage.ts";
 import { AnswerToolIds } from "./openai_tool_ids.ts";
 import { type ChatCompletion, type ChatToolCall, contentTexts } from "./openai_types.ts";
@@ -46,21 +46,13 @@ export function anthropicMessageFor(completion: ChatCompletion, options: OpenAIT
     content,
     stop_reason: stopReasonFor(choice?.finish_reason, calls.length > 0),
     stop_sequence: null,
-    usage: answerUsage(completion.usage, options.usageFallback, () => _writtenTokens(reasoning, text, calls)),
+    usage: answerUsage(completion.usage, options.usageFallback, () =>
+      estimateWrittenTokens([
+        reasoning,
+        text,
+        ...calls.flatMap((call) => [call.function?.name, call.function?.arguments]),
+      ])),
   };
-}
-
-/** What the answer wrote, as relay estimates it: its reasoning, text and tool calls. */
-function _writtenTokens(reasoning: string, text: string | null | undefined, calls: ChatToolCall[]): number {
-  const written = [
-    reasoning,
-    text,
-    ...calls.flatMap((call) => [call.function?.name, call.function?.arguments]),
-  ];
-  return written.reduce<number>(
-    (sum, piece) => typeof piece === "string" ? sum + estimateTextTokens(piece) : sum,
-    0,
-  );
 }
 
 /**

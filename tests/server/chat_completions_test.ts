@@ -20,6 +20,7 @@ import {
 } from "../_helpers/fake_openai.ts";
 import type { LedgerEntry } from "../../src/ledger/entry.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
+import { settlesWithin } from "../_helpers/settles_within.ts";
 import { largeBody } from "../_helpers/large_body.ts";
 import { startTestRelay, type TestRelay } from "../_helpers/relay.ts";
 
@@ -294,17 +295,6 @@ Deno.test("the OpenAI stream ends with relay's answer: after [DONE], the rest is
   await upstream.close();
 });
 
-/** Whether `promise` settles within `ms` of real time: the bound of a run that fails, not a wait. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
-  try {
-    return await Promise.race([promise.then(() => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 Deno.test("an upstream stalled mid-event: the front door's own keep-alive fills the silence between chunks", async () => {
   const stream = controlledStream();
   const upstream = startFakeUpstream(() => stream.response());
@@ -334,30 +324,18 @@ Deno.test("an upstream stalled mid-event: the front door's own keep-alive fills 
 
 Deno.test("a client that leaves before its unstreamed answer is whole is logged as client_closed, not an upstream failure", async () => {
   // The upstream sends message_start, then nothing: relay has committed once it asks for more.
-  const askedForMore = Promise.withResolvers<void>();
-  const cancelled = Promise.withResolvers<unknown>();
-  const firstEvent = ANSWER_EVENTS.slice(0, ANSWER_EVENTS.indexOf("\n\n") + 2);
-  const provider: Provider = {
-    name: "stalls",
-    type: "test",
-    send: () => {
-      const body = new ReadableStream<Uint8Array>({
-        start: (controller) => controller.enqueue(new TextEncoder().encode(firstEvent)),
-        pull: () => askedForMore.resolve(),
-        cancel: (reason) => cancelled.resolve(reason),
-      }, { highWaterMark: 0 });
-      return Promise.resolve(new Response(body, { headers: { "content-type": "text/event-stream" } }));
-    },
-  };
+  const stream = controlledStream();
+  stream.push(ANSWER_EVENTS.slice(0, ANSWER_EVENTS.indexOf("\n\n") + 2));
+  const provider: Provider = { name: "stalls", type: "test", send: () => Promise.resolve(stream.response()) };
   await using relay = startTestRelay({ provider, tokens: [TOKEN] });
   const client = new AbortController();
   const answer = postChat(relay, { ...HELLO, stream: false }, client.signal);
-  await askedForMore.promise;
+  await stream.whenRead();
   client.abort();
   await assert.rejects(answer);
   const line = await relay.nextRequestLog();
   assert.deepEqual([line.outcome, line.errorType], ["client_closed", undefined]);
-  await cancelled.promise;
+  await stream.cancelled;
 });
 
 Deno.test("a client that leaves mid-stream is logged as client_closed and the upstream is cancelled", async () => {

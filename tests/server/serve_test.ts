@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { Provider } from "../../src/providers/types.ts";
 import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { startTestRelay } from "../_helpers/relay.ts";
+import { settlesWithin } from "../_helpers/settles_within.ts";
 
 const MESSAGES = '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[]}';
 const SHUTTING_DOWN = "relay is shutting down: send the request again";
@@ -70,15 +71,8 @@ async function closedWithin(connection: Deno.Conn, ms: number): Promise<boolean>
     } catch {
       // A reset is a close too.
     }
-    return true;
   })();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
-  try {
-    return await Promise.race([drained, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return await settlesWithin(drained, ms);
 }
 
 /** A relay whose shutdown has begun while one stream is under way (its `message_start` out). */
