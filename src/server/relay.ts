@@ -353,6 +353,8 @@ async function _relay(
   try {
     let waitedMs = 0;
     let waitedSinceFailure = 0;
+    // A backoff slept before a provider then passed over: the next attempt's is due from the failure too.
+    let backedOffSinceFailure = 0;
     let lastDecision: FailureDecision | undefined;
     while (trace.attempts < retry.maxAttempts) {
       const step = plan.next();
@@ -394,16 +396,20 @@ async function _relay(
         // A key's own 429 is a rate limit: going back to it waits no longer than routing.max_wait, as a
         // Messages request waits out the key's cooling (count_tokens, which does not cool it, waits here).
         const rateLimited = retryAfterMs !== undefined && lastDecision?.coolKeyUntil !== undefined;
-        if (rateLimited && waitedMs + retryAfterMs > retry.maxWaitMs) {
+        if (rateLimited && waitedMs + retryAfterMs - backedOffSinceFailure > retry.maxWaitMs) {
           attempt.cancelled();
           break;
         }
-        const delay = retryDelay(trace.attempts - 1, retry.backoff, clock.random, retryAfterMs);
+        const delay = Math.max(
+          0,
+          retryDelay(trace.attempts - 1, retry.backoff, clock.random, retryAfterMs) - backedOffSinceFailure,
+        );
         await _sleep(delay, request.signal, options.inFlight.cut, clock.timers).catch((error) => {
           // Never sent: the key gets its request and tokens back.
           attempt.cancelled();
           throw error;
         });
+        backedOffSinceFailure += delay;
         if (rateLimited) waitedMs += delay;
       }
       const undoAim = _aimAt(trace, attempt);
@@ -483,6 +489,7 @@ async function _relay(
       last = { ...tried, attempt, exchange };
       lastDecision = decision;
       waitedSinceFailure = 0;
+      backedOffSinceFailure = 0;
       if (decision.action === "return") break;
     }
     // Out of attempts or told to stop: the client gets the last upstream answer as the upstream gave it.

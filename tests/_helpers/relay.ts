@@ -44,6 +44,8 @@ export interface TestRelayOptions {
    * test fires one by moving it on. The real ones when left out.
    */
   clock?: FakeClock;
+  /** Where the backoff's jitter comes from; `Math.random` unless given. */
+  random?: () => number;
   /** `server.keepalive`; relay's default unless given. */
   keepaliveMs?: number;
 }
@@ -104,6 +106,7 @@ export function startTestRelay(options: TestRelayOptions): TestRelay {
     now: clock?.now,
     wallClock: clock?.now,
     timers: clock,
+    random: options.random,
     keepaliveMs: options.keepaliveMs,
     maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024,
     limiter: new ConcurrencyLimiter({ max: options.maxConcurrent ?? 64, maxQueue: options.maxQueue ?? 256 }),

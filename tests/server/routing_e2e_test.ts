@@ -18,6 +18,7 @@ import {
   startFakeUpstream,
 } from "../_helpers/fake_upstream.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
+import { settlesWithin } from "../_helpers/settles_within.ts";
 import { armedBefore, startTestRelay, TEST_TIMEOUTS } from "../_helpers/relay.ts";
 import { assembledResponse } from "../_helpers/anthropic_grammar.ts";
 
@@ -749,6 +750,33 @@ Deno.test("a provider passed over leaves the wait as the last real failure set i
   assert.equal((await answer).status, 200);
   assert.deepEqual([flaky.requests.length, openai.requests.length], [2, 0]);
   await Promise.all([flaky.close(), openai.close()]);
+});
+
+Deno.test("a provider passed over after a failure does not double the backoff: the next one is asked once it is over", async () => {
+  const clock = new FakeClock();
+  const down = startFakeUpstream(status(500, "api_error"));
+  const openai = startFakeUpstream();
+  const up = startFakeUpstream();
+  await using relay = startTestRelay({
+    routes: [routeTo("down", down.url), openaiRoute(openai.url), routeTo("up", up.url)],
+    retry: { ...RETRY, backoff: { baseMs: 1_000, maxMs: 1_000, maxRetryAfterMs: 0 } },
+    clock,
+    random: () => 0.5,
+  });
+  const answer = fetch(`${relay.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(DOCUMENT_BY_URL),
+  });
+  // down's 500, a 500 ms backoff, oai passed over (it cannot fetch a document by URL), then up.
+  await armedBefore(clock, 500, answer);
+  clock.advance(500);
+  assert.ok(await settlesWithin(answer, 5_000), "up was asked as soon as the one backoff was over");
+  const response = await answer;
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  assert.deepEqual([down.requests.length, openai.requests.length, up.requests.length], [1, 0, 1]);
+  await Promise.all([down.close(), openai.close(), up.close()]);
 });
 
 Deno.test("count_tokens and the model list take a key whose rpm is spent, and spend none of it", async () => {
