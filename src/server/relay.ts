@@ -17,6 +17,7 @@ import { estimateTokens } from "../routing/token_estimate.ts";
 import { endOfLastEvent } from "../stream/event_boundary.ts";
 import { forwardBody, type ForwardOutcome } from "../stream/forward.ts";
 import { ANTHROPIC_PING, DEFAULT_KEEPALIVE_MS } from "../stream/keep_alive.ts";
+import { MIN_MASKED_SECRET, SecretMask } from "../stream/secret_mask.ts";
 import { StreamTimeoutError } from "../stream/timeouts.ts";
 import { countedTokens, type UsageDetail, UsageTap } from "../stream/usage_tap.ts";
 import { WatchedReader } from "../stream/watched_reader.ts";
@@ -782,14 +783,11 @@ function _errorOf(
   } catch {
     // Not JSON: the data itself is the message.
   }
-  const quoted = key && key.secret.length >= _MIN_MASKED_SECRET
+  const quoted = key && key.secret.length >= MIN_MASKED_SECRET
     ? message.replaceAll(key.secret, key.label)
     : message;
   return { errorType, message: maskSecretsInLine(quoted).text };
 }
-
-/** Shorter "keys" (a local server's `x`) would mask ordinary words; the label of a key says it is one. */
-const _MIN_MASKED_SECRET = 6;
 
 /** The committed answer, streamed to the client as it arrives. */
 function _answer(
@@ -818,6 +816,7 @@ function _answer(
     first: tried.head,
     afterHead: tellRouter,
     sse,
+    mask: SecretMask.for(attempt.key?.secret),
     // Chosen once per answer: without log.bodies, a chunk costs what it did before.
     observe: bodies
       ? (chunk) => {
@@ -903,6 +902,7 @@ function _passOn(
   });
   const stream = forwardBody(reader, {
     sse: _isSse(response),
+    mask: SecretMask.for(kept.attempt.key?.secret),
     clientIdleMs: route.timeouts.idle,
     now: clock.now,
     timers: clock.timers,

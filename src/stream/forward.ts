@@ -3,6 +3,7 @@ import { type AnthropicErrorType, errorEnvelope } from "../server/errors.ts";
 import { EventBoundary } from "./event_boundary.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
+import type { SecretMask } from "./secret_mask.ts";
 import type { WatchedReader } from "./watched_reader.ts";
 
 /** How a relayed body ended, for the access log. */
@@ -24,6 +25,11 @@ export interface ForwardOptions {
    * `first`); it must not keep or change it.
    */
   observe?: (chunk: Uint8Array) => void;
+  /**
+   * Masks the key the answer was asked with wherever it quotes it; what it holds back of a chunk goes
+   * out with the next, or once the body ends, however it ends.
+   */
+  mask?: SecretMask;
   /**
    * Names a mid-body failure (a timeout, a reset connection), which then ends the body cleanly, told
    * in-band when it can be. Without it the body fails with the source's error.
@@ -102,7 +108,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     client?.stop();
     options.onDone?.(outcome);
   };
-  const { observe, describeFailure } = options;
+  const { observe, describeFailure, mask } = options;
   let afterHead = options.afterHead;
   const headIsOut = () => {
     const run = afterHead;
@@ -124,10 +130,16 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     controller.error(error);
     leave(error, { kind: "client_closed", bytes, message });
   }, options);
-  const emit = (chunk: Uint8Array) => {
+  const send = (chunk: Uint8Array) => {
+    if (chunk.byteLength === 0) return;
     bytes += chunk.byteLength;
     boundary.see(chunk);
     controller.enqueue(chunk);
+  };
+  const emit = mask ? (chunk: Uint8Array) => send(mask.apply(chunk)) : send;
+  const sendHeld = () => {
+    const held = mask?.flush();
+    if (held) send(held);
   };
   // After a cancel (`finished`), the read it settled has nowhere to go.
   const onChunk = (result: ReadableStreamReadResult<Uint8Array>) => {
@@ -138,6 +150,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
         onFailure(cut);
         return;
       }
+      sendHeld();
       controller.close();
       finish({ kind: "complete", bytes });
       return;
@@ -153,6 +166,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
   };
   const onFailure = (error: unknown) => {
     if (finished) return;
+    sendHeld();
     if (!describeFailure) {
       controller.error(error);
       return;

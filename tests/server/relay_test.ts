@@ -653,7 +653,7 @@ Deno.test("an error event before the answer, passed on, is logged with the upstr
   await upstream.close();
 });
 
-Deno.test("a key an upstream's error event quotes is masked in the log", async () => {
+Deno.test("a key an upstream's error event quotes is masked in the log and in what the client gets", async () => {
   const events = [
     'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":5}}}\n\n',
     `event: error\ndata: {"type":"error","error":{"type":"authentication_error","message":"key ${PROVIDER_KEY} was revoked"}}\n\n`,
@@ -661,7 +661,11 @@ Deno.test("a key an upstream's error event quotes is masked in the log", async (
   const upstream = startFakeUpstream(() => sseChunks(events));
   await using relay = startTestRelay({ upstreamUrl: upstream.url });
   const response = await post(`${relay.url}/v1/messages`, MESSAGES);
-  assert.equal(await response.text(), events.join(""), "the client gets the upstream's bytes as they came");
+  assert.equal(
+    await response.text(),
+    events.join("").replace(PROVIDER_KEY, "sk-ant-...x7f2"),
+    "the client gets the upstream's bytes as they came, but for the key",
+  );
   const log = await relay.nextRequestLog();
   assert.equal(log.message, "key sk-ant-...x7f2 was revoked");
   assert.ok(!JSON.stringify(relay.logs).includes(PROVIDER_KEY));

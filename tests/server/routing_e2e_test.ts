@@ -64,8 +64,13 @@ const DOCUMENT_BY_URL = {
   }],
 };
 
-const status = (code: number, type: string, headers: Record<string, string> = {}): FakeHandler => () =>
-  Response.json({ type: "error", error: { type, message: `${code} from fake` } }, { status: code, headers });
+const status = (
+  code: number,
+  type: string,
+  headers: Record<string, string> = {},
+  message = `${code} from fake`,
+): FakeHandler =>
+() => Response.json({ type: "error", error: { type, message } }, { status: code, headers });
 
 Deno.test("a 529 before the stream moves to the next provider; the client sees only the success", async () => {
   const down = startFakeUpstream(status(529, "overloaded_error"));
@@ -385,19 +390,40 @@ Deno.test("an answer in an encoding fetch does not decode is a failure, not byte
   await Promise.all([deflated.close(), up.close(), limited.close()]);
 });
 
-Deno.test("an upstream's error quoting the key it was sent is logged with the key masked, whatever it looks like", async () => {
+Deno.test("an upstream's error event quoting the key it was sent is masked in the log and the stream, whatever the key looks like", async () => {
   const key = "my-local-vllm-secret-passphrase";
   const quoting = startFakeUpstream(() =>
     sseChunks([
-      'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":1}}}\n\n',
-      `event: error\ndata: {"type":"error","error":{"type":"authentication_error","message":"Incorrect API key provided: ${key}."}}\n\n`,
+      'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":1}}}\n\nevent: error\ndata: {"type":"error","error":{"type":"authentication_error","message":"Incorrect API key provided: my-local-',
+      `vllm-secret-passphrase."}}\n\n`,
     ])
   );
   await using relay = startTestRelay({ routes: [routeTo("local", quoting.url, [key])], retry: RETRY });
-  await (await post(relay.url)).text();
+  const stream = await (await post(relay.url)).text();
+  assert.ok(stream.includes(`Incorrect API key provided: ${maskSecret(key)}.`), stream);
+  assert.ok(!stream.includes(key), "not in the stream, though it came split across two chunks");
   const line = await relay.nextRequestLog();
   assert.equal(line.message, `Incorrect API key provided: ${maskSecret(key)}.`);
   assert.ok(!JSON.stringify(relay.logs).includes(key), "nowhere in the log");
+  await quoting.close();
+});
+
+Deno.test("an error answer quoting the key it was sent reaches the client with the key masked, on both front doors", async () => {
+  const key = "sk-ant-api03-AAAAbbbbCCCCdddd1111x7f2";
+  const quoting = startFakeUpstream(
+    status(400, "invalid_request_error", {}, `invalid x-api-key: ${key}`),
+  );
+  await using relay = startTestRelay({ routes: [routeTo("a", quoting.url, [key])], retry: RETRY });
+  const anthropic = await post(relay.url);
+  assert.equal(anthropic.status, 400);
+  assert.equal((await anthropic.json()).error.message, `invalid x-api-key: ${maskSecret(key)}`);
+  const openai = await fetch(`${relay.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "hi" }] }),
+  });
+  assert.equal(openai.status, 400);
+  assert.equal((await openai.json()).error.message, `invalid x-api-key: ${maskSecret(key)}`);
   await quoting.close();
 });
 

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { BodyCutError } from "../../src/stream/body_cut.ts";
 import { forwardBody, type ForwardOutcome } from "../../src/stream/forward.ts";
 import { ANTHROPIC_PING } from "../../src/stream/keep_alive.ts";
+import { SecretMask } from "../../src/stream/secret_mask.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import { maskSecret } from "../../src/util/mask.ts";
 import { WatchedReader } from "../../src/stream/watched_reader.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
@@ -42,6 +44,29 @@ Deno.test("forwardBody hands on the first chunk and the rest as they come, then 
   source.end();
   assert.equal((await reader.read()).done, true);
   assert.deepEqual(await outcome, { kind: "complete", bytes: first.byteLength + next.byteLength });
+});
+
+Deno.test("forwardBody masks the key across chunks; what may begin it goes out with the next chunk or at the end", async () => {
+  const key = "sk-ant-api03-AAAAbbbbCCCCdddd1111x7f2";
+  const source = controlledStream();
+  const outcome = Promise.withResolvers<ForwardOutcome>();
+  const reader = forwardBody(new WatchedReader(source.body.getReader()), {
+    sse: true,
+    mask: SecretMask.for(key),
+    onDone: outcome.resolve,
+  }).getReader();
+  const read = async () => new TextDecoder().decode((await reader.read()).value);
+  source.push(bytes("data: bad key sk-ant-api03-AAAA"));
+  assert.equal(await read(), "data: bad key ");
+  source.push(bytes("bbbbCCCCdddd1111x7f2, see sk-ant-"));
+  assert.equal(await read(), `${maskSecret(key)}, see `);
+  source.end();
+  assert.equal(await read(), "sk-ant-", "an answer that ends on what only began like the key ends whole");
+  assert.equal((await reader.read()).done, true);
+  assert.deepEqual(await outcome.promise, {
+    kind: "complete",
+    bytes: `data: bad key ${maskSecret(key)}, see sk-ant-`.length,
+  });
 });
 
 Deno.test("forwardBody ends a failed SSE body on an event boundary with event: error", async () => {

@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { SecretMask } from "../../src/stream/secret_mask.ts";
+import { concatBytes } from "../../src/util/bytes.ts";
+import { maskSecret } from "../../src/util/mask.ts";
+import { splitAwkwardly } from "../_helpers/golden.ts";
+
+const KEY = "sk-ant-api03-AAAAbbbbCCCCdddd1111x7f2";
+const encode = (text: string) => new TextEncoder().encode(text);
+const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+/** What the client gets of `chunks` through one mask: each chunk's output, then the held tail. */
+function masked(chunks: Uint8Array[], secret = KEY): string {
+  const mask = SecretMask.for(secret)!;
+  const out = chunks.map((chunk) => mask.apply(chunk));
+  const held = mask.flush();
+  return decode(concatBytes(held ? [...out, held] : out));
+}
+
+Deno.test("a key an answer quotes is masked, however the answer is cut into chunks", () => {
+  const text = `data: {"type":"error","error":{"message":"bad key ${KEY}, not ${KEY}"}}\n\n`;
+  const expected = text.replaceAll(KEY, maskSecret(KEY));
+  for (const chunks of splitAwkwardly(encode(text))) assert.equal(masked(chunks), expected);
+});
+
+Deno.test("text that only begins like the key passes whole, the tail it held going out with the next chunk", () => {
+  const mask = SecretMask.for(KEY)!;
+  assert.equal(decode(mask.apply(encode("the key is sk-ant-"))), "the key is ");
+  assert.equal(decode(mask.apply(encode("api04 and so"))), "sk-ant-api04 and so");
+  assert.equal(mask.flush(), undefined);
+  assert.equal(masked([encode("ends with sk-ant-api03")]), "ends with sk-ant-api03", "flushed at the end");
+});
+
+Deno.test("a chunk without the key is handed on as it is, no copy made", () => {
+  const mask = SecretMask.for(KEY)!;
+  const chunk = encode('event: content_block_delta\ndata: {"text":"sssk sk-"}\n\n');
+  assert.equal(mask.apply(chunk), chunk);
+});
+
+Deno.test("a key too short to tell from words, or none, has no mask", () => {
+  assert.equal(SecretMask.for("x"), undefined);
+  assert.equal(SecretMask.for(undefined), undefined);
+  assert.equal(masked([encode("secret here")], "secret"), "*** here");
+});
