@@ -54,8 +54,6 @@ export async function mockRespond(request: MockRequest, options: MockOptions): P
   const record = asJsonObject(request.body);
   const hashed = record ? { ...record, stream: undefined } : request.body;
   const ids = await _ids(_encoder.encode(JSON.stringify(hashed) ?? ""));
-  const effective = _withOverride(options, request.headers.get("x-relay-mock"));
-  if (typeof effective === "string") return _error(400, effective, ids.request);
   const { method, path, body } = request;
   // HEAD is a GET whose body the server leaves out, as any HTTP upstream answers it.
   const get = method === "GET" || method === "HEAD";
@@ -77,6 +75,9 @@ export async function mockRespond(request: MockRequest, options: MockOptions): P
   if (path === "/v1/messages/count_tokens") {
     return _json({ input_tokens: _estimateTokens(fields) }, ids.request);
   }
+  // Knobs shape Messages only: the header is read, and refused, there alone.
+  const effective = _withOverride(options, request.headers.get("x-relay-mock"));
+  if (typeof effective === "string") return _error(400, effective, ids.request);
   return await _messages(fields, effective, ids, request.signal);
 }
 

@@ -381,6 +381,19 @@ Deno.test("mock: a bad x-relay-mock header is a 400 that names the problem", asy
   }
 });
 
+Deno.test("mock: count_tokens and the model list answer whatever x-relay-mock says: its knobs shape Messages only", async () => {
+  const headers = new Headers({ "x-relay-mock": "events=0, fault=nope" });
+  const counted = await mockRespond(request(hello, { path: "/v1/messages/count_tokens", headers }), defaults);
+  assert.equal(counted.status, 200);
+  assert.ok((await counted.json()).input_tokens > 0);
+  const models = await mockRespond(
+    request(undefined, { method: "GET", path: "/v1/models", headers }),
+    defaults,
+  );
+  assert.equal(models.status, 200);
+  assert.ok((await models.json()).data.length > 0);
+});
+
 Deno.test("mock: malformed Messages bodies get Anthropic's 400", async () => {
   const cases: [unknown, RegExp][] = [
     [undefined, /JSON object/],
