@@ -1,12 +1,14 @@
 import { Command } from "@commander-js/extra-typings";
 import { formatDiff } from "../config/diff.ts";
 import { writeFileAtomic } from "../config/write.ts";
+import { systemEnvironment } from "../providers/registry.ts";
+import { routesFromConfig } from "../routing/routes.ts";
 import { STRATEGY_NAMES } from "../routing/strategies/types.ts";
 import { reportConfigError } from "./_config_error.ts";
 import { Cancelled } from "./_prompts.ts";
-import { build, checkedText, literalSecrets, nextSteps, redact } from "./init/build.ts";
+import { build, type Built, checkedText, literalSecrets, nextSteps, redact } from "./init/build.ts";
 import { checkKeys } from "./init/check_keys.ts";
-import { type InitOptions, listFindings, loadContext } from "./init/context.ts";
+import { type InitContext, type InitOptions, listFindings, loadContext } from "./init/context.ts";
 import { refuseFlags } from "./init/flags.ts";
 import { offeredKinds } from "./init/providers.ts";
 import { askSetup } from "./init/questions.ts";
@@ -96,6 +98,8 @@ async function _run(options: InitOptions, signal: AbortSignal): Promise<number> 
   if (checked === "refused") return 1;
   built = checked;
   for (const warning of built.warnings) context.out.log("warn", warning);
+  const unready = _whyServeRefuses(context, built);
+  if (unready) context.out.log("warn", `relay serve cannot start with this file yet: ${unready}`);
 
   if (existing !== undefined) {
     const secrets = literalSecrets(context.before, setup);
@@ -129,8 +133,23 @@ async function _run(options: InitOptions, signal: AbortSignal): Promise<number> 
       (written.backup ? `\nThe old file is kept as ${written.backup} (mode 0600).` : ""),
   );
   context.out.note(nextSteps(context, built), "Next");
-  context.out.outro("relay is set up.");
+  context.out.outro(
+    unready ? "relay is set up once it has what the warning above names." : "relay is set up.",
+  );
   return 0;
+}
+
+/**
+ * What `relay serve` would refuse the file for on this machine as it is now: building the providers
+ * looks for their credentials (an AWS chain, a service account file), which the answers only name.
+ */
+function _whyServeRefuses(context: InitContext, built: Built): string | undefined {
+  try {
+    routesFromConfig(built.config, context.path, { ...systemEnvironment, env: context.env });
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
 }
 
 function _collect(value: string, previous: string[] = []): string[] {

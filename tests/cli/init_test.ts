@@ -442,6 +442,25 @@ Deno.test("relay init prints no export worked out from a variable this shell lac
   assert.doesNotMatch(stdout, /ANTHROPIC_AUTH_TOKEN|unset\.invalid|the token is shown/);
 });
 
+Deno.test("relay init says when relay serve could not start with what it wrote: Bedrock without AWS credentials", async () => {
+  const flags = ["init", "--yes", "--provider", "bedrock", "--region", "eu-west-1"];
+  const without = await runRelay(flags, { cwd: await sandbox() });
+  assert.equal(without.code, 0, without.stderr);
+  assert.match(
+    without.stderr,
+    /relay serve cannot start with this file yet: .*providers\[0\]: bedrock: no AWS credentials found/,
+  );
+  assert.match(without.stdout, /relay is set up once it has what the warning above names\./);
+  const credentials = {
+    AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
+    AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG",
+  };
+  const withCredentials = await runRelay(flags, { cwd: await sandbox(), env: credentials });
+  assert.equal(withCredentials.code, 0, withCredentials.stderr);
+  assert.doesNotMatch(withCredentials.stderr, /cannot start/);
+  assert.match(withCredentials.stdout, /relay is set up\.$/m);
+});
+
 Deno.test("relay init offers Bedrock the inference profiles of its region's geography", async () => {
   const home = await sandbox();
   const flags = ["--provider", "bedrock", "--region", "eu-west-1", "--aws-profile", "work"];
