@@ -638,6 +638,16 @@ async function _try(
       const error = _redirected(route, response);
       return { kind: "failed", outcome: { kind: "network", error }, headers: response.headers, error };
     }
+    // Deno's fetch takes any three digits, but a client can be answered only 200 to 599: a status beyond
+    // says the upstream is no HTTP API relay can pass on, as a broken connection would.
+    if (response.status > 599) {
+      await response.body?.cancel().catch(() => {});
+      const error = new RelayError(
+        502,
+        `upstream ${route.provider.name} answered status ${response.status}, which HTTP does not define`,
+      );
+      return { kind: "failed", outcome: { kind: "network", error }, headers: response.headers, error };
+    }
     const encoding = undecodedEncoding(response.headers);
     if (encoding !== undefined) {
       await response.body?.cancel().catch(() => {});

@@ -778,6 +778,50 @@ Deno.test("a provider passed over leaves the wait as the last real failure set i
   await Promise.all([flaky.close(), openai.close()]);
 });
 
+/** An upstream on raw TCP that answers every request with `head` (status line and headers) and `{}`. */
+function rawUpstream(statusLine: string): { url: string; close: () => void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  (async () => {
+    for await (const connection of listener) {
+      await connection.read(new Uint8Array(65_536));
+      await connection.write(
+        new TextEncoder().encode(
+          `${statusLine}\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}`,
+        ),
+      ).catch(() => {});
+      connection.close();
+    }
+  })().catch(() => {});
+  return { url: `http://127.0.0.1:${listener.addr.port}`, close: () => listener.close() };
+}
+
+Deno.test("an upstream status HTTP does not define (600 to 999) is a failed attempt and a 502, its slot freed", async () => {
+  const weird = rawUpstream("HTTP/1.1 600 Weird");
+  const up = startFakeUpstream();
+  await using relay = startTestRelay({
+    routes: [routeTo("weird", weird.url), routeTo("up", up.url)],
+    retry: RETRY,
+    maxConcurrent: 1,
+  });
+  const failedOver = await post(relay.url);
+  assert.equal(failedOver.status, 200, "the next provider answered");
+  await failedOver.body?.cancel();
+  await using alone = startTestRelay({
+    routes: [routeTo("weird", weird.url)],
+    retry: RETRY,
+    maxConcurrent: 1,
+  });
+  for (let i = 0; i < 2; i++) {
+    const answer = post(alone.url);
+    assert.ok(await settlesWithin(answer, 5_000), "the one slot was given back");
+    const response = await answer;
+    assert.equal(response.status, 502);
+    assert.match((await response.json()).error.message, /answered status 600, which HTTP does not define/);
+  }
+  weird.close();
+  await up.close();
+});
+
 Deno.test("a provider passed over after a failure does not double the backoff: the next one is asked once it is over", async () => {
   const clock = new FakeClock();
   const down = startFakeUpstream(status(500, "api_error"));
