@@ -147,14 +147,17 @@ export class Pricing {
 
   /**
    * What `usage` of `model` cost, in USD, rounded to a billionth of a dollar so sums stay exact enough
-   * to compare; `undefined` when the model has no price.
+   * to compare; `undefined` when the model has no price. A count below zero counts as none: a cost
+   * is never negative, which would credit a budget.
    */
   cost(model: string | undefined, usage: UsageDetail): number | undefined {
     const price = this.priceOf(model);
     if (!price) return undefined;
-    const cacheWrite1h = Math.min(usage.cacheWrite1h, usage.cacheWrite);
-    const perMillion = usage.input * price.input + usage.output * price.output +
-      usage.cacheRead * price.cacheRead + (usage.cacheWrite - cacheWrite1h) * price.cacheWrite +
+    const count = (tokens: number) => Math.max(0, tokens);
+    const cacheWrite = count(usage.cacheWrite);
+    const cacheWrite1h = Math.min(count(usage.cacheWrite1h), cacheWrite);
+    const perMillion = count(usage.input) * price.input + count(usage.output) * price.output +
+      count(usage.cacheRead) * price.cacheRead + (cacheWrite - cacheWrite1h) * price.cacheWrite +
       cacheWrite1h * price.cacheWrite1h;
     return Math.round(perMillion * 1_000) / 1e9;
   }

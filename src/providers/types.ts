@@ -4,6 +4,7 @@
  * the adapter returns a `Response` whose status, headers and body are already in Anthropic's format
  * (Anthropic-format upstreams return the upstream response as is, so the bytes are never copied).
  */
+import type { AnthropicUsage } from "../stream/openai_types.ts";
 import type { HeaderReader } from "../util/headers.ts";
 
 /** One credential of a provider, as the adapter needs it. */
@@ -30,6 +31,13 @@ export interface UsageFallback {
   readonly inputTokens: number;
   /** Called when an answer's usage is the estimate, so the access log can say so. */
   estimated(): void;
+  /**
+   * Called by an adapter that streams such an answer as it begins, with the `usage` its `message_delta`
+   * would carry were the answer to end now (estimates where the upstream has not counted yet, told to
+   * `estimated` when read). Its `message_start` says zero tokens, so an answer that never reaches its
+   * `message_delta` (the client left, the upstream broke off) is counted from this instead.
+   */
+  streaming?(usageSoFar: () => AnthropicUsage): void;
 }
 
 export interface ProviderRequest {

@@ -17,6 +17,7 @@ import { estimateTokens } from "../routing/token_estimate.ts";
 import { endOfLastEvent } from "../stream/event_boundary.ts";
 import { forwardBody, type ForwardOutcome } from "../stream/forward.ts";
 import { ANTHROPIC_PING, DEFAULT_KEEPALIVE_MS } from "../stream/keep_alive.ts";
+import type { AnthropicUsage } from "../stream/openai_types.ts";
 import { MIN_MASKED_SECRET, SecretMask } from "../stream/secret_mask.ts";
 import { StreamTimeoutError } from "../stream/timeouts.ts";
 import { countedTokens, type UsageDetail, UsageTap } from "../stream/usage_tap.ts";
@@ -607,6 +608,9 @@ async function _try(
   const request = c.req.raw;
   const { route } = attempt;
   const headersIn = Promise.withResolvers<undefined>();
+  // What this attempt's answer has used so far, when its adapter makes the answer itself: the tap falls
+  // back on it for a stream that ends before its usage.
+  let usageSoFar: (() => AnthropicUsage) | undefined;
   const providerRequest: ProviderRequest = {
     path: _upstreamPath(c),
     search: _search(request.url),
@@ -619,7 +623,7 @@ async function _try(
     signal: upstream.signal,
     onHeaders: () => headersIn.resolve(undefined),
     idleMs: route.timeouts.idle,
-    usageFallback,
+    usageFallback: { ...usageFallback, streaming: (soFar) => usageSoFar = soFar },
   };
   const sentAt = clock.now();
   let response: Response | undefined;
@@ -684,7 +688,7 @@ async function _try(
       timers,
     });
     const sse = _isSse(response);
-    const usage = new UsageTap(sse);
+    const usage = new UsageTap(sse, () => usageSoFar?.());
     // Pings keep a stream alive, but none is an answer: the first event is due within first_byte.
     const commit = { by: sentAt + route.timeouts.firstByte, clock, route, upstream, key: attempt.key };
     const head = await _untilCommitted(reader, usage, sse, commit);
@@ -826,6 +830,7 @@ function _answer(
     first: tried.head,
     afterHead: tellRouter,
     sse,
+    ended: () => usage.ended(),
     mask: SecretMask.for(attempt.key?.secret),
     // Chosen once per answer: without log.bodies, a chunk costs what it did before.
     observe: bodies

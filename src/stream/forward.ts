@@ -41,6 +41,13 @@ export interface ForwardOptions {
    * does, `describeFailure` naming the reason.
    */
   unfinished?: () => Error | undefined;
+  /**
+   * Asked after each chunk (`first` too): whether the source has sent the event that ends its answer
+   * (`message_stop`, or an `error`). The body then ends there, complete, and the source is cancelled:
+   * an upstream that keeps the connection open after its last event would otherwise hold the client
+   * until `timeouts.idle` and end its whole answer as a failure.
+   */
+  ended?: () => boolean;
   /** Called once, when the body ends for any reason. */
   onDone?: (outcome: ForwardOutcome) => void;
   /**
@@ -162,7 +169,15 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
       onFailure(error);
       return;
     }
-    client?.handed();
+    if (options.ended?.()) endAtLastEvent();
+    else client?.handed();
+  };
+  const endAtLastEvent = () => {
+    sendHeld();
+    controller.close();
+    if (afterHead) headIsOut();
+    finish({ kind: "complete", bytes });
+    reader.cancel().catch(() => {});
   };
   const onFailure = (error: unknown) => {
     if (finished) return;
@@ -187,6 +202,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     start(streamController) {
       controller = streamController;
       if (options.first) emit(options.first);
+      if (options.ended?.()) return endAtLastEvent();
       const { keepAlive } = options;
       if (options.sse && keepAlive) {
         reader.onQuiet(keepAlive.intervalMs, () => {

@@ -6,6 +6,7 @@
  */
 import type { UsageFallback } from "../providers/types.ts";
 import type { AnthropicUsage, ChatUsage } from "./openai_types.ts";
+import { tokenCount } from "./usage_tap.ts";
 
 /** The `stop_reason` values relay reports for an OpenAI-format answer. */
 export type StopReason = "end_turn" | "max_tokens" | "tool_use" | "refusal";
@@ -131,9 +132,9 @@ export function openaiUsageFor(usage: AnthropicUsage | null | undefined) {
 }
 
 function _isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isFinite(value) && value >= 0;
+  return tokenCount(value) !== undefined;
 }
 
-function _count(value: number | null | undefined): number {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : 0;
+function _count(value: unknown): number {
+  return tokenCount(value) ?? 0;
 }

@@ -120,10 +120,12 @@ export class OpenAIToAnthropic {
   /**
    * `message_start`, sent as soon as the upstream accepted the request: the client then holds an open
    * stream that keep-alives can fill while a slow model prepares its first token. The input token count
-   * is not known yet; it arrives in `message_delta`.
+   * is not known yet; it arrives in `message_delta`, until which the usage fallback can tell what the
+   * answer has used so far.
    */
   start(): AnthropicEvent[] {
-    const { messageId: id, model } = this.#options;
+    const { messageId: id, model, usageFallback } = this.#options;
+    usageFallback?.streaming?.(() => answerUsage(this.#usage, usageFallback, () => this.#writtenTokens));
     const usage = {
       input_tokens: 0,
       cache_creation_input_tokens: 0,

@@ -1,5 +1,6 @@
 import type { TokenCount } from "../routing/token_estimate.ts";
 import { concatBytes } from "../util/bytes.ts";
+import type { AnthropicUsage } from "./openai_types.ts";
 import { SseDecoder, type SseEvent } from "./sse_decode.ts";
 
 /**
@@ -28,6 +29,22 @@ export function countedTokens(detail: UsageDetail): TokenCount {
   return { input: detail.input + detail.cacheWrite, output: detail.output };
 }
 
+/**
+ * A token count as an answer reports it, when it is one: a non-negative safe integer. Anything else (a
+ * negative, fraction, absurd or missing figure) reads as no count at all, so an upstream can neither
+ * credit a client's budget nor price an answer at a googol.
+ *
+ * @example
+ * ```ts
+ * tokenCount(87); // 87
+ * tokenCount(-1_000_000); // undefined
+ * tokenCount(1e300); // undefined
+ * ```
+ */
+export function tokenCount(value: unknown): number | undefined {
+  return Number.isSafeInteger(value) && (value as number) >= 0 ? value as number : undefined;
+}
+
 const _NO_EVENTS: readonly SseEvent[] = [];
 
 /** JSON bodies up to this size are kept whole and parsed for their `usage`. */
@@ -42,7 +59,9 @@ const _JSON_TAIL_BYTES = 64 * 1024;
  * Reads the token usage an Anthropic answer reports, from copies of the chunks relay forwards: a
  * stream's `message_start` and last `message_delta`, or a message's `usage`. It never holds up, changes
  * or fails a chunk. Input counts `input_tokens` plus cache writes (what input rate limits count);
- * cache reads are left out, as Anthropic's own limits leave them out.
+ * cache reads are left out, as Anthropic's own limits leave them out. A stream relay translates
+ * itself starts with zero usage: `unreported` then gives what the answer used so far, read in place of
+ * a `message_delta` the stream ended without.
  *
  * @example
  * ```ts
@@ -65,10 +84,18 @@ export class UsageTap {
   #errorData: string | undefined;
   /** The stream sent the event that ends it: `message_stop`, or an `error`. */
   #ended = false;
+  /** A `message_delta`, the answer's own final usage, was read. */
+  #reported = false;
+  readonly #unreported: (() => AnthropicUsage | undefined) | undefined;
 
-  constructor(sse: boolean) {
+  /**
+   * @param unreported For a stream: the usage so far of an answer whose `message_start` counts none
+   * (`UsageFallback.streaming`), or `undefined` for any other.
+   */
+  constructor(sse: boolean, unreported?: () => AnthropicUsage | undefined) {
     if (sse) this.#decoder = new SseDecoder();
     else this.#json = [];
+    this.#unreported = unreported;
   }
 
   /**
@@ -88,8 +115,11 @@ export class UsageTap {
       }
       for (const event of events) {
         const name = event.event;
-        if (name === "message_start" || name === "message_delta") this.#read(event.data);
-        else if (name === "message_stop") this.#ended = true;
+        if (name === "message_start") this.#read(event.data);
+        else if (name === "message_delta") {
+          this.#read(event.data);
+          this.#reported = true;
+        } else if (name === "message_stop") this.#ended = true;
         else if (name === "error") {
           this.#errorData = event.data;
           this.#ended = true;
@@ -115,6 +145,11 @@ export class UsageTap {
     return this.#errorData;
   }
 
+  /** Whether the stream has sent the event that ends an Anthropic answer: `message_stop`, or an `error`. */
+  ended(): boolean {
+    return this.#ended;
+  }
+
   /**
    * Whether the stream has yet to send the event that ends an Anthropic answer: `message_stop`, or an
    * `error`. One that ends without it was cut short, and the SDKs reject it. Never for a JSON body, nor
@@ -130,11 +165,17 @@ export class UsageTap {
     return detail && countedTokens(detail);
   }
 
-  /** The usage reported so far, cache reads and writes apart; `undefined` when the answer named none. */
+  /**
+   * The usage reported so far, cache reads and writes apart; `undefined` when the answer named none. A
+   * stream without its `message_delta` yet counts what `unreported` gives, when it gives anything.
+   */
   detail(): UsageDetail | undefined {
     if (this.#json) {
       const text = new TextDecoder().decode(concatBytes(this.#json));
       this.#read(this.#tailOnly ? _lastUsage(text) : text);
+    } else if (!this.#reported) {
+      const soFar = this.#unreported?.();
+      if (soFar) this.#take(soFar as Record<string, unknown>);
     }
     if (this.#input === undefined && this.#output === undefined) return undefined;
     return {
@@ -154,9 +195,11 @@ export class UsageTap {
     } catch {
       return;
     }
-    if (!usage) return;
-    const count = (name: string, within = usage!) =>
-      typeof within[name] === "number" ? within[name] as number : undefined;
+    if (usage) this.#take(usage);
+  }
+
+  #take(usage: Record<string, unknown>): void {
+    const count = (name: string, within = usage) => tokenCount(within[name]);
     // A later event repeats what an earlier one said (message_delta's usage is cumulative), so the
     // last figure for each field stands.
     this.#input = count("input_tokens") ?? this.#input;

@@ -136,3 +136,13 @@ Deno.test("cost from a golden stream is exact: input, output, cache reads, 5-min
   assert.equal(new Pricing().cost("qwen3-coder", usage), undefined);
   assert.equal(new Pricing().cost("claude-haiku-4-5", NONE), 0);
 });
+
+Deno.test("a negative count costs nothing, never credit: the cost is never below zero", () => {
+  const pricing = new Pricing();
+  const negative = { input: 1_000, output: -1_000_000, cacheRead: -5, cacheWrite: -3, cacheWrite1h: -2 };
+  assert.equal(
+    pricing.cost("claude-sonnet-4-5", negative),
+    pricing.cost("claude-sonnet-4-5", { ...NONE, input: 1_000 }),
+  );
+  assert.equal(pricing.cost("claude-sonnet-4-5", { ...NONE, output: -1 }), 0);
+});

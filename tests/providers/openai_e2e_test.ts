@@ -205,6 +205,25 @@ Deno.test("an upstream that reports no usage is answered and logged with relay's
   }
 });
 
+Deno.test("an OpenAI upstream's stream cut before its usage counts relay's flagged estimate, not zero tokens", async () => {
+  const text = "Hello from a stream that will not finish";
+  // No finish, no usage: the stream is cut after its text (a hunter's client left here, charged nothing).
+  await using s = setup(() =>
+    openaiStream([chunk({ role: "assistant", content: "" }), chunk({ content: text })])
+  );
+  await (await fetch(`${s.relay.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ ...ASK, stream: true }),
+  })).text();
+  const line = await s.relay.nextRequestLog();
+  assert.equal(line.outcome, "upstream_failed");
+  assert.deepEqual(
+    [line.input_tokens, line.output_tokens, line.usage_estimated],
+    [estimateTokens({ ...ASK, stream: true }).input, Math.ceil(text.length / 3.5), true],
+  );
+});
+
 Deno.test("an OpenAI upstream's redirect is relay's 502 naming it, as for every upstream", async () => {
   await using s = setup(() =>
     new Response(null, { status: 308, headers: { location: "https://moved.example/v1" } })

@@ -4,6 +4,7 @@ import { gzip } from "node:zlib";
 import { promisify } from "node:util";
 import { Hono } from "hono";
 import { FakeClock } from "../_helpers/fake_clock.ts";
+import { settlesWithin } from "../_helpers/settles_within.ts";
 import { controlledStream, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { armedBefore, PROVIDER_KEY, startTestRelay, TEST_ROUTING, TEST_TIMEOUTS } from "../_helpers/relay.ts";
 import type { Provider, ProviderRequest } from "../../src/providers/types.ts";
@@ -71,6 +72,23 @@ Deno.test("golden SSE streams arrive byte for byte whatever the upstream's chunk
     }
     await upstream.close();
   }
+});
+
+Deno.test("a stream ends at its message_stop, complete, though the upstream keeps the connection open", async () => {
+  const golden = await loadGolden("text");
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  // The clock never moves: only the answer's own end can end it.
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, clock: new FakeClock() });
+  stream.push(golden);
+  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  const body = bytesOf(response);
+  assert.ok(await settlesWithin(body, 5_000), "the client's stream ended at message_stop");
+  assert.deepEqual(await body, golden);
+  await stream.cancelled;
+  const log = await relay.nextRequestLog();
+  assert.deepEqual([log.outcome, log.output_tokens], ["complete", 12]);
+  await upstream.close();
 });
 
 Deno.test("the upstream receives the client's body bytes unchanged, query kept, provider key in place of the client's", async () => {

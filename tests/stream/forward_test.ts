@@ -8,6 +8,7 @@ import { maskSecret } from "../../src/util/mask.ts";
 import { WatchedReader } from "../../src/stream/watched_reader.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
+import { settlesWithin } from "../_helpers/settles_within.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -132,6 +133,32 @@ Deno.test("forwardBody ends a body its source ended unfinished as a failed one: 
   ended.source.end();
   assert.equal((await ended.reader.read()).done, true);
   assert.equal((await ended.outcome).kind, "complete");
+});
+
+Deno.test("forwardBody ends the body at the source's last event, complete, though the source stays open", async () => {
+  for (const inFirst of [false, true]) {
+    const source = controlledStream();
+    const outcome = Promise.withResolvers<ForwardOutcome>();
+    const stop = bytes("event: message_stop\ndata: {}\n\n");
+    let ended = false;
+    const reader = forwardBody(new WatchedReader(source.body.getReader()), {
+      first: inFirst ? stop : bytes("event: ping\ndata: {}\n\n"),
+      sse: true,
+      observe: (chunk) => ended ||= new TextDecoder().decode(chunk).includes("message_stop"),
+      ended: () => ended || inFirst,
+      onDone: outcome.resolve,
+    }).getReader();
+    await reader.read();
+    if (!inFirst) {
+      source.push(stop);
+      assert.deepEqual((await reader.read()).value, stop);
+    }
+    const last = reader.read();
+    assert.ok(await settlesWithin(last, 5_000), "no wait for a source that never ends");
+    assert.equal((await last).done, true);
+    assert.equal((await outcome.promise).kind, "complete");
+    await source.cancelled;
+  }
 });
 
 Deno.test("forwardBody passes a client's cancel to the upstream", async () => {

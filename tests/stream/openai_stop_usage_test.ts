@@ -95,3 +95,21 @@ Deno.test("answerUsage estimates what the upstream did not count, and says so", 
   );
   assert.equal(said, 6, "the upstream's own counts are no estimate");
 });
+
+Deno.test("only whole, non-negative, safe counts are the upstream's: others are estimated, or zero", () => {
+  const absurd = {
+    prompt_tokens: 1e300,
+    completion_tokens: -1_000,
+    prompt_tokens_details: { cached_tokens: 2.5 },
+  };
+  assert.deepEqual(anthropicUsageFor(absurd), anthropicUsageFor(undefined));
+  let said = 0;
+  assert.deepEqual(
+    answerUsage({ prompt_tokens: 50, completion_tokens: -1_000 }, {
+      inputTokens: 120,
+      estimated: () => said++,
+    }, () => 6.2),
+    { input_tokens: 50, output_tokens: 7, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+  );
+  assert.equal(said, 1);
+});

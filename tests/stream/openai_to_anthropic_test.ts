@@ -4,7 +4,10 @@ import { OpenAIToAnthropic, openaiToAnthropicSse } from "../../src/stream/openai
 import { anthropicMessageFor } from "../../src/stream/openai_to_anthropic_message.ts";
 import { anthropicToolId } from "../../src/stream/openai_tool_ids.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
-import type { AnthropicEvent } from "../../src/stream/openai_types.ts";
+import type { AnthropicEvent, AnthropicUsage } from "../../src/stream/openai_types.ts";
+import { UsageTap } from "../../src/stream/usage_tap.ts";
+import { estimateWrittenTokens } from "../../src/routing/token_estimate.ts";
+import type { UsageFallback } from "../../src/providers/types.ts";
 import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
 import { splitAwkwardly } from "../_helpers/golden.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
@@ -741,4 +744,87 @@ Deno.test("after its finish_reason, an answer waits for the usage, or 3 s, or th
     cut.fail();
     await assert.rejects(readText(cutOutput), /controlled stream failed/);
   });
+});
+
+Deno.test("a translated stream counts the upstream's own usage when whole, and relay's flagged estimate when cut short", async (t) => {
+  /** The golden text stream's events: role, "Hello", " — café", ", 中文 🎉", finish, usage, [DONE]. */
+  const events = new TextDecoder().decode(await _golden("text.sse")).split(/(?<=\n\n)/);
+  const writtenBy = (texts: string[]) => Math.ceil(estimateWrittenTokens(texts));
+  /** The answer as relay wires it: the tap reads what goes out, and falls back on what the translator said. */
+  const relayed = (upstreamEvents: string[]) => {
+    let estimated = 0;
+    let usageSoFar: (() => AnthropicUsage) | undefined;
+    const usageFallback: UsageFallback = {
+      inputTokens: 2_000,
+      estimated: () => estimated++,
+      streaming: (soFar) => usageSoFar = soFar,
+    };
+    const translation = new OpenAIToAnthropic({
+      messageId: "m",
+      model: "gpt-4.1",
+      thinking: false,
+      newToolId: () => "t",
+      usageFallback,
+    });
+    const upstream = ReadableStream.from(upstreamEvents.map((event) => new TextEncoder().encode(event)));
+    const output = openaiToAnthropicSse(upstream, translation).getReader();
+    const tap = new UsageTap(true, () => usageSoFar?.());
+    /** Reads the answer, through the tap, to its end or until its text so far includes `until`. */
+    const read = async (until?: string) => {
+      let text = "";
+      while (until === undefined || !text.includes(until)) {
+        const { value, done } = await output.read();
+        if (done) break;
+        tap.observe(value);
+        text += new TextDecoder().decode(value);
+      }
+      return text;
+    };
+    return { tap, output, read, estimated: () => estimated };
+  };
+
+  await t.step("whole, with the upstream's usage: exactly its figures, no estimate", async () => {
+    const answer = relayed(events);
+    await answer.read();
+    assert.deepEqual(answer.tap.detail(), {
+      input: 214,
+      output: 18,
+      cacheRead: 1_920,
+      cacheWrite: 0,
+      cacheWrite1h: 0,
+    });
+    assert.equal(answer.estimated(), 0);
+  });
+  await t.step(
+    "the client leaves mid-answer: the input estimate and the output written so far, flagged",
+    async () => {
+      const answer = relayed(events);
+      await answer.read("café");
+      await answer.output.cancel();
+      assert.deepEqual(answer.tap.detail(), {
+        input: 2_000,
+        output: writtenBy(["Hello", " — café"]),
+        cacheRead: 0,
+        cacheWrite: 0,
+        cacheWrite1h: 0,
+      });
+      assert.ok(answer.estimated() > 0);
+    },
+  );
+  await t.step(
+    "the upstream ends before its finish: the same, after the error the client is told",
+    async () => {
+      const answer = relayed(events.slice(0, 4));
+      await answer.read();
+      assert.notEqual(answer.tap.errorData(), undefined);
+      assert.deepEqual(answer.tap.detail(), {
+        input: 2_000,
+        output: writtenBy(["Hello", " — café", ", 中文 🎉"]),
+        cacheRead: 0,
+        cacheWrite: 0,
+        cacheWrite1h: 0,
+      });
+      assert.ok(answer.estimated() > 0);
+    },
+  );
 });

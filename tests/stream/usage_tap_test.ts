@@ -148,3 +148,43 @@ Deno.test("UsageTap reads the usage at the end of a JSON message over 4 MiB, kee
   noUsage.observe(encoder.encode('"usage":null,"x":{"output_tokens":5}}'));
   assert.equal(noUsage.detail(), undefined, "a usage that is no object is none");
 });
+
+Deno.test("UsageTap counts only whole, non-negative, safe token counts: any other figure reads as none", () => {
+  const tap = new UsageTap(true);
+  tap.observe(new TextEncoder().encode(
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":10,' +
+      '"cache_creation_input_tokens":500,"cache_read_input_tokens":90,"output_tokens":1}}}\n\n' +
+      'event: message_delta\ndata: {"type":"message_delta","usage":{"input_tokens":1e300,' +
+      '"cache_creation_input_tokens":-500,"cache_read_input_tokens":2.5,"output_tokens":-1000000}}\n\n',
+  ));
+  assert.deepEqual(tap.detail(), { input: 10, output: 1, cacheRead: 90, cacheWrite: 500, cacheWrite1h: 0 });
+  const json = new UsageTap(false);
+  json.observe(new TextEncoder().encode('{"usage":{"input_tokens":-7,"output_tokens":"3"}}'));
+  assert.equal(json.detail(), undefined);
+});
+
+Deno.test("UsageTap counts what unreported gives only for a stream that has not sent its message_delta", () => {
+  const soFar = {
+    input_tokens: 900,
+    output_tokens: 40,
+    cache_read_input_tokens: 0,
+    cache_creation_input_tokens: 0,
+  };
+  let asked = 0;
+  const unreported = () => (asked++, soFar);
+  const start = 'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":0,' +
+    '"output_tokens":0}}}\n\n';
+  const cut = new UsageTap(true, unreported);
+  cut.observe(new TextEncoder().encode(start));
+  assert.deepEqual(cut.usage(), { input: 900, output: 40 });
+  const whole = new UsageTap(true, unreported);
+  whole.observe(new TextEncoder().encode(
+    start +
+      'event: message_delta\ndata: {"type":"message_delta","usage":{"input_tokens":870,"output_tokens":38}}\n\n',
+  ));
+  assert.deepEqual(whole.usage(), { input: 870, output: 38 });
+  assert.equal(asked, 1, "the answer's own usage needs no estimate");
+  const nothing = new UsageTap(true, () => undefined);
+  nothing.observe(new TextEncoder().encode(start));
+  assert.deepEqual(nothing.usage(), { input: 0, output: 0 });
+});
