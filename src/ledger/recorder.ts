@@ -13,6 +13,9 @@ export interface UsageRecorderOptions {
   logger: Logger;
 }
 
+/** Unpriced models warned about, at most: a client can name a new model in every request. */
+const _MAX_WARNED_MODELS = 1024;
+
 /**
  * Where relay hands each ended request: prices it by the model that ran, charges the client's month
  * and queues the record for the database. The promise it returns is the writer's backpressure.
@@ -43,7 +46,10 @@ export class UsageRecorder implements LedgerSink {
   record(entry: LedgerEntry): void | Promise<void> {
     const model = entry.upstreamModel ?? entry.model;
     const costUsd = entry.usage ? this.#pricing.cost(model, entry.usage) : 0;
-    if (costUsd === undefined && model !== undefined && !this.#unpriced.has(model)) {
+    if (
+      costUsd === undefined && model !== undefined && !this.#unpriced.has(model) &&
+      this.#unpriced.size < _MAX_WARNED_MODELS
+    ) {
       this.#unpriced.add(model);
       this.#options.logger.warn("no price for model", {
         model,

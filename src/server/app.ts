@@ -4,6 +4,7 @@ import { ClientRegistry } from "../ledger/clients.ts";
 import type { LogFields } from "../util/logger.ts";
 import { VERSION } from "../version.ts";
 import { clientAuth, type Refusal } from "./auth.ts";
+import { refuseWebPages } from "./browser_guard.ts";
 import { chatCompletions } from "./chat_completions.ts";
 import { RelayError } from "./errors.ts";
 import { logRequest } from "./events.ts";
@@ -48,6 +49,7 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   app.use(_refuseWhileShuttingDown(options.inFlight, (request) => parsedBodies.has(request)));
   app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
   const clients = options.clients ?? new ClientRegistry(namedClients(options.tokens));
+  app.use("/v1/*", refuseWebPages(_answerError));
   app.use("/v1/*", clientAuth(clients, _answerError));
   app.post("/v1/messages", forward);
   app.post("/v1/messages/count_tokens", forward);

@@ -174,6 +174,11 @@ export function messagesFields(body: unknown): MessagesFields {
   if (typeof model !== "string" || model === "") {
     throw new RelayError(400, `model: field required (a non-empty string), got ${_kind(model)}`);
   }
+  // Real ids, Bedrock's ARNs included, are far shorter; a longer name would be kept whole by the ledger,
+  // the log and relay's memory of unpriced models, each request a new one.
+  if (model.length > _MAX_MODEL_LENGTH) {
+    throw new RelayError(400, `model: at most ${_MAX_MODEL_LENGTH} characters, got ${model.length}`);
+  }
   // No model's name has one, and a NUL would cut the name short in the ledger.
   if (_CONTROL.test(model)) throw new RelayError(400, "model: must not contain control characters");
   // A lone surrogate (`"\ud800"` in JSON) becomes U+FFFD in UTF-8: two such names would be one in the
@@ -186,6 +191,7 @@ export function messagesFields(body: unknown): MessagesFields {
 }
 
 const _CONTROL = /\p{Cc}/u;
+const _MAX_MODEL_LENGTH = 256;
 
 function _kind(value: unknown): string {
   if (value === null) return "null";

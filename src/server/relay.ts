@@ -639,7 +639,7 @@ async function _try(
       : await _within(sending, attempt, "firstByte", upstream, timers);
     if (response.status >= 300 && response.status < 400) {
       await response.body?.cancel().catch(() => {});
-      const error = _redirected(route, response);
+      const error = _redirected(route, response, attempt.key);
       return { kind: "failed", outcome: { kind: "network", error }, headers: response.headers, error };
     }
     // Deno's fetch takes any three digits, but a client can be answered only 200 to 599: a status beyond
@@ -797,10 +797,15 @@ function _errorOf(
   } catch {
     // Not JSON: the data itself is the message.
   }
+  return { errorType, message: _maskKey(message, key) };
+}
+
+/** `text` with `key` masked wherever it quotes it, and anything else key-shaped too. */
+function _maskKey(text: string, key: ProviderKey | undefined): string {
   const quoted = key && key.secret.length >= MIN_MASKED_SECRET
-    ? message.replaceAll(key.secret, key.label)
-    : message;
-  return { errorType, message: maskSecretsInLine(quoted).text };
+    ? text.replaceAll(key.secret, key.label)
+    : text;
+  return maskSecretsInLine(quoted).text;
 }
 
 /** The committed answer, streamed to the client as it arrives. */
@@ -1078,9 +1083,10 @@ function _unavailable(step: Extract<Step, { kind: "exhausted" }>): RelayError {
  * passed on: the client would follow it straight to the upstream, relay's own token in hand. Any 3xx
  * counts: `fetch` follows none, and none is an answer.
  */
-function _redirected(route: Route, response: Response): RelayError {
+function _redirected(route: Route, response: Response, key: ProviderKey | undefined): RelayError {
   const location = response.headers.get("location");
-  const where = location ? ` to ${maskSecretsInLine(location).text}` : "";
+  // A Location may quote the key it was sent (`?api_key=…`), whatever the key looks like.
+  const where = location ? ` to ${_maskKey(location, key)}` : "";
   return new RelayError(
     502,
     `upstream ${route.provider.name} redirected (${response.status})${where}; relay does not follow ` +

@@ -54,6 +54,7 @@ Deno.test("messagesFields checks a parsed body the way inspectMessagesBody check
   assert.deepEqual(fields, { model: "claude-x", stream: true, json });
   assert.equal(fields.json, json, "the object handed in, not a copy");
   assert.deepEqual(messagesFields({ model: "m" }), { model: "m", stream: false, json: { model: "m" } });
+  assert.equal(messagesFields({ model: "m".repeat(256) }).model.length, 256, "256 characters still pass");
   for (
     const [body, message] of [
       [[1, 2], "request body must be a JSON object, got an array"],
@@ -65,6 +66,7 @@ Deno.test("messagesFields checks a parsed body the way inspectMessagesBody check
       [{ model: "claude\u0000-x" }, "model: must not contain control characters"],
       [{ model: "claude\u001b[2J" }, "model: must not contain control characters"],
       [{ model: "claude-\ud800" }, "model: must not contain a lone UTF-16 surrogate"],
+      [{ model: "m".repeat(257) }, "model: at most 256 characters, got 257"],
     ] as const
   ) {
     const expected = new RegExp(`^${RegExp.escape(message)}$`);

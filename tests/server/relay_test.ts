@@ -17,6 +17,7 @@ import { InFlight } from "../../src/server/in_flight.ts";
 import { relay, type RelayOptions } from "../../src/server/relay.ts";
 import { type RelayEnv, requestId } from "../../src/server/request_id.ts";
 import { createLogger, type LogFields } from "../../src/util/logger.ts";
+import { maskSecret } from "../../src/util/mask.ts";
 
 const MESSAGES =
   '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}';
@@ -104,6 +105,7 @@ Deno.test("the upstream receives the client's body bytes unchanged, query kept, 
     "x-api-key": "rly_client_token_0001",
     "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14",
     "origin": "http://localhost:3000",
+    "anthropic-dangerous-direct-browser-access": "true",
     "cookie": "a=b",
     "x-claude-code-session-id": "s-1",
   });
@@ -1221,6 +1223,24 @@ Deno.test("an upstream's redirect is a 502 naming it, never passed on for the cl
       "check the provider's base_url",
   );
   assert.equal((await relay.nextRequestLog()).outcome, "relay_error");
+  await upstream.close();
+});
+
+Deno.test("a redirect whose Location quotes the key relay sent names it masked, to the client and in the log", async () => {
+  const key = "lowercaseonlysecretkeyvalue";
+  const upstream = startFakeUpstream(() =>
+    new Response(null, {
+      status: 307,
+      headers: { location: `http://other.example/v1/messages?api_key=${key}` },
+    })
+  );
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, keys: [key] });
+  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+  assert.equal(response.status, 502);
+  const { message } = (await response.json()).error;
+  assert.ok(message.includes(`?api_key=${maskSecret(key)};`), message);
+  await relay.nextRequestLog();
+  assert.ok(!JSON.stringify(relay.logs).includes(key), "nowhere in the log");
   await upstream.close();
 });
 
