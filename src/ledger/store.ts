@@ -71,7 +71,8 @@ export interface LedgerStoreOptions {
  * `relay usage` reads while relay writes, and with `synchronous=NORMAL`, so a committed batch survives
  * a killed process (a power cut may lose the last few). The folder is created 0700 and the file kept
  * 0600: it holds usage metadata, never a secret. A writing store whose file is removed or replaced
- * while it is open opens, or creates, the file at its path again before the next batch.
+ * while it is open opens, or creates, the file at its path again before the next batch; relays
+ * sharing the file all move to the new one.
  *
  * @example
  * ```ts
@@ -93,7 +94,9 @@ export class LedgerStore {
    * The file a writing store has open, to notice it removed or replaced at `path` (SQLite would go on
    * writing into the unlinked file, where every record is lost); `undefined` while none is.
    */
-  #file: { dev: number; ino: number | null } | undefined;
+  #file: _FileId | undefined;
+  /** The `-wal` and `-shm` of the file a writing store has open, to tell them from a new file's. */
+  #sidecars: { path: string; id: _FileId }[] = [];
   /** SQLite's `data_version` when last asked; it moves only when another connection commits. */
   #dataVersion = 0;
 
@@ -101,7 +104,7 @@ export class LedgerStore {
     this.path = path;
     this.#readOnly = options.readOnly ?? false;
     this.#logger = options.logger;
-    this.#database = this.#connect();
+    this.#database = this.#connect(() => []);
     this.#dataVersion = this.#measure();
   }
 
@@ -124,19 +127,7 @@ export class LedgerStore {
     if (records.length === 0) return;
     if (this.#replaced()) {
       this.#logger?.warn("ledger file was removed or replaced; reopening it", { path: this.path });
-      // SQLite leaves the `-wal` of a database whose file moved at the path, where the new file
-      // would take the old one's pages from it: emptied into the old file first, it cannot. A reader
-      // of the old file can keep it from emptying; the batch then fails and is tried again. After a
-      // reopen that failed, the old one is closed already.
-      if (
-        this.#database.isOpen && this.#database.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get()?.busy !== 0
-      ) {
-        throw new Error(`the old ${this.path} is still being read`);
-      }
-      this.close();
-      this.#file = undefined;
-      this.#database = this.#connect();
-      this.#dataVersion = this.#measure();
+      this.#reopen();
     }
     const insert = this.#insert!;
     this.#database.exec("BEGIN");
@@ -208,37 +199,74 @@ export class LedgerStore {
     if (this.#database.isOpen) this.#database.close();
   }
 
-  /** Opens the database at `path` as the options say and prepares the queries asked of it again and again. */
-  #connect(): DatabaseSync {
-    const database = this.#open();
+  /**
+   * Opens the file now at `path` in place of the one removed or replaced. The old file's `-wal` and
+   * `-shm`, still at the path unless another relay sharing it removed them, are removed first: SQLite
+   * would pair them with the new file, which would take the old one's pages from them and, while a
+   * relay still has the old file open, share its `-shm` (writes of one then vanish in the other).
+   */
+  #reopen(): void {
+    this.#database = this.#connect(() => {
+      // Asked while the old file is open: no new `-wal` or `-shm` can have the old ones' inodes yet.
+      const stale = this.#sidecars.filter(({ path, id }) => _same(_idOf(path), id)).map(({ path }) => path);
+      // SQLite neither empties the `-wal` into a moved file as it closes it nor deletes the sidecars.
+      this.close();
+      this.#sidecars = [];
+      this.#file = undefined;
+      return stale;
+    });
+    this.#dataVersion = this.#measure();
+  }
+
+  /**
+   * Opens the database at `path` as the options say and prepares the queries asked of it again and
+   * again. A writer first lets go of the file it had open (`letGoOfOld`, which says which sidecars at
+   * the path are that file's).
+   */
+  #connect(letGoOfOld: () => readonly string[]): DatabaseSync {
+    const database = this.#readOnly ? this.#openReader() : this.#openWriter(letGoOfOld);
     this.#dataVersionQuery = database.prepare("PRAGMA data_version");
     this.#lastIdQuery = database.prepare("SELECT MAX(id) AS id FROM requests");
     return database;
   }
 
-  /** Opens the database at `path` as the options say, and for a writer prepares its insert. */
-  #open(): DatabaseSync {
+  /** Opens the file at `path` read-only, refusing one that is not an up-to-date relay ledger. */
+  #openReader(): DatabaseSync {
     const { path } = this;
-    const readOnly = this.#readOnly;
-    if (readOnly) {
-      Deno.statSync(path);
-    } else {
-      Deno.mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      Deno.openSync(path, { create: true, write: true, mode: 0o600 }).close();
-      Deno.chmodSync(path, 0o600);
-    }
-    const database = new DatabaseSync(path, { readOnly });
+    Deno.statSync(path);
+    const database = new DatabaseSync(path, { readOnly: true });
     try {
-      // Writes wait briefly for another writer rather than fail; a reader never waits on WAL.
-      database.exec(`PRAGMA busy_timeout = ${readOnly ? 2_000 : 250}`);
-      if (readOnly) {
-        if (_version(database) < _MIGRATIONS.length) {
-          throw new Error(
-            `${path} is not a relay ledger, or is older than this relay (run relay serve once)`,
-          );
-        }
-        return database;
+      database.exec("PRAGMA busy_timeout = 2000");
+      if (_version(database) < _MIGRATIONS.length) {
+        throw new Error(`${path} is not a relay ledger, or is older than this relay (run relay serve once)`);
       }
+      return database;
+    } catch (error) {
+      database.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Opens, or creates, the file at `path` for writing and prepares its insert. Sidecars at the path
+   * are removed first when they cannot be the file's: `letGoOfOld` says they are the old file's, or
+   * the file is new, so that they are a removed file's, which another relay may still have open.
+   */
+  #openWriter(letGoOfOld: () => readonly string[]): DatabaseSync {
+    const { path } = this;
+    const folder = dirname(path);
+    Deno.mkdirSync(folder, { recursive: true, mode: 0o700 });
+    // Relays sharing the file open it one at a time, so that none removes the sidecars another just made.
+    using _lock = _lockFolder(folder);
+    const stale = letGoOfOld();
+    for (const sidecar of _create(path) ? _SIDECARS.map((suffix) => path + suffix) : stale) {
+      _removeIfThere(sidecar);
+    }
+    Deno.chmodSync(path, 0o600);
+    const database = new DatabaseSync(path);
+    try {
+      // Writes wait briefly for another writer rather than fail.
+      database.exec("PRAGMA busy_timeout = 250");
       database.exec("PRAGMA journal_mode = WAL");
       database.exec("PRAGMA synchronous = NORMAL");
       _migrate(database);
@@ -246,8 +274,11 @@ export class LedgerStore {
         `INSERT INTO requests (${_COLUMNS.map(([name]) => name).join(", ")}) ` +
           `VALUES (${_COLUMNS.map(() => "?").join(", ")})`,
       );
-      const { dev, ino } = Deno.statSync(path);
-      this.#file = { dev, ino };
+      this.#file = _idOf(path);
+      this.#sidecars = _SIDECARS.flatMap((suffix) => {
+        const id = _idOf(path + suffix);
+        return id ? [{ path: path + suffix, id }] : [];
+      });
       return database;
     } catch (error) {
       database.close();
@@ -261,16 +292,59 @@ export class LedgerStore {
    * can have its device and inode.
    */
   #replaced(): boolean {
-    if (this.#file === undefined) return true;
-    let now: Deno.FileInfo;
-    try {
-      now = Deno.statSync(this.path);
-    } catch (error) {
-      // No file can be there: gone, or its folder is now something else.
-      if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) return true;
-      throw error;
-    }
-    return now.dev !== this.#file.dev || now.ino !== this.#file.ino;
+    return !_same(_idOf(this.path), this.#file);
+  }
+}
+
+/** Where a file is on its device; equal for two paths only while both name the same file. */
+type _FileId = { dev: number; ino: number | null };
+
+/** The `-wal` and `-shm` SQLite keeps beside a database in WAL mode, found by the database's name. */
+const _SIDECARS = ["-wal", "-shm"] as const;
+
+/** The file at `path`, or `undefined` if none can be there: gone, or its folder is now something else. */
+function _idOf(path: string): _FileId | undefined {
+  try {
+    const { dev, ino } = Deno.statSync(path);
+    return { dev, ino };
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) return undefined;
+    throw error;
+  }
+}
+
+function _same(a: _FileId | undefined, b: _FileId | undefined): boolean {
+  return a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
+}
+
+/** Creates the file at `path`, 0600; whether it was not there before. */
+function _create(path: string): boolean {
+  try {
+    Deno.openSync(path, { createNew: true, write: true, mode: 0o600 }).close();
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) return false;
+    throw error;
+  }
+}
+
+function _removeIfThere(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/** Waits for, and takes, an exclusive lock on `folder`, held until the returned file is closed. */
+function _lockFolder(folder: string): Deno.FsFile {
+  const lock = Deno.openSync(folder);
+  try {
+    lock.lockSync(true);
+    return lock;
+  } catch (error) {
+    lock.close();
+    throw error;
   }
 }
 
@@ -279,23 +353,30 @@ function _version(database: DatabaseSync): number {
 }
 
 function _migrate(database: DatabaseSync): void {
-  const from = _version(database);
-  if (from > _MIGRATIONS.length) {
+  if (_checkedVersion(database) === _MIGRATIONS.length) return;
+  // Under the write lock, asked again: another relay opening the same new file may have run the steps since.
+  database.exec("BEGIN IMMEDIATE");
+  try {
+    for (let step = _checkedVersion(database); step < _MIGRATIONS.length; step++) {
+      database.exec(_MIGRATIONS[step]);
+    }
+    database.exec(`PRAGMA user_version = ${_MIGRATIONS.length}`);
+    database.exec("COMMIT");
+  } catch (error) {
+    _rollBack(database);
+    throw error;
+  }
+}
+
+/** The schema version of `database`, which this relay must know. */
+function _checkedVersion(database: DatabaseSync): number {
+  const version = _version(database);
+  if (version > _MIGRATIONS.length) {
     throw new Error(
-      `the ledger was written by a newer relay (schema ${from}, this one knows ${_MIGRATIONS.length})`,
+      `the ledger was written by a newer relay (schema ${version}, this one knows ${_MIGRATIONS.length})`,
     );
   }
-  for (let step = from; step < _MIGRATIONS.length; step++) {
-    database.exec("BEGIN");
-    try {
-      database.exec(_MIGRATIONS[step]);
-      database.exec(`PRAGMA user_version = ${step + 1}`);
-      database.exec("COMMIT");
-    } catch (error) {
-      _rollBack(database);
-      throw error;
-    }
-  }
+  return version;
 }
 
 /**

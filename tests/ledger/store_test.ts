@@ -4,6 +4,16 @@ import { LedgerStore } from "../../src/ledger/store.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { ledgerRecord, tempFolder } from "./_records.ts";
 
+const quiet = createLogger({ write: () => {} });
+
+function requestIds(database: DatabaseSync): unknown[] {
+  return database.prepare("SELECT request_id FROM requests ORDER BY id").all().map((row) => row.request_id);
+}
+
+async function fileNames(folder: string): Promise<string[]> {
+  return (await Array.fromAsync(Deno.readDir(folder))).map(({ name }) => name).sort();
+}
+
 Deno.test("LedgerStore.open creates a private folder and file, in WAL mode, with the schema", async () => {
   await using folder = await tempFolder();
   const path = `${folder.path}/data/relay/ledger.db`;
@@ -231,10 +241,10 @@ Deno.test("a store whose file was replaced by another writes to the one at its p
   }
 });
 
-Deno.test("a replaced file is not reopened while a reader keeps the old one's -wal from emptying", async () => {
+Deno.test("a replaced file is reopened at once, while a reader still reads the old one", async () => {
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;
-  const store = LedgerStore.open(path, { logger: createLogger({ write: () => {} }) });
+  const store = LedgerStore.open(path, { logger: quiet });
   const reading = new DatabaseSync(path, { readOnly: true });
   try {
     store.insert([ledgerRecord({ requestId: "old" })]);
@@ -245,22 +255,131 @@ Deno.test("a replaced file is not reopened while a reader keeps the old one's -w
     other.close();
     await Deno.rename(`${folder.path}/other.db`, path);
 
-    assert.throws(
-      () => store.insert([ledgerRecord({ requestId: "new" })]),
-      /the old .*ledger\.db is still being read/,
-    );
-    reading.exec("COMMIT");
     store.insert([ledgerRecord({ requestId: "new" })]);
-    assert.deepEqual(
-      store.database.prepare("SELECT request_id FROM requests ORDER BY id").all().map((row) =>
-        row.request_id
-      ),
-      ["restored", "new"],
-    );
+    assert.deepEqual(requestIds(store.database), ["restored", "new"]);
+    assert.deepEqual(requestIds(reading), ["old"], "the reader keeps its old file");
   } finally {
     reading.close();
     store.close();
   }
+});
+
+Deno.test("relays sharing a file that was removed all write to the new one, which keeps every record", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const first = LedgerStore.open(path, { logger: quiet });
+  const second = LedgerStore.open(path, { logger: quiet });
+  try {
+    first.insert([ledgerRecord({ requestId: "gone-1" })]);
+    second.insert([ledgerRecord({ requestId: "gone-2" })]);
+    // SQLite leaves the `-wal` and `-shm`, which the second relay still uses for the old file.
+    await Deno.remove(path);
+
+    first.insert([ledgerRecord({ requestId: "first-1" }), ledgerRecord({ requestId: "first-2" })]);
+    second.insert([ledgerRecord({ requestId: "second" })]);
+    first.insert([ledgerRecord({ requestId: "first-3" })]);
+    const expected = ["first-1", "first-2", "second", "first-3"];
+    assert.deepEqual(requestIds(second.database), expected);
+    const reader = LedgerStore.open(path, { readOnly: true });
+    try {
+      assert.deepEqual(requestIds(reader.database), expected);
+      assert.equal(reader.database.prepare("PRAGMA integrity_check").get()?.integrity_check, "ok");
+    } finally {
+      reader.close();
+    }
+  } finally {
+    first.close();
+    second.close();
+  }
+  assert.deepEqual(await fileNames(folder.path), ["ledger.db"], "the last to close empties the -wal");
+  const reopened = LedgerStore.open(path);
+  try {
+    assert.deepEqual(requestIds(reopened.database), ["first-1", "first-2", "second", "first-3"]);
+  } finally {
+    reopened.close();
+  }
+});
+
+Deno.test("a relay that starts while another still has the removed file open shares the new file with it", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const running = LedgerStore.open(path, { logger: quiet });
+  try {
+    running.insert([ledgerRecord({ requestId: "gone" })]);
+    await Deno.remove(path);
+    // In another process: within one, SQLite shares a `-shm` by the database's inode, not by its name.
+    const started = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { LedgerStore } from ${JSON.stringify(import.meta.resolve("../../src/ledger/store.ts"))};
+        import { ledgerRecord } from ${JSON.stringify(import.meta.resolve("./_records.ts"))};
+        const store = LedgerStore.open(${JSON.stringify(path)});
+        store.insert([ledgerRecord({ requestId: "started" })]);
+        store.close();`,
+      ],
+      stdout: "null",
+    }).output();
+    assert.equal(started.code, 0, new TextDecoder().decode(started.stderr));
+
+    running.insert([ledgerRecord({ requestId: "running" })]);
+    assert.deepEqual(requestIds(running.database), ["started", "running"]);
+  } finally {
+    running.close();
+  }
+});
+
+Deno.test("relays sharing a file that was replaced all write to the new one", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const first = LedgerStore.open(path, { logger: quiet });
+  const second = LedgerStore.open(path, { logger: quiet });
+  try {
+    first.insert([ledgerRecord({ requestId: "old" })]);
+    const other = LedgerStore.open(`${folder.path}/other.db`);
+    other.insert([ledgerRecord({ requestId: "restored" })]);
+    other.close();
+    await Deno.rename(`${folder.path}/other.db`, path);
+
+    second.insert([ledgerRecord({ requestId: "second" })]);
+    first.insert([ledgerRecord({ requestId: "first" })]);
+    second.insert([ledgerRecord({ requestId: "second-again" })]);
+    const expected = ["restored", "second", "first", "second-again"];
+    assert.deepEqual(requestIds(first.database), expected);
+    assert.deepEqual(requestIds(second.database), expected);
+  } finally {
+    first.close();
+    second.close();
+  }
+});
+
+Deno.test("a store opening a new file another connection migrated meanwhile finds the schema there", async () => {
+  await using folder = await tempFolder();
+  const template = LedgerStore.open(`${folder.path}/template/ledger.db`);
+  const schema = template.database.prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL").all();
+  template.close();
+  const path = `${folder.path}/ledger.db`;
+  const other = new DatabaseSync(path);
+  other.exec("PRAGMA journal_mode = WAL");
+  // Another relay, opening the same new file, migrates it between the store's look at the schema
+  // version and its first transaction.
+  const exec = DatabaseSync.prototype.exec;
+  let interleaved = false;
+  DatabaseSync.prototype.exec = function (this: DatabaseSync, sql: string) {
+    if (this !== other && !interleaved && sql.startsWith("BEGIN")) {
+      interleaved = true;
+      other.exec(`BEGIN; ${schema.map((row) => `${row.sql};`).join(" ")} PRAGMA user_version = 1; COMMIT;`);
+    }
+    return exec.call(this, sql);
+  };
+  try {
+    const store = LedgerStore.open(path);
+    store.insert([ledgerRecord()]);
+    store.close();
+  } finally {
+    DatabaseSync.prototype.exec = exec;
+    other.close();
+  }
+  assert.equal(interleaved, true);
 });
 
 Deno.test("a store that could not create its file again tries with the next batch", async () => {
