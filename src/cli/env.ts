@@ -224,11 +224,25 @@ async function _writeClaudeSettings(
       throw error;
     }
   }
-  await writeFileAtomic(path, merged.text, { mode: existing?.mode ?? 0o600 });
+  const mode = _settingsMode(path, existing?.mode, vars.ANTHROPIC_AUTH_TOKEN !== undefined);
+  await writeFileAtomic(path, merged.text, { mode });
   console.log(
     `Updated ${path} (env block of Claude Code's settings):\n  ${merged.changes.map(_describe).join("\n  ")}`,
   );
   return 0;
+}
+
+/**
+ * The mode the settings file is written with: its own, unless it gets relay's client token, which
+ * nobody else may read (relay refuses a config that others can read for the same token); a new file is
+ * private either way.
+ */
+function _settingsMode(path: string, existing: number | undefined, holdsToken: boolean): number {
+  if (existing === undefined || existing === 0o600) return 0o600;
+  if (!holdsToken) return existing;
+  const octal = existing.toString(8).padStart(4, "0");
+  console.error(`${path} was mode ${octal}; written 0600 as it now holds relay's client token`);
+  return 0o600;
 }
 
 function _describe(change: SettingsChange): string {

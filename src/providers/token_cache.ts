@@ -128,7 +128,8 @@ export interface AccessTokenRequestOptions {
 /**
  * Asks an OAuth 2.0 token endpoint for an access token (RFC 6749 §4.4, RFC 7523 §2.1): a
  * form-encoded POST, answered by `{"access_token": ..., "expires_in": seconds}`. Errors name the
- * endpoint and its OAuth error, never the form, which holds the credential.
+ * endpoint and its OAuth error, never the form, which holds the credential. A redirect is an error, not
+ * followed: following it would send the form, credential and all, wherever it points.
  *
  * @example
  * ```ts
@@ -144,6 +145,7 @@ export async function requestAccessToken(
 ): Promise<IssuedToken> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   let status: number;
+  let location: string | null;
   let text: string;
   try {
     const response = await (options.fetch ?? fetch)(url, {
@@ -151,8 +153,10 @@ export async function requestAccessToken(
       headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
       body: new URLSearchParams(form),
       signal: AbortSignal.timeout(timeoutMs),
+      redirect: "manual",
     });
     status = response.status;
+    location = response.headers.get("location");
     text = await response.text();
   } catch (error) {
     const reason = error instanceof DOMException && error.name === "TimeoutError"
@@ -162,6 +166,7 @@ export async function requestAccessToken(
       : String(error);
     throw new Error(`token endpoint ${url} failed: ${reason}`);
   }
+  if (status >= 300 && status <= 399) throw _redirected(url, status, location, form);
   if (status < 200 || status > 299) {
     // An endpoint, or a proxy before it, may quote the form back, credential and all.
     const shown = _withoutSecrets(text, form);
@@ -177,6 +182,20 @@ export async function requestAccessToken(
     throw new Error(`token endpoint ${url} answered ${status} without access_token and expires_in`);
   }
   return { accessToken, expiresInMs: expiresIn * 1000 };
+}
+
+/** The error for a token endpoint that redirected: where it pointed, credentials masked. */
+function _redirected(
+  url: string,
+  status: number,
+  location: string | null,
+  form: Record<string, string>,
+): Error {
+  const where = location ? ` to ${_withoutSecrets(location, form)}` : "";
+  return new Error(
+    `token endpoint ${url} redirected (${status})${where}; relay does not follow a token endpoint's ` +
+      "redirects, which would resend the credential: set the token URL to where it points, if you trust it",
+  );
 }
 
 /** Form fields that hold a credential: Entra's client secret, Google's signed assertion. */

@@ -225,13 +225,31 @@ Deno.test("relay env --claude-settings PATH merges, keeps other keys, and asks b
     model: "opus",
     env: { DISABLE_TELEMETRY: "1", ANTHROPIC_AUTH_TOKEN: TOKEN, ANTHROPIC_BASE_URL: "http://127.0.0.1:8787" },
   });
-  assert.equal((await Deno.stat(settings)).mode! & 0o777, 0o644, "the file keeps its mode");
+  assert.equal((await Deno.stat(settings)).mode! & 0o777, 0o600, "the token is private");
+  assert.equal(stderr, `${settings} was mode 0644; written 0600 as it now holds relay's client token\n`);
   assert.match(stdout, /ANTHROPIC_AUTH_TOKEN=rly\.\.\.eeff \(was rly\.\.\.0000\)/);
   assert.match(stdout, /ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:8787 \(added\)/);
 
   const again = await runRelay(["env", "-c", path, "--claude-settings", settings]);
   assert.equal(again.code, 0);
   assert.match(again.stdout, /nothing to change/);
+});
+
+Deno.test("relay env --claude-settings keeps the file's mode when no client token goes in", async () => {
+  const home = await sandbox();
+  const path = await writeConfig(home, "providers:\n  - { name: m, type: mock }\n");
+  const settings = `${home}/claude.json`;
+  await Deno.writeTextFile(settings, JSON.stringify({ model: "opus" }));
+  await Deno.chmod(settings, 0o644);
+
+  const { code, stderr } = await runRelay(["env", "-c", path, "--claude-settings", settings]);
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(JSON.parse(await Deno.readTextFile(settings)), {
+    model: "opus",
+    env: { ANTHROPIC_BASE_URL: "http://127.0.0.1:8787" },
+  });
+  assert.equal((await Deno.stat(settings)).mode! & 0o777, 0o644);
+  assert.ok(!stderr.includes("written 0600"), stderr);
 });
 
 Deno.test("relay env --claude-settings leaves a settings file it cannot parse alone", async () => {

@@ -5,6 +5,7 @@ import {
   sendWithToken,
   TokenCache,
 } from "../../src/providers/token_cache.ts";
+import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -318,4 +319,29 @@ Deno.test("requestAccessToken gives up on an endpoint that never answers", async
     requestAccessToken("https://login.example/token", FORM, { fetch: silent, timeoutMs: 1 }),
     { message: "token endpoint https://login.example/token failed: no answer within 1 ms" },
   );
+});
+
+Deno.test("requestAccessToken refuses a redirect, so the credential never reaches where it points", async () => {
+  const elsewhere = startFakeUpstream(() => Response.json({ access_token: "stolen", expires_in: 3600 }));
+  const endpoint = startFakeUpstream(() =>
+    new Response(null, {
+      status: 307,
+      headers: { location: `${elsewhere.url}/token?key=sk-ant-api03-AbCdEfGhIjKl0123x7f2` },
+    })
+  );
+  try {
+    const error: Error = await requestAccessToken(`${endpoint.url}/token`, FORM)
+      .then(() => assert.fail("resolved"), (error) => error);
+    assert.ok(
+      error.message.startsWith(
+        `token endpoint ${endpoint.url}/token redirected (307) to ${elsewhere.url}/token?`,
+      ),
+      error.message,
+    );
+    assert.ok(!error.message.includes("AbCdEfGhIjKl"), error.message);
+    assert.equal(endpoint.requests.length, 1);
+    assert.deepEqual(elsewhere.requests, []);
+  } finally {
+    await Promise.all([endpoint.close(), elsewhere.close()]);
+  }
 });
