@@ -127,14 +127,31 @@ async function _serveLogged(
     });
   };
   for (const signal of _SIGNALS) Deno.addSignalListener(signal, onSignal);
-  await server.finished;
+  // Deno's server stops for good when it cannot accept a connection (out of file descriptors): relay
+  // then says why and exits, its records written, for a supervisor to start it again.
+  const failure = await server.finished.then(() => undefined, (error: unknown) => error);
   await stopping;
   for (const signal of _SIGNALS) Deno.removeSignalListener(signal, onSignal);
   triggers.stop();
   // Every stream has ended, so every record is in: write them before going.
   await ledger.close();
+  if (failure !== undefined) {
+    logger.error("relay stopped accepting connections", {
+      error: String(failure),
+      hint: _acceptHint(failure),
+    });
+    await sink.flush(_FLUSH_MS);
+    return 1;
+  }
   logger.info("stopped");
   return 0;
+}
+
+/** What to do about the server's failing to accept connections, when relay can tell. */
+function _acceptHint(error: unknown): string | undefined {
+  if (!String(error).includes("os error 24")) return undefined;
+  return "every file descriptor is in use (idle or half-sent connections hold one each): raise the limit " +
+    "(ulimit -n, LimitNOFILE=) or put a proxy that closes idle connections in front of relay";
 }
 
 /** How a reload reads the file again: checked in full, with the command line's overrides. */

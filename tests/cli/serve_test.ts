@@ -172,3 +172,29 @@ Deno.test("relay keeps serving while nobody reads its stderr, and its log lines 
   assert.equal(logged.length, requests, "every access log line, once stderr is read again");
   assert.match(seen, /"msg":"stopped"/);
 });
+
+Deno.test("relay out of file descriptors says so, with what to do, and exits instead of crashing", async () => {
+  const home = await sandbox();
+  await using relay = await spawnRelay([], {
+    cwd: home,
+    // A low limit the test's own connections can reach: Deno's server stops for good at EMFILE.
+    command: ["bash", "-c", 'ulimit -n 200; exec "$@"', "bash", ...FROM_SOURCE],
+  });
+  const port = Number(new URL(relay.url).port);
+  const held: Deno.TcpConn[] = [];
+  try {
+    // Half a request line each, as a slow client would send: Deno keeps every one open.
+    for (let i = 0; i < 260; i++) {
+      const connection = await Deno.connect({ hostname: "127.0.0.1", port }).catch(() => undefined);
+      if (!connection) break;
+      held.push(connection);
+      await connection.write(new TextEncoder().encode("GET /health HTTP/1.1\r\nHo")).catch(() => {});
+    }
+    const line = JSON.parse(await relay.waitForLine(/relay stopped accepting connections/));
+    assert.match(line.error, /os error 24/);
+    assert.match(line.hint, /ulimit -n/);
+    assert.equal((await relay.process.status).code, 1);
+  } finally {
+    for (const connection of held) connection.close();
+  }
+});
