@@ -56,7 +56,9 @@ export function servedModels(current: () => Router, clients: ClientModels) {
     }
     if (id === undefined) {
       const names = [...new Set(router.routes.flatMap((route) => route.models.names))].filter(allowed);
-      return c.json(_modelList(names.map(_modelInfo)));
+      const page = _page(names, (name) => c.req.query(name));
+      if (typeof page === "string") return errorResponse(400, page);
+      return c.json(_modelList(page.names.map(_modelInfo), page.hasMore));
     }
     if (!router.routes.some((route) => route.models.resolve(id) !== undefined)) {
       return errorResponse(404, `model ${id} is not served by any provider`);
@@ -72,6 +74,38 @@ export function servedModels(current: () => Router, clients: ClientModels) {
  */
 function _isPathSegment(id: string): boolean {
   return id !== "." && id !== ".." && !/[/\\\p{Cc}]/u.test(id);
+}
+
+/**
+ * The page of `names` a list request asks for, as Anthropic's API pages it: `after_id` or `before_id`
+ * (a model of the list) and at most `limit` (1 to 1000) models; or why the query is wrong. Without
+ * `limit` the page is every model from there on: Claude Code reads the list without paging it.
+ */
+function _page(
+  names: string[],
+  query: (name: string) => string | undefined,
+): { names: string[]; hasMore: boolean } | string {
+  const limitText = query("limit");
+  const limit = limitText === undefined ? names.length : Number(limitText);
+  if (limitText !== undefined && !(/^\d+$/.test(limitText) && limit >= 1 && limit <= 1000)) {
+    return `limit: expected a whole number from 1 to 1000, got ${JSON.stringify(limitText)}`;
+  }
+  const afterId = query("after_id");
+  const beforeId = query("before_id");
+  if (afterId !== undefined && beforeId !== undefined) return "after_id and before_id: give one, not both";
+  const marker = afterId ?? beforeId;
+  const at = marker === undefined ? -1 : names.indexOf(marker);
+  if (marker !== undefined && at < 0) {
+    return `${afterId !== undefined ? "after_id" : "before_id"}: ${
+      JSON.stringify(marker)
+    } is not in the list`;
+  }
+  if (beforeId !== undefined) {
+    const from = Math.max(0, at - limit);
+    return { names: names.slice(from, at), hasMore: from > 0 };
+  }
+  const from = at + 1;
+  return { names: names.slice(from, from + limit), hasMore: from + limit < names.length };
 }
 
 /** Anthropic's ModelInfo; relay knows no release date, so it reports the epoch rather than invent one. */

@@ -250,3 +250,39 @@ Deno.test("a model id with a space, `@` or `:` reaches the upstream as one path 
   assert.equal((await upstream.nextRequest()).path, "/api/anthropic/v1/models/a%40b%3Ac%3Bd");
   await upstream.close();
 });
+
+Deno.test("/v1/models from the config pages as Anthropic's API does: limit, after_id, before_id", async () => {
+  const upstream = startFakeUpstream();
+  const models = { "model-a": "a", "model-b": "b", "model-c": "c", "model-d": "d" };
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, models });
+  const list = async (query: string) => {
+    const response = await fetch(`${relay.url}/v1/models${query}`);
+    const body = await response.json();
+    return response.ok
+      ? [body.data.map((model: { id: string }) => model.id), body.has_more]
+      : response.status;
+  };
+  assert.deepEqual(
+    await list(""),
+    [["model-a", "model-b", "model-c", "model-d"], false],
+    "without limit, all",
+  );
+  assert.deepEqual(await list("?limit=1"), [["model-a"], true]);
+  assert.deepEqual(await list("?limit=2&after_id=model-a"), [["model-b", "model-c"], true]);
+  assert.deepEqual(await list("?after_id=model-c"), [["model-d"], false]);
+  assert.deepEqual(await list("?limit=2&before_id=model-d"), [["model-b", "model-c"], true]);
+  assert.deepEqual(await list("?limit=5&before_id=model-b"), [["model-a"], false]);
+  for (
+    const bad of [
+      "?limit=0",
+      "?limit=1001",
+      "?limit=x",
+      "?after_id=nope",
+      "?after_id=model-a&before_id=model-b",
+    ]
+  ) {
+    assert.equal(await list(bad), 400, bad);
+  }
+  assert.equal(upstream.requests.length, 0, "answered from the config");
+  await upstream.close();
+});
