@@ -51,6 +51,7 @@ export function createAzureProvider(options: AzureProviderOptions): Provider {
       return sendWithToken(
         auth,
         "Azure Entra ID auth",
+        request.signal,
         (token) => anthropic.send(request, { secret: token, label: "entra-id" }),
       );
     },

@@ -1,17 +1,20 @@
 /**
  * OAuth access tokens for upstreams that want a bearer token (Vertex AI, Microsoft Foundry with Entra
- * ID): asking a token endpoint for one, and keeping it until shortly before it expires. A request takes
- * its token once, when it is sent, so a long stream is never interrupted by a refresh. A token the
- * upstream refuses (revoked, or issued by a clock that was off) is dropped at once rather than served
- * until it would expire.
+ * ID): asking a token endpoint for one, and keeping it until shortly before it expires, when a new one
+ * is fetched behind the requests that go on using it. A request takes its token once, when it is sent,
+ * so a long stream is never interrupted by a refresh. A token the upstream refuses (revoked, or issued
+ * by a clock that was off) is dropped at once rather than served until it would expire.
  */
 import { parseJsonObject } from "../util/json.ts";
 import { maskSecret, maskSecretsInLine } from "../util/mask.ts";
 
 /** Where an adapter gets the bearer token for its next request. */
 export interface TokenSource {
-  /** A token valid for a while yet; rejects when none can be had. */
-  token(): Promise<string>;
+  /**
+   * A token valid for a while yet; rejects when none can be had, or with `signal`'s reason once it
+   * aborts (the request is over: its client left, or a deadline passed).
+   */
+  token(signal?: AbortSignal): Promise<string>;
   /**
    * Forgets `token`, which the upstream refused, so the next {@link token} call fetches another. Does
    * nothing once `token` has been replaced: requests that were refused together cause one fetch, and a
@@ -38,8 +41,23 @@ export interface TokenCacheOptions {
 }
 
 /**
- * Caches one access token. However many requests ask at once, at most one fetch is in flight; they all
- * get its token, or all get its error, and the next call after an error tries again.
+ * After a refresh that failed while the token still served, the next is not tried for this long: the
+ * token endpoint may be down a while, and a fetch per request would only add to its load.
+ */
+const _RETRY_AFTER_MS = 10_000;
+
+/**
+ * A token this close to its expiry is no longer handed out (half the refresh margin for one that lives
+ * under 40 s): a request sent with it could reach the upstream after it expired.
+ */
+const _EXPIRY_MARGIN_MS = 10_000;
+
+/**
+ * Caches one access token. From `refreshBeforeMs` before it expires, callers still get it at once while
+ * a fetch replaces it in the background; one that fails is tried again on a call 10 s later. Only once
+ * the token has (all but) expired, or there is none, do callers wait for a fetch: however many ask at once, at most one is in flight; they all get its token,
+ * or all get its error, and the next call after an error tries again. A caller whose signal aborts stops
+ * waiting; the fetch goes on for the others.
  *
  * @example
  * ```ts
@@ -51,8 +69,10 @@ export class TokenCache implements TokenSource {
   readonly #fetchToken: () => Promise<IssuedToken>;
   readonly #now: () => number;
   readonly #refreshBeforeMs: number;
-  #current: { accessToken: string; refreshAt: number } | undefined;
+  #current: { accessToken: string; refreshAt: number; servedUntil: number } | undefined;
   #pending: Promise<string> | undefined;
+  /** No refresh in the background before this: the last one failed. */
+  #retryAt = -Infinity;
 
   constructor(fetchToken: () => Promise<IssuedToken>, options: TokenCacheOptions = {}) {
     this.#fetchToken = fetchToken;
@@ -60,60 +80,93 @@ export class TokenCache implements TokenSource {
     this.#refreshBeforeMs = options.refreshBeforeMs ?? 5 * 60_000;
   }
 
-  token(): Promise<string> {
-    if (this.#current && this.#now() < this.#current.refreshAt) {
-      return Promise.resolve(this.#current.accessToken);
+  token(signal?: AbortSignal): Promise<string> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const now = this.#now();
+    const current = this.#current;
+    if (current && now < current.servedUntil) {
+      if (now >= current.refreshAt && now >= this.#retryAt) {
+        // The token still serves: a failure here only means trying again later, and is the error of
+        // whoever waits for a fetch once it has expired.
+        this.#fetch().catch(() => {});
+      }
+      return Promise.resolve(current.accessToken);
     }
-    this.#pending ??= this.#refresh().finally(() => {
-      this.#pending = undefined;
-    });
-    return this.#pending;
+    return _untilAborted(this.#fetch(), signal);
   }
 
   invalidate(token: string): void {
     if (this.#current?.accessToken === token) this.#current = undefined;
   }
 
+  #fetch(): Promise<string> {
+    this.#pending ??= this.#refresh().finally(() => {
+      this.#pending = undefined;
+    });
+    return this.#pending;
+  }
+
   async #refresh(): Promise<string> {
     // The lifetime counts from the request: the answer may have taken a while to arrive.
     const askedAt = this.#now();
-    const { accessToken, expiresInMs } = await this.#fetchToken();
+    let issued: IssuedToken;
+    try {
+      issued = await this.#fetchToken();
+    } catch (error) {
+      this.#retryAt = this.#now() + _RETRY_AFTER_MS;
+      throw error;
+    }
+    const { accessToken, expiresInMs } = issued;
     const margin = Math.min(this.#refreshBeforeMs, expiresInMs / 2);
-    this.#current = { accessToken, refreshAt: askedAt + expiresInMs - margin };
+    const servedUntil = askedAt + expiresInMs - Math.min(_EXPIRY_MARGIN_MS, margin / 2);
+    this.#current = { accessToken, refreshAt: askedAt + expiresInMs - margin, servedUntil };
     return accessToken;
   }
+}
+
+/** `promise`, or `signal`'s reason once it aborts; `promise` goes on either way. */
+function _untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /**
  * Sends a request with the source's token and, when the upstream answers 401, once more with a fresh
  * one: a token can be revoked or refused long before it expires. A second 401 is the upstream's answer
  * (the credential itself is wrong) and is returned as is. A failure to get a token is thrown as
- * `{authName} failed: {reason}`.
+ * `{authName} failed: {reason}`; once `signal` aborts, the wait for one ends with its reason, as
+ * `fetch` does, so a slow token endpoint holds no request whose client has left.
  *
  * @example
  * ```ts
- * const response = await sendWithToken(tokens, "Vertex auth", (token) =>
+ * const response = await sendWithToken(tokens, "Vertex auth", request.signal, (token) =>
  *   fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}` }, body }));
  * ```
  */
 export async function sendWithToken(
   tokens: TokenSource,
   authName: string,
+  signal: AbortSignal,
   send: (token: string) => Promise<Response>,
 ): Promise<Response> {
-  const first = await _tokenFrom(tokens, authName);
+  const first = await _tokenFrom(tokens, authName, signal);
   const response = await send(first);
   if (response.status !== 401) return response;
   // Left unread, the refused answer's body would hold its connection open until garbage collection.
   await response.body?.cancel().catch(() => {});
   tokens.invalidate(first);
-  return send(await _tokenFrom(tokens, authName));
+  return send(await _tokenFrom(tokens, authName, signal));
 }
 
-async function _tokenFrom(tokens: TokenSource, authName: string): Promise<string> {
+async function _tokenFrom(tokens: TokenSource, authName: string, signal: AbortSignal): Promise<string> {
   try {
-    return await tokens.token();
+    return await tokens.token(signal);
   } catch (error) {
+    if (signal.aborted) throw signal.reason;
     throw new Error(`${authName} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

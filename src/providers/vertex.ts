@@ -5,6 +5,7 @@
  * except the errors Google's front end raises itself, which are rewritten into Anthropic's envelope.
  */
 import { errorEnvelope, errorResponse, errorTypeForStatus } from "../server/errors.ts";
+import { MAX_ERROR_BODY_BYTES, translateWhole } from "../stream/translate_whole.ts";
 import { copyHeaders, headerPairs, WITHOUT_LENGTH } from "../util/headers.ts";
 import { asJsonObject } from "../util/json.ts";
 import { editTopLevelJson } from "./json_edit.ts";
@@ -84,15 +85,20 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
       const target = _target(request, models);
       if (target instanceof Response) return target;
       const headers = headerPairs(request.headers, _AUTHORIZATION);
-      const response = await sendWithToken(options.tokens, "Vertex auth", (token) =>
-        doFetch(target.url, {
-          method: "POST",
-          headers: [...headers, ["authorization", `Bearer ${token}`]],
-          body: target.body,
-          signal: request.signal,
-          redirect: "manual",
-        }));
-      return response.ok ? response : await _inAnthropicShape(response);
+      const response = await sendWithToken(
+        options.tokens,
+        "Vertex auth",
+        request.signal,
+        (token) =>
+          doFetch(target.url, {
+            method: "POST",
+            headers: [...headers, ["authorization", `Bearer ${token}`]],
+            body: target.body,
+            signal: request.signal,
+            redirect: "manual",
+          }),
+      );
+      return response.ok ? response : _inAnthropicShape(response);
     },
   };
 }
@@ -131,28 +137,39 @@ function _target(
 }
 
 /**
- * An error response the client's SDK can parse. Google's front end answers auth, quota and routing
- * failures in its own shape, `{"error":{"code":429,"message":"...","status":"RESOURCE_EXHAUSTED"}}`;
+ * An error response the client's SDK can parse, at once. Google's front end answers auth, quota and
+ * routing failures in its own shape, `{"error":{"code":429,"message":"...","status":"RESOURCE_EXHAUSTED"}}`;
  * those become Anthropic's envelope with the same status and message, except `503 UNAVAILABLE`, which
- * becomes `529 overloaded_error` like Anthropic's own overload. Anything else keeps its bytes.
+ * becomes `529 overloaded_error` like Anthropic's own overload. Any other JSON error keeps its bytes
+ * (a 503 becomes 529 all the same: the status goes out before the body is read, and Anthropic's own
+ * overload is already a 529), and a body that is not JSON passes on untouched. A JSON body is read as
+ * relay reads the answer, under its deadlines for a body rather than connect's or first_byte's wait for
+ * an answer that has in fact come (and not at all when relay retries), up to
+ * {@linkcode MAX_ERROR_BODY_BYTES}: past that, the envelope says so and quotes its start.
  */
-async function _inAnthropicShape(response: Response): Promise<Response> {
+function _inAnthropicShape(response: Response): Response {
   if (!(response.headers.get("content-type") ?? "").includes("json")) return response;
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  const message = _googleErrorMessage(bytes);
-  const init = { status: response.status, statusText: response.statusText, headers: response.headers };
-  if (message === undefined) return new Response(bytes, init);
   const status = response.status === 503 ? 529 : response.status;
   const headers = copyHeaders(response.headers, WITHOUT_LENGTH);
   headers.set("content-type", "application/json");
-  return Response.json(errorEnvelope(errorTypeForStatus(status), message), { status, headers });
+  const body = translateWhole(response.body, MAX_ERROR_BODY_BYTES, ({ text, cut }) => {
+    const message = cut
+      ? `Vertex AI answered HTTP ${response.status} with an error body over ` +
+        `${MAX_ERROR_BODY_BYTES / 1_048_576} MiB, which begins: ${text.slice(0, 500)}`
+      : _googleErrorMessage(text);
+    const json = message === undefined
+      ? text
+      : JSON.stringify(errorEnvelope(errorTypeForStatus(status), message));
+    return [new TextEncoder().encode(json)];
+  });
+  return new Response(body, { status, headers });
 }
 
 /** `error.message` of a Google error body, whether bare or (as streaming methods send it) in an array. */
-function _googleErrorMessage(bytes: Uint8Array): string | undefined {
+function _googleErrorMessage(text: string): string | undefined {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder().decode(bytes));
+    parsed = JSON.parse(text);
   } catch {
     return undefined;
   }

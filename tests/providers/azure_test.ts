@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type AzureProviderOptions, createAzureProvider } from "../../src/providers/azure.ts";
+import { TokenCache } from "../../src/providers/token_cache.ts";
 import type { ProviderRequest } from "../../src/providers/types.ts";
 import { providerRequest } from "../_helpers/provider_request.ts";
 
@@ -114,4 +115,14 @@ Deno.test("Azure with Entra ID drops a refused token and sends once more with a 
     "Bearer entra-2",
   ]);
   assert.equal(await seen[1].text(), BODY);
+});
+
+Deno.test("Azure stops waiting for an Entra ID token once the request's signal aborts", async () => {
+  const client = new AbortController();
+  const { provider, seen } = azure(new TokenCache(() => new Promise(() => {})));
+  const sending = provider.send(request({ signal: client.signal }), undefined);
+  const reason = new Error("client left");
+  client.abort(reason);
+  await assert.rejects(sending, (error) => error === reason);
+  assert.equal(seen.length, 0);
 });

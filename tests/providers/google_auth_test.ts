@@ -47,7 +47,7 @@ Deno.test("googleServiceAccountTokens posts to the file's token_uri, which is al
   await oauth.close();
 });
 
-Deno.test("googleServiceAccountTokens keeps its token until five minutes before expiry, then signs anew", async () => {
+Deno.test("googleServiceAccountTokens signs anew five minutes before its token expires", async () => {
   await using account = await makeServiceAccount();
   let now = NOW;
   const oauth = startFakeOAuth({ kind: "jwt-bearer", ...account, now: () => now });
@@ -63,8 +63,11 @@ Deno.test("googleServiceAccountTokens keeps its token until five minutes before 
   assert.equal(oauth.requests.length, 1);
 
   now += 1;
+  const refreshedAt = now;
+  assert.equal(await tokens.token(), "fake-access-token-1");
+  now = NOW + 3600_000 - 10_000;
   assert.equal(await tokens.token(), "fake-access-token-2");
-  assert.equal(oauth.assertions[1].claims.iat, Math.floor(now / 1000));
+  assert.equal(oauth.assertions[1].claims.iat, Math.floor(refreshedAt / 1000));
   await oauth.close();
 });
 

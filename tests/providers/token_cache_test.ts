@@ -9,6 +9,8 @@ import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
+/** A request that goes on: its signal never aborts. */
+const GOING_ON = new AbortController().signal;
 
 /** A token endpoint the test answers by hand: every fetch waits until the test settles it. */
 function heldEndpoint() {
@@ -32,23 +34,37 @@ function countingEndpoint(expiresInMs = HOUR) {
   return endpoint;
 }
 
-Deno.test("TokenCache fetches on the first call and serves the cached token until the refresh window", async () => {
+/**
+ * Lets the cache take the token `fetch` settles with: the cache awaited it first, so it has its token
+ * before the test goes on.
+ */
+async function land(fetch: PromiseWithResolvers<IssuedToken>, token: IssuedToken): Promise<void> {
+  fetch.resolve(token);
+  await fetch.promise;
+}
+
+Deno.test("TokenCache serves the cached token, and from the refresh window fetches the next behind it", async () => {
   let now = 1_000_000;
-  const endpoint = countingEndpoint(HOUR);
+  const endpoint = heldEndpoint();
   const cache = new TokenCache(endpoint.fetchToken, { now: () => now, refreshBeforeMs: 5 * MINUTE });
 
-  assert.equal(await cache.token(), "token-1");
+  const first = cache.token();
+  await land(endpoint.fetches[0], { accessToken: "token-1", expiresInMs: HOUR });
+  assert.equal(await first, "token-1");
   now += HOUR - 5 * MINUTE - 1;
   assert.equal(await cache.token(), "token-1");
-  assert.equal(endpoint.calls, 1);
+  assert.equal(endpoint.fetches.length, 1);
 
   now += 1;
+  assert.equal(await cache.token(), "token-1");
+  assert.equal(await cache.token(), "token-1");
+  assert.equal(endpoint.fetches.length, 2, "one refresh at a time");
+  await land(endpoint.fetches[1], { accessToken: "token-2", expiresInMs: HOUR });
   assert.equal(await cache.token(), "token-2");
-  assert.equal(await cache.token(), "token-2");
-  assert.equal(endpoint.calls, 2);
+  assert.equal(endpoint.fetches.length, 2);
 });
 
-Deno.test("TokenCache refreshes exactly once however many callers wait", async () => {
+Deno.test("TokenCache fetches exactly once however many callers wait", async () => {
   let now = 0;
   const endpoint = heldEndpoint();
   const cache = new TokenCache(endpoint.fetchToken, { now: () => now });
@@ -58,7 +74,7 @@ Deno.test("TokenCache refreshes exactly once however many callers wait", async (
   endpoint.fetches[0].resolve({ accessToken: "first", expiresInMs: HOUR });
   assert.deepEqual(await Promise.all(first), Array(10).fill("first"));
 
-  now = HOUR - MINUTE;
+  now = HOUR;
   const refreshed = Array.from({ length: 10 }, () => cache.token());
   assert.equal(endpoint.fetches.length, 2);
   endpoint.fetches[1].resolve({ accessToken: "second", expiresInMs: HOUR });
@@ -78,11 +94,14 @@ Deno.test("TokenCache counts a token's life from when it was asked for, not when
 
   now = HOUR - 5 * MINUTE - 1;
   assert.equal(await cache.token(), "slow");
+  assert.equal(endpoint.fetches.length, 1);
   now += 1;
-  const refreshing = cache.token();
+  assert.equal(await cache.token(), "slow");
   assert.equal(endpoint.fetches.length, 2);
+  now = HOUR - 10_000;
+  const expired = cache.token();
   endpoint.fetches[1].resolve({ accessToken: "next", expiresInMs: HOUR });
-  assert.equal(await refreshing, "next");
+  assert.equal(await expired, "next");
 });
 
 Deno.test("TokenCache refreshes a short-lived token at half its life", async () => {
@@ -93,8 +112,74 @@ Deno.test("TokenCache refreshes a short-lived token at half its life", async () 
   assert.equal(await cache.token(), "token-1");
   now = MINUTE - 1;
   assert.equal(await cache.token(), "token-1");
+  assert.equal(endpoint.calls, 1);
   now = MINUTE;
-  assert.equal(await cache.token(), "token-2");
+  assert.equal(await cache.token(), "token-1");
+  assert.equal(endpoint.calls, 2);
+});
+
+Deno.test("TokenCache serves a valid token through a failing refresh, trying again 10 s later", async () => {
+  let now = 0;
+  const endpoint = heldEndpoint();
+  const cache = new TokenCache(endpoint.fetchToken, { now: () => now, refreshBeforeMs: 5 * MINUTE });
+  const first = cache.token();
+  endpoint.fetches[0].resolve({ accessToken: "valid", expiresInMs: HOUR });
+  assert.equal(await first, "valid");
+
+  now = HOUR - 5 * MINUTE;
+  assert.equal(await cache.token(), "valid");
+  endpoint.fetches[1].reject(new Error("token endpoint answered 500"));
+  await endpoint.fetches[1].promise.catch(() => {});
+  now += 9_999;
+  assert.equal(await cache.token(), "valid");
+  assert.equal(endpoint.fetches.length, 2, "no retry before 10 s");
+  now += 1;
+  assert.equal(await cache.token(), "valid");
+  assert.equal(endpoint.fetches.length, 3);
+  await land(endpoint.fetches[2], { accessToken: "renewed", expiresInMs: HOUR });
+  assert.equal(await cache.token(), "renewed");
+});
+
+Deno.test("TokenCache makes callers wait for a refresh, and see its error, only within 10 s of expiry", async () => {
+  let now = 0;
+  const endpoint = heldEndpoint();
+  const cache = new TokenCache(endpoint.fetchToken, { now: () => now, refreshBeforeMs: 5 * MINUTE });
+  const first = cache.token();
+  endpoint.fetches[0].resolve({ accessToken: "old", expiresInMs: HOUR });
+  assert.equal(await first, "old");
+
+  now = HOUR - 10_001;
+  assert.equal(await cache.token(), "old");
+  assert.equal(endpoint.fetches.length, 2);
+  now += 1;
+  // The refresh under way is the one they wait for, and its error is theirs.
+  const waiters = [cache.token(), cache.token()];
+  assert.equal(endpoint.fetches.length, 2);
+  const failure = new Error("token endpoint answered 500");
+  endpoint.fetches[1].reject(failure);
+  for (const waiter of waiters) await assert.rejects(waiter, (error) => error === failure);
+
+  const retry = cache.token();
+  assert.equal(endpoint.fetches.length, 3, "an expired token is fetched again at once");
+  endpoint.fetches[2].resolve({ accessToken: "new", expiresInMs: HOUR });
+  assert.equal(await retry, "new");
+});
+
+Deno.test("TokenCache: a caller whose signal aborts stops waiting; the fetch goes on for the others", async () => {
+  const endpoint = heldEndpoint();
+  const cache = new TokenCache(endpoint.fetchToken, { now: () => 0 });
+  const leaving = new AbortController();
+  const gone = cache.token(leaving.signal);
+  const staying = cache.token(GOING_ON);
+  assert.equal(endpoint.fetches.length, 1);
+
+  const reason = new Error("client left");
+  leaving.abort(reason);
+  await assert.rejects(gone, (error) => error === reason);
+  await assert.rejects(cache.token(leaving.signal), (error) => error === reason);
+  assert.equal(endpoint.fetches.length, 1);
+  endpoint.fetches[0].resolve({ accessToken: "shared", expiresInMs: HOUR });
+  assert.equal(await staying, "shared");
 });
 
 Deno.test("TokenCache rejects every waiter of a failed fetch and tries again on the next call", async () => {
@@ -172,13 +257,13 @@ Deno.test("sendWithToken sends once more with a fresh token when the upstream an
   const cache = new TokenCache(endpoint.fetchToken, { now: () => 0 });
   const upstream = bearerUpstream((token) => token === "token-1");
 
-  const response = await sendWithToken(cache, "Test auth", upstream.send);
+  const response = await sendWithToken(cache, "Test auth", GOING_ON, upstream.send);
   assert.equal(response.status, 200);
   assert.deepEqual(upstream.sent, ["token-1", "token-2"]);
   assert.deepEqual(upstream.cancelled, ["token-1"]);
   assert.equal(endpoint.calls, 2);
 
-  assert.equal((await sendWithToken(cache, "Test auth", upstream.send)).status, 200);
+  assert.equal((await sendWithToken(cache, "Test auth", GOING_ON, upstream.send)).status, 200);
   assert.deepEqual(upstream.sent, ["token-1", "token-2", "token-2"]);
   assert.equal(endpoint.calls, 2);
   await response.body!.cancel();
@@ -189,7 +274,7 @@ Deno.test("sendWithToken returns a second 401, with a fresh token, as the answer
   const cache = new TokenCache(endpoint.fetchToken, { now: () => 0 });
   const upstream = bearerUpstream(() => true);
 
-  const response = await sendWithToken(cache, "Test auth", upstream.send);
+  const response = await sendWithToken(cache, "Test auth", GOING_ON, upstream.send);
   assert.equal(response.status, 401);
   assert.deepEqual(upstream.sent, ["token-1", "token-2"]);
   assert.deepEqual(upstream.cancelled, ["token-1"]);
@@ -200,10 +285,24 @@ Deno.test("sendWithToken returns a second 401, with a fresh token, as the answer
 Deno.test("sendWithToken names the credential when no token can be had, and sends nothing", async () => {
   const cache = new TokenCache(() => Promise.reject(new Error("token endpoint refused")));
   const upstream = bearerUpstream(() => false);
-  await assert.rejects(sendWithToken(cache, "Test auth", upstream.send), {
+  await assert.rejects(sendWithToken(cache, "Test auth", GOING_ON, upstream.send), {
     message: "Test auth failed: token endpoint refused",
   });
   assert.deepEqual(upstream.sent, []);
+});
+
+Deno.test("sendWithToken stops waiting for a token once the request's signal aborts, with its reason", async () => {
+  const endpoint = heldEndpoint();
+  const cache = new TokenCache(endpoint.fetchToken, { now: () => 0 });
+  const upstream = bearerUpstream(() => false);
+  const request = new AbortController();
+
+  const sending = sendWithToken(cache, "Test auth", request.signal, upstream.send);
+  const reason = new Error("deadline passed");
+  request.abort(reason);
+  await assert.rejects(sending, (error) => error === reason);
+  assert.deepEqual(upstream.sent, []);
+  endpoint.fetches[0].resolve({ accessToken: "late", expiresInMs: HOUR });
 });
 
 /** A fetch that records what it was asked and answers with `response`. */

@@ -154,7 +154,7 @@ Deno.test("two requests at startup share ONE token fetch", async () => {
   );
 });
 
-Deno.test("a token about to expire is replaced before the next request is sent", async () => {
+Deno.test("a token due for refresh is replaced behind the requests that still use it", async () => {
   await using chain = await startChain();
   const bearers = () => chain.vertex.requests.map((request) => request.headers.get("authorization"));
 
@@ -164,10 +164,14 @@ Deno.test("a token about to expire is replaced before the next request is sent",
   assert.deepEqual(bearers(), ["Bearer fake-access-token-1", "Bearer fake-access-token-1"]);
 
   chain.now = START + 55 * 60_000;
+  const refreshedAt = chain.now;
   await (await postMessages(chain.relay)).arrayBuffer();
-  assert.equal(bearers()[2], "Bearer fake-access-token-2");
+  assert.equal(bearers()[2], "Bearer fake-access-token-1");
+  chain.now = START + 60 * 60_000 - 10_000;
+  await (await postMessages(chain.relay)).arrayBuffer();
+  assert.equal(bearers()[3], "Bearer fake-access-token-2");
   assert.equal(chain.oauth.requests.length, 2);
-  assert.equal(chain.oauth.assertions[1].claims.iat, chain.now / 1000);
+  assert.equal(chain.oauth.assertions[1].claims.iat, refreshedAt / 1000);
 });
 
 Deno.test("a refused token request becomes a 502 that says why, without the key", async () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { TokenCache } from "../../src/providers/token_cache.ts";
 import { type ProviderRequest, UnservableError } from "../../src/providers/types.ts";
 import { providerRequest } from "../_helpers/provider_request.ts";
 import {
@@ -281,5 +282,67 @@ Deno.test("Vertex rejects with the reason when no token can be had, and sends no
   await assert.rejects(provider.send(request(), undefined), {
     message: "Vertex auth failed: token endpoint https://oauth2.googleapis.com/token failed",
   });
+  assert.equal(seen.length, 0);
+});
+
+Deno.test("Vertex answers an error's status and headers at once and reads its body only as the answer is read", async () => {
+  const body = Promise.withResolvers<ReadableStreamDefaultController<Uint8Array>>();
+  const stalled = new ReadableStream<Uint8Array>({ start: (controller) => body.resolve(controller) });
+  const { provider } = vertex({}, () =>
+    new Response(stalled, {
+      status: 503,
+      headers: { "content-type": "application/json", "content-length": "95", "x-goog-request-id": "g-2" },
+    }));
+
+  const response = await provider.send(request(), undefined);
+  assert.equal(response.status, 529);
+  assert.equal(response.headers.get("x-goog-request-id"), "g-2");
+  assert.equal(response.headers.get("content-length"), null);
+  const upstream = await body.promise;
+  upstream.enqueue(encoder.encode('{"error":{"code":503,"message":"The service is '));
+  upstream.enqueue(encoder.encode('currently unavailable.","status":"UNAVAILABLE"}}'));
+  upstream.close();
+  assert.deepEqual(await response.json(), {
+    type: "error",
+    error: { type: "overloaded_error", message: "The service is currently unavailable." },
+  });
+});
+
+Deno.test("Vertex reads at most 1 MiB of a JSON error body and says it was cut", async () => {
+  let sent = 0;
+  let cancelled = false;
+  const endless = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const chunk = sent === 0 ? '{"error":{"code":500,"message":"' : "x".repeat(65_536);
+      sent += chunk.length;
+      controller.enqueue(encoder.encode(chunk));
+    },
+    cancel: () => void (cancelled = true),
+  });
+  const { provider } = vertex(
+    {},
+    () => new Response(endless, { status: 500, headers: { "content-type": "application/json" } }),
+  );
+
+  const response = await provider.send(request({ stream: false }), undefined);
+  const { error } = await response.json();
+  assert.equal(error.type, "api_error");
+  assert.equal(
+    error.message,
+    `Vertex AI answered HTTP 500 with an error body over 1 MiB, which begins: {"error":{"code":500,"message":"${
+      "x".repeat(468)
+    }`,
+  );
+  assert.ok(cancelled, "the rest is not read");
+  assert.ok(sent < 1_048_576 + 2 * 65_536, `read ${sent} bytes`);
+});
+
+Deno.test("Vertex stops waiting for a token once the request's signal aborts", async () => {
+  const client = new AbortController();
+  const { provider, seen } = vertex({ tokens: new TokenCache(() => new Promise(() => {})) });
+  const sending = provider.send(request({ signal: client.signal }), undefined);
+  const reason = new Error("client left");
+  client.abort(reason);
+  await assert.rejects(sending, (error) => error === reason);
   assert.equal(seen.length, 0);
 });
