@@ -5,7 +5,7 @@ import { modelMapProblems } from "../routing/model_map.ts";
 import { STRATEGY_NAMES } from "../routing/strategies/types.ts";
 import { DEFAULT_KEEPALIVE_MS } from "../stream/keep_alive.ts";
 import { type ClientConfig, namedClients } from "./clients.ts";
-import { formatDuration } from "./format_units.ts";
+import { formatByteSize, formatDuration } from "./format_units.ts";
 import { byteSizeSchema, durationSchema } from "./units.ts";
 import { maskKeyShapedTokens, maskSecret } from "../util/mask.ts";
 
@@ -433,6 +433,8 @@ function _uniqueClients(tokens: (string | ClientConfig)[], ctx: z.RefinementCtx)
 
 const _usdPerMTok = z.number().nonnegative({ error: "must be 0 or more (USD per million tokens)" });
 
+const _DEFAULT_MAX_BODY_MEMORY = 268_435_456;
+
 const _serverSchema = z.strictObject({
   host: z.string().min(1, { error: "must not be empty (127.0.0.1 keeps relay local)" }).refine(_isHostName, {
     error: "is neither an IP address nor a host name (e.g. 127.0.0.1, 0.0.0.0, ::1, localhost)",
@@ -455,12 +457,21 @@ const _serverSchema = z.strictObject({
     error: "must be more than 0: it bounds every request's body, and there is no unbounded setting",
   }).default(33_554_432),
   body_timeout: durationSchema.default(120_000),
+  max_body_memory: byteSizeSchema.optional(),
   shutdown_grace: durationSchema.default(30_000),
   keepalive: durationSchema.default(DEFAULT_KEEPALIVE_MS),
   max_concurrent: z.number().int().positive().default(64),
   max_queue: z.number().int().nonnegative().default(256),
   queue_timeout: durationSchema.default(30_000),
 }).superRefine((server, ctx) => {
+  if (server.max_body_memory !== undefined && server.max_body_memory < server.max_body_size) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["max_body_memory"],
+      message: `must be at least server.max_body_size (${formatByteSize(server.max_body_size)}), so one ` +
+        "body of that size fits",
+    });
+  }
   if (server.admin.token !== undefined && server.auth.tokens.includes(server.admin.token)) {
     ctx.addIssue({
       code: "custom",
@@ -476,6 +487,19 @@ const _serverSchema = z.strictObject({
       `binding ${server.host} requires server.auth.tokens: without them anyone who can reach it spends your keys`,
   });
 });
+
+/**
+ * `server.max_body_memory`, or unset, 256MiB or a `max_body_size` raised past it: no config that loaded
+ * before the setting existed fails now.
+ *
+ * @example
+ * ```ts
+ * maxBodyMemory(configSchema.parse({ providers: [{ name: "mock", type: "mock" }] }).server); // 268435456
+ * ```
+ */
+export function maxBodyMemory(server: { max_body_memory?: number; max_body_size: number }): number {
+  return server.max_body_memory ?? Math.max(_DEFAULT_MAX_BODY_MEMORY, server.max_body_size);
+}
 
 /**
  * The whole config file. Unknown keys anywhere are errors, so a typo never silently falls back to a

@@ -1,6 +1,12 @@
 import { maskSecret } from "../util/mask.ts";
 import { formatByteSize, formatDuration } from "./format_units.ts";
-import { type Config, type ProviderConfig, providerTimeouts, type Timeouts } from "./schema.ts";
+import {
+  type Config,
+  maxBodyMemory,
+  type ProviderConfig,
+  providerTimeouts,
+  type Timeouts,
+} from "./schema.ts";
 
 /**
  * What `relay check` prints: where relay listens, who may call it, and each provider with its upstream,
@@ -30,7 +36,9 @@ export function summarizeConfig(config: Config, path: string | undefined): strin
         ? "off (set server.admin.token for relay status, relay reload and /admin/)"
         : `on (${maskSecret(server.admin.token)})`
     }`,
-    `max body size: ${formatByteSize(server.max_body_size)}`,
+    `max body size: ${formatByteSize(server.max_body_size)}, ${
+      formatByteSize(maxBodyMemory(server))
+    } of bodies at once`,
     `shutdown grace: ${formatDuration(server.shutdown_grace)}`,
     `log: level ${log.level}, bodies ${log.bodies ? "logged" : "not logged"}`,
     `timeouts: ${_timeouts(config.timeouts)}`,

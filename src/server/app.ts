@@ -5,6 +5,7 @@ import type { LogFields } from "../util/logger.ts";
 import { VERSION } from "../version.ts";
 import { clientAuth, type Refusal } from "./auth.ts";
 import { refuseWebPages } from "./browser_guard.ts";
+import { BodyBudget } from "./body_budget.ts";
 import { chatCompletions } from "./chat_completions.ts";
 import { RelayError } from "./errors.ts";
 import { logRequest } from "./events.ts";
@@ -41,7 +42,14 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   const parsedBodies = new WeakMap<Request, Record<string, unknown>>();
   // One clock for both routes' deadlines and keep-alives.
   const clock = { now: options.now ?? (() => performance.now()), timers: options.timers ?? realTimers };
-  const forward = relay({ ...options, ...clock, parsedBody: (request) => parsedBodies.get(request) });
+  // One budget for both routes' bodies.
+  const bodyBudget = options.bodyBudget ?? new BodyBudget();
+  const forward = relay({
+    ...options,
+    ...clock,
+    bodyBudget,
+    parsedBody: (request) => parsedBodies.get(request),
+  });
   // What a reload changes is read per request, as relay's own handler reads it.
   const current = () => options.settings?.() ?? options;
   app.use(requestId());
@@ -63,6 +71,7 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
       dispatch,
       maxBodyBytes: () => current().maxBodyBytes,
       bodyTimeoutMs: () => current().bodyTimeoutMs,
+      bodyHold: () => bodyBudget.open(current().maxBodyMemory),
       keepaliveMs: () => current().keepaliveMs,
       cut: options.inFlight.cut,
       clock,

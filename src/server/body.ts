@@ -1,5 +1,6 @@
 import { realTimers, type Timers } from "../util/timers.ts";
 import { concatBytes } from "../util/bytes.ts";
+import type { BodyHold } from "./body_budget.ts";
 import { RelayError } from "./errors.ts";
 import { graceOverError } from "./in_flight.ts";
 
@@ -13,6 +14,12 @@ export interface ReadBodyOptions {
    * is over`), which the client gets instead of a dropped connection.
    */
   cut?: AbortSignal;
+  /**
+   * The request's share of relay's body budget (`server.max_body_memory`): the bytes are taken from it
+   * as they arrive, a declared length at once, and a body it cannot cover is refused with its 503. The
+   * caller gives them back when its request ends.
+   */
+  hold?: BodyHold;
 }
 
 /**
@@ -32,7 +39,7 @@ export interface ReadBodyOptions {
 export async function readBody(
   request: Pick<Request | Response, "headers" | "body">,
   maxBytes: number,
-  { timeoutMs = 0, timers = realTimers, cut }: ReadBodyOptions = {},
+  { timeoutMs = 0, timers = realTimers, cut, hold }: ReadBodyOptions = {},
 ): Promise<Uint8Array<ArrayBuffer>> {
   const encoding = request.headers.get("content-encoding");
   if (encoding !== null && !_isIdentity(encoding)) throw _encoded(encoding);
@@ -40,6 +47,14 @@ export async function readBody(
   if (declared > maxBytes) throw _tooLarge(declared, maxBytes);
   if (!request.body) return new Uint8Array(0);
   if (cut?.aborted) throw graceOverError();
+  // A declared length is taken at once: an upload the budget cannot cover is refused before it is read.
+  let taken = 0;
+  const count = (size: number) => {
+    if (size <= taken) return;
+    hold?.take(size - taken);
+    taken = size;
+  };
+  if (declared > 0) count(declared);
   // Read through a reader even with a declared length: a pending `request.bytes()` cannot be cancelled,
   // and Deno keeps filling its buffer until the client finishes or leaves.
   const reader = request.body.getReader();
@@ -53,7 +68,7 @@ export async function readBody(
     : undefined;
   cut?.addEventListener("abort", giveUp);
   try {
-    const bytes = await _readUpTo(reader, maxBytes).catch((error) => error as Error);
+    const bytes = await _readUpTo(reader, maxBytes, count).catch((error) => error as Error);
     // A cancelled read ends as if the body had: only the flags tell the two apart.
     if (late) throw _tooSlow(timeoutMs);
     if (cut?.aborted) throw graceOverError();
@@ -69,14 +84,22 @@ export async function readBody(
   }
 }
 
-async function _readUpTo(reader: ReadableStreamDefaultReader<Uint8Array<ArrayBuffer>>, maxBytes: number) {
+/** Reads to the end, telling `count` the size so far as each chunk arrives; it may refuse it by throwing. */
+async function _readUpTo(
+  reader: ReadableStreamDefaultReader<Uint8Array<ArrayBuffer>>,
+  maxBytes: number,
+  count: (size: number) => void,
+) {
   const chunks: Uint8Array<ArrayBuffer>[] = [];
   let size = 0;
   for (let read = await reader.read(); !read.done; read = await reader.read()) {
     size += read.value.byteLength;
-    if (size > maxBytes) {
+    try {
+      if (size > maxBytes) throw _tooLarge(size, maxBytes);
+      count(size);
+    } catch (refusal) {
       reader.cancel().catch(() => {});
-      throw _tooLarge(size, maxBytes);
+      throw refusal;
     }
     chunks.push(read.value);
   }

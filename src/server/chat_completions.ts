@@ -14,6 +14,7 @@ import { copyHeaders, WITHOUT_LENGTH } from "../util/headers.ts";
 import { isJsonObject } from "../util/json.ts";
 import type { Timers } from "../util/timers.ts";
 import { jsonSyntaxReason, parseJsonBody, readBody, type ReadBodyOptions } from "./body.ts";
+import type { BodyHold } from "./body_budget.ts";
 import { RelayError } from "./errors.ts";
 import { openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
 import type { RelayEnv } from "./request_id.ts";
@@ -29,6 +30,11 @@ export interface ChatCompletionsOptions {
   maxBodyBytes: () => number;
   /** Longest a request body may take to arrive (`server.body_timeout`), asked per request; unset: none. */
   bodyTimeoutMs?: () => number | undefined;
+  /**
+   * A new request's share of relay's body budget (`server.max_body_memory`), asked per request; unset:
+   * bodies are not counted.
+   */
+  bodyHold?: () => BodyHold;
   /** A shutdown's cut (`InFlight.cut`): an upload still under way then is answered 503. */
   cut?: AbortSignal;
   /**
@@ -64,11 +70,15 @@ export function chatCompletions(
 ): (c: Context<RelayEnv>) => Promise<Response> {
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   return async (c) => {
+    const hold = options.bodyHold?.();
+    // Given back once the body is parsed: its bytes are dropped then, and the translation takes its own
+    // share where `/v1/messages` reads it, so no body counts twice.
     const chat = await _chatRequest(c.req.raw, options.maxBodyBytes(), {
       timeoutMs: options.bodyTimeoutMs?.(),
       timers: options.clock?.timers,
       cut: options.cut,
-    });
+      hold,
+    }).finally(() => hold?.release());
     if (chat instanceof Response) return chat;
     let messages: Record<string, unknown>;
     try {

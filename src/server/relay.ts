@@ -28,6 +28,7 @@ import { maskSecretsInLine } from "../util/mask.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
 import { inspectMessagesBody, messagesFields, readBody } from "./body.ts";
+import { BodyBudget, type BodyHold } from "./body_budget.ts";
 import { BodyLog } from "./body_log.ts";
 import { type AnthropicErrorType, RelayError } from "./errors.ts";
 import { logRequest } from "./events.ts";
@@ -51,6 +52,16 @@ export interface RelayOptions {
   maxBodyBytes: number;
   /** Longest a request body may take to arrive (`server.body_timeout`); 0 or unset: no deadline. */
   bodyTimeoutMs?: number;
+  /**
+   * Most request-body bytes relay holds at once, every request's together (`server.max_body_memory`);
+   * unset: no bound.
+   */
+  maxBodyMemory?: number;
+  /**
+   * Where those bytes are counted, from a body's first byte to its request's end; one per server, shared
+   * with the front door. A budget of relay's own unless given.
+   */
+  bodyBudget?: BodyBudget;
   inFlight: InFlight;
   /** `server.max_concurrent` and its queue: requests beyond both get a 503. */
   limiter: ConcurrencyLimiter;
@@ -111,6 +122,7 @@ export type RequestSettings = Pick<
   | "logger"
   | "maxBodyBytes"
   | "bodyTimeoutMs"
+  | "maxBodyMemory"
   | "queueTimeoutMs"
   | "retry"
   | "keepaliveMs"
@@ -224,6 +236,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
     random: base.random ?? Math.random,
     timers: base.timers ?? realTimers,
   };
+  const bodyBudget = base.bodyBudget ?? new BodyBudget();
   // A config's settings are one object per config version: merged again only when it changes.
   let merged: { settings: RequestSettings; options: RelayOptions } | undefined;
   const current = (): RelayOptions => {
@@ -236,7 +249,11 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
     c.set("handlerLogs", true);
     const options = current();
     const trace: _Trace = { start: clock.now(), at: clock.wallClock(), attempts: 0, failovers: 0 };
+    const hold = bodyBudget.open(options.maxBodyMemory);
+    // The body goes back to the budget as its request ends: with its log line, however it ended, or
+    // where relay failed on its own and wrote none (below).
     const log: _Log = (outcome, fields = {}, usage) => {
+      hold.release();
       // A stream a shutdown cut when its grace ran out failed by relay's doing, not the upstream's; nor
       // did its client close it if it had stopped reading: relay closed its connection.
       const { cut } = options.inFlight;
@@ -272,7 +289,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
       return _account(c, options, trace, outcome, timing, usage);
     };
     try {
-      return await _relay(c, options, trace, clock, log);
+      return await _relay(c, options, trace, clock, log, hold);
     } catch (thrown) {
       const gone = thrown instanceof _ClientGone || c.req.raw.signal.aborted;
       // Once a shutdown's grace ran out, relay closes the connections left: that is no client leaving.
@@ -286,6 +303,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
       if (!(error instanceof RelayError)) {
         // Not logged here: the app's access line covers the answer its error handler gives.
         c.set("handlerLogs", false);
+        hold.release();
         throw error;
       }
       trace.status = error.status;
@@ -301,6 +319,7 @@ async function _relay(
   trace: _Trace,
   clock: _Clock,
   log: _Log,
+  hold: BodyHold,
 ): Promise<Response> {
   const { router, retry } = options;
   const request = c.req.raw;
@@ -309,6 +328,7 @@ async function _relay(
       timeoutMs: options.bodyTimeoutMs,
       timers: clock.timers,
       cut: options.inFlight.cut,
+      hold,
     })
     : null;
   const parsed = options.parsedBody?.(request);

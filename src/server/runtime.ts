@@ -1,7 +1,7 @@
 import { ConfigError } from "../config/errors.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import type { Locator } from "../config/yaml_document.ts";
-import { type Config, isLoopbackHost } from "../config/schema.ts";
+import { type Config, isLoopbackHost, maxBodyMemory } from "../config/schema.ts";
 import type { ProviderEnvironment } from "../providers/registry.ts";
 import { routesFromConfig, routingOptionsFromConfig } from "../routing/routes.ts";
 import { Router } from "../routing/router.ts";
@@ -262,6 +262,7 @@ export function requestSettingsFromConfig(config: Config, router: Router, logger
     logger,
     maxBodyBytes: server.max_body_size,
     bodyTimeoutMs: server.body_timeout,
+    maxBodyMemory: maxBodyMemory(server),
     keepaliveMs: server.keepalive,
     queueTimeoutMs: server.queue_timeout,
     logBodies: config.log.bodies,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { configSchema, isLoopbackHost, providerTimeouts } from "../../src/config/schema.ts";
+import { configSchema, isLoopbackHost, maxBodyMemory, providerTimeouts } from "../../src/config/schema.ts";
 import { issuesOf } from "../_helpers/config.ts";
 
 const ANTHROPIC = { name: "anthropic", type: "anthropic", keys: [{ key: "sk-ant-api03-aaaaaaaaaaaaaaaa" }] };
@@ -143,6 +143,21 @@ Deno.test("configSchema refuses a host relay could not listen on, a max_body_siz
   assert.deepEqual(issuesOf({ providers: [{ ...ANTHROPIC, keys: [{ key: "$ANTHROPIC_API_KEY" }] }] }), [
     "providers.0.keys.0.key: is the text $ANTHROPIC_API_KEY, not a variable's value: write ${ANTHROPIC_API_KEY} to use one",
   ]);
+});
+
+Deno.test("configSchema refuses a server.max_body_memory below server.max_body_size, at its line", () => {
+  assert.deepEqual(issuesOf({ providers: [MOCK], server: { max_body_memory: "16MiB" } }), [
+    "server.max_body_memory: must be at least server.max_body_size (32MiB), so one body of that size fits",
+  ]);
+  const parsed = (server: Record<string, string>) => configSchema.parse({ providers: [MOCK], server }).server;
+  assert.equal(maxBodyMemory(parsed({})), 256 * 1_048_576);
+  assert.equal(
+    maxBodyMemory(parsed({ max_body_size: "300MiB" })),
+    300 * 1_048_576,
+    "unset, it follows a max_body_size raised past 256MiB",
+  );
+  const server = { max_body_size: "1MiB", max_body_memory: "1MiB" };
+  assert.equal(configSchema.parse({ providers: [MOCK], server }).server.max_body_memory, 1_048_576);
 });
 
 Deno.test("configSchema refuses duplicate provider names at the later one", () => {

@@ -37,7 +37,7 @@ Deno.test("summarizeConfig describes the server, every provider and their effect
       "listen: 0.0.0.0:9000",
       "auth: 2 tokens (rly...cccc, ***)",
       "admin: off (set server.admin.token for relay status, relay reload and /admin/)",
-      "max body size: 8MiB",
+      "max body size: 8MiB, 256MiB of bodies at once",
       "shutdown grace: 30s",
       "log: level debug, bodies logged",
       "timeouts: connect 10s, first_byte 10m, idle 10m",
