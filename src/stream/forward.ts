@@ -177,7 +177,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     controller.close();
     if (afterHead) headIsOut();
     finish({ kind: "complete", bytes });
-    reader.cancel().catch(() => {});
+    _drainThenCancel(reader, options.timers ?? realTimers);
   };
   const onFailure = (error: unknown) => {
     if (finished) return;
@@ -207,7 +207,9 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
       if (options.sse && keepAlive) {
         reader.onQuiet(keepAlive.intervalMs, () => {
           // Only into an empty queue: a client that stopped reading needs no second ping.
-          if (boundary.atBoundary && (controller.desiredSize ?? -1) >= 0) controller.enqueue(keepAlive.ping);
+          if (!finished && boundary.atBoundary && (controller.desiredSize ?? -1) >= 0) {
+            controller.enqueue(keepAlive.ping);
+          }
         });
       }
       client?.handed();
@@ -227,6 +229,19 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     },
   }, { highWaterMark: 0 });
 }
+
+/**
+ * What an upstream still sends after its answer's last event (the end of its chunked body, as a rule in
+ * the next read) is read and dropped, so its connection can carry the next request; one that sends more
+ * for longer than `_DRAIN_MS` (an upstream keeping the answer open) is cancelled.
+ */
+function _drainThenCancel(reader: WatchedReader, timers: Timers): void {
+  const timer = timers.setTimeout(() => reader.cancel().catch(() => {}), _DRAIN_MS);
+  const drain = (): Promise<void> => reader.read().then((read) => read.done ? undefined : drain());
+  drain().catch(() => {}).finally(() => timers.clearTimeout(timer));
+}
+
+const _DRAIN_MS = 1_000;
 
 /**
  * How long a client has kept relay waiting since it was last handed something, and `onStalled` once

@@ -79,13 +79,16 @@ Deno.test("a stream ends at its message_stop, complete, though the upstream keep
   const golden = await loadGolden("text");
   const stream = controlledStream();
   const upstream = startFakeUpstream(() => stream.response());
-  // The clock never moves: only the answer's own end can end it.
-  await using relay = startTestRelay({ upstreamUrl: upstream.url, clock: new FakeClock() });
+  // The clock moves only once the client has it all: only the answer's own end can end it.
+  const clock = new FakeClock();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, clock });
   stream.push(golden);
   const response = await post(`${relay.url}/v1/messages`, MESSAGES);
   const body = bytesOf(response);
   assert.ok(await settlesWithin(body, 5_000), "the client's stream ended at message_stop");
   assert.deepEqual(await body, golden);
+  // The upstream is read on for a second, for its connection's sake, then let go.
+  clock.advance(1_000);
   await stream.cancelled;
   const log = await relay.nextRequestLog();
   assert.deepEqual([log.outcome, log.output_tokens], ["complete", 12]);

@@ -141,12 +141,14 @@ Deno.test("forwardBody ends the body at the source's last event, complete, thoug
     const outcome = Promise.withResolvers<ForwardOutcome>();
     const stop = bytes("event: message_stop\ndata: {}\n\n");
     let ended = false;
+    const clock = new FakeClock();
     const reader = forwardBody(new WatchedReader(source.body.getReader()), {
       first: inFirst ? stop : bytes("event: ping\ndata: {}\n\n"),
       sse: true,
       observe: (chunk) => ended ||= new TextDecoder().decode(chunk).includes("message_stop"),
       ended: () => ended || inFirst,
       onDone: outcome.resolve,
+      timers: clock,
     }).getReader();
     await reader.read();
     if (!inFirst) {
@@ -157,8 +159,33 @@ Deno.test("forwardBody ends the body at the source's last event, complete, thoug
     assert.ok(await settlesWithin(last, 5_000), "no wait for a source that never ends");
     assert.equal((await last).done, true);
     assert.equal((await outcome.promise).kind, "complete");
+    // What the source sends after its last event is still read for a second, then it is let go.
+    clock.advance(999);
+    source.push(bytes(": trailing comment\n\n"));
+    await source.whenRead();
+    clock.advance(1);
     await source.cancelled;
   }
+});
+
+Deno.test("forwardBody reads a source to its end after its last event, so its connection can be used again", async () => {
+  const source = controlledStream();
+  const clock = new FakeClock();
+  const stop = bytes("event: message_stop\ndata: {}\n\n");
+  const reader = forwardBody(new WatchedReader(source.body.getReader()), {
+    first: stop,
+    sse: true,
+    ended: () => true,
+    timers: clock,
+  }).getReader();
+  await reader.read();
+  assert.equal((await reader.read()).done, true);
+  const next = await Promise.race([
+    source.cancelled.then(() => "cancelled"),
+    source.whenRead().then(() => "read on"),
+  ]);
+  assert.equal(next, "read on", "a cancelled body would close the upstream's connection");
+  source.end();
 });
 
 Deno.test("forwardBody passes a client's cancel to the upstream", async () => {
