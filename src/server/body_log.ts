@@ -1,6 +1,7 @@
 import { concatBytes } from "../util/bytes.ts";
 import type { Logger } from "../util/logger.ts";
-import { maskKeyShapedTokens } from "../util/mask.ts";
+import { maskKeyShapedTokens, maskSecret } from "../util/mask.ts";
+import { MIN_MASKED_SECRET } from "../stream/secret_mask.ts";
 
 /** The most of a body `log.bodies` writes; the rest is counted, not kept. */
 export const MAX_LOGGED_BODY_BYTES = 64 * 1024;
@@ -41,17 +42,22 @@ export class BodyLog {
     this.#sentBytes += chunk.byteLength;
   }
 
-  /** Writes the answer's line, once it ended. */
-  answered(): void {
-    this.#write("response body", concatBytes(this.#sent), this.#sentBytes);
+  /**
+   * Writes the answer's line, once it ended, with `key` (the one the answer was asked with) masked
+   * wherever the answer quotes it, whatever it looks like, as the client got it.
+   */
+  answered(key?: string): void {
+    this.#write("response body", concatBytes(this.#sent), this.#sentBytes, key);
   }
 
-  #write(msg: string, kept: Uint8Array, bytes: number): void {
+  #write(msg: string, kept: Uint8Array, bytes: number, key?: string): void {
+    const text = new TextDecoder().decode(kept);
+    const quoted = key && key.length >= MIN_MASKED_SECRET ? text.replaceAll(key, maskSecret(key)) : text;
     this.#logger.info(msg, {
       request_id: this.#requestId,
       bytes,
       truncated: bytes > kept.byteLength || undefined,
-      body: maskKeyShapedTokens(new TextDecoder().decode(kept)),
+      body: maskKeyShapedTokens(quoted),
     });
   }
 }

@@ -18,7 +18,7 @@ import { endOfLastEvent } from "../stream/event_boundary.ts";
 import { forwardBody, type ForwardOutcome } from "../stream/forward.ts";
 import { ANTHROPIC_PING, DEFAULT_KEEPALIVE_MS } from "../stream/keep_alive.ts";
 import type { AnthropicUsage } from "../stream/openai_types.ts";
-import { MIN_MASKED_SECRET, SecretMask } from "../stream/secret_mask.ts";
+import { maskedHeaders, MIN_MASKED_SECRET, SecretMask } from "../stream/secret_mask.ts";
 import { StreamTimeoutError } from "../stream/timeouts.ts";
 import { countedTokens, type UsageDetail, UsageTap } from "../stream/usage_tap.ts";
 import { WatchedReader } from "../stream/watched_reader.ts";
@@ -820,11 +820,13 @@ function _errorOf(
   return { errorType, message: _maskKey(message, key) };
 }
 
-/** `text` with `key` masked wherever it quotes it, and anything else key-shaped too. */
+/**
+ * `text` with `key` masked wherever it quotes it, as written or percent-encoded (a URL's query), and
+ * anything else key-shaped too.
+ */
 function _maskKey(text: string, key: ProviderKey | undefined): string {
-  const quoted = key && key.secret.length >= MIN_MASKED_SECRET
-    ? text.replaceAll(key.secret, key.label)
-    : text;
+  if (!key || key.secret.length < MIN_MASKED_SECRET) return maskSecretsInLine(text).text;
+  const quoted = text.replaceAll(key.secret, key.label).replaceAll(encodeURIComponent(key.secret), key.label);
   return maskSecretsInLine(quoted).text;
 }
 
@@ -847,7 +849,7 @@ function _answer(
     attempt.finished(undefined);
     bodies?.answered();
     log("complete", { bytes: 0 }).finally(releaseSlot);
-    return responseForClient(null, response);
+    return maskedHeaders(responseForClient(null, response), attempt.key?.secret);
   }
   const { usage, sse } = tried;
   bodies?.sent(tried.head);
@@ -891,7 +893,7 @@ function _answer(
       // A shutdown's cut is relay's doing, not the upstream's.
       attempt.finished(tokens, outcome.kind === "upstream_failed" && !options.inFlight.cut.aborted);
       const { kind, ...rest } = outcome;
-      bodies?.answered();
+      bodies?.answered(attempt.key?.secret);
       // The upstream's own figures, as the ledger keeps them; cache reads and writes go apart.
       log(kind, {
         ...rest,
@@ -902,7 +904,7 @@ function _answer(
       }, detail).finally(releaseSlot);
     },
   });
-  return responseForClient(stream, response);
+  return maskedHeaders(responseForClient(stream, response), attempt.key?.secret);
 }
 
 /** A failed attempt's answer that will not be passed on: its body is cancelled, its exchange over. */
@@ -931,7 +933,7 @@ function _passOn(
   if (!response.body) {
     bodies?.answered();
     log("upstream_error", { error }).finally(release);
-    return responseForClient(null, response);
+    return maskedHeaders(responseForClient(null, response), kept.attempt.key?.secret);
   }
   const reader = new WatchedReader(response.body.getReader(), {
     firstByteMs: route.timeouts.firstByte,
@@ -949,12 +951,12 @@ function _passOn(
     describeFailure: _describeFailure(route, cut),
     observe: bodies && ((chunk) => bodies.sent(chunk)),
     onDone: ({ kind, ...rest }) => {
-      bodies?.answered();
+      bodies?.answered(kept.attempt.key?.secret);
       const passed = kind === "complete";
       log(passed ? "upstream_error" : kind, passed ? { error, ...rest } : rest).finally(release);
     },
   });
-  return responseForClient(stream, response);
+  return maskedHeaders(responseForClient(stream, response), kept.attempt.key?.secret);
 }
 
 /**

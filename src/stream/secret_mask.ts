@@ -1,15 +1,23 @@
 import { concatBytes } from "../util/bytes.ts";
 import { maskSecret } from "../util/mask.ts";
 
-/** The shortest key relay looks for in what an upstream says: shorter ones (a local server's `x`) are words. */
+/** The shortest key relay masks in what it logs of an upstream: a shorter one (a local server's `x`) is a word. */
 export const MIN_MASKED_SECRET = 6;
+
+/**
+ * The shortest key relay masks in what its clients get: a local server's placeholder key (Ollama's
+ * `ollama`, LM Studio's `lm-studio`) is a word an answer may well hold, and masking it would change the
+ * answer, a tool's input too. Real keys are longer.
+ */
+const _MIN_ANSWER_SECRET = 16;
 
 const _encoder = new TextEncoder();
 
 /**
- * Replaces a provider key in the bytes of an answer relay passes on with its masked form
- * (`sk-ant-...x7f2`): an upstream may quote the key it was sent in an error (`Incorrect API key
- * provided: …`), and relay's clients must never learn its keys. A key split across two chunks is found
+ * Replaces a provider key of 16 characters or more in the bytes of an answer relay passes on with its
+ * masked form (`sk-ant-...x7f2`): an upstream may quote the key it was sent in an error (`Incorrect API
+ * key provided: …`), and relay's clients must never learn its keys. The key is looked for as written:
+ * one an upstream escapes (`\/`, `\u002b`) or spreads over several events is not found. A key split across two chunks is found
  * too: a chunk's tail that could be the key's beginning waits for the next chunk (or {@linkcode flush}).
  * A complete SSE event never waits, since no key begins with its blank line.
  *
@@ -33,7 +41,7 @@ export class SecretMask {
 
   /** A mask for `secret`, or `undefined` when there is none to apply. */
   static for(secret: string | undefined): SecretMask | undefined {
-    return secret !== undefined && secret.length >= MIN_MASKED_SECRET ? new SecretMask(secret) : undefined;
+    return secret !== undefined && secret.length >= _MIN_ANSWER_SECRET ? new SecretMask(secret) : undefined;
   }
 
   /** `chunk` with the key masked, less a tail that may be the key's beginning (held for the next). */
@@ -74,4 +82,21 @@ function _sameBytes(bytes: Uint8Array, at: number, secret: Uint8Array, length: n
     if (bytes[at + i] !== secret[i]) return false;
   }
   return true;
+}
+
+/**
+ * `response` with `secret` masked in every header value that quotes it (`www-authenticate`, a debug
+ * header): the same rule as its body's.
+ *
+ * @example
+ * ```ts
+ * maskedHeaders(new Response(null, { headers: { "x-debug-key": key } }), key).headers.get("x-debug-key"); // "sk-ant-...x7f2"
+ * ```
+ */
+export function maskedHeaders(response: Response, secret: string | undefined): Response {
+  if (secret === undefined || secret.length < _MIN_ANSWER_SECRET) return response;
+  for (const [name, value] of response.headers) {
+    if (value.includes(secret)) response.headers.set(name, value.replaceAll(secret, maskSecret(secret)));
+  }
+  return response;
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { maskSecret } from "../../src/util/mask.ts";
 import { Hono } from "hono";
 import { sseChunks } from "../_helpers/fake_upstream.ts";
 import { liveConfig, postMessage, startLiveRelay, STREAM_BODY } from "../_helpers/live_relay.ts";
@@ -28,12 +29,12 @@ const ANSWER = [
 ];
 
 /** relay over a provider that gives every request `answer`, its log lines kept, parsed. */
-function relayWithBodies(answer: () => Response, logBodies: boolean | undefined) {
+function relayWithBodies(answer: () => Response, logBodies: boolean | undefined, key = PROVIDER_KEY) {
   const lines: Record<string, unknown>[] = [];
   const provider: Provider = { name: "up", type: "test", send: () => Promise.resolve(answer()) };
   const route = {
     provider,
-    keys: [{ secret: PROVIDER_KEY, label: "sk-...x7f2" }],
+    keys: [{ secret: key, label: maskSecret(key) }],
     timeouts: TEST_TIMEOUTS,
     models: new ModelMap(undefined),
   };
@@ -89,6 +90,19 @@ Deno.test("log.bodies logs an upstream error passed on as the client got it", as
   assert.deepEqual(await call(PROMPT), { status: 500, text: error });
   assert.equal(line("request")!.outcome, "upstream_error");
   assert.deepEqual([line("response body")!.body, line("response body")!.bytes], [error, error.length]);
+});
+
+Deno.test("log.bodies masks the key the answer quotes, however short, where its key-shaped masking would not", async () => {
+  const key = "lmstudio-key-9";
+  const error =
+    `{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key: ${key}"}}`;
+  const { call, line } = relayWithBodies(
+    () => new Response(error, { status: 400, headers: { "content-type": "application/json" } }),
+    true,
+    key,
+  );
+  await call(PROMPT);
+  assert.equal(line("response body")!.body, error.replace(key, maskSecret(key)));
 });
 
 Deno.test("log.bodies keeps each body's first 64 KiB, counting the rest", async () => {

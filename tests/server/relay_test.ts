@@ -1230,21 +1230,23 @@ Deno.test("an upstream's redirect is a 502 naming it, never passed on for the cl
 });
 
 Deno.test("a redirect whose Location quotes the key relay sent names it masked, to the client and in the log", async () => {
-  const key = "lowercaseonlysecretkeyvalue";
-  const upstream = startFakeUpstream(() =>
-    new Response(null, {
-      status: 307,
-      headers: { location: `http://other.example/v1/messages?api_key=${key}` },
-    })
-  );
-  await using relay = startTestRelay({ upstreamUrl: upstream.url, keys: [key] });
-  const response = await post(`${relay.url}/v1/messages`, MESSAGES);
-  assert.equal(response.status, 502);
-  const { message } = (await response.json()).error;
-  assert.ok(message.includes(`?api_key=${maskSecret(key)};`), message);
-  await relay.nextRequestLog();
-  assert.ok(!JSON.stringify(relay.logs).includes(key), "nowhere in the log");
-  await upstream.close();
+  for (const key of ["lowercaseonlysecretkeyvalue", "base64/key+with=signs0123"]) {
+    const upstream = startFakeUpstream(() =>
+      new Response(null, {
+        status: 307,
+        headers: { location: `http://other.example/v1/messages?api_key=${encodeURIComponent(key)}` },
+      })
+    );
+    await using relay = startTestRelay({ upstreamUrl: upstream.url, keys: [key] });
+    const response = await post(`${relay.url}/v1/messages`, MESSAGES);
+    assert.equal(response.status, 502);
+    const { message } = (await response.json()).error;
+    assert.ok(message.includes(`?api_key=${maskSecret(key)};`), message);
+    await relay.nextRequestLog();
+    const logged = JSON.stringify(relay.logs);
+    assert.ok(!logged.includes(key) && !logged.includes(encodeURIComponent(key)), "nowhere in the log");
+    await upstream.close();
+  }
 });
 
 Deno.test("a client that leaves during the backoff after an upstream error leaves no exchange open", async () => {

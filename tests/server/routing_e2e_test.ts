@@ -411,11 +411,12 @@ Deno.test("an upstream's error event quoting the key it was sent is masked in th
 Deno.test("an error answer quoting the key it was sent reaches the client with the key masked, on both front doors", async () => {
   const key = "sk-ant-api03-AAAAbbbbCCCCdddd1111x7f2";
   const quoting = startFakeUpstream(
-    status(400, "invalid_request_error", {}, `invalid x-api-key: ${key}`),
+    status(400, "invalid_request_error", { "x-debug-key": key }, `invalid x-api-key: ${key}`),
   );
   await using relay = startTestRelay({ routes: [routeTo("a", quoting.url, [key])], retry: RETRY });
   const anthropic = await post(relay.url);
   assert.equal(anthropic.status, 400);
+  assert.equal(anthropic.headers.get("x-debug-key"), maskSecret(key), "in its headers too");
   assert.equal((await anthropic.json()).error.message, `invalid x-api-key: ${maskSecret(key)}`);
   const openai = await fetch(`${relay.url}/v1/chat/completions`, {
     method: "POST",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SecretMask } from "../../src/stream/secret_mask.ts";
+import { maskedHeaders, SecretMask } from "../../src/stream/secret_mask.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
 import { maskSecret } from "../../src/util/mask.ts";
 import { splitAwkwardly } from "../_helpers/golden.ts";
@@ -36,8 +36,27 @@ Deno.test("a chunk without the key is handed on as it is, no copy made", () => {
   assert.equal(mask.apply(chunk), chunk);
 });
 
-Deno.test("a key too short to tell from words, or none, has no mask", () => {
-  assert.equal(SecretMask.for("x"), undefined);
+Deno.test("a key too short to tell from words, as local servers' placeholders are, or none, has no mask", () => {
+  for (const placeholder of ["x", "ollama", "lm-studio", "fifteen-chars-x"]) {
+    assert.equal(SecretMask.for(placeholder), undefined, placeholder);
+  }
   assert.equal(SecretMask.for(undefined), undefined);
-  assert.equal(masked([encode("secret here")], "secret"), "*** here");
+  assert.equal(
+    masked([encode("sixteen-chars-xy here")], "sixteen-chars-xy"),
+    `${maskSecret("sixteen-chars-xy")} here`,
+  );
+});
+
+Deno.test("a header value quoting the key is masked; the others, and short keys, are left alone", () => {
+  const response = new Response(null, {
+    headers: { "www-authenticate": `Bearer error="invalid_token", token="${KEY}"`, "x-other": "plain" },
+  });
+  maskedHeaders(response, KEY);
+  assert.equal(
+    response.headers.get("www-authenticate"),
+    `Bearer error="invalid_token", token="${maskSecret(KEY)}"`,
+  );
+  assert.equal(response.headers.get("x-other"), "plain");
+  const local = new Response(null, { headers: { "x-note": "use ollama" } });
+  assert.equal(maskedHeaders(local, "ollama").headers.get("x-note"), "use ollama");
 });
