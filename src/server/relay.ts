@@ -849,7 +849,7 @@ function _answer(
     attempt.finished(undefined);
     bodies?.answered();
     log("complete", { bytes: 0 }).finally(releaseSlot);
-    return maskedHeaders(responseForClient(null, response), attempt.key?.secret);
+    return responseForClient(null, response);
   }
   const { usage, sse } = tried;
   bodies?.sent(tried.head);
@@ -904,7 +904,7 @@ function _answer(
       }, detail).finally(releaseSlot);
     },
   });
-  return maskedHeaders(responseForClient(stream, response), attempt.key?.secret);
+  return responseForClient(stream, response);
 }
 
 /** A failed attempt's answer that will not be passed on: its body is cancelled, its exchange over. */

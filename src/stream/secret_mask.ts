@@ -86,7 +86,8 @@ function _sameBytes(bytes: Uint8Array, at: number, secret: Uint8Array, length: n
 
 /**
  * `response` with `secret` masked in every header value that quotes it (`www-authenticate`, a debug
- * header): the same rule as its body's.
+ * header): the same rule as its body's. For error answers: reading every header costs an answer about
+ * 15 µs, which a successful one, on relay's hot path, does not pay for a case seen only in errors.
  *
  * @example
  * ```ts
