@@ -238,7 +238,9 @@ async function _writeClaudeSettings(
  * private either way.
  */
 function _settingsMode(path: string, existing: number | undefined, holdsToken: boolean): number {
-  if (existing === undefined || existing === 0o600) return 0o600;
+  if (existing === undefined) return 0o600;
+  // Private already (0600, 0400, 0700): nothing to tighten.
+  if ((existing & 0o077) === 0) return existing;
   if (!holdsToken) return existing;
   const octal = existing.toString(8).padStart(4, "0");
   console.error(`${path} was mode ${octal}; written 0600 as it now holds relay's client token`);

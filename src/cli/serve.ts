@@ -130,16 +130,18 @@ async function _serveLogged(
   // Deno's server stops for good when it cannot accept a connection (out of file descriptors): relay
   // then says why and exits, its records written, for a supervisor to start it again.
   const failure = await server.finished.then(() => undefined, (error: unknown) => error);
-  await stopping;
-  for (const signal of _SIGNALS) Deno.removeSignalListener(signal, onSignal);
-  triggers.stop();
-  // Every stream has ended, so every record is in: write them before going.
-  await ledger.close();
   if (failure !== undefined) {
     logger.error("relay stopped accepting connections", {
       error: String(failure),
       hint: _acceptHint(failure),
     });
+  }
+  await stopping;
+  for (const signal of _SIGNALS) Deno.removeSignalListener(signal, onSignal);
+  triggers.stop();
+  // Every stream has ended (or, the server gone, had its connection with it): what was recorded is written.
+  await ledger.close();
+  if (failure !== undefined) {
     await sink.flush(_FLUSH_MS);
     return 1;
   }

@@ -209,13 +209,38 @@ export class LedgerStore {
     this.#database = this.#connect(() => {
       // Asked while the old file is open: no new `-wal` or `-shm` can have the old ones' inodes yet.
       const stale = this.#sidecars.filter(({ path, id }) => _same(_idOf(path), id)).map(({ path }) => path);
-      // SQLite neither empties the `-wal` into a moved file as it closes it nor deletes the sidecars.
+      // SQLite neither empties the `-wal` into a moved file as it closes it nor deletes the sidecars: a
+      // file renamed away (rotated, archived) would lose what its `-wal`, about to be removed, still holds.
+      this.#checkpointOld();
       this.close();
       this.#sidecars = [];
       this.#file = undefined;
       return stale;
     });
     this.#dataVersion = this.#measure();
+  }
+
+  /**
+   * Writes what the old file's `-wal` holds into the old file, as far as its readers let it (pages a
+   * reader's snapshot still needs stay in the `-wal`): what is left is said, not lost unseen.
+   */
+  #checkpointOld(): void {
+    if (!this.#database.isOpen) return;
+    try {
+      const result = this.#database.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get();
+      const left = Number(result?.log ?? 0) - Number(result?.checkpointed ?? 0);
+      if (left > 0) {
+        this.#logger?.warn("ledger file moved with records its readers kept from it", {
+          path: this.path,
+          pages: left,
+        });
+      }
+    } catch (error) {
+      this.#logger?.warn("ledger file moved; its last records could not be written into it", {
+        path: this.path,
+        error: String(error),
+      });
+    }
   }
 
   /**

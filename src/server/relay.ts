@@ -376,6 +376,8 @@ async function _relay(
     let waitedMs = 0;
     let waitedSinceFailure = 0;
     // A backoff slept before a provider then passed over: the next attempt's is due from the failure too.
+    // Kept apart from `waitedSinceFailure`: a key's cooling waited out answers its retry-after, while the
+    // backoff after it still spaces the retries.
     let backedOffSinceFailure = 0;
     let lastDecision: FailureDecision | undefined;
     while (trace.attempts < retry.maxAttempts) {

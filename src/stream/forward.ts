@@ -22,7 +22,7 @@ export interface ForwardOptions {
   sse: boolean;
   /**
    * Sees every chunk read from the source after `first` as it goes out (a usage tap; the caller has seen
-   * `first`); it must not keep or change it.
+   * `first`), as the source sent it, before any `mask`; it must not keep or change it.
    */
   observe?: (chunk: Uint8Array) => void;
   /**
@@ -43,9 +43,10 @@ export interface ForwardOptions {
   unfinished?: () => Error | undefined;
   /**
    * Asked after each chunk (`first` too): whether the source has sent the event that ends its answer
-   * (`message_stop`, or an `error`). The body then ends there, complete, and the source is cancelled:
-   * an upstream that keeps the connection open after its last event would otherwise hold the client
-   * until `timeouts.idle` and end its whole answer as a failure.
+   * (`message_stop`, or an `error`). The body then ends there, complete; what the source still sends is
+   * read and dropped for up to a second (its connection can then carry another request), then it is
+   * cancelled: an upstream that keeps the connection open after its last event would otherwise hold the
+   * client until `timeouts.idle` and end its whole answer as a failure.
    */
   ended?: () => boolean;
   /** Called once, when the body ends for any reason. */
@@ -74,7 +75,7 @@ export interface ForwardOptions {
   clientIdleMs?: number;
   /** Monotonic milliseconds, for `clientIdleMs`; `performance.now` unless given. */
   now?: () => number;
-  /** The global `setTimeout`/`clearTimeout` unless given, for `clientIdleMs`. */
+  /** The global `setTimeout`/`clearTimeout` unless given, for `clientIdleMs` and the read-on after the end. */
   timers?: Timers;
 }
 

@@ -241,6 +241,26 @@ Deno.test("a store whose file was replaced by another writes to the one at its p
   }
 });
 
+Deno.test("a file renamed away (rotated, archived) keeps its records; the store goes on in a new one", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const store = LedgerStore.open(path, { logger: quiet });
+  try {
+    store.insert([ledgerRecord({ requestId: "a" }), ledgerRecord({ requestId: "b" })]);
+    await Deno.rename(path, `${folder.path}/archive.db`);
+    store.insert([ledgerRecord({ requestId: "c" })]);
+    assert.deepEqual(requestIds(store.database), ["c"]);
+  } finally {
+    store.close();
+  }
+  const archive = new DatabaseSync(`${folder.path}/archive.db`, { readOnly: true });
+  try {
+    assert.deepEqual(requestIds(archive), ["a", "b"], "what its -wal held went into it before the -wal went");
+  } finally {
+    archive.close();
+  }
+});
+
 Deno.test("a replaced file is reopened at once, while a reader still reads the old one", async () => {
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;

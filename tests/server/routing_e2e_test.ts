@@ -779,18 +779,20 @@ Deno.test("a provider passed over leaves the wait as the last real failure set i
   await Promise.all([flaky.close(), openai.close()]);
 });
 
-/** An upstream on raw TCP that answers every request with `head` (status line and headers) and `{}`. */
+/** An upstream on raw TCP that answers every request with `statusLine`, a JSON type and `{}`. */
 function rawUpstream(statusLine: string): { url: string; close: () => void } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const answer = new TextEncoder().encode(
+    `${statusLine}\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}`,
+  );
+  const serve = async (connection: Deno.Conn) => {
+    await connection.read(new Uint8Array(65_536));
+    await connection.write(answer);
+  };
   (async () => {
+    // One connection's failure leaves the others served.
     for await (const connection of listener) {
-      await connection.read(new Uint8Array(65_536));
-      await connection.write(
-        new TextEncoder().encode(
-          `${statusLine}\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}`,
-        ),
-      ).catch(() => {});
-      connection.close();
+      serve(connection).catch(() => {}).finally(() => connection.close());
     }
   })().catch(() => {});
   return { url: `http://127.0.0.1:${listener.addr.port}`, close: () => listener.close() };
