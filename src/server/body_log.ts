@@ -1,7 +1,6 @@
 import { concatBytes } from "../util/bytes.ts";
 import type { Logger } from "../util/logger.ts";
-import { maskKeyShapedTokens, maskSecret } from "../util/mask.ts";
-import { MIN_MASKED_SECRET } from "../stream/secret_mask.ts";
+import { maskKeyIn, maskKeyShapedTokens } from "../util/mask.ts";
 
 /** The most of a body `log.bodies` writes; the rest is counted, not kept. */
 export const MAX_LOGGED_BODY_BYTES = 64 * 1024;
@@ -52,7 +51,7 @@ export class BodyLog {
 
   #write(msg: string, kept: Uint8Array, bytes: number, key?: string): void {
     const text = new TextDecoder().decode(kept);
-    const quoted = key && key.length >= MIN_MASKED_SECRET ? text.replaceAll(key, maskSecret(key)) : text;
+    const quoted = maskKeyIn(text, key);
     this.#logger.info(msg, {
       request_id: this.#requestId,
       bytes,

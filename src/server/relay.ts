@@ -18,13 +18,13 @@ import { endOfLastEvent } from "../stream/event_boundary.ts";
 import { forwardBody, type ForwardOutcome } from "../stream/forward.ts";
 import { ANTHROPIC_PING, DEFAULT_KEEPALIVE_MS } from "../stream/keep_alive.ts";
 import type { AnthropicUsage } from "../stream/openai_types.ts";
-import { maskedHeaders, MIN_MASKED_SECRET, SecretMask } from "../stream/secret_mask.ts";
+import { maskedHeaders, SecretMask } from "../stream/secret_mask.ts";
 import { StreamTimeoutError } from "../stream/timeouts.ts";
 import { countedTokens, type UsageDetail, UsageTap } from "../stream/usage_tap.ts";
 import { WatchedReader } from "../stream/watched_reader.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { keyId } from "../util/fingerprint.ts";
-import { maskSecretsInLine } from "../util/mask.ts";
+import { maskKeyIn, maskSecretsInLine } from "../util/mask.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
 import { inspectMessagesBody, messagesFields, readBody } from "./body.ts";
@@ -827,9 +827,7 @@ function _errorOf(
  * anything else key-shaped too.
  */
 function _maskKey(text: string, key: ProviderKey | undefined): string {
-  if (!key || key.secret.length < MIN_MASKED_SECRET) return maskSecretsInLine(text).text;
-  const quoted = text.replaceAll(key.secret, key.label).replaceAll(encodeURIComponent(key.secret), key.label);
-  return maskSecretsInLine(quoted).text;
+  return maskSecretsInLine(maskKeyIn(text, key?.secret, { label: key?.label })).text;
 }
 
 /** The committed answer, streamed to the client as it arrives. */

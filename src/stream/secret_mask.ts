@@ -1,8 +1,5 @@
 import { concatBytes } from "../util/bytes.ts";
-import { maskSecret } from "../util/mask.ts";
-
-/** The shortest key relay masks in what it logs of an upstream: a shorter one (a local server's `x`) is a word. */
-export const MIN_MASKED_SECRET = 6;
+import { maskKeyIn, maskSecret } from "../util/mask.ts";
 
 /**
  * The shortest key relay masks in what its clients get: a local server's placeholder key (Ollama's
@@ -97,7 +94,7 @@ function _sameBytes(bytes: Uint8Array, at: number, secret: Uint8Array, length: n
 export function maskedHeaders(response: Response, secret: string | undefined): Response {
   if (secret === undefined || secret.length < _MIN_ANSWER_SECRET) return response;
   for (const [name, value] of response.headers) {
-    if (value.includes(secret)) response.headers.set(name, value.replaceAll(secret, maskSecret(secret)));
+    if (value.includes(secret)) response.headers.set(name, maskKeyIn(value, secret));
   }
   return response;
 }

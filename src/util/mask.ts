@@ -17,6 +17,26 @@ export function maskSecret(secret: string): string {
   return `${prefix}...${secret.slice(-4)}`;
 }
 
+/**
+ * `text` with `key` replaced by `label` (its masked form unless given) wherever it is quoted, as
+ * written or percent-encoded (a URL's query); a key under `minLength` characters is left alone: it is
+ * a word (a local server's `x`, Ollama's `ollama`) more likely than a secret.
+ *
+ * @example
+ * ```ts
+ * maskKeyIn("bad key sk-ant-api03-abcdefghijklmnopx7f2", "sk-ant-api03-abcdefghijklmnopx7f2"); // "bad key sk-ant-...x7f2"
+ * ```
+ */
+export function maskKeyIn(
+  text: string,
+  key: string | undefined,
+  { minLength = 6, label }: { minLength?: number; label?: string } = {},
+): string {
+  if (key === undefined || key.length < minLength) return text;
+  const masked = label ?? maskSecret(key);
+  return text.replaceAll(key, masked).replaceAll(encodeURIComponent(key), masked);
+}
+
 const _PREFIXES = ["sk-ant-", "sk-proj-", "sk-or-", "sk-", "AKIA", "ASIA", "ya29.", "Bearer "];
 
 function _knownPrefix(secret: string): string | undefined {

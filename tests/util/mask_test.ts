@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { maskKeyShapedTokens, maskSecret, maskSecretsInLine } from "../../src/util/mask.ts";
+import { maskKeyIn, maskKeyShapedTokens, maskSecret, maskSecretsInLine } from "../../src/util/mask.ts";
 
 Deno.test("maskSecret keeps a known prefix and the last four characters", () => {
   assert.equal(maskSecret("sk-ant-api03-abcdefghijklmnopqrstuvwx7f2"), "sk-ant-...x7f2");
@@ -102,4 +102,17 @@ Deno.test("maskKeyShapedTokens masks keys in a body's text, and leaves its paths
     ),
     '"a\\nrly...d7e8\\tsk-ant-...0123 https:\\/\\/x\\/sk-proj-...0123"',
   );
+});
+
+Deno.test("maskKeyIn masks a key however it looks, as written or percent-encoded, and leaves words alone", () => {
+  const key = "base64/key+with=signs0123";
+  const text = `bad key ${key}, see https://x.example/?k=${encodeURIComponent(key)}`;
+  assert.equal(
+    maskKeyIn(text, key),
+    `bad key ${maskSecret(key)}, see https://x.example/?k=${maskSecret(key)}`,
+  );
+  assert.equal(maskKeyIn(text, key, { label: "main (ba...0123)" }).includes(key), false);
+  assert.equal(maskKeyIn("install ollama", "ollama", { minLength: 16 }), "install ollama");
+  assert.equal(maskKeyIn("x marks", "x"), "x marks", "a one-letter key is a word");
+  assert.equal(maskKeyIn("nothing", undefined), "nothing");
 });
