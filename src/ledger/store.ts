@@ -361,7 +361,11 @@ function _removeIfThere(path: string): void {
   }
 }
 
-/** Waits for, and takes, an exclusive lock on `folder`, held until the returned file is closed. */
+/**
+ * Waits for, and takes, an exclusive lock on `folder`, held until the returned file is closed. It blocks
+ * relay's thread while another relay opens the file (milliseconds, at start and after the file was
+ * replaced), as the synchronous SQLite calls around it do.
+ */
 function _lockFolder(folder: string): Deno.FsFile {
   const lock = Deno.openSync(folder);
   try {
