@@ -140,9 +140,10 @@ function _target(
  * An error response the client's SDK can parse, at once. Google's front end answers auth, quota and
  * routing failures in its own shape, `{"error":{"code":429,"message":"...","status":"RESOURCE_EXHAUSTED"}}`;
  * those become Anthropic's envelope with the same status and message, except `503 UNAVAILABLE`, which
- * becomes `529 overloaded_error` like Anthropic's own overload. Any other JSON error keeps its text (read
- * as UTF-8: a byte-order mark or an invalid sequence does not survive; a 503 becomes 529 all the same: the status goes out before the body is read, and Anthropic's own
- * overload is already a 529), and a body that is not JSON passes on untouched. A JSON body is read as
+ * becomes `529 overloaded_error` like Anthropic's own overload. Any other JSON error keeps its text,
+ * read as UTF-8 (a byte-order mark or an invalid sequence does not survive), and its status but 503,
+ * which becomes 529 all the same: the status goes out before the body is read, and Anthropic's own
+ * overload is already a 529. A body that is not JSON passes on untouched. A JSON body is read as
  * relay reads the answer, under its deadlines for a body rather than connect's or first_byte's wait for
  * an answer that has in fact come (and not at all when relay retries), up to
  * {@linkcode MAX_ERROR_BODY_BYTES}: past that, the envelope says so and quotes its start.
