@@ -16,8 +16,8 @@ export interface ReadBodyOptions {
   cut?: AbortSignal;
   /**
    * The request's share of relay's body budget (`server.max_body_memory`): the bytes are taken from it
-   * as they arrive, a declared length at once, and a body it cannot cover is refused with its 503. The
-   * caller gives them back when its request ends.
+   * as they arrive, and a body it cannot cover is refused with its 503. The caller gives them back when
+   * its request ends.
    */
   hold?: BodyHold;
 }
@@ -47,14 +47,14 @@ export async function readBody(
   if (declared > maxBytes) throw _tooLarge(declared, maxBytes);
   if (!request.body) return new Uint8Array(0);
   if (cut?.aborted) throw graceOverError();
-  // A declared length is taken at once: an upload the budget cannot cover is refused before it is read.
+  // Bytes are taken as they arrive, never a declared length ahead of them: connections that only
+  // announce big bodies would otherwise fill the budget holding nothing, and refuse everyone else.
   let taken = 0;
   const count = (size: number) => {
     if (size <= taken) return;
     hold?.take(size - taken);
     taken = size;
   };
-  if (declared > 0) count(declared);
   // Read through a reader even with a declared length: a pending `request.bytes()` cannot be cancelled,
   // and Deno keeps filling its buffer until the client finishes or leaves.
   const reader = request.body.getReader();

@@ -323,15 +323,18 @@ async function _relay(
 ): Promise<Response> {
   const { router, retry } = options;
   const request = c.req.raw;
+  const parsed = options.parsedBody?.(request);
+  // The front door's translation may be a few bytes over its client's body, which was held to the limit:
+  // twice the limit still bounds what relay made itself.
+  const maxBodyBytes = parsed ? 2 * options.maxBodyBytes : options.maxBodyBytes;
   const body = request.method === "POST"
-    ? await readBody(request, options.maxBodyBytes, {
+    ? await readBody(request, maxBodyBytes, {
       timeoutMs: options.bodyTimeoutMs,
       timers: clock.timers,
       cut: options.inFlight.cut,
       hold,
     })
     : null;
-  const parsed = options.parsedBody?.(request);
   const fields = parsed ? messagesFields(parsed) : body ? inspectMessagesBody(body) : undefined;
   trace.model = fields?.model;
   // Only a message counts against limits: Anthropic limits count_tokens and the model list apart, and a
@@ -1107,13 +1110,23 @@ function _unavailable(step: Extract<Step, { kind: "exhausted" }>): RelayError {
  */
 function _redirected(route: Route, response: Response, key: ProviderKey | undefined): RelayError {
   const location = response.headers.get("location");
-  // A Location may quote the key it was sent (`?api_key=…`), whatever the key looks like.
-  const where = location ? ` to ${_maskKey(location, key)}` : "";
+  // A Location may quote the key it was sent (`?api_key=…`), whatever the key looks like, and encoded
+  // any way (lower-case hex, `/` left as it is): shown decoded, it is the key as written.
+  const where = location ? ` to ${_maskKey(_decodedUri(location), key)}` : "";
   return new RelayError(
     502,
     `upstream ${route.provider.name} redirected (${response.status})${where}; relay does not follow ` +
       `redirects: check the provider's base_url`,
   );
+}
+
+/** `uri` with its percent-escapes decoded, or as it is when they are malformed. */
+function _decodedUri(uri: string): string {
+  try {
+    return decodeURIComponent(uri);
+  } catch {
+    return uri;
+  }
 }
 
 /** Why a shutdown cut the exchanges still open (`server.shutdown_grace` ran out). */

@@ -652,6 +652,22 @@ Deno.test("a body over server.max_body_size is a 413 of type request_too_large, 
   await upstream.close();
 });
 
+Deno.test("a body of exactly server.max_body_size is served, though its translation is a few bytes more", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN], maxBodyBytes: 1024 });
+  const shell = JSON.stringify({ ...HELLO, messages: [{ role: "user", content: "" }] });
+  const body = JSON.stringify({
+    ...HELLO,
+    messages: [{ role: "user", content: "x".repeat(1024 - shell.length) }],
+  });
+  assert.equal(body.length, 1024);
+  const response = await postChat(relay, body);
+  assert.equal(response.status, 200, await response.clone().text());
+  await response.body?.cancel();
+  assert.ok((await upstream.nextRequest()).body.byteLength > 1024, "the translation was over the limit");
+  await upstream.close();
+});
+
 Deno.test("a body that is not JSON is a 400 that quotes none of it, to the client or in the log", async () => {
   const upstream = startFakeUpstream();
   await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
