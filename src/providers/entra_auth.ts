@@ -21,6 +21,8 @@ export interface EntraClientCredentialsOptions {
   fetch?: typeof fetch;
   /** Milliseconds clock for the token's expiry; injected so tests can move time. */
   now?: () => number;
+  /** Told when a refresh behind requests fails (`TokenCacheOptions.onRefreshFailed`). */
+  onRefreshFailed?: (error: unknown) => void;
 }
 
 /**
@@ -44,5 +46,6 @@ export function entraClientCredentialsTokens(options: EntraClientCredentialsOpti
   };
   return new TokenCache(() => requestAccessToken(tokenUrl, form, { fetch: options.fetch }), {
     now: options.now,
+    onRefreshFailed: options.onRefreshFailed,
   });
 }

@@ -24,6 +24,8 @@ export interface GoogleServiceAccountOptions {
   now?: () => number;
   /** Replaces the file's `token_uri`, as the endpoint and as the assertion's audience. */
   tokenUrl?: string;
+  /** Told when a refresh behind requests fails (`TokenCacheOptions.onRefreshFailed`). */
+  onRefreshFailed?: (error: unknown) => void;
 }
 
 /** The fields of a service-account file relay uses. */
@@ -63,7 +65,7 @@ export function googleServiceAccountTokens(options: GoogleServiceAccountOptions)
       .setExpirationTime(issuedAt + _ASSERTION_LIFETIME_S)
       .sign(await key);
     return requestAccessToken(tokenUrl, { grant_type: _GRANT_TYPE, assertion }, { fetch: options.fetch });
-  }, { now });
+  }, { now, onRefreshFailed: options.onRefreshFailed });
 }
 
 /**

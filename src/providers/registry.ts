@@ -7,6 +7,7 @@ import { entraClientCredentialsTokens } from "./entra_auth.ts";
 import { googleServiceAccountTokens } from "./google_auth.ts";
 import { createMockProvider } from "./mock.ts";
 import { createOpenAIProvider } from "./openai.ts";
+import type { Logger } from "../util/logger.ts";
 import type { Provider } from "./types.ts";
 import { createVertexProvider } from "./vertex.ts";
 
@@ -15,6 +16,8 @@ export interface ProviderEnvironment {
   env: (name: string) => string | undefined;
   /** A file's text, or `undefined` when it does not exist. */
   readFile: (path: string) => string | undefined;
+  /** Where adapters tell what goes wrong outside any request (a token refresh behind requests). */
+  logger?: Logger;
 }
 
 /**
@@ -47,7 +50,11 @@ export function createProvider(config: ProviderConfig, environment: ProviderEnvi
         project: config.project,
         region: config.region,
         baseUrl: config.base_url,
-        tokens: googleServiceAccountTokens({ credentialsFile, tokenUrl: config.token_url }),
+        tokens: googleServiceAccountTokens({
+          credentialsFile,
+          tokenUrl: config.token_url,
+          onRefreshFailed: _refreshFailed(name, environment),
+        }),
       });
     }
     case "azure":
@@ -61,6 +68,7 @@ export function createProvider(config: ProviderConfig, environment: ProviderEnvi
             clientSecret: config.entra.client_secret,
             scope: config.entra.scope,
             tokenUrl: config.entra.token_url,
+            onRefreshFailed: _refreshFailed(name, environment),
           })
           : "x-api-key",
       });
@@ -74,6 +82,16 @@ export function createProvider(config: ProviderConfig, environment: ProviderEnvi
         authHeader: config.auth_header,
       });
   }
+}
+
+/** Logs a provider's failed token refresh: its requests go on with the current token until it expires. */
+function _refreshFailed(provider: string, environment: ProviderEnvironment): (error: unknown) => void {
+  return (error) =>
+    environment.logger?.warn("token refresh failed", {
+      provider,
+      error: error instanceof Error ? error.message : String(error),
+      hint: "requests go on with the current token until it expires; the refresh is tried again 10 s on",
+    });
 }
 
 /** The machine's own environment and files. */

@@ -38,6 +38,11 @@ export interface TokenCacheOptions {
    * token that lives less than twice this long is replaced at half its lifetime instead.
    */
   refreshBeforeMs?: number;
+  /**
+   * Told when a refresh behind requests fails while the current token still serves: the first sign of a
+   * token endpoint that is down, minutes before requests would fail on the expired token.
+   */
+  onRefreshFailed?: (error: unknown) => void;
 }
 
 /**
@@ -54,9 +59,10 @@ const _EXPIRY_MARGIN_MS = 10_000;
 
 /**
  * Caches one access token. From `refreshBeforeMs` before it expires, callers still get it at once while
- * a fetch replaces it in the background; one that fails is tried again on a call 10 s later. Only once
- * the token has (all but) expired, or there is none, do callers wait for a fetch: however many ask at once, at most one is in flight; they all get its token,
- * or all get its error, and the next call after an error tries again. A caller whose signal aborts stops
+ * a fetch replaces it in the background; one that fails is told to `onRefreshFailed` and tried again on
+ * a call 10 s later. Only once the token has (all but) expired, or there is none, do callers wait for a
+ * fetch: however many ask at once, at most one is in flight; they all get its token, or all get its
+ * error, and the next call after an error tries again. A caller whose signal aborts stops
  * waiting; the fetch goes on for the others.
  *
  * @example
@@ -69,6 +75,7 @@ export class TokenCache implements TokenSource {
   readonly #fetchToken: () => Promise<IssuedToken>;
   readonly #now: () => number;
   readonly #refreshBeforeMs: number;
+  readonly #onRefreshFailed: ((error: unknown) => void) | undefined;
   #current: { accessToken: string; refreshAt: number; servedUntil: number } | undefined;
   #pending: Promise<string> | undefined;
   /** No refresh in the background before this: the last one failed. */
@@ -78,6 +85,7 @@ export class TokenCache implements TokenSource {
     this.#fetchToken = fetchToken;
     this.#now = options.now ?? Date.now;
     this.#refreshBeforeMs = options.refreshBeforeMs ?? 5 * 60_000;
+    this.#onRefreshFailed = options.onRefreshFailed;
   }
 
   token(signal?: AbortSignal): Promise<string> {
@@ -88,7 +96,7 @@ export class TokenCache implements TokenSource {
       if (now >= current.refreshAt && now >= this.#retryAt) {
         // The token still serves: a failure here only means trying again later, and is the error of
         // whoever waits for a fetch once it has expired.
-        this.#fetch().catch(() => {});
+        this.#fetch().catch((error) => this.#onRefreshFailed?.(error));
       }
       return Promise.resolve(current.accessToken);
     }

@@ -2,7 +2,7 @@ import { ConfigError } from "../config/errors.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import type { Locator } from "../config/yaml_document.ts";
 import { type Config, isLoopbackHost, maxBodyMemory } from "../config/schema.ts";
-import type { ProviderEnvironment } from "../providers/registry.ts";
+import { type ProviderEnvironment, systemEnvironment } from "../providers/registry.ts";
 import { routesFromConfig, routingOptionsFromConfig } from "../routing/routes.ts";
 import { Router } from "../routing/router.ts";
 import type { EventBus } from "../util/event_bus.ts";
@@ -225,7 +225,7 @@ export class Runtime {
   #snapshot(version: number, config: Config, previous: Router | undefined, locate?: Locator): Snapshot {
     const { path, environment, events } = this.#options;
     const logger = this.#options.logger(config).with({ config_version: version });
-    const routes = routesFromConfig(config, path, environment, locate);
+    const routes = routesFromConfig(config, path, { ...environment ?? systemEnvironment, logger }, locate);
     const router = new Router(routes, {
       ...routingOptionsFromConfig(config),
       onBreakerChange: (change) => {

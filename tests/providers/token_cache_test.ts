@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { settlesWithin } from "../_helpers/settles_within.ts";
 import {
   type IssuedToken,
   requestAccessToken,
@@ -118,10 +119,15 @@ Deno.test("TokenCache refreshes a short-lived token at half its life", async () 
   assert.equal(endpoint.calls, 2);
 });
 
-Deno.test("TokenCache serves a valid token through a failing refresh, trying again 10 s later", async () => {
+Deno.test("TokenCache serves a valid token through a failing refresh, says so, and tries again 10 s later", async () => {
   let now = 0;
   const endpoint = heldEndpoint();
-  const cache = new TokenCache(endpoint.fetchToken, { now: () => now, refreshBeforeMs: 5 * MINUTE });
+  const failed = Promise.withResolvers<unknown>();
+  const cache = new TokenCache(endpoint.fetchToken, {
+    now: () => now,
+    refreshBeforeMs: 5 * MINUTE,
+    onRefreshFailed: failed.resolve,
+  });
   const first = cache.token();
   endpoint.fetches[0].resolve({ accessToken: "valid", expiresInMs: HOUR });
   assert.equal(await first, "valid");
@@ -129,7 +135,8 @@ Deno.test("TokenCache serves a valid token through a failing refresh, trying aga
   now = HOUR - 5 * MINUTE;
   assert.equal(await cache.token(), "valid");
   endpoint.fetches[1].reject(new Error("token endpoint answered 500"));
-  await endpoint.fetches[1].promise.catch(() => {});
+  assert.ok(await settlesWithin(failed.promise, 5_000), "the failed refresh is told");
+  assert.match(String(await failed.promise), /token endpoint answered 500/);
   now += 9_999;
   assert.equal(await cache.token(), "valid");
   assert.equal(endpoint.fetches.length, 2, "no retry before 10 s");
