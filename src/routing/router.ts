@@ -116,6 +116,13 @@ export interface Attempt {
    * everything it reserved, the request and its tokens, and says nothing of the upstream.
    */
   cancelled(): void;
+  /**
+   * The attempt waits before it is sent (a backoff, an upstream's `retry-after`): meanwhile it is not in
+   * flight and holds no place of its provider's `max_in_flight`, which other requests may take. Returns
+   * how to take its place back once the wait is over: `false` when the provider is full by then, and
+   * the attempt is to be cancelled.
+   */
+  paused(): () => boolean;
 }
 
 /**
@@ -643,6 +650,8 @@ export class Plan {
     this.#attempts++;
     state.inFlight++;
     let open = true;
+    // Its place among the provider's requests, given up while it waits to be sent (`paused`).
+    let placed = true;
     // `usage` settles the reservation; `"unsent"` gives it all back, the request included. Unknown
     // usage (no usage block, a client gone before the answer) leaves the reservation as it stands: the
     // input counted, and the output, which the upstream may or may not have spent, a bound that makes
@@ -651,8 +660,10 @@ export class Plan {
     const end = (usage: TokenCount | "unsent" | undefined) => {
       if (!open) return;
       open = false;
-      state.inFlight--;
-      slot();
+      if (placed) {
+        state.inFlight--;
+        slot();
+      }
       if (!reservation || usage === undefined) return;
       if (usage === "unsent") state.pool.release(reservation);
       else state.pool.settle(reservation, usage);
@@ -721,6 +732,20 @@ export class Plan {
       cancelled() {
         end("unsent");
         releasePermits();
+      },
+      paused() {
+        if (!open || !placed) return () => placed;
+        placed = false;
+        state.inFlight--;
+        slot();
+        return () => {
+          const again = state.limiter ? state.limiter.tryAcquire() : () => {};
+          if (!again) return false;
+          slot = again;
+          placed = true;
+          state.inFlight++;
+          return true;
+        };
       },
     };
   }

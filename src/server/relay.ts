@@ -431,6 +431,8 @@ async function _relay(
           0,
           retryDelay(trace.attempts - 1, retry.backoff, clock.random, retryAfterMs) - backedOffSinceFailure,
         );
+        // While it waits, the attempt is not in flight: its provider's max_in_flight serves others.
+        const resume = delay > 0 ? attempt.paused() : undefined;
         await _sleep(delay, request.signal, options.inFlight.cut, clock.timers).catch((error) => {
           // Never sent: the key gets its request and tokens back.
           attempt.cancelled();
@@ -438,6 +440,11 @@ async function _relay(
         });
         backedOffSinceFailure += delay;
         if (rateLimited) waitedMs += delay;
+        if (resume && !resume()) {
+          // Others filled the provider meanwhile: the plan offers what is free now.
+          attempt.cancelled();
+          continue;
+        }
       }
       const undoAim = _aimAt(trace, attempt);
       const exchange = _exchange(request.signal, options.inFlight);

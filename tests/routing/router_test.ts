@@ -179,6 +179,25 @@ Deno.test("a provider at its in-flight cap is skipped until a request finishes",
   assert.equal(where(attemptOf(router.plan(request("m")).next())), "a/a1");
 });
 
+Deno.test("a paused attempt gives its provider's place to others, and takes it back only if it is free", () => {
+  const router = routerOf([route("a", ["a1"], undefined, { maxInFlight: 1 })]);
+  const waiting = attemptOf(router.plan(request("m")).next());
+  const resume = waiting.paused();
+  assert.equal(router.status()[0].inFlight, 0);
+  const other = attemptOf(router.plan(request("m")).next());
+  assert.equal(where(other), "a/a1", "the place it gave up is taken");
+  assert.equal(resume(), false, "full again: the waiting attempt is to be cancelled");
+  waiting.cancelled();
+  assert.equal(router.status()[0].inFlight, 1, "cancelling gives back nothing it no longer held");
+  other.committed(1);
+  other.finished(undefined);
+  const again = attemptOf(router.plan(request("m")).next());
+  const resumeAgain = again.paused();
+  assert.equal(resumeAgain(), true);
+  assert.equal(router.status()[0].inFlight, 1);
+  assert.equal(router.plan(request("m")).next().kind, "exhausted", "its place is held again");
+});
+
 Deno.test("conversation affinity keeps a conversation on the provider and key that served it", () => {
   const router = routerOf([route("a", ["a1"]), route("b", ["b1", "b2"])], { strategy: "round_robin" });
   const first = attemptOf(router.plan(request("m", "conv-1")).next());

@@ -852,6 +852,42 @@ Deno.test("a provider passed over after a failure does not double the backoff: t
   await Promise.all([down.close(), openai.close(), up.close()]);
 });
 
+Deno.test("a request waiting out a retry-after holds no place of its provider's max_in_flight meanwhile", async () => {
+  const clock = new FakeClock();
+  const overloaded = status(529, "overloaded_error", { "retry-after": "3" });
+  const answer = () =>
+    Response.json({
+      id: "msg_1",
+      type: "message",
+      role: "assistant",
+      model: "claude-sonnet-4-5",
+      content: [{ type: "text", text: "ok" }],
+      stop_reason: "end_turn",
+      stop_sequence: null,
+      usage: { input_tokens: 1, output_tokens: 1 },
+    });
+  // The one provider answers its first request 529 with retry-after 3: that request waits 3 s to go back.
+  const upstream = startFakeUpstream((request, recorded) =>
+    upstream.requests.length === 1 ? overloaded(request, recorded) : answer()
+  );
+  await using relay = startTestRelay({
+    routes: [{ ...routeTo("only", upstream.url), maxInFlight: 1 }],
+    retry: { ...RETRY, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 10_000 } },
+    clock,
+  });
+  const waiting = post(relay.url);
+  await armedBefore(clock, 3_000, waiting);
+  const other = await post(relay.url);
+  assert.equal(other.status, 200, "served while the first waits, not refused at max_in_flight");
+  await other.body?.cancel();
+  clock.advance(3_000);
+  const waited = await waiting;
+  assert.equal(waited.status, 200);
+  await waited.body?.cancel();
+  assert.equal(upstream.requests.length, 3);
+  await upstream.close();
+});
+
 Deno.test("count_tokens and the model list take a key whose rpm is spent, and spend none of it", async () => {
   const upstream = startFakeUpstream();
   const route = routeTo("a", upstream.url);
