@@ -184,6 +184,18 @@ export function sseChunks(chunks: (Uint8Array | string)[], init?: ResponseInit):
   return _sseResponse(body, init);
 }
 
+/** A whole Messages answer, as an upstream sends it unstreamed: the least an SDK accepts. */
+export const MESSAGE_ANSWER = {
+  id: "msg_fake_1",
+  type: "message",
+  role: "assistant",
+  model: "claude-sonnet-4-5",
+  content: [{ type: "text", text: "ok" }],
+  stop_reason: "end_turn",
+  stop_sequence: null,
+  usage: { input_tokens: 1, output_tokens: 1 },
+};
+
 const _mockAnswer = mockHandler(mockOptionsSchema.parse({}));
 
 function _bytes(chunk: Uint8Array | string): Uint8Array {

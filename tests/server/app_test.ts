@@ -4,22 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { anthropicRequestFor } from "../../src/stream/openai_to_anthropic_request.ts";
-import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { MESSAGE_ANSWER, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { startTestRelay } from "../_helpers/relay.ts";
 
-const ANSWER = {
-  id: "msg_app_1",
-  type: "message",
-  role: "assistant",
-  model: "claude-sonnet-4-5",
-  content: [{ type: "text", text: "ok" }],
-  stop_reason: "end_turn",
-  stop_sequence: null,
-  usage: { input_tokens: 1, output_tokens: 1 },
-};
-
 /** An upstream that answers without parsing what it got, so only relay's parses are counted. */
-const answerWithoutParsing = () => Response.json(ANSWER);
+const answerWithoutParsing = () => Response.json(MESSAGE_ANSWER);
 
 /** Runs `run`, counting the `JSON.parse` calls on texts holding `marker`. */
 async function parsesOf<T>(marker: string, run: () => Promise<T>): Promise<{ result: T; parses: number }> {
@@ -100,7 +89,7 @@ Deno.test("beside the front door, a client's own /v1/messages is parsed from its
   });
   const { result: response, parses } = await parsesOf(marker, () => post(body));
   assert.equal(response.status, 200);
-  assert.deepEqual(await response.json(), ANSWER);
+  assert.deepEqual(await response.json(), MESSAGE_ANSWER);
   assert.equal(parses, 1, "a client's bytes are parsed, having no hand-over");
   assert.deepEqual((await upstream.nextRequest()).body, new TextEncoder().encode(body));
   await upstream.close();

@@ -14,7 +14,7 @@ import { RelayError } from "../../src/server/errors.ts";
 import { InFlight } from "../../src/server/in_flight.ts";
 import { createLogger, type LogFields } from "../../src/util/logger.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
-import { type ControlledStream, controlledStream } from "../_helpers/fake_upstream.ts";
+import { type ControlledStream, controlledStream, MESSAGE_ANSWER } from "../_helpers/fake_upstream.ts";
 import { loadGolden } from "../_helpers/golden.ts";
 import { PROVIDER_KEY, TEST_ROUTING, TEST_TIMEOUTS } from "../_helpers/relay.ts";
 
@@ -33,17 +33,6 @@ function chatOf(size: number): string {
   const tail = '"}]}';
   return head + "x".repeat(size - head.length - tail.length) + tail;
 }
-
-const ANSWER = {
-  id: "msg_budget",
-  type: "message",
-  role: "assistant",
-  model: "claude-sonnet-4-5",
-  content: [{ type: "text", text: "ok" }],
-  stop_reason: "end_turn",
-  stop_sequence: null,
-  usage: { input_tokens: 1, output_tokens: 1 },
-};
 
 /** An upload the test feeds: relay reads it as the test pushes it. */
 function upload(path: string, init: { signal?: AbortSignal; headers?: HeadersInit } = {}) {
@@ -177,7 +166,7 @@ Deno.test("readBody takes a body's bytes as they arrive, whatever its content-le
 });
 
 Deno.test("uploads past server.max_body_memory together are refused with a 503 at once, not held in memory", async () => {
-  const relay = appOver(scripted(() => Response.json(ANSWER)));
+  const relay = appOver(scripted(() => Response.json(MESSAGE_ANSWER)));
   const holding = upload("/v1/messages");
   const held = relay.fetch(holding.request);
   const first = messagesOf(2 * MIB);
@@ -212,7 +201,7 @@ Deno.test("uploads past server.max_body_memory together are refused with a 503 a
 Deno.test("requests queued for a slot hold their bodies in the budget until they end", async () => {
   const stream = controlledStream();
   const limiter = new ConcurrencyLimiter({ max: 1, maxQueue: 4 });
-  const relay = appOver(scripted(() => stream.response(), () => Response.json(ANSWER)), { limiter });
+  const relay = appOver(scripted(() => stream.response(), () => Response.json(MESSAGE_ANSWER)), { limiter });
   const [head, rest] = await goldenHalves();
   stream.push(head);
   const streaming = await relay.fetch(
@@ -334,7 +323,7 @@ Deno.test("every way a request ends gives its body back to the budget", async (t
 });
 
 Deno.test("the front door's body counts as it is read, and its translation once, given back as its request ends", async () => {
-  const relay = appOver(scripted(() => Response.json(ANSWER)), {
+  const relay = appOver(scripted(() => Response.json(MESSAGE_ANSWER)), {
     maxBodyBytes: 2 * MIB,
     maxBodyMemory: 2 * MIB,
   });
@@ -374,7 +363,7 @@ Deno.test("the front door's body counts as it is read, and its translation once,
 
 Deno.test("a reloaded server.max_body_memory applies to the requests that start after it, at both doors", async () => {
   let limit = 2 * MIB;
-  const answers = Array.from({ length: 3 }, () => () => Response.json(ANSWER));
+  const answers = Array.from({ length: 3 }, () => () => Response.json(MESSAGE_ANSWER));
   const relay: ReturnType<typeof appOver> = appOver(scripted(...answers), {
     settings: () => ({ ...relay.options, maxBodyMemory: limit }),
   });

@@ -14,6 +14,7 @@ import { maskSecret } from "../../src/util/mask.ts";
 import {
   controlledStream,
   type FakeHandler,
+  MESSAGE_ANSWER,
   sseChunks,
   startFakeUpstream,
 } from "../_helpers/fake_upstream.ts";
@@ -855,20 +856,9 @@ Deno.test("a provider passed over after a failure does not double the backoff: t
 Deno.test("a request waiting out a retry-after holds no place of its provider's max_in_flight meanwhile", async () => {
   const clock = new FakeClock();
   const overloaded = status(529, "overloaded_error", { "retry-after": "3" });
-  const answer = () =>
-    Response.json({
-      id: "msg_1",
-      type: "message",
-      role: "assistant",
-      model: "claude-sonnet-4-5",
-      content: [{ type: "text", text: "ok" }],
-      stop_reason: "end_turn",
-      stop_sequence: null,
-      usage: { input_tokens: 1, output_tokens: 1 },
-    });
   // The one provider answers its first request 529 with retry-after 3: that request waits 3 s to go back.
   const upstream = startFakeUpstream((request, recorded) =>
-    upstream.requests.length === 1 ? overloaded(request, recorded) : answer()
+    upstream.requests.length === 1 ? overloaded(request, recorded) : Response.json(MESSAGE_ANSWER)
   );
   await using relay = startTestRelay({
     routes: [{ ...routeTo("only", upstream.url), maxInFlight: 1 }],
