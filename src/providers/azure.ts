@@ -51,7 +51,7 @@ export function createAzureProvider(options: AzureProviderOptions): Provider {
       return sendWithToken(
         auth,
         "Azure Entra ID auth",
-        request.signal,
+        request,
         (token) => anthropic.send(request, { secret: token, label: "entra-id" }),
       );
     },

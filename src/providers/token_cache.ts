@@ -6,6 +6,7 @@
  * by a clock that was off) is dropped at once rather than served until it would expire.
  */
 import { parseJsonObject } from "../util/json.ts";
+import type { ProviderRequest } from "./types.ts";
 import { maskSecret, maskSecretsInLine } from "../util/mask.ts";
 
 /** Where an adapter gets the bearer token for its next request. */
@@ -146,36 +147,44 @@ function _untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined):
  * Sends a request with the source's token and, when the upstream answers 401, once more with a fresh
  * one: a token can be revoked or refused long before it expires. A second 401 is the upstream's answer
  * (the credential itself is wrong) and is returned as is. A failure to get a token is thrown as
- * `{authName} failed: {reason}`; once `signal` aborts, the wait for one ends with its reason, as
- * `fetch` does, so a slow token endpoint holds no request whose client has left.
+ * `{authName} failed: {reason}`; once the request's `signal` aborts, the wait for one ends with its
+ * reason, as `fetch` does, so a slow token endpoint holds no request whose client has left. The wait is
+ * told to the request's `onCredential`.
  *
  * @example
  * ```ts
- * const response = await sendWithToken(tokens, "Vertex auth", request.signal, (token) =>
+ * const response = await sendWithToken(tokens, "Vertex auth", request, (token) =>
  *   fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}` }, body }));
  * ```
  */
 export async function sendWithToken(
   tokens: TokenSource,
   authName: string,
-  signal: AbortSignal,
+  request: Pick<ProviderRequest, "signal" | "onCredential">,
   send: (token: string) => Promise<Response>,
 ): Promise<Response> {
-  const first = await _tokenFrom(tokens, authName, signal);
+  const first = await _tokenFrom(tokens, authName, request);
   const response = await send(first);
   if (response.status !== 401) return response;
   // Left unread, the refused answer's body would hold its connection open until garbage collection.
   await response.body?.cancel().catch(() => {});
   tokens.invalidate(first);
-  return send(await _tokenFrom(tokens, authName, signal));
+  return send(await _tokenFrom(tokens, authName, request));
 }
 
-async function _tokenFrom(tokens: TokenSource, authName: string, signal: AbortSignal): Promise<string> {
+async function _tokenFrom(
+  tokens: TokenSource,
+  authName: string,
+  { signal, onCredential }: Pick<ProviderRequest, "signal" | "onCredential">,
+): Promise<string> {
+  onCredential?.(true);
   try {
     return await tokens.token(signal);
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     throw new Error(`${authName} failed: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    onCredential?.(false);
   }
 }
 

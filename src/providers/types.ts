@@ -68,6 +68,12 @@ export interface ProviderRequest {
    */
   readonly onHeaders?: () => void;
   /**
+   * For an adapter that fetches the credential it sends with (an access token): told `true` when it
+   * starts waiting for one and `false` when it has it, so a deadline that passes meanwhile is named as
+   * the token endpoint's, not the upstream's.
+   */
+  readonly onCredential?: (waiting: boolean) => void;
+  /**
    * The longest relay waits between two chunks of the answer's body (the route's `timeouts.idle`): an
    * adapter that holds the body back on a wait of its own (OpenAI's settle after the finish) waits less.
    */

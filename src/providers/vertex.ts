@@ -88,7 +88,7 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
       const response = await sendWithToken(
         options.tokens,
         "Vertex auth",
-        request.signal,
+        request,
         (token) =>
           doFetch(target.url, {
             method: "POST",

@@ -643,6 +643,9 @@ async function _try(
   // What this attempt's answer has used so far, when its adapter makes the answer itself: the tap falls
   // back on it for a stream that ends before its usage.
   let usageSoFar: (() => AnthropicUsage) | undefined;
+  // Whether the adapter is still waiting for the access token it sends with, when a deadline passes.
+  let awaitingCredential = false;
+  const late = () => awaitingCredential;
   const providerRequest: ProviderRequest = {
     path: _upstreamPath(c),
     search: _search(request.url),
@@ -654,6 +657,7 @@ async function _try(
     stream: fields?.stream ?? false,
     signal: upstream.signal,
     onHeaders: () => headersIn.resolve(undefined),
+    onCredential: (waiting) => awaitingCredential = waiting,
     idleMs: route.timeouts.idle,
     usageFallback: { ...usageFallback, streaming: (soFar) => usageSoFar = soFar },
   };
@@ -666,9 +670,16 @@ async function _try(
     const sending = route.provider.send(providerRequest, attempt.key);
     const { timers } = clock;
     response = providerRequest.stream
-      ? await _within(Promise.race([sending, headersIn.promise]), attempt, "connect", upstream, timers) ??
-        await _within(sending, attempt, "firstByte", upstream, timers)
-      : await _within(sending, attempt, "firstByte", upstream, timers);
+      ? await _within(
+        Promise.race([sending, headersIn.promise]),
+        attempt,
+        "connect",
+        upstream,
+        timers,
+        late,
+      ) ??
+        await _within(sending, attempt, "firstByte", upstream, timers, late)
+      : await _within(sending, attempt, "firstByte", upstream, timers, late);
     if (response.status >= 300 && response.status < 400) {
       await response.body?.cancel().catch(() => {});
       const error = _redirected(route, response, attempt.key);
@@ -1047,23 +1058,29 @@ function _isSse(response: Response): boolean {
 
 const _TIMEOUT_FIELDS = { connect: "timeouts.connect", firstByte: "timeouts.first_byte" } as const;
 
-/** Resolves with `promise`, or aborts the upstream and rejects once the route's deadline passes. */
+/**
+ * Resolves with `promise`, or aborts the upstream and rejects once the route's deadline passes, named
+ * as the token endpoint's when the adapter was still `waitingForCredential` then.
+ */
 async function _within<T>(
   promise: Promise<T>,
   attempt: Attempt,
   deadline: keyof typeof _TIMEOUT_FIELDS,
   upstream: AbortController,
   timers: Timers,
+  waitingForCredential: () => boolean,
 ): Promise<T> {
   const ms = attempt.route.timeouts[deadline];
   let timer: unknown;
   const expired = new Promise<never>((_, reject) => {
     timer = timers.setTimeout(() => {
+      const name = attempt.route.provider.name;
+      const field = _TIMEOUT_FIELDS[deadline];
       const error = new RelayError(
         504,
-        `upstream ${attempt.route.provider.name} did not answer within ${ms} ms (${
-          _TIMEOUT_FIELDS[deadline]
-        })`,
+        waitingForCredential()
+          ? `upstream ${name} had no access token within ${ms} ms (${field}): its token endpoint is slow or down`
+          : `upstream ${name} did not answer within ${ms} ms (${field})`,
       );
       upstream.abort(error);
       reject(error);

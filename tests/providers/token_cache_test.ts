@@ -264,13 +264,13 @@ Deno.test("sendWithToken sends once more with a fresh token when the upstream an
   const cache = new TokenCache(endpoint.fetchToken, { now: () => 0 });
   const upstream = bearerUpstream((token) => token === "token-1");
 
-  const response = await sendWithToken(cache, "Test auth", GOING_ON, upstream.send);
+  const response = await sendWithToken(cache, "Test auth", { signal: GOING_ON }, upstream.send);
   assert.equal(response.status, 200);
   assert.deepEqual(upstream.sent, ["token-1", "token-2"]);
   assert.deepEqual(upstream.cancelled, ["token-1"]);
   assert.equal(endpoint.calls, 2);
 
-  assert.equal((await sendWithToken(cache, "Test auth", GOING_ON, upstream.send)).status, 200);
+  assert.equal((await sendWithToken(cache, "Test auth", { signal: GOING_ON }, upstream.send)).status, 200);
   assert.deepEqual(upstream.sent, ["token-1", "token-2", "token-2"]);
   assert.equal(endpoint.calls, 2);
   await response.body!.cancel();
@@ -281,7 +281,7 @@ Deno.test("sendWithToken returns a second 401, with a fresh token, as the answer
   const cache = new TokenCache(endpoint.fetchToken, { now: () => 0 });
   const upstream = bearerUpstream(() => true);
 
-  const response = await sendWithToken(cache, "Test auth", GOING_ON, upstream.send);
+  const response = await sendWithToken(cache, "Test auth", { signal: GOING_ON }, upstream.send);
   assert.equal(response.status, 401);
   assert.deepEqual(upstream.sent, ["token-1", "token-2"]);
   assert.deepEqual(upstream.cancelled, ["token-1"]);
@@ -292,22 +292,30 @@ Deno.test("sendWithToken returns a second 401, with a fresh token, as the answer
 Deno.test("sendWithToken names the credential when no token can be had, and sends nothing", async () => {
   const cache = new TokenCache(() => Promise.reject(new Error("token endpoint refused")));
   const upstream = bearerUpstream(() => false);
-  await assert.rejects(sendWithToken(cache, "Test auth", GOING_ON, upstream.send), {
+  await assert.rejects(sendWithToken(cache, "Test auth", { signal: GOING_ON }, upstream.send), {
     message: "Test auth failed: token endpoint refused",
   });
   assert.deepEqual(upstream.sent, []);
 });
 
-Deno.test("sendWithToken stops waiting for a token once the request's signal aborts, with its reason", async () => {
+Deno.test("sendWithToken stops waiting for a token once the request's signal aborts, with its reason, and says it waited", async () => {
   const endpoint = heldEndpoint();
   const cache = new TokenCache(endpoint.fetchToken, { now: () => 0 });
   const upstream = bearerUpstream(() => false);
   const request = new AbortController();
+  const waits: boolean[] = [];
 
-  const sending = sendWithToken(cache, "Test auth", request.signal, upstream.send);
+  const sending = sendWithToken(
+    cache,
+    "Test auth",
+    { signal: request.signal, onCredential: (waiting) => waits.push(waiting) },
+    upstream.send,
+  );
+  assert.deepEqual(waits, [true], "waiting for its token");
   const reason = new Error("deadline passed");
   request.abort(reason);
   await assert.rejects(sending, (error) => error === reason);
+  assert.deepEqual(waits, [true, false]);
   assert.deepEqual(upstream.sent, []);
   endpoint.fetches[0].resolve({ accessToken: "late", expiresInMs: HOUR });
 });

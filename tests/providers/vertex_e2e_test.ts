@@ -16,7 +16,8 @@ import {
   type TestServiceAccount,
 } from "../_helpers/fake_oauth.ts";
 import { type FakeUpstream, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
-import { startTestRelay, type TestRelay } from "../_helpers/relay.ts";
+import { armedBefore, startTestRelay, type TestRelay } from "../_helpers/relay.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
 import { type GoldenName, loadGolden } from "../_helpers/golden.ts";
 
@@ -196,6 +197,35 @@ Deno.test("a refused token request becomes a 502 that says why, without the key"
   assert.ok(!error.message.includes("PRIVATE KEY"));
   assert.equal(chain.vertex.requests.length, 0);
   await refusing.close();
+});
+
+Deno.test("a token endpoint that does not answer is named when relay's deadline passes, not Vertex", async () => {
+  const vertex = startFakeUpstream();
+  const clock = new FakeClock();
+  // A token source waiting on an endpoint that never answers: only the request's signal ends the wait.
+  const hung: TokenSource = {
+    token: (signal) =>
+      new Promise((_, reject) =>
+        signal?.addEventListener("abort", () => reject(signal.reason), { once: true })
+      ),
+    invalidate() {},
+  };
+  await using relay = startTestRelay({
+    provider: _vertex(vertex.url, hung),
+    timeouts: { connect: 2_000 },
+    clock,
+  });
+  const answer = postMessages(relay);
+  await armedBefore(clock, 2_000, answer);
+  clock.advance(2_000);
+  const response = await answer;
+  assert.equal(response.status, 504);
+  assert.equal(
+    (await response.json()).error.message,
+    "upstream vertex had no access token within 2000 ms (timeouts.connect): its token endpoint is slow or down",
+  );
+  assert.equal(vertex.requests.length, 0);
+  await vertex.close();
 });
 
 Deno.test("Google's own errors reach the client in Anthropic's envelope", async () => {
