@@ -87,8 +87,8 @@ export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedg
   });
   const spend = new SharedSpend(store);
   const writer = new LedgerWriter({
-    write: (records) => {
-      store.insert(records);
+    write: (records, last) => {
+      store.insert(records, { waitForLock: last });
       _readBack(clients, records, store, spend, options.logger);
     },
     queueSize: config.ledger.queue_size,

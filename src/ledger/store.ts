@@ -122,7 +122,7 @@ export class LedgerStore {
    * Writes `records` in one transaction: all of them or, on an error, none. If the file at `path` is
    * no longer the one open (removed or replaced), it is opened, or created, again first.
    */
-  insert(records: readonly LedgerRecord[]): void {
+  insert(records: readonly LedgerRecord[], { waitForLock = false }: { waitForLock?: boolean } = {}): void {
     if (this.#readOnly) throw new Error(`${this.path} is open read-only`);
     if (records.length === 0) return;
     if (this.#replaced()) {
@@ -130,7 +130,7 @@ export class LedgerStore {
       this.#reopen();
     }
     const insert = this.#insert!;
-    this.#database.exec("BEGIN");
+    this.#begin(waitForLock);
     try {
       for (const record of records) {
         insert.run(..._COLUMNS.map(([, value]) => value(record) ?? null));
@@ -139,6 +139,24 @@ export class LedgerStore {
     } catch (error) {
       _rollBack(this.#database);
       throw error;
+    }
+  }
+
+  /**
+   * Takes the file's write lock for a batch, or throws {@linkcode LedgerBusyError} at once while another
+   * connection holds it (another relay sharing the file, a big retention prune): waiting for it here, on
+   * relay's one thread, would stall every stream for as long. `waitForLock`: waits as opening does (relay
+   * is stopping, and nothing is left to stall).
+   */
+  #begin(waitForLock: boolean): void {
+    if (!waitForLock) this.#database.exec("PRAGMA busy_timeout = 0");
+    try {
+      this.#database.exec("BEGIN IMMEDIATE");
+    } catch (error) {
+      if (_isBusy(error)) throw new LedgerBusyError(this.path, { cause: error });
+      throw error;
+    } finally {
+      this.#database.exec(`PRAGMA busy_timeout = ${_WRITER_BUSY_MS}`);
     }
   }
 
@@ -290,8 +308,8 @@ export class LedgerStore {
     Deno.chmodSync(path, 0o600);
     const database = new DatabaseSync(path);
     try {
-      // Writes wait briefly for another writer rather than fail.
-      database.exec("PRAGMA busy_timeout = 250");
+      // Opening, migrating and pruning wait briefly for another writer rather than fail.
+      database.exec(`PRAGMA busy_timeout = ${_WRITER_BUSY_MS}`);
       database.exec("PRAGMA journal_mode = WAL");
       database.exec("PRAGMA synchronous = NORMAL");
       _migrate(database);
@@ -319,6 +337,25 @@ export class LedgerStore {
   #replaced(): boolean {
     return !_same(_idOf(this.path), this.#file);
   }
+}
+
+/**
+ * A batch found the ledger locked by another connection: nothing was written, and it can be tried again
+ * once the lock is let go.
+ */
+export class LedgerBusyError extends Error {
+  constructor(path: string, options?: ErrorOptions) {
+    super(`${path} is locked by another writer (another relay sharing it?)`, options);
+    this.name = "LedgerBusyError";
+  }
+}
+
+/** How long opening the file, migrating and pruning wait for another writer's lock. */
+const _WRITER_BUSY_MS = 250;
+
+/** SQLite's `SQLITE_BUSY`: the lock is another connection's. */
+function _isBusy(error: unknown): boolean {
+  return (error as { errcode?: number })?.errcode === 5 || /database is locked/.test(String(error));
 }
 
 /** Where a file is on its device; equal for two paths only while both name the same file. */

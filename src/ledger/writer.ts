@@ -1,10 +1,14 @@
 import { realTimers, type Timers } from "../util/timers.ts";
 import type { Logger } from "../util/logger.ts";
 import type { LedgerRecord } from "./entry.ts";
+import { LedgerBusyError } from "./store.ts";
 
 export interface LedgerWriterOptions {
-  /** Writes one batch: all of it, or nothing and throws (`LedgerStore.insert`). */
-  write: (records: readonly LedgerRecord[]) => void;
+  /**
+   * Writes one batch: all of it, or nothing and throws (`LedgerStore.insert`). `last`: the batch is
+   * written as relay stops, when waiting out another writer's lock stalls nothing.
+   */
+  write: (records: readonly LedgerRecord[], last: boolean) => void;
   /** Most records held for the next batch (`ledger.queue_size`); more wait for room. */
   queueSize: number;
   /** Longest a record is held before its batch is written (`ledger.flush_interval`). */
@@ -40,6 +44,8 @@ export class LedgerWriter {
   #closed = false;
   #written = 0;
   #dropped = 0;
+  /** The last batch found the ledger locked: said once per spell, not at every try. */
+  #busy = false;
 
   constructor(options: LedgerWriterOptions) {
     if (!(options.queueSize >= 1)) {
@@ -88,13 +94,23 @@ export class LedgerWriter {
       const batch = this.#queue;
       this.#queue = [];
       try {
-        this.#options.write(batch);
+        this.#options.write(batch, this.#closed);
+        this.#busy = false;
         this.#written += batch.length;
         this.#options.logger.debug("ledger batch written", {
           records: batch.length,
           written_total: this.#written,
         });
       } catch (error) {
+        // A locked ledger (another relay writing) is waited out, whoever waits for room: nothing is
+        // wrong with the batch or the file, and records are dropped only for a broken one.
+        if (error instanceof LedgerBusyError && !this.#closed) {
+          this.#queue = batch;
+          if (!this.#busy) this.#options.logger.warn("ledger locked by another writer; batches wait", {});
+          this.#busy = true;
+          this.#schedule(this.#options.flushIntervalMs);
+          return;
+        }
         if (this.#waiting.length === 0 && !this.#closed) {
           this.#queue = batch;
           this.#options.logger.warn("ledger write failed; retrying", {

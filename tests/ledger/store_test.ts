@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { LedgerStore } from "../../src/ledger/store.ts";
+import { LedgerBusyError, LedgerStore } from "../../src/ledger/store.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { ledgerRecord, tempFolder } from "./_records.ts";
 
@@ -237,6 +237,26 @@ Deno.test("a store whose file was replaced by another writes to the one at its p
       reader.close();
     }
   } finally {
+    store.close();
+  }
+});
+
+Deno.test("a batch finding the file locked by another writer fails at once, writing nothing, and goes in once it is free", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const store = LedgerStore.open(path, { logger: quiet });
+  const other = new DatabaseSync(path);
+  try {
+    other.exec("BEGIN IMMEDIATE");
+    const started = performance.now();
+    assert.throws(() => store.insert([ledgerRecord({ requestId: "held" })]), LedgerBusyError);
+    // Waiting out the other writer's lock (250 ms) would stall every stream on relay's one thread.
+    assert.ok(performance.now() - started < 200, "it did not wait for the lock");
+    other.exec("COMMIT");
+    store.insert([ledgerRecord({ requestId: "held" })]);
+    assert.deepEqual(requestIds(store.database), ["held"]);
+  } finally {
+    other.close();
     store.close();
   }
 });

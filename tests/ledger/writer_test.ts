@@ -1,17 +1,21 @@
 import assert from "node:assert/strict";
 import type { LedgerRecord } from "../../src/ledger/entry.ts";
+import { LedgerBusyError } from "../../src/ledger/store.ts";
 import { LedgerWriter } from "../../src/ledger/writer.ts";
 import { createLogger, type LogLevel } from "../../src/util/logger.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { ledgerRecord } from "./_records.ts";
 
-function writerWith(options: { queueSize: number; fail?: () => boolean; level?: LogLevel }) {
+function writerWith(
+  options: { queueSize: number; fail?: () => boolean; locked?: () => boolean; level?: LogLevel },
+) {
   const batches: string[][] = [];
   const warnings: Record<string, unknown>[] = [];
   const timers = new FakeClock();
   const writer = new LedgerWriter({
     write: (records) => {
       if (options.fail?.()) throw new Error("disk I/O error");
+      if (options.locked?.()) throw new LedgerBusyError("ledger.db");
       batches.push(records.map((record) => record.requestId));
     },
     queueSize: options.queueSize,
@@ -117,6 +121,28 @@ Deno.test("a broken database with callers waiting drops a batch, counted and war
   failing = false;
   timers.advance(1_000);
   assert.deepEqual(batches, [["r3"]]);
+});
+
+Deno.test("a ledger locked by another writer is waited out, callers waiting for room included: nothing dropped", async () => {
+  let locked = true;
+  const { writer, batches, timers, warnings } = writerWith({ queueSize: 2, locked: () => locked });
+  await writer.record(record(1));
+  await writer.record(record(2));
+  const waiting = writer.record(record(3));
+  timers.advance(0);
+  timers.advance(1_000);
+  assert.equal(await settled(waiting), false, "room comes only once the held batch is in");
+  assert.equal(writer.dropped, 0);
+  assert.deepEqual(
+    warnings.map((w) => w.msg),
+    ["ledger locked by another writer; batches wait"],
+    "said once",
+  );
+  locked = false;
+  timers.advance(1_000);
+  assert.equal(await settled(waiting), true);
+  timers.advance(1_000);
+  assert.deepEqual(batches, [["r1", "r2"], ["r3"]]);
 });
 
 Deno.test("close writes everything held, waiting records included, and counts records after it as dropped", async () => {
