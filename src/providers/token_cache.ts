@@ -97,7 +97,11 @@ export class TokenCache implements TokenSource {
       if (now >= current.refreshAt && now >= this.#retryAt) {
         // The token still serves: a failure here only means trying again later, and is the error of
         // whoever waits for a fetch once it has expired.
-        this.#fetch().catch((error) => this.#onRefreshFailed?.(error));
+        this.#fetch().catch((error) => {
+          // Said only while the token still serves: requests that waited for this fetch got its error.
+          const served = this.#current;
+          if (served && this.#now() < served.servedUntil) this.#onRefreshFailed?.(error);
+        });
       }
       return Promise.resolve(current.accessToken);
     }

@@ -1134,9 +1134,7 @@ function _unavailable(step: Extract<Step, { kind: "exhausted" }>): RelayError {
  */
 function _redirected(route: Route, response: Response, key: ProviderKey | undefined): RelayError {
   const location = response.headers.get("location");
-  // A Location may quote the key it was sent (`?api_key=…`), whatever the key looks like, and encoded
-  // any way (lower-case hex, `/` left as it is): shown decoded, it is the key as written.
-  const where = location ? ` to ${_maskKey(_decodedUri(location), key)}` : "";
+  const where = location ? ` to ${_whereTo(location, response.url, key)}` : "";
   return new RelayError(
     502,
     `upstream ${route.provider.name} redirected (${response.status})${where}; relay does not follow ` +
@@ -1144,13 +1142,20 @@ function _redirected(route: Route, response: Response, key: ProviderKey | undefi
   );
 }
 
-/** `uri` with its percent-escapes decoded, or as it is when they are malformed. */
-function _decodedUri(uri: string): string {
+/**
+ * Where a redirect points, for its operator to fix `base_url`: the origin and path a URL parser reads
+ * there (the host it really names, escapes kept, `key` masked), without the query and fragment, where
+ * a key would sit (`?api_key=…`) in whatever encoding.
+ */
+function _whereTo(location: string, from: string, key: ProviderKey | undefined): string {
+  let url: URL;
   try {
-    return decodeURIComponent(uri);
+    url = new URL(location, from || undefined);
   } catch {
-    return uri;
+    return "an address relay cannot read";
   }
+  const left = url.search || url.hash ? " (its query left out)" : "";
+  return `${_maskKey(url.origin + url.pathname, key)}${left}`;
 }
 
 /** Why a shutdown cut the exchanges still open (`server.shutdown_grace` ran out). */

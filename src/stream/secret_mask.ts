@@ -94,7 +94,8 @@ function _sameBytes(bytes: Uint8Array, at: number, secret: Uint8Array, length: n
 export function maskedHeaders(response: Response, secret: string | undefined): Response {
   if (secret === undefined || secret.length < _MIN_ANSWER_SECRET) return response;
   for (const [name, value] of response.headers) {
-    if (value.includes(secret)) response.headers.set(name, maskKeyIn(value, secret));
+    const masked = maskKeyIn(value, secret);
+    if (masked !== value) response.headers.set(name, masked);
   }
   return response;
 }

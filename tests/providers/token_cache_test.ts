@@ -150,7 +150,12 @@ Deno.test("TokenCache serves a valid token through a failing refresh, says so, a
 Deno.test("TokenCache makes callers wait for a refresh, and see its error, only within 10 s of expiry", async () => {
   let now = 0;
   const endpoint = heldEndpoint();
-  const cache = new TokenCache(endpoint.fetchToken, { now: () => now, refreshBeforeMs: 5 * MINUTE });
+  const told: unknown[] = [];
+  const cache = new TokenCache(endpoint.fetchToken, {
+    now: () => now,
+    refreshBeforeMs: 5 * MINUTE,
+    onRefreshFailed: (error) => told.push(error),
+  });
   const first = cache.token();
   endpoint.fetches[0].resolve({ accessToken: "old", expiresInMs: HOUR });
   assert.equal(await first, "old");
@@ -165,6 +170,7 @@ Deno.test("TokenCache makes callers wait for a refresh, and see its error, only 
   const failure = new Error("token endpoint answered 500");
   endpoint.fetches[1].reject(failure);
   for (const waiter of waiters) await assert.rejects(waiter, (error) => error === failure);
+  assert.deepEqual(told, [], "the refresh's failure was its waiters' error, not one behind requests");
 
   const retry = cache.token();
   assert.equal(endpoint.fetches.length, 3, "an expired token is fetched again at once");

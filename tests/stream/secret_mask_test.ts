@@ -48,10 +48,19 @@ Deno.test("a key too short to tell from words, as local servers' placeholders ar
 });
 
 Deno.test("a header value quoting the key is masked; the others, and short keys, are left alone", () => {
+  const encodedKey = "sk-ant-api03-ab+cd/ef=ghijklmnopqrstuvwx7f2";
   const response = new Response(null, {
-    headers: { "www-authenticate": `Bearer error="invalid_token", token="${KEY}"`, "x-other": "plain" },
+    headers: {
+      "www-authenticate": `Bearer error="invalid_token", token="${KEY}"`,
+      "x-other": "plain",
+      "x-echo": `https://h/?key=${encodeURIComponent(encodedKey)}`,
+    },
   });
   maskedHeaders(response, KEY);
+  assert.equal(
+    maskedHeaders(response, encodedKey).headers.get("x-echo"),
+    `https://h/?key=${maskSecret(encodedKey)}`,
+  );
   assert.equal(
     response.headers.get("www-authenticate"),
     `Bearer error="invalid_token", token="${maskSecret(KEY)}"`,
