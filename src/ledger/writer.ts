@@ -1,5 +1,5 @@
 import { realTimers, type Timers } from "../util/timers.ts";
-import type { Logger } from "../util/logger.ts";
+import type { LogFields, Logger } from "../util/logger.ts";
 import type { LedgerRecord } from "./entry.ts";
 import { LedgerBusyError } from "./store.ts";
 
@@ -44,8 +44,8 @@ export class LedgerWriter {
   #closed = false;
   #written = 0;
   #dropped = 0;
-  /** The last batch found the ledger locked: said once per spell, not at every try. */
-  #busy = false;
+  /** The warning of the spell of failed tries under way; `undefined` while batches go in. */
+  #spell: string | undefined;
 
   constructor(options: LedgerWriterOptions) {
     if (!(options.queueSize >= 1)) {
@@ -95,8 +95,11 @@ export class LedgerWriter {
       this.#queue = [];
       try {
         this.#options.write(batch, this.#closed);
-        this.#busy = false;
         this.#written += batch.length;
+        if (this.#spell !== undefined) {
+          this.#spell = undefined;
+          this.#options.logger.info("ledger written again", { records: batch.length });
+        }
         this.#options.logger.debug("ledger batch written", {
           records: batch.length,
           written_total: this.#written,
@@ -105,20 +108,13 @@ export class LedgerWriter {
         // A locked ledger (another relay writing) is waited out, whoever waits for room: nothing is
         // wrong with the batch or the file, and records are dropped only for a broken one.
         if (error instanceof LedgerBusyError && !this.#closed) {
-          this.#queue = batch;
-          if (!this.#busy) this.#options.logger.warn("ledger locked by another writer; batches wait", {});
-          this.#busy = true;
-          this.#schedule(this.#options.flushIntervalMs);
-          return;
+          return this.#retryLater(batch, "ledger locked by another writer; batches wait", {});
         }
         if (this.#waiting.length === 0 && !this.#closed) {
-          this.#queue = batch;
-          this.#options.logger.warn("ledger write failed; retrying", {
+          return this.#retryLater(batch, "ledger write failed; retrying", {
             records: batch.length,
             error: error instanceof Error ? error.message : String(error),
           });
-          this.#schedule(this.#options.flushIntervalMs);
-          return;
         }
         this.#drop(batch.length, error instanceof Error ? error.message : String(error));
       }
@@ -131,6 +127,18 @@ export class LedgerWriter {
     this.#closed = true;
     this.flush();
     return Promise.resolve();
+  }
+
+  /**
+   * Keeps `batch` for the next flush. A spell of failed tries (a full disk, a lock) is warned about once,
+   * at its first, and its end said: a warning a second would bury the log.
+   */
+  #retryLater(batch: LedgerRecord[], warning: string, fields: LogFields): void {
+    this.#queue = batch;
+    if (this.#spell === warning) this.#options.logger.debug(warning, fields);
+    else this.#options.logger.warn(warning, fields);
+    this.#spell = warning;
+    this.#schedule(this.#options.flushIntervalMs);
   }
 
   #admitWaiting(): void {

@@ -105,6 +105,29 @@ Deno.test("a failed batch is kept and tried again at the next interval", async (
   assert.equal(writer.dropped, 0);
 });
 
+Deno.test("a spell of failed writes is warned about once, and its end said", async () => {
+  let failing = true;
+  const { writer, batches, timers, warnings } = writerWith({
+    queueSize: 10,
+    fail: () => failing,
+    level: "info",
+  });
+  await writer.record(record(1));
+  for (let i = 0; i < 5; i++) timers.advance(1_000);
+  assert.deepEqual(
+    warnings.map((w) => w.msg),
+    ["ledger write failed; retrying"],
+    "one warning for five tries",
+  );
+  failing = false;
+  timers.advance(1_000);
+  assert.deepEqual(batches, [["r1"]]);
+  assert.deepEqual(warnings.map((w) => [w.msg, w.records]), [
+    ["ledger write failed; retrying", 1],
+    ["ledger written again", 1],
+  ]);
+});
+
 Deno.test("a broken database with callers waiting drops a batch, counted and warned, so relay goes on", async () => {
   let failing = true;
   const { writer, batches, timers, warnings } = writerWith({ queueSize: 2, fail: () => failing });
