@@ -5,6 +5,7 @@ import type { LogFields } from "../util/logger.ts";
 import { VERSION } from "../version.ts";
 import { clientAuth, type Refusal } from "./auth.ts";
 import { refuseWebPages } from "./browser_guard.ts";
+import { headLength } from "./head_length.ts";
 import { BodyBudget } from "./body_budget.ts";
 import { chatCompletions } from "./chat_completions.ts";
 import { RelayError } from "./errors.ts";
@@ -55,7 +56,7 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   app.use(requestId());
   app.use(_accessLine(current));
   app.use(_refuseWhileShuttingDown(options.inFlight, (request) => parsedBodies.has(request)));
-  app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
+  app.get("/health", headLength(), (c) => c.json({ status: "ok", version: VERSION }));
   const clients = options.clients ?? new ClientRegistry(namedClients(options.tokens));
   app.use("/v1/*", refuseWebPages(_answerError));
   app.use("/v1/*", clientAuth(clients, _answerError));
@@ -78,8 +79,8 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
     }),
   );
   const models = servedModels(() => current().router, clients);
-  app.get("/v1/models", models, forward);
-  app.get("/v1/models/:id", models, forward);
+  app.get("/v1/models", headLength(), models, forward);
+  app.get("/v1/models/:id", headLength(), models, forward);
   app.notFound((c) => _answerError(c, 404, `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     options.logger.error("unhandled", {
