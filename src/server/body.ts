@@ -197,20 +197,35 @@ export function messagesFields(body: unknown): MessagesFields {
   if (typeof model !== "string" || model === "") {
     throw new RelayError(400, `model: field required (a non-empty string), got ${_kind(model)}`);
   }
-  // Real ids, Bedrock's ARNs included, are far shorter; a longer name would be kept whole by the ledger,
-  // the log and relay's memory of unpriced models, each request a new one.
-  if (model.length > _MAX_MODEL_LENGTH) {
-    throw new RelayError(400, `model: at most ${_MAX_MODEL_LENGTH} characters, got ${model.length}`);
-  }
-  // No model's name has one, and a NUL would cut the name short in the ledger.
-  if (_CONTROL.test(model)) throw new RelayError(400, "model: must not contain control characters");
-  // A lone surrogate (`"\ud800"` in JSON) becomes U+FFFD in UTF-8: two such names would be one in the
-  // metrics, the ledger and the upstream's eyes, while relay counted them apart.
-  if (!model.isWellFormed()) throw new RelayError(400, "model: must not contain a lone UTF-16 surrogate");
+  const problem = modelProblem(model);
+  if (problem) throw new RelayError(400, problem);
   if (stream !== undefined && typeof stream !== "boolean") {
     throw new RelayError(400, `stream: expected a boolean, got ${_kind(stream)}`);
   }
   return { model, stream: stream === true, json: body as Record<string, unknown> };
+}
+
+/**
+ * What is wrong with a model name no real model has, or `undefined`: the front door asks too, to name
+ * the field in OpenAI's error shape.
+ *
+ * @example
+ * ```ts
+ * modelProblem("claude\u0000"); // "model: must not contain control characters"
+ * ```
+ */
+export function modelProblem(model: string): string | undefined {
+  // Real ids, Bedrock's ARNs included, are far shorter; a longer name would be kept whole by the ledger,
+  // the log and relay's memory of unpriced models, each request a new one.
+  if (model.length > _MAX_MODEL_LENGTH) {
+    return `model: at most ${_MAX_MODEL_LENGTH} characters, got ${model.length}`;
+  }
+  // No model's name has one, and a NUL would cut the name short in the ledger.
+  if (_CONTROL.test(model)) return "model: must not contain control characters";
+  // A lone surrogate (`"\ud800"` in JSON) becomes U+FFFD in UTF-8: two such names would be one in the
+  // metrics, the ledger and the upstream's eyes, while relay counted them apart.
+  if (!model.isWellFormed()) return "model: must not contain a lone UTF-16 surrogate";
+  return undefined;
 }
 
 const _CONTROL = /\p{Cc}/u;

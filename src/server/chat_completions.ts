@@ -13,7 +13,7 @@ import { MAX_WHOLE_ANSWER_BYTES, MAX_WHOLE_ANSWER_MIB, readWhole } from "../stre
 import { copyHeaders, WITHOUT_LENGTH } from "../util/headers.ts";
 import { isJsonObject } from "../util/json.ts";
 import type { Timers } from "../util/timers.ts";
-import { jsonSyntaxReason, parseJsonBody, readBody, type ReadBodyOptions } from "./body.ts";
+import { jsonSyntaxReason, modelProblem, parseJsonBody, readBody, type ReadBodyOptions } from "./body.ts";
 import type { BodyHold } from "./body_budget.ts";
 import { RelayError } from "./errors.ts";
 import { openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
@@ -181,6 +181,8 @@ async function _chatRequest(
   if (typeof body.model !== "string" || body.model === "") {
     return openaiErrorResponse(400, "model: field required (a non-empty string)", { param: "model" });
   }
+  const problem = modelProblem(body.model);
+  if (problem) return openaiErrorResponse(400, problem, { param: "model" });
   if (!Array.isArray(body.messages)) {
     return openaiErrorResponse(400, "messages: field required (an array)", { param: "messages" });
   }

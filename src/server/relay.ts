@@ -649,7 +649,8 @@ async function _try(
   const providerRequest: ProviderRequest = {
     path: _upstreamPath(c),
     search: _search(request.url),
-    method: request.method,
+    // A HEAD goes upstream as the GET it stands for: the answer's length is then relay's to count.
+    method: request.method === "HEAD" ? "GET" : request.method,
     headers: headersForUpstream(request.headers),
     body,
     model: fields?.model,

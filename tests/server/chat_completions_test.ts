@@ -652,6 +652,18 @@ Deno.test("a body over server.max_body_size is a 413 of type request_too_large, 
   await upstream.close();
 });
 
+Deno.test("a model name no model has is a 400 naming the model field, as a missing one is", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  for (const model of ["a\u0001b", "x".repeat(300), "claude-\ud800", ""]) {
+    const response = await postChat(relay, { ...HELLO, model });
+    assert.equal(response.status, 400, JSON.stringify(model));
+    assert.equal((await response.json()).error.param, "model", JSON.stringify(model));
+  }
+  assert.equal(upstream.requests.length, 0);
+  await upstream.close();
+});
+
 Deno.test("a body of exactly server.max_body_size is served, though its translation is a few bytes more", async () => {
   const upstream = startFakeUpstream();
   await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN], maxBodyBytes: 1024 });

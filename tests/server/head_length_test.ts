@@ -15,3 +15,15 @@ Deno.test("a HEAD answer carries the content-length its GET has, not 0: health, 
   }
   await upstream.close();
 });
+
+Deno.test("a HEAD of a model list relay passes on goes upstream as a GET, so its length can be told", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const got = await fetch(`${relay.url}/v1/models`);
+  const length = (await got.arrayBuffer()).byteLength;
+  const head = await fetch(`${relay.url}/v1/models`, { method: "HEAD" });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get("content-length"), String(length));
+  assert.deepEqual(upstream.requests.map((request) => request.method), ["GET", "GET"]);
+  await upstream.close();
+});
