@@ -141,10 +141,7 @@ async function _serveLogged(
   triggers.stop();
   // Every stream has ended (or, the server gone, had its connection with it): what was recorded is written.
   await ledger.close();
-  if (failure !== undefined) {
-    await sink.flush(_FLUSH_MS);
-    return 1;
-  }
+  if (failure !== undefined) return 1;
   logger.info("stopped");
   return 0;
 }

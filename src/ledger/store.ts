@@ -1,6 +1,7 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
 import type { Logger } from "../util/logger.ts";
+import { LedgerBusyError } from "./busy.ts";
 import type { LedgerRecord } from "./entry.ts";
 
 /**
@@ -104,7 +105,7 @@ export class LedgerStore {
     this.path = path;
     this.#readOnly = options.readOnly ?? false;
     this.#logger = options.logger;
-    this.#database = this.#connect(() => []);
+    this.#database = this.#connect();
     this.#dataVersion = this.#measure();
   }
 
@@ -266,7 +267,7 @@ export class LedgerStore {
    * again. A writer first lets go of the file it had open (`letGoOfOld`, which says which sidecars at
    * the path are that file's).
    */
-  #connect(letGoOfOld: () => readonly string[]): DatabaseSync {
+  #connect(letGoOfOld: () => readonly string[] = () => []): DatabaseSync {
     const database = this.#readOnly ? this.#openReader() : this.#openWriter(letGoOfOld);
     this.#dataVersionQuery = database.prepare("PRAGMA data_version");
     this.#lastIdQuery = database.prepare("SELECT MAX(id) AS id FROM requests");
@@ -336,17 +337,6 @@ export class LedgerStore {
    */
   #replaced(): boolean {
     return !_same(_idOf(this.path), this.#file);
-  }
-}
-
-/**
- * A batch found the ledger locked by another connection: nothing was written, and it can be tried again
- * once the lock is let go.
- */
-export class LedgerBusyError extends Error {
-  constructor(path: string, options?: ErrorOptions) {
-    super(`${path} is locked by another writer (another relay sharing it?)`, options);
-    this.name = "LedgerBusyError";
   }
 }
 

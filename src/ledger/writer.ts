@@ -1,7 +1,7 @@
 import { realTimers, type Timers } from "../util/timers.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import type { LedgerRecord } from "./entry.ts";
-import { LedgerBusyError } from "./store.ts";
+import { LedgerBusyError } from "./busy.ts";
 
 export interface LedgerWriterOptions {
   /**

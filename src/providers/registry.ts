@@ -7,6 +7,7 @@ import { entraClientCredentialsTokens } from "./entra_auth.ts";
 import { googleServiceAccountTokens } from "./google_auth.ts";
 import { createMockProvider } from "./mock.ts";
 import { createOpenAIProvider } from "./openai.ts";
+import { TOKEN_RETRY_AFTER_MS } from "./token_cache.ts";
 import type { Logger } from "../util/logger.ts";
 import type { Provider } from "./types.ts";
 import { createVertexProvider } from "./vertex.ts";
@@ -90,7 +91,8 @@ function _refreshFailed(provider: string, environment: ProviderEnvironment): (er
     environment.logger?.warn("token refresh failed", {
       provider,
       error: error instanceof Error ? error.message : String(error),
-      hint: "requests go on with the current token until it expires; the refresh is tried again 10 s on",
+      hint: "requests go on with the current token until it expires; the refresh is tried again " +
+        `${TOKEN_RETRY_AFTER_MS / 1000} s on`,
     });
 }
 

@@ -50,7 +50,7 @@ export interface TokenCacheOptions {
  * After a refresh that failed while the token still served, the next is not tried for this long: the
  * token endpoint may be down a while, and a fetch per request would only add to its load.
  */
-const _RETRY_AFTER_MS = 10_000;
+export const TOKEN_RETRY_AFTER_MS = 10_000;
 
 /**
  * A token this close to its expiry is no longer handed out (half the refresh margin for one that lives
@@ -126,7 +126,7 @@ export class TokenCache implements TokenSource {
     try {
       issued = await this.#fetchToken();
     } catch (error) {
-      this.#retryAt = this.#now() + _RETRY_AFTER_MS;
+      this.#retryAt = this.#now() + TOKEN_RETRY_AFTER_MS;
       throw error;
     }
     const { accessToken, expiresInMs } = issued;

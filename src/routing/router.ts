@@ -545,7 +545,7 @@ export class Plan {
         blocked.push({ cause: "open", retryAt: state.breaker.retryAt ?? this.#hooks.now() });
         continue;
       }
-      const slot = state.limiter ? state.limiter.tryAcquire() : () => {};
+      const slot = _placeIn(state);
       if (!slot) {
         state.breaker.release(permit);
         blocked.push({ cause: "busy" });
@@ -652,6 +652,11 @@ export class Plan {
     let open = true;
     // Its place among the provider's requests, given up while it waits to be sent (`paused`).
     let placed = true;
+    const leavePlace = () => {
+      placed = false;
+      state.inFlight--;
+      slot();
+    };
     // `usage` settles the reservation; `"unsent"` gives it all back, the request included. Unknown
     // usage (no usage block, a client gone before the answer) leaves the reservation as it stands: the
     // input counted, and the output, which the upstream may or may not have spent, a bound that makes
@@ -660,10 +665,7 @@ export class Plan {
     const end = (usage: TokenCount | "unsent" | undefined) => {
       if (!open) return;
       open = false;
-      if (placed) {
-        state.inFlight--;
-        slot();
-      }
+      if (placed) leavePlace();
       if (!reservation || usage === undefined) return;
       if (usage === "unsent") state.pool.release(reservation);
       else state.pool.settle(reservation, usage);
@@ -734,12 +736,11 @@ export class Plan {
         releasePermits();
       },
       paused() {
+        // Paused again, or once over, it has no place to give up, and what it holds is what it resumes.
         if (!open || !placed) return () => placed;
-        placed = false;
-        state.inFlight--;
-        slot();
+        leavePlace();
         return () => {
-          const again = state.limiter ? state.limiter.tryAcquire() : () => {};
+          const again = _placeIn(state);
           if (!again) return false;
           slot = again;
           placed = true;
@@ -749,6 +750,11 @@ export class Plan {
       },
     };
   }
+}
+
+/** A place among `state`'s requests in flight, or `undefined` while it is at its `max_in_flight`. */
+function _placeIn(state: _RouteState): Release | undefined {
+  return state.limiter ? state.limiter.tryAcquire() : () => {};
 }
 
 /** `permit`, or once it is a probe, the probe's success told and a permit of the closed breaker instead. */

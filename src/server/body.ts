@@ -16,8 +16,8 @@ export interface ReadBodyOptions {
   cut?: AbortSignal;
   /**
    * The request's share of relay's body budget (`server.max_body_memory`): the bytes are taken from it
-   * as they arrive, and a body it cannot cover is refused with its 503. The caller gives them back when
-   * its request ends.
+   * as they arrive, and a body it cannot cover is refused with its 503. The caller gives them back once it
+   * no longer keeps the bytes.
    */
   hold?: BodyHold;
 }
@@ -47,14 +47,6 @@ export async function readBody(
   if (declared > maxBytes) throw _tooLarge(declared, maxBytes);
   if (!request.body) return new Uint8Array(0);
   if (cut?.aborted) throw graceOverError();
-  // Bytes are taken as they arrive, never a declared length ahead of them: connections that only
-  // announce big bodies would otherwise fill the budget holding nothing, and refuse everyone else.
-  let taken = 0;
-  const count = (size: number) => {
-    if (size <= taken) return;
-    hold?.take(size - taken);
-    taken = size;
-  };
   // Read through a reader even with a declared length: a pending `request.bytes()` cannot be cancelled,
   // and Deno keeps filling its buffer until the client finishes or leaves.
   const reader = request.body.getReader();
@@ -68,7 +60,11 @@ export async function readBody(
     : undefined;
   cut?.addEventListener("abort", giveUp);
   try {
-    const bytes = await _readUpTo(reader, maxBytes, count).catch((error) => error as Error);
+    // Bytes are taken as they arrive, never a declared length ahead of them: connections that only
+    // announce big bodies would otherwise fill the budget holding nothing, and refuse everyone else.
+    const bytes = await _readUpTo(reader, maxBytes, (chunk) => hold?.take(chunk)).catch((error) =>
+      error as Error
+    );
     // A cancelled read ends as if the body had: only the flags tell the two apart.
     if (late) throw _tooSlow(timeoutMs);
     if (cut?.aborted) throw graceOverError();
@@ -84,11 +80,11 @@ export async function readBody(
   }
 }
 
-/** Reads to the end, telling `count` the size so far as each chunk arrives; it may refuse it by throwing. */
+/** Reads to the end, telling `take` each chunk's size as it arrives; it may refuse the chunk by throwing. */
 async function _readUpTo(
   reader: ReadableStreamDefaultReader<Uint8Array<ArrayBuffer>>,
   maxBytes: number,
-  count: (size: number) => void,
+  take: (bytes: number) => void,
 ) {
   const chunks: Uint8Array<ArrayBuffer>[] = [];
   let size = 0;
@@ -96,7 +92,7 @@ async function _readUpTo(
     size += read.value.byteLength;
     try {
       if (size > maxBytes) throw _tooLarge(size, maxBytes);
-      count(size);
+      take(read.value.byteLength);
     } catch (refusal) {
       reader.cancel().catch(() => {});
       throw refusal;

@@ -43,7 +43,7 @@ export class BodyLog {
 
   /**
    * Writes the answer's line, once it ended, with `key` (the one the answer was asked with) masked
-   * wherever the answer quotes it, whatever it looks like, from 6 characters on (a shorter one is a word).
+   * wherever the answer quotes it, whatever it looks like ({@linkcode maskKeyIn}: from 6 characters on).
    */
   answered(key?: string): void {
     this.#write("response body", concatBytes(this.#sent), this.#sentBytes, key);

@@ -645,7 +645,6 @@ async function _try(
   let usageSoFar: (() => AnthropicUsage) | undefined;
   // Whether the adapter is still waiting for the access token it sends with, when a deadline passes.
   let awaitingCredential = false;
-  const late = () => awaitingCredential;
   const providerRequest: ProviderRequest = {
     path: _upstreamPath(c),
     search: _search(request.url),
@@ -670,17 +669,12 @@ async function _try(
     // when its headers came: from then on the wait is first_byte's.
     const sending = route.provider.send(providerRequest, attempt.key);
     const { timers } = clock;
+    const within = <T>(promise: Promise<T>, deadline: keyof typeof _TIMEOUT_FIELDS) =>
+      _within(promise, attempt, deadline, upstream, timers, () => awaitingCredential);
     response = providerRequest.stream
-      ? await _within(
-        Promise.race([sending, headersIn.promise]),
-        attempt,
-        "connect",
-        upstream,
-        timers,
-        late,
-      ) ??
-        await _within(sending, attempt, "firstByte", upstream, timers, late)
-      : await _within(sending, attempt, "firstByte", upstream, timers, late);
+      ? await within(Promise.race([sending, headersIn.promise]), "connect") ??
+        await within(sending, "firstByte")
+      : await within(sending, "firstByte");
     if (response.status >= 300 && response.status < 400) {
       await response.body?.cancel().catch(() => {});
       const error = _redirected(route, response, attempt.key);
@@ -734,7 +728,7 @@ async function _try(
     const sse = _isSse(response);
     const usage = new UsageTap(sse, () => usageSoFar?.());
     // Pings keep a stream alive, but none is an answer: the first event is due within first_byte.
-    const commit = { by: sentAt + route.timeouts.firstByte, clock, route, upstream, key: attempt.key };
+    const commit = { by: sentAt + route.timeouts.firstByte, clock, route, upstream };
     const head = await _untilCommitted(reader, usage, sse, commit);
     if (head.endedEarly) {
       // No event an SDK could read (at most pings): as good as a connection that broke.
@@ -744,12 +738,13 @@ async function _try(
       );
       return { kind: "failed", outcome: { kind: "network", error }, headers: response.headers, error };
     }
-    if (head.error) {
+    if (head.errorData !== undefined) {
       await reader.cancel().catch(() => {});
-      const error = new RelayError(502, `upstream ${route.provider.name} failed: ${head.error.message}`);
+      const { errorType, message } = _errorOf(head.errorData, attempt.key);
+      const error = new RelayError(502, `upstream ${route.provider.name} failed: ${message}`);
       return {
         kind: "failed",
-        outcome: { kind: "stream_error", errorType: head.error.errorType, headers: response.headers },
+        outcome: { kind: "stream_error", errorType, headers: response.headers },
         response: new Response(concatBytes(head.chunks), response),
         headers: response.headers,
         error,
@@ -783,8 +778,8 @@ async function _untilCommitted(
   reader: WatchedReader,
   usage: UsageTap,
   sse: boolean,
-  commit: { by: number; clock: _Clock; route: Route; upstream: AbortController; key?: ProviderKey },
-): Promise<{ chunks: Uint8Array[]; error?: ReturnType<typeof _errorOf>; endedEarly?: boolean }> {
+  commit: { by: number; clock: _Clock; route: Route; upstream: AbortController },
+): Promise<{ chunks: Uint8Array[]; errorData?: string; endedEarly?: boolean }> {
   let chunks: Uint8Array[] = [];
   let size = 0;
   const { timers } = commit.clock;
@@ -799,7 +794,7 @@ async function _untilCommitted(
       if (!sse) return { chunks };
       const first = events.find((event) => event.event !== "ping");
       if (first) {
-        return first.event === "error" ? { chunks, error: _errorOf(first.data, commit.key) } : { chunks };
+        return first.event === "error" ? { chunks, errorData: first.data } : { chunks };
       }
       if (size > _MAX_PEEK_BYTES) {
         // Every whole event so far is a ping, which carries nothing: let go, so a flood of them holds
@@ -826,7 +821,7 @@ async function _untilCommitted(
 /**
  * The type and message of an upstream's error event, for the log and relay's own answers. A gateway
  * may quote the key it was sent in its message (`Incorrect API key provided: …`), so that key is masked
- * whatever it looks like (a local server's may be any word), and anything else key-shaped too.
+ * whatever it looks like from 6 characters on ({@linkcode maskKeyIn}), and anything else key-shaped too.
  */
 function _errorOf(
   data: string,

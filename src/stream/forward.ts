@@ -116,7 +116,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     client?.stop();
     options.onDone?.(outcome);
   };
-  const { observe, describeFailure, mask } = options;
+  const { observe, describeFailure, mask, ended } = options;
   let afterHead = options.afterHead;
   const headIsOut = () => {
     const run = afterHead;
@@ -170,7 +170,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
       onFailure(error);
       return;
     }
-    if (options.ended?.()) endAtLastEvent();
+    if (ended?.()) endAtLastEvent();
     else client?.handed();
   };
   const endAtLastEvent = () => {
@@ -203,7 +203,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     start(streamController) {
       controller = streamController;
       if (options.first) emit(options.first);
-      if (options.ended?.()) return endAtLastEvent();
+      if (ended?.()) return endAtLastEvent();
       const { keepAlive } = options;
       if (options.sse && keepAlive) {
         reader.onQuiet(keepAlive.intervalMs, () => {

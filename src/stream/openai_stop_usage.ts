@@ -79,8 +79,8 @@ export function answerUsage(
   writtenTokens: () => number,
 ): Required<AnthropicUsage> {
   const reported = anthropicUsageFor(usage);
-  const hasInput = _isCount(usage?.prompt_tokens);
-  const hasOutput = _isCount(usage?.completion_tokens);
+  const hasInput = tokenCount(usage?.prompt_tokens) !== undefined;
+  const hasOutput = tokenCount(usage?.completion_tokens) !== undefined;
   if (!fallback || (hasInput && hasOutput)) return reported;
   fallback.estimated();
   return {
@@ -129,10 +129,6 @@ export function openaiUsageFor(usage: AnthropicUsage | null | undefined) {
     total_tokens: prompt + completion,
     prompt_tokens_details: { cached_tokens: cached },
   };
-}
-
-function _isCount(value: unknown): value is number {
-  return tokenCount(value) !== undefined;
 }
 
 function _count(value: unknown): number {

@@ -14,11 +14,9 @@ const _encoder = new TextEncoder();
  * Replaces a provider key of 16 characters or more in the bytes of an answer relay passes on with its
  * masked form (`sk-ant-...x7f2`): an upstream may quote the key it was sent in an error (`Incorrect API
  * key provided: …`), and relay's clients must never learn its keys. The key is looked for as written:
- * one an upstream escapes (`\/`, `\u002b`) or spreads over several events is not found. A key split across two chunks is found
- * too: a chunk's tail that could be the key's beginning waits for the next chunk (or {@linkcode flush}).
- * A complete SSE event never waits, since no key begins with its blank line.
- *
- * `undefined` for a key too short to tell from ordinary text, or no key at all (SigV4, a local server).
+ * one an upstream escapes (`\/`, `\u002b`) or spreads over several events is not found. A key split
+ * across two chunks is found too: a chunk's tail that could be the key's beginning waits for the next
+ * chunk (or {@linkcode flush}). A complete SSE event never waits, since no key begins with its blank line.
  *
  * @example
  * ```ts
@@ -36,9 +34,12 @@ export class SecretMask {
     this.#masked = _encoder.encode(maskSecret(secret));
   }
 
-  /** A mask for `secret`, or `undefined` when there is none to apply. */
+  /**
+   * A mask for `secret`, or `undefined` for a key too short to tell from ordinary text, or no key at all
+   * (SigV4, a local server).
+   */
   static for(secret: string | undefined): SecretMask | undefined {
-    return secret !== undefined && secret.length >= _MIN_ANSWER_SECRET ? new SecretMask(secret) : undefined;
+    return _looksForKey(secret) ? new SecretMask(secret) : undefined;
   }
 
   /** `chunk` with the key masked, less a tail that may be the key's beginning (held for the next). */
@@ -83,7 +84,8 @@ function _sameBytes(bytes: Uint8Array, at: number, secret: Uint8Array, length: n
 
 /**
  * `response` with `secret` masked in every header value that quotes it (`www-authenticate`, a debug
- * header): the same rule as its body's. For error answers: reading every header costs an answer about
+ * header), as written or percent-encoded ({@linkcode maskKeyIn}), from the same length as in its body.
+ * For error answers: reading every header costs an answer about
  * 15 µs, which a successful one, on relay's hot path, does not pay for a case seen only in errors.
  *
  * @example
@@ -92,10 +94,15 @@ function _sameBytes(bytes: Uint8Array, at: number, secret: Uint8Array, length: n
  * ```
  */
 export function maskedHeaders(response: Response, secret: string | undefined): Response {
-  if (secret === undefined || secret.length < _MIN_ANSWER_SECRET) return response;
+  if (!_looksForKey(secret)) return response;
   for (const [name, value] of response.headers) {
     const masked = maskKeyIn(value, secret);
     if (masked !== value) response.headers.set(name, masked);
   }
   return response;
+}
+
+/** Whether answers are searched for `secret`: long enough not to be a word. */
+function _looksForKey(secret: string | undefined): secret is string {
+  return secret !== undefined && secret.length >= _MIN_ANSWER_SECRET;
 }

@@ -10,7 +10,13 @@ import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
 import type { AwsCredentials } from "../../src/providers/aws_credentials.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import { type GoldenName, loadGolden } from "./golden.ts";
-import { type FakeUpstream, type RecordedRequest, sseChunks, startFakeUpstream } from "./fake_upstream.ts";
+import {
+  type FakeUpstream,
+  MESSAGE_ANSWER,
+  type RecordedRequest,
+  sseChunks,
+  startFakeUpstream,
+} from "./fake_upstream.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // SigV4, independently
@@ -310,18 +316,6 @@ export interface FakeBedrock extends FakeUpstream {
   calls: BedrockCall[];
 }
 
-/** The Message the default InvokeModel answer returns. */
-export const FAKE_MESSAGE = {
-  id: "msg_bdrk_01XFDUDYJgAACzvnptvVoYEL",
-  type: "message",
-  role: "assistant",
-  model: "claude-sonnet-4-5-20250929",
-  content: [{ type: "text", text: "Hello from Bedrock" }],
-  stop_reason: "end_turn",
-  stop_sequence: null,
-  usage: { input_tokens: 12, output_tokens: 5 },
-};
-
 /**
  * Starts a fake Bedrock on 127.0.0.1 and a free port. Every response carries `x-amzn-requestid`
  * (`fake-bedrock-<n>`) unless the answer set one.
@@ -401,6 +395,6 @@ function _invokeBodyProblem(bytes: Uint8Array): string | undefined {
 
 async function _defaultAnswer(call: BedrockCall): Promise<Response> {
   if (call.operation === "count-tokens") return Response.json({ inputTokens: 42 });
-  if (call.operation === "invoke") return Response.json(FAKE_MESSAGE);
+  if (call.operation === "invoke") return Response.json(MESSAGE_ANSWER);
   return eventStreamResponse(await goldenFrames("text"));
 }

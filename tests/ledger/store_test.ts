@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { LedgerBusyError, LedgerStore } from "../../src/ledger/store.ts";
+import { LedgerBusyError } from "../../src/ledger/busy.ts";
+import { LedgerStore } from "../../src/ledger/store.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { ledgerRecord, tempFolder } from "./_records.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { LedgerRecord } from "../../src/ledger/entry.ts";
-import { LedgerBusyError } from "../../src/ledger/store.ts";
+import { LedgerBusyError } from "../../src/ledger/busy.ts";
 import { LedgerWriter } from "../../src/ledger/writer.ts";
 import { createLogger, type LogLevel } from "../../src/util/logger.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";

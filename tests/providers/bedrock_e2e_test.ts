@@ -14,13 +14,12 @@ import {
   bedrockError,
   eventStreamResponse,
   exceptionFrame,
-  FAKE_MESSAGE,
   type FakeBedrock,
   goldenFrames,
   sseEvents,
   startFakeBedrock,
 } from "../_helpers/fake_bedrock.ts";
-import { controlledStream } from "../_helpers/fake_upstream.ts";
+import { controlledStream, MESSAGE_ANSWER } from "../_helpers/fake_upstream.ts";
 import { startTestRelay, type TestRelay } from "../_helpers/relay.ts";
 import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
 import { loadGolden } from "../_helpers/golden.ts";
@@ -158,7 +157,7 @@ Deno.test("an unstreamed request returns Bedrock's Message as is", async () => {
   const response = await post(env.relay, "/v1/messages", ASK);
   assert.equal(response.status, 200);
   assert.equal(response.headers.get("content-type"), "application/json");
-  assert.deepEqual(await response.json(), FAKE_MESSAGE);
+  assert.deepEqual(await response.json(), MESSAGE_ANSWER);
   assert.equal(env.bedrock.calls[0].operation, "invoke");
 });
 
