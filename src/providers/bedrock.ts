@@ -137,18 +137,31 @@ function _modelSegment(modelId: string): string {
 }
 
 /**
- * The client's bytes with `model` and `stream` removed (the URL says both) and `anthropic_version` plus
- * `anthropic_beta` inserted first; every other byte is the client's, so thinking signatures survive.
+ * The client's bytes with `model` and `stream` removed (the URL says both), `anthropic_version` inserted
+ * first and `anthropic_beta` holding the betas of both the `anthropic-beta` header and the body's own
+ * `anthropic_beta` (a client written for Bedrock sends them there); every other byte is the client's, so
+ * thinking signatures survive.
  */
 function _invokeBody(body: Uint8Array, betaHeader: string | null): Uint8Array<ArrayBuffer> {
-  const betas = (betaHeader ?? "").split(",").map((beta) => beta.trim())
-    .filter((beta) => beta !== "" && !BEDROCK_UNSUPPORTED_BETAS.has(beta));
   return editTopLevelJson(body, {
     remove: ["model", "stream"],
-    set: betas.length > 0
-      ? { anthropic_version: _ANTHROPIC_VERSION, anthropic_beta: betas }
-      : { anthropic_version: _ANTHROPIC_VERSION },
+    set: { anthropic_version: _ANTHROPIC_VERSION },
+    update: { anthropic_beta: (inBody) => _bedrockBetas([..._betaList(inBody), ..._betaList(betaHeader)]) },
   });
+}
+
+/** Betas as a header (comma-separated) or a body (an array) gives them; anything else has none. */
+function _betaList(given: unknown): string[] {
+  if (typeof given === "string") return given.split(",");
+  return Array.isArray(given) ? given.filter((beta) => typeof beta === "string") : [];
+}
+
+/** The betas Bedrock takes, each once, in order; `undefined` when none is left, so none is sent. */
+function _bedrockBetas(betas: string[]): string[] | undefined {
+  const kept = new Set(
+    betas.map((beta) => beta.trim()).filter((beta) => beta !== "" && !BEDROCK_UNSUPPORTED_BETAS.has(beta)),
+  );
+  return kept.size > 0 ? [...kept] : undefined;
 }
 
 /** What Bedrock gets besides the body: JSON both ways and a credential; nothing of the client's. */

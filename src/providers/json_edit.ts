@@ -11,6 +11,11 @@ export interface JsonEdit {
   remove?: readonly string[];
   /** Members to set: an existing one gets its value replaced in place, a new one goes first. */
   set?: Readonly<Record<string, unknown>>;
+  /**
+   * Members worked out from what the body holds (`undefined` when it has none): a returned value is set
+   * as `set` would, `undefined` removes the member.
+   */
+  update?: Readonly<Record<string, (current: unknown) => unknown>>;
 }
 
 /**
@@ -26,6 +31,14 @@ export function editTopLevelJson(bytes: Uint8Array, edit: JsonEdit): Uint8Array<
   const { open, list } = _topLevelMembers(body);
   const remove = new Set(edit.remove ?? []);
   const set = new Map(Object.entries(edit.set ?? {}));
+  for (const [name, update] of Object.entries(edit.update ?? {})) {
+    const current = list.find((existing) => existing.name === name);
+    const value = update(
+      current && JSON.parse(_decoder.decode(body.subarray(current.valueStart, current.end))),
+    );
+    if (value === undefined) remove.add(name);
+    else set.set(name, value);
+  }
   const member = (name: string, value: unknown) =>
     _encoder.encode(`${JSON.stringify(name)}:${JSON.stringify(value)}`);
 

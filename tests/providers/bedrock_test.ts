@@ -238,6 +238,31 @@ Deno.test("betas Bedrock rejects are dropped; without betas left there is no ant
   }
 });
 
+Deno.test("the body's own anthropic_beta is kept with the header's betas, each once, filtered alike", async () => {
+  const cases: [string, string][] = [
+    [
+      '{"anthropic_beta":["context-1m-2025-08-07","oauth-2025-04-20","claude-code-20250219"],"max_tokens":5}',
+      '{"anthropic_version":"bedrock-2023-05-31","anthropic_beta":["context-1m-2025-08-07",' +
+      '"claude-code-20250219","interleaved-thinking-2025-05-14"],"max_tokens":5}',
+    ],
+    [
+      '{"max_tokens":5,"anthropic_beta":["oauth-2025-04-20"]}',
+      '{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,' +
+      '"anthropic_beta":["claude-code-20250219","interleaved-thinking-2025-05-14"]}',
+    ],
+  ];
+  for (const [body, expected] of cases) {
+    const { bedrock, sent } = provider(() => Response.json({}));
+    const headers = new Headers({ "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14" });
+    await bedrock.send(request({ headers, stream: false, body }), undefined);
+    assert.equal(await sent[0].clone().text(), expected, body);
+  }
+  const { bedrock, sent } = provider(() => Response.json({}));
+  const body = '{"anthropic_beta":["oauth-2025-04-20"],"max_tokens":5}';
+  await bedrock.send(request({ headers: new Headers(), stream: false, body }), undefined);
+  assert.equal(await sent[0].clone().text(), '{"anthropic_version":"bedrock-2023-05-31","max_tokens":5}');
+});
+
 Deno.test("count_tokens wraps the InvokeModel body in CountTokens and answers input_tokens", async () => {
   const { bedrock, sent } = provider(() =>
     Response.json({ inputTokens: 1234 }, { headers: { "x-amzn-requestid": "req-count" } })

@@ -48,6 +48,18 @@ Deno.test("editTopLevelJson inserts new members first, as Bedrock's body rewrite
   assert.equal(edit('{"model":"m"}', { remove: ["model"], set: { v: 1 } }), '{"v":1}');
 });
 
+Deno.test("editTopLevelJson updates a member from its value, in place, first when new, or removes it", () => {
+  const seen: unknown[] = [];
+  const append = (current: unknown) => {
+    seen.push(current);
+    return Array.isArray(current) ? [...current, "c"] : ["c"];
+  };
+  assert.equal(edit('{"b":[ "a" ],"x":1}', { update: { b: append } }), '{"b":["a","c"],"x":1}');
+  assert.equal(edit('{"x":1}', { set: { v: 0 }, update: { b: append } }), '{"v":0,"b":["c"],"x":1}');
+  assert.deepEqual(seen, [["a"], undefined]);
+  assert.equal(edit('{"x":1, "b":["a"]}', { update: { b: () => undefined } }), '{"x":1}');
+});
+
 Deno.test("editTopLevelJson keeps arbitrary bodies valid JSON with the same other members", () => {
   const bodies = [
     '{"model":"m","system":[{"type":"text","text":"a]}\\"["}],"stream":false,"tools":[],"x":null,"y":true}',
