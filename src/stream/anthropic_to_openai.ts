@@ -60,7 +60,10 @@ export class AnthropicToOpenAI {
     return this.#finished;
   }
 
-  /** One Anthropic SSE event. Unknown events are skipped, as Anthropic asks clients to. */
+  /**
+   * One Anthropic SSE event. Unknown events are skipped, as Anthropic asks clients to, whatever their
+   * data; a known one that is not a JSON object ends the stream with an error.
+   */
   event({ event, data }: SseEvent): OpenAISsePart[] {
     if (this.#finished) return [];
     let payload: unknown;
@@ -69,13 +72,15 @@ export class AnthropicToOpenAI {
     } catch {
       payload = undefined;
     }
+    const name = event === "message" && isJsonObject(payload) ? payload.type : event;
+    if (typeof name !== "string" || !_KNOWN_EVENTS.has(name)) return [];
     if (!isJsonObject(payload)) {
       return this.#fail(
         "api_error",
         `upstream sent an event that is not a JSON object: ${data.slice(0, 200)}`,
       );
     }
-    switch (event === "message" ? payload.type : event) {
+    switch (name) {
       case "error": {
         const error = isJsonObject(payload.error) ? payload.error : {};
         return this.#fail(String(error.type ?? "api_error"), String(error.message ?? "upstream failed"));
@@ -153,13 +158,15 @@ export class AnthropicToOpenAI {
     return [this.#arguments(tool.call, delta.partial_json)];
   }
 
-  /** Some Anthropic-format servers put a tool's whole input in its start and send no deltas. */
+  /**
+   * A tool whose input came in no delta has it in its start: whole, from some Anthropic-format servers,
+   * or `{}` for a tool without parameters. OpenAI always sends the arguments' JSON, `{}` included, and
+   * its clients parse them.
+   */
   #blockStop(index: number): OpenAISsePart[] {
     const tool = this.#tools.get(index);
-    if (!tool || tool.streamedInput || !isJsonObject(tool.input) || Object.keys(tool.input).length === 0) {
-      return [];
-    }
-    return [this.#arguments(tool.call, JSON.stringify(tool.input))];
+    if (!tool || tool.streamedInput) return [];
+    return [this.#arguments(tool.call, JSON.stringify(isJsonObject(tool.input) ? tool.input : {}))];
   }
 
   #arguments(call: number, fragment: string): OpenAISsePart {
@@ -209,6 +216,15 @@ export class AnthropicToOpenAI {
 }
 
 const _encoder = new TextEncoder();
+const _KNOWN_EVENTS: ReadonlySet<string> = new Set([
+  "error",
+  "message_start",
+  "content_block_start",
+  "content_block_delta",
+  "content_block_stop",
+  "message_delta",
+  "message_stop",
+]);
 
 /**
  * One part as OpenAI frames it: `data: <one-line JSON>\n\n` with no `event:` line, or `data: [DONE]\n\n`.

@@ -102,8 +102,8 @@ function _userMessages(blocks: [JsonObject, string][]): JsonObject[] {
         content: block.is_error === true ? `Error: ${text}` : text,
       });
       parts.push(...content.flatMap(([item, where]) => _mediaPart(item, where)));
-    } else if (block.type === "text" && typeof block.text === "string") {
-      parts.push({ type: "text", text: block.text });
+    } else if (_textOf(block) !== undefined) {
+      parts.push({ type: "text", text: _textOf(block) });
     } else {
       parts.push(..._mediaPart(block, at));
     }
@@ -164,14 +164,25 @@ function _mediaPart(block: JsonObject, at: string): JsonObject[] {
   );
 }
 
-/** The text of a string or of the text blocks in a list; other blocks are skipped. */
+/** The text of a string or of the text and search result blocks in a list; other blocks are skipped. */
 function _texts(content: unknown): string[] {
   if (typeof content === "string") return content ? [content] : [];
   if (!Array.isArray(content)) return [];
-  return content.filter((block) =>
-    isJsonObject(block) && block.type === "text" && typeof block.text === "string"
-  )
-    .map((block) => block.text);
+  return content.flatMap((block) => {
+    const text = isJsonObject(block) ? _textOf(block) : undefined;
+    return text === undefined ? [] : [text];
+  });
+}
+
+/**
+ * A block's text: a text block's own, or a search result's title, source and content as one text (its
+ * citations cannot cross, its content must: it is what the model is asked about). `undefined` for others.
+ */
+function _textOf(block: JsonObject): string | undefined {
+  if (block.type === "text") return typeof block.text === "string" ? block.text : undefined;
+  if (block.type !== "search_result") return undefined;
+  const heading = [block.title, block.source].filter((line) => typeof line === "string" && line !== "");
+  return [heading.join("\n"), _texts(block.content).join("\n")].filter((part) => part !== "").join("\n\n");
 }
 
 /** Custom tools only: server tools (`web_search_…`, `bash_…`) run at Anthropic and mean nothing elsewhere. */

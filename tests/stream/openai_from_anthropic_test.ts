@@ -147,6 +147,47 @@ Deno.test("tool input given whole at the block's start, as some gateways send it
   assert.deepEqual(parts.at(-1), { kind: "done" });
 });
 
+Deno.test("a tool without parameters gets arguments {}, with no deltas or only an empty one", () => {
+  const toolStart = {
+    type: "content_block_start",
+    index: 0,
+    content_block: { type: "tool_use", id: "toolu_01NOARGS", name: "get_time", input: {} },
+  };
+  const emptyDelta = {
+    type: "content_block_delta",
+    index: 0,
+    delta: { type: "input_json_delta", partial_json: "" },
+  };
+  for (const deltas of [[], [emptyDelta]]) {
+    const parts = run([
+      { type: "message_start", message: { id: "msg_1", model: "claude", usage: { input_tokens: 3 } } },
+      toolStart,
+      ...deltas,
+      { type: "content_block_stop", index: 0 },
+      { type: "message_delta", delta: { stop_reason: "tool_use" }, usage: { output_tokens: 9 } },
+      { type: "message_stop" },
+    ]);
+    const calls = parts.flatMap((part) =>
+      part.kind === "chunk"
+        ? (part.data.choices as { delta: { tool_calls?: unknown[] } }[])[0].delta.tool_calls ?? []
+        : []
+    ) as { function: { arguments: string } }[];
+    assert.equal(calls.map((call) => call.function.arguments).join(""), "{}", `${deltas.length} deltas`);
+  }
+});
+
+Deno.test("unknown events are skipped whatever their data; a known event that is no JSON object fails", () => {
+  const translator = new AnthropicToOpenAI({ created: CREATED, includeUsage: false });
+  for (const data of ['["future",1]', "not json", "7"]) {
+    assert.deepEqual(translator.event({ event: "content_block_annotation", data }), [], data);
+    assert.deepEqual(translator.event({ event: "message", data }), [], data);
+  }
+  assert.equal(translator.finished, false);
+  const [failure] = translator.event({ event: "message_delta", data: '["x"]' });
+  assert.match(JSON.stringify(failure), /not a JSON object/);
+  assert.equal(translator.finished, true);
+});
+
 Deno.test("pings become nothing: the front door's own keep-alive sends OpenAI's comments", () => {
   const translator = new AnthropicToOpenAI({ created: CREATED, includeUsage: false });
   const [ping] = new SseDecoder().feed(encodeSseEvent("ping", { type: "ping" }));

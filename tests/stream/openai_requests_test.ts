@@ -223,6 +223,37 @@ Deno.test("documents of content blocks go as their text and images; media Chat C
   }
 });
 
+Deno.test("search results keep their title, source and content as text, in a turn and in a tool result", () => {
+  const result = {
+    type: "search_result",
+    source: "https://example.com/clock",
+    title: "Clock",
+    content: [{ type: "text", text: "It is noon." }, { type: "text", text: "In Paris." }],
+    citations: { enabled: true },
+  };
+  const chat = chatRequestFor({
+    model: "m",
+    messages: [
+      { role: "assistant", content: [{ type: "tool_use", id: "toolu_01A", name: "time", input: {} }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_01A", content: [result] }] },
+      {
+        role: "user",
+        content: [{ ...result, title: "", content: [{ type: "text", text: "Only context." }] }],
+      },
+    ],
+  }, OPTIONS);
+  const text = "Clock\nhttps://example.com/clock\n\nIt is noon.\nIn Paris.";
+  assert.deepEqual(chat.messages, [
+    {
+      role: "assistant",
+      content: null,
+      tool_calls: [{ id: "toolu_01A", type: "function", function: { name: "time", arguments: "{}" } }],
+    },
+    { role: "tool", tool_call_id: "toolu_01A", content: text },
+    { role: "user", content: "https://example.com/clock\n\nOnly context." },
+  ]);
+});
+
 Deno.test("what Chat Completions cannot carry is refused as a 400", () => {
   assert.throws(() => chatRequestFor({ model: "m", messages: "hi" }, OPTIONS), AnthropicToChatError);
   assert.throws(
