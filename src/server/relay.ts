@@ -362,7 +362,10 @@ async function _relay(
     route: { method: request.method, path: c.req.path },
   };
   const plan = router.plan(planned);
-  if (!plan.served) throw _notServed(router, planned);
+  if (!plan.served) {
+    const client = c.get("client");
+    throw _notServed(router, planned, (model) => options.clients?.modelRefusal(client, model) === undefined);
+  }
 
   const releaseSlot = await _slot(options, request.signal, clock.timers);
   // Admitted after a shutdown's cut: start nothing. Every later wait (`_sleep`) ends at the cut itself.
@@ -562,8 +565,12 @@ function _aimAt(trace: _Trace, attempt: Attempt): () => void {
   return () => Object.assign(trace, { attempts, failovers, provider, key, keyId: id, upstreamModel });
 }
 
-/** Why no provider takes the request: none serves its model, or none of those has its route. */
-function _notServed(router: Router, request: PlanRequest): RelayError {
+/**
+ * Why no provider takes the request: none serves its model, or none of those has its route. The models
+ * named instead are those the client may ask for (`allowed`): a client limited to some must not learn
+ * the others.
+ */
+function _notServed(router: Router, request: PlanRequest, allowed: (model: string) => boolean): RelayError {
   const { model, route } = request;
   if (route && router.plan({ ...request, route: undefined }).served) {
     return new RelayError(
@@ -574,7 +581,9 @@ function _notServed(router: Router, request: PlanRequest): RelayError {
   }
   return new RelayError(
     404,
-    `model ${model} is not served by any provider; available: ${router.servedModels().join(", ")}`,
+    `model ${model} is not served by any provider; available: ${
+      router.servedModels().filter(allowed).join(", ")
+    }`,
   );
 }
 

@@ -78,6 +78,16 @@ Deno.test("a client limited to some models is shown only those, and asking for a
     headers: { "x-api-key": HAIKU_ONLY },
   });
   assert.equal((await allowed.json()).id, "claude-haiku-4-5");
+  const unserved = await fetch(`${relay.url}/v1/messages`, {
+    method: "POST",
+    headers: { "x-api-key": HAIKU_ONLY },
+    body: '{"model":"claude-haiku-9","max_tokens":8,"messages":[]}',
+  });
+  assert.equal(unserved.status, 404);
+  assert.equal(
+    (await unserved.json()).error.message,
+    "model claude-haiku-9 is not served by any provider; available: claude-haiku-4-5",
+  );
   await upstream.close();
 });
 
