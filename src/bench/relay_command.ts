@@ -13,11 +13,14 @@ export interface ProgramLocation {
    * module's `import.meta.url` is the main module's); not, by default: `main.ts` from source.
    */
   bundled?: boolean;
+  /** The bundle's first line, `#!/usr/bin/env -S deno run <flags>`, when {@linkcode bundled}. */
+  shebang?: string;
 }
 
 /**
  * The command line that runs this same relay: a compiled binary runs itself; the bundle (`dist/relay`,
- * whatever its file is called) is an executable script whose shebang carries its permissions; relay
+ * whatever its file is called) runs under the deno running now with its shebang's flags (its
+ * permissions), neither the `deno` on `PATH` nor the file's executable bit being needed; relay
  * from source (`main.ts`) runs under deno with the project's `relay` permission set, from the
  * deno.json beside it. Append a subcommand and its arguments.
  *
@@ -34,16 +37,31 @@ export function relayCommand(program: ProgramLocation = _running()): string[] {
     throw new Error(`cannot start ${program.mainModule} again: not a local file`);
   }
   const path = decodeURIComponent(main.pathname);
-  if (program.bundled) return [path];
+  if (program.bundled) {
+    const flags = program.shebang?.match(/^#!.*\bdeno run((?: --?[\w-]+(?:=\S*)?)*)\s*$/)?.[1];
+    if (flags === undefined) {
+      throw new Error(`cannot start ${path} again: its first line is no deno run shebang`);
+    }
+    return [program.execPath, "run", ...flags.trim().split(" "), path];
+  }
   const config = decodeURIComponent(new URL("deno.json", main).pathname);
   return [program.execPath, "run", "-q", "-P=relay", "--no-prompt", "--config", config, path];
 }
 
 function _running(): ProgramLocation {
+  const bundled = import.meta.url === Deno.mainModule;
   return {
     execPath: Deno.execPath(),
     mainModule: Deno.mainModule,
     standalone: Deno.build.standalone,
-    bundled: import.meta.url === Deno.mainModule,
+    bundled,
+    shebang: bundled ? _firstLine(new URL(Deno.mainModule)) : undefined,
   };
+}
+
+function _firstLine(file: URL): string {
+  using handle = Deno.openSync(file);
+  const start = new Uint8Array(4096);
+  const read = handle.readSync(start) ?? 0;
+  return new TextDecoder().decode(start.subarray(0, read)).split("\n", 1)[0];
 }

@@ -21,17 +21,33 @@ Deno.test("from source, relay runs main.ts under the relay permission set of the
   );
 });
 
-Deno.test("the bundle runs itself, whatever its file is called: its shebang carries its permissions", () => {
+const SHEBANG =
+  "#!/usr/bin/env -S deno run --allow-net --allow-sys=uid --unstable-no-legacy-abort --no-prompt";
+
+Deno.test("the bundle runs under the deno running now with its shebang's flags, whatever it is called", () => {
   for (const path of ["/opt/relay/dist/relay", "/opt/relay/relay.js", "/opt/relay/main.ts"]) {
     assert.deepEqual(
       relayCommand({
-        execPath: "/usr/bin/deno",
+        execPath: "/opt/deno-2.9.6/deno",
         mainModule: `file://${path}`,
         standalone: false,
         bundled: true,
+        shebang: SHEBANG,
       }),
-      [path],
+      [
+        "/opt/deno-2.9.6/deno",
+        "run",
+        "--allow-net",
+        "--allow-sys=uid",
+        "--unstable-no-legacy-abort",
+        "--no-prompt",
+        path,
+      ],
     );
+  }
+  for (const shebang of [undefined, "// not a shebang", "#!/bin/sh"]) {
+    const program = { execPath: "/d", mainModule: "file:///r", standalone: false, bundled: true, shebang };
+    assert.throws(() => relayCommand(program), /first line is no deno run shebang/);
   }
 });
 

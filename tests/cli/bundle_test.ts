@@ -67,4 +67,21 @@ Deno.test("the bundle is one executable file that runs with the project's permis
     assert.equal(report.memory.source, "relay worker");
     assert.equal(typeof report.levels[0].overhead_vs_bare.p50, "number");
   });
+
+  await t.step(
+    "with --allow-run, its children run under the same deno, none on PATH, no executable bit",
+    async () => {
+      const copy = `${await sandbox()}/relay.js`;
+      await Deno.copyFile(bundle, copy);
+      await Deno.chmod(copy, 0o644);
+      const flags = shebang.replace(/^.* deno run /, "").split(" ");
+      const args = ["bench", "--json", "--requests", "20", "--concurrency", "2", "--no-fidelity"];
+      const { code, stdout, stderr } = await runRelay(args, {
+        command: [Deno.execPath(), "run", ...flags, "--allow-run", copy],
+        env: { PATH: "/nonexistent" },
+      });
+      assert.equal(code, 0, stderr);
+      assert.equal(JSON.parse(stdout).meta.relay_process, "child");
+    },
+  );
 });
