@@ -92,7 +92,7 @@ function _credentialsFile(
   const home = env("HOME");
   const configured = env("AWS_SHARED_CREDENTIALS_FILE");
   const path = configured
-    ? configured.replace(/^~(?=\/|$)/, home ?? "~")
+    ? configured.replace(/^~(?=\/|$)/, () => home ?? "~")
     : home && `${home.replace(/\/+$/, "")}/.aws/credentials`;
   if (!path) return {};
   const text = readFile(path);

@@ -283,7 +283,7 @@ function _withoutSecrets(text: string, form: Record<string, string>): string {
     if (!secret) continue;
     const encoded = new URLSearchParams({ [field]: secret }).toString().slice(field.length + 1);
     for (const spelling of new Set([secret, encoded, encodeURIComponent(secret)])) {
-      masked = masked.replaceAll(spelling, maskSecret(secret));
+      masked = masked.replaceAll(spelling, () => maskSecret(secret));
     }
   }
   return masked.split("\n").map((line) => maskSecretsInLine(line).text).join("\n");

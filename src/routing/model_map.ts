@@ -37,7 +37,7 @@ export class ModelMap {
     if (exact !== undefined) return exact;
     for (const { regex, target } of this.#globs) {
       const match = regex.exec(model);
-      if (match) return target.replace("*", match[1]);
+      if (match) return target.replace("*", () => match[1]);
     }
     return undefined;
   }

@@ -34,7 +34,7 @@ export function maskKeyIn(
 ): string {
   if (key === undefined || key.length < minLength) return text;
   const masked = label ?? maskSecret(key);
-  return text.replaceAll(key, masked).replaceAll(encodeURIComponent(key), masked);
+  return text.replaceAll(key, () => masked).replaceAll(encodeURIComponent(key), () => masked);
 }
 
 const _PREFIXES = ["sk-ant-", "sk-proj-", "sk-or-", "sk-", "AKIA", "ASIA", "ya29.", "Bearer "];

@@ -35,6 +35,11 @@ Deno.test("glob characters other than * are literal", () => {
   assert.equal(map.resolve("claude-3x5-sonnet"), undefined);
 });
 
+Deno.test("what the * matched is copied as it is, $ patterns included", () => {
+  const map = new ModelMap({ "claude-*": "up-*" });
+  assert.equal(map.resolve("claude-A$&B$`C$'D$$E"), "up-A$&B$`C$'D$$E");
+});
+
 Deno.test("modelMapProblems refuses a * in the upstream id that has nothing to copy", () => {
   assert.deepEqual(modelMapProblems({ "claude-*": "a.*", "x": "y" }), []);
   assert.equal(modelMapProblems({ "claude-sonnet": "a.*" }).length, 1);

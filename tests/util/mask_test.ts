@@ -112,6 +112,8 @@ Deno.test("maskKeyIn masks a key however it looks, as written or percent-encoded
     `bad key ${maskSecret(key)}, see https://x.example/?k=${maskSecret(key)}`,
   );
   assert.equal(maskKeyIn(text, key, { label: "main (ba...0123)" }).includes(key), false);
+  // A key's name is the config's to choose: `$&` in its label must not put the key back.
+  assert.equal(maskKeyIn(`bad key ${key}`, key, { label: "$& ($`)" }), "bad key $& ($`)");
   assert.equal(maskKeyIn("install ollama", "ollama", { minLength: 16 }), "install ollama");
   assert.equal(maskKeyIn("x marks", "x"), "x marks", "a one-letter key is a word");
   assert.equal(maskKeyIn("nothing", undefined), "nothing");
