@@ -48,7 +48,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const render = options.format === "text" ? _renderText : _renderJson;
   const withFixed = (fixed: LogFields): Logger => {
     const at = (level: LogLevel) => (msg: string, fields?: LogFields) => {
-      if (_RANK[level] >= threshold) write(render(now(), level, msg, fixed, fields));
+      if (_RANK[level] >= threshold) write(render(now(), level, msg, _lineFields(fixed, fields)));
     };
     return {
       debug: at("debug"),
@@ -73,26 +73,80 @@ export function createLogger(options: LoggerOptions): Logger {
  * ```
  */
 export function terminalSafeJson(value: unknown, space?: number): string {
-  return JSON.stringify(value, null, space).replace(
-    /[\x7f-\x9f]/g,
-    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  return JSON.stringify(value, null, space).replace(/[\x7f-\x9f]/g, (char) => _escaped(char));
 }
 
-// The fixed fields and the line's own are spread once, here: the access line has a dozen and more.
-function _renderJson(time: Date, level: LogLevel, msg: string, fixed: LogFields, fields?: LogFields): string {
-  return terminalSafeJson({ time: time.toISOString(), level, msg, ...fixed, ...fields });
+/**
+ * Most characters (UTF-16 code units) one string field puts in a line. A client chooses some of them (a
+ * 60 KB path of `%01` is 360 KB of `\u0001` escapes, twice on a 404's line) and an upstream others (a
+ * 2 MB `event: error` message); uncut, a few such lines fill the `StderrSink`'s 1 MiB queue, and the
+ * lines behind them, other clients' access lines, are dropped. 2 KiB, at most 12 KiB once escaped, keeps
+ * the longest line (a dozen such fields) far under that queue, and still shows whole an upstream's error
+ * message (a few hundred characters) or a stack of Deno's ten frames.
+ */
+const _MAX_VALUE_CHARS = 2048;
+
+/**
+ * Fields cut by whoever logs them, to a bound of their own: `log.bodies` writes each body's first 64 KiB
+ * (`MAX_LOGGED_BODY_BYTES` in `src/server/body_log.ts`), as the README promises.
+ */
+const _SELF_BOUNDED_FIELDS = new Set(["body"]);
+
+// The fixed fields and the line's own are merged once, here, for either rendering (the access line has a
+// dozen and more), each string cut to its bound on the way.
+function _lineFields(fixed: LogFields, fields: LogFields | undefined): LogFields {
+  const merged: LogFields = { ...fixed, ...fields };
+  for (const [key, value] of Object.entries(merged)) {
+    if (typeof value === "string" && !_SELF_BOUNDED_FIELDS.has(key)) merged[key] = _cut(value);
+  }
+  return merged;
 }
 
-function _renderText(time: Date, level: LogLevel, msg: string, fixed: LogFields, fields?: LogFields): string {
-  const pairs = Object.entries({ ...fixed, ...fields })
+// The start of a long value, and how much of it was left out.
+function _cut(value: string): string {
+  if (value.length <= _MAX_VALUE_CHARS) return value;
+  // Not between the halves of a surrogate pair, which would leave half an emoji.
+  const last = value.charCodeAt(_MAX_VALUE_CHARS - 1);
+  const end = last >= 0xd800 && last <= 0xdbff ? _MAX_VALUE_CHARS - 1 : _MAX_VALUE_CHARS;
+  return `${value.slice(0, end)}…[${value.length - end} more characters]`;
+}
+
+// `\uXXXX` for each UTF-16 code unit, as JSON writes the characters it escapes.
+function _escaped(chars: string): string {
+  let escaped = "";
+  for (let at = 0; at < chars.length; at++) {
+    escaped += `\\u${chars.charCodeAt(at).toString(16).padStart(4, "0")}`;
+  }
+  return escaped;
+}
+
+function _renderJson(time: Date, level: LogLevel, msg: string, fields: LogFields): string {
+  return terminalSafeJson({ time: time.toISOString(), level, msg, ...fields });
+}
+
+function _renderText(time: Date, level: LogLevel, msg: string, fields: LogFields): string {
+  const pairs = Object.entries(fields)
     .filter(([, value]) => value !== undefined)
     .map(([key, value]) => `${key}=${typeof value === "string" ? _textValue(value) : value}`);
   return [time.toISOString().slice(11, 23), level.toUpperCase().padEnd(5), msg, ...pairs].join(" ");
 }
 
-// Quoted where a bare value would be misread: a space would end it, a quote start another, and a
-// control character (`\p{Cc}`: C0, DEL, C1) would reach the terminal, which acts on escape sequences.
+// Bare only when every character is printable ASCII and none a quote or backslash. Anything else could be
+// misread bare: a space would end the value, a quote start another, a letter that renders blank (U+3164)
+// pass for the space between fields, and a control character (`\p{Cc}`) reach the terminal, which acts
+// on escape sequences.
 function _textValue(value: string): string {
-  return /[\s"\\\p{Cc}]/u.test(value) ? terminalSafeJson(value) : value;
+  return /[^\x21-\x7e]|["\\]/.test(value) ? _quoted(value) : value;
+}
+
+/**
+ * What could still fool a reader inside the quotes, once `terminalSafeJson` escaped the controls: format
+ * characters (`\p{Cf}`: a bidi override reorders the rest of the line, zero-width ones hide), line and
+ * paragraph separators, and letters that render blank (the Hangul fillers).
+ */
+const _MISLEADING = /[\p{Cf}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]/gu;
+
+// A JSON string, so it reads back the same; other text (CJK, emoji, accents) stays as it is.
+function _quoted(value: string): string {
+  return terminalSafeJson(value).replace(_MISLEADING, (char) => _escaped(char));
 }

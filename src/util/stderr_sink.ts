@@ -4,13 +4,16 @@
  * event loop: every stream stops (seen with `relay serve 2>fifo` and a reader that stopped). Here lines
  * wait in a bounded queue that one asynchronous write at a time drains, many lines a write when they
  * come faster than it goes; past the bound they are dropped and counted, and the count is told once
- * the writes catch up.
+ * the writes catch up. A line is dropped only behind others: alone, however long, it is written.
  */
 import { concatBytes } from "./bytes.ts";
 import { realTimers, type Timers } from "./timers.ts";
 
 export interface StderrSinkOptions {
-  /** Most bytes waiting to be written; a line past it is dropped (1 MiB, a few thousand lines). */
+  /**
+   * Most bytes waiting to be written (1 MiB, a few thousand lines); a line past it is dropped, unless
+   * nothing waits before it.
+   */
   maxQueuedBytes?: number;
   /** Told how many lines were dropped, once the writes have caught up; to log that they were. */
   onDropped?: (count: number) => void;
@@ -60,8 +63,9 @@ export class StderrSink {
   readonly writeLine = (line: string): void => {
     if (this.#broken) return;
     const bytes = _encoder.encode(line + "\n");
-    // A line over the bound is counted, and the count told even with nothing queued.
-    if (this.#queuedBytes + bytes.byteLength > this.#maxQueuedBytes) {
+    // Alone, a line over the bound waits all the same: dropping it would say the reader is slow when the
+    // line is only long, and would lose it however fast stderr is read.
+    if (this.#queue.length > 0 && this.#queuedBytes + bytes.byteLength > this.#maxQueuedBytes) {
       this.#dropped++;
     } else {
       this.#queue.push(bytes);

@@ -63,3 +63,67 @@ Deno.test("JSON lines escape DEL and C1 controls too, and read back the same", (
   assert.doesNotMatch(lines[0], /\p{Cc}/u);
   assert.equal(JSON.parse(lines[0]).model, model);
 });
+
+/** The last characters of `value`: what a failed assertion on a long value prints, instead of all of it. */
+const tail = (value: string) => value.slice(-40);
+
+Deno.test("a long string field is cut to its start, saying how much was left out, in JSON and in text", () => {
+  const json: string[] = [];
+  const text: string[] = [];
+  const error = "overloaded: " + "x".repeat(2_000_000);
+  const path = "/v1/" + "\u0001".repeat(60_000);
+  createLogger({ write: (line) => json.push(line), now: at }).warn("request", { path, error, status: 404 });
+  createLogger({ format: "text", write: (line) => text.push(line), now: at }).warn("request", { error });
+  assert.ok(json[0].length < 16 * 1024, `${json[0].length} characters`); // before the rest, which print it
+  const logged = JSON.parse(json[0]);
+  assert.equal(logged.path, path.slice(0, 2048) + "…[57956 more characters]");
+  assert.equal(logged.error, error.slice(0, 2048) + "…[1997964 more characters]");
+  assert.equal(logged.status, 404);
+  assert.equal(
+    text[0],
+    `12:00:00.000 WARN  request error="${error.slice(0, 2048)}…[1997964 more characters]"`,
+  );
+});
+
+Deno.test("a cut leaves no half of a surrogate pair, and fixed fields are cut too", () => {
+  const lines: string[] = [];
+  const log = createLogger({ write: (line) => lines.push(line), now: at }).with({ client: "c".repeat(5000) });
+  log.info("request", { model: "m".repeat(2047) + "😀".repeat(10) });
+  const logged = JSON.parse(lines[0]);
+  assert.equal(tail(logged.model), tail("m".repeat(2047) + "…[20 more characters]"));
+  assert.equal(tail(logged.client), tail("c".repeat(2048) + "…[2952 more characters]"));
+});
+
+Deno.test("log.bodies' body keeps the bound its writer gave it", () => {
+  const lines: string[] = [];
+  const body = "b".repeat(64 * 1024);
+  createLogger({ write: (line) => lines.push(line), now: at }).info("request body", { body });
+  assert.equal(JSON.parse(lines[0]).body, body);
+});
+
+Deno.test("text format quotes anything but printable ASCII, escaping what would look like other fields or reorder the line", () => {
+  const lines: string[] = [];
+  const log = createLogger({ format: "text", write: (line) => lines.push(line), now: at });
+  log.info("request", {
+    model: "mock-1\u3164client=admin\u3164status=200",
+    fillers: "a\u115fb\u1160c\uffa0d",
+    bidi: "mock-1\u202e",
+    hidden: "a\u200bb\ufeff\u{e0001}",
+    lines: "a\u2028b\u2029c",
+    nbsp: "a\u00a0b",
+    readable: "模型-名字 😀 café",
+    plain: "claude-sonnet-4-5",
+  });
+  assert.equal(
+    lines[0],
+    "12:00:00.000 INFO  request " +
+      'model="mock-1\\u3164client=admin\\u3164status=200" fillers="a\\u115fb\\u1160c\\uffa0d" ' +
+      'bidi="mock-1\\u202e" hidden="a\\u200bb\\ufeff\\udb40\\udc01" lines="a\\u2028b\\u2029c" ' +
+      'nbsp="a\u00a0b" readable="模型-名字 😀 café" plain=claude-sonnet-4-5',
+  );
+  assert.equal(
+    JSON.parse(lines[0].split(" bidi=")[1].split(" ")[0]),
+    "mock-1\u202e",
+    "quoted values read back",
+  );
+});

@@ -102,17 +102,20 @@ Deno.test("StderrSink stops writing once stderr is gone, without failing its cal
   assert.equal(writes, 1);
 });
 
-Deno.test("StderrSink tells of a line over its bound even when nothing else is waiting", async () => {
+Deno.test("StderrSink writes a line over its whole bound when nothing waits before it, dropping what waits behind", async () => {
   const stderr = heldStderr();
+  const dropped: number[] = [];
   const sink = new StderrSink({
     write: stderr.write,
     maxQueuedBytes: 12,
-    onDropped: (count) => sink.writeLine(`dropped ${count}`),
+    onDropped: (count) => dropped.push(count),
   });
   sink.writeLine("x".repeat(100));
-  const notice = await stderr.next();
-  assert.equal(notice.text, "dropped 1\n");
-  notice.take();
+  sink.writeLine("behind");
+  const long = await stderr.next();
+  assert.equal(long.text, "x".repeat(100) + "\n");
+  assert.deepEqual(dropped, [1], "the line behind it did not fit");
+  long.take();
   assert.equal(await sink.flush(), true);
 });
 
