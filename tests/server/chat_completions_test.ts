@@ -180,7 +180,8 @@ Deno.test("the OpenAI SDK through relay to an OpenAI upstream: parallel tools an
     ),
     [
       ["call_fake_0001", { name: "get_weather", arguments: '{"city":"Paris"}' }],
-      ["functions.get_time:1", { name: "get_time", arguments: "" }],
+      // Called without arguments upstream: `{}`, as OpenAI sends it, for clients that parse them.
+      ["functions.get_time:1", { name: "get_time", arguments: "{}" }],
     ],
   );
   assert.deepEqual(completion.usage, {
