@@ -2,7 +2,9 @@ import { Command } from "@commander-js/extra-typings";
 import { SWITCHED_OFF } from "../routing/router.ts";
 import type { AdminStatus } from "../server/admin/status.ts";
 import { isJsonObject } from "../util/json.ts";
+import { terminalSafeJson } from "../util/logger.ts";
 import { formatTable } from "../util/table.ts";
+import { visible } from "../util/visible.ts";
 import { terminalColour } from "./_colour.ts";
 import { reportConfigError } from "./_config_error.ts";
 import { AdminClientError, adminRequest } from "./_admin_client.ts";
@@ -35,7 +37,7 @@ export function statusCommand(setExitCode: (code: number) => void) {
         }
         const status = body as unknown as AdminStatus;
         console.log(
-          options.json ? JSON.stringify(status, null, 2) : formatStatus(status, Date.now(), _colours()),
+          options.json ? terminalSafeJson(status, 2) : formatStatus(status, Date.now(), _colours()),
         );
       } catch (error) {
         if (!(error instanceof AdminClientError)) return setExitCode(reportConfigError(error));
@@ -70,7 +72,7 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
   const since = (iso: string) => _duration(now - Date.parse(iso));
   const lines = [
     `relay ${status.relay_version}, up ${since(status.started_at)}; config version ${config.version} ` +
-    `(${config.path ?? "built-in defaults"}), loaded ${since(config.loaded_at)} ago`,
+    `(${visible(config.path ?? "built-in defaults")}), loaded ${since(config.loaded_at)} ago`,
     `load: ${server.in_flight} in flight, ${server.queued} queued, ${server.exchanges} upstream exchanges`,
   ];
   // A relay of an earlier version (upgraded, not restarted yet) does not say.
@@ -79,9 +81,11 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
   if (config.last_error) {
     const { at, reason, error } = config.last_error;
     lines.push(
-      colours.red(`last reload failed ${since(at)} ago (${reason}); the config above keeps serving:`),
+      colours.red(
+        `last reload failed ${since(at)} ago (${visible(reason)}); the config above keeps serving:`,
+      ),
     );
-    lines.push(...error.split("\n").map((line) => `  ${line}`));
+    lines.push(...error.split("\n").map((line) => `  ${visible(line)}`));
   }
   const state = (enabled: boolean, why?: string | null) =>
     enabled ? "on" : why && why !== SWITCHED_OFF ? `off: ${why}` : "off";
@@ -125,8 +129,13 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
         ? colours.yellow(cell)
         : colours.red(cell);
     };
-  lines.push("", formatTable(providers, { left: 4, paint: paint(providers, 2, 3) }));
-  if (keys.length > 1) lines.push("", formatTable(keys, { left: 4, paint: paint(keys, 2, 3) }));
+  // Key names come from the config and reasons from upstreams: every cell is escaped, not just those.
+  const table = (rows: string[][]) => {
+    const shown = rows.map((row) => row.map(visible));
+    return formatTable(shown, { left: 4, paint: paint(shown, 2, 3) });
+  };
+  lines.push("", table(providers));
+  if (keys.length > 1) lines.push("", table(keys));
   return lines.join("\n");
 }
 

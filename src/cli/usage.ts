@@ -13,7 +13,8 @@ import {
 } from "../ledger/query.ts";
 import { LedgerStore } from "../ledger/store.ts";
 import { terminalSafeJson } from "../util/logger.ts";
-import { formatTable } from "../util/table.ts";
+import { cutToWidth, formatTable } from "../util/table.ts";
+import { visible } from "../util/visible.ts";
 import { readFieldsDespite } from "../config/read_despite.ts";
 import { terminalColour } from "./_colour.ts";
 import { reportConfigError } from "./_config_error.ts";
@@ -190,7 +191,7 @@ function _colours(): UsageColours {
 
 /**
  * The report as `relay usage` prints it: what was read and when from, then a table with a row per
- * group and the total.
+ * group and the total (a column of web searches when the period has any).
  *
  * @example
  * ```ts
@@ -202,6 +203,8 @@ export function formatUsage(
   path: string,
   colours: UsageColours = { bold: (text) => text, red: (text) => text },
 ): string {
+  // Only a period with web searches shows their column: most never use Anthropic's server tool.
+  const searches = report.total.webSearches > 0;
   const header = [
     report.by.toUpperCase(),
     "REQUESTS",
@@ -211,6 +214,7 @@ export function formatUsage(
     "CACHE READ",
     "CACHE WRITE",
     "CACHE HIT",
+    ...(searches ? ["SEARCHES"] : []),
     "COST",
     "TTFB P50/P95",
     "TIME P50/P95",
@@ -224,17 +228,19 @@ export function formatUsage(
     _count(totals.cacheReadTokens),
     _count(totals.cacheWriteTokens),
     totals.cacheHitRatio === null ? "-" : _percent(totals.cacheHitRatio),
+    ...(searches ? [_count(totals.webSearches)] : []),
     _usd(totals.costUsd),
     `${_ms(totals.ttfbP50)}/${_ms(totals.ttfbP95)}`,
     `${_ms(totals.durationP50)}/${_ms(totals.durationP95)}`,
   ];
   const rows = [
     header,
-    ...report.groups.map((group) => cells(group, group.name === null ? "(none)" : _visible(group.name))),
+    ...report.groups.map((group) => cells(group, group.name === null ? "(none)" : _shown(group.name))),
     cells(report.total, "total"),
   ];
   const table = formatTable(rows, {
     left: 1,
+    ruleAbove: rows.length - 1,
     paint: (padded, row, column) => {
       if (row === 0) return colours.bold(padded);
       return column === 2 && rows[row][2] !== "0" ? colours.red(padded) : padded;
@@ -256,17 +262,13 @@ export function formatUsage(
   ].join("\n");
 }
 
-const _ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+// Wide enough for any model, provider, key or client name in use; a client can send a name of any
+// length, which would otherwise widen every row for as long as it stays in the period.
+const _NAME_COLUMNS = 48;
 
-/**
- * `text` with its control characters (`\p{Cc}`: C0, DEL, C1) shown as escapes: a client chooses the model it
- * names, and raw ones would reach the terminal (set its title, clear it) or break the table's lines.
- */
-function _visible(text: string): string {
-  return text.replace(
-    /\p{Cc}/gu,
-    (char) => _ESCAPES[char] ?? `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
+/** A name as its cell shows it: escaped where a terminal would act on it, and cut to `_NAME_COLUMNS`. */
+function _shown(name: string): string {
+  return cutToWidth(visible(name), _NAME_COLUMNS);
 }
 
 function _count(value: number): string {

@@ -562,7 +562,10 @@ export const configSchema = z.strictObject({
     flush_interval: durationSchema.default(1_000),
     queue_size: z.number().int().positive().default(10_000),
   }).prefault({}),
-  /** USD per million tokens by model id or glob, over the built-in prices of `src/ledger/pricing.ts`. */
+  /**
+   * USD per million tokens (and per thousand web searches) by model id or glob, over the built-in prices
+   * of `src/ledger/pricing.ts`.
+   */
   pricing: z.record(
     z.string().min(1),
     z.strictObject({
@@ -571,6 +574,8 @@ export const configSchema = z.strictObject({
       cache_write: _usdPerMTok.optional(),
       cache_write_1h: _usdPerMTok.optional(),
       cache_read: _usdPerMTok.optional(),
+      web_search: z.number().nonnegative({ error: "must be 0 or more (USD per 1,000 web searches)" })
+        .optional(),
     }),
   ).default({}),
   providers: z.array(_providerSchema).min(1, { error: "at least one provider is required" })

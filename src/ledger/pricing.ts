@@ -2,9 +2,11 @@ import { ModelMap } from "../routing/model_map.ts";
 import type { UsageDetail } from "../stream/usage_tap.ts";
 
 /**
- * A model's prices in USD per million tokens, as `pricing:` takes them. Cache prices left out follow
- * Anthropic's multipliers of `input`: a five-minute cache write costs 1.25x, a one-hour write 2x and a
- * cache read 0.1x.
+ * A model's prices in USD per million tokens, as `pricing:` takes them, and `web_search` in USD per
+ * thousand web search requests. Cache prices left out follow Anthropic's multipliers of `input`: a
+ * five-minute cache write costs 1.25x, a one-hour write 2x and a cache read 0.1x. A `web_search` left
+ * out is Anthropic's $10 (Bedrock's and Vertex's too): only answers in Anthropic's format report
+ * searches, so other models never pay it.
  */
 export interface PriceEntry {
   input: number;
@@ -12,15 +14,17 @@ export interface PriceEntry {
   cache_write?: number;
   cache_write_1h?: number;
   cache_read?: number;
+  web_search?: number;
 }
 
-/** Every price of a model, in USD per million tokens. */
+/** Every price of a model: tokens in USD per million, `webSearch` in USD per thousand searches. */
 export interface ModelPrices {
   input: number;
   output: number;
   cacheWrite: number;
   cacheWrite1h: number;
   cacheRead: number;
+  webSearch: number;
 }
 
 // OpenAI and Z.AI charge nothing extra to write their caches.
@@ -146,9 +150,9 @@ export class Pricing {
   }
 
   /**
-   * What `usage` of `model` cost, in USD, rounded to a billionth of a dollar so sums stay exact enough
-   * to compare; `undefined` when the model has no price. A count below zero counts as none: a cost
-   * is never negative, which would credit a budget.
+   * What `usage` of `model` cost, in USD, tokens and web searches, rounded to a billionth of a dollar
+   * so sums stay exact enough to compare; `undefined` when the model has no price. A count below zero
+   * counts as none: a cost is never negative, which would credit a budget.
    */
   cost(model: string | undefined, usage: UsageDetail): number | undefined {
     const price = this.priceOf(model);
@@ -156,14 +160,18 @@ export class Pricing {
     const count = (tokens: number) => Math.max(0, tokens);
     const cacheWrite = count(usage.cacheWrite);
     const cacheWrite1h = Math.min(count(usage.cacheWrite1h), cacheWrite);
+    // A search priced per thousand costs what a thousand times as many tokens priced per million do.
     const perMillion = count(usage.input) * price.input + count(usage.output) * price.output +
       count(usage.cacheRead) * price.cacheRead + (cacheWrite - cacheWrite1h) * price.cacheWrite +
-      cacheWrite1h * price.cacheWrite1h;
+      cacheWrite1h * price.cacheWrite1h + count(usage.webSearches ?? 0) * price.webSearch * 1_000;
     return Math.round(perMillion * 1_000) / 1e9;
   }
 }
 
 const _MAX_KNOWN_MODELS = 1024;
+
+/** Anthropic's price of web search, per thousand requests; Bedrock and Vertex charge the same. */
+const _WEB_SEARCH_USD_PER_1K = 10;
 
 function _prices(entry: PriceEntry): ModelPrices {
   return {
@@ -173,5 +181,6 @@ function _prices(entry: PriceEntry): ModelPrices {
     cacheWrite: entry.cache_write ?? entry.input * 5 / 4,
     cacheWrite1h: entry.cache_write_1h ?? entry.input * 2,
     cacheRead: entry.cache_read ?? entry.input / 10,
+    webSearch: entry.web_search ?? _WEB_SEARCH_USD_PER_1K,
   };
 }

@@ -16,6 +16,8 @@ export interface UsageTotals {
   outputTokens: number;
   cacheReadTokens: number;
   cacheWriteTokens: number;
+  /** Web search requests (Anthropic's server tool), priced apart from tokens and included in `costUsd`. */
+  webSearches: number;
   costUsd: number;
   /** Requests with token usage but no price for their model: their cost is not in `costUsd`. */
   unpriced: number;
@@ -50,8 +52,8 @@ const _GROUP_COLUMNS: Record<UsageGroup, string> = {
 
 /**
  * Totals the ledger's requests from `since` to `until` by model, provider, key or client: requests,
- * errors, tokens, cost, cache hit ratio and p50/p95 of time to first byte and of duration, all
- * computed in SQLite, so a long period never loads its rows into relay.
+ * errors, tokens, web searches, cost, cache hit ratio and p50/p95 of time to first byte and of
+ * duration, all computed in SQLite, so a long period never loads its rows into relay.
  *
  * @example
  * ```ts
@@ -77,7 +79,7 @@ function _totals(database: DatabaseSync, group: string, period: readonly [number
   const rows = database.prepare(`
     WITH period AS (
       SELECT ${group} AS name, outcome, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-        cost_usd, ttfb_ms, duration_ms
+        web_search_requests, cost_usd, ttfb_ms, duration_ms
       FROM requests WHERE time >= ? AND time < ?
     ),
     ranked AS (
@@ -95,6 +97,7 @@ function _totals(database: DatabaseSync, group: string, period: readonly [number
       TOTAL(output_tokens) AS output_tokens,
       TOTAL(cache_read_tokens) AS cache_read_tokens,
       TOTAL(cache_write_tokens) AS cache_write_tokens,
+      TOTAL(web_search_requests) AS web_search_requests,
       TOTAL(cost_usd) AS cost_usd,
       SUM(cost_usd IS NULL AND input_tokens IS NOT NULL) AS unpriced,
       MIN(CASE WHEN ttfb_rank <= ttfb_count AND ttfb_rank * 100 >= 50 * ttfb_count THEN ttfb_ms END) AS ttfb_p50,
@@ -121,6 +124,7 @@ function _toTotals(row: Record<string, unknown>): UsageTotals {
     outputTokens: number("output_tokens"),
     cacheReadTokens: number("cache_read_tokens"),
     cacheWriteTokens: number("cache_write_tokens"),
+    webSearches: number("web_search_requests"),
     costUsd: Math.round(number("cost_usd") * 1e9) / 1e9,
     unpriced: number("unpriced"),
     cacheHitRatio: input === 0 ? null : number("cache_read_tokens") / input,

@@ -34,6 +34,8 @@ const _MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX requests_time ON requests (time);
   CREATE INDEX requests_client_time ON requests (client, time);`,
+  // Rows written before it hold NULL: no search was counted then.
+  `ALTER TABLE requests ADD COLUMN web_search_requests INTEGER;`,
 ];
 
 /** Each column and where its value comes from, in the order the insert binds them. */
@@ -58,6 +60,7 @@ const _COLUMNS: readonly (readonly [string, (record: LedgerRecord) => SQLInputVa
   ["cache_read_tokens", (record) => record.usage?.cacheRead],
   ["cache_write_tokens", (record) => record.usage?.cacheWrite],
   ["cost_usd", (record) => record.costUsd],
+  ["web_search_requests", (record) => record.usage && (record.usage.webSearches ?? 0)],
 ];
 
 export interface LedgerStoreOptions {

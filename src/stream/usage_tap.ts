@@ -6,7 +6,9 @@ import { SseDecoder, type SseEvent } from "./sse_decode.ts";
 /**
  * Everything an answer's `usage` says, for the ledger: `input` is `input_tokens` alone, cache reads and
  * writes are counted apart (they are priced apart), and `cacheWrite1h` is the part of `cacheWrite` kept
- * for an hour (priced higher than the default five minutes).
+ * for an hour (priced higher than the default five minutes). `webSearches` is
+ * `server_tool_use.web_search_requests`, searches Anthropic ran for the answer and charges for on top of
+ * its tokens; left out when the answer reports none.
  */
 export interface UsageDetail {
   input: number;
@@ -14,6 +16,7 @@ export interface UsageDetail {
   cacheRead: number;
   cacheWrite: number;
   cacheWrite1h: number;
+  webSearches?: number;
 }
 
 /**
@@ -56,12 +59,12 @@ const _MAX_JSON_BYTES = 4 * 1024 * 1024;
 const _JSON_TAIL_BYTES = 64 * 1024;
 
 /**
- * Reads the token usage an Anthropic answer reports, from copies of the chunks relay forwards: a
- * stream's `message_start` and last `message_delta`, or a message's `usage`. It never holds up, changes
- * or fails a chunk. Input counts `input_tokens` plus cache writes (what input rate limits count);
- * cache reads are left out, as Anthropic's own limits leave them out. A stream relay translates
- * itself starts with zero usage: `unreported` then gives what the answer used so far, read in place of
- * a `message_delta` the stream ended without.
+ * Reads the token usage an Anthropic answer reports, and the web searches it ran (charged apart), from
+ * copies of the chunks relay forwards: a stream's `message_start` and last `message_delta`, or a
+ * message's `usage`. It never holds up, changes or fails a chunk. Input counts `input_tokens` plus cache
+ * writes (what input rate limits count); cache reads are left out, as Anthropic's own limits leave them
+ * out. A stream relay translates itself starts with zero usage: `unreported` then gives what the answer
+ * used so far, read in place of a `message_delta` the stream ended without.
  *
  * @example
  * ```ts
@@ -81,6 +84,7 @@ export class UsageTap {
   #cacheRead = 0;
   #cacheWrite = 0;
   #cacheWrite1h = 0;
+  #webSearches = 0;
   #errorData: string | undefined;
   /** The stream sent the event that ends it: `message_stop`, or an `error`. */
   #ended = false;
@@ -184,6 +188,7 @@ export class UsageTap {
       cacheRead: this.#cacheRead,
       cacheWrite: this.#cacheWrite,
       cacheWrite1h: this.#cacheWrite1h,
+      ...(this.#webSearches > 0 && { webSearches: this.#webSearches }),
     };
   }
 
@@ -199,18 +204,20 @@ export class UsageTap {
   }
 
   #take(usage: Record<string, unknown>): void {
-    const count = (name: string, within = usage) => tokenCount(within[name]);
+    // `within`: the usage itself, or an object in it (`cache_creation`, `server_tool_use`), which may be
+    // missing or null.
+    const count = (name: string, within: unknown = usage) =>
+      within && typeof within === "object"
+        ? tokenCount((within as Record<string, unknown>)[name])
+        : undefined;
     // A later event repeats what an earlier one said (message_delta's usage is cumulative), so the
     // last figure for each field stands.
     this.#input = count("input_tokens") ?? this.#input;
     this.#output = count("output_tokens") ?? this.#output;
     this.#cacheRead = count("cache_read_input_tokens") ?? this.#cacheRead;
     this.#cacheWrite = count("cache_creation_input_tokens") ?? this.#cacheWrite;
-    const split = usage.cache_creation;
-    if (split && typeof split === "object") {
-      this.#cacheWrite1h = count("ephemeral_1h_input_tokens", split as Record<string, unknown>) ??
-        this.#cacheWrite1h;
-    }
+    this.#cacheWrite1h = count("ephemeral_1h_input_tokens", usage.cache_creation) ?? this.#cacheWrite1h;
+    this.#webSearches = count("web_search_requests", usage.server_tool_use) ?? this.#webSearches;
   }
 }
 

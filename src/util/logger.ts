@@ -2,6 +2,7 @@
  * Structured logs on stderr: one JSON object a line for machines, or a short `key=value` line on a
  * terminal. Secrets never reach here unmasked: callers pass key labels, never keys.
  */
+import { UNSHOWN_CHARACTERS } from "./visible.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
@@ -62,18 +63,20 @@ export function createLogger(options: LoggerOptions): Logger {
 }
 
 /**
- * `JSON.stringify(value, null, space)` with DEL and C1 controls (U+007F to U+009F) escaped too: it escapes
- * only C0, and a terminal can take C1 for ESC sequences. Strings a client chooses (a path, a model name)
- * reach logs and tables, and in JSON those characters occur only inside strings, where `\u` escapes read
- * back the same.
+ * `JSON.stringify(value, null, space)` with every one of the {@linkcode UNSHOWN_CHARACTERS} escaped: it
+ * escapes only C0, and a terminal takes C1 for ESC sequences, reorders a line at a bidi override, and
+ * shows a Hangul filler as a blank. Strings a client chooses (a path, a model name) reach logs and
+ * tables, and in JSON those characters occur only inside strings, where `\u` escapes read back the same.
  *
  * @example
  * ```ts
- * terminalSafeJson({ model: "\u009b31m" }); // '{"model":"\\u009b31m"}'
+ * terminalSafeJson({ model: "\u009b31m\u202e" }); // '{"model":"\\u009b31m\\u202e"}'
  * ```
  */
 export function terminalSafeJson(value: unknown, space?: number): string {
-  return JSON.stringify(value, null, space).replace(/[\x7f-\x9f]/g, (char) => _escaped(char));
+  // The C0 controls left are the layout's own line breaks: JSON.stringify escaped those in strings.
+  return JSON.stringify(value, null, space)
+    .replace(UNSHOWN_CHARACTERS, (char) => char < " " ? char : _escaped(char));
 }
 
 /**
@@ -136,17 +139,5 @@ function _renderText(time: Date, level: LogLevel, msg: string, fields: LogFields
 // pass for the space between fields, and a control character (`\p{Cc}`) reach the terminal, which acts
 // on escape sequences.
 function _textValue(value: string): string {
-  return /[^\x21-\x7e]|["\\]/.test(value) ? _quoted(value) : value;
-}
-
-/**
- * What could still fool a reader inside the quotes, once `terminalSafeJson` escaped the controls: format
- * characters (`\p{Cf}`: a bidi override reorders the rest of the line, zero-width ones hide), line and
- * paragraph separators, and letters that render blank (the Hangul fillers).
- */
-const _MISLEADING = /[\p{Cf}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]/gu;
-
-// A JSON string, so it reads back the same; other text (CJK, emoji, accents) stays as it is.
-function _quoted(value: string): string {
-  return terminalSafeJson(value).replace(_MISLEADING, (char) => _escaped(char));
+  return /[^\x21-\x7e]|["\\]/.test(value) ? terminalSafeJson(value) : value;
 }

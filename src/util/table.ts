@@ -1,13 +1,18 @@
+import stringWidth from "string-width";
+
 /** How {@linkcode formatTable} lays out its columns. */
 export interface TableOptions {
   /** How many columns, from the first, are left-aligned; the rest (figures) are right-aligned. All. */
   left?: number;
   /** Colours a cell once it is padded, so escape codes never skew the widths. */
   paint?: (padded: string, row: number, column: number) => string;
+  /** The row a rule as wide as the table is drawn above: a total's, which no row above can then pass for. */
+  ruleAbove?: number;
 }
 
 /**
- * Rows as aligned columns two spaces apart, without trailing blanks.
+ * Rows as aligned columns two spaces apart, without trailing blanks. Cells are measured in terminal
+ * columns: a CJK character takes two, a combining mark none.
  *
  * @example
  * ```ts
@@ -20,13 +25,44 @@ export function formatTable(rows: string[][], options: TableOptions = {}): strin
   const left = options.left ?? columns;
   const widths = Array.from(
     { length: columns },
-    (_, column) => Math.max(...rows.map((row) => (row[column] ?? "").length)),
+    (_, column) => Math.max(...rows.map((row) => stringWidth(row[column] ?? ""))),
   );
   const paint = options.paint ?? ((padded) => padded);
-  return rows.map((row, index) =>
+  const lines = rows.map((row, index) =>
     widths.map((width, column) => {
       const cell = row[column] ?? "";
-      return paint(column < left ? cell.padEnd(width) : cell.padStart(width), index, column);
+      const padding = " ".repeat(width - stringWidth(cell));
+      return paint(column < left ? cell + padding : padding + cell, index, column);
     }).join("  ").trimEnd()
-  ).join("\n");
+  );
+  if (options.ruleAbove !== undefined) {
+    const tableWidth = widths.reduce((sum, width) => sum + width + 2, -2);
+    lines.splice(options.ruleAbove, 0, "-".repeat(Math.max(0, tableWidth)));
+  }
+  return lines.join("\n");
+}
+
+const _graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
+/**
+ * `text` cut to at most `columns` terminal columns, ending in `…` where it was cut, never inside a
+ * character as it is shown (a letter with its accents, a wide character): for a cell a client chose,
+ * which could otherwise widen every row of a table to its own length.
+ *
+ * @example
+ * ```ts
+ * cutToWidth("claude-sonnet-4-5", 10); // "claude-so…"
+ * cutToWidth("模型名字", 6); // "模型…"
+ * ```
+ */
+export function cutToWidth(text: string, columns: number): string {
+  if (stringWidth(text) <= columns) return text;
+  let kept = "";
+  let width = 0;
+  for (const { segment } of _graphemes.segment(text)) {
+    width += stringWidth(segment);
+    if (width > columns - 1) break;
+    kept += segment;
+  }
+  return `${kept}…`;
 }

@@ -262,3 +262,43 @@ Deno.test("relay status names what answered when it is not relay: a proxy's erro
     }
   }
 });
+
+Deno.test("formatStatus escapes what a config or an upstream chose, and lines up wide names", () => {
+  const [provider] = STATUS.providers;
+  const status: AdminStatus = {
+    ...STATUS,
+    config: {
+      ...STATUS.config,
+      path: "/etc/\u202erelay.yaml",
+      last_error: { ...STATUS.config.last_error!, error: "bad \u009b2J\u2028line" },
+    },
+    providers: [{
+      ...provider,
+      keys: [
+        { ...provider.keys[0], label: "主键 (sk-ant-...aaaa)" },
+        { ...provider.keys[1], disabled_reason: "401 \u202eauthentication_error" },
+      ],
+    }],
+  };
+  const lines = formatStatus(status, NOW).split("\n");
+  assert.equal(lines[0], "relay 0.1.0, up 2h; config version 3 (/etc/\\u202erelay.yaml), loaded 5m ago");
+  assert.equal(lines[4], "  bad \\x9b2J\\u2028line");
+  assert.deepEqual(lines.slice(-3), [
+    "PROVIDER   KEY                      STATE                                BREAKER    USED  COOLING  RESETS",
+    "anthropic  0 主键 (sk-ant-...aaaa)  on                                   closed      42%        -  in 40s",
+    "anthropic  1 sk-ant-...bbbb         off: 401 \\u202eauthentication_error  half_open  100%    1m 5s       -",
+  ]);
+});
+
+Deno.test("relay status prints a key's name escaped, as a table or as JSON", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(folder, CONFIG.replace("name: main", 'name: "\\u009b2J\\u202emain"'));
+  await using relay = await spawnRelay([], { cwd: folder });
+  const table = await runRelay(["status", "-c", path, "--url", relay.url]);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^m +0 \\x9b2J\\u202emain \(sk-\.\.\.x7f2\) +on /m);
+  const json = await runRelay(["status", "--json", "-c", path, "--url", relay.url]);
+  assert.equal(json.code, 0, json.stderr);
+  assert.ok(!/\p{Cc}/u.test(json.stdout.replaceAll("\n", "")), json.stdout);
+  assert.equal(JSON.parse(json.stdout).providers[0].keys[0].name, "\u009b2J\u202emain");
+});

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { formatUsage, parseSince } from "../../src/cli/usage.ts";
 import { usageReport } from "../../src/ledger/query.ts";
 import { LedgerStore } from "../../src/ledger/store.ts";
+import stringWidth from "string-width";
 import { runRelay, sandbox, writeConfig } from "../_helpers/cli.ts";
 import { ledgerRecord } from "../ledger/_records.ts";
 
@@ -65,6 +66,7 @@ Deno.test("relay usage --json totals the last 24h by model from a ledger it read
     output_tokens: 146,
     cache_read_tokens: 28_414,
     cache_write_tokens: 3_664,
+    web_searches: 0,
     cost_usd: 0.75,
     unpriced: 0,
     cache_hit_ratio: 28_414 / (8 + 28_414 + 3_664),
@@ -102,7 +104,8 @@ Deno.test("relay usage prints a plain table off a terminal, by client, from a da
     /^ci\s+3\s+0\s+12\s+219\s+42,621\s+5,496\s+88\.6%\s+\$100\.75\s+420ms\/600ms\s+3\.1s\/4\.0s$/,
   );
   assert.match(lines[5], /^dev\s+1\s+1 \(100\.0%\)\s+0\s+0\s+0\s+0\s+-\s+\$0\.00\s+-\/-\s+300ms\/300ms$/);
-  assert.match(lines[6], /^total\s+4\s+1 \(25\.0%\)/);
+  assert.match(lines[6], /^-+$/, "a rule sets the total apart");
+  assert.match(lines[7], /^total\s+4\s+1 \(25\.0%\)/);
 });
 
 Deno.test("relay usage refuses a bad --since and says where the ledger would be when there is none", async () => {
@@ -207,9 +210,34 @@ Deno.test("formatUsage colours the header and only the error cells that are not 
   assert.match(lines[5], /^claude-haiku-4-5\s+1\s+<r>1 \(100\.0%\)<\/r>/);
 });
 
+Deno.test("relay usage shows web searches in --json, and in the table only for a period that has some", async () => {
+  const { folder, path } = await withLedgerConfig();
+  prepare(path);
+  const plain = await runRelay(["usage"], { cwd: folder });
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.ok(!plain.stdout.includes("SEARCHES"), "no column of nothing");
+  const store = LedgerStore.open(path);
+  const searched = { input: 4, output: 73, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0, webSearches: 5 };
+  store.insert([ledgerRecord({ requestId: "d", time: Date.now() - HOUR, usage: searched, costUsd: 0.05 })]);
+  store.close();
+  const table = await runRelay(["usage"], { cwd: folder });
+  assert.equal(table.code, 0, table.stderr);
+  const lines = table.stdout.split("\n");
+  assert.match(lines[3], /\s+CACHE HIT\s+SEARCHES\s+COST\s+/);
+  assert.match(lines[4], /^claude-sonnet-4-5\s+3\s.*\s5\s+\$0\.80\s/);
+  assert.match(lines[5], /^claude-haiku-4-5\s+1\s.*\s0\s+\$0\.00\s/);
+  const json = await runRelay(["usage", "--json"], { cwd: folder });
+  assert.equal(json.code, 0, json.stderr);
+  const report = JSON.parse(json.stdout);
+  assert.deepEqual(report.groups.map((group: { web_searches: number }) => group.web_searches), [5, 0]);
+  assert.equal(report.total.web_searches, 5);
+});
+
 /** A name a client could choose: it would set the terminal's title, clear it and paint, or break lines. */
 const EVIL = "\u001b]0;pwned\u0007\u001b[2J\u001b[31mEVIL\u001b[0m\nx\r\t\u0001\u007f\u009b2J";
 const SHOWN = "\\x1b]0;pwned\\x07\\x1b[2J\\x1b[31mEVIL\\x1b[0m\\nx\\r\\t\\x01\\x7f\\x9b2J";
+/** {@linkcode SHOWN} as a table cell: the escapes widen the name past the 48 columns a cell shows. */
+const SHOWN_CELL = `${SHOWN.slice(0, 47)}…`;
 const CONTROL = /\p{Cc}/u;
 
 Deno.test("formatUsage shows control characters in every name as escapes, whatever it totals by", async () => {
@@ -221,24 +249,41 @@ Deno.test("formatUsage shows control characters in every name as escapes, whatev
   store.close();
   const reader = LedgerStore.open(path, { readOnly: true });
   try {
-    for (
-      const [by, name] of [
-        ["model", SHOWN],
-        ["provider", SHOWN],
-        ["key", `${SHOWN} fc15735de69a`],
-        ["client", SHOWN],
-      ] as const
-    ) {
+    for (const by of ["model", "provider", "key", "client"] as const) {
       const report = usageReport(reader.database, { since: Date.now() - 24 * HOUR, by });
       const lines = formatUsage(report, path).split("\n");
-      assert.equal(lines.length, 6, `${by}: one line a row`);
+      assert.equal(lines.length, 7, `${by}: one line a row, and the rule above the total`);
       assert.ok(!CONTROL.test(lines.join("")), `${by}: no control character`);
-      assert.ok(lines[4].startsWith(`${name}  `), `${by}: ${lines[4]}`);
+      assert.ok(lines[4].startsWith(`${SHOWN_CELL}  `), `${by}: ${lines[4]}`);
       assert.equal(lines[4].indexOf(" 1 ") + 1, lines[3].indexOf("REQUESTS") + 7, `${by}: aligned`);
     }
   } finally {
     reader.close();
   }
+});
+
+Deno.test("formatUsage lines up wide and combining names, cuts a long one and sets the real total apart", async () => {
+  const { path } = await withLedgerConfig();
+  const long = "x".repeat(256);
+  const store = LedgerStore.open(path);
+  store.insert(
+    ["total", long, "模型-中文名字", "mo\u0310del", "rtl-\u202eledom"].map((model, index) =>
+      ledgerRecord({ requestId: `${index}`, time: Date.now() - HOUR, model })
+    ),
+  );
+  store.close();
+  const reader = LedgerStore.open(path, { readOnly: true });
+  const report = usageReport(reader.database, { since: Date.now() - 24 * HOUR, by: "model" });
+  reader.close();
+  const table = formatUsage(report, path).split("\n").slice(3, 11);
+  const widths = table.map((line) => stringWidth(line));
+  assert.deepEqual(widths, widths.map(() => widths[0]), `every line as wide:\n${table.join("\n")}`);
+  assert.ok(widths[0] < 160, "no row as wide as the long name");
+  assert.ok(table.some((line) => line.startsWith(`${"x".repeat(47)}…  `)), "the long name cut");
+  assert.ok(table.some((line) => line.startsWith("rtl-\\u202eledom  ")), "the bidi override escaped");
+  assert.ok(!/\p{Cf}/u.test(table.join("")), "no format character reaches the terminal");
+  assert.match(table[6], /^-+$/, "a rule above the real total");
+  assert.match(table[7], /^total +5 /);
 });
 
 Deno.test("relay usage prints no control character from a name, as a table or as JSON", async () => {
@@ -249,7 +294,7 @@ Deno.test("relay usage prints no control character from a name, as a table or as
   const table = await runRelay(["usage"], { cwd: folder });
   assert.equal(table.code, 0, table.stderr);
   assert.ok(!CONTROL.test(table.stdout.replaceAll("\n", "")), table.stdout);
-  assert.ok(table.stdout.split("\n")[4].startsWith(`${SHOWN}  `));
+  assert.ok(table.stdout.split("\n")[4].startsWith(`${SHOWN_CELL}  `));
   const json = await runRelay(["usage", "--json"], { cwd: folder });
   assert.equal(json.code, 0, json.stderr);
   assert.ok(!CONTROL.test(json.stdout.replaceAll("\n", "")), json.stdout);

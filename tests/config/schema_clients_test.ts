@@ -154,3 +154,25 @@ Deno.test("ledger and pricing parse units and refuse nonsense", () => {
     ],
   );
 });
+
+Deno.test("pricing takes a price of web search per thousand requests, 0 or more", () => {
+  const config = configSchema.parse({
+    pricing: {
+      "my-sonnet": { input: 3, output: 15, web_search: 10 },
+      "free-search": { input: 1, output: 2, web_search: 0 },
+    },
+    providers: [MOCK],
+  });
+  assert.deepEqual(config.pricing, {
+    "my-sonnet": { input: 3, output: 15, web_search: 10 },
+    "free-search": { input: 1, output: 2, web_search: 0 },
+  });
+  assert.deepEqual(
+    issuesOf({ pricing: { m: { input: 3, output: 15, web_search: -10 } }, providers: [MOCK] }),
+    ["pricing.m.web_search: must be 0 or more (USD per 1,000 web searches)"],
+  );
+  assert.deepEqual(
+    issuesOf({ pricing: { m: { input: 3, output: 15, web_searches: 10 } }, providers: [MOCK] }),
+    ['pricing.m: Unrecognized key: "web_searches"'],
+  );
+});

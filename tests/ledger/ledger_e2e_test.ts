@@ -106,6 +106,7 @@ Deno.test("a golden stream's tokens and cost reach the ledger exactly, bytes unt
     cache_read_tokens: 14_207,
     cache_write_tokens: 1_832,
     cost_usd: 0.0136611,
+    web_search_requests: 0,
   });
   const onDisk = new TextDecoder("latin1").decode(await Deno.readFile(path));
   assert.ok(onDisk.includes(keyFingerprint(PROVIDER_KEY)), "the records are in the file searched");
@@ -198,6 +199,67 @@ Deno.test("a client's month-to-date spend survives a restart: the budget still h
     await refused.body?.cancel();
   }
   assert.equal(rows(path).length, 2);
+});
+
+Deno.test("web searches an answer ran are in its ledger row and cost, and spend the client's budget", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+  const answer = [
+    event("message_start", {
+      type: "message_start",
+      message: {
+        id: "msg_search",
+        type: "message",
+        role: "assistant",
+        model: "claude-sonnet-4-5",
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: 100, output_tokens: 1, server_tool_use: { web_search_requests: 0 } },
+      },
+    }),
+    event("content_block_start", {
+      type: "content_block_start",
+      index: 0,
+      content_block: { type: "text", text: "" },
+    }),
+    event("content_block_delta", {
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "text_delta", text: "Sunny." },
+    }),
+    event("content_block_stop", { type: "content_block_stop", index: 0 }),
+    event("message_delta", {
+      type: "message_delta",
+      delta: { stop_reason: "end_turn", stop_sequence: null },
+      usage: { output_tokens: 20, server_tool_use: { web_search_requests: 5 } },
+    }),
+    event("message_stop", { type: "message_stop" }),
+  ].join("");
+  const upstream = startFakeUpstream(() => sseChunks([answer]));
+  {
+    // The tokens cost $0.0006 on Sonnet, the searches $0.05: only the searches spend this budget.
+    await using setup = relayWithLedger(path, [{ name: "dev", token: DEV_TOKEN, monthly_budget_usd: 0.01 }], {
+      upstreamUrl: upstream.url,
+    });
+    const first = await post(setup.relay.url, "claude-sonnet-4-5", DEV_TOKEN);
+    assert.equal(first.status, 200);
+    await first.body?.cancel();
+    await setup.relay.nextRequestLog();
+    assert.equal(setup.ledger.clients.spentThisMonth("dev"), 0.0506);
+    const spent = await post(setup.relay.url, "claude-sonnet-4-5", DEV_TOKEN);
+    assert.equal(spent.status, 403);
+    await spent.body?.cancel();
+  }
+  await upstream.close();
+  const [row] = rows(path);
+  assert.deepEqual([row.input_tokens, row.output_tokens, row.web_search_requests, row.cost_usd], [
+    100,
+    20,
+    5,
+    0.0506,
+  ]);
 });
 
 Deno.test("a 10k-request burst at 50 at once: every record is in the ledger, none dropped", async () => {

@@ -7,7 +7,7 @@ const NONE = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0
 
 Deno.test("built-in prices find Claude models under Anthropic's, Bedrock's and Vertex's ids, the most specific first", () => {
   const pricing = new Pricing();
-  const sonnet = { input: 3, output: 15, cacheWrite: 3.75, cacheWrite1h: 6, cacheRead: 0.3 };
+  const sonnet = { input: 3, output: 15, cacheWrite: 3.75, cacheWrite1h: 6, cacheRead: 0.3, webSearch: 10 };
   for (
     const id of [
       "claude-sonnet-4-5",
@@ -22,13 +22,15 @@ Deno.test("built-in prices find Claude models under Anthropic's, Bedrock's and V
   assert.equal(pricing.priceOf("claude-opus-4-1-20250805")?.input, 15);
   assert.equal(pricing.priceOf("claude-haiku-4-5")?.output, 5);
   assert.equal(pricing.priceOf("claude-3-5-haiku-20241022")?.input, 0.8);
-  // Others charge nothing extra for cache writes.
+  // Others charge nothing extra for cache writes. Their answers never report web searches, so the
+  // default price of one is never charged.
   assert.deepEqual(pricing.priceOf("gpt-4.1-mini-2025-04-14"), {
     input: 0.4,
     output: 1.6,
     cacheWrite: 0.4,
     cacheWrite1h: 0.4,
     cacheRead: 0.1,
+    webSearch: 10,
   });
   assert.equal(pricing.priceOf("GLM-4.7")?.output, 2.2, "case-insensitive");
   assert.equal(pricing.priceOf("qwen3-coder"), undefined);
@@ -114,6 +116,7 @@ Deno.test("config prices win over built-in ones, even a broad glob over a specif
     cacheWrite: 2.5,
     cacheWrite1h: 4,
     cacheRead: 0.2,
+    webSearch: 10,
   });
   assert.deepEqual(pricing.priceOf("my-deployment"), {
     input: 1,
@@ -121,6 +124,7 @@ Deno.test("config prices win over built-in ones, even a broad glob over a specif
     cacheWrite: 1.25,
     cacheWrite1h: 2,
     cacheRead: 0.5,
+    webSearch: 10,
   });
   assert.equal(pricing.priceOf("gpt-4o")?.input, 2.5, "built-ins still answer what the config leaves out");
 });
@@ -145,4 +149,22 @@ Deno.test("a negative count costs nothing, never credit: the cost is never below
     pricing.cost("claude-sonnet-4-5", { ...NONE, input: 1_000 }),
   );
   assert.equal(pricing.cost("claude-sonnet-4-5", { ...NONE, output: -1 }), 0);
+});
+
+Deno.test("web searches cost $10 a thousand on top of tokens, Anthropic's price, unless pricing: says otherwise", async () => {
+  const tap = new UsageTap(true);
+  tap.observe(await loadGolden("cached"));
+  const usage = { ...tap.detail()!, webSearches: 5 };
+  const pricing = new Pricing({
+    "my-search-deployment": { input: 3, output: 15, web_search: 25 },
+    "my-free-deployment": { input: 3, output: 15, web_search: 0 },
+  });
+  // The golden's $0.0136611 of tokens and 5 x $10 per thousand searches.
+  assert.equal(pricing.cost("claude-sonnet-4-5-20250929", usage), 0.0636611);
+  assert.equal(pricing.cost("us.anthropic.claude-sonnet-4-5-20250929-v1:0", usage), 0.0636611, "Bedrock");
+  assert.equal(pricing.cost("claude-sonnet-4-5@20250929", usage), 0.0636611, "Vertex");
+  assert.equal(pricing.cost("my-search-deployment", usage), 0.1386611);
+  assert.equal(pricing.cost("my-free-deployment", usage), 0.0136611);
+  assert.equal(pricing.cost("claude-haiku-4-5", { ...NONE, webSearches: 1 }), 0.01);
+  assert.equal(pricing.cost("claude-haiku-4-5", { ...NONE, webSearches: -1_000 }), 0, "never credit");
 });

@@ -80,6 +80,7 @@ Deno.test("usageReport totals by model: requests, errors, tokens, cost, cache hi
       outputTokens: 200,
       cacheReadTokens: 6_000,
       cacheWriteTokens: 2_000,
+      webSearches: 0,
       costUsd: 5,
       unpriced: 0,
       cacheHitRatio: 0.6,
@@ -136,5 +137,24 @@ Deno.test("usageReport groups by provider, key and client; an empty period total
     assert.equal(empty.total.requests, 0);
     assert.equal(empty.total.cacheHitRatio, null);
     assert.equal(empty.total.ttfbP95, null);
+  });
+});
+
+Deno.test("usageReport totals web searches; rows written before they were counted count none", async () => {
+  await withStore((store) => {
+    store.insert([
+      ledgerRecord({ requestId: "a", time: T, usage: { ...usage(10, 1), webSearches: 5 }, costUsd: 0.05 }),
+      ledgerRecord({ requestId: "b", time: T, usage: { ...usage(10, 1), webSearches: 2 }, costUsd: 0.02 }),
+      ledgerRecord({ requestId: "c", time: T, model: "gpt-4o", usage: usage(10, 1), costUsd: 0.01 }),
+    ]);
+    // As a row from before the column reads.
+    store.database.exec("UPDATE requests SET web_search_requests = NULL WHERE request_id = 'c'");
+    const report = usageReport(store.database, { since: T, until: T + 1, by: "model" });
+    assert.deepEqual(report.groups.map((group) => [group.name, group.webSearches]), [
+      ["claude-sonnet-4-5", 7],
+      ["gpt-4o", 0],
+    ]);
+    assert.equal(report.total.webSearches, 7);
+    assert.equal(report.total.costUsd, 0.08);
   });
 });

@@ -23,7 +23,7 @@ Deno.test("LedgerStore.open creates a private folder and file, in WAL mode, with
     assert.equal((await Deno.stat(`${folder.path}/data/relay`)).mode! & 0o777, 0o700);
     assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
     assert.equal(store.database.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
-    assert.equal(store.database.prepare("PRAGMA user_version").get()?.user_version, 1);
+    assert.equal(store.database.prepare("PRAGMA user_version").get()?.user_version, 2);
   } finally {
     store.close();
   }
@@ -64,17 +64,65 @@ Deno.test("records survive closing and reopening the store: every field", async 
       cache_read_tokens: 14_207,
       cache_write_tokens: 1_832,
       cost_usd: 0.0136611,
+      web_search_requests: 0,
     });
     assert.equal(rows[1].client, null);
     assert.equal(rows[1].input_tokens, null);
+    assert.equal(rows[1].web_search_requests, null);
     assert.equal(
       reopened.database.prepare("PRAGMA user_version").get()?.user_version,
-      1,
+      2,
       "no migration twice",
     );
   } finally {
     reopened.close();
   }
+});
+
+Deno.test("a ledger written before web searches were counted opens with its rows, and takes the new column", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  // The schema and a row as a relay of schema 1 wrote them.
+  const old = new DatabaseSync(path);
+  old.exec(`PRAGMA journal_mode = WAL;
+    CREATE TABLE requests (id INTEGER PRIMARY KEY, time INTEGER NOT NULL, request_id TEXT NOT NULL,
+      client TEXT, method TEXT NOT NULL, path TEXT NOT NULL, model TEXT, upstream_model TEXT, provider TEXT,
+      key_id TEXT, key_label TEXT, status INTEGER, outcome TEXT NOT NULL, attempts INTEGER NOT NULL,
+      ttfb_ms INTEGER, duration_ms INTEGER NOT NULL, input_tokens INTEGER, output_tokens INTEGER,
+      cache_read_tokens INTEGER, cache_write_tokens INTEGER, cost_usd REAL);
+    CREATE INDEX requests_time ON requests (time);
+    CREATE INDEX requests_client_time ON requests (client, time);
+    INSERT INTO requests (time, request_id, client, method, path, outcome, attempts, duration_ms, input_tokens,
+      cost_usd) VALUES (1, 'before', 'ci', 'POST', '/v1/messages', 'complete', 1, 10, 4, 0.25);
+    PRAGMA user_version = 1;`);
+  old.close();
+  assert.throws(
+    () => LedgerStore.open(path, { readOnly: true }),
+    /older than this relay \(run relay serve once\)/,
+  );
+
+  const store = LedgerStore.open(path);
+  try {
+    store.insert([
+      ledgerRecord({
+        requestId: "after",
+        usage: { input: 1, output: 1, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0, webSearches: 5 },
+      }),
+    ]);
+    const rows = store.database.prepare(
+      "SELECT request_id, input_tokens, cost_usd, web_search_requests FROM requests ORDER BY id",
+    ).all();
+    assert.deepEqual(rows.map((row) => ({ ...row })), [
+      { request_id: "before", input_tokens: 4, cost_usd: 0.25, web_search_requests: null },
+      { request_id: "after", input_tokens: 1, cost_usd: 0.0136611, web_search_requests: 5 },
+    ]);
+    assert.equal(store.database.prepare("PRAGMA user_version").get()?.user_version, 2);
+    assert.deepEqual(store.costByClientSince(0), new Map([["ci", 0.2636611]]));
+  } finally {
+    store.close();
+  }
+  const reader = LedgerStore.open(path, { readOnly: true });
+  reader.close();
 });
 
 Deno.test("a batch is all or nothing", async () => {
@@ -397,6 +445,7 @@ Deno.test("a store opening a new file another connection migrated meanwhile find
   await using folder = await tempFolder();
   const template = LedgerStore.open(`${folder.path}/template/ledger.db`);
   const schema = template.database.prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL").all();
+  const version = template.database.prepare("PRAGMA user_version").get()?.user_version;
   template.close();
   const path = `${folder.path}/ledger.db`;
   const other = new DatabaseSync(path);
@@ -408,7 +457,9 @@ Deno.test("a store opening a new file another connection migrated meanwhile find
   DatabaseSync.prototype.exec = function (this: DatabaseSync, sql: string) {
     if (this !== other && !interleaved && sql.startsWith("BEGIN")) {
       interleaved = true;
-      other.exec(`BEGIN; ${schema.map((row) => `${row.sql};`).join(" ")} PRAGMA user_version = 1; COMMIT;`);
+      other.exec(
+        `BEGIN; ${schema.map((row) => `${row.sql};`).join(" ")} PRAGMA user_version = ${version}; COMMIT;`,
+      );
     }
     return exec.call(this, sql);
   };

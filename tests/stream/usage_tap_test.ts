@@ -163,6 +163,49 @@ Deno.test("UsageTap counts only whole, non-negative, safe token counts: any othe
   assert.equal(json.detail(), undefined);
 });
 
+Deno.test("UsageTap reads the web searches an answer ran, streamed or not, the last figure standing", () => {
+  const stream = new UsageTap(true);
+  stream.observe(new TextEncoder().encode(
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":10,' +
+      '"output_tokens":1,"server_tool_use":{"web_search_requests":0}}}}\n\n' +
+      'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":30,' +
+      '"server_tool_use":{"web_search_requests":5,"web_fetch_requests":1}}}\n\n',
+  ));
+  assert.deepEqual(stream.detail(), {
+    input: 10,
+    output: 30,
+    cacheRead: 0,
+    cacheWrite: 0,
+    cacheWrite1h: 0,
+    webSearches: 5,
+  });
+  // What rate limits count stays tokens.
+  assert.deepEqual(stream.usage(), { input: 10, output: 30 });
+  const json = new UsageTap(false);
+  json.observe(new TextEncoder().encode(
+    '{"type":"message","usage":{"input_tokens":7,"output_tokens":3,"server_tool_use":{"web_search_requests":2}}}',
+  ));
+  assert.equal(json.detail()?.webSearches, 2);
+  const none = new UsageTap(false);
+  none.observe(
+    new TextEncoder().encode('{"usage":{"input_tokens":7,"output_tokens":3,"server_tool_use":null}}'),
+  );
+  assert.deepEqual(none.detail(), { input: 7, output: 3, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 });
+});
+
+Deno.test("UsageTap counts only whole, non-negative, safe web search counts: any other figure reads as none", () => {
+  for (const figure of ["-5", "2.5", "1e300", '"5"']) {
+    const tap = new UsageTap(true);
+    tap.observe(new TextEncoder().encode(
+      'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":10,' +
+        '"output_tokens":1,"server_tool_use":{"web_search_requests":3}}}}\n\n' +
+        'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":30,' +
+        `"server_tool_use":{"web_search_requests":${figure}}}}\n\n`,
+    ));
+    assert.equal(tap.detail()?.webSearches, 3, figure);
+  }
+});
+
 Deno.test("UsageTap counts what unreported gives only for a stream that has not sent its message_delta", () => {
   const soFar = {
     input_tokens: 900,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLogger } from "../../src/util/logger.ts";
+import { createLogger, terminalSafeJson } from "../../src/util/logger.ts";
 
 const at = () => new Date("2026-11-25T12:00:00.000Z");
 
@@ -126,4 +126,11 @@ Deno.test("text format quotes anything but printable ASCII, escaping what would 
     "mock-1\u202e",
     "quoted values read back",
   );
+});
+
+Deno.test("terminalSafeJson escapes what a terminal would act on or show as something else, and keeps its layout", () => {
+  const value = { model: "a\u009b31m\u202eb\u3164c\u2028d\n", n: 1 };
+  const json = terminalSafeJson(value, 2);
+  assert.equal(json, '{\n  "model": "a\\u009b31m\\u202eb\\u3164c\\u2028d\\n",\n  "n": 1\n}');
+  assert.deepEqual(JSON.parse(json), value);
 });
