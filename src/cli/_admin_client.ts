@@ -106,7 +106,7 @@ interface _Target {
 async function _target(options: AdminCommandOptions, despiteConfigError: boolean): Promise<_Target> {
   let resolved;
   try {
-    resolved = await resolveConfig({ flag: options.config });
+    resolved = await resolveConfig({ flag: options.config, usesProviders: false });
   } catch (error) {
     if (despiteConfigError && error instanceof ConfigError) return await _targetDespite(error, options.url);
     throw error;

@@ -151,14 +151,15 @@ async function _env(options: _EnvOptions): Promise<number> {
 /**
  * The {@linkcode EnvFields} of the config relay would load, and where they came from. Of a file that
  * does not load only these are read, the file's error printed as a note: a provider key's `${VAR}` that
- * only relay's environment sets is not Claude Code's business. Throws the file's `ConfigError` when
- * one of them cannot be read (a client token's `${VAR}`).
+ * only relay's environment sets is not Claude Code's business, nor, on the built-in defaults, a
+ * `$ANTHROPIC_API_KEY` relay cannot send. Throws the file's `ConfigError` when one of them cannot be
+ * read (a client token's `${VAR}`).
  */
 async function _envFields(
   flag: string | undefined,
 ): Promise<{ fields: EnvFields; file: string; locate?: Locator }> {
   try {
-    const resolved = await resolveConfig({ flag });
+    const resolved = await resolveConfig({ flag, usesProviders: false });
     // stdout may be eval'ed, so everything meant for a person goes to stderr.
     if (resolved.banner) console.error(resolved.banner);
     for (const warning of resolved.warnings) console.error(`warning: ${warning}`);
@@ -225,7 +226,11 @@ async function _writeClaudeSettings(
     }
   }
   const mode = _settingsMode(path, existing?.mode, vars.ANTHROPIC_AUTH_TOKEN !== undefined);
-  await writeFileAtomic(path, merged.text, { mode });
+  try {
+    await writeFileAtomic(path, merged.text, { mode });
+  } catch (error) {
+    return reportConfigError(error);
+  }
   console.log(
     `Updated ${path} (env block of Claude Code's settings):\n  ${merged.changes.map(_describe).join("\n  ")}`,
   );

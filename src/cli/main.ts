@@ -37,7 +37,21 @@ export async function main(args: string[]): Promise<number> {
     await program.parseAsync(args, { from: "user" });
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    throw error;
+    if (!_isOutputError(error)) throw error;
+    console.error(`relay: cannot write its output: ${error.message.replace(/ \(os error \d+\)[^]*$/, "")}`);
+    return 1;
   }
   return exitCode;
 }
+
+/**
+ * Whether `error` is a write the system refused for want of room or a failing device. The files relay
+ * writes for a person (config, settings, ledger) report their own failures, so one that gets this far
+ * was a write to stdout (`relay env > /dev/full`); a closed pipe is not one, as Deno drops what is
+ * printed to it.
+ */
+function _isOutputError(error: unknown): error is Error {
+  return error instanceof Error && _OUTPUT_ERRORS.has((error as { code?: unknown }).code);
+}
+
+const _OUTPUT_ERRORS = new Set<unknown>(["ENOSPC", "EDQUOT", "EFBIG", "EIO"]);

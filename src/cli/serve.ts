@@ -3,7 +3,7 @@ import { ConfigError } from "../config/errors.ts";
 import { type Config, isLoopbackHost } from "../config/schema.ts";
 import { loadConfigFile, type LoadedConfig } from "../config/load.ts";
 import { resolveConfig } from "../config/resolve.ts";
-import { type OpenLedger, openLedger } from "../ledger/open.ts";
+import { ledgerPath, type OpenLedger, openLedger } from "../ledger/open.ts";
 import { Runtime } from "../server/runtime.ts";
 import { startRelayServer } from "../server/serve.ts";
 import { EventBus } from "../util/event_bus.ts";
@@ -84,12 +84,11 @@ async function _serveLogged(
     return reportConfigError(error);
   }
   try {
-    ledger = openLedger(config, { logger });
-    logger.info("ledger", { path: ledger.path ?? "off (ledger.enabled: false)" });
+    ledger = _openLedger(config, path, logger);
     runtime.follow((next) => ledger.reconfigure(next));
   } catch (error) {
     await sink.flush(_FLUSH_MS);
-    console.error(`relay cannot open its usage ledger: ${error instanceof Error ? error.message : error}`);
+    console.error(`relay cannot open its usage ledger: ${_message(error)}`);
     console.error("set ledger.path to a writable file, or ledger.enabled: false");
     return 1;
   }
@@ -144,6 +143,33 @@ async function _serveLogged(
   if (failure !== undefined) return 1;
   logger.info("stopped");
   return 0;
+}
+
+/**
+ * The config's ledger, opened. On the built-in defaults relay serves even when the default ledger
+ * cannot be opened (a read-only home), without recording usage, and says so: only a ledger a config
+ * file asks for is worth refusing to start over. Throws what {@linkcode openLedger} throws otherwise.
+ */
+function _openLedger(config: Config, path: string | undefined, logger: Logger): OpenLedger {
+  try {
+    const ledger = openLedger(config, { logger });
+    logger.info("ledger", { path: ledger.path ?? "off (ledger.enabled: false)" });
+    return ledger;
+  } catch (error) {
+    if (path !== undefined) throw error;
+    logger.warn("relay cannot open its usage ledger, so usage is not recorded", {
+      path: ledgerPath(config.ledger.path, (name) => Deno.env.get(name)),
+      error: _message(error),
+      hint:
+        "make its folder writable, or write a config file (relay init) with ledger.path or ledger.enabled: false",
+    });
+    logger.info("ledger", { path: "off (it could not be opened)" });
+    return openLedger({ ...config, ledger: { ...config.ledger, enabled: false } }, { logger });
+  }
+}
+
+function _message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** What to do about the server's failing to accept connections, when relay can tell. */

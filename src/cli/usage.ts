@@ -140,7 +140,7 @@ async function _usage(
  */
 async function _ledgerSettings(flag: string | undefined): Promise<{ path?: string; enabled: boolean }> {
   try {
-    const resolved = await resolveConfig({ flag });
+    const resolved = await resolveConfig({ flag, usesProviders: false });
     for (const warning of resolved.warnings) console.error(`warning: ${warning}`);
     return resolved.config.ledger;
   } catch (error) {

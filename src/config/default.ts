@@ -1,5 +1,6 @@
 import { maskSecret } from "../util/mask.ts";
 import type { EnvLookup } from "./env_expand.ts";
+import { ConfigError } from "./errors.ts";
 import { type Config, configSchema, DEFAULT_ANTHROPIC_BASE_URL } from "./schema.ts";
 
 /** How to stop running on defaults, named in every banner that says relay is on them. */
@@ -11,9 +12,20 @@ export interface DefaultConfig {
   banner: string;
 }
 
+export interface DefaultConfigOptions {
+  /**
+   * Whether the command calls the providers (true by default). One that does not (`relay env`, `relay
+   * usage`) is not stopped by a `$ANTHROPIC_API_KEY` relay cannot send: it gets the mock in its place,
+   * and the banner says what is wrong with the key.
+   */
+  usesProviders?: boolean;
+}
+
 /**
  * The config for when no file exists anywhere: Anthropic with `$ANTHROPIC_API_KEY` when it is set, the
- * built-in mock otherwise, everything else at its default. The banner shows the key masked only.
+ * built-in mock otherwise, everything else at its default. The banner shows the key masked only. Throws
+ * `ConfigError` for a key that cannot travel in a header, checked as a key in a file is (its value is
+ * never shown).
  *
  * @example
  * ```ts
@@ -21,18 +33,46 @@ export interface DefaultConfig {
  * console.error(banner);
  * ```
  */
-export function defaultConfig(env: EnvLookup): DefaultConfig {
-  const key = env("ANTHROPIC_API_KEY")?.trim();
-  const provider = key
-    ? { name: "anthropic", type: "anthropic", keys: [{ key, name: "ANTHROPIC_API_KEY" }] }
-    : { name: "mock", type: "mock" };
-  const serving = key
-    ? `Relaying to Anthropic (${DEFAULT_ANTHROPIC_BASE_URL}) with $ANTHROPIC_API_KEY (${maskSecret(key)}).`
-    : "$ANTHROPIC_API_KEY is not set, so relay serves the built-in mock provider: canned answers, no upstream.";
-  const banner = [
+export function defaultConfig(env: EnvLookup, options: DefaultConfigOptions = {}): DefaultConfig {
+  const value = env("ANTHROPIC_API_KEY");
+  // A blank value counts as unset; any other is sent as it is, so a stray space or line break is
+  // refused rather than trimmed, as `key: ${ANTHROPIC_API_KEY}` in a file would be.
+  const key = value?.trim() ? value : undefined;
+  if (key === undefined) {
+    return _onMock(
+      "$ANTHROPIC_API_KEY is not set, so relay serves the built-in mock provider: canned answers, no upstream.",
+    );
+  }
+  const anthropic = { name: "anthropic", type: "anthropic", keys: [{ key, name: "ANTHROPIC_API_KEY" }] };
+  const parsed = configSchema.safeParse({ providers: [anthropic] });
+  if (parsed.success) {
+    return {
+      config: parsed.data,
+      banner: _banner(
+        `Relaying to Anthropic (${DEFAULT_ANTHROPIC_BASE_URL}) with $ANTHROPIC_API_KEY (${maskSecret(key)}).`,
+      ),
+    };
+  }
+  const why = parsed.error.issues.map((issue) => issue.message).join("; ");
+  if (options.usesProviders !== false) {
+    throw new ConfigError("$ANTHROPIC_API_KEY", [{
+      message: `$ANTHROPIC_API_KEY (used as no config file was found): ${why}`,
+    }]);
+  }
+  return _onMock(`$ANTHROPIC_API_KEY cannot be used, so relay serve would refuse to start: ${why}.`);
+}
+
+function _onMock(serving: string): DefaultConfig {
+  return {
+    config: configSchema.parse({ providers: [{ name: "mock", type: "mock" }] }),
+    banner: _banner(serving),
+  };
+}
+
+function _banner(serving: string): string {
+  return [
     "No config file found (--config, $RELAY_CONFIG, ./relay.yaml, ~/.config/relay/relay.yaml).",
     serving,
     `To configure relay, ${CREATE_CONFIG_HINT}.`,
   ].join("\n");
-  return { config: configSchema.parse({ providers: [provider] }), banner };
 }

@@ -1,4 +1,4 @@
-import { defaultConfig } from "./default.ts";
+import { defaultConfig, type DefaultConfigOptions } from "./default.ts";
 import { findConfigPath, isFile } from "./find.ts";
 import { loadConfigFile } from "./load.ts";
 import type { Config } from "./schema.ts";
@@ -16,7 +16,7 @@ export interface ResolvedConfig {
   locate: Locator | undefined;
 }
 
-export interface ResolveOptions {
+export interface ResolveOptions extends DefaultConfigOptions {
   /** `--config PATH`. */
   flag?: string;
   env?: (name: string) => string | undefined;
@@ -27,7 +27,8 @@ export interface ResolveOptions {
 /**
  * Finds and loads the config the way every command does: `--config`, `$RELAY_CONFIG`, `./relay.yaml`,
  * then the XDG location; with none of them, the built-in defaults. Throws `ConfigError` for a file
- * that exists but is unsafe or invalid.
+ * that exists but is unsafe or invalid, and on the defaults for a `$ANTHROPIC_API_KEY` relay cannot
+ * send, unless the command does not use the providers (see {@linkcode DefaultConfigOptions}).
  */
 export async function resolveConfig(options: ResolveOptions = {}): Promise<ResolvedConfig> {
   const env = options.env ?? ((name: string) => Deno.env.get(name));
@@ -39,7 +40,7 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
     exists: isFile,
   });
   if (!found) {
-    const { config, banner } = defaultConfig(env);
+    const { config, banner } = defaultConfig(env, { usesProviders: options.usesProviders });
     return { config, path: undefined, warnings: [], banner, locate: undefined };
   }
   const { config, warnings, locate } = await loadConfigFile(found.path, { env, source: found.source });

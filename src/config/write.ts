@@ -1,4 +1,5 @@
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
+import { ConfigError } from "./errors.ts";
 
 export interface WriteFileOptions {
   /** The file's permission bits; 0600 by default, as for anything holding keys or tokens. */
@@ -23,9 +24,11 @@ export interface WriteResult {
 /**
  * Replaces a file so that readers see the old content or the new, never half of either: the text goes
  * to a temporary file in the same folder (so the rename cannot cross file systems), created with
- * `mode` before a byte is written, then renamed over `path`. A missing folder is created 0700, since
- * it will hold secrets. On any failure or abort the temporary file and the backup are removed and the
- * original is untouched.
+ * `mode` before a byte is written, then renamed over `path`. When `path` is a symlink (a dotfiles
+ * manager's), the file it leads to is replaced instead and the link kept; the backup stays beside
+ * `path`. A missing folder is created 0700, since it will hold secrets. On any failure or abort the
+ * temporary file and the backup are removed and the original is untouched; a failure is thrown as a
+ * `ConfigError` (`cannot write <path>: <the system's reason>`), an abort as the signal's reason.
  *
  * @example
  * ```ts
@@ -38,24 +41,26 @@ export async function writeFileAtomic(
   options: WriteFileOptions = {},
 ): Promise<WriteResult> {
   const mode = options.mode ?? 0o600;
-  const folder = dirname(path);
-  const createdFolder = !(await _exists(folder));
-  if (createdFolder) await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
   const made: string[] = [];
   try {
+    const target = await _linkTarget(path);
+    const folder = dirname(target);
+    const createdFolder = !(await _exists(folder));
+    if (createdFolder) await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
     const backup = options.backupAt ? await _backup(path, options.backupAt, made) : undefined;
-    const temp = join(folder, `.${basename(path)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
+    const temp = join(folder, `.${basename(target)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
     await Deno.writeTextFile(temp, "", { createNew: true, mode });
     made.push(temp);
     // The umask may have narrowed `mode`; the file must end up with exactly what was asked.
     await Deno.chmod(temp, mode);
     await Deno.writeTextFile(temp, text);
     options.signal?.throwIfAborted();
-    await Deno.rename(temp, path);
+    await Deno.rename(temp, target);
     return { backup, createdFolder };
   } catch (error) {
     for (const leftover of made.reverse()) await Deno.remove(leftover).catch(() => {});
-    throw error;
+    if (options.signal?.aborted) throw error;
+    throw new ConfigError(path, [{ message: `cannot write ${path}: ${_message(error)}` }]);
   }
 }
 
@@ -107,4 +112,30 @@ async function _exists(path: string): Promise<boolean> {
     if (error instanceof Deno.errors.NotFound) return false;
     throw error;
   }
+}
+
+/**
+ * The file `path` leads to: itself, or where its symlinks (a chain of them, or one to a file not made
+ * yet) point. A relative link is read from the folder the link really sits in, as the system reads it.
+ */
+async function _linkTarget(path: string): Promise<string> {
+  for (let hops = 0; hops < _MAX_LINKS; hops++) {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return path;
+      throw error;
+    }
+    if (!info.isSymlink) return path;
+    path = resolve(await Deno.realPath(dirname(path)), await Deno.readLink(path));
+  }
+  throw new Deno.errors.FilesystemLoop(`too many levels of symbolic links: ${path}`);
+}
+
+/** As many links as Linux follows for one path before giving up (ELOOP). */
+const _MAX_LINKS = 40;
+
+function _message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

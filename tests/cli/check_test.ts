@@ -117,3 +117,16 @@ Deno.test("relay check refuses a key an HTTP header cannot carry, at its place, 
       "which takes printable ASCII only\n",
   );
 });
+
+Deno.test("relay check with no config refuses a bad $ANTHROPIC_API_KEY in one line, never showing it", async () => {
+  const { code, stdout, stderr } = await runRelay(["check"], {
+    env: { ANTHROPIC_API_KEY: "sk-ant-SECRET\nsk-ant-SECRET" },
+  });
+  assert.equal(code, 1);
+  assert.equal(stdout, "");
+  assert.equal(
+    stderr,
+    "$ANTHROPIC_API_KEY (used as no config file was found): character 14 is a line break: it travels in " +
+      "an HTTP header, which takes printable ASCII only\n",
+  );
+});

@@ -280,3 +280,59 @@ Deno.test("relay env --claude-settings and relay init name a path they cannot re
     assert.doesNotMatch(stderr, /Uncaught| {4}at /);
   }
 });
+
+Deno.test("relay env, usage and status with no config are not stopped by a $ANTHROPIC_API_KEY relay cannot send", async () => {
+  const { code, stdout, stderr } = await runRelay(["env"], {
+    env: { ANTHROPIC_API_KEY: "sk-ant-SECRET\u00e9" },
+  });
+  assert.equal(code, 0, stderr);
+  assert.equal(stdout, "export ANTHROPIC_BASE_URL=http://127.0.0.1:8787\n");
+  assert.match(
+    stderr,
+    /\$ANTHROPIC_API_KEY cannot be used, so relay serve would refuse to start: character 14/,
+  );
+  assert.ok(!stderr.includes("SECRET"), stderr);
+  // Nor are relay usage and relay status, which read the ledger's place and the admin API's.
+  const usage = await runRelay(["usage"], { env: { ANTHROPIC_API_KEY: "sk-ant-SECRET\u00e9" } });
+  assert.match(usage.stderr, /^no ledger at .* yet: relay serve creates it when it starts\n$/);
+  const status = await runRelay(["status"], { env: { ANTHROPIC_API_KEY: "sk-ant-SECRET\u00e9" } });
+  assert.match(status.stderr, /^relay's admin API is off: the built-in defaults sets no server.admin.token/);
+});
+
+Deno.test("relay env --claude-settings and relay init name a path they cannot write and why, with no stack trace", async () => {
+  const folder = await sandbox();
+  // A folder that cannot be made, even by root: its name is taken by a link to nowhere.
+  await Deno.symlink(`${folder}/nowhere/at-all`, `${folder}/link`);
+  for (
+    const args of [
+      ["env", "--claude-settings", `${folder}/link/settings.json`],
+      ["init", "-c", `${folder}/link/relay.yaml`, "--yes", "--provider", "mock"],
+    ]
+  ) {
+    const { code, stderr } = await runRelay(args, { cwd: folder });
+    assert.equal(code, 1, args.join(" "));
+    assert.match(
+      stderr,
+      /^cannot write .*\/link\/(settings\.json|relay\.yaml): File exists \(os error 17\): mkdir '.*\/link'$/m,
+    );
+    assert.doesNotMatch(stderr, /Uncaught| {4}at /);
+  }
+});
+
+Deno.test("relay env --claude-settings writes through a symlinked settings file, keeping the link", async () => {
+  const home = await sandbox();
+  await Deno.mkdir(`${home}/dotfiles`);
+  await Deno.writeTextFile(`${home}/dotfiles/settings.json`, '{"model":"x"}', { mode: 0o600 });
+  await Deno.mkdir(`${home}/.claude`);
+  await Deno.symlink("../dotfiles/settings.json", `${home}/.claude/settings.json`);
+  const { code, stderr } = await runRelay(["env", "--claude-settings"], { cwd: home });
+  assert.equal(code, 0, stderr);
+  assert.ok((await Deno.lstat(`${home}/.claude/settings.json`)).isSymlink);
+  assert.deepEqual(JSON.parse(await Deno.readTextFile(`${home}/dotfiles/settings.json`)), {
+    model: "x",
+    env: { ANTHROPIC_BASE_URL: "http://127.0.0.1:8787" },
+  });
+  assert.deepEqual((await Array.fromAsync(Deno.readDir(`${home}/.claude`))).map((e) => e.name), [
+    "settings.json",
+  ]);
+});

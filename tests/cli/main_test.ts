@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { VERSION } from "../../src/version.ts";
-import { runRelay } from "../_helpers/cli.ts";
+import { FROM_SOURCE, runRelay } from "../_helpers/cli.ts";
 
 Deno.test("relay --version prints the version", async () => {
   const { code, stdout } = await runRelay(["--version"]);
@@ -29,4 +29,17 @@ Deno.test("an unknown command fails with a pointer to --help", async () => {
   assert.notEqual(code, 0);
   assert.match(stderr, /unknown command 'srve'/);
   assert.match(stderr, /relay --help/);
+});
+
+Deno.test("relay says in one line that it cannot write its output to a full disk, and exits 1", async () => {
+  const toFullDisk = ["sh", "-c", 'exec "$@" >/dev/full', "sh", ...FROM_SOURCE];
+  for (const args of [["env"], ["env", "--json"], ["--version"]]) {
+    const { code, stderr } = await runRelay(args, { command: toFullDisk });
+    assert.equal(code, 1, args.join(" "));
+    assert.equal(
+      stderr.split("\n").filter((line) => line.startsWith("relay:")).join("\n"),
+      "relay: cannot write its output: No space left on device",
+    );
+    assert.doesNotMatch(stderr, /Uncaught| {4}at /);
+  }
 });

@@ -41,6 +41,27 @@ Deno.test("relay serve says so and exits 1 when it cannot open its ledger", asyn
   assert.match(stderr, /set ledger\.path to a writable file, or ledger\.enabled: false/);
 });
 
+Deno.test("relay serve on the built-in defaults serves without a ledger it cannot open, and says so", async () => {
+  const folder = await sandbox();
+  await Deno.writeTextFile(`${folder}/not-a-folder`, "");
+  await using relay = await spawnRelay([], { cwd: folder, env: { XDG_DATA_HOME: `${folder}/not-a-folder` } });
+  const warning = JSON.parse(await relay.waitForLine(/"msg":"relay cannot open its usage ledger/));
+  assert.equal(warning.level, "warn");
+  assert.equal(warning.msg, "relay cannot open its usage ledger, so usage is not recorded");
+  assert.equal(warning.path, `${folder}/not-a-folder/relay/ledger.db`);
+  assert.match(warning.error, /not-a-folder/);
+  assert.match(warning.hint, /ledger\.path/);
+  const response = await fetch(`${relay.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: '{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}',
+  });
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  relay.process.kill("SIGTERM");
+  assert.equal((await relay.process.status).code, 0);
+});
+
 Deno.test("relay serve with ledger.enabled false writes no database", async () => {
   const folder = await sandbox();
   await writeConfig(folder, `ledger:\n  enabled: false\n${MOCK}`);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { CREATE_CONFIG_HINT, defaultConfig } from "../../src/config/default.ts";
+import { ConfigError } from "../../src/config/errors.ts";
 import { configSchema } from "../../src/config/schema.ts";
 
 const KEY = "sk-ant-api03-secret-secret-secret-x7f2";
@@ -45,4 +46,40 @@ Deno.test("defaultConfig's banner takes its advice from CREATE_CONFIG_HINT", () 
   const { banner } = defaultConfig(() => undefined);
   assert.ok(banner.endsWith(`To configure relay, ${CREATE_CONFIG_HINT}.`));
   assert.match(banner, /run `relay init`/, "the wizard is where a first run is pointed");
+});
+
+const keyIs = (value: string) => (name: string) => name === "ANTHROPIC_API_KEY" ? value : undefined;
+
+Deno.test("defaultConfig refuses a $ANTHROPIC_API_KEY a header cannot carry, as a file's key, never showing it", () => {
+  for (
+    const [value, why] of [
+      ["sk-ant-SECRET\nsk-ant-SECRET", "character 14 is a line break"],
+      ["sk-ant-SECRET\u00e9", "character 14 is not ASCII"],
+      // Not trimmed: `key: ${ANTHROPIC_API_KEY}` in a file refuses these too.
+      ["sk-ant-SECRET\r", "character 14 is a line break"],
+      ["sk-ant-SECRET ", "starts or ends with a space"],
+    ]
+  ) {
+    assert.throws(
+      () => defaultConfig(keyIs(value)),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /^\$ANTHROPIC_API_KEY \(used as no config file was found\): /);
+        assert.ok(error.message.includes(why), error.message);
+        assert.ok(!error.message.includes("SECRET"), error.message);
+        return true;
+      },
+    );
+  }
+});
+
+Deno.test("defaultConfig for a command that uses no provider puts the mock in place of a bad key, saying why", () => {
+  const { config, banner } = defaultConfig(keyIs("sk-ant-SECRET\u00e9"), { usesProviders: false });
+  assert.deepEqual(config.providers.map((p) => p.type), ["mock"]);
+  assert.equal(
+    banner.split("\n")[1],
+    "$ANTHROPIC_API_KEY cannot be used, so relay serve would refuse to start: character 14 is not ASCII: " +
+      "it travels in an HTTP header, which takes printable ASCII only.",
+  );
+  assert.ok(!banner.includes("SECRET"));
 });

@@ -55,3 +55,13 @@ Deno.test("resolveConfig refuses a missing --config file instead of using defaul
     );
   });
 });
+
+Deno.test("resolveConfig on the defaults refuses a bad $ANTHROPIC_API_KEY unless the command uses no provider", async () => {
+  await inTempDirs(async (cwd, home) => {
+    const env = (name: string) => (name === "ANTHROPIC_API_KEY" ? "sk-ant-a\nsk-ant-b" : undefined);
+    await assert.rejects(() => resolveConfig({ env, cwd, home }), ConfigError, "$ANTHROPIC_API_KEY");
+    const resolved = await resolveConfig({ env, cwd, home, usesProviders: false });
+    assert.deepEqual(resolved.config.providers.map((p) => p.type), ["mock"]);
+    assert.match(resolved.banner ?? "", /\$ANTHROPIC_API_KEY cannot be used/);
+  });
+});

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ConfigError } from "../../src/config/errors.ts";
 import { backupPath, writeFileAtomic } from "../../src/config/write.ts";
 
 async function folder(): Promise<string> {
@@ -108,5 +109,47 @@ Deno.test("backupPath stamps UTC seconds in a sortable, shell-safe form", () => 
   assert.equal(
     backupPath("/a/relay.yaml", new Date("2031-12-31T23:59:59Z"), 2),
     "/a/relay.yaml.bak-20311231T235959Z-2",
+  );
+});
+
+Deno.test("writeFileAtomic replaces the file a symlink leads to, keeping the link and the backup beside it", async () => {
+  const root = await folder();
+  await Deno.mkdir(`${root}/dotfiles`);
+  await Deno.mkdir(`${root}/config`);
+  await Deno.writeTextFile(`${root}/dotfiles/relay.yaml`, "old\n", { mode: 0o600 });
+  // A relative link, a chain of two as a dotfiles manager may leave.
+  await Deno.symlink("../dotfiles/relay.yaml", `${root}/config/middle.yaml`);
+  await Deno.symlink(`${root}/config/middle.yaml`, `${root}/config/relay.yaml`);
+  const at = new Date("2025-01-02T03:04:05Z");
+  const { backup } = await writeFileAtomic(`${root}/config/relay.yaml`, "new\n", {
+    backupAt: at,
+    mode: 0o640,
+  });
+  assert.ok((await Deno.lstat(`${root}/config/relay.yaml`)).isSymlink);
+  assert.ok((await Deno.lstat(`${root}/config/middle.yaml`)).isSymlink);
+  assert.equal(await Deno.readTextFile(`${root}/dotfiles/relay.yaml`), "new\n");
+  assert.equal(await mode(`${root}/dotfiles/relay.yaml`), 0o640);
+  assert.equal(backup, `${root}/config/relay.yaml.bak-20250102T030405Z`);
+  assert.equal(await Deno.readTextFile(backup!), "old\n");
+  assert.deepEqual(await entries(`${root}/dotfiles`), ["relay.yaml"], "no temporary file left");
+});
+
+Deno.test("writeFileAtomic creates the file a dangling symlink points at, in a new 0700 folder", async () => {
+  const root = await folder();
+  await Deno.symlink(`${root}/dotfiles/relay.yaml`, `${root}/relay.yaml`);
+  const { createdFolder } = await writeFileAtomic(`${root}/relay.yaml`, "x\n");
+  assert.equal(createdFolder, true);
+  assert.ok((await Deno.lstat(`${root}/relay.yaml`)).isSymlink);
+  assert.equal(await Deno.readTextFile(`${root}/dotfiles/relay.yaml`), "x\n");
+  assert.equal(await mode(`${root}/dotfiles`), 0o700);
+});
+
+Deno.test("writeFileAtomic names the path and the system's reason when it cannot write", async () => {
+  const root = await folder();
+  await Deno.symlink(`${root}/a`, `${root}/a`);
+  await assert.rejects(
+    writeFileAtomic(`${root}/a`, "x\n"),
+    ConfigError,
+    `cannot write ${root}/a: too many levels of symbolic links`,
   );
 });

@@ -69,7 +69,8 @@ function _bedrockModels(region: string): string {
 /** The region Bedrock's question suggests when the environment names none. */
 const _DEFAULT_REGION = "us-east-1";
 
-const _found = (context: InitContext, name: string) => context.env(name) ? `${name} is set` : undefined;
+const _found = (context: InitContext, name: string) =>
+  context.env(name)?.trim() ? `${name} is set` : undefined;
 
 const _KINDS: readonly ProviderKind[] = [
   {

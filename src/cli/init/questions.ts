@@ -58,7 +58,7 @@ async function _chooseProviders(context: InitContext, flag: string[]): Promise<P
   const defaults = existing.length > 0
     ? existing.map((p) => p.name)
     : context.yes
-    ? [context.env("ANTHROPIC_API_KEY") ? "anthropic" : "mock"]
+    ? [context.env("ANTHROPIC_API_KEY")?.trim() ? "anthropic" : "mock"]
     : undefined;
   const detected = offered.filter((kind) => kind.found?.(context)).map((kind) => kind.type);
   const picked = await answerQuestion(context, {
