@@ -201,7 +201,15 @@ async function _writeClaudeSettings(
   } catch (error) {
     return reportConfigError(error);
   }
+  const holdsToken = vars.ANTHROPIC_AUTH_TOKEN !== undefined;
   if (merged.changes.length === 0) {
+    // An earlier relay may have put the token in and left the file readable to others.
+    const mode = _settingsMode(path, existing?.mode, holdsToken);
+    try {
+      if (mode !== existing?.mode) await Deno.chmod(path, mode);
+    } catch (error) {
+      return reportConfigError(new ConfigError(path, [{ message: `cannot make ${path} private: ${error}` }]));
+    }
     console.log(`${path} already points Claude Code at relay: nothing to change.`);
     return 0;
   }
@@ -225,7 +233,7 @@ async function _writeClaudeSettings(
       throw error;
     }
   }
-  const mode = _settingsMode(path, existing?.mode, vars.ANTHROPIC_AUTH_TOKEN !== undefined);
+  const mode = _settingsMode(path, existing?.mode, holdsToken);
   try {
     await writeFileAtomic(path, merged.text, { mode });
   } catch (error) {
@@ -238,7 +246,7 @@ async function _writeClaudeSettings(
 }
 
 /**
- * The mode the settings file is written with: its own, unless it gets relay's client token, which
+ * The mode the settings file is written with: its own, unless it holds relay's client token, which
  * nobody else may read (relay refuses a config that others can read for the same token); a new file is
  * private either way.
  */
@@ -248,7 +256,7 @@ function _settingsMode(path: string, existing: number | undefined, holdsToken: b
   if ((existing & 0o077) === 0) return existing;
   if (!holdsToken) return existing;
   const octal = existing.toString(8).padStart(4, "0");
-  console.error(`${path} was mode ${octal}; written 0600 as it now holds relay's client token`);
+  console.error(`${path} was mode ${octal}; made 0600 as it holds relay's client token`);
   return 0o600;
 }
 

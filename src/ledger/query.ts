@@ -1,4 +1,5 @@
 import type { DatabaseSync } from "node:sqlite";
+import { ADDED_COLUMNS, columnsOf } from "./store.ts";
 
 /** What `relay usage` can total by. */
 export const USAGE_GROUPS = ["model", "provider", "key", "client"] as const;
@@ -68,18 +69,26 @@ export function usageReport(
 ): UsageReport {
   const until = options.until ?? Date.now();
   const period = [options.since, until] as const;
-  const groups = _totals(database, _GROUP_COLUMNS[options.by], period);
-  const [total] = _totals(database, "NULL", period);
+  // A ledger an older relay wrote, and no relay has opened since, lacks the columns added since: NULL.
+  const present = new Set(columnsOf(database));
+  const added = ADDED_COLUMNS.map(([name]) => present.has(name) ? name : `NULL AS ${name}`).join(", ");
+  const groups = _totals(database, _GROUP_COLUMNS[options.by], added, period);
+  const [total] = _totals(database, "NULL", added, period);
   return { since: options.since, until, by: options.by, groups, total: total ?? _toTotals({}) };
 }
 
-function _totals(database: DatabaseSync, group: string, period: readonly [number, number]): UsageTotals[] {
+function _totals(
+  database: DatabaseSync,
+  group: string,
+  added: string,
+  period: readonly [number, number],
+): UsageTotals[] {
   // Ranks among the group's rows put each percentile at the nearest rank: the smallest value whose
   // rank is at least q * n. Requests without a time to first byte sort last and are not counted.
   const rows = database.prepare(`
     WITH period AS (
       SELECT ${group} AS name, outcome, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-        web_search_requests, cost_usd, ttfb_ms, duration_ms
+        ${added}, cost_usd, ttfb_ms, duration_ms
       FROM requests WHERE time >= ? AND time < ?
     ),
     ranked AS (

@@ -6,7 +6,9 @@ import type { LedgerRecord } from "./entry.ts";
 
 /**
  * The schema, one migration a step; `PRAGMA user_version` says how many ran. Only ever append: a
- * database written by an older relay is brought up to date by the steps it has not seen.
+ * database written by an older relay is brought up to date by the steps it has not seen, and an older
+ * relay refuses a database with steps it has not seen. A new column goes in {@linkcode ADDED_COLUMNS}
+ * instead.
  */
 const _MIGRATIONS: readonly string[] = [
   `CREATE TABLE requests (
@@ -34,8 +36,16 @@ const _MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX requests_time ON requests (time);
   CREATE INDEX requests_client_time ON requests (client, time);`,
+];
+
+/**
+ * Columns added since the steps, when a file lacks them, without a step: an older relay's inserts name
+ * their columns, so it can go on writing the file (sharing it, or started again after a downgrade or a
+ * failed upgrade), and a reader takes a missing one as NULL (`relay usage` of an archived ledger).
+ */
+export const ADDED_COLUMNS: readonly (readonly [name: string, type: string])[] = [
   // Rows written before it hold NULL: no search was counted then.
-  `ALTER TABLE requests ADD COLUMN web_search_requests INTEGER;`,
+  ["web_search_requests", "INTEGER"],
 ];
 
 /** Each column and where its value comes from, in the order the insert binds them. */
@@ -412,7 +422,7 @@ function _version(database: DatabaseSync): number {
 }
 
 function _migrate(database: DatabaseSync): void {
-  if (_checkedVersion(database) === _MIGRATIONS.length) return;
+  if (_checkedVersion(database) === _MIGRATIONS.length && _missingColumns(database).length === 0) return;
   // Under the write lock, asked again: another relay opening the same new file may have run the steps since.
   database.exec("BEGIN IMMEDIATE");
   try {
@@ -420,11 +430,24 @@ function _migrate(database: DatabaseSync): void {
       database.exec(_MIGRATIONS[step]);
     }
     database.exec(`PRAGMA user_version = ${_MIGRATIONS.length}`);
+    for (const [name, type] of _missingColumns(database)) {
+      database.exec(`ALTER TABLE requests ADD COLUMN ${name} ${type}`);
+    }
     database.exec("COMMIT");
   } catch (error) {
     _rollBack(database);
     throw error;
   }
+}
+
+function _missingColumns(database: DatabaseSync): (readonly [string, string])[] {
+  const present = new Set(columnsOf(database));
+  return ADDED_COLUMNS.filter(([name]) => !present.has(name));
+}
+
+/** The names of the columns the `requests` table of `database` has. */
+export function columnsOf(database: DatabaseSync): string[] {
+  return database.prepare("PRAGMA table_info(requests)").all().map((row) => String(row.name));
 }
 
 /** The schema version of `database`, which this relay must know. */

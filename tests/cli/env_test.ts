@@ -226,13 +226,21 @@ Deno.test("relay env --claude-settings PATH merges, keeps other keys, and asks b
     env: { DISABLE_TELEMETRY: "1", ANTHROPIC_AUTH_TOKEN: TOKEN, ANTHROPIC_BASE_URL: "http://127.0.0.1:8787" },
   });
   assert.equal((await Deno.stat(settings)).mode! & 0o777, 0o600, "the token is private");
-  assert.equal(stderr, `${settings} was mode 0644; written 0600 as it now holds relay's client token\n`);
+  assert.equal(stderr, `${settings} was mode 0644; made 0600 as it holds relay's client token\n`);
   assert.match(stdout, /ANTHROPIC_AUTH_TOKEN=rly\.\.\.eeff \(was rly\.\.\.0000\)/);
   assert.match(stdout, /ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:8787 \(added\)/);
 
   const again = await runRelay(["env", "-c", path, "--claude-settings", settings]);
   assert.equal(again.code, 0);
   assert.match(again.stdout, /nothing to change/);
+
+  // As an earlier relay left it: the token in, readable by others. Nothing to change but the mode.
+  await Deno.chmod(settings, 0o644);
+  const tightened = await runRelay(["env", "-c", path, "--claude-settings", settings]);
+  assert.equal(tightened.code, 0);
+  assert.match(tightened.stdout, /nothing to change/);
+  assert.equal(tightened.stderr, `${settings} was mode 0644; made 0600 as it holds relay's client token\n`);
+  assert.equal((await Deno.stat(settings)).mode! & 0o777, 0o600);
 });
 
 Deno.test("relay env --claude-settings keeps the file's mode when no client token goes in", async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { LedgerBusyError } from "../../src/ledger/busy.ts";
 import { LedgerStore } from "../../src/ledger/store.ts";
+import { usageReport } from "../../src/ledger/query.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { ledgerRecord, tempFolder } from "./_records.ts";
 
@@ -23,7 +24,7 @@ Deno.test("LedgerStore.open creates a private folder and file, in WAL mode, with
     assert.equal((await Deno.stat(`${folder.path}/data/relay`)).mode! & 0o777, 0o700);
     assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
     assert.equal(store.database.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
-    assert.equal(store.database.prepare("PRAGMA user_version").get()?.user_version, 2);
+    assert.equal(store.database.prepare("PRAGMA user_version").get()?.user_version, 1);
   } finally {
     store.close();
   }
@@ -71,7 +72,7 @@ Deno.test("records survive closing and reopening the store: every field", async 
     assert.equal(rows[1].web_search_requests, null);
     assert.equal(
       reopened.database.prepare("PRAGMA user_version").get()?.user_version,
-      2,
+      1,
       "no migration twice",
     );
   } finally {
@@ -79,7 +80,7 @@ Deno.test("records survive closing and reopening the store: every field", async 
   }
 });
 
-Deno.test("a ledger written before web searches were counted opens with its rows, and takes the new column", async () => {
+Deno.test("a ledger written before web searches were counted is read as it is, and written with the new column", async () => {
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;
   // The schema and a row as a relay of schema 1 wrote them.
@@ -96,10 +97,14 @@ Deno.test("a ledger written before web searches were counted opens with its rows
       cost_usd) VALUES (1, 'before', 'ci', 'POST', '/v1/messages', 'complete', 1, 10, 4, 0.25);
     PRAGMA user_version = 1;`);
   old.close();
-  assert.throws(
-    () => LedgerStore.open(path, { readOnly: true }),
-    /older than this relay \(run relay serve once\)/,
-  );
+  // `relay usage` of such a file (archived, or still an older relay's) reads it without changing it.
+  const archive = LedgerStore.open(path, { readOnly: true });
+  try {
+    const { total } = usageReport(archive.database, { since: 0, until: 2, by: "client" });
+    assert.deepEqual([total.requests, total.inputTokens, total.webSearches, total.costUsd], [1, 4, 0, 0.25]);
+  } finally {
+    archive.close();
+  }
 
   const store = LedgerStore.open(path);
   try {
@@ -116,7 +121,12 @@ Deno.test("a ledger written before web searches were counted opens with its rows
       { request_id: "before", input_tokens: 4, cost_usd: 0.25, web_search_requests: null },
       { request_id: "after", input_tokens: 1, cost_usd: 0.0136611, web_search_requests: 5 },
     ]);
-    assert.equal(store.database.prepare("PRAGMA user_version").get()?.user_version, 2);
+    // A column added, no step: an older relay sharing the file goes on writing it.
+    assert.equal(store.database.prepare("PRAGMA user_version").get()?.user_version, 1);
+    store.database.exec(
+      `INSERT INTO requests (time, request_id, client, method, path, outcome, attempts, duration_ms)
+        VALUES (3, 'older relay', 'ci', 'POST', '/v1/messages', 'complete', 1, 10)`,
+    );
     assert.deepEqual(store.costByClientSince(0), new Map([["ci", 0.2636611]]));
   } finally {
     store.close();
