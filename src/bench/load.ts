@@ -3,6 +3,7 @@
  * first byte, to every SSE event and to its last byte.
  */
 import { SseDecoder, type SseEvent } from "../stream/sse_decode.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /** One Messages request as the bench sends it; the target adds its own credential. */
 export interface BenchRequest {
@@ -179,7 +180,7 @@ function _seconds(ms: number): string {
 function _causes(error: unknown): string {
   const messages = [];
   for (let at = error; at !== undefined; at = at instanceof Error ? at.cause : undefined) {
-    messages.push(at instanceof Error ? at.message : String(at));
+    messages.push(errorMessage(at));
   }
   return messages.join(": ");
 }

@@ -34,6 +34,7 @@ import { SCENARIO_NAMES, type ScenarioName, type ScenarioOptions, scenarioReques
 import { type BenchServer, whileServing } from "./servers.ts";
 import type { BenchSetup } from "./setups.ts";
 import type { SseEvent } from "../stream/sse_decode.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /** How much to send. */
 export interface BenchPlan {
@@ -91,7 +92,7 @@ export interface Measured {
 export class BenchFailed extends Error {
   override name = "BenchFailed";
   constructor(cause: unknown, readonly measured: Measured) {
-    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    super(errorMessage(cause), { cause });
   }
 }
 

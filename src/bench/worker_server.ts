@@ -16,6 +16,7 @@ import { createLogger } from "../util/logger.ts";
 import { serveBare } from "./bare_passthrough.ts";
 import type { Usage } from "./process_usage.ts";
 import type { BenchServer } from "./servers.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /**
  * What a worker serves: relay on a config (a parsed one: it is plain data, copied to the worker as it
@@ -132,7 +133,7 @@ export function serveBenchWorker(): void {
         served = _start(data.start);
         scope.postMessage({ id, listening: served.url });
       } catch (error) {
-        scope.postMessage({ id, failed: error instanceof Error ? error.message : String(error) });
+        scope.postMessage({ id, failed: errorMessage(error) });
       }
     } else if ("usage" in data) {
       const { heapUsed } = Deno.memoryUsage();

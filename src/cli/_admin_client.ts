@@ -4,6 +4,7 @@ import { resolveConfig } from "../config/resolve.ts";
 import { configSchema } from "../config/schema.ts";
 import { readFieldsDespite } from "../config/read_despite.ts";
 import { parseJsonObject } from "../util/json.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /** A refusal `relay status` and `relay reload` report as it is, exiting 1. */
 export class AdminClientError extends Error {
@@ -65,7 +66,7 @@ export async function adminRequest(
   try {
     response = await fetch(url, { method, headers: { authorization: `Bearer ${token}` } });
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     if (options.url !== undefined) {
       throw new AdminClientError(`relay is not reachable at ${base} (${reason}); is it running?`);
     }

@@ -12,6 +12,7 @@ import { MAX_MOCK_EVENTS } from "../providers/mock_options.ts";
 import { estimateTokens } from "../routing/token_estimate.ts";
 import { terminalSafeJson } from "../util/logger.ts";
 import { Cancelled, canPrompt, terminalPrompter } from "./_prompts.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /**
  * `relay bench`: relay's time to first byte, throughput and memory against a direct connection to
@@ -107,7 +108,7 @@ async function _bench(options: _BenchOptions): Promise<number> {
       ? stopped.signal.reason
       : error instanceof _Stop
       ? error
-      : new _Stop(error instanceof Error ? error.message : String(error), 1);
+      : new _Stop(errorMessage(error), 1);
     if (stop.said) console.error(stop.said);
     if (options.json) {
       // What a failed run had measured goes out with why it failed.

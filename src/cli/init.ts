@@ -12,6 +12,7 @@ import { type InitContext, type InitOptions, listFindings, loadContext } from ".
 import { refuseFlags } from "./init/flags.ts";
 import { offeredKinds } from "./init/providers.ts";
 import { askSetup } from "./init/questions.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /**
  * `relay init`: from nothing (or an existing config) to a private config file Claude Code can use,
@@ -148,7 +149,7 @@ function _whyServeRefuses(context: InitContext, built: Built): string | undefine
     routesFromConfig(built.config, context.path, { ...systemEnvironment, env: context.env });
     return undefined;
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return errorMessage(error);
   }
 }
 

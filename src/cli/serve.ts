@@ -11,6 +11,7 @@ import { createLogger, type Logger } from "../util/logger.ts";
 import { StderrSink } from "../util/stderr_sink.ts";
 import { reportConfigError } from "./_config_error.ts";
 import { reloadTriggers } from "./_reload_triggers.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /**
  * `relay serve`: runs relay until SIGINT/SIGTERM, then drains in-flight streams. SIGHUP, a change to
@@ -88,7 +89,7 @@ async function _serveLogged(
     runtime.follow((next) => ledger.reconfigure(next));
   } catch (error) {
     await sink.flush(_FLUSH_MS);
-    console.error(`relay cannot open its usage ledger: ${_message(error)}`);
+    console.error(`relay cannot open its usage ledger: ${errorMessage(error)}`);
     console.error("set ledger.path to a writable file, or ledger.enabled: false");
     return 1;
   }
@@ -159,17 +160,13 @@ function _openLedger(config: Config, path: string | undefined, logger: Logger): 
     if (path !== undefined) throw error;
     logger.warn("relay cannot open its usage ledger, so usage is not recorded", {
       path: ledgerPath(config.ledger.path, (name) => Deno.env.get(name)),
-      error: _message(error),
+      error: errorMessage(error),
       hint:
         "make its folder writable, or write a config file (relay init) with ledger.path or ledger.enabled: false",
     });
     logger.info("ledger", { path: "off (it could not be opened)" });
     return openLedger({ ...config, ledger: { ...config.ledger, enabled: false } }, { logger });
   }
-}
-
-function _message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** What to do about the server's failing to accept connections, when relay can tell. */

@@ -18,6 +18,7 @@ import { visible } from "../util/visible.ts";
 import { readFieldsDespite } from "../config/read_despite.ts";
 import { terminalColour } from "./_colour.ts";
 import { reportConfigError } from "./_config_error.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /**
  * `relay usage`: totals from the ledger over a period, by model, provider, key or client. Reads the
@@ -105,7 +106,7 @@ async function _usage(
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) {
       console.error(
-        `relay cannot read the ledger ${path}: ${error instanceof Error ? error.message : error}`,
+        `relay cannot read the ledger ${path}: ${errorMessage(error)}`,
       );
       return 1;
     }

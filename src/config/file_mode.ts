@@ -1,4 +1,5 @@
 import { ConfigError } from "./errors.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /** The part of a file's stat the check reads; `null` where the platform has no such notion. */
 export interface FileOwnership {
@@ -81,7 +82,7 @@ function _reason(error: unknown): string {
   if (error instanceof Deno.errors.IsADirectory) return "it is a directory";
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
   // Other OS errors read "File name too long (os error 36): stat '/path'"; the path is already named.
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const text = message.replace(/ \(os error \d+\)[^]*$/, "");
   return text.charAt(0).toLowerCase() + text.slice(1);
 }

@@ -1,5 +1,6 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { ConfigError } from "./errors.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 export interface WriteFileOptions {
   /** The file's permission bits; 0600 by default, as for anything holding keys or tokens. */
@@ -60,7 +61,7 @@ export async function writeFileAtomic(
   } catch (error) {
     for (const leftover of made.reverse()) await Deno.remove(leftover).catch(() => {});
     if (options.signal?.aborted) throw error;
-    throw new ConfigError(path, [{ message: `cannot write ${path}: ${_message(error)}` }]);
+    throw new ConfigError(path, [{ message: `cannot write ${path}: ${errorMessage(error)}` }]);
   }
 }
 
@@ -135,7 +136,3 @@ async function _linkTarget(path: string): Promise<string> {
 
 /** As many links as Linux follows for one path before giving up (ELOOP). */
 const _MAX_LINKS = 40;
-
-function _message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

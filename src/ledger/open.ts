@@ -12,6 +12,7 @@ import { Retention } from "./retention.ts";
 import { SharedSpend } from "./shared_spend.ts";
 import { LedgerStore } from "./store.ts";
 import { LedgerWriter } from "./writer.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /** The ledger as `relay serve` runs it, and the clients whose budgets it feeds. */
 export interface OpenLedger {
@@ -150,7 +151,7 @@ function _readBack(
     clients.written(records, readSpent);
   } catch (error) {
     logger.warn("could not read the month's spend back from the ledger", {
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
     });
   }
 }

@@ -2,6 +2,7 @@ import { realTimers, type Timers } from "../util/timers.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import type { LedgerRecord } from "./entry.ts";
 import { LedgerBusyError } from "./busy.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 export interface LedgerWriterOptions {
   /**
@@ -113,10 +114,10 @@ export class LedgerWriter {
         if (this.#waiting.length === 0 && !this.#closed) {
           return this.#retryLater(batch, "ledger write failed; retrying", {
             records: batch.length,
-            error: error instanceof Error ? error.message : String(error),
+            error: errorMessage(error),
           });
         }
-        this.#drop(batch.length, error instanceof Error ? error.message : String(error));
+        this.#drop(batch.length, errorMessage(error));
       }
       this.#admitWaiting();
     }

@@ -11,6 +11,7 @@ import { TOKEN_RETRY_AFTER_MS } from "./token_cache.ts";
 import type { Logger } from "../util/logger.ts";
 import type { Provider } from "./types.ts";
 import { createVertexProvider } from "./vertex.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /** Where adapters find credentials the config leaves to the machine: environment and files. */
 export interface ProviderEnvironment {
@@ -90,7 +91,7 @@ function _refreshFailed(provider: string, environment: ProviderEnvironment): (er
   return (error) =>
     environment.logger?.warn("token refresh failed", {
       provider,
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
       hint: "requests go on with the current token until it expires; the refresh is tried again " +
         `${TOKEN_RETRY_AFTER_MS / 1000} s on`,
     });

@@ -8,6 +8,7 @@
 import { parseJsonObject } from "../util/json.ts";
 import type { ProviderRequest } from "./types.ts";
 import { maskSecret, maskSecretsInLine } from "../util/mask.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /** Where an adapter gets the bearer token for its next request. */
 export interface TokenSource {
@@ -186,7 +187,7 @@ async function _tokenFrom(
     return await tokens.token(signal);
   } catch (error) {
     if (signal.aborted) throw signal.reason;
-    throw new Error(`${authName} failed: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`${authName} failed: ${errorMessage(error)}`);
   } finally {
     onCredential?.(false);
   }

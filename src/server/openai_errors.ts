@@ -7,6 +7,7 @@
 import { MAX_ERROR_BODY_BYTES, readWhole, translateWhole } from "../stream/translate_whole.ts";
 import { isJsonObject } from "../util/json.ts";
 import { type AnthropicErrorType, errorEnvelope, errorTypeForStatus } from "./errors.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /** A failure in Anthropic's terms: the status to answer before a stream, the type and text always. */
 export interface AnthropicFailure {
@@ -72,7 +73,7 @@ export async function openaiErrorFromAnthropic(response: Response, headers?: Hea
   try {
     ({ text } = await readWhole(response.body, MAX_ERROR_BODY_BYTES));
   } catch (cut) {
-    const reason = cut instanceof Error ? cut.message : String(cut);
+    const reason = errorMessage(cut);
     const message = `upstream answered HTTP ${response.status}, but its error body was cut off: ${reason}`;
     return openaiErrorResponse(response.status, message, { headers });
   }

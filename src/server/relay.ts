@@ -35,6 +35,7 @@ import { logRequest } from "./events.ts";
 import { headersForUpstream, responseForClient, undecodedEncoding } from "./headers.ts";
 import { graceOverError, type InFlight } from "./in_flight.ts";
 import type { RelayEnv } from "./request_id.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /** How hard relay tries before it gives a client the upstream's failure. */
 export interface RetryOptions {
@@ -1179,6 +1180,6 @@ function _upstreamFailure(error: unknown, route: Route): RelayError {
       : ["timeouts.idle", route.timeouts.idle];
     return new RelayError(504, `upstream ${provider} sent nothing for ${ms} ms (${field})`);
   }
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = errorMessage(error);
   return new RelayError(502, `upstream ${provider} failed: ${reason}`);
 }

@@ -9,6 +9,7 @@ import type { EventBus } from "../util/event_bus.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import type { RelayEvent, ReloadOutcome } from "./events.ts";
 import type { RequestSettings } from "./relay.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /** One config as relay serves it: what each request reads once, as it starts, and keeps to its end. */
 export interface Snapshot {
@@ -193,7 +194,7 @@ export class Runtime {
       next = this.#snapshot(previous.version + 1, config, previous.router, locate);
       for (const warning of warnings) next.logger.warn("config", { warning });
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       this.#lastError = { at: this.#now(), reason, error: message };
       previous.logger.error("config reload failed", { reason, path: previous.path, error: message });
       this.#publish({ ok: false, version: previous.version, reason, error: message });

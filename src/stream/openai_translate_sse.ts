@@ -6,6 +6,7 @@ import { AnswerCutError, BodyCutError } from "./body_cut.ts";
 import { SseDecoder } from "./sse_decode.ts";
 import type { SseEvent } from "./sse_decode.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /** A stream translation as the plumbing sees it; each method returns the encoded events to send. */
 export interface SseTranslation {
@@ -170,7 +171,7 @@ export function translateSse(
           events = decoder.feed(result.value);
         } catch (error) {
           if (translation.settling) end(controller);
-          else abandon(controller, [], `relay could not read the answer: ${_messageOf(error)}`, error);
+          else abandon(controller, [], `relay could not read the answer: ${errorMessage(error)}`, error);
           return;
         }
         const output: Uint8Array[] = [];
@@ -180,7 +181,7 @@ export function translateSse(
             output.push(...translation.event(event));
           }
         } catch (error) {
-          abandon(controller, output, `relay failed to translate the answer: ${_messageOf(error)}`, error);
+          abandon(controller, output, `relay failed to translate the answer: ${errorMessage(error)}`, error);
           return;
         }
         send(controller, output.length > 0 ? output : [new Uint8Array()]);
@@ -191,8 +192,4 @@ export function translateSse(
       return reader.cancel(reason);
     },
   }, { highWaterMark: 0 });
-}
-
-function _messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -75,10 +75,13 @@ Deno.test("a relay worker serves its config, ledger and all, until stopped", asy
 
 Deno.test("a worker that cannot start says why", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const config = benchConfig("http://127.0.0.1:1");
+  // Its own ledger, never the one of the relay this machine's user runs.
+  const folder = await Deno.makeTempDir();
+  const config = benchConfig("http://127.0.0.1:1", `${folder}/ledger.db`);
   config.server.port = taken.addr.port;
   await assert.rejects(
     startWorkerServer("relay", { kind: "relay", config }, MAIN),
     /^Error: relay did not start: .*[Aa]ddr.*in use/,
   );
+  await Deno.remove(folder, { recursive: true });
 });
