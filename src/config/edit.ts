@@ -12,7 +12,7 @@ import {
 } from "yaml";
 import { isJsonObject } from "../util/json.ts";
 import { ConfigError } from "./errors.ts";
-import { editedText, parseYamlDocument } from "./yaml_document.ts";
+import { editedText, parseYamlDocument, plainValue } from "./yaml_document.ts";
 
 /** The fields of one provider that `relay init` asks about, as written in the file (unexpanded). */
 export interface ProviderSetup {
@@ -55,7 +55,7 @@ const _FIELDS = ["base_url", "region", "project", "credentials_file"] as const;
  * ```
  */
 export function readSetup(text: string, path: string): ConfigSetup {
-  return _setupOf(_parse(text, path));
+  return _setupOf(_parse(text, path).raw);
 }
 
 /**
@@ -72,8 +72,8 @@ export function readSetup(text: string, path: string): ConfigSetup {
  * ```
  */
 export function applySetup(text: string, path: string, setup: ConfigSetup): string {
-  const doc = _parse(text, path);
-  const before = _setupOf(doc);
+  const { doc, raw } = _parse(text, path);
+  const before = _setupOf(raw);
   if (setup.port !== undefined && setup.port !== before.port) {
     _setScalar(doc, ["server", "port"], setup.port);
   }
@@ -136,18 +136,20 @@ function _applyProvider(
   }
 }
 
-function _parse(text: string, path: string): Document {
-  const { doc, errors } = parseYamlDocument(text);
+// The document to edit, and its plain value to read the setup from.
+function _parse(text: string, path: string): { doc: Document; raw: unknown } {
+  const parsed = parseYamlDocument(text);
+  const { doc, errors } = parsed;
   if (errors.length > 0) throw new ConfigError(path, errors);
   const contents = doc.contents;
   if (contents !== null && !isMap(contents) && !(isScalar(contents) && contents.value === null)) {
     throw new ConfigError(path, [{ message: `${path} does not hold a YAML mapping (server:, providers:)` }]);
   }
-  return doc;
+  return { doc, raw: plainValue(parsed, path) };
 }
 
-function _setupOf(doc: Document): ConfigSetup {
-  const raw = _record(doc.toJS());
+function _setupOf(value: unknown): ConfigSetup {
+  const raw = _record(value);
   const server = _record(raw.server);
   const tokens = _record(server.auth).tokens;
   const port = server.port;

@@ -1,4 +1,4 @@
-import { type Document, isMap, isScalar, isSeq, type LineCounter, type Scalar } from "yaml";
+import { type Document, isMap, isScalar, isSeq, type LineCounter, type Scalar, type ScalarTag } from "yaml";
 import { type ConfigProblem, formatPath } from "./errors.ts";
 
 /** Looks up an environment variable; injected so expansion is exact under test. */
@@ -58,8 +58,9 @@ export function expandString(text: string, env: EnvLookup): Expansion {
  * alone. Each scalar keeps its source range, so every unexpandable reference (all of them, not just the
  * first) is reported at its own `line:col` with its config path.
  *
- * A plain (unquoted) scalar is re-read after expansion, so `port: ${PORT:-8787}` is a number as `port:
- * 8787` would be; quote it to keep a string.
+ * A plain (unquoted, untagged) scalar is re-read after expansion with the document's schema, so
+ * `port: ${PORT:-8787}` is whatever `port: 8787` would be (a number; `1e3`, `0x1F` or `.inf` too, and an
+ * empty value is null); quote it to keep a string.
  *
  * @example
  * ```ts
@@ -84,7 +85,9 @@ export function expandEnvInDocument(
       const { line, col } = options.lineCounter.linePos(start + Math.max(found, 0));
       problems.push({ path: formatPath(path), line, col, message: problem.message });
     }
-    scalar.value = scalar.type === "PLAIN" ? _plainValue(expansion.value) : expansion.value;
+    scalar.value = scalar.type === "PLAIN" && !scalar.tag
+      ? _plainValue(doc, expansion.value)
+      : expansion.value;
   });
   return problems;
 }
@@ -105,10 +108,11 @@ function _walk(
   }
 }
 
-// The YAML 1.2 core schema's numbers and booleans: what the same text would have parsed as, unquoted.
-function _plainValue(text: string): string | number | boolean {
-  if (/^[-+]?\d+(\.\d+)?$/.test(text)) return Number(text);
-  if (/^(true|True|TRUE)$/.test(text)) return true;
-  if (/^(false|False|FALSE)$/.test(text)) return false;
-  return text;
+// What the same text would have parsed as, unquoted: the first of the schema's implicit tags that
+// matches it (int, float, bool, null), as yaml picks one for a plain scalar; a string when none does.
+// A tag may resolve to a scalar node (bool does, to keep how it was written) rather than a value.
+function _plainValue(doc: Document, text: string): unknown {
+  const tag = doc.schema.tags.find((tag): tag is ScalarTag => tag.default === true && !!tag.test?.test(text));
+  const value = tag ? tag.resolve(text, () => {}, doc.options) : text;
+  return isScalar(value) ? value.value : value;
 }

@@ -71,13 +71,26 @@ function _message(issue: _Issue): string {
 function _typeMessage(expected: readonly string[], input: unknown): string {
   const wanted = expected.map(_describeExpected).join(" or ");
   if (input === undefined) return `missing: expected ${wanted}`;
+  // YAML reads `.inf` and `.nan` as numbers, but no count, size or duration can be one.
+  if (typeof input === "number" && !Number.isFinite(input)) {
+    return `expected ${wanted}, found ${_describe(input)} (a number must be finite)`;
+  }
   // An unquoted all-digit secret (often from ${VAR}) reads as a number; its digits must not be echoed.
   if (typeof input === "number" && expected.includes("string")) {
     return `expected ${wanted}, found a number (quote it to keep it a string)`;
   }
-  const quotedNumber = expected.includes("number") && typeof input === "string" &&
-    /^\s*-?\d+(\.\d+)?\s*$/.test(input);
-  return `expected ${wanted}, found ${_describe(input)}${quotedNumber ? " (write it without quotes)" : ""}`;
+  const hint = expected.includes("number") && typeof input === "string" && _QUOTED_NUMBER.test(input)
+    ? _stringNumberHint(input)
+    : "";
+  return `expected ${wanted}, found ${_describe(input)}${hint}`;
+}
+
+// Why digits read as a string: quoted or tagged `!!str` in the file, or a carriage return around them,
+// which a variable set from an env file saved with Windows line ends carries.
+function _stringNumberHint(input: string): string {
+  return input.includes("\r")
+    ? " (it holds a carriage return: was it set from a file with Windows line ends?)"
+    : " (write it without quotes or a !!str tag)";
 }
 
 const _EXPECTED: Record<string, string> = {
@@ -87,6 +100,7 @@ const _EXPECTED: Record<string, string> = {
   boolean: "true or false",
   array: "a list",
   object: "a mapping",
+  record: "a mapping",
 };
 
 function _describeExpected(expected: string): string {
@@ -98,6 +112,8 @@ function _describeExpected(expected: string): string {
 // included, is masked.
 const _WORD = /^[A-Za-z][A-Za-z_.-]{0,23}$/;
 const _QUOTED_NUMBER = /^\s*-?\d+(?:\.\d+)?\s*$/;
+// As written in YAML.
+const _NON_FINITE: Record<number, string> = { [Infinity]: ".inf", [-Infinity]: "-.inf", [NaN]: ".nan" };
 
 function _describe(value: unknown): string {
   if (value === null || value === undefined) return "an empty value";
@@ -105,9 +121,10 @@ function _describe(value: unknown): string {
   if (typeof value === "object") return "a mapping";
   if (typeof value === "string") {
     const echoed = _WORD.test(value) || _QUOTED_NUMBER.test(value);
-    return echoed ? `the string "${value}"` : `a string (${maskSecret(value)})`;
+    // Escaped: a carriage return or tab echoed raw would garble the terminal's line.
+    return echoed ? `the string ${JSON.stringify(value)}` : `a string (${maskSecret(value)})`;
   }
-  if (typeof value === "number") return `the number ${value}`;
+  if (typeof value === "number") return Number.isFinite(value) ? `the number ${value}` : _NON_FINITE[value];
   return String(value);
 }
 

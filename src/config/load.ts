@@ -1,4 +1,4 @@
-import { isScalar } from "yaml";
+import { type Document, isScalar, type LineCounter, visit } from "yaml";
 import { type EnvLookup, expandEnvInDocument } from "./env_expand.ts";
 import { ConfigError, type ConfigProblem, formatProblem } from "./errors.ts";
 import { checkFileMode, unreadableFileError } from "./file_mode.ts";
@@ -6,7 +6,7 @@ import type { ConfigSource } from "./find.ts";
 import { problemsFromIssues } from "./issues.ts";
 import { type Config, configSchema } from "./schema.ts";
 import { configWarnings } from "./warnings.ts";
-import { type Locator, parseYamlDocument, type Position, yamlLocator } from "./yaml_document.ts";
+import { type Locator, parseYamlDocument, plainValue, type Position, yamlLocator } from "./yaml_document.ts";
 
 /** A valid config, and what in it is probably a mistake. */
 export interface LoadedConfig {
@@ -33,9 +33,9 @@ const _SOURCE_LABEL: Record<ConfigSource, string> = {
 };
 
 /**
- * Parses, expands and validates config text: YAML syntax first, then `${VAR}` references, then the
- * schema, stopping at the first stage with problems (later stages would only echo them). Pure: the
- * environment is passed in, and `path` is only used to word the errors.
+ * Parses, expands and validates config text: YAML syntax first (`<<` merge keys included), then `${VAR}`
+ * references, then the schema, stopping at the first stage with problems (later stages would only echo
+ * them). Pure: the environment is passed in, and `path` is only used to word the errors.
  *
  * @example
  * ```ts
@@ -43,16 +43,19 @@ const _SOURCE_LABEL: Record<ConfigSource, string> = {
  * ```
  */
 export function parseConfig(text: string, path: string, env: EnvLookup): LoadedConfig {
-  const { doc, lineCounter, errors, warnings } = parseYamlDocument(text);
+  const parsed = parseYamlDocument(text);
+  const { doc, lineCounter, errors, warnings } = parsed;
   if (errors.length > 0) throw new ConfigError(path, [_firstSyntaxProblem(errors)]);
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
     throw new ConfigError(path, [{
       message: `${path} is empty: it needs at least a providers list (see relay.example.yaml)`,
     }]);
   }
+  const mergeKeys = _mergeKeyProblems(doc, lineCounter);
+  if (mergeKeys.length > 0) throw new ConfigError(path, mergeKeys);
   const expansionProblems = expandEnvInDocument(doc, { text, lineCounter, env });
   if (expansionProblems.length > 0) throw new ConfigError(path, expansionProblems);
-  const result = configSchema.safeParse(doc.toJS(), { reportInput: true });
+  const result = configSchema.safeParse(plainValue(parsed, path), { reportInput: true });
   const locate = yamlLocator(doc, lineCounter);
   if (!result.success) {
     throw new ConfigError(path, problemsFromIssues(result.error.issues, { schema: configSchema, locate }));
@@ -155,6 +158,23 @@ function _firstInvalidUtf8(bytes: Uint8Array): Position {
     }
   }
   return { line, col };
+}
+
+// YAML 1.2, which yaml reads, has no merge keys: `<<: *base` would be an unknown key `<<`, and every
+// field it was meant to bring in would be reported missing.
+function _mergeKeyProblems(doc: Document, lineCounter: LineCounter): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  visit(doc, {
+    Pair: (_key, pair) => {
+      if (!isScalar(pair.key) || pair.key.type !== "PLAIN" || pair.key.value !== "<<") return;
+      problems.push({
+        ...(pair.key.range && lineCounter.linePos(pair.key.range[0])),
+        message: "`<<` is a YAML 1.1 merge key, which relay does not read (YAML 1.2 has none): write the " +
+          "fields out (an alias can still stand for a whole value: `timeouts: *t`)",
+      });
+    },
+  });
+  return problems;
 }
 
 // After one syntax error the parser is lost and the rest mostly echo it, so only the first is shown.

@@ -1,9 +1,9 @@
 import { isNode } from "yaml";
 import type { ZodType } from "zod";
 import { expandEnvInDocument } from "./env_expand.ts";
-import { type ConfigError, formatPath } from "./errors.ts";
+import { ConfigError, formatPath } from "./errors.ts";
 import { readConfigText } from "./load.ts";
-import { parseYamlDocument } from "./yaml_document.ts";
+import { parseYamlDocument, plainValue } from "./yaml_document.ts";
 
 /**
  * One field of a config file that does not load: `{ value }` (the schema's default when the file leaves
@@ -31,15 +31,24 @@ export async function readFieldsDespite(error: ConfigError): Promise<FieldReader
   const text = await readConfigText(error.file).catch(() => {
     throw error;
   });
-  const { doc, lineCounter } = parseYamlDocument(text);
+  const parsed = parseYamlDocument(text);
+  const { doc, lineCounter } = parsed;
   const unexpanded = new Set(
     expandEnvInDocument(doc, { text, lineCounter, env: (name) => Deno.env.get(name) })
       .map((problem) => problem.path ?? ""),
   );
   return <T>(path: (string | number)[], schema: ZodType<T>) => {
     const node = doc.getIn(path);
-    const parsed = schema.safeParse(_markUnset(isNode(node) ? node.toJS(doc) : node, path, unexpanded));
-    return parsed.success ? { value: parsed.data } : undefined;
+    let value: unknown;
+    try {
+      value = isNode(node) ? plainValue(parsed, error.file, node) : node;
+    } catch (refused) {
+      // Aliases that expand past the limit, or one with no anchor (the file's syntax error).
+      if (refused instanceof ConfigError) return undefined;
+      throw refused;
+    }
+    const result = schema.safeParse(_markUnset(value, path, unexpanded));
+    return result.success ? { value: result.data } : undefined;
   };
 }
 

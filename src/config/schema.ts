@@ -245,7 +245,11 @@ const _providerSchema = z.strictObject({
   base_url: _baseUrlSchema.optional(),
   auth_header: z.enum(["x-api-key", "bearer"]).optional(),
   keys: z.array(_keySchema).superRefine(_uniqueKeys).optional(),
-  models: z.record(z.string().min(1), _required("the upstream's model id")).optional(),
+  models: z.record(z.string().min(1), _required("the upstream's model id"))
+    .refine((models) => Object.keys(models).length > 0, {
+      error: "an empty `models:` serves no model: leave it out to serve every model under its own name, " +
+        "or list the models",
+    }).optional(),
   timeouts: z.strictObject({
     connect: durationSchema.optional(),
     first_byte: durationSchema.optional(),

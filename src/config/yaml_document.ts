@@ -19,7 +19,7 @@ import {
   YAMLMap,
   YAMLSeq,
 } from "yaml";
-import type { ConfigProblem } from "./errors.ts";
+import { ConfigError, type ConfigProblem } from "./errors.ts";
 
 /** A 1-based line and column in the config file. */
 export interface Position {
@@ -57,16 +57,84 @@ export function parseYamlDocument(text: string): ParsedYaml {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   const lines = text.split(/\r?\n/);
   const toProblem = (error: YAMLError): ConfigProblem => {
-    const { line, col } = lineCounter.linePos(error.pos[0]);
-    return { line, col, message: _MESSAGES[error.code] ?? error.message, source: lines[line - 1] ?? "" };
+    const unclosed = _unclosedQuote(doc, text, error);
+    const { line, col } = lineCounter.linePos(unclosed?.at ?? error.pos[0]);
+    const message = unclosed?.message ?? _MESSAGES[error.code] ?? error.message;
+    return { line, col, message, source: lines[line - 1] ?? "" };
   };
   return { doc, lineCounter, errors: doc.errors.map(toProblem), warnings: doc.warnings.map(toProblem) };
+}
+
+// Where a quoted string that is never closed opens, and what to say there. yaml reports it where the
+// string ends, which is the end of the file: it reads on to there looking for the closing quote.
+function _unclosedQuote(
+  doc: Document,
+  text: string,
+  error: YAMLError,
+): { at: number; message: string } | undefined {
+  if (error.code !== "MISSING_CHAR") return undefined;
+  let found: { at: number; message: string } | undefined;
+  visit(doc, {
+    Scalar: (_key, node) => {
+      const quoted = node.type === "QUOTE_DOUBLE" || node.type === "QUOTE_SINGLE";
+      if (!quoted || !node.range || node.range[1] !== error.pos[0]) return undefined;
+      const [start, end] = node.range;
+      // Closed (`"a"`) unless it is the lone quote, as yaml tells.
+      if (end - start > 1 && text[end - 1] === text[start]) return undefined;
+      const message = `this ${text[start]} opens a string that is never closed, so the rest of the file ` +
+        "was read into it: close it";
+      found = { at: start, message };
+      return visit.BREAK;
+    },
+  });
+  return found;
 }
 
 // Where yaml's own wording speaks to programmers rather than to someone editing a config file.
 const _MESSAGES: Partial<Record<ErrorCode, string>> = {
   MULTIPLE_DOCS: "a config file holds one YAML document: remove this `---` and what follows it",
 };
+
+// Generous for a file that shares one `timeouts: &t` among many providers, while a "billion laughs" (aliases
+// of aliases, each level multiplying the copies) passes it within a few levels, long before it could take
+// the memory. yaml's own default, 100, refuses the first kind.
+const _MAX_ALIAS_COUNT = 10_000;
+const _BOUNDED_ALIASES = { maxAliasCount: _MAX_ALIAS_COUNT };
+
+/**
+ * The plain value of a document parsed without errors, or of one of its nodes, aliases resolved. Throws
+ * `ConfigError` for `file`, at its first alias, when the aliases expand past what a config needs.
+ *
+ * @example
+ * ```ts
+ * const parsed = parseYamlDocument(text);
+ * const raw = plainValue(parsed, "relay.yaml");
+ * ```
+ */
+export function plainValue(
+  parsed: Pick<ParsedYaml, "doc" | "lineCounter">,
+  file: string,
+  node?: Node,
+): unknown {
+  const { doc, lineCounter } = parsed;
+  try {
+    return node ? node.toJS(doc, _BOUNDED_ALIASES) : doc.toJS(_BOUNDED_ALIASES);
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error;
+    let first: Position | undefined;
+    visit(doc, {
+      Alias: (_key, alias) => {
+        if (alias.range) first = lineCounter.linePos(alias.range[0]);
+        return visit.BREAK;
+      },
+    });
+    throw new ConfigError(file, [{
+      ...first,
+      message: `aliases (\`*name\`) expand to more than ${_MAX_ALIAS_COUNT} copies: relay refuses a file ` +
+        'that may be built to exhaust memory (a "billion laughs")',
+    }]);
+  }
+}
 
 /** Builds the {@linkcode Locator} for a parsed document. */
 export function yamlLocator(doc: Document, lineCounter: LineCounter): Locator {
@@ -137,7 +205,8 @@ function _splicedText(text: string, before: unknown, after: unknown, eol: string
 function _readsAs(text: string, edited: Document): boolean {
   const reread = parseDocument(text);
   try {
-    return reread.errors.length === 0 && isDeepStrictEqual(reread.toJS(), edited.toJS());
+    return reread.errors.length === 0 &&
+      isDeepStrictEqual(reread.toJS(_BOUNDED_ALIASES), edited.toJS(_BOUNDED_ALIASES));
   } catch {
     return false;
   }

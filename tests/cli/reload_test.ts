@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { formatReload } from "../../src/cli/reload.ts";
+import { billionLaughs } from "../_helpers/billion_laughs.ts";
 import { runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
 
 const ADMIN = "adm_cli_reload_0123456789";
@@ -35,6 +36,16 @@ Deno.test("relay reload reports relay's own refusal when the file breaks after t
   const refused = await runRelay(["reload", "-c", copy, "--url", relay.url]);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /^reload refused; config version \d+ keeps serving:\n.*a\.yaml:\d+:\d+/);
+});
+
+Deno.test("relay reload of a billion laughs asks relay, which refuses it at its first alias", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(folder, CONFIG, 0o600, "a.yaml");
+  await using relay = await spawnRelay(["-c", path], { cwd: folder });
+  await Deno.writeTextFile(path, `${CONFIG}bomb:\n${billionLaughs("  ")}`);
+  const refused = await runRelay(["reload", "-c", path, "--url", relay.url]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /^reload refused; config version \d+ keeps serving:\n.*a\.yaml:9:10: aliases/);
 });
 
 Deno.test("formatReload lists only what changed, and what needs a restart", () => {

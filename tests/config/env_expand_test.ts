@@ -97,6 +97,19 @@ Deno.test("expandEnvInDocument re-reads only unquoted scalars as numbers or bool
   assert.deepEqual(doc.toJS(), { a: 42, b: "42", c: true, d: "42x", e: "true" });
 });
 
+Deno.test("expandEnvInDocument reads an unquoted value as YAML reads the same text written in place", () => {
+  const values = ["1e3", "0x1F", "0o17", ".5", "+12", "-.inf", ".nan", "True", "~", "", "8_787", "12:30"];
+  for (const value of values) {
+    const { doc } = expand("a: ${V}\n", { V: value });
+    assert.deepEqual(doc.toJS(), parseYamlDocument(`a: ${value}\n`).doc.toJS(), `V=${value}`);
+  }
+});
+
+Deno.test("expandEnvInDocument leaves a tagged value as its tag reads it", () => {
+  const { doc } = expand("a: !!str ${N}\n", { N: "42" });
+  assert.deepEqual(doc.toJS(), { a: "42" });
+});
+
 Deno.test("expandEnvInDocument reports every missing variable with its path and position", () => {
   const { problems } = expand(TEXT, { KEY_TWO: "k2" });
   assert.deepEqual(problems, [

@@ -75,7 +75,7 @@ Deno.test("a type error says what was expected and what was found", () => {
     'server.port: expected a number, found the string "abc"',
   ]);
   assert.deepEqual(messages({ providers: [MOCK], server: { port: "8080" } }), [
-    'server.port: expected a number, found the string "8080" (write it without quotes)',
+    'server.port: expected a number, found the string "8080" (write it without quotes or a !!str tag)',
   ]);
   assert.deepEqual(messages({ providers: [MOCK], server: { port: 1.5 } }), [
     "server.port: expected a whole number, found the number 1.5",
@@ -93,6 +93,33 @@ Deno.test("a type error says what was expected and what was found", () => {
     "server: expected a mapping, found an empty value",
   ]);
   assert.deepEqual(messages([]), ["expected a mapping, found a list"]);
+});
+
+Deno.test("a mapping of any keys (a record) is named as every other mapping", () => {
+  assert.deepEqual(messages({ providers: [MOCK], routing: { model_routes: ["a"] } }), [
+    "routing.model_routes: expected a mapping, found a list",
+  ]);
+});
+
+Deno.test(".inf and .nan are refused as numbers that must be finite, as YAML writes them", () => {
+  assert.deepEqual(messages({ providers: [MOCK], server: { max_concurrent: Infinity } }), [
+    "server.max_concurrent: expected a number, found .inf (a number must be finite)",
+  ]);
+  assert.deepEqual(messages({ providers: [MOCK], server: { max_concurrent: NaN } }), [
+    "server.max_concurrent: expected a number, found .nan (a number must be finite)",
+  ]);
+  assert.deepEqual(
+    messages({ providers: [MOCK], timeouts: { idle: -Infinity } }),
+    ["timeouts.idle: expected a number or a string, found -.inf (a number must be finite)"],
+    "not told to quote it, which a duration taking a string would suggest",
+  );
+});
+
+Deno.test("digits with a carriage return (a Windows env file) are shown escaped and said so", () => {
+  assert.deepEqual(messages({ providers: [MOCK], server: { port: "8787\r" } }), [
+    'server.port: expected a number, found the string "8787\\r" (it holds a carriage return: was it set from ' +
+    "a file with Windows line ends?)",
+  ]);
 });
 
 Deno.test("a union type error lists every accepted type", () => {

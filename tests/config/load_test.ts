@@ -4,6 +4,7 @@ import { z } from "zod";
 import { ConfigError } from "../../src/config/errors.ts";
 import { decodeConfigText, loadConfigFile, parseConfig } from "../../src/config/load.ts";
 import { configSchema } from "../../src/config/schema.ts";
+import { billionLaughs } from "../_helpers/billion_laughs.ts";
 
 const noEnv = () => undefined;
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
@@ -210,6 +211,55 @@ Deno.test("parseConfig refuses an empty file clearly", () => {
   for (const text of ["", "\n\n", "# only a comment\n", "~\n"]) {
     assert.equal(refusal(() => parseConfig(text, "relay.yaml", noEnv)), expected, JSON.stringify(text));
   }
+});
+
+Deno.test("parseConfig takes a timeouts mapping shared among more than a hundred providers", () => {
+  const aliases = Array.from({ length: 101 }, (_, i) => `  - { name: p${i}, type: mock, timeouts: *t }\n`);
+  const text = `providers:\n  - name: base\n    type: mock\n    timeouts: &t { connect: 20s }\n${
+    aliases.join("")
+  }`;
+  const { config } = parseConfig(text, "relay.yaml", noEnv);
+  assert.equal(config.providers.length, 102);
+  assert.deepEqual(config.providers[101].timeouts, { connect: 20_000 });
+});
+
+Deno.test("parseConfig refuses a billion laughs as a ConfigError, at its first alias", () => {
+  const text = `x:\n${billionLaughs("  ")}${MOCK_PROVIDERS}`;
+  const error = configErrorOf(() => parseConfig(text, "relay.yaml", noEnv));
+  assert.match(error.message, /^relay\.yaml:3:10: aliases \(`\*name`\) expand to more than 10000 copies/);
+});
+
+Deno.test("parseConfig refuses a YAML 1.1 merge key at the key, without the follow-on errors", () => {
+  const text = "providers:\n  - &p\n    name: a\n    type: mock\n  - <<: *p\n    name: b\n";
+  assert.equal(
+    refusal(() => parseConfig(text, "relay.yaml", noEnv)),
+    "relay.yaml:5:5: `<<` is a YAML 1.1 merge key, which relay does not read (YAML 1.2 has none): write the " +
+      "fields out (an alias can still stand for a whole value: `timeouts: *t`)",
+  );
+});
+
+Deno.test("parseConfig refuses an empty models table, which would serve no model", () => {
+  const text = "providers:\n  - name: mock\n    type: mock\n    models: {}\n";
+  assert.equal(
+    refusal(() => parseConfig(text, "relay.yaml", noEnv)),
+    "relay.yaml:4:13 providers[0].models: an empty `models:` serves no model: leave it out to serve every " +
+      "model under its own name, or list the models",
+  );
+});
+
+Deno.test("parseConfig reads an unquoted ${VAR} as the same text written in place", () => {
+  const text = `server:\n  port: \${P}\n${MOCK_PROVIDERS}`;
+  for (const [value, port] of [["1e3", 1000], ["0x1F", 31], ["0o17", 15], ["8787", 8787]] as const) {
+    assert.equal(parseConfig(text, "relay.yaml", envOf({ P: value })).config.server.port, port, value);
+  }
+});
+
+Deno.test("parseConfig reports a quote never closed on the line it opens", () => {
+  const text = `server:\n  host: "127.0.0.1\n  port: 8787\n${MOCK_PROVIDERS}`;
+  assert.match(
+    refusal(() => parseConfig(text, "relay.yaml", noEnv)),
+    /^relay\.yaml:2:9: .*\n {2} {2}host: "127/,
+  );
 });
 
 Deno.test("parseConfig warns about timeouts that are surely a mistake", () => {

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ConfigError } from "../../src/config/errors.ts";
 import { readFieldsDespite } from "../../src/config/read_despite.ts";
 import { writeConfig } from "../_helpers/cli.ts";
+import { billionLaughs } from "../_helpers/billion_laughs.ts";
 
 const TOKENS = z.array(z.string());
 const MODELS = z.array(z.object({ models: z.record(z.string(), z.string()).optional() }));
@@ -20,4 +21,12 @@ Deno.test("readFieldsDespite refuses a field that holds an unset variable howeve
   assert.equal(read(["server", "auth", "tokens", 0], z.string()), undefined, "the item itself");
   assert.equal(read(["providers", 0, "keys"], z.array(z.object({ key: z.string() }))), undefined);
   assert.deepEqual(read(["providers"], MODELS), { value: [{ models: { "claude-x": "y" } }] });
+});
+
+Deno.test("readFieldsDespite reads the fields beside a billion laughs, and not the one that holds it", async () => {
+  const folder = await Deno.makeTempDir();
+  const file = await writeConfig(folder, `server:\n  port: 9000\nbomb:\n${billionLaughs("  ")}`);
+  const read = await readFieldsDespite(new ConfigError(file, []));
+  assert.deepEqual(read(["server", "port"], z.number()), { value: 9000 });
+  assert.equal(read(["bomb"], z.unknown()), undefined);
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { YAMLSeq } from "yaml";
-import { editedText, parseYamlDocument, yamlLocator } from "../../src/config/yaml_document.ts";
+import { editedText, parseYamlDocument, plainValue, yamlLocator } from "../../src/config/yaml_document.ts";
+import { billionLaughs } from "../_helpers/billion_laughs.ts";
 
 const TEXT = `server:
   port: 8787
@@ -27,6 +28,19 @@ Deno.test("parseYamlDocument reports syntax errors with line, column and the sou
   }]);
 });
 
+Deno.test("parseYamlDocument reports a quote never closed where it opens, not at the end of the file", () => {
+  for (const quote of [`"`, "'"]) {
+    const { errors } = parseYamlDocument(`server:\n  host: ${quote}127.0.0.1\n  port: 8787\nproviders: []\n`);
+    assert.deepEqual(errors, [{
+      line: 2,
+      col: 9,
+      source: `  host: ${quote}127.0.0.1`,
+      message:
+        `this ${quote} opens a string that is never closed, so the rest of the file was read into it: close it`,
+    }]);
+  }
+});
+
 Deno.test("parseYamlDocument reports duplicate keys as errors", () => {
   const { errors } = parseYamlDocument("log:\n  level: info\n  level: debug\n");
   assert.equal(errors[0].line, 3);
@@ -48,6 +62,28 @@ Deno.test("parseYamlDocument keeps YAML warnings apart from errors", () => {
   const { errors, warnings } = parseYamlDocument("x: !!foo 1\n");
   assert.deepEqual(errors, []);
   assert.deepEqual(warnings.map((w) => [w.line, w.col]), [[1, 4]]);
+});
+
+/** `count` providers sharing one `timeouts` mapping through an alias each. */
+function sharedTimeouts(count: number): string {
+  const aliases = Array.from({ length: count }, (_, i) => `  - { name: p${i}, timeouts: *t }\n`);
+  return `providers:\n  - name: base\n    timeouts: &t { connect: 20s }\n${aliases.join("")}`;
+}
+
+Deno.test("plainValue resolves the aliases of a file sharing one value among many providers", () => {
+  const raw = plainValue(parseYamlDocument(sharedTimeouts(1_000)), "relay.yaml") as { providers: unknown[] };
+  assert.equal(raw.providers.length, 1_001);
+  assert.deepEqual(raw.providers.at(-1), { name: "p999", timeouts: { connect: "20s" } });
+});
+
+Deno.test("plainValue refuses a billion laughs at its first alias, before it takes the memory", () => {
+  const parsed = parseYamlDocument(billionLaughs());
+  assert.throws(() => plainValue(parsed, "relay.yaml"), {
+    name: "ConfigError",
+    message:
+      "relay.yaml:2:8: aliases (`*name`) expand to more than 10000 copies: relay refuses a file that may " +
+      'be built to exhaust memory (a "billion laughs")',
+  });
 });
 
 Deno.test("yamlLocator finds the value node at a path", () => {
