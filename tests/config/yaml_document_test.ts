@@ -48,6 +48,17 @@ Deno.test("parseYamlDocument reports duplicate keys as errors", () => {
   assert.match(errors[0].message, /unique/);
 });
 
+Deno.test("parseYamlDocument reports every duplicate key at the later one, nested and in flow maps, in file order", () => {
+  const text =
+    "a: 1\nb:\n  c: 1\n  c: 2\n  d: [{x: 1, x: 2}, {x: 1}]\n  e: &e [1]\n  '1': one\n  1: also\na: 3\n";
+  const { errors } = parseYamlDocument(text);
+  assert.deepEqual(errors.map(({ line, col, message }) => ({ line, col, message })), [
+    { line: 4, col: 3, message: "Map keys must be unique" },
+    { line: 5, col: 14, message: "Map keys must be unique" },
+    { line: 9, col: 1, message: "Map keys must be unique" },
+  ]);
+});
+
 Deno.test("parseYamlDocument words the multiple-documents error for a config file", () => {
   const { errors } = parseYamlDocument("a: 1\n---\nb: 2\n");
   assert.deepEqual(errors, [{
