@@ -70,12 +70,20 @@ export function chatRequestFor(body: JsonObject, options: ChatRequestOptions): J
 }
 
 function _messages(message: unknown, index: number): JsonObject[] {
-  if (!isJsonObject(message) || (message.role !== "user" && message.role !== "assistant")) {
-    throw new AnthropicToChatError(`messages.${index}: expected a user or assistant message`);
+  if (!isJsonObject(message) || !_ROLES.has(message.role)) {
+    throw new AnthropicToChatError(`messages.${index}: expected a user, assistant or system message`);
+  }
+  // Claude Code puts system messages between turns (the `mid-conversation-system` beta) for every model
+  // it does not know: a Chat Completions system message says the same, where it stands.
+  if (message.role === "system") {
+    const text = _texts(message.content).join("\n");
+    return text ? [{ role: "system", content: text }] : [];
   }
   const blocks = _blocksAt(message.content, `messages.${index}`);
   return message.role === "user" ? _userMessages(blocks) : _assistantMessage(blocks.map(([block]) => block));
 }
+
+const _ROLES: ReadonlySet<unknown> = new Set(["user", "assistant", "system"]);
 
 /** The blocks of a string or a list of blocks, each with its place in the request, for errors to name. */
 function _blocksAt(content: unknown, at: string): [JsonObject, string][] {
@@ -102,10 +110,11 @@ function _userMessages(blocks: [JsonObject, string][]): JsonObject[] {
         content: block.is_error === true ? `Error: ${text}` : text,
       });
       parts.push(...content.flatMap(([item, where]) => _mediaPart(item, where)));
-    } else if (_textOf(block) !== undefined) {
-      parts.push({ type: "text", text: _textOf(block) });
     } else {
-      parts.push(..._mediaPart(block, at));
+      const text = _textOf(block);
+      // An empty text or search result says nothing; Chat Completions servers refuse an empty part.
+      if (text !== undefined) parts.push(...(text ? [{ type: "text", text }] : []));
+      else parts.push(..._mediaPart(block, at));
     }
   }
   if (parts.length === 0) return results;

@@ -252,14 +252,45 @@ Deno.test("search results keep their title, source and content as text, in a tur
     { role: "tool", tool_call_id: "toolu_01A", content: text },
     { role: "user", content: "https://example.com/clock\n\nOnly context." },
   ]);
+  const empty = chatRequestFor({
+    model: "m",
+    messages: [{
+      role: "user",
+      content: [{ type: "search_result", content: [] }, { type: "text", text: "q" }],
+    }],
+  }, OPTIONS);
+  assert.deepEqual(empty.messages, [{ role: "user", content: "q" }], "no empty part");
 });
 
 Deno.test("what Chat Completions cannot carry is refused as a 400", () => {
   assert.throws(() => chatRequestFor({ model: "m", messages: "hi" }, OPTIONS), AnthropicToChatError);
   assert.throws(
-    () => chatRequestFor({ model: "m", messages: [{ role: "system", content: "x" }] }, OPTIONS),
-    /messages\.0: expected a user or assistant message/,
+    () => chatRequestFor({ model: "m", messages: [{ role: "tool", content: "x" }] }, OPTIONS),
+    /messages\.0: expected a user, assistant or system message/,
   );
+});
+
+Deno.test("a system message between turns (Claude Code's mid-conversation system) stays a system message there", () => {
+  const chat = chatRequestFor({
+    model: "m",
+    system: "Be brief.",
+    messages: [
+      { role: "user", content: "hi" },
+      { role: "assistant", content: "hello" },
+      { role: "system", content: [{ type: "text", text: "The date is now 2026-11-26." }] },
+      { role: "system", content: "Mode: plan." },
+      { role: "system", content: [] },
+      { role: "user", content: "and now?" },
+    ],
+  }, OPTIONS);
+  assert.deepEqual(chat.messages, [
+    { role: "system", content: "Be brief." },
+    { role: "user", content: "hi" },
+    { role: "assistant", content: "hello" },
+    { role: "system", content: "The date is now 2026-11-26." },
+    { role: "system", content: "Mode: plan." },
+    { role: "user", content: "and now?" },
+  ]);
 });
 
 Deno.test("an OpenAI request becomes Anthropic's: system hoisted, tool messages merged into one user turn", () => {
