@@ -8,7 +8,8 @@ export type Refusal = (c: Context<RelayEnv>, status: number, message: string) =>
 /**
  * Requires a client token as `x-api-key` or `Authorization: Bearer`, the two ways Claude Code sends
  * `ANTHROPIC_API_KEY` and `ANTHROPIC_AUTH_TOKEN`, and names the request's client (`c.get("client")`)
- * for limits, the access log and the ledger. With no clients configured (allowed only on loopback)
+ * for limits, the access log and the ledger. Either may hold it: with both set (a shell that still has
+ * the user's own `ANTHROPIC_API_KEY`, and `relay env`'s `ANTHROPIC_AUTH_TOKEN`), Claude Code sends both. With no clients configured (allowed only on loopback)
  * every request passes, unnamed.
  *
  * @example
@@ -22,19 +23,16 @@ export function clientAuth(
 ): MiddlewareHandler<RelayEnv> {
   return async (c, next) => {
     if (clients.size === 0) return await next();
-    const offered = _offeredToken(c.req.raw.headers);
-    if (offered === undefined) {
+    const headers = c.req.raw.headers;
+    const offered = [headers.get("x-api-key"), bearerToken(headers)].filter((token) => !!token);
+    if (offered.length === 0) {
       return refuse(c, 401, "missing client token: send it as x-api-key or Authorization: Bearer");
     }
-    const client = clients.identify(offered);
+    const client = offered.map((token) => clients.identify(token!)).find((name) => name !== undefined);
     if (client === undefined) return refuse(c, 401, "invalid client token");
     c.set("client", client);
     await next();
   };
-}
-
-function _offeredToken(headers: Headers): string | undefined {
-  return headers.get("x-api-key") || bearerToken(headers);
 }
 
 /**

@@ -835,10 +835,33 @@ Deno.test("client auth: tokens are required as x-api-key or Bearer when configur
   });
   assert.equal(bearer.status, 200);
   await bearer.body?.cancel();
+  // Claude Code sends both when the shell keeps the user's own ANTHROPIC_API_KEY beside relay env's token.
+  for (
+    const both of [
+      { "x-api-key": "sk-ant-api03-users-own-key-0000000000", authorization: "Bearer rly_client_token_0001" },
+      { "x-api-key": "rly_client_token_0001", authorization: "Bearer sk-ant-api03-users-own-key-0000000000" },
+    ]
+  ) {
+    const answer = await post(`${relay.url}/v1/messages`, MESSAGES, both);
+    assert.equal(answer.status, 200);
+    await answer.body?.cancel();
+  }
+  const neither = await post(`${relay.url}/v1/messages`, MESSAGES, {
+    "x-api-key": "rly_client_token_0002",
+    authorization: "Bearer rly_client_token_0003",
+  });
+  assert.equal(neither.status, 401);
+  await neither.body?.cancel();
   const health = await fetch(`${relay.url}/health`);
   assert.equal(health.status, 200, "health needs no token");
   await health.body?.cancel();
-  assert.equal(upstream.requests.length, 1);
+  assert.equal(upstream.requests.length, 3);
+  for (const { headers } of upstream.requests) {
+    assert.ok(
+      ![...headers.values()].some((value) => value.includes("users-own-key")),
+      "no client credential",
+    );
+  }
   await upstream.close();
 });
 
