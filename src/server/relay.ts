@@ -1124,11 +1124,14 @@ function _sleep(ms: number, client: AbortSignal, cut: AbortSignal, timers: Timer
 /**
  * relay's answer when no upstream can take a request. Busy or failing providers free up with time, so
  * the client is told when to come back; keys and providers out of rotation wait on a person (a fixed
- * key and a reload, or the admin API), so nothing says "retry soon".
+ * key and a reload, or the admin API), so the client is told not to retry (`x-should-retry: false`,
+ * which Anthropic's and OpenAI's SDKs obey: Claude Code otherwise retries a 503 for minutes).
  */
 function _unavailable(step: Extract<Step, { kind: "exhausted" }>): RelayError {
   const message = `no upstream can take the request: ${step.reason}`;
-  if (step.cause === "disabled") return new RelayError(503, message, undefined, "api_error");
+  if (step.cause === "disabled") {
+    return new RelayError(503, message, { "x-should-retry": "false" }, "api_error");
+  }
   const seconds = Math.max(1, Math.ceil((step.retryAfterMs ?? 1000) / 1000));
   return new RelayError(503, message, { "retry-after": String(seconds) }, "overloaded_error");
 }

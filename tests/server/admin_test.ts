@@ -173,6 +173,8 @@ Deno.test("switching a key or a provider off sends new requests elsewhere until 
   assert.equal((await post("/providers/up/disable")).status, 200);
   const refused = await postMessage(relay.url);
   assert.equal(refused.status, 503);
+  assert.equal(refused.headers.get("x-should-retry"), "false", "a person must switch it back on");
+  assert.equal(refused.headers.get("retry-after"), null);
   assert.match((await refused.json()).error.message, /switched off/);
   await post("/providers/up/enable");
   await post("/providers/up/keys/0/enable");
