@@ -134,6 +134,25 @@ export class ClientRegistry {
     return _modelRefusal(name === undefined ? undefined : this.#byName.get(name), model);
   }
 
+  /**
+   * Of `served`, model names and globs as `models:` tables write them, those the client `name` may ask
+   * for, as it would write them: a served name or glob within what it may use, and its own names and
+   * globs a wider served glob covers (`claude-*` served, `claude-haiku-*` allowed: `claude-haiku-*`). A
+   * client without a model limit may use them all.
+   */
+  usableModels(name: string | undefined, served: readonly string[]): string[] {
+    const client = name === undefined ? undefined : this.#byName.get(name);
+    if (!client?.models) return [...served];
+    const { models, config } = client;
+    const usable = served.flatMap((pattern) => {
+      if (models.resolve(pattern) !== undefined) return [pattern];
+      if (!pattern.includes("*")) return [];
+      const covers = new ModelMap({ [pattern]: pattern });
+      return config.models!.filter((own) => covers.resolve(own) !== undefined);
+    });
+    return [...new Set(usable)];
+  }
+
   /** Whether the client `name` is limited to some models (`server.auth.tokens[].models`). */
   limitsModels(name: string | undefined): boolean {
     return name !== undefined && this.#byName.get(name)?.models !== undefined;

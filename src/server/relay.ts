@@ -364,8 +364,8 @@ async function _relay(
   };
   const plan = router.plan(planned);
   if (!plan.served) {
-    const client = c.get("client");
-    throw _notServed(router, planned, (model) => options.clients?.modelRefusal(client, model) === undefined);
+    const served = router.servedModels();
+    throw _notServed(router, planned, options.clients?.usableModels(c.get("client"), served) ?? served);
   }
 
   const releaseSlot = await _slot(options, request.signal, clock.timers);
@@ -568,10 +568,10 @@ function _aimAt(trace: _Trace, attempt: Attempt): () => void {
 
 /**
  * Why no provider takes the request: none serves its model, or none of those has its route. The models
- * named instead are those the client may ask for (`allowed`): a client limited to some must not learn
- * the others.
+ * named instead (`usable`) are only those the client may ask for: a client limited to some must not
+ * learn the others.
  */
-function _notServed(router: Router, request: PlanRequest, allowed: (model: string) => boolean): RelayError {
+function _notServed(router: Router, request: PlanRequest, usable: readonly string[]): RelayError {
   const { model, route } = request;
   if (route && router.plan({ ...request, route: undefined }).served) {
     return new RelayError(
@@ -582,9 +582,7 @@ function _notServed(router: Router, request: PlanRequest, allowed: (model: strin
   }
   return new RelayError(
     404,
-    `model ${model} is not served by any provider; available: ${
-      router.servedModels().filter(allowed).join(", ")
-    }`,
+    `model ${model} is not served by any provider; available: ${usable.join(", ") || "none"}`,
   );
 }
 

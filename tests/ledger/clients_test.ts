@@ -28,6 +28,28 @@ Deno.test("a model outside the client's list is refused with 403, naming what it
   assert.equal(clients.admit(undefined, { model: "claude-opus-4-1", estimate: small }).ok, true, "no tokens");
 });
 
+Deno.test("usableModels names what a served list offers the client, globs narrowed to its own", () => {
+  const clients = new ClientRegistry([
+    { ...CI, models: ["claude-haiku-*", "claude-sonnet-4-5", "gpt-4"] },
+    { name: "wide", token: "rly_wide_token_0003", models: ["claude-*"] },
+    { name: "all", token: "rly_all_token_0004" },
+  ]);
+  const served = ["claude-*", "claude-sonnet-4-5", "claude-haiku-4-5", "glm-4.7", "secret-internal"];
+  assert.deepEqual(clients.usableModels("ci", served), [
+    "claude-haiku-*",
+    "claude-sonnet-4-5",
+    "claude-haiku-4-5",
+  ]);
+  assert.deepEqual(clients.usableModels("wide", served), [
+    "claude-*",
+    "claude-sonnet-4-5",
+    "claude-haiku-4-5",
+  ]);
+  assert.deepEqual(clients.usableModels("all", served), served);
+  assert.deepEqual(clients.usableModels(undefined, served), served, "no tokens");
+  assert.deepEqual(clients.usableModels("ci", ["glm-4.7"]), []);
+});
+
 Deno.test("rpm: the request over the limit gets 429 with the seconds until the window resets", () => {
   let now = Date.UTC(2026, 10, 17, 9);
   const clients = new ClientRegistry([{ ...CI, rpm: 2 }], { now: () => now });

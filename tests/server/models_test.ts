@@ -91,6 +91,41 @@ Deno.test("a client limited to some models is shown only those, and asking for a
   await upstream.close();
 });
 
+Deno.test("a limited client's 404 names the globs it may use that a served glob covers, else none", async () => {
+  const upstream = startFakeUpstream();
+  const clients = new ClientRegistry([
+    { name: "ci", token: HAIKU_ONLY, models: ["claude-haiku-*", "gpt-4"] },
+    { name: "other", token: "rly_other_models_0000000000000000", models: ["glm-*"] },
+  ]);
+  await using relay = startTestRelay({
+    upstreamUrl: upstream.url,
+    models: { "claude-*": "mock-*" },
+    clients,
+  });
+  const notFound = async (token: string) => {
+    const response = await fetch(`${relay.url}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": token },
+      body: '{"model":"gpt-4","max_tokens":8,"messages":[]}',
+    });
+    return (await response.json()).error.message;
+  };
+  assert.equal(
+    await notFound(HAIKU_ONLY),
+    "model gpt-4 is not served by any provider; available: claude-haiku-*",
+  );
+  const other = await fetch(`${relay.url}/v1/messages`, {
+    method: "POST",
+    headers: { "x-api-key": "rly_other_models_0000000000000000" },
+    body: '{"model":"glm-5","max_tokens":8,"messages":[]}',
+  });
+  assert.equal(
+    (await other.json()).error.message,
+    "model glm-5 is not served by any provider; available: none",
+  );
+  await upstream.close();
+});
+
 Deno.test("an upstream's own model list is filtered for a client limited to some models", async () => {
   const upstream = startFakeUpstream();
   const clients = new ClientRegistry([{ name: "ci", token: HAIKU_ONLY, models: ["mock-1-*"] }]);
