@@ -73,40 +73,43 @@ export class AnthropicToOpenAI {
       payload = undefined;
     }
     const name = event === "message" && isJsonObject(payload) ? payload.type : event;
-    if (typeof name !== "string" || !_KNOWN_EVENTS.has(name)) return [];
+    const handle = typeof name === "string" ? this.#handlers.get(name) : undefined;
+    if (!handle) return [];
     if (!isJsonObject(payload)) {
       return this.#fail(
         "api_error",
         `upstream sent an event that is not a JSON object: ${data.slice(0, 200)}`,
       );
     }
-    switch (name) {
-      case "error": {
-        const error = isJsonObject(payload.error) ? payload.error : {};
-        return this.#fail(String(error.type ?? "api_error"), String(error.message ?? "upstream failed"));
-      }
-      case "message_start":
-        return this.#start(isJsonObject(payload.message) ? payload.message : {});
-      case "content_block_start":
-        return this.#blockStart(
-          Number(payload.index),
-          isJsonObject(payload.content_block) ? payload.content_block : {},
-        );
-      case "content_block_delta":
-        return this.#blockDelta(Number(payload.index), isJsonObject(payload.delta) ? payload.delta : {});
-      case "content_block_stop":
-        return this.#blockStop(Number(payload.index));
-      case "message_delta":
-        if (isJsonObject(payload.delta) && typeof payload.delta.stop_reason === "string") {
-          this.#stopReason = payload.delta.stop_reason;
-        }
-        this.#addUsage(payload.usage);
-        return [];
-      case "message_stop":
-        return this.#finish();
-    }
-    return [];
+    return handle(payload);
   }
+
+  /** What each event Anthropic's stream has does; any other is skipped. */
+  readonly #handlers = new Map<string, (payload: JsonObject) => OpenAISsePart[]>([
+    ["error", (payload) => {
+      const error = isJsonObject(payload.error) ? payload.error : {};
+      return this.#fail(String(error.type ?? "api_error"), String(error.message ?? "upstream failed"));
+    }],
+    ["message_start", (payload) => this.#start(isJsonObject(payload.message) ? payload.message : {})],
+    ["content_block_start", (payload) =>
+      this.#blockStart(
+        Number(payload.index),
+        isJsonObject(payload.content_block) ? payload.content_block : {},
+      )],
+    [
+      "content_block_delta",
+      (payload) => this.#blockDelta(Number(payload.index), isJsonObject(payload.delta) ? payload.delta : {}),
+    ],
+    ["content_block_stop", (payload) => this.#blockStop(Number(payload.index))],
+    ["message_delta", (payload) => {
+      if (isJsonObject(payload.delta) && typeof payload.delta.stop_reason === "string") {
+        this.#stopReason = payload.delta.stop_reason;
+      }
+      this.#addUsage(payload.usage);
+      return [];
+    }],
+    ["message_stop", () => this.#finish()],
+  ]);
 
   /** The Anthropic body ended. Without `message_stop` the answer is incomplete, which the client must learn. */
   end(): OpenAISsePart[] {
@@ -216,15 +219,6 @@ export class AnthropicToOpenAI {
 }
 
 const _encoder = new TextEncoder();
-const _KNOWN_EVENTS: ReadonlySet<string> = new Set([
-  "error",
-  "message_start",
-  "content_block_start",
-  "content_block_delta",
-  "content_block_stop",
-  "message_delta",
-  "message_stop",
-]);
 
 /**
  * One part as OpenAI frames it: `data: <one-line JSON>\n\n` with no `event:` line, or `data: [DONE]\n\n`.
