@@ -131,8 +131,13 @@ Deno.test("a ledger written before web searches were counted is read as it is, a
   } finally {
     store.close();
   }
+  // And the usage report reads the column once it is there.
   const reader = LedgerStore.open(path, { readOnly: true });
-  reader.close();
+  try {
+    assert.equal(usageReport(reader.database, { since: 0, by: "client" }).total.webSearches, 5);
+  } finally {
+    reader.close();
+  }
 });
 
 Deno.test("a batch is all or nothing", async () => {
