@@ -42,7 +42,7 @@ export function relayCommand(program: ProgramLocation = _running()): string[] {
     if (flags === undefined) {
       throw new Error(`cannot start ${path} again: its first line is no deno run shebang`);
     }
-    return [program.execPath, "run", ...flags.trim().split(" "), path];
+    return [program.execPath, "run", ...flags.split(" ").filter(Boolean), path];
   }
   const config = decodeURIComponent(new URL("deno.json", main).pathname);
   return [program.execPath, "run", "-q", "-P=relay", "--no-prompt", "--config", config, path];

@@ -10,7 +10,7 @@ import { scenarioRequest } from "../bench/scenarios.ts";
 import { type BenchSetup, loopbackSetup, placement, providerSetup, targetSetup } from "../bench/setups.ts";
 import { MAX_MOCK_EVENTS } from "../providers/mock_options.ts";
 import { estimateTokens } from "../routing/token_estimate.ts";
-import { terminalSafeJson } from "../util/logger.ts";
+import { terminalSafeJson } from "../util/visible.ts";
 import { Cancelled, canPrompt, terminalPrompter } from "./_prompts.ts";
 import { errorMessage } from "../util/error_message.ts";
 

@@ -14,7 +14,9 @@ import { resolveConfig } from "../config/resolve.ts";
 import { configSchema } from "../config/schema.ts";
 import type { Locator } from "../config/yaml_document.ts";
 import { writeFileAtomic } from "../config/write.ts";
+import { errorMessage } from "../util/error_message.ts";
 import { maskSecret } from "../util/mask.ts";
+import { terminalSafeJson } from "../util/visible.ts";
 import { reportConfigError } from "./_config_error.ts";
 import { Cancelled, canPrompt, terminalPrompter } from "./_prompts.ts";
 
@@ -144,7 +146,7 @@ async function _env(options: _EnvOptions): Promise<number> {
   if (!vars.ANTHROPIC_AUTH_TOKEN) {
     console.error("note: the config has no server.auth.tokens, so relay takes any client credential");
   }
-  console.log(options.json ? JSON.stringify(vars, null, 2) : formatExports(vars, options.shell));
+  console.log(options.json ? terminalSafeJson(vars, 2) : formatExports(vars, options.shell));
   return 0;
 }
 
@@ -204,12 +206,14 @@ async function _writeClaudeSettings(
   const holdsToken = vars.ANTHROPIC_AUTH_TOKEN !== undefined;
   if (merged.changes.length === 0) {
     // An earlier relay may have put the token in and left the file readable to others.
-    const mode = _settingsMode(path, existing?.mode, holdsToken);
+    const mode = _settingsMode(existing?.mode, holdsToken);
     try {
       if (mode !== existing?.mode) await Deno.chmod(path, mode);
     } catch (error) {
-      return reportConfigError(new ConfigError(path, [{ message: `cannot make ${path} private: ${error}` }]));
+      const message = `cannot make ${path} private: ${errorMessage(error)}`;
+      return reportConfigError(new ConfigError(path, [{ message }]));
     }
+    _noteTightened(path, existing?.mode, mode);
     console.log(`${path} already points Claude Code at relay: nothing to change.`);
     return 0;
   }
@@ -233,12 +237,13 @@ async function _writeClaudeSettings(
       throw error;
     }
   }
-  const mode = _settingsMode(path, existing?.mode, holdsToken);
+  const mode = _settingsMode(existing?.mode, holdsToken);
   try {
     await writeFileAtomic(path, merged.text, { mode });
   } catch (error) {
     return reportConfigError(error);
   }
+  _noteTightened(path, existing?.mode, mode);
   console.log(
     `Updated ${path} (env block of Claude Code's settings):\n  ${merged.changes.map(_describe).join("\n  ")}`,
   );
@@ -250,14 +255,18 @@ async function _writeClaudeSettings(
  * nobody else may read (relay refuses a config that others can read for the same token); a new file is
  * private either way.
  */
-function _settingsMode(path: string, existing: number | undefined, holdsToken: boolean): number {
+function _settingsMode(existing: number | undefined, holdsToken: boolean): number {
   if (existing === undefined) return 0o600;
   // Private already (0600, 0400, 0700): nothing to tighten.
   if ((existing & 0o077) === 0) return existing;
-  if (!holdsToken) return existing;
+  return holdsToken ? 0o600 : existing;
+}
+
+// Said once the file has its new mode: a chmod or write that fails leaves the old one.
+function _noteTightened(path: string, existing: number | undefined, mode: number): void {
+  if (existing === undefined || mode === existing) return;
   const octal = existing.toString(8).padStart(4, "0");
   console.error(`${path} was mode ${octal}; made 0600 as it holds relay's client token`);
-  return 0o600;
 }
 
 function _describe(change: SettingsChange): string {

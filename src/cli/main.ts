@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
+import { withoutOsError } from "../util/error_message.ts";
 import { VERSION } from "../version.ts";
 import { benchCommand } from "./bench.ts";
 import { checkCommand } from "./check.ts";
@@ -38,20 +39,20 @@ export async function main(args: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
     if (!_isOutputError(error)) throw error;
-    console.error(`relay: cannot write its output: ${error.message.replace(/ \(os error \d+\)[^]*$/, "")}`);
+    console.error(`relay: cannot write its output: ${withoutOsError(error.message)}`);
     return 1;
   }
   return exitCode;
 }
 
 /**
- * Whether `error` is a write the system refused for want of room or a failing device. The files relay
- * writes for a person (config, settings, ledger) report their own failures, so one that gets this far
- * was a write to stdout (`relay env > /dev/full`); a closed pipe is not one, as Deno drops what is
- * printed to it.
+ * Whether `error` is a write the system refused for want of room. The files relay writes for a person
+ * (config, settings, ledger) report their own failures, so one that gets this far was a write to stdout
+ * (`relay env > /dev/full`); a closed pipe is not one, as Deno drops what is printed to it. A failing
+ * device (EIO) is not one either: a read fails with it as well.
  */
 function _isOutputError(error: unknown): error is Error {
   return error instanceof Error && _OUTPUT_ERRORS.has((error as { code?: unknown }).code);
 }
 
-const _OUTPUT_ERRORS = new Set<unknown>(["ENOSPC", "EDQUOT", "EFBIG", "EIO"]);
+const _OUTPUT_ERRORS = new Set<unknown>(["ENOSPC", "EDQUOT", "EFBIG"]);

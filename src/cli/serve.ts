@@ -151,13 +151,13 @@ async function _serveLogged(
  * cannot be opened (a read-only home), without recording usage, and says so: only a ledger a config
  * file asks for is worth refusing to start over. Throws what {@linkcode openLedger} throws otherwise.
  */
-function _openLedger(config: Config, path: string | undefined, logger: Logger): OpenLedger {
+function _openLedger(config: Config, configPath: string | undefined, logger: Logger): OpenLedger {
   try {
     const ledger = openLedger(config, { logger });
     logger.info("ledger", { path: ledger.path ?? "off (ledger.enabled: false)" });
     return ledger;
   } catch (error) {
-    if (path !== undefined) throw error;
+    if (configPath !== undefined) throw error;
     logger.warn("relay cannot open its usage ledger, so usage is not recorded", {
       path: ledgerPath(config.ledger.path, (name) => Deno.env.get(name)),
       error: errorMessage(error),

@@ -12,9 +12,8 @@ import {
   type UsageTotals,
 } from "../ledger/query.ts";
 import { LedgerStore } from "../ledger/store.ts";
-import { terminalSafeJson } from "../util/logger.ts";
 import { cutToWidth, formatTable } from "../util/table.ts";
-import { visible } from "../util/visible.ts";
+import { terminalSafeJson, visible } from "../util/visible.ts";
 import { readFieldsDespite } from "../config/read_despite.ts";
 import { terminalColour } from "./_colour.ts";
 import { reportConfigError } from "./_config_error.ts";

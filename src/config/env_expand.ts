@@ -86,7 +86,7 @@ export function expandEnvInDocument(
       problems.push({ path: formatPath(path), line, col, message: problem.message });
     }
     scalar.value = scalar.type === "PLAIN" && !scalar.tag
-      ? _plainValue(doc, expansion.value)
+      ? _implicitValue(doc, expansion.value)
       : expansion.value;
   });
   return problems;
@@ -111,7 +111,7 @@ function _walk(
 // What the same text would have parsed as, unquoted: the first of the schema's implicit tags that
 // matches it (int, float, bool, null), as yaml picks one for a plain scalar; a string when none does.
 // A tag may resolve to a scalar node (bool does, to keep how it was written) rather than a value.
-function _plainValue(doc: Document, text: string): unknown {
+function _implicitValue(doc: Document, text: string): unknown {
   const tag = doc.schema.tags.find((tag): tag is ScalarTag => tag.default === true && !!tag.test?.test(text));
   const value = tag ? tag.resolve(text, () => {}, doc.options) : text;
   return isScalar(value) ? value.value : value;

@@ -1,5 +1,5 @@
 import { ConfigError } from "./errors.ts";
-import { errorMessage } from "../util/error_message.ts";
+import { errorMessage, withoutOsError } from "../util/error_message.ts";
 
 /** The part of a file's stat the check reads; `null` where the platform has no such notion. */
 export interface FileOwnership {
@@ -81,9 +81,8 @@ function _reason(error: unknown): string {
   if (error instanceof Deno.errors.FilesystemLoop) return "its path runs into a symlink loop";
   if (error instanceof Deno.errors.IsADirectory) return "it is a directory";
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
-  // Other OS errors read "File name too long (os error 36): stat '/path'"; the path is already named.
-  const message = errorMessage(error);
-  const text = message.replace(/ \(os error \d+\)[^]*$/, "");
+  // The path is already named.
+  const text = withoutOsError(errorMessage(error));
   return text.charAt(0).toLowerCase() + text.slice(1);
 }
 

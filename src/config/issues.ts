@@ -71,13 +71,18 @@ function _message(issue: _Issue): string {
 function _typeMessage(expected: readonly string[], input: unknown): string {
   const wanted = expected.map(_describeExpected).join(" or ");
   if (input === undefined) return `missing: expected ${wanted}`;
-  // YAML reads `.inf` and `.nan` as numbers, but no count, size or duration can be one.
-  if (typeof input === "number" && !Number.isFinite(input)) {
+  // YAML reads `.inf` and `.nan` as numbers, but no count, size or duration can be one. Where a string
+  // goes, they are text that wants quotes, as all digits are.
+  if (typeof input === "number" && !Number.isFinite(input) && expected.some(_isNumeric)) {
     return `expected ${wanted}, found ${_describe(input)} (a number must be finite)`;
   }
   // An unquoted all-digit secret (often from ${VAR}) reads as a number; its digits must not be echoed.
   if (typeof input === "number" && expected.includes("string")) {
     return `expected ${wanted}, found a number (quote it to keep it a string)`;
+  }
+  // `null` and `~` read as null, as an empty value does, written so or from an unquoted ${VAR}.
+  if (input === null && expected.includes("string")) {
+    return `expected ${wanted}, found ${_describe(input)} (quote it to keep the text)`;
   }
   const hint = expected.includes("number") && typeof input === "string" && _QUOTED_NUMBER.test(input)
     ? _stringNumberHint(input)
@@ -103,6 +108,10 @@ const _EXPECTED: Record<string, string> = {
   record: "a mapping",
 };
 
+function _isNumeric(expected: string): boolean {
+  return expected === "number" || expected === "int";
+}
+
 function _describeExpected(expected: string): string {
   return _EXPECTED[expected] ?? expected;
 }
@@ -112,11 +121,9 @@ function _describeExpected(expected: string): string {
 // included, is masked.
 const _WORD = /^[A-Za-z][A-Za-z_.-]{0,23}$/;
 const _QUOTED_NUMBER = /^\s*-?\d+(?:\.\d+)?\s*$/;
-// As written in YAML.
-const _NON_FINITE: Record<number, string> = { [Infinity]: ".inf", [-Infinity]: "-.inf", [NaN]: ".nan" };
 
 function _describe(value: unknown): string {
-  if (value === null || value === undefined) return "an empty value";
+  if (value === null || value === undefined) return "an empty value or null";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";
   if (typeof value === "string") {
@@ -124,7 +131,11 @@ function _describe(value: unknown): string {
     // Escaped: a carriage return or tab echoed raw would garble the terminal's line.
     return echoed ? `the string ${JSON.stringify(value)}` : `a string (${maskSecret(value)})`;
   }
-  if (typeof value === "number") return Number.isFinite(value) ? `the number ${value}` : _NON_FINITE[value];
+  if (typeof value === "number") {
+    if (Number.isFinite(value)) return `the number ${value}`;
+    // As written in YAML.
+    return Number.isNaN(value) ? ".nan" : value > 0 ? ".inf" : "-.inf";
+  }
   return String(value);
 }
 

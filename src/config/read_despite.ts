@@ -43,7 +43,7 @@ export async function readFieldsDespite(error: ConfigError): Promise<FieldReader
     try {
       value = isNode(node) ? plainValue(parsed, error.file, node) : node;
     } catch (refused) {
-      // Aliases that expand past the limit, or one with no anchor (the file's syntax error).
+      // Aliases that expand past the limit, or one with no anchor.
       if (refused instanceof ConfigError) return undefined;
       throw refused;
     }

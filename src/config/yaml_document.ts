@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import {
+  type Alias,
   Document,
   type ErrorCode,
   isAlias,
@@ -124,10 +125,15 @@ const _MESSAGES: Partial<Record<ErrorCode, string>> = {
 // the memory. yaml's own default, 100, refuses the first kind.
 const _MAX_ALIAS_COUNT = 10_000;
 const _BOUNDED_ALIASES = { maxAliasCount: _MAX_ALIAS_COUNT };
+// yaml throws a ReferenceError both for too many copies and for an alias with no anchor before it (which
+// it does not report as a parse error); only its words tell them apart.
+const _TOO_MANY_COPIES = /^Excessive alias count/;
+const _NO_ANCHOR = /^Unresolved alias .*: (.*)$/;
 
 /**
- * The plain value of a document parsed without errors, or of one of its nodes, aliases resolved. Throws
- * `ConfigError` for `file`, at its first alias, when the aliases expand past what a config needs.
+ * The plain value of a document, or of one of its nodes, aliases resolved. Throws `ConfigError` for
+ * `file`, at the first alias of what was asked for when the aliases expand past what a config needs, or
+ * at an alias whose anchor is not set before it.
  *
  * @example
  * ```ts
@@ -145,19 +151,34 @@ export function plainValue(
     return node ? node.toJS(doc, _BOUNDED_ALIASES) : doc.toJS(_BOUNDED_ALIASES);
   } catch (error) {
     if (!(error instanceof ReferenceError)) throw error;
-    let first: Position | undefined;
-    visit(doc, {
-      Alias: (_key, alias) => {
-        if (alias.range) first = lineCounter.linePos(alias.range[0]);
-        return visit.BREAK;
-      },
-    });
+    const at = (alias: Alias | undefined) => alias?.range ? lineCounter.linePos(alias.range[0]) : undefined;
+    if (_TOO_MANY_COPIES.test(error.message)) {
+      throw new ConfigError(file, [{
+        ...at(_firstAlias(node ?? doc, () => true)),
+        message: `aliases (\`*name\`) expand to more than ${_MAX_ALIAS_COUNT} copies: relay refuses a file ` +
+          'that may be built to exhaust memory (a "billion laughs")',
+      }]);
+    }
+    const name = _NO_ANCHOR.exec(error.message)?.[1];
+    if (name === undefined) throw error;
     throw new ConfigError(file, [{
-      ...first,
-      message: `aliases (\`*name\`) expand to more than ${_MAX_ALIAS_COUNT} copies: relay refuses a file ` +
-        'that may be built to exhaust memory (a "billion laughs")',
+      ...at(_firstAlias(node ?? doc, (alias) => alias.source === name && !alias.resolve(doc))),
+      message: `\`*${name}\` has no anchor \`&${name}\` before it: an alias repeats a value marked so ` +
+        "earlier in the file",
     }]);
   }
+}
+
+function _firstAlias(within: Node | Document, matches: (alias: Alias) => boolean): Alias | undefined {
+  let found: Alias | undefined;
+  visit(within, {
+    Alias: (_key, alias) => {
+      if (!matches(alias)) return undefined;
+      found = alias;
+      return visit.BREAK;
+    },
+  });
+  return found;
 }
 
 /** Builds the {@linkcode Locator} for a parsed document. */

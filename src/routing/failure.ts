@@ -1,3 +1,4 @@
+import { errorMessage } from "../util/error_message.ts";
 import { type RateLimitSnapshot, readRateLimitHeaders } from "./rate_limit_headers.ts";
 
 /** How an attempt upstream failed, as far as anything reached relay before the first byte went out. */
@@ -114,8 +115,8 @@ export function classifyFailure(
 ): FailureDecision {
   switch (outcome.kind) {
     case "network": {
-      const message = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
-      return { action: "retry_next_provider", countsForBreaker: true, reason: `network error: ${message}` };
+      const reason = `network error: ${errorMessage(outcome.error)}`;
+      return { action: "retry_next_provider", countsForBreaker: true, reason };
     }
     case "timeout":
       return { action: "retry_next_provider", countsForBreaker: true, reason: "no first byte in time" };

@@ -1,5 +1,5 @@
 import { concatBytes } from "../util/bytes.ts";
-import type { Logger } from "../util/logger.ts";
+import { type Logger, UNCUT } from "../util/logger.ts";
 import { maskKeyIn, maskKeyShapedTokens } from "../util/mask.ts";
 
 /** The most of a body `log.bodies` writes; the rest is counted, not kept. */
@@ -57,6 +57,7 @@ export class BodyLog {
       bytes,
       truncated: bytes > kept.byteLength || undefined,
       body: maskKeyShapedTokens(quoted),
+      [UNCUT]: ["body"], // cut to `MAX_LOGGED_BODY_BYTES` already, as the README promises
     });
   }
 }

@@ -2,10 +2,25 @@
  * Structured logs on stderr: one JSON object a line for machines, or a short `key=value` line on a
  * terminal. Secrets never reach here unmasked: callers pass key labels, never keys.
  */
-import { UNSHOWN_CHARACTERS } from "./visible.ts";
+import { terminalSafeJson } from "./visible.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
-export type LogFields = Record<string, string | number | boolean | null | undefined>;
+
+/**
+ * Under this key a line's fields name those of its strings their caller cut to a bound of its own: the
+ * logger writes them whole, and cuts every other string to its first 2,048 characters.
+ *
+ * @example
+ * ```ts
+ * log.info("request body", { body: first64KiB, [UNCUT]: ["body"] }); // log.bodies' bound, not 2,048
+ * ```
+ */
+export const UNCUT: unique symbol = Symbol("uncut");
+
+export type LogFields = {
+  [key: string]: string | number | boolean | null | undefined;
+  [UNCUT]?: readonly string[];
+};
 
 const _RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -47,36 +62,20 @@ export function createLogger(options: LoggerOptions): Logger {
   const { write } = options;
   const now = options.now ?? (() => new Date());
   const render = options.format === "text" ? _renderText : _renderJson;
+  // `fixed` is cut already, once for all the lines it goes on.
   const withFixed = (fixed: LogFields): Logger => {
     const at = (level: LogLevel) => (msg: string, fields?: LogFields) => {
-      if (_RANK[level] >= threshold) write(render(now(), level, msg, _lineFields(fixed, fields)));
+      if (_RANK[level] >= threshold) write(render(now(), level, msg, fixed, fields ?? {}));
     };
     return {
       debug: at("debug"),
       info: at("info"),
       warn: at("warn"),
       error: at("error"),
-      with: (more) => withFixed({ ...fixed, ...more }),
+      with: (more) => withFixed(_cutLong({ ...fixed, ...more }, more)),
     };
   };
   return withFixed({});
-}
-
-/**
- * `JSON.stringify(value, null, space)` with every one of the {@linkcode UNSHOWN_CHARACTERS} escaped: it
- * escapes only C0, and a terminal takes C1 for ESC sequences, reorders a line at a bidi override, and
- * shows a Hangul filler as a blank. Strings a client chooses (a path, a model name) reach logs and
- * tables, and in JSON those characters occur only inside strings, where `\u` escapes read back the same.
- *
- * @example
- * ```ts
- * terminalSafeJson({ model: "\u009b31m\u202e" }); // '{"model":"\\u009b31m\\u202e"}'
- * ```
- */
-export function terminalSafeJson(value: unknown, space?: number): string {
-  // The C0 controls left are the layout's own line breaks: JSON.stringify escaped those in strings.
-  return JSON.stringify(value, null, space)
-    .replace(UNSHOWN_CHARACTERS, (char) => char < " " ? char : _escaped(char));
 }
 
 /**
@@ -89,46 +88,34 @@ export function terminalSafeJson(value: unknown, space?: number): string {
  */
 const _MAX_VALUE_CHARS = 2048;
 
-/**
- * Fields cut by whoever logs them, to a bound of their own: `log.bodies` writes each body's first 64 KiB
- * (`MAX_LOGGED_BODY_BYTES` in `src/server/body_log.ts`), as the README promises.
- */
-const _SELF_BOUNDED_FIELDS = new Set(["body"]);
-
-// The fixed fields and the line's own are merged once, here, for either rendering (the access line has a
-// dozen and more), each string cut to its bound on the way.
-function _lineFields(fixed: LogFields, fields: LogFields | undefined): LogFields {
-  const merged: LogFields = { ...fixed, ...fields };
-  for (const [key, value] of Object.entries(merged)) {
-    if (typeof value === "string" && !_SELF_BOUNDED_FIELDS.has(key)) merged[key] = _cut(value);
+// `line` with each of `fields`' strings over the bound cut, but those its caller bounds itself (`UNCUT`):
+// `line` holds `fields` last, over fields cut before. The length is looked at first: an access line has a
+// dozen short strings and more.
+function _cutLong(line: LogFields, fields: LogFields): LogFields {
+  for (const key in fields) {
+    const value = fields[key];
+    if (typeof value === "string" && value.length > _MAX_VALUE_CHARS && !fields[UNCUT]?.includes(key)) {
+      line[key] = _cut(value);
+    }
   }
-  return merged;
+  return line;
 }
 
 // The start of a long value, and how much of it was left out.
 function _cut(value: string): string {
-  if (value.length <= _MAX_VALUE_CHARS) return value;
   // Not between the halves of a surrogate pair, which would leave half an emoji.
   const last = value.charCodeAt(_MAX_VALUE_CHARS - 1);
   const end = last >= 0xd800 && last <= 0xdbff ? _MAX_VALUE_CHARS - 1 : _MAX_VALUE_CHARS;
   return `${value.slice(0, end)}…[${value.length - end} more characters]`;
 }
 
-// `\uXXXX` for each UTF-16 code unit, as JSON writes the characters it escapes.
-function _escaped(chars: string): string {
-  let escaped = "";
-  for (let at = 0; at < chars.length; at++) {
-    escaped += `\\u${chars.charCodeAt(at).toString(16).padStart(4, "0")}`;
-  }
-  return escaped;
+// Each rendering builds its line's fields once: `fixed`, then `fields`, which win on a clash.
+function _renderJson(time: Date, level: LogLevel, msg: string, fixed: LogFields, fields: LogFields): string {
+  return terminalSafeJson(_cutLong({ time: time.toISOString(), level, msg, ...fixed, ...fields }, fields));
 }
 
-function _renderJson(time: Date, level: LogLevel, msg: string, fields: LogFields): string {
-  return terminalSafeJson({ time: time.toISOString(), level, msg, ...fields });
-}
-
-function _renderText(time: Date, level: LogLevel, msg: string, fields: LogFields): string {
-  const pairs = Object.entries(fields)
+function _renderText(time: Date, level: LogLevel, msg: string, fixed: LogFields, fields: LogFields): string {
+  const pairs = Object.entries(_cutLong({ ...fixed, ...fields }, fields))
     .filter(([, value]) => value !== undefined)
     .map(([key, value]) => `${key}=${typeof value === "string" ? _textValue(value) : value}`);
   return [time.toISOString().slice(11, 23), level.toUpperCase().padEnd(5), msg, ...pairs].join(" ");

@@ -45,24 +45,31 @@ export function formatTable(rows: string[][], options: TableOptions = {}): strin
 const _graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 
 /**
- * `text` cut to at most `columns` terminal columns, ending in `…` where it was cut, never inside a
- * character as it is shown (a letter with its accents, a wide character): for a cell a client chose,
- * which could otherwise widen every row of a table to its own length.
+ * `text` cut to at most `columns` terminal columns by leaving out its middle, marked `…`: the start and the
+ * end are what tell names apart (a key's label and its id, Bedrock ARNs that differ only in the model at
+ * the end). Never cut inside a character as it is shown (a letter with its accents, a wide character): for
+ * a cell a client chose, which could otherwise widen every row of a table to its own length.
  *
  * @example
  * ```ts
- * cutToWidth("claude-sonnet-4-5", 10); // "claude-so…"
- * cutToWidth("模型名字", 6); // "模型…"
+ * cutToWidth("claude-sonnet-4-5", 10); // "clau…t-4-5"
+ * cutToWidth("模型名字", 6); // "模…字"
  * ```
  */
 export function cutToWidth(text: string, columns: number): string {
   if (stringWidth(text) <= columns) return text;
-  let kept = "";
-  let width = 0;
-  for (const { segment } of _graphemes.segment(text)) {
-    width += stringWidth(segment);
-    if (width > columns - 1) break;
-    kept += segment;
+  const graphemes = Array.from(_graphemes.segment(text), ({ segment }) => segment);
+  // The end gets the odd column, and any the start could not use for a wide character at its edge.
+  const room = columns - 1;
+  let start = 0;
+  let startWidth = 0;
+  while (startWidth + stringWidth(graphemes[start]) <= Math.floor(room / 2)) {
+    startWidth += stringWidth(graphemes[start++]);
   }
-  return `${kept}…`;
+  let end = graphemes.length;
+  let endWidth = 0;
+  while (endWidth + stringWidth(graphemes[end - 1]) <= room - startWidth) {
+    endWidth += stringWidth(graphemes[--end]);
+  }
+  return `${graphemes.slice(0, start).join("")}…${graphemes.slice(end).join("")}`;
 }

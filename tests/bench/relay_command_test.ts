@@ -45,9 +45,10 @@ Deno.test("the bundle runs under the deno running now with its shebang's flags, 
       ],
     );
   }
+  const bundle = { execPath: "/d", mainModule: "file:///r", standalone: false, bundled: true };
+  assert.deepEqual(relayCommand({ ...bundle, shebang: "#!/usr/bin/env -S deno run" }), ["/d", "run", "/r"]);
   for (const shebang of [undefined, "// not a shebang", "#!/bin/sh"]) {
-    const program = { execPath: "/d", mainModule: "file:///r", standalone: false, bundled: true, shebang };
-    assert.throws(() => relayCommand(program), /first line is no deno run shebang/);
+    assert.throws(() => relayCommand({ ...bundle, shebang }), /first line is no deno run shebang/);
   }
 });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { claudeCodeEnv, formatExports, shellQuote } from "../../src/cli/env.ts";
 import { configSchema } from "../../src/config/schema.ts";
-import { runRelay, sandbox, writeConfig } from "../_helpers/cli.ts";
+import { FROM_SOURCE, runRelay, sandbox, writeConfig } from "../_helpers/cli.ts";
 
 const TOKEN = "rly_00112233445566778899aabbccddeeff";
 
@@ -155,6 +155,18 @@ Deno.test("relay env --json and --shell fish", async () => {
   );
 });
 
+Deno.test("relay env --json escapes what a terminal would act on, as every --json of relay's does", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(
+    folder,
+    'providers:\n  - name: m\n    type: mock\n    models:\n      "claude-sonnet-\\u202e": x\n',
+  );
+  const { code, stdout, stderr } = await runRelay(["env", "-c", path, "--json"]);
+  assert.equal(code, 0, stderr);
+  assert.ok(!stdout.includes("\u202e"), stdout);
+  assert.equal(JSON.parse(stdout).ANTHROPIC_MODEL, "claude-sonnet-\u202e");
+});
+
 Deno.test("relay env with no config keeps stdout eval-able: the banner goes to stderr", async () => {
   const { code, stdout, stderr } = await runRelay(["env"]);
   assert.equal(code, 0);
@@ -241,6 +253,39 @@ Deno.test("relay env --claude-settings PATH merges, keeps other keys, and asks b
   assert.match(tightened.stdout, /nothing to change/);
   assert.equal(tightened.stderr, `${settings} was mode 0644; made 0600 as it holds relay's client token\n`);
   assert.equal((await Deno.stat(settings)).mode! & 0o777, 0o600);
+});
+
+Deno.test("relay env --claude-settings says a file was made 0600 only once it was", async () => {
+  const home = await sandbox();
+  const path = await writeConfig(
+    home,
+    `server:\n  auth:\n    tokens: ["${TOKEN}"]\nproviders:\n  - { name: m, type: mock }\n`,
+  );
+  await Deno.mkdir(`${home}/locked`);
+  const settings = `${home}/locked/settings.json`;
+  // Neither chmod nor a new file can be made in the folder, even by root.
+  const locked = FROM_SOURCE.flatMap((part) =>
+    part === "-P=relay" ? [part, `--deny-write=${home}/locked`] : [part]
+  );
+  const run = () => runRelay(["env", "-c", path, "--claude-settings", settings], { command: locked });
+
+  await Deno.writeTextFile(settings, JSON.stringify({ model: "opus" }), { mode: 0o644 });
+  const write = await run();
+  assert.equal(write.code, 1);
+  assert.match(write.stderr, /^cannot write .*\/settings\.json: Requires write access to /);
+  assert.doesNotMatch(write.stderr, /made 0600/);
+
+  // Nothing to change but the mode.
+  assert.equal((await runRelay(["env", "-c", path, "--claude-settings", settings])).code, 0);
+  await Deno.chmod(settings, 0o644);
+  const chmod = await run();
+  assert.equal(chmod.code, 1);
+  assert.equal(
+    chmod.stderr,
+    `cannot make ${settings} private: Requires write access to "${settings}", run again with the --allow-write flag\n`,
+    'no "made 0600", and the reason without its class name',
+  );
+  assert.equal((await Deno.stat(settings)).mode! & 0o777, 0o644);
 });
 
 Deno.test("relay env --claude-settings keeps the file's mode when no client token goes in", async () => {

@@ -236,8 +236,12 @@ Deno.test("relay usage shows web searches in --json, and in the table only for a
 /** A name a client could choose: it would set the terminal's title, clear it and paint, or break lines. */
 const EVIL = "\u001b]0;pwned\u0007\u001b[2J\u001b[31mEVIL\u001b[0m\nx\r\t\u0001\u007f\u009b2J";
 const SHOWN = "\\x1b]0;pwned\\x07\\x1b[2J\\x1b[31mEVIL\\x1b[0m\\nx\\r\\t\\x01\\x7f\\x9b2J";
-/** {@linkcode SHOWN} as a table cell: the escapes widen the name past the 48 columns a cell shows. */
-const SHOWN_CELL = `${SHOWN.slice(0, 47)}…`;
+/**
+ * `name` as a table cell, when it shows past the 48 columns a cell has, as {@linkcode SHOWN} does: its
+ * first 23 and last 24 columns.
+ */
+const cell = (name: string) => `${name.slice(0, 23)}…${name.slice(-24)}`;
+const SHOWN_CELL = cell(SHOWN);
 const CONTROL = /\p{Cc}/u;
 
 Deno.test("formatUsage shows control characters in every name as escapes, whatever it totals by", async () => {
@@ -254,7 +258,8 @@ Deno.test("formatUsage shows control characters in every name as escapes, whatev
       const lines = formatUsage(report, path).split("\n");
       assert.equal(lines.length, 7, `${by}: one line a row, and the rule above the total`);
       assert.ok(!CONTROL.test(lines.join("")), `${by}: no control character`);
-      assert.ok(lines[4].startsWith(`${SHOWN_CELL}  `), `${by}: ${lines[4]}`);
+      const name = by === "key" ? `${SHOWN} fc15735de69a` : SHOWN; // a key's id after its label
+      assert.ok(lines[4].startsWith(`${cell(name)}  `), `${by}: ${lines[4]}`);
       assert.equal(lines[4].indexOf(" 1 ") + 1, lines[3].indexOf("REQUESTS") + 7, `${by}: aligned`);
     }
   } finally {
@@ -279,11 +284,29 @@ Deno.test("formatUsage lines up wide and combining names, cuts a long one and se
   const widths = table.map((line) => stringWidth(line));
   assert.deepEqual(widths, widths.map(() => widths[0]), `every line as wide:\n${table.join("\n")}`);
   assert.ok(widths[0] < 160, "no row as wide as the long name");
-  assert.ok(table.some((line) => line.startsWith(`${"x".repeat(47)}…  `)), "the long name cut");
+  assert.ok(table.some((line) => line.startsWith(`${cell(long)}  `)), "the long name cut");
   assert.ok(table.some((line) => line.startsWith("rtl-\\u202eledom  ")), "the bidi override escaped");
   assert.ok(!/\p{Cf}/u.test(table.join("")), "no format character reaches the terminal");
   assert.match(table[6], /^-+$/, "a rule above the real total");
   assert.match(table[7], /^total +5 /);
+});
+
+Deno.test("formatUsage --by key tells keys with one long label apart by the ids at the end of their names", async () => {
+  const { path } = await withLedgerConfig();
+  const keyLabel = "anthropic-production-platform-team-primary (sk-ant-...abcd)";
+  const store = LedgerStore.open(path);
+  store.insert(
+    ["k1a2b3c4d5e6", "k9f8e7d6c5b4"].map((keyId, index) =>
+      ledgerRecord({ requestId: `${index}`, time: Date.now() - HOUR, keyId, keyLabel })
+    ),
+  );
+  store.close();
+  const reader = LedgerStore.open(path, { readOnly: true });
+  const report = usageReport(reader.database, { since: Date.now() - 24 * HOUR, by: "key" });
+  reader.close();
+  const names = formatUsage(report, path).split("\n").slice(4, 6).map((line) => line.split(/ {2,}/)[0])
+    .sort();
+  assert.deepEqual(names, [cell(`${keyLabel} k1a2b3c4d5e6`), cell(`${keyLabel} k9f8e7d6c5b4`)]);
 });
 
 Deno.test("relay usage prints no control character from a name, as a table or as JSON", async () => {

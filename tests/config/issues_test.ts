@@ -90,7 +90,7 @@ Deno.test("a type error says what was expected and what was found", () => {
   );
   assert.deepEqual(messages({ providers: { name: "x" } }), ["providers: expected a list, found a mapping"]);
   assert.deepEqual(messages({ providers: [MOCK], server: null }), [
-    "server: expected a mapping, found an empty value",
+    "server: expected a mapping, found an empty value or null",
   ]);
   assert.deepEqual(messages([]), ["expected a mapping, found a list"]);
 });
@@ -113,6 +113,18 @@ Deno.test(".inf and .nan are refused as numbers that must be finite, as YAML wri
     ["timeouts.idle: expected a number or a string, found -.inf (a number must be finite)"],
     "not told to quote it, which a duration taking a string would suggest",
   );
+});
+
+Deno.test(".inf and .nan where a string goes are told to be quoted, not to be finite", () => {
+  assert.deepEqual(messages({ providers: [MOCK], server: { host: NaN } }), [
+    "server.host: expected a string, found a number (quote it to keep it a string)",
+  ]);
+});
+
+Deno.test("null where a string goes (`null`, `~` or nothing, or a ${VAR} set so) is told to be quoted", () => {
+  assert.deepEqual(messages({ providers: [MOCK], server: { host: null } }), [
+    "server.host: expected a string, found an empty value or null (quote it to keep the text)",
+  ]);
 });
 
 Deno.test("digits with a carriage return (a Windows env file) are shown escaped and said so", () => {

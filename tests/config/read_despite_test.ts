@@ -30,3 +30,11 @@ Deno.test("readFieldsDespite reads the fields beside a billion laughs, and not t
   assert.deepEqual(read(["server", "port"], z.number()), { value: 9000 });
   assert.equal(read(["bomb"], z.unknown()), undefined);
 });
+
+Deno.test("readFieldsDespite reads the fields beside an alias with no anchor, and not that one", async () => {
+  const folder = await Deno.makeTempDir();
+  const file = await writeConfig(folder, "server:\n  port: 9000\nbroken: *nowhere\n");
+  const read = await readFieldsDespite(new ConfigError(file, []));
+  assert.deepEqual(read(["server", "port"], z.number()), { value: 9000 });
+  assert.equal(read(["broken"], z.unknown()), undefined);
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { YAMLSeq } from "yaml";
+import type { Node, YAMLSeq } from "yaml";
 import { editedText, parseYamlDocument, plainValue, yamlLocator } from "../../src/config/yaml_document.ts";
 import { billionLaughs } from "../_helpers/billion_laughs.ts";
 
@@ -94,6 +94,24 @@ Deno.test("plainValue refuses a billion laughs at its first alias, before it tak
     message:
       "relay.yaml:2:8: aliases (`*name`) expand to more than 10000 copies: relay refuses a file that may " +
       'be built to exhaust memory (a "billion laughs")',
+  });
+});
+
+Deno.test("plainValue of one node refuses a billion laughs at that node's first alias", () => {
+  const parsed = parseYamlDocument(`shared: &s 1\nalso: *s\nbomb:\n${billionLaughs("  ")}`);
+  assert.throws(() => plainValue(parsed, "relay.yaml", parsed.doc.getIn(["bomb"], true) as Node), {
+    name: "ConfigError",
+    message: /^relay\.yaml:5:10: aliases \(`\*name`\) expand to more than 10000 copies/,
+  });
+});
+
+Deno.test("plainValue refuses an alias with no anchor before it at that alias, not as a billion laughs", () => {
+  const parsed = parseYamlDocument("a: &x 1\nb: *x\nc: [*y, *nowhere]\ny: &y 2\n");
+  assert.throws(() => plainValue(parsed, "relay.yaml"), {
+    name: "ConfigError",
+    message:
+      "relay.yaml:3:5: `*y` has no anchor `&y` before it: an alias repeats a value marked so earlier " +
+      "in the file",
   });
 });
 

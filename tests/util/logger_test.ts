@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLogger, terminalSafeJson } from "../../src/util/logger.ts";
+import { createLogger, UNCUT } from "../../src/util/logger.ts";
 
 const at = () => new Date("2026-11-25T12:00:00.000Z");
 
@@ -94,11 +94,22 @@ Deno.test("a cut leaves no half of a surrogate pair, and fixed fields are cut to
   assert.equal(tail(logged.client), tail("c".repeat(2048) + "…[2952 more characters]"));
 });
 
-Deno.test("log.bodies' body keeps the bound its writer gave it", () => {
+Deno.test("a line's UNCUT strings, which their caller bounds itself, are written whole, and no others", () => {
   const lines: string[] = [];
-  const body = "b".repeat(64 * 1024);
-  createLogger({ write: (line) => lines.push(line), now: at }).info("request body", { body });
-  assert.equal(JSON.parse(lines[0]).body, body);
+  const long = "b".repeat(64 * 1024);
+  const cut = "b".repeat(2048) + "…[63488 more characters]";
+  const log = createLogger({ write: (line) => lines.push(line), now: at });
+  log.info("request body", { body: long });
+  log.with({ client: long, [UNCUT]: ["client"] }).info("request body", {
+    body: long,
+    path: long,
+    [UNCUT]: ["body"],
+  });
+  const [plain, uncut] = lines.map((line) => JSON.parse(line));
+  assert.equal(tail(plain.body), tail(cut), "no name is uncut unasked");
+  assert.equal(uncut.body.length, long.length);
+  assert.equal(tail(uncut.path), tail(cut));
+  assert.equal(tail(uncut.client), tail(long), "with() takes UNCUT too");
 });
 
 Deno.test("text format quotes anything but printable ASCII, escaping what would look like other fields or reorder the line", () => {
@@ -126,11 +137,4 @@ Deno.test("text format quotes anything but printable ASCII, escaping what would 
     "mock-1\u202e",
     "quoted values read back",
   );
-});
-
-Deno.test("terminalSafeJson escapes what a terminal would act on or show as something else, and keeps its layout", () => {
-  const value = { model: "a\u009b31m\u202eb\u3164c\u2028d\n", n: 1 };
-  const json = terminalSafeJson(value, 2);
-  assert.equal(json, '{\n  "model": "a\\u009b31m\\u202eb\\u3164c\\u2028d\\n",\n  "n": 1\n}');
-  assert.deepEqual(JSON.parse(json), value);
 });

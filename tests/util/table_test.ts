@@ -30,10 +30,27 @@ Deno.test("formatTable draws a rule as wide as the table above the row asked", (
   );
 });
 
-Deno.test("cutToWidth cuts past the width with an ellipsis, never inside a character as shown", () => {
+Deno.test("cutToWidth leaves out the middle, keeping the start and the end, never inside a character as shown", () => {
   assert.equal(cutToWidth("claude-sonnet-4-5", 17), "claude-sonnet-4-5", "fits");
-  assert.equal(cutToWidth("claude-sonnet-4-5", 10), "claude-so…");
-  assert.equal(cutToWidth("模型名字", 6), "模型…");
-  assert.equal(cutToWidth("模型名字", 7), "模型名…");
-  assert.equal(cutToWidth("mo\u0310del-combining", 4), "mo\u0310d…", "the mark stays with its letter");
+  assert.equal(cutToWidth("claude-sonnet-4-5", 10), "clau…t-4-5");
+  assert.equal(cutToWidth("模型名字", 6), "模…字");
+  assert.equal(cutToWidth("模型名字", 7), "模…名字", "the end takes the column a wide character left");
+  assert.equal(cutToWidth("mo\u0310del-combining", 6), "mo\u0310…ing", "the mark stays with its letter");
+  assert.equal(cutToWidth("abc", 1), "…");
+});
+
+Deno.test("cutToWidth keeps what tells long names apart: a key's id, an ARN's model", () => {
+  const label = "anthropic-production-platform-team-primary (sk-ant-…abcd)";
+  assert.deepEqual(
+    [cutToWidth(`${label} k1a2b3c4d5e6`, 48), cutToWidth(`${label} k9f8e7d6c5b4`, 48)],
+    ["anthropic-production-pl…-ant-…abcd) k1a2b3c4d5e6", "anthropic-production-pl…-ant-…abcd) k9f8e7d6c5b4"],
+  );
+  const arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-";
+  assert.deepEqual(
+    [cutToWidth(`${arn}sonnet-4-5`, 48), cutToWidth(`${arn}opus-4-1`, 48)],
+    [
+      "arn:aws:bedrock:us-east…hropic.claude-sonnet-4-5",
+      "arn:aws:bedrock:us-east…nthropic.claude-opus-4-1",
+    ],
+  );
 });
