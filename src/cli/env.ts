@@ -64,8 +64,15 @@ export interface EnvFields {
 }
 
 /**
+ * What `ANTHROPIC_AUTH_TOKEN` is for a relay without client tokens, which takes any credential and
+ * never sends one on: Claude Code without a login of its own will not start without one ("Not logged
+ * in").
+ */
+export const NO_CLIENT_TOKEN = "relay-takes-any-token";
+
+/**
  * The variables Claude Code needs to go through relay: `ANTHROPIC_BASE_URL`, `ANTHROPIC_AUTH_TOKEN`
- * (the config's first client token, when it has any), and, when the `models:` tables name models
+ * (the config's first client token, or {@linkcode NO_CLIENT_TOKEN} when it has none), and, when the `models:` tables name models
  * exactly, `ANTHROPIC_MODEL` and the `ANTHROPIC_DEFAULT_{OPUS,SONNET,HAIKU}_MODEL` aliases, since
  * Claude Code's own dated model ids would not match such names.
  *
@@ -77,8 +84,7 @@ export interface EnvFields {
  */
 export function claudeCodeEnv(config: EnvFields): Record<string, string> {
   const vars: Record<string, string> = { ANTHROPIC_BASE_URL: relayUrl(config.server) };
-  const [token] = config.server.auth.tokens;
-  if (token) vars.ANTHROPIC_AUTH_TOKEN = token;
+  vars.ANTHROPIC_AUTH_TOKEN = config.server.auth.tokens[0] || NO_CLIENT_TOKEN;
   const names = config.providers.flatMap((provider) => Object.keys(provider.models ?? {}))
     .filter((name) => !name.includes("*"));
   const family = (word: string) => names.find((name) => name.toLowerCase().includes(word));
@@ -143,7 +149,7 @@ async function _env(options: _EnvOptions): Promise<number> {
       : claudeSettingsPath((name) => Deno.env.get(name), Deno.env.get("HOME") ?? "/");
     return await _writeClaudeSettings(path, vars, options.yes === true);
   }
-  if (!vars.ANTHROPIC_AUTH_TOKEN) {
+  if (vars.ANTHROPIC_AUTH_TOKEN === NO_CLIENT_TOKEN) {
     console.error("note: the config has no server.auth.tokens, so relay takes any client credential");
   }
   console.log(options.json ? terminalSafeJson(vars, 2) : formatExports(vars, options.shell));
@@ -203,7 +209,7 @@ async function _writeClaudeSettings(
   } catch (error) {
     return reportConfigError(error);
   }
-  const holdsToken = vars.ANTHROPIC_AUTH_TOKEN !== undefined;
+  const holdsToken = vars.ANTHROPIC_AUTH_TOKEN !== NO_CLIENT_TOKEN;
   if (merged.changes.length === 0) {
     // An earlier relay may have put the token in and left the file readable to others.
     const mode = _settingsMode(existing?.mode, holdsToken);
@@ -270,7 +276,8 @@ function _noteTightened(path: string, existing: number | undefined, mode: number
 }
 
 function _describe(change: SettingsChange): string {
-  const show = (value: string) => (change.name === "ANTHROPIC_AUTH_TOKEN" ? maskSecret(value) : value);
+  const show = (value: string) =>
+    change.name === "ANTHROPIC_AUTH_TOKEN" && value !== NO_CLIENT_TOKEN ? maskSecret(value) : value;
   return change.before === undefined
     ? `${change.name}=${show(change.after)} (added)`
     : `${change.name}=${show(change.after)} (was ${show(change.before)})`;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { claudeCodeEnv, formatExports, shellQuote } from "../../src/cli/env.ts";
+import { claudeCodeEnv, formatExports, NO_CLIENT_TOKEN, shellQuote } from "../../src/cli/env.ts";
 import { configSchema } from "../../src/config/schema.ts";
 import { FROM_SOURCE, runRelay, sandbox, writeConfig } from "../_helpers/cli.ts";
 
@@ -17,7 +17,11 @@ Deno.test("claudeCodeEnv points Claude Code at relay with the first client token
     ANTHROPIC_BASE_URL: "http://127.0.0.1:8788",
     ANTHROPIC_AUTH_TOKEN: TOKEN,
   });
-  assert.deepEqual(claudeCodeEnv(config({})), { ANTHROPIC_BASE_URL: "http://127.0.0.1:8787" });
+  // Without client tokens, a placeholder: Claude Code without a login of its own starts only with one.
+  assert.deepEqual(claudeCodeEnv(config({})), {
+    ANTHROPIC_BASE_URL: "http://127.0.0.1:8787",
+    ANTHROPIC_AUTH_TOKEN: NO_CLIENT_TOKEN,
+  });
 });
 
 Deno.test("claudeCodeEnv dials a wildcard bind through loopback, and brackets IPv6", () => {
@@ -47,6 +51,7 @@ Deno.test("claudeCodeEnv sets the model variables from exact names in the models
   ]));
   assert.deepEqual(vars, {
     ANTHROPIC_BASE_URL: "http://127.0.0.1:8787",
+    ANTHROPIC_AUTH_TOKEN: NO_CLIENT_TOKEN,
     ANTHROPIC_MODEL: "claude-sonnet-4-5",
     ANTHROPIC_DEFAULT_OPUS_MODEL: "claude-opus-4-1",
     ANTHROPIC_DEFAULT_SONNET_MODEL: "claude-sonnet-4-5",
@@ -54,13 +59,15 @@ Deno.test("claudeCodeEnv sets the model variables from exact names in the models
   });
   assert.deepEqual(
     claudeCodeEnv(config({}, [{ name: "o", type: "mock", models: { "qwen3-coder": "qwen3-coder" } }])),
-    { ANTHROPIC_BASE_URL: "http://127.0.0.1:8787", ANTHROPIC_MODEL: "qwen3-coder" },
+    {
+      ANTHROPIC_BASE_URL: "http://127.0.0.1:8787",
+      ANTHROPIC_AUTH_TOKEN: NO_CLIENT_TOKEN,
+      ANTHROPIC_MODEL: "qwen3-coder",
+    },
   );
   assert.deepEqual(
     Object.keys(claudeCodeEnv(config({}, [{ name: "z", type: "mock", models: { "*": "x" } }]))),
-    [
-      "ANTHROPIC_BASE_URL",
-    ],
+    ["ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN"],
   );
 });
 
@@ -170,7 +177,10 @@ Deno.test("relay env --json escapes what a terminal would act on, as every --jso
 Deno.test("relay env with no config keeps stdout eval-able: the banner goes to stderr", async () => {
   const { code, stdout, stderr } = await runRelay(["env"]);
   assert.equal(code, 0);
-  assert.equal(stdout, "export ANTHROPIC_BASE_URL=http://127.0.0.1:8787\n");
+  assert.equal(
+    stdout,
+    `export ANTHROPIC_BASE_URL=http://127.0.0.1:8787\nexport ANTHROPIC_AUTH_TOKEN=${NO_CLIENT_TOKEN}\n`,
+  );
   assert.match(stderr, /No config file found/);
   assert.match(stderr, /relay takes any client credential/);
 });
@@ -299,7 +309,7 @@ Deno.test("relay env --claude-settings keeps the file's mode when no client toke
   assert.equal(code, 0, stderr);
   assert.deepEqual(JSON.parse(await Deno.readTextFile(settings)), {
     model: "opus",
-    env: { ANTHROPIC_BASE_URL: "http://127.0.0.1:8787" },
+    env: { ANTHROPIC_BASE_URL: "http://127.0.0.1:8787", ANTHROPIC_AUTH_TOKEN: NO_CLIENT_TOKEN },
   });
   assert.equal((await Deno.stat(settings)).mode! & 0o777, 0o644);
   assert.ok(!stderr.includes("written 0600"), stderr);
@@ -339,7 +349,10 @@ Deno.test("relay env, usage and status with no config are not stopped by a $ANTH
     env: { ANTHROPIC_API_KEY: "sk-ant-SECRET\u00e9" },
   });
   assert.equal(code, 0, stderr);
-  assert.equal(stdout, "export ANTHROPIC_BASE_URL=http://127.0.0.1:8787\n");
+  assert.equal(
+    stdout,
+    `export ANTHROPIC_BASE_URL=http://127.0.0.1:8787\nexport ANTHROPIC_AUTH_TOKEN=${NO_CLIENT_TOKEN}\n`,
+  );
   assert.match(
     stderr,
     /\$ANTHROPIC_API_KEY cannot be used, so relay serve would refuse to start: character 14/,
@@ -383,7 +396,7 @@ Deno.test("relay env --claude-settings writes through a symlinked settings file,
   assert.ok((await Deno.lstat(`${home}/.claude/settings.json`)).isSymlink);
   assert.deepEqual(JSON.parse(await Deno.readTextFile(`${home}/dotfiles/settings.json`)), {
     model: "x",
-    env: { ANTHROPIC_BASE_URL: "http://127.0.0.1:8787" },
+    env: { ANTHROPIC_BASE_URL: "http://127.0.0.1:8787", ANTHROPIC_AUTH_TOKEN: NO_CLIENT_TOKEN },
   });
   assert.deepEqual((await Array.fromAsync(Deno.readDir(`${home}/.claude`))).map((e) => e.name), [
     "settings.json",
