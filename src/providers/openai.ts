@@ -22,7 +22,7 @@ import {
   translateWhole,
   type WholeText,
 } from "../stream/translate_whole.ts";
-import { copyHeaders } from "../util/headers.ts";
+import { copyHeaders, headerPairs, type HeaderReader } from "../util/headers.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
 
@@ -88,7 +88,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       }
       const response = await doFetch(`${base}/chat/completions`, {
         method: "POST",
-        headers: _upstreamHeaders(request.stream, key),
+        headers: _upstreamHeaders(request.headers, request.stream, key),
         body: JSON.stringify(chat),
         signal: request.signal,
         redirect: "manual",
@@ -129,15 +129,28 @@ function _serves(method: string, path: string): boolean {
   return method === "POST" && path === "/v1/messages";
 }
 
-/** Only what Chat Completions needs: Anthropic's headers mean nothing to these upstreams. */
-function _upstreamHeaders(stream: boolean, key: ProviderKey | undefined): Headers {
-  const headers = new Headers({
-    "content-type": "application/json",
-    accept: stream ? "text/event-stream" : "application/json",
-  });
+/**
+ * The client's headers (`OpenAI-Organization` and `OpenAI-Project` for billing, OpenRouter's
+ * `HTTP-Referer` and `X-Title`, its user agent), but Anthropic's, which mean nothing to these upstreams,
+ * and those of the body relay rewrote, which Chat Completions' own replace.
+ */
+function _upstreamHeaders(client: HeaderReader, stream: boolean, key: ProviderKey | undefined): Headers {
+  const headers = new Headers(
+    headerPairs(client, _REWRITTEN).filter(([name]) => !name.startsWith("anthropic-")),
+  );
+  headers.set("content-type", "application/json");
+  headers.set("accept", stream ? "text/event-stream" : "application/json");
   if (key) headers.set("authorization", `Bearer ${key.secret}`);
   return headers;
 }
+
+const _REWRITTEN: ReadonlySet<string> = new Set([
+  "content-length",
+  "content-type",
+  "accept",
+  "x-api-key",
+  "authorization",
+]);
 
 /** Whether a 200 answer is JSON (a completion or an error), whatever was asked for. */
 function _isJson(response: Response): boolean {

@@ -62,6 +62,8 @@ export function chatRequestFor(body: JsonObject, options: ChatRequestOptions): J
   }
   const effort = _reasoningEffort(body.thinking);
   if (effort) chat.reasoning_effort = effort;
+  const format = _responseFormat(body);
+  if (format) chat.response_format = format;
   if (body.stream === true) {
     chat.stream = true;
     chat.stream_options = { include_usage: true };
@@ -192,6 +194,18 @@ function _textOf(block: JsonObject): string | undefined {
   if (block.type !== "search_result") return undefined;
   const heading = [block.title, block.source].filter((line) => typeof line === "string" && line !== "");
   return [heading.join("\n"), _texts(block.content).join("\n")].filter((part) => part !== "").join("\n\n");
+}
+
+/**
+ * Structured output: `output_config.format` (or the beta's `output_format`) as Chat Completions'
+ * `response_format`. Anthropic holds the answer to the schema (constrained decoding), so it is strict.
+ */
+function _responseFormat(body: JsonObject): JsonObject | undefined {
+  const format = isJsonObject(body.output_config) ? body.output_config.format : body.output_format;
+  if (!isJsonObject(format) || format.type !== "json_schema" || !isJsonObject(format.schema)) {
+    return undefined;
+  }
+  return { type: "json_schema", json_schema: { name: "output", schema: format.schema, strict: true } };
 }
 
 /** Custom tools only: server tools (`web_search_…`, `bash_…`) run at Anthropic and mean nothing elsewhere. */

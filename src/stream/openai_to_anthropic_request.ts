@@ -1,8 +1,10 @@
 /**
  * A Chat Completions request as an Anthropic Messages request (protocols.md §7.2, read right to left),
  * for OpenAI-style clients of relay's `/v1/chat/completions`. Fields Anthropic has no use for
- * (`presence_penalty`, `seed`, `logit_bias`, `response_format`, `reasoning_effort`…) are ignored, as
- * Anthropic's own OpenAI compatibility layer ignores them; fields it cannot honour are refused, and so
+ * (`presence_penalty`, `seed`, `logit_bias`, a `response_format` other than a JSON schema,
+ * `reasoning_effort`…) are ignored, as Anthropic's own OpenAI compatibility layer ignores them; a JSON
+ * schema becomes Anthropic's structured output, which holds the answer to it, where the client would
+ * otherwise fail to parse prose; fields it cannot honour are refused, and so
  * is a field it reads that has the wrong type, which would otherwise be dropped without the client
  * ever learning that its `temperature` or `stream` did nothing.
  */
@@ -39,6 +41,14 @@ export const DEFAULT_MAX_TOKENS = 4096;
 export function anthropicRequestFor(chat: JsonObject & { model: string; messages: unknown[] }): JsonObject {
   if (chat.n !== undefined && chat.n !== null && chat.n !== 1) {
     throw new ChatToAnthropicError("n", "only 1 is supported");
+  }
+  for (const legacy of ["functions", "function_call"]) {
+    if (chat[legacy] !== undefined && chat[legacy] !== null) {
+      throw new ChatToAnthropicError(
+        legacy,
+        "deprecated function calling is not supported: send tools and tool_choice",
+      );
+    }
   }
   const system: string[] = [];
   const messages: { role: "user" | "assistant"; content: JsonObject[] }[] = [];
@@ -83,6 +93,12 @@ export function anthropicRequestFor(chat: JsonObject & { model: string; messages
   if (topP !== undefined) body.top_p = topP;
   const user = _optional(chat.user, "user", _STRING);
   if (user !== undefined) body.metadata = { user_id: user };
+  const format = _optional(chat.response_format, "response_format", _OBJECT);
+  if (format?.type === "json_schema") {
+    const jsonSchema = _required(format.json_schema, "response_format.json_schema", _OBJECT);
+    const schema = _required(jsonSchema.schema, "response_format.json_schema.schema", _OBJECT);
+    body.output_config = { format: { type: "json_schema", schema } };
+  }
   const tools = (_optional(chat.tools, "tools", _ARRAY) ?? []).map(_tool);
   const choice = _toolChoice(chat.tool_choice);
   const parallel = _optional(chat.parallel_tool_calls, "parallel_tool_calls", _BOOLEAN);

@@ -31,18 +31,34 @@ function recording(answer: () => Response, baseUrl = "http://127.0.0.1:1234/v1/"
   return { provider, calls };
 }
 
-Deno.test("requests go to {base_url}/chat/completions with the key as a bearer token and no client headers", async () => {
+Deno.test("requests go to {base_url}/chat/completions with the key as a bearer token, and the client's own headers but Anthropic's", async () => {
   const { provider, calls } = recording(() => openaiStream([chunk({ content: "hi" }, "stop"), "[DONE]"]));
   const request = providerRequest(ASK, {
     upstreamModel: "qwen3-coder",
-    headers: new Headers({ "content-type": "application/json", "anthropic-beta": "claude-code-20250219" }),
+    headers: new Headers({
+      "content-type": "application/json",
+      "content-length": "999",
+      accept: "application/json",
+      "anthropic-beta": "claude-code-20250219",
+      "anthropic-version": "2023-06-01",
+      "openai-project": "proj_abc",
+      "http-referer": "https://example.com/app",
+      "x-title": "My App",
+      "user-agent": "MyClient/1.0",
+    }),
   });
   const response = await provider.send(request, KEY);
   assert.equal(calls[0].url, "http://127.0.0.1:1234/v1/chat/completions");
   const headers = new Headers(calls[0].init.headers);
-  assert.equal(headers.get("authorization"), `Bearer ${KEY.secret}`);
-  assert.equal(headers.get("accept"), "text/event-stream");
-  assert.equal(headers.get("anthropic-beta"), null);
+  assert.deepEqual(Object.fromEntries(headers), {
+    accept: "text/event-stream",
+    authorization: `Bearer ${KEY.secret}`,
+    "content-type": "application/json",
+    "http-referer": "https://example.com/app",
+    "openai-project": "proj_abc",
+    "user-agent": "MyClient/1.0",
+    "x-title": "My App",
+  });
   assert.equal(calls[0].init.redirect, "manual");
   assert.equal(calls[0].init.signal, request.signal, "a client disconnect aborts the upstream request");
   const body = JSON.parse(String(calls[0].init.body));

@@ -262,6 +262,34 @@ Deno.test("search results keep their title, source and content as text, in a tur
   assert.deepEqual(empty.messages, [{ role: "user", content: "q" }], "no empty part");
 });
 
+Deno.test("structured output (output_config.format, or the beta's output_format) becomes a strict response_format", () => {
+  const schema = { type: "object", properties: { name: { type: "string" } }, required: ["name"] };
+  const expected = { type: "json_schema", json_schema: { name: "output", schema, strict: true } };
+  const user = [{ role: "user", content: "a person" }];
+  for (
+    const fields of [
+      { output_config: { format: { type: "json_schema", schema } } },
+      { output_config: { effort: "high", format: { type: "json_schema", schema } } },
+      { output_format: { type: "json_schema", schema } },
+    ]
+  ) {
+    assert.deepEqual(
+      chatRequestFor({ model: "m", messages: user, ...fields }, OPTIONS).response_format,
+      expected,
+    );
+  }
+  for (
+    const fields of [{}, { output_config: { effort: "low" } }, {
+      output_config: { format: { type: "text" } },
+    }]
+  ) {
+    assert.equal(
+      chatRequestFor({ model: "m", messages: user, ...fields }, OPTIONS).response_format,
+      undefined,
+    );
+  }
+});
+
 Deno.test("what Chat Completions cannot carry is refused as a 400", () => {
   assert.throws(() => chatRequestFor({ model: "m", messages: "hi" }, OPTIONS), AnthropicToChatError);
   assert.throws(
@@ -397,6 +425,23 @@ Deno.test("OpenAI requests: defaults and refusals", () => {
     /messages\[0\]\.content\[0\]\.type: unsupported content part "input_audio"/,
   );
   refused({ tools: [{ type: "custom", custom: { name: "x" } }] }, /^tools\[0\]: expected/);
+  // Deprecated function calling, answered in prose were it ignored.
+  refused({ functions: [{ name: "f", parameters: {} }] }, /^functions: deprecated function calling is not/);
+  refused({ function_call: "auto" }, /^function_call: deprecated function calling is not supported/);
+  refused({ response_format: { type: "json_schema" } }, /^response_format\.json_schema: expected an object/);
+});
+
+Deno.test("OpenAI requests: a JSON schema response_format becomes structured output; other formats are ignored", () => {
+  const schema = { type: "object", properties: { name: { type: "string" } }, required: ["name"] };
+  const request = (response_format: unknown) =>
+    anthropicRequestFor({ model: "m", messages: [{ role: "user", content: "a person" }], response_format });
+  assert.deepEqual(
+    request({ type: "json_schema", json_schema: { name: "person", schema, strict: true } }).output_config,
+    { format: { type: "json_schema", schema } },
+  );
+  for (const ignored of [{ type: "json_object" }, { type: "text" }, null]) {
+    assert.equal(request(ignored).output_config, undefined, JSON.stringify(ignored));
+  }
 });
 
 Deno.test("OpenAI requests: null stands for a field left out, as OpenAI's API takes it", () => {
@@ -413,6 +458,9 @@ Deno.test("OpenAI requests: null stands for a field left out, as OpenAI's API ta
     "tool_choice",
     "parallel_tool_calls",
     "n",
+    "response_format",
+    "functions",
+    "function_call",
   ];
   assert.deepEqual(
     anthropicRequestFor({
