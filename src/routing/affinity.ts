@@ -74,6 +74,18 @@ export class ConversationAffinity<K> {
     }
   }
 
+  /**
+   * Pins `conversation` to `target` unless another request pinned it since `seen` (the pin the request
+   * was planned with): of two requests of one conversation planned together (Claude Code's title call
+   * beside a turn), the first answered pins it, and the other does not move the conversation away.
+   */
+  move(conversation: string, seen: AffinityTarget<K> | undefined, target: AffinityTarget<K>): void {
+    const entry = this.#entries.get(conversation);
+    const current = entry && entry.expiresAt > this.#now() ? entry.target : undefined;
+    if (current && (current.provider !== seen?.provider || current.key !== seen.key)) return;
+    this.set(conversation, target);
+  }
+
   #remember(conversation: string, target: AffinityTarget<K>): void {
     this.#entries.set(conversation, { target, expiresAt: this.#now() + this.#ttlMs });
   }

@@ -1,6 +1,6 @@
 import type { Provider, ProviderKey } from "../providers/types.ts";
 import { keyId } from "../util/fingerprint.ts";
-import { ConversationAffinity } from "./affinity.ts";
+import { type AffinityTarget, ConversationAffinity } from "./affinity.ts";
 import { type BreakerPermit, type BreakerState, CircuitBreaker } from "./circuit_breaker.ts";
 import type { Release } from "./concurrency.ts";
 import { ConcurrencyLimiter } from "./concurrency.ts";
@@ -374,16 +374,18 @@ export class Router {
         : state.route.models.resolve(request.model);
       return request.model !== undefined && upstreamModel === undefined ? [] : [{ state, upstreamModel }];
     });
-    const pin = _pinOf(request);
+    const pin = this.#options.affinity ? _pinOf(request) : undefined;
+    // What the request is planned with: it moves the conversation only from there.
+    const pinned = pin === undefined ? undefined : this.#affinity.get(pin);
     return new Plan(serving.length > 0, request, {
       now: this.#now,
-      rank: () => this.#rank(serving, request, pin),
+      rank: () => this.#rank(serving, request, pinned),
       committed: (state, key, ttfbMs) => {
         this.#ttfb.observe(state.route.provider.name, ttfbMs);
         // A provider without keys is pinned too: a conversation moved there by a failover must stay. A
         // token count or model list moves nothing: where it went (any provider that counts) is no turn.
-        if (pin !== undefined && this.#options.affinity && !request.uncounted) {
-          this.#affinity.set(pin, { provider: state.route.provider.name, key: key && keyId(key) });
+        if (pin !== undefined && !request.uncounted) {
+          this.#affinity.move(pin, pinned, { provider: state.route.provider.name, key: key && keyId(key) });
         }
       },
     });
@@ -423,7 +425,7 @@ export class Router {
   }
 
   /** `serving` as it stands now, in the order the request tries it. */
-  #rank(serving: _Serving[], request: PlanRequest, pin: string | undefined): _Ranking {
+  #rank(serving: _Serving[], request: PlanRequest, pinned: AffinityTarget<string> | undefined): _Ranking {
     const candidates = serving.map(({ state, upstreamModel }): _Candidate => ({
       name: state.route.provider.name,
       state,
@@ -434,7 +436,6 @@ export class Router {
       remainingCapacityRatio: state.route.keys.length === 0 ? 1 : state.pool.remainingCapacity(),
       price: request.model === undefined ? undefined : state.priceOf(request.model),
     }));
-    const pinned = pin !== undefined && this.#options.affinity ? this.#affinity.get(pin) : undefined;
     const order = preferNamed(
       this.#strategyFor(request).order(candidates, {
         model: request.model,

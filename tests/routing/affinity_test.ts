@@ -14,6 +14,24 @@ Deno.test("ConversationAffinity remembers where a conversation went, and a newer
   assert.deepEqual([affinity.get("c1"), affinity.size], [B, 1]);
 });
 
+Deno.test("ConversationAffinity.move pins a conversation only from the pin it was planned with", () => {
+  const clock = { now: 0 };
+  const affinity = new ConversationAffinity<string>({ ttlMs: 1_000, now: () => clock.now });
+  const a = { provider: "a", key: "k1" };
+  const b = { provider: "b", key: "k2" };
+  affinity.move("c", undefined, a);
+  assert.deepEqual(affinity.get("c"), a, "unpinned: the first pins it");
+  affinity.move("c", undefined, b);
+  assert.deepEqual(affinity.get("c"), a, "planned before that pin: it does not move");
+  affinity.move("c", { ...a }, b);
+  assert.deepEqual(affinity.get("c"), b, "planned with it (a failover): it moves");
+  affinity.move("c", { provider: "b", key: "other" }, a);
+  assert.deepEqual(affinity.get("c"), b, "another key of the provider is another pin");
+  clock.now = 5_000;
+  affinity.move("c", undefined, a);
+  assert.deepEqual(affinity.get("c"), a, "an expired pin is none");
+});
+
 Deno.test("ConversationAffinity forgets a conversation idle for its TTL, each request renewing it", () => {
   const clock = new FakeClock();
   const affinity = new ConversationAffinity<string>({ ttlMs: 1000, now: clock.now });

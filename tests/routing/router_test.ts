@@ -265,6 +265,26 @@ Deno.test("a side call on another model does not move the conversation's pin", (
   assert.equal(where(attemptOf(router.plan(request("claude-sonnet-4-5", "session")).next())), "b/b1");
 });
 
+Deno.test("of two requests of a conversation planned together, the first answered pins it", () => {
+  for (const firstAnswered of ["turn", "side"] as const) {
+    const router = routerOf([route("a", ["a1"]), route("b", ["b1"])], { strategy: "round_robin" });
+    // Claude Code's title call and the first turn leave together, round robin sending them apart.
+    const turn = attemptOf(router.plan(request("m", "session")).next());
+    const side = attemptOf(router.plan(request("m", "session")).next());
+    assert.notEqual(where(turn), where(side));
+    const [first, second] = firstAnswered === "turn" ? [turn, side] : [side, turn];
+    first.committed(5);
+    second.committed(5);
+    for (const attempt of [turn, side]) attempt.finished(undefined);
+    for (let i = 0; i < 3; i++) {
+      const next = attemptOf(router.plan(request("m", "session")).next());
+      assert.equal(where(next), where(first), `${firstAnswered} answered first, turn ${i + 2}`);
+      next.committed(5);
+      next.finished(undefined);
+    }
+  }
+});
+
 Deno.test("a provider that cannot serve the request is left out of the plan for good", () => {
   const router = routerOf([route("a", ["a1"], undefined), route("b", ["b1"])], {
     breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
