@@ -581,12 +581,14 @@ export class Plan {
       this.#deferred.clear();
       return this.next();
     }
-    if (wait) {
-      return {
-        kind: "wait",
-        waitMs: Math.max(0, wait.waitUntil - this.#hooks.now()),
-        retryAfterMs: wait.retryAfterMs,
-      };
+    const waitMs = wait && Math.max(0, wait.waitUntil - this.#hooks.now());
+    // A provider at its max_in_flight frees up as soon as one of its requests ends, most often long
+    // before a key's rate limit resets: rather than wait that out, the client hears what it would with
+    // every provider full (come back in a second).
+    const busySooner = waitMs !== undefined && waitMs > BUSY_RETRY_MS &&
+      blocked.some(({ cause }) => cause === "busy");
+    if (wait && waitMs !== undefined && !busySooner) {
+      return { kind: "wait", waitMs, retryAfterMs: wait.retryAfterMs };
     }
     return _exhausted(blocked, this.#hooks.now());
   }
@@ -788,6 +790,9 @@ function _pinOf({ conversation, model }: PlanRequest): string | undefined {
   // A model holds no control character (relay refuses such a request), so the two parts stay apart.
   return conversation === undefined ? undefined : `${model ?? ""}\n${conversation}`;
 }
+
+/** When a client refused for providers at their `max_in_flight` is told to come back, in ms. */
+export const BUSY_RETRY_MS = 1_000;
 
 /** The step that ends a plan, from why each provider had nothing to offer. */
 function _exhausted(blocked: _Blocked[], now: number): Step {

@@ -12,7 +12,14 @@ import { retryDelay } from "../routing/backoff.ts";
 import { type ConcurrencyLimiter, OverloadedError } from "../routing/concurrency.ts";
 import { classifyFailure, type FailureDecision, type UpstreamOutcome } from "../routing/failure.ts";
 import { readRateLimitHeaders } from "../routing/rate_limit_headers.ts";
-import type { Attempt, PlanRequest, Route, Router, Step } from "../routing/router.ts";
+import {
+  type Attempt,
+  BUSY_RETRY_MS,
+  type PlanRequest,
+  type Route,
+  type Router,
+  type Step,
+} from "../routing/router.ts";
 import { estimateTokens } from "../routing/token_estimate.ts";
 import { endOfLastEvent } from "../stream/event_boundary.ts";
 import { forwardBody, type ForwardOutcome } from "../stream/forward.ts";
@@ -1130,7 +1137,7 @@ function _unavailable(step: Extract<Step, { kind: "exhausted" }>): RelayError {
   if (step.cause === "disabled") {
     return new RelayError(503, message, { "x-should-retry": "false" }, "api_error");
   }
-  const seconds = Math.max(1, Math.ceil((step.retryAfterMs ?? 1000) / 1000));
+  const seconds = Math.max(1, Math.ceil((step.retryAfterMs ?? BUSY_RETRY_MS) / 1000));
   return new RelayError(503, message, { "retry-after": String(seconds) }, "overloaded_error");
 }
 

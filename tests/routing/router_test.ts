@@ -490,6 +490,36 @@ Deno.test("a transient failure goes round again while another provider's breaker
   assert.equal(where(attemptOf(plan.next())), "a/a1");
 });
 
+Deno.test("a key's long rate-limit wait gives way to a provider at max_in_flight, which frees up sooner", () => {
+  const clock = { now: 1_000_000 };
+  const limited = route("a", ["a1"]);
+  const router = routerOf(
+    [
+      { ...limited, limits: new Map([[limited.keys[0], { rpm: 1 }]]) },
+      route("b", ["b1"], undefined, { maxInFlight: 1 }),
+    ],
+    {},
+    clock,
+  );
+  const first = attemptOf(router.plan(request("m")).next());
+  const second = attemptOf(router.plan(request("m")).next());
+  assert.deepEqual([where(first), where(second)], ["a/a1", "b/b1"]);
+  assert.deepEqual(router.plan(request("m")).next(), {
+    kind: "exhausted",
+    cause: "busy",
+    reason: "every provider that can take this model now is at its max_in_flight",
+  });
+  // Under a second from its reset, the key is worth waiting for.
+  clock.now += 59_500;
+  const step = router.plan(request("m")).next();
+  assert.equal(step.kind, "wait");
+  assert.ok(step.kind === "wait" && step.waitMs <= 1_000, JSON.stringify(step));
+  // With b free again, it serves at once.
+  second.committed(5);
+  second.finished(undefined);
+  assert.equal(where(attemptOf(router.plan(request("m")).next())), "b/b1");
+});
+
 Deno.test("an exhausted plan says why: providers busy, failing, or out of rotation", () => {
   const busy = routerOf([route("a", ["a1"], undefined, { maxInFlight: 1 })]);
   const held = attemptOf(busy.plan(request("m")).next());
