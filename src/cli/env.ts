@@ -72,9 +72,10 @@ export const NO_CLIENT_TOKEN = "relay-takes-any-token";
 
 /**
  * The variables Claude Code needs to go through relay: `ANTHROPIC_BASE_URL`, `ANTHROPIC_AUTH_TOKEN`
- * (the config's first client token, or {@linkcode NO_CLIENT_TOKEN} when it has none), and, when the `models:` tables name models
- * exactly, `ANTHROPIC_MODEL` and the `ANTHROPIC_DEFAULT_{OPUS,SONNET,HAIKU}_MODEL` aliases, since
- * Claude Code's own dated model ids would not match such names.
+ * (the config's first client token, or {@linkcode NO_CLIENT_TOKEN} when it has none), and, when the
+ * `models:` tables name models exactly, `ANTHROPIC_MODEL` and the
+ * `ANTHROPIC_DEFAULT_{OPUS,SONNET,HAIKU}_MODEL` aliases, since Claude Code's own dated model ids would
+ * not match such names.
  *
  * @example
  * ```ts

@@ -130,13 +130,14 @@ function _serves(method: string, path: string): boolean {
 }
 
 /**
- * The client's headers (`OpenAI-Organization` and `OpenAI-Project` for billing, OpenRouter's
- * `HTTP-Referer` and `X-Title`, its user agent), but Anthropic's, which mean nothing to these upstreams,
- * and those of the body relay rewrote, which Chat Completions' own replace.
+ * The client's headers (OpenRouter's `HTTP-Referer` and `X-Title`, its user agent), but Anthropic's,
+ * which mean nothing to these upstreams, and, with relay's key, the organisation and project the client
+ * names: they belong with the client's own key, and one relay's key is not in gets it refused (a 401
+ * that takes the key out of rotation for every client). Keyless (a local server), they go on.
  */
 function _upstreamHeaders(client: HeaderReader, stream: boolean, key: ProviderKey | undefined): Headers {
   const headers = new Headers(
-    headerPairs(client, _REWRITTEN).filter(([name]) => !name.startsWith("anthropic-")),
+    headerPairs(client, key ? _KEY_BOUND : undefined).filter(([name]) => !name.startsWith("anthropic-")),
   );
   headers.set("content-type", "application/json");
   headers.set("accept", stream ? "text/event-stream" : "application/json");
@@ -144,13 +145,7 @@ function _upstreamHeaders(client: HeaderReader, stream: boolean, key: ProviderKe
   return headers;
 }
 
-const _REWRITTEN: ReadonlySet<string> = new Set([
-  "content-length",
-  "content-type",
-  "accept",
-  "x-api-key",
-  "authorization",
-]);
+const _KEY_BOUND: ReadonlySet<string> = new Set(["openai-organization", "openai-project"]);
 
 /** Whether a 200 answer is JSON (a completion or an error), whatever was asked for. */
 function _isJson(response: Response): boolean {

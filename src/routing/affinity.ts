@@ -22,7 +22,8 @@ export interface ConversationAffinityOptions {
  * Which provider and key each conversation is on, so its next requests go there too: Anthropic's
  * thinking signatures only validate where they were made, and a prompt cache only hits on the key
  * (organisation) that wrote it. The caller keeps the pin while that provider and key are usable and
- * `set`s a new one when it had to move; forgetting is by age and by size, with no timers. A key is best
+ * `move`s it from the pin it was planned with when it had to go elsewhere; forgetting is by age and by
+ * size, with no timers. A key is best
  * named by what a reload keeps (its secret's fingerprint), not by an object a reload builds anew.
  *
  * @example
@@ -31,7 +32,7 @@ export interface ConversationAffinityOptions {
  * const conversation = conversationKey(request.headers, body);
  * const pinned = conversation === undefined ? undefined : affinity.get(conversation);
  * // ... order providers with preferNamed(order, pinned?.provider), prefer the key fingerprinted pinned?.key ...
- * if (conversation !== undefined) affinity.set(conversation, { provider: route.name, key: keyId(key) });
+ * if (conversation !== undefined) affinity.move(conversation, pinned, { provider: route.name, key: keyId(key) });
  * ```
  */
 export class ConversationAffinity<K> {

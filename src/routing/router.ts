@@ -128,7 +128,8 @@ export interface Attempt {
 /**
  * Why a plan has nothing left to offer. In its last round no provider could be tried, each for one of
  * these reasons; the plan names the first that held for any, the likeliest to clear soonest:
- * - `busy`: at its `max_in_flight`; it frees up as its requests end.
+ * - `busy`: at its `max_in_flight`; it frees up as its requests end. Others may have keys at their rate
+ *   limits for over a second more ({@linkcode BUSY_RETRY_MS}): the busy one is likelier to free up first.
  * - `open`: failing: its circuit breaker, or every one of its keys', is open; `retryAfterMs` says when
  *   the first of them lets a probe through.
  * - `disabled`: out of rotation: switched off, or every key refused by the upstream (401, 402, 403)
@@ -375,11 +376,14 @@ export class Router {
       return request.model !== undefined && upstreamModel === undefined ? [] : [{ state, upstreamModel }];
     });
     const pin = this.#options.affinity ? _pinOf(request) : undefined;
-    // What the request is planned with: it moves the conversation only from there.
-    const pinned = pin === undefined ? undefined : this.#affinity.get(pin);
+    // The pin the request is ranked with, once it has a slot: it moves the conversation only from there.
+    let pinned: AffinityTarget<string> | undefined;
     return new Plan(serving.length > 0, request, {
       now: this.#now,
-      rank: () => this.#rank(serving, request, pinned),
+      rank: () => {
+        pinned = pin === undefined ? undefined : this.#affinity.get(pin);
+        return this.#rank(serving, request, pinned);
+      },
       committed: (state, key, ttfbMs) => {
         this.#ttfb.observe(state.route.provider.name, ttfbMs);
         // A provider without keys is pinned too: a conversation moved there by a failover must stay. A
@@ -581,16 +585,17 @@ export class Plan {
       this.#deferred.clear();
       return this.next();
     }
-    const waitMs = wait && Math.max(0, wait.waitUntil - this.#hooks.now());
-    // A provider at its max_in_flight frees up as soon as one of its requests ends, most often long
-    // before a key's rate limit resets: rather than wait that out, the client hears what it would with
-    // every provider full (come back in a second).
-    const busySooner = waitMs !== undefined && waitMs > BUSY_RETRY_MS &&
-      blocked.some(({ cause }) => cause === "busy");
-    if (wait && waitMs !== undefined && !busySooner) {
-      return { kind: "wait", waitMs, retryAfterMs: wait.retryAfterMs };
+    const now = this.#hooks.now();
+    if (wait) {
+      const waitMs = Math.max(0, wait.waitUntil - now);
+      // A provider at its max_in_flight frees up as soon as one of its requests ends, most often long
+      // before a key's rate limit resets: rather than wait that out, the client hears what it would with
+      // every provider full (come back in a second).
+      const busy = blocked.some(({ cause }) => cause === "busy");
+      if (waitMs <= BUSY_RETRY_MS || !busy) return { kind: "wait", waitMs, retryAfterMs: wait.retryAfterMs };
+      return _exhausted(blocked, now, waitMs);
     }
-    return _exhausted(blocked, this.#hooks.now());
+    return _exhausted(blocked, now);
   }
 
   /** `order` with the providers that failed as a whole this round moved to its end. */
@@ -794,17 +799,20 @@ function _pinOf({ conversation, model }: PlanRequest): string | undefined {
 /** When a client refused for providers at their `max_in_flight` is told to come back, in ms. */
 export const BUSY_RETRY_MS = 1_000;
 
-/** The step that ends a plan, from why each provider had nothing to offer. */
-function _exhausted(blocked: _Blocked[], now: number): Step {
+/**
+ * The step that ends a plan, from why each provider had nothing to offer; `rateLimitedMs`, how long
+ * keys of the others are at their rate limits, when that wait was passed over for a busy provider.
+ */
+function _exhausted(blocked: _Blocked[], now: number, rateLimitedMs?: number): Step {
   if (blocked.length === 0) {
     return { kind: "exhausted", cause: "unservable", reason: "no provider can serve this request" };
   }
   if (blocked.some(({ cause }) => cause === "busy")) {
-    return {
-      kind: "exhausted",
-      cause: "busy",
-      reason: "every provider that can take this model now is at its max_in_flight",
-    };
+    const reason = rateLimitedMs === undefined
+      ? "every provider that can take this model now is at its max_in_flight"
+      : "the providers that can take this model now are at their max_in_flight, and the other keys at " +
+        `their rate limits for ${Math.ceil(rateLimitedMs / 1000)} s more`;
+    return { kind: "exhausted", cause: "busy", reason };
   }
   const retryAts = blocked.flatMap((entry) => entry.cause === "open" ? [entry.retryAt] : []);
   if (retryAts.length > 0) {

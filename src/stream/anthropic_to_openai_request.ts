@@ -198,14 +198,16 @@ function _textOf(block: JsonObject): string | undefined {
 
 /**
  * Structured output: `output_config.format` (or the beta's `output_format`) as Chat Completions'
- * `response_format`. Anthropic holds the answer to the schema (constrained decoding), so it is strict.
+ * `response_format`. Not `strict`: OpenAI's strict mode refuses a schema with optional properties,
+ * which Anthropic takes.
  */
 function _responseFormat(body: JsonObject): JsonObject | undefined {
-  const format = isJsonObject(body.output_config) ? body.output_config.format : body.output_format;
+  const format = (isJsonObject(body.output_config) ? body.output_config.format : undefined) ??
+    body.output_format;
   if (!isJsonObject(format) || format.type !== "json_schema" || !isJsonObject(format.schema)) {
     return undefined;
   }
-  return { type: "json_schema", json_schema: { name: "output", schema: format.schema, strict: true } };
+  return { type: "json_schema", json_schema: { name: "output", schema: format.schema } };
 }
 
 /** Custom tools only: server tools (`web_search_…`, `bash_…`) run at Anthropic and mean nothing elsewhere. */

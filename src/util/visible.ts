@@ -10,16 +10,13 @@ const _ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t"
  * (`\p{Cc}`: C0, DEL, C1) would set its title, clear it or break a table's lines; format characters
  * (`\p{Cf}`: a bidi override, a zero-width space) and line or paragraph separators would reverse, hide or
  * split what follows; the Hangul fillers are letters that render blank, so pass for a space between fields.
- * Without the `g` flag, so `test` keeps no state between calls.
  */
-export const UNSHOWN_CHARACTERS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]/u;
-
-// Every one of them, for `replace`.
-const _EVERY_UNSHOWN = new RegExp(UNSHOWN_CHARACTERS.source, "gu");
+const _UNSHOWN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]/gu;
 
 /**
- * `text` with each of the {@linkcode UNSHOWN_CHARACTERS} written as an escape: for text a client, an
- * upstream or a config chose, before it reaches the terminal.
+ * `text` with each character a terminal would act on or show as something else written as an escape
+ * (`\x1b`, `\n`, `\u202e`): for text a client, an upstream or a config chose, before it reaches the
+ * terminal.
  *
  * @example
  * ```ts
@@ -27,11 +24,11 @@ const _EVERY_UNSHOWN = new RegExp(UNSHOWN_CHARACTERS.source, "gu");
  * ```
  */
 export function visible(text: string): string {
-  return text.replace(_EVERY_UNSHOWN, (char) => _ESCAPES[char] ?? _escape(char.codePointAt(0)!));
+  return text.replace(_UNSHOWN, (char) => _ESCAPES[char] ?? _escape(char.codePointAt(0)!));
 }
 
 /**
- * `JSON.stringify(value, null, space)` with every one of the {@linkcode UNSHOWN_CHARACTERS} escaped: it
+ * `JSON.stringify(value, null, space)` with the same characters as {@linkcode visible} escaped: it
  * escapes only C0, and a terminal takes C1 for ESC sequences, reorders a line at a bidi override, and
  * shows a Hangul filler as a blank. Strings a client chooses (a path, a model name) reach logs and
  * tables, and in JSON those characters occur only inside strings, where `\u` escapes read back the same.
@@ -44,7 +41,7 @@ export function visible(text: string): string {
 export function terminalSafeJson(value: unknown, space?: number): string {
   // The C0 controls left are the layout's own line breaks: JSON.stringify escaped those in strings.
   return JSON.stringify(value, null, space).replace(
-    _EVERY_UNSHOWN,
+    _UNSHOWN,
     (char) => char < " " ? char : char.split("").map((unit) => _unitEscape(unit.charCodeAt(0))).join(""),
   );
 }

@@ -31,21 +31,23 @@ function recording(answer: () => Response, baseUrl = "http://127.0.0.1:1234/v1/"
   return { provider, calls };
 }
 
-Deno.test("requests go to {base_url}/chat/completions with the key as a bearer token, and the client's own headers but Anthropic's", async () => {
+const CLIENT_HEADERS = {
+  "content-type": "application/json",
+  accept: "application/json",
+  "anthropic-beta": "claude-code-20250219",
+  "anthropic-version": "2023-06-01",
+  "openai-organization": "org_client",
+  "openai-project": "proj_abc",
+  "http-referer": "https://example.com/app",
+  "x-title": "My App",
+  "user-agent": "MyClient/1.0",
+};
+
+Deno.test("requests go to {base_url}/chat/completions with the key as a bearer token, and the client's own headers but Anthropic's and its organisation's", async () => {
   const { provider, calls } = recording(() => openaiStream([chunk({ content: "hi" }, "stop"), "[DONE]"]));
   const request = providerRequest(ASK, {
     upstreamModel: "qwen3-coder",
-    headers: new Headers({
-      "content-type": "application/json",
-      "content-length": "999",
-      accept: "application/json",
-      "anthropic-beta": "claude-code-20250219",
-      "anthropic-version": "2023-06-01",
-      "openai-project": "proj_abc",
-      "http-referer": "https://example.com/app",
-      "x-title": "My App",
-      "user-agent": "MyClient/1.0",
-    }),
+    headers: new Headers(CLIENT_HEADERS),
   });
   const response = await provider.send(request, KEY);
   assert.equal(calls[0].url, "http://127.0.0.1:1234/v1/chat/completions");
@@ -55,7 +57,6 @@ Deno.test("requests go to {base_url}/chat/completions with the key as a bearer t
     authorization: `Bearer ${KEY.secret}`,
     "content-type": "application/json",
     "http-referer": "https://example.com/app",
-    "openai-project": "proj_abc",
     "user-agent": "MyClient/1.0",
     "x-title": "My App",
   });
@@ -68,9 +69,11 @@ Deno.test("requests go to {base_url}/chat/completions with the key as a bearer t
   assert.match(await response.text(), /"id":"msg_unit".*"text":"hi".*"stop_reason":"end_turn"/s);
 
   const keyless = recording(() => openaiStream(["[DONE]"]));
-  await keyless.provider.send(providerRequest(ASK), undefined);
+  await keyless.provider.send(providerRequest(ASK, { headers: new Headers(CLIENT_HEADERS) }), undefined);
+  const keylessHeaders = new Headers(keyless.calls[0].init.headers);
+  assert.equal(keylessHeaders.get("openai-project"), "proj_abc", "without relay's key, the client's own");
   assert.equal(
-    new Headers(keyless.calls[0].init.headers).get("authorization"),
+    keylessHeaders.get("authorization"),
     null,
     "local servers need no key",
   );

@@ -262,15 +262,16 @@ Deno.test("search results keep their title, source and content as text, in a tur
   assert.deepEqual(empty.messages, [{ role: "user", content: "q" }], "no empty part");
 });
 
-Deno.test("structured output (output_config.format, or the beta's output_format) becomes a strict response_format", () => {
+Deno.test("structured output (output_config.format, or the beta's output_format) becomes a response_format", () => {
   const schema = { type: "object", properties: { name: { type: "string" } }, required: ["name"] };
-  const expected = { type: "json_schema", json_schema: { name: "output", schema, strict: true } };
+  const expected = { type: "json_schema", json_schema: { name: "output", schema } };
   const user = [{ role: "user", content: "a person" }];
   for (
     const fields of [
       { output_config: { format: { type: "json_schema", schema } } },
       { output_config: { effort: "high", format: { type: "json_schema", schema } } },
       { output_format: { type: "json_schema", schema } },
+      { output_config: { effort: "high" }, output_format: { type: "json_schema", schema } },
     ]
   ) {
     assert.deepEqual(

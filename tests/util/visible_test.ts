@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { terminalSafeJson, UNSHOWN_CHARACTERS, visible } from "../../src/util/visible.ts";
+import { terminalSafeJson, visible } from "../../src/util/visible.ts";
 
 Deno.test("visible escapes control and format characters, line separators and blank letters, and nothing else", () => {
   assert.equal(visible("a\u001b[2J\n\r\t\u007f\u009b"), "a\\x1b[2J\\n\\r\\t\\x7f\\x9b");
@@ -17,10 +17,6 @@ Deno.test("visible escapes control and format characters, line separators and bl
     "모델 모형 ﾡ 模型 mo\u0310del café",
     "letters and marks as they are",
   );
-});
-
-Deno.test("UNSHOWN_CHARACTERS gives the same answer however often it is asked", () => {
-  assert.deepEqual([1, 2, 3].map(() => UNSHOWN_CHARACTERS.test("\u202e")), [true, true, true]);
 });
 
 Deno.test("terminalSafeJson escapes what a terminal would act on or show as something else, and keeps its layout", () => {
