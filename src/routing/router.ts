@@ -128,8 +128,7 @@ export interface Attempt {
 /**
  * Why a plan has nothing left to offer. In its last round no provider could be tried, each for one of
  * these reasons; the plan names the first that held for any, the likeliest to clear soonest:
- * - `busy`: at its `max_in_flight`; it frees up as its requests end. Others may have keys at their rate
- *   limits for over a second more ({@linkcode BUSY_RETRY_MS}): the busy one is likelier to free up first.
+ * - `busy`: at its `max_in_flight`; it frees up as its requests end.
  * - `open`: failing: its circuit breaker, or every one of its keys', is open; `retryAfterMs` says when
  *   the first of them lets a probe through.
  * - `disabled`: out of rotation: switched off, or every key refused by the upstream (401, 402, 403)
@@ -587,13 +586,15 @@ export class Plan {
     }
     const now = this.#hooks.now();
     if (wait) {
-      const waitMs = Math.max(0, wait.waitUntil - now);
       // A provider at its max_in_flight frees up as soon as one of its requests ends, most often long
-      // before a key's rate limit resets: rather than wait that out, the client hears what it would with
-      // every provider full (come back in a second).
+      // before a key's rate limit resets: the request looks again every second meanwhile.
       const busy = blocked.some(({ cause }) => cause === "busy");
-      if (waitMs <= BUSY_RETRY_MS || !busy) return { kind: "wait", waitMs, retryAfterMs: wait.retryAfterMs };
-      return _exhausted(blocked, now, waitMs);
+      const waitMs = Math.max(0, wait.waitUntil - now);
+      return {
+        kind: "wait",
+        waitMs: busy ? Math.min(waitMs, BUSY_RETRY_MS) : waitMs,
+        retryAfterMs: wait.retryAfterMs,
+      };
     }
     return _exhausted(blocked, now);
   }
@@ -799,20 +800,17 @@ function _pinOf({ conversation, model }: PlanRequest): string | undefined {
 /** When a client refused for providers at their `max_in_flight` is told to come back, in ms. */
 export const BUSY_RETRY_MS = 1_000;
 
-/**
- * The step that ends a plan, from why each provider had nothing to offer; `rateLimitedMs`, how long
- * keys of the others are at their rate limits, when that wait was passed over for a busy provider.
- */
-function _exhausted(blocked: _Blocked[], now: number, rateLimitedMs?: number): Step {
+/** The step that ends a plan, from why each provider had nothing to offer. */
+function _exhausted(blocked: _Blocked[], now: number): Step {
   if (blocked.length === 0) {
     return { kind: "exhausted", cause: "unservable", reason: "no provider can serve this request" };
   }
   if (blocked.some(({ cause }) => cause === "busy")) {
-    const reason = rateLimitedMs === undefined
-      ? "every provider that can take this model now is at its max_in_flight"
-      : "the providers that can take this model now are at their max_in_flight, and the other keys at " +
-        `their rate limits for ${Math.ceil(rateLimitedMs / 1000)} s more`;
-    return { kind: "exhausted", cause: "busy", reason };
+    return {
+      kind: "exhausted",
+      cause: "busy",
+      reason: "every provider that can take this model now is at its max_in_flight",
+    };
   }
   const retryAts = blocked.flatMap((entry) => entry.cause === "open" ? [entry.retryAt] : []);
   if (retryAts.length > 0) {
