@@ -114,8 +114,8 @@ function _userMessages(blocks: [JsonObject, string][]): JsonObject[] {
       parts.push(...content.flatMap(([item, where]) => _mediaPart(item, where)));
     } else {
       const text = _textOf(block);
-      // An empty text or search result says nothing; Chat Completions servers refuse an empty part.
-      if (text !== undefined) parts.push(...(text ? [{ type: "text", text }] : []));
+      // A search result with nothing in it says nothing; an empty text is the client's, kept as sent.
+      if (text !== undefined) parts.push(...(text || block.type === "text" ? [{ type: "text", text }] : []));
       else parts.push(..._mediaPart(block, at));
     }
   }

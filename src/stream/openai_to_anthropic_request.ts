@@ -43,7 +43,8 @@ export function anthropicRequestFor(chat: JsonObject & { model: string; messages
     throw new ChatToAnthropicError("n", "only 1 is supported");
   }
   for (const legacy of ["functions", "function_call"]) {
-    if (chat[legacy] !== undefined && chat[legacy] !== null) {
+    const value = chat[legacy];
+    if (value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0)) {
       throw new ChatToAnthropicError(
         legacy,
         "deprecated function calling is not supported: send tools and tool_choice",
@@ -96,8 +97,9 @@ export function anthropicRequestFor(chat: JsonObject & { model: string; messages
   const format = _optional(chat.response_format, "response_format", _OBJECT);
   if (format?.type === "json_schema") {
     const jsonSchema = _required(format.json_schema, "response_format.json_schema", _OBJECT);
-    const schema = _required(jsonSchema.schema, "response_format.json_schema.schema", _OBJECT);
-    body.output_config = { format: { type: "json_schema", schema } };
+    // OpenAI's API takes a json_schema without a schema: nothing to hold the answer to, as it was.
+    const schema = _optional(jsonSchema.schema, "response_format.json_schema.schema", _OBJECT);
+    if (schema) body.output_config = { format: { type: "json_schema", schema } };
   }
   const tools = (_optional(chat.tools, "tools", _ARRAY) ?? []).map(_tool);
   const choice = _toolChoice(chat.tool_choice);

@@ -260,6 +260,19 @@ Deno.test("search results keep their title, source and content as text, in a tur
     }],
   }, OPTIONS);
   assert.deepEqual(empty.messages, [{ role: "user", content: "q" }], "no empty part");
+  // An empty text is the client's: the turn stays, so the conversation does not end on the assistant.
+  const emptyTurn = chatRequestFor({
+    model: "m",
+    messages: [{ role: "user", content: "hi" }, { role: "assistant", content: "yo" }, {
+      role: "user",
+      content: [{ type: "text", text: "" }],
+    }],
+  }, OPTIONS);
+  assert.deepEqual(emptyTurn.messages, [
+    { role: "user", content: "hi" },
+    { role: "assistant", content: "yo" },
+    { role: "user", content: "" },
+  ]);
 });
 
 Deno.test("structured output (output_config.format, or the beta's output_format) becomes a response_format", () => {
@@ -429,6 +442,11 @@ Deno.test("OpenAI requests: defaults and refusals", () => {
   // Deprecated function calling, answered in prose were it ignored.
   refused({ functions: [{ name: "f", parameters: {} }] }, /^functions: deprecated function calling is not/);
   refused({ function_call: "auto" }, /^function_call: deprecated function calling is not supported/);
+  assert.equal(
+    anthropicRequestFor({ model: "m", messages: [], functions: [] }).tools,
+    undefined,
+    "none is none",
+  );
   refused({ response_format: { type: "json_schema" } }, /^response_format\.json_schema: expected an object/);
 });
 
@@ -440,7 +458,12 @@ Deno.test("OpenAI requests: a JSON schema response_format becomes structured out
     request({ type: "json_schema", json_schema: { name: "person", schema, strict: true } }).output_config,
     { format: { type: "json_schema", schema } },
   );
-  for (const ignored of [{ type: "json_object" }, { type: "text" }, null]) {
+  for (
+    const ignored of [{ type: "json_object" }, { type: "text" }, null, {
+      type: "json_schema",
+      json_schema: { name: "x" },
+    }]
+  ) {
     assert.equal(request(ignored).output_config, undefined, JSON.stringify(ignored));
   }
 });
