@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { maskSecret } from "../util/mask.ts";
+import { isSecretField, maskSecret } from "../util/mask.ts";
 import { type ConfigProblem, formatPath } from "./errors.ts";
 import type { Locator } from "./yaml_document.ts";
 
@@ -48,18 +48,21 @@ function _throughUnions(issue: _Issue): _Issue[] {
 }
 
 function _message(issue: _Issue): string {
+  // A secret field's value (a key in `keys:`, a client token) in the wrong shape is still a secret.
+  const field = issue.path.findLast((step) => typeof step === "string");
+  const secret = typeof field === "string" && isSecretField(field);
   switch (issue.code) {
     case "invalid_type":
-      return _typeMessage([issue.expected], issue.input);
+      return _typeMessage([issue.expected], issue.input, secret);
     case "invalid_union": {
       const expected = issue.errors.flat().flatMap((inner) =>
         inner.code === "invalid_type" && inner.path.length === 0 ? [inner.expected] : []
       );
-      return expected.length > 0 ? _typeMessage(expected, issue.input) : issue.message;
+      return expected.length > 0 ? _typeMessage(expected, issue.input, secret) : issue.message;
     }
     case "invalid_value": {
       const allowed = issue.values.map(String);
-      const found = `expected one of ${allowed.join(", ")}; found ${_describe(issue.input)}`;
+      const found = `expected one of ${allowed.join(", ")}; found ${_describe(issue.input, secret)}`;
       const near = typeof issue.input === "string" ? _nearest(issue.input, allowed) : undefined;
       return near === undefined ? found : `${found} (did you mean \`${near}\`?)`;
     }
@@ -68,13 +71,13 @@ function _message(issue: _Issue): string {
   }
 }
 
-function _typeMessage(expected: readonly string[], input: unknown): string {
+function _typeMessage(expected: readonly string[], input: unknown, secret: boolean): string {
   const wanted = expected.map(_describeExpected).join(" or ");
   if (input === undefined) return `missing: expected ${wanted}`;
   // YAML reads `.inf` and `.nan` as numbers, but no count, size or duration can be one. Where a string
   // goes, they are text that wants quotes, as all digits are.
   if (typeof input === "number" && !Number.isFinite(input) && expected.some(_isNumeric)) {
-    return `expected ${wanted}, found ${_describe(input)} (a number must be finite)`;
+    return `expected ${wanted}, found ${_describe(input, secret)} (a number must be finite)`;
   }
   // An unquoted all-digit secret (often from ${VAR}) reads as a number; its digits must not be echoed.
   if (typeof input === "number" && expected.includes("string")) {
@@ -82,12 +85,12 @@ function _typeMessage(expected: readonly string[], input: unknown): string {
   }
   // `null` and `~` read as null, as an empty value does, written so or from an unquoted ${VAR}.
   if (input === null && expected.includes("string")) {
-    return `expected ${wanted}, found ${_describe(input)} (quote it to keep the text)`;
+    return `expected ${wanted}, found ${_describe(input, secret)} (quote it to keep the text)`;
   }
   const hint = expected.includes("number") && typeof input === "string" && _QUOTED_NUMBER.test(input)
     ? _stringNumberHint(input)
     : "";
-  return `expected ${wanted}, found ${_describe(input)}${hint}`;
+  return `expected ${wanted}, found ${_describe(input, secret)}${hint}`;
 }
 
 // Why digits read as a string: quoted or tagged `!!str` in the file, or a carriage return around them,
@@ -122,17 +125,17 @@ function _describeExpected(expected: string): string {
 const _WORD = /^[A-Za-z][A-Za-z_.-]{0,23}$/;
 const _QUOTED_NUMBER = /^\s*-?\d+(?:\.\d+)?\s*$/;
 
-function _describe(value: unknown): string {
+function _describe(value: unknown, secret = false): string {
   if (value === null || value === undefined) return "an empty value or null";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";
   if (typeof value === "string") {
-    const echoed = _WORD.test(value) || _QUOTED_NUMBER.test(value);
+    const echoed = !secret && (_WORD.test(value) || _QUOTED_NUMBER.test(value));
     // Escaped: a carriage return or tab echoed raw would garble the terminal's line.
     return echoed ? `the string ${JSON.stringify(value)}` : `a string (${maskSecret(value)})`;
   }
   if (typeof value === "number") {
-    if (Number.isFinite(value)) return `the number ${value}`;
+    if (Number.isFinite(value)) return secret ? "a number" : `the number ${value}`;
     // As written in YAML.
     return Number.isNaN(value) ? ".nan" : value > 0 ? ".inf" : "-.inf";
   }

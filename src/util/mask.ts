@@ -67,6 +67,18 @@ const _SECRET_KEYS = new Set([
   "private_key",
   "access_token",
 ]);
+/**
+ * Whether a field named `name` (`key`, `tokens`, `client_secret`...) holds a secret however short.
+ *
+ * @example
+ * ```ts
+ * isSecretField("keys"); // true
+ * ```
+ */
+export function isSecretField(name: string): boolean {
+  return _SECRET_KEYS.has(name.toLowerCase());
+}
+
 // A mapping key where YAML and JSON put one: first on the line (after any `- `), or after `{` or `,`;
 // unquoted, its colon is followed by a space (`${KEY:-default}` holds none).
 const _KEY = /(?:^\s*(?:-\s+)*|[{,]\s*)(?:(["'])(?<quoted>[\w-]+)\1\s*:|(?<bare>[\w-]+)\s*:(?=\s|$))/g;
@@ -131,7 +143,7 @@ function _secretValues(line: string, keys: RegExpExecArray[]): [number, number][
   const item = keys.length === 0 ? _BARE_ITEM.exec(line) : null;
   if (item) return _scalarsFrom(line, item[0].length, line.length);
   return keys.flatMap((key, i) => {
-    if (!_SECRET_KEYS.has(_keyName(key).toLowerCase())) return [];
+    if (!isSecretField(_keyName(key))) return [];
     return _scalarsFrom(line, key.index + key[0].length, keys[i + 1]?.index ?? line.length);
   });
 }

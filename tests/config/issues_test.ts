@@ -145,6 +145,22 @@ Deno.test("a long string found in the wrong place is masked: it may be a key", (
   assert.equal(message, "providers[0].keys[0]: expected a mapping, found a string (sk-ant-...x7f2)");
 });
 
+Deno.test("under a secret field, a value of the wrong shape is masked, word or number", () => {
+  assert.deepEqual(
+    messages({ providers: [{ ...MOCK, keys: ["mysecretpassword", "lm-studio", 918273645512] }] }),
+    [
+      "providers[0].keys[0]: expected a mapping, found a string (mys...word)",
+      "providers[0].keys[1]: expected a mapping, found a string (***)",
+      "providers[0].keys[2]: expected a mapping, found a number",
+    ],
+  );
+  assert.deepEqual(messages({ server: { auth: { tokens: [true] } }, providers: [MOCK] }).length, 1);
+  assert.doesNotMatch(
+    messages({ server: { auth: { tokens: ["ok", ["abc"]] } }, providers: [MOCK] }).join(),
+    /abc/,
+  );
+});
+
 Deno.test("a number found where a string belongs is not echoed: it may be an all-digit secret", () => {
   assert.deepEqual(messages({ providers: [{ ...MOCK, keys: [{ key: 918273645512 }] }] }), [
     "providers[0].keys[0].key: expected a string, found a number (quote it to keep it a string)",
