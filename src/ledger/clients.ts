@@ -1,5 +1,5 @@
 import type { ClientConfig } from "../config/clients.ts";
-import { ModelMap } from "../routing/model_map.ts";
+import { globsMeet, ModelMap } from "../routing/model_map.ts";
 import type { TokenCount } from "../routing/token_estimate.ts";
 import { type UsageReservation, UsageWindow } from "../routing/usage_window.ts";
 import { sameSecret } from "../util/secret.ts";
@@ -136,9 +136,10 @@ export class ClientRegistry {
 
   /**
    * Of `served`, model names and globs as `models:` tables write them, those the client `name` may ask
-   * for, as it would write them: a served name or glob within what it may use, and its own names and
-   * globs a wider served glob covers (`claude-*` served, `claude-haiku-*` allowed: `claude-haiku-*`). A
-   * client without a model limit may use them all.
+   * for some of, as narrowly as can be said: a served name or glob within what it may use; else its own
+   * names and globs a wider served glob covers (`claude-*` served, `claude-haiku-*` allowed:
+   * `claude-haiku-*`); else a served glob that only meets one of them (`claude-sonnet-*` served,
+   * `claude-*-4-5` allowed). A client without a model limit may use them all.
    */
   usableModels(name: string | undefined, served: readonly string[]): string[] {
     const client = name === undefined ? undefined : this.#byName.get(name);
@@ -146,9 +147,10 @@ export class ClientRegistry {
     const { models, config } = client;
     const usable = served.flatMap((pattern) => {
       if (models.resolve(pattern) !== undefined) return [pattern];
-      if (!pattern.includes("*")) return [];
       const covers = new ModelMap({ [pattern]: pattern });
-      return config.models!.filter((own) => covers.resolve(own) !== undefined);
+      const covered = config.models!.filter((own) => covers.resolve(own) !== undefined);
+      if (covered.length > 0) return covered;
+      return config.models!.some((own) => globsMeet(pattern, own)) ? [pattern] : [];
     });
     return [...new Set(usable)];
   }

@@ -70,6 +70,33 @@ export function modelMapProblems(models: Readonly<Record<string, string>>): stri
   });
 }
 
+/**
+ * Whether some model name matches both globs (`*` any text, as in `models:`): `claude-*-4-5` and
+ * `claude-sonnet-*` meet at `claude-sonnet-4-5`; `claude-haiku-*` and `gpt-*` never do.
+ *
+ * @example
+ * ```ts
+ * globsMeet("claude-*-4-5", "claude-sonnet-*"); // true
+ * ```
+ */
+export function globsMeet(a: string, b: string): boolean {
+  // Whether what is left of each, from `i` in `a` and `j` in `b`, can still spell one name: a `*` may
+  // stand for nothing, or take the other's next character (or `*`) and stay.
+  const known = new Map<number, boolean>();
+  const meet = (i: number, j: number): boolean => {
+    const at = i * (b.length + 1) + j;
+    let result = known.get(at);
+    if (result !== undefined) return result;
+    if (i === a.length && j === b.length) result = true;
+    else if (a[i] === "*") result = meet(i + 1, j) || (j < b.length && meet(i, j + 1));
+    else if (b[j] === "*") result = meet(i, j + 1) || (i < a.length && meet(i + 1, j));
+    else result = i < a.length && j < b.length && a[i] === b[j] && meet(i + 1, j + 1);
+    known.set(at, result);
+    return result;
+  };
+  return meet(0, 0);
+}
+
 function _globRegex(glob: string): RegExp {
   const escaped = glob.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"));
   return new RegExp(`^${escaped.join("(.*)")}$`);

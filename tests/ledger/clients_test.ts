@@ -48,6 +48,12 @@ Deno.test("usableModels names what a served list offers the client, globs narrow
   assert.deepEqual(clients.usableModels("all", served), served);
   assert.deepEqual(clients.usableModels(undefined, served), served, "no tokens");
   assert.deepEqual(clients.usableModels("ci", ["glm-4.7"]), []);
+  const overlapping = new ClientRegistry([{ ...CI, models: ["claude-*-4-5", "gpt-4*"] }]);
+  assert.deepEqual(
+    overlapping.usableModels("ci", ["claude-sonnet-*", "gpt-4o", "claude-opus-4-1"]),
+    ["claude-sonnet-*", "gpt-4o"],
+    "a served glob that only meets the client's",
+  );
 });
 
 Deno.test("rpm: the request over the limit gets 429 with the seconds until the window resets", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ModelMap, modelMapProblems } from "../../src/routing/model_map.ts";
+import { globsMeet, ModelMap, modelMapProblems } from "../../src/routing/model_map.ts";
 
 Deno.test("a provider without models: serves every model under its own name", () => {
   const map = new ModelMap(undefined);
@@ -45,4 +45,30 @@ Deno.test("modelMapProblems refuses a * in the upstream id that has nothing to c
   assert.equal(modelMapProblems({ "claude-sonnet": "a.*" }).length, 1);
   assert.equal(modelMapProblems({ "*-*": "a.*" }).length, 1);
   assert.match(modelMapProblems({ "c-*": "a*b*" })[0], /exactly one \*|one \* at most/);
+});
+
+Deno.test("globsMeet tells whether some model name matches both globs", () => {
+  const meets: [string, string][] = [
+    ["claude-*-4-5", "claude-sonnet-*"],
+    ["claude-*", "claude-haiku-*"],
+    ["*", "gpt-4o"],
+    ["*-mini", "gpt-*"],
+    ["a*b*c", "*b*"],
+    ["gpt-4o", "gpt-4o"],
+  ];
+  const apart: [string, string][] = [
+    ["claude-haiku-*", "gpt-*"],
+    ["claude-*-4-5", "claude-*-4-1"],
+    ["gpt-4o", "gpt-4o-mini"],
+    ["a*", "b*"],
+    ["*x", "*y"],
+  ];
+  for (const [a, b] of meets) {
+    assert.equal(globsMeet(a, b), true, `${a} and ${b}`);
+    assert.equal(globsMeet(b, a), true, `${b} and ${a}`);
+  }
+  for (const [a, b] of apart) {
+    assert.equal(globsMeet(a, b), false, `${a} and ${b}`);
+    assert.equal(globsMeet(b, a), false, `${b} and ${a}`);
+  }
 });
