@@ -141,7 +141,8 @@ export type ExhaustedCause = "busy" | "open" | "disabled" | "unservable";
 /** What {@link Plan.next} offers: an attempt, a wait until a key frees up, or nothing left to try. */
 export type Step =
   | { kind: "attempt"; attempt: Attempt }
-  | { kind: "wait"; waitMs: number; retryAfterMs: number }
+  /** `busy`: a provider at its `max_in_flight` is waited for too, and may free up at any moment. */
+  | { kind: "wait"; waitMs: number; retryAfterMs: number; busy?: true }
   | { kind: "exhausted"; cause: ExhaustedCause; reason: string; retryAfterMs?: number };
 
 /** What the router knows of a request before it is sent. */
@@ -590,11 +591,8 @@ export class Plan {
       // before a key's rate limit resets: the request looks again every second meanwhile.
       const busy = blocked.some(({ cause }) => cause === "busy");
       const waitMs = Math.max(0, wait.waitUntil - now);
-      return {
-        kind: "wait",
-        waitMs: busy ? Math.min(waitMs, BUSY_RETRY_MS) : waitMs,
-        retryAfterMs: wait.retryAfterMs,
-      };
+      if (!busy) return { kind: "wait", waitMs, retryAfterMs: wait.retryAfterMs };
+      return { kind: "wait", waitMs: Math.min(waitMs, BUSY_RETRY_MS), retryAfterMs: wait.retryAfterMs, busy };
     }
     return _exhausted(blocked, now);
   }

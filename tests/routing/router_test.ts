@@ -525,9 +525,19 @@ Deno.test("beside a provider at max_in_flight, a key's rate-limit wait is looked
   const second = attemptOf(router.plan(request("m")).next());
   assert.deepEqual([where(first), where(second)], ["a/a1", "b/b1"]);
   // b frees up as soon as its request ends, most often long before a1's minute is over.
-  assert.deepEqual(router.plan(request("m")).next(), { kind: "wait", waitMs: 1_000, retryAfterMs: 60_000 });
+  assert.deepEqual(router.plan(request("m")).next(), {
+    kind: "wait",
+    waitMs: 1_000,
+    retryAfterMs: 60_000,
+    busy: true,
+  });
   clock.now += 59_500;
-  assert.deepEqual(router.plan(request("m")).next(), { kind: "wait", waitMs: 500, retryAfterMs: 500 });
+  assert.deepEqual(router.plan(request("m")).next(), {
+    kind: "wait",
+    waitMs: 500,
+    retryAfterMs: 500,
+    busy: true,
+  });
   second.committed(5);
   second.finished(undefined);
   assert.equal(where(attemptOf(router.plan(request("m")).next())), "b/b1", "b, free again, serves at once");

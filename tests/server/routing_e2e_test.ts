@@ -452,6 +452,36 @@ Deno.test("when every key is cooling, the request waits up to routing.max_wait, 
   await limited.close();
 });
 
+Deno.test("past routing.max_wait, a wait that was also for a provider at max_in_flight ends in the busy 503", async () => {
+  const limited = startFakeUpstream(status(429, "rate_limit_error", { "retry-after": "30" }));
+  const holding = controlledStream();
+  const busy = startFakeUpstream(() => {
+    holding.push(
+      'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message",' +
+        '"role":"assistant","model":"m","content":[],"stop_reason":null,"usage":{"input_tokens":1,"output_tokens":1}}}\n\n',
+    );
+    return holding.response();
+  });
+  await using relay = startTestRelay({
+    routes: [routeTo("a", limited.url), { ...routeTo("b", busy.url), maxInFlight: 1 }],
+    retry: { ...RETRY, maxWaitMs: 5 },
+  });
+  // a's key answers 429 and cools for 30 s; b takes the request and holds it.
+  const held = await post(relay.url);
+  const reader = held.body!.getReader();
+  assert.match(new TextDecoder().decode((await reader.read()).value), /message_start/);
+  const refused = await post(relay.url);
+  assert.equal(refused.status, 503);
+  assert.equal(refused.headers.get("retry-after"), "1", "b may free up any moment: not a's 30 s");
+  const { error } = await refused.json();
+  assert.equal(error.type, "overloaded_error");
+  assert.match(error.message, /max_in_flight or has its keys at their rate limits/);
+  assert.equal(limited.requests.length, 1, "the cooling key was not asked again");
+  holding.end();
+  await reader.cancel();
+  await Promise.all([limited.close(), busy.close()]);
+});
+
 Deno.test("a request whose only key is cooling waits for its reset, then succeeds", async () => {
   let answered = 0;
   const upstream = startFakeUpstream((request, recorded) =>
