@@ -295,7 +295,10 @@ export class LedgerStore {
     try {
       database.exec("PRAGMA busy_timeout = 2000");
       if (_version(database) < _MIGRATIONS.length) {
-        throw new Error(`${path} is not a relay ledger, or is older than this relay (run relay serve once)`);
+        throw new Error(
+          `${path} is not a relay ledger, or is older than this relay (relay serve brings it up to date, ` +
+            "and deletes its records past ledger.retention_days: copy an archive first)",
+        );
       }
       return database;
     } catch (error) {
