@@ -44,7 +44,10 @@ export function anthropicRequestFor(chat: JsonObject & { model: string; messages
   }
   for (const legacy of ["functions", "function_call"]) {
     const value = chat[legacy];
-    if (value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0)) {
+    // `functions: []` offers none, as OpenAI reads it.
+    const none = value === undefined || value === null ||
+      (legacy === "functions" && Array.isArray(value) && value.length === 0);
+    if (!none) {
       throw new ChatToAnthropicError(
         legacy,
         "deprecated function calling is not supported: send tools and tool_choice",

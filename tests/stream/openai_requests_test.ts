@@ -442,6 +442,7 @@ Deno.test("OpenAI requests: defaults and refusals", () => {
   // Deprecated function calling, answered in prose were it ignored.
   refused({ functions: [{ name: "f", parameters: {} }] }, /^functions: deprecated function calling is not/);
   refused({ function_call: "auto" }, /^function_call: deprecated function calling is not supported/);
+  refused({ function_call: [] }, /^function_call: deprecated function calling is not supported/);
   assert.equal(
     anthropicRequestFor({ model: "m", messages: [], functions: [] }).tools,
     undefined,
