@@ -21,15 +21,24 @@ export function problemsFromIssues(
   issues: readonly _Issue[],
   options: { schema: _Schema; locate: Locator },
 ): ConfigProblem[] {
-  const problems = issues.flatMap(_throughUnions).flatMap((issue): ConfigProblem[] => {
-    if (issue.code === "unrecognized_keys") {
-      return issue.keys.map((key) => ({
-        ...options.locate(issue.path, key),
-        message: _unknownKeyMessage(key, issue.path, _allowedKeys(options.schema, issue.path)),
-      }));
-    }
-    return [{ path: formatPath(issue.path), ...options.locate(issue.path), message: _message(issue) }];
-  });
+  const flat = issues.flatMap(_throughUnions);
+  // zod goes on checking a value of the wrong type (a list's length against a token's minimum): what it
+  // says then only echoes the type error at the same place.
+  const mistyped = new Set(
+    flat.filter((issue) => issue.code === "invalid_type").map((issue) => formatPath(issue.path)),
+  );
+  const problems = flat.filter((issue) =>
+    issue.code === "invalid_type" || !mistyped.has(formatPath(issue.path))
+  )
+    .flatMap((issue): ConfigProblem[] => {
+      if (issue.code === "unrecognized_keys") {
+        return issue.keys.map((key) => ({
+          ...options.locate(issue.path, key),
+          message: _unknownKeyMessage(key, issue.path, _allowedKeys(options.schema, issue.path)),
+        }));
+      }
+      return [{ path: formatPath(issue.path), ...options.locate(issue.path), message: _message(issue) }];
+    });
   // Zod reports in schema order; people fix a file top to bottom.
   return problems.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
 }

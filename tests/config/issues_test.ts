@@ -155,6 +155,13 @@ Deno.test("under a secret field, a value of the wrong shape is masked, word or n
     ],
   );
   assert.deepEqual(messages({ server: { auth: { tokens: [true] } }, providers: [MOCK] }).length, 1);
+  // A list where a token goes is that, not also a token too short.
+  assert.deepEqual(
+    messages({ server: { auth: { tokens: [{ name: "ci", token: ["wordsecret"] }] } }, providers: [MOCK] }),
+    [
+      "server.auth.tokens[0].token: expected a string, found a list",
+    ],
+  );
   assert.doesNotMatch(
     messages({ server: { auth: { tokens: ["ok", ["abc"]] } }, providers: [MOCK] }).join(),
     /abc/,
