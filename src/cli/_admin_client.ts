@@ -116,7 +116,7 @@ async function _target(options: AdminCommandOptions, despiteConfigError: boolean
   const where = file ?? "the built-in defaults";
   const token = config.server.admin.token;
   if (token === undefined) {
-    throw new AdminClientError(`relay's admin API is off: ${where} sets no server.admin.token`);
+    throw new AdminClientError(`relay's admin API is off: no server.admin.token in ${where}`);
   }
   return { base: _trimmed(options.url ?? relayUrl(config.server)), token, where };
 }

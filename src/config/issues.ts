@@ -92,8 +92,9 @@ function _typeMessage(expected: readonly string[], input: unknown, secret: boole
   if (typeof input === "number" && expected.includes("string")) {
     return `expected ${wanted}, found a number (quote it to keep it a string)`;
   }
-  // `null` and `~` read as null, as an empty value does, written so or from an unquoted ${VAR}.
-  if (input === null && expected.includes("string")) {
+  // `null` and `~` read as null, as an empty value does, and `true`/`false` as booleans, written so or
+  // from an unquoted ${VAR}.
+  if ((input === null || typeof input === "boolean") && expected.includes("string")) {
     return `expected ${wanted}, found ${_describe(input, secret)} (quote it to keep the text)`;
   }
   const hint = expected.includes("number") && typeof input === "string" && _QUOTED_NUMBER.test(input)

@@ -362,7 +362,7 @@ Deno.test("relay env, usage and status with no config are not stopped by a $ANTH
   const usage = await runRelay(["usage"], { env: { ANTHROPIC_API_KEY: "sk-ant-SECRET\u00e9" } });
   assert.match(usage.stderr, /^no ledger at .* yet: relay serve creates it when it starts\n$/);
   const status = await runRelay(["status"], { env: { ANTHROPIC_API_KEY: "sk-ant-SECRET\u00e9" } });
-  assert.match(status.stderr, /^relay's admin API is off: the built-in defaults sets no server.admin.token/);
+  assert.match(status.stderr, /^relay's admin API is off: no server.admin.token in the built-in defaults/);
 });
 
 Deno.test("relay env --claude-settings and relay init name a path they cannot write and why, with no stack trace", async () => {

@@ -125,6 +125,9 @@ Deno.test("null where a string goes (`null`, `~` or nothing, or a ${VAR} set so)
   assert.deepEqual(messages({ providers: [MOCK], server: { host: null } }), [
     "server.host: expected a string, found an empty value or null (quote it to keep the text)",
   ]);
+  assert.deepEqual(messages({ providers: [{ ...MOCK, name: true }] }), [
+    "providers[0].name: expected a string, found true (quote it to keep the text)",
+  ]);
 });
 
 Deno.test("digits with a carriage return (a Windows env file) are shown escaped and said so", () => {
