@@ -24,8 +24,8 @@ export interface WriteResult {
 
 /**
  * Replaces a file so that readers see the old content or the new, never half of either: the text goes
- * to a temporary file in the same folder (so the rename cannot cross file systems), created with
- * `mode` before a byte is written, then renamed over `path`. When `path` is a symlink (a dotfiles
+ * to a temporary file in the same folder (so the rename cannot cross file systems), created 0600 before
+ * a byte is written and given `mode` once written, then renamed over `path`. When `path` is a symlink (a dotfiles
  * manager's), the file it leads to is replaced instead and the link kept; the backup stays beside
  * `path`. A missing folder is created 0700, since it will hold secrets. On any failure or abort the
  * temporary file and the backup are removed and the original is untouched; a failure is thrown as a
@@ -50,11 +50,11 @@ export async function writeFileAtomic(
     if (createdFolder) await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
     const backup = options.backupAt ? await _backup(path, options.backupAt, made) : undefined;
     const temp = join(folder, `.${basename(target)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
-    await Deno.writeTextFile(temp, "", { createNew: true, mode });
+    // Private from its creation, and given `mode` only once written: a read-only one (0400) could not
+    // be written to, and the umask may have narrowed it; the file must end up with exactly what was asked.
     made.push(temp);
-    // The umask may have narrowed `mode`; the file must end up with exactly what was asked.
+    await Deno.writeTextFile(temp, text, { createNew: true, mode: 0o600 });
     await Deno.chmod(temp, mode);
-    await Deno.writeTextFile(temp, text);
     options.signal?.throwIfAborted();
     await Deno.rename(temp, target);
     return { backup, createdFolder };
