@@ -56,7 +56,8 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   app.use(requestId());
   app.use(_accessLine(current));
   app.use(_refuseWhileShuttingDown(options.inFlight, (request) => parsedBodies.has(request)));
-  app.get("/health", headLength(), (c) => c.json({ status: "ok", version: VERSION }));
+  app.use(headLength());
+  app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
   const clients = options.clients ?? new ClientRegistry(namedClients(options.tokens));
   app.use("/v1/*", refuseWebPages(_answerError));
   app.use("/v1/*", clientAuth(clients, _answerError));
@@ -79,8 +80,8 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
     }),
   );
   const models = servedModels(() => current().router, clients);
-  app.get("/v1/models", headLength(), models, forward);
-  app.get("/v1/models/:id", headLength(), models, forward);
+  app.get("/v1/models", models, forward);
+  app.get("/v1/models/:id", models, forward);
   app.notFound((c) => _answerError(c, 404, `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     options.logger.error("unhandled", {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { ADMIN_TOKEN, liveConfig, startLiveRelay } from "../_helpers/live_relay.ts";
 import { startTestRelay } from "../_helpers/relay.ts";
 
 Deno.test("a HEAD answer carries the content-length its GET has, not 0: health, the model list, metrics", async () => {
@@ -26,4 +27,21 @@ Deno.test("a HEAD of a model list relay passes on goes upstream as a GET, so its
   assert.equal(head.headers.get("content-length"), String(length));
   assert.deepEqual(upstream.requests.map((request) => request.method), ["GET", "GET"]);
   await upstream.close();
+});
+
+Deno.test("every HEAD answer carries its GET's length: the admin API, a 404; an event stream is never read", async () => {
+  await using relay = await startLiveRelay(liveConfig("  - name: m\n    type: mock\n"));
+  const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  // A 404 names the method: "no route for HEAD /" is one byte longer than GET's.
+  for (const [path, longer] of [["/admin/status", 0], ["/", 1], ["/nope", 1]] as const) {
+    const got = await fetch(`${relay.url}${path}`, { headers });
+    const length = (await got.arrayBuffer()).byteLength;
+    const head = await fetch(`${relay.url}${path}`, { method: "HEAD", headers });
+    assert.equal(head.status, got.status, path);
+    assert.equal(head.headers.get("content-length"), String(length + longer), path);
+    await head.body?.cancel();
+  }
+  const events = await fetch(`${relay.url}/admin/events`, { method: "HEAD", headers });
+  assert.equal(events.status, 200, "answered at once, the stream not read to an end it never has");
+  await events.body?.cancel();
 });
