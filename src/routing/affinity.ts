@@ -23,16 +23,19 @@ export interface ConversationAffinityOptions {
  * thinking signatures only validate where they were made, and a prompt cache only hits on the key
  * (organisation) that wrote it. The caller keeps the pin while that provider and key are usable and
  * `move`s it from the pin it was planned with when it had to go elsewhere; forgetting is by age and by
- * size, with no timers. A key is best
- * named by what a reload keeps (its secret's fingerprint), not by an object a reload builds anew.
+ * size, with no timers. A key is best named by what a reload keeps (its secret's fingerprint), not by
+ * an object a reload builds anew.
  *
  * @example
  * ```ts
  * const affinity = new ConversationAffinity<string>({ now: Date.now });
  * const conversation = conversationKey(request.headers, body);
  * const pinned = conversation === undefined ? undefined : affinity.get(conversation);
- * // ... order providers with preferNamed(order, pinned?.provider), prefer the key fingerprinted pinned?.key ...
- * if (conversation !== undefined) affinity.move(conversation, pinned, { provider: route.name, key: keyId(key) });
+ * // ... order providers with preferNamed(order, pinned?.provider),
+ * // prefer the key fingerprinted pinned?.key ...
+ * if (conversation !== undefined) {
+ *   affinity.move(conversation, pinned, { provider: route.name, key: keyId(key) });
+ * }
  * ```
  */
 export class ConversationAffinity<K> {
@@ -57,12 +60,12 @@ export class ConversationAffinity<K> {
 
   /** Where `conversation` has been going, renewing its lease; `undefined` when unknown or expired. */
   get(conversation: string): AffinityTarget<K> | undefined {
-    const entry = this.#entries.get(conversation);
-    if (!entry) return undefined;
-    this.#entries.delete(conversation);
-    if (entry.expiresAt <= this.#now()) return undefined;
-    this.#remember(conversation, entry.target);
-    return entry.target;
+    const target = this.#live(conversation);
+    if (target) {
+      this.#entries.delete(conversation);
+      this.#remember(conversation, target);
+    }
+    return target;
   }
 
   /** Pins `conversation` to `target`, replacing any earlier pin. */
@@ -81,10 +84,18 @@ export class ConversationAffinity<K> {
    * beside a turn), the first answered pins it, and the other does not move the conversation away.
    */
   move(conversation: string, seen: AffinityTarget<K> | undefined, target: AffinityTarget<K>): void {
-    const entry = this.#entries.get(conversation);
-    const current = entry && entry.expiresAt > this.#now() ? entry.target : undefined;
+    const current = this.#live(conversation);
     if (current && (current.provider !== seen?.provider || current.key !== seen.key)) return;
     this.set(conversation, target);
+  }
+
+  /** Where `conversation` is pinned while its lease holds; an expired pin is dropped on sight. */
+  #live(conversation: string): AffinityTarget<K> | undefined {
+    const entry = this.#entries.get(conversation);
+    if (!entry) return undefined;
+    if (entry.expiresAt > this.#now()) return entry.target;
+    this.#entries.delete(conversation);
+    return undefined;
   }
 
   #remember(conversation: string, target: AffinityTarget<K>): void {
@@ -110,9 +121,9 @@ const _MAX_PLAIN_KEY_CHARS = 200;
  * - Claude Code sends `x-claude-code-session-id`; with `x-claude-code-agent-id` a subagent's requests
  *   are a conversation of their own, since they build a different context.
  * - Otherwise: the system prompt's first 1024 characters and the first 8192 characters of the text of
- *   the first user message, both of which every later turn repeats unchanged. Only text counts: `cache_control` marks move
- *   from turn to turn, and two conversations opening with the same words and system prompt share a
- *   pin, which costs nothing but spread.
+ *   the first user message, both of which every later turn repeats unchanged. Only text counts:
+ *   `cache_control` marks move from turn to turn, and two conversations opening with the same words
+ *   and system prompt share a pin, which costs nothing but spread.
  *
  * @param body the parsed request body.
  *

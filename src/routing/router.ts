@@ -301,10 +301,14 @@ interface _Serving {
 /** A candidate as strategies see it, carrying its state back to the plan. */
 interface _Candidate extends Candidate, _Serving {}
 
-/** The order a plan tries providers in, and the key it prefers (its conversation's). */
+/**
+ * The order a plan tries providers in, and the key it prefers (its conversation's); `pinned`, where
+ * the conversation was when the plan was ranked, is what its commit moves it from.
+ */
 interface _Ranking {
   order: _Candidate[];
   preferKey: ProviderKey | undefined;
+  pinned: AffinityTarget<string> | undefined;
 }
 
 /**
@@ -376,15 +380,11 @@ export class Router {
       return request.model !== undefined && upstreamModel === undefined ? [] : [{ state, upstreamModel }];
     });
     const pin = this.#options.affinity ? _pinOf(request) : undefined;
-    // The pin the request is ranked with, once it has a slot: it moves the conversation only from there.
-    let pinned: AffinityTarget<string> | undefined;
     return new Plan(serving.length > 0, request, {
       now: this.#now,
-      rank: () => {
-        pinned = pin === undefined ? undefined : this.#affinity.get(pin);
-        return this.#rank(serving, request, pinned);
-      },
-      committed: (state, key, ttfbMs) => {
+      // Read once the request has a slot: the commit moves the conversation only from where it was then.
+      rank: () => this.#rank(serving, request, pin === undefined ? undefined : this.#affinity.get(pin)),
+      committed: (state, key, ttfbMs, pinned) => {
         this.#ttfb.observe(state.route.provider.name, ttfbMs);
         // A provider without keys is pinned too: a conversation moved there by a failover must stay. A
         // token count or model list moves nothing: where it went (any provider that counts) is no turn.
@@ -450,7 +450,7 @@ export class Router {
     const pinnedKey = pinned?.key === undefined
       ? undefined
       : order.find(({ name }) => name === pinned.provider)?.state.keyWithId(pinned.key);
-    return { order, preferKey: pinnedKey };
+    return { order, preferKey: pinnedKey, pinned };
   }
 
   #unchanged(route: Route): _RouteState | undefined {
@@ -486,7 +486,13 @@ interface _PlanHooks {
   now: () => number;
   /** The order to try providers in, as they stand when asked. */
   rank(): _Ranking;
-  committed(state: _RouteState, key: ProviderKey | undefined, ttfbMs: number): void;
+  /** `pinned`: the ranking's, where the conversation was when the plan was ranked. */
+  committed(
+    state: _RouteState,
+    key: ProviderKey | undefined,
+    ttfbMs: number,
+    pinned: AffinityTarget<string> | undefined,
+  ): void;
 }
 
 /** Why a provider had nothing to offer; see {@linkcode ExhaustedCause}. */
@@ -689,6 +695,7 @@ export class Plan {
       else state.breaker.onFailure(permit);
     };
     const hooks = this.#hooks;
+    const { pinned } = this.#ranking!;
     const doneRoutes = this.#doneRoutes;
     const deferred = this.#deferred;
     const refusedRoutes = this.#refusedRoutes;
@@ -709,7 +716,7 @@ export class Plan {
         // after counts as any request's under a closed breaker.
         permit = _probeSettled(state.breaker, permit);
         if (keyPermit) keyPermit = _probeSettled(keyBreaker!, keyPermit);
-        hooks.committed(state, key, ttfbMs);
+        hooks.committed(state, key, ttfbMs, pinned);
       },
       finished(usage, upstreamFailed = false) {
         end(usage);
@@ -798,18 +805,32 @@ function _pinOf({ conversation, model }: PlanRequest): string | undefined {
 /** When a client refused for providers at their `max_in_flight` is told to come back, in ms. */
 export const BUSY_RETRY_MS = 1_000;
 
+/**
+ * The step that ends a plan with every provider that can take the model at its `max_in_flight`;
+ * `alsoRateLimited` when some of them have their keys at their rate limits instead, as a wait past
+ * `routing.max_wait` finds them.
+ *
+ * @example
+ * ```ts
+ * busyStep(); // { kind: "exhausted", cause: "busy", reason: "every provider ... is at its max_in_flight" }
+ * if (waitedMs + step.waitMs > maxWaitMs && step.busy) throw unavailable(busyStep(true));
+ * ```
+ */
+export function busyStep(alsoRateLimited = false): Extract<Step, { kind: "exhausted" }> {
+  const reason = "every provider that can take this model now is at its max_in_flight";
+  return {
+    kind: "exhausted",
+    cause: "busy",
+    reason: alsoRateLimited ? `${reason} or has its keys at their rate limits` : reason,
+  };
+}
+
 /** The step that ends a plan, from why each provider had nothing to offer. */
 function _exhausted(blocked: _Blocked[], now: number): Step {
   if (blocked.length === 0) {
     return { kind: "exhausted", cause: "unservable", reason: "no provider can serve this request" };
   }
-  if (blocked.some(({ cause }) => cause === "busy")) {
-    return {
-      kind: "exhausted",
-      cause: "busy",
-      reason: "every provider that can take this model now is at its max_in_flight",
-    };
-  }
+  if (blocked.some(({ cause }) => cause === "busy")) return busyStep();
   const retryAts = blocked.flatMap((entry) => entry.cause === "open" ? [entry.retryAt] : []);
   if (retryAts.length > 0) {
     return {

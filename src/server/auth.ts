@@ -9,12 +9,13 @@ export type Refusal = (c: Context<RelayEnv>, status: number, message: string) =>
  * Requires a client token as `x-api-key` or `Authorization: Bearer`, the two ways Claude Code sends
  * `ANTHROPIC_API_KEY` and `ANTHROPIC_AUTH_TOKEN`, and names the request's client (`c.get("client")`)
  * for limits, the access log and the ledger. Either may hold it: with both set (a shell that still has
- * the user's own `ANTHROPIC_API_KEY`, and `relay env`'s `ANTHROPIC_AUTH_TOKEN`), Claude Code sends both. With no clients configured (allowed only on loopback)
- * every request passes, unnamed.
+ * the user's own `ANTHROPIC_API_KEY`, and `relay env`'s `ANTHROPIC_AUTH_TOKEN`), Claude Code sends
+ * both. With no clients configured (allowed only on loopback) every request passes, unnamed.
  *
  * @example
  * ```ts
- * app.use("/v1/*", clientAuth(new ClientRegistry([{ name: "ci", token: "rly_4f9c..." }]), (_c, status, message) => errorResponse(status, message)));
+ * const clients = new ClientRegistry([{ name: "ci", token: "rly_4f9c..." }]);
+ * app.use("/v1/*", clientAuth(clients, (_c, status, message) => errorResponse(status, message)));
  * ```
  */
 export function clientAuth(
@@ -24,11 +25,16 @@ export function clientAuth(
   return async (c, next) => {
     if (clients.size === 0) return await next();
     const headers = c.req.raw.headers;
-    const offered = [headers.get("x-api-key"), bearerToken(headers)].filter((token) => !!token);
+    const tokens = [headers.get("x-api-key"), bearerToken(headers)];
+    const offered = tokens.filter((token): token is string => !!token);
     if (offered.length === 0) {
       return refuse(c, 401, "missing client token: send it as x-api-key or Authorization: Bearer");
     }
-    const client = offered.map((token) => clients.identify(token!)).find((name) => name !== undefined);
+    let client: string | undefined;
+    for (const token of offered) {
+      client = clients.identify(token);
+      if (client !== undefined) break;
+    }
     if (client === undefined) return refuse(c, 401, "invalid client token");
     c.set("client", client);
     await next();

@@ -15,6 +15,7 @@ import { readRateLimitHeaders } from "../routing/rate_limit_headers.ts";
 import {
   type Attempt,
   BUSY_RETRY_MS,
+  busyStep,
   type PlanRequest,
   type Route,
   type Router,
@@ -400,15 +401,7 @@ async function _relay(
         if (waitedMs + step.waitMs > retry.maxWaitMs) {
           // A provider that is only full may free up any moment: the client hears what it would with
           // every provider full, not a rate limit's wait.
-          if (step.busy) {
-            throw _unavailable({
-              kind: "exhausted",
-              cause: "busy",
-              reason:
-                "every provider that can take this model now is at its max_in_flight or has its keys at " +
-                "their rate limits",
-            });
-          }
+          if (step.busy) throw _unavailable(busyStep(true));
           // An upstream's own 429 (its rate-limit headers tell Claude Code a plan limit from a
           // throttle) says more than relay's summary of the wait.
           if (last?.response?.status === 429) break;

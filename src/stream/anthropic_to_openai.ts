@@ -73,7 +73,7 @@ export class AnthropicToOpenAI {
       payload = undefined;
     }
     const name = event === "message" && isJsonObject(payload) ? payload.type : event;
-    const handle = typeof name === "string" ? this.#handlers.get(name) : undefined;
+    const handle = typeof name === "string" ? AnthropicToOpenAI.#handlers.get(name) : undefined;
     if (!handle) return [];
     if (!isJsonObject(payload)) {
       return this.#fail(
@@ -81,34 +81,44 @@ export class AnthropicToOpenAI {
         `upstream sent an event that is not a JSON object: ${data.slice(0, 200)}`,
       );
     }
-    return handle(payload);
+    return handle(this, payload);
   }
 
-  /** What each event Anthropic's stream has does; any other is skipped. */
-  readonly #handlers = new Map<string, (payload: JsonObject) => OpenAISsePart[]>([
-    ["error", (payload) => {
+  /**
+   * What each event Anthropic's stream has does; any other is skipped. One map for every translator,
+   * not one per front-door request.
+   */
+  static readonly #handlers = new Map<
+    string,
+    (translator: AnthropicToOpenAI, payload: JsonObject) => OpenAISsePart[]
+  >([
+    ["error", (translator, payload) => {
       const error = isJsonObject(payload.error) ? payload.error : {};
-      return this.#fail(String(error.type ?? "api_error"), String(error.message ?? "upstream failed"));
+      return translator.#fail(String(error.type ?? "api_error"), String(error.message ?? "upstream failed"));
     }],
-    ["message_start", (payload) => this.#start(isJsonObject(payload.message) ? payload.message : {})],
-    ["content_block_start", (payload) =>
-      this.#blockStart(
+    [
+      "message_start",
+      (translator, payload) => translator.#start(isJsonObject(payload.message) ? payload.message : {}),
+    ],
+    ["content_block_start", (translator, payload) =>
+      translator.#blockStart(
         Number(payload.index),
         isJsonObject(payload.content_block) ? payload.content_block : {},
       )],
-    [
-      "content_block_delta",
-      (payload) => this.#blockDelta(Number(payload.index), isJsonObject(payload.delta) ? payload.delta : {}),
-    ],
-    ["content_block_stop", (payload) => this.#blockStop(Number(payload.index))],
-    ["message_delta", (payload) => {
+    ["content_block_delta", (translator, payload) =>
+      translator.#blockDelta(
+        Number(payload.index),
+        isJsonObject(payload.delta) ? payload.delta : {},
+      )],
+    ["content_block_stop", (translator, payload) => translator.#blockStop(Number(payload.index))],
+    ["message_delta", (translator, payload) => {
       if (isJsonObject(payload.delta) && typeof payload.delta.stop_reason === "string") {
-        this.#stopReason = payload.delta.stop_reason;
+        translator.#stopReason = payload.delta.stop_reason;
       }
-      this.#addUsage(payload.usage);
+      translator.#addUsage(payload.usage);
       return [];
     }],
-    ["message_stop", () => this.#finish()],
+    ["message_stop", (translator) => translator.#finish()],
   ]);
 
   /** The Anthropic body ended. Without `message_stop` the answer is incomplete, which the client must learn. */

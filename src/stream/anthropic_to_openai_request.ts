@@ -114,9 +114,9 @@ function _userMessages(blocks: [JsonObject, string][]): JsonObject[] {
       parts.push(...content.flatMap(([item, where]) => _mediaPart(item, where)));
     } else {
       const text = _textOf(block);
+      if (text === undefined) parts.push(..._mediaPart(block, at));
       // A search result with nothing in it says nothing; an empty text is the client's, kept as sent.
-      if (text !== undefined) parts.push(...(text || block.type === "text" ? [{ type: "text", text }] : []));
-      else parts.push(..._mediaPart(block, at));
+      else if (text || block.type === "text") parts.push({ type: "text", text });
     }
   }
   if (parts.length === 0) return results;

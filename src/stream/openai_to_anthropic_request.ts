@@ -42,17 +42,12 @@ export function anthropicRequestFor(chat: JsonObject & { model: string; messages
   if (chat.n !== undefined && chat.n !== null && chat.n !== 1) {
     throw new ChatToAnthropicError("n", "only 1 is supported");
   }
-  for (const legacy of ["functions", "function_call"]) {
-    const value = chat[legacy];
-    // `functions: []` offers none, as OpenAI reads it.
-    const none = value === undefined || value === null ||
-      (legacy === "functions" && Array.isArray(value) && value.length === 0);
-    if (!none) {
-      throw new ChatToAnthropicError(
-        legacy,
-        "deprecated function calling is not supported: send tools and tool_choice",
-      );
-    }
+  const legacy = "deprecated function calling is not supported: send tools and tool_choice";
+  // `functions: []` offers none, as OpenAI reads it.
+  const functions = chat.functions ?? [];
+  if (!Array.isArray(functions) || functions.length > 0) throw new ChatToAnthropicError("functions", legacy);
+  if (chat.function_call !== undefined && chat.function_call !== null) {
+    throw new ChatToAnthropicError("function_call", legacy);
   }
   const system: string[] = [];
   const messages: { role: "user" | "assistant"; content: JsonObject[] }[] = [];

@@ -85,18 +85,19 @@ function _sameBytes(bytes: Uint8Array, at: number, secret: Uint8Array, length: n
 /**
  * `response` with `secret` masked in every header value that quotes it (`www-authenticate`, a debug
  * header), as written or percent-encoded ({@linkcode maskKeyIn}), from the same length as in its body.
- * For error answers: reading every header costs an answer about
- * 15 µs, which a successful one, on relay's hot path, does not pay for a case seen only in errors.
+ * For error answers: reading every header costs an answer about 15 µs, which a successful one, on
+ * relay's hot path, does not pay for a case seen only in errors.
  *
  * @example
  * ```ts
- * maskedHeaders(new Response(null, { headers: { "x-debug-key": key } }), key).headers.get("x-debug-key"); // "sk-ant-...x7f2"
+ * const answer = new Response(null, { headers: { "x-debug-key": key } });
+ * maskedHeaders(answer, key).headers.get("x-debug-key"); // "sk-ant-...x7f2"
  * ```
  */
 export function maskedHeaders(response: Response, secret: string | undefined): Response {
   if (!_looksForKey(secret)) return response;
   for (const [name, value] of response.headers) {
-    const masked = maskKeyIn(value, secret);
+    const masked = maskKeyIn(value, secret, { minLength: _MIN_ANSWER_SECRET });
     if (masked !== value) response.headers.set(name, masked);
   }
   return response;

@@ -1,5 +1,6 @@
 import type { TokenCount } from "../routing/token_estimate.ts";
 import { concatBytes } from "../util/bytes.ts";
+import { isJsonObject } from "../util/json.ts";
 import type { AnthropicUsage } from "./openai_types.ts";
 import { SseDecoder, type SseEvent } from "./sse_decode.ts";
 
@@ -207,9 +208,7 @@ export class UsageTap {
     // `within`: the usage itself, or an object in it (`cache_creation`, `server_tool_use`), which may be
     // missing or null.
     const count = (name: string, within: unknown = usage) =>
-      within && typeof within === "object"
-        ? tokenCount((within as Record<string, unknown>)[name])
-        : undefined;
+      isJsonObject(within) ? tokenCount(within[name]) : undefined;
     // A later event repeats what an earlier one said (message_delta's usage is cumulative), so the
     // last figure for each field stands.
     this.#input = count("input_tokens") ?? this.#input;

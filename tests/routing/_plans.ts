@@ -24,3 +24,9 @@ export function where(attempt: Attempt): string {
 export function httpFailure(status: number, headers: Record<string, string> = {}): FailureDecision {
   return classifyFailure({ kind: "http", status, headers: new Headers(headers) }, 1_000_000);
 }
+
+/** Ends `attempt` as an answer that streamed to its end: committed, then finished without a usage block. */
+export function answered(attempt: Attempt): void {
+  attempt.committed(5);
+  attempt.finished(undefined);
+}

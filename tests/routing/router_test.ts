@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { attemptOf, httpFailure, idleProvider, where } from "./_plans.ts";
+import { answered, attemptOf, httpFailure, idleProvider, where } from "./_plans.ts";
 import { classifyFailure } from "../../src/routing/failure.ts";
 import { readRateLimitHeaders } from "../../src/routing/rate_limit_headers.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
@@ -120,8 +120,7 @@ Deno.test("the provider breaker opens after failures, skips the provider, and le
   const probe = attemptOf(router.plan(request("m")).next());
   assert.equal(where(probe), "a/a1");
   assert.equal(where(attemptOf(router.plan(request("m")).next())), "b/b1", "only one probe at a time");
-  probe.committed(5);
-  probe.finished(undefined);
+  answered(probe);
   assert.equal(where(attemptOf(router.plan(request("m")).next())), "a/a1", "closed again");
 });
 
@@ -174,8 +173,7 @@ Deno.test("a provider at its in-flight cap is skipped until a request finishes",
   const busy = attemptOf(router.plan(request("m")).next());
   assert.equal(where(busy), "a/a1");
   assert.equal(where(attemptOf(router.plan(request("m")).next())), "b/b1");
-  busy.committed(1);
-  busy.finished(undefined);
+  answered(busy);
   assert.equal(where(attemptOf(router.plan(request("m")).next())), "a/a1");
 });
 
@@ -189,8 +187,7 @@ Deno.test("a paused attempt gives its provider's place to others, and takes it b
   assert.equal(resume(), false, "full again: the waiting attempt is to be cancelled");
   waiting.cancelled();
   assert.equal(router.status()[0].inFlight, 1, "cancelling gives back nothing it no longer held");
-  other.committed(1);
-  other.finished(undefined);
+  answered(other);
   const again = attemptOf(router.plan(request("m")).next());
   const resumeAgain = again.paused();
   assert.equal(resumeAgain(), true);
@@ -201,13 +198,11 @@ Deno.test("a paused attempt gives its provider's place to others, and takes it b
 Deno.test("conversation affinity keeps a conversation on the provider and key that served it", () => {
   const router = routerOf([route("a", ["a1"]), route("b", ["b1", "b2"])], { strategy: "round_robin" });
   const first = attemptOf(router.plan(request("m", "conv-1")).next());
-  first.committed(5);
-  first.finished(undefined);
+  answered(first);
   for (let i = 0; i < 4; i++) {
     const again = attemptOf(router.plan(request("m", "conv-1")).next());
     assert.equal(where(again), where(first));
-    again.committed(5);
-    again.finished(undefined);
+    answered(again);
   }
 });
 
@@ -217,8 +212,7 @@ Deno.test("a conversation moved to a provider without keys stays there", () => {
   attemptOf(plan.next()).failed(httpFailure(500));
   const moved = attemptOf(plan.next());
   assert.equal(where(moved), "local/-");
-  moved.committed(5);
-  moved.finished(undefined);
+  answered(moved);
   const next = attemptOf(router.plan(request("m", "conv-1")).next());
   assert.equal(where(next), "local/-", "a is healthy again, but the conversation is on local");
 });
@@ -228,8 +222,7 @@ Deno.test("a token count goes where it can and moves no pin", () => {
   const plan = router.plan(request("m", "conv-1"));
   attemptOf(plan.next()).failed(httpFailure(500));
   const moved = attemptOf(plan.next());
-  moved.committed(5);
-  moved.finished(undefined);
+  answered(moved);
   // b cannot count tokens (an OpenAI-compatible upstream), so a, healthy again, counts them.
   const countPlan = router.plan({ ...request("m", "conv-1"), uncounted: true });
   const count = attemptOf(countPlan.next());
@@ -237,8 +230,7 @@ Deno.test("a token count goes where it can and moves no pin", () => {
   count.failed(classifyFailure({ kind: "unservable", reason: "no count_tokens" }, 1_000_000));
   const counted = attemptOf(countPlan.next());
   assert.equal(where(counted), "a/a1");
-  counted.committed(5);
-  counted.finished(undefined);
+  answered(counted);
   assert.equal(
     where(attemptOf(router.plan(request("m", "conv-1")).next())),
     "b/b1",
@@ -255,33 +247,28 @@ Deno.test("a side call on another model does not move the conversation's pin", (
   attemptOf(plan.next()).failed(httpFailure(500));
   const moved = attemptOf(plan.next());
   assert.equal(where(moved), "b/b1");
-  moved.committed(5);
-  moved.finished(undefined);
+  answered(moved);
   // Claude Code's haiku call, same session: only a serves it.
   const side = attemptOf(router.plan(request("claude-haiku-4-5", "session")).next());
   assert.equal(where(side), "a/a1");
-  side.committed(5);
-  side.finished(undefined);
+  answered(side);
   assert.equal(where(attemptOf(router.plan(request("claude-sonnet-4-5", "session")).next())), "b/b1");
 });
 
 Deno.test("a request planned before its conversation moved, and ranked after, follows the move", () => {
   const router = routerOf([route("a", ["a1"]), route("b", ["b1"])]);
   const first = attemptOf(router.plan(request("m", "session")).next());
-  first.committed(5);
-  first.finished(undefined);
+  answered(first);
   // Planned, then queued for a slot while another turn of the conversation fails over to b.
   const queued = router.plan(request("m", "session"));
   const failing = router.plan(request("m", "session"));
   attemptOf(failing.next()).failed(httpFailure(500));
   const moved = attemptOf(failing.next());
   assert.equal(where(moved), "b/b1");
-  moved.committed(5);
-  moved.finished(undefined);
+  answered(moved);
   const late = attemptOf(queued.next());
   assert.equal(where(late), "b/b1");
-  late.committed(5);
-  late.finished(undefined);
+  answered(late);
   assert.equal(where(attemptOf(router.plan(request("m", "session")).next())), "b/b1");
 });
 
@@ -299,8 +286,7 @@ Deno.test("of two requests of a conversation planned together, the first answere
     for (let i = 0; i < 3; i++) {
       const next = attemptOf(router.plan(request("m", "session")).next());
       assert.equal(where(next), where(first), `${firstAnswered} answered first, turn ${i + 2}`);
-      next.committed(5);
-      next.finished(undefined);
+      answered(next);
     }
   }
 });
@@ -391,10 +377,7 @@ Deno.test("an attempt whose usage never comes keeps its input counted and its ma
   const small = { model: "m", estimate: { input: 10, output: 100 }, conversation: undefined };
   const ends = {
     "the client left before the answer": (attempt: Attempt) => attempt.abandoned(),
-    "an answer without usage": (attempt: Attempt) => {
-      attempt.committed(1);
-      attempt.finished(undefined);
-    },
+    "an answer without usage": answered,
   };
   for (const [how, end] of Object.entries(ends)) {
     const router = routerOf([{ ...limited, limits }]);
@@ -489,8 +472,7 @@ Deno.test("the provider's breaker counts failures on every key, and any key's su
       attempt = attemptOf(plan.next());
     }
     assert.equal(where(attempt), "a/a2", `request ${i + 1}`);
-    attempt.committed(5);
-    attempt.finished(undefined);
+    answered(attempt);
   }
   const down = router.plan(request("m"));
   attemptOf(down.next()).failed(httpFailure(503));
@@ -538,8 +520,7 @@ Deno.test("beside a provider at max_in_flight, a key's rate-limit wait is looked
     retryAfterMs: 500,
     busy: true,
   });
-  second.committed(5);
-  second.finished(undefined);
+  answered(second);
   assert.equal(where(attemptOf(router.plan(request("m")).next())), "b/b1", "b, free again, serves at once");
   // Without a busy provider, the wait is the key's whole.
   const alone = routerOf([{ ...limited, limits: new Map([[limited.keys[0], { rpm: 1 }]]) }], {}, clock);
@@ -580,8 +561,7 @@ Deno.test("round_robin takes a turn when a plan is first asked for a step, apart
   const router = routerOf([route("a", ["a1"]), route("b", ["b1"])], { strategy: "round_robin" });
   const first = (planned: PlanRequest) => {
     const attempt = attemptOf(router.plan(planned).next());
-    attempt.committed(1);
-    attempt.finished(undefined);
+    answered(attempt);
     return attempt.route.provider.name;
   };
   router.plan(request("m")); // never got a slot: never sent
@@ -621,13 +601,11 @@ Deno.test("an uncounted request takes a key whose rpm is spent, and spends none 
   const limited = route("a", ["a1"]);
   const router = routerOf([{ ...limited, limits: new Map([[limited.keys[0], { rpm: 1 }]]) }]);
   const sent = attemptOf(router.plan(request("m")).next());
-  sent.committed(1);
-  sent.finished(undefined);
+  answered(sent);
   assert.equal(router.plan(request("m")).next().kind, "wait");
   const counting = attemptOf(router.plan({ ...request("m"), uncounted: true }).next());
   assert.equal(where(counting), "a/a1");
-  counting.committed(1);
-  counting.finished(undefined);
+  answered(counting);
   assert.equal(router.status()[0].keys[0].ratio, 1, "still the one request");
 });
 
@@ -643,8 +621,7 @@ Deno.test("what an uncounted request's answer says of rate limits, a 429 include
     }),
     1_000_000,
   ));
-  spent.committed(1);
-  spent.finished(undefined);
+  answered(spent);
   counting().failed(httpFailure(429, { "retry-after": "30" }));
   assert.equal(
     where(attemptOf(router.plan(request("m")).next())),

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import type { Provider } from "../../src/providers/types.ts";
 import { ConcurrencyLimiter } from "../../src/routing/concurrency.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
-import { type PlanRequest, Router } from "../../src/routing/router.ts";
+import { type PlanRequest, type Route, Router } from "../../src/routing/router.ts";
 import { type AppOptions, createApp } from "../../src/server/app.ts";
 import { readBody } from "../../src/server/body.ts";
 import { BodyBudget } from "../../src/server/body_budget.ts";
@@ -20,16 +20,13 @@ import { PROVIDER_KEY, TEST_ROUTING, TEST_TIMEOUTS } from "../_helpers/relay.ts"
 
 const MIB = 1_048_576;
 
-/** A Messages body of exactly `size` bytes. */
-function messagesOf(size: number): string {
-  const head = '{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"';
-  const tail = '"}]}';
-  return head + "x".repeat(size - head.length - tail.length) + tail;
-}
+/** The start of a Messages body, up to its one user message's text. */
+const MESSAGES = '{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"';
+/** The start of a Chat Completions body, up to its one user message's text. */
+const CHAT = '{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"';
 
-/** A Chat Completions body of exactly `size` bytes. */
-function chatOf(size: number): string {
-  const head = '{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"';
+/** A body of exactly `size` bytes: `head` (`MESSAGES` or `CHAT`), then its user message's text. */
+function bodyOf(head: string, size: number): string {
   const tail = '"}]}';
   return head + "x".repeat(size - head.length - tail.length) + tail;
 }
@@ -55,19 +52,23 @@ function scripted(...answers: ((signal: AbortSignal) => Response | Promise<Respo
   };
 }
 
-/** relay's app in process over `provider`, its bodies counted in `budget`; `ended()` gives each access line. */
-function appOver(provider: Provider, options: Partial<AppOptions> = {}) {
-  const budget = new BodyBudget();
-  const lines: LogFields[] = [];
-  const waiting: ((line: LogFields) => void)[] = [];
-  const route = {
+/** The one provider of a test's router, serving every model with one key. */
+function routeTo(provider: Provider): Route {
+  return {
     provider,
     keys: [{ secret: PROVIDER_KEY, label: "sk-...x7f2" }],
     timeouts: TEST_TIMEOUTS,
     models: new ModelMap(undefined),
   };
+}
+
+/** relay's app in process over `provider`, its bodies counted in `budget`; `ended()` gives each access line. */
+function appOver(provider: Provider, options: Partial<AppOptions> = {}) {
+  const budget = new BodyBudget();
+  const lines: LogFields[] = [];
+  const waiting: ((line: LogFields) => void)[] = [];
   const appOptions: AppOptions = {
-    router: new Router([route], TEST_ROUTING),
+    router: new Router([routeTo(provider)], TEST_ROUTING),
     logger: createLogger({ write: () => {} }),
     maxBodyBytes: 2 * MIB,
     maxBodyMemory: 3 * MIB,
@@ -169,13 +170,13 @@ Deno.test("uploads past server.max_body_memory together are refused with a 503 a
   const relay = appOver(scripted(() => Response.json(MESSAGE_ANSWER)));
   const holding = upload("/v1/messages");
   const held = relay.fetch(holding.request);
-  const first = messagesOf(2 * MIB);
+  const first = bodyOf(MESSAGES, 2 * MIB);
   await fed(holding.body, first.slice(0, 2 * MIB - 10));
   assert.equal(relay.budget.held, 2 * MIB - 10);
 
   const late = upload("/v1/messages");
   const refused = relay.fetch(late.request);
-  late.body.push(messagesOf(1.5 * MIB));
+  late.body.push(bodyOf(MESSAGES, 1.5 * MIB));
   const answer = await refused;
   assert.equal(answer.status, 503);
   assert.equal(answer.headers.get("retry-after"), "1");
@@ -205,15 +206,15 @@ Deno.test("requests queued for a slot hold their bodies in the budget until they
   const [head, rest] = await goldenHalves();
   stream.push(head);
   const streaming = await relay.fetch(
-    new Request("http://relay/v1/messages", { method: "POST", body: messagesOf(MIB) }),
+    new Request("http://relay/v1/messages", { method: "POST", body: bodyOf(MESSAGES, MIB) }),
   );
   assert.equal(streaming.status, 200);
   const waiting = upload("/v1/messages");
   const queued = relay.fetch(waiting.request);
-  await fed(waiting.body, messagesOf(MIB));
+  await fed(waiting.body, bodyOf(MESSAGES, MIB));
   waiting.body.end();
   const refused = await relay.fetch(
-    new Request("http://relay/v1/messages", { method: "POST", body: messagesOf(1.5 * MIB) }),
+    new Request("http://relay/v1/messages", { method: "POST", body: bodyOf(MESSAGES, 1.5 * MIB) }),
   );
   assert.equal(limiter.queued, 1);
   assert.equal(refused.status, 503);
@@ -229,7 +230,7 @@ Deno.test("requests queued for a slot hold their bodies in the budget until they
 });
 
 Deno.test("every way a request ends gives its body back to the budget", async (t) => {
-  const body = messagesOf(64 * 1024);
+  const body = bodyOf(MESSAGES, 64 * 1024);
   const post = (path = "/v1/messages", bytes: string = body) =>
     new Request(`http://relay${path}`, { method: "POST", body: bytes });
   const [head, rest] = await goldenHalves();
@@ -305,18 +306,12 @@ Deno.test("every way a request ends gives its body back to the budget", async (t
     assert.equal(relay.budget.held, 0);
   });
   await t.step("relay failing on its own", async () => {
-    const route = {
-      provider: scripted(),
-      keys: [{ secret: PROVIDER_KEY, label: "sk-...x7f2" }],
-      timeouts: TEST_TIMEOUTS,
-      models: new ModelMap(undefined),
-    };
     class BrokenRouter extends Router {
       override plan(_request: PlanRequest): never {
         throw new Error("a bug");
       }
     }
-    const relay = appOver(scripted(), { router: new BrokenRouter([route], TEST_ROUTING) });
+    const relay = appOver(scripted(), { router: new BrokenRouter([routeTo(scripted())], TEST_ROUTING) });
     assert.equal((await relay.fetch(post())).status, 500);
     assert.equal(relay.budget.held, 0);
   });
@@ -329,7 +324,7 @@ Deno.test("the front door's body counts as it is read, and its translation once,
   });
   const chat = upload("/v1/chat/completions");
   const answer = relay.fetch(chat.request);
-  const bytes = chatOf(1.5 * MIB);
+  const bytes = bodyOf(CHAT, 1.5 * MIB);
   await fed(chat.body, bytes.slice(0, MIB));
   assert.equal(relay.budget.held, MIB);
   chat.body.push(bytes.slice(MIB));
@@ -342,9 +337,9 @@ Deno.test("the front door's body counts as it is read, and its translation once,
 
   const holding = upload("/v1/messages");
   const held = relay.fetch(holding.request);
-  await fed(holding.body, messagesOf(MIB));
+  await fed(holding.body, bodyOf(MESSAGES, MIB));
   const refused = await relay.fetch(
-    new Request("http://relay/v1/chat/completions", { method: "POST", body: chatOf(1.5 * MIB) }),
+    new Request("http://relay/v1/chat/completions", { method: "POST", body: bodyOf(CHAT, 1.5 * MIB) }),
   );
   assert.equal(refused.status, 503);
   assert.equal(refused.headers.get("retry-after"), "1");
@@ -369,13 +364,13 @@ Deno.test("a reloaded server.max_body_memory applies to the requests that start 
   });
   const holding = upload("/v1/messages");
   const held = relay.fetch(holding.request);
-  await fed(holding.body, messagesOf(1.5 * MIB));
+  await fed(holding.body, bodyOf(MESSAGES, 1.5 * MIB));
   const post = (path: string, body: string) =>
     relay.fetch(new Request(`http://relay${path}`, { method: "POST", body }));
   const statuses = async () => {
     const answers = [
-      await post("/v1/messages", messagesOf(MIB)),
-      await post("/v1/chat/completions", chatOf(MIB)),
+      await post("/v1/messages", bodyOf(MESSAGES, MIB)),
+      await post("/v1/chat/completions", bodyOf(CHAT, MIB)),
     ];
     await Promise.all(answers.map((answer) => answer.arrayBuffer()));
     return answers.map((answer) => answer.status);

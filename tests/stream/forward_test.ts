@@ -170,7 +170,14 @@ Deno.test("forwardBody ends the body at the source's last event, complete, thoug
 
 Deno.test("forwardBody reads a source to its end after its last event, so its connection can be used again", async () => {
   const source = controlledStream();
-  const clock = new FakeClock();
+  // The drain's deadline is the only timer here: dropping it is what ends the drain.
+  const deadlineDropped = Promise.withResolvers<void>();
+  const clock = new class extends FakeClock {
+    override clearTimeout(handle: unknown): void {
+      super.clearTimeout(handle);
+      deadlineDropped.resolve();
+    }
+  }();
   const stop = bytes("event: message_stop\ndata: {}\n\n");
   const reader = forwardBody(new WatchedReader(source.body.getReader()), {
     first: stop,
@@ -185,7 +192,10 @@ Deno.test("forwardBody reads a source to its end after its last event, so its co
     source.whenRead().then(() => "read on"),
   ]);
   assert.equal(next, "read on", "a cancelled body would close the upstream's connection");
+  assert.deepEqual(clock.armed, [1_000], "cancelled only if it keeps sending for a second");
   source.end();
+  assert.ok(await settlesWithin(deadlineDropped.promise, 5_000), "the drain ends with the source");
+  assert.deepEqual(clock.armed, [], "a source that ended is never cancelled");
 });
 
 Deno.test("forwardBody passes a client's cancel to the upstream", async () => {
