@@ -48,15 +48,20 @@ export function relayCommand(program: ProgramLocation = _running()): string[] {
   return [program.execPath, "run", "-q", "-P=relay", "--no-prompt", "--config", config, path];
 }
 
+/** The running program, once asked: it cannot change, and the bundle's first line is read from its file. */
+let _runningProgram: ProgramLocation | undefined;
+
 function _running(): ProgramLocation {
+  if (_runningProgram) return _runningProgram;
   const bundled = import.meta.url === Deno.mainModule;
-  return {
+  _runningProgram = {
     execPath: Deno.execPath(),
     mainModule: Deno.mainModule,
     standalone: Deno.build.standalone,
     bundled,
     shebang: bundled ? _firstLine(new URL(Deno.mainModule)) : undefined,
   };
+  return _runningProgram;
 }
 
 function _firstLine(file: URL): string {

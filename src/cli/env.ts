@@ -210,10 +210,9 @@ async function _writeClaudeSettings(
   } catch (error) {
     return reportConfigError(error);
   }
-  const holdsToken = vars.ANTHROPIC_AUTH_TOKEN !== NO_CLIENT_TOKEN;
+  const mode = _settingsMode(existing?.mode, vars.ANTHROPIC_AUTH_TOKEN !== NO_CLIENT_TOKEN);
   if (merged.changes.length === 0) {
     // An earlier relay may have put the token in and left the file readable to others.
-    const mode = _settingsMode(existing?.mode, holdsToken);
     try {
       if (mode !== existing?.mode) await Deno.chmod(path, mode);
     } catch (error) {
@@ -244,7 +243,6 @@ async function _writeClaudeSettings(
       throw error;
     }
   }
-  const mode = _settingsMode(existing?.mode, holdsToken);
   try {
     await writeFileAtomic(path, merged.text, { mode });
   } catch (error) {

@@ -40,7 +40,7 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Resol
     exists: isFile,
   });
   if (!found) {
-    const { config, banner } = defaultConfig(env, { usesProviders: options.usesProviders });
+    const { config, banner } = defaultConfig(env, options);
     return { config, path: undefined, warnings: [], banner, locate: undefined };
   }
   const { config, warnings, locate } = await loadConfigFile(found.path, { env, source: found.source });

@@ -1,5 +1,5 @@
 import type { ClientConfig } from "../config/clients.ts";
-import { globsMeet, ModelMap } from "../routing/model_map.ts";
+import { globMatches, globsMeet, ModelMap } from "../routing/model_map.ts";
 import type { TokenCount } from "../routing/token_estimate.ts";
 import { type UsageReservation, UsageWindow } from "../routing/usage_window.ts";
 import { sameSecret } from "../util/secret.ts";
@@ -144,13 +144,13 @@ export class ClientRegistry {
   usableModels(name: string | undefined, served: readonly string[]): string[] {
     const client = name === undefined ? undefined : this.#byName.get(name);
     if (!client?.models) return [...served];
-    const { models, config } = client;
+    const { models } = client;
+    const allowed = client.config.models!;
     const usable = served.flatMap((pattern) => {
       if (models.resolve(pattern) !== undefined) return [pattern];
-      const covers = new ModelMap({ [pattern]: pattern });
-      const covered = config.models!.filter((own) => covers.resolve(own) !== undefined);
+      const covered = allowed.filter((own) => globMatches(pattern, own));
       if (covered.length > 0) return covered;
-      return config.models!.some((own) => globsMeet(pattern, own)) ? [pattern] : [];
+      return allowed.some((own) => globsMeet(pattern, own)) ? [pattern] : [];
     });
     return [...new Set(usable)];
   }

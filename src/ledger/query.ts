@@ -1,5 +1,5 @@
 import type { DatabaseSync } from "node:sqlite";
-import { ADDED_COLUMNS, columnsOf } from "./store.ts";
+import { addedColumnsSelect } from "./store.ts";
 
 /** What `relay usage` can total by. */
 export const USAGE_GROUPS = ["model", "provider", "key", "client"] as const;
@@ -69,9 +69,7 @@ export function usageReport(
 ): UsageReport {
   const until = options.until ?? Date.now();
   const period = [options.since, until] as const;
-  // A ledger an older relay wrote, and no relay has opened since, lacks the columns added since: NULL.
-  const present = new Set(columnsOf(database));
-  const added = ADDED_COLUMNS.map(([name]) => present.has(name) ? name : `NULL AS ${name}`).join(", ");
+  const added = addedColumnsSelect(database);
   const groups = _totals(database, _GROUP_COLUMNS[options.by], added, period);
   const [total] = _totals(database, "NULL", added, period);
   return { since: options.since, until, by: options.by, groups, total: total ?? _toTotals({}) };

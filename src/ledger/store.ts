@@ -1,5 +1,6 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { dirname } from "node:path";
+import { errorMessage } from "../util/error_message.ts";
 import type { Logger } from "../util/logger.ts";
 import { LedgerBusyError } from "./busy.ts";
 import type { LedgerRecord } from "./entry.ts";
@@ -7,7 +8,7 @@ import type { LedgerRecord } from "./entry.ts";
 /**
  * The schema, one migration a step; `PRAGMA user_version` says how many ran. Only ever append: a
  * database written by an older relay is brought up to date by the steps it has not seen, and an older
- * relay refuses a database with steps it has not seen. A new column goes in {@linkcode ADDED_COLUMNS}
+ * relay refuses a database with steps it has not seen. A new column goes in {@linkcode _ADDED_COLUMNS}
  * instead.
  */
 const _MIGRATIONS: readonly string[] = [
@@ -43,7 +44,7 @@ const _MIGRATIONS: readonly string[] = [
  * their columns, so it can go on writing the file (sharing it, or started again after a downgrade or a
  * failed upgrade), and a reader takes a missing one as NULL (`relay usage` of an archived ledger).
  */
-export const ADDED_COLUMNS: readonly (readonly [name: string, type: string])[] = [
+const _ADDED_COLUMNS: readonly (readonly [name: string, type: string])[] = [
   // Rows written before it hold NULL: no search was counted then.
   ["web_search_requests", "INTEGER"],
 ];
@@ -170,7 +171,7 @@ export class LedgerStore {
       if (_isBusy(error)) throw new LedgerBusyError(this.path, { cause: error });
       throw error;
     } finally {
-      this.#database.exec(`PRAGMA busy_timeout = ${_WRITER_BUSY_MS}`);
+      if (!waitForLock) this.#database.exec(`PRAGMA busy_timeout = ${_WRITER_BUSY_MS}`);
     }
   }
 
@@ -270,7 +271,7 @@ export class LedgerStore {
     } catch (error) {
       this.#logger?.warn("ledger file moved; its last records could not be written into it", {
         path: this.path,
-        error: String(error),
+        error: errorMessage(error),
       });
     }
   }
@@ -359,9 +360,12 @@ export class LedgerStore {
 /** How long opening the file, migrating and pruning wait for another writer's lock. */
 const _WRITER_BUSY_MS = 250;
 
-/** SQLite's `SQLITE_BUSY`: the lock is another connection's. */
+/**
+ * SQLite's `SQLITE_BUSY`: the lock is another connection's. `node:sqlite` gives no result code (only
+ * `code: "ERR_SQLITE_ERROR"`), so SQLite's message for it is what tells.
+ */
 function _isBusy(error: unknown): boolean {
-  return (error as { errcode?: number })?.errcode === 5 || /database is locked/.test(String(error));
+  return /database is locked/.test(String(error));
 }
 
 /** Where a file is on its device; equal for two paths only while both name the same file. */
@@ -444,13 +448,27 @@ function _migrate(database: DatabaseSync): void {
 }
 
 function _missingColumns(database: DatabaseSync): (readonly [string, string])[] {
-  const present = new Set(columnsOf(database));
-  return ADDED_COLUMNS.filter(([name]) => !present.has(name));
+  const present = _columnsOf(database);
+  return _ADDED_COLUMNS.filter(([name]) => !present.has(name));
+}
+
+/**
+ * The columns added since the schema's steps, as a select list over the `requests` table of `database`:
+ * each one it lacks (a ledger an older relay wrote, and no relay has opened since) as NULL under its name.
+ *
+ * @example
+ * ```ts
+ * addedColumnsSelect(store.database); // "web_search_requests", or "NULL AS web_search_requests"
+ * ```
+ */
+export function addedColumnsSelect(database: DatabaseSync): string {
+  const present = _columnsOf(database);
+  return _ADDED_COLUMNS.map(([name]) => present.has(name) ? name : `NULL AS ${name}`).join(", ");
 }
 
 /** The names of the columns the `requests` table of `database` has. */
-export function columnsOf(database: DatabaseSync): string[] {
-  return database.prepare("PRAGMA table_info(requests)").all().map((row) => String(row.name));
+function _columnsOf(database: DatabaseSync): Set<string> {
+  return new Set(database.prepare("PRAGMA table_info(requests)").all().map((row) => String(row.name)));
 }
 
 /** The schema version of `database`, which this relay must know. */

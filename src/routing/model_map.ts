@@ -97,6 +97,20 @@ export function globsMeet(a: string, b: string): boolean {
   return meet(0, 0);
 }
 
+/**
+ * Whether `name` matches `glob` (`*` any text, as in `models:`; without one, only the name itself). A
+ * `*` in `name` is taken as the character: `claude-*` matches the glob `claude-haiku-*` as it is written.
+ *
+ * @example
+ * ```ts
+ * globMatches("claude-*", "claude-haiku-4-5"); // true
+ * globMatches("claude-haiku-*", "claude-sonnet-4-5"); // false
+ * ```
+ */
+export function globMatches(glob: string, name: string): boolean {
+  return _globRegex(glob).test(name);
+}
+
 function _globRegex(glob: string): RegExp {
   const escaped = glob.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"));
   return new RegExp(`^${escaped.join("(.*)")}$`);

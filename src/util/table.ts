@@ -23,15 +23,18 @@ export interface TableOptions {
 export function formatTable(rows: string[][], options: TableOptions = {}): string {
   const columns = Math.max(0, ...rows.map((row) => row.length));
   const left = options.left ?? columns;
+  const cellWidths = rows.map((row) =>
+    Array.from({ length: columns }, (_, column) => stringWidth(row[column] ?? ""))
+  );
   const widths = Array.from(
     { length: columns },
-    (_, column) => Math.max(...rows.map((row) => stringWidth(row[column] ?? ""))),
+    (_, column) => Math.max(...cellWidths.map((row) => row[column])),
   );
   const paint = options.paint ?? ((padded) => padded);
   const lines = rows.map((row, index) =>
     widths.map((width, column) => {
       const cell = row[column] ?? "";
-      const padding = " ".repeat(width - stringWidth(cell));
+      const padding = " ".repeat(width - cellWidths[index][column]);
       return paint(column < left ? cell + padding : padding + cell, index, column);
     }).join("  ").trimEnd()
   );
@@ -63,13 +66,19 @@ export function cutToWidth(text: string, columns: number): string {
   const room = columns - 1;
   let start = 0;
   let startWidth = 0;
-  while (startWidth + stringWidth(graphemes[start]) <= Math.floor(room / 2)) {
-    startWidth += stringWidth(graphemes[start++]);
+  for (;;) {
+    const width = stringWidth(graphemes[start]);
+    if (startWidth + width > Math.floor(room / 2)) break;
+    startWidth += width;
+    start++;
   }
   let end = graphemes.length;
   let endWidth = 0;
-  while (endWidth + stringWidth(graphemes[end - 1]) <= room - startWidth) {
-    endWidth += stringWidth(graphemes[--end]);
+  for (;;) {
+    const width = stringWidth(graphemes[end - 1]);
+    if (endWidth + width > room - startWidth) break;
+    endWidth += width;
+    end--;
   }
   return `${graphemes.slice(0, start).join("")}…${graphemes.slice(end).join("")}`;
 }

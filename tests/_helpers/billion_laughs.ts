@@ -10,3 +10,17 @@ export function billionLaughs(indent = ""): string {
   }
   return lines.join("\n") + "\n";
 }
+
+/**
+ * What a billion laughs must not be taken for: a providers list whose first entry, `base`, holds a
+ * `timeouts` mapping the `count` after it share through an alias each. Its items are written at `indent`
+ * under `providers:`.
+ */
+export function sharedTimeouts(count: number, indent = "  "): string {
+  const aliases = Array.from(
+    { length: count },
+    (_, i) => `${indent}- { name: p${i}, type: mock, timeouts: *t }\n`,
+  );
+  return `providers:\n${indent}- name: base\n${indent}  type: mock\n${indent}  timeouts: &t { connect: 20s }\n` +
+    aliases.join("");
+}

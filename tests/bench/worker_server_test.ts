@@ -4,6 +4,7 @@ import { parseConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { isBenchWorker, startWorkerServer } from "../../src/bench/worker_server.ts";
 import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { tempFolder } from "../ledger/_records.ts";
 
 /** relay's program, which a bench worker runs. */
 const MAIN = new URL("../../main.ts", import.meta.url);
@@ -55,8 +56,8 @@ Deno.test("a bare worker passes requests through on its own thread, tells its he
 
 Deno.test("a relay worker serves its config, ledger and all, until stopped", async () => {
   const upstream = startFakeUpstream();
-  const folder = await Deno.makeTempDir();
-  const ledgerPath = `${folder}/ledger.db`;
+  await using folder = await tempFolder();
+  const ledgerPath = `${folder.path}/ledger.db`;
   const relay = await startWorkerServer("relay", {
     kind: "relay",
     config: benchConfig(upstream.url, ledgerPath),
@@ -69,19 +70,17 @@ Deno.test("a relay worker serves its config, ledger and all, until stopped", asy
   await relay[Symbol.asyncDispose]();
   assert.ok(await refused(relay.url), "stopped");
   assert.ok((await Deno.stat(ledgerPath)).size > 0, "the ledger was opened where the config says");
-  await Deno.remove(folder, { recursive: true });
   await upstream.close();
 });
 
 Deno.test("a worker that cannot start says why", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   // Its own ledger, never the one of the relay this machine's user runs.
-  const folder = await Deno.makeTempDir();
-  const config = benchConfig("http://127.0.0.1:1", `${folder}/ledger.db`);
+  await using folder = await tempFolder();
+  const config = benchConfig("http://127.0.0.1:1", `${folder.path}/ledger.db`);
   config.server.port = taken.addr.port;
   await assert.rejects(
     startWorkerServer("relay", { kind: "relay", config }, MAIN),
     /^Error: relay did not start: .*[Aa]ddr.*in use/,
   );
-  await Deno.remove(folder, { recursive: true });
 });

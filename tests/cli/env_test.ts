@@ -325,23 +325,32 @@ Deno.test("relay env --claude-settings leaves a settings file it cannot parse al
   assert.equal(await Deno.readTextFile(settings), "{ broken");
 });
 
-Deno.test("relay env --claude-settings and relay init name a path they cannot read, with no stack trace", async () => {
-  const folder = await sandbox();
-  await Deno.writeTextFile(`${folder}/file`, "");
+/**
+ * Runs `relay env --claude-settings` and `relay init` in `folder`, each on a file under its `parent`:
+ * each must exit 1 with `stderr` as `expected` says, and no stack trace.
+ */
+async function failsUnder(folder: string, parent: string, expected: RegExp): Promise<void> {
   for (
     const args of [
-      ["env", "--claude-settings", `${folder}/file/settings.json`],
-      ["init", "-c", `${folder}/file/relay.yaml`, "--yes", "--provider", "mock"],
+      ["env", "--claude-settings", `${folder}/${parent}/settings.json`],
+      ["init", "-c", `${folder}/${parent}/relay.yaml`, "--yes", "--provider", "mock"],
     ]
   ) {
     const { code, stderr } = await runRelay(args, { cwd: folder });
     assert.equal(code, 1, args.join(" "));
-    assert.match(
-      stderr,
-      /cannot read .*\/file\/(settings\.json|relay\.yaml): part of its path is not a directory/,
-    );
+    assert.match(stderr, expected);
     assert.doesNotMatch(stderr, /Uncaught| {4}at /);
   }
+}
+
+Deno.test("relay env --claude-settings and relay init name a path they cannot read, with no stack trace", async () => {
+  const folder = await sandbox();
+  await Deno.writeTextFile(`${folder}/file`, "");
+  await failsUnder(
+    folder,
+    "file",
+    /cannot read .*\/file\/(settings\.json|relay\.yaml): part of its path is not a directory/,
+  );
 });
 
 Deno.test("relay env, usage and status with no config are not stopped by a $ANTHROPIC_API_KEY relay cannot send", async () => {
@@ -369,20 +378,11 @@ Deno.test("relay env --claude-settings and relay init name a path they cannot wr
   const folder = await sandbox();
   // A folder that cannot be made, even by root: its name is taken by a link to nowhere.
   await Deno.symlink(`${folder}/nowhere/at-all`, `${folder}/link`);
-  for (
-    const args of [
-      ["env", "--claude-settings", `${folder}/link/settings.json`],
-      ["init", "-c", `${folder}/link/relay.yaml`, "--yes", "--provider", "mock"],
-    ]
-  ) {
-    const { code, stderr } = await runRelay(args, { cwd: folder });
-    assert.equal(code, 1, args.join(" "));
-    assert.match(
-      stderr,
-      /^cannot write .*\/link\/(settings\.json|relay\.yaml): File exists \(os error 17\): mkdir '.*\/link'$/m,
-    );
-    assert.doesNotMatch(stderr, /Uncaught| {4}at /);
-  }
+  await failsUnder(
+    folder,
+    "link",
+    /^cannot write .*\/link\/(settings\.json|relay\.yaml): File exists \(os error 17\): mkdir '.*\/link'$/m,
+  );
 });
 
 Deno.test("relay env --claude-settings writes through a symlinked settings file, keeping the link", async () => {

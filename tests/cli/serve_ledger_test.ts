@@ -1,7 +1,7 @@
 /** `relay serve` and its usage ledger: opened at start, written on shutdown. */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
+import { type RunningRelay, runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
 
 const MOCK = "providers:\n  - name: mock\n    type: mock\n";
 
@@ -41,6 +41,19 @@ Deno.test("relay serve says so and exits 1 when it cannot open its ledger", asyn
   assert.match(stderr, /set ledger\.path to a writable file, or ledger\.enabled: false/);
 });
 
+/** `relay` answers a request, then exits 0 on SIGTERM. */
+async function answersThenStops(relay: RunningRelay): Promise<void> {
+  const response = await fetch(`${relay.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: '{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}',
+  });
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  relay.process.kill("SIGTERM");
+  assert.equal((await relay.process.status).code, 0);
+}
+
 Deno.test("relay serve on the built-in defaults serves without a ledger it cannot open, and says so", async () => {
   const folder = await sandbox();
   await Deno.writeTextFile(`${folder}/not-a-folder`, "");
@@ -51,15 +64,7 @@ Deno.test("relay serve on the built-in defaults serves without a ledger it canno
   assert.equal(warning.path, `${folder}/not-a-folder/relay/ledger.db`);
   assert.match(warning.error, /not-a-folder/);
   assert.match(warning.hint, /ledger\.path/);
-  const response = await fetch(`${relay.url}/v1/messages`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: '{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}',
-  });
-  assert.equal(response.status, 200);
-  await response.body?.cancel();
-  relay.process.kill("SIGTERM");
-  assert.equal((await relay.process.status).code, 0);
+  await answersThenStops(relay);
 });
 
 Deno.test("relay serve with ledger.enabled false writes no database", async () => {
@@ -68,15 +73,7 @@ Deno.test("relay serve with ledger.enabled false writes no database", async () =
   await using relay = await spawnRelay([], { cwd: folder });
   const line = JSON.parse(await relay.waitForLine(/"msg":"ledger"/));
   assert.equal(line.path, "off (ledger.enabled: false)");
-  const response = await fetch(`${relay.url}/v1/messages`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: '{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}',
-  });
-  assert.equal(response.status, 200);
-  await response.body?.cancel();
-  relay.process.kill("SIGTERM");
-  assert.equal((await relay.process.status).code, 0);
+  await answersThenStops(relay);
   assert.equal(await Deno.stat(`${folder}/.local`).catch(() => undefined), undefined);
 });
 

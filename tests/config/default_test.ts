@@ -5,8 +5,12 @@ import { configSchema } from "../../src/config/schema.ts";
 
 const KEY = "sk-ant-api03-secret-secret-secret-x7f2";
 
+/** An environment where `$ANTHROPIC_API_KEY` is `value` and nothing else is set. */
+const keyIs = (value: string | undefined) => (name: string) =>
+  name === "ANTHROPIC_API_KEY" ? value : undefined;
+
 Deno.test("defaultConfig relays to Anthropic with $ANTHROPIC_API_KEY when it is set", () => {
-  const { config } = defaultConfig((name) => (name === "ANTHROPIC_API_KEY" ? KEY : undefined));
+  const { config } = defaultConfig(keyIs(KEY));
   assert.deepEqual(config.providers, [{
     name: "anthropic",
     type: "anthropic",
@@ -19,7 +23,7 @@ Deno.test("defaultConfig relays to Anthropic with $ANTHROPIC_API_KEY when it is 
 });
 
 Deno.test("defaultConfig's banner says no config was found and shows the key masked only", () => {
-  const { banner } = defaultConfig((name) => (name === "ANTHROPIC_API_KEY" ? KEY : undefined));
+  const { banner } = defaultConfig(keyIs(KEY));
   assert.equal(
     banner,
     [
@@ -33,7 +37,7 @@ Deno.test("defaultConfig's banner says no config was found and shows the key mas
 
 Deno.test("defaultConfig serves the mock when $ANTHROPIC_API_KEY is unset or blank", () => {
   for (const value of [undefined, "", "  "]) {
-    const { config, banner } = defaultConfig((name) => (name === "ANTHROPIC_API_KEY" ? value : undefined));
+    const { config, banner } = defaultConfig(keyIs(value));
     assert.deepEqual(config.providers.map((p) => [p.name, p.type, p.keys.length]), [["mock", "mock", 0]]);
     assert.equal(
       banner.split("\n")[1],
@@ -47,8 +51,6 @@ Deno.test("defaultConfig's banner takes its advice from CREATE_CONFIG_HINT", () 
   assert.ok(banner.endsWith(`To configure relay, ${CREATE_CONFIG_HINT}.`));
   assert.match(banner, /run `relay init`/, "the wizard is where a first run is pointed");
 });
-
-const keyIs = (value: string) => (name: string) => name === "ANTHROPIC_API_KEY" ? value : undefined;
 
 Deno.test("defaultConfig refuses a $ANTHROPIC_API_KEY a header cannot carry, as a file's key, never showing it", () => {
   for (

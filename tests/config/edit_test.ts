@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { applySetup, type ConfigSetup, type ProviderSetup, readSetup } from "../../src/config/edit.ts";
-import { ConfigError } from "../../src/config/errors.ts";
 import { parseConfig } from "../../src/config/load.ts";
-import { billionLaughs } from "../_helpers/billion_laughs.ts";
+import { billionLaughs, sharedTimeouts } from "../_helpers/billion_laughs.ts";
+import { configErrorWith } from "../_helpers/config.ts";
 
 const ENV: Record<string, string> = { ANTHROPIC_API_KEY: "sk-ant-edit-test-0000x7f2" };
 const parse = (text: string) => parseConfig(text, "relay.yaml", (name) => ENV[name]).config;
@@ -176,7 +176,7 @@ Deno.test("applySetup fills in sections written empty (`server:` with nothing un
 Deno.test("readSetup and applySetup refuse text that is not a YAML mapping, naming the file", () => {
   assert.throws(
     () => readSetup("server: [\n", "my.yaml"),
-    (error) => error instanceof ConfigError && /my\.yaml:/.test(error.message),
+    configErrorWith(/my\.yaml:/),
   );
   assert.throws(
     () => applySetup("- a\n- b\n", "my.yaml", { providers: [] }),
@@ -186,9 +186,7 @@ Deno.test("readSetup and applySetup refuse text that is not a YAML mapping, nami
 
 Deno.test("readSetup and applySetup take a value shared among many providers, editing in place", () => {
   // Written in a style yaml would not write the whole file in: a list not indented under its key.
-  const shared = Array.from({ length: 101 }, (_, i) => `- { name: p${i}, type: mock, timeouts: *t }\n`);
-  const text = "server:\n  port: 8787\nproviders:\n- name: base\n  type: mock\n" +
-    `  timeouts: &t { connect: 20s }\n${shared.join("")}`;
+  const text = `server:\n  port: 8787\n${sharedTimeouts(101, "")}`;
   const setup = readSetup(text, "relay.yaml");
   assert.equal(setup.providers.length, 102);
   assert.equal(applySetup(text, "relay.yaml", { ...setup, port: 9000 }), text.replace("8787", "9000"));
@@ -197,7 +195,7 @@ Deno.test("readSetup and applySetup take a value shared among many providers, ed
 Deno.test("readSetup refuses a billion laughs as a ConfigError naming the file", () => {
   assert.throws(
     () => readSetup(billionLaughs(), "my.yaml"),
-    (error) => error instanceof ConfigError && /^my\.yaml:2:8: aliases/.test(error.message),
+    configErrorWith(/^my\.yaml:2:8: aliases/),
   );
 });
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../../src/config/errors.ts";
 import { checkFileMode, fileModeProblems, unreadableFileError } from "../../src/config/file_mode.ts";
+import { configErrorWith } from "../_helpers/config.ts";
 
 const REGULAR = 0o100000;
 
@@ -67,12 +67,10 @@ Deno.test("checkFileMode refuses 0644, 0640 and 0604 files with ConfigError", as
   for (const mode of [0o644, 0o640, 0o604]) {
     await withFile(mode, async (path) => {
       const octal = `0${mode.toString(8)}`;
-      await assert.rejects(() => checkFileMode(path, Deno.uid()), (error: unknown) => {
-        assert.ok(error instanceof ConfigError);
-        assert.equal(error.file, path);
-        assert.match(error.message, new RegExp(`^${path} has mode ${octal}: .* Fix: chmod 600 ${path}$`));
-        return true;
-      });
+      await assert.rejects(
+        () => checkFileMode(path, Deno.uid()),
+        configErrorWith(new RegExp(`^${path} has mode ${octal}: .* Fix: chmod 600 ${path}$`), path),
+      );
     });
   }
 });
@@ -82,8 +80,7 @@ Deno.test("checkFileMode refuses a file owned by another uid", async () => {
     const other = (Deno.uid() ?? 0) + 1;
     await assert.rejects(
       () => checkFileMode(path, other),
-      (error: unknown) =>
-        error instanceof ConfigError && error.message.includes(`Fix: chown ${other} ${path}`),
+      configErrorWith(new RegExp(`Fix: chown ${other} ${RegExp.escape(path)}`)),
     );
   });
 });
@@ -93,7 +90,7 @@ Deno.test("checkFileMode refuses a directory and lets a missing file through as 
   try {
     await assert.rejects(
       () => checkFileMode(dir, Deno.uid()),
-      (error) => error instanceof ConfigError && error.message.startsWith(`${dir} is not a regular file`),
+      configErrorWith(new RegExp(`^${RegExp.escape(dir)} is not a regular file`)),
     );
     await assert.rejects(() => checkFileMode(`${dir}/absent.yaml`, Deno.uid()), Deno.errors.NotFound);
   } finally {
@@ -113,12 +110,10 @@ Deno.test("checkFileMode refuses a path it cannot stat with one line naming the 
       [`${dir}/${"a".repeat(300)}.yaml`, "file name too long"],
     ];
     for (const [path, reason] of cases) {
-      await assert.rejects(() => checkFileMode(path, Deno.uid()), (error: unknown) => {
-        assert.ok(error instanceof ConfigError);
-        assert.equal(error.file, path);
-        assert.equal(error.message, `cannot read ${path}: ${reason}`);
-        return true;
-      });
+      await assert.rejects(
+        () => checkFileMode(path, Deno.uid()),
+        configErrorWith(`cannot read ${path}: ${reason}`, path),
+      );
     }
   } finally {
     await Deno.remove(dir, { recursive: true });

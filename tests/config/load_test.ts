@@ -4,7 +4,8 @@ import { z } from "zod";
 import { ConfigError } from "../../src/config/errors.ts";
 import { decodeConfigText, loadConfigFile, parseConfig } from "../../src/config/load.ts";
 import { configSchema } from "../../src/config/schema.ts";
-import { billionLaughs } from "../_helpers/billion_laughs.ts";
+import { billionLaughs, sharedTimeouts } from "../_helpers/billion_laughs.ts";
+import { configErrorWith } from "../_helpers/config.ts";
 
 const noEnv = () => undefined;
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
@@ -214,11 +215,7 @@ Deno.test("parseConfig refuses an empty file clearly", () => {
 });
 
 Deno.test("parseConfig takes a timeouts mapping shared among more than a hundred providers", () => {
-  const aliases = Array.from({ length: 101 }, (_, i) => `  - { name: p${i}, type: mock, timeouts: *t }\n`);
-  const text = `providers:\n  - name: base\n    type: mock\n    timeouts: &t { connect: 20s }\n${
-    aliases.join("")
-  }`;
-  const { config } = parseConfig(text, "relay.yaml", noEnv);
+  const { config } = parseConfig(sharedTimeouts(101), "relay.yaml", noEnv);
   assert.equal(config.providers.length, 102);
   assert.deepEqual(config.providers[101].timeouts, { connect: 20_000 });
 });
@@ -434,20 +431,15 @@ Deno.test("loadConfigFile reads, expands and validates a private file", async ()
 Deno.test("loadConfigFile says where a missing path came from", async () => {
   await inTempDir(async (dir) => {
     const path = `${dir}/absent.yaml`;
-    const notFound = (message: string) => (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
-      assert.equal(error.message, message);
-      return true;
-    };
     await assert.rejects(
       () => loadConfigFile(path, { source: "flag" }),
-      notFound(`config file not found: ${path} (from --config)`),
+      configErrorWith(`config file not found: ${path} (from --config)`),
     );
     await assert.rejects(
       () => loadConfigFile(path, { source: "RELAY_CONFIG" }),
-      notFound(`config file not found: ${path} (from $RELAY_CONFIG)`),
+      configErrorWith(`config file not found: ${path} (from $RELAY_CONFIG)`),
     );
-    await assert.rejects(() => loadConfigFile(path), notFound(`config file not found: ${path}`));
+    await assert.rejects(() => loadConfigFile(path), configErrorWith(`config file not found: ${path}`));
   });
 });
 
@@ -455,14 +447,12 @@ Deno.test("loadConfigFile checks the mode before reading anything", async () => 
   await inTempDir(async (dir) => {
     const path = `${dir}/relay.yaml`;
     await writeConfig(path, "this: is: not yaml\n  at all", 0o644);
-    await assert.rejects(() => loadConfigFile(path, { uid: Deno.uid() }), (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
-      assert.equal(
-        error.message,
+    await assert.rejects(
+      () => loadConfigFile(path, { uid: Deno.uid() }),
+      configErrorWith(
         `${path} has mode 0644: its group and others can read it, and it holds API keys. Fix: chmod 600 ${path}`,
-      );
-      return true;
-    });
+      ),
+    );
   });
 });
 
@@ -471,11 +461,10 @@ Deno.test("loadConfigFile refuses a file owned by another user", async () => {
     const path = `${dir}/relay.yaml`;
     await writeConfig(path, MOCK_PROVIDERS, 0o600);
     const other = (Deno.uid() ?? 0) + 1;
-    await assert.rejects(() => loadConfigFile(path, { uid: other }), (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
-      assert.ok(error.message.endsWith(`Fix: chown ${other} ${path}`), error.message);
-      return true;
-    });
+    await assert.rejects(
+      () => loadConfigFile(path, { uid: other }),
+      configErrorWith(new RegExp(`Fix: chown ${other} ${RegExp.escape(path)}$`)),
+    );
   });
 });
 
@@ -485,20 +474,12 @@ Deno.test("loadConfigFile refuses a path it cannot read in one line naming the f
     await Deno.symlink("loop.yaml", `${dir}/loop.yaml`);
     await assert.rejects(
       () => loadConfigFile(`${dir}/file/relay.yaml`, { source: "flag" }),
-      (error: unknown) => {
-        assert.ok(error instanceof ConfigError);
-        assert.equal(
-          error.message,
-          `cannot read ${dir}/file/relay.yaml: part of its path is not a directory`,
-        );
-        return true;
-      },
+      configErrorWith(`cannot read ${dir}/file/relay.yaml: part of its path is not a directory`),
     );
-    await assert.rejects(() => loadConfigFile(`${dir}/loop.yaml`), (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
-      assert.equal(error.message, `cannot read ${dir}/loop.yaml: its path runs into a symlink loop`);
-      return true;
-    });
+    await assert.rejects(
+      () => loadConfigFile(`${dir}/loop.yaml`),
+      configErrorWith(`cannot read ${dir}/loop.yaml: its path runs into a symlink loop`),
+    );
   });
 });
 
@@ -513,11 +494,10 @@ Deno.test("loadConfigFile refuses invalid UTF-8 at the first bad byte, without s
     );
     await Deno.writeFile(path, new Uint8Array([...head, 0xff, 0xfe, ...new TextEncoder().encode('x7f2"\n')]));
     await Deno.chmod(path, 0o600);
-    await assert.rejects(() => loadConfigFile(path, { uid: Deno.uid() }), (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
-      assert.equal(error.message, `${path}:5:40: ${UTF8_REFUSAL}`);
-      return true;
-    });
+    await assert.rejects(
+      () => loadConfigFile(path, { uid: Deno.uid() }),
+      configErrorWith(`${path}:5:40: ${UTF8_REFUSAL}`),
+    );
   });
 });
 

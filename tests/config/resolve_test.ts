@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../../src/config/errors.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
+import { configErrorWith } from "../_helpers/config.ts";
 
 async function inTempDirs(run: (cwd: string, home: string) => Promise<void>) {
   const cwd = await Deno.makeTempDir();
@@ -38,14 +38,9 @@ Deno.test("resolveConfig falls back to the built-in defaults with a banner when 
 
 Deno.test("resolveConfig refuses a missing --config file instead of using defaults", async () => {
   await inTempDirs(async (cwd, home) => {
-    const refusal = (message: string) => (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
-      assert.equal(error.message, message);
-      return true;
-    };
     await assert.rejects(
       () => resolveConfig({ flag: `${cwd}/missing.yaml`, env: noEnv, cwd, home }),
-      refusal(`config file not found: ${cwd}/missing.yaml (from --config)`),
+      configErrorWith(`config file not found: ${cwd}/missing.yaml (from --config)`),
     );
     await assert.rejects(
       () =>
@@ -54,7 +49,7 @@ Deno.test("resolveConfig refuses a missing --config file instead of using defaul
           cwd,
           home,
         }),
-      refusal(`config file not found: ${cwd}/gone.yaml (from $RELAY_CONFIG)`),
+      configErrorWith(`config file not found: ${cwd}/gone.yaml (from $RELAY_CONFIG)`),
     );
   });
 });
@@ -62,11 +57,10 @@ Deno.test("resolveConfig refuses a missing --config file instead of using defaul
 Deno.test("resolveConfig on the defaults refuses a bad $ANTHROPIC_API_KEY unless the command uses no provider", async () => {
   await inTempDirs(async (cwd, home) => {
     const env = (name: string) => (name === "ANTHROPIC_API_KEY" ? "sk-ant-a\nsk-ant-b" : undefined);
-    await assert.rejects(() => resolveConfig({ env, cwd, home }), (error) => {
-      assert.ok(error instanceof ConfigError);
-      assert.match(error.message, /^\$ANTHROPIC_API_KEY \(used as no config file was found\): /);
-      return true;
-    });
+    await assert.rejects(
+      () => resolveConfig({ env, cwd, home }),
+      configErrorWith(/^\$ANTHROPIC_API_KEY \(used as no config file was found\): /),
+    );
     const resolved = await resolveConfig({ env, cwd, home, usesProviders: false });
     assert.deepEqual(resolved.config.providers.map((p) => p.type), ["mock"]);
     assert.match(resolved.banner ?? "", /\$ANTHROPIC_API_KEY cannot be used/);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../../src/config/errors.ts";
 import { backupPath, writeFileAtomic } from "../../src/config/write.ts";
+import { configErrorWith } from "../_helpers/config.ts";
 
 async function folder(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "relay-write-" });
@@ -147,9 +147,8 @@ Deno.test("writeFileAtomic creates the file a dangling symlink points at, in a n
 Deno.test("writeFileAtomic names the path and the system's reason when it cannot write", async () => {
   const root = await folder();
   await Deno.symlink(`${root}/a`, `${root}/a`);
-  await assert.rejects(writeFileAtomic(`${root}/a`, "x\n"), (error) => {
-    assert.ok(error instanceof ConfigError);
-    assert.equal(error.message, `cannot write ${root}/a: too many levels of symbolic links`);
-    return true;
-  });
+  await assert.rejects(
+    writeFileAtomic(`${root}/a`, "x\n"),
+    configErrorWith(`cannot write ${root}/a: too many levels of symbolic links`),
+  );
 });

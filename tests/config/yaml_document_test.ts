@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Node, YAMLSeq } from "yaml";
 import { editedText, parseYamlDocument, plainValue, yamlLocator } from "../../src/config/yaml_document.ts";
-import { billionLaughs } from "../_helpers/billion_laughs.ts";
+import { billionLaughs, sharedTimeouts } from "../_helpers/billion_laughs.ts";
 
 const TEXT = `server:
   port: 8787
@@ -75,16 +75,10 @@ Deno.test("parseYamlDocument keeps YAML warnings apart from errors", () => {
   assert.deepEqual(warnings.map((w) => [w.line, w.col]), [[1, 4]]);
 });
 
-/** `count` providers sharing one `timeouts` mapping through an alias each. */
-function sharedTimeouts(count: number): string {
-  const aliases = Array.from({ length: count }, (_, i) => `  - { name: p${i}, timeouts: *t }\n`);
-  return `providers:\n  - name: base\n    timeouts: &t { connect: 20s }\n${aliases.join("")}`;
-}
-
 Deno.test("plainValue resolves the aliases of a file sharing one value among many providers", () => {
   const raw = plainValue(parseYamlDocument(sharedTimeouts(1_000)), "relay.yaml") as { providers: unknown[] };
   assert.equal(raw.providers.length, 1_001);
-  assert.deepEqual(raw.providers.at(-1), { name: "p999", timeouts: { connect: "20s" } });
+  assert.deepEqual(raw.providers.at(-1), { name: "p999", type: "mock", timeouts: { connect: "20s" } });
 });
 
 Deno.test("plainValue refuses a billion laughs at its first alias, before it takes the memory", () => {
