@@ -295,12 +295,9 @@ export class LedgerStore {
     const database = new DatabaseSync(path, { readOnly: true });
     try {
       database.exec("PRAGMA busy_timeout = 2000");
-      if (_version(database) < _MIGRATIONS.length) {
-        throw new Error(
-          `${path} is not a relay ledger, or is older than this relay (relay serve brings it up to date, ` +
-            "and deletes its records past ledger.retention_days: copy an archive first)",
-        );
-      }
+      // With one schema step, only a file no relay has written has fewer. (A second step must tell an
+      // older ledger apart here, and say that `relay serve` brings it up to date and prunes it.)
+      if (_version(database) < _MIGRATIONS.length) throw new Error(`${path} is not a relay ledger`);
       return database;
     } catch (error) {
       database.close();
