@@ -154,7 +154,11 @@ export function plainValue(
     const at = (alias: Alias | undefined) => alias?.range ? lineCounter.linePos(alias.range[0]) : undefined;
     if (_TOO_MANY_COPIES.test(error.message)) {
       throw new ConfigError(file, [{
-        ...at(_firstAlias(node ?? doc, () => true)),
+        // An alias inside an anchored value multiplies: what the bomb is built of, not a value shared once.
+        ...at(
+          _firstAlias(node ?? doc, (_alias, within) => within.some((n) => isNode(n) && !!n.anchor)) ??
+            _firstAlias(node ?? doc, () => true),
+        ),
         message: `aliases (\`*name\`) expand to more than ${_MAX_ALIAS_COUNT} copies: relay refuses a file ` +
           'that may be built to exhaust memory (a "billion laughs")',
       }]);
@@ -169,11 +173,14 @@ export function plainValue(
   }
 }
 
-function _firstAlias(within: Node | Document, matches: (alias: Alias) => boolean): Alias | undefined {
+function _firstAlias(
+  within: Node | Document,
+  matches: (alias: Alias, ancestors: readonly unknown[]) => boolean,
+): Alias | undefined {
   let found: Alias | undefined;
   visit(within, {
-    Alias: (_key, alias) => {
-      if (!matches(alias)) return undefined;
+    Alias: (_key, alias, ancestors) => {
+      if (!matches(alias, ancestors)) return undefined;
       found = alias;
       return visit.BREAK;
     },

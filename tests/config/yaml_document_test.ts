@@ -99,6 +99,14 @@ Deno.test("plainValue of one node refuses a billion laughs at that node's first 
   });
 });
 
+Deno.test("a billion laughs is refused where it multiplies, not at a value shared once before it", () => {
+  const parsed = parseYamlDocument(`${sharedTimeouts(2)}bomb:\n${billionLaughs("  ")}`);
+  assert.throws(() => plainValue(parsed, "relay.yaml"), {
+    name: "ConfigError",
+    message: /^relay\.yaml:9:10: aliases \(`\*name`\) expand to more than 10000 copies/,
+  });
+});
+
 Deno.test("plainValue refuses an alias with no anchor before it at that alias, not as a billion laughs", () => {
   const parsed = parseYamlDocument("a: &x 1\nb: *x\nc: [*y, *nowhere]\ny: &y 2\n");
   assert.throws(() => plainValue(parsed, "relay.yaml"), {
