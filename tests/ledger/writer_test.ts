@@ -10,13 +10,16 @@ function writerWith(
   options: { queueSize: number; fail?: () => boolean; locked?: () => boolean; level?: LogLevel },
 ) {
   const batches: string[][] = [];
+  // Whether each batch written was told it is the last, which waits for another writer's lock.
+  const lasts: boolean[] = [];
   const warnings: Record<string, unknown>[] = [];
   const timers = new FakeClock();
   const writer = new LedgerWriter({
-    write: (records) => {
+    write: (records, last) => {
       if (options.fail?.()) throw new Error("disk I/O error");
       if (options.locked?.()) throw new LedgerBusyError("ledger.db");
       batches.push(records.map((record) => record.requestId));
+      lasts.push(last);
     },
     queueSize: options.queueSize,
     flushIntervalMs: 1_000,
@@ -26,7 +29,7 @@ function writerWith(
       write: (line) => warnings.push(JSON.parse(line)),
     }),
   });
-  return { writer, batches, warnings, timers };
+  return { writer, batches, lasts, warnings, timers };
 }
 
 const record = (id: number): LedgerRecord => ledgerRecord({ requestId: `r${id}` });
@@ -180,4 +183,17 @@ Deno.test("close writes everything held, waiting records included, and counts re
   await writer.record(record(4));
   assert.equal(writer.dropped, 1);
   assert.equal(warnings.at(-1)?.reason, "the ledger is closed");
+});
+
+Deno.test("only the batches close writes are the last, which wait for another writer's lock", async () => {
+  const { writer, batches, lasts, timers } = writerWith({ queueSize: 2 });
+  await writer.record(record(1));
+  timers.advance(1_000);
+  await writer.record(record(2));
+  await writer.record(record(3));
+  const waiting = writer.record(record(4));
+  await writer.close();
+  assert.equal(await settled(waiting), true);
+  assert.deepEqual(batches, [["r1"], ["r2", "r3"], ["r4"]]);
+  assert.deepEqual(lasts, [false, true, true]);
 });
