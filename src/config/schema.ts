@@ -437,6 +437,15 @@ function _uniqueClients(tokens: (string | ClientConfig)[], ctx: z.RefinementCtx)
 
 const _usdPerMTok = z.number().nonnegative({ error: "must be 0 or more (USD per million tokens)" });
 
+/** A model's token prices in `pricing:`; cache prices left out follow `input` (`src/ledger/pricing.ts`). */
+const _tokenPrices = z.strictObject({
+  input: _usdPerMTok,
+  output: _usdPerMTok,
+  cache_write: _usdPerMTok.optional(),
+  cache_write_1h: _usdPerMTok.optional(),
+  cache_read: _usdPerMTok.optional(),
+});
+
 const _DEFAULT_MAX_BODY_MEMORY = 268_435_456;
 
 const _serverSchema = z.strictObject({
@@ -572,14 +581,13 @@ export const configSchema = z.strictObject({
    */
   pricing: z.record(
     z.string().min(1),
-    z.strictObject({
-      input: _usdPerMTok,
-      output: _usdPerMTok,
-      cache_write: _usdPerMTok.optional(),
-      cache_write_1h: _usdPerMTok.optional(),
-      cache_read: _usdPerMTok.optional(),
+    _tokenPrices.extend({
       web_search: z.number().nonnegative({ error: "must be 0 or more (USD per 1,000 web searches)" })
         .optional(),
+      long_prompt: _tokenPrices.extend({
+        above: z.number().int({ error: "must be a whole number of prompt tokens" })
+          .positive({ error: "must be a whole number of prompt tokens above 0" }),
+      }).optional(),
     }),
   ).default({}),
   providers: z.array(_providerSchema).min(1, { error: "at least one provider is required" })

@@ -5,6 +5,7 @@ import { type UsageReservation, UsageWindow } from "../routing/usage_window.ts";
 import { sameSecret } from "../util/secret.ts";
 import type { LedgerRecord } from "./entry.ts";
 import { addNanos, NANOS_PER_USD, toNanos } from "./nanos.ts";
+import { Pricing } from "./pricing.ts";
 
 /** What a client asks for, as relay knows it before sending. */
 export interface ClientRequest {
@@ -16,9 +17,20 @@ export interface ClientRequest {
  * The answer to {@linkcode ClientRegistry.admit}: go ahead, settling the tokens really used once the
  * request ends (`undefined` keeps the estimate), or cancelling when relay refused it before any
  * upstream saw it (it then counts against neither `rpm` nor `tpm`); or a refusal to send the client as is.
+ * Either ends what the request holds of the client's monthly budget: charge its cost first.
  */
 export type Admission =
-  | { ok: true; settle(tokens: TokenCount | undefined): void; cancel(): void }
+  | {
+    ok: true;
+    settle(tokens: TokenCount | undefined): void;
+    cancel(): void;
+    /**
+     * Why the request may not go to an upstream that runs it as `model`, the id the ledger prices it
+     * by: its client has a monthly budget and `model` no price, so it would spend none of it.
+     * `undefined` when it may.
+     */
+    unpriced(model: string | undefined): string | undefined;
+  }
   | { ok: false; status: 403 | 429; message: string; retryAfterS?: number };
 
 export interface ClientRegistryOptions {
@@ -26,6 +38,11 @@ export interface ClientRegistryOptions {
   now?: () => number;
   /** What each client spent this month before now, by name, in USD (the ledger's month to date). */
   spent?: ReadonlyMap<string, number>;
+  /**
+   * The prices the ledger charges by, which a budgeted client's requests in flight are held at; the
+   * built-in ones unless given.
+   */
+  pricing?: Pricing;
 }
 
 /** One client's live state: its token's bytes, windows and allowed models. */
@@ -43,8 +60,10 @@ interface _Client {
  * `models` and a spent `monthly_budget_usd` get 403 (retrying cannot help), a full `rpm` or `tpm`
  * window gets 429 with `retry-after`. Budgets count what the ledger priced so far this month, kept in
  * memory so the request path never waits on the database, and read back from it after every batch it
- * writes ({@linkcode written}), so relays sharing one ledger file see each other's spend; requests in
- * flight when a budget runs out still finish, so a month can end slightly above it.
+ * writes ({@linkcode written}), so relays sharing one ledger file see each other's spend. A budgeted
+ * client's request in flight holds its worst case (its estimated input and all of `max_tokens`, at its
+ * model's price) until it ends, and admission counts what is held as spent: parallel requests cannot
+ * all start on what is left, and a month ends above its budget by about one request's cost at most.
  *
  * @example
  * ```ts
@@ -69,9 +88,16 @@ export class ClientRegistry {
   readonly #spent: Map<string, number>;
   /** The part of `#spent` this relay charged that the ledger file lacks (yet, or for good if dropped). */
   readonly #unwritten = new Map<string, number>();
+  /**
+   * What each budgeted client's requests in flight hold, in billionths of a dollar. By name, as the
+   * spend is, so a client a reload keeps keeps its holds; no month clears them, the requests still run.
+   */
+  readonly #held = new Map<string, number>();
+  #pricing: Pricing;
 
   constructor(clients: readonly ClientConfig[], options: ClientRegistryOptions = {}) {
     this.#now = options.now ?? Date.now;
+    this.#pricing = options.pricing ?? new Pricing();
     this.#setMonth(monthStart(this.#now()));
     this.#spent = new Map([...options.spent ?? []].map(([name, usd]) => [name, toNanos(usd)]));
     this.reconfigure(clients);
@@ -100,6 +126,14 @@ export class ClientRegistry {
       tpm: this.#window(config.tpm, previous?.config.tpm === config.tpm ? previous?.tpm : undefined),
       models: config.models && new ModelMap(Object.fromEntries(config.models.map((glob) => [glob, glob]))),
     };
+  }
+
+  /**
+   * Holds requests admitted from now on at `pricing` (a reloaded config's), and checks their models by
+   * it; requests in flight keep what they hold.
+   */
+  reprice(pricing: Pricing): void {
+    this.#pricing = pricing;
   }
 
   /** A window for `limit`: `kept` when there is one (the same limit before a reload), else a new one. */
@@ -163,21 +197,25 @@ export class ClientRegistry {
   /** Whether the client `name` may send `request` now; an unknown or absent name has no limits. */
   admit(name: string | undefined, request: ClientRequest): Admission {
     const client = name === undefined ? undefined : this.#byName.get(name);
-    if (!client) return { ok: true, settle: () => {}, cancel: () => {} };
+    if (!client) return _UNLIMITED;
     const { config } = client;
     const refusal = request.model === undefined ? undefined : _modelRefusal(client, request.model);
     if (refusal !== undefined) return { ok: false, status: 403, message: refusal };
     const budget = config.monthly_budget_usd;
-    const spent = this.#spentNanos(config.name);
-    if (budget !== undefined && spent >= toNanos(budget)) {
-      return {
-        ok: false,
-        status: 403,
-        message: `monthly budget of $${budget.toFixed(2)} for client ${config.name} is spent ` +
-          `($${(spent / NANOS_PER_USD).toFixed(2)} this month); resets ${
-            new Date(this.#nextMonth).toISOString().slice(0, 10)
-          }`,
-      };
+    if (budget !== undefined) {
+      const spent = this.#spentNanos(config.name);
+      const held = this.#held.get(config.name) ?? 0;
+      if (spent + held >= toNanos(budget)) {
+        const inFlight = held > 0 ? `, ${_usd(held)} held by requests in flight` : "";
+        return {
+          ok: false,
+          status: 403,
+          message: `monthly budget of $${budget.toFixed(2)} for client ${config.name} is spent ` +
+            `(${_usd(spent)} this month${inFlight}); resets ${
+              new Date(this.#nextMonth).toISOString().slice(0, 10)
+            }`,
+        };
+      }
     }
     // The input is certain; the output estimate (max_tokens) only bounds it, as in the key pool.
     const { input } = request.estimate;
@@ -200,15 +238,41 @@ export class ClientRegistry {
     }
     const counted: UsageReservation | undefined = client.rpm?.reserve(1);
     const reservation: UsageReservation | undefined = client.tpm?.reserve(tokens, input);
+    // A client without a budget prices nothing here: its requests' path stays as it was.
+    const release = budget === undefined ? undefined : this.#hold(config.name, request);
     return {
       ok: true,
       settle: (used) => {
         if (reservation && used) client.tpm!.settle(reservation, used.input + used.output);
+        release?.();
       },
       cancel: () => {
         if (counted) client.rpm!.settle(counted, 0);
         if (reservation) client.tpm!.settle(reservation, 0);
+        release?.();
       },
+      unpriced: (model) =>
+        budget === undefined || this.#pricing.priceOf(model) !== undefined
+          ? undefined
+          : `client ${config.name} has a monthly budget and no price is known for model ${model}; ` +
+            "add it under pricing: in the config",
+    };
+  }
+
+  /**
+   * Holds `request`'s worst case against `name`'s budget: its estimated input and all of its output
+   * bound, at the price of the model it asks for, or nothing when that has none (its route may still
+   * run it as a priced model: `unpriced` checks that). Returns how to let go of it; only the first
+   * call does, so a request ended twice cannot credit the budget.
+   */
+  #hold(name: string, { model, estimate }: ClientRequest): () => void {
+    const worst = { ...estimate, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 };
+    const nanos = toNanos(this.#pricing.cost(model, worst) ?? 0);
+    addNanos(this.#held, name, nanos);
+    let holding = true;
+    return () => {
+      if (holding) addNanos(this.#held, name, -nanos);
+      holding = false;
     };
   }
 
@@ -275,6 +339,14 @@ export class ClientRegistry {
 }
 
 const _encoder = new TextEncoder();
+
+/** The admission of a request no named client sent: nothing to count, nothing to hold. */
+const _UNLIMITED: Admission = { ok: true, settle: () => {}, cancel: () => {}, unpriced: () => undefined };
+
+/** Billionths of a dollar as a message shows them: `$50.12`. */
+function _usd(nanos: number): string {
+  return `$${(nanos / NANOS_PER_USD).toFixed(2)}`;
+}
 
 function _modelRefusal(client: _Client | undefined, model: string): string | undefined {
   if (!client?.models || client.models.resolve(model) !== undefined) return undefined;

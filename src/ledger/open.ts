@@ -24,7 +24,7 @@ export interface OpenLedger {
   readonly path: string | undefined;
   /**
    * Takes a reloaded config's clients (`server.auth`) and prices (`pricing`), keeping each client's
-   * windows and spend; the rest of `ledger` takes a restart.
+   * windows, spend and what its requests in flight hold; the rest of `ledger` takes a restart.
    */
   reconfigure(config: Config): void;
   /** Writes every record still held, stops pruning and closes the database. */
@@ -74,9 +74,9 @@ export function ledgerPath(
  */
 export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedger {
   const now = options.now ?? Date.now;
-  const pricing = new Pricing(config.pricing);
+  const pricing = new Pricing(config.pricing, config.providers);
   if (!config.ledger.enabled) {
-    const clients = new ClientRegistry(_clientsOf(config), { now });
+    const clients = new ClientRegistry(_clientsOf(config), { now, pricing });
     const recorder = new UsageRecorder({ pricing, clients, logger: options.logger });
     return _opened(clients, recorder, undefined, () => Promise.resolve());
   }
@@ -85,6 +85,7 @@ export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedg
   const clients = new ClientRegistry(_clientsOf(config), {
     now,
     spent: store.costByClientSince(monthStart(now())),
+    pricing,
   });
   const spend = new SharedSpend(store);
   const writer = new LedgerWriter({
@@ -126,7 +127,10 @@ function _opened(
     close,
     reconfigure(next) {
       clients.reconfigure(_clientsOf(next));
-      recorder.reprice(new Pricing(next.pricing));
+      // One table for both: what a request holds of a budget and what it is charged, by the same prices.
+      const pricing = new Pricing(next.pricing, next.providers);
+      clients.reprice(pricing);
+      recorder.reprice(pricing);
     },
   };
 }

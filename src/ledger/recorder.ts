@@ -45,7 +45,7 @@ export class UsageRecorder implements LedgerSink {
 
   record(entry: LedgerEntry): void | Promise<void> {
     const model = entry.upstreamModel ?? entry.model;
-    const costUsd = entry.usage ? this.#pricing.cost(model, entry.usage) : 0;
+    const costUsd = entry.usage ? this.#pricing.cost(model, entry.usage, entry.provider) : 0;
     if (
       costUsd === undefined && model !== undefined && !this.#unpriced.has(model) &&
       this.#unpriced.size < _MAX_WARNED_MODELS

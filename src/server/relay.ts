@@ -313,6 +313,8 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
         // Not logged here: the app's access line covers the answer its error handler gives.
         c.set("handlerLogs", false);
         hold.release();
+        // Nor accounted: its limits keep the estimate, but its hold on a budget must not outlive it.
+        trace.admission?.settle(undefined);
         throw error;
       }
       trace.status = error.status;
@@ -395,6 +397,8 @@ async function _relay(
     // backoff after it still spaces the retries.
     let backedOffSinceFailure = 0;
     let lastDecision: FailureDecision | undefined;
+    // Why a route was passed over for its model's missing price: the answer once no route is left.
+    let unpriced: RelayError | undefined;
     while (trace.attempts < retry.maxAttempts) {
       const step = plan.next();
       if (step.kind === "wait") {
@@ -423,9 +427,20 @@ async function _relay(
       if (step.kind === "exhausted") {
         // A provider that could not be asked says nothing while another that could is only down.
         if (last && (last.outcome.kind !== "unservable" || step.cause === "unservable")) break;
+        // A busy or failing provider may still take it later; a model without a price never will.
+        if (step.cause === "unservable" && unpriced) throw unpriced;
         throw _unavailable(step);
       }
       const { attempt } = step;
+      // A budgeted client's request goes only where the ledger can price it: elsewhere it would spend
+      // none of the budget. Only a message is priced (a token count costs nothing, the model list has no
+      // model). Passed over as a provider that cannot serve the request is, before any backoff.
+      const refusal = counted ? admission?.unpriced(attempt.upstreamModel ?? trace.model) : undefined;
+      if (refusal !== undefined) {
+        _passOver(c, options, attempt, refusal, clock);
+        unpriced ??= new RelayError(403, refusal);
+        continue;
+      }
       if (trace.attempts > 0) {
         // Back off before every retry; honour retry-after only when going back to the upstream that
         // asked for it: a 429's is its key's, any other's (a 529, a 503) its whole provider's.
@@ -474,13 +489,8 @@ async function _relay(
       if (tried.kind === "failed" && tried.outcome.kind === "unservable") {
         // Nothing was sent: no attempt, no failover, no status of its own; the last real failure still
         // decides the backoff, and says more to the client than a provider that could not be asked.
-        attempt.failed(classifyFailure(tried.outcome, clock.wallClock()));
+        _passOver(c, options, attempt, tried.outcome.reason, clock);
         undoAim();
-        options.logger.debug("provider passed over", {
-          request_id: c.get("requestId"),
-          provider: attempt.route.provider.name,
-          reason: tried.outcome.reason,
-        });
         if (!last) last = { ...tried, attempt, exchange };
         continue;
       }
@@ -559,6 +569,22 @@ async function _relay(
       await _drop(last);
     }
   }
+}
+
+/** Gives `attempt`, never sent, back to the plan, which offers its provider no more for this request. */
+function _passOver(
+  c: Context<RelayEnv>,
+  options: RelayOptions,
+  attempt: Attempt,
+  reason: string,
+  clock: _Clock,
+): void {
+  attempt.failed(classifyFailure({ kind: "unservable", reason }, clock.wallClock()));
+  options.logger.debug("provider passed over", {
+    request_id: c.get("requestId"),
+    provider: attempt.route.provider.name,
+    reason,
+  });
 }
 
 /**
@@ -1011,8 +1037,10 @@ function _describeFailure(
 }
 
 /**
- * Settles the client's token window with what the request used (nothing, when no upstream answered)
- * and hands the request to the ledger. A ledger that fails is logged, never the request's failure.
+ * Hands the request to the ledger and settles the client's token window with what the request used
+ * (nothing, when no upstream answered). The ledger charges the client's month as it takes the record,
+ * and only then does the request let go of what it held of the budget: no request is admitted in
+ * between on a budget that counts neither.
  */
 async function _account(
   c: Context<RelayEnv>,
@@ -1022,10 +1050,26 @@ async function _account(
   timing: _Timing,
   usage: UsageDetail | undefined,
 ): Promise<void> {
+  const recorded = _record(c, options, trace, outcome, timing, usage);
   // Refused, or gone, before any upstream saw it: relay's own answer spends none of the client's limits.
   if (trace.attempts === 0) trace.admission?.cancel();
   else if (trace.ttfb === undefined) trace.admission?.settle({ input: 0, output: 0 });
   else trace.admission?.settle(usage && countedTokens(usage));
+  await recorded;
+}
+
+/**
+ * Hands the request to the ledger, which takes it (and charges its cost) before this first waits; the
+ * promise is the ledger's backpressure. A ledger that fails is logged, never the request's failure.
+ */
+async function _record(
+  c: Context<RelayEnv>,
+  options: RelayOptions,
+  trace: _Trace,
+  outcome: string,
+  timing: _Timing,
+  usage: UsageDetail | undefined,
+): Promise<void> {
   if (!options.ledger) return;
   try {
     await options.ledger.record({

@@ -176,3 +176,27 @@ Deno.test("pricing takes a price of web search per thousand requests, 0 or more"
     ['pricing.m: Unrecognized key: "web_searches"'],
   );
 });
+
+Deno.test("pricing takes long-prompt prices above a whole number of prompt tokens, and refuses a misspelt field in them", () => {
+  const longPrompt = { above: 100_000, input: 0.5, output: 2.5, cache_read: 0.05 };
+  const config = configSchema.parse({
+    pricing: { "my-haiku": { input: 0.1, output: 0.5, long_prompt: longPrompt } },
+    providers: [MOCK],
+  });
+  assert.deepEqual(config.pricing, { "my-haiku": { input: 0.1, output: 0.5, long_prompt: longPrompt } });
+  assert.deepEqual(
+    issuesOf({
+      pricing: {
+        m: { input: 1, output: 2, long_prompt: { above: 1.5, input: -1, output: 2, cache_reed: 1 } },
+        n: { input: 1, output: 2, long_prompt: { input: 1, output: 2 } },
+      },
+      providers: [MOCK],
+    }),
+    [
+      "pricing.m.long_prompt.input: must be 0 or more (USD per million tokens)",
+      "pricing.m.long_prompt.above: must be a whole number of prompt tokens",
+      'pricing.m.long_prompt: Unrecognized key: "cache_reed"',
+      "pricing.n.long_prompt.above: Invalid input: expected number, received undefined",
+    ],
+  );
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { namedClients } from "../../src/config/clients.ts";
 import { ClientRegistry, monthStart } from "../../src/ledger/clients.ts";
+import { Pricing } from "../../src/ledger/pricing.ts";
 
 const CI = { name: "ci", token: "rly_ci_token_0002" };
 const small = { input: 10, output: 10 };
@@ -213,4 +214,99 @@ Deno.test("reconfigure: a removed token stops at once, a new one works, and limi
     "a new limit, a new window",
   );
   assert.equal(clients.size, 1);
+});
+
+/** $0.40 a request of `{ input: 100, output: 30 }`: $0.10 of input, $0.30 of output. */
+const HELD_PRICES = { m: { input: 1_000, output: 10_000 } };
+const worstCase = { model: "m", estimate: { input: 100, output: 30 } };
+
+Deno.test("a budgeted client's requests in flight hold their worst case: parallel requests cannot start on what is left", () => {
+  const now = Date.UTC(2026, 10, 17, 9);
+  const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 1 }], {
+    now: () => now,
+    pricing: new Pricing(HELD_PRICES),
+  });
+  const admitted = [0, 1, 2].map(() => clients.admit("ci", worstCase));
+  assert.deepEqual(admitted.map(({ ok }) => ok), [true, true, true], "$0.00, $0.40, $0.80 held: under $1");
+  assert.deepEqual(clients.admit("ci", worstCase), {
+    ok: false,
+    status: 403,
+    message: "monthly budget of $1.00 for client ci is spent ($0.00 this month, $1.20 held by requests " +
+      "in flight); resets 2026-12-01",
+  });
+  const [first, second, third] = admitted;
+  assert.ok(first.ok && second.ok && third.ok);
+  clients.charge("ci", 0.25, now);
+  first.settle({ input: 100, output: 15 });
+  first.settle({ input: 100, output: 15 });
+  assert.equal(
+    clients.admit("ci", worstCase).ok,
+    false,
+    "$0.25 spent and $0.80 held; ended twice, let go once",
+  );
+  second.cancel();
+  const fourth = clients.admit("ci", worstCase);
+  assert.equal(fourth.ok, true, "$0.25 spent and $0.40 held");
+  assert.equal(clients.admit("ci", worstCase).ok, false, "$0.25 spent and $0.80 held");
+  assert.equal(clients.spentThisMonth("ci"), 0.25, "a hold is never spend");
+});
+
+Deno.test("a hold lasts across a month's turn and a reload keeping the client; new prices hold new requests", () => {
+  let now = Date.UTC(2026, 10, 30, 23, 59);
+  const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 1 }], {
+    now: () => now,
+    pricing: new Pricing(HELD_PRICES),
+  });
+  const admitted = [0, 1, 2].map(() => clients.admit("ci", worstCase));
+  const [late, kept, other] = admitted;
+  assert.ok(late.ok && kept.ok && other.ok);
+  now = Date.UTC(2026, 11, 1);
+  clients.reconfigure([{ ...CI, rpm: 10, monthly_budget_usd: 1 }]);
+  clients.reprice(new Pricing({ m: { input: 1_000, output: 20_000 } }));
+  assert.equal(clients.admit("ci", worstCase).ok, false, "a new month and a new config, $1.20 still held");
+  late.settle(undefined);
+  const dearer = clients.admit("ci", worstCase);
+  assert.ok(dearer.ok, "$0.80 held");
+  assert.deepEqual(clients.admit("ci", worstCase), {
+    ok: false,
+    status: 403,
+    message: "monthly budget of $1.00 for client ci is spent ($0.00 this month, $1.50 held by requests " +
+      "in flight); resets 2027-01-01",
+  }, "the old requests hold the old price, $0.40 each, the new one the new, $0.70");
+  for (const admission of [kept, other, dearer]) admission.cancel();
+  const alone = clients.admit("ci", { model: "m", estimate: { input: 0, output: 50 } });
+  assert.equal(alone.ok, true, "every hold let go exactly");
+  assert.equal(clients.admit("ci", worstCase).ok, false, "$1.00 held: this one's worst case alone");
+});
+
+Deno.test("unpriced: a budgeted client may not send to a model with no price; others are never priced", () => {
+  const now = Date.UTC(2026, 10, 17, 9);
+  let lookups = 0;
+  class CountedPricing extends Pricing {
+    override priceOf(model: string | undefined) {
+      lookups++;
+      return super.priceOf(model);
+    }
+  }
+  const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 1 }, {
+    name: "dev",
+    token: "rly_dev_token_03",
+    rpm: 10,
+  }], { now: () => now, pricing: new CountedPricing() });
+  const free = clients.admit("dev", { model: "acme-large-1", estimate: small });
+  assert.ok(free.ok);
+  assert.equal(free.unpriced("acme-large-1"), undefined);
+  free.settle(small);
+  assert.equal(lookups, 0, "a client without a budget costs no price lookup");
+
+  const budgeted = clients.admit("ci", { model: "acme-large-1", estimate: small });
+  assert.ok(budgeted.ok, "admitted: another route may run it as a priced model");
+  assert.equal(budgeted.unpriced("claude-sonnet-4-5"), undefined);
+  assert.equal(
+    budgeted.unpriced("acme-large-1"),
+    "client ci has a monthly budget and no price is known for model acme-large-1; add it under " +
+      "pricing: in the config",
+  );
+  clients.reprice(new Pricing({ "acme-large-1": { input: 5, output: 25 } }));
+  assert.equal(budgeted.unpriced("acme-large-1"), undefined, "a price reloaded counts at once");
 });

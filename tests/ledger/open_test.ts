@@ -70,13 +70,20 @@ function budgetConfig(path: string) {
   });
 }
 
-/** Admits one request of `ci` by `ledger`'s budget and records it; whether it was admitted. */
+/**
+ * Admits one request of `ci` by `ledger`'s budget and records it, then ends it as relay does (its hold
+ * on the budget goes once it is charged); whether it was admitted.
+ */
 async function spendTenCents(ledger: OpenLedger, now: number): Promise<boolean> {
-  if (!ledger.clients.admit("ci", { model: "claude-sonnet-4-5", estimate: { input: 4, output: 0 } }).ok) {
-    return false;
-  }
+  const admission = ledger.clients.admit("ci", {
+    model: "claude-sonnet-4-5",
+    estimate: { input: 4, output: 0 },
+  });
+  if (!admission.ok) return false;
   const { costUsd: _, ...entry } = ledgerRecord({ time: now });
-  await ledger.recorder.record(entry);
+  const recorded = ledger.recorder.record(entry);
+  admission.settle(undefined);
+  await recorded;
   return true;
 }
 
@@ -181,4 +188,55 @@ Deno.test("openLedger recreates a ledger removed while it runs, and says so in r
   const ids = reader.database.prepare("SELECT request_id FROM requests").all().map((row) => row.request_id);
   reader.close();
   assert.deepEqual(ids, ["after"]);
+});
+
+Deno.test("reconfigure prices what budgeted requests hold by the reloaded prices, as it charges them", () => {
+  const config = (input: number) =>
+    configSchema.parse({
+      server: { auth: { tokens: [{ name: "ci", token: "rly_ci_token_0002", monthly_budget_usd: 1 }] } },
+      ledger: { enabled: false },
+      pricing: { "claude-sonnet-4-5": { input, output: 0 } },
+      providers: [{ name: "mock", type: "mock" }],
+    });
+  const ledger = openLedger(config(25_000), { logger });
+  const request = { model: "claude-sonnet-4-5", estimate: { input: 4, output: 0 } };
+  const before = ledger.clients.admit("ci", request);
+  assert.ok(before.ok, "holds $0.10");
+  assert.notEqual(before.unpriced("acme-large-1"), undefined, "a model no price names");
+  ledger.reconfigure({
+    ...config(250_000),
+    pricing: { ...config(250_000).pricing, "acme-large-1": { input: 1, output: 1 } },
+  });
+  const after = ledger.clients.admit("ci", request);
+  assert.ok(after.ok, "$0.10 held: admitted, holding $1.00");
+  assert.equal(ledger.clients.admit("ci", request).ok, false, "$1.10 held");
+  assert.equal(after.unpriced("acme-large-1"), undefined, "a model the reload priced");
+});
+
+Deno.test("openLedger prices by where a request ran: a Vertex region other than global adds its 10%, at start and after a reload", async () => {
+  const vertex = (region: string) =>
+    configSchema.parse({
+      server: { auth: { tokens: [{ name: "ci", token: "rly_ci_token_0002", monthly_budget_usd: 50 }] } },
+      ledger: { enabled: false },
+      providers: [{ name: "vertex", type: "vertex", project: "p", region, credentials_file: "/dev/null" }],
+    });
+  const now = Date.UTC(2026, 10, 17, 9);
+  const ledger = openLedger(vertex("us-east5"), { logger, now: () => now, timers: new FakeClock() });
+  // 100,000 input tokens of Sonnet 4.5 at $3 per million, and 10% more; then the global price; then
+  // a region again.
+  const entry = ledgerRecord({
+    time: now,
+    provider: "vertex",
+    upstreamModel: "claude-sonnet-4-5@20250929",
+    usage: { input: 100_000, output: 0, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 },
+  });
+  await ledger.recorder.record(entry);
+  assert.equal(ledger.clients.spentThisMonth("ci"), 0.33);
+  ledger.reconfigure(vertex("global"));
+  await ledger.recorder.record(entry);
+  assert.equal(ledger.clients.spentThisMonth("ci"), 0.63);
+  ledger.reconfigure(vertex("europe-west1"));
+  await ledger.recorder.record(entry);
+  assert.equal(ledger.clients.spentThisMonth("ci"), 0.96);
+  await ledger.close();
 });

@@ -7,7 +7,16 @@ const NONE = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0
 
 Deno.test("built-in prices find Claude models under Anthropic's, Bedrock's and Vertex's ids, the most specific first", () => {
   const pricing = new Pricing();
-  const sonnet = { input: 3, output: 15, cacheWrite: 3.75, cacheWrite1h: 6, cacheRead: 0.3, webSearch: 10 };
+  const sonnet = {
+    input: 3,
+    output: 15,
+    cacheWrite: 3.75,
+    cacheWrite1h: 6,
+    cacheRead: 0.3,
+    webSearch: 10,
+    longPrompt: { input: 6, output: 22.5, cacheWrite: 7.5, cacheWrite1h: 12, cacheRead: 0.6, above: 200_000 },
+    regionalPremium: true,
+  };
   for (
     const id of [
       "claude-sonnet-4-5",
@@ -90,9 +99,11 @@ Deno.test("a model the built-in prices do not list has none, however close its n
       "gpt-4o-audio-preview",
       "gpt-4o-mini-realtime-preview",
       "gpt-4.1-mini-fast",
-      "claude-opus-4-6",
-      "claude-sonnet-4-6",
-      "us.anthropic.claude-opus-4-6-v1",
+      "claude-opus-4-9",
+      "claude-sonnet-4-7",
+      "us.anthropic.claude-opus-4-9-v1",
+      "claude-opus-5-5-fast",
+      "anthropic.claude-sonnet-5-5-preview",
       "claude-haiku-4-5-mini",
       "claude-3-5-sonnet-pro",
       "glm-4.5v",
@@ -167,4 +178,97 @@ Deno.test("web searches cost $10 a thousand on top of tokens, Anthropic's price,
   assert.equal(pricing.cost("my-free-deployment", usage), 0.0136611);
   assert.equal(pricing.cost("claude-haiku-4-5", { ...NONE, webSearches: 1 }), 0.01);
   assert.equal(pricing.cost("claude-haiku-4-5", { ...NONE, webSearches: -1_000 }), 0, "never credit");
+});
+
+Deno.test("built-in prices know the Claude models of 2026 under Anthropic's, Bedrock's and Vertex's ids, with their own cache prices", () => {
+  const pricing = new Pricing();
+  const opus = { input: 5, output: 25, cacheWrite: 6.25, cacheWrite1h: 10, cacheRead: 0.5, webSearch: 10 };
+  for (
+    const id of [
+      "claude-opus-4-6",
+      "claude-opus-4-7",
+      "claude-opus-4-8",
+      "us.anthropic.claude-opus-4-8",
+      "anthropic.claude-opus-4-6-v1",
+      "global.anthropic.claude-opus-4-7-v1:0",
+      "claude-opus-5",
+      "claude-opus-5@20260724",
+    ]
+  ) {
+    assert.deepEqual(pricing.priceOf(id), { ...opus, regionalPremium: true }, id);
+  }
+  const cacheReads: Record<string, [input: number, output: number, cacheRead: number]> = {
+    "claude-opus-5-5": [4, 20, 0.2],
+    "claude-sonnet-5-5": [2, 10, 0.1],
+    "claude-sonnet-5": [2, 10, 0.2],
+    "claude-sonnet-4-6": [3, 15, 0.3],
+    "claude-fable-5-1": [10, 50, 0.25],
+    "claude-mythos-5-1": [10, 50, 0.25],
+    "claude-fable-5": [10, 50, 1],
+    "claude-haiku-5-5": [0.1, 0.5, 0.01],
+  };
+  for (const [id, [input, output, cacheRead]] of Object.entries(cacheReads)) {
+    const price = pricing.priceOf(id);
+    assert.deepEqual([price?.input, price?.output, price?.cacheRead], [input, output, cacheRead], id);
+  }
+  const haiku3 = pricing.priceOf("claude-3-haiku-20240307");
+  assert.deepEqual([haiku3?.cacheWrite, haiku3?.cacheWrite1h, haiku3?.cacheRead], [0.3, 0.5, 0.03]);
+  assert.deepEqual(
+    [pricing.priceOf("gpt-4o-2024-05-13")?.input, pricing.priceOf("gpt-4o-2024-05-13")?.output],
+    [5, 15],
+    "the first gpt-4o snapshot kept its launch price",
+  );
+  assert.equal(pricing.priceOf("gpt-4o-2024-08-06")?.input, 2.5);
+});
+
+Deno.test("a prompt over a model's long-prompt threshold prices every token of the request at the long-prompt prices", () => {
+  const pricing = new Pricing({
+    "my-model": { input: 1, output: 2, long_prompt: { above: 1_000, input: 3, output: 4 } },
+  });
+  // Haiku 5.5: $0.10 / $0.50 up to 100,000 prompt tokens (input, cache reads and writes), $0.50 / $2.50 over.
+  const at = { ...NONE, input: 40_000, cacheRead: 50_000, cacheWrite: 10_000, output: 1_000 };
+  // 40,000 x 0.10 + 50,000 x 0.01 + 10,000 x 0.125 + 1,000 x 0.50, per million.
+  assert.equal(pricing.cost("claude-haiku-5-5", at), 0.00625);
+  // 40,001 x 0.50 + 50,000 x 0.05 + 10,000 x 0.625 + 1,000 x 2.50.
+  assert.equal(pricing.cost("claude-haiku-5-5", { ...at, input: 40_001 }), 0.0312505);
+  // Sonnet 4.5 over 200,000: $6 / $22.50.
+  assert.equal(pricing.cost("claude-sonnet-4-5", { ...NONE, input: 200_000, output: 1_000 }), 0.615);
+  assert.equal(pricing.cost("claude-sonnet-4-5", { ...NONE, input: 200_001, output: 1_000 }), 1.222506);
+  assert.equal(pricing.cost("claude-sonnet-5-5", { ...NONE, input: 900_000 }), 1.8, "no long-prompt price");
+  // The config's own: its cache prices follow its long-prompt input.
+  assert.equal(pricing.cost("my-model", { ...NONE, input: 1_001, cacheRead: 1_000 }), 0.003303);
+  assert.equal(pricing.priceOf("my-model")?.longPrompt?.cacheRead, 0.3);
+});
+
+Deno.test("Bedrock's and Vertex's regional endpoints cost 10% more for Claude from Sonnet 4.5 on, global ones and Anthropic's own do not", () => {
+  const pricing = new Pricing({ "my-sonnet": { input: 3, output: 15 } }, [
+    { name: "bedrock", type: "bedrock", region: "us-east-1" },
+    { name: "vertex-us", type: "vertex", region: "us-east5" },
+    { name: "vertex-global", type: "vertex", region: "global" },
+    { name: "anthropic", type: "anthropic" },
+  ]);
+  const usage = { ...NONE, input: 100_000, output: 10_000 };
+  const cost = (model: string, provider?: string) => pricing.cost(model, usage, provider);
+  // $0.30 + $0.15, and 10% more.
+  assert.equal(cost("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "bedrock"), 0.495);
+  assert.equal(cost("anthropic.claude-sonnet-4-5-20250929-v1:0", "bedrock"), 0.495, "in one region");
+  assert.equal(cost("global.anthropic.claude-sonnet-4-5-20250929-v1:0", "bedrock"), 0.45);
+  const profile = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/";
+  assert.equal(cost(`${profile}us.anthropic.claude-sonnet-4-5-20250929-v1:0`, "bedrock"), 0.495);
+  assert.equal(cost(`${profile}global.anthropic.claude-sonnet-4-5-20250929-v1:0`, "bedrock"), 0.45);
+  assert.equal(cost("claude-sonnet-4-5@20250929", "vertex-us"), 0.495);
+  assert.equal(cost("claude-sonnet-4-5@20250929", "vertex-global"), 0.45);
+  assert.equal(cost("claude-sonnet-4-5", "anthropic"), 0.45);
+  assert.equal(cost("claude-sonnet-4-5"), 0.45, "no provider said");
+  assert.equal(
+    cost("us.anthropic.claude-sonnet-4-20250514-v1:0", "bedrock"),
+    0.45,
+    "older models: one price",
+  );
+  assert.equal(cost("my-sonnet", "vertex-us"), 0.45, "a config price is taken as it is");
+  assert.equal(
+    pricing.cost("claude-sonnet-4-5@20250929", { ...NONE, webSearches: 1_000 }, "vertex-us"),
+    10,
+    "searches have one price",
+  );
 });
