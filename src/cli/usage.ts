@@ -191,7 +191,8 @@ function _colours(): UsageColours {
 
 /**
  * The report as `relay usage` prints it: what was read and when from, then a table with a row per
- * group and the total (a column of web searches when the period has any).
+ * group and the total (a column of web searches when the period has any), and notes on requests
+ * without a price or with estimated usage, when there are any.
  *
  * @example
  * ```ts
@@ -246,19 +247,25 @@ export function formatUsage(
       return column === 2 && rows[row][2] !== "0" ? colours.red(padded) : padded;
     },
   });
+  const { unpriced, usageEstimated } = report.total;
+  const notes = [
+    ...(unpriced > 0
+      ? [`${_count(unpriced)} requests used models without a price; add them under pricing:`]
+      : []),
+    // Only a period with some: most upstreams report their usage, and most streams end.
+    ...(usageEstimated > 0
+      ? [
+        `${_count(usageEstimated)} requests have usage relay estimated, in the totals above: their stream ` +
+        "ended before the upstream reported it, or the upstream reports none",
+      ]
+      : []),
+  ];
   return [
     `ledger: ${path}`,
     `from ${_when(report.since)} to ${_when(report.until)}, by ${report.by}`,
     "",
     table,
-    ...(report.total.unpriced > 0
-      ? [
-        "",
-        `note: ${
-          _count(report.total.unpriced)
-        } requests used models without a price; add them under pricing:`,
-      ]
-      : []),
+    ...(notes.length > 0 ? ["", ...notes.map((note) => `note: ${note}`)] : []),
   ].join("\n");
 }
 

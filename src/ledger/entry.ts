@@ -30,6 +30,12 @@ export interface LedgerEntry {
   durationMs: number;
   /** What the answer's own usage events said; `undefined` when it said nothing. */
   usage?: UsageDetail;
+  /**
+   * Whether `usage` is partly relay's estimate: the upstream reported none (an OpenAI-compatible server
+   * that ignores `include_usage`), or the stream ended before its final usage (the client left, the
+   * upstream broke off), whose output relay estimated from what was written.
+   */
+  usageEstimated?: boolean;
 }
 
 /** An entry as the ledger stores it: with its cost in USD, `undefined` when the model has no price. */

@@ -22,6 +22,11 @@ export interface UsageTotals {
   costUsd: number;
   /** Requests with token usage but no price for their model: their cost is not in `costUsd`. */
   unpriced: number;
+  /**
+   * Requests whose usage is relay's estimate, in the tokens and cost above: their upstream reported
+   * none, or their stream ended before its final usage.
+   */
+  usageEstimated: number;
   /** Cache reads over all input (input, cache reads and writes); `null` without input. */
   cacheHitRatio: number | null;
   /** Nearest-rank percentiles in ms; `null` when no request of the group has one. */
@@ -53,8 +58,9 @@ const _GROUP_COLUMNS: Record<UsageGroup, string> = {
 
 /**
  * Totals the ledger's requests from `since` to `until` by model, provider, key or client: requests,
- * errors, tokens, web searches, cost, cache hit ratio and p50/p95 of time to first byte and of
- * duration, all computed in SQLite, so a long period never loads its rows into relay.
+ * errors, tokens, web searches, cost, requests with estimated usage, cache hit ratio and p50/p95 of
+ * time to first byte and of duration, all computed in SQLite, so a long period never loads its rows
+ * into relay.
  *
  * @example
  * ```ts
@@ -107,6 +113,7 @@ function _totals(
       TOTAL(web_search_requests) AS web_search_requests,
       TOTAL(cost_usd) AS cost_usd,
       SUM(cost_usd IS NULL AND input_tokens IS NOT NULL) AS unpriced,
+      TOTAL(usage_estimated) AS usage_estimated,
       MIN(CASE WHEN ttfb_rank <= ttfb_count AND ttfb_rank * 100 >= 50 * ttfb_count THEN ttfb_ms END) AS ttfb_p50,
       MIN(CASE WHEN ttfb_rank <= ttfb_count AND ttfb_rank * 100 >= 95 * ttfb_count THEN ttfb_ms END) AS ttfb_p95,
       MIN(CASE WHEN duration_rank * 100 >= 50 * count THEN duration_ms END) AS duration_p50,
@@ -134,6 +141,7 @@ function _toTotals(row: Record<string, unknown>): UsageTotals {
     webSearches: number("web_search_requests"),
     costUsd: Math.round(number("cost_usd") * 1e9) / 1e9,
     unpriced: number("unpriced"),
+    usageEstimated: number("usage_estimated"),
     cacheHitRatio: input === 0 ? null : number("cache_read_tokens") / input,
     ttfbP50: maybe("ttfb_p50"),
     ttfbP95: maybe("ttfb_p95"),

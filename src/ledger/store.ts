@@ -47,6 +47,8 @@ const _MIGRATIONS: readonly string[] = [
 const _ADDED_COLUMNS: readonly (readonly [name: string, type: string])[] = [
   // Rows written before it hold NULL: no search was counted then.
   ["web_search_requests", "INTEGER"],
+  // 1 where the usage is relay's estimate; rows written before it hold NULL, as rows without usage do.
+  ["usage_estimated", "INTEGER"],
 ];
 
 /** Each column and where its value comes from, in the order the insert binds them. */
@@ -72,6 +74,7 @@ const _COLUMNS: readonly (readonly [string, (record: LedgerRecord) => SQLInputVa
   ["cache_write_tokens", (record) => record.usage?.cacheWrite],
   ["cost_usd", (record) => record.costUsd],
   ["web_search_requests", (record) => record.usage && (record.usage.webSearches ?? 0)],
+  ["usage_estimated", (record) => record.usage && (record.usageEstimated ? 1 : 0)],
 ];
 
 export interface LedgerStoreOptions {
@@ -455,7 +458,8 @@ function _missingColumns(database: DatabaseSync): (readonly [string, string])[] 
  *
  * @example
  * ```ts
- * addedColumnsSelect(store.database); // "web_search_requests", or "NULL AS web_search_requests"
+ * addedColumnsSelect(store.database); // "web_search_requests, usage_estimated"
+ * addedColumnsSelect(archived.database); // "web_search_requests, NULL AS usage_estimated"
  * ```
  */
 export function addedColumnsSelect(database: DatabaseSync): string {

@@ -158,7 +158,10 @@ interface _Trace {
   upstreamRequestId?: string;
   /** The client's go-ahead, settled when the request ends. */
   admission?: Extract<Admission, { ok: true }>;
-  /** Whether the answer's usage is relay's estimate: its upstream reported none. */
+  /**
+   * Whether the answer's usage is relay's estimate: its upstream reported none, or its stream ended
+   * before its final usage.
+   */
   usageEstimated?: true;
 }
 
@@ -771,7 +774,7 @@ async function _try(
       timers,
     });
     const sse = _isSse(response);
-    const usage = new UsageTap(sse, () => usageSoFar?.());
+    const usage = new UsageTap(sse, () => usageSoFar?.(), usageFallback.estimated);
     // Pings keep a stream alive, but none is an answer: the first event is due within first_byte.
     const commit = { by: sentAt + route.timeouts.firstByte, clock, route, upstream };
     const head = await _untilCommitted(reader, usage, sse, commit);
@@ -1088,6 +1091,7 @@ async function _record(
       attempts: trace.attempts,
       ...timing,
       usage,
+      usageEstimated: trace.usageEstimated,
     });
   } catch (error) {
     options.logger.error("ledger failed", { request_id: c.get("requestId"), error: String(error) });

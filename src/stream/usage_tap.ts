@@ -1,4 +1,4 @@
-import type { TokenCount } from "../routing/token_estimate.ts";
+import { estimateWrittenTokens, type TokenCount } from "../routing/token_estimate.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { isJsonObject } from "../util/json.ts";
 import type { AnthropicUsage } from "./openai_types.ts";
@@ -64,8 +64,11 @@ const _JSON_TAIL_BYTES = 64 * 1024;
  * copies of the chunks relay forwards: a stream's `message_start` and last `message_delta`, or a
  * message's `usage`. It never holds up, changes or fails a chunk. Input counts `input_tokens` plus cache
  * writes (what input rate limits count); cache reads are left out, as Anthropic's own limits leave them
- * out. A stream relay translates itself starts with zero usage: `unreported` then gives what the answer
- * used so far, read in place of a `message_delta` the stream ended without.
+ * out. A stream that ends without its `message_delta` (the client left, the upstream broke off) has only
+ * `message_start`'s placeholder output, though Anthropic bills what was written: its output is then at
+ * least relay's estimate of the text, thinking and tool input its content deltas carried, and
+ * `estimated` is told. A stream relay translates itself starts with zero usage: `unreported` then gives
+ * what the answer used so far, read in its place.
  *
  * @example
  * ```ts
@@ -86,21 +89,31 @@ export class UsageTap {
   #cacheWrite = 0;
   #cacheWrite1h = 0;
   #webSearches = 0;
+  /**
+   * What the content deltas wrote, as relay estimates its tokens, for a stream that ends without its
+   * `message_delta`: the tokens estimated so far, and the data of the content deltas since, joined.
+   */
+  #writtenTokens = 0;
+  #deltas = "";
   #errorData: string | undefined;
   /** The stream sent the event that ends it: `message_stop`, or an `error`. */
   #ended = false;
   /** A `message_delta`, the answer's own final usage, was read. */
   #reported = false;
   readonly #unreported: (() => AnthropicUsage | undefined) | undefined;
+  readonly #estimated: (() => void) | undefined;
 
   /**
    * @param unreported For a stream: the usage so far of an answer whose `message_start` counts none
    * (`UsageFallback.streaming`), or `undefined` for any other.
+   * @param estimated Called when the usage {@linkcode detail} gives is partly relay's estimate
+   * (`UsageFallback.estimated`).
    */
-  constructor(sse: boolean, unreported?: () => AnthropicUsage | undefined) {
+  constructor(sse: boolean, unreported?: () => AnthropicUsage | undefined, estimated?: () => void) {
     if (sse) this.#decoder = new SseDecoder();
     else this.#json = [];
     this.#unreported = unreported;
+    this.#estimated = estimated;
   }
 
   /**
@@ -120,10 +133,14 @@ export class UsageTap {
       }
       for (const event of events) {
         const name = event.event;
-        if (name === "message_start") this.#read(event.data);
+        // The most frequent event first: it is most of every stream.
+        if (name === "content_block_delta") {
+          if (!this.#reported) this.#wrote(event.data);
+        } else if (name === "message_start") this.#read(event.data);
         else if (name === "message_delta") {
           this.#read(event.data);
           this.#reported = true;
+          this.#deltas = "";
         } else if (name === "message_stop") this.#ended = true;
         else if (name === "error") {
           this.#errorData = event.data;
@@ -172,25 +189,50 @@ export class UsageTap {
 
   /**
    * The usage reported so far, cache reads and writes apart; `undefined` when the answer named none. A
-   * stream without its `message_delta` yet counts what `unreported` gives, when it gives anything.
+   * stream without its `message_delta` yet counts what `unreported` gives, when it gives anything, and
+   * otherwise at least the output its content deltas wrote, as relay estimates it, telling `estimated`.
    */
   detail(): UsageDetail | undefined {
+    let estimating = false;
     if (this.#json) {
       const text = new TextDecoder().decode(concatBytes(this.#json));
       this.#read(this.#tailOnly ? _lastUsage(text) : text);
     } else if (!this.#reported) {
       const soFar = this.#unreported?.();
       if (soFar) this.#take(soFar as Record<string, unknown>);
+      else estimating = true;
     }
-    if (this.#input === undefined && this.#output === undefined) return undefined;
+    const written = estimating ? this.#estimateWritten() : 0;
+    const output = written > 0 ? Math.max(this.#output ?? 0, written) : this.#output;
+    if (this.#input === undefined && output === undefined) return undefined;
+    if (estimating) this.#estimated?.();
     return {
       input: this.#input ?? 0,
-      output: this.#output ?? 0,
+      output: output ?? 0,
       cacheRead: this.#cacheRead,
       cacheWrite: this.#cacheWrite,
       cacheWrite1h: this.#cacheWrite1h,
       ...(this.#webSearches > 0 && { webSearches: this.#webSearches }),
     };
+  }
+
+  /**
+   * Keeps a `content_block_delta`'s data for the output's estimate. It is read only a batch at a time,
+   * and never once the answer reports its own usage, so an answer that ends as it should costs next to
+   * nothing here.
+   */
+  #wrote(data: string): void {
+    this.#deltas += data;
+    if (this.#deltas.length >= _ESTIMATE_BATCH_CHARS) this.#estimateWritten();
+  }
+
+  /** The whole tokens the content deltas wrote so far, as relay estimates them. */
+  #estimateWritten(): number {
+    if (this.#deltas !== "") {
+      this.#writtenTokens += estimateWrittenTokens([_unescaped(_deltaTexts(this.#deltas))]);
+      this.#deltas = "";
+    }
+    return Math.ceil(this.#writtenTokens);
   }
 
   #read(text: string): void {
@@ -214,9 +256,73 @@ export class UsageTap {
     this.#input = count("input_tokens") ?? this.#input;
     this.#output = count("output_tokens") ?? this.#output;
     this.#cacheRead = count("cache_read_input_tokens") ?? this.#cacheRead;
-    this.#cacheWrite = count("cache_creation_input_tokens") ?? this.#cacheWrite;
-    this.#cacheWrite1h = count("ephemeral_1h_input_tokens", usage.cache_creation) ?? this.#cacheWrite1h;
+    const fiveMinutes = count("ephemeral_5m_input_tokens", usage.cache_creation);
+    const anHour = count("ephemeral_1h_input_tokens", usage.cache_creation);
+    // Anthropic sends both the total and its breakdown by lifetime; some gateways only the breakdown.
+    const breakdown = fiveMinutes === undefined && anHour === undefined
+      ? undefined
+      : (fiveMinutes ?? 0) + (anHour ?? 0);
+    this.#cacheWrite = count("cache_creation_input_tokens") ?? breakdown ?? this.#cacheWrite;
+    this.#cacheWrite1h = anHour ?? this.#cacheWrite1h;
     this.#webSearches = count("web_search_requests", usage.server_tool_use) ?? this.#webSearches;
+  }
+}
+
+/**
+ * Content delta data kept before it is read, in one go: an answer whose deltas fit (most of Claude
+ * Code's turns) costs only their joining, and a stream holds no more than this of them.
+ */
+const _ESTIMATE_BATCH_CHARS = 16 * 1024;
+
+/**
+ * Where a delta's written content starts: the string of its `text` (`text_delta`), `thinking`
+ * (`thinking_delta`) or `partial_json` (`input_json_delta`). A JSON string cannot hold an unescaped
+ * quote, so none of these can be found inside another string (a quoted key in the text). Only the
+ * start: a pattern for the whole string would overflow the regex stack on one of a few MiB.
+ */
+const _DELTA_TEXT = /"(?:text|thinking|partial_json)":\s*"/g;
+
+/**
+ * The content the `content_block_delta` data in `events` carries, joined, as JSON strings' own
+ * characters, escapes and all; nothing of any other delta (a signature, a citation). Found without
+ * parsing the events, which would more than double what the tap costs a stream.
+ */
+function _deltaTexts(events: string): string {
+  let texts = "";
+  _DELTA_TEXT.lastIndex = 0;
+  while (_DELTA_TEXT.exec(events)) {
+    const start = _DELTA_TEXT.lastIndex;
+    const end = _stringEnd(events, start);
+    if (end < 0) break;
+    texts += events.slice(start, end);
+    _DELTA_TEXT.lastIndex = end + 1;
+  }
+  return texts;
+}
+
+/** Where the JSON string whose characters start at `start` ends: its closing quote, or -1. */
+function _stringEnd(text: string, start: number): number {
+  for (let end = text.indexOf('"', start); end >= 0; end = text.indexOf('"', end + 1)) {
+    let backslashes = 0;
+    while (text.charCodeAt(end - 1 - backslashes) === _BACKSLASH) backslashes++;
+    // A quote after an odd run of backslashes is escaped, part of the string.
+    if (backslashes % 2 === 0) return end;
+  }
+  return -1;
+}
+
+const _BACKSLASH = 0x5c;
+
+/**
+ * The text of JSON string characters, escapes undone (`\u3053` is one character to the estimate, not
+ * six); as it is when it holds none, or is no valid JSON string (an upstream's broken escape).
+ */
+function _unescaped(escaped: string): string {
+  if (!escaped.includes("\\")) return escaped;
+  try {
+    return JSON.parse(`"${escaped}"`);
+  } catch {
+    return escaped;
   }
 }
 

@@ -69,6 +69,7 @@ Deno.test("relay usage --json totals the last 24h by model from a ledger it read
     web_searches: 0,
     cost_usd: 0.75,
     unpriced: 0,
+    usage_estimated: 0,
     cache_hit_ratio: 28_414 / (8 + 28_414 + 3_664),
     ttfb_p50: 400,
     ttfb_p95: 600,
@@ -231,6 +232,44 @@ Deno.test("relay usage shows web searches in --json, and in the table only for a
   const report = JSON.parse(json.stdout);
   assert.deepEqual(report.groups.map((group: { web_searches: number }) => group.web_searches), [5, 0]);
   assert.equal(report.total.web_searches, 5);
+});
+
+Deno.test("relay usage tells how many requests had estimated usage, in --json, and in a note only for a period that has some", async () => {
+  const { folder, path } = await withLedgerConfig();
+  prepare(path);
+  const plain = await runRelay(["usage"], { cwd: folder });
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.ok(!plain.stdout.includes("note:"), "no note of nothing");
+  const store = LedgerStore.open(path);
+  store.insert([
+    ledgerRecord({ requestId: "d", time: Date.now() - HOUR, usageEstimated: true, costUsd: 0.05 }),
+    ledgerRecord({
+      requestId: "e",
+      time: Date.now() - HOUR,
+      model: "local",
+      usageEstimated: true,
+      costUsd: undefined,
+    }),
+  ]);
+  store.close();
+  const table = await runRelay(["usage"], { cwd: folder });
+  assert.equal(table.code, 0, table.stderr);
+  assert.deepEqual(table.stdout.trimEnd().split("\n").slice(-3), [
+    "",
+    "note: 1 requests used models without a price; add them under pricing:",
+    "note: 2 requests have usage relay estimated, in the totals above: their stream ended before the upstream " +
+    "reported it, or the upstream reports none",
+  ]);
+  const json = await runRelay(["usage", "--json"], { cwd: folder });
+  assert.equal(json.code, 0, json.stderr);
+  const report = JSON.parse(json.stdout);
+  assert.deepEqual(
+    report.groups.map((
+      group: { name: string; usage_estimated: number },
+    ) => [group.name, group.usage_estimated]),
+    [["claude-sonnet-4-5", 1], ["claude-haiku-4-5", 0], ["local", 1]],
+  );
+  assert.equal(report.total.usage_estimated, 2);
 });
 
 /** A name a client could choose: it would set the terminal's title, clear it and paint, or break lines. */

@@ -7,7 +7,7 @@ import { createMockProvider } from "../../src/providers/mock.ts";
 import { mockOptionsSchema } from "../../src/providers/mock_options.ts";
 import { keyFingerprint } from "../../src/util/fingerprint.ts";
 import { createLogger } from "../../src/util/logger.ts";
-import { sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { controlledStream, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { PROVIDER_KEY, startTestRelay, type TestRelayOptions } from "../_helpers/relay.ts";
 import { loadGolden } from "../_helpers/golden.ts";
 import { tempFolder } from "./_records.ts";
@@ -107,6 +107,7 @@ Deno.test("a golden stream's tokens and cost reach the ledger exactly, bytes unt
     cache_write_tokens: 1_832,
     cost_usd: 0.0136611,
     web_search_requests: 0,
+    usage_estimated: 0,
   });
   const onDisk = new TextDecoder("latin1").decode(await Deno.readFile(path));
   assert.ok(onDisk.includes(keyFingerprint(PROVIDER_KEY)), "the records are in the file searched");
@@ -260,6 +261,81 @@ Deno.test("web searches an answer ran are in its ledger row and cost, and spend 
     5,
     0.0506,
   ]);
+});
+
+Deno.test("a stream that ends before its usage, the client gone or the upstream broken off, is billed the output it wrote, marked estimated", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+  const start = event("message_start", {
+    type: "message_start",
+    message: {
+      id: "msg_cut",
+      type: "message",
+      role: "assistant",
+      model: "claude-sonnet-4-5",
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: 100, output_tokens: 1 },
+    },
+  });
+  // 350 characters of text: 100 tokens as relay estimates them.
+  const deltas = Array.from({ length: 10 }, (_, i) =>
+    event("content_block_delta", {
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "text_delta", text: `${i}`.repeat(35) },
+    })).join("");
+  const streams = [controlledStream(), controlledStream()];
+  const upstream = startFakeUpstream(() => streams.shift()!.response());
+  {
+    await using setup = relayWithLedger(path, [{ name: "ci", token: CI_TOKEN }], {
+      upstreamUrl: upstream.url,
+    });
+    const send = (signal?: AbortSignal) =>
+      fetch(`${setup.relay.url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": CI_TOKEN },
+        body: body("claude-sonnet-4-5"),
+        signal,
+      });
+    // The client leaves (Claude Code's Esc) once it has read every delta.
+    const [left, broken] = streams;
+    const client = new AbortController();
+    const leaving = send(client.signal);
+    left.push(start + deltas);
+    const reader = (await leaving).body!.getReader();
+    let read = "";
+    while (!read.includes("9".repeat(35))) read += new TextDecoder().decode((await reader.read()).value);
+    client.abort();
+    await left.cancelled;
+    const gone = await setup.relay.nextRequestLog();
+    assert.deepEqual([gone.outcome, gone.output_tokens, gone.usage_estimated], ["client_closed", 100, true]);
+    // The upstream breaks off mid-answer, before message_stop.
+    const failing = send();
+    broken.push(start + deltas);
+    const answer = await failing;
+    broken.end();
+    assert.match(await answer.text(), /event: error\n/, "relay ends the answer with an error event");
+    const failed = await setup.relay.nextRequestLog();
+    assert.deepEqual([failed.outcome, failed.output_tokens, failed.usage_estimated], [
+      "upstream_failed",
+      100,
+      true,
+    ]);
+  }
+  await upstream.close();
+  for (const row of rows(path)) {
+    // $3 and $15 a million on Sonnet 4.5: the output the answer wrote, not message_start's one token.
+    assert.deepEqual([row.input_tokens, row.output_tokens, row.usage_estimated, row.cost_usd], [
+      100,
+      100,
+      1,
+      0.0018,
+    ]);
+  }
+  assert.equal(rows(path).length, 2);
 });
 
 Deno.test("a 10k-request burst at 50 at once: every record is in the ledger, none dropped", async () => {

@@ -83,6 +83,7 @@ Deno.test("usageReport totals by model: requests, errors, tokens, cost, cache hi
       webSearches: 0,
       costUsd: 5,
       unpriced: 0,
+      usageEstimated: 0,
       cacheHitRatio: 0.6,
       ttfbP50: 100,
       ttfbP95: 190,
@@ -156,5 +157,24 @@ Deno.test("usageReport totals web searches; rows written before they were counte
     ]);
     assert.equal(report.total.webSearches, 7);
     assert.equal(report.total.costUsd, 0.08);
+  });
+});
+
+Deno.test("usageReport counts the requests whose usage is relay's estimate; rows written before they were marked count none", async () => {
+  await withStore((store) => {
+    store.insert([
+      ledgerRecord({ requestId: "a", time: T, usage: usage(10, 40), usageEstimated: true }),
+      ledgerRecord({ requestId: "b", time: T, usage: usage(10, 40), usageEstimated: true }),
+      ledgerRecord({ requestId: "c", time: T, usage: usage(10, 40) }),
+      ledgerRecord({ requestId: "d", time: T, model: "gpt-4o", usage: usage(10, 1), usageEstimated: true }),
+    ]);
+    // As a row from before the column reads.
+    store.database.exec("UPDATE requests SET usage_estimated = NULL WHERE request_id = 'd'");
+    const report = usageReport(store.database, { since: T, until: T + 1, by: "model" });
+    assert.deepEqual(report.groups.map((group) => [group.name, group.usageEstimated]), [
+      ["claude-sonnet-4-5", 2],
+      ["gpt-4o", 0],
+    ]);
+    assert.equal(report.total.usageEstimated, 2);
   });
 });

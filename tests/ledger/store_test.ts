@@ -66,10 +66,12 @@ Deno.test("records survive closing and reopening the store: every field", async 
       cache_write_tokens: 1_832,
       cost_usd: 0.0136611,
       web_search_requests: 0,
+      usage_estimated: 0,
     });
     assert.equal(rows[1].client, null);
     assert.equal(rows[1].input_tokens, null);
     assert.equal(rows[1].web_search_requests, null);
+    assert.equal(rows[1].usage_estimated, null, "no usage, nothing estimated");
     assert.equal(
       reopened.database.prepare("PRAGMA user_version").get()?.user_version,
       1,
@@ -137,6 +139,58 @@ Deno.test("a ledger written before web searches were counted is read as it is, a
     assert.equal(usageReport(reader.database, { since: 0, by: "client" }).total.webSearches, 5);
   } finally {
     reader.close();
+  }
+});
+
+Deno.test("a ledger written before estimates were marked is read as it is, and written with the new column", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  // The table as the relay before wrote it: web searches counted, estimates not marked.
+  const old = new DatabaseSync(path);
+  old.exec(`PRAGMA journal_mode = WAL;
+    CREATE TABLE requests (id INTEGER PRIMARY KEY, time INTEGER NOT NULL, request_id TEXT NOT NULL,
+      client TEXT, method TEXT NOT NULL, path TEXT NOT NULL, model TEXT, upstream_model TEXT, provider TEXT,
+      key_id TEXT, key_label TEXT, status INTEGER, outcome TEXT NOT NULL, attempts INTEGER NOT NULL,
+      ttfb_ms INTEGER, duration_ms INTEGER NOT NULL, input_tokens INTEGER, output_tokens INTEGER,
+      cache_read_tokens INTEGER, cache_write_tokens INTEGER, cost_usd REAL, web_search_requests INTEGER);
+    CREATE INDEX requests_time ON requests (time);
+    CREATE INDEX requests_client_time ON requests (client, time);
+    INSERT INTO requests (time, request_id, client, method, path, outcome, attempts, duration_ms, input_tokens,
+      cost_usd, web_search_requests) VALUES (1, 'before', 'ci', 'POST', '/v1/messages', 'complete', 1, 10, 4,
+      0.25, 2);
+    PRAGMA user_version = 1;`);
+  old.close();
+  const archive = LedgerStore.open(path, { readOnly: true });
+  try {
+    const { total } = usageReport(archive.database, { since: 0, until: 2, by: "client" });
+    assert.deepEqual([total.requests, total.webSearches, total.usageEstimated], [1, 2, 0]);
+  } finally {
+    archive.close();
+  }
+
+  const store = LedgerStore.open(path);
+  try {
+    store.insert([
+      ledgerRecord({ requestId: "estimated", usageEstimated: true }),
+      ledgerRecord({ requestId: "reported", usageEstimated: false }),
+      ledgerRecord({ requestId: "no usage", usage: undefined, usageEstimated: true }),
+    ]);
+    const rows = store.database.prepare("SELECT request_id, usage_estimated FROM requests ORDER BY id").all();
+    assert.deepEqual(rows.map((row) => ({ ...row })), [
+      { request_id: "before", usage_estimated: null },
+      { request_id: "estimated", usage_estimated: 1 },
+      { request_id: "reported", usage_estimated: 0 },
+      { request_id: "no usage", usage_estimated: null },
+    ]);
+    assert.equal(store.database.prepare("PRAGMA user_version").get()?.user_version, 1, "no schema step");
+    // The relay before, sharing the file, names only the columns it knows.
+    store.database.exec(
+      `INSERT INTO requests (time, request_id, client, method, path, outcome, attempts, duration_ms,
+        web_search_requests) VALUES (3, 'older relay', 'ci', 'POST', '/v1/messages', 'complete', 1, 10, 0)`,
+    );
+    assert.equal(usageReport(store.database, { since: 0, by: "client" }).total.usageEstimated, 1);
+  } finally {
+    store.close();
   }
 });
 

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { estimateWrittenTokens } from "../../src/routing/token_estimate.ts";
+import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import { UsageTap } from "../../src/stream/usage_tap.ts";
-import { loadGolden, splitAwkwardly } from "../_helpers/golden.ts";
+import { GOLDEN_NAMES, loadGolden, splitAwkwardly } from "../_helpers/golden.ts";
 
 Deno.test("UsageTap reads a stream's usage however it is chunked: message_start input, last message_delta output", async () => {
   const golden = await loadGolden("text");
@@ -230,4 +232,146 @@ Deno.test("UsageTap counts what unreported gives only for a stream that has not 
   const nothing = new UsageTap(true, () => undefined);
   nothing.observe(new TextEncoder().encode(start));
   assert.deepEqual(nothing.usage(), { input: 0, output: 0 });
+});
+
+/** `bytes` up to its `message_delta`: the stream as a client that left (Esc), or a broken upstream, ends it. */
+function beforeMessageDelta(bytes: Uint8Array): Uint8Array {
+  const text = new TextDecoder().decode(bytes);
+  const at = text.indexOf("event: message_delta");
+  return new TextEncoder().encode(at < 0 ? text : text.slice(0, at));
+}
+
+/**
+ * The output relay estimates for what the content deltas of `bytes` wrote, read by a full JSON parse:
+ * text, thinking and tool input, never a thinking block's signature (about 50 tokens in `thinking`).
+ */
+function writtenEstimate(bytes: Uint8Array): number {
+  const texts = new SseDecoder().feed(bytes).filter((event) => event.event === "content_block_delta")
+    .map((event) => JSON.parse(event.data).delta)
+    .map((delta) => delta.text ?? delta.thinking ?? delta.partial_json ?? "");
+  return Math.ceil(estimateWrittenTokens([texts.join("")]));
+}
+
+Deno.test("UsageTap estimates the output of a stream cut before its message_delta from its text, thinking and tool input, however it is chunked", async () => {
+  for (const name of GOLDEN_NAMES) {
+    const cut = beforeMessageDelta(await loadGolden(name));
+    const expected = writtenEstimate(cut);
+    assert.ok(expected > 1, `${name} wrote more than message_start's placeholder`);
+    for (const chunks of splitAwkwardly(cut).slice(-4)) {
+      let estimated = 0;
+      const tap = new UsageTap(true, undefined, () => estimated++);
+      for (const chunk of chunks) tap.observe(chunk);
+      assert.equal(tap.detail()?.output, expected, `${name} in ${chunks.length} chunks`);
+      assert.equal(estimated, 1, name);
+    }
+  }
+});
+
+Deno.test("UsageTap leaves the usage of a stream that reached its message_delta as reported, with no estimate", async () => {
+  for (const name of GOLDEN_NAMES) {
+    if (name === "error_mid") continue;
+    const golden = await loadGolden(name);
+    let estimated = 0;
+    const tap = new UsageTap(true, undefined, () => estimated++);
+    tap.observe(golden);
+    const reported = new UsageTap(true);
+    reported.observe(golden);
+    assert.deepEqual(tap.detail(), reported.detail(), name);
+    assert.equal(estimated, 0, name);
+  }
+  // A message_delta the stream sent before it broke off: the answer's own count stands.
+  const text = new TextDecoder().decode(await loadGolden("text"));
+  let estimated = 0;
+  const cut = new UsageTap(true, undefined, () => estimated++);
+  cut.observe(new TextEncoder().encode(text.slice(0, text.indexOf("event: message_stop"))));
+  assert.deepEqual([cut.detail()?.output, estimated], [12, 0]);
+});
+
+Deno.test("UsageTap takes the larger of what message_start said and the estimate, and marks either estimated", () => {
+  const start = (output: number) =>
+    `event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":10,"output_tokens":${output}}}}\n\n`;
+  const delta = 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,' +
+    `"delta":{"type":"text_delta","text":"${"x".repeat(35)}"}}\n\n`;
+  for (const [output, expected] of [[1, 10], [50, 50]]) {
+    let estimated = 0;
+    const tap = new UsageTap(true, undefined, () => estimated++);
+    tap.observe(new TextEncoder().encode(start(output) + delta));
+    assert.deepEqual([tap.detail()?.output, estimated], [expected, 1], `message_start said ${output}`);
+  }
+  // Nothing at all was read: no usage, nothing estimated.
+  let estimated = 0;
+  const none = new UsageTap(true, undefined, () => estimated++);
+  none.observe(new TextEncoder().encode("event: ping\ndata: {}\n\n"));
+  assert.deepEqual([none.detail(), estimated], [undefined, 0]);
+});
+
+Deno.test("UsageTap estimates escaped text as what it stands for, in any key order and spacing", () => {
+  const event = (delta: string) =>
+    `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":${delta}}\n\n`;
+  const stream =
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":10,' +
+    '"output_tokens":1}}}\n\n' +
+    // Seven characters of Japanese escaped as a gateway that writes ASCII only does: seven tokens, not 42 / 3.5.
+    event('{"type":"text_delta","text":"\\u3053\\u3093\\u306b\\u3061\\u306f\\u4e16\\u754c"}') +
+    // A quote and a backslash inside the text end nothing.
+    event('{"text": "a \\"quoted\\" \\\\", "type": "text_delta"}') +
+    event(
+      '{"type":"signature_delta","signature":"EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds4cPyNFBRc3"}',
+    );
+  const tap = new UsageTap(true);
+  tap.observe(new TextEncoder().encode(stream));
+  assert.equal(tap.detail()?.output, Math.ceil(estimateWrittenTokens(["こんにちは世界", 'a "quoted" \\'])));
+});
+
+Deno.test("UsageTap estimates a long cut stream whole, and a delta of megabytes without failing", () => {
+  const encoder = new TextEncoder();
+  const tap = new UsageTap(true);
+  tap.observe(encoder.encode(
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":10,"output_tokens":1}}}\n\n',
+  ));
+  const delta = (text: string) =>
+    encoder.encode(
+      `event: content_block_delta\ndata: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"${text}"}}\n\n`,
+    );
+  // 3,500 deltas of 35 characters: 35,000 tokens, read over many batches.
+  for (let i = 0; i < 3_500; i++) tap.observe(delta("x".repeat(35)));
+  // 3.5 Mi characters in one delta, a backslash before every quote: a pattern for the whole string would
+  // overflow the regex stack.
+  tap.observe(delta('{\\"a\\": 1} '.repeat(350 * 1024)));
+  const output = tap.detail()!.output;
+  const expected = 35_000 + Math.ceil(350 * 1024 * 9 / 3.5);
+  assert.ok(Math.abs(output - expected) <= 1, `${output} for ${expected}`);
+});
+
+Deno.test("UsageTap counts cache writes reported only by their breakdown, and the total alone when both are there", () => {
+  const breakdownOnly = '{"input_tokens":10,"cache_creation":{"ephemeral_5m_input_tokens":300,' +
+    '"ephemeral_1h_input_tokens":200},"output_tokens":7}';
+  const stream = new UsageTap(true);
+  stream.observe(new TextEncoder().encode(
+    `event: message_start\ndata: {"type":"message_start","message":{"usage":${breakdownOnly}}}\n\n` +
+      'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":40}}\n\n',
+  ));
+  assert.deepEqual(stream.detail(), {
+    input: 10,
+    output: 40,
+    cacheRead: 0,
+    cacheWrite: 500,
+    cacheWrite1h: 200,
+  });
+  assert.deepEqual(stream.usage(), { input: 510, output: 40 });
+  const json = new UsageTap(false);
+  json.observe(new TextEncoder().encode(`{"type":"message","usage":${breakdownOnly}}`));
+  assert.deepEqual(json.detail(), { input: 10, output: 7, cacheRead: 0, cacheWrite: 500, cacheWrite1h: 200 });
+  const oneLifetime = new UsageTap(false);
+  oneLifetime.observe(new TextEncoder().encode(
+    '{"usage":{"input_tokens":1,"output_tokens":1,"cache_creation":{"ephemeral_1h_input_tokens":64}}}',
+  ));
+  assert.deepEqual([oneLifetime.detail()?.cacheWrite, oneLifetime.detail()?.cacheWrite1h], [64, 64]);
+  // Anthropic sends both: the total is the breakdown's sum, counted once.
+  const both = new UsageTap(false);
+  both.observe(new TextEncoder().encode(
+    '{"usage":{"input_tokens":1,"output_tokens":1,"cache_creation_input_tokens":500,' +
+      '"cache_creation":{"ephemeral_5m_input_tokens":300,"ephemeral_1h_input_tokens":200}}}',
+  ));
+  assert.deepEqual([both.detail()?.cacheWrite, both.detail()?.cacheWrite1h], [500, 200]);
 });
