@@ -113,7 +113,7 @@ export async function timedStream(
       if (signal.aborted) throw signal.reason;
       if (stalled) throw new Error(stall);
       const when = reader ? `its answer broke off after ${_events(events.length)}` : "the request failed";
-      throw new Error(`${who}: ${when}: ${_causes(error)}`, { cause: error });
+      throw new Error(`${who}: ${when}: ${errorMessage(error)}`, { cause: error });
     }
   };
   try {
@@ -174,15 +174,6 @@ function _events(count: number): string {
 
 function _seconds(ms: number): string {
   return `${ms / 1000} s`;
-}
-
-/** An error's message and those of its causes: fetch says only "fetch failed", its cause says why. */
-function _causes(error: unknown): string {
-  const messages = [];
-  for (let at = error; at !== undefined; at = at instanceof Error ? at.cause : undefined) {
-    messages.push(errorMessage(at));
-  }
-  return messages.join(": ");
 }
 
 /** Timings of many requests to one target, in milliseconds, in the order they finished. */

@@ -11,7 +11,7 @@ import { createLogger, type Logger } from "../util/logger.ts";
 import { StderrSink } from "../util/stderr_sink.ts";
 import { reportConfigError } from "./_config_error.ts";
 import { reloadTriggers } from "./_reload_triggers.ts";
-import { errorMessage } from "../util/error_message.ts";
+import { errorMessage, outOfFileDescriptors } from "../util/error_message.ts";
 
 /**
  * `relay serve`: runs relay until SIGINT/SIGTERM, then drains in-flight streams. SIGHUP, a change to
@@ -89,8 +89,8 @@ async function _serveLogged(
     runtime.follow((next) => ledger.reconfigure(next));
   } catch (error) {
     await sink.flush(_FLUSH_MS);
-    console.error(`relay cannot open its usage ledger: ${errorMessage(error)}`);
-    console.error("set ledger.path to a writable file, or ledger.enabled: false");
+    console.error(`relay cannot open its usage ledger ${_ledgerFile(config)}: ${errorMessage(error)}`);
+    console.error(_ledgerHint(error));
     return 1;
   }
 
@@ -109,14 +109,8 @@ async function _serveLogged(
   logger.info("listening", { url: server.url, providers: config.providers.map((p) => p.name).join(",") });
 
   let stopping: Promise<void> | undefined;
-  const onSignal = () => {
+  const drain = () => {
     const graceMs = runtime.current.config.server.shutdown_grace;
-    if (stopping) {
-      logger.warn("stopped at once: in-flight streams cut");
-      // The records of requests that ended are written (a few ms), those of the streams cut are lost.
-      ledger.close().finally(() => sink.flush(_FLUSH_AT_ONCE_MS)).finally(() => Deno.exit(1));
-      return;
-    }
     logger.info("shutting down", {
       in_flight: server.inFlight.size,
       grace_ms: graceMs,
@@ -126,15 +120,23 @@ async function _serveLogged(
       if (cut) logger.warn("grace period over: in-flight streams cut", { grace_ms: graceMs });
     });
   };
+  const onSignal = () => {
+    if (!stopping) return drain();
+    logger.warn("stopped at once: in-flight streams cut");
+    // The records of requests that ended are written (a few ms), those of the streams cut are lost.
+    ledger.close().finally(() => sink.flush(_FLUSH_AT_ONCE_MS)).finally(() => Deno.exit(1));
+  };
   for (const signal of _SIGNALS) Deno.addSignalListener(signal, onSignal);
-  // Deno's server stops for good when it cannot accept a connection (out of file descriptors): relay
-  // then says why and exits, its records written, for a supervisor to start it again.
+  // Deno's server stops for good when it cannot accept a connection (out of file descriptors), while
+  // the connections it has go on: relay says why, lets their streams finish as on SIGTERM (their
+  // records written, their tokens charged), then exits 1 for a supervisor to start it again.
   const failure = await server.finished.then(() => undefined, (error: unknown) => error);
   if (failure !== undefined) {
     logger.error("relay stopped accepting connections", {
       error: String(failure),
       hint: _acceptHint(failure),
     });
+    if (!stopping) drain();
   }
   await stopping;
   for (const signal of _SIGNALS) Deno.removeSignalListener(signal, onSignal);
@@ -159,7 +161,7 @@ function _openLedger(config: Config, configPath: string | undefined, logger: Log
   } catch (error) {
     if (configPath !== undefined) throw error;
     logger.warn("relay cannot open its usage ledger, so usage is not recorded", {
-      path: ledgerPath(config.ledger.path, (name) => Deno.env.get(name)),
+      path: _ledgerFile(config),
       error: errorMessage(error),
       hint:
         "make its folder writable, or write a config file (relay init) with ledger.path or ledger.enabled: false",
@@ -169,9 +171,30 @@ function _openLedger(config: Config, configPath: string | undefined, logger: Log
   }
 }
 
+function _ledgerFile(config: Config): string {
+  return ledgerPath(config.ledger.path, (name) => Deno.env.get(name));
+}
+
+/**
+ * What to do about a ledger that cannot be opened. SQLite says what it found in words only
+ * (`node:sqlite` gives no result code), so its words tell a damaged file, or one that is no database,
+ * from a place relay cannot write.
+ */
+function _ledgerHint(error: unknown): string {
+  const message = errorMessage(error);
+  if (/database disk image is malformed|file is not a database/.test(message)) {
+    return "the file is damaged or is not a database: move it aside (relay starts a new one; sqlite3's " +
+      ".recover may save its records), or set ledger.path to another file, or ledger.enabled: false";
+  }
+  if (/written by a newer relay/.test(message)) {
+    return "run that newer relay, or set ledger.path to another file, or ledger.enabled: false";
+  }
+  return "set ledger.path to a writable file, or ledger.enabled: false";
+}
+
 /** What to do about the server's failing to accept connections, when relay can tell. */
 function _acceptHint(error: unknown): string | undefined {
-  if (!String(error).includes("os error 24")) return undefined;
+  if (!outOfFileDescriptors(error)) return undefined;
   return "every file descriptor is in use (idle or half-sent connections hold one each): raise the limit " +
     "(ulimit -n, LimitNOFILE=) or put a proxy that closes idle connections in front of relay";
 }

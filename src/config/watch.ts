@@ -1,3 +1,4 @@
+import { outOfFileDescriptors } from "../util/error_message.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
 
 /** A running {@linkcode watchConfigFile}. */
@@ -22,6 +23,8 @@ export interface WatchOptions {
    * on it. The first look, at the start, is `Deno.statSync`: a change right after counts.
    */
   stat?: (path: string) => Promise<Deno.FileInfo>;
+  /** What reads a file of a config's size at each look: `Deno.readFile` unless given; tests fail it. */
+  readFile?: (path: string) => Promise<Uint8Array>;
 }
 
 /**
@@ -49,18 +52,16 @@ export function watchConfigFile(
 ): ConfigWatcher {
   const intervalMs = options.intervalMs ?? 1_000;
   const timers = options.timers ?? realTimers;
-  const stat = options.stat ?? Deno.stat;
+  const files = { stat: options.stat ?? Deno.stat, readFile: options.readFile ?? Deno.readFile };
   let seen = _versionNow(path);
   /** Counts rebases: a look under way when one came read the file before it, and its news is stale. */
   let rebases = 0;
   let closed = false;
   const look = async () => {
     const started = rebases;
-    const info = await stat(path).catch(() => undefined);
-    const bytes = info && _worthReading(info) ? await Deno.readFile(path).catch(() => undefined) : undefined;
-    const version = _version(info, bytes);
+    const version = await _versionLooked(path, files);
     if (closed) return;
-    if (started === rebases) {
+    if (started === rebases && version !== undefined) {
       if (!_same(version, seen)) onChange();
       seen = version;
     }
@@ -103,6 +104,25 @@ function _same(a: _Version, b: _Version): boolean {
 /** Larger files (or what is not a file) are told apart by what `stat` says alone. */
 function _worthReading(info: Deno.FileInfo): boolean {
   return info.isFile && info.size <= 1024 * 1024;
+}
+
+/**
+ * The version of what `path` leads to now, as a look finds it; `undefined` when the look tells nothing:
+ * relay was out of file descriptors, which says nothing of the file (counted as a change, it would
+ * reload a file that did not change and log the read's failure). A read failing otherwise leaves what
+ * `stat` says, as for a file too large to read.
+ */
+async function _versionLooked(
+  path: string,
+  files: Required<Pick<WatchOptions, "stat" | "readFile">>,
+): Promise<_Version | undefined> {
+  const info = await files.stat(path).catch(() => undefined);
+  if (!info || !_worthReading(info)) return _version(info, undefined);
+  try {
+    return _version(info, await files.readFile(path));
+  } catch (error) {
+    return outOfFileDescriptors(error) ? undefined : _version(info, undefined);
+  }
 }
 
 /** The version of what `path` leads to now. */

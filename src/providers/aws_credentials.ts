@@ -5,6 +5,7 @@
  * environment or `~/.aws`.
  */
 import type { AwsConfig } from "../config/schema.ts";
+import { errorMessage } from "../util/error_message.ts";
 
 /** A key pair for SigV4; `sessionToken` comes with temporary credentials. */
 export interface AwsCredentials {
@@ -19,7 +20,10 @@ export interface AwsCredentialSources {
   config?: AwsConfig;
   /** Reads an environment variable; `undefined` when it is not set. */
   env: (name: string) => string | undefined;
-  /** Reads a whole text file; `undefined` when it does not exist. */
+  /**
+   * Reads a whole text file; `undefined` when it does not exist. What it throws (a file it could not
+   * read, or would not: not a regular file) fails the resolving, the file named.
+   */
   readFile: (path: string) => string | undefined;
 }
 
@@ -95,7 +99,12 @@ function _credentialsFile(
     ? configured.replace(/^~(?=\/|$)/, () => home ?? "~")
     : home && `${home.replace(/\/+$/, "")}/.aws/credentials`;
   if (!path) return {};
-  const text = readFile(path);
+  let text: string | undefined;
+  try {
+    text = readFile(path);
+  } catch (error) {
+    throw new Error(`cannot read AWS credentials file ${path}: ${errorMessage(error)}`);
+  }
   return { path, sections: text === undefined ? undefined : _parseIni(text) };
 }
 

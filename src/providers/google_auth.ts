@@ -6,6 +6,8 @@
 import { createPrivateKey, type KeyObject } from "node:crypto";
 import { importPKCS8, SignJWT } from "jose";
 import { requestAccessToken, TokenCache, type TokenSource } from "./token_cache.ts";
+import { errorMessage } from "../util/error_message.ts";
+import { readCredentialsFile } from "./credentials_file.ts";
 
 const _SCOPE = "https://www.googleapis.com/auth/cloud-platform";
 const _GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -16,7 +18,7 @@ const _REQUIRED_FIELDS = ["client_email", "private_key", "token_uri"] as const;
 export interface GoogleServiceAccountOptions {
   /** Path of the service-account JSON, as `credentials_file` or `$GOOGLE_APPLICATION_CREDENTIALS` gives it. */
   credentialsFile: string;
-  /** Injected for tests; `Deno.readTextFileSync` otherwise. */
+  /** Injected for tests; {@linkcode readCredentialsFile} otherwise. */
   readFile?: (path: string) => string;
   /** Injected for tests; `globalThis.fetch` otherwise. */
   fetch?: typeof fetch;
@@ -49,7 +51,7 @@ interface _ServiceAccount {
  */
 export function googleServiceAccountTokens(options: GoogleServiceAccountOptions): TokenSource {
   const file = options.credentialsFile;
-  const account = _readServiceAccount(file, options.readFile ?? Deno.readTextFileSync);
+  const account = _readServiceAccount(file, options.readFile ?? readCredentialsFile);
   const pkcs8 = _signingKey(account.private_key, file);
   const tokenUrl = options.tokenUrl ?? account.token_uri;
   const now = options.now ?? Date.now;
@@ -97,7 +99,7 @@ function _readServiceAccount(file: string, readFile: (path: string) => string): 
   try {
     text = readFile(file);
   } catch (error) {
-    throw new Error(`cannot read service-account file ${file}: ${(error as Error).message}`);
+    throw new Error(`cannot read service-account file ${file}: ${errorMessage(error)}`);
   }
   let parsed: unknown;
   try {

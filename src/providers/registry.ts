@@ -4,6 +4,7 @@ import { resolveAwsCredentials } from "./aws_credentials.ts";
 import { createAzureProvider } from "./azure.ts";
 import { createBedrockProvider } from "./bedrock.ts";
 import { entraClientCredentialsTokens } from "./entra_auth.ts";
+import { readCredentialsFile } from "./credentials_file.ts";
 import { googleServiceAccountTokens } from "./google_auth.ts";
 import { createMockProvider } from "./mock.ts";
 import { createOpenAIProvider } from "./openai.ts";
@@ -16,7 +17,7 @@ import { errorMessage } from "../util/error_message.ts";
 /** Where adapters find credentials the config leaves to the machine: environment and files. */
 export interface ProviderEnvironment {
   env: (name: string) => string | undefined;
-  /** A file's text, or `undefined` when it does not exist. */
+  /** A file's text, or `undefined` when it does not exist; throws when it is not a regular file. */
   readFile: (path: string) => string | undefined;
   /** Where adapters tell what goes wrong outside any request (a token refresh behind requests). */
   logger?: Logger;
@@ -102,7 +103,7 @@ export const systemEnvironment: ProviderEnvironment = {
   env: (name) => Deno.env.get(name),
   readFile: (path) => {
     try {
-      return Deno.readTextFileSync(path);
+      return readCredentialsFile(path);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return undefined;
       throw error;

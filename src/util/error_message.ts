@@ -1,15 +1,25 @@
 /**
- * What went wrong, in words: an `Error`'s message, or whatever else was thrown, as a string.
+ * What went wrong, in words: an `Error`'s message, or whatever else was thrown, as a string. A
+ * `TypeError` with a cause is `fetch`'s, which says only "fetch failed" when the network fails it (in
+ * Deno as in Node): why (refused, DNS, TLS, out of file descriptors) is in the cause, and is added
+ * without the URL Deno names there, whose query is the client's (the caller names what was fetched).
  *
  * @example
  * ```ts
  * errorMessage(new Error("connection refused")); // "connection refused"
  * errorMessage("aborted"); // "aborted"
+ * await fetch("http://127.0.0.1:18998/v1/messages").catch(errorMessage);
+ * // "fetch failed: client error (Connect): tcp connect error: Connection refused (os error 111)"
  * ```
  */
 export function errorMessage(thrown: unknown): string {
-  return thrown instanceof Error ? thrown.message : String(thrown);
+  if (!(thrown instanceof Error)) return String(thrown);
+  if (!(thrown instanceof TypeError) || thrown.cause === undefined) return thrown.message;
+  return `${thrown.message}: ${errorMessage(thrown.cause).replace(_REQUEST_URL, "")}`;
 }
+
+/** How Deno's fetch opens the reason in its cause; a URL holds no space, so `\S*` ends with it. */
+const _REQUEST_URL = /^error sending request for url \(\S*\): /;
 
 /**
  * A system error's message without Deno's ` (os error N)` and what follows it (the call and path, which
@@ -23,4 +33,20 @@ export function errorMessage(thrown: unknown): string {
  */
 export function withoutOsError(message: string): string {
   return message.replace(/ \(os error \d+\)[^]*$/, "");
+}
+
+/**
+ * Whether `thrown` says relay is out of file descriptors (EMFILE, or ENFILE for the whole system): a
+ * state of relay, which passes, rather than of what it was opening, connecting to or accepting. Told by
+ * the OS error number, which Deno's message keeps however the error is wrapped (the server's `Http`
+ * error, fetch's cause).
+ *
+ * @example
+ * ```ts
+ * outOfFileDescriptors(new Error("Too many open files (os error 24): readfile 'relay.yaml'")); // true
+ * outOfFileDescriptors(new Deno.errors.PermissionDenied("Permission denied (os error 13)")); // false
+ * ```
+ */
+export function outOfFileDescriptors(thrown: unknown): boolean {
+  return /\(os error 2[34]\)/.test(errorMessage(thrown));
 }

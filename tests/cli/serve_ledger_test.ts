@@ -37,8 +37,22 @@ Deno.test("relay serve says so and exits 1 when it cannot open its ledger", asyn
   await writeConfig(folder, `ledger:\n  path: ${folder}/not-a-folder/ledger.db\n${MOCK}`);
   const { code, stderr } = await runRelay(["serve", "--port", "0"], { cwd: folder });
   assert.equal(code, 1);
-  assert.match(stderr, /relay cannot open its usage ledger: /);
+  assert.ok(stderr.includes(`relay cannot open its usage ledger ${folder}/not-a-folder/ledger.db: `), stderr);
   assert.match(stderr, /set ledger\.path to a writable file, or ledger\.enabled: false/);
+});
+
+Deno.test("relay serve on a ledger that is no database names it and says to move it aside, not to make it writable", async () => {
+  const folder = await sandbox();
+  await Deno.writeTextFile(`${folder}/ledger.db`, "notes, not a database\n".repeat(100));
+  await writeConfig(folder, `ledger:\n  path: ${folder}/ledger.db\n${MOCK}`);
+  const { code, stderr } = await runRelay(["serve", "--port", "0"], { cwd: folder });
+  assert.equal(code, 1);
+  assert.ok(
+    stderr.includes(`relay cannot open its usage ledger ${folder}/ledger.db: file is not a database`),
+    stderr,
+  );
+  assert.match(stderr, /damaged or is not a database: move it aside/);
+  assert.doesNotMatch(stderr, /writable/);
 });
 
 /** `relay` answers a request, then exits 0 on SIGTERM. */

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import { assembleAnthropicStream, assembledResponse } from "../_helpers/anthropic_grammar.ts";
+import { concatBytes } from "../../src/util/bytes.ts";
 import { cliEnv, FROM_SOURCE, runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
+import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 
 const STREAM =
   '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}';
@@ -173,13 +175,24 @@ Deno.test("relay keeps serving while nobody reads its stderr, and its log lines 
   assert.match(seen, /"msg":"stopped"/);
 });
 
-Deno.test("relay out of file descriptors says so, with what to do, and exits instead of crashing", async () => {
+Deno.test("relay out of file descriptors says so, lets its streams finish and records them, then exits 1", async () => {
   const home = await sandbox();
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  await writeConfig(
+    home,
+    `providers:\n  - name: up\n    type: anthropic-compatible\n    base_url: "${upstream.url}"\n` +
+      `    keys:\n      - key: sk-ant-fake-0123456789\nledger:\n  path: ${home}/ledger.db\n`,
+  );
   await using relay = await spawnRelay([], {
     cwd: home,
     // A low limit the test's own connections can reach: Deno's server stops for good at EMFILE.
     command: ["bash", "-c", 'ulimit -n 200; exec "$@"', "bash", ...FROM_SOURCE],
   });
+  stream.push(_FAKE_EVENTS[0]);
+  const answer = await streamMessage(relay.url);
+  const reader = answer.body!.getReader();
+  const chunks = [(await reader.read()).value!];
   const port = Number(new URL(relay.url).port);
   const held: Deno.TcpConn[] = [];
   try {
@@ -193,8 +206,31 @@ Deno.test("relay out of file descriptors says so, with what to do, and exits ins
     const line = JSON.parse(await relay.waitForLine(/relay stopped accepting connections/));
     assert.match(line.error, /os error 24/);
     assert.match(line.hint, /ulimit -n/);
+    for (const event of _FAKE_EVENTS.slice(1)) stream.push(event);
+    stream.end();
+    for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value);
+    const { message, error } = assembleAnthropicStream(new SseDecoder().feed(concatBytes(chunks)));
+    assert.equal(error, undefined, "the stream under way ends whole");
+    assert.equal(message.stop_reason, "end_turn");
+    assert.equal(JSON.parse(await relay.waitForLine(/"msg":"request"/)).outcome, "complete");
     assert.equal((await relay.process.status).code, 1);
   } finally {
     for (const connection of held) connection.close();
+    await upstream.close();
   }
+  const usage = await runRelay(["usage", "--json"], { cwd: home });
+  assert.equal(JSON.parse(usage.stdout).total.output_tokens, 5, "its tokens are in the ledger");
 });
+
+/** A whole Anthropic stream, event by event, of 5 output tokens. */
+const _FAKE_EVENTS = [
+  'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant",' +
+  '"model":"claude-sonnet-4-5","content":[],"stop_reason":null,"stop_sequence":null,' +
+  '"usage":{"input_tokens":3,"output_tokens":1}}}\n\n',
+  'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n',
+  'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}\n\n',
+  'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
+  'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},' +
+  '"usage":{"output_tokens":5}}\n\n',
+  'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+];

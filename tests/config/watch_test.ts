@@ -8,7 +8,7 @@ import { FakeClock } from "../_helpers/fake_clock.ts";
  * `look` moves the clock to the next look and resolves with the changes counted once that look is done
  * (the watcher arms its next one).
  */
-async function polled(path: string, stat?: WatchOptions["stat"]) {
+async function polled(path: string, stat?: WatchOptions["stat"], readFile?: WatchOptions["readFile"]) {
   const clock = new FakeClock();
   let armed = Promise.withResolvers<void>();
   const timers: Timers = {
@@ -20,7 +20,7 @@ async function polled(path: string, stat?: WatchOptions["stat"]) {
     clearTimeout: (handle) => clock.clearTimeout(handle),
   };
   const counted = { changes: 0 };
-  const watcher = watchConfigFile(path, () => counted.changes++, { timers, stat });
+  const watcher = watchConfigFile(path, () => counted.changes++, { timers, stat, readFile });
   await armed.promise;
   return {
     clock,
@@ -209,4 +209,27 @@ Deno.test("watchConfigFile: a look under way when a rebase comes reports nothing
   stalled = Promise.withResolvers<void>();
   stalled.resolve();
   assert.equal(await watch.look(), 0, "nothing new since the rebase");
+});
+
+Deno.test("watchConfigFile takes a look that could not read the file for want of file descriptors as no news", async () => {
+  const folder = await Deno.makeTempDir();
+  const path = `${folder}/relay.yaml`;
+  await Deno.writeTextFile(path, "one\n");
+  let failure: Error | undefined;
+  using watch = await polled(path, undefined, (at) => failure ? Promise.reject(failure) : Deno.readFile(at));
+  failure = new Error(`Too many open files (os error 24): readfile '${path}'`);
+  assert.equal(await watch.look(), 0, "relay's state, not the file's");
+  failure = undefined;
+  assert.equal(await watch.look(), 0, "the file read again is the one seen");
+  failure = new Error(`Too many open files (os error 24): readfile '${path}'`);
+  await Deno.writeTextFile(path, "two, longer\n");
+  assert.equal(await watch.look(), 0, "what changed is told by the next look that can read");
+  failure = undefined;
+  assert.equal(await watch.look(), 1);
+  failure = new Deno.errors.PermissionDenied(`Permission denied (os error 13): readfile '${path}'`);
+  assert.equal(
+    await watch.look(),
+    2,
+    "a file that cannot be read otherwise is one more state, for the reload to report",
+  );
 });

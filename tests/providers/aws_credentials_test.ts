@@ -118,3 +118,15 @@ Deno.test("resolveAwsCredentials lists every place it looked when nothing is fou
     /profile "work" \(AWS_PROFILE\): no credentials file \(neither AWS_SHARED_CREDENTIALS_FILE nor HOME is set\)/,
   );
 });
+
+Deno.test("resolveAwsCredentials names the credentials file it could not read, and why", () => {
+  const refused = {
+    ...sources(HOME),
+    readFile: () => {
+      throw new Error("not a regular file");
+    },
+  };
+  assert.throws(() => resolveAwsCredentials(refused), {
+    message: "cannot read AWS credentials file /home/u/.aws/credentials: not a regular file",
+  });
+});

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { readCredentialsFile } from "../../src/providers/credentials_file.ts";
 import { googleServiceAccountTokens } from "../../src/providers/google_auth.ts";
 import { makeServiceAccount, startFakeOAuth } from "../_helpers/fake_oauth.ts";
 
@@ -155,4 +156,27 @@ Deno.test("googleServiceAccountTokens signs with a PKCS#1 key (BEGIN RSA PRIVATE
   // The fake verified the signature with the account's public key before it answered.
   assert.equal(await tokens.token(), "fake-access-token-1");
   await oauth.close();
+});
+
+Deno.test("googleServiceAccountTokens refuses a named pipe without opening it, which would wait for a writer", async () => {
+  const dir = await Deno.makeTempDir();
+  const fifo = `${dir}/sa.json`;
+  await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  // Opening the pipe would not hang the test: this writer hands whoever opens it "{}" and ends.
+  const writer = new Deno.Command("sh", { args: ["-c", `printf '{}' > "$0"`, fifo], stdout: "null" }).spawn();
+  try {
+    assert.throws(() => googleServiceAccountTokens({ credentialsFile: fifo }), {
+      message: `cannot read service-account file ${fifo}: not a regular file`,
+    });
+    assert.throws(() => readCredentialsFile(dir), { message: "not a regular file" });
+    assert.throws(() => readCredentialsFile(`${dir}/gone.json`), Deno.errors.NotFound);
+  } finally {
+    try {
+      writer.kill();
+    } catch {
+      // It found a reader and ended.
+    }
+    await writer.status;
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { StreamTimeoutError, type TimeoutKind } from "../../src/stream/timeouts.ts";
-import { WatchedReader } from "../../src/stream/watched_reader.ts";
+import { setDeadline, WatchedReader } from "../../src/stream/watched_reader.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
 
@@ -189,4 +189,91 @@ Deno.test("WatchedReader takes empty chunks as the source's activity, never hand
     "120 ms without a byte for the client, but never 50 without one from the source",
   );
   assert.equal(pings, 4, "a keep-alive every 30 ms of the reader's silence, empty chunks or not");
+});
+
+/**
+ * {@linkcode watched} whose reader's clock can jump ahead of its timers: `stall(ms)` is relay standing
+ * still (SIGSTOP, a paused VM) for `ms`, its timers firing only at the next `advance`, that late.
+ */
+function stallable(options: { firstByteMs?: number; idleMs?: number }) {
+  const source = controlledStream();
+  const clock = new FakeClock();
+  let stood = 0;
+  const timeouts: TimeoutKind[] = [];
+  const reader = new WatchedReader(source.body.getReader(), {
+    ...options,
+    onTimeout: (kind) => timeouts.push(kind),
+    now: () => clock.now() + stood,
+    timers: clock,
+  });
+  return { source, clock, reader, timeouts, stall: (ms: number) => stood += ms };
+}
+
+Deno.test("WatchedReader gives a read whose deadline passed while relay stood still a grace for what came meanwhile", async () => {
+  const { source, clock, reader, timeouts, stall } = stallable({ idleMs: 10_000 });
+  source.push("event: ping\n");
+  await reader.read();
+  const pending = reader.read();
+  clock.advance(2_000);
+  stall(15_000);
+  clock.advance(8_000);
+  assert.deepEqual(timeouts, [], "the timer fired 15 s late: relay stood still, not the source");
+  assert.deepEqual(clock.armed, [1_000]);
+  source.push("data: {}\n\n");
+  assert.equal(new TextDecoder().decode((await pending).value), "data: {}\n\n");
+  assert.deepEqual(timeouts, []);
+});
+
+Deno.test("WatchedReader fails a read that the grace after relay stood still brings nothing", async () => {
+  const { clock, reader, timeouts, stall } = stallable({ firstByteMs: 100 });
+  const pending = reader.read();
+  stall(1_001);
+  clock.advance(100);
+  assert.deepEqual(timeouts, []);
+  clock.advance(999);
+  assert.deepEqual(timeouts, []);
+  clock.advance(1);
+  await assert.rejects(
+    pending,
+    (error) => error instanceof StreamTimeoutError && error.kind === "first_byte" && error.ms === 100,
+    "the error names the deadline, not the grace",
+  );
+  assert.deepEqual(timeouts, ["first_byte"]);
+});
+
+Deno.test("WatchedReader takes a timer a second late as a running loop's, not a stall", async () => {
+  const { clock, reader, timeouts, stall } = stallable({ idleMs: 50, firstByteMs: 50 });
+  const pending = reader.read();
+  stall(1_000);
+  clock.advance(50);
+  await assert.rejects(pending, StreamTimeoutError);
+  assert.deepEqual(timeouts, ["first_byte"]);
+});
+
+Deno.test("setDeadline expires on time on a running loop, after a grace when relay stood still, and not once cancelled", () => {
+  const clock = new FakeClock();
+  let stood = 0;
+  const deadlineClock = { now: () => clock.now() + stood, timers: clock };
+  let expired = 0;
+  setDeadline(() => expired++, 100, deadlineClock);
+  clock.advance(100);
+  assert.equal(expired, 1);
+
+  setDeadline(() => expired++, 100, deadlineClock);
+  stood += 5_000;
+  clock.advance(100);
+  assert.equal(expired, 1, "fired 5 s late: a grace first");
+  assert.deepEqual(clock.armed, [1_000]);
+  stood += 2_000;
+  clock.advance(1_000);
+  assert.equal(expired, 1, "relay stood still again during the grace: another");
+  clock.advance(1_000);
+  assert.equal(expired, 2);
+
+  const cancel = setDeadline(() => expired++, 100, deadlineClock);
+  stood += 5_000;
+  clock.advance(100);
+  cancel();
+  assert.deepEqual(clock.armed, [], "the grace's timer is the one cancelled");
+  assert.equal(expired, 2);
 });

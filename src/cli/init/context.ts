@@ -11,6 +11,7 @@ import { type ConfigSource, findConfigPath, isFile } from "../../config/find.ts"
 import { decodeConfigText } from "../../config/load.ts";
 import { canPrompt, plainReporter, type Prompter, type Reporter, terminalPrompter } from "../_prompts.ts";
 import { offeredKinds } from "./providers.ts";
+import { readCredentialsFile } from "../../providers/credentials_file.ts";
 
 /** The flags of `relay init`, as commander parses them. */
 export interface InitOptions {
@@ -96,9 +97,7 @@ export function listFindings(context: InitContext): string[] {
 function _awsProfiles(env: EnvLookup, home: string): string[] {
   const file = env("AWS_SHARED_CREDENTIALS_FILE") || join(home, ".aws", "credentials");
   try {
-    return [...Deno.readTextFileSync(file).matchAll(/^\s*\[\s*([^\]]+?)\s*\]\s*$/gm)].map((match) =>
-      match[1]
-    );
+    return [...readCredentialsFile(file).matchAll(/^\s*\[\s*([^\]]+?)\s*\]\s*$/gm)].map((match) => match[1]);
   } catch {
     return [];
   }
