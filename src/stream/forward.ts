@@ -138,11 +138,15 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     controller.error(error);
     leave(error, { kind: "client_closed", bytes, message });
   }, options);
-  const send = (chunk: Uint8Array) => {
-    if (chunk.byteLength === 0) return;
+  let lastByte = 0;
+  /** Whether anything went out: a mask may hold a whole chunk that could begin its key. */
+  const send = (chunk: Uint8Array): boolean => {
+    if (chunk.byteLength === 0) return false;
     bytes += chunk.byteLength;
+    lastByte = chunk[chunk.byteLength - 1];
     boundary.see(chunk);
     controller.enqueue(chunk);
+    return true;
   };
   const emit = mask ? (chunk: Uint8Array) => send(mask.apply(chunk)) : send;
   const sendHeld = () => {
@@ -150,7 +154,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     if (held) send(held);
   };
   // After a cancel (`finished`), the read it settled has nowhere to go.
-  const onChunk = (result: ReadableStreamReadResult<Uint8Array>) => {
+  const onChunk = (result: ReadableStreamReadResult<Uint8Array>): void | Promise<void> => {
     if (finished) return;
     if (result.done) {
       const cut = options.unfinished?.();
@@ -163,17 +167,42 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
       finish({ kind: "complete", bytes });
       return;
     }
+    let handed: boolean;
     try {
-      emit(result.value);
+      handed = emit(result.value);
       observe?.(result.value);
     } catch (error) {
       onFailure(error);
       return;
     }
-    if (ended?.()) endAtLastEvent();
-    else client?.handed();
+    if (ended?.()) return endAtLastEvent();
+    if (handed) client?.handed();
+    // A pull that enqueues nothing is never repeated: with nothing handed on, read on.
+    else return reader.read().then(onChunk, onFailure);
   };
-  const endAtLastEvent = () => {
+  /**
+   * Ends the body after the source's last event. An event whose last CRLF came split after its CR (a
+   * CR alone ends a line, so the event is whole) waits up to `_DRAIN_MS` for its LF, the source's last
+   * byte, which a byte-faithful body must not lose.
+   */
+  const endAtLastEvent = (): void | Promise<void> => {
+    if (lastByte !== _CR) return closeAtLastEvent();
+    const timers = options.timers ?? realTimers;
+    return new Promise<void>((resolve) => {
+      let waiting = true;
+      const stopWaiting = () => {
+        waiting = false;
+        timers.clearTimeout(timer);
+        resolve();
+      };
+      const timer = timers.setTimeout(stopWaiting, _DRAIN_MS);
+      reader.read().then((read) => {
+        if (waiting && !finished && !read.done && read.value[0] === _LF) emit(read.value.subarray(0, 1));
+      }, () => {}).finally(stopWaiting);
+    }).then(closeAtLastEvent);
+  };
+  const closeAtLastEvent = () => {
+    if (finished) return;
     sendHeld();
     controller.close();
     if (afterHead) headIsOut();
@@ -243,6 +272,9 @@ function _drainThenCancel(reader: WatchedReader, timers: Timers): void {
 }
 
 const _DRAIN_MS = 1_000;
+
+const _CR = 0x0d;
+const _LF = 0x0a;
 
 /**
  * How long a client has kept relay waiting since it was last handed something, and `onStalled` once

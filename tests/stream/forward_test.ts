@@ -70,6 +70,56 @@ Deno.test("forwardBody masks the key across chunks; what may begin it goes out w
   });
 });
 
+Deno.test("forwardBody reads on when the mask holds a whole chunk that may begin the key, instead of stalling", async () => {
+  const key = "sk-ant-api03-AAAAbbbbCCCCdddd1111x7f2";
+  const source = controlledStream();
+  const reader = forwardBody(new WatchedReader(source.body.getReader()), {
+    sse: true,
+    mask: SecretMask.for(key),
+  }).getReader();
+  const read = async () => new TextDecoder().decode((await reader.read()).value);
+  source.push(bytes("event: ping\ndata: {}\n\n"));
+  assert.equal(await read(), "event: ping\ndata: {}\n\n");
+  const next = read();
+  // Only the key's first letter: held, nothing handed on, so the client's read waits for what follows.
+  source.push(bytes("s"));
+  assert.ok(await settlesWithin(source.whenRead(), 5_000), "the source is read again");
+  source.push(bytes("ome text"));
+  assert.ok(await settlesWithin(next, 5_000), "a pull that handed nothing on is not the last");
+  assert.equal(await next, "some text");
+});
+
+Deno.test("forwardBody keeps the LF of a last event whose CRLF came split after its CR, and waits at most a second for it", async () => {
+  for (const lf of [true, false]) {
+    const source = controlledStream();
+    const clock = new FakeClock();
+    const stop = "event: message_stop\r\ndata: {}\r\n\r";
+    let ended = false;
+    const outcome = Promise.withResolvers<ForwardOutcome>();
+    const reader = forwardBody(new WatchedReader(source.body.getReader()), {
+      sse: true,
+      // As the usage tap does: a CR ends a line, so the event ends at it.
+      observe: (chunk) => ended ||= new TextDecoder().decode(chunk).endsWith("\r\n\r"),
+      ended: () => ended,
+      onDone: outcome.resolve,
+      timers: clock,
+    }).getReader();
+    const body = (async () => {
+      let text = "";
+      for (let read = await reader.read(); !read.done; read = await reader.read()) {
+        text += new TextDecoder().decode(read.value);
+      }
+      return text;
+    })();
+    source.push(bytes(stop));
+    assert.ok(await settlesWithin(source.whenRead(), 5_000), "the LF is waited for");
+    if (lf) source.push(bytes("\n"));
+    else clock.advance(1_000);
+    assert.equal(await body, lf ? `${stop}\n` : stop);
+    assert.deepEqual(await outcome.promise, { kind: "complete", bytes: stop.length + (lf ? 1 : 0) });
+  }
+});
+
 Deno.test("forwardBody ends a failed SSE body on an event boundary with event: error", async () => {
   const { source, reader, outcome } = forwarded();
   await reader.read();
