@@ -32,7 +32,8 @@ export function usageCommand(setExitCode: (code: number) => void) {
     )
     .option(
       "--since <when>",
-      "start of the period: a duration back from now (24h, 7d) or a UTC date (YYYY-MM-DD)",
+      "start of the period, which has no end: a duration back from now (24h, 7d) or a UTC date " +
+        "(YYYY-MM-DD)",
       _parseSince,
       "24h",
     )
@@ -46,8 +47,8 @@ export function usageCommand(setExitCode: (code: number) => void) {
 /**
  * The start of a `--since` period in wall-clock ms: `24h` or `7d` back from `now`, or a date
  * (`2026-11-01`, midnight UTC). Throws an `InvalidArgumentError` saying what is wrong with anything
- * else: not a duration or a real date, a duration back past 1970-01-01 (where the ledger's times
- * start), or a date in the future.
+ * else: not a duration or a real date, a time before 1970-01-01 (where the ledger's times start), or
+ * a date that has not begun anywhere yet.
  *
  * @example
  * ```ts
@@ -60,15 +61,28 @@ export function parseSince(value: string, now: number): number {
   if (since === undefined) {
     throw new InvalidArgumentError("expected a duration such as 24h or 7d, or a date such as 2026-11-01");
   }
-  if (since > now) throw new InvalidArgumentError("a date in the future: the period would hold nothing");
+  // A date is UTC, yet the user may mean their own: it is refused only once it is in the future in
+  // every time zone, the earliest (UTC+14, Kiritimati) included, whatever zone this machine is in.
+  if (since > now + _EARLIEST_ZONE_MS) {
+    throw new InvalidArgumentError(
+      `a date in the future: ${value} has not begun anywhere yet (a date is read as ${value} 00:00 UTC)`,
+    );
+  }
   return since;
 }
+
+/** How far ahead of UTC the earliest time zone is (UTC+14): where each date begins first. */
+const _EARLIEST_ZONE_MS = 14 * 3_600_000;
 
 function _since(value: string, now: number): number | undefined {
   if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
     const time = Date.parse(`${value}T00:00:00Z`);
     // `Date.parse` rolls an impossible day over (2026-02-30 is 2026-03-02); only a real date reads back the same.
-    return Number.isNaN(time) || new Date(time).toISOString().slice(0, 10) !== value ? undefined : time;
+    if (Number.isNaN(time) || new Date(time).toISOString().slice(0, 10) !== value) return undefined;
+    if (time < 0) {
+      throw new InvalidArgumentError("a date before 1970-01-01, where the ledger's times start");
+    }
+    return time;
   }
   const back = parseDuration(value);
   if (back === undefined) return undefined;
@@ -99,16 +113,13 @@ async function _usage(
   } catch (error) {
     return reportConfigError(error);
   }
+  const now = Date.now();
+  const since = parseSince(options.since, now);
   let store: LedgerStore;
   try {
     store = LedgerStore.open(path, { readOnly: true });
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) {
-      console.error(
-        `relay cannot read the ledger ${path}: ${errorMessage(error)}`,
-      );
-      return 1;
-    }
+    if (!(error instanceof Deno.errors.NotFound)) return _unreadable(path, error);
     console.error(
       enabled
         ? `no ledger at ${path} yet: relay serve creates it when it starts`
@@ -116,20 +127,25 @@ async function _usage(
     );
     return 1;
   }
+  let report: UsageReport;
   try {
-    const now = Date.now();
-    const report = usageReport(store.database, {
-      since: parseSince(options.since, now),
-      until: now,
-      by: options.by,
-    });
-    console.log(
-      options.json ? terminalSafeJson(_json(report, path), 2) : formatUsage(report, path, _colours()),
-    );
+    // No end: a record stamped after now (by a clock since set back) is still the period's.
+    report = usageReport(store.database, { since, by: options.by, now });
+  } catch (error) {
+    // A file that opens may still fail to read: corrupt pages are found by the query that meets them.
+    return _unreadable(path, error);
   } finally {
     store.close();
   }
+  console.log(
+    options.json ? terminalSafeJson(_json(report, path), 2) : formatUsage(report, path, _colours()),
+  );
   return 0;
+}
+
+function _unreadable(path: string, error: unknown): number {
+  console.error(`relay cannot read the ledger ${path}: ${errorMessage(error)}`);
+  return 1;
 }
 
 /**

@@ -33,11 +33,39 @@ export type Admission =
   }
   | { ok: false; status: 403 | 429; message: string; retryAfterS?: number };
 
+/** A calendar month (UTC) in wall-clock ms: from its first midnight (`since`) to the next month's. */
+export interface Month {
+  since: number;
+  until: number;
+}
+
+/**
+ * What the ledger file holds of `clients`' spend in `month`, by name, in USD; `undefined` when it
+ * could not be read (the reader said why).
+ */
+export type SpendReader = (
+  month: Month,
+  clients: readonly string[],
+) => ReadonlyMap<string, number> | undefined;
+
 export interface ClientRegistryOptions {
-  /** Wall-clock ms: windows reset and months turn on the calendar. */
+  /** Wall-clock ms: months turn on the calendar. */
   now?: () => number;
+  /**
+   * Monotonic ms (`performance.now` unless given), which `rpm` and `tpm` windows run on: on the wall
+   * clock, a step back of an hour would refuse a client for that hour.
+   */
+  monotonic?: () => number;
   /** What each client spent this month before now, by name, in USD (the ledger's month to date). */
   spent?: ReadonlyMap<string, number>;
+  /**
+   * Reads budgeted clients' spend in a month the registry turns to: the calendar's next, or another
+   * one the clock was set to (and may come back from), so that a month is counted from the ledger,
+   * never from zero, and a budget spent in it stays spent. It must not throw: it is asked on the
+   * request path, once a turn. Without one (`ledger.enabled: false`) each month keeps what relay
+   * counted of it since it started.
+   */
+  readMonth?: SpendReader;
   /**
    * The prices the ledger charges by, which a budgeted client's requests in flight are held at; the
    * built-in ones unless given.
@@ -59,11 +87,12 @@ interface _Client {
  * client may send a request now. Enforced before anything is sent: a model outside the client's
  * `models` and a spent `monthly_budget_usd` get 403 (retrying cannot help), a full `rpm` or `tpm`
  * window gets 429 with `retry-after`. Budgets count what the ledger priced so far this month, kept in
- * memory so the request path never waits on the database, and read back from it after every batch it
- * writes ({@linkcode written}), so relays sharing one ledger file see each other's spend. A budgeted
- * client's request in flight holds its worst case (its estimated input and all of `max_tokens`, at its
- * model's price) until it ends, and admission counts what is held as spent: parallel requests cannot
- * all start on what is left, and a month ends above its budget by about one request's cost at most.
+ * memory so the request path never waits on the database but when the month changes (`readMonth`),
+ * and read back from it after every batch it writes ({@linkcode written}), so relays sharing one
+ * ledger file see each other's spend. A budgeted client's request in flight holds its worst case (its
+ * estimated input and all of `max_tokens`, at its model's price) until it ends, and admission counts
+ * what is held as spent: parallel requests cannot all start on what is left, and a month ends above its
+ * budget by about one request's cost at most.
  *
  * @example
  * ```ts
@@ -79,15 +108,21 @@ export class ClientRegistry {
   /** The names of the clients with a `monthly_budget_usd`, whose spend a shared ledger is read for. */
   #budgeted: string[] = [];
   readonly #now: () => number;
-  #month = 0;
-  #nextMonth = 0;
+  readonly #monotonic: () => number;
+  readonly #readMonth: SpendReader | undefined;
+  /** The month counted now: the one the clock is in. */
+  #month: Month;
   /**
-   * Each client's spend this month in billionths of a dollar, the unit costs are rounded to: whole
-   * numbers add up exactly, where ten charges of $0.10 come to $0.9999999999999999 and pass a $1 budget.
+   * Each client's spend by month (by its start) in billionths of a dollar, the unit costs are rounded
+   * to: whole numbers add up exactly, where ten charges of $0.10 come to $0.9999999999999999 and pass a
+   * $1 budget. Every month counted is kept, a few numbers each: a clock set back to one finds it.
    */
-  readonly #spent: Map<string, number>;
-  /** The part of `#spent` this relay charged that the ledger file lacks (yet, or for good if dropped). */
-  readonly #unwritten = new Map<string, number>();
+  readonly #spent = new Map<number, Map<string, number>>();
+  /**
+   * The part of `#spent` this relay charged that the ledger file lacks (yet, or for good if dropped),
+   * by month likewise.
+   */
+  readonly #unwritten = new Map<number, Map<string, number>>();
   /**
    * What each budgeted client's requests in flight hold, in billionths of a dollar. By name, as the
    * spend is, so a client a reload keeps keeps its holds; no month clears them, the requests still run.
@@ -97,9 +132,14 @@ export class ClientRegistry {
 
   constructor(clients: readonly ClientConfig[], options: ClientRegistryOptions = {}) {
     this.#now = options.now ?? Date.now;
+    this.#monotonic = options.monotonic ?? (() => performance.now());
+    this.#readMonth = options.readMonth;
     this.#pricing = options.pricing ?? new Pricing();
-    this.#setMonth(monthStart(this.#now()));
-    this.#spent = new Map([...options.spent ?? []].map(([name, usd]) => [name, toNanos(usd)]));
+    this.#month = calendarMonth(this.#now());
+    this.#spent.set(
+      this.#month.since,
+      new Map([...options.spent ?? []].map(([name, usd]) => [name, toNanos(usd)])),
+    );
     this.reconfigure(clients);
   }
 
@@ -139,7 +179,7 @@ export class ClientRegistry {
   /** A window for `limit`: `kept` when there is one (the same limit before a reload), else a new one. */
   #window(limit: number | undefined, kept: UsageWindow | undefined): UsageWindow | undefined {
     if (limit === undefined) return undefined;
-    return kept ?? new UsageWindow({ limit, now: this.#now });
+    return kept ?? new UsageWindow({ limit, now: this.#monotonic });
   }
 
   /** How many clients there are; none means relay takes any request (loopback only). */
@@ -212,7 +252,7 @@ export class ClientRegistry {
           status: 403,
           message: `monthly budget of $${budget.toFixed(2)} for client ${config.name} is spent ` +
             `(${_usd(spent)} this month${inFlight}); resets ${
-              new Date(this.#nextMonth).toISOString().slice(0, 10)
+              new Date(this.#month.until).toISOString().slice(0, 10)
             }`,
         };
       }
@@ -226,7 +266,7 @@ export class ClientRegistry {
     if (full) {
       const [window, amount, least, unit, field] = full;
       const blockedUntil = window!.blockedUntil(amount, least) ?? 0;
-      const retryAfterS = Math.max(1, Math.ceil((blockedUntil - this.#now()) / 1_000));
+      const retryAfterS = Math.max(1, Math.ceil((blockedUntil - this.#monotonic()) / 1_000));
       return {
         ok: false,
         status: 429,
@@ -276,35 +316,51 @@ export class ClientRegistry {
     };
   }
 
-  /** Adds what a request of `name` that arrived at `time` (wall-clock ms) cost to its month. */
+  /**
+   * Adds what a request of `name` that arrived at `time` (wall-clock ms) cost to its month: the month
+   * it arrived in, as the ledger counts it, whichever month the clock is in now.
+   */
   charge(name: string | undefined, costUsd: number | undefined, time: number): void {
-    if (name === undefined) return;
+    if (name === undefined || costUsd === undefined) return;
     this.#roll();
-    const nanos = this.#thisMonths(costUsd, time);
-    addNanos(this.#spent, name, nanos);
-    addNanos(this.#unwritten, name, nanos);
+    const month = this.#monthOf(time);
+    const nanos = toNanos(costUsd);
+    addNanos(_ofMonth(this.#spent, month), name, nanos);
+    addNanos(_ofMonth(this.#unwritten, month), name, nanos);
   }
 
   /**
    * Takes a batch of records, each charged before, that the ledger has just written. With `readSpent`
    * (given when other relays write to the same file) and a client with a budget, what each such client
-   * spent this month is then read back from the file (USD since a time, by client, for those clients),
+   * spent this month is then read back from the file (USD in a month, by client, for those clients),
    * so relays sharing the file see each other's spend, and what this relay charged but has not written
    * yet is added to it.
    */
   written(
     records: readonly Pick<LedgerRecord, "client" | "costUsd" | "time">[],
-    readSpent?: (since: number, clients: readonly string[]) => ReadonlyMap<string, number>,
+    readSpent?: SpendReader,
   ): void {
     this.#roll();
     for (const { client, costUsd, time } of records) {
-      if (client !== undefined) addNanos(this.#unwritten, client, -this.#thisMonths(costUsd, time));
+      if (client === undefined || costUsd === undefined) continue;
+      addNanos(_ofMonth(this.#unwritten, this.#monthOf(time)), client, -toNanos(costUsd));
     }
+    if (readSpent) this.#readBack(readSpent);
+  }
+
+  /**
+   * Sets each budgeted client's spend this month to what `read` finds of it in the file, plus what
+   * this relay charged and has not written yet; keeps the count when the file cannot be read.
+   */
+  #readBack(read: SpendReader): void {
     const budgeted = this.#budgeted;
-    if (budgeted.length === 0 || !readSpent) return;
-    const inFile = readSpent(this.#month, budgeted);
+    if (budgeted.length === 0) return;
+    const inFile = read(this.#month, budgeted);
+    if (!inFile) return;
+    const spent = _ofMonth(this.#spent, this.#month.since);
+    const unwritten = this.#unwritten.get(this.#month.since);
     for (const name of budgeted) {
-      this.#spent.set(name, toNanos(inFile.get(name) ?? 0) + (this.#unwritten.get(name) ?? 0));
+      spent.set(name, toNanos(inFile.get(name) ?? 0) + (unwritten?.get(name) ?? 0));
     }
   }
 
@@ -315,27 +371,32 @@ export class ClientRegistry {
 
   #spentNanos(name: string): number {
     this.#roll();
-    return this.#spent.get(name) ?? 0;
+    return this.#spent.get(this.#month.since)?.get(name) ?? 0;
   }
 
-  /** The billionths of a dollar a request that arrived at `time` adds to this month (none if before it). */
-  #thisMonths(costUsd: number | undefined, time: number): number {
-    return costUsd !== undefined && time >= this.#month ? toNanos(costUsd) : 0;
+  /** The start of the month a request that arrived at `time` counts in. */
+  #monthOf(time: number): number {
+    // Compared before any Date is made: nearly every request is this month's.
+    return time >= this.#month.since && time < this.#month.until ? this.#month.since : monthStart(time);
   }
 
   #roll(): void {
     // Compared before any Date is made: this runs for every request of a named client.
     const now = this.#now();
-    if (now >= this.#month && now < this.#nextMonth) return;
-    this.#setMonth(monthStart(now));
-    this.#spent.clear();
-    this.#unwritten.clear();
+    if (now >= this.#month.since && now < this.#month.until) return;
+    this.#month = calendarMonth(now);
+    // The calendar turned, or the clock was set to another month and may come back: what relay kept
+    // of a month does not hold what it wrote before a restart, nor what other relays wrote, and a
+    // budget spent there would be forgotten.
+    if (this.#readMonth) this.#readBack(this.#readMonth);
   }
+}
 
-  #setMonth(month: number): void {
-    this.#month = month;
-    this.#nextMonth = _nextMonth(month);
-  }
+/** The totals of `month` in `byMonth`, made empty if there are none yet. */
+function _ofMonth(byMonth: Map<number, Map<string, number>>, month: number): Map<string, number> {
+  let totals = byMonth.get(month);
+  if (!totals) byMonth.set(month, totals = new Map());
+  return totals;
 }
 
 const _encoder = new TextEncoder();
@@ -369,7 +430,18 @@ export function monthStart(time: number): number {
   return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
 }
 
-function _nextMonth(monthStart: number): number {
-  const date = new Date(monthStart);
-  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
+/**
+ * The calendar month (UTC) `time` falls in: what a monthly budget counts.
+ *
+ * @example
+ * ```ts
+ * calendarMonth(Date.UTC(2026, 11, 17)); // { since: Date.UTC(2026, 11, 1), until: Date.UTC(2027, 0, 1) }
+ * ```
+ */
+export function calendarMonth(time: number): Month {
+  const date = new Date(time);
+  return {
+    since: Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1),
+    until: Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1),
+  };
 }

@@ -43,7 +43,17 @@ export interface LedgerRecord extends LedgerEntry {
   costUsd?: number;
 }
 
+/** How a caller hands the ledger a record. */
+export interface RecordOptions {
+  /**
+   * Whether the caller waits for room in a full queue (the default; the promise is that wait), as a
+   * request holding a slot does. `false`: the promise resolves at once, and a record a full queue
+   * cannot take is dropped and counted.
+   */
+  waitForRoom?: boolean;
+}
+
 /** Where relay hands each ended request; the promise is the writer's backpressure. */
 export interface LedgerSink {
-  record(entry: LedgerEntry): void | Promise<void>;
+  record(entry: LedgerEntry, options?: RecordOptions): void | Promise<void>;
 }

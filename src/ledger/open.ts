@@ -4,7 +4,7 @@ import type { Config } from "../config/schema.ts";
 import type { Timers } from "../util/timers.ts";
 import type { Logger } from "../util/logger.ts";
 import { xdgHome } from "../util/xdg.ts";
-import { ClientRegistry, monthStart } from "./clients.ts";
+import { calendarMonth, ClientRegistry, type SpendReader } from "./clients.ts";
 import type { LedgerRecord } from "./entry.ts";
 import { Pricing } from "./pricing.ts";
 import { UsageRecorder } from "./recorder.ts";
@@ -82,16 +82,17 @@ export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedg
   }
   const path = ledgerPath(config.ledger.path, options.env ?? ((name) => Deno.env.get(name)));
   const store = LedgerStore.open(path, { logger: options.logger });
+  const readMonth = _spendReader(new SharedSpend(store), options.logger);
   const clients = new ClientRegistry(_clientsOf(config), {
     now,
-    spent: store.costByClientSince(monthStart(now())),
+    spent: store.costByClient(calendarMonth(now())),
+    readMonth,
     pricing,
   });
-  const spend = new SharedSpend(store);
   const writer = new LedgerWriter({
     write: (records, last) => {
       store.insert(records, { waitForLock: last });
-      _readBack(clients, records, store, spend, options.logger);
+      _readBack(clients, records, store, readMonth, options.logger);
     },
     queueSize: config.ledger.queue_size,
     flushIntervalMs: config.ledger.flush_interval,
@@ -145,19 +146,33 @@ function _readBack(
   clients: ClientRegistry,
   records: readonly LedgerRecord[],
   store: LedgerStore,
-  spend: SharedSpend,
+  readMonth: SpendReader,
   logger: Logger,
 ): void {
   try {
-    const readSpent = store.writtenByOthers()
-      ? (since: number, names: readonly string[]) => spend.read(since, names)
-      : undefined;
-    clients.written(records, readSpent);
+    clients.written(records, store.writtenByOthers() ? readMonth : undefined);
   } catch (error) {
-    logger.warn("could not read the month's spend back from the ledger", {
-      error: errorMessage(error),
-    });
+    _cannotRead(logger, error);
   }
+}
+
+/**
+ * Reads a month's spend from the file a batch at a time (`spend`), saying so and giving `undefined`
+ * when it cannot: the clients then keep their own count.
+ */
+function _spendReader(spend: SharedSpend, logger: Logger): SpendReader {
+  return (month, names) => {
+    try {
+      return spend.read(month, names);
+    } catch (error) {
+      _cannotRead(logger, error);
+      return undefined;
+    }
+  };
+}
+
+function _cannotRead(logger: Logger, error: unknown): void {
+  logger.warn("could not read the month's spend back from the ledger", { error: errorMessage(error) });
 }
 
 function _clientsOf(config: Config) {

@@ -37,7 +37,10 @@ export interface UsageTotals {
 }
 
 export interface UsageReport {
-  /** Wall-clock ms: the period is `since` (inclusive) to `until` (exclusive). */
+  /**
+   * Wall-clock ms: the period is `since` (inclusive) to `until` (exclusive). A period given no end
+   * ends now, or after its latest record if that is later (stamped by a clock since set back).
+   */
   since: number;
   until: number;
   by: UsageGroup;
@@ -57,10 +60,10 @@ const _GROUP_COLUMNS: Record<UsageGroup, string> = {
 };
 
 /**
- * Totals the ledger's requests from `since` to `until` by model, provider, key or client: requests,
- * errors, tokens, web searches, cost, requests with estimated usage, cache hit ratio and p50/p95 of
- * time to first byte and of duration, all computed in SQLite, so a long period never loads its rows
- * into relay.
+ * Totals the ledger's requests from `since` (to `until`, if given) by model, provider, key or client:
+ * requests, errors, tokens, web searches, cost, requests with estimated usage, cache hit ratio and
+ * p50/p95 of time to first byte and of duration, all computed in SQLite, so a long period never loads
+ * its rows into relay.
  *
  * @example
  * ```ts
@@ -71,14 +74,29 @@ const _GROUP_COLUMNS: Record<UsageGroup, string> = {
  */
 export function usageReport(
   database: DatabaseSync,
-  options: { since: number; until?: number; by: UsageGroup },
+  options: {
+    since: number;
+    until?: number;
+    by: UsageGroup;
+    /** Wall-clock ms, `Date.now()` unless given: where a period without `until` ends at the earliest. */
+    now?: number;
+  },
 ): UsageReport {
-  const until = options.until ?? Date.now();
+  const until = options.until ?? _end(database, options.since, options.now ?? Date.now());
   const period = [options.since, until] as const;
   const added = addedColumnsSelect(database);
   const groups = _totals(database, _GROUP_COLUMNS[options.by], added, period);
   const [total] = _totals(database, "NULL", added, period);
   return { since: options.since, until, by: options.by, groups, total: total ?? _toTotals({}) };
+}
+
+/**
+ * Where a period from `since` with no end of its own ends: `now`, or just after its latest record when
+ * that is later (the clock was set back since it was written), but never before it starts.
+ */
+function _end(database: DatabaseSync, since: number, now: number): number {
+  const latest = database.prepare("SELECT MAX(time) AS time FROM requests WHERE time >= ?").get(since)?.time;
+  return Math.max(now, since, latest == null ? 0 : Number(latest) + 1);
 }
 
 function _totals(

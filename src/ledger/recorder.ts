@@ -1,6 +1,6 @@
 import type { Logger } from "../util/logger.ts";
 import type { ClientRegistry } from "./clients.ts";
-import type { LedgerEntry, LedgerSink } from "./entry.ts";
+import type { LedgerEntry, LedgerSink, RecordOptions } from "./entry.ts";
 import type { Pricing } from "./pricing.ts";
 import type { LedgerWriter } from "./writer.ts";
 
@@ -43,7 +43,7 @@ export class UsageRecorder implements LedgerSink {
     this.#unpriced = new Set();
   }
 
-  record(entry: LedgerEntry): void | Promise<void> {
+  record(entry: LedgerEntry, options?: RecordOptions): void | Promise<void> {
     const model = entry.upstreamModel ?? entry.model;
     const costUsd = entry.usage ? this.#pricing.cost(model, entry.usage, entry.provider) : 0;
     if (
@@ -57,6 +57,6 @@ export class UsageRecorder implements LedgerSink {
       });
     }
     this.#options.clients?.charge(entry.client, costUsd, entry.time);
-    return this.#options.writer?.record({ ...entry, costUsd });
+    return this.#options.writer?.record({ ...entry, costUsd }, options);
   }
 }

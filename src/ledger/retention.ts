@@ -9,9 +9,15 @@ const _DAY = 86_400_000;
  * runs its statements back to back, on relay's thread.
  */
 const _CHUNK = 10_000;
+/**
+ * How long after start the first prune waits: a machine just booted may not have set its clock yet (NTP
+ * most often does within a minute or two of the network coming up), and a clock far ahead then would
+ * take every record for old. Nothing is lost by waiting: pruning is hourly anyway.
+ */
+const _FIRST_PRUNE_DELAY_MS = 5 * 60_000;
 
 export interface RetentionOptions {
-  store: Pick<LedgerStore, "deleteBefore">;
+  store: Pick<LedgerStore, "deleteBefore" | "database">;
   /** Records older than this many days go (`ledger.retention_days`), this month's excepted. */
   retentionDays: number;
   /** How often to prune; hourly unless given. */
@@ -23,9 +29,11 @@ export interface RetentionOptions {
 }
 
 /**
- * Deletes ledger records older than `retentionDays`: once at {@linkcode start}, then every
+ * Deletes ledger records older than `retentionDays`: five minutes after {@linkcode start}, then every
  * `intervalMs`, until {@linkcode stop}. Records of the current calendar month (UTC) stay whatever
- * their age: monthly budgets are read back from them when relay starts.
+ * their age: monthly budgets are read back from them when relay starts. While the ledger holds a record
+ * newer than the clock, the clock is wrong (stepped back, or it was ahead when that record was
+ * written): nothing is pruned until the clock has passed that record, and the first such round says so.
  *
  * @example
  * ```ts
@@ -40,6 +48,8 @@ export class Retention {
   readonly #timers: Timers;
   readonly #now: () => number;
   #timer: unknown;
+  // Whether the last round found the clock behind the ledger: only the first of a run says so.
+  #clockBehind = false;
 
   constructor(options: RetentionOptions) {
     if (!(options.retentionDays > 0)) {
@@ -50,14 +60,14 @@ export class Retention {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Prunes now and keeps pruning on schedule. */
+  /** Prunes on schedule: first five minutes from now, then every `intervalMs`. */
   start(): void {
     this.stop();
     const round = () => {
       this.prune();
       this.#timer = this.#timers.setTimeout(round, this.#options.intervalMs ?? 3_600_000);
     };
-    round();
+    this.#timer = this.#timers.setTimeout(round, _FIRST_PRUNE_DELAY_MS);
   }
 
   stop(): void {
@@ -66,12 +76,16 @@ export class Retention {
     this.#timer = undefined;
   }
 
-  /** Deletes every record older than the retention period, and not of this month; returns how many went. */
+  /**
+   * Deletes every record older than the retention period, and not of this month, unless the clock is
+   * behind the newest record; returns how many went.
+   */
   prune(): number {
     const now = this.#now();
     const before = Math.min(now - this.#options.retentionDays * _DAY, monthStart(now));
     let deleted = 0;
     try {
+      if (this.#behindLedger(now)) return 0;
       for (let chunk = _CHUNK; chunk === _CHUNK;) {
         chunk = this.#options.store.deleteBefore(before, _CHUNK);
         deleted += chunk;
@@ -87,5 +101,20 @@ export class Retention {
       });
     }
     return deleted;
+  }
+
+  /** Whether the ledger holds a record newer than `now`; said in the log when a run of them starts. */
+  #behindLedger(now: number): boolean {
+    const newest = this.#options.store.database.prepare("SELECT MAX(time) AS time FROM requests").get()?.time;
+    const behind = typeof newest === "number" && newest > now;
+    if (behind && !this.#clockBehind) {
+      this.#options.logger.warn("ledger pruning skipped", {
+        newest_record: new Date(newest).toISOString(),
+        now: new Date(now).toISOString(),
+        hint: "the clock is behind records already written: nothing is pruned until it has passed them",
+      });
+    }
+    this.#clockBehind = behind;
+    return behind;
   }
 }

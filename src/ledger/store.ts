@@ -117,6 +117,12 @@ export class LedgerStore {
   #sidecars: { path: string; id: _FileId }[] = [];
   /** SQLite's `data_version` when last asked; it moves only when another connection commits. */
   #dataVersion = 0;
+  /**
+   * Whether the file was found removed or replaced and not opened again since: a file relay cannot
+   * open (garbage, a newer relay's, a folder it may not write) fails every batch until someone fixes
+   * it, and saying so each time would bury the log.
+   */
+  #lost = false;
 
   private constructor(path: string, options: LedgerStoreOptions) {
     this.path = path;
@@ -144,8 +150,18 @@ export class LedgerStore {
     if (this.#readOnly) throw new Error(`${this.path} is open read-only`);
     if (records.length === 0) return;
     if (this.#replaced()) {
-      this.#logger?.warn("ledger file was removed or replaced; reopening it", { path: this.path });
-      this.#reopen();
+      // Once a spell, at its first: the writer warns once too, with why the file would not open.
+      this.#logger?.[this.#lost ? "debug" : "warn"]("ledger file was removed or replaced; reopening it", {
+        path: this.path,
+      });
+      this.#lost = true;
+      try {
+        this.#reopen();
+      } catch (error) {
+        // SQLite's reason ("file is not a database") does not say which file.
+        throw new Error(`cannot reopen ${this.path}: ${errorMessage(error)}`, { cause: error });
+      }
+      this.#lost = false;
     }
     const insert = this.#insert!;
     this.#begin(waitForLock);
@@ -202,32 +218,33 @@ export class LedgerStore {
   }
 
   /**
-   * What each client spent since `time` (wall-clock ms), in USD, for the monthly budgets. Costs are
-   * added up in whole billionths of a dollar, as `Pricing.cost` rounds them, so the total is exact and
-   * the same as relay's own count of them.
+   * What each client spent from `since` to `until` (wall-clock ms, `until` excluded: a month), in USD,
+   * for the monthly budgets; a row stamped later (by a clock since set back) is not this month's.
+   * Costs are added up in whole billionths of a dollar, as `Pricing.cost` rounds them, so the total is
+   * exact and the same as relay's own count of them.
    */
-  costByClientSince(time: number): Map<string, number> {
+  costByClient({ since, until }: { since: number; until: number }): Map<string, number> {
     const rows = this.#database.prepare(
       "SELECT client, SUM(ROUND(cost_usd * 1e9)) / 1e9 AS cost FROM requests WHERE time >= ? AND " +
-        "client IS NOT NULL GROUP BY client",
-    ).all(time);
+        "time < ? AND client IS NOT NULL GROUP BY client",
+    ).all(since, until);
     return new Map(rows.map((row) => [String(row.client), Number(row.cost ?? 0)]));
   }
 
   /**
-   * What each of `clients` spent since `time` in the rows after row `afterId`, in whole billionths of a
-   * dollar, and the last row it read: a caller that keeps the totals reads each row once.
+   * What each of `clients` spent from `since` to `until` in the rows after row `afterId`, in whole
+   * billionths of a dollar, and the last row it read: a caller that keeps the totals reads each row once.
    */
   costByClientAfter(
     afterId: number,
-    time: number,
+    { since, until }: { since: number; until: number },
     clients: readonly string[],
   ): { lastId: number; nanos: Map<string, number> } {
     const lastId = Number(this.#lastIdQuery.get()?.id ?? 0);
     const rows = this.#database.prepare(
       "SELECT client, SUM(ROUND(cost_usd * 1e9)) AS nanos FROM requests WHERE id > ? AND id <= ? AND " +
-        `time >= ? AND client IN (${clients.map(() => "?").join(", ")}) GROUP BY client`,
-    ).all(afterId, lastId, time, ...clients);
+        `time >= ? AND time < ? AND client IN (${clients.map(() => "?").join(", ")}) GROUP BY client`,
+    ).all(afterId, lastId, since, until, ...clients);
     return { lastId, nanos: new Map(rows.map((row) => [String(row.client), Number(row.nanos ?? 0)])) };
   }
 

@@ -1,6 +1,6 @@
 import { realTimers, type Timers } from "../util/timers.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
-import type { LedgerRecord } from "./entry.ts";
+import type { LedgerRecord, RecordOptions } from "./entry.ts";
 import { LedgerBusyError } from "./busy.ts";
 import { errorMessage } from "../util/error_message.ts";
 
@@ -10,7 +10,7 @@ export interface LedgerWriterOptions {
    * written as relay stops, when waiting out another writer's lock stalls nothing.
    */
   write: (records: readonly LedgerRecord[], last: boolean) => void;
-  /** Most records held for the next batch (`ledger.queue_size`); more wait for room. */
+  /** Most records held for the next batch (`ledger.queue_size`); more wait for room, or are dropped. */
   queueSize: number;
   /** Longest a record is held before its batch is written (`ledger.flush_interval`). */
   flushIntervalMs: number;
@@ -23,11 +23,15 @@ export interface LedgerWriterOptions {
  * Takes records off the request path and writes them in batches, one transaction each: a batch goes
  * `flushIntervalMs` after the first record of it arrived, or at once when the queue is full.
  *
- * It never drops a record to make room: while the queue is full, {@linkcode record} returns a promise
- * that resolves only once its record is queued, which is the backpressure relay passes on (a request's
- * slot is held until its record is in). Records are dropped only when the database refuses a batch
- * while others wait for room, arrive after {@linkcode close}, or are still held when the last write at
- * `close` fails; each time `dropped` counts them and a warning says so. A failed batch with nobody waiting is kept and tried again.
+ * It never drops a record a caller waits for: while the queue is full, {@linkcode record} returns a
+ * promise that resolves only once its record is queued, which is the backpressure relay passes on (a
+ * request's slot is held until its record is in, so at most `server.max_concurrent` records wait). A
+ * caller that does not wait (relay's own answers, which hold no slot) has its record queued, the queue
+ * written at once if full, or dropped while a full queue cannot be written (locked, failing). Records
+ * are also dropped when the database refuses a batch while others wait for room, arrive after
+ * {@linkcode close}, or are still held when the last write at `close` fails; `dropped` counts them all
+ * and a warning says so (for records no one waited for, once a spell of failed tries). A failed batch
+ * with nobody waiting is kept and tried again.
  *
  * @example
  * ```ts
@@ -47,6 +51,8 @@ export class LedgerWriter {
   #dropped = 0;
   /** The warning of the spell of failed tries under way; `undefined` while batches go in. */
   #spell: string | undefined;
+  /** Records no one waited for dropped since a batch last went in: warned about at the first only. */
+  #droppedUnwaited = 0;
 
   constructor(options: LedgerWriterOptions) {
     if (!(options.queueSize >= 1)) {
@@ -71,21 +77,35 @@ export class LedgerWriter {
     return this.#queue.length + this.#waiting.length;
   }
 
-  /** Queues `record`; the promise resolves at once while there is room, else once there is. */
-  record(record: LedgerRecord): Promise<void> {
+  /**
+   * Queues `record`; the promise resolves at once while there is room, else once there is. With
+   * `waitForRoom: false` it always resolves at once: a full queue is written first, and the record is
+   * dropped if it cannot be (a spell of failed tries under way, or this one failing).
+   */
+  record(record: LedgerRecord, { waitForRoom = true }: RecordOptions = {}): Promise<void> {
     if (this.#closed) {
       this.#drop(1, "the ledger is closed");
       return Promise.resolve();
     }
-    if (this.#queue.length < this.#options.queueSize) {
+    // A queue that is full only until its timer fires (at the next turn) is no reason to drop anything.
+    if (!waitForRoom && this.#full() && this.#spell === undefined) this.flush();
+    if (!this.#full()) {
       this.#queue.push(record);
-      this.#schedule(this.#queue.length < this.#options.queueSize ? this.#options.flushIntervalMs : 0);
+      this.#schedule(this.#full() ? 0 : this.#options.flushIntervalMs);
+      return Promise.resolve();
+    }
+    if (!waitForRoom) {
+      this.#dropUnwaited();
       return Promise.resolve();
     }
     const { promise, resolve } = Promise.withResolvers<void>();
     this.#waiting.push({ record, queued: resolve });
     this.#schedule(0);
     return promise;
+  }
+
+  #full(): boolean {
+    return this.#queue.length >= this.#options.queueSize;
   }
 
   /** Writes every record held now, then those that were waiting for room, each batch in one transaction. */
@@ -97,9 +117,14 @@ export class LedgerWriter {
       try {
         this.#options.write(batch, this.#closed);
         this.#written += batch.length;
+        const dropped = this.#droppedUnwaited;
+        this.#droppedUnwaited = 0;
         if (this.#spell !== undefined) {
           this.#spell = undefined;
-          this.#options.logger.info("ledger written again", { records: batch.length });
+          this.#options.logger.info("ledger written again", {
+            records: batch.length,
+            dropped: dropped > 0 ? dropped : undefined,
+          });
         }
         this.#options.logger.debug("ledger batch written", {
           records: batch.length,
@@ -167,12 +192,26 @@ export class LedgerWriter {
     this.#timer = undefined;
   }
 
-  #drop(count: number, reason: string): void {
+  #drop(count: number, reason: string, level: "warn" | "debug" = "warn"): void {
     this.#dropped += count;
-    this.#options.logger.warn("ledger dropped records", {
+    this.#options.logger[level]("ledger dropped records", {
       records: count,
       dropped_total: this.#dropped,
       reason,
     });
+  }
+
+  /**
+   * Drops a record no one waits for, the queue being full and unwritable. Warned about at the first
+   * of a spell only (the end of the spell says how many went): a flood of refusals while another
+   * writer holds the lock would be a warning each.
+   */
+  #dropUnwaited(): void {
+    this.#droppedUnwaited++;
+    this.#drop(
+      1,
+      "the queue is full and cannot be written, and relay's own answers (refusals, errors) do not wait for it",
+      this.#droppedUnwaited === 1 ? "warn" : "debug",
+    );
   }
 }

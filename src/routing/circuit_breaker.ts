@@ -20,7 +20,10 @@ export interface CircuitBreakerOptions {
    * of a provider that went down) do not probe together; 0.2.
    */
   jitterRatio?: number;
-  /** ms; `Date.now` unless given. */
+  /**
+   * Monotonic ms; `performance.now` unless given. Never the wall clock: a step back of an hour (NTP,
+   * a suspended VM) would keep an open breaker refusing for that hour more.
+   */
   now?: () => number;
   /** In [0, 1); `Math.random` unless given. */
   random?: () => number;
@@ -94,7 +97,7 @@ export class CircuitBreaker {
       throw new RangeError("maxCooldownMs must be at least cooldownMs");
     }
     this.#jitterRatio = options.jitterRatio ?? 0.2;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
     this.#random = options.random ?? Math.random;
     this.#onTransition = options.onTransition;
   }
@@ -105,7 +108,7 @@ export class CircuitBreaker {
     return this.#state;
   }
 
-  /** While open, when it lets a probe through, in ms; `undefined` otherwise. */
+  /** While open, when it lets a probe through, on the clock `now` reads; `undefined` otherwise. */
   get retryAt(): number | undefined {
     return this.state === "open" ? this.#retryAt : undefined;
   }
@@ -136,6 +139,16 @@ export class CircuitBreaker {
       if (this.state === "closed" && this.#closedPermits.has(permit)) this.#failures = [];
       return;
     }
+    this.reset();
+  }
+
+  /**
+   * Closes the breaker at once, whatever its state, its count of failures and its cooldown back to
+   * their start: what a probe's success does, and what an operator switching a provider or key on asks
+   * for (they expect it tried again now, not once a cooldown is over). A probe still out then counts
+   * for nothing.
+   */
+  reset(): void {
     this.#probe = undefined;
     this.#failures = [];
     this.#cooldownMs = this.#baseCooldownMs;

@@ -41,7 +41,7 @@ export type FailureAction =
 export interface FailureDecision {
   /** See {@linkcode FailureAction}. */
   action: FailureAction;
-  /** A 429's key rests until then, in ms since the epoch (`KeyPool.cool`). */
+  /** A 429's key rests until then, on the clock `now` was read off (`KeyPool.cool`). */
   coolKeyUntil?: number;
   /** Whether it counts toward the key's and the provider's circuit breakers (`onFailure`). */
   countsForBreaker: boolean;
@@ -96,13 +96,17 @@ const _STATUS_FOR_ERROR_TYPE: Record<string, number> = {
  * refused key must leave the rotation. An `error` event is not overridden: its headers came with a 2xx.
  *
  * A 429's key cools until `retry-after`, else the unified quota's reset when it says `rejected`, else
- * the latest reset of the windows it reports empty, else `defaultCoolMs` from now.
+ * the latest reset of the windows it reports empty, else `defaultCoolMs` from now. A reset or a
+ * `retry-after` date already past counts as none.
  *
- * @param now ms since the epoch.
+ * @param now monotonic ms, which the decision's instants are on.
+ * @param wallNow the wall clock at that moment, which upstream dates are read against
+ *   (`readRateLimitHeaders`); left out, `now` is the wall clock itself.
  *
  * @example
  * ```ts
- * const decision = classifyFailure({ kind: "http", status: response.status, headers: response.headers }, Date.now());
+ * const outcome = { kind: "http", status: response.status, headers: response.headers } as const;
+ * const decision = classifyFailure(outcome, performance.now(), Date.now());
  * if (decision.coolKeyUntil !== undefined) pool.cool(key, decision.coolKeyUntil);
  * if (decision.action === "disable_key") pool.disable(key, decision.reason);
  * if (decision.countsForBreaker) breaker.onFailure(permit);
@@ -111,6 +115,7 @@ const _STATUS_FOR_ERROR_TYPE: Record<string, number> = {
 export function classifyFailure(
   outcome: UpstreamOutcome,
   now: number,
+  wallNow = now,
   options: ClassifyOptions = {},
 ): FailureDecision {
   switch (outcome.kind) {
@@ -123,7 +128,7 @@ export function classifyFailure(
     case "http":
       return _classifyStatus(
         outcome.status,
-        outcome.headers,
+        readRateLimitHeaders(outcome.headers, now, wallNow),
         now,
         options,
         `${outcome.status} from upstream`,
@@ -134,7 +139,7 @@ export function classifyFailure(
     case "stream_error":
       return _classifyStatus(
         _STATUS_FOR_ERROR_TYPE[outcome.errorType] ?? 500,
-        outcome.headers,
+        readRateLimitHeaders(outcome.headers, now, wallNow),
         now,
         options,
         `${outcome.errorType} event before message_start`,
@@ -151,7 +156,7 @@ function _shouldRetry(headers: Headers): boolean | undefined {
 
 function _classifyStatus(
   status: number,
-  headers: Headers,
+  snapshot: RateLimitSnapshot,
   now: number,
   options: ClassifyOptions,
   reason: string,
@@ -160,7 +165,6 @@ function _classifyStatus(
   if (status === 401 || status === 402 || status === 403) {
     return { action: "disable_key", countsForBreaker: false, reason };
   }
-  const snapshot = readRateLimitHeaders(headers, now);
   const limited = status === 429;
   const unhealthy = status === 408 || status >= 500;
   const keyCooling = limited

@@ -24,7 +24,11 @@ export interface PoolKey<K> {
 
 /** How a {@linkcode KeyPool} keeps time. */
 export interface KeyPoolOptions {
-  /** Wall-clock ms (`Date.now` unless given): upstream resets are wall-clock instants. */
+  /**
+   * Monotonic ms (`performance.now` unless given), which cooling and windows run on, and upstream
+   * resets are given on (`readRateLimitHeaders`, `classifyFailure`): on the wall clock, a step back of
+   * an hour would keep a key cooled for that hour more.
+   */
   now?: () => number;
   /** How long a window lasts when the upstream names no reset; one minute. */
   windowMs?: number;
@@ -51,11 +55,11 @@ export type KeyPick<K> =
 export interface KeyStatus {
   /** Why it was taken out of rotation (a 401 or 403), when it was. */
   disabled?: string;
-  /** Until when a 429 rests it, in ms since the epoch, while it does. */
+  /** Until when a 429 rests it, on the pool's clock, while it does. */
   cooledUntil?: number;
   /** How spent its fullest window is, 0 to 1. */
   ratio: number;
-  /** When that window resets, in ms since the epoch, while it counts anything. */
+  /** When that window resets, on the pool's clock, while it counts anything. */
   resetAt?: number;
 }
 
@@ -156,11 +160,11 @@ class _KeyState {
  *
  * @example
  * ```ts
- * const pool = new KeyPool([{ key: "sk-1", limits: { rpm: 50 } }, { key: "sk-2" }], { now: Date.now });
+ * const pool = new KeyPool([{ key: "sk-1", limits: { rpm: 50 } }, { key: "sk-2" }]);
  * const pick = pool.pick(estimateTokens(body));
  * if (pick.kind === "key") {
  *   const response = await send(pick.key);
- *   pool.observe(pick.key, readRateLimitHeaders(response.headers, Date.now()));
+ *   pool.observe(pick.key, readRateLimitHeaders(response.headers, performance.now(), Date.now()));
  *   // ... once the usage is in:
  *   pool.settle(pick.reservation, { input: usage.input_tokens, output: usage.output_tokens });
  * }
@@ -173,7 +177,7 @@ export class KeyPool<K> {
 
   /** A pool of `keys`, each once, in the order ties are broken until each has been picked. */
   constructor(keys: readonly PoolKey<K>[], options: KeyPoolOptions = {}) {
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
     for (const { key, limits } of keys) {
       if (this.#keys.has(key)) throw new Error("a key pool cannot hold the same key twice");
       this.#keys.set(key, new _KeyState(limits ?? {}, { ...options, now: this.#now }));
@@ -262,7 +266,7 @@ export class KeyPool<K> {
   }
 
   /**
-   * The earliest instant, in ms since the epoch, at which some enabled key can take a request of
+   * The earliest instant, on the pool's clock, at which some enabled key can take a request of
    * `estimate` tokens: now when one can already, `undefined` when every key is disabled or excluded.
    */
   earliestReset(estimate: TokenCount = _NOTHING, exclude?: ReadonlySet<K>): number | undefined {

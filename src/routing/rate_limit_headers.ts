@@ -2,7 +2,9 @@
  * What an upstream's response headers say about its rate limits, in one normalised shape: Anthropic's
  * `anthropic-ratelimit-*` (read by prefix, so new windows of the subscription's unified family arrive
  * without a code change), `retry-after`/`retry-after-ms`, and the `x-ratelimit-*` family OpenAI-style
- * upstreams send. Every instant comes out as milliseconds since the epoch.
+ * upstreams send. Every instant comes out on relay's monotonic clock, which its deadlines run on: an
+ * upstream's date is turned into it once, as the answer arrives, so a step of the wall clock after that
+ * (NTP, a suspended VM) moves no reset.
  */
 
 /** The windows relay counts per key: requests, all tokens, input tokens and output tokens. */
@@ -14,7 +16,7 @@ export interface RateLimitWindow {
   limit?: number;
   /** What is left of it now. */
   remaining?: number;
-  /** When the window is fully replenished, in ms since the epoch. */
+  /** When the window is fully replenished, on the monotonic clock. */
   resetAt?: number;
 }
 
@@ -24,7 +26,7 @@ export interface UnifiedWindow {
   status?: string;
   /** Share of the window used, 0 to 1. */
   utilization?: number;
-  /** In ms since the epoch. */
+  /** On the monotonic clock. */
   resetAt?: number;
 }
 
@@ -43,7 +45,10 @@ export interface UnifiedRateLimit extends UnifiedWindow {
 export interface RateLimitSnapshot {
   /** The windows the response described. */
   windows: Partial<Record<RateLimitWindowName, RateLimitWindow>>;
-  /** How long the upstream asks to be left alone, from `retry-after-ms` or else `retry-after`. */
+  /**
+   * How long the upstream asks to be left alone, from `retry-after-ms` or else `retry-after`; a
+   * `retry-after` date already past (the upstream's clock behind relay's) says nothing and is left out.
+   */
   retryAfterMs?: number;
   /** Set when any `anthropic-ratelimit-unified-*` header was usable. */
   unified?: UnifiedRateLimit;
@@ -95,16 +100,19 @@ const _MAX_AHEAD_MS = 31 * 24 * 3_600_000;
  * seconds or milliseconds when it is that large, otherwise seconds from `now`. Where both families
  * describe a window, `anthropic-ratelimit-*` wins field by field.
  *
- * @param now ms since the epoch when the response arrived; relative values are counted from it.
+ * @param now monotonic ms when the response arrived: every instant comes out on this clock.
+ * @param wallNow the wall clock (ms since the epoch) at that moment, which upstream dates are read
+ *   against; left out, `now` is the wall clock itself.
  *
  * @example
  * ```ts
- * const snapshot = readRateLimitHeaders(response.headers, Date.now());
- * snapshot.windows.requests; // { limit: 1000, remaining: 999, resetAt: 1755780059000 }
+ * const snapshot = readRateLimitHeaders(response.headers, performance.now(), Date.now());
+ * snapshot.windows.requests; // { limit: 1000, remaining: 999, resetAt: 18250.5 }, the reset 12 s away
  * snapshot.retryAfterMs; // 30000 on a 429 with `retry-after: 30`
  * ```
  */
-export function readRateLimitHeaders(headers: Headers, now: number): RateLimitSnapshot {
+export function readRateLimitHeaders(headers: Headers, now: number, wallNow = now): RateLimitSnapshot {
+  const at = { now, wallNow };
   const anthropic: Partial<Record<RateLimitWindowName, RateLimitWindow>> = {};
   const openai: Partial<Record<RateLimitWindowName, RateLimitWindow>> = {};
   const unified: UnifiedRateLimit = { windows: {} };
@@ -117,16 +125,16 @@ export function readRateLimitHeaders(headers: Headers, now: number): RateLimitSn
   headers.forEach((value, name) => {
     let match: RegExpExecArray | null;
     if ((match = _ANTHROPIC.exec(name))) {
-      _setWindowField(anthropic, match[1], match[2], value, now);
+      _setWindowField(anthropic, match[1], match[2], value, at);
     } else if ((match = _OPENAI.exec(name))) {
-      _setWindowField(openai, match[2], match[1], value, now);
+      _setWindowField(openai, match[2], match[1], value, at);
     } else if ((match = _UNIFIED.exec(name))) {
       let target: UnifiedWindow = unified;
       if (match[1] !== undefined) {
         target = unifiedWindows.get(match[1]) ?? {};
         unifiedWindows.set(match[1], target);
       }
-      sawUnified = _setUnifiedField(target, match[2], value, now) || sawUnified;
+      sawUnified = _setUnifiedField(target, match[2], value, at) || sawUnified;
     } else if (name === _UNIFIED_CLAIM && _WORD.test(value)) {
       unified.representativeClaim = value;
       sawUnified = true;
@@ -139,7 +147,7 @@ export function readRateLimitHeaders(headers: Headers, now: number): RateLimitSn
   ) {
     snapshot.windows[name] = { ...openai[name], ...anthropic[name] };
   }
-  const retryAfterMs = _retryAfterMs(headers, now);
+  const retryAfterMs = _retryAfterMs(headers, wallNow);
   if (retryAfterMs !== undefined) snapshot.retryAfterMs = retryAfterMs;
   if (sawUnified) {
     unified.windows = Object.fromEntries(
@@ -150,14 +158,20 @@ export function readRateLimitHeaders(headers: Headers, now: number): RateLimitSn
   return snapshot;
 }
 
+/** One moment on both of relay's clocks, as {@linkcode readRateLimitHeaders} takes it. */
+interface _Moment {
+  now: number;
+  wallNow: number;
+}
+
 function _setWindowField(
   windows: Partial<Record<RateLimitWindowName, RateLimitWindow>>,
   window: string,
   field: string,
   value: string,
-  now: number,
+  at: _Moment,
 ): void {
-  const parsed = field === "reset" ? _instant(value, now) : _number(value);
+  const parsed = field === "reset" ? _instant(value, at) : _number(value);
   if (parsed === undefined) return;
   const name = window.replace("-", "_") as RateLimitWindowName;
   const target = windows[name] ??= {};
@@ -169,46 +183,49 @@ function _setUnifiedField(
   target: UnifiedWindow,
   field: string,
   value: string,
-  now: number,
+  at: _Moment,
 ): boolean {
   if (field === "status") {
     if (!_WORD.test(value)) return false;
     target.status = value.toLowerCase();
     return true;
   }
-  const parsed = field === "reset" ? _instant(value, now) : _number(value);
+  const parsed = field === "reset" ? _instant(value, at) : _number(value);
   if (parsed === undefined) return false;
   target[field === "reset" ? "resetAt" : "utilization"] = parsed;
   return true;
 }
 
-function _retryAfterMs(headers: Headers, now: number): number | undefined {
+function _retryAfterMs(headers: Headers, wallNow: number): number | undefined {
   const ms = _number(headers.get("retry-after-ms") ?? "");
   if (ms !== undefined) return Math.min(ms, _MAX_AHEAD_MS);
   const value = headers.get("retry-after") ?? "";
   const seconds = _number(value);
   if (seconds !== undefined) return Math.min(seconds * 1000, _MAX_AHEAD_MS);
   const date = _httpDate(value);
-  return date === undefined ? undefined : Math.min(Math.max(0, date - now), _MAX_AHEAD_MS);
+  // A date already past says nothing of when the upstream takes requests again: read as 0, it would
+  // send the next attempt straight back to a key that just said it is limited.
+  return date === undefined || date <= wallNow ? undefined : Math.min(date - wallNow, _MAX_AHEAD_MS);
 }
 
 function _number(value: string): number | undefined {
   return _NUMBER.test(value) ? Number(value) : undefined;
 }
 
-function _instant(value: string, now: number): number | undefined {
-  const instant = _unboundedInstant(value, now);
-  return instant === undefined ? undefined : Math.min(instant, now + _MAX_AHEAD_MS);
+function _instant(value: string, at: _Moment): number | undefined {
+  const ahead = _msAhead(value, at.wallNow);
+  return ahead === undefined ? undefined : at.now + Math.min(ahead, _MAX_AHEAD_MS);
 }
 
-function _unboundedInstant(value: string, now: number): number | undefined {
-  if (_RFC3339.test(value)) return _finite(Date.parse(value.replace(" ", "T")));
-  if (_DURATION.test(value)) return now + _durationMs(value);
+/** How far the reset `value` names is from `wallNow`, in ms: below 0 when it is past. */
+function _msAhead(value: string, wallNow: number): number | undefined {
+  if (_RFC3339.test(value)) return _finite(Date.parse(value.replace(" ", "T")) - wallNow);
+  if (_DURATION.test(value)) return _durationMs(value);
   const number = _number(value);
   if (number === undefined) return undefined;
-  if (number >= _EPOCH_MS) return number;
-  if (number >= _EPOCH_SECONDS) return number * 1000;
-  return now + number * 1000;
+  if (number >= _EPOCH_MS) return number - wallNow;
+  if (number >= _EPOCH_SECONDS) return number * 1000 - wallNow;
+  return number * 1000;
 }
 
 function _durationMs(value: string): number {

@@ -78,8 +78,13 @@ export interface RoutingOptions {
   breaker: { failureThreshold: number; windowMs: number; cooldownMs: number; maxCooldownMs?: number };
   /** Told of every breaker's change of state, for the event stream and metrics. */
   onBreakerChange?: (change: BreakerChange) => void;
-  /** Wall-clock ms; upstream resets are wall-clock instants. */
+  /**
+   * Monotonic ms (`performance.now` unless given), which breakers, cooling keys and windows run on,
+   * and the instants a failure's decision and the rate-limit headers give are on: relay's own clock.
+   */
   now?: () => number;
+  /** Wall-clock ms (`Date.now` unless given), only for the instants {@linkcode Router.status} shows. */
+  wallClock?: () => number;
   random?: () => number;
 }
 
@@ -175,7 +180,10 @@ export interface ProviderStatus {
   keys: ProviderKeyStatus[];
 }
 
-/** Where one key of a provider stands; `disabled` says why it takes no requests, when it does not. */
+/**
+ * Where one key of a provider stands; `disabled` says why it takes no requests, when it does not. Its
+ * instants (`cooledUntil`, `resetAt`) are in ms since the epoch, as a status shows them.
+ */
 export interface ProviderKeyStatus extends KeyStatus {
   /** Its place in the provider's `keys` list. */
   index: number;
@@ -271,25 +279,45 @@ class _RouteState {
     );
   }
 
-  status(): ProviderStatus {
+  /**
+   * Closes the breakers of the provider and of each of its keys, or of `key` alone: an operator switched
+   * it on, and expects it tried again now, whatever was left of a cooldown.
+   */
+  closeBreakers(key?: ProviderKey): void {
+    const breakers = key ? [this.keyBreakers.get(key)!] : [this.breaker, ...this.keyBreakers.values()];
+    for (const breaker of breakers) breaker.reset();
+  }
+
+  /** Where it stands, its instants `wallOffset` ms on, from the router's clock to the wall clock. */
+  status(wallOffset: number): ProviderStatus {
     const { provider, keys, keyNames, maxInFlight } = this.#route;
+    const retryAt = this.breaker.retryAt;
     return {
       name: provider.name,
       type: provider.type,
       enabled: this.enabled,
       breaker: this.breaker.state,
-      ...(this.breaker.retryAt === undefined ? {} : { retryAt: this.breaker.retryAt }),
+      ...(retryAt === undefined ? {} : { retryAt: retryAt + wallOffset }),
       inFlight: this.inFlight,
       ...(maxInFlight === undefined ? {} : { maxInFlight }),
       keys: keys.map((key, index) => ({
         index,
         label: key.label,
         ...(keyNames?.has(key) ? { name: keyNames.get(key) } : {}),
-        ...this.pool.status(key),
+        ..._onWallClock(this.pool.status(key), wallOffset),
         breaker: this.keyBreakers.get(key)!.state,
       })),
     };
   }
+}
+
+/** `status` with its instants `wallOffset` ms on, from the pool's clock to the wall clock. */
+function _onWallClock({ cooledUntil, resetAt, ...rest }: KeyStatus, wallOffset: number): KeyStatus {
+  return {
+    ...rest,
+    ...(cooledUntil === undefined ? {} : { cooledUntil: cooledUntil + wallOffset }),
+    ...(resetAt === undefined ? {} : { resetAt: resetAt + wallOffset }),
+  };
 }
 
 /** A provider that serves a request's model, under the id its upstream knows the model by. */
@@ -338,6 +366,7 @@ export class Router {
   // Pins name a key by its secret's fingerprint: a reload that changes its provider builds new key objects.
   readonly #affinity: ConversationAffinity<string>;
   readonly #now: () => number;
+  readonly #wallClock: () => number;
   /**
    * The runtime switches the reload that built this router undid: a provider switched off, or a key
    * of it (found again by its secret, whatever its name now), whose provider the new config changed
@@ -348,7 +377,8 @@ export class Router {
   constructor(routes: Route[], options: RoutingOptions, from: { previous?: Router } = {}) {
     if (routes.length === 0) throw new Error("a router needs at least one provider");
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
+    this.#wallClock = options.wallClock ?? Date.now;
     const { previous } = from;
     this.#ttfb = previous ? previous.#ttfb : new EwmaMap<string>();
     this.#affinity = previous ? previous.#affinity : new ConversationAffinity<string>();
@@ -395,9 +425,10 @@ export class Router {
     });
   }
 
-  /** Where each provider and its keys stand, in the config's order. */
+  /** Where each provider and its keys stand, in the config's order; instants in ms since the epoch. */
   status(): ProviderStatus[] {
-    return this.#states.map((state) => state.status());
+    const wallOffset = this.#wallClock() - this.#now();
+    return this.#states.map((state) => state.status(wallOffset));
   }
 
   /**
@@ -405,19 +436,25 @@ export class Router {
    * until a reload changes that provider. Off, it takes no new requests; those under way finish.
    * Returns what was switched, a key by its label (however `key` named it), or `undefined` when there
    * is no such provider or key. Switching a key on also puts back one that a 401 or 403 took out of
-   * rotation.
+   * rotation. Switching on closes the breakers of what it switches (a provider's own and its keys'),
+   * open or not: an operator who switches something on expects it tried again now.
    */
   setEnabled(provider: string, enabled: boolean, key?: string): { key?: string } | undefined {
     const state = this.#states.find((state) => state.route.provider.name === provider);
     if (!state) return undefined;
     if (key === undefined) {
       state.enabled = enabled;
+      if (enabled) state.closeBreakers();
       return {};
     }
     const found = state.findKey(key);
     if (!found) return undefined;
-    if (enabled) state.pool.enable(found);
-    else state.pool.disable(found, SWITCHED_OFF);
+    if (enabled) {
+      state.pool.enable(found);
+      state.closeBreakers(found);
+    } else {
+      state.pool.disable(found, SWITCHED_OFF);
+    }
     return { key: found.label };
   }
 

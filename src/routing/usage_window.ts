@@ -6,7 +6,11 @@ export interface UsageWindowOptions {
   limit?: number;
   /** How long a window lasts when the upstream names no reset; one minute, as RPM and TPM mean. */
   windowMs?: number;
-  /** Wall-clock ms (`Date.now` unless given): upstream resets are wall-clock instants. */
+  /**
+   * Monotonic ms (`performance.now` unless given), which windows end on and upstream resets are given
+   * on (`readRateLimitHeaders` turns their dates into it): on the wall clock, a step back of an hour
+   * would hold a full window shut for that hour more.
+   */
   now?: () => number;
 }
 
@@ -43,12 +47,12 @@ const _MINUTE = 60_000;
  *
  * @example
  * ```ts
- * const tpm = new UsageWindow({ limit: 80_000, now: Date.now });
+ * const tpm = new UsageWindow({ limit: 80_000 });
  * // The input is certain; max_tokens only bounds the output.
  * if (tpm.fits(input + maxTokens, input)) {
  *   const reservation = tpm.reserve(input + maxTokens, input);
  *   // ... send; on the response headers:
- *   tpm.correct(readRateLimitHeaders(response.headers, Date.now()).windows.tokens ?? {});
+ *   tpm.correct(readRateLimitHeaders(response.headers, performance.now(), Date.now()).windows.tokens ?? {});
  *   // ... and when the usage is known:
  *   tpm.settle(reservation, usage.input_tokens + usage.output_tokens);
  * }
@@ -79,11 +83,11 @@ export class UsageWindow {
     }
     this.#limit = options.limit;
     this.#windowMs = options.windowMs ?? _MINUTE;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /**
-   * When the fuller of the two budgets frees up, in ms since the epoch (the later end when both are as
+   * When the fuller of the two budgets frees up, on the clock `now` reads (the later end when both are as
    * full); `undefined` while neither holds anything.
    */
   get resetAt(): number | undefined {
@@ -119,8 +123,8 @@ export class UsageWindow {
   }
 
   /**
-   * When `amount` (of which `least` is certain, as for {@linkcode fits}) will fit, in ms since the
-   * epoch; `undefined` when it fits now. That is the first end, local or upstream, after which it
+   * When `amount` (of which `least` is certain, as for {@linkcode fits}) will fit, on the clock `now`
+   * reads; `undefined` when it fits now. That is the first end, local or upstream, after which it
    * fits: past both, everything is fresh and anything fits.
    */
   blockedUntil(amount: number, least: number = amount): number | undefined {

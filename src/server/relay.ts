@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { Admission, ClientRegistry } from "../ledger/clients.ts";
-import type { LedgerSink } from "../ledger/entry.ts";
+import type { LedgerSink, RecordOptions } from "../ledger/entry.ts";
 import {
   type ProviderKey,
   type ProviderRequest,
@@ -29,7 +29,7 @@ import type { AnthropicUsage } from "../stream/openai_types.ts";
 import { maskedHeaders, SecretMask } from "../stream/secret_mask.ts";
 import { StreamTimeoutError } from "../stream/timeouts.ts";
 import { countedTokens, type UsageDetail, UsageTap } from "../stream/usage_tap.ts";
-import { WatchedReader } from "../stream/watched_reader.ts";
+import { setDeadline, WatchedReader } from "../stream/watched_reader.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { keyId } from "../util/fingerprint.ts";
 import { maskKeyIn, maskSecretsInLine } from "../util/mask.ts";
@@ -95,8 +95,10 @@ export interface RelayOptions {
   /**
    * Where each ended request goes (`src/ledger/`). Its backpressure never holds a stream: after a
    * streamed answer's last byte it holds only the request's slot, so a full ledger queue slows new
-   * requests. An answer relay makes itself (its own errors) goes out once the ledger has taken its
-   * record.
+   * requests, and at most `server.max_concurrent` records wait. An answer relay makes itself (its own
+   * errors, which hold no slot) goes out at once, its record queued if the ledger has room, else
+   * dropped and counted: waiting, nothing would bound how many answers (and their connections) a
+   * locked ledger holds.
    */
   ledger?: LedgerSink;
   /**
@@ -171,8 +173,16 @@ interface _Timing {
   durationMs: number;
 }
 
-/** Writes the access log line and accounts for the ended request; resolves once the ledger took it. */
-type _Log = (outcome: string, fields?: LogFields, usage?: UsageDetail) => Promise<void>;
+/**
+ * Writes the access log line and accounts for the ended request; resolves once the ledger took it, or
+ * at once with `waitForRoom: false`.
+ */
+type _Log = (
+  outcome: string,
+  fields?: LogFields,
+  usage?: UsageDetail,
+  ledger?: RecordOptions,
+) => Promise<void>;
 
 /** The clocks a request runs on, and the backoff's jitter: resolved once, when relay is set up. */
 interface _Clock {
@@ -183,6 +193,13 @@ interface _Clock {
   random: () => number;
   timers: Timers;
 }
+
+/**
+ * How a request that ended in relay's own answer (or with its client gone) hands the ledger its
+ * record: it holds no slot by then, so waiting for room in a full queue would hold its answer, and its
+ * connection, for as long as the ledger stays locked, however many arrive meanwhile.
+ */
+const _ANSWER_NOW: RecordOptions = { waitForRoom: false };
 
 /** Thrown when the client left before relay could answer; there is nobody to answer. */
 class _ClientGone extends Error {}
@@ -264,7 +281,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
     const hold = bodyBudget.open(options.maxBodyMemory);
     // The body goes back to the budget as its request ends: with its log line, however it ended, or
     // where relay failed on its own and wrote none (below).
-    const log: _Log = (outcome, fields = {}, usage) => {
+    const log: _Log = (outcome, fields = {}, usage, ledger) => {
       hold.release();
       // A stream a shutdown cut when its grace ran out failed by relay's doing, not the upstream's; nor
       // did its client close it if it had stopped reading: relay closed its connection.
@@ -298,7 +315,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
         ...fields,
       };
       logRequest(options.logger, options.onRequest, line, usage);
-      return _account(c, options, trace, outcome, timing, usage);
+      return _account(c, options, trace, outcome, timing, usage, ledger);
     };
     try {
       return await _relay(c, options, trace, clock, log, hold);
@@ -309,7 +326,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
       // A client that left mid-upload makes its body unreadable: that is its leaving, not bad input.
       if (gone && error === thrown) {
         trace.status = 499;
-        await log("client_closed");
+        await log("client_closed", {}, undefined, _ANSWER_NOW);
         return new Response(null, { status: 499 });
       }
       if (!(error instanceof RelayError)) {
@@ -321,7 +338,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
         throw error;
       }
       trace.status = error.status;
-      await log("relay_error", { error: error.message });
+      await log("relay_error", { error: error.message }, undefined, _ANSWER_NOW);
       return error.toResponse();
     }
   };
@@ -507,7 +524,7 @@ async function _relay(
         try {
           const headers = tried.kind === "failed" ? tried.headers : tried.response.headers;
           trace.upstreamRequestId = headers?.get("request-id") ?? undefined;
-          if (headers) attempt.observe(readRateLimitHeaders(headers, clock.wallClock()));
+          if (headers) attempt.observe(readRateLimitHeaders(headers, clock.now(), clock.wallClock()));
           if (tried.kind !== "failed") attempt.committed(trace.ttfb! - trace.start);
         } catch (error) {
           options.logger.error("routing bookkeeping failed", {
@@ -529,7 +546,7 @@ async function _relay(
       }
       tellRouter();
 
-      const decision = classifyFailure(tried.outcome, clock.wallClock());
+      const decision = classifyFailure(tried.outcome, clock.now(), clock.wallClock());
       attempt.failed(decision);
       options.logger.warn("attempt failed", {
         request_id: c.get("requestId"),
@@ -582,7 +599,7 @@ function _passOver(
   reason: string,
   clock: _Clock,
 ): void {
-  attempt.failed(classifyFailure({ kind: "unservable", reason }, clock.wallClock()));
+  attempt.failed(classifyFailure({ kind: "unservable", reason }, clock.now()));
   options.logger.debug("provider passed over", {
     request_id: c.get("requestId"),
     provider: attempt.route.provider.name,
@@ -718,7 +735,7 @@ async function _try(
     const sending = route.provider.send(providerRequest, attempt.key);
     const { timers } = clock;
     const within = <T>(promise: Promise<T>, deadline: keyof typeof _TIMEOUT_FIELDS) =>
-      _within(promise, attempt, deadline, upstream, timers, () => awaitingCredential);
+      _within(promise, attempt, deadline, upstream, clock, () => awaitingCredential);
     response = providerRequest.stream
       ? await within(Promise.race([sending, headersIn.promise]), "connect") ??
         await within(sending, "firstByte")
@@ -830,8 +847,7 @@ async function _untilCommitted(
 ): Promise<{ chunks: Uint8Array[]; errorData?: string; endedEarly?: boolean }> {
   let chunks: Uint8Array[] = [];
   let size = 0;
-  const { timers } = commit.clock;
-  let deadline: unknown;
+  let cancelDeadline: (() => void) | undefined;
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -853,16 +869,23 @@ async function _untilCommitted(
         if (size > _MAX_PEEK_BYTES) return { chunks };
       }
       // Once a byte is in, the reader waits on `idle`; the first event is still due within first_byte.
-      deadline ??= timers.setTimeout(() => {
-        const { name } = commit.route.provider;
-        const ms = commit.route.timeouts.firstByte;
-        commit.upstream.abort(
-          new RelayError(504, `upstream ${name} sent no event but pings for ${ms} ms (timeouts.first_byte)`),
-        );
-      }, Math.max(0, commit.by - commit.clock.now()));
+      cancelDeadline ??= setDeadline(
+        () => {
+          const { name } = commit.route.provider;
+          const ms = commit.route.timeouts.firstByte;
+          commit.upstream.abort(
+            new RelayError(
+              504,
+              `upstream ${name} sent no event but pings for ${ms} ms (timeouts.first_byte)`,
+            ),
+          );
+        },
+        Math.max(0, commit.by - commit.clock.now()),
+        commit.clock,
+      );
     }
   } finally {
-    timers.clearTimeout(deadline);
+    cancelDeadline?.();
   }
 }
 
@@ -1052,8 +1075,9 @@ async function _account(
   outcome: string,
   timing: _Timing,
   usage: UsageDetail | undefined,
+  ledger: RecordOptions | undefined,
 ): Promise<void> {
-  const recorded = _record(c, options, trace, outcome, timing, usage);
+  const recorded = _record(c, options, trace, outcome, timing, usage, ledger);
   // Refused, or gone, before any upstream saw it: relay's own answer spends none of the client's limits.
   if (trace.attempts === 0) trace.admission?.cancel();
   else if (trace.ttfb === undefined) trace.admission?.settle({ input: 0, output: 0 });
@@ -1072,6 +1096,7 @@ async function _record(
   outcome: string,
   timing: _Timing,
   usage: UsageDetail | undefined,
+  ledger: RecordOptions | undefined,
 ): Promise<void> {
   if (!options.ledger) return;
   try {
@@ -1092,7 +1117,7 @@ async function _record(
       ...timing,
       usage,
       usageEstimated: trace.usageEstimated,
-    });
+    }, ledger);
   } catch (error) {
     options.logger.error("ledger failed", { request_id: c.get("requestId"), error: String(error) });
   }
@@ -1130,29 +1155,33 @@ async function _within<T>(
   attempt: Attempt,
   deadline: keyof typeof _TIMEOUT_FIELDS,
   upstream: AbortController,
-  timers: Timers,
+  clock: _Clock,
   waitingForCredential: () => boolean,
 ): Promise<T> {
   const ms = attempt.route.timeouts[deadline];
-  let timer: unknown;
+  let cancel = () => {};
   const expired = new Promise<never>((_, reject) => {
-    timer = timers.setTimeout(() => {
-      const name = attempt.route.provider.name;
-      const field = _TIMEOUT_FIELDS[deadline];
-      const error = new RelayError(
-        504,
-        waitingForCredential()
-          ? `upstream ${name} had no access token within ${ms} ms (${field}): its token endpoint is slow or down`
-          : `upstream ${name} did not answer within ${ms} ms (${field})`,
-      );
-      upstream.abort(error);
-      reject(error);
-    }, ms);
+    cancel = setDeadline(
+      () => {
+        const name = attempt.route.provider.name;
+        const field = _TIMEOUT_FIELDS[deadline];
+        const error = new RelayError(
+          504,
+          waitingForCredential()
+            ? `upstream ${name} had no access token within ${ms} ms (${field}): its token endpoint is slow or down`
+            : `upstream ${name} did not answer within ${ms} ms (${field})`,
+        );
+        upstream.abort(error);
+        reject(error);
+      },
+      ms,
+      clock,
+    );
   });
   try {
     return await Promise.race([promise, expired]);
   } finally {
-    timers.clearTimeout(timer);
+    cancel();
   }
 }
 

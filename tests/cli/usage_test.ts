@@ -195,7 +195,61 @@ Deno.test("parseSince refuses a duration reaching back before 1970, or a date in
   }
   assert.equal(parseSince("0s", now), now);
   assert.equal(parseSince("2026-11-08", now), Date.UTC(2026, 10, 8), "today is not the future");
-  assert.throws(() => parseSince("2026-11-09", now), /a date in the future: the period would hold nothing/);
+  assert.throws(
+    () => parseSince("2026-11-10", now),
+    /^InvalidArgumentError: a date in the future: 2026-11-10 has not begun anywhere yet \(a date is read as 2026-11-10 00:00 UTC\)$/,
+  );
+});
+
+Deno.test("parseSince takes a date that has begun in some time zone: today's, for a user east of UTC", () => {
+  // 12:00 UTC is 02:00 the next day in Kiritimati (UTC+14), whose users mean their own today.
+  assert.equal(parseSince("2026-11-09", Date.UTC(2026, 10, 8, 12)), Date.UTC(2026, 10, 9));
+  assert.equal(parseSince("2026-11-09", Date.UTC(2026, 10, 8, 10)), Date.UTC(2026, 10, 9), "midnight there");
+  assert.throws(() => parseSince("2026-11-09", Date.UTC(2026, 10, 8, 9, 59)), /a date in the future/);
+});
+
+Deno.test("parseSince refuses a date before 1970 as it refuses a duration reaching back that far", () => {
+  const now = Date.UTC(2026, 10, 8, 12);
+  assert.equal(parseSince("1970-01-01", now), 0);
+  for (const early of ["1969-12-31", "0000-01-01"]) {
+    assert.throws(
+      () => parseSince(early, now),
+      /^InvalidArgumentError: a date before 1970-01-01, where the ledger's times start$/,
+      early,
+    );
+  }
+});
+
+Deno.test("relay usage counts records stamped after now, as a clock set back since leaves them", async () => {
+  const { folder, path } = await withLedgerConfig();
+  const later = Date.now() + HOUR;
+  const store = LedgerStore.open(path);
+  store.insert([ledgerRecord({ requestId: "ahead", time: later, costUsd: 2 })]);
+  store.close();
+  const { code, stdout, stderr } = await runRelay(["usage", "--json"], { cwd: folder });
+  assert.equal(code, 0, stderr);
+  const report = JSON.parse(stdout);
+  assert.equal(report.total.requests, 1);
+  assert.equal(report.total.cost_usd, 2);
+  assert.equal(Date.parse(report.until), later + 1, "the period runs past its latest record");
+});
+
+Deno.test("relay usage on a ledger with corrupt pages says so in one line naming the file", async () => {
+  const { folder, path } = await withLedgerConfig();
+  const store = LedgerStore.open(path);
+  store.insert(
+    Array.from({ length: 2_000 }, (_, id) => ledgerRecord({ requestId: `r${id}`, time: Date.now() })),
+  );
+  store.close();
+  // Every page but the first (the header, which opening reads) is overwritten.
+  const file = await Deno.open(path, { write: true });
+  await file.seek(4_096, Deno.SeekMode.Start);
+  await file.write(new Uint8Array(64 * 1_024).fill(0xa5));
+  file.close();
+  const { code, stdout, stderr } = await runRelay(["usage"], { cwd: folder });
+  assert.equal(code, 1);
+  assert.equal(stdout, "");
+  assert.equal(stderr, `relay cannot read the ledger ${path}: database disk image is malformed\n`);
 });
 
 Deno.test("formatUsage colours the header and only the error cells that are not zero", async () => {

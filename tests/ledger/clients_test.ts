@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { namedClients } from "../../src/config/clients.ts";
-import { ClientRegistry, monthStart } from "../../src/ledger/clients.ts";
+import { calendarMonth, ClientRegistry, type Month, monthStart } from "../../src/ledger/clients.ts";
 import { Pricing } from "../../src/ledger/pricing.ts";
 
 const CI = { name: "ci", token: "rly_ci_token_0002" };
@@ -58,8 +58,8 @@ Deno.test("usableModels names what a served list offers the client, globs narrow
 });
 
 Deno.test("rpm: the request over the limit gets 429 with the seconds until the window resets", () => {
-  let now = Date.UTC(2026, 10, 17, 9);
-  const clients = new ClientRegistry([{ ...CI, rpm: 2 }], { now: () => now });
+  let now = 1_000;
+  const clients = new ClientRegistry([{ ...CI, rpm: 2 }], { monotonic: () => now });
   assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, true);
   now += 15_000;
   assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, true);
@@ -70,6 +70,16 @@ Deno.test("rpm: the request over the limit gets 429 with the seconds until the w
     retryAfterS: 45,
   });
   now += 45_000;
+  assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, true, "a new minute");
+});
+
+Deno.test("rpm runs on the monotonic clock: a step back of the wall clock holds no client back", () => {
+  let wall = Date.UTC(2026, 10, 17, 9);
+  let monotonic = 1_000;
+  const clients = new ClientRegistry([{ ...CI, rpm: 1 }], { now: () => wall, monotonic: () => monotonic });
+  assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, true);
+  wall -= 3_600_000;
+  monotonic += 60_000;
   assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, true, "a new minute");
 });
 
@@ -154,13 +164,13 @@ Deno.test("written: a budgeted client's spend becomes what the file holds plus w
   clients.charge("ci", 0.25, now);
   clients.charge("ci", 0.5, now);
   clients.charge("dev", 2, now);
-  const asked: [number, readonly string[]][] = [];
+  const asked: [Month, readonly string[]][] = [];
   // The first charge is in the file now, beside $0.40 another relay wrote.
-  clients.written([{ client: "ci", costUsd: 0.25, time: now }], (since, names) => {
-    asked.push([since, names]);
+  clients.written([{ client: "ci", costUsd: 0.25, time: now }], (month, names) => {
+    asked.push([month, names]);
     return new Map([["ci", 0.65]]);
   });
-  assert.deepEqual(asked, [[monthStart(now), ["ci"]]], "only clients with a budget are read");
+  assert.deepEqual(asked, [[calendarMonth(now), ["ci"]]], "only clients with a budget are read");
   assert.equal(clients.spentThisMonth("ci"), 1.15);
   assert.equal(clients.spentThisMonth("dev"), 2, "no budget: its own count");
   assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, false);
@@ -184,9 +194,65 @@ Deno.test("written reads nothing while no client has a budget", () => {
   assert.equal(clients.spentThisMonth("ci"), 3);
 });
 
-Deno.test("monthStart is midnight UTC on the first", () => {
+Deno.test("monthStart is midnight UTC on the first; calendarMonth runs to the next month's", () => {
   assert.equal(monthStart(Date.UTC(2026, 10, 17, 9, 30)), Date.UTC(2026, 10, 1));
   assert.equal(monthStart(Date.UTC(2026, 0, 1)), Date.UTC(2026, 0, 1));
+  assert.deepEqual(calendarMonth(Date.UTC(2026, 11, 31, 23, 59)), {
+    since: Date.UTC(2026, 11, 1),
+    until: Date.UTC(2027, 0, 1),
+  });
+});
+
+const NOVEMBER = Date.UTC(2026, 10, 20);
+const DECEMBER = Date.UTC(2026, 11, 3);
+
+Deno.test("a month the clock leaves and comes back to keeps its spend, with no ledger to read it from", () => {
+  let now = NOVEMBER;
+  const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 15 }], { now: () => now });
+  clients.charge("ci", 10, now);
+  clients.charge("ci", 10, now);
+  assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, false, "$20 of $15");
+  now = DECEMBER;
+  assert.equal(clients.spentThisMonth("ci"), 0, "a new month");
+  // A request that arrived in November and ended once the clock had moved on is November's.
+  clients.charge("ci", 1, NOVEMBER);
+  assert.equal(clients.spentThisMonth("ci"), 0);
+  now = NOVEMBER;
+  assert.equal(clients.spentThisMonth("ci"), 21, "the clock set back finds November as it was");
+  assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, false);
+});
+
+Deno.test("a month the registry turns to is read back from the ledger, with what is not written yet", () => {
+  // Started while the clock was a month behind: October's spend was read at start.
+  let now = Date.UTC(2026, 9, 21);
+  const asked: [Month, readonly string[]][] = [];
+  const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 15 }, {
+    name: "dev",
+    token: "rly_dev_token_03",
+  }], {
+    now: () => now,
+    spent: new Map([["ci", 2]]),
+    readMonth: (month, names) => {
+      asked.push([month, names]);
+      if (month.since === calendarMonth(NOVEMBER).since) return new Map([["ci", 30]]);
+      return month.since === calendarMonth(DECEMBER).since ? new Map() : undefined;
+    },
+  });
+  assert.equal(clients.spentThisMonth("ci"), 2);
+  assert.deepEqual(asked, [], "nothing read but at a turn");
+  now = NOVEMBER;
+  assert.equal(clients.spentThisMonth("ci"), 30, "the clock corrected: November as the file holds it");
+  assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, false);
+  assert.deepEqual(asked, [[calendarMonth(NOVEMBER), ["ci"]]], "once, for the clients with a budget");
+
+  clients.charge("ci", 5, now); // not written yet when the clock jumps ahead
+  now = DECEMBER;
+  assert.equal(clients.spentThisMonth("ci"), 0);
+  now = NOVEMBER;
+  assert.equal(clients.spentThisMonth("ci"), 35, "the file's 30 and the unwritten 5");
+  clients.written([{ client: "ci", costUsd: 5, time: now }]);
+  now = Date.UTC(2026, 9, 21);
+  assert.equal(clients.spentThisMonth("ci"), 2, "a month the file cannot be read for keeps relay's count");
 });
 
 Deno.test("reconfigure: a removed token stops at once, a new one works, and limits and spend carry over", () => {

@@ -47,6 +47,8 @@ Deno.test("openLedger reads each client's month-to-date spend, records through t
   const { costUsd: _, ...entry } = ledgerRecord({ requestId: "new", time: now });
   await ledger.recorder.record(entry);
   assert.equal(ledger.clients.spentThisMonth("ci"), 12.5 + 0.0136611, "priced by the recorder and charged");
+  // The first prune comes five minutes after start, once the clock is surely set.
+  timers.advance(5 * 60_000);
   await ledger.close();
   assert.deepEqual(timers.armed, [], "pruning stopped");
   const reader = LedgerStore.open(path, { readOnly: true });
@@ -99,6 +101,29 @@ Deno.test("ten $0.10 requests spend a $1.00 budget, counted as they end and read
   const restarted = openLedger(budgetConfig(path), { logger, now: () => now, timers: new FakeClock() });
   assert.equal(restarted.clients.spentThisMonth("ci"), 1);
   assert.equal(await spendTenCents(restarted, now), false);
+  await restarted.close();
+});
+
+Deno.test("a relay started while its clock was a month behind counts the real month from the file once the clock is corrected", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const november = Date.UTC(2026, 10, 17, 9);
+  const store = LedgerStore.open(path);
+  store.insert([
+    ...Array.from({ length: 10 }, () => ledgerRecord({ time: november, costUsd: 0.1 })),
+    // Stamped by a clock running a month ahead: not November's.
+    ledgerRecord({ time: Date.UTC(2026, 11, 2), costUsd: 5 }),
+  ]);
+  store.close();
+  let now = Date.UTC(2026, 9, 18);
+  const ledger = openLedger(budgetConfig(path), { logger, now: () => now, timers: new FakeClock() });
+  assert.equal(ledger.clients.spentThisMonth("ci"), 0, "October holds nothing");
+  now = november;
+  assert.equal(ledger.clients.spentThisMonth("ci"), 1, "November's ten, read back");
+  assert.equal(await spendTenCents(ledger, now), false, "the budget is spent");
+  await ledger.close();
+  const restarted = openLedger(budgetConfig(path), { logger, now: () => now, timers: new FakeClock() });
+  assert.equal(restarted.clients.spentThisMonth("ci"), 1, "at start too, December's row left out");
   await restarted.close();
 });
 

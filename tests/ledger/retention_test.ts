@@ -7,7 +7,7 @@ import { ledgerRecord, tempFolder } from "./_records.ts";
 
 const DAY = 86_400_000;
 
-Deno.test("records older than retention_days are pruned at start and on schedule, as the clock moves", async () => {
+Deno.test("records older than retention_days are pruned five minutes after start, then on schedule, as the clock moves", async () => {
   await using folder = await tempFolder();
   const store = LedgerStore.open(`${folder.path}/ledger.db`);
   const lines: Record<string, unknown>[] = [];
@@ -30,6 +30,9 @@ Deno.test("records older than retention_days are pruned at start and on schedule
     const ids = () =>
       store.database.prepare("SELECT request_id FROM requests ORDER BY time").all().map((r) => r.request_id);
     retention.start();
+    assert.deepEqual(ids(), ["old", "edge", "recent"], "nothing at start: the clock may not be set yet");
+    assert.deepEqual(timers.armed, [300_000]);
+    timers.advance(300_000);
     assert.deepEqual(ids(), ["edge", "recent"]);
     assert.deepEqual(lines.map((line) => [line.msg, line.records]), [["ledger pruned", 1]]);
     assert.deepEqual(timers.armed, [3_600_000]);
@@ -88,6 +91,69 @@ Deno.test("records of the current month (UTC) stay, whatever retention_days says
     assert.deepEqual(
       store.database.prepare("SELECT request_id FROM requests").all().map((row) => row.request_id),
       ["this month"],
+    );
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a relay started with its clock 100 days ahead, set right within five minutes, prunes nothing", async () => {
+  await using folder = await tempFolder();
+  const store = LedgerStore.open(`${folder.path}/ledger.db`);
+  const right = Date.UTC(2026, 10, 17);
+  let now = right + 100 * DAY;
+  const timers = new FakeClock();
+  const retention = new Retention({
+    store,
+    retentionDays: 90,
+    now: () => now,
+    timers,
+    logger: createLogger({ write: () => {} }),
+  });
+  try {
+    store.insert([ledgerRecord({ requestId: "yesterday", time: right - DAY })]);
+    retention.start();
+    // NTP steps the clock back to the right time.
+    now = right + 60_000;
+    timers.advance(300_000);
+    assert.equal(store.database.prepare("SELECT count(*) AS n FROM requests").get()?.n, 1);
+  } finally {
+    retention.stop();
+    store.close();
+  }
+});
+
+Deno.test("a clock behind the ledger's newest record prunes nothing, saying so once, until it has passed that record", async () => {
+  await using folder = await tempFolder();
+  const store = LedgerStore.open(`${folder.path}/ledger.db`);
+  const lines: Record<string, unknown>[] = [];
+  let now = Date.UTC(2026, 10, 17);
+  const retention = new Retention({
+    store,
+    retentionDays: 30,
+    now: () => now,
+    logger: createLogger({ write: (line) => lines.push(JSON.parse(line)) }),
+  });
+  try {
+    // Written while the clock was an hour ahead, before NTP stepped it back.
+    store.insert([
+      ledgerRecord({ requestId: "old", time: now - 100 * DAY }),
+      ledgerRecord({ requestId: "ahead", time: now + 3_600_000 }),
+    ]);
+    assert.equal(retention.prune(), 0);
+    assert.equal(retention.prune(), 0);
+    assert.deepEqual(lines.map((line) => [line.msg, line.newest_record, line.now]), [
+      ["ledger pruning skipped", "2026-11-17T01:00:00.000Z", "2026-11-17T00:00:00.000Z"],
+    ], "once for the whole run");
+
+    now += 2 * 3_600_000;
+    assert.equal(retention.prune(), 1, "the clock has passed the newest record");
+    store.insert([ledgerRecord({ requestId: "ahead again", time: now + 3_600_000 })]);
+    assert.equal(retention.prune(), 0);
+    assert.deepEqual(
+      lines.map((line) => line.msg),
+      ["ledger pruning skipped", "ledger pruned", "ledger pruning skipped"],
+      "a new run is said again",
     );
   } finally {
     store.close();

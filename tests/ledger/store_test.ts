@@ -129,7 +129,10 @@ Deno.test("a ledger written before web searches were counted is read as it is, a
       `INSERT INTO requests (time, request_id, client, method, path, outcome, attempts, duration_ms)
         VALUES (3, 'older relay', 'ci', 'POST', '/v1/messages', 'complete', 1, 10)`,
     );
-    assert.deepEqual(store.costByClientSince(0), new Map([["ci", 0.2636611]]));
+    assert.deepEqual(
+      store.costByClient({ since: 0, until: Number.MAX_SAFE_INTEGER }),
+      new Map([["ci", 0.2636611]]),
+    );
   } finally {
     store.close();
   }
@@ -251,23 +254,29 @@ Deno.test("a read-only store reads while the writer is open, and refuses a missi
   assert.throws(() => LedgerStore.open(`${folder.path}/future.db`), /newer relay/);
 });
 
-Deno.test("costByClientSince totals each client's cost from a time on; deleteBefore removes old rows in chunks", async () => {
+Deno.test("costByClient totals each client's cost in a month, a later month's rows left out; deleteBefore removes old rows in chunks", async () => {
   await using folder = await tempFolder();
   const store = LedgerStore.open(`${folder.path}/ledger.db`);
   try {
     const november = Date.UTC(2026, 10, 1);
+    const december = Date.UTC(2026, 11, 1);
     store.insert([
       ledgerRecord({ time: november - 1, costUsd: 100 }),
       ledgerRecord({ time: november, costUsd: 1.25 }),
       ledgerRecord({ time: november + 5, costUsd: 0.5 }),
       ledgerRecord({ time: november + 6, client: "dev", costUsd: undefined }),
       ledgerRecord({ time: november + 7, client: undefined, costUsd: 9 }),
+      // Stamped by a clock that ran a month ahead, since set back.
+      ledgerRecord({ time: december, costUsd: 40 }),
     ]);
-    assert.deepEqual(store.costByClientSince(november), new Map([["ci", 1.75], ["dev", 0]]));
+    assert.deepEqual(
+      store.costByClient({ since: november, until: december }),
+      new Map([["ci", 1.75], ["dev", 0]]),
+    );
     assert.equal(store.deleteBefore(november + 6, 1), 1);
     assert.equal(store.deleteBefore(november + 6, 10), 2);
     assert.equal(store.deleteBefore(november + 6, 10), 0);
-    assert.equal(store.database.prepare("SELECT count(*) AS n FROM requests").get()?.n, 2);
+    assert.equal(store.database.prepare("SELECT count(*) AS n FROM requests").get()?.n, 3);
   } finally {
     store.close();
   }
@@ -555,7 +564,12 @@ Deno.test("a store that could not create its file again tries with the next batc
     store.insert([ledgerRecord({ requestId: "before" })]);
     await Deno.remove(`${folder.path}/data`, { recursive: true });
     await Deno.writeTextFile(`${folder.path}/data`, "a file where the folder was");
-    assert.throws(() => store.insert([ledgerRecord({ requestId: "refused" })]), Deno.errors.AlreadyExists);
+    assert.throws(
+      () => store.insert([ledgerRecord({ requestId: "refused" })]),
+      (error: Error) =>
+        error.message.startsWith(`cannot reopen ${path}: `) &&
+        error.cause instanceof Deno.errors.AlreadyExists,
+    );
 
     await Deno.remove(`${folder.path}/data`);
     store.insert([ledgerRecord({ requestId: "after" })]);
@@ -563,6 +577,55 @@ Deno.test("a store that could not create its file again tries with the next batc
       store.database.prepare("SELECT request_id FROM requests").all().map((row) => row.request_id),
       ["after"],
     );
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a file put in place that relay cannot open is warned about once a spell; each failed batch says which file and why", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const lines: Record<string, unknown>[] = [];
+  const store = LedgerStore.open(path, {
+    logger: createLogger({ level: "debug", write: (line) => lines.push(JSON.parse(line)) }),
+  });
+  const said = () => lines.map(({ level, msg }) => `${level} ${msg}`);
+  try {
+    store.insert([ledgerRecord({ requestId: "before" })]);
+    const replace = async (bytes: Uint8Array) => {
+      await Deno.writeFile(`${path}.new`, bytes);
+      await Deno.rename(`${path}.new`, path);
+    };
+    await replace(new TextEncoder().encode("not a database ".repeat(400)));
+    for (let batch = 0; batch < 3; batch++) {
+      assert.throws(
+        () => store.insert([ledgerRecord({ requestId: "refused" })]),
+        new RegExp(`^Error: cannot reopen ${path}: file is not a database$`),
+      );
+    }
+    assert.deepEqual(said(), [
+      "warn ledger file was removed or replaced; reopening it",
+      "debug ledger file was removed or replaced; reopening it",
+      "debug ledger file was removed or replaced; reopening it",
+    ], "one warning for a spell of three failed batches");
+
+    // A newer relay's ledger is no better: the same spell goes on.
+    const newer = new DatabaseSync(`${path}.newer`);
+    newer.exec("PRAGMA user_version = 99");
+    newer.close();
+    await Deno.rename(`${path}.newer`, path);
+    assert.throws(
+      () => store.insert([ledgerRecord({ requestId: "refused" })]),
+      /^Error: cannot reopen .*: the ledger was written by a newer relay \(schema 99, this one knows 1\)$/,
+    );
+    assert.equal(said().filter((line) => line.startsWith("warn")).length, 1);
+
+    await Deno.remove(path);
+    store.insert([ledgerRecord({ requestId: "after" })]);
+    assert.deepEqual(requestIds(store.database), ["after"]);
+    await Deno.remove(path);
+    store.insert([ledgerRecord({ requestId: "again" })]);
+    assert.equal(said().filter((line) => line.startsWith("warn")).length, 2, "a new spell is said again");
   } finally {
     store.close();
   }

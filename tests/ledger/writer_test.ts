@@ -197,3 +197,51 @@ Deno.test("only the batches close writes are the last, which wait for another wr
   assert.deepEqual(batches, [["r1"], ["r2", "r3"], ["r4"]]);
   assert.deepEqual(lasts, [false, true, true]);
 });
+
+Deno.test("a record no one waits for never waits: a full queue is written first, and while it cannot be, the record is dropped, warned about once a spell", async () => {
+  let locked = false;
+  const { writer, batches, timers, warnings } = writerWith({
+    queueSize: 2,
+    locked: () => locked,
+    level: "debug",
+  });
+  await writer.record(record(1));
+  await writer.record(record(2));
+  assert.equal(await settled(writer.record(record(3), { waitForRoom: false })), true);
+  assert.deepEqual(batches, [["r1", "r2"]], "the full queue went in at once, before its timer");
+  assert.equal(writer.dropped, 0, "a healthy ledger drops nothing");
+
+  locked = true;
+  await writer.record(record(4));
+  for (const id of [5, 6, 7]) {
+    assert.equal(
+      await settled(writer.record(record(id), { waitForRoom: false })),
+      true,
+      `r${id} does not wait`,
+    );
+  }
+  assert.equal(writer.dropped, 3);
+  assert.equal(writer.pending, 2, "nothing waits: only the queue is held");
+  assert.deepEqual(
+    warnings.filter(({ level }) => level !== "debug").map(({ msg }) => msg),
+    ["ledger locked by another writer; batches wait", "ledger dropped records"],
+    "one warning for three dropped",
+  );
+  locked = false;
+  timers.advance(1_000);
+  assert.deepEqual(batches, [["r1", "r2"], ["r3", "r4"]]);
+  assert.deepEqual(
+    warnings.filter(({ msg }) => msg === "ledger written again").map(({ dropped }) => dropped),
+    [3],
+    "the spell's end says how many went",
+  );
+  locked = true;
+  await writer.record(record(8));
+  await writer.record(record(9));
+  writer.record(record(10), { waitForRoom: false });
+  assert.equal(
+    warnings.filter(({ level, msg }) => level === "warn" && msg === "ledger dropped records").length,
+    2,
+    "a new spell warns again",
+  );
+});

@@ -20,3 +20,17 @@ export function randomSequence(...values: number[]): () => number {
     return values[next++];
   };
 }
+
+/**
+ * Asserts that `act` gives an instant `aheadMs` past `performance.now()` as it ran: on the monotonic
+ * clock, which a breaker, pool or window keeps unless given another. On the wall clock it would be some
+ * 1.7e12, and follow every step NTP or a suspended VM gives that clock.
+ */
+export function assertMonotonic(act: () => number | undefined, aheadMs: number): void {
+  const before = performance.now();
+  const instant = act();
+  const after = performance.now();
+  if (instant === undefined || instant < before + aheadMs || instant > after + aheadMs) {
+    throw new Error(`${instant} is not ${aheadMs} ms past performance.now() (${before} to ${after})`);
+  }
+}

@@ -5,7 +5,7 @@ import {
   type CircuitBreakerOptions,
 } from "../../src/routing/circuit_breaker.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
-import { randomSequence, seededRandom } from "./_fakes.ts";
+import { assertMonotonic, randomSequence, seededRandom } from "./_fakes.ts";
 
 function breaker(clock: FakeClock, options: CircuitBreakerOptions = {}) {
   const transitions: string[] = [];
@@ -208,4 +208,33 @@ Deno.test("CircuitBreaker caps at 10 minutes by default, or at a longer cooldown
   const long = breaker(clock, { random: () => 0, cooldownMs: 900_000 }).breaker;
   fail(long, 3);
   assert.deepEqual([failProbe(clock, long), failProbe(clock, long)], [900_000, 900_000]);
+});
+
+Deno.test("CircuitBreaker.reset closes it at once, whatever its state, its cooldown back to the start", () => {
+  const clock = new FakeClock();
+  const { breaker: b, transitions } = breaker(clock, { random: () => 0 });
+  fail(b, 3);
+  failProbe(clock, b);
+  assert.equal(b.retryAt! - clock.now(), 60_000);
+  b.reset();
+  assert.deepEqual([b.state, b.retryAt, b.tryAcquire()], ["closed", undefined, { probe: false }]);
+  assert.deepEqual(transitions, ["closed->open", "open->half_open", "half_open->open", "open->closed"]);
+  fail(b, 3);
+  assert.equal(b.retryAt! - clock.now(), 30_000, "the cooldown starts over from the base");
+
+  clock.advance(30_000);
+  const probe = b.tryAcquire()!;
+  b.reset();
+  b.onFailure(probe);
+  assert.equal(b.state, "closed", "a probe out when it closed counts for nothing");
+  fail(b, 2);
+  assert.equal(b.state, "closed", "and no failure before it either");
+});
+
+Deno.test("CircuitBreaker runs on the monotonic clock unless given one, not on the wall clock", () => {
+  const b = new CircuitBreaker({ failureThreshold: 1, cooldownMs: 30_000, jitterRatio: 0 });
+  assertMonotonic(() => {
+    b.onFailure(b.tryAcquire()!);
+    return b.retryAt;
+  }, 30_000);
 });

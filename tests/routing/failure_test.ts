@@ -72,7 +72,7 @@ Deno.test("classifyFailure cools a 429 without retry-after until the reset its h
     "the latest reset among the windows it reports empty",
   );
   assert.equal(cool({}), NOW + 60_000);
-  assert.equal(classifyFailure(http(429), NOW, { defaultCoolMs: 5000 }).coolKeyUntil, NOW + 5000);
+  assert.equal(classifyFailure(http(429), NOW, NOW, { defaultCoolMs: 5000 }).coolKeyUntil, NOW + 5000);
 });
 
 Deno.test("classifyFailure cools a 429 whose reset is already past as one without a reset", () => {
@@ -92,6 +92,52 @@ Deno.test("classifyFailure cools a 429 whose reset is already past as one withou
       "anthropic-ratelimit-requests-reset": "2023-11-14T22:13:20Z",
     }),
     now + 60_000,
+  );
+});
+
+Deno.test("classifyFailure cools a 429 whose retry-after date is already past as one without retry-after", () => {
+  const now = Date.UTC(2026, 10, 26);
+  const past = { "retry-after": "Wed, 21 Oct 2015 07:28:00 GMT" };
+  assert.deepEqual(classifyFailure(http(429, past), now), {
+    action: "retry_next_key",
+    coolKeyUntil: now + 60_000,
+    countsForBreaker: false,
+    reason: "429 from upstream",
+  }, "no retry-after of 0: the key rests as after a 429 that names no time");
+  assert.equal(
+    classifyFailure(
+      http(429, {
+        ...past,
+        "anthropic-ratelimit-requests-remaining": "0",
+        "anthropic-ratelimit-requests-reset": "2026-11-26T00:00:20Z",
+      }),
+      now,
+    ).coolKeyUntil,
+    now + 20_000,
+    "the reset its headers name, as without retry-after",
+  );
+});
+
+Deno.test("classifyFailure cools a 429's key on the monotonic clock, an upstream's date read against the wall clock", () => {
+  const now = 5_000;
+  const wallNow = Date.UTC(2026, 10, 26, 12);
+  const cool = (headers: Record<string, string>) =>
+    classifyFailure(http(429, headers), now, wallNow).coolKeyUntil;
+  assert.deepEqual(
+    [
+      cool({ "retry-after": "10" }),
+      cool({ "retry-after": "Thu, 26 Nov 2026 12:00:10 GMT" }),
+      cool({
+        "anthropic-ratelimit-requests-remaining": "0",
+        "anthropic-ratelimit-requests-reset": "2026-11-26T12:00:30Z",
+      }),
+      cool({
+        "anthropic-ratelimit-unified-status": "rejected",
+        "anthropic-ratelimit-unified-reset": `${wallNow / 1000 + 3_600}`,
+      }),
+      cool({}),
+    ],
+    [now + 10_000, now + 10_000, now + 30_000, now + 3_600_000, now + 60_000],
   );
 });
 

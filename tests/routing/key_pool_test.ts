@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type KeyPick, KeyPool } from "../../src/routing/key_pool.ts";
 import { readRateLimitHeaders } from "../../src/routing/rate_limit_headers.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
+import { assertMonotonic } from "./_fakes.ts";
 
 const SMALL = { input: 100, output: 100 };
 
@@ -324,4 +325,16 @@ Deno.test("KeyPool.remainingCapacity averages what its keys have left, cooling a
 Deno.test("KeyPool refuses a key twice and keys it does not hold", () => {
   assert.throws(() => new KeyPool([{ key: "a" }, { key: "a" }]), /same key twice/);
   assert.throws(() => new KeyPool([{ key: "a" }]).cool("b", 1), /not in this pool/);
+});
+
+Deno.test("KeyPool runs on the monotonic clock unless given one: a key cooled 10 s waits 10 s", () => {
+  const pool = new KeyPool([{ key: "a", limits: { rpm: 1 } }, { key: "b" }]);
+  assertMonotonic(() => {
+    pool.pick(SMALL);
+    return pool.status("a").resetAt;
+  }, 60_000);
+  pool.cool("b", performance.now() + 10_000);
+  const pick = pool.pick(SMALL);
+  assert.equal(pick.kind, "wait", "a wall-clock pool would take the monotonic instants for long past");
+  assert.ok(pick.kind === "wait" && pick.retryAfterMs <= 10_000 && pick.retryAfterMs > 9_000);
 });

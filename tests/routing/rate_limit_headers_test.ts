@@ -160,7 +160,7 @@ Deno.test("readRateLimitHeaders prefers anthropic-ratelimit-* over x-ratelimit-*
   assert.deepEqual(snapshot.windows, { requests: { limit: 10, remaining: 5 } });
 });
 
-Deno.test("readRateLimitHeaders reads retry-after as seconds or an HTTP date, retry-after-ms first", () => {
+Deno.test("readRateLimitHeaders reads retry-after as seconds or an HTTP date (one already past as none), retry-after-ms first", () => {
   const now = Date.UTC(1994, 10, 6, 8, 49, 7);
   const retryAfter = (headers: Record<string, string>) =>
     readRateLimitHeaders(new Headers(headers), now).retryAfterMs;
@@ -175,8 +175,42 @@ Deno.test("readRateLimitHeaders reads retry-after as seconds or an HTTP date, re
       retryAfter({ "retry-after": "30", "retry-after-ms": "1250" }),
       retryAfter({ "retry-after": "30", "retry-after-ms": "soon" }),
     ],
-    [30_000, 1500, 30_000, 30_000, 30_000, 0, 1250, 30_000],
+    [30_000, 1500, 30_000, 30_000, 30_000, undefined, 1250, 30_000],
   );
+});
+
+Deno.test("readRateLimitHeaders gives every instant on the monotonic clock: a date by how far it is from the wall clock", () => {
+  const now = 5_000;
+  const wallNow = Date.UTC(2026, 10, 26, 12);
+  const month = 31 * 24 * 3_600_000;
+  const snapshot = readRateLimitHeaders(
+    new Headers({
+      "anthropic-ratelimit-requests-remaining": "0",
+      "anthropic-ratelimit-requests-reset": "2026-11-26T12:00:12Z",
+      "anthropic-ratelimit-tokens-reset": `${wallNow / 1000 + 20}`,
+      "anthropic-ratelimit-input-tokens-reset": `${wallNow + 30_000}`,
+      "anthropic-ratelimit-output-tokens-reset": "42",
+      "anthropic-ratelimit-unified-reset": "2026-11-26T11:59:00Z",
+      "anthropic-ratelimit-unified-7d-reset": "9999-12-31T00:00:00Z",
+      "retry-after": "Thu, 26 Nov 2026 12:00:30 GMT",
+    }),
+    now,
+    wallNow,
+  );
+  assert.deepEqual(
+    [
+      snapshot.windows.requests?.resetAt,
+      snapshot.windows.tokens?.resetAt,
+      snapshot.windows.input_tokens?.resetAt,
+      snapshot.windows.output_tokens?.resetAt,
+      snapshot.unified?.resetAt,
+      snapshot.unified?.windows["7d"].resetAt,
+      snapshot.retryAfterMs,
+    ],
+    [now + 12_000, now + 20_000, now + 30_000, now + 42_000, now - 60_000, now + month, 30_000],
+  );
+  const openai = readRateLimitHeaders(new Headers({ "x-ratelimit-reset-requests": "6m0s" }), now, wallNow);
+  assert.equal(openai.windows.requests?.resetAt, now + 360_000);
 });
 
 Deno.test("readRateLimitHeaders reads a bare reset number as epoch seconds, epoch ms or seconds from now", () => {

@@ -21,6 +21,7 @@ const OPTIONS: RoutingOptions = {
   affinity: true,
   breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
   now: () => 1_000_000,
+  wallClock: () => 1_000_000,
   random: () => 0,
 };
 
@@ -143,6 +144,36 @@ Deno.test("setEnabled switches a key off by its place or its name, and back on, 
     [0, "name-a1", "label-a1", undefined],
     [1, "name-a2", "label-a2", "switched off at runtime"],
   ]);
+});
+
+Deno.test("setEnabled switching on closes the breakers of what it switches: the operator wants it tried again now", () => {
+  const changes: string[] = [];
+  const router = new Router([route("a", ["a1"]), route("b", ["b1"])], {
+    ...OPTIONS,
+    onBreakerChange: (change) =>
+      changes.push(`${change.key ?? change.provider} ${change.from}->${change.to}`),
+  });
+  const breakers = () => router.status().map((p) => [p.breaker, ...p.keys.map((key) => key.breaker)]);
+  const failA = () => {
+    const attempt = attemptOf(router.plan(request).next());
+    assert.equal(where(attempt), "a/a1");
+    attempt.failed(httpFailure(500));
+  };
+  failA();
+  assert.deepEqual(breakers(), [["open", "open"], ["closed", "closed"]]);
+  router.setEnabled("a", true);
+  assert.deepEqual(
+    breakers(),
+    [["closed", "closed"], ["closed", "closed"]],
+    "a provider's own and its keys'",
+  );
+  assert.deepEqual(changes.slice(2), ["a open->closed", "label-a1 open->closed"]);
+  failA();
+  router.setEnabled("a", true, "0");
+  assert.deepEqual(breakers(), [["open", "closed"], ["closed", "closed"]], "a key's alone");
+  assert.equal(where(attemptOf(router.plan(request).next())), "b/b1");
+  router.setEnabled("a", false);
+  assert.deepEqual(breakers()[0], ["open", "closed"], "switching off leaves them");
 });
 
 Deno.test("setEnabled takes a key's name before its place, so names made of digits work", () => {

@@ -100,6 +100,48 @@ Deno.test("a 429 cools the key until its reset; when every key is cold the plan 
   assert.equal(where(attemptOf(router.plan(request("m")).next())), "a/a1");
 });
 
+Deno.test("a router runs on the monotonic clock unless given one: a key relay cooled for 10 s waits 10 s", () => {
+  const router = new Router([route("a", ["a1"])], {
+    strategy: "failover",
+    affinity: false,
+    breaker: { failureThreshold: 2, windowMs: 60_000, cooldownMs: 30_000 },
+  });
+  const limited = { kind: "http", status: 429, headers: new Headers({ "retry-after": "10" }) } as const;
+  // As relay reads an answer: its monotonic clock, and the wall clock for the upstream's dates.
+  attemptOf(router.plan(request("m")).next()).failed(classifyFailure(limited, performance.now(), Date.now()));
+  const step = router.plan(request("m")).next();
+  assert.equal(step.kind, "wait", "a router on the wall clock would take the key for rested long ago");
+  assert.ok(step.kind === "wait" && step.waitMs > 9_000 && step.waitMs <= 10_000, JSON.stringify(step));
+  const cooledUntil = router.status()[0].keys[0].cooledUntil!;
+  assert.ok(Math.abs(cooledUntil - (Date.now() + step.waitMs)) < 1_000, "shown on the wall clock");
+});
+
+Deno.test("status shows instants on the wall clock, which may step back; cooling and breakers run on their own", () => {
+  const clock = { now: 5_000 };
+  const wall = Date.UTC(2026, 10, 26, 12);
+  let step = 0;
+  const wallClock = () => wall + clock.now + step;
+  const router = routerOf([route("a", ["a1"]), route("b", ["b1"])], { wallClock }, clock);
+  attemptOf(router.plan(request("m")).next()).failed(
+    classifyFailure({ kind: "http", status: 429, headers: new Headers({ "retry-after": "20" }) }, clock.now),
+  );
+  for (let i = 0; i < 2; i++) {
+    const attempt = attemptOf(router.plan(request("m")).next());
+    assert.equal(where(attempt), "b/b1");
+    attempt.failed(httpFailure(503));
+  }
+  const shown = () => {
+    const [a, b] = router.status();
+    return [a.keys[0].cooledUntil, b.retryAt];
+  };
+  assert.deepEqual(shown(), [wall + 25_000, wall + 35_000]);
+  step = -3_600_000;
+  assert.deepEqual(shown(), [wall + 25_000 + step, wall + 35_000 + step], "still 20 and 30 s away");
+  assert.deepEqual(router.plan(request("m")).next(), { kind: "wait", waitMs: 20_000, retryAfterMs: 20_000 });
+  clock.now += 20_000;
+  assert.equal(where(attemptOf(router.plan(request("m")).next())), "a/a1");
+});
+
 Deno.test("401 takes a key out of rotation for good", () => {
   const router = routerOf([route("a", ["a1", "a2"])]);
   attemptOf(router.plan(request("m")).next()).failed(httpFailure(401));

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { UsageWindow } from "../../src/routing/usage_window.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
+import { assertMonotonic } from "./_fakes.ts";
 
 Deno.test("UsageWindow without a limit counts but never refuses", () => {
   const clock = new FakeClock(1000);
@@ -228,4 +229,12 @@ Deno.test("UsageWindow.correct keeps the local end when the upstream's reset has
 
 Deno.test("UsageWindow refuses a limit that is not positive", () => {
   assert.throws(() => new UsageWindow({ limit: 0 }), /must be positive, not 0/);
+});
+
+Deno.test("UsageWindow runs on the monotonic clock unless given one, not on the wall clock", () => {
+  const window = new UsageWindow({ limit: 2 });
+  assertMonotonic(() => {
+    window.reserve(1);
+    return window.resetAt;
+  }, 60_000);
 });

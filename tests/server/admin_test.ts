@@ -191,6 +191,33 @@ Deno.test("switching a key or a provider off sends new requests elsewhere until 
   await upstream.close();
 });
 
+Deno.test("switching a provider on closes its breakers: it is tried again at once, whatever its cooldown", async () => {
+  let down = true;
+  const upstream = startFakeUpstream(() =>
+    down ? new Response("down", { status: 500 }) : Response.json({ type: "message", content: [] })
+  );
+  const breaker = "routing:\n  max_attempts: 1\n  breaker:\n    failures: 1\n    cooldown: 1h\n";
+  await using relay = await startLiveRelay(liveConfig(upstreamProvider("up", upstream.url, [K1]), breaker));
+  const breakers = async () => {
+    const [up] = (await (await relay.admin("/status")).json()).providers;
+    return [up.breaker, up.keys[0].breaker, up.retry_at === null];
+  };
+  await (await postMessage(relay.url)).arrayBuffer();
+  assert.deepEqual(await breakers(), ["open", "open", false]);
+  down = false;
+  const refused = await postMessage(relay.url);
+  assert.equal(refused.status, 503, "open for the hour");
+  await refused.body?.cancel();
+
+  await (await relay.admin("/providers/up/enable", { method: "POST" })).body?.cancel();
+  assert.deepEqual(await breakers(), ["closed", "closed", true]);
+  const answered = await postMessage(relay.url);
+  assert.equal(answered.status, 200);
+  await answered.body?.cancel();
+  assert.equal(upstream.requests.length, 2);
+  await upstream.close();
+});
+
 Deno.test("POST /admin/reload answers the new version and what changed, or 422 with the error", async () => {
   await using relay = await startLiveRelay(liveConfig(MOCK));
   await relay.write(liveConfig(MOCK + "  - name: m2\n    type: mock\n", "  port: 9999\n"));

@@ -5,7 +5,8 @@ import type { Runtime } from "../runtime.ts";
 /**
  * `POST /admin/providers/:provider[/keys/:key]/(enable|disable)`: switches a provider or one of its
  * keys (its place in the list, from 0, or its name) on or off in the config serving now. Off, it takes
- * no new requests and those under way finish; the switch lasts until a reload changes that provider.
+ * no new requests and those under way finish; on, its breakers close (`Router.setEnabled`), so it is
+ * tried again at once. The switch lasts until a reload changes that provider.
  *
  * @example
  * ```ts
