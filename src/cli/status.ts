@@ -68,23 +68,26 @@ const _PLAIN: StatusColours = { green: _same, yellow: _same, red: _same, bold: _
  */
 export function formatStatus(status: AdminStatus, now: number, colours: StatusColours = _PLAIN): string {
   const { config, server } = status;
-  const since = (iso: string) => _duration(now - Date.parse(iso));
+  // Spans as relay measured them; a relay of an earlier version gives only dates, read against `now`.
+  const since = (ms: number | undefined, iso: string) => _duration(ms ?? now - Date.parse(iso));
   const lines = [
-    `relay ${status.relay_version}, up ${since(status.started_at)}; config version ${config.version} ` +
-    `(${visible(config.path ?? "built-in defaults")}), loaded ${since(config.loaded_at)} ago`,
+    `relay ${status.relay_version}, up ${since(status.uptime_ms, status.started_at)}; ` +
+    `config version ${config.version} (${visible(config.path ?? "built-in defaults")}), ` +
+    `loaded ${since(config.loaded_ago_ms, config.loaded_at)} ago`,
     `load: ${server.in_flight} in flight, ${server.queued} queued, ${server.exchanges} upstream exchanges`,
+    ..._ledgerLines(status.ledger, colours),
   ];
   // A relay of an earlier version (upgraded, not restarted yet) does not say.
   const pending = config.needs_restart ?? [];
   if (pending.length > 0) lines.push(colours.yellow(`needs a restart to apply: ${pending.join(", ")}`));
   if (config.last_error) {
-    const { at, reason, error } = config.last_error;
+    const { at, ago_ms, reason, error } = config.last_error;
     lines.push(
       colours.red(
-        `last reload failed ${since(at)} ago (${visible(reason)}); the config above keeps serving:`,
+        `last reload failed ${since(ago_ms, at)} ago (${visible(reason)}); the config above keeps serving:`,
       ),
     );
-    lines.push(...error.split("\n").map((line) => `  ${visible(line)}`));
+    lines.push(..._indented(error));
   }
   const state = (enabled: boolean, why?: string | null) =>
     enabled ? "on" : why && why !== SWITCHED_OFF ? `off: ${why}` : "off";
@@ -136,6 +139,30 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
   lines.push("", table(providers));
   if (keys.length > 1) lines.push("", table(keys));
   return lines.join("\n");
+}
+
+/**
+ * The ledger's line: its state and counts, coloured unless it is `ok`, and why the last write failed.
+ * Nothing for a relay of an earlier version, which does not say.
+ */
+function _ledgerLines(ledger: AdminStatus["ledger"] | undefined, colours: StatusColours): string[] {
+  if (!ledger) return [];
+  if (!ledger.enabled) return ["ledger: off (usage is not recorded)"];
+  const { state, error, written_total, pending, dropped_total } = ledger;
+  const counts = `${written_total} record${written_total === 1 ? "" : "s"} written, ${pending} pending` +
+    (dropped_total > 0 ? `, ${dropped_total} dropped` : "");
+  const file = visible(ledger.path);
+  if (state === "ok") return [`ledger: ok; ${counts} (${file})`];
+  const paint = state === "locked" ? colours.yellow : colours.red;
+  return [
+    paint(`ledger: ${state} for ${_duration(ledger.for_ms)}; ${counts} (${file})` + (error ? ":" : "")),
+    ...(error ? _indented(error) : []),
+  ];
+}
+
+/** `text`'s lines, indented under the line that introduces them, anything a terminal acts on escaped. */
+function _indented(text: string): string[] {
+  return text.split("\n").map((line) => `  ${visible(line)}`);
 }
 
 /** Whether `body` has the parts of an {@linkcode AdminStatus} that `relay status` reads. */

@@ -11,7 +11,7 @@ import { UsageRecorder } from "./recorder.ts";
 import { Retention } from "./retention.ts";
 import { SharedSpend } from "./shared_spend.ts";
 import { LedgerStore } from "./store.ts";
-import { LedgerWriter } from "./writer.ts";
+import { type LedgerHealth, LedgerWriter } from "./writer.ts";
 import { errorMessage } from "../util/error_message.ts";
 
 /** The ledger as `relay serve` runs it, and the clients whose budgets it feeds. */
@@ -22,6 +22,11 @@ export interface OpenLedger {
   readonly recorder: UsageRecorder;
   /** The database file; `undefined` when `ledger.enabled` is false. */
   readonly path: string | undefined;
+  /**
+   * How writing goes, read when asked (the admin status, `/metrics`); `undefined` when `ledger.enabled`
+   * is false.
+   */
+  readonly health: (() => LedgerHealth) | undefined;
   /**
    * Takes a reloaded config's clients (`server.auth`) and prices (`pricing`), keeping each client's
    * windows, spend and what its requests in flight hold; the rest of `ledger` takes a restart.
@@ -78,7 +83,7 @@ export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedg
   if (!config.ledger.enabled) {
     const clients = new ClientRegistry(_clientsOf(config), { now, pricing });
     const recorder = new UsageRecorder({ pricing, clients, logger: options.logger });
-    return _opened(clients, recorder, undefined, () => Promise.resolve());
+    return _opened(clients, recorder, { path: undefined, health: undefined }, () => Promise.resolve());
   }
   const path = ledgerPath(config.ledger.path, options.env ?? ((name) => Deno.env.get(name)));
   const store = LedgerStore.open(path, { logger: options.logger });
@@ -108,7 +113,7 @@ export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedg
   });
   retention.start();
   const recorder = new UsageRecorder({ pricing, clients, writer, logger: options.logger });
-  return _opened(clients, recorder, path, async () => {
+  return _opened(clients, recorder, { path, health: () => writer.health }, async () => {
     retention.stop();
     await writer.close();
     store.close();
@@ -118,13 +123,13 @@ export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedg
 function _opened(
   clients: ClientRegistry,
   recorder: UsageRecorder,
-  path: string | undefined,
+  file: Pick<OpenLedger, "path" | "health">,
   close: () => Promise<void>,
 ): OpenLedger {
   return {
     clients,
     recorder,
-    path,
+    ...file,
     close,
     reconfigure(next) {
       clients.reconfigure(_clientsOf(next));

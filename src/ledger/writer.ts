@@ -17,6 +17,29 @@ export interface LedgerWriterOptions {
   logger: Logger;
   /** The global timers unless given; tests fire them by hand. */
   timers?: Timers;
+  /** Monotonic ms, when the state changed (`performance.now` unless given): no clock step moves it. */
+  now?: () => number;
+}
+
+/**
+ * How writing goes: `ok` while batches go in, `locked` while another writer's lock holds them back,
+ * `failing` while the database refuses them (a full disk, a file it cannot reopen).
+ */
+export type LedgerState = "ok" | "locked" | "failing";
+
+/** What {@linkcode LedgerWriter.health} tells, for the admin status and `/metrics`. */
+export interface LedgerHealth {
+  state: LedgerState;
+  /** Why the last try failed, while the state is not `ok`. */
+  error: string | undefined;
+  /** When the state began, on the writer's monotonic clock (`now`); its start for a writer always `ok`. */
+  since: number;
+  /** Records held for the next batch, and those waiting for room in it. */
+  pending: number;
+  /** Records written so far. */
+  written: number;
+  /** Records lost so far. */
+  dropped: number;
 }
 
 /**
@@ -43,6 +66,7 @@ export interface LedgerWriterOptions {
 export class LedgerWriter {
   readonly #options: LedgerWriterOptions;
   readonly #timers: Timers;
+  readonly #now: () => number;
   #queue: LedgerRecord[] = [];
   readonly #waiting: { record: LedgerRecord; queued: () => void }[] = [];
   #timer: { handle: unknown; ms: number } | undefined;
@@ -53,6 +77,11 @@ export class LedgerWriter {
   #spell: string | undefined;
   /** Records no one waited for dropped since a batch last went in: warned about at the first only. */
   #droppedUnwaited = 0;
+  /**
+   * The state the last try left, which the admin status and `/metrics` read: unlike `#spell`, which
+   * paces the warnings, a batch dropped with callers waiting is a failure too.
+   */
+  #state: { state: LedgerState; error?: string; since: number };
 
   constructor(options: LedgerWriterOptions) {
     if (!(options.queueSize >= 1)) {
@@ -60,6 +89,8 @@ export class LedgerWriter {
     }
     this.#options = options;
     this.#timers = options.timers ?? realTimers;
+    this.#now = options.now ?? (() => performance.now());
+    this.#state = { state: "ok", since: this.#now() };
   }
 
   /** Records written so far. */
@@ -75,6 +106,12 @@ export class LedgerWriter {
   /** Records held for the next batch, and those waiting for room in it. */
   get pending(): number {
     return this.#queue.length + this.#waiting.length;
+  }
+
+  /** How writing goes now; read when asked, so the request path pays nothing for it. */
+  get health(): LedgerHealth {
+    const { state, error, since } = this.#state;
+    return { state, error, since, pending: this.pending, written: this.#written, dropped: this.#dropped };
   }
 
   /**
@@ -117,6 +154,7 @@ export class LedgerWriter {
       try {
         this.#options.write(batch, this.#closed);
         this.#written += batch.length;
+        this.#enter("ok");
         const dropped = this.#droppedUnwaited;
         this.#droppedUnwaited = 0;
         if (this.#spell !== undefined) {
@@ -131,6 +169,7 @@ export class LedgerWriter {
           written_total: this.#written,
         });
       } catch (error) {
+        this.#enter(error instanceof LedgerBusyError ? "locked" : "failing", errorMessage(error));
         // A locked ledger (another relay writing) is waited out, whoever waits for room: nothing is
         // wrong with the batch or the file, and records are dropped only for a broken one.
         if (error instanceof LedgerBusyError && !this.#closed) {
@@ -165,6 +204,12 @@ export class LedgerWriter {
     else this.#options.logger.warn(warning, fields);
     this.#spell = warning;
     this.#schedule(this.#options.flushIntervalMs);
+  }
+
+  /** Keeps `error` as the latest reason; `since` moves only when the state changes. */
+  #enter(state: LedgerState, error?: string): void {
+    const since = this.#state.state === state ? this.#state.since : this.#now();
+    this.#state = { state, error, since };
   }
 
   #admitWaiting(): void {

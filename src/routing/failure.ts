@@ -1,4 +1,4 @@
-import { errorMessage } from "../util/error_message.ts";
+import { errorMessage, outOfFileDescriptors } from "../util/error_message.ts";
 import { type RateLimitSnapshot, readRateLimitHeaders } from "./rate_limit_headers.ts";
 
 /** How an attempt upstream failed, as far as anything reached relay before the first byte went out. */
@@ -78,6 +78,7 @@ const _STATUS_FOR_ERROR_TYPE: Record<string, number> = {
  * | outcome                                    | action              | breaker  | key                    |
  * | ------------------------------------------ | ------------------- | -------- | ---------------------- |
  * | network error, timeout before first byte   | retry_next_provider | counts   |                        |
+ * | relay out of file descriptors (EMFILE)     | retry_next_provider | no       |                        |
  * | 408, 5xx, 529                              | retry_next_provider | counts   |                        |
  * | 429                                        | retry_next_key      | no       | cooled until its reset |
  * | 401, 402, 403                              | disable_key         | no       | out of rotation        |
@@ -121,7 +122,10 @@ export function classifyFailure(
   switch (outcome.kind) {
     case "network": {
       const reason = `network error: ${errorMessage(outcome.error)}`;
-      return { action: "retry_next_provider", countsForBreaker: true, reason };
+      // relay could not open a socket: its own trouble, which says nothing of the provider or the key,
+      // and would open the breakers of every provider it tried while it lasts.
+      const countsForBreaker = !outOfFileDescriptors(outcome.error);
+      return { action: "retry_next_provider", countsForBreaker, reason };
     }
     case "timeout":
       return { action: "retry_next_provider", countsForBreaker: true, reason: "no first byte in time" };

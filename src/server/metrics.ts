@@ -1,9 +1,10 @@
+import type { LedgerHealth, LedgerState } from "../ledger/writer.ts";
 import type { BreakerState } from "../routing/circuit_breaker.ts";
 import type { ConcurrencyLimiter } from "../routing/concurrency.ts";
 import type { ProviderStatus, Router } from "../routing/router.ts";
 import type { EventBus } from "../util/event_bus.ts";
 import type { LogFields } from "../util/logger.ts";
-import { type Labels, MetricsRegistry } from "../util/prometheus.ts";
+import { type Counter, type Labels, MetricsRegistry } from "../util/prometheus.ts";
 import type { RelayEvent, RequestSummary } from "./events.ts";
 
 /** Where {@linkcode RelayMetrics} reads the gauges from, at scrape time. */
@@ -14,6 +15,8 @@ export interface MetricsSources {
   limiter: ConcurrencyLimiter;
   /** The config version serving now; left out when relay runs without a `Runtime` (tests, benches). */
   configVersion?: () => number;
+  /** How the usage ledger's writing goes; left out when relay records no usage. */
+  ledger?: () => LedgerHealth;
 }
 
 export interface RelayMetricsOptions {
@@ -24,6 +27,7 @@ export interface RelayMetricsOptions {
 const _TTFB_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const _DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
 const _BREAKER_STATES: readonly BreakerState[] = ["closed", "half_open", "open"];
+const _LEDGER_STATES: readonly LedgerState[] = ["ok", "locked", "failing"];
 const _TOKEN_TYPES = [
   ["input", "input"],
   ["output", "output"],
@@ -35,10 +39,11 @@ const _MAX_MODEL_CHARS = 128;
 
 /**
  * relay's Prometheus metrics: counters and histograms fed by the server's events as requests end and
- * state changes, gauges read from the router and the limiter when scraped. Labels are bounded: provider
- * and key names come from the config (keys as `index:name` or `index:masked label`), status is the
- * numeric code, and model names get a label of their own only for the first `maxModels` seen, then
- * `other`; requests no provider took count under model `none`. No request ids, no free text.
+ * state changes, gauges read from the router and the limiter when scraped, and the ledger's figures
+ * read from its writer when scraped (the request path pays nothing for them). Labels are bounded:
+ * provider and key names come from the config (keys as `index:name` or `index:masked label`), status
+ * is the numeric code, and model names get a label of their own only for the first `maxModels` seen,
+ * then `other`; requests no provider took count under model `none`. No request ids, no free text.
  *
  * @example
  * ```ts
@@ -49,6 +54,8 @@ const _MAX_MODEL_CHARS = 128;
 export class RelayMetrics {
   readonly #registry = new MetricsRegistry();
   readonly #models: _BoundedLabel;
+  /** Brings counters kept elsewhere (the ledger's) up to date, before each scrape. */
+  readonly #beforeRender: (() => void)[] = [];
 
   constructor(events: EventBus<RelayEvent>, sources: MetricsSources, options: RelayMetricsOptions = {}) {
     this.#models = new _BoundedLabel(options.maxModels ?? 50);
@@ -98,13 +105,14 @@ export class RelayMetrics {
       name: "relay_provider_breaker_state",
       help: "1 for the state each provider's circuit breaker is in, 0 for the others.",
       labels: ["provider", "state"],
-      collect: () => router().flatMap((p) => _states({ provider: p.name }, p.breaker)),
+      collect: () => router().flatMap((p) => _states({ provider: p.name }, p.breaker, _BREAKER_STATES)),
     });
     registry.gauge({
       name: "relay_key_breaker_state",
       help: "1 for the state each key's circuit breaker is in, 0 for the others.",
       labels: ["provider", "key", "state"],
-      collect: () => _keys(router()).flatMap(([labels, key]) => _states(labels, key.breaker)),
+      collect: () =>
+        _keys(router()).flatMap(([labels, key]) => _states(labels, key.breaker, _BREAKER_STATES)),
     });
     registry.gauge({
       name: "relay_provider_enabled",
@@ -146,7 +154,7 @@ export class RelayMetrics {
       help: "Client requests waiting for a slot (server.max_queue).",
       collect: () => [[{}, sources.limiter.queued]],
     });
-    const { configVersion } = sources;
+    const { configVersion, ledger } = sources;
     if (configVersion) {
       registry.gauge({
         name: "relay_config_version",
@@ -154,6 +162,7 @@ export class RelayMetrics {
         collect: () => [[{}, configVersion()]],
       });
     }
+    if (ledger) this.#ledgerMetrics(ledger);
 
     events.listen((event) => {
       switch (event.type) {
@@ -183,7 +192,40 @@ export class RelayMetrics {
 
   /** The exposition, in Prometheus' text format. */
   render(): string {
+    for (const update of this.#beforeRender) update();
     return this.#registry.render();
+  }
+
+  #ledgerMetrics(ledger: () => LedgerHealth): void {
+    const registry = this.#registry;
+    registry.gauge({
+      name: "relay_ledger_state",
+      help: "1 for the state the usage ledger's writing is in (ok, locked by another writer, failing), " +
+        "0 for the others.",
+      labels: ["state"],
+      collect: () => _states({}, ledger().state, _LEDGER_STATES),
+    });
+    registry.gauge({
+      name: "relay_ledger_pending_records",
+      help: "Usage records held in memory for the ledger's next batch, and those waiting for room in it.",
+      collect: () => [[{}, ledger().pending]],
+    });
+    this.#beforeRender.push(
+      _following(
+        registry.counter({
+          name: "relay_ledger_records_written_total",
+          help: "Usage records written to the ledger.",
+        }),
+        () => ledger().written,
+      ),
+      _following(
+        registry.counter({
+          name: "relay_ledger_records_dropped_total",
+          help: "Usage records the ledger lost: a database refusing writes, a queue full and unwritable.",
+        }),
+        () => ledger().dropped,
+      ),
+    );
   }
 
   #request({ line }: RequestSummary) {
@@ -213,8 +255,23 @@ class _BoundedLabel {
   }
 }
 
-function _states(labels: Labels, state: BreakerState): (readonly [Labels, number])[] {
-  return _BREAKER_STATES.map((candidate) => [{ ...labels, state: candidate }, candidate === state ? 1 : 0]);
+/** Has `counter`, which takes no labels, catch up with the total `read` gives when called. */
+function _following(counter: Counter, read: () => number): () => void {
+  let counted = 0;
+  return () => {
+    const total = read();
+    if (total > counted) counter.inc({}, total - counted);
+    counted = Math.max(counted, total);
+  };
+}
+
+/** A sample per state `states` holds, 1 for `state` and 0 for the others. */
+function _states<S extends string>(
+  labels: Labels,
+  state: S,
+  states: readonly S[],
+): (readonly [Labels, number])[] {
+  return states.map((candidate) => [{ ...labels, state: candidate }, candidate === state ? 1 : 0]);
 }
 
 function _keys(providers: ProviderStatus[]) {

@@ -17,6 +17,8 @@ export interface Snapshot {
   readonly version: number;
   /** Wall-clock ms. */
   readonly loadedAt: number;
+  /** Monotonic ms (`RuntimeOptions.monotonic`), which how long ago it loaded is measured on. */
+  readonly loadedAtMonotonic: number;
   /** `undefined` on the built-in defaults. */
   readonly path: string | undefined;
   readonly config: Config;
@@ -38,6 +40,8 @@ export interface ConfigRecord {
 export interface ReloadFailure {
   /** Wall-clock ms. */
   at: number;
+  /** Monotonic ms (`RuntimeOptions.monotonic`), which how long ago it failed is measured on. */
+  atMonotonic: number;
   reason: string;
   error: string;
 }
@@ -74,6 +78,11 @@ export interface RuntimeOptions {
   environment?: ProviderEnvironment;
   /** Wall-clock ms. */
   now?: () => number;
+  /**
+   * Monotonic ms, `performance.now` unless given: how long ago a config loaded is told on it, since a
+   * step of the wall clock would make it "0s" or hours.
+   */
+  monotonic?: () => number;
 }
 
 /** How many configs {@linkcode Runtime.history} keeps. */
@@ -112,6 +121,8 @@ export class Runtime {
   /** A logger that always writes with the current version, for lines outside any request. */
   readonly logger: Logger;
   readonly #options: RuntimeOptions;
+  /** The monotonic clock (`RuntimeOptions.monotonic`) the admin status measures every span on. */
+  readonly monotonic: () => number;
   readonly #now: () => number;
   readonly #history: ConfigRecord[] = [];
   #current: Snapshot;
@@ -125,6 +136,7 @@ export class Runtime {
     this.#options = options;
     this.events = options.events;
     this.#now = options.now ?? Date.now;
+    this.monotonic = options.monotonic ?? (() => performance.now());
     this.#current = this.#snapshot(1, options.config, undefined, options.locate);
     this.#history.push(_record(this.#current));
     this.logger = _liveLogger(() => this.#current.logger);
@@ -195,7 +207,7 @@ export class Runtime {
       for (const warning of warnings) next.logger.warn("config", { warning });
     } catch (error) {
       const message = errorMessage(error);
-      this.#lastError = { at: this.#now(), reason, error: message };
+      this.#lastError = { at: this.#now(), atMonotonic: this.monotonic(), reason, error: message };
       previous.logger.error("config reload failed", { reason, path: previous.path, error: message });
       this.#publish({ ok: false, version: previous.version, reason, error: message });
       return { ok: false, version: previous.version, error: message };
@@ -239,7 +251,16 @@ export class Runtime {
       onRequest: (line, usage) =>
         events.publish({ type: "request", data: { line, configVersion: version, usage } }),
     };
-    return { version, loadedAt: this.#now(), path, config, router, logger, settings };
+    return {
+      version,
+      loadedAt: this.#now(),
+      loadedAtMonotonic: this.monotonic(),
+      path,
+      config,
+      router,
+      logger,
+      settings,
+    };
   }
 
   #publish(outcome: ReloadOutcome): void {

@@ -25,6 +25,8 @@ export interface ServeOptions extends Omit<AppOptions, "inFlight"> {
    */
   runtime?: Runtime;
   metrics?: RelayMetricsOptions;
+  /** The usage ledger's file and health, for the admin status and `/metrics`; left out without one. */
+  ledgerHealth?: Pick<OpenLedger, "path" | "health">;
 }
 
 /** A running relay. */
@@ -183,6 +185,7 @@ export function startRelayServer(runtime: Runtime, ledger: OpenLedger): RunningS
     runtime,
     clients: ledger.clients,
     ledger: ledger.recorder,
+    ledgerHealth: ledger,
     hostname: config.server.host,
   });
 }
@@ -193,11 +196,12 @@ function _mountOperations(
   events: EventBus<RelayEvent>,
   inFlight: InFlight,
 ): void {
-  const { runtime, limiter } = options;
+  const { runtime, limiter, ledgerHealth } = options;
   const metrics = new RelayMetrics(events, {
     router: () => (runtime?.current ?? options).router,
     limiter,
     configVersion: runtime && (() => runtime.current.version),
+    ledger: ledgerHealth?.health,
   }, options.metrics);
   const scrape = () =>
     new Response(metrics.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
@@ -210,8 +214,14 @@ function _mountOperations(
       scrape,
     );
   }
-  const startedAt = (options.wallClock ?? Date.now)();
-  if (runtime) app.route(ADMIN_PREFIX, adminRoutes({ runtime, limiter, inFlight, startedAt }));
+  if (runtime) {
+    const { wallClock } = options;
+    const started = { at: (wallClock ?? Date.now)(), monotonic: runtime.monotonic() };
+    app.route(
+      ADMIN_PREFIX,
+      adminRoutes({ runtime, limiter, inFlight, ledger: ledgerHealth, started, wallClock }),
+    );
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { AdminStatus } from "../../src/server/admin/status.ts";
 import { formatStatus } from "../../src/cli/status.ts";
 import { runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
+import { parsePrometheus } from "../_helpers/prometheus.ts";
 
 const ADMIN = "adm_cli_status_0123456789";
 const KEY = "sk-test-status-key-00000000x7f2";
@@ -33,6 +34,63 @@ Deno.test("relay status prints tables, without colour when stdout is no terminal
   assert.match(stdout, /^PROVIDER +TYPE +STATE +BREAKER +IN FLIGHT +KEYS$/m);
   assert.match(stdout, /^m +mock +on +closed +0 +1\/1 on$/m);
   assert.match(stdout, /^m +0 main \(sk-\.\.\.x7f2\) +on +closed +0% +- +-$/m);
+});
+
+Deno.test("relay status, its JSON and /metrics tell a ledger that cannot be written: since when, what it holds, why", async () => {
+  const folder = await sandbox();
+  const ledger = `${folder}/ledger.db`;
+  const path = await writeConfig(
+    folder,
+    `${CONFIG}log:\n  level: debug\nledger:\n  path: ${ledger}\n  flush_interval: 10ms\n`,
+  );
+  await using relay = await spawnRelay([], { cwd: folder });
+  const request = async () =>
+    await (await fetch(`${relay.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body: '{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}',
+    })).arrayBuffer();
+  await request();
+  await relay.waitForLine(/"msg":"ledger batch written"/);
+  const healthy = await runRelay(["status", "-c", path, "--url", relay.url]);
+  assert.equal(healthy.code, 0, healthy.stderr);
+  assert.ok(
+    healthy.stdout.includes(`\nledger: ok; 1 record written, 0 pending (${ledger})\n`),
+    healthy.stdout,
+  );
+
+  // Replaced by a file relay cannot open as a database: every batch fails until it can.
+  await Deno.writeTextFile(`${ledger}.tmp`, "notes, not a database\n".repeat(100));
+  await Deno.rename(`${ledger}.tmp`, ledger);
+  await request();
+  await relay.waitForLine(/"msg":"ledger write failed; retrying"/);
+
+  const table = await runRelay(["status", "-c", path, "--url", relay.url]);
+  assert.equal(table.code, 0, table.stderr);
+  const lines = table.stdout.split("\n");
+  const at = lines.findIndex((line) => line.startsWith("ledger:"));
+  assert.match(lines[at], /^ledger: failing for \d+s; 1 record written, 1 pending \(/);
+  assert.ok(lines[at].endsWith(`(${ledger}):`), lines[at]);
+  assert.equal(lines[at + 1], `  cannot reopen ${ledger}: file is not a database`);
+  const json = await runRelay(["status", "--json", "-c", path, "--url", relay.url]);
+  assert.equal(json.code, 0, json.stderr);
+  const { since, for_ms, ...status } = JSON.parse(json.stdout).ledger;
+  assert.deepEqual(status, {
+    enabled: true,
+    path: ledger,
+    state: "failing",
+    error: `cannot reopen ${ledger}: file is not a database`,
+    pending: 1,
+    written_total: 1,
+    dropped_total: 0,
+  });
+  assert.ok(for_ms >= 0 && !Number.isNaN(Date.parse(since)), `${since}, ${for_ms}`);
+  const metrics = parsePrometheus(await (await fetch(`${relay.url}/metrics`)).text());
+  assert.equal(metrics.value("relay_ledger_state", { state: "failing" }), 1);
+  assert.equal(metrics.value("relay_ledger_state", { state: "ok" }), 0);
+  assert.equal(metrics.value("relay_ledger_pending_records"), 1);
+  assert.equal(metrics.value("relay_ledger_records_written_total"), 1);
+  assert.equal(metrics.value("relay_ledger_records_dropped_total"), 0);
 });
 
 Deno.test("relay status says what is wrong: no admin token, relay not running, a token relay does not hold", async () => {
@@ -147,13 +205,16 @@ const NOW = Date.parse("2026-11-25T12:00:00Z");
 const STATUS: AdminStatus = {
   relay_version: "0.1.0",
   started_at: "2026-11-25T10:00:00.000Z",
+  uptime_ms: 7_200_000,
   config: {
     version: 3,
     path: "/etc/relay.yaml",
     loaded_at: "2026-11-25T11:55:00.000Z",
+    loaded_ago_ms: 300_000,
     reloadable: true,
     last_error: {
       at: "2026-11-25T11:59:30.000Z",
+      ago_ms: 30_000,
       reason: "SIGHUP",
       error: "/etc/relay.yaml:4:2: bad\n  line",
     },
@@ -161,6 +222,17 @@ const STATUS: AdminStatus = {
     history: [],
   },
   server: { in_flight: 2, queued: 1, exchanges: 2 },
+  ledger: {
+    enabled: true,
+    path: "/var/lib/relay/ledger.db",
+    state: "ok",
+    error: null,
+    pending: 0,
+    written_total: 1520,
+    dropped_total: 0,
+    since: "2026-11-25T10:00:00.000Z",
+    for_ms: 7_200_000,
+  },
   providers: [{
     name: "anthropic",
     type: "anthropic",
@@ -202,6 +274,7 @@ Deno.test("formatStatus lays out the summary, the last reload error and both tab
     [
       "relay 0.1.0, up 2h; config version 3 (/etc/relay.yaml), loaded 5m ago",
       "load: 2 in flight, 1 queued, 2 upstream exchanges",
+      "ledger: ok; 1520 records written, 0 pending (/var/lib/relay/ledger.db)",
       "needs a restart to apply: server.port",
       "last reload failed 30s ago (SIGHUP); the config above keeps serving:",
       "  /etc/relay.yaml:4:2: bad",
@@ -217,10 +290,68 @@ Deno.test("formatStatus lays out the summary, the last reload error and both tab
   );
 });
 
-Deno.test("formatStatus reads a relay of an earlier version, which does not say what needs a restart", () => {
-  const { needs_restart: _, ...config } = STATUS.config;
-  const earlier = { ...STATUS, config } as unknown as AdminStatus;
-  assert.ok(!formatStatus(earlier, NOW).includes("needs a restart"));
+Deno.test("formatStatus tells how long relay has been up, and since its config loaded or its reload failed, as relay measured it", () => {
+  // This machine's clock three hours ahead of relay's (--url to another host), or relay's stepped back.
+  const lines = formatStatus(STATUS, NOW + 3 * 3_600_000).split("\n");
+  assert.equal(lines[0], "relay 0.1.0, up 2h; config version 3 (/etc/relay.yaml), loaded 5m ago");
+  assert.equal(lines[4], "last reload failed 30s ago (SIGHUP); the config above keeps serving:");
+});
+
+Deno.test("formatStatus reads a relay of an earlier version, which says neither what needs a restart, nor spans, nor its ledger", () => {
+  const { needs_restart: _, loaded_ago_ms: _loaded, ...config } = STATUS.config;
+  const { ago_ms: _ago, ...lastError } = config.last_error!;
+  const { uptime_ms: _uptime, ledger: _ledger, ...rest } = STATUS;
+  const earlier = { ...rest, config: { ...config, last_error: lastError } } as unknown as AdminStatus;
+  const out = formatStatus(earlier, NOW);
+  assert.ok(!out.includes("needs a restart"));
+  assert.ok(!out.includes("ledger"));
+  assert.match(out, /^relay 0\.1\.0, up 2h; .*, loaded 5m ago$/m, "spans read from its dates");
+  assert.match(out, /^last reload failed 30s ago /m);
+});
+
+Deno.test("formatStatus sets a ledger that is not ok apart: how long, what it holds, and why", () => {
+  const tag = (name: string) => (text: string) => `<${name}>${text}</${name}>`;
+  const colours = { green: tag("g"), yellow: tag("y"), red: tag("r"), bold: tag("b") };
+  const ledgerOf = (ledger: Partial<AdminStatus["ledger"]>) =>
+    formatStatus(
+      { ...STATUS, ledger: { ...STATUS.ledger, ...ledger } as AdminStatus["ledger"] },
+      NOW,
+      colours,
+    )
+      .split("\n").slice(2, 4);
+  assert.deepEqual(
+    ledgerOf({
+      state: "failing",
+      error: "database or disk is full",
+      pending: 1234,
+      dropped_total: 5,
+      for_ms: 185_000,
+    }),
+    [
+      "<r>ledger: failing for 3m 5s; 1520 records written, 1234 pending, 5 dropped (/var/lib/relay/ledger.db):</r>",
+      "  database or disk is full",
+    ],
+  );
+  assert.deepEqual(
+    ledgerOf({
+      state: "locked",
+      error: "/var/lib/relay/ledger.db is locked by another writer",
+      pending: 40,
+      for_ms: 12_000,
+    }),
+    [
+      "<y>ledger: locked for 12s; 1520 records written, 40 pending (/var/lib/relay/ledger.db):</y>",
+      "  /var/lib/relay/ledger.db is locked by another writer",
+    ],
+  );
+  assert.deepEqual(ledgerOf({ dropped_total: 2, path: "/tmp/\u202eledger.db" }), [
+    "ledger: ok; 1520 records written, 0 pending, 2 dropped (/tmp/\\u202eledger.db)",
+    "<y>needs a restart to apply: server.port</y>",
+  ]);
+  assert.equal(
+    formatStatus({ ...STATUS, ledger: { enabled: false, path: null } }, NOW).split("\n")[2],
+    "ledger: off (usage is not recorded)",
+  );
 });
 
 Deno.test("formatStatus colours states and breakers when asked", () => {
@@ -282,7 +413,7 @@ Deno.test("formatStatus escapes what a config or an upstream chose, and lines up
   };
   const lines = formatStatus(status, NOW).split("\n");
   assert.equal(lines[0], "relay 0.1.0, up 2h; config version 3 (/etc/\\u202erelay.yaml), loaded 5m ago");
-  assert.equal(lines[4], "  bad \\x9b2J\\u2028line");
+  assert.equal(lines[5], "  bad \\x9b2J\\u2028line");
   assert.deepEqual(lines.slice(-3), [
     "PROVIDER   KEY                      STATE                                BREAKER    USED  COOLING  RESETS",
     "anthropic  0 主键 (sk-ant-...aaaa)  on                                   closed      42%        -  in 40s",

@@ -24,6 +24,7 @@ function writerWith(
     queueSize: options.queueSize,
     flushIntervalMs: 1_000,
     timers,
+    now: timers.now,
     logger: createLogger({
       level: options.level ?? "warn",
       write: (line) => warnings.push(JSON.parse(line)),
@@ -244,4 +245,58 @@ Deno.test("a record no one waits for never waits: a full queue is written first,
     2,
     "a new spell warns again",
   );
+});
+
+Deno.test("health tells the state of the writing, why the last try failed, since when, and the counts", async () => {
+  let failing = false;
+  let locked = false;
+  const { writer, timers } = writerWith({ queueSize: 2, fail: () => failing, locked: () => locked });
+  const health = () => {
+    const { state, error, since, pending, written, dropped } = writer.health;
+    return { state, error, since, pending, written, dropped };
+  };
+  timers.advance(500);
+  assert.deepEqual(health(), { state: "ok", error: undefined, since: 0, pending: 0, written: 0, dropped: 0 });
+
+  await writer.record(record(1));
+  failing = true;
+  timers.advance(1_000);
+  const disk = { error: "disk I/O error", since: 1_500, written: 0, dropped: 0 };
+  assert.deepEqual(health(), { state: "failing", ...disk, pending: 1 });
+  await writer.record(record(2));
+  timers.advance(5_000);
+  assert.deepEqual(health(), { state: "failing", ...disk, pending: 2 }, "the spell began at its first try");
+
+  failing = false;
+  locked = true;
+  timers.advance(1_000);
+  const lock = "ledger.db is locked by another writer (another relay sharing it?)";
+  assert.deepEqual(health(), {
+    state: "locked",
+    error: lock,
+    since: 7_500,
+    pending: 2,
+    written: 0,
+    dropped: 0,
+  });
+  locked = false;
+  timers.advance(1_000);
+  assert.deepEqual(health(), {
+    state: "ok",
+    error: undefined,
+    since: 8_500,
+    pending: 0,
+    written: 2,
+    dropped: 0,
+  });
+
+  // A batch dropped because callers wait for room is a failure too, though no spell of retries began.
+  timers.advance(250);
+  failing = true;
+  await writer.record(record(3));
+  await writer.record(record(4));
+  const waiting = writer.record(record(5));
+  timers.advance(0);
+  await waiting;
+  assert.deepEqual(health(), { state: "failing", ...disk, since: 8_750, pending: 1, written: 2, dropped: 2 });
 });

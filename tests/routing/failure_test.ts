@@ -21,6 +21,23 @@ Deno.test("classifyFailure sends network failures and timeouts to the next provi
   });
 });
 
+Deno.test("classifyFailure fails an attempt relay could not make for want of file descriptors, counting it against no one", () => {
+  // As Deno's fetch fails when relay is at its `ulimit -n`: the provider and its key are not to blame.
+  for (const os of ["Too many open files (os error 24)", "Too many open files in system (os error 23)"]) {
+    const cause = new Error(
+      `error sending request for url (http://127.0.0.1:9/v1/messages): client error (Connect): tcp open error: ${os}`,
+    );
+    assert.deepEqual(
+      classifyFailure({ kind: "network", error: new TypeError("fetch failed", { cause }) }, NOW),
+      {
+        action: "retry_next_provider",
+        countsForBreaker: false,
+        reason: `network error: fetch failed: client error (Connect): tcp open error: ${os}`,
+      },
+    );
+  }
+});
+
 Deno.test("classifyFailure sends 408, 5xx and 529 to the next provider, counting them", () => {
   for (const status of [408, 500, 502, 503, 504, 529]) {
     assert.deepEqual(classifyFailure(http(status), NOW), {

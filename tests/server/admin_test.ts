@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
+import { configSchema } from "../../src/config/schema.ts";
+import type { LedgerHealth } from "../../src/ledger/writer.ts";
+import { ConcurrencyLimiter } from "../../src/routing/concurrency.ts";
+import { adminStatus } from "../../src/server/admin/status.ts";
+import { InFlight } from "../../src/server/in_flight.ts";
+import { Runtime } from "../../src/server/runtime.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import { EventBus } from "../../src/util/event_bus.ts";
+import { createLogger } from "../../src/util/logger.ts";
 import { maskSecret } from "../../src/util/mask.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import {
   ADMIN_TOKEN,
@@ -324,4 +333,90 @@ Deno.test("an event stream ends when a reload changes or removes the admin token
   assert.deepEqual(await second(), { event: "end", data: { reason: "token_changed" } });
   await assert.rejects(second(), /the event stream ended/);
   assert.equal(relay.runtime.events.subscribers, 0);
+});
+
+/** A status read off `clock` (monotonic) while the wall clock says `wall`, with what `ledger` gives. */
+function statusOn(clock: FakeClock, wall: { now: number }, ledger?: () => LedgerHealth) {
+  const runtime = new Runtime({
+    config: configSchema.parse({ providers: [{ name: "m", type: "mock" }] }),
+    path: "/etc/relay.yaml",
+    load: () => Promise.reject(new Error("/etc/relay.yaml:2:1: bad")),
+    logger: () => createLogger({ write: () => {} }),
+    events: new EventBus(),
+    now: () => wall.now,
+    monotonic: clock.now,
+  });
+  const started = { at: wall.now, monotonic: clock.now() };
+  const sources = {
+    runtime,
+    limiter: new ConcurrencyLimiter({ max: 4, maxQueue: 4 }),
+    inFlight: new InFlight(),
+    ledger: { path: ledger && "/var/lib/relay/ledger.db", health: ledger },
+    started,
+    wallClock: () => wall.now,
+  };
+  return { runtime, status: () => adminStatus(sources) };
+}
+
+Deno.test("the admin status measures uptime and ages on relay's monotonic clock, whatever its wall clock does", async () => {
+  const clock = new FakeClock(50_000);
+  const wall = { now: Date.parse("2026-11-25T10:00:00Z") };
+  const { runtime, status } = statusOn(clock, wall);
+  clock.advance(7_200_000);
+  wall.now += 7_200_000;
+  await runtime.reload("SIGHUP");
+  clock.advance(90_000);
+  // A clock step back of an hour (NTP, a VM resumed): time spent stays what it was.
+  wall.now -= 3_600_000;
+  const { started_at, uptime_ms, config } = status();
+  assert.equal(started_at, "2026-11-25T10:00:00.000Z", "for people, the date it started");
+  assert.equal(uptime_ms, 7_290_000);
+  assert.equal(config.loaded_at, "2026-11-25T10:00:00.000Z");
+  assert.equal(config.loaded_ago_ms, 7_290_000);
+  assert.equal(config.last_error?.at, "2026-11-25T12:00:00.000Z");
+  assert.equal(config.last_error?.ago_ms, 90_000);
+  assert.equal(config.last_error?.reason, "SIGHUP");
+});
+
+Deno.test("the admin status tells the ledger's state, its counts, why it fails and since when; or that it is off", () => {
+  const clock = new FakeClock(50_000);
+  const wall = { now: Date.parse("2026-11-25T12:00:00Z") };
+  const health: LedgerHealth = {
+    state: "failing",
+    error: "database or disk is full",
+    since: 50_000 + 60_000,
+    pending: 1_234,
+    written: 5_000,
+    dropped: 3,
+  };
+  const { status } = statusOn(clock, wall, () => health);
+  clock.advance(240_000);
+  wall.now += 240_000;
+  assert.deepEqual(status().ledger, {
+    enabled: true,
+    path: "/var/lib/relay/ledger.db",
+    state: "failing",
+    error: "database or disk is full",
+    pending: 1_234,
+    written_total: 5_000,
+    dropped_total: 3,
+    since: "2026-11-25T12:01:00.000Z",
+    for_ms: 180_000,
+  });
+  Object.assign(health, { state: "ok", error: undefined, since: clock.now() });
+  assert.deepEqual(
+    { ...status().ledger, since: undefined },
+    {
+      enabled: true,
+      path: "/var/lib/relay/ledger.db",
+      state: "ok",
+      error: null,
+      pending: 1_234,
+      written_total: 5_000,
+      dropped_total: 3,
+      since: undefined,
+      for_ms: 0,
+    },
+  );
+  assert.deepEqual(statusOn(clock, wall).status().ledger, { enabled: false, path: null });
 });

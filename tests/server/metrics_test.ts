@@ -5,6 +5,7 @@ import { createMockProvider } from "../../src/providers/mock.ts";
 import { mockOptionsSchema } from "../../src/providers/mock_options.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
 import { Router } from "../../src/routing/router.ts";
+import type { LedgerHealth } from "../../src/ledger/writer.ts";
 import { RelayMetrics } from "../../src/server/metrics.ts";
 import { EventBus } from "../../src/util/event_bus.ts";
 import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
@@ -14,6 +15,13 @@ import { startTestRelay, TEST_ROUTING, TEST_TIMEOUTS } from "../_helpers/relay.t
 
 const KEY = "sk-test-metrics-key-00000001";
 const route = { keys: [], timeouts: TEST_TIMEOUTS, models: new ModelMap(undefined) };
+
+function mockRouter(): Router {
+  return new Router(
+    [{ ...route, provider: createMockProvider("m", mockOptionsSchema.parse({})) }],
+    TEST_ROUTING,
+  );
+}
 
 async function scrape(url: string) {
   const response = await fetch(`${url}/metrics`);
@@ -112,10 +120,7 @@ Deno.test("the model label is bounded: past maxModels distinct names, models cou
 
 Deno.test("requests no provider took count under model none; an outsized model name never becomes a label", () => {
   const events = new EventBus<RelayEvent>();
-  const router = new Router(
-    [{ ...route, provider: createMockProvider("m", mockOptionsSchema.parse({})) }],
-    TEST_ROUTING,
-  );
+  const router = mockRouter();
   const metrics = new RelayMetrics(events, {
     router: () => router,
     limiter: new ConcurrencyLimiter({ max: 1, maxQueue: 0 }),
@@ -152,6 +157,7 @@ Deno.test("/metrics works without a reloadable config too", async () => {
     1,
   );
   assert.equal(metrics.families.has("relay_config_version"), false);
+  assert.equal(metrics.families.has("relay_ledger_state"), false, "nor a ledger to tell of");
   await upstream.close();
 });
 
@@ -167,4 +173,66 @@ Deno.test("relay's own refusals (an unknown route, bad JSON) count in the metric
   assert.equal(metrics.value("relay_requests_total", { ...none, status: "404" }), 1);
   assert.equal(metrics.value("relay_requests_total", { ...none, status: "400" }), 1);
   await upstream.close();
+});
+
+Deno.test("the ledger's state, records pending, written and dropped are read from its writer when scraped", () => {
+  const router = mockRouter();
+  const health: LedgerHealth = {
+    state: "ok",
+    error: undefined,
+    since: 0,
+    pending: 0,
+    written: 0,
+    dropped: 0,
+  };
+  let reads = 0;
+  const metrics = new RelayMetrics(new EventBus<RelayEvent>(), {
+    router: () => router,
+    limiter: new ConcurrencyLimiter({ max: 1, maxQueue: 0 }),
+    ledger: () => {
+      reads++;
+      return health;
+    },
+  });
+  assert.equal(reads, 0, "nothing is read until a scrape");
+  const scraped = () => {
+    const parsed = parsePrometheus(metrics.render());
+    return {
+      state: parsed.samples("relay_ledger_state").map(({ labels, value }) => [labels.state, value]),
+      pending: parsed.value("relay_ledger_pending_records"),
+      written: parsed.value("relay_ledger_records_written_total"),
+      dropped: parsed.value("relay_ledger_records_dropped_total"),
+      types: ["relay_ledger_records_written_total", "relay_ledger_records_dropped_total"]
+        .map((name) => parsed.families.get(name)?.type),
+    };
+  };
+  const counters = ["counter", "counter"];
+  assert.deepEqual(scraped(), {
+    state: [["ok", 1], ["locked", 0], ["failing", 0]],
+    pending: 0,
+    written: 0,
+    dropped: 0,
+    types: counters,
+  });
+  Object.assign(health, {
+    state: "failing",
+    error: "database or disk is full",
+    pending: 1_234,
+    written: 500,
+  });
+  assert.deepEqual(scraped(), {
+    state: [["ok", 0], ["locked", 0], ["failing", 1]],
+    pending: 1_234,
+    written: 500,
+    dropped: 0,
+    types: counters,
+  });
+  Object.assign(health, { state: "locked", pending: 2_000, dropped: 7 });
+  assert.deepEqual(scraped(), {
+    state: [["ok", 0], ["locked", 1], ["failing", 0]],
+    pending: 2_000,
+    written: 500,
+    dropped: 7,
+    types: counters,
+  });
 });

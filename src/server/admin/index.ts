@@ -14,14 +14,16 @@ export const ADMIN_PREFIX = "/admin";
  * The admin API, to mount under {@linkcode ADMIN_PREFIX}. Every route needs `server.admin.token` as a
  * bearer token; with none configured the API is off (404), whatever the address relay binds.
  *
- * - `GET /status`: providers, keys (masked), breakers, pools, load, config version, last reload error
+ * - `GET /status`: providers, keys (masked), breakers, pools, load, config version, last reload error,
+ *   the usage ledger's health
  * - `POST /reload`: reads the config file again
  * - `POST /providers/:provider/(enable|disable)`, `POST /providers/:provider/keys/:key/(enable|disable)`
  * - `GET /events`: the live event stream (SSE)
  *
  * @example
  * ```ts
- * app.route(ADMIN_PREFIX, adminRoutes({ runtime, limiter, inFlight, startedAt: Date.now() }));
+ * const started = { at: Date.now(), monotonic: runtime.monotonic() };
+ * app.route(ADMIN_PREFIX, adminRoutes({ runtime, limiter, inFlight, started, ledger }));
  * ```
  */
 export function adminRoutes(options: AdminOptions): Hono {

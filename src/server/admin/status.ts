@@ -1,19 +1,27 @@
+import type { OpenLedger } from "../../ledger/open.ts";
+import type { LedgerState } from "../../ledger/writer.ts";
 import type { ConcurrencyLimiter } from "../../routing/concurrency.ts";
 import type { ProviderStatus } from "../../routing/router.ts";
 import { VERSION } from "../../version.ts";
 import type { InFlight } from "../in_flight.ts";
 import type { Runtime } from "../runtime.ts";
 
-/** What `GET /admin/status` answers, and `relay status` shows. Times are ISO 8601, keys masked. */
+/**
+ * What `GET /admin/status` answers, and `relay status` shows. Times are ISO 8601, keys masked; spans
+ * (`_ms`) are measured by relay on its monotonic clock, which neither a step of its wall clock nor a
+ * reader's clock set otherwise moves.
+ */
 export interface AdminStatus {
   relay_version: string;
   started_at: string;
+  uptime_ms: number;
   config: {
     version: number;
     path: string | null;
     loaded_at: string;
+    loaded_ago_ms: number;
     reloadable: boolean;
-    last_error: { at: string; reason: string; error: string } | null;
+    last_error: { at: string; ago_ms: number; reason: string; error: string } | null;
     /** Fields the file changed that apply only once relay restarts (`server.port`...); empty when none. */
     needs_restart: string[];
     /** The configs served, the current one last; at most five. */
@@ -27,6 +35,7 @@ export interface AdminStatus {
     /** Upstream exchanges open, streams included. */
     exchanges: number;
   };
+  ledger: LedgerStatus;
   providers: {
     name: string;
     type: string;
@@ -50,14 +59,37 @@ export interface AdminStatus {
   }[];
 }
 
+/** The usage ledger in the admin status: off, or its file and how writing it goes. */
+export type LedgerStatus = { enabled: false; path: null } | {
+  enabled: true;
+  path: string;
+  state: LedgerState;
+  /** Why the last try failed, while `state` is not `ok`. */
+  error: string | null;
+  /** Records held in memory for the next batch, and those waiting for room in it. */
+  pending: number;
+  written_total: number;
+  dropped_total: number;
+  /** When `state` began, and how long ago. */
+  since: string | null;
+  for_ms: number;
+};
+
 /** Where the status is read from. */
 export interface StatusSources {
   runtime: Runtime;
   /** The server-wide limiter, for in-flight and queue figures. */
   limiter: ConcurrencyLimiter;
   inFlight: InFlight;
-  /** Wall-clock ms the server started at. */
-  startedAt: number;
+  /**
+   * The usage ledger; left out (or its `health` undefined) when relay records no usage. Its writer's
+   * clock must be the runtime's monotonic clock (both `performance.now` unless given).
+   */
+  ledger?: Pick<OpenLedger, "path" | "health">;
+  /** When the server started: wall-clock ms, and ms on the runtime's monotonic clock. */
+  started: { at: number; monotonic: number };
+  /** Wall-clock ms, `Date.now` unless given: turns a monotonic instant into a date. */
+  wallClock?: () => number;
 }
 
 /**
@@ -66,21 +98,33 @@ export interface StatusSources {
  *
  * @example
  * ```ts
- * app.get("/admin/status", (c) => c.json(adminStatus({ runtime, limiter, inFlight, startedAt })));
+ * const started = { at: Date.now(), monotonic: runtime.monotonic() };
+ * app.get("/admin/status", (c) => c.json(adminStatus({ runtime, limiter, inFlight, started })));
  * ```
  */
 export function adminStatus(sources: StatusSources): AdminStatus {
   const { runtime, limiter, inFlight } = sources;
   const { current, lastError } = runtime;
+  const now = runtime.monotonic();
+  const ago = (monotonic: number) => Math.max(0, Math.round(now - monotonic));
   return {
     relay_version: VERSION,
-    started_at: _iso(sources.startedAt)!,
+    started_at: _iso(sources.started.at)!,
+    uptime_ms: ago(sources.started.monotonic),
     config: {
       version: current.version,
       path: current.path ?? null,
       loaded_at: _iso(current.loadedAt)!,
+      loaded_ago_ms: ago(current.loadedAtMonotonic),
       reloadable: runtime.reloadable,
-      last_error: lastError ? { ...lastError, at: _iso(lastError.at)! } : null,
+      last_error: lastError
+        ? {
+          at: _iso(lastError.at)!,
+          ago_ms: ago(lastError.atMonotonic),
+          reason: lastError.reason,
+          error: lastError.error,
+        }
+        : null,
       needs_restart: runtime.needsRestart,
       history: runtime.history.map((record) => ({
         version: record.version,
@@ -90,7 +134,29 @@ export function adminStatus(sources: StatusSources): AdminStatus {
       })),
     },
     server: { in_flight: limiter.inFlight, queued: limiter.queued, exchanges: inFlight.size },
+    ledger: _ledger(sources.ledger, ago, (sources.wallClock ?? Date.now)()),
     providers: current.router.status().map(_provider),
+  };
+}
+
+function _ledger(
+  ledger: StatusSources["ledger"],
+  ago: (monotonic: number) => number,
+  wallNow: number,
+): LedgerStatus {
+  const health = ledger?.health?.();
+  if (!ledger?.path || !health) return { enabled: false, path: null };
+  const forMs = ago(health.since);
+  return {
+    enabled: true,
+    path: ledger.path,
+    state: health.state,
+    error: health.error ?? null,
+    pending: health.pending,
+    written_total: health.written,
+    dropped_total: health.dropped,
+    since: _iso(wallNow - forMs),
+    for_ms: forMs,
   };
 }
 
