@@ -45,5 +45,5 @@ Deno.bench({
 Deno.bench({
   name: `readRateLimitHeaders, ${[...answer].length} headers`,
   group: "rate-limit headers",
-  fn: () => void readRateLimitHeaders(answer, Date.now()),
+  fn: () => void readRateLimitHeaders(answer, Date.now(), Date.now()),
 });

@@ -11,6 +11,11 @@ import { Pricing } from "./pricing.ts";
 export interface ClientRequest {
   model: string | undefined;
   estimate: TokenCount;
+  /**
+   * Where the model may run and as which id (`Router.runsAs`): a budget holds the dearest of them. Only
+   * asked for a client with a budget. Without it, the model is priced by its own name.
+   */
+  routes?: { runsAs(model: string): readonly { provider: string; model: string }[] };
 }
 
 /**
@@ -301,13 +306,18 @@ export class ClientRegistry {
 
   /**
    * Holds `request`'s worst case against `name`'s budget: its estimated input and all of its output
-   * bound, at the price of the model it asks for, or nothing when that has none (its route may still
-   * run it as a priced model: `unpriced` checks that). Returns how to let go of it; only the first
-   * call does, so a request ended twice cannot credit the budget.
+   * bound, at the dearest price of the ids its model runs as wherever it may go (an alias priced by the
+   * model behind it, a regional endpoint with its premium), or of its own name when no route is known;
+   * nothing when none has a price (`unpriced` keeps such a request from running). Returns how to let go
+   * of it; only the first call does, so a request ended twice cannot credit the budget.
    */
-  #hold(name: string, { model, estimate }: ClientRequest): () => void {
+  #hold(name: string, { model, estimate, routes }: ClientRequest): () => void {
     const worst = { ...estimate, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 };
-    const nanos = toNanos(this.#pricing.cost(model, worst) ?? 0);
+    const runsAs = model === undefined || !routes ? [{ model, provider: undefined }] : routes.runsAs(model);
+    const nanos = Math.max(
+      0,
+      ...runsAs.map((where) => toNanos(this.#pricing.cost(where.model, worst, where.provider) ?? 0)),
+    );
     addNanos(this.#held, name, nanos);
     let holding = true;
     return () => {

@@ -130,6 +130,7 @@ function _each<T extends PriceEntry>(patterns: string[], entry: T): Record<strin
  * `pricing:` in the config overrides any of them.
  */
 export const BUILT_IN_PRICES: Readonly<Record<string, BuiltInPriceEntry>> = {
+  ..._claudeRegional("claude-fable-5-2", { input: 8, output: 40, cache_read: 0.2 }),
   ..._claudeRegional("claude-fable-5-1", _FABLE_5_1),
   ..._claudeRegional("claude-mythos-5-1", _FABLE_5_1),
   ..._claudeRegional("claude-fable-5", _FABLE_5),

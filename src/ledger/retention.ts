@@ -103,10 +103,13 @@ export class Retention {
     return deleted;
   }
 
-  /** Whether the ledger holds a record newer than `now`; said in the log when a run of them starts. */
+  /**
+   * Whether the ledger holds a record newer than `now`, by more than relays sharing the file may differ
+   * by (their clocks are never quite one); said in the log when a run of them starts.
+   */
   #behindLedger(now: number): boolean {
     const newest = this.#options.store.database.prepare("SELECT MAX(time) AS time FROM requests").get()?.time;
-    const behind = typeof newest === "number" && newest > now;
+    const behind = typeof newest === "number" && newest > now + _CLOCK_TOLERANCE_MS;
     if (behind && !this.#clockBehind) {
       this.#options.logger.warn("ledger pruning skipped", {
         newest_record: new Date(newest).toISOString(),
@@ -118,3 +121,5 @@ export class Retention {
     return behind;
   }
 }
+
+const _CLOCK_TOLERANCE_MS = 5 * 60_000;

@@ -14,7 +14,10 @@ export interface ConversationAffinityOptions {
   ttlMs?: number;
   /** Conversations remembered at most; the least recently used go first; 10 000. */
   maxEntries?: number;
-  /** ms; `Date.now` unless given. */
+  /**
+   * Monotonic ms, so an hour of affinity is an hour whatever the wall clock does; `performance.now`
+   * unless given.
+   */
   now?: () => number;
 }
 
@@ -28,7 +31,7 @@ export interface ConversationAffinityOptions {
  *
  * @example
  * ```ts
- * const affinity = new ConversationAffinity<string>({ now: Date.now });
+ * const affinity = new ConversationAffinity<string>({ now: () => performance.now() });
  * const conversation = conversationKey(request.headers, body);
  * const pinned = conversation === undefined ? undefined : affinity.get(conversation);
  * // ... order providers with preferNamed(order, pinned?.provider),
@@ -50,7 +53,7 @@ export class ConversationAffinity<K> {
     this.#ttlMs = options.ttlMs ?? 3_600_000;
     this.#maxEntries = options.maxEntries ?? 10_000;
     if (!(this.#maxEntries >= 1)) throw new RangeError("maxEntries must be at least 1");
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /** Conversations remembered now, expired ones not yet swept included. */

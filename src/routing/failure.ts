@@ -116,7 +116,7 @@ const _STATUS_FOR_ERROR_TYPE: Record<string, number> = {
 export function classifyFailure(
   outcome: UpstreamOutcome,
   now: number,
-  wallNow = now,
+  wallNow: number,
   options: ClassifyOptions = {},
 ): FailureDecision {
   switch (outcome.kind) {

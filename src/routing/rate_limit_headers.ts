@@ -102,7 +102,8 @@ const _MAX_AHEAD_MS = 31 * 24 * 3_600_000;
  *
  * @param now monotonic ms when the response arrived: every instant comes out on this clock.
  * @param wallNow the wall clock (ms since the epoch) at that moment, which upstream dates are read
- *   against; left out, `now` is the wall clock itself.
+ *   against. Required: both clocks are read where the answer arrives, so none is mistaken for the
+ *   other (an epoch date read against the monotonic clock cools a key for a month).
  *
  * @example
  * ```ts
@@ -111,7 +112,7 @@ const _MAX_AHEAD_MS = 31 * 24 * 3_600_000;
  * snapshot.retryAfterMs; // 30000 on a 429 with `retry-after: 30`
  * ```
  */
-export function readRateLimitHeaders(headers: Headers, now: number, wallNow = now): RateLimitSnapshot {
+export function readRateLimitHeaders(headers: Headers, now: number, wallNow: number): RateLimitSnapshot {
   const at = { now, wallNow };
   const anthropic: Partial<Record<RateLimitWindowName, RateLimitWindow>> = {};
   const openai: Partial<Record<RateLimitWindowName, RateLimitWindow>> = {};

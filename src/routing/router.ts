@@ -381,7 +381,7 @@ export class Router {
     this.#wallClock = options.wallClock ?? Date.now;
     const { previous } = from;
     this.#ttfb = previous ? previous.#ttfb : new EwmaMap<string>();
-    this.#affinity = previous ? previous.#affinity : new ConversationAffinity<string>();
+    this.#affinity = previous ? previous.#affinity : new ConversationAffinity<string>({ now: this.#now });
     this.#states = routes.map((route) => {
       const kept = previous && previous.#unchanged(route);
       kept?.adopt(route);
@@ -456,6 +456,18 @@ export class Router {
       state.pool.disable(found, SWITCHED_OFF);
     }
     return { key: found.label };
+  }
+
+  /**
+   * The ids `model` runs as, and on which provider, wherever a provider serves it (switched off or not):
+   * what a request's worst case is priced by before a route is picked (a budget's hold), since a
+   * client's name may be an alias for a dearer model.
+   */
+  runsAs(model: string): { provider: string; model: string }[] {
+    return this.#states.flatMap(({ route }) => {
+      const upstream = route.models.resolve(model);
+      return upstream === undefined ? [] : [{ provider: route.provider.name, model: upstream }];
+    });
   }
 
   /** The model names and patterns the providers serve, for telling a client what it can ask for. */

@@ -372,7 +372,11 @@ async function _relay(
   // token count has no usage to settle an estimate with, which would hold a tpm for the whole minute.
   const counted = request.method === "POST" && !c.req.path.endsWith("/count_tokens");
   const estimate = fields && counted ? estimateTokens(fields.json) : { input: 0, output: 0 };
-  const admission = options.clients?.admit(c.get("client"), { model: fields?.model, estimate });
+  const admission = options.clients?.admit(c.get("client"), {
+    model: fields?.model,
+    estimate,
+    routes: router,
+  });
   if (admission && !admission.ok) {
     const retryAfter = admission.retryAfterS === undefined
       ? undefined
@@ -599,7 +603,7 @@ function _passOver(
   reason: string,
   clock: _Clock,
 ): void {
-  attempt.failed(classifyFailure({ kind: "unservable", reason }, clock.now()));
+  attempt.failed(classifyFailure({ kind: "unservable", reason }, clock.now(), clock.wallClock()));
   options.logger.debug("provider passed over", {
     request_id: c.get("requestId"),
     provider: attempt.route.provider.name,

@@ -317,6 +317,22 @@ Deno.test("a budgeted client's requests in flight hold their worst case: paralle
   assert.equal(clients.spentThisMonth("ci"), 0.25, "a hold is never spend");
 });
 
+Deno.test("a hold is priced by what the model runs as, the dearest of its routes: an alias holds the model behind it", () => {
+  const now = Date.UTC(2026, 10, 17, 9);
+  const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 1 }], {
+    now: () => now,
+    pricing: new Pricing({ ...HELD_PRICES, cheap: { input: 1, output: 1 } }),
+  });
+  const routes = {
+    runsAs: (model: string) =>
+      model === "fast" ? [{ provider: "b", model: "cheap" }, { provider: "a", model: "m" }] : [],
+  };
+  // "fast" has no price of its own: priced by its name, 50 requests would all start on $1.
+  const alias = { ...worstCase, model: "fast", routes };
+  const admitted = Array.from({ length: 50 }, () => clients.admit("ci", alias).ok);
+  assert.deepEqual(admitted.filter(Boolean).length, 3, "$0.40 each, as m: $0.00, $0.40, $0.80 held");
+});
+
 Deno.test("a hold lasts across a month's turn and a reload keeping the client; new prices hold new requests", () => {
   let now = Date.UTC(2026, 10, 30, 23, 59);
   const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 1 }], {

@@ -202,6 +202,7 @@ Deno.test("built-in prices know the Claude models of 2026 under Anthropic's, Bed
     "claude-sonnet-5-5": [2, 10, 0.1],
     "claude-sonnet-5": [2, 10, 0.2],
     "claude-sonnet-4-6": [3, 15, 0.3],
+    "claude-fable-5-2": [8, 40, 0.2],
     "claude-fable-5-1": [10, 50, 0.25],
     "claude-mythos-5-1": [10, 50, 0.25],
     "claude-fable-5": [10, 50, 1],

@@ -22,7 +22,7 @@ export function where(attempt: Attempt): string {
 
 /** The decision for an upstream answering `status` (at the tests' fixed instant). */
 export function httpFailure(status: number, headers: Record<string, string> = {}): FailureDecision {
-  return classifyFailure({ kind: "http", status, headers: new Headers(headers) }, 1_000_000);
+  return classifyFailure({ kind: "http", status, headers: new Headers(headers) }, 1_000_000, 1_000_000);
 }
 
 /** Ends `attempt` as an answer that streamed to its end: committed, then finished without a usage block. */

@@ -9,12 +9,15 @@ const http = (status: number, headers: Record<string, string> = {}): UpstreamOut
 });
 
 Deno.test("classifyFailure sends network failures and timeouts to the next provider, counting them", () => {
-  assert.deepEqual(classifyFailure({ kind: "network", error: new TypeError("connection refused") }, NOW), {
-    action: "retry_next_provider",
-    countsForBreaker: true,
-    reason: "network error: connection refused",
-  });
-  assert.deepEqual(classifyFailure({ kind: "timeout" }, NOW), {
+  assert.deepEqual(
+    classifyFailure({ kind: "network", error: new TypeError("connection refused") }, NOW, NOW),
+    {
+      action: "retry_next_provider",
+      countsForBreaker: true,
+      reason: "network error: connection refused",
+    },
+  );
+  assert.deepEqual(classifyFailure({ kind: "timeout" }, NOW, NOW), {
     action: "retry_next_provider",
     countsForBreaker: true,
     reason: "no first byte in time",
@@ -28,7 +31,7 @@ Deno.test("classifyFailure fails an attempt relay could not make for want of fil
       `error sending request for url (http://127.0.0.1:9/v1/messages): client error (Connect): tcp open error: ${os}`,
     );
     assert.deepEqual(
-      classifyFailure({ kind: "network", error: new TypeError("fetch failed", { cause }) }, NOW),
+      classifyFailure({ kind: "network", error: new TypeError("fetch failed", { cause }) }, NOW, NOW),
       {
         action: "retry_next_provider",
         countsForBreaker: false,
@@ -40,17 +43,17 @@ Deno.test("classifyFailure fails an attempt relay could not make for want of fil
 
 Deno.test("classifyFailure sends 408, 5xx and 529 to the next provider, counting them", () => {
   for (const status of [408, 500, 502, 503, 504, 529]) {
-    assert.deepEqual(classifyFailure(http(status), NOW), {
+    assert.deepEqual(classifyFailure(http(status), NOW, NOW), {
       action: "retry_next_provider",
       countsForBreaker: true,
       reason: `${status} from upstream`,
     });
   }
-  assert.equal(classifyFailure(http(529, { "retry-after": "7" }), NOW).retryAfterMs, 7000);
+  assert.equal(classifyFailure(http(529, { "retry-after": "7" }), NOW, NOW).retryAfterMs, 7000);
 });
 
 Deno.test("classifyFailure cools a 429's key and tries the next key, without counting it", () => {
-  assert.deepEqual(classifyFailure(http(429, { "retry-after": "12" }), NOW), {
+  assert.deepEqual(classifyFailure(http(429, { "retry-after": "12" }), NOW, NOW), {
     action: "retry_next_key",
     coolKeyUntil: NOW + 12_000,
     countsForBreaker: false,
@@ -60,7 +63,8 @@ Deno.test("classifyFailure cools a 429's key and tries the next key, without cou
 });
 
 Deno.test("classifyFailure cools a 429 without retry-after until the reset its headers name", () => {
-  const cool = (headers: Record<string, string>) => classifyFailure(http(429, headers), NOW).coolKeyUntil;
+  const cool = (headers: Record<string, string>) =>
+    classifyFailure(http(429, headers), NOW, NOW).coolKeyUntil;
   assert.equal(
     cool({
       "anthropic-ratelimit-unified-status": "rejected",
@@ -94,7 +98,8 @@ Deno.test("classifyFailure cools a 429 without retry-after until the reset its h
 
 Deno.test("classifyFailure cools a 429 whose reset is already past as one without a reset", () => {
   const now = Date.UTC(2026, 10, 26);
-  const cool = (headers: Record<string, string>) => classifyFailure(http(429, headers), now).coolKeyUntil;
+  const cool = (headers: Record<string, string>) =>
+    classifyFailure(http(429, headers), now, now).coolKeyUntil;
   assert.equal(
     cool({
       "anthropic-ratelimit-unified-status": "rejected",
@@ -115,7 +120,7 @@ Deno.test("classifyFailure cools a 429 whose reset is already past as one withou
 Deno.test("classifyFailure cools a 429 whose retry-after date is already past as one without retry-after", () => {
   const now = Date.UTC(2026, 10, 26);
   const past = { "retry-after": "Wed, 21 Oct 2015 07:28:00 GMT" };
-  assert.deepEqual(classifyFailure(http(429, past), now), {
+  assert.deepEqual(classifyFailure(http(429, past), now, now), {
     action: "retry_next_key",
     coolKeyUntil: now + 60_000,
     countsForBreaker: false,
@@ -128,6 +133,7 @@ Deno.test("classifyFailure cools a 429 whose retry-after date is already past as
         "anthropic-ratelimit-requests-remaining": "0",
         "anthropic-ratelimit-requests-reset": "2026-11-26T00:00:20Z",
       }),
+      now,
       now,
     ).coolKeyUntil,
     now + 20_000,
@@ -160,7 +166,7 @@ Deno.test("classifyFailure cools a 429's key on the monotonic clock, an upstream
 
 Deno.test("classifyFailure disables the key on 401, 402 and 403", () => {
   for (const status of [401, 402, 403]) {
-    assert.deepEqual(classifyFailure(http(status), NOW), {
+    assert.deepEqual(classifyFailure(http(status), NOW, NOW), {
       action: "disable_key",
       countsForBreaker: false,
       reason: `${status} from upstream`,
@@ -170,7 +176,7 @@ Deno.test("classifyFailure disables the key on 401, 402 and 403", () => {
 
 Deno.test("classifyFailure returns other 4xx to the client at once", () => {
   for (const status of [400, 404, 405, 409, 413, 422]) {
-    assert.deepEqual(classifyFailure(http(status, { "retry-after": "1" }), NOW), {
+    assert.deepEqual(classifyFailure(http(status, { "retry-after": "1" }), NOW, NOW), {
       action: "return",
       countsForBreaker: false,
       reason: `${status} from upstream`,
@@ -180,7 +186,7 @@ Deno.test("classifyFailure returns other 4xx to the client at once", () => {
 
 Deno.test("classifyFailure treats an error event before message_start as its error type's status", () => {
   const event = (errorType: string, headers: Record<string, string> = {}) =>
-    classifyFailure({ kind: "stream_error", errorType, headers: new Headers(headers) }, NOW);
+    classifyFailure({ kind: "stream_error", errorType, headers: new Headers(headers) }, NOW, NOW);
   assert.deepEqual(event("overloaded_error"), {
     action: "retry_next_provider",
     countsForBreaker: true,
@@ -212,13 +218,16 @@ Deno.test("classifyFailure treats an error event before message_start as its err
 
 Deno.test("classifyFailure returns a 408, 429 or 5xx marked x-should-retry: false, keeping the status's bookkeeping", () => {
   for (const status of [408, 500, 503, 529]) {
-    assert.deepEqual(classifyFailure(http(status, { "x-should-retry": "false", "retry-after": "5" }), NOW), {
-      action: "return",
-      countsForBreaker: true,
-      reason: `${status} from upstream, x-should-retry: false`,
-    });
+    assert.deepEqual(
+      classifyFailure(http(status, { "x-should-retry": "false", "retry-after": "5" }), NOW, NOW),
+      {
+        action: "return",
+        countsForBreaker: true,
+        reason: `${status} from upstream, x-should-retry: false`,
+      },
+    );
   }
-  assert.deepEqual(classifyFailure(http(429, { "x-should-retry": "false", "retry-after": "12" }), NOW), {
+  assert.deepEqual(classifyFailure(http(429, { "x-should-retry": "false", "retry-after": "12" }), NOW, NOW), {
     action: "return",
     coolKeyUntil: NOW + 12_000,
     countsForBreaker: false,
@@ -228,12 +237,15 @@ Deno.test("classifyFailure returns a 408, 429 or 5xx marked x-should-retry: fals
 
 Deno.test("classifyFailure retries a 4xx marked x-should-retry: true, without counting it", () => {
   for (const status of [400, 404, 409, 413, 422]) {
-    assert.deepEqual(classifyFailure(http(status, { "x-should-retry": "true", "retry-after": "2" }), NOW), {
-      action: "retry_next_provider",
-      countsForBreaker: false,
-      retryAfterMs: 2_000,
-      reason: `${status} from upstream, x-should-retry: true`,
-    });
+    assert.deepEqual(
+      classifyFailure(http(status, { "x-should-retry": "true", "retry-after": "2" }), NOW, NOW),
+      {
+        action: "retry_next_provider",
+        countsForBreaker: false,
+        retryAfterMs: 2_000,
+        reason: `${status} from upstream, x-should-retry: true`,
+      },
+    );
   }
 });
 
@@ -249,8 +261,8 @@ Deno.test("classifyFailure keeps the status's verdict when x-should-retry agrees
   ];
   for (const [status, value] of cases) {
     assert.deepEqual(
-      classifyFailure(http(status, { "x-should-retry": value }), NOW),
-      classifyFailure(http(status), NOW),
+      classifyFailure(http(status, { "x-should-retry": value }), NOW, NOW),
+      classifyFailure(http(status), NOW, NOW),
       `${status} with x-should-retry: ${JSON.stringify(value)}`,
     );
   }
@@ -259,7 +271,10 @@ Deno.test("classifyFailure keeps the status's verdict when x-should-retry agrees
 Deno.test("classifyFailure disables a refused key whatever x-should-retry says", () => {
   for (const status of [401, 402, 403]) {
     for (const value of ["true", "false"]) {
-      assert.equal(classifyFailure(http(status, { "x-should-retry": value }), NOW).action, "disable_key");
+      assert.equal(
+        classifyFailure(http(status, { "x-should-retry": value }), NOW, NOW).action,
+        "disable_key",
+      );
     }
   }
 });
@@ -268,6 +283,7 @@ Deno.test("classifyFailure lets x-should-retry decide for HTTP answers only, not
   const event = (errorType: string, shouldRetry: string) =>
     classifyFailure(
       { kind: "stream_error", errorType, headers: new Headers({ "x-should-retry": shouldRetry }) },
+      NOW,
       NOW,
     ).action;
   assert.deepEqual(

@@ -180,7 +180,7 @@ Deno.test("KeyPool keeps a key's configured rpm when its upstream reports a buck
     const pick = pool.pick(SMALL);
     if (pick.kind === "key") {
       sent.push(clock.now() - 1_000_000);
-      pool.observe(pick.key, readRateLimitHeaders(headers, clock.now()));
+      pool.observe(pick.key, readRateLimitHeaders(headers, clock.now(), clock.now()));
       pool.settle(pick.reservation, SMALL);
     } else {
       assert.deepEqual(pick, {
@@ -204,7 +204,7 @@ Deno.test("KeyPool.observe corrects a key from its response headers", () => {
     "anthropic-ratelimit-requests-limit": "1000",
     "anthropic-ratelimit-requests-remaining": "750",
   });
-  pool.observe("a", readRateLimitHeaders(headers, clock.now()));
+  pool.observe("a", readRateLimitHeaders(headers, clock.now(), clock.now()));
   assert.deepEqual(
     pool.status("a"),
     { ratio: 1, resetAt: Date.UTC(2025, 7, 21, 12, 41, 12) },
@@ -222,7 +222,7 @@ Deno.test("KeyPool.observe ends a window's figures at the upstream's retry-after
   const clock = new FakeClock(1_000_000);
   const pool = new KeyPool([{ key: "a" }], { now: clock.now });
   const refused = (headers: Record<string, string>) => {
-    pool.observe("a", readRateLimitHeaders(new Headers(headers), clock.now()));
+    pool.observe("a", readRateLimitHeaders(new Headers(headers), clock.now(), clock.now()));
     const pick = pool.pick(SMALL);
     return pick.kind === "wait" ? pick.retryAfterMs : pick.kind;
   };

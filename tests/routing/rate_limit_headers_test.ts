@@ -58,7 +58,7 @@ const SUBSCRIPTION_200 = new Headers({
 const NOW_2025 = Date.UTC(2025, 7, 21, 12, 41, 0);
 
 Deno.test("readRateLimitHeaders reads every window of a real api.anthropic.com response", () => {
-  assert.deepEqual(readRateLimitHeaders(CAPTURE_2025, NOW_2025), {
+  assert.deepEqual(readRateLimitHeaders(CAPTURE_2025, NOW_2025, NOW_2025), {
     windows: {
       requests: { limit: 1000, remaining: 999, resetAt: Date.UTC(2025, 7, 21, 12, 40, 59) },
       tokens: { limit: 96000, remaining: 96000, resetAt: Date.UTC(2025, 7, 21, 12, 40, 59) },
@@ -69,17 +69,20 @@ Deno.test("readRateLimitHeaders reads every window of a real api.anthropic.com r
 });
 
 Deno.test("readRateLimitHeaders reads the older two-window response and reports nothing else", () => {
-  assert.deepEqual(readRateLimitHeaders(CAPTURE_2024, Date.UTC(2024, 9, 15, 9, 48, 23)), {
-    windows: {
-      requests: { limit: 50, remaining: 49, resetAt: Date.UTC(2024, 9, 15, 9, 49, 10) },
-      tokens: { limit: 40000, remaining: 40000, resetAt: Date.UTC(2024, 9, 15, 9, 48, 23) },
+  assert.deepEqual(
+    readRateLimitHeaders(CAPTURE_2024, Date.UTC(2024, 9, 15, 9, 48, 23), Date.UTC(2024, 9, 15, 9, 48, 23)),
+    {
+      windows: {
+        requests: { limit: 50, remaining: 49, resetAt: Date.UTC(2024, 9, 15, 9, 49, 10) },
+        tokens: { limit: 40000, remaining: 40000, resetAt: Date.UTC(2024, 9, 15, 9, 48, 23) },
+      },
     },
-  });
+  );
 });
 
 Deno.test("readRateLimitHeaders reads unified windows by prefix, whatever their names", () => {
   // A few days before its five-hour window resets.
-  assert.deepEqual(readRateLimitHeaders(SUBSCRIPTION_200, Date.UTC(2026, 8, 28)), {
+  assert.deepEqual(readRateLimitHeaders(SUBSCRIPTION_200, Date.UTC(2026, 8, 28), Date.UTC(2026, 8, 28)), {
     windows: {},
     unified: {
       status: "allowed",
@@ -110,6 +113,7 @@ Deno.test("readRateLimitHeaders reads a plan-limit 429: rejected, its reset and 
       "anthropic-ratelimit-unified-overage-period": "daily",
     }),
     now,
+    now,
   );
   assert.deepEqual(snapshot, {
     windows: {},
@@ -135,13 +139,15 @@ Deno.test("readRateLimitHeaders reads OpenAI-style windows with Go duration rese
       "x-ratelimit-reset-tokens": "6m0s",
     }),
     now,
+    now,
   );
   assert.deepEqual(snapshot.windows, {
     requests: { limit: 60, remaining: 59, resetAt: now + 1000 },
     tokens: { limit: 150000, remaining: 149984, resetAt: now + 360_000 },
   });
   const reset = (value: string) =>
-    readRateLimitHeaders(new Headers({ "x-ratelimit-reset-tokens": value }), now).windows.tokens?.resetAt;
+    readRateLimitHeaders(new Headers({ "x-ratelimit-reset-tokens": value }), now, now).windows.tokens
+      ?.resetAt;
   assert.deepEqual(
     ["20ms", "0.5s", "1h2m3.5s", "2m59.56s", "0s", "1500us"].map(reset),
     [now + 20, now + 500, now + 3_723_500, now + 179_560, now, now + 1.5],
@@ -156,6 +162,7 @@ Deno.test("readRateLimitHeaders prefers anthropic-ratelimit-* over x-ratelimit-*
       "x-ratelimit-limit-requests": "10",
     }),
     0,
+    0,
   );
   assert.deepEqual(snapshot.windows, { requests: { limit: 10, remaining: 5 } });
 });
@@ -163,7 +170,7 @@ Deno.test("readRateLimitHeaders prefers anthropic-ratelimit-* over x-ratelimit-*
 Deno.test("readRateLimitHeaders reads retry-after as seconds or an HTTP date (one already past as none), retry-after-ms first", () => {
   const now = Date.UTC(1994, 10, 6, 8, 49, 7);
   const retryAfter = (headers: Record<string, string>) =>
-    readRateLimitHeaders(new Headers(headers), now).retryAfterMs;
+    readRateLimitHeaders(new Headers(headers), now, now).retryAfterMs;
   assert.deepEqual(
     [
       retryAfter({ "retry-after": "30" }),
@@ -216,7 +223,7 @@ Deno.test("readRateLimitHeaders gives every instant on the monotonic clock: a da
 Deno.test("readRateLimitHeaders reads a bare reset number as epoch seconds, epoch ms or seconds from now", () => {
   const now = Date.UTC(2026, 8, 27);
   const reset = (value: string) =>
-    readRateLimitHeaders(new Headers({ "anthropic-ratelimit-tokens-reset": value }), now).windows.tokens
+    readRateLimitHeaders(new Headers({ "anthropic-ratelimit-tokens-reset": value }), now, now).windows.tokens
       ?.resetAt;
   assert.deepEqual(
     [reset("1790814600"), reset("1790814600123"), reset("42"), reset("2026-09-27T07:08:00-05:00")],
@@ -227,7 +234,7 @@ Deno.test("readRateLimitHeaders reads a bare reset number as epoch seconds, epoc
 Deno.test("readRateLimitHeaders takes nothing as further ahead than a month: a bogus reset cannot cool a key for good", () => {
   const now = Date.UTC(2026, 10, 26);
   const month = 31 * 24 * 3_600_000;
-  const read = (headers: Record<string, string>) => readRateLimitHeaders(new Headers(headers), now);
+  const read = (headers: Record<string, string>) => readRateLimitHeaders(new Headers(headers), now, now);
   for (const reset of ["99999999999999999", "9999999999h", "9999-12-31T00:00:00Z", "31622400"]) {
     assert.equal(
       read({ "anthropic-ratelimit-requests-reset": reset }).windows.requests?.resetAt,
@@ -268,11 +275,12 @@ Deno.test("readRateLimitHeaders leaves garbled values out and never throws", () 
         "retry-after-ms": value,
       }),
       0,
+      0,
     );
     assert.deepEqual(snapshot, { windows: {} }, `value ${JSON.stringify(value)}`);
   }
   assert.deepEqual(
-    readRateLimitHeaders(new Headers({ "anthropic-ratelimit-unified-status": "not a word!" }), 0),
+    readRateLimitHeaders(new Headers({ "anthropic-ratelimit-unified-status": "not a word!" }), 0, 0),
     { windows: {} },
   );
 });
@@ -286,6 +294,7 @@ Deno.test("readRateLimitHeaders ignores headers outside the families it knows", 
         "cf-ray": "1",
       }),
       0,
+      0,
     ),
     { windows: { requests: { remaining: 12 } } },
   );
@@ -294,6 +303,7 @@ Deno.test("readRateLimitHeaders ignores headers outside the families it knows", 
 Deno.test("readRateLimitHeaders keeps a unified window named __proto__ to itself", () => {
   const snapshot = readRateLimitHeaders(
     new Headers({ "anthropic-ratelimit-unified-__proto__-status": "rejected" }),
+    0,
     0,
   );
   assert.equal(({} as Record<string, unknown>).status, undefined, "Object.prototype untouched");

@@ -74,7 +74,7 @@ Deno.test("a key's own failure moves to the provider's next key, then the next p
 });
 
 Deno.test("a provider's failure moves to the next provider; its other keys come after the other providers", () => {
-  for (const failure of [httpFailure(500), classifyFailure({ kind: "network", error: "refused" }, 0)]) {
+  for (const failure of [httpFailure(500), classifyFailure({ kind: "network", error: "refused" }, 0, 0)]) {
     const router = routerOf([route("a", ["a1", "a2", "a3"]), route("b", ["b1"]), route("c", ["c1"])], {
       breaker: { failureThreshold: 100, windowMs: 60_000, cooldownMs: 30_000 },
     });
@@ -123,7 +123,11 @@ Deno.test("status shows instants on the wall clock, which may step back; cooling
   const wallClock = () => wall + clock.now + step;
   const router = routerOf([route("a", ["a1"]), route("b", ["b1"])], { wallClock }, clock);
   attemptOf(router.plan(request("m")).next()).failed(
-    classifyFailure({ kind: "http", status: 429, headers: new Headers({ "retry-after": "20" }) }, clock.now),
+    classifyFailure(
+      { kind: "http", status: 429, headers: new Headers({ "retry-after": "20" }) },
+      clock.now,
+      clock.now,
+    ),
   );
   for (let i = 0; i < 2; i++) {
     const attempt = attemptOf(router.plan(request("m")).next());
@@ -269,7 +273,7 @@ Deno.test("a token count goes where it can and moves no pin", () => {
   const countPlan = router.plan({ ...request("m", "conv-1"), uncounted: true });
   const count = attemptOf(countPlan.next());
   assert.equal(where(count), "b/b1");
-  count.failed(classifyFailure({ kind: "unservable", reason: "no count_tokens" }, 1_000_000));
+  count.failed(classifyFailure({ kind: "unservable", reason: "no count_tokens" }, 1_000_000, 1_000_000));
   const counted = attemptOf(countPlan.next());
   assert.equal(where(counted), "a/a1");
   answered(counted);
@@ -338,7 +342,11 @@ Deno.test("a provider that cannot serve the request is left out of the plan for 
     breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
   });
   const plan = router.plan(request("m"));
-  const unservable = classifyFailure({ kind: "unservable", reason: "no such route upstream" }, 1_000_000);
+  const unservable = classifyFailure(
+    { kind: "unservable", reason: "no such route upstream" },
+    1_000_000,
+    1_000_000,
+  );
   assert.equal(unservable.action, "skip_provider");
   attemptOf(plan.next()).failed(unservable);
   const b = attemptOf(plan.next());
@@ -662,6 +670,7 @@ Deno.test("what an uncounted request's answer says of rate limits, a 429 include
       "anthropic-ratelimit-requests-reset": new Date(1_000_000 + 60_000).toISOString(),
     }),
     1_000_000,
+    1_000_000,
   ));
   answered(spent);
   counting().failed(httpFailure(429, { "retry-after": "30" }));
@@ -670,4 +679,22 @@ Deno.test("what an uncounted request's answer says of rate limits, a 429 include
     "a/a1",
     "no wait for count_tokens' limits",
   );
+});
+
+Deno.test("runsAs names the ids a model runs as and where, on every provider that serves it", () => {
+  const router = routerOf([
+    route("z", ["z"], { "sonnet": "claude-sonnet-4-5", "glm-*": "glm-4.7" }),
+    route("off", ["o"], { "sonnet": "us.anthropic.claude-sonnet-4-5-20250929-v1:0" }),
+    route("a", ["a"]),
+  ]);
+  router.setEnabled("off", false);
+  assert.deepEqual(router.runsAs("sonnet"), [
+    { provider: "z", model: "claude-sonnet-4-5" },
+    { provider: "off", model: "us.anthropic.claude-sonnet-4-5-20250929-v1:0" },
+    { provider: "a", model: "sonnet" },
+  ]);
+  assert.deepEqual(router.runsAs("glm-4.6"), [{ provider: "z", model: "glm-4.7" }, {
+    provider: "a",
+    model: "glm-4.6",
+  }]);
 });
