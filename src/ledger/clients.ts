@@ -249,16 +249,25 @@ export class ClientRegistry {
     const budget = config.monthly_budget_usd;
     if (budget !== undefined) {
       const spent = this.#spentNanos(config.name);
-      const held = this.#held.get(config.name) ?? 0;
-      if (spent + held >= toNanos(budget)) {
-        const inFlight = held > 0 ? `, ${_usd(held)} held by requests in flight` : "";
+      if (spent >= toNanos(budget)) {
         return {
           ok: false,
           status: 403,
           message: `monthly budget of $${budget.toFixed(2)} for client ${config.name} is spent ` +
-            `(${_usd(spent)} this month${inFlight}); resets ${
-              new Date(this.#month.until).toISOString().slice(0, 10)
-            }`,
+            `(${_usd(spent)} this month); resets ${new Date(this.#month.until).toISOString().slice(0, 10)}`,
+        };
+      }
+      // Only what requests in flight may still spend stands in the way: a wait, not a refusal. A request
+      // that costs nothing (a token count, the model list) is never held back by it.
+      const held = this.#held.get(config.name) ?? 0;
+      const costs = request.estimate.input + request.estimate.output > 0;
+      if (costs && spent + held >= toNanos(budget)) {
+        return {
+          ok: false,
+          status: 429,
+          message: `client ${config.name}'s requests in flight may spend ${_usd(held)} of its monthly ` +
+            `budget of $${budget.toFixed(2)} (${_usd(spent)} spent this month); retry once one ends`,
+          retryAfterS: _HELD_RETRY_S,
         };
       }
     }
@@ -410,6 +419,12 @@ function _ofMonth(byMonth: Map<number, Map<string, number>>, month: number): Map
 }
 
 const _encoder = new TextEncoder();
+
+/**
+ * How long a request held back by what requests in flight hold is told to wait: about as long as a
+ * short answer takes, so a retry finds what ended meanwhile.
+ */
+const _HELD_RETRY_S = 5;
 
 /** The admission of a request no named client sent: nothing to count, nothing to hold. */
 const _UNLIMITED: Admission = { ok: true, settle: () => {}, cancel: () => {}, unpriced: () => undefined };

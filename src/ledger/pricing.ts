@@ -229,7 +229,8 @@ export class Pricing {
   priceOf(model: string | undefined): ModelPrices | undefined {
     if (model === undefined) return undefined;
     if (this.#known.has(model)) return this.#known.get(model);
-    const price = this.#lookUp(model.toLowerCase());
+    // Claude Code's context-window mark (`claude-opus-4-8[1m]`) names no other model.
+    const price = this.#lookUp(model.toLowerCase().replace(_CONTEXT_MARK, ""));
     if (this.#known.size >= _MAX_KNOWN_MODELS) this.#known.clear();
     this.#known.set(model, price);
     return price;
@@ -274,6 +275,8 @@ export class Pricing {
 }
 
 const _MAX_KNOWN_MODELS = 1024;
+
+const _CONTEXT_MARK = /\[\d+[km]\]$/;
 
 /** Anthropic's price of web search, per thousand requests; Bedrock and Vertex charge the same. */
 const _WEB_SEARCH_USD_PER_1K = 10;

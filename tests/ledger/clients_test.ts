@@ -296,10 +296,15 @@ Deno.test("a budgeted client's requests in flight hold their worst case: paralle
   assert.deepEqual(admitted.map(({ ok }) => ok), [true, true, true], "$0.00, $0.40, $0.80 held: under $1");
   assert.deepEqual(clients.admit("ci", worstCase), {
     ok: false,
-    status: 403,
-    message: "monthly budget of $1.00 for client ci is spent ($0.00 this month, $1.20 held by requests " +
-      "in flight); resets 2026-12-01",
-  });
+    status: 429,
+    message: "client ci's requests in flight may spend $1.20 of its monthly budget of $1.00 ($0.00 spent " +
+      "this month); retry once one ends",
+    retryAfterS: 5,
+  }, "a wait, not a spent budget");
+  assert.ok(
+    clients.admit("ci", { model: "m", estimate: { input: 0, output: 0 } }).ok,
+    "a request that costs nothing (a token count) is not held back by what others hold",
+  );
   const [first, second, third] = admitted;
   assert.ok(first.ok && second.ok && third.ok);
   clients.charge("ci", 0.25, now);
@@ -351,9 +356,10 @@ Deno.test("a hold lasts across a month's turn and a reload keeping the client; n
   assert.ok(dearer.ok, "$0.80 held");
   assert.deepEqual(clients.admit("ci", worstCase), {
     ok: false,
-    status: 403,
-    message: "monthly budget of $1.00 for client ci is spent ($0.00 this month, $1.50 held by requests " +
-      "in flight); resets 2027-01-01",
+    status: 429,
+    message: "client ci's requests in flight may spend $1.50 of its monthly budget of $1.00 ($0.00 spent " +
+      "this month); retry once one ends",
+    retryAfterS: 5,
   }, "the old requests hold the old price, $0.40 each, the new one the new, $0.70");
   for (const admission of [kept, other, dearer]) admission.cancel();
   const alone = clients.admit("ci", { model: "m", estimate: { input: 0, output: 50 } });

@@ -212,6 +212,10 @@ Deno.test("built-in prices know the Claude models of 2026 under Anthropic's, Bed
     const price = pricing.priceOf(id);
     assert.deepEqual([price?.input, price?.output, price?.cacheRead], [input, output, cacheRead], id);
   }
+  for (const id of ["claude-opus-4-8[1m]", "claude-sonnet-5-5[1M]", "claude-fable-5[1m]"]) {
+    assert.ok(pricing.priceOf(id), `${id}: Claude Code's context-window mark names no other model`);
+  }
+  assert.equal(pricing.priceOf("claude-opus-4-9[1m]"), undefined);
   const haiku3 = pricing.priceOf("claude-3-haiku-20240307");
   assert.deepEqual([haiku3?.cacheWrite, haiku3?.cacheWrite1h, haiku3?.cacheRead], [0.3, 0.5, 0.03]);
   assert.deepEqual(

@@ -102,8 +102,8 @@ Deno.test("20 parallel streams of a client with $0.01 left spend at most one req
   const refusals: string[] = [];
   const responses = Array.from({ length: parallel }, async () => {
     const response = await post(relay.url, CI_TOKEN, "claude-sonnet-4-5");
-    if (response.status === 403) {
-      refusals.push((await response.json()).error.message);
+    if (response.status === 429) {
+      refusals.push(`${response.headers.get("retry-after")} ${(await response.json()).error.message}`);
       arrive();
     } else await response.arrayBuffer();
     return response.status;
@@ -119,7 +119,7 @@ Deno.test("20 parallel streams of a client with $0.01 left spend at most one req
   assert.equal(refusals.length, parallel - 3);
   assert.match(
     refusals[0],
-    /^monthly budget of \$0\.01 for client ci is spent \(\$0\.00 this month, \$0\.01 held by requests in flight\); resets \d{4}-\d{2}-01$/,
+    /^5 client ci's requests in flight may spend \$0\.01 of its monthly budget of \$0\.01 \(\$0\.00 spent this month\); retry once one ends$/,
   );
   const spent = ledger.clients.spentThisMonth("ci");
   assert.equal(spent, 0.01359, "three requests' cost");
@@ -235,9 +235,9 @@ function heldClients(): ClientRegistry {
   });
 }
 
-/** Whether `ci` may start a request that would hold nothing: none of its budget is spent or held. */
+/** Whether `ci` may start a request that costs something: none of its budget is spent or held. */
 function nothingHeld(clients: ClientRegistry): boolean {
-  const probe = clients.admit("ci", { model: "claude-sonnet-4-5", estimate: { input: 0, output: 0 } });
+  const probe = clients.admit("ci", { model: "claude-sonnet-4-5", estimate: { input: 1, output: 0 } });
   if (probe.ok) probe.cancel();
   return probe.ok;
 }
