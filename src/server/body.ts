@@ -3,12 +3,15 @@ import { concatBytes } from "../util/bytes.ts";
 import type { BodyHold } from "./body_budget.ts";
 import { RelayError } from "./errors.ts";
 import { graceOverError } from "./in_flight.ts";
+import { setDeadline } from "../stream/watched_reader.ts";
 
 /** How long {@linkcode readBody} may take, and what else may end it. */
 export interface ReadBodyOptions {
   /** `server.body_timeout` in ms; 0 or unset: no deadline. */
   timeoutMs?: number;
   timers?: Timers;
+  /** Monotonic ms, which `timers` run on; `performance.now` unless given. */
+  now?: () => number;
   /**
    * A shutdown's cut (`InFlight.cut`): it ends the read at once with relay's 503 (`server.shutdown_grace
    * is over`), which the client gets instead of a dropped connection.
@@ -39,7 +42,7 @@ export interface ReadBodyOptions {
 export async function readBody(
   request: Pick<Request | Response, "headers" | "body">,
   maxBytes: number,
-  { timeoutMs = 0, timers = realTimers, cut, hold }: ReadBodyOptions = {},
+  { timeoutMs = 0, timers = realTimers, now = () => performance.now(), cut, hold }: ReadBodyOptions = {},
 ): Promise<Uint8Array<ArrayBuffer>> {
   const encoding = request.headers.get("content-encoding");
   if (encoding !== null && !_isIdentity(encoding)) throw _encoded(encoding);
@@ -52,11 +55,16 @@ export async function readBody(
   const reader = request.body.getReader();
   const giveUp = () => reader.cancel().catch(() => {});
   let late = false;
-  const timer = timeoutMs > 0
-    ? timers.setTimeout(() => {
-      late = true;
-      giveUp();
-    }, timeoutMs)
+  // A relay that stood still meanwhile (SIGSTOP, a paused VM) gives the bytes that came a grace first.
+  const cancelDeadline = timeoutMs > 0
+    ? setDeadline(
+      () => {
+        late = true;
+        giveUp();
+      },
+      timeoutMs,
+      { now, timers },
+    )
     : undefined;
   cut?.addEventListener("abort", giveUp);
   try {
@@ -75,7 +83,7 @@ export async function readBody(
       "request body ended before it was complete: fewer bytes than its content-length, or a chunked body cut off",
     );
   } finally {
-    if (timer !== undefined) timers.clearTimeout(timer);
+    cancelDeadline?.();
     cut?.removeEventListener("abort", giveUp);
   }
 }

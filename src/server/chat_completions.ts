@@ -76,6 +76,7 @@ export function chatCompletions(
     const chat = await _chatRequest(c.req.raw, options.maxBodyBytes(), {
       timeoutMs: options.bodyTimeoutMs?.(),
       timers: options.clock?.timers,
+      now: options.clock?.now,
       cut: options.cut,
       hold,
     }).finally(() => hold?.release());

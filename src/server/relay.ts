@@ -362,6 +362,7 @@ async function _relay(
     ? await readBody(request, maxBodyBytes, {
       timeoutMs: options.bodyTimeoutMs,
       timers: clock.timers,
+      now: clock.now,
       cut: options.inFlight.cut,
       hold,
     })
@@ -402,7 +403,7 @@ async function _relay(
     throw _notServed(router, planned, options.clients?.usableModels(c.get("client"), served) ?? served);
   }
 
-  const releaseSlot = await _slot(options, request.signal, clock.timers);
+  const releaseSlot = await _slot(options, request.signal, clock);
   // Admitted after a shutdown's cut: start nothing. Every later wait (`_sleep`) ends at the cut itself.
   if (options.inFlight.cut.aborted) {
     releaseSlot();
@@ -670,13 +671,13 @@ function _exchange(client: AbortSignal, inFlight: InFlight): _Exchange {
 }
 
 /** Waits for a `server.max_concurrent` slot, or answers 503 when the queue is full or too slow. */
-async function _slot(options: RelayOptions, signal: AbortSignal, timers: Timers): Promise<() => void> {
+async function _slot(options: RelayOptions, signal: AbortSignal, clock: _Clock): Promise<() => void> {
   const free = options.limiter.tryAcquire();
   if (free) return free;
   // Only a queued request gets a deadline, and it is cleared once admitted: a timer per request kept
   // for the whole queue_timeout showed up as memory growth under load (relay bench).
   const deadline = new AbortController();
-  const timer = timers.setTimeout(() => deadline.abort(), options.queueTimeoutMs);
+  const cancelDeadline = setDeadline(() => deadline.abort(), options.queueTimeoutMs, clock);
   try {
     return await options.limiter.acquire(AbortSignal.any([signal, deadline.signal, options.inFlight.cut]));
   } catch (error) {
@@ -687,7 +688,7 @@ async function _slot(options: RelayOptions, signal: AbortSignal, timers: Timers)
       : `no slot freed within ${options.queueTimeoutMs} ms (server.queue_timeout)`;
     throw new RelayError(503, `relay is at capacity: ${detail}`, { "retry-after": "1" }, "overloaded_error");
   } finally {
-    timers.clearTimeout(timer);
+    cancelDeadline();
   }
 }
 

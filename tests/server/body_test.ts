@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { inspectMessagesBody, jsonSyntaxReason, messagesFields, readBody } from "../../src/server/body.ts";
 import { RelayError } from "../../src/server/errors.ts";
-import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 import { startTestRelay } from "../_helpers/relay.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
@@ -251,4 +252,25 @@ Deno.test("jsonSyntaxReason leaves out the excerpt V8 quotes, short or cut from 
     reason('{"a":1,}'),
     "Expected double-quoted property name in JSON at position 7 (line 1 column 8)",
   );
+});
+
+Deno.test("readBody gives a body whose deadline passed while relay stood still a grace for what came meanwhile", async () => {
+  const clock = new FakeClock();
+  let stood = 0;
+  const source = controlledStream();
+  const request = { headers: new Headers(), body: source.body as ReadableStream<Uint8Array<ArrayBuffer>> };
+  const reading = readBody(request, 1024, {
+    timeoutMs: 3_000,
+    timers: clock,
+    now: () => clock.now() + stood,
+  });
+  source.push('{"model":');
+  // Relay stood still for 5 s (SIGSTOP): its timer fires late, and the rest came meanwhile.
+  stood += 5_000;
+  clock.advance(3_000);
+  assert.deepEqual(clock.armed, [1_000], "a grace, not a 408");
+  source.push('"m"}');
+  source.end();
+  assert.deepEqual(await reading, encode('{"model":"m"}'));
+  assert.deepEqual(clock.armed, [], "the grace's timer is cleared with the body in");
 });
