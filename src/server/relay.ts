@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { Admission, ClientRegistry } from "../ledger/clients.ts";
-import type { LedgerSink, RecordOptions } from "../ledger/entry.ts";
+import type { LedgerEntry, LedgerSink, RecordOptions } from "../ledger/entry.ts";
 import {
   type ProviderKey,
   type ProviderRequest,
@@ -1082,7 +1082,24 @@ async function _account(
   usage: UsageDetail | undefined,
   ledger: RecordOptions | undefined,
 ): Promise<void> {
-  const recorded = _record(c, options, trace, outcome, timing, usage, ledger);
+  const recorded = options.ledger && _record(options.ledger, options.logger, {
+    time: trace.at,
+    requestId: c.get("requestId"),
+    client: c.get("client"),
+    method: c.req.method,
+    path: c.req.path,
+    model: trace.model,
+    upstreamModel: trace.upstreamModel,
+    provider: trace.provider,
+    keyId: trace.keyId,
+    keyLabel: trace.key,
+    status: trace.status,
+    outcome,
+    attempts: trace.attempts,
+    ...timing,
+    usage,
+    usageEstimated: trace.usageEstimated,
+  }, ledger);
   // Refused, or gone, before any upstream saw it: relay's own answer spends none of the client's limits.
   if (trace.attempts === 0) trace.admission?.cancel();
   else if (trace.ttfb === undefined) trace.admission?.settle({ input: 0, output: 0 });
@@ -1091,40 +1108,19 @@ async function _account(
 }
 
 /**
- * Hands the request to the ledger, which takes it (and charges its cost) before this first waits; the
+ * Hands `entry` to the ledger, which takes it (and charges its cost) before this first waits; the
  * promise is the ledger's backpressure. A ledger that fails is logged, never the request's failure.
  */
 async function _record(
-  c: Context<RelayEnv>,
-  options: RelayOptions,
-  trace: _Trace,
-  outcome: string,
-  timing: _Timing,
-  usage: UsageDetail | undefined,
-  ledger: RecordOptions | undefined,
+  ledger: LedgerSink,
+  logger: Logger,
+  entry: LedgerEntry,
+  options: RecordOptions | undefined,
 ): Promise<void> {
-  if (!options.ledger) return;
   try {
-    await options.ledger.record({
-      time: trace.at,
-      requestId: c.get("requestId"),
-      client: c.get("client"),
-      method: c.req.method,
-      path: c.req.path,
-      model: trace.model,
-      upstreamModel: trace.upstreamModel,
-      provider: trace.provider,
-      keyId: trace.keyId,
-      keyLabel: trace.key,
-      status: trace.status,
-      outcome,
-      attempts: trace.attempts,
-      ...timing,
-      usage,
-      usageEstimated: trace.usageEstimated,
-    }, ledger);
+    await ledger.record(entry, options);
   } catch (error) {
-    options.logger.error("ledger failed", { request_id: c.get("requestId"), error: String(error) });
+    logger.error("ledger failed", { request_id: entry.requestId, error: String(error) });
   }
 }
 
