@@ -5,10 +5,11 @@ import { goldenStreams, mockStreamChunks, STREAM_EVENTS } from "./_fixtures.ts";
 const perEvent = await mockStreamChunks();
 const goldens = await goldenStreams();
 // The stream as a client that left (Esc) cuts it: everything before its message_delta.
-const untilDelta = perEvent.slice(
-  0,
-  perEvent.findIndex((chunk) => new TextDecoder().decode(chunk).startsWith("event: message_delta")),
+const deltaAt = perEvent.findIndex((chunk) =>
+  new TextDecoder().decode(chunk).startsWith("event: message_delta")
 );
+if (deltaAt < 0) throw new Error("the mock stream has no message_delta to cut before");
+const untilDelta = perEvent.slice(0, deltaAt);
 
 // The tap decodes every event: the decoder alone is what reading usage cannot go below.
 Deno.bench({

@@ -451,8 +451,7 @@ function _modelRefusal(client: _Client | undefined, model: string): string | und
  * ```
  */
 export function monthStart(time: number): number {
-  const date = new Date(time);
-  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
+  return calendarMonth(time).since;
 }
 
 /**

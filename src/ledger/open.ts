@@ -79,7 +79,7 @@ export function ledgerPath(
  */
 export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedger {
   const now = options.now ?? Date.now;
-  const pricing = new Pricing(config.pricing, config.providers);
+  const pricing = _pricingOf(config);
   if (!config.ledger.enabled) {
     const clients = new ClientRegistry(_clientsOf(config), { now, pricing });
     const recorder = new UsageRecorder({ pricing, clients, logger: options.logger });
@@ -134,7 +134,7 @@ function _opened(
     reconfigure(next) {
       clients.reconfigure(_clientsOf(next));
       // One table for both: what a request holds of a budget and what it is charged, by the same prices.
-      const pricing = new Pricing(next.pricing, next.providers);
+      const pricing = _pricingOf(next);
       clients.reprice(pricing);
       recorder.reprice(pricing);
     },
@@ -182,4 +182,12 @@ function _cannotRead(logger: Logger, error: unknown): void {
 
 function _clientsOf(config: Config) {
   return config.server.auth.clients ?? namedClients(config.server.auth.tokens);
+}
+
+/**
+ * A config's prices, by where its providers run models: one construction for start and reload, so what
+ * a request holds of a budget and what it is charged always come from the same prices.
+ */
+function _pricingOf(config: Config): Pricing {
+  return new Pricing(config.pricing, config.providers);
 }

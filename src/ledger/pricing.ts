@@ -265,9 +265,11 @@ export class Pricing {
       count(usage.cacheRead) * rates.cacheRead + (cacheWrite - cacheWrite1h) * rates.cacheWrite +
       cacheWrite1h * rates.cacheWrite1h;
     // Times 11, then divided by 10, keeps round prices round, as in _tokenPrices.
-    // A priced model is a named one.
-    const where = provider === undefined ? undefined : this.#providers.get(provider);
-    if (price.regionalPremium && _isRegionalEndpoint(where, model!)) tokens = tokens * 11 / 10;
+    // Looked up only for a model that has the premium (a priced model is a named one).
+    if (
+      price.regionalPremium && provider !== undefined &&
+      _isRegionalEndpoint(this.#providers.get(provider), model!)
+    ) tokens = tokens * 11 / 10;
     // A search priced per thousand costs what a thousand times as many tokens priced per million do.
     const perMillion = tokens + count(usage.webSearches ?? 0) * price.webSearch * 1_000;
     return Math.round(perMillion * 1_000) / 1e9;

@@ -95,8 +95,14 @@ export function usageReport(
  * that is later (the clock was set back since it was written), but never before it starts.
  */
 function _end(database: DatabaseSync, since: number, now: number): number {
+  const latest = latestTime(database, since);
+  return Math.max(now, since, latest === undefined ? 0 : latest + 1);
+}
+
+/** The time of the ledger's latest record from `since` on (wall-clock ms), or `undefined` when none. */
+export function latestTime(database: DatabaseSync, since = 0): number | undefined {
   const latest = database.prepare("SELECT MAX(time) AS time FROM requests WHERE time >= ?").get(since)?.time;
-  return Math.max(now, since, latest == null ? 0 : Number(latest) + 1);
+  return latest == null ? undefined : Number(latest);
 }
 
 function _totals(

@@ -1,6 +1,7 @@
 import { realTimers, type Timers } from "../util/timers.ts";
 import type { Logger } from "../util/logger.ts";
 import { monthStart } from "./clients.ts";
+import { latestTime } from "./query.ts";
 import type { LedgerStore } from "./store.ts";
 
 const _DAY = 86_400_000;
@@ -108,8 +109,8 @@ export class Retention {
    * by (their clocks are never quite one); said in the log when a run of them starts.
    */
   #behindLedger(now: number): boolean {
-    const newest = this.#options.store.database.prepare("SELECT MAX(time) AS time FROM requests").get()?.time;
-    const behind = typeof newest === "number" && newest > now + _CLOCK_TOLERANCE_MS;
+    const newest = latestTime(this.#options.store.database);
+    const behind = newest !== undefined && newest > now + _CLOCK_TOLERANCE_MS;
     if (behind && !this.#clockBehind) {
       this.#options.logger.warn("ledger pruning skipped", {
         newest_record: new Date(newest).toISOString(),

@@ -3,7 +3,7 @@ import { concatBytes } from "../util/bytes.ts";
 import type { BodyHold } from "./body_budget.ts";
 import { RelayError } from "./errors.ts";
 import { graceOverError } from "./in_flight.ts";
-import { setDeadline } from "../stream/watched_reader.ts";
+import { setDeadline } from "../util/deadline.ts";
 
 /** How long {@linkcode readBody} may take, and what else may end it. */
 export interface ReadBodyOptions {

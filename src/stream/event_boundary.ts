@@ -1,6 +1,7 @@
 /** Where an SSE stream may take a byte of relay's own without corrupting an event. */
 
-const _LF = 0x0a;
+/** A line feed, the byte that ends an SSE line (alone, or after a CR). */
+export const LF = 0x0a;
 const _CR = 0x0d;
 
 /**
@@ -23,15 +24,20 @@ export class EventBoundary {
     return this.#lineEnds >= 2;
   }
 
+  /** Whether the last byte seen is a CR: its LF, if it is half a CRLF, may still come. */
+  get endsInCr(): boolean {
+    return this.#afterCr;
+  }
+
   see(chunk: Uint8Array): void {
     let start = chunk.byteLength;
-    while (start > 0 && (chunk[start - 1] === _LF || chunk[start - 1] === _CR)) start--;
+    while (start > 0 && (chunk[start - 1] === LF || chunk[start - 1] === _CR)) start--;
     if (start > 0) {
       this.#lineEnds = 0;
       this.#afterCr = false;
     }
     for (let i = start; i < chunk.byteLength; i++) {
-      const crlf = chunk[i] === _LF && this.#afterCr;
+      const crlf = chunk[i] === LF && this.#afterCr;
       this.#afterCr = chunk[i] === _CR;
       if (!crlf) this.#lineEnds++;
     }
@@ -50,11 +56,11 @@ export class EventBoundary {
  */
 export function endOfLastEvent(bytes: Uint8Array): number {
   for (let end = bytes.byteLength - 1; end > 0; end--) {
-    const lineEnd = bytes[end] === _LF ||
-      (bytes[end] === _CR && end + 1 < bytes.byteLength && bytes[end + 1] !== _LF);
+    const lineEnd = bytes[end] === LF ||
+      (bytes[end] === _CR && end + 1 < bytes.byteLength && bytes[end + 1] !== LF);
     if (!lineEnd) continue;
-    const start = bytes[end] === _LF && bytes[end - 1] === _CR ? end - 1 : end;
-    if (start > 0 && (bytes[start - 1] === _LF || bytes[start - 1] === _CR)) return end + 1;
+    const start = bytes[end] === LF && bytes[end - 1] === _CR ? end - 1 : end;
+    if (start > 0 && (bytes[start - 1] === LF || bytes[start - 1] === _CR)) return end + 1;
   }
   return 0;
 }

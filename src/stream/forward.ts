@@ -1,6 +1,6 @@
 import { AnswerCutError, BodyCutError } from "./body_cut.ts";
 import { type AnthropicErrorType, errorEnvelope } from "../server/errors.ts";
-import { EventBoundary } from "./event_boundary.ts";
+import { EventBoundary, LF } from "./event_boundary.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
 import type { SecretMask } from "./secret_mask.ts";
@@ -138,12 +138,10 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
     controller.error(error);
     leave(error, { kind: "client_closed", bytes, message });
   }, options);
-  let lastByte = 0;
   /** Whether anything went out: a mask may hold a whole chunk that could begin its key. */
   const send = (chunk: Uint8Array): boolean => {
     if (chunk.byteLength === 0) return false;
     bytes += chunk.byteLength;
-    lastByte = chunk[chunk.byteLength - 1];
     boundary.see(chunk);
     controller.enqueue(chunk);
     return true;
@@ -186,7 +184,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
    * byte, which a byte-faithful body must not lose.
    */
   const endAtLastEvent = (): void | Promise<void> => {
-    if (lastByte !== _CR) return closeAtLastEvent();
+    if (!boundary.endsInCr) return closeAtLastEvent();
     const timers = options.timers ?? realTimers;
     return new Promise<void>((resolve) => {
       let waiting = true;
@@ -197,7 +195,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
       };
       const timer = timers.setTimeout(stopWaiting, _DRAIN_MS);
       reader.read().then((read) => {
-        if (waiting && !finished && !read.done && read.value[0] === _LF) emit(read.value.subarray(0, 1));
+        if (waiting && !finished && !read.done && read.value[0] === LF) emit(read.value.subarray(0, 1));
       }, () => {}).finally(stopWaiting);
     }).then(closeAtLastEvent);
   };
@@ -272,9 +270,6 @@ function _drainThenCancel(reader: WatchedReader, timers: Timers): void {
 }
 
 const _DRAIN_MS = 1_000;
-
-const _CR = 0x0d;
-const _LF = 0x0a;
 
 /**
  * How long a client has kept relay waiting since it was last handed something, and `onStalled` once

@@ -5,6 +5,7 @@
  */
 import { mockHandler } from "../../src/providers/mock.ts";
 import { mockOptionsSchema } from "../../src/providers/mock_options.ts";
+import { encodeSseEvent } from "../../src/stream/sse_encode.ts";
 
 /** One request as the fake upstream received it. */
 export interface RecordedRequest {
@@ -182,6 +183,66 @@ export function sseChunks(chunks: (Uint8Array | string)[], init?: ResponseInit):
     },
   }, { highWaterMark: 0 });
   return _sseResponse(body, init);
+}
+
+/** One SSE event as an Anthropic upstream writes it. */
+export function sseEvent(name: string, data: unknown): string {
+  return new TextDecoder().decode(encodeSseEvent(name, data));
+}
+
+/** An Anthropic stream's `message_start` for a Sonnet 4.5 answer `id`, its usage as counted so far. */
+export function messageStartEvent(id: string, usage: Record<string, unknown>): string {
+  return sseEvent("message_start", {
+    type: "message_start",
+    message: {
+      id,
+      type: "message",
+      role: "assistant",
+      model: "claude-sonnet-4-5",
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage,
+    },
+  });
+}
+
+/**
+ * A whole streamed Anthropic answer of one text block, `text` in one delta, its usage as `message_start`
+ * (`startUsage`) and the last `message_delta` (`endUsage`) give it.
+ *
+ * @example
+ * ```ts
+ * const answer = textAnswerStream({ id: "msg_1", text: "hi", startUsage: { input_tokens: 10, output_tokens: 1 }, endUsage: { output_tokens: 3 } });
+ * ```
+ */
+export function textAnswerStream(answer: {
+  id: string;
+  text: string;
+  stopReason?: string;
+  startUsage: Record<string, unknown>;
+  endUsage: Record<string, unknown>;
+}): string {
+  return [
+    messageStartEvent(answer.id, answer.startUsage),
+    sseEvent("content_block_start", {
+      type: "content_block_start",
+      index: 0,
+      content_block: { type: "text", text: "" },
+    }),
+    sseEvent("content_block_delta", {
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "text_delta", text: answer.text },
+    }),
+    sseEvent("content_block_stop", { type: "content_block_stop", index: 0 }),
+    sseEvent("message_delta", {
+      type: "message_delta",
+      delta: { stop_reason: answer.stopReason ?? "end_turn", stop_sequence: null },
+      usage: answer.endUsage,
+    }),
+    sseEvent("message_stop", { type: "message_stop" }),
+  ].join("");
 }
 
 /** A whole Messages answer, as an upstream sends it unstreamed: the least an SDK accepts. */

@@ -7,7 +7,14 @@ import { createMockProvider } from "../../src/providers/mock.ts";
 import { mockOptionsSchema } from "../../src/providers/mock_options.ts";
 import { keyFingerprint } from "../../src/util/fingerprint.ts";
 import { createLogger } from "../../src/util/logger.ts";
-import { controlledStream, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import {
+  controlledStream,
+  messageStartEvent,
+  sseChunks,
+  sseEvent,
+  startFakeUpstream,
+  textAnswerStream,
+} from "../_helpers/fake_upstream.ts";
 import { PROVIDER_KEY, startTestRelay, type TestRelayOptions } from "../_helpers/relay.ts";
 import { loadGolden } from "../_helpers/golden.ts";
 import { tempFolder } from "./_records.ts";
@@ -205,39 +212,12 @@ Deno.test("a client's month-to-date spend survives a restart: the budget still h
 Deno.test("web searches an answer ran are in its ledger row and cost, and spend the client's budget", async () => {
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;
-  const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
-  const answer = [
-    event("message_start", {
-      type: "message_start",
-      message: {
-        id: "msg_search",
-        type: "message",
-        role: "assistant",
-        model: "claude-sonnet-4-5",
-        content: [],
-        stop_reason: null,
-        stop_sequence: null,
-        usage: { input_tokens: 100, output_tokens: 1, server_tool_use: { web_search_requests: 0 } },
-      },
-    }),
-    event("content_block_start", {
-      type: "content_block_start",
-      index: 0,
-      content_block: { type: "text", text: "" },
-    }),
-    event("content_block_delta", {
-      type: "content_block_delta",
-      index: 0,
-      delta: { type: "text_delta", text: "Sunny." },
-    }),
-    event("content_block_stop", { type: "content_block_stop", index: 0 }),
-    event("message_delta", {
-      type: "message_delta",
-      delta: { stop_reason: "end_turn", stop_sequence: null },
-      usage: { output_tokens: 20, server_tool_use: { web_search_requests: 5 } },
-    }),
-    event("message_stop", { type: "message_stop" }),
-  ].join("");
+  const answer = textAnswerStream({
+    id: "msg_search",
+    text: "Sunny.",
+    startUsage: { input_tokens: 100, output_tokens: 1, server_tool_use: { web_search_requests: 0 } },
+    endUsage: { output_tokens: 20, server_tool_use: { web_search_requests: 5 } },
+  });
   const upstream = startFakeUpstream(() => sseChunks([answer]));
   {
     // The tokens cost $0.0006 on Sonnet, the searches $0.05: only the searches spend this budget.
@@ -266,23 +246,10 @@ Deno.test("web searches an answer ran are in its ledger row and cost, and spend 
 Deno.test("a stream that ends before its usage, the client gone or the upstream broken off, is billed the output it wrote, marked estimated", async () => {
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;
-  const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
-  const start = event("message_start", {
-    type: "message_start",
-    message: {
-      id: "msg_cut",
-      type: "message",
-      role: "assistant",
-      model: "claude-sonnet-4-5",
-      content: [],
-      stop_reason: null,
-      stop_sequence: null,
-      usage: { input_tokens: 100, output_tokens: 1 },
-    },
-  });
+  const start = messageStartEvent("msg_cut", { input_tokens: 100, output_tokens: 1 });
   // 350 characters of text: 100 tokens as relay estimates them.
   const deltas = Array.from({ length: 10 }, (_, i) =>
-    event("content_block_delta", {
+    sseEvent("content_block_delta", {
       type: "content_block_delta",
       index: 0,
       delta: { type: "text_delta", text: `${i}`.repeat(35) },

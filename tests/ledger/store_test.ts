@@ -86,19 +86,7 @@ Deno.test("a ledger written before web searches were counted is read as it is, a
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;
   // The schema and a row as a relay of schema 1 wrote them.
-  const old = new DatabaseSync(path);
-  old.exec(`PRAGMA journal_mode = WAL;
-    CREATE TABLE requests (id INTEGER PRIMARY KEY, time INTEGER NOT NULL, request_id TEXT NOT NULL,
-      client TEXT, method TEXT NOT NULL, path TEXT NOT NULL, model TEXT, upstream_model TEXT, provider TEXT,
-      key_id TEXT, key_label TEXT, status INTEGER, outcome TEXT NOT NULL, attempts INTEGER NOT NULL,
-      ttfb_ms INTEGER, duration_ms INTEGER NOT NULL, input_tokens INTEGER, output_tokens INTEGER,
-      cache_read_tokens INTEGER, cache_write_tokens INTEGER, cost_usd REAL);
-    CREATE INDEX requests_time ON requests (time);
-    CREATE INDEX requests_client_time ON requests (client, time);
-    INSERT INTO requests (time, request_id, client, method, path, outcome, attempts, duration_ms, input_tokens,
-      cost_usd) VALUES (1, 'before', 'ci', 'POST', '/v1/messages', 'complete', 1, 10, 4, 0.25);
-    PRAGMA user_version = 1;`);
-  old.close();
+  writeOldLedger(path, {});
   // `relay usage` of such a file (archived, or still an older relay's) reads it without changing it.
   const archive = LedgerStore.open(path, { readOnly: true });
   try {
@@ -149,20 +137,7 @@ Deno.test("a ledger written before estimates were marked is read as it is, and w
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;
   // The table as the relay before wrote it: web searches counted, estimates not marked.
-  const old = new DatabaseSync(path);
-  old.exec(`PRAGMA journal_mode = WAL;
-    CREATE TABLE requests (id INTEGER PRIMARY KEY, time INTEGER NOT NULL, request_id TEXT NOT NULL,
-      client TEXT, method TEXT NOT NULL, path TEXT NOT NULL, model TEXT, upstream_model TEXT, provider TEXT,
-      key_id TEXT, key_label TEXT, status INTEGER, outcome TEXT NOT NULL, attempts INTEGER NOT NULL,
-      ttfb_ms INTEGER, duration_ms INTEGER NOT NULL, input_tokens INTEGER, output_tokens INTEGER,
-      cache_read_tokens INTEGER, cache_write_tokens INTEGER, cost_usd REAL, web_search_requests INTEGER);
-    CREATE INDEX requests_time ON requests (time);
-    CREATE INDEX requests_client_time ON requests (client, time);
-    INSERT INTO requests (time, request_id, client, method, path, outcome, attempts, duration_ms, input_tokens,
-      cost_usd, web_search_requests) VALUES (1, 'before', 'ci', 'POST', '/v1/messages', 'complete', 1, 10, 4,
-      0.25, 2);
-    PRAGMA user_version = 1;`);
-  old.close();
+  writeOldLedger(path, { web_search_requests: 2 });
   const archive = LedgerStore.open(path, { readOnly: true });
   try {
     const { total } = usageReport(archive.database, { since: 0, until: 2, by: "client" });
@@ -630,3 +605,27 @@ Deno.test("a file put in place that relay cannot open is warned about once a spe
     store.close();
   }
 });
+
+/**
+ * A ledger as an earlier relay of schema 1 wrote it, with one row: its table, and the columns added since
+ * that it already had (`added`, each with the row's value).
+ */
+function writeOldLedger(path: string, added: Record<string, number>): void {
+  const names = Object.keys(added);
+  const columns = names.map((name) => `, ${name} INTEGER`).join("");
+  const values = Object.values(added).map((value) => `, ${value}`).join("");
+  const old = new DatabaseSync(path);
+  old.exec(`PRAGMA journal_mode = WAL;
+    CREATE TABLE requests (id INTEGER PRIMARY KEY, time INTEGER NOT NULL, request_id TEXT NOT NULL,
+      client TEXT, method TEXT NOT NULL, path TEXT NOT NULL, model TEXT, upstream_model TEXT, provider TEXT,
+      key_id TEXT, key_label TEXT, status INTEGER, outcome TEXT NOT NULL, attempts INTEGER NOT NULL,
+      ttfb_ms INTEGER, duration_ms INTEGER NOT NULL, input_tokens INTEGER, output_tokens INTEGER,
+      cache_read_tokens INTEGER, cache_write_tokens INTEGER, cost_usd REAL${columns});
+    CREATE INDEX requests_time ON requests (time);
+    CREATE INDEX requests_client_time ON requests (client, time);
+    INSERT INTO requests (time, request_id, client, method, path, outcome, attempts, duration_ms, input_tokens,
+      cost_usd${names.map((name) => `, ${name}`).join("")})
+      VALUES (1, 'before', 'ci', 'POST', '/v1/messages', 'complete', 1, 10, 4, 0.25${values});
+    PRAGMA user_version = 1;`);
+  old.close();
+}

@@ -13,7 +13,12 @@ import { ModelMap } from "../../src/routing/model_map.ts";
 import type { Route } from "../../src/routing/router.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { maskSecret } from "../../src/util/mask.ts";
-import { type FakeUpstream, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import {
+  type FakeUpstream,
+  sseChunks,
+  startFakeUpstream,
+  textAnswerStream,
+} from "../_helpers/fake_upstream.ts";
 import { startTestRelay, TEST_TIMEOUTS } from "../_helpers/relay.ts";
 
 const CI_TOKEN = "rly_ci_token_0000000000000002";
@@ -33,41 +38,14 @@ function post(url: string, token: string, model: string, path = "/v1/messages") 
   });
 }
 
-const _event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
-
 /** A whole stream that used 10 input tokens and all 300 of `max_tokens`. */
-const USED_IT_ALL = [
-  _event("message_start", {
-    type: "message_start",
-    message: {
-      id: "msg_budget",
-      type: "message",
-      role: "assistant",
-      model: "claude-sonnet-4-5",
-      content: [],
-      stop_reason: null,
-      stop_sequence: null,
-      usage: { input_tokens: 10, output_tokens: 1 },
-    },
-  }),
-  _event("content_block_start", {
-    type: "content_block_start",
-    index: 0,
-    content_block: { type: "text", text: "" },
-  }),
-  _event("content_block_delta", {
-    type: "content_block_delta",
-    index: 0,
-    delta: { type: "text_delta", text: "…" },
-  }),
-  _event("content_block_stop", { type: "content_block_stop", index: 0 }),
-  _event("message_delta", {
-    type: "message_delta",
-    delta: { stop_reason: "max_tokens", stop_sequence: null },
-    usage: { output_tokens: 300 },
-  }),
-  _event("message_stop", { type: "message_stop" }),
-].join("");
+const USED_IT_ALL = textAnswerStream({
+  id: "msg_budget",
+  text: "…",
+  stopReason: "max_tokens",
+  startUsage: { input_tokens: 10, output_tokens: 1 },
+  endUsage: { output_tokens: 300 },
+});
 
 Deno.test("20 parallel streams of a client with $0.01 left spend at most one request past its budget", async () => {
   const budget = 0.01;
@@ -122,8 +100,8 @@ Deno.test("20 parallel streams of a client with $0.01 left spend at most one req
     /^5 client ci's requests in flight may spend \$0\.01 of its monthly budget of \$0\.01 \(\$0\.00 spent this month\); retry once one ends$/,
   );
   const spent = ledger.clients.spentThisMonth("ci");
-  assert.equal(spent, 0.01359, "three requests' cost");
   assert.ok(spent < budget + oneRequest, `$${spent} spent of $${budget}: not even one request over`);
+  assert.equal(spent, 0.01359, "three requests' cost");
   await ledger.close();
 });
 

@@ -5,14 +5,16 @@ import { UsageRecorder } from "../../src/ledger/recorder.ts";
 import { LedgerWriter } from "../../src/ledger/writer.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
-import { controlledStream, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { controlledStream, sseChunks, sseEvent, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { startTestRelay } from "../_helpers/relay.ts";
 import { settlesWithin } from "../_helpers/settles_within.ts";
 
-const MESSAGE_START =
-  'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":5}}}\n\n';
-const MESSAGE_END = 'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":2}}\n\n' +
-  'event: message_stop\ndata: {"type":"message_stop"}\n\n';
+const MESSAGE_START = sseEvent("message_start", {
+  type: "message_start",
+  message: { usage: { input_tokens: 5 } },
+});
+const MESSAGE_END = sseEvent("message_delta", { type: "message_delta", usage: { output_tokens: 2 } }) +
+  sseEvent("message_stop", { type: "message_stop" });
 
 function post(url: string): Promise<Response> {
   return fetch(`${url}/v1/messages`, {

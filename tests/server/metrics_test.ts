@@ -206,33 +206,22 @@ Deno.test("the ledger's state, records pending, written and dropped are read fro
         .map((name) => parsed.families.get(name)?.type),
     };
   };
-  const counters = ["counter", "counter"];
-  assert.deepEqual(scraped(), {
-    state: [["ok", 1], ["locked", 0], ["failing", 0]],
-    pending: 0,
-    written: 0,
-    dropped: 0,
-    types: counters,
+  /** The series as a ledger in `state` with these counts gives them. */
+  const expected = (state: string, pending: number, written: number, dropped: number) => ({
+    state: ["ok", "locked", "failing"].map((each) => [each, each === state ? 1 : 0]),
+    pending,
+    written,
+    dropped,
+    types: ["counter", "counter"],
   });
+  assert.deepEqual(scraped(), expected("ok", 0, 0, 0));
   Object.assign(health, {
     state: "failing",
     error: "database or disk is full",
     pending: 1_234,
     written: 500,
   });
-  assert.deepEqual(scraped(), {
-    state: [["ok", 0], ["locked", 0], ["failing", 1]],
-    pending: 1_234,
-    written: 500,
-    dropped: 0,
-    types: counters,
-  });
+  assert.deepEqual(scraped(), expected("failing", 1_234, 500, 0));
   Object.assign(health, { state: "locked", pending: 2_000, dropped: 7 });
-  assert.deepEqual(scraped(), {
-    state: [["ok", 0], ["locked", 1], ["failing", 0]],
-    pending: 2_000,
-    written: 500,
-    dropped: 7,
-    types: counters,
-  });
+  assert.deepEqual(scraped(), expected("locked", 2_000, 500, 7));
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { StreamTimeoutError, type TimeoutKind } from "../../src/stream/timeouts.ts";
-import { setDeadline, WatchedReader } from "../../src/stream/watched_reader.ts";
+import { WatchedReader } from "../../src/stream/watched_reader.ts";
+import { setDeadline } from "../../src/util/deadline.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
 
