@@ -584,6 +584,8 @@ export const configSchema = z.strictObject({
     _tokenPrices.extend({
       web_search: z.number().nonnegative({ error: "must be 0 or more (USD per 1,000 web searches)" })
         .optional(),
+      fast: z.number().nonnegative({ error: "must be 0 or more (times the token prices, in fast mode)" })
+        .optional(),
       long_prompt: _tokenPrices.extend({
         above: z.number().int({ error: "must be a whole number of prompt tokens" })
           .positive({ error: "must be a whole number of prompt tokens above 0" }),

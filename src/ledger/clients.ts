@@ -2,10 +2,11 @@ import type { ClientConfig } from "../config/clients.ts";
 import { globMatches, globsMeet, ModelMap } from "../routing/model_map.ts";
 import type { TokenCount } from "../routing/token_estimate.ts";
 import { type UsageReservation, UsageWindow } from "../routing/usage_window.ts";
+import type { UsageDetail } from "../stream/usage_tap.ts";
 import { sameSecret } from "../util/secret.ts";
 import type { LedgerRecord } from "./entry.ts";
 import { addNanos, NANOS_PER_USD, toNanos } from "./nanos.ts";
-import { Pricing } from "./pricing.ts";
+import { type ModelPrices, Pricing } from "./pricing.ts";
 
 /** What a client asks for, as relay knows it before sending. */
 export interface ClientRequest {
@@ -16,6 +17,12 @@ export interface ClientRequest {
    * asked for a client with a budget. Without it, the model is priced by its own name.
    */
   routes?: { runsAs(model: string): readonly { provider: string; model: string }[] };
+  /**
+   * What the request asks to be served at that costs more (its `speed: "fast"`, `inference_geo: "us"`):
+   * a budget holds its worst case at those prices, and sends a fast-mode request only where the model
+   * has a fast-mode price.
+   */
+  asks?: Pick<UsageDetail, "speed" | "inferenceGeo">;
 }
 
 /**
@@ -67,8 +74,9 @@ export interface ClientRegistryOptions {
    * Reads budgeted clients' spend in a month the registry turns to: the calendar's next, or another
    * one the clock was set to (and may come back from), so that a month is counted from the ledger,
    * never from zero, and a budget spent in it stays spent. It must not throw: it is asked on the
-   * request path, once a turn. Without one (`ledger.enabled: false`) each month keeps what relay
-   * counted of it since it started.
+   * request path, once a turn. Without one (`ledger.enabled: false`) a month keeps what relay counted
+   * of it since it started only while it is one of the last three the clock was in: a clock that
+   * returns to an older one counts it from zero.
    */
   readMonth?: SpendReader;
   /**
@@ -118,9 +126,15 @@ export class ClientRegistry {
   /** The month counted now: the one the clock is in. */
   #month: Month;
   /**
+   * The starts of the last {@linkcode _KEPT_MONTHS} months the clock was in, the current one last: the
+   * months whose counts are kept.
+   */
+  #recent: number[];
+  /**
    * Each client's spend by month (by its start) in billionths of a dollar, the unit costs are rounded
    * to: whole numbers add up exactly, where ten charges of $0.10 come to $0.9999999999999999 and pass a
-   * $1 budget. Every month counted is kept, a few numbers each: a clock set back to one finds it.
+   * $1 budget. Only the months in `#recent` are kept (and, until the next turn, one a late request was
+   * charged to): a clock set back to one of them finds it.
    */
   readonly #spent = new Map<number, Map<string, number>>();
   /**
@@ -141,6 +155,7 @@ export class ClientRegistry {
     this.#readMonth = options.readMonth;
     this.#pricing = options.pricing ?? new Pricing();
     this.#month = calendarMonth(this.#now());
+    this.#recent = [this.#month.since];
     this.#spent.set(
       this.#month.since,
       new Map([...options.spent ?? []].map(([name, usd]) => [name, toNanos(usd)])),
@@ -306,9 +321,10 @@ export class ClientRegistry {
         release?.();
       },
       unpriced: (model) =>
-        budget === undefined || this.#pricing.priceOf(model) !== undefined
+        budget === undefined || _priced(this.#pricing.priceOf(model), request.asks)
           ? undefined
-          : `client ${config.name} has a monthly budget and no price is known for model ${model}; ` +
+          : `client ${config.name} has a monthly budget and no ` +
+            `${request.asks?.speed === "fast" ? "fast-mode " : ""}price is known for model ${model}; ` +
             "add it under pricing: in the config",
     };
   }
@@ -320,8 +336,8 @@ export class ClientRegistry {
    * nothing when none has a price (`unpriced` keeps such a request from running). Returns how to let go
    * of it; only the first call does, so a request ended twice cannot credit the budget.
    */
-  #hold(name: string, { model, estimate, routes }: ClientRequest): () => void {
-    const worst = { ...estimate, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 };
+  #hold(name: string, { model, estimate, routes, asks }: ClientRequest): () => void {
+    const worst = { ...estimate, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0, ...asks };
     const runsAs = model === undefined || !routes ? [{ model, provider: undefined }] : routes.runsAs(model);
     const nanos = Math.max(
       0,
@@ -362,7 +378,9 @@ export class ClientRegistry {
     this.#roll();
     for (const { client, costUsd, time } of records) {
       if (client === undefined || costUsd === undefined) continue;
-      addNanos(_ofMonth(this.#unwritten, this.#monthOf(time)), client, -toNanos(costUsd));
+      // A month forgotten since its charge forgot the charge too: there is nothing left to take it from.
+      const unwritten = this.#unwritten.get(this.#monthOf(time));
+      if (unwritten) addNanos(unwritten, client, -toNanos(costUsd));
     }
     if (readSpent) this.#readBack(readSpent);
   }
@@ -404,10 +422,21 @@ export class ClientRegistry {
     const now = this.#now();
     if (now >= this.#month.since && now < this.#month.until) return;
     this.#month = calendarMonth(now);
+    this.#turnTo(this.#month.since);
     // The calendar turned, or the clock was set to another month and may come back: what relay kept
     // of a month does not hold what it wrote before a restart, nor what other relays wrote, and a
     // budget spent there would be forgotten.
     if (this.#readMonth) this.#readBack(this.#readMonth);
+  }
+
+  /** Makes `current` the latest of `#recent`, and forgets the counts of every month not in it then. */
+  #turnTo(current: number): void {
+    this.#recent = [...this.#recent.filter((month) => month !== current), current].slice(-_KEPT_MONTHS);
+    for (const byMonth of [this.#spent, this.#unwritten]) {
+      for (const month of byMonth.keys()) {
+        if (!this.#recent.includes(month)) byMonth.delete(month);
+      }
+    }
   }
 }
 
@@ -419,6 +448,14 @@ function _ofMonth(byMonth: Map<number, Map<string, number>>, month: number): Map
 }
 
 const _encoder = new TextEncoder();
+
+/**
+ * How many months, the last the clock was in, keep their counts; a clock that wanders further forgets
+ * the oldest, which the ledger gives back when the clock returns to it. Three: the current month, the
+ * one before the calendar turned (a request that arrived before midnight on the 1st is charged to it
+ * when it ends), and one a clock was wrongly set to, or back from, for a while.
+ */
+const _KEPT_MONTHS = 3;
 
 /**
  * How long a request held back by what requests in flight hold is told to wait: about as long as a
@@ -468,4 +505,9 @@ export function calendarMonth(time: number): Month {
     since: Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1),
     until: Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1),
   };
+}
+
+/** Whether a request that `asks` for a speed has a price on a model priced `price`: fast mode needs its own. */
+function _priced(price: ModelPrices | undefined, asks: ClientRequest["asks"]): boolean {
+  return price !== undefined && (asks?.speed !== "fast" || price.fast !== undefined);
 }

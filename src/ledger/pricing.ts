@@ -11,6 +11,12 @@ import type { UsageDetail } from "../stream/usage_tap.ts";
 export interface PriceEntry extends TokenPriceEntry {
   web_search?: number;
   /**
+   * What fast mode (an answer's `usage.speed: "fast"`) multiplies every token price by, cache and
+   * long-prompt prices too; web searches keep their price. A model without it has no price for an
+   * answer fast mode served.
+   */
+  fast?: number;
+  /**
    * The prices of a request whose prompt (input, cache reads and cache writes together) is over `above`
    * tokens: all its tokens, output too, are priced at them (Claude Haiku 5.5 above 100,000, Sonnet 4 and
    * 4.5 above 200,000). Cache prices left out follow its own `input`.
@@ -41,8 +47,12 @@ export interface ModelPrices extends TokenPrices {
   webSearch: number;
   /** Prices for a prompt over `above` tokens, when the model has them. */
   longPrompt?: TokenPrices & { above: number };
+  /** What fast mode multiplies its token prices by, when known. */
+  fast?: number;
   /** See {@linkcode BuiltInPriceEntry.regionalPremium}. */
   regionalPremium?: true;
+  /** See {@linkcode BuiltInPriceEntry.usOnlyPremium}. */
+  usOnlyPremium?: true;
 }
 
 /** What pricing needs of a provider: its name, and where it runs its models. */
@@ -60,6 +70,12 @@ export interface BuiltInPriceEntry extends PriceEntry {
    * so: a price in `pricing:` is the user's own figure, taken as it is.
    */
   regionalPremium?: true;
+  /**
+   * Whether Anthropic charges 10% more for the model's tokens when an answer says it ran on US-only
+   * inference (`usage.inference_geo: "us"`), as it does for Claude from Opus and Sonnet 4.6 on; older
+   * models keep their price whatever the geo.
+   */
+  usOnlyPremium?: true;
 }
 
 // OpenAI and Z.AI charge nothing extra to write their caches.
@@ -82,9 +98,10 @@ function _claude(
   entry: BuiltInPriceEntry,
   aliases: string[] = [],
 ): Record<string, BuiltInPriceEntry> {
+  const fast = BUILT_IN_FAST_MODE[name];
   return _each(
     [name, ...aliases, `*${name}-20*`, `${name}@*`, `*anthropic.${name}`, `*anthropic.${name}-v*`],
-    entry,
+    fast === undefined ? entry : { ...entry, fast },
   );
 }
 
@@ -94,10 +111,18 @@ function _claude(
  */
 function _claudeRegional(
   name: string,
-  entry: PriceEntry,
+  entry: BuiltInPriceEntry,
   aliases: string[] = [],
 ): Record<string, BuiltInPriceEntry> {
   return _claude(name, { ...entry, regionalPremium: true }, aliases);
+}
+
+/**
+ * A Claude model from Opus and Sonnet 4.6 on: besides the regional endpoints' premium, Anthropic's
+ * US-only inference costs 10% more for it.
+ */
+function _claudeFrom46(name: string, entry: PriceEntry): Record<string, BuiltInPriceEntry> {
+  return _claudeRegional(name, { ...entry, usOnlyPremium: true });
 }
 
 const _OPUS: PriceEntry = { input: 5, output: 25 };
@@ -107,6 +132,22 @@ const _SONNET_4: PriceEntry = {
   input: 3,
   output: 15,
   long_prompt: { above: 200_000, input: 6, output: 22.5 },
+};
+
+/**
+ * Fast mode's price of each Claude model that has one, as a multiple of its standard token prices
+ * (cache prices too, web searches not), by the model's name (all its ids), as of 2026-11-26: Opus 5.5
+ * $8 / $40, Opus 5 and 4.8 $10 / $50, and Opus 4.7 and 4.6 $30 / $150 while they had it (Anthropic's
+ * price page); Fable 5.2 twice its price for every kind of token (Google Cloud's page for it). A model
+ * not listed has no price for an answer fast mode served; `fast` in `pricing:` sets a model's own.
+ */
+export const BUILT_IN_FAST_MODE: Readonly<Record<string, number>> = {
+  "claude-fable-5-2": 2,
+  "claude-opus-5-5": 2,
+  "claude-opus-5": 2,
+  "claude-opus-4-8": 2,
+  "claude-opus-4-7": 6,
+  "claude-opus-4-6": 6,
 };
 
 /**
@@ -130,25 +171,25 @@ function _each<T extends PriceEntry>(patterns: string[], entry: T): Record<strin
  * `pricing:` in the config overrides any of them.
  */
 export const BUILT_IN_PRICES: Readonly<Record<string, BuiltInPriceEntry>> = {
-  ..._claudeRegional("claude-fable-5-2", { input: 8, output: 40, cache_read: 0.2 }),
-  ..._claudeRegional("claude-fable-5-1", _FABLE_5_1),
-  ..._claudeRegional("claude-mythos-5-1", _FABLE_5_1),
-  ..._claudeRegional("claude-fable-5", _FABLE_5),
-  ..._claudeRegional("claude-mythos-5", _FABLE_5),
-  ..._claudeRegional("claude-opus-5-5", { input: 4, output: 20, cache_read: 0.2 }),
-  ..._claudeRegional("claude-opus-5", _OPUS),
-  ..._claudeRegional("claude-opus-4-8", _OPUS),
-  ..._claudeRegional("claude-opus-4-7", _OPUS),
-  ..._claudeRegional("claude-opus-4-6", _OPUS),
+  ..._claudeFrom46("claude-fable-5-2", { input: 8, output: 40, cache_read: 0.2 }),
+  ..._claudeFrom46("claude-fable-5-1", _FABLE_5_1),
+  ..._claudeFrom46("claude-mythos-5-1", _FABLE_5_1),
+  ..._claudeFrom46("claude-fable-5", _FABLE_5),
+  ..._claudeFrom46("claude-mythos-5", _FABLE_5),
+  ..._claudeFrom46("claude-opus-5-5", { input: 4, output: 20, cache_read: 0.2 }),
+  ..._claudeFrom46("claude-opus-5", _OPUS),
+  ..._claudeFrom46("claude-opus-4-8", _OPUS),
+  ..._claudeFrom46("claude-opus-4-7", _OPUS),
+  ..._claudeFrom46("claude-opus-4-6", _OPUS),
   ..._claudeRegional("claude-opus-4-5", _OPUS),
   ..._claude("claude-opus-4-1", { input: 15, output: 75 }),
   ..._claude("claude-opus-4", { input: 15, output: 75 }, ["claude-opus-4-0"]),
-  ..._claudeRegional("claude-sonnet-5-5", { input: 2, output: 10, cache_read: 0.1 }),
-  ..._claudeRegional("claude-sonnet-5", { input: 2, output: 10 }),
-  ..._claudeRegional("claude-sonnet-4-6", { input: 3, output: 15 }),
+  ..._claudeFrom46("claude-sonnet-5-5", { input: 2, output: 10, cache_read: 0.1 }),
+  ..._claudeFrom46("claude-sonnet-5", { input: 2, output: 10 }),
+  ..._claudeFrom46("claude-sonnet-4-6", { input: 3, output: 15 }),
   ..._claudeRegional("claude-sonnet-4-5", _SONNET_4),
   ..._claude("claude-sonnet-4", _SONNET_4, ["claude-sonnet-4-0"]),
-  ..._claudeRegional("claude-haiku-5-5", {
+  ..._claudeFrom46("claude-haiku-5-5", {
     input: 0.1,
     output: 0.5,
     long_prompt: { above: 100_000, input: 0.5, output: 2.5 },
@@ -246,30 +287,34 @@ export class Pricing {
 
   /**
    * What `usage` of `model` cost, in USD, tokens and web searches, rounded to a billionth of a dollar
-   * so sums stay exact enough to compare; `undefined` when the model has no price. A prompt over the
-   * model's long-prompt threshold prices all its tokens at the long-prompt prices. Run on a regional
-   * endpoint of `provider` ({@linkcode _isRegionalEndpoint}), a model whose built-in price says regional
-   * endpoints cost more costs 10% more for its tokens. A count below zero counts as none: a cost is
-   * never negative, which would credit a budget.
+   * so sums stay exact enough to compare; `undefined` when the model has no price, or no fast-mode
+   * price for an answer fast mode served (its standard price would undercount it). A prompt over the
+   * model's long-prompt threshold prices all its tokens at the long-prompt prices; fast mode multiplies
+   * whichever applies. Run on a regional endpoint of `provider` ({@linkcode _isRegionalEndpoint}), a
+   * model whose built-in price says regional endpoints cost more costs 10% more for its tokens; so does
+   * one that charges for US-only inference, when the answer says it ran there. A count below zero
+   * counts as none: a cost is never negative, which would credit a budget.
    */
   cost(model: string | undefined, usage: UsageDetail, provider?: string): number | undefined {
     const price = this.priceOf(model);
-    if (!price) return undefined;
+    const fast = usage.speed === "fast" ? price?.fast : 1;
+    if (!price || fast === undefined) return undefined;
     const count = (tokens: number) => Math.max(0, tokens);
     const cacheWrite = count(usage.cacheWrite);
     const cacheWrite1h = Math.min(count(usage.cacheWrite1h), cacheWrite);
     const prompt = count(usage.input) + count(usage.cacheRead) + cacheWrite;
     const { longPrompt } = price;
     const rates = longPrompt && prompt > longPrompt.above ? longPrompt : price;
-    let tokens = count(usage.input) * rates.input + count(usage.output) * rates.output +
+    let tokens = (count(usage.input) * rates.input + count(usage.output) * rates.output +
       count(usage.cacheRead) * rates.cacheRead + (cacheWrite - cacheWrite1h) * rates.cacheWrite +
-      cacheWrite1h * rates.cacheWrite1h;
+      cacheWrite1h * rates.cacheWrite1h) * fast;
     // Times 11, then divided by 10, keeps round prices round, as in _tokenPrices.
     // Looked up only for a model that has the premium (a priced model is a named one).
     if (
       price.regionalPremium && provider !== undefined &&
       _isRegionalEndpoint(this.#providers.get(provider), model!)
     ) tokens = tokens * 11 / 10;
+    if (price.usOnlyPremium && usage.inferenceGeo === "us") tokens = tokens * 11 / 10;
     // A search priced per thousand costs what a thousand times as many tokens priced per million do.
     const perMillion = tokens + count(usage.webSearches ?? 0) * price.webSearch * 1_000;
     return Math.round(perMillion * 1_000) / 1e9;
@@ -291,7 +336,9 @@ function _prices(entry: BuiltInPriceEntry): ModelPrices {
   if (entry.long_prompt) {
     prices.longPrompt = { ..._tokenPrices(entry.long_prompt), above: entry.long_prompt.above };
   }
+  if (entry.fast !== undefined) prices.fast = entry.fast;
   if (entry.regionalPremium) prices.regionalPremium = true;
+  if (entry.usOnlyPremium) prices.usOnlyPremium = true;
   return prices;
 }
 

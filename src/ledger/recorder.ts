@@ -51,9 +51,13 @@ export class UsageRecorder implements LedgerSink {
       this.#unpriced.size < _MAX_WARNED_MODELS
     ) {
       this.#unpriced.add(model);
-      this.#options.logger.warn("no price for model", {
+      // A model priced at standard speed lacks only a fast-mode price: say which to add.
+      const fast = entry.usage?.speed === "fast" && this.#pricing.priceOf(model) !== undefined;
+      this.#options.logger.warn(fast ? "no fast-mode price for model" : "no price for model", {
         model,
-        hint: "its requests are recorded without a cost; add it under pricing: in the config",
+        hint: fast
+          ? "its fast-mode requests are recorded without a cost; add fast: to its price under pricing: in the config"
+          : "its requests are recorded without a cost; add it under pricing: in the config",
       });
     }
     this.#options.clients?.charge(entry.client, costUsd, entry.time);

@@ -367,6 +367,8 @@ export class Router {
   readonly #affinity: ConversationAffinity<string>;
   readonly #now: () => number;
   readonly #wallClock: () => number;
+  /** What {@linkcode runsAs} found, by model. */
+  readonly #runsAs = new Map<string, readonly { provider: string; model: string }[]>();
   /**
    * The runtime switches the reload that built this router undid: a provider switched off, or a key
    * of it (found again by its secret, whatever its name now), whose provider the new config changed
@@ -461,13 +463,21 @@ export class Router {
   /**
    * The ids `model` runs as, and on which provider, wherever a provider serves it (switched off or not):
    * what a request's worst case is priced by before a route is picked (a budget's hold), since a
-   * client's name may be an alias for a dearer model.
+   * client's name may be an alias for a dearer model. Worked out once per model for the router's life:
+   * what it reads, each provider's name and models, changes only with a reload, which builds a new
+   * router (a provider's state that one keeps comes with the same fingerprint: the same name and models).
    */
-  runsAs(model: string): { provider: string; model: string }[] {
-    return this.#states.flatMap(({ route }) => {
-      const upstream = route.models.resolve(model);
-      return upstream === undefined ? [] : [{ provider: route.provider.name, model: upstream }];
-    });
+  runsAs(model: string): readonly { readonly provider: string; readonly model: string }[] {
+    let found = this.#runsAs.get(model);
+    if (!found) {
+      if (this.#runsAs.size >= _MAX_RUNS_AS) this.#runsAs.clear();
+      found = this.#states.flatMap(({ route }) => {
+        const upstream = route.models.resolve(model);
+        return upstream === undefined ? [] : [{ provider: route.provider.name, model: upstream }];
+      });
+      this.#runsAs.set(model, found);
+    }
+    return found;
   }
 
   /** The model names and patterns the providers serve, for telling a client what it can ask for. */
@@ -850,6 +860,9 @@ function _pinOf({ conversation, model }: PlanRequest): string | undefined {
   // A model holds no control character (relay refuses such a request), so the two parts stay apart.
   return conversation === undefined ? undefined : `${model ?? ""}\n${conversation}`;
 }
+
+/** Models whose {@linkcode Router.runsAs} is kept at most; bounded, since model names come from clients. */
+const _MAX_RUNS_AS = 1024;
 
 /** When a client refused for providers at their `max_in_flight` is told to come back, in ms. */
 export const BUSY_RETRY_MS = 1_000;

@@ -4,7 +4,7 @@ import type { ConcurrencyLimiter } from "../routing/concurrency.ts";
 import type { ProviderStatus, Router } from "../routing/router.ts";
 import type { EventBus } from "../util/event_bus.ts";
 import type { LogFields } from "../util/logger.ts";
-import { type Counter, type Labels, MetricsRegistry } from "../util/prometheus.ts";
+import { type Labels, MetricsRegistry } from "../util/prometheus.ts";
 import type { RelayEvent, RequestSummary } from "./events.ts";
 
 /** Where {@linkcode RelayMetrics} reads the gauges from, at scrape time. */
@@ -54,8 +54,6 @@ const _MAX_MODEL_CHARS = 128;
 export class RelayMetrics {
   readonly #registry = new MetricsRegistry();
   readonly #models: _BoundedLabel;
-  /** Brings counters kept elsewhere (the ledger's) up to date, before each scrape. */
-  readonly #beforeRender: (() => void)[] = [];
 
   constructor(events: EventBus<RelayEvent>, sources: MetricsSources, options: RelayMetricsOptions = {}) {
     this.#models = new _BoundedLabel(options.maxModels ?? 50);
@@ -192,7 +190,6 @@ export class RelayMetrics {
 
   /** The exposition, in Prometheus' text format. */
   render(): string {
-    for (const update of this.#beforeRender) update();
     return this.#registry.render();
   }
 
@@ -210,22 +207,16 @@ export class RelayMetrics {
       help: "Usage records held in memory for the ledger's next batch, and those waiting for room in it.",
       collect: () => [[{}, ledger().pending]],
     });
-    this.#beforeRender.push(
-      _following(
-        registry.counter({
-          name: "relay_ledger_records_written_total",
-          help: "Usage records written to the ledger.",
-        }),
-        () => ledger().written,
-      ),
-      _following(
-        registry.counter({
-          name: "relay_ledger_records_dropped_total",
-          help: "Usage records the ledger lost: a database refusing writes, a queue full and unwritable.",
-        }),
-        () => ledger().dropped,
-      ),
-    );
+    registry.counter({
+      name: "relay_ledger_records_written_total",
+      help: "Usage records written to the ledger.",
+      collect: () => [[{}, ledger().written]],
+    });
+    registry.counter({
+      name: "relay_ledger_records_dropped_total",
+      help: "Usage records the ledger lost: a database refusing writes, a queue full and unwritable.",
+      collect: () => [[{}, ledger().dropped]],
+    });
   }
 
   #request({ line }: RequestSummary) {
@@ -253,16 +244,6 @@ class _BoundedLabel {
     this.#seen.add(value);
     return value;
   }
-}
-
-/** Has `counter`, which takes no labels, catch up with the total `read` gives when called. */
-function _following(counter: Counter, read: () => number): () => void {
-  let counted = 0;
-  return () => {
-    const total = read();
-    if (total > counted) counter.inc({}, total - counted);
-    counted = Math.max(counted, total);
-  };
 }
 
 /** A sample per state `states` holds, 1 for `state` and 0 for the others. */

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { Admission, ClientRegistry } from "../ledger/clients.ts";
+import type { Admission, ClientRegistry, ClientRequest } from "../ledger/clients.ts";
 import type { LedgerEntry, LedgerSink, RecordOptions } from "../ledger/entry.ts";
 import {
   type ProviderKey,
@@ -378,6 +378,7 @@ async function _relay(
     model: fields?.model,
     estimate,
     routes: router,
+    asks: fields && _asks(fields.json),
   });
   if (admission && !admission.ok) {
     const retryAfter = admission.retryAfterS === undefined
@@ -1273,4 +1274,12 @@ function _upstreamFailure(error: unknown, route: Route): RelayError {
   }
   const reason = errorMessage(error);
   return new RelayError(502, `upstream ${provider} failed: ${reason}`);
+}
+
+/** What a Messages body asks to be served at that costs more: fast mode, US-only inference. */
+function _asks(body: Record<string, unknown>): ClientRequest["asks"] {
+  return {
+    ...(body.speed === "fast" && { speed: "fast" as const }),
+    ...(body.inference_geo === "us" && { inferenceGeo: "us" as const }),
+  };
 }

@@ -9,7 +9,10 @@ import { SseDecoder, type SseEvent } from "./sse_decode.ts";
  * writes are counted apart (they are priced apart), and `cacheWrite1h` is the part of `cacheWrite` kept
  * for an hour (priced higher than the default five minutes). `webSearches` is
  * `server_tool_use.web_search_requests`, searches Anthropic ran for the answer and charges for on top of
- * its tokens; left out when the answer reports none.
+ * its tokens; left out when the answer reports none. `speed` and `inferenceGeo` say what served the
+ * answer, which Anthropic bills whatever the request asked for (a fast-mode request can be served at
+ * standard speed, a workspace's default geo applies to a request that names none); each is left out
+ * unless the answer said `"fast"` or `"us"`.
  */
 export interface UsageDetail {
   input: number;
@@ -18,6 +21,10 @@ export interface UsageDetail {
   cacheWrite: number;
   cacheWrite1h: number;
   webSearches?: number;
+  /** `usage.speed: "fast"`: fast mode served the answer, at a multiple of the model's prices. */
+  speed?: "fast";
+  /** `usage.inference_geo: "us"`: the answer ran on US-only inference, 10% dearer on newer models. */
+  inferenceGeo?: "us";
 }
 
 /**
@@ -60,15 +67,15 @@ const _MAX_JSON_BYTES = 4 * 1024 * 1024;
 const _JSON_TAIL_BYTES = 64 * 1024;
 
 /**
- * Reads the token usage an Anthropic answer reports, and the web searches it ran (charged apart), from
- * copies of the chunks relay forwards: a stream's `message_start` and last `message_delta`, or a
- * message's `usage`. It never holds up, changes or fails a chunk. Input counts `input_tokens` plus cache
- * writes (what input rate limits count); cache reads are left out, as Anthropic's own limits leave them
- * out. A stream that ends without its `message_delta` (the client left, the upstream broke off) has only
- * `message_start`'s placeholder output, though Anthropic bills what was written: its output is then at
- * least relay's estimate of the text, thinking and tool input its content deltas carried, and
- * `estimated` is told. A stream relay translates itself starts with zero usage: `unreported` then gives
- * what the answer used so far, read in its place.
+ * Reads the token usage an Anthropic answer reports, the web searches it ran (charged apart) and the speed
+ * and geo that served it (which change its price), from copies of the chunks relay forwards: a stream's
+ * `message_start` and last `message_delta`, or a message's `usage`. It never holds up, changes or fails a
+ * chunk. Input counts `input_tokens` plus cache writes (what input rate limits count); cache reads are left
+ * out, as Anthropic's own limits leave them out. A stream that ends without its `message_delta` (the client
+ * left, the upstream broke off) has only `message_start`'s placeholder output, though Anthropic bills what
+ * was written: its output is then at least relay's estimate of the text, thinking and tool input its content
+ * deltas carried, and `estimated` is told. A stream relay translates itself starts with zero usage:
+ * `unreported` then gives what the answer used so far, read in its place.
  *
  * @example
  * ```ts
@@ -89,6 +96,8 @@ export class UsageTap {
   #cacheWrite = 0;
   #cacheWrite1h = 0;
   #webSearches = 0;
+  #fast = false;
+  #usOnly = false;
   /**
    * What the content deltas wrote, as relay estimates its tokens, for a stream that ends without its
    * `message_delta`: the tokens estimated so far, and the data of the content deltas since, joined.
@@ -213,6 +222,8 @@ export class UsageTap {
       cacheWrite: this.#cacheWrite,
       cacheWrite1h: this.#cacheWrite1h,
       ...(this.#webSearches > 0 && { webSearches: this.#webSearches }),
+      ...(this.#fast && { speed: "fast" as const }),
+      ...(this.#usOnly && { inferenceGeo: "us" as const }),
     };
   }
 
@@ -266,7 +277,17 @@ export class UsageTap {
     this.#cacheWrite = count("cache_creation_input_tokens") ?? breakdown ?? this.#cacheWrite;
     this.#cacheWrite1h = anHour ?? this.#cacheWrite1h;
     this.#webSearches = count("web_search_requests", usage.server_tool_use) ?? this.#webSearches;
+    this.#fast = _says(usage.speed, "fast") ?? this.#fast;
+    this.#usOnly = _says(usage.inference_geo, "us") ?? this.#usOnly;
   }
+}
+
+/**
+ * Whether a string field of the usage is `value`; `undefined` when it is no string (left out, null),
+ * so a later event that leaves it out keeps what an earlier one said.
+ */
+function _says(field: unknown, value: string): boolean | undefined {
+  return typeof field === "string" ? field === value : undefined;
 }
 
 /**
@@ -330,21 +351,19 @@ function _unescaped(escaped: string): string {
 
 /**
  * The last `"usage":{...}` object in `text` (the end of a JSON message), as a JSON document of its own,
- * or `""`. Braces inside strings are skipped, so a quoted `}` cannot cut the object short.
+ * or `""`. Strings are skipped whole, so a quoted `}` cannot cut the object short.
  */
 function _lastUsage(text: string): string {
   const at = text.lastIndexOf('"usage":');
   const start = text.indexOf("{", at);
   if (at < 0 || start < 0 || text.slice(at + '"usage":'.length, start).trim() !== "") return "";
   let depth = 0;
-  let quoted = false;
   for (let i = start; i < text.length; i++) {
     const char = text[i];
-    if (quoted) {
-      if (char === "\\") i++;
-      else if (char === '"') quoted = false;
-    } else if (char === '"') quoted = true;
-    else if (char === "{") depth++;
+    if (char === '"') {
+      i = _stringEnd(text, i + 1);
+      if (i < 0) return "";
+    } else if (char === "{") depth++;
     else if (char === "}" && --depth === 0) return `{"usage":${text.slice(start, i + 1)}}`;
   }
   return "";

@@ -1,6 +1,6 @@
 import { realTimers, type Timers } from "../util/timers.ts";
 import { StreamTimeoutError, type TimeoutKind } from "./timeouts.ts";
-import { isStalled, STALL_GRACE_MS } from "../util/deadline.ts";
+import { earnsGrace, STALL_GRACE_MS } from "../util/deadline.ts";
 
 /** The deadlines of a {@link WatchedReader} and who hears about a missed one. */
 export interface WatchedReaderOptions {
@@ -64,6 +64,8 @@ export class WatchedReader {
   #onQuiet: (() => void) | undefined;
   /** The start of the silence the next keep-alive is counted from: the read's start or the last one. */
   #quietSince = 0;
+  /** The graces the outstanding read's deadline had for relay standing still. */
+  #graces = 0;
 
   constructor(reader: ReadableStreamDefaultReader<Uint8Array>, options: WatchedReaderOptions = {}) {
     this.#reader = reader;
@@ -87,6 +89,7 @@ export class WatchedReader {
     if (this.#failure) return Promise.reject(this.#failure.error);
     const now = this.#now();
     this.#readSince = now;
+    this.#graces = 0;
     this.#quietSince = now;
     this.#arm(now);
     return this.#reader.read().then(this.#settled, this.#failed);
@@ -114,6 +117,7 @@ export class WatchedReader {
     // is the reader's, goes on. Nobody downstream ever sees it.
     const now = this.#now();
     this.#readSince = now;
+    this.#graces = 0;
     this.#arm(now);
     return this.#reader.read().then(this.#settled, this.#failed);
   };
@@ -168,7 +172,7 @@ export class WatchedReader {
     const now = this.#now();
     const limitMs = this.#limitMs();
     if (now - this.#readSince >= limitMs) {
-      if (!isStalled(due, now)) {
+      if (!earnsGrace(due, now, this.#graces)) {
         const kind: TimeoutKind = this.#gotFirst ? "idle" : "first_byte";
         this.#options.onTimeout?.(kind);
         this.#fail(new StreamTimeoutError(kind, limitMs));
@@ -176,6 +180,7 @@ export class WatchedReader {
       }
       // Relay stood still, not (for all it can tell) the source: the read counts as started when its
       // deadline falls a grace from now.
+      this.#graces++;
       this.#readSince = now + STALL_GRACE_MS - limitMs;
     }
     if (now - this.#quietSince >= this.#quietMs) {

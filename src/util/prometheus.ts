@@ -59,18 +59,26 @@ abstract class _Metric<S> {
   }
 }
 
+/** Samples read at scrape time: each series' labels and its value. */
+export type Collect = () => Iterable<readonly [Labels, number]>;
+
 /**
- * A count that only goes up.
+ * A count that only goes up: counted as things happen, or read at scrape time by `collect` from a
+ * total kept elsewhere.
  *
  * @example
  * ```ts
  * const reloads = registry.counter({ name: "relay_config_reloads_total", help: "Reloads.", labels: ["result"] });
  * reloads.inc({ result: "success" });
+ * registry.counter({ name: "relay_written_total", help: "Written.", collect: () => [[{}, writer.written]] });
  * ```
  */
 export class Counter extends _Metric<{ value: number }> {
-  constructor(options: MetricOptions) {
+  readonly #collect: Collect | undefined;
+
+  constructor(options: MetricOptions & { collect?: Collect }) {
     super(options, "counter");
+    this.#collect = options.collect;
     if (this.labelNames.length === 0) this.inc({}, 0);
   }
 
@@ -80,6 +88,12 @@ export class Counter extends _Metric<{ value: number }> {
   }
 
   lines(): string[] {
+    for (const [labels, total] of this.#collect?.() ?? []) {
+      const state = this.stateFor(labels, () => ({ value: 0 }));
+      // A total that went down (what keeps it started again) must not take the counter with it: a
+      // scraper takes a counter going down for a restart, and counts the whole total again.
+      if (total > state.value) state.value = total;
+    }
     return [...this.series.values()].map(({ labels, state }) => _sample(this.name, labels, state.value));
   }
 }
@@ -93,9 +107,9 @@ export class Counter extends _Metric<{ value: number }> {
  * ```
  */
 export class Gauge extends _Metric<{ value: number }> {
-  readonly #collect: (() => Iterable<readonly [Labels, number]>) | undefined;
+  readonly #collect: Collect | undefined;
 
-  constructor(options: MetricOptions & { collect?: () => Iterable<readonly [Labels, number]> }) {
+  constructor(options: MetricOptions & { collect?: Collect }) {
     super(options, "gauge");
     this.#collect = options.collect;
   }
@@ -178,11 +192,11 @@ type _AnyMetric = Counter | Gauge | Histogram;
 export class MetricsRegistry {
   readonly #metrics = new Map<string, _AnyMetric>();
 
-  counter(options: MetricOptions): Counter {
+  counter(options: MetricOptions & { collect?: Collect }): Counter {
     return this.#add(new Counter(options));
   }
 
-  gauge(options: MetricOptions & { collect?: () => Iterable<readonly [Labels, number]> }): Gauge {
+  gauge(options: MetricOptions & { collect?: Collect }): Gauge {
     return this.#add(new Gauge(options));
   }
 

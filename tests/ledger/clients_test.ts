@@ -255,6 +255,36 @@ Deno.test("a month the registry turns to is read back from the ledger, with what
   assert.equal(clients.spentThisMonth("ci"), 2, "a month the file cannot be read for keeps relay's count");
 });
 
+Deno.test("only the last three months the clock was in keep their spend: an older one comes back from the ledger, or from zero", () => {
+  const [september, october, november, december] = [8, 9, 10, 11].map((month) => Date.UTC(2026, month, 9));
+  let now = september;
+  const file = new Map<number, number>();
+  const ledger = new ClientRegistry([{ ...CI, monthly_budget_usd: 100 }], {
+    now: () => now,
+    readMonth: (month) => new Map([["ci", file.get(month.since) ?? 0]]),
+  });
+  const alone = new ClientRegistry([{ ...CI, monthly_budget_usd: 100 }], { now: () => now });
+  const both = [ledger, alone];
+  const spent = () => both.map((clients) => clients.spentThisMonth("ci"));
+  for (const clients of both) clients.charge("ci", 10, september);
+  ledger.written([{ client: "ci", costUsd: 10, time: september }]);
+  file.set(monthStart(september), 10);
+  // Still queued for the file as the clock runs on.
+  for (const clients of both) clients.charge("ci", 2, september);
+  for (const month of [october, november, december]) {
+    now = month;
+    assert.deepEqual(spent(), [0, 0]);
+    if (month === october) { for (const clients of both) clients.charge("ci", 1, month); }
+  }
+  now = october;
+  assert.deepEqual(spent(), [1, 1], "October is one of the last three: kept (unwritten, for the ledger)");
+  // September was forgotten as the clock went to December: the $2 written since is not taken off it.
+  ledger.written([{ client: "ci", costUsd: 2, time: september }]);
+  file.set(monthStart(september), 12);
+  now = september;
+  assert.deepEqual(spent(), [12, 0], "the file's $12, not $10; without a ledger, from zero");
+});
+
 Deno.test("reconfigure: a removed token stops at once, a new one works, and limits and spend carry over", () => {
   const now = Date.UTC(2026, 10, 17, 9);
   const clients = new ClientRegistry([{ ...CI, rpm: 1, monthly_budget_usd: 10 }, {

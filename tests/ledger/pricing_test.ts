@@ -183,19 +183,18 @@ Deno.test("web searches cost $10 a thousand on top of tokens, Anthropic's price,
 Deno.test("built-in prices know the Claude models of 2026 under Anthropic's, Bedrock's and Vertex's ids, with their own cache prices", () => {
   const pricing = new Pricing();
   const opus = { input: 5, output: 25, cacheWrite: 6.25, cacheWrite1h: 10, cacheRead: 0.5, webSearch: 10 };
-  for (
-    const id of [
-      "claude-opus-4-6",
-      "claude-opus-4-7",
-      "claude-opus-4-8",
-      "us.anthropic.claude-opus-4-8",
-      "anthropic.claude-opus-4-6-v1",
-      "global.anthropic.claude-opus-4-7-v1:0",
-      "claude-opus-5",
-      "claude-opus-5@20260724",
-    ]
-  ) {
-    assert.deepEqual(pricing.priceOf(id), { ...opus, regionalPremium: true }, id);
+  const fastModes: Record<string, number> = {
+    "claude-opus-4-6": 6,
+    "claude-opus-4-7": 6,
+    "claude-opus-4-8": 2,
+    "us.anthropic.claude-opus-4-8": 2,
+    "anthropic.claude-opus-4-6-v1": 6,
+    "global.anthropic.claude-opus-4-7-v1:0": 6,
+    "claude-opus-5": 2,
+    "claude-opus-5@20260724": 2,
+  };
+  for (const [id, fast] of Object.entries(fastModes)) {
+    assert.deepEqual(pricing.priceOf(id), { ...opus, fast, regionalPremium: true, usOnlyPremium: true }, id);
   }
   const cacheReads: Record<string, [input: number, output: number, cacheRead: number]> = {
     "claude-opus-5-5": [4, 20, 0.2],
@@ -275,5 +274,63 @@ Deno.test("Bedrock's and Vertex's regional endpoints cost 10% more for Claude fr
     pricing.cost("claude-sonnet-4-5@20250929", { ...NONE, webSearches: 1_000 }, "vertex-us"),
     10,
     "searches have one price",
+  );
+});
+
+Deno.test("an answer fast mode served costs its model's fast-mode multiple of every token price, searches not; a model without one has no price", () => {
+  const pricing = new Pricing({
+    "my-opus": { input: 5, output: 25, fast: 3 },
+    // A config price is taken as it is: without `fast`, no fast-mode price.
+    "claude-opus-5-5": { input: 4, output: 20, cache_read: 0.2 },
+  }, [{ name: "bedrock", type: "bedrock", region: "us-east-1" }]);
+  const builtIn = new Pricing();
+  const usage = { ...NONE, input: 100_000, output: 10_000, cacheRead: 1_000_000, cacheWrite: 10_000 };
+  const fast = { ...usage, speed: "fast" as const };
+  // Opus 5.5: 100,000 x $4 + 10,000 x $20 + 1,000,000 x $0.20 + 10,000 x $5, per million; twice that.
+  assert.equal(builtIn.cost("claude-opus-5-5", usage), 0.85);
+  assert.equal(builtIn.cost("claude-opus-5-5", fast), 1.7);
+  assert.equal(
+    builtIn.cost("claude-opus-5-5", { ...fast, webSearches: 10 }),
+    1.8,
+    "searches at $10 a thousand",
+  );
+  assert.equal(builtIn.cost("claude-fable-5-2", { ...NONE, input: 1_000_000, speed: "fast" }), 16);
+  assert.equal(builtIn.cost("claude-opus-4-8", { ...NONE, output: 1_000_000, speed: "fast" }), 50);
+  assert.equal(builtIn.cost("claude-opus-4-6", { ...NONE, input: 1_000_000, speed: "fast" }), 30);
+  // With Bedrock's regional premium on top: $10 x 1.1.
+  assert.equal(
+    pricing.cost("us.anthropic.claude-opus-4-8", { ...NONE, input: 1_000_000, speed: "fast" }, "bedrock"),
+    11,
+  );
+  assert.equal(pricing.cost("my-opus", { ...NONE, input: 1_000_000, speed: "fast" }), 15);
+  // Its standard price would undercount it: no price, as for a model with none.
+  assert.equal(builtIn.cost("claude-sonnet-4-6", { ...NONE, input: 1_000_000, speed: "fast" }), undefined);
+  assert.equal(pricing.cost("claude-opus-5-5", fast), undefined);
+  assert.equal(pricing.cost("claude-opus-5-5", usage), 0.85);
+  assert.equal(builtIn.cost("claude-sonnet-4-6", { ...NONE, input: 1_000_000 }), 3);
+});
+
+Deno.test("US-only inference the answer reports costs 10% more for Claude from Opus and Sonnet 4.6 on, on top of fast mode, searches not", () => {
+  const pricing = new Pricing({ "my-sonnet": { input: 3, output: 15 } });
+  const us = { ...NONE, input: 100_000, output: 10_000, inferenceGeo: "us" as const };
+  // $0.30 + $0.15, and 10% more.
+  for (const id of ["claude-sonnet-4-6", "claude-sonnet-4-6[1m]", "CLAUDE-SONNET-4-6"]) {
+    assert.equal(pricing.cost(id, us), 0.495, id);
+  }
+  assert.equal(pricing.cost("claude-sonnet-4-6", { ...us, inferenceGeo: undefined }), 0.45, "global");
+  assert.equal(pricing.cost("claude-sonnet-4-5", us), 0.45, "older models keep their price");
+  assert.equal(pricing.cost("claude-haiku-4-5", { ...NONE, input: 1_000_000, inferenceGeo: "us" }), 1);
+  assert.equal(pricing.cost("claude-haiku-5-5", { ...NONE, input: 100_000, inferenceGeo: "us" }), 0.011);
+  assert.equal(pricing.cost("my-sonnet", us), 0.45, "a config price is taken as it is");
+  // Opus 5.5 in fast mode in the US: $4 x 2 x 1.1 a million input tokens, and $10 a thousand searches.
+  assert.equal(
+    pricing.cost("claude-opus-5-5", {
+      ...NONE,
+      input: 1_000_000,
+      speed: "fast",
+      inferenceGeo: "us",
+      webSearches: 100,
+    }),
+    9.8,
   );
 });

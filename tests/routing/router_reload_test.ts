@@ -42,6 +42,18 @@ Deno.test("a reloaded router keeps the live state of unchanged providers and sta
   assert.equal(where(attemptOf(reloaded.plan(request).next())), "b/b1");
 });
 
+Deno.test("a reloaded router answers runsAs by its own routes, whatever its predecessor answered", () => {
+  const old = new Router([route("a", ["a1"]), route("b", ["b1"])], OPTIONS);
+  assert.deepEqual(old.runsAs("m"), [{ provider: "a", model: "m" }, { provider: "b", model: "m" }]);
+  const reloaded = new Router(
+    [route("a", ["a1"]), { ...route("b", ["b1"], "b:aliased"), models: new ModelMap({ m: "m-2" }) }],
+    OPTIONS,
+    { previous: old },
+  );
+  assert.deepEqual(reloaded.runsAs("m"), [{ provider: "a", model: "m" }, { provider: "b", model: "m-2" }]);
+  assert.deepEqual(old.runsAs("m"), [{ provider: "a", model: "m" }, { provider: "b", model: "m" }]);
+});
+
 Deno.test("routes without a fingerprint never inherit state", () => {
   const old = new Router([{ ...route("a", ["a1"]), fingerprint: undefined }], OPTIONS);
   attemptOf(old.plan(request).next()).failed(httpFailure(500));

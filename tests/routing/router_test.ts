@@ -698,3 +698,27 @@ Deno.test("runsAs names the ids a model runs as and where, on every provider tha
     model: "glm-4.6",
   }]);
 });
+
+Deno.test("runsAs walks the routes once per model: a budgeted request's hold asks it every time", () => {
+  const models = new ModelMap({ "sonnet": "claude-sonnet-4-5", "glm-*": "glm-4.7" });
+  const resolve = models.resolve.bind(models);
+  let resolved = 0;
+  models.resolve = (model) => {
+    resolved++;
+    return resolve(model);
+  };
+  const router = routerOf([route("z", ["z"], undefined, { models }), route("a", ["a"])]);
+  const sonnet = [{ provider: "z", model: "claude-sonnet-4-5" }, { provider: "a", model: "sonnet" }];
+  assert.deepEqual(router.runsAs("sonnet"), sonnet);
+  assert.deepEqual(router.runsAs("sonnet"), sonnet);
+  assert.equal(resolved, 1, "the second answer is the first's");
+  // Model names come from clients: past the bound, what was kept is dropped, and found again.
+  for (let n = 0; n < 2_000; n++) {
+    assert.deepEqual(router.runsAs(`glm-${n}`), [{ provider: "z", model: "glm-4.7" }, {
+      provider: "a",
+      model: `glm-${n}`,
+    }]);
+  }
+  assert.deepEqual(router.runsAs("sonnet"), sonnet);
+  assert.equal(resolved, 2_002);
+});

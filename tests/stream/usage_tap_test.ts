@@ -136,7 +136,8 @@ Deno.test("UsageTap reads the usage at the end of a JSON message over 4 MiB, kee
   const head = encoder.encode(`{"type":"message","content":[{"type":"text","text":"${text}"}],`);
   const tail = encoder.encode(
     '"usage": {"input_tokens":12,"cache_creation_input_tokens":4,"cache_creation":{"ephemeral_1h_input_tokens":4},' +
-      '"output_tokens":30000,"note":"{ } \\" }"}}',
+      // A string ending in an escaped backslash ends at its quote: the `}` after it closes the usage.
+      '"output_tokens":30000,"note":"{ } \\" }","path":"C:\\\\"}}',
   );
   assert.ok(head.byteLength > 4 * 1024 * 1024);
   const tap = new UsageTap(false);
@@ -374,4 +375,45 @@ Deno.test("UsageTap counts cache writes reported only by their breakdown, and th
       '"cache_creation":{"ephemeral_5m_input_tokens":300,"ephemeral_1h_input_tokens":200}}}',
   ));
   assert.deepEqual([both.detail()?.cacheWrite, both.detail()?.cacheWrite1h], [500, 200]);
+});
+
+Deno.test("UsageTap reads which speed and geo served the answer, streamed or not, the last said standing", () => {
+  const start = (usage: string) =>
+    `event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":10,"output_tokens":1${usage}}}}\n\n`;
+  const delta = (usage: string) =>
+    `event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":30${usage}}}\n\n`;
+  const read = (sse: boolean, text: string) => {
+    const tap = new UsageTap(sse);
+    tap.observe(new TextEncoder().encode(text));
+    return tap.detail();
+  };
+  const plain = { input: 10, output: 30, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 };
+  assert.deepEqual(
+    read(true, start(',"speed":"fast","inference_geo":"us","service_tier":"standard"') + delta("")),
+    { ...plain, speed: "fast", inferenceGeo: "us" },
+    "message_delta leaving them out keeps what message_start said",
+  );
+  assert.deepEqual(
+    read(
+      true,
+      start(',"speed":"fast","inference_geo":"us"') + delta(',"speed":"standard","inference_geo":"global"'),
+    ),
+    plain,
+    "the last said stands",
+  );
+  assert.deepEqual(read(true, start(',"speed":null,"inference_geo":"eu"') + delta("")), plain);
+  assert.deepEqual(
+    read(
+      false,
+      '{"type":"message","usage":{"input_tokens":10,"output_tokens":30,"speed":"fast","inference_geo":"us"}}',
+    ),
+    { ...plain, speed: "fast", inferenceGeo: "us" },
+  );
+  assert.deepEqual(
+    read(
+      false,
+      '{"type":"message","usage":{"input_tokens":10,"output_tokens":30,"speed":"standard","inference_geo":1}}',
+    ),
+    plain,
+  );
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { StreamTimeoutError, type TimeoutKind } from "../../src/stream/timeouts.ts";
 import { WatchedReader } from "../../src/stream/watched_reader.ts";
-import { setDeadline } from "../../src/util/deadline.ts";
+import { MAX_STALL_GRACES, setDeadline } from "../../src/util/deadline.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
 
@@ -277,4 +277,18 @@ Deno.test("setDeadline expires on time on a running loop, after a grace when rel
   cancel();
   assert.deepEqual(clock.armed, [], "the grace's timer is the one cancelled");
   assert.equal(expired, 2);
+});
+
+Deno.test("WatchedReader fails a read on a loop that fires every timer over a second late, after three graces", async () => {
+  const { clock, reader, timeouts, stall } = stallable({ firstByteMs: 100 });
+  const pending = reader.read();
+  for (let grace = 1; grace <= MAX_STALL_GRACES; grace++) {
+    stall(1_500);
+    clock.advance(clock.armed[0]);
+    assert.deepEqual(timeouts, [], `grace ${grace}`);
+  }
+  stall(1_500);
+  clock.advance(clock.armed[0]);
+  await assert.rejects(pending, StreamTimeoutError);
+  assert.deepEqual(timeouts, ["first_byte"]);
 });

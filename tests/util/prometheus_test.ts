@@ -54,6 +54,36 @@ Deno.test("the registry renders counters, gauges and histograms in the text form
   parsePrometheus(registry.render());
 });
 
+Deno.test("a counter with collect follows totals read at scrape time, and never goes down with them", () => {
+  const registry = new MetricsRegistry();
+  const totals = new Map([["a", 0]]);
+  let reads = 0;
+  registry.counter({ name: "t_kept_total", help: "Kept elsewhere." });
+  registry.counter({
+    name: "t_written_total",
+    help: "Written.",
+    labels: ["p"],
+    collect: () => {
+      reads++;
+      return [...totals].map(([p, total]) => [{ p }, total] as const);
+    },
+  });
+  const scraped = () =>
+    parsePrometheus(registry.render()).samples("t_written_total").map((
+      { labels, value },
+    ) => [labels.p, value]);
+  assert.equal(reads, 0, "nothing is read until a scrape");
+  assert.deepEqual(scraped(), [["a", 0]]);
+  totals.set("a", 500).set("b", 2);
+  assert.deepEqual(scraped(), [["a", 500], ["b", 2]]);
+  // What keeps the totals started again: the counter waits until they pass what it showed.
+  totals.set("a", 200).delete("b");
+  assert.deepEqual(scraped(), [["a", 500], ["b", 2]], "a series not read keeps its value");
+  totals.set("a", 501);
+  assert.deepEqual(scraped(), [["a", 501], ["b", 2]]);
+  assert.equal(reads, 4);
+});
+
 Deno.test("label values are escaped and parse back to themselves", () => {
   const registry = new MetricsRegistry();
   const counter = registry.counter({ name: "t_total", help: "A \\ help\nline.", labels: ["model"] });
