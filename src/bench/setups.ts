@@ -3,6 +3,7 @@
  * and a bare pass-through), a relay already running (`--target`), or a configured provider
  * (`--provider`).
  */
+import { denoRefusal } from "../config/find.ts";
 import { parseConfig } from "../config/load.ts";
 import type { Config, ProviderConfig } from "../config/schema.ts";
 import type { Provider, ProviderKey } from "../providers/types.ts";
@@ -15,6 +16,7 @@ import { relayCommand } from "./relay_command.ts";
 import type { BenchMeta, TargetName } from "./report.ts";
 import { type BenchServer, startChildServer } from "./servers.ts";
 import { startWorkerServer } from "./worker_server.ts";
+import { errorMessage, withoutOsError } from "../util/error_message.ts";
 
 /** The targets of one run and the servers behind them; disposing of it stops what the bench started. */
 export interface BenchSetup extends AsyncDisposable {
@@ -124,7 +126,7 @@ export async function loopbackSetup(options: LoopbackOptions): Promise<BenchSetu
  * ```
  */
 export async function startBenchRelay(upstream: string, options: LoopbackOptions): Promise<BenchServer> {
-  const dir = await Deno.makeTempDir({ prefix: "relay-bench-" });
+  const dir = await _tempDir();
   const configText = benchConfigText(upstream, {
     maxConcurrent: options.maxConcurrent,
     ledgerPath: `${dir}/ledger.db`,
@@ -155,6 +157,25 @@ export async function startBenchRelay(upstream: string, options: LoopbackOptions
       }
     },
   };
+}
+
+/**
+ * A fresh temporary folder, or an error naming where it was to go: Deno's own says only `tmpdir`, not
+ * that `$TMPDIR` chose the place, nor the place.
+ */
+async function _tempDir(): Promise<string> {
+  try {
+    return await Deno.makeTempDir({ prefix: "relay-bench-" });
+  } catch (error) {
+    // Where Deno (Rust's temp_dir) makes it: $TMPDIR when set, else /tmp.
+    const tmpdir = Deno.env.get("TMPDIR");
+    const where = tmpdir === undefined ? "/tmp" : `${tmpdir} ($TMPDIR)`;
+    const fix = tmpdir === undefined
+      ? ""
+      : ": set TMPDIR to a folder that exists and you can write, or unset it";
+    const reason = denoRefusal(error) ?? withoutOsError(errorMessage(error));
+    throw new Error(`cannot make its temporary folder in ${where}: ${reason}${fix}`);
+  }
 }
 
 /**

@@ -130,7 +130,7 @@ export function serveBenchWorker(): void {
     const { id } = data;
     if ("start" in data) {
       try {
-        served = _start(data.start);
+        served = await _start(data.start);
         scope.postMessage({ id, listening: served.url });
       } catch (error) {
         scope.postMessage({ id, failed: errorMessage(error) });
@@ -151,8 +151,8 @@ interface _Served {
   stop(): Promise<unknown>;
 }
 
-function _start(role: WorkerRole): _Served {
-  if (role.kind === "relay") return _startRelay(role.config);
+async function _start(role: WorkerRole): Promise<_Served> {
+  if (role.kind === "relay") return await _startRelay(role.config);
   const server = serveBare(role.upstream);
   return { url: `http://127.0.0.1:${server.addr.port}`, stop: () => server.shutdown() };
 }
@@ -162,11 +162,11 @@ function _start(role: WorkerRole): _Served {
  * `config.server.host` and `port`), less what only a process needs: signals and a file to reload.
  * Stopping it drains its streams, then writes what the ledger still holds.
  */
-function _startRelay(config: Config): _Served {
+async function _startRelay(config: Config): Promise<_Served> {
   // Rendered at the config's level, so their cost is counted, and dropped: stderr is the bench's.
   const logger = createLogger({ level: config.log.level, write: () => {} });
   const runtime = new Runtime({ config, path: undefined, logger: () => logger, events: new EventBus() });
-  const ledger = openLedger(config, { logger: runtime.logger });
+  const ledger = await openLedger(config, { logger: runtime.logger });
   const server = startRelayServer(runtime, ledger);
   return {
     url: server.url,

@@ -8,7 +8,9 @@ import {
   type SettingsChange,
 } from "../config/claude_settings.ts";
 import { relayUrl } from "../config/client_url.ts";
+import type { EnvLookup } from "../config/env_expand.ts";
 import { ConfigError } from "../config/errors.ts";
+import { homeFolder, noHomeError } from "../config/find.ts";
 import { readFieldsDespite } from "../config/read_despite.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { configSchema } from "../config/schema.ts";
@@ -145,9 +147,14 @@ async function _env(options: _EnvOptions): Promise<number> {
     return reportConfigError(error);
   }
   if (options.claudeSettings !== undefined) {
-    const path = typeof options.claudeSettings === "string"
-      ? options.claudeSettings
-      : claudeSettingsPath((name) => Deno.env.get(name), Deno.env.get("HOME") ?? "/");
+    let path: string;
+    try {
+      path = typeof options.claudeSettings === "string"
+        ? options.claudeSettings
+        : _defaultSettingsPath((name) => Deno.env.get(name));
+    } catch (error) {
+      return reportConfigError(error);
+    }
     return await _writeClaudeSettings(path, vars, options.yes === true);
   }
   if (vars.ANTHROPIC_AUTH_TOKEN === NO_CLIENT_TOKEN) {
@@ -192,6 +199,22 @@ async function _envFields(
     };
     return { fields, file: error.file };
   }
+}
+
+/**
+ * Claude Code's settings file when `--claude-settings` names none. Throws `ConfigError` when only a home
+ * folder could say where it is and there is none: relay would write `/.claude/settings.json`.
+ */
+function _defaultSettingsPath(env: EnvLookup): string {
+  const home = homeFolder(env);
+  if (home === undefined && !env("CLAUDE_CONFIG_DIR")) {
+    throw noHomeError(
+      "Claude Code's settings (~/.claude/settings.json)",
+      "set $CLAUDE_CONFIG_DIR, or name the file: --claude-settings PATH",
+    );
+  }
+  // With no home, $CLAUDE_CONFIG_DIR is set, and the home is not read.
+  return claudeSettingsPath(env, home ?? "");
 }
 
 // Each provider's `models:` table and nothing else of it: the names are all relay env needs.

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { ConfigError } from "../config/errors.ts";
+import { denoRefusal } from "../config/find.ts";
 import { type Config, isLoopbackHost } from "../config/schema.ts";
 import { loadConfigFile, type LoadedConfig } from "../config/load.ts";
 import { resolveConfig } from "../config/resolve.ts";
@@ -85,11 +86,11 @@ async function _serveLogged(
     return reportConfigError(error);
   }
   try {
-    ledger = _openLedger(config, path, logger);
+    ledger = await _openLedger(config, path, logger);
     runtime.follow((next) => ledger.reconfigure(next));
   } catch (error) {
     await sink.flush(_FLUSH_MS);
-    console.error(`relay cannot open its usage ledger ${_ledgerFile(config)}: ${errorMessage(error)}`);
+    console.error(`relay cannot open its usage ledger ${_ledgerFile(config)}: ${_ledgerReason(error)}`);
     console.error(_ledgerHint(error));
     return 1;
   }
@@ -153,26 +154,43 @@ async function _serveLogged(
  * cannot be opened (a read-only home), without recording usage, and says so: only a ledger a config
  * file asks for is worth refusing to start over. Throws what {@linkcode openLedger} throws otherwise.
  */
-function _openLedger(config: Config, configPath: string | undefined, logger: Logger): OpenLedger {
+async function _openLedger(
+  config: Config,
+  configPath: string | undefined,
+  logger: Logger,
+): Promise<OpenLedger> {
   try {
-    const ledger = openLedger(config, { logger });
+    const ledger = await openLedger(config, { logger });
     logger.info("ledger", { path: ledger.path ?? "off (ledger.enabled: false)" });
     return ledger;
   } catch (error) {
     if (configPath !== undefined) throw error;
     logger.warn("relay cannot open its usage ledger, so usage is not recorded", {
       path: _ledgerFile(config),
-      error: errorMessage(error),
+      error: _ledgerReason(error),
       hint:
         "make its folder writable, or write a config file (relay init) with ledger.path or ledger.enabled: false",
     });
     logger.info("ledger", { path: "off (it could not be opened)" });
-    return openLedger({ ...config, ledger: { ...config.ledger, enabled: false } }, { logger });
+    return await openLedger({ ...config, ledger: { ...config.ledger, enabled: false } }, { logger });
   }
 }
 
+/**
+ * The ledger file, for a message; a stand-in when relay has no folder for it (no `$HOME` nor
+ * `$XDG_DATA_HOME`), which the error itself names.
+ */
 function _ledgerFile(config: Config): string {
-  return ledgerPath(config.ledger.path, (name) => Deno.env.get(name));
+  try {
+    return ledgerPath(config.ledger.path, (name) => Deno.env.get(name));
+  } catch {
+    return "(no folder for it)";
+  }
+}
+
+/** Why the ledger cannot be opened, in relay's words where Deno's would send a person astray. */
+function _ledgerReason(error: unknown): string {
+  return denoRefusal(error) ?? errorMessage(error);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { ConfigError } from "../config/errors.ts";
+import { denoRefusal, homeFolder, pathInConfig } from "../config/find.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { configSchema } from "../config/schema.ts";
 import { parseDuration } from "../config/units.ts";
@@ -144,7 +145,7 @@ async function _usage(
 }
 
 function _unreadable(path: string, error: unknown): number {
-  console.error(`relay cannot read the ledger ${path}: ${errorMessage(error)}`);
+  console.error(`relay cannot read the ledger ${path}: ${denoRefusal(error) ?? errorMessage(error)}`);
   return 1;
 }
 
@@ -170,7 +171,12 @@ async function _ledgerSettings(flag: string | undefined): Promise<{ path?: strin
       `note: ${error.file} does not load, so relay usage read only ledger.path and ledger.enabled ` +
         `from it:\n${error.message}`,
     );
-    return { path: path.value, enabled: enabled.value };
+    // As loading the file would have read it; a `~` with no home is left for ledgerPath to refuse.
+    const home = homeFolder((name) => Deno.env.get(name));
+    const resolved = path.value === undefined
+      ? undefined
+      : pathInConfig(path.value, error.file, home) ?? path.value;
+    return { path: resolved, enabled: enabled.value };
   }
 }
 

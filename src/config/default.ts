@@ -19,6 +19,11 @@ export interface DefaultConfigOptions {
    * and the banner says what is wrong with the key.
    */
   usesProviders?: boolean;
+  /**
+   * The user config file that was looked for (`userConfigFile` of find.ts), named in the banner; left
+   * out when there was no home folder to look in.
+   */
+  userConfig?: string;
 }
 
 /**
@@ -41,6 +46,7 @@ export function defaultConfig(env: EnvLookup, options: DefaultConfigOptions = {}
   if (key === undefined) {
     return _onMock(
       "$ANTHROPIC_API_KEY is not set, so relay serves the built-in mock provider: canned answers, no upstream.",
+      options.userConfig,
     );
   }
   const anthropic = { name: "anthropic", type: "anthropic", keys: [{ key, name: "ANTHROPIC_API_KEY" }] };
@@ -50,6 +56,7 @@ export function defaultConfig(env: EnvLookup, options: DefaultConfigOptions = {}
       config: parsed.data,
       banner: _banner(
         `Relaying to Anthropic (${DEFAULT_ANTHROPIC_BASE_URL}) with $ANTHROPIC_API_KEY (${maskSecret(key)}).`,
+        options.userConfig,
       ),
     };
   }
@@ -59,19 +66,23 @@ export function defaultConfig(env: EnvLookup, options: DefaultConfigOptions = {}
       message: `$ANTHROPIC_API_KEY (used as no config file was found): ${why}`,
     }]);
   }
-  return _onMock(`$ANTHROPIC_API_KEY cannot be used, so relay serve would refuse to start: ${why}.`);
+  return _onMock(
+    `$ANTHROPIC_API_KEY cannot be used, so relay serve would refuse to start: ${why}.`,
+    options.userConfig,
+  );
 }
 
-function _onMock(serving: string): DefaultConfig {
+function _onMock(serving: string, userConfig: string | undefined): DefaultConfig {
   return {
     config: configSchema.parse({ providers: [{ name: "mock", type: "mock" }] }),
-    banner: _banner(serving),
+    banner: _banner(serving, userConfig),
   };
 }
 
-function _banner(serving: string): string {
+function _banner(serving: string, userConfig: string | undefined): string {
+  const searched = userConfig ?? "no user config: neither $XDG_CONFIG_HOME nor $HOME is set";
   return [
-    "No config file found (--config, $RELAY_CONFIG, ./relay.yaml, ~/.config/relay/relay.yaml).",
+    `No config file found (--config, $RELAY_CONFIG, ./relay.yaml, ${searched}).`,
     serving,
     `To configure relay, ${CREATE_CONFIG_HINT}.`,
   ].join("\n");

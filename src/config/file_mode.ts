@@ -1,4 +1,5 @@
 import { ConfigError } from "./errors.ts";
+import { denoRefusal } from "./find.ts";
 import { errorMessage, withoutOsError } from "../util/error_message.ts";
 
 /** The part of a file's stat the check reads; `null` where the platform has no such notion. */
@@ -77,6 +78,8 @@ export function unreadableFileError(path: string, error: unknown): ConfigError {
 }
 
 function _reason(error: unknown): string {
+  const refused = denoRefusal(error);
+  if (refused !== undefined) return refused;
   if (error instanceof Deno.errors.NotADirectory) return "part of its path is not a directory";
   if (error instanceof Deno.errors.FilesystemLoop) return "its path runs into a symlink loop";
   if (error instanceof Deno.errors.IsADirectory) return "it is a directory";

@@ -1,10 +1,10 @@
 import { type Document, isScalar, type LineCounter, visit } from "yaml";
 import { type EnvLookup, expandEnvInDocument } from "./env_expand.ts";
-import { ConfigError, type ConfigProblem, formatProblem } from "./errors.ts";
+import { ConfigError, type ConfigProblem, formatPath, formatProblem } from "./errors.ts";
 import { checkFileMode, unreadableFileError } from "./file_mode.ts";
-import type { ConfigSource } from "./find.ts";
+import { type ConfigSource, homeFolder, pathInConfig } from "./find.ts";
 import { problemsFromIssues } from "./issues.ts";
-import { type Config, configSchema } from "./schema.ts";
+import { type Config, configSchema, type ProviderConfig } from "./schema.ts";
 import { configWarnings } from "./warnings.ts";
 import { type Locator, parseYamlDocument, plainValue, type Position, yamlLocator } from "./yaml_document.ts";
 
@@ -35,7 +35,9 @@ const _SOURCE_LABEL: Record<ConfigSource, string> = {
 /**
  * Parses, expands and validates config text: YAML syntax first (`<<` merge keys included), then `${VAR}`
  * references, then the schema, stopping at the first stage with problems (later stages would only echo
- * them). Pure: the environment is passed in, and `path` is only used to word the errors.
+ * them). Last, the file paths in it are read as {@linkcode pathInConfig} says, from `path`'s folder.
+ * Pure: the environment is passed in, and `path` is only used to word the errors and as that folder
+ * (give the file's absolute path, so every command that loads it opens the same files).
  *
  * @example
  * ```ts
@@ -60,11 +62,45 @@ export function parseConfig(text: string, path: string, env: EnvLookup): LoadedC
   if (!result.success) {
     throw new ConfigError(path, problemsFromIssues(result.error.issues, { schema: configSchema, locate }));
   }
+  const config = _resolvePaths(result.data, path, env, locate);
   return {
-    config: result.data,
-    warnings: [...warnings.map((warning) => formatProblem(path, warning)), ...configWarnings(result.data)],
+    config,
+    warnings: [...warnings.map((warning) => formatProblem(path, warning)), ...configWarnings(config)],
     locate,
   };
+}
+
+/**
+ * The config with each of its file paths (`ledger.path`, a vertex provider's `credentials_file`) read
+ * from the config file's folder, `~` expanded. Throws `ConfigError` at each `~` that has no home.
+ */
+function _resolvePaths(config: Config, file: string, env: EnvLookup, locate: Locator): Config {
+  const home = homeFolder(env);
+  const problems: ConfigProblem[] = [];
+  const resolved = (value: string, at: (string | number)[]) => {
+    const path = pathInConfig(value, file, home);
+    if (path !== undefined) return path;
+    problems.push({
+      path: formatPath(at),
+      ...locate(at),
+      message: "starts with ~, which stands for $HOME, and HOME is not set: write the whole path",
+    });
+    return value;
+  };
+  const ledgerPath = config.ledger.path;
+  const ledger = ledgerPath === undefined
+    ? config.ledger
+    : { ...config.ledger, path: resolved(ledgerPath, ["ledger", "path"]) };
+  const providers = config.providers.map((provider, index): ProviderConfig =>
+    provider.type === "vertex" && provider.credentials_file !== undefined
+      ? {
+        ...provider,
+        credentials_file: resolved(provider.credentials_file, ["providers", index, "credentials_file"]),
+      }
+      : provider
+  );
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return { ...config, ledger, providers };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { defaultConfig, type DefaultConfigOptions } from "./default.ts";
-import { findConfigPath, isFile } from "./find.ts";
+import { findConfigPath, homeFolder, isFile, userConfigFile } from "./find.ts";
 import { loadConfigFile } from "./load.ts";
 import type { Config } from "./schema.ts";
 import type { Locator } from "./yaml_document.ts";
@@ -21,6 +21,7 @@ export interface ResolveOptions extends DefaultConfigOptions {
   flag?: string;
   env?: (name: string) => string | undefined;
   cwd?: string;
+  /** `$HOME` by default; with neither, the XDG location is searched only when `$XDG_CONFIG_HOME` is set. */
   home?: string;
 }
 
@@ -32,15 +33,16 @@ export interface ResolveOptions extends DefaultConfigOptions {
  */
 export async function resolveConfig(options: ResolveOptions = {}): Promise<ResolvedConfig> {
   const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const home = options.home ?? homeFolder(env);
   const found = findConfigPath({
     flag: options.flag,
     env,
     cwd: options.cwd ?? Deno.cwd(),
-    home: options.home ?? env("HOME") ?? "/",
+    home,
     exists: isFile,
   });
   if (!found) {
-    const { config, banner } = defaultConfig(env, options);
+    const { config, banner } = defaultConfig(env, { ...options, userConfig: userConfigFile(env, home) });
     return { config, path: undefined, warnings: [], banner, locate: undefined };
   }
   const { config, warnings, locate } = await loadConfigFile(found.path, { env, source: found.source });

@@ -134,7 +134,10 @@ export interface VertexProviderConfig extends _ProviderCommon {
   project: string;
   region: string;
   base_url?: string;
-  /** A service-account JSON file; `$GOOGLE_APPLICATION_CREDENTIALS` when left out. */
+  /**
+   * A service-account JSON file; `$GOOGLE_APPLICATION_CREDENTIALS` when left out. Loading the file reads
+   * a relative path from its folder, `~/` from the home folder (see load.ts).
+   */
   credentials_file?: string;
   /** Overrides the token endpoint the credentials file names. */
   token_url?: string;
@@ -569,7 +572,10 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   ledger: z.strictObject({
     enabled: z.boolean().default(true),
-    /** The database file; `$XDG_DATA_HOME/relay/ledger.db` when left out (see `src/ledger/open.ts`). */
+    /**
+     * The database file; `$XDG_DATA_HOME/relay/ledger.db` when left out (see `src/ledger/open.ts`).
+     * Loading the file reads a relative path from its folder, `~/` from the home folder (see load.ts).
+     */
     path: z.string().min(1).optional(),
     retention_days: z.number().int().positive().default(90),
     flush_interval: durationSchema.default(1_000),

@@ -1,6 +1,7 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { ConfigError } from "./errors.ts";
-import { errorMessage } from "../util/error_message.ts";
+import { denoRefusal } from "./find.ts";
+import { errorMessage, withoutOsError } from "../util/error_message.ts";
 
 export interface WriteFileOptions {
   /** The file's permission bits; 0600 by default, as for anything holding keys or tokens. */
@@ -12,6 +13,14 @@ export interface WriteFileOptions {
   backupAt?: Date;
   /** Checked just before the rename: once aborted, nothing is left behind, not even the backup. */
   signal?: AbortSignal;
+  /** Where the line saying the file's owner could not be kept goes, once written; stderr by default. */
+  warn?: (line: string) => void;
+}
+
+/** A file's owner as `Deno.stat` gives it; `null` where the platform has no such notion. */
+export interface FileOwner {
+  uid: number | null;
+  gid: number | null;
 }
 
 /** What {@linkcode writeFileAtomic} did besides writing. */
@@ -27,9 +36,11 @@ export interface WriteResult {
  * to a temporary file in the same folder (so the rename cannot cross file systems), created 0600 before
  * a byte is written and given `mode` once written, then renamed over `path`. When `path` is a symlink (a dotfiles
  * manager's), the file it leads to is replaced instead and the link kept; the backup stays beside
- * `path`. A missing folder is created 0700, since it will hold secrets. On any failure or abort the
- * temporary file and the backup are removed and the original is untouched; a failure is thrown as a
- * `ConfigError` (`cannot write <path>: <the system's reason>`), an abort as the signal's reason.
+ * `path`. A missing folder is created 0700, since it will hold secrets. The new file and the backup
+ * keep the replaced file's owner (see {@linkcode ownerToKeep}); when the system refuses that, a warning
+ * says so and the write goes on. On any failure or abort the temporary file and the backup are removed
+ * and the original is untouched; a failure is thrown as a `ConfigError` (`cannot write <path>: <the
+ * system's reason>`), an abort as the signal's reason.
  *
  * @example
  * ```ts
@@ -48,20 +59,79 @@ export async function writeFileAtomic(
     const folder = dirname(target);
     const createdFolder = !(await _exists(folder));
     if (createdFolder) await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
+    const original = await _ownerOf(target);
     const backup = options.backupAt ? await _backup(path, options.backupAt, made) : undefined;
     const temp = join(folder, `.${basename(target)}.tmp-${crypto.randomUUID().slice(0, 8)}`);
     // Private from its creation, and given `mode` only once written: a read-only one (0400) could not
     // be written to, and the umask may have narrowed it; the file must end up with exactly what was asked.
     made.push(temp);
     await Deno.writeTextFile(temp, text, { createNew: true, mode: 0o600 });
+    // Before the chmod: a chown may clear mode bits.
+    const written = await Deno.stat(temp);
+    const ownerLost = await _keepOwner(path, original, written, backup ? [temp, backup] : [temp]);
     await Deno.chmod(temp, mode);
     options.signal?.throwIfAborted();
     await Deno.rename(temp, target);
+    if (ownerLost) (options.warn ?? console.error)(ownerLost);
     return { backup, createdFolder };
   } catch (error) {
     for (const leftover of made.reverse()) await Deno.remove(leftover).catch(() => {});
     if (options.signal?.aborted) throw error;
-    throw new ConfigError(path, [{ message: `cannot write ${path}: ${errorMessage(error)}` }]);
+    const reason = denoRefusal(error) ?? errorMessage(error);
+    throw new ConfigError(path, [{ message: `cannot write ${path}: ${reason}` }]);
+  }
+}
+
+/**
+ * The owner to give a file written to replace one owned by `original`, when the new file (owned by
+ * `written`, its writer) lacks it: a rename hands the path to whoever wrote, so root editing another
+ * user's config (`sudo relay init`) would leave it root's, and relay, run as that user, would refuse it.
+ * `undefined` when there is nothing to change: no file was replaced, owners are unknown, or they match.
+ *
+ * @example
+ * ```ts
+ * ownerToKeep({ uid: 1000, gid: 1000 }, { uid: 0, gid: 0 }); // { uid: 1000, gid: 1000 }
+ * ownerToKeep(undefined, { uid: 0, gid: 0 }); // undefined
+ * ```
+ */
+export function ownerToKeep(
+  original: FileOwner | undefined,
+  written: FileOwner,
+): { uid: number; gid: number } | undefined {
+  if (original?.uid == null || original.gid == null) return undefined;
+  if (original.uid === written.uid && original.gid === written.gid) return undefined;
+  return { uid: original.uid, gid: original.gid };
+}
+
+async function _ownerOf(path: string): Promise<FileOwner | undefined> {
+  try {
+    return await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Gives `files` the replaced file's owner, or says why it could not. Only root may give a file away, so
+ * a refusal is expected of anyone else and costs a warning, not the write: the content is what was asked.
+ */
+async function _keepOwner(
+  path: string,
+  original: FileOwner | undefined,
+  written: FileOwner,
+  files: string[],
+): Promise<string | undefined> {
+  const owner = ownerToKeep(original, written);
+  if (owner === undefined) return undefined;
+  try {
+    for (const file of files) await Deno.chown(file, owner.uid, owner.gid);
+    return undefined;
+  } catch (error) {
+    return `warning: ${path} was owned by uid ${owner.uid} (gid ${owner.gid}); relay could not keep that ` +
+      `(${
+        withoutOsError(errorMessage(error))
+      }), so it is now owned by uid ${written.uid} (gid ${written.gid})`;
   }
 }
 

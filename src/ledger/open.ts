@@ -3,7 +3,7 @@ import { namedClients } from "../config/clients.ts";
 import type { Config } from "../config/schema.ts";
 import type { Timers } from "../util/timers.ts";
 import type { Logger } from "../util/logger.ts";
-import { xdgHome } from "../util/xdg.ts";
+import { expandHome, homeFolder, noHomeError, xdgFolder } from "../config/find.ts";
 import { calendarMonth, ClientRegistry, type SpendReader } from "./clients.ts";
 import type { LedgerRecord } from "./entry.ts";
 import { Pricing } from "./pricing.ts";
@@ -45,8 +45,10 @@ export interface OpenLedgerOptions {
 }
 
 /**
- * Where the ledger lives: `ledger.path` (a leading `~/` is the home folder), else
- * `$XDG_DATA_HOME/relay/ledger.db`, else `~/.local/share/relay/ledger.db`.
+ * Where the ledger lives: `ledger.path` (a leading `~/` is the home folder; loading a config file has
+ * read a relative one from the file's folder already), else `$XDG_DATA_HOME/relay/ledger.db`, else
+ * `~/.local/share/relay/ledger.db`. Throws `ConfigError` when that takes a home folder and `$HOME` is
+ * unset, rather than putting the ledger under `/`.
  *
  * @example
  * ```ts
@@ -57,27 +59,36 @@ export function ledgerPath(
   configured: string | undefined,
   env: (name: string) => string | undefined,
 ): string {
-  const home = env("HOME") ?? "/";
+  const home = homeFolder(env);
   if (configured !== undefined) {
-    return configured.startsWith("~/") ? join(home, configured.slice(2)) : configured;
+    const path = expandHome(configured, home);
+    if (path !== undefined) return path;
+  } else {
+    const data = xdgFolder(env, "XDG_DATA_HOME", home);
+    if (data !== undefined) return join(data, "relay", "ledger.db");
   }
-  return join(xdgHome(env, "XDG_DATA_HOME", join(home, ".local", "share")), "relay", "ledger.db");
+  throw noHomeError(
+    "its usage ledger (ledger.path, else ~/.local/share/relay/ledger.db)",
+    "set $XDG_DATA_HOME, or ledger.path in the config (or ledger.enabled: false)",
+  );
 }
 
 /**
  * Opens the ledger a config describes: the database (created 0600 in a 0700 folder), its batching
  * writer and its pruning schedule, and the clients of `server.auth.tokens` with what each spent this
- * month. With `ledger.enabled: false` nothing touches the disk and budgets count from zero.
+ * month. With `ledger.enabled: false` nothing touches the disk and budgets count from zero. While another
+ * process holds the lock on the ledger's folder (another relay opening it, `flock`, a backup tool), it
+ * waits without holding up relay's thread, and warns once that it does.
  *
  * @example
  * ```ts
- * const ledger = openLedger(config, { logger });
+ * const ledger = await openLedger(config, { logger });
  * startServer({ ...serverOptionsFromConfig(config, router, logger), clients: ledger.clients, ledger: ledger.recorder });
  * // ... after the server stopped:
  * await ledger.close();
  * ```
  */
-export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedger {
+export async function openLedger(config: Config, options: OpenLedgerOptions): Promise<OpenLedger> {
   const now = options.now ?? Date.now;
   const pricing = _pricingOf(config);
   if (!config.ledger.enabled) {
@@ -86,7 +97,7 @@ export function openLedger(config: Config, options: OpenLedgerOptions): OpenLedg
     return _opened(clients, recorder, { path: undefined, health: undefined }, () => Promise.resolve());
   }
   const path = ledgerPath(config.ledger.path, options.env ?? ((name) => Deno.env.get(name)));
-  const store = LedgerStore.open(path, { logger: options.logger });
+  const store = await LedgerStore.openWhenFree(path, { logger: options.logger });
   const readMonth = _spendReader(new SharedSpend(store), options.logger);
   const clients = new ClientRegistry(_clientsOf(config), {
     now,

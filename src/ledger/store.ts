@@ -124,17 +124,34 @@ export class LedgerStore {
    */
   #lost = false;
 
-  private constructor(path: string, options: LedgerStoreOptions) {
+  /** `lock`: a writer's, on the file's folder, held; none for a reader. */
+  private constructor(path: string, options: LedgerStoreOptions, lock: Deno.FsFile | undefined) {
     this.path = path;
     this.#readOnly = options.readOnly ?? false;
     this.#logger = options.logger;
-    this.#database = this.#connect();
+    this.#database = this.#connect(lock);
     this.#dataVersion = this.#measure();
   }
 
-  /** Opens (creating it, unless read-only) the database at `path` and brings its schema up to date. */
+  /**
+   * Opens (creating it, unless read-only) the database at `path` and brings its schema up to date. A
+   * writer throws {@linkcode LedgerBusyError} while another process holds the lock on the file's folder
+   * (another relay opening it, `flock`, a backup tool); {@linkcode openWhenFree} waits for it.
+   */
   static open(path: string, options: LedgerStoreOptions = {}): LedgerStore {
-    return new LedgerStore(path, options);
+    return new LedgerStore(path, options, options.readOnly ? undefined : _lockFolderNow(path));
+  }
+
+  /**
+   * Opens the database at `path` for writing as {@linkcode open} does, waiting off relay's thread while
+   * another process holds the lock on its folder, and warning once (to `logger`) that it waits, and for
+   * which folder.
+   */
+  static async openWhenFree(
+    path: string,
+    options: Omit<LedgerStoreOptions, "readOnly"> = {},
+  ): Promise<LedgerStore> {
+    return new LedgerStore(path, options, await _lockFolderWhenFree(path, options.logger));
   }
 
   /** The open database, for the queries of `query.ts`; another one once the file was recreated. */
@@ -158,6 +175,8 @@ export class LedgerStore {
       try {
         this.#reopen();
       } catch (error) {
+        // Another process holding the folder's lock is waited out as another writer's lock on the file is.
+        if (error instanceof LedgerBusyError) throw error;
         // SQLite's reason ("file is not a database") does not say which file.
         throw new Error(`cannot reopen ${this.path}: ${errorMessage(error)}`, { cause: error });
       }
@@ -259,7 +278,7 @@ export class LedgerStore {
    * relay still has the old file open, share its `-shm` (writes of one then vanish in the other).
    */
   #reopen(): void {
-    this.#database = this.#connect(() => {
+    this.#database = this.#connect(_lockFolderNow(this.path), () => {
       // Asked while the old file is open: no new `-wal` or `-shm` can have the old ones' inodes yet.
       const stale = this.#sidecars.filter(({ path, id }) => _same(_idOf(path), id)).map(({ path }) => path);
       // SQLite neither empties the `-wal` into a moved file as it closes it nor deletes the sidecars: a
@@ -297,12 +316,12 @@ export class LedgerStore {
   }
 
   /**
-   * Opens the database at `path` as the options say and prepares the queries asked of it again and
-   * again. A writer first lets go of the file it had open (`letGoOfOld`, which says which sidecars at
-   * the path are that file's).
+   * Opens the database at `path`, for writing under `lock` (the folder's, held), else for reading, and
+   * prepares the queries asked of it again and again. A writer first lets go of the file it had open
+   * (`letGoOfOld`, which says which sidecars at the path are that file's).
    */
-  #connect(letGoOfOld: () => readonly string[] = () => []): DatabaseSync {
-    const database = this.#readOnly ? this.#openReader() : this.#openWriter(letGoOfOld);
+  #connect(lock: Deno.FsFile | undefined, letGoOfOld: () => readonly string[] = () => []): DatabaseSync {
+    const database = lock === undefined ? this.#openReader() : this.#openWriter(lock, letGoOfOld);
     this.#dataVersionQuery = database.prepare("PRAGMA data_version");
     this.#lastIdQuery = database.prepare("SELECT MAX(id) AS id FROM requests");
     return database;
@@ -326,16 +345,14 @@ export class LedgerStore {
   }
 
   /**
-   * Opens, or creates, the file at `path` for writing and prepares its insert. Sidecars at the path
-   * are removed first when they cannot be the file's: `letGoOfOld` says they are the old file's, or
-   * the file is new, so that they are a removed file's, which another relay may still have open.
+   * Opens, or creates, the file at `path` for writing and prepares its insert, holding `lock` (the
+   * folder's, let go of when done). Sidecars at the path are removed first when they cannot be the
+   * file's: `letGoOfOld` says they are the old file's, or the file is new, so that they are a removed
+   * file's, which another relay may still have open.
    */
-  #openWriter(letGoOfOld: () => readonly string[]): DatabaseSync {
+  #openWriter(lock: Deno.FsFile, letGoOfOld: () => readonly string[]): DatabaseSync {
+    using _lock = lock;
     const { path } = this;
-    const folder = dirname(path);
-    Deno.mkdirSync(folder, { recursive: true, mode: 0o700 });
-    // Relays sharing the file open it one at a time, so that none removes the sidecars another just made.
-    using _lock = _lockFolder(folder);
     const stale = letGoOfOld();
     for (const sidecar of _create(path) ? _SIDECARS.map((suffix) => path + suffix) : stale) {
       _removeIfThere(sidecar);
@@ -426,17 +443,49 @@ function _removeIfThere(path: string): void {
 }
 
 /**
- * Waits for, and takes, an exclusive lock on `folder`, held until the returned file is closed. It blocks
- * relay's thread while another relay opens the file (milliseconds, at start and after the file was
- * replaced), as the synchronous SQLite calls around it do.
+ * Opens the folder of the ledger at `path` (creating it 0700) and tries its exclusive lock, held until the
+ * handle is closed: relays sharing the file open it one at a time, so that none removes the sidecars
+ * another just made, nor migrates a new file another is migrating. Never waits: a process holding the
+ * lock (another relay for milliseconds, `flock` or a backup tool for as long as it likes) would stall
+ * relay's one thread, every stream and signal with it.
  */
-function _lockFolder(folder: string): Deno.FsFile {
-  const lock = Deno.openSync(folder);
+function _tryLockFolder(path: string): { folder: string; handle: Deno.FsFile; locked: boolean } {
+  const folder = dirname(path);
+  Deno.mkdirSync(folder, { recursive: true, mode: 0o700 });
+  const handle = Deno.openSync(folder);
   try {
-    lock.lockSync(true);
-    return lock;
+    return { folder, handle, locked: handle.tryLockSync(true) };
   } catch (error) {
-    lock.close();
+    handle.close();
+    throw error;
+  }
+}
+
+/** The lock on the folder of `path`, taken now, else {@linkcode LedgerBusyError}: tried again later. */
+function _lockFolderNow(path: string): Deno.FsFile {
+  const { folder, handle, locked } = _tryLockFolder(path);
+  if (locked) return handle;
+  handle.close();
+  throw new LedgerBusyError(folder);
+}
+
+/**
+ * The lock on the folder of `path`, waited for off relay's thread: Deno's `lock` waits on a thread of its
+ * own, so streams, `/health` and signals go on meanwhile.
+ */
+async function _lockFolderWhenFree(path: string, logger: Logger | undefined): Promise<Deno.FsFile> {
+  const { folder, handle, locked } = _tryLockFolder(path);
+  if (locked) return handle;
+  logger?.warn("ledger waiting for the lock on its folder", {
+    folder,
+    hint: "a relay opening the ledger holds it for milliseconds; a longer hold is another process's " +
+      "(flock, a backup tool; lslocks names it), and the ledger opens once it lets go",
+  });
+  try {
+    await handle.lock(true);
+    return handle;
+  } catch (error) {
+    handle.close();
     throw error;
   }
 }

@@ -22,8 +22,9 @@ export interface LedgerWriterOptions {
 }
 
 /**
- * How writing goes: `ok` while batches go in, `locked` while another writer's lock holds them back,
- * `failing` while the database refuses them (a full disk, a file it cannot reopen).
+ * How writing goes: `ok` while batches go in, `locked` while another writer's lock holds them back (on
+ * the file, or on its folder while a file removed or replaced is reopened), `failing` while the database
+ * refuses them (a full disk, a file it cannot reopen).
  */
 export type LedgerState = "ok" | "locked" | "failing";
 
@@ -173,7 +174,10 @@ export class LedgerWriter {
         // A locked ledger (another relay writing) is waited out, whoever waits for room: nothing is
         // wrong with the batch or the file, and records are dropped only for a broken one.
         if (error instanceof LedgerBusyError && !this.#closed) {
-          return this.#retryLater(batch, "ledger locked by another writer; batches wait", {});
+          // Which lock: the file's, or its folder's, which a process other than a relay may hold (flock).
+          return this.#retryLater(batch, "ledger locked by another writer; batches wait", {
+            error: errorMessage(error),
+          });
         }
         if (this.#waiting.length === 0 && !this.#closed) {
           return this.#retryLater(batch, "ledger write failed; retrying", {

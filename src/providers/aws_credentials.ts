@@ -4,6 +4,7 @@
  * credentials file, then the environment. Every source is injected, so tests never touch the real
  * environment or `~/.aws`.
  */
+import { expandHome, homeFolder } from "../config/find.ts";
 import type { AwsConfig } from "../config/schema.ts";
 import { errorMessage } from "../util/error_message.ts";
 
@@ -93,10 +94,10 @@ function _credentialsFile(
   env: (name: string) => string | undefined,
   readFile: (path: string) => string | undefined,
 ): _CredentialsFile {
-  const home = env("HOME");
+  const home = homeFolder(env);
   const configured = env("AWS_SHARED_CREDENTIALS_FILE");
   const path = configured
-    ? configured.replace(/^~(?=\/|$)/, () => home ?? "~")
+    ? expandHome(configured, home) ?? configured
     : home && `${home.replace(/\/+$/, "")}/.aws/credentials`;
   if (!path) return {};
   let text: string | undefined;

@@ -175,7 +175,7 @@ async function _settlesWithin(promise: Promise<unknown>, ms: number): Promise<bo
  *
  * @example
  * ```ts
- * const server = startRelayServer(runtime, openLedger(runtime.current.config, { logger: runtime.logger }));
+ * const server = startRelayServer(runtime, await openLedger(runtime.current.config, { logger: runtime.logger }));
  * ```
  */
 export function startRelayServer(runtime: Runtime, ledger: OpenLedger): RunningServer {

@@ -23,11 +23,11 @@ Deno.test("defaultConfig relays to Anthropic with $ANTHROPIC_API_KEY when it is 
 });
 
 Deno.test("defaultConfig's banner says no config was found and shows the key masked only", () => {
-  const { banner } = defaultConfig(keyIs(KEY));
+  const { banner } = defaultConfig(keyIs(KEY), { userConfig: "/home/me/.config/relay/relay.yaml" });
   assert.equal(
     banner,
     [
-      "No config file found (--config, $RELAY_CONFIG, ./relay.yaml, ~/.config/relay/relay.yaml).",
+      "No config file found (--config, $RELAY_CONFIG, ./relay.yaml, /home/me/.config/relay/relay.yaml).",
       "Relaying to Anthropic (https://api.anthropic.com) with $ANTHROPIC_API_KEY (sk-ant-...x7f2).",
       "To configure relay, run `relay init` (or write relay.yaml: see relay.example.yaml).",
     ].join("\n"),

@@ -15,8 +15,8 @@ function find(options: Partial<FindOptions> & { vars?: Record<string, string>; f
 const ALL = ["/work/relay.yaml", "/xdg/relay/relay.yaml", "/home/me/.config/relay/relay.yaml"];
 
 Deno.test("findConfigPath prefers --config over everything", () => {
-  assert.deepEqual(find({ flag: "custom.yaml", vars: { RELAY_CONFIG: "/env.yaml" }, files: ALL }), {
-    path: "custom.yaml",
+  assert.deepEqual(find({ flag: "/custom.yaml", vars: { RELAY_CONFIG: "/env.yaml" }, files: ALL }), {
+    path: "/custom.yaml",
     source: "flag",
   });
 });

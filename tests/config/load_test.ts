@@ -276,6 +276,8 @@ const EXAMPLE_ENV = {
   ANTHROPIC_API_KEY: "sk-ant-api03-example-example-0000",
   RELAY_CLIENT_TOKEN: "tok-example-1234",
   RELAY_ADMIN_TOKEN: "adm-example-0123456789",
+  // ledger.path starts with ~/.
+  HOME: "/home/me",
 };
 
 /** Variables the commented-out providers of relay.example.yaml reference. */

@@ -53,7 +53,7 @@ Deno.test("relay prices an answer at the speed and geo its usage says served it,
     ledger: { enabled: false },
     providers: [{ name: "mock", type: "mock" }],
   });
-  const ledger = openLedger(config, {
+  const ledger = await openLedger(config, {
     logger: createLogger({ level: "warn", write: (line) => warnings.push(JSON.parse(line)) }),
   });
   {

@@ -35,7 +35,7 @@ function post(url: string, model: string, token: string, init: { stream?: boolea
 }
 
 /** relay with a ledger at `path`, the clients `tokens` names, and what the test adds. */
-function relayWithLedger(
+async function relayWithLedger(
   path: string,
   tokens: unknown[],
   options: TestRelayOptions & { queueSize?: number; flushInterval?: string } = {},
@@ -46,7 +46,7 @@ function relayWithLedger(
     ledger: { path, queue_size: options.queueSize, flush_interval: options.flushInterval },
     providers: [{ name: "mock", type: "mock" }],
   });
-  const ledger: OpenLedger = openLedger(config, {
+  const ledger: OpenLedger = await openLedger(config, {
     logger: createLogger({ level: "warn", write: (line) => warnings.push(JSON.parse(line)) }),
   });
   const relay = startTestRelay({ ...options, clients: ledger.clients, ledger: ledger.recorder });
@@ -76,7 +76,7 @@ Deno.test("a golden stream's tokens and cost reach the ledger exactly, bytes unt
   const golden = await loadGolden("cached");
   const upstream = startFakeUpstream(() => sseChunks([golden.subarray(0, 333), golden.subarray(333)]));
   {
-    await using setup = relayWithLedger(path, [{ name: "ci", token: CI_TOKEN }], {
+    await using setup = await relayWithLedger(path, [{ name: "ci", token: CI_TOKEN }], {
       upstreamUrl: upstream.url,
       flushInterval: "1h",
     });
@@ -128,7 +128,7 @@ Deno.test("limits are enforced before sending: 403 for a model or a spent budget
   const path = `${folder.path}/ledger.db`;
   const upstream = startFakeUpstream();
   {
-    await using setup = relayWithLedger(path, [
+    await using setup = await relayWithLedger(path, [
       { name: "ci", token: CI_TOKEN, rpm: 2, models: ["claude-haiku-*"] },
       // The mock upstream's answer costs about $0.0002 on Sonnet: one request spends this budget.
       { name: "dev", token: DEV_TOKEN, monthly_budget_usd: 0.0001 },
@@ -192,7 +192,7 @@ Deno.test("a client's month-to-date spend survives a restart: the budget still h
   const tokens = [{ name: "dev", token: DEV_TOKEN, monthly_budget_usd: 0.0001 }];
   const provider = createMockProvider("mock", mockOptionsSchema.parse({}));
   {
-    await using setup = relayWithLedger(path, tokens, { provider });
+    await using setup = await relayWithLedger(path, tokens, { provider });
     assert.equal(
       (await (await post(setup.relay.url, "claude-sonnet-4-5", DEV_TOKEN, { stream: false })).json()).type,
       "message",
@@ -200,7 +200,7 @@ Deno.test("a client's month-to-date spend survives a restart: the budget still h
     await setup.relay.nextRequestLog();
   }
   {
-    await using setup = relayWithLedger(path, tokens, { provider });
+    await using setup = await relayWithLedger(path, tokens, { provider });
     assert.ok(setup.ledger.clients.spentThisMonth("dev") > 0.0001, "read back from the database");
     const refused = await post(setup.relay.url, "claude-sonnet-4-5", DEV_TOKEN);
     assert.equal(refused.status, 403);
@@ -221,7 +221,11 @@ Deno.test("web searches an answer ran are in its ledger row and cost, and spend 
   const upstream = startFakeUpstream(() => sseChunks([answer]));
   {
     // The tokens cost $0.0006 on Sonnet, the searches $0.05: only the searches spend this budget.
-    await using setup = relayWithLedger(path, [{ name: "dev", token: DEV_TOKEN, monthly_budget_usd: 0.01 }], {
+    await using setup = await relayWithLedger(path, [{
+      name: "dev",
+      token: DEV_TOKEN,
+      monthly_budget_usd: 0.01,
+    }], {
       upstreamUrl: upstream.url,
     });
     const first = await post(setup.relay.url, "claude-sonnet-4-5", DEV_TOKEN);
@@ -257,7 +261,7 @@ Deno.test("a stream that ends before its usage, the client gone or the upstream 
   const streams = [controlledStream(), controlledStream()];
   const upstream = startFakeUpstream(() => streams.shift()!.response());
   {
-    await using setup = relayWithLedger(path, [{ name: "ci", token: CI_TOKEN }], {
+    await using setup = await relayWithLedger(path, [{ name: "ci", token: CI_TOKEN }], {
       upstreamUrl: upstream.url,
     });
     const send = (signal?: AbortSignal) =>
@@ -313,7 +317,7 @@ Deno.test("a 10k-request burst at 50 at once: every record is in the ledger, non
   {
     // A queue far smaller than the concurrency and an interval that never comes: only full batches are
     // written, and the writer's backpressure is what keeps every record.
-    await using setup = relayWithLedger(path, [{ name: "ci", token: CI_TOKEN }], {
+    await using setup = await relayWithLedger(path, [{ name: "ci", token: CI_TOKEN }], {
       provider: createMockProvider("mock", mockOptionsSchema.parse({ events: 2 })),
       queueSize: 16,
       flushInterval: "1h",
@@ -351,7 +355,7 @@ Deno.test("the front door's requests are recorded once, under the client, as the
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;
   {
-    await using setup = relayWithLedger(path, [{ name: "ci", token: CI_TOKEN }], {
+    await using setup = await relayWithLedger(path, [{ name: "ci", token: CI_TOKEN }], {
       provider: createMockProvider("mock", mockOptionsSchema.parse({})),
     });
     const response = await fetch(`${setup.relay.url}/v1/chat/completions`, {

@@ -41,7 +41,7 @@ Deno.test("openLedger reads each client's month-to-date spend, records through t
     providers: [{ name: "mock", type: "mock" }],
   });
   const timers = new FakeClock();
-  const ledger = openLedger(config, { logger, now: () => now, timers });
+  const ledger = await openLedger(config, { logger, now: () => now, timers });
   assert.equal(ledger.path, path);
   assert.equal(ledger.clients.spentThisMonth("ci"), 12.5);
   const { costUsd: _, ...entry } = ledgerRecord({ requestId: "new", time: now });
@@ -94,11 +94,11 @@ Deno.test("ten $0.10 requests spend a $1.00 budget, counted as they end and read
   const path = `${folder.path}/ledger.db`;
   const now = Date.UTC(2026, 10, 17, 9);
   const admitted: boolean[] = [];
-  const ledger = openLedger(budgetConfig(path), { logger, now: () => now, timers: new FakeClock() });
+  const ledger = await openLedger(budgetConfig(path), { logger, now: () => now, timers: new FakeClock() });
   for (let request = 0; request < 11; request++) admitted.push(await spendTenCents(ledger, now));
   await ledger.close();
   assert.deepEqual(admitted, [...Array(10).fill(true), false]);
-  const restarted = openLedger(budgetConfig(path), { logger, now: () => now, timers: new FakeClock() });
+  const restarted = await openLedger(budgetConfig(path), { logger, now: () => now, timers: new FakeClock() });
   assert.equal(restarted.clients.spentThisMonth("ci"), 1);
   assert.equal(await spendTenCents(restarted, now), false);
   await restarted.close();
@@ -116,13 +116,13 @@ Deno.test("a relay started while its clock was a month behind counts the real mo
   ]);
   store.close();
   let now = Date.UTC(2026, 9, 18);
-  const ledger = openLedger(budgetConfig(path), { logger, now: () => now, timers: new FakeClock() });
+  const ledger = await openLedger(budgetConfig(path), { logger, now: () => now, timers: new FakeClock() });
   assert.equal(ledger.clients.spentThisMonth("ci"), 0, "October holds nothing");
   now = november;
   assert.equal(ledger.clients.spentThisMonth("ci"), 1, "November's ten, read back");
   assert.equal(await spendTenCents(ledger, now), false, "the budget is spent");
   await ledger.close();
-  const restarted = openLedger(budgetConfig(path), { logger, now: () => now, timers: new FakeClock() });
+  const restarted = await openLedger(budgetConfig(path), { logger, now: () => now, timers: new FakeClock() });
   assert.equal(restarted.clients.spentThisMonth("ci"), 1, "at start too, December's row left out");
   await restarted.close();
 });
@@ -131,10 +131,10 @@ Deno.test("relays sharing one ledger file share budgets: each reads the month ba
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;
   const now = Date.UTC(2026, 10, 17, 9);
-  const [a, b] = [new FakeClock(), new FakeClock()].map((timers) => ({
+  const [a, b] = await Promise.all([new FakeClock(), new FakeClock()].map(async (timers) => ({
     timers,
-    ledger: openLedger(budgetConfig(path), { logger, now: () => now, timers }),
-  }));
+    ledger: await openLedger(budgetConfig(path), { logger, now: () => now, timers }),
+  })));
   for (let request = 0; request < 6; request++) assert.ok(await spendTenCents(a.ledger, now));
   a.timers.advance(1_000);
   for (let request = 0; request < 4; request++) assert.ok(await spendTenCents(b.ledger, now));
@@ -157,7 +157,7 @@ Deno.test("with ledger.enabled false nothing touches the disk, and budgets still
     ledger: { enabled: false, path: `${folder.path}/ledger.db` },
     providers: [{ name: "mock", type: "mock" }],
   });
-  const ledger = openLedger(config, { logger });
+  const ledger = await openLedger(config, { logger });
   assert.equal(ledger.path, undefined);
   await ledger.recorder.record(ledgerRecord({ client: "client-1", time: Date.now() }));
   assert.equal(ledger.clients.spentThisMonth("client-1"), 0.0136611);
@@ -170,7 +170,7 @@ Deno.test("reconfigure takes a reloaded config's clients and prices, keeping wha
     ledger: { enabled: false },
     providers: [{ name: "mock", type: "mock" }],
   };
-  const ledger = openLedger(
+  const ledger = await openLedger(
     configSchema.parse({ ...base, server: { auth: { tokens: ["rly_plain_token_0001"] } } }),
     {
       logger,
@@ -198,7 +198,7 @@ Deno.test("openLedger recreates a ledger removed while it runs, and says so in r
   const path = `${folder.path}/ledger.db`;
   const lines: Record<string, unknown>[] = [];
   const config = configSchema.parse({ ledger: { path }, providers: [{ name: "mock", type: "mock" }] });
-  const ledger = openLedger(config, {
+  const ledger = await openLedger(config, {
     logger: createLogger({ level: "warn", write: (line) => lines.push(JSON.parse(line)) }),
     timers: new FakeClock(),
   });
@@ -215,7 +215,7 @@ Deno.test("openLedger recreates a ledger removed while it runs, and says so in r
   assert.deepEqual(ids, ["after"]);
 });
 
-Deno.test("reconfigure prices what budgeted requests hold by the reloaded prices, as it charges them", () => {
+Deno.test("reconfigure prices what budgeted requests hold by the reloaded prices, as it charges them", async () => {
   const config = (input: number) =>
     configSchema.parse({
       server: { auth: { tokens: [{ name: "ci", token: "rly_ci_token_0002", monthly_budget_usd: 1 }] } },
@@ -223,7 +223,7 @@ Deno.test("reconfigure prices what budgeted requests hold by the reloaded prices
       pricing: { "claude-sonnet-4-5": { input, output: 0 } },
       providers: [{ name: "mock", type: "mock" }],
     });
-  const ledger = openLedger(config(25_000), { logger });
+  const ledger = await openLedger(config(25_000), { logger });
   const request = { model: "claude-sonnet-4-5", estimate: { input: 4, output: 0 } };
   const before = ledger.clients.admit("ci", request);
   assert.ok(before.ok, "holds $0.10");
@@ -246,7 +246,7 @@ Deno.test("openLedger prices by where a request ran: a Vertex region other than 
       providers: [{ name: "vertex", type: "vertex", project: "p", region, credentials_file: "/dev/null" }],
     });
   const now = Date.UTC(2026, 10, 17, 9);
-  const ledger = openLedger(vertex("us-east5"), { logger, now: () => now, timers: new FakeClock() });
+  const ledger = await openLedger(vertex("us-east5"), { logger, now: () => now, timers: new FakeClock() });
   // 100,000 input tokens of Sonnet 4.5 at $3 per million, and 10% more; then the global price; then
   // a region again.
   const entry = ledgerRecord({

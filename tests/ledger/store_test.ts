@@ -4,6 +4,7 @@ import { LedgerBusyError } from "../../src/ledger/busy.ts";
 import { LedgerStore } from "../../src/ledger/store.ts";
 import { usageReport } from "../../src/ledger/query.ts";
 import { createLogger } from "../../src/util/logger.ts";
+import { holdLock } from "./_lock_holder.ts";
 import { ledgerRecord, tempFolder } from "./_records.ts";
 
 const quiet = createLogger({ write: () => {} });
@@ -363,6 +364,33 @@ Deno.test("a batch finding the file locked by another writer fails at once, writ
     assert.deepEqual(requestIds(store.database), ["held"]);
   } finally {
     other.close();
+    store.close();
+  }
+});
+
+Deno.test("a writing store never waits on its folder's lock another process holds: opening, and reopening a removed file, fail at once until it is let go", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const store = LedgerStore.open(path, { logger: quiet });
+  try {
+    store.insert([ledgerRecord({ requestId: "old" })]);
+    const busy = new LedgerBusyError(folder.path);
+    {
+      await using _holder = await holdLock(folder.path);
+      // A reader takes no lock: `relay usage` reads on.
+      LedgerStore.open(path, { readOnly: true }).close();
+      assert.throws(() => LedgerStore.open(path), busy);
+      await Deno.remove(path);
+      assert.throws(() => store.insert([ledgerRecord({ requestId: "held" })]), busy);
+      assert.throws(
+        () => store.insert([ledgerRecord({ requestId: "held" })]),
+        busy,
+        "and again, until let go",
+      );
+    }
+    store.insert([ledgerRecord({ requestId: "held" })]);
+    assert.deepEqual(requestIds(store.database), ["held"]);
+  } finally {
     store.close();
   }
 });

@@ -52,7 +52,7 @@ Deno.test("20 parallel streams of a client with $0.01 left spend at most one req
   // $3 and $15 per million: each request holds about $0.0045 (its input estimate and 300 output
   // tokens) and costs $0.00453.
   const oneRequest = (10 * 3 + 300 * 15) / 1e6;
-  const ledger = openLedger(
+  const ledger = await openLedger(
     configSchema.parse({
       server: { auth: { tokens: [{ name: "ci", token: CI_TOKEN, monthly_budget_usd: budget }] } },
       ledger: { enabled: false },

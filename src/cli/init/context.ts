@@ -7,7 +7,7 @@ import { type ConfigSetup, readSetup } from "../../config/edit.ts";
 import type { EnvLookup } from "../../config/env_expand.ts";
 import { ConfigError } from "../../config/errors.ts";
 import { unreadableFileError } from "../../config/file_mode.ts";
-import { type ConfigSource, findConfigPath, isFile } from "../../config/find.ts";
+import { type ConfigSource, findConfigPath, homeFolder, isFile, noHomeError } from "../../config/find.ts";
 import { decodeConfigText } from "../../config/load.ts";
 import { canPrompt, plainReporter, type Prompter, type Reporter, terminalPrompter } from "../_prompts.ts";
 import { offeredKinds } from "./providers.ts";
@@ -55,7 +55,7 @@ export interface InitContext {
 /** Finds the file to write, reads it, and opens the terminal when there is one to ask at. */
 export async function loadContext(options: InitOptions, signal: AbortSignal): Promise<InitContext> {
   const env: EnvLookup = (name) => Deno.env.get(name);
-  const home = env("HOME") ?? "/";
+  const home = homeFolder(env);
   const inCwd = join(Deno.cwd(), "relay.yaml");
   // Counting every candidate but ./relay.yaml as present makes the XDG path the fallback, so the file
   // written is the one relay will find.
@@ -65,7 +65,7 @@ export async function loadContext(options: InitOptions, signal: AbortSignal): Pr
     cwd: Deno.cwd(),
     home,
     exists: (candidate) => candidate !== inCwd || isFile(candidate),
-  })!;
+  }) ?? _noPlace();
   const existing = await _readExisting(path);
   const prompter = !options.yes && canPrompt() ? await terminalPrompter(signal) : undefined;
   return {
@@ -93,9 +93,18 @@ export function listFindings(context: InitContext): string[] {
   return findings;
 }
 
+/** Only with no home and no `$XDG_CONFIG_HOME` is there no file to write: relay would write under `/`. */
+function _noPlace(): never {
+  throw noHomeError(
+    "relay.yaml (~/.config/relay/relay.yaml)",
+    "set $XDG_CONFIG_HOME, or name the file: --config PATH",
+  );
+}
+
 /** The profiles relay can use: sections of the shared credentials file, where its static keys live. */
-function _awsProfiles(env: EnvLookup, home: string): string[] {
-  const file = env("AWS_SHARED_CREDENTIALS_FILE") || join(home, ".aws", "credentials");
+function _awsProfiles(env: EnvLookup, home: string | undefined): string[] {
+  const file = env("AWS_SHARED_CREDENTIALS_FILE") || (home && join(home, ".aws", "credentials"));
+  if (!file) return [];
   try {
     return [...readCredentialsFile(file).matchAll(/^\s*\[\s*([^\]]+?)\s*\]\s*$/gm)].map((match) => match[1]);
   } catch {
