@@ -3,7 +3,6 @@
  * and a bare pass-through), a relay already running (`--target`), or a configured provider
  * (`--provider`).
  */
-import { denoRefusal } from "../config/find.ts";
 import { parseConfig } from "../config/load.ts";
 import type { Config, ProviderConfig } from "../config/schema.ts";
 import type { Provider, ProviderKey } from "../providers/types.ts";
@@ -16,7 +15,7 @@ import { relayCommand } from "./relay_command.ts";
 import type { BenchMeta, TargetName } from "./report.ts";
 import { type BenchServer, startChildServer } from "./servers.ts";
 import { startWorkerServer } from "./worker_server.ts";
-import { errorMessage, withoutOsError } from "../util/error_message.ts";
+import { denoRefusal, errorMessage, withoutOsError } from "../util/error_message.ts";
 
 /** The targets of one run and the servers behind them; disposing of it stops what the bench started. */
 export interface BenchSetup extends AsyncDisposable {

@@ -10,7 +10,8 @@ import {
 import { relayUrl } from "../config/client_url.ts";
 import type { EnvLookup } from "../config/env_expand.ts";
 import { ConfigError } from "../config/errors.ts";
-import { homeFolder, noHomeError } from "../config/find.ts";
+import { noHomeError } from "../config/find.ts";
+import { homeFolder } from "../util/home.ts";
 import { readFieldsDespite } from "../config/read_despite.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { configSchema } from "../config/schema.ts";
@@ -147,13 +148,13 @@ async function _env(options: _EnvOptions): Promise<number> {
     return reportConfigError(error);
   }
   if (options.claudeSettings !== undefined) {
-    let path: string;
-    try {
-      path = typeof options.claudeSettings === "string"
-        ? options.claudeSettings
-        : _defaultSettingsPath((name) => Deno.env.get(name));
-    } catch (error) {
-      return reportConfigError(error);
+    let path = options.claudeSettings;
+    if (typeof path !== "string") {
+      try {
+        path = _defaultSettingsPath((name) => Deno.env.get(name));
+      } catch (error) {
+        return reportConfigError(error);
+      }
     }
     return await _writeClaudeSettings(path, vars, options.yes === true);
   }
@@ -206,15 +207,12 @@ async function _envFields(
  * folder could say where it is and there is none: relay would write `/.claude/settings.json`.
  */
 function _defaultSettingsPath(env: EnvLookup): string {
-  const home = homeFolder(env);
-  if (home === undefined && !env("CLAUDE_CONFIG_DIR")) {
-    throw noHomeError(
-      "Claude Code's settings (~/.claude/settings.json)",
-      "set $CLAUDE_CONFIG_DIR, or name the file: --claude-settings PATH",
-    );
-  }
-  // With no home, $CLAUDE_CONFIG_DIR is set, and the home is not read.
-  return claudeSettingsPath(env, home ?? "");
+  const path = claudeSettingsPath(env, homeFolder(env));
+  if (path !== undefined) return path;
+  throw noHomeError(
+    "Claude Code's settings (~/.claude/settings.json)",
+    "set $CLAUDE_CONFIG_DIR, or name the file: --claude-settings PATH",
+  );
 }
 
 // Each provider's `models:` table and nothing else of it: the names are all relay env needs.

@@ -1,6 +1,5 @@
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { ConfigError } from "../config/errors.ts";
-import { denoRefusal } from "../config/find.ts";
 import { type Config, isLoopbackHost } from "../config/schema.ts";
 import { loadConfigFile, type LoadedConfig } from "../config/load.ts";
 import { resolveConfig } from "../config/resolve.ts";
@@ -12,7 +11,7 @@ import { createLogger, type Logger } from "../util/logger.ts";
 import { StderrSink } from "../util/stderr_sink.ts";
 import { reportConfigError } from "./_config_error.ts";
 import { reloadTriggers } from "./_reload_triggers.ts";
-import { errorMessage, outOfFileDescriptors } from "../util/error_message.ts";
+import { errorMessage, fileErrorMessage, outOfFileDescriptors } from "../util/error_message.ts";
 
 /**
  * `relay serve`: runs relay until SIGINT/SIGTERM, then drains in-flight streams. SIGHUP, a change to
@@ -90,7 +89,7 @@ async function _serveLogged(
     runtime.follow((next) => ledger.reconfigure(next));
   } catch (error) {
     await sink.flush(_FLUSH_MS);
-    console.error(`relay cannot open its usage ledger ${_ledgerFile(config)}: ${_ledgerReason(error)}`);
+    console.error(`relay cannot open its usage ledger ${_ledgerFile(config)}: ${fileErrorMessage(error)}`);
     console.error(_ledgerHint(error));
     return 1;
   }
@@ -167,7 +166,7 @@ async function _openLedger(
     if (configPath !== undefined) throw error;
     logger.warn("relay cannot open its usage ledger, so usage is not recorded", {
       path: _ledgerFile(config),
-      error: _ledgerReason(error),
+      error: fileErrorMessage(error),
       hint:
         "make its folder writable, or write a config file (relay init) with ledger.path or ledger.enabled: false",
     });
@@ -186,11 +185,6 @@ function _ledgerFile(config: Config): string {
   } catch {
     return "(no folder for it)";
   }
-}
-
-/** Why the ledger cannot be opened, in relay's words where Deno's would send a person astray. */
-function _ledgerReason(error: unknown): string {
-  return denoRefusal(error) ?? errorMessage(error);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { ConfigError } from "../config/errors.ts";
-import { denoRefusal, homeFolder, pathInConfig } from "../config/find.ts";
+import { pathInConfig } from "../config/find.ts";
+import { homeFolder } from "../util/home.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { configSchema } from "../config/schema.ts";
 import { parseDuration } from "../config/units.ts";
@@ -18,7 +19,7 @@ import { terminalSafeJson, visible } from "../util/visible.ts";
 import { readFieldsDespite } from "../config/read_despite.ts";
 import { terminalColour } from "./_colour.ts";
 import { reportConfigError } from "./_config_error.ts";
-import { errorMessage } from "../util/error_message.ts";
+import { fileErrorMessage } from "../util/error_message.ts";
 
 /**
  * `relay usage`: totals from the ledger over a period, by model, provider, key or client. Reads the
@@ -145,7 +146,7 @@ async function _usage(
 }
 
 function _unreadable(path: string, error: unknown): number {
-  console.error(`relay cannot read the ledger ${path}: ${denoRefusal(error) ?? errorMessage(error)}`);
+  console.error(`relay cannot read the ledger ${path}: ${fileErrorMessage(error)}`);
   return 1;
 }
 

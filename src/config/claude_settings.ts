@@ -19,15 +19,16 @@ export interface MergedSettings {
 
 /**
  * Where Claude Code keeps its user settings: `$CLAUDE_CONFIG_DIR/settings.json`, else
- * `~/.claude/settings.json`.
+ * `~/.claude/settings.json`; `undefined` with neither that variable nor a home folder.
  *
  * @example
  * ```ts
  * claudeSettingsPath(() => undefined, "/home/me"); // "/home/me/.claude/settings.json"
  * ```
  */
-export function claudeSettingsPath(env: EnvLookup, home: string): string {
-  return join(env("CLAUDE_CONFIG_DIR") || join(home, ".claude"), "settings.json");
+export function claudeSettingsPath(env: EnvLookup, home: string | undefined): string | undefined {
+  const folder = env("CLAUDE_CONFIG_DIR") || (home === undefined ? undefined : join(home, ".claude"));
+  return folder === undefined ? undefined : join(folder, "settings.json");
 }
 
 /** Claude Code's settings file as it is now. */
@@ -44,7 +45,7 @@ export interface ClaudeSettingsFile {
  *
  * @example
  * ```ts
- * const existing = await readClaudeSettings(claudeSettingsPath(env, home));
+ * const existing = await readClaudeSettings(claudeSettingsPath(env, home)!);
  * const { text } = mergeClaudeSettings(existing?.text, vars, path);
  * ```
  */

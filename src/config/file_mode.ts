@@ -1,6 +1,5 @@
 import { ConfigError } from "./errors.ts";
-import { denoRefusal } from "./find.ts";
-import { errorMessage, withoutOsError } from "../util/error_message.ts";
+import { denoRefusal, errorMessage, withoutOsError } from "../util/error_message.ts";
 
 /** The part of a file's stat the check reads; `null` where the platform has no such notion. */
 export interface FileOwnership {

@@ -1,5 +1,5 @@
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { xdgHome } from "../util/xdg.ts";
+import { expandHome, xdgFolder } from "../util/home.ts";
 import type { EnvLookup } from "./env_expand.ts";
 import { ConfigError } from "./errors.ts";
 
@@ -62,35 +62,6 @@ export function userConfigFile(env: EnvLookup, home: string | undefined): string
 }
 
 /**
- * The home folder, `$HOME`; `undefined` when it is unset or empty. relay never guesses one: a service
- * started without HOME (a systemd unit without `User=`, cron) would otherwise read and write under `/`.
- */
-export function homeFolder(env: EnvLookup): string | undefined {
-  return env("HOME") || undefined;
-}
-
-/** Where each XDG base folder is when its variable is not set. */
-const _XDG_DEFAULTS = { XDG_CONFIG_HOME: ".config", XDG_DATA_HOME: join(".local", "share") } as const;
-
-/**
- * An XDG base folder: `variable` when set to an absolute path, else its place under `home`; `undefined`
- * with neither.
- *
- * @example
- * ```ts
- * xdgFolder(() => undefined, "XDG_DATA_HOME", "/home/me"); // "/home/me/.local/share"
- * ```
- */
-export function xdgFolder(
-  env: EnvLookup,
-  variable: keyof typeof _XDG_DEFAULTS,
-  home: string | undefined,
-): string | undefined {
-  // xdgHome takes the variable only when it is usable; "" is no fallback.
-  return xdgHome(env, variable, home === undefined ? "" : join(home, _XDG_DEFAULTS[variable])) || undefined;
-}
-
-/**
  * The refusal of a command that needs a home folder (`needs`, named with its default place) when `$HOME`
  * is unset; `instead` says what else would do.
  *
@@ -107,20 +78,6 @@ export function noHomeError(needs: string, instead: string): ConfigError {
 }
 
 /**
- * `path` with a leading `~` (alone or before `/`) read as `home`; `undefined` when it has one and there
- * is no home. Any other `~` is the file's name, as for the shell.
- *
- * @example
- * ```ts
- * expandHome("~/usage/relay.db", "/home/me"); // "/home/me/usage/relay.db"
- * ```
- */
-export function expandHome(path: string, home: string | undefined): string | undefined {
-  if (path !== "~" && !path.startsWith("~/")) return path;
-  return home === undefined ? undefined : join(home, path.slice(1));
-}
-
-/**
  * A path written in the config file `file`, as every command must read it: `~` expanded, and a
  * relative path read from the file's folder, not from wherever relay was started (which would open a
  * second, empty ledger on a restart from another folder). `undefined` for `~` with no home.
@@ -134,27 +91,6 @@ export function pathInConfig(path: string, file: string, home: string | undefine
   const expanded = expandHome(path, home);
   if (expanded === undefined || isAbsolute(expanded)) return expanded;
   return join(dirname(file), expanded);
-}
-
-/**
- * Why relay cannot open a path Deno refuses outright, as the reason after `cannot read/write <path>: `:
- * files under `/dev` (but `/dev/null` and a few others), `/proc` and `/sys` are opened only for programs
- * run with `--allow-all`, which relay never is. Deno's own words tell a person to pass that flag, which
- * a bundle or a compiled relay gives no way to do. `undefined` for any other error, a permission relay
- * was denied (`--deny-write`) included: Deno throws the same class for both, and only its words differ.
- *
- * @example
- * ```ts
- * denoRefusal(new Deno.errors.NotCapable('Requires all access to "/dev/shm/x", run again with the --allow-all flag'));
- * // "Deno, which runs relay, opens files under /dev, /proc and /sys only with --allow-all, ..."
- * ```
- */
-export function denoRefusal(error: unknown): string | undefined {
-  if (!(error instanceof Deno.errors.NotCapable) || !error.message.startsWith("Requires all access")) {
-    return undefined;
-  }
-  return "Deno, which runs relay, opens files under /dev, /proc and /sys only with --allow-all, which " +
-    "relay does not take: put the file elsewhere";
 }
 
 /**

@@ -1,5 +1,6 @@
 import { defaultConfig, type DefaultConfigOptions } from "./default.ts";
-import { findConfigPath, homeFolder, isFile, userConfigFile } from "./find.ts";
+import { findConfigPath, isFile, userConfigFile } from "./find.ts";
+import { homeFolder } from "../util/home.ts";
 import { loadConfigFile } from "./load.ts";
 import type { Config } from "./schema.ts";
 import type { Locator } from "./yaml_document.ts";

@@ -1,7 +1,6 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { ConfigError } from "./errors.ts";
-import { denoRefusal } from "./find.ts";
-import { errorMessage, withoutOsError } from "../util/error_message.ts";
+import { errorMessage, fileErrorMessage, withoutOsError } from "../util/error_message.ts";
 
 export interface WriteFileOptions {
   /** The file's permission bits; 0600 by default, as for anything holding keys or tokens. */
@@ -18,10 +17,7 @@ export interface WriteFileOptions {
 }
 
 /** A file's owner as `Deno.stat` gives it; `null` where the platform has no such notion. */
-export interface FileOwner {
-  uid: number | null;
-  gid: number | null;
-}
+export type FileOwner = Pick<Deno.FileInfo, "uid" | "gid">;
 
 /** What {@linkcode writeFileAtomic} did besides writing. */
 export interface WriteResult {
@@ -67,8 +63,7 @@ export async function writeFileAtomic(
     made.push(temp);
     await Deno.writeTextFile(temp, text, { createNew: true, mode: 0o600 });
     // Before the chmod: a chown may clear mode bits.
-    const written = await Deno.stat(temp);
-    const ownerLost = await _keepOwner(path, original, written, backup ? [temp, backup] : [temp]);
+    const ownerLost = await _keepOwner(path, original, temp, backup);
     await Deno.chmod(temp, mode);
     options.signal?.throwIfAborted();
     await Deno.rename(temp, target);
@@ -77,8 +72,7 @@ export async function writeFileAtomic(
   } catch (error) {
     for (const leftover of made.reverse()) await Deno.remove(leftover).catch(() => {});
     if (options.signal?.aborted) throw error;
-    const reason = denoRefusal(error) ?? errorMessage(error);
-    throw new ConfigError(path, [{ message: `cannot write ${path}: ${reason}` }]);
+    throw new ConfigError(path, [{ message: `cannot write ${path}: ${fileErrorMessage(error)}` }]);
   }
 }
 
@@ -113,19 +107,23 @@ async function _ownerOf(path: string): Promise<FileOwner | undefined> {
 }
 
 /**
- * Gives `files` the replaced file's owner, or says why it could not. Only root may give a file away, so
- * a refusal is expected of anyone else and costs a warning, not the write: the content is what was asked.
+ * Gives the written file `temp` and its `backup` the replaced file's owner, or says why it could not.
+ * Only root may give a file away, so a refusal is expected of anyone else and costs a warning, not the
+ * write: the content is what was asked.
  */
 async function _keepOwner(
   path: string,
   original: FileOwner | undefined,
-  written: FileOwner,
-  files: string[],
+  temp: string,
+  backup: string | undefined,
 ): Promise<string | undefined> {
+  // Nothing replaced, or an owner the platform does not tell: the written file's own is not asked.
+  if (original?.uid == null) return undefined;
+  const written = await Deno.stat(temp);
   const owner = ownerToKeep(original, written);
   if (owner === undefined) return undefined;
   try {
-    for (const file of files) await Deno.chown(file, owner.uid, owner.gid);
+    for (const file of backup ? [temp, backup] : [temp]) await Deno.chown(file, owner.uid, owner.gid);
     return undefined;
   } catch (error) {
     return `warning: ${path} was owned by uid ${owner.uid} (gid ${owner.gid}); relay could not keep that ` +

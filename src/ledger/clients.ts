@@ -1,12 +1,13 @@
 import type { ClientConfig } from "../config/clients.ts";
 import { globMatches, globsMeet, ModelMap } from "../routing/model_map.ts";
+import type { Router } from "../routing/router.ts";
 import type { TokenCount } from "../routing/token_estimate.ts";
 import { type UsageReservation, UsageWindow } from "../routing/usage_window.ts";
 import type { UsageDetail } from "../stream/usage_tap.ts";
 import { sameSecret } from "../util/secret.ts";
 import type { LedgerRecord } from "./entry.ts";
 import { addNanos, NANOS_PER_USD, toNanos } from "./nanos.ts";
-import { type ModelPrices, Pricing } from "./pricing.ts";
+import { Pricing } from "./pricing.ts";
 
 /** What a client asks for, as relay knows it before sending. */
 export interface ClientRequest {
@@ -16,7 +17,7 @@ export interface ClientRequest {
    * Where the model may run and as which id (`Router.runsAs`): a budget holds the dearest of them. Only
    * asked for a client with a budget. Without it, the model is priced by its own name.
    */
-  routes?: { runsAs(model: string): readonly { provider: string; model: string }[] };
+  routes?: Pick<Router, "runsAs">;
   /**
    * What the request asks to be served at that costs more (its `speed: "fast"`, `inference_geo: "us"`):
    * a budget holds its worst case at those prices, and sends a fast-mode request only where the model
@@ -321,7 +322,7 @@ export class ClientRegistry {
         release?.();
       },
       unpriced: (model) =>
-        budget === undefined || _priced(this.#pricing.priceOf(model), request.asks)
+        budget === undefined || this.#pricing.priceFor(model, request.asks?.speed)
           ? undefined
           : `client ${config.name} has a monthly budget and no ` +
             `${request.asks?.speed === "fast" ? "fast-mode " : ""}price is known for model ${model}; ` +
@@ -505,9 +506,4 @@ export function calendarMonth(time: number): Month {
     since: Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1),
     until: Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1),
   };
-}
-
-/** Whether a request that `asks` for a speed has a price on a model priced `price`: fast mode needs its own. */
-function _priced(price: ModelPrices | undefined, asks: ClientRequest["asks"]): boolean {
-  return price !== undefined && (asks?.speed !== "fast" || price.fast !== undefined);
 }

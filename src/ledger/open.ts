@@ -3,7 +3,8 @@ import { namedClients } from "../config/clients.ts";
 import type { Config } from "../config/schema.ts";
 import type { Timers } from "../util/timers.ts";
 import type { Logger } from "../util/logger.ts";
-import { expandHome, homeFolder, noHomeError, xdgFolder } from "../config/find.ts";
+import { noHomeError } from "../config/find.ts";
+import { expandHome, homeFolder, xdgFolder } from "../util/home.ts";
 import { calendarMonth, ClientRegistry, type SpendReader } from "./clients.ts";
 import type { LedgerRecord } from "./entry.ts";
 import { Pricing } from "./pricing.ts";
@@ -45,10 +46,11 @@ export interface OpenLedgerOptions {
 }
 
 /**
- * Where the ledger lives: `ledger.path` (a leading `~/` is the home folder; loading a config file has
- * read a relative one from the file's folder already), else `$XDG_DATA_HOME/relay/ledger.db`, else
+ * Where the ledger lives: `ledger.path`, else `$XDG_DATA_HOME/relay/ledger.db`, else
  * `~/.local/share/relay/ledger.db`. Throws `ConfigError` when that takes a home folder and `$HOME` is
- * unset, rather than putting the ledger under `/`.
+ * unset, rather than putting the ledger under `/`. Loading a config file has made `ledger.path` absolute
+ * already; only `relay usage` on a file that does not load hands over a `~/` one, left for this to refuse
+ * when there is no home.
  *
  * @example
  * ```ts

@@ -98,10 +98,9 @@ function _claude(
   entry: BuiltInPriceEntry,
   aliases: string[] = [],
 ): Record<string, BuiltInPriceEntry> {
-  const fast = BUILT_IN_FAST_MODE[name];
   return _each(
     [name, ...aliases, `*${name}-20*`, `${name}@*`, `*anthropic.${name}`, `*anthropic.${name}-v*`],
-    fast === undefined ? entry : { ...entry, fast },
+    entry,
   );
 }
 
@@ -135,22 +134,6 @@ const _SONNET_4: PriceEntry = {
 };
 
 /**
- * Fast mode's price of each Claude model that has one, as a multiple of its standard token prices
- * (cache prices too, web searches not), by the model's name (all its ids), as of 2026-11-26: Opus 5.5
- * $8 / $40, Opus 5 and 4.8 $10 / $50, and Opus 4.7 and 4.6 $30 / $150 while they had it (Anthropic's
- * price page); Fable 5.2 twice its price for every kind of token (Google Cloud's page for it). A model
- * not listed has no price for an answer fast mode served; `fast` in `pricing:` sets a model's own.
- */
-export const BUILT_IN_FAST_MODE: Readonly<Record<string, number>> = {
-  "claude-fable-5-2": 2,
-  "claude-opus-5-5": 2,
-  "claude-opus-5": 2,
-  "claude-opus-4-8": 2,
-  "claude-opus-4-7": 6,
-  "claude-opus-4-6": 6,
-};
-
-/**
  * An OpenAI model's price under its name and its dated snapshots (`gpt-5-2025-08-07`), and no other:
  * `gpt-5-pro` and `o3-pro` cost many times `gpt-5` and `o3`.
  */
@@ -165,22 +148,25 @@ function _each<T extends PriceEntry>(patterns: string[], entry: T): Record<strin
 /**
  * Public list prices (USD per million tokens, standard tier, global endpoints) of Claude models and a
  * few common others, by model id or glob, as Anthropic's and OpenAI's price pages gave them on
- * 2026-11-26 (Sonnet 5.5's cache reads were cut to $0.10 on 2026-10-07). Each pattern matches one model's ids
+ * 2026-11-26 (Sonnet 5.5's cache reads were cut to $0.10 on 2026-10-07). `fast` is fast mode's multiple,
+cache prices included: Opus 5.5 $8 / $40, Opus 5 and 4.8 $10 / $50, and Opus 4.7 and 4.6 $30 / $150 while
+they had it (Anthropic's price page); Fable 5.2 twice its price for every kind of token (Google Cloud's page
+for it); a model without one has no price for an answer fast mode served. Each pattern matches one model's ids
  * only (Anthropic's, Bedrock's and Vertex's for Claude, dated snapshots for OpenAI): a model not listed,
  * however close its name (`o3-pro`, `gpt-5-codex`, `glm-4.5-airx`), has no price and is warned about.
  * `pricing:` in the config overrides any of them.
  */
 export const BUILT_IN_PRICES: Readonly<Record<string, BuiltInPriceEntry>> = {
-  ..._claudeFrom46("claude-fable-5-2", { input: 8, output: 40, cache_read: 0.2 }),
+  ..._claudeFrom46("claude-fable-5-2", { input: 8, output: 40, cache_read: 0.2, fast: 2 }),
   ..._claudeFrom46("claude-fable-5-1", _FABLE_5_1),
   ..._claudeFrom46("claude-mythos-5-1", _FABLE_5_1),
   ..._claudeFrom46("claude-fable-5", _FABLE_5),
   ..._claudeFrom46("claude-mythos-5", _FABLE_5),
-  ..._claudeFrom46("claude-opus-5-5", { input: 4, output: 20, cache_read: 0.2 }),
-  ..._claudeFrom46("claude-opus-5", _OPUS),
-  ..._claudeFrom46("claude-opus-4-8", _OPUS),
-  ..._claudeFrom46("claude-opus-4-7", _OPUS),
-  ..._claudeFrom46("claude-opus-4-6", _OPUS),
+  ..._claudeFrom46("claude-opus-5-5", { input: 4, output: 20, cache_read: 0.2, fast: 2 }),
+  ..._claudeFrom46("claude-opus-5", { ..._OPUS, fast: 2 }),
+  ..._claudeFrom46("claude-opus-4-8", { ..._OPUS, fast: 2 }),
+  ..._claudeFrom46("claude-opus-4-7", { ..._OPUS, fast: 6 }),
+  ..._claudeFrom46("claude-opus-4-6", { ..._OPUS, fast: 6 }),
   ..._claudeRegional("claude-opus-4-5", _OPUS),
   ..._claude("claude-opus-4-1", { input: 15, output: 75 }),
   ..._claude("claude-opus-4", { input: 15, output: 75 }, ["claude-opus-4-0"]),
@@ -277,6 +263,15 @@ export class Pricing {
     return price;
   }
 
+  /**
+   * `model`'s prices at `speed`; `undefined` when it has none, or none for fast mode and `speed` is
+   * `"fast"` (its standard price would undercount such an answer).
+   */
+  priceFor(model: string | undefined, speed?: "fast"): ModelPrices | undefined {
+    const price = this.priceOf(model);
+    return speed === "fast" && price?.fast === undefined ? undefined : price;
+  }
+
   #lookUp(model: string): ModelPrices | undefined {
     for (const { map, prices } of this.#tables) {
       const index = map.resolve(model);
@@ -296,9 +291,9 @@ export class Pricing {
    * counts as none: a cost is never negative, which would credit a budget.
    */
   cost(model: string | undefined, usage: UsageDetail, provider?: string): number | undefined {
-    const price = this.priceOf(model);
-    const fast = usage.speed === "fast" ? price?.fast : 1;
-    if (!price || fast === undefined) return undefined;
+    const price = this.priceFor(model, usage.speed);
+    if (!price) return undefined;
+    const fast = usage.speed === "fast" ? price.fast! : 1;
     const count = (tokens: number) => Math.max(0, tokens);
     const cacheWrite = count(usage.cacheWrite);
     const cacheWrite1h = Math.min(count(usage.cacheWrite1h), cacheWrite);

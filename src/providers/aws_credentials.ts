@@ -4,7 +4,8 @@
  * credentials file, then the environment. Every source is injected, so tests never touch the real
  * environment or `~/.aws`.
  */
-import { expandHome, homeFolder } from "../config/find.ts";
+import { join } from "node:path";
+import { expandHome, homeFolder } from "../util/home.ts";
 import type { AwsConfig } from "../config/schema.ts";
 import { errorMessage } from "../util/error_message.ts";
 
@@ -98,7 +99,7 @@ function _credentialsFile(
   const configured = env("AWS_SHARED_CREDENTIALS_FILE");
   const path = configured
     ? expandHome(configured, home) ?? configured
-    : home && `${home.replace(/\/+$/, "")}/.aws/credentials`;
+    : home && join(home, ".aws", "credentials");
   if (!path) return {};
   let text: string | undefined;
   try {

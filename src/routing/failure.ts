@@ -102,7 +102,8 @@ const _STATUS_FOR_ERROR_TYPE: Record<string, number> = {
  *
  * @param now monotonic ms, which the decision's instants are on.
  * @param wallNow the wall clock at that moment, which upstream dates are read against
- *   (`readRateLimitHeaders`); left out, `now` is the wall clock itself.
+ *   (`readRateLimitHeaders`). Required: both clocks are read where the answer arrives, so none is
+ *   mistaken for the other.
  *
  * @example
  * ```ts

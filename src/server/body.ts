@@ -1,6 +1,7 @@
 import { realTimers, type Timers } from "../util/timers.ts";
 import { concatBytes } from "../util/bytes.ts";
 import type { BodyHold } from "./body_budget.ts";
+import type { UsageDetail } from "../stream/usage_tap.ts";
 import { RelayError } from "./errors.ts";
 import { graceOverError } from "./in_flight.ts";
 import { setDeadline } from "../util/deadline.ts";
@@ -207,6 +208,22 @@ export function messagesFields(body: unknown): MessagesFields {
     throw new RelayError(400, `stream: expected a boolean, got ${_kind(stream)}`);
   }
   return { model, stream: stream === true, json: body as Record<string, unknown> };
+}
+
+/**
+ * What a Messages body asks to be served at that costs more (fast mode, US-only inference): a budget
+ * holds the request at those prices.
+ *
+ * @example
+ * ```ts
+ * costlierAsks({ model: "claude-opus-5-5", speed: "fast" }); // { speed: "fast" }
+ * ```
+ */
+export function costlierAsks(body: Record<string, unknown>): Pick<UsageDetail, "speed" | "inferenceGeo"> {
+  return {
+    ...(body.speed === "fast" && { speed: "fast" as const }),
+    ...(body.inference_geo === "us" && { inferenceGeo: "us" as const }),
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { Admission, ClientRegistry, ClientRequest } from "../ledger/clients.ts";
+import type { Admission, ClientRegistry } from "../ledger/clients.ts";
 import type { LedgerEntry, LedgerSink, RecordOptions } from "../ledger/entry.ts";
 import {
   type ProviderKey,
@@ -36,7 +36,7 @@ import { keyId } from "../util/fingerprint.ts";
 import { maskKeyIn, maskSecretsInLine } from "../util/mask.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
-import { inspectMessagesBody, messagesFields, readBody } from "./body.ts";
+import { costlierAsks, inspectMessagesBody, messagesFields, readBody } from "./body.ts";
 import { BodyBudget, type BodyHold } from "./body_budget.ts";
 import { BodyLog } from "./body_log.ts";
 import { type AnthropicErrorType, RelayError } from "./errors.ts";
@@ -378,7 +378,7 @@ async function _relay(
     model: fields?.model,
     estimate,
     routes: router,
-    asks: fields && _asks(fields.json),
+    asks: fields && costlierAsks(fields.json),
   });
   if (admission && !admission.ok) {
     const retryAfter = admission.retryAfterS === undefined
@@ -1274,12 +1274,4 @@ function _upstreamFailure(error: unknown, route: Route): RelayError {
   }
   const reason = errorMessage(error);
   return new RelayError(502, `upstream ${provider} failed: ${reason}`);
-}
-
-/** What a Messages body asks to be served at that costs more: fast mode, US-only inference. */
-function _asks(body: Record<string, unknown>): ClientRequest["asks"] {
-  return {
-    ...(body.speed === "fast" && { speed: "fast" as const }),
-    ...(body.inference_geo === "us" && { inferenceGeo: "us" as const }),
-  };
 }

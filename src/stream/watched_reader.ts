@@ -35,7 +35,8 @@ export interface WatchedReaderOptions {
  * All of it runs on one timer that is re-armed lazily: a chunk costs a clock read, not a
  * `setTimeout`/`clearTimeout` pair. The timer fires at the earliest moment something may be due, and
  * then works out from the clock what is (relay bench showed a timer per chunk as a cost per request).
- * A deadline that passed while relay itself stood still gets the grace {@linkcode setDeadline} gives.
+ * A deadline that passed while relay itself stood still gets the grace `setDeadline` gives
+ * ({@linkcode earnsGrace}, src/util/deadline.ts).
  *
  * @example
  * ```ts
@@ -88,11 +89,16 @@ export class WatchedReader {
   read(): Promise<ReadableStreamReadResult<Uint8Array>> {
     if (this.#failure) return Promise.reject(this.#failure.error);
     const now = this.#now();
+    this.#quietSince = now;
+    this.#startWait(now);
+    return this.#reader.read().then(this.#settled, this.#failed);
+  }
+
+  /** Starts the outstanding read's deadline afresh, graces and all. */
+  #startWait(now: number): void {
     this.#readSince = now;
     this.#graces = 0;
-    this.#quietSince = now;
     this.#arm(now);
-    return this.#reader.read().then(this.#settled, this.#failed);
   }
 
   /** Cancels the source and stops the clock. */
@@ -115,10 +121,7 @@ export class WatchedReader {
     // An empty chunk is the source's sign of life with nothing to pass on (a translation that dropped
     // what its upstream sent): the deadline starts again, while the silence a keep-alive counts, which
     // is the reader's, goes on. Nobody downstream ever sees it.
-    const now = this.#now();
-    this.#readSince = now;
-    this.#graces = 0;
-    this.#arm(now);
+    this.#startWait(this.#now());
     return this.#reader.read().then(this.#settled, this.#failed);
   };
 

@@ -50,3 +50,38 @@ export function withoutOsError(message: string): string {
 export function outOfFileDescriptors(thrown: unknown): boolean {
   return /\(os error 2[34]\)/.test(errorMessage(thrown));
 }
+
+/**
+ * Why relay cannot open a path Deno refuses outright, as the reason after `cannot read/write <path>: `:
+ * files under `/dev` (but `/dev/null` and a few others), `/proc` and `/sys` are opened only for programs
+ * run with `--allow-all`, which relay never is. Deno's own words tell a person to pass that flag, which
+ * a bundle or a compiled relay gives no way to do. `undefined` for any other error, a permission relay
+ * was denied (`--deny-write`) included: Deno throws the same class for both, and only its words differ.
+ *
+ * @example
+ * ```ts
+ * denoRefusal(new Deno.errors.NotCapable('Requires all access to "/dev/shm/x", run again with the --allow-all flag'));
+ * // "Deno, which runs relay, opens files under /dev, /proc and /sys only with --allow-all, ..."
+ * ```
+ */
+export function denoRefusal(error: unknown): string | undefined {
+  if (!(error instanceof Deno.errors.NotCapable) || !error.message.startsWith("Requires all access")) {
+    return undefined;
+  }
+  return "Deno, which runs relay, opens files under /dev, /proc and /sys only with --allow-all, which " +
+    "relay does not take: put the file elsewhere";
+}
+
+/**
+ * Why a file could not be read or written, as the reason after `cannot read/write <path>: `: Deno's
+ * refusal of `/dev`, `/proc` and `/sys` in relay's words ({@linkcode denoRefusal}), else the error's.
+ *
+ * @example
+ * ```ts
+ * fileErrorMessage(new Deno.errors.NotFound("No such file or directory (os error 2)"));
+ * // "No such file or directory (os error 2)"
+ * ```
+ */
+export function fileErrorMessage(thrown: unknown): string {
+  return denoRefusal(thrown) ?? errorMessage(thrown);
+}

@@ -62,6 +62,11 @@ abstract class _Metric<S> {
 /** Samples read at scrape time: each series' labels and its value. */
 export type Collect = () => Iterable<readonly [Labels, number]>;
 
+/** A metric's options, with its samples read at scrape time by `collect` when it has one. */
+export interface CollectedMetricOptions extends MetricOptions {
+  collect?: Collect;
+}
+
 /**
  * A count that only goes up: counted as things happen, or read at scrape time by `collect` from a
  * total kept elsewhere.
@@ -76,7 +81,7 @@ export type Collect = () => Iterable<readonly [Labels, number]>;
 export class Counter extends _Metric<{ value: number }> {
   readonly #collect: Collect | undefined;
 
-  constructor(options: MetricOptions & { collect?: Collect }) {
+  constructor(options: CollectedMetricOptions) {
     super(options, "counter");
     this.#collect = options.collect;
     if (this.labelNames.length === 0) this.inc({}, 0);
@@ -109,7 +114,7 @@ export class Counter extends _Metric<{ value: number }> {
 export class Gauge extends _Metric<{ value: number }> {
   readonly #collect: Collect | undefined;
 
-  constructor(options: MetricOptions & { collect?: Collect }) {
+  constructor(options: CollectedMetricOptions) {
     super(options, "gauge");
     this.#collect = options.collect;
   }
@@ -192,11 +197,11 @@ type _AnyMetric = Counter | Gauge | Histogram;
 export class MetricsRegistry {
   readonly #metrics = new Map<string, _AnyMetric>();
 
-  counter(options: MetricOptions & { collect?: Collect }): Counter {
+  counter(options: CollectedMetricOptions): Counter {
     return this.#add(new Counter(options));
   }
 
-  gauge(options: MetricOptions & { collect?: Collect }): Gauge {
+  gauge(options: CollectedMetricOptions): Gauge {
     return this.#add(new Gauge(options));
   }
 

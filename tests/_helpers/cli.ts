@@ -23,6 +23,8 @@ export interface CliOptions {
   env?: Record<string, string>;
   /** The program to run: relay from source unless a bundle path is given. */
   command?: string[];
+  /** Variables left out altogether, HOME included (a service started without one). */
+  unset?: string[];
 }
 
 /** A fresh empty folder for one test's HOME and working directory. */
@@ -51,11 +53,15 @@ function _command(args: string[], options: CliOptions, home: string): Deno.Comma
     args: [...base, ...args],
     cwd: options.cwd ?? home,
     clearEnv: true,
-    env: cliEnv(home, options.env),
+    env: _without(cliEnv(home, options.env), options.unset ?? []),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   });
+}
+
+function _without(env: Record<string, string>, names: string[]): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !names.includes(name)));
 }
 
 /** Runs relay to completion. */

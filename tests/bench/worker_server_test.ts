@@ -4,7 +4,7 @@ import { parseConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { isBenchWorker, startWorkerServer } from "../../src/bench/worker_server.ts";
 import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
-import { tempFolder } from "../ledger/_records.ts";
+import { tempFolder } from "../_helpers/temp_folder.ts";
 
 /** relay's program, which a bench worker runs. */
 const MAIN = new URL("../../main.ts", import.meta.url);

@@ -1,18 +1,13 @@
 /** File paths in a config, and where relay looks for the config itself: one place, whatever the cwd. */
 import assert from "node:assert/strict";
 import { defaultConfig } from "../../src/config/default.ts";
-import {
-  denoRefusal,
-  expandHome,
-  findConfigPath,
-  homeFolder,
-  pathInConfig,
-  userConfigFile,
-  xdgFolder,
-} from "../../src/config/find.ts";
+import { findConfigPath, pathInConfig, userConfigFile } from "../../src/config/find.ts";
+import { denoRefusal } from "../../src/util/error_message.ts";
+import { expandHome, homeFolder, xdgFolder } from "../../src/util/home.ts";
 import { loadConfigFile, parseConfig } from "../../src/config/load.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
 import { configErrorWith } from "../_helpers/config.ts";
+import { tempFolder } from "../_helpers/temp_folder.ts";
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name];
 
@@ -69,7 +64,8 @@ Deno.test("~/ with HOME unset is refused at each field that uses it, not read as
 });
 
 Deno.test("loadConfigFile gives the same paths from any working folder, so a reload sees no change", async () => {
-  const folder = await Deno.makeTempDir({ prefix: "relay-paths-" });
+  await using temp = await tempFolder("relay-paths-");
+  const folder = temp.path;
   const file = `${folder}/relay.yaml`;
   await Deno.writeTextFile(file, "ledger:\n  path: ledger.db\nproviders:\n  - { name: m, type: mock }\n", {
     mode: 0o600,
@@ -83,7 +79,6 @@ Deno.test("loadConfigFile gives the same paths from any working folder, so a rel
     assert.deepEqual(elsewhere.config, here.config);
   } finally {
     Deno.chdir(cwd);
-    await Deno.remove(folder, { recursive: true });
   }
 });
 
@@ -125,17 +120,14 @@ Deno.test("homeFolder, xdgFolder, userConfigFile, expandHome and pathInConfig ne
 });
 
 Deno.test("the no-config banner names the user config file relay looked for, or says it had none", async () => {
-  const cwd = await Deno.makeTempDir({ prefix: "relay-paths-" });
-  try {
-    const xdg = await resolveConfig({ env: env({ XDG_CONFIG_HOME: "/xdg/empty" }), cwd, home: "/home/me" });
-    assert.match(xdg.banner!, /^No config file found \(.*, \/xdg\/empty\/relay\/relay\.yaml\)\./);
-    const home = await resolveConfig({ env: env({}), cwd, home: "/home/me" });
-    assert.match(home.banner!, /^No config file found \(.*, \/home\/me\/\.config\/relay\/relay\.yaml\)\./);
-    const none = await resolveConfig({ env: env({}), cwd });
-    assert.match(none.banner!, /, no user config: neither \$XDG_CONFIG_HOME nor \$HOME is set\)\./);
-  } finally {
-    await Deno.remove(cwd, { recursive: true });
-  }
+  await using folder = await tempFolder("relay-paths-");
+  const cwd = folder.path;
+  const xdg = await resolveConfig({ env: env({ XDG_CONFIG_HOME: "/xdg/empty" }), cwd, home: "/home/me" });
+  assert.match(xdg.banner!, /^No config file found \(.*, \/xdg\/empty\/relay\/relay\.yaml\)\./);
+  const home = await resolveConfig({ env: env({}), cwd, home: "/home/me" });
+  assert.match(home.banner!, /^No config file found \(.*, \/home\/me\/\.config\/relay\/relay\.yaml\)\./);
+  const none = await resolveConfig({ env: env({}), cwd });
+  assert.match(none.banner!, /, no user config: neither \$XDG_CONFIG_HOME nor \$HOME is set\)\./);
   assert.doesNotMatch(defaultConfig(env({}), { userConfig: "/x/relay/relay.yaml" }).banner, /~/);
 });
 

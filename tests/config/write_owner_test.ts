@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { ownerToKeep, writeFileAtomic } from "../../src/config/write.ts";
 import { configErrorWith } from "../_helpers/config.ts";
+import { tempFolder } from "../_helpers/temp_folder.ts";
 
 const ROOT = Deno.uid() === 0;
 const NOBODY = 65534;
@@ -15,9 +16,9 @@ Deno.test("ownerToKeep asks for the replaced file's owner only when the new file
   assert.equal(ownerToKeep({ uid: null, gid: null }, { uid: 0, gid: 0 }), undefined, "no owners here");
 });
 
-Deno.test("writeFileAtomic on the writer's own file changes no owner and warns of nothing", async () => {
-  const root = await Deno.makeTempDir({ prefix: "relay-owner-" });
-  const path = `${root}/settings.json`;
+Deno.test("writeFileAtomic on the writer's own file warns of nothing, its owner as it was", async () => {
+  await using folder = await tempFolder("relay-owner-");
+  const path = `${folder.path}/settings.json`;
   await Deno.writeTextFile(path, "{}\n", { mode: 0o600 });
   const before = await Deno.stat(path);
   const warned: string[] = [];
@@ -31,7 +32,8 @@ Deno.test({
   name: "writeFileAtomic run by root gives the new file and its backup the replaced file's owner",
   ignore: !ROOT,
   fn: async () => {
-    const root = await Deno.makeTempDir({ prefix: "relay-owner-" });
+    await using folder = await tempFolder("relay-owner-");
+    const root = folder.path;
     const path = `${root}/relay.yaml`;
     await Deno.writeTextFile(path, "old\n", { mode: 0o600 });
     await Deno.chown(path, NOBODY, NOBODY);
@@ -50,7 +52,8 @@ Deno.test({
   ignore: !ROOT,
   fn: async () => {
     // A user who may write into root's folder but not give a file to root.
-    const root = await Deno.makeTempDir({ prefix: "relay-owner-" });
+    await using folder = await tempFolder("relay-owner-");
+    const root = folder.path;
     await Deno.chmod(root, 0o777);
     const path = `${root}/relay.yaml`;
     await Deno.writeTextFile(path, "old\n", { mode: 0o600 });

@@ -1,4 +1,6 @@
+import type { DatabaseSync } from "node:sqlite";
 import type { LedgerRecord } from "../../src/ledger/entry.ts";
+import { LedgerStore } from "../../src/ledger/store.ts";
 
 /** A complete request's record, with `fields` over it. */
 export function ledgerRecord(fields: Partial<LedgerRecord> = {}): LedgerRecord {
@@ -24,8 +26,17 @@ export function ledgerRecord(fields: Partial<LedgerRecord> = {}): LedgerRecord {
   };
 }
 
-/** A fresh temporary folder, removed when the test's `using` scope ends. */
-export async function tempFolder(): Promise<{ path: string } & AsyncDisposable> {
-  const path = await Deno.makeTempDir({ prefix: "relay-ledger-" });
-  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+/** The request ids `database` holds, in the order they were written. */
+export function requestIds(database: DatabaseSync): unknown[] {
+  return database.prepare("SELECT request_id FROM requests ORDER BY id").all().map((row) => row.request_id);
+}
+
+/** The request ids the ledger file at `path` holds, read as `relay usage` reads it (no lock). */
+export function storedRequestIds(path: string): unknown[] {
+  const reader = LedgerStore.open(path, { readOnly: true });
+  try {
+    return requestIds(reader.database);
+  } finally {
+    reader.close();
+  }
 }

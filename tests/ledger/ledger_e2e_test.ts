@@ -17,7 +17,7 @@ import {
 } from "../_helpers/fake_upstream.ts";
 import { PROVIDER_KEY, startTestRelay, type TestRelayOptions } from "../_helpers/relay.ts";
 import { loadGolden } from "../_helpers/golden.ts";
-import { tempFolder } from "./_records.ts";
+import { tempFolder } from "../_helpers/temp_folder.ts";
 
 const CI_TOKEN = "rly_ci_token_0000000000000002";
 const DEV_TOKEN = "rly_dev_token_000000000000003";

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { configSchema } from "../../src/config/schema.ts";
 import { openLedger } from "../../src/ledger/open.ts";
-import { LedgerStore } from "../../src/ledger/store.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { holdLock, lockedElsewhere } from "./_lock_holder.ts";
-import { ledgerRecord, tempFolder } from "./_records.ts";
+import { ledgerRecord, storedRequestIds } from "./_records.ts";
+import { tempFolder } from "../_helpers/temp_folder.ts";
 
 function config(path: string) {
   return configSchema.parse({ ledger: { path }, providers: [{ name: "mock", type: "mock" }] });
@@ -31,17 +31,6 @@ async function turned(url: string): Promise<string> {
   return await (await fetch(url)).text();
 }
 
-function requestIds(path: string): unknown[] {
-  const reader = LedgerStore.open(path, { readOnly: true });
-  try {
-    return reader.database.prepare("SELECT request_id FROM requests ORDER BY id").all().map((row) =>
-      row.request_id
-    );
-  } finally {
-    reader.close();
-  }
-}
-
 Deno.test("openLedger waits for its folder's lock another process holds without stopping relay's thread, says so once, and opens once it is let go", async () => {
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;
@@ -61,7 +50,7 @@ Deno.test("openLedger waits for its folder's lock another process holds without 
     await ledger.recorder.record(entry("after"));
     await ledger.close();
     assert.equal(lines.length, 1, "said once");
-    assert.deepEqual(requestIds(path), ["after"]);
+    assert.deepEqual(storedRequestIds(path), ["after"]);
   });
 });
 
@@ -84,8 +73,9 @@ Deno.test("a ledger removed while another process holds its folder's lock is reo
     await ledger.recorder.record(entry("b"));
 
     timers.advance(flushIntervalMs);
+    const { state, pending, error } = ledger.health!();
     assert.deepEqual(
-      { state: ledger.health!().state, pending: ledger.health!().pending, error: ledger.health!().error },
+      { state, pending, error },
       {
         state: "locked",
         pending: 2,
@@ -98,14 +88,15 @@ Deno.test("a ledger removed while another process holds its folder's lock is reo
 
     await holder.release();
     timers.advance(flushIntervalMs);
-    assert.deepEqual({ state: ledger.health!().state, written: ledger.health!().written }, {
+    const after = ledger.health!();
+    assert.deepEqual({ state: after.state, written: after.written }, {
       state: "ok",
       written: 4,
     });
   });
   await ledger.close();
   assert.deepEqual(
-    requestIds(path),
+    storedRequestIds(path),
     ["a", "b", "c"],
     "nothing lost or reordered; `before` went with the old file",
   );

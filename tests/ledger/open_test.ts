@@ -4,7 +4,8 @@ import { ledgerPath, type OpenLedger, openLedger } from "../../src/ledger/open.t
 import { LedgerStore } from "../../src/ledger/store.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
-import { ledgerRecord, tempFolder } from "./_records.ts";
+import { ledgerRecord } from "./_records.ts";
+import { tempFolder } from "../_helpers/temp_folder.ts";
 
 const logger = createLogger({ write: () => {} });
 

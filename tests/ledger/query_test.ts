@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { usageReport } from "../../src/ledger/query.ts";
 import { LedgerStore } from "../../src/ledger/store.ts";
-import { ledgerRecord, tempFolder } from "./_records.ts";
+import { ledgerRecord } from "./_records.ts";
+import { tempFolder } from "../_helpers/temp_folder.ts";
 
 const T = Date.UTC(2026, 10, 17, 9);
 const usage = (input: number, output: number, cacheRead = 0, cacheWrite = 0) => ({

@@ -3,7 +3,8 @@ import { Retention } from "../../src/ledger/retention.ts";
 import { LedgerStore } from "../../src/ledger/store.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
-import { ledgerRecord, tempFolder } from "./_records.ts";
+import { ledgerRecord } from "./_records.ts";
+import { tempFolder } from "../_helpers/temp_folder.ts";
 
 const DAY = 86_400_000;
 

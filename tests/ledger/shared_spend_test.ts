@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { SharedSpend } from "../../src/ledger/shared_spend.ts";
 import { LedgerStore } from "../../src/ledger/store.ts";
-import { ledgerRecord, tempFolder } from "./_records.ts";
+import { ledgerRecord } from "./_records.ts";
+import { tempFolder } from "../_helpers/temp_folder.ts";
 
 const NOVEMBER = { since: Date.UTC(2026, 10, 1), until: Date.UTC(2026, 11, 1) };
 

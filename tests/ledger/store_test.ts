@@ -5,13 +5,10 @@ import { LedgerStore } from "../../src/ledger/store.ts";
 import { usageReport } from "../../src/ledger/query.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { holdLock } from "./_lock_holder.ts";
-import { ledgerRecord, tempFolder } from "./_records.ts";
+import { ledgerRecord, requestIds, storedRequestIds } from "./_records.ts";
+import { tempFolder } from "../_helpers/temp_folder.ts";
 
 const quiet = createLogger({ write: () => {} });
-
-function requestIds(database: DatabaseSync): unknown[] {
-  return database.prepare("SELECT request_id FROM requests ORDER BY id").all().map((row) => row.request_id);
-}
 
 async function fileNames(folder: string): Promise<string[]> {
   return (await Array.fromAsync(Deno.readDir(folder))).map(({ name }) => name).sort();
@@ -332,17 +329,7 @@ Deno.test("a store whose file was replaced by another writes to the one at its p
     store.insert([ledgerRecord({ requestId: "new" })]);
     assert.equal(warnings.length, 1);
     assert.equal(store.database.prepare("PRAGMA integrity_check").get()?.integrity_check, "ok");
-    const reader = LedgerStore.open(path, { readOnly: true });
-    try {
-      assert.deepEqual(
-        reader.database.prepare("SELECT request_id FROM requests ORDER BY id").all().map((row) =>
-          row.request_id
-        ),
-        ["restored", "new"],
-      );
-    } finally {
-      reader.close();
-    }
+    assert.deepEqual(storedRequestIds(path), ["restored", "new"]);
   } finally {
     store.close();
   }

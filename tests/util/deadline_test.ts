@@ -30,7 +30,7 @@ Deno.test("setDeadline: a pause that comes back during its graces still fails no
   }
   assert.deepEqual([expired, clock.armed], [0, [STALL_GRACE_MS]], `grace ${MAX_STALL_GRACES}`);
   clock.advance(STALL_GRACE_MS);
-  assert.equal(expired, 1, "the last grace's timer fired on time");
+  assert.equal(expired, 1, "after the third grace, the deadline expires");
 });
 
 Deno.test("setDeadline: a loop that fires every timer over a second late still sees the deadline, after three graces", () => {
@@ -45,4 +45,30 @@ Deno.test("setDeadline: a loop that fires every timer over a second late still s
   late(1_500);
   clock.advance(STALL_GRACE_MS);
   assert.deepEqual([expired, clock.armed], [1, []], "late again, and expired all the same");
+});
+
+Deno.test("setDeadline expires on time on a running loop, after a grace when relay stood still, and not once cancelled", () => {
+  const { clock, deadlineClock, late } = lateClock();
+  let expired = 0;
+  setDeadline(() => expired++, 100, deadlineClock);
+  clock.advance(100);
+  assert.equal(expired, 1);
+
+  setDeadline(() => expired++, 100, deadlineClock);
+  late(5_000);
+  clock.advance(100);
+  assert.equal(expired, 1, "fired 5 s late: a grace first");
+  assert.deepEqual(clock.armed, [1_000]);
+  late(2_000);
+  clock.advance(1_000);
+  assert.equal(expired, 1, "relay stood still again during the grace: another");
+  clock.advance(1_000);
+  assert.equal(expired, 2);
+
+  const cancel = setDeadline(() => expired++, 100, deadlineClock);
+  late(5_000);
+  clock.advance(100);
+  cancel();
+  assert.deepEqual(clock.armed, [], "the grace's timer is the one cancelled");
+  assert.equal(expired, 2);
 });
