@@ -33,6 +33,11 @@ export function serveCommand(setExitCode: (code: number) => void) {
 const _FLUSH_MS = 1_000;
 /** The same when told to stop at once. */
 const _FLUSH_AT_ONCE_MS = 100;
+/**
+ * Log lines are written at most this often, those that came meanwhile together: under load a line per
+ * request would be a write per request, and 20 ms later is still at once to whoever reads them.
+ */
+const _LOG_WRITE_GAP_MS = 20;
 
 type _ServeOptions = { config?: string; port?: number; host?: string };
 
@@ -40,6 +45,7 @@ type _ServeOptions = { config?: string; port?: number; host?: string };
 async function _serve(options: _ServeOptions): Promise<number> {
   const format = Deno.stderr.isTerminal() ? "text" : "json";
   const sink = new StderrSink({
+    gapMs: _LOG_WRITE_GAP_MS,
     onDropped: (count) =>
       createLogger({ format, write: sink.writeLine }).warn("log lines dropped", {
         count,

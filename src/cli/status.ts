@@ -15,7 +15,7 @@ import { AdminClientError, adminRequest } from "./_admin_client.ts";
  */
 export function statusCommand(setExitCode: (code: number) => void) {
   return new Command("status")
-    .description("show the running relay's providers, keys, breakers, load and config version")
+    .description("show the running relay's providers, keys, breakers, clients, load and config version")
     .option(
       "-c, --config <path>",
       "config file with server.admin.token (default: $RELAY_CONFIG, ./relay.yaml, ~/.config/relay/relay.yaml)",
@@ -57,7 +57,8 @@ export interface StatusColours {
 const _PLAIN: StatusColours = { green: _same, yellow: _same, red: _same, bold: _same };
 
 /**
- * The status as `relay status` prints it: a summary, then a table of providers and one of keys.
+ * The status as `relay status` prints it: a summary, then a table of providers, one of keys and, when
+ * relay has named clients, one of clients.
  *
  * @example
  * ```ts
@@ -138,7 +139,51 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
   };
   lines.push("", table(providers));
   if (keys.length > 1) lines.push("", table(keys));
+  // A relay of an earlier version does not say.
+  const clients = status.clients ?? [];
+  if (clients.length > 0) lines.push("", _clientTable(clients, colours));
   return lines.join("\n");
+}
+
+/**
+ * The clients' table: limits and how spent they are; a budget that is spent in red, one that only
+ * requests in flight stand between and the limit in yellow (new requests wait for them: 429).
+ */
+function _clientTable(clients: AdminStatus["clients"], colours: StatusColours): string {
+  const window = (limit: { limit: number; saturation: number } | null) =>
+    limit ? `${Math.round(limit.saturation * 100)}% of ${limit.limit}` : "-";
+  const rows = [
+    ["CLIENT", "MODELS", "RPM", "TPM", "SPENT THIS MONTH", "HELD", "BUDGET"],
+    ...clients.map((client) => [
+      client.name,
+      client.models ? client.models.join(", ") : "any",
+      window(client.rpm),
+      window(client.tpm),
+      _usd(client.spent_usd),
+      client.monthly_budget_usd === null ? "-" : _usd(client.held_usd),
+      client.monthly_budget_usd === null ? "-" : _usd(client.monthly_budget_usd),
+    ]),
+  ];
+  const budgetColour = (
+    { monthly_budget_usd: budget, spent_usd, held_usd }: AdminStatus["clients"][number],
+  ) =>
+    budget === null
+      ? _same
+      : spent_usd >= budget
+      ? colours.red
+      : spent_usd + held_usd >= budget
+      ? colours.yellow
+      : _same;
+  return formatTable(rows.map((row) => row.map(visible)), {
+    left: 2,
+    paint: (cell, row, column) =>
+      row === 0 ? colours.bold(cell) : column >= 4 ? budgetColour(clients[row - 1])(cell) : cell,
+  });
+}
+
+/** Dollars as the table shows them: `$1.23`, a cent's fraction as `<$0.01`. */
+function _usd(usd: number): string {
+  return usd > 0 && usd < 0.005 ? "<$0.01" : `$${usd.toFixed(2)}`;
 }
 
 /**

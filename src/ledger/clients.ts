@@ -87,6 +87,26 @@ export interface ClientRegistryOptions {
   pricing?: Pricing;
 }
 
+/**
+ * A client as `GET /admin/status` shows it: its limits and how spent each is, never its token. Spend is
+ * this calendar month's (UTC) as this relay counts it: the ledger's month to date when relay started (or
+ * the month began), what it charged since and, for a budgeted client, what the ledger file says after
+ * each batch it writes, so relays sharing the file see each other's spend.
+ */
+export interface ClientStatus {
+  name: string;
+  /** The `models` globs it may use; `undefined` when it may use any. */
+  models: readonly string[] | undefined;
+  /** Its `rpm` and `tpm` limits and how spent each window is, 0 to 1; `undefined` for none. */
+  rpm: { limit: number; saturation: number } | undefined;
+  tpm: { limit: number; saturation: number } | undefined;
+  /** `monthly_budget_usd`, or `undefined` for none. */
+  monthlyBudgetUsd: number | undefined;
+  spentUsd: number;
+  /** What its requests in flight may still spend: their worst case, held against its budget. */
+  heldUsd: number;
+}
+
 /** One client's live state: its token's bytes, windows and allowed models. */
 interface _Client {
   config: ClientConfig;
@@ -201,6 +221,21 @@ export class ClientRegistry {
   #window(limit: number | undefined, kept: UsageWindow | undefined): UsageWindow | undefined {
     if (limit === undefined) return undefined;
     return kept ?? new UsageWindow({ limit, now: this.#monotonic });
+  }
+
+  /** Every client, in the config's order, as the admin status shows them. */
+  status(): ClientStatus[] {
+    const window = (limit: number | undefined, window: UsageWindow | undefined) =>
+      limit === undefined || !window ? undefined : { limit, saturation: window.ratio };
+    return this.#clients.map(({ config, rpm, tpm }) => ({
+      name: config.name,
+      models: config.models,
+      rpm: window(config.rpm, rpm),
+      tpm: window(config.tpm, tpm),
+      monthlyBudgetUsd: config.monthly_budget_usd,
+      spentUsd: this.spentThisMonth(config.name),
+      heldUsd: (this.#held.get(config.name) ?? 0) / NANOS_PER_USD,
+    }));
   }
 
   /** How many clients there are; none means relay takes any request (loopback only). */

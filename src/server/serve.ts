@@ -10,6 +10,8 @@ import { PROMETHEUS_CONTENT_TYPE } from "../util/prometheus.ts";
 import { ADMIN_PREFIX, adminRoutes } from "./admin/index.ts";
 import { adminAuth } from "./admin/auth.ts";
 import { type AppOptions, createApp } from "./app.ts";
+import { namedClients } from "../config/clients.ts";
+import { ClientRegistry } from "../ledger/clients.ts";
 import type { RelayEvent } from "./events.ts";
 import { InFlight } from "./in_flight.ts";
 import { RelayMetrics, type RelayMetricsOptions } from "./metrics.ts";
@@ -73,7 +75,9 @@ export function serverOptionsFromConfig(
  * await server.shutdown(30_000);
  * ```
  */
-export function startServer(options: ServeOptions): RunningServer {
+export function startServer(given: ServeOptions): RunningServer {
+  // One registry for the routes that admit requests and the admin status that shows their clients.
+  const options = { ...given, clients: given.clients ?? new ClientRegistry(namedClients(given.tokens)) };
   const inFlight = new InFlight();
   const { runtime } = options;
   const events = runtime?.events ?? new EventBus<RelayEvent>();
@@ -219,7 +223,15 @@ function _mountOperations(
     const started = { at: (wallClock ?? Date.now)(), monotonic: runtime.monotonic() };
     app.route(
       ADMIN_PREFIX,
-      adminRoutes({ runtime, limiter, inFlight, ledger: ledgerHealth, started, wallClock }),
+      adminRoutes({
+        runtime,
+        limiter,
+        inFlight,
+        ledger: ledgerHealth,
+        clients: options.clients,
+        started,
+        wallClock,
+      }),
     );
   }
 }

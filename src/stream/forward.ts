@@ -3,6 +3,7 @@ import { type AnthropicErrorType, errorEnvelope } from "../server/errors.ts";
 import { EventBoundary, LF } from "./event_boundary.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
+import { earnsGrace, STALL_GRACE_MS } from "../util/deadline.ts";
 import type { SecretMask } from "./secret_mask.ts";
 import type { WatchedReader } from "./watched_reader.ts";
 
@@ -274,7 +275,9 @@ const _DRAIN_MS = 1_000;
 /**
  * How long a client has kept relay waiting since it was last handed something, and `onStalled` once
  * that reaches `ms`. Like {@linkcode WatchedReader}'s, its one timer is re-armed only when it fires, so
- * a chunk costs a clock read, not a timer.
+ * a chunk costs a clock read, not a timer, and a wait that ran out while relay itself stood still gets
+ * the same grace ({@linkcode earnsGrace}): the server asks for more only once it writes again, and
+ * after a pause the late timer may run first.
  */
 class _ClientWait {
   readonly #ms: number;
@@ -284,6 +287,9 @@ class _ClientWait {
   /** When the client was handed what it has not asked past; `undefined` while it waits for more. */
   #since: number | undefined;
   #timer: unknown;
+  #timerDue = 0;
+  /** The graces the wait since `#since` had for relay standing still. */
+  #graces = 0;
 
   constructor(ms: number, onStalled: () => void, clock: { now?: () => number; timers?: Timers }) {
     this.#ms = ms;
@@ -293,8 +299,10 @@ class _ClientWait {
   }
 
   handed(): void {
-    this.#since = this.#now();
-    this.#timer ??= this.#timers.setTimeout(this.#fire, this.#ms);
+    const now = this.#now();
+    this.#since = now;
+    this.#graces = 0;
+    if (this.#timer === undefined) this.#arm(now, this.#ms);
   }
 
   asked(): void {
@@ -307,12 +315,21 @@ class _ClientWait {
     this.#timer = undefined;
   }
 
+  #arm(now: number, ms: number): void {
+    this.#timerDue = now + ms;
+    this.#timer = this.#timers.setTimeout(this.#fire, ms);
+  }
+
   readonly #fire = () => {
     this.#timer = undefined;
     // The client is waiting on the source: the next chunk handed to it arms the timer again.
     if (this.#since === undefined) return;
-    const waited = this.#now() - this.#since;
-    if (waited >= this.#ms) this.#onStalled();
-    else this.#timer = this.#timers.setTimeout(this.#fire, this.#ms - waited);
+    const now = this.#now();
+    if (now - this.#since >= this.#ms) {
+      if (!earnsGrace(this.#timerDue, now, this.#graces)) return this.#onStalled();
+      this.#graces++;
+      this.#since = now + STALL_GRACE_MS - this.#ms;
+    }
+    this.#arm(now, this.#ms - (now - this.#since));
   };
 }

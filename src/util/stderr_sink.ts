@@ -19,6 +19,11 @@ export interface StderrSinkOptions {
   onDropped?: (count: number) => void;
   /** Where the bytes go, resolving with how many it took: stderr by default. */
   write?: (bytes: Uint8Array) => Promise<number>;
+  /**
+   * How long after a write the next waits, gathering the lines that come meanwhile into one (0: none).
+   * A busy relay logs a line per request: gathered, they cost a write every `gapMs`, not one each.
+   */
+  gapMs?: number;
   /** What a write that was not taken waits on before it is tried again, and `flush`'s deadline runs on. */
   timers?: Timers;
 }
@@ -45,6 +50,7 @@ export class StderrSink {
   readonly #maxQueuedBytes: number;
   readonly #onDropped: ((count: number) => void) | undefined;
   readonly #timers: Timers;
+  readonly #gapMs: number;
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   #dropped = 0;
@@ -57,6 +63,7 @@ export class StderrSink {
     this.#maxQueuedBytes = options.maxQueuedBytes ?? 1024 * 1024;
     this.#onDropped = options.onDropped;
     this.#timers = options.timers ?? realTimers;
+    this.#gapMs = options.gapMs ?? 0;
   }
 
   /** Queues `line` and a line end, and returns at once; bound, so it can be handed on as a function. */
@@ -106,6 +113,7 @@ export class StderrSink {
         if (this.#dropped > 0) this.#tellDropped();
         if (batch.byteLength === 0 && this.#queue.length === 0) break;
         await this.#writeAll(batch);
+        if (this.#gapMs > 0) await this.#wait(this.#gapMs);
       }
     } catch {
       // stderr is gone (closed pipe): nothing can be written again, and nobody to tell.
@@ -136,8 +144,12 @@ export class StderrSink {
       } catch (error) {
         if (error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.BadResource) throw error;
         // Not gone, only not ready (a full pipe its parent made non-blocking): try again shortly.
-        await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, _RETRY_MS));
+        await this.#wait(_RETRY_MS);
       }
     }
+  }
+
+  #wait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => this.#timers.setTimeout(resolve, ms));
   }
 }

@@ -4,6 +4,7 @@
  * memory. Tests rewrite the file and reload, then wait on log lines, never on time.
  */
 import { loadConfigFile } from "../../src/config/load.ts";
+import { openLedger } from "../../src/ledger/open.ts";
 import type { RelayMetricsOptions } from "../../src/server/metrics.ts";
 import { Runtime } from "../../src/server/runtime.ts";
 import { type RunningServer, serverOptionsFromConfig, startServer } from "../../src/server/serve.ts";
@@ -19,6 +20,11 @@ export interface LiveRelayOptions {
   /** Where to bind; 127.0.0.1 unless given. */
   hostname?: string;
   metrics?: RelayMetricsOptions;
+  /**
+   * Opens the config's ledger as `relay serve` does, for its clients' limits, budgets and prices (set
+   * `ledger.enabled: false` or a `ledger.path` in the test's config: the default path is the user's).
+   */
+  ledger?: boolean;
 }
 
 export interface LiveRelay extends AsyncDisposable {
@@ -70,8 +76,12 @@ export async function startLiveRelay(yaml: string, options: LiveRelayOptions = {
   const load = () => loadConfigFile(path, { env });
   const { config } = await load();
   const runtime = new Runtime({ config, path, load, logger: () => logger, events: new EventBus() });
+  const ledger = options.ledger ? await openLedger(config, { logger }) : undefined;
   const server = startServer({
     ...serverOptionsFromConfig(config, runtime.current.router, runtime.logger),
+    clients: ledger?.clients,
+    ledger: ledger?.recorder,
+    ledgerHealth: ledger,
     port: 0,
     hostname: options.hostname ?? "127.0.0.1",
     runtime,
@@ -97,6 +107,7 @@ export async function startLiveRelay(yaml: string, options: LiveRelayOptions = {
     },
     async [Symbol.asyncDispose]() {
       await server.shutdown(0);
+      await ledger?.close();
     },
   };
 }

@@ -233,6 +233,7 @@ const STATUS: AdminStatus = {
     since: "2026-11-25T10:00:00.000Z",
     for_ms: 7_200_000,
   },
+  clients: [],
   providers: [{
     name: "anthropic",
     type: "anthropic",
@@ -288,6 +289,46 @@ Deno.test("formatStatus lays out the summary, the last reload error and both tab
       "anthropic  1 sk-ant-...bbbb         off: 401 authentication_error  half_open  100%    1m 5s       -",
     ].join("\n"),
   );
+});
+
+Deno.test("formatStatus adds the clients' table: limits, how spent, this month's spend and holds, a budget spent or held up coloured", () => {
+  const client = { models: null, rpm: null, tpm: null, monthly_budget_usd: null, spent_usd: 0, held_usd: 0 };
+  const status: AdminStatus = {
+    ...STATUS,
+    clients: [
+      {
+        ...client,
+        name: "ci",
+        models: ["claude-haiku-*", "claude-sonnet-4-5"],
+        rpm: { limit: 60, saturation: 0.25 },
+        tpm: { limit: 100_000, saturation: 0.015 },
+        monthly_budget_usd: 15,
+        spent_usd: 12.345,
+        held_usd: 0.004,
+      },
+      { ...client, name: "dev", spent_usd: 3.5 },
+      { ...client, name: "bot", monthly_budget_usd: 1, spent_usd: 0.9, held_usd: 0.2 },
+      { ...client, name: "old", monthly_budget_usd: 1, spent_usd: 1.01 },
+    ],
+  };
+  const table = formatStatus(status, NOW).split("\n\n").at(-1);
+  assert.equal(
+    table,
+    [
+      "CLIENT  MODELS                                   RPM           TPM  SPENT THIS MONTH    HELD  BUDGET",
+      "ci      claude-haiku-*, claude-sonnet-4-5  25% of 60  2% of 100000            $12.35  <$0.01  $15.00",
+      "dev     any                                        -             -             $3.50       -       -",
+      "bot     any                                        -             -             $0.90   $0.20   $1.00",
+      "old     any                                        -             -             $1.01   $0.00   $1.00",
+    ].join("\n"),
+  );
+  const red = (text: string) => `<red>${text}</red>`;
+  const yellow = (text: string) => `<yellow>${text}</yellow>`;
+  const painted = formatStatus(status, NOW, { green: (text) => text, yellow, red, bold: (text) => text })
+    .split("\n").slice(-2);
+  assert.match(painted[0], /^bot .*<yellow>\s*\$0\.90<\/yellow>/, "only requests in flight stand in the way");
+  assert.match(painted[1], /^old .*<red>\s*\$1\.01<\/red>/, "spent");
+  assert.ok(!formatStatus(STATUS, NOW).includes("CLIENT"), "no table without clients");
 });
 
 Deno.test("formatStatus tells how long relay has been up, and since its config loaded or its reload failed, as relay measured it", () => {

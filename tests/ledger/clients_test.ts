@@ -352,6 +352,42 @@ Deno.test("a budgeted client's requests in flight hold their worst case: paralle
   assert.equal(clients.spentThisMonth("ci"), 0.25, "a hold is never spend");
 });
 
+Deno.test("status shows each client's limits, how spent its windows are, its spend and what its requests in flight hold; never its token", () => {
+  const now = Date.UTC(2026, 10, 17, 9);
+  const clients = new ClientRegistry([
+    { ...CI, rpm: 10, tpm: 1_300, monthly_budget_usd: 1, models: ["m", "claude-*"] },
+    { name: "dev", token: "rly_dev_token_0003" },
+  ], { now: () => now, monotonic: () => 0, pricing: new Pricing(HELD_PRICES) });
+  const first = clients.admit("ci", worstCase);
+  clients.admit("ci", worstCase);
+  clients.charge("ci", 0.25, now);
+  clients.charge("dev", 0.5, now);
+  assert.ok(first.ok);
+  first.settle({ input: 100, output: 30 });
+  const status = clients.status();
+  assert.deepEqual(status, [
+    {
+      name: "ci",
+      models: ["m", "claude-*"],
+      rpm: { limit: 10, saturation: 0.2 },
+      tpm: { limit: 1_300, saturation: 0.2 },
+      monthlyBudgetUsd: 1,
+      spentUsd: 0.25,
+      heldUsd: 0.4,
+    },
+    {
+      name: "dev",
+      models: undefined,
+      rpm: undefined,
+      tpm: undefined,
+      monthlyBudgetUsd: undefined,
+      spentUsd: 0.5,
+      heldUsd: 0,
+    },
+  ]);
+  assert.ok(!JSON.stringify(status).includes("rly_"), "no token");
+});
+
 Deno.test("a hold is priced by what the model runs as, the dearest of its routes: an alias holds the model behind it", () => {
   const now = Date.UTC(2026, 10, 17, 9);
   const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 1 }], {

@@ -156,6 +156,62 @@ Deno.test("the admin status counts a stream while it is open, and lets it go whe
   await upstream.close();
 });
 
+Deno.test("the admin status shows each client's limits, what its stream in flight holds of its budget, and its spend once it ends", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  const clients = `  auth:\n    tokens:\n      - name: ci\n        token: ${CLIENT}\n        rpm: 10\n` +
+    "        monthly_budget_usd: 5\n      - name: dev\n        token: rly_dev_token_0000000000000002\n";
+  await using relay = await startLiveRelay(
+    liveConfig(upstreamProvider("up", upstream.url, [K1]), clients) +
+      "pricing:\n  claude-sonnet-4-5: { input: 3, output: 15 }\nledger:\n  enabled: false\n",
+    { ledger: true },
+  );
+  const clientsNow = async () => {
+    const text = await (await relay.admin("/status")).text();
+    assert.ok(!text.includes(CLIENT), "no client token");
+    return JSON.parse(text).clients;
+  };
+  const pending = postMessage(relay.url, undefined, { "x-api-key": CLIENT });
+  stream.push(
+    'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":10}}}\n\n',
+  );
+  const reader = (await pending).body!.getReader();
+  await reader.read();
+  const [ci, dev] = await clientsNow();
+  // It holds its input estimate and all 64 of max_tokens: 64 * $15 per million at least.
+  assert.ok(ci.held_usd >= 64 * 15 / 1e6 && ci.held_usd < 0.01, `held ${ci.held_usd}`);
+  assert.deepEqual({ ...ci, held_usd: 0 }, {
+    name: "ci",
+    models: null,
+    rpm: { limit: 10, saturation: 0.1 },
+    tpm: null,
+    monthly_budget_usd: 5,
+    spent_usd: 0,
+    held_usd: 0,
+  });
+  assert.deepEqual(dev, {
+    name: "dev",
+    models: null,
+    rpm: null,
+    tpm: null,
+    monthly_budget_usd: null,
+    spent_usd: 0,
+    held_usd: 0,
+  });
+
+  stream.push(
+    'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},' +
+      '"usage":{"output_tokens":20}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n',
+  );
+  stream.end();
+  while (!(await reader.read()).done);
+  await relay.waitForLog((line) => line.msg === "request");
+  const [ended] = await clientsNow();
+  assert.equal(ended.held_usd, 0, "let go once it ended");
+  assert.equal(ended.spent_usd, (10 * 3 + 20 * 15) / 1e6, "and charged what it used");
+  await upstream.close();
+});
+
 Deno.test("switching a key or a provider off sends new requests elsewhere until it is on again", async () => {
   const upstream = startFakeUpstream();
   await using relay = await startLiveRelay(liveConfig(upstreamProvider("up", upstream.url, [K1, K2])));

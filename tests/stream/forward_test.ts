@@ -370,6 +370,56 @@ Deno.test("forwardBody gives up on a client that asks for nothing more for clien
   assert.deepEqual(clock.armed, [], "no timer outlives the body");
 });
 
+/**
+ * {@linkcode watchedClient} whose client-side clock can jump ahead of its timers: `stall(ms)` is relay
+ * standing still (SIGSTOP, a paused VM) for `ms`, its timers firing only at the next `advance`, that late.
+ */
+function stallableClient() {
+  const source = controlledStream();
+  const clock = new FakeClock();
+  let stood = 0;
+  const outcomes: ForwardOutcome[] = [];
+  const body = forwardBody(new WatchedReader(source.body.getReader(), { now: clock.now, timers: clock }), {
+    first: bytes("event: message_start\ndata: {}\n\n"),
+    sse: true,
+    clientIdleMs: 100,
+    now: () => clock.now() + stood,
+    timers: clock,
+    onDone: (outcome) => outcomes.push(outcome),
+  });
+  return { source, clock, outcomes, reader: body.getReader(), stall: (ms: number) => stood += ms };
+}
+
+Deno.test("forwardBody gives a client whose wait ran out while relay stood still a grace to ask for more", async () => {
+  const { source, clock, outcomes, reader, stall } = stallableClient();
+  await reader.read();
+  stall(5_000);
+  clock.advance(100);
+  assert.deepEqual(outcomes, [], "the timer fired 5 s late: relay stood still, not the client");
+  assert.deepEqual(clock.armed, [1_000]);
+  const next = reader.read();
+  source.push("event: message_stop\ndata: {}\n\n");
+  await next;
+  const end = reader.read();
+  source.end();
+  assert.equal((await end).done, true);
+  assert.deepEqual(outcomes.map(({ kind }) => kind), ["complete"]);
+});
+
+Deno.test("forwardBody gives up on a client that the grace after relay stood still brings no ask from", () => {
+  const { clock, outcomes, stall } = stallableClient();
+  stall(5_000);
+  clock.advance(100);
+  clock.advance(999);
+  assert.deepEqual(outcomes, []);
+  clock.advance(1);
+  assert.deepEqual(outcomes, [{
+    kind: "client_closed",
+    bytes: "event: message_start\ndata: {}\n\n".length,
+    message: "client read nothing for 100 ms (timeouts.idle)",
+  }]);
+});
+
 Deno.test("forwardBody gives up on no client that keeps asking, however long the source is silent and its keep-alives last", async () => {
   const { source, clock, reader, outcomes } = watchedClient();
   await reader.read();

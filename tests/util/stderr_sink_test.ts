@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { StderrSink } from "../../src/util/stderr_sink.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
+import { settlesWithin } from "../_helpers/settles_within.ts";
 
 const decoder = new TextDecoder();
 
@@ -141,4 +142,29 @@ Deno.test("StderrSink tries again a write stderr was not ready for, and loses no
   assert.equal(await sink.flush(), true);
   assert.deepEqual(written, ["kept\n"]);
   assert.deepEqual(waits, [50, 50]);
+});
+
+Deno.test("StderrSink with gapMs writes the lines that come within the gap after a write together, once it is over", async () => {
+  const stderr = heldStderr();
+  const clock = new FakeClock();
+  const sink = new StderrSink({ write: stderr.write, gapMs: 20, timers: clock });
+  sink.writeLine("one");
+  const first = await stderr.next();
+  assert.equal(first.text, "one\n", "the first line after a quiet spell goes at once");
+  first.take();
+  assert.ok(await settlesWithin(clock.whenArmed(20), 5_000), "the gap starts once the write is taken");
+  sink.writeLine("two");
+  sink.writeLine("three");
+  let written = false;
+  const second = stderr.next().then((write) => (written = true, write));
+  clock.advance(19);
+  await Promise.resolve();
+  assert.equal(written, false, "19 ms after the first write");
+  clock.advance(1);
+  const next = await second;
+  assert.equal(next.text, "two\nthree\n");
+  next.take();
+  await clock.whenArmed(20);
+  clock.advance(20);
+  assert.equal(await sink.flush(), true);
 });

@@ -1,3 +1,4 @@
+import type { ClientRegistry, ClientStatus } from "../../ledger/clients.ts";
 import type { OpenLedger } from "../../ledger/open.ts";
 import type { LedgerState } from "../../ledger/writer.ts";
 import type { ConcurrencyLimiter } from "../../routing/concurrency.ts";
@@ -36,6 +37,19 @@ export interface AdminStatus {
     exchanges: number;
   };
   ledger: LedgerStatus;
+  /**
+   * The clients of `server.auth.tokens` (never their tokens): limits, how spent their windows are, and
+   * this month's spend (UTC) with what requests in flight hold of a budget; empty without named clients.
+   */
+  clients: {
+    name: string;
+    models: string[] | null;
+    rpm: { limit: number; saturation: number } | null;
+    tpm: { limit: number; saturation: number } | null;
+    monthly_budget_usd: number | null;
+    spent_usd: number;
+    held_usd: number;
+  }[];
   providers: {
     name: string;
     type: string;
@@ -86,6 +100,8 @@ export interface StatusSources {
    * clock must be the runtime's monotonic clock (both `performance.now` unless given).
    */
   ledger?: Pick<OpenLedger, "path" | "health">;
+  /** The named clients; left out when relay has none. */
+  clients?: Pick<ClientRegistry, "status">;
   /** When the server started: wall-clock ms, and ms on the runtime's monotonic clock. */
   started: { at: number; monotonic: number };
   /** Wall-clock ms, `Date.now` unless given: turns a monotonic instant into a date. */
@@ -135,6 +151,7 @@ export function adminStatus(sources: StatusSources): AdminStatus {
     },
     server: { in_flight: limiter.inFlight, queued: limiter.queued, exchanges: inFlight.size },
     ledger: _ledger(sources.ledger, ago, (sources.wallClock ?? Date.now)()),
+    clients: (sources.clients?.status() ?? []).map(_client),
     providers: current.router.status().map(_provider),
   };
 }
@@ -157,6 +174,18 @@ function _ledger(
     dropped_total: health.dropped,
     since: _iso(wallNow - forMs),
     for_ms: forMs,
+  };
+}
+
+function _client(client: ClientStatus): AdminStatus["clients"][number] {
+  return {
+    name: client.name,
+    models: client.models ? [...client.models] : null,
+    rpm: client.rpm ?? null,
+    tpm: client.tpm ?? null,
+    monthly_budget_usd: client.monthlyBudgetUsd ?? null,
+    spent_usd: client.spentUsd,
+    held_usd: client.heldUsd,
   };
 }
 
