@@ -1,3 +1,4 @@
+import type { ClientStatus } from "../ledger/clients.ts";
 import type { LedgerHealth, LedgerState } from "../ledger/writer.ts";
 import type { BreakerState } from "../routing/circuit_breaker.ts";
 import type { ConcurrencyLimiter } from "../routing/concurrency.ts";
@@ -17,6 +18,8 @@ export interface MetricsSources {
   configVersion?: () => number;
   /** How the usage ledger's writing goes; left out when relay records no usage. */
   ledger?: () => LedgerHealth;
+  /** The named clients (`server.auth.tokens`); left out or empty when relay has none. */
+  clients?: () => ClientStatus[];
 }
 
 export interface RelayMetricsOptions {
@@ -161,6 +164,7 @@ export class RelayMetrics {
       });
     }
     if (ledger) this.#ledgerMetrics(ledger);
+    if (sources.clients) this.#clientMetrics(sources.clients);
 
     events.listen((event) => {
       switch (event.type) {
@@ -216,6 +220,42 @@ export class RelayMetrics {
       name: "relay_ledger_records_dropped_total",
       help: "Usage records the ledger lost: a database refusing writes, a queue full and unwritable.",
       collect: () => [[{}, ledger().dropped]],
+    });
+  }
+
+  /** Per client, labelled by its name from the config: what dashboards and budget alerts read. */
+  #clientMetrics(clients: () => ClientStatus[]): void {
+    const registry = this.#registry;
+    const budgeted = () => clients().filter((client) => client.monthlyBudgetUsd !== undefined);
+    registry.gauge({
+      name: "relay_client_spent_usd",
+      help: "What each client spent this calendar month (UTC), as this relay counts it, in USD.",
+      labels: ["client"],
+      collect: () => clients().map((client) => [{ client: client.name }, client.spentUsd] as const),
+    });
+    registry.gauge({
+      name: "relay_client_budget_usd",
+      help: "Each budgeted client's monthly_budget_usd.",
+      labels: ["client"],
+      collect: () => budgeted().map((client) => [{ client: client.name }, client.monthlyBudgetUsd!] as const),
+    });
+    registry.gauge({
+      name: "relay_client_held_usd",
+      help: "What each budgeted client's requests in flight may still spend (their worst case), in USD.",
+      labels: ["client"],
+      collect: () => budgeted().map((client) => [{ client: client.name }, client.heldUsd] as const),
+    });
+    registry.gauge({
+      name: "relay_client_window_saturation_ratio",
+      help: "How spent each client's rpm and tpm windows are, 0 to 1.",
+      labels: ["client", "window"],
+      collect: () =>
+        clients().flatMap((client) =>
+          (["rpm", "tpm"] as const).flatMap((window) => {
+            const limit = client[window];
+            return limit ? [[{ client: client.name, window }, limit.saturation] as const] : [];
+          })
+        ),
     });
   }
 

@@ -790,7 +790,7 @@ async function _try(
       };
     }
     if (!response.body) return { kind: "empty", response };
-    const reader = new WatchedReader(response.body.getReader(), {
+    const reader = new WatchedReader(response.body, {
       firstByteMs: Math.max(0, route.timeouts.firstByte - (clock.now() - sentAt)),
       idleMs: route.timeouts.idle,
       signal: upstream.signal,
@@ -1030,7 +1030,7 @@ function _passOn(
     log("upstream_error", { error }).finally(release);
     return maskedHeaders(responseForClient(null, response), kept.attempt.key?.secret);
   }
-  const reader = new WatchedReader(response.body.getReader(), {
+  const reader = new WatchedReader(response.body, {
     firstByteMs: route.timeouts.firstByte,
     idleMs: route.timeouts.idle,
     signal: kept.exchange.upstream.signal,

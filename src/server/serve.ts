@@ -206,6 +206,7 @@ function _mountOperations(
     limiter,
     configVersion: runtime && (() => runtime.current.version),
     ledger: ledgerHealth?.health,
+    clients: options.clients && (() => options.clients!.status()),
   }, options.metrics);
   const scrape = () =>
     new Response(metrics.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });

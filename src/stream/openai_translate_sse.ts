@@ -3,6 +3,7 @@
  * send what it returns, and stop translating once it says the stream is over.
  */
 import { AnswerCutError, BodyCutError } from "./body_cut.ts";
+import { compactReader } from "./compact_reader.ts";
 import { SseDecoder } from "./sse_decode.ts";
 import type { SseEvent } from "./sse_decode.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
@@ -86,7 +87,8 @@ export function translateSse(
   translation: SseTranslation,
   options: TranslateSseOptions = {},
 ): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
+  // An OpenAI-compatible upstream's fetch body: read without a fresh 64 KiB buffer per chunk.
+  const reader = compactReader(body);
   const decoder = new SseDecoder();
   const timers = options.timers ?? realTimers;
   /** A translation's error, told once what it translated before has been read. */

@@ -1,6 +1,7 @@
 import { realTimers, type Timers } from "../util/timers.ts";
 import { StreamTimeoutError, type TimeoutKind } from "./timeouts.ts";
 import { earnsGrace, STALL_GRACE_MS } from "../util/deadline.ts";
+import { type ChunkReader, compactReader } from "./compact_reader.ts";
 
 /** The deadlines of a {@link WatchedReader} and who hears about a missed one. */
 export interface WatchedReaderOptions {
@@ -40,7 +41,7 @@ export interface WatchedReaderOptions {
  *
  * @example
  * ```ts
- * const reader = new WatchedReader(upstream.body!.getReader(), {
+ * const reader = new WatchedReader(upstream.body!, {
  *   firstByteMs: 60_000,
  *   idleMs: 300_000,
  *   onTimeout: (kind) => log.warn("upstream went silent", { kind }),
@@ -49,7 +50,7 @@ export interface WatchedReaderOptions {
  * ```
  */
 export class WatchedReader {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #reader: ChunkReader;
   readonly #options: WatchedReaderOptions;
   readonly #now: () => number;
   readonly #timers: Timers;
@@ -68,8 +69,9 @@ export class WatchedReader {
   /** The graces the outstanding read's deadline had for relay standing still. */
   #graces = 0;
 
-  constructor(reader: ReadableStreamDefaultReader<Uint8Array>, options: WatchedReaderOptions = {}) {
-    this.#reader = reader;
+  /** A body given as a stream is read with {@linkcode compactReader}; a reader is read as it is. */
+  constructor(source: ReadableStream<Uint8Array> | ChunkReader, options: WatchedReaderOptions = {}) {
+    this.#reader = source instanceof ReadableStream ? compactReader(source) : source;
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
     this.#timers = options.timers ?? realTimers;

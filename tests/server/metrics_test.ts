@@ -225,3 +225,27 @@ Deno.test("the ledger's state, records pending, written and dropped are read fro
   Object.assign(health, { state: "locked", pending: 2_000, dropped: 7 });
   assert.deepEqual(scraped(), expected("locked", 2_000, 500, 7));
 });
+
+Deno.test("each client's spend this month, budget, holds and windows are in the metrics, read when scraped", async () => {
+  const upstream = startFakeUpstream();
+  const token = "rly_metrics_client_token_0001";
+  const clients = `  auth:\n    tokens:\n      - name: ci\n        token: ${token}\n        rpm: 4\n` +
+    "        monthly_budget_usd: 5\n      - name: dev\n        token: rly_metrics_client_token_0002\n";
+  await using relay = await startLiveRelay(
+    liveConfig(upstreamProvider("up", upstream.url, [KEY]), clients) +
+      "pricing:\n  claude-sonnet-4-5: { input: 3, output: 15 }\nledger:\n  enabled: false\n",
+    { ledger: true },
+  );
+  await (await postMessage(relay.url, undefined, { "x-api-key": token })).arrayBuffer();
+  await relay.waitForLog((line) => line.msg === "request");
+  const scraped = await scrape(relay.url);
+  const series = (name: string) =>
+    scraped.samples(name).map(({ labels, value }) => [Object.values(labels).join(","), value]);
+  assert.ok((scraped.value("relay_client_spent_usd", { client: "ci" }) ?? 0) > 0, "charged");
+  assert.deepEqual(series("relay_client_spent_usd").map(([client]) => client), ["ci", "dev"]);
+  assert.deepEqual(series("relay_client_budget_usd"), [["ci", 5]], "only budgeted clients");
+  assert.deepEqual(series("relay_client_held_usd"), [["ci", 0]], "nothing in flight");
+  assert.deepEqual(series("relay_client_window_saturation_ratio"), [["ci,rpm", 0.25]]);
+  assert.ok(!(await (await fetch(`${relay.url}/metrics`)).text()).includes(token), "no token");
+  await upstream.close();
+});
