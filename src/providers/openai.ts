@@ -13,6 +13,7 @@ import {
 } from "../stream/openai_to_anthropic.ts";
 import { answerChoice, anthropicMessageFor } from "../stream/openai_to_anthropic_message.ts";
 import { newToolId } from "../stream/openai_tool_ids.ts";
+import { finishFailure } from "../stream/openai_stop_usage.ts";
 import { type ChatCompletion, messageFault } from "../stream/openai_types.ts";
 import { encodeSseEvent } from "../stream/sse_encode.ts";
 import {
@@ -62,8 +63,7 @@ export interface OpenAIProviderOptions {
 export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
   const base = options.baseUrl.replace(/\/+$/, "");
   const doFetch = options.fetch ?? fetch;
-  // OpenAI's reasoning models refuse `max_tokens`; most compatible servers know only that name.
-  const maxTokensField = new URL(base).hostname === "api.openai.com" ? "max_completion_tokens" : "max_tokens";
+  const maxTokensField = _isOpenAI(new URL(base).hostname) ? "max_completion_tokens" : "max_tokens";
   const newMessageId = options.newMessageId ?? (() => `msg_${crypto.randomUUID().replaceAll("-", "")}`);
   return {
     name: options.name,
@@ -122,6 +122,18 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       return Response.json(anthropicMessageFor(read.completion, translation), { headers });
     },
   };
+}
+
+/**
+ * Whether the host is OpenAI's own API: `api.openai.com` or a data-residency host under it
+ * (`eu.api.openai.com`, `us.api.openai.com`, ...). Its reasoning models refuse `max_tokens`; most
+ * compatible servers know only that name. Azure OpenAI is left out: some of its deployments (older
+ * model and API versions) refuse `max_completion_tokens` ("Unrecognized request argument").
+ */
+function _isOpenAI(hostname: string): boolean {
+  // A fully qualified name's final dot names the same host.
+  const host = hostname.endsWith(".") ? hostname.slice(0, -1) : hostname;
+  return host === "api.openai.com" || host.endsWith(".api.openai.com");
 }
 
 /** Chat Completions counts no tokens and lists no models relay could pass on. */
@@ -190,6 +202,8 @@ function _completionIn(
   // relay can retry it or fail over, and the client sees why.
   const choice = isJsonObject(completion) ? answerChoice(completion) : undefined;
   if (!choice) return _bad(`upstream ${name} answered 200 without a choice: ${_excerpt(completion)}`);
+  const failed = finishFailure(choice);
+  if (failed) return { failure: failed };
   const fault = messageFault(choice.message);
   if (fault) {
     return _bad(

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { AnthropicToOpenAI, anthropicToOpenAISse } from "../stream/anthropic_to_openai.ts";
+import { AnthropicToOpenAI, anthropicToOpenAISse, encodeOpenAISse } from "../stream/anthropic_to_openai.ts";
 import { chatCompletionFor } from "../stream/anthropic_to_openai_completion.ts";
 import { BodyCutError } from "../stream/body_cut.ts";
 import {
@@ -9,9 +9,15 @@ import {
   withKeepAlive,
 } from "../stream/keep_alive.ts";
 import { anthropicRequestFor, ChatToAnthropicError } from "../stream/openai_to_anthropic_request.ts";
-import { MAX_WHOLE_ANSWER_BYTES, MAX_WHOLE_ANSWER_MIB, readWhole } from "../stream/translate_whole.ts";
+import {
+  MAX_WHOLE_ANSWER_BYTES,
+  MAX_WHOLE_ANSWER_MIB,
+  readWhole,
+  translateWhole,
+  type WholeText,
+} from "../stream/translate_whole.ts";
 import { copyHeaders, WITHOUT_LENGTH } from "../util/headers.ts";
-import { isJsonObject } from "../util/json.ts";
+import { isJsonObject, type JsonObject } from "../util/json.ts";
 import type { Timers } from "../util/timers.ts";
 import { jsonSyntaxReason, modelProblem, parseJsonBody, readBody, type ReadBodyOptions } from "./body.ts";
 import type { BodyHold } from "./body_budget.ts";
@@ -138,26 +144,58 @@ async function _openaiAnswer(
     const translator = new AnthropicToOpenAI({ created, includeUsage });
     headers.set("content-type", "text/event-stream");
     headers.set("cache-control", "no-cache");
-    const translated = anthropicToOpenAISse(answer.body ?? ReadableStream.from<Uint8Array>([]), translator);
+    const body = answer.body ?? ReadableStream.from<Uint8Array>([]);
+    // Some Anthropic-format servers ignore `stream` and answer with the whole Message.
+    const translated = _isJson(answer)
+      ? translateWhole(
+        body,
+        MAX_WHOLE_ANSWER_BYTES,
+        (whole) => _messageAsStream(whole, translator),
+        (error) => translator.error(error.message, error.errorType).map(encodeOpenAISse),
+      )
+      : anthropicToOpenAISse(body, translator);
     return new Response(withKeepAlive(translated, keepAlive), { headers });
   }
-  let message: unknown;
+  let read: { message: JsonObject } | { problem: string };
   try {
-    const { text, cut } = await readWhole(answer.body, MAX_WHOLE_ANSWER_BYTES);
-    if (cut) {
-      const over = `the upstream's answer is over ${MAX_WHOLE_ANSWER_MIB} MiB`;
-      return openaiErrorResponse(502, `${over}, more than relay translates`, { type: "api_error" });
-    }
-    message = JSON.parse(text);
+    read = _messageIn(await readWhole(answer.body, MAX_WHOLE_ANSWER_BYTES));
   } catch (error) {
     const reason = error instanceof BodyCutError
       ? `the upstream's answer was cut off: ${error.message}`
-      : `the upstream's answer is not JSON: ${
-        error instanceof SyntaxError ? jsonSyntaxReason(error) : String(error)
-      }`;
+      : `the upstream's answer is not JSON: ${String(error)}`;
     return openaiErrorResponse(502, reason, { type: "api_error" });
   }
-  return Response.json(chatCompletionFor(isJsonObject(message) ? message : {}, created), { headers });
+  if ("problem" in read) return openaiErrorResponse(502, read.problem, { type: "api_error" });
+  return Response.json(chatCompletionFor(read.message, created), { headers });
+}
+
+/** Whether relay's answer is JSON (a whole Message), whatever was asked for. */
+function _isJson(answer: Response): boolean {
+  // Media types are case-insensitive (RFC 9110 §8.3.1).
+  return (answer.headers.get("content-type") ?? "").toLowerCase().startsWith("application/json");
+}
+
+/** The chunks a whole Message stands for, or the error chunk that says why it cannot be translated. */
+function _messageAsStream(whole: WholeText, translator: AnthropicToOpenAI): Uint8Array[] {
+  const read = _messageIn(whole);
+  const parts = "message" in read ? translator.message(read.message) : translator.error(read.problem);
+  return parts.map(encodeOpenAISse);
+}
+
+/** The Message in relay's answer, read whole, or why relay cannot translate it. */
+function _messageIn({ text, cut }: WholeText): { message: JsonObject } | { problem: string } {
+  if (cut) {
+    return {
+      problem: `the upstream's answer is over ${MAX_WHOLE_ANSWER_MIB} MiB, more than relay translates`,
+    };
+  }
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch (error) {
+    return { problem: `the upstream's answer is not JSON: ${jsonSyntaxReason(error as SyntaxError)}` };
+  }
+  return { message: isJsonObject(message) ? message : {} };
 }
 
 /**

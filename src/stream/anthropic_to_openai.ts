@@ -92,10 +92,7 @@ export class AnthropicToOpenAI {
     string,
     (translator: AnthropicToOpenAI, payload: JsonObject) => OpenAISsePart[]
   >([
-    ["error", (translator, payload) => {
-      const error = isJsonObject(payload.error) ? payload.error : {};
-      return translator.#fail(String(error.type ?? "api_error"), String(error.message ?? "upstream failed"));
-    }],
+    ["error", (translator, payload) => translator.#error(payload)],
     [
       "message_start",
       (translator, payload) => translator.#start(isJsonObject(payload.message) ? payload.message : {}),
@@ -120,6 +117,23 @@ export class AnthropicToOpenAI {
     }],
     ["message_stop", (translator) => translator.#finish()],
   ]);
+
+  /**
+   * A whole Message, come although a stream was asked for (some Anthropic-format servers ignore
+   * `stream`): the parts its stream would have given, block by block, so the client reads the answer
+   * as it would have streamed. An error object in its place ends the stream as an `error` event does.
+   */
+  message(message: JsonObject): OpenAISsePart[] {
+    if (this.#finished) return [];
+    if (message.type === "error") return this.#error(message);
+    const parts = this.#start(message);
+    const blocks = Array.isArray(message.content) ? message.content : [];
+    for (const [index, block] of blocks.entries()) {
+      if (isJsonObject(block)) parts.push(...this.#blockStart(index, block), ...this.#blockStop(index));
+    }
+    if (typeof message.stop_reason === "string") this.#stopReason = message.stop_reason;
+    return [...parts, ...this.#finish()];
+  }
 
   /** The Anthropic body ended. Without `message_stop` the answer is incomplete, which the client must learn. */
   end(): OpenAISsePart[] {
@@ -205,6 +219,12 @@ export class AnthropicToOpenAI {
     for (const [field, value] of Object.entries(usage)) {
       if (typeof value === "number") this.#usage = { ...this.#usage, [field]: value };
     }
+  }
+
+  /** An Anthropic `error` event's payload, or an error object come whole. */
+  #error(payload: JsonObject): OpenAISsePart[] {
+    const error = isJsonObject(payload.error) ? payload.error : {};
+    return this.#fail(String(error.type ?? "api_error"), String(error.message ?? "upstream failed"));
   }
 
   /** OpenAI's SDK throws on a chunk holding `error`, and its stream then ends; so does this one. */

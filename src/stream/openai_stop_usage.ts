@@ -5,6 +5,7 @@
  * both cache reads and cache writes.
  */
 import type { UsageFallback } from "../providers/types.ts";
+import { type AnthropicFailure, anthropicFailureFor } from "../server/openai_errors.ts";
 import type { AnthropicUsage, ChatUsage } from "./openai_types.ts";
 import { tokenCount } from "./usage_tap.ts";
 
@@ -15,14 +16,17 @@ export type StopReason = "end_turn" | "max_tokens" | "tool_use" | "refusal";
 export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter";
 
 /**
- * The Anthropic `stop_reason` for an OpenAI `finish_reason`. Some compatibles say `stop` after calling
- * tools; a client that is told `end_turn` would never run them, so any tool call makes it `tool_use`.
- * A missing or unknown reason is a normal end.
+ * The Anthropic `stop_reason` for an OpenAI `finish_reason`. Whether the answer holds a tool call
+ * decides `tool_use`, whatever the reason says: some compatibles say `stop` after calling tools, and a
+ * client told `end_turn` would never run them; `tool_calls` with no call would leave a client such as
+ * Claude Code waiting for a tool that never comes. A missing or unknown reason is a normal end; a
+ * failure (`error`) is not a stop reason, see {@linkcode finishFailure}.
  *
  * @example
  * ```ts
  * stopReasonFor("length", false); // "max_tokens"
  * stopReasonFor("stop", true); // "tool_use"
+ * stopReasonFor("tool_calls", false); // "end_turn"
  * ```
  */
 export function stopReasonFor(finishReason: string | null | undefined, sawToolCall: boolean): StopReason {
@@ -31,11 +35,32 @@ export function stopReasonFor(finishReason: string | null | undefined, sawToolCa
       return "max_tokens";
     case "content_filter":
       return "refusal";
-    case "tool_calls":
-    case "function_call":
-      return "tool_use";
   }
   return sawToolCall ? "tool_use" : "end_turn";
+}
+
+/**
+ * The failure a choice that finished with `error` stands for (OpenRouter's mark of an answer its
+ * provider broke off), or `undefined` for any other finish. The choice's own `error` says what went
+ * wrong when it has one; without it the answer fails all the same, as an `api_error`: given a stop
+ * reason, an answer cut off would read as complete.
+ *
+ * @example
+ * ```ts
+ * finishFailure({ finish_reason: "error" });
+ * // { status: 502, type: "api_error", message: 'upstream ended the answer with finish_reason "error", …' }
+ * finishFailure({ finish_reason: "stop" }); // undefined
+ * ```
+ */
+export function finishFailure(
+  choice: { finish_reason?: string | null; error?: unknown },
+): AnthropicFailure | undefined {
+  if (choice.finish_reason !== "error") return undefined;
+  return anthropicFailureFor({ error: choice.error }) ?? {
+    status: 502,
+    type: "api_error",
+    message: 'upstream ended the answer with finish_reason "error", without saying what went wrong',
+  };
 }
 
 /**

@@ -10,7 +10,7 @@ import { translateSse } from "./openai_translate_sse.ts";
 import { answerChoice } from "./openai_to_anthropic_message.ts";
 import { estimateWrittenTokens } from "../routing/token_estimate.ts";
 import type { UsageFallback } from "../providers/types.ts";
-import { answerUsage, stopReasonFor } from "./openai_stop_usage.ts";
+import { answerUsage, finishFailure, stopReasonFor } from "./openai_stop_usage.ts";
 import { AnswerToolIds } from "./openai_tool_ids.ts";
 import {
   type AnthropicEvent,
@@ -193,6 +193,8 @@ export class OpenAIToAnthropic {
       );
     }
     const events = this.#delta(choice.delta ?? {});
+    const failure = this.#finished ? undefined : finishFailure(choice);
+    if (failure) return [...events, ...this.#fail(failure.type, failure.message)];
     if (choice.finish_reason && !this.#finished) {
       this.#finishReason = choice.finish_reason;
       events.push(...this.#startRemainingTools(), ...this.#close());

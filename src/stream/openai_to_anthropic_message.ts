@@ -12,8 +12,9 @@ import { isJsonObject } from "../util/json.ts";
 
 /**
  * The Anthropic Message for a Chat Completions answer whose message `messageFault` (openai_types.ts)
- * found readable. Tool arguments that are not a JSON object (truncated by `max_tokens`, or a model's
- * typo) become `{}`, as Anthropic's SDK reads unparsable streamed input.
+ * found readable, and whose finish `finishFailure` (openai_stop_usage.ts) found no failure: that is the
+ * caller's error to report. Tool arguments that are not a JSON object (truncated by `max_tokens`, or a
+ * model's typo) become `{}`, as Anthropic's SDK reads unparsable streamed input.
  *
  * @example
  * ```ts

@@ -4,7 +4,7 @@
  * Every such read has a limit: an upstream decides how large its answer is, and relay holds the whole
  * of it, several times over while it parses and re-encodes it.
  */
-import { BodyCutError } from "./body_cut.ts";
+import { AnswerCutError, BodyCutError } from "./body_cut.ts";
 import { concatBytes } from "../util/bytes.ts";
 
 /**
@@ -37,8 +37,9 @@ export interface WholeText {
  * `first_byte`; read there, a body that stalls would meet that deadline as if no answer had come. Read
  * here, it runs under the deadlines of a body (`first_byte`, then `idle`), each chunk of `body` answered
  * with an empty chunk, a sign of life, as the SSE translations do. Past `maxBytes`, `body` is cancelled
- * and what came of it translated, marked `cut`. A failure of `body` fails the output; cancelling the
- * output cancels `body`.
+ * and what came of it translated, marked `cut`. A failure of `body` fails the output, but relay's own
+ * answer broken off (an `AnswerCutError`) ends it with what `fail` gives, when given: the output can
+ * still say why, unlike half a body. Cancelling the output cancels `body`.
  *
  * @example
  * ```ts
@@ -51,12 +52,22 @@ export function translateWhole(
   body: ReadableStream<Uint8Array> | null,
   maxBytes: number,
   translate: (whole: WholeText) => Uint8Array[],
+  fail?: (error: AnswerCutError) => Uint8Array[],
 ): ReadableStream<Uint8Array> {
   const reader = _readerOf(body);
   const whole = new _Whole(maxBytes);
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const { value, done } = await reader.read();
+      let read: ReadableStreamReadResult<Uint8Array>;
+      try {
+        read = await reader.read();
+      } catch (error) {
+        if (!(error instanceof AnswerCutError && fail)) throw error;
+        for (const bytes of fail(error)) controller.enqueue(bytes);
+        controller.close();
+        return;
+      }
+      const { value, done } = read;
       if (!done && whole.add(value)) {
         controller.enqueue(new Uint8Array());
         return;

@@ -101,6 +101,28 @@ Deno.test("OpenAI itself gets max_completion_tokens, which its reasoning models 
   assert.equal(body.max_tokens, undefined);
 });
 
+Deno.test("OpenAI's data-residency hosts get max_completion_tokens too; look-alike hosts and Azure get max_tokens", async () => {
+  const fieldFor = async (baseUrl: string) => {
+    const { provider, calls } = recording(() => openaiStream(["[DONE]"]), baseUrl);
+    await provider.send(providerRequest(ASK), KEY);
+    return Object.keys(JSON.parse(String(calls[0].init.body))).filter((name) => name.startsWith("max_"));
+  };
+  for (
+    const host of [
+      "eu.api.openai.com",
+      "us.api.openai.com",
+      "au.api.openai.com",
+      "API.OpenAI.com",
+      "api.openai.com.",
+    ]
+  ) {
+    assert.deepEqual(await fieldFor(`https://${host}/v1`), ["max_completion_tokens"], host);
+  }
+  for (const host of ["notapi.openai.com", "api.openai.com.example.net", "my-resource.openai.azure.com"]) {
+    assert.deepEqual(await fieldFor(`https://${host}/v1`), ["max_tokens"], host);
+  }
+});
+
 /** Whether `sending` rejects as a request the provider cannot serve, with `status` and a message matching `message`. */
 async function assertUnservable(sending: Promise<Response>, status: number, message: RegExp): Promise<void> {
   await assert.rejects(sending, (error: unknown) => {
@@ -347,6 +369,34 @@ Deno.test("unstreamed: a 200 without a choice is a 502 api_error, not an empty f
   const nothingSaid = await provider.send(unstreamed, KEY);
   assert.equal(nothingSaid.status, 200);
   assert.deepEqual((await nothingSaid.json()).content, []);
+});
+
+Deno.test("a 200 whose choice finished with error (OpenRouter's mark) is a failure, streamed or not, not a finished answer", async () => {
+  const unstreamed = providerRequest(ASK.replace('"stream":true', '"stream":false'), { stream: false });
+  const failed = { choices: [{ index: 0, message: { content: "half an ans" }, finish_reason: "error" }] };
+  const { provider } = recording(() => Response.json(failed));
+  const response = await provider.send(unstreamed, KEY);
+  assert.equal(response.status, 502);
+  assert.deepEqual((await response.json()).error, {
+    type: "api_error",
+    message: 'upstream ended the answer with finish_reason "error", without saying what went wrong',
+  });
+  // Streamed, it is an error event before message_start: relay can still retry it.
+  const [event, ...rest] = new SseDecoder().feed(
+    await (await provider.send(providerRequest(ASK), KEY)).bytes(),
+  );
+  assert.equal(event.event, "error");
+  assert.equal(JSON.parse(event.data).error.type, "api_error");
+  assert.deepEqual(rest, []);
+});
+
+Deno.test("a 200 that finished with tool_calls but holds no call is an end_turn, not a tool use without a block", async () => {
+  const unstreamed = providerRequest(ASK.replace('"stream":true', '"stream":false'), { stream: false });
+  const { provider } = recording(() =>
+    Response.json({ choices: [{ index: 0, message: { content: "done" }, finish_reason: "tool_calls" }] })
+  );
+  const message = await (await provider.send(unstreamed, KEY)).json();
+  assert.deepEqual([message.stop_reason, message.content], ["end_turn", [{ type: "text", text: "done" }]]);
 });
 
 Deno.test("a request Chat Completions cannot carry cannot be served: a 400 for the next provider, before any upstream call", async () => {

@@ -453,6 +453,99 @@ Deno.test("an unstreamed answer over 32 MiB is a 502 saying so, read no further"
   assert.ok(answer.cancelled && answer.unread > 0, "the upstream's answer is never read to its end");
 });
 
+/** A whole Anthropic Message, as a server that ignores `stream` answers a streamed request. */
+const WHOLE_MESSAGE = {
+  id: "msg_9",
+  type: "message",
+  role: "assistant",
+  model: "claude-sonnet-4-5",
+  content: [
+    { type: "text", text: "Checking." },
+    { type: "tool_use", id: "toolu_01", name: "get_weather", input: { city: "Paris" } },
+  ],
+  stop_reason: "tool_use",
+  stop_sequence: null,
+  usage: { input_tokens: 5, output_tokens: 6 },
+};
+
+Deno.test("a streamed request answered with a whole Message gets the chunks its stream would have, logged complete", async () => {
+  const upstream = startFakeUpstream(() => Response.json(WHOLE_MESSAGE));
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  const stream = client(relay).chat.completions.stream({
+    model: "claude-sonnet-4-5",
+    messages: [{ role: "user", content: "weather in Paris?" }],
+    tools: TOOLS,
+    stream_options: { include_usage: true },
+  });
+  const roles: unknown[] = [];
+  stream.on("chunk", (part) => part.choices[0]?.delta.role && roles.push(part.choices[0].delta.role));
+  const completion = await stream.finalChatCompletion();
+  assert.deepEqual(roles, ["assistant"]);
+  assert.equal(completion.id, "chatcmpl-msg_9");
+  assert.equal(completion.choices[0].finish_reason, "tool_calls");
+  assert.equal(completion.choices[0].message.content, "Checking.");
+  assert.deepEqual(completion.choices[0].message.tool_calls, [
+    { id: "toolu_01", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } },
+  ]);
+  assert.deepEqual(completion.usage, {
+    prompt_tokens: 5,
+    completion_tokens: 6,
+    total_tokens: 11,
+    prompt_tokens_details: { cached_tokens: 0 },
+  });
+  const log = await relay.nextRequestLog();
+  assert.deepEqual([log.path, log.status, log.outcome], ["/v1/messages", 200, "complete"]);
+  await upstream.close();
+});
+
+Deno.test("a whole Message to a streamed request that breaks off ends the stream with an error chunk saying so", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() =>
+    stream.response({ headers: { "content-type": "application/json" } })
+  );
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  stream.push(JSON.stringify(WHOLE_MESSAGE).slice(0, 60));
+  const answer = postChat(relay, HELLO);
+  await stream.whenRead();
+  stream.fail(new Error("connection reset"));
+  const response = await answer;
+  assert.equal(response.headers.get("content-type"), "text/event-stream");
+  const parts = (await response.text()).split("\n\n").filter(Boolean);
+  assert.equal(parts.length, 1, "nothing of half a Message");
+  const { error } = JSON.parse(parts[0].slice("data: ".length));
+  assert.equal(error.type, "api_error");
+  assert.match(error.message, /^upstream upstream failed: /);
+  assert.equal((await relay.nextRequestLog()).outcome, "upstream_failed");
+  assert.deepEqual(relay.logs.filter((line) => line.msg === "unhandled"), []);
+  await upstream.close();
+});
+
+Deno.test("a whole Message to a streamed request that is not JSON, or over 32 MiB, ends the stream with an error chunk", async () => {
+  const answers = [
+    () => new Response('{"id":"msg_1",', { headers: { "content-type": "application/json" } }),
+    () =>
+      new Response(largeBody(33, { head: '{"id":"msg_1","content":[{"type":"text","text":"' }).body, {
+        headers: { "content-type": "application/json" },
+      }),
+  ];
+  for (
+    const [answer, message] of [
+      [answers[0], /^the upstream's answer is not JSON: /],
+      [answers[1], /^the upstream's answer is over 32 MiB, more than relay translates$/],
+    ] as const
+  ) {
+    await using relay = startTestRelay({
+      provider: { name: "whole", type: "test", send: () => Promise.resolve(answer()) },
+      tokens: [TOKEN],
+    });
+    const parts = (await (await postChat(relay, HELLO)).text()).split("\n\n").filter(Boolean);
+    assert.equal(parts.length, 1);
+    const { error } = JSON.parse(parts[0].slice("data: ".length));
+    assert.equal(error.type, "api_error");
+    assert.match(error.message, message);
+  }
+});
+
 /** A whole Anthropic answer, as one chunk. */
 const ANSWER_EVENTS = [
   ["message_start", {
@@ -613,6 +706,26 @@ Deno.test("a field the front door reads with the wrong type is a 400 naming it, 
     }, JSON.stringify(fields));
   }
   assert.equal(upstream.requests.length, 0, "nothing was sent on");
+  await upstream.close();
+});
+
+Deno.test("a user message with no text is a 400 naming it, in OpenAI's shape, and goes nowhere", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  const history = [{ role: "user", content: "a" }, { role: "assistant", content: "b" }];
+  for (const content of ["", [{ type: "text", text: "" }]]) {
+    const response = await postChat(relay, { ...HELLO, messages: [...history, { role: "user", content }] });
+    assert.equal(response.status, 400, JSON.stringify(content));
+    assert.deepEqual(await response.json(), {
+      error: {
+        message: "messages[2].content: a user message must not be empty (Anthropic refuses empty text)",
+        type: "invalid_request_error",
+        param: "messages[2].content",
+        code: null,
+      },
+    });
+  }
+  assert.equal(upstream.requests.length, 0);
   await upstream.close();
 });
 

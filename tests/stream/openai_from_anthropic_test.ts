@@ -4,11 +4,14 @@ import assert from "node:assert/strict";
 import {
   AnthropicToOpenAI,
   anthropicToOpenAISse,
+  encodeOpenAISse,
   type OpenAISsePart,
 } from "../../src/stream/anthropic_to_openai.ts";
 import { chatCompletionFor } from "../../src/stream/anthropic_to_openai_completion.ts";
 import { encodeSseEvent } from "../../src/stream/sse_encode.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import { concatBytes } from "../../src/util/bytes.ts";
+import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
 import { GOLDEN_NAMES, loadGolden, splitAwkwardly } from "../_helpers/golden.ts";
 
 const CREATED = 1767225600;
@@ -240,4 +243,111 @@ Deno.test("an unstreamed Message becomes a chat.completion", () => {
       },
     },
   );
+});
+
+/** A completion with its tool calls' arguments parsed, for comparing answers whatever their spacing. */
+function _parsedArguments(completion: OpenAI.ChatCompletion) {
+  return {
+    ...completion,
+    choices: completion.choices.map((choice) => ({
+      ...choice,
+      message: {
+        ...choice.message,
+        tool_calls: choice.message.tool_calls?.map((call) =>
+          call.type === "function"
+            ? { ...call, function: { ...call.function, arguments: JSON.parse(call.function.arguments) } }
+            : call
+        ),
+      },
+    })),
+  };
+}
+
+/** A whole Message through {@linkcode AnthropicToOpenAI.message}, as the bytes the client gets. */
+function wholeTranslated(message: Record<string, unknown>, includeUsage = true): string {
+  const translator = new AnthropicToOpenAI({ created: CREATED, includeUsage });
+  return new TextDecoder().decode(concatBytes(translator.message(message).map(encodeOpenAISse)));
+}
+
+Deno.test("a Message come whole to a streamed request reads, to OpenAI's SDK, as its stream would have", async () => {
+  for (const name of GOLDEN_NAMES.filter((name) => name !== "error_mid")) {
+    const { message } = assembleAnthropicStream(new SseDecoder().feed(await loadGolden(name)));
+    const whole = await sdkStream(wholeTranslated(message)).finalChatCompletion();
+    const streamed = await sdkStream(await _expected(name)).finalChatCompletion();
+    // A whole Message holds tool input parsed: its arguments are the same JSON, re-serialized.
+    assert.deepEqual(_parsedArguments(whole), _parsedArguments(streamed), name);
+    const unstreamed = chatCompletionFor(message, CREATED) as unknown as OpenAI.ChatCompletion;
+    assert.deepEqual(
+      [
+        whole.choices[0].message.content || null,
+        whole.choices[0].message.tool_calls,
+        whole.choices[0].finish_reason,
+      ],
+      [
+        unstreamed.choices[0].message.content || null,
+        unstreamed.choices[0].message.tool_calls,
+        unstreamed.choices[0].finish_reason,
+      ],
+      `${name}: the same answer as unstreamed`,
+    );
+  }
+});
+
+Deno.test("a whole Message becomes the role chunk, its content and tool calls, the finish, the usage chunk and [DONE]", () => {
+  const text = wholeTranslated({
+    id: "msg_9",
+    type: "message",
+    role: "assistant",
+    model: "claude-x",
+    content: [
+      { type: "thinking", thinking: "hmm", signature: "sig" },
+      { type: "text", text: "Checking." },
+      { type: "tool_use", id: "toolu_01", name: "get_weather", input: { city: "Paris" } },
+    ],
+    stop_reason: "tool_use",
+    usage: { input_tokens: 5, output_tokens: 6 },
+  });
+  const envelope = {
+    id: "chatcmpl-msg_9",
+    object: "chat.completion.chunk",
+    created: CREATED,
+    model: "claude-x",
+  };
+  const choice = (delta: unknown, finish: string | null = null) => ({
+    ...envelope,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  });
+  const call = {
+    index: 0,
+    id: "toolu_01",
+    type: "function",
+    function: { name: "get_weather", arguments: "" },
+  };
+  assert.deepEqual(
+    text.split("\n\n").filter(Boolean),
+    [
+      choice({ role: "assistant", content: "" }),
+      choice({ content: "Checking." }),
+      choice({ tool_calls: [call] }),
+      choice({ tool_calls: [{ index: 0, function: { arguments: '{"city":"Paris"}' } }] }),
+      choice({}, "tool_calls"),
+      {
+        ...envelope,
+        choices: [],
+        usage: {
+          prompt_tokens: 5,
+          completion_tokens: 6,
+          total_tokens: 11,
+          prompt_tokens_details: { cached_tokens: 0 },
+        },
+      },
+    ].map((data) => `data: ${JSON.stringify(data)}`).concat("data: [DONE]"),
+  );
+});
+
+Deno.test("an error object come whole instead of a Message ends the stream with an error chunk", () => {
+  const text = wholeTranslated({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } });
+  assert.deepEqual(JSON.parse(text.slice("data: ".length)), {
+    error: { message: "Overloaded", type: "overloaded_error", param: null, code: null },
+  });
 });

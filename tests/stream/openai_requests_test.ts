@@ -451,6 +451,40 @@ Deno.test("OpenAI requests: defaults and refusals", () => {
   refused({ response_format: { type: "json_schema" } }, /^response_format\.json_schema: expected an object/);
 });
 
+Deno.test("OpenAI requests: empty text parts are dropped; a user message left empty is refused, naming it", () => {
+  const history = [{ role: "user", content: "a" }, { role: "assistant", content: "b" }];
+  const request = (content: unknown) =>
+    anthropicRequestFor({ model: "m", messages: [...history, { role: "user", content }] });
+  assert.deepEqual(request([{ type: "text", text: "" }, { type: "text", text: "hi" }]).messages, [
+    { role: "user", content: [{ type: "text", text: "a" }] },
+    { role: "assistant", content: [{ type: "text", text: "b" }] },
+    { role: "user", content: [{ type: "text", text: "hi" }] },
+  ]);
+  const image = { type: "image_url", image_url: { url: "https://example.com/a.png" } };
+  assert.deepEqual((request([{ type: "text", text: "" }, image]).messages as unknown[]).at(-1), {
+    role: "user",
+    content: [{ type: "image", source: { type: "url", url: "https://example.com/a.png" } }],
+  });
+  // Dropped, the last turn would be the assistant's, which Anthropic continues instead of answering.
+  for (const content of ["", [{ type: "text", text: "" }], []]) {
+    assert.throws(() => request(content), (error: unknown) => {
+      assert.ok(error instanceof ChatToAnthropicError);
+      assert.equal(error.param, "messages[2].content");
+      assert.equal(
+        error.message,
+        "messages[2].content: a user message must not be empty (Anthropic refuses empty text)",
+      );
+      return true;
+    }, JSON.stringify(content));
+  }
+  // Dropped between two assistant messages, it would make one turn of them.
+  assert.throws(
+    () =>
+      anthropicRequestFor({ model: "m", messages: [...history, { role: "user", content: "" }, history[1]] }),
+    /^ChatToAnthropicError: messages\[2\]\.content: a user message must not be empty/,
+  );
+});
+
 Deno.test("OpenAI requests: a JSON schema response_format becomes structured output; other formats are ignored", () => {
   const schema = { type: "object", properties: { name: { type: "string" } }, required: ["name"] };
   const request = (response_format: unknown) =>

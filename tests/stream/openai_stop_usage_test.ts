@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   answerUsage,
   anthropicUsageFor,
+  finishFailure,
   finishReasonFor,
   openaiUsageFor,
   stopReasonFor,
@@ -17,11 +18,33 @@ Deno.test("finish_reason -> stop_reason, tool calls winning over a plain stop", 
     ["length", true, "max_tokens"],
     ["tool_calls", true, "tool_use"],
     ["function_call", true, "tool_use"],
+    // No tool_use block to run: a client told tool_use would wait for one.
+    ["tool_calls", false, "end_turn"],
+    ["function_call", false, "end_turn"],
     ["content_filter", false, "refusal"],
     ["eos", false, "end_turn"],
   ];
   for (const [finish, sawTool, expected] of cases) {
     assert.equal(stopReasonFor(finish, sawTool), expected, `${finish} (tools: ${sawTool})`);
+  }
+});
+
+Deno.test("finish_reason error is a failure, told by the choice's error when it has one; no other finish is", () => {
+  assert.deepEqual(finishFailure({ finish_reason: "error" }), {
+    status: 502,
+    type: "api_error",
+    message: 'upstream ended the answer with finish_reason "error", without saying what went wrong',
+  });
+  assert.deepEqual(
+    finishFailure({ finish_reason: "error", error: { message: "Rate limited upstream", code: 429 } }),
+    { status: 429, type: "rate_limit_error", message: "Rate limited upstream" },
+  );
+  for (const finish of ["stop", "length", "tool_calls", "content_filter", null, undefined]) {
+    assert.equal(
+      finishFailure({ finish_reason: finish, error: { message: "x" } }),
+      undefined,
+      String(finish),
+    );
   }
 });
 

@@ -478,6 +478,39 @@ Deno.test("how a stream ends: [DONE], a finish without [DONE], a cut, a non-JSON
     const { error } = assembled(run([{ error: { message: "slow down", code: 429 } }]));
     assert.deepEqual(error, { type: "rate_limit_error", message: "slow down" });
   });
+  await t.step(
+    "finish_reason tool_calls without a call: end_turn, not a tool use no block stands for",
+    () => {
+      const { message } = assembled(run([delta({ content: "done" }, "tool_calls"), "[DONE]"]));
+      assert.deepEqual([message.stop_reason, message.content.map((block: { type: string }) => block.type)], [
+        "end_turn",
+        ["text"],
+      ]);
+    },
+  );
+  await t.step(
+    "finish_reason error (OpenRouter's) without an error object: an error event after the text",
+    () => {
+      const events = run([delta({ content: "half an ans" }), delta({}, "error"), "[DONE]"], { eof: true });
+      const { message, error } = assembled(events);
+      assert.equal(message.content[0].text, "half an ans");
+      assert.deepEqual(error, {
+        type: "api_error",
+        message: 'upstream ended the answer with finish_reason "error", without saying what went wrong',
+      });
+      assert.equal(events.filter((event) => event.type === "message_delta").length, 0, "no stop reason");
+    },
+  );
+  await t.step("finish_reason error with the choice's own error: its message and type", () => {
+    const failed = {
+      index: 0,
+      delta: {},
+      finish_reason: "error",
+      error: { message: "Provider disconnected", code: 502 },
+    };
+    const { error } = assembled(run([delta({ content: "half" }), { choices: [failed] }]));
+    assert.deepEqual(error, { type: "api_error", message: "Provider disconnected" });
+  });
 });
 
 Deno.test("an unstreamed completion becomes the same Message a stream would", () => {

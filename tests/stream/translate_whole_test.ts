@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { AnswerCutError } from "../../src/stream/body_cut.ts";
 import { readWhole, translateWhole, type WholeText } from "../../src/stream/translate_whole.ts";
 import { largeBody } from "../_helpers/large_body.ts";
 
@@ -52,4 +53,37 @@ Deno.test("readWhole throws a failure of the body as it came", async () => {
     pull: (controller) => controller.error(new Error("connection reset")),
   });
   await assert.rejects(readWhole(body, MIB), /connection reset/);
+});
+
+Deno.test("translateWhole ends with what fail gives for relay's own answer broken off; any other failure fails it", async () => {
+  const failing = (error: Error) => {
+    let sent = false;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent) return controller.error(error);
+        sent = true;
+        controller.enqueue(new TextEncoder().encode('{"id":'));
+      },
+    });
+  };
+  const translate = () => [new TextEncoder().encode("whole")];
+  const fail = (
+    error: AnswerCutError,
+  ) => [new TextEncoder().encode(`failed: ${error.errorType} ${error.message}`)];
+  const cut = translateWhole(
+    failing(new AnswerCutError("upstream stalled", "timeout_error")),
+    MIB,
+    translate,
+    fail,
+  );
+  const chunks = (await Array.fromAsync(cut)).map((chunk) => new TextDecoder().decode(chunk));
+  assert.deepEqual(chunks, ["", "failed: timeout_error upstream stalled"]);
+  const other = translateWhole(failing(new Error("connection reset")), MIB, translate, fail);
+  await assert.rejects(Array.fromAsync(other), /connection reset/);
+  const unasked = translateWhole(
+    failing(new AnswerCutError("upstream stalled", "timeout_error")),
+    MIB,
+    translate,
+  );
+  await assert.rejects(Array.fromAsync(unasked), AnswerCutError);
 });
