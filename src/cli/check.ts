@@ -1,6 +1,10 @@
 import { Command } from "@commander-js/extra-typings";
+import { ConfigError } from "../config/errors.ts";
 import { resolveConfig } from "../config/resolve.ts";
+import type { Config } from "../config/schema.ts";
 import { summarizeConfig } from "../config/summary.ts";
+import { ledgerPath } from "../ledger/open.ts";
+import { whyUnwritable } from "../ledger/unwritable.ts";
 import { systemEnvironment } from "../providers/registry.ts";
 import { routesFromConfig } from "../routing/routes.ts";
 import { reportConfigError } from "./_config_error.ts";
@@ -21,9 +25,26 @@ export function checkCommand(setExitCode: (code: number) => void) {
         const resolved = await resolveConfig({ flag: options.config });
         // Building the providers finds their credentials, so a missing AWS or Google one fails here too.
         routesFromConfig(resolved.config, resolved.path, systemEnvironment, resolved.locate);
+        // relay serve refuses to start over a ledger a config file asks for; on the built-in defaults it
+        // starts without recording usage, and says so.
+        const ledger = _ledgerProblem(
+          resolved.config,
+          resolved.path === undefined
+            ? _NO_FILE_HINT
+            : "set ledger.path to a writable file, or ledger.enabled: false",
+        );
+        if (ledger !== undefined && resolved.path !== undefined) {
+          const at = resolved.config.ledger.path === undefined ? undefined : ["ledger", "path"];
+          throw new ConfigError(resolved.path, [{
+            path: "ledger.path",
+            ...(at && resolved.locate?.(at)),
+            message: ledger,
+          }]);
+        }
         if (resolved.banner) console.log(resolved.banner);
         console.log(summarizeConfig(resolved.config, resolved.path));
         for (const warning of resolved.warnings) console.error(`warning: ${warning}`);
+        if (ledger !== undefined) console.error(`warning: ${ledger}`);
         console.log(
           resolved.path ? `\n${resolved.path} is valid.` : "\nNo config file; the defaults above are valid.",
         );
@@ -31,4 +52,27 @@ export function checkCommand(setExitCode: (code: number) => void) {
         setExitCode(reportConfigError(error));
       }
     });
+}
+
+/** What to do about a default ledger that cannot be made, as `relay serve` says it. */
+const _NO_FILE_HINT = "so relay serve records no usage: make its folder writable, or write a config file " +
+  "(relay init) with ledger.path or ledger.enabled: false";
+
+/**
+ * Why `relay serve` could not open the config's ledger on this machine as it is now, with `hint`, or
+ * `undefined` when nothing says it could not. Only looked at: `check` creates neither the file nor its
+ * folder.
+ */
+function _ledgerProblem(config: Config, hint: string): string | undefined {
+  if (!config.ledger.enabled) return undefined;
+  let path: string;
+  try {
+    path = ledgerPath(config.ledger.path, (name) => Deno.env.get(name));
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems[0].message;
+    throw error;
+  }
+  const why = whyUnwritable(path);
+  if (why === undefined) return undefined;
+  return `relay serve cannot open its usage ledger ${path}: ${why} (${hint})`;
 }

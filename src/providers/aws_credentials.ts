@@ -91,15 +91,29 @@ interface _CredentialsFile {
   sections?: Map<string, Map<string, string>>;
 }
 
+/**
+ * Where the shared credentials file is, as the AWS CLI finds it: `AWS_SHARED_CREDENTIALS_FILE` (a leading
+ * `~/` read as the home folder), else `~/.aws/credentials`; `undefined` when neither says where. One
+ * answer for the Bedrock provider and for `relay init`, which lists the file's profiles.
+ *
+ * @example
+ * ```ts
+ * awsCredentialsPath((name) => ({ HOME: "/home/me", AWS_SHARED_CREDENTIALS_FILE: "~/aws/creds" })[name]);
+ * // "/home/me/aws/creds"
+ * ```
+ */
+export function awsCredentialsPath(env: (name: string) => string | undefined): string | undefined {
+  const home = homeFolder(env);
+  const configured = env("AWS_SHARED_CREDENTIALS_FILE");
+  if (configured) return expandHome(configured, home) ?? configured;
+  return home && join(home, ".aws", "credentials");
+}
+
 function _credentialsFile(
   env: (name: string) => string | undefined,
   readFile: (path: string) => string | undefined,
 ): _CredentialsFile {
-  const home = homeFolder(env);
-  const configured = env("AWS_SHARED_CREDENTIALS_FILE");
-  const path = configured
-    ? expandHome(configured, home) ?? configured
-    : home && join(home, ".aws", "credentials");
+  const path = awsCredentialsPath(env);
   if (!path) return {};
   let text: string | undefined;
   try {

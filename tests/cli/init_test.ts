@@ -168,7 +168,7 @@ Deno.test("relay init --yes still names flags with no default, and refuses bad v
   const cases: [string[], RegExp][] = [
     [["--provider", "anthropic-compatible"], /--yes still needs --base-url, --key/],
     [["--provider", "anthropic"], /--yes still needs --key/],
-    [["--provider", "vertex"], /--yes still needs --project, --credentials-file/],
+    [["--provider", "vertex"], /--yes still needs --credentials-file, --project/],
     [["--provider", "nope"], /--provider: unknown provider nope: expected anthropic, anthropic-compatible/],
     [["--provider", "mock", "--port", "abc"], /--port: expected a port number from 1 to 65535/],
     [["--provider", "anthropic,zai", "--key", KEY], /--key: several providers take it \(anthropic, zai\)/],

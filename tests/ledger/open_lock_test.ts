@@ -79,7 +79,8 @@ Deno.test("a ledger removed while another process holds its folder's lock is reo
       {
         state: "locked",
         pending: 2,
-        error: `${folder.path} is locked by another writer (another relay sharing it?)`,
+        error:
+          `${folder.path} is locked: another process holds its lock (another relay sharing the ledger? lslocks lists the holders)`,
       },
     );
     assert.equal(await turned(url), "turned");
@@ -104,7 +105,8 @@ Deno.test("a ledger removed while another process holds its folder's lock is reo
     { msg: "ledger file was removed or replaced; reopening it", error: undefined },
     {
       msg: "ledger locked by another writer; batches wait",
-      error: `${folder.path} is locked by another writer (another relay sharing it?)`,
+      error:
+        `${folder.path} is locked: another process holds its lock (another relay sharing the ledger? lslocks lists the holders)`,
     },
   ], "the warning says whose lock: the folder's, which a process other than a relay may hold");
 });
@@ -124,6 +126,6 @@ Deno.test("as relay stops, a removed ledger whose folder another process holds d
   assert.equal(ledger.health!().dropped, 1);
   assert.equal(
     lines.at(-1)?.reason,
-    `${folder.path} is locked by another writer (another relay sharing it?)`,
+    `${folder.path} is locked: another process holds its lock (another relay sharing the ledger? lslocks lists the holders)`,
   );
 });

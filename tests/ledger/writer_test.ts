@@ -270,7 +270,8 @@ Deno.test("health tells the state of the writing, why the last try failed, since
   failing = false;
   locked = true;
   timers.advance(1_000);
-  const lock = "ledger.db is locked by another writer (another relay sharing it?)";
+  const lock =
+    "ledger.db is locked: another process holds its lock (another relay sharing the ledger? lslocks lists the holders)";
   assert.deepEqual(health(), {
     state: "locked",
     error: lock,

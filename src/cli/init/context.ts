@@ -12,6 +12,7 @@ import { homeFolder } from "../../util/home.ts";
 import { decodeConfigText } from "../../config/load.ts";
 import { canPrompt, plainReporter, type Prompter, type Reporter, terminalPrompter } from "../_prompts.ts";
 import { offeredKinds } from "./providers.ts";
+import { awsCredentialsPath } from "../../providers/aws_credentials.ts";
 import { readCredentialsFile } from "../../providers/credentials_file.ts";
 
 /** The flags of `relay init`, as commander parses them. */
@@ -36,6 +37,8 @@ export interface InitOptions {
 /** One run's state, passed to every question; questions note there the flags that are missing or wrong. */
 export interface InitContext {
   env: EnvLookup;
+  /** The folder relay init runs in, which a path answered is read from. */
+  cwd: string;
   path: string;
   source: ConfigSource;
   /** The file's text when it exists: it is edited, not overwritten. */
@@ -57,13 +60,14 @@ export interface InitContext {
 export async function loadContext(options: InitOptions, signal: AbortSignal): Promise<InitContext> {
   const env: EnvLookup = (name) => Deno.env.get(name);
   const home = homeFolder(env);
-  const inCwd = join(Deno.cwd(), "relay.yaml");
+  const cwd = Deno.cwd();
+  const inCwd = join(cwd, "relay.yaml");
   // Counting every candidate but ./relay.yaml as present makes the XDG path the fallback, so the file
   // written is the one relay will find.
   const { path, source } = findConfigPath({
     flag: options.config,
     env,
-    cwd: Deno.cwd(),
+    cwd,
     home,
     exists: (candidate) => candidate !== inCwd || isFile(candidate),
   }) ?? _noPlace();
@@ -71,11 +75,12 @@ export async function loadContext(options: InitOptions, signal: AbortSignal): Pr
   const prompter = !options.yes && canPrompt() ? await terminalPrompter(signal) : undefined;
   return {
     env,
+    cwd,
     path,
     source,
     existing,
     before: existing === undefined ? { providers: [] } : readSetup(existing, path),
-    awsProfiles: _awsProfiles(env, home),
+    awsProfiles: _awsProfiles(env),
     prompter,
     out: prompter ?? plainReporter,
     yes: options.yes === true,
@@ -102,9 +107,12 @@ function _noPlace(): never {
   );
 }
 
-/** The profiles relay can use: sections of the shared credentials file, where its static keys live. */
-function _awsProfiles(env: EnvLookup, home: string | undefined): string[] {
-  const file = env("AWS_SHARED_CREDENTIALS_FILE") || (home && join(home, ".aws", "credentials"));
+/**
+ * The profiles relay can use: sections of the shared credentials file, where its static keys live,
+ * found where the Bedrock provider finds it.
+ */
+function _awsProfiles(env: EnvLookup): string[] {
+  const file = awsCredentialsPath(env);
   if (!file) return [];
   try {
     return [...readCredentialsFile(file).matchAll(/^\s*\[\s*([^\]]+?)\s*\]\s*$/gm)].map((match) => match[1]);

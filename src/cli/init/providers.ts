@@ -3,8 +3,11 @@
  * place to read (or extend) before the questions that use them.
  */
 import { expandString } from "../../config/env_expand.ts";
+import { pathInConfig } from "../../config/find.ts";
 import { configSchema, PROVIDER_TYPES, type ProviderType } from "../../config/schema.ts";
+import { readCredentialsFile } from "../../providers/credentials_file.ts";
 import { modelMapProblems } from "../../routing/model_map.ts";
+import { homeFolder } from "../../util/home.ts";
 import type { Choice } from "../_prompts.ts";
 import type { InitContext } from "./context.ts";
 
@@ -15,12 +18,17 @@ export type Field = "base_url" | "region" | "project" | "credentials_file" | "aw
 interface _FieldQuestion {
   field: Field;
   message: string;
-  /** The answer offered for a new provider; `""` leaves the field out, `undefined` means none can be guessed. */
-  suggest: (context: InitContext) => string | undefined;
+  /**
+   * The answer offered for a new provider, given its answers so far; `""` leaves the field out,
+   * `undefined` means none can be guessed.
+   */
+  suggest: (context: InitContext, answers: Partial<Record<Field, string>>) => string | undefined;
   /** Set only by its flag: asking would be noise for nearly everyone. */
   flagOnly?: true;
   /** Named choices instead of free text; the value `""` leaves the field out. */
   choices?: (context: InitContext) => Choice<string>[];
+  /** A file on this machine: answered from the folder init runs in, written as the config reads it. */
+  path?: true;
 }
 
 /** What `relay init` knows about one provider type. Offering a new type is one entry in {@linkcode _KINDS}. */
@@ -155,22 +163,25 @@ const _KINDS: readonly ProviderKind[] = [
     label: "Google Vertex AI",
     hint: "a Google Cloud service account",
     key: "none",
+    // The file first: the project it names is offered next.
     fields: [
+      {
+        field: "credentials_file",
+        message: "Service-account JSON file",
+        path: true,
+        suggest: (context) => context.env("GOOGLE_APPLICATION_CREDENTIALS") || undefined,
+      },
       {
         field: "project",
         message: "Google Cloud project id",
-        suggest: (context) =>
-          context.env("ANTHROPIC_VERTEX_PROJECT_ID") || context.env("GOOGLE_CLOUD_PROJECT") || undefined,
+        suggest: (context, answers) =>
+          context.env("ANTHROPIC_VERTEX_PROJECT_ID") || _serviceAccountProject(context, answers) ||
+          context.env("GOOGLE_CLOUD_PROJECT") || undefined,
       },
       {
         field: "region",
         message: "Vertex region (a region, global, us or eu)",
         suggest: (context) => context.env("CLOUD_ML_REGION") || "global",
-      },
-      {
-        field: "credentials_file",
-        message: "Service-account JSON file",
-        suggest: (context) => context.env("GOOGLE_APPLICATION_CREDENTIALS") || undefined,
       },
     ],
     models: "claude-sonnet-4-5=claude-sonnet-4-5@20250929",
@@ -212,6 +223,28 @@ const _KINDS: readonly ProviderKind[] = [
     fields: [],
   },
 ];
+
+/**
+ * The `project_id` of the service-account file relay will read: the one answered (written as the
+ * config reads it, from its folder), else `$GOOGLE_APPLICATION_CREDENTIALS`; `undefined` when there is
+ * none, or it cannot be read or holds no project.
+ */
+function _serviceAccountProject(
+  context: InitContext,
+  answers: Partial<Record<Field, string>>,
+): string | undefined {
+  const answered = answers.credentials_file;
+  const file = answered === undefined
+    ? context.env("GOOGLE_APPLICATION_CREDENTIALS")
+    : pathInConfig(answered, context.path, homeFolder(context.env));
+  if (!file) return undefined;
+  try {
+    const project = JSON.parse(readCredentialsFile(file))?.project_id;
+    return typeof project === "string" && project.trim() !== "" ? project.trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The types this build of relay serves, in the order they are offered. */
 export function offeredKinds(): ProviderKind[] {

@@ -7,6 +7,7 @@ import { STRATEGY_NAMES } from "../../routing/strategies/types.ts";
 import { maskSecret } from "../../util/mask.ts";
 import type { Choice, Prompter } from "../_prompts.ts";
 import type { InitContext, InitOptions } from "./context.ts";
+import { pathForConfig } from "./answered_path.ts";
 import { answerQuestion, FIELD_FLAGS, type ScopedFlags, scopeFlags } from "./flags.ts";
 import {
   fieldProblem,
@@ -99,7 +100,7 @@ async function _askProvider(
   for (const question of kind.fields) {
     const given = flags.fields[question.field].get(setup.name);
     if (question.flagOnly && given === undefined) continue;
-    const current = old ? old[question.field] ?? "" : question.suggest(context);
+    const current = old ? old[question.field] ?? "" : question.suggest(context, setup);
     const validate = (value: string) => fieldProblem(kind.type, question.field, value);
     const answer = await answerQuestion(context, {
       flag: FIELD_FLAGS[question.field].flag,
@@ -118,7 +119,11 @@ async function _askProvider(
     if (answer === undefined) continue;
     const leaveOut = answer === "" || (!old && answer === schemaDefault(kind.type, question.field));
     if (leaveOut) delete setup[question.field];
-    else setup[question.field] = answer;
+    // The file's own value, kept, is read from its folder already; a flag or a new answer from the folder
+    // init runs in.
+    else if (question.path && (given !== undefined || answer !== old?.[question.field])) {
+      setup[question.field] = pathForConfig(answer, context.path, context.cwd);
+    } else setup[question.field] = answer;
   }
   const keyFlag = flags.key.get(setup.name);
   if (kind.key === "asked" || kind.key === "optional" || keyFlag !== undefined || old?.key !== undefined) {

@@ -1,0 +1,102 @@
+/** `relay check` refuses a ledger `relay serve` could not open, as serve would, and creates nothing. */
+import assert from "node:assert/strict";
+import { runRelay, sandbox, writeConfig } from "../_helpers/cli.ts";
+
+const MOCK = "providers:\n  - name: mock\n    type: mock\n";
+
+/** Every entry under `folder`, relative to it. */
+async function entries(folder: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const entry of Deno.readDir(folder)) {
+    out.push(entry.name);
+    if (entry.isDirectory) {
+      out.push(...(await entries(`${folder}/${entry.name}`)).map((n) => `${entry.name}/${n}`));
+    }
+  }
+  return out.sort();
+}
+
+Deno.test("relay check names a ledger.path under a regular file, at its line, and creates nothing", async () => {
+  const folder = await sandbox();
+  await Deno.writeTextFile(`${folder}/afile`, "not a folder\n");
+  const path = await writeConfig(folder, `${MOCK}ledger:\n  path: ./afile/sub/usage.db\n`);
+  const { code, stdout, stderr } = await runRelay(["check", "-c", path], { cwd: folder });
+  assert.equal(code, 1, stdout);
+  assert.equal(
+    stderr,
+    `${path}:5:9 ledger.path: relay serve cannot open its usage ledger ${folder}/afile/sub/usage.db: ` +
+      `${folder}/afile is not a folder (set ledger.path to a writable file, or ledger.enabled: false)\n`,
+  );
+  assert.doesNotMatch(stdout, /is valid/);
+  assert.deepEqual(await entries(folder), ["afile", "relay.yaml"]);
+
+  const off = await writeConfig(folder, `${MOCK}ledger:\n  enabled: false\n  path: ./afile/usage.db\n`);
+  const disabled = await runRelay(["check", "-c", off], { cwd: folder });
+  assert.equal(disabled.code, 0, disabled.stderr);
+});
+
+Deno.test("relay check names a ledger.path that is a folder", async () => {
+  const folder = await sandbox();
+  await Deno.mkdir(`${folder}/usage.db`);
+  const path = await writeConfig(folder, `${MOCK}ledger:\n  path: usage.db\n`);
+  const { code, stderr } = await runRelay(["check", "-c", path], { cwd: folder });
+  assert.equal(code, 1);
+  assert.match(stderr, new RegExp(`^${path}:5:9 ledger\\.path: .* ${folder}/usage\\.db is a folder `));
+});
+
+Deno.test("relay check names the default ledger's folder when it cannot be made, with no ledger.path in the file", async () => {
+  const home = await sandbox();
+  await Deno.writeTextFile(`${home}/.local`, "");
+  const path = await writeConfig(home, MOCK);
+  const { code, stderr } = await runRelay(["check", "-c", path], { cwd: home });
+  assert.equal(code, 1);
+  assert.match(
+    stderr,
+    new RegExp(
+      `^${path} ledger\\.path: relay serve cannot open its usage ledger ` +
+        `${home}/\\.local/share/relay/ledger\\.db: ${home}/\\.local is not a folder `,
+    ),
+  );
+});
+
+Deno.test("relay check on the built-in defaults only warns of a ledger it cannot make: relay serve starts without it", async () => {
+  const home = await sandbox();
+  await Deno.writeTextFile(`${home}/.local`, "");
+  const { code, stdout, stderr } = await runRelay(["check"], { cwd: home });
+  assert.equal(code, 0, stderr);
+  assert.match(
+    stderr,
+    /^warning: relay serve cannot open its usage ledger .* is not a folder \(so relay serve records no usage: /m,
+  );
+  assert.match(stdout, /the defaults above are valid/);
+  assert.deepEqual(await entries(home), [".local"]);
+});
+
+Deno.test({
+  name: "relay check names a ledger folder this user may not write (mode 0500)",
+  // Root writes whatever the mode says.
+  ignore: Deno.uid() === 0,
+  fn: async () => {
+    const folder = await sandbox();
+    await Deno.mkdir(`${folder}/closed`, { mode: 0o500 });
+    await Deno.chmod(`${folder}/closed`, 0o500);
+    const path = await writeConfig(folder, `${MOCK}ledger:\n  path: ./closed/usage.db\n`);
+    const { code, stderr } = await runRelay(["check", "-c", path], { cwd: folder });
+    assert.equal(code, 1);
+    assert.match(stderr, new RegExp(`${folder}/closed is not writable by this user .*mode 0500`));
+  },
+});
+
+Deno.test({
+  name: "relay check names an existing ledger file this user may not write (mode 0400)",
+  ignore: Deno.uid() === 0,
+  fn: async () => {
+    const folder = await sandbox();
+    await Deno.writeTextFile(`${folder}/usage.db`, "");
+    await Deno.chmod(`${folder}/usage.db`, 0o400);
+    const path = await writeConfig(folder, `${MOCK}ledger:\n  path: usage.db\n`);
+    const { code, stderr } = await runRelay(["check", "-c", path], { cwd: folder });
+    assert.equal(code, 1);
+    assert.match(stderr, new RegExp(`cannot write ${folder}/usage\\.db: Permission denied `));
+  },
+});
