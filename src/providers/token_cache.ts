@@ -154,7 +154,7 @@ function _untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined):
  * (the credential itself is wrong) and is returned as is. A failure to get a token is thrown as
  * `{authName} failed: {reason}`; once the request's `signal` aborts, the wait for one ends with its
  * reason, as `fetch` does, so a slow token endpoint holds no request whose client has left. The wait is
- * told to the request's `onCredential`.
+ * told to the request's `onCredential`, and each token, before it is sent, to its `onSecret`.
  *
  * @example
  * ```ts
@@ -165,7 +165,7 @@ function _untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined):
 export async function sendWithToken(
   tokens: TokenSource,
   authName: string,
-  request: Pick<ProviderRequest, "signal" | "onCredential">,
+  request: _TokenRequest,
   send: (token: string) => Promise<Response>,
 ): Promise<Response> {
   const first = await _tokenFrom(tokens, authName, request);
@@ -177,20 +177,26 @@ export async function sendWithToken(
   return send(await _tokenFrom(tokens, authName, request));
 }
 
+/** What of a request the token's wait and use are told to. */
+type _TokenRequest = Pick<ProviderRequest, "signal" | "onCredential" | "onSecret">;
+
 async function _tokenFrom(
   tokens: TokenSource,
   authName: string,
-  { signal, onCredential }: Pick<ProviderRequest, "signal" | "onCredential">,
+  { signal, onCredential, onSecret }: _TokenRequest,
 ): Promise<string> {
   onCredential?.(true);
+  let token: string;
   try {
-    return await tokens.token(signal);
+    token = await tokens.token(signal);
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     throw new Error(`${authName} failed: ${errorMessage(error)}`);
   } finally {
     onCredential?.(false);
   }
+  onSecret?.(token);
+  return token;
 }
 
 export interface AccessTokenRequestOptions {

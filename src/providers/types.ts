@@ -74,6 +74,12 @@ export interface ProviderRequest {
    */
   readonly onCredential?: (waiting: boolean) => void;
   /**
+   * For an adapter that sends a credential relay did not hand it (an access token it fetched): told
+   * each one before it goes upstream, so relay masks it wherever it masks the key (the answer, its
+   * headers, error messages, the log): an upstream may quote the token it was sent.
+   */
+  readonly onSecret?: (secret: string) => void;
+  /**
    * The longest relay waits between two chunks of the answer's body (the route's `timeouts.idle`): an
    * adapter that holds the body back on a wait of its own (OpenAI's settle after the finish) waits less.
    */

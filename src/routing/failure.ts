@@ -1,3 +1,4 @@
+import { statusForErrorType } from "../server/errors.ts";
 import { errorMessage, outOfFileDescriptors } from "../util/error_message.ts";
 import { type RateLimitSnapshot, readRateLimitHeaders } from "./rate_limit_headers.ts";
 
@@ -56,20 +57,6 @@ export interface ClassifyOptions {
   /** ms; one minute, the window of RPM and TPM limits. */
   defaultCoolMs?: number;
 }
-
-// How Anthropic's `error.type` values map back to the status they come with over HTTP.
-const _STATUS_FOR_ERROR_TYPE: Record<string, number> = {
-  invalid_request_error: 400,
-  authentication_error: 401,
-  billing_error: 402,
-  permission_error: 403,
-  not_found_error: 404,
-  request_too_large: 413,
-  rate_limit_error: 429,
-  api_error: 500,
-  timeout_error: 504,
-  overloaded_error: 529,
-};
 
 /**
  * Decides what a failed attempt means for the request, the key and the provider. Pure: the caller
@@ -143,7 +130,7 @@ export function classifyFailure(
       return { action: "skip_provider", countsForBreaker: false, reason: outcome.reason };
     case "stream_error":
       return _classifyStatus(
-        _STATUS_FOR_ERROR_TYPE[outcome.errorType] ?? 500,
+        statusForErrorType(outcome.errorType),
         readRateLimitHeaders(outcome.headers, now, wallNow),
         now,
         options,

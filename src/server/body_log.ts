@@ -42,16 +42,17 @@ export class BodyLog {
   }
 
   /**
-   * Writes the answer's line, once it ended, with `key` (the one the answer was asked with) masked
-   * wherever the answer quotes it, whatever it looks like ({@linkcode maskKeyIn}: from 6 characters on).
+   * Writes the answer's line, once it ended, with `keys` (the key the answer was asked with, an access
+   * token its adapter fetched) masked wherever the answer quotes them, whatever they look like
+   * ({@linkcode maskKeyIn}: from 6 characters on).
    */
-  answered(key?: string): void {
-    this.#write("response body", concatBytes(this.#sent), this.#sentBytes, key);
+  answered(...keys: string[]): void {
+    this.#write("response body", concatBytes(this.#sent), this.#sentBytes, keys);
   }
 
-  #write(msg: string, kept: Uint8Array, bytes: number, key?: string): void {
+  #write(msg: string, kept: Uint8Array, bytes: number, keys: readonly string[] = []): void {
     const text = new TextDecoder().decode(kept);
-    const quoted = maskKeyIn(text, key);
+    const quoted = keys.reduce((masked, key) => maskKeyIn(masked, key), text);
     this.#logger.info(msg, {
       request_id: this.#requestId,
       bytes,

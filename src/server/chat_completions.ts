@@ -21,7 +21,7 @@ import { isJsonObject, type JsonObject } from "../util/json.ts";
 import type { Timers } from "../util/timers.ts";
 import { jsonSyntaxReason, modelProblem, parseJsonBody, readBody, type ReadBodyOptions } from "./body.ts";
 import type { BodyHold } from "./body_budget.ts";
-import { RelayError } from "./errors.ts";
+import { RelayError, statusForErrorType } from "./errors.ts";
 import { openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 
@@ -166,7 +166,15 @@ async function _openaiAnswer(
     return openaiErrorResponse(502, reason, { type: "api_error" });
   }
   if ("problem" in read) return openaiErrorResponse(502, read.problem, { type: "api_error" });
-  return Response.json(chatCompletionFor(read.message, created), { headers });
+  const { message } = read;
+  // An error body under a 200 (an Anthropic-format server's failure), as the stream's `error` event is.
+  if (message.type === "error") {
+    const error = isJsonObject(message.error) ? message.error : {};
+    const type = typeof error.type === "string" ? error.type : "api_error";
+    const text = typeof error.message === "string" ? error.message : "upstream failed";
+    return openaiErrorResponse(statusForErrorType(type), text, { type, headers });
+  }
+  return Response.json(chatCompletionFor(message, created), { headers });
 }
 
 /** Whether relay's answer is JSON (a whole Message), whatever was asked for. */

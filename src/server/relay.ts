@@ -33,7 +33,7 @@ import { WatchedReader } from "../stream/watched_reader.ts";
 import { setDeadline } from "../util/deadline.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { keyId } from "../util/fingerprint.ts";
-import { maskKeyIn, maskSecretsInLine } from "../util/mask.ts";
+import { maskKeyIn, maskSecret, maskSecretsInLine } from "../util/mask.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
 import { costlierAsks, inspectMessagesBody, messagesFields, readBody } from "./body.ts";
@@ -237,6 +237,8 @@ interface _Failed {
 /** A failed attempt kept while relay tries others: the answer to pass on if none does better. */
 interface _Kept extends _Failed {
   attempt: Attempt;
+  /** What its answer may quote and relay masks: see {@linkcode _try}'s `credentials`. */
+  credentials: readonly ProviderKey[];
   /** Its exchange, tracked until its answer is dropped or has been passed on. */
   exchange: _Exchange;
 }
@@ -505,7 +507,8 @@ async function _relay(
       }
       const undoAim = _aimAt(trace, attempt);
       const exchange = _exchange(request.signal, options.inFlight);
-      const sent = { fields, body, usageFallback };
+      const credentials: ProviderKey[] = attempt.key ? [attempt.key] : [];
+      const sent = { fields, body, usageFallback, credentials };
       const tried = await _try(c, attempt, sent, clock, exchange.upstream).catch((error) => {
         // The client left before the upstream committed: this exchange is over too.
         exchange.end();
@@ -518,7 +521,7 @@ async function _relay(
         // decides the backoff, and says more to the client than a provider that could not be asked.
         _passOver(c, options, attempt, tried.outcome.reason, clock);
         undoAim();
-        if (!last) last = { ...tried, attempt, exchange };
+        if (!last) last = { ...tried, attempt, exchange, credentials };
         continue;
       }
       trace.status = tried.kind === "failed"
@@ -549,7 +552,18 @@ async function _relay(
           exchange.end();
           releaseSlot();
         };
-        return _answer(tried, attempt, options, clock, tellRouter, release, log, bodies, request.signal);
+        return _answer(
+          tried,
+          attempt,
+          credentials,
+          options,
+          clock,
+          tellRouter,
+          release,
+          log,
+          bodies,
+          request.signal,
+        );
       }
       tellRouter();
 
@@ -572,7 +586,7 @@ async function _relay(
         });
       }
       await _drop(last);
-      last = { ...tried, attempt, exchange };
+      last = { ...tried, attempt, exchange, credentials };
       lastDecision = decision;
       waitedSinceFailure = 0;
       backedOffSinceFailure = 0;
@@ -696,15 +710,18 @@ async function _slot(options: RelayOptions, signal: AbortSignal, clock: _Clock):
 
 /**
  * One attempt: send, then read until the upstream commits (its first event) or fails. `upstream`
- * aborts the exchange: the client leaving, a deadline or a shutdown out of grace.
+ * aborts the exchange: the client leaving, a deadline or a shutdown out of grace. `credentials` holds
+ * the attempt's key, and gets every token the adapter fetched and sent with (`onSecret`): an upstream
+ * may quote either, so the answer, its headers and what relay says of it are masked for them all.
  */
 async function _try(
   c: Context<RelayEnv>,
   attempt: Attempt,
-  { fields, body, usageFallback }: {
+  { fields, body, usageFallback, credentials }: {
     fields: ReturnType<typeof inspectMessagesBody> | undefined;
     body: Uint8Array<ArrayBuffer> | null;
     usageFallback: UsageFallback;
+    credentials: ProviderKey[];
   },
   clock: _Clock,
   upstream: AbortController,
@@ -730,6 +747,7 @@ async function _try(
     signal: upstream.signal,
     onHeaders: () => headersIn.resolve(undefined),
     onCredential: (waiting) => awaitingCredential = waiting,
+    onSecret: (secret) => credentials.push({ secret, label: maskSecret(secret) }),
     idleMs: route.timeouts.idle,
     usageFallback: { ...usageFallback, streaming: (soFar) => usageSoFar = soFar },
   };
@@ -749,7 +767,7 @@ async function _try(
       : await within(sending, "firstByte");
     if (response.status >= 300 && response.status < 400) {
       await response.body?.cancel().catch(() => {});
-      const error = _redirected(route, response, attempt.key);
+      const error = _redirected(route, response, credentials);
       return { kind: "failed", outcome: { kind: "network", error }, headers: response.headers, error };
     }
     // Deno's fetch takes any three digits, but a client can be answered only 200 to 599: a status beyond
@@ -812,7 +830,7 @@ async function _try(
     }
     if (head.errorData !== undefined) {
       await reader.cancel().catch(() => {});
-      const { errorType, message } = _errorOf(head.errorData, attempt.key);
+      const { errorType, message } = _errorOf(head.errorData, credentials);
       const error = new RelayError(502, `upstream ${route.provider.name} failed: ${message}`);
       return {
         kind: "failed",
@@ -898,12 +916,13 @@ async function _untilCommitted(
 
 /**
  * The type and message of an upstream's error event, for the log and relay's own answers. A gateway
- * may quote the key it was sent in its message (`Incorrect API key provided: …`), so that key is masked
- * whatever it looks like from 6 characters on ({@linkcode maskKeyIn}), and anything else key-shaped too.
+ * may quote the key or token it was sent in its message (`Incorrect API key provided: …`), so those are
+ * masked whatever they look like from 6 characters on ({@linkcode maskKeyIn}), and anything else
+ * key-shaped too.
  */
 function _errorOf(
   data: string,
-  key: ProviderKey | undefined,
+  credentials: readonly ProviderKey[],
 ): { errorType: AnthropicErrorType; message: string } {
   let errorType: AnthropicErrorType = "api_error";
   let message = data;
@@ -914,21 +933,31 @@ function _errorOf(
   } catch {
     // Not JSON: the data itself is the message.
   }
-  return { errorType, message: _maskKey(message, key) };
+  return { errorType, message: _maskKey(message, credentials) };
 }
 
 /**
- * `text` with `key` masked wherever it quotes it, as written or percent-encoded (a URL's query), and
- * anything else key-shaped too.
+ * `text` with `credentials` masked wherever it quotes them, as written, percent-encoded (a URL's query)
+ * or JSON-escaped, and anything else key-shaped too.
  */
-function _maskKey(text: string, key: ProviderKey | undefined): string {
-  return maskSecretsInLine(maskKeyIn(text, key?.secret, { label: key?.label })).text;
+function _maskKey(text: string, credentials: readonly ProviderKey[]): string {
+  const quoted = credentials.reduce(
+    (masked, { secret, label }) => maskKeyIn(masked, secret, { label }),
+    text,
+  );
+  return maskSecretsInLine(quoted).text;
+}
+
+/** The secrets of `credentials`, as the masks of an answer take them. */
+function _secrets(credentials: readonly ProviderKey[]): string[] {
+  return credentials.map(({ secret }) => secret);
 }
 
 /** The committed answer, streamed to the client as it arrives. */
 function _answer(
   tried: _Committed,
   attempt: Attempt,
+  credentials: readonly ProviderKey[],
   options: RelayOptions,
   clock: _Clock,
   tellRouter: () => void,
@@ -953,7 +982,7 @@ function _answer(
     afterHead: tellRouter,
     sse,
     ended: () => usage.ended(),
-    mask: SecretMask.for(attempt.key?.secret),
+    mask: SecretMask.for(..._secrets(credentials)),
     // Chosen once per answer: without log.bodies, a chunk costs what it did before.
     observe: bodies
       ? (chunk) => {
@@ -983,12 +1012,12 @@ function _answer(
       // the log, the ledger and the breakers count it so.
       const errorData = usage.errorData();
       const outcome: ForwardOutcome = ended.kind !== "upstream_failed" && errorData !== undefined
-        ? { kind: "upstream_failed", bytes: ended.bytes, ..._errorOf(errorData, attempt.key) }
+        ? { kind: "upstream_failed", bytes: ended.bytes, ..._errorOf(errorData, credentials) }
         : ended;
       // A shutdown's cut is relay's doing, not the upstream's.
       attempt.finished(tokens, outcome.kind === "upstream_failed" && !options.inFlight.cut.aborted);
       const { kind, ...rest } = outcome;
-      bodies?.answered(attempt.key?.secret);
+      bodies?.answered(..._secrets(credentials));
       // The upstream's own figures, as the ledger keeps them; cache reads and writes go apart.
       log(kind, {
         ...rest,
@@ -1028,7 +1057,7 @@ function _passOn(
   if (!response.body) {
     bodies?.answered();
     log("upstream_error", { error }).finally(release);
-    return maskedHeaders(responseForClient(null, response), kept.attempt.key?.secret);
+    return maskedHeaders(responseForClient(null, response), ..._secrets(kept.credentials));
   }
   const reader = new WatchedReader(response.body, {
     firstByteMs: route.timeouts.firstByte,
@@ -1039,19 +1068,19 @@ function _passOn(
   });
   const stream = forwardBody(reader, {
     sse: _isSse(response),
-    mask: SecretMask.for(kept.attempt.key?.secret),
+    mask: SecretMask.for(..._secrets(kept.credentials)),
     clientIdleMs: route.timeouts.idle,
     now: clock.now,
     timers: clock.timers,
     describeFailure: _describeFailure(route, cut),
     observe: bodies && ((chunk) => bodies.sent(chunk)),
     onDone: ({ kind, ...rest }) => {
-      bodies?.answered(kept.attempt.key?.secret);
+      bodies?.answered(..._secrets(kept.credentials));
       const passed = kind === "complete";
       log(passed ? "upstream_error" : kind, passed ? { error, ...rest } : rest).finally(release);
     },
   });
-  return maskedHeaders(responseForClient(stream, response), kept.attempt.key?.secret);
+  return maskedHeaders(responseForClient(stream, response), ..._secrets(kept.credentials));
 }
 
 /**
@@ -1230,9 +1259,13 @@ function _unavailable(step: Extract<Step, { kind: "exhausted" }>): RelayError {
  * passed on: the client would follow it straight to the upstream, relay's own token in hand. Any 3xx
  * counts: `fetch` follows none, and none is an answer.
  */
-function _redirected(route: Route, response: Response, key: ProviderKey | undefined): RelayError {
+function _redirected(
+  route: Route,
+  response: Response,
+  credentials: readonly ProviderKey[],
+): RelayError {
   const location = response.headers.get("location");
-  const where = location ? ` to ${_whereTo(location, response.url, key)}` : "";
+  const where = location ? ` to ${_whereTo(location, response.url, credentials)}` : "";
   return new RelayError(
     502,
     `upstream ${route.provider.name} redirected (${response.status})${where}; relay does not follow ` +
@@ -1242,10 +1275,10 @@ function _redirected(route: Route, response: Response, key: ProviderKey | undefi
 
 /**
  * Where a redirect points, for its operator to fix `base_url`: the origin and path a URL parser reads
- * there (the host it really names, escapes kept, `key` masked), without the query and fragment, where
- * a key would sit (`?api_key=…`) in whatever encoding.
+ * there (the host it really names, escapes kept, `credentials` masked), without the query and fragment,
+ * where a key would sit (`?api_key=…`) in whatever encoding.
  */
-function _whereTo(location: string, from: string, key: ProviderKey | undefined): string {
+function _whereTo(location: string, from: string, credentials: readonly ProviderKey[]): string {
   let url: URL;
   try {
     url = new URL(location, from || undefined);
@@ -1253,7 +1286,7 @@ function _whereTo(location: string, from: string, key: ProviderKey | undefined):
     return "an address relay cannot read";
   }
   const left = url.search || url.hash ? " (its query left out)" : "";
-  return `${_maskKey(url.origin + url.pathname, key)}${left}`;
+  return `${_maskKey(url.origin + url.pathname, credentials)}${left}`;
 }
 
 /** Why a shutdown cut the exchanges still open (`server.shutdown_grace` ran out). */

@@ -1,5 +1,5 @@
 import { concatBytes } from "../util/bytes.ts";
-import { maskKeyIn, maskSecret } from "../util/mask.ts";
+import { jsonSpellings, maskKeyIn, maskSecret } from "../util/mask.ts";
 
 /**
  * The shortest key relay masks in what its clients get: a local server's placeholder key (Ollama's
@@ -10,13 +10,21 @@ const _MIN_ANSWER_SECRET = 16;
 
 const _encoder = new TextEncoder();
 
+/** One way a secret may be quoted, and what replaces it. */
+interface _Spelling {
+  readonly bytes: Uint8Array;
+  readonly masked: Uint8Array;
+}
+
 /**
- * Replaces a provider key of 16 characters or more in the bytes of an answer relay passes on with its
- * masked form (`sk-ant-...x7f2`): an upstream may quote the key it was sent in an error (`Incorrect API
- * key provided: …`), and relay's clients must never learn its keys. The key is looked for as written:
- * one an upstream escapes (`\/`, `\u002b`) or spreads over several events is not found. A key split
- * across two chunks is found too: a chunk's tail that could be the key's beginning waits for the next
- * chunk (or {@linkcode flush}). A complete SSE event never waits, since no key begins with its blank line.
+ * Replaces provider credentials of 16 characters or more (a key, an access token relay fetched) in the
+ * bytes of an answer relay passes on with their masked form (`sk-ant-...x7f2`): an upstream may quote
+ * the credential it was sent in an error (`Incorrect API key provided: …`), and relay's clients must
+ * never learn them. Each is looked for as written and as a JSON encoder may escape it
+ * ({@linkcode jsonSpellings}: `\/`, `\u002B`); one an upstream spreads over several events is not
+ * found. One split across two chunks is found too: a chunk's tail that could be a credential's
+ * beginning waits for the next chunk (or {@linkcode flush}). A complete SSE event never waits, since no
+ * credential begins with its blank line.
  *
  * @example
  * ```ts
@@ -25,41 +33,81 @@ const _encoder = new TextEncoder();
  * ```
  */
 export class SecretMask {
-  readonly #secret: Uint8Array;
-  readonly #masked: Uint8Array;
+  /** Worked out once per answer: each secret as written, then as a JSON encoder may escape it. */
+  readonly #spellings: readonly _Spelling[];
+  /** The byte every spelling begins with, or -1 when they begin with several (a secret's `/` or `+`). */
+  readonly #first: number;
+  /** The bytes the spellings begin with, when several. */
+  readonly #firsts: readonly number[];
+  /** For several: where each of `#firsts` is next in the bytes being masked; -2 before it is looked for. */
+  readonly #ahead: Int32Array | undefined;
   #held: Uint8Array | undefined;
 
-  private constructor(secret: string) {
-    this.#secret = _encoder.encode(secret);
-    this.#masked = _encoder.encode(maskSecret(secret));
+  private constructor(secrets: readonly string[]) {
+    const spellings: _Spelling[] = [];
+    const firsts: number[] = [];
+    for (const secret of secrets) {
+      const masked = _encoder.encode(maskSecret(secret));
+      for (const spelling of jsonSpellings(secret)) {
+        const bytes = _encoder.encode(spelling);
+        spellings.push({ bytes, masked });
+        if (!firsts.includes(bytes[0])) firsts.push(bytes[0]);
+      }
+    }
+    this.#spellings = spellings;
+    this.#first = firsts.length === 1 ? firsts[0] : -1;
+    this.#firsts = firsts;
+    this.#ahead = firsts.length > 1 ? new Int32Array(firsts.length) : undefined;
   }
 
   /**
-   * A mask for `secret`, or `undefined` for a key too short to tell from ordinary text, or no key at all
-   * (SigV4, a local server).
+   * A mask for `secrets`, or `undefined` when none is long enough to tell from ordinary text, or there
+   * is none at all (SigV4, a local server).
    */
-  static for(secret: string | undefined): SecretMask | undefined {
-    return _looksForKey(secret) ? new SecretMask(secret) : undefined;
+  static for(...secrets: (string | undefined)[]): SecretMask | undefined {
+    const searched = secrets.filter(_looksForKey);
+    return searched.length > 0 ? new SecretMask(searched) : undefined;
   }
 
-  /** `chunk` with the key masked, less a tail that may be the key's beginning (held for the next). */
+  /** `chunk` with the secrets masked, less a tail that may be one's beginning (held for the next). */
   apply(chunk: Uint8Array): Uint8Array {
     const bytes = this.#held ? concatBytes([this.#held, chunk]) : chunk;
     this.#held = undefined;
-    const secret = this.#secret;
+    return this.#masked(bytes, false);
+  }
+
+  /** The held tail, once the answer has ended without the rest of a secret. */
+  flush(): Uint8Array | undefined {
+    const held = this.#held;
+    this.#held = undefined;
+    // Shorter than the spelling it begins, but it may hold a whole shorter one.
+    return held && this.#spellings.length > 1 ? this.#masked(held, true) : held;
+  }
+
+  /** `bytes` masked; unless `last`, a tail that begins a spelling is held rather than returned. */
+  #masked(bytes: Uint8Array, last: boolean): Uint8Array {
     let parts: Uint8Array[] | undefined;
     let from = 0;
     let end = bytes.byteLength;
-    for (let at = bytes.indexOf(secret[0]); at !== -1; at = bytes.indexOf(secret[0], at + 1)) {
-      const length = Math.min(secret.byteLength, bytes.byteLength - at);
-      if (!_sameBytes(bytes, at, secret, length)) continue;
-      if (length < secret.byteLength) {
+    // Spellings that all begin with one byte (unless a secret begins with `/` or `+`) cost what one
+    // key does: a byte search per place one may begin.
+    const first = this.#first;
+    this.#ahead?.fill(-2);
+    for (
+      let at = first !== -1 ? bytes.indexOf(first) : this.#nextOfSeveral(bytes, 0);
+      at !== -1;
+      at = first !== -1 ? bytes.indexOf(first, at + 1) : this.#nextOfSeveral(bytes, at + 1)
+    ) {
+      const found = this.#spellingAt(bytes, at);
+      if (found === undefined) continue;
+      if (found === _BEGUN) {
+        if (last) continue;
         this.#held = bytes.slice(at);
         end = at;
         break;
       }
-      (parts ??= []).push(bytes.subarray(from, at), this.#masked);
-      from = at + secret.byteLength;
+      (parts ??= []).push(bytes.subarray(from, at), found.masked);
+      from = at + found.bytes.byteLength;
       at = from - 1;
     }
     if (!parts) return end === bytes.byteLength ? bytes : bytes.subarray(0, end);
@@ -67,26 +115,50 @@ export class SecretMask {
     return concatBytes(parts);
   }
 
-  /** The held tail, once the answer has ended without the rest of a key. */
-  flush(): Uint8Array | undefined {
-    const held = this.#held;
-    this.#held = undefined;
-    return held;
+  /**
+   * Where a spelling that begins with one of several bytes may begin, from `from` on; -1 for nowhere.
+   * Each byte is searched for again only once passed: not the whole chunk again at every place.
+   */
+  #nextOfSeveral(bytes: Uint8Array, from: number): number {
+    const ahead = this.#ahead!;
+    let next = -1;
+    for (let i = 0; i < ahead.length; i++) {
+      if (ahead[i] === -2 || (ahead[i] !== -1 && ahead[i] < from)) {
+        ahead[i] = bytes.indexOf(this.#firsts[i], from);
+      }
+      if (ahead[i] !== -1 && (next === -1 || ahead[i] < next)) next = ahead[i];
+    }
+    return next;
+  }
+
+  /** The spelling quoted whole at `at`; else {@linkcode _BEGUN} when `bytes` ends in one's beginning. */
+  #spellingAt(bytes: Uint8Array, at: number): _Spelling | typeof _BEGUN | undefined {
+    let begun = false;
+    for (const spelling of this.#spellings) {
+      const length = Math.min(spelling.bytes.byteLength, bytes.byteLength - at);
+      if (!_sameBytes(bytes, at, spelling.bytes, length)) continue;
+      if (length === spelling.bytes.byteLength) return spelling;
+      begun = true;
+    }
+    return begun ? _BEGUN : undefined;
   }
 }
 
+/** What {@linkcode SecretMask}'s search finds where the bytes end in the beginning of a spelling. */
+const _BEGUN = 0;
+
 function _sameBytes(bytes: Uint8Array, at: number, secret: Uint8Array, length: number): boolean {
-  for (let i = 1; i < length; i++) {
+  for (let i = 0; i < length; i++) {
     if (bytes[at + i] !== secret[i]) return false;
   }
   return true;
 }
 
 /**
- * `response` with `secret` masked in every header value that quotes it (`www-authenticate`, a debug
- * header), as written or percent-encoded ({@linkcode maskKeyIn}), from the same length as in its body.
- * For error answers: reading every header costs an answer about 15 µs, which a successful one, on
- * relay's hot path, does not pay for a case seen only in errors.
+ * `response` with `secrets` masked in every header value that quotes one (`www-authenticate`, a debug
+ * header), as written, percent-encoded or JSON-escaped ({@linkcode maskKeyIn}), from the same length as
+ * in its body. For error answers: reading every header costs an answer about 15 µs, which a successful
+ * one, on relay's hot path, does not pay for a case seen only in errors.
  *
  * @example
  * ```ts
@@ -94,10 +166,14 @@ function _sameBytes(bytes: Uint8Array, at: number, secret: Uint8Array, length: n
  * maskedHeaders(answer, key).headers.get("x-debug-key"); // "sk-ant-...x7f2"
  * ```
  */
-export function maskedHeaders(response: Response, secret: string | undefined): Response {
-  if (!_looksForKey(secret)) return response;
+export function maskedHeaders(response: Response, ...secrets: (string | undefined)[]): Response {
+  const searched = secrets.filter(_looksForKey);
+  if (searched.length === 0) return response;
   for (const [name, value] of response.headers) {
-    const masked = maskKeyIn(value, secret, { minLength: _MIN_ANSWER_SECRET });
+    const masked = searched.reduce(
+      (text, secret) => maskKeyIn(text, secret, { minLength: _MIN_ANSWER_SECRET }),
+      value,
+    );
     if (masked !== value) response.headers.set(name, masked);
   }
   return response;

@@ -19,8 +19,9 @@ export function maskSecret(secret: string): string {
 
 /**
  * `text` with `key` replaced by `label` (its masked form unless given) wherever it is quoted, as
- * written or percent-encoded (a URL's query); a key under `minLength` characters is left alone: it is
- * a word (a local server's `x`, Ollama's `ollama`) more likely than a secret.
+ * written, percent-encoded (a URL's query) or JSON-escaped ({@linkcode jsonSpellings}); a key under
+ * `minLength` characters is left alone: it is a word (a local server's `x`, Ollama's `ollama`) more
+ * likely than a secret.
  *
  * @example
  * ```ts
@@ -34,7 +35,34 @@ export function maskKeyIn(
 ): string {
   if (key === undefined || key.length < minLength) return text;
   const masked = label ?? maskSecret(key);
-  return text.replaceAll(key, () => masked).replaceAll(encodeURIComponent(key), () => masked);
+  let quoted = text;
+  for (const spelling of [...jsonSpellings(key), encodeURIComponent(key)]) {
+    quoted = quoted.replaceAll(spelling, () => masked);
+  }
+  return quoted;
+}
+
+// What a JSON encoder may escape in a key.
+const _ESCAPED = /[/+]/;
+
+/**
+ * `key` as written, then as a JSON encoder may write it in a string: `/` as `\/` (PHP's `json_encode`),
+ * `+` as `\u002B` (.NET's `System.Text.Json`) or `\u002b`. Base64 keys and tokens (Bedrock API keys)
+ * may hold both. One encoder escapes a character everywhere or nowhere, so the forms are each choice for
+ * `/` with each for `+`; a key with neither has only itself.
+ *
+ * @example
+ * ```ts
+ * jsonSpellings("ab/cd+ef"); // ["ab/cd+ef", "ab/cd\\u002Bef", "ab/cd\\u002bef", "ab\\/cd+ef", ...]
+ * ```
+ */
+export function jsonSpellings(key: string): string[] {
+  if (!_ESCAPED.test(key)) return [key];
+  const slashes = key.includes("/") ? ["/", "\\/"] : ["/"];
+  const pluses = key.includes("+") ? ["+", "\\u002B", "\\u002b"] : ["+"];
+  return slashes.flatMap((slash) =>
+    pluses.map((plus) => key.replaceAll("/", () => slash).replaceAll("+", () => plus))
+  );
 }
 
 const _PREFIXES = ["sk-ant-", "sk-proj-", "sk-or-", "sk-", "AKIA", "ASIA", "ya29.", "Bearer "];

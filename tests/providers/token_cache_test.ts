@@ -295,6 +295,22 @@ Deno.test("sendWithToken returns a second 401, with a fresh token, as the answer
   await response.body!.cancel();
 });
 
+Deno.test("sendWithToken tells the request each token before it is sent, so relay can mask it", async () => {
+  const endpoint = countingEndpoint(HOUR);
+  const cache = new TokenCache(endpoint.fetchToken, { now: () => 0 });
+  const told: string[] = [];
+  const upstream = bearerUpstream((token) => {
+    assert.deepEqual(told.at(-1), token, "told before it went upstream");
+    return token === "token-1";
+  });
+
+  const request = { signal: GOING_ON, onSecret: (token: string) => void told.push(token) };
+  const response = await sendWithToken(cache, "Test auth", request, upstream.send);
+  assert.equal(response.status, 200);
+  assert.deepEqual(told, ["token-1", "token-2"]);
+  await response.body!.cancel();
+});
+
 Deno.test("sendWithToken names the credential when no token can be had, and sends nothing", async () => {
   const cache = new TokenCache(() => Promise.reject(new Error("token endpoint refused")));
   const upstream = bearerUpstream(() => false);

@@ -498,6 +498,19 @@ Deno.test("a streamed request answered with a whole Message gets the chunks its 
   await upstream.close();
 });
 
+Deno.test("an unstreamed request answered 200 with an Anthropic error body gets that error in OpenAI's shape, with its status", async () => {
+  const overloaded = { type: "error", error: { type: "overloaded_error", message: "Overloaded" } };
+  await using relay = startTestRelay({
+    provider: { name: "whole", type: "test", send: () => Promise.resolve(Response.json(overloaded)) },
+    tokens: [TOKEN],
+  });
+  const response = await postChat(relay, { ...HELLO, stream: false });
+  assert.equal(response.status, 529);
+  assert.deepEqual(await response.json(), {
+    error: { message: "Overloaded", type: "overloaded_error", param: null, code: null },
+  });
+});
+
 Deno.test("a whole Message to a streamed request that breaks off ends the stream with an error chunk saying so", async () => {
   const stream = controlledStream();
   const upstream = startFakeUpstream(() =>

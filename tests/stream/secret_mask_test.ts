@@ -9,8 +9,8 @@ const encode = (text: string) => new TextEncoder().encode(text);
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
 /** What the client gets of `chunks` through one mask: each chunk's output, then the held tail. */
-function masked(chunks: Uint8Array[], secret = KEY): string {
-  const mask = SecretMask.for(secret)!;
+function masked(chunks: Uint8Array[], ...secrets: string[]): string {
+  const mask = SecretMask.for(...(secrets.length > 0 ? secrets : [KEY]))!;
   const out = chunks.map((chunk) => mask.apply(chunk));
   const held = mask.flush();
   return decode(concatBytes(held ? [...out, held] : out));
@@ -68,4 +68,60 @@ Deno.test("a header value quoting the key is masked; the others, and short keys,
   assert.equal(response.headers.get("x-other"), "plain");
   const local = new Response(null, { headers: { "x-note": "use ollama" } });
   assert.equal(maskedHeaders(local, "ollama").headers.get("x-note"), "use ollama");
+});
+
+/** A base64 key, as Bedrock API keys are, with `/` and `+` a JSON encoder may escape. */
+const BASE64_KEY = "ABSKQmVkcm9ja0FQSUtleS1h+bc/def0123456789ABCDEFGHIJ=";
+
+Deno.test("a key an upstream quotes JSON-escaped is masked in each escape, however the answer is cut", () => {
+  const escaped = (slash: string, plus: string) => BASE64_KEY.replace("/", slash).replace("+", plus);
+  const quotes = [
+    BASE64_KEY,
+    escaped("\\/", "+"),
+    escaped("/", "\\u002B"),
+    escaped("\\/", "\\u002b"),
+  ];
+  const text = quotes.map((quote) => `data: {"error":{"message":"bad key ${quote}"}}\n\n`).join("");
+  const expected = quotes.reduce((out, quote) => out.replace(quote, maskSecret(BASE64_KEY)), text);
+  assert.equal(expected.includes("QmVkcm9ja0"), false, "every quote is replaced");
+  for (const chunks of splitAwkwardly(encode(text))) assert.equal(masked(chunks, BASE64_KEY), expected);
+});
+
+Deno.test("several secrets are masked, whatever bytes they begin with, however the answer is cut", () => {
+  const token = "ya29.a0AfB_byC1234567890abcdef";
+  // Escaped, the key begins with `\`, the token with `y`: three first bytes to look for.
+  const slashFirst = "/xyz+abcdefghijklmnop0123";
+  const text = `event: error\ndata: {"message":"${KEY} or ${token}, ` +
+    `${slashFirst.replace("/", "\\/")} and ${KEY}"}\n\n`;
+  const expected = text
+    .replaceAll(KEY, maskSecret(KEY))
+    .replace(token, maskSecret(token))
+    .replace(slashFirst.replace("/", "\\/"), maskSecret(slashFirst));
+  for (const chunks of splitAwkwardly(encode(text))) {
+    assert.equal(masked(chunks, KEY, token, slashFirst), expected);
+  }
+  assert.equal(SecretMask.for(undefined, "short"), undefined, "none long enough: no mask");
+});
+
+Deno.test("an answer that ends in the beginning of one secret still has a whole other masked", () => {
+  const token = "tok-0123456789abcdefgh";
+  const key = `sk-${token}-and-the-rest-x7f2`;
+  const text = `quoted: sk-${token}-and-the`;
+  assert.equal(masked([encode(text)], key, token), `quoted: sk-${maskSecret(token)}-and-the`);
+});
+
+Deno.test("header values quoting any of several secrets, JSON-escaped too, are masked", () => {
+  const token = "ya29.a0AfB_byC1234567890abcdef";
+  const response = new Response(null, {
+    headers: {
+      "www-authenticate": `Bearer error="invalid_token", token="${token}"`,
+      "x-echo": `{"key":"${BASE64_KEY.replace("/", "\\/").replace("+", "\\u002B")}"}`,
+    },
+  });
+  maskedHeaders(response, undefined, BASE64_KEY, token);
+  assert.equal(
+    response.headers.get("www-authenticate"),
+    `Bearer error="invalid_token", token="${maskSecret(token)}"`,
+  );
+  assert.equal(response.headers.get("x-echo"), `{"key":"${maskSecret(BASE64_KEY)}"}`);
 });

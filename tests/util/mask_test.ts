@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { maskKeyIn, maskKeyShapedTokens, maskSecret, maskSecretsInLine } from "../../src/util/mask.ts";
+import {
+  jsonSpellings,
+  maskKeyIn,
+  maskKeyShapedTokens,
+  maskSecret,
+  maskSecretsInLine,
+} from "../../src/util/mask.ts";
 
 Deno.test("maskSecret keeps a known prefix and the last four characters", () => {
   assert.equal(maskSecret("sk-ant-api03-abcdefghijklmnopqrstuvwx7f2"), "sk-ant-...x7f2");
@@ -117,4 +123,28 @@ Deno.test("maskKeyIn masks a key however it looks, as written or percent-encoded
   assert.equal(maskKeyIn("install ollama", "ollama", { minLength: 16 }), "install ollama");
   assert.equal(maskKeyIn("x marks", "x"), "x marks", "a one-letter key is a word");
   assert.equal(maskKeyIn("nothing", undefined), "nothing");
+});
+
+Deno.test("maskKeyIn masks a key a JSON encoder escaped: `/` as `\\/`, `+` as `\\u002B` or `\\u002b`", () => {
+  const key = "ABSKQmVkcm9ja0FQSUtleS1h+bc/def0123456789=";
+  const php = key.replace("/", "\\/");
+  const dotnet = key.replace("+", "\\u002B");
+  const both = key.replace("/", "\\/").replace("+", "\\u002b");
+  const text = `{"message":"bad key ${php}"} {"detail":"${dotnet}"} ${both}`;
+  assert.equal(
+    maskKeyIn(text, key, { label: "bedrock (ABS...89=)" }),
+    '{"message":"bad key bedrock (ABS...89=)"} {"detail":"bedrock (ABS...89=)"} bedrock (ABS...89=)',
+  );
+});
+
+Deno.test("jsonSpellings gives a key as written first, then each escape an encoder may use", () => {
+  assert.deepEqual(jsonSpellings("sk-ant-api03-plain"), ["sk-ant-api03-plain"]);
+  assert.deepEqual(jsonSpellings("a/b+c/d"), [
+    "a/b+c/d",
+    "a/b\\u002Bc/d",
+    "a/b\\u002bc/d",
+    "a\\/b+c\\/d",
+    "a\\/b\\u002Bc\\/d",
+    "a\\/b\\u002bc\\/d",
+  ]);
 });
