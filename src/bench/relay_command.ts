@@ -55,13 +55,26 @@ function _running(): ProgramLocation {
   if (_runningProgram) return _runningProgram;
   const bundled = import.meta.url === Deno.mainModule;
   _runningProgram = {
-    execPath: Deno.execPath(),
+    execPath: _deno(),
     mainModule: Deno.mainModule,
     standalone: Deno.build.standalone,
     bundled,
     shebang: bundled ? _firstLine(new URL(Deno.mainModule)) : undefined,
   };
   return _runningProgram;
+}
+
+/**
+ * The deno to start again: the one running, unless only `deno` on `PATH` may be run, as with
+ * `--allow-run=deno` when that `deno` is a link to the binary (npm installs it so): Deno grants the
+ * name as `PATH` finds it, not the file it links to, and the bench would fall back to workers.
+ */
+function _deno(): string {
+  const running = Deno.execPath();
+  if (Deno.build.standalone) return running;
+  const mayRun = (command: string) =>
+    Deno.permissions.querySync({ name: "run", command }).state === "granted";
+  return !mayRun(running) && mayRun("deno") ? "deno" : running;
 }
 
 function _firstLine(file: URL): string {

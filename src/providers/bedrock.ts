@@ -8,8 +8,11 @@ import { errorEnvelope } from "../server/errors.ts";
 import { eventStreamToSse, type SsePart } from "../stream/eventstream_to_sse.ts";
 import { MAX_ERROR_BODY_BYTES, translateWhole } from "../stream/translate_whole.ts";
 import { copyHeaders } from "../util/headers.ts";
+import { asJsonObject } from "../util/json.ts";
+import { betaList, FIRST_PARTY_ONLY_BETAS, keptBetas } from "./anthropic_betas.ts";
 import type { AwsCredentials } from "./aws_credentials.ts";
-import { type BedrockError, bedrockErrorAnswer } from "./bedrock_errors.ts";
+import { type BedrockError, bedrockErrorAnswer, refusesCounting } from "./bedrock_errors.ts";
+import { ERROR_PEEK_BYTES, peekAnswer } from "./error_peek.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
 
@@ -29,29 +32,6 @@ export interface BedrockProviderOptions {
   now?: () => Date;
 }
 
-/**
- * Betas Bedrock answers with `400 invalid beta flag`, dropped from `anthropic_beta`. A denylist rather
- * than an allowlist because Claude Code adds betas every release and Bedrock keeps adopting them
- * (protocols.md §1.2 warns against allowlists). It names only features Bedrock does not offer at all:
- * claude.ai OAuth, the Files API, the MCP connector, server-side code execution, web fetch, skills,
- * fast mode and cache scopes, per AWS's Bedrock beta list and LiteLLM's per-provider beta table
- * (`anthropic_beta_headers_config.json`). Which betas a given Bedrock model takes changes over time,
- * so this is a judgment call, not a contract.
- */
-export const BEDROCK_UNSUPPORTED_BETAS: ReadonlySet<string> = new Set([
-  "oauth-2025-04-20",
-  "files-api-2025-04-14",
-  "mcp-client-2025-04-04",
-  "mcp-client-2025-11-20",
-  "mcp-servers-2025-12-04",
-  "code-execution-2025-05-22",
-  "code-execution-2025-08-25",
-  "web-fetch-2025-09-10",
-  "skills-2025-10-02",
-  "fast-mode-2026-02-01",
-  "prompt-caching-scope-2026-01-05",
-]);
-
 /** Bedrock's name for the Messages API version; it goes in the body, not a header. */
 const _ANTHROPIC_VERSION = "bedrock-2023-05-31";
 
@@ -61,6 +41,17 @@ const _BEDROCK_ONLY_HEADERS: ReadonlySet<string> = new Set([
   "x-amzn-errortype",
   "x-amzn-bedrock-content-type",
 ]);
+
+/**
+ * CountTokens checks an InvokeModel body as InvokeModel does, where `max_tokens` is required ("For
+ * InvokeModel inputs, CountTokens API requires max_tokens", langchain-aws PR #661, by AWS), and
+ * Anthropic's count_tokens has none. This many, as LiteLLM sends (PR #30102), when the client gave none;
+ * it is within every Claude model's output limit and changes no count, which is of the input only.
+ */
+const _COUNT_MAX_TOKENS = 1024;
+
+/** How many models one provider remembers Bedrock cannot count tokens for. */
+const _MAX_UNCOUNTABLE_MODELS = 256;
 
 const _EMPTY_STREAM: BedrockError = {
   status: 502,
@@ -72,6 +63,15 @@ const _EMPTY_STREAM: BedrockError = {
  * A Bedrock upstream. `POST /v1/messages` becomes InvokeModel or InvokeModelWithResponseStream and
  * `POST /v1/messages/count_tokens` becomes CountTokens, on the model `upstreamModel` names; the
  * client's query string and headers stay behind. The core answers `/v1/models` itself.
+ *
+ * Some models have no CountTokens on `bedrock-runtime` (AWS's token-counting guide: some Claude models,
+ * those launched with cross-Region inference only among them), and ids of inference profiles have been
+ * refused where the base model's were taken (alchemy.run's CountTokens page, pydantic-ai PR #3367, a
+ * live probe in Boise-State-Development/agentcore-public-stack PR #430) or taken since (LiteLLM PR
+ * #39865): the model id goes as configured. A count Bedrock refuses for the model ("The provided model
+ * doesn't support counting tokens.") is unservable here, as on a provider without the route: the next
+ * provider that has it counts, and when none does, the client gets the 404 that makes Claude Code count
+ * through `/v1/messages`. The model is remembered, so its later counts are not sent.
  *
  * @example
  * ```ts
@@ -85,6 +85,8 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
   const base = options.baseUrl?.replace(/\/+$/, "") ??
     `https://bedrock-runtime.${options.region}.amazonaws.com`;
   const doFetch = options.fetch ?? fetch;
+  // Each model Bedrock cannot count tokens for, with what it said.
+  const uncountable = new Map<string, string>();
 
   return {
     name: options.name,
@@ -103,9 +105,13 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
         const message = `model: Bedrock has no model ${JSON.stringify(request.upstreamModel ?? null)}`;
         return _errorResponse({ status: 400, type: "invalid_request_error", message });
       }
-      const invokeBody = _invokeBody(request.body, request.headers.get("anthropic-beta"));
-      const body = operation === "count-tokens" ? _countTokensBody(invokeBody) : invokeBody;
-      const url = `${base}/model/${_modelSegment(request.upstreamModel)}/${operation}`;
+      const model = request.upstreamModel;
+      const counting = operation === "count-tokens";
+      const refused = counting ? uncountable.get(model) : undefined;
+      if (refused !== undefined) throw _uncountable(options.name, model, refused);
+      const invokeBody = _invokeBody(request.body, request.headers.get("anthropic-beta"), counting);
+      const body = counting ? _countTokensBody(invokeBody) : invokeBody;
+      const url = `${base}/model/${_modelSegment(model)}/${operation}`;
       const upstream = await doFetch(url, {
         method: "POST",
         headers: await _requestHeaders(options, url, body, key),
@@ -117,8 +123,14 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
       request.onHeaders?.();
       // Relay refuses a redirect itself, saying where it pointed: it is not Bedrock's error to reword.
       if (upstream.status >= 300 && upstream.status <= 399) return upstream;
+      if (counting && upstream.status === 400) {
+        const refusal = await _countingRefusal(upstream);
+        if (refusal instanceof Response) return _errorAnswer(refusal);
+        if (uncountable.size < _MAX_UNCOUNTABLE_MODELS) uncountable.set(model, refusal);
+        throw _uncountable(options.name, model, refusal);
+      }
       if (upstream.status < 200 || upstream.status > 299) return _errorAnswer(upstream);
-      if (operation === "count-tokens") return await _countTokensResponse(upstream);
+      if (counting) return await _countTokensResponse(upstream);
       if (upstream.headers.get("content-type")?.includes("application/vnd.amazon.eventstream")) {
         return await _sseResponse(upstream);
       }
@@ -140,28 +152,65 @@ function _modelSegment(modelId: string): string {
  * The client's bytes with `model` and `stream` removed (the URL says both), `anthropic_version` inserted
  * first and `anthropic_beta` holding the betas of both the `anthropic-beta` header and the body's own
  * `anthropic_beta` (a client written for Bedrock sends them there); every other byte is the client's, so
- * thinking signatures survive.
+ * thinking signatures survive. A body to count gets a `max_tokens` when it has none (see
+ * {@linkcode _countMaxTokens}).
  */
-function _invokeBody(body: Uint8Array, betaHeader: string | null): Uint8Array<ArrayBuffer> {
+function _invokeBody(
+  body: Uint8Array,
+  betaHeader: string | null,
+  counting: boolean,
+): Uint8Array<ArrayBuffer> {
+  let thinking: unknown;
   return editTopLevelJson(body, {
     remove: ["model", "stream"],
     set: { anthropic_version: _ANTHROPIC_VERSION },
-    update: { anthropic_beta: (inBody) => _bedrockBetas([..._betaList(inBody), ..._betaList(betaHeader)]) },
+    update: {
+      anthropic_beta: (inBody) => _bedrockBetas([...betaList(inBody), ...betaList(betaHeader)]),
+      // In this order: `max_tokens` depends on `thinking`, read here and written back as it was.
+      ...(counting && {
+        thinking: (given: unknown) => thinking = given,
+        max_tokens: (given: unknown) => given ?? _countMaxTokens(thinking),
+      }),
+    },
   });
-}
-
-/** Betas as a header (comma-separated) or a body (an array) gives them; anything else has none. */
-function _betaList(given: unknown): string[] {
-  if (typeof given === "string") return given.split(",");
-  return Array.isArray(given) ? given.filter((beta) => typeof beta === "string") : [];
 }
 
 /** The betas Bedrock takes, each once, in order; `undefined` when none is left, so none is sent. */
 function _bedrockBetas(betas: string[]): string[] | undefined {
-  const kept = new Set(
-    betas.map((beta) => beta.trim()).filter((beta) => beta !== "" && !BEDROCK_UNSUPPORTED_BETAS.has(beta)),
+  const kept = keptBetas(betas, (beta) => FIRST_PARTY_ONLY_BETAS.has(beta));
+  return kept.length > 0 ? kept : undefined;
+}
+
+/**
+ * {@linkcode _COUNT_MAX_TOKENS}, or one more than a thinking budget at least as large: `max_tokens` must
+ * exceed it, and a count can carry a `thinking` (Claude Code's do, per claude-code-hub#1363).
+ */
+function _countMaxTokens(thinking: unknown): number {
+  const budget = asJsonObject(thinking)?.budget_tokens;
+  return Number.isInteger(budget) && (budget as number) >= _COUNT_MAX_TOKENS
+    ? (budget as number) + 1
+    : _COUNT_MAX_TOKENS;
+}
+
+/**
+ * Bedrock's message when a CountTokens 400 says the model cannot count tokens at all; otherwise the
+ * answer, whole, to pass on.
+ */
+async function _countingRefusal(upstream: Response): Promise<string | Response> {
+  const { text, answer } = await peekAnswer(upstream, ERROR_PEEK_BYTES);
+  const { type, messageIn } = bedrockErrorAnswer(answer);
+  const message = messageIn(text);
+  if (type !== "invalid_request_error" || !refusesCounting(message)) return answer;
+  await answer.body?.cancel().catch(() => {});
+  return message;
+}
+
+/** Thrown for a count of a model Bedrock cannot count tokens for: the next provider counts. */
+function _uncountable(provider: string, model: string, why: string): UnservableError {
+  return new UnservableError(
+    404,
+    `Bedrock provider ${provider} cannot count tokens for model ${JSON.stringify(model)}: ${why}`,
   );
-  return kept.size > 0 ? [...kept] : undefined;
 }
 
 /** What Bedrock gets besides the body: JSON both ways and a credential; nothing of the client's. */

@@ -74,6 +74,20 @@ export function bedrockErrorAnswer(response: Response): BedrockErrorAnswer {
   };
 }
 
+/**
+ * Whether a CountTokens error says the model has no token counting at all, rather than that the request
+ * is wrong: `The provided model doesn't support counting tokens.` (a ValidationException; quoted in
+ * pydantic-ai#4001 and Boise-State-Development/agentcore-public-stack PR #430).
+ *
+ * @example
+ * ```ts
+ * refusesCounting("The provided model doesn't support counting tokens."); // true
+ * ```
+ */
+export function refusesCounting(message: string): boolean {
+  return /(?:doesn['’]t|does not) support counting tokens/i.test(message);
+}
+
 /** The status and type `name` stands for; those of `status` when it stands for none. */
 function _classified(name: string | undefined, status: number): Omit<BedrockError, "message"> {
   const bare = name?.split(":")[0].split("#").at(-1)?.trim().toLowerCase() ?? "";

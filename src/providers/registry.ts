@@ -58,6 +58,13 @@ export function createProvider(config: ProviderConfig, environment: ProviderEnvi
           tokenUrl: config.token_url,
           onRefreshFailed: _refreshFailed(name, environment),
         }),
+        onBetasRefused: (model, betas) =>
+          environment.logger?.info("betas refused", {
+            provider: name,
+            model,
+            betas: betas.join(","),
+            hint: "dropped from this model's requests until relay reloads",
+          }),
       });
     }
     case "azure":

@@ -93,8 +93,9 @@ export interface ProviderRequest {
 
 /**
  * Thrown by an adapter for a request its upstream has no equivalent for (a route, a content block), before
- * anything is sent: relay moves on to the next provider, as nothing was wrong with this one, and a request
- * no provider can serve gets `status` with this message.
+ * anything is sent, or once the upstream has said so itself (Bedrock's CountTokens for a model that has
+ * none): relay moves on to the next provider, as nothing was wrong with this one, and a request no provider
+ * can serve gets `status` with this message.
  *
  * @example
  * ```ts

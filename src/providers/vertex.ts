@@ -8,6 +8,14 @@ import { errorEnvelope, errorResponse, errorTypeForStatus } from "../server/erro
 import { MAX_ERROR_BODY_BYTES, translateWhole } from "../stream/translate_whole.ts";
 import { copyHeaders, headerPairs, WITHOUT_LENGTH } from "../util/headers.ts";
 import { asJsonObject } from "../util/json.ts";
+import {
+  betaList,
+  FIRST_PARTY_ONLY_BETAS,
+  keptBetas,
+  RefusedBetas,
+  unexpectedBetas,
+} from "./anthropic_betas.ts";
+import { ERROR_PEEK_BYTES, peekAnswer } from "./error_peek.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { sendWithToken, type TokenSource } from "./token_cache.ts";
 import { type Provider, type ProviderRequest, UnservableError } from "./types.ts";
@@ -20,8 +28,13 @@ const _ANTHROPIC_VERSION = "vertex-2023-10-16";
  */
 const _MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._@-]*$/;
 
-/** The token relay gets from the service account replaces any the request had. */
-const _AUTHORIZATION: ReadonlySet<string> = new Set(["authorization"]);
+/**
+ * The token relay gets from the service account replaces any the request had; the betas go on as relay
+ * filters them.
+ */
+const _NOT_PASSED: ReadonlySet<string> = new Set(["authorization", "anthropic-beta"]);
+
+const _COUNT_TOKENS = "/v1/messages/count_tokens";
 
 export interface VertexProviderOptions {
   name: string;
@@ -35,6 +48,11 @@ export interface VertexProviderOptions {
   tokens: TokenSource;
   /** Injected for tests; `globalThis.fetch` otherwise. */
   fetch?: typeof fetch;
+  /**
+   * Told of betas a model refused for the first time (Vertex's `Unexpected value(s)` 400): they are
+   * dropped from that model's requests from then on, until the provider is built anew.
+   */
+  onBetasRefused?: (model: string, betas: string[]) => void;
 }
 
 /**
@@ -60,8 +78,16 @@ export function vertexBaseUrl(region: string): string {
 /**
  * A Vertex AI upstream. `/v1/messages` goes to the model's `:streamRawPredict` or `:rawPredict`,
  * `/v1/messages/count_tokens` to `count-tokens:rawPredict`; the query string (`?beta=true`) means
- * nothing to Vertex and is dropped. Betas stay in the `anthropic-beta` header. A 401 drops the token
- * and the request is sent once more with a fresh one.
+ * nothing to Vertex and is dropped. A 401 drops the token and the request is sent once more with a
+ * fresh one.
+ *
+ * Betas stay in the `anthropic-beta` header, but Vertex refuses a whole request, with a 400 no client
+ * retries, for any value the model has not taken up (claude-code#34802, #12429, #53855; sub2api#3358),
+ * and Claude Code sends Anthropic's first-party list. So the header goes without
+ * {@linkcode FIRST_PARTY_ONLY_BETAS} and without those the model refused before; a 400 naming others is
+ * sent once more without them, which are then remembered for the model. A count goes with no betas at
+ * all: counting needs none, and `count-tokens:rawPredict` refuses most (claude-code#11154; LiteLLM PR
+ * #39597 drops the header there).
  *
  * @example
  * ```ts
@@ -77,6 +103,7 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
   const location = encodeURIComponent(options.region);
   const models = `${base}/v1/projects/${project}/locations/${location}/publishers/anthropic/models`;
   const doFetch = options.fetch ?? fetch;
+  const refused = new RefusedBetas();
   return {
     name: options.name,
     type: "vertex",
@@ -84,28 +111,62 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
     async send(request: ProviderRequest): Promise<Response> {
       const target = _target(request, models);
       if (target instanceof Response) return target;
-      const headers = headerPairs(request.headers, _AUTHORIZATION);
-      const response = await sendWithToken(
-        options.tokens,
-        "Vertex auth",
-        request,
-        (token) =>
+      const model = request.upstreamModel!;
+      const headers = headerPairs(request.headers, _NOT_PASSED);
+      const post = (betas: readonly string[]) =>
+        sendWithToken(options.tokens, "Vertex auth", request, (token) =>
           doFetch(target.url, {
             method: "POST",
-            headers: [...headers, ["authorization", `Bearer ${token}`]],
+            headers: [
+              ...headers,
+              ...(betas.length > 0 ? [["anthropic-beta", betas.join(",")] as [string, string]] : []),
+              ["authorization", `Bearer ${token}`],
+            ],
             body: target.body,
             signal: request.signal,
             redirect: "manual",
-          }),
+          }));
+      const betas = request.path === _COUNT_TOKENS ? [] : keptBetas(
+        betaList(request.headers.get("anthropic-beta")),
+        (beta) => FIRST_PARTY_ONLY_BETAS.has(beta) || refused.has(model, beta),
       );
+      let response = await post(betas);
+      if (response.status === 400 && betas.length > 0) {
+        // Vertex has answered: a second round trip waits as an answer's body would, not as a connection.
+        request.onHeaders?.();
+        response = await _withoutUnexpectedBetas(response, betas, post, (unexpected) => {
+          const learned = refused.learn(model, unexpected);
+          if (learned.length > 0) options.onBetasRefused?.(model, learned);
+        });
+      }
       return response.ok ? response : _inAnthropicShape(response);
     },
   };
 }
 
+/**
+ * After a 400 to a request sent with `betas`: when its message names some of them as unexpected, the
+ * request goes once more without those, which `refuse` is told; otherwise the 400 itself, whole. Only
+ * the first {@linkcode ERROR_PEEK_BYTES} of it are read to tell.
+ */
+async function _withoutUnexpectedBetas(
+  refusal: Response,
+  betas: readonly string[],
+  post: (betas: readonly string[]) => Promise<Response>,
+  refuse: (unexpected: string[]) => void,
+): Promise<Response> {
+  const { text, answer } = await peekAnswer(refusal, ERROR_PEEK_BYTES);
+  const named = new Set(unexpectedBetas(text));
+  const unexpected = betas.filter((beta) => named.has(beta));
+  if (unexpected.length === 0) return answer;
+  await answer.body?.cancel().catch(() => {});
+  refuse(unexpected);
+  return await post(betas.filter((beta) => !named.has(beta)));
+}
+
 /** Vertex has Messages and its token count, and no model list. */
 function _serves(_method: string, path: string): boolean {
-  return path === "/v1/messages" || path === "/v1/messages/count_tokens";
+  return path === "/v1/messages" || path === _COUNT_TOKENS;
 }
 
 /** Where a request goes and with which body; or the error answer when Vertex cannot serve it. */
@@ -124,7 +185,7 @@ function _target(
       `model ${JSON.stringify(model)} is not a Vertex AI model id (e.g. claude-x@20250101)`,
     );
   }
-  if (path === "/v1/messages/count_tokens") {
+  if (path === _COUNT_TOKENS) {
     return {
       url: `${models}/count-tokens:rawPredict`,
       body: editTopLevelJson(body, { set: { model, anthropic_version: _ANTHROPIC_VERSION } }),

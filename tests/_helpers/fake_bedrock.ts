@@ -372,7 +372,7 @@ async function _authProblem(options: FakeBedrockOptions, recorded: RecordedReque
   return await sigV4Problem(recorded, options.credentials, options.region);
 }
 
-/** Bedrock's own rules for an Anthropic InvokeModel body (protocols.md §3.2). */
+/** Bedrock's own rules for an Anthropic InvokeModel body (protocols.md §3.2), whether invoked or counted. */
 function _invokeBodyProblem(bytes: Uint8Array): string | undefined {
   let body: Record<string, unknown>;
   try {
@@ -385,6 +385,11 @@ function _invokeBodyProblem(bytes: Uint8Array): string | undefined {
   }
   for (const field of ["model", "stream"]) {
     if (field in body) return `Malformed input request: extraneous key [${field}] is not permitted`;
+  }
+  // The Messages schema requires it, and CountTokens checks its InvokeModel body against that schema
+  // ("For InvokeModel inputs, CountTokens API requires max_tokens", langchain-aws PR #661, by AWS).
+  if (!Number.isInteger(body.max_tokens) || (body.max_tokens as number) < 1) {
+    return "Malformed input request: #: required key [max_tokens] not found, please reformat your input and try again.";
   }
   const betas = body.anthropic_beta;
   if (betas !== undefined && !(Array.isArray(betas) && betas.every((beta) => typeof beta === "string"))) {

@@ -74,3 +74,31 @@ Deno.test("a program that is not a local file cannot be started again", () => {
     /not a local file/,
   );
 });
+
+Deno.test("with --allow-run=deno and deno on PATH a link to the binary, the bench starts its servers as children", async () => {
+  const folder = await Deno.makeTempDir({ prefix: "relay-deno-link-" });
+  try {
+    await Deno.symlink(Deno.execPath(), `${folder}/deno`);
+    const script = `${folder}/placement.ts`;
+    const setups = new URL("../../src/bench/setups.ts", import.meta.url).href;
+    await Deno.writeTextFile(script, `import { placement } from "${setups}";\nconsole.log(placement());\n`);
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-q",
+        "--no-prompt",
+        "--config",
+        new URL("../../deno.json", import.meta.url).pathname,
+        "--allow-read",
+        "--allow-env",
+        "--allow-run=deno",
+        script,
+      ],
+      env: { PATH: `${folder}:${Deno.env.get("PATH") ?? ""}` },
+    }).output();
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    assert.equal(new TextDecoder().decode(stdout).trim(), "child");
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});

@@ -169,11 +169,36 @@ Deno.test("count_tokens goes through CountTokens and answers input_tokens", asyn
   assert.deepEqual(await response.json(), { input_tokens: 42 });
   const [call] = env.bedrock.calls;
   assert.equal(call.operation, "count-tokens");
-  assert.deepEqual(Object.keys(JSON.parse(_decoder.decode(call.invokeBody))), [
-    "anthropic_version",
-    "anthropic_beta",
-    "messages",
-  ]);
+  assert.deepEqual(JSON.parse(_decoder.decode(call.invokeBody)), {
+    anthropic_version: "bedrock-2023-05-31",
+    anthropic_beta: ["claude-code-20250219"],
+    max_tokens: 1024,
+    messages: ASK.messages,
+  });
+});
+
+Deno.test("count_tokens of a model Bedrock cannot count is a 404 not_found_error, so Claude Code counts otherwise", async () => {
+  const refusal = "The provided model doesn't support counting tokens.";
+  await using env = setup((call) =>
+    call.operation === "count-tokens"
+      ? bedrockError(400, "ValidationException", refusal)
+      : Response.json(MESSAGE_ANSWER)
+  );
+  const { max_tokens: _, ...counted } = ASK;
+  for (let i = 0; i < 2; i++) {
+    const response = await post(env.relay, "/v1/messages/count_tokens", counted);
+    assert.equal(response.status, 404);
+    const { error } = await response.json();
+    assert.equal(error.type, "not_found_error");
+    assert.match(
+      error.message,
+      /cannot count tokens for model "eu\.anthropic\.claude-sonnet-4-5-20250929-v1:0"/,
+    );
+  }
+  assert.equal(env.bedrock.calls.length, 1, "the refusal is remembered");
+  const response = await post(env.relay, "/v1/messages", ASK);
+  assert.equal(response.status, 200, "the model still answers");
+  await response.body?.cancel();
 });
 
 Deno.test("throttling before the stream starts is a 429 rate_limit_error, as HTTP or as a first frame", async () => {

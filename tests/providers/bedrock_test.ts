@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { AwsCredentials } from "../../src/providers/aws_credentials.ts";
-import { BEDROCK_UNSUPPORTED_BETAS, createBedrockProvider } from "../../src/providers/bedrock.ts";
+import { FIRST_PARTY_ONLY_BETAS } from "../../src/providers/anthropic_betas.ts";
+import { createBedrockProvider } from "../../src/providers/bedrock.ts";
 import { type ProviderRequest, UnservableError } from "../../src/providers/types.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
@@ -219,8 +220,8 @@ Deno.test("api_key mode sends the provider key as a bearer token and does not si
 });
 
 Deno.test("betas Bedrock rejects are dropped; without betas left there is no anthropic_beta", async () => {
-  assert.ok(BEDROCK_UNSUPPORTED_BETAS.has("oauth-2025-04-20"));
-  assert.ok(!BEDROCK_UNSUPPORTED_BETAS.has("claude-code-20250219"));
+  assert.ok(FIRST_PARTY_ONLY_BETAS.has("oauth-2025-04-20"));
+  assert.ok(!FIRST_PARTY_ONLY_BETAS.has("claude-code-20250219"));
   const cases: [string | undefined, string][] = [
     [
       "claude-code-20250219, oauth-2025-04-20,interleaved-thinking-2025-05-14 ,files-api-2025-04-14,",
@@ -273,7 +274,8 @@ Deno.test("count_tokens wraps the InvokeModel body in CountTokens and answers in
     undefined,
   );
   assert.equal(sent[0].url, `https://bedrock-runtime.us-east-1.amazonaws.com/model/${MODEL}/count-tokens`);
-  const inner = '{"anthropic_version":"bedrock-2023-05-31","messages":[{"role":"user","content":"hi"}]}';
+  const inner =
+    '{"anthropic_version":"bedrock-2023-05-31","max_tokens":1024,"messages":[{"role":"user","content":"hi"}]}';
   assert.equal(
     await sent[0].clone().text(),
     `{"input":{"invokeModel":{"body":"${_encoder.encode(inner).toBase64()}"}}}`,
@@ -283,6 +285,83 @@ Deno.test("count_tokens wraps the InvokeModel body in CountTokens and answers in
   assert.equal(response.headers.get("content-type"), "application/json");
   assert.equal(response.headers.get("request-id"), "req-count");
   assert.equal(await response.text(), '{"input_tokens":1234}');
+});
+
+Deno.test("count_tokens keeps the client's max_tokens, and gives more than a thinking budget when it has none", async () => {
+  const thinking = (budget: number) => `"thinking":{"type":"enabled","budget_tokens":${budget}}`;
+  const cases: [string, string][] = [
+    [
+      `{"model":"m","max_tokens": 7 ,"messages":[]}`,
+      `{"anthropic_version":"bedrock-2023-05-31","max_tokens": 7 ,"messages":[]}`,
+    ],
+    [
+      `{"model":"m",${thinking(2048)},"messages":[]}`,
+      `{"anthropic_version":"bedrock-2023-05-31","max_tokens":2049,${thinking(2048)},"messages":[]}`,
+    ],
+    [
+      `{"model":"m",${thinking(1024)},"messages":[]}`,
+      `{"anthropic_version":"bedrock-2023-05-31","max_tokens":1025,${thinking(1024)},"messages":[]}`,
+    ],
+    [
+      `{"model":"m","thinking":{"type":"adaptive"},"messages":[]}`,
+      `{"anthropic_version":"bedrock-2023-05-31","max_tokens":1024,"thinking":{"type":"adaptive"},"messages":[]}`,
+    ],
+  ];
+  for (const [body, inner] of cases) {
+    const { bedrock, sent } = provider(() => Response.json({ inputTokens: 3 }));
+    await bedrock.send(
+      request({ path: "/v1/messages/count_tokens", stream: false, body, headers: new Headers() }),
+      undefined,
+    );
+    const wrapper = JSON.parse(await sent[0].clone().text());
+    assert.equal(_decoder.decode(Uint8Array.fromBase64(wrapper.input.invokeModel.body)), inner, body);
+  }
+  const { bedrock, sent } = provider(() => Response.json({}));
+  await bedrock.send(request({ stream: false, body: '{"model":"m","messages":[]}' }), undefined);
+  assert.equal(
+    await sent[0].clone().text(),
+    '{"anthropic_version":"bedrock-2023-05-31","anthropic_beta":' +
+      '["interleaved-thinking-2025-05-14","claude-code-20250219"],"messages":[]}',
+    "an invocation gets none",
+  );
+});
+
+Deno.test("a model Bedrock cannot count tokens for is unservable, a 404 for the next provider, and not asked again", async () => {
+  const tooLong = "prompt is too long: 250000 tokens > 200000 maximum";
+  const refusal = "The provided model doesn't support counting tokens.";
+  const answers = [
+    bedrockError(400, "ValidationException", tooLong, { "x-amzn-requestid": "req-400" }),
+    bedrockError(400, "ValidationException", refusal),
+  ];
+  const { bedrock, sent } = provider(() =>
+    answers.shift() ?? bedrockError(400, "ValidationException", refusal)
+  );
+  const count = (upstreamModel = MODEL) =>
+    request({ path: "/v1/messages/count_tokens", stream: false, headers: new Headers(), upstreamModel });
+
+  // Any other 400 is Bedrock's error in Anthropic's envelope, as ever, and says nothing of the model.
+  const response = await bedrock.send(count(), undefined);
+  assert.equal(response.status, 400);
+  assert.equal(response.headers.get("request-id"), "req-400");
+  assert.deepEqual(await json(response), {
+    type: "error",
+    error: { type: "invalid_request_error", message: tooLong },
+    request_id: "req-400",
+  });
+
+  for (let i = 0; i < 2; i++) {
+    await assert.rejects(
+      bedrock.send(count(), undefined),
+      (error: unknown) =>
+        error instanceof UnservableError && error.status === 404 &&
+        error.message === `Bedrock provider bedrock cannot count tokens for model "${MODEL}": ${refusal}`,
+    );
+  }
+  assert.equal(sent.length, 2, "the refusal is remembered: the next count is not sent");
+  await assert.rejects(bedrock.send(count(ARN), undefined), UnservableError);
+  assert.equal(sent.length, 3, "another model is asked");
+  await (await bedrock.send(request(), undefined)).body?.cancel();
+  assert.equal(sent.length, 4, "the model is still invoked");
 });
 
 Deno.test("count_tokens without inputTokens in Bedrock's answer is a 502", async () => {

@@ -36,6 +36,8 @@ interface Chain extends AsyncDisposable {
   revoked: Set<string>;
   /** Runs before the fake Vertex answers a revoked token, which it then refuses. */
   onRevoked: () => Promise<void>;
+  /** Betas the fake Vertex refuses as Vertex does, with a 400 naming them; on count-tokens, any. */
+  refusedBetas: Set<string>;
 }
 
 /**
@@ -52,6 +54,7 @@ async function startChain(
     now: START,
     revoked: new Set(),
     onRevoked: () => Promise.resolve(),
+    refusedBetas: new Set(),
   } as Chain;
   const oauth = startFakeOAuth({ kind: "jwt-bearer", ...account, now: () => chain.now });
   const vertex = startFakeUpstream(async (_request, recorded) => {
@@ -62,6 +65,11 @@ async function startChain(
       const message = "Request had invalid authentication credentials.";
       return Response.json({ error: { code: 401, message, status: "UNAUTHENTICATED" } }, { status: 401 });
     }
+    const counting = recorded.path.endsWith("/count-tokens:rawPredict");
+    const unexpected = (recorded.headers.get("anthropic-beta") ?? "").split(",")
+      .filter((beta) => beta !== "" && (counting || chain.refusedBetas.has(beta)));
+    if (unexpected.length > 0) return _unexpectedBetas(unexpected);
+    if (counting) return Response.json({ input_tokens: 12 });
     return sseChunks([await loadGolden(chain.golden)]);
   });
   const tokens = googleServiceAccountTokens({
@@ -101,6 +109,16 @@ function postMessages(relay: TestRelay, body = BODY): Promise<Response> {
     },
     body,
   });
+}
+
+/** Vertex's 400 for betas a model has not taken up, as Vertex words it. */
+function _unexpectedBetas(betas: string[]): Response {
+  const message = `Unexpected value(s) ${betas.map((beta) => `\`${beta}\``).join(", ")} for the ` +
+    "`anthropic-beta` header. Please consult our documentation at docs.anthropic.com or try again without the header.";
+  return Response.json(
+    { type: "error", error: { type: "invalid_request_error", message }, request_id: "req_vrtx_011" },
+    { status: 400 },
+  );
 }
 
 /** The Vertex adapter as these tests configure it, at `baseUrl`, with `tokens`. */
@@ -317,4 +335,43 @@ Deno.test("the Anthropic SDK streams through relay and Vertex with tool ids and 
   assert.equal(tool?.type === "tool_use" && tool.id, "toolu_01T1x1fJ34qAmk2tNTrN7Up6");
   const [thinking] = await finalContent("thinking");
   assert.equal(thinking.type === "thinking" && thinking.signature.slice(0, 12), "EqQBCgIYAhIM");
+});
+
+Deno.test("Claude Code's first-party betas reach Vertex as Vertex takes them: filtered, learned, none on a count", async () => {
+  await using chain = await startChain();
+  chain.refusedBetas = new Set(["effort-2025-11-24", "web-search-2025-03-05"]);
+  const betas =
+    "claude-code-20250219,oauth-2025-04-20,interleaved-thinking-2025-05-14,context-1m-2025-08-07," +
+    "prompt-caching-scope-2026-01-05,effort-2025-11-24,web-search-2025-03-05";
+  const ask = (path: string, body: string) =>
+    fetch(`${chain.relay.url}${path}?beta=true`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "anthropic-version": "2023-06-01",
+        "anthropic-beta": betas,
+      },
+      body,
+    });
+
+  for (let i = 0; i < 2; i++) {
+    const response = await ask("/v1/messages", BODY);
+    assert.equal(response.status, 200);
+    assert.deepEqual(new Uint8Array(await response.arrayBuffer()), await loadGolden(chain.golden));
+  }
+  assert.deepEqual(chain.vertex.requests.map((request) => request.headers.get("anthropic-beta")), [
+    "claude-code-20250219,interleaved-thinking-2025-05-14,context-1m-2025-08-07,effort-2025-11-24," +
+    "web-search-2025-03-05",
+    "claude-code-20250219,interleaved-thinking-2025-05-14,context-1m-2025-08-07",
+    "claude-code-20250219,interleaved-thinking-2025-05-14,context-1m-2025-08-07",
+  ]);
+
+  const counted = await ask(
+    "/v1/messages/count_tokens",
+    '{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hi"}]}',
+  );
+  assert.equal(counted.status, 200);
+  assert.deepEqual(await counted.json(), { input_tokens: 12 });
+  assert.equal(chain.vertex.requests.length, 4);
+  assert.equal(chain.vertex.requests[3].headers.get("anthropic-beta"), null);
 });

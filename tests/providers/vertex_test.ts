@@ -125,7 +125,7 @@ Deno.test("Vertex counts tokens at count-tokens:rawPredict with the upstream mod
   );
 });
 
-Deno.test("Vertex sends the client's headers, betas included, with its own bearer token", async () => {
+Deno.test("Vertex sends the client's headers, betas it takes included, with its own bearer token", async () => {
   const { provider, seen } = vertex();
   await provider.send(request(), { secret: "ignored-key", label: "ignored" });
   const headers = seen[0].headers;
@@ -345,4 +345,145 @@ Deno.test("Vertex stops waiting for a token once the request's signal aborts", a
   client.abort(reason);
   await assert.rejects(sending, (error) => error === reason);
   assert.equal(seen.length, 0);
+});
+
+/** Claude Code's first-party beta list, as it sends it to what it takes for Anthropic's API. */
+const CLAUDE_CODE_BETAS = "claude-code-20250219,oauth-2025-04-20,interleaved-thinking-2025-05-14," +
+  "context-1m-2025-08-07,prompt-caching-scope-2026-01-05,effort-2025-11-24,web-search-2025-03-05";
+
+/** Vertex's answer to betas a model has not taken up, worded as Vertex words it. */
+function unexpectedBetasAnswer(...betas: string[]): Response {
+  const message = `Unexpected value(s) ${betas.map((beta) => `\`${beta}\``).join(", ")} for the ` +
+    "`anthropic-beta` header. Please consult our documentation at docs.anthropic.com or try again without the header.";
+  return Response.json(
+    { type: "error", error: { type: "invalid_request_error", message }, request_id: "req_vrtx_011" },
+    { status: 400, headers: { "request-id": "req_vrtx_011" } },
+  );
+}
+
+function withBetas(betas: string, init: Partial<ProviderRequest> = {}): ProviderRequest {
+  return request({
+    headers: new Headers({ "content-type": "application/json", "anthropic-beta": betas }),
+    ...init,
+  });
+}
+
+Deno.test("Vertex drops betas only Anthropic's own API has, and sends no header, nor reads a 400, when none is left", async () => {
+  const { provider, seen } = vertex();
+  await provider.send(withBetas(CLAUDE_CODE_BETAS), undefined);
+  assert.equal(
+    seen[0].headers.get("anthropic-beta"),
+    "claude-code-20250219,interleaved-thinking-2025-05-14,context-1m-2025-08-07,effort-2025-11-24," +
+      "web-search-2025-03-05",
+  );
+  await provider.send(withBetas(" oauth-2025-04-20, files-api-2025-04-14,,"), undefined);
+  assert.equal(seen[1].headers.get("anthropic-beta"), null);
+
+  // With no beta sent, a 400 is about something else: its body is not read here.
+  let pulled = false;
+  const body = new ReadableStream({ pull: () => void (pulled = true) }, { highWaterMark: 0 });
+  const refused = new Response(body, { status: 400, headers: { "content-type": "text/plain" } });
+  const { provider: refusing } = vertex({}, () => refused);
+  assert.equal(await refusing.send(withBetas("oauth-2025-04-20"), undefined), refused);
+  assert.ok(!pulled);
+});
+
+Deno.test("Vertex counts tokens with no anthropic-beta header at all", async () => {
+  const { provider, seen } = vertex();
+  const body = encoder.encode('{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hi"}]}');
+  await provider.send(
+    withBetas(CLAUDE_CODE_BETAS, { path: "/v1/messages/count_tokens", search: "", body, stream: false }),
+    undefined,
+  );
+  assert.equal(seen[0].headers.get("anthropic-beta"), null);
+  assert.equal(seen[0].headers.get("anthropic-version"), null, "the request's other headers still go");
+});
+
+Deno.test("Vertex sends once more without the betas its 400 names, and drops them from the model's next requests", async () => {
+  const answers = [
+    unexpectedBetasAnswer("effort-2025-11-24", "web-search-2025-03-05"),
+    Response.json({ id: "m1" }),
+  ];
+  const refusals: [string, string[]][] = [];
+  const { provider, seen } = vertex(
+    { onBetasRefused: (model, betas) => void refusals.push([model, betas]) },
+    () => answers.shift() ?? Response.json({ id: "later" }),
+  );
+
+  let headersIn = 0;
+  const response = await provider.send(
+    withBetas(CLAUDE_CODE_BETAS, { onHeaders: () => headersIn++ }),
+    undefined,
+  );
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), { id: "m1" });
+  assert.equal(headersIn, 1, "the second round trip waits as for a first byte, not a connection");
+  const taken = "claude-code-20250219,interleaved-thinking-2025-05-14,context-1m-2025-08-07";
+  assert.equal(seen.length, 2);
+  assert.equal(seen[1].headers.get("anthropic-beta"), taken);
+  assert.equal(seen[1].headers.get("authorization"), "Bearer ya29.token-2");
+  assert.equal(await seen[1].text(), await seen[0].text(), "the same body");
+  assert.deepEqual(refusals, [[UPSTREAM_MODEL, ["effort-2025-11-24", "web-search-2025-03-05"]]]);
+
+  await provider.send(withBetas(CLAUDE_CODE_BETAS), undefined);
+  assert.equal(seen.length, 3, "known refusals cost no second round trip");
+  assert.equal(seen[2].headers.get("anthropic-beta"), taken);
+
+  await provider.send(withBetas(CLAUDE_CODE_BETAS, { upstreamModel: "claude-opus-4-5@20251101" }), undefined);
+  assert.match(
+    seen[3].headers.get("anthropic-beta")!,
+    /effort-2025-11-24,web-search-2025-03-05$/,
+    "another model",
+  );
+  assert.equal(refusals.length, 1, "each refusal is told once");
+});
+
+Deno.test("Vertex sends a request again only once, and then answers Vertex's second 400 as it is", async () => {
+  const answers = [
+    unexpectedBetasAnswer("effort-2025-11-24"),
+    unexpectedBetasAnswer("context-1m-2025-08-07"),
+  ];
+  const { provider, seen } = vertex({}, () => answers.shift()!);
+  const response = await provider.send(withBetas("effort-2025-11-24,context-1m-2025-08-07"), undefined);
+  assert.equal(response.status, 400);
+  assert.equal(response.headers.get("request-id"), "req_vrtx_011");
+  assert.match((await response.json()).error.message, /`context-1m-2025-08-07`/);
+  assert.equal(seen.length, 2);
+});
+
+Deno.test("Vertex passes on a 400 that names no beta it sent with its status, headers and every byte, learning nothing", async () => {
+  const big = "x".repeat(100_000);
+  const cases: [string, () => Response][] = [
+    [
+      "another error",
+      () =>
+        new Response(`{"type":"error","error":{"type":"invalid_request_error","message":"${big}"}}`, {
+          status: 400,
+          statusText: "Bad Request",
+          headers: { "content-type": "application/json", "request-id": "req_vrtx_02", "x-extra": "kept" },
+        }),
+    ],
+    ["a beta not sent", () => unexpectedBetasAnswer("tool-search-tool-2025-10-19")],
+    ["not JSON", () =>
+      new Response(`<html>${big}</html>`, {
+        status: 400,
+        statusText: "Bad Request",
+        headers: { "content-type": "text/html", "x-extra": "kept" },
+      })],
+  ];
+  const sent =
+    "claude-code-20250219,interleaved-thinking-2025-05-14,context-1m-2025-08-07,effort-2025-11-24," +
+    "web-search-2025-03-05";
+  for (const [name, answer] of cases) {
+    const { provider, seen } = vertex({}, answer);
+    const response = await provider.send(withBetas(CLAUDE_CODE_BETAS), undefined);
+    const expected = answer();
+    assert.equal(response.status, 400, name);
+    assert.equal(response.headers.get("x-extra"), expected.headers.get("x-extra"), name);
+    assert.equal(response.headers.get("request-id"), expected.headers.get("request-id"), name);
+    assert.equal(await response.text(), await expected.text(), name);
+    assert.equal(seen.length, 1, name);
+    await (await provider.send(withBetas(CLAUDE_CODE_BETAS), undefined)).body?.cancel();
+    assert.deepEqual(seen.map((request) => request.headers.get("anthropic-beta")), [sent, sent], name);
+  }
 });

@@ -1,0 +1,65 @@
+/**
+ * A look at the start of an upstream's error answer before deciding what it means (a refusal of one beta,
+ * of token counting for one model), without losing the answer when it means nothing of the kind.
+ */
+
+/** Enough of an error body for any message relay looks for: a JSON error is a few hundred bytes. */
+export const ERROR_PEEK_BYTES = 16 * 1024;
+
+/** An answer's first bytes as text, and the answer itself, whole, to pass on instead of the one read. */
+export interface PeekedAnswer {
+  /** At most the first `maxBytes` of the body, as UTF-8 (a sequence cut at the end is replaced). */
+  text: string;
+  /** The same status, status text, headers and body bytes: those read, then the rest as it comes. */
+  answer: Response;
+}
+
+/**
+ * Reads up to `maxBytes` of `response`'s body. The read happens in the adapter's `send`, under the wait
+ * for an answer rather than a body's deadlines, so it is kept to error answers and a few KiB of them;
+ * the request's signal still ends it.
+ *
+ * @example
+ * ```ts
+ * const { text, answer } = await peekAnswer(response, ERROR_PEEK_BYTES);
+ * if (!text.includes("invalid beta flag")) return answer;
+ * ```
+ */
+export async function peekAnswer(response: Response, maxBytes: number): Promise<PeekedAnswer> {
+  if (!response.body) return { text: "", answer: response };
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let ended = false;
+  while (size < maxBytes) {
+    const next = await reader.read();
+    if (next.done) {
+      ended = true;
+      break;
+    }
+    chunks.push(next.value);
+    size += next.value.byteLength;
+  }
+  const decoder = new TextDecoder();
+  let text = "";
+  let left = maxBytes;
+  for (const chunk of chunks) {
+    text += decoder.decode(chunk.subarray(0, left), { stream: true });
+    left -= Math.min(left, chunk.byteLength);
+  }
+  text += decoder.decode();
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(chunk);
+      if (ended) controller.close();
+    },
+    async pull(controller) {
+      const next = await reader.read();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+  const { status, statusText, headers } = response;
+  return { text, answer: new Response(body, { status, statusText, headers }) };
+}
