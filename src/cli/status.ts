@@ -139,10 +139,39 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
   };
   lines.push("", table(providers));
   if (keys.length > 1) lines.push("", table(keys));
+  lines.push(..._refusedLines(status.providers, now, colours));
   // A relay of an earlier version does not say.
   const clients = status.clients ?? [];
   if (clients.length > 0) lines.push("", _clientTable(clients, colours));
   return lines.join("\n");
+}
+
+/**
+ * The models upstreams refused a key, or a provider without keys, lately (403), one line each: the
+ * key serves every other model meanwhile. A relay of an earlier version does not say.
+ */
+function _refusedLines(providers: AdminStatus["providers"], now: number, colours: StatusColours): string[] {
+  const refused = providers.flatMap((p) => [
+    ...(p.refused_models ?? []).map((refusal) => ({ who: p.name, ...refusal })),
+    ...p.keys.flatMap((key) =>
+      (key.refused_models ?? []).map((refusal) => ({
+        who: `${p.name} ${key.index} ${key.label}`,
+        ...refusal,
+      }))
+    ),
+  ]);
+  if (refused.length === 0) return [];
+  return [
+    "",
+    ...refused.map(({ who, model, until }) =>
+      colours.yellow(
+        visible(
+          `${who}: refused ${model} by its upstream (403); asked again ` +
+            (until === null ? "later" : `in ${_duration(Date.parse(until) - now)}`),
+        ),
+      )
+    ),
+  ];
 }
 
 /**

@@ -18,9 +18,13 @@ export type UpstreamOutcome =
 /**
  * What to do next:
  * - `retry_next_key`: this key is limited (a 429), the provider is fine: the same provider's next key.
- * - `disable_key`: this key is refused (401, 402, 403): take it out of rotation, say so in the log,
- *   then as `retry_next_key`. A provider without keys has none to take out: the request's plan does
- *   not send its refused credential again and goes on to the next provider.
+ * - `disable_key`: this key is refused (401, 402): take it out of rotation, say so in the log, then as
+ *   `retry_next_key`. A provider without keys has none to take out: the request's plan does not send
+ *   its refused credential again and goes on to the next provider.
+ * - `refuse_model`: this key, or a provider's own credential when it has no keys, is refused the
+ *   model it was asked for (403: Bedrock grants access model by model, Anthropic workspaces and
+ *   Vertex restrict models one by one): it takes no request for that upstream model id until
+ *   `refuseModelUntil`, while it goes on serving the others; then as `disable_key`.
  * - `retry_next_provider`: the provider looks unhealthy (network, timeout, 408, 5xx, 529), or its
  *   answer says `x-should-retry: true`: it counts against the key's breaker, and the provider's unless
  *   it opened the key's while another key of the provider works (the key's own trouble, then); after
@@ -34,6 +38,7 @@ export type UpstreamOutcome =
 export type FailureAction =
   | "retry_next_key"
   | "disable_key"
+  | "refuse_model"
   | "retry_next_provider"
   | "return"
   | "skip_provider";
@@ -44,6 +49,8 @@ export interface FailureDecision {
   action: FailureAction;
   /** A 429's key rests until then, on the clock `now` was read off (`KeyPool.cool`). */
   coolKeyUntil?: number;
+  /** A `refuse_model`'s key (or keyless provider) is not asked for the model until then, on that clock. */
+  refuseModelUntil?: number;
   /** Whether it counts toward the key's and the provider's circuit breakers (`onFailure`). */
   countsForBreaker: boolean;
   /** The upstream's `retry-after`, for the backoff when the retry goes back to it. */
@@ -52,11 +59,22 @@ export interface FailureDecision {
   reason: string;
 }
 
-/** How {@linkcode classifyFailure} cools a key whose 429 gave no reset. */
+/** How {@linkcode classifyFailure} cools a key whose 429 gave no reset, or refuses a model. */
 export interface ClassifyOptions {
   /** ms; one minute, the window of RPM and TPM limits. */
   defaultCoolMs?: number;
+  /** ms a 403 without `retry-after` keeps the model from its key; {@linkcode MODEL_REFUSAL_MS}. */
+  modelRefusalMs?: number;
 }
+
+/**
+ * How long a 403 keeps a model from the key (or keyless provider) it was refused to: five minutes.
+ * Access to a model is granted in a console, and no answer says when: long enough that a model nobody
+ * may use costs one refused attempt per key every five minutes, not one a request; short enough that
+ * once access is granted it is used without a reload (enabling the key, or its provider, through the
+ * admin API takes it back at once).
+ */
+export const MODEL_REFUSAL_MS = 5 * 60_000;
 
 /**
  * Decides what a failed attempt means for the request, the key and the provider. Pure: the caller
@@ -68,7 +86,8 @@ export interface ClassifyOptions {
  * | relay out of file descriptors (EMFILE)     | retry_next_provider | no       |                        |
  * | 408, 5xx, 529                              | retry_next_provider | counts   |                        |
  * | 429                                        | retry_next_key      | no       | cooled until its reset |
- * | 401, 402, 403                              | disable_key         | no       | out of rotation        |
+ * | 401, 402                                   | disable_key         | no       | out of rotation        |
+ * | 403                                        | refuse_model        | no       | refused that model (*) |
  * | other 4xx (400, 404, 413, ...)             | return              | no       |                        |
  * | 408, 429, 5xx with `x-should-retry: false` | return              | as above | as above               |
  * | other 4xx with `x-should-retry: true`      | retry_next_provider | no       |                        |
@@ -79,9 +98,17 @@ export interface ClassifyOptions {
  * An HTTP answer's `x-should-retry` (Anthropic's, which its SDKs obey) overrides the status on whether
  * to try again: `false` returns a 408, 429 or 5xx as it is (a spend cap's 429, a failure the upstream
  * knows will repeat), `true` retries another 4xx (a 409 conflict). The key and the breakers are still
- * told what the status says. 401, 402 and 403 disable the key whatever the header says: it tells a
- * client holding that one key whether to send again, while relay goes on with another key, and a
- * refused key must leave the rotation. An `error` event is not overridden: its headers came with a 2xx.
+ * told what the status says. 401, 402 and 403 disable the key (or refuse it the model) whatever the
+ * header says: it tells a client holding that one key whether to send again, while relay goes on with
+ * another key, and a refused key must leave the rotation. An `error` event is not overridden: its
+ * headers came with a 2xx.
+ *
+ * (*) A 401 says the key itself is bad, a 402 that its account cannot pay: no model will do. A 403
+ * refuses what was asked: Bedrock's `AccessDeniedException` ("You don't have access to the model with
+ * the specified model ID"), an Anthropic workspace or a Vertex project without that model. Taking the
+ * key out for every model would make one try of a model it may not use (Claude Code's `/model opus`)
+ * fail every other model with it until a reload. So the key is refused only that model, until
+ * `retry-after`, else for `modelRefusalMs`: access granted later is found without a reload.
  *
  * A 429's key cools until `retry-after`, else the unified quota's reset when it says `rejected`, else
  * the latest reset of the windows it reports empty, else `defaultCoolMs` from now. A reset or a
@@ -98,6 +125,7 @@ export interface ClassifyOptions {
  * const decision = classifyFailure(outcome, performance.now(), Date.now());
  * if (decision.coolKeyUntil !== undefined) pool.cool(key, decision.coolKeyUntil);
  * if (decision.action === "disable_key") pool.disable(key, decision.reason);
+ * if (decision.action === "refuse_model") refusals.refuse(key, upstreamModel, decision.refuseModelUntil!);
  * if (decision.countsForBreaker) breaker.onFailure(permit);
  * ```
  */
@@ -154,8 +182,10 @@ function _classifyStatus(
   reason: string,
   shouldRetry: boolean | undefined,
 ): FailureDecision {
-  if (status === 401 || status === 402 || status === 403) {
-    return { action: "disable_key", countsForBreaker: false, reason };
+  if (status === 401 || status === 402) return { action: "disable_key", countsForBreaker: false, reason };
+  if (status === 403) {
+    const refuseModelUntil = now + (snapshot.retryAfterMs ?? options.modelRefusalMs ?? MODEL_REFUSAL_MS);
+    return { action: "refuse_model", refuseModelUntil, countsForBreaker: false, reason };
   }
   const limited = status === 429;
   const unhealthy = status === 408 || status >= 500;

@@ -53,7 +53,7 @@ export type KeyPick<K> =
 
 /** What a pool knows about one key, for logs and status pages. */
 export interface KeyStatus {
-  /** Why it was taken out of rotation (a 401 or 403), when it was. */
+  /** Why it was taken out of rotation (a 401 or 402), when it was. */
   disabled?: string;
   /** Until when a 429 rests it, on the pool's clock, while it does. */
   cooledUntil?: number;
@@ -150,7 +150,7 @@ class _KeyState {
  * The keys of one provider and what they have spent. A request takes the usable key with the lowest
  * usage ratio; ties go to the key picked least recently (the first listed until each has been picked),
  * so keys that know no limits take turns (uncounted requests turns of their own). A 429 cools a key
- * until its reset, a 401 or 403 disables it, and every response's rate-limit headers report the
+ * until its reset, a 401 or 402 disables it, and every response's rate-limit headers report the
  * upstream's own budget, which can only tighten a configured limit (see `UsageWindow`). Limits the
  * config leaves out are learned from those headers, so a key without configured limits counts as
  * unused (ratio 0) until its upstream says otherwise.
@@ -233,7 +233,7 @@ export class KeyPool<K> {
     state.cooledUntil = Math.max(state.cooledUntil, untilMs);
   }
 
-  /** Takes a key out of rotation for good (a 401 or 403); `reason` is kept for {@linkcode status}. */
+  /** Takes a key out of rotation for good (a 401 or 402); `reason` is kept for {@linkcode status}. */
   disable(key: K, reason: string): void {
     this.#state(key).disabled = reason;
   }

@@ -9,6 +9,10 @@
  *   claude-haiku-*: anthropic.claude-haiku-*-v1:0
  *   "*": GLM-4.7          # everything else
  * ```
+ *
+ * A name with Claude Code's 1M-context mark (`claude-sonnet-4-5[1m]`) that the table does not name
+ * exactly is served as the name without it, under that name's upstream id: the mark is no model, and
+ * an upstream asked for it answers 404 (see {@linkcode contextBeta} for what stands in for it).
  */
 export class ModelMap {
   readonly #exact: Map<string, string>;
@@ -32,9 +36,11 @@ export class ModelMap {
 
   /** The upstream id for `model`, or `undefined` when this provider does not serve it. */
   resolve(model: string): string | undefined {
-    if (this.servesAll) return model;
+    if (this.servesAll) return withoutContextMark(model);
     const exact = this.#exact.get(model);
     if (exact !== undefined) return exact;
+    const unmarked = withoutContextMark(model);
+    if (unmarked !== model) return this.resolve(unmarked);
     for (const { regex, target } of this.#globs) {
       const match = regex.exec(model);
       if (match) return target.replace("*", () => match[1]);
@@ -51,6 +57,48 @@ export class ModelMap {
   get patterns(): string[] {
     return [...this.#exact.keys(), ...this.#globs.map(({ glob }) => glob)];
   }
+}
+
+/** The beta that asks Anthropic's models for a 1M-token context window, which `[1m]` stands for. */
+export const CONTEXT_1M_BETA = "context-1m-2025-08-07";
+
+// Claude Code's mark for a model's 1M-context variant; it writes it lower-case, but a user may not.
+const _CONTEXT_MARK = /\[1m\]$/i;
+
+/**
+ * `model` without Claude Code's 1M-context mark, the model routing knows it as; `model` itself when
+ * it has none.
+ *
+ * @example
+ * ```ts
+ * withoutContextMark("claude-sonnet-4-5[1m]"); // "claude-sonnet-4-5"
+ * ```
+ */
+export function withoutContextMark(model: string): string {
+  // Most names end otherwise: no regex for them, on every request's way. A mark alone names nothing.
+  if (!model.endsWith("]")) return model;
+  return model.replace(_CONTEXT_MARK, "") || model;
+}
+
+/**
+ * The beta an upstream must be asked with for the context window `model` asked for: {@linkcode
+ * CONTEXT_1M_BETA} when the client's name carried the 1M-context mark and the id the upstream gets
+ * (`upstreamModel`) no longer does. Claude Code sends that beta itself where it strips the mark; some of
+ * its paths send the mark instead, and the upstream, asked without it, would serve a 200k window.
+ *
+ * @example
+ * ```ts
+ * contextBeta("claude-sonnet-4-5[1m]", "claude-sonnet-4-5"); // "context-1m-2025-08-07"
+ * contextBeta("claude-sonnet-4-5", "claude-sonnet-4-5"); // undefined
+ * ```
+ */
+export function contextBeta(
+  model: string | undefined,
+  upstreamModel: string | undefined,
+): string | undefined {
+  if (model === undefined || upstreamModel === undefined) return undefined;
+  const marked = (name: string) => withoutContextMark(name) !== name;
+  return marked(model) && !marked(upstreamModel) ? CONTEXT_1M_BETA : undefined;
 }
 
 /**

@@ -5,9 +5,10 @@ import { type BreakerPermit, type BreakerState, CircuitBreaker } from "./circuit
 import type { Release } from "./concurrency.ts";
 import { ConcurrencyLimiter } from "./concurrency.ts";
 import { EwmaMap } from "./ewma.ts";
-import type { FailureDecision } from "./failure.ts";
+import { type FailureDecision, MODEL_REFUSAL_MS } from "./failure.ts";
 import { type KeyLimits, KeyPool, type KeyReservation, type KeyStatus } from "./key_pool.ts";
-import { ModelMap } from "./model_map.ts";
+import { ModelMap, withoutContextMark } from "./model_map.ts";
+import { type ModelRefusal, ModelRefusals } from "./model_refusals.ts";
 import type { RateLimitSnapshot } from "./rate_limit_headers.ts";
 import {
   type Candidate,
@@ -136,12 +137,14 @@ export interface Attempt {
  * - `busy`: at its `max_in_flight`; it frees up as its requests end.
  * - `open`: failing: its circuit breaker, or every one of its keys', is open; `retryAfterMs` says when
  *   the first of them lets a probe through.
- * - `disabled`: out of rotation: switched off, or every key refused by the upstream (401, 402, 403)
- *   or switched off; the operator brings it back. A provider without keys refused in this request too.
+ * - `refused`: its upstream refused this model (403) to each of its keys left, or to its own credential
+ *   when it has none, lately; `retryAfterMs` says when the first of them is asked again.
+ * - `disabled`: out of rotation: switched off, or every key refused by the upstream (401, 402) or
+ *   switched off; the operator brings it back. A provider without keys refused in this request too.
  * - `unservable`: none of these held for any: every provider left said it cannot serve the request
  *   (`skip_provider`).
  */
-export type ExhaustedCause = "busy" | "open" | "disabled" | "unservable";
+export type ExhaustedCause = "busy" | "open" | "refused" | "disabled" | "unservable";
 
 /** What {@link Plan.next} offers: an attempt, a wait until a key frees up, or nothing left to try. */
 export type Step =
@@ -178,6 +181,8 @@ export interface ProviderStatus {
   inFlight: number;
   maxInFlight?: number;
   keys: ProviderKeyStatus[];
+  /** A provider without keys: the models its upstream refused its own credential (403), while it does. */
+  refusedModels?: ModelRefusal[];
 }
 
 /**
@@ -191,6 +196,8 @@ export interface ProviderKeyStatus extends KeyStatus {
   label: string;
   name?: string;
   breaker: BreakerState;
+  /** The models its upstream refused it (403), while it does; it serves the others. */
+  refusedModels?: ModelRefusal[];
 }
 
 /** Why a key switched off at runtime is out of rotation; `relay status` shows such a key as plain "off". */
@@ -204,6 +211,8 @@ class _RouteState {
   readonly pool: KeyPool<ProviderKey>;
   readonly breaker: CircuitBreaker;
   readonly keyBreakers = new Map<ProviderKey, CircuitBreaker>();
+  /** The models each key, or the provider's own credential (`undefined`) when it has no keys, was refused. */
+  readonly refusals: ModelRefusals<ProviderKey | undefined>;
   readonly limiter: ConcurrencyLimiter | undefined;
   // `route.prices` as a `models:` table resolves: its targets are places in `#priceList`.
   readonly #prices: ModelMap;
@@ -227,6 +236,7 @@ class _RouteState {
       now: options.now,
     });
     this.breaker = new CircuitBreaker(breakerOptions());
+    this.refusals = new ModelRefusals({ now: options.now });
     for (const key of route.keys) this.keyBreakers.set(key, new CircuitBreaker(breakerOptions(key)));
     this.limiter = route.maxInFlight === undefined
       ? undefined
@@ -292,6 +302,11 @@ class _RouteState {
   status(wallOffset: number): ProviderStatus {
     const { provider, keys, keyNames, maxInFlight } = this.#route;
     const retryAt = this.breaker.retryAt;
+    const refused = (holder: ProviderKey | undefined) => {
+      const refusals = this.refusals.list(holder);
+      if (refusals.length === 0) return {};
+      return { refusedModels: refusals.map(({ model, until }) => ({ model, until: until + wallOffset })) };
+    };
     return {
       name: provider.name,
       type: provider.type,
@@ -306,7 +321,9 @@ class _RouteState {
         ...(keyNames?.has(key) ? { name: keyNames.get(key) } : {}),
         ..._onWallClock(this.pool.status(key), wallOffset),
         breaker: this.keyBreakers.get(key)!.state,
+        ...refused(key),
       })),
+      ...(keys.length === 0 ? refused(undefined) : {}),
     };
   }
 }
@@ -437,16 +454,20 @@ export class Router {
    * Switches a provider, or one of its keys (`key`: its place in the list or its name), on or off
    * until a reload changes that provider. Off, it takes no new requests; those under way finish.
    * Returns what was switched, a key by its label (however `key` named it), or `undefined` when there
-   * is no such provider or key. Switching a key on also puts back one that a 401 or 403 took out of
+   * is no such provider or key. Switching a key on also puts back one that a 401 or 402 took out of
    * rotation. Switching on closes the breakers of what it switches (a provider's own and its keys'),
-   * open or not: an operator who switches something on expects it tried again now.
+   * open or not, and forgets the models their upstream refused them (403): an operator who switches
+   * something on expects it tried again now (access to a model granted meanwhile, say).
    */
   setEnabled(provider: string, enabled: boolean, key?: string): { key?: string } | undefined {
     const state = this.#states.find((state) => state.route.provider.name === provider);
     if (!state) return undefined;
     if (key === undefined) {
       state.enabled = enabled;
-      if (enabled) state.closeBreakers();
+      if (enabled) {
+        state.closeBreakers();
+        state.refusals.clearAll();
+      }
       return {};
     }
     const found = state.findKey(key);
@@ -454,6 +475,7 @@ export class Router {
     if (enabled) {
       state.pool.enable(found);
       state.closeBreakers(found);
+      state.refusals.clear(found);
     } else {
       state.pool.disable(found, SWITCHED_OFF);
     }
@@ -501,7 +523,8 @@ export class Router {
     }));
     const order = preferNamed(
       this.#strategyFor(request).order(candidates, {
-        model: request.model,
+        // A `[1m]` request is its model's: it takes that model's turns and `model_routes` entry.
+        model: request.model === undefined ? undefined : withoutContextMark(request.model),
         estimatedTokens: request.estimate,
       }),
       pinned?.provider,
@@ -558,6 +581,7 @@ interface _PlanHooks {
 type _Blocked =
   | { cause: "busy" }
   | { cause: "open"; retryAt: number }
+  | { cause: "refused"; until: number }
   | { cause: "disabled"; switchedOff: boolean };
 
 /**
@@ -604,9 +628,20 @@ export class Plan {
     let wait: { waitUntil: number; retryAfterMs: number } | undefined;
     const blocked: _Blocked[] = [];
     for (const candidate of this.#deferred.size === 0 ? order : this.#deferredLast(order)) {
-      const { state } = candidate;
-      if (!state.enabled || this.#refusedRoutes.has(state)) {
-        blocked.push({ cause: "disabled", switchedOff: !state.enabled });
+      const { state, upstreamModel } = candidate;
+      if (!state.enabled) {
+        blocked.push({ cause: "disabled", switchedOff: true });
+        continue;
+      }
+      const refusedUntil = state.route.keys.length === 0
+        ? _refusedUntil(state, undefined, upstreamModel)
+        : undefined;
+      if (refusedUntil !== undefined) {
+        blocked.push({ cause: "refused", until: refusedUntil });
+        continue;
+      }
+      if (this.#refusedRoutes.has(state)) {
+        blocked.push({ cause: "disabled", switchedOff: false });
         continue;
       }
       if (this.#doneRoutes.has(state) || this.#unservableRoutes.has(state)) continue;
@@ -621,7 +656,7 @@ export class Plan {
         blocked.push({ cause: "busy" });
         continue;
       }
-      const picked = this.#pickKey(state);
+      const picked = this.#pickKey(state, upstreamModel);
       if (picked.kind === "attempt") {
         return { kind: "attempt", attempt: this.#attempt(candidate, permit, slot, picked) };
       }
@@ -632,9 +667,11 @@ export class Plan {
       // without a key has them all failing or out of rotation.
       if (picked.kind === "none") {
         blocked.push(
-          picked.openUntil === undefined
-            ? { cause: "disabled", switchedOff: false }
-            : { cause: "open", retryAt: picked.openUntil },
+          picked.openUntil !== undefined
+            ? { cause: "open", retryAt: picked.openUntil }
+            : picked.refusedUntil !== undefined
+            ? { cause: "refused", until: picked.refusedUntil }
+            : { cause: "disabled", switchedOff: false },
         );
       }
     }
@@ -668,8 +705,11 @@ export class Plan {
     return [...order.filter((candidate) => !later(candidate)), ...order.filter(later)];
   }
 
-  /** A key of `state` to try; `openUntil` when keys were passed over for their open breakers. */
-  #pickKey(state: _RouteState):
+  /**
+   * A key of `state` to try for `upstreamModel`; `openUntil` when keys were passed over for their open
+   * breakers, `refusedUntil` when for having been refused the model.
+   */
+  #pickKey(state: _RouteState, upstreamModel: string | undefined):
     | {
       kind: "attempt";
       key: ProviderKey | undefined;
@@ -677,9 +717,18 @@ export class Plan {
       keyPermit?: BreakerPermit;
     }
     | { kind: "wait"; waitUntil: number; retryAfterMs: number }
-    | { kind: "none"; openUntil?: number } {
+    | { kind: "none"; openUntil?: number; refusedUntil?: number } {
     if (state.route.keys.length === 0) return { kind: "attempt", key: undefined };
     const exclude = new Set(this.#tried(state));
+    let refusedUntil: number | undefined;
+    if (!state.refusals.empty) {
+      for (const key of state.route.keys) {
+        const until = _refusedUntil(state, key, upstreamModel);
+        if (until === undefined) continue;
+        exclude.add(key);
+        refusedUntil = Math.min(refusedUntil ?? Infinity, until);
+      }
+    }
     let openUntil: number | undefined;
     for (;;) {
       const pick = state.pool.pick(this.#request.estimate, {
@@ -687,7 +736,7 @@ export class Plan {
         prefer: this.#ranking!.preferKey,
         uncounted: this.#request.uncounted,
       });
-      if (pick.kind === "none") return openUntil === undefined ? pick : { kind: "none", openUntil };
+      if (pick.kind === "none") return { kind: "none", openUntil, refusedUntil };
       if (pick.kind !== "key") return pick;
       const keyBreaker = state.keyBreakers.get(pick.key)!;
       const keyPermit = keyBreaker.tryAcquire();
@@ -790,6 +839,11 @@ export class Plan {
           state.pool.cool(key, decision.coolKeyUntil);
         }
         if (key && decision.action === "disable_key") state.pool.disable(key, decision.reason);
+        // Refused one model, a key (or a keyless provider) goes on serving the others.
+        if (decision.action === "refuse_model" && candidate.upstreamModel !== undefined) {
+          const until = decision.refuseModelUntil ?? hooks.now() + MODEL_REFUSAL_MS;
+          state.refusals.refuse(key, candidate.upstreamModel, until);
+        }
         if (decision.countsForBreaker) blame();
         else releasePermits();
         // A provider without keys has no other key to offer, and one whose credential was refused is
@@ -798,7 +852,9 @@ export class Plan {
         if (decision.action === "skip_provider") unservableRoutes.add(state);
         else if (!key) doneRoutes.add(state);
         else if (decision.action === "retry_next_provider") deferred.add(state);
-        if (!key && decision.action === "disable_key") refusedRoutes.add(state);
+        if (!key && (decision.action === "disable_key" || decision.action === "refuse_model")) {
+          refusedRoutes.add(state);
+        }
       },
       abandoned() {
         end(undefined);
@@ -823,6 +879,18 @@ export class Plan {
       },
     };
   }
+}
+
+/**
+ * Until when `holder` of `state` (a key, or `undefined` for a keyless provider's own credential) is
+ * refused `upstreamModel`; `undefined` when it is not, or the request names no model.
+ */
+function _refusedUntil(
+  state: _RouteState,
+  holder: ProviderKey | undefined,
+  upstreamModel: string | undefined,
+): number | undefined {
+  return upstreamModel === undefined ? undefined : state.refusals.refusedUntil(holder, upstreamModel);
 }
 
 /** A place among `state`'s requests in flight, or `undefined` while it is at its `max_in_flight`. */
@@ -857,8 +925,10 @@ function _undoneSwitches(before: _RouteState[], after: _RouteState[]): { provide
  * model is served: pinned by conversation alone, they would move the main model's turns there too.
  */
 function _pinOf({ conversation, model }: PlanRequest): string | undefined {
+  if (conversation === undefined) return undefined;
   // A model holds no control character (relay refuses such a request), so the two parts stay apart.
-  return conversation === undefined ? undefined : `${model ?? ""}\n${conversation}`;
+  // Its `[1m]` variant is the same model: a conversation some of whose requests carry the mark stays put.
+  return `${model === undefined ? "" : withoutContextMark(model)}\n${conversation}`;
 }
 
 /** Models whose {@linkcode Router.runsAs} is kept at most; bounded, since model names come from clients. */
@@ -900,6 +970,17 @@ function _exhausted(blocked: _Blocked[], now: number): Step {
       cause: "open",
       reason: "every provider that serves this model is failing (circuit open)",
       retryAfterMs: Math.max(0, Math.min(...retryAts) - now),
+    };
+  }
+  const refusedUntils = blocked.flatMap((entry) => entry.cause === "refused" ? [entry.until] : []);
+  if (refusedUntils.length > 0) {
+    const retryAfterMs = Math.max(0, Math.min(...refusedUntils) - now);
+    return {
+      kind: "exhausted",
+      cause: "refused",
+      reason: "every provider and key in rotation that serves this model was refused it by its upstream " +
+        `(403); relay asks again in ${Math.ceil(retryAfterMs / 1000)} s`,
+      retryAfterMs,
     };
   }
   const reason = blocked.every((entry) => entry.cause === "disabled" && entry.switchedOff)

@@ -39,9 +39,32 @@ const _UPSTREAM_ONLY = ["content-encoding", "set-cookie"];
 const _NOT_TO_UPSTREAM: ReadonlySet<string> = new Set([..._HOP_BY_HOP, ..._CLIENT_ONLY]);
 const _NOT_TO_CLIENT: ReadonlySet<string> = new Set([..._HOP_BY_HOP, ..._UPSTREAM_ONLY]);
 
-/** The headers an upstream receives, before the adapter adds its credential. */
-export function headersForUpstream(client: Headers): HeaderList {
-  return new HeaderList(headerPairs(client, _droppedNames(client, _NOT_TO_UPSTREAM)));
+/**
+ * The headers an upstream receives, before the adapter adds its credential; `beta` joins the client's
+ * `anthropic-beta` when it is not there already (relay's stand-in for a mark it took off the model,
+ * `contextBeta`), which Bedrock's and Vertex's adapters read their betas from too.
+ *
+ * @example
+ * ```ts
+ * headersForUpstream(request.headers, contextBeta(model, upstreamModel));
+ * ```
+ */
+export function headersForUpstream(client: Headers, beta?: string): HeaderList {
+  const pairs = headerPairs(client, _droppedNames(client, _NOT_TO_UPSTREAM));
+  if (beta !== undefined) _addBeta(pairs, beta);
+  return new HeaderList(pairs);
+}
+
+/** `beta` added to the `anthropic-beta` of `pairs` (one header: `Headers` joins repeated ones), once. */
+function _addBeta(pairs: [string, string][], beta: string): void {
+  const at = pairs.findIndex(([name]) => name === "anthropic-beta");
+  if (at < 0) {
+    pairs.push(["anthropic-beta", beta]);
+    return;
+  }
+  const value = pairs[at][1];
+  if (value.split(",").some((given) => given.trim() === beta)) return;
+  pairs[at] = ["anthropic-beta", value.trim() === "" ? beta : `${value},${beta}`];
 }
 
 /**

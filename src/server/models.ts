@@ -60,7 +60,8 @@ export function servedModels(current: () => Router, clients: ClientModels) {
       if (typeof page === "string") return errorResponse(400, page);
       return c.json(_modelList(page.names.map(_modelInfo), page.hasMore));
     }
-    if (!router.routes.some((route) => route.models.resolve(id) !== undefined)) {
+    // A glob's own text matches it (`anth-*` resolves as `anth-*`), but names no model anyone serves.
+    if (id.includes("*") || !router.routes.some((route) => route.models.resolve(id) !== undefined)) {
       return errorResponse(404, `model ${id} is not served by any provider`);
     }
     return c.json(_modelInfo(id));

@@ -11,6 +11,7 @@ import { conversationKey } from "../routing/affinity.ts";
 import { retryDelay } from "../routing/backoff.ts";
 import { type ConcurrencyLimiter, OverloadedError } from "../routing/concurrency.ts";
 import { classifyFailure, type FailureDecision, type UpstreamOutcome } from "../routing/failure.ts";
+import { contextBeta } from "../routing/model_map.ts";
 import { readRateLimitHeaders } from "../routing/rate_limit_headers.ts";
 import {
   type Attempt,
@@ -585,6 +586,16 @@ async function _relay(
           reason: decision.reason,
         });
       }
+      if (decision.action === "refuse_model" && attempt.upstreamModel !== undefined) {
+        // Not "key disabled": the key (or the keyless provider) goes on serving every other model.
+        options.logger.warn("model refused", {
+          provider: attempt.route.provider.name,
+          key: attempt.key?.label,
+          model: attempt.upstreamModel,
+          reason: decision.reason,
+          retry_in_ms: Math.max(0, Math.round(decision.refuseModelUntil! - clock.now())),
+        });
+      }
       await _drop(last);
       last = { ...tried, attempt, exchange, credentials };
       lastDecision = decision;
@@ -739,7 +750,8 @@ async function _try(
     search: _search(request.url),
     // A HEAD goes upstream as the GET it stands for: the answer's length is then relay's to count.
     method: request.method === "HEAD" ? "GET" : request.method,
-    headers: headersForUpstream(request.headers),
+    // A model asked for with the 1M-context mark goes upstream without it: its beta says it instead.
+    headers: headersForUpstream(request.headers, contextBeta(fields?.model, attempt.upstreamModel)),
     body,
     model: fields?.model,
     upstreamModel: attempt.upstreamModel,
@@ -1243,10 +1255,15 @@ function _sleep(ms: number, client: AbortSignal, cut: AbortSignal, timers: Timer
  * relay's answer when no upstream can take a request. Busy or failing providers free up with time, so
  * the client is told when to come back; keys and providers out of rotation wait on a person (a fixed
  * key and a reload, or the admin API), so the client is told not to retry (`x-should-retry: false`,
- * which Anthropic's and OpenAI's SDKs obey: Claude Code otherwise retries a 503 for minutes).
+ * which Anthropic's and OpenAI's SDKs obey: Claude Code otherwise retries a 503 for minutes). A model
+ * every upstream refused lately (403) gets the 403 its first request got from the upstream itself, as
+ * relay's `permission_error`: access to a model is granted by a person too.
  */
 function _unavailable(step: Extract<Step, { kind: "exhausted" }>): RelayError {
   const message = `no upstream can take the request: ${step.reason}`;
+  if (step.cause === "refused") {
+    return new RelayError(403, message, { "x-should-retry": "false" }, "permission_error");
+  }
   if (step.cause === "disabled") {
     return new RelayError(503, message, { "x-should-retry": "false" }, "api_error");
   }

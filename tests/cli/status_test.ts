@@ -253,6 +253,7 @@ const STATUS: AdminStatus = {
         saturation: 0.42,
         cooling_until: null,
         resets_at: "2026-11-25T12:00:40.000Z",
+        refused_models: [],
       },
       {
         index: 1,
@@ -264,8 +265,10 @@ const STATUS: AdminStatus = {
         saturation: 1,
         cooling_until: "2026-11-25T12:01:05.000Z",
         resets_at: null,
+        refused_models: [],
       },
     ],
+    refused_models: [],
   }],
 };
 
@@ -289,6 +292,35 @@ Deno.test("formatStatus lays out the summary, the last reload error and both tab
       "anthropic  1 sk-ant-...bbbb         off: 401 authentication_error  half_open  100%    1m 5s       -",
     ].join("\n"),
   );
+});
+
+Deno.test("formatStatus lists the models upstreams refused a key or a provider without keys, and when relay asks again", () => {
+  const [provider] = STATUS.providers;
+  const refusal = (model: string, inMs: number) => ({ model, until: new Date(NOW + inMs).toISOString() });
+  const status: AdminStatus = {
+    ...STATUS,
+    providers: [
+      {
+        ...provider,
+        keys: [
+          { ...provider.keys[0], refused_models: [refusal("claude-opus-4-1", 270_000)] },
+          provider.keys[1],
+        ],
+      },
+      {
+        ...provider,
+        name: "bedrock",
+        keys: [],
+        refused_models: [refusal("us.anthropic.claude-opus\u202e", 60_000)],
+      },
+    ],
+  };
+  assert.deepEqual(formatStatus(status, NOW).split("\n").slice(-3), [
+    "",
+    "anthropic 0 main (sk-ant-...aaaa): refused claude-opus-4-1 by its upstream (403); asked again in 4m 30s",
+    "bedrock: refused us.anthropic.claude-opus\\u202e by its upstream (403); asked again in 1m",
+  ]);
+  assert.ok(!formatStatus(STATUS, NOW).includes("refused"));
 });
 
 Deno.test("formatStatus adds the clients' table: limits, how spent, this month's spend and holds, a budget spent or held up coloured", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { classifyFailure, type UpstreamOutcome } from "../../src/routing/failure.ts";
+import { classifyFailure, MODEL_REFUSAL_MS, type UpstreamOutcome } from "../../src/routing/failure.ts";
 
 const NOW = 1_000_000;
 const http = (status: number, headers: Record<string, string> = {}): UpstreamOutcome => ({
@@ -164,14 +164,31 @@ Deno.test("classifyFailure cools a 429's key on the monotonic clock, an upstream
   );
 });
 
-Deno.test("classifyFailure disables the key on 401, 402 and 403", () => {
-  for (const status of [401, 402, 403]) {
+Deno.test("classifyFailure disables the key on 401 and 402", () => {
+  for (const status of [401, 402]) {
     assert.deepEqual(classifyFailure(http(status), NOW, NOW), {
       action: "disable_key",
       countsForBreaker: false,
       reason: `${status} from upstream`,
     });
   }
+});
+
+Deno.test("classifyFailure refuses the key the model on a 403, for its retry-after, else five minutes", () => {
+  assert.deepEqual(classifyFailure(http(403), NOW, NOW), {
+    action: "refuse_model",
+    refuseModelUntil: NOW + MODEL_REFUSAL_MS,
+    countsForBreaker: false,
+    reason: "403 from upstream",
+  });
+  assert.equal(MODEL_REFUSAL_MS, 300_000);
+  assert.deepEqual(
+    [
+      classifyFailure(http(403, { "retry-after": "30" }), NOW, NOW).refuseModelUntil,
+      classifyFailure(http(403), NOW, NOW, { modelRefusalMs: 1_000 }).refuseModelUntil,
+    ],
+    [NOW + 30_000, NOW + 1_000],
+  );
 });
 
 Deno.test("classifyFailure returns other 4xx to the client at once", () => {
@@ -206,7 +223,7 @@ Deno.test("classifyFailure treats an error event before message_start as its err
     [
       NOW + 3000,
       "disable_key",
-      "disable_key",
+      "refuse_model",
       "disable_key",
       "return",
       "return",
@@ -268,12 +285,12 @@ Deno.test("classifyFailure keeps the status's verdict when x-should-retry agrees
   }
 });
 
-Deno.test("classifyFailure disables a refused key whatever x-should-retry says", () => {
+Deno.test("classifyFailure disables a refused key, or refuses it the model, whatever x-should-retry says", () => {
   for (const status of [401, 402, 403]) {
     for (const value of ["true", "false"]) {
       assert.equal(
         classifyFailure(http(status, { "x-should-retry": value }), NOW, NOW).action,
-        "disable_key",
+        status === 403 ? "refuse_model" : "disable_key",
       );
     }
   }

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { globsMeet, ModelMap, modelMapProblems } from "../../src/routing/model_map.ts";
+import {
+  CONTEXT_1M_BETA,
+  contextBeta,
+  globsMeet,
+  ModelMap,
+  modelMapProblems,
+  withoutContextMark,
+} from "../../src/routing/model_map.ts";
 
 Deno.test("a provider without models: serves every model under its own name", () => {
   const map = new ModelMap(undefined);
@@ -71,4 +78,48 @@ Deno.test("globsMeet tells whether some model name matches both globs", () => {
     assert.equal(globsMeet(a, b), false, `${a} and ${b}`);
     assert.equal(globsMeet(b, a), false, `${b} and ${a}`);
   }
+});
+
+Deno.test("a name with the 1M-context mark is served as the name without it, unless the table names it", () => {
+  const map = new ModelMap({
+    "claude-sonnet-4-5": "anthropic.claude-sonnet-4-5-v1:0",
+    "anth-*": "claude-*",
+    "claude-opus-4-1[1m]": "opus-long",
+  });
+  assert.deepEqual(
+    [
+      map.resolve("claude-sonnet-4-5[1m]"),
+      map.resolve("claude-sonnet-4-5[1M]"),
+      map.resolve("anth-opus-4-8[1m]"),
+      map.resolve("claude-opus-4-1[1m]"),
+      map.resolve("claude-haiku-4-5[1m]"),
+      map.resolve("claude-sonnet-4-5[2m]"),
+    ],
+    [
+      "anthropic.claude-sonnet-4-5-v1:0",
+      "anthropic.claude-sonnet-4-5-v1:0",
+      "claude-opus-4-8",
+      "opus-long",
+      undefined,
+      undefined,
+    ],
+  );
+  const any = new ModelMap(undefined);
+  assert.deepEqual([any.resolve("claude-opus-4-8[1m]"), any.resolve("[1m]")], ["claude-opus-4-8", "[1m]"]);
+});
+
+Deno.test("contextBeta asks for the 1M context where the mark was taken off the model", () => {
+  assert.equal(withoutContextMark("claude-sonnet-4-5[1m]"), "claude-sonnet-4-5");
+  assert.equal(withoutContextMark("claude-sonnet-4-5"), "claude-sonnet-4-5");
+  assert.deepEqual(
+    [
+      contextBeta("claude-sonnet-4-5[1m]", "anthropic.claude-sonnet-4-5-v1:0"),
+      contextBeta("claude-sonnet-4-5[1m]", "claude-sonnet-4-5[1m]"),
+      contextBeta("claude-sonnet-4-5", "claude-sonnet-4-5"),
+      contextBeta(undefined, undefined),
+      contextBeta("claude-sonnet-4-5[1m]", undefined),
+    ],
+    [CONTEXT_1M_BETA, undefined, undefined, undefined, undefined],
+  );
+  assert.equal(CONTEXT_1M_BETA, "context-1m-2025-08-07");
 });

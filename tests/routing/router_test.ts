@@ -484,7 +484,7 @@ Deno.test("a provider without keys whose credential is refused is not asked agai
   }
   const alone = routerOf([route("bedrock", [])]);
   const plan = alone.plan(request("m"));
-  attemptOf(plan.next()).failed(httpFailure(403));
+  attemptOf(plan.next()).failed(httpFailure(401));
   assert.deepEqual(plan.next(), {
     kind: "exhausted",
     cause: "disabled",
@@ -721,4 +721,128 @@ Deno.test("runsAs walks the routes once per model: a budgeted request's hold ask
   }
   assert.deepEqual(router.runsAs("sonnet"), sonnet);
   assert.equal(resolved, 2_002);
+});
+
+Deno.test("a 403 refuses the key the model it was sent as, only: the model moves on at once, others keep the key", () => {
+  const clock = { now: 1_000_000 };
+  const models = { opus: "up-opus", sonnet: "up-sonnet" };
+  const router = routerOf([route("bedkey", ["k1"], models), route("other", ["o1"], { opus: "o-opus" })], {
+    wallClock: () => clock.now + 5,
+  }, clock);
+  const plan = router.plan(request("opus"));
+  attemptOf(plan.next()).failed(httpFailure(403));
+  assert.equal(where(attemptOf(plan.next())), "other/o1", "the refused model fails over in the same request");
+  const sonnet = attemptOf(router.plan(request("sonnet")).next());
+  assert.deepEqual(
+    [where(sonnet), sonnet.upstreamModel],
+    ["bedkey/k1", "up-sonnet"],
+    "the key serves the rest",
+  );
+  sonnet.cancelled();
+  const opus = attemptOf(router.plan(request("opus")).next());
+  assert.equal(where(opus), "other/o1", "the refused key is not asked for opus again");
+  opus.cancelled();
+  const [key] = router.status()[0].keys;
+  assert.deepEqual(
+    [key.disabled, key.refusedModels],
+    [undefined, [{ model: "up-opus", until: 1_000_000 + 300_000 + 5 }]],
+  );
+  clock.now += 300_000;
+  assert.equal(
+    where(attemptOf(router.plan(request("opus")).next())),
+    "bedkey/k1",
+    "asked again once it ends",
+  );
+  assert.equal(router.status()[0].keys[0].refusedModels, undefined);
+});
+
+Deno.test("a 403 refuses a provider without keys the model across requests, while it serves the others", () => {
+  const clock = { now: 1_000_000 };
+  const router = routerOf(
+    [
+      route("bedrock", [], { opus: "b-opus", sonnet: "b-sonnet" }),
+      route("anthropic", ["a1"]),
+    ],
+    { wallClock: () => clock.now },
+    clock,
+  );
+  const plan = router.plan(request("opus"));
+  attemptOf(plan.next()).failed(httpFailure(403, { "retry-after": "60" }));
+  assert.equal(where(attemptOf(plan.next())), "anthropic/a1");
+  assert.equal(where(attemptOf(router.plan(request("opus")).next())), "anthropic/a1", "still refused");
+  assert.equal(where(attemptOf(router.plan(request("sonnet")).next())), "bedrock/-");
+  assert.deepEqual(router.status()[0].refusedModels, [{ model: "b-opus", until: 1_060_000 }]);
+  clock.now += 60_000;
+  assert.equal(where(attemptOf(router.plan(request("opus")).next())), "bedrock/-", "its retry-after is over");
+});
+
+Deno.test("a model every key refused ends the plan as refused, saying when it is asked again", () => {
+  const clock = { now: 1_000_000 };
+  const router = routerOf([route("a", ["a1", "a2"]), route("b", [])], {}, clock);
+  const plan = router.plan(request("opus"));
+  for (const expected of ["a/a1", "a/a2", "b/-"]) {
+    const attempt = attemptOf(plan.next());
+    assert.equal(where(attempt), expected);
+    attempt.failed(httpFailure(403));
+  }
+  clock.now += 1_500;
+  const refused = {
+    kind: "exhausted",
+    cause: "refused",
+    reason:
+      "every provider and key in rotation that serves this model was refused it by its upstream (403); relay asks again in 299 s",
+    retryAfterMs: 298_500,
+  };
+  assert.deepEqual(router.plan(request("opus")).next(), refused);
+  assert.equal(where(attemptOf(router.plan(request("sonnet")).next())), "a/a1");
+});
+
+Deno.test("switching a key, or a provider, on takes back the models its upstream refused it", () => {
+  const router = routerOf([route("a", ["a1"]), route("b", []), route("c", ["c1"])]);
+  for (const name of ["a", "b"]) {
+    const plan = router.plan(request("opus"));
+    while (true) {
+      const attempt = attemptOf(plan.next());
+      if (attempt.route.provider.name === "c") break;
+      attempt.failed(httpFailure(403));
+    }
+    assert.equal(where(attemptOf(router.plan(request("opus")).next())), "c/c1", `${name} refused`);
+  }
+  router.setEnabled("a", true, "0");
+  assert.equal(where(attemptOf(router.plan(request("opus")).next())), "a/a1");
+  router.setEnabled("a", false, "0");
+  router.setEnabled("b", true);
+  assert.equal(where(attemptOf(router.plan(request("opus")).next())), "b/-");
+});
+
+Deno.test("a model asked for with the 1M-context mark is routed, mapped and pinned as the model without it", () => {
+  const router = routerOf([
+    route("a", ["a1"], { "claude-sonnet-4-5": "up-sonnet" }),
+    route("b", ["b1"], { "anth-*": "claude-*" }),
+    route("c", ["c1"]),
+  ]);
+  const first = (model: string) => {
+    const attempt = attemptOf(router.plan(request(model)).next());
+    attempt.cancelled();
+    return [where(attempt), attempt.upstreamModel];
+  };
+  assert.deepEqual(
+    ["claude-sonnet-4-5[1m]", "anth-opus-4-8[1m]"].map(first),
+    [["a/a1", "up-sonnet"], ["b/b1", "claude-opus-4-8"]],
+  );
+  // A conversation moved to y by a failover stays there, whether or not its requests carry the mark.
+  const pinning = routerOf([route("x", ["x1"]), route("y", ["y1"])]);
+  const plan = pinning.plan(request("m", "conversation"));
+  attemptOf(plan.next()).failed(httpFailure(500));
+  answered(attemptOf(plan.next()));
+  const marked = attemptOf(pinning.plan(request("m[1m]", "conversation")).next());
+  assert.deepEqual([where(marked), marked.upstreamModel], ["y/y1", "m"]);
+});
+
+Deno.test("a model asked for with the 1M-context mark takes its model's entry of routing.model_routes", () => {
+  const router = routerOf([route("a", ["a1"]), route("b", ["b1"])], {
+    strategy: "model",
+    modelRoutes: { "claude-sonnet-4-5": "b" },
+  });
+  assert.equal(where(attemptOf(router.plan(request("claude-sonnet-4-5[1m]")).next())), "b/b1");
 });

@@ -110,6 +110,7 @@ Deno.test("the admin status shows providers, masked keys, breakers, pools and lo
           breaker: "closed",
           saturation: 0,
           cooling_until: null,
+          refused_models: [],
         },
         {
           index: 1,
@@ -120,8 +121,10 @@ Deno.test("the admin status shows providers, masked keys, breakers, pools and lo
           breaker: "closed",
           saturation: 0,
           cooling_until: null,
+          refused_models: [],
         },
       ],
+      refused_models: [],
     },
   );
   assert.equal(typeof up.keys[0].resets_at, "string", "the request counted in K1's window");
@@ -253,6 +256,42 @@ Deno.test("switching a key or a provider off sends new requests elsewhere until 
       line.msg === "switched off" && line.provider === "up" && line.key === maskSecret(K1)
     ),
   );
+  await upstream.close();
+});
+
+Deno.test("the admin status shows the models an upstream refused a key (403); switching the key on takes them back", async () => {
+  const upstream = startFakeUpstream((request) =>
+    request.json().then((body) =>
+      body.model === "opus"
+        ? Response.json({ type: "error", error: { type: "permission_error", message: "no opus" } }, {
+          status: 403,
+        })
+        : Response.json({ type: "message", content: [] })
+    )
+  );
+  await using relay = await startLiveRelay(liveConfig(upstreamProvider("up", upstream.url, [K1])));
+  const ask = async (model: string) => {
+    const response = await postMessage(relay.url, JSON.stringify({ model, max_tokens: 8, messages: [] }));
+    await response.body?.cancel();
+    return response.status;
+  };
+  const key = async () => (await (await relay.admin("/status")).json()).providers[0].keys[0];
+  const before = Date.now();
+  assert.deepEqual([await ask("opus"), await ask("sonnet")], [403, 200]);
+  const { enabled, disabled_reason, refused_models } = await key();
+  assert.deepEqual([enabled, disabled_reason, refused_models.map(({ model }: { model: string }) => model)], [
+    true,
+    null,
+    ["opus"],
+  ]);
+  const until = Date.parse(refused_models[0].until);
+  assert.ok(until >= before + 300_000 && until <= Date.now() + 300_000, refused_models[0].until);
+  assert.equal(await ask("opus"), 403);
+  assert.equal(upstream.requests.length, 2, "relay refused opus itself");
+  await (await relay.admin("/providers/up/keys/0/enable", { method: "POST" })).body?.cancel();
+  assert.deepEqual((await key()).refused_models, []);
+  assert.equal(await ask("opus"), 403);
+  assert.equal(upstream.requests.length, 3, "asked again at once");
   await upstream.close();
 });
 

@@ -2,6 +2,27 @@ import assert from "node:assert/strict";
 import { headersForUpstream, responseForClient, undecodedEncoding } from "../../src/server/headers.ts";
 import { HeaderList, headerPairs } from "../../src/util/headers.ts";
 
+Deno.test("headersForUpstream adds a beta relay asks for to the client's anthropic-beta, once", () => {
+  const beta = "context-1m-2025-08-07";
+  const betas = (headers: Record<string, string>) =>
+    headersForUpstream(new Headers(headers), beta).get("anthropic-beta");
+  assert.deepEqual(
+    [
+      betas({}),
+      betas({ "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14" }),
+      betas({ "anthropic-beta": "claude-code-20250219, context-1m-2025-08-07" }),
+      betas({ "anthropic-beta": " " }),
+    ],
+    [
+      beta,
+      "claude-code-20250219,interleaved-thinking-2025-05-14,context-1m-2025-08-07",
+      "claude-code-20250219, context-1m-2025-08-07",
+      beta,
+    ],
+  );
+  assert.equal(headersForUpstream(new Headers({ "x-app": "cli" })).get("anthropic-beta"), null);
+});
+
 Deno.test("headersForUpstream keeps anthropic headers verbatim and drops credentials, hop-by-hop and browser state", () => {
   const client = new Headers({
     "anthropic-version": "2023-06-01",

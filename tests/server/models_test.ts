@@ -51,6 +51,18 @@ Deno.test("/v1/models lists what the config serves when it names models", async 
   await upstream.close();
 });
 
+Deno.test("/v1/models/{id} is a 404 for a glob's own text, which names no model", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, models: MODELS });
+  for (const id of ["claude-haiku-*", "claude-haiku-*-x", "*"]) {
+    const response = await fetch(`${relay.url}/v1/models/${id}`);
+    assert.equal(response.status, 404, id);
+    assert.equal((await response.json()).error.message, `model ${id} is not served by any provider`);
+  }
+  assert.equal(upstream.requests.length, 0);
+  await upstream.close();
+});
+
 const HAIKU_ONLY = "rly_haiku_only_0000000000000000";
 
 Deno.test("a client limited to some models is shown only those, and asking for another by id is a 403", async () => {

@@ -144,7 +144,11 @@ Deno.test("a Foundry answer quoting the Entra ID token, or a redirect naming it,
   );
 
   redirect = true;
-  const redirected = await postMessage(chain.relay.url);
+  // Another model: the 403 keeps the one refused from the provider for a while.
+  const redirected = await postMessage(
+    chain.relay.url,
+    STREAM_BODY.replace('"claude-sonnet-4-5"', '"claude-haiku-4-5"'),
+  );
   assert.equal(redirected.status, 502);
   const { error } = await redirected.json();
   assert.ok(

@@ -8,6 +8,7 @@ import { deflateSync } from "node:zlib";
 import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
 import { ClientRegistry } from "../../src/ledger/clients.ts";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
+import { createBedrockProvider } from "../../src/providers/bedrock.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
 import type { Route } from "../../src/routing/router.ts";
 import { maskSecret } from "../../src/util/mask.ts";
@@ -19,6 +20,7 @@ import {
   startFakeUpstream,
 } from "../_helpers/fake_upstream.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
+import { bedrockError, startFakeBedrock } from "../_helpers/fake_bedrock.ts";
 import { settlesWithin } from "../_helpers/settles_within.ts";
 import { armedBefore, startTestRelay, TEST_TIMEOUTS } from "../_helpers/relay.ts";
 import { assembledResponse } from "../_helpers/anthropic_grammar.ts";
@@ -961,4 +963,146 @@ Deno.test("a rate_limit_error event's retry-after is its key's: another key of t
     )
   );
   assert.equal(waited, 0, "the second key was asked at once");
+});
+
+Deno.test("a 403 for one model refuses the key that model only: the key's other models go on, the refused one is answered at once", async () => {
+  const apiKey = "ABSKQmVkcm9ja0FQSUtleS1leGFtcGxl";
+  const opus = "us.anthropic.claude-opus-4-1-20250805-v1:0";
+  const bedrock = startFakeBedrock({
+    region: "us-east-1",
+    apiKey,
+    answer: (call) =>
+      call.modelId === opus
+        ? bedrockError(
+          403,
+          "AccessDeniedException",
+          "You don't have access to the model with the specified model ID.",
+        )
+        : Response.json(MESSAGE_ANSWER),
+  });
+  const clock = new FakeClock(1_000_000);
+  await using relay = startTestRelay({
+    provider: createBedrockProvider({
+      name: "bedkey",
+      region: "us-east-1",
+      baseUrl: bedrock.url,
+      credentials: "api_key",
+    }),
+    keys: [apiKey],
+    models: { "bk-sonnet": "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "bk-opus": opus },
+    retry: RETRY,
+    clock,
+  });
+  const ask = (model: string) =>
+    fetch(`${relay.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model, max_tokens: 64, messages: [{ role: "user", content: "hi" }] }),
+    });
+  const refused = await ask("bk-opus");
+  assert.equal(refused.status, 403, "the upstream's own answer, the first time");
+  assert.match((await refused.json()).error.message, /don't have access to the model/);
+  const sonnet = await ask("bk-sonnet");
+  assert.equal(sonnet.status, 200, "the key still serves the models it may use");
+  await sonnet.body?.cancel();
+  const again = await ask("bk-opus");
+  assert.equal(again.status, 403);
+  assert.equal(again.headers.get("x-should-retry"), "false");
+  assert.deepEqual((await again.json()).error, {
+    type: "permission_error",
+    message: "no upstream can take the request: every provider and key in rotation that serves this model " +
+      "was refused it by its upstream (403); relay asks again in 300 s",
+  });
+  assert.deepEqual(bedrock.calls.map((call) => call.modelId), [
+    opus,
+    "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+  ]);
+  const logged = relay.logs.find((line) => line.msg === "model refused");
+  assert.deepEqual(
+    logged && [logged.provider, logged.key, logged.model, logged.reason, logged.retry_in_ms],
+    ["bedkey", maskSecret(apiKey), opus, "403 from upstream", 300_000],
+  );
+  assert.equal(relay.logs.find((line) => line.msg === "key disabled"), undefined);
+  clock.advance(300_000);
+  const later = await ask("bk-opus");
+  assert.equal(later.status, 403);
+  await later.body?.cancel();
+  assert.equal(bedrock.calls.length, 3, "asked again once the refusal ended");
+  await bedrock.close();
+});
+
+Deno.test("a model asked for with the 1M-context mark goes upstream without it, its beta added, the body otherwise as sent", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({
+    upstreamUrl: upstream.url,
+    models: { "claude-sonnet-4-5": "claude-sonnet-4-5", "anth-*": "claude-*" },
+  });
+  const cases = [
+    { path: "/v1/messages", model: "claude-sonnet-4-5[1m]", betas: "claude-code-20250219" },
+    { path: "/v1/messages/count_tokens", model: "anth-opus-4-8[1m]", betas: undefined },
+    { path: "/v1/messages", model: "anth-opus-4-8[1m]", betas: "context-1m-2025-08-07,claude-code-20250219" },
+  ];
+  const seen = [];
+  for (const { path, model, betas } of cases) {
+    const body = `{"model": "${model}","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}`;
+    const response = await fetch(`${relay.url}${path}?beta=true`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...betas === undefined ? {} : { "anthropic-beta": betas },
+      },
+      body,
+    });
+    assert.equal(response.status, 200, `${path} ${model}`);
+    await response.body?.cancel();
+    const recorded = await upstream.nextRequest();
+    const sent = new TextDecoder().decode(recorded.body);
+    seen.push([
+      recorded.path,
+      sent.replace(/"model":\s?"[^"]*"/, '"model":…'),
+      JSON.parse(sent).model,
+      recorded.headers.get("anthropic-beta"),
+    ]);
+  }
+  const rest = `{"model":…,"max_tokens":64,"messages":[{"role":"user","content":"hi"}]}`;
+  assert.deepEqual(seen, [
+    ["/v1/messages?beta=true", rest, "claude-sonnet-4-5", "claude-code-20250219,context-1m-2025-08-07"],
+    ["/v1/messages/count_tokens?beta=true", rest, "claude-opus-4-8", "context-1m-2025-08-07"],
+    ["/v1/messages?beta=true", rest, "claude-opus-4-8", "context-1m-2025-08-07,claude-code-20250219"],
+  ]);
+  await upstream.close();
+});
+
+Deno.test("Bedrock gets a 1M-context request as its model's id, with the beta among its anthropic_beta", async () => {
+  const credentials = {
+    accessKeyId: "AKIAIOSFODNN7EXAMPLE",
+    secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+  };
+  const bedrock = startFakeBedrock({
+    region: "us-east-1",
+    credentials,
+    answer: () => Response.json(MESSAGE_ANSWER),
+  });
+  await using relay = startTestRelay({
+    provider: createBedrockProvider({ name: "bed", region: "us-east-1", baseUrl: bedrock.url, credentials }),
+    keys: [],
+    models: { "bed-sonnet": "us.anthropic.claude-sonnet-4-5-20250929-v1:0" },
+  });
+  const response = await fetch(`${relay.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-beta": "claude-code-20250219" },
+    body: JSON.stringify({
+      model: "bed-sonnet[1m]",
+      max_tokens: 64,
+      messages: [{ role: "user", content: "hi" }],
+    }),
+  });
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  const [call] = bedrock.calls;
+  assert.deepEqual(
+    [call.modelId, JSON.parse(new TextDecoder().decode(call.invokeBody)).anthropic_beta],
+    ["us.anthropic.claude-sonnet-4-5-20250929-v1:0", ["claude-code-20250219", "context-1m-2025-08-07"]],
+  );
+  await bedrock.close();
 });

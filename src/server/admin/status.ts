@@ -69,8 +69,18 @@ export interface AdminStatus {
       saturation: number;
       cooling_until: string | null;
       resets_at: string | null;
+      /** The models its upstream refused it (403) and until when relay does not ask: it serves others. */
+      refused_models: RefusedModel[];
     }[];
+    /** A provider without keys: the models its upstream refused its own credential (403). */
+    refused_models: RefusedModel[];
   }[];
+}
+
+/** An upstream model id a credential was refused (a 403), and when relay asks for it again. */
+export interface RefusedModel {
+  model: string;
+  until: string | null;
 }
 
 /** The usage ledger in the admin status: off, or its file and how writing it goes. */
@@ -208,8 +218,14 @@ function _provider(provider: ProviderStatus): AdminStatus["providers"][number] {
       saturation: key.ratio,
       cooling_until: _iso(key.cooledUntil),
       resets_at: _iso(key.resetAt),
+      refused_models: _refused(key.refusedModels),
     })),
+    refused_models: _refused(provider.refusedModels),
   };
+}
+
+function _refused(refusals: ProviderStatus["refusedModels"]): RefusedModel[] {
+  return (refusals ?? []).map(({ model, until }) => ({ model, until: _iso(until) }));
 }
 
 function _iso(ms: number | undefined): string | null {

@@ -1,0 +1,93 @@
+/** One model an upstream refused a credential, and until when relay does not ask it again. */
+export interface ModelRefusal {
+  /** The upstream's id for the model, as it was sent. */
+  model: string;
+  /** On the refusals' clock. */
+  until: number;
+}
+
+/** How a {@linkcode ModelRefusals} keeps time and bounds itself. */
+export interface ModelRefusalsOptions {
+  /** Monotonic ms (`performance.now` unless given), which `until` instants are on. */
+  now?: () => number;
+  /**
+   * Models remembered per credential at most (256): a provider without `models:` sends any name a
+   * client sends, so refused names must not pile up. Past it, the refusal ending first is forgotten.
+   */
+  maxPerHolder?: number;
+}
+
+/**
+ * Which upstream models each credential of a provider was refused (a 403), until when: a key, or
+ * `undefined` for the provider's own credential when it has no keys (SigV4, a service account). A
+ * refused model leaves the credential in rotation for every other model.
+ *
+ * Time is injected and nothing here sleeps: a refusal simply stops counting once its instant passes.
+ *
+ * @example
+ * ```ts
+ * const refusals = new ModelRefusals<ProviderKey | undefined>({ now: clock.now });
+ * refusals.refuse(key, "us.anthropic.claude-opus-4-1-20250805-v1:0", clock.now() + 300_000);
+ * refusals.refusedUntil(key, "us.anthropic.claude-opus-4-1-20250805-v1:0"); // its instant
+ * refusals.refusedUntil(key, "us.anthropic.claude-sonnet-4-5-20250929-v1:0"); // undefined
+ * ```
+ */
+export class ModelRefusals<H> {
+  readonly #byHolder = new Map<H, Map<string, number>>();
+  readonly #now: () => number;
+  readonly #maxPerHolder: number;
+
+  constructor(options: ModelRefusalsOptions = {}) {
+    this.#now = options.now ?? (() => performance.now());
+    this.#maxPerHolder = options.maxPerHolder ?? 256;
+  }
+
+  /** Whether no refusal is held at all: the common case, checked before anything else is. */
+  get empty(): boolean {
+    return this.#byHolder.size === 0;
+  }
+
+  /** `holder` is refused `model` until `until`; a later refusal already held stands. */
+  refuse(holder: H, model: string, until: number): void {
+    let models = this.#byHolder.get(holder);
+    if (!models) this.#byHolder.set(holder, models = new Map());
+    const now = this.#now();
+    for (const [each, ends] of models) if (ends <= now) models.delete(each);
+    models.set(model, Math.max(models.get(model) ?? until, until));
+    if (models.size > this.#maxPerHolder) {
+      const soonest = [...models].reduce((first, entry) => entry[1] < first[1] ? entry : first);
+      models.delete(soonest[0]);
+    }
+  }
+
+  /** Until when `holder` is refused `model`, or `undefined` when it is not (or no longer). */
+  refusedUntil(holder: H, model: string): number | undefined {
+    if (this.#byHolder.size === 0) return undefined;
+    const models = this.#byHolder.get(holder);
+    const until = models?.get(model);
+    if (until === undefined) return undefined;
+    if (until > this.#now()) return until;
+    models!.delete(model);
+    if (models!.size === 0) this.#byHolder.delete(holder);
+    return undefined;
+  }
+
+  /** Forgets the refusals of `holder`: an operator switched it on again, and expects it asked now. */
+  clear(holder: H): void {
+    this.#byHolder.delete(holder);
+  }
+
+  /** Forgets every refusal: the provider was switched on again. */
+  clearAll(): void {
+    this.#byHolder.clear();
+  }
+
+  /** The refusals of `holder` still standing, soonest to end first. */
+  list(holder: H): ModelRefusal[] {
+    const now = this.#now();
+    return [...this.#byHolder.get(holder) ?? []]
+      .filter(([, until]) => until > now)
+      .map(([model, until]) => ({ model, until }))
+      .sort((a, b) => a.until - b.until);
+  }
+}

@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { ModelRefusals } from "../../src/routing/model_refusals.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
+
+Deno.test("a refusal holds for its model and holder only, until its instant", () => {
+  const clock = new FakeClock(1_000);
+  const refusals = new ModelRefusals<string | undefined>({ now: clock.now });
+  assert.equal(refusals.empty, true);
+  refusals.refuse("k1", "opus", 6_000);
+  refusals.refuse(undefined, "opus", 4_000);
+  assert.equal(refusals.empty, false);
+  assert.deepEqual(
+    [
+      refusals.refusedUntil("k1", "opus"),
+      refusals.refusedUntil("k1", "sonnet"),
+      refusals.refusedUntil("k2", "opus"),
+      refusals.refusedUntil(undefined, "opus"),
+    ],
+    [6_000, undefined, undefined, 4_000],
+  );
+  clock.advance(3_000);
+  assert.deepEqual([refusals.refusedUntil("k1", "opus"), refusals.refusedUntil(undefined, "opus")], [
+    6_000,
+    undefined,
+  ]);
+  clock.advance(2_000);
+  assert.equal(refusals.refusedUntil("k1", "opus"), undefined);
+  assert.equal(refusals.empty, true, "an ended refusal is forgotten once found");
+});
+
+Deno.test("a later refusal of the same model stands over an earlier one, and the list shows those standing", () => {
+  const clock = new FakeClock(0);
+  const refusals = new ModelRefusals<string>({ now: clock.now });
+  refusals.refuse("k1", "opus", 5_000);
+  refusals.refuse("k1", "opus", 2_000);
+  refusals.refuse("k1", "haiku", 1_000);
+  assert.deepEqual(refusals.list("k1"), [{ model: "haiku", until: 1_000 }, { model: "opus", until: 5_000 }]);
+  clock.advance(1_000);
+  assert.deepEqual(refusals.list("k1"), [{ model: "opus", until: 5_000 }]);
+  assert.deepEqual(refusals.list("k2"), []);
+});
+
+Deno.test("clearing forgets one holder's refusals, or all of them", () => {
+  const refusals = new ModelRefusals<string>({ now: () => 0 });
+  refusals.refuse("k1", "opus", 5_000);
+  refusals.refuse("k2", "opus", 5_000);
+  refusals.clear("k1");
+  assert.deepEqual([refusals.refusedUntil("k1", "opus"), refusals.refusedUntil("k2", "opus")], [
+    undefined,
+    5_000,
+  ]);
+  refusals.clearAll();
+  assert.equal(refusals.empty, true);
+});
+
+Deno.test("a holder keeps a bounded number of refused models, forgetting the one ending first", () => {
+  const clock = new FakeClock(0);
+  const refusals = new ModelRefusals<string>({ now: clock.now, maxPerHolder: 2 });
+  refusals.refuse("k1", "a", 3_000);
+  refusals.refuse("k1", "b", 1_000);
+  refusals.refuse("k1", "c", 2_000);
+  assert.deepEqual(refusals.list("k1").map(({ model }) => model), ["c", "a"]);
+  clock.advance(2_500);
+  refusals.refuse("k1", "d", 9_000);
+  assert.deepEqual(refusals.list("k1").map(({ model }) => model), ["a", "d"], "ended ones go first");
+});
