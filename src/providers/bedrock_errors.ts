@@ -21,6 +21,12 @@ export interface BedrockError {
 const _BY_EXCEPTION: Readonly<Record<string, { status: number; type: AnthropicErrorType }>> = {
   validationexception: { status: 400, type: "invalid_request_error" },
   accessdeniedexception: { status: 403, type: "permission_error" },
+  // AWS answers a credential it cannot take with a 403 too: it is no model's refusal but the key's.
+  unrecognizedclientexception: { status: 401, type: "authentication_error" },
+  invalidsignatureexception: { status: 401, type: "authentication_error" },
+  incompletesignatureexception: { status: 401, type: "authentication_error" },
+  expiredtokenexception: { status: 401, type: "authentication_error" },
+  missingauthenticationtokenexception: { status: 401, type: "authentication_error" },
   resourcenotfoundexception: { status: 404, type: "not_found_error" },
   throttlingexception: { status: 429, type: "rate_limit_error" },
   servicequotaexceededexception: { status: 429, type: "rate_limit_error" },

@@ -36,6 +36,8 @@ export class ModelRefusals<H> {
   readonly #byHolder = new Map<H, Map<string, number>>();
   readonly #now: () => number;
   readonly #maxPerHolder: number;
+  /** When the last refusal held ends: past it, none is held, whether looked up since or not. */
+  #latest = -Infinity;
 
   constructor(options: ModelRefusalsOptions = {}) {
     this.#now = options.now ?? (() => performance.now());
@@ -44,6 +46,7 @@ export class ModelRefusals<H> {
 
   /** Whether no refusal is held at all: the common case, checked before anything else is. */
   get empty(): boolean {
+    if (this.#byHolder.size > 0 && this.#latest <= this.#now()) this.#byHolder.clear();
     return this.#byHolder.size === 0;
   }
 
@@ -54,6 +57,7 @@ export class ModelRefusals<H> {
     const now = this.#now();
     for (const [each, ends] of models) if (ends <= now) models.delete(each);
     models.set(model, Math.max(models.get(model) ?? until, until));
+    this.#latest = Math.max(this.#latest, until);
     if (models.size > this.#maxPerHolder) {
       const soonest = [...models].reduce((first, entry) => entry[1] < first[1] ? entry : first);
       models.delete(soonest[0]);

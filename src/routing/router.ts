@@ -255,6 +255,8 @@ class _RouteState {
    * files and the environment), with this state's own key objects, which the pool and breakers know.
    */
   adopt(route: Route): void {
+    // A reload is an operator's act, as switching on is: a refused model is asked again at once.
+    this.refusals.clearAll();
     this.#route = {
       ...route,
       keys: this.#route.keys,
@@ -839,8 +841,9 @@ export class Plan {
           state.pool.cool(key, decision.coolKeyUntil);
         }
         if (key && decision.action === "disable_key") state.pool.disable(key, decision.reason);
-        // Refused one model, a key (or a keyless provider) goes on serving the others.
-        if (decision.action === "refuse_model" && candidate.upstreamModel !== undefined) {
+        // Refused one model, a key (or a keyless provider) goes on serving the others. A count refused
+        // says nothing of the model's answers (Bedrock's CountTokens is an IAM action of its own).
+        if (decision.action === "refuse_model" && candidate.upstreamModel !== undefined && !uncounted) {
           const until = decision.refuseModelUntil ?? hooks.now() + MODEL_REFUSAL_MS;
           state.refusals.refuse(key, candidate.upstreamModel, until);
         }

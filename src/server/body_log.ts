@@ -1,6 +1,6 @@
 import { concatBytes } from "../util/bytes.ts";
 import { type Logger, UNCUT } from "../util/logger.ts";
-import { maskKeyIn, maskKeyShapedTokens } from "../util/mask.ts";
+import { maskKeyShapedTokens, maskKeysIn } from "../util/mask.ts";
 
 /** The most of a body `log.bodies` writes; the rest is counted, not kept. */
 export const MAX_LOGGED_BODY_BYTES = 64 * 1024;
@@ -44,7 +44,7 @@ export class BodyLog {
   /**
    * Writes the answer's line, once it ended, with `keys` (the key the answer was asked with, an access
    * token its adapter fetched) masked wherever the answer quotes them, whatever they look like
-   * ({@linkcode maskKeyIn}: from 6 characters on).
+   * ({@linkcode maskKeysIn}: from 6 characters on).
    */
   answered(...keys: string[]): void {
     this.#write("response body", concatBytes(this.#sent), this.#sentBytes, keys);
@@ -52,7 +52,7 @@ export class BodyLog {
 
   #write(msg: string, kept: Uint8Array, bytes: number, keys: readonly string[] = []): void {
     const text = new TextDecoder().decode(kept);
-    const quoted = keys.reduce((masked, key) => maskKeyIn(masked, key), text);
+    const quoted = maskKeysIn(text, keys.map((secret) => ({ secret })));
     this.#logger.info(msg, {
       request_id: this.#requestId,
       bytes,

@@ -17,6 +17,7 @@ import {
   type WholeText,
 } from "../stream/translate_whole.ts";
 import { copyHeaders, WITHOUT_LENGTH } from "../util/headers.ts";
+import { errorMessage } from "../util/error_message.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
 import type { Timers } from "../util/timers.ts";
 import { jsonSyntaxReason, modelProblem, parseJsonBody, readBody, type ReadBodyOptions } from "./body.ts";
@@ -162,7 +163,7 @@ async function _openaiAnswer(
   } catch (error) {
     const reason = error instanceof BodyCutError
       ? `the upstream's answer was cut off: ${error.message}`
-      : `the upstream's answer is not JSON: ${String(error)}`;
+      : `relay could not read the upstream's answer: ${errorMessage(error)}`;
     return openaiErrorResponse(502, reason, { type: "api_error" });
   }
   if ("problem" in read) return openaiErrorResponse(502, read.problem, { type: "api_error" });

@@ -34,7 +34,7 @@ import { WatchedReader } from "../stream/watched_reader.ts";
 import { setDeadline } from "../util/deadline.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { keyId } from "../util/fingerprint.ts";
-import { maskKeyIn, maskSecret, maskSecretsInLine } from "../util/mask.ts";
+import { maskKeysIn, maskSecret, maskSecretsInLine } from "../util/mask.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
 import { costlierAsks, inspectMessagesBody, messagesFields, readBody } from "./body.ts";
@@ -586,8 +586,9 @@ async function _relay(
           reason: decision.reason,
         });
       }
-      if (decision.action === "refuse_model" && attempt.upstreamModel !== undefined) {
-        // Not "key disabled": the key (or the keyless provider) goes on serving every other model.
+      if (decision.action === "refuse_model" && attempt.upstreamModel !== undefined && counted) {
+        // Not "key disabled": the key (or the keyless provider) goes on serving every other model. A
+        // count refused refuses nothing more (the router keeps no refusal for it).
         options.logger.warn("model refused", {
           provider: attempt.route.provider.name,
           key: attempt.key?.label,
@@ -929,7 +930,7 @@ async function _untilCommitted(
 /**
  * The type and message of an upstream's error event, for the log and relay's own answers. A gateway
  * may quote the key or token it was sent in its message (`Incorrect API key provided: …`), so those are
- * masked whatever they look like from 6 characters on ({@linkcode maskKeyIn}), and anything else
+ * masked whatever they look like from 6 characters on ({@linkcode maskKeysIn}), and anything else
  * key-shaped too.
  */
 function _errorOf(
@@ -953,11 +954,7 @@ function _errorOf(
  * or JSON-escaped, and anything else key-shaped too.
  */
 function _maskKey(text: string, credentials: readonly ProviderKey[]): string {
-  const quoted = credentials.reduce(
-    (masked, { secret, label }) => maskKeyIn(masked, secret, { label }),
-    text,
-  );
-  return maskSecretsInLine(quoted).text;
+  return maskSecretsInLine(maskKeysIn(text, credentials)).text;
 }
 
 /** The secrets of `credentials`, as the masks of an answer take them. */

@@ -99,7 +99,7 @@ export interface ForwardOptions {
  *
  * @example
  * ```ts
- * const reader = new WatchedReader(upstream.body!.getReader(), { firstByteMs: 60_000, idleMs: 300_000 });
+ * const reader = new WatchedReader(upstream.body!, { firstByteMs: 60_000, idleMs: 300_000 });
  * const first = await reader.read();
  * return new Response(forwardBody(reader, {
  *   first: first.value, sse: true, describeFailure, onDone,

@@ -177,22 +177,25 @@ function _blocks(role: string, message: JsonObject, where: string): JsonObject[]
 }
 
 /**
- * Empty text parts are dropped: Anthropic refuses empty text blocks. A message left with nothing is
+ * Empty or blank text parts are dropped: Anthropic refuses text blocks without non-whitespace text. A message left with nothing is
  * refused rather than dropped, which would change what is asked: last, it would leave the assistant's
  * turn last, which Anthropic continues (a prefill) instead of answering; between two assistant
  * messages, it would make one turn of them. Anthropic refuses an empty message too.
  */
 function _userBlocks(content: unknown, where: string): JsonObject[] {
   if (typeof content === "string") {
-    if (content) return [{ type: "text", text: content }];
+    if (content.trim()) return [{ type: "text", text: content }];
   } else if (Array.isArray(content)) {
     const blocks = content.map((part, index) => _userPart(part, `${where}[${index}]`))
-      .filter((block) => block.type !== "text" || block.text !== "");
+      .filter((block) => block.type !== "text" || String(block.text).trim() !== "");
     if (blocks.length > 0) return blocks;
   } else {
     throw new ChatToAnthropicError(where, `expected a string or an array of parts, got ${_kind(content)}`);
   }
-  throw new ChatToAnthropicError(where, "a user message must not be empty (Anthropic refuses empty text)");
+  throw new ChatToAnthropicError(
+    where,
+    "a user message must not be empty or blank (Anthropic refuses text without non-whitespace characters)",
+  );
 }
 
 function _userPart(entry: unknown, where: string): JsonObject {

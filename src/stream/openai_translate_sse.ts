@@ -87,7 +87,8 @@ export function translateSse(
   translation: SseTranslation,
   options: TranslateSseOptions = {},
 ): ReadableStream<Uint8Array> {
-  // An OpenAI-compatible upstream's fetch body: read without a fresh 64 KiB buffer per chunk.
+  // An OpenAI-compatible upstream's fetch body, read without a fresh 64 KiB buffer per chunk; relay's
+  // own answer (the front door's translation) is a stream built in JS, read with its default reader.
   const reader = compactReader(body);
   const decoder = new SseDecoder();
   const timers = options.timers ?? realTimers;

@@ -1,5 +1,5 @@
 import { concatBytes } from "../util/bytes.ts";
-import { jsonSpellings, maskKeyIn, maskSecret } from "../util/mask.ts";
+import { jsonSpellings, maskKeysIn, maskSecret } from "../util/mask.ts";
 
 /**
  * The shortest key relay masks in what its clients get: a local server's placeholder key (Ollama's
@@ -54,7 +54,8 @@ export class SecretMask {
         if (!firsts.includes(bytes[0])) firsts.push(bytes[0]);
       }
     }
-    this.#spellings = spellings;
+    // Longest first: a secret that begins another must not be found in the other's place.
+    this.#spellings = spellings.sort((a, b) => b.bytes.byteLength - a.bytes.byteLength);
     this.#first = firsts.length === 1 ? firsts[0] : -1;
     this.#firsts = firsts;
     this.#ahead = firsts.length > 1 ? new Int32Array(firsts.length) : undefined;
@@ -98,10 +99,9 @@ export class SecretMask {
       at !== -1;
       at = first !== -1 ? bytes.indexOf(first, at + 1) : this.#nextOfSeveral(bytes, at + 1)
     ) {
-      const found = this.#spellingAt(bytes, at);
+      const found = this.#spellingAt(bytes, at, last);
       if (found === undefined) continue;
       if (found === _BEGUN) {
-        if (last) continue;
         this.#held = bytes.slice(at);
         end = at;
         break;
@@ -131,16 +131,19 @@ export class SecretMask {
     return next;
   }
 
-  /** The spelling quoted whole at `at`; else {@linkcode _BEGUN} when `bytes` ends in one's beginning. */
-  #spellingAt(bytes: Uint8Array, at: number): _Spelling | typeof _BEGUN | undefined {
+  /**
+   * The longest spelling quoted whole at `at`; else, unless `last`, {@linkcode _BEGUN} when `bytes` ends
+   * in the beginning of one, or of one longer than the spelling found (its rest may come next).
+   */
+  #spellingAt(bytes: Uint8Array, at: number, last: boolean): _Spelling | typeof _BEGUN | undefined {
     let begun = false;
     for (const spelling of this.#spellings) {
       const length = Math.min(spelling.bytes.byteLength, bytes.byteLength - at);
       if (!_sameBytes(bytes, at, spelling.bytes, length)) continue;
-      if (length === spelling.bytes.byteLength) return spelling;
-      begun = true;
+      if (length < spelling.bytes.byteLength) begun = true;
+      else return begun && !last ? _BEGUN : spelling;
     }
-    return begun ? _BEGUN : undefined;
+    return begun && !last ? _BEGUN : undefined;
   }
 }
 
@@ -156,7 +159,7 @@ function _sameBytes(bytes: Uint8Array, at: number, secret: Uint8Array, length: n
 
 /**
  * `response` with `secrets` masked in every header value that quotes one (`www-authenticate`, a debug
- * header), as written, percent-encoded or JSON-escaped ({@linkcode maskKeyIn}), from the same length as
+ * header), as written, percent-encoded or JSON-escaped ({@linkcode maskKeysIn}), from the same length as
  * in its body. For error answers: reading every header costs an answer about 15 µs, which a successful
  * one, on relay's hot path, does not pay for a case seen only in errors.
  *
@@ -167,13 +170,10 @@ function _sameBytes(bytes: Uint8Array, at: number, secret: Uint8Array, length: n
  * ```
  */
 export function maskedHeaders(response: Response, ...secrets: (string | undefined)[]): Response {
-  const searched = secrets.filter(_looksForKey);
-  if (searched.length === 0) return response;
+  const keys = secrets.filter(_looksForKey).map((secret) => ({ secret }));
+  if (keys.length === 0) return response;
   for (const [name, value] of response.headers) {
-    const masked = searched.reduce(
-      (text, secret) => maskKeyIn(text, secret, { minLength: _MIN_ANSWER_SECRET }),
-      value,
-    );
+    const masked = maskKeysIn(value, keys, { minLength: _MIN_ANSWER_SECRET });
     if (masked !== value) response.headers.set(name, masked);
   }
   return response;

@@ -6,6 +6,7 @@
  */
 import { AnswerCutError, BodyCutError } from "./body_cut.ts";
 import { concatBytes } from "../util/bytes.ts";
+import { type ChunkReader, compactReader } from "./compact_reader.ts";
 
 /**
  * The most of an answer relay reads whole to translate it: 32 MiB, the most relay takes of a request
@@ -111,9 +112,12 @@ function _tooLarge(maxBytes: number): BodyCutError {
   return new BodyCutError(`the answer is over ${maxBytes / 1_048_576} MiB, more than relay reads whole`);
 }
 
-/** A `Response`'s body may be `null` (nothing was sent): it reads as empty. */
-function _readerOf(body: ReadableStream<Uint8Array> | null): ReadableStreamDefaultReader<Uint8Array> {
-  return (body ?? ReadableStream.from<Uint8Array>([])).getReader();
+/**
+ * A `Response`'s body may be `null` (nothing was sent): it reads as empty. An upstream's is read
+ * compactly: what is kept until the end takes only the bytes that came, not 64 KiB a chunk.
+ */
+function _readerOf(body: ReadableStream<Uint8Array> | null): ChunkReader {
+  return body ? compactReader(body) : ReadableStream.from<Uint8Array>([]).getReader();
 }
 
 /** The chunks of a body kept so far, up to `maxBytes`. */

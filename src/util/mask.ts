@@ -42,6 +42,27 @@ export function maskKeyIn(
   return quoted;
 }
 
+/**
+ * `text` with each of `keys` masked as {@linkcode maskKeyIn} masks one, the longest first: masking a
+ * key that begins another first would leave the rest of the longer one in the clear.
+ *
+ * @example
+ * ```ts
+ * maskKeysIn(line, [{ secret: apiKey, label: "main (sk-ant-...x7f2)" }, { secret: accessToken }]);
+ * ```
+ */
+export function maskKeysIn(
+  text: string,
+  keys: readonly { secret: string; label?: string }[],
+  { minLength }: { minLength?: number } = {},
+): string {
+  const longestFirst = keys.length > 1 ? [...keys].sort((a, b) => b.secret.length - a.secret.length) : keys;
+  return longestFirst.reduce(
+    (masked, { secret, label }) => maskKeyIn(masked, secret, { minLength, label }),
+    text,
+  );
+}
+
 // What a JSON encoder may escape in a key.
 const _ESCAPED = /[/+]/;
 

@@ -21,9 +21,12 @@ export interface StderrSinkOptions {
   write?: (bytes: Uint8Array) => Promise<number>;
   /**
    * How long after a write the next waits, gathering the lines that come meanwhile into one (0: none).
-   * A busy relay logs a line per request: gathered, they cost a write every `gapMs`, not one each.
+   * A busy relay logs a line per request: gathered, they cost a write every `gapMs`, not one each. A
+   * line after a quiet spell goes at once.
    */
   gapMs?: number;
+  /** Monotonic ms, which `gapMs` is counted on: `performance.now` unless given. */
+  now?: () => number;
   /** What a write that was not taken waits on before it is tried again, and `flush`'s deadline runs on. */
   timers?: Timers;
 }
@@ -51,6 +54,8 @@ export class StderrSink {
   readonly #onDropped: ((count: number) => void) | undefined;
   readonly #timers: Timers;
   readonly #gapMs: number;
+  readonly #now: () => number;
+  #lastWrite = -Infinity;
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   #dropped = 0;
@@ -64,6 +69,7 @@ export class StderrSink {
     this.#onDropped = options.onDropped;
     this.#timers = options.timers ?? realTimers;
     this.#gapMs = options.gapMs ?? 0;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /** Queues `line` and a line end, and returns at once; bound, so it can be handed on as a function. */
@@ -105,6 +111,8 @@ export class StderrSink {
     await undefined;
     try {
       while (this.#queue.length > 0 || this.#dropped > 0) {
+        const early = this.#lastWrite + this.#gapMs - this.#now();
+        if (early > 0) await this.#wait(early);
         const batch = concatBytes(this.#queue);
         this.#queue = [];
         this.#queuedBytes = 0;
@@ -113,7 +121,7 @@ export class StderrSink {
         if (this.#dropped > 0) this.#tellDropped();
         if (batch.byteLength === 0 && this.#queue.length === 0) break;
         await this.#writeAll(batch);
-        if (this.#gapMs > 0) await this.#wait(this.#gapMs);
+        this.#lastWrite = this.#now();
       }
     } catch {
       // stderr is gone (closed pipe): nothing can be written again, and nobody to tell.

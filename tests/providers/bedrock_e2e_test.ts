@@ -251,12 +251,12 @@ Deno.test("an exception mid-stream ends the stream with event: error", async () 
   assert.equal(events.length, 5);
 });
 
-Deno.test("a wrong secret is refused by the fake's SigV4 check and reaches the client as a 403", async () => {
+Deno.test("a wrong secret is refused by the fake's SigV4 check (a 403) and reaches the client as a 401", async () => {
   await using env = setup(undefined, { ...CREDENTIALS, secretAccessKey: "not-the-secret" });
   const response = await post(env.relay, "/v1/messages", { ...ASK, stream: true });
-  assert.equal(response.status, 403);
+  assert.equal(response.status, 401);
   const { error } = await response.json();
-  assert.equal(error.type, "permission_error");
+  assert.equal(error.type, "authentication_error");
   assert.match(error.message, /^The request signature we calculated does not match/);
   assert.equal(env.bedrock.calls.length, 0);
 });

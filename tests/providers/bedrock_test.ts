@@ -448,8 +448,8 @@ const HTTP_ERRORS = [
     "InvalidSignatureException",
     403,
     "The request signature we calculated does not match",
-    403,
-    "permission_error",
+    401,
+    "authentication_error",
   ],
 ] as const;
 

@@ -64,3 +64,14 @@ Deno.test("a holder keeps a bounded number of refused models, forgetting the one
   refusals.refuse("k1", "d", 9_000);
   assert.deepEqual(refusals.list("k1").map(({ model }) => model), ["a", "d"], "ended ones go first");
 });
+
+Deno.test("once every refusal has ended, none is held, though none was looked up since", () => {
+  const clock = new FakeClock(0);
+  const refusals = new ModelRefusals<string>({ now: clock.now });
+  refusals.refuse("k1", "opus", 5_000);
+  refusals.refuse("k2", "haiku", 3_000);
+  clock.advance(4_999);
+  assert.equal(refusals.empty, false);
+  clock.advance(1);
+  assert.equal(refusals.empty, true, "a request for another model pays no lookup per key from now on");
+});

@@ -731,7 +731,8 @@ Deno.test("a user message with no text is a 400 naming it, in OpenAI's shape, an
     assert.equal(response.status, 400, JSON.stringify(content));
     assert.deepEqual(await response.json(), {
       error: {
-        message: "messages[2].content: a user message must not be empty (Anthropic refuses empty text)",
+        message:
+          "messages[2].content: a user message must not be empty or blank (Anthropic refuses text without non-whitespace characters)",
         type: "invalid_request_error",
         param: "messages[2].content",
         code: null,

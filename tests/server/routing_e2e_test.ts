@@ -1106,3 +1106,67 @@ Deno.test("Bedrock gets a 1M-context request as its model's id, with the beta am
   );
   await bedrock.close();
 });
+
+const SIGV4 = {
+  accessKeyId: "AKIAIOSFODNN7EXAMPLE",
+  secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+};
+const BEDROCK_SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+
+/** A relay on one Bedrock provider reached with `credentials`, serving `bed-sonnet`; and how to post to it. */
+function bedrockRelay(bedrock: { url: string }, credentials: typeof SIGV4) {
+  const relay = startTestRelay({
+    provider: createBedrockProvider({ name: "bed", region: "us-east-1", baseUrl: bedrock.url, credentials }),
+    keys: [],
+    models: { "bed-sonnet": BEDROCK_SONNET },
+  });
+  const post = (path = "/v1/messages") =>
+    fetch(`${relay.url}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "bed-sonnet",
+        max_tokens: 64,
+        messages: [{ role: "user", content: "hi" }],
+      }),
+    });
+  return { relay, post };
+}
+
+Deno.test("a 403 on counting tokens (no bedrock:CountTokens) refuses the count, never the model's answers", async () => {
+  const bedrock = startFakeBedrock({
+    region: "us-east-1",
+    credentials: SIGV4,
+    answer: (call) =>
+      call.operation === "count-tokens"
+        ? bedrockError(403, "AccessDeniedException", "User is not authorized to perform: bedrock:CountTokens")
+        : Response.json(MESSAGE_ANSWER),
+  });
+  const { relay, post } = bedrockRelay(bedrock, SIGV4);
+  await using _ = relay;
+  const count = await post("/v1/messages/count_tokens");
+  assert.equal(count.status, 403);
+  await count.body?.cancel();
+  const answer = await post();
+  assert.equal(answer.status, 200, await answer.clone().text());
+  await answer.body?.cancel();
+  assert.deepEqual(relay.logs.filter((line) => line.msg === "model refused"), []);
+  await bedrock.close();
+});
+
+Deno.test("a credential AWS cannot take (a bad signature, a 403) is a 401 to the client, not a model refused", async () => {
+  const bedrock = startFakeBedrock({
+    region: "us-east-1",
+    credentials: SIGV4,
+    answer: () => Response.json(MESSAGE_ANSWER),
+  });
+  const { relay, post } = bedrockRelay(bedrock, { ...SIGV4, secretAccessKey: "wrong" });
+  await using _ = relay;
+  for (const attempt of ["first", "second"]) {
+    const answer = await post();
+    assert.equal(answer.status, 401, attempt);
+    assert.equal((await answer.json()).error.type, "authentication_error", attempt);
+  }
+  assert.deepEqual(relay.logs.filter((line) => line.msg === "model refused"), []);
+  await bedrock.close();
+});

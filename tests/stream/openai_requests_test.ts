@@ -466,13 +466,13 @@ Deno.test("OpenAI requests: empty text parts are dropped; a user message left em
     content: [{ type: "image", source: { type: "url", url: "https://example.com/a.png" } }],
   });
   // Dropped, the last turn would be the assistant's, which Anthropic continues instead of answering.
-  for (const content of ["", [{ type: "text", text: "" }], []]) {
+  for (const content of ["", " \n", [{ type: "text", text: "" }], [{ type: "text", text: "\t" }], []]) {
     assert.throws(() => request(content), (error: unknown) => {
       assert.ok(error instanceof ChatToAnthropicError);
       assert.equal(error.param, "messages[2].content");
       assert.equal(
         error.message,
-        "messages[2].content: a user message must not be empty (Anthropic refuses empty text)",
+        "messages[2].content: a user message must not be empty or blank (Anthropic refuses text without non-whitespace characters)",
       );
       return true;
     }, JSON.stringify(content));

@@ -125,3 +125,13 @@ Deno.test("header values quoting any of several secrets, JSON-escaped too, are m
   );
   assert.equal(response.headers.get("x-echo"), `{"key":"${maskSecret(BASE64_KEY)}"}`);
 });
+
+Deno.test("a secret that begins a longer one masks neither half of the longer: the longer is found first, chunk splits or not", () => {
+  const short = "abcdefghijklmnop";
+  const long = "abcdefghijklmnopQRSTUVWXYZ";
+  for (const secrets of [[short, long], [long, short]]) {
+    const text = `quoted ${long} and ${short}, end ${short}`;
+    const expected = `quoted ${maskSecret(long)} and ${maskSecret(short)}, end ${maskSecret(short)}`;
+    for (const chunks of splitAwkwardly(encode(text))) assert.equal(masked(chunks, ...secrets), expected);
+  }
+});

@@ -3,6 +3,7 @@ import {
   jsonSpellings,
   maskKeyIn,
   maskKeyShapedTokens,
+  maskKeysIn,
   maskSecret,
   maskSecretsInLine,
 } from "../../src/util/mask.ts";
@@ -147,4 +148,16 @@ Deno.test("jsonSpellings gives a key as written first, then each escape an encod
     "a\\/b\\u002Bc\\/d",
     "a\\/b\\u002bc\\/d",
   ]);
+});
+
+Deno.test("maskKeysIn masks the longest key first, so one that begins another leaves none of it in the clear", () => {
+  const short = "abcdefghijklmnop";
+  const long = "abcdefghijklmnopQRSTUVWXYZ";
+  for (
+    const keys of [[{ secret: short }, { secret: long, label: "long" }], [{ secret: long, label: "long" }, {
+      secret: short,
+    }]]
+  ) {
+    assert.equal(maskKeysIn(`${long} / ${short}`, keys), `long / ${maskSecret(short)}`);
+  }
 });

@@ -70,10 +70,11 @@ export interface AdminStatus {
       cooling_until: string | null;
       resets_at: string | null;
       /** The models its upstream refused it (403) and until when relay does not ask: it serves others. */
-      refused_models: RefusedModel[];
+      /** A relay of an earlier version does not say. */
+      refused_models?: RefusedModel[];
     }[];
     /** A provider without keys: the models its upstream refused its own credential (403). */
-    refused_models: RefusedModel[];
+    refused_models?: RefusedModel[];
   }[];
 }
 
