@@ -1,5 +1,5 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { errorMessage } from "../util/error_message.ts";
 import type { Logger } from "../util/logger.ts";
 import { LedgerBusyError } from "./busy.ts";
@@ -423,13 +423,28 @@ function _same(a: _FileId | undefined, b: _FileId | undefined): boolean {
   return a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
 }
 
-/** Creates the file at `path`, 0600; whether it was not there before. */
+/**
+ * Creates the file at `path`, 0600; whether it was not there before. A link to a file that is not
+ * there (yet, or any more) gets its file made where it points, as it would be were the path the file.
+ */
 function _create(path: string): boolean {
   try {
     Deno.openSync(path, { createNew: true, write: true, mode: 0o600 }).close();
     return true;
   } catch (error) {
-    if (error instanceof Deno.errors.AlreadyExists) return false;
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    if (_exists(path)) return false;
+    return _create(resolve(dirname(path), Deno.readLinkSync(path)));
+  }
+}
+
+/** Whether `path` leads to something: a link to nothing does not. */
+function _exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
     throw error;
   }
 }

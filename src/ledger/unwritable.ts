@@ -2,7 +2,7 @@
  * Whether the usage ledger could be written where a config puts it, told without making anything: for
  * `relay check`, which must not leave a file or folder behind.
  */
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileErrorMessage, withoutOsError } from "../util/error_message.ts";
 
 /**
@@ -15,7 +15,7 @@ import { fileErrorMessage, withoutOsError } from "../util/error_message.ts";
  * whyUnwritable("/etc/passwd/usage.db"); // "/etc/passwd is not a folder"
  * ```
  */
-export function whyUnwritable(path: string): string | undefined {
+export function whyUnwritable(path: string, links = 0): string | undefined {
   const file = _stat(path);
   if (typeof file === "string") return file;
   if (file?.isDirectory) return `${path} is a folder`;
@@ -23,11 +23,46 @@ export function whyUnwritable(path: string): string | undefined {
   if (file) {
     // Opened, never written: the kernel's answer, a read-only mount and root's rights included.
     try {
-      Deno.openSync(path, { write: true }).close();
+      using opened = Deno.openSync(path, { read: true, write: true });
+      if (file.size > 0 && !_isSqlite(opened)) return `${path} is not a SQLite database (the ledger is one)`;
     } catch (error) {
       return `cannot write ${path}: ${withoutOsError(fileErrorMessage(error))}`;
     }
+    return _folderProblem(path);
   }
+  // A link to nothing: relay makes the file where it points.
+  const target = _linkTarget(path);
+  if (target !== undefined && links < _MAX_LINKS) return whyUnwritable(target, links + 1);
+  return _folderProblem(path);
+}
+
+/** How many links in a row are followed to the file they lead to; the kernel's own limit is 40. */
+const _MAX_LINKS = 8;
+
+/** Where the link at `path` points, from its folder; `undefined` when `path` is no link. */
+function _linkTarget(path: string): string | undefined {
+  try {
+    if (!Deno.lstatSync(path).isSymlink) return undefined;
+    return resolve(dirname(path), Deno.readLinkSync(path));
+  } catch {
+    return undefined;
+  }
+}
+
+/** SQLite's files begin with these 16 bytes. */
+const _SQLITE_HEADER = "SQLite format 3\0";
+
+function _isSqlite(file: Deno.FsFile): boolean {
+  const head = new Uint8Array(_SQLITE_HEADER.length);
+  const read = file.readSync(head) ?? 0;
+  return read === head.length && new TextDecoder().decode(head) === _SQLITE_HEADER;
+}
+
+/**
+ * Why the folder of the database at `path` could not be written or made: it (else the nearest one above
+ * it that exists, where the rest is made) must be a folder relay may write.
+ */
+function _folderProblem(path: string): string | undefined {
   for (let folder = dirname(path);; folder = dirname(folder)) {
     const info = _stat(folder);
     if (typeof info === "string") return info;

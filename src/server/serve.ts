@@ -196,7 +196,7 @@ export function startRelayServer(runtime: Runtime, ledger: OpenLedger): RunningS
 
 function _mountOperations(
   app: Hono<RelayEnv>,
-  options: ServeOptions,
+  options: ServeOptions & { clients: ClientRegistry },
   events: EventBus<RelayEvent>,
   inFlight: InFlight,
 ): void {
@@ -206,7 +206,7 @@ function _mountOperations(
     limiter,
     configVersion: runtime && (() => runtime.current.version),
     ledger: ledgerHealth?.health,
-    clients: options.clients && (() => options.clients!.status()),
+    clients: () => options.clients.status(),
   }, options.metrics);
   const scrape = () =>
     new Response(metrics.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });

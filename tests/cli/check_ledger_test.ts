@@ -100,3 +100,26 @@ Deno.test({
     assert.match(stderr, new RegExp(`cannot write ${folder}/usage\\.db: Permission denied `));
   },
 });
+
+Deno.test("relay check names a ledger.path that holds something other than a SQLite database", async () => {
+  const folder = await sandbox();
+  await Deno.writeTextFile(`${folder}/usage.db`, "notes, not a database\n");
+  const path = await writeConfig(folder, `${MOCK}ledger:\n  path: usage.db\n`);
+  const { code, stderr } = await runRelay(["check", "-c", path], { cwd: folder });
+  assert.equal(code, 1);
+  assert.match(stderr, /usage\.db is not a SQLite database \(the ledger is one\)/);
+});
+
+Deno.test("relay check takes a ledger.path that links to a file not made yet, and looks where it points", async () => {
+  const folder = await sandbox();
+  await Deno.mkdir(`${folder}/data`);
+  await Deno.symlink("data/usage.db", `${folder}/usage.db`);
+  const path = await writeConfig(folder, `${MOCK}ledger:\n  path: usage.db\n`);
+  const ok = await runRelay(["check", "-c", path], { cwd: folder });
+  assert.equal(ok.code, 0, ok.stderr);
+  await Deno.remove(`${folder}/data`);
+  await Deno.writeTextFile(`${folder}/data`, "");
+  const under = await runRelay(["check", "-c", path], { cwd: folder });
+  assert.equal(under.code, 1);
+  assert.match(under.stderr, new RegExp(`${folder}/data is not a folder`));
+});

@@ -28,6 +28,20 @@ Deno.test("LedgerStore.open creates a private folder and file, in WAL mode, with
   }
 });
 
+Deno.test("LedgerStore.open at a link to a file not there makes the file where the link points, 0600", async () => {
+  await using folder = await tempFolder();
+  await Deno.mkdir(`${folder.path}/data`);
+  await Deno.symlink(`${folder.path}/data/ledger.db`, `${folder.path}/ledger.db`);
+  const store = LedgerStore.open(`${folder.path}/ledger.db`);
+  try {
+    store.insert([ledgerRecord()]);
+    assert.equal((await Deno.stat(`${folder.path}/data/ledger.db`)).mode! & 0o777, 0o600);
+    assert.equal((await Deno.lstat(`${folder.path}/ledger.db`)).isSymlink, true, "the link stays a link");
+  } finally {
+    store.close();
+  }
+});
+
 Deno.test("records survive closing and reopening the store: every field", async () => {
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;
