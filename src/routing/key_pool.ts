@@ -86,17 +86,23 @@ const _LIMIT_FOR: Record<RateLimitWindowName, keyof KeyLimits> = {
 
 const _NOTHING: TokenCount = { input: 0, output: 0 };
 
+function _sameLimits(a: KeyLimits, b: KeyLimits): boolean {
+  return (Object.values(_LIMIT_FOR)).every((field) => a[field] === b[field]);
+}
+
 /** Which turns a pick takes: counted and uncounted requests take turns apart. */
 type _Turns = "counted" | "uncounted";
 
 class _KeyState {
-  readonly windows: Map<RateLimitWindowName, UsageWindow>;
+  windows: Map<RateLimitWindowName, UsageWindow>;
   disabled: string | undefined;
   cooledUntil = 0;
   // Which pick of the pool last took this key (0: none yet), per turns, to break ties between equal ratios.
   readonly lastPicked: Record<_Turns, number> = { counted: 0, uncounted: 0 };
+  readonly limits: KeyLimits;
 
   constructor(limits: KeyLimits, options: KeyPoolOptions) {
+    this.limits = limits;
     this.windows = new Map(
       (Object.keys(_LIMIT_FOR) as RateLimitWindowName[]).map((name) => [
         name,
@@ -181,6 +187,22 @@ export class KeyPool<K> {
     for (const { key, limits } of keys) {
       if (this.#keys.has(key)) throw new Error("a key pool cannot hold the same key twice");
       this.#keys.set(key, new _KeyState(limits ?? {}, { ...options, now: this.#now }));
+    }
+  }
+
+  /**
+   * Takes over from `previous`, the pool of the same provider before a reload changed its config, what
+   * each key that stays (`same` finds its old self, by its secret) has spent in its windows and how long
+   * it cools, when its limits stayed the same: the requests still running on the old pool settle in
+   * the same windows, so a reload neither resets a key's rate limit nor lets the upstream's 429 be
+   * forgotten. A key switched off or refused there comes back, as the changed config asks.
+   */
+  carryOver(previous: KeyPool<K>, same: (key: K) => K | undefined): void {
+    for (const [key, state] of this.#keys) {
+      const old = previous.#keys.get(same(key) as K);
+      if (!old || !_sameLimits(old.limits, state.limits)) continue;
+      state.windows = old.windows;
+      state.cooledUntil = old.cooledUntil;
     }
   }
 

@@ -213,11 +213,12 @@ class _RouteState {
   readonly keyBreakers = new Map<ProviderKey, CircuitBreaker>();
   /** The models each key, or the provider's own credential (`undefined`) when it has no keys, was refused. */
   readonly refusals: ModelRefusals<ProviderKey | undefined>;
-  readonly limiter: ConcurrencyLimiter | undefined;
+  limiter: ConcurrencyLimiter | undefined;
   // `route.prices` as a `models:` table resolves: its targets are places in `#priceList`.
   readonly #prices: ModelMap;
   readonly #priceList: ModelPrice[];
-  inFlight = 0;
+  /** Shared with the state of the provider a reload changed, whose requests still running count here. */
+  #load = { inFlight: 0 };
   enabled = true;
   /** The owning router's listener: the breakers were made before it and outlive it across reloads. */
   onBreakerChange: ((change: BreakerChange) => void) | undefined;
@@ -244,6 +245,24 @@ class _RouteState {
     const prices = [...route.prices ?? []];
     this.#prices = new ModelMap(Object.fromEntries(prices.map(([model], index) => [model, `${index}`])));
     this.#priceList = prices.map(([, price]) => price);
+  }
+
+  get inFlight(): number {
+    return this.#load.inFlight;
+  }
+
+  set inFlight(count: number) {
+    this.#load.inFlight = count;
+  }
+
+  /**
+   * Counts the requests still running on `before`, this provider's state until a reload changed its
+   * config, as its own, and takes its `max_in_flight` places when that stayed the same: a reload must
+   * not let a provider take more at once than its cap, nor show fewer in flight than it has.
+   */
+  takeLoadFrom(before: _RouteState): void {
+    this.#load = before.#load;
+    if (before.route.maxInFlight === this.#route.maxInFlight) this.limiter = before.limiter;
   }
 
   get route(): Route {
@@ -406,7 +425,15 @@ export class Router {
     this.#states = routes.map((route) => {
       const kept = previous && previous.#unchanged(route);
       kept?.adopt(route);
-      return kept ?? new _RouteState(route, options);
+      if (kept) return kept;
+      const state = new _RouteState(route, options);
+      const before = previous &&
+        previous.#states.find((old) => old.route.provider.name === route.provider.name);
+      if (before) {
+        state.takeLoadFrom(before);
+        state.pool.carryOver(before.pool, (key) => before.keyWithId(keyId(key)));
+      }
+      return state;
     });
     for (const state of this.#states) state.onBreakerChange = options.onBreakerChange;
     this.undoneSwitches = previous ? _undoneSwitches(previous.#states, this.#states) : [];

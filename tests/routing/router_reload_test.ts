@@ -215,3 +215,42 @@ Deno.test("status reports breakers, in flight, caps and each key's pool", () => 
   }]);
   attempt.abandoned();
 });
+
+/** `route` whose first key has `rpm`. */
+const limited = (fingerprint: string, rpm: number): Route => {
+  const built = route("a", ["a1", "a2"], fingerprint);
+  return { ...built, limits: new Map([[built.keys[0], { rpm }]]) };
+};
+
+Deno.test("a changed provider's keys keep what they spent of the same limits: a reload resets no rate limit", () => {
+  const old = new Router([limited("a:1", 1)], OPTIONS);
+  const first = attemptOf(old.plan(request).next());
+  assert.equal(where(first), "a/a1");
+  first.committed(1);
+  const kept = new Router([limited("a:2", 1)], OPTIONS, { previous: old });
+  const second = attemptOf(kept.plan(request).next());
+  assert.equal(where(second), "a/a2", "a1 spent its one request a minute before the reload");
+  second.abandoned();
+  first.finished({ input: 1, output: 1 });
+
+  const raised = new Router([limited("a:3", 2)], OPTIONS, { previous: old });
+  assert.equal(where(attemptOf(raised.plan(request).next())), "a/a1", "a new limit starts a new count");
+});
+
+Deno.test("a changed provider counts the requests still running from before the reload, and keeps its max_in_flight", () => {
+  const capped = (fingerprint: string, maxInFlight: number): Route => ({
+    ...route("a", ["a1"], fingerprint),
+    maxInFlight,
+  });
+  const old = new Router([capped("a:1", 1)], OPTIONS);
+  const underWay = attemptOf(old.plan(request).next());
+  underWay.committed(1);
+  const kept = new Router([capped("a:2", 1)], OPTIONS, { previous: old });
+  assert.equal(kept.status()[0].inFlight, 1, "the request under way counts");
+  assert.equal(kept.plan(request).next().kind, "exhausted", "at its cap of one");
+  underWay.finished({ input: 1, output: 1 });
+  assert.equal(kept.status()[0].inFlight, 0);
+  const next = attemptOf(kept.plan(request).next());
+  assert.equal(where(next), "a/a1", "its place freed");
+  next.abandoned();
+});
