@@ -137,6 +137,21 @@ Deno.test("relay usage refuses a bad --since and says where the ledger would be 
   assert.match(defaults.stderr, new RegExp(`no ledger at ${home}/\\.local/share/relay/ledger\\.db yet`));
 });
 
+Deno.test("relay usage names the file in a ledger.path's way, as relay check does, not the OS's error", async () => {
+  const folder = await sandbox();
+  await Deno.writeTextFile(`${folder}/afile`, "not a folder\n");
+  const path = await writeConfig(
+    folder,
+    "ledger:\n  path: ./afile/usage.db\nproviders:\n  - name: m\n    type: mock\n",
+  );
+  const { code, stderr } = await runRelay(["usage", "-c", path], { cwd: folder });
+  assert.equal(code, 1);
+  assert.equal(
+    stderr,
+    `relay cannot read the ledger ${folder}/afile/usage.db: ${folder}/afile is not a folder\n`,
+  );
+});
+
 Deno.test("relay usage reads the ledger settings of a file that does not load in this shell, with a note", async () => {
   // The client token comes from CI's environment: relay has it, this shell does not.
   const { folder, path } = await withLedgerConfig('server:\n  auth:\n    tokens: ["${CI_TOKEN}"]\n');
