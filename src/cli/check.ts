@@ -7,6 +7,7 @@ import { ledgerPath } from "../ledger/open.ts";
 import { whyUnwritable } from "../ledger/unwritable.ts";
 import { systemEnvironment } from "../providers/registry.ts";
 import { routesFromConfig } from "../routing/routes.ts";
+import { DEFAULT_LEDGER_HINT, LEDGER_PATH_HINT } from "./_ledger_hints.ts";
 import { reportConfigError } from "./_config_error.ts";
 
 /**
@@ -30,8 +31,8 @@ export function checkCommand(setExitCode: (code: number) => void) {
         const ledger = _ledgerProblem(
           resolved.config,
           resolved.path === undefined
-            ? _NO_FILE_HINT
-            : "set ledger.path to a writable file, or ledger.enabled: false",
+            ? `so relay serve records no usage: ${DEFAULT_LEDGER_HINT}`
+            : LEDGER_PATH_HINT,
         );
         if (ledger !== undefined && resolved.path !== undefined) {
           const at = resolved.config.ledger.path === undefined ? undefined : ["ledger", "path"];
@@ -53,10 +54,6 @@ export function checkCommand(setExitCode: (code: number) => void) {
       }
     });
 }
-
-/** What to do about a default ledger that cannot be made, as `relay serve` says it. */
-const _NO_FILE_HINT = "so relay serve records no usage: make its folder writable, or write a config file " +
-  "(relay init) with ledger.path or ledger.enabled: false";
 
 /**
  * Why `relay serve` could not open the config's ledger on this machine as it is now, with `hint`, or

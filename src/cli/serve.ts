@@ -9,6 +9,7 @@ import { startRelayServer } from "../server/serve.ts";
 import { EventBus } from "../util/event_bus.ts";
 import { createLogger, type Logger } from "../util/logger.ts";
 import { StderrSink } from "../util/stderr_sink.ts";
+import { DEFAULT_LEDGER_HINT, LEDGER_PATH_HINT } from "./_ledger_hints.ts";
 import { reportConfigError } from "./_config_error.ts";
 import { reloadTriggers } from "./_reload_triggers.ts";
 import { errorMessage, fileErrorMessage, outOfFileDescriptors } from "../util/error_message.ts";
@@ -173,8 +174,7 @@ async function _openLedger(
     logger.warn("relay cannot open its usage ledger, so usage is not recorded", {
       path: _ledgerFile(config),
       error: fileErrorMessage(error),
-      hint:
-        "make its folder writable, or write a config file (relay init) with ledger.path or ledger.enabled: false",
+      hint: DEFAULT_LEDGER_HINT,
     });
     logger.info("ledger", { path: "off (it could not be opened)" });
     return await openLedger({ ...config, ledger: { ...config.ledger, enabled: false } }, { logger });
@@ -207,7 +207,7 @@ function _ledgerHint(error: unknown): string {
   if (/written by a newer relay/.test(message)) {
     return "run that newer relay, or set ledger.path to another file, or ledger.enabled: false";
   }
-  return "set ledger.path to a writable file, or ledger.enabled: false";
+  return LEDGER_PATH_HINT;
 }
 
 /** What to do about the server's failing to accept connections, when relay can tell. */

@@ -3,6 +3,8 @@
  * of token counting for one model), without losing the answer when it means nothing of the kind.
  */
 
+import { concatBytes } from "../util/bytes.ts";
+
 /** Enough of an error body for any message relay looks for: a JSON error is a few hundred bytes. */
 export const ERROR_PEEK_BYTES = 16 * 1024;
 
@@ -40,14 +42,7 @@ export async function peekAnswer(response: Response, maxBytes: number): Promise<
     chunks.push(next.value);
     size += next.value.byteLength;
   }
-  const decoder = new TextDecoder();
-  let text = "";
-  let left = maxBytes;
-  for (const chunk of chunks) {
-    text += decoder.decode(chunk.subarray(0, left), { stream: true });
-    left -= Math.min(left, chunk.byteLength);
-  }
-  text += decoder.decode();
+  const text = new TextDecoder().decode(concatBytes(chunks).subarray(0, maxBytes));
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       for (const chunk of chunks) controller.enqueue(chunk);

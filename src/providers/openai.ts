@@ -23,7 +23,7 @@ import {
   translateWhole,
   type WholeText,
 } from "../stream/translate_whole.ts";
-import { copyHeaders, headerPairs, type HeaderReader } from "../util/headers.ts";
+import { copyHeaders, hasMediaType, headerPairs, type HeaderReader } from "../util/headers.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
 
@@ -103,7 +103,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       };
       if (request.stream) {
         const upstream = response.body ?? ReadableStream.from<Uint8Array>([]);
-        const body = _isJson(response)
+        const body = hasMediaType(response, "application/json")
           ? translateWhole(
             upstream,
             MAX_WHOLE_ANSWER_BYTES,
@@ -158,12 +158,6 @@ function _upstreamHeaders(client: HeaderReader, stream: boolean, key: ProviderKe
 }
 
 const _KEY_BOUND: ReadonlySet<string> = new Set(["openai-organization", "openai-project"]);
-
-/** Whether a 200 answer is JSON (a completion or an error), whatever was asked for. */
-function _isJson(response: Response): boolean {
-  // Media types are case-insensitive (RFC 9110 §8.3.1).
-  return (response.headers.get("content-type") ?? "").toLowerCase().startsWith("application/json");
-}
 
 /**
  * The Anthropic stream a JSON answer to a streamed request stands for. A failure is an `error` event

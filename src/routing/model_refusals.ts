@@ -65,8 +65,9 @@ export class ModelRefusals<H> {
   }
 
   /** Until when `holder` is refused `model`, or `undefined` when it is not (or no longer). */
-  refusedUntil(holder: H, model: string): number | undefined {
-    if (this.#byHolder.size === 0) return undefined;
+  refusedUntil(holder: H, model: string | undefined): number | undefined {
+    // A request that names no model (the model list) is refused none.
+    if (this.#byHolder.size === 0 || model === undefined) return undefined;
     const models = this.#byHolder.get(holder);
     const until = models?.get(model);
     if (until === undefined) return undefined;

@@ -109,8 +109,11 @@ export interface Attempt {
    * breakers, as one before the first event is; any other end (the client leaving too) is a success.
    */
   finished(usage: TokenCount | undefined, upstreamFailed?: boolean): void;
-  /** The attempt failed before committing, as `decision` says. */
-  failed(decision: FailureDecision): void;
+  /**
+   * The attempt failed before committing, as `decision` says. Returns until when its model is refused
+   * its key (or its provider without keys) when the failure refused one (a 403, not to a token count).
+   */
+  failed(decision: FailureDecision): number | undefined;
   /**
    * The client left after the attempt was sent, before it committed: it says nothing of the upstream's
    * health, but the upstream got the request, so it counts against the key as far as relay knows it:
@@ -663,7 +666,7 @@ export class Plan {
         continue;
       }
       const refusedUntil = state.route.keys.length === 0
-        ? _refusedUntil(state, undefined, upstreamModel)
+        ? state.refusals.refusedUntil(undefined, upstreamModel)
         : undefined;
       if (refusedUntil !== undefined) {
         blocked.push({ cause: "refused", until: refusedUntil });
@@ -752,7 +755,7 @@ export class Plan {
     let refusedUntil: number | undefined;
     if (!state.refusals.empty) {
       for (const key of state.route.keys) {
-        const until = _refusedUntil(state, key, upstreamModel);
+        const until = state.refusals.refusedUntil(key, upstreamModel);
         if (until === undefined) continue;
         exclude.add(key);
         refusedUntil = Math.min(refusedUntil ?? Infinity, until);
@@ -870,9 +873,10 @@ export class Plan {
         if (key && decision.action === "disable_key") state.pool.disable(key, decision.reason);
         // Refused one model, a key (or a keyless provider) goes on serving the others. A count refused
         // says nothing of the model's answers (Bedrock's CountTokens is an IAM action of its own).
+        let refusedUntil: number | undefined;
         if (decision.action === "refuse_model" && candidate.upstreamModel !== undefined && !uncounted) {
-          const until = decision.refuseModelUntil ?? hooks.now() + MODEL_REFUSAL_MS;
-          state.refusals.refuse(key, candidate.upstreamModel, until);
+          refusedUntil = decision.refuseModelUntil ?? hooks.now() + MODEL_REFUSAL_MS;
+          state.refusals.refuse(key, candidate.upstreamModel, refusedUntil);
         }
         if (decision.countsForBreaker) blame();
         else releasePermits();
@@ -885,6 +889,7 @@ export class Plan {
         if (!key && (decision.action === "disable_key" || decision.action === "refuse_model")) {
           refusedRoutes.add(state);
         }
+        return refusedUntil;
       },
       abandoned() {
         end(undefined);
@@ -909,18 +914,6 @@ export class Plan {
       },
     };
   }
-}
-
-/**
- * Until when `holder` of `state` (a key, or `undefined` for a keyless provider's own credential) is
- * refused `upstreamModel`; `undefined` when it is not, or the request names no model.
- */
-function _refusedUntil(
-  state: _RouteState,
-  holder: ProviderKey | undefined,
-  upstreamModel: string | undefined,
-): number | undefined {
-  return upstreamModel === undefined ? undefined : state.refusals.refusedUntil(holder, upstreamModel);
 }
 
 /** A place among `state`'s requests in flight, or `undefined` while it is at its `max_in_flight`. */

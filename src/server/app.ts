@@ -58,7 +58,7 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   app.use(_refuseWhileShuttingDown(options.inFlight, (request) => parsedBodies.has(request)));
   app.use(headLength());
   app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
-  const clients = options.clients ?? new ClientRegistry(namedClients(options.tokens));
+  const clients = clientsOf(options);
   app.use("/v1/*", refuseWebPages(_answerError));
   app.use("/v1/*", clientAuth(clients, _answerError));
   app.post("/v1/messages", forward);
@@ -91,6 +91,11 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
     return _answerError(c, 500, "relay failed to handle the request; see relay's log");
   });
   return app;
+}
+
+/** The clients `options` names: its `clients`, else its bare `tokens` as unlimited clients. */
+export function clientsOf(options: Pick<AppOptions, "clients" | "tokens">): ClientRegistry {
+  return options.clients ?? new ClientRegistry(namedClients(options.tokens));
 }
 
 /** `status` and `message` answered as {@linkcode _refusal} answers a {@linkcode RelayError}. */

@@ -16,7 +16,7 @@ import {
   translateWhole,
   type WholeText,
 } from "../stream/translate_whole.ts";
-import { copyHeaders, WITHOUT_LENGTH } from "../util/headers.ts";
+import { copyHeaders, hasMediaType, WITHOUT_LENGTH } from "../util/headers.ts";
 import { errorMessage } from "../util/error_message.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
 import type { Timers } from "../util/timers.ts";
@@ -147,7 +147,7 @@ async function _openaiAnswer(
     headers.set("cache-control", "no-cache");
     const body = answer.body ?? ReadableStream.from<Uint8Array>([]);
     // Some Anthropic-format servers ignore `stream` and answer with the whole Message.
-    const translated = _isJson(answer)
+    const translated = hasMediaType(answer, "application/json")
       ? translateWhole(
         body,
         MAX_WHOLE_ANSWER_BYTES,
@@ -176,12 +176,6 @@ async function _openaiAnswer(
     return openaiErrorResponse(statusForErrorType(type), text, { type, headers });
   }
   return Response.json(chatCompletionFor(message, created), { headers });
-}
-
-/** Whether relay's answer is JSON (a whole Message), whatever was asked for. */
-function _isJson(answer: Response): boolean {
-  // Media types are case-insensitive (RFC 9110 §8.3.1).
-  return (answer.headers.get("content-type") ?? "").toLowerCase().startsWith("application/json");
 }
 
 /** The chunks a whole Message stands for, or the error chunk that says why it cannot be translated. */

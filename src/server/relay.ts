@@ -46,6 +46,7 @@ import { headersForUpstream, responseForClient, undecodedEncoding } from "./head
 import { graceOverError, type InFlight } from "./in_flight.ts";
 import type { RelayEnv } from "./request_id.ts";
 import { errorMessage } from "../util/error_message.ts";
+import { hasMediaType } from "../util/headers.ts";
 
 /** How hard relay tries before it gives a client the upstream's failure. */
 export interface RetryOptions {
@@ -569,7 +570,7 @@ async function _relay(
       tellRouter();
 
       const decision = classifyFailure(tried.outcome, clock.now(), clock.wallClock());
-      attempt.failed(decision);
+      const refusedUntil = attempt.failed(decision);
       options.logger.warn("attempt failed", {
         request_id: c.get("requestId"),
         provider: attempt.route.provider.name,
@@ -586,15 +587,14 @@ async function _relay(
           reason: decision.reason,
         });
       }
-      if (decision.action === "refuse_model" && attempt.upstreamModel !== undefined && counted) {
-        // Not "key disabled": the key (or the keyless provider) goes on serving every other model. A
-        // count refused refuses nothing more (the router keeps no refusal for it).
+      if (refusedUntil !== undefined) {
+        // Not "key disabled": the key (or the keyless provider) goes on serving every other model.
         options.logger.warn("model refused", {
           provider: attempt.route.provider.name,
           key: attempt.key?.label,
           model: attempt.upstreamModel,
           reason: decision.reason,
-          retry_in_ms: Math.max(0, Math.round(decision.refuseModelUntil! - clock.now())),
+          retry_in_ms: Math.max(0, Math.round(refusedUntil - clock.now())),
         });
       }
       await _drop(last);
@@ -760,7 +760,12 @@ async function _try(
     signal: upstream.signal,
     onHeaders: () => headersIn.resolve(undefined),
     onCredential: (waiting) => awaitingCredential = waiting,
-    onSecret: (secret) => credentials.push({ secret, label: maskSecret(secret) }),
+    // A token is told each time it is sent (a retry after a 401, Vertex's resend without betas).
+    onSecret: (secret) => {
+      if (!credentials.some((known) => known.secret === secret)) {
+        credentials.push({ secret, label: maskSecret(secret) });
+      }
+    },
     idleMs: route.timeouts.idle,
     usageFallback: { ...usageFallback, streaming: (soFar) => usageSoFar = soFar },
   };
@@ -828,7 +833,7 @@ async function _try(
       now: clock.now,
       timers,
     });
-    const sse = _isSse(response);
+    const sse = hasMediaType(response, "text/event-stream");
     const usage = new UsageTap(sse, () => usageSoFar?.(), usageFallback.estimated);
     // Pings keep a stream alive, but none is an answer: the first event is due within first_byte.
     const commit = { by: sentAt + route.timeouts.firstByte, clock, route, upstream };
@@ -1076,7 +1081,7 @@ function _passOn(
     timers: clock.timers,
   });
   const stream = forwardBody(reader, {
-    sse: _isSse(response),
+    sse: hasMediaType(response, "text/event-stream"),
     mask: SecretMask.for(..._secrets(kept.credentials)),
     clientIdleMs: route.timeouts.idle,
     now: clock.now,
@@ -1178,11 +1183,6 @@ function _upstreamPath(c: Context<RelayEnv>): string {
 function _search(url: string): string {
   const at = url.indexOf("?");
   return at < 0 ? "" : url.slice(at);
-}
-
-function _isSse(response: Response): boolean {
-  // Media types are case-insensitive (RFC 9110 §8.3.1).
-  return (response.headers.get("content-type") ?? "").toLowerCase().startsWith("text/event-stream");
 }
 
 const _TIMEOUT_FIELDS = { connect: "timeouts.connect", firstByte: "timeouts.first_byte" } as const;

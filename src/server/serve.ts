@@ -9,9 +9,8 @@ import type { Logger } from "../util/logger.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../util/prometheus.ts";
 import { ADMIN_PREFIX, adminRoutes } from "./admin/index.ts";
 import { adminAuth } from "./admin/auth.ts";
-import { type AppOptions, createApp } from "./app.ts";
-import { namedClients } from "../config/clients.ts";
-import { ClientRegistry } from "../ledger/clients.ts";
+import { type AppOptions, clientsOf, createApp } from "./app.ts";
+import type { ClientRegistry } from "../ledger/clients.ts";
 import type { RelayEvent } from "./events.ts";
 import { InFlight } from "./in_flight.ts";
 import { RelayMetrics, type RelayMetricsOptions } from "./metrics.ts";
@@ -77,7 +76,7 @@ export function serverOptionsFromConfig(
  */
 export function startServer(given: ServeOptions): RunningServer {
   // One registry for the routes that admit requests and the admin status that shows their clients.
-  const options = { ...given, clients: given.clients ?? new ClientRegistry(namedClients(given.tokens)) };
+  const options = { ...given, clients: clientsOf(given) };
   const inFlight = new InFlight();
   const { runtime } = options;
   const events = runtime?.events ?? new EventBus<RelayEvent>();

@@ -77,3 +77,16 @@ export class HeaderList implements HeaderReader {
     for (const [name, value] of this.#pairs) callback(value, name);
   }
 }
+
+/**
+ * Whether `response` says its body is of `mediaType` (`application/json`, `text/event-stream`), its
+ * parameters (`; charset=utf-8`) aside. Media types are case-insensitive (RFC 9110 §8.3.1).
+ *
+ * @example
+ * ```ts
+ * hasMediaType(new Response("{}", { headers: { "content-type": "Application/JSON" } }), "application/json"); // true
+ * ```
+ */
+export function hasMediaType(response: Response, mediaType: string): boolean {
+  return (response.headers.get("content-type") ?? "").toLowerCase().startsWith(mediaType);
+}

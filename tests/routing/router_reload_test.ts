@@ -233,7 +233,13 @@ Deno.test("a changed provider's keys keep what they spent of the same limits: a 
   second.abandoned();
   first.finished({ input: 1, output: 1 });
 
-  const raised = new Router([limited("a:3", 2)], OPTIONS, { previous: old });
+  // Still one request a minute, with a token limit added: a count carried over would keep a1 out.
+  const changed = limited("a:3", 1);
+  const raised = new Router(
+    [{ ...changed, limits: new Map([[changed.keys[0], { rpm: 1, tpm: 1_000_000 }]]) }],
+    OPTIONS,
+    { previous: old },
+  );
   assert.equal(where(attemptOf(raised.plan(request).next())), "a/a1", "a new limit starts a new count");
 });
 

@@ -197,16 +197,19 @@ Deno.test("pings become nothing: the front door's own keep-alive sends OpenAI's 
   assert.deepEqual(translator.event(ping), []);
 });
 
+/** A thinking block, text and a tool call: what each translation of a whole Message must carry. */
+const CHECKING_WEATHER = [
+  { type: "thinking", thinking: "hmm", signature: "sig" },
+  { type: "text", text: "Checking." },
+  { type: "tool_use", id: "toolu_01", name: "get_weather", input: { city: "Paris" } },
+];
+
 Deno.test("an unstreamed Message becomes a chat.completion", () => {
   assert.deepEqual(
     chatCompletionFor({
       id: "msg_1",
       model: "claude-sonnet-4-5",
-      content: [
-        { type: "thinking", thinking: "hmm", signature: "sig" },
-        { type: "text", text: "Checking." },
-        { type: "tool_use", id: "toolu_01", name: "get_weather", input: { city: "Paris" } },
-      ],
+      content: CHECKING_WEATHER,
       stop_reason: "tool_use",
       usage: {
         input_tokens: 10,
@@ -299,11 +302,7 @@ Deno.test("a whole Message becomes the role chunk, its content and tool calls, t
     type: "message",
     role: "assistant",
     model: "claude-x",
-    content: [
-      { type: "thinking", thinking: "hmm", signature: "sig" },
-      { type: "text", text: "Checking." },
-      { type: "tool_use", id: "toolu_01", name: "get_weather", input: { city: "Paris" } },
-    ],
+    content: CHECKING_WEATHER,
     stop_reason: "tool_use",
     usage: { input_tokens: 5, output_tokens: 6 },
   });

@@ -157,10 +157,15 @@ Deno.test("StderrSink with gapMs writes the lines that come within the gap after
   sink.writeLine("three");
   assert.ok(await settlesWithin(clock.whenArmed(20), 5_000), "within the gap, the lines wait for its end");
   clock.advance(19);
+  let written = false;
+  const second = stderr.next().then((write) => (written = true, write));
+  // One turn of the event loop: every step the sink could take without its timer has been taken.
+  await new Promise((turned) => setTimeout(turned, 0));
+  assert.equal(written, false, "19 ms after the write, nothing more is written");
   clock.advance(1);
-  const second = await stderr.next();
-  assert.equal(second.text, "two\nthree\n");
-  second.take();
+  const next = await second;
+  assert.equal(next.text, "two\nthree\n");
+  next.take();
   assert.equal(await sink.flush(), true);
   clock.advance(25);
   sink.writeLine("four");

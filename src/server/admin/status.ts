@@ -69,8 +69,10 @@ export interface AdminStatus {
       saturation: number;
       cooling_until: string | null;
       resets_at: string | null;
-      /** The models its upstream refused it (403) and until when relay does not ask: it serves others. */
-      /** A relay of an earlier version does not say. */
+      /**
+       * The models its upstream refused it (403) and until when relay does not ask: it serves others.
+       * A relay of an earlier version does not say.
+       */
       refused_models?: RefusedModel[];
     }[];
     /** A provider without keys: the models its upstream refused its own credential (403). */
