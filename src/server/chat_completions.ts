@@ -23,7 +23,7 @@ import type { Timers } from "../util/timers.ts";
 import { jsonSyntaxReason, modelProblem, parseJsonBody, readBody, type ReadBodyOptions } from "./body.ts";
 import type { BodyHold } from "./body_budget.ts";
 import { RelayError, statusForErrorType } from "./errors.ts";
-import { openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
+import { anthropicErrorOf, openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 
 export interface ChatCompletionsOptions {
@@ -170,9 +170,7 @@ async function _openaiAnswer(
   const { message } = read;
   // An error body under a 200 (an Anthropic-format server's failure), as the stream's `error` event is.
   if (message.type === "error") {
-    const error = isJsonObject(message.error) ? message.error : {};
-    const type = typeof error.type === "string" ? error.type : "api_error";
-    const text = typeof error.message === "string" ? error.message : "upstream failed";
+    const { type, message: text } = anthropicErrorOf(message);
     return openaiErrorResponse(statusForErrorType(type), text, { type, headers });
   }
   return Response.json(chatCompletionFor(message, created), { headers });

@@ -57,6 +57,8 @@ const _MAX_MODEL_CHARS = 128;
 export class RelayMetrics {
   readonly #registry = new MetricsRegistry();
   readonly #models: _BoundedLabel;
+  /** What the scrape under way has read so far, by the reader that read it; emptied once it is rendered. */
+  readonly #scraped = new Map<() => unknown, unknown>();
 
   constructor(events: EventBus<RelayEvent>, sources: MetricsSources, options: RelayMetricsOptions = {}) {
     this.#models = new _BoundedLabel(options.maxModels ?? 50);
@@ -101,7 +103,7 @@ export class RelayMetrics {
       help: "Config reloads, by result.",
       labels: ["result"],
     });
-    const router = () => sources.router().status();
+    const router = this.#perScrape(() => sources.router().status());
     registry.gauge({
       name: "relay_provider_breaker_state",
       help: "1 for the state each provider's circuit breaker is in, 0 for the others.",
@@ -194,7 +196,22 @@ export class RelayMetrics {
 
   /** The exposition, in Prometheus' text format. */
   render(): string {
-    return this.#registry.render();
+    try {
+      return this.#registry.render();
+    } finally {
+      this.#scraped.clear();
+    }
+  }
+
+  /**
+   * `read`, called once per scrape however many gauges ask: a status is built anew at each call (every
+   * provider's keys, every client's windows), and the gauges of one scrape then show one moment.
+   */
+  #perScrape<T>(read: () => T): () => T {
+    return () => {
+      if (!this.#scraped.has(read)) this.#scraped.set(read, read());
+      return this.#scraped.get(read) as T;
+    };
   }
 
   #ledgerMetrics(ledger: () => LedgerHealth): void {
@@ -224,8 +241,9 @@ export class RelayMetrics {
   }
 
   /** Per client, labelled by its name from the config: what dashboards and budget alerts read. */
-  #clientMetrics(clients: () => ClientStatus[]): void {
+  #clientMetrics(status: () => ClientStatus[]): void {
     const registry = this.#registry;
+    const clients = this.#perScrape(status);
     const budgeted = () => clients().filter((client) => client.monthlyBudgetUsd !== undefined);
     registry.gauge({
       name: "relay_client_spent_usd",

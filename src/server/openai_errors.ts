@@ -5,7 +5,7 @@
  * both ways, because clients retry on the status and Claude Code reads the text.
  */
 import { MAX_ERROR_BODY_BYTES, readWhole, translateWhole } from "../stream/translate_whole.ts";
-import { isJsonObject } from "../util/json.ts";
+import { isJsonObject, type JsonObject } from "../util/json.ts";
 import { type AnthropicErrorType, errorEnvelope, errorTypeForStatus } from "./errors.ts";
 import { errorMessage } from "../util/error_message.ts";
 
@@ -90,6 +90,25 @@ export async function openaiErrorFromAnthropic(response: Response, headers?: Hea
     ? error.type
     : errorTypeForStatus(response.status);
   return openaiErrorResponse(response.status, message, { type, headers });
+}
+
+/**
+ * The `error.type` and `error.message` of an Anthropic error object (an `error` event's payload, an
+ * error body under a 200), as the OpenAI error that tells it to an OpenAI client takes them: either
+ * missing, or not a string, reads `api_error` and `upstream failed`.
+ *
+ * @example
+ * ```ts
+ * anthropicErrorOf({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } });
+ * // { type: "overloaded_error", message: "Overloaded" }
+ * ```
+ */
+export function anthropicErrorOf(payload: JsonObject): { type: string; message: string } {
+  const error = isJsonObject(payload.error) ? payload.error : {};
+  return {
+    type: typeof error.type === "string" ? error.type : "api_error",
+    message: typeof error.message === "string" ? error.message : "upstream failed",
+  };
 }
 
 /**

@@ -962,7 +962,10 @@ function _maskKey(text: string, credentials: readonly ProviderKey[]): string {
   return maskSecretsInLine(maskKeysIn(text, credentials)).text;
 }
 
-/** The secrets of `credentials`, as the masks of an answer take them. */
+/**
+ * The secrets of `credentials`, as the masks of an answer take them; worked out once per answer, which
+ * has them all by then: an adapter tells each token before it sends it.
+ */
 function _secrets(credentials: readonly ProviderKey[]): string[] {
   return credentials.map(({ secret }) => secret);
 }
@@ -991,12 +994,13 @@ function _answer(
   }
   const { usage, sse } = tried;
   bodies?.sent(tried.head);
+  const secrets = _secrets(credentials);
   const stream = forwardBody(tried.reader, {
     first: tried.head,
     afterHead: tellRouter,
     sse,
     ended: () => usage.ended(),
-    mask: SecretMask.for(..._secrets(credentials)),
+    mask: SecretMask.for(...secrets),
     // Chosen once per answer: without log.bodies, a chunk costs what it did before.
     observe: bodies
       ? (chunk) => {
@@ -1031,7 +1035,7 @@ function _answer(
       // A shutdown's cut is relay's doing, not the upstream's.
       attempt.finished(tokens, outcome.kind === "upstream_failed" && !options.inFlight.cut.aborted);
       const { kind, ...rest } = outcome;
-      bodies?.answered(..._secrets(credentials));
+      bodies?.answered(...secrets);
       // The upstream's own figures, as the ledger keeps them; cache reads and writes go apart.
       log(kind, {
         ...rest,
@@ -1068,10 +1072,11 @@ function _passOn(
   const { route } = kept.attempt;
   // What went wrong as relay saw it: the status, or the message of an error event before the answer.
   const error = kept.error.message;
+  const secrets = _secrets(kept.credentials);
   if (!response.body) {
     bodies?.answered();
     log("upstream_error", { error }).finally(release);
-    return maskedHeaders(responseForClient(null, response), ..._secrets(kept.credentials));
+    return maskedHeaders(responseForClient(null, response), ...secrets);
   }
   const reader = new WatchedReader(response.body, {
     firstByteMs: route.timeouts.firstByte,
@@ -1082,19 +1087,19 @@ function _passOn(
   });
   const stream = forwardBody(reader, {
     sse: hasMediaType(response, "text/event-stream"),
-    mask: SecretMask.for(..._secrets(kept.credentials)),
+    mask: SecretMask.for(...secrets),
     clientIdleMs: route.timeouts.idle,
     now: clock.now,
     timers: clock.timers,
     describeFailure: _describeFailure(route, cut),
     observe: bodies && ((chunk) => bodies.sent(chunk)),
     onDone: ({ kind, ...rest }) => {
-      bodies?.answered(..._secrets(kept.credentials));
+      bodies?.answered(...secrets);
       const passed = kind === "complete";
       log(passed ? "upstream_error" : kind, passed ? { error, ...rest } : rest).finally(release);
     },
   });
-  return maskedHeaders(responseForClient(stream, response), ..._secrets(kept.credentials));
+  return maskedHeaders(responseForClient(stream, response), ...secrets);
 }
 
 /**

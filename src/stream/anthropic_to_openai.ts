@@ -3,7 +3,7 @@
  * for OpenAI-style clients of relay's `/v1/chat/completions`. The translation is a small state machine
  * over parsed events, {@linkcode AnthropicToOpenAI}; {@linkcode anthropicToOpenAISse} runs it over bytes.
  */
-import { openaiErrorBody } from "../server/openai_errors.ts";
+import { anthropicErrorOf, openaiErrorBody } from "../server/openai_errors.ts";
 import type { SseEvent } from "./sse_decode.ts";
 import { translateSse } from "./openai_translate_sse.ts";
 import { finishReasonFor, openaiUsageFor } from "./openai_stop_usage.ts";
@@ -223,8 +223,8 @@ export class AnthropicToOpenAI {
 
   /** An Anthropic `error` event's payload, or an error object come whole. */
   #error(payload: JsonObject): OpenAISsePart[] {
-    const error = isJsonObject(payload.error) ? payload.error : {};
-    return this.#fail(String(error.type ?? "api_error"), String(error.message ?? "upstream failed"));
+    const { type, message } = anthropicErrorOf(payload);
+    return this.#fail(type, message);
   }
 
   /** OpenAI's SDK throws on a chunk holding `error`, and its stream then ends; so does this one. */

@@ -3,8 +3,8 @@
  * AWS profiles where the Bedrock provider looks, the project a Vertex service-account file names.
  */
 import assert from "node:assert/strict";
-import { parseConfig } from "../../src/config/load.ts";
 import { cliEnv, FROM_SOURCE, sandbox } from "../_helpers/cli.ts";
+import { firstProvider, userConfigIn } from "../_helpers/config.ts";
 import { makeServiceAccount } from "../_helpers/fake_oauth.ts";
 import { openTerminal } from "../_helpers/tmux.ts";
 
@@ -52,7 +52,5 @@ Deno.test("relay init at a terminal offers Vertex the project its service-accoun
   await terminal.waitFor(/relay is set up/);
   assert.equal(await terminal.exitCode(), 0);
 
-  const path = `${home}/.config/relay/relay.yaml`;
-  const [provider] = parseConfig(await Deno.readTextFile(path), path, () => undefined).config.providers;
-  assert.equal(provider.type === "vertex" && provider.project, "from-the-file");
+  assert.equal((await firstProvider(userConfigIn(home), "vertex")).project, "from-the-file");
 });

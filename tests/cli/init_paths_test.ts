@@ -1,17 +1,15 @@
 /** A path given to `relay init` names the same file in the config it writes, wherever that config is. */
 import assert from "node:assert/strict";
 import { parse } from "yaml";
-import { parseConfig } from "../../src/config/load.ts";
 import { runRelay, sandbox, writeConfig } from "../_helpers/cli.ts";
+import { firstProvider, readConfigFile } from "../_helpers/config.ts";
 import { makeServiceAccount } from "../_helpers/fake_oauth.ts";
 
 /** `providers[0].credentials_file` as written, and as relay reads it. */
 async function credentialsFile(config: string): Promise<{ written: string; read: string | undefined }> {
-  const text = await Deno.readTextFile(config);
-  const [provider] = parseConfig(text, config, () => undefined).config.providers;
   return {
-    written: parse(text).providers[0].credentials_file,
-    read: provider.type === "vertex" ? provider.credentials_file : undefined,
+    written: parse(await Deno.readTextFile(config)).providers[0].credentials_file,
+    read: (await firstProvider(config, "vertex")).credentials_file,
   };
 }
 
@@ -73,6 +71,17 @@ Deno.test("relay init keeps an existing config's credentials_file, already read 
     `${root}/elsewhere`,
     "providers:\n  - { name: vertex, type: vertex, project: p, region: global, credentials_file: sa.json }\n",
   );
+  // Run from another folder than the config's, so that reading the kept path from there names another file.
+  const relative = await runRelay(["init", "--yes", "-c", config, "--port", "8797"], { cwd: work });
+  assert.equal(relative.code, 0, relative.stderr);
+  assert.doesNotMatch(relative.stderr, /cannot start/);
+  assert.equal((await readConfigFile(config)).server.port, 8797, "the file is written again");
+  assert.deepEqual(
+    await credentialsFile(config),
+    { written: "sa.json", read: `${root}/elsewhere/sa.json` },
+    "a relative value is kept as it is",
+  );
+
   const { code, stderr } = await runRelay(
     [...VERTEX, "--credentials-file", "sa.json", "-c", config, "--port", "8799"],
     { cwd: work },

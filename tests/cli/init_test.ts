@@ -1,14 +1,11 @@
 import assert from "node:assert/strict";
-import { parseConfig } from "../../src/config/load.ts";
 import { PROVIDER_TYPES } from "../../src/config/schema.ts";
 import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
+import { firstProvider, readConfigFile, userConfigIn } from "../_helpers/config.ts";
 
 const KEY = "sk-ant-api03-init-test-key-0000000x7f2";
 const TOKEN_LINE = /^ {7}export ANTHROPIC_AUTH_TOKEN=(rly_[0-9a-f]{32})$/m;
-
-/** Where `relay init` writes by default in a sandbox whose HOME is also the working folder. */
-const defaultPath = (home: string) => `${home}/.config/relay/relay.yaml`;
 
 async function mode(path: string): Promise<number> {
   return (await Deno.stat(path)).mode! & 0o777;
@@ -21,11 +18,6 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** Parses a written file the way relay will, with `env` standing for the shell relay starts in. */
-async function load(path: string, env: Record<string, string> = {}) {
-  return parseConfig(await Deno.readTextFile(path), path, (name) => env[name]).config;
 }
 
 Deno.test("relay init without a terminal or flags names what it needs, exits 2 and writes nothing", async () => {
@@ -44,7 +36,7 @@ Deno.test("relay init --yes with ANTHROPIC_API_KEY set: Anthropic by reference, 
     env: { ANTHROPIC_API_KEY: KEY },
   });
   assert.equal(code, 0, stderr);
-  const path = defaultPath(home);
+  const path = userConfigIn(home);
   assert.equal(await mode(path), 0o600);
   assert.equal(await mode(`${home}/.config/relay`), 0o700);
   const text = await Deno.readTextFile(path);
@@ -53,7 +45,7 @@ Deno.test("relay init --yes with ANTHROPIC_API_KEY set: Anthropic by reference, 
     !text.includes(KEY) && !stdout.includes(KEY) && !stderr.includes(KEY),
     "the key stays a reference",
   );
-  const config = await load(path, { ANTHROPIC_API_KEY: KEY });
+  const config = await readConfigFile(path, { ANTHROPIC_API_KEY: KEY });
   assert.deepEqual(config.providers.map((p) => [p.name, p.type]), [["anthropic", "anthropic"]]);
   assert.equal(config.server.port, 8787);
   const token = TOKEN_LINE.exec(stdout)?.[1];
@@ -68,7 +60,7 @@ Deno.test("relay init --yes without ANTHROPIC_API_KEY sets up the mock", async (
   const home = await sandbox();
   const { code, stderr } = await runRelay(["init", "--yes"], { cwd: home });
   assert.equal(code, 0, stderr);
-  const config = await load(defaultPath(home));
+  const config = await readConfigFile(userConfigIn(home));
   assert.deepEqual(config.providers.map((p) => p.type), ["mock"]);
 });
 
@@ -119,7 +111,7 @@ Deno.test("every file relay init writes loads: one run per provider type", async
         env,
       });
       assert.equal(code, 0, stderr);
-      const config = await load(defaultPath(home), env);
+      const config = await readConfigFile(userConfigIn(home), env);
       assert.deepEqual(config.providers.map((p) => p.type), [type]);
     });
   }
@@ -149,9 +141,9 @@ Deno.test("relay init takes per-provider flags as provider:value, and several pr
     "my-own-client-token",
   ], { cwd: home });
   assert.equal(code, 0, stderr);
-  const text = await Deno.readTextFile(defaultPath(home));
+  const text = await Deno.readTextFile(userConfigIn(home));
   assert.match(text, new RegExp(`key: "${KEY}"`), "a pasted key is written as given");
-  const config = await load(defaultPath(home));
+  const config = await readConfigFile(userConfigIn(home));
   assert.deepEqual(config.providers.map((p) => p.name), ["anthropic", "bedrock", "mock"]);
   assert.equal(config.server.port, 8799);
   assert.deepEqual(config.server.auth.tokens, ["my-own-client-token"]);
@@ -211,7 +203,7 @@ Deno.test("relay init --validate tries the key against the provider and reports 
       ["init", "--yes", "--provider", "anthropic", "--key", key, "--base-url", baseUrl, "--validate"],
       { cwd: home },
     );
-    return { ...result, written: await exists(defaultPath(home)) };
+    return { ...result, written: await exists(userConfigIn(home)) };
   };
   try {
     await t.step("works", async () => {
@@ -372,7 +364,7 @@ Deno.test("relay init --config writes there and says to pass it to relay serve a
   assert.equal(await mode(path), 0o600);
   assert.match(stdout, /relay serve --config '.*\/elsewhere\/my relay\.yaml'/);
   assert.match(stdout, /eval "\$\(relay env --config '.*my relay\.yaml'\)"/);
-  assert.ok(!await exists(defaultPath(home)));
+  assert.ok(!await exists(userConfigIn(home)));
 });
 
 Deno.test("relay init refuses to edit a file that is not YAML, writing nothing", async () => {
@@ -388,7 +380,7 @@ Deno.test("relay init --yes leaves the default strategy unwritten: no routing se
   const home = await sandbox();
   const { code, stderr } = await runRelay(["init", "--yes", "--provider", "mock,ollama"], { cwd: home });
   assert.equal(code, 0, stderr);
-  assert.doesNotMatch(await Deno.readTextFile(defaultPath(home)), /routing/);
+  assert.doesNotMatch(await Deno.readTextFile(userConfigIn(home)), /routing/);
 });
 
 Deno.test("relay init edits relay.example.yaml itself: one line changes, its comments are untouched", async () => {
@@ -419,7 +411,7 @@ Deno.test("relay init names the variables the new file reads that this shell lac
   );
   assert.equal(code, 0, stderr);
   assert.match(stdout, /export MY_UNSET_KEY first: the config reads it/);
-  const config = await load(defaultPath(home), { MY_UNSET_KEY: "set-later-0000" });
+  const config = await readConfigFile(userConfigIn(home), { MY_UNSET_KEY: "set-later-0000" });
   assert.equal(config.providers[0].keys[0].key, "set-later-0000");
   assert.equal(
     TOKEN_LINE.exec(stdout)?.[1],
@@ -466,7 +458,7 @@ Deno.test("relay init offers Bedrock the inference profiles of its region's geog
   const flags = ["--provider", "bedrock", "--region", "eu-west-1", "--aws-profile", "work"];
   const { code, stderr } = await runRelay(["init", "--yes", ...flags], { cwd: home });
   assert.equal(code, 0, stderr);
-  const [bedrock] = (await load(defaultPath(home), {})).providers;
+  const bedrock = await firstProvider(userConfigIn(home), "bedrock");
   assert.deepEqual(bedrock.models, {
     "claude-sonnet-4-5": "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
     "claude-haiku-4-5": "eu.anthropic.claude-haiku-4-5-20251001-v1:0",

@@ -3,8 +3,8 @@
  * pressed, the screen read, and then the file it wrote (or did not write) examined.
  */
 import assert from "node:assert/strict";
-import { parseConfig } from "../../src/config/load.ts";
 import { cliEnv, FROM_SOURCE, sandbox, writeConfig } from "../_helpers/cli.ts";
+import { readConfigFile, userConfigIn } from "../_helpers/config.ts";
 import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { openTerminal } from "../_helpers/tmux.ts";
 
@@ -57,13 +57,11 @@ Deno.test("relay init at a terminal: Anthropic by reference, a port, the key tri
     const [request] = upstream.requests;
     assert.equal(request.path, "/v1/models?limit=1");
     assert.equal(request.headers.get("x-api-key"), KEY);
-    const path = `${home}/.config/relay/relay.yaml`;
+    const path = userConfigIn(home);
     assert.equal(await mode(path), 0o600);
     assert.equal(await mode(`${home}/.config/relay`), 0o700);
     assert.deepEqual(await files(home), [".config/relay/relay.yaml"], "no temporary file left");
-    const config = parseConfig(await Deno.readTextFile(path), path, (name) =>
-      ({ ANTHROPIC_API_KEY: KEY })[name])
-      .config;
+    const config = await readConfigFile(path, { ANTHROPIC_API_KEY: KEY });
     assert.equal(config.server.port, 8788);
     assert.equal(config.providers[0].keys[0].key, KEY);
     const token = /ANTHROPIC_AUTH_TOKEN=(rly_[0-9a-f]{32})/.exec(done)?.[1];
@@ -103,12 +101,10 @@ Deno.test("relay init at a terminal asks again after bad input, and never shows 
   assert.equal(await terminal.exitCode(), 0);
 
   assert.ok(!done.includes(KEY), "the key is masked on screen");
-  const path = `${home}/.config/relay/relay.yaml`;
+  const path = userConfigIn(home);
   assert.equal(await mode(path), 0o600);
-  const text = await Deno.readTextFile(path);
-  assert.match(text, new RegExp(`key: "${KEY}"`));
-  const config = parseConfig(text, path, () => undefined).config;
-  assert.equal(config.server.port, 8789);
+  assert.match(await Deno.readTextFile(path), new RegExp(`key: "${KEY}"`));
+  assert.equal((await readConfigFile(path)).server.port, 8789);
 });
 
 Deno.test("Ctrl-C in the middle of relay init exits 130 and leaves no file behind", async () => {

@@ -1,17 +1,11 @@
 /** `relay init` offers Vertex the project its service-account file names, without a terminal. */
 import assert from "node:assert/strict";
-import { parseConfig } from "../../src/config/load.ts";
-import type { ProviderConfig } from "../../src/config/schema.ts";
 import { runRelay, sandbox } from "../_helpers/cli.ts";
+import { firstProvider, userConfigIn } from "../_helpers/config.ts";
 import { makeServiceAccount } from "../_helpers/fake_oauth.ts";
 
 /** The Vertex provider of the file relay init wrote in `home`. */
-async function vertex(home: string): Promise<Extract<ProviderConfig, { type: "vertex" }>> {
-  const path = `${home}/.config/relay/relay.yaml`;
-  const [provider] = parseConfig(await Deno.readTextFile(path), path, () => undefined).config.providers;
-  assert.equal(provider.type, "vertex");
-  return provider as Extract<ProviderConfig, { type: "vertex" }>;
-}
+const vertex = (home: string) => firstProvider(userConfigIn(home), "vertex");
 
 Deno.test("relay init --yes takes Vertex's project from the service-account file given, unless told otherwise", async (t) => {
   await using account = await makeServiceAccount({ project_id: "from-the-file" });

@@ -7,29 +7,25 @@ import Anthropic from "@anthropic-ai/sdk";
 import assert from "node:assert/strict";
 import { googleServiceAccountTokens } from "../../src/providers/google_auth.ts";
 import type { TokenSource } from "../../src/providers/token_cache.ts";
-import { createVertexProvider } from "../../src/providers/vertex.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
-import {
-  type FakeOAuth,
-  makeServiceAccount,
-  startFakeOAuth,
-  type TestServiceAccount,
-} from "../_helpers/fake_oauth.ts";
-import { type FakeUpstream, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { makeServiceAccount, startFakeOAuth } from "../_helpers/fake_oauth.ts";
+import { sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { armedBefore, startTestRelay, type TestRelay } from "../_helpers/relay.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
 import { type GoldenName, loadGolden } from "../_helpers/golden.ts";
+import {
+  startVertexChain,
+  testVertexProvider,
+  unexpectedBetasAnswer,
+  type VertexChain,
+} from "../_helpers/vertex.ts";
 
 const MODEL_PATH = "/v1/projects/my-project/locations/us-east5/publishers/anthropic/models";
 const START = 1_750_000_000_000;
 
 /** The whole chain; `golden` is what the fake Vertex streams next, `now` the token flow's clock. */
-interface Chain extends AsyncDisposable {
-  relay: TestRelay;
-  vertex: FakeUpstream;
-  oauth: FakeOAuth;
-  account: TestServiceAccount;
+interface Chain extends VertexChain {
   golden: GoldenName;
   now: number;
   /** Tokens the fake Vertex refuses though the endpoint issued them, as after a revocation. */
@@ -45,54 +41,34 @@ interface Chain extends AsyncDisposable {
  * the endpoint issued (and answers like Google's front end otherwise), and relay between them.
  * `wrapTokens` may observe the token source relay uses.
  */
-async function startChain(
-  wrapTokens: (tokens: TokenSource) => TokenSource = (tokens) => tokens,
-): Promise<Chain> {
-  const account = await makeServiceAccount();
-  const chain = {
-    golden: "tool_use",
+async function startChain(wrapTokens?: (tokens: TokenSource) => TokenSource): Promise<Chain> {
+  const state = {
+    golden: "tool_use" as GoldenName,
     now: START,
-    revoked: new Set(),
+    revoked: new Set<string>(),
     onRevoked: () => Promise.resolve(),
-    refusedBetas: new Set(),
-  } as Chain;
-  const oauth = startFakeOAuth({ kind: "jwt-bearer", ...account, now: () => chain.now });
-  const vertex = startFakeUpstream(async (_request, recorded) => {
+    refusedBetas: new Set<string>(),
+  };
+  const chain = await startVertexChain(async (recorded, oauth) => {
     const bearer = recorded.headers.get("authorization");
-    const revoked = [...chain.revoked].some((token) => bearer === `Bearer ${token}`);
-    if (revoked) await chain.onRevoked();
+    const revoked = [...state.revoked].some((token) => bearer === `Bearer ${token}`);
+    if (revoked) await state.onRevoked();
     if (revoked || !oauth.issued.some((token) => bearer === `Bearer ${token}`)) {
       const message = "Request had invalid authentication credentials.";
       return Response.json({ error: { code: 401, message, status: "UNAUTHENTICATED" } }, { status: 401 });
     }
     const counting = recorded.path.endsWith("/count-tokens:rawPredict");
     const unexpected = (recorded.headers.get("anthropic-beta") ?? "").split(",")
-      .filter((beta) => beta !== "" && (counting || chain.refusedBetas.has(beta)));
-    if (unexpected.length > 0) return _unexpectedBetas(unexpected);
+      .filter((beta) => beta !== "" && (counting || state.refusedBetas.has(beta)));
+    if (unexpected.length > 0) return unexpectedBetasAnswer(...unexpected);
     if (counting) return Response.json({ input_tokens: 12 });
-    return sseChunks([await loadGolden(chain.golden)]);
+    return sseChunks([await loadGolden(state.golden)]);
+  }, {
+    now: () => state.now,
+    wrapTokens,
+    relay: { models: { "claude-sonnet-4-5": "claude-sonnet-4-5@20250929" } },
   });
-  const tokens = googleServiceAccountTokens({
-    credentialsFile: account.file,
-    tokenUrl: oauth.url,
-    now: () => chain.now,
-  });
-  const relay = startTestRelay({
-    provider: _vertex(vertex.url, wrapTokens(tokens)),
-    models: { "claude-sonnet-4-5": "claude-sonnet-4-5@20250929" },
-  });
-  return Object.assign(chain, {
-    relay,
-    vertex,
-    oauth,
-    account,
-    async [Symbol.asyncDispose]() {
-      await relay[Symbol.asyncDispose]();
-      await vertex.close();
-      await oauth.close();
-      await account[Symbol.asyncDispose]();
-    },
-  });
+  return Object.assign(state, chain);
 }
 
 const BODY =
@@ -109,21 +85,6 @@ function postMessages(relay: TestRelay, body = BODY): Promise<Response> {
     },
     body,
   });
-}
-
-/** Vertex's 400 for betas a model has not taken up, as Vertex words it. */
-function _unexpectedBetas(betas: string[]): Response {
-  const message = `Unexpected value(s) ${betas.map((beta) => `\`${beta}\``).join(", ")} for the ` +
-    "`anthropic-beta` header. Please consult our documentation at docs.anthropic.com or try again without the header.";
-  return Response.json(
-    { type: "error", error: { type: "invalid_request_error", message }, request_id: "req_vrtx_011" },
-    { status: 400 },
-  );
-}
-
-/** The Vertex adapter as these tests configure it, at `baseUrl`, with `tokens`. */
-function _vertex(baseUrl: string, tokens: TokenSource) {
-  return createVertexProvider({ name: "vertex", project: "my-project", region: "us-east5", baseUrl, tokens });
 }
 
 Deno.test("relay streams Vertex's tool_use and thinking answers to the client byte for byte", async () => {
@@ -198,7 +159,7 @@ Deno.test("a refused token request becomes a 502 that says why, without the key"
   await using stranger = await makeServiceAccount();
   const refusing = startFakeOAuth({ kind: "jwt-bearer", ...stranger, now: () => START });
   await using relay = startTestRelay({
-    provider: _vertex(
+    provider: testVertexProvider(
       chain.vertex.url,
       googleServiceAccountTokens({ credentialsFile: chain.account.file, tokenUrl: refusing.url }),
     ),
@@ -229,7 +190,7 @@ Deno.test("a token endpoint that does not answer is named when relay's deadline 
     invalidate() {},
   };
   await using relay = startTestRelay({
-    provider: _vertex(vertex.url, hung),
+    provider: testVertexProvider(vertex.url, hung),
     timeouts: { connect: 2_000 },
     clock,
   });
@@ -249,7 +210,7 @@ Deno.test("a token endpoint that does not answer is named when relay's deadline 
 Deno.test("Google's own errors reach the client in Anthropic's envelope", async () => {
   await using chain = await startChain();
   await using relay = startTestRelay({
-    provider: _vertex(chain.vertex.url, {
+    provider: testVertexProvider(chain.vertex.url, {
       token: () => Promise.resolve("not-a-token-the-endpoint-issued"),
       invalidate: () => {},
     }),

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { TokenCache } from "../../src/providers/token_cache.ts";
 import { type ProviderRequest, UnservableError } from "../../src/providers/types.ts";
 import { providerRequest } from "../_helpers/provider_request.ts";
+import { unexpectedBetasAnswer } from "../_helpers/vertex.ts";
 import {
   createVertexProvider,
   vertexBaseUrl,
@@ -350,16 +351,6 @@ Deno.test("Vertex stops waiting for a token once the request's signal aborts", a
 /** Claude Code's first-party beta list, as it sends it to what it takes for Anthropic's API. */
 const CLAUDE_CODE_BETAS = "claude-code-20250219,oauth-2025-04-20,interleaved-thinking-2025-05-14," +
   "context-1m-2025-08-07,prompt-caching-scope-2026-01-05,effort-2025-11-24,web-search-2025-03-05";
-
-/** Vertex's answer to betas a model has not taken up, worded as Vertex words it. */
-function unexpectedBetasAnswer(...betas: string[]): Response {
-  const message = `Unexpected value(s) ${betas.map((beta) => `\`${beta}\``).join(", ")} for the ` +
-    "`anthropic-beta` header. Please consult our documentation at docs.anthropic.com or try again without the header.";
-  return Response.json(
-    { type: "error", error: { type: "invalid_request_error", message }, request_id: "req_vrtx_011" },
-    { status: 400, headers: { "request-id": "req_vrtx_011" } },
-  );
-}
 
 function withBetas(betas: string, init: Partial<ProviderRequest> = {}): ProviderRequest {
   return request({

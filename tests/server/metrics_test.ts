@@ -249,3 +249,38 @@ Deno.test("each client's spend this month, budget, holds and windows are in the 
   assert.ok(!(await (await fetch(`${relay.url}/metrics`)).text()).includes(token), "no token");
   await upstream.close();
 });
+
+Deno.test("the clients' and the router's status are read once per scrape, however many gauges show them", () => {
+  const router = mockRouter();
+  const reads = { clients: 0, router: 0 };
+  const client = (name: string, spentUsd: number) => ({
+    name,
+    models: undefined,
+    rpm: { limit: 4, saturation: spentUsd / 10 },
+    tpm: undefined,
+    monthlyBudgetUsd: 5,
+    spentUsd,
+    heldUsd: 0,
+  });
+  let spent = 1;
+  const metrics = new RelayMetrics(new EventBus<RelayEvent>(), {
+    router: () => {
+      reads.router++;
+      return router;
+    },
+    limiter: new ConcurrencyLimiter({ max: 1, maxQueue: 0 }),
+    clients: () => {
+      reads.clients++;
+      return [client("ci", spent), client("dev", 2)];
+    },
+  });
+  const first = parsePrometheus(metrics.render());
+  assert.deepEqual(reads, { clients: 1, router: 1 });
+  assert.equal(first.value("relay_client_spent_usd", { client: "ci" }), 1);
+  spent = 3;
+  const second = parsePrometheus(metrics.render());
+  assert.deepEqual(reads, { clients: 2, router: 2 }, "each scrape reads them afresh");
+  assert.equal(second.value("relay_client_spent_usd", { client: "ci" }), 3);
+  assert.equal(second.value("relay_client_window_saturation_ratio", { client: "ci", window: "rpm" }), 0.3);
+  assert.equal(second.value("relay_provider_enabled", { provider: "m" }), 1);
+});

@@ -6,13 +6,12 @@
 import assert from "node:assert/strict";
 import { createAzureProvider } from "../../src/providers/azure.ts";
 import { entraClientCredentialsTokens } from "../../src/providers/entra_auth.ts";
-import { googleServiceAccountTokens } from "../../src/providers/google_auth.ts";
-import { createVertexProvider } from "../../src/providers/vertex.ts";
 import { maskSecret } from "../../src/util/mask.ts";
 import { makeServiceAccount, startFakeOAuth } from "../_helpers/fake_oauth.ts";
 import { messageStartEvent, sseChunks, sseEvent, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { liveConfig, postMessage, startLiveRelay, STREAM_BODY } from "../_helpers/live_relay.ts";
 import { startTestRelay, type TestRelay } from "../_helpers/relay.ts";
+import { startVertexChain } from "../_helpers/vertex.ts";
 
 /** The first token the fake endpoints issue, as the upstreams below see it. */
 const TOKEN = "fake-access-token-1";
@@ -27,29 +26,8 @@ function bearerOf(headers: Headers): string {
  * relay, keyless as a Vertex provider is, in front of a fake Vertex that gives each request what
  * `answer` makes of the token it was sent, with tokens from a fake Google token endpoint.
  */
-async function startVertexChain(answer: (token: string) => Response) {
-  const account = await makeServiceAccount();
-  const oauth = startFakeOAuth({ kind: "jwt-bearer", ...account, now: Date.now });
-  const vertex = startFakeUpstream((_request, recorded) => answer(bearerOf(recorded.headers)));
-  const relay = startTestRelay({
-    provider: createVertexProvider({
-      name: "vertex",
-      project: "my-project",
-      region: "us-east5",
-      baseUrl: vertex.url,
-      tokens: googleServiceAccountTokens({ credentialsFile: account.file, tokenUrl: oauth.url }),
-    }),
-    keys: [],
-  });
-  return {
-    relay,
-    async [Symbol.asyncDispose]() {
-      await relay[Symbol.asyncDispose]();
-      await vertex.close();
-      await oauth.close();
-      await account[Symbol.asyncDispose]();
-    },
-  };
+function startKeylessVertexChain(answer: (token: string) => Response) {
+  return startVertexChain((recorded) => answer(bearerOf(recorded.headers)), { relay: { keys: [] } });
 }
 
 /** relay in front of a fake Foundry that answers with `answer`, with tokens from a fake Entra ID. */
@@ -84,7 +62,7 @@ function assertNotLogged(relay: TestRelay): void {
 }
 
 Deno.test("a Vertex error answer quoting relay's access token reaches the client with it masked, body and headers", async () => {
-  await using chain = await startVertexChain((token) =>
+  await using chain = await startKeylessVertexChain((token) =>
     Response.json(
       { error: { code: 403, message: `Permission denied for ${token}.`, status: "PERMISSION_DENIED" } },
       { status: 403, headers: { "x-debug-authorization": `Bearer ${token}` } },
@@ -113,7 +91,7 @@ Deno.test("an error event quoting the token, before the answer or in it, is mask
     { events: (token: string) => [start, quoting(token)], logged: { message: `token ${MASKED} refused` } },
   ];
   for (const { events, logged } of cases) {
-    await using chain = await startVertexChain((token) => sseChunks(events(token)));
+    await using chain = await startKeylessVertexChain((token) => sseChunks(events(token)));
     const response = await postMessage(chain.relay.url);
     assert.equal(await response.text(), events(MASKED).join(""));
     const log = await chain.relay.nextRequestLog();

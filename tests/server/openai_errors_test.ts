@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import {
   anthropicErrorFromOpenAI,
+  anthropicErrorOf,
   anthropicFailureFor,
   openaiErrorFromAnthropic,
 } from "../../src/server/openai_errors.ts";
@@ -122,4 +123,14 @@ Deno.test("an Anthropic error response is rewritten in OpenAI's shape with its s
   assert.deepEqual(await html.json(), {
     error: { message: "<h1>Bad Gateway</h1>", type: "api_error", param: null, code: null },
   });
+});
+
+Deno.test("an Anthropic error object's type and text are read as given, api_error and upstream failed without", () => {
+  const read = (error: unknown) => anthropicErrorOf({ type: "error", error });
+  assert.deepEqual(read({ type: "rate_limit_error", message: "Slow down" }), {
+    type: "rate_limit_error",
+    message: "Slow down",
+  });
+  assert.deepEqual(read({ type: null, message: 42 }), { type: "api_error", message: "upstream failed" });
+  assert.deepEqual(read(undefined), { type: "api_error", message: "upstream failed" });
 });

@@ -350,3 +350,25 @@ Deno.test("an error object come whole instead of a Message ends the stream with 
     error: { message: "Overloaded", type: "overloaded_error", param: null, code: null },
   });
 });
+
+Deno.test("an error event and an error object come whole read their type and text alike, a missing or odd one too", () => {
+  const cases: [unknown, { type: string; message: string }][] = [
+    [{ type: "overloaded_error", message: "Overloaded" }, {
+      type: "overloaded_error",
+      message: "Overloaded",
+    }],
+    [{ type: 529, message: { text: "Overloaded" } }, { type: "api_error", message: "upstream failed" }],
+    [{ message: "no type" }, { type: "api_error", message: "no type" }],
+    ["Overloaded", { type: "api_error", message: "upstream failed" }],
+  ];
+  for (const [error, { type, message }] of cases) {
+    const expected = { kind: "chunk", data: { error: { message, type, param: null, code: null } } };
+    assert.deepEqual(run([{ type: "error", error }]), [expected], `event ${JSON.stringify(error)}`);
+    const translator = new AnthropicToOpenAI({ created: CREATED, includeUsage: false });
+    assert.deepEqual(
+      translator.message({ type: "error", error }),
+      [expected],
+      `whole ${JSON.stringify(error)}`,
+    );
+  }
+});
