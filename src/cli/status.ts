@@ -3,6 +3,7 @@ import { SWITCHED_OFF } from "../routing/router.ts";
 import type { AdminStatus } from "../server/admin/status.ts";
 import { isJsonObject } from "../util/json.ts";
 import { formatTable } from "../util/table.ts";
+import { formatUsd } from "../util/usd.ts";
 import { terminalSafeJson, visible } from "../util/visible.ts";
 import { terminalColour } from "./_colour.ts";
 import { reportConfigError } from "./_config_error.ts";
@@ -113,7 +114,8 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
         key.breaker,
         `${Math.round(key.saturation * 100)}%`,
         key.cooling_until ? `${_duration(Date.parse(key.cooling_until) - now)}` : "-",
-        key.resets_at ? `in ${_duration(Date.parse(key.resets_at) - now)}` : "-",
+        // A key with no limits still counts its requests in a window that ends: nothing spent, nothing to reset.
+        key.resets_at && key.saturation > 0 ? `in ${_duration(Date.parse(key.resets_at) - now)}` : "-",
       ])
     ),
   ];
@@ -188,9 +190,9 @@ function _clientTable(clients: AdminStatus["clients"], colours: StatusColours): 
       client.models ? client.models.join(", ") : "any",
       window(client.rpm),
       window(client.tpm),
-      _usd(client.spent_usd),
-      client.monthly_budget_usd === null ? "-" : _usd(client.held_usd),
-      client.monthly_budget_usd === null ? "-" : _usd(client.monthly_budget_usd),
+      formatUsd(client.spent_usd),
+      client.monthly_budget_usd === null ? "-" : formatUsd(client.held_usd),
+      client.monthly_budget_usd === null ? "-" : formatUsd(client.monthly_budget_usd),
     ]),
   ];
   const budgetColour = (
@@ -208,11 +210,6 @@ function _clientTable(clients: AdminStatus["clients"], colours: StatusColours): 
     paint: (cell, row, column) =>
       row === 0 ? colours.bold(cell) : column >= 4 ? budgetColour(clients[row - 1])(cell) : cell,
   });
-}
-
-/** Dollars as the table shows them: `$1.23`, a cent's fraction as `<$0.01`. */
-function _usd(usd: number): string {
-  return usd > 0 && usd < 0.005 ? "<$0.01" : `$${usd.toFixed(2)}`;
 }
 
 /**

@@ -15,6 +15,7 @@ import {
 } from "../ledger/query.ts";
 import { LedgerStore } from "../ledger/store.ts";
 import { cutToWidth, formatTable } from "../util/table.ts";
+import { formatUsd } from "../util/usd.ts";
 import { terminalSafeJson, visible } from "../util/visible.ts";
 import { readFieldsDespite } from "../config/read_despite.ts";
 import { terminalColour } from "./_colour.ts";
@@ -256,7 +257,7 @@ export function formatUsage(
     _count(totals.cacheWriteTokens),
     totals.cacheHitRatio === null ? "-" : _percent(totals.cacheHitRatio),
     ...(searches ? [_count(totals.webSearches)] : []),
-    _usd(totals.costUsd),
+    formatUsd(totals.costUsd),
     `${_ms(totals.ttfbP50)}/${_ms(totals.ttfbP95)}`,
     `${_ms(totals.durationP50)}/${_ms(totals.durationP95)}`,
   ];
@@ -310,10 +311,6 @@ function _count(value: number): string {
 
 function _percent(ratio: number): string {
   return `${(ratio * 100).toFixed(1)}%`;
-}
-
-function _usd(value: number): string {
-  return `$${value > 0 && value < 0.01 ? value.toFixed(4) : value.toFixed(2)}`;
 }
 
 function _ms(value: number | null): string {

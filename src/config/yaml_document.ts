@@ -60,8 +60,9 @@ export function parseYamlDocument(text: string): ParsedYaml {
   // prices, for which a reload stalls every stream: the same check is made by a set instead.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const lines = text.split(/\r?\n/);
+  const reported = new Set<Node>();
   const toProblem = (error: YAMLError): ConfigProblem => {
-    const unclosed = _unclosedQuote(doc, text, error);
+    const unclosed = _unclosedFlow(doc, text, error, reported) ?? _unclosedQuote(doc, text, error);
     const { line, col } = lineCounter.linePos(unclosed?.at ?? error.pos[0]);
     const message = unclosed?.message ?? _MESSAGES[error.code] ?? error.message;
     return { line, col, message, source: lines[line - 1] ?? "" };
@@ -113,6 +114,71 @@ function _unclosedQuote(
     },
   });
   return found;
+}
+
+// Where a flow collection (`[` or `{`) that is never closed opens, and what to say there. yaml reports it
+// where it gave up reading it: the first line indented too little to belong to it, or the end of the file.
+// `reported` holds the collections already named: when nested ones are left open, yaml reports each, the
+// innermost first, at the same place.
+function _unclosedFlow(
+  doc: Document,
+  text: string,
+  error: YAMLError,
+  reported: Set<Node>,
+): { at: number; message: string } | undefined {
+  const kind = _FLOW_END.exec(error.message)?.[1];
+  if (kind === undefined) return undefined;
+  let found: YAMLMap | YAMLSeq | undefined;
+  const consider = (node: YAMLMap | YAMLSeq) => {
+    if (!node.flow || !node.range || node.range[1] !== error.pos[0] || reported.has(node)) return;
+    if ((kind === "map") !== isMap(node) || _closed(text, node.range[0])) return;
+    found = node;
+  };
+  // The innermost wins: it is the one yaml reports first.
+  visit(doc, { Map: (_key, node) => consider(node), Seq: (_key, node) => consider(node) });
+  if (!found) return undefined;
+  reported.add(found);
+  const [open, close, what] = isMap(found) ? ["{", "}", "map"] : ["[", "]", "list"];
+  return {
+    at: found.range![0],
+    message: `this ${open} opens a ${what} that is never closed: close it with ${close}`,
+  };
+}
+
+// yaml's words for a flow collection it found no end for, at the root or inside a block collection.
+const _FLOW_END = /^Flow (map|sequence) (?:in block collection )?must .*end with a [\]}]$/;
+
+// Whether the flow collection opening at `open` is closed anywhere after it, at its own depth. When it is,
+// on a line indented too little for yaml, yaml's report at that line is the right one.
+function _closed(text: string, open: number): boolean {
+  let depth = 0;
+  for (let at = open; at < text.length; at++) {
+    const char = text[at];
+    if (char === "[" || char === "{") depth++;
+    else if (char === "]" || char === "}") {
+      if (--depth === 0) return true;
+    } else if (char === "#" && (at === 0 || /\s/.test(text[at - 1]))) {
+      const lineBreak = text.indexOf("\n", at);
+      if (lineBreak < 0) return false;
+      at = lineBreak;
+    } else if ((char === '"' || char === "'") && (at === 0 || /[\s[{,:]/.test(text[at - 1]))) {
+      // Brackets in a quoted string are its text; a quote never closed has the rest of the file.
+      at = _quoteEnd(text, at);
+      if (at < 0) return false;
+    }
+  }
+  return false;
+}
+
+// Where the quoted string opening at `at` ends, or -1 when it never does.
+function _quoteEnd(text: string, at: number): number {
+  const quote = text[at];
+  for (let i = at + 1; i < text.length; i++) {
+    if (quote === '"' && text[i] === "\\") i++;
+    else if (text[i] === quote && quote === "'" && text[i + 1] === "'") i++;
+    else if (text[i] === quote) return i;
+  }
+  return -1;
 }
 
 // Where yaml's own wording speaks to programmers rather than to someone editing a config file.

@@ -5,6 +5,7 @@ import type { TokenCount } from "../routing/token_estimate.ts";
 import { type UsageReservation, UsageWindow } from "../routing/usage_window.ts";
 import type { UsageDetail } from "../stream/usage_tap.ts";
 import { sameSecret } from "../util/secret.ts";
+import { formatUsd } from "../util/usd.ts";
 import type { LedgerRecord } from "./entry.ts";
 import { addNanos, NANOS_PER_USD, toNanos } from "./nanos.ts";
 import { Pricing } from "./pricing.ts";
@@ -304,7 +305,7 @@ export class ClientRegistry {
         return {
           ok: false,
           status: 403,
-          message: `monthly budget of $${budget.toFixed(2)} for client ${config.name} is spent ` +
+          message: `monthly budget of ${formatUsd(budget)} for client ${config.name} is spent ` +
             `(${_usd(spent)} this month); resets ${new Date(this.#month.until).toISOString().slice(0, 10)}`,
         };
       }
@@ -317,7 +318,7 @@ export class ClientRegistry {
           ok: false,
           status: 429,
           message: `client ${config.name}'s requests in flight may spend ${_usd(held)} of its monthly ` +
-            `budget of $${budget.toFixed(2)} (${_usd(spent)} spent this month); retry once one ends`,
+            `budget of ${formatUsd(budget)} (${_usd(spent)} spent this month); retry once one ends`,
           retryAfterS: _HELD_RETRY_S,
         };
       }
@@ -502,9 +503,9 @@ const _HELD_RETRY_S = 5;
 /** The admission of a request no named client sent: nothing to count, nothing to hold. */
 const _UNLIMITED: Admission = { ok: true, settle: () => {}, cancel: () => {}, unpriced: () => undefined };
 
-/** Billionths of a dollar as a message shows them: `$50.12`. */
+/** Billionths of a dollar as a message shows them: `$50.12`, `$0.0042`. */
 function _usd(nanos: number): string {
-  return `$${(nanos / NANOS_PER_USD).toFixed(2)}`;
+  return formatUsd(nanos / NANOS_PER_USD);
 }
 
 function _modelRefusal(client: _Client | undefined, model: string): string | undefined {

@@ -36,6 +36,25 @@ Deno.test("relay status prints tables, without colour when stdout is no terminal
   assert.match(stdout, /^m +0 main \(sk-\.\.\.x7f2\) +on +closed +0% +- +-$/m);
 });
 
+Deno.test("relay status shows no reset for a key with no limits that has served a request: nothing to reset", async () => {
+  const folder = await sandbox();
+  const path = await writeConfig(folder, CONFIG);
+  await using relay = await spawnRelay([], { cwd: folder });
+  await (await fetch(`${relay.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+    body: '{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}',
+  })).arrayBuffer();
+  const { code, stdout, stderr } = await runRelay(["status", "-c", path, "--url", relay.url]);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^m +0 main \(sk-\.\.\.x7f2\) +on +closed +0% +- +-$/m);
+  // The admin API's JSON still tells when the window it counted in ends.
+  const json = await runRelay(["status", "--json", "-c", path, "--url", relay.url]);
+  const [key] = JSON.parse(json.stdout).providers[0].keys;
+  assert.equal(key.saturation, 0);
+  assert.ok(!Number.isNaN(Date.parse(key.resets_at)), key.resets_at);
+});
+
 Deno.test("relay status, its JSON and /metrics tell a ledger that cannot be written: since when, what it holds, why", async () => {
   const folder = await sandbox();
   const ledger = `${folder}/ledger.db`;
@@ -294,6 +313,28 @@ Deno.test("formatStatus lays out the summary, the last reload error and both tab
   );
 });
 
+Deno.test("formatStatus shows a reset only for a key that has spent some of its window", () => {
+  const [provider] = STATUS.providers;
+  const [key] = provider.keys;
+  const status: AdminStatus = {
+    ...STATUS,
+    providers: [{
+      ...provider,
+      keys: [
+        { ...key, index: 0, saturation: 0 },
+        { ...key, index: 1, saturation: 0.004 },
+        { ...key, index: 2, saturation: 0, resets_at: null },
+      ],
+    }],
+  };
+  const rows = formatStatus(status, NOW).split("\n").filter((line) => line.startsWith("anthropic  "));
+  assert.deepEqual(rows.slice(1).map((row) => row.split(/ {2,}/).slice(-3)), [
+    ["0%", "-", "-"],
+    ["0%", "-", "in 40s"],
+    ["0%", "-", "-"],
+  ]);
+});
+
 Deno.test("formatStatus lists the models upstreams refused a key or a provider without keys, and when relay asks again", () => {
   const [provider] = STATUS.providers;
   const refusal = (model: string, inMs: number) => ({ model, until: new Date(NOW + inMs).toISOString() });
@@ -347,11 +388,11 @@ Deno.test("formatStatus adds the clients' table: limits, how spent, this month's
   assert.equal(
     table,
     [
-      "CLIENT  MODELS                                   RPM           TPM  SPENT THIS MONTH    HELD  BUDGET",
-      "ci      claude-haiku-*, claude-sonnet-4-5  25% of 60  2% of 100000            $12.35  <$0.01  $15.00",
-      "dev     any                                        -             -             $3.50       -       -",
-      "bot     any                                        -             -             $0.90   $0.20   $1.00",
-      "old     any                                        -             -             $1.01   $0.00   $1.00",
+      "CLIENT  MODELS                                   RPM           TPM  SPENT THIS MONTH     HELD  BUDGET",
+      "ci      claude-haiku-*, claude-sonnet-4-5  25% of 60  2% of 100000            $12.35  $0.0040  $15.00",
+      "dev     any                                        -             -             $3.50        -       -",
+      "bot     any                                        -             -             $0.90    $0.20   $1.00",
+      "old     any                                        -             -             $1.01    $0.00   $1.00",
     ].join("\n"),
   );
   const red = (text: string) => `<red>${text}</red>`;

@@ -280,6 +280,21 @@ Deno.test("formatUsage colours the header and only the error cells that are not 
   assert.match(lines[5], /^claude-haiku-4-5\s+1\s+<r>1 \(100\.0%\)<\/r>/);
 });
 
+Deno.test("formatUsage shows a cost under a cent as it is, and one too small for that as under $0.0001", async () => {
+  const { path } = await withLedgerConfig();
+  const store = LedgerStore.open(path);
+  store.insert([
+    ledgerRecord({ requestId: "a", time: Date.now() - HOUR, costUsd: 0.0042 }),
+    ledgerRecord({ requestId: "b", time: Date.now() - HOUR, model: "claude-haiku-4-5", costUsd: 0.00003 }),
+  ]);
+  const report = usageReport(store.database, { since: Date.now() - 24 * HOUR, by: "model" });
+  store.close();
+  const lines = formatUsage(report, path).split("\n");
+  assert.match(lines[4], /^claude-sonnet-4-5\s.*\s\$0\.0042\s/);
+  assert.match(lines[5], /^claude-haiku-4-5\s.*\s<\$0\.0001\s/);
+  assert.match(lines[7], /^total\s.*\s\$0\.0042\s/);
+});
+
 Deno.test("relay usage shows web searches in --json, and in the table only for a period that has some", async () => {
   const { folder, path } = await withLedgerConfig();
   prepare(path);

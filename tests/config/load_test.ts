@@ -259,6 +259,17 @@ Deno.test("parseConfig reports a quote never closed on the line it opens", () =>
   );
 });
 
+Deno.test("parseConfig reports a [ never closed on the line it opens", () => {
+  const text =
+    `providers:\n  - name: mock\n    type: mock\n    models: [claude-*, gpt-*\nlog:\n  level: info\n`;
+  assert.equal(
+    refusal(() => parseConfig(text, "relay.yaml", noEnv)),
+    "relay.yaml:4:13: this [ opens a list that is never closed: close it with ]\n" +
+      "      models: [claude-*, gpt-*\n" +
+      `  ${" ".repeat(12)}^`,
+  );
+});
+
 Deno.test("parseConfig warns about timeouts that are surely a mistake", () => {
   const { warnings } = parseConfig(`timeouts:\n  idle: 2s\n${MOCK_PROVIDERS}`, "relay.yaml", noEnv);
   assert.deepEqual(warnings, [

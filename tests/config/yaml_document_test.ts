@@ -41,6 +41,77 @@ Deno.test("parseYamlDocument reports a quote never closed where it opens, not at
   }
 });
 
+Deno.test("parseYamlDocument reports a [ or { never closed where it opens, not on the line after it", () => {
+  const list = "this [ opens a list that is never closed: close it with ]";
+  const map = "this { opens a map that is never closed: close it with }";
+  const cases: [string, { line: number; col: number; source: string; message: string }][] = [
+    // Inside a block list, before the next item; and at the end of the file, with and without a line break.
+    [
+      "providers:\n  - name: a\n    models: [x, y\n  - name: b\n",
+      { line: 3, col: 13, source: "    models: [x, y", message: list },
+    ],
+    ["log: {level: info\n", { line: 1, col: 6, source: "log: {level: info", message: map }],
+    ["a: [x, y", { line: 1, col: 4, source: "a: [x, y", message: list }],
+    // Over several lines, each indented enough, then a key.
+    ["a: [x,\n  y,\n  z\nb: 1\n", { line: 1, col: 4, source: "a: [x,", message: list }],
+    ["a:\r\n  - [x,\r\n    y\r\nb: 1\r\n", { line: 2, col: 5, source: "  - [x,", message: list }],
+    // The whole document.
+    ["[x, y\n", { line: 1, col: 1, source: "[x, y", message: list }],
+    ["{a: 1\n", { line: 1, col: 1, source: "{a: 1", message: map }],
+    // A bracket in a quoted string or a comment closes nothing.
+    ["a: [\"]\", 'it''s ]', b # ]\nc: 1\n", {
+      line: 1,
+      col: 4,
+      source: "a: [\"]\", 'it''s ]', b # ]",
+      message: list,
+    }],
+  ];
+  for (const [text, expected] of cases) assert.deepEqual(parseYamlDocument(text).errors[0], expected, text);
+});
+
+Deno.test("parseYamlDocument reports nested [ and { never closed where each opens, the innermost first", () => {
+  const at = (text: string) =>
+    parseYamlDocument(text).errors.map(({ line, col, message }) => [line, col, message]);
+  const list = "this [ opens a list that is never closed: close it with ]";
+  const map = "this { opens a map that is never closed: close it with }";
+  assert.deepEqual(at("a: [x, [y\nb: 1\n"), [[1, 8, list], [1, 4, list]]);
+  assert.deepEqual(at("a: [x, {y: z,\n  w: v\nb: 1\n"), [[1, 8, map], [1, 4, list]]);
+  // Only the outer one is left open.
+  assert.deepEqual(at("providers: [\n  {name: a, type: mock},\n  {name: b, type: mock}\n"), [[1, 12, list]]);
+});
+
+Deno.test("parseYamlDocument leaves flow collections that are closed, and their other errors, as they were", () => {
+  assert.deepEqual(
+    parseYamlDocument("a: [x, [y]]\nb: {c: [1, 2], d: {e: f}}\nc: [\n  1,\n  2\n]\n").errors,
+    [],
+  );
+  const errors = (text: string) =>
+    parseYamlDocument(text).errors.map(({ line, col, message }) => ({ line, col, message }));
+  // Closed on a line indented too little: the line to mend is that one.
+  assert.deepEqual(errors("a:\n  b: [x,\n y]\n")[0], {
+    line: 3,
+    col: 2,
+    message: "Flow sequence in block collection must be sufficiently indented and end with a ]",
+  });
+  // Closed by the wrong bracket: at that bracket.
+  assert.deepEqual(errors('tokens: ["x", }\n'), [{
+    line: 1,
+    col: 15,
+    message: "Flow sequence in block collection must be sufficiently indented and end with a ]",
+  }]);
+  assert.deepEqual(errors("a: [x, y]]\n"), [{
+    line: 1,
+    col: 10,
+    message: 'Unexpected flow-seq-end token in YAML stream: "]"',
+  }]);
+  // A quote never closed inside a list is the error shown, where the quote opens.
+  assert.deepEqual(errors('a: [x, "y]\nb: 1\n')[0], {
+    line: 1,
+    col: 8,
+    message: 'this " opens a string that is never closed, so the rest of the file was read into it: close it',
+  });
+});
+
 Deno.test("parseYamlDocument reports duplicate keys as errors", () => {
   const { errors } = parseYamlDocument("log:\n  level: info\n  level: debug\n");
   assert.equal(errors[0].line, 3);

@@ -144,6 +144,32 @@ Deno.test("a spent monthly budget gets 403 saying what was spent and when it res
   assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, true);
 });
 
+Deno.test("a budget's refusals show amounts under a cent as they are, not as $0.00", () => {
+  const now = Date.UTC(2026, 10, 17, 9);
+  const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 0.005 }], {
+    now: () => now,
+    pricing: new Pricing({ m: { input: 10, output: 10 } }),
+  });
+  clients.charge("ci", 0.0049, now);
+  const held = clients.admit("ci", { model: "m", estimate: small });
+  assert.ok(held.ok, "$0.0049 spent and nothing held: under $0.005");
+  assert.deepEqual(clients.admit("ci", { model: "m", estimate: small }), {
+    ok: false,
+    status: 429,
+    message:
+      "client ci's requests in flight may spend $0.0002 of its monthly budget of $0.0050 ($0.0049 spent " +
+      "this month); retry once one ends",
+    retryAfterS: 5,
+  });
+  clients.charge("ci", 0.0002, now);
+  if (held.ok) held.settle(undefined);
+  assert.deepEqual(clients.admit("ci", { model: "m", estimate: small }), {
+    ok: false,
+    status: 403,
+    message: "monthly budget of $0.0050 for client ci is spent ($0.0051 this month); resets 2026-12-01",
+  });
+});
+
 Deno.test("a budget adds its costs up exactly: ten charges of $0.10 spend a $1.00 budget", () => {
   const now = Date.UTC(2026, 10, 17, 9);
   const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 1 }], { now: () => now });

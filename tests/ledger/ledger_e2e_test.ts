@@ -170,7 +170,7 @@ Deno.test("limits are enforced before sending: 403 for a model or a spent budget
     assert.equal(spentBody.error.type, "permission_error");
     assert.match(
       spentBody.error.message,
-      /^monthly budget of \$0\.00 for client dev is spent \(\$0\.00 this month\); resets \d{4}-\d{2}-01$/,
+      /^monthly budget of \$0\.0001 for client dev is spent \(\$0\.0\d{3} this month\); resets \d{4}-\d{2}-01$/,
     );
     assert.equal(upstream.requests.length, 3, "refused requests never reached the upstream");
   }

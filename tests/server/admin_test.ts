@@ -76,6 +76,50 @@ Deno.test("without server.admin.token the admin API is off, on loopback and else
   }
 });
 
+Deno.test("an admin route asked with another method is 405 naming the methods it takes, once the token passed", async () => {
+  await using relay = await startLiveRelay(liveConfig(MOCK));
+  for (
+    const [method, route, allow] of [
+      ["GET", "/reload", "POST"],
+      ["DELETE", "/status", "GET, HEAD"],
+      ["POST", "/events", "GET, HEAD"],
+      ["GET", "/providers/m/disable", "POST"],
+      ["PUT", "/providers/m/keys/0/enable", "POST"],
+    ]
+  ) {
+    const wrong = await relay.admin(route, { method });
+    assert.equal(wrong.status, 405, `${method} ${route}`);
+    assert.equal(wrong.headers.get("allow"), allow);
+    assert.deepEqual(await wrong.json(), {
+      type: "error",
+      error: { type: "invalid_request_error", message: `/admin${route} takes ${allow}, not ${method}` },
+    });
+  }
+  const head = await relay.admin("/reload", { method: "HEAD" });
+  assert.equal(head.status, 405);
+  assert.equal(head.headers.get("allow"), "POST");
+  await head.body?.cancel();
+  // The methods a route takes still answer, and a route that is not there is still a 404.
+  assert.equal((await relay.admin("/status", { method: "HEAD" })).status, 200);
+  const missing = await relay.admin("/nope", { method: "DELETE" });
+  assert.equal(missing.status, 404);
+  await missing.body?.cancel();
+  // Without the token every path is a 401: the routes are not told apart.
+  for (const route of ["/status", "/nope"]) {
+    const anonymous = await fetch(`${relay.url}/admin${route}`, { method: "DELETE" });
+    assert.equal(anonymous.status, 401, route);
+    assert.equal(anonymous.headers.get("allow"), null);
+    await anonymous.body?.cancel();
+  }
+});
+
+Deno.test("with the admin API off, a wrong method on an admin route is the same 404 as any other", async () => {
+  await using relay = await startLiveRelay(`providers:\n${MOCK}`);
+  const off = await fetch(`${relay.url}/admin/reload`);
+  assert.equal(off.status, 404);
+  assert.match((await off.json()).error.message, /admin API is off/);
+});
+
 Deno.test("the admin status shows providers, masked keys, breakers, pools and load", async () => {
   const upstream = startFakeUpstream();
   await using relay = await startLiveRelay(

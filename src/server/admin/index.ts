@@ -3,6 +3,7 @@ import { adminAuth } from "./auth.ts";
 import { reloadRoute, switchRoute } from "./control.ts";
 import { eventsRoute } from "./events.ts";
 import { adminStatus, type StatusSources } from "./status.ts";
+import { refuseWrongMethods } from "./wrong_method.ts";
 
 /** What the admin API reads: the same as its status. */
 export type AdminOptions = StatusSources;
@@ -19,6 +20,8 @@ export const ADMIN_PREFIX = "/admin";
  * - `POST /reload`: reads the config file again
  * - `POST /providers/:provider/(enable|disable)`, `POST /providers/:provider/keys/:key/(enable|disable)`
  * - `GET /events`: the live event stream (SSE)
+ *
+ * Another method on one of these is a 405 with `Allow`, once the token passed.
  *
  * @example
  * ```ts
@@ -43,5 +46,6 @@ export function adminRoutes(options: AdminOptions): Hono {
     admin.post(`/providers/:provider/keys/:key/${action}`, switchRoute(runtime, enabled));
   }
   admin.get("/events", eventsRoute(runtime));
+  refuseWrongMethods(admin);
   return admin;
 }
