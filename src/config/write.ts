@@ -1,6 +1,7 @@
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { ConfigError } from "./errors.ts";
 import { errorMessage, fileErrorMessage, withoutOsError } from "../util/error_message.ts";
+import { followLinks } from "../util/follow_links.ts";
 
 export interface WriteFileOptions {
   /** The file's permission bits; 0600 by default, as for anything holding keys or tokens. */
@@ -51,7 +52,7 @@ export async function writeFileAtomic(
   const mode = options.mode ?? 0o600;
   const made: string[] = [];
   try {
-    const target = await _linkTarget(path);
+    const target = await followLinks(path);
     const folder = dirname(target);
     const createdFolder = !(await _exists(folder));
     if (createdFolder) await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
@@ -182,26 +183,3 @@ async function _exists(path: string): Promise<boolean> {
     throw error;
   }
 }
-
-/**
- * The file `path` leads to: itself, or where its symlinks (a chain of them, or one to a file not made
- * yet) point. A relative link is read from the folder the link really sits in, as the system reads it.
- */
-async function _linkTarget(path: string): Promise<string> {
-  for (let hops = 0; hops < _MAX_LINKS; hops++) {
-    let info: Deno.FileInfo;
-    try {
-      info = await Deno.lstat(path);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return path;
-      throw error;
-    }
-    if (!info.isSymlink) return path;
-    path = resolve(await Deno.realPath(dirname(path)), await Deno.readLink(path));
-  }
-  // The wrapper names the path given, which is the one the person knows.
-  throw new Deno.errors.FilesystemLoop("too many levels of symbolic links");
-}
-
-/** As many links as Linux follows for one path before giving up (ELOOP). */
-const _MAX_LINKS = 40;

@@ -79,9 +79,15 @@ export class Retention {
 
   /**
    * Deletes every record older than the retention period, and not of this month, unless the clock is
-   * behind the newest record; returns how many went.
+   * behind the newest record or the store has no open database; returns how many went.
    */
   prune(): number {
+    // A file found removed or replaced that could not be opened again leaves the store without an open
+    // database until a batch opens one: nothing to prune meanwhile, and the writer already says why.
+    if (!this.#options.store.database.isOpen) {
+      this.#options.logger.debug("ledger pruning waits for the file to be reopened");
+      return 0;
+    }
     const now = this.#now();
     const before = Math.min(now - this.#options.retentionDays * _DAY, monthStart(now));
     let deleted = 0;

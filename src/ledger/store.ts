@@ -1,6 +1,7 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
-import { dirname, resolve } from "node:path";
+import { dirname } from "node:path";
 import { errorMessage } from "../util/error_message.ts";
+import { followLinksSync } from "../util/follow_links.ts";
 import type { Logger } from "../util/logger.ts";
 import { LedgerBusyError } from "./busy.ts";
 import type { LedgerRecord } from "./entry.ts";
@@ -154,7 +155,11 @@ export class LedgerStore {
     return new LedgerStore(path, options, await _lockFolderWhenFree(path, options.logger));
   }
 
-  /** The open database, for the queries of `query.ts`; another one once the file was recreated. */
+  /**
+   * The open database, for the queries of `query.ts`; another one once the file was recreated. Closed
+   * (`isOpen` false) while a file found removed or replaced could not be opened again: the next batch
+   * tries again.
+   */
   get database(): DatabaseSync {
     return this.#database;
   }
@@ -428,13 +433,19 @@ function _same(a: _FileId | undefined, b: _FileId | undefined): boolean {
  * there (yet, or any more) gets its file made where it points, as it would be were the path the file.
  */
 function _create(path: string): boolean {
+  if (_createNew(path)) return true;
+  if (_exists(path)) return false;
+  return _createNew(followLinksSync(path));
+}
+
+/** Creates the file at `path`, 0600, unless something is there: a file, or a link (to nothing, too). */
+function _createNew(path: string): boolean {
   try {
     Deno.openSync(path, { createNew: true, write: true, mode: 0o600 }).close();
     return true;
   } catch (error) {
-    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-    if (_exists(path)) return false;
-    return _create(resolve(dirname(path), Deno.readLinkSync(path)));
+    if (error instanceof Deno.errors.AlreadyExists) return false;
+    throw error;
   }
 }
 

@@ -2,8 +2,9 @@
  * Whether the usage ledger could be written where a config puts it, told without making anything: for
  * `relay check`, which must not leave a file or folder behind.
  */
-import { dirname, resolve } from "node:path";
+import { dirname } from "node:path";
 import { fileErrorMessage, withoutOsError } from "../util/error_message.ts";
+import { linkTargetSync, MAX_LINKS } from "../util/follow_links.ts";
 
 /**
  * Why the database at `path` could not be written, or its folder made: the file must be a regular one
@@ -32,18 +33,17 @@ export function whyUnwritable(path: string, links = 0): string | undefined {
   }
   // A link to nothing: relay makes the file where it points.
   const target = _linkTarget(path);
-  if (target !== undefined && links < _MAX_LINKS) return whyUnwritable(target, links + 1);
+  if (target !== undefined && links < MAX_LINKS) return whyUnwritable(target, links + 1);
   return _folderProblem(path);
 }
 
-/** How many links in a row are followed to the file they lead to; the kernel's own limit is 40. */
-const _MAX_LINKS = 8;
-
-/** Where the link at `path` points, from its folder; `undefined` when `path` is no link. */
+/**
+ * Where the link at `path` points; `undefined` when `path` is no link, or it cannot be told (the look
+ * at its folder then says more).
+ */
 function _linkTarget(path: string): string | undefined {
   try {
-    if (!Deno.lstatSync(path).isSymlink) return undefined;
-    return resolve(dirname(path), Deno.readLinkSync(path));
+    return linkTargetSync(path);
   } catch {
     return undefined;
   }

@@ -4,6 +4,7 @@
  * talks to Anthropic and sends its first-party beta list, which changes every release, and a cloud
  * refuses a whole request for one value it does not know, with a 400 that is not retried.
  */
+import { BoundedMap } from "./bounded_map.ts";
 
 /**
  * Betas for features only Anthropic's own API has: claude.ai OAuth, the Files API, the MCP connector,
@@ -102,11 +103,10 @@ const _MAX_REMEMBERED_LENGTH = 128;
  * ```
  */
 export class RefusedBetas {
-  readonly #remembered = new Set<string>();
-  readonly #max: number;
+  readonly #remembered: BoundedMap<string, true>;
 
   constructor(max = _MAX_REMEMBERED) {
-    this.#max = max;
+    this.#remembered = new BoundedMap(max);
   }
 
   /** Whether `model` refused `beta`. Costs nothing while nothing was refused. */
@@ -120,10 +120,7 @@ export class RefusedBetas {
     for (const beta of betas) {
       const key = _key(model, beta);
       if (beta.length > _MAX_REMEMBERED_LENGTH || this.#remembered.has(key)) continue;
-      if (this.#remembered.size >= this.#max) {
-        this.#remembered.delete(this.#remembered.values().next().value!);
-      }
-      this.#remembered.add(key);
+      this.#remembered.set(key, true);
       learned.push(beta);
     }
     return learned;

@@ -11,7 +11,13 @@ import { copyHeaders } from "../util/headers.ts";
 import { asJsonObject } from "../util/json.ts";
 import { betaList, FIRST_PARTY_ONLY_BETAS, keptBetas } from "./anthropic_betas.ts";
 import type { AwsCredentials } from "./aws_credentials.ts";
-import { type BedrockError, bedrockErrorAnswer, refusesCounting } from "./bedrock_errors.ts";
+import {
+  type BedrockError,
+  type BedrockErrorAnswer,
+  bedrockErrorAnswer,
+  refusesCounting,
+} from "./bedrock_errors.ts";
+import { BoundedMap } from "./bounded_map.ts";
 import { ERROR_PEEK_BYTES, peekAnswer } from "./error_peek.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
@@ -50,7 +56,7 @@ const _BEDROCK_ONLY_HEADERS: ReadonlySet<string> = new Set([
  */
 const _COUNT_MAX_TOKENS = 1024;
 
-/** How many models one provider remembers Bedrock cannot count tokens for. */
+/** How many models one provider remembers Bedrock cannot count tokens for; the oldest is forgotten past it. */
 const _MAX_UNCOUNTABLE_MODELS = 256;
 
 const _EMPTY_STREAM: BedrockError = {
@@ -86,7 +92,7 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
     `https://bedrock-runtime.${options.region}.amazonaws.com`;
   const doFetch = options.fetch ?? fetch;
   // Each model Bedrock cannot count tokens for, with what it said.
-  const uncountable = new Map<string, string>();
+  const uncountable = new BoundedMap<string, string>(_MAX_UNCOUNTABLE_MODELS);
 
   return {
     name: options.name,
@@ -123,13 +129,13 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
       request.onHeaders?.();
       // Relay refuses a redirect itself, saying where it pointed: it is not Bedrock's error to reword.
       if (upstream.status >= 300 && upstream.status <= 399) return upstream;
-      if (counting && upstream.status === 400) {
-        const refusal = await _countingRefusal(upstream);
-        if (refusal instanceof Response) return _errorAnswer(refusal);
-        if (uncountable.size < _MAX_UNCOUNTABLE_MODELS) uncountable.set(model, refusal);
+      if (upstream.status < 200 || upstream.status > 299) {
+        const error = bedrockErrorAnswer(upstream);
+        const refusal = counting ? await _countingRefusal(upstream, error) : upstream;
+        if (refusal instanceof Response) return _errorAnswer(refusal, error);
+        uncountable.set(model, refusal);
         throw _uncountable(options.name, model, refusal);
       }
-      if (upstream.status < 200 || upstream.status > 299) return _errorAnswer(upstream);
       if (counting) return await _countTokensResponse(upstream);
       if (upstream.headers.get("content-type")?.includes("application/vnd.amazon.eventstream")) {
         return await _sseResponse(upstream);
@@ -160,16 +166,14 @@ function _invokeBody(
   betaHeader: string | null,
   counting: boolean,
 ): Uint8Array<ArrayBuffer> {
-  let thinking: unknown;
   return editTopLevelJson(body, {
     remove: ["model", "stream"],
     set: { anthropic_version: _ANTHROPIC_VERSION },
     update: {
       anthropic_beta: (inBody) => _bedrockBetas([...betaList(inBody), ...betaList(betaHeader)]),
-      // In this order: `max_tokens` depends on `thinking`, read here and written back as it was.
       ...(counting && {
-        thinking: (given: unknown) => thinking = given,
-        max_tokens: (given: unknown) => given ?? _countMaxTokens(thinking),
+        max_tokens: (given: unknown, read: (name: string) => unknown) =>
+          given ?? _countMaxTokens(read("thinking")),
       }),
     },
   });
@@ -193,14 +197,15 @@ function _countMaxTokens(thinking: unknown): number {
 }
 
 /**
- * Bedrock's message when a CountTokens 400 says the model cannot count tokens at all; otherwise the
- * answer, whole, to pass on.
+ * Bedrock's message when a CountTokens error answer (`error`, as its headers give it) says the model
+ * cannot count tokens at all; otherwise the answer, whole, to pass on. Only a 400 that is a request's
+ * error can say so: its body is looked at then, and only then.
  */
-async function _countingRefusal(upstream: Response): Promise<string | Response> {
+async function _countingRefusal(upstream: Response, error: BedrockErrorAnswer): Promise<string | Response> {
+  if (upstream.status !== 400 || error.type !== "invalid_request_error") return upstream;
   const { text, answer } = await peekAnswer(upstream, ERROR_PEEK_BYTES);
-  const { type, messageIn } = bedrockErrorAnswer(answer);
-  const message = messageIn(text);
-  if (type !== "invalid_request_error" || !refusesCounting(message)) return answer;
+  const message = error.messageIn(text);
+  if (!refusesCounting(message)) return answer;
   await answer.body?.cancel().catch(() => {});
   return message;
 }
@@ -303,8 +308,7 @@ function _prepended(first: SsePart, parts: ReadableStreamDefaultReader<SsePart>)
  * than under first_byte's wait for an answer that has in fact come (and not at all when relay retries),
  * up to {@linkcode MAX_ERROR_BODY_BYTES}.
  */
-function _errorAnswer(upstream: Response): Response {
-  const { status, type, messageIn } = bedrockErrorAnswer(upstream);
+function _errorAnswer(upstream: Response, { status, type, messageIn }: BedrockErrorAnswer): Response {
   const headers = _headers(upstream.headers, "application/json");
   const body = translateWhole(upstream.body, MAX_ERROR_BODY_BYTES, ({ text }) => [
     _errorBody({ status, type, message: messageIn(text) }, headers),

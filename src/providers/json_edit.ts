@@ -13,9 +13,10 @@ export interface JsonEdit {
   set?: Readonly<Record<string, unknown>>;
   /**
    * Members worked out from what the body holds (`undefined` when it has none): a returned value is set
-   * as `set` would, `undefined` removes the member.
+   * as `set` would, `undefined` removes the member. `read` gives another member's value as the body
+   * holds it, which is left as it is (a member read to work one out is not written back).
    */
-  update?: Readonly<Record<string, (current: unknown) => unknown>>;
+  update?: Readonly<Record<string, (current: unknown, read: (name: string) => unknown) => unknown>>;
 }
 
 /**
@@ -31,11 +32,12 @@ export function editTopLevelJson(bytes: Uint8Array, edit: JsonEdit): Uint8Array<
   const { open, list } = _topLevelMembers(body);
   const remove = new Set(edit.remove ?? []);
   const set = new Map(Object.entries(edit.set ?? {}));
+  const read = (name: string): unknown => {
+    const member = list.find((existing) => existing.name === name);
+    return member && JSON.parse(_decoder.decode(body.subarray(member.valueStart, member.end)));
+  };
   for (const [name, update] of Object.entries(edit.update ?? {})) {
-    const current = list.find((existing) => existing.name === name);
-    const value = update(
-      current && JSON.parse(_decoder.decode(body.subarray(current.valueStart, current.end))),
-    );
+    const value = update(read(name), read);
     if (value === undefined) remove.add(name);
     else set.set(name, value);
   }

@@ -152,3 +152,15 @@ Deno.test("writeFileAtomic names the path and the system's reason when it cannot
     configErrorWith(`cannot write ${root}/a: too many levels of symbolic links`),
   );
 });
+
+Deno.test("writeFileAtomic follows a chain of as many links as the system follows, 40", async () => {
+  const root = await folder();
+  await Deno.writeTextFile(`${root}/relay.yaml`, "old\n");
+  for (let n = 40; n >= 1; n--) {
+    await Deno.symlink(n === 40 ? "relay.yaml" : `link${n + 1}`, `${root}/link${n}`);
+  }
+  assert.equal(await Deno.readTextFile(`${root}/link1`), "old\n", "the system reads through all 40");
+  await writeFileAtomic(`${root}/link1`, "new\n");
+  assert.equal(await Deno.readTextFile(`${root}/relay.yaml`), "new\n");
+  assert.ok((await Deno.lstat(`${root}/link40`)).isSymlink);
+});

@@ -3,7 +3,7 @@ import { Retention } from "../../src/ledger/retention.ts";
 import { LedgerStore } from "../../src/ledger/store.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
-import { ledgerRecord } from "./_records.ts";
+import { ledgerRecord, requestIds } from "./_records.ts";
 import { tempFolder } from "../_helpers/temp_folder.ts";
 
 const DAY = 86_400_000;
@@ -160,6 +160,49 @@ Deno.test("a clock behind the ledger's newest record prunes nothing, saying so o
       "a new run is said again",
     );
   } finally {
+    store.close();
+  }
+});
+
+Deno.test("a round while the store cannot reopen its removed file skips quietly; the next prunes the file opened since", async () => {
+  await using folder = await tempFolder();
+  // As `ledger.path` in the hunt that found it: a link to the file, whose folder then goes with it.
+  await Deno.mkdir(`${folder.path}/data`);
+  await Deno.symlink(`${folder.path}/data/ledger.db`, `${folder.path}/ledger.db`);
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({ level: "debug", write: (line) => lines.push(JSON.parse(line)) });
+  const store = LedgerStore.open(`${folder.path}/ledger.db`, { logger });
+  const now = Date.UTC(2026, 10, 17);
+  const timers = new FakeClock();
+  const retention = new Retention({
+    store,
+    retentionDays: 30,
+    intervalMs: 3_600_000,
+    now: () => now,
+    timers,
+    logger,
+  });
+  try {
+    store.insert([ledgerRecord({ requestId: "before", time: now - DAY })]);
+    retention.start();
+    await Deno.remove(`${folder.path}/data`, { recursive: true });
+    assert.throws(() => store.insert([ledgerRecord({ requestId: "refused" })]), /^Error: cannot reopen /);
+
+    timers.advance(300_000);
+    const warnings = () => lines.filter((line) => line.level === "warn").map((line) => line.msg);
+    assert.deepEqual(warnings(), ["ledger file was removed or replaced; reopening it"], "no pruning failure");
+    assert.equal(lines.at(-1)?.msg, "ledger pruning waits for the file to be reopened");
+
+    await Deno.mkdir(`${folder.path}/data`);
+    store.insert([
+      ledgerRecord({ requestId: "old", time: now - 31 * DAY }),
+      ledgerRecord({ requestId: "recent", time: now - DAY }),
+    ]);
+    timers.advance(3_600_000);
+    assert.deepEqual(requestIds(store.database), ["recent"], "the reopened file is pruned");
+    assert.deepEqual(warnings(), ["ledger file was removed or replaced; reopening it"]);
+  } finally {
+    retention.stop();
     store.close();
   }
 });

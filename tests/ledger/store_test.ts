@@ -42,6 +42,22 @@ Deno.test("LedgerStore.open at a link to a file not there makes the file where t
   }
 });
 
+Deno.test("LedgerStore.open at a relative link in a linked folder makes the file where the system reads the link", async () => {
+  await using folder = await tempFolder();
+  await Deno.mkdir(`${folder.path}/real/sub`, { recursive: true });
+  await Deno.symlink(`${folder.path}/real/sub`, `${folder.path}/via`);
+  // `..` of the folder the link really sits in: real/, not the folder `via` is in.
+  await Deno.symlink("../ledger.db", `${folder.path}/real/sub/ledger.db`);
+  const store = LedgerStore.open(`${folder.path}/via/ledger.db`);
+  try {
+    store.insert([ledgerRecord()]);
+    assert.equal((await Deno.stat(`${folder.path}/real/ledger.db`)).mode! & 0o777, 0o600);
+    assert.deepEqual(await fileNames(folder.path), ["real", "via"], "no file made beside the linked folder");
+  } finally {
+    store.close();
+  }
+});
+
 Deno.test("records survive closing and reopening the store: every field", async () => {
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;

@@ -613,3 +613,70 @@ Deno.test("an exception named like an object's own property is no known exceptio
     assert.deepEqual(mapBedrockError(name, "odd", 500), { status: 500, type: "api_error", message: "odd" });
   }
 });
+
+Deno.test("count_tokens reads a thinking budget without rewriting the client's thinking", async () => {
+  const { bedrock, sent } = provider(() => Response.json({ inputTokens: 3 }));
+  const thinking = `"thinking": { "type" : "enabled", "budget_tokens": 2048 }`;
+  await bedrock.send(
+    request({
+      path: "/v1/messages/count_tokens",
+      stream: false,
+      body: `{"model":"m",${thinking},"messages":[]}`,
+      headers: new Headers(),
+    }),
+    undefined,
+  );
+  const wrapper = JSON.parse(await sent[0].clone().text());
+  assert.equal(
+    _decoder.decode(Uint8Array.fromBase64(wrapper.input.invokeModel.body)),
+    `{"anthropic_version":"bedrock-2023-05-31","max_tokens":2049,${thinking},"messages":[]}`,
+  );
+});
+
+Deno.test("past 256 models Bedrock cannot count tokens for, the oldest is forgotten for the newest", async () => {
+  const refusal = "The provided model doesn't support counting tokens.";
+  const { bedrock, sent } = provider(() => bedrockError(400, "ValidationException", refusal));
+  const count = (upstreamModel: string) =>
+    bedrock.send(
+      request({ path: "/v1/messages/count_tokens", stream: false, headers: new Headers(), upstreamModel }),
+      undefined,
+    );
+  for (let model = 0; model <= 256; model++) await assert.rejects(count(`model-${model}`), UnservableError);
+  assert.equal(sent.length, 257);
+  await assert.rejects(count("model-256"), UnservableError);
+  assert.equal(sent.length, 257, "the newest is remembered");
+  await assert.rejects(count("model-1"), UnservableError);
+  assert.equal(sent.length, 257, "and the others but the oldest");
+  await assert.rejects(count("model-0"), UnservableError);
+  assert.equal(sent.length, 258, "the oldest was forgotten, and is asked again");
+});
+
+Deno.test("a count's 400 that is no request error is answered at once, its body read as any error's", async () => {
+  let pulled = false;
+  const { bedrock } = provider(() =>
+    new Response(
+      new ReadableStream({
+        pull(controller) {
+          pulled = true;
+          controller.enqueue(_encoder.encode('{"message":"Rate exceeded"}'));
+          controller.close();
+        },
+      }, { highWaterMark: 0 }),
+      { status: 400, headers: { "x-amzn-errortype": "ThrottlingException" } },
+    )
+  );
+  const response = await bedrock.send(
+    request({ path: "/v1/messages/count_tokens", stream: false, headers: new Headers() }),
+    undefined,
+  );
+  assert.equal(
+    pulled,
+    false,
+    "nothing of the body read in send, where only a refusal of counting is looked for",
+  );
+  assert.equal(response.status, 429);
+  assert.deepEqual(await json(response), {
+    type: "error",
+    error: { type: "rate_limit_error", message: "Rate exceeded" },
+  });
+});

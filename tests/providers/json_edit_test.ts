@@ -82,3 +82,20 @@ Deno.test("editTopLevelJson refuses what is not a JSON object", () => {
   assert.throws(() => edit("[1,2]", { remove: ["a"] }), SyntaxError);
   assert.throws(() => edit('{"a":"unterminated', { remove: ["a"] }), SyntaxError);
 });
+
+Deno.test("editTopLevelJson lets an update read another member, which is left byte for byte as it was", () => {
+  const read: unknown[] = [];
+  const change: JsonEdit = {
+    update: {
+      max_tokens: (given, member) => {
+        read.push(member("thinking"), member("missing"));
+        return given ?? 7;
+      },
+    },
+  };
+  assert.equal(
+    edit('{"thinking": { "budget" : 1e3 },"m":[]}', change),
+    '{"max_tokens":7,"thinking": { "budget" : 1e3 },"m":[]}',
+  );
+  assert.deepEqual(read, [{ budget: 1000 }, undefined]);
+});
