@@ -16,6 +16,7 @@ import { realTimers } from "../util/timers.ts";
 import { servedModels } from "./models.ts";
 import { relay, type RelayOptions } from "./relay.ts";
 import { type RelayEnv, requestId } from "./request_id.ts";
+import { refuseWrongMethods } from "./wrong_method.ts";
 
 const _CHAT_COMPLETIONS_PATH = "/v1/chat/completions";
 
@@ -82,6 +83,7 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   const models = servedModels(() => current().router, clients);
   app.get("/v1/models", models, forward);
   app.get("/v1/models/:id", models, forward);
+  refuseWrongMethods(app, _refusal);
   app.notFound((c) => _answerError(c, 404, `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     options.logger.error("unhandled", {

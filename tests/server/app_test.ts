@@ -107,7 +107,7 @@ function accessLines(logs: Record<string, unknown>[]) {
   }));
 }
 
-Deno.test("relay's own refusals are in the route's error shape, each with an access line", async () => {
+Deno.test("relay's own refusals (a missing token, a wrong method, no route) are in the route's error shape, each with an access line", async () => {
   const upstream = startFakeUpstream(answerWithoutParsing);
   await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
   const call = async (path: string, init: RequestInit = {}) => {
@@ -124,13 +124,23 @@ Deno.test("relay's own refusals are in the route's error shape, each with an acc
     error: { type: "authentication_error", message: missing },
   }]);
   const authorised = { headers: { "x-api-key": TOKEN } };
-  assert.deepEqual(await call("/v1/chat/completions", authorised), [404, {
+  assert.deepEqual(await call("/v1/chat/completions", authorised), [405, {
     error: {
-      message: "no route for GET /v1/chat/completions",
-      type: "not_found_error",
+      message: "/v1/chat/completions takes POST, not GET",
+      type: "invalid_request_error",
       param: null,
       code: null,
     },
+  }]);
+  const wrongMethod = await fetch(`${relay.url}/v1/messages`, authorised);
+  assert.equal(wrongMethod.headers.get("allow"), "POST");
+  assert.deepEqual([wrongMethod.status, await wrongMethod.json()], [405, {
+    type: "error",
+    error: { type: "invalid_request_error", message: "/v1/messages takes POST, not GET" },
+  }]);
+  assert.deepEqual(await call("/v1/models", { ...authorised, method: "POST" }), [405, {
+    type: "error",
+    error: { type: "invalid_request_error", message: "/v1/models takes GET, HEAD, not POST" },
   }]);
   assert.deepEqual(await call("/nope"), [404, {
     type: "error",
@@ -141,9 +151,16 @@ Deno.test("relay's own refusals are in the route's error shape, each with an acc
     { path: "/v1/messages", status: 401, outcome: "relay_error", error: missing },
     {
       path: "/v1/chat/completions",
-      status: 404,
+      status: 405,
       outcome: "relay_error",
-      error: "no route for GET /v1/chat/completions",
+      error: "/v1/chat/completions takes POST, not GET",
+    },
+    { path: "/v1/messages", status: 405, outcome: "relay_error", error: "/v1/messages takes POST, not GET" },
+    {
+      path: "/v1/models",
+      status: 405,
+      outcome: "relay_error",
+      error: "/v1/models takes GET, HEAD, not POST",
     },
     { path: "/nope", status: 404, outcome: "relay_error", error: "no route for GET /nope" },
   ]);

@@ -3,7 +3,7 @@ import { adminAuth } from "./auth.ts";
 import { reloadRoute, switchRoute } from "./control.ts";
 import { eventsRoute } from "./events.ts";
 import { adminStatus, type StatusSources } from "./status.ts";
-import { refuseWrongMethods } from "./wrong_method.ts";
+import { refuseWrongMethods } from "../wrong_method.ts";
 
 /** What the admin API reads: the same as its status. */
 export type AdminOptions = StatusSources;

@@ -1,11 +1,12 @@
-import type { Hono } from "hono";
-import { errorResponse } from "../errors.ts";
+import type { Context, Env, Hono } from "hono";
+import { RelayError } from "./errors.ts";
 
 /**
  * Answers a route of `app` asked with a method it does not take (`GET /admin/reload`) with `405` and an
  * `Allow` header naming the methods it takes: a 404 would say the route is not there, and send whoever
  * mistyped the method looking for another path. Call it once every route is added; the middleware `app`
- * has (the admin token) runs first, so a caller it refuses learns nothing of the routes.
+ * has (the admin token, client tokens) runs first, so a caller it refuses learns nothing of the routes.
+ * `answer` shapes the error (OpenAI's on OpenAI routes); Anthropic's unless given.
  *
  * @example
  * ```ts
@@ -13,7 +14,10 @@ import { errorResponse } from "../errors.ts";
  * refuseWrongMethods(admin);
  * ```
  */
-export function refuseWrongMethods(app: Hono): void {
+export function refuseWrongMethods<E extends Env>(
+  app: Hono<E>,
+  answer: (c: Context<E>, error: RelayError) => Response = (_c, error) => error.toResponse(),
+): void {
   const methods = new Map<string, Set<string>>();
   // Middleware (`use`) is registered for every method: not a route.
   for (const { path, method } of app.routes) {
@@ -24,6 +28,9 @@ export function refuseWrongMethods(app: Hono): void {
   }
   for (const [path, allowed] of methods) {
     const allow = [...allowed].join(", ");
-    app.all(path, (c) => errorResponse(405, `${c.req.path} takes ${allow}, not ${c.req.method}`, { allow }));
+    app.all(
+      path,
+      (c) => answer(c, new RelayError(405, `${c.req.path} takes ${allow}, not ${c.req.method}`, { allow })),
+    );
   }
 }
