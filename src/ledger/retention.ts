@@ -18,7 +18,7 @@ const _CHUNK = 10_000;
 const _FIRST_PRUNE_DELAY_MS = 5 * 60_000;
 
 export interface RetentionOptions {
-  store: Pick<LedgerStore, "deleteBefore" | "database">;
+  store: Pick<LedgerStore, "deleteBefore" | "database" | "isOpen">;
   /** Records older than this many days go (`ledger.retention_days`), this month's excepted. */
   retentionDays: number;
   /** How often to prune; hourly unless given. */
@@ -84,7 +84,7 @@ export class Retention {
   prune(): number {
     // A file found removed or replaced that could not be opened again leaves the store without an open
     // database until a batch opens one: nothing to prune meanwhile, and the writer already says why.
-    if (!this.#options.store.database.isOpen) {
+    if (!this.#options.store.isOpen) {
       this.#options.logger.debug("ledger pruning waits for the file to be reopened");
       return 0;
     }

@@ -164,6 +164,11 @@ export class LedgerStore {
     return this.#database;
   }
 
+  /** Whether {@linkcode database} is open: not while a file found removed or replaced could not be opened again. */
+  get isOpen(): boolean {
+    return this.#database.isOpen;
+  }
+
   /**
    * Writes `records` in one transaction: all of them or, on an error, none. If the file at `path` is
    * no longer the one open (removed or replaced), it is opened, or created, again first.

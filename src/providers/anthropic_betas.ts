@@ -45,18 +45,19 @@ export function betaList(given: unknown): string[] {
 }
 
 /**
- * `betas` trimmed, each once, in order, without empty ones and those `dropped` names.
+ * `betas` as a platform other than Anthropic's own API takes them: trimmed, each once, in order, without
+ * empty ones, the {@linkcode FIRST_PARTY_ONLY_BETAS} and those `alsoDropped` names.
  *
  * @example
  * ```ts
- * keptBetas(["a", " b", "a", "", "oauth-2025-04-20"], (beta) => FIRST_PARTY_ONLY_BETAS.has(beta)); // ["a", "b"]
+ * keptBetas(["a", " b", "a", "", "oauth-2025-04-20"]); // ["a", "b"]
  * ```
  */
-export function keptBetas(betas: readonly string[], dropped: (beta: string) => boolean): string[] {
+export function keptBetas(betas: readonly string[], alsoDropped?: (beta: string) => boolean): string[] {
   const kept = new Set<string>();
   for (const given of betas) {
     const beta = given.trim();
-    if (beta !== "" && !dropped(beta)) kept.add(beta);
+    if (beta !== "" && !FIRST_PARTY_ONLY_BETAS.has(beta) && !alsoDropped?.(beta)) kept.add(beta);
   }
   return [...kept];
 }

@@ -9,7 +9,7 @@ import { eventStreamToSse, type SsePart } from "../stream/eventstream_to_sse.ts"
 import { MAX_ERROR_BODY_BYTES, translateWhole } from "../stream/translate_whole.ts";
 import { copyHeaders } from "../util/headers.ts";
 import { asJsonObject } from "../util/json.ts";
-import { betaList, FIRST_PARTY_ONLY_BETAS, keptBetas } from "./anthropic_betas.ts";
+import { betaList, keptBetas } from "./anthropic_betas.ts";
 import type { AwsCredentials } from "./aws_credentials.ts";
 import {
   type BedrockError,
@@ -18,7 +18,7 @@ import {
   refusesCounting,
 } from "./bedrock_errors.ts";
 import { BoundedMap } from "./bounded_map.ts";
-import { ERROR_PEEK_BYTES, peekAnswer } from "./error_peek.ts";
+import { peekAnswer } from "./error_peek.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
 
@@ -181,7 +181,7 @@ function _invokeBody(
 
 /** The betas Bedrock takes, each once, in order; `undefined` when none is left, so none is sent. */
 function _bedrockBetas(betas: string[]): string[] | undefined {
-  const kept = keptBetas(betas, (beta) => FIRST_PARTY_ONLY_BETAS.has(beta));
+  const kept = keptBetas(betas);
   return kept.length > 0 ? kept : undefined;
 }
 
@@ -203,7 +203,7 @@ function _countMaxTokens(thinking: unknown): number {
  */
 async function _countingRefusal(upstream: Response, error: BedrockErrorAnswer): Promise<string | Response> {
   if (upstream.status !== 400 || error.type !== "invalid_request_error") return upstream;
-  const { text, answer } = await peekAnswer(upstream, ERROR_PEEK_BYTES);
+  const { text, answer } = await peekAnswer(upstream);
   const message = error.messageIn(text);
   if (!refusesCounting(message)) return answer;
   await answer.body?.cancel().catch(() => {});

@@ -6,7 +6,7 @@
 import { concatBytes } from "../util/bytes.ts";
 
 /** Enough of an error body for any message relay looks for: a JSON error is a few hundred bytes. */
-export const ERROR_PEEK_BYTES = 16 * 1024;
+const _PEEK_BYTES = 16 * 1024;
 
 /** An answer's first bytes as text, and the answer itself, whole, to pass on instead of the one read. */
 export interface PeekedAnswer {
@@ -17,17 +17,17 @@ export interface PeekedAnswer {
 }
 
 /**
- * Reads up to `maxBytes` of `response`'s body. The read happens in the adapter's `send`, under the wait
+ * Reads up to `maxBytes` (16 KiB unless given) of `response`'s body. The read happens in the adapter's `send`, under the wait
  * for an answer rather than a body's deadlines, so it is kept to error answers and a few KiB of them;
  * the request's signal still ends it.
  *
  * @example
  * ```ts
- * const { text, answer } = await peekAnswer(response, ERROR_PEEK_BYTES);
+ * const { text, answer } = await peekAnswer(response);
  * if (!text.includes("invalid beta flag")) return answer;
  * ```
  */
-export async function peekAnswer(response: Response, maxBytes: number): Promise<PeekedAnswer> {
+export async function peekAnswer(response: Response, maxBytes = _PEEK_BYTES): Promise<PeekedAnswer> {
   if (!response.body) return { text: "", answer: response };
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];

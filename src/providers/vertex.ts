@@ -8,14 +8,8 @@ import { errorEnvelope, errorResponse, errorTypeForStatus } from "../server/erro
 import { MAX_ERROR_BODY_BYTES, translateWhole } from "../stream/translate_whole.ts";
 import { copyHeaders, headerPairs, WITHOUT_LENGTH } from "../util/headers.ts";
 import { asJsonObject } from "../util/json.ts";
-import {
-  betaList,
-  FIRST_PARTY_ONLY_BETAS,
-  keptBetas,
-  RefusedBetas,
-  unexpectedBetas,
-} from "./anthropic_betas.ts";
-import { ERROR_PEEK_BYTES, peekAnswer } from "./error_peek.ts";
+import { betaList, keptBetas, RefusedBetas, unexpectedBetas } from "./anthropic_betas.ts";
+import { peekAnswer } from "./error_peek.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { sendWithToken, type TokenSource } from "./token_cache.ts";
 import { type Provider, type ProviderRequest, UnservableError } from "./types.ts";
@@ -128,7 +122,7 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
           }));
       const betas = request.path === _COUNT_TOKENS ? [] : keptBetas(
         betaList(request.headers.get("anthropic-beta")),
-        (beta) => FIRST_PARTY_ONLY_BETAS.has(beta) || refused.has(model, beta),
+        (beta) => refused.has(model, beta),
       );
       let response = await post(betas);
       if (response.status === 400 && betas.length > 0) {
@@ -147,7 +141,7 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
 /**
  * After a 400 to a request sent with `betas`: when its message names some of them as unexpected, the
  * request goes once more without those, which `refuse` is told; otherwise the 400 itself, whole. Only
- * the first {@linkcode ERROR_PEEK_BYTES} of it are read to tell.
+ * the first 16 KiB of it are read to tell.
  */
 async function _withoutUnexpectedBetas(
   refusal: Response,
@@ -155,7 +149,7 @@ async function _withoutUnexpectedBetas(
   post: (betas: readonly string[]) => Promise<Response>,
   refuse: (unexpected: string[]) => void,
 ): Promise<Response> {
-  const { text, answer } = await peekAnswer(refusal, ERROR_PEEK_BYTES);
+  const { text, answer } = await peekAnswer(refusal);
   const named = new Set(unexpectedBetas(text));
   const unexpected = betas.filter((beta) => named.has(beta));
   if (unexpected.length === 0) return answer;

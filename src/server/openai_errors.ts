@@ -77,25 +77,23 @@ export async function openaiErrorFromAnthropic(response: Response, headers?: Hea
     const message = `upstream answered HTTP ${response.status}, but its error body was cut off: ${reason}`;
     return openaiErrorResponse(response.status, message, { headers });
   }
-  let error: unknown;
+  let parsed: unknown;
   try {
-    error = JSON.parse(text)?.error;
+    parsed = JSON.parse(text);
   } catch {
-    error = undefined;
+    parsed = undefined;
   }
-  const message = isJsonObject(error) && typeof error.message === "string"
-    ? error.message
-    : _fallbackMessage(text, response.status);
-  const type = isJsonObject(error) && typeof error.type === "string"
-    ? error.type
-    : errorTypeForStatus(response.status);
+  const { type, message } = anthropicErrorOf(isJsonObject(parsed) ? parsed : {}, {
+    type: errorTypeForStatus(response.status),
+    message: _fallbackMessage(text, response.status),
+  });
   return openaiErrorResponse(response.status, message, { type, headers });
 }
 
 /**
  * The `error.type` and `error.message` of an Anthropic error object (an `error` event's payload, an
- * error body under a 200), as the OpenAI error that tells it to an OpenAI client takes them: either
- * missing, or not a string, reads `api_error` and `upstream failed`.
+ * error body, an error body under a 200), as the OpenAI error that tells it to an OpenAI client takes
+ * them: either missing, or not a string, reads as `fallback` says (`api_error`, `upstream failed`).
  *
  * @example
  * ```ts
@@ -103,13 +101,18 @@ export async function openaiErrorFromAnthropic(response: Response, headers?: Hea
  * // { type: "overloaded_error", message: "Overloaded" }
  * ```
  */
-export function anthropicErrorOf(payload: JsonObject): { type: string; message: string } {
+export function anthropicErrorOf(
+  payload: JsonObject,
+  fallback: { type: string; message: string } = _UNTOLD,
+): { type: string; message: string } {
   const error = isJsonObject(payload.error) ? payload.error : {};
   return {
-    type: typeof error.type === "string" ? error.type : "api_error",
-    message: typeof error.message === "string" ? error.message : "upstream failed",
+    type: typeof error.type === "string" ? error.type : fallback.type,
+    message: typeof error.message === "string" ? error.message : fallback.message,
   };
 }
+
+const _UNTOLD = { type: "api_error", message: "upstream failed" };
 
 /**
  * An OpenAI-compatible upstream's non-2xx answer as the Anthropic error answer it stands for, at once.

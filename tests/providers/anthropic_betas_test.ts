@@ -1,11 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  betaList,
-  FIRST_PARTY_ONLY_BETAS,
-  keptBetas,
-  RefusedBetas,
-  unexpectedBetas,
-} from "../../src/providers/anthropic_betas.ts";
+import { betaList, keptBetas, RefusedBetas, unexpectedBetas } from "../../src/providers/anthropic_betas.ts";
 
 Deno.test("unexpectedBetas reads the values Vertex names, however the message reached relay", () => {
   const message =
@@ -33,7 +27,6 @@ Deno.test("keptBetas trims, keeps the first of each, and leaves out empty and dr
   assert.deepEqual(
     keptBetas(
       betaList(" claude-code-20250219,,oauth-2025-04-20 , context-1m-2025-08-07,claude-code-20250219"),
-      (beta) => FIRST_PARTY_ONLY_BETAS.has(beta),
     ),
     ["claude-code-20250219", "context-1m-2025-08-07"],
   );

@@ -167,6 +167,16 @@ Deno.test("relay's own refusals (a missing token, a wrong method, no route) are 
   await upstream.close();
 });
 
+Deno.test("a wrong method on /health is 405 naming GET and HEAD, with no token asked", async () => {
+  await using relay = startTestRelay({ upstreamUrl: "http://127.0.0.1:9", tokens: [TOKEN] });
+  const response = await fetch(`${relay.url}/health`, { method: "POST" });
+  assert.equal(response.headers.get("allow"), "GET, HEAD");
+  assert.deepEqual([response.status, await response.json()], [405, {
+    type: "error",
+    error: { type: "invalid_request_error", message: "/health takes GET, HEAD, not POST" },
+  }]);
+});
+
 Deno.test("a relayed request has one access line, a front-door request too, whether relayed or refused", async () => {
   const upstream = startFakeUpstream(answerWithoutParsing);
   await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
