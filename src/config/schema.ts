@@ -675,10 +675,22 @@ function _isIpv6(host: string): boolean {
  */
 export function isLoopbackHost(host: string): boolean {
   const bare = host.toLowerCase().replace(/^\[(.*)\]$/, "$1");
-  if (bare === "localhost" || bare === "::1") return true;
+  if (bare === "localhost") return true;
+  if (bare.includes(":")) return _isLoopbackIpv6(bare);
   const octets = bare.split(".");
   return octets.length === 4 && octets[0] === "127" &&
     octets.every((octet) => /^\d{1,3}$/.test(octet) && Number(octet) <= 255);
+}
+
+/** `::1` however it is spelled (`0:0:0:0:0:0:0:1`), or `127.0.0.0/8` mapped into IPv6 (`::ffff:127.0.0.1`). */
+function _isLoopbackIpv6(address: string): boolean {
+  let canonical: string;
+  try {
+    canonical = new URL(`http://[${address}]/`).hostname;
+  } catch {
+    return false;
+  }
+  return canonical === "[::1]" || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canonical);
 }
 
 function _headerValueProblem(value: string): string | undefined {

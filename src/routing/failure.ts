@@ -1,5 +1,5 @@
-import { statusForErrorType } from "../server/errors.ts";
 import { errorMessage, outOfFileDescriptors } from "../util/error_message.ts";
+import { statusForErrorType } from "./error_status.ts";
 import { type RateLimitSnapshot, readRateLimitHeaders } from "./rate_limit_headers.ts";
 
 /** How an attempt upstream failed, as far as anything reached relay before the first byte went out. */
@@ -43,14 +43,24 @@ export type FailureAction =
   | "return"
   | "skip_provider";
 
-/** The decision for one failed attempt. */
-export interface FailureDecision {
-  /** See {@linkcode FailureAction}. */
-  action: FailureAction;
+/** The decision for one failed attempt; a `refuse_model` says until when, and no other action does. */
+export type FailureDecision =
+  | _Decision & {
+    /** See {@linkcode FailureAction}. */
+    action: Exclude<FailureAction, "refuse_model">;
+    refuseModelUntil?: never;
+  }
+  | _Decision & {
+    /** See {@linkcode FailureAction}. */
+    action: "refuse_model";
+    /** The key (or keyless provider) is not asked for the model until then, on `now`'s clock. */
+    refuseModelUntil: number;
+  };
+
+/** What every {@linkcode FailureDecision} says, whatever its action. */
+interface _Decision {
   /** A 429's key rests until then, on the clock `now` was read off (`KeyPool.cool`). */
   coolKeyUntil?: number;
-  /** A `refuse_model`'s key (or keyless provider) is not asked for the model until then, on that clock. */
-  refuseModelUntil?: number;
   /** Whether it counts toward the key's and the provider's circuit breakers (`onFailure`). */
   countsForBreaker: boolean;
   /** The upstream's `retry-after`, for the backoff when the retry goes back to it. */
@@ -125,7 +135,7 @@ export const MODEL_REFUSAL_MS = 5 * 60_000;
  * const decision = classifyFailure(outcome, performance.now(), Date.now());
  * if (decision.coolKeyUntil !== undefined) pool.cool(key, decision.coolKeyUntil);
  * if (decision.action === "disable_key") pool.disable(key, decision.reason);
- * if (decision.action === "refuse_model") refusals.refuse(key, upstreamModel, decision.refuseModelUntil!);
+ * if (decision.action === "refuse_model") refusals.refuse(key, upstreamModel, decision.refuseModelUntil);
  * if (decision.countsForBreaker) breaker.onFailure(permit);
  * ```
  */

@@ -5,7 +5,7 @@ import { type BreakerPermit, type BreakerState, CircuitBreaker } from "./circuit
 import type { Release } from "./concurrency.ts";
 import { ConcurrencyLimiter } from "./concurrency.ts";
 import { EwmaMap } from "./ewma.ts";
-import { type FailureDecision, MODEL_REFUSAL_MS } from "./failure.ts";
+import type { FailureDecision } from "./failure.ts";
 import { type KeyLimits, KeyPool, type KeyReservation, type KeyStatus } from "./key_pool.ts";
 import { ModelMap, withoutContextMark } from "./model_map.ts";
 import { type ModelRefusal, ModelRefusals } from "./model_refusals.ts";
@@ -875,7 +875,7 @@ export class Plan {
         // says nothing of the model's answers (Bedrock's CountTokens is an IAM action of its own).
         let refusedUntil: number | undefined;
         if (decision.action === "refuse_model" && candidate.upstreamModel !== undefined && !uncounted) {
-          refusedUntil = decision.refuseModelUntil ?? hooks.now() + MODEL_REFUSAL_MS;
+          refusedUntil = decision.refuseModelUntil;
           state.refusals.refuse(key, candidate.upstreamModel, refusedUntil);
         }
         if (decision.countsForBreaker) blame();

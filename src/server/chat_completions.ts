@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { statusForErrorType } from "../routing/error_status.ts";
 import { AnthropicToOpenAI, anthropicToOpenAISse, encodeOpenAISse } from "../stream/anthropic_to_openai.ts";
 import { chatCompletionFor } from "../stream/anthropic_to_openai_completion.ts";
 import { BodyCutError } from "../stream/body_cut.ts";
@@ -22,7 +23,7 @@ import { isJsonObject, type JsonObject } from "../util/json.ts";
 import type { Timers } from "../util/timers.ts";
 import { jsonSyntaxReason, modelProblem, parseJsonBody, readBody, type ReadBodyOptions } from "./body.ts";
 import type { BodyHold } from "./body_budget.ts";
-import { RelayError, statusForErrorType } from "./errors.ts";
+import { RelayError } from "./errors.ts";
 import { anthropicErrorOf, openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 

@@ -222,6 +222,8 @@ type _Committed =
     usage: UsageTap;
     /** Whether the answer is an SSE stream. */
     sse: boolean;
+    /** What the answer may quote, which relay masks in it: see {@linkcode _try}. */
+    credentials: readonly ProviderKey[];
   }
   | { kind: "empty"; response: Response };
 
@@ -234,13 +236,13 @@ interface _Failed {
   /** The upstream's answer headers, when it answered: their rate limits count either way. */
   headers?: Headers;
   error: RelayError;
+  /** What its answer may quote, which relay masks in it, its headers and its log: see {@linkcode _try}. */
+  credentials: readonly ProviderKey[];
 }
 
 /** A failed attempt kept while relay tries others: the answer to pass on if none does better. */
 interface _Kept extends _Failed {
   attempt: Attempt;
-  /** What its answer may quote and relay masks: see {@linkcode _try}'s `credentials`. */
-  credentials: readonly ProviderKey[];
   /** Its exchange, tracked until its answer is dropped or has been passed on. */
   exchange: _Exchange;
 }
@@ -509,8 +511,7 @@ async function _relay(
       }
       const undoAim = _aimAt(trace, attempt);
       const exchange = _exchange(request.signal, options.inFlight);
-      const credentials: ProviderKey[] = attempt.key ? [attempt.key] : [];
-      const sent = { fields, body, usageFallback, credentials };
+      const sent = { fields, body, usageFallback };
       const tried = await _try(c, attempt, sent, clock, exchange.upstream).catch((error) => {
         // The client left before the upstream committed: this exchange is over too.
         exchange.end();
@@ -523,7 +524,7 @@ async function _relay(
         // decides the backoff, and says more to the client than a provider that could not be asked.
         _passOver(c, options, attempt, tried.outcome.reason, clock);
         undoAim();
-        if (!last) last = { ...tried, attempt, exchange, credentials };
+        if (!last) last = { ...tried, attempt, exchange };
         continue;
       }
       trace.status = tried.kind === "failed"
@@ -557,7 +558,6 @@ async function _relay(
         return _answer(
           tried,
           attempt,
-          credentials,
           options,
           clock,
           tellRouter,
@@ -598,7 +598,7 @@ async function _relay(
         });
       }
       await _drop(last);
-      last = { ...tried, attempt, exchange, credentials };
+      last = { ...tried, attempt, exchange };
       lastDecision = decision;
       waitedSinceFailure = 0;
       backedOffSinceFailure = 0;
@@ -722,18 +722,18 @@ async function _slot(options: RelayOptions, signal: AbortSignal, clock: _Clock):
 
 /**
  * One attempt: send, then read until the upstream commits (its first event) or fails. `upstream`
- * aborts the exchange: the client leaving, a deadline or a shutdown out of grace. `credentials` holds
- * the attempt's key, and gets every token the adapter fetched and sent with (`onSecret`): an upstream
- * may quote either, so the answer, its headers and what relay says of it are masked for them all.
+ * aborts the exchange: the client leaving, a deadline or a shutdown out of grace. A committed or failed
+ * attempt comes with its `credentials`: its key, and every token the adapter fetched and sent with
+ * (`onSecret`); an upstream may quote any, so the answer, its headers and what relay says of it are
+ * masked for them all.
  */
 async function _try(
   c: Context<RelayEnv>,
   attempt: Attempt,
-  { fields, body, usageFallback, credentials }: {
+  { fields, body, usageFallback }: {
     fields: ReturnType<typeof inspectMessagesBody> | undefined;
     body: Uint8Array<ArrayBuffer> | null;
     usageFallback: UsageFallback;
-    credentials: ProviderKey[];
   },
   clock: _Clock,
   upstream: AbortController,
@@ -746,6 +746,7 @@ async function _try(
   let usageSoFar: (() => AnthropicUsage) | undefined;
   // Whether the adapter is still waiting for the access token it sends with, when a deadline passes.
   let awaitingCredential = false;
+  const credentials: ProviderKey[] = attempt.key ? [attempt.key] : [];
   const providerRequest: ProviderRequest = {
     path: _upstreamPath(c),
     search: _search(request.url),
@@ -786,7 +787,7 @@ async function _try(
     if (response.status >= 300 && response.status < 400) {
       await response.body?.cancel().catch(() => {});
       const error = _redirected(route, response, credentials);
-      return { kind: "failed", outcome: { kind: "network", error }, headers: response.headers, error };
+      return _broken(error, response.headers, credentials);
     }
     // Deno's fetch takes any three digits, but a client can be answered only 200 to 599: a status beyond
     // says the upstream is no HTTP API relay can pass on, as a broken connection would.
@@ -796,7 +797,7 @@ async function _try(
         502,
         `upstream ${route.provider.name} answered status ${response.status}, which HTTP does not define`,
       );
-      return { kind: "failed", outcome: { kind: "network", error }, headers: response.headers, error };
+      return _broken(error, response.headers, credentials);
     }
     const encoding = undecodedEncoding(response.headers);
     if (encoding !== undefined) {
@@ -807,7 +808,7 @@ async function _try(
           `upstream ${route.provider.name} answered in content-encoding ${encoding}, which relay cannot ` +
             "read (it asks for gzip or br)",
         );
-        return { kind: "failed", outcome: { kind: "network", error }, headers: response.headers, error };
+        return _broken(error, response.headers, credentials);
       }
       // An error answer still says what it is by its status and headers: only its unreadable body goes.
       response = new Response(null, response);
@@ -823,6 +824,7 @@ async function _try(
         response,
         headers: response.headers,
         error,
+        credentials,
       };
     }
     if (!response.body) return { kind: "empty", response };
@@ -844,7 +846,7 @@ async function _try(
         502,
         `upstream ${route.provider.name} ended its stream before its first event`,
       );
-      return { kind: "failed", outcome: { kind: "network", error }, headers: response.headers, error };
+      return _broken(error, response.headers, credentials);
     }
     if (head.errorData !== undefined) {
       await reader.cancel().catch(() => {});
@@ -856,14 +858,16 @@ async function _try(
         response: new Response(concatBytes(head.chunks), response),
         headers: response.headers,
         error,
+        credentials,
       };
     }
     if (head.chunks.length === 0) return { kind: "empty", response };
-    return { kind: "committed", response, reader, head: concatBytes(head.chunks), usage, sse };
+    return { kind: "committed", response, reader, head: concatBytes(head.chunks), usage, sse, credentials };
   } catch (error) {
     if (error instanceof UnservableError) {
       const failure = new RelayError(error.status, error.message);
-      return { kind: "failed", outcome: { kind: "unservable", reason: error.message }, error: failure };
+      const outcome: UpstreamOutcome = { kind: "unservable", reason: error.message };
+      return { kind: "failed", outcome, error: failure, credentials };
     }
     if (request.signal.aborted) {
       attempt.abandoned();
@@ -873,8 +877,13 @@ async function _try(
     const outcome: UpstreamOutcome = failure.status === 504
       ? { kind: "timeout" }
       : { kind: "network", error };
-    return { kind: "failed", outcome, error: failure };
+    return { kind: "failed", outcome, error: failure, credentials };
   }
+}
+
+/** A failed attempt whose answer relay cannot pass on: as good as a connection that broke. */
+function _broken(error: RelayError, headers: Headers, credentials: readonly ProviderKey[]): _Failed {
+  return { kind: "failed", outcome: { kind: "network", error }, headers, error, credentials };
 }
 
 /**
@@ -974,7 +983,6 @@ function _secrets(credentials: readonly ProviderKey[]): string[] {
 function _answer(
   tried: _Committed,
   attempt: Attempt,
-  credentials: readonly ProviderKey[],
   options: RelayOptions,
   clock: _Clock,
   tellRouter: () => void,
@@ -992,7 +1000,7 @@ function _answer(
     log("complete", { bytes: 0 }).finally(releaseSlot);
     return responseForClient(null, response);
   }
-  const { usage, sse } = tried;
+  const { usage, sse, credentials } = tried;
   bodies?.sent(tried.head);
   const secrets = _secrets(credentials);
   const stream = forwardBody(tried.reader, {

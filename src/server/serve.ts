@@ -1,4 +1,4 @@
-import type { Hono } from "hono";
+import { Hono } from "hono";
 import { type Config, isLoopbackHost } from "../config/schema.ts";
 import type { OpenLedger } from "../ledger/open.ts";
 import { ConcurrencyLimiter } from "../routing/concurrency.ts";
@@ -16,6 +16,7 @@ import { InFlight } from "./in_flight.ts";
 import { RelayMetrics, type RelayMetricsOptions } from "./metrics.ts";
 import type { RelayEnv } from "./request_id.ts";
 import { requestSettingsFromConfig, type Runtime } from "./runtime.ts";
+import { refuseWrongMethods } from "./wrong_method.ts";
 
 export interface ServeOptions extends Omit<AppOptions, "inFlight"> {
   hostname: string;
@@ -209,15 +210,16 @@ function _mountOperations(
   }, options.metrics);
   const scrape = () =>
     new Response(metrics.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
-  if (isLoopbackHost(options.hostname)) app.get("/metrics", scrape);
-  else {
+  // Its own app, so that its wrong methods are refused once its token check passed, as the app's are:
+  // the app's were refused before this route was added.
+  const scraping = new Hono<RelayEnv>();
+  if (!isLoopbackHost(options.hostname)) {
     const token = () => runtime?.current.config.server.admin.token;
-    app.get(
-      "/metrics",
-      adminAuth(token, "/metrics on a non-loopback address needs server.admin.token"),
-      scrape,
-    );
+    scraping.use("/metrics", adminAuth(token, "/metrics on a non-loopback address needs server.admin.token"));
   }
+  scraping.get("/metrics", scrape);
+  refuseWrongMethods(scraping);
+  app.route("/", scraping);
   if (runtime) {
     const { wallClock } = options;
     const started = { at: (wallClock ?? Date.now)(), monotonic: runtime.monotonic() };

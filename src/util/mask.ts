@@ -18,49 +18,39 @@ export function maskSecret(secret: string): string {
 }
 
 /**
- * `text` with `key` replaced by `label` (its masked form unless given) wherever it is quoted, as
- * written, percent-encoded (a URL's query) or JSON-escaped ({@linkcode jsonSpellings}); a key under
- * `minLength` characters is left alone: it is a word (a local server's `x`, Ollama's `ollama`) more
- * likely than a secret.
+ * `text` with each of `keys` replaced by its `label` (its masked form unless given) wherever it is
+ * quoted, as written, percent-encoded (a URL's query) or JSON-escaped ({@linkcode jsonSpellings}), the
+ * longest first: masking a key that begins another first would leave the rest of the longer one in the
+ * clear. A key under `minLength` characters (6 unless given) is left alone: it is a word (a local
+ * server's `x`, Ollama's `ollama`) more likely than a secret.
  *
  * @example
  * ```ts
- * maskKeyIn("bad key sk-ant-api03-abcdefghijklmnopx7f2", "sk-ant-api03-abcdefghijklmnopx7f2"); // "bad key sk-ant-...x7f2"
- * ```
- */
-export function maskKeyIn(
-  text: string,
-  key: string | undefined,
-  { minLength = 6, label }: { minLength?: number; label?: string } = {},
-): string {
-  if (key === undefined || key.length < minLength) return text;
-  const masked = label ?? maskSecret(key);
-  let quoted = text;
-  for (const spelling of [...jsonSpellings(key), encodeURIComponent(key)]) {
-    quoted = quoted.replaceAll(spelling, () => masked);
-  }
-  return quoted;
-}
-
-/**
- * `text` with each of `keys` masked as {@linkcode maskKeyIn} masks one, the longest first: masking a
- * key that begins another first would leave the rest of the longer one in the clear.
- *
- * @example
- * ```ts
+ * maskKeysIn("bad key sk-ant-api03-abcdefghijklmnopx7f2", [{ secret: "sk-ant-api03-abcdefghijklmnopx7f2" }]);
+ * // "bad key sk-ant-...x7f2"
  * maskKeysIn(line, [{ secret: apiKey, label: "main (sk-ant-...x7f2)" }, { secret: accessToken }]);
  * ```
  */
 export function maskKeysIn(
   text: string,
   keys: readonly { secret: string; label?: string }[],
-  { minLength }: { minLength?: number } = {},
+  { minLength = 6 }: { minLength?: number } = {},
 ): string {
   const longestFirst = keys.length > 1 ? [...keys].sort((a, b) => b.secret.length - a.secret.length) : keys;
   return longestFirst.reduce(
-    (masked, { secret, label }) => maskKeyIn(masked, secret, { minLength, label }),
+    (masked, { secret, label }) => secret.length < minLength ? masked : _maskKeyIn(masked, secret, label),
     text,
   );
+}
+
+/** `text` with `key` replaced by `label` (its masked form unless given) in each of its spellings. */
+function _maskKeyIn(text: string, key: string, label = maskSecret(key)): string {
+  let quoted = text;
+  // A function, not a string: `$&` in a label (a key's name is the config's to choose) is no pattern.
+  for (const spelling of [...jsonSpellings(key), encodeURIComponent(key)]) {
+    quoted = quoted.replaceAll(spelling, () => label);
+  }
+  return quoted;
 }
 
 // What a JSON encoder may escape in a key.

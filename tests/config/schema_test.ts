@@ -256,7 +256,19 @@ Deno.test("configSchema refuses a non-loopback host without client tokens", () =
 
 Deno.test("isLoopbackHost accepts localhost, 127.0.0.0/8 and ::1 only", () => {
   for (
-    const host of ["localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "127.255.255.255", "::1", "[::1]"]
+    const host of [
+      "localhost",
+      "LOCALHOST",
+      "127.0.0.1",
+      "127.1.2.3",
+      "127.255.255.255",
+      "::1",
+      "[::1]",
+      "0:0:0:0:0:0:0:1",
+      "[0::1]",
+      "::ffff:127.0.0.1",
+      "::FFFF:7F01:203",
+    ]
   ) {
     assert.equal(isLoopbackHost(host), true, host);
   }
@@ -271,6 +283,11 @@ Deno.test("isLoopbackHost accepts localhost, 127.0.0.0/8 and ::1 only", () => {
       "localhost.evil",
       "",
       "example.com",
+      "::2",
+      "::ffff:128.0.0.1",
+      "::ffff:10.0.0.1",
+      "::1:",
+      "[::1",
     ]
   ) {
     assert.equal(isLoopbackHost(host), false, host);

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import type { Provider } from "../../src/providers/types.ts";
 import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { ADMIN_TOKEN, liveConfig, startLiveRelay } from "../_helpers/live_relay.ts";
 import { startTestRelay } from "../_helpers/relay.ts";
 import { settlesWithin } from "../_helpers/settles_within.ts";
 
-const MESSAGES = '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[]}';
+const MESSAGES =
+  '{"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}';
 const SHUTTING_DOWN = "relay is shutting down: send the request again";
 
 function post(url: string): Promise<Response> {
@@ -208,3 +210,68 @@ for (
     await upstream.close();
   });
 }
+
+const CLIENT = "rly_serve_test_token_0001";
+const MOCK = "  - name: m\n    type: mock\n";
+
+/** Asks `/metrics` of `url` with `method`: the answer's status, `Allow` and error type and message. */
+async function metricsAnswer(url: string, method: string, headers: HeadersInit = {}) {
+  const response = await fetch(`${url}/metrics`, { method, headers });
+  const body = await response.text();
+  return {
+    status: response.status,
+    allow: response.headers.get("allow"),
+    error: response.status < 400 ? undefined : JSON.parse(body).error,
+  };
+}
+
+/** What a wrong `method` on `/metrics` gets. */
+function wrongMethod(method: string) {
+  return {
+    status: 405,
+    allow: "GET, HEAD",
+    error: { type: "invalid_request_error", message: `/metrics takes GET, HEAD, not ${method}` },
+  };
+}
+
+Deno.test("a wrong method on /metrics is 405 naming GET and HEAD, as on the app's own routes", async () => {
+  await using relay = startTestRelay({ upstreamUrl: "http://127.0.0.1:9", tokens: [CLIENT] });
+  for (const method of ["POST", "DELETE"]) {
+    assert.deepEqual(await metricsAnswer(relay.url, method), wrongMethod(method), method);
+  }
+  for (const method of ["GET", "HEAD"]) {
+    assert.deepEqual(await metricsAnswer(relay.url, method), { status: 200, allow: null, error: undefined });
+  }
+});
+
+Deno.test("off loopback a wrong method on /metrics is 405 only once the admin token passed, as its GET is", async () => {
+  const bound = `  host: 0.0.0.0\n  auth:\n    tokens: [${CLIENT}]\n`;
+  const refused = (status: number, message: string) => ({
+    status,
+    allow: null,
+    error: { type: status === 401 ? "authentication_error" : "not_found_error", message },
+  });
+  {
+    await using relay = await startLiveRelay(liveConfig(MOCK, bound), { hostname: "0.0.0.0" });
+    const missing = "missing admin token: send server.admin.token as Authorization: Bearer";
+    for (const method of ["GET", "POST"]) {
+      assert.deepEqual(await metricsAnswer(relay.url, method), refused(401, missing), method);
+      assert.deepEqual(
+        await metricsAnswer(relay.url, method, { authorization: `Bearer ${CLIENT}` }),
+        refused(401, "invalid admin token"),
+        method,
+      );
+    }
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    assert.deepEqual(await metricsAnswer(relay.url, "POST", admin), wrongMethod("POST"));
+    assert.equal((await metricsAnswer(relay.url, "GET", admin)).status, 200);
+  }
+  {
+    // With no admin token, /metrics is off there: 404 whatever the method, as for the GET.
+    await using relay = await startLiveRelay(`server:\n${bound}providers:\n${MOCK}`, { hostname: "0.0.0.0" });
+    const off = refused(404, "/metrics on a non-loopback address needs server.admin.token");
+    for (const method of ["GET", "POST"]) {
+      assert.deepEqual(await metricsAnswer(relay.url, method), off, method);
+    }
+  }
+});

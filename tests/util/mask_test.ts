@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import {
   jsonSpellings,
-  maskKeyIn,
   maskKeyShapedTokens,
   maskKeysIn,
   maskSecret,
@@ -111,29 +110,29 @@ Deno.test("maskKeyShapedTokens masks keys in a body's text, and leaves its paths
   );
 });
 
-Deno.test("maskKeyIn masks a key however it looks, as written or percent-encoded, and leaves words alone", () => {
+Deno.test("maskKeysIn masks a key however it looks, as written or percent-encoded, and leaves words alone", () => {
   const key = "base64/key+with=signs0123";
   const text = `bad key ${key}, see https://x.example/?k=${encodeURIComponent(key)}`;
   assert.equal(
-    maskKeyIn(text, key),
+    maskKeysIn(text, [{ secret: key }]),
     `bad key ${maskSecret(key)}, see https://x.example/?k=${maskSecret(key)}`,
   );
-  assert.equal(maskKeyIn(text, key, { label: "main (ba...0123)" }).includes(key), false);
+  assert.equal(maskKeysIn(text, [{ secret: key, label: "main (ba...0123)" }]).includes(key), false);
   // A key's name is the config's to choose: `$&` in its label must not put the key back.
-  assert.equal(maskKeyIn(`bad key ${key}`, key, { label: "$& ($`)" }), "bad key $& ($`)");
-  assert.equal(maskKeyIn("install ollama", "ollama", { minLength: 16 }), "install ollama");
-  assert.equal(maskKeyIn("x marks", "x"), "x marks", "a one-letter key is a word");
-  assert.equal(maskKeyIn("nothing", undefined), "nothing");
+  assert.equal(maskKeysIn(`bad key ${key}`, [{ secret: key, label: "$& ($`)" }]), "bad key $& ($`)");
+  assert.equal(maskKeysIn("install ollama", [{ secret: "ollama" }], { minLength: 16 }), "install ollama");
+  assert.equal(maskKeysIn("x marks", [{ secret: "x" }]), "x marks", "a one-letter key is a word");
+  assert.equal(maskKeysIn("nothing", []), "nothing");
 });
 
-Deno.test("maskKeyIn masks a key a JSON encoder escaped: `/` as `\\/`, `+` as `\\u002B` or `\\u002b`", () => {
+Deno.test("maskKeysIn masks a key a JSON encoder escaped: `/` as `\\/`, `+` as `\\u002B` or `\\u002b`", () => {
   const key = "ABSKQmVkcm9ja0FQSUtleS1h+bc/def0123456789=";
   const php = key.replace("/", "\\/");
   const dotnet = key.replace("+", "\\u002B");
   const both = key.replace("/", "\\/").replace("+", "\\u002b");
   const text = `{"message":"bad key ${php}"} {"detail":"${dotnet}"} ${both}`;
   assert.equal(
-    maskKeyIn(text, key, { label: "bedrock (ABS...89=)" }),
+    maskKeysIn(text, [{ secret: key, label: "bedrock (ABS...89=)" }]),
     '{"message":"bad key bedrock (ABS...89=)"} {"detail":"bedrock (ABS...89=)"} bedrock (ABS...89=)',
   );
 });

@@ -15,3 +15,8 @@ Deno.test("formatUsd shows cents, and an amount under a cent to a hundredth of o
     "<$0.0001",
   ]);
 });
+
+Deno.test("formatUsd shows an amount under a cent that rounds up to one as the cent, not $0.0100", () => {
+  const shown = [0.00995, 0.0099999, 0.009949, 0.0095, 0.00005, 0.000049, -0].map(formatUsd);
+  assert.deepEqual(shown, ["$0.01", "$0.01", "$0.0099", "$0.0095", "$0.0001", "<$0.0001", "$0.00"]);
+});
