@@ -34,6 +34,9 @@ export interface MockRequest {
  * - `POST /v1/messages/count_tokens`: `{"input_tokens": N}`, the same estimate the Message reports.
  * - `GET /v1/models` and `GET /v1/models/{id}`: a small fixed catalogue.
  *
+ * A body with a mistake Anthropic refuses (no `max_tokens`, no messages, a role other than `user` or
+ * `assistant`, a `temperature` outside 0..1, …) gets its 400 `invalid_request_error`, whatever the knobs say.
+ *
  * `ttfb` and `fault` apply to `/v1/messages` only. In a stream, `mid_stream_error` and `disconnect`
  * replace the event after `fault_after` events (never later than `message_stop`, so the fault always
  * happens); `hang` sends `message_start` and then nothing. Without a stream, `mid_stream_error` is the
@@ -69,7 +72,7 @@ export async function mockRespond(request: MockRequest, options: MockOptions): P
   if (method !== "POST" || (path !== "/v1/messages" && path !== "/v1/messages/count_tokens")) {
     return _error(404, `the mock provider has no ${method} ${path}`, ids.request);
   }
-  const problem = _bodyProblem(body);
+  const problem = _bodyProblem(body, path === "/v1/messages/count_tokens");
   if (problem) return _error(400, problem, ids.request);
   const fields = body as Record<string, unknown>;
   if (path === "/v1/messages/count_tokens") {
@@ -185,16 +188,49 @@ function _withOverride(options: MockOptions, header: string | null): MockOptions
   return `x-relay-mock: ${issues.join("; ")}`;
 }
 
-/** What Anthropic would reject in a Messages or count_tokens body, worded like its validation errors. */
-function _bodyProblem(body: unknown): string | undefined {
+/**
+ * What Anthropic would reject in a Messages or count_tokens body, worded like its validation errors: the
+ * mistakes people make by hand, not the whole schema. count_tokens takes no `max_tokens` and no sampling.
+ */
+function _bodyProblem(body: unknown, counting: boolean): string | undefined {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     return "request body must be a JSON object";
   }
-  const { model, messages } = body as Record<string, unknown>;
+  const { model, messages, max_tokens, temperature, top_p, top_k } = body as Record<string, unknown>;
   if (model === undefined) return "model: Field required";
   if (typeof model !== "string" || model === "") return "model: Input should be a valid string";
   if (messages === undefined) return "messages: Field required";
   if (!Array.isArray(messages)) return "messages: Input should be a valid list";
+  if (messages.length === 0) return "messages: at least one message is required";
+  for (let index = 0; index < messages.length; index++) {
+    const problem = _messageProblem(messages[index]);
+    if (problem) return `messages.${index}${problem}`;
+  }
+  if (!counting) {
+    if (max_tokens === undefined) return "max_tokens: Field required";
+    if (!Number.isInteger(max_tokens)) return "max_tokens: Input should be a valid integer";
+    if ((max_tokens as number) < 1) return "max_tokens: Input should be greater than or equal to 1";
+    if (temperature !== undefined) {
+      if (typeof temperature !== "number") return "temperature: Input should be a valid number";
+      if (temperature < 0) return "temperature: Input should be greater than or equal to 0";
+      if (temperature > 1) return "temperature: Input should be less than or equal to 1";
+    }
+    if (top_p !== undefined && typeof top_p !== "number") return "top_p: Input should be a valid number";
+    if (top_k !== undefined && !Number.isInteger(top_k)) return "top_k: Input should be a valid integer";
+  }
+  return undefined;
+}
+
+/** What is wrong with one message, as the rest of its error path (`.role: …`), if anything. */
+function _messageProblem(message: unknown): string | undefined {
+  if (typeof message !== "object" || message === null || Array.isArray(message)) {
+    return ": Input should be a valid dictionary";
+  }
+  const { role, content } = message as Record<string, unknown>;
+  if (role === undefined) return ".role: Field required";
+  if (role !== "user" && role !== "assistant") return ".role: Input should be 'user' or 'assistant'";
+  if (content === undefined) return ".content: Field required";
+  if (typeof content !== "string" && !Array.isArray(content)) return ".content: Input should be a valid list";
   return undefined;
 }
 

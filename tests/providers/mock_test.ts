@@ -415,6 +415,81 @@ Deno.test("mock: malformed Messages bodies get Anthropic's 400", async () => {
   }
 });
 
+/** The 400 the mock gives `body` at `path`, read as Anthropic's error shape, or its status if not a 400. */
+async function refusal(body: unknown, path = "/v1/messages"): Promise<string | number> {
+  const response = await mockRespond(request(body, { path }), defaults);
+  if (response.status !== 400) {
+    await response.body?.cancel();
+    return response.status;
+  }
+  const error = await response.json();
+  assert.equal(error.type, "error");
+  assert.equal(error.error.type, "invalid_request_error");
+  assert.match(error.request_id, /^req_mock_/);
+  return error.error.message;
+}
+
+Deno.test("mock: a Messages body without a valid max_tokens gets Anthropic's 400; count_tokens needs none", async () => {
+  const { max_tokens: _, ...noMaxTokens } = hello;
+  const cases: [unknown, string][] = [
+    [noMaxTokens, "max_tokens: Field required"],
+    [{ ...hello, max_tokens: "x" }, "max_tokens: Input should be a valid integer"],
+    [{ ...hello, max_tokens: "1024" }, "max_tokens: Input should be a valid integer"],
+    [{ ...hello, max_tokens: 1.5 }, "max_tokens: Input should be a valid integer"],
+    [{ ...hello, max_tokens: null }, "max_tokens: Input should be a valid integer"],
+    [{ ...hello, max_tokens: 0 }, "max_tokens: Input should be greater than or equal to 1"],
+    [{ ...hello, max_tokens: -5 }, "max_tokens: Input should be greater than or equal to 1"],
+  ];
+  for (const [body, message] of cases) assert.equal(await refusal(body), message, JSON.stringify(body));
+  assert.equal(await refusal({ ...hello, max_tokens: 1 }), 200);
+  assert.equal(await refusal(noMaxTokens, "/v1/messages/count_tokens"), 200, "count_tokens takes none");
+});
+
+Deno.test("mock: an empty message list or a malformed message gets Anthropic's 400, from count_tokens too", async () => {
+  const withMessages = (messages: unknown[]) => ({ ...hello, messages });
+  const cases: [unknown, string][] = [
+    [withMessages([]), "messages: at least one message is required"],
+    [withMessages(["Hi"]), "messages.0: Input should be a valid dictionary"],
+    [withMessages([...hello.messages, null]), "messages.1: Input should be a valid dictionary"],
+    [withMessages([{ content: "Hi" }]), "messages.0.role: Field required"],
+    [
+      withMessages([{ role: "system", content: "Be brief" }]),
+      "messages.0.role: Input should be 'user' or 'assistant'",
+    ],
+    [
+      withMessages([{ role: "User", content: "Hi" }]),
+      "messages.0.role: Input should be 'user' or 'assistant'",
+    ],
+    [withMessages([{ role: "user" }]), "messages.0.content: Field required"],
+    [
+      withMessages([{ role: "user", content: { type: "text", text: "Hi" } }]),
+      "messages.0.content: Input should be a valid list",
+    ],
+    [withMessages([{ role: "user", content: null }]), "messages.0.content: Input should be a valid list"],
+  ];
+  for (const path of ["/v1/messages", "/v1/messages/count_tokens"]) {
+    for (const [body, message] of cases) {
+      assert.equal(await refusal(body, path), message, `${path} ${JSON.stringify(body)}`);
+    }
+  }
+  const blocks = withMessages([{ role: "user", content: [{ type: "text", text: "Hi" }] }]);
+  assert.equal(await refusal(blocks), 200);
+});
+
+Deno.test("mock: temperature outside 0..1, or a sampling knob of the wrong type, gets Anthropic's 400", async () => {
+  const cases: [unknown, string][] = [
+    [{ ...hello, temperature: 1.5 }, "temperature: Input should be less than or equal to 1"],
+    [{ ...hello, temperature: -0.1 }, "temperature: Input should be greater than or equal to 0"],
+    [{ ...hello, temperature: "0.5" }, "temperature: Input should be a valid number"],
+    [{ ...hello, top_p: "0.9" }, "top_p: Input should be a valid number"],
+    [{ ...hello, top_k: 2.5 }, "top_k: Input should be a valid integer"],
+    [{ ...hello, top_k: "5" }, "top_k: Input should be a valid integer"],
+  ];
+  for (const [body, message] of cases) assert.equal(await refusal(body), message, JSON.stringify(body));
+  assert.equal(await refusal({ ...hello, temperature: 0, top_p: 0.9, top_k: 5 }), 200);
+  assert.equal(await refusal({ ...hello, temperature: 1 }), 200);
+});
+
 Deno.test("mock: models list, one model, an unknown one, an unknown route", async () => {
   const get = (path: string) => mockRespond(request(undefined, { path, method: "GET" }), defaults);
   const page = await (await get("/v1/models")).json();

@@ -888,12 +888,13 @@ Deno.test("request ids: the client's x-request-id is kept, else one is made; bot
 Deno.test("count_tokens and models are relayed; unstreamed messages come back as JSON", async () => {
   const upstream = startFakeUpstream();
   await using relay = startTestRelay({ upstreamUrl: upstream.url });
-  const count = await post(`${relay.url}/v1/messages/count_tokens`, '{"model":"m","messages":[]}');
+  const messages = '"messages":[{"role":"user","content":"hi"}]';
+  const count = await post(`${relay.url}/v1/messages/count_tokens`, `{"model":"m",${messages}}`);
   assert.equal(typeof (await count.json()).input_tokens, "number");
   const models = await fetch(`${relay.url}/v1/models?limit=1000`);
   assert.ok(Array.isArray((await models.json()).data));
   assert.equal(upstream.requests.at(-1)!.path, "/v1/models?limit=1000");
-  const message = await post(`${relay.url}/v1/messages`, '{"model":"m","max_tokens":5,"messages":[]}');
+  const message = await post(`${relay.url}/v1/messages`, `{"model":"m","max_tokens":5,${messages}}`);
   assert.equal((await message.json()).type, "message");
   await upstream.close();
 });
