@@ -19,8 +19,9 @@ export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter";
  * The Anthropic `stop_reason` for an OpenAI `finish_reason`. Whether the answer holds a tool call
  * decides `tool_use`, whatever the reason says: some compatibles say `stop` after calling tools, and a
  * client told `end_turn` would never run them; `tool_calls` with no call would leave a client such as
- * Claude Code waiting for a tool that never comes. A missing or unknown reason is a normal end; a
- * failure (`error`) is not a stop reason, see {@linkcode finishFailure}.
+ * Claude Code waiting for a tool that never comes. `function_call`, the API's name for it before
+ * `tools`, is read the same way. A missing or unknown reason is a normal end; a failure (`error`) is not
+ * a stop reason, see {@linkcode finishFailure}.
  *
  * @example
  * ```ts

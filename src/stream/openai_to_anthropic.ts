@@ -21,6 +21,7 @@ import {
   type ChatUsage,
   contentTexts,
   messageFault,
+  toolCallsIn,
 } from "./openai_types.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
 
@@ -53,6 +54,8 @@ interface _ToolCall {
   /** The Anthropic block index, once started. */
   block?: number;
 }
+
+type _Choice = NonNullable<ChatChunk["choices"]>[number];
 
 type _Open = { kind: "text" | "thinking"; index: number } | { kind: "tool"; index: number; call: _ToolCall };
 
@@ -160,11 +163,16 @@ export class OpenAIToAnthropic {
         { type: "api_error" as const, message: JSON.stringify(chunk.error) };
       return this.#fail(failure.type, failure.message);
     }
-    if (chunk?.usage) this.#usage = chunk.usage;
-    const events = this.#choice(chunk, data);
+    // relay never asks for `n` > 1, so choice 0 is the whole answer.
+    const choices = Array.isArray(chunk?.choices) ? chunk.choices : [];
+    const choice = choices.find((candidate) => (candidate?.index ?? 0) === 0);
+    // Moonshot (Kimi) sends the usage in its finish chunk's choice, not at the top.
+    const usage = chunk?.usage || choice?.usage;
+    if (usage) this.#usage = usage;
+    const events = choice ? this.#choice(choice, data) : [];
     // Usage with or after the finish is all the answer waited for (protocols.md §7.4); `[DONE]` adds
     // nothing. Some upstreams send both in one chunk.
-    if (chunk?.usage && this.settling) events.push(...this.#complete());
+    if (usage && this.settling) events.push(...this.#complete());
     return events;
   }
 
@@ -179,12 +187,8 @@ export class OpenAIToAnthropic {
     return this.#fail("api_error", "upstream ended the stream before the answer was finished");
   }
 
-  /** What a chunk's choice completes, its finish included. */
-  #choice(chunk: ChatChunk, data: string): AnthropicEvent[] {
-    // relay never asks for `n` > 1, so choice 0 is the whole answer.
-    const choices = Array.isArray(chunk?.choices) ? chunk.choices : [];
-    const choice = choices.find((candidate) => (candidate?.index ?? 0) === 0);
-    if (!choice) return [];
+  /** What a chunk's choice 0 completes, its finish included. */
+  #choice(choice: _Choice, data: string): AnthropicEvent[] {
     const fault = messageFault(choice.delta);
     if (fault) {
       return this.#fail(
@@ -216,7 +220,7 @@ export class OpenAIToAnthropic {
     }
     const text = content.text || delta.refusal;
     if (text) events.push(...this.#openText("text"), _delta(this.#open!.index, { type: "text_delta", text }));
-    for (const fragment of delta.tool_calls ?? []) {
+    for (const fragment of toolCallsIn(delta)) {
       events.push(...this.#toolFragment(fragment));
       if (this.#finished) break;
     }
@@ -495,7 +499,7 @@ export function completionAsAnthropicSse(
   // Each call comes whole, one fragment; its place in the list is the index a stream would give it.
   const delta = { ...message, tool_calls: calls?.map((call, index) => ({ ...call, index })) };
   const chunk = {
-    choices: [{ index: 0, delta, finish_reason: choice?.finish_reason }],
+    choices: [{ index: 0, delta, finish_reason: choice?.finish_reason, usage: choice?.usage }],
     usage: completion.usage,
   };
   const translator = new OpenAIToAnthropic(options);

@@ -7,7 +7,7 @@ import type { OpenAIToAnthropicOptions } from "./openai_to_anthropic.ts";
 import { estimateWrittenTokens } from "../routing/token_estimate.ts";
 import { answerUsage, stopReasonFor } from "./openai_stop_usage.ts";
 import { AnswerToolIds } from "./openai_tool_ids.ts";
-import { type ChatCompletion, type ChatToolCall, contentTexts } from "./openai_types.ts";
+import { type ChatCompletion, type ChatToolCall, contentTexts, toolCallsIn } from "./openai_types.ts";
 import { isJsonObject } from "../util/json.ts";
 
 /**
@@ -32,7 +32,7 @@ export function anthropicMessageFor(completion: ChatCompletion, options: OpenAIT
   const parts = contentTexts(message.content);
   const reasoning = (message.reasoning_content || message.reasoning || "") + parts.thinking;
   const text = parts.text || message.refusal;
-  const calls = message.tool_calls ?? [];
+  const calls = toolCallsIn(message);
   const toolIds = new AnswerToolIds(options.newToolId);
   const content = [
     ...(reasoning && options.thinking ? [{ type: "thinking", thinking: reasoning, signature: "" }] : []),
@@ -47,7 +47,8 @@ export function anthropicMessageFor(completion: ChatCompletion, options: OpenAIT
     content,
     stop_reason: stopReasonFor(choice?.finish_reason, calls.length > 0),
     stop_sequence: null,
-    usage: answerUsage(completion.usage, options.usageFallback, () =>
+    // Moonshot (Kimi) streams its usage in the choice; a completion may have it there as well.
+    usage: answerUsage(completion.usage || choice?.usage, options.usageFallback, () =>
       estimateWrittenTokens([
         reasoning,
         text,

@@ -19,7 +19,13 @@ export interface ChatToolCallDelta {
   index?: number;
   id?: string;
   type?: string;
-  function?: { name?: string; arguments?: string };
+  function?: ChatFunctionCall;
+}
+
+/** The function a tool call names, and its arguments as JSON text (or a fragment of it, streamed). */
+export interface ChatFunctionCall {
+  name?: string;
+  arguments?: string;
 }
 
 /**
@@ -34,13 +40,21 @@ export interface ChatDelta {
   reasoning_content?: string | null;
   reasoning?: string | null;
   tool_calls?: ChatToolCallDelta[] | null;
+  /** The one call of the API before `tools` (see {@linkcode toolCallsIn}). */
+  function_call?: ChatFunctionCall | null;
 }
 
 /** One `data:` payload of a Chat Completions stream. */
 export interface ChatChunk {
   id?: string;
   model?: string;
-  choices?: { index?: number; delta?: ChatDelta; finish_reason?: string | null }[];
+  choices?: {
+    index?: number;
+    delta?: ChatDelta;
+    finish_reason?: string | null;
+    /** Where Moonshot (Kimi) reports the usage, in its finish chunk, instead of at the top. */
+    usage?: ChatUsage | null;
+  }[];
   usage?: ChatUsage | null;
   /** Set by upstreams that report a failure inside an already-started stream. */
   error?: unknown;
@@ -50,7 +64,7 @@ export interface ChatChunk {
 export interface ChatToolCall {
   id?: string;
   type?: string;
-  function?: { name?: string; arguments?: string };
+  function?: ChatFunctionCall;
 }
 
 /** A non-streamed Chat Completions answer. */
@@ -65,8 +79,11 @@ export interface ChatCompletion {
       reasoning_content?: string | null;
       reasoning?: string | null;
       tool_calls?: ChatToolCall[] | null;
+      function_call?: ChatFunctionCall | null;
     };
     finish_reason?: string | null;
+    /** Where Moonshot (Kimi) reports the usage in a stream; read here too when the top has none. */
+    usage?: ChatUsage | null;
   }[];
   usage?: ChatUsage | null;
 }
@@ -115,6 +132,10 @@ export function messageFault(message: unknown): string | undefined {
   }
   const fault = _notString(message, ["refusal", "reasoning_content", "reasoning"]);
   if (fault) return fault;
+  if (message.function_call != null) {
+    const legacyFault = _functionFault(message.function_call, "function_call");
+    if (legacyFault) return legacyFault;
+  }
   const calls = message.tool_calls;
   if (calls === undefined || calls === null) return undefined;
   if (!Array.isArray(calls)) return "tool_calls is not a list";
@@ -122,12 +143,34 @@ export function messageFault(message: unknown): string | undefined {
     const where = `tool_calls.${at}`;
     if (!isJsonObject(call)) return `${where} is not an object`;
     if (call.index != null && !Number.isInteger(call.index)) return `${where}.index is not an integer`;
-    const fn = call.function ?? {};
-    if (!isJsonObject(fn)) return `${where}.function is not an object`;
-    const callFault = _notString(call, ["id"]) ?? _notString(fn, ["name", "arguments"], "function.");
+    const callFault = _notString(call, ["id"]) ?? _functionFault(call.function ?? {}, "function");
     if (callFault) return `${where}.${callFault}`;
   }
   return undefined;
+}
+
+/**
+ * The tool calls of a message or a delta. A server that still speaks the API from before `tools` sends
+ * its one call as `function_call` (and ends with `finish_reason: "function_call"`): it counts as call
+ * 0, without an id, so relay gives it one. Beside `tool_calls` it is left out, as the same call twice.
+ *
+ * @example
+ * ```ts
+ * toolCallsIn({ function_call: { name: "get_weather", arguments: "{}" } });
+ * // [{ index: 0, function: { name: "get_weather", arguments: "{}" } }]
+ * toolCallsIn({ content: "Hi" }); // []
+ * ```
+ */
+export function toolCallsIn(message: ChatDelta): ChatToolCallDelta[] {
+  const { tool_calls: calls, function_call: legacy } = message;
+  if (calls?.length || !legacy) return calls ?? [];
+  return [{ index: 0, function: legacy }];
+}
+
+/** What makes a call's `function` (at `where`) unreadable, or `undefined`. */
+function _functionFault(fn: unknown, where: string): string | undefined {
+  if (!isJsonObject(fn)) return `${where} is not an object`;
+  return _notString(fn, ["name", "arguments"], `${where}.`);
 }
 
 /** The first of `fields` present in `object` but not a string, worded `<prefix><field> is not a string`. */

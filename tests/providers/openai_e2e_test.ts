@@ -62,6 +62,9 @@ const ASK = {
   messages: [{ role: "user" as const, content: "hi" }],
 };
 
+/** Asks a test's fake upstream to answer a stream whole, as servers that ignore `stream` do. */
+const WHOLE_ANSWER = "x-test-whole-answer";
+
 Deno.test("the Anthropic SDK streams text from an OpenAI upstream, usage with cached tokens included", async () => {
   await using s = setup();
   const message = await s.anthropic.messages.stream(ASK).finalMessage();
@@ -202,6 +205,83 @@ Deno.test("an upstream that reports no usage is answered and logged with relay's
   for (let answer = 0; answer < 2; answer++) {
     const line = await s.relay.nextRequestLog();
     assert.deepEqual([line.input_tokens, line.output_tokens, line.usage_estimated], [input, output, true]);
+  }
+});
+
+Deno.test("a legacy function_call reaches Claude Code as a tool_use with relay's id, however it is answered", async () => {
+  const args = '{"city":"Paris"}';
+  let wholeAnswers = 0;
+  await using s = setup(async (request) => {
+    const { stream } = JSON.parse(new TextDecoder().decode(await request.bytes()));
+    const answer = { content: null, function_call: { name: "get_weather", arguments: args } };
+    if (!stream || request.headers.get(WHOLE_ANSWER) === "yes") {
+      wholeAnswers++;
+      return Response.json({
+        id: "chatcmpl-1",
+        object: "chat.completion",
+        choices: [{ index: 0, message: { role: "assistant", ...answer }, finish_reason: "function_call" }],
+        usage: FAKE_USAGE,
+      });
+    }
+    return openaiStream([
+      chunk({ role: "assistant", content: null }),
+      chunk({ function_call: { name: "get_weather", arguments: args.slice(0, 8) } }),
+      chunk({ function_call: { arguments: args.slice(8) } }),
+      chunk({}, "function_call"),
+      usageChunk(FAKE_USAGE),
+      "[DONE]",
+    ]);
+  });
+  const body = { ...ASK, tools: TOOLS };
+  const answers = [
+    await s.anthropic.messages.stream(body).finalMessage(),
+    await s.anthropic.messages.create(body),
+    await s.anthropic.messages.stream(body, { headers: { [WHOLE_ANSWER]: "yes" } }).finalMessage(),
+  ];
+  assert.equal(wholeAnswers, 2, "unstreamed, and a stream answered whole");
+  for (const message of answers) {
+    assert.equal(message.stop_reason, "tool_use");
+    assert.equal(message.content.length, 1);
+    const [block] = message.content;
+    assert.ok(block.type === "tool_use");
+    assert.match(block.id, /^toolu_[A-Za-z0-9]{24}$/);
+    assert.deepEqual([block.name, block.input], ["get_weather", { city: "Paris" }]);
+    assert.equal(message.usage.output_tokens, FAKE_USAGE.completion_tokens);
+  }
+});
+
+Deno.test("Moonshot's usage inside choice 0 is the answer's and the log's, not relay's estimate", async () => {
+  const usage = { prompt_tokens: 1200, completion_tokens: 42, total_tokens: 1242 };
+  await using s = setup(async (request) => {
+    const { stream } = JSON.parse(new TextDecoder().decode(await request.bytes()));
+    if (!stream || request.headers.get(WHOLE_ANSWER) === "yes") {
+      return Response.json({
+        id: "chatcmpl-1",
+        object: "chat.completion",
+        choices: [{
+          index: 0,
+          message: { role: "assistant", content: "Hello" },
+          finish_reason: "stop",
+          usage,
+        }],
+      });
+    }
+    return openaiStream([
+      chunk({ role: "assistant", content: "" }),
+      chunk({ content: "Hello" }),
+      { ...chunk({}, "stop"), choices: [{ index: 0, delta: {}, finish_reason: "stop", usage }] },
+      "[DONE]",
+    ]);
+  });
+  const answers = [
+    await s.anthropic.messages.stream(ASK).finalMessage(),
+    await s.anthropic.messages.create(ASK),
+    await s.anthropic.messages.stream(ASK, { headers: { [WHOLE_ANSWER]: "yes" } }).finalMessage(),
+  ];
+  for (const message of answers) {
+    assert.deepEqual([message.usage.input_tokens, message.usage.output_tokens], [1200, 42]);
+    const line = await s.relay.nextRequestLog();
+    assert.deepEqual([line.input_tokens, line.output_tokens, line.usage_estimated], [1200, 42, undefined]);
   }
 });
 

@@ -614,6 +614,8 @@ Deno.test("a chunk of an unexpected shape ends the stream with an error that bla
       /function\.arguments is not a string/,
     ],
     [{ content: { text: "hi" } }, /\(content is neither a string nor a list\)/],
+    [{ function_call: "get_weather" }, /\(function_call is not an object\)/],
+    [{ function_call: { name: "f", arguments: { a: 1 } } }, /\(function_call\.arguments is not a string\)/],
     ["not an object", /\(the message is not an object\)/],
   ];
   for (const [bad, reason] of malformed) {
@@ -680,6 +682,87 @@ Deno.test("tool ids are distinct and inputs are objects, streamed or not", async
         args.join(""),
       );
     }
+  });
+});
+
+Deno.test("a legacy function_call (the API before tools) is one tool call, id by relay, streamed or not", async (t) => {
+  const call = (args: string, name?: string) => ({
+    function_call: name ? { name, arguments: args } : { arguments: args },
+  });
+  await t.step("streamed: a tool_use block whose arguments stream as they arrive", () => {
+    const message = toolUseMessage([
+      delta({ role: "assistant", content: null }),
+      delta(call('{"city":', "get_weather")),
+      delta(call('"Paris"}')),
+      delta({}, "function_call"),
+      "[DONE]",
+    ], [
+      toolStart(0, "toolu_generated", "get_weather"),
+      toolJson(0, '{"city":'),
+      toolJson(0, '"Paris"}'),
+      blockStop(0),
+    ]);
+    assert.deepEqual(inputsOf(message), [{ city: "Paris" }]);
+  });
+  await t.step("unstreamed: the same block and stop reason", () => {
+    const message = anthropicMessageFor({
+      choices: [{
+        message: { content: null, ...call('{"city":"Paris"}', "get_weather") },
+        finish_reason: "function_call",
+      }],
+    }, { messageId: "m", model: "m", thinking: false, newToolId: () => "toolu_new" });
+    assert.deepEqual(message.content, [
+      { type: "tool_use", id: "toolu_new", name: "get_weather", input: { city: "Paris" } },
+    ]);
+    assert.equal(message.stop_reason, "tool_use");
+  });
+  await t.step("beside tool_calls it is the same call again, and left out", () => {
+    const both = {
+      ...call('{"city":"Paris"}', "get_weather"),
+      tool_calls: [toolFragment(0, '{"city":"Paris"}', { id: "call_1", name: "get_weather" })],
+    };
+    toolUseMessage([delta(both), delta({}, "tool_calls"), "[DONE]"], [
+      toolStart(0, "call_1", "get_weather"),
+      toolJson(0, '{"city":"Paris"}'),
+      blockStop(0),
+    ]);
+    const message = anthropicMessageFor(
+      { choices: [{ message: both, finish_reason: "tool_calls" }] },
+      { messageId: "m", model: "m", thinking: false, newToolId: () => "toolu_new" },
+    );
+    assert.deepEqual(message.content.map((block) => "id" in block && block.id), ["call_1"]);
+  });
+});
+
+Deno.test("usage in choice 0 (Moonshot/Kimi) counts when the top has none, streamed or not", async (t) => {
+  const usage = { prompt_tokens: 1200, completion_tokens: 42, total_tokens: 1242 };
+  const expected = {
+    input_tokens: 1200,
+    output_tokens: 42,
+    cache_read_input_tokens: 0,
+    cache_creation_input_tokens: 0,
+  };
+  await t.step("streamed, in the finish chunk: it completes the answer at once", () => {
+    const events = run([
+      delta({ role: "assistant", content: "" }),
+      delta({ content: "Hello" }),
+      { choices: [{ index: 0, delta: {}, finish_reason: "stop", usage }] },
+    ]);
+    assert.equal(events.at(-1)?.type, "message_stop");
+    assert.deepEqual(assembled(events).message.usage, expected);
+  });
+  await t.step("the top-level usage wins over the choice's", () => {
+    const events = run([
+      delta({ content: "Hello" }),
+      { choices: [{ index: 0, delta: {}, finish_reason: "stop", usage: { prompt_tokens: 1 } }], usage },
+    ]);
+    assert.deepEqual(assembled(events).message.usage, expected);
+  });
+  await t.step("unstreamed", () => {
+    const message = anthropicMessageFor({
+      choices: [{ message: { content: "Hello" }, finish_reason: "stop", usage }],
+    }, { messageId: "m", model: "m", thinking: false, newToolId: () => "t" });
+    assert.deepEqual(message.usage, expected);
   });
 });
 
