@@ -836,7 +836,7 @@ async function _try(
       timers,
     });
     const sse = hasMediaType(response, "text/event-stream");
-    const usage = new UsageTap(sse, () => usageSoFar?.(), usageFallback.estimated);
+    const usage = new UsageTap(sse, () => usageSoFar?.(), usageFallback.estimated, usageFallback.inputTokens);
     // Pings keep a stream alive, but none is an answer: the first event is due within first_byte.
     const commit = { by: sentAt + route.timeouts.firstByte, clock, route, upstream };
     const head = await _untilCommitted(reader, usage, sse, commit);

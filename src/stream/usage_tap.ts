@@ -58,6 +58,14 @@ export function tokenCount(value: unknown): number | undefined {
 
 const _NO_EVENTS: readonly SseEvent[] = [];
 
+/**
+ * An Anthropic stream event's `type` in its data, found without parsing it: the first `"type"` key whose
+ * value names one. Neither a block's or delta's own `type` (`text_delta`, `message`) nor a quoted `"type"`
+ * inside a string (its quotes escaped) can match, so the key may come anywhere, as a gateway orders them.
+ */
+const _EVENT_TYPE =
+  /"type"\s*:\s*"(content_block_delta|content_block_start|content_block_stop|message_start|message_delta|message_stop|ping|error)"/;
+
 /** JSON bodies up to this size are kept whole and parsed for their `usage`. */
 const _MAX_JSON_BYTES = 4 * 1024 * 1024;
 /**
@@ -75,7 +83,9 @@ const _JSON_TAIL_BYTES = 64 * 1024;
  * left, the upstream broke off) has only `message_start`'s placeholder output, though Anthropic bills what
  * was written: its output is then at least relay's estimate of the text, thinking and tool input its content
  * deltas carried, and `estimated` is told. A stream relay translates itself starts with zero usage:
- * `unreported` then gives what the answer used so far, read in its place.
+ * `unreported` then gives what the answer used so far, read in its place. A stream that never counts its
+ * input (a gateway's `message_start` without `usage`) counts `estimatedInput`, telling `estimated` too. An
+ * event without an `event:` line (a gateway's data-only stream) is the one its data's `type` names.
  *
  * @example
  * ```ts
@@ -109,25 +119,37 @@ export class UsageTap {
   #ended = false;
   /** A `message_delta`, the answer's own final usage, was read. */
   #reported = false;
+  /** A `message_start` was read: the answer began, and its input is billed whether it counted it or not. */
+  #started = false;
   readonly #unreported: (() => AnthropicUsage | undefined) | undefined;
   readonly #estimated: (() => void) | undefined;
+  readonly #estimatedInput: number | undefined;
 
   /**
    * @param unreported For a stream: the usage so far of an answer whose `message_start` counts none
    * (`UsageFallback.streaming`), or `undefined` for any other.
    * @param estimated Called when the usage {@linkcode detail} gives is partly relay's estimate
    * (`UsageFallback.estimated`).
+   * @param estimatedInput The request's input tokens as relay estimated them (`UsageFallback.inputTokens`),
+   * counted for a stream that never reports its own; 0 when not given.
    */
-  constructor(sse: boolean, unreported?: () => AnthropicUsage | undefined, estimated?: () => void) {
+  constructor(
+    sse: boolean,
+    unreported?: () => AnthropicUsage | undefined,
+    estimated?: () => void,
+    estimatedInput?: number,
+  ) {
     if (sse) this.#decoder = new SseDecoder();
     else this.#json = [];
     this.#unreported = unreported;
     this.#estimated = estimated;
+    this.#estimatedInput = estimatedInput;
   }
 
   /**
    * Reads the next chunk of the answer. Returns the SSE events the chunk completed, so a caller that
-   * looks at events too (relay's commit, which waits for the first) parses each byte once.
+   * looks at events too (relay's commit, which waits for the first) parses each byte once; an event sent
+   * without a name comes back named by its data's `type` when that is an Anthropic event's.
    */
   observe(chunk: Uint8Array): readonly SseEvent[] {
     if (this.#decoder) {
@@ -141,12 +163,17 @@ export class UsageTap {
         return _NO_EVENTS;
       }
       for (const event of events) {
-        const name = event.event;
+        let name = event.event;
+        // A stream without `event:` lines (some Anthropic-compatible gateways) names each event by its
+        // data's `type`, as relay's translator reads it too; the events go back named, for the commit.
+        if (name === "message") name = event.event = _typeOf(event.data) ?? name;
         // The most frequent event first: it is most of every stream.
         if (name === "content_block_delta") {
           if (!this.#reported) this.#wrote(event.data);
-        } else if (name === "message_start") this.#read(event.data);
-        else if (name === "message_delta") {
+        } else if (name === "message_start") {
+          this.#started = true;
+          this.#read(event.data);
+        } else if (name === "message_delta") {
           this.#read(event.data);
           this.#reported = true;
           this.#deltas = "";
@@ -200,6 +227,7 @@ export class UsageTap {
    * The usage reported so far, cache reads and writes apart; `undefined` when the answer named none. A
    * stream without its `message_delta` yet counts what `unreported` gives, when it gives anything, and
    * otherwise at least the output its content deltas wrote, as relay estimates it, telling `estimated`.
+   * A stream that began but counted no input anywhere counts `estimatedInput`, telling `estimated` too.
    */
   detail(): UsageDetail | undefined {
     let estimating = false;
@@ -213,10 +241,14 @@ export class UsageTap {
     }
     const written = estimating ? this.#estimateWritten() : 0;
     const output = written > 0 ? Math.max(this.#output ?? 0, written) : this.#output;
-    if (this.#input === undefined && output === undefined) return undefined;
-    if (estimating) this.#estimated?.();
+    // A gateway's `message_start` may leave its `usage` out or null, and no later event count the input:
+    // billed all the same, it is relay's estimate of the request, as for an OpenAI upstream that counts none.
+    const inputUnreported = this.#started && this.#input === undefined;
+    const input = inputUnreported ? this.#estimatedInput ?? 0 : this.#input;
+    if (input === undefined && output === undefined) return undefined;
+    if (estimating || inputUnreported) this.#estimated?.();
     return {
-      input: this.#input ?? 0,
+      input: input ?? 0,
       output: output ?? 0,
       cacheRead: this.#cacheRead,
       cacheWrite: this.#cacheWrite,
@@ -280,6 +312,11 @@ export class UsageTap {
     this.#fast = _says(usage.speed, "fast") ?? this.#fast;
     this.#usOnly = _says(usage.inference_geo, "us") ?? this.#usOnly;
   }
+}
+
+/** The Anthropic event an unnamed SSE event's data says it is; `undefined` when it says none. */
+function _typeOf(data: string): string | undefined {
+  return _EVENT_TYPE.exec(data)?.[1];
 }
 
 /**

@@ -417,3 +417,128 @@ Deno.test("UsageTap reads which speed and geo served the answer, streamed or not
     plain,
   );
 });
+
+/** `bytes` as a gateway that writes no `event:` lines sends it: each event named only by its data's `type`. */
+function dataOnly(bytes: Uint8Array): Uint8Array {
+  return new TextEncoder().encode(new TextDecoder().decode(bytes).replace(/^event: .*\n/gm, ""));
+}
+
+/** `value` as JSON with every object's keys sorted and Python's spacing, as some gateways write it. */
+function sortedJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(sortedJson).join(", ")}]`;
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  const object = value as Record<string, unknown>;
+  return `{${
+    Object.keys(object).sort().map((key) => `${JSON.stringify(key)}: ${sortedJson(object[key])}`).join(", ")
+  }}`;
+}
+
+/** Every event's data of `bytes` rewritten by {@linkcode sortedJson}: a nested `type` comes before the event's. */
+function keysSorted(bytes: Uint8Array): Uint8Array {
+  // By LF alone: the goldens' JSON holds raw line and paragraph separators, which a regex's `$` ends at.
+  const lines = new TextDecoder().decode(bytes).split("\n");
+  const sorted = lines.map((line) =>
+    line.startsWith("data: ") ? `data: ${sortedJson(JSON.parse(line.slice("data: ".length)))}` : line
+  );
+  return new TextEncoder().encode(sorted.join("\n"));
+}
+
+/** What a tap read of `chunks`: the names of the events it gave back, its usage, whether it ended, its error. */
+function tapped(chunks: Uint8Array[]) {
+  const tap = new UsageTap(true);
+  const names = chunks.flatMap((chunk) => tap.observe(chunk).map((event) => event.event));
+  const errorData = tap.errorData();
+  return {
+    names,
+    detail: tap.detail(),
+    ended: tap.ended(),
+    unfinished: tap.unfinished(),
+    error: errorData === undefined ? undefined : JSON.parse(errorData),
+  };
+}
+
+Deno.test("UsageTap reads a stream without event: lines by its data's type, in any key order, however it is chunked", async () => {
+  for (const name of GOLDEN_NAMES) {
+    const golden = await loadGolden(name);
+    const expected = tapped([golden]);
+    assert.ok(expected.ended, `${name} ends, on message_stop or its error`);
+    const variants = { "data only": dataOnly(golden), "keys sorted": keysSorted(dataOnly(golden)) };
+    for (const [variant, bytes] of Object.entries(variants)) {
+      const chunkings = name === "text" || name === "cached"
+        ? splitAwkwardly(bytes)
+        : splitAwkwardly(bytes).slice(-4);
+      for (const chunks of chunkings) {
+        assert.deepEqual(tapped(chunks), expected, `${name}, ${variant}, in ${chunks.length} chunks`);
+      }
+    }
+    // Cut before its message_delta, the output it wrote is estimated the same.
+    const cut = beforeMessageDelta(golden);
+    assert.deepEqual(tapped([keysSorted(dataOnly(cut))]).detail, tapped([cut]).detail, `${name} cut`);
+  }
+  // An unnamed event that names no Anthropic event is left as it came, and nothing of it read.
+  const tap = new UsageTap(true);
+  const events = tap.observe(new TextEncoder().encode(
+    'data: {"id":"chatcmpl-1","choices":[{"delta":{"content":"hi"}}],"usage":{"prompt_tokens":9}}\n\n' +
+      'data: {"type":"message","usage":{"input_tokens":9}}\n\ndata: [DONE]\n\n',
+  ));
+  assert.deepEqual(events.map((event) => event.event), ["message", "message", "message"]);
+  assert.deepEqual([tap.detail(), tap.ended(), tap.unfinished()], [undefined, false, true]);
+});
+
+/** `bytes` with its `message_start`'s usage set to `usage`, or left out when `undefined`. */
+function withStartUsage(bytes: Uint8Array, usage: null | undefined): Uint8Array {
+  const text = new TextDecoder().decode(bytes);
+  const changed = text.replace(/^data: (\{"type":"message_start"[^\n]*)/m, (_, json: string) => {
+    const data = JSON.parse(json);
+    if (usage === undefined) delete data.message.usage;
+    else data.message.usage = usage;
+    return `data: ${JSON.stringify(data)}`;
+  });
+  assert.notEqual(changed, text);
+  return new TextEncoder().encode(changed);
+}
+
+Deno.test("UsageTap counts relay's input estimate for a stream whose message_start counts none, marked estimated; a later count stands", async () => {
+  const text = await loadGolden("text");
+  for (const usage of [null, undefined]) {
+    const stream = withStartUsage(text, usage);
+    let estimated = 0;
+    const tap = new UsageTap(true, undefined, () => estimated++, 900);
+    tap.observe(stream);
+    assert.deepEqual(
+      tap.detail(),
+      { input: 900, output: 12, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 },
+      `${usage}`,
+    );
+    assert.equal(estimated, 1, `${usage}`);
+    // Without an estimate the input is zero, but still not the upstream's figure.
+    let told = 0;
+    const unestimated = new UsageTap(true, undefined, () => told++);
+    unestimated.observe(stream);
+    assert.deepEqual([unestimated.usage(), told], [{ input: 0, output: 12 }, 1]);
+    // Cut before its message_delta, both input and output are relay's.
+    const cut = new UsageTap(true, undefined, () => {}, 900);
+    cut.observe(beforeMessageDelta(stream));
+    assert.deepEqual(cut.usage(), { input: 900, output: writtenEstimate(beforeMessageDelta(text)) });
+  }
+  // A message_delta that counts the input: the upstream's figure, no estimate.
+  let estimated = 0;
+  const tap = new UsageTap(true, undefined, () => estimated++, 900);
+  tap.observe(withStartUsage(await loadGolden("cached"), null));
+  // What message_delta says; only message_start's breakdown of the cache writes by lifetime is missing.
+  assert.deepEqual(tap.detail(), {
+    input: 4,
+    output: 73,
+    cacheRead: 14_207,
+    cacheWrite: 1_832,
+    cacheWrite1h: 0,
+  });
+  assert.equal(estimated, 0);
+  // A stream that counted its input, or never began, has no use for the estimate.
+  const golden = new UsageTap(true, undefined, () => estimated++, 900);
+  golden.observe(await loadGolden("text"));
+  assert.equal(golden.detail()?.input, 25);
+  const pings = new UsageTap(true, undefined, () => estimated++, 900);
+  pings.observe(new TextEncoder().encode('event: ping\ndata: {"type": "ping"}\n\n'));
+  assert.deepEqual([pings.detail(), estimated], [undefined, 0]);
+});
