@@ -90,6 +90,8 @@ export function createProvider(config: ProviderConfig, environment: ProviderEnvi
         type: config.type,
         baseUrl: config.base_url,
         authHeader: config.auth_header,
+        // Ollama's Messages API has no count_tokens (its docs list it as not supported).
+        countsTokens: config.type !== "ollama",
       });
   }
 }

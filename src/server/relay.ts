@@ -667,7 +667,8 @@ function _notServed(router: Router, request: PlanRequest, usable: readonly strin
     return new RelayError(
       404,
       `${route.method} ${route.path} is not available from any provider that serves ${model ?? "it"} ` +
-        "(OpenAI-compatible upstreams have /v1/messages only; Bedrock and Vertex no model list)",
+        "(OpenAI-compatible upstreams have /v1/messages only, Ollama no count_tokens; Bedrock and Vertex no " +
+        "model list)",
     );
   }
   return new RelayError(

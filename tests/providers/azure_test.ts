@@ -47,7 +47,9 @@ function azure(auth: AzureProviderOptions["auth"], answer = new Response("{}")) 
 }
 
 Deno.test("Azure with a resource key sends Anthropic's request unchanged to {base}/v1/messages", async () => {
-  const answer = new Response("event: ping\ndata: {}\n\n");
+  const answer = new Response("event: ping\ndata: {}\n\n", {
+    headers: { "content-type": "text/event-stream" },
+  });
   const { provider, seen } = azure("x-api-key", answer);
 
   assert.equal(await provider.send(request(), KEY), answer);

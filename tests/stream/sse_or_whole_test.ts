@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { sseOrWhole } from "../../src/stream/sse_or_whole.ts";
+import { concatBytes } from "../../src/util/bytes.ts";
+import { controlledStream } from "../_helpers/fake_upstream.ts";
+
+const encoder = new TextEncoder();
+
+function bodyOf(chunks: (string | Uint8Array)[]): ReadableStream<Uint8Array> {
+  return ReadableStream.from(
+    chunks.map((chunk) => typeof chunk === "string" ? encoder.encode(chunk) : chunk),
+  );
+}
+
+/** Every chunk the output gives, empty ones (signs of life) included. */
+async function chunksOf(stream: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
+  return await Array.fromAsync(stream);
+}
+
+const WHOLE = (
+  { text, cut }: { text: string; cut: boolean },
+) => [encoder.encode(`whole(${text})${cut ? " cut" : ""}`)];
+const text = (chunks: Uint8Array[]) => new TextDecoder().decode(concatBytes(chunks));
+
+Deno.test("sseOrWhole passes on, byte for byte, a body whose first non-blank bytes are SSE's", async (t) => {
+  const cases: [string, (string | Uint8Array)[]][] = [
+    ["an event line", ['event: message_start\ndata: {"a":1}\n\n', "event: x\n"]],
+    ["a data line", ['data: {"a":1}\n\n']],
+    ["a comment, after blank lines", ["\r\n\n  ", ": OPENROUTER PROCESSING\n\n"]],
+    ["a field name cut in two", ["\n ev", "en", "t: ping\n\n"]],
+    ["a BOM first", [new Uint8Array([0xef, 0xbb, 0xbf, ...encoder.encode("data: {}\n\n")])]],
+  ];
+  for (const [name, chunks] of cases) {
+    await t.step(name, async () => {
+      const out = await chunksOf(sseOrWhole(bodyOf(chunks), 1024, WHOLE));
+      assert.deepEqual(
+        concatBytes(out),
+        concatBytes(chunks.map((c) => typeof c === "string" ? encoder.encode(c) : c)),
+      );
+    });
+  }
+});
+
+Deno.test("sseOrWhole reads anything else whole, with a sign of life for each chunk, and translates it", async (t) => {
+  await t.step("JSON in two chunks", async () => {
+    const out = await chunksOf(sseOrWhole(bodyOf(['{"type":', '"message"}']), 1024, WHOLE));
+    const empties = out.slice(0, -1);
+    assert.ok(empties.length >= 2 && empties.every((chunk) => chunk.byteLength === 0), "one per chunk read");
+    assert.equal(text(out), 'whole({"type":"message"})');
+  });
+  for (
+    const [name, chunks] of [["junk", ["<html>"]], ["blanks only", ["\n\n", " "]], ["nothing", []], [
+      "a start SSE could not have",
+      ["dat", "e: today"],
+    ]] as [string, string[]][]
+  ) {
+    await t.step(name, async () => {
+      assert.equal(
+        text(await chunksOf(sseOrWhole(bodyOf(chunks), 1024, WHOLE))),
+        `whole(${chunks.join("")})`,
+      );
+    });
+  }
+  await t.step("over the limit, cut", async () => {
+    const out = await chunksOf(sseOrWhole(bodyOf(["{", "1234567890"]), 4, WHOLE));
+    assert.equal(text(out), "whole({123) cut");
+  });
+  await t.step("a null body reads as empty", async () => {
+    assert.equal(text(await chunksOf(sseOrWhole(null, 4, WHOLE))), "whole()");
+  });
+});
+
+Deno.test("sseOrWhole reads the body only as the output is read, and cancelling it cancels the body", async () => {
+  const upstream = controlledStream();
+  const output = sseOrWhole(upstream.body, 1024, WHOLE).getReader();
+  const first = output.read();
+  await upstream.whenRead();
+  upstream.push("data: {}\n\n");
+  assert.equal(text([(await first).value!]), "data: {}\n\n");
+  await output.cancel("client gone");
+  assert.equal(await upstream.cancelled, "client gone");
+});
