@@ -5,7 +5,8 @@ import type { Config } from "../config/schema.ts";
 import { summarizeConfig } from "../config/summary.ts";
 import { ledgerPath } from "../ledger/open.ts";
 import { whyUnwritable } from "../ledger/unwritable.ts";
-import { systemEnvironment } from "../providers/registry.ts";
+import { awsLoginProblem } from "../providers/aws_credentials.ts";
+import { signsWithAwsCredentials, systemEnvironment } from "../providers/registry.ts";
 import { routesFromConfig } from "../routing/routes.ts";
 import { DEFAULT_LEDGER_HINT, LEDGER_PATH_HINT } from "./_ledger_hints.ts";
 import { reportConfigError } from "./_config_error.ts";
@@ -26,6 +27,12 @@ export function checkCommand(setExitCode: (code: number) => void) {
         const resolved = await resolveConfig({ flag: options.config });
         // Building the providers finds their credentials, so a missing AWS or Google one fails here too.
         routesFromConfig(resolved.config, resolved.path, systemEnvironment, resolved.locate);
+        // An SSO login is the machine's state, not the config's, and relay serve starts without one.
+        const logins = resolved.config.providers.flatMap((provider) => {
+          if (provider.type !== "bedrock" || !signsWithAwsCredentials(provider)) return [];
+          const problem = awsLoginProblem({ config: provider.aws, ...systemEnvironment });
+          return problem ? [`provider ${provider.name} cannot sign requests yet: ${problem}`] : [];
+        });
         // relay serve refuses to start over a ledger a config file asks for; on the built-in defaults it
         // starts without recording usage, and says so.
         const ledger = _ledgerProblem(
@@ -44,7 +51,7 @@ export function checkCommand(setExitCode: (code: number) => void) {
         }
         if (resolved.banner) console.log(resolved.banner);
         console.log(summarizeConfig(resolved.config, resolved.path));
-        for (const warning of resolved.warnings) console.error(`warning: ${warning}`);
+        for (const warning of [...resolved.warnings, ...logins]) console.error(`warning: ${warning}`);
         if (ledger !== undefined) console.error(`warning: ${ledger}`);
         console.log(
           resolved.path ? `\n${resolved.path} is valid.` : "\nNo config file; the defaults above are valid.",

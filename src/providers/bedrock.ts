@@ -10,7 +10,7 @@ import { MAX_ERROR_BODY_BYTES, translateWhole } from "../stream/translate_whole.
 import { copyHeaders } from "../util/headers.ts";
 import { asJsonObject } from "../util/json.ts";
 import { betaList, keptBetas } from "./anthropic_betas.ts";
-import type { AwsCredentials } from "./aws_credentials.ts";
+import type { AwsCredentials, AwsCredentialSource } from "./aws_credentials.ts";
 import {
   type BedrockError,
   type BedrockErrorAnswer,
@@ -19,6 +19,7 @@ import {
 } from "./bedrock_errors.ts";
 import { BoundedMap } from "./bounded_map.ts";
 import { peekAnswer } from "./error_peek.ts";
+import { credentialFor } from "./token_cache.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
 
@@ -30,8 +31,12 @@ export interface BedrockProviderOptions {
   region: string;
   /** Overrides the endpoint (a VPC endpoint, a test server); the path goes after it. */
   baseUrl?: string;
-  /** SigV4 with these keys, or `"api_key"`: the provider key is a Bedrock API key, sent as a bearer token. */
-  credentials: AwsCredentials | "api_key";
+  /**
+   * SigV4 with these keys, or with those a source hands out as each request is sent (an SSO profile's,
+   * which expire and are replaced), or `"api_key"`: the provider key is a Bedrock API key, sent as a
+   * bearer token.
+   */
+  credentials: AwsCredentials | AwsCredentialSource | "api_key";
   /** Injected for tests; `globalThis.fetch` otherwise. */
   fetch?: typeof fetch;
   /** The SigV4 clock; injected so tests can pin the signature. */
@@ -120,7 +125,7 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
       const url = `${base}/model/${_modelSegment(model)}/${operation}`;
       const upstream = await doFetch(url, {
         method: "POST",
-        headers: await _requestHeaders(options, url, body, key),
+        headers: await _requestHeaders(options, url, body, key, request),
         body,
         signal: request.signal,
         redirect: "manual",
@@ -218,12 +223,17 @@ function _uncountable(provider: string, model: string, why: string): UnservableE
   );
 }
 
-/** What Bedrock gets besides the body: JSON both ways and a credential; nothing of the client's. */
+/**
+ * What Bedrock gets besides the body: JSON both ways and a credential; nothing of the client's. A
+ * session token goes in `x-amz-security-token`, where an upstream could quote it back: it is told to
+ * the request's `onSecret`, so relay masks it.
+ */
 async function _requestHeaders(
   options: BedrockProviderOptions,
   url: string,
   body: Uint8Array<ArrayBuffer>,
   key: ProviderKey | undefined,
+  request: ProviderRequest,
 ): Promise<Headers> {
   const headers = new Headers({ "content-type": "application/json", accept: "application/json" });
   if (options.credentials === "api_key") {
@@ -231,9 +241,15 @@ async function _requestHeaders(
     headers.set("authorization", `Bearer ${key.secret}`);
     return headers;
   }
+  const source = options.credentials;
+  // A source's wait is told to the request, and its failure, what to do included, is `Bedrock auth failed: ...`.
+  const credentials = _isSource(source)
+    ? await credentialFor("Bedrock auth", request, (signal) => source.credentials(signal))
+    : source;
+  if (credentials.sessionToken) request.onSecret?.(credentials.sessionToken);
   // The service must be explicit: aws4fetch would guess `bedrock-runtime` from the host (§3.3).
   const signer = new AwsV4Signer({
-    ...options.credentials,
+    ...credentials,
     method: "POST",
     url,
     headers,
@@ -243,6 +259,10 @@ async function _requestHeaders(
     datetime: (options.now?.() ?? new Date()).toISOString().replace(/[:-]|\.\d{3}/g, ""),
   });
   return (await signer.sign()).headers;
+}
+
+function _isSource(credentials: AwsCredentials | AwsCredentialSource): credentials is AwsCredentialSource {
+  return typeof (credentials as AwsCredentialSource).credentials === "function";
 }
 
 type _Operation = "invoke" | "invoke-with-response-stream" | "count-tokens";

@@ -1,6 +1,6 @@
-import type { ProviderConfig } from "../config/schema.ts";
+import type { BedrockProviderConfig, ProviderConfig } from "../config/schema.ts";
 import { createAnthropicProvider } from "./anthropic.ts";
-import { resolveAwsCredentials } from "./aws_credentials.ts";
+import { awsCredentials } from "./aws_credentials.ts";
 import { createAzureProvider } from "./azure.ts";
 import { createBedrockProvider } from "./bedrock.ts";
 import { entraClientCredentialsTokens } from "./entra_auth.ts";
@@ -24,6 +24,14 @@ export interface ProviderEnvironment {
 }
 
 /**
+ * Whether a Bedrock provider signs its requests (SigV4) with AWS credentials, found as the AWS CLI finds
+ * them: when it has no keys, which are Bedrock API keys otherwise. `relay check` asks the same.
+ */
+export function signsWithAwsCredentials(config: BedrockProviderConfig): boolean {
+  return config.keys.length === 0;
+}
+
+/**
  * Builds the adapter a provider's `type` names; new upstream types register here. Throws when the
  * credentials a provider needs cannot be found, so relay refuses to start rather than fail per request.
  */
@@ -37,11 +45,16 @@ export function createProvider(config: ProviderConfig, environment: ProviderEnvi
         name,
         region: config.region,
         baseUrl: config.base_url,
-        credentials: config.keys.length > 0 ? "api_key" : resolveAwsCredentials({
-          config: config.aws,
-          env: environment.env,
-          readFile: environment.readFile,
-        }),
+        credentials: signsWithAwsCredentials(config)
+          ? awsCredentials({
+            config: config.aws,
+            env: environment.env,
+            readFile: environment.readFile,
+            logger: environment.logger,
+            provider: name,
+            onRefreshFailed: _refreshFailed(name, environment),
+          })
+          : "api_key",
       });
     case "vertex": {
       const credentialsFile = config.credentials_file ?? environment.env("GOOGLE_APPLICATION_CREDENTIALS");

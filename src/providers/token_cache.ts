@@ -25,9 +25,12 @@ export interface TokenSource {
   invalidate(token: string): void;
 }
 
-/** A token as a token endpoint issued it. */
-export interface IssuedToken {
-  accessToken: string;
+/**
+ * A token as a token endpoint issued it; or, for {@linkcode TokenCache}, any credential that expires
+ * (an AWS role's keys).
+ */
+export interface IssuedToken<T = string> {
+  accessToken: T;
   /** Lifetime from the moment it was asked for. */
   expiresInMs: number;
 }
@@ -60,7 +63,8 @@ export const TOKEN_RETRY_AFTER_MS = 10_000;
 const _EXPIRY_MARGIN_MS = 10_000;
 
 /**
- * Caches one access token. From `refreshBeforeMs` before it expires, callers still get it at once while
+ * Caches one access token (a `TokenCache<string>` is a {@link TokenSource}), or any other credential
+ * `T` that expires, such as an AWS role's keys. From `refreshBeforeMs` before it expires, callers still get it at once while
  * a fetch replaces it in the background; one that fails is told to `onRefreshFailed` and tried again on
  * a call 10 s later. Only once the token has (all but) expired, or there is none, do callers wait for a
  * fetch: however many ask at once, at most one is in flight; they all get its token, or all get its
@@ -73,24 +77,24 @@ const _EXPIRY_MARGIN_MS = 10_000;
  * headers.set("authorization", `Bearer ${await tokens.token()}`);
  * ```
  */
-export class TokenCache implements TokenSource {
-  readonly #fetchToken: () => Promise<IssuedToken>;
+export class TokenCache<T = string> {
+  readonly #fetchToken: () => Promise<IssuedToken<T>>;
   readonly #now: () => number;
   readonly #refreshBeforeMs: number;
   readonly #onRefreshFailed: ((error: unknown) => void) | undefined;
-  #current: { accessToken: string; refreshAt: number; servedUntil: number } | undefined;
-  #pending: Promise<string> | undefined;
+  #current: { accessToken: T; refreshAt: number; servedUntil: number } | undefined;
+  #pending: Promise<T> | undefined;
   /** No refresh in the background before this: the last one failed. */
   #retryAt = -Infinity;
 
-  constructor(fetchToken: () => Promise<IssuedToken>, options: TokenCacheOptions = {}) {
+  constructor(fetchToken: () => Promise<IssuedToken<T>>, options: TokenCacheOptions = {}) {
     this.#fetchToken = fetchToken;
     this.#now = options.now ?? Date.now;
     this.#refreshBeforeMs = options.refreshBeforeMs ?? 5 * 60_000;
     this.#onRefreshFailed = options.onRefreshFailed;
   }
 
-  token(signal?: AbortSignal): Promise<string> {
+  token(signal?: AbortSignal): Promise<T> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const now = this.#now();
     const current = this.#current;
@@ -109,21 +113,21 @@ export class TokenCache implements TokenSource {
     return _untilAborted(this.#fetch(), signal);
   }
 
-  invalidate(token: string): void {
+  invalidate(token: T): void {
     if (this.#current?.accessToken === token) this.#current = undefined;
   }
 
-  #fetch(): Promise<string> {
+  #fetch(): Promise<T> {
     this.#pending ??= this.#refresh().finally(() => {
       this.#pending = undefined;
     });
     return this.#pending;
   }
 
-  async #refresh(): Promise<string> {
+  async #refresh(): Promise<T> {
     // The lifetime counts from the request: the answer may have taken a while to arrive.
     const askedAt = this.#now();
-    let issued: IssuedToken;
+    let issued: IssuedToken<T>;
     try {
       issued = await this.#fetchToken();
     } catch (error) {
@@ -165,7 +169,7 @@ function _untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined):
 export async function sendWithToken(
   tokens: TokenSource,
   authName: string,
-  request: _TokenRequest,
+  request: CredentialRequest,
   send: (token: string) => Promise<Response>,
 ): Promise<Response> {
   const first = await _tokenFrom(tokens, authName, request);
@@ -177,26 +181,44 @@ export async function sendWithToken(
   return send(await _tokenFrom(tokens, authName, request));
 }
 
-/** What of a request the token's wait and use are told to. */
-type _TokenRequest = Pick<ProviderRequest, "signal" | "onCredential" | "onSecret">;
+/** What of a request a credential's wait and use are told to. */
+export type CredentialRequest = Pick<ProviderRequest, "signal" | "onCredential" | "onSecret">;
 
 async function _tokenFrom(
   tokens: TokenSource,
   authName: string,
-  { signal, onCredential, onSecret }: _TokenRequest,
+  request: CredentialRequest,
 ): Promise<string> {
+  const token = await credentialFor(authName, request, (signal) => tokens.token(signal));
+  request.onSecret?.(token);
+  return token;
+}
+
+/**
+ * Waits for the credential a request is sent with: the wait is told to the request's `onCredential`, so
+ * a deadline that passes meanwhile is named as the credential's; a failure is thrown as
+ * `{authName} failed: {reason}`, or as the request's abort reason once it is over. Telling the credential
+ * to `onSecret` is the caller's: only it knows which part of `T` is secret.
+ *
+ * @example
+ * ```ts
+ * const keys = await credentialFor("Bedrock auth", request, (signal) => source.credentials(signal));
+ * ```
+ */
+export async function credentialFor<T>(
+  authName: string,
+  { signal, onCredential }: CredentialRequest,
+  get: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   onCredential?.(true);
-  let token: string;
   try {
-    token = await tokens.token(signal);
+    return await get(signal);
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     throw new Error(`${authName} failed: ${errorMessage(error)}`);
   } finally {
     onCredential?.(false);
   }
-  onSecret?.(token);
-  return token;
 }
 
 export interface AccessTokenRequestOptions {

@@ -30,6 +30,29 @@ Deno.test("relay init lists the AWS profiles of AWS_SHARED_CREDENTIALS_FILE=~/..
   assert.equal(await terminal.exitCode(), 130);
 });
 
+Deno.test("relay init lists the profiles of the AWS config file too, SSO ones among them, each once, and none it refuses", async () => {
+  const home = await sandbox();
+  await Deno.mkdir(`${home}/.aws`);
+  await Deno.writeTextFile(
+    `${home}/.aws/credentials`,
+    "[work]\naws_access_key_id = A\naws_secret_access_key = s\n",
+  );
+  await Deno.writeTextFile(
+    `${home}/.aws/config`,
+    "[default]\nregion = eu-west-1\n\n[profile work]\nregion = eu-west-1\n\n[profile dev]\nsso_session = corp\n" +
+      "sso_account_id = 111122223333\nsso_role_name = BedrockUser\n\n[sso-session corp]\n" +
+      "sso_start_url = https://corp.awsapps.com/start\nsso_region = eu-central-1\n\n" +
+      "[profile role]\nrole_arn = arn:aws:iam::111122223333:role/Bedrock\nsource_profile = work\n\n" +
+      "[profile process]\ncredential_process = /usr/local/bin/get-creds\n",
+  );
+  await using terminal = await relayInit(home);
+  const first = await terminal.waitFor(/◆ {2}Which providers should relay use\?/);
+  // Neither the role nor the process profile, nor [default], which holds only a region.
+  assert.match(first, /AWS profiles: work, dev +│/);
+  await terminal.press("C-c");
+  assert.equal(await terminal.exitCode(), 130);
+});
+
 Deno.test("relay init at a terminal offers Vertex the project its service-account file names", async () => {
   const home = await sandbox();
   await using account = await makeServiceAccount({ project_id: "from-the-file" });

@@ -12,8 +12,10 @@ import { homeFolder } from "../../util/home.ts";
 import { decodeConfigText } from "../../config/load.ts";
 import { canPrompt, plainReporter, type Prompter, type Reporter, terminalPrompter } from "../_prompts.ts";
 import { offeredKinds } from "./providers.ts";
-import { awsCredentialsPath } from "../../providers/aws_credentials.ts";
+import { awsConfigPath, awsCredentialsPath, parseAwsIni } from "../../providers/aws_config.ts";
+import { resolveAwsCredentials } from "../../providers/aws_credentials.ts";
 import { readCredentialsFile } from "../../providers/credentials_file.ts";
+import { systemEnvironment } from "../../providers/registry.ts";
 
 /** The flags of `relay init`, as commander parses them. */
 export interface InitOptions {
@@ -108,14 +110,33 @@ function _noPlace(): never {
 }
 
 /**
- * The profiles relay can use: sections of the shared credentials file, where its static keys live,
- * found where the Bedrock provider finds it.
+ * The profiles relay can use, found where the Bedrock provider finds them: the sections of the shared
+ * credentials file (static keys), then the `[default]` and `[profile NAME]` sections of the config file
+ * (static keys or an SSO login), each once. Those it would refuse (an assumed role, `credential_process`,
+ * no credentials at all) are left out: offering them would only make a config `relay serve` rejects.
  */
 function _awsProfiles(env: EnvLookup): string[] {
-  const file = awsCredentialsPath(env);
+  const credentials = _sectionsOf(awsCredentialsPath(env));
+  const config = _sectionsOf(awsConfigPath(env)).flatMap((section) => {
+    if (section === "default") return [section];
+    const profile = /^profile\s+(.+)$/.exec(section);
+    return profile ? [profile[1]] : [];
+  });
+  return [...new Set([...credentials, ...config])].filter((profile) => {
+    try {
+      resolveAwsCredentials({ config: { profile }, env, readFile: systemEnvironment.readFile });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The section names of an AWS shared file; none when there is no file to read. */
+function _sectionsOf(file: string | undefined): string[] {
   if (!file) return [];
   try {
-    return [...readCredentialsFile(file).matchAll(/^\s*\[\s*([^\]]+?)\s*\]\s*$/gm)].map((match) => match[1]);
+    return [...parseAwsIni(readCredentialsFile(file)).keys()];
   } catch {
     return [];
   }
