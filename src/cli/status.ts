@@ -149,26 +149,33 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
 }
 
 /**
- * The models upstreams refused a key, or a provider without keys, lately (403), one line each: the
- * key serves every other model meanwhile. A relay of an earlier version does not say.
+ * The models upstreams refused a key, or a provider without keys, lately (403), then those it is at
+ * its rate limit for where its upstream limits each model apart (a 429), one line each: the key serves
+ * every other model meanwhile. A relay of an earlier version does not say.
  */
 function _refusedLines(providers: AdminStatus["providers"], now: number, colours: StatusColours): string[] {
-  const refused = providers.flatMap((p) => [
-    ...(p.refused_models ?? []).map((refusal) => ({ who: p.name, ...refusal })),
-    ...p.keys.flatMap((key) =>
-      (key.refused_models ?? []).map((refusal) => ({
-        who: `${p.name} ${key.index} ${key.label}`,
-        ...refusal,
-      }))
-    ),
-  ]);
-  if (refused.length === 0) return [];
+  const held = (field: "refused_models" | "cooled_models", what: (model: string) => string) =>
+    providers.flatMap((p) => [
+      ...(p[field] ?? []).map((hold) => ({ who: p.name, what: what(hold.model), until: hold.until })),
+      ...p.keys.flatMap((key) =>
+        (key[field] ?? []).map((hold) => ({
+          who: `${p.name} ${key.index} ${key.label}`,
+          what: what(hold.model),
+          until: hold.until,
+        }))
+      ),
+    ]);
+  const lines = [
+    ...held("refused_models", (model) => `refused ${model} by its upstream (403)`),
+    ...held("cooled_models", (model) => `at its rate limit for ${model} (429; other models are served)`),
+  ];
+  if (lines.length === 0) return [];
   return [
     "",
-    ...refused.map(({ who, model, until }) =>
+    ...lines.map(({ who, what, until }) =>
       colours.yellow(
         visible(
-          `${who}: refused ${model} by its upstream (403); asked again ` +
+          `${who}: ${what}; asked again ` +
             (until === null ? "later" : `in ${_duration(Date.parse(until) - now)}`),
         ),
       )

@@ -102,6 +102,7 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
   return {
     name: options.name,
     type: "bedrock",
+    rateLimitsPerModel: true, // quotas and model readiness are per model and region
     serves: (method, path) => _operation({ method, path, stream: false }) !== undefined,
     async send(request: ProviderRequest, key: ProviderKey | undefined): Promise<Response> {
       const operation = _operation(request);

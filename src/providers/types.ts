@@ -124,4 +124,11 @@ export interface Provider {
    * upstream) costs no attempt, no wait and no breaker's say.
    */
   serves?(method: string, path: string): boolean;
+  /**
+   * Whether the upstream limits each model apart (Bedrock's quotas and model readiness, Vertex's
+   * quotas: per model and region), so a 429 says nothing of the key's other models: it keeps the key,
+   * or the provider's own credential when it has no keys, from that model only. Left out, a 429 cools
+   * the whole key (Anthropic's and OpenAI's limits are the key's or its organisation's).
+   */
+  readonly rateLimitsPerModel?: boolean;
 }

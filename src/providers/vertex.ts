@@ -101,6 +101,7 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
   return {
     name: options.name,
     type: "vertex",
+    rateLimitsPerModel: true, // quotas are per model and region
     serves: _serves,
     async send(request: ProviderRequest): Promise<Response> {
       const target = _target(request, models);

@@ -59,7 +59,10 @@ export type FailureDecision =
 
 /** What every {@linkcode FailureDecision} says, whatever its action. */
 interface _Decision {
-  /** A 429's key rests until then, on the clock `now` was read off (`KeyPool.cool`). */
+  /**
+   * A 429's key rests until then, on the clock `now` was read off (`KeyPool.cool`); where its upstream
+   * limits each model apart (`Provider.rateLimitsPerModel`), the router rests it for that model only.
+   */
   coolKeyUntil?: number;
   /** Whether it counts toward the key's and the provider's circuit breakers (`onFailure`). */
   countsForBreaker: boolean;
@@ -95,7 +98,7 @@ export const MODEL_REFUSAL_MS = 5 * 60_000;
  * | network error, timeout before first byte   | retry_next_provider | counts   |                        |
  * | relay out of file descriptors (EMFILE)     | retry_next_provider | no       |                        |
  * | 408, 5xx, 529                              | retry_next_provider | counts   |                        |
- * | 429                                        | retry_next_key      | no       | cooled until its reset |
+ * | 429                                        | retry_next_key      | no       | cooled to reset (**)   |
  * | 401, 402                                   | disable_key         | no       | out of rotation        |
  * | 403                                        | refuse_model        | no       | refused that model (*) |
  * | other 4xx (400, 404, 413, ...)             | return              | no       |                        |
@@ -123,6 +126,11 @@ export const MODEL_REFUSAL_MS = 5 * 60_000;
  * A 429's key cools until `retry-after`, else the unified quota's reset when it says `rejected`, else
  * the latest reset of the windows it reports empty, else `defaultCoolMs` from now. A reset or a
  * `retry-after` date already past counts as none.
+ *
+ * (**) The decision is the same whatever the provider: where its upstream limits each model apart
+ * (Bedrock's quotas and model readiness, Vertex's quotas, per model and region), the router cools the
+ * key, or the provider's own credential when it has no keys, for that model only, as long as the whole
+ * key would have been (`Attempt.failed`).
  *
  * @param now monotonic ms, which the decision's instants are on.
  * @param wallNow the wall clock at that moment, which upstream dates are read against

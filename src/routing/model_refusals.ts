@@ -20,7 +20,9 @@ export interface ModelRefusalsOptions {
 /**
  * Which upstream models each credential of a provider was refused (a 403), until when: a key, or
  * `undefined` for the provider's own credential when it has no keys (SigV4, a service account). A
- * refused model leaves the credential in rotation for every other model.
+ * refused model leaves the credential in rotation for every other model. The router keeps a second
+ * one of these for the models a 429 put at their rate limits, where the upstream limits each model
+ * apart (Bedrock, Vertex): the same holders, models and instants, a cooling rather than a refusal.
  *
  * Time is injected and nothing here sleeps: a refusal simply stops counting once its instant passes.
  *

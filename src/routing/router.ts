@@ -112,6 +112,9 @@ export interface Attempt {
   /**
    * The attempt failed before committing, as `decision` says. Returns until when its model is refused
    * its key (or its provider without keys) when the failure refused one (a 403, not to a token count).
+   * A 429 cools its key, or where the upstream limits each model apart (`Provider.rateLimitsPerModel`)
+   * keeps the key, or the provider without keys, from that model only, until the decision's
+   * `coolKeyUntil`.
    */
   failed(decision: FailureDecision): number | undefined;
   /**
@@ -152,8 +155,12 @@ export type ExhaustedCause = "busy" | "open" | "refused" | "disabled" | "unserva
 /** What {@link Plan.next} offers: an attempt, a wait until a key frees up, or nothing left to try. */
 export type Step =
   | { kind: "attempt"; attempt: Attempt }
-  /** `busy`: a provider at its `max_in_flight` is waited for too, and may free up at any moment. */
-  | { kind: "wait"; waitMs: number; retryAfterMs: number; busy?: true }
+  /**
+   * `busy`: a provider at its `max_in_flight` is waited for too, and may free up at any moment.
+   * `modelOnly`: every key (or provider without keys) waited for is at its upstream's limit for this
+   * model alone (`Provider.rateLimitsPerModel`): it serves other models meanwhile.
+   */
+  | { kind: "wait"; waitMs: number; retryAfterMs: number; busy?: true; modelOnly?: true }
   | { kind: "exhausted"; cause: ExhaustedCause; reason: string; retryAfterMs?: number };
 
 /** What the router knows of a request before it is sent. */
@@ -186,6 +193,11 @@ export interface ProviderStatus {
   keys: ProviderKeyStatus[];
   /** A provider without keys: the models its upstream refused its own credential (403), while it does. */
   refusedModels?: ModelRefusal[];
+  /**
+   * A provider without keys whose upstream limits each model apart: the models a 429 keeps its own
+   * credential from, while it does.
+   */
+  cooledModels?: ModelRefusal[];
 }
 
 /**
@@ -201,6 +213,11 @@ export interface ProviderKeyStatus extends KeyStatus {
   breaker: BreakerState;
   /** The models its upstream refused it (403), while it does; it serves the others. */
   refusedModels?: ModelRefusal[];
+  /**
+   * Where the upstream limits each model apart: the models a 429 keeps it from, while it does (its
+   * `cooledUntil` is the whole key's); it serves the others.
+   */
+  cooledModels?: ModelRefusal[];
 }
 
 /** Why a key switched off at runtime is out of rotation; `relay status` shows such a key as plain "off". */
@@ -216,6 +233,11 @@ class _RouteState {
   readonly keyBreakers = new Map<ProviderKey, CircuitBreaker>();
   /** The models each key, or the provider's own credential (`undefined`) when it has no keys, was refused. */
   readonly refusals: ModelRefusals<ProviderKey | undefined>;
+  /**
+   * Where the upstream limits each model apart (`Provider.rateLimitsPerModel`): the models each key,
+   * or the provider's own credential, is at its rate limit for after a 429, as `pool` cools whole keys.
+   */
+  readonly cooledModels: ModelRefusals<ProviderKey | undefined>;
   limiter: ConcurrencyLimiter | undefined;
   // `route.prices` as a `models:` table resolves: its targets are places in `#priceList`.
   readonly #prices: ModelMap;
@@ -241,6 +263,7 @@ class _RouteState {
     });
     this.breaker = new CircuitBreaker(breakerOptions());
     this.refusals = new ModelRefusals({ now: options.now });
+    this.cooledModels = new ModelRefusals({ now: options.now });
     for (const key of route.keys) this.keyBreakers.set(key, new CircuitBreaker(breakerOptions(key)));
     this.limiter = route.maxInFlight === undefined
       ? undefined
@@ -266,6 +289,24 @@ class _RouteState {
   takeLoadFrom(before: _RouteState): void {
     this.#load = before.#load;
     if (before.route.maxInFlight === this.#route.maxInFlight) this.limiter = before.limiter;
+  }
+
+  /**
+   * Keeps the models `before`, this provider's state until a reload changed its config, had at their
+   * rate limits, for each key that stays (found by its secret) and for the provider's own credential,
+   * as the pool keeps a key's cooling: a reload must not forget an upstream's 429.
+   */
+  carryCooledModelsFrom(before: _RouteState): void {
+    if (before.cooledModels.empty) return;
+    const holders: [ProviderKey | undefined, ProviderKey | undefined][] = this.#route.keys.length === 0
+      ? [[undefined, undefined]]
+      : this.#route.keys.map((key) => [key, before.keyWithId(keyId(key))]);
+    for (const [holder, old] of holders) {
+      if (old === undefined && holder !== undefined) continue;
+      for (const { model, until } of before.cooledModels.list(old)) {
+        this.cooledModels.refuse(holder, model, until);
+      }
+    }
   }
 
   get route(): Route {
@@ -328,8 +369,13 @@ class _RouteState {
     const retryAt = this.breaker.retryAt;
     const refused = (holder: ProviderKey | undefined) => {
       const refusals = this.refusals.list(holder);
-      if (refusals.length === 0) return {};
-      return { refusedModels: refusals.map(({ model, until }) => ({ model, until: until + wallOffset })) };
+      const cooled = this.cooledModels.list(holder);
+      const onWallClock = (held: ModelRefusal[]) =>
+        held.map(({ model, until }) => ({ model, until: until + wallOffset }));
+      return {
+        ...(refusals.length === 0 ? {} : { refusedModels: onWallClock(refusals) }),
+        ...(cooled.length === 0 ? {} : { cooledModels: onWallClock(cooled) }),
+      };
     };
     return {
       name: provider.name,
@@ -435,6 +481,7 @@ export class Router {
       if (before) {
         state.takeLoadFrom(before);
         state.pool.carryOver(before.pool, (key) => before.keyWithId(keyId(key)));
+        state.carryCooledModelsFrom(before);
       }
       return state;
     });
@@ -499,6 +546,8 @@ export class Router {
       if (enabled) {
         state.closeBreakers();
         state.refusals.clearAll();
+        // Its own credential's switch, as a key's is its own: a key's cooling outlasts its provider's.
+        state.cooledModels.clear(undefined);
       }
       return {};
     }
@@ -508,6 +557,7 @@ export class Router {
       state.pool.enable(found);
       state.closeBreakers(found);
       state.refusals.clear(found);
+      state.cooledModels.clear(found);
     } else {
       state.pool.disable(found, SWITCHED_OFF);
     }
@@ -658,6 +708,8 @@ export class Plan {
     this.#ranking ??= this.#hooks.rank();
     const { order } = this.#ranking;
     let wait: { waitUntil: number; retryAfterMs: number } | undefined;
+    // Whether every wait offered is for this model alone (`rateLimitsPerModel`), as the client is told.
+    let modelOnly = true;
     const blocked: _Blocked[] = [];
     for (const candidate of this.#deferred.size === 0 ? order : this.#deferredLast(order)) {
       const { state, upstreamModel } = candidate;
@@ -694,7 +746,10 @@ export class Plan {
       }
       state.breaker.release(permit);
       slot();
-      if (picked.kind === "wait" && (!wait || picked.waitUntil < wait.waitUntil)) wait = picked;
+      if (picked.kind === "wait") {
+        if (!wait || picked.waitUntil < wait.waitUntil) wait = picked;
+        if (!picked.modelOnly) modelOnly = false;
+      }
       // Only a round without attempts ends the plan, and in one no key was tried: a provider left
       // without a key has them all failing or out of rotation.
       if (picked.kind === "none") {
@@ -725,8 +780,15 @@ export class Plan {
       // before a key's rate limit resets: the request looks again every second meanwhile.
       const busy = blocked.some(({ cause }) => cause === "busy");
       const waitMs = Math.max(0, wait.waitUntil - now);
-      if (!busy) return { kind: "wait", waitMs, retryAfterMs: wait.retryAfterMs };
-      return { kind: "wait", waitMs: Math.min(waitMs, BUSY_RETRY_MS), retryAfterMs: wait.retryAfterMs, busy };
+      const limits = modelOnly ? { modelOnly } as const : {};
+      if (!busy) return { kind: "wait", waitMs, retryAfterMs: wait.retryAfterMs, ...limits };
+      return {
+        kind: "wait",
+        waitMs: Math.min(waitMs, BUSY_RETRY_MS),
+        retryAfterMs: wait.retryAfterMs,
+        busy,
+        ...limits,
+      };
     }
     return _exhausted(blocked, now);
   }
@@ -739,7 +801,8 @@ export class Plan {
 
   /**
    * A key of `state` to try for `upstreamModel`; `openUntil` when keys were passed over for their open
-   * breakers, `refusedUntil` when for having been refused the model.
+   * breakers, `refusedUntil` when for having been refused the model. A wait is `modelOnly` when only
+   * keys at their limit for this model (`cooledModels`) are waited for.
    */
   #pickKey(state: _RouteState, upstreamModel: string | undefined):
     | {
@@ -748,9 +811,17 @@ export class Plan {
       reservation?: KeyReservation<ProviderKey>;
       keyPermit?: BreakerPermit;
     }
-    | { kind: "wait"; waitUntil: number; retryAfterMs: number }
+    | { kind: "wait"; waitUntil: number; retryAfterMs: number; modelOnly?: true }
     | { kind: "none"; openUntil?: number; refusedUntil?: number } {
-    if (state.route.keys.length === 0) return { kind: "attempt", key: undefined };
+    const now = this.#hooks.now;
+    const waitFor = (waitUntil: number) =>
+      ({ kind: "wait", waitUntil, retryAfterMs: Math.ceil(waitUntil - now()), modelOnly: true }) as const;
+    if (state.route.keys.length === 0) {
+      const cooledUntil = state.cooledModels.empty
+        ? undefined
+        : state.cooledModels.refusedUntil(undefined, upstreamModel);
+      return cooledUntil === undefined ? { kind: "attempt", key: undefined } : waitFor(cooledUntil);
+    }
     const exclude = new Set(this.#tried(state));
     let refusedUntil: number | undefined;
     if (!state.refusals.empty) {
@@ -761,6 +832,18 @@ export class Plan {
         refusedUntil = Math.min(refusedUntil ?? Infinity, until);
       }
     }
+    // A key at its limit for this model only is waited for as a cooling key is, unless it is out of
+    // rotation (refused the model, switched off) anyway.
+    let cooledUntil: number | undefined;
+    if (!state.cooledModels.empty) {
+      for (const key of state.route.keys) {
+        const until = state.cooledModels.refusedUntil(key, upstreamModel);
+        if (until === undefined || state.refusals.refusedUntil(key, upstreamModel) !== undefined) continue;
+        exclude.add(key);
+        if (state.pool.status(key).disabled !== undefined) continue;
+        cooledUntil = Math.min(cooledUntil ?? Infinity, until);
+      }
+    }
     let openUntil: number | undefined;
     for (;;) {
       const pick = state.pool.pick(this.#request.estimate, {
@@ -768,8 +851,14 @@ export class Plan {
         prefer: this.#ranking!.preferKey,
         uncounted: this.#request.uncounted,
       });
-      if (pick.kind === "none") return { kind: "none", openUntil, refusedUntil };
-      if (pick.kind !== "key") return pick;
+      if (pick.kind === "none") {
+        return cooledUntil === undefined ? { kind: "none", openUntil, refusedUntil } : waitFor(cooledUntil);
+      }
+      if (pick.kind === "wait") {
+        // Keys at their limit for every model are waited for too: the wait is not this model's alone.
+        if (cooledUntil === undefined || pick.waitUntil <= cooledUntil) return pick;
+        return { kind: "wait", waitUntil: cooledUntil, retryAfterMs: Math.ceil(cooledUntil - now()) };
+      }
       const keyBreaker = state.keyBreakers.get(pick.key)!;
       const keyPermit = keyBreaker.tryAcquire();
       if (keyPermit) return { kind: "attempt", key: pick.key, reservation: pick.reservation, keyPermit };
@@ -867,8 +956,12 @@ export class Plan {
       failed(decision) {
         // Nothing went upstream: the key gets its request and tokens back.
         end(decision.action === "skip_provider" ? "unsent" : { input: 0, output: 0 });
-        if (key && !uncounted && decision.coolKeyUntil !== undefined) {
-          state.pool.cool(key, decision.coolKeyUntil);
+        if (!uncounted && decision.coolKeyUntil !== undefined) {
+          // Where the upstream limits each model apart, its 429 says nothing of the key's other models:
+          // they go on, while this one waits as long as the whole key would have.
+          if (state.route.provider.rateLimitsPerModel && candidate.upstreamModel !== undefined) {
+            state.cooledModels.refuse(key, candidate.upstreamModel, decision.coolKeyUntil);
+          } else if (key) state.pool.cool(key, decision.coolKeyUntil);
         }
         if (key && decision.action === "disable_key") state.pool.disable(key, decision.reason);
         // Refused one model, a key (or a keyless provider) goes on serving the others. A count refused

@@ -442,11 +442,15 @@ async function _relay(
           // An upstream's own 429 (its rate-limit headers tell Claude Code a plan limit from a
           // throttle) says more than relay's summary of the wait.
           if (last?.response?.status === 429) break;
+          const model = fields?.model ?? "this request";
+          // Where upstreams limit each model apart (Bedrock, Vertex), the keys serve other models meanwhile.
+          const limited = step.modelOnly
+            ? `${model} is at its rate limit on every key and provider that serves it (their upstreams ` +
+              `limit each model apart; other models are served)`
+            : `every key that serves ${model} is at its rate limit`;
           throw new RelayError(
             429,
-            `every key that serves ${
-              fields?.model ?? "this request"
-            } is at its rate limit; the next frees up in ` +
+            `${limited}; the next frees up in ` +
               `${Math.ceil(step.retryAfterMs / 1000)} s (routing.max_wait is ${retry.maxWaitMs} ms)`,
             { "retry-after": String(Math.max(1, Math.ceil(step.retryAfterMs / 1000))) },
             "rate_limit_error",

@@ -74,13 +74,24 @@ export interface AdminStatus {
        * A relay of an earlier version does not say.
        */
       refused_models?: RefusedModel[];
+      /**
+       * Where the upstream limits each model apart (Bedrock, Vertex): the models a 429 put at their
+       * rate limit for it, and until when relay does not ask (its `cooling_until` is the whole key's);
+       * it serves others. Present only while one cools.
+       */
+      cooled_models?: RefusedModel[];
     }[];
     /** A provider without keys: the models its upstream refused its own credential (403). */
     refused_models?: RefusedModel[];
+    /** A provider without keys: the models a 429 put at their rate limit; present only while one cools. */
+    cooled_models?: RefusedModel[];
   }[];
 }
 
-/** An upstream model id a credential was refused (a 403), and when relay asks for it again. */
+/**
+ * An upstream model id a credential was refused (a 403), or is at its rate limit for (a 429, where the
+ * upstream limits each model apart), and when relay asks for it again.
+ */
 export interface RefusedModel {
   model: string;
   until: string | null;
@@ -222,9 +233,16 @@ function _provider(provider: ProviderStatus): AdminStatus["providers"][number] {
       cooling_until: _iso(key.cooledUntil),
       resets_at: _iso(key.resetAt),
       refused_models: _refused(key.refusedModels),
+      ..._cooled(key.cooledModels),
     })),
     refused_models: _refused(provider.refusedModels),
+    ..._cooled(provider.cooledModels),
   };
+}
+
+/** `cooled_models` only while a model cools: the status of a provider whose limits are per key stays as it was. */
+function _cooled(cooled: ProviderStatus["cooledModels"]): { cooled_models?: RefusedModel[] } {
+  return cooled === undefined ? {} : { cooled_models: _refused(cooled) };
 }
 
 function _refused(refusals: ProviderStatus["refusedModels"]): RefusedModel[] {

@@ -1,0 +1,68 @@
+/**
+ * relay with a Vertex upstream on its service account (no keys), end to end: Vertex's quotas are per
+ * model and region, so one model's 429 keeps the provider from that model only, and the others are
+ * still served.
+ */
+import assert from "node:assert/strict";
+import { sseChunks } from "../_helpers/fake_upstream.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
+import { loadGolden } from "../_helpers/golden.ts";
+import type { TestRelay } from "../_helpers/relay.ts";
+import { startVertexChain } from "../_helpers/vertex.ts";
+
+const MODELS = { "claude-busy": "claude-busy@20250929", "claude-fine": "claude-fine@20250929" };
+
+function post(relay: TestRelay, model: string) {
+  return fetch(`${relay.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+    body: JSON.stringify({
+      model,
+      max_tokens: 64,
+      stream: true,
+      messages: [{ role: "user", content: "hi" }],
+    }),
+  });
+}
+
+Deno.test("one model's 429 keeps a Vertex provider without keys from that model only, for a minute", async () => {
+  const clock = new FakeClock(1_000_000);
+  let busy = true;
+  const asked: string[] = [];
+  await using chain = await startVertexChain(async (recorded) => {
+    const model = Object.values(MODELS).find((id) => recorded.path.includes(`/models/${id}:`))!;
+    asked.push(model);
+    if (busy && model === MODELS["claude-busy"]) {
+      const error = {
+        code: 429,
+        message: "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model",
+        status: "RESOURCE_EXHAUSTED",
+      };
+      return Response.json({ error }, { status: 429 });
+    }
+    return sseChunks([await loadGolden("text")]);
+  }, { relay: { models: MODELS, keys: [], clock } });
+  const { relay } = chain;
+
+  const first = await post(relay, "claude-busy");
+  assert.equal(first.status, 429);
+  await first.body?.cancel();
+  const other = await post(relay, "claude-fine");
+  assert.equal(other.status, 200, "another model is still served");
+  await other.body?.cancel();
+
+  clock.advance(30_000);
+  const again = await post(relay, "claude-busy");
+  assert.equal(again.status, 429);
+  assert.equal(again.headers.get("retry-after"), "30");
+  const { error } = await again.json();
+  assert.equal(error.type, "rate_limit_error");
+  assert.match(error.message, /claude-busy.* at its rate limit/);
+  assert.deepEqual(asked, [MODELS["claude-busy"], MODELS["claude-fine"]], "not asked again meanwhile");
+
+  busy = false;
+  clock.advance(30_000);
+  const later = await post(relay, "claude-busy");
+  assert.equal(later.status, 200, "asked again once the minute is over");
+  await later.body?.cancel();
+});
