@@ -17,6 +17,7 @@ import {
   bedrockErrorAnswer,
   refusesCounting,
 } from "./bedrock_errors.ts";
+import { NEEDED_BETAS, withoutRefusedBetas } from "./bedrock_betas.ts";
 import { BoundedMap } from "./bounded_map.ts";
 import { peekAnswer } from "./error_peek.ts";
 import { credentialFor } from "./token_cache.ts";
@@ -41,6 +42,11 @@ export interface BedrockProviderOptions {
   fetch?: typeof fetch;
   /** The SigV4 clock; injected so tests can pin the signature. */
   now?: () => Date;
+  /**
+   * Told of a model that refused a beta flag, the first time, with the betas it then went without
+   * (`bedrock_betas.ts`): its requests go without them from then on, until the provider is built anew.
+   */
+  onBetasRefused?: (model: string, betas: string[]) => void;
 }
 
 /** Bedrock's name for the Messages API version; it goes in the body, not a header. */
@@ -64,6 +70,9 @@ const _COUNT_MAX_TOKENS = 1024;
 /** How many models one provider remembers Bedrock cannot count tokens for; the oldest is forgotten past it. */
 const _MAX_UNCOUNTABLE_MODELS = 256;
 
+/** How many models one provider remembers refused a beta flag; the oldest is forgotten past it. */
+const _MAX_BETALESS_MODELS = 256;
+
 const _EMPTY_STREAM: BedrockError = {
   status: 502,
   type: "api_error",
@@ -82,7 +91,14 @@ const _EMPTY_STREAM: BedrockError = {
  * #39865): the model id goes as configured. A count Bedrock refuses for the model ("The provided model
  * doesn't support counting tokens.") is unservable here, as on a provider without the route: the next
  * provider that has it counts, and when none does, the client gets the 404 that makes Claude Code count
- * through `/v1/messages`. The model is remembered, so its later counts are not sent.
+ * through `/v1/messages`. The model is remembered, so its later counts are not sent. CountTokens' `The
+ * provided model identifier is invalid.`, its answer for inference-profile ids InvokeModel takes, counts
+ * as such a refusal.
+ *
+ * Betas go as `keptBetas` leaves them, but Bedrock refuses a whole request for one the model has not
+ * taken up, and says `invalid beta flag` without naming it: such a 400 is answered by sending the request
+ * once more with only the betas it needs (`NEEDED_BETAS`), and a model that then gets past it is
+ * remembered, so its later requests go that way at once.
  *
  * @example
  * ```ts
@@ -98,6 +114,8 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
   const doFetch = options.fetch ?? fetch;
   // Each model Bedrock cannot count tokens for, with what it said.
   const uncountable = new BoundedMap<string, string>(_MAX_UNCOUNTABLE_MODELS);
+  // Each model that refused a beta flag: it gets only the betas a request needs (`NEEDED_BETAS`).
+  const betaless = new BoundedMap<string, true>(_MAX_BETALESS_MODELS);
 
   return {
     name: options.name,
@@ -121,18 +139,34 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
       const counting = operation === "count-tokens";
       const refused = counting ? uncountable.get(model) : undefined;
       if (refused !== undefined) throw _uncountable(options.name, model, refused);
-      const invokeBody = _invokeBody(request.body, request.headers.get("anthropic-beta"), counting);
-      const body = counting ? _countTokensBody(invokeBody) : invokeBody;
+      const { body: clientBody, headers: clientHeaders } = request;
+      const bodyWith = (onlyBetas?: readonly string[]) => {
+        const invoke = _invokeBody(clientBody, clientHeaders.get("anthropic-beta"), counting, onlyBetas);
+        return { ...invoke, bytes: counting ? _countTokensBody(invoke.bytes) : invoke.bytes };
+      };
       const url = `${base}/model/${_modelSegment(model)}/${operation}`;
-      const upstream = await doFetch(url, {
-        method: "POST",
-        headers: await _requestHeaders(options, url, body, key, request),
-        body,
-        signal: request.signal,
-        redirect: "manual",
-      });
+      const post = async (body: Uint8Array<ArrayBuffer>) =>
+        await doFetch(url, {
+          method: "POST",
+          headers: await _requestHeaders(options, url, body, key, request),
+          body,
+          signal: request.signal,
+          redirect: "manual",
+        });
+      const learnt = betaless.has(model);
+      let upstream = await post(bodyWith(learnt ? NEEDED_BETAS : undefined).bytes);
       // A stream's answer waits for its first frame (`_sseResponse`): first_byte's time, not connect's.
       request.onHeaders?.();
+      const fewer = !learnt && upstream.status === 400 ? bodyWith(NEEDED_BETAS) : undefined;
+      if (fewer && fewer.dropped.length > 0) {
+        // Sent once more under the same signal; a model it then gets past is remembered, and told once.
+        const retried = await withoutRefusedBetas(upstream, () => post(fewer.bytes));
+        upstream = retried.answer;
+        if (retried.resent && upstream.status !== 400 && !betaless.has(model)) {
+          betaless.set(model, true);
+          options.onBetasRefused?.(model, fewer.dropped);
+        }
+      }
       // Relay refuses a redirect itself, saying where it pointed: it is not Bedrock's error to reword.
       if (upstream.status >= 300 && upstream.status <= 399) return upstream;
       if (upstream.status < 200 || upstream.status > 299) {
@@ -163,32 +197,34 @@ function _modelSegment(modelId: string): string {
 /**
  * The client's bytes with `model` and `stream` removed (the URL says both), `anthropic_version` inserted
  * first and `anthropic_beta` holding the betas of both the `anthropic-beta` header and the body's own
- * `anthropic_beta` (a client written for Bedrock sends them there); every other byte is the client's, so
- * thinking signatures survive. A body to count gets a `max_tokens` when it has none (see
- * {@linkcode _countMaxTokens}).
+ * `anthropic_beta` (a client written for Bedrock sends them there), only those of `onlyBetas` when given
+ * (the others `dropped`); every other byte is the client's, so thinking signatures survive. A body to
+ * count gets a `max_tokens` when it has none (see {@linkcode _countMaxTokens}).
  */
 function _invokeBody(
   body: Uint8Array,
   betaHeader: string | null,
   counting: boolean,
-): Uint8Array<ArrayBuffer> {
-  return editTopLevelJson(body, {
+  onlyBetas?: readonly string[],
+): { bytes: Uint8Array<ArrayBuffer>; dropped: string[] } {
+  let dropped: string[] = [];
+  const bytes = editTopLevelJson(body, {
     remove: ["model", "stream"],
     set: { anthropic_version: _ANTHROPIC_VERSION },
     update: {
-      anthropic_beta: (inBody) => _bedrockBetas([...betaList(inBody), ...betaList(betaHeader)]),
+      anthropic_beta: (inBody) => {
+        const betas = keptBetas([...betaList(inBody), ...betaList(betaHeader)]);
+        if (onlyBetas) dropped = betas.filter((beta) => !onlyBetas.includes(beta));
+        const sent = onlyBetas ? betas.filter((beta) => onlyBetas.includes(beta)) : betas;
+        return sent.length > 0 ? sent : undefined;
+      },
       ...(counting && {
         max_tokens: (given: unknown, read: (name: string) => unknown) =>
           given ?? _countMaxTokens(read("thinking")),
       }),
     },
   });
-}
-
-/** The betas Bedrock takes, each once, in order; `undefined` when none is left, so none is sent. */
-function _bedrockBetas(betas: string[]): string[] | undefined {
-  const kept = keptBetas(betas);
-  return kept.length > 0 ? kept : undefined;
+  return { bytes, dropped };
 }
 
 /**

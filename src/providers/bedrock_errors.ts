@@ -83,15 +83,34 @@ export function bedrockErrorAnswer(response: Response): BedrockErrorAnswer {
 /**
  * Whether a CountTokens error says the model has no token counting at all, rather than that the request
  * is wrong: `The provided model doesn't support counting tokens.` (a ValidationException; quoted in
- * pydantic-ai#4001 and Boise-State-Development/agentcore-public-stack PR #430).
+ * pydantic-ai#4001 and Boise-State-Development/agentcore-public-stack PR #430), or `The provided model
+ * identifier is invalid.`, CountTokens' answer for inference-profile ids (`us.anthropic.…`) that
+ * InvokeModel takes (Portkey-AI/gateway#1436, #1437). Only a count's error means that: InvokeModel says
+ * the latter of a wrong id.
  *
  * @example
  * ```ts
  * refusesCounting("The provided model doesn't support counting tokens."); // true
+ * refusesCounting("The provided model identifier is invalid."); // true
  * ```
  */
 export function refusesCounting(message: string): boolean {
-  return /(?:doesn['’]t|does not) support counting tokens/i.test(message);
+  return /(?:doesn['’]t|does not) support counting tokens|model identifier is invalid/i.test(message);
+}
+
+/**
+ * Whether an error says a beta flag is refused: `invalid beta flag` (a ValidationException; quoted in
+ * CLIProxyAPI#4750, claude-code#30926, #56595), or a beta said to be invalid or not supported. A field
+ * refused by name (`context_management: Extra inputs are not permitted`) is not.
+ *
+ * @example
+ * ```ts
+ * refusesBetas("invalid beta flag"); // true
+ * refusesBetas("messages: Input should be a valid list"); // false
+ * ```
+ */
+export function refusesBetas(message: string): boolean {
+  return /beta/i.test(message) && /invalid|flag|not supported|unsupported/i.test(message);
 }
 
 /** The status and type `name` stands for; those of `status` when it stands for none. */

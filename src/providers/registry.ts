@@ -55,6 +55,7 @@ export function createProvider(config: ProviderConfig, environment: ProviderEnvi
             onRefreshFailed: _refreshFailed(name, environment),
           })
           : "api_key",
+        onBetasRefused: _betasRefused(name, environment),
       });
     case "vertex": {
       const credentialsFile = config.credentials_file ?? environment.env("GOOGLE_APPLICATION_CREDENTIALS");
@@ -71,13 +72,7 @@ export function createProvider(config: ProviderConfig, environment: ProviderEnvi
           tokenUrl: config.token_url,
           onRefreshFailed: _refreshFailed(name, environment),
         }),
-        onBetasRefused: (model, betas) =>
-          environment.logger?.info("betas refused", {
-            provider: name,
-            model,
-            betas: betas.join(","),
-            hint: "dropped from this model's requests until relay reloads",
-          }),
+        onBetasRefused: _betasRefused(name, environment),
       });
     }
     case "azure":
@@ -107,6 +102,20 @@ export function createProvider(config: ProviderConfig, environment: ProviderEnvi
         countsTokens: config.type !== "ollama",
       });
   }
+}
+
+/** Logs, once a model, the betas an upstream refused it, which its requests then go without. */
+function _betasRefused(
+  provider: string,
+  environment: ProviderEnvironment,
+): (model: string, betas: string[]) => void {
+  return (model, betas) =>
+    environment.logger?.info("betas refused", {
+      provider,
+      model,
+      betas: betas.join(","),
+      hint: "dropped from this model's requests until relay reloads",
+    });
 }
 
 /** Logs a provider's failed token refresh: its requests go on with the current token until it expires. */

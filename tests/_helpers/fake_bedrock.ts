@@ -309,6 +309,16 @@ export interface FakeBedrockOptions {
   apiKey?: string;
   /** The answer to a call that passed the checks; by default a golden text stream, a Message, 42 tokens. */
   answer?: (call: BedrockCall) => Response | Promise<Response>;
+  /**
+   * The betas the models take, when not all: a body with any other in `anthropic_beta` is refused as
+   * Bedrock refuses it, `400 ValidationException` "invalid beta flag", naming none (CLIProxyAPI#4750).
+   */
+  acceptedBetas?: readonly string[];
+  /**
+   * Whether CountTokens refuses inference-profile ids (`us.anthropic.…`), with "The provided model
+   * identifier is invalid." (Portkey-AI/gateway#1436), while InvokeModel takes them.
+   */
+  countsOnlyBaseModels?: boolean;
 }
 
 export interface FakeBedrock extends FakeUpstream {
@@ -352,9 +362,13 @@ async function _handle(options: FakeBedrockOptions, recorded: RecordedRequest, c
     const wrapper = JSON.parse(new TextDecoder().decode(recorded.body));
     invokeBody = Uint8Array.fromBase64(wrapper?.input?.invokeModel?.body ?? "");
   }
-  const bodyProblem = _invokeBodyProblem(invokeBody);
+  const bodyProblem = _invokeBodyProblem(invokeBody) ?? _betaProblem(options, invokeBody);
   if (bodyProblem) return bedrockError(400, "ValidationException", bodyProblem);
   const call = { operation, modelId: decodeURIComponent(route[1]), invokeBody, recorded };
+  const profile = /^[a-z-]+\.anthropic\./.test(call.modelId);
+  if (options.countsOnlyBaseModels && operation === "count-tokens" && profile) {
+    return bedrockError(400, "ValidationException", "The provided model identifier is invalid.");
+  }
   calls.push(call);
   return options.answer ? await options.answer(call) : await _defaultAnswer(call);
 }
@@ -396,6 +410,14 @@ function _invokeBodyProblem(bytes: Uint8Array): string | undefined {
     return "Malformed input request: anthropic_beta must be an array of strings";
   }
   return undefined;
+}
+
+function _betaProblem(options: FakeBedrockOptions, bytes: Uint8Array): string | undefined {
+  if (!options.acceptedBetas) return undefined;
+  const betas: unknown[] = JSON.parse(new TextDecoder().decode(bytes)).anthropic_beta ?? [];
+  return betas.every((beta) => options.acceptedBetas!.includes(beta as string))
+    ? undefined
+    : "invalid beta flag";
 }
 
 async function _defaultAnswer(call: BedrockCall): Promise<Response> {

@@ -15,6 +15,7 @@ import {
   eventStreamResponse,
   exceptionFrame,
   type FakeBedrock,
+  type FakeBedrockOptions,
   goldenFrames,
   sseEvents,
   startFakeBedrock,
@@ -44,14 +45,21 @@ interface Setup {
 
 /**
  * A fake Bedrock and relay in front of it; the provider signs with `signWith` or uses the API key, and
- * relay waits on it as `timeouts` say (the test defaults otherwise).
+ * relay waits on it as `timeouts` say (the test defaults otherwise). `refusing` sets what the fake refuses.
  */
 function setup(
   answer?: (call: BedrockCall) => Response | Promise<Response>,
   signWith: AwsCredentials | "api_key" = CREDENTIALS,
   timeouts?: Partial<UpstreamTimeouts>,
+  refusing: Pick<FakeBedrockOptions, "acceptedBetas" | "countsOnlyBaseModels"> = {},
 ): Setup {
-  const bedrock = startFakeBedrock({ region: REGION, credentials: CREDENTIALS, apiKey: API_KEY, answer });
+  const bedrock = startFakeBedrock({
+    region: REGION,
+    credentials: CREDENTIALS,
+    apiKey: API_KEY,
+    answer,
+    ...refusing,
+  });
   const provider = createBedrockProvider({
     name: "bedrock",
     region: REGION,
@@ -69,13 +77,18 @@ function setup(
   };
 }
 
-function post(relay: TestRelay, path: string, body: Record<string, unknown>) {
+function post(
+  relay: TestRelay,
+  path: string,
+  body: Record<string, unknown>,
+  betas = "claude-code-20250219,oauth-2025-04-20",
+) {
   return fetch(`${relay.url}${path}?beta=true`, {
     method: "POST",
     headers: {
       "content-type": "application/json",
       "anthropic-version": "2023-06-01",
-      "anthropic-beta": "claude-code-20250219,oauth-2025-04-20",
+      "anthropic-beta": betas,
     },
     body: JSON.stringify(body),
   });
@@ -177,6 +190,18 @@ Deno.test("count_tokens goes through CountTokens and answers input_tokens", asyn
   });
 });
 
+/** Counts `ASK`'s tokens twice through `relay`, each a 404 `not_found_error` whose message matches. */
+async function assertCountRefusedTwice(relay: Parameters<typeof post>[0], message: RegExp): Promise<void> {
+  const { max_tokens: _, ...counted } = ASK;
+  for (let i = 0; i < 2; i++) {
+    const response = await post(relay, "/v1/messages/count_tokens", counted);
+    assert.equal(response.status, 404);
+    const { error } = await response.json();
+    assert.equal(error.type, "not_found_error");
+    assert.match(error.message, message);
+  }
+}
+
 Deno.test("count_tokens of a model Bedrock cannot count is a 404 not_found_error, so Claude Code counts otherwise", async () => {
   const refusal = "The provided model doesn't support counting tokens.";
   await using env = setup((call) =>
@@ -184,21 +209,45 @@ Deno.test("count_tokens of a model Bedrock cannot count is a 404 not_found_error
       ? bedrockError(400, "ValidationException", refusal)
       : Response.json(MESSAGE_ANSWER)
   );
-  const { max_tokens: _, ...counted } = ASK;
-  for (let i = 0; i < 2; i++) {
-    const response = await post(env.relay, "/v1/messages/count_tokens", counted);
-    assert.equal(response.status, 404);
-    const { error } = await response.json();
-    assert.equal(error.type, "not_found_error");
-    assert.match(
-      error.message,
-      /cannot count tokens for model "eu\.anthropic\.claude-sonnet-4-5-20250929-v1:0"/,
-    );
-  }
+  await assertCountRefusedTwice(
+    env.relay,
+    /cannot count tokens for model "eu\.anthropic\.claude-sonnet-4-5-20250929-v1:0"/,
+  );
   assert.equal(env.bedrock.calls.length, 1, "the refusal is remembered");
   const response = await post(env.relay, "/v1/messages", ASK);
   assert.equal(response.status, 200, "the model still answers");
   await response.body?.cancel();
+});
+
+Deno.test("count_tokens of an inference profile CountTokens calls an invalid identifier is a 404, so Claude Code counts otherwise", async () => {
+  await using env = setup(undefined, CREDENTIALS, undefined, { countsOnlyBaseModels: true });
+  await assertCountRefusedTwice(env.relay, /model identifier is invalid/);
+  assert.equal(env.bedrock.requests.length, 1, "the refusal is remembered");
+  const response = await post(env.relay, "/v1/messages", ASK);
+  assert.equal(response.status, 200, "InvokeModel takes the profile");
+  await response.body?.cancel();
+});
+
+Deno.test("a beta flag Bedrock refuses costs one more round trip, once per model; a [1m] model keeps its context beta", async () => {
+  await using env = setup(undefined, CREDENTIALS, undefined, { acceptedBetas: ["context-1m-2025-08-07"] });
+  const betas = (call: BedrockCall) => JSON.parse(_decoder.decode(call.invokeBody)).anthropic_beta;
+  const streamed = await post(env.relay, "/v1/messages", { ...ASK, stream: true });
+  assert.equal(streamed.status, 200);
+  assert.equal(streamed.headers.get("content-type"), "text/event-stream");
+  assert.deepEqual(new Uint8Array(await streamed.arrayBuffer()), await loadGolden("text"));
+  assert.equal(env.bedrock.requests.length, 2, "refused once, then sent without the betas");
+  assert.equal(betas(env.bedrock.calls[0]), undefined);
+
+  const response = await post(env.relay, "/v1/messages", ASK);
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  assert.equal(env.bedrock.requests.length, 3, "the model is known to go without them");
+
+  const wide = await post(env.relay, "/v1/messages", { ...ASK, model: "claude-sonnet-4-5[1m]" });
+  assert.equal(wide.status, 200);
+  await wide.body?.cancel();
+  assert.equal(env.bedrock.requests.length, 4);
+  assert.deepEqual(betas(env.bedrock.calls[2]), ["context-1m-2025-08-07"], "the window it asked for");
 });
 
 Deno.test("throttling before the stream starts is a 429 rate_limit_error, as HTTP or as a first frame", async () => {
@@ -224,10 +273,11 @@ Deno.test("an error answer goes on with its status at once, its body following a
         status: 400,
         headers: { "content-type": "application/json", "x-amzn-errortype": "ValidationException" },
       });
-    // Were the body read before answering, relay would wait on it for first_byte, then answer 504.
+    // Were the body read before answering, relay would wait on it for first_byte, then answer 504. A
+    // 400 to a request with betas Bedrock could go without is read so far, for a refusal of one: none here.
     await using env = setup(answer, CREDENTIALS, { firstByte: 5_000 });
     body.push('{"message":"Input is too long');
-    const response = await post(env.relay, "/v1/messages", { ...ASK, stream });
+    const response = await post(env.relay, "/v1/messages", { ...ASK, stream }, "oauth-2025-04-20");
     assert.equal(response.status, 400, `stream: ${stream}`);
     body.push(' for requested model."}');
     body.end();

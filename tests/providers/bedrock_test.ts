@@ -494,8 +494,9 @@ Deno.test("an error answer is returned at once, its body read only as the answer
         },
       })
     );
-    // Read inside `send`, the body would fall under relay's wait for an answer (timeouts.first_byte).
-    const sent = bedrock.send(request(), undefined);
+    // Read inside `send`, the body would fall under relay's wait for an answer (timeouts.first_byte). A
+    // 400 to a request with betas it could go without is looked into for a refusal of one; this has none.
+    const sent = bedrock.send(request({ headers: new Headers() }), undefined);
     const first = await Promise.race([
       sent.then(() => "answered"),
       upstream.whenRead().then(() => "body read"),
@@ -679,4 +680,176 @@ Deno.test("a count's 400 that is no request error is answered at once, its body 
     type: "error",
     error: { type: "rate_limit_error", message: "Rate exceeded" },
   });
+});
+
+/** A Bedrock provider whose fetch answers in turn, recording each request and the signal it went with. */
+function answering(
+  answer: (sent: Request) => Response,
+  onBetasRefused?: (model: string, betas: string[]) => void,
+) {
+  const sent: Request[] = [];
+  const signals: (AbortSignal | null | undefined)[] = [];
+  const bedrock = createBedrockProvider({
+    name: "bedrock",
+    region: "us-east-1",
+    credentials: CREDENTIALS,
+    now: () => NOW,
+    fetch: (input, init) => {
+      const request = new Request(input, init);
+      sent.push(request);
+      signals.push(init?.signal);
+      return Promise.resolve(answer(request));
+    },
+    onBetasRefused,
+  });
+  return { bedrock, sent, signals };
+}
+
+const INVALID_BETA = () => bedrockError(400, "ValidationException", "invalid beta flag");
+const CLAUDE_CODE_BETAS = "claude-code-20250219,interleaved-thinking-2025-05-14,redact-thinking-2026-02-12," +
+  "oauth-2025-04-20,context-1m-2025-08-07";
+const BETA_BODY = '{"model":"m", "max_tokens":5,"anthropic_beta":["token-efficient-tools-2026-03-28"],' +
+  '"messages":[{"role":"user","content":"hi"}]}';
+
+Deno.test("a 400 refusing a beta flag is sent once more with only the context beta, and the model goes so from then on", async () => {
+  const refusals: [string, string[]][] = [];
+  const answers = [INVALID_BETA(), Response.json({ id: "m1" })];
+  const { bedrock, sent, signals } = answering(
+    () => answers.shift() ?? Response.json({ id: "later" }),
+    (model, betas) => void refusals.push([model, betas]),
+  );
+  const ask = (init: Partial<Omit<ProviderRequest, "body">> = {}) =>
+    request({
+      headers: new Headers({ "anthropic-beta": CLAUDE_CODE_BETAS }),
+      stream: false,
+      body: BETA_BODY,
+      ...init,
+    });
+  let headersIn = 0;
+  const first = ask({ onHeaders: () => headersIn++ });
+  const response = await bedrock.send(first, undefined);
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), { id: "m1" });
+  assert.equal(sent.length, 2);
+  assert.equal(headersIn, 1, "the second round trip waits as for a first byte, not a connection");
+  assert.equal(signals[1], first.signal, "under the request's own signal");
+  assert.equal(
+    await sent[1].clone().text(),
+    '{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"anthropic_beta":["context-1m-2025-08-07"],' +
+      '"messages":[{"role":"user","content":"hi"}]}',
+    "the client's bytes, with no beta but the context window's",
+  );
+  assert.equal(sent[1].headers.get("authorization"), await expectedAuthorization(sent[1]), "signed anew");
+  const dropped = [
+    "token-efficient-tools-2026-03-28",
+    "claude-code-20250219",
+    "interleaved-thinking-2025-05-14",
+    "redact-thinking-2026-02-12",
+  ];
+  assert.deepEqual(refusals, [[MODEL, dropped]]);
+
+  assert.equal((await bedrock.send(ask(), undefined)).status, 200);
+  assert.equal(sent.length, 3, "a model known to refuse betas costs no second round trip");
+  assert.deepEqual(JSON.parse(await sent[2].clone().text()).anthropic_beta, ["context-1m-2025-08-07"]);
+  await bedrock.send(ask({ path: "/v1/messages/count_tokens" }), undefined);
+  assert.equal(sent.length, 4);
+  const counted = JSON.parse(await sent[3].clone().text()).input.invokeModel.body;
+  assert.deepEqual(JSON.parse(_decoder.decode(Uint8Array.fromBase64(counted))).anthropic_beta, [
+    "context-1m-2025-08-07",
+  ]);
+  assert.equal(refusals.length, 1, "told once");
+
+  await bedrock.send(ask({ upstreamModel: ARN }), undefined);
+  assert.deepEqual(
+    JSON.parse(await sent[4].clone().text()).anthropic_beta,
+    [...dropped, "context-1m-2025-08-07"],
+    "another model's are sent",
+  );
+});
+
+Deno.test("a [1m] model keeps the context beta relay added when resent, and a second refusal reaches the client", async () => {
+  const refusals: string[][] = [];
+  const { bedrock, sent } = answering(INVALID_BETA, (_, betas) => void refusals.push(betas));
+  const ask = () =>
+    request({
+      headers: new Headers({ "anthropic-beta": "claude-code-20250219,context-1m-2025-08-07" }),
+      model: "claude-sonnet-4-5[1m]",
+      stream: false,
+      body: '{"model":"m","max_tokens":5}',
+    });
+  for (let i = 1; i <= 2; i++) {
+    const response = await bedrock.send(ask(), undefined);
+    assert.equal(response.status, 400);
+    assert.deepEqual((await json(response)).error, {
+      type: "invalid_request_error",
+      message: "invalid beta flag",
+    });
+    assert.equal(sent.length, 2 * i, "once more each time, as nothing was learnt");
+  }
+  assert.deepEqual(JSON.parse(await sent[1].clone().text()).anthropic_beta, ["context-1m-2025-08-07"]);
+  assert.deepEqual(refusals, []);
+
+  const answers = [INVALID_BETA(), Response.json({ id: "m1" })];
+  const learnt: string[][] = [];
+  const learning = answering(
+    () => answers.shift() ?? Response.json({}),
+    (_, betas) => void learnt.push(betas),
+  );
+  assert.equal((await learning.bedrock.send(ask(), undefined)).status, 200);
+  assert.deepEqual(learnt, [["claude-code-20250219"]]);
+  await learning.bedrock.send(ask(), undefined);
+  assert.equal(learning.sent.length, 3);
+  assert.deepEqual(JSON.parse(await learning.sent[2].clone().text()).anthropic_beta, [
+    "context-1m-2025-08-07",
+  ]);
+});
+
+Deno.test("only a 400 refusing a beta flag, to a request with a beta to drop, is sent again", async () => {
+  const refusals: string[][] = [];
+  const cases: [string, string | undefined, number][] = [
+    ["invalid beta flag", CLAUDE_CODE_BETAS, 2],
+    ["context_management: Extra inputs are not permitted", CLAUDE_CODE_BETAS, 1],
+    ["anthropic_beta: Input should be a valid list", CLAUDE_CODE_BETAS, 1],
+    ["invalid beta flag", "oauth-2025-04-20", 1],
+    ["invalid beta flag", undefined, 1],
+  ];
+  for (const [message, betas, sends] of cases) {
+    const { bedrock, sent } = answering(
+      () => bedrockError(400, "ValidationException", message),
+      (_, dropped) => void refusals.push(dropped),
+    );
+    const headers = new Headers(betas === undefined ? {} : { "anthropic-beta": betas });
+    const response = await bedrock.send(request({ headers, stream: false }), undefined);
+    assert.equal(response.status, 400, message);
+    assert.equal((await json(response)).error.message, message);
+    assert.equal(sent.length, sends, `${message} with ${betas}`);
+  }
+  const { bedrock, sent } = answering(() => bedrockError(429, "ThrottlingException", "invalid beta flag"));
+  await (await bedrock.send(request({ stream: false }), undefined)).body?.cancel();
+  assert.equal(sent.length, 1, "only a request's error is looked into");
+  assert.deepEqual(refusals, []);
+});
+
+Deno.test("CountTokens' 'model identifier is invalid' is a refusal to count; InvokeModel's stays a 400", async () => {
+  const invalid = "The provided model identifier is invalid.";
+  const { bedrock, sent } = answering(() => bedrockError(400, "ValidationException", invalid));
+  const count = () =>
+    request({
+      path: "/v1/messages/count_tokens",
+      stream: false,
+      headers: new Headers(),
+      upstreamModel: MODEL,
+    });
+  for (let i = 0; i < 2; i++) {
+    await assert.rejects(
+      bedrock.send(count(), undefined),
+      (error: unknown) =>
+        error instanceof UnservableError && error.status === 404 &&
+        error.message === `Bedrock provider bedrock cannot count tokens for model "${MODEL}": ${invalid}`,
+    );
+  }
+  assert.equal(sent.length, 1, "remembered");
+  const response = await bedrock.send(request({ stream: false }), undefined);
+  assert.equal(response.status, 400);
+  assert.deepEqual((await json(response)).error, { type: "invalid_request_error", message: invalid });
 });

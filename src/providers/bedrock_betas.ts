@@ -1,0 +1,39 @@
+/**
+ * Bedrock's refusals of beta flags. Bedrock refuses a whole request, `400 ValidationException` "invalid
+ * beta flag", for one beta the model has not taken up (claude-code#30926, #56595, #21676; CLIProxyAPI#4750;
+ * Opus 4.7 takes none but interleaved thinking, claude-code#49370, #49648), and Claude Code sends new
+ * betas every release, past the first-party ones relay drops (`FIRST_PARTY_ONLY_BETAS`); no client retries a 400. Unlike Vertex's,
+ * Bedrock's message names no flag, so the request goes once more with only the betas it needs, and the
+ * model is remembered as one that takes no others.
+ */
+import { CONTEXT_1M_BETA } from "../routing/model_map.ts";
+import { bedrockErrorAnswer, refusesBetas } from "./bedrock_errors.ts";
+import { peekAnswer } from "./error_peek.ts";
+
+/**
+ * The betas a resend keeps when the request carries them: the 1M-context beta (relay adds it for a model
+ * named with `[1m]`; Claude Code may send it itself), as without it the model would serve a smaller window
+ * and say nothing of it. Any other beta is a feature the client may ask for and Bedrock may not have; the
+ * body's own fields that need one (`context_management`) are refused without it, by name, and that 400
+ * goes to the client.
+ */
+export const NEEDED_BETAS: readonly string[] = [CONTEXT_1M_BETA];
+
+/**
+ * Bedrock's answer to a request sent with betas it could go without: when it is a 400 refusing a beta
+ * flag, the request goes once more as `resend` sends it, and its answer is `answer`, `resent` true;
+ * otherwise the answer itself, whole. Only a 400 that is a request's error is looked into, and only its
+ * first 16 KiB (`peekAnswer`).
+ */
+export async function withoutRefusedBetas(
+  upstream: Response,
+  resend: () => Promise<Response>,
+): Promise<{ answer: Response; resent: boolean }> {
+  if (upstream.status !== 400) return { answer: upstream, resent: false };
+  const error = bedrockErrorAnswer(upstream);
+  if (error.type !== "invalid_request_error") return { answer: upstream, resent: false };
+  const { text, answer } = await peekAnswer(upstream);
+  if (!refusesBetas(error.messageIn(text))) return { answer, resent: false };
+  await answer.body?.cancel().catch(() => {});
+  return { answer: await resend(), resent: true };
+}
