@@ -16,7 +16,8 @@ import { asJsonObject, type JsonObject, parseJsonObject } from "../util/json.ts"
 import type { Logger } from "../util/logger.ts";
 import { maskSecretsInLine } from "../util/mask.ts";
 import type { AwsCredentials, AwsCredentialSource } from "./aws_credentials.ts";
-import { type IssuedToken, TokenCache } from "./token_cache.ts";
+import { type IssuedToken, refusedForGood, TokenCache } from "./token_cache.ts";
+import { CredentialError } from "./types.ts";
 
 /** An SSO profile's settings, as the config file gives them (aws_credentials.ts finds them). */
 export interface AwsSsoProfile {
@@ -183,9 +184,11 @@ export class AwsSsoCredentials implements AwsCredentialSource {
       throw _loginError(this.#profile, `the SSO portal refused the login: ${answer.reason}`);
     }
     if (!answer.ok) {
-      throw new Error(
+      // A 403 (the role taken away) lasts until someone grants it again; a 429 or a 5xx passes.
+      throw new CredentialError(
         `AWS profile "${this.#profile.profile}": GetRoleCredentials (${url}) for role ${roleName} in ` +
           `account ${accountId} answered ${answer.status}: ${answer.reason}`,
+        refusedForGood(answer.status),
       );
     }
     const role = asJsonObject(answer.body?.roleCredentials);
@@ -220,7 +223,7 @@ export class AwsSsoCredentials implements AwsCredentialSource {
         this.#refreshRetryAt = this.#now() + _LOGIN_REFRESH_RETRY_MS;
         this.#refreshError = error;
         if (login.expiresAt <= this.#now()) {
-          throw this.#expired(login, `refreshing it failed: ${errorMessage(error)}`);
+          throw this.#expired(login, `refreshing it failed: ${errorMessage(error)}`, _permanent(error));
         }
         this.#warn("AWS SSO login refresh failed", {
           error: errorMessage(error),
@@ -231,11 +234,18 @@ export class AwsSsoCredentials implements AwsCredentialSource {
       }
     }
     if (login.expiresAt > now) return login.accessToken;
-    throw this.#expired(login, why ?? `refreshing it failed: ${errorMessage(this.#refreshError)}`);
+    if (why !== undefined) throw this.#expired(login, why, true);
+    const error = this.#refreshError;
+    throw this.#expired(login, `refreshing it failed: ${errorMessage(error)}`, _permanent(error));
   }
 
-  #expired(login: _Login, why: string): Error {
-    return _loginError(this.#profile, `the SSO login expired at ${_iso(login.expiresAt)} and ${why}`);
+  /**
+   * The error for a login that has expired; `permanent` unless the refresh that could renew it failed
+   * for the OIDC endpoint's own trouble (down, slow), which the next refresh may get past.
+   */
+  #expired(login: _Login, why: string, permanent: boolean): CredentialError {
+    const expired = `the SSO login expired at ${_iso(login.expiresAt)} and ${why}`;
+    return _loginError(this.#profile, expired, permanent);
   }
 
   /** The cached login; a failure says to run `aws sso login`, naming no local path (clients see it). */
@@ -279,7 +289,11 @@ export class AwsSsoCredentials implements AwsCredentialSource {
       body: JSON.stringify({ clientId, clientSecret, grantType: "refresh_token", refreshToken }),
     }, [clientSecret, refreshToken]);
     if (!answer.ok) {
-      throw new Error(`SSO OIDC CreateToken (${url}) answered ${answer.status}: ${answer.reason}`);
+      // An InvalidGrantException (the refresh token revoked or spent) stands until the next login.
+      throw new CredentialError(
+        `SSO OIDC CreateToken (${url}) answered ${answer.status}: ${answer.reason}`,
+        refusedForGood(answer.status),
+      );
     }
     const { accessToken, expiresIn } = answer.body ?? {};
     if (!_isText(accessToken) || typeof expiresIn !== "number" || !(expiresIn > 0)) {
@@ -355,7 +369,7 @@ function _readLogin(
   } catch (error) {
     // The reason of a failed read names the file too.
     const why = showPath ? ` ${path}: ${errorMessage(error)}` : "";
-    throw new Error(`AWS profile "${profile.profile}": cannot read its SSO cache file${why}`);
+    throw new CredentialError(`AWS profile "${profile.profile}": cannot read its SSO cache file${why}`, true);
   }
   if (text === undefined) {
     throw _loginError(profile, `no SSO login is cached${showPath ? ` (${path} does not exist)` : ""}`);
@@ -367,6 +381,11 @@ function _readLogin(
     throw _loginError(profile, `${file} holds no SSO login (accessToken and expiresAt)`);
   }
   return { accessToken: fields.accessToken, expiresAt, fields };
+}
+
+/** Whether `error` says asking again cannot help ({@linkcode CredentialError}); anything else may pass. */
+function _permanent(error: unknown): boolean {
+  return error instanceof CredentialError && error.permanent;
 }
 
 /** Why a login cannot be refreshed; `undefined` when it can. */
@@ -381,10 +400,14 @@ function _whyNotRefreshable(login: _Login, now: number): string | undefined {
   return undefined;
 }
 
-/** What ended a login relay cannot go on with, and the command that starts a new one. */
-function _loginError(profile: AwsSsoProfile, why: string): Error {
-  return new Error(
+/**
+ * What ended a login relay cannot go on with, and the command that starts a new one: permanent (a
+ * person has to run it) unless said otherwise.
+ */
+function _loginError(profile: AwsSsoProfile, why: string, permanent = true): CredentialError {
+  return new CredentialError(
     `AWS profile "${profile.profile}": ${why}; run \`aws sso login --profile ${profile.profile}\``,
+    permanent,
   );
 }
 

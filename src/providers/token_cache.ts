@@ -6,7 +6,7 @@
  * by a clock that was off) is dropped at once rather than served until it would expire.
  */
 import { parseJsonObject } from "../util/json.ts";
-import type { ProviderRequest } from "./types.ts";
+import { CredentialError, type ProviderRequest } from "./types.ts";
 import { maskSecret, maskSecretsInLine } from "../util/mask.ts";
 import { errorMessage } from "../util/error_message.ts";
 
@@ -155,10 +155,11 @@ function _untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined):
 /**
  * Sends a request with the source's token and, when the upstream answers 401, once more with a fresh
  * one: a token can be revoked or refused long before it expires. A second 401 is the upstream's answer
- * (the credential itself is wrong) and is returned as is. A failure to get a token is thrown as
- * `{authName} failed: {reason}`; once the request's `signal` aborts, the wait for one ends with its
- * reason, as `fetch` does, so a slow token endpoint holds no request whose client has left. The wait is
- * told to the request's `onCredential`, and each token, before it is sent, to its `onSecret`.
+ * (the credential itself is wrong) and is returned as is. A failure to get a token is thrown as a
+ * {@linkcode CredentialError}, `{authName} failed: {reason}`; once the request's `signal` aborts, the
+ * wait for one ends with its reason, as `fetch` does, so a slow token endpoint holds no request whose
+ * client has left. The wait is told to the request's `onCredential`, and each token, before it is sent,
+ * to its `onSecret`.
  *
  * @example
  * ```ts
@@ -196,9 +197,10 @@ async function _tokenFrom(
 
 /**
  * Waits for the credential a request is sent with: the wait is told to the request's `onCredential`, so
- * a deadline that passes meanwhile is named as the credential's; a failure is thrown as
- * `{authName} failed: {reason}`, or as the request's abort reason once it is over. Telling the credential
- * to `onSecret` is the caller's: only it knows which part of `T` is secret.
+ * a deadline that passes meanwhile is named as the credential's; a failure is thrown as a
+ * {@linkcode CredentialError}, `{authName} failed: {reason}`, permanent when what `get` threw was, or as
+ * the request's abort reason once it is over. Telling the credential to `onSecret` is the caller's: only
+ * it knows which part of `T` is secret.
  *
  * @example
  * ```ts
@@ -215,7 +217,8 @@ export async function credentialFor<T>(
     return await get(signal);
   } catch (error) {
     if (signal.aborted) throw signal.reason;
-    throw new Error(`${authName} failed: ${errorMessage(error)}`);
+    const permanent = error instanceof CredentialError && error.permanent;
+    throw new CredentialError(`${authName} failed: ${errorMessage(error)}`, permanent);
   } finally {
     onCredential?.(false);
   }
@@ -232,7 +235,9 @@ export interface AccessTokenRequestOptions {
  * Asks an OAuth 2.0 token endpoint for an access token (RFC 6749 §4.4, RFC 7523 §2.1): a
  * form-encoded POST, answered by `{"access_token": ..., "expires_in": seconds}`. Errors name the
  * endpoint and its OAuth error, never the form, which holds the credential. A redirect is an error, not
- * followed: following it would send the form, credential and all, wherever it points.
+ * followed: following it would send the form, credential and all, wherever it points. A refusal
+ * ({@linkcode refusedForGood}: `invalid_grant`, `invalid_client`, ...) and a redirect are thrown as a
+ * permanent {@linkcode CredentialError}: asking again with the same credential gets the same answer.
  *
  * @example
  * ```ts
@@ -273,8 +278,10 @@ export async function requestAccessToken(
   if (status < 200 || status > 299) {
     // An endpoint, or a proxy before it, may quote the form back, credential and all.
     const shown = _withoutSecrets(text, form);
-    throw new Error(
-      `token endpoint ${url} answered ${status}: ${_oauthError(parseJsonObject(shown)) ?? _excerpt(shown)}`,
+    const refusal = parseJsonObject(shown);
+    throw new CredentialError(
+      `token endpoint ${url} answered ${status}: ${_oauthError(refusal) ?? _excerpt(shown)}`,
+      refusedForGood(status) && !_TRANSIENT_OAUTH_ERRORS.has(String(refusal?.error)),
     );
   }
   const answer = parseJsonObject(text);
@@ -293,13 +300,32 @@ function _redirected(
   status: number,
   location: string | null,
   form: Record<string, string>,
-): Error {
+): CredentialError {
   const where = location ? ` to ${_withoutSecrets(location, form)}` : "";
-  return new Error(
+  return new CredentialError(
     `token endpoint ${url} redirected (${status})${where}; relay does not follow a token endpoint's ` +
       "redirects, which would resend the credential: set the token URL to where it points, if you trust it",
+    true,
   );
 }
+
+/**
+ * Whether a credential endpoint's error status says it refuses the credential as it stands (400
+ * `invalid_grant`, 401 `invalid_client`, 403): any 4xx but 408 and 429, which say to come back later.
+ * A 5xx, or no answer, is the endpoint's own trouble, which passes.
+ *
+ * @example
+ * ```ts
+ * refusedForGood(400); // true
+ * refusedForGood(429); // false
+ * ```
+ */
+export function refusedForGood(status: number): boolean {
+  return status >= 400 && status <= 499 && status !== 408 && status !== 429;
+}
+
+/** OAuth errors (RFC 6749 §4.1.2.1) that say the trouble passes, whatever status they come with. */
+const _TRANSIENT_OAUTH_ERRORS = new Set(["temporarily_unavailable", "server_error"]);
 
 /** Form fields that hold a credential: Entra's client secret, Google's signed assertion. */
 const _SECRET_FIELDS = ["client_secret", "assertion"];

@@ -109,6 +109,25 @@ export class UnservableError extends Error {
   }
 }
 
+/**
+ * Thrown by an adapter that could not get the credential it sends with (an access token, an AWS role's
+ * keys), before anything was sent. `permanent` when only a person can mend it (a key or secret the token
+ * endpoint refuses, an SSO login that has ended, a credentials file relay cannot read): relay still
+ * fails over, since another provider may be set up right, but a client told of it is told not to send
+ * again, which would fail the same way. A token endpoint that is down or slow is not permanent.
+ *
+ * @example
+ * ```ts
+ * throw new CredentialError(`Vertex auth failed: ${reason}`, true);
+ * ```
+ */
+export class CredentialError extends Error {
+  constructor(message: string, readonly permanent: boolean) {
+    super(message);
+    this.name = "CredentialError";
+  }
+}
+
 /** An upstream as the core sees it. */
 export interface Provider {
   readonly name: string;

@@ -6,6 +6,11 @@ import { type RateLimitSnapshot, readRateLimitHeaders } from "./rate_limit_heade
 export type UpstreamOutcome =
   /** The connection failed or broke before the response started. */
   | { kind: "network"; error: unknown }
+  /**
+   * The adapter could not get the credential it sends with (`CredentialError`): a token endpoint that
+   * refused it or is down, an SSO login that ended. Nothing was sent upstream.
+   */
+  | { kind: "credentials"; error: unknown }
   /** No response, or no first body byte, within the deadline. */
   | { kind: "timeout" }
   /** The upstream answered with this status. */
@@ -96,6 +101,7 @@ export const MODEL_REFUSAL_MS = 5 * 60_000;
  * | outcome                                    | action              | breaker  | key                    |
  * | ------------------------------------------ | ------------------- | -------- | ---------------------- |
  * | network error, timeout before first byte   | retry_next_provider | counts   |                        |
+ * | no credential to send (CredentialError)    | retry_next_provider | counts   |                        |
  * | relay out of file descriptors (EMFILE)     | retry_next_provider | no       |                        |
  * | 408, 5xx, 529                              | retry_next_provider | counts   |                        |
  * | 429                                        | retry_next_key      | no       | cooled to reset (**)   |
@@ -104,6 +110,12 @@ export const MODEL_REFUSAL_MS = 5 * 60_000;
  * | other 4xx (400, 404, 413, ...)             | return              | no       |                        |
  * | 408, 429, 5xx with `x-should-retry: false` | return              | as above | as above               |
  * | other 4xx with `x-should-retry: true`      | retry_next_provider | no       |                        |
+ *
+ * A credential relay could not get fails the provider as a network error would, whether or not asking
+ * again can help: another provider may be set up right, and the breaker keeps a provider whose key was
+ * refused from costing every request a token request, a backoff and an attempt, while its half-open
+ * probes find the key mended without a reload. Its log reason says `credentials:`; whether the client
+ * may send again is relay's to tell (`CredentialError.permanent`), as no status carries it.
  *
  * An `error` event before `message_start` counts as the status its `error.type` comes with over HTTP
  * (`overloaded_error` as 529, `rate_limit_error` as 429, an unknown type as 500).
@@ -158,6 +170,12 @@ export function classifyFailure(
       const reason = `network error: ${errorMessage(outcome.error)}`;
       // relay could not open a socket: its own trouble, which says nothing of the provider or the key,
       // and would open the breakers of every provider it tried while it lasts.
+      const countsForBreaker = !outOfFileDescriptors(outcome.error);
+      return { action: "retry_next_provider", countsForBreaker, reason };
+    }
+    case "credentials": {
+      const reason = `credentials: ${errorMessage(outcome.error)}`;
+      // A token request that failed for want of file descriptors is relay's trouble, as above.
       const countsForBreaker = !outOfFileDescriptors(outcome.error);
       return { action: "retry_next_provider", countsForBreaker, reason };
     }

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type { Admission, ClientRegistry } from "../ledger/clients.ts";
 import type { LedgerEntry, LedgerSink, RecordOptions } from "../ledger/entry.ts";
 import {
+  CredentialError,
   type ProviderKey,
   type ProviderRequest,
   UnservableError,
@@ -13,6 +14,7 @@ import { type ConcurrencyLimiter, OverloadedError } from "../routing/concurrency
 import { classifyFailure, type FailureDecision, type UpstreamOutcome } from "../routing/failure.ts";
 import { contextBeta } from "../routing/model_map.ts";
 import { readRateLimitHeaders } from "../routing/rate_limit_headers.ts";
+import { statusForErrorType } from "../routing/error_status.ts";
 import {
   type Attempt,
   BUSY_RETRY_MS,
@@ -40,13 +42,13 @@ import { realTimers, type Timers } from "../util/timers.ts";
 import { costlierAsks, inspectMessagesBody, messagesFields, readBody } from "./body.ts";
 import { BodyBudget, type BodyHold } from "./body_budget.ts";
 import { BodyLog } from "./body_log.ts";
-import { type AnthropicErrorType, RelayError } from "./errors.ts";
+import { type AnthropicErrorType, errorEnvelope, RelayError } from "./errors.ts";
 import { logRequest } from "./events.ts";
 import { headersForUpstream, responseForClient, undecodedEncoding } from "./headers.ts";
 import { graceOverError, type InFlight } from "./in_flight.ts";
 import type { RelayEnv } from "./request_id.ts";
 import { errorMessage } from "../util/error_message.ts";
-import { hasMediaType } from "../util/headers.ts";
+import { copyHeaders, hasMediaType, WITHOUT_LENGTH } from "../util/headers.ts";
 
 /** How hard relay tries before it gives a client the upstream's failure. */
 export interface RetryOptions {
@@ -860,7 +862,7 @@ async function _try(
       return {
         kind: "failed",
         outcome: { kind: "stream_error", errorType, headers: response.headers },
-        response: new Response(concatBytes(head.chunks), response),
+        response: _asErrorAnswer(response, errorType, message),
         headers: response.headers,
         error,
         credentials,
@@ -878,12 +880,34 @@ async function _try(
       attempt.abandoned();
       throw new _ClientGone();
     }
+    if (error instanceof CredentialError) {
+      // Still a 502: a 401 would tell the client its own key is bad. One only a person can mend (a
+      // refused key, an ended SSO login) tells it not to send again, which would fail the same way.
+      const headers = error.permanent ? { "x-should-retry": "false" } : undefined;
+      const failure = new RelayError(
+        502,
+        `upstream ${route.provider.name} failed: ${error.message}`,
+        headers,
+      );
+      return { kind: "failed", outcome: { kind: "credentials", error }, error: failure, credentials };
+    }
     const failure = _upstreamFailure(error, route);
     const outcome: UpstreamOutcome = failure.status === 504
       ? { kind: "timeout" }
       : { kind: "network", error };
     return { kind: "failed", outcome, error: failure, credentials };
   }
+}
+
+/**
+ * An error event before the answer, as the HTTP error it stands for (`overloaded_error` a 529), should it
+ * be passed on: nothing of the stream has gone out, and a client retries by status (the SDKs, Claude
+ * Code), where an `event: error` in a 200 is an error without one. The upstream's headers go with it.
+ */
+function _asErrorAnswer(response: Response, errorType: AnthropicErrorType, message: string): Response {
+  const headers = copyHeaders(response.headers, WITHOUT_LENGTH);
+  headers.set("content-type", "application/json");
+  return Response.json(errorEnvelope(errorType, message), { status: statusForErrorType(errorType), headers });
 }
 
 /** A failed attempt whose answer relay cannot pass on: as good as a connection that broke. */

@@ -7,6 +7,7 @@ import {
   ssoLoginProblem,
 } from "../../src/providers/aws_sso.ts";
 import { systemEnvironment } from "../../src/providers/registry.ts";
+import { CredentialError } from "../../src/providers/types.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import {
   SSO_ACCOUNT,
@@ -429,4 +430,51 @@ Deno.test("AwsSsoCredentials reads the expiresAt the AWS CLI v1 wrote, with UTC 
   );
   assert.deepEqual(await env.source.credentials(), env.sso.issued[0]);
   assert.equal(env.sso.calls.createToken, 0);
+});
+
+/** What a failure says of retrying: `permanent`, `passing`, or `no CredentialError`. */
+async function verdictOf(credentials: Promise<unknown>): Promise<string> {
+  const error = await credentials.then(() => assert.fail("resolved"), (error) => error);
+  if (!(error instanceof CredentialError)) return `no CredentialError: ${error}`;
+  return error.permanent ? "permanent" : "passing";
+}
+
+Deno.test("AwsSsoCredentials throws what needs `aws sso login` as permanent, an SSO endpoint's own trouble as passing", async () => {
+  await using env = await setup();
+  const other = new AwsSsoCredentials({ ...DEV, accountId: "444455556666" }, {
+    env: (name) => env.env[name as keyof typeof env.env],
+    readFile: systemEnvironment.readFile,
+    now: env.clock.now,
+  });
+  /** The source over the same login, its SSO endpoints answering `status` to every call. */
+  const failing = (status: number, readFile = systemEnvironment.readFile) =>
+    new AwsSsoCredentials(DEV, {
+      env: (name) => env.env[name as keyof typeof env.env],
+      readFile,
+      now: env.clock.now,
+      fetch: () => Promise.resolve(Response.json({ message: "failed" }, { status })),
+    });
+
+  assert.equal(await verdictOf(env.source.credentials()), "permanent", "no login cached");
+  await writeSsoLogin(env.home, { accessToken: LOGIN_TOKEN, expiresAt: T0 + 8 * HOUR });
+  assert.equal(await verdictOf(other.credentials()), "permanent", "the role not granted (403)");
+  assert.equal(await verdictOf(failing(500).credentials()), "passing", "GetRoleCredentials fails (500)");
+  assert.equal(await verdictOf(failing(429).credentials()), "passing", "GetRoleCredentials throttled");
+  const unreadable = () => {
+    throw new Deno.errors.PermissionDenied("Permission denied (os error 13)");
+  };
+  assert.equal(await verdictOf(failing(200, unreadable).credentials()), "permanent", "the cache unreadable");
+
+  await writeSsoLogin(env.home, { accessToken: "signed-out-0123456789abcdef", expiresAt: T0 + 8 * HOUR });
+  assert.equal(await verdictOf(env.source.credentials()), "permanent", "the portal refuses the login (401)");
+
+  await writeSsoLogin(env.home, { accessToken: "expired-0123456789abcdef", expiresAt: T0 - 1 });
+  assert.equal(await verdictOf(env.source.credentials()), "permanent", "expired, no refresh token");
+  await writeExpiredLogin(env.home);
+  env.sso.refreshToken = "another-refresh-token";
+  assert.equal(await verdictOf(env.source.credentials()), "permanent", "the refresh refused (400)");
+  const oidcDown = failing(503);
+  assert.equal(await verdictOf(oidcDown.credentials()), "passing", "expired, the refresh failed (503)");
+  // Asked again within the refresh's 30 s pause, which ends with no call: still the same verdict.
+  assert.equal(await verdictOf(oidcDown.credentials()), "passing", "expired, the refresh paused");
 });

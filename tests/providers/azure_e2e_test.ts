@@ -142,6 +142,8 @@ Deno.test("a refused Entra secret becomes a 502 that says why, without the secre
 
   const response = await postMessages(relay);
   assert.equal(response.status, 502);
+  // A secret only a person can set right: the client is told not to send again.
+  assert.equal(response.headers.get("x-should-retry"), "false");
   const { error } = await response.json();
   assert.equal(
     error.message,

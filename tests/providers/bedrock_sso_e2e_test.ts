@@ -177,6 +177,8 @@ Deno.test("a Bedrock request on an SSO login that has expired for good gets an e
   await using env = await setup(Date.now, { expiresAt: Date.now() - HOUR }, fromConfig);
   const response = await post(env.relay, ASK);
   assert.equal(response.status, 502);
+  // Only `aws sso login` mends it: the client is told not to send again.
+  assert.equal(response.headers.get("x-should-retry"), "false");
   const body = await response.json();
   assert.equal(body.type, "error");
   assert.match(
@@ -194,6 +196,7 @@ Deno.test("a Bedrock request with no SSO login cached is told to log in, and no 
   await Deno.remove(join(env.home, ".aws", "sso"), { recursive: true });
   const response = await post(env.relay, ASK);
   assert.equal(response.status, 502);
+  assert.equal(response.headers.get("x-should-retry"), "false");
   const body = await response.json();
   assert.equal(
     body.error.message,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { entraClientCredentialsTokens } from "../../src/providers/entra_auth.ts";
+import { CredentialError } from "../../src/providers/types.ts";
 import { startFakeOAuth } from "../_helpers/fake_oauth.ts";
 
 const APP = { tenantId: "contoso.onmicrosoft.com", clientId: "11111111-2222-3333-4444-555555555555" };
@@ -72,6 +73,8 @@ Deno.test("entraClientCredentialsTokens reports a refused secret without repeati
       error.message,
       `token endpoint ${oauth.url} answered 401: invalid_client: AADSTS7000215: Invalid client secret provided.`,
     );
+    // Asking again with the same secret cannot help: a person has to set the right one.
+    assert.ok(error instanceof CredentialError && error.permanent);
     return true;
   });
   await oauth.close();

@@ -6,6 +6,7 @@ import {
   sendWithToken,
   TokenCache,
 } from "../../src/providers/token_cache.ts";
+import { CredentialError } from "../../src/providers/types.ts";
 import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
 
 const HOUR = 3_600_000;
@@ -479,5 +480,57 @@ Deno.test("requestAccessToken refuses a redirect, so the credential never reache
     assert.deepEqual(elsewhere.requests, []);
   } finally {
     await Promise.all([endpoint.close(), elsewhere.close()]);
+  }
+});
+
+/** What a credential failure says of retrying: `permanent`, `passing`, or `no CredentialError`. */
+function verdict(error: unknown): string {
+  if (!(error instanceof CredentialError)) return "no CredentialError";
+  return error.permanent ? "permanent" : "passing";
+}
+
+Deno.test("requestAccessToken throws a refused credential as permanent, the endpoint's own trouble as passing", async () => {
+  const refusal = (status: number, error: string) => () =>
+    Response.json({ error, error_description: "as the endpoint says" }, { status });
+  const cases: [string, () => Response, string][] = [
+    ["Google's broken key", refusal(400, "invalid_grant"), "permanent"],
+    ["Entra's wrong secret", refusal(401, "invalid_client"), "permanent"],
+    ["Entra's app not in the tenant", refusal(400, "unauthorized_client"), "permanent"],
+    ["a proxy's refusal", () => new Response("<html>Forbidden</html>", { status: 403 }), "permanent"],
+    [
+      "a redirect",
+      () => new Response(null, { status: 302, headers: { location: "https://x/" } }),
+      "permanent",
+    ],
+    ["an endpoint that asks for a pause", refusal(400, "temporarily_unavailable"), "passing"],
+    ["a throttle", refusal(429, "too_many_requests"), "passing"],
+    ["a request timeout", () => new Response("", { status: 408 }), "passing"],
+    ["an endpoint that fails", () => new Response("oops", { status: 500 }), "passing"],
+    ["an endpoint that is down", () => new Response("", { status: 503 }), "passing"],
+  ];
+  for (const [what, answer, expected] of cases) {
+    const endpoint = recordingFetch(answer);
+    const error = await requestAccessToken("https://login.example/token", FORM, { fetch: endpoint.fetch })
+      .then(() => assert.fail("resolved"), (error) => error);
+    assert.equal(verdict(error), expected, what);
+  }
+  const refused: typeof fetch = () => Promise.reject(new TypeError("connection refused"));
+  const unreachable = await requestAccessToken("https://login.example/token", FORM, { fetch: refused })
+    .then(() => assert.fail("resolved"), (error) => error);
+  assert.notEqual(verdict(unreachable), "permanent");
+});
+
+Deno.test("sendWithToken throws a CredentialError, permanent only when what the token source threw was", async () => {
+  const cases: [Error, string][] = [
+    [new CredentialError("token endpoint answered 400: invalid_grant", true), "permanent"],
+    [new CredentialError("token endpoint answered 503: (empty body)", false), "passing"],
+    [new Error("token endpoint failed: connection refused"), "passing"],
+  ];
+  for (const [thrown, expected] of cases) {
+    const cache = new TokenCache(() => Promise.reject(thrown));
+    const error = await sendWithToken(cache, "Test auth", { signal: GOING_ON }, () => assert.fail("sent"))
+      .then(() => assert.fail("resolved"), (error) => error);
+    assert.equal(error.message, `Test auth failed: ${thrown.message}`);
+    assert.equal(verdict(error), expected, thrown.message);
   }
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { CredentialError } from "../../src/providers/types.ts";
 import { classifyFailure, MODEL_REFUSAL_MS, type UpstreamOutcome } from "../../src/routing/failure.ts";
 
 const NOW = 1_000_000;
@@ -22,6 +23,25 @@ Deno.test("classifyFailure sends network failures and timeouts to the next provi
     countsForBreaker: true,
     reason: "no first byte in time",
   });
+});
+
+Deno.test("classifyFailure names a credential relay could not get as such, failing over and counting it", () => {
+  const error = new CredentialError(
+    "Vertex auth failed: token endpoint https://oauth2.googleapis.com/token answered 400: invalid_grant: " +
+      "Invalid JWT Signature.",
+    true,
+  );
+  assert.deepEqual(classifyFailure({ kind: "credentials", error }, NOW, NOW), {
+    action: "retry_next_provider",
+    countsForBreaker: true,
+    reason: `credentials: ${error.message}`,
+  });
+  const emfile = new CredentialError(
+    "Vertex auth failed: token endpoint https://oauth2.googleapis.com/token failed: fetch failed: " +
+      "tcp open error: Too many open files (os error 24)",
+    false,
+  );
+  assert.equal(classifyFailure({ kind: "credentials", error: emfile }, NOW, NOW).countsForBreaker, false);
 });
 
 Deno.test("classifyFailure fails an attempt relay could not make for want of file descriptors, counting it against no one", () => {

@@ -82,18 +82,26 @@ Deno.test("an error event quoting the token, before the answer or in it, is mask
     sseEvent("error", { type: "error", error: { type: "api_error", message: `token ${token} refused` } });
   const start = messageStartEvent("msg_1", { input_tokens: 3, output_tokens: 1 });
   const cases = [
-    // Before the answer: the attempt failed, and its answer is passed on as it came.
+    // Before the answer: the attempt failed, and its error is passed on as the HTTP error it stands for.
     {
       events: (token: string) => [quoting(token)],
+      answer: JSON.stringify({
+        type: "error",
+        error: { type: "api_error", message: `token ${MASKED} refused` },
+      }),
       logged: { error: `upstream vertex failed: token ${MASKED} refused` },
     },
     // In it: the answer failed midway.
-    { events: (token: string) => [start, quoting(token)], logged: { message: `token ${MASKED} refused` } },
+    {
+      events: (token: string) => [start, quoting(token)],
+      answer: [start, quoting(MASKED)].join(""),
+      logged: { message: `token ${MASKED} refused` },
+    },
   ];
-  for (const { events, logged } of cases) {
+  for (const { events, answer, logged } of cases) {
     await using chain = await startKeylessVertexChain((token) => sseChunks(events(token)));
     const response = await postMessage(chain.relay.url);
-    assert.equal(await response.text(), events(MASKED).join(""));
+    assert.equal(await response.text(), answer);
     const log = await chain.relay.nextRequestLog();
     for (const [field, text] of Object.entries(logged)) assert.equal(log[field], text);
     assertNotLogged(chain.relay);

@@ -664,13 +664,21 @@ Deno.test("an upstream's error answer passed on whole is logged as upstream_erro
   await upstream.close();
 });
 
-Deno.test("an error event before the answer, passed on, is logged with the upstream's message", async () => {
+Deno.test("an error event before the answer, passed on, is the HTTP error it stands for, logged with its message", async () => {
   const event =
     'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
-  const upstream = startFakeUpstream(() => sseChunks([event]));
+  const upstream = startFakeUpstream(() =>
+    sseChunks([event], { headers: { "request-id": "req_upstream_1" } })
+  );
   await using relay = startTestRelay({ upstreamUrl: upstream.url });
   const response = await post(`${relay.url}/v1/messages`, MESSAGES);
-  assert.equal(await response.text(), event);
+  assert.equal(response.status, 529, "a client retries by status, as it would Anthropic's own 529");
+  assert.equal(response.headers.get("content-type"), "application/json");
+  assert.equal(response.headers.get("request-id"), "req_upstream_1", "the upstream's headers go with it");
+  assert.deepEqual(await response.json(), {
+    type: "error",
+    error: { type: "overloaded_error", message: "Overloaded" },
+  });
   const log = await relay.nextRequestLog();
   assert.deepEqual([log.outcome, log.error], ["upstream_error", "upstream upstream failed: Overloaded"]);
   await upstream.close();

@@ -1,0 +1,132 @@
+/**
+ * A provider whose credential relay cannot get (Vertex behind a token endpoint that refuses its service
+ * account's key, or is down), over real HTTP: what the client is told, whether it may send again, what
+ * the log says, and that relay still fails over to a provider that is set up right.
+ */
+import assert from "node:assert/strict";
+import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
+import { googleServiceAccountTokens } from "../../src/providers/google_auth.ts";
+import { ModelMap } from "../../src/routing/model_map.ts";
+import type { Route } from "../../src/routing/router.ts";
+import { makeServiceAccount, type TestServiceAccount } from "../_helpers/fake_oauth.ts";
+import { type FakeUpstream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { startTestRelay, TEST_TIMEOUTS, type TestRelay } from "../_helpers/relay.ts";
+import { testVertexProvider } from "../_helpers/vertex.ts";
+
+const BODY = '{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}';
+
+/** Google's answer to an assertion signed with a key it no longer knows (a deleted or rotated key). */
+const INVALID_GRANT = () =>
+  Response.json({ error: "invalid_grant", error_description: "Invalid JWT Signature." }, { status: 400 });
+/** A token endpoint that fails on its side. */
+const BROKEN = () => Response.json({ error: "internal_failure" }, { status: 500 });
+
+/** A fake token endpoint answering `answer`, a fake Vertex behind it, and the route relay has to them. */
+interface VertexBehindTokens extends AsyncDisposable {
+  route: Route;
+  tokenEndpoint: FakeUpstream;
+  vertex: FakeUpstream;
+}
+
+async function vertexBehind(answer: () => Response): Promise<VertexBehindTokens> {
+  const account: TestServiceAccount = await makeServiceAccount();
+  const tokenEndpoint = startFakeUpstream(answer);
+  const vertex = startFakeUpstream();
+  const tokens = googleServiceAccountTokens({
+    credentialsFile: account.file,
+    tokenUrl: `${tokenEndpoint.url}/token`,
+  });
+  return {
+    route: {
+      provider: testVertexProvider(vertex.url, tokens),
+      keys: [],
+      timeouts: TEST_TIMEOUTS,
+      models: new ModelMap(undefined),
+    },
+    tokenEndpoint,
+    vertex,
+    async [Symbol.asyncDispose]() {
+      await Promise.all([tokenEndpoint.close(), vertex.close()]);
+      await account[Symbol.asyncDispose]();
+    },
+  };
+}
+
+function post(relay: TestRelay): Promise<Response> {
+  return fetch(`${relay.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: BODY,
+  });
+}
+
+Deno.test("a key the token endpoint refuses is a 502 the client is told not to retry, logged as credentials", async () => {
+  await using chain = await vertexBehind(INVALID_GRANT);
+  await using relay = startTestRelay({ routes: [chain.route] });
+
+  const response = await post(relay);
+  // A 401 would tell Claude Code its own key is bad; `x-should-retry: false` stops its 10 retries.
+  assert.equal(response.status, 502);
+  assert.equal(response.headers.get("x-should-retry"), "false");
+  const { error } = await response.json();
+  assert.equal(error.type, "api_error");
+  const refused = `Vertex auth failed: token endpoint ${chain.tokenEndpoint.url}/token answered 400: ` +
+    "invalid_grant: Invalid JWT Signature.";
+  assert.equal(error.message, `upstream vertex failed: ${refused}`);
+  const failed = await relay.logged("attempt failed");
+  assert.equal(failed.reason, `credentials: ${refused}`);
+  assert.equal(chain.vertex.requests.length, 0);
+});
+
+Deno.test("a token endpoint that fails on its side stays a 502 the client may retry", async () => {
+  await using chain = await vertexBehind(BROKEN);
+  await using relay = startTestRelay({ routes: [chain.route] });
+
+  const response = await post(relay);
+  assert.equal(response.status, 502);
+  assert.equal(response.headers.get("x-should-retry"), null);
+  const { error } = await response.json();
+  assert.match(
+    error.message,
+    /^upstream vertex failed: Vertex auth failed: token endpoint .* answered 500: /,
+  );
+  const failed = await relay.logged("attempt failed");
+  assert.match(String(failed.reason), /^credentials: Vertex auth failed: token endpoint .* answered 500: /);
+});
+
+Deno.test("a refused key fails over to the next provider and counts against its own provider's breaker", async () => {
+  await using chain = await vertexBehind(INVALID_GRANT);
+  const anthropic = startFakeUpstream();
+  await using relay = startTestRelay({
+    routes: [chain.route, {
+      provider: createAnthropicProvider({
+        name: "anthropic",
+        type: "anthropic",
+        baseUrl: anthropic.url,
+        authHeader: "x-api-key",
+      }),
+      keys: [{ secret: "sk-ant-api03-fallback-key-00000000", label: "sk-ant-...0000" }],
+      timeouts: TEST_TIMEOUTS,
+      models: new ModelMap(undefined),
+    }],
+    retry: { maxAttempts: 2 },
+    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 } },
+  });
+
+  const first = await post(relay);
+  assert.equal(first.status, 200, "another provider may be set up right");
+  assert.equal(first.headers.get("x-should-retry"), null);
+  await first.arrayBuffer();
+  const failed = await relay.logged("attempt failed");
+  assert.equal(failed.provider, "vertex");
+  assert.equal(failed.next, "retry_next_provider");
+  assert.match(String(failed.reason), /^credentials: Vertex auth failed: .* invalid_grant/);
+
+  // Vertex's breaker opened on the refusal: the next request costs no token request and goes on at once.
+  const second = await post(relay);
+  assert.equal(second.status, 200);
+  await second.arrayBuffer();
+  assert.equal(chain.tokenEndpoint.requests.length, 1);
+  assert.equal(anthropic.requests.length, 2);
+  await anthropic.close();
+});
