@@ -58,13 +58,29 @@ export function tokenCount(value: unknown): number | undefined {
 
 const _NO_EVENTS: readonly SseEvent[] = [];
 
+/** The events of an Anthropic stream. */
+const _EVENT_NAMES = [
+  "content_block_delta",
+  "content_block_start",
+  "content_block_stop",
+  "message_start",
+  "message_delta",
+  "message_stop",
+  "ping",
+  "error",
+];
+const _EVENT_TYPES: ReadonlySet<unknown> = new Set(_EVENT_NAMES);
 /**
- * An Anthropic stream event's `type` in its data, found without parsing it: the first `"type"` key whose
- * value names one. Neither a block's or delta's own `type` (`text_delta`, `message`) nor a quoted `"type"`
- * inside a string (its quotes escaped) can match, so the key may come anywhere, as a gateway orders them.
+ * An Anthropic stream event's `type` when it is its data's first key, as Anthropic and most gateways write
+ * it: read without parsing the data. Only the first key: a nested object can hold an event's name too (a
+ * tool's input `{"type":"error"}`), and taken for the event's it would fail or end a whole answer.
  */
-const _EVENT_TYPE =
-  /"type"\s*:\s*"(content_block_delta|content_block_start|content_block_stop|message_start|message_delta|message_stop|ping|error)"/;
+const _FIRST_EVENT_TYPE = new RegExp(`^\\s*\\{\\s*"type"\\s*:\\s*"(${_EVENT_NAMES.join("|")})"`);
+/**
+ * Whether data names an Anthropic event anywhere: only such data, whose `type` comes after other keys (a
+ * gateway that sorts them), is parsed for it, so a data-only stream of anything else costs no parsing.
+ */
+const _ANY_EVENT_TYPE = new RegExp(`"type"\\s*:\\s*"(?:${_EVENT_NAMES.join("|")})"`);
 
 /** JSON bodies up to this size are kept whole and parsed for their `usage`. */
 const _MAX_JSON_BYTES = 4 * 1024 * 1024;
@@ -131,7 +147,8 @@ export class UsageTap {
    * @param estimated Called when the usage {@linkcode detail} gives is partly relay's estimate
    * (`UsageFallback.estimated`).
    * @param estimatedInput The request's input tokens as relay estimated them (`UsageFallback.inputTokens`),
-   * counted for a stream that never reports its own; 0 when not given.
+   * counted, less the cache reads and writes it reports, for a stream that never reports its own; 0 when
+   * not given.
    */
   constructor(
     sse: boolean,
@@ -227,7 +244,8 @@ export class UsageTap {
    * The usage reported so far, cache reads and writes apart; `undefined` when the answer named none. A
    * stream without its `message_delta` yet counts what `unreported` gives, when it gives anything, and
    * otherwise at least the output its content deltas wrote, as relay estimates it, telling `estimated`.
-   * A stream that began but counted no input anywhere counts `estimatedInput`, telling `estimated` too.
+   * A stream that began but counted no input anywhere counts `estimatedInput` less its cache reads and
+   * writes, telling `estimated` too.
    */
   detail(): UsageDetail | undefined {
     let estimating = false;
@@ -244,7 +262,11 @@ export class UsageTap {
     // A gateway's `message_start` may leave its `usage` out or null, and no later event count the input:
     // billed all the same, it is relay's estimate of the request, as for an OpenAI upstream that counts none.
     const inputUnreported = this.#started && this.#input === undefined;
-    const input = inputUnreported ? this.#estimatedInput ?? 0 : this.#input;
+    // relay's estimate is of the whole prompt; the part the stream counted as cache reads and writes is
+    // billed as such, and counted again as input it would be paid for twice.
+    const input = inputUnreported
+      ? Math.max(0, (this.#estimatedInput ?? 0) - this.#cacheRead - this.#cacheWrite)
+      : this.#input;
     if (input === undefined && output === undefined) return undefined;
     if (estimating || inputUnreported) this.#estimated?.();
     return {
@@ -314,9 +336,22 @@ export class UsageTap {
   }
 }
 
-/** The Anthropic event an unnamed SSE event's data says it is; `undefined` when it says none. */
+/**
+ * The Anthropic event an unnamed SSE event's data says it is, by its top-level `type` (as relay's
+ * translator reads it); `undefined` when it says none, or is no JSON.
+ */
 function _typeOf(data: string): string | undefined {
-  return _EVENT_TYPE.exec(data)?.[1];
+  const first = _FIRST_EVENT_TYPE.exec(data);
+  if (first) return first[1];
+  if (!_ANY_EVENT_TYPE.test(data)) return undefined;
+  let type: unknown;
+  try {
+    const parsed: unknown = JSON.parse(data);
+    type = isJsonObject(parsed) ? parsed.type : undefined;
+  } catch {
+    return undefined;
+  }
+  return _EVENT_TYPES.has(type) ? type as string : undefined;
 }
 
 /**

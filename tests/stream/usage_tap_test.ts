@@ -486,7 +486,7 @@ Deno.test("UsageTap reads a stream without event: lines by its data's type, in a
 });
 
 /** `bytes` with its `message_start`'s usage set to `usage`, or left out when `undefined`. */
-function withStartUsage(bytes: Uint8Array, usage: null | undefined): Uint8Array {
+function withStartUsage(bytes: Uint8Array, usage: Record<string, unknown> | null | undefined): Uint8Array {
   const text = new TextDecoder().decode(bytes);
   const changed = text.replace(/^data: (\{"type":"message_start"[^\n]*)/m, (_, json: string) => {
     const data = JSON.parse(json);
@@ -541,4 +541,73 @@ Deno.test("UsageTap counts relay's input estimate for a stream whose message_sta
   const pings = new UsageTap(true, undefined, () => estimated++, 900);
   pings.observe(new TextEncoder().encode('event: ping\ndata: {"type": "ping"}\n\n'));
   assert.deepEqual([pings.detail(), estimated], [undefined, 0]);
+});
+
+/** Every event's data of `bytes` with its own `type` after its other keys, as some gateways write it. */
+function typeLast(bytes: Uint8Array): Uint8Array {
+  // By LF alone, as in keysSorted: the goldens' JSON holds raw line and paragraph separators.
+  const lines = new TextDecoder().decode(bytes).split("\n");
+  const moved = lines.map((line) => {
+    if (!line.startsWith("data: ")) return line;
+    const { type, ...rest } = JSON.parse(line.slice("data: ".length));
+    return `data: ${JSON.stringify({ ...rest, type })}`;
+  });
+  return new TextEncoder().encode(moved.join("\n"));
+}
+
+/** The tool_use golden with its tool's input given whole in its block's start, as `input`. */
+async function toolInputAtStart(input: unknown): Promise<Uint8Array> {
+  const text = new TextDecoder().decode(await loadGolden("tool_use"));
+  const changed = text.replace('"input":{}', `"input":${JSON.stringify(input)}`);
+  assert.notEqual(changed, text);
+  return new TextEncoder().encode(changed);
+}
+
+Deno.test("UsageTap names an event without an event: line by its own type, never by one nested in it (a tool's input)", async () => {
+  for (const nested of ["error", "message_stop", "message_delta", "message_start"]) {
+    const named = await toolInputAtStart({ type: nested, message: "x" });
+    const expected = tapped([named]);
+    assert.deepEqual([expected.ended, expected.error], [true, undefined], nested);
+    for (const chunks of splitAwkwardly(typeLast(dataOnly(named))).slice(-4)) {
+      assert.deepEqual(tapped(chunks), expected, `${nested} in ${chunks.length} chunks`);
+    }
+    // Cut after the tool's start, the stream is unfinished, its output estimated from every delta.
+    const cut = beforeMessageDelta(named);
+    const cutExpected = tapped([cut]);
+    assert.deepEqual([cutExpected.ended, cutExpected.unfinished], [false, true], `${nested} cut`);
+    assert.deepEqual(tapped([typeLast(dataOnly(cut))]), cutExpected, `${nested} cut`);
+  }
+  // Data that is no JSON names no event, whatever it quotes.
+  const tap = new UsageTap(true);
+  const events = tap.observe(new TextEncoder().encode(
+    'data: {"index":0,"type":"error"\n\ndata: <p>"type":"message_stop"</p>\n\n',
+  ));
+  assert.deepEqual(events.map((event) => event.event), ["message", "message"]);
+  assert.deepEqual([tap.ended(), tap.errorData(), tap.unfinished()], [false, undefined, true]);
+});
+
+Deno.test("UsageTap's input estimate leaves out the cache reads and writes the stream counted, never below zero", async () => {
+  const text = await loadGolden("text");
+  const cases = [
+    { usage: { cache_read_input_tokens: 4900 }, estimate: 5000, input: 100, cacheRead: 4900, cacheWrite: 0 },
+    {
+      usage: { cache_read_input_tokens: 4600, cache_creation_input_tokens: 300 },
+      estimate: 5000,
+      input: 100,
+      cacheRead: 4600,
+      cacheWrite: 300,
+    },
+    { usage: { cache_read_input_tokens: 4900 }, estimate: 4000, input: 0, cacheRead: 4900, cacheWrite: 0 },
+  ];
+  for (const { usage, estimate, input, cacheRead, cacheWrite } of cases) {
+    const stream = withStartUsage(text, { ...usage, output_tokens: 1 });
+    for (const bytes of [stream, dataOnly(stream)]) {
+      let estimated = 0;
+      const tap = new UsageTap(true, undefined, () => estimated++, estimate);
+      tap.observe(bytes);
+      const label = `${JSON.stringify(usage)}, estimate ${estimate}`;
+      assert.deepEqual(tap.detail(), { input, output: 12, cacheRead, cacheWrite, cacheWrite1h: 0 }, label);
+      assert.equal(estimated, 1, label);
+    }
+  }
 });
