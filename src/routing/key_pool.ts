@@ -309,6 +309,19 @@ export class KeyPool<K> {
     return sum / this.#keys.size;
   }
 
+  /** Whether `key` is out of rotation (a 401 or 402, switched off): what `status` says, for less. */
+  isDisabled(key: K): boolean {
+    return this.#state(key).disabled !== undefined;
+  }
+
+  /**
+   * When `key` can take a request of `estimate` tokens as {@linkcode pick} sees it (`uncounted`: one
+   * that waits for a 429's rest only), `undefined` when it can now; whether it is disabled aside.
+   */
+  blockedUntil(key: K, estimate: TokenCount, uncounted = false): number | undefined {
+    return this.#state(key).blockedUntil(uncounted ? undefined : estimate, this.#now());
+  }
+
   /** What the pool knows about `key`. */
   status(key: K): KeyStatus {
     const state = this.#state(key);

@@ -36,6 +36,9 @@ export interface ModelRefusalsOptions {
  */
 export class ModelRefusals<H> {
   readonly #byHolder = new Map<H, Map<string, number>>();
+  // The same refusals by model: a request for a model none is refused costs one lookup, however many
+  // holders have others refused.
+  readonly #byModel = new Map<string, Map<H, number>>();
   readonly #now: () => number;
   readonly #maxPerHolder: number;
   /** When the last refusal held ends: past it, none is held, whether looked up since or not. */
@@ -48,21 +51,25 @@ export class ModelRefusals<H> {
 
   /** Whether no refusal is held at all: the common case, checked before anything else is. */
   get empty(): boolean {
-    if (this.#byHolder.size > 0 && this.#latest <= this.#now()) this.#byHolder.clear();
+    if (this.#byHolder.size > 0 && this.#latest <= this.#now()) this.clearAll();
     return this.#byHolder.size === 0;
   }
 
   /** `holder` is refused `model` until `until`; a later refusal already held stands. */
   refuse(holder: H, model: string, until: number): void {
+    const now = this.#now();
+    for (const [each, ends] of this.#byHolder.get(holder) ?? []) if (ends <= now) this.#forget(holder, each);
     let models = this.#byHolder.get(holder);
     if (!models) this.#byHolder.set(holder, models = new Map());
-    const now = this.#now();
-    for (const [each, ends] of models) if (ends <= now) models.delete(each);
-    models.set(model, Math.max(models.get(model) ?? until, until));
+    const standing = Math.max(models.get(model) ?? until, until);
+    models.set(model, standing);
+    let holders = this.#byModel.get(model);
+    if (!holders) this.#byModel.set(model, holders = new Map());
+    holders.set(holder, standing);
     this.#latest = Math.max(this.#latest, until);
     if (models.size > this.#maxPerHolder) {
       const soonest = [...models].reduce((first, entry) => entry[1] < first[1] ? entry : first);
-      models.delete(soonest[0]);
+      this.#forget(holder, soonest[0]);
     }
   }
 
@@ -70,23 +77,35 @@ export class ModelRefusals<H> {
   refusedUntil(holder: H, model: string | undefined): number | undefined {
     // A request that names no model (the model list) is refused none.
     if (this.#byHolder.size === 0 || model === undefined) return undefined;
-    const models = this.#byHolder.get(holder);
-    const until = models?.get(model);
+    const until = this.#byModel.get(model)?.get(holder);
     if (until === undefined) return undefined;
     if (until > this.#now()) return until;
-    models!.delete(model);
-    if (models!.size === 0) this.#byHolder.delete(holder);
+    this.#forget(holder, model);
     return undefined;
+  }
+
+  /**
+   * The holders refused `model` and until when, those that ended forgotten on the way: `undefined`, in
+   * one lookup, when none is. For a caller going through the holders of one model rather than asking of
+   * each of its own; read only, and only until the next change.
+   */
+  holdersOf(model: string | undefined): ReadonlyMap<H, number> | undefined {
+    const holders = model === undefined ? undefined : this.#byModel.get(model);
+    if (holders === undefined) return undefined;
+    const now = this.#now();
+    for (const [holder, until] of holders) if (until <= now) this.#forget(holder, model!);
+    return holders.size === 0 ? undefined : holders;
   }
 
   /** Forgets the refusals of `holder`: an operator switched it on again, and expects it asked now. */
   clear(holder: H): void {
-    this.#byHolder.delete(holder);
+    for (const model of this.#byHolder.get(holder)?.keys() ?? []) this.#forget(holder, model);
   }
 
   /** Forgets every refusal: the provider was switched on again. */
   clearAll(): void {
     this.#byHolder.clear();
+    this.#byModel.clear();
   }
 
   /** The refusals of `holder` still standing, soonest to end first. */
@@ -96,5 +115,14 @@ export class ModelRefusals<H> {
       .filter(([, until]) => until > now)
       .map(([model, until]) => ({ model, until }))
       .sort((a, b) => a.until - b.until);
+  }
+
+  #forget(holder: H, model: string): void {
+    const models = this.#byHolder.get(holder);
+    models?.delete(model);
+    if (models?.size === 0) this.#byHolder.delete(holder);
+    const holders = this.#byModel.get(model);
+    holders?.delete(holder);
+    if (holders?.size === 0) this.#byModel.delete(model);
   }
 }

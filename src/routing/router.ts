@@ -813,14 +813,14 @@ export class Plan {
     }
     | { kind: "wait"; waitUntil: number; retryAfterMs: number; modelOnly?: true }
     | { kind: "none"; openUntil?: number; refusedUntil?: number } {
-    const now = this.#hooks.now;
-    const waitFor = (waitUntil: number) =>
-      ({ kind: "wait", waitUntil, retryAfterMs: Math.ceil(waitUntil - now()), modelOnly: true }) as const;
+    // A count holds nothing back when it fails (its 429 cools nothing), and its limits are not the
+    // model's Messages ones (Bedrock's CountTokens has a quota of its own): a model's cooling is not its.
+    const { estimate, uncounted } = this.#request;
     if (state.route.keys.length === 0) {
-      const cooledUntil = state.cooledModels.empty
-        ? undefined
-        : state.cooledModels.refusedUntil(undefined, upstreamModel);
-      return cooledUntil === undefined ? { kind: "attempt", key: undefined } : waitFor(cooledUntil);
+      const cooledUntil = uncounted ? undefined : state.cooledModels.refusedUntil(undefined, upstreamModel);
+      return cooledUntil === undefined
+        ? { kind: "attempt", key: undefined }
+        : _keyWait(cooledUntil, this.#hooks.now(), true);
     }
     const exclude = new Set(this.#tried(state));
     let refusedUntil: number | undefined;
@@ -833,31 +833,41 @@ export class Plan {
       }
     }
     // A key at its limit for this model only is waited for as a cooling key is, unless it is out of
-    // rotation (refused the model, switched off) anyway.
+    // rotation (refused the model, switched off) anyway, or its own breaker stays open longer: then it
+    // is a key failing. Held longer by its own limits, which stop every model, its wait is not the
+    // model's alone.
     let cooledUntil: number | undefined;
-    if (!state.cooledModels.empty) {
-      for (const key of state.route.keys) {
-        const until = state.cooledModels.refusedUntil(key, upstreamModel);
-        if (until === undefined || state.refusals.refusedUntil(key, upstreamModel) !== undefined) continue;
+    let modelOnly = true;
+    let openUntil: number | undefined;
+    const cooled = uncounted ? undefined : state.cooledModels.holdersOf(upstreamModel);
+    if (cooled !== undefined) {
+      for (const [key, modelUntil] of cooled) {
+        if (key === undefined) continue;
+        if (state.refusals.refusedUntil(key, upstreamModel) !== undefined) continue;
         exclude.add(key);
-        if (state.pool.status(key).disabled !== undefined) continue;
+        if (state.pool.isDisabled(key)) continue;
+        const ownUntil = state.pool.blockedUntil(key, estimate);
+        const until = ownUntil === undefined || ownUntil < modelUntil ? modelUntil : ownUntil;
+        const breakerUntil = state.keyBreakers.get(key)!.retryAt;
+        if (breakerUntil !== undefined && breakerUntil > until) {
+          openUntil = Math.min(openUntil ?? Infinity, breakerUntil);
+          continue;
+        }
+        if (until !== modelUntil) modelOnly = false;
         cooledUntil = Math.min(cooledUntil ?? Infinity, until);
       }
     }
-    let openUntil: number | undefined;
     for (;;) {
-      const pick = state.pool.pick(this.#request.estimate, {
-        exclude,
-        prefer: this.#ranking!.preferKey,
-        uncounted: this.#request.uncounted,
-      });
+      const pick = state.pool.pick(estimate, { exclude, prefer: this.#ranking!.preferKey, uncounted });
       if (pick.kind === "none") {
-        return cooledUntil === undefined ? { kind: "none", openUntil, refusedUntil } : waitFor(cooledUntil);
+        return cooledUntil === undefined
+          ? { kind: "none", openUntil, refusedUntil }
+          : _keyWait(cooledUntil, this.#hooks.now(), modelOnly);
       }
       if (pick.kind === "wait") {
         // Keys at their limit for every model are waited for too: the wait is not this model's alone.
         if (cooledUntil === undefined || pick.waitUntil <= cooledUntil) return pick;
-        return { kind: "wait", waitUntil: cooledUntil, retryAfterMs: Math.ceil(cooledUntil - now()) };
+        return _keyWait(cooledUntil, this.#hooks.now(), false);
       }
       const keyBreaker = state.keyBreakers.get(pick.key)!;
       const keyPermit = keyBreaker.tryAcquire();
@@ -1007,6 +1017,18 @@ export class Plan {
       },
     };
   }
+}
+
+/** A wait for a key until `waitUntil`; `modelOnly` when it serves other models meanwhile. */
+function _keyWait(
+  waitUntil: number,
+  now: number,
+  modelOnly: boolean,
+): { kind: "wait"; waitUntil: number; retryAfterMs: number; modelOnly?: true } {
+  const retryAfterMs = Math.ceil(waitUntil - now);
+  return modelOnly
+    ? { kind: "wait", waitUntil, retryAfterMs, modelOnly }
+    : { kind: "wait", waitUntil, retryAfterMs };
 }
 
 /** A place among `state`'s requests in flight, or `undefined` while it is at its `max_in_flight`. */

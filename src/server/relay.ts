@@ -447,7 +447,7 @@ async function _relay(
           const model = fields?.model ?? "this request";
           // Where upstreams limit each model apart (Bedrock, Vertex), the keys serve other models meanwhile.
           const limited = step.modelOnly
-            ? `${model} is at its rate limit on every key and provider that serves it (their upstreams ` +
+            ? `${model} is at its rate limit on every key and provider that could take it now (their upstreams ` +
               `limit each model apart; other models are served)`
             : `every key that serves ${model} is at its rate limit`;
           throw new RelayError(

@@ -338,3 +338,15 @@ Deno.test("KeyPool runs on the monotonic clock unless given one: a key cooled 10
   assert.equal(pick.kind, "wait", "a wall-clock pool would take the monotonic instants for long past");
   assert.ok(pick.kind === "wait" && pick.retryAfterMs <= 10_000 && pick.retryAfterMs > 9_000);
 });
+
+Deno.test("KeyPool says when one key can take a request, as pick would, and whether it is disabled", () => {
+  const clock = new FakeClock(1_000);
+  const pool = new KeyPool([{ key: "a", limits: { rpm: 1 } }, { key: "b" }], { now: clock.now });
+  assert.equal(keyOf(pool.pick(SMALL, { exclude: new Set(["b"]) })), "a");
+  assert.deepEqual([pool.blockedUntil("a", SMALL), pool.blockedUntil("a", SMALL, true)], [61_000, undefined]);
+  pool.cool("a", 5_000);
+  assert.deepEqual([pool.blockedUntil("a", SMALL), pool.blockedUntil("a", SMALL, true)], [61_000, 5_000]);
+  assert.equal(pool.blockedUntil("b", SMALL), undefined);
+  pool.disable("b", "401");
+  assert.deepEqual([pool.isDisabled("a"), pool.isDisabled("b")], [false, true]);
+});

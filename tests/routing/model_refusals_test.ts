@@ -75,3 +75,25 @@ Deno.test("once every refusal has ended, none is held, though none was looked up
   clock.advance(1);
   assert.equal(refusals.empty, true, "a request for another model pays no lookup per key from now on");
 });
+
+Deno.test("the holders of one model are found in one lookup, those ended and cleared forgotten", () => {
+  const clock = new FakeClock(0);
+  const refusals = new ModelRefusals<string | undefined>({ now: clock.now, maxPerHolder: 2 });
+  refusals.refuse("k1", "opus", 5_000);
+  refusals.refuse("k2", "opus", 3_000);
+  refusals.refuse("k2", "haiku", 9_000);
+  const holders = (model: string | undefined) => [...refusals.holdersOf(model) ?? []];
+  assert.deepEqual(holders("opus"), [["k1", 5_000], ["k2", 3_000]]);
+  assert.deepEqual([holders("sonnet"), holders(undefined)], [[], []]);
+  clock.advance(3_000);
+  assert.deepEqual(holders("opus"), [["k1", 5_000]]);
+  assert.deepEqual(refusals.list("k2"), [{ model: "haiku", until: 9_000 }], "the holder's own list agrees");
+  refusals.clear("k1");
+  assert.equal(refusals.holdersOf("opus"), undefined);
+  // A holder past its bound forgets the refusal ending first, by model too.
+  refusals.refuse("k2", "a", 4_000);
+  refusals.refuse("k2", "b", 8_000);
+  assert.deepEqual([holders("a"), holders("haiku")], [[], [["k2", 9_000]]]);
+  refusals.clearAll();
+  assert.equal(refusals.holdersOf("haiku"), undefined);
+});

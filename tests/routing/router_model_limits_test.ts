@@ -7,6 +7,7 @@ import { attemptOf, httpFailure, idleProvider, where } from "./_plans.ts";
 import { classifyFailure } from "../../src/routing/failure.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
 import { type Route, Router, type RoutingOptions, type Step } from "../../src/routing/router.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 
 const MODELS = { opus: "up-opus", sonnet: "up-sonnet" };
 
@@ -134,7 +135,11 @@ Deno.test("switching a key, or a provider without keys, on ends its models' cool
     previous: router,
   });
   assert.ok(waits(changed), "a reload that changed the providers keeps what their upstreams said");
-  assert.ok(waits(routerOf(routes(), clock, { previous: changed })), "as one that left them alone does");
+  // The same fingerprints: the reload keeps (`adopt`s) each provider's state, its models' cooling too.
+  const kept = routerOf(routes().map((each) => ({ ...each, fingerprint: "2" })), clock, {
+    previous: changed,
+  });
+  assert.ok(waits(kept), "as one that left them alone does");
   changed.setEnabled("b", true);
   assert.equal(nextWhere(changed, "opus"), "b/-");
   changed.setEnabled("a", true, "0");
@@ -149,4 +154,101 @@ Deno.test("a wait for keys at their limit for every model is not the model's alo
   attemptOf(plan.next()).failed(httpFailure(429, { "retry-after": "10" }));
   assert.deepEqual(plan.next(), { kind: "wait", waitMs: 10_000, retryAfterMs: 10_000 });
   assert.equal(nextWhere(router, "sonnet"), "bedrock/k1", "while the per-model key serves other models");
+});
+
+/** A router on `clock` whose key breakers open at a key's first failure, for ten minutes. */
+function fragileRouterOf(routes: Route[], clock: FakeClock): Router {
+  const breaker = { failureThreshold: 1, windowMs: 60_000, cooldownMs: 600_000 };
+  return new Router(routes, { ...OPTIONS, breaker, now: clock.now, wallClock: clock.now });
+}
+
+Deno.test("a key cooled for a model whose own breaker stays open longer is not waited for: it is failing", () => {
+  const clock = new FakeClock(1_000_000);
+  const router = fragileRouterOf([route("bedrock", ["k1", "k2"], true)], clock);
+  attemptOf(router.plan(request("opus")).next()).failed(httpFailure(429, { "retry-after": "5" }));
+  // A 500 on another model opens k1's breaker; k2 works, so the provider's stays closed.
+  assert.equal(nextWhere(router, "sonnet"), "bedrock/k2", "keys take turns");
+  const failing = attemptOf(router.plan(request("sonnet")).next());
+  assert.equal(where(failing), "bedrock/k1");
+  failing.failed(httpFailure(500));
+  assert.equal(router.status()[0].keys[0].breaker, "open");
+  router.setEnabled("bedrock", false, "1");
+  const step = router.plan(request("opus")).next();
+  assert.equal(step.kind, "exhausted", JSON.stringify(step));
+  assert.equal(step.kind === "exhausted" && step.cause, "open", "the client hears of a failing key");
+
+  // Its breaker open for less than the model's cooling, the key is waited for, for the model alone.
+  const later = fragileRouterOf([route("bedrock", ["k1", "k2"], true)], clock);
+  attemptOf(later.plan(request("opus")).next()).failed(httpFailure(429, { "retry-after": "900" }));
+  nextWhere(later, "sonnet");
+  attemptOf(later.plan(request("sonnet")).next()).failed(httpFailure(500));
+  later.setEnabled("bedrock", false, "1");
+  assert.deepEqual(later.plan(request("opus")).next(), {
+    kind: "wait",
+    waitMs: 900_000,
+    retryAfterMs: 900_000,
+    modelOnly: true,
+  });
+});
+
+Deno.test("a key cooled for a model is waited for until its own limits let it go too, and then not for the model alone", () => {
+  const clock = new FakeClock(1_000_000);
+  const limited = (retryAfter: string) => {
+    const bedrock = route("bedrock", ["k1"], true);
+    const router = new Router(
+      [{ ...bedrock, limits: new Map([[bedrock.keys[0], { rpm: 1 }]]) }],
+      { ...OPTIONS, now: clock.now, wallClock: clock.now },
+    );
+    // The 429 counts as the key's one request of the minute.
+    attemptOf(router.plan(request("opus")).next()).failed(httpFailure(429, { "retry-after": retryAfter }));
+    return router;
+  };
+  const windowFull = { kind: "wait", waitMs: 60_000, retryAfterMs: 60_000 };
+  const router = limited("5");
+  assert.deepEqual(router.plan(request("opus")).next(), windowFull, "every model waits for the key's rpm");
+  assert.deepEqual(router.plan(request("sonnet")).next(), windowFull);
+  assert.deepEqual(limited("90").plan(request("opus")).next(), {
+    kind: "wait",
+    waitMs: 90_000,
+    retryAfterMs: 90_000,
+    modelOnly: true,
+  }, "the model's cooling outlasting the key's window, the wait is the model's");
+});
+
+Deno.test("a token count ignores its model's cooling: its quota is its own, and its 429 cools nothing", () => {
+  const clock = new FakeClock(1_000_000);
+  const router = new Router(
+    [route("bedrock", ["k1"], true), route("vertex", [], true)],
+    { ...OPTIONS, strategy: "failover", now: clock.now, wallClock: clock.now },
+  );
+  const plan = router.plan(request("opus"));
+  attemptOf(plan.next()).failed(httpFailure(429, { "retry-after": "30" }));
+  attemptOf(plan.next()).failed(httpFailure(429, { "retry-after": "30" }));
+  assert.equal(plan.next().kind, "wait");
+  const counts = router.plan(request("opus", true));
+  const first = attemptOf(counts.next());
+  assert.equal(where(first), "bedrock/k1");
+  first.failed(httpFailure(500));
+  assert.equal(where(attemptOf(counts.next())), "vertex/-", "the provider without keys counts too");
+});
+
+Deno.test("a request for a model nothing cools reads the clock no more for another model's cooling", () => {
+  // Two routers with the same history, but for a 400 where the other had a 429 that cooled the model.
+  const readsAfter = (status: number) => {
+    let reads = 0;
+    const clock = new FakeClock(1_000_000);
+    const router = new Router(
+      [route("bedrock", ["k1", "k2"], true), route("vertex", [], true)],
+      { ...OPTIONS, now: () => (reads++, clock.now()), wallClock: clock.now },
+    );
+    const plan = router.plan(request("opus"));
+    for (let i = 0; i < 2; i++) attemptOf(plan.next()).failed(httpFailure(status, { "retry-after": "30" }));
+    const cooled = router.status()[0].keys.map((key) => key.cooledModels?.length);
+    reads = 0;
+    attemptOf(router.plan(request("sonnet")).next()).cancelled();
+    return { cooled, reads };
+  };
+  const [limited, refused] = [readsAfter(429), readsAfter(400)];
+  assert.deepEqual([limited.cooled, refused.cooled], [[1, 1], [undefined, undefined]]);
+  assert.equal(limited.reads, refused.reads);
 });
