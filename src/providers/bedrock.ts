@@ -9,6 +9,7 @@ import { eventStreamToSse, type SsePart } from "../stream/eventstream_to_sse.ts"
 import { MAX_ERROR_BODY_BYTES, translateWhole } from "../stream/translate_whole.ts";
 import { copyHeaders } from "../util/headers.ts";
 import { asJsonObject } from "../util/json.ts";
+import { realTimers, type Timers } from "../util/timers.ts";
 import { betaList, keptBetas } from "./anthropic_betas.ts";
 import type { AwsCredentials, AwsCredentialSource } from "./aws_credentials.ts";
 import {
@@ -43,10 +44,13 @@ export interface BedrockProviderOptions {
   /** The SigV4 clock; injected so tests can pin the signature. */
   now?: () => Date;
   /**
-   * Told of a model that refused a beta flag, the first time, with the betas it then went without
-   * (`bedrock_betas.ts`): its requests go without them from then on, until the provider is built anew.
+   * Told of a model that refused a beta flag, the first time for a set of betas, with those it then went
+   * without (`bedrock_betas.ts`): its requests with that set go without them from then on, until the
+   * provider is built anew.
    */
   onBetasRefused?: (model: string, betas: string[]) => void;
+  /** The timer bounding a look into an error answer by the request's `idleMs`; injected for tests. */
+  timers?: Timers;
 }
 
 /** Bedrock's name for the Messages API version; it goes in the body, not a header. */
@@ -70,8 +74,8 @@ const _COUNT_MAX_TOKENS = 1024;
 /** How many models one provider remembers Bedrock cannot count tokens for; the oldest is forgotten past it. */
 const _MAX_UNCOUNTABLE_MODELS = 256;
 
-/** How many models one provider remembers refused a beta flag; the oldest is forgotten past it. */
-const _MAX_BETALESS_MODELS = 256;
+/** How many sets of betas, each for one model, one provider remembers refused; the oldest is forgotten past it. */
+const _MAX_REFUSED_BETA_SETS = 256;
 
 const _EMPTY_STREAM: BedrockError = {
   status: 502,
@@ -98,7 +102,7 @@ const _EMPTY_STREAM: BedrockError = {
  * Betas go as `keptBetas` leaves them, but Bedrock refuses a whole request for one the model has not
  * taken up, and says `invalid beta flag` without naming it: such a 400 is answered by sending the request
  * once more with only the betas it needs (`NEEDED_BETAS`), and a model that then gets past it is
- * remembered, so its later requests go that way at once.
+ * remembered with that set of betas, so its later requests with the same set go that way at once.
  *
  * @example
  * ```ts
@@ -114,8 +118,10 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
   const doFetch = options.fetch ?? fetch;
   // Each model Bedrock cannot count tokens for, with what it said.
   const uncountable = new BoundedMap<string, string>(_MAX_UNCOUNTABLE_MODELS);
-  // Each model that refused a beta flag: it gets only the betas a request needs (`NEEDED_BETAS`).
-  const betaless = new BoundedMap<string, true>(_MAX_BETALESS_MODELS);
+  // Each model and set of betas (`_refusedKey`) refused for a beta flag: such a request gets only the
+  // betas it needs (`NEEDED_BETAS`). Bedrock names no flag, so a set refused says nothing of another.
+  const refusedSets = new BoundedMap<string, true>(_MAX_REFUSED_BETA_SETS);
+  const timers = options.timers ?? realTimers;
 
   return {
     name: options.name,
@@ -140,8 +146,8 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
       const refused = counting ? uncountable.get(model) : undefined;
       if (refused !== undefined) throw _uncountable(options.name, model, refused);
       const { body: clientBody, headers: clientHeaders } = request;
-      const bodyWith = (onlyBetas?: readonly string[]) => {
-        const invoke = _invokeBody(clientBody, clientHeaders.get("anthropic-beta"), counting, onlyBetas);
+      const bodyWith = (sent: (betas: string[]) => string[]) => {
+        const invoke = _invokeBody(clientBody, clientHeaders.get("anthropic-beta"), counting, sent);
         return { ...invoke, bytes: counting ? _countTokensBody(invoke.bytes) : invoke.bytes };
       };
       const url = `${base}/model/${_modelSegment(model)}/${operation}`;
@@ -153,20 +159,31 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
           signal: request.signal,
           redirect: "manual",
         });
-      const learnt = betaless.has(model);
-      let upstream = await post(bodyWith(learnt ? NEEDED_BETAS : undefined).bytes);
-      // A stream's answer waits for its first frame (`_sseResponse`): first_byte's time, not connect's.
-      request.onHeaders?.();
-      const fewer = !learnt && upstream.status === 400 ? bodyWith(NEEDED_BETAS) : undefined;
-      if (fewer && fewer.dropped.length > 0) {
-        // Sent once more under the same signal; a model it then gets past is remembered, and told once.
-        const retried = await withoutRefusedBetas(upstream, () => post(fewer.bytes));
+      const first = bodyWith((betas) => {
+        if (refusedSets.size === 0) return betas;
+        const droppable = betas.filter((beta) => !NEEDED_BETAS.includes(beta));
+        return droppable.length > 0 && refusedSets.has(_refusedKey(model, droppable))
+          ? _needed(betas)
+          : betas;
+      });
+      let upstream = await post(first.bytes);
+      const dropped = first.sent.filter((beta) => !NEEDED_BETAS.includes(beta));
+      if (upstream.status === 400 && dropped.length > 0) {
+        // Sent once more under the same signal, its bytes built only now; the peek is bounded as relay
+        // would bound reading that body. Only an answer that then succeeds proves the betas were refused
+        // (a 429 or a 5xx says nothing of them): remembered, and told once.
+        const within = request.idleMs === undefined ? undefined : { ms: request.idleMs, timers };
+        const retried = await withoutRefusedBetas(upstream, () => post(bodyWith(_needed).bytes), within);
         upstream = retried.answer;
-        if (retried.resent && upstream.status !== 400 && !betaless.has(model)) {
-          betaless.set(model, true);
-          options.onBetasRefused?.(model, fewer.dropped);
+        const learnt = retried.resent && upstream.ok ? _refusedKey(model, dropped) : undefined;
+        if (learnt !== undefined && !refusedSets.has(learnt)) {
+          refusedSets.set(learnt, true);
+          options.onBetasRefused?.(model, dropped);
         }
       }
+      // A stream's answer waits for its first frame (`_sseResponse`): first_byte's time, not connect's.
+      // A resend is a second connection, so it is still connect's (a small 400's peek fits within it).
+      request.onHeaders?.();
       // Relay refuses a redirect itself, saying where it pointed: it is not Bedrock's error to reword.
       if (upstream.status >= 300 && upstream.status <= 399) return upstream;
       if (upstream.status < 200 || upstream.status > 299) {
@@ -196,27 +213,25 @@ function _modelSegment(modelId: string): string {
 
 /**
  * The client's bytes with `model` and `stream` removed (the URL says both), `anthropic_version` inserted
- * first and `anthropic_beta` holding the betas of both the `anthropic-beta` header and the body's own
- * `anthropic_beta` (a client written for Bedrock sends them there), only those of `onlyBetas` when given
- * (the others `dropped`); every other byte is the client's, so thinking signatures survive. A body to
- * count gets a `max_tokens` when it has none (see {@linkcode _countMaxTokens}).
+ * first and `anthropic_beta` holding those `sent` keeps of the betas of both the `anthropic-beta` header
+ * and the body's own `anthropic_beta` (a client written for Bedrock sends them there); every other byte
+ * is the client's, so thinking signatures survive. A body to count gets a `max_tokens` when it has none
+ * (see {@linkcode _countMaxTokens}).
  */
 function _invokeBody(
   body: Uint8Array,
   betaHeader: string | null,
   counting: boolean,
-  onlyBetas?: readonly string[],
-): { bytes: Uint8Array<ArrayBuffer>; dropped: string[] } {
-  let dropped: string[] = [];
+  sent: (betas: string[]) => string[],
+): { bytes: Uint8Array<ArrayBuffer>; sent: string[] } {
+  let kept: string[] = [];
   const bytes = editTopLevelJson(body, {
     remove: ["model", "stream"],
     set: { anthropic_version: _ANTHROPIC_VERSION },
     update: {
       anthropic_beta: (inBody) => {
-        const betas = keptBetas([...betaList(inBody), ...betaList(betaHeader)]);
-        if (onlyBetas) dropped = betas.filter((beta) => !onlyBetas.includes(beta));
-        const sent = onlyBetas ? betas.filter((beta) => onlyBetas.includes(beta)) : betas;
-        return sent.length > 0 ? sent : undefined;
+        kept = sent(keptBetas([...betaList(inBody), ...betaList(betaHeader)]));
+        return kept.length > 0 ? kept : undefined;
       },
       ...(counting && {
         max_tokens: (given: unknown, read: (name: string) => unknown) =>
@@ -224,7 +239,17 @@ function _invokeBody(
       }),
     },
   });
-  return { bytes, dropped };
+  return { bytes, sent: kept };
+}
+
+/** Of `betas`, those a resend keeps ({@linkcode NEEDED_BETAS}). */
+function _needed(betas: string[]): string[] {
+  return betas.filter((beta) => NEEDED_BETAS.includes(beta));
+}
+
+/** One model's set of droppable betas, in any order, as one key. */
+function _refusedKey(model: string, droppable: string[]): string {
+  return `${model}\n${droppable.toSorted().join(",")}`;
 }
 
 /**

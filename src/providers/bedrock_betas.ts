@@ -4,11 +4,12 @@
  * Opus 4.7 takes none but interleaved thinking, claude-code#49370, #49648), and Claude Code sends new
  * betas every release, past the first-party ones relay drops (`FIRST_PARTY_ONLY_BETAS`); no client retries a 400. Unlike Vertex's,
  * Bedrock's message names no flag, so the request goes once more with only the betas it needs, and the
- * model is remembered as one that takes no others.
+ * model is remembered as one that takes no others with that set of betas: a request with another set
+ * (a client's new release, a beta added for one feature) is tried once with its betas again.
  */
 import { CONTEXT_1M_BETA } from "../routing/model_map.ts";
 import { bedrockErrorAnswer, refusesBetas } from "./bedrock_errors.ts";
-import { peekAnswer } from "./error_peek.ts";
+import { peekAnswer, type PeekDeadline } from "./error_peek.ts";
 
 /**
  * The betas a resend keeps when the request carries them: the 1M-context beta (relay adds it for a model
@@ -23,16 +24,18 @@ export const NEEDED_BETAS: readonly string[] = [CONTEXT_1M_BETA];
  * Bedrock's answer to a request sent with betas it could go without: when it is a 400 refusing a beta
  * flag, the request goes once more as `resend` sends it, and its answer is `answer`, `resent` true;
  * otherwise the answer itself, whole. Only a 400 that is a request's error is looked into, and only its
- * first 16 KiB (`peekAnswer`).
+ * first 16 KiB (`peekAnswer`), for no longer than `within` when given (the request's `idle`, as relay
+ * would wait for that body).
  */
 export async function withoutRefusedBetas(
   upstream: Response,
   resend: () => Promise<Response>,
+  within?: PeekDeadline,
 ): Promise<{ answer: Response; resent: boolean }> {
   if (upstream.status !== 400) return { answer: upstream, resent: false };
   const error = bedrockErrorAnswer(upstream);
   if (error.type !== "invalid_request_error") return { answer: upstream, resent: false };
-  const { text, answer } = await peekAnswer(upstream);
+  const { text, answer } = await peekAnswer(upstream, undefined, within);
   if (!refusesBetas(error.messageIn(text))) return { answer, resent: false };
   await answer.body?.cancel().catch(() => {});
   return { answer: await resend(), resent: true };

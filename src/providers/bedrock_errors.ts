@@ -100,17 +100,20 @@ export function refusesCounting(message: string): boolean {
 
 /**
  * Whether an error says a beta flag is refused: `invalid beta flag` (a ValidationException; quoted in
- * CLIProxyAPI#4750, claude-code#30926, #56595), or a beta said to be invalid or not supported. A field
- * refused by name (`context_management: Extra inputs are not permitted`) is not.
+ * CLIProxyAPI#4750, claude-code#30926, #56595), or a beta flag or header said, within the same sentence,
+ * to be invalid or not supported. Only those words: a field, tool or model id that merely contains `beta`
+ * (`anthropic_beta.0: invalid type`, a tool `get_beta_release`, a model `…-beta-…` said to be invalid), a
+ * field refused by name (`context_management: Extra inputs are not permitted`) or a proxy's page is not.
  *
  * @example
  * ```ts
  * refusesBetas("invalid beta flag"); // true
- * refusesBetas("messages: Input should be a valid list"); // false
+ * refusesBetas("anthropic_beta.0: invalid type, expected string"); // false
  * ```
  */
 export function refusesBetas(message: string): boolean {
-  return /beta/i.test(message) && /invalid|flag|not supported|unsupported/i.test(message);
+  return /\binvalid beta flags?\b/i.test(message) ||
+    /\bbeta (?:flag|header)s?\b[^.]{0,40}\b(?:not supported|unsupported|invalid)\b/i.test(message);
 }
 
 /** The status and type `name` stands for; those of `status` when it stands for none. */

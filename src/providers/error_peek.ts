@@ -4,6 +4,7 @@
  */
 
 import { concatBytes } from "../util/bytes.ts";
+import type { Timers } from "../util/timers.ts";
 
 /** Enough of an error body for any message relay looks for: a JSON error is a few hundred bytes. */
 const _PEEK_BYTES = 16 * 1024;
@@ -17,9 +18,19 @@ export interface PeekedAnswer {
 }
 
 /**
+ * How long a peek may wait for the body: an answer's body is read under relay's `idle` (`ProviderRequest.idleMs`),
+ * and a peek in `send` is under a longer wait for an answer unless it is bounded too.
+ */
+export interface PeekDeadline {
+  ms: number;
+  timers: Timers;
+}
+
+/**
  * Reads up to `maxBytes` (16 KiB unless given) of `response`'s body. The read happens in the adapter's `send`, under the wait
  * for an answer rather than a body's deadlines, so it is kept to error answers and a few KiB of them;
- * the request's signal still ends it.
+ * the request's signal still ends it, and so does `within`, when given: the text is then what came by
+ * then, and the answer goes on with the rest, for relay to read under its own deadlines.
  *
  * @example
  * ```ts
@@ -27,20 +38,39 @@ export interface PeekedAnswer {
  * if (!text.includes("invalid beta flag")) return answer;
  * ```
  */
-export async function peekAnswer(response: Response, maxBytes = _PEEK_BYTES): Promise<PeekedAnswer> {
+export async function peekAnswer(
+  response: Response,
+  maxBytes = _PEEK_BYTES,
+  within?: PeekDeadline,
+): Promise<PeekedAnswer> {
   if (!response.body) return { text: "", answer: response };
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   let ended = false;
-  while (size < maxBytes) {
-    const next = await reader.read();
-    if (next.done) {
-      ended = true;
-      break;
+  // A read the deadline overtook: its chunk is the answer's next one.
+  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  const late = within && Promise.withResolvers<undefined>();
+  const timer = within && within.timers.setTimeout(() => late!.resolve(undefined), within.ms);
+  try {
+    while (size < maxBytes) {
+      pending = reader.read();
+      const next = late ? await Promise.race([pending, late.promise]) : await pending;
+      if (next === undefined) {
+        // Whoever reads the answer hears of its failure; until then it is no unhandled rejection.
+        pending.catch(() => {});
+        break;
+      }
+      pending = undefined;
+      if (next.done) {
+        ended = true;
+        break;
+      }
+      chunks.push(next.value);
+      size += next.value.byteLength;
     }
-    chunks.push(next.value);
-    size += next.value.byteLength;
+  } finally {
+    if (within) within.timers.clearTimeout(timer);
   }
   const text = new TextDecoder().decode(concatBytes(chunks).subarray(0, maxBytes));
   const body = new ReadableStream<Uint8Array>({
@@ -49,7 +79,8 @@ export async function peekAnswer(response: Response, maxBytes = _PEEK_BYTES): Pr
       if (ended) controller.close();
     },
     async pull(controller) {
-      const next = await reader.read();
+      const next = await (pending ?? reader.read());
+      pending = undefined;
       if (next.done) controller.close();
       else controller.enqueue(next.value);
     },

@@ -55,7 +55,12 @@ export function createProvider(config: ProviderConfig, environment: ProviderEnvi
             onRefreshFailed: _refreshFailed(name, environment),
           })
           : "api_key",
-        onBetasRefused: _betasRefused(name, environment),
+        // Bedrock names no refused flag: it remembers the whole set, for the model.
+        onBetasRefused: _betasRefused(
+          name,
+          environment,
+          "dropped from this model's requests with this same set of betas until relay reloads",
+        ),
       });
     case "vertex": {
       const credentialsFile = config.credentials_file ?? environment.env("GOOGLE_APPLICATION_CREDENTIALS");
@@ -104,17 +109,18 @@ export function createProvider(config: ProviderConfig, environment: ProviderEnvi
   }
 }
 
-/** Logs, once a model, the betas an upstream refused it, which its requests then go without. */
+/** Logs, once a model (Bedrock: a model and set of betas), the betas an upstream refused it, which it then goes without. */
 function _betasRefused(
   provider: string,
   environment: ProviderEnvironment,
+  hint = "dropped from this model's requests until relay reloads",
 ): (model: string, betas: string[]) => void {
   return (model, betas) =>
     environment.logger?.info("betas refused", {
       provider,
       model,
       betas: betas.join(","),
-      hint: "dropped from this model's requests until relay reloads",
+      hint,
     });
 }
 

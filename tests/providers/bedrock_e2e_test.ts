@@ -21,6 +21,7 @@ import {
   startFakeBedrock,
 } from "../_helpers/fake_bedrock.ts";
 import { controlledStream, MESSAGE_ANSWER } from "../_helpers/fake_upstream.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 import { startTestRelay, type TestRelay } from "../_helpers/relay.ts";
 import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
 import { loadGolden } from "../_helpers/golden.ts";
@@ -228,7 +229,7 @@ Deno.test("count_tokens of an inference profile CountTokens calls an invalid ide
   await response.body?.cancel();
 });
 
-Deno.test("a beta flag Bedrock refuses costs one more round trip, once per model; a [1m] model keeps its context beta", async () => {
+Deno.test("a beta flag Bedrock refuses costs one more round trip, once per model and set of betas; a [1m] model keeps its context beta", async () => {
   await using env = setup(undefined, CREDENTIALS, undefined, { acceptedBetas: ["context-1m-2025-08-07"] });
   const betas = (call: BedrockCall) => JSON.parse(_decoder.decode(call.invokeBody)).anthropic_beta;
   const streamed = await post(env.relay, "/v1/messages", { ...ASK, stream: true });
@@ -248,6 +249,46 @@ Deno.test("a beta flag Bedrock refuses costs one more round trip, once per model
   await wide.body?.cancel();
   assert.equal(env.bedrock.requests.length, 4);
   assert.deepEqual(betas(env.bedrock.calls[2]), ["context-1m-2025-08-07"], "the window it asked for");
+});
+
+Deno.test("a stream's resend after a refused beta flag is still under connect: one that hangs times out in it", async () => {
+  const clock = new FakeClock();
+  const resent = Promise.withResolvers<void>();
+  const release = Promise.withResolvers<void>();
+  const bedrock = startFakeBedrock({
+    region: REGION,
+    credentials: CREDENTIALS,
+    acceptedBetas: [],
+    answer: async () => {
+      resent.resolve();
+      await release.promise;
+      return bedrockError(500, "InternalServerException", "released");
+    },
+  });
+  const provider = createBedrockProvider({
+    name: "bedrock",
+    region: REGION,
+    baseUrl: bedrock.url,
+    credentials: CREDENTIALS,
+  });
+  const timeouts = { connect: 10_000, firstByte: 600_000, idle: 60_000 };
+  await using relay = startTestRelay({ provider, models: MODELS, keys: [], timeouts, clock });
+  try {
+    const answer = post(relay, "/v1/messages", { ...ASK, stream: true });
+    await resent.promise;
+    assert.ok(
+      clock.armed.includes(10_000) && !clock.armed.includes(600_000),
+      `connect's deadline, not first_byte's, while the resend is unanswered (armed: ${clock.armed})`,
+    );
+    clock.advance(10_000);
+    const held = await answer;
+    assert.equal(held.status, 504);
+    assert.match((await held.json()).error.message, /timeouts\.connect/);
+    assert.equal(bedrock.requests.length, 2);
+  } finally {
+    release.resolve();
+    await bedrock.close();
+  }
 });
 
 Deno.test("throttling before the stream starts is a 429 rate_limit_error, as HTTP or as a first frame", async () => {

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import type { AwsCredentials } from "../../src/providers/aws_credentials.ts";
 import { FIRST_PARTY_ONLY_BETAS } from "../../src/providers/anthropic_betas.ts";
 import { createBedrockProvider } from "../../src/providers/bedrock.ts";
+import { refusesBetas } from "../../src/providers/bedrock_errors.ts";
 import { type ProviderRequest, UnservableError } from "../../src/providers/types.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
 import {
   bedrockError,
@@ -684,8 +686,9 @@ Deno.test("a count's 400 that is no request error is answered at once, its body 
 
 /** A Bedrock provider whose fetch answers in turn, recording each request and the signal it went with. */
 function answering(
-  answer: (sent: Request) => Response,
+  answer: (sent: Request) => Response | Promise<Response>,
   onBetasRefused?: (model: string, betas: string[]) => void,
+  timers?: FakeClock,
 ) {
   const sent: Request[] = [];
   const signals: (AbortSignal | null | undefined)[] = [];
@@ -701,6 +704,7 @@ function answering(
       return Promise.resolve(answer(request));
     },
     onBetasRefused,
+    timers,
   });
   return { bedrock, sent, signals };
 }
@@ -731,7 +735,7 @@ Deno.test("a 400 refusing a beta flag is sent once more with only the context be
   assert.equal(response.status, 200);
   assert.deepEqual(await response.json(), { id: "m1" });
   assert.equal(sent.length, 2);
-  assert.equal(headersIn, 1, "the second round trip waits as for a first byte, not a connection");
+  assert.equal(headersIn, 1, "told once, when the second round trip has answered");
   assert.equal(signals[1], first.signal, "under the request's own signal");
   assert.equal(
     await sent[1].clone().text(),
@@ -810,6 +814,9 @@ Deno.test("only a 400 refusing a beta flag, to a request with a beta to drop, is
     ["invalid beta flag", CLAUDE_CODE_BETAS, 2],
     ["context_management: Extra inputs are not permitted", CLAUDE_CODE_BETAS, 1],
     ["anthropic_beta: Input should be a valid list", CLAUDE_CODE_BETAS, 1],
+    ["The provided model identifier is invalid: us.anthropic.claude-beta-test", CLAUDE_CODE_BETAS, 1],
+    ["anthropic_beta.0: invalid type, expected string", CLAUDE_CODE_BETAS, 1],
+    ["tools.0: Tool 'get_beta_release' input_schema is invalid", CLAUDE_CODE_BETAS, 1],
     ["invalid beta flag", "oauth-2025-04-20", 1],
     ["invalid beta flag", undefined, 1],
   ];
@@ -852,4 +859,157 @@ Deno.test("CountTokens' 'model identifier is invalid' is a refusal to count; Inv
   const response = await bedrock.send(request({ stream: false }), undefined);
   assert.equal(response.status, 400);
   assert.deepEqual((await json(response)).error, { type: "invalid_request_error", message: invalid });
+});
+
+Deno.test("refusesBetas takes Bedrock's refusal of a beta flag, not any message with 'beta' and 'invalid' in it", () => {
+  for (
+    const refusal of [
+      "invalid beta flag",
+      "ValidationException: Invalid beta flag",
+      "invalid beta flags",
+      "beta flag interleaved-thinking-2025-05-14 is not supported for this model",
+      "The beta header is invalid",
+      "beta headers unsupported",
+    ]
+  ) assert.equal(refusesBetas(refusal), true, refusal);
+  for (
+    const other of [
+      "The provided model identifier is invalid: us.anthropic.claude-beta-test",
+      "anthropic_beta.0: invalid type, expected string",
+      "tools.0: Tool 'get_beta_release' input_schema is invalid",
+      "<html><body><h1>403</h1>Request flagged by proxy; see beta.example.com/help</body></html>",
+      "context_management: Extra inputs are not permitted",
+      "beta flag list received. The request body is invalid",
+    ]
+  ) assert.equal(refusesBetas(other), false, other);
+});
+
+Deno.test("a resend is a second connection: the headers are told only once its answer is in", async () => {
+  const resent = Promise.withResolvers<Response>();
+  const resending = Promise.withResolvers<void>();
+  const answers = [() => INVALID_BETA(), () => (resending.resolve(), resent.promise)];
+  const { bedrock, sent } = answering(() => answers.shift()!());
+  let headersIn = 0;
+  const sending = bedrock.send(
+    request({ headers: new Headers({ "anthropic-beta": CLAUDE_CODE_BETAS }), onHeaders: () => headersIn++ }),
+    undefined,
+  );
+  await resending.promise;
+  assert.equal(sent.length, 2);
+  assert.equal(headersIn, 0, "a resend that does not answer is held to connect, not first_byte");
+  resent.resolve(eventStreamResponse([chunkFrame('{"type":"message_stop"}')]));
+  const response = await sending;
+  assert.equal(response.status, 200);
+  assert.equal(headersIn, 1);
+  await response.body?.cancel();
+});
+
+Deno.test("only a resend that succeeds proves the betas refused: a 429, a 5xx or a 403 is not remembered", async () => {
+  const refusals: string[][] = [];
+  const failures = [
+    () => bedrockError(429, "ThrottlingException", "Too many requests"),
+    () => bedrockError(500, "InternalServerException", "Internal error"),
+    () => bedrockError(503, "ServiceUnavailableException", "Service unavailable"),
+    () => bedrockError(403, "AccessDeniedException", "You don't have access to the model"),
+  ];
+  for (const failure of failures) {
+    const answers = [INVALID_BETA(), failure()];
+    const { bedrock, sent } = answering(
+      () => answers.shift() ?? Response.json({ id: "later" }),
+      (_, betas) => void refusals.push(betas),
+    );
+    const ask = () =>
+      request({
+        headers: new Headers({ "anthropic-beta": CLAUDE_CODE_BETAS }),
+        stream: false,
+        body: BETA_BODY,
+      });
+    const failed = await bedrock.send(ask(), undefined);
+    await failed.body?.cancel();
+    assert.equal(sent.length, 2, `resent once (${failed.status})`);
+    assert.equal((await bedrock.send(ask(), undefined)).status, 200);
+    assert.equal(sent.length, 3);
+    assert.deepEqual(
+      JSON.parse(await sent[2].clone().text()).anthropic_beta,
+      JSON.parse(await sent[0].clone().text()).anthropic_beta,
+      `the next request goes with its betas after a ${failed.status}`,
+    );
+  }
+  assert.deepEqual(refusals, []);
+});
+
+Deno.test("the look into a 400 waits no longer than the request's idle, then passes the answer on", async () => {
+  const clock = new FakeClock();
+  const body = controlledStream();
+  const { bedrock, sent } = answering(
+    () =>
+      new Response(body.body, {
+        status: 400,
+        headers: {
+          "x-amzn-errortype": "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/",
+        },
+      }),
+    undefined,
+    clock,
+  );
+  const sending = bedrock.send(
+    request({ headers: new Headers({ "anthropic-beta": CLAUDE_CODE_BETAS }), stream: false, idleMs: 30_000 }),
+    undefined,
+  );
+  body.push('{"message":"messages.0: ');
+  await body.whenRead();
+  assert.deepEqual(clock.armed, [30_000], "the peek is bounded by idle");
+  clock.advance(30_000);
+  const response = await sending;
+  assert.equal(response.status, 400);
+  assert.equal(sent.length, 1, "not sent again on a message not yet read");
+  body.push('field required"}');
+  body.end();
+  assert.deepEqual((await json(response)).error, {
+    type: "invalid_request_error",
+    message: "messages.0: field required",
+  });
+  assert.deepEqual(clock.armed, []);
+});
+
+Deno.test("a model is remembered with the set of betas it refused: another set is tried once with its betas", async () => {
+  const refusals: string[][] = [];
+  const { bedrock, sent } = answering(
+    async (sent) =>
+      (JSON.parse(await sent.clone().text()).anthropic_beta ?? []).includes("redact-thinking-2026-02-12")
+        ? INVALID_BETA()
+        : Response.json({ id: "m" }),
+    (_, betas) => void refusals.push(betas),
+  );
+  const ask = (betas: string) =>
+    request({
+      headers: new Headers({ "anthropic-beta": betas }),
+      stream: false,
+      body: '{"model":"m","max_tokens":5}',
+    });
+  const betasOf = async (index: number) => JSON.parse(await sent[index].clone().text()).anthropic_beta;
+
+  assert.equal((await bedrock.send(ask(CLAUDE_CODE_BETAS), undefined)).status, 200);
+  assert.equal(sent.length, 2);
+  assert.deepEqual(refusals, [[
+    "claude-code-20250219",
+    "interleaved-thinking-2025-05-14",
+    "redact-thinking-2026-02-12",
+  ]]);
+
+  const older = "interleaved-thinking-2025-05-14,claude-code-20250219,context-1m-2025-08-07";
+  assert.equal((await bedrock.send(ask(older), undefined)).status, 200);
+  assert.equal(sent.length, 3, "another set goes once, with its betas");
+  assert.deepEqual(await betasOf(2), [
+    "interleaved-thinking-2025-05-14",
+    "claude-code-20250219",
+    "context-1m-2025-08-07",
+  ]);
+
+  const reordered =
+    "redact-thinking-2026-02-12,context-1m-2025-08-07,interleaved-thinking-2025-05-14,claude-code-20250219";
+  assert.equal((await bedrock.send(ask(reordered), undefined)).status, 200);
+  assert.equal(sent.length, 4, "the set refused, in any order, goes without them at once");
+  assert.deepEqual(await betasOf(3), ["context-1m-2025-08-07"]);
+  assert.equal(refusals.length, 1, "told once");
 });
