@@ -20,7 +20,7 @@ import {
 } from "./bedrock_errors.ts";
 import { NEEDED_BETAS, withoutRefusedBetas } from "./bedrock_betas.ts";
 import { BoundedMap } from "./bounded_map.ts";
-import { peekAnswer } from "./error_peek.ts";
+import { idleDeadline, peekAnswer, type PeekDeadline } from "./error_peek.ts";
 import { credentialFor } from "./token_cache.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
@@ -172,7 +172,7 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
         // Sent once more under the same signal, its bytes built only now; the peek is bounded as relay
         // would bound reading that body. Only an answer that then succeeds proves the betas were refused
         // (a 429 or a 5xx says nothing of them): remembered, and told once.
-        const within = request.idleMs === undefined ? undefined : { ms: request.idleMs, timers };
+        const within = idleDeadline(request, timers);
         const retried = await withoutRefusedBetas(upstream, () => post(bodyWith(_needed).bytes), within);
         upstream = retried.answer;
         const learnt = retried.resent && upstream.ok ? _refusedKey(model, dropped) : undefined;
@@ -188,7 +188,9 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
       if (upstream.status >= 300 && upstream.status <= 399) return upstream;
       if (upstream.status < 200 || upstream.status > 299) {
         const error = bedrockErrorAnswer(upstream);
-        const refusal = counting ? await _countingRefusal(upstream, error) : upstream;
+        const refusal = counting
+          ? await _countingRefusal(upstream, error, idleDeadline(request, timers))
+          : upstream;
         if (refusal instanceof Response) return _errorAnswer(refusal, error);
         uncountable.set(model, refusal);
         throw _uncountable(options.name, model, refusal);
@@ -266,11 +268,16 @@ function _countMaxTokens(thinking: unknown): number {
 /**
  * Bedrock's message when a CountTokens error answer (`error`, as its headers give it) says the model
  * cannot count tokens at all; otherwise the answer, whole, to pass on. Only a 400 that is a request's
- * error can say so: its body is looked at then, and only then.
+ * error can say so: its body is looked at then, and only then, for no longer than `within` (the request's
+ * idle, as relay would wait for that body).
  */
-async function _countingRefusal(upstream: Response, error: BedrockErrorAnswer): Promise<string | Response> {
+async function _countingRefusal(
+  upstream: Response,
+  error: BedrockErrorAnswer,
+  within: PeekDeadline | undefined,
+): Promise<string | Response> {
   if (upstream.status !== 400 || error.type !== "invalid_request_error") return upstream;
-  const { text, answer } = await peekAnswer(upstream);
+  const { text, answer } = await peekAnswer(upstream, undefined, within);
   const message = error.messageIn(text);
   if (!refusesCounting(message)) return answer;
   await answer.body?.cancel().catch(() => {});

@@ -5,6 +5,7 @@
 
 import { concatBytes } from "../util/bytes.ts";
 import type { Timers } from "../util/timers.ts";
+import type { ProviderRequest } from "./types.ts";
 
 /** Enough of an error body for any message relay looks for: a JSON error is a few hundred bytes. */
 const _PEEK_BYTES = 16 * 1024;
@@ -24,6 +25,22 @@ export interface PeekedAnswer {
 export interface PeekDeadline {
   ms: number;
   timers: Timers;
+}
+
+/**
+ * The bound for a peek in an adapter's `send`: the request's `idleMs`, on `timers`; none when relay gave
+ * the request no idle (a peek is then ended by the request's signal only).
+ *
+ * @example
+ * ```ts
+ * const { text, answer } = await peekAnswer(response, undefined, idleDeadline(request, timers));
+ * ```
+ */
+export function idleDeadline(
+  request: Pick<ProviderRequest, "idleMs">,
+  timers: Timers,
+): PeekDeadline | undefined {
+  return request.idleMs === undefined ? undefined : { ms: request.idleMs, timers };
 }
 
 /**

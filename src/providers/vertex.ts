@@ -8,8 +8,9 @@ import { errorEnvelope, errorResponse, errorTypeForStatus } from "../server/erro
 import { MAX_ERROR_BODY_BYTES, translateWhole } from "../stream/translate_whole.ts";
 import { copyHeaders, headerPairs, WITHOUT_LENGTH } from "../util/headers.ts";
 import { asJsonObject } from "../util/json.ts";
+import { realTimers, type Timers } from "../util/timers.ts";
 import { betaList, keptBetas, RefusedBetas, unexpectedBetas } from "./anthropic_betas.ts";
-import { peekAnswer } from "./error_peek.ts";
+import { idleDeadline, peekAnswer, type PeekDeadline } from "./error_peek.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { sendWithToken, type TokenSource } from "./token_cache.ts";
 import { type Provider, type ProviderRequest, UnservableError } from "./types.ts";
@@ -47,6 +48,8 @@ export interface VertexProviderOptions {
    * dropped from that model's requests from then on, until the provider is built anew.
    */
   onBetasRefused?: (model: string, betas: string[]) => void;
+  /** The timer bounding a look into a 400 by the request's `idleMs`; injected for tests. */
+  timers?: Timers;
 }
 
 /**
@@ -98,6 +101,7 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
   const models = `${base}/v1/projects/${project}/locations/${location}/publishers/anthropic/models`;
   const doFetch = options.fetch ?? fetch;
   const refused = new RefusedBetas();
+  const timers = options.timers ?? realTimers;
   return {
     name: options.name,
     type: "vertex",
@@ -127,12 +131,18 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
       );
       let response = await post(betas);
       if (response.status === 400 && betas.length > 0) {
-        // Vertex has answered: a second round trip waits as an answer's body would, not as a connection.
-        request.onHeaders?.();
-        response = await _withoutUnexpectedBetas(response, betas, post, (unexpected) => {
-          const learned = refused.learn(model, unexpected);
-          if (learned.length > 0) options.onBetasRefused?.(model, learned);
-        });
+        // A resend is a second connection: a stream waits for its headers under connect, as for the first
+        // (`send` resolves with them). The peek is bounded as relay would bound reading that body.
+        response = await _withoutUnexpectedBetas(
+          response,
+          betas,
+          post,
+          idleDeadline(request, timers),
+          (unexpected) => {
+            const learned = refused.learn(model, unexpected);
+            if (learned.length > 0) options.onBetasRefused?.(model, learned);
+          },
+        );
       }
       return response.ok ? response : _inAnthropicShape(response);
     },
@@ -142,15 +152,16 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
 /**
  * After a 400 to a request sent with `betas`: when its message names some of them as unexpected, the
  * request goes once more without those, which `refuse` is told; otherwise the 400 itself, whole. Only
- * the first 16 KiB of it are read to tell.
+ * the first 16 KiB of it are read to tell, for no longer than `within`.
  */
 async function _withoutUnexpectedBetas(
   refusal: Response,
   betas: readonly string[],
   post: (betas: readonly string[]) => Promise<Response>,
+  within: PeekDeadline | undefined,
   refuse: (unexpected: string[]) => void,
 ): Promise<Response> {
-  const { text, answer } = await peekAnswer(refusal);
+  const { text, answer } = await peekAnswer(refusal, undefined, within);
   const named = new Set(unexpectedBetas(text));
   const unexpected = betas.filter((beta) => named.has(beta));
   if (unexpected.length === 0) return answer;

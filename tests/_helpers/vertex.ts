@@ -6,6 +6,7 @@
 import { googleServiceAccountTokens } from "../../src/providers/google_auth.ts";
 import type { TokenSource } from "../../src/providers/token_cache.ts";
 import { createVertexProvider } from "../../src/providers/vertex.ts";
+import type { Timers } from "../../src/util/timers.ts";
 import { type FakeOAuth, makeServiceAccount, startFakeOAuth, type TestServiceAccount } from "./fake_oauth.ts";
 import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from "./fake_upstream.ts";
 import { startTestRelay, type TestRelay, type TestRelayOptions } from "./relay.ts";
@@ -20,9 +21,16 @@ export function unexpectedBetasAnswer(...betas: string[]): Response {
   );
 }
 
-/** The Vertex adapter as these tests configure it, at `baseUrl`, with `tokens`. */
-export function testVertexProvider(baseUrl: string, tokens: TokenSource) {
-  return createVertexProvider({ name: "vertex", project: "my-project", region: "us-east5", baseUrl, tokens });
+/** The Vertex adapter as these tests configure it, at `baseUrl`, with `tokens`, its peeks on `timers`. */
+export function testVertexProvider(baseUrl: string, tokens: TokenSource, timers?: Timers) {
+  return createVertexProvider({
+    name: "vertex",
+    project: "my-project",
+    region: "us-east5",
+    baseUrl,
+    tokens,
+    timers,
+  });
 }
 
 /** What the fake Vertex answers a request with; `oauth` tells which tokens were really issued. */
@@ -33,7 +41,7 @@ export interface VertexChainOptions {
   now?: () => number;
   /** May observe the token source relay uses. */
   wrapTokens?: (tokens: TokenSource) => TokenSource;
-  /** relay's options besides its provider, the Vertex one. */
+  /** relay's options besides its provider, the Vertex one, whose timers are relay's `clock` when given. */
   relay?: Omit<TestRelayOptions, "provider">;
 }
 
@@ -59,7 +67,7 @@ export async function startVertexChain(
   const tokens = googleServiceAccountTokens({ credentialsFile: account.file, tokenUrl: oauth.url, now });
   const relay = startTestRelay({
     ...relayOptions,
-    provider: testVertexProvider(vertex.url, wrapTokens(tokens)),
+    provider: testVertexProvider(vertex.url, wrapTokens(tokens), relayOptions.clock),
   });
   return {
     relay,

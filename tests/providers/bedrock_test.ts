@@ -1013,3 +1013,36 @@ Deno.test("a model is remembered with the set of betas it refused: another set i
   assert.deepEqual(await betasOf(3), ["context-1m-2025-08-07"]);
   assert.equal(refusals.length, 1, "told once");
 });
+
+Deno.test("the look into a count's 400 waits no longer than the request's idle, then passes the answer on", async () => {
+  const clock = new FakeClock();
+  const body = controlledStream();
+  const { bedrock, sent } = answering(
+    () =>
+      new Response(body.body, {
+        status: 400,
+        headers: {
+          "x-amzn-errortype": "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/",
+        },
+      }),
+    undefined,
+    clock,
+  );
+  const count = () =>
+    request({ path: "/v1/messages/count_tokens", stream: false, headers: new Headers(), idleMs: 30_000 });
+  const sending = bedrock.send(count(), undefined);
+  body.push('{"message":"The provided model ');
+  await body.whenRead();
+  assert.deepEqual(clock.armed, [30_000], "the peek is bounded by idle");
+  clock.advance(30_000);
+  const response = await sending;
+  assert.equal(response.status, 400, "a message not yet read refuses no counting");
+  body.push("doesn't support counting tokens.\"}");
+  body.end();
+  assert.deepEqual((await json(response)).error, {
+    type: "invalid_request_error",
+    message: "The provided model doesn't support counting tokens.",
+  });
+  assert.deepEqual(clock.armed, []);
+  assert.equal(sent.length, 1);
+});

@@ -207,6 +207,36 @@ Deno.test("a token endpoint that does not answer is named when relay's deadline 
   await vertex.close();
 });
 
+Deno.test("a stream's resend without refused betas is still under connect: one that hangs times out in it", async () => {
+  const clock = new FakeClock();
+  const resent = Promise.withResolvers<void>();
+  const release = Promise.withResolvers<void>();
+  const timeouts = { connect: 10_000, firstByte: 600_000, idle: 60_000 };
+  await using chain = await startVertexChain(async (recorded) => {
+    if (recorded.headers.get("anthropic-beta") !== null) {
+      return unexpectedBetasAnswer("interleaved-thinking-2025-05-14");
+    }
+    resent.resolve();
+    await release.promise;
+    return Response.json({ error: { code: 500, message: "released", status: "INTERNAL" } }, { status: 500 });
+  }, { relay: { models: { "claude-sonnet-4-5": "claude-sonnet-4-5@20250929" }, timeouts, clock } });
+  try {
+    const answer = postMessages(chain.relay);
+    await resent.promise;
+    assert.ok(
+      clock.armed.includes(10_000) && !clock.armed.includes(600_000),
+      `connect's deadline, not first_byte's, while the resend is unanswered (armed: ${clock.armed})`,
+    );
+    clock.advance(10_000);
+    const held = await answer;
+    assert.equal(held.status, 504);
+    assert.match((await held.json()).error.message, /timeouts\.connect/);
+    assert.equal(chain.vertex.requests.length, 2);
+  } finally {
+    release.resolve();
+  }
+});
+
 Deno.test("Google's own errors reach the client in Anthropic's envelope", async () => {
   await using chain = await startChain();
   await using relay = startTestRelay({

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { TokenCache } from "../../src/providers/token_cache.ts";
 import { type ProviderRequest, UnservableError } from "../../src/providers/types.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
+import { controlledStream } from "../_helpers/fake_upstream.ts";
 import { providerRequest } from "../_helpers/provider_request.ts";
 import { unexpectedBetasAnswer } from "../_helpers/vertex.ts";
 import {
@@ -31,7 +33,10 @@ function request(init: Partial<ProviderRequest> = {}): ProviderRequest {
 }
 
 /** A Vertex provider over a fetch that records each request and answers with `answer()`. */
-function vertex(options: Partial<VertexProviderOptions> = {}, answer = () => new Response("{}")) {
+function vertex(
+  options: Partial<VertexProviderOptions> = {},
+  answer: () => Response | Promise<Response> = () => new Response("{}"),
+) {
   const seen: Request[] = [];
   const asked = { tokens: 0, invalidated: [] as string[] };
   const provider = createVertexProvider({
@@ -412,7 +417,7 @@ Deno.test("Vertex sends once more without the betas its 400 names, and drops the
   );
   assert.equal(response.status, 200);
   assert.deepEqual(await response.json(), { id: "m1" });
-  assert.equal(headersIn, 1, "the second round trip waits as for a first byte, not a connection");
+  assert.equal(headersIn, 0, "send resolves with the second answer's headers: nothing else tells them");
   const taken = "claude-code-20250219,interleaved-thinking-2025-05-14,context-1m-2025-08-07";
   assert.equal(seen.length, 2);
   assert.equal(seen[1].headers.get("anthropic-beta"), taken);
@@ -481,4 +486,51 @@ Deno.test("Vertex passes on a 400 that names no beta it sent with its status, he
     await (await provider.send(withBetas(CLAUDE_CODE_BETAS), undefined)).body?.cancel();
     assert.deepEqual(seen.map((request) => request.headers.get("anthropic-beta")), [sent, sent], name);
   }
+});
+
+Deno.test("Vertex's resend is a second connection: no headers are told while it has not answered", async () => {
+  const resent = Promise.withResolvers<Response>();
+  const resending = Promise.withResolvers<void>();
+  const answers = [
+    () => unexpectedBetasAnswer("effort-2025-11-24"),
+    () => (resending.resolve(), resent.promise),
+  ];
+  const { provider, seen } = vertex({}, () => answers.shift()!());
+  let headersIn = 0;
+  let settled = false;
+  const sending = provider.send(withBetas(CLAUDE_CODE_BETAS, { onHeaders: () => headersIn++ }), undefined)
+    .finally(() => settled = true);
+  await resending.promise;
+  assert.equal(seen.length, 2);
+  assert.equal(headersIn, 0, "a resend that does not answer is held to connect, not first_byte");
+  assert.equal(settled, false);
+  resent.resolve(Response.json({ id: "m1" }));
+  const response = await sending;
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), { id: "m1" });
+});
+
+Deno.test("Vertex's look into a 400 waits no longer than the request's idle, then passes the answer on", async () => {
+  const clock = new FakeClock();
+  const body = controlledStream();
+  const refusals: string[][] = [];
+  const { provider, seen } = vertex(
+    { timers: clock, onBetasRefused: (_, betas) => void refusals.push(betas) },
+    () => new Response(body.body, { status: 400, headers: { "content-type": "application/json" } }),
+  );
+  const sending = provider.send(withBetas(CLAUDE_CODE_BETAS, { idleMs: 30_000 }), undefined);
+  const start = '{"type":"error","error":{"type":"invalid_request_error","message":"Unexpected value(s) ';
+  body.push(start);
+  await body.whenRead();
+  assert.deepEqual(clock.armed, [30_000], "the peek is bounded by idle");
+  clock.advance(30_000);
+  const response = await sending;
+  assert.equal(response.status, 400);
+  assert.equal(seen.length, 1, "not sent again on a message not yet read");
+  const rest = '`effort-2025-11-24` for the `anthropic-beta` header."}}';
+  body.push(rest);
+  body.end();
+  assert.equal(await response.text(), start + rest, "every byte, those read and those after");
+  assert.deepEqual(clock.armed, []);
+  assert.deepEqual(refusals, [], "nothing learned from a message not read whole");
 });
