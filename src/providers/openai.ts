@@ -16,6 +16,7 @@ import { newToolId } from "../stream/openai_tool_ids.ts";
 import { finishFailure } from "../stream/openai_stop_usage.ts";
 import { type ChatCompletion, messageFault } from "../stream/openai_types.ts";
 import { encodeSseEvent } from "../stream/sse_encode.ts";
+import { StreamsAnsweredWhole } from "../stream/streams_answered_whole.ts";
 import {
   MAX_WHOLE_ANSWER_BYTES,
   MAX_WHOLE_ANSWER_MIB,
@@ -48,7 +49,9 @@ export interface OpenAIProviderOptions {
  * covers a local model that is slow to its first token. A stream answered with JSON (a server that
  * ignores `stream`, or reports a failure in a 200 body) is read whole once relay reads the answer, under
  * its deadlines for a body: a completion goes out as the stream it stands for, a failure as an `error`
- * event before anything else, which relay can still retry. Error answers' bodies are read as late.
+ * event before anything else, which relay can still retry. A model whose stream was once answered with
+ * a whole completion is waited for so from then on ({@linkcode StreamsAnsweredWhole}): under
+ * `timeouts.first_byte`, not `connect`. Error answers' bodies are read as late.
  * A 200 JSON answer over {@linkcode MAX_WHOLE_ANSWER_BYTES}, streamed or not, is a failure too (a 502
  * `api_error`), read no further: relay would have to hold it whole.
  * Chat Completions has no token counting, so `count_tokens` is a 404 `not_found_error`
@@ -65,6 +68,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
   const doFetch = options.fetch ?? fetch;
   const maxTokensField = _isOpenAI(new URL(base).hostname) ? "max_completion_tokens" : "max_tokens";
   const newMessageId = options.newMessageId ?? (() => `msg_${crypto.randomUUID().replaceAll("-", "")}`);
+  const answeredWhole = new StreamsAnsweredWhole();
   return {
     name: options.name,
     type: "openai",
@@ -86,13 +90,15 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
         if (error instanceof AnthropicToChatError) throw new UnservableError(400, error.message);
         throw error;
       }
-      const response = await doFetch(`${base}/chat/completions`, {
+      const answering = doFetch(`${base}/chat/completions`, {
         method: "POST",
         headers: _upstreamHeaders(request.headers, request.stream, key),
         body: JSON.stringify(chat),
         signal: request.signal,
         redirect: "manual",
       });
+      answeredWhole.sent(request);
+      const response = await answering;
       if (!response.ok) return anthropicErrorFromOpenAI(response, _answerHeaders(response));
       const translation: OpenAIToAnthropicOptions = {
         messageId: newMessageId(),
@@ -107,7 +113,8 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
           ? translateWhole(
             upstream,
             MAX_WHOLE_ANSWER_BYTES,
-            (whole) => _completionAsStream(whole, translation, options.name),
+            (whole) =>
+              _completionAsStream(whole, translation, options.name, () => answeredWhole.learn(request)),
           )
           : openaiToAnthropicSse(upstream, new OpenAIToAnthropic(translation), { idleMs: request.idleMs });
         return new Response(body, { headers: _sseHeaders(response) });
@@ -167,9 +174,13 @@ function _completionAsStream(
   whole: WholeText,
   translation: OpenAIToAnthropicOptions,
   name: string,
+  onCompletion: () => void,
 ): Uint8Array[] {
   const read = _completionIn(whole, name);
-  if ("completion" in read) return completionAsAnthropicSse(read.completion, translation);
+  if ("completion" in read) {
+    onCompletion();
+    return completionAsAnthropicSse(read.completion, translation);
+  }
   return [encodeSseEvent("error", errorEnvelope(read.failure.type, read.failure.message))];
 }
 

@@ -17,7 +17,10 @@ import { encodeSseEvent } from "./sse_encode.ts";
  * streams one `thinking_delta`, then its `signature_delta`; every other block (`redacted_thinking`, a
  * tool result) comes whole in its `content_block_start`, as Anthropic sends those. The SDK's
  * accumulator builds `message` back from them: fields relay does not know are kept where they were.
- * A Message without `usage` streams with an empty one: relay makes up no count in the upstream's name.
+ * A Message without `usage` streams with an empty one, but for the `output_tokens` every
+ * `message_delta` carries (the SDK copies it into the Message it builds, and a sum of `undefined` is
+ * `NaN`): one the Message has not is sent as 0, and `outputUnreported` is told, so relay records that
+ * count as its own, not the upstream's.
  *
  * @example
  * ```ts
@@ -31,7 +34,10 @@ import { encodeSseEvent } from "./sse_encode.ts";
  * return new Response(ReadableStream.from(events), { headers: { "content-type": "text/event-stream" } });
  * ```
  */
-export function messageAsSse(message: JsonObject & { content: readonly JsonObject[] }): Uint8Array[] {
+export function messageAsSse(
+  message: JsonObject & { content: readonly JsonObject[] },
+  outputUnreported?: () => void,
+): Uint8Array[] {
   const usage = asJsonObject(message.usage) ?? {};
   const head: JsonObject = { ...message, content: [], stop_reason: null, stop_sequence: null };
   if ("stop_details" in message) head.stop_details = null;
@@ -47,8 +53,14 @@ export function messageAsSse(message: JsonObject & { content: readonly JsonObjec
   // The SDK takes both from the delta alone (`stop_details` even when absent).
   if (message.stop_details !== undefined) delta.stop_details = message.stop_details;
   if (message.container !== undefined && message.container !== null) delta.container = message.container;
+  const counted = typeof usage.output_tokens === "number";
+  if (!counted) outputUnreported?.();
   events.push(
-    encodeSseEvent("message_delta", { type: "message_delta", delta, usage }),
+    encodeSseEvent("message_delta", {
+      type: "message_delta",
+      delta,
+      usage: counted ? usage : { ...usage, output_tokens: 0 },
+    }),
     encodeSseEvent("message_stop", { type: "message_stop" }),
   );
   return events;

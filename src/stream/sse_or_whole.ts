@@ -1,20 +1,22 @@
 /**
- * An answer to a streamed request that came labelled JSON: a server that ignores `"stream": true` sends
- * its whole answer so, and some send their stream so by mistake. Its first bytes tell which it is.
+ * An answer to a streamed request that came labelled anything but `text/event-stream`: a server that
+ * ignores `"stream": true` sends its whole answer (JSON), and some send their stream labelled JSON,
+ * `text/plain` or nothing by mistake. Its first bytes tell which it is.
  */
 import { type ChunkReader, compactReader } from "./compact_reader.ts";
 import { translateWhole, type WholeText } from "./translate_whole.ts";
 
 /**
- * The most relay reads of such an answer before it takes it for JSON, when all of that was blank: an
- * SSE stream says so on its first line.
+ * The most relay reads of such an answer before it reads it whole, when all of that was blank: an SSE
+ * stream says so on its first line.
  */
 const _MAX_SNIFF_BYTES = 64 * 1024;
 
 /**
  * `body` as an SSE stream: passed on as it comes when its first non-blank bytes are an SSE line's
- * (`event:`, `data:` or a `:` comment), else read whole up to `maxBytes` and translated, as
- * {@linkcode translateWhole} does. It is read only as the output's reader asks, so under relay's
+ * (a `:` comment, `event:`, `data:`, `id:` or `retry:`), else read whole up to `maxBytes` and
+ * translated, as {@linkcode translateWhole} does: JSON, or a body that is neither, which `translate`
+ * fails; a body of SSE's never-ending first event would instead hold relay's peek and then commit. It is read only as the output's reader asks, so under relay's
  * deadlines for a body; each chunk read while its first bytes are still to tell is answered with an
  * empty chunk, a sign of life. Cancelling the output cancels `body`.
  *
@@ -32,6 +34,7 @@ export function sseOrWhole(
   const upstream = body ? compactReader(body) : ReadableStream.from<Uint8Array>([]).getReader();
   const held: Uint8Array[] = [];
   let size = 0;
+  const sniff = new _Sniff();
   // What the output reads from once the first bytes told: the body itself, or its translation.
   let source: ChunkReader | undefined;
   return new ReadableStream<Uint8Array>({
@@ -47,14 +50,13 @@ export function sseOrWhole(
         held.push(value);
         size += value.byteLength;
       }
-      const kind = _kindOf(held, done || size > _MAX_SNIFF_BYTES);
+      const kind = done ? "whole" : sniff.feed(value) ?? (size > _MAX_SNIFF_BYTES ? "whole" : undefined);
       if (kind === "sse") {
         source = upstream;
         for (const chunk of held.splice(0)) controller.enqueue(chunk);
-        if (done) controller.close();
         return;
       }
-      if (kind === "json") {
+      if (kind === "whole") {
         source = translateWhole(_prepended(held, upstream), maxBytes, translate).getReader();
       }
       controller.enqueue(new Uint8Array());
@@ -66,32 +68,44 @@ export function sseOrWhole(
 }
 
 /**
- * Whether what `held` starts with, blank lines and a BOM aside, is SSE or something else (JSON, or
- * what will fail as JSON); `undefined` while it could still be either, unless `final`. Only its first
- * bytes are looked at: a whole answer may be megabytes.
+ * What an answer's first bytes say it is, read as they come, each byte once: SSE when, after a BOM at
+ * the very start and blank lines, they begin an SSE line (a `:` comment or one of SSE's fields), whole
+ * otherwise: JSON (`{`, `[`), or something neither, which fails as such once read whole rather than
+ * passing for a stream whose first event never ends.
  */
-function _kindOf(held: readonly Uint8Array[], final: boolean): "sse" | "json" | undefined {
-  let start = "";
-  let first = true;
-  for (const chunk of held) {
-    for (let at = 0; at < chunk.byteLength && start.length < _LONGEST_START; at++) {
-      const byte = chunk[at];
-      if (first && byte === 0xef && chunk[at + 1] === 0xbb && chunk[at + 2] === 0xbf) {
-        at += 2;
-      } else if (start !== "" || !_BLANK.has(byte)) {
-        start += String.fromCharCode(byte);
+class _Sniff {
+  #seen = 0;
+  #bomBytes = 0;
+  #start = "";
+
+  /** What the bytes so far say; `undefined` while they could still be either. */
+  feed(chunk: Uint8Array): "sse" | "whole" | undefined {
+    for (const byte of chunk) {
+      const at = this.#seen++;
+      if (at < _BOM.length && this.#bomBytes === at) {
+        if (byte === _BOM[at]) {
+          this.#bomBytes++;
+          continue;
+        }
+        if (at > 0) return "whole"; // a BOM cut short
       }
-      first = false;
+      if (this.#start === "") {
+        if (_BLANK.has(byte)) continue;
+        if (byte === _BRACE || byte === _BRACKET) return "whole";
+      }
+      this.#start += String.fromCharCode(byte);
+      if (_SSE_STARTS.some((field) => this.#start.startsWith(field))) return "sse";
+      if (!_SSE_STARTS.some((field) => field.startsWith(this.#start))) return "whole";
     }
+    return undefined;
   }
-  if (_SSE_STARTS.some((field) => start.startsWith(field))) return "sse";
-  if (!final && _SSE_STARTS.some((field) => field.startsWith(start))) return undefined;
-  return "json";
 }
 
-/** How an SSE stream's first line can start: a comment, or the fields Anthropic's streams use. */
-const _SSE_STARTS = [":", "event:", "data:"];
-const _LONGEST_START = Math.max(..._SSE_STARTS.map((field) => field.length));
+const _BOM = [0xef, 0xbb, 0xbf];
+const _BRACE = 0x7b;
+const _BRACKET = 0x5b;
+/** How an SSE stream's first line can start: a comment, or a field SSE defines. */
+const _SSE_STARTS = [":", "event:", "data:", "id:", "retry:"];
 /** Space, tab, CR and LF. */
 const _BLANK: ReadonlySet<number> = new Set([0x20, 0x09, 0x0d, 0x0a]);
 

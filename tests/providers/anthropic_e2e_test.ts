@@ -11,6 +11,7 @@ import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
 import type { Route } from "../../src/routing/router.ts";
 import { maskSecret } from "../../src/util/mask.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 import {
   controlledStream,
   type FakeHandler,
@@ -103,6 +104,50 @@ Deno.test("the Anthropic SDK streams from a compatible that answers with the who
   assert.deepEqual(ledger.entries.map(({ outcome, usage }) => [outcome, usage?.input, usage?.output]), [
     ["complete", 321, 57],
   ]);
+});
+
+Deno.test("a model that answered a stream whole has its next streams waited for under first_byte, not connect", async () => {
+  const held = Promise.withResolvers<Response>();
+  const arrived = Promise.withResolvers<void>();
+  let calls = 0;
+  const whole = () => Response.json(WHOLE_MESSAGE);
+  const upstream = startFakeUpstream(() => {
+    if (++calls === 1) return whole();
+    arrived.resolve();
+    return held.promise;
+  });
+  const clock = new FakeClock();
+  const route = { ...routeTo("glm", upstream.url), timeouts: { ...TEST_TIMEOUTS, connect: 50 } };
+  await using relay = startTestRelay({ routes: [route], clock });
+  await sdk(relay.url).messages.stream(ASK).finalMessage();
+  await relay.nextRequestLog();
+
+  // The server writes the whole answer before its headers: longer than timeouts.connect.
+  const pending = sdk(relay.url).messages.stream(ASK).finalMessage();
+  await arrived.promise;
+  clock.advance(50);
+  held.resolve(whole());
+  const message = await pending;
+  assert.equal(message.id, "msg_whole_1");
+  assert.equal((await relay.nextRequestLog()).outcome, "complete");
+  await upstream.close();
+});
+
+Deno.test("a whole Message that counts no output is recorded with 0 output, as relay's estimate", async () => {
+  const { output_tokens: _output, ...usage } = WHOLE_MESSAGE.usage;
+  const upstream = startFakeUpstream(answering({ ...WHOLE_MESSAGE, usage }));
+  const ledger = keptLedger();
+  await using relay = startTestRelay({ routes: [routeTo("glm", upstream.url)], ledger });
+  const message = await sdk(relay.url).messages.stream(ASK).finalMessage();
+  assert.equal(message.usage.output_tokens, 0, "a number the client can add up");
+  const log = await relay.nextRequestLog();
+  assert.deepEqual([log.outcome, log.input_tokens, log.output_tokens, log.usage_estimated], [
+    "complete",
+    321,
+    0,
+    true,
+  ]);
+  assert.deepEqual(ledger.entries.map(({ usage }) => usage?.output), [0]);
 });
 
 Deno.test("a JSON error under a 200 to a stream is a failure: retried elsewhere, counted by the breaker, passed on as an error", async (t) => {
@@ -216,14 +261,16 @@ Deno.test("an SSE stream under another content type is a stream: its usage count
     assert.equal((await relay.nextRequestLog()).outcome, "upstream_failed");
     await upstream.close();
   });
-  await t.step("a body that is no SSE at all is a 502", async () => {
+  await t.step("a body that is neither SSE nor JSON is an api_error naming the provider", async () => {
     const upstream = startFakeUpstream(answering("Hello, this is not a stream.", "text/plain"));
     await using relay = startTestRelay({ routes: [routeTo("glm", upstream.url)] });
     await assert.rejects(
       () => sdk(relay.url).messages.stream(ASK).finalMessage(),
       (error: unknown) =>
-        error instanceof Anthropic.APIError && error.status === 502 &&
-        error.message.includes("upstream glm ended its stream before its first event"),
+        error instanceof Anthropic.APIError && error.status === 500 &&
+        error.message.includes(
+          "upstream glm answered a stream with a body (text/plain) that is neither SSE nor JSON",
+        ),
     );
     await upstream.close();
   });

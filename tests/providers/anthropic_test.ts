@@ -106,7 +106,7 @@ Deno.test("a stream answered with JSON that is no Message, or no JSON, is an api
     [
       "not JSON",
       "<html>busy</html>",
-      /^upstream glm answered a stream with a body labelled JSON that is neither/,
+      /^upstream glm answered a stream with a body \(application\/json\) that is neither SSE nor JSON: /,
     ],
     ["another shape", '{"choices":[]}', /^upstream glm answered a stream with JSON that is not a Message: /],
     ["a list", "[1]", /JSON that is not a Message: \[1\]$/],
@@ -137,7 +137,7 @@ Deno.test("a stream answered with a Message over 32 MiB is an api_error event, a
   assert.deepEqual(events.map(({ event }) => event), ["error"]);
   assert.deepEqual(events[0].data.error, {
     type: "api_error",
-    message: "upstream glm answered a stream with a JSON body over 32 MiB, more than relay reads whole",
+    message: "upstream glm answered a stream with a body over 32 MiB, more than relay reads whole",
   });
   assert.ok(message.cancelled && message.unread > 0, "the rest of the body is never read");
 });
@@ -169,6 +169,92 @@ Deno.test("a stream under another content type is passed on as SSE, labelled so"
       assert.equal(await response.text(), stream);
     });
   }
+});
+
+Deno.test("a stream answered with a page that is neither SSE nor JSON, however labelled, is an api_error event", async (t) => {
+  // No blank line in it: taken for SSE, it would be one first event past relay's 64 KiB peek, committed.
+  const page = `<!DOCTYPE html><html><body>${"Service busy. ".repeat(6_000)}</body></html>`;
+  for (const contentType of ["text/html; charset=utf-8", "text/plain", undefined]) {
+    await t.step(contentType ?? "none", async () => {
+      const provider = compatible(() => {
+        const response = new Response(page);
+        if (contentType) response.headers.set("content-type", contentType);
+        else response.headers.delete("content-type");
+        return response;
+      });
+      const events = await eventsOf(await provider.send(providerRequest(STREAMED), KEY));
+      assert.deepEqual(events.map(({ event }) => event), ["error"]);
+      const error = events[0].data.error as { type: string; message: string };
+      assert.equal(error.type, "api_error");
+      assert.ok(
+        error.message.startsWith(
+          `upstream glm answered a stream with a body (${
+            contentType ?? "no content-type"
+          }) that is neither SSE nor JSON`,
+        ),
+        error.message,
+      );
+    });
+  }
+});
+
+Deno.test("a model whose stream was answered with a whole Message has its next streams' headers told in as they are sent", async () => {
+  const stream = textAnswerStream({
+    id: "msg_1",
+    text: "hi",
+    startUsage: {},
+    endUsage: { output_tokens: 1 },
+  });
+  let answers = [
+    () => json(stream, "text/plain"),
+    () => json({ type: "error", error: { type: "overloaded_error", message: "busy" } }),
+    () => json(MESSAGE_ANSWER),
+  ];
+  const sent = Promise.withResolvers<Response>();
+  const provider = createAnthropicProvider({
+    name: "glm",
+    type: "anthropic-compatible",
+    baseUrl: "https://compat.example",
+    authHeader: "bearer",
+    fetch: () => answers.length > 0 ? Promise.resolve(answers.shift()!()) : sent.promise,
+  });
+  let told = 0;
+  const request = (body: string, init: Parameters<typeof providerRequest>[1] = {}) =>
+    providerRequest(body, { onHeaders: () => told++, ...init });
+  const other = STREAMED.replace("glm-4.6", "glm-4.5");
+
+  // Nothing known yet, and an SSE stream or a JSON error teaches nothing: relay waits for the headers
+  // under timeouts.connect.
+  for (let i = 0; i < 3; i++) {
+    await (await provider.send(request(STREAMED), KEY)).arrayBuffer();
+    assert.equal(told, 0);
+  }
+
+  // Answered whole: the next stream to that model waits for its headers as a whole answer does.
+  const pending = provider.send(request(STREAMED), KEY);
+  assert.equal(told, 1, "told before the upstream's headers are in");
+  sent.resolve(json(MESSAGE_ANSWER));
+  await (await pending).arrayBuffer();
+
+  // Another model, or an unstreamed request, is waited for as before.
+  answers = [() => json(MESSAGE_ANSWER), () => json(MESSAGE_ANSWER)];
+  await (await provider.send(request(other), KEY)).arrayBuffer();
+  await (await provider.send(request(STREAMED, { stream: false }), KEY)).arrayBuffer();
+  assert.equal(told, 1);
+});
+
+Deno.test("a whole Message without output_tokens says 0 in its message_delta, told as relay's estimate", async () => {
+  let estimated = 0;
+  const usageFallback = { inputTokens: 10, estimated: () => estimated++ };
+  const answer = { ...MESSAGE_ANSWER, usage: { input_tokens: 12 } };
+  const provider = compatible(() => json(answer));
+  const events = await eventsOf(await provider.send(providerRequest(STREAMED, { usageFallback }), KEY));
+  const delta = events.find(({ event }) => event === "message_delta")!;
+  assert.deepEqual(delta.data.usage, { input_tokens: 12, output_tokens: 0 });
+  assert.equal(estimated, 1);
+  const counted = compatible(() => json(MESSAGE_ANSWER));
+  await (await counted.send(providerRequest(STREAMED, { usageFallback }), KEY)).arrayBuffer();
+  assert.equal(estimated, 1, "a Message that counts its output is the upstream's own");
 });
 
 Deno.test("a JSON answer to a stream is read only as relay reads the answer", async () => {

@@ -14,6 +14,7 @@ import { startServer } from "../../src/server/serve.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { SseDecoder, type SseEvent } from "../../src/stream/sse_decode.ts";
 import { type ControlledStream, controlledStream } from "../_helpers/fake_upstream.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
 import {
   chunk,
   FAKE_OPENAI_KEY,
@@ -206,6 +207,45 @@ Deno.test("an upstream that reports no usage is answered and logged with relay's
     const line = await s.relay.nextRequestLog();
     assert.deepEqual([line.input_tokens, line.output_tokens, line.usage_estimated], [input, output, true]);
   }
+});
+
+Deno.test("a model whose stream was answered with a whole completion has its next streams waited for under first_byte, not connect", async () => {
+  const completion = () =>
+    Response.json({
+      id: "chatcmpl-1",
+      object: "chat.completion",
+      choices: [{ index: 0, message: { role: "assistant", content: "Hello" }, finish_reason: "stop" }],
+      usage: FAKE_USAGE,
+    });
+  const held = Promise.withResolvers<Response>();
+  const arrived = Promise.withResolvers<void>();
+  let calls = 0;
+  const upstream = startFakeOpenAI(() => {
+    if (++calls === 1) return completion();
+    arrived.resolve();
+    return held.promise;
+  });
+  const clock = new FakeClock();
+  await using relay = startTestRelay({
+    provider: createOpenAIProvider({ name: "openai", baseUrl: `${upstream.url}/v1` }),
+    keys: [FAKE_OPENAI_KEY],
+    models: { "claude-*": "gpt-fake-1" },
+    timeouts: { connect: 50 },
+    clock,
+  });
+  const anthropic = new Anthropic({ baseURL: relay.url, apiKey: "unused", maxRetries: 0 });
+  await anthropic.messages.stream(ASK).finalMessage();
+  await relay.nextRequestLog();
+
+  // The server writes the whole completion before its headers: longer than timeouts.connect.
+  const pending = anthropic.messages.stream(ASK).finalMessage();
+  await arrived.promise;
+  clock.advance(50);
+  held.resolve(completion());
+  const message = await pending;
+  assert.deepEqual(message.content, [{ type: "text", text: "Hello" }]);
+  assert.equal((await relay.nextRequestLog()).outcome, "complete");
+  await upstream.close();
 });
 
 Deno.test("a legacy function_call reaches Claude Code as a tool_use with relay's id, however it is answered", async () => {

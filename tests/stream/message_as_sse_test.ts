@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { messageAsSse } from "../../src/stream/message_as_sse.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
+import type { JsonObject } from "../../src/util/json.ts";
 import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
 import { GOLDEN_NAMES, loadGolden } from "../_helpers/golden.ts";
 
@@ -86,7 +87,8 @@ Deno.test("messageAsSse's stream of each golden stream's Message assembles to th
   }
 });
 
-Deno.test("messageAsSse: the stop fields go in the delta, an empty text has no delta, a missing usage stays missing", () => {
+Deno.test("messageAsSse: the stop fields go in the delta, an empty text has no delta, a missing usage counts 0 output, told", () => {
+  let unreported = 0;
   const events = new SseDecoder().feed(concatBytes(messageAsSse({
     id: "msg_02",
     type: "message",
@@ -97,7 +99,7 @@ Deno.test("messageAsSse: the stop fields go in the delta, an empty text has no d
     stop_sequence: null,
     stop_details: { type: "pause" },
     container: { id: "container_1" },
-  })));
+  }, () => unreported++)));
   assert.deepEqual(events.map(({ event }) => event), [
     "message_start",
     "content_block_start",
@@ -122,6 +124,34 @@ Deno.test("messageAsSse: the stop fields go in the delta, an empty text has no d
       stop_details: { type: "pause" },
       container: { id: "container_1" },
     },
-    usage: {},
+    usage: { output_tokens: 0 },
   });
+  assert.equal(unreported, 1);
+});
+
+Deno.test("messageAsSse: a usage without output_tokens gets 0 in its message_delta, told; one with it is its own", () => {
+  const deltaUsage = (usage: JsonObject) => {
+    let unreported = false;
+    const events = new SseDecoder().feed(concatBytes(messageAsSse({
+      id: "msg_03",
+      type: "message",
+      role: "assistant",
+      model: "m",
+      content: [{ type: "text", text: "Hi" }],
+      stop_reason: "end_turn",
+      stop_sequence: null,
+      usage,
+    }, () => unreported = true)));
+    const delta = events.find(({ event }) => event === "message_delta")!;
+    return [JSON.parse(delta.data).usage, unreported];
+  };
+  assert.deepEqual(deltaUsage({ input_tokens: 7, output_tokens: null }), [
+    { input_tokens: 7, output_tokens: 0 },
+    true,
+  ]);
+  assert.deepEqual(deltaUsage({ input_tokens: 7 }), [{ input_tokens: 7, output_tokens: 0 }, true]);
+  assert.deepEqual(deltaUsage({ input_tokens: 7, output_tokens: 12 }), [
+    { input_tokens: 7, output_tokens: 12 },
+    false,
+  ]);
 });

@@ -28,6 +28,14 @@ Deno.test("sseOrWhole passes on, byte for byte, a body whose first non-blank byt
     ["a comment, after blank lines", ["\r\n\n  ", ": OPENROUTER PROCESSING\n\n"]],
     ["a field name cut in two", ["\n ev", "en", "t: ping\n\n"]],
     ["a BOM first", [new Uint8Array([0xef, 0xbb, 0xbf, ...encoder.encode("data: {}\n\n")])]],
+    ["a BOM cut in three", [
+      new Uint8Array([0xef]),
+      new Uint8Array([0xbb]),
+      new Uint8Array([0xbf]),
+      "data: {}\n\n",
+    ]],
+    ["an id line", ["id: 1\nevent: ping\ndata: {}\n\n"]],
+    ["a retry line, cut in two", ["\nre", "try: 3000\n\ndata: {}\n\n"]],
   ];
   for (const [name, chunks] of cases) {
     await t.step(name, async () => {
@@ -48,7 +56,10 @@ Deno.test("sseOrWhole reads anything else whole, with a sign of life for each ch
     assert.equal(text(out), 'whole({"type":"message"})');
   });
   for (
-    const [name, chunks] of [["junk", ["<html>"]], ["blanks only", ["\n\n", " "]], ["nothing", []], [
+    const [name, chunks] of [["junk", ["<html>"]], ["an array", ["[1]"]], ["blanks only", ["\n\n", " "]], [
+      "nothing",
+      [],
+    ], [
       "a start SSE could not have",
       ["dat", "e: today"],
     ]] as [string, string[]][]
@@ -78,4 +89,12 @@ Deno.test("sseOrWhole reads the body only as the output is read, and cancelling 
   assert.equal(text([(await first).value!]), "data: {}\n\n");
   await output.cancel("client gone");
   assert.equal(await upstream.cancelled, "client gone");
+});
+
+Deno.test("sseOrWhole passes on a stream whose blank start comes a byte a chunk", async () => {
+  // How long such a start takes to read is bench/sse_or_whole_bench.ts's (it was quadratic once).
+  const blanks = Array.from({ length: 1024 }, () => encoder.encode("\n"));
+  const chunks = [...blanks, encoder.encode("data: {}\n\n")];
+  const out = await chunksOf(sseOrWhole(ReadableStream.from(chunks), 1024, WHOLE));
+  assert.deepEqual(concatBytes(out), concatBytes(chunks));
 });
