@@ -367,9 +367,16 @@ function _readLogin(
   try {
     text = readFile(path);
   } catch (error) {
-    // The reason of a failed read names the file too.
-    const why = showPath ? ` ${path}: ${errorMessage(error)}` : "";
-    throw new CredentialError(`AWS profile "${profile.profile}": cannot read its SSO cache file${why}`, true);
+    // The reason of a failed read names the file too; without it, the OS's code still says what failed
+    // (relay out of file descriptors, `os error 24`, is its own trouble, for the breakers to leave be).
+    const why = showPath ? ` ${path}: ${errorMessage(error)}` : ` (${_osError(error)})`;
+    // Only a file relay may never read waits for a person; a busy disk or a full table may pass.
+    const forGood = error instanceof Deno.errors.PermissionDenied ||
+      error instanceof Deno.errors.IsADirectory;
+    throw new CredentialError(
+      `AWS profile "${profile.profile}": cannot read its SSO cache file${why}`,
+      forGood,
+    );
   }
   if (text === undefined) {
     throw _loginError(profile, `no SSO login is cached${showPath ? ` (${path} does not exist)` : ""}`);
@@ -384,6 +391,13 @@ function _readLogin(
 }
 
 /** Whether `error` says asking again cannot help ({@linkcode CredentialError}); anything else may pass. */
+/** A read error's kind and OS code without the path it names: `NotFound (os error 2)`. */
+function _osError(error: unknown): string {
+  const name = error instanceof Error ? error.name : "Error";
+  const code = /\(os error \d+\)/.exec(errorMessage(error))?.[0];
+  return code ? `${name} ${code}` : name;
+}
+
 function _permanent(error: unknown): boolean {
   return error instanceof CredentialError && error.permanent;
 }

@@ -315,11 +315,11 @@ export class KeyPool<K> {
   }
 
   /**
-   * When `key` can take a request of `estimate` tokens as {@linkcode pick} sees it (`uncounted`: one
-   * that waits for a 429's rest only), `undefined` when it can now; whether it is disabled aside.
+   * When `key` can take a request of `estimate` tokens as {@linkcode pick} sees it, `undefined` when it
+   * can now; whether it is disabled aside.
    */
-  blockedUntil(key: K, estimate: TokenCount, uncounted = false): number | undefined {
-    return this.#state(key).blockedUntil(uncounted ? undefined : estimate, this.#now());
+  blockedUntil(key: K, estimate: TokenCount): number | undefined {
+    return this.#state(key).blockedUntil(estimate, this.#now());
   }
 
   /** What the pool knows about `key`. */

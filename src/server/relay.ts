@@ -42,13 +42,15 @@ import { realTimers, type Timers } from "../util/timers.ts";
 import { costlierAsks, inspectMessagesBody, messagesFields, readBody } from "./body.ts";
 import { BodyBudget, type BodyHold } from "./body_budget.ts";
 import { BodyLog } from "./body_log.ts";
-import { type AnthropicErrorType, errorEnvelope, RelayError } from "./errors.ts";
+import { type AnthropicErrorType, errorResponse, RelayError } from "./errors.ts";
+import { anthropicErrorOf } from "./openai_errors.ts";
 import { logRequest } from "./events.ts";
 import { headersForUpstream, responseForClient, undecodedEncoding } from "./headers.ts";
 import { graceOverError, type InFlight } from "./in_flight.ts";
 import type { RelayEnv } from "./request_id.ts";
 import { errorMessage } from "../util/error_message.ts";
-import { copyHeaders, hasMediaType, WITHOUT_LENGTH } from "../util/headers.ts";
+import { copyHeaders, hasMediaType } from "../util/headers.ts";
+import { isJsonObject } from "../util/json.ts";
 
 /** How hard relay tries before it gives a client the upstream's failure. */
 export interface RetryOptions {
@@ -424,6 +426,8 @@ async function _relay(
   if (body) bodies?.request(body);
   let handedOff = false;
   let last: _Kept | undefined;
+  /** Whether every attempt failed on a credential relay cannot get until a person mends it. */
+  let refusedForGood = true;
   try {
     let waitedMs = 0;
     let waitedSinceFailure = 0;
@@ -603,8 +607,14 @@ async function _relay(
           retry_in_ms: Math.max(0, Math.round(refusedUntil - clock.now())),
         });
       }
-      await _drop(last);
-      last = { ...tried, attempt, exchange };
+      refusedForGood &&= tried.outcome.kind === "credentials" &&
+        tried.outcome.error instanceof CredentialError && tried.outcome.error.permanent;
+      // A credential relay could not get sent nothing: an upstream's own answer kept from before (a 529,
+      // a 429 and its rate-limit headers) says more to the client.
+      if (tried.outcome.kind !== "credentials" || !last?.response) {
+        await _drop(last);
+        last = { ...tried, attempt, exchange };
+      }
       lastDecision = decision;
       waitedSinceFailure = 0;
       backedOffSinceFailure = 0;
@@ -619,7 +629,9 @@ async function _relay(
         releaseSlot();
       }, bodies);
     }
-    throw last!.error;
+    // Only when every provider asked refused relay's credential for good (a revoked key, an ended SSO
+    // login) is the client told not to send again: that fails the same way until a person mends it.
+    throw refusedForGood ? _notToRetry(last!.error) : last!.error;
   } finally {
     if (!handedOff) {
       releaseSlot();
@@ -881,14 +893,8 @@ async function _try(
       throw new _ClientGone();
     }
     if (error instanceof CredentialError) {
-      // Still a 502: a 401 would tell the client its own key is bad. One only a person can mend (a
-      // refused key, an ended SSO login) tells it not to send again, which would fail the same way.
-      const headers = error.permanent ? { "x-should-retry": "false" } : undefined;
-      const failure = new RelayError(
-        502,
-        `upstream ${route.provider.name} failed: ${error.message}`,
-        headers,
-      );
+      // Still a 502: a 401 would tell the client its own key is bad.
+      const failure = new RelayError(502, `upstream ${route.provider.name} failed: ${error.message}`);
       return { kind: "failed", outcome: { kind: "credentials", error }, error: failure, credentials };
     }
     const failure = _upstreamFailure(error, route);
@@ -905,9 +911,18 @@ async function _try(
  * Code), where an `event: error` in a 200 is an error without one. The upstream's headers go with it.
  */
 function _asErrorAnswer(response: Response, errorType: AnthropicErrorType, message: string): Response {
-  const headers = copyHeaders(response.headers, WITHOUT_LENGTH);
-  headers.set("content-type", "application/json");
-  return Response.json(errorEnvelope(errorType, message), { status: statusForErrorType(errorType), headers });
+  // A 2xx's x-should-retry says nothing of this error (as `classifyFailure` reads it).
+  const headers = copyHeaders(response.headers, _NOT_OF_THE_ERROR);
+  return errorResponse(statusForErrorType(errorType), message, headers, errorType);
+}
+
+const _NOT_OF_THE_ERROR: ReadonlySet<string> = new Set(["content-length", "content-type", "x-should-retry"]);
+
+/** `error` with `x-should-retry: false`, its other headers kept. */
+function _notToRetry(error: RelayError): RelayError {
+  const headers = new Headers(error.headers);
+  headers.set("x-should-retry", "false");
+  return new RelayError(error.status, error.message, headers, error.type);
 }
 
 /** A failed attempt whose answer relay cannot pass on: as good as a connection that broke. */
@@ -980,16 +995,15 @@ function _errorOf(
   data: string,
   credentials: readonly ProviderKey[],
 ): { errorType: AnthropicErrorType; message: string } {
-  let errorType: AnthropicErrorType = "api_error";
-  let message = data;
+  let read = { type: "api_error", message: data };
   try {
     const parsed = JSON.parse(data);
-    errorType = String(parsed?.error?.type ?? "api_error") as AnthropicErrorType;
-    message = String(parsed?.error?.message ?? data);
+    // Either missing or not a string reads as the data alone says it: never `[object Object]`.
+    if (isJsonObject(parsed)) read = anthropicErrorOf(parsed, read);
   } catch {
     // Not JSON: the data itself is the message.
   }
-  return { errorType, message: _maskKey(message, credentials) };
+  return { errorType: read.type as AnthropicErrorType, message: _maskKey(read.message, credentials) };
 }
 
 /**

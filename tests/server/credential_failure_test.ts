@@ -130,3 +130,54 @@ Deno.test("a refused key fails over to the next provider and counts against its 
   assert.equal(anthropic.requests.length, 2);
   await anthropic.close();
 });
+
+Deno.test("an upstream's own answer from an earlier attempt beats a refused key, and may be retried", async () => {
+  const overloaded = startFakeUpstream(() =>
+    Response.json({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } }, {
+      status: 529,
+    })
+  );
+  await using chain = await vertexBehind(INVALID_GRANT);
+  await using relay = startTestRelay({
+    routes: [anthropicRoute(overloaded.url), chain.route],
+    retry: { maxAttempts: 2 },
+  });
+
+  const response = await post(relay);
+  // The overloaded provider may answer the client's next try; the refused key says nothing of it.
+  assert.equal(response.status, 529);
+  assert.equal(response.headers.get("x-should-retry"), null);
+  assert.equal((await response.json()).error.type, "overloaded_error");
+  assert.equal(chain.tokenEndpoint.requests.length, 1, "the refused key was tried");
+  await overloaded.close();
+});
+
+Deno.test("a refused key after a provider that could not be reached is a 502 the client may retry", async () => {
+  const gone = startFakeUpstream();
+  const goneUrl = gone.url;
+  await gone.close();
+  await using chain = await vertexBehind(INVALID_GRANT);
+  await using relay = startTestRelay({
+    routes: [anthropicRoute(goneUrl), chain.route],
+    retry: { maxAttempts: 2 },
+  });
+
+  const response = await post(relay);
+  assert.equal(response.status, 502);
+  assert.equal(response.headers.get("x-should-retry"), null, "the unreachable provider may be back");
+  assert.match((await response.json()).error.message, /^upstream vertex failed: Vertex auth failed: /);
+});
+
+function anthropicRoute(url: string): Route {
+  return {
+    provider: createAnthropicProvider({
+      name: "anthropic",
+      type: "anthropic",
+      baseUrl: url,
+      authHeader: "x-api-key",
+    }),
+    keys: [{ secret: "sk-ant-api03-fallback-key-00000000", label: "sk-ant-...0000" }],
+    timeouts: TEST_TIMEOUTS,
+    models: new ModelMap(undefined),
+  };
+}

@@ -684,6 +684,27 @@ Deno.test("an error event before the answer, passed on, is the HTTP error it sta
   await upstream.close();
 });
 
+Deno.test("an error event before the answer keeps none of its 200's x-should-retry, and a type not a string is api_error", async () => {
+  const events = [
+    'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
+    'event: error\ndata: {"type":"error","error":{"type":{"code":7},"message":"odd"}}\n\n',
+  ];
+  let next = 0;
+  const upstream = startFakeUpstream(() =>
+    sseChunks([events[next++]], { headers: { "x-should-retry": "false" } })
+  );
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const overloaded = await post(`${relay.url}/v1/messages`, MESSAGES);
+  assert.equal(overloaded.status, 529);
+  // A 2xx's x-should-retry says nothing of the error it carried: the client may retry a 529.
+  assert.equal(overloaded.headers.get("x-should-retry"), null);
+  await overloaded.body?.cancel();
+  const odd = await post(`${relay.url}/v1/messages`, MESSAGES);
+  assert.equal(odd.status, 500);
+  assert.deepEqual(await odd.json(), { type: "error", error: { type: "api_error", message: "odd" } });
+  await upstream.close();
+});
+
 Deno.test("a key an upstream's error event quotes is masked in the log and in what the client gets", async () => {
   const events = [
     'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":5}}}\n\n',
