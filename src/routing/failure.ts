@@ -69,6 +69,11 @@ interface _Decision {
    * limits each model apart (`Provider.rateLimitsPerModel`), the router rests it for that model only.
    */
   coolKeyUntil?: number;
+  /**
+   * `coolKeyUntil` is a guess: the 429 said neither `retry-after` nor a reset ahead (Bedrock's and
+   * Vertex's never do), so its minute stands for no stated time.
+   */
+  coolGuessed?: true;
   /** Whether it counts toward the key's and the provider's circuit breakers (`onFailure`). */
   countsForBreaker: boolean;
   /** The upstream's `retry-after`, for the backoff when the retry goes back to it. */
@@ -225,9 +230,12 @@ function _classifyStatus(
   }
   const limited = status === 429;
   const unhealthy = status === 408 || status >= 500;
-  const keyCooling = limited
-    ? { coolKeyUntil: _coolUntil(snapshot, now, options.defaultCoolMs ?? 60_000) }
-    : {};
+  const stated = limited ? _coolUntil(snapshot, now) : undefined;
+  const keyCooling = !limited
+    ? {}
+    : stated === undefined
+    ? { coolKeyUntil: now + (options.defaultCoolMs ?? 60_000), coolGuessed: true as const }
+    : { coolKeyUntil: stated };
   const retriedByStatus = limited || unhealthy;
   const retry = shouldRetry ?? retriedByStatus;
   // The log line names the header when it, not the status, decided.
@@ -238,7 +246,8 @@ function _classifyStatus(
   return { action, ...keyCooling, countsForBreaker: unhealthy, ...retryAfter, reason: logged };
 }
 
-function _coolUntil(snapshot: RateLimitSnapshot, now: number, defaultCoolMs: number): number {
+/** When a 429's key frees up as the answer says it (`retry-after`, a reset ahead); `undefined` if it does not. */
+function _coolUntil(snapshot: RateLimitSnapshot, now: number): number | undefined {
   if (snapshot.retryAfterMs !== undefined) return now + snapshot.retryAfterMs;
   // A reset already past (the upstream's clock behind relay's) says nothing of when the key frees up:
   // taken as it is, the key would not cool at all and the next attempt would hit it again at once.
@@ -247,5 +256,5 @@ function _coolUntil(snapshot: RateLimitSnapshot, now: number, defaultCoolMs: num
   if (unified?.status === "rejected" && ahead(unified.resetAt)) return unified.resetAt!;
   const emptied = Object.values(snapshot.windows)
     .flatMap((window) => window.remaining === 0 && ahead(window.resetAt) ? [window.resetAt!] : []);
-  return emptied.length > 0 ? Math.max(...emptied) : now + defaultCoolMs;
+  return emptied.length > 0 ? Math.max(...emptied) : undefined;
 }

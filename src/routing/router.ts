@@ -968,9 +968,13 @@ export class Plan {
         end(decision.action === "skip_provider" ? "unsent" : { input: 0, output: 0 });
         if (!uncounted && decision.coolKeyUntil !== undefined) {
           // Where the upstream limits each model apart, its 429 says nothing of the key's other models:
-          // they go on, while this one waits as long as the whole key would have.
+          // they go on, while this one waits as long as the 429 says, or a moment when it says nothing
+          // (Bedrock and Vertex never do): a minute would hold a throttle that passes in a second.
           if (state.route.provider.rateLimitsPerModel && candidate.upstreamModel !== undefined) {
-            state.cooledModels.refuse(key, candidate.upstreamModel, decision.coolKeyUntil);
+            const until = decision.coolGuessed
+              ? Math.min(decision.coolKeyUntil, hooks.now() + GUESSED_MODEL_COOLING_MS)
+              : decision.coolKeyUntil;
+            state.cooledModels.refuse(key, candidate.upstreamModel, until);
           } else if (key) state.pool.cool(key, decision.coolKeyUntil);
         }
         if (key && decision.action === "disable_key") state.pool.disable(key, decision.reason);
@@ -1071,6 +1075,13 @@ function _pinOf({ conversation, model }: PlanRequest): string | undefined {
 
 /** Models whose {@linkcode Router.runsAs} is kept at most; bounded, since model names come from clients. */
 const _MAX_RUNS_AS = 1024;
+
+/**
+ * How long a model rests on a key (or a keyless provider) whose upstream limits each model apart, after a
+ * 429 that said nothing of when it frees up: long enough that the retry does not meet the same throttle at
+ * once, short enough that a throttle of a second costs the model a second, not the minute a key's guess is.
+ */
+export const GUESSED_MODEL_COOLING_MS = 2_000;
 
 /** When a client refused for providers at their `max_in_flight` is told to come back, in ms. */
 export const BUSY_RETRY_MS = 1_000;

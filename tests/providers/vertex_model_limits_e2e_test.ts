@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { sseChunks } from "../_helpers/fake_upstream.ts";
+import { GUESSED_MODEL_COOLING_MS } from "../../src/routing/router.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { loadGolden } from "../_helpers/golden.ts";
 import type { TestRelay } from "../_helpers/relay.ts";
@@ -25,7 +26,7 @@ function post(relay: TestRelay, model: string) {
   });
 }
 
-Deno.test("one model's 429 keeps a Vertex provider without keys from that model only, for a minute", async () => {
+Deno.test("one model's 429 keeps a Vertex provider without keys from that model only, for a moment", async () => {
   const clock = new FakeClock(1_000_000);
   let busy = true;
   const asked: string[] = [];
@@ -51,18 +52,44 @@ Deno.test("one model's 429 keeps a Vertex provider without keys from that model 
   assert.equal(other.status, 200, "another model is still served");
   await other.body?.cancel();
 
-  clock.advance(30_000);
+  // Vertex's 429 names no time: the model rests a moment (GUESSED_MODEL_COOLING_MS), not a minute.
+  clock.advance(GUESSED_MODEL_COOLING_MS - 1_000);
   const again = await post(relay, "claude-busy");
   assert.equal(again.status, 429);
-  assert.equal(again.headers.get("retry-after"), "30");
+  assert.equal(again.headers.get("retry-after"), "1");
   const { error } = await again.json();
   assert.equal(error.type, "rate_limit_error");
   assert.match(error.message, /claude-busy.* at its rate limit/);
   assert.deepEqual(asked, [MODELS["claude-busy"], MODELS["claude-fine"]], "not asked again meanwhile");
 
   busy = false;
-  clock.advance(30_000);
+  clock.advance(1_000);
   const later = await post(relay, "claude-busy");
-  assert.equal(later.status, 200, "asked again once the minute is over");
+  assert.equal(later.status, 200, "asked again once the moment is over");
   await later.body?.cancel();
+});
+
+Deno.test("a throttle that names no time costs the request a moment's wait, then it is served", async () => {
+  const clock = new FakeClock(1_000_000);
+  let throttled = 0;
+  await using chain = await startVertexChain(async () => {
+    if (throttled++ === 0) {
+      return Response.json(
+        { error: { code: 429, message: "Quota exceeded", status: "RESOURCE_EXHAUSTED" } },
+        {
+          status: 429,
+        },
+      );
+    }
+    return sseChunks([await loadGolden("text")]);
+  }, { relay: { models: MODELS, keys: [], clock, retry: { maxAttempts: 3, maxWaitMs: 30_000 } } });
+
+  const answer = post(chain.relay, "claude-busy");
+  // Not the minute a key's 429 without a time would rest: Claude Code's request waits a moment, no more.
+  await clock.whenArmed(GUESSED_MODEL_COOLING_MS);
+  clock.advance(GUESSED_MODEL_COOLING_MS);
+  const response = await answer;
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  assert.equal(throttled, 2);
 });

@@ -143,6 +143,7 @@ Deno.test("classifyFailure cools a 429 whose retry-after date is already past as
   assert.deepEqual(classifyFailure(http(429, past), now, now), {
     action: "retry_next_key",
     coolKeyUntil: now + 60_000,
+    coolGuessed: true,
     countsForBreaker: false,
     reason: "429 from upstream",
   }, "no retry-after of 0: the key rests as after a 429 that names no time");

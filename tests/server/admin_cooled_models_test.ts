@@ -44,7 +44,7 @@ Deno.test("the admin status lists the models a Bedrock key is at its rate limit 
   const step = router.plan({ model: "opus", estimate: { input: 1, output: 1 }, conversation: undefined })
     .next();
   assert.equal(step.kind, "attempt");
-  const outcome = { kind: "http", status: 429, headers: new Headers() } as const;
+  const outcome = { kind: "http", status: 429, headers: new Headers({ "retry-after": "60" }) } as const;
   // The router a runtime builds runs on relay's own clocks.
   const failed = classifyFailure(outcome, performance.now(), Date.now());
   (step as Extract<typeof step, { kind: "attempt" }>).attempt.failed(failed);
