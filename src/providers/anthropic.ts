@@ -1,9 +1,9 @@
 import { sseOrWhole } from "../stream/sse_or_whole.ts";
-import { StreamsAnsweredWhole } from "../stream/streams_answered_whole.ts";
 import { MAX_WHOLE_ANSWER_BYTES } from "../stream/translate_whole.ts";
 import { type WholeAnswerOptions, wholeAnswerStream } from "../stream/whole_answer_stream.ts";
 import { copyHeaders, hasMediaType, headerPairs, WITHOUT_LENGTH } from "../util/headers.ts";
 import { editTopLevelJson } from "./json_edit.ts";
+import { StreamsAnsweredWhole } from "./streams_answered_whole.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
 
 export interface AnthropicProviderOptions {
@@ -35,7 +35,8 @@ export interface AnthropicProviderOptions {
  * anything else, which relay retries or fails over by the status its type stands for, and anything
  * else, or a body over {@linkcode MAX_WHOLE_ANSWER_BYTES}, as an `api_error` event naming the
  * provider. A model whose stream was once answered with a whole Message is waited for so from then on
- * ({@linkcode StreamsAnsweredWhole}): under `timeouts.first_byte`, not `connect`.
+ * ({@linkcode StreamsAnsweredWhole}): under `timeouts.first_byte`, not `connect`, until a stream of its
+ * is answered as a stream again.
  *
  * @example
  * ```ts
@@ -71,9 +72,11 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Prov
         redirect: "manual",
       });
       const streamed = request.stream && request.method === "POST" && request.path === "/v1/messages";
-      if (streamed) answeredWhole.sent(request);
+      if (streamed) answeredWhole.onSent(request);
       const response = await answering;
-      if (!streamed || response.status !== 200 || hasMediaType(response, "text/event-stream")) {
+      if (!streamed || response.status !== 200) return response;
+      if (hasMediaType(response, "text/event-stream")) {
+        answeredWhole.forget(request);
         return response;
       }
       return _asStream(response, request, options.name, answeredWhole);
@@ -125,6 +128,7 @@ function _asStream(
     response.body,
     MAX_WHOLE_ANSWER_BYTES,
     (whole) => wholeAnswerStream(whole, options),
+    () => answeredWhole.forget(request),
   );
   return new Response(body, { status: response.status, statusText: response.statusText, headers });
 }

@@ -100,10 +100,11 @@ export function refusesCounting(message: string): boolean {
 
 /**
  * Whether an error says a beta flag is refused: `invalid beta flag` (a ValidationException; quoted in
- * CLIProxyAPI#4750, claude-code#30926, #56595), or a beta flag or header said, within the same sentence,
- * to be invalid or not supported. Only those words: a field, tool or model id that merely contains `beta`
- * (`anthropic_beta.0: invalid type`, a tool `get_beta_release`, a model `…-beta-…` said to be invalid), a
- * field refused by name (`context_management: Extra inputs are not permitted`) or a proxy's page is not.
+ * CLIProxyAPI#4750, claude-code#30926, #56595), `unsupported beta flag`, or a beta flag or header said,
+ * within the same sentence (a beta's name can be long), to be invalid or not supported. Only those words:
+ * a field, tool or model id that merely contains `beta` (`anthropic_beta.0: invalid type`, a tool
+ * `get_beta_release`, a model `…-beta-…` said to be invalid), a field refused by name
+ * (`context_management: Extra inputs are not permitted`) or a proxy's page is not.
  *
  * @example
  * ```ts
@@ -112,8 +113,8 @@ export function refusesCounting(message: string): boolean {
  * ```
  */
 export function refusesBetas(message: string): boolean {
-  return /\binvalid beta flags?\b/i.test(message) ||
-    /\bbeta (?:flag|header)s?\b[^.]{0,40}\b(?:not supported|unsupported|invalid)\b/i.test(message);
+  return /\binvalid beta flags?\b|\bunsupported beta (?:flag|header)s?\b/i.test(message) ||
+    /\bbeta (?:flag|header)s?\b[^.]{0,120}\b(?:not supported|unsupported|invalid)\b/i.test(message);
 }
 
 /** The status and type `name` stands for; those of `status` when it stands for none. */

@@ -36,6 +36,11 @@ export class BoundedMap<K, V> {
     return this.#entries.has(key);
   }
 
+  /** Forgets `key`; whether it was held. */
+  delete(key: K): boolean {
+    return this.#entries.delete(key);
+  }
+
   set(key: K, value: V): this {
     if (!this.#entries.has(key) && this.#entries.size >= this.#max) {
       this.#entries.delete(this.#entries.keys().next().value!);

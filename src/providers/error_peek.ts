@@ -19,8 +19,10 @@ export interface PeekedAnswer {
 }
 
 /**
- * How long a peek may wait for the body: an answer's body is read under relay's `idle` (`ProviderRequest.idleMs`),
- * and a peek in `send` is under a longer wait for an answer unless it is bounded too.
+ * How long a peek may wait for the body. Relay reads an answer's body under its `idle`
+ * (`ProviderRequest.idleMs`), but a peek in `send` is still under the wait for an answer, which is
+ * longer (`first_byte`) for an unstreamed request, so it is bounded by `idle` too. A stream's peek
+ * comes before the adapter tells relay its headers are in: relay's `connect`, the shorter, ends it first.
  */
 export interface PeekDeadline {
   ms: number;
@@ -44,10 +46,11 @@ export function idleDeadline(
 }
 
 /**
- * Reads up to `maxBytes` (16 KiB unless given) of `response`'s body. The read happens in the adapter's `send`, under the wait
- * for an answer rather than a body's deadlines, so it is kept to error answers and a few KiB of them;
- * the request's signal still ends it, and so does `within`, when given: the text is then what came by
- * then, and the answer goes on with the rest, for relay to read under its own deadlines.
+ * Reads up to `maxBytes` (16 KiB unless given) of `response`'s body. The read happens in the adapter's
+ * `send`, under relay's wait for an answer rather than its deadlines for a body, so it is kept to error
+ * answers and a few KiB of them. The request's signal still ends it, and so does `within`, when given:
+ * the text is then what came by then, and the answer goes on with the rest, for relay to read under its
+ * own deadlines.
  *
  * @example
  * ```ts

@@ -16,7 +16,6 @@ import { newToolId } from "../stream/openai_tool_ids.ts";
 import { finishFailure } from "../stream/openai_stop_usage.ts";
 import { type ChatCompletion, messageFault } from "../stream/openai_types.ts";
 import { encodeSseEvent } from "../stream/sse_encode.ts";
-import { StreamsAnsweredWhole } from "../stream/streams_answered_whole.ts";
 import {
   MAX_WHOLE_ANSWER_BYTES,
   MAX_WHOLE_ANSWER_MIB,
@@ -26,6 +25,7 @@ import {
 } from "../stream/translate_whole.ts";
 import { copyHeaders, hasMediaType, headerPairs, type HeaderReader } from "../util/headers.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
+import { StreamsAnsweredWhole } from "./streams_answered_whole.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
 
 export interface OpenAIProviderOptions {
@@ -51,7 +51,8 @@ export interface OpenAIProviderOptions {
  * its deadlines for a body: a completion goes out as the stream it stands for, a failure as an `error`
  * event before anything else, which relay can still retry. A model whose stream was once answered with
  * a whole completion is waited for so from then on ({@linkcode StreamsAnsweredWhole}): under
- * `timeouts.first_byte`, not `connect`. Error answers' bodies are read as late.
+ * `timeouts.first_byte`, not `connect`, until a stream of its is answered as a stream again. Error
+ * answers' bodies are read as late.
  * A 200 JSON answer over {@linkcode MAX_WHOLE_ANSWER_BYTES}, streamed or not, is a failure too (a 502
  * `api_error`), read no further: relay would have to hold it whole.
  * Chat Completions has no token counting, so `count_tokens` is a 404 `not_found_error`
@@ -97,7 +98,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
         signal: request.signal,
         redirect: "manual",
       });
-      answeredWhole.sent(request);
+      answeredWhole.onSent(request);
       const response = await answering;
       if (!response.ok) return anthropicErrorFromOpenAI(response, _answerHeaders(response));
       const translation: OpenAIToAnthropicOptions = {
@@ -109,14 +110,19 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       };
       if (request.stream) {
         const upstream = response.body ?? ReadableStream.from<Uint8Array>([]);
-        const body = hasMediaType(response, "application/json")
-          ? translateWhole(
-            upstream,
-            MAX_WHOLE_ANSWER_BYTES,
-            (whole) =>
-              _completionAsStream(whole, translation, options.name, () => answeredWhole.learn(request)),
-          )
-          : openaiToAnthropicSse(upstream, new OpenAIToAnthropic(translation), { idleMs: request.idleMs });
+        if (!hasMediaType(response, "application/json")) {
+          answeredWhole.forget(request);
+          const body = openaiToAnthropicSse(upstream, new OpenAIToAnthropic(translation), {
+            idleMs: request.idleMs,
+          });
+          return new Response(body, { headers: _sseHeaders(response) });
+        }
+        const body = translateWhole(
+          upstream,
+          MAX_WHOLE_ANSWER_BYTES,
+          (whole) =>
+            _completionAsStream(whole, translation, options.name, () => answeredWhole.learn(request)),
+        );
         return new Response(body, { headers: _sseHeaders(response) });
       }
       const headers = _answerHeaders(response);

@@ -13,12 +13,14 @@ import { translateWhole, type WholeText } from "./translate_whole.ts";
 const _MAX_SNIFF_BYTES = 64 * 1024;
 
 /**
- * `body` as an SSE stream: passed on as it comes when its first non-blank bytes are an SSE line's
- * (a `:` comment, `event:`, `data:`, `id:` or `retry:`), else read whole up to `maxBytes` and
- * translated, as {@linkcode translateWhole} does: JSON, or a body that is neither, which `translate`
- * fails; a body of SSE's never-ending first event would instead hold relay's peek and then commit. It is read only as the output's reader asks, so under relay's
- * deadlines for a body; each chunk read while its first bytes are still to tell is answered with an
- * empty chunk, a sign of life. Cancelling the output cancels `body`.
+ * `body` as an SSE stream: passed on as it comes when its first non-blank bytes are an SSE line's (a `:`
+ * comment, or a field, `event`, `data`, `id` or `retry`, then `:` or the line's end), and `onSse` told;
+ * else read whole up to `maxBytes` and translated, as {@linkcode translateWhole} does: JSON, or a body
+ * that is neither, which `translate` fails. Passed on as SSE, such a body would be one event that never
+ * ends: relay, looking for the stream's first event, would hold it, then pass it on as the stream.
+ * It is read only as the output's reader asks, so under relay's deadlines for a body; each chunk read
+ * while its first bytes are still to tell is answered with an empty chunk, a sign of life. Cancelling
+ * the output cancels `body`.
  *
  * @example
  * ```ts
@@ -30,6 +32,7 @@ export function sseOrWhole(
   body: ReadableStream<Uint8Array> | null,
   maxBytes: number,
   translate: (whole: WholeText) => Uint8Array[],
+  onSse?: () => void,
 ): ReadableStream<Uint8Array> {
   const upstream = body ? compactReader(body) : ReadableStream.from<Uint8Array>([]).getReader();
   const held: Uint8Array[] = [];
@@ -52,6 +55,7 @@ export function sseOrWhole(
       }
       const kind = done ? "whole" : sniff.feed(value) ?? (size > _MAX_SNIFF_BYTES ? "whole" : undefined);
       if (kind === "sse") {
+        onSse?.();
         source = upstream;
         for (const chunk of held.splice(0)) controller.enqueue(chunk);
         return;
@@ -104,8 +108,14 @@ class _Sniff {
 const _BOM = [0xef, 0xbb, 0xbf];
 const _BRACE = 0x7b;
 const _BRACKET = 0x5b;
-/** How an SSE stream's first line can start: a comment, or a field SSE defines. */
-const _SSE_STARTS = [":", "event:", "data:", "id:", "retry:"];
+/**
+ * How an SSE stream's first line can start: a comment, or a field SSE defines, with a value after `:`
+ * or none (the line ends at the name).
+ */
+const _SSE_STARTS = [
+  ":",
+  ...["event", "data", "id", "retry"].flatMap((field) => [":", "\r", "\n"].map((end) => field + end)),
+];
 /** Space, tab, CR and LF. */
 const _BLANK: ReadonlySet<number> = new Set([0x20, 0x09, 0x0d, 0x0a]);
 

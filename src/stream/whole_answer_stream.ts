@@ -80,7 +80,10 @@ function _notAMessage(name: string, answer: unknown): string {
   return `upstream ${name} answered a stream with JSON that is not a Message: ${_excerpt(answer)}`;
 }
 
-/** An answer relay cannot use, as the upstream's fault (a 502's `api_error`) before anything else. */
+/**
+ * An answer relay cannot use, as the upstream's fault before anything else: an `api_error`, which relay
+ * passes on as a 500, since an error event carries a type, not a status, and no type stands for a 502.
+ */
 function _failed(message: string): Uint8Array[] {
   return [encodeSseEvent("error", errorEnvelope("api_error", message))];
 }

@@ -243,6 +243,38 @@ Deno.test("a model whose stream was answered with a whole Message has its next s
   assert.equal(told, 1);
 });
 
+Deno.test("a model learnt to answer streams whole is forgotten once a stream of its comes as SSE, labelled or sniffed", async (t) => {
+  const stream = textAnswerStream({
+    id: "msg_1",
+    text: "hi",
+    startUsage: {},
+    endUsage: { output_tokens: 1 },
+  });
+  for (
+    const [name, asStream] of [
+      ["labelled text/event-stream", () => json(stream, "text/event-stream")],
+      ["mislabelled, sniffed as SSE", () => json(stream, "text/plain")],
+    ] as const
+  ) {
+    await t.step(name, async () => {
+      let answer = () => json(MESSAGE_ANSWER);
+      const provider = compatible(() => answer());
+      let told = 0;
+      const send = async () =>
+        await (await provider.send(providerRequest(STREAMED, { onHeaders: () => told++ }), KEY))
+          .arrayBuffer();
+      await send();
+      await send();
+      assert.equal(told, 1, "learnt from the first whole Message");
+      answer = asStream;
+      await send();
+      assert.equal(told, 2, "still known as the request went");
+      await send();
+      assert.equal(told, 2, "a stream answered as a stream: back under connect's wait");
+    });
+  }
+});
+
 Deno.test("a whole Message without output_tokens says 0 in its message_delta, told as relay's estimate", async () => {
   let estimated = 0;
   const usageFallback = { inputTokens: 10, estimated: () => estimated++ };

@@ -868,6 +868,8 @@ Deno.test("refusesBetas takes Bedrock's refusal of a beta flag, not any message 
       "ValidationException: Invalid beta flag",
       "invalid beta flags",
       "beta flag interleaved-thinking-2025-05-14 is not supported for this model",
+      "beta flag fine-grained-tool-streaming-2025-05-14 is not supported for this model",
+      "Unsupported beta flag: x",
       "The beta header is invalid",
       "beta headers unsupported",
     ]

@@ -18,3 +18,16 @@ Deno.test("BoundedMap refuses a bound that holds nothing", () => {
   assert.throws(() => new BoundedMap(0), RangeError);
   assert.throws(() => new BoundedMap(Number.NaN), RangeError);
 });
+
+Deno.test("BoundedMap forgets a key it is told to, making room for another", () => {
+  const map = new BoundedMap<string, number>(2);
+  map.set("a", 1).set("b", 2);
+  assert.equal(map.delete("a"), true);
+  assert.equal(map.delete("a"), false, "no longer held");
+  map.set("c", 3);
+  assert.deepEqual(
+    ["a", "b", "c"].map((key) => map.get(key)),
+    [undefined, 2, 3],
+    "b kept: a's place was free",
+  );
+});

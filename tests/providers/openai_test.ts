@@ -234,6 +234,24 @@ Deno.test("a stream answered with JSON: a completion streams, an error is an err
   assert.match(JSON.parse(failure.data).error.message, /^upstream local answered 200 without a choice/);
 });
 
+Deno.test("a model whose stream was answered whole has its next streams' headers told in as sent, until one streams again", async () => {
+  let answer = () =>
+    Response.json({ choices: [{ index: 0, message: { content: "hi" }, finish_reason: "stop" }] });
+  const { provider } = recording(() => answer());
+  let told = 0;
+  const send = async () =>
+    await (await provider.send(providerRequest(ASK, { onHeaders: () => told++ }), KEY)).arrayBuffer();
+  await send();
+  assert.equal(told, 0, "nothing known before: connect's wait");
+  await send();
+  assert.equal(told, 1, "answered whole once: told as it is sent");
+  answer = () => openaiStream([chunk({ content: "hi" }, "stop"), "[DONE]"]);
+  await send();
+  assert.equal(told, 2, "still known as the request went");
+  await send();
+  assert.equal(told, 2, "answered as a stream: back under connect's wait");
+});
+
 Deno.test("a JSON answer's body, to a stream or an error, is read only as relay reads the answer, a live chunk at a time", async (t) => {
   /** The answer `send` gives for an upstream answer whose body the test feeds. */
   const answered = async (init: ResponseInit) => {

@@ -36,6 +36,8 @@ Deno.test("sseOrWhole passes on, byte for byte, a body whose first non-blank byt
     ]],
     ["an id line", ["id: 1\nevent: ping\ndata: {}\n\n"]],
     ["a retry line, cut in two", ["\nre", "try: 3000\n\ndata: {}\n\n"]],
+    ["a data field with no colon, ended by LF", ["data\ndata: {}\n\n"]],
+    ["an event field with no colon, ended by CR, cut after the name", ["event", "\r\ndata: {}\n\n"]],
   ];
   for (const [name, chunks] of cases) {
     await t.step(name, async () => {
@@ -46,6 +48,16 @@ Deno.test("sseOrWhole passes on, byte for byte, a body whose first non-blank byt
       );
     });
   }
+});
+
+Deno.test("sseOrWhole tells onSse when, and only when, the first bytes are SSE's", async () => {
+  let told = 0;
+  const onSse = () => told++;
+  await chunksOf(sseOrWhole(bodyOf(["\n", "data: {}\n\n"]), 1024, WHOLE, onSse));
+  assert.equal(told, 1);
+  await chunksOf(sseOrWhole(bodyOf(['{"type":"message"}']), 1024, WHOLE, onSse));
+  await chunksOf(sseOrWhole(bodyOf(["dat", "um"]), 1024, WHOLE, onSse));
+  assert.equal(told, 1, "JSON, or a word that only starts like a field, is read whole");
 });
 
 Deno.test("sseOrWhole reads anything else whole, with a sign of life for each chunk, and translates it", async (t) => {

@@ -3,8 +3,8 @@
  * its headers only once its whole answer is written, and relay waits for a stream's headers only
  * `timeouts.connect` (10 s), which such an answer would outlast.
  */
-import { BoundedMap } from "../providers/bounded_map.ts";
-import type { ProviderRequest } from "../providers/types.ts";
+import { BoundedMap } from "./bounded_map.ts";
+import type { ProviderRequest } from "./types.ts";
 
 /** How many models one provider remembers; past it, the one learnt first is learnt again. */
 const _MAX_MODELS = 256;
@@ -13,16 +13,18 @@ const _MAX_MODELS = 256;
  * A provider's memory of the models whose streamed requests it saw answered whole. Once one was, its
  * next streamed requests tell relay their headers are in as soon as they are sent, so relay waits for
  * the answer under `timeouts.first_byte`, as for an unstreamed request, not `connect`. Its first such
- * answer still has to come within `connect`: nothing is known of the server before it.
+ * answer still has to come within `connect`: nothing is known of the server before it. A stream the
+ * model answers as a stream again (a proxy that answered whole once) puts it back under `connect`, so a
+ * server that stops answering is not waited for `first_byte` on every stream.
  *
  * @example
  * ```ts
  * const answeredWhole = new StreamsAnsweredWhole();
  * const answering = fetch(url, init);
- * answeredWhole.sent(request);
+ * answeredWhole.onSent(request);
  * const response = await answering;
- * // …once the answer turns out to be a whole Message:
- * answeredWhole.learn(request);
+ * // …once the answer turns out to be a whole Message, or a stream:
+ * answeredWhole.learn(request); // or answeredWhole.forget(request);
  * ```
  */
 export class StreamsAnsweredWhole {
@@ -33,7 +35,7 @@ export class StreamsAnsweredWhole {
   }
 
   /** To be called once `request` is sent: a stream to a model known to answer whole waits as a whole answer. */
-  sent(request: ProviderRequest): void {
+  onSent(request: ProviderRequest): void {
     const model = request.upstreamModel;
     if (request.stream && model !== undefined && this.#models.has(model)) request.onHeaders?.();
   }
@@ -41,5 +43,10 @@ export class StreamsAnsweredWhole {
   /** To be called when a streamed `request` was answered whole. */
   learn(request: ProviderRequest): void {
     if (request.upstreamModel !== undefined) this.#models.set(request.upstreamModel, true);
+  }
+
+  /** To be called when a streamed `request` was answered as a stream. */
+  forget(request: ProviderRequest): void {
+    if (request.upstreamModel !== undefined) this.#models.delete(request.upstreamModel);
   }
 }
