@@ -371,7 +371,9 @@ function _readLogin(
     // (relay out of file descriptors, `os error 24`, is its own trouble, for the breakers to leave be).
     const why = showPath ? ` ${path}: ${errorMessage(error)}` : ` (${_osError(error)})`;
     // Only a file relay may never read waits for a person; a busy disk or a full table may pass.
+    // Deno's own refusal (a path its permissions leave out) is NotCapable, the system's PermissionDenied.
     const forGood = error instanceof Deno.errors.PermissionDenied ||
+      error instanceof Deno.errors.NotCapable ||
       error instanceof Deno.errors.IsADirectory;
     throw new CredentialError(
       `AWS profile "${profile.profile}": cannot read its SSO cache file${why}`,
@@ -390,7 +392,6 @@ function _readLogin(
   return { accessToken: fields.accessToken, expiresAt, fields };
 }
 
-/** Whether `error` says asking again cannot help ({@linkcode CredentialError}); anything else may pass. */
 /** A read error's kind and OS code without the path it names: `NotFound (os error 2)`. */
 function _osError(error: unknown): string {
   const name = error instanceof Error ? error.name : "Error";
@@ -398,6 +399,7 @@ function _osError(error: unknown): string {
   return code ? `${name} ${code}` : name;
 }
 
+/** Whether `error` says asking again cannot help ({@linkcode CredentialError}); anything else may pass. */
 function _permanent(error: unknown): boolean {
   return error instanceof CredentialError && error.permanent;
 }

@@ -71,7 +71,7 @@ interface _Decision {
   coolKeyUntil?: number;
   /**
    * `coolKeyUntil` is a guess: the 429 said neither `retry-after` nor a reset ahead (Bedrock's and
-   * Vertex's never do), so its minute stands for no stated time.
+   * Vertex's never do), so its `defaultCoolMs` stands for no stated time.
    */
   coolGuessed?: true;
   /** Whether it counts toward the key's and the provider's circuit breakers (`onFailure`). */
@@ -146,8 +146,9 @@ export const MODEL_REFUSAL_MS = 5 * 60_000;
  *
  * (**) The decision is the same whatever the provider: where its upstream limits each model apart
  * (Bedrock's quotas and model readiness, Vertex's quotas, per model and region), the router cools the
- * key, or the provider's own credential when it has no keys, for that model only, as long as the whole
- * key would have been (`Attempt.failed`).
+ * key, or the provider's own credential when it has no keys, for that model only: as long as the whole
+ * key would have been when the 429 named a time, else for `GUESSED_MODEL_COOLING_MS` (`coolGuessed`;
+ * `Attempt.failed`).
  *
  * @param now monotonic ms, which the decision's instants are on.
  * @param wallNow the wall clock at that moment, which upstream dates are read against

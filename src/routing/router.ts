@@ -114,7 +114,7 @@ export interface Attempt {
    * its key (or its provider without keys) when the failure refused one (a 403, not to a token count).
    * A 429 cools its key, or where the upstream limits each model apart (`Provider.rateLimitsPerModel`)
    * keeps the key, or the provider without keys, from that model only, until the decision's
-   * `coolKeyUntil`.
+   * `coolKeyUntil`, or for {@linkcode GUESSED_MODEL_COOLING_MS} when that is a guess (`coolGuessed`).
    */
   failed(decision: FailureDecision): number | undefined;
   /**

@@ -249,6 +249,15 @@ interface _Kept extends _Failed {
   attempt: Attempt;
   /** Its exchange, tracked until its answer is dropped or has been passed on. */
   exchange: _Exchange;
+  /** What the access line and the ledger say of it, should its answer be the client's. */
+  traced: _Traced;
+}
+
+/** What a request's trace says of the attempt whose answer the client gets. */
+type _Traced = Pick<_Trace, "provider" | "key" | "keyId" | "upstreamModel" | "status" | "upstreamRequestId">;
+
+function _traced({ provider, key, keyId, upstreamModel, status, upstreamRequestId }: _Trace): _Traced {
+  return { provider, key, keyId, upstreamModel, status, upstreamRequestId };
 }
 
 /**
@@ -426,8 +435,11 @@ async function _relay(
   if (body) bodies?.request(body);
   let handedOff = false;
   let last: _Kept | undefined;
-  /** Whether every attempt failed on a credential relay cannot get until a person mends it. */
-  let refusedForGood = true;
+  /**
+   * Whether every attempt failed on a credential relay cannot get until a person mends it, and no
+   * provider left unasked (busy, failing) could take the request later; `undefined` while none was sent.
+   */
+  let refusedForGood: boolean | undefined;
   try {
     let waitedMs = 0;
     let waitedSinceFailure = 0;
@@ -468,6 +480,8 @@ async function _relay(
         continue;
       }
       if (step.kind === "exhausted") {
+        // A provider busy, failing or refusing the model for a while may take the request on a retry.
+        if (step.cause !== "unservable" && step.cause !== "disabled") refusedForGood = false;
         // A provider that could not be asked says nothing while another that could is only down.
         if (last && (last.outcome.kind !== "unservable" || step.cause === "unservable")) break;
         // A busy or failing provider may still take it later; a model without a price never will.
@@ -534,7 +548,7 @@ async function _relay(
         // decides the backoff, and says more to the client than a provider that could not be asked.
         _passOver(c, options, attempt, tried.outcome.reason, clock);
         undoAim();
-        if (!last) last = { ...tried, attempt, exchange };
+        if (!last) last = { ...tried, attempt, exchange, traced: _traced(trace) };
         continue;
       }
       trace.status = tried.kind === "failed"
@@ -607,19 +621,21 @@ async function _relay(
           retry_in_ms: Math.max(0, Math.round(refusedUntil - clock.now())),
         });
       }
-      refusedForGood &&= tried.outcome.kind === "credentials" &&
+      refusedForGood = (refusedForGood ?? true) && tried.outcome.kind === "credentials" &&
         tried.outcome.error instanceof CredentialError && tried.outcome.error.permanent;
       // A credential relay could not get sent nothing: an upstream's own answer kept from before (a 529,
       // a 429 and its rate-limit headers) says more to the client.
       if (tried.outcome.kind !== "credentials" || !last?.response) {
         await _drop(last);
-        last = { ...tried, attempt, exchange };
+        last = { ...tried, attempt, exchange, traced: _traced(trace) };
       }
       lastDecision = decision;
       waitedSinceFailure = 0;
       backedOffSinceFailure = 0;
       if (decision.action === "return") break;
     }
+    // The access line and the ledger tell of the attempt whose answer the client gets.
+    if (last) Object.assign(trace, last.traced);
     // Out of attempts or told to stop: the client gets the last upstream answer as the upstream gave it.
     if (last?.response) {
       handedOff = true;
@@ -631,7 +647,7 @@ async function _relay(
     }
     // Only when every provider asked refused relay's credential for good (a revoked key, an ended SSO
     // login) is the client told not to send again: that fails the same way until a person mends it.
-    throw refusedForGood ? _notToRetry(last!.error) : last!.error;
+    throw refusedForGood === true ? _notToRetry(last!.error) : last!.error;
   } finally {
     if (!handedOff) {
       releaseSlot();

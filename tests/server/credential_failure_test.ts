@@ -149,6 +149,12 @@ Deno.test("an upstream's own answer from an earlier attempt beats a refused key,
   assert.equal(response.headers.get("x-should-retry"), null);
   assert.equal((await response.json()).error.type, "overloaded_error");
   assert.equal(chain.tokenEndpoint.requests.length, 1, "the refused key was tried");
+  const log = await relay.nextRequestLog();
+  assert.deepEqual(
+    [log.provider, log.status],
+    ["anthropic", 529],
+    "the log tells of the answer the client got",
+  );
   await overloaded.close();
 });
 
