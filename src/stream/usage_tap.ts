@@ -86,7 +86,8 @@ const _ANY_EVENT_TYPE = new RegExp(`"type"\\s*:\\s*"(?:${_EVENT_NAMES.join("|")}
 const _MAX_JSON_BYTES = 4 * 1024 * 1024;
 /**
  * Of a longer one only the end is kept: Anthropic's message ends with its `usage`, so its last
- * `"usage":` object is read from there.
+ * `"usage":` object is read from there. Its `type` is not kept with it: that usage object, found whole
+ * at the end of a successful answer, is taken for a message's.
  */
 const _JSON_TAIL_BYTES = 64 * 1024;
 
@@ -100,7 +101,8 @@ const _JSON_TAIL_BYTES = 64 * 1024;
  * was written: its output is then at least relay's estimate of the text, thinking and tool input its content
  * deltas carried, and `estimated` is told. A stream relay translates itself starts with zero usage:
  * `unreported` then gives what the answer used so far, read in its place. A stream that never counts its
- * input (a gateway's `message_start` without `usage`) counts `estimatedInput`, telling `estimated` too. An
+ * input (a gateway's `message_start` without `usage`) counts `estimatedInput`, telling `estimated` too, and so
+ * does a whole message whose `usage` counts none, when `estimatedInput` is given. An
  * event without an `event:` line (a gateway's data-only stream) is the one its data's `type` names.
  *
  * @example
@@ -147,8 +149,8 @@ export class UsageTap {
    * @param estimated Called when the usage {@linkcode detail} gives is partly relay's estimate
    * (`UsageFallback.estimated`).
    * @param estimatedInput The request's input tokens as relay estimated them (`UsageFallback.inputTokens`),
-   * counted, less the cache reads and writes it reports, for a stream that never reports its own; 0 when
-   * not given.
+   * counted, less the cache reads and writes it reports, for a stream or message that never reports its
+   * own; 0 for a stream when not given, and a message then keeps what it reported (nothing when nothing).
    */
   constructor(
     sse: boolean,
@@ -245,13 +247,19 @@ export class UsageTap {
    * stream without its `message_delta` yet counts what `unreported` gives, when it gives anything, and
    * otherwise at least the output its content deltas wrote, as relay estimates it, telling `estimated`.
    * A stream that began but counted no input anywhere counts `estimatedInput` less its cache reads and
-   * writes, telling `estimated` too.
+   * writes, telling `estimated` too, as does a message read whole (or its usage, at the end of one too
+   * long to keep) whose usage counts no input, when `estimatedInput` is given.
    */
   detail(): UsageDetail | undefined {
     let estimating = false;
+    let messageRead = false;
     if (this.#json) {
       const text = new TextDecoder().decode(concatBytes(this.#json));
-      this.#read(this.#tailOnly ? _lastUsage(text) : text);
+      const read = this.#read(this.#tailOnly ? _lastUsage(text) : text);
+      // Only a message is billed input: a token count's or model list's answer is JSON too. A body cut
+      // short parses as nothing, and has no estimate either.
+      messageRead = this.#estimatedInput !== undefined &&
+        (this.#tailOnly ? read !== undefined : isJsonObject(read) && read.type === "message");
     } else if (!this.#reported) {
       const soFar = this.#unreported?.();
       if (soFar) this.#take(soFar as Record<string, unknown>);
@@ -259,9 +267,10 @@ export class UsageTap {
     }
     const written = estimating ? this.#estimateWritten() : 0;
     const output = written > 0 ? Math.max(this.#output ?? 0, written) : this.#output;
-    // A gateway's `message_start` may leave its `usage` out or null, and no later event count the input:
-    // billed all the same, it is relay's estimate of the request, as for an OpenAI upstream that counts none.
-    const inputUnreported = this.#started && this.#input === undefined;
+    // A gateway's `message_start` may leave its `usage` out or null, and no later event count the input (or
+    // its message's `usage` leave `input_tokens` out): billed all the same, it is relay's estimate of the
+    // request, as for an OpenAI upstream that counts none. A reported 0 is a count, and stands.
+    const inputUnreported = (this.#started || messageRead) && this.#input === undefined;
     // relay's estimate is of the whole prompt; the part the stream counted as cache reads and writes is
     // billed as such, and counted again as input it would be paid for twice.
     const input = inputUnreported
@@ -301,15 +310,17 @@ export class UsageTap {
     return Math.ceil(this.#writtenTokens);
   }
 
-  #read(text: string): void {
-    let usage: Record<string, unknown> | undefined;
+  /** Takes the usage of the JSON `text` (an event's data, a message); returns what it parsed, if it parsed. */
+  #read(text: string): unknown {
+    let data;
     try {
-      const data = JSON.parse(text);
-      usage = data?.usage ?? data?.message?.usage;
+      data = JSON.parse(text);
     } catch {
-      return;
+      return undefined;
     }
+    const usage: Record<string, unknown> | undefined = data?.usage ?? data?.message?.usage;
     if (usage) this.#take(usage);
+    return data;
   }
 
   #take(usage: Record<string, unknown>): void {

@@ -15,13 +15,18 @@ import { tempFolder } from "../_helpers/temp_folder.ts";
 
 const CI_TOKEN = "rly_ci_token_0000000000000002";
 
-/** A streamed Sonnet 4.5 request for `content`. */
-function request(content: string) {
-  return { model: "claude-sonnet-4-5", max_tokens: 64, stream: true, messages: [{ role: "user", content }] };
+/** A Sonnet 4.5 request for `content`, streamed unless told. */
+function request(content: string, stream = true) {
+  return { model: "claude-sonnet-4-5", max_tokens: 64, stream, messages: [{ role: "user", content }] };
 }
 
 /** The ledger row of a request for `content` relayed to `upstreamUrl`, once it is written. */
-async function relayed(path: string, upstreamUrl: string, content = "hi"): Promise<Record<string, unknown>> {
+async function relayed(
+  path: string,
+  upstreamUrl: string,
+  content = "hi",
+  stream = true,
+): Promise<Record<string, unknown>> {
   const config = configSchema.parse({
     server: { auth: { tokens: [{ name: "ci", token: CI_TOKEN }] } },
     ledger: { path },
@@ -33,7 +38,7 @@ async function relayed(path: string, upstreamUrl: string, content = "hi"): Promi
     const response = await fetch(`${relay.url}/v1/messages`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-api-key": CI_TOKEN },
-      body: JSON.stringify(request(content)),
+      body: JSON.stringify(request(content, stream)),
     });
     await response.body?.cancel();
     await relay.nextRequestLog();
@@ -92,5 +97,45 @@ Deno.test("a stream whose message_start counts no input is billed relay's estima
     ], usage);
     // $3 and $15 a million on Sonnet 4.5: the input is priced, not only the output.
     assert.ok(Math.abs(Number(row.cost_usd) - (input * 3 + 12 * 15) / 1e6) < 1e-9, `${row.cost_usd}`);
+  }
+});
+
+Deno.test("an unstreamed message whose usage counts no input is billed relay's estimate of the request, marked estimated", async () => {
+  const content = "To be or not to be. ".repeat(175);
+  const { input } = estimateTokens(request(content, false));
+  assert.ok(input > 900, `${input}`);
+  const message = {
+    id: "msg_01",
+    type: "message",
+    role: "assistant",
+    model: "claude-sonnet-4-5",
+    content: [{ type: "text", text: "Hello." }],
+    stop_reason: "end_turn",
+    stop_sequence: null,
+  };
+  for (
+    const [label, usage, expected] of [
+      ["null", { usage: null }, [input, 0, 1]],
+      ["left out", {}, [input, 0, 1]],
+      ["without input_tokens", { usage: { output_tokens: 12 } }, [input, 12, 1]],
+      // Zero is the upstream's own count.
+      ["input_tokens 0", { usage: { input_tokens: 0, output_tokens: 12 } }, [0, 12, 0]],
+    ] as const
+  ) {
+    await using folder = await tempFolder();
+    const upstream = startFakeUpstream(() => Response.json({ ...message, ...usage }));
+    const row = await relayed(`${folder.path}/ledger.db`, upstream.url, content, false);
+    await upstream.close();
+    assert.deepEqual(
+      [row.outcome, row.input_tokens, row.output_tokens, row.usage_estimated],
+      ["complete", ...expected],
+      label,
+    );
+    // $3 and $15 a million on Sonnet 4.5: the input is priced, not only the output.
+    const [inputTokens, outputTokens] = expected;
+    assert.ok(
+      Math.abs(Number(row.cost_usd) - (inputTokens * 3 + outputTokens * 15) / 1e6) < 1e-9,
+      `${label}: ${row.cost_usd}`,
+    );
   }
 });

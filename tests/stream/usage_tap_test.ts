@@ -611,3 +611,75 @@ Deno.test("UsageTap's input estimate leaves out the cache reads and writes the s
     }
   }
 });
+
+Deno.test("UsageTap counts relay's input estimate for a whole message whose usage counts none, marked estimated; a reported 0 stands", () => {
+  const encoder = new TextEncoder();
+  /** What a tap given an estimate of 900 (or none) reads of `body`, chunked, and whether it told `estimated`. */
+  const read = (body: string, estimateGiven = true) => {
+    let estimated = 0;
+    const tap = new UsageTap(false, undefined, () => estimated++, estimateGiven ? 900 : undefined);
+    const bytes = encoder.encode(body);
+    tap.observe(bytes.subarray(0, 17));
+    tap.observe(bytes.subarray(17));
+    return [tap.detail(), estimated];
+  };
+  const message = (usage: string) =>
+    `{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":"Hi"}]${usage}}`;
+  const none = { input: 900, output: 0, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 };
+  for (const usage of [',"usage":null', "", ',"usage":{}', ',"usage":{"input_tokens":-1}']) {
+    assert.deepEqual(read(message(usage)), [none, 1], usage);
+  }
+  // The cache reads and writes it counted are billed as such, not again as input.
+  assert.deepEqual(
+    read(
+      message(',"usage":{"output_tokens":5,"cache_read_input_tokens":600,"cache_creation_input_tokens":100}'),
+    ),
+    [{ input: 200, output: 5, cacheRead: 600, cacheWrite: 100, cacheWrite1h: 0 }, 1],
+  );
+  assert.deepEqual(
+    read(message(',"usage":{"output_tokens":5,"cache_read_input_tokens":1000}')),
+    [{ input: 0, output: 5, cacheRead: 1000, cacheWrite: 0, cacheWrite1h: 0 }, 1],
+  );
+  // Zero input is a count.
+  assert.deepEqual(
+    read(message(',"usage":{"input_tokens":0,"output_tokens":5}')),
+    [{ input: 0, output: 5, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 }, 0],
+  );
+  // No estimate given: what the message said, nothing when it said nothing.
+  assert.deepEqual(read(message(',"usage":null'), false), [undefined, 0]);
+  assert.deepEqual(
+    read(message(',"usage":{"output_tokens":5}'), false),
+    [{ input: 0, output: 5, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 }, 0],
+  );
+  // No message: another route's answer, or one cut short.
+  assert.deepEqual(read('{"input_tokens":7}'), [undefined, 0]);
+  assert.deepEqual(read('{"data":[{"type":"model","id":"claude-sonnet-4-5"}],"has_more":false}'), [
+    undefined,
+    0,
+  ]);
+  assert.deepEqual(read(message(',"usage":{"output_tokens":5}').slice(0, -1)), [undefined, 0]);
+});
+
+Deno.test("UsageTap counts relay's input estimate for a JSON message over 4 MiB whose usage at its end counts none", () => {
+  const encoder = new TextEncoder();
+  const head = encoder.encode(
+    `{"type":"message","content":[{"type":"text","text":"${"x".repeat(4_300_000)}"}],`,
+  );
+  const read = (tail: string) => {
+    let estimated = 0;
+    const tap = new UsageTap(false, undefined, () => estimated++, 900);
+    for (let at = 0; at < head.byteLength; at += 65_536) tap.observe(head.subarray(at, at + 65_536));
+    tap.observe(encoder.encode(tail));
+    return [tap.detail(), estimated];
+  };
+  assert.deepEqual(
+    read('"usage":{"cache_read_input_tokens":300,"output_tokens":30000}}'),
+    [{ input: 600, output: 30_000, cacheRead: 300, cacheWrite: 0, cacheWrite1h: 0 }, 1],
+  );
+  assert.deepEqual(
+    read('"usage":{"input_tokens":0,"output_tokens":30000}}'),
+    [{ input: 0, output: 30_000, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 }, 0],
+  );
+  // No usage object at its end: nothing says it is a message, and nothing is counted.
+  assert.deepEqual(read('"usage":null}'), [undefined, 0]);
+});
