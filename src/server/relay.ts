@@ -435,11 +435,10 @@ async function _relay(
   if (body) bodies?.request(body);
   let handedOff = false;
   let last: _Kept | undefined;
-  /**
-   * Whether every attempt failed on a credential relay cannot get until a person mends it, and no
-   * provider left unasked (busy, failing) could take the request later; `undefined` while none was sent.
-   */
+  /** Whether every attempt failed on a credential relay cannot get until a person mends it. */
   let refusedForGood: boolean | undefined;
+  /** The providers that refused relay's credential so. */
+  const refusedProviders = new Set<string>();
   try {
     let waitedMs = 0;
     let waitedSinceFailure = 0;
@@ -480,8 +479,6 @@ async function _relay(
         continue;
       }
       if (step.kind === "exhausted") {
-        // A provider busy, failing or refusing the model for a while may take the request on a retry.
-        if (step.cause !== "unservable" && step.cause !== "disabled") refusedForGood = false;
         // A provider that could not be asked says nothing while another that could is only down.
         if (last && (last.outcome.kind !== "unservable" || step.cause === "unservable")) break;
         // A busy or failing provider may still take it later; a model without a price never will.
@@ -621,8 +618,11 @@ async function _relay(
           retry_in_ms: Math.max(0, Math.round(refusedUntil - clock.now())),
         });
       }
-      refusedForGood = (refusedForGood ?? true) && tried.outcome.kind === "credentials" &&
-        tried.outcome.error instanceof CredentialError && tried.outcome.error.permanent;
+      const forGood = tried.outcome.kind === "credentials" &&
+        tried.outcome.error instanceof CredentialError &&
+        tried.outcome.error.permanent;
+      refusedForGood = (refusedForGood ?? true) && forGood;
+      if (forGood) refusedProviders.add(attempt.route.provider.name);
       // A credential relay could not get sent nothing: an upstream's own answer kept from before (a 529,
       // a 429 and its rate-limit headers) says more to the client.
       if (tried.outcome.kind !== "credentials" || !last?.response) {
@@ -645,9 +645,12 @@ async function _relay(
         releaseSlot();
       }, bodies);
     }
-    // Only when every provider asked refused relay's credential for good (a revoked key, an ended SSO
-    // login) is the client told not to send again: that fails the same way until a person mends it.
-    throw refusedForGood === true ? _notToRetry(last!.error) : last!.error;
+    // Only when every provider that serves the model refused relay's credential for good (a revoked key,
+    // an ended SSO login) is the client told not to send again: that fails the same way until a person
+    // mends it. One left unasked (busy, failing, cooling) may take it on the client's next try.
+    const everyOneRefused = refusedForGood === true && fields !== undefined &&
+      router.runsAs(fields.model).every(({ provider }) => refusedProviders.has(provider));
+    throw everyOneRefused ? _notToRetry(last!.error) : last!.error;
   } finally {
     if (!handedOff) {
       releaseSlot();

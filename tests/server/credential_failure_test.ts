@@ -9,7 +9,12 @@ import { googleServiceAccountTokens } from "../../src/providers/google_auth.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
 import type { Route } from "../../src/routing/router.ts";
 import { makeServiceAccount, type TestServiceAccount } from "../_helpers/fake_oauth.ts";
-import { type FakeUpstream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import {
+  controlledStream,
+  type FakeUpstream,
+  messageStartEvent,
+  startFakeUpstream,
+} from "../_helpers/fake_upstream.ts";
 import { startTestRelay, TEST_TIMEOUTS, type TestRelay } from "../_helpers/relay.ts";
 import { testVertexProvider } from "../_helpers/vertex.ts";
 
@@ -187,3 +192,38 @@ function anthropicRoute(url: string): Route {
     models: new ModelMap(undefined),
   };
 }
+
+Deno.test("a refused key beside a provider that is only busy is a 502 the client may retry", async () => {
+  const held = controlledStream();
+  const busy = startFakeUpstream(() => held.response());
+  await using chain = await vertexBehind(INVALID_GRANT);
+  await using relay = startTestRelay({
+    routes: [{ ...anthropicRoute(busy.url), maxInFlight: 1 }, chain.route],
+    retry: { maxAttempts: 2 },
+  });
+  held.push(messageStartEvent("msg_held", { input_tokens: 1, output_tokens: 1 }));
+  const first = await post(relay);
+  assert.equal(first.status, 200, "the first request holds the busy provider's one place");
+  // Unasked while it is full, it may serve the client's next try: nothing says not to send again.
+  const response = await post(relay);
+  assert.equal(response.status, 502);
+  assert.equal(response.headers.get("x-should-retry"), null);
+  await response.body?.cancel();
+  await first.body?.cancel();
+  await busy.close();
+});
+
+Deno.test("a lone provider that refuses relay's key for good says so while its breaker opens", async () => {
+  await using chain = await vertexBehind(INVALID_GRANT);
+  await using relay = startTestRelay({
+    routes: [chain.route],
+    retry: { maxAttempts: 3 },
+    routing: { breaker: { failureThreshold: 4, windowMs: 60_000, cooldownMs: 30_000 } },
+  });
+  for (let request = 0; request < 2; request++) {
+    const response = await post(relay);
+    assert.equal(response.status, 502);
+    assert.equal(response.headers.get("x-should-retry"), "false", `request ${request + 1}`);
+    await response.body?.cancel();
+  }
+});
