@@ -277,13 +277,17 @@ export function formatUsage(
   const { unpriced, usageEstimated } = report.total;
   const notes = [
     ...(unpriced > 0
-      ? [`${_count(unpriced)} requests used models without a price; add them under pricing:`]
+      ? [
+        `${
+          _count(unpriced)
+        } requests used models without a price; add their prices under pricing in the config`,
+      ]
       : []),
     // Only a period with some: most upstreams report their usage, and most streams end.
     ...(usageEstimated > 0
       ? [
         `${_count(usageEstimated)} requests have usage relay estimated, in the totals above: their stream ` +
-        "ended before the upstream reported it, or the upstream reports none",
+        "ended before the upstream reported it, or the upstream reports none (or no input)",
       ]
       : []),
   ];

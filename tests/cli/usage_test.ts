@@ -340,9 +340,9 @@ Deno.test("relay usage tells how many requests had estimated usage, in --json, a
   assert.equal(table.code, 0, table.stderr);
   assert.deepEqual(table.stdout.trimEnd().split("\n").slice(-3), [
     "",
-    "note: 1 requests used models without a price; add them under pricing:",
+    "note: 1 requests used models without a price; add their prices under pricing in the config",
     "note: 2 requests have usage relay estimated, in the totals above: their stream ended before the upstream " +
-    "reported it, or the upstream reports none",
+    "reported it, or the upstream reports none (or no input)",
   ]);
   const json = await runRelay(["usage", "--json"], { cwd: folder });
   assert.equal(json.code, 0, json.stderr);
