@@ -94,7 +94,14 @@ function _decoded(codec: EventStreamCodec, frame: Uint8Array): SsePart | undefin
       return header(":event-type") === "chunk" ? _chunk(message.body) : undefined;
     case "exception": {
       const name = header(":exception-type");
-      return _failure(mapBedrockError(name, _exceptionMessage(message.body) ?? name ?? "exception", 500));
+      const body = _exceptionBody(message.body);
+      // The model's own failure mid-stream says what it was (a 429, a 529): that decides the retry.
+      const original = /^modelstreamerrorexception$/i.test(name ?? "") ? _originalStatus(body) : undefined;
+      if (original !== undefined) {
+        const text = _text(body?.originalMessage) ?? _text(body?.message) ?? name!;
+        return _failure(mapBedrockError(undefined, text, original));
+      }
+      return _failure(mapBedrockError(name, _text(body?.message) ?? name ?? "exception", 500));
     }
     case "error": {
       const code = header(":error-code");
@@ -124,13 +131,26 @@ function _chunk(payload: Uint8Array): SsePart | undefined {
   return { bytes: _encoder.encode(`event: ${type}\ndata: ${data}\n\n`) };
 }
 
-function _exceptionMessage(payload: Uint8Array): string | undefined {
+/** An exception frame's JSON body: `{"message"}`, and for a model's stream error its `originalStatusCode`. */
+function _exceptionBody(payload: Uint8Array): Record<string, unknown> | undefined {
   try {
-    const message = JSON.parse(_decoder.decode(payload))?.message;
-    return typeof message === "string" ? message : undefined;
+    const body = JSON.parse(_decoder.decode(payload));
+    return typeof body === "object" && body !== null && !Array.isArray(body) ? body : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** `originalStatusCode` when it is an HTTP error status; anything else says nothing. */
+function _originalStatus(body: Record<string, unknown> | undefined): number | undefined {
+  const status = body?.originalStatusCode;
+  return Number.isInteger(status) && (status as number) >= 400 && (status as number) <= 599
+    ? status as number
+    : undefined;
+}
+
+function _text(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
 }
 
 function _broken(problem: string): SsePart {

@@ -119,6 +119,37 @@ Deno.test("eventStreamToSse turns each exception frame into the mapped event: er
   }
 });
 
+Deno.test("eventStreamToSse maps a model's stream error by the status it reports it had", async () => {
+  const modelError = (body: Record<string, unknown>) =>
+    eventStreamFrame({
+      ":exception-type": "modelStreamErrorException",
+      ":content-type": "application/json",
+      ":message-type": "exception",
+    }, JSON.stringify(body));
+  const cases = [
+    [{ message: "The model stream errored.", originalStatusCode: 429, originalMessage: "Too many tokens" }, {
+      status: 429,
+      type: "rate_limit_error",
+      message: "Too many tokens",
+    }],
+    [{ message: "Overloaded upstream", originalStatusCode: 529 }, {
+      status: 529,
+      type: "overloaded_error",
+      message: "Overloaded upstream",
+    }],
+    // A status that is no HTTP error's says nothing: the frame's own mapping stands.
+    [{ message: "The model stream errored.", originalStatusCode: "429" }, {
+      status: 500,
+      type: "api_error",
+      message: "The model stream errored.",
+    }],
+  ] as const;
+  for (const [body, expected] of cases) {
+    const parts = await decode([chunkFrame(MESSAGE_START), modelError(body)]);
+    assert.deepEqual(parts[1].error, expected, JSON.stringify(body));
+  }
+});
+
 Deno.test("eventStreamToSse maps an unmodelled error frame by its error code", async () => {
   const parts = await decode([chunkFrame(MESSAGE_START), errorFrame("ThrottlingException", "Slow down")]);
   assert.deepEqual(parts[1].error, { status: 429, type: "rate_limit_error", message: "Slow down" });
