@@ -12,7 +12,8 @@ export type UpstreamOutcome =
    */
   | { kind: "credentials"; error: unknown }
   /** No response, or no first body byte, within the deadline. */
-  | { kind: "timeout" }
+  /** A deadline passed before the first byte; `why` names which (`timeouts.connect`, `first_byte`). */
+  | { kind: "timeout"; why?: string }
   /** The upstream answered with this status. */
   | { kind: "http"; status: number; headers: Headers }
   /** A 2xx stream whose first event was `error` (`error.type` here), before `message_start`. */
@@ -186,7 +187,11 @@ export function classifyFailure(
       return { action: "retry_next_provider", countsForBreaker, reason };
     }
     case "timeout":
-      return { action: "retry_next_provider", countsForBreaker: true, reason: "no first byte in time" };
+      return {
+        action: "retry_next_provider",
+        countsForBreaker: true,
+        reason: outcome.why ? `timeout: ${outcome.why}` : "no first byte in time",
+      };
     case "http":
       return _classifyStatus(
         outcome.status,

@@ -599,7 +599,12 @@ async function _relay(
         attempt: trace.attempts,
         reason: decision.reason,
         // What the failure calls for, unless the attempts are spent: then nothing follows.
-        next: trace.attempts < retry.maxAttempts ? decision.action : "none (routing.max_attempts)",
+        // A provider without keys has no next key: its 429 moves on to the next provider.
+        next: trace.attempts >= retry.maxAttempts
+          ? "none (routing.max_attempts)"
+          : decision.action === "retry_next_key" && !attempt.key
+          ? "retry_next_provider"
+          : decision.action,
       });
       if (decision.action === "disable_key" && attempt.key) {
         options.logger.warn("key disabled", {
@@ -918,7 +923,7 @@ async function _try(
     }
     const failure = _upstreamFailure(error, route);
     const outcome: UpstreamOutcome = failure.status === 504
-      ? { kind: "timeout" }
+      ? { kind: "timeout", why: failure.message }
       : { kind: "network", error };
     return { kind: "failed", outcome, error: failure, credentials };
   }

@@ -92,4 +92,7 @@ Deno.test("a throttle that names no time costs the request a moment's wait, then
   assert.equal(response.status, 200);
   await response.body?.cancel();
   assert.equal(throttled, 2);
+  const failed = await chain.relay.logged("attempt failed");
+  assert.equal(failed.next, "retry_next_provider", "a provider without keys has no next key");
+  assert.equal(failed.reason, "429 from upstream");
 });

@@ -23,6 +23,12 @@ Deno.test("classifyFailure sends network failures and timeouts to the next provi
     countsForBreaker: true,
     reason: "no first byte in time",
   });
+  const why = "upstream bedrock did not answer within 10000 ms (timeouts.connect)";
+  assert.equal(
+    classifyFailure({ kind: "timeout", why }, NOW, NOW).reason,
+    `timeout: ${why}`,
+    "names the deadline",
+  );
 });
 
 Deno.test("classifyFailure names a credential relay could not get as such, failing over and counting it", () => {
