@@ -898,7 +898,7 @@ async function _try(
       return {
         kind: "failed",
         outcome: { kind: "stream_error", errorType, headers: response.headers },
-        response: _asErrorAnswer(response, errorType, message),
+        response: _asErrorAnswer(response, head.errorData, { type: errorType, message }),
         headers: response.headers,
         error,
         credentials,
@@ -934,10 +934,27 @@ async function _try(
  * be passed on: nothing of the stream has gone out, and a client retries by status (the SDKs, Claude
  * Code), where an `event: error` in a 200 is an error without one. The upstream's headers go with it.
  */
-function _asErrorAnswer(response: Response, errorType: AnthropicErrorType, message: string): Response {
+function _asErrorAnswer(
+  response: Response,
+  data: string,
+  error: { type: AnthropicErrorType; message: string },
+): Response {
   // A 2xx's x-should-retry says nothing of this error (as `classifyFailure` reads it).
   const headers = copyHeaders(response.headers, _NOT_OF_THE_ERROR);
-  return errorResponse(statusForErrorType(errorType), message, headers, errorType);
+  const status = statusForErrorType(error.type);
+  // The event's own fields (Anthropic's `request_id`, Vertex's and Bedrock's only id) go with it; its
+  // type and message as relay read them, masked.
+  let event: unknown;
+  try {
+    event = JSON.parse(data);
+  } catch {
+    event = undefined;
+  }
+  if (!isJsonObject(event) || event.type !== "error") {
+    return errorResponse(status, error.message, headers, error.type);
+  }
+  const fields = isJsonObject(event.error) ? event.error : {};
+  return Response.json({ ...event, error: { ...fields, ...error } }, { status, headers });
 }
 
 const _NOT_OF_THE_ERROR: ReadonlySet<string> = new Set(["content-length", "content-type", "x-should-retry"]);

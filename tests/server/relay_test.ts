@@ -666,7 +666,8 @@ Deno.test("an upstream's error answer passed on whole is logged as upstream_erro
 
 Deno.test("an error event before the answer, passed on, is the HTTP error it stands for, logged with its message", async () => {
   const event =
-    'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n';
+    'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},' +
+    '"request_id":"req_event_1"}\n\n';
   const upstream = startFakeUpstream(() =>
     sseChunks([event], { headers: { "request-id": "req_upstream_1" } })
   );
@@ -678,7 +679,8 @@ Deno.test("an error event before the answer, passed on, is the HTTP error it sta
   assert.deepEqual(await response.json(), {
     type: "error",
     error: { type: "overloaded_error", message: "Overloaded" },
-  });
+    request_id: "req_event_1",
+  }, "the event's own fields go with it");
   const log = await relay.nextRequestLog();
   assert.deepEqual([log.outcome, log.error], ["upstream_error", "upstream upstream failed: Overloaded"]);
   await upstream.close();
