@@ -196,7 +196,17 @@ const _UNSUPPORTED: readonly [setting: string, what: string][] = [
 ];
 
 /** Settings the AWS CLI reads before a profile's SSO settings and keys: whatever else it holds is ignored. */
-const _REFUSED_FIRST = ["role_arn", "web_identity_token_file", "credential_source"];
+const _REFUSED_FIRST = _UNSUPPORTED.map(([setting]) => setting).filter((setting) =>
+  setting !== "credential_process"
+);
+
+/** A profile's settings as the AWS CLI merges its two files: the credentials file's win. */
+function _settingsOf(
+  inCredentials: AwsSection | undefined,
+  inConfig: AwsSection | undefined,
+): ReadonlyMap<string, string> {
+  return new Map([...inConfig ?? [], ...inCredentials ?? []]);
+}
 
 /**
  * A profile's credentials in botocore's order, so relay signs as the AWS CLI would: an assumed role or a
@@ -207,18 +217,15 @@ const _REFUSED_FIRST = ["role_arn", "web_identity_token_file", "credential_sourc
 function _fromProfile(files: _SharedFiles, profile: string): AwsCredentials | AwsSsoProfile | undefined {
   const inCredentials = files.credentials.sections?.get(profile);
   const inConfig = configProfile(files.config, profile);
-  // As the AWS CLI merges them: a setting in the credentials file wins over the config file's.
-  const merged = new Map([...inConfig ?? [], ...inCredentials ?? []]);
+  const merged = _settingsOf(inCredentials, inConfig);
   if (_REFUSED_FIRST.some((setting) => merged.has(setting))) return undefined;
   // botocore takes a profile for SSO by its role; a profile with only its login (`sso_session`, for `aws
   // sso login`) and keys signs with the keys.
   if (merged.has("sso_account_id") || merged.has("sso_role_name")) return _ssoProfile(files, profile, merged);
-  const keys = _keysIn(inCredentials, `profile "${profile}" of ${files.credentials.path}`) ??
-    (merged.has("credential_process")
-      ? undefined
-      : _keysIn(inConfig, `profile "${profile}" of ${files.config.path}`));
-  if (keys || merged.has("credential_process")) return keys;
-  return _ssoProfile(files, profile, merged);
+  const fromCredentials = _keysIn(inCredentials, `profile "${profile}" of ${files.credentials.path}`);
+  if (fromCredentials || merged.has("credential_process")) return fromCredentials;
+  return _keysIn(inConfig, `profile "${profile}" of ${files.config.path}`) ??
+    _ssoProfile(files, profile, merged);
 }
 
 function _keysIn(section: AwsSection | undefined, where: string): AwsCredentials | undefined {
@@ -286,7 +293,7 @@ function _whyMissing(files: _SharedFiles, profile: string, fromConfig = false): 
       _whereMissing(files.credentials, `[${profile}]`, "credentials file", "AWS_SHARED_CREDENTIALS_FILE")
     }; ${_whereMissing(files.config, _configSection(profile), "config file", "AWS_CONFIG_FILE")}`;
   }
-  const settings = new Map([...inConfig ?? [], ...inCredentials ?? []]);
+  const settings = _settingsOf(inCredentials, inConfig);
   const where = [inCredentials && files.credentials.path, inConfig && files.config.path].filter(Boolean).join(
     " and ",
   );

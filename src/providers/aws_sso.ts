@@ -8,6 +8,7 @@
  * as the login lasts; once it has ended, requests fail saying to run `aws sso login` again, which
  * relay picks up without a restart, reading the cache anew.
  */
+import { writeFileAtomic } from "../config/write.ts";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { errorMessage } from "../util/error_message.ts";
@@ -485,20 +486,8 @@ function _reason(response: Response, body: JsonObject | undefined, text: string,
 
 /** Replaces `path`'s text as one step, so the AWS CLI never reads half of it, keeping its mode. */
 async function _writeAtomically(path: string, text: string): Promise<void> {
-  const mode = (await Deno.stat(path)).mode;
-  const temporary = `${path}.relay-${crypto.randomUUID()}.tmp`;
-  try {
-    await Deno.writeTextFile(temporary, text, {
-      createNew: true,
-      mode: mode === null ? 0o600 : mode & 0o777,
-    });
-    // The mode given on creation is narrowed by the umask.
-    if (mode !== null) await Deno.chmod(temporary, mode & 0o777);
-    await Deno.rename(temporary, path);
-  } catch (error) {
-    await Deno.remove(temporary).catch(() => {});
-    throw error;
-  }
+  const { mode } = await Deno.stat(path);
+  await writeFileAtomic(path, text, { mode: mode === null ? 0o600 : mode & 0o777 });
 }
 
 /** An ISO 8601 time as ms; the AWS CLI v1 wrote `UTC` where `Z` goes. */

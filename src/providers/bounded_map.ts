@@ -1,7 +1,7 @@
 /**
- * A provider's memory of what an upstream refused, per model (a model that cannot count tokens, a beta a
- * model refused): its keys come from clients, so it is bounded, and forgetting the oldest costs no more
- * than one round trip to learn it again if it still holds.
+ * A provider's memory of what it learnt of an upstream, keyed by what clients send (a model that cannot
+ * count tokens, a beta or a set of betas a model refused, a model whose streams come back whole): its
+ * keys come from clients, so it is bounded, and forgetting the oldest costs no more than learning it again.
  */
 
 /**

@@ -11,8 +11,10 @@ export type UpstreamOutcome =
    * refused it or is down, an SSO login that ended. Nothing was sent upstream.
    */
   | { kind: "credentials"; error: unknown }
-  /** No response, or no first body byte, within the deadline. */
-  /** A deadline passed before the first byte; `why` names which (`timeouts.connect`, `first_byte`). */
+  /**
+   * No response, or no first body byte, within the deadline; `why` is the message that names which
+   * (`… (timeouts.connect)`).
+   */
   | { kind: "timeout"; why?: string }
   /** The upstream answered with this status. */
   | { kind: "http"; status: number; headers: Headers }
@@ -173,18 +175,17 @@ export function classifyFailure(
   options: ClassifyOptions = {},
 ): FailureDecision {
   switch (outcome.kind) {
-    case "network": {
-      const reason = `network error: ${errorMessage(outcome.error)}`;
-      // relay could not open a socket: its own trouble, which says nothing of the provider or the key,
-      // and would open the breakers of every provider it tried while it lasts.
-      const countsForBreaker = !outOfFileDescriptors(outcome.error);
-      return { action: "retry_next_provider", countsForBreaker, reason };
-    }
+    case "network":
     case "credentials": {
-      const reason = `credentials: ${errorMessage(outcome.error)}`;
-      // A token request that failed for want of file descriptors is relay's trouble, as above.
+      const what = outcome.kind === "network" ? "network error" : "credentials";
+      // relay could not open a socket (for the upstream, or for a token request): its own trouble, which
+      // says nothing of the provider or the key, and would open the breakers of every provider it tried.
       const countsForBreaker = !outOfFileDescriptors(outcome.error);
-      return { action: "retry_next_provider", countsForBreaker, reason };
+      return {
+        action: "retry_next_provider",
+        countsForBreaker,
+        reason: `${what}: ${errorMessage(outcome.error)}`,
+      };
     }
     case "timeout":
       return {

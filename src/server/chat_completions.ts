@@ -24,7 +24,8 @@ import type { Timers } from "../util/timers.ts";
 import { jsonSyntaxReason, modelProblem, parseJsonBody, readBody, type ReadBodyOptions } from "./body.ts";
 import type { BodyHold } from "./body_budget.ts";
 import { RelayError } from "./errors.ts";
-import { anthropicErrorOf, openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
+import { openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
+import { anthropicErrorOf } from "./errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 
 export interface ChatCompletionsOptions {

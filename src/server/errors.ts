@@ -4,6 +4,8 @@
  * reach the client with their own status and body, because Claude Code matches on their wording.
  */
 
+import { isJsonObject, type JsonObject } from "../util/json.ts";
+
 /** The `error.type` values Anthropic uses, by the status relay answers with. */
 export type AnthropicErrorType =
   | "invalid_request_error"
@@ -75,4 +77,43 @@ export class RelayError extends Error {
   toResponse(): Response {
     return errorResponse(this.status, this.message, this.headers, this.type);
   }
+}
+
+/**
+ * The `error.type` and `error.message` of an Anthropic error object (an `error` event's payload, an
+ * error body, an error body under a 200), as relay reads them for its log, its retries and the errors it
+ * tells of them: either missing, or not a string, reads as `fallback` says (`api_error`, `upstream failed`).
+ *
+ * @example
+ * ```ts
+ * anthropicErrorOf({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } });
+ * // { type: "overloaded_error", message: "Overloaded" }
+ * ```
+ */
+export function anthropicErrorOf(
+  payload: JsonObject,
+  fallback: { type: string; message: string } = _UNTOLD,
+): { type: string; message: string } {
+  const error = isJsonObject(payload.error) ? payload.error : {};
+  return {
+    type: typeof error.type === "string" ? error.type : fallback.type,
+    message: typeof error.message === "string" ? error.message : fallback.message,
+  };
+}
+
+const _UNTOLD = { type: "api_error", message: "upstream failed" };
+
+/**
+ * An Anthropic error object with its `error.type` and `error.message` as `read` says (an upstream's
+ * error read by {@linkcode anthropicErrorOf}, masked), every other field of it kept (`request_id`).
+ *
+ * @example
+ * ```ts
+ * withErrorRead({ type: "error", error: { type: 7 }, request_id: "req_1" }, { type: "api_error", message: "m" });
+ * // { type: "error", error: { type: "api_error", message: "m" }, request_id: "req_1" }
+ * ```
+ */
+export function withErrorRead(payload: JsonObject, read: { type: string; message: string }): JsonObject {
+  const error = isJsonObject(payload.error) ? payload.error : {};
+  return { ...payload, error: { ...error, ...read } };
 }

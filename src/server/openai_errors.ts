@@ -5,8 +5,8 @@
  * both ways, because clients retry on the status and Claude Code reads the text.
  */
 import { MAX_ERROR_BODY_BYTES, readWhole, translateWhole } from "../stream/translate_whole.ts";
-import { isJsonObject, type JsonObject } from "../util/json.ts";
-import { type AnthropicErrorType, errorEnvelope, errorTypeForStatus } from "./errors.ts";
+import { isJsonObject } from "../util/json.ts";
+import { anthropicErrorOf, type AnthropicErrorType, errorEnvelope, errorTypeForStatus } from "./errors.ts";
 import { errorMessage } from "../util/error_message.ts";
 
 /** A failure in Anthropic's terms: the status to answer before a stream, the type and text always. */
@@ -89,30 +89,6 @@ export async function openaiErrorFromAnthropic(response: Response, headers?: Hea
   });
   return openaiErrorResponse(response.status, message, { type, headers });
 }
-
-/**
- * The `error.type` and `error.message` of an Anthropic error object (an `error` event's payload, an
- * error body, an error body under a 200), as the OpenAI error that tells it to an OpenAI client takes
- * them: either missing, or not a string, reads as `fallback` says (`api_error`, `upstream failed`).
- *
- * @example
- * ```ts
- * anthropicErrorOf({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } });
- * // { type: "overloaded_error", message: "Overloaded" }
- * ```
- */
-export function anthropicErrorOf(
-  payload: JsonObject,
-  fallback: { type: string; message: string } = _UNTOLD,
-): { type: string; message: string } {
-  const error = isJsonObject(payload.error) ? payload.error : {};
-  return {
-    type: typeof error.type === "string" ? error.type : fallback.type,
-    message: typeof error.message === "string" ? error.message : fallback.message,
-  };
-}
-
-const _UNTOLD = { type: "api_error", message: "upstream failed" };
 
 /**
  * An OpenAI-compatible upstream's non-2xx answer as the Anthropic error answer it stands for, at once.

@@ -42,15 +42,20 @@ import { realTimers, type Timers } from "../util/timers.ts";
 import { costlierAsks, inspectMessagesBody, messagesFields, readBody } from "./body.ts";
 import { BodyBudget, type BodyHold } from "./body_budget.ts";
 import { BodyLog } from "./body_log.ts";
-import { type AnthropicErrorType, errorResponse, RelayError } from "./errors.ts";
-import { anthropicErrorOf } from "./openai_errors.ts";
+import {
+  anthropicErrorOf,
+  type AnthropicErrorType,
+  errorResponse,
+  RelayError,
+  withErrorRead,
+} from "./errors.ts";
 import { logRequest } from "./events.ts";
 import { headersForUpstream, responseForClient, undecodedEncoding } from "./headers.ts";
 import { graceOverError, type InFlight } from "./in_flight.ts";
 import type { RelayEnv } from "./request_id.ts";
 import { errorMessage } from "../util/error_message.ts";
 import { copyHeaders, hasMediaType } from "../util/headers.ts";
-import { isJsonObject } from "../util/json.ts";
+import { type JsonObject, parseJsonObject } from "../util/json.ts";
 
 /** How hard relay tries before it gives a client the upstream's failure. */
 export interface RetryOptions {
@@ -893,12 +898,13 @@ async function _try(
     }
     if (head.errorData !== undefined) {
       await reader.cancel().catch(() => {});
-      const { errorType, message } = _errorOf(head.errorData, credentials);
+      const event = parseJsonObject(head.errorData);
+      const { errorType, message } = _errorOf(head.errorData, credentials, event);
       const error = new RelayError(502, `upstream ${route.provider.name} failed: ${message}`);
       return {
         kind: "failed",
         outcome: { kind: "stream_error", errorType, headers: response.headers },
-        response: _asErrorAnswer(response, head.errorData, { type: errorType, message }),
+        response: _asErrorAnswer(response, event, { type: errorType, message }),
         headers: response.headers,
         error,
         credentials,
@@ -936,7 +942,7 @@ async function _try(
  */
 function _asErrorAnswer(
   response: Response,
-  data: string,
+  event: JsonObject | undefined,
   error: { type: AnthropicErrorType; message: string },
 ): Response {
   // A 2xx's x-should-retry says nothing of this error (as `classifyFailure` reads it).
@@ -944,17 +950,8 @@ function _asErrorAnswer(
   const status = statusForErrorType(error.type);
   // The event's own fields (Anthropic's `request_id`, Vertex's and Bedrock's only id) go with it; its
   // type and message as relay read them, masked.
-  let event: unknown;
-  try {
-    event = JSON.parse(data);
-  } catch {
-    event = undefined;
-  }
-  if (!isJsonObject(event) || event.type !== "error") {
-    return errorResponse(status, error.message, headers, error.type);
-  }
-  const fields = isJsonObject(event.error) ? event.error : {};
-  return Response.json({ ...event, error: { ...fields, ...error } }, { status, headers });
+  if (event?.type !== "error") return errorResponse(status, error.message, headers, error.type);
+  return Response.json(withErrorRead(event, error), { status, headers });
 }
 
 const _NOT_OF_THE_ERROR: ReadonlySet<string> = new Set(["content-length", "content-type", "x-should-retry"]);
@@ -1035,15 +1032,11 @@ async function _untilCommitted(
 function _errorOf(
   data: string,
   credentials: readonly ProviderKey[],
+  event: JsonObject | undefined = parseJsonObject(data),
 ): { errorType: AnthropicErrorType; message: string } {
-  let read = { type: "api_error", message: data };
-  try {
-    const parsed = JSON.parse(data);
-    // Either missing or not a string reads as the data alone says it: never `[object Object]`.
-    if (isJsonObject(parsed)) read = anthropicErrorOf(parsed, read);
-  } catch {
-    // Not JSON: the data itself is the message.
-  }
+  // Not JSON, or fields missing or not strings: the data itself says it, never `[object Object]`.
+  const untold = { type: "api_error", message: data };
+  const read = event ? anthropicErrorOf(event, untold) : untold;
   return { errorType: read.type as AnthropicErrorType, message: _maskKey(read.message, credentials) };
 }
 

@@ -3,7 +3,8 @@
  * for OpenAI-style clients of relay's `/v1/chat/completions`. The translation is a small state machine
  * over parsed events, {@linkcode AnthropicToOpenAI}; {@linkcode anthropicToOpenAISse} runs it over bytes.
  */
-import { anthropicErrorOf, openaiErrorBody } from "../server/openai_errors.ts";
+import { openaiErrorBody } from "../server/openai_errors.ts";
+import { anthropicErrorOf } from "../server/errors.ts";
 import type { SseEvent } from "./sse_decode.ts";
 import { translateSse } from "./openai_translate_sse.ts";
 import { finishReasonFor, openaiUsageFor } from "./openai_stop_usage.ts";

@@ -9,6 +9,7 @@ import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
 import { type BedrockError, mapBedrockError } from "../providers/bedrock_errors.ts";
 import { errorEnvelope } from "../server/errors.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
+import { parseJsonObject } from "../util/json.ts";
 
 /** One Anthropic SSE event decoded from Bedrock's stream. */
 export interface SsePart {
@@ -94,7 +95,8 @@ function _decoded(codec: EventStreamCodec, frame: Uint8Array): SsePart | undefin
       return header(":event-type") === "chunk" ? _chunk(message.body) : undefined;
     case "exception": {
       const name = header(":exception-type");
-      const body = _exceptionBody(message.body);
+      // Its JSON body: `{"message"}`, and for a model's stream error its `originalStatusCode`.
+      const body = parseJsonObject(_decoder.decode(message.body));
       // The model's own failure mid-stream says what it was (a 429, a 529): that decides the retry.
       const original = /^modelstreamerrorexception$/i.test(name ?? "") ? _originalStatus(body) : undefined;
       if (original !== undefined) {
@@ -129,16 +131,6 @@ function _chunk(payload: Uint8Array): SsePart | undefined {
   // SSE carries one-line data; pretty-printed JSON is the one case where the text has to be rewritten.
   const data = /[\r\n]/.test(text) ? JSON.stringify(JSON.parse(text)) : text;
   return { bytes: _encoder.encode(`event: ${type}\ndata: ${data}\n\n`) };
-}
-
-/** An exception frame's JSON body: `{"message"}`, and for a model's stream error its `originalStatusCode`. */
-function _exceptionBody(payload: Uint8Array): Record<string, unknown> | undefined {
-  try {
-    const body = JSON.parse(_decoder.decode(payload));
-    return typeof body === "object" && body !== null && !Array.isArray(body) ? body : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** `originalStatusCode` when it is an HTTP error status; anything else says nothing. */

@@ -5,7 +5,8 @@
  */
 import { jsonSyntaxReason } from "../server/body.ts";
 import { errorEnvelope } from "../server/errors.ts";
-import { anthropicErrorOf, anthropicFailureFor } from "../server/openai_errors.ts";
+import { anthropicFailureFor } from "../server/openai_errors.ts";
+import { anthropicErrorOf, withErrorRead } from "../server/errors.ts";
 import { isJsonObject } from "../util/json.ts";
 import { messageAsSse } from "./message_as_sse.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
@@ -55,9 +56,8 @@ export function wholeAnswerStream({ text, cut }: WholeText, options: WholeAnswer
   }
   if (!isJsonObject(answer)) return _failed(_notAMessage(name, answer));
   if (answer.type === "error") {
-    const { type, message } = anthropicErrorOf(answer, { type: "api_error", message: _excerpt(answer) });
-    const error = isJsonObject(answer.error) ? answer.error : {};
-    return [encodeSseEvent("error", { ...answer, error: { ...error, type, message } })];
+    const read = anthropicErrorOf(answer, { type: "api_error", message: _excerpt(answer) });
+    return [encodeSseEvent("error", withErrorRead(answer, read))];
   }
   if (answer.type === "message") {
     const { content } = answer;

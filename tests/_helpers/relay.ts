@@ -145,6 +145,35 @@ export async function armedBefore(clock: FakeClock, ms: number, answer: Promise<
   assert.ok(clock.armed.includes(ms), `relay answered before it armed a ${ms} ms timer on its clock`);
 }
 
+/** A streamed `/v1/messages` to `relay` for `model`, as Claude Code sends one. */
+export function postStream(relay: TestRelay, model: string): Promise<Response> {
+  return fetch(`${relay.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+    body: JSON.stringify({
+      model,
+      max_tokens: 64,
+      stream: true,
+      messages: [{ role: "user", content: "hi" }],
+    }),
+  });
+}
+
+/**
+ * With a resend unanswered, relay waits on `timeouts.connect` (10 s here), not `first_byte` (600 s): once
+ * it passes, the `answer` is a 504 naming it.
+ */
+export async function assertHeldToConnect(clock: FakeClock, answer: Promise<Response>): Promise<void> {
+  assert.ok(
+    clock.armed.includes(10_000) && !clock.armed.includes(600_000),
+    `connect's deadline, not first_byte's, while the resend is unanswered (armed: ${clock.armed})`,
+  );
+  clock.advance(10_000);
+  const held = await answer;
+  assert.equal(held.status, 504);
+  assert.match((await held.json()).error.message, /timeouts\.connect/);
+}
+
 /** The one route a test relay has when it is given no `routes`. */
 function _route(options: TestRelayOptions): Route {
   const provider = options.provider ?? createAnthropicProvider({

@@ -8,17 +8,29 @@ import { tempFolder } from "../_helpers/temp_folder.ts";
 
 const DAY = 86_400_000;
 
+/** A Retention of `store` on the clock `now`: 30 days, pruned hourly, logging nowhere, unless `options` say. */
+function retentionOf(
+  store: LedgerStore,
+  now: () => number,
+  options: Partial<ConstructorParameters<typeof Retention>[0]> = {},
+): Retention {
+  return new Retention({
+    store,
+    retentionDays: 30,
+    intervalMs: 3_600_000,
+    now,
+    logger: createLogger({ write: () => {} }),
+    ...options,
+  });
+}
+
 Deno.test("records older than retention_days are pruned five minutes after start, then on schedule, as the clock moves", async () => {
   await using folder = await tempFolder();
   const store = LedgerStore.open(`${folder.path}/ledger.db`);
   const lines: Record<string, unknown>[] = [];
   let now = Date.UTC(2026, 10, 17);
   const timers = new FakeClock();
-  const retention = new Retention({
-    store,
-    retentionDays: 30,
-    intervalMs: 3_600_000,
-    now: () => now,
+  const retention = retentionOf(store, () => now, {
     timers,
     logger: createLogger({ write: (line) => lines.push(JSON.parse(line)) }),
   });
@@ -60,12 +72,7 @@ Deno.test("a prune larger than one chunk deletes it all", async () => {
     store.insert(
       Array.from({ length: 25_000 }, (_, i) => ledgerRecord({ requestId: `r${i}`, time: now - 100 * DAY })),
     );
-    const retention = new Retention({
-      store,
-      retentionDays: 90,
-      now: () => now,
-      logger: createLogger({ write: () => {} }),
-    });
+    const retention = retentionOf(store, () => now, { retentionDays: 90 });
     assert.equal(retention.prune(), 25_000);
     assert.equal(store.database.prepare("SELECT count(*) AS n FROM requests").get()?.n, 0);
   } finally {
@@ -82,12 +89,7 @@ Deno.test("records of the current month (UTC) stay, whatever retention_days says
       ledgerRecord({ requestId: "last month", time: Date.UTC(2026, 10, 1) - 1 }),
       ledgerRecord({ requestId: "this month", time: Date.UTC(2026, 10, 1) }),
     ]);
-    const retention = new Retention({
-      store,
-      retentionDays: 7,
-      now: () => now,
-      logger: createLogger({ write: () => {} }),
-    });
+    const retention = retentionOf(store, () => now, { retentionDays: 7 });
     assert.equal(retention.prune(), 1);
     assert.deepEqual(
       store.database.prepare("SELECT request_id FROM requests").all().map((row) => row.request_id),
@@ -104,13 +106,7 @@ Deno.test("a relay started with its clock 100 days ahead, set right within five 
   const right = Date.UTC(2026, 10, 17);
   let now = right + 100 * DAY;
   const timers = new FakeClock();
-  const retention = new Retention({
-    store,
-    retentionDays: 90,
-    now: () => now,
-    timers,
-    logger: createLogger({ write: () => {} }),
-  });
+  const retention = retentionOf(store, () => now, { retentionDays: 90, timers });
   try {
     store.insert([ledgerRecord({ requestId: "yesterday", time: right - DAY })]);
     retention.start();
@@ -129,10 +125,7 @@ Deno.test("a clock behind the ledger's newest record prunes nothing, saying so o
   const store = LedgerStore.open(`${folder.path}/ledger.db`);
   const lines: Record<string, unknown>[] = [];
   let now = Date.UTC(2026, 10, 17);
-  const retention = new Retention({
-    store,
-    retentionDays: 30,
-    now: () => now,
+  const retention = retentionOf(store, () => now, {
     logger: createLogger({ write: (line) => lines.push(JSON.parse(line)) }),
   });
   try {
@@ -174,14 +167,7 @@ Deno.test("a round while the store cannot reopen its removed file skips quietly;
   const store = LedgerStore.open(`${folder.path}/ledger.db`, { logger });
   const now = Date.UTC(2026, 10, 17);
   const timers = new FakeClock();
-  const retention = new Retention({
-    store,
-    retentionDays: 30,
-    intervalMs: 3_600_000,
-    now: () => now,
-    timers,
-    logger,
-  });
+  const retention = retentionOf(store, () => now, { timers, logger });
   try {
     store.insert([ledgerRecord({ requestId: "before", time: now - DAY })]);
     retention.start();

@@ -13,7 +13,7 @@ import {
 } from "../_helpers/fake_bedrock.ts";
 import { GUESSED_MODEL_COOLING_MS } from "../../src/routing/router.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
-import { startTestRelay, type TestRelay } from "../_helpers/relay.ts";
+import { postStream, startTestRelay } from "../_helpers/relay.ts";
 
 const REGION = "us-east-1";
 const API_KEY = "ABSKQmVkcm9ja0FQSUtleS1leGFtcGxl";
@@ -21,19 +21,6 @@ const MODELS = {
   "claude-busy": "us.anthropic.claude-busy-v1:0",
   "claude-fine": "us.anthropic.claude-fine-v1:0",
 };
-
-function post(relay: TestRelay, model: string) {
-  return fetch(`${relay.url}/v1/messages`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
-    body: JSON.stringify({
-      model,
-      max_tokens: 64,
-      stream: true,
-      messages: [{ role: "user", content: "hi" }],
-    }),
-  });
-}
 
 const LIMITED = {
   "a 429 ModelNotReadyException": () => bedrockError(429, "ModelNotReadyException", "Model is not ready."),
@@ -61,17 +48,17 @@ for (const [how, limited] of Object.entries(LIMITED)) {
     });
     await using relay = startTestRelay({ provider, models: MODELS, keys: [API_KEY], clock });
     try {
-      const first = await post(relay, "claude-busy");
+      const first = await postStream(relay, "claude-busy");
       assert.equal(first.status, 429);
       assert.equal((await first.json()).error.type, "rate_limit_error");
 
-      const other = await post(relay, "claude-fine");
+      const other = await postStream(relay, "claude-fine");
       assert.equal(other.status, 200, "another model is still served on the same key");
       await other.body?.cancel();
 
       // Bedrock's 429 names no time: the model rests a moment (GUESSED_MODEL_COOLING_MS), not a minute.
       clock.advance(GUESSED_MODEL_COOLING_MS - 500);
-      const again = await post(relay, "claude-busy");
+      const again = await postStream(relay, "claude-busy");
       assert.equal(again.status, 429);
       assert.equal(again.headers.get("retry-after"), "1", "the rest of its moment");
       const { error } = await again.json();
@@ -85,7 +72,7 @@ for (const [how, limited] of Object.entries(LIMITED)) {
 
       busy = false;
       clock.advance(500);
-      const later = await post(relay, "claude-busy");
+      const later = await postStream(relay, "claude-busy");
       assert.equal(later.status, 200, "asked again once the moment is over");
       await later.body?.cancel();
     } finally {

@@ -940,7 +940,8 @@ Deno.test("only a resend that succeeds proves the betas refused: a 429, a 5xx or
   assert.deepEqual(refusals, []);
 });
 
-Deno.test("the look into a 400 waits no longer than the request's idle, then passes the answer on", async () => {
+/** A Bedrock whose 400 ValidationException body comes only as the test pushes it, on a FakeClock. */
+function answeringStalled400() {
   const clock = new FakeClock();
   const body = controlledStream();
   const { bedrock, sent } = answering(
@@ -954,15 +955,31 @@ Deno.test("the look into a 400 waits no longer than the request's idle, then pas
     undefined,
     clock,
   );
-  const sending = bedrock.send(
-    request({ headers: new Headers({ "anthropic-beta": CLAUDE_CODE_BETAS }), stream: false, idleMs: 30_000 }),
-    undefined,
-  );
-  body.push('{"message":"messages.0: ');
+  return { clock, body, bedrock, sent };
+}
+
+/** Sends `asked`, pushes `first` of the 400's body, and lets `idleMs` (30 s) pass: the answer it gives then. */
+async function answerAfterIdlePeek(
+  { clock, body, bedrock }: ReturnType<typeof answeringStalled400>,
+  asked: ProviderRequest,
+  first: string,
+): Promise<Response> {
+  const sending = bedrock.send(asked, undefined);
+  body.push(first);
   await body.whenRead();
   assert.deepEqual(clock.armed, [30_000], "the peek is bounded by idle");
   clock.advance(30_000);
-  const response = await sending;
+  return await sending;
+}
+
+Deno.test("the look into a 400 waits no longer than the request's idle, then passes the answer on", async () => {
+  const stalled = answeringStalled400();
+  const { clock, body, sent } = stalled;
+  const response = await answerAfterIdlePeek(
+    stalled,
+    request({ headers: new Headers({ "anthropic-beta": CLAUDE_CODE_BETAS }), stream: false, idleMs: 30_000 }),
+    '{"message":"messages.0: ',
+  );
   assert.equal(response.status, 400);
   assert.equal(sent.length, 1, "not sent again on a message not yet read");
   body.push('field required"}');
@@ -1017,27 +1034,13 @@ Deno.test("a model is remembered with the set of betas it refused: another set i
 });
 
 Deno.test("the look into a count's 400 waits no longer than the request's idle, then passes the answer on", async () => {
-  const clock = new FakeClock();
-  const body = controlledStream();
-  const { bedrock, sent } = answering(
-    () =>
-      new Response(body.body, {
-        status: 400,
-        headers: {
-          "x-amzn-errortype": "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/",
-        },
-      }),
-    undefined,
-    clock,
+  const stalled = answeringStalled400();
+  const { clock, body, sent } = stalled;
+  const response = await answerAfterIdlePeek(
+    stalled,
+    request({ path: "/v1/messages/count_tokens", stream: false, headers: new Headers(), idleMs: 30_000 }),
+    '{"message":"The provided model ',
   );
-  const count = () =>
-    request({ path: "/v1/messages/count_tokens", stream: false, headers: new Headers(), idleMs: 30_000 });
-  const sending = bedrock.send(count(), undefined);
-  body.push('{"message":"The provided model ');
-  await body.whenRead();
-  assert.deepEqual(clock.armed, [30_000], "the peek is bounded by idle");
-  clock.advance(30_000);
-  const response = await sending;
   assert.equal(response.status, 400, "a message not yet read refuses no counting");
   body.push("doesn't support counting tokens.\"}");
   body.end();

@@ -8,23 +8,10 @@ import { sseChunks } from "../_helpers/fake_upstream.ts";
 import { GUESSED_MODEL_COOLING_MS } from "../../src/routing/router.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { loadGolden } from "../_helpers/golden.ts";
-import type { TestRelay } from "../_helpers/relay.ts";
+import { postStream } from "../_helpers/relay.ts";
 import { startVertexChain } from "../_helpers/vertex.ts";
 
 const MODELS = { "claude-busy": "claude-busy@20250929", "claude-fine": "claude-fine@20250929" };
-
-function post(relay: TestRelay, model: string) {
-  return fetch(`${relay.url}/v1/messages`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
-    body: JSON.stringify({
-      model,
-      max_tokens: 64,
-      stream: true,
-      messages: [{ role: "user", content: "hi" }],
-    }),
-  });
-}
 
 Deno.test("one model's 429 keeps a Vertex provider without keys from that model only, for a moment", async () => {
   const clock = new FakeClock(1_000_000);
@@ -45,16 +32,16 @@ Deno.test("one model's 429 keeps a Vertex provider without keys from that model 
   }, { relay: { models: MODELS, keys: [], clock } });
   const { relay } = chain;
 
-  const first = await post(relay, "claude-busy");
+  const first = await postStream(relay, "claude-busy");
   assert.equal(first.status, 429);
   await first.body?.cancel();
-  const other = await post(relay, "claude-fine");
+  const other = await postStream(relay, "claude-fine");
   assert.equal(other.status, 200, "another model is still served");
   await other.body?.cancel();
 
   // Vertex's 429 names no time: the model rests a moment (GUESSED_MODEL_COOLING_MS), not a minute.
   clock.advance(GUESSED_MODEL_COOLING_MS - 1_000);
-  const again = await post(relay, "claude-busy");
+  const again = await postStream(relay, "claude-busy");
   assert.equal(again.status, 429);
   assert.equal(again.headers.get("retry-after"), "1");
   const { error } = await again.json();
@@ -64,7 +51,7 @@ Deno.test("one model's 429 keeps a Vertex provider without keys from that model 
 
   busy = false;
   clock.advance(1_000);
-  const later = await post(relay, "claude-busy");
+  const later = await postStream(relay, "claude-busy");
   assert.equal(later.status, 200, "asked again once the moment is over");
   await later.body?.cancel();
 });
@@ -84,7 +71,7 @@ Deno.test("a throttle that names no time costs the request a moment's wait, then
     return sseChunks([await loadGolden("text")]);
   }, { relay: { models: MODELS, keys: [], clock, retry: { maxAttempts: 3, maxWaitMs: 30_000 } } });
 
-  const answer = post(chain.relay, "claude-busy");
+  const answer = postStream(chain.relay, "claude-busy");
   // Not the minute a key's 429 without a time would rest: Claude Code's request waits a moment, no more.
   await clock.whenArmed(GUESSED_MODEL_COOLING_MS);
   clock.advance(GUESSED_MODEL_COOLING_MS);

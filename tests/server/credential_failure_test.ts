@@ -220,6 +220,8 @@ Deno.test("a lone provider that refuses relay's key for good says so while its b
     retry: { maxAttempts: 3 },
     routing: { breaker: { failureThreshold: 4, windowMs: 60_000, cooldownMs: 30_000 } },
   });
+  // Three failures a request: the fourth, in the second request, opens the breaker before that request
+  // ends, which once took the header away from it.
   for (let request = 0; request < 2; request++) {
     const response = await post(relay);
     assert.equal(response.status, 502);

@@ -1,8 +1,8 @@
 /** `src/server/openai_errors.ts`: errors between OpenAI's shape and Anthropic's, both ways. */
+import { anthropicErrorOf } from "../../src/server/errors.ts";
 import assert from "node:assert/strict";
 import {
   anthropicErrorFromOpenAI,
-  anthropicErrorOf,
   anthropicFailureFor,
   openaiErrorFromAnthropic,
 } from "../../src/server/openai_errors.ts";

@@ -122,9 +122,15 @@ function _awsProfiles(env: EnvLookup): string[] {
     const profile = /^profile\s+(.+)$/.exec(section);
     return profile ? [profile[1]] : [];
   });
+  // Each profile is resolved from the same two files: read once, not twice a profile.
+  const read = new Map<string, string | undefined>();
+  const readFile = (path: string) => {
+    if (!read.has(path)) read.set(path, systemEnvironment.readFile(path));
+    return read.get(path);
+  };
   return [...new Set([...credentials, ...config])].filter((profile) => {
     try {
-      resolveAwsCredentials({ config: { profile }, env, readFile: systemEnvironment.readFile });
+      resolveAwsCredentials({ config: { profile }, env, readFile });
       return true;
     } catch {
       return false;
