@@ -241,6 +241,9 @@ export class Runtime {
     const routes = routesFromConfig(config, path, { ...environment ?? systemEnvironment, logger }, locate);
     const router = new Router(routes, {
       ...routingOptionsFromConfig(config),
+      // The runtime's clocks (real unless given): a test's fake clock drives breakers and cooling too.
+      now: this.monotonic,
+      wallClock: this.#now,
       onBreakerChange: (change) => {
         (change.to === "open" ? logger.warn : logger.info)("breaker", { ...change });
         events.publish({ type: "breaker", data: change });

@@ -1,22 +1,36 @@
 import assert from "node:assert/strict";
 import { runRelay, sandbox, writeConfig } from "../_helpers/cli.ts";
-import { SSO_CACHE_NAMES, writeSsoLogin } from "../_helpers/fake_aws_sso.ts";
+import { SSO_CACHE_NAMES, startFakeAwsSso, writeSsoLogin } from "../_helpers/fake_aws_sso.ts";
 
 const HOUR = 3_600_000;
 const BEDROCK_ON_DEV =
   "providers:\n  - name: bedrock\n    type: bedrock\n    region: eu-west-1\n    aws:\n      profile: dev\n";
-/** Nothing listens there: relay check must not call IAM Identity Center at all. */
-const NO_NETWORK = {
-  AWS_ENDPOINT_URL_SSO: "http://127.0.0.1:9",
-  AWS_ENDPOINT_URL_SSO_OIDC: "http://127.0.0.1:9",
-};
+
+/**
+ * Runs `relay check -c path` in `home` with IAM Identity Center's endpoints on a fake that answers as
+ * AWS would: relay check must not call it at all, so a call it made and swallowed fails the test too.
+ */
+async function checkWithoutNetwork(home: string, path: string) {
+  const sso = startFakeAwsSso({ now: Date.now, accessTokens: ["login-token", "t"], refreshToken: "r" });
+  try {
+    const result = await runRelay(["check", "-c", path], { cwd: home, env: sso.env });
+    assert.deepEqual(
+      sso.requests.map((request) => `${request.method} ${request.path}`),
+      [],
+      "relay check called IAM Identity Center",
+    );
+    return result;
+  } finally {
+    await sso.close();
+  }
+}
 
 Deno.test("relay check warns of an SSO profile with no cached login, and passes", async () => {
   const home = await sandbox();
   await writeSsoLogin(home, { accessToken: "login-token", expiresAt: Date.now() + HOUR });
   await Deno.remove(`${home}/.aws/sso/cache/${SSO_CACHE_NAMES.session}`);
   const path = await writeConfig(home, BEDROCK_ON_DEV);
-  const { code, stdout, stderr } = await runRelay(["check", "-c", path], { cwd: home, env: NO_NETWORK });
+  const { code, stdout, stderr } = await checkWithoutNetwork(home, path);
   assert.equal(code, 0, stderr);
   assert.match(stdout, /is valid/);
   assert.match(
@@ -34,7 +48,7 @@ Deno.test("relay check warns of an SSO login that has expired for good, not of o
     accessToken: "t",
     expiresAt: Date.now() - HOUR,
   });
-  const expired = await runRelay(["check", "-c", path], { cwd: home, env: NO_NETWORK });
+  const expired = await checkWithoutNetwork(home, path);
   assert.equal(expired.code, 0, expired.stderr);
   assert.match(
     expired.stderr,
@@ -45,7 +59,7 @@ Deno.test("relay check warns of an SSO login that has expired for good, not of o
     const login of [{ expiresAt: Date.now() + HOUR }, { expiresAt: Date.now() - HOUR, refreshToken: "r" }]
   ) {
     await writeSsoLogin(home, { accessToken: "t", ...login });
-    const usable = await runRelay(["check", "-c", path], { cwd: home, env: NO_NETWORK });
+    const usable = await checkWithoutNetwork(home, path);
     assert.equal(usable.code, 0, usable.stderr);
     assert.doesNotMatch(usable.stderr, /warning/);
   }

@@ -16,6 +16,7 @@ import {
   sigV4Authorization,
 } from "../_helpers/fake_bedrock.ts";
 import { loadGolden } from "../_helpers/golden.ts";
+import { settledYet } from "../_helpers/settled_yet.ts";
 
 const CREDENTIALS: AwsCredentials = {
   accessKeyId: "AKIDEXAMPLE",
@@ -898,8 +899,10 @@ Deno.test("a resend is a second connection: the headers are told only once its a
   );
   await resending.promise;
   assert.equal(sent.length, 2);
+  assert.equal(await settledYet(sending), false, "send waits for the resend's answer");
   assert.equal(headersIn, 0, "a resend that does not answer is held to connect, not first_byte");
   resent.resolve(eventStreamResponse([chunkFrame('{"type":"message_stop"}')]));
+  assert.equal(await settledYet(sending), true, "its answer in, send resolves with it");
   const response = await sending;
   assert.equal(response.status, 200);
   assert.equal(headersIn, 1);

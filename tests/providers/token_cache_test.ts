@@ -514,10 +514,13 @@ Deno.test("requestAccessToken throws a refused credential as permanent, the endp
       .then(() => assert.fail("resolved"), (error) => error);
     assert.equal(verdict(error), expected, what);
   }
+  // An endpoint not reached said nothing of the credential: a plain error, which `sendWithToken` makes
+  // a passing CredentialError.
   const refused: typeof fetch = () => Promise.reject(new TypeError("connection refused"));
   const unreachable = await requestAccessToken("https://login.example/token", FORM, { fetch: refused })
     .then(() => assert.fail("resolved"), (error) => error);
-  assert.notEqual(verdict(unreachable), "permanent");
+  assert.equal(verdict(unreachable), "no CredentialError");
+  assert.equal(unreachable.message, "token endpoint https://login.example/token failed: connection refused");
 });
 
 Deno.test("sendWithToken throws a CredentialError, permanent only when what the token source threw was", async () => {

@@ -4,6 +4,7 @@ import { type ProviderRequest, UnservableError } from "../../src/providers/types
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
 import { providerRequest } from "../_helpers/provider_request.ts";
+import { settledYet } from "../_helpers/settled_yet.ts";
 import { unexpectedBetasAnswer } from "../_helpers/vertex.ts";
 import {
   createVertexProvider,
@@ -491,12 +492,16 @@ Deno.test("Vertex's resend is a second connection: send resolves only with its h
     () => (resending.resolve(), resent.promise),
   ];
   const { provider, seen } = vertex({}, () => answers.shift()!());
-  let settled = false;
-  const sending = provider.send(withBetas(CLAUDE_CODE_BETAS), undefined).finally(() => settled = true);
+  const sending = provider.send(withBetas(CLAUDE_CODE_BETAS), undefined);
   await resending.promise;
   assert.equal(seen.length, 2);
-  assert.equal(settled, false, "a resend that does not answer is held to connect, not first_byte");
+  assert.equal(
+    await settledYet(sending),
+    false,
+    "a resend that does not answer is held to connect, not first_byte",
+  );
   resent.resolve(Response.json({ id: "m1" }));
+  assert.equal(await settledYet(sending), true, "its headers in, send resolves with them");
   const response = await sending;
   assert.equal(response.status, 200);
   assert.deepEqual(await response.json(), { id: "m1" });

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
 import { googleServiceAccountTokens } from "../../src/providers/google_auth.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
-import type { Route } from "../../src/routing/router.ts";
+import type { BreakerChange, Route } from "../../src/routing/router.ts";
 import { makeServiceAccount, type TestServiceAccount } from "../_helpers/fake_oauth.ts";
 import {
   controlledStream,
@@ -215,17 +215,28 @@ Deno.test("a refused key beside a provider that is only busy is a 502 the client
 
 Deno.test("a lone provider that refuses relay's key for good says so while its breaker opens", async () => {
   await using chain = await vertexBehind(INVALID_GRANT);
+  const changes: BreakerChange[] = [];
   await using relay = startTestRelay({
     routes: [chain.route],
     retry: { maxAttempts: 3 },
-    routing: { breaker: { failureThreshold: 4, windowMs: 60_000, cooldownMs: 30_000 } },
+    routing: {
+      breaker: { failureThreshold: 4, windowMs: 60_000, cooldownMs: 30_000 },
+      onBreakerChange: (change) => void changes.push(change),
+    },
   });
   // Three failures a request: the fourth, in the second request, opens the breaker before that request
   // ends, which once took the header away from it.
-  for (let request = 0; request < 2; request++) {
+  const opened = [{ provider: "vertex", key: undefined, from: "closed", to: "open" }]; // the provider's own
+  for (const [request, breakerBy] of [[1, []], [2, opened]] as const) {
     const response = await post(relay);
     assert.equal(response.status, 502);
-    assert.equal(response.headers.get("x-should-retry"), "false", `request ${request + 1}`);
+    assert.equal(response.headers.get("x-should-retry"), "false", `request ${request}`);
+    assert.deepEqual(changes, breakerBy, `breaker changes by the answer to request ${request}`);
     await response.body?.cancel();
   }
+  assert.equal(
+    chain.tokenEndpoint.requests.length,
+    4,
+    "three tries, then one: the open breaker took the rest",
+  );
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { sseOrWhole } from "../../src/stream/sse_or_whole.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
+import { queueDrained } from "../_helpers/settled_yet.ts";
 
 const encoder = new TextEncoder();
 
@@ -92,15 +93,70 @@ Deno.test("sseOrWhole reads anything else whole, with a sign of life for each ch
   });
 });
 
-Deno.test("sseOrWhole reads the body only as the output is read, and cancelling it cancels the body", async () => {
-  const upstream = controlledStream();
-  const output = sseOrWhole(upstream.body, 1024, WHOLE).getReader();
-  const first = output.read();
-  await upstream.whenRead();
-  upstream.push("data: {}\n\n");
-  assert.equal(text([(await first).value!]), "data: {}\n\n");
-  await output.cancel("client gone");
-  assert.equal(await upstream.cancelled, "client gone");
+/** A body that gives `chunks` one a pull, with no read-ahead of its own, counting its pulls. */
+function countingBody(chunks: string[]) {
+  const queue = chunks.map((chunk) => encoder.encode(chunk));
+  const counted = { pulls: 0 };
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      counted.pulls++;
+      const chunk = queue.shift();
+      if (chunk) controller.enqueue(chunk);
+      else controller.close();
+    },
+  }, { highWaterMark: 0 });
+  return { body, counted };
+}
+
+Deno.test("sseOrWhole reads the body only as the output is read, and cancelling it cancels the body", async (t) => {
+  await t.step("SSE: a chunk the sniff needs per read, then the body's own chunks one a read", async () => {
+    const { body, counted } = countingBody(["\n", "data: {}\n\n", "event: x\n\n", "data: {}\n\n"]);
+    const output = sseOrWhole(body, 1024, WHOLE).getReader();
+    await queueDrained();
+    assert.equal(counted.pulls, 0, "nothing read before the output is");
+    assert.equal((await output.read()).value?.byteLength, 0, "a blank start: a sign of life");
+    await queueDrained();
+    assert.equal(counted.pulls, 1, "one read for one read of the output");
+    assert.equal(text([(await output.read()).value!]), "\n");
+    await queueDrained();
+    assert.equal(counted.pulls, 2, "as far as the sniff needed, not beyond");
+    assert.equal(text([(await output.read()).value!]), "data: {}\n\n");
+    await queueDrained();
+    assert.equal(counted.pulls, 2, "what the sniff read is given before more is read");
+    assert.equal(text([(await output.read()).value!]), "event: x\n\n");
+    await queueDrained();
+    assert.equal(counted.pulls, 3);
+    await output.cancel("client gone");
+  });
+  await t.step("whole: a chunk per read, each with its sign of life", async () => {
+    const { body, counted } = countingBody(['{"type":', '"message"}']);
+    const output = sseOrWhole(body, 1024, WHOLE).getReader();
+    await queueDrained();
+    assert.equal(counted.pulls, 0, "nothing read before the output is");
+    const pullsAfterEachRead: number[] = [];
+    const read: Uint8Array[] = [];
+    for (let result = await output.read(); !result.done; result = await output.read()) {
+      read.push(result.value);
+      await queueDrained();
+      pullsAfterEachRead.push(counted.pulls);
+    }
+    assert.equal(text(read), 'whole({"type":"message"})');
+    assert.deepEqual(
+      pullsAfterEachRead,
+      [1, 1, 2, 3],
+      "a pull a read: the first chunk (it told), given again as the whole is read, the second, the end",
+    );
+  });
+  await t.step("cancelling the output cancels the body", async () => {
+    const upstream = controlledStream();
+    const output = sseOrWhole(upstream.body, 1024, WHOLE).getReader();
+    const first = output.read();
+    await upstream.whenRead();
+    upstream.push("data: {}\n\n");
+    assert.equal(text([(await first).value!]), "data: {}\n\n");
+    await output.cancel("client gone");
+    assert.equal(await upstream.cancelled, "client gone");
+  });
 });
 
 Deno.test("sseOrWhole passes on a stream whose blank start comes a byte a chunk", async () => {
