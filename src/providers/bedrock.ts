@@ -16,11 +16,12 @@ import {
   type BedrockError,
   type BedrockErrorAnswer,
   bedrockErrorAnswer,
+  refusesBetas,
   refusesCounting,
 } from "./bedrock_errors.ts";
-import { NEEDED_BETAS, withoutRefusedBetas } from "./bedrock_betas.ts";
+import { NEEDED_BETAS } from "./bedrock_betas.ts";
 import { BoundedMap } from "./bounded_map.ts";
-import { idleDeadline, peekAnswer, type PeekDeadline } from "./error_peek.ts";
+import { idleDeadline, type PeekDeadline, type PeekedRefusal, peekRefusal } from "./error_peek.ts";
 import { credentialFor } from "./token_cache.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
@@ -159,41 +160,49 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
           signal: request.signal,
           redirect: "manual",
         });
+      // The betas the first send carries that a resend would go without: none when the model is known to
+      // refuse them with this set, as they then do not go at all.
+      let droppable: string[] = [];
       const first = bodyWith((betas) => {
-        if (refusedSets.size === 0) return betas;
-        const droppable = betas.filter((beta) => !NEEDED_BETAS.includes(beta));
-        return droppable.length > 0 && refusedSets.has(_refusedKey(model, droppable))
-          ? _needed(betas)
-          : betas;
+        const extra = betas.filter((beta) => !NEEDED_BETAS.includes(beta));
+        if (extra.length > 0 && refusedSets.size > 0 && refusedSets.has(_refusedKey(model, extra))) {
+          return _needed(betas);
+        }
+        droppable = extra;
+        return betas;
       });
       let upstream = await post(first.bytes);
-      const dropped = first.sent.filter((beta) => !NEEDED_BETAS.includes(beta));
-      if (upstream.status === 400 && dropped.length > 0) {
-        // Sent once more under the same signal, its bytes built only now; the peek is bounded as relay
-        // would bound reading that body. Only an answer that then succeeds proves the betas were refused
-        // (a 429 or a 5xx says nothing of them): remembered, and told once.
-        const within = idleDeadline(request, timers);
-        const retried = await withoutRefusedBetas(upstream, () => post(bodyWith(_needed).bytes), within);
-        upstream = retried.answer;
-        const learnt = retried.resent && upstream.ok ? _refusedKey(model, dropped) : undefined;
+      // A 400 is read once for all it may refuse, for no longer than relay would wait for its body: at
+      // once when the request has betas to drop (a resend still belongs to the wait for an answer); else,
+      // a count's, only once the headers are told, below.
+      const within = idleDeadline(request, timers);
+      let seen = upstream.status === 400 && droppable.length > 0
+        ? await _refusal(upstream, { betas: true, counting }, within)
+        : undefined;
+      if (seen?.refused?.of === "betas") {
+        // Sent once more under the same signal, its bytes built only now. Only an answer that then
+        // succeeds proves the betas were refused (a 429 or a 5xx says nothing of them): remembered, and
+        // told once. Its own 400 has not been read yet.
+        upstream = await post(bodyWith(_needed).bytes);
+        seen = undefined;
+        const learnt = upstream.ok ? _refusedKey(model, droppable) : undefined;
         if (learnt !== undefined && !refusedSets.has(learnt)) {
           refusedSets.set(learnt, true);
-          options.onBetasRefused?.(model, dropped);
+          options.onBetasRefused?.(model, droppable);
         }
-      }
+      } else if (seen?.answer) upstream = seen.answer;
       // A stream's answer waits for its first frame (`_sseResponse`): first_byte's time, not connect's.
       // A resend is a second connection, so it is still connect's (a small 400's peek fits within it).
       request.onHeaders?.();
       // Relay refuses a redirect itself, saying where it pointed: it is not Bedrock's error to reword.
       if (upstream.status >= 300 && upstream.status <= 399) return upstream;
       if (upstream.status < 200 || upstream.status > 299) {
-        const error = bedrockErrorAnswer(upstream);
-        const refusal = counting
-          ? await _countingRefusal(upstream, error, idleDeadline(request, timers))
-          : upstream;
-        if (refusal instanceof Response) return _errorAnswer(refusal, error);
-        uncountable.set(model, refusal);
-        throw _uncountable(options.name, model, refusal);
+        seen ??= counting ? await _refusal(upstream, { betas: false, counting: true }, within) : undefined;
+        if (seen?.answer) upstream = seen.answer;
+        const refusal = seen?.refused;
+        if (refusal?.of !== "counting") return _errorAnswer(upstream, bedrockErrorAnswer(upstream));
+        uncountable.set(model, refusal.message);
+        throw _uncountable(options.name, model, refusal.message);
       }
       if (counting) return await _countTokensResponse(upstream);
       if (upstream.headers.get("content-type")?.includes("application/vnd.amazon.eventstream")) {
@@ -265,23 +274,30 @@ function _countMaxTokens(thinking: unknown): number {
     : _COUNT_MAX_TOKENS;
 }
 
+/** What a Bedrock 400 refused that a request can go without: a beta flag, or counting tokens for the model. */
+type _Refused = { of: "betas" } | { of: "counting"; message: string };
+
 /**
- * Bedrock's message when a CountTokens error answer (`error`, as its headers give it) says the model
- * cannot count tokens at all; otherwise the answer, whole, to pass on. Only a 400 that is a request's
- * error can say so: its body is looked at then, and only then, for no longer than `within` (the request's
- * idle, as relay would wait for that body).
+ * What a Bedrock error answer refuses: with `betas`, a beta flag (`refusesBetas`: the request then goes
+ * once more with only the betas it needs); with `counting`, counting tokens for the model at all
+ * (`refusesCounting`), in Bedrock's words. Only a 400 that is a request's error can say either: its body
+ * is looked at then, and only then, once for both, for no longer than `within` (the request's idle, as
+ * relay would wait for that body). Any other answer, or one that says neither, goes on whole.
  */
-async function _countingRefusal(
+async function _refusal(
   upstream: Response,
-  error: BedrockErrorAnswer,
+  may: { betas: boolean; counting: boolean },
   within: PeekDeadline | undefined,
-): Promise<string | Response> {
-  if (upstream.status !== 400 || error.type !== "invalid_request_error") return upstream;
-  const { text, answer } = await peekAnswer(upstream, undefined, within);
-  const message = error.messageIn(text);
-  if (!refusesCounting(message)) return answer;
-  await answer.body?.cancel().catch(() => {});
-  return message;
+): Promise<PeekedRefusal<_Refused>> {
+  if (upstream.status !== 400) return { answer: upstream };
+  const error = bedrockErrorAnswer(upstream);
+  if (error.type !== "invalid_request_error") return { answer: upstream };
+  return await peekRefusal(upstream, within, (text): _Refused | undefined => {
+    const message = error.messageIn(text);
+    if (may.betas && refusesBetas(message)) return { of: "betas" };
+    if (may.counting && refusesCounting(message)) return { of: "counting", message };
+    return undefined;
+  });
 }
 
 /** Thrown for a count of a model Bedrock cannot count tokens for: the next provider counts. */

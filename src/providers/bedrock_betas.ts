@@ -8,8 +8,6 @@
  * (a client's new release, a beta added for one feature) is tried once with its betas again.
  */
 import { CONTEXT_1M_BETA } from "../routing/model_map.ts";
-import { bedrockErrorAnswer, refusesBetas } from "./bedrock_errors.ts";
-import { peekAnswer, type PeekDeadline } from "./error_peek.ts";
 
 /**
  * The betas a resend keeps when the request carries them: the 1M-context beta (relay adds it for a model
@@ -19,24 +17,3 @@ import { peekAnswer, type PeekDeadline } from "./error_peek.ts";
  * goes to the client.
  */
 export const NEEDED_BETAS: readonly string[] = [CONTEXT_1M_BETA];
-
-/**
- * Bedrock's answer to a request sent with betas it could go without: when it is a 400 refusing a beta
- * flag, the request goes once more as `resend` sends it, and its answer is `answer`, `resent` true;
- * otherwise the answer itself, whole. Only a 400 that is a request's error is looked into, and only its
- * first 16 KiB (`peekAnswer`), for no longer than `within` when given (the request's `idle`, as relay
- * would wait for that body).
- */
-export async function withoutRefusedBetas(
-  upstream: Response,
-  resend: () => Promise<Response>,
-  within?: PeekDeadline,
-): Promise<{ answer: Response; resent: boolean }> {
-  if (upstream.status !== 400) return { answer: upstream, resent: false };
-  const error = bedrockErrorAnswer(upstream);
-  if (error.type !== "invalid_request_error") return { answer: upstream, resent: false };
-  const { text, answer } = await peekAnswer(upstream, undefined, within);
-  if (!refusesBetas(error.messageIn(text))) return { answer, resent: false };
-  await answer.body?.cancel().catch(() => {});
-  return { answer: await resend(), resent: true };
-}

@@ -12,7 +12,7 @@ const _PEEK_BYTES = 16 * 1024;
 
 /** An answer's first bytes as text, and the answer itself, whole, to pass on instead of the one read. */
 export interface PeekedAnswer {
-  /** At most the first `maxBytes` of the body, as UTF-8 (a sequence cut at the end is replaced). */
+  /** At most the body's first 16 KiB, as UTF-8 (a sequence cut at the end is replaced). */
   text: string;
   /** The same status, status text, headers and body bytes: those read, then the rest as it comes. */
   answer: Response;
@@ -35,7 +35,7 @@ export interface PeekDeadline {
  *
  * @example
  * ```ts
- * const { text, answer } = await peekAnswer(response, undefined, idleDeadline(request, timers));
+ * const { text, answer } = await peekAnswer(response, idleDeadline(request, timers));
  * ```
  */
 export function idleDeadline(
@@ -46,11 +46,10 @@ export function idleDeadline(
 }
 
 /**
- * Reads up to `maxBytes` (16 KiB unless given) of `response`'s body. The read happens in the adapter's
- * `send`, under relay's wait for an answer rather than its deadlines for a body, so it is kept to error
- * answers and a few KiB of them. The request's signal still ends it, and so does `within`, when given:
- * the text is then what came by then, and the answer goes on with the rest, for relay to read under its
- * own deadlines.
+ * Reads up to 16 KiB of `response`'s body. The read happens in the adapter's `send`, under relay's wait
+ * for an answer rather than its deadlines for a body, so it is kept to error answers and a few KiB of
+ * them. The request's signal still ends it, and so does `within`, when given: the text is then what came
+ * by then, and the answer goes on with the rest, for relay to read under its own deadlines.
  *
  * @example
  * ```ts
@@ -58,11 +57,7 @@ export function idleDeadline(
  * if (!text.includes("invalid beta flag")) return answer;
  * ```
  */
-export async function peekAnswer(
-  response: Response,
-  maxBytes = _PEEK_BYTES,
-  within?: PeekDeadline,
-): Promise<PeekedAnswer> {
+export async function peekAnswer(response: Response, within?: PeekDeadline): Promise<PeekedAnswer> {
   if (!response.body) return { text: "", answer: response };
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -73,7 +68,7 @@ export async function peekAnswer(
   const late = within && Promise.withResolvers<undefined>();
   const timer = within && within.timers.setTimeout(() => late!.resolve(undefined), within.ms);
   try {
-    while (size < maxBytes) {
+    while (size < _PEEK_BYTES) {
       pending = reader.read();
       const next = late ? await Promise.race([pending, late.promise]) : await pending;
       if (next === undefined) {
@@ -92,7 +87,7 @@ export async function peekAnswer(
   } finally {
     if (within) within.timers.clearTimeout(timer);
   }
-  const text = new TextDecoder().decode(concatBytes(chunks).subarray(0, maxBytes));
+  const text = new TextDecoder().decode(concatBytes(chunks).subarray(0, _PEEK_BYTES));
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       for (const chunk of chunks) controller.enqueue(chunk);
@@ -108,4 +103,37 @@ export async function peekAnswer(
   }, { highWaterMark: 0 });
   const { status, statusText, headers } = response;
   return { text, answer: new Response(body, { status, statusText, headers }) };
+}
+
+/** What {@linkcode peekRefusal} found: the answer itself, whole, or what it refused, the answer cancelled. */
+export type PeekedRefusal<T> =
+  | { answer: Response; refused?: undefined }
+  | { answer?: undefined; refused: T };
+
+/**
+ * Peeks at an error answer ({@linkcode peekAnswer}: its first 16 KiB, for no longer than `within`) and
+ * asks `refusal` what its start refuses that the request can go without (a beta, counting for a model),
+ * `undefined` for nothing. When it refuses something, the answer is cancelled, so no connection is left
+ * on a body nobody reads, and the caller acts on what `refusal` said: sends the request once more, or
+ * passes the model over. Otherwise the answer goes on whole, the bytes read included, for relay to read
+ * under its own deadlines. Each adapter's look into a 400 goes through here, so it is bounded alike and
+ * made once.
+ *
+ * @example
+ * ```ts
+ * const seen = await peekRefusal(response, idleDeadline(request, timers), (text) =>
+ *   text.includes("invalid beta flag") ? "betas" : undefined);
+ * return seen.answer ?? await resendWithoutBetas();
+ * ```
+ */
+export async function peekRefusal<T>(
+  response: Response,
+  within: PeekDeadline | undefined,
+  refusal: (text: string) => T | undefined,
+): Promise<PeekedRefusal<T>> {
+  const { text, answer } = await peekAnswer(response, within);
+  const refused = refusal(text);
+  if (refused === undefined) return { answer };
+  await answer.body?.cancel().catch(() => {});
+  return { refused };
 }

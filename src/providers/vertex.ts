@@ -10,7 +10,7 @@ import { copyHeaders, headerPairs, WITHOUT_LENGTH } from "../util/headers.ts";
 import { asJsonObject } from "../util/json.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
 import { betaList, keptBetas, RefusedBetas, unexpectedBetas } from "./anthropic_betas.ts";
-import { idleDeadline, peekAnswer, type PeekDeadline } from "./error_peek.ts";
+import { idleDeadline, peekRefusal } from "./error_peek.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { sendWithToken, type TokenSource } from "./token_cache.ts";
 import { type Provider, type ProviderRequest, UnservableError } from "./types.ts";
@@ -133,16 +133,18 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
       if (response.status === 400 && betas.length > 0) {
         // A resend is a second connection: a stream waits for its headers under connect, as for the first
         // (`send` resolves with them). The peek is bounded as relay would bound reading that body.
-        response = await _withoutUnexpectedBetas(
+        const seen = await peekRefusal(
           response,
-          betas,
-          post,
           idleDeadline(request, timers),
-          (unexpected) => {
-            const learned = refused.learn(model, unexpected);
-            if (learned.length > 0) options.onBetasRefused?.(model, learned);
-          },
+          (text) => _unexpected(betas, text),
         );
+        if (seen.answer) response = seen.answer;
+        else {
+          const unexpected = seen.refused;
+          const learned = refused.learn(model, unexpected);
+          if (learned.length > 0) options.onBetasRefused?.(model, learned);
+          response = await post(betas.filter((beta) => !unexpected.includes(beta)));
+        }
       }
       return response.ok ? response : _inAnthropicShape(response);
     },
@@ -150,24 +152,13 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
 }
 
 /**
- * After a 400 to a request sent with `betas`: when its message names some of them as unexpected, the
- * request goes once more without those, which `refuse` is told; otherwise the 400 itself, whole. Only
- * the first 16 KiB of it are read to tell, for no longer than `within`.
+ * Those of `betas` a 400's text (its first 16 KiB) names as unexpected values of the `anthropic-beta`
+ * header, or `undefined` when it names none of them: the request then goes once more without those.
  */
-async function _withoutUnexpectedBetas(
-  refusal: Response,
-  betas: readonly string[],
-  post: (betas: readonly string[]) => Promise<Response>,
-  within: PeekDeadline | undefined,
-  refuse: (unexpected: string[]) => void,
-): Promise<Response> {
-  const { text, answer } = await peekAnswer(refusal, undefined, within);
+function _unexpected(betas: readonly string[], text: string): string[] | undefined {
   const named = new Set(unexpectedBetas(text));
   const unexpected = betas.filter((beta) => named.has(beta));
-  if (unexpected.length === 0) return answer;
-  await answer.body?.cancel().catch(() => {});
-  refuse(unexpected);
-  return await post(betas.filter((beta) => !named.has(beta)));
+  return unexpected.length > 0 ? unexpected : undefined;
 }
 
 /** Vertex has Messages and its token count, and no model list. */

@@ -1054,3 +1054,31 @@ Deno.test("the look into a count's 400 waits no longer than the request's idle, 
   assert.deepEqual(clock.armed, []);
   assert.equal(sent.length, 1);
 });
+
+Deno.test("a count's 400 to a request with betas to drop is read once, under one idle deadline", async () => {
+  const { clock, body, bedrock, sent } = answeringStalled400();
+  const sending = bedrock.send(
+    request({
+      path: "/v1/messages/count_tokens",
+      stream: false,
+      headers: new Headers({ "anthropic-beta": CLAUDE_CODE_BETAS }),
+      idleMs: 30_000,
+    }),
+    undefined,
+  );
+  body.push('{"message":"The provided model ');
+  await body.whenRead();
+  assert.deepEqual(clock.armed, [30_000], "the peek is bounded by idle");
+  clock.advance(30_000);
+  assert.equal(await settledYet(sending), true, "answered when that idle is out, with no second look");
+  assert.deepEqual(clock.armed, []);
+  const response = await sending;
+  assert.equal(response.status, 400, "a message not yet read refuses neither betas nor counting");
+  body.push("doesn't support counting tokens.\"}");
+  body.end();
+  assert.deepEqual((await json(response)).error, {
+    type: "invalid_request_error",
+    message: "The provided model doesn't support counting tokens.",
+  });
+  assert.equal(sent.length, 1);
+});
