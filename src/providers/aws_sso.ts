@@ -17,7 +17,7 @@ import { asJsonObject, type JsonObject, parseJsonObject } from "../util/json.ts"
 import type { Logger } from "../util/logger.ts";
 import { maskSecretsInLine } from "../util/mask.ts";
 import type { AwsCredentials, AwsCredentialSource } from "./aws_credentials.ts";
-import { type IssuedToken, refusedForGood, TokenCache } from "./token_cache.ts";
+import { bodyExcerpt, type IssuedToken, oauthErrorText, refusedForGood, TokenCache } from "./token_cache.ts";
 import { CredentialError } from "./types.ts";
 
 /** An SSO profile's settings, as the config file gives them (aws_credentials.ts finds them). */
@@ -477,11 +477,12 @@ function _reason(response: Response, body: JsonObject | undefined, text: string,
   const type = response.headers.get("x-amzn-errortype")?.replace(/:.*/, "") ??
     (_isText(body?.error) ? body.error : undefined);
   const said = [body?.message, body?.Message, body?.error_description].find(_isText);
-  let reason = [type, said].filter(Boolean).join(": ") ||
+  // Said as an OAuth error is, `type: said`, or whichever of the two there is.
+  let reason = oauthErrorText(type || undefined, said) ?? said ??
     (response.status >= 300 && response.status <= 399 ? "a redirect, which relay does not follow" : text);
   for (const secret of secrets) if (secret) reason = reason.replaceAll(secret, "***");
-  const line = maskSecretsInLine(reason.replace(/\s+/g, " ").trim()).text;
-  return line.length > 300 ? `${line.slice(0, 300)}...` : line || "(empty body)";
+  // Masked as the one line it is shown as (the excerpt's own collapsing then finds nothing to do).
+  return bodyExcerpt(maskSecretsInLine(reason.replace(/\s+/g, " ").trim()).text, 300);
 }
 
 /** Replaces `path`'s text as one step, so the AWS CLI never reads half of it, keeping its mode. */

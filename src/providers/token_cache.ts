@@ -280,7 +280,9 @@ export async function requestAccessToken(
     const shown = _withoutSecrets(text, form);
     const refusal = parseJsonObject(shown);
     throw new CredentialError(
-      `token endpoint ${url} answered ${status}: ${_oauthError(refusal) ?? _excerpt(shown)}`,
+      `token endpoint ${url} answered ${status}: ${
+        oauthErrorText(refusal?.error, refusal?.error_description) ?? bodyExcerpt(shown)
+      }`,
       refusedForGood(status) && !_TRANSIENT_OAUTH_ERRORS.has(String(refusal?.error)),
     );
   }
@@ -344,15 +346,32 @@ function _withoutSecrets(text: string, form: Record<string, string>): string {
   return masked.split("\n").map((line) => maskSecretsInLine(line).text).join("\n");
 }
 
-/** `invalid_grant: Invalid JWT Signature.`, from RFC 6749 §5.2's `error` and `error_description`. */
-function _oauthError(answer: Record<string, unknown> | undefined): string | undefined {
-  if (typeof answer?.error !== "string") return undefined;
-  return typeof answer.error_description === "string"
-    ? `${answer.error}: ${answer.error_description}`
-    : answer.error;
+/**
+ * An OAuth error (RFC 6749 §5.2's `error` and `error_description`) as an error message reads it: the
+ * error, then its description when it has one; `undefined` when there is no error.
+ *
+ * @example
+ * ```ts
+ * oauthErrorText("invalid_grant", "Invalid JWT Signature."); // "invalid_grant: Invalid JWT Signature."
+ * oauthErrorText("invalid_grant", undefined); // "invalid_grant"
+ * ```
+ */
+export function oauthErrorText(error: unknown, description: unknown): string | undefined {
+  if (typeof error !== "string") return undefined;
+  return typeof description === "string" ? `${error}: ${description}` : error;
 }
 
-function _excerpt(text: string): string {
+/**
+ * An endpoint's answer as an error message quotes it: on one line, cut after `maxChars` characters,
+ * `(empty body)` when there is nothing to quote.
+ *
+ * @example
+ * ```ts
+ * bodyExcerpt("<html>\n  Bad Gateway</html>"); // "<html> Bad Gateway</html>"
+ * bodyExcerpt(""); // "(empty body)"
+ * ```
+ */
+export function bodyExcerpt(text: string, maxChars = 200): string {
   const line = text.replace(/\s+/g, " ").trim();
-  return line.length > 200 ? `${line.slice(0, 200)}...` : line || "(empty body)";
+  return line.length > maxChars ? `${line.slice(0, maxChars)}...` : line || "(empty body)";
 }

@@ -5,7 +5,7 @@ import { type BreakerPermit, type BreakerState, CircuitBreaker } from "./circuit
 import type { Release } from "./concurrency.ts";
 import { ConcurrencyLimiter } from "./concurrency.ts";
 import { EwmaMap } from "./ewma.ts";
-import type { FailureDecision } from "./failure.ts";
+import type { FailureAction, FailureDecision } from "./failure.ts";
 import { type KeyLimits, KeyPool, type KeyReservation, type KeyStatus } from "./key_pool.ts";
 import { ModelMap, withoutContextMark } from "./model_map.ts";
 import { type ModelRefusal, ModelRefusals } from "./model_refusals.ts";
@@ -117,6 +117,12 @@ export interface Attempt {
    * `coolKeyUntil`, or for {@linkcode GUESSED_MODEL_COOLING_MS} when that is a guess (`coolGuessed`).
    */
   failed(decision: FailureDecision): number | undefined;
+  /**
+   * What follows `decision`, this attempt's failure, as the log names it: the decision's action, except
+   * that a 429 (`retry_next_key`) of a provider without keys, which has no next key, moves on to the
+   * next provider (`retry_next_provider`).
+   */
+  nextAction(decision: FailureDecision): FailureAction;
   /**
    * The client left after the attempt was sent, before it committed: it says nothing of the upstream's
    * health, but the upstream got the request, so it counts against the key as far as relay knows it:
@@ -824,10 +830,12 @@ export class Plan {
     }
     const exclude = new Set(this.#tried(state));
     let refusedUntil: number | undefined;
-    if (!state.refusals.empty) {
-      for (const key of state.route.keys) {
-        const until = state.refusals.refusedUntil(key, upstreamModel);
-        if (until === undefined) continue;
+    // The keys refused this model, in one lookup rather than one a key: only this provider's own keys
+    // hold refusals here (`undefined`, a provider without keys' own credential, is never a holder).
+    const refused = state.refusals.holdersOf(upstreamModel);
+    if (refused !== undefined) {
+      for (const [key, until] of refused) {
+        if (key === undefined) continue;
         exclude.add(key);
         refusedUntil = Math.min(refusedUntil ?? Infinity, until);
       }
@@ -843,7 +851,7 @@ export class Plan {
     if (cooled !== undefined) {
       for (const [key, modelUntil] of cooled) {
         if (key === undefined) continue;
-        if (state.refusals.refusedUntil(key, upstreamModel) !== undefined) continue;
+        if (refused?.has(key)) continue;
         exclude.add(key);
         if (state.pool.isDisabled(key)) continue;
         const ownUntil = state.pool.blockedUntil(key, estimate);
@@ -997,6 +1005,11 @@ export class Plan {
           refusedRoutes.add(state);
         }
         return refusedUntil;
+      },
+      nextAction(decision) {
+        // Its credential refused (`disable_key`, `refuse_model`) is told as such, though `failed` ends a
+        // provider without keys' turn in the plan whatever its failure.
+        return decision.action === "retry_next_key" && !key ? "retry_next_provider" : decision.action;
       },
       abandoned() {
         end(undefined);

@@ -604,12 +604,9 @@ async function _relay(
         attempt: trace.attempts,
         reason: decision.reason,
         // What the failure calls for, unless the attempts are spent: then nothing follows.
-        // A provider without keys has no next key: its 429 moves on to the next provider.
         next: trace.attempts >= retry.maxAttempts
           ? "none (routing.max_attempts)"
-          : decision.action === "retry_next_key" && !attempt.key
-          ? "retry_next_provider"
-          : decision.action,
+          : attempt.nextAction(decision),
       });
       if (decision.action === "disable_key" && attempt.key) {
         options.logger.warn("key disabled", {

@@ -1,6 +1,6 @@
 import { estimateWrittenTokens, type TokenCount } from "../routing/token_estimate.ts";
 import { concatBytes } from "../util/bytes.ts";
-import { isJsonObject } from "../util/json.ts";
+import { asJsonObject, isJsonObject, type JsonObject, parseJsonObject } from "../util/json.ts";
 import type { AnthropicUsage } from "./openai_types.ts";
 import { SseDecoder, type SseEvent } from "./sse_decode.ts";
 
@@ -79,6 +79,7 @@ const _FIRST_EVENT_TYPE = new RegExp(`^\\s*\\{\\s*"type"\\s*:\\s*"(${_EVENT_NAME
 /**
  * Whether data names an Anthropic event anywhere: only such data, whose `type` comes after other keys (a
  * gateway that sorts them), is parsed for it, so a data-only stream of anything else costs no parsing.
+ * What it parsed to is read for its usage too, never parsed again.
  */
 const _ANY_EVENT_TYPE = new RegExp(`"type"\\s*:\\s*"(?:${_EVENT_NAMES.join("|")})"`);
 
@@ -183,17 +184,27 @@ export class UsageTap {
       }
       for (const event of events) {
         let name = event.event;
+        // Data named by a `type` after other keys is parsed to name it: kept, and read for its usage.
+        let parsed: JsonObject | undefined;
         // A stream without `event:` lines (some Anthropic-compatible gateways) names each event by its
         // data's `type`, as relay's translator reads it too; the events go back named, for the commit.
-        if (name === "message") name = event.event = _typeOf(event.data) ?? name;
+        if (name === "message") {
+          const first = _FIRST_EVENT_TYPE.exec(event.data);
+          if (first) name = first[1];
+          else {
+            parsed = _eventData(event.data);
+            if (parsed) name = parsed.type as string;
+          }
+          event.event = name;
+        }
         // The most frequent event first: it is most of every stream.
         if (name === "content_block_delta") {
           if (!this.#reported) this.#wrote(event.data);
         } else if (name === "message_start") {
           this.#started = true;
-          this.#read(event.data);
+          this.#read(event.data, parsed);
         } else if (name === "message_delta") {
-          this.#read(event.data);
+          this.#read(event.data, parsed);
           this.#reported = true;
           this.#deltas = "";
         } else if (name === "message_stop") this.#ended = true;
@@ -310,17 +321,14 @@ export class UsageTap {
     return Math.ceil(this.#writtenTokens);
   }
 
-  /** Takes the usage of the JSON `text` (an event's data, a message); returns what it parsed, if it parsed. */
-  #read(text: string): unknown {
-    let data;
-    try {
-      data = JSON.parse(text);
-    } catch {
-      return undefined;
-    }
-    const usage: Record<string, unknown> | undefined = data?.usage ?? data?.message?.usage;
-    if (usage) this.#take(usage);
-    return data;
+  /**
+   * Takes the usage of the JSON `text` (an event's data, a message); returns what it parsed, if it parsed.
+   * `parsed` is `text` already parsed (to name its event), read in its place.
+   */
+  #read(text: string, parsed: JsonObject | undefined = parseJsonObject(text)): JsonObject | undefined {
+    const usage = parsed?.usage ?? asJsonObject(parsed?.message)?.usage;
+    if (isJsonObject(usage)) this.#take(usage);
+    return parsed;
   }
 
   #take(usage: Record<string, unknown>): void {
@@ -348,21 +356,14 @@ export class UsageTap {
 }
 
 /**
- * The Anthropic event an unnamed SSE event's data says it is, by its top-level `type` (as relay's
- * translator reads it); `undefined` when it says none, or is no JSON.
+ * An unnamed SSE event's data, parsed, when its top-level `type` (as relay's translator reads it) names an
+ * Anthropic event; `undefined` when it names none, or is no JSON. For data whose `type` is not its first
+ * key ({@linkcode _FIRST_EVENT_TYPE} reads that one without parsing).
  */
-function _typeOf(data: string): string | undefined {
-  const first = _FIRST_EVENT_TYPE.exec(data);
-  if (first) return first[1];
+function _eventData(data: string): JsonObject | undefined {
   if (!_ANY_EVENT_TYPE.test(data)) return undefined;
-  let type: unknown;
-  try {
-    const parsed: unknown = JSON.parse(data);
-    type = isJsonObject(parsed) ? parsed.type : undefined;
-  } catch {
-    return undefined;
-  }
-  return _EVENT_TYPES.has(type) ? type as string : undefined;
+  const parsed = parseJsonObject(data);
+  return parsed && _EVENT_TYPES.has(parsed.type) ? parsed : undefined;
 }
 
 /**

@@ -276,3 +276,18 @@ Deno.test("a request for a model nothing cools reads the clock no more for anoth
   assert.deepEqual([limited.cooled, refused.cooled], [[1, 1], [undefined, undefined]]);
   assert.equal(limited.reads, refused.reads);
 });
+
+Deno.test("a key refused a model is not waited for as one cooled for it: the plan ends as refused", () => {
+  const clock = { now: 1_000_000 };
+  const router = routerOf([route("bedrock", ["k1"], true)], clock);
+  // Two requests already under way on the key: one answered 429, the other 403.
+  const [cooled, refused] = [router.plan(request("opus")), router.plan(request("opus"))]
+    .map((plan) => attemptOf(plan.next()));
+  cooled.failed(httpFailure(429, { "retry-after": "5" }));
+  refused.failed(httpFailure(403));
+  const step = router.plan(request("opus")).next();
+  assert.equal(step.kind, "exhausted", JSON.stringify(step));
+  assert.equal(step.kind === "exhausted" && step.cause, "refused");
+  assert.equal(step.kind === "exhausted" && step.retryAfterMs, 300_000);
+  assert.equal(nextWhere(router, "sonnet"), "bedrock/k1", "the key serves the other models");
+});

@@ -776,6 +776,26 @@ Deno.test("a 403 refuses a provider without keys the model across requests, whil
   assert.equal(where(attemptOf(router.plan(request("opus")).next())), "bedrock/-", "its retry-after is over");
 });
 
+Deno.test("an attempt names what follows its failure: a 429 of a provider without keys moves on to the next provider", () => {
+  const [keyed, keyless] = [route("keyed", ["k1"]), route("keyless", [])].map((only) => {
+    const attempt = attemptOf(routerOf([only]).plan(request("m")).next());
+    attempt.cancelled();
+    return attempt;
+  });
+  assert.deepEqual([where(keyed), where(keyless)], ["keyed/k1", "keyless/-"]);
+  const next = (attempt: Attempt, status: number) => attempt.nextAction(httpFailure(status));
+  assert.deepEqual(
+    [429, 401, 403, 500, 400].map((status) => [status, next(keyed, status), next(keyless, status)]),
+    [
+      [429, "retry_next_key", "retry_next_provider"],
+      [401, "disable_key", "disable_key"],
+      [403, "refuse_model", "refuse_model"],
+      [500, "retry_next_provider", "retry_next_provider"],
+      [400, "return", "return"],
+    ],
+  );
+});
+
 Deno.test("a model every key refused ends the plan as refused, saying when it is asked again", () => {
   const clock = { now: 1_000_000 };
   const router = routerOf([route("a", ["a1", "a2"]), route("b", [])], {}, clock);

@@ -485,6 +485,31 @@ Deno.test("UsageTap reads a stream without event: lines by its data's type, in a
   assert.deepEqual([tap.detail(), tap.ended(), tap.unfinished()], [undefined, false, true]);
 });
 
+Deno.test("UsageTap parses an event's data at most once, even when naming it by a later type took parsing it", async () => {
+  for (const name of GOLDEN_NAMES) {
+    const golden = await loadGolden(name);
+    const sorted = keysSorted(dataOnly(golden));
+    const parses = new Map<string, number>();
+    const parse = JSON.parse;
+    JSON.parse = (text: string, reviver?: (key: string, value: unknown) => unknown) => {
+      parses.set(text, (parses.get(text) ?? 0) + 1);
+      return parse(text, reviver);
+    };
+    let detail;
+    try {
+      const tap = new UsageTap(true);
+      tap.observe(sorted);
+      detail = tap.detail();
+    } finally {
+      JSON.parse = parse;
+    }
+    assert.deepEqual(detail, tapped([golden]).detail, name);
+    const twice = [...parses].filter(([, count]) => count > 1).map(([text]) => text);
+    assert.deepEqual(twice, [], `${name}: parsed more than once`);
+    assert.ok(parses.size > 0, `${name}: its events were parsed to be named`);
+  }
+});
+
 /** `bytes` with its `message_start`'s usage set to `usage`, or left out when `undefined`. */
 function withStartUsage(bytes: Uint8Array, usage: Record<string, unknown> | null | undefined): Uint8Array {
   const text = new TextDecoder().decode(bytes);
