@@ -84,7 +84,19 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   app.get("/v1/models", models, forward);
   app.get("/v1/models/:id", models, forward);
   refuseWrongMethods(app, _refusal);
-  app.notFound((c) => _answerError(c, 404, `no route for ${c.req.method} ${c.req.path}`));
+  app.notFound((c) =>
+    c.req.method === "CONNECT"
+      ? _refusal(
+        c,
+        new RelayError(
+          405,
+          `relay is not an HTTP proxy (CONNECT ${_shownPath(c)}): a client reaches relay at its own URL ` +
+            "(ANTHROPIC_BASE_URL), not through HTTPS_PROXY",
+          { allow: "GET, HEAD, POST" },
+        ),
+      )
+      : _answerError(c, 404, `no route for ${c.req.method} ${c.req.path}`)
+  );
   app.onError((error, c) => {
     options.logger.error("unhandled", {
       request_id: c.get("requestId"),
@@ -146,7 +158,7 @@ function _accessLine(
       request_id: c.get("requestId"),
       client: c.get("client"),
       method: c.req.method,
-      path: c.req.path,
+      path: _shownPath(c),
       status,
       outcome: status < 400 ? "complete" : "relay_error",
       duration_ms: Math.round(performance.now() - start),
@@ -154,6 +166,14 @@ function _accessLine(
     };
     logRequest(logger, onRequest, line);
   };
+}
+
+/**
+ * A request's path as relay names it: a `CONNECT` (a client that took relay for its HTTPS proxy) has
+ * none, only the host and port it asks for, of which Hono's `path` would keep the last character.
+ */
+function _shownPath(c: Context<RelayEnv>): string {
+  return c.req.method === "CONNECT" ? new URL(c.req.url).host : c.req.path;
 }
 
 /** The message of an error answer in either shape, read from a copy. */

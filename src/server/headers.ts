@@ -24,9 +24,11 @@ const _HOP_BY_HOP = [
 /**
  * Never sent upstream: the client's own credentials (the provider key replaces them), browser state,
  * and `accept-encoding`, so Deno's fetch negotiates compression itself and hands relay plain bytes.
- * `origin` makes api.anthropic.com demand a CORS opt-in the client never asked for.
+ * `origin` makes api.anthropic.com demand a CORS opt-in the client never asked for. `expect:
+ * 100-continue` was the client's to ask of relay, whose server has answered it: relay holds the whole
+ * body before it sends a byte upstream, so there is nothing left to wait for.
  */
-const _CLIENT_ONLY = ["x-api-key", "authorization", "cookie", "origin", "accept-encoding"];
+const _CLIENT_ONLY = ["x-api-key", "authorization", "cookie", "origin", "accept-encoding", "expect"];
 
 /**
  * Never sent back: `content-encoding`, because Deno's fetch has already decoded the body, so it (and

@@ -18,8 +18,12 @@ export function errorMessage(thrown: unknown): string {
   return `${thrown.message}: ${errorMessage(thrown.cause).replace(_REQUEST_URL, "")}`;
 }
 
-/** How Deno's fetch opens the reason in its cause; a URL holds no space, so `\S*` ends with it. */
-const _REQUEST_URL = /^error sending request for url \(\S*\): /;
+/**
+ * How Deno's fetch opens the reason in its cause: `for url (<url>): ` when it could not connect, `from
+ * <local address> for <url> (<remote address>): ` once it had (the connection closed, the answer not
+ * HTTP). Neither address nor URL holds a space, so `\S` ends each.
+ */
+const _REQUEST_URL = /^error sending request (?:for url \(\S*\)|from \S+ for \S+ \(\S+\)): /;
 
 /**
  * A system error's message without Deno's ` (os error N)` and what follows it (the call and path, which

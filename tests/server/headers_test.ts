@@ -45,6 +45,7 @@ Deno.test("headersForUpstream keeps anthropic headers verbatim and drops credent
     "host": "127.0.0.1:8787",
     "content-length": "123",
     "accept-encoding": "gzip, br",
+    "expect": "100-continue",
   });
   client.append("anthropic-beta", "fine-grained-tool-streaming-2025-05-14");
   const upstream = headersForUpstream(client);

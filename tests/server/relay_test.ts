@@ -260,6 +260,26 @@ Deno.test("a body that ends early is a 400 with its access line, not relay's fai
   await upstream.close();
 });
 
+Deno.test("a CONNECT, from a client that took relay for its HTTPS proxy, is told relay is none", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const answer = await rawExchange(
+    relay.url,
+    "CONNECT api.anthropic.com:443 HTTP/1.1\r\nhost: api.anthropic.com:443",
+    "",
+  );
+  assert.match(answer, /^HTTP\/1\.1 405 /);
+  assert.match(answer, /\r\nallow: GET, HEAD, POST\r\n/);
+  assert.match(
+    answer,
+    /"message":"relay is not an HTTP proxy \(CONNECT api\.anthropic\.com:443\): a client reaches relay at its own URL \(ANTHROPIC_BASE_URL\), not through HTTPS_PROXY"/,
+  );
+  const log = await relay.nextRequestLog();
+  assert.deepEqual([log.method, log.path, log.status], ["CONNECT", "api.anthropic.com:443", 405]);
+  assert.equal(upstream.requests.length, 0);
+  await upstream.close();
+});
+
 Deno.test("relay's own errors use Anthropic's envelope and status", async (t) => {
   const upstream = startFakeUpstream();
   await using relay = startTestRelay({ upstreamUrl: upstream.url, maxBodyBytes: 1024 });

@@ -23,6 +23,24 @@ Deno.test("errorMessage adds why fetch failed, from its cause, without the URL a
   assert.doesNotMatch(errorMessage(thrown), /SECRET|127\.0\.0\.1/);
 });
 
+Deno.test("errorMessage says why fetch failed on a connection it had made, without either address or the URL", async () => {
+  // Accepts, reads the request, and closes without a word: Deno's cause then names both ends.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closing = (async () => {
+    const connection = await listener.accept();
+    await connection.read(new Uint8Array(4096));
+    connection.close();
+  })();
+  const thrown = await fetch(`http://127.0.0.1:${listener.addr.port}/v1/messages?key=SECRET`, {
+    method: "POST",
+    body: "{}",
+  }).catch((error) => error);
+  await closing;
+  listener.close();
+  assert.match(errorMessage(thrown), /^fetch failed: .*connection closed before message completed/);
+  assert.doesNotMatch(errorMessage(thrown), /SECRET|127\.0\.0\.1|sending request/);
+});
+
 Deno.test("errorMessage leaves alone the message of an error that names its cause in words of its own", () => {
   const cause = new Error("no body byte for 300000 ms");
   assert.equal(errorMessage(new Error("upstream up sent nothing", { cause })), "upstream up sent nothing");
