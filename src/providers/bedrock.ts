@@ -4,11 +4,12 @@
  * back in Anthropic's shape: event-stream frames as SSE, restJson1 errors as Anthropic error envelopes.
  */
 import { AwsV4Signer } from "aws4fetch";
-import { errorEnvelope } from "../server/errors.ts";
+import { errorEnvelope, RelayError } from "../server/errors.ts";
 import { eventStreamToSse, type SsePart } from "../stream/eventstream_to_sse.ts";
 import { MAX_ERROR_BODY_BYTES, translateWhole } from "../stream/translate_whole.ts";
 import { copyHeaders } from "../util/headers.ts";
 import { asJsonObject } from "../util/json.ts";
+import { maskKeysIn, maskSecretsInLine } from "../util/mask.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
 import { betaList, keptBetas } from "./anthropic_betas.ts";
 import type { AwsCredentials, AwsCredentialSource } from "./aws_credentials.ts";
@@ -77,12 +78,6 @@ const _MAX_UNCOUNTABLE_MODELS = 256;
 
 /** How many sets of betas, each for one model, one provider remembers refused; the oldest is forgotten past it. */
 const _MAX_REFUSED_BETA_SETS = 256;
-
-const _EMPTY_STREAM: BedrockError = {
-  status: 502,
-  type: "api_error",
-  message: "Bedrock ended the stream before any event",
-};
 
 /**
  * A Bedrock upstream. `POST /v1/messages` becomes InvokeModel or InvokeModelWithResponseStream and
@@ -204,9 +199,11 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
         uncountable.set(model, refusal.message);
         throw _uncountable(options.name, model, refusal.message);
       }
-      if (counting) return await _countTokensResponse(upstream);
+      // A 200 relay cannot read is relay's own 502, as a broken connection is, not an error of Bedrock's.
+      const unreadable = (problem: string) => _unreadable(options.name, problem, key);
+      if (counting) return await _countTokensResponse(upstream, unreadable);
       if (upstream.headers.get("content-type")?.includes("application/vnd.amazon.eventstream")) {
-        return await _sseResponse(upstream);
+        return await _sseResponse(upstream, unreadable);
       }
       const headers = _headers(upstream.headers, "application/json");
       return new Response(upstream.body, { status: upstream.status, headers });
@@ -365,11 +362,13 @@ function _countTokensBody(invokeBody: Uint8Array): Uint8Array<ArrayBuffer> {
   );
 }
 
-async function _countTokensResponse(upstream: Response): Promise<Response> {
+async function _countTokensResponse(
+  upstream: Response,
+  unreadable: (problem: string) => RelayError,
+): Promise<Response> {
   const answer = await upstream.json().catch(() => undefined);
   if (!Number.isInteger(answer?.inputTokens)) {
-    const message = "Bedrock's CountTokens answer has no inputTokens";
-    return _errorResponse({ status: 502, type: "api_error", message }, upstream.headers);
+    throw unreadable("Bedrock's CountTokens answer has no inputTokens");
   }
   const headers = _headers(upstream.headers, "application/json");
   return new Response(JSON.stringify({ input_tokens: answer.inputTokens }), { headers });
@@ -378,15 +377,19 @@ async function _countTokensResponse(upstream: Response): Promise<Response> {
 /**
  * Waits for Bedrock's first frame before answering: a stream that opens with an exception (throttling,
  * an overloaded model) becomes a plain HTTP error that clients and retry logic understand, instead of
- * a 200 whose only event is an error.
+ * a 200 whose only event is an error. One that ends before any event, or opens with a corrupt frame, is
+ * thrown as `unreadable` makes it.
  */
-async function _sseResponse(upstream: Response): Promise<Response> {
+async function _sseResponse(
+  upstream: Response,
+  unreadable: (problem: string) => RelayError,
+): Promise<Response> {
   const parts = upstream.body!.pipeThrough(eventStreamToSse()).getReader();
   const first = await parts.read();
-  if (first.done || first.value.error) {
-    await parts.cancel();
-    return _errorResponse(first.value?.error ?? _EMPTY_STREAM, upstream.headers);
-  }
+  if (first.done || first.value.error) await parts.cancel();
+  if (first.done) throw unreadable("Bedrock ended the stream before any event");
+  if (first.value.unreadable) throw unreadable(first.value.error!.message);
+  if (first.value.error) return _errorResponse(first.value.error, upstream.headers);
   const headers = _headers(upstream.headers, "text/event-stream");
   headers.set("cache-control", "no-cache");
   return new Response(_prepended(first.value, parts), { status: 200, headers });
@@ -419,6 +422,16 @@ function _errorAnswer(upstream: Response, { status, type, messageIn }: BedrockEr
     _errorBody({ status, type, message: messageIn(text) }, headers),
   ]);
   return new Response(body, { status, headers });
+}
+
+/**
+ * A 200 whose body relay cannot read, `problem` saying why: relay's own 502 `api_error`, thrown as a
+ * broken connection is, so it is retried or failed over as one and logged as what it was, not as
+ * Bedrock's 502. relay says its own errors as they are: what `problem` quotes of the key is masked here.
+ */
+function _unreadable(name: string, problem: string, key: ProviderKey | undefined): RelayError {
+  const message = `upstream ${name} answered 200, but ${problem}`;
+  return new RelayError(502, maskSecretsInLine(maskKeysIn(message, key ? [key] : [])).text);
 }
 
 function _errorResponse(error: BedrockError, upstream?: Headers): Response {

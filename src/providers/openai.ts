@@ -1,4 +1,4 @@
-import { errorEnvelope, errorTypeForStatus } from "../server/errors.ts";
+import { errorEnvelope, RelayError } from "../server/errors.ts";
 import {
   anthropicErrorFromOpenAI,
   type AnthropicFailure,
@@ -25,6 +25,7 @@ import {
 } from "../stream/translate_whole.ts";
 import { copyHeaders, hasMediaType, headerPairs, type HeaderReader } from "../util/headers.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
+import { maskKeysIn, maskSecretsInLine } from "../util/mask.ts";
 import { StreamsAnsweredWhole } from "./streams_answered_whole.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
 
@@ -48,13 +49,15 @@ export interface OpenAIProviderOptions {
  * Streams answer `message_start` as soon as the upstream accepts the request, so relay's keep-alive
  * covers a local model that is slow to its first token. A stream answered with JSON (a server that
  * ignores `stream`, or reports a failure in a 200 body) is read whole once relay reads the answer, under
- * its deadlines for a body: a completion goes out as the stream it stands for, a failure as an `error`
- * event before anything else, which relay can still retry. A model whose stream was once answered with
- * a whole completion is waited for so from then on ({@linkcode StreamsAnsweredWhole}): under
- * `timeouts.first_byte`, not `connect`, until a stream of its is answered as a stream again. Error
- * answers' bodies are read as late.
- * A 200 JSON answer over {@linkcode MAX_WHOLE_ANSWER_BYTES}, streamed or not, is a failure too (a 502
- * `api_error`), read no further: relay would have to hold it whole.
+ * its deadlines for a body: a completion goes out as the stream it stands for, a failure the body
+ * reports as an `error` event before anything else, which relay can still retry. A model whose stream
+ * was once answered with a whole completion is waited for so from then on
+ * ({@linkcode StreamsAnsweredWhole}): under `timeouts.first_byte`, not `connect`, until a stream of its
+ * is answered as a stream again. Error answers' bodies are read as late.
+ * A 200 answer relay cannot read as a completion (not JSON, no choice, a malformed one, or over
+ * {@linkcode MAX_WHOLE_ANSWER_BYTES}, read no further: relay would have to hold it whole), streamed or
+ * not, fails the attempt as a broken connection would: relay's own 502 `api_error` saying what the 200
+ * held, retried or failed over, and logged as what it was rather than as an upstream's 502.
  * Chat Completions has no token counting, so `count_tokens` is a 404 `not_found_error`
  * (Claude Code then counts through `/v1/messages`), as is `/v1/models` (relay answers it from the
  * config when `models:` is set).
@@ -121,13 +124,14 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
           upstream,
           MAX_WHOLE_ANSWER_BYTES,
           (whole) =>
-            _completionAsStream(whole, translation, options.name, () => answeredWhole.learn(request)),
+            _completionAsStream(whole, translation, options.name, key, () => answeredWhole.learn(request)),
         );
         return new Response(body, { headers: _sseHeaders(response) });
       }
       const headers = _answerHeaders(response);
       const whole = await readWhole(response.body, MAX_WHOLE_ANSWER_BYTES);
       const read = _completionIn(whole, options.name);
+      if ("unreadable" in read) throw _unreadable(read.unreadable, key);
       if ("failure" in read) {
         const { status, type, message } = read.failure;
         return Response.json(errorEnvelope(type, message), { status, headers });
@@ -173,16 +177,19 @@ function _upstreamHeaders(client: HeaderReader, stream: boolean, key: ProviderKe
 const _KEY_BOUND: ReadonlySet<string> = new Set(["openai-organization", "openai-project"]);
 
 /**
- * The Anthropic stream a JSON answer to a streamed request stands for. A failure is an `error` event
- * before `message_start`: still a failure relay retries or fails over, by the status its type stands for.
+ * The Anthropic stream a JSON answer to a streamed request stands for. A failure the body reports is an
+ * `error` event before `message_start`: still a failure relay retries or fails over, by the status its
+ * type stands for. A body relay cannot read fails the stream before anything of it is sent.
  */
 function _completionAsStream(
   whole: WholeText,
   translation: OpenAIToAnthropicOptions,
   name: string,
+  key: ProviderKey | undefined,
   onCompletion: () => void,
 ): Uint8Array[] {
   const read = _completionIn(whole, name);
+  if ("unreadable" in read) throw _unreadable(read.unreadable, key);
   if ("completion" in read) {
     onCompletion();
     return completionAsAnthropicSse(read.completion, translation);
@@ -190,11 +197,14 @@ function _completionAsStream(
   return [encodeSseEvent("error", errorEnvelope(read.failure.type, read.failure.message))];
 }
 
-/** The completion in a 200 answer's body, or the failure the body stands for instead. */
+/**
+ * The completion in a 200 answer's body, the failure the body reports instead, or why it is no
+ * completion relay can read.
+ */
 function _completionIn(
   { text, cut }: WholeText,
   name: string,
-): { completion: ChatCompletion } | { failure: AnthropicFailure } {
+): { completion: ChatCompletion } | { failure: AnthropicFailure } | { unreadable: string } {
   if (cut) {
     return _bad(
       `upstream ${name} answered 200 with a body over ${MAX_WHOLE_ANSWER_MIB} MiB, more than relay reads whole`,
@@ -224,9 +234,20 @@ function _completionIn(
   return { completion: completion as ChatCompletion };
 }
 
-/** A 200 answer relay cannot use: the upstream's fault, a 502. */
-function _bad(message: string): { failure: AnthropicFailure } {
-  return { failure: { status: 502, type: errorTypeForStatus(502), message } };
+/** A 200 answer relay cannot use: the upstream's fault, thrown as {@linkcode _unreadable} says. */
+function _bad(message: string): { unreadable: string } {
+  return { unreadable: message };
+}
+
+/**
+ * A 200 relay cannot read, thrown as a broken connection is: relay's own 502 `api_error`, which it
+ * retries or fails over as such, and whose message says what the 200 held, not that the upstream
+ * answered 502. Passed on as an answer, it would be logged as the upstream's 502; as an `error` event, a
+ * 500, an error event's status for `api_error`. relay says its own errors as they are, so whatever the
+ * body quoted of the key is masked here.
+ */
+function _unreadable(message: string, key: ProviderKey | undefined): RelayError {
+  return new RelayError(502, maskSecretsInLine(maskKeysIn(message, key ? [key] : [])).text);
 }
 
 /**

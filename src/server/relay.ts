@@ -231,6 +231,11 @@ type _Committed =
     usage: UsageTap;
     /** Whether the answer is an SSE stream. */
     sse: boolean;
+    /**
+     * Whether the answer is a message or token count in JSON, which the client reads whole: one that
+     * ends as no whole JSON object was cut short, as a stream without its `message_stop`.
+     */
+    json: boolean;
     /** What the answer may quote, which relay masks in it: see {@linkcode _try}. */
     credentials: readonly ProviderKey[];
   }
@@ -907,8 +912,24 @@ async function _try(
         credentials,
       };
     }
-    if (head.chunks.length === 0) return { kind: "empty", response };
-    return { kind: "committed", response, reader, head: concatBytes(head.chunks), usage, sse, credentials };
+    // A model list, or any other body a GET brings, goes on as it came.
+    const json = !sse && request.method === "POST" && hasMediaType(response, "application/json");
+    if (head.chunks.length === 0) {
+      if (!json) return { kind: "empty", response };
+      // Not a byte of the JSON: as a stream without its first event, as good as a connection that broke.
+      const error = new RelayError(502, `upstream ${route.provider.name} ended its answer before its JSON`);
+      return _broken(error, response.headers, credentials);
+    }
+    return {
+      kind: "committed",
+      response,
+      reader,
+      head: concatBytes(head.chunks),
+      usage,
+      sse,
+      json,
+      credentials,
+    };
   } catch (error) {
     if (error instanceof UnservableError) {
       const failure = new RelayError(error.status, error.message);
@@ -1074,14 +1095,16 @@ function _answer(
     log("complete", { bytes: 0 }).finally(releaseSlot);
     return responseForClient(null, response);
   }
-  const { usage, sse, credentials } = tried;
+  const { usage, sse, json, credentials } = tried;
+  const { name } = attempt.route.provider;
   bodies?.sent(tried.head);
   const secrets = _secrets(credentials);
   const stream = forwardBody(tried.reader, {
     first: tried.head,
     afterHead: tellRouter,
     sse,
-    ended: () => usage.ended(),
+    // A model list, or any other body a GET brings, goes on until the upstream ends it.
+    ended: sse || json ? () => usage.ended() : undefined,
     mask: SecretMask.for(...secrets),
     // Chosen once per answer: without log.bodies, a chunk costs what it did before.
     observe: bodies
@@ -1096,8 +1119,13 @@ function _answer(
     timers: clock.timers,
     describeFailure: _describeFailure(attempt.route, options.inFlight.cut),
     unfinished: () =>
-      usage.unfinished()
-        ? new RelayError(502, `upstream ${attempt.route.provider.name} ended the stream before message_stop`)
+      (sse || json) && usage.unfinished()
+        ? new RelayError(
+          502,
+          sse
+            ? `upstream ${name} ended the stream before message_stop`
+            : `upstream ${name} ended its answer before its JSON was whole`,
+        )
         : undefined,
     onDone: (read: ForwardOutcome) => {
       // A client that left has its upstream broken off, which a reader of the whole answer (the front

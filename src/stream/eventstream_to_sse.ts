@@ -20,6 +20,11 @@ export interface SsePart {
    * can send it as an HTTP error instead.
    */
   readonly error?: BedrockError;
+  /**
+   * Set with `error` when the stream itself is corrupt (not Bedrock's own exception or error frame): no
+   * error of Bedrock's, but an answer relay cannot read.
+   */
+  readonly unreadable?: true;
 }
 
 /**
@@ -146,11 +151,12 @@ function _text(value: unknown): string | undefined {
 }
 
 function _broken(problem: string): SsePart {
-  return _failure({
+  const part = _failure({
     status: 502,
     type: "api_error",
     message: `Bedrock's event stream is broken: ${problem}`,
   });
+  return { ...part, unreadable: true };
 }
 
 function _failure(error: BedrockError): SsePart {

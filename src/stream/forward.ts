@@ -38,16 +38,17 @@ export interface ForwardOptions {
   describeFailure?: (error: unknown) => { errorType: AnthropicErrorType; message: string };
   /**
    * Asked when the source ends: why the body is unfinished all the same (an Anthropic stream without
-   * its `message_stop`), or `undefined` when it is whole. An unfinished body ends as a mid-body failure
-   * does, `describeFailure` naming the reason.
+   * its `message_stop`, a JSON answer that is no whole object), or `undefined` when it is whole. An
+   * unfinished body ends as a mid-body failure does, `describeFailure` naming the reason.
    */
   unfinished?: () => Error | undefined;
   /**
    * Asked after each chunk (`first` too): whether the source has sent the event that ends its answer
-   * (`message_stop`, or an `error`). The body then ends there, complete; what the source still sends is
-   * read and dropped for up to a second (its connection can then carry another request), then it is
-   * cancelled: an upstream that keeps the connection open after its last event would otherwise hold the
-   * client until `timeouts.idle` and end its whole answer as a failure.
+   * (`message_stop`, or an `error`), or the whole object of a JSON answer. The body then ends there,
+   * complete; what the source still sends is read and dropped for up to a second (its connection can
+   * then carry another request), then it is cancelled: an upstream that keeps the connection open after
+   * its answer's end would otherwise hold the client until `timeouts.idle` and end its whole answer as a
+   * failure.
    */
   ended?: () => boolean;
   /** Called once, when the body ends for any reason. */

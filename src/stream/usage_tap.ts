@@ -92,6 +92,24 @@ const _MAX_JSON_BYTES = 4 * 1024 * 1024;
  */
 const _JSON_TAIL_BYTES = 64 * 1024;
 
+/** Whether `chunk` ends as a JSON object does: its last byte, whitespace aside, is a `}`. */
+function _closesObject(chunk: Uint8Array): boolean {
+  for (let i = chunk.byteLength - 1; i >= 0; i--) {
+    const byte = chunk[i];
+    if (byte === _CLOSING_BRACE) return true;
+    if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) return false;
+  }
+  return false;
+}
+
+const _CLOSING_BRACE = 0x7d;
+
+/**
+ * A message's `type`, in a JSON body cut short: a token count's answer and a model list hold none
+ * (a model is `"type":"model"`).
+ */
+const _MESSAGE_TYPE = /"type"\s*:\s*"message"/;
+
 /**
  * Reads the token usage an Anthropic answer reports, the web searches it ran (charged apart) and the speed
  * and geo that served it (which change its price), from copies of the chunks relay forwards: a stream's
@@ -119,6 +137,11 @@ export class UsageTap {
   readonly #json: Uint8Array[] | undefined;
   #jsonBytes = 0;
   #tailOnly = false;
+  /**
+   * The JSON body as read so far, decoded and parsed (the usage at its end, for one too long to keep):
+   * once, for {@linkcode unfinished} and {@linkcode detail} alike, until more of it comes.
+   */
+  #body: { text: string; parsed: JsonObject | undefined } | undefined;
   #input: number | undefined;
   #output: number | undefined;
   #cacheRead = 0;
@@ -218,11 +241,17 @@ export class UsageTap {
     if (this.#json) {
       this.#json.push(chunk.slice());
       this.#jsonBytes += chunk.byteLength;
+      this.#body = undefined;
       if (this.#jsonBytes > _MAX_JSON_BYTES) this.#tailOnly = true;
       if (this.#tailOnly) {
         while (this.#jsonBytes - this.#json[0].byteLength >= _JSON_TAIL_BYTES) {
           this.#jsonBytes -= this.#json.shift()!.byteLength;
         }
+      } else if (_closesObject(chunk) && this.#parsedBody(this.#json).parsed) {
+        // Whole, it ends here, as a stream ends at its `message_stop`: an upstream may keep its chunked
+        // body open past it. The parse is the one its usage is read from; only a chunk whose last byte
+        // closes an object pays for it.
+        this.#ended = true;
       }
     }
     return _NO_EVENTS;
@@ -233,17 +262,28 @@ export class UsageTap {
     return this.#errorData;
   }
 
-  /** Whether the stream has sent the event that ends an Anthropic answer: `message_stop`, or an `error`. */
+  /**
+   * Whether the stream has sent the event that ends an Anthropic answer: `message_stop`, or an `error`;
+   * for a JSON body, whether what came is a whole JSON object (never for one too long to keep).
+   */
   ended(): boolean {
     return this.#ended;
   }
 
   /**
    * Whether the stream has yet to send the event that ends an Anthropic answer: `message_stop`, or an
-   * `error`. One that ends without it was cut short, and the SDKs reject it. Never for a JSON body, nor
-   * once the tap stopped reading (an event past its bound): it cannot tell then.
+   * `error`. One that ends without it was cut short, and the SDKs reject it. Never once the tap stopped
+   * reading (an event past its bound): it cannot tell then. For a JSON body, asked once it has ended:
+   * whether it is no whole JSON object (an upstream that closed its connection, or whose
+   * `content-length` was short, mid-answer), which the SDKs reject as well. The parse is the one
+   * {@linkcode detail} reads the usage from. Of a body too long to keep, only its end is kept: it was
+   * cut when that is no object's end.
    */
   unfinished(): boolean {
+    if (this.#json) {
+      const { text, parsed } = this.#parsedBody(this.#json);
+      return this.#tailOnly ? !text.trimEnd().endsWith("}") : parsed === undefined;
+    }
     return this.#decoder !== undefined && !this.#ended;
   }
 
@@ -259,24 +299,34 @@ export class UsageTap {
    * otherwise at least the output its content deltas wrote, as relay estimates it, telling `estimated`.
    * A stream that began but counted no input anywhere counts `estimatedInput` less its cache reads and
    * writes, telling `estimated` too, as does a message read whole (or its usage, at the end of one too
-   * long to keep) whose usage counts no input, when `estimatedInput` is given.
+   * long to keep) whose usage counts no input, when `estimatedInput` is given. A message cut short (no
+   * whole JSON) counts the usage at its end when the cut came after it, and otherwise that input too and
+   * at least the output the text and thinking before the cut make, as relay estimates it, telling
+   * `estimated`.
    */
   detail(): UsageDetail | undefined {
     let estimating = false;
     let messageRead = false;
+    let cutWritten = 0;
     if (this.#json) {
-      const text = new TextDecoder().decode(concatBytes(this.#json));
-      const read = this.#read(this.#tailOnly ? _lastUsage(text) : text);
-      // Only a message is billed input: a token count's or model list's answer is JSON too. A body cut
-      // short parses as nothing, and has no estimate either.
+      const { text, parsed } = this.#parsedBody(this.#json);
+      this.#takeUsageOf(parsed);
+      // Only a message is billed input: a token count's or model list's answer is JSON too. A message
+      // cut short parses as nothing, but was billed whole: what its usage says when the cut came after
+      // it (as its end is read of one too long to keep), and otherwise relay's estimate of its input and
+      // at least what the text and thinking before the cut make of its output, as for a stream cut short.
+      const cutMessage = parsed === undefined && !this.#tailOnly && _MESSAGE_TYPE.test(text);
       messageRead = this.#estimatedInput !== undefined &&
-        (this.#tailOnly ? read !== undefined : isJsonObject(read) && read.type === "message");
+        (this.#tailOnly ? parsed !== undefined : parsed?.type === "message" || cutMessage);
+      const cutUsage = cutMessage ? parseJsonObject(_lastUsage(text)) : undefined;
+      if (cutUsage) this.#takeUsageOf(cutUsage);
+      else if (cutMessage) cutWritten = Math.ceil(estimateWrittenTokens([_unescaped(_deltaTexts(text))]));
     } else if (!this.#reported) {
       const soFar = this.#unreported?.();
       if (soFar) this.#take(soFar as Record<string, unknown>);
       else estimating = true;
     }
-    const written = estimating ? this.#estimateWritten() : 0;
+    const written = estimating ? this.#estimateWritten() : cutWritten;
     const output = written > 0 ? Math.max(this.#output ?? 0, written) : this.#output;
     // A gateway's `message_start` may leave its `usage` out or null, and no later event count the input (or
     // its message's `usage` leave `input_tokens` out): billed all the same, it is relay's estimate of the
@@ -288,7 +338,7 @@ export class UsageTap {
       ? Math.max(0, (this.#estimatedInput ?? 0) - this.#cacheRead - this.#cacheWrite)
       : this.#input;
     if (input === undefined && output === undefined) return undefined;
-    if (estimating || inputUnreported) this.#estimated?.();
+    if (estimating || cutWritten > 0 || inputUnreported) this.#estimated?.();
     return {
       input: input ?? 0,
       output: output ?? 0,
@@ -322,13 +372,25 @@ export class UsageTap {
   }
 
   /**
-   * Takes the usage of the JSON `text` (an event's data, a message); returns what it parsed, if it parsed.
-   * `parsed` is `text` already parsed (to name its event), read in its place.
+   * Takes the usage of an event's JSON data, `text`. `parsed` is `text` already parsed (to name its
+   * event), read in its place.
    */
-  #read(text: string, parsed: JsonObject | undefined = parseJsonObject(text)): JsonObject | undefined {
+  #read(text: string, parsed: JsonObject | undefined = parseJsonObject(text)): void {
+    this.#takeUsageOf(parsed);
+  }
+
+  /** Takes the usage of a message, or of an event (`message_start`'s is in its message). */
+  #takeUsageOf(parsed: JsonObject | undefined): void {
     const usage = parsed?.usage ?? asJsonObject(parsed?.message)?.usage;
     if (isJsonObject(usage)) this.#take(usage);
-    return parsed;
+  }
+
+  /** The JSON body read so far, decoded and parsed once (see {@linkcode #body}). */
+  #parsedBody(json: Uint8Array[]): { text: string; parsed: JsonObject | undefined } {
+    if (this.#body) return this.#body;
+    const text = new TextDecoder().decode(concatBytes(json));
+    this.#body = { text, parsed: parseJsonObject(this.#tailOnly ? _lastUsage(text) : text) };
+    return this.#body;
   }
 
   #take(usage: Record<string, unknown>): void {

@@ -4,6 +4,7 @@ import { FIRST_PARTY_ONLY_BETAS } from "../../src/providers/anthropic_betas.ts";
 import { createBedrockProvider } from "../../src/providers/bedrock.ts";
 import { refusesBetas } from "../../src/providers/bedrock_errors.ts";
 import { type ProviderRequest, UnservableError } from "../../src/providers/types.ts";
+import { RelayError } from "../../src/server/errors.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
@@ -367,14 +368,25 @@ Deno.test("a model Bedrock cannot count tokens for is unservable, a 404 for the 
   assert.equal(sent.length, 4, "the model is still invoked");
 });
 
-Deno.test("count_tokens without inputTokens in Bedrock's answer is a 502", async () => {
+/**
+ * What a 200 relay cannot read fails with: relay's own 502 `api_error`, thrown as a broken connection
+ * is, not an answer relay would log as Bedrock's 502.
+ */
+function unreadable(message: RegExp): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(error instanceof RelayError, String(error));
+    assert.deepEqual([error.status, error.type], [502, "api_error"]);
+    assert.match(error.message, message);
+    return true;
+  };
+}
+
+Deno.test("count_tokens without inputTokens in Bedrock's 200 is relay's 502", async () => {
   const { bedrock } = provider(() => Response.json({ tokens: 3 }));
-  const response = await bedrock.send(
-    request({ path: "/v1/messages/count_tokens", stream: false }),
-    undefined,
+  await assert.rejects(
+    bedrock.send(request({ path: "/v1/messages/count_tokens", stream: false }), undefined),
+    unreadable(/^upstream bedrock answered 200, but Bedrock's CountTokens answer has no inputTokens$/),
   );
-  assert.equal(response.status, 502);
-  assert.equal((await json(response)).error.type, "api_error");
 });
 
 Deno.test("model listing and unknown paths cannot be served: a 404 for the next provider, nothing sent", async () => {
@@ -591,11 +603,30 @@ Deno.test("a stream that opens with an exception becomes an HTTP error with the 
   }
 });
 
-Deno.test("a stream that ends before any event is a 502, not an empty 200", async () => {
+Deno.test("a stream that ends before any event is relay's 502, not an empty 200", async () => {
   const { bedrock } = provider(() => eventStreamResponse([]));
+  await assert.rejects(
+    bedrock.send(request(), undefined),
+    unreadable(/^upstream bedrock answered 200, but Bedrock ended the stream before any event$/),
+  );
+});
+
+Deno.test("a stream whose first frame is corrupt is relay's 502, not Bedrock's error; later, an error event", async () => {
+  const frame = chunkFrame('{"type":"message_stop"}');
+  const badCrc = frame.slice();
+  badCrc[9] ^= 0x01; // the prelude's CRC
+  const garbage = _encoder.encode("<html>502 Bad Gateway</html>");
+  for (const first of [badCrc, garbage]) {
+    const { bedrock } = provider(() => eventStreamResponse([first]));
+    await assert.rejects(
+      bedrock.send(request(), undefined),
+      unreadable(/^upstream bedrock answered 200, but Bedrock's event stream is broken: /),
+    );
+  }
+  const { bedrock } = provider(() => eventStreamResponse([chunkFrame('{"type":"ping"}'), badCrc]));
   const response = await bedrock.send(request(), undefined);
-  assert.equal(response.status, 502);
-  assert.equal((await json(response)).error.message, "Bedrock ended the stream before any event");
+  assert.equal(response.status, 200);
+  assert.match(await response.text(), /event: error\ndata: .*"api_error".*event stream is broken/);
 });
 
 Deno.test("an exception after the first event stays in the stream as event: error", async () => {
@@ -756,7 +787,8 @@ Deno.test("a 400 refusing a beta flag is sent once more with only the context be
   assert.equal((await bedrock.send(ask(), undefined)).status, 200);
   assert.equal(sent.length, 3, "a model known to refuse betas costs no second round trip");
   assert.deepEqual(JSON.parse(await sent[2].clone().text()).anthropic_beta, ["context-1m-2025-08-07"]);
-  await bedrock.send(ask({ path: "/v1/messages/count_tokens" }), undefined);
+  // The fake's answer counts nothing: only what was sent matters here.
+  await bedrock.send(ask({ path: "/v1/messages/count_tokens" }), undefined).catch(() => {});
   assert.equal(sent.length, 4);
   const counted = JSON.parse(await sent[3].clone().text()).input.invokeModel.body;
   assert.deepEqual(JSON.parse(_decoder.decode(Uint8Array.fromBase64(counted))).anthropic_beta, [

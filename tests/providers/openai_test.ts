@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { configSchema } from "../../src/config/schema.ts";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
 import { createProvider } from "../../src/providers/registry.ts";
+import { RelayError } from "../../src/server/errors.ts";
 import { UnservableError } from "../../src/providers/types.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
@@ -179,7 +180,51 @@ Deno.test("unstreamed: a completion becomes a Message; a 200 carrying an error o
   assert.equal((await failed.json()).error.message, "model not loaded");
 
   answer = () => new Response("<html>gateway</html>");
-  assert.equal((await provider.send(unstreamed, KEY)).status, 502);
+  await assert.rejects(
+    provider.send(unstreamed, KEY),
+    unreadable(/^upstream local answered 200 without a JSON body/),
+  );
+});
+
+/**
+ * What a 200 relay cannot read fails with: relay's own 502 `api_error`, thrown as a broken connection
+ * is, not an answer relay would log as the upstream's 502.
+ */
+function unreadable(message: RegExp | string): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(error instanceof RelayError, String(error));
+    assert.deepEqual([error.status, error.type], [502, "api_error"]);
+    if (typeof message === "string") assert.equal(error.message, message);
+    else assert.match(error.message, message);
+    return true;
+  };
+}
+
+Deno.test("a 200 relay cannot read fails as relay's 502, streamed or not, with the key it quotes masked", async () => {
+  const answers: [string, () => Response, RegExp][] = [
+    ["a body cut short", () => new Response('{"choices":[{"ind'), /without a JSON body/],
+    ["HTML", () => new Response(`<html>bad key ${KEY.secret}</html>`), /without a JSON body/],
+    [
+      "no choice",
+      () => Response.json({ detail: `bad key ${KEY.secret}` }),
+      /without a choice: \{"detail":"bad key sk-proj-\.\.\.0000"\}$/,
+    ],
+  ];
+  for (const [what, answer, message] of answers) {
+    for (const stream of [false, true]) {
+      const { provider } = recording(() => {
+        const response = answer();
+        response.headers.set("content-type", "application/json");
+        return response;
+      });
+      const request = stream
+        ? providerRequest(ASK)
+        : providerRequest(ASK.replace('"stream":true', '"stream":false'), { stream: false });
+      const failing = async () => await (await provider.send(request, KEY)).bytes();
+      await assert.rejects(failing, unreadable(message), `${what}, ${stream ? "streamed" : "unstreamed"}`);
+      await assert.rejects(failing, (error: unknown) => !String(error).includes(KEY.secret), "masked");
+    }
+  }
 });
 
 Deno.test("a stream answered with JSON: a completion streams, an error is an error event before message_start", async () => {
@@ -229,9 +274,8 @@ Deno.test("a stream answered with JSON: a completion streams, an error is an err
 
   answer = () => Response.json({ choices: [] });
   const empty = await provider.send(providerRequest(ASK), KEY);
-  const [failure] = new SseDecoder().feed(await empty.bytes());
-  assert.equal(failure.event, "error");
-  assert.match(JSON.parse(failure.data).error.message, /^upstream local answered 200 without a choice/);
+  assert.equal(empty.status, 200, "told only once its body is read");
+  await assert.rejects(empty.bytes(), unreadable(/^upstream local answered 200 without a choice/));
 });
 
 Deno.test("a model whose stream was answered whole has its next streams' headers told in as sent, until one streams again", async () => {
@@ -304,7 +348,7 @@ Deno.test("a JSON answer's body, to a stream or an error, is read only as relay 
   });
 });
 
-Deno.test("a 200 JSON answer over 32 MiB is a 502 api_error, streamed or not, and read no further", async (t) => {
+Deno.test("a 200 JSON answer over 32 MiB is relay's 502 api_error, streamed or not, and read no further", async (t) => {
   /** A well-formed completion, 33 MiB of content long. */
   const large = () =>
     largeBody(33, {
@@ -319,24 +363,16 @@ Deno.test("a 200 JSON answer over 32 MiB is a 502 api_error, streamed or not, an
       new Response(completion.body, { headers: { "content-type": "application/json" } })
     );
     const unstreamed = providerRequest(ASK.replace('"stream":true', '"stream":false'), { stream: false });
-    const response = await provider.send(unstreamed, KEY);
-    assert.equal(response.status, 502);
-    const { error } = await response.json();
-    assert.equal(error.type, "api_error");
-    assert.match(error.message, over);
+    await assert.rejects(provider.send(unstreamed, KEY), unreadable(over));
     assert.ok(completion.cancelled && completion.unread > 0, "the rest of the body is never read");
   });
-  await t.step("streamed: an error event before anything else, which relay can retry", async () => {
+  await t.step("streamed: the stream fails before anything of it, which relay can retry", async () => {
     const completion = large();
     const { provider } = recording(() =>
       new Response(completion.body, { headers: { "content-type": "application/json" } })
     );
     const response = await provider.send(providerRequest(ASK), KEY);
-    const events = new SseDecoder().feed(await response.bytes());
-    assert.deepEqual(events.map((event) => event.event), ["error"]);
-    const { error } = JSON.parse(events[0].data);
-    assert.equal(error.type, "api_error");
-    assert.match(error.message, over);
+    await assert.rejects(response.bytes(), unreadable(over));
     assert.ok(completion.cancelled && completion.unread > 0, "the rest of the body is never read");
   });
 });
@@ -346,11 +382,10 @@ Deno.test("unstreamed: a completion of an unexpected shape is a 502 that blames 
   for (const calls of [[null], { id: "c", function: { name: "f" } }]) {
     const completion = { choices: [{ index: 0, message: { content: "Hi", tool_calls: calls } }] };
     const { provider } = recording(() => Response.json(completion));
-    const response = await provider.send(unstreamed, KEY);
-    assert.equal(response.status, 502);
-    const { error } = await response.json();
-    assert.equal(error.type, "api_error");
-    assert.match(error.message, /^upstream local answered 200 with a malformed completion \(tool_calls/);
+    await assert.rejects(
+      provider.send(unstreamed, KEY),
+      unreadable(/^upstream local answered 200 with a malformed completion \(tool_calls/),
+    );
   }
 });
 
@@ -367,14 +402,10 @@ Deno.test("unstreamed: a 200 without a choice is a 502 api_error, not an empty f
   ];
   for (const completion of empty) {
     const { provider } = recording(() => Response.json(completion));
-    const response = await provider.send(unstreamed, KEY);
-    assert.equal(response.status, 502, JSON.stringify(completion));
-    const { type, error } = await response.json();
-    assert.equal(type, "error");
-    assert.equal(error.type, "api_error");
-    assert.equal(
-      error.message,
-      `upstream local answered 200 without a choice: ${JSON.stringify(completion)}`,
+    await assert.rejects(
+      provider.send(unstreamed, KEY),
+      unreadable(`upstream local answered 200 without a choice: ${JSON.stringify(completion)}`),
+      JSON.stringify(completion),
     );
   }
 

@@ -546,7 +546,7 @@ Deno.test("a whole Message to a streamed request that is not JSON, or over 32 Mi
   ];
   for (
     const [answer, message] of [
-      [answers[0], /^the upstream's answer is not JSON: /],
+      [answers[0], /^upstream whole ended its answer before its JSON was whole$/],
       [answers[1], /^the upstream's answer is over 32 MiB, more than relay translates$/],
     ] as const
   ) {

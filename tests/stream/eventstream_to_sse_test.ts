@@ -150,6 +150,23 @@ Deno.test("eventStreamToSse maps a model's stream error by the status it reports
   }
 });
 
+Deno.test("eventStreamToSse marks a corrupt stream unreadable, and none of Bedrock's own errors", async () => {
+  const cut = chunkFrame(MESSAGE_START).subarray(0, 20);
+  const [broken] = await decode([cut]);
+  assert.equal(broken.error?.type, "api_error");
+  assert.equal(broken.unreadable, true, "no error of Bedrock's: an answer relay cannot read");
+  for (
+    const frame of [
+      errorFrame("InternalFailure", "We failed."),
+      exceptionFrame("throttlingException", "Slow"),
+    ]
+  ) {
+    const [own] = await decode([frame]);
+    assert.ok(own.error);
+    assert.equal(own.unreadable, undefined, "Bedrock's own error");
+  }
+});
+
 Deno.test("eventStreamToSse maps an unmodelled error frame by its error code", async () => {
   const parts = await decode([chunkFrame(MESSAGE_START), errorFrame("ThrottlingException", "Slow down")]);
   assert.deepEqual(parts[1].error, { status: 429, type: "rate_limit_error", message: "Slow down" });

@@ -676,13 +676,27 @@ Deno.test("UsageTap counts relay's input estimate for a whole message whose usag
     read(message(',"usage":{"output_tokens":5}'), false),
     [{ input: 0, output: 5, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 }, 0],
   );
-  // No message: another route's answer, or one cut short.
+  // No message: another route's answer, whole or cut short.
   assert.deepEqual(read('{"input_tokens":7}'), [undefined, 0]);
+  assert.deepEqual(read('{"input_tokens":'), [undefined, 0]);
   assert.deepEqual(read('{"data":[{"type":"model","id":"claude-sonnet-4-5"}],"has_more":false}'), [
     undefined,
     0,
   ]);
-  assert.deepEqual(read(message(',"usage":{"output_tokens":5}').slice(0, -1)), [undefined, 0]);
+  // A message cut short was billed whole: the usage at its end when the cut came after it, or else
+  // relay's estimates, of its input and of the text before the cut.
+  assert.deepEqual(
+    read(message(',"usage":{"output_tokens":5}').slice(0, -1)),
+    [{ input: 900, output: 5, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 }, 1],
+  );
+  assert.deepEqual(
+    read(message(',"usage":{"input_tokens":3,"output_tokens":5}').slice(0, -1)),
+    [{ input: 3, output: 5, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 }, 0],
+  );
+  assert.deepEqual(
+    read(message(',"usage":{"output_tokens":5}').slice(0, -22)),
+    [{ input: 900, output: 1, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 }, 1],
+  );
 });
 
 Deno.test("UsageTap counts relay's input estimate for a JSON message over 4 MiB whose usage at its end counts none", () => {

@@ -1,0 +1,131 @@
+/**
+ * A 200 relay cannot read (a completion cut short, a corrupt event stream), over real HTTP: whether the
+ * request was streamed or not, the client gets relay's own 502 `api_error` saying what the 200 held,
+ * with the headers of relay's other error answers, and the log says so too, never `502 from upstream`.
+ * It is retried or failed over, and counted against the provider's breaker, as the analogous
+ * Anthropic-format answer is.
+ */
+import assert from "node:assert/strict";
+import { createBedrockProvider } from "../../src/providers/bedrock.ts";
+import { createOpenAIProvider } from "../../src/providers/openai.ts";
+import { ModelMap } from "../../src/routing/model_map.ts";
+import type { Route } from "../../src/routing/router.ts";
+import { maskSecret } from "../../src/util/mask.ts";
+import { chunkFrame, eventStreamResponse } from "../_helpers/fake_bedrock.ts";
+import { startTestRelay, TEST_TIMEOUTS, type TestRelay } from "../_helpers/relay.ts";
+
+const ASK = { model: "claude-sonnet-4-5", max_tokens: 64, messages: [{ role: "user", content: "hi" }] };
+
+/** A completion cut short, as an upstream whose `content-length` undercounts its body leaves it. */
+const CUT_COMPLETION = () =>
+  new Response('{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"message":{"cont', {
+    headers: { "content-type": "application/json", "x-request-id": "req_cut" },
+  });
+
+const COMPLETION = () =>
+  Response.json({ choices: [{ index: 0, message: { content: "Whole." }, finish_reason: "stop" }] });
+
+/** An OpenAI-compatible provider `name` whose upstream answers each request with what `answer` gives. */
+function openaiRoute(name: string, answer: () => Response, calls: { count: number } = { count: 0 }): Route {
+  const provider = createOpenAIProvider({
+    name,
+    baseUrl: "http://127.0.0.1:9/v1",
+    fetch: () => {
+      calls.count++;
+      return Promise.resolve(answer());
+    },
+  });
+  const secret = `sk-${name}-key-00000000000000`;
+  return {
+    provider,
+    keys: [{ secret, label: maskSecret(secret) }],
+    timeouts: TEST_TIMEOUTS,
+    models: new ModelMap(undefined),
+  };
+}
+
+function post(relay: TestRelay, stream: boolean): Promise<Response> {
+  return fetch(`${relay.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ ...ASK, stream }),
+  });
+}
+
+/** The answer relay gives for an unreadable 200, and what it says. */
+async function assertRelays502(response: Response, message: RegExp): Promise<string> {
+  assert.equal(response.status, 502);
+  assert.equal(response.headers.get("content-type"), "application/json");
+  assert.equal(response.headers.get("cache-control"), null, "no header of the stream it never was");
+  const { type, error } = await response.json();
+  assert.equal(type, "error");
+  assert.equal(error.type, "api_error");
+  assert.match(error.message, message);
+  return error.message;
+}
+
+/** What the log says of the attempt and of the request: the 200 was unreadable, not an upstream's 502. */
+async function assertLogged(relay: TestRelay, said: RegExp, message: string): Promise<void> {
+  const line = await relay.nextRequestLog();
+  assert.deepEqual([line.status, line.error], [502, message]);
+  assert.equal(line.outcome, "relay_error", "relay's own answer: no upstream's error went on");
+  const attempt = relay.logs.findLast((logged) => logged.msg === "attempt failed");
+  assert.doesNotMatch(String(attempt?.reason), /502 from upstream|event before message_start/);
+  assert.match(String(attempt?.reason), said);
+}
+
+Deno.test("an OpenAI upstream's 200 relay cannot read is relay's 502 api_error, streamed or not, logged as what it was", async () => {
+  await using relay = startTestRelay({ routes: [openaiRoute("oa", CUT_COMPLETION)] });
+  const said = /^upstream oa answered 200 without a JSON body: /;
+  const messages: string[] = [];
+  for (const stream of [true, false]) {
+    messages.push(await assertRelays502(await post(relay, stream), said));
+    await assertLogged(relay, /upstream oa answered 200 without a JSON body: /, messages.at(-1)!);
+  }
+  assert.equal(messages[0], messages[1], "the same answer whether streamed or not");
+});
+
+Deno.test("an OpenAI upstream's unreadable 200 fails over and counts against its breaker, streamed or not", async () => {
+  for (const stream of [true, false]) {
+    const cut = { count: 0 };
+    await using relay = startTestRelay({
+      routes: [openaiRoute("cut", CUT_COMPLETION, cut), openaiRoute("whole", COMPLETION)],
+      retry: { maxAttempts: 2 },
+      routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 } },
+    });
+    const first = await post(relay, stream);
+    assert.equal(first.status, 200);
+    assert.match(await first.text(), /Whole\./);
+    const line = await relay.nextRequestLog();
+    assert.deepEqual([line.provider, line.failovers], ["whole", 1]);
+    const attempt = relay.logs.find((logged) => logged.msg === "attempt failed");
+    assert.equal(attempt?.next, "retry_next_provider");
+    assert.match(String(attempt?.reason), /upstream cut answered 200 without a JSON body/);
+
+    const second = await post(relay, stream);
+    assert.equal(second.status, 200);
+    await second.body?.cancel();
+    assert.equal(cut.count, 1, "cut's breaker is open: the next request goes to whole at once");
+  }
+});
+
+Deno.test("a Bedrock stream whose first frame is corrupt is relay's 502, not Bedrock's, and logged so", async () => {
+  const frame = chunkFrame('{"type":"message_stop"}');
+  const badCrc = frame.slice();
+  badCrc[9] ^= 0x01; // the prelude's CRC
+  const firsts = [badCrc, new TextEncoder().encode("<html>bad gateway</html>")];
+  let first = firsts[0];
+  const provider = createBedrockProvider({
+    name: "bd",
+    region: "us-east-1",
+    baseUrl: "http://127.0.0.1:9",
+    credentials: { accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" },
+    fetch: () => Promise.resolve(eventStreamResponse([first])),
+  });
+  await using relay = startTestRelay({ provider, models: { "claude-*": "anthropic.claude-x" } });
+  for (first of firsts) {
+    const said = /^upstream bd answered 200, but Bedrock's event stream is broken: /;
+    const message = await assertRelays502(await post(relay, true), said);
+    await assertLogged(relay, /upstream bd answered 200, but Bedrock's event stream is broken: /, message);
+  }
+});
