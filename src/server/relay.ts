@@ -949,7 +949,9 @@ async function _try(
     const outcome: UpstreamOutcome = failure.status === 504
       ? { kind: "timeout", why: failure.message }
       : { kind: "network", error };
-    return { kind: "failed", outcome, error: failure, credentials };
+    // An answer that failed once its headers were in (a 200 relay could not read, a body that stalled)
+    // still told its rate limits and its request-id: the key pool and the access line keep them.
+    return { kind: "failed", outcome, error: failure, headers: response?.headers, credentials };
   }
 }
 
@@ -1000,6 +1002,8 @@ async function _untilCommitted(
   let chunks: Uint8Array[] = [];
   let size = 0;
   let cancelDeadline: (() => void) | undefined;
+  // Whether a whole event came (every one a ping, or it would have committed): the deadline's words.
+  let pinged = false;
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -1012,6 +1016,7 @@ async function _untilCommitted(
       if (first) {
         return first.event === "error" ? { chunks, errorData: first.data } : { chunks };
       }
+      if (events.length > 0) pinged = true;
       if (size > _MAX_PEEK_BYTES) {
         // Every whole event so far is a ping, which carries nothing: let go, so a flood of them holds
         // no more than the peek for as long as first_byte lasts. What is left is the event under way.
@@ -1028,7 +1033,9 @@ async function _untilCommitted(
           commit.upstream.abort(
             new RelayError(
               504,
-              `upstream ${name} sent no event but pings for ${ms} ms (timeouts.first_byte)`,
+              pinged
+                ? `upstream ${name} sent no event but pings for ${ms} ms (timeouts.first_byte)`
+                : `upstream ${name} had not sent its first event whole after ${ms} ms (timeouts.first_byte)`,
             ),
           );
         },

@@ -5,19 +5,15 @@ import { ModelMap } from "../../src/routing/model_map.ts";
 import type { Route } from "../../src/routing/router.ts";
 import { maskSecret } from "../../src/util/mask.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
-import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { controlledStream, MESSAGE_ANSWER, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { PROVIDER_KEY, startTestRelay, TEST_TIMEOUTS } from "../_helpers/relay.ts";
 import { settlesWithin } from "../_helpers/settles_within.ts";
 
 /** A whole message, as Anthropic answers an unstreamed request. */
 const MESSAGE = JSON.stringify({
-  id: "msg_1",
-  type: "message",
-  role: "assistant",
+  ...MESSAGE_ANSWER,
   model: "m",
   content: [{ type: "text", text: "Hello from a message whose connection closed before its end" }],
-  stop_reason: "end_turn",
-  stop_sequence: null,
   usage: { input_tokens: 11, output_tokens: 7 },
 });
 /** The message cut after its text: what reaches relay when the upstream's connection closes there. */
