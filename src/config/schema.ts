@@ -4,6 +4,7 @@ import type { KeyLimits } from "../routing/key_pool.ts";
 import { modelMapProblems } from "../routing/model_map.ts";
 import { STRATEGY_NAMES } from "../routing/strategies/types.ts";
 import { DEFAULT_KEEPALIVE_MS } from "../stream/keep_alive.ts";
+import { isFetchBlockedPort } from "./blocked_ports.ts";
 import { type ClientConfig, namedClients } from "./clients.ts";
 import { formatByteSize, formatDuration } from "./format_units.ts";
 import { byteSizeSchema, durationSchema } from "./units.ts";
@@ -721,7 +722,8 @@ function _article(word: string): string {
 }
 
 // Relay appends the request path and query to base_url, so anything after the path would corrupt the
-// upstream URL, and credentials belong in `keys`, where they are masked.
+// upstream URL, and credentials belong in `keys`, where they are masked. A port fetch blocks fails
+// every request, so it is refused here, where the file names it, not at run time.
 function _baseUrlProblem(value: string): string | undefined {
   let url: URL;
   try {
@@ -736,6 +738,10 @@ function _baseUrlProblem(value: string): string | undefined {
     return `must be an http or https URL, not ${url.protocol.slice(0, -1)}`;
   }
   if (url.username || url.password) return "must not contain credentials: put the key under keys";
+  if (isFetchBlockedPort(url)) {
+    return `port ${url.port} is blocked by fetch (one of the Fetch standard's "bad ports"), so no request ` +
+      "could reach it: use another port";
+  }
   if (url.search || url.hash || value.includes("?") || value.includes("#")) {
     return "must not have a query or fragment: relay appends the request path to it";
   }

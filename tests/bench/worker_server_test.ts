@@ -77,7 +77,7 @@ Deno.test("a worker that cannot start says why", async () => {
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   // Its own ledger, never the one of the relay this machine's user runs.
   await using folder = await tempFolder();
-  const config = benchConfig("http://127.0.0.1:1", `${folder.path}/ledger.db`);
+  const config = benchConfig("http://127.0.0.1:2", `${folder.path}/ledger.db`);
   config.server.port = taken.addr.port;
   await assert.rejects(
     startWorkerServer("relay", { kind: "relay", config }, MAIN),

@@ -178,6 +178,10 @@ Deno.test("relay init --yes still names flags with no default, and refuses bad v
       ["--provider", "anthropic-compatible", "--base-url", "ftp://x", "--key", "k"],
       /--base-url: must be an http/,
     ],
+    [
+      ["--provider", "anthropic-compatible", "--base-url", "http://127.0.0.1:6000", "--key", "k"],
+      /--base-url: port 6000 is blocked by fetch \(one of the Fetch standard's "bad ports"\), so no request could reach it: use another port/,
+    ],
   ];
   for (const [flags, message] of cases) {
     const { code, stderr } = await runRelay(["init", "--yes", ...flags], { cwd: home });

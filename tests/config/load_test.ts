@@ -185,6 +185,28 @@ Deno.test("parseConfig refuses an anthropic-compatible provider without base_url
   );
 });
 
+Deno.test("parseConfig refuses a base_url on a port fetch blocks at its line and column", () => {
+  const text = (baseUrl: string) =>
+    `providers:\n  - name: gw\n    type: anthropic-compatible\n    base_url: ${baseUrl}\n    keys:\n      - key: abc\n`;
+  assert.equal(
+    refusal(() => parseConfig(text("http://127.0.0.1:6000"), "relay.yaml", noEnv)),
+    "relay.yaml:4:15 providers[0].base_url: port 6000 is blocked by fetch (one of the Fetch standard's " +
+      '"bad ports"), so no request could reach it: use another port',
+  );
+  // Through a variable too: the port is known only once it is expanded.
+  assert.equal(
+    refusal(() =>
+      parseConfig(text("${GW_URL}"), "relay.yaml", envOf({ GW_URL: "http://gw.internal:6665/v1" }))
+    ),
+    "relay.yaml:4:15 providers[0].base_url: port 6665 is blocked by fetch (one of the Fetch standard's " +
+      '"bad ports"), so no request could reach it: use another port',
+  );
+  for (const baseUrl of ["http://127.0.0.1:6001", "https://gw.example/api"]) {
+    const gw = parseConfig(text(baseUrl), "relay.yaml", noEnv).config.providers[0];
+    assert.equal(gw.type === "anthropic-compatible" && gw.base_url, baseUrl);
+  }
+});
+
 Deno.test("parseConfig refuses a non-loopback host without client tokens", () => {
   assert.equal(
     refusal(() => parseConfig(`server:\n  host: 0.0.0.0\n${MOCK_PROVIDERS}`, "relay.yaml", noEnv)),

@@ -92,6 +92,32 @@ Deno.test("azure needs its resource URL and either keys or an entra block", () =
   assert.equal(parsed({ type: "azure", base_url, entra }).type, "azure");
 });
 
+Deno.test("every upstream URL of every provider type is refused on a port fetch blocks", () => {
+  const url = "https://upstream.example:6667/api";
+  const blocked = (path: string) =>
+    `providers.0.${path}: port 6667 is blocked by fetch (one of the Fetch standard's "bad ports"), ` +
+    "so no request could reach it: use another port";
+  const cases: [Record<string, unknown>, string][] = [
+    [{ type: "anthropic", keys: KEY, base_url: url }, "base_url"],
+    [{ type: "anthropic-compatible", keys: KEY, base_url: url }, "base_url"],
+    [{ type: "zai", keys: KEY, base_url: url }, "base_url"],
+    [{ type: "ollama", base_url: url }, "base_url"],
+    [{ type: "openai", keys: KEY, base_url: url }, "base_url"],
+    [{ type: "bedrock", region: "us-east-1", base_url: url }, "base_url"],
+    [{ type: "vertex", project: "proj", region: "global", base_url: url }, "base_url"],
+    [{ type: "vertex", project: "proj", region: "global", token_url: url }, "token_url"],
+    [{ type: "azure", keys: KEY, base_url: url }, "base_url"],
+    [{
+      type: "azure",
+      base_url: "https://res.services.ai.azure.com/anthropic",
+      entra: { tenant_id: "t", client_id: "c", client_secret: "s", token_url: url },
+    }, "entra.token_url"],
+  ];
+  for (const [provider, path] of cases) {
+    assert.deepEqual(issuesOf(provider), [blocked(path)], `${provider.type} ${path}`);
+  }
+});
+
 Deno.test("a field that belongs to other provider types is refused, naming the types it applies to", () => {
   assert.deepEqual(issuesOf({ type: "anthropic", keys: KEY, region: "us-east-1" }), [
     "providers.0.region: `region` applies to providers of type bedrock or vertex, not anthropic",

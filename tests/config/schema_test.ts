@@ -193,7 +193,7 @@ Deno.test("configSchema requires base_url for anthropic-compatible only", () => 
 });
 
 Deno.test("configSchema keeps base_url and mock options to the provider types they apply to", () => {
-  assert.deepEqual(issuesOf({ providers: [{ ...MOCK, base_url: "http://localhost:1" }] }), [
+  assert.deepEqual(issuesOf({ providers: [{ ...MOCK, base_url: "http://localhost:8080" }] }), [
     "providers.0.base_url: a mock provider has no upstream: remove base_url",
   ]);
   assert.deepEqual(issuesOf({ providers: [{ ...ANTHROPIC, mock: {} }] }), [
@@ -240,6 +240,26 @@ Deno.test("configSchema accepts only http(s) base URLs relay can append a path t
     configSchema.safeParse({ providers: [{ ...ANTHROPIC, base_url: "http://10.0.0.2:8080/api" }] }).success,
     true,
   );
+});
+
+Deno.test("configSchema refuses a base URL on a port fetch blocks, naming the port", () => {
+  const refusal = (base_url: string) => issuesOf({ providers: [{ ...ANTHROPIC, base_url }] });
+  const blocked = (port: number) =>
+    `providers.0.base_url: port ${port} is blocked by fetch (one of the Fetch standard's "bad ports"), ` +
+    "so no request could reach it: use another port";
+  assert.deepEqual(refusal("http://127.0.0.1:6000"), [blocked(6000)]);
+  assert.deepEqual(refusal("https://gateway.example:10080/api"), [blocked(10080)]);
+  assert.deepEqual(refusal("http://[::1]:5060/"), [blocked(5060)]);
+  for (
+    const base_url of [
+      "http://127.0.0.1:6001",
+      "http://127.0.0.1",
+      "https://gateway.example/api",
+      "http://h:80",
+    ]
+  ) {
+    assert.equal(configSchema.safeParse({ providers: [{ ...ANTHROPIC, base_url }] }).success, true, base_url);
+  }
 });
 
 Deno.test("configSchema refuses a non-loopback host without client tokens", () => {

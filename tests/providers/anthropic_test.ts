@@ -333,7 +333,7 @@ Deno.test("a provider told it counts no tokens has no count_tokens route, and re
 Deno.test("config: an ollama provider has no count_tokens; the other Anthropic-format types have", () => {
   const routes = (type: string) => {
     const parsed = configSchema.parse({
-      providers: [{ name: "p", type, base_url: "http://127.0.0.1:1", keys: [{ key: KEY.secret }] }],
+      providers: [{ name: "p", type, base_url: "http://127.0.0.1:2", keys: [{ key: KEY.secret }] }],
     });
     const provider = createProvider(parsed.providers[0], { env: () => undefined, readFile: () => undefined });
     return [

@@ -165,12 +165,12 @@ Deno.test("unchanged providers keep their breakers across a reload; the last fiv
 Deno.test("a reload that changes a switched-off provider or key says it is switched on again", async () => {
   // d's key is named; the reload renames it, which changes d and brings the key back under its new label.
   const named = (name: string) =>
-    `  - name: d\n    type: anthropic-compatible\n    base_url: http://127.0.0.1:9\n    keys:\n      - key: ${K1}\n        name: ${name}\n`;
+    `  - name: d\n    type: anthropic-compatible\n    base_url: http://127.0.0.1:2\n    keys:\n      - key: ${K1}\n        name: ${name}\n`;
   const config = (extra: string, name: string) =>
     liveConfig(
-      upstreamProvider("a", "http://127.0.0.1:9", [K1, K2], extra) +
-        upstreamProvider("b", "http://127.0.0.1:9", [K1], extra) +
-        upstreamProvider("c", "http://127.0.0.1:9", [K2]) + named(name),
+      upstreamProvider("a", "http://127.0.0.1:2", [K1, K2], extra) +
+        upstreamProvider("b", "http://127.0.0.1:2", [K1], extra) +
+        upstreamProvider("c", "http://127.0.0.1:2", [K2]) + named(name),
     );
   await using relay = await startLiveRelay(config("", "main"));
   const switches = [

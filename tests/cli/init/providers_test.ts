@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { kindOf, offeredModels } from "../../../src/cli/init/providers.ts";
+import { fieldProblem, kindOf, offeredModels } from "../../../src/cli/init/providers.ts";
 
 Deno.test("relay init offers Bedrock the inference profiles of the region's geography", () => {
   const bedrock = kindOf("bedrock")!;
@@ -27,4 +27,15 @@ Deno.test("relay init offers other types the same models whatever the region", (
   const vertex = kindOf("vertex")!;
   assert.equal(offeredModels(vertex, { region: "europe-west4" }), vertex.models);
   assert.equal(offeredModels(kindOf("mock")!, {}), undefined);
+});
+
+Deno.test("relay init refuses an API root on a port fetch blocks, as the config would, and takes others", () => {
+  const blocked =
+    'port 6000 is blocked by fetch (one of the Fetch standard\'s "bad ports"), so no request could ' +
+    "reach it: use another port";
+  for (const type of ["ollama", "openai", "anthropic-compatible", "azure"] as const) {
+    assert.equal(fieldProblem(type, "base_url", "http://127.0.0.1:6000"), blocked, type);
+    assert.equal(fieldProblem(type, "base_url", "http://127.0.0.1:6001"), undefined, type);
+    assert.equal(fieldProblem(type, "base_url", "https://gateway.example/v1"), undefined, type);
+  }
 });
