@@ -32,11 +32,12 @@ export interface AnthropicProviderOptions {
  * is passed on as the SSE stream it should be; any other (JSON, from a server that ignores `stream`) is
  * read whole once relay reads the answer, under its deadlines for a body: a Message goes out as the
  * events Anthropic would have sent, an error body (`{"type":"error",…}`) as an `event: error` before
- * anything else, which relay retries or fails over by the status its type stands for, and anything
- * else, or a body over {@linkcode MAX_WHOLE_ANSWER_BYTES}, as an `api_error` event naming the
- * provider. A model whose stream was once answered with a whole Message is waited for so from then on
- * ({@linkcode StreamsAnsweredWhole}): under `timeouts.first_byte`, not `connect`, until a stream of its
- * is answered as a stream again.
+ * anything else, which relay retries or fails over by the status its type stands for. Anything else,
+ * or a body over {@linkcode MAX_WHOLE_ANSWER_BYTES}, fails the attempt as a broken connection would:
+ * relay's own 502 `api_error` naming the provider and what the 200 held, retried or failed over, and
+ * logged as what it was, not as an upstream's error. A model whose stream was once answered with a
+ * whole Message is waited for so from then on ({@linkcode StreamsAnsweredWhole}): under
+ * `timeouts.first_byte`, not `connect`, until a stream of its is answered as a stream again.
  *
  * @example
  * ```ts
@@ -79,7 +80,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Prov
         answeredWhole.forget(request);
         return response;
       }
-      return _asStream(response, request, options.name, answeredWhole);
+      return _asStream(response, request, options.name, key, answeredWhole);
     },
   };
 }
@@ -114,12 +115,14 @@ function _asStream(
   response: Response,
   request: ProviderRequest,
   name: string,
+  key: ProviderKey | undefined,
   answeredWhole: StreamsAnsweredWhole,
 ): Response {
   const headers = copyHeaders(response.headers, WITHOUT_LENGTH);
   headers.set("content-type", "text/event-stream");
   const options: WholeAnswerOptions = {
     name,
+    key,
     label: response.headers.get("content-type"),
     onMessage: () => answeredWhole.learn(request),
     onOutputUnreported: () => request.usageFallback?.estimated(),

@@ -4,9 +4,9 @@
  * reads a streamed request's answer only as events.
  */
 import { jsonSyntaxReason } from "../server/body.ts";
-import { errorEnvelope } from "../server/errors.ts";
+import { anthropicErrorOf, errorEnvelope, RelayError, withErrorRead } from "../server/errors.ts";
 import { anthropicFailureFor } from "../server/openai_errors.ts";
-import { anthropicErrorOf, withErrorRead } from "../server/errors.ts";
+import { maskKeysIn, maskSecretsInLine } from "../util/mask.ts";
 import { isJsonObject } from "../util/json.ts";
 import { messageAsSse } from "./message_as_sse.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
@@ -16,6 +16,8 @@ import { MAX_WHOLE_ANSWER_MIB, type WholeText } from "./translate_whole.ts";
 export interface WholeAnswerOptions {
   /** The provider's name, for an error that says its answer is no Message. */
   readonly name: string;
+  /** The key the request went with, masked wherever that error quotes it. */
+  readonly key?: { readonly secret: string; readonly label?: string };
   /** The answer's `content-type`, for an error that says it is neither JSON nor SSE; none when absent. */
   readonly label?: string | null;
   /** Told when the answer is a Message: its upstream answers streams whole. */
@@ -30,8 +32,8 @@ export interface WholeAnswerOptions {
 /**
  * The events of a whole answer: a Message's ({@linkcode messageAsSse}), or one `event: error` before
  * anything else, which relay can still retry: the upstream's own error (`{"type":"error",…}`, or an
- * `{"error":…}` in OpenAI's words), or, as an `api_error` naming the provider, why the answer is no
- * Message (too large, no JSON, JSON of another shape).
+ * `{"error":…}` in OpenAI's words). An answer that is no Message (too large, no JSON, JSON of another
+ * shape) is thrown as relay's own 502 `api_error` naming the provider and why.
  *
  * @example
  * ```ts
@@ -42,6 +44,7 @@ export function wholeAnswerStream({ text, cut }: WholeText, options: WholeAnswer
   const { name } = options;
   if (cut) {
     return _failed(
+      options,
       `upstream ${name} answered a stream with a body over ${MAX_WHOLE_ANSWER_MIB} MiB, more than relay reads whole`,
     );
   }
@@ -50,11 +53,12 @@ export function wholeAnswerStream({ text, cut }: WholeText, options: WholeAnswer
     answer = JSON.parse(text);
   } catch (error) {
     return _failed(
+      options,
       `upstream ${name} answered a stream with a body (${options.label ?? "no content-type"}) that is ` +
         `neither SSE nor JSON: ${jsonSyntaxReason(error as SyntaxError)}`,
     );
   }
-  if (!isJsonObject(answer)) return _failed(_notAMessage(name, answer));
+  if (!isJsonObject(answer)) return _failed(options, _notAMessage(name, answer));
   if (answer.type === "error") {
     const read = anthropicErrorOf(answer, { type: "api_error", message: _excerpt(answer) });
     return [encodeSseEvent("error", withErrorRead(answer, read))];
@@ -68,12 +72,12 @@ export function wholeAnswerStream({ text, cut }: WholeText, options: WholeAnswer
       options.onMessage?.();
       return messageAsSse({ ...answer, content }, options.onOutputUnreported);
     }
-    return _failed(_notAMessage(name, answer));
+    return _failed(options, _notAMessage(name, answer));
   }
   // Some compatibles report a failure in a 200 body in OpenAI's words.
   const failure = answer.error === undefined ? undefined : anthropicFailureFor(answer);
   if (failure) return [encodeSseEvent("error", errorEnvelope(failure.type, failure.message))];
-  return _failed(_notAMessage(name, answer));
+  return _failed(options, _notAMessage(name, answer));
 }
 
 function _notAMessage(name: string, answer: unknown): string {
@@ -81,11 +85,12 @@ function _notAMessage(name: string, answer: unknown): string {
 }
 
 /**
- * An answer relay cannot use, as the upstream's fault before anything else: an `api_error`, which relay
- * passes on as a 500, since an error event carries a type, not a status, and no type stands for a 502.
+ * An answer relay cannot use, thrown as a broken connection is: relay's own 502 `api_error`, retried or
+ * failed over as such. As an `error` event it would be a 500, an error event's status for `api_error`.
+ * relay says its own errors as they are, so whatever the message quotes of the key is masked here.
  */
-function _failed(message: string): Uint8Array[] {
-  return [encodeSseEvent("error", errorEnvelope("api_error", message))];
+function _failed({ key }: WholeAnswerOptions, message: string): never {
+  throw new RelayError(502, maskSecretsInLine(maskKeysIn(message, key ? [key] : [])).text);
 }
 
 /** The start of an answer relay could not use, for the error that says so. */

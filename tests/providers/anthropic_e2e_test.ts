@@ -190,7 +190,7 @@ Deno.test("a JSON error under a 200 to a stream is a failure: retried elsewhere,
   await Promise.all([busy.close(), up.close()]);
 });
 
-Deno.test("a stream answered with JSON that is no Message is a failure naming the provider, retried elsewhere", async () => {
+Deno.test("a stream answered with JSON that is no Message is relay's 502 naming the provider, retried elsewhere", async () => {
   const odd = startFakeUpstream(answering({ choices: [] }));
   const up = startFakeUpstream(answering(WHOLE_MESSAGE));
   {
@@ -198,10 +198,10 @@ Deno.test("a stream answered with JSON that is no Message is a failure naming th
     await assert.rejects(
       () => sdk(relay.url).messages.stream(ASK).finalMessage(),
       (error: unknown) =>
-        error instanceof Anthropic.APIError &&
+        error instanceof Anthropic.APIError && error.status === 502 &&
         error.message.includes("upstream odd answered a stream with JSON that is not a Message"),
     );
-    assert.equal((await relay.nextRequestLog()).outcome, "upstream_error");
+    assert.equal((await relay.nextRequestLog()).outcome, "relay_error", "relay's answer, not the upstream's");
   }
   {
     await using relay = startTestRelay({
@@ -261,19 +261,22 @@ Deno.test("an SSE stream under another content type is a stream: its usage count
     assert.equal((await relay.nextRequestLog()).outcome, "upstream_failed");
     await upstream.close();
   });
-  await t.step("a body that is neither SSE nor JSON is an api_error naming the provider", async () => {
-    const upstream = startFakeUpstream(answering("Hello, this is not a stream.", "text/plain"));
-    await using relay = startTestRelay({ routes: [routeTo("glm", upstream.url)] });
-    await assert.rejects(
-      () => sdk(relay.url).messages.stream(ASK).finalMessage(),
-      (error: unknown) =>
-        error instanceof Anthropic.APIError && error.status === 500 &&
-        error.message.includes(
-          "upstream glm answered a stream with a body (text/plain) that is neither SSE nor JSON",
-        ),
-    );
-    await upstream.close();
-  });
+  await t.step(
+    "a body that is neither SSE nor JSON is relay's 502 api_error naming the provider",
+    async () => {
+      const upstream = startFakeUpstream(answering("Hello, this is not a stream.", "text/plain"));
+      await using relay = startTestRelay({ routes: [routeTo("glm", upstream.url)] });
+      await assert.rejects(
+        () => sdk(relay.url).messages.stream(ASK).finalMessage(),
+        (error: unknown) =>
+          error instanceof Anthropic.APIError && error.status === 502 && error.type === "api_error" &&
+          error.message.includes(
+            "upstream glm answered a stream with a body (text/plain) that is neither SSE nor JSON",
+          ),
+      );
+      await upstream.close();
+    },
+  );
 });
 
 Deno.test("count_tokens skips an Ollama provider; with only Ollama, it is the 404 an OpenAI-only relay gives", async (t) => {

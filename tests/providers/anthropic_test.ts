@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { configSchema } from "../../src/config/schema.ts";
 import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
 import { createProvider } from "../../src/providers/registry.ts";
+import { RelayError } from "../../src/server/errors.ts";
 import { UnservableError } from "../../src/providers/types.ts";
 import { messageAsSse } from "../../src/stream/message_as_sse.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
@@ -35,6 +36,22 @@ const json = (body: unknown, contentType = "application/json") =>
 async function eventsOf(response: Response): Promise<{ event: string; data: Record<string, unknown> }[]> {
   const bytes = new Uint8Array(await response.arrayBuffer());
   return new SseDecoder().feed(bytes).map(({ event, data }) => ({ event, data: JSON.parse(data) }));
+}
+
+/**
+ * How an answer relay cannot use fails: its body, once read, throws relay's own 502 `api_error` before
+ * a byte of it, which relay retries or fails over as a broken connection.
+ */
+async function failureOf(response: Response): Promise<RelayError> {
+  assert.equal(response.status, 200, "the upstream's status: the failure is in the body");
+  try {
+    await response.arrayBuffer();
+  } catch (error) {
+    assert.ok(error instanceof RelayError, String(error));
+    assert.deepEqual([error.status, error.type], [502, "api_error"]);
+    return error;
+  }
+  assert.fail("the body ended as a stream");
 }
 
 Deno.test("a stream answered with a whole Message goes on as the stream Anthropic would have sent; nothing else changes", async () => {
@@ -101,7 +118,7 @@ Deno.test("a stream answered with a JSON error under a 200 is that error, as an 
   });
 });
 
-Deno.test("a stream answered with JSON that is no Message, or no JSON, is an api_error event naming the provider", async (t) => {
+Deno.test("a stream answered with JSON that is no Message, or no JSON, is relay's 502 naming the provider", async (t) => {
   const cases: [string, string, RegExp][] = [
     [
       "not JSON",
@@ -115,17 +132,20 @@ Deno.test("a stream answered with JSON that is no Message, or no JSON, is an api
   ];
   for (const [name, body, message] of cases) {
     await t.step(name, async () => {
-      const events = await eventsOf(await compatible(() => json(body)).send(providerRequest(STREAMED), KEY));
-      assert.equal(events.length, 1);
-      assert.equal(events[0].event, "error");
-      const error = events[0].data.error as { type: string; message: string };
-      assert.equal(error.type, "api_error");
+      const error = await failureOf(await compatible(() => json(body)).send(providerRequest(STREAMED), KEY));
       assert.match(error.message, message);
     });
   }
+  await t.step("quoting the key, masked", async () => {
+    const key = { secret: "glm0key0shaped0like0nothing0123456789", label: "glm0...6789" };
+    const body = JSON.stringify({ choices: [], echo: key.secret });
+    const error = await failureOf(await compatible(() => json(body)).send(providerRequest(STREAMED), key));
+    assert.match(error.message, /^upstream glm answered a stream with JSON that is not a Message: /);
+    assert.ok(!error.message.includes(key.secret), error.message);
+  });
 });
 
-Deno.test("a stream answered with a Message over 32 MiB is an api_error event, and read no further", async () => {
+Deno.test("a stream answered with a Message over 32 MiB is relay's 502, and read no further", async () => {
   const message = largeBody(33, {
     head: '{"type":"message","content":[{"type":"text","text":"',
     tail: '"}]}',
@@ -133,12 +153,11 @@ Deno.test("a stream answered with a Message over 32 MiB is an api_error event, a
   const provider = compatible(() =>
     new Response(message.body, { headers: { "content-type": "application/json" } })
   );
-  const events = await eventsOf(await provider.send(providerRequest(STREAMED), KEY));
-  assert.deepEqual(events.map(({ event }) => event), ["error"]);
-  assert.deepEqual(events[0].data.error, {
-    type: "api_error",
-    message: "upstream glm answered a stream with a body over 32 MiB, more than relay reads whole",
-  });
+  const error = await failureOf(await provider.send(providerRequest(STREAMED), KEY));
+  assert.equal(
+    error.message,
+    "upstream glm answered a stream with a body over 32 MiB, more than relay reads whole",
+  );
   assert.ok(message.cancelled && message.unread > 0, "the rest of the body is never read");
 });
 
@@ -171,7 +190,7 @@ Deno.test("a stream under another content type is passed on as SSE, labelled so"
   }
 });
 
-Deno.test("a stream answered with a page that is neither SSE nor JSON, however labelled, is an api_error event", async (t) => {
+Deno.test("a stream answered with a page that is neither SSE nor JSON, however labelled, is relay's 502", async (t) => {
   // No blank line in it: taken for SSE, it would be one first event past relay's 64 KiB peek, committed.
   const page = `<!DOCTYPE html><html><body>${"Service busy. ".repeat(6_000)}</body></html>`;
   for (const contentType of ["text/html; charset=utf-8", "text/plain", undefined]) {
@@ -182,10 +201,7 @@ Deno.test("a stream answered with a page that is neither SSE nor JSON, however l
         else response.headers.delete("content-type");
         return response;
       });
-      const events = await eventsOf(await provider.send(providerRequest(STREAMED), KEY));
-      assert.deepEqual(events.map(({ event }) => event), ["error"]);
-      const error = events[0].data.error as { type: string; message: string };
-      assert.equal(error.type, "api_error");
+      const error = await failureOf(await provider.send(providerRequest(STREAMED), KEY));
       assert.ok(
         error.message.startsWith(
           `upstream glm answered a stream with a body (${

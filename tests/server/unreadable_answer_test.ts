@@ -2,16 +2,18 @@
  * A 200 relay cannot read (a completion cut short, a corrupt event stream), over real HTTP: whether the
  * request was streamed or not, the client gets relay's own 502 `api_error` saying what the 200 held,
  * with the headers of relay's other error answers, and the log says so too, never `502 from upstream`.
- * It is retried or failed over, and counted against the provider's breaker, as the analogous
- * Anthropic-format answer is.
+ * It is retried or failed over, and counted against the provider's breaker, and so is an
+ * Anthropic-format upstream's answer to a stream that is neither SSE nor a Message.
  */
 import assert from "node:assert/strict";
+import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
 import { createBedrockProvider } from "../../src/providers/bedrock.ts";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
 import type { Route } from "../../src/routing/router.ts";
 import { maskSecret } from "../../src/util/mask.ts";
 import { chunkFrame, eventStreamResponse } from "../_helpers/fake_bedrock.ts";
+import { MESSAGE_ANSWER } from "../_helpers/fake_upstream.ts";
 import { startTestRelay, TEST_TIMEOUTS, type TestRelay } from "../_helpers/relay.ts";
 
 const ASK = { model: "claude-sonnet-4-5", max_tokens: 64, messages: [{ role: "user", content: "hi" }] };
@@ -25,17 +27,47 @@ const CUT_COMPLETION = () =>
 const COMPLETION = () =>
   Response.json({ choices: [{ index: 0, message: { content: "Whole." }, finish_reason: "stop" }] });
 
+/** A gateway's error page, under a 200. */
+const PAGE = () =>
+  new Response("<html><body>Service temporarily unavailable</body></html>", {
+    headers: { "content-type": "text/html" },
+  });
+
 /** An OpenAI-compatible provider `name` whose upstream answers each request with what `answer` gives. */
 function openaiRoute(name: string, answer: () => Response, calls: { count: number } = { count: 0 }): Route {
   const provider = createOpenAIProvider({
     name,
     baseUrl: "http://127.0.0.1:9/v1",
-    fetch: () => {
-      calls.count++;
-      return Promise.resolve(answer());
-    },
+    fetch: _counted(answer, calls),
   });
-  const secret = `sk-${name}-key-00000000000000`;
+  return _route(provider);
+}
+
+/** An Anthropic-compatible provider `name` whose upstream answers each request with what `answer` gives. */
+function anthropicRoute(
+  name: string,
+  answer: () => Response,
+  calls: { count: number } = { count: 0 },
+): Route {
+  const provider = createAnthropicProvider({
+    name,
+    type: "anthropic-compatible",
+    baseUrl: "http://127.0.0.1:9",
+    authHeader: "x-api-key",
+    fetch: _counted(answer, calls),
+  });
+  return _route(provider);
+}
+
+function _counted(answer: () => Response, calls: { count: number }): typeof fetch {
+  return () => {
+    calls.count++;
+    return Promise.resolve(answer());
+  };
+}
+
+function _route(provider: Route["provider"]): Route {
+  const secret = `sk-${provider.name}-key-00000000000000`;
   return {
     provider,
     keys: [{ secret, label: maskSecret(secret) }],
@@ -128,4 +160,35 @@ Deno.test("a Bedrock stream whose first frame is corrupt is relay's 502, not Bed
     const message = await assertRelays502(await post(relay, true), said);
     await assertLogged(relay, /upstream bd answered 200, but Bedrock's event stream is broken: /, message);
   }
+});
+
+Deno.test("an Anthropic-format upstream's 200 page to a stream is relay's 502 as an OpenAI one's is, and fails over", async () => {
+  const said = /^upstream glm answered a stream with a body \(text\/html\) that is neither SSE nor JSON: /;
+  {
+    await using relay = startTestRelay({ routes: [anthropicRoute("glm", PAGE)] });
+    const message = await assertRelays502(await post(relay, true), said);
+    await assertLogged(
+      relay,
+      /upstream glm answered a stream with a body \(text\/html\) that is neither/,
+      message,
+    );
+  }
+  const paged = { count: 0 };
+  await using relay = startTestRelay({
+    routes: [anthropicRoute("glm", PAGE, paged), anthropicRoute("up", () => Response.json(MESSAGE_ANSWER))],
+    retry: { maxAttempts: 2 },
+    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 } },
+  });
+  const first = await post(relay, true);
+  assert.equal(first.status, 200);
+  assert.match(await first.text(), /event: message_stop/);
+  const line = await relay.nextRequestLog();
+  assert.deepEqual([line.provider, line.failovers], ["up", 1]);
+  const attempt = relay.logs.find((logged) => logged.msg === "attempt failed");
+  assert.deepEqual([attempt?.provider, attempt?.next], ["glm", "retry_next_provider"]);
+
+  const second = await post(relay, true);
+  assert.equal(second.status, 200);
+  await second.body?.cancel();
+  assert.equal(paged.count, 1, "glm's breaker is open: the next request goes to up at once");
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { RelayError } from "../../src/server/errors.ts";
 import { messageAsSse } from "../../src/stream/message_as_sse.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import { wholeAnswerStream } from "../../src/stream/whole_answer_stream.ts";
@@ -6,10 +7,14 @@ import { concatBytes } from "../../src/util/bytes.ts";
 import { MESSAGE_ANSWER } from "../_helpers/fake_upstream.ts";
 
 /** The events of `text` answered whole, each as its name and parsed data, and what the options were told. */
-function answered(text: string, { cut = false, label }: { cut?: boolean; label?: string } = {}) {
+function answered(
+  text: string,
+  { cut = false, label, key }: { cut?: boolean; label?: string; key?: { secret: string } } = {},
+) {
   const told = { message: 0, outputUnreported: 0 };
   const bytes = wholeAnswerStream({ text, cut }, {
     name: "glm",
+    key,
     label,
     onMessage: () => told.message++,
     onOutputUnreported: () => told.outputUnreported++,
@@ -19,6 +24,17 @@ function answered(text: string, { cut = false, label }: { cut?: boolean; label?:
     data: JSON.parse(data),
   }));
   return { bytes, events, told };
+}
+
+/** The error `answer` throws, which must be relay's own. */
+function thrown(answer: () => unknown): RelayError {
+  try {
+    answer();
+  } catch (error) {
+    assert.ok(error instanceof RelayError, String(error));
+    return error;
+  }
+  assert.fail("nothing thrown");
 }
 
 Deno.test("wholeAnswerStream: a Message is its stream, told as one", () => {
@@ -45,7 +61,7 @@ Deno.test("wholeAnswerStream: the upstream's own error is an error event, in Ant
   assert.deepEqual([anthropic.told.message, openai.told.message], [0, 0]);
 });
 
-Deno.test("wholeAnswerStream: an answer that is no Message is an api_error naming the provider and why", async (t) => {
+Deno.test("wholeAnswerStream: an answer that is no Message is thrown as relay's 502 api_error naming the provider and why", async (t) => {
   const cases: [string, string, { cut?: boolean; label?: string }, string | RegExp][] = [
     [
       "no JSON, labelled",
@@ -81,13 +97,29 @@ Deno.test("wholeAnswerStream: an answer that is no Message is an api_error namin
   ];
   for (const [name, text, options, message] of cases) {
     await t.step(name, () => {
-      const { events, told } = answered(text, options);
-      assert.equal(events.length, 1);
-      assert.equal(events[0].event, "error");
-      assert.equal(events[0].data.error.type, "api_error");
-      if (typeof message === "string") assert.equal(events[0].data.error.message, message);
-      else assert.match(events[0].data.error.message, message);
-      assert.equal(told.message, 0);
+      let told = 0;
+      const error = thrown(() =>
+        wholeAnswerStream({ text, cut: options.cut ?? false }, {
+          name: "glm",
+          label: options.label,
+          onMessage: () => told++,
+        })
+      );
+      assert.deepEqual([error.status, error.type], [502, "api_error"]);
+      if (typeof message === "string") assert.equal(error.message, message);
+      else assert.match(error.message, message);
+      assert.equal(told, 0);
     });
   }
+});
+
+Deno.test("wholeAnswerStream: what relay's 502 quotes of the answer has the key and any secret masked", () => {
+  const secret = "glm0key0shaped0like0nothing0123456789";
+  const answer = JSON.stringify({ echoed: secret, api_key: "sk-other-secret-0123456789abcdef" });
+  const error = thrown(() => answered(answer, { key: { secret } }));
+  assert.match(error.message, /JSON that is not a Message: \{"echoed":".+","api_key":".+"\}$/);
+  assert.doesNotMatch(
+    error.message,
+    /glm0key0shaped0like0nothing0123456789|sk-other-secret-0123456789abcdef/,
+  );
 });
