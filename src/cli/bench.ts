@@ -101,7 +101,6 @@ async function _bench(options: _BenchOptions): Promise<number> {
   });
   try {
     _refuseStrayFlags(options);
-    _bypassProxyForLoopback();
     return await _run(options, stopped.signal);
   } catch (error) {
     const stop: _Stop = stopped.signal.aborted
@@ -256,20 +255,6 @@ async function _serveBare(upstream: string): Promise<number> {
   console.error(JSON.stringify({ msg: "listening", url: `http://127.0.0.1:${server.addr.port}` }));
   await server.finished;
   return 0;
-}
-
-/**
- * Deno's fetch sends even 127.0.0.1 through `HTTP_PROXY` unless `NO_PROXY` says not to, and reads it
- * at the first request: a bench on loopback must never go through a proxy, nor the servers it starts,
- * whose child processes and workers see this same environment.
- */
-function _bypassProxyForLoopback() {
-  const current = Deno.env.get("NO_PROXY") ?? Deno.env.get("no_proxy");
-  const hosts = current?.split(",").map((host) => host.trim()) ?? [];
-  if (hosts.includes("127.0.0.1") || hosts.includes("*")) return;
-  const value = [current, "127.0.0.1,localhost"].filter(Boolean).join(",");
-  Deno.env.set("NO_PROXY", value);
-  Deno.env.set("no_proxy", value);
 }
 
 function _usage(message: string): _Stop {
