@@ -4,12 +4,11 @@
  * back in Anthropic's shape: event-stream frames as SSE, restJson1 errors as Anthropic error envelopes.
  */
 import { AwsV4Signer } from "aws4fetch";
-import { errorEnvelope, RelayError } from "../server/errors.ts";
+import { errorEnvelope, type RelayError, unreadableAnswerError } from "../server/errors.ts";
 import { eventStreamToSse, type SsePart } from "../stream/eventstream_to_sse.ts";
 import { MAX_ERROR_BODY_BYTES, translateWhole } from "../stream/translate_whole.ts";
 import { copyHeaders } from "../util/headers.ts";
 import { asJsonObject } from "../util/json.ts";
-import { maskKeysIn, maskSecretsInLine } from "../util/mask.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
 import { betaList, keptBetas } from "./anthropic_betas.ts";
 import type { AwsCredentials, AwsCredentialSource } from "./aws_credentials.ts";
@@ -424,14 +423,9 @@ function _errorAnswer(upstream: Response, { status, type, messageIn }: BedrockEr
   return new Response(body, { status, headers });
 }
 
-/**
- * A 200 whose body relay cannot read, `problem` saying why: relay's own 502 `api_error`, thrown as a
- * broken connection is, so it is retried or failed over as one and logged as what it was, not as
- * Bedrock's 502. relay says its own errors as they are: what `problem` quotes of the key is masked here.
- */
+/** A 200 whose body relay cannot read, `problem` saying why ({@linkcode unreadableAnswerError}). */
 function _unreadable(name: string, problem: string, key: ProviderKey | undefined): RelayError {
-  const message = `upstream ${name} answered 200, but ${problem}`;
-  return new RelayError(502, maskSecretsInLine(maskKeysIn(message, key ? [key] : [])).text);
+  return unreadableAnswerError(`upstream ${name} answered 200, but ${problem}`, key);
 }
 
 function _errorResponse(error: BedrockError, upstream?: Headers): Response {

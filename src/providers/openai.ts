@@ -1,4 +1,4 @@
-import { errorEnvelope, RelayError } from "../server/errors.ts";
+import { errorEnvelope, unreadableAnswerError } from "../server/errors.ts";
 import {
   anthropicErrorFromOpenAI,
   type AnthropicFailure,
@@ -25,7 +25,6 @@ import {
 } from "../stream/translate_whole.ts";
 import { copyHeaders, hasMediaType, headerPairs, type HeaderReader } from "../util/headers.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
-import { maskKeysIn, maskSecretsInLine } from "../util/mask.ts";
 import { StreamsAnsweredWhole } from "./streams_answered_whole.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
 
@@ -131,7 +130,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       const headers = _answerHeaders(response);
       const whole = await readWhole(response.body, MAX_WHOLE_ANSWER_BYTES);
       const read = _completionIn(whole, options.name);
-      if ("unreadable" in read) throw _unreadable(read.unreadable, key);
+      if ("unreadable" in read) throw unreadableAnswerError(read.unreadable, key);
       if ("failure" in read) {
         const { status, type, message } = read.failure;
         return Response.json(errorEnvelope(type, message), { status, headers });
@@ -189,7 +188,7 @@ function _completionAsStream(
   onCompletion: () => void,
 ): Uint8Array[] {
   const read = _completionIn(whole, name);
-  if ("unreadable" in read) throw _unreadable(read.unreadable, key);
+  if ("unreadable" in read) throw unreadableAnswerError(read.unreadable, key);
   if ("completion" in read) {
     onCompletion();
     return completionAsAnthropicSse(read.completion, translation);
@@ -234,20 +233,9 @@ function _completionIn(
   return { completion: completion as ChatCompletion };
 }
 
-/** A 200 answer relay cannot use: the upstream's fault, thrown as {@linkcode _unreadable} says. */
+/** A 200 answer relay cannot use: the upstream's fault, thrown as {@linkcode unreadableAnswerError} says. */
 function _bad(message: string): { unreadable: string } {
   return { unreadable: message };
-}
-
-/**
- * A 200 relay cannot read, thrown as a broken connection is: relay's own 502 `api_error`, which it
- * retries or fails over as such, and whose message says what the 200 held, not that the upstream
- * answered 502. Passed on as an answer, it would be logged as the upstream's 502; as an `error` event, a
- * 500, an error event's status for `api_error`. relay says its own errors as they are, so whatever the
- * body quoted of the key is masked here.
- */
-function _unreadable(message: string, key: ProviderKey | undefined): RelayError {
-  return new RelayError(502, maskSecretsInLine(maskKeysIn(message, key ? [key] : [])).text);
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 
 import { isJsonObject, type JsonObject } from "../util/json.ts";
+import { maskKeysIn, maskSecretsInLine } from "../util/mask.ts";
 
 /** The `error.type` values Anthropic uses, by the status relay answers with. */
 export type AnthropicErrorType =
@@ -116,4 +117,21 @@ const _UNTOLD = { type: "api_error", message: "upstream failed" };
 export function withErrorRead(payload: JsonObject, read: { type: string; message: string }): JsonObject {
   const error = isJsonObject(payload.error) ? payload.error : {};
   return { ...payload, error: { ...error, ...read } };
+}
+
+/**
+ * A 200 whose body relay cannot read (no JSON, no Message or completion, a broken event stream), as
+ * relay's own 502 `api_error`. An adapter throws it as a broken connection is thrown: the attempt fails,
+ * relay retries it or fails over, the breakers count it, and it is logged as what it was, not as the
+ * upstream's 502 (passed on as an answer) or a 500 (an `error` event's status for `api_error`). relay's
+ * own messages go out unmasked, so whatever `message` quotes of `key`, or of anything shaped like a
+ * secret, is masked here.
+ *
+ * @example
+ * ```ts
+ * throw unreadableAnswerError(`upstream ${name} answered 200 without a JSON body: ${reason}`, key);
+ * ```
+ */
+export function unreadableAnswerError(message: string, key: { secret: string } | undefined): RelayError {
+  return new RelayError(502, maskSecretsInLine(maskKeysIn(message, key ? [key] : [])).text);
 }

@@ -4,9 +4,8 @@
  * reads a streamed request's answer only as events.
  */
 import { jsonSyntaxReason } from "../server/body.ts";
-import { anthropicErrorOf, errorEnvelope, RelayError, withErrorRead } from "../server/errors.ts";
+import { anthropicErrorOf, errorEnvelope, unreadableAnswerError, withErrorRead } from "../server/errors.ts";
 import { anthropicFailureFor } from "../server/openai_errors.ts";
-import { maskKeysIn, maskSecretsInLine } from "../util/mask.ts";
 import { isJsonObject } from "../util/json.ts";
 import { messageAsSse } from "./message_as_sse.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
@@ -84,13 +83,9 @@ function _notAMessage(name: string, answer: unknown): string {
   return `upstream ${name} answered a stream with JSON that is not a Message: ${_excerpt(answer)}`;
 }
 
-/**
- * An answer relay cannot use, thrown as a broken connection is: relay's own 502 `api_error`, retried or
- * failed over as such. As an `error` event it would be a 500, an error event's status for `api_error`.
- * relay says its own errors as they are, so whatever the message quotes of the key is masked here.
- */
+/** An answer relay cannot use, thrown ({@linkcode unreadableAnswerError}). */
 function _failed({ key }: WholeAnswerOptions, message: string): never {
-  throw new RelayError(502, maskSecretsInLine(maskKeysIn(message, key ? [key] : [])).text);
+  throw unreadableAnswerError(message, key);
 }
 
 /** The start of an answer relay could not use, for the error that says so. */
