@@ -1,5 +1,6 @@
 import { readRateLimitHeaders } from "../src/routing/rate_limit_headers.ts";
 import { headersForUpstream, responseForClient } from "../src/server/headers.ts";
+import { maskedHeaders } from "../src/stream/secret_mask.ts";
 import { anthropicResponseHeaders, claudeCodeRequestHeaders } from "./_fixtures.ts";
 
 const _CASES = [
@@ -34,6 +35,14 @@ Deno.bench({
   name: `responseForClient, ${[...answer].length} headers`,
   group: "answer to client",
   fn: () => void responseForClient(null, upstreamAnswer),
+});
+
+// Every successful answer is searched for the provider's key: one that quotes none is the common case.
+const _PROVIDER_KEY = "sk-ant-api03-bench-provider-key-0000000000000000000000000000000000000";
+Deno.bench({
+  name: `maskedHeaders, ${[...answer].length} headers quoting no key`,
+  group: "answer to client",
+  fn: () => void maskedHeaders(upstreamAnswer, _PROVIDER_KEY),
 });
 
 Deno.bench({

@@ -69,6 +69,20 @@ export function editTopLevelJson(bytes: Uint8Array, edit: JsonEdit): Uint8Array<
   return concatBytes(pieces);
 }
 
+/**
+ * The names of a JSON object's top-level members in the order it gives them, a name given twice twice,
+ * each as a parser reads it (`"mod\u0065l"` is `model`). Its members' values are skipped, not parsed.
+ *
+ * @example
+ * ```ts
+ * topLevelNames(new TextEncoder().encode('{"model":"a","messages":[{"model":"b"}],"model":"c"}'));
+ * // ["model", "messages", "model"]
+ * ```
+ */
+export function topLevelNames(bytes: Uint8Array): string[] {
+  return _topLevelMembers(_withoutBom(bytes)).list.map(({ name }) => name);
+}
+
 const _encoder = new TextEncoder();
 const _decoder = new TextDecoder();
 const _COMMA = new Uint8Array([0x2c]);

@@ -5,6 +5,7 @@ import type { UsageDetail } from "../stream/usage_tap.ts";
 import { RelayError } from "./errors.ts";
 import { graceOverError } from "./in_flight.ts";
 import { setDeadline } from "../util/deadline.ts";
+import { topLevelNames } from "../providers/json_edit.ts";
 
 /** How long {@linkcode readBody} may take, and what else may end it. */
 export interface ReadBodyOptions {
@@ -111,9 +112,16 @@ async function _readUpTo(
   return chunks.length === 1 ? chunks[0] : concatBytes(chunks);
 }
 
-/** Whether a `content-encoding` leaves the body as it is: no coding, or only `identity`. */
+/**
+ * Whether a `content-encoding` leaves the body as it is: no coding, or only `identity`. No regex: the
+ * header is the client's, and `^\s*(?:identity)?\s*$` backtracks quadratically over a run of spaces
+ * (`, ` and 60,000 of them held every client up for seconds).
+ */
 function _isIdentity(encoding: string): boolean {
-  return encoding.split(",").every((coding) => /^\s*(?:identity)?\s*$/i.test(coding));
+  return encoding.split(",").every((coding) => {
+    const trimmed = coding.trim();
+    return trimmed === "" || trimmed.toLowerCase() === "identity";
+  });
 }
 
 /** RFC 9110 §15.5.16: `accept-encoding` says which codings relay would take. */
@@ -163,7 +171,60 @@ const _decoder = new TextDecoder("utf-8", { fatal: true });
  * API would give, worded so the client learns which field is wrong.
  */
 export function inspectMessagesBody(bytes: Uint8Array): MessagesFields {
-  return messagesFields(parseJsonBody(bytes));
+  const { text, value } = _parsedJson(bytes);
+  const fields = messagesFields(value);
+  const repeated = repeatedField(bytes, text);
+  if (repeated !== undefined) {
+    throw new RelayError(400, `${repeated}: given more than once; a request body gives each field once`);
+  }
+  return fields;
+}
+
+/**
+ * The fields relay reads to admit, route and price a request, which the upstream must read the same:
+ * `JSON.parse` keeps a repeated name's last value, a parser elsewhere (or a gateway's scanner) may keep
+ * the first, and the bytes travel as they came. `inference_geo` is priced too ({@linkcode costlierAsks}).
+ */
+const _READ_FIELDS = ["model", "stream", "max_tokens", "speed", "inference_geo"];
+/**
+ * Each of them named, at any depth, or a lowercase letter or `_` spelt as an escape (`\u006d`), which no
+ * encoder writes but a parser reads as the letter, in a name too. One search for all: each apart costs
+ * a pass over the text each.
+ */
+const _NAMED = new RegExp(`"(${_READ_FIELDS.join("|")})"|\\\\u00(?:[67][0-9a-fA-F]|5[fF])`, "g");
+
+/**
+ * The first of the fields relay reads ({@linkcode _READ_FIELDS}) that the top level of a request body
+ * (`bytes`, valid JSON, decoded as `text`) gives more than once, or `undefined`. The members are read
+ * only where the text names one twice at any depth (a tool's schema may), or spells a letter as an
+ * escape: a Claude Code body names each once, and a search costs less than reading 400 KiB of members.
+ *
+ * @example
+ * ```ts
+ * const text = '{"model":"claude-opus-4-1","max_tokens":5,"model":"claude-haiku-4-5","messages":[]}';
+ * repeatedField(new TextEncoder().encode(text), text); // "model"
+ * ```
+ */
+export function repeatedField(bytes: Uint8Array, text: string): string | undefined {
+  if (!_mayRepeat(text)) return undefined;
+  const seen = new Set<string>();
+  for (const name of topLevelNames(bytes)) {
+    if (!_READ_FIELDS.includes(name)) continue;
+    if (seen.has(name)) return name;
+    seen.add(name);
+  }
+  return undefined;
+}
+
+function _mayRepeat(text: string): boolean {
+  const named = new Set<string>();
+  _NAMED.lastIndex = 0;
+  for (let found = _NAMED.exec(text); found !== null; found = _NAMED.exec(text)) {
+    const [, name] = found;
+    if (name === undefined || named.has(name)) return true;
+    named.add(name);
+  }
+  return false;
 }
 
 /**
@@ -176,9 +237,15 @@ export function inspectMessagesBody(bytes: Uint8Array): MessagesFields {
  * ```
  */
 export function parseJsonBody(bytes: Uint8Array): unknown {
+  return _parsedJson(bytes).value;
+}
+
+/** {@linkcode parseJsonBody}, with the text it parsed. */
+function _parsedJson(bytes: Uint8Array): { text: string; value: unknown } {
   if (bytes.byteLength === 0) throw new RelayError(400, "request body is empty: expected a JSON object");
   try {
-    return JSON.parse(_decoder.decode(bytes));
+    const text = _decoder.decode(bytes);
+    return { text, value: JSON.parse(text) };
   } catch (error) {
     const reason = error instanceof SyntaxError ? jsonSyntaxReason(error) : "it is not valid UTF-8";
     throw new RelayError(400, `request body is not valid JSON: ${reason}`);

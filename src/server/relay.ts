@@ -239,7 +239,7 @@ type _Committed =
     /** What the answer may quote, which relay masks in it: see {@linkcode _try}. */
     credentials: readonly ProviderKey[];
   }
-  | { kind: "empty"; response: Response };
+  | { kind: "empty"; response: Response; credentials: readonly ProviderKey[] };
 
 /** An attempt that failed before anything reached the client. */
 interface _Failed {
@@ -877,7 +877,7 @@ async function _try(
         credentials,
       };
     }
-    if (!response.body) return { kind: "empty", response };
+    if (!response.body) return { kind: "empty", response, credentials };
     const reader = new WatchedReader(response.body, {
       firstByteMs: Math.max(0, route.timeouts.firstByte - (clock.now() - sentAt)),
       idleMs: route.timeouts.idle,
@@ -915,7 +915,7 @@ async function _try(
     // A model list, or any other body a GET brings, goes on as it came.
     const json = !sse && request.method === "POST" && hasMediaType(response, "application/json");
     if (head.chunks.length === 0) {
-      if (!json) return { kind: "empty", response };
+      if (!json) return { kind: "empty", response, credentials };
       // Not a byte of the JSON: as a stream without its first event, as good as a connection that broke.
       const error = new RelayError(502, `upstream ${route.provider.name} ended its answer before its JSON`);
       return _broken(error, response.headers, credentials);
@@ -1100,7 +1100,8 @@ function _answer(
     attempt.finished(undefined);
     bodies?.answered();
     log("complete", { bytes: 0 }).finally(releaseSlot);
-    return responseForClient(null, response);
+    // An upstream may echo the key it was sent in a successful answer's headers too.
+    return maskedHeaders(responseForClient(null, response), ..._secrets(tried.credentials));
   }
   const { usage, sse, json, credentials } = tried;
   const { name } = attempt.route.provider;
@@ -1163,7 +1164,7 @@ function _answer(
       }, detail).finally(releaseSlot);
     },
   });
-  return responseForClient(stream, response);
+  return maskedHeaders(responseForClient(stream, response), ...secrets);
 }
 
 /** A failed attempt's answer that will not be passed on: its body is cancelled, its exchange over. */

@@ -160,8 +160,11 @@ function _sameBytes(bytes: Uint8Array, at: number, secret: Uint8Array, length: n
 /**
  * `response` with `secrets` masked in every header value that quotes one (`www-authenticate`, a debug
  * header), as written, percent-encoded or JSON-escaped ({@linkcode maskKeysIn}), from the same length as
- * in its body. For error answers: reading every header costs an answer about 15 µs, which a successful
- * one, on relay's hot path, does not pay for a case seen only in errors.
+ * in its body. Every answer goes through it, successful ones on relay's hot path: a value is searched
+ * for each secret as written, and for its escaped or encoded forms only when it holds a `\` or a `%`
+ * (as every such form does), so an answer that quotes none costs one search per value and key and
+ * builds nothing (`bench/headers_bench.ts`: 3.4 µs for Anthropic's 25 answer headers, about what reading
+ * them at all costs, where masking each value as errors did took 80).
  *
  * @example
  * ```ts
@@ -170,13 +173,43 @@ function _sameBytes(bytes: Uint8Array, at: number, secret: Uint8Array, length: n
  * ```
  */
 export function maskedHeaders(response: Response, ...secrets: (string | undefined)[]): Response {
-  const keys = secrets.filter(_looksForKey).map((secret) => ({ secret }));
+  const keys = secrets.filter(_looksForKey);
   if (keys.length === 0) return response;
-  for (const [name, value] of response.headers) {
-    const masked = maskKeysIn(value, keys, { minLength: _MIN_ANSWER_SECRET });
-    if (masked !== value) response.headers.set(name, masked);
+  const { headers } = response;
+  let forms: _Forms | undefined;
+  let quoting: Set<string> | undefined;
+  headers.forEach((value, name) => {
+    if (_quotesOne(value, keys, () => forms ??= new _Forms(keys))) (quoting ??= new Set()).add(name);
+  });
+  if (!quoting) return response;
+  const masks = keys.map((secret) => ({ secret }));
+  for (const name of quoting) {
+    // Each `set-cookie` apart: one joined value set back would be one cookie.
+    const values = name === "set-cookie" ? headers.getSetCookie() : [headers.get(name)!];
+    headers.delete(name);
+    for (const value of values) {
+      headers.append(name, maskKeysIn(value, masks, { minLength: _MIN_ANSWER_SECRET }));
+    }
   }
   return response;
+}
+
+/** The forms of a response's secrets other than as written: those that hold a `\`, and a `%`. */
+class _Forms {
+  readonly escaped: readonly string[];
+  readonly encoded: readonly string[];
+
+  constructor(keys: readonly string[]) {
+    this.escaped = keys.flatMap((key) => jsonSpellings(key).slice(1));
+    this.encoded = keys.map(encodeURIComponent).filter((encoded, i) => encoded !== keys[i]);
+  }
+}
+
+/** Whether `value` quotes one of `keys` in a form {@linkcode maskKeysIn} masks. */
+function _quotesOne(value: string, keys: readonly string[], forms: () => _Forms): boolean {
+  for (const key of keys) if (value.includes(key)) return true;
+  if (value.includes("\\") && forms().escaped.some((form) => value.includes(form))) return true;
+  return value.includes("%") && forms().encoded.some((form) => value.includes(form));
 }
 
 /** Whether answers are searched for `secret`: long enough not to be a word. */

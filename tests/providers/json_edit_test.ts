@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { editTopLevelJson, type JsonEdit } from "../../src/providers/json_edit.ts";
+import { editTopLevelJson, type JsonEdit, topLevelNames } from "../../src/providers/json_edit.ts";
 
 const edit = (text: string, change: JsonEdit) =>
   new TextDecoder().decode(editTopLevelJson(new TextEncoder().encode(text), change));
@@ -98,4 +98,15 @@ Deno.test("editTopLevelJson lets an update read another member, which is left by
     '{"max_tokens":7,"thinking": { "budget" : 1e3 },"m":[]}',
   );
   assert.deepEqual(read, [{ budget: 1000 }, undefined]);
+});
+
+Deno.test("topLevelNames gives each top-level name as a parser reads it, a repeated one each time", () => {
+  const names = (text: string) => topLevelNames(new TextEncoder().encode(text));
+  assert.deepEqual(
+    names(
+      '\ufeff{ "model" : "a", "messages":[{"model":"b"}], "x":{"model":1}, "mod\\u0065l":"c", "n":-1.5e3 }',
+    ),
+    ["model", "messages", "x", "model", "n"],
+  );
+  assert.deepEqual(names("{}"), []);
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   CONTEXT_1M_BETA,
   contextBeta,
+  globMatches,
   globsMeet,
   ModelMap,
   modelMapProblems,
@@ -45,6 +46,37 @@ Deno.test("glob characters other than * are literal", () => {
 Deno.test("what the * matched is copied as it is, $ patterns included", () => {
   const map = new ModelMap({ "claude-*": "up-*" });
   assert.equal(map.resolve("claude-A$&B$`C$'D$$E"), "up-A$&B$`C$'D$$E");
+});
+
+Deno.test("a glob of many stars answers a long name at once, and as its regex did, capture included", () => {
+  // A regex of several `(.*)` backtracks through every way to share the name among them: `claude-*-*-*-*-4`
+  // against a client's 256 dashes held the event loop a second. No such regex may run at all.
+  const exec = RegExp.prototype.exec;
+  RegExp.prototype.exec = function (this: RegExp, text: string) {
+    if (this.source.includes(".*")) throw new Error(`a backtracking regex /${this.source}/ ran`);
+    return exec.call(this, text);
+  };
+  try {
+    const dashes = "-".repeat(256);
+    assert.equal(globMatches("claude-*-*-*-*-4", dashes), false);
+    assert.equal(globMatches("claude-*-*-*-*-*-4", `claude-${dashes}4`), true);
+    assert.equal(globMatches("claude-*-*-*-*-*-4", `claude-${dashes}4x`), false);
+    assert.equal(new ModelMap({ "claude-*-*-*-*-4": "x" }).resolve(dashes), undefined);
+    // The first `*` takes as much as the rest leaves, as a greedy `(.*)` did.
+    assert.equal(new ModelMap({ "a*-*": "up-*" }).resolve("a1-2-3"), "up-1-2");
+    assert.equal(new ModelMap({ "*": "up-*" }).resolve(""), "up-");
+    assert.equal(new ModelMap({ "a**b": "up-*" }).resolve("axyb"), "up-xy");
+    // Every other character is itself, a `*` in the name too; case counts.
+    assert.equal(globMatches("claude-haiku-*", "claude-*"), false);
+    assert.equal(globMatches("claude-*", "claude-*"), true);
+    assert.equal(globMatches("Claude-*", "claude-x"), false);
+    // A `*` takes no line break, as a regex's `.` took none; one the glob spells stands for itself.
+    assert.equal(globMatches("claude-*", "claude-a\nb"), false);
+    assert.equal(new ModelMap({ "a*\n*b": "x-*" }).resolve("a1\n2b"), "x-1");
+    assert.equal(globMatches("a*\n*b", "a1\r2b"), false);
+  } finally {
+    RegExp.prototype.exec = exec;
+  }
 });
 
 Deno.test("modelMapProblems refuses a * in the upstream id that has nothing to copy", () => {

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { inspectMessagesBody, jsonSyntaxReason, messagesFields, readBody } from "../../src/server/body.ts";
+import {
+  inspectMessagesBody,
+  jsonSyntaxReason,
+  messagesFields,
+  readBody,
+  repeatedField,
+} from "../../src/server/body.ts";
 import { RelayError } from "../../src/server/errors.ts";
 import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
@@ -46,6 +52,31 @@ Deno.test("inspectMessagesBody rejects every kind of bad body with a 400 naming 
     () => inspectMessagesBody(encode('{"model":"m","stream":"yes"}')),
     400,
     /stream: expected a boolean/,
+  );
+});
+
+Deno.test("repeatedField finds a field relay reads given twice at the top level, however spelt", () => {
+  const repeated = (text: string) => repeatedField(encode(text), text);
+  assert.equal(repeated('{"model":"a","max_tokens":5,"model":"b","messages":[]}'), "model");
+  assert.equal(repeated('{"mod\\u0065l":"a","model":"b"}'), "model");
+  assert.equal(repeated('{"stream":true,"model":"a","stream"\n:\tfalse}'), "stream");
+  assert.equal(
+    repeated('{"speed":"fast","model":"a","max_tokens":1,"max_tokens":2,"speed":"fast"}'),
+    "max_tokens",
+  );
+  assert.equal(repeated('{"inference_geo":"us","inference_geo":"global"}'), "inference_geo");
+  // Once at the top level: the same names deeper, or in text, or another field twice, are no matter.
+  assert.equal(
+    repeated('{"model":"a","tools":[{"model":1},{"model":2}],"messages":["\\"model\\":"]}'),
+    undefined,
+  );
+  assert.equal(repeated('{"model":"a","metadata":1,"metadata":2,"x":"\\u006d"}'), undefined);
+  assert.throws(
+    () =>
+      inspectMessagesBody(encode('{"model":"claude-opus-4-1","max_tokens":5,"model":"claude-haiku-4-5"}')),
+    (error: RelayError) =>
+      error.status === 400 && error.type === "invalid_request_error" &&
+      error.message === "model: given more than once; a request body gives each field once",
   );
 });
 
@@ -194,6 +225,33 @@ Deno.test("readBody refuses a body with a content-encoding before reading it, an
   }
   for (const encoding of ["identity", "Identity", ""]) {
     assert.deepEqual(await readBody(labelled(encoding), 1024), body, encoding);
+  }
+});
+
+Deno.test("readBody reads a content-encoding's codings whatever their spaces, without a regex over them", async () => {
+  const body = encode('{"model":"m"}');
+  const labelled = (encoding: string) =>
+    new Request("http://x/", { method: "POST", body, headers: { "content-encoding": encoding } });
+  for (const encoding of [" identity , ,IDENTITY\t", ",", " , identity"]) {
+    assert.deepEqual(await readBody(labelled(encoding), 1024), body, encoding);
+  }
+  // A regex that backtracks over a run of the client's spaces holds every client up for seconds: no
+  // regex may run over the header, so the test fails fast where a timing would only be slow.
+  const exec = RegExp.prototype.exec;
+  RegExp.prototype.exec = function (this: RegExp, text: string) {
+    if (text.length > 1000) throw new Error(`a regex ran over ${text.length} characters of a header`);
+    return exec.call(this, text);
+  };
+  try {
+    for (const encoding of ["identityx", ", x", "identity gzip", `,${" ".repeat(60_000)}x`]) {
+      await assert.rejects(
+        () => readBody(labelled(encoding), 1024),
+        (error: RelayError) => error.status === 415,
+        encoding.slice(0, 20),
+      );
+    }
+  } finally {
+    RegExp.prototype.exec = exec;
   }
 });
 

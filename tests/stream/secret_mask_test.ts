@@ -135,3 +135,12 @@ Deno.test("a secret that begins a longer one masks neither half of the longer: t
     for (const chunks of splitAwkwardly(encode(text))) assert.equal(masked(chunks, ...secrets), expected);
   }
 });
+
+Deno.test("maskedHeaders masks a key in one set-cookie and keeps each cookie apart", () => {
+  const key = "sk-ant-api03-abcdefghijklmnopx7f2";
+  const headers = new Headers();
+  headers.append("set-cookie", "a=1");
+  headers.append("set-cookie", `b=${key}`);
+  const masked = maskedHeaders(new Response(null, { headers }), key);
+  assert.deepEqual(masked.headers.getSetCookie(), ["a=1", `b=${maskSecret(key)}`]);
+});
