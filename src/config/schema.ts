@@ -458,6 +458,12 @@ const _serverSchema = z.strictObject({
   }).default("127.0.0.1"),
   port: z.number().int().min(0, { error: "must be from 0 to 65535 (0 picks any free port)" })
     .max(65535, { error: "must be from 0 to 65535 (0 picks any free port)" }).default(8787),
+  /** Names besides loopback ones a loopback relay answers to (`src/server/host_guard.ts`). */
+  allowed_hosts: z.array(
+    z.string().refine(_isHostName, {
+      error: "must be a host name or IP address alone, without scheme, port or path (e.g. relay.internal)",
+    }),
+  ).default([]),
   auth: z.strictObject({
     tokens: z.array(z.union([_clientToken, _clientSchema])).default([]).superRefine(_uniqueClients),
   }).prefault({}).transform(({ tokens }): ClientAuth => {

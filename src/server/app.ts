@@ -6,6 +6,7 @@ import { VERSION } from "../version.ts";
 import { clientAuth, type Refusal } from "./auth.ts";
 import { refuseWebPages } from "./browser_guard.ts";
 import { headLength } from "./head_length.ts";
+import { refuseOtherHosts } from "./host_guard.ts";
 import { BodyBudget } from "./body_budget.ts";
 import { chatCompletions } from "./chat_completions.ts";
 import { RelayError } from "./errors.ts";
@@ -26,6 +27,12 @@ export interface AppOptions extends Omit<RelayOptions, "parsedBody"> {
    * given, takes their place, with names and limits.
    */
   tokens: readonly string[];
+  /**
+   * Given when relay listens on a loopback address: the names other than loopback ones a request may be
+   * addressed to (`server.allowed_hosts`), read per request; any other `Host` is refused, as a web page's
+   * DNS rebinding sends (see host_guard.ts). Left out, the `Host` is not checked.
+   */
+  allowedHosts?: () => readonly string[];
 }
 
 /**
@@ -56,6 +63,8 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   const current = () => options.settings?.() ?? options;
   app.use(requestId());
   app.use(_accessLine(current));
+  // Before anything that reads state or spends a key, /metrics and the admin API included.
+  if (options.allowedHosts) app.use(refuseOtherHosts(options.allowedHosts, _answerError));
   app.use(_refuseWhileShuttingDown(options.inFlight, (request) => parsedBodies.has(request)));
   app.use(headLength());
   app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));

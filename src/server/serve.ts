@@ -29,6 +29,11 @@ export interface ServeOptions extends Omit<AppOptions, "inFlight"> {
   metrics?: RelayMetricsOptions;
   /** The usage ledger's file and health, for the admin status and `/metrics`; left out without one. */
   ledgerHealth?: Pick<OpenLedger, "path" | "health">;
+  /**
+   * `server.allowed_hosts`, checked only on a loopback `hostname` (see host_guard.ts); with a `runtime`,
+   * its current config's are read instead. None when left out.
+   */
+  allowedHosts?: () => readonly string[];
 }
 
 /** A running relay. */
@@ -61,13 +66,16 @@ export function serverOptionsFromConfig(
     ...requestSettingsFromConfig(config, router, logger),
     port: server.port,
     tokens: server.auth.tokens,
+    allowedHosts: () => server.allowed_hosts,
     limiter: new ConcurrencyLimiter({ max: server.max_concurrent, maxQueue: server.max_queue }),
   };
 }
 
 /**
  * Starts relay's HTTP server: the relayed routes, `/metrics`, and with a `runtime` the admin API.
- * `/metrics` is open on a loopback address and needs the admin token on any other.
+ * `/metrics` is open on a loopback address and needs the admin token on any other. On a loopback
+ * address every route refuses a request addressed to another name than a loopback one or
+ * `server.allowed_hosts` (DNS rebinding: see host_guard.ts).
  *
  * @example
  * ```ts
@@ -87,6 +95,10 @@ export function startServer(given: ServeOptions): RunningServer {
     onRequest: options.onRequest ??
       ((line, usage) => events.publish({ type: "request", data: { line, usage } })),
     settings: runtime && (() => runtime.current.settings),
+    // Elsewhere relay requires client tokens, and is reached by whatever names the LAN gives it.
+    allowedHosts: isLoopbackHost(options.hostname)
+      ? runtime ? () => runtime.current.config.server.allowed_hosts : options.allowedHosts ?? _NO_HOSTS
+      : undefined,
   });
   _mountOperations(app, options, events, inFlight);
   const responses = new _OpenResponses();
@@ -137,6 +149,10 @@ export function startServer(given: ServeOptions): RunningServer {
     },
   };
 }
+
+// One list, so that the guard builds its set once.
+const _NONE: readonly string[] = [];
+const _NO_HOSTS = () => _NONE;
 
 /** How long a cut stream's error event gets to reach its client before the connections are closed. */
 const _CUT_DELIVERY_MS = 1_000;

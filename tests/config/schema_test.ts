@@ -11,6 +11,7 @@ Deno.test("configSchema fills every default from a providers list alone", () => 
     server: {
       host: "127.0.0.1",
       port: 8787,
+      allowed_hosts: [],
       auth: { tokens: [], clients: [] },
       admin: {},
       max_body_size: 33_554_432,

@@ -835,18 +835,28 @@ Deno.test("a Host header that is no valid authority is served as /v1/messages se
   const upstream = startFakeUpstream();
   await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
   const body = JSON.stringify({ ...HELLO, stream: false });
-  for (const host of ["a b", "x:99999", "[::1", "x:abc", "%zz"]) {
+  const send = async (host: string) => {
     // `fetch` sets a valid Host of its own: only a raw connection sends these.
     const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(relay.url).port) });
     await connection.write(new TextEncoder().encode(
       `POST /v1/chat/completions HTTP/1.1\r\nhost: ${host}\r\nauthorization: Bearer ${TOKEN}\r\n` +
         `content-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
     ));
-    const answer = await new Response(connection.readable).text();
+    return await new Response(connection.readable).text();
+  };
+  // A loopback name, which relay on 127.0.0.1 answers to, with a port no URL takes.
+  for (const host of ["localhost:99999", "localhost:abc", "[::1]:abc", "127.0.0.1:%zz"]) {
+    const answer = await send(host);
     assert.match(answer, /^HTTP\/1\.1 200 /, host);
     assert.match(answer, /"object":"chat\.completion"/, host);
     const log = await relay.nextRequestLog();
     assert.deepEqual([log.path, log.status, log.outcome], ["/v1/messages", 200, "complete"]);
+  }
+  // Any other name is refused before the front door (see host_guard_test.ts), in OpenAI's shape.
+  for (const host of ["a b", "x:99999", "[::1", "x:abc", "%zz"]) {
+    const answer = await send(host);
+    assert.match(answer, /^HTTP\/1\.1 403 /, host);
+    assert.match(answer, /"param":null/, host);
   }
   assert.deepEqual(relay.logs.filter((line) => line.msg === "unhandled"), []);
   await upstream.close();

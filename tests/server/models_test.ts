@@ -245,7 +245,7 @@ Deno.test("count_tokens is a request to relay: it spends one of a client's rpm",
 async function rawGet(url: string, target: string, token: string): Promise<{ status: string; body: string }> {
   const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(url).port) });
   await connection.write(new TextEncoder().encode(
-    `GET ${target} HTTP/1.1\r\nhost: relay\r\nx-api-key: ${token}\r\nconnection: close\r\n\r\n`,
+    `GET ${target} HTTP/1.1\r\nhost: localhost\r\nx-api-key: ${token}\r\nconnection: close\r\n\r\n`,
   ));
   const answer = await new Response(connection.readable).text();
   return {

@@ -246,7 +246,7 @@ Deno.test("a body that ends early is a 400 with its access line, not relay's fai
   await using relay = startTestRelay({ upstreamUrl: upstream.url });
   const answer = await rawExchange(
     relay.url,
-    "POST /v1/messages HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\ncontent-length: 100",
+    "POST /v1/messages HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100",
     '{"model":',
   );
   assert.match(answer, /^HTTP\/1\.1 400 /);
@@ -1029,7 +1029,7 @@ for (const path of ["/v1/messages", "/v1/chat/completions"]) {
     const { hostname, port } = new URL(relay.url);
     const connection = await Deno.connect({ hostname, port: Number(port) });
     await connection.write(new TextEncoder().encode(
-      `POST ${path} HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n` +
+      `POST ${path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n` +
         "expect: 100-continue\r\n\r\n",
     ));
     // The server says "continue" once relay starts reading the body.
@@ -1236,7 +1236,7 @@ Deno.test("an upload stalled mid-body gets 408 naming server.body_timeout, witho
   await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, app.fetch);
   using connection = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
   await connection.write(new TextEncoder().encode(
-    "POST /v1/messages HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n" +
+    "POST /v1/messages HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n" +
       '{"model":"claude-sonnet-4-5",',
   ));
   // The client sends nothing more; the answer comes anyway.
@@ -1492,7 +1492,7 @@ Deno.test("a client that stops reading is given up on after timeouts.idle, freei
     await t.step(path, async () => {
       using connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
       await connection.write(new TextEncoder().encode(
-        `POST ${path} HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\n` +
+        `POST ${path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n` +
           `content-length: ${MESSAGES.length}\r\n\r\n${MESSAGES}`,
       ));
       const head = new Uint8Array(64);

@@ -40,7 +40,7 @@ Deno.test("shutdown closes the connection of a client that stopped reading once 
   const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(relay.url).port) });
   await connection.write(
     new TextEncoder().encode(
-      "POST /v1/messages HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\n" +
+      "POST /v1/messages HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n" +
         `content-length: ${MESSAGES.length}\r\n\r\n${MESSAGES}`,
     ),
   );
@@ -164,7 +164,7 @@ Deno.test("shutdown ends though a client answered before its upload ended holds 
   const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(relay.url).port) });
   // A declared length over server.max_body_size is refused before any of the body is read.
   await connection.write(new TextEncoder().encode(
-    "POST /v1/messages HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\n" +
+    "POST /v1/messages HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n" +
       "content-length: 999999999\r\n\r\n{",
   ));
   const answer = new Uint8Array(1024);
@@ -191,7 +191,7 @@ for (
     const relay = startTestRelay({ upstreamUrl: upstream.url });
     const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(relay.url).port) });
     await connection.write(new TextEncoder().encode(
-      `POST ${path} HTTP/1.1\r\nhost: relay\r\ncontent-type: application/json\r\n` +
+      `POST ${path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n` +
         `content-length: ${body.length}\r\nexpect: 100-continue\r\n\r\n`,
     ));
     // The server says "continue" once relay starts reading the body: the request is under way.
