@@ -2,6 +2,7 @@ import { maskSecret } from "../util/mask.ts";
 import { formatByteSize, formatDuration } from "./format_units.ts";
 import {
   type Config,
+  isLoopbackHost,
   maxBodyMemory,
   type ProviderConfig,
   providerTimeouts,
@@ -28,6 +29,10 @@ export function summarizeConfig(config: Config, path: string | undefined): strin
   return [
     `config: ${path ?? "none (built-in defaults)"}`,
     `listen: ${host}:${server.port}`,
+    // On loopback relay answers only these names (host_guard.ts); elsewhere the list is unused.
+    ...(server.allowed_hosts.length > 0 && isLoopbackHost(server.host)
+      ? [`hosts: loopback names, ${server.allowed_hosts.join(", ")}`]
+      : []),
     `auth: ${
       tokens.length === 0 ? "none (loopback only)" : `${_count(tokens.length, "token")} (${_masked(tokens)})`
     }`,

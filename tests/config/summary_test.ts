@@ -74,6 +74,19 @@ Deno.test("summarizeConfig says when relay runs on defaults, without auth, on IP
   ]);
 });
 
+Deno.test("summarizeConfig names the hosts a loopback relay answers besides loopback ones, and only there", () => {
+  const hosts = (host: string) =>
+    summarizeConfig(
+      configSchema.parse({
+        server: { host, allowed_hosts: ["relay.internal", "box.lan"], auth: { tokens: [TOKEN] } },
+        providers: [{ name: "mock", type: "mock" }],
+      }),
+      undefined,
+    ).split("\n").filter((line) => line.startsWith("hosts:"));
+  assert.deepEqual(hosts("127.0.0.1"), ["hosts: loopback names, relay.internal, box.lan"]);
+  assert.deepEqual(hosts("0.0.0.0"), [], "unused off loopback");
+});
+
 Deno.test("summarizeConfig describes cloud providers by their credentials, secrets masked", () => {
   const config = configSchema.parse({
     providers: [
