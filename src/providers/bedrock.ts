@@ -198,8 +198,11 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
         uncountable.set(model, refusal.message);
         throw _uncountable(options.name, model, refusal.message);
       }
-      // A 200 relay cannot read is relay's own 502, as a broken connection is, not an error of Bedrock's.
-      const unreadable = (problem: string) => _unreadable(options.name, problem, key);
+      // A 200 relay cannot read is relay's own 502, as a broken connection is, not an error of Bedrock's;
+      // its headers still go to relay (rate limits, the request-id it logs).
+      const { headers: answered } = upstream;
+      const unreadable = (problem: string) =>
+        _unreadable(options.name, problem, key, _headers(answered, "application/json"));
       if (counting) return await _countTokensResponse(upstream, unreadable);
       if (upstream.headers.get("content-type")?.includes("application/vnd.amazon.eventstream")) {
         return await _sseResponse(upstream, unreadable);
@@ -423,9 +426,17 @@ function _errorAnswer(upstream: Response, { status, type, messageIn }: BedrockEr
   return new Response(body, { status, headers });
 }
 
-/** A 200 whose body relay cannot read, `problem` saying why ({@linkcode unreadableAnswerError}). */
-function _unreadable(name: string, problem: string, key: ProviderKey | undefined): RelayError {
-  return unreadableAnswerError(`upstream ${name} answered 200, but ${problem}`, key);
+/**
+ * A 200 whose body relay cannot read, `problem` saying why, with the 200's `headers`
+ * ({@linkcode unreadableAnswerError}).
+ */
+function _unreadable(
+  name: string,
+  problem: string,
+  key: ProviderKey | undefined,
+  headers: Headers,
+): RelayError {
+  return unreadableAnswerError(`upstream ${name} answered 200, but ${problem}`, key, headers);
 }
 
 function _errorResponse(error: BedrockError, upstream?: Headers): Response {

@@ -1,3 +1,4 @@
+import { jsonSyntaxReason } from "../server/body.ts";
 import { errorEnvelope, unreadableAnswerError } from "../server/errors.ts";
 import {
   anthropicErrorFromOpenAI,
@@ -16,11 +17,11 @@ import { newToolId } from "../stream/openai_tool_ids.ts";
 import { finishFailure } from "../stream/openai_stop_usage.ts";
 import { type ChatCompletion, messageFault } from "../stream/openai_types.ts";
 import { encodeSseEvent } from "../stream/sse_encode.ts";
+import { sseOrWhole } from "../stream/sse_or_whole.ts";
 import {
   MAX_WHOLE_ANSWER_BYTES,
   MAX_WHOLE_ANSWER_MIB,
   readWhole,
-  translateWhole,
   type WholeText,
 } from "../stream/translate_whole.ts";
 import { copyHeaders, hasMediaType, headerPairs, type HeaderReader } from "../util/headers.ts";
@@ -45,9 +46,11 @@ export interface OpenAIProviderOptions {
  * format, streams translated chunk by chunk. The key travels as a bearer token; without one (local
  * servers) none is sent.
  *
- * Streams answer `message_start` as soon as the upstream accepts the request, so relay's keep-alive
- * covers a local model that is slow to its first token. A stream answered with JSON (a server that
- * ignores `stream`, or reports a failure in a 200 body) is read whole once relay reads the answer, under
+ * Streams answer `message_start` as soon as the upstream accepts the request with `text/event-stream`,
+ * so relay's keep-alive covers a local model that is slow to its first token. An answer under another
+ * label waits for its first bytes, which tell what it is ({@linkcode sseOrWhole}): SSE (labelled
+ * `text/plain`, JSON or nothing by mistake) is translated as a stream; anything else, JSON (a server that ignores `stream`, or reports a failure
+ * in a 200 body) or not (a gateway's HTML page), is read whole once relay reads the answer, under
  * its deadlines for a body: a completion goes out as the stream it stands for, a failure the body
  * reports as an `error` event before anything else, which relay can still retry. A model whose stream
  * was once answered with a whole completion is waited for so from then on
@@ -111,26 +114,37 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
         usageFallback: request.usageFallback,
       };
       if (request.stream) {
-        const upstream = response.body ?? ReadableStream.from<Uint8Array>([]);
-        if (!hasMediaType(response, "application/json")) {
+        const asAnthropic = (sse: ReadableStream<Uint8Array>) =>
+          openaiToAnthropicSse(sse, new OpenAIToAnthropic(translation), { idleMs: request.idleMs });
+        if (hasMediaType(response, "text/event-stream")) {
           answeredWhole.forget(request);
-          const body = openaiToAnthropicSse(upstream, new OpenAIToAnthropic(translation), {
-            idleMs: request.idleMs,
-          });
-          return new Response(body, { headers: _sseHeaders(response) });
+          const upstream = response.body ?? ReadableStream.from<Uint8Array>([]);
+          return new Response(asAnthropic(upstream), { headers: _sseHeaders(response) });
         }
-        const body = translateWhole(
-          upstream,
+        // JSON, a stream labelled as something else, or a page: its first bytes tell which.
+        const label = hasMediaType(response, "application/json")
+          ? undefined
+          : { contentType: response.headers.get("content-type") };
+        const body = sseOrWhole(
+          response.body,
           MAX_WHOLE_ANSWER_BYTES,
           (whole) =>
-            _completionAsStream(whole, translation, options.name, key, () => answeredWhole.learn(request)),
+            _completionAsStream(
+              whole,
+              translation,
+              { name: options.name, label },
+              key,
+              () => answeredWhole.learn(request),
+            ),
+          () => answeredWhole.forget(request),
+          asAnthropic,
         );
         return new Response(body, { headers: _sseHeaders(response) });
       }
       const headers = _answerHeaders(response);
       const whole = await readWhole(response.body, MAX_WHOLE_ANSWER_BYTES);
-      const read = _completionIn(whole, options.name);
-      if ("unreadable" in read) throw unreadableAnswerError(read.unreadable, key);
+      const read = _completionIn(whole, { name: options.name });
+      if ("unreadable" in read) throw unreadableAnswerError(read.unreadable, key, headers);
       if ("failure" in read) {
         const { status, type, message } = read.failure;
         return Response.json(errorEnvelope(type, message), { status, headers });
@@ -183,11 +197,11 @@ const _KEY_BOUND: ReadonlySet<string> = new Set(["openai-organization", "openai-
 function _completionAsStream(
   whole: WholeText,
   translation: OpenAIToAnthropicOptions,
-  name: string,
+  answer: _Answer,
   key: ProviderKey | undefined,
   onCompletion: () => void,
 ): Uint8Array[] {
-  const read = _completionIn(whole, name);
+  const read = _completionIn(whole, answer);
   if ("unreadable" in read) throw unreadableAnswerError(read.unreadable, key);
   if ("completion" in read) {
     onCompletion();
@@ -197,12 +211,21 @@ function _completionAsStream(
 }
 
 /**
+ * Who answered, and, for an answer to a stream labelled neither SSE nor JSON (a gateway's HTML page), its
+ * `content-type`, which the error names when the body is not JSON either.
+ */
+interface _Answer {
+  readonly name: string;
+  readonly label?: { readonly contentType: string | null };
+}
+
+/**
  * The completion in a 200 answer's body, the failure the body reports instead, or why it is no
  * completion relay can read.
  */
 function _completionIn(
   { text, cut }: WholeText,
-  name: string,
+  { name, label }: _Answer,
 ): { completion: ChatCompletion } | { failure: AnthropicFailure } | { unreadable: string } {
   if (cut) {
     return _bad(
@@ -213,6 +236,12 @@ function _completionIn(
   try {
     completion = JSON.parse(text);
   } catch (error) {
+    if (label) {
+      return _bad(
+        `upstream ${name} answered a stream with a body (${label.contentType ?? "no content-type"}) ` +
+          `that is neither SSE nor JSON: ${jsonSyntaxReason(error as SyntaxError)}`,
+      );
+    }
     return _bad(`upstream ${name} answered 200 without a JSON body: ${(error as Error).message}`);
   }
   // Some compatibles report a failure in a 200 body.

@@ -5,7 +5,7 @@
  */
 
 import { isJsonObject, type JsonObject } from "../util/json.ts";
-import { maskKeysIn, maskSecretsInLine } from "../util/mask.ts";
+import { maskKeysAndSecretsIn } from "../util/mask.ts";
 
 /** The `error.type` values Anthropic uses, by the status relay answers with. */
 export type AnthropicErrorType =
@@ -125,13 +125,30 @@ export function withErrorRead(payload: JsonObject, read: { type: string; message
  * relay retries it or fails over, the breakers count it, and it is logged as what it was, not as the
  * upstream's 502 (passed on as an answer) or a 500 (an `error` event's status for `api_error`). relay's
  * own messages go out unmasked, so whatever `message` quotes of `key`, or of anything shaped like a
- * secret, is masked here.
+ * secret, is masked here. `upstreamHeaders` are the 200's (as the adapter would have answered with
+ * them: `request-id` under that name): thrown before relay has the answer, its rate limits and its
+ * request-id still reach the key pool and the access line ({@linkcode UnreadableAnswerError}).
  *
  * @example
  * ```ts
- * throw unreadableAnswerError(`upstream ${name} answered 200 without a JSON body: ${reason}`, key);
+ * throw unreadableAnswerError(`upstream ${name} answered 200 without a JSON body: ${reason}`, key, headers);
  * ```
  */
-export function unreadableAnswerError(message: string, key: { secret: string } | undefined): RelayError {
-  return new RelayError(502, maskSecretsInLine(maskKeysIn(message, key ? [key] : [])).text);
+export function unreadableAnswerError(
+  message: string,
+  key: { secret: string } | undefined,
+  upstreamHeaders?: Headers,
+): UnreadableAnswerError {
+  return new UnreadableAnswerError(maskKeysAndSecretsIn(message, key ? [key] : []), upstreamHeaders);
+}
+
+/**
+ * relay's 502 for a 200 it cannot read, with the headers of that 200: for relay's own use (rate limits,
+ * the request-id it logs), never the client's, which {@linkcode RelayError.headers} would be.
+ */
+export class UnreadableAnswerError extends RelayError {
+  constructor(message: string, readonly upstreamHeaders?: Headers) {
+    super(502, message);
+    this.name = "UnreadableAnswerError";
+  }
 }

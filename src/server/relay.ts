@@ -36,7 +36,7 @@ import { WatchedReader } from "../stream/watched_reader.ts";
 import { setDeadline } from "../util/deadline.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { keyId } from "../util/fingerprint.ts";
-import { maskKeysIn, maskSecret, maskSecretsInLine } from "../util/mask.ts";
+import { maskKeysAndSecretsIn, maskSecret } from "../util/mask.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
 import { costlierAsks, inspectMessagesBody, messagesFields, readBody } from "./body.ts";
@@ -47,6 +47,7 @@ import {
   type AnthropicErrorType,
   errorResponse,
   RelayError,
+  UnreadableAnswerError,
   withErrorRead,
 } from "./errors.ts";
 import { logRequest } from "./events.ts";
@@ -950,8 +951,11 @@ async function _try(
       ? { kind: "timeout", why: failure.message }
       : { kind: "network", error };
     // An answer that failed once its headers were in (a 200 relay could not read, a body that stalled)
-    // still told its rate limits and its request-id: the key pool and the access line keep them.
-    return { kind: "failed", outcome, error: failure, headers: response?.headers, credentials };
+    // still told its rate limits and its request-id: the key pool and the access line keep them, also
+    // when the adapter found it unreadable before answering.
+    const headers = response?.headers ??
+      (error instanceof UnreadableAnswerError ? error.upstreamHeaders : undefined);
+    return { kind: "failed", outcome, error: failure, headers, credentials };
   }
 }
 
@@ -1002,7 +1006,7 @@ async function _untilCommitted(
   let chunks: Uint8Array[] = [];
   let size = 0;
   let cancelDeadline: (() => void) | undefined;
-  // Whether a whole event came (every one a ping, or it would have committed): the deadline's words.
+  // Whether a whole ping came, or pings or comments were let go of: the deadline's words.
   let pinged = false;
   try {
     for (;;) {
@@ -1023,6 +1027,7 @@ async function _untilCommitted(
         const held = concatBytes(chunks);
         chunks = [held.slice(endOfLastEvent(held))];
         size = chunks[0].byteLength;
+        pinged = true;
         if (size > _MAX_PEEK_BYTES) return { chunks };
       }
       // Once a byte is in, the reader waits on `idle`; the first event is still due within first_byte.
@@ -1030,11 +1035,13 @@ async function _untilCommitted(
         () => {
           const { name } = commit.route.provider;
           const ms = commit.route.timeouts.firstByte;
+          // Comments make no event: without a ping, what is held either ends where they did, or is the
+          // first event, begun but not whole.
           commit.upstream.abort(
             new RelayError(
               504,
-              pinged
-                ? `upstream ${name} sent no event but pings for ${ms} ms (timeouts.first_byte)`
+              pinged || _endsAnEvent(concatBytes(chunks))
+                ? `upstream ${name} sent no event but pings or comments for ${ms} ms (timeouts.first_byte)`
                 : `upstream ${name} had not sent its first event whole after ${ms} ms (timeouts.first_byte)`,
             ),
           );
@@ -1049,10 +1056,18 @@ async function _untilCommitted(
 }
 
 /**
+ * Whether `bytes` end where an SSE event (or a comment's block) did. Empty chunks, the signs of life of
+ * an answer read whole, end nothing.
+ */
+function _endsAnEvent(bytes: Uint8Array): boolean {
+  return bytes.byteLength > 0 && endOfLastEvent(bytes) === bytes.byteLength;
+}
+
+/**
  * The type and message of an upstream's error event, for the log and relay's own answers. A gateway
  * may quote the key or token it was sent in its message (`Incorrect API key provided: …`), so those are
- * masked whatever they look like from 6 characters on ({@linkcode maskKeysIn}), and anything else
- * key-shaped too.
+ * masked whatever they look like from 6 characters on, and anything else key-shaped too
+ * ({@linkcode maskKeysAndSecretsIn}).
  */
 function _errorOf(
   data: string,
@@ -1062,15 +1077,10 @@ function _errorOf(
   // Not JSON, or fields missing or not strings: the data itself says it, never `[object Object]`.
   const untold = { type: "api_error", message: data };
   const read = event ? anthropicErrorOf(event, untold) : untold;
-  return { errorType: read.type as AnthropicErrorType, message: _maskKey(read.message, credentials) };
-}
-
-/**
- * `text` with `credentials` masked wherever it quotes them, as written, percent-encoded (a URL's query)
- * or JSON-escaped, and anything else key-shaped too.
- */
-function _maskKey(text: string, credentials: readonly ProviderKey[]): string {
-  return maskSecretsInLine(maskKeysIn(text, credentials)).text;
+  return {
+    errorType: read.type as AnthropicErrorType,
+    message: maskKeysAndSecretsIn(read.message, credentials),
+  };
 }
 
 /**
@@ -1423,7 +1433,7 @@ function _whereTo(location: string, from: string, credentials: readonly Provider
     return "an address relay cannot read";
   }
   const left = url.search || url.hash ? " (its query left out)" : "";
-  return `${_maskKey(url.origin + url.pathname, credentials)}${left}`;
+  return `${maskKeysAndSecretsIn(url.origin + url.pathname, credentials)}${left}`;
 }
 
 /** Why a shutdown cut the exchanges still open (`server.shutdown_grace` ran out). */

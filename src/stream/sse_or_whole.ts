@@ -14,7 +14,8 @@ const _MAX_SNIFF_BYTES = 64 * 1024;
 
 /**
  * `body` as an SSE stream: passed on as it comes when its first non-blank bytes are an SSE line's (a `:`
- * comment, or a field, `event`, `data`, `id` or `retry`, then `:` or the line's end), and `onSse` told;
+ * comment, or a field, `event`, `data`, `id` or `retry`, then `:` or the line's end), through
+ * `translateSse` when given (an upstream whose SSE is not Anthropic's), and `onSse` told;
  * else read whole up to `maxBytes` and translated, as {@linkcode translateWhole} does: JSON, or a body
  * that is neither, which `translate` fails. Passed on as SSE, such a body would be one event that never
  * ends: relay, looking for the stream's first event, would hold it, then pass it on as the stream.
@@ -33,6 +34,7 @@ export function sseOrWhole(
   maxBytes: number,
   translate: (whole: WholeText) => Uint8Array[],
   onSse?: () => void,
+  translateSse?: (sse: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array>,
 ): ReadableStream<Uint8Array> {
   const upstream = body ? compactReader(body) : ReadableStream.from<Uint8Array>([]).getReader();
   const held: Uint8Array[] = [];
@@ -56,9 +58,12 @@ export function sseOrWhole(
       const kind = done ? "whole" : sniff.feed(value) ?? (size > _MAX_SNIFF_BYTES ? "whole" : undefined);
       if (kind === "sse") {
         onSse?.();
-        source = upstream;
-        for (const chunk of held.splice(0)) controller.enqueue(chunk);
-        return;
+        if (!translateSse) {
+          source = upstream;
+          for (const chunk of held.splice(0)) controller.enqueue(chunk);
+          return;
+        }
+        source = translateSse(_prepended(held, upstream)).getReader();
       }
       if (kind === "whole") {
         source = translateWhole(_prepended(held, upstream), maxBytes, translate).getReader();

@@ -157,6 +157,25 @@ export function maskSecretsInLine(line: string, col = 1): { text: string; col: n
   return { text: text + line.slice(from), col: at + 1 };
 }
 
+/**
+ * `text` (a message relay writes itself) with each of `keys` masked wherever it is quoted
+ * ({@linkcode maskKeysIn}), and then anything else shaped like a secret ({@linkcode maskSecretsInLine}):
+ * what an upstream's words, or a URL, may quote of the credentials relay sent, which relay's own
+ * messages, sent unmasked, must not.
+ *
+ * @example
+ * ```ts
+ * maskKeysAndSecretsIn("bad key sk-proj-abcdefghijklmnopx7f2", [{ secret: "sk-proj-abcdefghijklmnopx7f2" }]);
+ * // "bad key sk-proj-...x7f2"
+ * ```
+ */
+export function maskKeysAndSecretsIn(
+  text: string,
+  keys: readonly { secret: string; label?: string }[],
+): string {
+  return maskSecretsInLine(maskKeysIn(text, keys)).text;
+}
+
 /** Where `line` holds what {@linkcode maskSecretsInLine} masks, as `[start, end)` in order. */
 function _secretSpans(line: string): [number, number][] {
   const keys = [...line.matchAll(_KEY)];

@@ -278,6 +278,40 @@ Deno.test("a stream answered with JSON: a completion streams, an error is an err
   await assert.rejects(empty.bytes(), unreadable(/^upstream local answered 200 without a choice/));
 });
 
+Deno.test("a stream's answer labelled other than SSE is told by its first bytes: SSE streams, a page is relay's 502", async (t) => {
+  const stream = () => openaiStream([chunk({ content: "Streamed." }, "stop"), "[DONE]"]);
+  for (const label of ["text/plain", "application/json", null]) {
+    await t.step(`OpenAI's SSE labelled ${label ?? "nothing"} is translated as a stream`, async () => {
+      const { provider } = recording(() => {
+        const response = stream();
+        if (label) response.headers.set("content-type", label);
+        else response.headers.delete("content-type");
+        return response;
+      });
+      const answer = await provider.send(providerRequest(ASK), KEY);
+      assert.equal(answer.headers.get("content-type"), "text/event-stream");
+      const { message, error } = assembleAnthropicStream(new SseDecoder().feed(await answer.bytes()));
+      assert.equal(error, undefined);
+      assert.deepEqual(message.content, [{ type: "text", text: "Streamed." }]);
+    });
+  }
+  await t.step("a gateway's HTML page fails the stream before anything of it, naming its type", async () => {
+    const { provider } = recording(() =>
+      new Response(`<html><body>bad key ${KEY.secret}</body></html>`, {
+        headers: { "content-type": "text/html; charset=utf-8" },
+      })
+    );
+    const answer = await provider.send(providerRequest(ASK), KEY);
+    await assert.rejects(
+      answer.bytes(),
+      unreadable(
+        "upstream local answered a stream with a body (text/html; charset=utf-8) that is neither SSE nor " +
+          "JSON: Unexpected token '<'",
+      ),
+    );
+  });
+});
+
 Deno.test("a model whose stream was answered whole has its next streams' headers told in as sent, until one streams again", async () => {
   let answer = () =>
     Response.json({ choices: [{ index: 0, message: { content: "hi" }, finish_reason: "stop" }] });

@@ -413,7 +413,7 @@ Deno.test("an upstream that sends only pings is a 504 once timeouts.first_byte i
   assert.equal(response.status, 504);
   assert.equal(
     (await response.json()).error.message,
-    "upstream upstream sent no event but pings for 30000 ms (timeouts.first_byte)",
+    "upstream upstream sent no event but pings or comments for 30000 ms (timeouts.first_byte)",
   );
   await stream.cancelled;
 });
@@ -442,7 +442,7 @@ Deno.test("an upstream that sends one ping, then nothing, is a 504 at timeouts.f
   assert.equal(response.status, 504);
   assert.equal(
     (await response.json()).error.message,
-    "upstream upstream sent no event but pings for 10000 ms (timeouts.first_byte)",
+    "upstream upstream sent no event but pings or comments for 10000 ms (timeouts.first_byte)",
   );
   await stream.cancelled;
 });
@@ -474,6 +474,44 @@ Deno.test("an upstream whose first event, begun, is not whole at timeouts.first_
   const line = await relay.nextRequestLog();
   assert.equal(line.upstream_request_id, "req_stalled", "the answer that stalled told its id");
   await stream.cancelled;
+});
+
+Deno.test("an upstream that sends only comments is a 504 at timeouts.first_byte that says so, not that an event is unfinished", async (t) => {
+  const cases = [
+    {
+      name: "comments, each a block of its own",
+      sent: ": keepalive\n\n: keepalive\r\n\r\n",
+      said: "upstream upstream sent no event but pings or comments for 10000 ms (timeouts.first_byte)",
+    },
+    {
+      name: "a comment, then an event begun",
+      sent: ': keepalive\n\nevent: message_start\ndata: {"type":"message_start",',
+      said: "upstream upstream had not sent its first event whole after 10000 ms (timeouts.first_byte)",
+    },
+  ];
+  for (const { name, sent, said } of cases) {
+    await t.step(name, async () => {
+      const stream = controlledStream();
+      const { provider, upstream } = watchedProvider(() => stream.response());
+      const clock = new FakeClock();
+      await using relay = startTestRelay({
+        provider,
+        // Longer than the test runs, so only the fake clock can fire them.
+        timeouts: { firstByte: 10_000, idle: 60_000 },
+        clock,
+      });
+      const pending = post(`${relay.url}/v1/messages`, MESSAGES);
+      await stream.whenRead();
+      stream.push(sent);
+      await stream.whenRead();
+      clock.advance(10_000);
+      assert.equal(upstream().aborted, true, "given up on at 10 s");
+      const response = await pending;
+      assert.equal(response.status, 504);
+      assert.equal((await response.json()).error.message, said);
+      await stream.cancelled;
+    });
+  }
 });
 
 /**
@@ -522,7 +560,7 @@ Deno.test("an upstream that floods pings past relay's 64 KiB peek is still a 504
   assert.equal(response.status, 504);
   assert.equal(
     (await response.json()).error.message,
-    "upstream upstream sent no event but pings for 200 ms (timeouts.first_byte)",
+    "upstream upstream sent no event but pings or comments for 200 ms (timeouts.first_byte)",
   );
   await flood.cancelled;
 });

@@ -2,8 +2,9 @@
  * A 200 relay cannot read (a completion cut short, a corrupt event stream), over real HTTP: whether the
  * request was streamed or not, the client gets relay's own 502 `api_error` saying what the 200 held,
  * with the headers of relay's other error answers, and the log says so too, never `502 from upstream`.
- * It is retried or failed over, and counted against the provider's breaker, and so is an
- * Anthropic-format upstream's answer to a stream that is neither SSE nor a Message.
+ * It is retried or failed over, and counted against the provider's breaker, and so is an answer to a
+ * stream that is neither SSE nor a Message or completion (a gateway's page), from either format. The
+ * 200's request-id is logged, though the adapter found it unreadable before relay had its answer.
  */
 import assert from "node:assert/strict";
 import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
@@ -96,14 +97,22 @@ async function assertRelays502(response: Response, message: RegExp): Promise<str
   return error.message;
 }
 
-/** What the log says of the attempt and of the request: the 200 was unreadable, not an upstream's 502. */
-async function assertLogged(relay: TestRelay, said: RegExp, message: string): Promise<void> {
+/**
+ * What the log says of the attempt and of the request: the 200 was unreadable, not an upstream's 502.
+ * The access line, for the caller to look further into.
+ */
+async function assertLogged(
+  relay: TestRelay,
+  said: RegExp,
+  message: string,
+): Promise<Record<string, unknown>> {
   const line = await relay.nextRequestLog();
   assert.deepEqual([line.status, line.error], [502, message]);
   assert.equal(line.outcome, "relay_error", "relay's own answer: no upstream's error went on");
   const attempt = relay.logs.findLast((logged) => logged.msg === "attempt failed");
   assert.doesNotMatch(String(attempt?.reason), /502 from upstream|event before message_start/);
   assert.match(String(attempt?.reason), said);
+  return line;
 }
 
 Deno.test("an OpenAI upstream's 200 relay cannot read is relay's 502 api_error, streamed or not, logged as what it was", async () => {
@@ -112,7 +121,13 @@ Deno.test("an OpenAI upstream's 200 relay cannot read is relay's 502 api_error, 
   const messages: string[] = [];
   for (const stream of [true, false]) {
     messages.push(await assertRelays502(await post(relay, stream), said));
-    await assertLogged(relay, /upstream oa answered 200 without a JSON body: /, messages.at(-1)!);
+    const line = await assertLogged(
+      relay,
+      /upstream oa answered 200 without a JSON body: /,
+      messages.at(-1)!,
+    );
+    // Unstreamed, the adapter finds it unreadable before it answers: its headers still reach relay.
+    assert.equal(line.upstream_request_id, "req_cut", `the 200's x-request-id, stream: ${stream}`);
   }
   assert.equal(messages[0], messages[1], "the same answer whether streamed or not");
 });
@@ -152,13 +167,18 @@ Deno.test("a Bedrock stream whose first frame is corrupt is relay's 502, not Bed
     region: "us-east-1",
     baseUrl: "http://127.0.0.1:9",
     credentials: { accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" },
-    fetch: () => Promise.resolve(eventStreamResponse([first])),
+    fetch: () => Promise.resolve(eventStreamResponse([first], { "x-amzn-requestid": "req_bd" })),
   });
   await using relay = startTestRelay({ provider, models: { "claude-*": "anthropic.claude-x" } });
   for (first of firsts) {
     const said = /^upstream bd answered 200, but Bedrock's event stream is broken: /;
     const message = await assertRelays502(await post(relay, true), said);
-    await assertLogged(relay, /upstream bd answered 200, but Bedrock's event stream is broken: /, message);
+    const line = await assertLogged(
+      relay,
+      /upstream bd answered 200, but Bedrock's event stream is broken: /,
+      message,
+    );
+    assert.equal(line.upstream_request_id, "req_bd", "the 200's id, though relay never had its answer");
   }
 });
 
@@ -191,4 +211,35 @@ Deno.test("an Anthropic-format upstream's 200 page to a stream is relay's 502 as
   assert.equal(second.status, 200);
   await second.body?.cancel();
   assert.equal(paged.count, 1, "glm's breaker is open: the next request goes to up at once");
+});
+
+Deno.test("an OpenAI upstream's 200 page to a stream is relay's 502 naming its content type, and fails over", async () => {
+  const said = /^upstream oa answered a stream with a body \(text\/html\) that is neither SSE nor JSON: /;
+  {
+    await using relay = startTestRelay({ routes: [openaiRoute("oa", PAGE)] });
+    const message = await assertRelays502(await post(relay, true), said);
+    await assertLogged(
+      relay,
+      /upstream oa answered a stream with a body \(text\/html\) that is neither/,
+      message,
+    );
+  }
+  const paged = { count: 0 };
+  await using relay = startTestRelay({
+    routes: [openaiRoute("oa", PAGE, paged), openaiRoute("whole", COMPLETION)],
+    retry: { maxAttempts: 2 },
+    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 } },
+  });
+  const first = await post(relay, true);
+  assert.equal(first.status, 200);
+  assert.match(await first.text(), /Whole\./);
+  const line = await relay.nextRequestLog();
+  assert.deepEqual([line.provider, line.failovers], ["whole", 1]);
+  const attempt = relay.logs.find((logged) => logged.msg === "attempt failed");
+  assert.deepEqual([attempt?.provider, attempt?.next], ["oa", "retry_next_provider"]);
+
+  const second = await post(relay, true);
+  assert.equal(second.status, 200);
+  await second.body?.cancel();
+  assert.equal(paged.count, 1, "oa's breaker is open: the next request goes to whole at once");
 });
