@@ -84,3 +84,52 @@ benchWholes(`the ${goldens.length} golden streams`, goldens);
 benchStream(`${STREAM_EVENTS} events one chunk each, data only with type first`, dataOnlyTypeFirst);
 benchStream(`${STREAM_EVENTS} events one chunk each, data only with type last`, dataOnlyTypeLast);
 benchWholes(`the ${goldens.length} golden streams data only with type last`, goldensTypeLast);
+
+/**
+ * An unstreamed message of about `bytes`: a tool's input of small objects, then a text, then its usage,
+ * as relay reads it in chunks of about 16 KiB, each ending just after a `}` (an object in the input, or
+ * the text's own braces), as a chunk of such a message may.
+ */
+function jsonMessage(bytes: number): { whole: Uint8Array; chunks: Uint8Array[] } {
+  const objects = '{"path":"src/a.ts","line":12},'.repeat(Math.floor(bytes / 2 / 30));
+  const text = 'A line of the answer, with {braces} and a \\"quote\\".\\n'.repeat(Math.floor(bytes / 2 / 56));
+  const whole = new TextEncoder().encode(
+    `{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[` +
+      `{"type":"tool_use","id":"toolu_1","name":"grep","input":{"hits":[${objects}{}]}},` +
+      `{"type":"text","text":"${text}"}],"stop_reason":"end_turn","stop_sequence":null,` +
+      '"usage":{"input_tokens":1200,"output_tokens":87}}',
+  );
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < whole.byteLength;) {
+    const brace = whole.indexOf(0x7d, at + 16 * 1024);
+    const end = brace < 0 ? whole.byteLength : brace + 1;
+    chunks.push(whole.subarray(at, end));
+    at = end;
+  }
+  return { whole, chunks };
+}
+
+/** Times the tap over a JSON answer read chunk by chunk, told whole (as relay asks it), then its detail. */
+function benchJson(name: string, chunks: Uint8Array[]): void {
+  Deno.bench({
+    name: `UsageTap, ${name}, then whether it is whole and its detail`,
+    group: "usage tap, JSON",
+    fn() {
+      const tap = new UsageTap(false);
+      for (const chunk of chunks) {
+        tap.observe(chunk);
+        tap.ended();
+      }
+      if (tap.unfinished() || tap.detail()?.output !== 87) throw new Error("the message reads otherwise");
+    },
+  });
+}
+
+const small = jsonMessage(20 * 1024);
+const large = jsonMessage(4 * 1000 * 1000);
+benchJson(
+  `a ${Math.round(small.whole.byteLength / 1024)} KiB message in ${small.chunks.length} chunks`,
+  small.chunks,
+);
+benchJson(`a ${Math.round(large.whole.byteLength / 1024)} KiB message in one chunk`, [large.whole]);
+benchJson(`the same in ${large.chunks.length} chunks each ending in a brace`, large.chunks);

@@ -2,6 +2,7 @@ import { estimateWrittenTokens, type TokenCount } from "../routing/token_estimat
 import { concatBytes } from "../util/bytes.ts";
 import { asJsonObject, isJsonObject, type JsonObject, parseJsonObject } from "../util/json.ts";
 import type { AnthropicUsage } from "./openai_types.ts";
+import { JsonEnd } from "./json_end.ts";
 import { SseDecoder, type SseEvent } from "./sse_decode.ts";
 
 /**
@@ -86,23 +87,12 @@ const _ANY_EVENT_TYPE = new RegExp(`"type"\\s*:\\s*"(?:${_EVENT_NAMES.join("|")}
 /** JSON bodies up to this size are kept whole and parsed for their `usage`. */
 const _MAX_JSON_BYTES = 4 * 1024 * 1024;
 /**
- * Of a longer one only the end is kept: Anthropic's message ends with its `usage`, so its last
- * `"usage":` object is read from there. Its `type` is not kept with it: that usage object, found whole
- * at the end of a successful answer, is taken for a message's.
+ * Of a longer one only the end is kept: Anthropic's message ends with its `usage`, so its top-level
+ * `usage` member is read from there. Its `type` is not kept with it: that usage object, found whole at
+ * the end of a successful answer, is taken for a message's. Where the body ends is told of every byte
+ * ({@linkcode JsonEnd}), kept or not.
  */
 const _JSON_TAIL_BYTES = 64 * 1024;
-
-/** Whether `chunk` ends as a JSON object does: its last byte, whitespace aside, is a `}`. */
-function _closesObject(chunk: Uint8Array): boolean {
-  for (let i = chunk.byteLength - 1; i >= 0; i--) {
-    const byte = chunk[i];
-    if (byte === _CLOSING_BRACE) return true;
-    if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) return false;
-  }
-  return false;
-}
-
-const _CLOSING_BRACE = 0x7d;
 
 /**
  * A message's `type`, in a JSON body cut short: a token count's answer and a model list hold none
@@ -135,13 +125,12 @@ const _MESSAGE_TYPE = /"type"\s*:\s*"message"/;
 export class UsageTap {
   #decoder: SseDecoder | undefined;
   readonly #json: Uint8Array[] | undefined;
+  /** Where the JSON body ends, whether it is whole, and where its `usage` starts: told of every byte. */
+  readonly #jsonEnd: JsonEnd | undefined;
   #jsonBytes = 0;
+  /** The bytes of a body too long to keep that were let go: where what is kept starts. */
+  #droppedBytes = 0;
   #tailOnly = false;
-  /**
-   * The JSON body as read so far, decoded and parsed (the usage at its end, for one too long to keep):
-   * once, for {@linkcode unfinished} and {@linkcode detail} alike, until more of it comes.
-   */
-  #body: { text: string; parsed: JsonObject | undefined } | undefined;
   #input: number | undefined;
   #output: number | undefined;
   #cacheRead = 0;
@@ -183,7 +172,10 @@ export class UsageTap {
     estimatedInput?: number,
   ) {
     if (sse) this.#decoder = new SseDecoder();
-    else this.#json = [];
+    else {
+      this.#json = [];
+      this.#jsonEnd = new JsonEnd();
+    }
     this.#unreported = unreported;
     this.#estimated = estimated;
     this.#estimatedInput = estimatedInput;
@@ -225,9 +217,9 @@ export class UsageTap {
           if (!this.#reported) this.#wrote(event.data);
         } else if (name === "message_start") {
           this.#started = true;
-          this.#read(event.data, parsed);
+          this.#takeUsageOf(parsed ?? parseJsonObject(event.data));
         } else if (name === "message_delta") {
-          this.#read(event.data, parsed);
+          this.#takeUsageOf(parsed ?? parseJsonObject(event.data));
           this.#reported = true;
           this.#deltas = "";
         } else if (name === "message_stop") this.#ended = true;
@@ -238,21 +230,23 @@ export class UsageTap {
       }
       return events;
     }
-    if (this.#json) {
-      this.#json.push(chunk.slice());
+    const json = this.#json;
+    if (json && this.#jsonEnd) {
+      json.push(chunk.slice());
       this.#jsonBytes += chunk.byteLength;
-      this.#body = undefined;
+      this.#jsonEnd.feed(chunk);
       if (this.#jsonBytes > _MAX_JSON_BYTES) this.#tailOnly = true;
       if (this.#tailOnly) {
-        while (this.#jsonBytes - this.#json[0].byteLength >= _JSON_TAIL_BYTES) {
-          this.#jsonBytes -= this.#json.shift()!.byteLength;
+        while (this.#jsonBytes - json[0].byteLength >= _JSON_TAIL_BYTES) {
+          const dropped = json.shift()!.byteLength;
+          this.#jsonBytes -= dropped;
+          this.#droppedBytes += dropped;
         }
-      } else if (_closesObject(chunk) && this.#parsedBody(this.#json).parsed) {
-        // Whole, it ends here, as a stream ends at its `message_stop`: an upstream may keep its chunked
-        // body open past it. The parse is the one its usage is read from; only a chunk whose last byte
-        // closes an object pays for it.
-        this.#ended = true;
       }
+      // Complete, it ends here, as a stream ends at its `message_stop`: an upstream may keep its chunked
+      // body open past it. Not when more than whitespace came after it in the same chunk: that is no one
+      // JSON value, and the body's end tells it cut. Nothing is parsed until its usage is read.
+      if (this.#jsonEnd.complete() && this.#jsonEnd.whole()) this.#ended = true;
     }
     return _NO_EVENTS;
   }
@@ -264,7 +258,8 @@ export class UsageTap {
 
   /**
    * Whether the stream has sent the event that ends an Anthropic answer: `message_stop`, or an `error`;
-   * for a JSON body, whether what came is a whole JSON object (never for one too long to keep).
+   * for a JSON body, whether its top-level value is complete (an object, array or string closed; a bare
+   * number or literal only ends with the body), however long it is.
    */
   ended(): boolean {
     return this.#ended;
@@ -274,16 +269,13 @@ export class UsageTap {
    * Whether the stream has yet to send the event that ends an Anthropic answer: `message_stop`, or an
    * `error`. One that ends without it was cut short, and the SDKs reject it. Never once the tap stopped
    * reading (an event past its bound): it cannot tell then. For a JSON body, asked once it has ended:
-   * whether it is no whole JSON object (an upstream that closed its connection, or whose
-   * `content-length` was short, mid-answer), which the SDKs reject as well. The parse is the one
-   * {@linkcode detail} reads the usage from. Of a body too long to keep, only its end is kept: it was
-   * cut when that is no object's end.
+   * whether it is no one whole JSON value (an upstream that closed its connection, or whose
+   * `content-length` was short, mid-answer), which the SDKs reject as well; told of every byte, at any
+   * size, without parsing it ({@linkcode JsonEnd.whole}). A whole answer that is no object (`[]`, `null`)
+   * is whole all the same.
    */
   unfinished(): boolean {
-    if (this.#json) {
-      const { text, parsed } = this.#parsedBody(this.#json);
-      return this.#tailOnly ? !text.trimEnd().endsWith("}") : parsed === undefined;
-    }
+    if (this.#jsonEnd) return !this.#jsonEnd.whole();
     return this.#decoder !== undefined && !this.#ended;
   }
 
@@ -300,27 +292,38 @@ export class UsageTap {
    * A stream that began but counted no input anywhere counts `estimatedInput` less its cache reads and
    * writes, telling `estimated` too, as does a message read whole (or its usage, at the end of one too
    * long to keep) whose usage counts no input, when `estimatedInput` is given. A message cut short (no
-   * whole JSON) counts the usage at its end when the cut came after it, and otherwise that input too and
-   * at least the output the text and thinking before the cut make, as relay estimates it, telling
-   * `estimated`.
+   * whole JSON) counts its own top-level `usage` when the cut came after it (never one in a tool's
+   * input), and otherwise that input too and at least the output the text and thinking before the cut
+   * make, a text cut midway included, as relay estimates it, telling `estimated`. The body is parsed
+   * here, once a call, never as it comes.
    */
   detail(): UsageDetail | undefined {
     let estimating = false;
     let messageRead = false;
     let cutWritten = 0;
-    if (this.#json) {
-      const { text, parsed } = this.#parsedBody(this.#json);
-      this.#takeUsageOf(parsed);
+    if (this.#json && this.#jsonEnd) {
+      const bytes = concatBytes(this.#json);
+      const whole = this.#jsonEnd.whole();
       // Only a message is billed input: a token count's or model list's answer is JSON too. A message
-      // cut short parses as nothing, but was billed whole: what its usage says when the cut came after
-      // it (as its end is read of one too long to keep), and otherwise relay's estimate of its input and
-      // at least what the text and thinking before the cut make of its output, as for a stream cut short.
-      const cutMessage = parsed === undefined && !this.#tailOnly && _MESSAGE_TYPE.test(text);
-      messageRead = this.#estimatedInput !== undefined &&
-        (this.#tailOnly ? parsed !== undefined : parsed?.type === "message" || cutMessage);
-      const cutUsage = cutMessage ? parseJsonObject(_lastUsage(text)) : undefined;
-      if (cutUsage) this.#takeUsageOf(cutUsage);
-      else if (cutMessage) cutWritten = Math.ceil(estimateWrittenTokens([_unescaped(_deltaTexts(text))]));
+      // cut short was billed whole: what its usage says when the cut came after it (as its end is read
+      // of one too long to keep), and otherwise relay's estimate of its input and at least what the text
+      // and thinking before the cut make of its output, as for a stream cut short.
+      if (this.#tailOnly) {
+        const usage = parseJsonObject(this.#usageMember(bytes));
+        this.#takeUsageOf(usage);
+        messageRead = this.#estimatedInput !== undefined && usage !== undefined;
+      } else if (whole) {
+        const parsed = parseJsonObject(new TextDecoder().decode(bytes));
+        this.#takeUsageOf(parsed);
+        messageRead = this.#estimatedInput !== undefined && parsed?.type === "message";
+      } else {
+        const text = new TextDecoder().decode(bytes);
+        const cutMessage = _MESSAGE_TYPE.test(text);
+        messageRead = this.#estimatedInput !== undefined && cutMessage;
+        const cutUsage = cutMessage ? parseJsonObject(this.#usageMember(bytes)) : undefined;
+        if (cutUsage) this.#takeUsageOf(cutUsage);
+        else if (cutMessage) cutWritten = Math.ceil(estimateWrittenTokens([_unescaped(_deltaTexts(text))]));
+      }
     } else if (!this.#reported) {
       const soFar = this.#unreported?.();
       if (soFar) this.#take(soFar as Record<string, unknown>);
@@ -371,26 +374,21 @@ export class UsageTap {
     return Math.ceil(this.#writtenTokens);
   }
 
-  /**
-   * Takes the usage of an event's JSON data, `text`. `parsed` is `text` already parsed (to name its
-   * event), read in its place.
-   */
-  #read(text: string, parsed: JsonObject | undefined = parseJsonObject(text)): void {
-    this.#takeUsageOf(parsed);
-  }
-
   /** Takes the usage of a message, or of an event (`message_start`'s is in its message). */
   #takeUsageOf(parsed: JsonObject | undefined): void {
     const usage = parsed?.usage ?? asJsonObject(parsed?.message)?.usage;
     if (isJsonObject(usage)) this.#take(usage);
   }
 
-  /** The JSON body read so far, decoded and parsed once (see {@linkcode #body}). */
-  #parsedBody(json: Uint8Array[]): { text: string; parsed: JsonObject | undefined } {
-    if (this.#body) return this.#body;
-    const text = new TextDecoder().decode(concatBytes(json));
-    this.#body = { text, parsed: parseJsonObject(this.#tailOnly ? _lastUsage(text) : text) };
-    return this.#body;
+  /**
+   * The JSON body's top-level `usage` member, whole, as a JSON document of its own (`{"usage":{…}}`),
+   * or `""`: none came, or not all of it, or it started before what was kept of a body too long to keep.
+   * `bytes` is what is kept.
+   */
+  #usageMember(bytes: Uint8Array): string {
+    const at = this.#jsonEnd?.usageAt();
+    if (at === undefined || at < this.#droppedBytes) return "";
+    return _usageMember(new TextDecoder().decode(bytes.subarray(at - this.#droppedBytes)));
   }
 
   #take(usage: Record<string, unknown>): void {
@@ -454,7 +452,9 @@ const _DELTA_TEXT = /"(?:text|thinking|partial_json)":\s*"/g;
 /**
  * The content the `content_block_delta` data in `events` carries, joined, as JSON strings' own
  * characters, escapes and all; nothing of any other delta (a signature, a citation). Found without
- * parsing the events, which would more than double what the tap costs a stream.
+ * parsing the events, which would more than double what the tap costs a stream. A string that never
+ * closes (a message cut mid-text) counts up to where it was cut, less a lone backslash at its end, half
+ * an escape.
  */
 function _deltaTexts(events: string): string {
   let texts = "";
@@ -462,11 +462,18 @@ function _deltaTexts(events: string): string {
   while (_DELTA_TEXT.exec(events)) {
     const start = _DELTA_TEXT.lastIndex;
     const end = _stringEnd(events, start);
-    if (end < 0) break;
+    if (end < 0) return texts + _withoutHalfEscape(events.slice(start));
     texts += events.slice(start, end);
     _DELTA_TEXT.lastIndex = end + 1;
   }
   return texts;
+}
+
+/** `text` less its last backslash when it ends in an odd run of them: an escape cut in half. */
+function _withoutHalfEscape(text: string): string {
+  let backslashes = 0;
+  while (text.charCodeAt(text.length - 1 - backslashes) === _BACKSLASH) backslashes++;
+  return backslashes % 2 === 1 ? text.slice(0, -1) : text;
 }
 
 /** Where the JSON string whose characters start at `start` ends: its closing quote, or -1. */
@@ -495,14 +502,18 @@ function _unescaped(escaped: string): string {
   }
 }
 
+/** The name of a `usage` member and its object's opening brace. */
+const _USAGE_MEMBER = /^"usage"\s*:\s*\{/;
+
 /**
- * The last `"usage":{...}` object in `text` (the end of a JSON message), as a JSON document of its own,
- * or `""`. Strings are skipped whole, so a quoted `}` cannot cut the object short.
+ * The `"usage":{...}` member `text` starts with, as a JSON document of its own, or `""` when its object
+ * is not whole (or is no object: `null`). Strings are skipped whole, so a quoted `}` cannot cut the
+ * object short.
  */
-function _lastUsage(text: string): string {
-  const at = text.lastIndexOf('"usage":');
-  const start = text.indexOf("{", at);
-  if (at < 0 || start < 0 || text.slice(at + '"usage":'.length, start).trim() !== "") return "";
+function _usageMember(text: string): string {
+  const member = _USAGE_MEMBER.exec(text);
+  if (!member) return "";
+  const start = member[0].length - 1;
   let depth = 0;
   for (let i = start; i < text.length; i++) {
     const char = text[i];

@@ -212,3 +212,33 @@ Deno.test("a whole JSON message ends the client's answer, complete, though the u
   assert.deepEqual([log.outcome, log.input_tokens, log.output_tokens], ["complete", 11, 7]);
   await upstream.close();
 });
+
+Deno.test("a message cut mid-text records at least the text before the cut as its output", async () => {
+  const long = JSON.stringify({
+    ...MESSAGE_ANSWER,
+    model: "m",
+    content: [{
+      type: "text",
+      text: "A long answer whose connection closed in the middle of its text. ".repeat(40),
+    }],
+    usage: { input_tokens: 11, output_tokens: 700 },
+  });
+  const upstream = rawUpstream(
+    "HTTP/1.0 200 OK\r\ncontent-type: application/json\r\n\r\n" +
+      long.slice(0, long.indexOf("middle", 1_000)),
+  );
+  const recorded: LedgerEntry[] = [];
+  await using relay = startTestRelay({
+    upstreamUrl: upstream.url,
+    ledger: { record: (entry) => void recorded.push(entry) },
+  });
+  await assert.rejects((await post(relay.url)).text());
+  const log = await relay.nextRequestLog();
+  assert.deepEqual([log.outcome, log.message, log.usage_estimated], ["upstream_failed", CUT, true]);
+  const [entry] = recorded;
+  assert.ok(
+    entry.usage!.output > 100,
+    `output estimated from the text cut midway: ${JSON.stringify(entry.usage)}`,
+  );
+  upstream.close();
+});

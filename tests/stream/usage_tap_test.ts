@@ -91,7 +91,7 @@ Deno.test("UsageTap keeps the data of a stream's error event, split across chunk
   assert.equal(tap.usage()?.input, 5);
 });
 
-Deno.test("UsageTap.unfinished says whether a stream has yet to send message_stop or an error, never for a JSON body", async () => {
+Deno.test("UsageTap.unfinished says whether a stream has yet to send message_stop or an error, and whether a JSON body is whole", async () => {
   const encoder = new TextEncoder();
   for (const name of ["text", "error_mid"] as const) {
     const golden = await loadGolden(name);
@@ -721,4 +721,157 @@ Deno.test("UsageTap counts relay's input estimate for a JSON message over 4 MiB 
   );
   // No usage object at its end: nothing says it is a message, and nothing is counted.
   assert.deepEqual(read('"usage":null}'), [undefined, 0]);
+});
+
+/** `JSON.parse`'s calls while `run` runs, and what `run` gave. */
+function parsesIn<T>(run: () => T): { parses: number; result: T } {
+  const parse = JSON.parse;
+  let parses = 0;
+  JSON.parse = (text: string, reviver?: (key: string, value: unknown) => unknown) => {
+    parses++;
+    return parse(text, reviver);
+  };
+  try {
+    const result = run();
+    return { parses, result };
+  } finally {
+    JSON.parse = parse;
+  }
+}
+
+/** A tap reading `body` as a JSON answer in chunks of `size` bytes. */
+function jsonTap(body: Uint8Array, size: number, estimated?: () => void): UsageTap {
+  const tap = new UsageTap(false, undefined, estimated, 900);
+  for (let at = 0; at < body.byteLength; at += size) tap.observe(body.subarray(at, at + size));
+  return tap;
+}
+
+Deno.test("UsageTap tells a JSON body's end without parsing it, though many chunks end in a nested brace: it is parsed once, for its usage", () => {
+  const encoder = new TextEncoder();
+  const objects = '{"a":1},'.repeat(2_000);
+  const body = encoder.encode(
+    `{"type":"message","content":[{"type":"tool_use","input":{"x":[${objects}{"a":1}]}}],` +
+      '"usage":{"input_tokens":7,"output_tokens":3}}',
+  );
+  const tap = new UsageTap(false);
+  let endedEarly = false;
+  const read = parsesIn(() => {
+    // Each chunk but the last ends in a `}` that closes an object nested in the message.
+    for (let at = 0; at < body.byteLength;) {
+      const next = body.indexOf(0x7d, at + 64);
+      const end = next < 0 ? body.byteLength : next + 1;
+      tap.observe(body.subarray(at, end));
+      if (end < body.byteLength && tap.ended()) endedEarly = true;
+      at = end;
+    }
+    return [tap.ended(), tap.unfinished()];
+  });
+  assert.equal(endedEarly, false, "ended at a nested brace");
+  assert.deepEqual([read.result, read.parses], [[true, false], 0]);
+  const detail = parsesIn(() => tap.detail());
+  assert.deepEqual([detail.result?.input, detail.result?.output, detail.parses], [7, 3, 1]);
+});
+
+Deno.test("UsageTap ends a JSON body at its own end however its strings split across chunks, braces and escaped quotes in them", () => {
+  const encoder = new TextEncoder();
+  const body = encoder.encode(
+    JSON.stringify({
+      type: "message",
+      content: [{ type: "text", text: '} "}" \\" {"usage":{"output_tokens":99}} \\' }],
+      usage: { input_tokens: 7, output_tokens: 3 },
+    }),
+  );
+  for (let at = 1; at < body.byteLength; at++) {
+    const tap = new UsageTap(false);
+    const first = parsesIn(() => {
+      tap.observe(body.subarray(0, at));
+      return tap.ended();
+    });
+    assert.deepEqual([first.result, first.parses], [false, 0], `ended, or parsed, at ${at}`);
+    tap.observe(body.subarray(at));
+    assert.deepEqual([tap.ended(), tap.unfinished()], [true, false], `split at ${at}`);
+    assert.deepEqual(tap.usage(), { input: 7, output: 3 }, `split at ${at}`);
+  }
+});
+
+Deno.test("UsageTap takes a whole JSON answer that is no object for whole, not cut", () => {
+  for (const body of ["[]", '"ok"', "null", "42", '[{"type":"model"}]\n']) {
+    const tap = new UsageTap(false);
+    tap.observe(new TextEncoder().encode(body));
+    assert.equal(tap.unfinished(), false, body);
+    assert.equal(tap.usage(), undefined, body);
+  }
+  // More than whitespace after the value, in the same chunk: no one JSON value, never ended there.
+  const trailing = new UsageTap(false);
+  trailing.observe(new TextEncoder().encode('{"input_tokens":7} {'));
+  assert.deepEqual([trailing.ended(), trailing.unfinished()], [false, true]);
+});
+
+Deno.test("UsageTap tells a JSON body over 4 MiB whole or cut at any byte, and ends a whole one though more whitespace comes", () => {
+  const encoder = new TextEncoder();
+  const body = encoder.encode(
+    `{"type":"message","content":[{"type":"tool_use","input":{"a":{"b":1}}},` +
+      `{"type":"text","text":"${"x".repeat(4_300_000)}"},{"type":"tool_use","input":{"c":{}}}],` +
+      '"usage":{"input_tokens":12,"output_tokens":30000}}',
+  );
+  const whole = jsonTap(body, 16_384);
+  assert.deepEqual([whole.ended(), whole.unfinished()], [true, false]);
+  // An upstream that keeps its body open sends nothing more, or only whitespace: the answer has ended.
+  whole.observe(encoder.encode("\n"));
+  whole.observe(encoder.encode("  \r\n"));
+  assert.deepEqual([whole.ended(), whole.unfinished()], [true, false]);
+  assert.deepEqual(whole.usage(), { input: 12, output: 30_000 });
+  // Cut right after a nested brace near its end, in the text, or before its last brace.
+  for (const cut of [body.lastIndexOf(0x7d, body.byteLength - 60) + 1, 4_200_000, body.byteLength - 1]) {
+    const tap = jsonTap(body.subarray(0, cut), 16_384);
+    assert.deepEqual([tap.ended(), tap.unfinished()], [false, true], `cut at ${cut} of ${body.byteLength}`);
+  }
+});
+
+Deno.test("UsageTap estimates the output of a JSON message cut mid-text from the text before the cut", () => {
+  const message = JSON.stringify({
+    id: "msg_1",
+    type: "message",
+    role: "assistant",
+    content: [{ type: "text", text: 'word "quoted" '.repeat(400) }],
+    stop_reason: "end_turn",
+    usage: { input_tokens: 11, output_tokens: 2000 },
+  });
+  const text = message.indexOf("word");
+  // Mid-text, and right after a backslash that starts an escape the cut split.
+  for (const cut of [text + 3_000, message.indexOf("\\", text + 3_000) + 1]) {
+    let estimated = 0;
+    const tap = jsonTap(new TextEncoder().encode(message.slice(0, cut)), 4_096, () => estimated++);
+    const detail = tap.detail();
+    assert.equal(tap.unfinished(), true);
+    assert.ok(detail!.output > 0, `cut at ${cut}: ${JSON.stringify(detail)}`);
+    assert.equal(detail!.input, 900);
+    assert.equal(estimated, 1);
+  }
+});
+
+Deno.test("UsageTap never takes a usage object in a cut message's tool input for the message's own", () => {
+  const message = JSON.stringify({
+    id: "msg_1",
+    type: "message",
+    role: "assistant",
+    content: [
+      {
+        type: "tool_use",
+        id: "toolu_1",
+        name: "record",
+        input: { usage: { input_tokens: 1, output_tokens: 1 } },
+      },
+      { type: "text", text: "word ".repeat(400) },
+    ],
+    stop_reason: "end_turn",
+    usage: { input_tokens: 11, output_tokens: 2000 },
+  });
+  const tap = jsonTap(new TextEncoder().encode(message.slice(0, message.indexOf('"stop_reason"'))), 4_096);
+  const detail = tap.detail()!;
+  assert.equal(detail.input, 900, "relay's estimate, not the tool input's 1");
+  assert.ok(detail.output > 1, JSON.stringify(detail));
+  // Cut after its own usage, that one is read.
+  const after = jsonTap(new TextEncoder().encode(message.slice(0, -1)), 4_096);
+  assert.deepEqual([after.detail()?.input, after.detail()?.output], [11, 2000]);
 });
