@@ -34,8 +34,8 @@ export interface MockRequest {
  * - `POST /v1/messages/count_tokens`: `{"input_tokens": N}`, the same estimate the Message reports.
  * - `GET /v1/models` and `GET /v1/models/{id}`: a small fixed catalogue.
  *
- * A body with a mistake Anthropic refuses (no `max_tokens`, no messages, a role other than `user` or
- * `assistant`, a `temperature` outside 0..1, …) gets its 400 `invalid_request_error`, whatever the knobs say.
+ * A body with a mistake Anthropic refuses (no `max_tokens`, no messages, a role other than `user`,
+ * `assistant` or `system`, a `temperature` outside 0..1, …) gets its 400 `invalid_request_error`, whatever the knobs say.
  *
  * `ttfb` and `fault` apply to `/v1/messages` only. In a stream, `mid_stream_error` and `disconnect`
  * replace the event after `fault_after` events (never later than `message_stop`, so the fault always
@@ -221,6 +221,8 @@ function _bodyProblem(body: unknown, counting: boolean): string | undefined {
   return undefined;
 }
 
+const _ROLES: ReadonlySet<unknown> = new Set(["user", "assistant", "system"]);
+
 /** What is wrong with one message, as the rest of its error path (`.role: …`), if anything. */
 function _messageProblem(message: unknown): string | undefined {
   if (typeof message !== "object" || message === null || Array.isArray(message)) {
@@ -228,7 +230,8 @@ function _messageProblem(message: unknown): string | undefined {
   }
   const { role, content } = message as Record<string, unknown>;
   if (role === undefined) return ".role: Field required";
-  if (role !== "user" && role !== "assistant") return ".role: Input should be 'user' or 'assistant'";
+  // Claude Code puts system turns between the others (the `mid-conversation-system` beta).
+  if (!_ROLES.has(role)) return ".role: Input should be 'user', 'assistant' or 'system'";
   if (content === undefined) return ".content: Field required";
   if (typeof content !== "string" && !Array.isArray(content)) return ".content: Input should be a valid list";
   return undefined;

@@ -445,6 +445,19 @@ Deno.test("mock: a Messages body without a valid max_tokens gets Anthropic's 400
   assert.equal(await refusal(noMaxTokens, "/v1/messages/count_tokens"), 200, "count_tokens takes none");
 });
 
+Deno.test("mock: a system turn between the others, as Claude Code sends them, is answered", async () => {
+  const body = {
+    ...hello,
+    messages: [
+      { role: "user", content: [{ type: "text", text: "Hi" }] },
+      { role: "system", content: [{ type: "text", text: "Attribution for commits changed." }] },
+    ],
+  };
+  for (const path of ["/v1/messages", "/v1/messages/count_tokens"]) {
+    assert.equal(await refusal(body, path), 200, path);
+  }
+});
+
 Deno.test("mock: an empty message list or a malformed message gets Anthropic's 400, from count_tokens too", async () => {
   const withMessages = (messages: unknown[]) => ({ ...hello, messages });
   const cases: [unknown, string][] = [
@@ -453,12 +466,12 @@ Deno.test("mock: an empty message list or a malformed message gets Anthropic's 4
     [withMessages([...hello.messages, null]), "messages.1: Input should be a valid dictionary"],
     [withMessages([{ content: "Hi" }]), "messages.0.role: Field required"],
     [
-      withMessages([{ role: "system", content: "Be brief" }]),
-      "messages.0.role: Input should be 'user' or 'assistant'",
+      withMessages([{ role: "developer", content: "Be brief" }]),
+      "messages.0.role: Input should be 'user', 'assistant' or 'system'",
     ],
     [
       withMessages([{ role: "User", content: "Hi" }]),
-      "messages.0.role: Input should be 'user' or 'assistant'",
+      "messages.0.role: Input should be 'user', 'assistant' or 'system'",
     ],
     [withMessages([{ role: "user" }]), "messages.0.content: Field required"],
     [
