@@ -460,7 +460,8 @@ const _serverSchema = z.strictObject({
     .max(65535, { error: "must be from 0 to 65535 (0 picks any free port)" }).default(8787),
   /** Names besides loopback ones a loopback relay answers to (`src/server/host_guard.ts`). */
   allowed_hosts: z.array(
-    z.string().refine(_isHostName, {
+    // A final dot names the same host (`relay.internal.`), as the guard reads a Host.
+    z.string().transform((name) => name.endsWith(".") ? name.slice(0, -1) : name).refine(_isHostName, {
       error: "must be a host name or IP address alone, without scheme, port or path (e.g. relay.internal)",
     }),
   ).default([]),

@@ -1,6 +1,6 @@
 import { formatPath } from "./errors.ts";
 import { formatDuration } from "./format_units.ts";
-import { type Config, DEFAULT_TIMEOUTS, type Timeouts } from "./schema.ts";
+import { type Config, DEFAULT_TIMEOUTS, isLoopbackHost, type Timeouts } from "./schema.ts";
 
 /** Below this a timeout is taken for a unit slip (`5` meaning 5 s, not 5 ms) rather than a choice. */
 const _SUSPICIOUS_TIMEOUT_MS = 5_000;
@@ -12,8 +12,8 @@ const _CONSEQUENCE: Record<keyof Timeouts, string> = {
 };
 
 /**
- * What in a valid config is almost certainly a mistake: for now, timeouts (global or per provider) too
- * short for real traffic.
+ * What in a valid config is almost certainly a mistake: timeouts (global or per provider) too short for
+ * real traffic, and `server.allowed_hosts` on an address where no Host is checked.
  *
  * @example
  * ```ts
@@ -27,6 +27,16 @@ export function configWarnings(config: Config): string[] {
     ...config.providers.flatMap((provider, index) =>
       _timeoutWarnings(["providers", index, "timeouts"], provider.timeouts)
     ),
+    ..._unusedAllowedHosts(config),
+  ];
+}
+
+/** `server.allowed_hosts` serves a loopback relay only: elsewhere client tokens guard it, and any Host is taken. */
+function _unusedAllowedHosts({ server }: Config): string[] {
+  if (server.allowed_hosts.length === 0 || isLoopbackHost(server.host)) return [];
+  return [
+    `server.allowed_hosts is unused on ${server.host}: relay checks the Host only on a loopback address ` +
+    "(client tokens guard it elsewhere)",
   ];
 }
 

@@ -4,8 +4,12 @@ export type ProxyEnv = Pick<Deno.Env, "get" | "set">;
 /** The variables Deno's fetch (and curl, and relay's child processes) take a proxy from. */
 const _PROXY_VARIABLES = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
 
-/** Loopback as Deno's `NO_PROXY` matches it: an IPv6 address in brackets (`[::1]`) would not match. */
-const _LOOPBACK = ["127.0.0.1", "localhost", "::1"];
+/**
+ * Loopback as Deno's `NO_PROXY` matches it: `127.0.0.0/8` for a relay or upstream on another 127 address
+ * (with `127.0.0.1` for tools that take no ranges), and `::1`, as an IPv6 address in brackets (`[::1]`)
+ * would not match.
+ */
+const _LOOPBACK = ["127.0.0.1", "127.0.0.0/8", "localhost", "::1"];
 
 /**
  * Deno's fetch sends even 127.0.0.1 through a configured proxy unless `NO_PROXY` names it, where Go's
@@ -17,7 +21,7 @@ const _LOOPBACK = ["127.0.0.1", "localhost", "::1"];
  *
  * @example
  * ```ts
- * bypassProxyForLoopback(); // HTTP_PROXY=http://proxy:3128 NO_PROXY=.corp -> NO_PROXY=.corp,127.0.0.1,localhost,::1
+ * bypassProxyForLoopback(); // HTTP_PROXY=http://proxy:3128 NO_PROXY=.corp -> NO_PROXY=.corp,127.0.0.1,127.0.0.0/8,localhost,::1
  * ```
  */
 export function bypassProxyForLoopback(env: ProxyEnv = Deno.env): void {
@@ -30,8 +34,8 @@ export function bypassProxyForLoopback(env: ProxyEnv = Deno.env): void {
 }
 
 function _withLoopback(current: string): string {
+  // Even beside `*`, which Deno matches against host names only, never an address such as 127.0.0.1.
   const hosts = current.split(",").map((host) => host.trim().toLowerCase());
-  if (hosts.includes("*")) return current;
   const missing = _LOOPBACK.filter((host) => !hosts.includes(host));
   return [current.replace(/[\s,]+$/, ""), ...missing].filter(Boolean).join(",");
 }

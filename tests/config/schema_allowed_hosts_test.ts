@@ -17,6 +17,11 @@ Deno.test("server.allowed_hosts is empty unless given, and takes host names and 
   );
 });
 
+Deno.test("server.allowed_hosts takes a name with its final dot as the same name", () => {
+  const parsed = configSchema.parse({ providers: [MOCK], server: { allowed_hosts: ["relay.internal."] } });
+  assert.deepEqual(parsed.server.allowed_hosts, ["relay.internal"]);
+});
+
 Deno.test("server.allowed_hosts refuses anything but a bare name: a scheme, a port, a path, a wildcard", () => {
   for (
     const name of [
@@ -27,7 +32,7 @@ Deno.test("server.allowed_hosts refuses anything but a bare name: a scheme, a po
       "*.example",
       "*",
       "relay internal",
-      "relay.internal.",
+      "relay.internal..",
       "999.1.1.1",
     ]
   ) {

@@ -33,3 +33,16 @@ Deno.test("configWarnings checks each provider's own timeouts under its path", (
     "providers[1].timeouts.idle is 500ms: streams with long thinking will be cut; 5m is the default",
   ]);
 });
+
+Deno.test("configWarnings says server.allowed_hosts is unused off loopback, where no Host is checked", () => {
+  const on = (host: string) =>
+    configWarnings(configSchema.parse({
+      server: { host, allowed_hosts: ["relay.internal"], auth: { tokens: ["rly_client_token_1"] } },
+      providers: [MOCK],
+    }));
+  assert.deepEqual(on("127.0.0.1"), []);
+  assert.deepEqual(on("0.0.0.0"), [
+    "server.allowed_hosts is unused on 0.0.0.0: relay checks the Host only on a loopback address " +
+    "(client tokens guard it elsewhere)",
+  ]);
+});

@@ -20,8 +20,8 @@ Deno.test("with a proxy in any of its variables, either case, loopback joins NO_
   for (const name of ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]) {
     assert.deepEqual(bypassed({ [name]: "http://proxy:3128" }), {
       [name]: "http://proxy:3128",
-      NO_PROXY: "127.0.0.1,localhost,::1",
-      no_proxy: "127.0.0.1,localhost,::1",
+      NO_PROXY: "127.0.0.1,127.0.0.0/8,localhost,::1",
+      no_proxy: "127.0.0.1,127.0.0.0/8,localhost,::1",
     }, name);
   }
 });
@@ -35,32 +35,37 @@ Deno.test("what NO_PROXY and no_proxy already name is kept, and each keeps its o
   const proxy = { HTTP_PROXY: "http://proxy:3128" };
   assert.deepEqual(bypassed({ ...proxy, NO_PROXY: ".corp, example.com," }), {
     ...proxy,
-    NO_PROXY: ".corp, example.com,127.0.0.1,localhost,::1",
-    no_proxy: ".corp, example.com,127.0.0.1,localhost,::1",
+    NO_PROXY: ".corp, example.com,127.0.0.1,127.0.0.0/8,localhost,::1",
+    no_proxy: ".corp, example.com,127.0.0.1,127.0.0.0/8,localhost,::1",
   });
   assert.deepEqual(bypassed({ ...proxy, no_proxy: ".corp" }), {
     ...proxy,
-    NO_PROXY: ".corp,127.0.0.1,localhost,::1",
-    no_proxy: ".corp,127.0.0.1,localhost,::1",
+    NO_PROXY: ".corp,127.0.0.1,127.0.0.0/8,localhost,::1",
+    no_proxy: ".corp,127.0.0.1,127.0.0.0/8,localhost,::1",
   });
   assert.deepEqual(bypassed({ ...proxy, NO_PROXY: "a.corp", no_proxy: "b.corp" }), {
     ...proxy,
-    NO_PROXY: "a.corp,127.0.0.1,localhost,::1",
-    no_proxy: "b.corp,127.0.0.1,localhost,::1",
+    NO_PROXY: "a.corp,127.0.0.1,127.0.0.0/8,localhost,::1",
+    no_proxy: "b.corp,127.0.0.1,127.0.0.0/8,localhost,::1",
   });
 });
 
-Deno.test("a loopback name already listed is not added twice, and * is left as it is", () => {
+Deno.test("a loopback name already listed is not added twice, and * does not stand for them", () => {
   const proxy = { HTTPS_PROXY: "http://proxy:3128" };
   assert.deepEqual(bypassed({ ...proxy, NO_PROXY: "LOCALHOST, 127.0.0.1" }), {
     ...proxy,
-    NO_PROXY: "LOCALHOST, 127.0.0.1,::1",
-    no_proxy: "LOCALHOST, 127.0.0.1,::1",
+    NO_PROXY: "LOCALHOST, 127.0.0.1,127.0.0.0/8,::1",
+    no_proxy: "LOCALHOST, 127.0.0.1,127.0.0.0/8,::1",
   });
   // 127.0.0.10 is another address: 127.0.0.1 is still missing.
   assert.deepEqual(
     bypassed({ ...proxy, NO_PROXY: "127.0.0.10" }).NO_PROXY,
-    "127.0.0.10,127.0.0.1,localhost,::1",
+    "127.0.0.10,127.0.0.1,127.0.0.0/8,localhost,::1",
   );
-  assert.deepEqual(bypassed({ ...proxy, NO_PROXY: "*" }), { ...proxy, NO_PROXY: "*", no_proxy: "*" });
+  // Deno's * matches host names only: 127.0.0.1 and ::1 would still go through the proxy.
+  assert.deepEqual(bypassed({ ...proxy, NO_PROXY: "*" }), {
+    ...proxy,
+    NO_PROXY: "*,127.0.0.1,127.0.0.0/8,localhost,::1",
+    no_proxy: "*,127.0.0.1,127.0.0.0/8,localhost,::1",
+  });
 });
