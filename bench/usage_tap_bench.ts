@@ -133,3 +133,12 @@ benchJson(
 );
 benchJson(`a ${Math.round(large.whole.byteLength / 1024)} KiB message in one chunk`, [large.whole]);
 benchJson(`the same in ${large.chunks.length} chunks each ending in a brace`, large.chunks);
+// Past 4 MiB the tap keeps only the tail, letting go of chunks as more come: in 64-byte chunks (a
+// trickled answer) that is tens of thousands of them.
+const trickled = jsonMessage(6 * 1000 * 1000).whole;
+const tiny: Uint8Array[] = [];
+for (let at = 0; at < trickled.byteLength; at += 64) tiny.push(trickled.subarray(at, at + 64));
+benchJson(
+  `a ${Math.round(trickled.byteLength / 1024)} KiB message in ${tiny.length} chunks of 64 bytes`,
+  tiny,
+);

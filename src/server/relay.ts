@@ -950,9 +950,10 @@ async function _try(
     const outcome: UpstreamOutcome = failure.status === 504
       ? { kind: "timeout", why: failure.message }
       : { kind: "network", error };
-    // An answer that failed once its headers were in (a 200 relay could not read, a body that stalled)
-    // still told its rate limits and its request-id: the key pool and the access line keep them, also
-    // when the adapter found it unreadable before answering.
+    // An answer that failed once relay had its headers (a 200 it could not read, a body that stalled)
+    // still told its rate limits and its request-id: the key pool and the access line keep them, and
+    // those of one the adapter found unreadable before answering. One that stalled while the adapter
+    // read it whole (an OpenAI or Bedrock unstreamed answer) is lost with its headers.
     const headers = response?.headers ??
       (error instanceof UnreadableAnswerError ? error.upstreamHeaders : undefined);
     return { kind: "failed", outcome, error: failure, headers, credentials };

@@ -73,6 +73,16 @@ export class JsonEnd {
   #keyMatched = -1;
   #keyStart = 0;
   #usageAt: number | undefined;
+  /** How many of a byte order mark's bytes the body began with. */
+  #bomBytes = 0;
+
+  /**
+   * Whether the byte at `offset` is part of a byte order mark: only its three bytes, in order, at the
+   * body's start, as relay's decoder lets go of one there and no other.
+   */
+  #inBom(offset: number, byte: number): boolean {
+    return offset < _BOM.length && byte === _BOM[offset] && this.#bomBytes++ === offset;
+  }
 
   /** Reads the body's next bytes. */
   feed(chunk: Uint8Array): void {
@@ -147,7 +157,7 @@ export class JsonEnd {
           this.#keyNext = this.#object;
           depth = 1;
         }
-      } else if (!_isWhitespace(byte) && !_BOM.includes(byte)) {
+      } else if (!_isWhitespace(byte) && !this.#inBom(this.#offset + i, byte)) {
         this.#top = "scalar";
         this.#readScalar(byte);
       }

@@ -237,8 +237,15 @@ export class UsageTap {
       this.#jsonEnd.feed(chunk);
       if (this.#jsonBytes > _MAX_JSON_BYTES) this.#tailOnly = true;
       if (this.#tailOnly) {
-        while (this.#jsonBytes - json[0].byteLength >= _JSON_TAIL_BYTES) {
-          const dropped = json.shift()!.byteLength;
+        // Counted first and let go in one splice: a shift a chunk copies the array each time, which for
+        // the tens of thousands of small chunks a trickled answer holds at 4 MiB stalled for seconds.
+        let dropping = 0;
+        let dropped = 0;
+        while (this.#jsonBytes - dropped - json[dropping].byteLength >= _JSON_TAIL_BYTES) {
+          dropped += json[dropping++].byteLength;
+        }
+        if (dropping > 0) {
+          json.splice(0, dropping);
           this.#jsonBytes -= dropped;
           this.#droppedBytes += dropped;
         }
@@ -303,6 +310,7 @@ export class UsageTap {
     let cutWritten = 0;
     if (this.#json && this.#jsonEnd) {
       const bytes = concatBytes(this.#json);
+      let parsed: JsonObject | undefined;
       const whole = this.#jsonEnd.whole();
       // Only a message is billed input: a token count's or model list's answer is JSON too. A message
       // cut short was billed whole: what its usage says when the cut came after it (as its end is read
@@ -312,11 +320,12 @@ export class UsageTap {
         const usage = parseJsonObject(this.#usageMember(bytes));
         this.#takeUsageOf(usage);
         messageRead = this.#estimatedInput !== undefined && usage !== undefined;
-      } else if (whole) {
-        const parsed = parseJsonObject(new TextDecoder().decode(bytes));
+      } else if (whole && (parsed = parseJsonObject(new TextDecoder().decode(bytes))) !== undefined) {
         this.#takeUsageOf(parsed);
-        messageRead = this.#estimatedInput !== undefined && parsed?.type === "message";
+        messageRead = this.#estimatedInput !== undefined && parsed.type === "message";
       } else {
+        // Cut short, or whole but no valid JSON (a `NaN`, a raw control character), which the SDKs
+        // reject alike and which was billed all the same.
         const text = new TextDecoder().decode(bytes);
         const cutMessage = _MESSAGE_TYPE.test(text);
         messageRead = this.#estimatedInput !== undefined && cutMessage;

@@ -104,3 +104,22 @@ Deno.test("JsonEnd.usageAt finds the top-level object's own usage member, never 
   // Offsets count bytes, not characters.
   assert.equal(fed('{"t":"é","usage":{}}').usageAt(), 10);
 });
+
+Deno.test("JsonEnd lets go of a byte order mark only whole and at the body's start, as relay's decoder does", () => {
+  for (const chunks of everySplit("\ufeff{}")) {
+    const end = new JsonEnd();
+    for (const chunk of chunks) end.feed(chunk);
+    assert.equal(end.whole(), true, `in ${chunks.length} chunks`);
+  }
+  const bom = encoder.encode("\ufeff");
+  for (
+    const [what, body] of [
+      ["after whitespace", encoder.encode(" \ufeff{}")],
+      ["twice", encoder.encode("\ufeff\ufeff{}")],
+      ["one of its bytes alone", Uint8Array.of(0xbb, 0x7b, 0x7d)],
+      ["its bytes out of order", Uint8Array.of(bom[1], bom[0], bom[2], 0x7b, 0x7d)],
+    ] as const
+  ) {
+    assert.equal(fed(body).whole(), false, what);
+  }
+});

@@ -875,3 +875,20 @@ Deno.test("UsageTap never takes a usage object in a cut message's tool input for
   const after = jsonTap(new TextEncoder().encode(message.slice(0, -1)), 4_096);
   assert.deepEqual([after.detail()?.input, after.detail()?.output], [11, 2000]);
 });
+
+Deno.test("UsageTap bills a whole message it cannot parse (a NaN in it) as a cut one: its own usage, else relay's estimates", () => {
+  const message = '{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":"' +
+    "word ".repeat(400) + '"}],"stop_reason":NaN';
+  let estimated = 0;
+  const withoutUsage = jsonTap(new TextEncoder().encode(`${message}}`), 4_096, () => estimated++);
+  assert.equal(withoutUsage.unfinished(), false, "whole as far as its end tells");
+  const detail = withoutUsage.detail();
+  assert.equal(detail?.input, 900);
+  assert.ok(detail!.output > 1, JSON.stringify(detail));
+  assert.equal(estimated, 1);
+  const withUsage = jsonTap(
+    new TextEncoder().encode(`${message},"usage":{"input_tokens":11,"output_tokens":7}}`),
+    4_096,
+  );
+  assert.deepEqual([withUsage.detail()?.input, withUsage.detail()?.output], [11, 7]);
+});
