@@ -3,7 +3,7 @@
  * for byte in the shapes api.anthropic.com uses, with faults on demand. The same request body and options
  * always give the same bytes: ids, text, token counts and signatures all derive from a hash of the body.
  */
-import { jsonSyntaxReason } from "../server/body.ts";
+import { jsonSyntaxReason } from "../util/json.ts";
 import { errorEnvelope, errorTypeForStatus } from "../server/errors.ts";
 import { encodeSseEvent } from "../stream/sse_encode.ts";
 import { type MockOptions, mockOptionsSchema } from "./mock_options.ts";

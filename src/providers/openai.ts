@@ -1,4 +1,4 @@
-import { jsonSyntaxReason } from "../server/body.ts";
+import { jsonSyntaxReason } from "../util/json.ts";
 import { errorEnvelope, unreadableAnswerError } from "../server/errors.ts";
 import {
   anthropicErrorFromOpenAI,

@@ -6,6 +6,7 @@ import { RelayError } from "./errors.ts";
 import { graceOverError } from "./in_flight.ts";
 import { setDeadline } from "../util/deadline.ts";
 import { topLevelNames } from "../providers/json_edit.ts";
+import { jsonSyntaxReason } from "../util/json.ts";
 
 /** How long {@linkcode readBody} may take, and what else may end it. */
 export interface ReadBodyOptions {
@@ -323,21 +324,4 @@ function _kind(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   return value === undefined ? "nothing" : `a ${typeof value}`;
-}
-
-/**
- * What is wrong with a text `JSON.parse` refused, without the excerpt of it V8 quotes (up to a short
- * text whole): the reason reaches the client and the log, and bodies never reach the log.
- *
- * @example
- * ```ts
- * try {
- *   JSON.parse("hunter2");
- * } catch (error) {
- *   jsonSyntaxReason(error as SyntaxError); // "Unexpected token 'h'"
- * }
- * ```
- */
-export function jsonSyntaxReason(error: SyntaxError): string {
-  return error.message.replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, "");
 }

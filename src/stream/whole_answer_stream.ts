@@ -3,7 +3,7 @@
  * that ignores `"stream": true` answers with the Message as JSON, or with its error so, and an SDK
  * reads a streamed request's answer only as events.
  */
-import { jsonSyntaxReason } from "../server/body.ts";
+import { jsonSyntaxReason } from "../util/json.ts";
 import { anthropicErrorOf, errorEnvelope, unreadableAnswerError, withErrorRead } from "../server/errors.ts";
 import { anthropicFailureFor } from "../server/openai_errors.ts";
 import { isJsonObject } from "../util/json.ts";

@@ -42,3 +42,20 @@ export function parseJsonObject(text: string): JsonObject | undefined {
     return undefined;
   }
 }
+
+/**
+ * What is wrong with a text `JSON.parse` refused, without the excerpt of it V8 quotes (up to a short
+ * text whole): the reason reaches the client and the log, and bodies never reach the log.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   JSON.parse("hunter2");
+ * } catch (error) {
+ *   jsonSyntaxReason(error as SyntaxError); // "Unexpected token 'h'"
+ * }
+ * ```
+ */
+export function jsonSyntaxReason(error: SyntaxError): string {
+  return error.message.replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, "");
+}
