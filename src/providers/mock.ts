@@ -29,8 +29,10 @@ export interface MockRequest {
  *
  * - `POST /v1/messages`: an SSE stream (`"stream": true`) or a JSON Message. The answer is a text block
  *   of `events` text deltas, preceded by a thinking block when `thinking` is on, and followed by a
- *   `tool_use` block when tools are offered, `tool_choice` allows one and the last message does not
- *   already carry tool results (so a client that runs the tool gets a text answer next, not a loop).
+ *   `tool_use` block when `tool_choice` asks for one (`any`, `tool`), or, in `auto` mode, calling the
+ *   first custom tool when the request offers at most four and no message yet carries a tool result (so
+ *   a client that runs the tool gets a text answer next, and an agent offering its whole tool set,
+ *   Claude Code, gets text: its tools start subagents and run commands, and each turn would call one).
  * - `POST /v1/messages/count_tokens`: `{"input_tokens": N}`, the same estimate the Message reports.
  * - `GET /v1/models` and `GET /v1/models/{id}`: a small fixed catalogue.
  *
@@ -317,9 +319,15 @@ function _toolCall(
   const choice = asJsonObject(body.tool_choice);
   const mode = choice?.type ?? "auto";
   if (tools.length === 0 || mode === "none") return undefined;
-  if (mode === "auto" && _endsWithToolResult(body.messages as unknown[])) return undefined;
-  // In auto mode the first custom tool (one with a schema), never a server tool such as web_search.
-  const name = mode === "tool" ? choice?.name : tools.find((tool) => tool?.input_schema)?.name;
+  // Custom tools (with a schema), never a server tool such as web_search.
+  const custom = tools.filter((tool) => tool?.input_schema);
+  // In auto mode only from a hand-made tool set, once a conversation: an agent's whole tool set (Claude
+  // Code's dozens, `Agent` first, which starts a subagent whose first turn would call it again) and its
+  // later turns (a subagent's notice, a system turn after the result) would each call a tool, no end.
+  if (mode === "auto" && (custom.length > _MAX_AUTO_TOOLS || _hasToolResult(body.messages as unknown[]))) {
+    return undefined;
+  }
+  const name = mode === "tool" ? choice?.name : custom[0]?.name;
   if (typeof name !== "string") return undefined;
   const schema = asJsonObject(tools.find((tool) => tool?.name === name)?.input_schema);
   const properties = asJsonObject(schema?.properties) ?? {};
@@ -332,9 +340,14 @@ function _toolCall(
   };
 }
 
-function _endsWithToolResult(messages: unknown[]): boolean {
-  const content = asJsonObject(messages.at(-1))?.content;
-  return Array.isArray(content) && content.some((block) => asJsonObject(block)?.type === "tool_result");
+/** The most custom tools a request may offer for the mock to call one unasked: a hand-made set. */
+const _MAX_AUTO_TOOLS = 4;
+
+function _hasToolResult(messages: unknown[]): boolean {
+  return messages.some((message) => {
+    const content = asJsonObject(message)?.content;
+    return Array.isArray(content) && content.some((block) => asJsonObject(block)?.type === "tool_result");
+  });
 }
 
 // Shared `[]` and `{}` are safe: inputs are only ever serialised.

@@ -189,6 +189,31 @@ Deno.test("mock: tool_choice and tool results decide whether a tool is called", 
   assert.equal(await toolCalled({ messages: answered, tool_choice: { type: "any" } }), "get_weather");
 });
 
+Deno.test("mock: an agent's tool set, or a conversation with a tool result, gets text in auto mode, as Claude Code needs", async () => {
+  const toolNamed = (name: string) => ({ ...weatherTool, name });
+  const toolCalled = async (body: object) =>
+    (await (await mockRespond(request({ ...hello, ...body }), defaults)).json()).content
+      .find((block: { type: string }) => block.type === "tool_use")?.name;
+  const four = ["Agent", "Bash", "Read", "Edit"].map(toolNamed);
+  assert.equal(await toolCalled({ tools: four }), "Agent", "a hand-made set: its first tool");
+  assert.equal(await toolCalled({ tools: [...four, toolNamed("Write")] }), undefined, "an agent's set");
+  assert.equal(
+    await toolCalled({ tools: [...four, toolNamed("Write")], tool_choice: { type: "any" } }),
+    "Agent",
+    "asked for, whatever the set",
+  );
+  // Claude Code follows a tool result with a system turn, and later a user turn (a subagent's notice).
+  const afterResult = [
+    ...hello.messages,
+    { role: "assistant", content: [{ type: "tool_use", id: "toolu_1", name: "Agent", input: {} }] },
+    { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: "started" }] },
+    { role: "system", content: [{ type: "text", text: "Available agent types: ..." }] },
+    { role: "assistant", content: [{ type: "text", text: "Started." }] },
+    { role: "user", content: [{ type: "text", text: "The agent finished." }] },
+  ];
+  assert.equal(await toolCalled({ tools: [weatherTool], messages: afterResult }), undefined);
+});
+
 Deno.test("mock: thinking comes first, with thinking deltas and one signature just before its stop", async () => {
   const body = streamed({ ...hello, thinking: { type: "enabled", budget_tokens: 2048 } });
   const events = await readEvents(await mockRespond(request(body), defaults));
