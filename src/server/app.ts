@@ -122,7 +122,8 @@ export function clientsOf(options: Pick<AppOptions, "clients" | "tokens">): Clie
 }
 
 /** `status` and `message` answered as {@linkcode _refusal} answers a {@linkcode RelayError}. */
-const _answerError: Refusal = (c, status, message) => _refusal(c, new RelayError(status, message));
+const _answerError: Refusal = (c, status, message, headers) =>
+  _refusal(c, new RelayError(status, message, headers));
 
 /** OpenAI's clients parse only OpenAI's error shape; everyone else gets Anthropic's. */
 function _refusal(c: Context<RelayEnv>, error: RelayError): Response {

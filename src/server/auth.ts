@@ -2,8 +2,19 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { ClientRegistry } from "../ledger/clients.ts";
 import type { RelayEnv } from "./request_id.ts";
 
-/** relay's own error answer to a request, in the error shape of the route it came to. */
-export type Refusal = (c: Context<RelayEnv>, status: number, message: string) => Response;
+/** relay's own error answer to a request, in the error shape of the route it came to, with `headers`. */
+export type Refusal = (
+  c: Context<RelayEnv>,
+  status: number,
+  message: string,
+  headers?: HeadersInit,
+) => Response;
+
+/**
+ * A wrong or missing client token is the person's to fix: told not to retry (`x-should-retry`, which
+ * the SDKs obey), Claude Code stops at once, where on a bare 401 it retried for three minutes.
+ */
+const _NOT_RETRIED = { "x-should-retry": "false" };
 
 /**
  * Requires a client token as `x-api-key` or `Authorization: Bearer`, the two ways Claude Code sends
@@ -28,14 +39,19 @@ export function clientAuth(
     const tokens = [headers.get("x-api-key"), bearerToken(headers)];
     const offered = tokens.filter((token): token is string => !!token);
     if (offered.length === 0) {
-      return refuse(c, 401, "missing client token: send it as x-api-key or Authorization: Bearer");
+      return refuse(
+        c,
+        401,
+        "missing client token: send it as x-api-key or Authorization: Bearer",
+        _NOT_RETRIED,
+      );
     }
     let client: string | undefined;
     for (const token of offered) {
       client = clients.identify(token);
       if (client !== undefined) break;
     }
-    if (client === undefined) return refuse(c, 401, "invalid client token");
+    if (client === undefined) return refuse(c, 401, "invalid client token", _NOT_RETRIED);
     c.set("client", client);
     await next();
   };

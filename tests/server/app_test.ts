@@ -107,6 +107,20 @@ function accessLines(logs: Record<string, unknown>[]) {
   }));
 }
 
+Deno.test("a missing or wrong client token is a 401 that tells clients not to retry it, on both front doors", async () => {
+  const upstream = startFakeUpstream(answerWithoutParsing);
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  for (const path of ["/v1/messages", "/v1/chat/completions"]) {
+    for (const headers of [{}, { "x-api-key": "rly_not_the_token_0000" }] as Record<string, string>[]) {
+      const response = await fetch(`${relay.url}${path}`, { method: "POST", body: "{}", headers });
+      await response.body?.cancel();
+      assert.deepEqual([response.status, response.headers.get("x-should-retry")], [401, "false"], path);
+    }
+  }
+  assert.equal(upstream.requests.length, 0);
+  await upstream.close();
+});
+
 Deno.test("relay's own refusals (a missing token, a wrong method, no route) are in the route's error shape, each with an access line", async () => {
   const upstream = startFakeUpstream(answerWithoutParsing);
   await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
