@@ -78,7 +78,8 @@ export const NO_CLIENT_TOKEN = "relay-takes-any-token";
  * (the config's first client token, or {@linkcode NO_CLIENT_TOKEN} when it has none), and, when the
  * `models:` tables name models exactly, `ANTHROPIC_MODEL` and the
  * `ANTHROPIC_DEFAULT_{OPUS,SONNET,HAIKU}_MODEL` aliases, since Claude Code's own dated model ids would
- * not match such names.
+ * not match such names; when every provider serves exact names only, a family none of them names is
+ * aliased to the main model.
  *
  * @example
  * ```ts
@@ -94,10 +95,18 @@ export function claudeCodeEnv(config: EnvFields): Record<string, string> {
   const family = (word: string) => names.find((name) => name.toLowerCase().includes(word));
   const [opus, sonnet, haiku] = [family("opus"), family("sonnet"), family("haiku")];
   const main = sonnet ?? opus ?? haiku ?? names[0];
-  if (main) vars.ANTHROPIC_MODEL = main;
-  if (opus) vars.ANTHROPIC_DEFAULT_OPUS_MODEL = opus;
-  if (sonnet) vars.ANTHROPIC_DEFAULT_SONNET_MODEL = sonnet;
-  if (haiku) vars.ANTHROPIC_DEFAULT_HAIKU_MODEL = haiku;
+  if (!main) return vars;
+  vars.ANTHROPIC_MODEL = main;
+  // When every provider serves exact names only, Claude Code's own ids of a family none of them names
+  // (its haiku for side tasks and subagents) would be a 404: they go to the main model instead.
+  const exactOnly = config.providers.every((provider) =>
+    provider.models && !Object.keys(provider.models).some((name) => name.includes("*"))
+  );
+  const fallback = exactOnly ? main : undefined;
+  const [opusAlias, sonnetAlias, haikuAlias] = [opus ?? fallback, sonnet ?? fallback, haiku ?? fallback];
+  if (opusAlias) vars.ANTHROPIC_DEFAULT_OPUS_MODEL = opusAlias;
+  if (sonnetAlias) vars.ANTHROPIC_DEFAULT_SONNET_MODEL = sonnetAlias;
+  if (haikuAlias) vars.ANTHROPIC_DEFAULT_HAIKU_MODEL = haikuAlias;
   return vars;
 }
 

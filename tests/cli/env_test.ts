@@ -63,7 +63,24 @@ Deno.test("claudeCodeEnv sets the model variables from exact names in the models
       ANTHROPIC_BASE_URL: "http://127.0.0.1:8787",
       ANTHROPIC_AUTH_TOKEN: NO_CLIENT_TOKEN,
       ANTHROPIC_MODEL: "qwen3-coder",
+      // Served exact names only: Claude Code's haiku (side tasks, subagents) would be a 404.
+      ANTHROPIC_DEFAULT_OPUS_MODEL: "qwen3-coder",
+      ANTHROPIC_DEFAULT_SONNET_MODEL: "qwen3-coder",
+      ANTHROPIC_DEFAULT_HAIKU_MODEL: "qwen3-coder",
     },
+  );
+  assert.deepEqual(
+    claudeCodeEnv(config({}, [
+      { name: "o", type: "mock", models: { "qwen3-coder": "qwen3-coder", "claude-sonnet-4-5": "s" } },
+      { name: "a", type: "mock" },
+    ])),
+    {
+      ANTHROPIC_BASE_URL: "http://127.0.0.1:8787",
+      ANTHROPIC_AUTH_TOKEN: NO_CLIENT_TOKEN,
+      ANTHROPIC_MODEL: "claude-sonnet-4-5",
+      ANTHROPIC_DEFAULT_SONNET_MODEL: "claude-sonnet-4-5",
+    },
+    "a provider serving any name serves Claude Code's own ids",
   );
   assert.deepEqual(
     Object.keys(claudeCodeEnv(config({}, [{ name: "z", type: "mock", models: { "*": "x" } }]))),
@@ -102,7 +119,10 @@ Deno.test("relay env prints eval-able exports, the token expanded from the envir
       "export ANTHROPIC_BASE_URL=http://127.0.0.1:8790",
       `export ANTHROPIC_AUTH_TOKEN=${TOKEN}`,
       "export ANTHROPIC_MODEL=claude-sonnet-4-5",
+      // The one provider serves that name only: Claude Code's opus and haiku go to it too.
+      "export ANTHROPIC_DEFAULT_OPUS_MODEL=claude-sonnet-4-5",
       "export ANTHROPIC_DEFAULT_SONNET_MODEL=claude-sonnet-4-5",
+      "export ANTHROPIC_DEFAULT_HAIKU_MODEL=claude-sonnet-4-5",
       "",
     ].join("\n"),
   );
@@ -129,7 +149,10 @@ Deno.test("relay env reads its fields despite a provider key's variable this she
       "export ANTHROPIC_BASE_URL=http://127.0.0.1:8791",
       `export ANTHROPIC_AUTH_TOKEN=${TOKEN}`,
       "export ANTHROPIC_MODEL=claude-sonnet-4-5",
+      // The one provider serves that name only: Claude Code's opus and haiku go to it too.
+      "export ANTHROPIC_DEFAULT_OPUS_MODEL=claude-sonnet-4-5",
       "export ANTHROPIC_DEFAULT_SONNET_MODEL=claude-sonnet-4-5",
+      "export ANTHROPIC_DEFAULT_HAIKU_MODEL=claude-sonnet-4-5",
       "",
     ].join("\n"),
   );
