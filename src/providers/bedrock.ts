@@ -143,7 +143,7 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
       const { body: clientBody, headers: clientHeaders } = request;
       const bodyWith = (sent: (betas: string[]) => string[]) => {
         const invoke = _invokeBody(clientBody, clientHeaders.get("anthropic-beta"), counting, sent);
-        return { ...invoke, bytes: counting ? _countTokensBody(invoke.bytes) : invoke.bytes };
+        return counting ? _countTokensBody(invoke) : invoke;
       };
       const url = `${base}/model/${_modelSegment(model)}/${operation}`;
       const post = async (body: Uint8Array<ArrayBuffer>) =>
@@ -165,7 +165,7 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
         droppable = extra;
         return betas;
       });
-      let upstream = await post(first.bytes);
+      let upstream = await post(first);
       // A 400 is read once for all it may refuse, for no longer than relay would wait for its body: at
       // once when the request has betas to drop (a resend still belongs to the wait for an answer); else,
       // a count's, only once the headers are told, below.
@@ -177,7 +177,7 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
         // Sent once more under the same signal, its bytes built only now. Only an answer that then
         // succeeds proves the betas were refused (a 429 or a 5xx says nothing of them): remembered, and
         // told once. Its own 400 has not been read yet.
-        upstream = await post(bodyWith(_needed).bytes);
+        upstream = await post(bodyWith(_needed));
         seen = undefined;
         const learnt = upstream.ok ? _refusedKey(model, droppable) : undefined;
         if (learnt !== undefined && !refusedSets.has(learnt)) {
@@ -233,14 +233,13 @@ function _invokeBody(
   betaHeader: string | null,
   counting: boolean,
   sent: (betas: string[]) => string[],
-): { bytes: Uint8Array<ArrayBuffer>; sent: string[] } {
-  let kept: string[] = [];
-  const bytes = editTopLevelJson(body, {
+): Uint8Array<ArrayBuffer> {
+  return editTopLevelJson(body, {
     remove: ["model", "stream"],
     set: { anthropic_version: _ANTHROPIC_VERSION },
     update: {
       anthropic_beta: (inBody) => {
-        kept = sent(keptBetas([...betaList(inBody), ...betaList(betaHeader)]));
+        const kept = sent(keptBetas([...betaList(inBody), ...betaList(betaHeader)]));
         return kept.length > 0 ? kept : undefined;
       },
       ...(counting && {
@@ -249,7 +248,6 @@ function _invokeBody(
       }),
     },
   });
-  return { bytes, sent: kept };
 }
 
 /** Of `betas`, those a resend keeps ({@linkcode NEEDED_BETAS}). */

@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { ClientRegistry } from "../ledger/clients.ts";
+import { NOT_RETRIED } from "./errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 
 /** relay's own error answer to a request, in the error shape of the route it came to, with `headers`. */
@@ -9,12 +10,6 @@ export type Refusal = (
   message: string,
   headers?: HeadersInit,
 ) => Response;
-
-/**
- * A wrong or missing client token is the person's to fix: told not to retry (`x-should-retry`, which
- * the SDKs obey), Claude Code stops at once, where on a bare 401 it retried for three minutes.
- */
-const _NOT_RETRIED = { "x-should-retry": "false" };
 
 /**
  * Requires a client token as `x-api-key` or `Authorization: Bearer`, the two ways Claude Code sends
@@ -33,6 +28,8 @@ export function clientAuth(
   clients: ClientRegistry,
   refuse: Refusal,
 ): MiddlewareHandler<RelayEnv> {
+  // A wrong or missing token is the person's to mend: told not to retry it, Claude Code stops at once
+  // (on a bare 401 it retried for three minutes).
   return async (c, next) => {
     if (clients.size === 0) return await next();
     const headers = c.req.raw.headers;
@@ -43,7 +40,7 @@ export function clientAuth(
         c,
         401,
         "missing client token: send it as x-api-key or Authorization: Bearer",
-        _NOT_RETRIED,
+        NOT_RETRIED,
       );
     }
     let client: string | undefined;
@@ -51,7 +48,7 @@ export function clientAuth(
       client = clients.identify(token);
       if (client !== undefined) break;
     }
-    if (client === undefined) return refuse(c, 401, "invalid client token", _NOT_RETRIED);
+    if (client === undefined) return refuse(c, 401, "invalid client token", NOT_RETRIED);
     c.set("client", client);
     await next();
   };

@@ -7,6 +7,12 @@
 import { isJsonObject, type JsonObject } from "../util/json.ts";
 import { maskKeysAndSecretsIn } from "../util/mask.ts";
 
+/**
+ * The header that tells the SDKs and Claude Code not to retry an error only a person can mend (a wrong
+ * client token, a key no provider takes): they obey it over the status.
+ */
+export const NOT_RETRIED: Readonly<Record<string, string>> = { "x-should-retry": "false" };
+
 /** The `error.type` values Anthropic uses, by the status relay answers with. */
 export type AnthropicErrorType =
   | "invalid_request_error"

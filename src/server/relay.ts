@@ -46,6 +46,7 @@ import {
   anthropicErrorOf,
   type AnthropicErrorType,
   errorResponse,
+  NOT_RETRIED,
   RelayError,
   UnreadableAnswerError,
   withErrorRead,
@@ -981,10 +982,19 @@ function _asErrorAnswer(
 
 const _NOT_OF_THE_ERROR: ReadonlySet<string> = new Set(["content-length", "content-type", "x-should-retry"]);
 
+/** What the client gets of an upstream's answer: `body` under its headers, masked of relay's `secrets`. */
+function _forClient(
+  body: ReadableStream<Uint8Array> | null,
+  response: Response,
+  secrets: readonly (string | undefined)[],
+): Response {
+  return maskedHeaders(responseForClient(body, response), ...secrets);
+}
+
 /** `error` with `x-should-retry: false`, its other headers kept. */
 function _notToRetry(error: RelayError): RelayError {
   const headers = new Headers(error.headers);
-  headers.set("x-should-retry", "false");
+  for (const [name, value] of Object.entries(NOT_RETRIED)) headers.set(name, value);
   return new RelayError(error.status, error.message, headers, error.type);
 }
 
@@ -1112,7 +1122,7 @@ function _answer(
     bodies?.answered();
     log("complete", { bytes: 0 }).finally(releaseSlot);
     // An upstream may echo the key it was sent in a successful answer's headers too.
-    return maskedHeaders(responseForClient(null, response), ..._secrets(tried.credentials));
+    return _forClient(null, response, _secrets(tried.credentials));
   }
   const { usage, sse, json, credentials } = tried;
   const { name } = attempt.route.provider;
@@ -1175,7 +1185,7 @@ function _answer(
       }, detail).finally(releaseSlot);
     },
   });
-  return maskedHeaders(responseForClient(stream, response), ...secrets);
+  return _forClient(stream, response, secrets);
 }
 
 /** A failed attempt's answer that will not be passed on: its body is cancelled, its exchange over. */
@@ -1205,7 +1215,7 @@ function _passOn(
   if (!response.body) {
     bodies?.answered();
     log("upstream_error", { error }).finally(release);
-    return maskedHeaders(responseForClient(null, response), ...secrets);
+    return _forClient(null, response, secrets);
   }
   const reader = new WatchedReader(response.body, {
     firstByteMs: route.timeouts.firstByte,
@@ -1228,7 +1238,7 @@ function _passOn(
       log(passed ? "upstream_error" : kind, passed ? { error, ...rest } : rest).finally(release);
     },
   });
-  return maskedHeaders(responseForClient(stream, response), ...secrets);
+  return _forClient(stream, response, secrets);
 }
 
 /**
@@ -1393,10 +1403,10 @@ function _sleep(ms: number, client: AbortSignal, cut: AbortSignal, timers: Timer
 function _unavailable(step: Extract<Step, { kind: "exhausted" }>): RelayError {
   const message = `no upstream can take the request: ${step.reason}`;
   if (step.cause === "refused") {
-    return new RelayError(403, message, { "x-should-retry": "false" }, "permission_error");
+    return new RelayError(403, message, NOT_RETRIED, "permission_error");
   }
   if (step.cause === "disabled") {
-    return new RelayError(503, message, { "x-should-retry": "false" }, "api_error");
+    return new RelayError(503, message, NOT_RETRIED, "api_error");
   }
   const seconds = Math.max(1, Math.ceil((step.retryAfterMs ?? BUSY_RETRY_MS) / 1000));
   return new RelayError(503, message, { "retry-after": String(seconds) }, "overloaded_error");

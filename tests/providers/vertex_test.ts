@@ -484,7 +484,8 @@ Deno.test("Vertex passes on a 400 that names no beta it sent with its status, he
   }
 });
 
-Deno.test("Vertex's resend is a second connection: send resolves only with its headers, under relay's connect", async () => {
+Deno.test("Vertex's resend is a second connection: send resolves only with its headers", async () => {
+  // That relay waits for it under connect, not first_byte, is vertex_e2e_test.ts's to show.
   const resent = Promise.withResolvers<Response>();
   const resending = Promise.withResolvers<void>();
   const answers = [
@@ -498,7 +499,7 @@ Deno.test("Vertex's resend is a second connection: send resolves only with its h
   assert.equal(
     await settledYet(sending),
     false,
-    "a resend that does not answer is held to connect, not first_byte",
+    "a resend that does not answer holds send",
   );
   resent.resolve(Response.json({ id: "m1" }));
   assert.equal(await settledYet(sending), true, "its headers in, send resolves with them");

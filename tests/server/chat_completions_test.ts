@@ -6,6 +6,7 @@
  */
 import OpenAI from "openai";
 import assert from "node:assert/strict";
+import { rawHttp } from "../_helpers/raw_http.ts";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
 import type { Provider } from "../../src/providers/types.ts";
 import { DEFAULT_MAX_TOKENS } from "../../src/stream/openai_to_anthropic_request.ts";
@@ -835,15 +836,13 @@ Deno.test("a Host header that is no valid authority is served as /v1/messages se
   const upstream = startFakeUpstream();
   await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
   const body = JSON.stringify({ ...HELLO, stream: false });
-  const send = async (host: string) => {
-    // `fetch` sets a valid Host of its own: only a raw connection sends these.
-    const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(relay.url).port) });
-    await connection.write(new TextEncoder().encode(
+  // `fetch` sets a valid Host of its own: only a raw connection sends these.
+  const send = (host: string) =>
+    rawHttp(
+      relay.url,
       `POST /v1/chat/completions HTTP/1.1\r\nhost: ${host}\r\nauthorization: Bearer ${TOKEN}\r\n` +
         `content-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
-    ));
-    return await new Response(connection.readable).text();
-  };
+    );
   // A loopback name, which relay on 127.0.0.1 answers to, with a port no URL takes.
   for (const host of ["localhost:99999", "localhost:abc", "[::1]:abc", "127.0.0.1:%zz"]) {
     const answer = await send(host);

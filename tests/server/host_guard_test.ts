@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { rawHttp } from "../_helpers/raw_http.ts";
 import { Hono } from "hono";
 import { refuseOtherHosts } from "../../src/server/host_guard.ts";
 import type { RelayEnv } from "../../src/server/request_id.ts";
@@ -141,11 +142,9 @@ const ASK = JSON.stringify({
 });
 
 /** One request over a raw connection: `fetch` sends a Host of its own, never the one given. */
-async function rawExchange(url: string, head: string, body = ""): Promise<string> {
-  const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(url).port) });
+function rawExchange(url: string, head: string, body = ""): Promise<string> {
   const length = body === "" ? "" : `content-length: ${new TextEncoder().encode(body).length}\r\n`;
-  await connection.write(new TextEncoder().encode(`${head}\r\n${length}connection: close\r\n\r\n${body}`));
-  return await new Response(connection.readable).text();
+  return rawHttp(url, `${head}\r\n${length}connection: close\r\n\r\n${body}`);
 }
 
 /** What a page on evil.example sends once its name points at 127.0.0.1: same-origin, so no preflight. */

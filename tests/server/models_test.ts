@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { rawHttp } from "../_helpers/raw_http.ts";
 import { ClientRegistry } from "../../src/ledger/clients.ts";
 import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { startTestRelay } from "../_helpers/relay.ts";
@@ -243,11 +244,10 @@ Deno.test("count_tokens is a request to relay: it spends one of a client's rpm",
 
 /** The status line and body of a GET of `target`, sent as is: `fetch` would resolve a `%2E%2E` first. */
 async function rawGet(url: string, target: string, token: string): Promise<{ status: string; body: string }> {
-  const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(url).port) });
-  await connection.write(new TextEncoder().encode(
+  const answer = await rawHttp(
+    url,
     `GET ${target} HTTP/1.1\r\nhost: localhost\r\nx-api-key: ${token}\r\nconnection: close\r\n\r\n`,
-  ));
-  const answer = await new Response(connection.readable).text();
+  );
   return {
     status: answer.slice(0, answer.indexOf("\r\n")),
     body: answer.slice(answer.indexOf("\r\n\r\n") + 4),

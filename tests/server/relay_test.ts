@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { rawHttp } from "../_helpers/raw_http.ts";
 import { ClientRegistry } from "../../src/ledger/clients.ts";
 import { gzip } from "node:zlib";
 import { promisify } from "node:util";
@@ -233,12 +234,8 @@ async function answerOnConnection(connection: Deno.Conn): Promise<string> {
 }
 
 /** Sends `head` and `body` on a raw connection, closes its sending side, and returns all it got back. */
-async function rawExchange(url: string, head: string, body: string): Promise<string> {
-  const { port } = new URL(url);
-  const connection = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
-  await connection.write(new TextEncoder().encode(`${head}\r\n\r\n${body}`));
-  await connection.closeWrite();
-  return await new Response(connection.readable).text();
+function rawExchange(url: string, head: string, body: string): Promise<string> {
+  return rawHttp(url, `${head}\r\n\r\n${body}`, { closeWrite: true });
 }
 
 Deno.test("a body that ends early is a 400 with its access line, not relay's failure", async () => {

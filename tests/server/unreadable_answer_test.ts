@@ -182,64 +182,59 @@ Deno.test("a Bedrock stream whose first frame is corrupt is relay's 502, not Bed
   }
 });
 
-Deno.test("an Anthropic-format upstream's 200 page to a stream is relay's 502 as an OpenAI one's is, and fails over", async () => {
-  const said = /^upstream glm answered a stream with a body \(text\/html\) that is neither SSE nor JSON: /;
+/**
+ * A streamed request to a provider whose 200 is a page (`paged`, its calls counted): alone, relay's
+ * 502 saying `said`, its attempt logged as `logged`; before a provider that answers (`good`, whose
+ * stream holds `answered`), failed over, and its breaker opened for the next request.
+ */
+async function assertPageFailsOver(
+  paged: (calls: { count: number }) => Route,
+  good: Route,
+  { said, logged, answered }: { said: RegExp; logged: RegExp; answered: RegExp },
+): Promise<void> {
+  const calls = { count: 0 };
+  const bad = paged(calls);
   {
-    await using relay = startTestRelay({ routes: [anthropicRoute("glm", PAGE)] });
+    await using relay = startTestRelay({ routes: [paged({ count: 0 })] });
     const message = await assertRelays502(await post(relay, true), said);
-    await assertLogged(
-      relay,
-      /upstream glm answered a stream with a body \(text\/html\) that is neither/,
-      message,
-    );
+    await assertLogged(relay, logged, message);
   }
-  const paged = { count: 0 };
   await using relay = startTestRelay({
-    routes: [anthropicRoute("glm", PAGE, paged), anthropicRoute("up", () => Response.json(MESSAGE_ANSWER))],
+    routes: [bad, good],
     retry: { maxAttempts: 2 },
     routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 } },
   });
   const first = await post(relay, true);
   assert.equal(first.status, 200);
-  assert.match(await first.text(), /event: message_stop/);
+  assert.match(await first.text(), answered);
   const line = await relay.nextRequestLog();
-  assert.deepEqual([line.provider, line.failovers], ["up", 1]);
+  const [badName, goodName] = [bad.provider.name, good.provider.name];
+  assert.deepEqual([line.provider, line.failovers], [goodName, 1]);
   const attempt = relay.logs.find((logged) => logged.msg === "attempt failed");
-  assert.deepEqual([attempt?.provider, attempt?.next], ["glm", "retry_next_provider"]);
+  assert.deepEqual([attempt?.provider, attempt?.next], [badName, "retry_next_provider"]);
 
   const second = await post(relay, true);
   assert.equal(second.status, 200);
   await second.body?.cancel();
-  assert.equal(paged.count, 1, "glm's breaker is open: the next request goes to up at once");
+  assert.equal(calls.count, 1, `${badName}'s breaker is open: the next request goes to ${goodName} at once`);
+}
+
+Deno.test("an Anthropic-format upstream's 200 page to a stream is relay's 502 as an OpenAI one's is, and fails over", async () => {
+  await assertPageFailsOver(
+    (calls) => anthropicRoute("glm", PAGE, calls),
+    anthropicRoute("up", () => Response.json(MESSAGE_ANSWER)),
+    {
+      said: /^upstream glm answered a stream with a body \(text\/html\) that is neither SSE nor JSON: /,
+      logged: /upstream glm answered a stream with a body \(text\/html\) that is neither/,
+      answered: /event: message_stop/,
+    },
+  );
 });
 
 Deno.test("an OpenAI upstream's 200 page to a stream is relay's 502 naming its content type, and fails over", async () => {
-  const said = /^upstream oa answered a stream with a body \(text\/html\) that is neither SSE nor JSON: /;
-  {
-    await using relay = startTestRelay({ routes: [openaiRoute("oa", PAGE)] });
-    const message = await assertRelays502(await post(relay, true), said);
-    await assertLogged(
-      relay,
-      /upstream oa answered a stream with a body \(text\/html\) that is neither/,
-      message,
-    );
-  }
-  const paged = { count: 0 };
-  await using relay = startTestRelay({
-    routes: [openaiRoute("oa", PAGE, paged), openaiRoute("whole", COMPLETION)],
-    retry: { maxAttempts: 2 },
-    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 } },
+  await assertPageFailsOver((calls) => openaiRoute("oa", PAGE, calls), openaiRoute("whole", COMPLETION), {
+    said: /^upstream oa answered a stream with a body \(text\/html\) that is neither SSE nor JSON: /,
+    logged: /upstream oa answered a stream with a body \(text\/html\) that is neither/,
+    answered: /Whole\./,
   });
-  const first = await post(relay, true);
-  assert.equal(first.status, 200);
-  assert.match(await first.text(), /Whole\./);
-  const line = await relay.nextRequestLog();
-  assert.deepEqual([line.provider, line.failovers], ["whole", 1]);
-  const attempt = relay.logs.find((logged) => logged.msg === "attempt failed");
-  assert.deepEqual([attempt?.provider, attempt?.next], ["oa", "retry_next_provider"]);
-
-  const second = await post(relay, true);
-  assert.equal(second.status, 200);
-  await second.body?.cancel();
-  assert.equal(paged.count, 1, "oa's breaker is open: the next request goes to whole at once");
 });
