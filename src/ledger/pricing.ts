@@ -55,7 +55,7 @@ export interface ModelPrices extends TokenPrices {
   usOnlyPremium?: true;
 }
 
-/** What pricing needs of a provider: its name, and where it runs its models. */
+/** What pricing needs of a provider: its name, its type, and where it runs its models. */
 export interface PricedProvider {
   name: string;
   type: string;
@@ -212,7 +212,8 @@ export const BUILT_IN_PRICES: Readonly<Record<string, BuiltInPriceEntry>> = {
 /**
  * Prices models and prices usage. A model is looked up by the id its upstream knows it by (what ran is
  * what is billed), case-insensitively: first in the config's `pricing:`, then in
- * {@linkcode BUILT_IN_PRICES}; within each, an exact name wins, then the most specific glob.
+ * {@linkcode BUILT_IN_PRICES}; within each, an exact name wins, then the most specific glob. What a
+ * `type: mock` provider answered costs nothing, whatever model it names: no upstream billed it.
  *
  * @example
  * ```ts
@@ -230,6 +231,8 @@ export class Pricing {
    */
   readonly #known = new Map<string, ModelPrices | undefined>();
   readonly #providers: ReadonlyMap<string, PricedProvider>;
+  /** The `type: mock` providers' names: no upstream bills their canned answers, so no budget pays. */
+  readonly #free: ReadonlySet<string>;
 
   /**
    * @param overrides The config's `pricing:`.
@@ -240,6 +243,7 @@ export class Pricing {
     providers: readonly PricedProvider[] = [],
   ) {
     this.#providers = new Map(providers.map((provider) => [provider.name, provider]));
+    this.#free = new Set(providers.flatMap(({ name, type }) => type === "mock" ? [name] : []));
     this.#tables = [overrides, BUILT_IN_PRICES].map((table) => {
       const entries = Object.entries(table);
       return {
@@ -288,9 +292,11 @@ export class Pricing {
    * whichever applies. Run on a regional endpoint of `provider` ({@linkcode _isRegionalEndpoint}), a
    * model whose built-in price says regional endpoints cost more costs 10% more for its tokens; so does
    * one that charges for US-only inference, when the answer says it ran there. A count below zero
-   * counts as none: a cost is never negative, which would credit a budget.
+   * counts as none: a cost is never negative, which would credit a budget. Through a `type: mock`
+   * provider it is 0, priced model or not.
    */
   cost(model: string | undefined, usage: UsageDetail, provider?: string): number | undefined {
+    if (provider !== undefined && this.#free.has(provider)) return 0;
     const price = this.priceFor(model, usage.speed);
     if (!price) return undefined;
     const fast = usage.speed === "fast" ? price.fast! : 1;

@@ -2,13 +2,21 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { type RunningRelay, runRelay, sandbox, spawnRelay, writeConfig } from "../_helpers/cli.ts";
+import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
 
 const MOCK = "providers:\n  - name: mock\n    type: mock\n";
 
 Deno.test("relay serve writes held records on SIGTERM, and a restart adds to them", async () => {
+  // An upstream answering as the mock does, but priced: the mock's own answers cost nothing.
+  const upstream = startFakeUpstream();
   // An hour between batches: whatever is on disk after the signal was written by the shutdown.
   const folder = await sandbox();
-  await writeConfig(folder, `ledger:\n  path: ${folder}/ledger.db\n  flush_interval: 1h\n${MOCK}`);
+  await writeConfig(
+    folder,
+    `ledger:\n  path: ${folder}/ledger.db\n  flush_interval: 1h\n` +
+      `providers:\n  - name: fake\n    type: anthropic-compatible\n    base_url: "${upstream.url}"\n` +
+      "    keys:\n      - key: sk-ant-api03-serve-ledger-key-0000x7f2\n",
+  );
   for (const requests of [2, 1]) {
     await using relay = await spawnRelay([], { cwd: folder });
     for (let i = 0; i < requests; i++) {
@@ -23,12 +31,14 @@ Deno.test("relay serve writes held records on SIGTERM, and a restart adds to the
     relay.process.kill("SIGTERM");
     assert.equal((await relay.process.status).code, 0);
   }
+  await upstream.close();
   const { code, stdout } = await runRelay(["usage", "--json"], { cwd: folder });
   assert.equal(code, 0);
   const report = JSON.parse(stdout);
   assert.equal(report.total.requests, 3);
   assert.ok(report.total.output_tokens > 0);
   assert.ok(report.total.cost_usd > 0);
+  assert.equal(upstream.requests.length, 3);
 });
 
 Deno.test("relay serve says so and exits 1 when it cannot open its ledger", async () => {
@@ -106,6 +116,24 @@ async function recorded(folder: string): Promise<number> {
   assert.equal(code, 0, stderr);
   return JSON.parse(stdout).total.requests;
 }
+
+Deno.test("relay serve's mock answers are in relay usage with their tokens, at no cost", async () => {
+  const folder = await sandbox();
+  await writeConfig(folder, `ledger:\n  path: ${folder}/ledger.db\n${MOCK}`);
+  {
+    await using relay = await spawnRelay([], { cwd: folder });
+    for (let i = 0; i < 2; i++) await (await ask(relay.url)).arrayBuffer();
+    relay.process.kill("SIGTERM");
+    assert.equal((await relay.process.status).code, 0);
+  }
+  const { code, stdout, stderr } = await runRelay(["usage", "--json"], { cwd: folder });
+  assert.equal(code, 0, stderr);
+  const { total } = JSON.parse(stdout);
+  assert.equal(total.requests, 2);
+  assert.ok(total.input_tokens > 0 && total.output_tokens > 0, "tokens counted");
+  assert.equal(total.cost_usd, 0, "claude-haiku-4-5's canned answers, never billed");
+  assert.equal(total.unpriced, 0, "free, not unpriced");
+});
 
 Deno.test("kill -9 loses only the records still held: the database stays whole and a restart goes on", async () => {
   // Batches of two, and an hour between timed flushes: a full batch is written at once, a lone record waits.

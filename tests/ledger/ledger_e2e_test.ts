@@ -190,9 +190,10 @@ Deno.test("a client's month-to-date spend survives a restart: the budget still h
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;
   const tokens = [{ name: "dev", token: DEV_TOKEN, monthly_budget_usd: 0.0001 }];
-  const provider = createMockProvider("mock", mockOptionsSchema.parse({}));
+  // An Anthropic-compatible upstream answering as the mock does: priced, where the mock's own answers are free.
+  const upstream = startFakeUpstream();
   {
-    await using setup = await relayWithLedger(path, tokens, { provider });
+    await using setup = await relayWithLedger(path, tokens, { upstreamUrl: upstream.url });
     assert.equal(
       (await (await post(setup.relay.url, "claude-sonnet-4-5", DEV_TOKEN, { stream: false })).json()).type,
       "message",
@@ -200,13 +201,53 @@ Deno.test("a client's month-to-date spend survives a restart: the budget still h
     await setup.relay.nextRequestLog();
   }
   {
-    await using setup = await relayWithLedger(path, tokens, { provider });
+    await using setup = await relayWithLedger(path, tokens, { upstreamUrl: upstream.url });
     assert.ok(setup.ledger.clients.spentThisMonth("dev") > 0.0001, "read back from the database");
     const refused = await post(setup.relay.url, "claude-sonnet-4-5", DEV_TOKEN);
     assert.equal(refused.status, 403);
     await refused.body?.cancel();
   }
+  await upstream.close();
   assert.equal(rows(path).length, 2);
+  assert.equal(upstream.requests.length, 1, "the refused request never reached the upstream");
+});
+
+Deno.test("the mock's answers are recorded with their tokens at no cost and never spend a budget; the same answer from a real upstream is priced", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  // Less than one of the mock's answers costs on Sonnet 4.5 at a real provider's price.
+  const tokens = [{ name: "dev", token: DEV_TOKEN, monthly_budget_usd: 0.0001 }];
+  {
+    await using setup = await relayWithLedger(path, tokens, {
+      provider: createMockProvider("mock", mockOptionsSchema.parse({})),
+    });
+    for (const stream of [false, true, false]) {
+      const answer = await post(setup.relay.url, "claude-sonnet-4-5", DEV_TOKEN, { stream });
+      assert.equal(answer.status, 200);
+      await answer.arrayBuffer();
+      await setup.relay.nextRequestLog();
+    }
+    assert.equal(setup.ledger.clients.spentThisMonth("dev"), 0);
+    assert.deepEqual(setup.warnings, []);
+  }
+  // The same request to an upstream answering as the mock does: its tokens, at Sonnet 4.5's price.
+  const upstream = startFakeUpstream();
+  {
+    await using setup = await relayWithLedger(path, tokens, { upstreamUrl: upstream.url });
+    const answer = await post(setup.relay.url, "claude-sonnet-4-5", DEV_TOKEN, { stream: false });
+    assert.equal(answer.status, 200);
+    await answer.arrayBuffer();
+    await setup.relay.nextRequestLog();
+    assert.ok(setup.ledger.clients.spentThisMonth("dev") > 0.0001);
+  }
+  await upstream.close();
+  const recorded = rows(path).map((row) => [row.provider, row.input_tokens, row.output_tokens, row.cost_usd]);
+  const [mock, , , priced] = recorded;
+  assert.ok(Number(mock[1]) > 0 && Number(mock[2]) > 0, "tokens counted");
+  assert.deepEqual(recorded.slice(0, 3), [mock, mock, mock]);
+  assert.deepEqual(priced.slice(0, 3), ["upstream", mock[1], mock[2]]);
+  // $3 and $15 a million on Sonnet 4.5.
+  assert.equal(priced[3], (Number(mock[1]) * 3 + Number(mock[2]) * 15) / 1e6);
 });
 
 Deno.test("web searches an answer ran are in its ledger row and cost, and spend the client's budget", async () => {

@@ -277,6 +277,32 @@ Deno.test("Bedrock's and Vertex's regional endpoints cost 10% more for Claude fr
   );
 });
 
+Deno.test("an answer of a mock provider costs nothing, whatever model it names; a real provider's same answer keeps its price", () => {
+  const pricing = new Pricing({ "my-sonnet": { input: 3, output: 15 } }, [
+    { name: "mock", type: "mock" },
+    { name: "anthropic", type: "anthropic" },
+    { name: "bedrock", type: "bedrock", region: "us-east-1" },
+  ]);
+  const usage = { ...NONE, input: 100_000, output: 10_000, webSearches: 5 };
+  for (const model of ["claude-sonnet-4-5", "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "my-sonnet"]) {
+    assert.equal(pricing.cost(model, usage, "mock"), 0, model);
+  }
+  assert.equal(pricing.cost("mock-1", usage, "mock"), 0, "a model no table prices: free, not unpriced");
+  assert.equal(pricing.cost("claude-fable-5-2", { ...usage, speed: "fast" }, "mock"), 0, "fast mode");
+  // $0.30 + $0.15 of tokens, $0.05 of searches; 10% more for the tokens on a regional endpoint.
+  assert.equal(pricing.cost("claude-sonnet-4-5", usage, "anthropic"), 0.5);
+  assert.equal(pricing.cost("my-sonnet", usage, "anthropic"), 0.5);
+  assert.equal(pricing.cost("us.anthropic.claude-sonnet-4-5-20250929-v1:0", usage, "bedrock"), 0.545);
+  assert.equal(pricing.cost("claude-sonnet-4-5", usage), 0.5, "no provider said");
+  assert.equal(pricing.cost("claude-sonnet-4-5", usage, "gone"), 0.5, "a provider the config does not name");
+  assert.equal(pricing.cost("mock-1", usage, "anthropic"), undefined);
+  assert.equal(
+    new Pricing().cost("claude-sonnet-4-5", usage, "mock"),
+    0.5,
+    "a provider is known by its type, not by its name",
+  );
+});
+
 Deno.test("an answer fast mode served costs its model's fast-mode multiple of every token price, searches not; a model without one has no price", () => {
   const pricing = new Pricing({
     "my-opus": { input: 5, output: 25, fast: 3 },
