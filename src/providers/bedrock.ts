@@ -4,7 +4,7 @@
  * back in Anthropic's shape: event-stream frames as SSE, restJson1 errors as Anthropic error envelopes.
  */
 import { AwsV4Signer } from "aws4fetch";
-import { errorEnvelope, type RelayError, unreadableAnswerError } from "../server/errors.ts";
+import { errorEnvelope, readAnswerBody, type RelayError, unreadableAnswerError } from "../server/errors.ts";
 import { eventStreamToSse, type SsePart } from "../stream/eventstream_to_sse.ts";
 import { MAX_ERROR_BODY_BYTES, translateWhole } from "../stream/translate_whole.ts";
 import { copyHeaders } from "../util/headers.ts";
@@ -199,16 +199,18 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
         throw _uncountable(options.name, model, refusal.message);
       }
       // A 200 relay cannot read is relay's own 502, as a broken connection is, not an error of Bedrock's;
-      // its headers still go to relay (rate limits, the request-id it logs).
-      const { headers: answered } = upstream;
-      const unreadable = (problem: string) =>
-        _unreadable(options.name, problem, key, _headers(answered, "application/json"));
-      if (counting) return await _countTokensResponse(upstream, unreadable);
+      // its headers still go to relay (rate limits, the request-id it logs), as they do when the body
+      // read before answering (a count, a stream's first frame) stalls or breaks.
+      const answered = _headers(upstream.headers, "application/json");
+      const read: _AnswerRead = {
+        unreadable: (problem) => _unreadable(options.name, problem, key, answered),
+        body: (reading) => readAnswerBody(answered, request.signal, reading),
+      };
+      if (counting) return await _countTokensResponse(upstream, read);
       if (upstream.headers.get("content-type")?.includes("application/vnd.amazon.eventstream")) {
-        return await _sseResponse(upstream, unreadable);
+        return await _sseResponse(upstream, read);
       }
-      const headers = _headers(upstream.headers, "application/json");
-      return new Response(upstream.body, { status: upstream.status, headers });
+      return new Response(upstream.body, { status: upstream.status, headers: answered });
     },
   };
 }
@@ -362,13 +364,19 @@ function _countTokensBody(invokeBody: Uint8Array): Uint8Array<ArrayBuffer> {
   );
 }
 
-async function _countTokensResponse(
-  upstream: Response,
-  unreadable: (problem: string) => RelayError,
-): Promise<Response> {
-  const answer = await upstream.json().catch(() => undefined);
+/**
+ * How a 200's body is read before answering: `unreadable` makes the error for one relay cannot read,
+ * `body` runs a read of it ({@linkcode readAnswerBody}).
+ */
+interface _AnswerRead {
+  unreadable(problem: string): RelayError;
+  body<T>(read: () => Promise<T>): Promise<T>;
+}
+
+async function _countTokensResponse(upstream: Response, read: _AnswerRead): Promise<Response> {
+  const answer = await read.body(() => upstream.json()).catch(() => undefined);
   if (!Number.isInteger(answer?.inputTokens)) {
-    throw unreadable("Bedrock's CountTokens answer has no inputTokens");
+    throw read.unreadable("Bedrock's CountTokens answer has no inputTokens");
   }
   const headers = _headers(upstream.headers, "application/json");
   return new Response(JSON.stringify({ input_tokens: answer.inputTokens }), { headers });
@@ -378,17 +386,14 @@ async function _countTokensResponse(
  * Waits for Bedrock's first frame before answering: a stream that opens with an exception (throttling,
  * an overloaded model) becomes a plain HTTP error that clients and retry logic understand, instead of
  * a 200 whose only event is an error. One that ends before any event, or opens with a corrupt frame, is
- * thrown as `unreadable` makes it.
+ * thrown as `read.unreadable` makes it.
  */
-async function _sseResponse(
-  upstream: Response,
-  unreadable: (problem: string) => RelayError,
-): Promise<Response> {
+async function _sseResponse(upstream: Response, read: _AnswerRead): Promise<Response> {
   const parts = upstream.body!.pipeThrough(eventStreamToSse()).getReader();
-  const first = await parts.read();
+  const first = await read.body(() => parts.read());
   if (first.done || first.value.error) await parts.cancel();
-  if (first.done) throw unreadable("Bedrock ended the stream before any event");
-  if (first.value.unreadable) throw unreadable(first.value.error!.message);
+  if (first.done) throw read.unreadable("Bedrock ended the stream before any event");
+  if (first.value.unreadable) throw read.unreadable(first.value.error!.message);
   if (first.value.error) return _errorResponse(first.value.error, upstream.headers);
   const headers = _headers(upstream.headers, "text/event-stream");
   headers.set("cache-control", "no-cache");

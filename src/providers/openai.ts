@@ -1,5 +1,5 @@
 import { jsonSyntaxReason } from "../util/json.ts";
-import { errorEnvelope, unreadableAnswerError } from "../server/errors.ts";
+import { errorEnvelope, readAnswerBody, unreadableAnswerError } from "../server/errors.ts";
 import {
   anthropicErrorFromOpenAI,
   type AnthropicFailure,
@@ -72,7 +72,9 @@ export interface OpenAIProviderOptions {
 export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
   const base = options.baseUrl.replace(/\/+$/, "");
   const doFetch = options.fetch ?? fetch;
-  const maxTokensField = _isOpenAI(new URL(base).hostname) ? "max_completion_tokens" : "max_tokens";
+  const hostname = new URL(base).hostname;
+  const maxTokensField = _isOpenAI(hostname) ? "max_completion_tokens" : "max_tokens";
+  const reasoningContent = !_refusesReasoningContent(hostname);
   const newMessageId = options.newMessageId ?? (() => `msg_${crypto.randomUUID().replaceAll("-", "")}`);
   const answeredWhole = new StreamsAnsweredWhole();
   return {
@@ -91,7 +93,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       const model = request.upstreamModel ?? String(body.model);
       let chat: JsonObject;
       try {
-        chat = chatRequestFor(body, { model, maxTokensField });
+        chat = chatRequestFor(body, { model, maxTokensField, reasoningContent });
       } catch (error) {
         if (error instanceof AnthropicToChatError) throw new UnservableError(400, error.message);
         throw error;
@@ -105,7 +107,11 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       });
       answeredWhole.onSent(request);
       const response = await answering;
-      if (!response.ok) return anthropicErrorFromOpenAI(response, _answerHeaders(response));
+      if (!response.ok) {
+        // DeepSeek and Groq name only their cap: what was asked completes it in the words Claude Code acts on.
+        const maxTokens = chat[maxTokensField] as number | undefined;
+        return anthropicErrorFromOpenAI(response, _answerHeaders(response), { maxTokens });
+      }
       const translation: OpenAIToAnthropicOptions = {
         messageId: newMessageId(),
         model,
@@ -142,7 +148,12 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
         return new Response(body, { headers: _sseHeaders(response) });
       }
       const headers = _answerHeaders(response);
-      const whole = await readWhole(response.body, MAX_WHOLE_ANSWER_BYTES);
+      // Read before relay has the answer: a stall or a cut meanwhile still tells relay these headers.
+      const whole = await readAnswerBody(
+        headers,
+        request.signal,
+        () => readWhole(response.body, MAX_WHOLE_ANSWER_BYTES),
+      );
       const read = _completionIn(whole, { name: options.name });
       if ("unreadable" in read) throw unreadableAnswerError(read.unreadable, key, headers);
       if ("failure" in read) {
@@ -164,6 +175,17 @@ function _isOpenAI(hostname: string): boolean {
   // A fully qualified name's final dot names the same host.
   const host = hostname.endsWith(".") ? hostname.slice(0, -1) : hostname;
   return host === "api.openai.com" || host.endsWith(".api.openai.com");
+}
+
+/**
+ * Whether the host refuses `reasoning_content` on an assistant message, which relay sends back to the
+ * rest (DeepSeek and Kimi require it in a tool loop): OpenAI's own hosts, and Groq and Mistral, which
+ * validate message fields strictly (`property 'reasoning_content' is unsupported`, `extra_forbidden`)
+ * and whose own reasoning (Groq's `reasoning`, Magistral's thinking parts) relay makes thinking blocks of.
+ */
+function _refusesReasoningContent(hostname: string): boolean {
+  const host = hostname.endsWith(".") ? hostname.slice(0, -1) : hostname;
+  return _isOpenAI(host) || host === "api.groq.com" || host === "api.mistral.ai";
 }
 
 /** Chat Completions counts no tokens and lists no models relay could pass on. */

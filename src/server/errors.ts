@@ -5,6 +5,7 @@
  */
 
 import { isJsonObject, type JsonObject } from "../util/json.ts";
+import { errorMessage } from "../util/error_message.ts";
 import { maskKeysAndSecretsIn } from "../util/mask.ts";
 
 /**
@@ -157,4 +158,87 @@ export class UnreadableAnswerError extends RelayError {
     super(502, message);
     this.name = "UnreadableAnswerError";
   }
+}
+
+/**
+ * relay's 504 for an upstream that did not answer within a deadline (`timeouts.connect`, `first_byte`).
+ * Its answer's headers may have come by then, to an adapter that reads the body before it answers (an
+ * unstreamed completion read whole, Bedrock's first frame): that adapter tells them as the deadline
+ * aborts its read ({@linkcode readAnswerBody}), and they go to relay as an unreadable answer's do.
+ * Told once: each deadline is one attempt's.
+ */
+export class AnswerTimeoutError extends RelayError {
+  #upstreamHeaders?: Headers;
+
+  constructor(message: string) {
+    super(504, message);
+    this.name = "AnswerTimeoutError";
+  }
+
+  /** The headers of the answer that was being read when the deadline passed, if one was. */
+  get upstreamHeaders(): Headers | undefined {
+    return this.#upstreamHeaders;
+  }
+
+  /** Told by the adapter whose read of an answer with `headers` this deadline aborted. */
+  answered(headers: Headers): void {
+    this.#upstreamHeaders ??= headers;
+  }
+}
+
+/**
+ * A body an adapter was reading before it answered, failed (a connection cut, relay's own abort):
+ * `cause` is the failure as it came, which relay tells of as it would of any answer's, and
+ * `upstreamHeaders` the answer's, for relay's own use as an unreadable answer's are.
+ */
+export class BrokenAnswerError extends Error {
+  constructor(cause: unknown, readonly upstreamHeaders: Headers) {
+    super(errorMessage(cause), { cause });
+    this.name = "BrokenAnswerError";
+  }
+}
+
+/**
+ * `read` of the body of an answer whose `headers` are in, in an adapter's `send`, before it answers (an
+ * unstreamed completion read whole, Bedrock's first frame). Whatever fails it still tells relay those
+ * headers (the rate limits the key pool learns, the request-id the access line logs), as an unreadable
+ * body does ({@linkcode UnreadableAnswerError}): a failure of the read is thrown as a
+ * {@linkcode BrokenAnswerError}, and relay's own deadline for the answer, passing meanwhile, is told
+ * them as it aborts the read ({@linkcode AnswerTimeoutError}). `headers` are those the adapter would
+ * answer with (`request-id` under that name).
+ *
+ * @example
+ * ```ts
+ * const whole = await readAnswerBody(headers, request.signal, () => readWhole(response.body, maxBytes));
+ * ```
+ */
+export async function readAnswerBody<T>(
+  headers: Headers,
+  signal: AbortSignal,
+  read: () => Promise<T>,
+): Promise<T> {
+  // Told at once: relay answers with the deadline's error as it aborts, not once the read has failed.
+  const tell = () => {
+    if (signal.reason instanceof AnswerTimeoutError) signal.reason.answered(headers);
+  };
+  if (signal.aborted) tell();
+  else signal.addEventListener("abort", tell, { once: true });
+  try {
+    return await read();
+  } catch (error) {
+    throw new BrokenAnswerError(error, headers);
+  } finally {
+    signal.removeEventListener("abort", tell);
+  }
+}
+
+/**
+ * The headers of the upstream answer a failure thrown before relay had that answer came with (see
+ * {@linkcode readAnswerBody}): for relay's own use, never the client's.
+ */
+export function upstreamHeadersOf(error: unknown): Headers | undefined {
+  return error instanceof UnreadableAnswerError || error instanceof AnswerTimeoutError ||
+      error instanceof BrokenAnswerError
+    ? error.upstreamHeaders
+    : undefined;
 }

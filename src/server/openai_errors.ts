@@ -90,19 +90,29 @@ export async function openaiErrorFromAnthropic(response: Response, headers?: Hea
   return openaiErrorResponse(response.status, message, { type, headers });
 }
 
+/** What relay asked of an OpenAI-compatible upstream, for the errors that do not repeat it. */
+export interface OpenAIRequestAsked {
+  /** The `max_tokens` (or `max_completion_tokens`) sent: DeepSeek and Groq name only their cap. */
+  readonly maxTokens?: number;
+}
+
 /**
  * An OpenAI-compatible upstream's non-2xx answer as the Anthropic error answer it stands for, at once.
  * The status is kept; the body, read when the answer's reader asks for it (under relay's deadlines for a body,
  * and not at all when relay retries elsewhere), becomes Anthropic's envelope around the upstream's own
  * text, since its wording is what a user can act on; of a body over {@linkcode MAX_ERROR_BODY_BYTES},
- * its start.
+ * its start. `asked` completes an output limit the upstream words without the value it refused.
  *
  * @example
  * ```ts
  * if (!response.ok) return anthropicErrorFromOpenAI(response, { "content-type": "application/json" });
  * ```
  */
-export function anthropicErrorFromOpenAI(response: Response, headers?: HeadersInit): Response {
+export function anthropicErrorFromOpenAI(
+  response: Response,
+  headers?: HeadersInit,
+  asked: OpenAIRequestAsked = {},
+): Response {
   const { status } = response;
   const body = translateWhole(response.body, MAX_ERROR_BODY_BYTES, ({ text }) => {
     let json: unknown;
@@ -111,7 +121,7 @@ export function anthropicErrorFromOpenAI(response: Response, headers?: HeadersIn
     } catch {
       json = undefined;
     }
-    const { type, message } = anthropicFailureFor(json, status) ??
+    const { type, message } = anthropicFailureFor(json, status, asked) ??
       { type: errorTypeForStatus(status), message: _fallbackMessage(text, response.status) };
     return [new TextEncoder().encode(JSON.stringify(errorEnvelope(type, message)))];
   });
@@ -131,17 +141,21 @@ export function anthropicErrorFromOpenAI(response: Response, headers?: HeadersIn
  * // { status: 429, type: "rate_limit_error", message: "Rate limit reached" }
  * ```
  */
-export function anthropicFailureFor(body: unknown, httpStatus?: number): AnthropicFailure | undefined {
+export function anthropicFailureFor(
+  body: unknown,
+  httpStatus?: number,
+  asked: OpenAIRequestAsked = {},
+): AnthropicFailure | undefined {
   if (!isJsonObject(body)) return undefined;
   const error = body.error ?? body;
-  if (typeof error === "string") return _failure(httpStatus ?? 500, error, "");
+  if (typeof error === "string") return _failure(httpStatus ?? 500, error, "", asked);
   if (!isJsonObject(error)) return undefined;
   const message = [error.message, error.detail].find((value) => typeof value === "string");
   if (message === undefined) return undefined;
   const code = error.code ?? error.status;
   const words = [error.type, code].filter((value) => typeof value === "string").join(" ");
   const codeStatus = typeof code === "number" && code >= 400 && code <= 599 ? code : undefined;
-  return _failure(httpStatus ?? codeStatus ?? _statusForWords(words), message, words);
+  return _failure(httpStatus ?? codeStatus ?? _statusForWords(words), message, words, asked);
 }
 
 /** A status for an error known only by its `type`/`code` words, as inside a stream. */
@@ -154,17 +168,111 @@ function _statusForWords(words: string): number {
   return 500;
 }
 
+/** The upstream's failure, in the words Claude Code acts on when they are about a token limit. */
+function _failure(
+  status: number,
+  message: string,
+  words: string,
+  asked: OpenAIRequestAsked,
+): AnthropicFailure {
+  return { status, type: errorTypeForStatus(status), message: _claudeCodeWording(message, words, asked) };
+}
+
 /**
- * Claude Code only compacts a conversation that overflows when the error reads `prompt is too long`
- * (protocols.md §2.4); OpenAI, vLLM and llama.cpp word it their own way, kept after the prefix.
+ * Claude Code recovers from a token limit only when the error reads as Anthropic words it: it lowers
+ * `max_tokens` and resends on `max_tokens: N > CAP, which is the maximum allowed number of output
+ * tokens for …` (the whole message, one line) or on `input length and \`max_tokens\` exceed context limit:
+ * IN + OUT > WINDOW`, and it compacts only on `prompt is too long` (protocols.md §2.4). Compatibles word
+ * all three their own way; theirs is kept after Anthropic's, and an overflow of the prompt alone stays
+ * `prompt is too long`, since a smaller `max_tokens` cannot cure it.
  */
-function _failure(status: number, message: string, words: string): AnthropicFailure {
-  const overflow = /context_length_exceeded|exceed_context_size/i.test(words) ||
+function _claudeCodeWording(message: string, words: string, asked: OpenAIRequestAsked): string {
+  const cap = _outputCap(message, asked.maxTokens);
+  const share = cap ? undefined : _windowShare(message);
+  const said = `(upstream said: ${_oneLine(message)})`;
+  if (cap) {
+    const over = `max_tokens: ${cap.asked} > ${cap.cap}`;
+    return `${over}, which is the maximum allowed number of output tokens for this model ${said}`;
+  }
+  if (share && share.input < share.window && share.output > 0) {
+    const exceed = `input length and \`max_tokens\` exceed context limit: ${share.input} + ${share.output}`;
+    return `${exceed} > ${share.window}, decrease input length or \`max_tokens\` and try again ${said}`;
+  }
+  const overflow = share !== undefined || /context_length_exceeded|exceed_context_size/i.test(words) ||
     /maximum context length|context (length|size|window)/i.test(message);
-  const text = overflow && !message.includes("prompt is too long")
-    ? `prompt is too long: ${message}`
-    : message;
-  return { status, type: errorTypeForStatus(status), message: text };
+  return overflow && !message.includes("prompt is too long") ? `prompt is too long: ${message}` : message;
+}
+
+/** The `max_tokens` an upstream refused as over its model's output cap, and that cap. */
+function _outputCap(
+  message: string,
+  maxTokens: number | undefined,
+): { asked: number; cap: number } | undefined {
+  // OpenAI, Azure OpenAI: "max_tokens is too large: 32000. This model supports at most 16384 completion
+  // tokens, whereas you provided 32000." (also `max_completion_tokens`).
+  const openai =
+    /max_(?:completion_)?tokens is too large: (\d+)\. This model supports at most (\d+) completion tokens/i
+      .exec(message);
+  if (openai) return _over(Number(openai[1]), Number(openai[2]));
+  // Only the cap: DeepSeek's "Invalid max_tokens value, the valid range of max_tokens is [1, 8192]",
+  // Groq's and Z.AI's "`max_tokens` must be less than or equal to `8192`, the maximum value for …".
+  const capOnly =
+    /valid range of max_tokens is \[\d+, (\d+)\]|`max_(?:completion_)?tokens` must be less than or equal to `(\d+)`/i
+      .exec(message);
+  if (capOnly && maxTokens !== undefined) return _over(maxTokens, Number(capOnly[1] ?? capOnly[2]));
+  return undefined;
+}
+
+function _over(asked: number, cap: number): { asked: number; cap: number } | undefined {
+  return Number.isSafeInteger(asked) && asked > cap ? { asked, cap } : undefined;
+}
+
+/** How a refused request would have filled the model's window: its input, the output asked, the window. */
+function _windowShare(message: string): { input: number; output: number; window: number } | undefined {
+  // vLLM: "'max_tokens' or 'max_completion_tokens' is too large: 32000. This model's maximum context
+  // length is 32768 tokens and your request has 12396 input tokens (32000 > 32768 - 12396)."
+  const vllm =
+    /is too large: (\d+)\. This model's maximum context length is (\d+) tokens and your request has (\d+) input tokens/i
+      .exec(message);
+  if (vllm) return { input: Number(vllm[3]), output: Number(vllm[1]), window: Number(vllm[2]) };
+  // Later vLLM: "This model's maximum context length is 262144 tokens. However, you requested 128000
+  // output tokens and your prompt contains at least 134145 input tokens, for a total of …".
+  const vllmLater =
+    /maximum context length is (\d+) tokens\. However, you requested (\d+) output tokens and your prompt contains at least (\d+) input tokens/i
+      .exec(message);
+  if (vllmLater) {
+    return { input: Number(vllmLater[3]), output: Number(vllmLater[2]), window: Number(vllmLater[1]) };
+  }
+  // TGI (Hugging Face, Together): "Input validation error: `inputs` tokens + `max_new_tokens` must be
+  // <= 32769. Given: 12000 `inputs` tokens and 32000 `max_new_tokens`".
+  const tgi =
+    /`inputs` tokens \+ `max_new_tokens` must be <= (\d+)\. Given: (\d+) `inputs` tokens and (\d+) `max_new_tokens`/i
+      .exec(message);
+  if (tgi) return { input: Number(tgi[2]), output: Number(tgi[3]), window: Number(tgi[1]) };
+  // OpenAI and older vLLM: "This model's maximum context length is 8192 tokens. However, you requested
+  // 9000 tokens (1000 in the messages, 8000 in the completion)." (functions counted apart, once `; 0 for
+  // the completion`); OpenRouter: "This endpoint's maximum context length is 131072 tokens. However, you
+  // requested about 140000 tokens (8000 of text input, 132000 in the output)." (tool input apart).
+  const parts =
+    /maximum context length is (\d+) tokens[.,] however,? you requested (?:about )?\d+ tokens \(([^)]*)\)/i
+      .exec(message);
+  if (!parts) return undefined;
+  const share = { input: 0, output: 0, window: Number(parts[1]) };
+  for (const part of parts[2].split(/[,;]/)) {
+    const counted = /^\s*(\d+) (.*)$/.exec(part);
+    if (!counted) continue;
+    share[/completion|output/i.test(counted[2]) ? "output" : "input"] += Number(counted[1]);
+  }
+  return share;
+}
+
+/**
+ * Claude Code reads `max_tokens: … for .+$` with `.`, which no line break matches. Each break becomes a
+ * space, in one linear pass: trimming the spaces around it with `\s*` would rescan a long run of them
+ * from every position, and an upstream's error body may be a megabyte.
+ */
+function _oneLine(text: string): string {
+  return text.replace(/[\r\n\u2028\u2029]/g, " ").trim();
 }
 
 function _fallbackMessage(text: string, status: number): string {

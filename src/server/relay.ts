@@ -43,12 +43,14 @@ import { costlierAsks, inspectMessagesBody, messagesFields, readBody } from "./b
 import { BodyBudget, type BodyHold } from "./body_budget.ts";
 import { BodyLog } from "./body_log.ts";
 import {
+  AnswerTimeoutError,
   anthropicErrorOf,
   type AnthropicErrorType,
+  BrokenAnswerError,
   errorResponse,
   NOT_RETRIED,
   RelayError,
-  UnreadableAnswerError,
+  upstreamHeadersOf,
   withErrorRead,
 } from "./errors.ts";
 import { logRequest } from "./events.ts";
@@ -932,7 +934,9 @@ async function _try(
       json,
       credentials,
     };
-  } catch (error) {
+  } catch (thrown) {
+    // A body the adapter read before it answered failed as any answer's body can: told of as such.
+    const error = thrown instanceof BrokenAnswerError ? thrown.cause : thrown;
     if (error instanceof UnservableError) {
       const failure = new RelayError(error.status, error.message);
       const outcome: UpstreamOutcome = { kind: "unservable", reason: error.message };
@@ -951,12 +955,10 @@ async function _try(
     const outcome: UpstreamOutcome = failure.status === 504
       ? { kind: "timeout", why: failure.message }
       : { kind: "network", error };
-    // An answer that failed once relay had its headers (a 200 it could not read, a body that stalled)
-    // still told its rate limits and its request-id: the key pool and the access line keep them, and
-    // those of one the adapter found unreadable before answering. One that stalled while the adapter
-    // read it whole (an OpenAI or Bedrock unstreamed answer) is lost with its headers.
-    const headers = response?.headers ??
-      (error instanceof UnreadableAnswerError ? error.upstreamHeaders : undefined);
+    // An answer that failed once relay had its headers (a 200 it could not read, a body that stalled or
+    // broke) still told its rate limits and its request-id: the key pool and the access line keep them,
+    // those of one the adapter read before answering too (`readAnswerBody`), whose failure carries them.
+    const headers = response?.headers ?? upstreamHeadersOf(thrown);
     return { kind: "failed", outcome, error: failure, headers, credentials };
   }
 }
@@ -1350,12 +1352,12 @@ async function _within<T>(
       () => {
         const name = attempt.route.provider.name;
         const field = _TIMEOUT_FIELDS[deadline];
-        const error = new RelayError(
-          504,
+        const error = new AnswerTimeoutError(
           waitingForCredential()
             ? `upstream ${name} had no access token within ${ms} ms (${field}): its token endpoint is slow or down`
             : `upstream ${name} did not answer within ${ms} ms (${field})`,
         );
+        // An adapter reading the answer's body by then tells `error` the answer's headers as it aborts.
         upstream.abort(error);
         reject(error);
       },

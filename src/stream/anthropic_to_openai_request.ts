@@ -1,9 +1,10 @@
 /**
  * An Anthropic Messages request as a Chat Completions request (protocols.md §7.2), for OpenAI-compatible
- * upstreams. What Chat Completions cannot express is left out rather than approximated: thinking blocks
- * (unsigned reasoning means nothing to another model), server tools such as web search, `top_k`,
- * `metadata` and cache control. Content it cannot carry (a document by URL, a Files API id) is refused
- * instead: without it, the model would answer a question it never saw whole.
+ * upstreams. What Chat Completions cannot express is left out rather than approximated: server tools
+ * such as web search, `top_k`, `metadata` and cache control. Content it cannot carry (a document by URL,
+ * a Files API id) is refused instead: without it, the model would answer a question it never saw whole.
+ * Thinking blocks go back as `reasoning_content`, which DeepSeek and Kimi require, to upstreams that take
+ * the field (see {@linkcode ChatRequestOptions.reasoningContent}).
  */
 import { openaiToolId } from "./openai_tool_ids.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
@@ -24,6 +25,14 @@ export interface ChatRequestOptions {
    * many compatible servers only know `max_tokens`.
    */
   maxTokensField: "max_tokens" | "max_completion_tokens";
+  /**
+   * Whether an assistant turn's thinking goes back as its `reasoning_content`. DeepSeek and Kimi in
+   * thinking mode refuse a tool loop whose assistant messages lack the reasoning they streamed (relay
+   * made thinking blocks of it, and Claude Code sends those back); OpenAI's own hosts refuse the field,
+   * and never reason aloud. By default, sent unless `maxTokensField` is `max_completion_tokens`, which
+   * only OpenAI's own hosts get.
+   */
+  reasoningContent?: boolean;
 }
 
 /**
@@ -45,10 +54,11 @@ export function chatRequestFor(body: JsonObject, options: ChatRequestOptions): J
     throw new AnthropicToChatError("messages: Input should be a valid list");
   }
   const system = _texts(body.system).join("\n");
-  const messages = [
+  const reasoningContent = options.reasoningContent ?? options.maxTokensField === "max_tokens";
+  const messages = _systemFirst([
     ...(system ? [{ role: "system", content: system }] : []),
-    ...body.messages.flatMap((message, index) => _messages(message, index)),
-  ];
+    ...body.messages.flatMap((message, index) => _messages(message, index, reasoningContent)),
+  ]);
   const chat: JsonObject = { model: options.model, messages };
   if (typeof body.max_tokens === "number") chat[options.maxTokensField] = body.max_tokens;
   if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) chat.stop = body.stop_sequences;
@@ -71,21 +81,86 @@ export function chatRequestFor(body: JsonObject, options: ChatRequestOptions): J
   return chat;
 }
 
-function _messages(message: unknown, index: number): JsonObject[] {
-  if (!isJsonObject(message) || !_ROLES.has(message.role)) {
+/**
+ * The roles a Messages API message may have: `user`, `assistant`, and `system`, which Claude Code puts
+ * between turns (the `mid-conversation-system` beta). A set of `unknown`, to test a parsed body's role.
+ *
+ * @example
+ * ```ts
+ * MESSAGE_ROLES.has(JSON.parse('{"role":"tool"}').role); // false
+ * ```
+ */
+export const MESSAGE_ROLES: ReadonlySet<unknown> = new Set(["user", "assistant", "system"]);
+
+function _messages(message: unknown, index: number, reasoningContent: boolean): JsonObject[] {
+  if (!isJsonObject(message) || !MESSAGE_ROLES.has(message.role)) {
     throw new AnthropicToChatError(`messages.${index}: expected a user, assistant or system message`);
   }
-  // Claude Code puts system messages between turns (the `mid-conversation-system` beta) for every model
-  // it does not know: a Chat Completions system message says the same, where it stands.
+  // A system message between turns stays one here; `_systemFirst` finds it a place templates take.
   if (message.role === "system") {
     const text = _texts(message.content).join("\n");
     return text ? [{ role: "system", content: text }] : [];
   }
   const blocks = _blocksAt(message.content, `messages.${index}`);
-  return message.role === "user" ? _userMessages(blocks) : _assistantMessage(blocks.map(([block]) => block));
+  return message.role === "user"
+    ? _userMessages(blocks)
+    : _assistantMessage(blocks.map(([block]) => block), reasoningContent);
 }
 
-const _ROLES: ReadonlySet<unknown> = new Set(["user", "assistant", "system"]);
+/**
+ * Chat templates of common local models (Qwen3.5/3.6 on llama.cpp, LM Studio, Ollama and vLLM; Mistral's)
+ * refuse a system message anywhere but first, and Claude Code sends one after the first user turn (the
+ * `mid-conversation-system` beta, with its environment). System messages before the first turn join the
+ * leading one. A later one becomes text of a user turn where it stands, rather than joining the leading
+ * one: that would change the prompt's start, and void local servers' prefix caches, each time one came.
+ * It is marked as system text the way Claude Code marks its own in a user turn, as a
+ * `<system-reminder>`, and joins the user turn that follows it, after that turn's tool messages (they must
+ * directly follow the assistant's tool calls); last, or with an assistant turn next, it joins the user
+ * message before it, if that is the last one written, and is a user message of its own otherwise.
+ */
+function _systemFirst(messages: JsonObject[]): JsonObject[] {
+  const leading: string[] = [];
+  const turns: JsonObject[] = [];
+  let pending: JsonObject[] = [];
+  const placePending = () => {
+    if (pending.length === 0) return;
+    const last = turns.at(-1);
+    if (last?.role === "user") {
+      turns[turns.length - 1] = { ...last, content: [..._parts(last.content), ...pending] };
+    } else {
+      turns.push({ role: "user", content: pending.length === 1 ? pending[0].text : pending });
+    }
+    pending = [];
+  };
+  for (const message of messages) {
+    if (message.role === "system") {
+      const text = String(message.content);
+      if (turns.length === 0) leading.push(text);
+      else pending.push({ type: "text", text: _asSystemReminder(text) });
+    } else if (message.role === "user" && pending.length > 0) {
+      turns.push({ ...message, content: [...pending, ..._parts(message.content)] });
+      pending = [];
+    } else {
+      if (message.role === "assistant") placePending();
+      turns.push(message);
+    }
+  }
+  placePending();
+  return leading.length > 0 ? [{ role: "system", content: leading.join("\n") }, ...turns] : turns;
+}
+
+/** A user message's content as a list of parts. */
+function _parts(content: unknown): JsonObject[] {
+  return typeof content === "string" ? [{ type: "text", text: content }] : content as JsonObject[];
+}
+
+/** System text as Claude Code writes it in a user turn, unless it is written so already. */
+function _asSystemReminder(text: string): string {
+  const trimmed = text.trim();
+  return trimmed.startsWith("<system-reminder>") && trimmed.endsWith("</system-reminder>")
+    ? text
+    : `<system-reminder>\n${text}\n</system-reminder>`;
+}
 
 /** The blocks of a string or a list of blocks, each with its place in the request, for errors to name. */
 function _blocksAt(content: unknown, at: string): [JsonObject, string][] {
@@ -124,19 +199,24 @@ function _userMessages(blocks: [JsonObject, string][]): JsonObject[] {
   return [...results, { role: "user", content }];
 }
 
-function _assistantMessage(blocks: JsonObject[]): JsonObject[] {
+function _assistantMessage(blocks: JsonObject[], reasoningContent: boolean): JsonObject[] {
   const text = _texts(blocks).join("");
   const toolCalls = blocks.filter((block) => block.type === "tool_use").map((block) => ({
     id: openaiToolId(String(block.id)),
     type: "function",
     function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) },
   }));
-  // An assistant turn of thinking alone has nothing to say to another model.
+  // An assistant turn of thinking alone has nothing to say to another model, and DeepSeek asks its
+  // reasoning back only on the messages it is sent.
   if (text === "" && toolCalls.length === 0) return [];
+  // Redacted thinking has no text to send, but says the turn reasoned.
+  const reasoned = blocks.filter((block) => block.type === "thinking" || block.type === "redacted_thinking");
+  const reasoning = reasoned.map(({ thinking }) => typeof thinking === "string" ? thinking : "").join("");
   return [{
     role: "assistant",
     content: text || null,
     ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+    ...(reasoningContent && reasoned.length > 0 ? { reasoning_content: reasoning } : {}),
   }];
 }
 

@@ -80,6 +80,197 @@ Deno.test("a context overflow, however worded, reads 'prompt is too long' with t
   }
 });
 
+// Claude Code 2.1.328's own patterns: it lowers `max_tokens` and resends on the first two (reading the cap,
+// or the input and the window, from them), and compacts only on `prompt is too long`.
+const CLAUDE_CODE_OUTPUT_CAP =
+  /^max_tokens: \d+ > (\d+), which is the maximum allowed number of output tokens for .+$/;
+const CLAUDE_CODE_CONTEXT_LIMIT =
+  /input length and `max_tokens` exceed context limit: (\d+) \+ (\d+) > (\d+)/;
+
+/** Refusals of a `max_tokens` of 32000 over a model's output cap, as each server words them, and the cap. */
+const OUTPUT_CAPS: [string, unknown, number][] = [
+  [
+    "OpenAI, Azure, Groq",
+    {
+      error: {
+        message:
+          "max_tokens is too large: 32000. This model supports at most 16384 completion tokens, whereas you provided 32000.",
+        type: "invalid_request_error",
+        param: "max_tokens",
+        code: null,
+      },
+    },
+    16384,
+  ],
+  [
+    "OpenAI, max_completion_tokens, with a line break",
+    {
+      error: {
+        message:
+          "max_completion_tokens is too large: 32000. This model supports at most 8192 completion tokens, whereas you provided 32000.\nSee the docs.",
+        type: "invalid_request_error",
+      },
+    },
+    8192,
+  ],
+  [
+    "DeepSeek, which names only its range",
+    {
+      error: {
+        message: "Invalid max_tokens value, the valid range of max_tokens is [1, 8192]",
+        type: "invalid_request_error",
+        param: null,
+        code: "invalid_request_error",
+      },
+    },
+    8192,
+  ],
+  [
+    "Groq, Z.AI, which name only the cap",
+    {
+      error: {
+        message:
+          "`max_tokens` must be less than or equal to `8192`, the maximum value for `max_tokens` is less than the `context_window` for this model",
+        type: "invalid_request_error",
+      },
+    },
+    8192,
+  ],
+];
+
+/** Refusals of input + `max_tokens` over the model's window, and the input, output and window Claude Code must read. */
+const CONTEXT_LIMITS: [string, unknown, [number, number, number]][] = [
+  [
+    "vLLM",
+    {
+      object: "error",
+      message:
+        "'max_tokens' or 'max_completion_tokens' is too large: 32000. This model's maximum context length is 32768 tokens and your request has 12396 input tokens (32000 > 32768 - 12396). None",
+      type: "BadRequestError",
+      param: null,
+      code: 400,
+    },
+    [12396, 32000, 32768],
+  ],
+  [
+    "later vLLM",
+    {
+      error: {
+        message:
+          "This model's maximum context length is 262144 tokens. However, you requested 128000 output tokens and your prompt contains at least 134145 input tokens, for a total of at least 262145 tokens. Please reduce the length of the input prompt or the number of requested output tokens. (parameter=input_tokens, value=134145)",
+        type: "BadRequestError",
+        param: "input_tokens",
+        code: 400,
+      },
+    },
+    [134145, 128000, 262144],
+  ],
+  [
+    "OpenAI classic, older vLLM",
+    {
+      error: {
+        message:
+          "This model's maximum context length is 8192 tokens. However, you requested 9000 tokens (1000 in the messages, 8000 in the completion). Please reduce the length of the messages or completion.",
+        type: "invalid_request_error",
+        param: "messages",
+        code: "context_length_exceeded",
+      },
+    },
+    [1000, 8000, 8192],
+  ],
+  [
+    "OpenRouter, tool input counted apart",
+    {
+      error: {
+        message:
+          'This endpoint\'s maximum context length is 131072 tokens. However, you requested about 140000 tokens (6000 of text input, 2000 of tool input, 132000 in the output). Please reduce the length of either one, or use the "middle-out" transform to compress your prompt automatically.',
+        code: 400,
+      },
+    },
+    [8000, 132000, 131072],
+  ],
+  [
+    "TGI (Hugging Face, Together)",
+    {
+      error:
+        "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 32769. Given: 12000 `inputs` tokens and 32000 `max_new_tokens`",
+      error_type: "validation",
+    },
+    [12000, 32000, 32769],
+  ],
+];
+
+/** The upstream's message in a body of {@linkcode OUTPUT_CAPS} or {@linkcode CONTEXT_LIMITS}. */
+function upstreamSaid(body: unknown): string {
+  const { error, message } = body as { error?: string | { message: string }; message?: string };
+  const said = typeof error === "string" ? error : error?.message ?? message!;
+  return said.replace("\n", " ");
+}
+
+Deno.test("an output cap, however worded, reads as Anthropic's, which Claude Code lowers max_tokens on", () => {
+  for (const [server, body, cap] of OUTPUT_CAPS) {
+    const failure = anthropicFailureFor(body, 400, { maxTokens: 32000 })!;
+    assert.equal(failure.status, 400, server);
+    assert.equal(failure.type, "invalid_request_error", server);
+    assert.equal(
+      CLAUDE_CODE_OUTPUT_CAP.exec(failure.message)?.[1],
+      String(cap),
+      `${server}: ${failure.message}`,
+    );
+    assert.match(failure.message, /^max_tokens: 32000 > /, server);
+    assert.ok(failure.message.includes(upstreamSaid(body)), `${server}: ${failure.message}`);
+  }
+});
+
+Deno.test("input and max_tokens over the window read as Anthropic's, which Claude Code lowers max_tokens on", () => {
+  for (const [server, body, numbers] of CONTEXT_LIMITS) {
+    const failure = anthropicFailureFor(body, 400)!;
+    assert.equal(failure.type, "invalid_request_error", server);
+    const read = CLAUDE_CODE_CONTEXT_LIMIT.exec(failure.message);
+    assert.deepEqual(read?.slice(1).map(Number), numbers, `${server}: ${failure.message}`);
+    assert.doesNotMatch(failure.message, /prompt is too long/, server);
+    assert.ok(failure.message.includes(upstreamSaid(body)), `${server}: ${failure.message}`);
+  }
+});
+
+Deno.test("a cap named without the value refused is reworded only when relay says what it asked", () => {
+  const deepseek = OUTPUT_CAPS[2][1];
+  const said = "Invalid max_tokens value, the valid range of max_tokens is [1, 8192]";
+  assert.equal(anthropicFailureFor(deepseek, 400)!.message, said);
+  assert.equal(anthropicFailureFor(deepseek, 400, { maxTokens: 4096 })!.message, said);
+  assert.match(anthropicFailureFor(deepseek, 400, { maxTokens: 9000 })!.message, CLAUDE_CODE_OUTPUT_CAP);
+});
+
+Deno.test("a prompt that alone overflows the window still reads 'prompt is too long', whatever max_tokens", () => {
+  const overflows = [
+    "This model's maximum context length is 8192 tokens. However, you requested 12000 tokens (11000 in the messages, 1000 in the completion). Please reduce the length of the messages or completion.",
+    "This model's maximum context length is 40960 tokens. However, you requested 0 output tokens and your prompt contains at least 40961 input tokens, for a total of at least 40961 tokens.",
+    "This endpoint's maximum context length is 16384 tokens. However, you requested about 94307 tokens (94307 of text input). Please reduce the length of either one",
+    "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 8192. Given: 9000 `inputs` tokens and 100 `max_new_tokens`",
+    "This model's maximum context length is 32768 tokens. However, your request has 40000 input tokens. Please reduce the length of the input messages.",
+  ];
+  for (const message of overflows) {
+    const failure = anthropicFailureFor({ error: { message } }, 400, { maxTokens: 32000 })!;
+    assert.equal(failure.message, `prompt is too long: ${message}`);
+  }
+});
+
+Deno.test("an output limit inside a stream, known by its code alone, is reworded too", () => {
+  const [, vllm, numbers] = CONTEXT_LIMITS[0];
+  const failure = anthropicFailureFor({ error: vllm })!;
+  assert.equal(failure.status, 400);
+  assert.deepEqual(CLAUDE_CODE_CONTEXT_LIMIT.exec(failure.message)?.slice(1).map(Number), numbers);
+});
+
+Deno.test("an output cap from anthropicErrorFromOpenAI reads as Anthropic's, with the value relay asked", async () => {
+  const deepseek = Response.json(OUTPUT_CAPS[2][1], { status: 400 });
+  const answer = anthropicErrorFromOpenAI(deepseek, undefined, { maxTokens: 32000 });
+  assert.equal(answer.status, 400);
+  const { error } = await answer.json();
+  assert.equal(error.type, "invalid_request_error");
+  assert.equal(CLAUDE_CODE_OUTPUT_CAP.exec(error.message)?.[1], "8192", error.message);
+});
+
 Deno.test("anthropicErrorFromOpenAI falls back to the body text, then to the status", async () => {
   const exploded = anthropicErrorFromOpenAI(new Response("upstream exploded", { status: 500 }));
   assert.equal(exploded.status, 500);

@@ -66,7 +66,7 @@ Deno.test("a Claude Code request becomes Chat Completions: system, tools, tool_c
   });
 });
 
-Deno.test("history: tool results lead their turn as tool messages, thinking is dropped, ids map back", () => {
+Deno.test("history: tool results lead their turn as tool messages, thinking goes as reasoning_content, ids map back", () => {
   const chat = chatRequestFor({
     model: "m",
     max_tokens: 100,
@@ -111,6 +111,7 @@ Deno.test("history: tool results lead their turn as tool messages, thinking is d
     {
       role: "assistant",
       content: "Checking now.",
+      reasoning_content: "unsigned",
       tool_calls: [
         {
           id: "functions.get_weather:0",
@@ -312,27 +313,249 @@ Deno.test("what Chat Completions cannot carry is refused as a 400", () => {
   );
 });
 
-Deno.test("a system message between turns (Claude Code's mid-conversation system) stays a system message there", () => {
+/** The roles of a Chat Completions body's messages, in order. */
+function rolesOf(chat: Record<string, unknown>): unknown[] {
+  return (chat.messages as { role: unknown }[]).map((message) => message.role);
+}
+
+const REMINDER = (text: string) => ({ type: "text", text: `<system-reminder>\n${text}\n</system-reminder>` });
+
+Deno.test("Claude Code's first request, [user, system]: its environment joins the user turn as a system reminder", () => {
+  // The shape of Claude Code 2.1.328's first request (texts shortened): the `# Environment` block is a
+  // system message after the first user turn, the last message of the request.
+  const attribution = "<system-reminder>\nAttribution for git commits ...\n</system-reminder>\n";
+  const environment =
+    "# Environment\nYou have been invoked in the following environment: \n - Platform: linux\n\n" +
+    "Today's date is 2026-11-27.";
+  const chat = chatRequestFor({
+    model: "claude-opus-5-5",
+    max_tokens: 128000,
+    system: [
+      { type: "text", text: "x-anthropic-billing-header: cc_version=2.1.328.593; cc_entrypoint=sdk-cli;" },
+      { type: "text", text: "You are a Claude agent, built on Anthropic's Claude Agent SDK." },
+    ],
+    messages: [
+      { role: "user", content: [{ type: "text", text: attribution }, { type: "text", text: "say hi" }] },
+      {
+        role: "system",
+        content: [{ type: "text", text: environment, cache_control: { type: "ephemeral" } }],
+      },
+    ],
+    thinking: { type: "adaptive", display: "omitted" },
+    stream: true,
+  }, OPTIONS);
+  assert.deepEqual(chat.messages, [
+    {
+      role: "system",
+      content: "x-anthropic-billing-header: cc_version=2.1.328.593; cc_entrypoint=sdk-cli;\n" +
+        "You are a Claude agent, built on Anthropic's Claude Agent SDK.",
+    },
+    {
+      role: "user",
+      content: [{ type: "text", text: attribution }, { type: "text", text: "say hi" }, REMINDER(environment)],
+    },
+  ]);
+});
+
+Deno.test("a system message between turns joins the next user turn, after its tool messages, which still follow the tool calls", () => {
   const chat = chatRequestFor({
     model: "m",
     system: "Be brief.",
     messages: [
-      { role: "user", content: "hi" },
-      { role: "assistant", content: "hello" },
+      { role: "user", content: "list files" },
+      {
+        role: "assistant",
+        content: [{ type: "tool_use", id: "call_1", name: "Bash", input: { command: "ls" } }],
+      },
       { role: "system", content: [{ type: "text", text: "The date is now 2026-11-26." }] },
       { role: "system", content: "Mode: plan." },
       { role: "system", content: [] },
-      { role: "user", content: "and now?" },
+      {
+        role: "user",
+        content: [
+          { type: "tool_result", tool_use_id: "call_1", content: "a.txt" },
+          { type: "text", text: "and now?" },
+        ],
+      },
     ],
   }, OPTIONS);
   assert.deepEqual(chat.messages, [
     { role: "system", content: "Be brief." },
+    { role: "user", content: "list files" },
+    {
+      role: "assistant",
+      content: null,
+      tool_calls: [{
+        id: "call_1",
+        type: "function",
+        function: { name: "Bash", arguments: '{"command":"ls"}' },
+      }],
+    },
+    { role: "tool", tool_call_id: "call_1", content: "a.txt" },
+    {
+      role: "user",
+      content: [REMINDER("The date is now 2026-11-26."), REMINDER("Mode: plan."), {
+        type: "text",
+        text: "and now?",
+      }],
+    },
+  ]);
+
+  // A turn of tool results alone gets a user message of its own after them, before the assistant answers.
+  const resultsOnly = chatRequestFor({
+    model: "m",
+    messages: [
+      { role: "user", content: "list files" },
+      { role: "assistant", content: [{ type: "tool_use", id: "call_1", name: "Bash", input: {} }] },
+      { role: "system", content: "Mode: plan." },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "call_1", content: "a.txt" }] },
+      { role: "assistant", content: "a.txt" },
+    ],
+  }, OPTIONS);
+  assert.deepEqual(rolesOf(resultsOnly), ["user", "assistant", "tool", "user", "assistant"]);
+  assert.deepEqual((resultsOnly.messages as unknown[])[3], {
+    role: "user",
+    content: REMINDER("Mode: plan.").text,
+  });
+});
+
+Deno.test("a system message last or before an assistant turn joins the user message before it, else is one of its own", () => {
+  const trailing = chatRequestFor({
+    model: "m",
+    messages: [
+      { role: "user", content: "hi" },
+      { role: "assistant", content: "hello" },
+      { role: "system", content: "Mode: plan." },
+    ],
+  }, OPTIONS);
+  assert.deepEqual(trailing.messages, [
     { role: "user", content: "hi" },
     { role: "assistant", content: "hello" },
-    { role: "system", content: "The date is now 2026-11-26." },
-    { role: "system", content: "Mode: plan." },
-    { role: "user", content: "and now?" },
+    { role: "user", content: REMINDER("Mode: plan.").text },
   ]);
+
+  const beforeAssistant = chatRequestFor({
+    model: "m",
+    messages: [
+      { role: "user", content: "hi" },
+      { role: "system", content: "Mode: plan." },
+      { role: "assistant", content: "hello" },
+      { role: "user", content: "bye" },
+      { role: "system", content: "Mode: act." },
+    ],
+  }, OPTIONS);
+  assert.deepEqual(beforeAssistant.messages, [
+    { role: "user", content: [{ type: "text", text: "hi" }, REMINDER("Mode: plan.")] },
+    { role: "assistant", content: "hello" },
+    { role: "user", content: [{ type: "text", text: "bye" }, REMINDER("Mode: act.")] },
+  ]);
+
+  // After tool results alone, the reminder cannot join them: a user message follows them.
+  const afterResults = chatRequestFor({
+    model: "m",
+    messages: [
+      { role: "user", content: "list files" },
+      { role: "assistant", content: [{ type: "tool_use", id: "call_1", name: "Bash", input: {} }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "call_1", content: "a.txt" }] },
+      { role: "system", content: "Mode: plan." },
+    ],
+  }, OPTIONS);
+  assert.deepEqual(rolesOf(afterResults), ["user", "assistant", "tool", "user"]);
+});
+
+Deno.test("system messages before the first turn join the leading system message; reminders are not wrapped twice", () => {
+  const leading = chatRequestFor({
+    model: "m",
+    system: "Be brief.",
+    messages: [
+      { role: "system", content: "Mode: plan." },
+      { role: "system", content: [{ type: "text", text: "Today is Friday." }] },
+      { role: "user", content: "hi" },
+    ],
+  }, OPTIONS);
+  assert.deepEqual(leading.messages, [
+    { role: "system", content: "Be brief.\nMode: plan.\nToday is Friday." },
+    { role: "user", content: "hi" },
+  ]);
+  const withoutSystem = chatRequestFor({
+    model: "m",
+    messages: [{ role: "system", content: "Mode: plan." }, { role: "user", content: "hi" }],
+  }, OPTIONS);
+  assert.deepEqual(withoutSystem.messages, [
+    { role: "system", content: "Mode: plan." },
+    { role: "user", content: "hi" },
+  ]);
+
+  const wrapped = "<system-reminder>\nThe user switched to plan mode.\n</system-reminder>\n";
+  const chat = chatRequestFor({
+    model: "m",
+    messages: [
+      { role: "user", content: "hi" },
+      { role: "assistant", content: "hello" },
+      { role: "system", content: wrapped },
+      { role: "user", content: "go on" },
+    ],
+  }, OPTIONS);
+  assert.deepEqual((chat.messages as unknown[]).at(-1), {
+    role: "user",
+    content: [{ type: "text", text: wrapped }, { type: "text", text: "go on" }],
+  });
+});
+
+Deno.test("thinking goes back as reasoning_content to compatible servers (DeepSeek requires it in a tool loop), never to OpenAI", () => {
+  const body = {
+    model: "m",
+    messages: [
+      { role: "user", content: "list files" },
+      {
+        role: "assistant",
+        content: [
+          { type: "thinking", thinking: "Let me ", signature: "" },
+          { type: "text", text: "Listing." },
+          { type: "thinking", thinking: "think.", signature: "" },
+          { type: "tool_use", id: "call_1", name: "Bash", input: { command: "ls" } },
+        ],
+      },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "call_1", content: "a.txt" }] },
+      {
+        role: "assistant",
+        content: [{ type: "redacted_thinking", data: "xyz" }, {
+          type: "tool_use",
+          id: "call_2",
+          name: "Bash",
+          input: {},
+        }],
+      },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "call_2", content: "b.txt" }] },
+      { role: "assistant", content: [{ type: "text", text: "Two files." }] },
+      { role: "user", content: "thanks" },
+      { role: "assistant", content: [{ type: "thinking", thinking: "Nothing to add.", signature: "" }] },
+    ],
+  };
+  const reasoningOf = (chat: Record<string, unknown>) =>
+    (chat.messages as Record<string, unknown>[]).filter((message) => message.role === "assistant")
+      .map((message) => message.reasoning_content);
+
+  const compatible = chatRequestFor(body, OPTIONS);
+  // A turn of thinking alone is left out, and its reasoning with it; a turn without thinking sends none.
+  assert.deepEqual(reasoningOf(compatible), ["Let me think.", "", undefined]);
+  assert.equal("reasoning_content" in (compatible.messages as object[])[5], false);
+
+  const openai = chatRequestFor(body, { model: "gpt-4.1", maxTokensField: "max_completion_tokens" });
+  assert.deepEqual(reasoningOf(openai), [undefined, undefined, undefined]);
+
+  // The default yields to the provider's word, either way.
+  assert.deepEqual(reasoningOf(chatRequestFor(body, { ...OPTIONS, reasoningContent: false })), [
+    undefined,
+    undefined,
+    undefined,
+  ]);
+  assert.deepEqual(
+    reasoningOf(
+      chatRequestFor(body, { model: "m", maxTokensField: "max_completion_tokens", reasoningContent: true }),
+    ),
+    ["Let me think.", "", undefined],
+  );
 });
 
 Deno.test("an OpenAI request becomes Anthropic's: system hoisted, tool messages merged into one user turn", () => {
