@@ -4,6 +4,7 @@ import { ConfigError, type ConfigProblem, formatPath, formatProblem } from "./er
 import { checkFileMode, unreadableFileError } from "./file_mode.ts";
 import { type ConfigSource, pathInConfig } from "./find.ts";
 import { homeFolder } from "../util/home.ts";
+import { BOM_BYTES, startsWithBom } from "../util/bytes.ts";
 import { problemsFromIssues } from "./issues.ts";
 import { type Config, configSchema, type ProviderConfig } from "./schema.ts";
 import { configWarnings } from "./warnings.ts";
@@ -178,8 +179,7 @@ export function decodeConfigText(bytes: Uint8Array, path: string): string {
 // the bad byte unless the file itself spells that character (EF BF BD). Columns count UTF-16 units, as
 // yaml's LineCounter does for every other problem.
 function _firstInvalidUtf8(bytes: Uint8Array): Position {
-  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
-  let offset = bom ? 3 : 0;
+  let offset = startsWithBom(bytes) ? BOM_BYTES.length : 0;
   let line = 1;
   let col = 1;
   for (const char of new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes.subarray(offset))) {

@@ -8,6 +8,7 @@ import { isFetchBlockedPort } from "./blocked_ports.ts";
 import { type ClientConfig, namedClients } from "./clients.ts";
 import { formatByteSize, formatDuration } from "./format_units.ts";
 import { byteSizeSchema, durationSchema } from "./units.ts";
+import { withoutBrackets, withoutFinalDot } from "../util/host_name.ts";
 import { maskKeyShapedTokens, maskSecret } from "../util/mask.ts";
 
 /** The upstream kinds relay can relay to. */
@@ -461,7 +462,7 @@ const _serverSchema = z.strictObject({
   /** Names besides loopback ones a loopback relay answers to (`src/server/host_guard.ts`). */
   allowed_hosts: z.array(
     // A final dot names the same host (`relay.internal.`), as the guard reads a Host.
-    z.string().transform((name) => name.endsWith(".") ? name.slice(0, -1) : name).refine(_isHostName, {
+    z.string().transform(withoutFinalDot).refine(_isHostName, {
       error: "must be a host name or IP address alone, without scheme, port or path (e.g. relay.internal)",
     }),
   ).default([]),
@@ -668,7 +669,7 @@ function _isHostName(host: string): boolean {
 const _HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 function _isIpv6(host: string): boolean {
-  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  const bare = withoutBrackets(host);
   if (/[[\]]/.test(bare)) return false;
   try {
     return new URL(`http://[${bare}]/`).hostname.length > 2;

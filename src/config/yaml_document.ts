@@ -22,6 +22,7 @@ import {
   YAMLSeq,
 } from "yaml";
 import { ConfigError, type ConfigProblem } from "./errors.ts";
+import { BOM_TEXT } from "../util/bytes.ts";
 
 /** A 1-based line and column in the config file. */
 export interface Position {
@@ -294,7 +295,7 @@ export function editedText(text: string, edited: Document): string {
   const spliced = _splicedText(text, before.contents, edited.contents, eol);
   if (spliced !== undefined && _readsAs(spliced, edited)) return spliced;
   const whole = edited.toString({ flowCollectionPadding: _flowPadding(text, before) });
-  return (text.startsWith(_BOM) ? _BOM : "") + whole.replaceAll("\n", eol);
+  return (text.startsWith(BOM_TEXT) ? BOM_TEXT : "") + whole.replaceAll("\n", eol);
 }
 
 // `text` with the splices that make `before` into `after`; undefined when they cannot be made. A node
@@ -340,8 +341,6 @@ function _flowPadding(text: string, doc: Document): boolean {
   });
   return padded;
 }
-
-const _BOM = "\uFEFF";
 
 interface _Splice {
   from: number;
@@ -528,7 +527,7 @@ function _ownLine(text: string, item: unknown): boolean {
 // The byte-order mark is no part of the first line: it stays when that line goes, and takes no column.
 function _lineStart(text: string, pos: number): number {
   const start = text.lastIndexOf("\n", pos - 1) + 1;
-  return start === 0 && text.startsWith(_BOM) ? _BOM.length : start;
+  return start === 0 && text.startsWith(BOM_TEXT) ? BOM_TEXT.length : start;
 }
 
 // The end of the line that `pos` is on, past its line break (`pos` itself when a line break precedes it).

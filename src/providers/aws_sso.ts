@@ -17,8 +17,15 @@ import { asJsonObject, type JsonObject, parseJsonObject } from "../util/json.ts"
 import type { Logger } from "../util/logger.ts";
 import { maskSecretsInLine } from "../util/mask.ts";
 import type { AwsCredentials, AwsCredentialSource } from "./aws_credentials.ts";
-import { bodyExcerpt, type IssuedToken, oauthErrorText, refusedForGood, TokenCache } from "./token_cache.ts";
-import { CredentialError } from "./types.ts";
+import {
+  bodyExcerpt,
+  fetchCredentialEndpoint,
+  type IssuedToken,
+  oauthErrorText,
+  refusedForGood,
+  TokenCache,
+} from "./token_cache.ts";
+import { CredentialError, isPermanentCredentialError } from "./types.ts";
 
 /** An SSO profile's settings, as the config file gives them (aws_credentials.ts finds them). */
 export interface AwsSsoProfile {
@@ -66,9 +73,6 @@ const _LOGIN_REFRESH_WINDOW_MS = 15 * 60_000;
 
 /** After a refresh of the login failed, the next waits this long (the AWS SDK for JavaScript's pause). */
 const _LOGIN_REFRESH_RETRY_MS = 30_000;
-
-/** A portal or OIDC endpoint that has not answered in this long has failed. */
-const _TIMEOUT_MS = 30_000;
 
 /**
  * Where the AWS CLI caches an SSO login: `~/.aws/sso/cache/<sha1>.json`, the SHA-1 (hex) of the
@@ -224,7 +228,7 @@ export class AwsSsoCredentials implements AwsCredentialSource {
         this.#refreshRetryAt = this.#now() + _LOGIN_REFRESH_RETRY_MS;
         this.#refreshError = error;
         if (login.expiresAt <= this.#now()) {
-          throw this.#expired(login, `refreshing it failed: ${errorMessage(error)}`, _permanent(error));
+          throw this.#refreshFailed(login, error);
         }
         this.#warn("AWS SSO login refresh failed", {
           error: errorMessage(error),
@@ -236,8 +240,7 @@ export class AwsSsoCredentials implements AwsCredentialSource {
     }
     if (login.expiresAt > now) return login.accessToken;
     if (why !== undefined) throw this.#expired(login, why, true);
-    const error = this.#refreshError;
-    throw this.#expired(login, `refreshing it failed: ${errorMessage(error)}`, _permanent(error));
+    throw this.#refreshFailed(login, this.#refreshError);
   }
 
   /**
@@ -247,6 +250,15 @@ export class AwsSsoCredentials implements AwsCredentialSource {
   #expired(login: _Login, why: string, permanent: boolean): CredentialError {
     const expired = `the SSO login expired at ${_iso(login.expiresAt)} and ${why}`;
     return _loginError(this.#profile, expired, permanent);
+  }
+
+  /** The error for a login that has expired after refreshing it failed with `error`. */
+  #refreshFailed(login: _Login, error: unknown): CredentialError {
+    return this.#expired(
+      login,
+      `refreshing it failed: ${errorMessage(error)}`,
+      isPermanentCredentialError(error),
+    );
   }
 
   /** The cached login; a failure says to run `aws sso login`, naming no local path (clients see it). */
@@ -400,11 +412,6 @@ function _osError(error: unknown): string {
   return code ? `${name} ${code}` : name;
 }
 
-/** Whether `error` says asking again cannot help ({@linkcode CredentialError}); anything else may pass. */
-function _permanent(error: unknown): boolean {
-  return error instanceof CredentialError && error.permanent;
-}
-
 /** Why a login cannot be refreshed; `undefined` when it can. */
 function _whyNotRefreshable(login: _Login, now: number): string | undefined {
   const { refreshToken, clientId, clientSecret, registrationExpiresAt } = login.fields;
@@ -446,8 +453,9 @@ interface _Answer {
 }
 
 /**
- * One call to an SSO endpoint, whose answer is JSON. Neither a redirect (which would carry the token
- * elsewhere) nor a silence past 30 s is waited out; a failure names the reason, never `secrets`.
+ * One call to an SSO endpoint, whose answer is JSON, as {@linkcode fetchCredentialEndpoint} makes it
+ * (no redirect followed, 30 s at most), named without its query; an error answer's reason never shows
+ * `secrets`.
  */
 async function _call(
   doFetch: typeof fetch,
@@ -455,17 +463,9 @@ async function _call(
   init: RequestInit,
   secrets: string[],
 ): Promise<_Answer> {
-  let response: Response;
-  let text: string;
-  try {
-    response = await doFetch(url, { ...init, redirect: "manual", signal: AbortSignal.timeout(_TIMEOUT_MS) });
-    text = await response.text();
-  } catch (error) {
-    const reason = error instanceof DOMException && error.name === "TimeoutError"
-      ? `no answer within ${_TIMEOUT_MS / 1000} s`
-      : errorMessage(error);
-    throw new Error(`${url.replace(/\?.*/, "")} failed: ${reason}`);
-  }
+  const { response, text } = await fetchCredentialEndpoint(url.replace(/\?.*/, ""), url, init, {
+    fetch: doFetch,
+  });
   const body = parseJsonObject(text);
   const ok = response.status >= 200 && response.status <= 299;
   return { ok, status: response.status, body, reason: ok ? "" : _reason(response, body, text, secrets) };

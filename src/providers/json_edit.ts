@@ -1,4 +1,5 @@
-import { concatBytes } from "../util/bytes.ts";
+import { BOM_BYTES, concatBytes, startsWithBom } from "../util/bytes.ts";
+import { isJsonWhitespace } from "../util/json.ts";
 
 /**
  * Edits the top-level members of a JSON object without re-serialising it: every byte outside the
@@ -132,7 +133,7 @@ function _topLevelMembers(body: Uint8Array): { open: number; list: _Member[] } {
  * does, so a client may send one; the edited body goes without it, as senders must not add one.
  */
 function _withoutBom(body: Uint8Array): Uint8Array {
-  return body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? body.subarray(3) : body;
+  return startsWithBom(body) ? body.subarray(BOM_BYTES.length) : body;
 }
 
 function _closeOf(body: Uint8Array, open: number): number {
@@ -140,11 +141,7 @@ function _closeOf(body: Uint8Array, open: number): number {
 }
 
 function _skipSpace(body: Uint8Array, at: number): number {
-  while (
-    at < body.byteLength && (body[at] === 0x20 || body[at] === 0x0a || body[at] === 0x0d || body[at] === 0x09)
-  ) {
-    at++;
-  }
+  while (at < body.byteLength && isJsonWhitespace(body[at])) at++;
   return at;
 }
 
@@ -174,6 +171,6 @@ function _skipValue(body: Uint8Array, at: number): number {
 }
 
 function _trimEnd(body: Uint8Array, end: number): number {
-  while (end > 0 && [0x20, 0x0a, 0x0d, 0x09].includes(body[end - 1])) end--;
+  while (end > 0 && isJsonWhitespace(body[end - 1])) end--;
   return end;
 }

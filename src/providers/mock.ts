@@ -6,6 +6,7 @@
 import { jsonSyntaxReason } from "../util/json.ts";
 import { errorEnvelope, errorTypeForStatus } from "../server/errors.ts";
 import { encodeSseEvent } from "../stream/sse_encode.ts";
+import { MESSAGE_ROLES } from "../stream/anthropic_to_openai_request.ts";
 import { type MockOptions, mockOptionsSchema } from "./mock_options.ts";
 import type { HeaderReader } from "../util/headers.ts";
 import { asJsonObject } from "../util/json.ts";
@@ -223,8 +224,6 @@ function _bodyProblem(body: unknown, counting: boolean): string | undefined {
   return undefined;
 }
 
-const _ROLES: ReadonlySet<unknown> = new Set(["user", "assistant", "system"]);
-
 /** What is wrong with one message, as the rest of its error path (`.role: …`), if anything. */
 function _messageProblem(message: unknown): string | undefined {
   if (typeof message !== "object" || message === null || Array.isArray(message)) {
@@ -233,7 +232,7 @@ function _messageProblem(message: unknown): string | undefined {
   const { role, content } = message as Record<string, unknown>;
   if (role === undefined) return ".role: Field required";
   // Claude Code puts system turns between the others (the `mid-conversation-system` beta).
-  if (!_ROLES.has(role)) return ".role: Input should be 'user', 'assistant' or 'system'";
+  if (!MESSAGE_ROLES.has(role)) return ".role: Input should be 'user', 'assistant' or 'system'";
   if (content === undefined) return ".content: Field required";
   if (typeof content !== "string" && !Array.isArray(content)) return ".content: Input should be a valid list";
   return undefined;

@@ -28,6 +28,7 @@ import { copyHeaders, hasMediaType, headerPairs, type HeaderReader } from "../ut
 import { isJsonObject, type JsonObject } from "../util/json.ts";
 import { StreamsAnsweredWhole } from "./streams_answered_whole.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
+import { withoutFinalDot } from "../util/host_name.ts";
 
 export interface OpenAIProviderOptions {
   name: string;
@@ -173,7 +174,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
  */
 function _isOpenAI(hostname: string): boolean {
   // A fully qualified name's final dot names the same host.
-  const host = hostname.endsWith(".") ? hostname.slice(0, -1) : hostname;
+  const host = withoutFinalDot(hostname);
   return host === "api.openai.com" || host.endsWith(".api.openai.com");
 }
 

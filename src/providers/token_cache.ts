@@ -6,7 +6,7 @@
  * by a clock that was off) is dropped at once rather than served until it would expire.
  */
 import { parseJsonObject } from "../util/json.ts";
-import { CredentialError, type ProviderRequest } from "./types.ts";
+import { CredentialError, isPermanentCredentialError, type ProviderRequest } from "./types.ts";
 import { maskSecret, maskSecretsInLine } from "../util/mask.ts";
 import { errorMessage } from "../util/error_message.ts";
 
@@ -217,8 +217,10 @@ export async function credentialFor<T>(
     return await get(signal);
   } catch (error) {
     if (signal.aborted) throw signal.reason;
-    const permanent = error instanceof CredentialError && error.permanent;
-    throw new CredentialError(`${authName} failed: ${errorMessage(error)}`, permanent);
+    throw new CredentialError(
+      `${authName} failed: ${errorMessage(error)}`,
+      isPermanentCredentialError(error),
+    );
   } finally {
     onCredential?.(false);
   }
@@ -229,6 +231,39 @@ export interface AccessTokenRequestOptions {
   fetch?: typeof fetch;
   /** Gives up after this long (default 30 s), so a silent endpoint cannot hold every request forever. */
   timeoutMs?: number;
+}
+
+/**
+ * One call to an endpoint that issues credentials (an OAuth token endpoint, AWS SSO's portal and OIDC
+ * endpoint), its answer read whole. A redirect is answered, not followed: following it would carry the
+ * credential wherever it points. An endpoint that cannot be reached, or is silent past `timeoutMs`
+ * (default 30 s), fails as `{name} failed: {reason}`, naming nothing of what was sent.
+ *
+ * @example
+ * ```ts
+ * const url = "https://login.example/token";
+ * const { response, text } = await fetchCredentialEndpoint(`token endpoint ${url}`, url, { method: "POST" });
+ * ```
+ */
+export async function fetchCredentialEndpoint(
+  name: string,
+  url: string,
+  init: RequestInit,
+  { fetch: doFetch = fetch, timeoutMs = 30_000 }: AccessTokenRequestOptions = {},
+): Promise<{ response: Response; text: string }> {
+  try {
+    const response = await doFetch(url, {
+      ...init,
+      signal: AbortSignal.timeout(timeoutMs),
+      redirect: "manual",
+    });
+    return { response, text: await response.text() };
+  } catch (error) {
+    const reason = error instanceof DOMException && error.name === "TimeoutError"
+      ? `no answer within ${timeoutMs % 1000 === 0 ? `${timeoutMs / 1000} s` : `${timeoutMs} ms`}`
+      : errorMessage(error);
+    throw new Error(`${name} failed: ${reason}`);
+  }
 }
 
 /**
@@ -251,30 +286,13 @@ export async function requestAccessToken(
   form: Record<string, string>,
   options: AccessTokenRequestOptions = {},
 ): Promise<IssuedToken> {
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  let status: number;
-  let location: string | null;
-  let text: string;
-  try {
-    const response = await (options.fetch ?? fetch)(url, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-      body: new URLSearchParams(form),
-      signal: AbortSignal.timeout(timeoutMs),
-      redirect: "manual",
-    });
-    status = response.status;
-    location = response.headers.get("location");
-    text = await response.text();
-  } catch (error) {
-    const reason = error instanceof DOMException && error.name === "TimeoutError"
-      ? `no answer within ${timeoutMs} ms`
-      : error instanceof Error
-      ? error.message
-      : String(error);
-    throw new Error(`token endpoint ${url} failed: ${reason}`);
-  }
-  if (status >= 300 && status <= 399) throw _redirected(url, status, location, form);
+  const { response, text } = await fetchCredentialEndpoint(`token endpoint ${url}`, url, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+    body: new URLSearchParams(form),
+  }, options);
+  const status = response.status;
+  if (status >= 300 && status <= 399) throw _redirected(url, status, response.headers.get("location"), form);
   if (status < 200 || status > 299) {
     // An endpoint, or a proxy before it, may quote the form back, credential and all.
     const shown = _withoutSecrets(text, form);

@@ -128,6 +128,20 @@ export class CredentialError extends Error {
   }
 }
 
+/**
+ * Whether `error` says asking again with the same credential cannot help: a permanent
+ * {@linkcode CredentialError}. Anything else thrown may pass.
+ *
+ * @example
+ * ```ts
+ * isPermanentCredentialError(new CredentialError("Vertex auth failed: invalid_grant", true)); // true
+ * isPermanentCredentialError(new Error("connection reset")); // false
+ * ```
+ */
+export function isPermanentCredentialError(error: unknown): boolean {
+  return error instanceof CredentialError && error.permanent;
+}
+
 /** An upstream as the core sees it. */
 export interface Provider {
   readonly name: string;

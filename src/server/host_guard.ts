@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { isLoopbackHost } from "../config/schema.ts";
+import { withoutBrackets, withoutFinalDot } from "../util/host_name.ts";
 import type { Refusal } from "./auth.ts";
 import type { RelayEnv } from "./request_id.ts";
 
@@ -40,7 +41,7 @@ export function refuseOtherHosts(
       const given = allowedHosts();
       if (given !== listed) {
         listed = given;
-        allowed = new Set(given.map((name) => _bare(name.toLowerCase())));
+        allowed = new Set(given.map((name) => withoutBrackets(name.toLowerCase())));
       }
       const name = _hostName(host);
       if (!_isLoopbackName(name) && !allowed.has(name) && c.req.method !== "CONNECT") {
@@ -68,11 +69,7 @@ function _isUsualLoopbackHost(host: string): boolean {
 function _hostName(host: string): string {
   const colon = host.lastIndexOf(":");
   const name = (colon > host.lastIndexOf("]") ? host.slice(0, colon) : host).toLowerCase();
-  return _bare(name.endsWith(".") ? name.slice(0, -1) : name);
-}
-
-function _bare(name: string): string {
-  return name.startsWith("[") && name.endsWith("]") ? name.slice(1, -1) : name;
+  return withoutBrackets(withoutFinalDot(name));
 }
 
 /** `name` as {@linkcode _hostName} gives it: which no DNS answer, so no web page, can point elsewhere. */

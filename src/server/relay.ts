@@ -3,6 +3,7 @@ import type { Admission, ClientRegistry } from "../ledger/clients.ts";
 import type { LedgerEntry, LedgerSink, RecordOptions } from "../ledger/entry.ts";
 import {
   CredentialError,
+  isPermanentCredentialError,
   type ProviderKey,
   type ProviderRequest,
   UnservableError,
@@ -634,9 +635,7 @@ async function _relay(
           retry_in_ms: Math.max(0, Math.round(refusedUntil - clock.now())),
         });
       }
-      const forGood = tried.outcome.kind === "credentials" &&
-        tried.outcome.error instanceof CredentialError &&
-        tried.outcome.error.permanent;
+      const forGood = tried.outcome.kind === "credentials" && isPermanentCredentialError(tried.outcome.error);
       refusedForGood = (refusedForGood ?? true) && forGood;
       if (forGood) refusedProviders.add(attempt.route.provider.name);
       // A credential relay could not get sent nothing: an upstream's own answer kept from before (a 529,

@@ -5,6 +5,8 @@
  */
 import { type ChunkReader, compactReader } from "./compact_reader.ts";
 import { translateWhole, type WholeText } from "./translate_whole.ts";
+import { BOM_BYTES } from "../util/bytes.ts";
+import { isJsonWhitespace } from "../util/json.ts";
 
 /**
  * The most relay reads of such an answer before it reads it whole, when all of that was blank: an SSE
@@ -91,15 +93,16 @@ class _Sniff {
   feed(chunk: Uint8Array): "sse" | "whole" | undefined {
     for (const byte of chunk) {
       const at = this.#seen++;
-      if (at < _BOM.length && this.#bomBytes === at) {
-        if (byte === _BOM[at]) {
+      if (at < BOM_BYTES.length && this.#bomBytes === at) {
+        if (byte === BOM_BYTES[at]) {
           this.#bomBytes++;
           continue;
         }
         if (at > 0) return "whole"; // a BOM cut short
       }
       if (this.#start === "") {
-        if (_BLANK.has(byte)) continue;
+        // Blank lines, and JSON's whitespace before a value: the same four bytes.
+        if (isJsonWhitespace(byte)) continue;
         if (byte === _BRACE || byte === _BRACKET) return "whole";
       }
       this.#start += String.fromCharCode(byte);
@@ -110,7 +113,6 @@ class _Sniff {
   }
 }
 
-const _BOM = [0xef, 0xbb, 0xbf];
 const _BRACE = 0x7b;
 const _BRACKET = 0x5b;
 /**
@@ -121,8 +123,6 @@ const _SSE_STARTS = [
   ":",
   ...["event", "data", "id", "retry"].flatMap((field) => [":", "\r", "\n"].map((end) => field + end)),
 ];
-/** Space, tab, CR and LF. */
-const _BLANK: ReadonlySet<number> = new Set([0x20, 0x09, 0x0d, 0x0a]);
 
 /** The chunks read so far, then the rest of the body. */
 function _prepended(held: Uint8Array[], rest: ChunkReader): ReadableStream<Uint8Array> {

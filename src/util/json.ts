@@ -1,3 +1,16 @@
+/**
+ * Whether `byte` is JSON's whitespace (RFC 8259 §2): space, tab, line feed or carriage return.
+ *
+ * @example
+ * ```ts
+ * isJsonWhitespace(0x0a); // true: a line feed
+ * isJsonWhitespace(0xa0); // false: no-break space is none
+ * ```
+ */
+export function isJsonWhitespace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+}
+
 /** A JSON object, as opposed to an array, `null` or a scalar. */
 export type JsonObject = Record<string, unknown>;
 

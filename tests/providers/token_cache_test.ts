@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { settlesWithin } from "../_helpers/settles_within.ts";
 import {
+  fetchCredentialEndpoint,
   type IssuedToken,
   requestAccessToken,
   sendWithToken,
@@ -536,4 +537,39 @@ Deno.test("sendWithToken throws a CredentialError, permanent only when what the 
     assert.equal(error.message, `Test auth failed: ${thrown.message}`);
     assert.equal(verdict(error), expected, thrown.message);
   }
+});
+
+Deno.test("fetchCredentialEndpoint follows no redirect, and names the endpoint and the wait it gave up after", async () => {
+  const seen: RequestInit[] = [];
+  const redirect: typeof fetch = (_input, init) => {
+    seen.push(init!);
+    return Promise.resolve(
+      new Response("moved", { status: 302, headers: { location: "https://elsewhere.example/" } }),
+    );
+  };
+  const { response, text } = await fetchCredentialEndpoint("portal", "https://sso.example/x?q=1", {
+    method: "GET",
+  }, {
+    fetch: redirect,
+  });
+  assert.deepEqual([response.status, text, seen[0].redirect, seen[0].method], [
+    302,
+    "moved",
+    "manual",
+    "GET",
+  ]);
+  assert.ok(seen[0].signal instanceof AbortSignal);
+
+  const timedOut: typeof fetch = () => Promise.reject(new DOMException("signal timed out", "TimeoutError"));
+  for (const [timeoutMs, waited] of [[30_000, "30 s"], [1, "1 ms"], [1_500, "1500 ms"]] as const) {
+    await assert.rejects(
+      fetchCredentialEndpoint("portal", "https://sso.example/x", {}, { fetch: timedOut, timeoutMs }),
+      { message: `portal failed: no answer within ${waited}` },
+    );
+  }
+  await assert.rejects(
+    fetchCredentialEndpoint("portal", "https://sso.example/x", {}, { fetch: timedOut }),
+    { message: "portal failed: no answer within 30 s" },
+    "30 s unless told",
+  );
 });

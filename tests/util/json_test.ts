@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { jsonSyntaxReason } from "../../src/util/json.ts";
+import { isJsonWhitespace, jsonSyntaxReason } from "../../src/util/json.ts";
 
 Deno.test("jsonSyntaxReason leaves out the excerpt V8 quotes, short or cut from a long text", () => {
   const reason = (text: string) => {
@@ -16,4 +16,9 @@ Deno.test("jsonSyntaxReason leaves out the excerpt V8 quotes, short or cut from 
     reason('{"a":1,}'),
     "Expected double-quoted property name in JSON at position 7 (line 1 column 8)",
   );
+});
+
+Deno.test("isJsonWhitespace is true of JSON's four whitespace bytes and no other byte", () => {
+  const whitespace = Array.from({ length: 256 }, (_, byte) => byte).filter(isJsonWhitespace);
+  assert.deepEqual(whitespace, [0x09, 0x0a, 0x0d, 0x20]);
 });

@@ -12,10 +12,10 @@ import { homeFolder } from "../../util/home.ts";
 import { decodeConfigText } from "../../config/load.ts";
 import { canPrompt, plainReporter, type Prompter, type Reporter, terminalPrompter } from "../_prompts.ts";
 import { offeredKinds } from "./providers.ts";
-import { awsConfigPath, awsCredentialsPath, parseAwsIni } from "../../providers/aws_config.ts";
+import { awsConfigPath, awsCredentialsPath, readAwsSharedFile } from "../../providers/aws_config.ts";
 import { resolveAwsCredentials } from "../../providers/aws_credentials.ts";
-import { readCredentialsFile } from "../../providers/credentials_file.ts";
 import { systemEnvironment } from "../../providers/registry.ts";
+import { BOM_TEXT, startsWithBom } from "../../util/bytes.ts";
 
 /** The flags of `relay init`, as commander parses them. */
 export interface InitOptions {
@@ -116,18 +116,18 @@ function _noPlace(): never {
  * no credentials at all) are left out: offering them would only make a config `relay serve` rejects.
  */
 function _awsProfiles(env: EnvLookup): string[] {
-  const credentials = _sectionsOf(awsCredentialsPath(env));
-  const config = _sectionsOf(awsConfigPath(env)).flatMap((section) => {
-    if (section === "default") return [section];
-    const profile = /^profile\s+(.+)$/.exec(section);
-    return profile ? [profile[1]] : [];
-  });
-  // Each profile is resolved from the same two files: read once, not twice a profile.
+  // Each file is read once: for its sections here, then for every profile resolved from it.
   const read = new Map<string, string | undefined>();
   const readFile = (path: string) => {
     if (!read.has(path)) read.set(path, systemEnvironment.readFile(path));
     return read.get(path);
   };
+  const credentials = _sectionsOf(awsCredentialsPath(env), "credentials", readFile);
+  const config = _sectionsOf(awsConfigPath(env), "config", readFile).flatMap((section) => {
+    if (section === "default") return [section];
+    const profile = /^profile\s+(.+)$/.exec(section);
+    return profile ? [profile[1]] : [];
+  });
   return [...new Set([...credentials, ...config])].filter((profile) => {
     try {
       resolveAwsCredentials({ config: { profile }, env, readFile });
@@ -139,10 +139,13 @@ function _awsProfiles(env: EnvLookup): string[] {
 }
 
 /** The section names of an AWS shared file; none when there is no file to read. */
-function _sectionsOf(file: string | undefined): string[] {
-  if (!file) return [];
+function _sectionsOf(
+  path: string | undefined,
+  what: "credentials" | "config",
+  readFile: (path: string) => string | undefined,
+): string[] {
   try {
-    return [...parseAwsIni(readCredentialsFile(file)).keys()];
+    return [...readAwsSharedFile(path, what, readFile).sections?.keys() ?? []];
   } catch {
     return [];
   }
@@ -163,11 +166,5 @@ async function _readExisting(path: string): Promise<string | undefined> {
   // Strictly: a file with bytes that are not UTF-8 would be written back with replacement characters.
   const text = decodeConfigText(bytes, path);
   // Decoding drops a byte-order mark; the text keeps it, so the file is written back with it.
-  return _startsWith(bytes, _BOM) ? `\uFEFF${text}` : text;
-}
-
-const _BOM = [0xef, 0xbb, 0xbf];
-
-function _startsWith(bytes: Uint8Array, prefix: number[]): boolean {
-  return prefix.every((byte, i) => bytes[i] === byte);
+  return startsWithBom(bytes) ? BOM_TEXT + text : text;
 }
