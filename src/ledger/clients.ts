@@ -39,11 +39,11 @@ export type Admission =
     settle(tokens: TokenCount | undefined): void;
     cancel(): void;
     /**
-     * Why the request may not go to an upstream that runs it as `model`, the id the ledger prices it
+     * Why the request may not go to `provider`, which runs it as `model`, the id the ledger prices it
      * by: its client has a monthly budget and `model` no price, so it would spend none of it.
-     * `undefined` when it may.
+     * `undefined` when it may, and always for a provider whose answers cost nothing (the mock).
      */
-    unpriced(model: string | undefined): string | undefined;
+    unpriced(model: string | undefined, provider?: string): string | undefined;
   }
   | { ok: false; status: 403 | 429; message: string; retryAfterS?: number };
 
@@ -357,8 +357,9 @@ export class ClientRegistry {
         if (reservation) client.tpm!.settle(reservation, 0);
         release?.();
       },
-      unpriced: (model) =>
-        budget === undefined || this.#pricing.priceFor(model, request.asks?.speed)
+      unpriced: (model, provider) =>
+        budget === undefined || this.#pricing.isFree(provider) ||
+          this.#pricing.priceFor(model, request.asks?.speed)
           ? undefined
           : `client ${config.name} has a monthly budget and no ` +
             `${request.asks?.speed === "fast" ? "fast-mode " : ""}price is known for model ${model}; ` +

@@ -256,6 +256,11 @@ export class Pricing {
     });
   }
 
+  /** Whether what `provider` answers costs nothing (a `type: mock`), so needs no price. */
+  isFree(provider: string | undefined): boolean {
+    return provider !== undefined && this.#free.has(provider);
+  }
+
   /** The prices of `model`, or `undefined` when neither table names it. */
   priceOf(model: string | undefined): ModelPrices | undefined {
     if (model === undefined) return undefined;
@@ -296,7 +301,7 @@ export class Pricing {
    * provider it is 0, priced model or not.
    */
   cost(model: string | undefined, usage: UsageDetail, provider?: string): number | undefined {
-    if (provider !== undefined && this.#free.has(provider)) return 0;
+    if (this.isFree(provider)) return 0;
     const price = this.priceFor(model, usage.speed);
     if (!price) return undefined;
     const fast = usage.speed === "fast" ? price.fast! : 1;

@@ -504,7 +504,9 @@ async function _relay(
       // A budgeted client's request goes only where the ledger can price it: elsewhere it would spend
       // none of the budget. Only a message is priced (a token count costs nothing, the model list has no
       // model). Passed over as a provider that cannot serve the request is, before any backoff.
-      const refusal = counted ? admission?.unpriced(attempt.upstreamModel ?? trace.model) : undefined;
+      const refusal = counted
+        ? admission?.unpriced(attempt.upstreamModel ?? trace.model, attempt.route.provider.name)
+        : undefined;
       if (refusal !== undefined) {
         _passOver(c, options, attempt, refusal, clock);
         unpriced ??= new RelayError(403, refusal);

@@ -250,6 +250,31 @@ Deno.test("the mock's answers are recorded with their tokens at no cost and neve
   assert.equal(priced[3], (Number(mock[1]) * 3 + Number(mock[2]) * 15) / 1e6);
 });
 
+Deno.test("a budgeted client may ask the mock for a model no price is known for, as its answers cost nothing; a real upstream's still refused", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const tokens = [{ name: "dev", token: DEV_TOKEN, monthly_budget_usd: 1 }];
+  {
+    await using setup = await relayWithLedger(path, tokens, {
+      provider: createMockProvider("mock", mockOptionsSchema.parse({})),
+    });
+    const answer = await post(setup.relay.url, "mock-1", DEV_TOKEN, { stream: false });
+    assert.equal(answer.status, 200);
+    await answer.arrayBuffer();
+    await setup.relay.nextRequestLog();
+  }
+  const upstream = startFakeUpstream();
+  {
+    await using setup = await relayWithLedger(path, tokens, { upstreamUrl: upstream.url });
+    const answer = await post(setup.relay.url, "mock-1", DEV_TOKEN, { stream: false });
+    assert.equal(answer.status, 403);
+    assert.match((await answer.json()).error.message, /no price is known for model mock-1/);
+    await setup.relay.nextRequestLog();
+  }
+  await upstream.close();
+  assert.equal(upstream.requests.length, 0);
+});
+
 Deno.test("web searches an answer ran are in its ledger row and cost, and spend the client's budget", async () => {
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;
