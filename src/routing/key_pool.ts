@@ -43,13 +43,15 @@ export interface KeyReservation<K> {
 }
 
 /**
- * The answer of {@linkcode KeyPool.pick}: a key, or when every usable key is cooling or spent, when
- * the first of them is back; `none` when no key is usable at all (disabled or excluded).
+ * The answer of {@linkcode KeyPool.pick}: a key, or when every usable key is cooling, spent or held,
+ * when the first of them is back (`heldOnly` when each key waited for is held past its own limits); `none`
+ * when no key is usable at all (disabled or excluded, or held and failing: `openUntil` says when the
+ * first of those lets a probe through).
  */
 export type KeyPick<K> =
   | { kind: "key"; key: K; reservation: KeyReservation<K> }
-  | { kind: "wait"; waitUntil: number; retryAfterMs: number }
-  | { kind: "none" };
+  | { kind: "wait"; waitUntil: number; retryAfterMs: number; heldOnly?: true }
+  | { kind: "none"; openUntil?: number };
 
 /** What a pool knows about one key, for logs and status pages. */
 export interface KeyStatus {
@@ -75,6 +77,18 @@ export interface PickOptions<K> {
    * neither where they go nor always to the same key; only a 429's rest or a disabled key keeps a key out.
    */
   uncounted?: boolean;
+  /**
+   * Until when the caller holds each key from this request beyond the pool's own limits and cooling
+   * (where the upstream limits each model apart, a 429 for the request's model), `undefined` when it
+   * does not: a held key is waited for until the later of its hold and its own wait.
+   */
+  heldUntil?: (key: K) => number | undefined;
+  /**
+   * Until when a held key is failing (its circuit breaker open), `undefined` when it is not: one failing
+   * past its wait is not waited for, and a pick left with nothing else says when the first of them lets
+   * a probe through (`openUntil`).
+   */
+  failingUntil?: (key: K) => number | undefined;
 }
 
 const _LIMIT_FOR: Record<RateLimitWindowName, keyof KeyLimits> = {
@@ -213,13 +227,41 @@ export class KeyPool<K> {
   pick(estimate: TokenCount, options: PickOptions<K> = {}): KeyPick<K> {
     const now = this.#now();
     const counted = options.uncounted ? undefined : estimate;
-    const usable = this.#usable(options.exclude);
-    const ready = usable.filter(([, state]) => state.blockedUntil(counted, now) === undefined);
+    const { exclude, heldUntil, failingUntil } = options;
+    const ready: [K, _KeyState][] = [];
+    let waitUntil: number | undefined;
+    let heldOnly = true;
+    let openUntil: number | undefined;
+    for (const entry of this.#keys) {
+      const [key, state] = entry;
+      if (state.disabled !== undefined || exclude?.has(key)) continue;
+      const ownUntil = state.blockedUntil(counted, now);
+      const held = heldUntil?.(key);
+      if (held === undefined || held <= now) {
+        if (ownUntil === undefined) ready.push(entry);
+        else {
+          waitUntil = Math.min(waitUntil ?? Infinity, ownUntil);
+          heldOnly = false;
+        }
+        continue;
+      }
+      const until = ownUntil === undefined || ownUntil < held ? held : ownUntil;
+      const failing = failingUntil?.(key);
+      if (failing !== undefined && failing > until) {
+        openUntil = Math.min(openUntil ?? Infinity, failing);
+        continue;
+      }
+      if (until !== held) heldOnly = false;
+      waitUntil = Math.min(waitUntil ?? Infinity, until);
+    }
     if (ready.length === 0) {
-      const waitUntil = this.#earliest(usable, counted, now);
-      return waitUntil === undefined
-        ? { kind: "none" }
-        : { kind: "wait", waitUntil, retryAfterMs: Math.ceil(waitUntil - now) };
+      if (waitUntil === undefined) {
+        return openUntil === undefined ? { kind: "none" } : { kind: "none", openUntil };
+      }
+      const retryAfterMs = Math.ceil(waitUntil - now);
+      return heldOnly
+        ? { kind: "wait", waitUntil, retryAfterMs, heldOnly }
+        : { kind: "wait", waitUntil, retryAfterMs };
     }
     const turns = counted === undefined ? "uncounted" : "counted";
     const [key, state] = ready.find(([key]) => key === options.prefer) ??
@@ -307,19 +349,6 @@ export class KeyPool<K> {
       if (state.disabled === undefined && state.cooledUntil <= now) sum += 1 - state.ratio;
     }
     return sum / this.#keys.size;
-  }
-
-  /** Whether `key` is out of rotation (a 401 or 402, switched off): what `status` says, for less. */
-  isDisabled(key: K): boolean {
-    return this.#state(key).disabled !== undefined;
-  }
-
-  /**
-   * When `key` can take a request of `estimate` tokens as {@linkcode pick} sees it, `undefined` when it
-   * can now; whether it is disabled aside.
-   */
-  blockedUntil(key: K, estimate: TokenCount): number | undefined {
-    return this.#state(key).blockedUntil(estimate, this.#now());
   }
 
   /** What the pool knows about `key`. */

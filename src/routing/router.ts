@@ -288,27 +288,27 @@ class _RouteState {
   }
 
   /**
-   * Counts the requests still running on `before`, this provider's state until a reload changed its
-   * config, as its own, and takes its `max_in_flight` places when that stayed the same: a reload must
-   * not let a provider take more at once than its cap, nor show fewer in flight than it has.
+   * Takes over from `before`, this provider's state until a reload changed its config, what must
+   * outlive the change. The requests still running on it count as this state's own, and take its
+   * `max_in_flight` places when that stayed the same: a reload must not let a provider take more at
+   * once than its cap, nor show fewer in flight than it has. Each key that stays, found by its secret,
+   * keeps what its pool carries over and the models it is at its rate limit for, as does the provider's
+   * own credential when it has no keys: a reload must not forget an upstream's 429.
    */
-  takeLoadFrom(before: _RouteState): void {
+  carryOverFrom(before: _RouteState): void {
     this.#load = before.#load;
     if (before.route.maxInFlight === this.#route.maxInFlight) this.limiter = before.limiter;
-  }
-
-  /**
-   * Keeps the models `before`, this provider's state until a reload changed its config, had at their
-   * rate limits, for each key that stays (found by its secret) and for the provider's own credential,
-   * as the pool keeps a key's cooling: a reload must not forget an upstream's 429.
-   */
-  carryCooledModelsFrom(before: _RouteState): void {
+    // A changed config builds new key objects: each key that stays is found by its secret, once for
+    // all that carries over. The provider's own credential, when it has no keys, is itself.
+    const kept = new Map<ProviderKey | undefined, ProviderKey | undefined>(
+      this.#route.keys.length === 0 ? [[undefined, undefined]] : this.#route.keys.flatMap((key) => {
+        const old = before.keyWithId(keyId(key));
+        return old ? [[key, old]] : [];
+      }),
+    );
+    this.pool.carryOver(before.pool, (key) => kept.get(key));
     if (before.cooledModels.empty) return;
-    const holders: [ProviderKey | undefined, ProviderKey | undefined][] = this.#route.keys.length === 0
-      ? [[undefined, undefined]]
-      : this.#route.keys.map((key) => [key, before.keyWithId(keyId(key))]);
-    for (const [holder, old] of holders) {
-      if (old === undefined && holder !== undefined) continue;
+    for (const [holder, old] of kept) {
       for (const { model, until } of before.cooledModels.list(old)) {
         this.cooledModels.refuse(holder, model, until);
       }
@@ -484,11 +484,7 @@ export class Router {
       const state = new _RouteState(route, options);
       const before = previous &&
         previous.#states.find((old) => old.route.provider.name === route.provider.name);
-      if (before) {
-        state.takeLoadFrom(before);
-        state.pool.carryOver(before.pool, (key) => before.keyWithId(keyId(key)));
-        state.carryCooledModelsFrom(before);
-      }
+      if (before) state.carryOverFrom(before);
       return state;
     });
     for (const state of this.#states) state.onBreakerChange = options.onBreakerChange;
@@ -754,7 +750,7 @@ export class Plan {
       slot();
       if (picked.kind === "wait") {
         if (!wait || picked.waitUntil < wait.waitUntil) wait = picked;
-        if (!picked.modelOnly) modelOnly = false;
+        if (!picked.heldOnly) modelOnly = false;
       }
       // Only a round without attempts ends the plan, and in one no key was tried: a provider left
       // without a key has them all failing or out of rotation.
@@ -807,7 +803,7 @@ export class Plan {
 
   /**
    * A key of `state` to try for `upstreamModel`; `openUntil` when keys were passed over for their open
-   * breakers, `refusedUntil` when for having been refused the model. A wait is `modelOnly` when only
+   * breakers, `refusedUntil` when for having been refused the model. A wait is `heldOnly` when only
    * keys at their limit for this model (`cooledModels`) are waited for.
    */
   #pickKey(state: _RouteState, upstreamModel: string | undefined):
@@ -817,16 +813,20 @@ export class Plan {
       reservation?: KeyReservation<ProviderKey>;
       keyPermit?: BreakerPermit;
     }
-    | { kind: "wait"; waitUntil: number; retryAfterMs: number; modelOnly?: true }
+    | { kind: "wait"; waitUntil: number; retryAfterMs: number; heldOnly?: true }
     | { kind: "none"; openUntil?: number; refusedUntil?: number } {
     // A count holds nothing back when it fails (its 429 cools nothing), and its limits are not the
     // model's Messages ones (Bedrock's CountTokens has a quota of its own): a model's cooling is not its.
     const { estimate, uncounted } = this.#request;
     if (state.route.keys.length === 0) {
       const cooledUntil = uncounted ? undefined : state.cooledModels.refusedUntil(undefined, upstreamModel);
-      return cooledUntil === undefined
-        ? { kind: "attempt", key: undefined }
-        : _keyWait(cooledUntil, this.#hooks.now(), true);
+      if (cooledUntil === undefined) return { kind: "attempt", key: undefined };
+      return {
+        kind: "wait",
+        waitUntil: cooledUntil,
+        retryAfterMs: Math.ceil(cooledUntil - this.#hooks.now()),
+        heldOnly: true,
+      };
     }
     const exclude = new Set(this.#tried(state));
     let refusedUntil: number | undefined;
@@ -843,40 +843,25 @@ export class Plan {
     // A key at its limit for this model only is waited for as a cooling key is, unless it is out of
     // rotation (refused the model, switched off) anyway, or its own breaker stays open longer: then it
     // is a key failing. Held longer by its own limits, which stop every model, its wait is not the
-    // model's alone.
-    let cooledUntil: number | undefined;
-    let modelOnly = true;
-    let openUntil: number | undefined;
+    // model's alone; nor is one for keys at their limit for every model.
     const cooled = uncounted ? undefined : state.cooledModels.holdersOf(upstreamModel);
-    if (cooled !== undefined) {
-      for (const [key, modelUntil] of cooled) {
-        if (key === undefined) continue;
-        if (refused?.has(key)) continue;
-        exclude.add(key);
-        if (state.pool.isDisabled(key)) continue;
-        const ownUntil = state.pool.blockedUntil(key, estimate);
-        const until = ownUntil === undefined || ownUntil < modelUntil ? modelUntil : ownUntil;
-        const breakerUntil = state.keyBreakers.get(key)!.retryAt;
-        if (breakerUntil !== undefined && breakerUntil > until) {
-          openUntil = Math.min(openUntil ?? Infinity, breakerUntil);
-          continue;
-        }
-        if (until !== modelUntil) modelOnly = false;
-        cooledUntil = Math.min(cooledUntil ?? Infinity, until);
-      }
-    }
+    const held = cooled && {
+      heldUntil: (key: ProviderKey) => cooled.get(key),
+      failingUntil: (key: ProviderKey) => state.keyBreakers.get(key)!.retryAt,
+    };
+    let openUntil: number | undefined;
     for (;;) {
-      const pick = state.pool.pick(estimate, { exclude, prefer: this.#ranking!.preferKey, uncounted });
+      const pick = state.pool.pick(estimate, {
+        exclude,
+        prefer: this.#ranking!.preferKey,
+        uncounted,
+        ...held,
+      });
       if (pick.kind === "none") {
-        return cooledUntil === undefined
-          ? { kind: "none", openUntil, refusedUntil }
-          : _keyWait(cooledUntil, this.#hooks.now(), modelOnly);
+        if (pick.openUntil !== undefined) openUntil = Math.min(openUntil ?? Infinity, pick.openUntil);
+        return { kind: "none", openUntil, refusedUntil };
       }
-      if (pick.kind === "wait") {
-        // Keys at their limit for every model are waited for too: the wait is not this model's alone.
-        if (cooledUntil === undefined || pick.waitUntil <= cooledUntil) return pick;
-        return _keyWait(cooledUntil, this.#hooks.now(), false);
-      }
+      if (pick.kind === "wait") return pick;
       const keyBreaker = state.keyBreakers.get(pick.key)!;
       const keyPermit = keyBreaker.tryAcquire();
       if (keyPermit) return { kind: "attempt", key: pick.key, reservation: pick.reservation, keyPermit };
@@ -1034,18 +1019,6 @@ export class Plan {
       },
     };
   }
-}
-
-/** A wait for a key until `waitUntil`; `modelOnly` when it serves other models meanwhile. */
-function _keyWait(
-  waitUntil: number,
-  now: number,
-  modelOnly: boolean,
-): { kind: "wait"; waitUntil: number; retryAfterMs: number; modelOnly?: true } {
-  const retryAfterMs = Math.ceil(waitUntil - now);
-  return modelOnly
-    ? { kind: "wait", waitUntil, retryAfterMs, modelOnly }
-    : { kind: "wait", waitUntil, retryAfterMs };
 }
 
 /** A place among `state`'s requests in flight, or `undefined` while it is at its `max_in_flight`. */

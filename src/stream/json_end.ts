@@ -1,4 +1,6 @@
 /** Where an unstreamed JSON answer ends, told byte by byte as its chunks come, without parsing it. */
+import { BOM_BYTES } from "../util/bytes.ts";
+import { isJsonWhitespace } from "../util/json.ts";
 
 const _QUOTE = 0x22;
 const _BACKSLASH = 0x5c;
@@ -20,13 +22,12 @@ const _MAX_SCALAR_CHARS = 64;
 /** A whole top-level number or literal (`true`, `false`, `null`). */
 const _SCALAR = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)$/;
 
-/** A UTF-8 byte order mark's bytes: let go before the value, as relay's decoder lets the mark go. */
-const _BOM: readonly number[] = [0xef, 0xbb, 0xbf];
-
-/** JSON's whitespace: space, tab, line feed, carriage return. */
-function _isWhitespace(byte: number): boolean {
-  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
-}
+/**
+ * JSON's whitespace, under a name of this module's own: {@linkcode JsonEnd.feed} asks it a byte at a
+ * time, and V8 inlined the call through an import less reliably (up to a third slower on a body of
+ * whitespace, in some runs) than through a constant of the module.
+ */
+const _isWhitespace = isJsonWhitespace;
 
 /**
  * Follows a JSON body as its chunks come, a few comparisons a byte and nothing kept of it, to tell when
@@ -73,6 +74,9 @@ export class JsonEnd {
   #keyMatched = -1;
   #keyStart = 0;
   #usageAt: number | undefined;
+  /** After the last `usage` name, until the first object or array after it closes, and where it did. */
+  #usageOpen = false;
+  #usageEnd: number | undefined;
   /** How many of a byte order mark's bytes the body began with. */
   #bomBytes = 0;
 
@@ -81,7 +85,7 @@ export class JsonEnd {
    * body's start, as relay's decoder lets go of one there and no other.
    */
   #inBom(offset: number, byte: number): boolean {
-    return offset < _BOM.length && byte === _BOM[offset] && this.#bomBytes++ === offset;
+    return offset < BOM_BYTES.length && byte === BOM_BYTES[offset] && this.#bomBytes++ === offset;
   }
 
   /** Reads the body's next bytes. */
@@ -138,6 +142,9 @@ export class JsonEnd {
           if (--depth === 0) {
             this.#complete = true;
             inValue = false;
+          } else if (depth === 1 && this.#usageOpen) {
+            this.#usageOpen = false;
+            this.#usageEnd = this.#offset + i + 1;
           }
         } else if (byte === _COMMA && depth === 1 && this.#object) this.#keyNext = true;
       } else if (this.#complete) {
@@ -197,9 +204,22 @@ export class JsonEnd {
     return this.#usageAt;
   }
 
+  /**
+   * Where the first object or array after the last `usage` member's name closes, just past its closing
+   * byte, as a byte offset from the body's start: that member's end when its value is one (its text,
+   * from {@linkcode usageAt}, tells); `undefined` until then.
+   */
+  usageEnd(): number | undefined {
+    return this.#usageEnd;
+  }
+
   /** A member's name at depth 1 ended: the next string is its value's, and the name may be `usage`. */
   #nameEnded(): void {
-    if (this.#keyNext && this.#keyMatched === _USAGE.byteLength) this.#usageAt = this.#keyStart;
+    if (this.#keyNext && this.#keyMatched === _USAGE.byteLength) {
+      this.#usageAt = this.#keyStart;
+      this.#usageOpen = true;
+      this.#usageEnd = undefined;
+    }
     this.#keyNext = false;
     this.#keyMatched = -1;
   }

@@ -124,13 +124,7 @@ const _MESSAGE_TYPE = /"type"\s*:\s*"message"/;
  */
 export class UsageTap {
   #decoder: SseDecoder | undefined;
-  readonly #json: Uint8Array[] | undefined;
-  /** Where the JSON body ends, whether it is whole, and where its `usage` starts: told of every byte. */
-  readonly #jsonEnd: JsonEnd | undefined;
-  #jsonBytes = 0;
-  /** The bytes of a body too long to keep that were let go: where what is kept starts. */
-  #droppedBytes = 0;
-  #tailOnly = false;
+  readonly #json: _JsonBody | undefined;
   #input: number | undefined;
   #output: number | undefined;
   #cacheRead = 0;
@@ -172,10 +166,7 @@ export class UsageTap {
     estimatedInput?: number,
   ) {
     if (sse) this.#decoder = new SseDecoder();
-    else {
-      this.#json = [];
-      this.#jsonEnd = new JsonEnd();
-    }
+    else this.#json = new _JsonBody();
     this.#unreported = unreported;
     this.#estimated = estimated;
     this.#estimatedInput = estimatedInput;
@@ -231,29 +222,12 @@ export class UsageTap {
       return events;
     }
     const json = this.#json;
-    if (json && this.#jsonEnd) {
-      json.push(chunk.slice());
-      this.#jsonBytes += chunk.byteLength;
-      this.#jsonEnd.feed(chunk);
-      if (this.#jsonBytes > _MAX_JSON_BYTES) this.#tailOnly = true;
-      if (this.#tailOnly) {
-        // Counted first and let go in one splice: a shift a chunk copies the array each time, which for
-        // the tens of thousands of small chunks a trickled answer holds at 4 MiB stalled for seconds.
-        let dropping = 0;
-        let dropped = 0;
-        while (this.#jsonBytes - dropped - json[dropping].byteLength >= _JSON_TAIL_BYTES) {
-          dropped += json[dropping++].byteLength;
-        }
-        if (dropping > 0) {
-          json.splice(0, dropping);
-          this.#jsonBytes -= dropped;
-          this.#droppedBytes += dropped;
-        }
-      }
+    if (json) {
+      json.feed(chunk);
       // Complete, it ends here, as a stream ends at its `message_stop`: an upstream may keep its chunked
       // body open past it. Not when more than whitespace came after it in the same chunk: that is no one
       // JSON value, and the body's end tells it cut. Nothing is parsed until its usage is read.
-      if (this.#jsonEnd.complete() && this.#jsonEnd.whole()) this.#ended = true;
+      if (json.end.complete() && json.end.whole()) this.#ended = true;
     }
     return _NO_EVENTS;
   }
@@ -282,7 +256,7 @@ export class UsageTap {
    * is whole all the same.
    */
   unfinished(): boolean {
-    if (this.#jsonEnd) return !this.#jsonEnd.whole();
+    if (this.#json) return !this.#json.end.whole();
     return this.#decoder !== undefined && !this.#ended;
   }
 
@@ -308,16 +282,17 @@ export class UsageTap {
     let estimating = false;
     let messageRead = false;
     let cutWritten = 0;
-    if (this.#json && this.#jsonEnd) {
-      const bytes = concatBytes(this.#json);
+    const json = this.#json;
+    if (json) {
+      const bytes = json.bytes();
       let parsed: JsonObject | undefined;
-      const whole = this.#jsonEnd.whole();
+      const whole = json.end.whole();
       // Only a message is billed input: a token count's or model list's answer is JSON too. A message
       // cut short was billed whole: what its usage says when the cut came after it (as its end is read
       // of one too long to keep), and otherwise relay's estimate of its input and at least what the text
       // and thinking before the cut make of its output, as for a stream cut short.
-      if (this.#tailOnly) {
-        const usage = parseJsonObject(this.#usageMember(bytes));
+      if (json.tailOnly) {
+        const usage = parseJsonObject(json.usageMember(bytes));
         this.#takeUsageOf(usage);
         messageRead = this.#estimatedInput !== undefined && usage !== undefined;
       } else if (whole && (parsed = parseJsonObject(new TextDecoder().decode(bytes))) !== undefined) {
@@ -329,7 +304,7 @@ export class UsageTap {
         const text = new TextDecoder().decode(bytes);
         const cutMessage = _MESSAGE_TYPE.test(text);
         messageRead = this.#estimatedInput !== undefined && cutMessage;
-        const cutUsage = cutMessage ? parseJsonObject(this.#usageMember(bytes)) : undefined;
+        const cutUsage = cutMessage ? parseJsonObject(json.usageMember(bytes)) : undefined;
         if (cutUsage) this.#takeUsageOf(cutUsage);
         else if (cutMessage) cutWritten = Math.ceil(estimateWrittenTokens([_unescaped(_deltaTexts(text))]));
       }
@@ -389,17 +364,6 @@ export class UsageTap {
     if (isJsonObject(usage)) this.#take(usage);
   }
 
-  /**
-   * The JSON body's top-level `usage` member, whole, as a JSON document of its own (`{"usage":{…}}`),
-   * or `""`: none came, or not all of it, or it started before what was kept of a body too long to keep.
-   * `bytes` is what is kept.
-   */
-  #usageMember(bytes: Uint8Array): string {
-    const at = this.#jsonEnd?.usageAt();
-    if (at === undefined || at < this.#droppedBytes) return "";
-    return _usageMember(new TextDecoder().decode(bytes.subarray(at - this.#droppedBytes)));
-  }
-
   #take(usage: Record<string, unknown>): void {
     // `within`: the usage itself, or an object in it (`cache_creation`, `server_tool_use`), which may be
     // missing or null.
@@ -421,6 +385,71 @@ export class UsageTap {
     this.#webSearches = count("web_search_requests", usage.server_tool_use) ?? this.#webSearches;
     this.#fast = _says(usage.speed, "fast") ?? this.#fast;
     this.#usOnly = _says(usage.inference_geo, "us") ?? this.#usOnly;
+  }
+}
+
+/** The name of a `usage` member and its object's opening brace. */
+const _USAGE_MEMBER = /^"usage"\s*:\s*\{/;
+
+/**
+ * An unstreamed JSON answer as the tap keeps it: its chunks, only the end of one too long to keep, and
+ * where it ends, whether it is whole, and where its `usage` starts and ends, told of every byte.
+ */
+class _JsonBody {
+  readonly end = new JsonEnd();
+  readonly #chunks: Uint8Array[] = [];
+  #bytes = 0;
+  /** The bytes of a body too long to keep that were let go: where what is kept starts. */
+  #droppedBytes = 0;
+  #tailOnly = false;
+
+  /** Whether only the end is kept: the body grew past {@linkcode _MAX_JSON_BYTES}. */
+  get tailOnly(): boolean {
+    return this.#tailOnly;
+  }
+
+  /** Keeps a copy of the body's next chunk, letting go of what a body too long to keep no longer needs. */
+  feed(chunk: Uint8Array): void {
+    const chunks = this.#chunks;
+    chunks.push(chunk.slice());
+    this.#bytes += chunk.byteLength;
+    this.end.feed(chunk);
+    if (this.#bytes > _MAX_JSON_BYTES) this.#tailOnly = true;
+    if (this.#tailOnly) {
+      // Counted first and let go in one splice: a shift a chunk copies the array each time, which for
+      // the tens of thousands of small chunks a trickled answer holds at 4 MiB stalled for seconds.
+      let dropping = 0;
+      let dropped = 0;
+      while (this.#bytes - dropped - chunks[dropping].byteLength >= _JSON_TAIL_BYTES) {
+        dropped += chunks[dropping++].byteLength;
+      }
+      if (dropping > 0) {
+        chunks.splice(0, dropping);
+        this.#bytes -= dropped;
+        this.#droppedBytes += dropped;
+      }
+    }
+  }
+
+  /** What is kept of the body, in one piece. */
+  bytes(): Uint8Array {
+    return concatBytes(this.#chunks);
+  }
+
+  /**
+   * The top-level `usage` member, whole, as a JSON document of its own (`{"usage":{…}}`), or `""`: none
+   * came, or not all of it, or its value is no object (`null`), or it started before what was kept of a
+   * body too long to keep. `bytes` is what is kept ({@linkcode bytes}).
+   */
+  usageMember(bytes: Uint8Array): string {
+    const at = this.end.usageAt();
+    const end = this.end.usageEnd();
+    if (at === undefined || end === undefined || at < this.#droppedBytes) return "";
+    const member = new TextDecoder().decode(
+      bytes.subarray(at - this.#droppedBytes, end - this.#droppedBytes),
+    );
+    // What `end` closes is the first object or array after the name: the member's own when it opens it.
+    return _USAGE_MEMBER.test(member) ? `{${member}}` : "";
   }
 }
 
@@ -509,28 +538,4 @@ function _unescaped(escaped: string): string {
   } catch {
     return escaped;
   }
-}
-
-/** The name of a `usage` member and its object's opening brace. */
-const _USAGE_MEMBER = /^"usage"\s*:\s*\{/;
-
-/**
- * The `"usage":{...}` member `text` starts with, as a JSON document of its own, or `""` when its object
- * is not whole (or is no object: `null`). Strings are skipped whole, so a quoted `}` cannot cut the
- * object short.
- */
-function _usageMember(text: string): string {
-  const member = _USAGE_MEMBER.exec(text);
-  if (!member) return "";
-  const start = member[0].length - 1;
-  let depth = 0;
-  for (let i = start; i < text.length; i++) {
-    const char = text[i];
-    if (char === '"') {
-      i = _stringEnd(text, i + 1);
-      if (i < 0) return "";
-    } else if (char === "{") depth++;
-    else if (char === "}" && --depth === 0) return `{"usage":${text.slice(start, i + 1)}}`;
-  }
-  return "";
 }

@@ -339,14 +339,57 @@ Deno.test("KeyPool runs on the monotonic clock unless given one: a key cooled 10
   assert.ok(pick.kind === "wait" && pick.retryAfterMs <= 10_000 && pick.retryAfterMs > 9_000);
 });
 
-Deno.test("KeyPool says when one key can take a request, as pick would, and whether it is disabled", () => {
+Deno.test("KeyPool.pick waits for a held key until the later of its hold and its own limits, unless it is failing longer", () => {
   const clock = new FakeClock(1_000);
-  const pool = new KeyPool([{ key: "a", limits: { rpm: 1 } }, { key: "b" }], { now: clock.now });
-  assert.equal(keyOf(pool.pick(SMALL, { exclude: new Set(["b"]) })), "a");
-  assert.equal(pool.blockedUntil("a", SMALL), 61_000);
-  pool.cool("a", 70_000);
-  assert.equal(pool.blockedUntil("a", SMALL), 70_000, "a 429's cooling past its window");
-  assert.equal(pool.blockedUntil("b", SMALL), undefined);
-  pool.disable("b", "401");
-  assert.deepEqual([pool.isDisabled("a"), pool.isDisabled("b")], [false, true]);
+  const pool = new KeyPool([{ key: "a", limits: { rpm: 1 } }, { key: "b" }, { key: "c" }], {
+    now: clock.now,
+  });
+  assert.equal(
+    keyOf(pool.pick(SMALL, { exclude: new Set(["b", "c"]) })),
+    "a",
+    "a's window is spent until 61 s",
+  );
+  const holds = new Map([["a", 30_000], ["b", 50_000]]);
+  const failing = new Map<string, number>();
+  const pick = (exclude: string[] = []) =>
+    pool.pick(SMALL, {
+      exclude: new Set(exclude),
+      prefer: "b",
+      heldUntil: (key) => holds.get(key),
+      failingUntil: (key) => failing.get(key),
+    });
+  assert.equal(keyOf(pick()), "c", "a held key is no preferred key's while it is held");
+  assert.deepEqual(pick(["a", "c"]), {
+    kind: "wait",
+    waitUntil: 50_000,
+    retryAfterMs: 49_000,
+    heldOnly: true,
+  });
+  assert.deepEqual(
+    pick(["c"]),
+    { kind: "wait", waitUntil: 50_000, retryAfterMs: 49_000 },
+    "a, waited for too, is held longer by its own window than by its hold",
+  );
+  assert.deepEqual(
+    pick(["b", "c"]),
+    { kind: "wait", waitUntil: 61_000, retryAfterMs: 60_000 },
+    "a's own window outlasts its hold: the wait is not the hold's alone",
+  );
+  failing.set("b", 60_000).set("a", 61_000);
+  assert.deepEqual(
+    pick(["c"]),
+    { kind: "wait", waitUntil: 61_000, retryAfterMs: 60_000 },
+    "b is failing past its hold",
+  );
+  failing.set("a", 61_001);
+  assert.deepEqual(pick(["c"]), { kind: "none", openUntil: 60_000 });
+  pool.cool("c", 40_000);
+  assert.deepEqual(
+    pick(),
+    { kind: "wait", waitUntil: 40_000, retryAfterMs: 39_000 },
+    "c cools for every request",
+  );
+  pool.disable("c", "401");
+  holds.set("b", 1_000);
+  assert.equal(keyOf(pick()), "b", "a hold that ended holds nothing");
 });

@@ -123,3 +123,22 @@ Deno.test("JsonEnd lets go of a byte order mark only whole and at the body's sta
     assert.equal(fed(body).whole(), false, what);
   }
 });
+
+Deno.test("JsonEnd.usageEnd is just past the first object or array closed after the last usage name", () => {
+  const usage = '"usage":{"output_tokens":3,"x":{"y":"}]"},"z":[1]}';
+  const body = `{"usage":{"a":1},"t":"\\"usage\\":{}",${usage},"after":{}}`;
+  for (const chunks of everySplit(body)) {
+    const end = new JsonEnd();
+    for (const chunk of chunks) end.feed(chunk);
+    const at = end.usageAt()!;
+    assert.equal(new TextDecoder().decode(encoder.encode(body).subarray(at, end.usageEnd())), usage);
+  }
+  assert.equal(fed('{"usage":{"output_tokens":3').usageEnd(), undefined, "not closed yet");
+  assert.equal(
+    fed('{"usage":{"a":1},"usage":{"b":').usageEnd(),
+    undefined,
+    "the last usage is not closed yet",
+  );
+  // Whatever the value, the first container closed after the name: its text tells a member that is no object.
+  assert.equal(fed('{"usage":null,"x":[2]}').usageEnd(), 21);
+});
