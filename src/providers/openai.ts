@@ -26,6 +26,9 @@ import {
 } from "../stream/translate_whole.ts";
 import { copyHeaders, hasMediaType, headerPairs, type HeaderReader } from "../util/headers.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
+import { realTimers, type Timers } from "../util/timers.ts";
+import { BoundedMap } from "./bounded_map.ts";
+import { idleDeadline, peekRefusal } from "./error_peek.ts";
 import { StreamsAnsweredWhole } from "./streams_answered_whole.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
 import { withoutFinalDot } from "../util/host_name.ts";
@@ -39,6 +42,14 @@ export interface OpenAIProviderOptions {
   /** Ids of the answers and of tool calls that arrive without one; random unless injected. */
   newMessageId?: () => string;
   newToolId?: () => string;
+  /**
+   * Told the first time a model's upstream refused a field relay adds (`reasoning_content`, see
+   * {@linkcode createOpenAIProvider}): that model's requests go without it from then on, until the
+   * provider is built anew.
+   */
+  onFieldRefused?: (model: string, field: string) => void;
+  /** The timer bounding a look into a 400 or 422 by the request's `idleMs`; injected for tests. */
+  timers?: Timers;
 }
 
 /**
@@ -65,6 +76,12 @@ export interface OpenAIProviderOptions {
  * (Claude Code then counts through `/v1/messages`), as is `/v1/models` (relay answers it from the
  * config when `models:` is set).
  *
+ * Thinking goes back as `reasoning_content` to hosts not known to refuse it. A strict server relay does
+ * not know (Cerebras, a gateway that forbids extra fields) answers a request carrying it with a 400 or
+ * 422 naming it as unsupported, unexpected or extra: that request is sent once more without it, and the
+ * model's later requests go without it at once ({@linkcode _refusedReasoningContent}). DeepSeek's
+ * `Missing reasoning_content` means the opposite and passes on.
+ *
  * @example
  * ```ts
  * const provider = createOpenAIProvider({ name: "lmstudio", baseUrl: "http://127.0.0.1:1234/v1" });
@@ -78,6 +95,9 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
   const reasoningContent = !_refusesReasoningContent(hostname);
   const newMessageId = options.newMessageId ?? (() => `msg_${crypto.randomUUID().replaceAll("-", "")}`);
   const answeredWhole = new StreamsAnsweredWhole();
+  // The models whose upstream refused `reasoning_content`: their thinking goes back without it.
+  const refusedReasoning = new BoundedMap<string, true>(_MAX_REFUSING_MODELS);
+  const timers = options.timers ?? realTimers;
   return {
     name: options.name,
     type: "openai",
@@ -92,22 +112,39 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       }
       const body = JSON.parse(new TextDecoder().decode(request.body ?? new Uint8Array())) as JsonObject;
       const model = request.upstreamModel ?? String(body.model);
+      const withReasoning = reasoningContent && !refusedReasoning.has(model);
       let chat: JsonObject;
       try {
-        chat = chatRequestFor(body, { model, maxTokensField, reasoningContent });
+        chat = chatRequestFor(body, { model, maxTokensField, reasoningContent: withReasoning });
       } catch (error) {
         if (error instanceof AnthropicToChatError) throw new UnservableError(400, error.message);
         throw error;
       }
-      const answering = doFetch(`${base}/chat/completions`, {
-        method: "POST",
-        headers: _upstreamHeaders(request.headers, request.stream, key),
-        body: JSON.stringify(chat),
-        signal: request.signal,
-        redirect: "manual",
-      });
+      const post = () =>
+        doFetch(`${base}/chat/completions`, {
+          method: "POST",
+          headers: _upstreamHeaders(request.headers, request.stream, key),
+          body: JSON.stringify(chat),
+          signal: request.signal,
+          redirect: "manual",
+        });
+      const answering = post();
       answeredWhole.onSent(request);
-      const response = await answering;
+      let response = await answering;
+      if ((response.status === 400 || response.status === 422) && withReasoning && _carriesReasoning(chat)) {
+        // Read for no longer than relay would wait for that body. A resend is a second connection: a stream
+        // still waits for its headers under connect, as for the first (`send` resolves with them).
+        const seen = await peekRefusal(response, idleDeadline(request, timers), _refusedReasoningContent);
+        if (seen.answer) response = seen.answer;
+        else {
+          if (!refusedReasoning.has(model)) {
+            refusedReasoning.set(model, true);
+            options.onFieldRefused?.(model, "reasoning_content");
+          }
+          chat = chatRequestFor(body, { model, maxTokensField, reasoningContent: false });
+          response = await post();
+        }
+      }
       if (!response.ok) {
         // DeepSeek and Groq name only their cap: what was asked completes it in the words Claude Code acts on.
         const maxTokens = chat[maxTokensField] as number | undefined;
@@ -180,13 +217,67 @@ function _isOpenAI(hostname: string): boolean {
 
 /**
  * Whether the host refuses `reasoning_content` on an assistant message, which relay sends back to the
- * rest (DeepSeek and Kimi require it in a tool loop): OpenAI's own hosts, and Groq and Mistral, which
- * validate message fields strictly (`property 'reasoning_content' is unsupported`, `extra_forbidden`)
- * and whose own reasoning (Groq's `reasoning`, Magistral's thinking parts) relay makes thinking blocks of.
+ * rest (DeepSeek and Kimi require it in a tool loop): OpenAI's own hosts, and Groq, Mistral and
+ * Cerebras, which validate message fields strictly (`property 'reasoning_content' is unsupported`,
+ * `extra_forbidden`) and whose own reasoning (`reasoning`, Magistral's thinking parts) relay makes
+ * thinking blocks of. Another host that refuses it costs one resend a model ({@linkcode _REFUSALS}).
  */
 function _refusesReasoningContent(hostname: string): boolean {
-  const host = hostname.endsWith(".") ? hostname.slice(0, -1) : hostname;
-  return _isOpenAI(host) || host === "api.groq.com" || host === "api.mistral.ai";
+  const host = withoutFinalDot(hostname);
+  return _isOpenAI(host) || _STRICT_HOSTS.has(host);
+}
+
+const _STRICT_HOSTS: ReadonlySet<string> = new Set(["api.groq.com", "api.mistral.ai", "api.cerebras.ai"]);
+
+/** How many models one provider remembers refusing `reasoning_content`; past it, the first learnt is learnt again. */
+const _MAX_REFUSING_MODELS = 256;
+
+/** Whether an assistant message of `chat` carries `reasoning_content`: without it, no refusal of it to look for. */
+function _carriesReasoning(chat: JsonObject): boolean {
+  return (chat.messages as JsonObject[]).some((message) => "reasoning_content" in message);
+}
+
+// The field's name, as the end of a path or not, then the quotes around it, escaped or not (a message
+// quoted in a JSON string). A pattern that begins with it looks for it alone: a search tries every
+// position, and one that began by skipping a path's characters would rescan a long run of them from each.
+const _FIELD_NAME = String.raw`reasoning_content(?![\w.\[])[\\"'\x60]*`;
+// A path ending in the field (`messages.2.assistant.reasoning_content`, `messages[1].reasoning_content`),
+// in quotes or not, for a pattern where the words before it come first.
+const _FIELD = String.raw`[\\"'\x60(]*[\w.\[\]-]*${_FIELD_NAME}`;
+// Pydantic's wordings for a field a model forbids (v2, v1), as its type or its message.
+const _EXTRA = String
+  .raw`(?:extra_forbidden|extra inputs are not permitted|extra fields not permitted|value_error\.extra)`;
+
+/**
+ * How strict servers refuse a field they do not know, naming `reasoning_content`: the field then
+ * refused (Groq and Cerebras `property '...reasoning_content' is unsupported`; OpenAI
+ * `('reasoning_content' was unexpected)`), a refusal then the field (OpenAI and Azure `Unrecognized
+ * request argument supplied: reasoning_content`, `Unknown parameter: '...'`; Google `Unknown name
+ * "reasoning_content"`), or pydantic's `extra_forbidden` with the field as its location, before or after
+ * (Mistral's 422, FastAPI servers). Only these: a body may quote the request, reasoning text included.
+ * DeepSeek's `Missing reasoning_content field` and Kimi's `reasoning_content is missing` say the opposite.
+ */
+const _REFUSALS: readonly RegExp[] = [
+  new RegExp(
+    String
+      .raw`${_FIELD_NAME}\)?\s+(?:is|are|was|were)\s+(?:not\s+(?:supported|allowed|permitted|recogni[sz]ed|expected)|` +
+      String.raw`unsupported|unexpected|unknown|unrecogni[sz]ed|forbidden|disallowed)`,
+    "i",
+  ),
+  new RegExp(
+    String
+      .raw`(?:unsupported|unexpected|unknown|unrecogni[sz]ed|extra|forbidden|disallowed)\s+(?:request\s+)?` +
+      String
+        .raw`(?:argument|parameter|field|key|property|properties|name|input)s?(?:\s+supplied)?[\s:]*${_FIELD}`,
+    "i",
+  ),
+  new RegExp(String.raw`${_FIELD_NAME}[^{}]{0,40}?${_EXTRA}`, "i"),
+  new RegExp(String.raw`${_EXTRA}[^{}]{0,120}?${_FIELD}`, "i"),
+];
+
+/** `true` when an error body's start refuses `reasoning_content` ({@linkcode _REFUSALS}); else `undefined`. */
+function _refusedReasoningContent(text: string): true | undefined {
+  return _REFUSALS.some((refusal) => refusal.test(text)) || undefined;
 }
 
 /** Chat Completions counts no tokens and lists no models relay could pass on. */

@@ -96,7 +96,11 @@ export function createProvider(config: ProviderConfig, environment: ProviderEnvi
           : "x-api-key",
       });
     case "openai":
-      return createOpenAIProvider({ name, baseUrl: config.base_url });
+      return createOpenAIProvider({
+        name,
+        baseUrl: config.base_url,
+        onFieldRefused: _fieldRefused(name, environment),
+      });
     default:
       return createAnthropicProvider({
         name,
@@ -121,6 +125,20 @@ function _betasRefused(
       model,
       betas: betas.join(","),
       hint,
+    });
+}
+
+/** Logs, once a model, a field relay adds that an upstream refused it (`reasoning_content`), which it then goes without. */
+function _fieldRefused(
+  provider: string,
+  environment: ProviderEnvironment,
+): (model: string, field: string) => void {
+  return (model, field) =>
+    environment.logger?.info("field refused", {
+      provider,
+      model,
+      field,
+      hint: "dropped from this model's requests until relay reloads",
     });
 }
 

@@ -211,7 +211,15 @@ Deno.test("Groq and Mistral, which refuse unknown message fields, get no reasoni
     await (await provider.send(providerRequest(JSON.stringify(body)), undefined)).body?.cancel();
     return sent[0].messages[1].reasoning_content;
   };
-  for (const host of ["api.groq.com", "api.mistral.ai", "api.mistral.ai.", "eu.api.openai.com"]) {
+  for (
+    const host of [
+      "api.groq.com",
+      "api.mistral.ai",
+      "api.mistral.ai.",
+      "api.cerebras.ai",
+      "eu.api.openai.com",
+    ]
+  ) {
     assert.equal(await reasoningSentTo(`https://${host}/openai/v1`), undefined, host);
   }
   for (const host of ["api.deepseek.com", "api.moonshot.ai", "127.0.0.1:8080", "openrouter.ai"]) {
