@@ -64,6 +64,10 @@ Deno.bench({
   group: "translate request to openai",
   fn() {
     const parsed = JSON.parse(new TextDecoder().decode(body));
-    JSON.stringify(chatRequestFor(parsed, { model: "gpt-4.1", maxTokensField: "max_completion_tokens" }));
+    JSON.stringify(chatRequestFor(parsed, {
+      model: "gpt-4.1",
+      maxTokensField: "max_completion_tokens",
+      reasoningContent: false,
+    }));
   },
 });

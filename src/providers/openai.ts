@@ -4,6 +4,7 @@ import {
   anthropicErrorFromOpenAI,
   type AnthropicFailure,
   anthropicFailureFor,
+  errorOwnWords,
 } from "../server/openai_errors.ts";
 import { AnthropicToChatError, chatRequestFor } from "../stream/anthropic_to_openai_request.ts";
 import {
@@ -272,12 +273,15 @@ const _REFUSALS: readonly RegExp[] = [
     "i",
   ),
   new RegExp(String.raw`${_FIELD_NAME}[^{}]{0,40}?${_EXTRA}`, "i"),
-  new RegExp(String.raw`${_EXTRA}[^{}]{0,120}?${_FIELD}`, "i"),
+  // Led by the field's name, what comes before it a bounded look behind: only the name's places are starts.
+  new RegExp(String.raw`(?<=${_EXTRA}[^{}]{0,120})${_FIELD_NAME}`, "i"),
 ];
 
 /** `true` when an error body's start refuses `reasoning_content` ({@linkcode _REFUSALS}); else `undefined`. */
 function _refusedReasoningContent(text: string): true | undefined {
-  return _REFUSALS.some((refusal) => refusal.test(text)) || undefined;
+  // Not in what the error quotes of the request: the reasoning sent may say anything.
+  const own = errorOwnWords(text);
+  return _REFUSALS.some((refusal) => refusal.test(own)) || undefined;
 }
 
 /** Chat Completions counts no tokens and lists no models relay could pass on. */

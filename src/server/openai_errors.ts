@@ -175,8 +175,15 @@ function _failure(
   words: string,
   asked: OpenAIRequestAsked,
 ): AnthropicFailure {
-  return { status, type: errorTypeForStatus(status), message: _claudeCodeWording(message, words, asked) };
+  const text = _LIMIT_STATUSES.has(status) ? _claudeCodeWording(message, words, asked) : message;
+  return { status, type: errorTypeForStatus(status), message: text };
 }
+
+/**
+ * The statuses a request over a token limit is refused with (400 by OpenAI, vLLM and llama.cpp, 422 by
+ * TGI, 413 by gateways); another (a 429 that mentions a context window) is about something else.
+ */
+const _LIMIT_STATUSES: ReadonlySet<number> = new Set([400, 413, 422]);
 
 /**
  * Claude Code recovers from a token limit only when the error reads as Anthropic words it: it lowers
@@ -187,8 +194,9 @@ function _failure(
  * `prompt is too long`, since a smaller `max_tokens` cannot cure it.
  */
 function _claudeCodeWording(message: string, words: string, asked: OpenAIRequestAsked): string {
-  const cap = _outputCap(message, asked.maxTokens);
-  const share = cap ? undefined : _windowShare(message);
+  const own = errorOwnWords(message);
+  const cap = _outputCap(own, asked.maxTokens);
+  const share = cap ? undefined : _windowShare(own);
   const said = `(upstream said: ${_oneLine(message)})`;
   if (cap) {
     const over = `max_tokens: ${cap.asked} > ${cap.cap}`;
@@ -199,8 +207,49 @@ function _claudeCodeWording(message: string, words: string, asked: OpenAIRequest
     return `${exceed} > ${share.window}, decrease input length or \`max_tokens\` and try again ${said}`;
   }
   const overflow = share !== undefined || /context_length_exceeded|exceed_context_size/i.test(words) ||
-    /maximum context length|context (length|size|window)/i.test(message);
+    /maximum context length|context (length|size|window)/i.test(own);
   return overflow && !message.includes("prompt is too long") ? `prompt is too long: ${message}` : message;
+}
+
+/** How much of an error its wording is looked for in: a server's own is a sentence or two at its start. */
+const _OWN_WORDS_CHARS = 4096;
+
+/**
+ * The words of an upstream's error that are its own, to look for a wording in: the start of `text`, up
+ * to where it quotes the request (pydantic's `input_value=…`, an `"input":` member), whose text (a
+ * prompt, reasoning) may read like any error. An error body in JSON gives its strings and numbers, in
+ * order, but those under `input` or `input_value`.
+ *
+ * @example
+ * ```ts
+ * errorOwnWords('{"detail":[{"loc":["body",1],"msg":"bad","input":"max_tokens is too large"}]}'); // "body 1 bad"
+ * ```
+ */
+export function errorOwnWords(text: string): string {
+  const start = _jsonWords(text).slice(0, _OWN_WORDS_CHARS);
+  const quoted = start.search(/input_value=|["']input["']\s*:/);
+  return quoted < 0 ? start : start.slice(0, quoted);
+}
+
+function _jsonWords(text: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  const words: string[] = [];
+  const visit = (value: unknown) => {
+    if (typeof value === "string" || typeof value === "number") words.push(String(value));
+    else if (Array.isArray(value)) value.forEach(visit);
+    else if (isJsonObject(value)) {
+      for (const [key, member] of Object.entries(value)) {
+        if (key !== "input" && key !== "input_value") visit(member);
+      }
+    }
+  };
+  visit(parsed);
+  return words.join(" ");
 }
 
 /** The `max_tokens` an upstream refused as over its model's output cap, and that cap. */
@@ -254,7 +303,7 @@ function _windowShare(message: string): { input: number; output: number; window:
   // the completion`); OpenRouter: "This endpoint's maximum context length is 131072 tokens. However, you
   // requested about 140000 tokens (8000 of text input, 132000 in the output)." (tool input apart).
   const parts =
-    /maximum context length is (\d+) tokens[.,] however,? you requested (?:about )?\d+ tokens \(([^)]*)\)/i
+    /maximum context length is (\d+) tokens[.,] however,? you requested (?:about )?\d+ tokens \(([^)]{0,300})\)/i
       .exec(message);
   if (!parts) return undefined;
   const share = { input: 0, output: 0, window: Number(parts[1]) };

@@ -29,10 +29,9 @@ export interface ChatRequestOptions {
    * Whether an assistant turn's thinking goes back as its `reasoning_content`. DeepSeek and Kimi in
    * thinking mode refuse a tool loop whose assistant messages lack the reasoning they streamed (relay
    * made thinking blocks of it, and Claude Code sends those back); OpenAI's own hosts refuse the field,
-   * and never reason aloud. By default, sent unless `maxTokensField` is `max_completion_tokens`, which
-   * only OpenAI's own hosts get.
+   * and never reason aloud; strict servers refuse it too (the adapter knows which).
    */
-  reasoningContent?: boolean;
+  reasoningContent: boolean;
 }
 
 /**
@@ -54,7 +53,7 @@ export function chatRequestFor(body: JsonObject, options: ChatRequestOptions): J
     throw new AnthropicToChatError("messages: Input should be a valid list");
   }
   const system = _texts(body.system).join("\n");
-  const reasoningContent = options.reasoningContent ?? options.maxTokensField === "max_tokens";
+  const { reasoningContent } = options;
   const messages = _systemFirst([
     ...(system ? [{ role: "system", content: system }] : []),
     ...body.messages.flatMap((message, index) => _messages(message, index, reasoningContent)),

@@ -111,6 +111,8 @@ Deno.test("a Claude Code tool loop passes a server that takes a system message o
       "Done.",
     ]);
     const history = JSON.parse(new TextDecoder().decode((await upstream.nextRequest()).body)).messages;
+    // The prompt's start is the first request's, whole: a local server's prefix cache still holds it.
+    assert.deepEqual(history.slice(0, 2), sent.messages);
     assert.deepEqual(history.slice(2), [
       {
         role: "assistant",

@@ -286,6 +286,15 @@ Deno.test("a 400 that says nothing of reasoning_content passes on whole, not sen
         },
       }],
     }),
+    // The same quoted reasoning, as reasoning often is, naming the field in the words that refuse one.
+    JSON.stringify({
+      detail: [{
+        type: "string_type",
+        loc: ["body", "messages", 1, "content"],
+        msg: "Input should be a valid string",
+        input: { role: "assistant", reasoning_content: "So reasoning_content is unsupported: drop it." },
+      }],
+    }),
   ];
   for (const message of unrelated) {
     const { sent, response } = await afterRefusal(openaiError(400, message, "invalid_request_error"));
@@ -368,5 +377,18 @@ Deno.test("Claude Code's tool loop with thinking on passes a server refusing rea
     }
   } finally {
     await upstream.close();
+  }
+});
+
+Deno.test("a refusal's body is looked into in time linear in its size, whatever it repeats", async () => {
+  // 16 KiB, what a look reads, of the words a refusal begins with: once 2.9 s of stalled event loop.
+  for (const repeated of ["extra_forbidden", "value_error.extra", "unknown field ", '"']) {
+    const message = repeated.repeat(Math.ceil(16_384 / repeated.length)).slice(0, 16_384);
+    const started = performance.now();
+    const { sent, response } = await afterRefusal(openaiError(422, message, "invalid_request_error"));
+    const elapsed = performance.now() - started;
+    await response.body?.cancel();
+    assert.equal(sent.length, 1, repeated);
+    assert.ok(elapsed < 1_000, `${repeated}: ${elapsed} ms`);
   }
 });

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import {
   anthropicErrorFromOpenAI,
   anthropicFailureFor,
+  errorOwnWords,
   openaiErrorFromAnthropic,
 } from "../../src/server/openai_errors.ts";
 import { largeBody } from "../_helpers/large_body.ts";
@@ -324,4 +325,29 @@ Deno.test("an Anthropic error object's type and text are read as given, api_erro
   });
   assert.deepEqual(read({ type: null, message: 42 }), { type: "api_error", message: "upstream failed" });
   assert.deepEqual(read(undefined), { type: "api_error", message: "upstream failed" });
+});
+
+Deno.test("a token limit is reworded only from the upstream's own words, on a status that refuses a request", () => {
+  const quoting = "1 validation error for ChatRequest: messages.0.content: Input should be a valid string " +
+    "[type=string_type, input_value='This model's maximum context length is 8192 tokens. However, you " +
+    "requested 9000 tokens (1000 in the messages, 8000 in the completion).', input_type=int]";
+  assert.equal(anthropicFailureFor({ error: { message: quoting } }, 400)!.message, quoting);
+  const limited = "Rate limit reached: your context window usage is high, try again in 20s";
+  assert.equal(anthropicFailureFor({ error: { message: limited } }, 429)!.message, limited);
+  const quotedJson = {
+    detail: "bad",
+    input: "max_tokens is too large: 32000. This model supports at most 16384",
+  };
+  assert.equal(errorOwnWords(JSON.stringify(quotedJson)), "bad");
+});
+
+Deno.test("a token-limit wording is looked for in time linear in the message, up to the 1 MiB an error body may be", () => {
+  // A prefix the context-limit wording starts with, repeated without its closing parenthesis: 19 s once.
+  const prefix = "maximum context length is 8 tokens. however you requested 9 tokens (";
+  const message = prefix.repeat(Math.ceil(1_048_576 / prefix.length));
+  const started = performance.now();
+  const failure = anthropicFailureFor({ error: { message } }, 400)!;
+  const elapsed = performance.now() - started;
+  assert.match(failure.message, /^prompt is too long: /);
+  assert.ok(elapsed < 1_000, `${elapsed} ms`);
 });

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { AnthropicToChatError, chatRequestFor } from "../../src/stream/anthropic_to_openai_request.ts";
 import { anthropicRequestFor, ChatToAnthropicError } from "../../src/stream/openai_to_anthropic_request.ts";
 
-const OPTIONS = { model: "gpt-4.1", maxTokensField: "max_tokens" } as const;
+const OPTIONS = { model: "gpt-4.1", maxTokensField: "max_tokens", reasoningContent: true } as const;
 
 Deno.test("a Claude Code request becomes Chat Completions: system, tools, tool_choice, stops, stream usage", () => {
   const chat = chatRequestFor({
@@ -35,7 +35,7 @@ Deno.test("a Claude Code request becomes Chat Completions: system, tools, tool_c
     metadata: { user_id: "user_abc" },
     thinking: { type: "adaptive" },
     stream: true,
-  }, { model: "gpt-4.1", maxTokensField: "max_completion_tokens" });
+  }, { ...OPTIONS, maxTokensField: "max_completion_tokens" });
   assert.deepEqual(chat, {
     model: "gpt-4.1",
     messages: [
@@ -541,7 +541,7 @@ Deno.test("thinking goes back as reasoning_content to compatible servers (DeepSe
   assert.deepEqual(reasoningOf(compatible), ["Let me think.", "", undefined]);
   assert.equal("reasoning_content" in (compatible.messages as object[])[5], false);
 
-  const openai = chatRequestFor(body, { model: "gpt-4.1", maxTokensField: "max_completion_tokens" });
+  const openai = chatRequestFor(body, { ...OPTIONS, reasoningContent: false });
   assert.deepEqual(reasoningOf(openai), [undefined, undefined, undefined]);
 
   // The default yields to the provider's word, either way.
