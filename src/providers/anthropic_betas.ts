@@ -4,7 +4,9 @@
  * talks to Anthropic and sends its first-party beta list, which changes every release, and a cloud
  * refuses a whole request for one value it does not know, with a 400 that is not retried.
  */
+import { asJsonObject } from "../util/json.ts";
 import { BoundedMap } from "./bounded_map.ts";
+import type { JsonEdit } from "./json_edit.ts";
 
 /**
  * Betas for features only Anthropic's own API has: claude.ai OAuth, the Files API, the MCP connector,
@@ -29,6 +31,79 @@ export const FIRST_PARTY_ONLY_BETAS: ReadonlySet<string> = new Set([
   "fast-mode-2026-02-01",
   "prompt-caching-scope-2026-01-05",
 ]);
+
+/** A body field only a beta makes known: top-level `member`, or `within` it when given. */
+export interface BetaField {
+  beta: string;
+  member: string;
+  within?: string;
+}
+
+/**
+ * The body fields Claude Code sends with a beta of theirs. Bedrock and Vertex refuse one whose beta did
+ * not come, by name (`context_management: Extra inputs are not permitted`, sub2api#2726,
+ * claude-code-action#1005), so a request relay sends without such a beta goes without its field too
+ * (protocols.md §3.2: fields a cloud does not know go together with their beta values).
+ */
+export const BETA_FIELDS: readonly BetaField[] = [
+  { beta: "context-management-2025-06-27", member: "context_management" },
+  { beta: "effort-2025-11-24", member: "output_config", within: "effort" },
+];
+
+/**
+ * Those of {@linkcode BETA_FIELDS} whose beta is one of `betas`.
+ *
+ * @example
+ * ```ts
+ * fieldsOf(["claude-code-20250219", "context-management-2025-06-27"]); // [{ beta: "context-management-…", member: "context_management" }]
+ * ```
+ */
+export function fieldsOf(betas: Iterable<string>): BetaField[] {
+  const of = new Set(betas);
+  return BETA_FIELDS.filter(({ beta }) => of.has(beta));
+}
+
+/**
+ * Those of `fields` a body holds, as `read` gives its top-level members' values (`undefined` for one it
+ * has not), as `editTopLevelJson`'s `update` gives it.
+ */
+export function carriedFields(
+  fields: readonly BetaField[],
+  read: (member: string) => unknown,
+): BetaField[] {
+  return fields.filter(({ member, within }) => {
+    const value = read(member);
+    return within === undefined ? value !== undefined : Object.hasOwn(asJsonObject(value) ?? {}, within);
+  });
+}
+
+/**
+ * The edit (`editTopLevelJson`'s `remove` and `removeWithin`) that takes `fields` out of a
+ * body: a top-level one whole, one within a member alone, the member whole when nothing else is in it.
+ */
+export function withoutFields(
+  fields: readonly BetaField[],
+): Required<Pick<JsonEdit, "remove" | "removeWithin">> {
+  const remove: string[] = [];
+  const removeWithin: Record<string, string[]> = {};
+  for (const { member, within } of fields) {
+    if (within === undefined) remove.push(member);
+    else (removeWithin[member] ??= []).push(within);
+  }
+  return { remove, removeWithin };
+}
+
+/**
+ * Whether an error refuses one of `fields` by name, as pydantic words an unknown field for Bedrock and
+ * Vertex: `output_config.effort: Extra inputs are not permitted`.
+ */
+export function refusesField(message: string, fields: readonly BetaField[]): boolean {
+  return fields.some(({ member, within }) =>
+    message.includes(
+      `${within === undefined ? member : `${member}.${within}`}: Extra inputs are not permitted`,
+    )
+  );
+}
 
 /**
  * The betas a header (comma-separated) or a body (an array) gives; anything else gives none.

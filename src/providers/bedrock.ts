@@ -10,7 +10,15 @@ import { MAX_ERROR_BODY_BYTES, translateWhole } from "../stream/translate_whole.
 import { copyHeaders } from "../util/headers.ts";
 import { asJsonObject } from "../util/json.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
-import { betaList, keptBetas } from "./anthropic_betas.ts";
+import {
+  type BetaField,
+  betaList,
+  carriedFields,
+  fieldsOf,
+  keptBetas,
+  refusesField,
+  withoutFields,
+} from "./anthropic_betas.ts";
 import type { AwsCredentials, AwsCredentialSource } from "./aws_credentials.ts";
 import {
   type BedrockError,
@@ -45,9 +53,9 @@ export interface BedrockProviderOptions {
   /** The SigV4 clock; injected so tests can pin the signature. */
   now?: () => Date;
   /**
-   * Told of a model that refused a beta flag, the first time for a set of betas, with those it then went
-   * without (`bedrock_betas.ts`): its requests with that set go without them from then on, until the
-   * provider is built anew.
+   * Told of a model that refused a beta flag, the first time for a set of betas (and again when it later
+   * needs the body's beta fields dropped too), with those it then went without (`bedrock_betas.ts`): its
+   * requests with that set go without them from then on, until the provider is built anew.
    */
   onBetasRefused?: (model: string, betas: string[]) => void;
   /** The timer bounding a look into an error answer by the request's `idleMs`; injected for tests. */
@@ -96,8 +104,12 @@ const _MAX_REFUSED_BETA_SETS = 256;
  *
  * Betas go as `keptBetas` leaves them, but Bedrock refuses a whole request for one the model has not
  * taken up, and says `invalid beta flag` without naming it: such a 400 is answered by sending the request
- * once more with only the betas it needs (`NEEDED_BETAS`), and a model that then gets past it is
- * remembered with that set of betas, so its later requests with the same set go that way at once.
+ * once more with only the betas it needs (`NEEDED_BETAS`, and those of the `BETA_FIELDS` its body
+ * carries, `context_management` and `output_config.effort`, which Bedrock would refuse by name without
+ * them). When that is refused too, for a beta flag or for one of those fields by name, it goes a last
+ * time with `NEEDED_BETAS` alone and without those fields (protocols.md §3.2). A model that then gets
+ * past it is remembered with that set of betas and the step that did, so its later requests with the
+ * same set go that way at once.
  *
  * @example
  * ```ts
@@ -113,9 +125,9 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
   const doFetch = options.fetch ?? fetch;
   // Each model Bedrock cannot count tokens for, with what it said.
   const uncountable = new BoundedMap<string, string>(_MAX_UNCOUNTABLE_MODELS);
-  // Each model and set of betas (`_refusedKey`) refused for a beta flag: such a request gets only the
-  // betas it needs (`NEEDED_BETAS`). Bedrock names no flag, so a set refused says nothing of another.
-  const refusedSets = new BoundedMap<string, true>(_MAX_REFUSED_BETA_SETS);
+  // Each model and set of betas (`_refusedKey`) refused for a beta flag, with the step that got past
+  // it: such a request starts there. Bedrock names no flag, so a set refused says nothing of another.
+  const refusedSets = new BoundedMap<string, Exclude<_Step, "all">>(_MAX_REFUSED_BETA_SETS);
   const timers = options.timers ?? realTimers;
 
   return {
@@ -141,9 +153,10 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
       const refused = counting ? uncountable.get(model) : undefined;
       if (refused !== undefined) throw _uncountable(options.name, model, refused);
       const { body: clientBody, headers: clientHeaders } = request;
-      const bodyWith = (sent: (betas: string[]) => string[]) => {
-        const invoke = _invokeBody(clientBody, clientHeaders.get("anthropic-beta"), counting, sent);
-        return counting ? _countTokensBody(invoke) : invoke;
+      // Each step's body, built only when it is to go.
+      const bodyAt = (step: (extras: string[]) => _Step) => {
+        const invoke = _invokeBody(clientBody, clientHeaders.get("anthropic-beta"), counting, step);
+        return counting ? { ...invoke, bytes: _countTokensBody(invoke.bytes) } : invoke;
       };
       const url = `${base}/model/${_modelSegment(model)}/${operation}`;
       const post = async (body: Uint8Array<ArrayBuffer>) =>
@@ -154,44 +167,55 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
           signal: request.signal,
           redirect: "manual",
         });
-      // The betas the first send carries that a resend would go without: none when the model is known to
-      // refuse them with this set, as they then do not go at all.
-      let droppable: string[] = [];
-      const first = bodyWith((betas) => {
-        const extra = betas.filter((beta) => !NEEDED_BETAS.includes(beta));
-        if (extra.length > 0 && refusedSets.size > 0 && refusedSets.has(_refusedKey(model, extra))) {
-          return _needed(betas);
-        }
-        droppable = extra;
-        return betas;
+      // The request's betas but those it needs (`_refusedKey`), when it has any: a set known refused
+      // starts at the step that got past it.
+      let refusedKey: string | undefined;
+      const first = bodyAt((extras) => {
+        if (extras.length === 0) return "all";
+        refusedKey = _refusedKey(model, extras);
+        return (refusedSets.size > 0 ? refusedSets.get(refusedKey) : undefined) ?? "all";
       });
-      let upstream = await post(first);
+      let sent = first;
+      let upstream = await post(sent.bytes);
       // A 400 is read once for all it may refuse, for no longer than relay would wait for its body: at
-      // once when the request has betas to drop (a resend still belongs to the wait for an answer); else,
-      // a count's, only once the headers are told, below.
+      // once when the request has a step left to take (a resend still belongs to the wait for an
+      // answer); else, a count's, only once the headers are told, below.
       const within = idleDeadline(request, timers);
-      let seen = upstream.status === 400 && droppable.length > 0
-        ? await _refusal(upstream, { betas: true, counting }, within)
-        : undefined;
-      if (seen?.refused?.of === "betas") {
-        // Sent once more under the same signal, its bytes built only now. Only an answer that then
-        // succeeds proves the betas were refused (a 429 or a 5xx says nothing of them): remembered, and
-        // told once. Its own 400 has not been read yet.
-        upstream = await post(bodyWith(_needed));
+      let seen: PeekedRefusal<_Refused> | undefined;
+      for (
+        let next = _nextStep(sent);
+        upstream.status === 400 && next !== undefined;
+        next = _nextStep(sent)
+      ) {
+        // A resend's 400 is a refusal too when it names a field whose beta it still carried.
+        const fields = sent.step === "all" ? [] : sent.kept;
+        seen = await _refusal(upstream, { betas: true, fields, counting }, within);
+        if (seen.refused?.of !== "betas") break;
+        // Sent once more under the same signal, its bytes built only now; its own 400 not read yet.
+        const step = next;
+        sent = bodyAt(() => step);
+        upstream = await post(sent.bytes);
         seen = undefined;
-        const learnt = upstream.ok ? _refusedKey(model, droppable) : undefined;
-        if (learnt !== undefined && !refusedSets.has(learnt)) {
-          refusedSets.set(learnt, true);
-          options.onBetasRefused?.(model, droppable);
+      }
+      if (seen?.answer) upstream = seen.answer;
+      // Only an answer that succeeds proves the betas refused (a 429 or a 5xx says nothing of them):
+      // remembered, and the betas it went without that the request's first send had, told once.
+      if (upstream.ok && refusedKey !== undefined && sent.step !== "all" && sent.step !== first.step) {
+        const known = refusedSets.get(refusedKey);
+        if (known === undefined || _STEPS.indexOf(known) < _STEPS.indexOf(sent.step)) {
+          refusedSets.set(refusedKey, sent.step);
+          options.onBetasRefused?.(model, first.betas.filter((beta) => !sent.betas.includes(beta)));
         }
-      } else if (seen?.answer) upstream = seen.answer;
+      }
       // A stream's answer waits for its first frame (`_sseResponse`): first_byte's time, not connect's.
       // A resend is a second connection, so it is still connect's (a small 400's peek fits within it).
       request.onHeaders?.();
       // Relay refuses a redirect itself, saying where it pointed: it is not Bedrock's error to reword.
       if (upstream.status >= 300 && upstream.status <= 399) return upstream;
       if (upstream.status < 200 || upstream.status > 299) {
-        seen ??= counting ? await _refusal(upstream, { betas: false, counting: true }, within) : undefined;
+        seen ??= counting
+          ? await _refusal(upstream, { betas: false, fields: [], counting: true }, within)
+          : undefined;
         if (seen?.answer) upstream = seen.answer;
         const refusal = seen?.refused;
         if (refusal?.of !== "counting") return _errorAnswer(upstream, bedrockErrorAnswer(upstream));
@@ -224,25 +248,58 @@ function _modelSegment(modelId: string): string {
 }
 
 /**
+ * How much of a request's betas go: `all`; those it `needed` (`NEEDED_BETAS`, and those of the
+ * `BETA_FIELDS` it carries, which would be refused by name without them); or, `bare`, `NEEDED_BETAS`
+ * alone, its beta fields going with their betas (protocols.md §3.2).
+ */
+type _Step = "all" | "needed" | "bare";
+const _STEPS: readonly _Step[] = ["all", "needed", "bare"];
+
+/** One step's InvokeModel body and what it carries. */
+interface _Invoke {
+  bytes: Uint8Array<ArrayBuffer>;
+  step: _Step;
+  /** The betas it carries. */
+  betas: string[];
+  /** Those of the request's betas that are not {@linkcode NEEDED_BETAS}. */
+  extras: string[];
+  /** The beta fields it carries with their betas: the next step, `bare`, goes without. */
+  kept: BetaField[];
+}
+
+/**
  * The client's bytes with `model` and `stream` removed (the URL says both), `anthropic_version` inserted
- * first and `anthropic_beta` holding those `sent` keeps of the betas of both the `anthropic-beta` header
- * and the body's own `anthropic_beta` (a client written for Bedrock sends them there); every other byte
- * is the client's, so thinking signatures survive. A body to count gets a `max_tokens` when it has none
- * (see {@linkcode _countMaxTokens}).
+ * first and `anthropic_beta` holding, of the betas of both the `anthropic-beta` header and the body's own
+ * `anthropic_beta` (a client written for Bedrock sends them there), those the `step` that `stepFor`
+ * picks by the betas a resend could go without keeps; every other byte is the client's, so thinking
+ * signatures survive, but the beta fields a `bare` step drops. A body to count gets a `max_tokens` when
+ * it has none (see {@linkcode _countMaxTokens}).
  */
 function _invokeBody(
   body: Uint8Array,
   betaHeader: string | null,
   counting: boolean,
-  sent: (betas: string[]) => string[],
-): Uint8Array<ArrayBuffer> {
-  return editTopLevelJson(body, {
+  stepFor: (extras: string[]) => _Step,
+): _Invoke {
+  let invoke!: Omit<_Invoke, "bytes">;
+  let carried: BetaField[] = [];
+  const bytes = editTopLevelJson(body, {
     remove: ["model", "stream"],
     set: { anthropic_version: _ANTHROPIC_VERSION },
     update: {
-      anthropic_beta: (inBody) => {
-        const kept = sent(keptBetas([...betaList(inBody), ...betaList(betaHeader)]));
-        return kept.length > 0 ? kept : undefined;
+      anthropic_beta: (inBody, read) => {
+        const listed = keptBetas([...betaList(inBody), ...betaList(betaHeader)]);
+        const extras = listed.filter((beta) => !NEEDED_BETAS.includes(beta));
+        const asked = extras.length > 0 ? fieldsOf(extras) : [];
+        carried = asked.length > 0 ? carriedFields(asked, read) : [];
+        const step = stepFor(extras);
+        const betas = step === "all"
+          ? listed
+          : listed.filter((beta) =>
+            NEEDED_BETAS.includes(beta) || (step === "needed" && carried.some((field) => field.beta === beta))
+          );
+        invoke = { step, betas, extras, kept: step === "bare" ? [] : carried };
+        return betas.length > 0 ? betas : undefined;
       },
       ...(counting && {
         max_tokens: (given: unknown, read: (name: string) => unknown) =>
@@ -250,11 +307,21 @@ function _invokeBody(
       }),
     },
   });
+  // Only a `bare` step of a body with beta fields edits it twice.
+  const dropped = invoke.step === "bare" ? carried : [];
+  return { ...invoke, bytes: dropped.length > 0 ? editTopLevelJson(bytes, withoutFields(dropped)) : bytes };
 }
 
-/** Of `betas`, those a resend keeps ({@linkcode NEEDED_BETAS}). */
-function _needed(betas: string[]): string[] {
-  return betas.filter((beta) => NEEDED_BETAS.includes(beta));
+/**
+ * The step after `sent`'s whose body differs from it, if one does: a step that would send the same
+ * bytes is passed over.
+ */
+function _nextStep(sent: _Invoke): _Step | undefined {
+  if (sent.step === "all" && sent.extras.length > 0) {
+    const needed = sent.extras.some((beta) => !sent.kept.some((field) => field.beta === beta));
+    return needed ? "needed" : "bare";
+  }
+  return sent.step === "needed" && sent.kept.length > 0 ? "bare" : undefined;
 }
 
 /** One model's set of droppable betas, in any order, as one key. */
@@ -285,7 +352,7 @@ type _Refused = { of: "betas" } | { of: "counting"; message: string };
  */
 async function _refusal(
   upstream: Response,
-  may: { betas: boolean; counting: boolean },
+  may: { betas: boolean; fields: readonly BetaField[]; counting: boolean },
   within: PeekDeadline | undefined,
 ): Promise<PeekedRefusal<_Refused>> {
   if (upstream.status !== 400) return { answer: upstream };
@@ -293,7 +360,7 @@ async function _refusal(
   if (error.type !== "invalid_request_error") return { answer: upstream };
   return await peekRefusal(upstream, within, (text): _Refused | undefined => {
     const message = error.messageIn(text);
-    if (may.betas && refusesBetas(message)) return { of: "betas" };
+    if (may.betas && (refusesBetas(message) || refusesField(message, may.fields))) return { of: "betas" };
     if (may.counting && refusesCounting(message)) return { of: "counting", message };
     return undefined;
   });
@@ -374,12 +441,23 @@ interface _AnswerRead {
 }
 
 async function _countTokensResponse(upstream: Response, read: _AnswerRead): Promise<Response> {
-  const answer = await read.body(() => upstream.json()).catch(() => undefined);
-  if (!Number.isInteger(answer?.inputTokens)) {
+  // A read that fails (a cut connection) is thrown as such, with the answer's headers; only a body read
+  // whole that says no count is unreadable.
+  const text = await read.body(() => upstream.text());
+  const inputTokens = asJsonObject(_parsedJson(text))?.inputTokens;
+  if (!Number.isInteger(inputTokens)) {
     throw read.unreadable("Bedrock's CountTokens answer has no inputTokens");
   }
   const headers = _headers(upstream.headers, "application/json");
-  return new Response(JSON.stringify({ input_tokens: answer.inputTokens }), { headers });
+  return new Response(JSON.stringify({ input_tokens: inputTokens }), { headers });
+}
+
+function _parsedJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -3,17 +3,19 @@
  * beta flag", for one beta the model has not taken up (claude-code#30926, #56595, #21676; CLIProxyAPI#4750;
  * Opus 4.7 takes none but interleaved thinking, claude-code#49370, #49648), and Claude Code sends new
  * betas every release, past the first-party ones relay drops (`FIRST_PARTY_ONLY_BETAS`); no client retries a 400. Unlike Vertex's,
- * Bedrock's message names no flag, so the request goes once more with only the betas it needs, and the
- * model is remembered as one that takes no others with that set of betas: a request with another set
- * (a client's new release, a beta added for one feature) is tried once with its betas again.
+ * Bedrock's message names no flag, so the request goes once more with only the betas it needs (and, if
+ * that is refused too, without its beta fields and their betas), and the model is remembered as one that
+ * takes no others with that set of betas: a request with another set (a client's new release, a beta
+ * added for one feature) is tried once with its betas again.
  */
 import { CONTEXT_1M_BETA } from "../routing/model_map.ts";
 
 /**
- * The betas a resend keeps when the request carries them: the 1M-context beta (relay adds it for a model
- * named with `[1m]`; Claude Code may send it itself), as without it the model would serve a smaller window
- * and say nothing of it. Any other beta is a feature the client may ask for and Bedrock may not have; the
- * body's own fields that need one (`context_management`) are refused without it, by name, and that 400
- * goes to the client.
+ * The betas every resend keeps when the request carries them: the 1M-context beta (relay adds it for a
+ * model named with `[1m]`; Claude Code may send it itself), as without it the model would serve a smaller
+ * window and say nothing of it. Any other beta is a feature the client may ask for and Bedrock may not
+ * have; but those the body's own fields need (`BETA_FIELDS`: `context_management`, `output_config.effort`),
+ * which Bedrock refuses by name without them, are kept by the first resend too, and dropped, with those
+ * fields, only by a last one when that is refused as well.
  */
 export const NEEDED_BETAS: readonly string[] = [CONTEXT_1M_BETA];

@@ -18,6 +18,11 @@ export interface JsonEdit {
    * holds it, which is left as it is (a member read to work one out is not written back).
    */
   update?: Readonly<Record<string, (current: unknown, read: (name: string) => unknown) => unknown>>;
+  /**
+   * Members to drop inside an object member, e.g. `effort` from `output_config`, the rest of it byte for
+   * byte; the member goes whole when nothing is left in it. A member that is no object is left as it is.
+   */
+  removeWithin?: Readonly<Record<string, readonly string[]>>;
 }
 
 /**
@@ -42,6 +47,7 @@ export function editTopLevelJson(bytes: Uint8Array, edit: JsonEdit): Uint8Array<
     if (value === undefined) remove.add(name);
     else set.set(name, value);
   }
+  const within = _editedWithin(body, list, edit.removeWithin, remove);
   const member = (name: string, value: unknown) =>
     _encoder.encode(`${JSON.stringify(name)}:${JSON.stringify(value)}`);
 
@@ -62,12 +68,38 @@ export function editTopLevelJson(bytes: Uint8Array, edit: JsonEdit): Uint8Array<
         body.subarray(existing.start, existing.valueStart),
         _encoder.encode(JSON.stringify(set.get(existing.name))),
       );
+    } else if (within.has(existing)) {
+      pieces.push(body.subarray(existing.start, existing.valueStart), within.get(existing)!);
     } else {
       pieces.push(body.subarray(existing.start, existing.end));
     }
   });
   pieces.push(body.subarray(list.at(-1)?.end ?? firstStart));
   return concatBytes(pieces);
+}
+
+/**
+ * The object members `removeWithin` names, each with its value less the members named in it; one left with
+ * nothing is added to `remove` instead. Members to be removed anyway are not looked at.
+ */
+function _editedWithin(
+  body: Uint8Array,
+  list: readonly _Member[],
+  removeWithin: JsonEdit["removeWithin"],
+  remove: Set<string>,
+): Map<_Member, Uint8Array> {
+  const edited = new Map<_Member, Uint8Array>();
+  if (!removeWithin) return edited;
+  for (const existing of list) {
+    const dropped = Object.hasOwn(removeWithin, existing.name) ? removeWithin[existing.name] : undefined;
+    if (!dropped || remove.has(existing.name) || body[existing.valueStart] !== _OPEN_OBJECT) continue;
+    const value = body.subarray(existing.valueStart, existing.end);
+    const inner = _topLevelMembers(value).list;
+    const left = inner.filter(({ name }) => !dropped.includes(name)).length;
+    if (left === 0) remove.add(existing.name);
+    else if (left < inner.length) edited.set(existing, editTopLevelJson(value, { remove: dropped }));
+  }
+  return edited;
 }
 
 /**

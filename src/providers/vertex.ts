@@ -9,7 +9,14 @@ import { MAX_ERROR_BODY_BYTES, translateWhole } from "../stream/translate_whole.
 import { copyHeaders, headerPairs, WITHOUT_LENGTH } from "../util/headers.ts";
 import { asJsonObject } from "../util/json.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
-import { betaList, keptBetas, RefusedBetas, unexpectedBetas } from "./anthropic_betas.ts";
+import {
+  betaList,
+  fieldsOf,
+  keptBetas,
+  RefusedBetas,
+  unexpectedBetas,
+  withoutFields,
+} from "./anthropic_betas.ts";
 import { idleDeadline, peekRefusal } from "./error_peek.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { sendWithToken, type TokenSource } from "./token_cache.ts";
@@ -84,7 +91,8 @@ export function vertexBaseUrl(region: string): string {
  * {@linkcode FIRST_PARTY_ONLY_BETAS} and without those the model refused before; a 400 naming others is
  * sent once more without them, which are then remembered for the model. A count goes with no betas at
  * all: counting needs none, and `count-tokens:rawPredict` refuses most (claude-code#11154; LiteLLM PR
- * #39597 drops the header there).
+ * #39597 drops the header there). A body field of a beta asked for that does not go (`BETA_FIELDS`:
+ * `context_management`, `output_config.effort`) goes neither, as Vertex would refuse it by name.
  *
  * @example
  * ```ts
@@ -112,8 +120,9 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
       if (target instanceof Response) return target;
       const model = request.upstreamModel!;
       const headers = headerPairs(request.headers, _NOT_PASSED);
-      const post = (betas: readonly string[]) =>
-        sendWithToken(options.tokens, "Vertex auth", request, (token) =>
+      const post = (betas: readonly string[]) => {
+        const body = target.body(betas);
+        return sendWithToken(options.tokens, "Vertex auth", request, (token) =>
           doFetch(target.url, {
             method: "POST",
             headers: [
@@ -121,10 +130,11 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
               ...(betas.length > 0 ? [["anthropic-beta", betas.join(",")] as [string, string]] : []),
               ["authorization", `Bearer ${token}`],
             ],
-            body: target.body,
+            body,
             signal: request.signal,
             redirect: "manual",
           }));
+      };
       const betas = request.path === _COUNT_TOKENS ? [] : keptBetas(
         betaList(request.headers.get("anthropic-beta")),
         (beta) => refused.has(model, beta),
@@ -166,11 +176,15 @@ function _serves(_method: string, path: string): boolean {
   return path === "/v1/messages" || path === _COUNT_TOKENS;
 }
 
-/** Where a request goes and with which body; or the error answer when Vertex cannot serve it. */
+/**
+ * Where a request goes, and its body for the betas it goes with: without the fields of those the client
+ * asked for that do not go (`BETA_FIELDS`), which Vertex would refuse by name; or the error answer when
+ * Vertex cannot serve it.
+ */
 function _target(
   request: ProviderRequest,
   models: string,
-): { url: string; body: Uint8Array<ArrayBuffer> } | Response {
+): { url: string; body: (betas: readonly string[]) => Uint8Array<ArrayBuffer> } | Response {
   const { path, body, upstreamModel: model } = request;
   if (!_serves(request.method, path)) {
     throw new UnservableError(404, `Vertex AI has no ${request.method} ${path} endpoint`);
@@ -182,15 +196,23 @@ function _target(
       `model ${JSON.stringify(model)} is not a Vertex AI model id (e.g. claude-x@20250101)`,
     );
   }
-  if (path === _COUNT_TOKENS) {
-    return {
-      url: `${models}/count-tokens:rawPredict`,
-      body: editTopLevelJson(body, { set: { model, anthropic_version: _ANTHROPIC_VERSION } }),
-    };
-  }
+  const counting = path === _COUNT_TOKENS;
+  const asked = fieldsOf(keptBetas(betaList(request.headers.get("anthropic-beta"))));
+  const bodyWith = (betas: readonly string[]) => {
+    const { remove, removeWithin } = withoutFields(asked.filter(({ beta }) => !betas.includes(beta)));
+    return editTopLevelJson(body, {
+      remove: counting ? remove : ["model", ...remove],
+      set: counting
+        ? { model, anthropic_version: _ANTHROPIC_VERSION }
+        : { anthropic_version: _ANTHROPIC_VERSION },
+      removeWithin,
+    });
+  };
   return {
-    url: `${models}/${model}:${request.stream ? "streamRawPredict" : "rawPredict"}`,
-    body: editTopLevelJson(body, { remove: ["model"], set: { anthropic_version: _ANTHROPIC_VERSION } }),
+    url: counting
+      ? `${models}/count-tokens:rawPredict`
+      : `${models}/${model}:${request.stream ? "streamRawPredict" : "rawPredict"}`,
+    body: bodyWith,
   };
 }
 

@@ -4,7 +4,7 @@ import { FIRST_PARTY_ONLY_BETAS } from "../../src/providers/anthropic_betas.ts";
 import { createBedrockProvider } from "../../src/providers/bedrock.ts";
 import { refusesBetas } from "../../src/providers/bedrock_errors.ts";
 import { type ProviderRequest, UnservableError } from "../../src/providers/types.ts";
-import { RelayError } from "../../src/server/errors.ts";
+import { BrokenAnswerError, RelayError } from "../../src/server/errors.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
@@ -18,6 +18,7 @@ import {
 } from "../_helpers/fake_bedrock.ts";
 import { loadGolden } from "../_helpers/golden.ts";
 import { settledYet } from "../_helpers/settled_yet.ts";
+import { startTestRelay } from "../_helpers/relay.ts";
 
 const CREDENTIALS: AwsCredentials = {
   accessKeyId: "AKIDEXAMPLE",
@@ -1113,4 +1114,140 @@ Deno.test("a count's 400 to a request with betas to drop is read once, under one
     message: "The provided model doesn't support counting tokens.",
   });
   assert.equal(sent.length, 1);
+});
+
+/** Claude Code's betas with those of its body's fields, and one Bedrock has not taken up. */
+const FIELD_BETAS = "claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27," +
+  "redact-thinking-2026-02-12,effort-2025-11-24,context-1m-2025-08-07";
+/** A body with both beta fields; `output_config` holds a `format` too, oddly spaced, so re-serialising shows. */
+const FIELDS_BODY = `{"model":"m","max_tokens":5,` +
+  `"context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]},` +
+  `"output_config":{ "effort":"medium" , "format":{"type":"json_schema","schema":{"maximum":1.0}} },` +
+  `"messages":[{"role":"user","content":"hi"}]}`;
+
+/**
+ * A Bedrock that takes `accepted` betas alone ("invalid beta flag" for any other) and refuses a beta field
+ * whose beta did not come by name, as Bedrock does (sub2api#2726); `refusesContextManagement`: that field
+ * even with its beta.
+ */
+function fieldsBedrock(accepted: readonly string[], refusesContextManagement = false) {
+  const refusals: string[][] = [];
+  const answer = async (sent: Request) => {
+    const body = JSON.parse(await sent.clone().text());
+    const betas: string[] = body.anthropic_beta ?? [];
+    if (betas.some((beta) => !accepted.includes(beta))) return INVALID_BETA();
+    const refused = (field: string) =>
+      bedrockError(400, "ValidationException", `${field}: Extra inputs are not permitted`);
+    if (
+      "context_management" in body &&
+      (refusesContextManagement || !betas.includes("context-management-2025-06-27"))
+    ) return refused("context_management");
+    if (body.output_config?.effort && !betas.includes("effort-2025-11-24")) {
+      return refused("output_config.effort");
+    }
+    return Response.json({ id: "m" });
+  };
+  return { refusals, ...answering(answer, (_, betas) => void refusals.push(betas)) };
+}
+
+const askFields = () =>
+  request({ headers: new Headers({ "anthropic-beta": FIELD_BETAS }), stream: false, body: FIELDS_BODY });
+
+/** What `sent` carried but its `anthropic_beta`, to hold the client's other bytes equal across sends. */
+const withoutBetas = async (sent: Request) =>
+  (await sent.clone().text()).replace(/"anthropic_beta":\[[^\]]*\],?/, "");
+
+Deno.test("a resend after a refused beta flag keeps the betas its body's fields need, and is remembered", async () => {
+  const accepted = [
+    "interleaved-thinking-2025-05-14",
+    "context-management-2025-06-27",
+    "effort-2025-11-24",
+    "context-1m-2025-08-07",
+  ];
+  const { bedrock, sent, refusals } = fieldsBedrock(accepted);
+  const response = await bedrock.send(askFields(), undefined);
+  assert.equal(response.status, 200);
+  assert.equal(sent.length, 2, "one resend, which succeeds");
+  const kept = ["context-management-2025-06-27", "effort-2025-11-24", "context-1m-2025-08-07"];
+  assert.deepEqual(JSON.parse(await sent[1].clone().text()).anthropic_beta, kept);
+  assert.equal(await withoutBetas(sent[1]), await withoutBetas(sent[0]), "the fields kept, byte for byte");
+  assert.deepEqual(refusals, [[
+    "claude-code-20250219",
+    "interleaved-thinking-2025-05-14",
+    "redact-thinking-2026-02-12",
+  ]], "only what went");
+
+  assert.equal((await bedrock.send(askFields(), undefined)).status, 200);
+  assert.equal(sent.length, 3, "remembered: one round trip");
+  assert.deepEqual(JSON.parse(await sent[2].clone().text()).anthropic_beta, kept);
+  assert.equal(refusals.length, 1);
+});
+
+Deno.test("a resend still refused for a beta goes once more without the beta fields and their betas, and is remembered", async () => {
+  const bare = `{"anthropic_version":"bedrock-2023-05-31","anthropic_beta":["context-1m-2025-08-07"],` +
+    `"max_tokens":5,"output_config":{ "format":{"type":"json_schema","schema":{"maximum":1.0}} },` +
+    `"messages":[{"role":"user","content":"hi"}]}`;
+  const cases: [string, ReturnType<typeof fieldsBedrock>][] = [
+    ["a beta flag", fieldsBedrock(["context-1m-2025-08-07"])],
+    [
+      "a field by name",
+      fieldsBedrock(["context-management-2025-06-27", "effort-2025-11-24", "context-1m-2025-08-07"], true),
+    ],
+  ];
+  for (const [refused, { bedrock, sent, refusals }] of cases) {
+    const response = await bedrock.send(askFields(), undefined);
+    assert.equal(response.status, 200, refused);
+    assert.equal(sent.length, 3, `at most one more round trip (${refused})`);
+    assert.deepEqual(
+      JSON.parse(await sent[1].clone().text()).anthropic_beta,
+      ["context-management-2025-06-27", "effort-2025-11-24", "context-1m-2025-08-07"],
+    );
+    assert.equal(await sent[2].clone().text(), bare, "effort alone taken out of output_config");
+    assert.deepEqual(refusals, [[
+      "claude-code-20250219",
+      "interleaved-thinking-2025-05-14",
+      "context-management-2025-06-27",
+      "redact-thinking-2026-02-12",
+      "effort-2025-11-24",
+    ]]);
+
+    assert.equal((await bedrock.send(askFields(), undefined)).status, 200);
+    assert.equal(sent.length, 4, `remembered: one round trip (${refused})`);
+    assert.equal(await sent[3].clone().text(), bare);
+    assert.equal(refusals.length, 1);
+  }
+});
+
+Deno.test("a count whose answer is cut is relay's 502 naming the cut, with the answer's headers", async () => {
+  const cut = () => {
+    const body = controlledStream();
+    body.push('{"inputTo');
+    body.fail(new Error("connection reset by peer"));
+    return new Response(body.body, { headers: { "x-amzn-requestid": "req-cut" } });
+  };
+  const { bedrock } = provider(cut);
+  await assert.rejects(
+    bedrock.send(request({ path: "/v1/messages/count_tokens", stream: false }), undefined),
+    (error: unknown) => {
+      assert.ok(error instanceof BrokenAnswerError, String(error));
+      assert.equal(error.message, "connection reset by peer");
+      assert.equal(error.upstreamHeaders.get("request-id"), "req-cut");
+      return true;
+    },
+  );
+
+  await using relay = startTestRelay({
+    provider: provider(cut).bedrock,
+    models: { "claude-sonnet-4-5": MODEL },
+  });
+  const response = await fetch(`${relay.url}/v1/messages/count_tokens`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+    body: JSON.stringify({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "hi" }] }),
+  });
+  assert.equal(response.status, 502);
+  assert.deepEqual((await response.json()).error, {
+    type: "api_error",
+    message: "upstream bedrock failed: connection reset by peer",
+  });
 });

@@ -110,3 +110,14 @@ Deno.test("topLevelNames gives each top-level name as a parser reads it, a repea
   );
   assert.deepEqual(names("{}"), []);
 });
+
+Deno.test("removeWithin drops members inside an object member, its other bytes kept, and the member once empty", () => {
+  const body =
+    '{"a":1, "output_config":{ "effort":"high" , "format":{"n":1.0} },"c":{"effort":2},"d":"effort"}';
+  assert.equal(
+    edit(body, { removeWithin: { output_config: ["effort"], c: ["effort"], d: ["effort"] } }),
+    '{"a":1, "output_config":{ "format":{"n":1.0} },"d":"effort"}',
+  );
+  const untouched = '{"output_config":{"format":{}}}';
+  assert.equal(edit(untouched, { removeWithin: { output_config: ["effort"] } }), untouched);
+});

@@ -532,3 +532,68 @@ Deno.test("Vertex's look into a 400 waits no longer than the request's idle, the
   assert.deepEqual(clock.armed, []);
   assert.deepEqual(refusals, [], "nothing learned from a message not read whole");
 });
+
+/**
+ * A body as Claude Code sends it with its beta fields: `context_management` and `output_config.effort`
+ * (`output_config` holding a `format` too, spaced oddly, so any re-serialisation shows).
+ */
+const FIELDS_BODY = `{"model": "claude-haiku-4-5", "max_tokens":1024,` +
+  `"context_management":{"edits":[{"type":"clear_thinking_20251015","keep":"all"}]},` +
+  `"output_config":{ "effort":"medium" , "format":{"type":"json_schema","schema":{"maximum":1.0}} },` +
+  `"messages":[{"role":"user","content":"hi"}],"stream":true}`;
+
+Deno.test("Vertex drops the body field of a beta the model refuses with the beta, in the same request and after", async () => {
+  const refusals: string[][] = [];
+  const { provider, seen } = vertex(
+    { onBetasRefused: (_, betas) => void refusals.push(betas) },
+    async () => {
+      const sent = seen.at(-1)!;
+      const betas = sent.headers.get("anthropic-beta")?.split(",") ?? [];
+      if (betas.includes("context-management-2025-06-27")) {
+        return unexpectedBetasAnswer("context-management-2025-06-27");
+      }
+      // As Vertex answers a field whose beta did not come (sub2api#2726).
+      if ("context_management" in JSON.parse(await sent.clone().text())) {
+        return Response.json({
+          type: "error",
+          error: {
+            type: "invalid_request_error",
+            message: "context_management: Extra inputs are not permitted",
+          },
+        }, { status: 400 });
+      }
+      return Response.json({ id: "m" });
+    },
+  );
+  const ask = () =>
+    providerRequest(FIELDS_BODY, {
+      headers: new Headers({
+        "anthropic-beta": "claude-code-20250219,context-management-2025-06-27,effort-2025-11-24",
+      }),
+      upstreamModel: "claude-haiku-4-5@20251001",
+    });
+  const without = `{"anthropic_version":"vertex-2023-10-16","max_tokens":1024,` +
+    `"output_config":{ "effort":"medium" , "format":{"type":"json_schema","schema":{"maximum":1.0}} },` +
+    `"messages":[{"role":"user","content":"hi"}],"stream":true}`;
+
+  const response = await provider.send(ask(), undefined);
+  assert.equal(response.status, 200);
+  assert.equal(seen.length, 2);
+  assert.equal(seen[1].headers.get("anthropic-beta"), "claude-code-20250219,effort-2025-11-24");
+  assert.equal(await seen[1].text(), without, "context_management goes with its beta, every other byte kept");
+  assert.deepEqual(refusals, [["context-management-2025-06-27"]]);
+
+  assert.equal((await provider.send(ask(), undefined)).status, 200);
+  assert.equal(seen.length, 3, "the model's next request goes without both at once");
+  assert.equal(await seen[2].text(), without);
+
+  await provider.send(ask(), undefined);
+  await provider.send({ ...ask(), path: "/v1/messages/count_tokens", stream: false }, undefined);
+  assert.equal(
+    await seen[4].text(),
+    `{"anthropic_version":"vertex-2023-10-16","model": "claude-haiku-4-5@20251001", "max_tokens":1024,` +
+      `"output_config":{ "format":{"type":"json_schema","schema":{"maximum":1.0}} },` +
+      `"messages":[{"role":"user","content":"hi"}],"stream":true}`,
+    "a count, which goes with no betas, goes without their fields, effort alone taken out of output_config",
+  );
+});
