@@ -1,7 +1,9 @@
+import { type TokenLimitAsked, withTokenLimitWording } from "../server/token_limit_wording.ts";
 import { sseOrWhole } from "../stream/sse_or_whole.ts";
 import { MAX_WHOLE_ANSWER_BYTES } from "../stream/translate_whole.ts";
 import { type WholeAnswerOptions, wholeAnswerStream } from "../stream/whole_answer_stream.ts";
 import { copyHeaders, hasMediaType, headerPairs, WITHOUT_LENGTH } from "../util/headers.ts";
+import { asJsonObject } from "../util/json.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { StreamsAnsweredWhole } from "./streams_answered_whole.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
@@ -19,13 +21,22 @@ export interface AnthropicProviderOptions {
    * plans a token count over the providers that have it, and asks this one nothing.
    */
   countsTokens?: boolean;
+  /**
+   * Whether a Messages request's token-limit refusal is worded as Anthropic words it, for Claude Code to
+   * act on ({@linkcode withTokenLimitWording}): for servers that speak Anthropic's format but not its
+   * words (DeepSeek, Kimi, Z.AI, Ollama, gateways). False unless told: Anthropic's own API, and Foundry's,
+   * word it so already, and their answers go on untouched.
+   */
+  rewordsTokenLimits?: boolean;
   /** Injected for tests; `globalThis.fetch` otherwise. */
   fetch?: typeof fetch;
 }
 
 /**
  * An Anthropic-format upstream. The body is forwarded as the client's own bytes and the response is
- * returned untouched, so thinking signatures and fields relay does not know survive the hop.
+ * returned untouched, so thinking signatures and fields relay does not know survive the hop. Told to
+ * (`rewordsTokenLimits`), a Messages request's 400, 413 or 422 has its `error.message` reworded when it
+ * refuses a token limit in a server's own words, and only then.
  *
  * But a streamed Messages request answered 200 in anything but `text/event-stream` is made the stream
  * it stands for, since an SDK reads nothing else. A body whose first bytes are SSE's, however labelled,
@@ -72,10 +83,16 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Prov
         signal: request.signal,
         redirect: "manual",
       });
-      const streamed = request.stream && request.method === "POST" && request.path === "/v1/messages";
+      const messages = request.method === "POST" && request.path === "/v1/messages";
+      const streamed = request.stream && messages;
       if (streamed) answeredWhole.onSent(request);
       const response = await answering;
-      if (!streamed || response.status !== 200) return response;
+      if (response.status !== 200) {
+        return options.rewordsTokenLimits && messages
+          ? withTokenLimitWording(response, _asked(request))
+          : response;
+      }
+      if (!streamed) return response;
       if (hasMediaType(response, "text/event-stream")) {
         answeredWhole.forget(request);
         return response;
@@ -93,6 +110,29 @@ function _anthropicBody(request: ProviderRequest): Uint8Array<ArrayBuffer> | nul
   const { body, model, upstreamModel } = request;
   if (!body || upstreamModel === undefined || upstreamModel === model) return body;
   return editTopLevelJson(body, { set: { model: upstreamModel } });
+}
+
+/**
+ * What the request asked, for a refusal that names only the model's cap (DeepSeek's `valid range of
+ * max_tokens is [1, 8192]`): the client's `max_tokens`, parsed only then, as an error is rare and a
+ * Claude Code body hundreds of KiB.
+ */
+function _asked(request: ProviderRequest): TokenLimitAsked {
+  return {
+    get maxTokens() {
+      return _maxTokensOf(request.body);
+    },
+  };
+}
+
+function _maxTokensOf(body: Uint8Array | null): number | undefined {
+  if (!body) return undefined;
+  try {
+    const maxTokens = asJsonObject(JSON.parse(new TextDecoder().decode(body)))?.max_tokens;
+    return typeof maxTokens === "number" ? maxTokens : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where either style of credential goes; a key replaces whatever the request had there. */

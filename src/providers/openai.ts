@@ -4,8 +4,8 @@ import {
   anthropicErrorFromOpenAI,
   type AnthropicFailure,
   anthropicFailureFor,
-  errorOwnWords,
 } from "../server/openai_errors.ts";
+import { errorOwnWords } from "../server/token_limit_wording.ts";
 import { AnthropicToChatError, chatRequestFor } from "../stream/anthropic_to_openai_request.ts";
 import {
   completionAsAnthropicSse,

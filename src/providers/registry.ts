@@ -109,6 +109,8 @@ export function createProvider(config: ProviderConfig, environment: ProviderEnvi
         authHeader: config.auth_header,
         // Ollama's Messages API has no count_tokens (its docs list it as not supported).
         countsTokens: config.type !== "ollama",
+        // Anthropic's own API words its token limits as Claude Code reads them; the others, their own way.
+        rewordsTokenLimits: config.type !== "anthropic",
       });
   }
 }

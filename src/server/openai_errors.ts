@@ -8,6 +8,9 @@ import { MAX_ERROR_BODY_BYTES, readWhole, translateWhole } from "../stream/trans
 import { isJsonObject } from "../util/json.ts";
 import { anthropicErrorOf, type AnthropicErrorType, errorEnvelope, errorTypeForStatus } from "./errors.ts";
 import { errorMessage } from "../util/error_message.ts";
+import { claudeCodeWording, type TokenLimitAsked } from "./token_limit_wording.ts";
+
+// src/providers/openai.ts reads what the upstream said of its own from here too.
 
 /** A failure in Anthropic's terms: the status to answer before a stream, the type and text always. */
 export interface AnthropicFailure {
@@ -90,12 +93,6 @@ export async function openaiErrorFromAnthropic(response: Response, headers?: Hea
   return openaiErrorResponse(response.status, message, { type, headers });
 }
 
-/** What relay asked of an OpenAI-compatible upstream, for the errors that do not repeat it. */
-export interface OpenAIRequestAsked {
-  /** The `max_tokens` (or `max_completion_tokens`) sent: DeepSeek and Groq name only their cap. */
-  readonly maxTokens?: number;
-}
-
 /**
  * An OpenAI-compatible upstream's non-2xx answer as the Anthropic error answer it stands for, at once.
  * The status is kept; the body, read when the answer's reader asks for it (under relay's deadlines for a body,
@@ -111,7 +108,7 @@ export interface OpenAIRequestAsked {
 export function anthropicErrorFromOpenAI(
   response: Response,
   headers?: HeadersInit,
-  asked: OpenAIRequestAsked = {},
+  asked: TokenLimitAsked = {},
 ): Response {
   const { status } = response;
   const body = translateWhole(response.body, MAX_ERROR_BODY_BYTES, ({ text }) => {
@@ -144,7 +141,7 @@ export function anthropicErrorFromOpenAI(
 export function anthropicFailureFor(
   body: unknown,
   httpStatus?: number,
-  asked: OpenAIRequestAsked = {},
+  asked: TokenLimitAsked = {},
 ): AnthropicFailure | undefined {
   if (!isJsonObject(body)) return undefined;
   const error = body.error ?? body;
@@ -173,155 +170,13 @@ function _failure(
   status: number,
   message: string,
   words: string,
-  asked: OpenAIRequestAsked,
+  asked: TokenLimitAsked,
 ): AnthropicFailure {
-  const text = _LIMIT_STATUSES.has(status) ? _claudeCodeWording(message, words, asked) : message;
-  return { status, type: errorTypeForStatus(status), message: text };
-}
-
-/**
- * The statuses a request over a token limit is refused with (400 by OpenAI, vLLM and llama.cpp, 422 by
- * TGI, 413 by gateways); another (a 429 that mentions a context window) is about something else.
- */
-const _LIMIT_STATUSES: ReadonlySet<number> = new Set([400, 413, 422]);
-
-/**
- * Claude Code recovers from a token limit only when the error reads as Anthropic words it: it lowers
- * `max_tokens` and resends on `max_tokens: N > CAP, which is the maximum allowed number of output
- * tokens for …` (the whole message, one line) or on `input length and \`max_tokens\` exceed context limit:
- * IN + OUT > WINDOW`, and it compacts only on `prompt is too long` (protocols.md §2.4). Compatibles word
- * all three their own way; theirs is kept after Anthropic's, and an overflow of the prompt alone stays
- * `prompt is too long`, since a smaller `max_tokens` cannot cure it.
- */
-function _claudeCodeWording(message: string, words: string, asked: OpenAIRequestAsked): string {
-  const own = errorOwnWords(message);
-  const cap = _outputCap(own, asked.maxTokens);
-  const share = cap ? undefined : _windowShare(own);
-  const said = `(upstream said: ${_oneLine(message)})`;
-  if (cap) {
-    const over = `max_tokens: ${cap.asked} > ${cap.cap}`;
-    return `${over}, which is the maximum allowed number of output tokens for this model ${said}`;
-  }
-  if (share && share.input < share.window && share.output > 0) {
-    const exceed = `input length and \`max_tokens\` exceed context limit: ${share.input} + ${share.output}`;
-    return `${exceed} > ${share.window}, decrease input length or \`max_tokens\` and try again ${said}`;
-  }
-  const overflow = share !== undefined || /context_length_exceeded|exceed_context_size/i.test(words) ||
-    /maximum context length|context (length|size|window)/i.test(own);
-  return overflow && !message.includes("prompt is too long") ? `prompt is too long: ${message}` : message;
-}
-
-/** How much of an error its wording is looked for in: a server's own is a sentence or two at its start. */
-const _OWN_WORDS_CHARS = 4096;
-
-/**
- * The words of an upstream's error that are its own, to look for a wording in: the start of `text`, up
- * to where it quotes the request (pydantic's `input_value=…`, an `"input":` member), whose text (a
- * prompt, reasoning) may read like any error. An error body in JSON gives its strings and numbers, in
- * order, but those under `input` or `input_value`.
- *
- * @example
- * ```ts
- * errorOwnWords('{"detail":[{"loc":["body",1],"msg":"bad","input":"max_tokens is too large"}]}'); // "body 1 bad"
- * ```
- */
-export function errorOwnWords(text: string): string {
-  const start = _jsonWords(text).slice(0, _OWN_WORDS_CHARS);
-  const quoted = start.search(/input_value=|["']input["']\s*:/);
-  return quoted < 0 ? start : start.slice(0, quoted);
-}
-
-function _jsonWords(text: string): string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return text;
-  }
-  const words: string[] = [];
-  const visit = (value: unknown) => {
-    if (typeof value === "string" || typeof value === "number") words.push(String(value));
-    else if (Array.isArray(value)) value.forEach(visit);
-    else if (isJsonObject(value)) {
-      for (const [key, member] of Object.entries(value)) {
-        if (key !== "input" && key !== "input_value") visit(member);
-      }
-    }
+  return {
+    status,
+    type: errorTypeForStatus(status),
+    message: claudeCodeWording(message, status, words, asked),
   };
-  visit(parsed);
-  return words.join(" ");
-}
-
-/** The `max_tokens` an upstream refused as over its model's output cap, and that cap. */
-function _outputCap(
-  message: string,
-  maxTokens: number | undefined,
-): { asked: number; cap: number } | undefined {
-  // OpenAI, Azure OpenAI: "max_tokens is too large: 32000. This model supports at most 16384 completion
-  // tokens, whereas you provided 32000." (also `max_completion_tokens`).
-  const openai =
-    /max_(?:completion_)?tokens is too large: (\d+)\. This model supports at most (\d+) completion tokens/i
-      .exec(message);
-  if (openai) return _over(Number(openai[1]), Number(openai[2]));
-  // Only the cap: DeepSeek's "Invalid max_tokens value, the valid range of max_tokens is [1, 8192]",
-  // Groq's and Z.AI's "`max_tokens` must be less than or equal to `8192`, the maximum value for …".
-  const capOnly =
-    /valid range of max_tokens is \[\d+, (\d+)\]|`max_(?:completion_)?tokens` must be less than or equal to `(\d+)`/i
-      .exec(message);
-  if (capOnly && maxTokens !== undefined) return _over(maxTokens, Number(capOnly[1] ?? capOnly[2]));
-  return undefined;
-}
-
-function _over(asked: number, cap: number): { asked: number; cap: number } | undefined {
-  return Number.isSafeInteger(asked) && asked > cap ? { asked, cap } : undefined;
-}
-
-/** How a refused request would have filled the model's window: its input, the output asked, the window. */
-function _windowShare(message: string): { input: number; output: number; window: number } | undefined {
-  // vLLM: "'max_tokens' or 'max_completion_tokens' is too large: 32000. This model's maximum context
-  // length is 32768 tokens and your request has 12396 input tokens (32000 > 32768 - 12396)."
-  const vllm =
-    /is too large: (\d+)\. This model's maximum context length is (\d+) tokens and your request has (\d+) input tokens/i
-      .exec(message);
-  if (vllm) return { input: Number(vllm[3]), output: Number(vllm[1]), window: Number(vllm[2]) };
-  // Later vLLM: "This model's maximum context length is 262144 tokens. However, you requested 128000
-  // output tokens and your prompt contains at least 134145 input tokens, for a total of …".
-  const vllmLater =
-    /maximum context length is (\d+) tokens\. However, you requested (\d+) output tokens and your prompt contains at least (\d+) input tokens/i
-      .exec(message);
-  if (vllmLater) {
-    return { input: Number(vllmLater[3]), output: Number(vllmLater[2]), window: Number(vllmLater[1]) };
-  }
-  // TGI (Hugging Face, Together): "Input validation error: `inputs` tokens + `max_new_tokens` must be
-  // <= 32769. Given: 12000 `inputs` tokens and 32000 `max_new_tokens`".
-  const tgi =
-    /`inputs` tokens \+ `max_new_tokens` must be <= (\d+)\. Given: (\d+) `inputs` tokens and (\d+) `max_new_tokens`/i
-      .exec(message);
-  if (tgi) return { input: Number(tgi[2]), output: Number(tgi[3]), window: Number(tgi[1]) };
-  // OpenAI and older vLLM: "This model's maximum context length is 8192 tokens. However, you requested
-  // 9000 tokens (1000 in the messages, 8000 in the completion)." (functions counted apart, once `; 0 for
-  // the completion`); OpenRouter: "This endpoint's maximum context length is 131072 tokens. However, you
-  // requested about 140000 tokens (8000 of text input, 132000 in the output)." (tool input apart).
-  const parts =
-    /maximum context length is (\d+) tokens[.,] however,? you requested (?:about )?\d+ tokens \(([^)]{0,300})\)/i
-      .exec(message);
-  if (!parts) return undefined;
-  const share = { input: 0, output: 0, window: Number(parts[1]) };
-  for (const part of parts[2].split(/[,;]/)) {
-    const counted = /^\s*(\d+) (.*)$/.exec(part);
-    if (!counted) continue;
-    share[/completion|output/i.test(counted[2]) ? "output" : "input"] += Number(counted[1]);
-  }
-  return share;
-}
-
-/**
- * Claude Code reads `max_tokens: … for .+$` with `.`, which no line break matches. Each break becomes a
- * space, in one linear pass: trimming the spaces around it with `\s*` would rescan a long run of them
- * from every position, and an upstream's error body may be a megabyte.
- */
-function _oneLine(text: string): string {
-  return text.replace(/[\r\n\u2028\u2029]/g, " ").trim();
 }
 
 function _fallbackMessage(text: string, status: number): string {

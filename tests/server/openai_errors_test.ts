@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import {
   anthropicErrorFromOpenAI,
   anthropicFailureFor,
-  errorOwnWords,
   openaiErrorFromAnthropic,
 } from "../../src/server/openai_errors.ts";
 import { largeBody } from "../_helpers/large_body.ts";
@@ -334,11 +333,6 @@ Deno.test("a token limit is reworded only from the upstream's own words, on a st
   assert.equal(anthropicFailureFor({ error: { message: quoting } }, 400)!.message, quoting);
   const limited = "Rate limit reached: your context window usage is high, try again in 20s";
   assert.equal(anthropicFailureFor({ error: { message: limited } }, 429)!.message, limited);
-  const quotedJson = {
-    detail: "bad",
-    input: "max_tokens is too large: 32000. This model supports at most 16384",
-  };
-  assert.equal(errorOwnWords(JSON.stringify(quotedJson)), "bad");
 });
 
 Deno.test("a token-limit wording is looked for in time linear in the message, up to the 1 MiB an error body may be", () => {
