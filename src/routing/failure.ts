@@ -1,4 +1,6 @@
 import { errorMessage, outOfFileDescriptors } from "../util/error_message.ts";
+import { isJsonObject, parseJsonObject } from "../util/json.ts";
+import { maskKeyShapedTokens } from "../util/mask.ts";
 import { statusForErrorType } from "./error_status.ts";
 import { type RateLimitSnapshot, readRateLimitHeaders } from "./rate_limit_headers.ts";
 
@@ -16,8 +18,11 @@ export type UpstreamOutcome =
    * (`… (timeouts.connect)`).
    */
   | { kind: "timeout"; why?: string }
-  /** The upstream answered with this status. */
-  | { kind: "http"; status: number; headers: Headers }
+  /**
+   * The upstream answered with this status. `text`: the start of its body, where relay read it (a 429's,
+   * whose words tell a spent quota from a throttle), masked of relay's credentials.
+   */
+  | { kind: "http"; status: number; headers: Headers; text?: string }
   /** A 2xx stream whose first event was `error` (`error.type` here), before `message_start`. */
   | { kind: "stream_error"; errorType: string; headers: Headers }
   /** The adapter had nothing to send the request as (`UnservableError`): the upstream never saw it. */
@@ -83,6 +88,17 @@ interface _Decision {
   retryAfterMs?: number;
   /** For the log line, e.g. `429 from upstream`. */
   reason: string;
+  /**
+   * The upstream's own words (its error's message, masked, one line), where the key is out for long: a
+   * quota or balance spent (`disable_key`), or a 429 that cools it {@linkcode LONG_COOLING_MS} or more.
+   * relay's own answers while the key is out quote them: they say why, where relay's summary cannot.
+   */
+  said?: string;
+  /**
+   * Sending again soon cannot help (a quota spent, a limit that resets in hours): the answer, should the
+   * client get it, says `x-should-retry: false`, as Anthropic's own for a spend cap does.
+   */
+  notRetried?: true;
 }
 
 /** How {@linkcode classifyFailure} cools a key whose 429 gave no reset, or refuses a model. */
@@ -91,7 +107,24 @@ export interface ClassifyOptions {
   defaultCoolMs?: number;
   /** ms a 403 without `retry-after` keeps the model from its key; {@linkcode MODEL_REFUSAL_MS}. */
   modelRefusalMs?: number;
+  /** ms a plan's period limit rests its key when no reset can be read; {@linkcode PERIOD_LIMIT_GUESS_MS}. */
+  periodLimitGuessMs?: number;
 }
+
+/**
+ * How long a 429 that says a plan's period limit is spent (Z.AI's 1308, 1310: `Weekly/Monthly Limit
+ * Exhausted`) rests its key when neither its headers nor its words give a reset relay can read: an hour.
+ * Such a limit lasts hours or days; an hour costs one attempt an hour that gets the same answer, where
+ * the minute of a throttle's guess would cost one a minute and hide why.
+ */
+export const PERIOD_LIMIT_GUESS_MS = 60 * 60_000;
+
+/**
+ * A 429 that rests its key this long or more (five minutes, past any throttle's window) is a limit a
+ * user should hear of: its words go with the key's cooling ({@linkcode FailureDecision}'s `said`), and
+ * the client is told not to send again soon (`notRetried`).
+ */
+export const LONG_COOLING_MS = 5 * 60_000;
 
 /**
  * How long a 403 keeps a model from the key (or keyless provider) it was refused to: five minutes.
@@ -113,6 +146,8 @@ export const MODEL_REFUSAL_MS = 5 * 60_000;
  * | relay out of file descriptors (EMFILE)     | retry_next_provider | no       |                        |
  * | 408, 5xx, 529                              | retry_next_provider | counts   |                        |
  * | 429                                        | retry_next_key      | no       | cooled to reset (**)   |
+ * | 429 saying a quota or balance is spent     | disable_key         | no       | out of rotation (***)  |
+ * | 429 saying a period limit is spent         | retry_next_key      | no       | cooled to reset (***)  |
  * | 401, 402                                   | disable_key         | no       | out of rotation        |
  * | 403                                        | refuse_model        | no       | refused that model (*) |
  * | other 4xx (400, 404, 413, ...)             | return              | no       |                        |
@@ -193,15 +228,20 @@ export function classifyFailure(
         countsForBreaker: true,
         reason: outcome.why ? `timeout: ${outcome.why}` : "no first byte in time",
       };
-    case "http":
-      return _classifyStatus(
-        outcome.status,
-        readRateLimitHeaders(outcome.headers, now, wallNow),
-        now,
-        options,
-        `${outcome.status} from upstream`,
-        _shouldRetry(outcome.headers),
-      );
+    case "http": {
+      const snapshot = readRateLimitHeaders(outcome.headers, now, wallNow);
+      const reason = `${outcome.status} from upstream`;
+      const shouldRetry = _shouldRetry(outcome.headers);
+      const quota = outcome.status === 429 && outcome.text !== undefined
+        ? _quotaOf(outcome.text, now, wallNow)
+        : undefined;
+      if (quota) return _classifyQuota(quota, snapshot, now, options, reason);
+      const decision = _classifyStatus(outcome.status, snapshot, now, options, reason, shouldRetry);
+      // A limit that lasts is told of in the upstream's words: a throttle's minute is not.
+      const lasts = decision.coolKeyUntil !== undefined && decision.coolKeyUntil - now >= LONG_COOLING_MS;
+      const words = lasts && outcome.text !== undefined ? _wordsOf(outcome.text) : "";
+      return words ? { ...decision, said: words, notRetried: true } : decision;
+    }
     case "unservable":
       return { action: "skip_provider", countsForBreaker: false, reason: outcome.reason };
     case "stream_error":
@@ -251,6 +291,138 @@ function _classifyStatus(
   const retryAfter = snapshot.retryAfterMs === undefined ? {} : { retryAfterMs: snapshot.retryAfterMs };
   const action = limited ? "retry_next_key" : "retry_next_provider";
   return { action, ...keyCooling, countsForBreaker: unhealthy, ...retryAfter, reason: logged };
+}
+
+/** What a 429's words say is spent: `kind` as in {@linkcode QUOTA_SIGNS}, `resetAt` on the monotonic clock. */
+interface _Quota {
+  kind: QuotaKind;
+  words: string;
+  resetAt?: number;
+}
+
+/**
+ * What a 429 can say is spent, beyond a throttle's window:
+ * - `balance`: the account's balance, credits or quota: nothing but a payment, or a person raising the
+ *   quota, brings the key back (Z.AI's 1113, OpenAI's `insufficient_quota`).
+ * - `period`: a plan's limit for a period (Z.AI's 5-hour 1308, weekly or monthly 1310): the key is back
+ *   at the reset.
+ */
+export type QuotaKind = "balance" | "period";
+
+/**
+ * How a 429's words are told apart from a throttle's, the first match deciding. `code` is matched, whole,
+ * against the error's `code` or `type` (Z.AI puts its business code in `type`, OpenAI its `code`), `words`
+ * against its message. Z.AI's throttles (1302 concurrency, 1303 frequency, 1305 overloaded) say nothing
+ * of these and stay throttles.
+ */
+export const QUOTA_SIGNS: readonly { kind: QuotaKind; code?: RegExp; words?: RegExp }[] = [
+  { kind: "balance", code: /^(?:1113|insufficient_quota|insufficient_balance|billing_hard_limit_reached)$/i },
+  { kind: "period", code: /^(?:1308|1310)$/ },
+  {
+    kind: "balance",
+    words: new RegExp(
+      [
+        "insufficient (?:account )?(?:balance|credits?|funds|quota)",
+        "no resource package",
+        "\\brecharge\\b",
+        "exceeded your current quota",
+        "check your plan and billing",
+        "credit balance is too low",
+        "(?:account|balance) (?:is )?in arrears",
+        "out of credits",
+      ].join("|"),
+      "i",
+    ),
+  },
+  {
+    kind: "period",
+    words: /limit exhausted|usage limit (?:reached|exceeded)|(?:weekly|monthly|daily) (?:usage )?limit/i,
+  },
+];
+
+/** How much of an error's message its words are kept of, for the log, the key's status and relay's answers. */
+const _WORDS_CHARS = 300;
+
+/** The 429's `text` read against {@linkcode QUOTA_SIGNS}; `undefined` for a throttle. */
+function _quotaOf(text: string, now: number, wallNow: number): _Quota | undefined {
+  const error = _errorOf(text);
+  const words = _wordsOf(text, error);
+  if (!words) return undefined;
+  const codes = [error?.code, error?.type].flatMap((value) =>
+    typeof value === "string" || typeof value === "number" ? [String(value)] : []
+  );
+  const sign = QUOTA_SIGNS.find(({ code, words: pattern }) =>
+    code ? codes.some((value) => code.test(value)) : pattern!.test(words)
+  );
+  if (!sign) return undefined;
+  if (sign.kind === "balance") return { kind: "balance", words };
+  const resetAt = _resetIn(words, wallNow);
+  return resetAt === undefined
+    ? { kind: "period", words }
+    : { kind: "period", words, resetAt: now + resetAt };
+}
+
+/** The error object of an error body: Anthropic's and OpenAI's `error`, or the body itself (vLLM's). */
+function _errorOf(text: string): Record<string, unknown> | undefined {
+  const body = parseJsonObject(text);
+  if (!body) return undefined;
+  return isJsonObject(body.error) ? body.error : body;
+}
+
+/**
+ * The upstream's own words: its error's message, else the body's start, on one line, shortened, masked of
+ * anything shaped like a key (relay's own answers go out unmasked).
+ */
+function _wordsOf(text: string, error = _errorOf(text)): string {
+  const message = [error?.message, error?.detail, error?.error].find((value) => typeof value === "string");
+  const line = String(message ?? (error ? "" : text)).replace(/\s+/g, " ").trim();
+  const short = line.length > _WORDS_CHARS ? `${line.slice(0, _WORDS_CHARS)}…` : line;
+  return maskKeyShapedTokens(short);
+}
+
+/**
+ * ms from `wallNow` to the reset `words` name (`will reset at 2026-12-01 08:00:00`), when ahead; a time
+ * without a zone is read as UTC+8, Zhipu's (Z.AI's) own: read early, it costs one attempt that gets the
+ * same answer.
+ */
+function _resetIn(words: string, wallNow: number): number | undefined {
+  const match =
+    /reset(?:s)?(?: at| on)? (\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2})?)(Z|[+-]\d{2}:?\d{2})?/i
+      .exec(words);
+  if (!match) return undefined;
+  const [, day, time, zone] = match;
+  const at = Date.parse(`${day}T${time}${zone ?? "+08:00"}`);
+  return Number.isFinite(at) && at > wallNow ? at - wallNow : undefined;
+}
+
+/**
+ * A 429 whose words say a quota is spent: out of rotation as a 402 (`balance`), or rested until its reset
+ * (`period`); either is for a person to hear of, not for the client to send again soon. `x-should-retry`
+ * says nothing here: a client holding the key learns what to do from the words, relay goes on with another.
+ */
+function _classifyQuota(
+  quota: _Quota,
+  snapshot: RateLimitSnapshot,
+  now: number,
+  options: ClassifyOptions,
+  status: string,
+): FailureDecision {
+  const { words } = quota;
+  const told = { countsForBreaker: false, said: words, notRetried: true } as const;
+  if (quota.kind === "balance") {
+    return { action: "disable_key", ...told, reason: `${status}, quota or balance spent: ${words}` };
+  }
+  // Not `coolGuessed`: the words said the limit lasts, where the router would rest a model a moment only.
+  const reset = snapshot.retryAfterMs !== undefined ? now + snapshot.retryAfterMs : quota.resetAt;
+  const coolKeyUntil = reset === undefined || reset <= now
+    ? now + (options.periodLimitGuessMs ?? PERIOD_LIMIT_GUESS_MS)
+    : reset;
+  return {
+    action: "retry_next_key",
+    coolKeyUntil,
+    ...told,
+    reason: `${status}, period limit spent: ${words}`,
+  };
 }
 
 /** When a 429's key frees up as the answer says it (`retry-after`, a reset ahead); `undefined` if it does not. */

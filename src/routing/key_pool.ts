@@ -50,8 +50,10 @@ export interface KeyReservation<K> {
  */
 export type KeyPick<K> =
   | { kind: "key"; key: K; reservation: KeyReservation<K> }
-  | { kind: "wait"; waitUntil: number; retryAfterMs: number; heldOnly?: true }
-  | { kind: "none"; openUntil?: number };
+  /** `said`: the upstream's words for the rest of the key waited for, when its 429 gave some (`cool`). */
+  | { kind: "wait"; waitUntil: number; retryAfterMs: number; heldOnly?: true; said?: string }
+  /** `said`: the upstream's words for a key it took out (a quota spent), when it gave some (`disable`). */
+  | { kind: "none"; openUntil?: number; said?: string };
 
 /** What a pool knows about one key, for logs and status pages. */
 export interface KeyStatus {
@@ -111,6 +113,10 @@ class _KeyState {
   windows: Map<RateLimitWindowName, UsageWindow>;
   disabled: string | undefined;
   cooledUntil = 0;
+  /** The upstream's words for the rest `cooledUntil` is, when it gave some. */
+  cooledSaid: string | undefined;
+  /** The upstream's words for taking it out, when it gave some. */
+  disabledSaid: string | undefined;
   // Which pick of the pool last took this key (0: none yet), per turns, to break ties between equal ratios.
   readonly lastPicked: Record<_Turns, number> = { counted: 0, uncounted: 0 };
   readonly limits: KeyLimits;
@@ -217,6 +223,7 @@ export class KeyPool<K> {
       if (!old || !_sameLimits(old.limits, state.limits)) continue;
       state.windows = old.windows;
       state.cooledUntil = old.cooledUntil;
+      state.cooledSaid = old.cooledSaid;
     }
   }
 
@@ -230,17 +237,27 @@ export class KeyPool<K> {
     const { exclude, heldUntil, failingUntil } = options;
     const ready: [K, _KeyState][] = [];
     let waitUntil: number | undefined;
+    let said: string | undefined;
     let heldOnly = true;
     let openUntil: number | undefined;
+    let disabledSaid: string | undefined;
     for (const entry of this.#keys) {
       const [key, state] = entry;
-      if (state.disabled !== undefined || exclude?.has(key)) continue;
+      if (state.disabled !== undefined) {
+        disabledSaid ??= state.disabledSaid;
+        continue;
+      }
+      if (exclude?.has(key)) continue;
       const ownUntil = state.blockedUntil(counted, now);
       const held = heldUntil?.(key);
       if (held === undefined || held <= now) {
         if (ownUntil === undefined) ready.push(entry);
         else {
-          waitUntil = Math.min(waitUntil ?? Infinity, ownUntil);
+          if (waitUntil === undefined || ownUntil < waitUntil) {
+            waitUntil = ownUntil;
+            // Only the key's own rest is in the upstream's words; its windows are relay's count.
+            said = ownUntil === state.cooledUntil ? state.cooledSaid : undefined;
+          }
           heldOnly = false;
         }
         continue;
@@ -252,16 +269,24 @@ export class KeyPool<K> {
         continue;
       }
       if (until !== held) heldOnly = false;
-      waitUntil = Math.min(waitUntil ?? Infinity, until);
+      if (waitUntil === undefined || until < waitUntil) {
+        waitUntil = until;
+        said = until === state.cooledUntil ? state.cooledSaid : undefined;
+      }
     }
     if (ready.length === 0) {
       if (waitUntil === undefined) {
-        return openUntil === undefined ? { kind: "none" } : { kind: "none", openUntil };
+        return {
+          kind: "none",
+          ...(openUntil === undefined ? {} : { openUntil }),
+          ...(disabledSaid === undefined ? {} : { said: disabledSaid }),
+        };
       }
       const retryAfterMs = Math.ceil(waitUntil - now);
+      const told = said === undefined ? {} : { said };
       return heldOnly
-        ? { kind: "wait", waitUntil, retryAfterMs, heldOnly }
-        : { kind: "wait", waitUntil, retryAfterMs };
+        ? { kind: "wait", waitUntil, retryAfterMs, heldOnly, ...told }
+        : { kind: "wait", waitUntil, retryAfterMs, ...told };
     }
     const turns = counted === undefined ? "uncounted" : "counted";
     const [key, state] = ready.find(([key]) => key === options.prefer) ??
@@ -291,15 +316,26 @@ export class KeyPool<K> {
     for (const [name, reserved] of reservation.windows) windows.get(name)!.settle(reserved, 0);
   }
 
-  /** Rests a key until `untilMs` (a 429); a longer rest already under way stands. */
-  cool(key: K, untilMs: number): void {
+  /**
+   * Rests a key until `untilMs` (a 429); a longer rest already under way stands. `said`: the upstream's
+   * words for it (a plan's limit spent), which a {@linkcode pick} that waits for the key passes on.
+   */
+  cool(key: K, untilMs: number, said?: string): void {
     const state = this.#state(key);
-    state.cooledUntil = Math.max(state.cooledUntil, untilMs);
+    if (untilMs < state.cooledUntil) return;
+    if (untilMs > state.cooledUntil || said !== undefined) state.cooledSaid = said;
+    state.cooledUntil = untilMs;
   }
 
-  /** Takes a key out of rotation for good (a 401 or 402); `reason` is kept for {@linkcode status}. */
-  disable(key: K, reason: string): void {
-    this.#state(key).disabled = reason;
+  /**
+   * Takes a key out of rotation for good (a 401 or 402, a quota spent); `reason` is kept for
+   * {@linkcode status}, `said` (the upstream's words, when it gave some) for a {@linkcode pick} left with
+   * no key to pass on.
+   */
+  disable(key: K, reason: string, said?: string): void {
+    const state = this.#state(key);
+    state.disabled = reason;
+    state.disabledSaid = said;
   }
 
   /**
@@ -310,7 +346,9 @@ export class KeyPool<K> {
   enable(key: K): void {
     const state = this.#state(key);
     state.disabled = undefined;
+    state.disabledSaid = undefined;
     state.cooledUntil = 0;
+    state.cooledSaid = undefined;
     for (const window of state.windows.values()) window.forgetUpstream();
   }
 

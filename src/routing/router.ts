@@ -166,7 +166,15 @@ export type Step =
    * `modelOnly`: every key (or provider without keys) waited for is at its upstream's limit for this
    * model alone (`Provider.rateLimitsPerModel`): it serves other models meanwhile.
    */
-  | { kind: "wait"; waitMs: number; retryAfterMs: number; busy?: true; modelOnly?: true }
+  | {
+    kind: "wait";
+    waitMs: number;
+    retryAfterMs: number;
+    busy?: true;
+    modelOnly?: true;
+    /** The upstream's words for the rest of the key waited for, when its 429 gave some (`KeyPool.cool`). */
+    said?: string;
+  }
   | { kind: "exhausted"; cause: ExhaustedCause; reason: string; retryAfterMs?: number };
 
 /** What the router knows of a request before it is sent. */
@@ -666,7 +674,7 @@ type _Blocked =
   | { cause: "busy" }
   | { cause: "open"; retryAt: number }
   | { cause: "refused"; until: number }
-  | { cause: "disabled"; switchedOff: boolean };
+  | { cause: "disabled"; switchedOff: boolean; said?: string };
 
 /**
  * One request's way down the providers: each {@link next} offers the best attempt not yet tried,
@@ -709,7 +717,7 @@ export class Plan {
   next(): Step {
     this.#ranking ??= this.#hooks.rank();
     const { order } = this.#ranking;
-    let wait: { waitUntil: number; retryAfterMs: number } | undefined;
+    let wait: { waitUntil: number; retryAfterMs: number; said?: string } | undefined;
     // Whether every wait offered is for this model alone (`rateLimitsPerModel`), as the client is told.
     let modelOnly = true;
     const blocked: _Blocked[] = [];
@@ -760,7 +768,7 @@ export class Plan {
             ? { cause: "open", retryAt: picked.openUntil }
             : picked.refusedUntil !== undefined
             ? { cause: "refused", until: picked.refusedUntil }
-            : { cause: "disabled", switchedOff: false },
+            : { cause: "disabled", switchedOff: false, said: picked.said },
         );
       }
     }
@@ -782,7 +790,10 @@ export class Plan {
       // before a key's rate limit resets: the request looks again every second meanwhile.
       const busy = blocked.some(({ cause }) => cause === "busy");
       const waitMs = Math.max(0, wait.waitUntil - now);
-      const limits = modelOnly ? { modelOnly } as const : {};
+      const limits = {
+        ...(modelOnly ? { modelOnly } as const : {}),
+        ...(wait.said === undefined ? {} : { said: wait.said }),
+      };
       if (!busy) return { kind: "wait", waitMs, retryAfterMs: wait.retryAfterMs, ...limits };
       return {
         kind: "wait",
@@ -813,8 +824,8 @@ export class Plan {
       reservation?: KeyReservation<ProviderKey>;
       keyPermit?: BreakerPermit;
     }
-    | { kind: "wait"; waitUntil: number; retryAfterMs: number; heldOnly?: true }
-    | { kind: "none"; openUntil?: number; refusedUntil?: number } {
+    | { kind: "wait"; waitUntil: number; retryAfterMs: number; heldOnly?: true; said?: string }
+    | { kind: "none"; openUntil?: number; refusedUntil?: number; said?: string } {
     // A count holds nothing back when it fails (its 429 cools nothing), and its limits are not the
     // model's Messages ones (Bedrock's CountTokens has a quota of its own): a model's cooling is not its.
     const { estimate, uncounted } = this.#request;
@@ -859,7 +870,7 @@ export class Plan {
       });
       if (pick.kind === "none") {
         if (pick.openUntil !== undefined) openUntil = Math.min(openUntil ?? Infinity, pick.openUntil);
-        return { kind: "none", openUntil, refusedUntil };
+        return { kind: "none", openUntil, refusedUntil, said: pick.said };
       }
       if (pick.kind === "wait") return pick;
       const keyBreaker = state.keyBreakers.get(pick.key)!;
@@ -968,9 +979,9 @@ export class Plan {
               ? Math.min(decision.coolKeyUntil, hooks.now() + GUESSED_MODEL_COOLING_MS)
               : decision.coolKeyUntil;
             state.cooledModels.refuse(key, candidate.upstreamModel, until);
-          } else if (key) state.pool.cool(key, decision.coolKeyUntil);
+          } else if (key) state.pool.cool(key, decision.coolKeyUntil, decision.said);
         }
-        if (key && decision.action === "disable_key") state.pool.disable(key, decision.reason);
+        if (key && decision.action === "disable_key") state.pool.disable(key, decision.reason, decision.said);
         // Refused one model, a key (or a keyless provider) goes on serving the others. A count refused
         // says nothing of the model's answers (Bedrock's CountTokens is an IAM action of its own).
         let refusedUntil: number | undefined;
@@ -1118,8 +1129,13 @@ function _exhausted(blocked: _Blocked[], now: number): Step {
       retryAfterMs,
     };
   }
+  // A key taken out for a quota spent says why in its upstream's words, which only a person can act on.
+  const said = blocked.flatMap((entry) => entry.cause === "disabled" && entry.said ? [entry.said] : [])[0];
   const reason = blocked.every((entry) => entry.cause === "disabled" && entry.switchedOff)
     ? "every provider that serves this model is switched off"
-    : "no provider or key that serves this model is in rotation: each is switched off or was refused by its upstream (401, 402, 403)";
+    : said === undefined
+    ? "no provider or key that serves this model is in rotation: each is switched off or was refused by its upstream (401, 402, 403)"
+    : "no provider or key that serves this model is in rotation: each is switched off or was refused by its upstream " +
+      `(401, 402, 403, a quota spent) (upstream said: ${said})`;
   return { kind: "exhausted", cause: "disabled", reason };
 }

@@ -480,11 +480,15 @@ async function _relay(
             ? `${model} is at its rate limit on every key and provider that could take it now (their upstreams ` +
               `limit each model apart; other models are served)`
             : `every key that serves ${model} is at its rate limit`;
+          // A key out for long (a plan's limit spent) is told of in its upstream's words, and sending
+          // again soon cannot help: the client shows them rather than retrying for minutes.
+          const said = step.said === undefined ? "" : ` (upstream said: ${step.said})`;
+          const retryAfter = { "retry-after": String(Math.max(1, Math.ceil(step.retryAfterMs / 1000))) };
           throw new RelayError(
             429,
-            `${limited}; the next frees up in ` +
-              `${Math.ceil(step.retryAfterMs / 1000)} s (routing.max_wait is ${retry.maxWaitMs} ms)`,
-            { "retry-after": String(Math.max(1, Math.ceil(step.retryAfterMs / 1000))) },
+            `${limited}; the next frees up in ${_duration(step.retryAfterMs, said !== "")}${said} ` +
+              `(routing.max_wait is ${retry.maxWaitMs} ms)`,
+            step.said === undefined ? retryAfter : { ...retryAfter, ...NOT_RETRIED },
             "rate_limit_error",
           );
         }
@@ -608,6 +612,7 @@ async function _relay(
       tellRouter();
 
       const decision = classifyFailure(tried.outcome, clock.now(), clock.wallClock());
+      if (decision.notRetried && tried.response) tried.response = _notToRetryAnswer(tried.response);
       const refusedUntil = attempt.failed(decision);
       options.logger.warn("attempt failed", {
         request_id: c.get("requestId"),
@@ -676,6 +681,15 @@ async function _relay(
       await _drop(last);
     }
   }
+}
+
+/** `ms` in seconds, or for a long rest (`long`) in what a person reads best: minutes, hours, days. */
+function _duration(ms: number, long: boolean): string {
+  const seconds = Math.ceil(ms / 1000);
+  if (!long || seconds <= 120) return `${seconds} s`;
+  if (seconds < 120 * 60) return `${Math.ceil(seconds / 60)} min`;
+  if (seconds <= 48 * 3600) return `${Math.ceil(seconds / 3600)} h`;
+  return `${Math.ceil(seconds / 86400)} days`;
 }
 
 /** Gives `attempt`, never sent, back to the plan, which offers its provider no more for this request. */
@@ -873,9 +887,15 @@ async function _try(
         response.status,
         `upstream ${route.provider.name} answered ${response.status}`,
       );
+      // A 429's words tell a spent quota from a throttle (`classifyFailure`).
+      const said = response.status === 429
+        ? await _readWords(response, { route, clock, upstream, credentials, sentAt })
+        : { response };
+      response = said.response;
+      const text = said.text === undefined ? {} : { text: said.text };
       return {
         kind: "failed",
-        outcome: { kind: "http", status: response.status, headers: response.headers },
+        outcome: { kind: "http", status: response.status, headers: response.headers, ...text },
         response,
         headers: response.headers,
         error,
@@ -962,6 +982,71 @@ async function _try(
     const headers = response?.headers ?? upstreamHeadersOf(thrown);
     return { kind: "failed", outcome, error: failure, headers, credentials };
   }
+}
+
+/** The most of a 429's body read before it is classified: an error is a few hundred bytes. */
+const _MAX_WORDS_BYTES = 16 * 1024;
+
+/**
+ * The start of a 429's body (to {@linkcode _MAX_WORDS_BYTES}), masked of `credentials`, and the answer
+ * with it put back, to be passed on whole. Read under the route's deadlines for a body; one that fails or
+ * stalls meanwhile goes without its body, as an unreadable one does: its status and headers still say
+ * what it is. The exchange aborted (the client gone, a shutdown's cut) fails the attempt.
+ */
+async function _readWords(
+  response: Response,
+  { route, clock, upstream, credentials, sentAt }: {
+    route: Route;
+    clock: _Clock;
+    upstream: AbortController;
+    credentials: readonly ProviderKey[];
+    sentAt: number;
+  },
+): Promise<{ response: Response; text?: string }> {
+  if (!response.body) return { response };
+  const reader = new WatchedReader(response.body, {
+    firstByteMs: Math.max(0, route.timeouts.firstByte - (clock.now() - sentAt)),
+    idleMs: route.timeouts.idle,
+    signal: upstream.signal,
+    now: clock.now,
+    timers: clock.timers,
+  });
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let ended = false;
+  try {
+    while (size < _MAX_WORDS_BYTES && !ended) {
+      const read = await reader.read();
+      if (read.done) ended = true;
+      else {
+        chunks.push(read.value);
+        size += read.value.byteLength;
+      }
+    }
+  } catch (error) {
+    await reader.cancel().catch(() => {});
+    if (upstream.signal.aborted) throw error;
+    return { response: new Response(null, response) };
+  }
+  const head = concatBytes(chunks);
+  const text = maskKeysAndSecretsIn(new TextDecoder().decode(head), credentials);
+  const body = ended ? head : new ReadableStream<Uint8Array>({
+    start: (controller) => controller.enqueue(head),
+    pull: async (controller) => {
+      const read = await reader.read();
+      if (read.done) controller.close();
+      else controller.enqueue(read.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return { response: new Response(body, response), text };
+}
+
+/** `response` with `x-should-retry: false`: sending it again soon cannot help (`FailureDecision.notRetried`). */
+function _notToRetryAnswer(response: Response): Response {
+  const headers = new Headers(response.headers);
+  for (const [name, value] of Object.entries(NOT_RETRIED)) headers.set(name, value);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
 /**
