@@ -2,6 +2,7 @@
  * The floor relay is measured against: the least a Deno server can do to pass a request through, with
  * no routing, header filtering, body checks, timeouts or logging.
  */
+import { withoutTrailing } from "../util/without_trailing.ts";
 
 /**
  * A handler that sends every request on to `upstream` as it came and returns the answer as it came:
@@ -13,7 +14,7 @@
  * ```
  */
 export function bareHandler(upstream: string): (request: Request) => Promise<Response> {
-  const base = upstream.replace(/\/+$/, "");
+  const base = withoutTrailing(upstream, /\//);
   return async (request) => {
     const { pathname, search } = new URL(request.url);
     const { method, headers, body } = request;

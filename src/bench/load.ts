@@ -4,6 +4,7 @@
  */
 import { SseDecoder, type SseEvent } from "../stream/sse_decode.ts";
 import { errorMessage } from "../util/error_message.ts";
+import { withoutTrailing } from "../util/without_trailing.ts";
 
 /** One Messages request as the bench sends it; the target adds its own credential. */
 export interface BenchRequest {
@@ -29,7 +30,7 @@ export interface Target {
  * ```
  */
 export function urlTarget(name: string, url: string, headers: Record<string, string> = {}): Target {
-  const base = url.replace(/\/+$/, "");
+  const base = withoutTrailing(url, /\//);
   const endpoint = `${base}/v1/messages`;
   return {
     name,

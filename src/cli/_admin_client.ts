@@ -5,6 +5,7 @@ import { configSchema } from "../config/schema.ts";
 import { readFieldsDespite } from "../config/read_despite.ts";
 import { parseJsonObject } from "../util/json.ts";
 import { errorMessage } from "../util/error_message.ts";
+import { withoutTrailing } from "../util/without_trailing.ts";
 
 /** A refusal `relay status` and `relay reload` report as it is, exiting 1. */
 export class AdminClientError extends Error {
@@ -143,5 +144,5 @@ async function _targetDespite(error: ConfigError, url: string | undefined): Prom
 }
 
 function _trimmed(url: string): string {
-  return url.replace(/\/+$/, "");
+  return withoutTrailing(url, /\//);
 }

@@ -15,8 +15,6 @@ export interface Expansion {
   problems: ExpansionProblem[];
 }
 
-// `$${` first, so an escaped reference is never read as one; a bare `${` last catches one left open.
-const _REFERENCE = /\$\$\{|\$\{([^}]*)\}|\$\{/g;
 const _BODY = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
 const _SYNTAX_HINT = "use ${NAME} or ${NAME:-default}, and $${ for a literal ${";
 
@@ -32,25 +30,53 @@ const _SYNTAX_HINT = "use ${NAME} or ${NAME:-default}, and $${ for a literal ${"
  */
 export function expandString(text: string, env: EnvLookup): Expansion {
   const problems: ExpansionProblem[] = [];
-  const value = text.replace(_REFERENCE, (reference: string, body: string | undefined) => {
-    if (reference === "$${") return "${";
-    const parsed = body === undefined ? null : _BODY.exec(body);
-    if (!parsed || parsed[2]?.includes("${")) {
-      const what = body === undefined ? "unterminated `${`" : `invalid reference \`${reference}\``;
-      problems.push({ reference, message: `${what}: ${_SYNTAX_HINT}` });
-      return reference;
+  let value = "";
+  /** Where the text not yet in `value` begins. */
+  let done = 0;
+  /**
+   * The first `}` after the latest `${`, or -1 when there is none; found once for all the `${` before
+   * it. Looking again from each `${` in a long run of them without a `}` was quadratic.
+   */
+  let close = 0;
+  for (let open = text.indexOf("${"); open >= 0; open = text.indexOf("${", done)) {
+    if (open > done && text[open - 1] === "$") {
+      // `$${`, a literal `${`: never the start of a reference.
+      value += text.slice(done, open - 1) + "${";
+      done = open + 2;
+      continue;
     }
-    const [, name, fallback] = parsed;
-    const found = env(name);
-    if (fallback !== undefined) return found ? found : fallback;
-    if (found !== undefined) return found;
-    problems.push({
-      reference,
-      message: `environment variable ${name} is not set (use \${${name}:-default} for a fallback)`,
-    });
+    if (close !== -1 && close < open + 2) close = text.indexOf("}", open + 2);
+    // A `${` that no `}` closes is a reference left open.
+    const end = close === -1 ? open + 2 : close + 1;
+    const body = close === -1 ? undefined : text.slice(open + 2, close);
+    value += text.slice(done, open) + _expanded(text.slice(open, end), body, env, problems);
+    done = end;
+  }
+  return { value: value + text.slice(done), problems };
+}
+
+/** What one reference (`${` and `body` up to its `}`, if it has one) expands to. */
+function _expanded(
+  reference: string,
+  body: string | undefined,
+  env: EnvLookup,
+  problems: ExpansionProblem[],
+): string {
+  const parsed = body === undefined ? null : _BODY.exec(body);
+  if (!parsed || parsed[2]?.includes("${")) {
+    const what = body === undefined ? "unterminated `${`" : `invalid reference \`${reference}\``;
+    problems.push({ reference, message: `${what}: ${_SYNTAX_HINT}` });
     return reference;
+  }
+  const [, name, fallback] = parsed;
+  const found = env(name);
+  if (fallback !== undefined) return found ? found : fallback;
+  if (found !== undefined) return found;
+  problems.push({
+    reference,
+    message: `environment variable ${name} is not set (use \${${name}:-default} for a fallback)`,
   });
-  return { value, problems };
+  return reference;
 }
 
 /**

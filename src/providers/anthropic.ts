@@ -4,6 +4,7 @@ import { MAX_WHOLE_ANSWER_BYTES } from "../stream/translate_whole.ts";
 import { type WholeAnswerOptions, wholeAnswerStream } from "../stream/whole_answer_stream.ts";
 import { copyHeaders, hasMediaType, headerPairs, WITHOUT_LENGTH } from "../util/headers.ts";
 import { asJsonObject } from "../util/json.ts";
+import { withoutTrailing } from "../util/without_trailing.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { StreamsAnsweredWhole } from "./streams_answered_whole.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
@@ -58,7 +59,7 @@ export interface AnthropicProviderOptions {
  * ```
  */
 export function createAnthropicProvider(options: AnthropicProviderOptions): Provider {
-  const base = options.baseUrl.replace(/\/+$/, "");
+  const base = withoutTrailing(options.baseUrl, /\//);
   const doFetch = options.fetch ?? fetch;
   const serves = options.countsTokens === false ? _servesAllButCounting : undefined;
   const answeredWhole = new StreamsAnsweredWhole();

@@ -16,6 +16,7 @@ import { homeFolder } from "../util/home.ts";
 import { asJsonObject, type JsonObject, parseJsonObject } from "../util/json.ts";
 import type { Logger } from "../util/logger.ts";
 import { maskSecretsInLine } from "../util/mask.ts";
+import { withoutTrailing } from "../util/without_trailing.ts";
 import type { AwsCredentials, AwsCredentialSource } from "./aws_credentials.ts";
 import {
   bodyExcerpt,
@@ -441,7 +442,7 @@ function _loginError(profile: AwsSsoProfile, why: string, permanent = true): Cre
  */
 function _endpoint(env: (name: string) => string | undefined, variable: string, fallback: string): string {
   const ignored = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")?.toLowerCase() === "true";
-  return ((!ignored && env(variable)) || fallback).replace(/\/+$/, "");
+  return withoutTrailing((!ignored && env(variable)) || fallback, /\//);
 }
 
 interface _Answer {

@@ -10,6 +10,7 @@ import { MAX_ERROR_BODY_BYTES, translateWhole } from "../stream/translate_whole.
 import { copyHeaders } from "../util/headers.ts";
 import { asJsonObject } from "../util/json.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
+import { withoutTrailing } from "../util/without_trailing.ts";
 import {
   type BetaField,
   betaList,
@@ -120,8 +121,9 @@ const _MAX_REFUSED_BETA_SETS = 256;
  * ```
  */
 export function createBedrockProvider(options: BedrockProviderOptions): Provider {
-  const base = options.baseUrl?.replace(/\/+$/, "") ??
-    `https://bedrock-runtime.${options.region}.amazonaws.com`;
+  const base = options.baseUrl === undefined
+    ? `https://bedrock-runtime.${options.region}.amazonaws.com`
+    : withoutTrailing(options.baseUrl, /\//);
   const doFetch = options.fetch ?? fetch;
   // Each model Bedrock cannot count tokens for, with what it said.
   const uncountable = new BoundedMap<string, string>(_MAX_UNCOUNTABLE_MODELS);

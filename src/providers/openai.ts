@@ -33,6 +33,7 @@ import { idleDeadline, peekRefusal } from "./error_peek.ts";
 import { StreamsAnsweredWhole } from "./streams_answered_whole.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
 import { withoutFinalDot } from "../util/host_name.ts";
+import { withoutTrailing } from "../util/without_trailing.ts";
 
 export interface OpenAIProviderOptions {
   name: string;
@@ -89,7 +90,7 @@ export interface OpenAIProviderOptions {
  * ```
  */
 export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
-  const base = options.baseUrl.replace(/\/+$/, "");
+  const base = withoutTrailing(options.baseUrl, /\//);
   const doFetch = options.fetch ?? fetch;
   const hostname = new URL(base).hostname;
   const maxTokensField = _isOpenAI(hostname) ? "max_completion_tokens" : "max_tokens";

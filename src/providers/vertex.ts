@@ -9,6 +9,7 @@ import { MAX_ERROR_BODY_BYTES, translateWhole } from "../stream/translate_whole.
 import { copyHeaders, headerPairs, WITHOUT_LENGTH } from "../util/headers.ts";
 import { asJsonObject } from "../util/json.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
+import { withoutTrailing } from "../util/without_trailing.ts";
 import {
   betaList,
   fieldsOf,
@@ -103,7 +104,7 @@ export function vertexBaseUrl(region: string): string {
  * ```
  */
 export function createVertexProvider(options: VertexProviderOptions): Provider {
-  const base = (options.baseUrl ?? vertexBaseUrl(options.region)).replace(/\/+$/, "");
+  const base = withoutTrailing(options.baseUrl ?? vertexBaseUrl(options.region), /\//);
   const project = encodeURIComponent(options.project);
   const location = encodeURIComponent(options.region);
   const models = `${base}/v1/projects/${project}/locations/${location}/publishers/anthropic/models`;

@@ -43,6 +43,8 @@ export interface OpenAIToAnthropicOptions {
 
 /** One tool call as its fragments arrive; it becomes a block once it has a name and its turn. */
 interface _ToolCall {
+  /** Its place in the order of first appearance. */
+  readonly order: number;
   /** The upstream's `index` for it, if it gave one. */
   readonly index?: number;
   id?: string;
@@ -93,6 +95,15 @@ export class OpenAIToAnthropic {
   readonly #calls: _ToolCall[] = [];
   /** The latest call at each upstream `index`. */
   readonly #callAt = new Map<number, _ToolCall>();
+  /** The first call (in order of appearance) with each upstream id. */
+  readonly #callWithId = new Map<string, _ToolCall>();
+  /** Every call before this one in `#calls` has its block. */
+  #startedBefore = 0;
+  /**
+   * The named calls without a block, first appearance first. Looking them up, not scanning `#calls`,
+   * keeps an answer of many calls linear: a call still without its name would hold back a scan's start.
+   */
+  readonly #waiting = new _CallQueue();
   /** Characters in all calls' `pending`, bounded by {@linkcode _MAX_HELD_ARGUMENT_CHARS}. */
   #heldArgumentChars = 0;
   #sawToolCall = false;
@@ -172,7 +183,7 @@ export class OpenAIToAnthropic {
     const events = choice ? this.#choice(choice, data) : [];
     // Usage with or after the finish is all the answer waited for (protocols.md §7.4); `[DONE]` adds
     // nothing. Some upstreams send both in one chunk.
-    if (usage && this.settling) events.push(...this.#complete());
+    if (usage && this.settling) _append(events, this.#complete());
     return events;
   }
 
@@ -201,7 +212,8 @@ export class OpenAIToAnthropic {
     if (failure) return [...events, ...this.#fail(failure.type, failure.message)];
     if (choice.finish_reason && !this.#finished) {
       this.#finishReason = choice.finish_reason;
-      events.push(...this.#startRemainingTools(), ...this.#close());
+      _append(events, this.#startRemainingTools());
+      _append(events, this.#close());
     }
     return events;
   }
@@ -221,7 +233,7 @@ export class OpenAIToAnthropic {
     const text = content.text || delta.refusal;
     if (text) events.push(...this.#openText("text"), _delta(this.#open!.index, { type: "text_delta", text }));
     for (const fragment of toolCallsIn(delta)) {
-      events.push(...this.#toolFragment(fragment));
+      _append(events, this.#toolFragment(fragment));
       if (this.#finished) break;
     }
     return events;
@@ -243,7 +255,7 @@ export class OpenAIToAnthropic {
     const { index, id } = fragment;
     const known = index === undefined ? this.#callWithoutIndex(fragment) : this.#callAt.get(index);
     if (known && !(id && known.id !== undefined && known.id !== id)) return known;
-    const call: _ToolCall = { index, pending: "", json: new _JsonCompletion() };
+    const call: _ToolCall = { order: this.#calls.length, index, pending: "", json: new _JsonCompletion() };
     this.#calls.push(call);
     if (index !== undefined) this.#callAt.set(index, call);
     return call;
@@ -255,7 +267,7 @@ export class OpenAIToAnthropic {
    * has its name, and any other continues the latest call.
    */
   #callWithoutIndex(fragment: ChatToolCallDelta): _ToolCall | undefined {
-    if (fragment.id) return this.#calls.find((call) => call.id === fragment.id);
+    if (fragment.id) return this.#callWithId.get(fragment.id);
     const latest = this.#calls.at(-1);
     // A name for a call that has one already must belong to the next call.
     return fragment.function?.name && latest?.name !== undefined ? undefined : latest;
@@ -264,8 +276,11 @@ export class OpenAIToAnthropic {
   #toolFragment(fragment: ChatToolCallDelta): AnthropicEvent[] {
     const call = this.#callFor(fragment);
     this.#written([fragment.function?.name, fragment.function?.arguments]);
-    if (fragment.id && call.id === undefined) call.id = fragment.id;
-    if (fragment.function?.name && call.name === undefined) call.name = fragment.function.name;
+    if (fragment.id && call.id === undefined) this.#identify(call, fragment.id);
+    if (fragment.function?.name && call.name === undefined) {
+      call.name = fragment.function.name;
+      if (call.block === undefined) this.#waiting.add(call);
+    }
     const args = fragment.function?.arguments ?? "";
     if (call.block === undefined) {
       if (this.#heldArgumentChars + args.length > _MAX_HELD_ARGUMENT_CHARS) {
@@ -292,8 +307,15 @@ export class OpenAIToAnthropic {
     return this.#fail(
       "api_error",
       "upstream interleaved the arguments of parallel tool calls " +
-        `(call ${call.index ?? this.#calls.indexOf(call)} continued after its block closed)`,
+        `(call ${call.index ?? call.order} continued after its block closed)`,
     );
+  }
+
+  #identify(call: _ToolCall, id: string): void {
+    call.id = id;
+    // A call that appeared earlier can get its id later than one after it.
+    const first = this.#callWithId.get(id);
+    if (first === undefined || first.order > call.order) this.#callWithId.set(id, call);
   }
 
   /**
@@ -304,9 +326,11 @@ export class OpenAIToAnthropic {
    */
   #startWaitingTools(): AnthropicEvent[] {
     const events: AnthropicEvent[] = [];
-    for (const call of this.#calls) {
-      if (this.#open?.kind === "tool" && !this.#open.call.json.whole) break;
-      if (call.block === undefined && call.name !== undefined) events.push(...this.#startTool(call));
+    while (!(this.#open?.kind === "tool" && !this.#open.call.json.whole)) {
+      const call = this.#waiting.takeFirst();
+      if (call === undefined) break;
+      // The end of the answer may have started it already.
+      if (call.block === undefined) _append(events, this.#startTool(call));
     }
     return events;
   }
@@ -318,8 +342,9 @@ export class OpenAIToAnthropic {
    */
   #startRemainingTools(): AnthropicEvent[] {
     const events: AnthropicEvent[] = [];
-    for (const call of this.#calls) {
-      if (call.block === undefined) events.push(...this.#startTool(call));
+    for (; this.#startedBefore < this.#calls.length; this.#startedBefore++) {
+      const call = this.#calls[this.#startedBefore];
+      if (call.block === undefined) _append(events, this.#startTool(call));
     }
     return events;
   }
@@ -368,6 +393,14 @@ export class OpenAIToAnthropic {
   }
 }
 
+/**
+ * `events.push(...more)` for any length: a spread passes each element as an argument, and past about
+ * 120,000 of them (the calls of one large answer, all started at its end) it overflows the stack.
+ */
+function _append(events: AnthropicEvent[], more: AnthropicEvent[]): void {
+  for (const event of more) events.push(event);
+}
+
 function _delta(index: number, delta: Record<string, unknown>): AnthropicEvent {
   return { type: "content_block_delta", index, delta };
 }
@@ -396,6 +429,45 @@ const _JSON_WHITESPACE = /^[ \t\n\r]*$/;
  * otherwise hold the whole answer back until relay's idle deadline turned it into an error.
  */
 const _SETTLE_MS = 3_000;
+
+/**
+ * Tool calls in order of first appearance, whatever order they join in: a binary heap on
+ * {@linkcode _ToolCall.order}.
+ */
+class _CallQueue {
+  readonly #heap: _ToolCall[] = [];
+
+  add(call: _ToolCall): void {
+    const heap = this.#heap;
+    let at = heap.push(call) - 1;
+    while (at > 0) {
+      const parent = (at - 1) >> 1;
+      if (heap[parent].order <= call.order) break;
+      heap[at] = heap[parent];
+      at = parent;
+    }
+    heap[at] = call;
+  }
+
+  /** The call that appeared first, taken out of the queue. */
+  takeFirst(): _ToolCall | undefined {
+    const heap = this.#heap;
+    const first = heap[0];
+    const last = heap.pop();
+    if (heap.length === 0 || last === undefined) return first;
+    let at = 0;
+    for (;;) {
+      let child = 2 * at + 1;
+      if (child >= heap.length) break;
+      if (child + 1 < heap.length && heap[child + 1].order < heap[child].order) child++;
+      if (heap[child].order >= last.order) break;
+      heap[at] = heap[child];
+      at = child;
+    }
+    heap[at] = last;
+    return first;
+  }
+}
 
 /**
  * Whether a call's arguments, fed as they arrive, are whole JSON so far: one object or array, closed,

@@ -181,7 +181,8 @@ export function translateSse(
         try {
           for (const event of events) {
             if (translation.finished) break;
-            output.push(...translation.event(event));
+            // Not `push(...)`: one chunk can complete more events than a call takes arguments.
+            for (const bytes of translation.event(event)) output.push(bytes);
           }
         } catch (error) {
           abandon(controller, output, `relay failed to translate the answer: ${errorMessage(error)}`, error);

@@ -126,10 +126,13 @@ const _SSE_STARTS = [
 
 /** The chunks read so far, then the rest of the body. */
 function _prepended(held: Uint8Array[], rest: ChunkReader): ReadableStream<Uint8Array> {
+  // Read by index, not taken by `held.shift()`, which moves every chunk after: up to 64 Ki are held (a
+  // byte each, after as many blank lines), and shifting them all took 1.75 s.
+  let next = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const chunk = held.shift();
-      if (chunk) return controller.enqueue(chunk);
+      if (next < held.length) return controller.enqueue(held[next++]);
+      held.length = 0; // all passed on: the body's reader need not keep them
       const { value, done } = await rest.read();
       if (done) controller.close();
       else controller.enqueue(value);

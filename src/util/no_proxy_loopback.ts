@@ -1,3 +1,5 @@
+import { withoutTrailing } from "./without_trailing.ts";
+
 /** The environment as relay reads and changes it: `Deno.env` in use, a record in tests. */
 export type ProxyEnv = Pick<Deno.Env, "get" | "set">;
 
@@ -37,5 +39,5 @@ function _withLoopback(current: string): string {
   // Even beside `*`, which Deno matches against host names only, never an address such as 127.0.0.1.
   const hosts = current.split(",").map((host) => host.trim().toLowerCase());
   const missing = _LOOPBACK.filter((host) => !hosts.includes(host));
-  return [current.replace(/[\s,]+$/, ""), ...missing].filter(Boolean).join(",");
+  return [withoutTrailing(current, /[\s,]/), ...missing].filter(Boolean).join(",");
 }

@@ -50,6 +50,20 @@ Deno.test("parseAwsIni reads an old Mac's lone carriage returns and an empty fil
   assert.equal(parseAwsIni("").size, 0);
 });
 
+Deno.test("parseAwsIni reads a header in time linear in its line, its name trimmed, on one line", () => {
+  // A `[` that no `]` ends, or text after the `]`: once 7 s for 2,000 spaces, and 14 s for 64 KiB.
+  const long = "[" + " ".repeat(2_000) + "x\n" + "[x" + " ".repeat(65_536) + "]y\n";
+  const started = performance.now();
+  const sections = parseAwsIni(
+    long + "[ profile \u00a0dev\t]\n[[x]]\n[ ] ]\n[]\n[a\u2028b]\n[\u2028]\n" +
+      // Nothing but white space inside: its last character is the name, as it always was.
+      "[   ]\n",
+  );
+  const elapsed = performance.now() - started;
+  assert.deepEqual([...sections.keys()], ["profile dev", "[x]", "]", " "]);
+  assert.ok(elapsed < 1_000, `${elapsed} ms`);
+});
+
 Deno.test("configProfile finds [profile NAME] with any spacing, and never a bare [NAME]", () => {
   const file = configFile(
     "[profile  dev]\nregion = a\n[work]\nregion = b\n[sso-session  corp]\nsso_region = c\n",

@@ -217,3 +217,29 @@ Deno.test("eventStreamToSse reports a chunk whose payload is not base64 JSON", a
     assert.match(part.error!.message, /a chunk does not hold a base64 JSON event/, payload);
   }
 });
+
+Deno.test("eventStreamToSse reassembles a 16 MiB frame from 4 KiB chunks in time in proportion to it", async () => {
+  // Joined anew with each chunk, the frame was copied whole for every chunk of it: 30 s and more here,
+  // holding every stream relay carried.
+  const event = JSON.stringify({
+    type: "content_block_delta",
+    index: 0,
+    delta: { type: "text_delta", text: "a".repeat(12_500_000) },
+  });
+  const frame = chunkFrame(event);
+  assert.ok(frame.byteLength > 16_000_000 && frame.byteLength <= 16 * 1024 * 1024, `${frame.byteLength} B`);
+  // The next frame begins in the big one's last chunk.
+  const wire = concatBytes([frame, chunkFrame('{"type":"message_stop"}')]);
+  const chunks = Array.from(
+    { length: Math.ceil(wire.byteLength / 4096) },
+    (_, i) => wire.subarray(i * 4096, (i + 1) * 4096),
+  );
+  const started = performance.now();
+  const parts = await decode(chunks);
+  const elapsed = performance.now() - started;
+  assert.equal(
+    text(parts),
+    `event: content_block_delta\ndata: ${event}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n`,
+  );
+  assert.ok(elapsed < 2000, `${elapsed} ms`);
+});

@@ -1,6 +1,10 @@
 import Anthropic from "@anthropic-ai/sdk";
 import assert from "node:assert/strict";
-import { OpenAIToAnthropic, openaiToAnthropicSse } from "../../src/stream/openai_to_anthropic.ts";
+import {
+  completionAsAnthropicSse,
+  OpenAIToAnthropic,
+  openaiToAnthropicSse,
+} from "../../src/stream/openai_to_anthropic.ts";
 import { anthropicMessageFor } from "../../src/stream/openai_to_anthropic_message.ts";
 import { anthropicToolId } from "../../src/stream/openai_tool_ids.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
@@ -42,7 +46,10 @@ function run(
   const t = translator(options.thinking);
   const events = t.start();
   for (const payload of payloads) {
-    events.push(...t.chunk(typeof payload === "string" ? payload : JSON.stringify(payload)));
+    // Not `push(...)`: a chunk may complete more events than a call takes arguments.
+    for (const event of t.chunk(typeof payload === "string" ? payload : JSON.stringify(payload))) {
+      events.push(event);
+    }
   }
   if (options.eof) events.push(...t.end());
   return events;
@@ -943,4 +950,106 @@ Deno.test("a translated stream counts the upstream's own usage when whole, and r
       assert.ok(answer.estimated() > 0);
     },
   );
+});
+
+Deno.test("an answer of 40,000 tool calls translates in time linear in its calls, streamed or whole", async (t) => {
+  // An upstream decides how many calls an answer has: each once rescanned all before it (8 to 38 s here).
+  const calls = 40_000;
+  const ids = Array.from({ length: calls }, (_, call) => `call_${call}`);
+  /** Each tool block's index and id, and how long the translation took. */
+  const timed = (payloads: string[]) => {
+    const started = performance.now();
+    const events = run(payloads);
+    const elapsed = performance.now() - started;
+    assert.equal(events.at(-1)?.type, "message_stop");
+    const starts = events.filter((event) => event.type === "content_block_start");
+    return {
+      blocks: starts.map(({ index, content_block }) => [index, (content_block as { id: string }).id]),
+      elapsed,
+    };
+  };
+  const finish = [JSON.stringify(delta({}, "tool_calls")), "[DONE]"];
+  const inOrder = ids.map((id, block) => [block, id]);
+  await t.step("each call at its own index", () => {
+    const { blocks, elapsed } = timed([
+      ...ids.map((id, call) => JSON.stringify(toolCall(call, `{"n":${call}}`, { id, name: "f" }))),
+      ...finish,
+    ]);
+    assert.deepEqual(blocks, inOrder);
+    assert.ok(elapsed < 2_000, `${elapsed} ms`);
+  });
+  await t.step("without an index, each call found again by its id", () => {
+    const fragment = (id: string, args: string, name?: string) =>
+      JSON.stringify(delta({ tool_calls: [{ id, function: { name, arguments: args } }] }));
+    const { blocks, elapsed } = timed([
+      ...ids.flatMap((id, call) => [fragment(id, '{"n":', "f"), fragment(id, `${call}}`)]),
+      ...finish,
+    ]);
+    assert.deepEqual(blocks, inOrder);
+    assert.ok(elapsed < 2_000, `${elapsed} ms`);
+  });
+  await t.step("behind a call whose name never comes, which gets its block at the end", () => {
+    const { blocks, elapsed } = timed([
+      JSON.stringify(toolCall(calls, "{}")),
+      ...ids.map((id, call) => JSON.stringify(toolCall(call, "{}", { id, name: "f" }))),
+      ...finish,
+    ]);
+    assert.deepEqual(blocks, [...inOrder, [calls, "toolu_generated"]]);
+    assert.ok(elapsed < 2_000, `${elapsed} ms`);
+  });
+  await t.step("each in a chunk of its own that also carries the finish_reason", () => {
+    const { blocks, elapsed } = timed([
+      ...ids.map((id, call) =>
+        JSON.stringify(delta({ tool_calls: [toolFragment(call, "{}", { id, name: "f" })] }, "tool_calls"))
+      ),
+      "[DONE]",
+    ]);
+    assert.deepEqual(blocks, inOrder);
+    assert.ok(elapsed < 2_000, `${elapsed} ms`);
+  });
+  await t.step("whole, as a completion to a streaming request", () => {
+    const completion = {
+      choices: [{
+        index: 0,
+        finish_reason: "tool_calls",
+        message: {
+          role: "assistant",
+          content: null,
+          tool_calls: ids.map((id, call) => ({
+            id,
+            type: "function",
+            function: { name: "f", arguments: `{"n":${call}}` },
+          })),
+        },
+      }],
+    };
+    const started = performance.now();
+    const sse = completionAsAnthropicSse(completion, {
+      messageId: "m",
+      model: "gpt-4.1",
+      thinking: false,
+      newToolId: () => "toolu_fresh",
+    });
+    const elapsed = performance.now() - started;
+    const events = new SseDecoder().feed(concatBytes(sse)).map(({ data }) => JSON.parse(data));
+    const starts = events.filter((event) => event.type === "content_block_start");
+    assert.deepEqual(starts.map(({ index, content_block }) => [index, content_block.id]), inOrder);
+    assert.equal(events.at(-1).type, "message_stop");
+    assert.ok(elapsed < 2_000, `${elapsed} ms`);
+  });
+});
+
+Deno.test("an answer whose 50,000 calls all start at its end is translated, not a stack overflow", () => {
+  // Each call's arguments stay unfinished JSON, so all but the first wait for the finish: 150,000 events
+  // at once, which passed as the arguments of one push overflowed the stack.
+  const calls = 50_000;
+  const events = run([
+    ...Array.from({ length: calls }, (_, call) => toolCall(call, '{"n":', { id: `call_${call}`, name: "f" })),
+    delta({}, "tool_calls"),
+    "[DONE]",
+  ]);
+  const starts = events.filter((event) => event.type === "content_block_start");
+  assert.equal(starts.length, calls);
+  assert.deepEqual(starts.at(-1), toolStart(calls - 1, `call_${calls - 1}`, "f"));
+  assert.equal(events.at(-1)?.type, "message_stop");
 });

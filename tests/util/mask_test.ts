@@ -160,3 +160,37 @@ Deno.test("maskKeysIn masks the longest key first, so one that begins another le
     assert.equal(maskKeysIn(`${long} / ${short}`, keys), `long / ${maskSecret(short)}`);
   }
 });
+
+/** `run`'s result and the milliseconds it took. */
+function timed<T>(run: () => T): [T, number] {
+  const started = performance.now();
+  const result = run();
+  return [result, performance.now() - started];
+}
+
+Deno.test("maskSecretsInLine takes time in proportion to the line, however an upstream shapes it", () => {
+  // What it masks includes an upstream's error messages, on relay's one thread: before, 64 KiB of `${`
+  // (each read on to the line's end for its `}`) took 2 to 3 s, and 256 KiB of short values and tokens
+  // (each token looked for in every value) 4 s, holding every stream relay carried.
+  const [braces, bracesMs] = timed(() => maskSecretsInLine("key: " + "${".repeat(32 * 1024)).text);
+  assert.equal(braces, "key: " + "***{".repeat(32 * 1024), "each `$` a scalar, each `${` unclosed");
+  assert.ok(bracesMs < 1000, `64 KiB of \`\${\`: ${bracesMs} ms`);
+  const tokens = Math.floor(128 * 1024 / 18);
+  const [values, valuesMs] = timed(() =>
+    maskSecretsInLine("key: " + "a ".repeat(64 * 1024) + "Abcdefghijklmnop1 ".repeat(tokens)).text
+  );
+  assert.equal(values, "key: " + "*** ".repeat(64 * 1024) + "Abc...nop1 ".repeat(tokens));
+  assert.ok(valuesMs < 1000, `256 KiB of values and tokens: ${valuesMs} ms`);
+});
+
+Deno.test("maskSecretsInLine reads a `${` as a variable up to its `}`, and as plain text when a space or the end comes first", () => {
+  for (
+    const [line, masked] of [
+      ["  key: ${${A:-sk-fallback-value}", "  key: ${$...lue}"],
+      ["  key: ${A ${B:-secret-value-9}", "  key: ***{*** ${B...e-9}"],
+      ["  key: ${A:-secret ${B:-sk-other-secret-9}", "  key: ***{*** ${B...t-9}"],
+      ["  key: ${${${", "  key: ***{***{***{"],
+      ["  token: ${A}${B:-abc}${C", "  token: ${A}******{***"],
+    ]
+  ) assert.equal(maskSecretsInLine(line).text, masked, line);
+});
