@@ -1,9 +1,9 @@
-import { type TokenLimitAsked, withTokenLimitWording } from "../server/token_limit_wording.ts";
+import { type TokenLimitAsked, withTokenLimitWording } from "./token_limit_wording.ts";
 import { sseOrWhole } from "../stream/sse_or_whole.ts";
 import { MAX_WHOLE_ANSWER_BYTES } from "../stream/translate_whole.ts";
 import { type WholeAnswerOptions, wholeAnswerStream } from "../stream/whole_answer_stream.ts";
 import { copyHeaders, hasMediaType, headerPairs, WITHOUT_LENGTH } from "../util/headers.ts";
-import { asJsonObject } from "../util/json.ts";
+import { parseJsonObject } from "../util/json.ts";
 import { withoutTrailing } from "../util/without_trailing.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { StreamsAnsweredWhole } from "./streams_answered_whole.ts";
@@ -127,13 +127,8 @@ function _asked(request: ProviderRequest): TokenLimitAsked {
 }
 
 function _maxTokensOf(body: Uint8Array | null): number | undefined {
-  if (!body) return undefined;
-  try {
-    const maxTokens = asJsonObject(JSON.parse(new TextDecoder().decode(body)))?.max_tokens;
-    return typeof maxTokens === "number" ? maxTokens : undefined;
-  } catch {
-    return undefined;
-  }
+  const maxTokens = body ? parseJsonObject(new TextDecoder().decode(body))?.max_tokens : undefined;
+  return typeof maxTokens === "number" ? maxTokens : undefined;
 }
 
 /** Where either style of credential goes; a key replaces whatever the request had there. */

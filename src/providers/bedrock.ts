@@ -8,7 +8,7 @@ import { errorEnvelope, readAnswerBody, type RelayError, unreadableAnswerError }
 import { eventStreamToSse, type SsePart } from "../stream/eventstream_to_sse.ts";
 import { MAX_ERROR_BODY_BYTES, translateWhole } from "../stream/translate_whole.ts";
 import { copyHeaders } from "../util/headers.ts";
-import { asJsonObject } from "../util/json.ts";
+import { asJsonObject, parseJsonObject } from "../util/json.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
 import { withoutTrailing } from "../util/without_trailing.ts";
 import {
@@ -446,20 +446,12 @@ async function _countTokensResponse(upstream: Response, read: _AnswerRead): Prom
   // A read that fails (a cut connection) is thrown as such, with the answer's headers; only a body read
   // whole that says no count is unreadable.
   const text = await read.body(() => upstream.text());
-  const inputTokens = asJsonObject(_parsedJson(text))?.inputTokens;
+  const inputTokens = parseJsonObject(text)?.inputTokens;
   if (!Number.isInteger(inputTokens)) {
     throw read.unreadable("Bedrock's CountTokens answer has no inputTokens");
   }
   const headers = _headers(upstream.headers, "application/json");
   return new Response(JSON.stringify({ input_tokens: inputTokens }), { headers });
-}
-
-function _parsedJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -5,7 +5,7 @@ import {
   type AnthropicFailure,
   anthropicFailureFor,
 } from "../server/openai_errors.ts";
-import { errorOwnWords } from "../server/token_limit_wording.ts";
+import { errorOwnWords } from "./token_limit_wording.ts";
 import { AnthropicToChatError, chatRequestFor } from "../stream/anthropic_to_openai_request.ts";
 import {
   completionAsAnthropicSse,

@@ -340,20 +340,29 @@ export const QUOTA_SIGNS: readonly { kind: QuotaKind; code?: RegExp; words?: Reg
   },
 ];
 
+/**
+ * What only a throttle says, which no wording of a quota spent outweighs: Gemini opens its every 429,
+ * the per-minute ones too, with OpenAI's words for a quota spent (`You exceeded your current quota,
+ * please check your plan and billing details`), then says which metric and when to retry.
+ */
+const _THROTTLE_WORDS =
+  /retry in \d|retrydelay|quota exceeded for (?:quota )?metric|quotametric|resource_exhausted|per ?minute|rate-limits/i;
+
 /** How much of an error's message its words are kept of, for the log, the key's status and relay's answers. */
 const _WORDS_CHARS = 300;
 
 /** The 429's `text` read against {@linkcode QUOTA_SIGNS}; `undefined` for a throttle. */
 function _quotaOf(text: string, now: number, wallNow: number): _Quota | undefined {
   const error = _errorOf(text);
-  const words = _wordsOf(text, error);
-  if (!words) return undefined;
   const codes = [error?.code, error?.type].flatMap((value) =>
     typeof value === "string" || typeof value === "number" ? [String(value)] : []
   );
-  const sign = QUOTA_SIGNS.find(({ code, words: pattern }) =>
-    code ? codes.some((value) => code.test(value)) : pattern!.test(words)
-  );
+  const byCode = QUOTA_SIGNS.find(({ code }) => code && codes.some((value) => code.test(value)));
+  const said = _wordsOf(text, error);
+  const words = said || (byCode ? codes.join(" ") : "");
+  if (!words) return undefined;
+  const sign = byCode ??
+    (_THROTTLE_WORDS.test(text) ? undefined : QUOTA_SIGNS.find(({ words: pattern }) => pattern?.test(words)));
   if (!sign) return undefined;
   if (sign.kind === "balance") return { kind: "balance", words };
   const resetAt = _resetIn(words, wallNow);
@@ -387,11 +396,12 @@ function _wordsOf(text: string, error = _errorOf(text)): string {
  */
 function _resetIn(words: string, wallNow: number): number | undefined {
   const match =
-    /reset(?:s)?(?: at| on)? (\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2})?)(Z|[+-]\d{2}:?\d{2})?/i
+    /reset(?:s)?(?: at| on)? (\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2})?)(Z|[+-]\d{2}:?\d{2}| ?(?:UTC|GMT)\b)?/i
       .exec(words);
   if (!match) return undefined;
   const [, day, time, zone] = match;
-  const at = Date.parse(`${day}T${time}${zone ?? "+08:00"}`);
+  const offset = zone === undefined ? "+08:00" : /UTC|GMT/i.test(zone) ? "Z" : zone;
+  const at = Date.parse(`${day}T${time}${offset}`);
   return Number.isFinite(at) && at > wallNow ? at - wallNow : undefined;
 }
 

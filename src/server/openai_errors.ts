@@ -8,7 +8,7 @@ import { MAX_ERROR_BODY_BYTES, readWhole, translateWhole } from "../stream/trans
 import { isJsonObject } from "../util/json.ts";
 import { anthropicErrorOf, type AnthropicErrorType, errorEnvelope, errorTypeForStatus } from "./errors.ts";
 import { errorMessage } from "../util/error_message.ts";
-import { claudeCodeWording, type TokenLimitAsked } from "./token_limit_wording.ts";
+import { claudeCodeWording, type TokenLimitAsked } from "../providers/token_limit_wording.ts";
 
 // src/providers/openai.ts reads what the upstream said of its own from here too.
 

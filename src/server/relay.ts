@@ -687,9 +687,9 @@ async function _relay(
 function _duration(ms: number, long: boolean): string {
   const seconds = Math.ceil(ms / 1000);
   if (!long || seconds <= 120) return `${seconds} s`;
-  if (seconds < 120 * 60) return `${Math.ceil(seconds / 60)} min`;
-  if (seconds <= 48 * 3600) return `${Math.ceil(seconds / 3600)} h`;
-  return `${Math.ceil(seconds / 86400)} days`;
+  if (seconds < 120 * 60) return `${Math.round(seconds / 60)} min`;
+  if (seconds <= 48 * 3600) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86400)} days`;
 }
 
 /** Gives `attempt`, never sent, back to the plan, which offers its provider no more for this request. */

@@ -75,6 +75,11 @@ const SPENT = [
     body: "Insufficient credits: add credits to continue\n",
     words: "Insufficient credits: add credits to continue",
   },
+  {
+    upstream: "a spent-quota code without a message",
+    body: { error: { code: "1113" } },
+    words: "1113",
+  },
 ];
 
 for (const { upstream, body, words } of SPENT) {
@@ -104,6 +109,12 @@ Deno.test("classifyFailure rests a key whose 429 says a period limit is spent un
   assert.equal(
     classifyFailure(limited(anthropicShaped("1308", utc)), NOW, WALL).coolKeyUntil,
     NOW + 1.5 * HOUR,
+  );
+  // UTC or GMT spelled out is a zone too, not Z.AI's UTC+8.
+  const spelled = "Weekly limit exhausted. Your limit will reset at 2026-12-01 03:00:00 UTC";
+  assert.equal(
+    classifyFailure(limited(anthropicShaped("1310", spelled)), NOW, WALL).coolKeyUntil,
+    NOW + 6 * HOUR,
   );
   // The header's retry-after, where there is one, goes first.
   const told = classifyFailure(limited(anthropicShaped("1310", words), { "retry-after": "7200" }), NOW, WALL);
@@ -164,6 +175,23 @@ Deno.test("classifyFailure keeps a throttle's 429 as it was, whatever its words"
         code: "rate_limit_exceeded",
       },
     },
+    // Gemini opens every 429 with OpenAI's words for a quota spent, its per-minute throttle too.
+    {
+      error: {
+        code: 429,
+        message: "You exceeded your current quota, please check your plan and billing details. For more " +
+          "information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.\n* Quota " +
+          "exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: " +
+          "10\nPlease retry in 20.5s.",
+        status: "RESOURCE_EXHAUSTED",
+      },
+    },
+    // The same through Gemini's OpenAI-compatible endpoint, as relay's OpenAI adapter words it.
+    anthropicShaped(
+      "rate_limit_error",
+      "You exceeded your current quota, please check your plan and billing details. For more information on " +
+        "this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. Please retry in 26s.",
+    ),
     "",
   ];
   for (const body of throttles) {

@@ -4,7 +4,7 @@
  * (OpenAI-compatible ones, and the Anthropic-format endpoints of DeepSeek, Kimi, Z.AI, Ollama,
  * OpenRouter, LiteLLM) word the same refusals their own way, and Claude Code then ends the session.
  */
-import { editTopLevelJson } from "../providers/json_edit.ts";
+import { editTopLevelJson } from "./json_edit.ts";
 import { type ChunkReader, compactReader } from "../stream/compact_reader.ts";
 import { MAX_ERROR_BODY_BYTES } from "../stream/translate_whole.ts";
 import { concatBytes } from "../util/bytes.ts";

@@ -1,11 +1,11 @@
-/** `src/server/token_limit_wording.ts`: token-limit errors in the words Claude Code acts on. */
+/** `src/providers/token_limit_wording.ts`: token-limit errors in the words Claude Code acts on. */
 import assert from "node:assert/strict";
 import {
   claudeCodeWording,
   errorOwnWords,
   type TokenLimitAsked,
   withTokenLimitWording,
-} from "../../src/server/token_limit_wording.ts";
+} from "../../src/providers/token_limit_wording.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
 import { largeBody } from "../_helpers/large_body.ts";
