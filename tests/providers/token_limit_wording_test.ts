@@ -9,6 +9,7 @@ import {
 import { concatBytes } from "../../src/util/bytes.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
 import { largeBody } from "../_helpers/large_body.ts";
+import { settledYet } from "../_helpers/settled_yet.ts";
 
 // Claude Code 2.1.328's own patterns: it lowers `max_tokens` and resends on the first two, and compacts
 // only on `prompt is too long`.
@@ -194,6 +195,7 @@ Deno.test("withTokenLimitWording: the body is read only as the answer's reader a
   const upstream = controlledStream();
   const answer = withTokenLimitWording(upstream.response({ status: 400 }), {});
   const reader = answer.body!.getReader();
+  assert.equal(await settledYet(upstream.whenRead()), false, "nothing read before the answer's reader asks");
   const read = reader.read();
   await upstream.whenRead();
   const text = JSON.stringify({ error: { message: DEEPSEEK_WINDOW } });
