@@ -988,10 +988,17 @@ async function _try(
 const _MAX_WORDS_BYTES = 16 * 1024;
 
 /**
- * The start of a 429's body (to {@linkcode _MAX_WORDS_BYTES}), masked of `credentials`, and the answer
- * with it put back, to be passed on whole. Read under the route's deadlines for a body; one that fails or
- * stalls meanwhile goes without its body, as an unreadable one does: its status and headers still say
- * what it is. The exchange aborted (the client gone, a shutdown's cut) fails the attempt.
+ * How long a 429's words are waited for before it is classified without them: a 429 fails over or goes
+ * to the client at once, and a body slower than this says nothing a throttle's status does not.
+ */
+const _WORDS_WAIT_MS = 2_500;
+
+/**
+ * The start of a 429's body (to {@linkcode _MAX_WORDS_BYTES}, what came within {@linkcode _WORDS_WAIT_MS}),
+ * masked of `credentials`, and the answer with it put back, the rest to come under the route's deadlines
+ * for a body, to be passed on whole. One that fails meanwhile goes without its body, as an unreadable one
+ * does: its status and headers still say what it is. The exchange aborted (the client gone, a shutdown's
+ * cut) fails the attempt.
  */
 async function _readWords(
   response: Response,
@@ -1014,9 +1021,22 @@ async function _readWords(
   const chunks: Uint8Array[] = [];
   let size = 0;
   let ended = false;
+  // A read still waited for when the words' time is up: the answer's reader takes it over.
+  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  let timer: unknown;
+  const late = new Promise<"late">((resolve) =>
+    timer = clock.timers.setTimeout(() => resolve("late"), _WORDS_WAIT_MS)
+  );
   try {
     while (size < _MAX_WORDS_BYTES && !ended) {
-      const read = await reader.read();
+      pending = reader.read();
+      const read = await Promise.race([pending, late]);
+      if (read === "late") {
+        // Nobody may be reading it when it fails (relay fails over and drops the answer).
+        pending.catch(() => {});
+        break;
+      }
+      pending = undefined;
       if (read.done) ended = true;
       else {
         chunks.push(read.value);
@@ -1027,19 +1047,26 @@ async function _readWords(
     await reader.cancel().catch(() => {});
     if (upstream.signal.aborted) throw error;
     return { response: new Response(null, response) };
+  } finally {
+    clock.timers.clearTimeout(timer);
   }
   const head = concatBytes(chunks);
-  const text = maskKeysAndSecretsIn(new TextDecoder().decode(head), credentials);
+  const text = chunks.length === 0
+    ? undefined
+    : maskKeysAndSecretsIn(new TextDecoder().decode(head), credentials);
   const body = ended ? head : new ReadableStream<Uint8Array>({
-    start: (controller) => controller.enqueue(head),
+    start: (controller) => {
+      if (head.byteLength > 0) controller.enqueue(head);
+    },
     pull: async (controller) => {
-      const read = await reader.read();
+      const read = await (pending ?? reader.read());
+      pending = undefined;
       if (read.done) controller.close();
       else controller.enqueue(read.value);
     },
     cancel: (reason) => reader.cancel(reason),
   });
-  return { response: new Response(body, response), text };
+  return { response: new Response(body, response), ...(text === undefined ? {} : { text }) };
 }
 
 /** `response` with `x-should-retry: false`: sending it again soon cannot help (`FailureDecision.notRetried`). */

@@ -13,7 +13,7 @@ import { ModelMap } from "../../src/routing/model_map.ts";
 import type { Route } from "../../src/routing/router.ts";
 import { maskSecret } from "../../src/util/mask.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
-import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { startTestRelay, TEST_TIMEOUTS, type TestRelay } from "../_helpers/relay.ts";
 
 const RETRY = { maxAttempts: 3, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 0 }, maxWaitMs: 0 };
@@ -223,6 +223,36 @@ Deno.test("a throttle's 429 is answered as before: passed on, then relay's summa
     assert.equal(again.status, 429);
     await again.body?.cancel();
     assert.equal(upstream.requests.length, 2, "asked again once its minute was over");
+  } finally {
+    await upstream.close();
+  }
+});
+
+Deno.test("a 429 whose body stalls fails over once its words have had 2.5 s, not the stream's deadlines", async () => {
+  const stalled = controlledStream();
+  stalled.push('{"type":"error","error":{"type":"rate_limit_error","mess');
+  const upstream = startFakeUpstream((_request, recorded) =>
+    recorded.headers.get("x-api-key") === FIRST
+      ? new Response(stalled.body, { status: 429, headers: { "content-type": "application/json" } })
+      : Response.json(MESSAGE)
+  );
+  const clock = new FakeClock(START);
+  await using relay = startTestRelay({
+    routes: [zaiRoute(upstream.url, [FIRST, SECOND])],
+    retry: RETRY,
+    routing: { affinity: false },
+    clock,
+  });
+  try {
+    const answer = ask(relay);
+    // relay reads the 429's words for 2.5 s, not for the route's first_byte and idle (60 s here).
+    await clock.whenArmed(2_500);
+    clock.advance(2_500);
+    const response = await answer;
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+    assert.deepEqual(upstream.requests.map((request) => request.headers.get("x-api-key")), [FIRST, SECOND]);
+    assert.match(String(await stalled.cancelled), /./, "the stalled 429's body is let go");
   } finally {
     await upstream.close();
   }
