@@ -231,8 +231,6 @@ export class Pricing {
    */
   readonly #known = new Map<string, ModelPrices | undefined>();
   readonly #providers: ReadonlyMap<string, PricedProvider>;
-  /** The `type: mock` providers' names: no upstream bills their canned answers, so no budget pays. */
-  readonly #free: ReadonlySet<string>;
 
   /**
    * @param overrides The config's `pricing:`.
@@ -243,7 +241,6 @@ export class Pricing {
     providers: readonly PricedProvider[] = [],
   ) {
     this.#providers = new Map(providers.map((provider) => [provider.name, provider]));
-    this.#free = new Set(providers.flatMap(({ name, type }) => type === "mock" ? [name] : []));
     this.#tables = [overrides, BUILT_IN_PRICES].map((table) => {
       const entries = Object.entries(table);
       return {
@@ -258,7 +255,8 @@ export class Pricing {
 
   /** Whether what `provider` answers costs nothing (a `type: mock`), so needs no price. */
   isFree(provider: string | undefined): boolean {
-    return provider !== undefined && this.#free.has(provider);
+    // No upstream bills a `type: mock` provider's canned answers, so no budget pays for them.
+    return provider !== undefined && this.#providers.get(provider)?.type === "mock";
   }
 
   /** The prices of `model`, or `undefined` when neither table names it. */

@@ -171,12 +171,11 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
         });
       // The request's betas but those it needs (`_refusedKey`), when it has any: a set known refused
       // starts at the step that got past it.
-      let refusedKey: string | undefined;
-      const first = bodyAt((extras) => {
-        if (extras.length === 0) return "all";
-        refusedKey = _refusedKey(model, extras);
-        return (refusedSets.size > 0 ? refusedSets.get(refusedKey) : undefined) ?? "all";
-      });
+      const first = bodyAt((extras) =>
+        extras.length > 0 && refusedSets.size > 0
+          ? refusedSets.get(_refusedKey(model, extras)) ?? "all"
+          : "all"
+      );
       let sent = first;
       let upstream = await post(sent.bytes);
       // A 400 is read once for all it may refuse, for no longer than relay would wait for its body: at
@@ -202,7 +201,8 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
       if (seen?.answer) upstream = seen.answer;
       // Only an answer that succeeds proves the betas refused (a 429 or a 5xx says nothing of them):
       // remembered, and the betas it went without that the request's first send had, told once.
-      if (upstream.ok && refusedKey !== undefined && sent.step !== "all" && sent.step !== first.step) {
+      if (upstream.ok && sent.step !== "all" && sent.step !== first.step) {
+        const refusedKey = _refusedKey(model, first.extras);
         const known = refusedSets.get(refusedKey);
         if (known === undefined || _STEPS.indexOf(known) < _STEPS.indexOf(sent.step)) {
           refusedSets.set(refusedKey, sent.step);
@@ -231,6 +231,7 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
       const read: _AnswerRead = {
         unreadable: (problem) => _unreadable(options.name, problem, key, answered),
         body: (reading) => readAnswerBody(answered, request.signal, reading),
+        headers: answered,
       };
       if (counting) return await _countTokensResponse(upstream, read);
       if (upstream.headers.get("content-type")?.includes("application/vnd.amazon.eventstream")) {
@@ -440,6 +441,8 @@ function _countTokensBody(invokeBody: Uint8Array): Uint8Array<ArrayBuffer> {
 interface _AnswerRead {
   unreadable(problem: string): RelayError;
   body<T>(read: () => Promise<T>): Promise<T>;
+  /** The answer's headers as relay gets them (`_headers`, JSON). */
+  headers: Headers;
 }
 
 async function _countTokensResponse(upstream: Response, read: _AnswerRead): Promise<Response> {
@@ -450,8 +453,7 @@ async function _countTokensResponse(upstream: Response, read: _AnswerRead): Prom
   if (!Number.isInteger(inputTokens)) {
     throw read.unreadable("Bedrock's CountTokens answer has no inputTokens");
   }
-  const headers = _headers(upstream.headers, "application/json");
-  return new Response(JSON.stringify({ input_tokens: inputTokens }), { headers });
+  return new Response(JSON.stringify({ input_tokens: inputTokens }), { headers: read.headers });
 }
 
 /**
@@ -467,7 +469,8 @@ async function _sseResponse(upstream: Response, read: _AnswerRead): Promise<Resp
   if (first.done) throw read.unreadable("Bedrock ended the stream before any event");
   if (first.value.unreadable) throw read.unreadable(first.value.error!.message);
   if (first.value.error) return _errorResponse(first.value.error, upstream.headers);
-  const headers = _headers(upstream.headers, "text/event-stream");
+  const headers = new Headers(read.headers);
+  headers.set("content-type", "text/event-stream");
   headers.set("cache-control", "no-cache");
   return new Response(_prepended(first.value, parts), { status: 200, headers });
 }

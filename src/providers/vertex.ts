@@ -136,10 +136,9 @@ export function createVertexProvider(options: VertexProviderOptions): Provider {
             redirect: "manual",
           }));
       };
-      const betas = request.path === _COUNT_TOKENS ? [] : keptBetas(
-        betaList(request.headers.get("anthropic-beta")),
-        (beta) => refused.has(model, beta),
-      );
+      const betas = request.path === _COUNT_TOKENS
+        ? []
+        : target.asked.filter((beta) => !refused.has(model, beta));
       let response = await post(betas);
       if (response.status === 400 && betas.length > 0) {
         // A resend is a second connection: a stream waits for its headers under connect, as for the first
@@ -185,7 +184,7 @@ function _serves(_method: string, path: string): boolean {
 function _target(
   request: ProviderRequest,
   models: string,
-): { url: string; body: (betas: readonly string[]) => Uint8Array<ArrayBuffer> } | Response {
+): { url: string; asked: string[]; body: (betas: readonly string[]) => Uint8Array<ArrayBuffer> } | Response {
   const { path, body, upstreamModel: model } = request;
   if (!_serves(request.method, path)) {
     throw new UnservableError(404, `Vertex AI has no ${request.method} ${path} endpoint`);
@@ -198,14 +197,13 @@ function _target(
     );
   }
   const counting = path === _COUNT_TOKENS;
-  const asked = fieldsOf(keptBetas(betaList(request.headers.get("anthropic-beta"))));
+  const asked = keptBetas(betaList(request.headers.get("anthropic-beta")));
+  const fields = fieldsOf(asked);
   const bodyWith = (betas: readonly string[]) => {
-    const { remove, removeWithin } = withoutFields(asked.filter(({ beta }) => !betas.includes(beta)));
+    const { remove, removeWithin } = withoutFields(fields.filter(({ beta }) => !betas.includes(beta)));
     return editTopLevelJson(body, {
       remove: counting ? remove : ["model", ...remove],
-      set: counting
-        ? { model, anthropic_version: _ANTHROPIC_VERSION }
-        : { anthropic_version: _ANTHROPIC_VERSION },
+      set: { ...(counting && { model }), anthropic_version: _ANTHROPIC_VERSION },
       removeWithin,
     });
   };
@@ -213,6 +211,7 @@ function _target(
     url: counting
       ? `${models}/count-tokens:rawPredict`
       : `${models}/${model}:${request.stream ? "streamRawPredict" : "rawPredict"}`,
+    asked,
     body: bodyWith,
   };
 }

@@ -293,9 +293,9 @@ function _classifyStatus(
   return { action, ...keyCooling, countsForBreaker: unhealthy, ...retryAfter, reason: logged };
 }
 
-/** What a 429's words say is spent: `kind` as in {@linkcode QUOTA_SIGNS}, `resetAt` on the monotonic clock. */
+/** What a 429's words say is spent: `kind` as in {@linkcode _QUOTA_SIGNS}, `resetAt` on the monotonic clock. */
 interface _Quota {
-  kind: QuotaKind;
+  kind: _QuotaKind;
   words: string;
   resetAt?: number;
 }
@@ -307,7 +307,7 @@ interface _Quota {
  * - `period`: a plan's limit for a period (Z.AI's 5-hour 1308, weekly or monthly 1310): the key is back
  *   at the reset.
  */
-export type QuotaKind = "balance" | "period";
+type _QuotaKind = "balance" | "period";
 
 /**
  * How a 429's words are told apart from a throttle's, the first match deciding. `code` is matched, whole,
@@ -315,7 +315,7 @@ export type QuotaKind = "balance" | "period";
  * against its message. Z.AI's throttles (1302 concurrency, 1303 frequency, 1305 overloaded) say nothing
  * of these and stay throttles.
  */
-export const QUOTA_SIGNS: readonly { kind: QuotaKind; code?: RegExp; words?: RegExp }[] = [
+const _QUOTA_SIGNS: readonly { kind: _QuotaKind; code?: RegExp; words?: RegExp }[] = [
   { kind: "balance", code: /^(?:1113|insufficient_quota|insufficient_balance|billing_hard_limit_reached)$/i },
   { kind: "period", code: /^(?:1308|1310)$/ },
   {
@@ -351,18 +351,20 @@ const _THROTTLE_WORDS =
 /** How much of an error's message its words are kept of, for the log, the key's status and relay's answers. */
 const _WORDS_CHARS = 300;
 
-/** The 429's `text` read against {@linkcode QUOTA_SIGNS}; `undefined` for a throttle. */
+/** The 429's `text` read against {@linkcode _QUOTA_SIGNS}; `undefined` for a throttle. */
 function _quotaOf(text: string, now: number, wallNow: number): _Quota | undefined {
   const error = _errorOf(text);
   const codes = [error?.code, error?.type].flatMap((value) =>
     typeof value === "string" || typeof value === "number" ? [String(value)] : []
   );
-  const byCode = QUOTA_SIGNS.find(({ code }) => code && codes.some((value) => code.test(value)));
+  const byCode = _QUOTA_SIGNS.find(({ code }) => code && codes.some((value) => code.test(value)));
   const said = _wordsOf(text, error);
   const words = said || (byCode ? codes.join(" ") : "");
   if (!words) return undefined;
   const sign = byCode ??
-    (_THROTTLE_WORDS.test(text) ? undefined : QUOTA_SIGNS.find(({ words: pattern }) => pattern?.test(words)));
+    (_THROTTLE_WORDS.test(text)
+      ? undefined
+      : _QUOTA_SIGNS.find(({ words: pattern }) => pattern?.test(words)));
   if (!sign) return undefined;
   if (sign.kind === "balance") return { kind: "balance", words };
   const resetAt = _resetIn(words, wallNow);
@@ -415,12 +417,12 @@ function _classifyQuota(
   snapshot: RateLimitSnapshot,
   now: number,
   options: ClassifyOptions,
-  status: string,
+  reason: string,
 ): FailureDecision {
   const { words } = quota;
   const told = { countsForBreaker: false, said: words, notRetried: true } as const;
   if (quota.kind === "balance") {
-    return { action: "disable_key", ...told, reason: `${status}, quota or balance spent: ${words}` };
+    return { action: "disable_key", ...told, reason: `${reason}, quota or balance spent: ${words}` };
   }
   // Not `coolGuessed`: the words said the limit lasts, where the router would rest a model a moment only.
   const reset = snapshot.retryAfterMs !== undefined ? now + snapshot.retryAfterMs : quota.resetAt;
@@ -431,7 +433,7 @@ function _classifyQuota(
     action: "retry_next_key",
     coolKeyUntil,
     ...told,
-    reason: `${status}, period limit spent: ${words}`,
+    reason: `${reason}, period limit spent: ${words}`,
   };
 }
 

@@ -250,27 +250,22 @@ export class KeyPool<K> {
       if (exclude?.has(key)) continue;
       const ownUntil = state.blockedUntil(counted, now);
       const held = heldUntil?.(key);
-      if (held === undefined || held <= now) {
-        if (ownUntil === undefined) ready.push(entry);
-        else {
-          if (waitUntil === undefined || ownUntil < waitUntil) {
-            waitUntil = ownUntil;
-            // Only the key's own rest is in the upstream's words; its windows are relay's count.
-            said = ownUntil === state.cooledUntil ? state.cooledSaid : undefined;
-          }
-          heldOnly = false;
-        }
+      const isHeld = held !== undefined && held > now;
+      // A held key is back at the later of its hold and its own wait.
+      const until = isHeld && (ownUntil === undefined || ownUntil < held) ? held : ownUntil;
+      if (until === undefined) {
+        ready.push(entry);
         continue;
       }
-      const until = ownUntil === undefined || ownUntil < held ? held : ownUntil;
-      const failing = failingUntil?.(key);
+      const failing = isHeld ? failingUntil?.(key) : undefined;
       if (failing !== undefined && failing > until) {
         openUntil = Math.min(openUntil ?? Infinity, failing);
         continue;
       }
-      if (until !== held) heldOnly = false;
+      if (!isHeld || until !== held) heldOnly = false;
       if (waitUntil === undefined || until < waitUntil) {
         waitUntil = until;
+        // Only the key's own rest is in the upstream's words; its windows and holds are relay's count.
         said = until === state.cooledUntil ? state.cooledSaid : undefined;
       }
     }
@@ -283,10 +278,13 @@ export class KeyPool<K> {
         };
       }
       const retryAfterMs = Math.ceil(waitUntil - now);
-      const told = said === undefined ? {} : { said };
-      return heldOnly
-        ? { kind: "wait", waitUntil, retryAfterMs, heldOnly, ...told }
-        : { kind: "wait", waitUntil, retryAfterMs, ...told };
+      return {
+        kind: "wait",
+        waitUntil,
+        retryAfterMs,
+        ...(heldOnly ? { heldOnly: true } as const : {}),
+        ...(said === undefined ? {} : { said }),
+      };
     }
     const turns = counted === undefined ? "uncounted" : "counted";
     const [key, state] = ready.find(([key]) => key === options.prefer) ??

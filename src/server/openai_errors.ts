@@ -10,8 +10,6 @@ import { anthropicErrorOf, type AnthropicErrorType, errorEnvelope, errorTypeForS
 import { errorMessage } from "../util/error_message.ts";
 import { claudeCodeWording, type TokenLimitAsked } from "../providers/token_limit_wording.ts";
 
-// src/providers/openai.ts reads what the upstream said of its own from here too.
-
 /** A failure in Anthropic's terms: the status to answer before a stream, the type and text always. */
 export interface AnthropicFailure {
   readonly status: number;

@@ -34,6 +34,7 @@ import { maskedHeaders, SecretMask } from "../stream/secret_mask.ts";
 import { StreamTimeoutError } from "../stream/timeouts.ts";
 import { countedTokens, type UsageDetail, UsageTap } from "../stream/usage_tap.ts";
 import { WatchedReader } from "../stream/watched_reader.ts";
+import { peekAnswer } from "../providers/error_peek.ts";
 import { setDeadline } from "../util/deadline.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { keyId } from "../util/fingerprint.ts";
@@ -889,7 +890,7 @@ async function _try(
       );
       // A 429's words tell a spent quota from a throttle (`classifyFailure`).
       const said = response.status === 429
-        ? await _readWords(response, { route, clock, upstream, credentials, sentAt })
+        ? await _readWords(response, { clock, upstream, credentials })
         : { response };
       response = said.response;
       const text = said.text === undefined ? {} : { text: said.text };
@@ -984,9 +985,6 @@ async function _try(
   }
 }
 
-/** The most of a 429's body read before it is classified: an error is a few hundred bytes. */
-const _MAX_WORDS_BYTES = 16 * 1024;
-
 /**
  * How long a 429's words are waited for before it is classified without them: a 429 fails over or goes
  * to the client at once, and a body slower than this says nothing a throttle's status does not.
@@ -994,7 +992,7 @@ const _MAX_WORDS_BYTES = 16 * 1024;
 const _WORDS_WAIT_MS = 2_500;
 
 /**
- * The start of a 429's body (to {@linkcode _MAX_WORDS_BYTES}, what came within {@linkcode _WORDS_WAIT_MS}),
+ * The start of a 429's body ({@linkcode peekAnswer}'s 16 KiB, what came within {@linkcode _WORDS_WAIT_MS}),
  * masked of `credentials`, and the answer with it put back, the rest to come under the route's deadlines
  * for a body, to be passed on whole. One that fails meanwhile goes without its body, as an unreadable one
  * does: its status and headers still say what it is. The exchange aborted (the client gone, a shutdown's
@@ -1002,78 +1000,31 @@ const _WORDS_WAIT_MS = 2_500;
  */
 async function _readWords(
   response: Response,
-  { route, clock, upstream, credentials, sentAt }: {
-    route: Route;
+  { clock, upstream, credentials }: {
     clock: _Clock;
     upstream: AbortController;
     credentials: readonly ProviderKey[];
-    sentAt: number;
   },
 ): Promise<{ response: Response; text?: string }> {
   if (!response.body) return { response };
-  const reader = new WatchedReader(response.body, {
-    firstByteMs: Math.max(0, route.timeouts.firstByte - (clock.now() - sentAt)),
-    idleMs: route.timeouts.idle,
-    signal: upstream.signal,
-    now: clock.now,
-    timers: clock.timers,
-  });
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let ended = false;
-  // A read still waited for when the words' time is up: the answer's reader takes it over.
-  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
-  let timer: unknown;
-  const late = new Promise<"late">((resolve) =>
-    timer = clock.timers.setTimeout(() => resolve("late"), _WORDS_WAIT_MS)
-  );
   try {
-    while (size < _MAX_WORDS_BYTES && !ended) {
-      pending = reader.read();
-      const read = await Promise.race([pending, late]);
-      if (read === "late") {
-        // Nobody may be reading it when it fails (relay fails over and drops the answer).
-        pending.catch(() => {});
-        break;
-      }
-      pending = undefined;
-      if (read.done) ended = true;
-      else {
-        chunks.push(read.value);
-        size += read.value.byteLength;
-      }
-    }
+    const { text, answer } = await peekAnswer(response, { ms: _WORDS_WAIT_MS, timers: clock.timers });
+    return text === ""
+      ? { response: answer }
+      : { response: answer, text: maskKeysAndSecretsIn(text, credentials) };
   } catch (error) {
-    await reader.cancel().catch(() => {});
     if (upstream.signal.aborted) throw error;
     return { response: new Response(null, response) };
-  } finally {
-    clock.timers.clearTimeout(timer);
   }
-  const head = concatBytes(chunks);
-  const text = chunks.length === 0
-    ? undefined
-    : maskKeysAndSecretsIn(new TextDecoder().decode(head), credentials);
-  const body = ended ? head : new ReadableStream<Uint8Array>({
-    start: (controller) => {
-      if (head.byteLength > 0) controller.enqueue(head);
-    },
-    pull: async (controller) => {
-      const read = await (pending ?? reader.read());
-      pending = undefined;
-      if (read.done) controller.close();
-      else controller.enqueue(read.value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
-  return { response: new Response(body, response), ...(text === undefined ? {} : { text }) };
 }
 
 /** `response` with `x-should-retry: false`: sending it again soon cannot help (`FailureDecision.notRetried`). */
 function _notToRetryAnswer(response: Response): Response {
-  const headers = new Headers(response.headers);
-  for (const [name, value] of Object.entries(NOT_RETRIED)) headers.set(name, value);
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  return new Response(response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: _withNotRetried(response.headers),
+  });
 }
 
 /**
@@ -1108,9 +1059,13 @@ function _forClient(
 
 /** `error` with `x-should-retry: false`, its other headers kept. */
 function _notToRetry(error: RelayError): RelayError {
-  const headers = new Headers(error.headers);
+  return new RelayError(error.status, error.message, _withNotRetried(error.headers), error.type);
+}
+
+function _withNotRetried(given?: HeadersInit): Headers {
+  const headers = new Headers(given);
   for (const [name, value] of Object.entries(NOT_RETRIED)) headers.set(name, value);
-  return new RelayError(error.status, error.message, headers, error.type);
+  return headers;
 }
 
 /** A failed attempt whose answer relay cannot pass on: as good as a connection that broke. */

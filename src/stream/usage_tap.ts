@@ -285,23 +285,22 @@ export class UsageTap {
     const json = this.#json;
     if (json) {
       const bytes = json.bytes();
-      let parsed: JsonObject | undefined;
-      const whole = json.end.whole();
       // Only a message is billed input: a token count's or model list's answer is JSON too. A message
       // cut short was billed whole: what its usage says when the cut came after it (as its end is read
       // of one too long to keep), and otherwise relay's estimate of its input and at least what the text
       // and thinking before the cut make of its output, as for a stream cut short.
+      const text = json.tailOnly ? "" : new TextDecoder().decode(bytes);
+      const parsed = json.tailOnly || !json.end.whole() ? undefined : parseJsonObject(text);
       if (json.tailOnly) {
         const usage = parseJsonObject(json.usageMember(bytes));
         this.#takeUsageOf(usage);
         messageRead = this.#estimatedInput !== undefined && usage !== undefined;
-      } else if (whole && (parsed = parseJsonObject(new TextDecoder().decode(bytes))) !== undefined) {
+      } else if (parsed) {
         this.#takeUsageOf(parsed);
         messageRead = this.#estimatedInput !== undefined && parsed.type === "message";
       } else {
         // Cut short, or whole but no valid JSON (a `NaN`, a raw control character), which the SDKs
         // reject alike and which was billed all the same.
-        const text = new TextDecoder().decode(bytes);
         const cutMessage = _MESSAGE_TYPE.test(text);
         messageRead = this.#estimatedInput !== undefined && cutMessage;
         const cutUsage = cutMessage ? parseJsonObject(json.usageMember(bytes)) : undefined;

@@ -164,3 +164,24 @@ export const fakeOpenAIHandler: FakeHandler = async (request) => {
 export function startFakeOpenAI(handler: FakeHandler = fakeOpenAIHandler): FakeUpstream {
   return startFakeUpstream(handler);
 }
+
+/**
+ * A `fetch` for an OpenAI adapter under test, with no server: each Chat Completions body it is given is
+ * kept, parsed, in `sent`, and `answer` makes the response from those sent so far.
+ *
+ * @example
+ * ```ts
+ * const upstream = recordingFetch(() => openaiStream(["[DONE]"]));
+ * const provider = createOpenAIProvider({ name: "u", baseUrl: "http://127.0.0.1:9/v1", fetch: upstream.fetch });
+ * ```
+ */
+export function recordingFetch(answer: (sent: _Json[]) => Response): { fetch: typeof fetch; sent: _Json[] } {
+  const sent: _Json[] = [];
+  return {
+    sent,
+    fetch: (_input, init) => {
+      sent.push(JSON.parse(String(init!.body)));
+      return Promise.resolve(answer(sent));
+    },
+  };
+}

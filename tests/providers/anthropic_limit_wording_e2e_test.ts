@@ -11,13 +11,7 @@ import type { Route } from "../../src/routing/router.ts";
 import { maskSecret } from "../../src/util/mask.ts";
 import { type FakeUpstream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { startTestRelay, TEST_TIMEOUTS } from "../_helpers/relay.ts";
-
-// Claude Code 2.1.328's own patterns: it lowers `max_tokens` and resends on these, where `prompt is too
-// long` (what it made of DeepSeek's words) ends its session.
-const CLAUDE_CODE_CONTEXT_LIMIT =
-  /input length and `max_tokens` exceed context limit: (\d+) \+ (\d+) > (\d+)/;
-const CLAUDE_CODE_OUTPUT_CAP =
-  /^max_tokens: \d+ > (\d+), which is the maximum allowed number of output tokens for .+$/;
+import { CLAUDE_CODE_CONTEXT_LIMIT, CLAUDE_CODE_OUTPUT_CAP } from "../_helpers/claude_code_wording.ts";
 
 const DEEPSEEK_WINDOW =
   "This model's maximum context length is 131072 tokens. However, you requested 140550 tokens (12550 in the messages, 128000 in the completion). Please reduce the length of the messages or completion.";

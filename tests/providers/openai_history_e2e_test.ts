@@ -13,6 +13,7 @@ import {
   FAKE_USAGE,
   openaiError,
   openaiStream,
+  recordingFetch,
   startFakeOpenAI,
   usageChunk,
 } from "../_helpers/fake_openai.ts";
@@ -132,15 +133,8 @@ Deno.test("a Claude Code tool loop passes a server that takes a system message o
 });
 
 Deno.test("OpenAI's own hosts get no reasoning_content, and a system message between turns as a user's system reminder", async () => {
-  const sent: _Json[] = [];
-  const provider = createOpenAIProvider({
-    name: "openai",
-    baseUrl: "https://api.openai.com/v1",
-    fetch: (_input, init) => {
-      sent.push(JSON.parse(String(init!.body)));
-      return Promise.resolve(openaiStream(["[DONE]"]));
-    },
-  });
+  const { sent, fetch } = recordingFetch(() => openaiStream(["[DONE]"]));
+  const provider = createOpenAIProvider({ name: "openai", baseUrl: "https://api.openai.com/v1", fetch });
   const body = {
     model: "claude-opus-5-5",
     max_tokens: 64,
@@ -185,15 +179,8 @@ Deno.test("OpenAI's own hosts get no reasoning_content, and a system message bet
 
 Deno.test("Groq and Mistral, which refuse unknown message fields, get no reasoning_content either; DeepSeek and Kimi do", async () => {
   const reasoningSentTo = async (baseUrl: string) => {
-    const sent: _Json[] = [];
-    const provider = createOpenAIProvider({
-      name: "upstream",
-      baseUrl,
-      fetch: (_input, init) => {
-        sent.push(JSON.parse(String(init!.body)));
-        return Promise.resolve(openaiStream(["[DONE]"]));
-      },
-    });
+    const { sent, fetch } = recordingFetch(() => openaiStream(["[DONE]"]));
+    const provider = createOpenAIProvider({ name: "upstream", baseUrl, fetch });
     const body = {
       model: "claude-opus-5-5",
       max_tokens: 64,

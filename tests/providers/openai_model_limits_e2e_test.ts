@@ -7,12 +7,7 @@ import assert from "node:assert/strict";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
 import { FAKE_OPENAI_KEY, openaiStream, startFakeOpenAI } from "../_helpers/fake_openai.ts";
 import { startTestRelay } from "../_helpers/relay.ts";
-
-// Claude Code 2.1.328's patterns: the first is matched against the error's message alone.
-const CLAUDE_CODE_OUTPUT_CAP =
-  /^max_tokens: \d+ > (\d+), which is the maximum allowed number of output tokens for .+$/;
-const CLAUDE_CODE_CONTEXT_LIMIT =
-  /input length and `max_tokens` exceed context limit: (\d+) \+ (\d+) > (\d+)/;
+import { CLAUDE_CODE_CONTEXT_LIMIT, CLAUDE_CODE_OUTPUT_CAP } from "../_helpers/claude_code_wording.ts";
 
 const OPENAI_CAP =
   "max_tokens is too large: 32000. This model supports at most 16384 completion tokens, whereas you provided 32000.";

@@ -12,12 +12,14 @@ import {
   FAKE_OPENAI_KEY,
   openaiError,
   openaiStream,
+  recordingFetch,
   startFakeOpenAI,
   usageChunk,
 } from "../_helpers/fake_openai.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
 import { providerRequest } from "../_helpers/provider_request.ts";
 import { startTestRelay } from "../_helpers/relay.ts";
+import { settlesWithin } from "../_helpers/settles_within.ts";
 
 // deno-lint-ignore no-explicit-any
 type _Json = any;
@@ -167,16 +169,13 @@ Deno.test("an unstreamed request refused for reasoning_content is answered by th
 
 /** How many requests a provider sent for one tool loop answered first with `refusal`, and what the client got. */
 async function afterRefusal(refusal: Response, body = toolLoop()) {
-  const sent: _Json[] = [];
+  const { sent, fetch } = recordingFetch((sent) => sent.length === 1 ? refusal : answer());
   const clock = new FakeClock();
   const provider = createOpenAIProvider({
     name: "upstream",
     baseUrl: "http://127.0.0.1:9/v1",
     timers: clock,
-    fetch: (_input, init) => {
-      sent.push(JSON.parse(String(init!.body)));
-      return Promise.resolve(sent.length === 1 ? refusal : answer());
-    },
+    fetch,
   });
   const response = await provider.send(providerRequest(body, { idleMs: IDLE_MS }), undefined);
   return { sent, response, clock };
@@ -336,19 +335,16 @@ Deno.test("no look into an error answer unless the request carried reasoning_con
 Deno.test("a refusal's body that stalls is looked at for no longer than idle, then passes on", async () => {
   const stream = controlledStream();
   stream.push('{"error":{"message":"This model\'s maximum context');
-  const sent: _Json[] = [];
+  const { sent, fetch } = recordingFetch(() => new Response(stream.body, { status: 400 }));
   const clock = new FakeClock();
   const provider = createOpenAIProvider({
     name: "upstream",
     baseUrl: "http://127.0.0.1:9/v1",
     timers: clock,
-    fetch: (_input, init) => {
-      sent.push(JSON.parse(String(init!.body)));
-      return Promise.resolve(new Response(stream.body, { status: 400 }));
-    },
+    fetch,
   });
   const sending = provider.send(providerRequest(toolLoop(), { idleMs: IDLE_MS }), undefined);
-  await clock.whenArmed(IDLE_MS);
+  assert.ok(await settlesWithin(clock.whenArmed(IDLE_MS), 5_000), "the look is bounded by idle");
   clock.advance(IDLE_MS);
   const response = await sending;
   assert.equal(response.status, 400);

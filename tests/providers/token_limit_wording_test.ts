@@ -10,13 +10,7 @@ import { concatBytes } from "../../src/util/bytes.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
 import { largeBody } from "../_helpers/large_body.ts";
 import { settledYet } from "../_helpers/settled_yet.ts";
-
-// Claude Code 2.1.328's own patterns: it lowers `max_tokens` and resends on the first two, and compacts
-// only on `prompt is too long`.
-const CLAUDE_CODE_OUTPUT_CAP =
-  /^max_tokens: \d+ > (\d+), which is the maximum allowed number of output tokens for .+$/;
-const CLAUDE_CODE_CONTEXT_LIMIT =
-  /input length and `max_tokens` exceed context limit: (\d+) \+ (\d+) > (\d+)/;
+import { CLAUDE_CODE_CONTEXT_LIMIT, CLAUDE_CODE_OUTPUT_CAP } from "../_helpers/claude_code_wording.ts";
 
 /** DeepSeek's window refusal, as its /anthropic endpoint words it for Claude Code's 128000 max_tokens. */
 const DEEPSEEK_WINDOW =

@@ -14,6 +14,7 @@ import { chunkFrame } from "../_helpers/fake_bedrock.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { type ControlledStream, controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { startTestRelay, TEST_TIMEOUTS, type TestRelay } from "../_helpers/relay.ts";
+import { settlesWithin } from "../_helpers/settles_within.ts";
 
 const FIRST_BYTE_MS = 50;
 const KEY = "sk-openai-key-0000000000001";
@@ -173,7 +174,7 @@ for (const { failure, end, status, type, message } of FAILURES) {
         // Half a frame, or half a count: the reader asks for the rest.
         body.push(stream ? chunkFrame('{"type":"message_stop"}').slice(0, 10) : '{"inputTokens":');
         await reading.promise;
-        await clock.whenArmed(FIRST_BYTE_MS);
+        assert.ok(await settlesWithin(clock.whenArmed(FIRST_BYTE_MS), 5_000), "first_byte armed");
         end(clock, body);
         await assertAnswered(await answer, { status, type, message: message("bd") });
         const line = await relay.nextRequestLog();

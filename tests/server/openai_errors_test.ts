@@ -7,6 +7,7 @@ import {
   openaiErrorFromAnthropic,
 } from "../../src/server/openai_errors.ts";
 import { largeBody } from "../_helpers/large_body.ts";
+import { CLAUDE_CODE_CONTEXT_LIMIT, CLAUDE_CODE_OUTPUT_CAP } from "../_helpers/claude_code_wording.ts";
 
 Deno.test("the error shapes compatibles use are all read, keeping their text", () => {
   const cases: [unknown, number | undefined, unknown][] = [
@@ -79,13 +80,6 @@ Deno.test("a context overflow, however worded, reads 'prompt is too long' with t
     assert.equal(failure.type, "invalid_request_error");
   }
 });
-
-// Claude Code 2.1.328's own patterns: it lowers `max_tokens` and resends on the first two (reading the cap,
-// or the input and the window, from them), and compacts only on `prompt is too long`.
-const CLAUDE_CODE_OUTPUT_CAP =
-  /^max_tokens: \d+ > (\d+), which is the maximum allowed number of output tokens for .+$/;
-const CLAUDE_CODE_CONTEXT_LIMIT =
-  /input length and `max_tokens` exceed context limit: (\d+) \+ (\d+) > (\d+)/;
 
 /** Refusals of a `max_tokens` of 32000 over a model's output cap, as each server words them, and the cap. */
 const OUTPUT_CAPS: [string, unknown, number][] = [

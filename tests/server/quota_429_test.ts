@@ -15,6 +15,7 @@ import { maskSecret } from "../../src/util/mask.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { startTestRelay, TEST_TIMEOUTS, type TestRelay } from "../_helpers/relay.ts";
+import { settlesWithin } from "../_helpers/settles_within.ts";
 
 const RETRY = { maxAttempts: 3, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 0 }, maxWaitMs: 0 };
 const FIRST = "zai-secret-first-0123456789abcdef";
@@ -134,18 +135,28 @@ for (const { upstream: name, route, answer, words } of SPENT) {
   });
 }
 
-Deno.test("a key whose 429 says its balance is spent is taken out and its request goes to the next key", async () => {
+/**
+ * relay on a Z.AI route with two keys, on a fake clock: the first key gets `first`'s answer, the second
+ * a message. Not pinned to the key that answered: the first would be asked first again, were it in
+ * rotation.
+ */
+function twoKeys(first: () => Response) {
   const upstream = startFakeUpstream((_request, recorded) =>
-    recorded.headers.get("x-api-key") === FIRST ? zaiError("1113", BALANCE) : Response.json(MESSAGE)
+    recorded.headers.get("x-api-key") === FIRST ? first() : Response.json(MESSAGE)
   );
   const clock = new FakeClock(START);
-  await using relay = startTestRelay({
+  const relay = startTestRelay({
     routes: [zaiRoute(upstream.url, [FIRST, SECOND])],
     retry: RETRY,
-    // Not pinned to the key that answered: the first key would be asked first again, were it in rotation.
     routing: { affinity: false },
     clock,
   });
+  return { upstream, relay, clock };
+}
+
+Deno.test("a key whose 429 says its balance is spent is taken out and its request goes to the next key", async () => {
+  const { upstream, relay, clock } = twoKeys(() => zaiError("1113", BALANCE));
+  await using _relay = relay;
   try {
     const first = await ask(relay);
     assert.equal(first.status, 200, "failed over to the second key");
@@ -231,29 +242,24 @@ Deno.test("a throttle's 429 is answered as before: passed on, then relay's summa
 Deno.test("a 429 whose body stalls fails over once its words have had 2.5 s, not the stream's deadlines", async () => {
   const stalled = controlledStream();
   stalled.push('{"type":"error","error":{"type":"rate_limit_error","mess');
-  const upstream = startFakeUpstream((_request, recorded) =>
-    recorded.headers.get("x-api-key") === FIRST
-      ? new Response(stalled.body, { status: 429, headers: { "content-type": "application/json" } })
-      : Response.json(MESSAGE)
+  const { upstream, relay, clock } = twoKeys(() =>
+    new Response(stalled.body, { status: 429, headers: { "content-type": "application/json" } })
   );
-  const clock = new FakeClock(START);
-  await using relay = startTestRelay({
-    routes: [zaiRoute(upstream.url, [FIRST, SECOND])],
-    retry: RETRY,
-    routing: { affinity: false },
-    clock,
-  });
+  await using _relay = relay;
   try {
     const answer = ask(relay);
     // relay reads the 429's words for 2.5 s, not for the route's first_byte and idle (60 s here).
-    await clock.whenArmed(2_500);
+    assert.ok(await settlesWithin(clock.whenArmed(2_500), 5_000), "the words' 2.5 s timer armed");
     clock.advance(2_500);
     const response = await answer;
     assert.equal(response.status, 200);
     await response.body?.cancel();
     assert.deepEqual(upstream.requests.map((request) => request.headers.get("x-api-key")), [FIRST, SECOND]);
-    assert.match(String(await stalled.cancelled), /./, "the stalled 429's body is let go");
+    assert.ok(await settlesWithin(stalled.cancelled, 5_000), "the stalled 429's body is let go");
+    assert.match(String(await stalled.cancelled), /./);
   } finally {
+    // A run that failed leaves relay reading the body: end it, or the relay's shutdown waits on it.
+    stalled.fail(new Error("the test is over"));
     await upstream.close();
   }
 });

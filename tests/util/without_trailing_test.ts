@@ -17,10 +17,10 @@ Deno.test("withoutTrailing drops the run of matching characters at the end, as r
 Deno.test("withoutTrailing takes time linear in a long run that something other than the end follows", () => {
   // The pattern it replaces, tried from every start of the run: 6 s for 64 KiB.
   const started = performance.now();
-  assert.equal(withoutTrailing("/".repeat(1 << 20) + "x", /\//).length, (1 << 20) + 1);
+  assert.equal(withoutTrailing("/".repeat(1 << 16) + "x", /\//).length, (1 << 16) + 1);
   assert.equal(
-    withoutTrailing(" ,".repeat(1 << 19) + "x" + " ".repeat(1 << 20), /[\s,]/).length,
-    (1 << 20) + 1,
+    withoutTrailing(" ,".repeat(1 << 15) + "x" + " ".repeat(1 << 16), /[\s,]/).length,
+    (1 << 16) + 1,
   );
   const elapsed = performance.now() - started;
   assert.ok(elapsed < 1_000, `${elapsed} ms`);
