@@ -28,7 +28,7 @@ import {
   refusesBetas,
   refusesCounting,
 } from "./bedrock_errors.ts";
-import { NEEDED_BETAS } from "./bedrock_betas.ts";
+import { FEATURE_BETAS, NEEDED_BETAS } from "./bedrock_betas.ts";
 import { BoundedMap } from "./bounded_map.ts";
 import { idleDeadline, type PeekDeadline, type PeekedRefusal, peekRefusal } from "./error_peek.ts";
 import { credentialFor } from "./token_cache.ts";
@@ -107,7 +107,8 @@ const _MAX_REFUSED_BETA_SETS = 256;
  * taken up, and says `invalid beta flag` without naming it: such a 400 is answered by sending the request
  * once more with only the betas it needs (`NEEDED_BETAS`, and those of the `BETA_FIELDS` its body
  * carries, `context_management` and `output_config.effort`, which Bedrock would refuse by name without
- * them). When that is refused too, for a beta flag or for one of those fields by name, it goes a last
+ * them) and those of features Bedrock offers (`FEATURE_BETAS`: interleaved thinking). When that is
+ * refused too, for a beta flag or for one of those fields by name, it goes a last
  * time with `NEEDED_BETAS` alone and without those fields (protocols.md §3.2). A model that then gets
  * past it is remembered with that set of betas and the step that did, so its later requests with the
  * same set go that way at once.
@@ -251,9 +252,9 @@ function _modelSegment(modelId: string): string {
 }
 
 /**
- * How much of a request's betas go: `all`; those it `needed` (`NEEDED_BETAS`, and those of the
- * `BETA_FIELDS` it carries, which would be refused by name without them); or, `bare`, `NEEDED_BETAS`
- * alone, its beta fields going with their betas (protocols.md §3.2).
+ * How much of a request's betas go: `all`; those it `needed` (`NEEDED_BETAS`, those of the `BETA_FIELDS`
+ * it carries, which would be refused by name without them, and `FEATURE_BETAS`); or, `bare`,
+ * `NEEDED_BETAS` alone, its beta fields going with their betas (protocols.md §3.2).
  */
 type _Step = "all" | "needed" | "bare";
 const _STEPS: readonly _Step[] = ["all", "needed", "bare"];
@@ -268,6 +269,8 @@ interface _Invoke {
   extras: string[];
   /** The beta fields it carries with their betas: the next step, `bare`, goes without. */
   kept: BetaField[];
+  /** Whether it carries a `FEATURE_BETAS` beta, which the next step, `bare`, goes without. */
+  featured: boolean;
 }
 
 /**
@@ -296,12 +299,13 @@ function _invokeBody(
         const asked = extras.length > 0 ? fieldsOf(extras) : [];
         carried = asked.length > 0 ? carriedFields(asked, read) : [];
         const step = stepFor(extras);
-        const betas = step === "all"
-          ? listed
-          : listed.filter((beta) =>
-            NEEDED_BETAS.includes(beta) || (step === "needed" && carried.some((field) => field.beta === beta))
-          );
-        invoke = { step, betas, extras, kept: step === "bare" ? [] : carried };
+        const betas = step === "all" ? listed : listed.filter((beta) =>
+          NEEDED_BETAS.includes(beta) ||
+          (step === "needed" &&
+            (FEATURE_BETAS.includes(beta) || carried.some((field) => field.beta === beta)))
+        );
+        const featured = betas.some((beta) => FEATURE_BETAS.includes(beta));
+        invoke = { step, betas, extras, kept: step === "bare" ? [] : carried, featured };
         return betas.length > 0 ? betas : undefined;
       },
       ...(counting && {
@@ -321,10 +325,12 @@ function _invokeBody(
  */
 function _nextStep(sent: _Invoke): _Step | undefined {
   if (sent.step === "all" && sent.extras.length > 0) {
-    const needed = sent.extras.some((beta) => !sent.kept.some((field) => field.beta === beta));
+    const needed = sent.extras.some((beta) =>
+      !FEATURE_BETAS.includes(beta) && !sent.kept.some((field) => field.beta === beta)
+    );
     return needed ? "needed" : "bare";
   }
-  return sent.step === "needed" && sent.kept.length > 0 ? "bare" : undefined;
+  return sent.step === "needed" && (sent.kept.length > 0 || sent.featured) ? "bare" : undefined;
 }
 
 /** One model's set of droppable betas, in any order, as one key. */

@@ -747,21 +747,22 @@ const CLAUDE_CODE_BETAS = "claude-code-20250219,interleaved-thinking-2025-05-14,
   "oauth-2025-04-20,context-1m-2025-08-07";
 const BETA_BODY = '{"model":"m", "max_tokens":5,"anthropic_beta":["token-efficient-tools-2026-03-28"],' +
   '"messages":[{"role":"user","content":"hi"}]}';
+/** An unstreamed request with Claude Code's betas and one in its body. */
+const ask = (init: Partial<Omit<ProviderRequest, "body">> = {}) =>
+  request({
+    headers: new Headers({ "anthropic-beta": CLAUDE_CODE_BETAS }),
+    stream: false,
+    body: BETA_BODY,
+    ...init,
+  });
 
-Deno.test("a 400 refusing a beta flag is sent once more with only the context beta, and the model goes so from then on", async () => {
+Deno.test("a 400 refusing a beta flag is sent once more with only the context and interleaved-thinking betas, and the model goes so from then on", async () => {
   const refusals: [string, string[]][] = [];
   const answers = [INVALID_BETA(), Response.json({ id: "m1" })];
   const { bedrock, sent, signals } = answering(
     () => answers.shift() ?? Response.json({ id: "later" }),
     (model, betas) => void refusals.push([model, betas]),
   );
-  const ask = (init: Partial<Omit<ProviderRequest, "body">> = {}) =>
-    request({
-      headers: new Headers({ "anthropic-beta": CLAUDE_CODE_BETAS }),
-      stream: false,
-      body: BETA_BODY,
-      ...init,
-    });
   let headersIn = 0;
   const first = ask({ onHeaders: () => headersIn++ });
   const response = await bedrock.send(first, undefined);
@@ -772,37 +773,68 @@ Deno.test("a 400 refusing a beta flag is sent once more with only the context be
   assert.equal(signals[1], first.signal, "under the request's own signal");
   assert.equal(
     await sent[1].clone().text(),
-    '{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"anthropic_beta":["context-1m-2025-08-07"],' +
+    '{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,' +
+      '"anthropic_beta":["interleaved-thinking-2025-05-14","context-1m-2025-08-07"],' +
       '"messages":[{"role":"user","content":"hi"}]}',
-    "the client's bytes, with no beta but the context window's",
+    "the client's bytes, with no beta but the context window's and interleaved thinking",
   );
   assert.equal(sent[1].headers.get("authorization"), await expectedAuthorization(sent[1]), "signed anew");
-  const dropped = [
-    "token-efficient-tools-2026-03-28",
-    "claude-code-20250219",
-    "interleaved-thinking-2025-05-14",
-    "redact-thinking-2026-02-12",
-  ];
+  const dropped = ["token-efficient-tools-2026-03-28", "claude-code-20250219", "redact-thinking-2026-02-12"];
   assert.deepEqual(refusals, [[MODEL, dropped]]);
 
+  const kept = ["interleaved-thinking-2025-05-14", "context-1m-2025-08-07"];
   assert.equal((await bedrock.send(ask(), undefined)).status, 200);
   assert.equal(sent.length, 3, "a model known to refuse betas costs no second round trip");
-  assert.deepEqual(JSON.parse(await sent[2].clone().text()).anthropic_beta, ["context-1m-2025-08-07"]);
+  assert.deepEqual(JSON.parse(await sent[2].clone().text()).anthropic_beta, kept);
   // The fake's answer counts nothing: only what was sent matters here.
   await bedrock.send(ask({ path: "/v1/messages/count_tokens" }), undefined).catch(() => {});
   assert.equal(sent.length, 4);
   const counted = JSON.parse(await sent[3].clone().text()).input.invokeModel.body;
-  assert.deepEqual(JSON.parse(_decoder.decode(Uint8Array.fromBase64(counted))).anthropic_beta, [
-    "context-1m-2025-08-07",
-  ]);
+  assert.deepEqual(JSON.parse(_decoder.decode(Uint8Array.fromBase64(counted))).anthropic_beta, kept);
   assert.equal(refusals.length, 1, "told once");
 
   await bedrock.send(ask({ upstreamModel: ARN }), undefined);
   assert.deepEqual(
     JSON.parse(await sent[4].clone().text()).anthropic_beta,
-    [...dropped, "context-1m-2025-08-07"],
+    [
+      "token-efficient-tools-2026-03-28",
+      "claude-code-20250219",
+      "interleaved-thinking-2025-05-14",
+      "redact-thinking-2026-02-12",
+      "context-1m-2025-08-07",
+    ],
     "another model's are sent",
   );
+});
+
+Deno.test("a model that refuses interleaved thinking too goes with the context beta alone, and is remembered so", async () => {
+  const refusals: string[][] = [];
+  const { bedrock, sent } = answering(
+    async (sent) =>
+      (JSON.parse(await sent.clone().text()).anthropic_beta ?? []).some((beta: string) =>
+          beta !== "context-1m-2025-08-07"
+        )
+        ? INVALID_BETA()
+        : Response.json({ id: "m" }),
+    (_, betas) => void refusals.push(betas),
+  );
+  const betasOf = async (index: number) => JSON.parse(await sent[index].clone().text()).anthropic_beta;
+
+  assert.equal((await bedrock.send(ask(), undefined)).status, 200);
+  assert.equal(sent.length, 3);
+  assert.deepEqual(await betasOf(1), ["interleaved-thinking-2025-05-14", "context-1m-2025-08-07"]);
+  assert.deepEqual(await betasOf(2), ["context-1m-2025-08-07"]);
+  assert.deepEqual(refusals, [[
+    "token-efficient-tools-2026-03-28",
+    "claude-code-20250219",
+    "interleaved-thinking-2025-05-14",
+    "redact-thinking-2026-02-12",
+  ]]);
+
+  assert.equal((await bedrock.send(ask(), undefined)).status, 200);
+  assert.equal(sent.length, 4, "remembered: one round trip");
+  assert.deepEqual(await betasOf(3), ["context-1m-2025-08-07"]);
+  assert.equal(refusals.length, 1);
 });
 
 Deno.test("a [1m] model keeps the context beta relay added when resent, and a second refusal reaches the client", async () => {
@@ -845,7 +877,9 @@ Deno.test("a [1m] model keeps the context beta relay added when resent, and a se
 Deno.test("only a 400 refusing a beta flag, to a request with a beta to drop, is sent again", async () => {
   const refusals: string[][] = [];
   const cases: [string, string | undefined, number][] = [
-    ["invalid beta flag", CLAUDE_CODE_BETAS, 2],
+    // With interleaved thinking, then with the context beta alone.
+    ["invalid beta flag", CLAUDE_CODE_BETAS, 3],
+    ["invalid beta flag", "claude-code-20250219,context-1m-2025-08-07", 2],
     ["context_management: Extra inputs are not permitted", CLAUDE_CODE_BETAS, 1],
     ["anthropic_beta: Input should be a valid list", CLAUDE_CODE_BETAS, 1],
     ["The provided model identifier is invalid: us.anthropic.claude-beta-test", CLAUDE_CODE_BETAS, 1],
@@ -956,12 +990,6 @@ Deno.test("only a resend that succeeds proves the betas refused: a 429, a 5xx or
       () => answers.shift() ?? Response.json({ id: "later" }),
       (_, betas) => void refusals.push(betas),
     );
-    const ask = () =>
-      request({
-        headers: new Headers({ "anthropic-beta": CLAUDE_CODE_BETAS }),
-        stream: false,
-        body: BETA_BODY,
-      });
     const failed = await bedrock.send(ask(), undefined);
     await failed.body?.cancel();
     assert.equal(sent.length, 2, `resent once (${failed.status})`);
@@ -1046,11 +1074,7 @@ Deno.test("a model is remembered with the set of betas it refused: another set i
 
   assert.equal((await bedrock.send(ask(CLAUDE_CODE_BETAS), undefined)).status, 200);
   assert.equal(sent.length, 2);
-  assert.deepEqual(refusals, [[
-    "claude-code-20250219",
-    "interleaved-thinking-2025-05-14",
-    "redact-thinking-2026-02-12",
-  ]]);
+  assert.deepEqual(refusals, [["claude-code-20250219", "redact-thinking-2026-02-12"]]);
 
   const older = "interleaved-thinking-2025-05-14,claude-code-20250219,context-1m-2025-08-07";
   assert.equal((await bedrock.send(ask(older), undefined)).status, 200);
@@ -1065,7 +1089,7 @@ Deno.test("a model is remembered with the set of betas it refused: another set i
     "redact-thinking-2026-02-12,context-1m-2025-08-07,interleaved-thinking-2025-05-14,claude-code-20250219";
   assert.equal((await bedrock.send(ask(reordered), undefined)).status, 200);
   assert.equal(sent.length, 4, "the set refused, in any order, goes without them at once");
-  assert.deepEqual(await betasOf(3), ["context-1m-2025-08-07"]);
+  assert.deepEqual(await betasOf(3), ["context-1m-2025-08-07", "interleaved-thinking-2025-05-14"]);
   assert.equal(refusals.length, 1, "told once");
 });
 
@@ -1168,14 +1192,15 @@ Deno.test("a resend after a refused beta flag keeps the betas its body's fields 
   const response = await bedrock.send(askFields(), undefined);
   assert.equal(response.status, 200);
   assert.equal(sent.length, 2, "one resend, which succeeds");
-  const kept = ["context-management-2025-06-27", "effort-2025-11-24", "context-1m-2025-08-07"];
+  const kept = [
+    "interleaved-thinking-2025-05-14",
+    "context-management-2025-06-27",
+    "effort-2025-11-24",
+    "context-1m-2025-08-07",
+  ];
   assert.deepEqual(JSON.parse(await sent[1].clone().text()).anthropic_beta, kept);
   assert.equal(await withoutBetas(sent[1]), await withoutBetas(sent[0]), "the fields kept, byte for byte");
-  assert.deepEqual(refusals, [[
-    "claude-code-20250219",
-    "interleaved-thinking-2025-05-14",
-    "redact-thinking-2026-02-12",
-  ]], "only what went");
+  assert.deepEqual(refusals, [["claude-code-20250219", "redact-thinking-2026-02-12"]], "only what went");
 
   assert.equal((await bedrock.send(askFields(), undefined)).status, 200);
   assert.equal(sent.length, 3, "remembered: one round trip");
@@ -1191,7 +1216,12 @@ Deno.test("a resend still refused for a beta goes once more without the beta fie
     ["a beta flag", fieldsBedrock(["context-1m-2025-08-07"])],
     [
       "a field by name",
-      fieldsBedrock(["context-management-2025-06-27", "effort-2025-11-24", "context-1m-2025-08-07"], true),
+      fieldsBedrock([
+        "interleaved-thinking-2025-05-14",
+        "context-management-2025-06-27",
+        "effort-2025-11-24",
+        "context-1m-2025-08-07",
+      ], true),
     ],
   ];
   for (const [refused, { bedrock, sent, refusals }] of cases) {
@@ -1200,7 +1230,12 @@ Deno.test("a resend still refused for a beta goes once more without the beta fie
     assert.equal(sent.length, 3, `at most one more round trip (${refused})`);
     assert.deepEqual(
       JSON.parse(await sent[1].clone().text()).anthropic_beta,
-      ["context-management-2025-06-27", "effort-2025-11-24", "context-1m-2025-08-07"],
+      [
+        "interleaved-thinking-2025-05-14",
+        "context-management-2025-06-27",
+        "effort-2025-11-24",
+        "context-1m-2025-08-07",
+      ],
     );
     assert.equal(await sent[2].clone().text(), bare, "effort alone taken out of output_config");
     assert.deepEqual(refusals, [[
