@@ -50,6 +50,12 @@ export interface OpenAIProviderOptions {
    * provider is built anew.
    */
   onFieldRefused?: (model: string, field: string) => void;
+  /**
+   * Told the first time a model's upstream asked for a field relay adds only where it has one
+   * (`reasoning_content` on a tool-calling message): that model's requests carry it empty where they
+   * lack it from then on, until the provider is built anew.
+   */
+  onFieldAsked?: (model: string, field: string) => void;
   /** The timer bounding a look into a 400 or 422 by the request's `idleMs`; injected for tests. */
   timers?: Timers;
 }
@@ -81,8 +87,12 @@ export interface OpenAIProviderOptions {
  * Thinking goes back as `reasoning_content` to hosts not known to refuse it. A strict server relay does
  * not know (Cerebras, a gateway that forbids extra fields) answers a request carrying it with a 400 or
  * 422 naming it as unsupported, unexpected or extra: that request is sent once more without it, and the
- * model's later requests go without it at once ({@linkcode _refusedReasoningContent}). DeepSeek's
- * `Missing reasoning_content` means the opposite and passes on.
+ * model's later requests go without it at once ({@linkcode _reasoningAsked}). DeepSeek's `Missing
+ * reasoning_content` (and Kimi's `reasoning_content is missing`) means the opposite: its thinking mode
+ * wants the field on every assistant message with tool calls, and one came without, as it does when the
+ * client did not ask for thinking (relay then drops the reasoning DeepSeek streams, by default, on its way
+ * back) or the turn came from another model. That request is sent once more with an empty
+ * `reasoning_content` where it lacked one, and so are the model's later requests at once.
  *
  * @example
  * ```ts
@@ -99,6 +109,8 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
   const answeredWhole = new StreamsAnsweredWhole();
   // The models whose upstream refused `reasoning_content`: their thinking goes back without it.
   const refusedReasoning = new BoundedMap<string, true>(_MAX_REFUSING_MODELS);
+  // The models whose upstream asked for `reasoning_content` on every tool-calling message.
+  const askedReasoning = new BoundedMap<string, true>(_MAX_REFUSING_MODELS);
   const timers = options.timers ?? realTimers;
   return {
     name: options.name,
@@ -118,6 +130,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       let chat: JsonObject;
       try {
         chat = chatRequestFor(body, { model, maxTokensField, reasoningContent: withReasoning });
+        if (withReasoning && askedReasoning.has(model)) chat = _withReasoningOnToolCalls(chat);
       } catch (error) {
         if (error instanceof AnthropicToChatError) throw new UnservableError(400, error.message);
         throw error;
@@ -133,17 +146,28 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       const answering = post();
       answeredWhole.onSent(request);
       let response = await answering;
-      if ((response.status === 400 || response.status === 422) && withReasoning && _carriesReasoning(chat)) {
+      const asks = (response.status === 400 || response.status === 422) && withReasoning
+        ? { carried: _carriesReasoning(chat), lacked: _lacksReasoning(chat) }
+        : undefined;
+      if (asks && (asks.carried || asks.lacked)) {
         // Read for no longer than relay would wait for that body. A resend is a second connection: a stream
         // still waits for its headers under connect, as for the first (`send` resolves with them).
-        const seen = await peekRefusal(response, idleDeadline(request, timers), _refusedReasoningContent);
+        const within = idleDeadline(request, timers);
+        const seen = await peekRefusal(response, within, (text) => _reasoningAsked(text, asks));
         if (seen.answer) response = seen.answer;
-        else {
+        else if (seen.refused === "refused") {
           if (!refusedReasoning.has(model)) {
             refusedReasoning.set(model, true);
             options.onFieldRefused?.(model, "reasoning_content");
           }
           chat = chatRequestFor(body, { model, maxTokensField, reasoningContent: false });
+          response = await post();
+        } else {
+          if (!askedReasoning.has(model)) {
+            askedReasoning.set(model, true);
+            options.onFieldAsked?.(model, "reasoning_content");
+          }
+          chat = _withReasoningOnToolCalls(chat);
           response = await post();
         }
       }
@@ -239,6 +263,27 @@ function _carriesReasoning(chat: JsonObject): boolean {
   return (chat.messages as JsonObject[]).some((message) => "reasoning_content" in message);
 }
 
+/** Whether an assistant message of `chat` calls tools without `reasoning_content`, which DeepSeek may ask. */
+function _lacksReasoning(chat: JsonObject): boolean {
+  return (chat.messages as JsonObject[]).some(_toolCallsWithoutReasoning);
+}
+
+function _toolCallsWithoutReasoning(message: JsonObject): boolean {
+  return message.role === "assistant" && "tool_calls" in message && !("reasoning_content" in message);
+}
+
+/**
+ * `chat` with an empty `reasoning_content` on each assistant message that calls tools without one: what
+ * DeepSeek's and Kimi's thinking modes check for is the field; the reasoning of a turn relay never had
+ * (the client did not ask for thinking, or another model answered it) cannot be sent back.
+ */
+function _withReasoningOnToolCalls(chat: JsonObject): JsonObject {
+  const messages = (chat.messages as JsonObject[]).map((message) =>
+    _toolCallsWithoutReasoning(message) ? { ...message, reasoning_content: "" } : message
+  );
+  return { ...chat, messages };
+}
+
 // The field's name, as the end of a path or not, then the quotes around it, escaped or not (a message
 // quoted in a JSON string). A pattern that begins with it looks for it alone: a search tries every
 // position, and one that began by skipping a path's characters would rescan a long run of them from each.
@@ -278,11 +323,32 @@ const _REFUSALS: readonly RegExp[] = [
   new RegExp(String.raw`(?<=${_EXTRA}[^{}]{0,120})${_FIELD_NAME}`, "i"),
 ];
 
-/** `true` when an error body's start refuses `reasoning_content` ({@linkcode _REFUSALS}); else `undefined`. */
-function _refusedReasoningContent(text: string): true | undefined {
+/**
+ * DeepSeek's and Kimi's thinking modes asking for `reasoning_content` on a tool-calling assistant message
+ * that came without it: `Missing reasoning_content field in the assistant message at message index 2`,
+ * `The reasoning_content in the thinking mode must be passed back to the API.`, `thinking is enabled but
+ * reasoning_content is missing in assistant tool call message at index 2`.
+ */
+const _ASKED = [
+  /missing\s+[\\"'\x60]*reasoning_content/i,
+  /reasoning_content[\\"'\x60]*\s+(?:field\s+)?is\s+missing/i,
+  /reasoning_content[\\"'\x60]*\s+in\s+the\s+thinking\s+mode\s+must\s+be\s+passed\s+back/i,
+];
+
+/**
+ * What an error body's start says of `reasoning_content`, among what the request gives it cause to say:
+ * `refused` ({@linkcode _REFUSALS}) when it `carried` the field, `asked` ({@linkcode _ASKED}) when a
+ * tool-calling message `lacked` it; else `undefined`.
+ */
+function _reasoningAsked(
+  text: string,
+  { carried, lacked }: { carried: boolean; lacked: boolean },
+): "refused" | "asked" | undefined {
   // Not in what the error quotes of the request: the reasoning sent may say anything.
   const own = errorOwnWords(text);
-  return _REFUSALS.some((refusal) => refusal.test(own)) || undefined;
+  if (carried && _REFUSALS.some((refusal) => refusal.test(own))) return "refused";
+  if (lacked && _ASKED.some((asked) => asked.test(own))) return "asked";
+  return undefined;
 }
 
 /** Chat Completions counts no tokens and lists no models relay could pass on. */

@@ -99,7 +99,18 @@ export function createProvider(config: ProviderConfig, environment: ProviderEnvi
       return createOpenAIProvider({
         name,
         baseUrl: config.base_url,
-        onFieldRefused: _fieldRefused(name, environment),
+        onFieldRefused: _fieldLearnt(
+          name,
+          environment,
+          "field refused",
+          "dropped from this model's requests until relay reloads",
+        ),
+        onFieldAsked: _fieldLearnt(
+          name,
+          environment,
+          "field asked",
+          "sent empty on this model's tool-calling messages without it until relay reloads",
+        ),
       });
     default:
       return createAnthropicProvider({
@@ -130,18 +141,17 @@ function _betasRefused(
     });
 }
 
-/** Logs, once a model, a field relay adds that an upstream refused it (`reasoning_content`), which it then goes without. */
-function _fieldRefused(
+/**
+ * Logs, once a model, what an upstream taught relay of a field it adds (`reasoning_content`): refused, it
+ * goes without; asked for where it was missing, it goes empty there.
+ */
+function _fieldLearnt(
   provider: string,
   environment: ProviderEnvironment,
+  what: "field refused" | "field asked",
+  hint: string,
 ): (model: string, field: string) => void {
-  return (model, field) =>
-    environment.logger?.info("field refused", {
-      provider,
-      model,
-      field,
-      hint: "dropped from this model's requests until relay reloads",
-    });
+  return (model, field) => environment.logger?.info(what, { provider, model, field, hint });
 }
 
 /** Logs a provider's failed token refresh: its requests go on with the current token until it expires. */

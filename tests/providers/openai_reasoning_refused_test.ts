@@ -1,7 +1,9 @@
 /**
  * A strict OpenAI-compatible server that refuses the `reasoning_content` relay sends thinking back as
  * (Cerebras, a gateway whose schema forbids extra fields): the request goes once more without it, and
- * the model's later requests go without it at once. A 400 saying anything else passes on untouched.
+ * the model's later requests go without it at once. DeepSeek's and Kimi's thinking modes, which ask for
+ * it on a tool-calling message that came without: the request goes once more with it empty there, and so
+ * do the model's later requests at once. A 400 saying anything else passes on untouched.
  */
 import Anthropic from "@anthropic-ai/sdk";
 import assert from "node:assert/strict";
@@ -255,13 +257,103 @@ Deno.test("each strict server's wording of a refused reasoning_content gets the 
   }
 });
 
-Deno.test("DeepSeek's and Kimi's refusal of a missing reasoning_content passes on, not sent again", async () => {
-  const missing = [
-    "Missing `reasoning_content` field in the assistant message at message index 1.",
-    "thinking is enabled but reasoning_content is missing in assistant tool call message at index 1",
-    "The `reasoning_content` in the thinking mode must be passed back to the API.",
-  ];
-  for (const message of missing) {
+/** DeepSeek's and Kimi's wordings for a tool-calling message without `reasoning_content` in thinking mode. */
+const MISSING_REASONING = [
+  "Missing `reasoning_content` field in the assistant message at message index 1.",
+  "thinking is enabled but reasoning_content is missing in assistant tool call message at index 1",
+  "The reasoning_content in the thinking mode must be passed back to the API.",
+];
+
+/** DeepSeek in thinking mode (its default), as its API answers a tool-calling message without reasoning. */
+function deepSeek(missing = MISSING_REASONING[0]) {
+  return async (request: Request): Promise<Response> => {
+    const body = await request.json();
+    const lacking = body.messages.some((message: _Json) =>
+      message.role === "assistant" && message.tool_calls && !("reasoning_content" in message)
+    );
+    return lacking ? openaiError(400, missing, "invalid_request_error") : answer();
+  };
+}
+
+Deno.test("a tool loop without thinking that DeepSeek or Kimi asks reasoning_content of goes once more with it empty, and the model's next request carries it at once", async () => {
+  for (const missing of MISSING_REASONING) {
+    const upstream = startFakeOpenAI(deepSeek(missing));
+    const clock = new FakeClock();
+    const asked: [string, string][] = [];
+    const provider = createOpenAIProvider({
+      name: "deepseek",
+      baseUrl: `${upstream.url}/v1`,
+      timers: clock,
+      onFieldAsked: (model, field) => void asked.push([model, field]),
+    });
+    try {
+      const first = await provider.send(providerRequest(NO_THINKING, { idleMs: IDLE_MS }), undefined);
+      assert.equal(first.status, 200, missing);
+      assert.match(await first.text(), /Done\./);
+      assert.equal(upstream.requests.length, 2, "sent once more");
+      assert.equal("reasoning_content" in messagesOf(upstream.requests[0])[1], false);
+      const resent = messagesOf(upstream.requests[1]);
+      assert.equal(resent[1].reasoning_content, "");
+      assert.deepEqual(resent[1].tool_calls.map((call: _Json) => call.id), ["call_1"], "the rest as it was");
+      assert.deepEqual(
+        messagesOf(upstream.requests[1]).map((message) => ({ ...message, reasoning_content: undefined })),
+        messagesOf(upstream.requests[0]).map((message) => ({ ...message, reasoning_content: undefined })),
+      );
+      assert.deepEqual(asked, [["qwen-3.8-27b", "reasoning_content"]]);
+      assert.deepEqual(clock.armed, [], "the look is over");
+
+      const second = await provider.send(providerRequest(NO_THINKING, { idleMs: IDLE_MS }), undefined);
+      assert.equal(second.status, 200);
+      await second.body?.cancel();
+      assert.equal(upstream.requests.length, 3, "one request only");
+      assert.equal(messagesOf(upstream.requests[2])[1].reasoning_content, "");
+      // A turn that reasoned sends its reasoning, not an empty one.
+      await (await provider.send(providerRequest(toolLoop(), { idleMs: IDLE_MS }), undefined)).body?.cancel();
+      assert.equal(messagesOf(upstream.requests[3])[1].reasoning_content, "Let me think.");
+      assert.equal(asked.length, 1, "told once");
+    } finally {
+      await upstream.close();
+    }
+  }
+});
+
+/**
+ * `body`'s tool loop sent twice through relay by the Anthropic SDK to `server`, its model mapped to
+ * `upstreamModel`: the first costs one resend, the second none.
+ */
+async function loopTwiceThroughRelay(
+  server: (request: Request) => Promise<Response>,
+  upstreamModel: string,
+  body: string,
+): Promise<void> {
+  const upstream = startFakeOpenAI(server);
+  const provider = createOpenAIProvider({ name: "upstream", baseUrl: `${upstream.url}/v1` });
+  await using relay = startTestRelay({
+    provider,
+    keys: [FAKE_OPENAI_KEY],
+    models: { "claude-*": upstreamModel },
+  });
+  const anthropic = new Anthropic({ baseURL: relay.url, apiKey: "unused", maxRetries: 0 });
+  try {
+    const params = JSON.parse(body);
+    delete params.stream;
+    for (const expected of [2, 3]) {
+      const message = await anthropic.messages.stream(params).finalMessage();
+      assert.deepEqual(message.content, [{ type: "text", text: "Done." }]);
+      assert.equal(upstream.requests.length, expected);
+    }
+  } finally {
+    await upstream.close();
+  }
+}
+
+Deno.test("Claude Code's tool loop without thinking passes DeepSeek's thinking mode, through relay", async () => {
+  const body = JSON.stringify({ ...JSON.parse(NO_THINKING), model: "claude-sonnet-4-5" });
+  await loopTwiceThroughRelay(deepSeek(), "deepseek-v4-flash", body);
+});
+
+Deno.test("DeepSeek's and Kimi's refusal of a missing reasoning_content passes on, not sent again, when every tool-calling message carried it", async () => {
+  for (const message of MISSING_REASONING) {
     const { sent, response, clock } = await afterRefusal(openaiError(400, message, "invalid_request_error"));
     assert.equal(response.status, 400, message);
     assert.equal(sent.length, 1, message);
@@ -304,10 +396,11 @@ Deno.test("a 400 that says nothing of reasoning_content passes on whole, not sen
   }
 });
 
-Deno.test("no look into an error answer unless the request carried reasoning_content and the status is 400 or 422", async () => {
+Deno.test("no look into an error answer unless the request carried reasoning_content or called tools without it, and the status is 400 or 422", async () => {
   const refusal = () => Response.json(CEREBRAS_REFUSAL, { status: 400 });
+  const noTools = JSON.stringify({ ...JSON.parse(NO_THINKING), messages: [{ role: "user", content: "hi" }] });
   const cases: [string, string, Response][] = [
-    ["no thinking sent back", NO_THINKING, refusal()],
+    ["no thinking sent back, no tool called", noTools, refusal()],
     ["a 500", toolLoop(), Response.json(CEREBRAS_REFUSAL, { status: 500 })],
     ["a 429", toolLoop(), Response.json(CEREBRAS_REFUSAL, { status: 429 })],
   ];
@@ -355,25 +448,7 @@ Deno.test("a refusal's body that stalls is looked at for no longer than idle, th
 });
 
 Deno.test("Claude Code's tool loop with thinking on passes a server refusing reasoning_content, through relay", async () => {
-  const upstream = startFakeOpenAI(strictServer);
-  const provider = createOpenAIProvider({ name: "cerebras", baseUrl: `${upstream.url}/v1` });
-  await using relay = startTestRelay({
-    provider,
-    keys: [FAKE_OPENAI_KEY],
-    models: { "claude-*": "qwen-3.8-27b" },
-  });
-  const anthropic = new Anthropic({ baseURL: relay.url, apiKey: "unused", maxRetries: 0 });
-  try {
-    const body = JSON.parse(toolLoop("claude-opus-5-5"));
-    delete body.stream;
-    for (const expected of [2, 3]) {
-      const message = await anthropic.messages.stream(body).finalMessage();
-      assert.deepEqual(message.content, [{ type: "text", text: "Done." }]);
-      assert.equal(upstream.requests.length, expected);
-    }
-  } finally {
-    await upstream.close();
-  }
+  await loopTwiceThroughRelay(strictServer, "qwen-3.8-27b", toolLoop("claude-opus-5-5"));
 });
 
 Deno.test("a refusal's body is looked into in time linear in its size, whatever it repeats", async () => {
