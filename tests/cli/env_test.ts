@@ -102,30 +102,33 @@ Deno.test("shellQuote round-trips through a real shell", async () => {
   }
 });
 
+/** Runs `relay env` on a config file of `yaml`, with the client token set in RELAY_CLIENT_TOKEN. */
+async function envWithClientToken(yaml: string) {
+  const path = await writeConfig(await sandbox(), yaml);
+  return { path, ...await runRelay(["env", "-c", path], { env: { RELAY_CLIENT_TOKEN: TOKEN } }) };
+}
+
+/** What `relay env` prints for relay on `port` with TOKEN, its one provider serving claude-sonnet-4-5. */
+function sonnetOnlyExports(port: number): string {
+  return [
+    `export ANTHROPIC_BASE_URL=http://127.0.0.1:${port}`,
+    `export ANTHROPIC_AUTH_TOKEN=${TOKEN}`,
+    "export ANTHROPIC_MODEL=claude-sonnet-4-5",
+    // The one provider serves that name only: Claude Code's opus and haiku go to it too.
+    "export ANTHROPIC_DEFAULT_OPUS_MODEL=claude-sonnet-4-5",
+    "export ANTHROPIC_DEFAULT_SONNET_MODEL=claude-sonnet-4-5",
+    "export ANTHROPIC_DEFAULT_HAIKU_MODEL=claude-sonnet-4-5",
+    "",
+  ].join("\n");
+}
+
 Deno.test("relay env prints eval-able exports, the token expanded from the environment", async () => {
-  const folder = await sandbox();
-  const path = await writeConfig(
-    folder,
+  const { code, stdout, stderr } = await envWithClientToken(
     'server:\n  port: 8790\n  auth:\n    tokens: ["${RELAY_CLIENT_TOKEN}"]\nproviders:\n  - name: m\n    type: mock\n' +
       "    models:\n      claude-sonnet-4-5: x\n",
   );
-  const { code, stdout, stderr } = await runRelay(["env", "-c", path], {
-    env: { RELAY_CLIENT_TOKEN: TOKEN },
-  });
   assert.equal(code, 0, stderr);
-  assert.equal(
-    stdout,
-    [
-      "export ANTHROPIC_BASE_URL=http://127.0.0.1:8790",
-      `export ANTHROPIC_AUTH_TOKEN=${TOKEN}`,
-      "export ANTHROPIC_MODEL=claude-sonnet-4-5",
-      // The one provider serves that name only: Claude Code's opus and haiku go to it too.
-      "export ANTHROPIC_DEFAULT_OPUS_MODEL=claude-sonnet-4-5",
-      "export ANTHROPIC_DEFAULT_SONNET_MODEL=claude-sonnet-4-5",
-      "export ANTHROPIC_DEFAULT_HAIKU_MODEL=claude-sonnet-4-5",
-      "",
-    ].join("\n"),
-  );
+  assert.equal(stdout, sonnetOnlyExports(8790));
   const evaluated = await new Deno.Command("sh", {
     args: ["-c", `${stdout}\nprintf '%s %s' "$ANTHROPIC_BASE_URL" "$ANTHROPIC_AUTH_TOKEN"`],
   }).output();
@@ -133,29 +136,12 @@ Deno.test("relay env prints eval-able exports, the token expanded from the envir
 });
 
 Deno.test("relay env reads its fields despite a provider key's variable this shell does not set", async () => {
-  const folder = await sandbox();
-  const path = await writeConfig(
-    folder,
+  const { path, code, stdout, stderr } = await envWithClientToken(
     'server:\n  port: 8791\n  auth:\n    tokens: ["${RELAY_CLIENT_TOKEN}"]\nproviders:\n  - name: a\n' +
       "    type: anthropic\n    keys:\n      - key: ${ANTHROPIC_API_KEY}\n    models:\n      claude-sonnet-4-5: x\n",
   );
-  const { code, stdout, stderr } = await runRelay(["env", "-c", path], {
-    env: { RELAY_CLIENT_TOKEN: TOKEN },
-  });
   assert.equal(code, 0, stderr);
-  assert.equal(
-    stdout,
-    [
-      "export ANTHROPIC_BASE_URL=http://127.0.0.1:8791",
-      `export ANTHROPIC_AUTH_TOKEN=${TOKEN}`,
-      "export ANTHROPIC_MODEL=claude-sonnet-4-5",
-      // The one provider serves that name only: Claude Code's opus and haiku go to it too.
-      "export ANTHROPIC_DEFAULT_OPUS_MODEL=claude-sonnet-4-5",
-      "export ANTHROPIC_DEFAULT_SONNET_MODEL=claude-sonnet-4-5",
-      "export ANTHROPIC_DEFAULT_HAIKU_MODEL=claude-sonnet-4-5",
-      "",
-    ].join("\n"),
-  );
+  assert.equal(stdout, sonnetOnlyExports(8791));
   assert.match(stderr, /^note: .*relay\.yaml does not load, so relay env read only .*\n.*ANTHROPIC_API_KEY/);
 
   // The client token is relay env's business: unset, it is the file's error, and nothing is exported.

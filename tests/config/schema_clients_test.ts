@@ -19,37 +19,24 @@ function refusal(text: string): string {
 }
 
 Deno.test("server.auth.tokens takes bare tokens and named clients together, naming the bare ones by place", () => {
+  // Frozen, as it is both what is parsed and what the result must hold: the parse cannot alter it.
+  const ci = Object.freeze({
+    name: "ci",
+    token: "rly_ci_token_0002",
+    rpm: 60,
+    tpm: 100_000,
+    models: Object.freeze(["claude-haiku-*"]),
+    monthly_budget_usd: 50,
+  });
   const config = configSchema.parse({
-    server: {
-      auth: {
-        tokens: [
-          "rly_plain_token_0001",
-          {
-            name: "ci",
-            token: "rly_ci_token_0002",
-            rpm: 60,
-            tpm: 100_000,
-            models: ["claude-haiku-*"],
-            monthly_budget_usd: 50,
-          },
-          "rly_plain_token_0003",
-        ],
-      },
-    },
+    server: { auth: { tokens: ["rly_plain_token_0001", ci, "rly_plain_token_0003"] } },
     providers: [MOCK],
   });
   assert.deepEqual(config.server.auth, {
     tokens: ["rly_plain_token_0001", "rly_ci_token_0002", "rly_plain_token_0003"],
     clients: [
       { name: "client-1", token: "rly_plain_token_0001" },
-      {
-        name: "ci",
-        token: "rly_ci_token_0002",
-        rpm: 60,
-        tpm: 100_000,
-        models: ["claude-haiku-*"],
-        monthly_budget_usd: 50,
-      },
+      ci,
       { name: "client-3", token: "rly_plain_token_0003" },
     ],
   });

@@ -83,6 +83,21 @@ function writeExpiredLogin(home: string): Promise<string> {
   });
 }
 
+/** A login of LOGIN_TOKEN good for 8 hours, as `aws sso login` or the AWS CLI's own refresh writes it. */
+function writeValidLogin(home: string, refreshToken: string): Promise<string> {
+  return writeSsoLogin(home, { accessToken: LOGIN_TOKEN, expiresAt: T0 + 8 * HOUR, refreshToken });
+}
+
+/** Checks `source`'s first role credentials were fetched with LOGIN_TOKEN, after one call to CreateToken. */
+async function assertRoleFetchedWithLogin(
+  env: Awaited<ReturnType<typeof setup>>,
+  source: AwsSsoCredentials,
+): Promise<void> {
+  assert.deepEqual(await source.credentials(), env.sso.issued[0]);
+  assert.equal(env.sso.calls.createToken, 1);
+  assert.equal(env.sso.requests[1].headers.get("x-amz-sso_bearer_token"), LOGIN_TOKEN);
+}
+
 Deno.test("ssoCachePath names the cache by the SHA-1 of the sso-session, or of the start URL in the legacy form", () => {
   const env = (name: string) => name === "HOME" ? "/home/u" : undefined;
   assert.equal(ssoCachePath(DEV, env), `/home/u/.aws/sso/cache/${SSO_CACHE_NAMES.session}`);
@@ -92,7 +107,7 @@ Deno.test("ssoCachePath names the cache by the SHA-1 of the sso-session, or of t
 
 Deno.test("AwsSsoCredentials trades the cached login for role credentials, kept until 5 minutes before they expire", async () => {
   await using env = await setup();
-  await writeSsoLogin(env.home, { accessToken: LOGIN_TOKEN, expiresAt: T0 + 8 * HOUR, refreshToken: "r" });
+  await writeValidLogin(env.home, "r");
 
   const first = await env.source.credentials();
   assert.deepEqual(first, env.sso.issued[0]);
@@ -162,9 +177,7 @@ Deno.test("AwsSsoCredentials refreshes a login about to expire, and goes on with
   const refreshToken = "revoked-refresh-token-0123456789abcdefABCDEF";
   await writeSsoLogin(env.home, { accessToken: LOGIN_TOKEN, expiresAt: T0 + 10 * MINUTE, refreshToken });
 
-  assert.deepEqual(await env.source.credentials(), env.sso.issued[0]);
-  assert.equal(env.sso.calls.createToken, 1);
-  assert.equal(env.sso.requests[1].headers.get("x-amz-sso_bearer_token"), LOGIN_TOKEN);
+  await assertRoleFetchedWithLogin(env, env.source);
   const [warning] = env.warnings;
   assert.equal(warning.msg, "AWS SSO login refresh failed");
   assert.equal(warning.provider, "bedrock");
@@ -341,17 +354,11 @@ Deno.test("AwsSsoCredentials takes the login another refresh wrote when its own 
   const source = sourceOver(env, {
     fetch: aroundCreateToken(async () => {
       env.sso.refreshToken = "rotated-by-the-cli";
-      await writeSsoLogin(env.home, {
-        accessToken: LOGIN_TOKEN,
-        expiresAt: T0 + 8 * HOUR,
-        refreshToken: "rotated-by-the-cli",
-      });
+      await writeValidLogin(env.home, "rotated-by-the-cli");
     }),
   });
 
-  assert.deepEqual(await source.credentials(), env.sso.issued[0]);
-  assert.equal(env.sso.calls.createToken, 1);
-  assert.equal(env.sso.requests[1].headers.get("x-amz-sso_bearer_token"), LOGIN_TOKEN);
+  await assertRoleFetchedWithLogin(env, source);
   assert.equal((await readJson(cache)).accessToken, LOGIN_TOKEN);
   assert.deepEqual(env.warnings, []);
 });
@@ -362,17 +369,11 @@ Deno.test("AwsSsoCredentials does not write its refresh over a login written whi
   // `aws sso login` ends while relay's CreateToken is in flight.
   const source = sourceOver(env, {
     fetch: aroundCreateToken(async () => {}, async () => {
-      await writeSsoLogin(env.home, {
-        accessToken: LOGIN_TOKEN,
-        expiresAt: T0 + 8 * HOUR,
-        refreshToken: "new",
-      });
+      await writeValidLogin(env.home, "new");
     }),
   });
 
-  assert.deepEqual(await source.credentials(), env.sso.issued[0]);
-  assert.equal(env.sso.calls.createToken, 1);
-  assert.equal(env.sso.requests[1].headers.get("x-amz-sso_bearer_token"), LOGIN_TOKEN);
+  await assertRoleFetchedWithLogin(env, source);
   const kept = await readJson(cache);
   assert.equal(kept.accessToken, LOGIN_TOKEN);
   assert.equal(kept.refreshToken, "new");

@@ -25,6 +25,11 @@ function startFakeFoundry(authorized: (headers: Headers) => boolean): FakeUpstre
   });
 }
 
+/** A fake Entra ID token endpoint that issues APP tokens for SCOPE when shown `clientSecret`. */
+function startFakeEntra(clientSecret: string) {
+  return startFakeOAuth({ kind: "client-credentials", clientId: APP.clientId, clientSecret, scope: SCOPE });
+}
+
 /** relay in front of `foundry`, with Entra ID tokens from `tokenUrl`. */
 function entraRelay(foundry: FakeUpstream, tokenUrl: string, models?: Record<string, string>): TestRelay {
   return startTestRelay({
@@ -45,22 +50,21 @@ function postMessages(relay: TestRelay, model = "claude-sonnet-4-5"): Promise<Re
   });
 }
 
+/** Checks `response` is a 200 carrying Foundry's stream, the thinking golden, byte for byte. */
+async function assertRelayedWhole(response: Response): Promise<void> {
+  assert.equal(response.status, 200);
+  assert.deepEqual(new Uint8Array(await response.arrayBuffer()), await loadGolden("thinking"));
+}
+
 Deno.test("relay reaches Foundry with Entra ID tokens, fetched once, under the deployment's name", async () => {
-  const entra = startFakeOAuth({
-    kind: "client-credentials",
-    clientId: APP.clientId,
-    clientSecret: APP.clientSecret,
-    scope: SCOPE,
-  });
+  const entra = startFakeEntra(APP.clientSecret);
   const foundry = startFakeFoundry((headers) =>
     entra.issued.some((token) => headers.get("authorization") === `Bearer ${token}`)
   );
   await using relay = entraRelay(foundry, entra.url, { "claude-sonnet-4-5": DEPLOYMENT });
 
   for (let i = 0; i < 2; i++) {
-    const response = await postMessages(relay);
-    assert.equal(response.status, 200);
-    assert.deepEqual(new Uint8Array(await response.arrayBuffer()), await loadGolden("thinking"));
+    await assertRelayedWhole(await postMessages(relay));
   }
   const [request] = foundry.requests;
   assert.equal(request.path, "/anthropic/v1/messages");
@@ -76,12 +80,7 @@ Deno.test("relay reaches Foundry with Entra ID tokens, fetched once, under the d
 });
 
 Deno.test("an Entra ID token Foundry refuses is dropped: the request succeeds with a fresh one", async () => {
-  const entra = startFakeOAuth({
-    kind: "client-credentials",
-    clientId: APP.clientId,
-    clientSecret: APP.clientSecret,
-    scope: SCOPE,
-  });
+  const entra = startFakeEntra(APP.clientSecret);
   // Foundry refuses the first token, as after a revocation, and then any it is shown `refusing` says to.
   let refusing = (token: string): boolean => token === "fake-access-token-1";
   const foundry = startFakeFoundry((headers) =>
@@ -89,9 +88,7 @@ Deno.test("an Entra ID token Foundry refuses is dropped: the request succeeds wi
   );
   await using relay = entraRelay(foundry, entra.url);
 
-  const response = await postMessages(relay);
-  assert.equal(response.status, 200);
-  assert.deepEqual(new Uint8Array(await response.arrayBuffer()), await loadGolden("thinking"));
+  await assertRelayedWhole(await postMessages(relay));
   assert.deepEqual(foundry.requests.map((request) => request.headers.get("authorization")), [
     "Bearer fake-access-token-1",
     "Bearer fake-access-token-2",
@@ -124,19 +121,12 @@ Deno.test("relay reaches Foundry with the resource key as x-api-key", async () =
     }),
   });
 
-  const response = await postMessages(relay);
-  assert.equal(response.status, 200);
-  assert.deepEqual(new Uint8Array(await response.arrayBuffer()), await loadGolden("thinking"));
+  await assertRelayedWhole(await postMessages(relay));
   await foundry.close();
 });
 
 Deno.test("a refused Entra secret becomes a 502 that says why, without the secret", async () => {
-  const entra = startFakeOAuth({
-    kind: "client-credentials",
-    clientId: APP.clientId,
-    clientSecret: "rotated",
-    scope: SCOPE,
-  });
+  const entra = startFakeEntra("rotated");
   const foundry = startFakeFoundry(() => true);
   await using relay = entraRelay(foundry, entra.url);
 

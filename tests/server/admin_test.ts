@@ -120,6 +120,21 @@ Deno.test("with the admin API off, a wrong method on an admin route is the same 
   assert.match((await off.json()).error.message, /admin API is off/);
 });
 
+/** An unnamed key's admin status, but for `resets_at`, while it is enabled, unbroken and refuses no model. */
+function healthyKeyStatus(index: number, label: string) {
+  return {
+    index,
+    name: null,
+    label,
+    enabled: true,
+    disabled_reason: null,
+    breaker: "closed",
+    saturation: 0,
+    cooling_until: null,
+    refused_models: [],
+  };
+}
+
 Deno.test("the admin status shows providers, masked keys, breakers, pools and load", async () => {
   const upstream = startFakeUpstream();
   await using relay = await startLiveRelay(
@@ -144,30 +159,7 @@ Deno.test("the admin status shows providers, masked keys, breakers, pools and lo
       retry_at: null,
       in_flight: 0,
       max_in_flight: 8,
-      keys: [
-        {
-          index: 0,
-          name: null,
-          label: "sk-...0001",
-          enabled: true,
-          disabled_reason: null,
-          breaker: "closed",
-          saturation: 0,
-          cooling_until: null,
-          refused_models: [],
-        },
-        {
-          index: 1,
-          name: null,
-          label: "sk-...0002",
-          enabled: true,
-          disabled_reason: null,
-          breaker: "closed",
-          saturation: 0,
-          cooling_until: null,
-          refused_models: [],
-        },
-      ],
+      keys: [healthyKeyStatus(0, "sk-...0001"), healthyKeyStatus(1, "sk-...0002")],
       refused_models: [],
     },
   );

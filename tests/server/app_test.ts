@@ -107,6 +107,11 @@ function accessLines(logs: Record<string, unknown>[]) {
   }));
 }
 
+/** The access line, as `accessLines` gives it, of a request relay refused itself. */
+function refusedLine(path: string, status: number, error: string) {
+  return { path, status, outcome: "relay_error", error };
+}
+
 Deno.test("a missing or wrong client token is a 401 that tells clients not to retry it, on both front doors", async () => {
   const upstream = startFakeUpstream(answerWithoutParsing);
   await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
@@ -161,22 +166,12 @@ Deno.test("relay's own refusals (a missing token, a wrong method, no route) are 
     error: { type: "not_found_error", message: "no route for GET /nope" },
   }]);
   assert.deepEqual(accessLines(relay.logs), [
-    { path: "/v1/chat/completions", status: 401, outcome: "relay_error", error: missing },
-    { path: "/v1/messages", status: 401, outcome: "relay_error", error: missing },
-    {
-      path: "/v1/chat/completions",
-      status: 405,
-      outcome: "relay_error",
-      error: "/v1/chat/completions takes POST, not GET",
-    },
-    { path: "/v1/messages", status: 405, outcome: "relay_error", error: "/v1/messages takes POST, not GET" },
-    {
-      path: "/v1/models",
-      status: 405,
-      outcome: "relay_error",
-      error: "/v1/models takes GET, HEAD, not POST",
-    },
-    { path: "/nope", status: 404, outcome: "relay_error", error: "no route for GET /nope" },
+    refusedLine("/v1/chat/completions", 401, missing),
+    refusedLine("/v1/messages", 401, missing),
+    refusedLine("/v1/chat/completions", 405, "/v1/chat/completions takes POST, not GET"),
+    refusedLine("/v1/messages", 405, "/v1/messages takes POST, not GET"),
+    refusedLine("/v1/models", 405, "/v1/models takes GET, HEAD, not POST"),
+    refusedLine("/nope", 404, "no route for GET /nope"),
   ]);
   await upstream.close();
 });
@@ -203,12 +198,7 @@ Deno.test("a relayed request has one access line, a front-door request too, whet
   assert.deepEqual(accessLines(relay.logs), [
     { path: "/v1/messages", status: 200, outcome: "complete", error: undefined },
     { path: "/v1/messages", status: 200, outcome: "complete", error: undefined },
-    {
-      path: "/v1/chat/completions",
-      status: 400,
-      outcome: "relay_error",
-      error: "stream: expected a boolean, got a string",
-    },
+    refusedLine("/v1/chat/completions", 400, "stream: expected a boolean, got a string"),
   ]);
   await upstream.close();
 });

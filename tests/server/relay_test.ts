@@ -7,7 +7,15 @@ import { Hono } from "hono";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { settlesWithin } from "../_helpers/settles_within.ts";
 import { controlledStream, sseChunks, startFakeUpstream } from "../_helpers/fake_upstream.ts";
-import { armedBefore, PROVIDER_KEY, startTestRelay, TEST_ROUTING, TEST_TIMEOUTS } from "../_helpers/relay.ts";
+import {
+  armedBefore,
+  PROVIDER_KEY,
+  startTestRelay,
+  TEST_ROUTING,
+  TEST_TIMEOUTS,
+  type TestRelay,
+  type TestRelayOptions,
+} from "../_helpers/relay.ts";
 import type { Provider, ProviderRequest } from "../../src/providers/types.ts";
 import { GOLDEN_NAMES, loadGolden, splitAwkwardly } from "../_helpers/golden.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
@@ -45,14 +53,46 @@ function inProcess(answer: (request: ProviderRequest) => Response | Promise<Resp
   return { name: "upstream", type: "test", send: (request) => Promise.resolve(answer(request)) };
 }
 
-/** An in-process provider answering with `answer()`, and the signal relay sent it with, once it was asked. */
-function watchedProvider(answer: () => Response): { provider: Provider; upstream: () => AbortSignal } {
+/**
+ * relay on a fake clock over an in-process provider answering with `answer()`; `upstream()` is the signal
+ * relay sent the provider, once it was asked, so a test sees when relay gives up on it.
+ */
+function startWatchedRelay(
+  answer: () => Response,
+  timeouts: TestRelayOptions["timeouts"],
+): TestRelay & { clock: FakeClock; upstream: () => AbortSignal } {
   let signal: AbortSignal | undefined;
   const provider = inProcess((request) => {
     signal = request.signal;
     return answer();
   });
-  return { provider, upstream: () => signal! };
+  const clock = new FakeClock();
+  return Object.assign(startTestRelay({ provider, timeouts, clock }), { clock, upstream: () => signal! });
+}
+
+/** Moves `relay`'s clock on by `ms`, checking relay gives up on the upstream then and not before. */
+function assertGivesUpAfter(
+  relay: { clock: FakeClock; upstream: () => AbortSignal },
+  ms: number,
+  why: string,
+) {
+  relay.clock.advance(ms - 1);
+  assert.equal(relay.upstream().aborted, false);
+  relay.clock.advance(1);
+  assert.equal(relay.upstream().aborted, true, why);
+}
+
+/** Checks `pending` is a 504 whose error message is `message`. */
+async function assertTimedOut(pending: Promise<Response>, message: string, why?: string) {
+  const response = await pending;
+  assert.equal(response.status, 504);
+  assert.equal((await response.json()).error.message, message, why);
+}
+
+/** An upstream over HTTP answering with one stream, which the test writes as it goes. */
+function controlledUpstream() {
+  const stream = controlledStream();
+  return { stream, upstream: startFakeUpstream(() => stream.response()) };
 }
 
 const PING = 'event: ping\ndata: {"type": "ping"}\n\n';
@@ -78,8 +118,7 @@ Deno.test("golden SSE streams arrive byte for byte whatever the upstream's chunk
 
 Deno.test("a stream ends at its message_stop, complete, though the upstream keeps the connection open", async () => {
   const golden = await loadGolden("text");
-  const stream = controlledStream();
-  const upstream = startFakeUpstream(() => stream.response());
+  const { stream, upstream } = controlledUpstream();
   // The clock moves only once the client has it all: only the answer's own end can end it.
   const clock = new FakeClock();
   await using relay = startTestRelay({ upstreamUrl: upstream.url, clock });
@@ -185,8 +224,7 @@ Deno.test("upstream 4xx and 5xx reach the client unchanged: status, body, retry-
 });
 
 Deno.test("a client disconnect mid-stream aborts the upstream request", async () => {
-  const stream = controlledStream();
-  const upstream = startFakeUpstream(() => stream.response());
+  const { stream, upstream } = controlledUpstream();
   await using relay = startTestRelay({ upstreamUrl: upstream.url });
   const client = new AbortController();
   const response = await (async () => {
@@ -204,8 +242,7 @@ Deno.test("a client disconnect mid-stream aborts the upstream request", async ()
 });
 
 Deno.test("a client that leaves before the first byte aborts the upstream request", async () => {
-  const stream = controlledStream();
-  const upstream = startFakeUpstream(() => stream.response());
+  const { stream, upstream } = controlledUpstream();
   await using relay = startTestRelay({ upstreamUrl: upstream.url });
   const client = new AbortController();
   const pending = post(`${relay.url}/v1/messages`, MESSAGES, {}, client.signal).catch((error) => error);
@@ -233,16 +270,21 @@ async function answerOnConnection(connection: Deno.Conn): Promise<string> {
   return answer;
 }
 
-/** Sends `head` and `body` on a raw connection, closes its sending side, and returns all it got back. */
-function rawExchange(url: string, head: string, body: string): Promise<string> {
-  return rawHttp(url, `${head}\r\n\r\n${body}`, { closeWrite: true });
+/**
+ * Sends `head` and `body` to a fresh relay on a raw connection, closing its sending side: all it got back,
+ * relay's access line for it, and how many requests its upstream got.
+ */
+async function rawExchange(head: string, body: string) {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const answer = await rawHttp(relay.url, `${head}\r\n\r\n${body}`, { closeWrite: true });
+  const log = await relay.nextRequestLog();
+  await upstream.close();
+  return { answer, log, upstreamRequests: upstream.requests.length };
 }
 
 Deno.test("a body that ends early is a 400 with its access line, not relay's failure", async () => {
-  const upstream = startFakeUpstream();
-  await using relay = startTestRelay({ upstreamUrl: upstream.url });
-  const answer = await rawExchange(
-    relay.url,
+  const { answer, log, upstreamRequests } = await rawExchange(
     "POST /v1/messages HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100",
     '{"model":',
   );
@@ -251,17 +293,12 @@ Deno.test("a body that ends early is a 400 with its access line, not relay's fai
     answer,
     /"type":"invalid_request_error","message":"request body ended before it was complete: /,
   );
-  const log = await relay.nextRequestLog();
   assert.deepEqual([log.status, log.outcome], [400, "relay_error"]);
-  assert.equal(upstream.requests.length, 0);
-  await upstream.close();
+  assert.equal(upstreamRequests, 0);
 });
 
 Deno.test("a CONNECT, from a client that took relay for its HTTPS proxy, is told relay is none", async () => {
-  const upstream = startFakeUpstream();
-  await using relay = startTestRelay({ upstreamUrl: upstream.url });
-  const answer = await rawExchange(
-    relay.url,
+  const { answer, log, upstreamRequests } = await rawExchange(
     "CONNECT api.anthropic.com:443 HTTP/1.1\r\nhost: api.anthropic.com:443",
     "",
   );
@@ -271,10 +308,8 @@ Deno.test("a CONNECT, from a client that took relay for its HTTPS proxy, is told
     answer,
     /"message":"relay is not an HTTP proxy \(CONNECT api\.anthropic\.com:443\): a client reaches relay at its own URL \(ANTHROPIC_BASE_URL\), not through HTTPS_PROXY"/,
   );
-  const log = await relay.nextRequestLog();
   assert.deepEqual([log.method, log.path, log.status], ["CONNECT", "api.anthropic.com:443", 405]);
-  assert.equal(upstream.requests.length, 0);
-  await upstream.close();
+  assert.equal(upstreamRequests, 0);
 });
 
 Deno.test("relay's own errors use Anthropic's envelope and status", async (t) => {
@@ -374,10 +409,8 @@ Deno.test("an upstream silent before its first byte is a 504 (timeouts.first_byt
   await stream.whenRead();
   assert.deepEqual(clock.armed, [30], "first_byte counts from the send");
   clock.advance(30);
-  const response = await pending;
-  assert.equal(response.status, 504);
-  assert.equal(
-    (await response.json()).error.message,
+  await assertTimedOut(
+    pending,
     "upstream upstream sent nothing for 50 ms (timeouts.first_byte)",
     "the configured deadline, not what was left of it once the headers came",
   );
@@ -386,30 +419,19 @@ Deno.test("an upstream silent before its first byte is a 504 (timeouts.first_byt
 
 Deno.test("an upstream that sends only pings is a 504 once timeouts.first_byte is over: pings are no answer", async () => {
   const stream = controlledStream();
-  const { provider, upstream } = watchedProvider(() => stream.response());
-  const clock = new FakeClock();
-  await using relay = startTestRelay({
-    provider,
-    // Seconds, as all of this test's times: longer than it runs, so only the fake clock can fire them.
-    timeouts: { firstByte: 30_000 },
-    clock,
-  });
+  // Seconds, as all of this test's times: longer than it runs, so only the fake clock can fire them.
+  await using relay = startWatchedRelay(() => stream.response(), { firstByte: 30_000 });
   const pending = post(`${relay.url}/v1/messages`, MESSAGES, {}, AbortSignal.timeout(5_000));
   // A ping every 5 s, as a keep-alive would, each read before the next.
   await stream.whenRead();
   for (let at = 5_000; at < 30_000; at += 5_000) {
-    clock.advance(5_000);
+    relay.clock.advance(5_000);
     stream.push(PING);
     await stream.whenRead();
   }
-  clock.advance(4_999);
-  assert.equal(upstream().aborted, false);
-  clock.advance(1);
-  assert.equal(upstream().aborted, true, "given up on at 30 s, pings or not");
-  const response = await pending;
-  assert.equal(response.status, 504);
-  assert.equal(
-    (await response.json()).error.message,
+  assertGivesUpAfter(relay, 5_000, "given up on at 30 s, pings or not");
+  await assertTimedOut(
+    pending,
     "upstream upstream sent no event but pings or comments for 30000 ms (timeouts.first_byte)",
   );
   await stream.cancelled;
@@ -417,28 +439,17 @@ Deno.test("an upstream that sends only pings is a 504 once timeouts.first_byte i
 
 Deno.test("an upstream that sends one ping, then nothing, is a 504 at timeouts.first_byte, not at timeouts.idle", async () => {
   const stream = controlledStream();
-  const { provider, upstream } = watchedProvider(() => stream.response());
-  const clock = new FakeClock();
-  await using relay = startTestRelay({
-    provider,
-    // Longer than the test runs, so only the fake clock can fire them.
-    timeouts: { firstByte: 10_000, idle: 60_000 },
-    clock,
-  });
+  // Longer than the test runs, so only the fake clock can fire them.
+  await using relay = startWatchedRelay(() => stream.response(), { firstByte: 10_000, idle: 60_000 });
   const pending = post(`${relay.url}/v1/messages`, MESSAGES);
   await stream.whenRead();
-  clock.advance(4_000);
+  relay.clock.advance(4_000);
   stream.push(PING);
   // Relay waits for the next chunk under idle now; the first event is still due 10 s after the send.
   await stream.whenRead();
-  clock.advance(5_999);
-  assert.equal(upstream().aborted, false);
-  clock.advance(1);
-  assert.equal(upstream().aborted, true, "given up on at 10 s");
-  const response = await pending;
-  assert.equal(response.status, 504);
-  assert.equal(
-    (await response.json()).error.message,
+  assertGivesUpAfter(relay, 6_000, "given up on at 10 s");
+  await assertTimedOut(
+    pending,
     "upstream upstream sent no event but pings or comments for 10000 ms (timeouts.first_byte)",
   );
   await stream.cancelled;
@@ -463,25 +474,18 @@ Deno.test("an upstream that sends no whole event by timeouts.first_byte is a 504
   for (const { name, sent, said } of cases) {
     await t.step(name, async () => {
       const stream = controlledStream();
-      const { provider, upstream } = watchedProvider(() =>
-        stream.response({ headers: { "request-id": "req_stalled" } })
-      );
-      const clock = new FakeClock();
-      await using relay = startTestRelay({
-        provider,
+      await using relay = startWatchedRelay(
+        () => stream.response({ headers: { "request-id": "req_stalled" } }),
         // Longer than the test runs, so only the fake clock can fire them.
-        timeouts: { firstByte: 10_000, idle: 60_000 },
-        clock,
-      });
+        { firstByte: 10_000, idle: 60_000 },
+      );
       const pending = post(`${relay.url}/v1/messages`, MESSAGES);
       await stream.whenRead();
       stream.push(sent);
       await stream.whenRead();
-      clock.advance(10_000);
-      assert.equal(upstream().aborted, true, "given up on at 10 s");
-      const response = await pending;
-      assert.equal(response.status, 504);
-      assert.equal((await response.json()).error.message, said);
+      relay.clock.advance(10_000);
+      assert.equal(relay.upstream().aborted, true, "given up on at 10 s");
+      await assertTimedOut(pending, said);
       const line = await relay.nextRequestLog();
       assert.equal(line.upstream_request_id, "req_stalled", "the answer that stalled told its id");
       await stream.cancelled;
@@ -516,25 +520,15 @@ function pingFlood(bytes: number) {
 
 Deno.test("an upstream that floods pings past relay's 64 KiB peek is still a 504 once timeouts.first_byte is over", async () => {
   const flood = pingFlood(128 * 1024);
-  const { provider, upstream } = watchedProvider(() =>
-    new Response(flood.body, { headers: { "content-type": "text/event-stream" } })
+  await using relay = startWatchedRelay(
+    () => new Response(flood.body, { headers: { "content-type": "text/event-stream" } }),
+    { firstByte: 200 },
   );
-  const clock = new FakeClock();
-  await using relay = startTestRelay({
-    provider,
-    timeouts: { firstByte: 200 },
-    clock,
-  });
   const pending = post(`${relay.url}/v1/messages`, MESSAGES);
   await flood.past;
-  clock.advance(199);
-  assert.equal(upstream().aborted, false);
-  clock.advance(1);
-  assert.equal(upstream().aborted, true, "given up on at 200 ms");
-  const response = await pending;
-  assert.equal(response.status, 504);
-  assert.equal(
-    (await response.json()).error.message,
+  assertGivesUpAfter(relay, 200, "given up on at 200 ms");
+  await assertTimedOut(
+    pending,
     "upstream upstream sent no event but pings or comments for 200 ms (timeouts.first_byte)",
   );
   await flood.cancelled;
@@ -545,8 +539,7 @@ Deno.test("pings before the first event are held up to relay's 64 KiB peek, whol
   const rest = '"}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n';
   for (const [pings, eol] of [[0, "\n"], [3000, "\n"], [3000, "\r\n"], [3000, "\r"]] as const) {
     const ping = `event: ping${eol}data: {"type": "ping"}${eol}${eol}`;
-    const stream = controlledStream();
-    const upstream = startFakeUpstream(() => stream.response());
+    const { stream, upstream } = controlledUpstream();
     await using relay = startTestRelay({ upstreamUrl: upstream.url });
     // In chunks that cut pings and the event anywhere.
     const before = ping.repeat(pings) + start;
@@ -611,6 +604,16 @@ Deno.test("a stream that ends on the upstream's own error event is relayed as it
   await upstream.close();
 });
 
+/** The last chunk of a streamed chat completion asked of `relay`'s front door, parsed. */
+async function lastChatChunk(relay: TestRelay): Promise<unknown> {
+  const response = await post(
+    `${relay.url}/v1/chat/completions`,
+    JSON.stringify({ model: "m", stream: true, messages: [{ role: "user", content: "hi" }] }),
+  );
+  const chunks = (await response.text()).split("\n\n").filter(Boolean);
+  return JSON.parse(chunks.at(-1)!.slice("data: ".length));
+}
+
 Deno.test("a stream that ends before message_stop is an upstream failure: the client is told with an error event, at both doors", async (t) => {
   const events = [
     'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","role":"assistant","model":"m",' +
@@ -635,12 +638,7 @@ Deno.test("a stream that ends before message_stop is an upstream failure: the cl
     );
   });
   await t.step("/v1/chat/completions", async () => {
-    const response = await post(
-      `${relay.url}/v1/chat/completions`,
-      JSON.stringify({ model: "m", stream: true, messages: [{ role: "user", content: "hi" }] }),
-    );
-    const chunks = (await response.text()).split("\n\n").filter(Boolean);
-    assert.deepEqual(JSON.parse(chunks.at(-1)!.slice("data: ".length)), {
+    assert.deepEqual(await lastChatChunk(relay), {
       error: { message, type: "api_error", param: null, code: null },
     });
     const log = await relay.nextRequestLog();
@@ -661,12 +659,7 @@ Deno.test("a stream cut inside an event, then ended, breaks the client's transfe
   const log = await relay.nextRequestLog();
   assert.deepEqual([log.outcome, log.message], ["upstream_failed", message]);
   // The front door's client gets whole chunks only, so it can be told, in OpenAI's shape.
-  const chat = await post(
-    `${relay.url}/v1/chat/completions`,
-    JSON.stringify({ model: "m", stream: true, messages: [{ role: "user", content: "hi" }] }),
-  );
-  const chunks = (await chat.text()).split("\n\n").filter(Boolean);
-  assert.deepEqual(JSON.parse(chunks.at(-1)!.slice("data: ".length)), {
+  assert.deepEqual(await lastChatChunk(relay), {
     error: { message, type: "api_error", param: null, code: null },
   });
   assert.equal((await relay.nextRequestLog()).outcome, "upstream_failed");
@@ -789,8 +782,7 @@ Deno.test("a key an upstream's error event quotes is masked in the log and in wh
 });
 
 Deno.test("a client that leaves once it read the upstream's error event leaves a request logged as failed", async () => {
-  const stream = controlledStream();
-  const upstream = startFakeUpstream(() => stream.response());
+  const { stream, upstream } = controlledUpstream();
   await using relay = startTestRelay({ upstreamUrl: upstream.url });
   stream.push(
     'event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":5}}}\n\n',
@@ -857,8 +849,7 @@ Deno.test("the access line's tokens are the upstream's own, as in the ledger: ca
 });
 
 Deno.test("an upstream that breaks mid-event breaks the client's transfer, appending nothing to the half event", async () => {
-  const stream = controlledStream();
-  const upstream = startFakeUpstream(() => stream.response());
+  const { stream, upstream } = controlledUpstream();
   await using relay = startTestRelay({ upstreamUrl: upstream.url });
   const pending = post(`${relay.url}/v1/messages`, MESSAGES);
   stream.push(
@@ -993,8 +984,7 @@ Deno.test("count_tokens and models are relayed; unstreamed messages come back as
 });
 
 Deno.test("shutdown lets an in-flight stream finish, then stops", async () => {
-  const stream = controlledStream();
-  const upstream = startFakeUpstream(() => stream.response());
+  const { stream, upstream } = controlledUpstream();
   const relay = startTestRelay({ upstreamUrl: upstream.url });
   const pending = post(`${relay.url}/v1/messages`, MESSAGES);
   stream.push("event: message_start\ndata: {}\n\n");
@@ -1008,8 +998,7 @@ Deno.test("shutdown lets an in-flight stream finish, then stops", async () => {
 });
 
 Deno.test("shutdown ends streams still open when the grace period ends, telling their clients it did, tokens logged", async () => {
-  const stream = controlledStream();
-  const upstream = startFakeUpstream(() => stream.response());
+  const { stream, upstream } = controlledUpstream();
   const relay = startTestRelay({ upstreamUrl: upstream.url });
   const pending = post(`${relay.url}/v1/messages`, MESSAGES);
   const start = 'event: message_start\ndata: {"message":{"usage":{"input_tokens":10,"output_tokens":1}}}\n\n';
@@ -1065,23 +1054,32 @@ for (const path of ["/v1/messages", "/v1/chat/completions"]) {
   });
 }
 
+/**
+ * A provider named `name` that answers once the test resolves `answer`; `sent` is the request relay sent
+ * it. With `headersFirst` it says its headers came as soon as it is sent, as Bedrock's adapter does.
+ */
+function answersWhenTold(name: string, headersFirst = false) {
+  const sent = Promise.withResolvers<ProviderRequest>();
+  const answer = Promise.withResolvers<Response>();
+  const provider: Provider = {
+    name,
+    type: "test",
+    send: (request) => {
+      sent.resolve(request);
+      if (headersFirst) request.onHeaders?.();
+      return answer.promise;
+    },
+  };
+  return { provider, sent: sent.promise, answer };
+}
+
 Deno.test("a provider that answers only after its first event gets timeouts.first_byte once its headers came", async () => {
   for (const [headersFirst, status] of [[true, 200], [false, 504]] as const) {
-    const sent = Promise.withResolvers<ProviderRequest>();
-    const answer = Promise.withResolvers<Response>();
-    const provider: Provider = {
-      name: "slow",
-      type: "test",
-      send: (request) => {
-        sent.resolve(request);
-        if (headersFirst) request.onHeaders?.();
-        return answer.promise;
-      },
-    };
+    const { provider, sent, answer } = answersWhenTold("slow", headersFirst);
     const clock = new FakeClock();
     await using relay = startTestRelay({ provider, timeouts: { connect: 1, firstByte: 100 }, clock });
     const pending = post(`${relay.url}/v1/messages`, MESSAGES);
-    const { signal } = await sent.promise;
+    const { signal } = await sent;
     assert.deepEqual(clock.armed, [1], "connect, from the send");
     // Its headers in, the wait is first_byte's.
     if (headersFirst) await armedBefore(clock, 100, pending);
@@ -1096,20 +1094,11 @@ Deno.test("a provider that answers only after its first event gets timeouts.firs
 });
 
 Deno.test("an unstreamed answer gets one first_byte in all, however late its adapter says its headers came", async () => {
-  const sent = Promise.withResolvers<ProviderRequest>();
-  const answer = Promise.withResolvers<Response>();
-  const provider: Provider = {
-    name: "late",
-    type: "test",
-    send: (request) => {
-      sent.resolve(request);
-      return answer.promise;
-    },
-  };
+  const { provider, sent, answer } = answersWhenTold("late");
   const clock = new FakeClock();
   await using relay = startTestRelay({ provider, timeouts: { firstByte: 90 }, clock });
   const pending = post(`${relay.url}/v1/messages`, '{"model":"m","max_tokens":5,"messages":[]}');
-  const request = await sent.promise;
+  const request = await sent;
   assert.deepEqual(clock.armed, [90], "first_byte, from the send; no connect");
   clock.advance(60);
   // Bedrock's adapter says when its headers came whether or not the request streams.
@@ -1150,12 +1139,7 @@ Deno.test("a provider that answers after its first event has timeouts.connect fo
     assert.equal(signal.aborted, false, `not before ${ms} ms`);
     clock.advance(1);
     assert.equal(signal.aborted, true, `at ${ms} ms`);
-    const response = await pending;
-    assert.equal(response.status, 504);
-    assert.equal(
-      (await response.json()).error.message,
-      `upstream silent did not answer within ${ms} ms (timeouts.${field})`,
-    );
+    await assertTimedOut(pending, `upstream silent did not answer within ${ms} ms (timeouts.${field})`);
   }
 });
 

@@ -86,6 +86,13 @@ const toolJson = (index: number, partial_json: string) => ({
 });
 const blockStop = (index: number) => ({ type: "content_block_stop", index });
 
+/** The events of one whole tool_use block: its start, a delta for each of `fragments`, its stop. */
+const toolBlock = (index: number, id: string, name: string, ...fragments: string[]) => [
+  toolStart(index, id, name),
+  ...fragments.map((fragment) => toolJson(index, fragment)),
+  blockStop(index),
+];
+
 /** The content block events of a stream, in order. */
 const blockEvents = (events: AnthropicEvent[]) =>
   events.filter((event) => event.type.startsWith("content_block"));
@@ -231,14 +238,8 @@ Deno.test("interleaved fragments of two parallel calls become one whole block ea
         delta({ tool_calls: [toolFragment(0, '"a"}'), toolFragment(1, '"text":"x"}')] }, "tool_calls"),
         "[DONE]",
       ], [
-        toolStart(0, "call_a", "read"),
-        toolJson(0, '{"path":'),
-        toolJson(0, '"a"}'),
-        blockStop(0),
-        toolStart(1, "call_b", "write"),
-        toolJson(1, '{"path":"b",'),
-        toolJson(1, '"text":"x"}'),
-        blockStop(1),
+        ...toolBlock(0, "call_a", "read", '{"path":', '"a"}'),
+        ...toolBlock(1, "call_b", "write", '{"path":"b",', '"text":"x"}'),
       ]);
       assert.deepEqual(message.content, [
         { type: "tool_use", id: "call_a", name: "read", input: { path: "a" } },
@@ -256,13 +257,8 @@ Deno.test("interleaved fragments of two parallel calls become one whole block ea
       delta({}, "tool_calls"),
       "[DONE]",
     ], [
-      toolStart(0, translatedId, "g"),
-      toolJson(0, '{"b":'),
-      toolJson(0, "2}"),
-      blockStop(0),
-      toolStart(1, "call_f", "f"),
-      toolJson(1, '{"a":1}'),
-      blockStop(1),
+      ...toolBlock(0, translatedId, "g", '{"b":', "2}"),
+      ...toolBlock(1, "call_f", "f", '{"a":1}'),
     ]);
     assert.deepEqual(inputsOf(message), [{ b: 2 }, { a: 1 }]);
   });
@@ -278,15 +274,8 @@ Deno.test("interleaved fragments of two parallel calls become one whole block ea
         toolCall(0, '"]}'),
         delta({}, "tool_calls"),
       ], [
-        toolStart(0, "call_x", "x"),
-        toolJson(0, '{"n":[1,"}'),
-        toolJson(0, '\\"]'),
-        toolJson(0, "}"),
-        toolJson(0, '"]}'),
-        blockStop(0),
-        toolStart(1, "call_y", "y"),
-        toolJson(1, "{}"),
-        blockStop(1),
+        ...toolBlock(0, "call_x", "x", '{"n":[1,"}', '\\"]', "}", '"]}'),
+        ...toolBlock(1, "call_y", "y", "{}"),
       ], { eof: true });
       assert.deepEqual(inputsOf(message), [{ n: [1, '}"]}'] }, {}]);
     },
@@ -300,11 +289,8 @@ Deno.test("interleaved fragments of two parallel calls become one whole block ea
         toolCall(1, "1}"),
         "[DONE]",
       ], [
-        toolStart(0, "call_now", "now"),
-        blockStop(0),
-        toolStart(1, "call_q", "q"),
-        toolJson(1, '{"q":1}'),
-        blockStop(1),
+        ...toolBlock(0, "call_now", "now"),
+        ...toolBlock(1, "call_q", "q", '{"q":1}'),
       ]);
     },
   );
@@ -569,12 +555,8 @@ Deno.test("parallel calls sent whole, all at index 0, each with its own id (Olla
     delta({}, "tool_calls"),
     "[DONE]",
   ], [
-    toolStart(0, "call_A", "write"),
-    toolJson(0, '{"path":"a.py"}'),
-    blockStop(0),
-    toolStart(1, "call_B", "write"),
-    toolJson(1, '{"path":"b.py"}'),
-    blockStop(1),
+    ...toolBlock(0, "call_A", "write", '{"path":"a.py"}'),
+    ...toolBlock(1, "call_B", "write", '{"path":"b.py"}'),
   ]);
   assert.deepEqual(inputsOf(message), [{ path: "a.py" }, { path: "b.py" }]);
 });
@@ -645,12 +627,8 @@ Deno.test("tool ids are distinct and inputs are objects, streamed or not", async
       delta({}, "tool_calls"),
       "[DONE]",
     ], [
-      toolStart(0, "dup", "f"),
-      toolJson(0, '{"a":1}'),
-      blockStop(0),
-      toolStart(1, "toolu_generated", "f"),
-      toolJson(1, '{"a":2}'),
-      blockStop(1),
+      ...toolBlock(0, "dup", "f", '{"a":1}'),
+      ...toolBlock(1, "toolu_generated", "f", '{"a":2}'),
     ]);
     assert.deepEqual(inputsOf(streamed), [{ a: 1 }, { a: 2 }]);
     const call = (args: string) => ({
@@ -676,7 +654,7 @@ Deno.test("tool ids are distinct and inputs are objects, streamed or not", async
         ...args.slice(1).map((fragment) => toolCall(0, fragment)),
         delta({}, "tool_calls"),
         "[DONE]",
-      ], [toolStart(0, "call_x", "f"), blockStop(0)]);
+      ], toolBlock(0, "call_x", "f"));
       assert.deepEqual(inputsOf(streamed), [{}], args.join(""));
       const unstreamed = anthropicMessageFor({
         choices: [{
@@ -703,12 +681,7 @@ Deno.test("a legacy function_call (the API before tools) is one tool call, id by
       delta(call('"Paris"}')),
       delta({}, "function_call"),
       "[DONE]",
-    ], [
-      toolStart(0, "toolu_generated", "get_weather"),
-      toolJson(0, '{"city":'),
-      toolJson(0, '"Paris"}'),
-      blockStop(0),
-    ]);
+    ], toolBlock(0, "toolu_generated", "get_weather", '{"city":', '"Paris"}'));
     assert.deepEqual(inputsOf(message), [{ city: "Paris" }]);
   });
   await t.step("unstreamed: the same block and stop reason", () => {
@@ -728,11 +701,10 @@ Deno.test("a legacy function_call (the API before tools) is one tool call, id by
       ...call('{"city":"Paris"}', "get_weather"),
       tool_calls: [toolFragment(0, '{"city":"Paris"}', { id: "call_1", name: "get_weather" })],
     };
-    toolUseMessage([delta(both), delta({}, "tool_calls"), "[DONE]"], [
-      toolStart(0, "call_1", "get_weather"),
-      toolJson(0, '{"city":"Paris"}'),
-      blockStop(0),
-    ]);
+    toolUseMessage(
+      [delta(both), delta({}, "tool_calls"), "[DONE]"],
+      toolBlock(0, "call_1", "get_weather", '{"city":"Paris"}'),
+    );
     const message = anthropicMessageFor(
       { choices: [{ message: both, finish_reason: "tool_calls" }] },
       { messageId: "m", model: "m", thinking: false, newToolId: () => "toolu_new" },
@@ -796,6 +768,20 @@ Deno.test("after its finish_reason, an answer waits for the usage, or 3 s, or th
   };
   const message = (text: string) =>
     assembleAnthropicStream(new SseDecoder().feed(new TextEncoder().encode(text)));
+  /**
+   * The answer `finished(idleMs)` adds up to, checked whole, once the upstream was silent for `silentMs`,
+   * relay's one deadline armed; `cancelled` is when the translation let the upstream go.
+   */
+  const completedBySilence = async (silentMs: number, idleMs?: number) => {
+    const { upstream, clock, output, head } = await finished(idleMs);
+    const rest = readText(output);
+    await upstream.whenRead();
+    assert.deepEqual(clock.armed, [silentMs]);
+    clock.advance(silentMs);
+    const { message: answer, error } = message(head + await rest);
+    assert.equal(error, undefined);
+    return { answer, cancelled: upstream.cancelled };
+  };
 
   await t.step(
     "the usage chunk completes it, though neither [DONE] nor the end of the body follows",
@@ -828,29 +814,17 @@ Deno.test("after its finish_reason, an answer waits for the usage, or 3 s, or th
     ]);
   });
   await t.step("3 s of silence complete it, without the usage that never came", async () => {
-    const { upstream, clock, output, head } = await finished();
-    const rest = readText(output);
-    await upstream.whenRead();
-    assert.deepEqual(clock.armed, [3_000]);
-    clock.advance(3_000);
-    const { message: answer, error } = message(head + await rest);
-    assert.equal(error, undefined);
+    const { answer, cancelled } = await completedBySilence(3_000);
     assert.deepEqual(answer.content, [{ type: "text", text: "Done." }]);
     assert.equal(answer.usage.output_tokens, 0);
-    await upstream.cancelled;
+    await cancelled;
   });
   await t.step(
     "with relay's idle deadline under 6 s, half of it completes it, before that deadline ends it",
     async () => {
-      const { upstream, clock, output, head } = await finished(2_000);
-      const rest = readText(output);
-      await upstream.whenRead();
-      assert.deepEqual(clock.armed, [1_000]);
-      clock.advance(1_000);
-      const { message: answer, error } = message(head + await rest);
-      assert.equal(error, undefined);
+      const { answer, cancelled } = await completedBySilence(1_000, 2_000);
       assert.equal(answer.stop_reason, "end_turn");
-      await upstream.cancelled;
+      await cancelled;
     },
   );
   await t.step("a body that fails then completes it; one that fails before the finish fails it", async () => {
