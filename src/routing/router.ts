@@ -698,6 +698,9 @@ export class Plan {
   // Providers without keys whose credential was refused (401, 402, 403): unlike a disabled key, which
   // its pool remembers, nothing else would keep going round again from sending it once more.
   readonly #refusedRoutes = new Set<_RouteState>();
+  // The keys (`undefined`: a provider's own credential) each provider failed this request on, as its
+  // breakers counted it: sent again, the same request says no more of them than its first failure did.
+  readonly #failedOn = new Map<_RouteState, Set<ProviderKey | undefined>>();
   // Providers that cannot serve this request at all (`skip_provider`): no round brings them back.
   readonly #unservableRoutes = new Set<_RouteState>();
   #attempts = 0;
@@ -930,12 +933,24 @@ export class Plan {
       state.breaker.release(permit);
       if (keyPermit) keyBreaker!.release(keyPermit);
     };
+    const failedOn = this.#failedOn;
     const blame = () => {
-      if (keyPermit) keyBreaker!.onFailure(keyPermit);
+      // A retry of this request on the same key counts only as a probe: three attempts meeting one burst
+      // of 529s are one failure, or two requests at once would open the breaker of a provider that is
+      // the only one there is, and hold every client for its cooldown after the burst has passed.
+      let keys = failedOn.get(state);
+      if (!keys) failedOn.set(state, keys = new Set());
+      const again = keys.has(key);
+      keys.add(key);
+      if (keyPermit) {
+        if (again && !keyPermit.probe) keyBreaker!.release(keyPermit);
+        else keyBreaker!.onFailure(keyPermit);
+      }
       // A key whose own breaker this leaves open has trouble of its own to explain the failure:
       // while another key of the provider works, the provider is not to blame.
-      if (keyBreaker?.state === "open" && state.hasOtherWorkingKey(key!)) state.breaker.release(permit);
-      else state.breaker.onFailure(permit);
+      if ((again && !permit.probe) || (keyBreaker?.state === "open" && state.hasOtherWorkingKey(key!))) {
+        state.breaker.release(permit);
+      } else state.breaker.onFailure(permit);
     };
     const hooks = this.#hooks;
     const { pinned } = this.#ranking!;

@@ -524,11 +524,35 @@ Deno.test("the provider's breaker counts failures on every key, and any key's su
     assert.equal(where(attempt), "a/a2", `request ${i + 1}`);
     answered(attempt);
   }
-  const down = router.plan(request("m"));
-  attemptOf(down.next()).failed(httpFailure(503));
+  attemptOf(router.plan(request("m")).next()).failed(httpFailure(503));
   assert.equal(router.status()[0].breaker, "closed");
-  attemptOf(down.next()).failed(httpFailure(503));
+  attemptOf(router.plan(request("m")).next()).failed(httpFailure(503));
   assert.equal(router.status()[0].breaker, "open", "a2 failing too: the provider is down");
+});
+
+Deno.test("a request's retries on the same key count once for its breakers; on another key, once more for the provider's", () => {
+  for (const keys of [["a1"], []]) {
+    const router = routerOf([route("a", keys)]); // failureThreshold 2
+    const breakers = () => router.status().map((p) => [p.breaker, ...p.keys.map((key) => key.breaker)]);
+    const closed = [["closed", ...keys.map(() => "closed")]];
+    const burst = router.plan(request("m"));
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      attemptOf(burst.next()).failed(httpFailure(529));
+      assert.deepEqual(breakers(), closed, `${keys.length} keys, attempt ${attempt}: one failure so far`);
+    }
+    attemptOf(router.plan(request("m")).next()).failed(httpFailure(529));
+    assert.deepEqual(
+      breakers(),
+      [["open", ...keys.map(() => "open")]],
+      "a second request's failure opens them",
+    );
+  }
+
+  const router = routerOf([route("a", ["a1", "a2"])]);
+  const plan = router.plan(request("m"));
+  attemptOf(plan.next()).failed(httpFailure(503));
+  attemptOf(plan.next()).failed(httpFailure(503));
+  assert.equal(router.status()[0].breaker, "open", "two keys failing in one request: the provider is down");
 });
 
 Deno.test("a transient failure goes round again while another provider's breaker is open", () => {
