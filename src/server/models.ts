@@ -58,7 +58,8 @@ export function servedModels(current: () => Router, clients: ClientModels) {
       const names = [...new Set(router.routes.flatMap((route) => route.models.names))].filter(allowed);
       const page = _page(names, (name) => c.req.query(name));
       if (typeof page === "string") return errorResponse(400, page);
-      return c.json(_modelList(page.names.map(_modelInfo), page.hasMore));
+      // OpenAI's list too, for OpenAI-style clients of the front door.
+      return c.json({ object: "list", ..._modelList(page.names.map(_modelInfo), page.hasMore) });
     }
     // A glob's own text matches it (`anth-*` resolves as `anth-*`), but names no model anyone serves.
     if (id.includes("*") || !router.routes.some((route) => route.models.resolve(id) !== undefined)) {
@@ -109,9 +110,21 @@ function _page(
   return { names: names.slice(from, from + limit), hasMore: from + limit < names.length };
 }
 
-/** Anthropic's ModelInfo; relay knows no release date, so it reports the epoch rather than invent one. */
+/**
+ * Anthropic's ModelInfo, with the fields OpenAI's model object adds for OpenAI-style clients of the
+ * front door. relay knows no release date, so it reports the epoch (both ways) rather than invent one.
+ * The owner is relay: a request for the model may go to any provider that serves it, so none owns it.
+ */
 function _modelInfo(id: string) {
-  return { type: "model", id, display_name: id, created_at: "1970-01-01T00:00:00Z" };
+  return {
+    type: "model",
+    id,
+    display_name: id,
+    created_at: "1970-01-01T00:00:00Z",
+    object: "model",
+    created: 0,
+    owned_by: "relay",
+  };
 }
 
 function _modelList(data: { id: string }[], hasMore = false) {

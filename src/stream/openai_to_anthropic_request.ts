@@ -8,6 +8,7 @@
  * is a field it reads that has the wrong type, which would otherwise be dropped without the client
  * ever learning that its `temperature` or `stream` did nothing.
  */
+import { transformJSONSchema } from "@anthropic-ai/sdk/lib/transform-json-schema";
 import { anthropicToolId } from "./openai_tool_ids.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
 
@@ -27,10 +28,13 @@ export const DEFAULT_MAX_TOKENS = 4096;
 
 /**
  * The Anthropic Messages body for a Chat Completions body whose `model` and `messages` were checked.
- * System and developer messages are hoisted into `system`; `tool` messages become `tool_result` blocks
- * at the head of one user turn, merged with the user message that follows; consecutive turns of one
- * role are merged. Tool call ids map through {@linkcode anthropicToolId}. `stream_options`, which
+ * System and developer messages are hoisted into `system` (a string unless one carries a caching
+ * marker), or are the user's turn when no other message is left; `tool` messages become `tool_result`
+ * blocks at the head of one user turn, merged with the user message that follows; consecutive turns of
+ * one role are merged. Tool call ids map through {@linkcode anthropicToolId}. `stream_options`, which
  * only the front door reads, is checked here with the rest, before the request goes anywhere.
+ * Prompt-caching markers (`cache_control`, which OpenAI's API lacks but clients of Anthropic models
+ * send) go onto the blocks their parts and messages become.
  *
  * @example
  * ```ts
@@ -49,47 +53,60 @@ export function anthropicRequestFor(chat: JsonObject & { model: string; messages
   if (chat.function_call !== undefined && chat.function_call !== null) {
     throw new ChatToAnthropicError("function_call", legacy);
   }
-  const system: string[] = [];
+  const system: _TextBlock[] = [];
   const messages: { role: "user" | "assistant"; content: JsonObject[] }[] = [];
   for (const [index, entry] of chat.messages.entries()) {
     const where = `messages[${index}]`;
     const message = _required(entry, where, _OBJECT);
     const role = _required(message.role, `${where}.role`, _STRING);
     if (role === "system" || role === "developer") {
-      system.push(..._texts(message.content, `${where}.content`));
+      const texts = _texts(message.content, `${where}.content`).filter(({ text }) => text.trim() !== "");
+      system.push(..._markLast(texts, message.cache_control));
       continue;
     }
     const turn = role === "assistant" ? "assistant" : "user";
-    const blocks = _blocks(role, message, where);
+    const blocks = _markLast(_blocks(role, message, where), message.cache_control);
     if (blocks.length === 0) continue;
     const last = messages.at(-1);
     if (last?.role === turn) last.content.push(...blocks);
     else messages.push({ role: turn, content: blocks });
   }
-  const body: JsonObject = {
-    model: chat.model,
-    max_tokens: _maxTokens(chat),
-    ...(system.length > 0 ? { system: system.join("\n") } : {}),
-    messages: messages.map(({ role, content }) => ({
-      role,
-      // Tool results must open the user turn that answers the tool calls.
-      content: [
-        ...content.filter((block) => block.type === "tool_result"),
-        ...content.filter((block) => block.type !== "tool_result"),
-      ],
-    })),
-  };
+  // Anthropic requires a turn, and OpenAI answers a prompt of system messages alone (a LangChain prompt
+  // template), so they are the user's turn, as other gateways send them.
+  const systemOnly = messages.length === 0 && system.length > 0;
+  if (systemOnly) messages.push({ role: "user", content: system });
+  const instructions = systemOnly ? [] : system;
+  const turns = messages.map(({ role, content }) => ({
+    role,
+    // Tool results must open the user turn that answers the tool calls.
+    content: [
+      ...content.filter((block) => block.type === "tool_result"),
+      ...content.filter((block) => block.type !== "tool_result"),
+    ],
+  }));
+  // Anthropic refuses more than 4 blocks with a marker; the last ones cache the longest prefixes.
+  const marked = [...instructions, ...turns.flatMap(({ content }) => content)].filter((block) =>
+    block.cache_control !== undefined
+  );
+  for (const block of marked.slice(0, -_MAX_CACHE_MARKERS)) delete block.cache_control;
+  const body: JsonObject = { model: chat.model, max_tokens: _maxTokens(chat) };
+  if (instructions.some((block) => block.cache_control !== undefined)) body.system = instructions;
+  else if (instructions.length > 0) body.system = instructions.map(({ text }) => text).join("\n");
+  body.messages = turns;
   if (_optional(chat.stream, "stream", _BOOLEAN)) body.stream = true;
   const streamOptions = _optional(chat.stream_options, "stream_options", _OBJECT);
   _optional(streamOptions?.include_usage, "stream_options.include_usage", _BOOLEAN);
   const stop = _optional(chat.stop, "stop", _STRINGS);
-  const stops = typeof stop === "string" ? [stop] : stop;
-  if (stops && stops.length > 0) body.stop_sequences = stops;
+  // Anthropic refuses a stop sequence without non-whitespace (`"\n"`, which OpenAI takes).
+  const stops = (typeof stop === "string" ? [stop] : stop ?? []).filter((sequence) => sequence.trim() !== "");
+  if (stops.length > 0) body.stop_sequences = stops;
   const temperature = _optional(chat.temperature, "temperature", _NUMBER);
   // Anthropic's range is 0–1; its own compatibility layer caps OpenAI's 0–2 the same way.
   if (temperature !== undefined) body.temperature = Math.min(temperature, 1);
   const topP = _optional(chat.top_p, "top_p", _NUMBER);
-  if (topP !== undefined) body.top_p = topP;
+  // Claude 4.5 and later refuse both ("`temperature` and `top_p` cannot both be specified"), which OpenAI
+  // takes; Anthropic advises altering one, and the temperature is the one clients mean.
+  if (topP !== undefined && temperature === undefined) body.top_p = topP;
   const user = _optional(chat.user, "user", _STRING);
   if (user !== undefined) body.metadata = { user_id: user };
   const format = _optional(chat.response_format, "response_format", _OBJECT);
@@ -97,7 +114,7 @@ export function anthropicRequestFor(chat: JsonObject & { model: string; messages
     const jsonSchema = _required(format.json_schema, "response_format.json_schema", _OBJECT);
     // OpenAI's API takes a json_schema without a schema: nothing to hold the answer to, as it was.
     const schema = _optional(jsonSchema.schema, "response_format.json_schema.schema", _OBJECT);
-    if (schema) body.output_config = { format: { type: "json_schema", schema } };
+    if (schema) body.output_config = { format: { type: "json_schema", schema: _strictSchema(schema) } };
   }
   const tools = (_optional(chat.tools, "tools", _ARRAY) ?? []).map(_tool);
   const choice = _toolChoice(chat.tool_choice);
@@ -111,6 +128,47 @@ export function anthropicRequestFor(chat: JsonObject & { model: string; messages
     }
   }
   return body;
+}
+
+/**
+ * `schema` as Anthropic's structured outputs take it, transformed as Anthropic's SDK does: keywords they
+ * refuse (zod's integer bounds, `minLength`, `pattern`, most `format`s…) move into `description`, and
+ * objects get `additionalProperties: false`, which they require. A schema the SDK cannot transform (a
+ * level without a `type`) goes as the client gave it, for Anthropic to say what it refuses.
+ */
+function _strictSchema(schema: JsonObject): JsonObject {
+  try {
+    return transformJSONSchema(schema);
+  } catch {
+    return schema;
+  }
+}
+
+/** A text block, which may carry a prompt-caching marker. */
+type _TextBlock = JsonObject & { type: "text"; text: string };
+
+const _MAX_CACHE_MARKERS = 4;
+
+/**
+ * `block` with the client's `cache_control` when it is one Anthropic takes (`{type: "ephemeral"}`, with
+ * a `ttl` of "5m" or "1h"); another is ignored, as OpenAI's API ignores fields it does not know.
+ */
+function _marked<T extends JsonObject>(block: T, marker: unknown): T {
+  if (!isJsonObject(marker) || marker.type !== "ephemeral") return block;
+  const ttl = marker.ttl ?? undefined;
+  if (ttl !== undefined && ttl !== "5m" && ttl !== "1h") return block;
+  return { ...block, cache_control: { type: "ephemeral", ...(ttl ? { ttl } : {}) } };
+}
+
+/** A message's marker goes onto the last block it became: caching up to it caches the whole message. */
+function _markLast<T extends JsonObject>(blocks: T[], marker: unknown): T[] {
+  const last = blocks.at(-1);
+  return last ? [...blocks.slice(0, -1), _marked(last, marker)] : blocks;
+}
+
+/** The marker of the last part that has one, for a block made of several parts. */
+function _lastMarker(parts: JsonObject[]): unknown {
+  return parts.findLast((part) => part.cache_control !== undefined)?.cache_control;
 }
 
 /** A type a field must have, named for the client when it has another. */
@@ -168,9 +226,15 @@ function _blocks(role: string, message: JsonObject, where: string): JsonObject[]
     case "assistant":
       return _assistantBlocks(message, where);
     case "tool": {
-      const text = _texts(message.content, `${where}.content`).join("\n");
+      const parts = _texts(message.content, `${where}.content`);
+      const text = parts.map((part) => part.text).join("\n");
       const id = _required(message.tool_call_id, `${where}.tool_call_id`, _STRING);
-      return [{ type: "tool_result", tool_use_id: anthropicToolId(id), ...(text ? { content: text } : {}) }];
+      const result = {
+        type: "tool_result",
+        tool_use_id: anthropicToolId(id),
+        ...(text ? { content: text } : {}),
+      };
+      return [_marked(result, _lastMarker(parts))];
     }
   }
   throw new ChatToAnthropicError(`${where}.role`, `unsupported role ${JSON.stringify(role)}`);
@@ -200,38 +264,76 @@ function _userBlocks(content: unknown, where: string): JsonObject[] {
 
 function _userPart(entry: unknown, where: string): JsonObject {
   const part = _required(entry, where, _OBJECT);
+  return _marked(_userBlock(part, where), part.cache_control);
+}
+
+function _userBlock(part: JsonObject, where: string): JsonObject {
   switch (part.type) {
     case "text":
       return { type: "text", text: _required(part.text, `${where}.text`, _STRING) };
     case "image_url": {
       const image = _required(part.image_url, `${where}.image_url`, _OBJECT);
-      return { type: "image", source: _source(_required(image.url, `${where}.image_url.url`, _STRING)) };
+      return {
+        type: "image",
+        source: _source(_required(image.url, `${where}.image_url.url`, _STRING), true),
+      };
     }
     case "file": {
       const file = _required(part.file, `${where}.file`, _OBJECT);
       return {
         type: "document",
-        source: _source(_required(file.file_data, `${where}.file.file_data`, _STRING)),
+        source: _source(_required(file.file_data, `${where}.file.file_data`, _STRING), false),
       };
     }
   }
   throw new ChatToAnthropicError(`${where}.type`, `unsupported content part ${JSON.stringify(part.type)}`);
 }
 
-/** A data URL becomes base64 data; any other URL is fetched by Anthropic. */
-function _source(url: string): JsonObject {
-  const data = /^data:([^;,]+);base64,(.*)$/s.exec(url);
-  return data ? { type: "base64", media_type: data[1], data: data[2] } : { type: "url", url };
+/**
+ * A base64 data URL (`data:image/png;name=a.png;base64,…`) becomes base64 data, an image's with a type
+ * Anthropic takes; any other URL is fetched by Anthropic. Read without a regex, which could backtrack
+ * over megabytes of data.
+ */
+function _source(url: string, image: boolean): JsonObject {
+  const comma = url.indexOf(",");
+  const header = url.startsWith("data:") && comma >= 0 ? url.slice(5, comma).toLowerCase().split(";") : [];
+  if (header.length < 2 || header.at(-1) !== "base64") return { type: "url", url };
+  const data = url.slice(comma + 1);
+  return { type: "base64", media_type: image ? _imageType(header[0], data) : header[0], data };
 }
 
+/**
+ * Anthropic takes JPEG, PNG, GIF and WebP images, and refuses one whose bytes are another of them than
+ * its type says; clients send `image/jpg`, or a type guessed from a file's name. So the first bytes
+ * decide, and the type as sent (`jpg` spelt as Anthropic spells it) stands only for bytes that are none
+ * of the four.
+ */
+function _imageType(declared: string, data: string): string {
+  let head: string;
+  try {
+    head = atob(data.slice(0, 16));
+  } catch {
+    head = "";
+  }
+  if (head.startsWith("\x89PNG")) return "image/png";
+  if (head.startsWith("\xFF\xD8\xFF")) return "image/jpeg";
+  if (head.startsWith("GIF8")) return "image/gif";
+  if (head.startsWith("RIFF") && head.slice(8, 12) === "WEBP") return "image/webp";
+  return declared === "image/jpg" ? "image/jpeg" : declared;
+}
+
+/**
+ * Blank text is dropped, as Anthropic refuses it (a `"\n\n"` before tool calls); a message left with
+ * nothing is dropped too: last, the user's turn before it is answered, as an empty prefill would be.
+ */
 function _assistantBlocks(message: JsonObject, where: string): JsonObject[] {
-  const text = message.content === null || message.content === undefined
-    ? ""
-    : _texts(message.content, `${where}.content`).join("");
+  const parts = message.content === null || message.content === undefined
+    ? []
+    : _texts(message.content, `${where}.content`);
+  const text = parts.map((part) => part.text).join("");
   const calls = _optional(message.tool_calls, `${where}.tool_calls`, _ARRAY) ?? [];
   return [
-    // Anthropic refuses empty text blocks.
-    ...(text ? [{ type: "text", text }] : []),
+    ...(text.trim() ? [_marked({ type: "text", text }, _lastMarker(parts))] : []),
     ...calls.map((entry, index) => {
       const at = `${where}.tool_calls[${index}]`;
       const call = _required(entry, at, _OBJECT);
@@ -256,9 +358,9 @@ function _input(args: string | undefined): JsonObject {
   }
 }
 
-/** A string, or the text of text (and refusal) parts. */
-function _texts(content: unknown, where: string): string[] {
-  if (typeof content === "string") return content ? [content] : [];
+/** A string, or text (and refusal) parts, as text blocks. */
+function _texts(content: unknown, where: string): _TextBlock[] {
+  if (typeof content === "string") return content ? [{ type: "text", text: content }] : [];
   if (!Array.isArray(content)) {
     throw new ChatToAnthropicError(
       where,
@@ -268,8 +370,10 @@ function _texts(content: unknown, where: string): string[] {
   return content.map((entry, index) => {
     const at = `${where}[${index}]`;
     const part = _required(entry, at, _OBJECT);
-    if (part.type === "text") return _required(part.text, `${at}.text`, _STRING);
-    if (part.type === "refusal") return _required(part.refusal, `${at}.refusal`, _STRING);
+    if (part.type === "text" || part.type === "refusal") {
+      const text = _required(part[part.type], `${at}.${part.type}`, _STRING);
+      return _marked({ type: "text" as const, text }, part.cache_control);
+    }
     throw new ChatToAnthropicError(at, "only text parts are supported here");
   });
 }
@@ -283,12 +387,12 @@ function _tool(entry: unknown, index: number): JsonObject {
     throw new ChatToAnthropicError(where, 'expected {type: "function", function: {name, parameters}}');
   }
   const description = _optional(tool.description, `${where}.function.description`, _STRING);
+  const parameters = _optional(tool.parameters, `${where}.function.parameters`, _OBJECT);
   return {
     name: _required(tool.name, `${where}.function.name`, _STRING),
     ...(description === undefined ? {} : { description }),
-    // A function without parameters takes none; Anthropic requires a schema all the same.
-    input_schema: _optional(tool.parameters, `${where}.function.parameters`, _OBJECT) ??
-      { type: "object", properties: {} },
+    // Anthropic requires a schema with a `type` where OpenAI takes none, or `{}`: a function takes an object.
+    input_schema: { type: "object", ...(parameters ?? { properties: {} }) },
   };
 }
 

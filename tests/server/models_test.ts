@@ -37,14 +37,27 @@ Deno.test("a model no provider serves is a 404 naming what is available", async 
   await upstream.close();
 });
 
-Deno.test("/v1/models lists what the config serves when it names models", async () => {
+Deno.test("/v1/models lists what the config serves when it names models, as Anthropic's API and OpenAI's list them", async () => {
   const upstream = startFakeUpstream();
   await using relay = startTestRelay({ upstreamUrl: upstream.url, models: MODELS });
-  const list = await (await fetch(`${relay.url}/v1/models?limit=1000`)).json();
-  assert.deepEqual(list.data.map((model: { id: string }) => model.id), ["claude-sonnet-4-5"]);
-  assert.equal(list.has_more, false);
+  const model = (id: string) => ({
+    type: "model",
+    id,
+    display_name: id,
+    created_at: "1970-01-01T00:00:00Z",
+    object: "model",
+    created: 0,
+    owned_by: "relay",
+  });
+  assert.deepEqual(await (await fetch(`${relay.url}/v1/models?limit=1000`)).json(), {
+    object: "list",
+    data: [model("claude-sonnet-4-5")],
+    has_more: false,
+    first_id: "claude-sonnet-4-5",
+    last_id: "claude-sonnet-4-5",
+  });
   const one = await fetch(`${relay.url}/v1/models/claude-haiku-4-5`);
-  assert.equal((await one.json()).id, "claude-haiku-4-5");
+  assert.deepEqual(await one.json(), model("claude-haiku-4-5"));
   const missing = await fetch(`${relay.url}/v1/models/gpt-4o`);
   assert.equal(missing.status, 404);
   await missing.body?.cancel();
@@ -148,6 +161,11 @@ Deno.test("an upstream's own model list is filtered for a client limited to some
   assert.equal(list.first_id, "mock-1-fast");
   assert.equal(list.last_id, "mock-1-fast");
   assert.equal(list.has_more, false);
+  assert.equal(
+    list.object,
+    undefined,
+    "only the page is relay's: the rest is the upstream's list as it came",
+  );
   assert.equal(upstream.requests.length, 1, "the list came from the upstream");
   await upstream.close();
 });

@@ -628,8 +628,7 @@ Deno.test("an OpenAI request becomes Anthropic's: system hoisted, tool messages 
     ],
     stream: true,
     stop_sequences: ["END"],
-    temperature: 1,
-    top_p: 0.9,
+    temperature: 1, // top_p not beside it: Claude 4.5 and later refuse both
     metadata: { user_id: "u-1" },
     tools: [
       { name: "f", input_schema: { type: "object", properties: { x: { type: "number" } } } },
@@ -709,13 +708,48 @@ Deno.test("OpenAI requests: empty text parts are dropped; a user message left em
 });
 
 Deno.test("OpenAI requests: a JSON schema response_format becomes structured output; other formats are ignored", () => {
-  const schema = { type: "object", properties: { name: { type: "string" } }, required: ["name"] };
+  // What zod 4 makes of `z.object({ name: z.string().min(1), age: z.number().int(), … })`.
+  const schema = {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    type: "object",
+    properties: {
+      name: { type: "string", minLength: 1 },
+      age: { type: "integer", minimum: -9007199254740991, maximum: 9007199254740991 },
+      address: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+      tags: { minItems: 3, type: "array", items: { type: "string", format: "email" } },
+    },
+    required: ["name", "age", "address", "tags"],
+    additionalProperties: false,
+  };
   const request = (response_format: unknown) =>
     anthropicRequestFor({ model: "m", messages: [{ role: "user", content: "a person" }], response_format });
-  assert.deepEqual(
-    request({ type: "json_schema", json_schema: { name: "person", schema, strict: true } }).output_config,
-    { format: { type: "json_schema", schema } },
-  );
+  const output = (schema: unknown) =>
+    request({ type: "json_schema", json_schema: { name: "person", schema, strict: true } }).output_config;
+  // Anthropic refuses these keywords: they move into descriptions, as Anthropic's SDK sends them.
+  assert.deepEqual(output(schema), {
+    format: {
+      type: "json_schema",
+      schema: {
+        type: "object",
+        properties: {
+          name: { type: "string", description: "{minLength: 1}" },
+          age: { type: "integer", description: "{minimum: -9007199254740991, maximum: 9007199254740991}" },
+          address: {
+            type: "object",
+            properties: { city: { type: "string" } },
+            additionalProperties: false,
+            required: ["city"],
+          },
+          tags: { type: "array", items: { type: "string", format: "email" }, description: "{minItems: 3}" },
+        },
+        additionalProperties: false,
+        required: ["name", "age", "address", "tags"],
+      },
+    },
+  });
+  // The SDK cannot transform a level without a type (zod's `z.any()`): it goes as given.
+  const untyped = { type: "object", properties: { any: {}, n: { type: "integer", minimum: 0 } } };
+  assert.deepEqual(output(untyped), { format: { type: "json_schema", schema: untyped } });
   for (
     const ignored of [{ type: "json_object" }, { type: "text" }, null, {
       type: "json_schema",

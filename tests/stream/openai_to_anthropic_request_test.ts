@@ -1,0 +1,275 @@
+/**
+ * `openai_to_anthropic_request.ts`: what real OpenAI-style clients (OpenAI's SDK, the AI SDK, LangChain,
+ * opencode) send that Anthropic refuses or would lose, as relay's front door sends it on.
+ */
+import assert from "node:assert/strict";
+import { anthropicRequestFor } from "../../src/stream/openai_to_anthropic_request.ts";
+
+const request = (chat: Record<string, unknown>) => anthropicRequestFor({ model: "m", messages: [], ...chat });
+
+const EPHEMERAL = { type: "ephemeral" };
+
+Deno.test("OpenAI requests: system messages alone are the user's turn, as Anthropic requires a turn", () => {
+  assert.deepEqual(
+    request({
+      messages: [{ role: "system", content: "Tell a joke." }, {
+        role: "developer",
+        content: [{ type: "text", text: "Short." }],
+      }],
+    }),
+    {
+      model: "m",
+      max_tokens: 4096,
+      messages: [{
+        role: "user",
+        content: [{ type: "text", text: "Tell a joke." }, { type: "text", text: "Short." }],
+      }],
+    },
+  );
+  assert.deepEqual(request({ messages: [] }).messages, [], "nothing at all stays nothing");
+});
+
+Deno.test("OpenAI requests: cache_control on messages goes onto the last block each becomes, as opencode sends it", () => {
+  const body = request({
+    messages: [
+      { role: "system", content: "You are OpenCode.", cache_control: EPHEMERAL },
+      { role: "system", content: "Unmarked." },
+      { role: "user", content: "Run echo", cache_control: { type: "ephemeral", ttl: "1h", extra: 1 } },
+      {
+        role: "assistant",
+        content: "I'll run it.",
+        tool_calls: [
+          { id: "call_1", type: "function", function: { name: "bash", arguments: "{}" } },
+          { id: "call_2", type: "function", function: { name: "bash", arguments: "{}" } },
+        ],
+        cache_control: EPHEMERAL,
+      },
+      {
+        role: "tool",
+        tool_call_id: "call_1",
+        content: "hello",
+        cache_control: { type: "ephemeral", ttl: "5m" },
+      },
+    ],
+  });
+  assert.deepEqual(body.system, [
+    { type: "text", text: "You are OpenCode.", cache_control: EPHEMERAL },
+    { type: "text", text: "Unmarked." },
+  ]);
+  assert.deepEqual(body.messages, [
+    {
+      role: "user",
+      content: [{ type: "text", text: "Run echo", cache_control: { type: "ephemeral", ttl: "1h" } }],
+    },
+    {
+      role: "assistant",
+      content: [
+        { type: "text", text: "I'll run it." },
+        { type: "tool_use", id: "call_1", name: "bash", input: {} },
+        { type: "tool_use", id: "call_2", name: "bash", input: {}, cache_control: EPHEMERAL },
+      ],
+    },
+    {
+      role: "user",
+      content: [{
+        type: "tool_result",
+        tool_use_id: "call_1",
+        content: "hello",
+        cache_control: { type: "ephemeral", ttl: "5m" },
+      }],
+    },
+  ]);
+});
+
+Deno.test("OpenAI requests: cache_control on content parts goes onto the block each becomes", () => {
+  const body = request({
+    messages: [
+      {
+        role: "system",
+        content: [{ type: "text", text: "a" }, { type: "text", text: "b", cache_control: EPHEMERAL }],
+      },
+      {
+        role: "user",
+        content: [
+          { type: "image_url", image_url: { url: "https://example.com/a.png" }, cache_control: EPHEMERAL },
+          { type: "text", text: "what is it?" },
+        ],
+      },
+      { role: "assistant", content: [{ type: "text", text: "a cat", cache_control: EPHEMERAL }] },
+      { role: "user", content: [{ type: "text", text: "sure?", cache_control: EPHEMERAL }] },
+    ],
+  });
+  assert.deepEqual(body.system, [{ type: "text", text: "a" }, {
+    type: "text",
+    text: "b",
+    cache_control: EPHEMERAL,
+  }]);
+  assert.deepEqual(body.messages, [
+    {
+      role: "user",
+      content: [
+        {
+          type: "image",
+          source: { type: "url", url: "https://example.com/a.png" },
+          cache_control: EPHEMERAL,
+        },
+        { type: "text", text: "what is it?" },
+      ],
+    },
+    { role: "assistant", content: [{ type: "text", text: "a cat", cache_control: EPHEMERAL }] },
+    { role: "user", content: [{ type: "text", text: "sure?", cache_control: EPHEMERAL }] },
+  ]);
+});
+
+Deno.test("OpenAI requests: markers Anthropic would refuse are ignored, and without one system stays a string", () => {
+  const ignored = [{ type: "persistent" }, { type: "ephemeral", ttl: "10m" }, "ephemeral", true, null];
+  const body = request({
+    messages: [
+      { role: "system", content: "s", cache_control: ignored[0] },
+      ...ignored.map((cache_control) => ({ role: "user", content: "u", cache_control })),
+    ],
+  });
+  assert.equal(body.system, "s");
+  assert.deepEqual(body.messages, [{
+    role: "user",
+    content: ignored.map(() => ({ type: "text", text: "u" })),
+  }]);
+});
+
+Deno.test("OpenAI requests: of more than 4 markers, the last 4 are kept, system first, then the messages", () => {
+  const body = request({
+    messages: [
+      { role: "system", content: "s1", cache_control: EPHEMERAL },
+      { role: "system", content: "s2", cache_control: EPHEMERAL },
+      { role: "user", content: "u1", cache_control: EPHEMERAL },
+      { role: "assistant", content: "a1", cache_control: EPHEMERAL },
+      { role: "user", content: "u2", cache_control: EPHEMERAL },
+    ],
+  });
+  assert.deepEqual(body.system, [{ type: "text", text: "s1" }, {
+    type: "text",
+    text: "s2",
+    cache_control: EPHEMERAL,
+  }]);
+  const marked = (body.messages as { content: { cache_control?: unknown }[] }[])
+    .flatMap(({ content }) => content).filter((block) => block.cache_control !== undefined);
+  assert.equal(marked.length, 3);
+  // With the system's markers all dropped, it is a string again.
+  const late = request({
+    messages: [
+      { role: "system", content: "s", cache_control: EPHEMERAL },
+      ...["u1", "a1", "u2", "a2"].map((text, index) => ({
+        role: index % 2 ? "assistant" : "user",
+        content: text,
+        cache_control: EPHEMERAL,
+      })),
+    ],
+  });
+  assert.equal(late.system, "s");
+});
+
+Deno.test("OpenAI requests: tool parameters without a type (`{}`) take an object, as Anthropic requires a type", () => {
+  const body = request({
+    messages: [{ role: "user", content: "hi" }],
+    tools: [
+      { type: "function", function: { name: "now", parameters: {} } },
+      { type: "function", function: { name: "f", parameters: { properties: { x: { type: "number" } } } } },
+      { type: "function", function: { name: "g", parameters: { type: "object", required: [] } } },
+    ],
+  });
+  assert.deepEqual(body.tools, [
+    { name: "now", input_schema: { type: "object" } },
+    { name: "f", input_schema: { type: "object", properties: { x: { type: "number" } } } },
+    { name: "g", input_schema: { type: "object", required: [] } },
+  ]);
+});
+
+Deno.test("OpenAI requests: blank stop sequences are dropped, as Anthropic refuses them", () => {
+  const messages = [{ role: "user", content: "hi" }];
+  assert.equal(request({ messages, stop: "\n" }).stop_sequences, undefined);
+  assert.equal(request({ messages, stop: ["", " \n"] }).stop_sequences, undefined);
+  assert.deepEqual(request({ messages, stop: ["\n", "END", "\t"] }).stop_sequences, ["END"]);
+});
+
+Deno.test("OpenAI requests: top_p goes alone, not beside a temperature, as Claude 4.5 and later refuse both", () => {
+  const messages = [{ role: "user", content: "hi" }];
+  const sampled = (chat: Record<string, unknown>) => {
+    const { temperature, top_p } = request({ messages, ...chat });
+    return { temperature, top_p };
+  };
+  assert.deepEqual(sampled({ top_p: 0.9 }), { temperature: undefined, top_p: 0.9 });
+  assert.deepEqual(sampled({ temperature: 0.2, top_p: 0.4 }), { temperature: 0.2, top_p: undefined });
+  assert.deepEqual(sampled({ temperature: 0 }), { temperature: 0, top_p: undefined });
+});
+
+Deno.test("OpenAI requests: blank assistant text is dropped, and an assistant message left with nothing too", () => {
+  const call = { id: "call_1", type: "function", function: { name: "f", arguments: "{}" } };
+  assert.deepEqual(
+    request({
+      messages: [
+        { role: "user", content: "a" },
+        { role: "assistant", content: "\n\n", tool_calls: [call] },
+        { role: "tool", tool_call_id: "call_1", content: "r" },
+        { role: "assistant", content: [{ type: "text", text: " " }] },
+      ],
+    }).messages,
+    [
+      { role: "user", content: [{ type: "text", text: "a" }] },
+      { role: "assistant", content: [{ type: "tool_use", id: "call_1", name: "f", input: {} }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "call_1", content: "r" }] },
+    ],
+  );
+});
+
+/** The source an image data URL becomes. */
+const imageSource = (url: string) => {
+  const body = request({
+    messages: [{ role: "user", content: [{ type: "image_url", image_url: { url } }] }],
+  });
+  return (body.messages as { content: { source: Record<string, unknown> }[] }[])[0].content[0].source;
+};
+
+const PNG = "iVBORw0KGgoAAAANSUhEUg";
+const JPEG = "/9j/4AAQSkZJRgABAQ";
+const GIF = "R0lGODlhAQABAIAAAP";
+const WEBP = "UklGRiQAAABXRUJQVlA4";
+
+Deno.test("OpenAI requests: a data URL's image type is one Anthropic takes, told by the first bytes", () => {
+  const base64 = (media_type: string, data: string) => ({ type: "base64", media_type, data });
+  assert.deepEqual(imageSource(`data:image/jpg;base64,${JPEG}`), base64("image/jpeg", JPEG));
+  assert.deepEqual(
+    imageSource("data:image/jpg;base64,AAAA"),
+    base64("image/jpeg", "AAAA"),
+    "jpg, bytes unknown",
+  );
+  assert.deepEqual(imageSource(`data:image/png;name=a.png;base64,${PNG}`), base64("image/png", PNG));
+  assert.deepEqual(imageSource(`data:application/octet-stream;base64,${GIF}`), base64("image/gif", GIF));
+  assert.deepEqual(imageSource(`data:image/png;base64,${JPEG}`), base64("image/jpeg", JPEG), "the bytes win");
+  assert.deepEqual(imageSource(`data:image/jpeg;base64,${WEBP}`), base64("image/webp", WEBP));
+  assert.deepEqual(imageSource(`data:IMAGE/PNG;BASE64,${PNG}`), base64("image/png", PNG));
+  assert.deepEqual(imageSource("data:image/png;base64,!!"), base64("image/png", "!!"), "not base64: as sent");
+  for (const url of ["data:image/png,raw", "data:image/png;name=a;base64", "https://example.com/a.png"]) {
+    assert.deepEqual(imageSource(url), { type: "url", url });
+  }
+  const file = request({
+    messages: [{
+      role: "user",
+      content: [{ type: "file", file: { file_data: `data:application/pdf;base64,${PNG}` } }],
+    }],
+  });
+  assert.deepEqual(
+    (file.messages as { content: unknown[] }[])[0].content[0],
+    { type: "document", source: base64("application/pdf", PNG) },
+    "a document keeps its type",
+  );
+});
+
+Deno.test("OpenAI requests: a data URL of megabytes is read in one pass", () => {
+  const payload = "A".repeat(4 * 1024 * 1024);
+  const urls = [`data:image/png;base64,${PNG}${payload}`, `data:image/png${";x=y".repeat(1024 * 1024)}`];
+  const started = performance.now();
+  assert.equal(imageSource(urls[0]).media_type, "image/png");
+  assert.equal(imageSource(urls[1]).type, "url");
+  // A regex that backtracks over the payload takes minutes here.
+  assert.ok(performance.now() - started < 1000, `${performance.now() - started} ms`);
+});
