@@ -6,6 +6,7 @@
  * Thinking blocks go back as `reasoning_content`, which DeepSeek and Kimi require, to upstreams that take
  * the field (see {@linkcode ChatRequestOptions.reasoningContent}).
  */
+import { clientToolFunction } from "./anthropic_client_tools.ts";
 import { openaiToolId } from "./openai_tool_ids.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
 
@@ -289,10 +290,17 @@ function _responseFormat(body: JsonObject): JsonObject | undefined {
   return { type: "json_schema", json_schema: { name: "output", schema: format.schema } };
 }
 
-/** Custom tools only: server tools (`web_search_…`, `bash_…`) run at Anthropic and mean nothing elsewhere. */
+/**
+ * Custom tools, and Anthropic's client tools (`bash_…`, `text_editor_…`), which run on the client too:
+ * server tools (`web_search_…`) run at Anthropic and mean nothing elsewhere.
+ */
 function _tool(tool: unknown): JsonObject[] {
-  if (!isJsonObject(tool) || !isJsonObject(tool.input_schema)) return [];
-  if (tool.type !== undefined && tool.type !== "custom") return [];
+  if (!isJsonObject(tool)) return [];
+  if (tool.type !== undefined && tool.type !== "custom") {
+    const client = clientToolFunction(tool);
+    return client ? [{ type: "function", function: client }] : [];
+  }
+  if (!isJsonObject(tool.input_schema)) return [];
   const description = typeof tool.description === "string" ? { description: tool.description } : {};
   return [{ type: "function", function: { name: tool.name, ...description, parameters: tool.input_schema } }];
 }

@@ -32,7 +32,7 @@ export interface OpenAIToAnthropicOptions {
   model: string;
   /**
    * Whether the client asked for thinking. Reasoning from compatibles (`reasoning_content`, `reasoning`)
-   * becomes a thinking block only then, and never carries a signature: relay cannot mint one.
+   * becomes a thinking block only then, whose signature is empty: relay cannot mint one.
    */
   thinking: boolean;
   /** The id for a tool call the upstream sent without one. */
@@ -366,9 +366,14 @@ export class OpenAIToAnthropic {
 
   #close(): AnthropicEvent[] {
     if (!this.#open) return [];
-    const { index } = this.#open;
+    const { index, kind } = this.#open;
     this.#open = undefined;
-    return [{ type: "content_block_stop", index }];
+    const stop: AnthropicEvent = { type: "content_block_stop", index };
+    // Clients that keep a thinking block only once its signature arrives (the AI SDK, and so opencode)
+    // dropped it without one, and DeepSeek then refused the tool loop's next request: an empty signature,
+    // as a whole answer's block has, is no signature minted.
+    if (kind !== "thinking") return [stop];
+    return [_delta(index, { type: "signature_delta", signature: "" }), stop];
   }
 
   #complete(): AnthropicEvent[] {
