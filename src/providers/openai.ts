@@ -5,7 +5,7 @@ import {
   type AnthropicFailure,
   anthropicFailureFor,
 } from "../server/openai_errors.ts";
-import { errorOwnWords } from "./token_limit_wording.ts";
+import { errorOwnWords, refusedTokenLimit } from "./token_limit_wording.ts";
 import { AnthropicToChatError, chatRequestFor } from "../stream/anthropic_to_openai_request.ts";
 import {
   completionAsAnthropicSse,
@@ -56,6 +56,11 @@ export interface OpenAIProviderOptions {
    * lack it from then on, until the provider is built anew.
    */
   onFieldAsked?: (model: string, field: string) => void;
+  /**
+   * Told when a model's upstream named its output cap, refusing a larger `max_tokens`: that model's
+   * requests ask for at most `cap` from then on, until the provider is built anew.
+   */
+  onMaxTokensCapped?: (model: string, cap: number) => void;
   /** The timer bounding a look into a 400 or 422 by the request's `idleMs`; injected for tests. */
   timers?: Timers;
 }
@@ -111,7 +116,19 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
   const refusedReasoning = new BoundedMap<string, true>(_MAX_REFUSING_MODELS);
   // The models whose upstream asked for `reasoning_content` on every tool-calling message.
   const askedReasoning = new BoundedMap<string, true>(_MAX_REFUSING_MODELS);
+  // The output cap each model's upstream named when it refused a larger `max_tokens`.
+  const outputCaps = new BoundedMap<string, number>(_MAX_REFUSING_MODELS);
   const timers = options.timers ?? realTimers;
+  // The Chat Completions body for `body`, with what the model's upstream taught relay so far.
+  const chatFor = (body: JsonObject, model: string, reasoning: boolean): JsonObject => {
+    let chat = chatRequestFor(body, { model, maxTokensField, reasoningContent: reasoning });
+    if (reasoning && askedReasoning.has(model)) chat = _withReasoningOnToolCalls(chat);
+    const cap = outputCaps.get(model);
+    const asked = chat[maxTokensField];
+    return cap !== undefined && typeof asked === "number" && asked > cap
+      ? { ...chat, [maxTokensField]: cap }
+      : chat;
+  };
   return {
     name: options.name,
     type: "openai",
@@ -129,8 +146,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       const withReasoning = reasoningContent && !refusedReasoning.has(model);
       let chat: JsonObject;
       try {
-        chat = chatRequestFor(body, { model, maxTokensField, reasoningContent: withReasoning });
-        if (withReasoning && askedReasoning.has(model)) chat = _withReasoningOnToolCalls(chat);
+        chat = chatFor(body, model, withReasoning);
       } catch (error) {
         if (error instanceof AnthropicToChatError) throw new UnservableError(400, error.message);
         throw error;
@@ -146,28 +162,39 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       const answering = post();
       answeredWhole.onSent(request);
       let response = await answering;
-      const asks = (response.status === 400 || response.status === 422) && withReasoning
-        ? { carried: _carriesReasoning(chat), lacked: _lacksReasoning(chat) }
-        : undefined;
-      if (asks && (asks.carried || asks.lacked)) {
+      if (_REFUSAL_STATUSES.has(response.status)) {
+        const asks: _Asks = {
+          carried: withReasoning && _carriesReasoning(chat),
+          lacked: withReasoning && _lacksReasoning(chat),
+          maxTokens: chat[maxTokensField] as number | undefined,
+        };
         // Read for no longer than relay would wait for that body. A resend is a second connection: a stream
         // still waits for its headers under connect, as for the first (`send` resolves with them).
         const within = idleDeadline(request, timers);
-        const seen = await peekRefusal(response, within, (text) => _reasoningAsked(text, asks));
+        const seen = await peekRefusal(response, within, (text) => _remedy(text, response.status, asks));
         if (seen.answer) response = seen.answer;
-        else if (seen.refused === "refused") {
-          if (!refusedReasoning.has(model)) {
-            refusedReasoning.set(model, true);
-            options.onFieldRefused?.(model, "reasoning_content");
+        else {
+          const remedy = seen.refused;
+          if (remedy.kind === "reasoning_refused") {
+            if (!refusedReasoning.has(model)) {
+              refusedReasoning.set(model, true);
+              options.onFieldRefused?.(model, "reasoning_content");
+            }
+            chat = chatFor(body, model, false);
+          } else if (remedy.kind === "reasoning_asked") {
+            if (!askedReasoning.has(model)) {
+              askedReasoning.set(model, true);
+              options.onFieldAsked?.(model, "reasoning_content");
+            }
+            chat = _withReasoningOnToolCalls(chat);
+          } else {
+            // An output cap holds for every request to the model; what a window leaves, for this one only.
+            if (remedy.cap && outputCaps.get(model) !== remedy.maxTokens) {
+              outputCaps.set(model, remedy.maxTokens);
+              options.onMaxTokensCapped?.(model, remedy.maxTokens);
+            }
+            chat = { ...chat, [maxTokensField]: remedy.maxTokens };
           }
-          chat = chatRequestFor(body, { model, maxTokensField, reasoningContent: false });
-          response = await post();
-        } else {
-          if (!askedReasoning.has(model)) {
-            askedReasoning.set(model, true);
-            options.onFieldAsked?.(model, "reasoning_content");
-          }
-          chat = _withReasoningOnToolCalls(chat);
           response = await post();
         }
       }
@@ -335,20 +362,44 @@ const _ASKED = [
   /reasoning_content[\\"'\x60]*\s+in\s+the\s+thinking\s+mode\s+must\s+be\s+passed\s+back/i,
 ];
 
+/** The statuses a request refused for its fields comes with, whose words are looked into. */
+const _REFUSAL_STATUSES: ReadonlySet<number> = new Set([400, 413, 422]);
+
+/** What a request sent gives a refusal cause to say. */
+interface _Asks {
+  /** An assistant message carried `reasoning_content`. */
+  carried: boolean;
+  /** An assistant message called tools without `reasoning_content`. */
+  lacked: boolean;
+  /** The `max_tokens` (or `max_completion_tokens`) sent. */
+  maxTokens: number | undefined;
+}
+
+/** What a refusal's words call for, in a resend of the request. */
+type _Remedy =
+  | { kind: "reasoning_refused" }
+  | { kind: "reasoning_asked" }
+  /** `maxTokens` in place of what was sent: the model's output cap (`cap`), or what its window leaves. */
+  | { kind: "max_tokens"; maxTokens: number; cap: boolean };
+
 /**
- * What an error body's start says of `reasoning_content`, among what the request gives it cause to say:
- * `refused` ({@linkcode _REFUSALS}) when it `carried` the field, `asked` ({@linkcode _ASKED}) when a
- * tool-calling message `lacked` it; else `undefined`.
+ * What an error body's start, answered with `status`, calls for among what the request gives it cause to
+ * say: without `reasoning_content` when it `carried` the field and the words refuse it
+ * ({@linkcode _REFUSALS}); with it empty when a tool-calling message `lacked` it and the words ask for it
+ * ({@linkcode _ASKED}); a smaller `max_tokens` when the words name the model's output cap, or a window
+ * that the input leaves room in ({@linkcode refusedTokenLimit}); else `undefined`.
  */
-function _reasoningAsked(
-  text: string,
-  { carried, lacked }: { carried: boolean; lacked: boolean },
-): "refused" | "asked" | undefined {
+function _remedy(text: string, status: number, asks: _Asks): _Remedy | undefined {
   // Not in what the error quotes of the request: the reasoning sent may say anything.
   const own = errorOwnWords(text);
-  if (carried && _REFUSALS.some((refusal) => refusal.test(own))) return "refused";
-  if (lacked && _ASKED.some((asked) => asked.test(own))) return "asked";
-  return undefined;
+  if (status !== 413) {
+    if (asks.carried && _REFUSALS.some((refusal) => refusal.test(own))) return { kind: "reasoning_refused" };
+    if (asks.lacked && _ASKED.some((asked) => asked.test(own))) return { kind: "reasoning_asked" };
+  }
+  const limit = refusedTokenLimit(text, { maxTokens: asks.maxTokens });
+  if (!limit) return undefined;
+  if ("cap" in limit) return { kind: "max_tokens", maxTokens: limit.cap, cap: true };
+  return { kind: "max_tokens", maxTokens: limit.window - limit.input, cap: false };
 }
 
 /** Chat Completions counts no tokens and lists no models relay could pass on. */

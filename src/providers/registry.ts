@@ -111,6 +111,13 @@ export function createProvider(config: ProviderConfig, environment: ProviderEnvi
           "field asked",
           "sent empty on this model's tool-calling messages without it until relay reloads",
         ),
+        onMaxTokensCapped: (model, cap) =>
+          environment.logger?.info("max_tokens capped", {
+            provider: name,
+            model,
+            cap,
+            hint: "this model's requests ask for at most this many output tokens until relay reloads",
+          }),
       });
     default:
       return createAnthropicProvider({

@@ -63,6 +63,30 @@ export function claudeCodeWording(
 }
 
 /**
+ * The token limit an upstream's refusal (its error body's start, `text`) says a request went over, when
+ * a smaller `max_tokens` fits it: the model's output `cap`, or its `window` and the `input` that leaves
+ * room in it; else `undefined` (a prompt that overflows on its own, or no such words).
+ *
+ * @example
+ * ```ts
+ * refusedTokenLimit('{"error":{"message":"max_tokens is too large: 32000. This model supports at most 16384 completion tokens, …"}}', {});
+ * // { cap: 16384 }
+ * ```
+ */
+export function refusedTokenLimit(
+  text: string,
+  asked: TokenLimitAsked,
+): { cap: number } | { window: number; input: number } | undefined {
+  const own = errorOwnWords(text);
+  const cap = _outputCap(own, asked);
+  if (cap) return { cap: cap.cap };
+  const share = _windowShare(own);
+  return share && share.input < share.window && share.output > 0
+    ? { window: share.window, input: share.input }
+    : undefined;
+}
+
+/**
  * An Anthropic-format upstream's error answer with its `error.message` in the words Claude Code acts on
  * ({@linkcode claudeCodeWording}), at once: for a server that speaks Anthropic's envelope but words its
  * token limits its own way (DeepSeek's `This model's maximum context length is …`). Only a 400, 413 or

@@ -1,11 +1,12 @@
 /**
- * An OpenAI-compatible upstream's token-limit refusals reach the client, over real HTTP through relay, in
- * the words Claude Code acts on: it lowers `max_tokens` and resends only on Anthropic's wordings, which
- * its own patterns below read.
+ * An OpenAI-compatible upstream's token-limit refusals, over real HTTP through relay: a `max_tokens` over
+ * the model's output cap, or over what its window leaves, goes once more at what fits, the cap learnt for
+ * the model's later requests; what reaches the client is in the words Claude Code acts on (it lowers
+ * `max_tokens` and resends only on Anthropic's wordings, which its own patterns below read).
  */
 import assert from "node:assert/strict";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
-import { FAKE_OPENAI_KEY, openaiStream, startFakeOpenAI } from "../_helpers/fake_openai.ts";
+import { chunk, FAKE_OPENAI_KEY, openaiStream, startFakeOpenAI } from "../_helpers/fake_openai.ts";
 import { startTestRelay } from "../_helpers/relay.ts";
 import { CLAUDE_CODE_CONTEXT_LIMIT, CLAUDE_CODE_OUTPUT_CAP } from "../_helpers/claude_code_wording.ts";
 
@@ -47,7 +48,82 @@ async function ask(answer: () => Response): Promise<{ status: number; message: s
   }
 }
 
-Deno.test("an OpenAI output cap reaches the client as Anthropic's 400, which Claude Code lowers max_tokens on", async () => {
+/**
+ * `ASK` sent twice through relay to an upstream that refuses a `max_tokens` over what `allowed` says, in
+ * `words` naming what it was sent: the `max_tokens` each upstream request had, the client's statuses, and
+ * what relay logged.
+ */
+async function askTwice(allowed: number, words: (sent: number) => string) {
+  const upstream = startFakeOpenAI(async (request) => {
+    const sent = (await request.json()).max_tokens;
+    if (sent <= allowed) return openaiStream([chunk({ role: "assistant", content: "ok" }, "stop"), "[DONE]"]);
+    const error = { message: words(sent), type: "invalid_request_error", param: "max_tokens", code: null };
+    return Response.json({ error }, { status: 400 });
+  });
+  const capped: [string, number][] = [];
+  const provider = createOpenAIProvider({
+    name: "openai",
+    baseUrl: `${upstream.url}/v1`,
+    onMaxTokensCapped: (model, cap) => void capped.push([model, cap]),
+  });
+  await using relay = startTestRelay({
+    provider,
+    keys: [FAKE_OPENAI_KEY],
+    models: { "claude-*": "gpt-fake-1" },
+  });
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(`${relay.url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(ASK),
+      });
+      statuses.push(response.status);
+      await response.body?.cancel();
+    }
+    const sent = upstream.requests.map((recorded) =>
+      JSON.parse(new TextDecoder().decode(recorded.body)).max_tokens
+    );
+    return { sent, statuses, capped };
+  } finally {
+    await upstream.close();
+  }
+}
+
+Deno.test("an OpenAI output cap is learnt: the request goes once more at the cap, and the model's next asks no more", async () => {
+  const { sent, statuses, capped } = await askTwice(
+    16384,
+    (sent) =>
+      `max_tokens is too large: ${sent}. This model supports at most 16384 completion tokens, whereas you provided ${sent}.`,
+  );
+  assert.deepEqual(statuses, [200, 200]);
+  assert.deepEqual(sent, [32000, 16384, 16384]);
+  assert.deepEqual(capped, [["gpt-fake-1", 16384]]);
+});
+
+Deno.test("DeepSeek's output cap, which names only its range, is learnt the same way", async () => {
+  const { sent, statuses } = await askTwice(
+    8192,
+    () => "Invalid max_tokens value, the valid range of max_tokens is [1, 8192]",
+  );
+  assert.deepEqual(statuses, [200, 200]);
+  assert.deepEqual(sent, [32000, 8192, 8192]);
+});
+
+Deno.test("vLLM's max_tokens over the window goes once more with what the input leaves, for that request only", async () => {
+  const { sent, statuses, capped } = await askTwice(
+    32768 - 12396,
+    (sent) =>
+      `'max_tokens' or 'max_completion_tokens' is too large: ${sent}. This model's maximum context length is ` +
+      `32768 tokens and your request has 12396 input tokens (${sent} > 32768 - 12396). None`,
+  );
+  assert.deepEqual(statuses, [200, 200]);
+  assert.deepEqual(sent, [32000, 20372, 32000, 20372], "a window's room depends on the input");
+  assert.deepEqual(capped, []);
+});
+
+Deno.test("a token limit refused again after the resend reaches the client in Claude Code's words", async () => {
   const { status, message } = await ask(() =>
     Response.json({
       error: { message: OPENAI_CAP, type: "invalid_request_error", param: "max_tokens", code: null },
@@ -56,23 +132,18 @@ Deno.test("an OpenAI output cap reaches the client as Anthropic's 400, which Cla
   assert.equal(status, 400);
   assert.equal(CLAUDE_CODE_OUTPUT_CAP.exec(message)?.[1], "16384", message);
   assert.ok(message.includes(OPENAI_CAP), message);
-});
-
-Deno.test("vLLM's max_tokens over the window reaches the client as Anthropic's context limit, not a prompt too long", async () => {
-  const { status, message } = await ask(() =>
+  const window = await ask(() =>
     Response.json(
       { object: "error", message: VLLM_WINDOW, type: "BadRequestError", param: null, code: 400 },
       { status: 400 },
     )
   );
-  assert.equal(status, 400);
   assert.deepEqual(
-    CLAUDE_CODE_CONTEXT_LIMIT.exec(message)?.slice(1).map(Number),
+    CLAUDE_CODE_CONTEXT_LIMIT.exec(window.message)?.slice(1).map(Number),
     [12396, 32000, 32768],
-    message,
+    window.message,
   );
-  assert.doesNotMatch(message, /prompt is too long/);
-  assert.ok(message.includes(VLLM_WINDOW), message);
+  assert.doesNotMatch(window.message, /prompt is too long/);
 });
 
 Deno.test("an output cap as a stream's first chunk ends the stream in an error event Claude Code acts on", async () => {
@@ -81,17 +152,4 @@ Deno.test("an output cap as a stream's first chunk ends the stream in an error e
   );
   assert.equal(CLAUDE_CODE_OUTPUT_CAP.exec(message)?.[1], "16384", message);
   assert.ok(message.includes(OPENAI_CAP), message);
-});
-
-Deno.test("DeepSeek's output cap, which names only its range, is completed with the max_tokens relay sent", async () => {
-  const deepseek = "Invalid max_tokens value, the valid range of max_tokens is [1, 8192]";
-  const { status, message } = await ask(() =>
-    Response.json({
-      error: { message: deepseek, type: "invalid_request_error", param: null, code: "invalid_request_error" },
-    }, { status: 400 })
-  );
-  assert.equal(status, 400);
-  assert.match(message, /^max_tokens: 32000 > 8192, /);
-  assert.equal(CLAUDE_CODE_OUTPUT_CAP.exec(message)?.[1], "8192", message);
-  assert.ok(message.includes(deepseek), message);
 });

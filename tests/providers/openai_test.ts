@@ -364,12 +364,13 @@ Deno.test("a JSON answer's body, to a stream or an error, is read only as relay 
       assert.deepEqual(message.content, [{ type: "text", text: "Late." }]);
     },
   );
+  // (A 400, 413 or 422 is looked into before it is answered, for a refused field or token limit.)
   await t.step("an error answer keeps its status; its body fails as the upstream's did", async () => {
     const { upstream, status, reader } = await answered({
-      status: 400,
+      status: 500,
       headers: { "content-type": "application/json" },
     });
-    assert.equal(status, 400);
+    assert.equal(status, 500);
     upstream.push('{"error":{"message":"bad');
     assert.deepEqual(await reader.read(), { done: false, value: new Uint8Array() });
     upstream.fail(new Error("connection reset"));
