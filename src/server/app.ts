@@ -8,7 +8,7 @@ import { refuseWebPages } from "./browser_guard.ts";
 import { headLength } from "./head_length.ts";
 import { refuseOtherHosts } from "./host_guard.ts";
 import { BodyBudget } from "./body_budget.ts";
-import { chatCompletions } from "./chat_completions.ts";
+import { chatCompletions, type ChatCompletionsOptions } from "./chat_completions.ts";
 import { RelayError } from "./errors.ts";
 import { logRequest } from "./events.ts";
 import { type InFlight, shutDownError } from "./in_flight.ts";
@@ -16,10 +16,14 @@ import { openaiErrorResponse } from "./openai_errors.ts";
 import { realTimers } from "../util/timers.ts";
 import { servedModels } from "./models.ts";
 import { relay, type RelayOptions } from "./relay.ts";
+import { responses } from "./responses.ts";
 import { type RelayEnv, requestId } from "./request_id.ts";
 import { refuseWrongMethods } from "./wrong_method.ts";
 
 const _CHAT_COMPLETIONS_PATH = "/v1/chat/completions";
+const _RESPONSES_PATH = "/v1/responses";
+/** The routes of OpenAI's clients, which parse only OpenAI's error shape. */
+const _OPENAI_PATHS: ReadonlySet<string> = new Set([_CHAT_COMPLETIONS_PATH, _RESPONSES_PATH]);
 
 export interface AppOptions extends Omit<RelayOptions, "parsedBody"> {
   /**
@@ -77,18 +81,17 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
     parsedBodies.set(request, messages);
     return await app.fetch(request);
   };
-  app.post(
-    _CHAT_COMPLETIONS_PATH,
-    chatCompletions({
-      dispatch,
-      maxBodyBytes: () => current().maxBodyBytes,
-      bodyTimeoutMs: () => current().bodyTimeoutMs,
-      bodyHold: () => bodyBudget.open(current().maxBodyMemory),
-      keepaliveMs: () => current().keepaliveMs,
-      cut: options.inFlight.cut,
-      clock,
-    }),
-  );
+  const frontDoor: ChatCompletionsOptions = {
+    dispatch,
+    maxBodyBytes: () => current().maxBodyBytes,
+    bodyTimeoutMs: () => current().bodyTimeoutMs,
+    bodyHold: () => bodyBudget.open(current().maxBodyMemory),
+    keepaliveMs: () => current().keepaliveMs,
+    cut: options.inFlight.cut,
+    clock,
+  };
+  app.post(_CHAT_COMPLETIONS_PATH, chatCompletions(frontDoor));
+  app.post(_RESPONSES_PATH, responses(frontDoor));
   const models = servedModels(() => current().router, clients);
   app.get("/v1/models", models, forward);
   app.get("/v1/models/:id", models, forward);
@@ -127,7 +130,7 @@ const _answerError: Refusal = (c, status, message, headers) =>
 
 /** OpenAI's clients parse only OpenAI's error shape; everyone else gets Anthropic's. */
 function _refusal(c: Context<RelayEnv>, error: RelayError): Response {
-  return c.req.path === _CHAT_COMPLETIONS_PATH
+  return _OPENAI_PATHS.has(c.req.path)
     ? openaiErrorResponse(error.status, error.message, { type: error.type, headers: error.headers })
     : error.toResponse();
 }

@@ -9,7 +9,8 @@ import {
   OPENAI_PING,
   withKeepAlive,
 } from "../stream/keep_alive.ts";
-import { anthropicRequestFor, ChatToAnthropicError } from "../stream/openai_to_anthropic_request.ts";
+import { ChatToAnthropicError } from "../stream/openai_request_fields.ts";
+import { anthropicRequestFor } from "../stream/openai_to_anthropic_request.ts";
 import {
   MAX_WHOLE_ANSWER_BYTES,
   MAX_WHOLE_ANSWER_MIB,
@@ -78,33 +79,111 @@ export interface ChatCompletionsOptions {
 export function chatCompletions(
   options: ChatCompletionsOptions,
 ): (c: Context<RelayEnv>) => Promise<Response> {
+  return openaiFrontDoor(options, _chatDoor);
+}
+
+/** A client's request as its front door reads it: what to send, and how to answer in the client's format. */
+export interface FrontDoorRequest {
+  /** The Anthropic Messages body to send through relay's own `/v1/messages`. */
+  messages: JsonObject;
+  /** Whether the client asked for a stream. */
+  stream: boolean;
+  /** The translation of one streamed answer; `created` is the answer's time, in Unix seconds. */
+  streamAnswer(created: number): AnswerStream;
+  /** The client's answer for a whole Message (not an error object). */
+  wholeAnswer(message: JsonObject, created: number): JsonObject;
+}
+
+/** One answer's stream translation, each method giving the bytes to send. */
+export interface AnswerStream {
+  /** relay's SSE answer, translated as it arrives. */
+  sse(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array>;
+  /** What a whole Message (or an error object) stands for, come for a streamed request. */
+  message(message: JsonObject): Uint8Array[];
+  /** What ends the stream with an error of Anthropic's `type` (`api_error` unless given). */
+  error(message: string, type?: string): Uint8Array[];
+}
+
+/**
+ * A front door's own reading of a client's body, a JSON object whose `model` was checked: the request
+ * to send, or the OpenAI error answer that refuses it.
+ */
+export type FrontDoor = (body: JsonObject & { model: string }) => FrontDoorRequest | Response;
+
+/**
+ * The handler of an OpenAI-format route: the body read under relay's limits, `door`'s translation sent
+ * through relay's own `/v1/messages`, and the answer translated back; relay's errors and upstreams'
+ * in OpenAI's shape, with their status.
+ *
+ * @example
+ * ```ts
+ * app.post("/v1/responses", openaiFrontDoor(options, (body) => ({ messages: …, stream: …, … })));
+ * ```
+ */
+export function openaiFrontDoor(
+  options: ChatCompletionsOptions,
+  door: FrontDoor,
+): (c: Context<RelayEnv>) => Promise<Response> {
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   return async (c) => {
     const hold = options.bodyHold?.();
     // Given back once the body is parsed: its bytes are dropped then, and the translation takes its own
     // share where `/v1/messages` reads it, so no body counts twice.
-    const chat = await _chatRequest(c.req.raw, options.maxBodyBytes(), {
+    const body = await _openaiRequest(c.req.raw, options.maxBodyBytes(), {
       timeoutMs: options.bodyTimeoutMs?.(),
       timers: options.clock?.timers,
       now: options.clock?.now,
       cut: options.cut,
       hold,
     }).finally(() => hold?.release());
-    if (chat instanceof Response) return chat;
-    let messages: Record<string, unknown>;
-    try {
-      messages = anthropicRequestFor(chat);
-    } catch (error) {
-      if (error instanceof ChatToAnthropicError) {
-        return openaiErrorResponse(400, error.message, { param: error.param });
-      }
-      throw error;
-    }
+    if (body instanceof Response) return body;
+    const request = door(body);
+    if (request instanceof Response) return request;
     // The line is the relayed request's, under this request's id.
     c.set("handlerLogs", true);
-    const answer = await options.dispatch(_messagesRequest(c, messages), messages);
+    const answer = await options.dispatch(_messagesRequest(c, request.messages), request.messages);
     const keepAlive = { intervalMs: options.keepaliveMs?.() ?? DEFAULT_KEEPALIVE_MS, ping: OPENAI_PING };
-    return await _openaiAnswer(answer, chat, now(), { ...keepAlive, ...options.clock });
+    return await _openaiAnswer(answer, request, now(), { ...keepAlive, ...options.clock });
+  };
+}
+
+/**
+ * A translation's refusal as the client's 400, naming the field at fault (`param` maps the translated
+ * request's field names to the client's); any other error is thrown again.
+ */
+export function refusedTranslation(
+  error: unknown,
+  param: (name: string) => string = (name) => name,
+): Response {
+  if (!(error instanceof ChatToAnthropicError)) throw error;
+  const at = param(error.param);
+  return openaiErrorResponse(400, `${at}${error.message.slice(error.param.length)}`, { param: at });
+}
+
+/** The chat front door: a Chat Completions body, answered as chunks or a `chat.completion`. */
+function _chatDoor(chat: JsonObject & { model: string }): FrontDoorRequest | Response {
+  if (!Array.isArray(chat.messages)) {
+    return openaiErrorResponse(400, "messages: field required (an array)", { param: "messages" });
+  }
+  let messages: JsonObject;
+  try {
+    messages = anthropicRequestFor({ ...chat, messages: chat.messages });
+  } catch (error) {
+    return refusedTranslation(error);
+  }
+  const includeUsage = isJsonObject(chat.stream_options) && chat.stream_options.include_usage === true;
+  return {
+    messages,
+    stream: chat.stream === true,
+    streamAnswer: (created) => {
+      const translator = new AnthropicToOpenAI({ created, includeUsage });
+      return {
+        sse: (body) => anthropicToOpenAISse(body, translator),
+        message: (message) => translator.message(message).map(encodeOpenAISse),
+        error: (message, type) => translator.error(message, type).map(encodeOpenAISse),
+      };
+    },
+    wholeAnswer: chatCompletionFor,
   };
 }
 
@@ -134,18 +213,17 @@ function _messagesRequest(c: Context<RelayEnv>, messages: Record<string, unknown
   });
 }
 
-/** relay's Anthropic-format answer in OpenAI's format, with its headers (rate limits, request ids). */
+/** relay's Anthropic-format answer in the client's format, with its headers (rate limits, request ids). */
 async function _openaiAnswer(
   answer: Response,
-  chat: Record<string, unknown>,
+  request: FrontDoorRequest,
   created: number,
   keepAlive: KeepAliveOptions,
 ): Promise<Response> {
   const headers = copyHeaders(answer.headers, _LENGTH_AND_TYPE);
   if (!answer.ok) return await openaiErrorFromAnthropic(answer, headers);
-  if (chat.stream === true) {
-    const includeUsage = isJsonObject(chat.stream_options) && chat.stream_options.include_usage === true;
-    const translator = new AnthropicToOpenAI({ created, includeUsage });
+  if (request.stream) {
+    const translator = request.streamAnswer(created);
     headers.set("content-type", "text/event-stream");
     headers.set("cache-control", "no-cache");
     const body = answer.body ?? ReadableStream.from<Uint8Array>([]);
@@ -154,10 +232,13 @@ async function _openaiAnswer(
       ? translateWhole(
         body,
         MAX_WHOLE_ANSWER_BYTES,
-        (whole) => _messageAsStream(whole, translator),
-        (error) => translator.error(error.message, error.errorType).map(encodeOpenAISse),
+        (whole) => {
+          const read = _messageIn(whole);
+          return "message" in read ? translator.message(read.message) : translator.error(read.problem);
+        },
+        (error) => translator.error(error.message, error.errorType),
       )
-      : anthropicToOpenAISse(body, translator);
+      : translator.sse(body);
     return new Response(withKeepAlive(translated, keepAlive), { headers });
   }
   let read: { message: JsonObject } | { problem: string };
@@ -176,14 +257,7 @@ async function _openaiAnswer(
     const { type, message: text } = anthropicErrorOf(message);
     return openaiErrorResponse(statusForErrorType(type), text, { type, headers });
   }
-  return Response.json(chatCompletionFor(message, created), { headers });
-}
-
-/** The chunks a whole Message stands for, or the error chunk that says why it cannot be translated. */
-function _messageAsStream(whole: WholeText, translator: AnthropicToOpenAI): Uint8Array[] {
-  const read = _messageIn(whole);
-  const parts = "message" in read ? translator.message(read.message) : translator.error(read.problem);
-  return parts.map(encodeOpenAISse);
+  return Response.json(request.wholeAnswer(message, created), { headers });
 }
 
 /** The Message in relay's answer, read whole, or why relay cannot translate it. */
@@ -203,14 +277,14 @@ function _messageIn({ text, cut }: WholeText): { message: JsonObject } | { probl
 }
 
 /**
- * The request body, checked as far as relay needs it, or the 400/413 response that says why not, in
- * the words `/v1/messages` uses.
+ * The request body, a JSON object with a `model`, or the 400/413 response that says why not, in the
+ * words `/v1/messages` uses.
  */
-async function _chatRequest(
+async function _openaiRequest(
   request: Request,
   maxBodyBytes: number,
   reading: ReadBodyOptions,
-): Promise<Record<string, unknown> & { model: string; messages: unknown[] } | Response> {
+): Promise<JsonObject & { model: string } | Response> {
   let body: unknown;
   try {
     body = parseJsonBody(await readBody(request, maxBodyBytes, reading));
@@ -226,8 +300,5 @@ async function _chatRequest(
   }
   const problem = modelProblem(body.model);
   if (problem) return openaiErrorResponse(400, problem, { param: "model" });
-  if (!Array.isArray(body.messages)) {
-    return openaiErrorResponse(400, "messages: field required (an array)", { param: "messages" });
-  }
-  return body as Record<string, unknown> & { model: string; messages: unknown[] };
+  return body as JsonObject & { model: string };
 }

@@ -3,6 +3,7 @@
  * for OpenAI-style clients of relay's `/v1/chat/completions`. The translation is a small state machine
  * over parsed events, {@linkcode AnthropicToOpenAI}; {@linkcode anthropicToOpenAISse} runs it over bytes.
  */
+import { anthropicEvent } from "./anthropic_event.ts";
 import { openaiErrorBody } from "../server/openai_errors.ts";
 import { anthropicErrorOf } from "../server/errors.ts";
 import type { SseEvent } from "./sse_decode.ts";
@@ -65,21 +66,15 @@ export class AnthropicToOpenAI {
    * One Anthropic SSE event. Unknown events are skipped, as Anthropic asks clients to, whatever their
    * data; a known one that is not a JSON object ends the stream with an error.
    */
-  event({ event, data }: SseEvent): OpenAISsePart[] {
+  event(sse: SseEvent): OpenAISsePart[] {
     if (this.#finished) return [];
-    let payload: unknown;
-    try {
-      payload = JSON.parse(data);
-    } catch {
-      payload = undefined;
-    }
-    const name = event === "message" && isJsonObject(payload) ? payload.type : event;
+    const { name, payload } = anthropicEvent(sse);
     const handle = typeof name === "string" ? AnthropicToOpenAI.#handlers.get(name) : undefined;
     if (!handle) return [];
     if (!isJsonObject(payload)) {
       return this.#fail(
         "api_error",
-        `upstream sent an event that is not a JSON object: ${data.slice(0, 200)}`,
+        `upstream sent an event that is not a JSON object: ${sse.data.slice(0, 200)}`,
       );
     }
     return handle(this, payload);

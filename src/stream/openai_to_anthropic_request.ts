@@ -10,15 +10,19 @@
  */
 import { transformJSONSchema } from "@anthropic-ai/sdk/lib/transform-json-schema";
 import { anthropicToolId } from "./openai_tool_ids.ts";
+import {
+  ARRAY,
+  BOOLEAN,
+  ChatToAnthropicError,
+  type FieldType,
+  kindOf,
+  NUMBER,
+  OBJECT,
+  optionalField,
+  requiredField,
+  STRING,
+} from "./openai_request_fields.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
-
-/** A request that cannot be translated; the client gets it as a 400 naming `param`. */
-export class ChatToAnthropicError extends Error {
-  constructor(readonly param: string, message: string) {
-    super(`${param}: ${message}`);
-    this.name = "ChatToAnthropicError";
-  }
-}
 
 /**
  * Anthropic requires `max_tokens`; OpenAI clients may leave it out and mean "as much as the model
@@ -57,8 +61,8 @@ export function anthropicRequestFor(chat: JsonObject & { model: string; messages
   const messages: { role: "user" | "assistant"; content: JsonObject[] }[] = [];
   for (const [index, entry] of chat.messages.entries()) {
     const where = `messages[${index}]`;
-    const message = _required(entry, where, _OBJECT);
-    const role = _required(message.role, `${where}.role`, _STRING);
+    const message = requiredField(entry, where, OBJECT);
+    const role = requiredField(message.role, `${where}.role`, STRING);
     if (role === "system" || role === "developer") {
       const texts = _texts(message.content, `${where}.content`).filter(({ text }) => text.trim() !== "");
       system.push(..._markLast(texts, message.cache_control));
@@ -93,32 +97,32 @@ export function anthropicRequestFor(chat: JsonObject & { model: string; messages
   if (instructions.some((block) => block.cache_control !== undefined)) body.system = instructions;
   else if (instructions.length > 0) body.system = instructions.map(({ text }) => text).join("\n");
   body.messages = turns;
-  if (_optional(chat.stream, "stream", _BOOLEAN)) body.stream = true;
-  const streamOptions = _optional(chat.stream_options, "stream_options", _OBJECT);
-  _optional(streamOptions?.include_usage, "stream_options.include_usage", _BOOLEAN);
-  const stop = _optional(chat.stop, "stop", _STRINGS);
+  if (optionalField(chat.stream, "stream", BOOLEAN)) body.stream = true;
+  const streamOptions = optionalField(chat.stream_options, "stream_options", OBJECT);
+  optionalField(streamOptions?.include_usage, "stream_options.include_usage", BOOLEAN);
+  const stop = optionalField(chat.stop, "stop", _STRINGS);
   // Anthropic refuses a stop sequence without non-whitespace (`"\n"`, which OpenAI takes).
   const stops = (typeof stop === "string" ? [stop] : stop ?? []).filter((sequence) => sequence.trim() !== "");
   if (stops.length > 0) body.stop_sequences = stops;
-  const temperature = _optional(chat.temperature, "temperature", _NUMBER);
+  const temperature = optionalField(chat.temperature, "temperature", NUMBER);
   // Anthropic's range is 0–1; its own compatibility layer caps OpenAI's 0–2 the same way.
   if (temperature !== undefined) body.temperature = Math.min(temperature, 1);
-  const topP = _optional(chat.top_p, "top_p", _NUMBER);
+  const topP = optionalField(chat.top_p, "top_p", NUMBER);
   // Claude 4.5 and later refuse both ("`temperature` and `top_p` cannot both be specified"), which OpenAI
   // takes; Anthropic advises altering one, and the temperature is the one clients mean.
   if (topP !== undefined && temperature === undefined) body.top_p = topP;
-  const user = _optional(chat.user, "user", _STRING);
+  const user = optionalField(chat.user, "user", STRING);
   if (user !== undefined) body.metadata = { user_id: user };
-  const format = _optional(chat.response_format, "response_format", _OBJECT);
+  const format = optionalField(chat.response_format, "response_format", OBJECT);
   if (format?.type === "json_schema") {
-    const jsonSchema = _required(format.json_schema, "response_format.json_schema", _OBJECT);
+    const jsonSchema = requiredField(format.json_schema, "response_format.json_schema", OBJECT);
     // OpenAI's API takes a json_schema without a schema: nothing to hold the answer to, as it was.
-    const schema = _optional(jsonSchema.schema, "response_format.json_schema.schema", _OBJECT);
+    const schema = optionalField(jsonSchema.schema, "response_format.json_schema.schema", OBJECT);
     if (schema) body.output_config = { format: { type: "json_schema", schema: _strictSchema(schema) } };
   }
-  const tools = (_optional(chat.tools, "tools", _ARRAY) ?? []).map(_tool);
+  const tools = (optionalField(chat.tools, "tools", ARRAY) ?? []).map(_tool);
   const choice = _toolChoice(chat.tool_choice);
-  const parallel = _optional(chat.parallel_tool_calls, "parallel_tool_calls", _BOOLEAN);
+  const parallel = optionalField(chat.parallel_tool_calls, "parallel_tool_calls", BOOLEAN);
   if (tools.length > 0) {
     body.tools = tools;
     if (parallel === false && choice?.type !== "none") {
@@ -171,51 +175,20 @@ function _lastMarker(parts: JsonObject[]): unknown {
   return parts.findLast((part) => part.cache_control !== undefined)?.cache_control;
 }
 
-/** A type a field must have, named for the client when it has another. */
-interface _Type<T> {
-  name: string;
-  is: (value: unknown) => value is T;
-}
-
-const _STRING: _Type<string> = { name: "a string", is: (value) => typeof value === "string" };
-const _NUMBER: _Type<number> = { name: "a number", is: (value) => typeof value === "number" };
-const _BOOLEAN: _Type<boolean> = { name: "a boolean", is: (value) => typeof value === "boolean" };
-const _OBJECT: _Type<JsonObject> = { name: "an object", is: isJsonObject };
-const _ARRAY: _Type<unknown[]> = { name: "an array", is: Array.isArray };
-const _STRINGS: _Type<string | string[]> = {
+const _STRINGS: FieldType<string | string[]> = {
   name: "a string or an array of strings",
   is: (value) =>
     typeof value === "string" || Array.isArray(value) && value.every((item) => typeof item === "string"),
 };
-const _POSITIVE_INTEGER: _Type<number> = {
+const _POSITIVE_INTEGER: FieldType<number> = {
   name: "a positive integer",
   is: (value): value is number => typeof value === "number" && Number.isInteger(value) && value >= 1,
 };
 
-/** `value`, which must be of `type`. */
-function _required<T>(value: unknown, param: string, type: _Type<T>): T {
-  if (type.is(value)) return value;
-  throw new ChatToAnthropicError(param, `expected ${type.name}, got ${_kind(value)}`);
-}
-
-/** `value`, which must be of `type` unless absent; OpenAI's API takes `null` for absent too. */
-function _optional<T>(value: unknown, param: string, type: _Type<T>): T | undefined {
-  return value === undefined || value === null ? undefined : _required(value, param, type);
-}
-
-/** What a value is, for an error message; numbers and booleans as themselves, nothing of a string. */
-function _kind(value: unknown): string {
-  if (value === undefined) return "nothing";
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  return typeof value === "object" ? "an object" : `a ${typeof value}`;
-}
-
 /** `max_completion_tokens` replaced `max_tokens` in OpenAI's API; clients may send both. */
 function _maxTokens(chat: JsonObject): number {
-  const completion = _optional(chat.max_completion_tokens, "max_completion_tokens", _POSITIVE_INTEGER);
-  const max = _optional(chat.max_tokens, "max_tokens", _POSITIVE_INTEGER);
+  const completion = optionalField(chat.max_completion_tokens, "max_completion_tokens", _POSITIVE_INTEGER);
+  const max = optionalField(chat.max_tokens, "max_tokens", _POSITIVE_INTEGER);
   return completion ?? max ?? DEFAULT_MAX_TOKENS;
 }
 
@@ -228,7 +201,7 @@ function _blocks(role: string, message: JsonObject, where: string): JsonObject[]
     case "tool": {
       const parts = _texts(message.content, `${where}.content`);
       const text = parts.map((part) => part.text).join("\n");
-      const id = _required(message.tool_call_id, `${where}.tool_call_id`, _STRING);
+      const id = requiredField(message.tool_call_id, `${where}.tool_call_id`, STRING);
       const result = {
         type: "tool_result",
         tool_use_id: anthropicToolId(id),
@@ -254,7 +227,7 @@ function _userBlocks(content: unknown, where: string): JsonObject[] {
       .filter((block) => block.type !== "text" || String(block.text).trim() !== "");
     if (blocks.length > 0) return blocks;
   } else {
-    throw new ChatToAnthropicError(where, `expected a string or an array of parts, got ${_kind(content)}`);
+    throw new ChatToAnthropicError(where, `expected a string or an array of parts, got ${kindOf(content)}`);
   }
   throw new ChatToAnthropicError(
     where,
@@ -263,26 +236,26 @@ function _userBlocks(content: unknown, where: string): JsonObject[] {
 }
 
 function _userPart(entry: unknown, where: string): JsonObject {
-  const part = _required(entry, where, _OBJECT);
+  const part = requiredField(entry, where, OBJECT);
   return _marked(_userBlock(part, where), part.cache_control);
 }
 
 function _userBlock(part: JsonObject, where: string): JsonObject {
   switch (part.type) {
     case "text":
-      return { type: "text", text: _required(part.text, `${where}.text`, _STRING) };
+      return { type: "text", text: requiredField(part.text, `${where}.text`, STRING) };
     case "image_url": {
-      const image = _required(part.image_url, `${where}.image_url`, _OBJECT);
+      const image = requiredField(part.image_url, `${where}.image_url`, OBJECT);
       return {
         type: "image",
-        source: _source(_required(image.url, `${where}.image_url.url`, _STRING), true),
+        source: _source(requiredField(image.url, `${where}.image_url.url`, STRING), true),
       };
     }
     case "file": {
-      const file = _required(part.file, `${where}.file`, _OBJECT);
+      const file = requiredField(part.file, `${where}.file`, OBJECT);
       return {
         type: "document",
-        source: _source(_required(file.file_data, `${where}.file.file_data`, _STRING), false),
+        source: _source(requiredField(file.file_data, `${where}.file.file_data`, STRING), false),
       };
     }
   }
@@ -331,18 +304,18 @@ function _assistantBlocks(message: JsonObject, where: string): JsonObject[] {
     ? []
     : _texts(message.content, `${where}.content`);
   const text = parts.map((part) => part.text).join("");
-  const calls = _optional(message.tool_calls, `${where}.tool_calls`, _ARRAY) ?? [];
+  const calls = optionalField(message.tool_calls, `${where}.tool_calls`, ARRAY) ?? [];
   return [
     ...(text.trim() ? [_marked({ type: "text", text }, _lastMarker(parts))] : []),
     ...calls.map((entry, index) => {
       const at = `${where}.tool_calls[${index}]`;
-      const call = _required(entry, at, _OBJECT);
-      const fn = _required(call.function, `${at}.function`, _OBJECT);
+      const call = requiredField(entry, at, OBJECT);
+      const fn = requiredField(call.function, `${at}.function`, OBJECT);
       return {
         type: "tool_use",
-        id: anthropicToolId(_required(call.id, `${at}.id`, _STRING)),
-        name: _required(fn.name, `${at}.function.name`, _STRING),
-        input: _input(_optional(fn.arguments, `${at}.function.arguments`, _STRING)),
+        id: anthropicToolId(requiredField(call.id, `${at}.id`, STRING)),
+        name: requiredField(fn.name, `${at}.function.name`, STRING),
+        input: _input(optionalField(fn.arguments, `${at}.function.arguments`, STRING)),
       };
     }),
   ];
@@ -364,14 +337,14 @@ function _texts(content: unknown, where: string): _TextBlock[] {
   if (!Array.isArray(content)) {
     throw new ChatToAnthropicError(
       where,
-      `expected a string or an array of text parts, got ${_kind(content)}`,
+      `expected a string or an array of text parts, got ${kindOf(content)}`,
     );
   }
   return content.map((entry, index) => {
     const at = `${where}[${index}]`;
-    const part = _required(entry, at, _OBJECT);
+    const part = requiredField(entry, at, OBJECT);
     if (part.type === "text" || part.type === "refusal") {
-      const text = _required(part[part.type], `${at}.${part.type}`, _STRING);
+      const text = requiredField(part[part.type], `${at}.${part.type}`, STRING);
       return _marked({ type: "text" as const, text }, part.cache_control);
     }
     throw new ChatToAnthropicError(at, "only text parts are supported here");
@@ -386,10 +359,10 @@ function _tool(entry: unknown, index: number): JsonObject {
   if (!tool) {
     throw new ChatToAnthropicError(where, 'expected {type: "function", function: {name, parameters}}');
   }
-  const description = _optional(tool.description, `${where}.function.description`, _STRING);
-  const parameters = _optional(tool.parameters, `${where}.function.parameters`, _OBJECT);
+  const description = optionalField(tool.description, `${where}.function.description`, STRING);
+  const parameters = optionalField(tool.parameters, `${where}.function.parameters`, OBJECT);
   return {
-    name: _required(tool.name, `${where}.function.name`, _STRING),
+    name: requiredField(tool.name, `${where}.function.name`, STRING),
     ...(description === undefined ? {} : { description }),
     // Anthropic requires a schema with a `type` where OpenAI takes none, or `{}`: a function takes an object.
     input_schema: { type: "object", ...(parameters ?? { properties: {} }) },
@@ -407,7 +380,7 @@ function _toolChoice(choice: unknown): JsonObject | undefined {
   throw new ChatToAnthropicError(
     "tool_choice",
     `expected "none", "auto", "required" or {type: "function", function: {name}}, got ${
-      typeof choice === "string" ? JSON.stringify(choice) : _kind(choice)
+      typeof choice === "string" ? JSON.stringify(choice) : kindOf(choice)
     }`,
   );
 }

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { AnthropicToChatError, chatRequestFor } from "../../src/stream/anthropic_to_openai_request.ts";
-import { anthropicRequestFor, ChatToAnthropicError } from "../../src/stream/openai_to_anthropic_request.ts";
+import { ChatToAnthropicError } from "../../src/stream/openai_request_fields.ts";
+import { anthropicRequestFor } from "../../src/stream/openai_to_anthropic_request.ts";
 
 const OPTIONS = { model: "gpt-4.1", maxTokensField: "max_tokens", reasoningContent: true } as const;
 

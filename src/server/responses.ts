@@ -1,0 +1,65 @@
+import type { Context } from "hono";
+import {
+  AnthropicToResponses,
+  anthropicToResponsesSse,
+  encodeResponsesEvent,
+  responseEcho,
+  responseFor,
+} from "../stream/anthropic_to_responses.ts";
+import { anthropicRequestFor } from "../stream/openai_to_anthropic_request.ts";
+import { chatRequestForResponses, responsesParamFor } from "../stream/responses_to_chat_request.ts";
+import type { JsonObject } from "../util/json.ts";
+import {
+  type ChatCompletionsOptions,
+  type FrontDoorRequest,
+  openaiFrontDoor,
+  refusedTranslation,
+} from "./chat_completions.ts";
+import type { RelayEnv } from "./request_id.ts";
+
+/**
+ * `POST /v1/responses`, OpenAI's Responses API, for the clients that speak nothing else (OpenAI's Codex
+ * CLI; `@ai-sdk/openai` by default): the request becomes the Chat Completions request it stands for,
+ * which the chat front door's translation takes to Anthropic's Messages format and through relay's own
+ * `/v1/messages`, and the answer comes back as a Responses stream (`event:` lines, `: ping` comments)
+ * or a whole `response` object. Errors before the answer take OpenAI's shape, as the chat door's do.
+ *
+ * @example
+ * ```ts
+ * app.post("/v1/responses", responses({ dispatch, maxBodyBytes: () => 32 * 1024 * 1024 }));
+ * ```
+ */
+export function responses(options: ChatCompletionsOptions): (c: Context<RelayEnv>) => Promise<Response> {
+  return openaiFrontDoor(options, _responsesDoor);
+}
+
+function _responsesDoor(body: JsonObject & { model: string }): FrontDoorRequest | Response {
+  let translated: ReturnType<typeof chatRequestForResponses>;
+  try {
+    translated = chatRequestForResponses(body);
+  } catch (error) {
+    return refusedTranslation(error);
+  }
+  const { chat, tools, sources } = translated;
+  let messages: JsonObject;
+  try {
+    messages = anthropicRequestFor(chat);
+  } catch (error) {
+    return refusedTranslation(error, (param) => responsesParamFor(param, sources));
+  }
+  const echo = responseEcho(body);
+  return {
+    messages,
+    stream: chat.stream === true,
+    streamAnswer: (createdAt) => {
+      const translator = new AnthropicToResponses({ createdAt, echo, tools });
+      return {
+        sse: (answer) => anthropicToResponsesSse(answer, translator),
+        message: (message) => translator.message(message).map(encodeResponsesEvent),
+        error: (message, type) => translator.error(message, type).map(encodeResponsesEvent),
+      };
+    },
+    // An error object is answered before this is asked, so there is always a response.
+    wholeAnswer: (message, createdAt) => responseFor(message, { createdAt, echo, tools })!,
+  };
+}

@@ -1,0 +1,461 @@
+/**
+ * An Anthropic event stream turned into a Responses API stream as it arrives, for clients of relay's
+ * `/v1/responses` (OpenAI's Codex CLI, `@ai-sdk/openai`): `response.created`, then each text block as
+ * a `message` output item and each tool use block as a `function_call` (or `custom_tool_call`) item,
+ * with the events that open, fill and close them, then `response.completed` with the whole response.
+ * The same state machine builds the answer to an unstreamed request ({@linkcode responseFor}), so the
+ * two cannot disagree.
+ */
+import { anthropicEvent } from "./anthropic_event.ts";
+import { anthropicErrorOf } from "../server/errors.ts";
+import { finishReasonFor, openaiUsageFor } from "./openai_stop_usage.ts";
+import { openaiToolId } from "./openai_tool_ids.ts";
+import { translateSse } from "./openai_translate_sse.ts";
+import type { AnthropicUsage } from "./openai_types.ts";
+import type { ResponsesTool } from "./responses_to_chat_request.ts";
+import { messageAsSse } from "./message_as_sse.ts";
+import { SseDecoder, type SseEvent } from "./sse_decode.ts";
+import { encodeSseEvent } from "./sse_encode.ts";
+import { concatBytes } from "../util/bytes.ts";
+import { isJsonObject, type JsonObject } from "../util/json.ts";
+
+/** One Responses stream event: its `type` is also the SSE event name. */
+export interface ResponsesEvent {
+  type: string;
+  data: JsonObject;
+}
+
+export interface AnthropicToResponsesOptions {
+  /** `created_at` of the response, in Unix seconds. */
+  createdAt: number;
+  /**
+   * The request's fields the response repeats, as OpenAI's does (`instructions`, `tools`,
+   * `temperature`…); see {@linkcode responseEcho}.
+   */
+  echo: JsonObject;
+  /** The client's tools by the name the upstream knows them by. */
+  tools: ReadonlyMap<string, ResponsesTool>;
+}
+
+/** An output item being built from the content block at the same Anthropic index. */
+interface _Item {
+  outputIndex: number;
+  item: JsonObject;
+  /** A text block's text, or a tool use block's arguments (JSON), as far as they came. */
+  text: string;
+  /** A tool use block's `input` from its start, for one whose input came in no delta. */
+  input?: unknown;
+}
+
+/**
+ * The translation state of one answer. {@linkcode event} returns the Responses events an Anthropic
+ * event completes; once {@linkcode finished}, nothing more. Thinking, signatures and server-tool blocks
+ * have no place in the answer (a reasoning item's content must be OpenAI's encrypted form) and are
+ * dropped; so is `ping`: the front door sends keep-alives of its own, between its events.
+ *
+ * @example
+ * ```ts
+ * const translator = new AnthropicToResponses({ createdAt: 1767225600, echo: {}, tools: new Map() });
+ * for (const event of new SseDecoder().feed(bytes)) translator.event(event);
+ * ```
+ */
+export class AnthropicToResponses {
+  readonly #options: AnthropicToResponsesOptions;
+  #id = "resp_relay";
+  #messageId = "relay";
+  #model = "";
+  #sequence = 0;
+  readonly #output: JsonObject[] = [];
+  readonly #open = new Map<number, _Item>();
+  #usage: AnthropicUsage = {};
+  #stopReason: string | undefined;
+  #response: JsonObject | undefined;
+
+  constructor(options: AnthropicToResponsesOptions) {
+    this.#options = options;
+  }
+
+  /** Whether the answer is over: its `response.completed`, `.incomplete` or `.failed` was produced. */
+  get finished(): boolean {
+    return this.#response !== undefined;
+  }
+
+  /** The response as the last event gave it, once {@linkcode finished}. */
+  get response(): JsonObject | undefined {
+    return this.#response;
+  }
+
+  /**
+   * One Anthropic SSE event. Unknown events are skipped, as Anthropic asks clients to, whatever their
+   * data; a known one that is not a JSON object fails the response.
+   */
+  event(sse: SseEvent): ResponsesEvent[] {
+    if (this.finished) return [];
+    const { name, payload } = anthropicEvent(sse);
+    if (typeof name !== "string" || !_KNOWN.has(name)) return [];
+    if (!isJsonObject(payload)) {
+      return this.error(`upstream sent an event that is not a JSON object: ${sse.data.slice(0, 200)}`);
+    }
+    const index = Number(payload.index);
+    const object = (value: unknown) => isJsonObject(value) ? value : {};
+    switch (name) {
+      case "message_start":
+        return this.#start(object(payload.message));
+      case "content_block_start":
+        return this.#blockStart(index, object(payload.content_block));
+      case "content_block_delta":
+        return this.#blockDelta(index, object(payload.delta));
+      case "content_block_stop":
+        return this.#blockStop(index);
+      case "message_delta": {
+        const delta = object(payload.delta);
+        if (typeof delta.stop_reason === "string") this.#stopReason = delta.stop_reason;
+        this.#addUsage(payload.usage);
+        return [];
+      }
+      case "message_stop":
+        return this.#finish();
+    }
+    const { type, message } = anthropicErrorOf(payload);
+    return this.error(message, type);
+  }
+
+  /**
+   * A whole Message, come although a stream was asked for (some Anthropic-format servers ignore
+   * `stream`), or for an unstreamed request: read as the stream Anthropic would have sent for it, so
+   * the two take one path. An error object in its place fails the response as an `error` event does.
+   */
+  message(message: JsonObject): ResponsesEvent[] {
+    if (message.type === "error") {
+      const { type, message: text } = anthropicErrorOf(message);
+      return this.error(text, type);
+    }
+    const content = Array.isArray(message.content) ? message.content.filter(isJsonObject) : [];
+    const events = new SseDecoder().feed(concatBytes(messageAsSse({ ...message, content })));
+    return events.flatMap((event) => this.event(event));
+  }
+
+  /** The Anthropic body ended. Without `message_stop` the answer is incomplete, which the client must learn. */
+  end(): ResponsesEvent[] {
+    return this.error("upstream ended the stream before the answer was finished");
+  }
+
+  /**
+   * The answer failed (an upstream's `error` event, an event relay cannot read): `response.failed`,
+   * with the output so far and the error, in OpenAI's codes where one fits (`type` is Anthropic's).
+   */
+  error(message: string, type = "api_error"): ResponsesEvent[] {
+    if (this.finished) return [];
+    const error = { code: _errorCode(type, message), message };
+    return [this.#end("response.failed", { status: "failed", error })];
+  }
+
+  #start(message: JsonObject): ResponsesEvent[] {
+    // Anthropic's `msg_…` id names the response and, numbered, its items.
+    this.#messageId = String(message.id ?? "relay").replace(/^msg_/, "");
+    this.#id = `resp_${this.#messageId}`;
+    this.#model = String(message.model ?? "");
+    this.#addUsage(message.usage);
+    const response = this.#snapshot({ status: "in_progress" });
+    return [
+      this.#emit("response.created", { response }),
+      this.#emit("response.in_progress", { response }),
+    ];
+  }
+
+  #blockStart(index: number, block: JsonObject): ResponsesEvent[] {
+    const outputIndex = this.#output.length + this.#open.size;
+    if (block.type === "text") {
+      const item = {
+        id: `msg_${this.#messageId}_${outputIndex}`,
+        type: "message",
+        status: "in_progress",
+        role: "assistant",
+        content: [],
+      };
+      this.#open.set(index, { outputIndex, item, text: "" });
+      const events = [
+        this.#emit("response.output_item.added", { output_index: outputIndex, item }),
+        this.#emit("response.content_part.added", {
+          ...this.#at(index),
+          content_index: 0,
+          part: _outputText(""),
+        }),
+      ];
+      if (typeof block.text === "string" && block.text) events.push(...this.#text(index, block.text));
+      return events;
+    }
+    if (block.type !== "tool_use") return [];
+    const tool = this.#options.tools.get(String(block.name)) ?? { name: String(block.name), custom: false };
+    const call = {
+      status: "in_progress",
+      call_id: openaiToolId(String(block.id)),
+      name: tool.name,
+      ...(tool.namespace === undefined ? {} : { namespace: tool.namespace }),
+    };
+    const item = tool.custom
+      ? { id: `ctc_${this.#messageId}_${outputIndex}`, type: "custom_tool_call", ...call, input: "" }
+      : { id: `fc_${this.#messageId}_${outputIndex}`, type: "function_call", ...call, arguments: "" };
+    this.#open.set(index, { outputIndex, item, text: "", input: block.input });
+    return [this.#emit("response.output_item.added", { output_index: outputIndex, item })];
+  }
+
+  #blockDelta(index: number, delta: JsonObject): ResponsesEvent[] {
+    const open = this.#open.get(index);
+    if (!open) return [];
+    if (delta.type === "text_delta" && open.item.type === "message" && typeof delta.text === "string") {
+      return delta.text ? this.#text(index, delta.text) : [];
+    }
+    if (delta.type !== "input_json_delta" || typeof delta.partial_json !== "string") return [];
+    open.text += delta.partial_json;
+    // A custom tool's input is a string inside the JSON: it is sent whole, once the JSON is.
+    if (open.item.type !== "function_call" || !delta.partial_json) return [];
+    return [
+      this.#emit("response.function_call_arguments.delta", { ...this.#at(index), delta: delta.partial_json }),
+    ];
+  }
+
+  #text(index: number, text: string): ResponsesEvent[] {
+    this.#open.get(index)!.text += text;
+    return [
+      this.#emit("response.output_text.delta", {
+        ...this.#at(index),
+        content_index: 0,
+        delta: text,
+        logprobs: [],
+      }),
+    ];
+  }
+
+  #blockStop(index: number): ResponsesEvent[] {
+    const open = this.#open.get(index);
+    if (!open) return [];
+    this.#open.delete(index);
+    const at = this.#at(index, open);
+    const events: ResponsesEvent[] = [];
+    let item: JsonObject;
+    if (open.item.type === "message") {
+      const part = _outputText(open.text);
+      events.push(
+        this.#emit("response.output_text.done", { ...at, content_index: 0, text: open.text, logprobs: [] }),
+        this.#emit("response.content_part.done", { ...at, content_index: 0, part }),
+      );
+      item = { ...open.item, status: "completed", content: [part] };
+    } else if (open.item.type === "function_call") {
+      // A tool whose input came in no delta has it in its start: whole, from some Anthropic-format
+      // servers, or `{}` for a tool without parameters; OpenAI always sends the arguments' JSON.
+      const streamed = open.text !== "";
+      const args = streamed ? open.text : JSON.stringify(isJsonObject(open.input) ? open.input : {});
+      if (!streamed) {
+        events.push(this.#emit("response.function_call_arguments.delta", { ...at, delta: args }));
+      }
+      events.push(
+        this.#emit("response.function_call_arguments.done", { ...at, name: open.item.name, arguments: args }),
+      );
+      item = { ...open.item, status: "completed", arguments: args };
+    } else {
+      const input = _customInput(open.text === "" ? open.input : _parsed(open.text));
+      events.push(
+        this.#emit("response.custom_tool_call_input.delta", { ...at, delta: input }),
+        this.#emit("response.custom_tool_call_input.done", { ...at, input }),
+      );
+      item = { ...open.item, status: "completed", input };
+    }
+    this.#output[open.outputIndex] = item;
+    events.push(this.#emit("response.output_item.done", { output_index: open.outputIndex, item }));
+    return events;
+  }
+
+  /** Where an open item's events point: its id and output index. */
+  #at(index: number, open = this.#open.get(index)!): JsonObject {
+    return { item_id: open.item.id, output_index: open.outputIndex };
+  }
+
+  #finish(): ResponsesEvent[] {
+    const finish = finishReasonFor(this.#stopReason);
+    const reason = finish === "length"
+      ? "max_output_tokens"
+      : finish === "content_filter"
+      ? "content_filter"
+      : undefined;
+    return reason
+      ? [this.#end("response.incomplete", { status: "incomplete", incomplete_details: { reason } })]
+      : [this.#end("response.completed", { status: "completed" })];
+  }
+
+  /** The last event, with the response as it ended. */
+  #end(type: string, state: JsonObject): ResponsesEvent {
+    this.#response = this.#snapshot(state);
+    return this.#emit(type, { response: this.#response });
+  }
+
+  /** Counters in `message_delta` are totals; a null one is not reported, so the earlier value stands. */
+  #addUsage(usage: unknown) {
+    if (!isJsonObject(usage)) return;
+    for (const [field, value] of Object.entries(usage)) {
+      if (typeof value === "number") this.#usage = { ...this.#usage, [field]: value };
+    }
+  }
+
+  #snapshot(state: JsonObject): JsonObject {
+    const usage = openaiUsageFor(this.#usage);
+    return {
+      id: this.#id,
+      object: "response",
+      created_at: this.#options.createdAt,
+      status: "in_progress",
+      error: null,
+      incomplete_details: null,
+      ...this.#options.echo,
+      model: this.#model,
+      output: this.#output.filter(Boolean),
+      usage: state.status === "in_progress" ? null : {
+        input_tokens: usage.prompt_tokens,
+        input_tokens_details: { cached_tokens: usage.prompt_tokens_details.cached_tokens },
+        output_tokens: usage.completion_tokens,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: usage.total_tokens,
+      },
+      ...state,
+    };
+  }
+
+  #emit(type: string, fields: JsonObject): ResponsesEvent {
+    return { type, data: { type, sequence_number: this.#sequence++, ...fields } };
+  }
+}
+
+/** The Anthropic events the translation reads; any other is skipped. */
+const _KNOWN: ReadonlySet<string> = new Set([
+  "message_start",
+  "content_block_start",
+  "content_block_delta",
+  "content_block_stop",
+  "message_delta",
+  "message_stop",
+  "error",
+]);
+
+function _outputText(text: string): JsonObject {
+  return { type: "output_text", text, annotations: [], logprobs: [] };
+}
+
+function _parsed(json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A custom tool's input: the string the model gave as `input`, else whatever it gave, as JSON. */
+function _customInput(input: unknown): string {
+  if (isJsonObject(input) && typeof input.input === "string") return input.input;
+  return input === undefined ? "" : JSON.stringify(input);
+}
+
+/**
+ * OpenAI's error code for an Anthropic error type, so a client acts on it as on OpenAI's own: Codex
+ * compacts the conversation on `context_length_exceeded` and waits on `rate_limit_exceeded`.
+ */
+function _errorCode(type: string, message: string): string {
+  if (/prompt is too long/i.test(message)) return "context_length_exceeded";
+  switch (type) {
+    case "rate_limit_error":
+      return "rate_limit_exceeded";
+    case "overloaded_error":
+      return "server_is_overloaded";
+    case "invalid_request_error":
+      return "invalid_prompt";
+  }
+  return "server_error";
+}
+
+/**
+ * The request's fields a response repeats, with OpenAI's defaults for those left out.
+ *
+ * @example
+ * ```ts
+ * responseEcho({ model: "m", input: "hi", temperature: 0.2 }).temperature; // 0.2
+ * ```
+ */
+export function responseEcho(request: JsonObject): JsonObject {
+  const given = (field: string, fallback: unknown) => request[field] ?? fallback;
+  return {
+    instructions: given("instructions", null),
+    max_output_tokens: given("max_output_tokens", null),
+    metadata: given("metadata", {}),
+    parallel_tool_calls: given("parallel_tool_calls", true),
+    previous_response_id: null,
+    reasoning: given("reasoning", null),
+    store: given("store", true),
+    temperature: given("temperature", 1),
+    text: given("text", { format: { type: "text" } }),
+    tool_choice: given("tool_choice", "auto"),
+    tools: given("tools", []),
+    top_p: given("top_p", 1),
+    truncation: given("truncation", "disabled"),
+    user: given("user", null),
+  };
+}
+
+/**
+ * The whole response for an unstreamed request, or `undefined` for an error object: what the stream's
+ * last event would have held.
+ *
+ * @example
+ * ```ts
+ * responseFor({ id: "msg_1", model: "claude-sonnet-4-5", content: [{ type: "text", text: "Hi" }],
+ *   stop_reason: "end_turn", usage: { input_tokens: 5, output_tokens: 1 } },
+ *   { createdAt: 1767225600, echo: {}, tools: new Map() });
+ * // { id: "resp_msg_1", object: "response", status: "completed", output: [{ type: "message", … }], … }
+ * ```
+ */
+export function responseFor(
+  message: JsonObject,
+  options: AnthropicToResponsesOptions,
+): JsonObject | undefined {
+  const translator = new AnthropicToResponses(options);
+  translator.message(message);
+  return translator.response;
+}
+
+/**
+ * One event as the Responses API frames it: `event: <type>` and its JSON on one `data:` line.
+ *
+ * @example
+ * ```ts
+ * encodeResponsesEvent({ type: "response.output_text.delta", data: { type: "response.output_text.delta", delta: "Hi" } });
+ * ```
+ */
+export function encodeResponsesEvent(event: ResponsesEvent): Uint8Array {
+  return encodeSseEvent(event.type, event.data);
+}
+
+/**
+ * An Anthropic SSE body as Responses SSE bytes, read as the chat front door reads it (see
+ * `anthropicToOpenAISse`): to its end, since it is relay's own answer, whose log takes a cancel for
+ * the client leaving.
+ *
+ * @example
+ * ```ts
+ * return new Response(anthropicToResponsesSse(answer.body!, translator), {
+ *   headers: { "content-type": "text/event-stream" },
+ * });
+ * ```
+ */
+export function anthropicToResponsesSse(
+  body: ReadableStream<Uint8Array>,
+  translator: AnthropicToResponses,
+): ReadableStream<Uint8Array> {
+  const encoded = (events: ResponsesEvent[]) => events.map(encodeResponsesEvent);
+  return translateSse(body, {
+    get finished() {
+      return translator.finished;
+    },
+    start: () => [],
+    event: (event) => encoded(translator.event(event)),
+    end: () => encoded(translator.end()),
+    fail: (message, errorType) => encoded(translator.error(message, errorType)),
+  }, { drain: true });
+}

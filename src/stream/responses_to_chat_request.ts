@@ -1,0 +1,303 @@
+/**
+ * A Responses API request (`POST /v1/responses`, the only API OpenAI's Codex CLI speaks) as the Chat
+ * Completions request it stands for, which relay's chat front door then translates to Anthropic's
+ * Messages format: one translation to Anthropic, not two. Input items become messages one for one
+ * (the chat translation merges consecutive turns of one role), so an error that translation finds in
+ * `messages[i]` is told to the client as the input item it came from ({@linkcode responsesParamFor}).
+ *
+ * relay stores nothing: a request that refers to a stored response, conversation or prompt is refused,
+ * and so is `background`. Tools relay's upstreams cannot run (OpenAI's hosted `web_search`,
+ * `file_search`, `computer`, `mcp`, …) are dropped; `custom` tools (free-form input) become functions
+ * of one string, `input`, and a `namespace`'s tools functions named `<namespace>__<name>`, and
+ * {@linkcode ResponsesTool} says how a call of each is told back. Reasoning items are dropped: their
+ * encrypted content is OpenAI's, and no other upstream can read it.
+ */
+import {
+  ARRAY,
+  ChatToAnthropicError,
+  kindOf,
+  OBJECT,
+  optionalField,
+  requiredField,
+  STRING,
+} from "./openai_request_fields.ts";
+import { isJsonObject, type JsonObject } from "../util/json.ts";
+
+const _STORES_NOTHING =
+  "relay stores no responses, conversations or prompts: send the whole conversation in input, each item itself";
+
+/** How a call of the tool the upstream knows by one name is told to the client. */
+export interface ResponsesTool {
+  /** The tool's name as the client gave it. */
+  name: string;
+  /** The `namespace` tool it belongs to, if any. */
+  namespace?: string;
+  /** A `custom` tool: its call is a `custom_tool_call` with the string `input`, not JSON arguments. */
+  custom: boolean;
+}
+
+/** A Responses request as a Chat Completions request, with what the answer's translation needs. */
+export interface ChatForResponses {
+  chat: JsonObject & { model: string; messages: JsonObject[] };
+  /** The client's tools by the name the upstream knows them by. */
+  tools: ReadonlyMap<string, ResponsesTool>;
+  /** Where each of `chat.messages` came from in the request (`instructions`, `input[3]`). */
+  sources: readonly string[];
+}
+
+/**
+ * The Chat Completions body for a Responses body whose `model` was checked; a field it cannot honour,
+ * or one of the wrong type, throws a {@linkcode ChatToAnthropicError} naming the Responses field.
+ *
+ * @example
+ * ```ts
+ * chatRequestForResponses({ model: "claude-sonnet-4-5", instructions: "Be brief.", input: "hi" }).chat;
+ * // { model: "claude-sonnet-4-5", messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "hi" }] }
+ * ```
+ */
+export function chatRequestForResponses(request: JsonObject & { model: string }): ChatForResponses {
+  for (const stored of ["previous_response_id", "conversation", "prompt"]) {
+    if (request[stored] !== undefined && request[stored] !== null) {
+      throw new ChatToAnthropicError(stored, _STORES_NOTHING);
+    }
+  }
+  if (request.background === true) {
+    throw new ChatToAnthropicError("background", "relay answers in the foreground only");
+  }
+  const messages: JsonObject[] = [];
+  const sources: string[] = [];
+  const instructions = optionalField(request.instructions, "instructions", STRING);
+  if (instructions) {
+    messages.push({ role: "system", content: instructions });
+    sources.push("instructions");
+  }
+  const input = request.input;
+  if (typeof input === "string") {
+    messages.push({ role: "user", content: input });
+    sources.push("input");
+  } else if (Array.isArray(input)) {
+    for (const [index, item] of input.entries()) {
+      const where = `input[${index}]`;
+      for (const message of _messagesFor(requiredField(item, where, OBJECT), where)) {
+        messages.push(message);
+        sources.push(where);
+      }
+    }
+  } else {
+    throw new ChatToAnthropicError("input", `expected a string or an array of items, got ${kindOf(input)}`);
+  }
+  const { tools, names } = _tools(optionalField(request.tools, "tools", ARRAY) ?? []);
+  const chat: JsonObject & { model: string; messages: JsonObject[] } = { model: request.model, messages };
+  const choice = _toolChoice(request.tool_choice, names);
+  const offered = choice?.allowed
+    ? tools.filter((tool) => choice.allowed!.has(String((tool.function as JsonObject).name)))
+    : tools;
+  if (offered.length > 0) chat.tools = offered;
+  if (choice) chat.tool_choice = choice.chat;
+  for (const field of ["stream", "temperature", "top_p", "parallel_tool_calls", "user"]) {
+    if (request[field] !== undefined) chat[field] = request[field];
+  }
+  if (request.max_output_tokens !== undefined) chat.max_tokens = request.max_output_tokens;
+  const format = optionalField(optionalField(request.text, "text", OBJECT)?.format, "text.format", OBJECT);
+  if (format?.type === "json_schema") {
+    const { name, schema, strict } = format;
+    chat.response_format = { type: "json_schema", json_schema: { name, schema, strict } };
+  }
+  return { chat, tools: names, sources };
+}
+
+/**
+ * The Responses field a chat translation's error names: `messages[i]…` is the input item (or
+ * `instructions`) message `i` came from; the fields this translation renamed take their own names.
+ *
+ * @example
+ * ```ts
+ * responsesParamFor("messages[1].content", ["instructions", "input[0]"]); // "input[0].content"
+ * responsesParamFor("messages[0].content", ["input"]); // "input"
+ * responsesParamFor("max_tokens", []); // "max_output_tokens"
+ * ```
+ */
+export function responsesParamFor(param: string, sources: readonly string[]): string {
+  const message = /^messages\[(\d+)\]/.exec(param);
+  if (message) {
+    const source = sources[Number(message[1])] ?? "input";
+    // `instructions` and a string `input` are the message's content themselves.
+    return source.endsWith("]") ? source + param.slice(message[0].length) : source;
+  }
+  if (param === "max_tokens") return "max_output_tokens";
+  return param.replace(/^response_format\.json_schema/, "text.format");
+}
+
+/** The upstream's name for a function the client named `name`, maybe inside a `namespace`. */
+function _upstreamName(name: string, namespace: string | undefined): string {
+  return namespace === undefined ? name : `${namespace}__${name}`;
+}
+
+/** The chat messages one input item stands for: one, none (reasoning) or two (a result with images). */
+function _messagesFor(item: JsonObject, where: string): JsonObject[] {
+  // An item without `type` is a message (the API's "easy input message").
+  const type = item.type ?? "message";
+  switch (type) {
+    case "message": {
+      const role = requiredField(item.role, `${where}.role`, STRING);
+      if (!["user", "system", "developer", "assistant"].includes(role)) {
+        throw new ChatToAnthropicError(`${where}.role`, `unsupported role ${JSON.stringify(role)}`);
+      }
+      const content = typeof item.content === "string"
+        ? item.content
+        : requiredField(item.content, `${where}.content`, ARRAY).map((part, index) =>
+          _part(part, `${where}.content[${index}]`)
+        );
+      return [{ role, content }];
+    }
+    case "function_call":
+    case "custom_tool_call": {
+      const name = requiredField(item.name, `${where}.name`, STRING);
+      const namespace = optionalField(item.namespace, `${where}.namespace`, STRING);
+      const args = type === "function_call"
+        ? requiredField(item.arguments, `${where}.arguments`, STRING)
+        : JSON.stringify({ input: requiredField(item.input, `${where}.input`, STRING) });
+      const call = {
+        id: requiredField(item.call_id, `${where}.call_id`, STRING),
+        type: "function",
+        function: { name: _upstreamName(name, namespace), arguments: args },
+      };
+      return [{ role: "assistant", content: null, tool_calls: [call] }];
+    }
+    case "function_call_output":
+    case "custom_tool_call_output": {
+      const output = item.output;
+      const parts = typeof output === "string"
+        ? [{ type: "text", text: output }]
+        : requiredField(output, `${where}.output`, ARRAY).map((part, index) =>
+          _part(part, `${where}.output[${index}]`)
+        );
+      const text = parts.filter((part) => part.type === "text").map((part) => part.text).join("\n");
+      const result = {
+        role: "tool",
+        tool_call_id: requiredField(item.call_id, `${where}.call_id`, STRING),
+        content: text,
+      };
+      // A chat tool message holds text only; the images a tool returned (Codex's view_image) follow it
+      // in the same user turn, where Anthropic's model sees them.
+      const images = parts.filter((part) => part.type !== "text");
+      return images.length > 0 ? [result, { role: "user", content: images }] : [result];
+    }
+    case "reasoning":
+      return [];
+    case "item_reference":
+      // `@ai-sdk/openai` refers to earlier output by id unless told `store: false`.
+      throw new ChatToAnthropicError(where, `${_STORES_NOTHING} (not an item_reference)`);
+  }
+  throw new ChatToAnthropicError(
+    `${where}.type`,
+    `unsupported input item type ${JSON.stringify(type)} (relay takes messages, function and custom tool ` +
+      "calls and their outputs, and drops reasoning)",
+  );
+}
+
+/** A content part as its chat equivalent; the chat translation decides which roles may hold which. */
+function _part(entry: unknown, where: string): JsonObject {
+  const part = requiredField(entry, where, OBJECT);
+  switch (part.type) {
+    case "input_text":
+    case "output_text":
+      return { type: "text", text: requiredField(part.text, `${where}.text`, STRING) };
+    case "refusal":
+      return { type: "refusal", refusal: requiredField(part.refusal, `${where}.refusal`, STRING) };
+    case "input_image":
+      return { type: "image_url", image_url: { url: _stored(part, "image_url", where) } };
+    case "input_file": {
+      const data = part.file_data === undefined ? _stored(part, "file_url", where) : part.file_data;
+      return { type: "file", file: { file_data: requiredField(data, `${where}.file_data`, STRING) } };
+    }
+  }
+  throw new ChatToAnthropicError(`${where}.type`, `unsupported content part ${JSON.stringify(part.type)}`);
+}
+
+/** The URL of an image or file part; a `file_id` refers to OpenAI's file storage, which relay has not. */
+function _stored(part: JsonObject, field: string, where: string): string {
+  if (part[field] === undefined && part.file_id !== undefined) {
+    throw new ChatToAnthropicError(`${where}.file_id`, `relay has no file storage: send ${field}`);
+  }
+  return requiredField(part[field], `${where}.${field}`, STRING);
+}
+
+/** The chat tools for the client's, and how a call of each is told back; tools relay cannot run are dropped. */
+function _tools(entries: unknown[]): { tools: JsonObject[]; names: Map<string, ResponsesTool> } {
+  const tools: JsonObject[] = [];
+  const names = new Map<string, ResponsesTool>();
+  const add = (entry: unknown, where: string, namespace?: string) => {
+    const tool = requiredField(entry, where, OBJECT);
+    if (tool.type === "namespace") {
+      const name = requiredField(tool.name, `${where}.name`, STRING);
+      const inner = requiredField(tool.tools, `${where}.tools`, ARRAY);
+      for (const [index, member] of inner.entries()) add(member, `${where}.tools[${index}]`, name);
+      return;
+    }
+    if (tool.type !== "function" && tool.type !== "custom") return;
+    const name = requiredField(tool.name, `${where}.name`, STRING);
+    const custom = tool.type === "custom";
+    const description = optionalField(tool.description, `${where}.description`, STRING);
+    const upstreamName = _upstreamName(name, namespace);
+    names.set(upstreamName, { name, ...(namespace === undefined ? {} : { namespace }), custom });
+    tools.push({
+      type: "function",
+      function: {
+        name: upstreamName,
+        ...(custom ? _customFunction(description, optionalField(tool.format, `${where}.format`, OBJECT)) : {
+          ...(description === undefined ? {} : { description }),
+          parameters: optionalField(tool.parameters, `${where}.parameters`, OBJECT),
+        }),
+      },
+    });
+  };
+  for (const [index, entry] of entries.entries()) add(entry, `tools[${index}]`);
+  return { tools, names };
+}
+
+/** A custom tool as a function of one string; its grammar, if it has one, is told in the description. */
+function _customFunction(description: string | undefined, format: JsonObject | undefined): JsonObject {
+  const grammar = format?.type === "grammar" && typeof format.definition === "string"
+    ? `\n\nThe input must follow this ${String(format.syntax ?? "")} grammar:\n${format.definition}`
+    : "";
+  const told = `${description ?? ""}${grammar}`.trim();
+  return {
+    ...(told ? { description: told } : {}),
+    parameters: {
+      type: "object",
+      properties: { input: { type: "string", description: "The tool's free-form input." } },
+      required: ["input"],
+    },
+  };
+}
+
+/** The chat `tool_choice`, and for `allowed_tools` the upstream names of the tools it leaves offered. */
+function _toolChoice(
+  choice: unknown,
+  names: ReadonlyMap<string, ResponsesTool>,
+): { chat: unknown; allowed?: ReadonlySet<string> } | undefined {
+  if (choice === undefined || choice === null) return undefined;
+  if (choice === "none" || choice === "auto" || choice === "required") return { chat: choice };
+  if (isJsonObject(choice)) {
+    const upstream = (tool: JsonObject) => _upstreamName(String(tool.name), _namespaceOf(tool, names));
+    if ((choice.type === "function" || choice.type === "custom") && typeof choice.name === "string") {
+      return { chat: { type: "function", function: { name: upstream(choice) } } };
+    }
+    if (choice.type === "allowed_tools" && Array.isArray(choice.tools)) {
+      const allowed = new Set(choice.tools.filter(isJsonObject).map(upstream));
+      return { chat: choice.mode === "required" ? "required" : "auto", allowed };
+    }
+  }
+  throw new ChatToAnthropicError(
+    "tool_choice",
+    'expected "none", "auto", "required", {type: "function"|"custom", name} or {type: "allowed_tools", ' +
+      `mode, tools}, got ${typeof choice === "string" ? JSON.stringify(choice) : kindOf(choice)}`,
+  );
+}
+
+/** A tool choice's namespace: its own, or that of the only offered tool of its name. */
+function _namespaceOf(tool: JsonObject, names: ReadonlyMap<string, ResponsesTool>): string | undefined {
+  if (typeof tool.namespace === "string") return tool.namespace;
+  return [...names.values()].find((known) => known.name === tool.name)?.namespace;
+}

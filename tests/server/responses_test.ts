@@ -1,0 +1,228 @@
+/**
+ * `POST /v1/responses` end to end: OpenAI's own SDK (the Responses API Codex speaks) against relay, with
+ * an Anthropic-format upstream behind it (relay's mock, or one the test scripts).
+ */
+import OpenAI from "openai";
+import assert from "node:assert/strict";
+import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { FakeClock } from "../_helpers/fake_clock.ts";
+import { settlesWithin } from "../_helpers/settles_within.ts";
+import { startTestRelay, type TestRelay } from "../_helpers/relay.ts";
+
+const TOKEN = "rly_responses_client_token_01";
+
+const WEATHER: OpenAI.Responses.FunctionTool = {
+  type: "function",
+  name: "get_weather",
+  description: "Weather for a city",
+  parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  strict: false,
+};
+
+function client(relay: TestRelay, headers: Record<string, string> = {}) {
+  return new OpenAI({ baseURL: `${relay.url}/v1`, apiKey: TOKEN, maxRetries: 0, defaultHeaders: headers });
+}
+
+function sentBody(request: { body: Uint8Array }) {
+  return JSON.parse(new TextDecoder().decode(request.body));
+}
+
+Deno.test("the OpenAI SDK's Responses API through relay to an Anthropic-format upstream", async (t) => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  const openai = client(relay);
+
+  await t.step("unstreamed: the whole response, its text and usage", async () => {
+    const response = await openai.responses.create({
+      model: "claude-sonnet-4-5",
+      instructions: "Be brief.",
+      input: "hello",
+      max_output_tokens: 300,
+    });
+    assert.equal(response.object, "response");
+    assert.match(response.id, /^resp_/);
+    assert.equal(response.status, "completed");
+    assert.match(response.output_text, /^Hello from relay's mock/);
+    assert.equal(response.output.length, 1);
+    assert.ok(response.usage && response.usage.input_tokens > 0 && response.usage.output_tokens > 0);
+    assert.equal(response.usage.total_tokens, response.usage.input_tokens + response.usage.output_tokens);
+    const sent = sentBody(await upstream.nextRequest());
+    assert.deepEqual(
+      [sent.system, sent.max_tokens, sent.messages, sent.stream],
+      ["Be brief.", 300, [{ role: "user", content: [{ type: "text", text: "hello" }] }], undefined],
+    );
+  });
+
+  await t.step("streamed: OpenAI's events in order, numbered, text deltas adding up", async () => {
+    const stream = await openai.responses.create({
+      model: "claude-sonnet-4-5",
+      input: "hello",
+      stream: true,
+    });
+    const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+    for await (const event of stream) events.push(event);
+    const types = [...new Set(events.map((event) => event.type))];
+    assert.deepEqual(types, [
+      "response.created",
+      "response.in_progress",
+      "response.output_item.added",
+      "response.content_part.added",
+      "response.output_text.delta",
+      "response.output_text.done",
+      "response.content_part.done",
+      "response.output_item.done",
+      "response.completed",
+    ]);
+    assert.deepEqual(events.map((event) => event.sequence_number), events.map((_, index) => index));
+    const text = events.flatMap((event) => event.type === "response.output_text.delta" ? [event.delta] : []);
+    const last = events.at(-1);
+    assert.ok(last?.type === "response.completed");
+    assert.equal(last.response.output_text ?? text.join(""), text.join(""));
+    const item = last.response.output[0];
+    assert.ok(item.type === "message" && item.content[0].type === "output_text");
+    assert.equal(item.content[0].text, text.join(""));
+    await upstream.nextRequest();
+  });
+
+  await t.step("a function call, then the answer once the client returns its output", async () => {
+    const first = await openai.responses.stream({
+      model: "claude-sonnet-4-5",
+      input: "weather in Paris?",
+      tools: [WEATHER],
+    }).finalResponse();
+    const call = first.output.find((item) => item.type === "function_call");
+    assert.ok(call?.type === "function_call");
+    assert.equal(call.name, "get_weather");
+    assert.match(call.call_id, /^toolu_mock_/);
+    assert.deepEqual(JSON.parse(call.arguments), { city: "mock" });
+    assert.equal(sentBody(await upstream.nextRequest()).tools[0].name, "get_weather");
+
+    const second = await openai.responses.create({
+      model: "claude-sonnet-4-5",
+      input: [
+        { role: "user", content: "weather in Paris?" },
+        ...first.output as OpenAI.Responses.ResponseInputItem[],
+        { type: "function_call_output", call_id: call.call_id, output: "sunny" },
+      ],
+      tools: [WEATHER],
+    });
+    assert.equal(second.status, "completed");
+    assert.ok(second.output_text.length > 0);
+    const sent = sentBody(await upstream.nextRequest());
+    assert.deepEqual(
+      sent.messages.slice(1).map((message: { content: { type: string }[] }) => message.content),
+      [
+        [
+          ...first.output.flatMap((item) =>
+            item.type === "message" && item.content[0].type === "output_text"
+              ? [{ type: "text", text: item.content[0].text }]
+              : []
+          ),
+          { type: "tool_use", id: call.call_id, name: "get_weather", input: { city: "mock" } },
+        ],
+        [{ type: "tool_result", tool_use_id: call.call_id, content: "sunny" }],
+      ],
+    );
+  });
+
+  await t.step("an error mid-stream ends the stream with response.failed", async () => {
+    const stream = await client(relay, { "x-relay-mock": "fault=mid_stream_error, fault_after=4" }).responses
+      .create({ model: "claude-sonnet-4-5", input: "hi", stream: true });
+    const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+    for await (const event of stream) events.push(event);
+    const last = events.at(-1);
+    assert.ok(last?.type === "response.failed", JSON.stringify(last));
+    assert.equal(last.response.status, "failed");
+    assert.equal(last.response.error?.code, "server_is_overloaded");
+    assert.ok(events.some((event) => event.type === "response.output_text.delta"), "the text before it came");
+    await upstream.nextRequest();
+  });
+
+  await t.step("relay's own refusals are 400s in OpenAI's shape, naming the Responses field", async () => {
+    await assert.rejects(
+      () =>
+        openai.responses.create({ model: "claude-sonnet-4-5", input: "hi", previous_response_id: "resp_1" }),
+      (error: unknown) =>
+        error instanceof OpenAI.BadRequestError && error.param === "previous_response_id" &&
+        /send the whole conversation in input/.test(error.message),
+    );
+    const response = await fetch(`${relay.url}/v1/responses`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "claude-sonnet-4-5", input: [{ role: "user", content: "  " }] }),
+    });
+    assert.equal(response.status, 400);
+    const { error } = await response.json();
+    assert.equal(
+      error.param,
+      "input[0].content",
+      "the chat translation's messages[0], told as the input item",
+    );
+    assert.match(error.message, /^input\[0\]\.content: a user message must not be empty/);
+    // Written before the answer went out, as the access line of a request relay answers itself.
+    const logged = relay.logs.findLast((line) => line.msg === "request" && line.path === "/v1/responses")!;
+    assert.deepEqual(
+      [logged.path, logged.status, logged.outcome, logged.error],
+      ["/v1/responses", 400, "relay_error", error.message],
+      "relay's access line names the route the client called",
+    );
+  });
+
+  await t.step(
+    "a wrong token is a 401, an upstream's 429 keeps status and headers, in OpenAI's shape",
+    async () => {
+      const refused = await fetch(`${relay.url}/v1/responses`, {
+        method: "POST",
+        headers: { authorization: "Bearer rly_wrong_token_000", "content-type": "application/json" },
+        body: JSON.stringify({ model: "claude-sonnet-4-5", input: "hi" }),
+      });
+      assert.equal(refused.status, 401);
+      const { error } = await refused.json();
+      assert.deepEqual([error.type, error.param, error.code], ["authentication_error", null, null]);
+      await assert.rejects(
+        () =>
+          new OpenAI({ baseURL: `${relay.url}/v1`, apiKey: "rly_wrong_token_000", maxRetries: 0 }).responses
+            .create({ model: "claude-sonnet-4-5", input: "hi" }),
+        (error: unknown) => error instanceof OpenAI.AuthenticationError,
+      );
+      await assert.rejects(
+        () =>
+          client(relay, { "x-relay-mock": "fault=rate_limit" }).responses.create({
+            model: "claude-sonnet-4-5",
+            input: "hi",
+          }),
+        (error: unknown) =>
+          error instanceof OpenAI.RateLimitError && error.type === "rate_limit_error" &&
+          error.headers?.get("retry-after") === "1",
+      );
+      await upstream.nextRequest();
+    },
+  );
+  await upstream.close();
+});
+
+Deno.test("an upstream stalled mid-event: the Responses stream gets `: ping` comments between its events", async () => {
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => stream.response());
+  const clock = new FakeClock();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN], clock, keepaliveMs: 300 });
+  const answer = fetch(`${relay.url}/v1/responses`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "claude-sonnet-4-5", input: "hi", stream: true }),
+  });
+  const start =
+    'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","model":"m"}}\n\n';
+  stream.push(start + "event: content_block_st");
+  const reader = (await answer).body!.pipeThrough(new TextDecoderStream()).getReader();
+  assert.match((await reader.read()).value ?? "", /^event: response\.created\n/);
+  assert.match((await reader.read()).value ?? "", /^event: response\.in_progress\n/);
+  assert.ok(await settlesWithin(clock.whenArmed(300, 2), 5_000), "the front door keeps the stream alive");
+  clock.advance(300);
+  assert.equal((await reader.read()).value, ": ping\n\n");
+  stream.end();
+  let text = "";
+  for (let read = await reader.read(); !read.done; read = await reader.read()) text += read.value;
+  assert.match(text, /event: response\.failed\n/);
+  await upstream.close();
+});

@@ -1,0 +1,381 @@
+/** The Anthropic -> Responses direction: `anthropic_to_responses.ts`. */
+import assert from "node:assert/strict";
+import {
+  AnthropicToResponses,
+  type AnthropicToResponsesOptions,
+  anthropicToResponsesSse,
+  responseEcho,
+  responseFor,
+} from "../../src/stream/anthropic_to_responses.ts";
+import type { ResponsesTool } from "../../src/stream/responses_to_chat_request.ts";
+import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
+import { GOLDEN_NAMES, loadGolden, splitAwkwardly } from "../_helpers/golden.ts";
+
+const CREATED = 1767225600;
+
+// deno-lint-ignore no-explicit-any
+type _Json = any;
+
+function options(tools: [string, ResponsesTool][] = []): AnthropicToResponsesOptions {
+  return { createdAt: CREATED, echo: {}, tools: new Map(tools) };
+}
+
+/** The Responses events for Anthropic events (type + data), then the end of the input. */
+function run(events: Record<string, unknown>[], tools: [string, ResponsesTool][] = []): _Json[] {
+  const translator = new AnthropicToResponses(options(tools));
+  const out = events.flatMap((event) =>
+    translator.event({ event: String(event.type), data: JSON.stringify(event) })
+  );
+  return [...out, ...translator.end()].map((event) => event.data);
+}
+
+/** The translated bytes of `chunks`, parsed back into events, checking each SSE name is its `type`. */
+async function translated(chunks: Uint8Array[]): Promise<_Json[]> {
+  const body = anthropicToResponsesSse(ReadableStream.from(chunks), new AnthropicToResponses(options()));
+  const text = await new Response(body).text();
+  return new SseDecoder().feed(new TextEncoder().encode(text)).map(({ event, data }) => {
+    const parsed = JSON.parse(data);
+    assert.equal(parsed.type, event);
+    return parsed;
+  });
+}
+
+const START = {
+  type: "message_start",
+  message: { id: "msg_1", model: "claude-x", content: [], usage: { input_tokens: 10, output_tokens: 1 } },
+};
+const USAGE = {
+  input_tokens: 10,
+  input_tokens_details: { cached_tokens: 0 },
+  output_tokens: 5,
+  output_tokens_details: { reasoning_tokens: 0 },
+  total_tokens: 15,
+};
+
+function response(status: string, output: unknown[], extra: Record<string, unknown> = {}) {
+  return {
+    id: "resp_1",
+    object: "response",
+    created_at: CREATED,
+    status,
+    error: null,
+    incomplete_details: null,
+    model: "claude-x",
+    output,
+    usage: status === "in_progress" ? null : USAGE,
+    ...extra,
+  };
+}
+
+const textPart = (text: string) => ({ type: "output_text", text, annotations: [], logprobs: [] });
+
+Deno.test("the tool_use golden: a message item, then a function_call item, in OpenAI's order and shapes", async () => {
+  const events = await translated([await loadGolden("tool_use")]);
+  const text = "I'll check the current weather in Paris for you.";
+  const args = '{"location": "Paris, France", "unit": "celsius"}';
+  const id = "014p7gG3wDgGV9EUtLvnow3U";
+  const message = {
+    id: `msg_${id}_0`,
+    type: "message",
+    status: "completed",
+    role: "assistant",
+    content: [textPart(text)],
+  };
+  const call = {
+    id: `fc_${id}_1`,
+    type: "function_call",
+    status: "completed",
+    call_id: "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+    name: "get_weather",
+    arguments: args,
+  };
+  const envelope = {
+    id: `resp_${id}`,
+    object: "response",
+    created_at: CREATED,
+    error: null,
+    incomplete_details: null,
+    model: "claude-opus-4-1-20250805",
+  };
+  const started = { ...envelope, status: "in_progress", output: [], usage: null };
+  const at0 = { item_id: message.id, output_index: 0 };
+  const at1 = { item_id: call.id, output_index: 1 };
+  const expected = [
+    { type: "response.created", response: started },
+    { type: "response.in_progress", response: started },
+    {
+      type: "response.output_item.added",
+      output_index: 0,
+      item: { ...message, status: "in_progress", content: [] },
+    },
+    { type: "response.content_part.added", ...at0, content_index: 0, part: textPart("") },
+    {
+      type: "response.output_text.delta",
+      ...at0,
+      content_index: 0,
+      delta: "I'll check the current weather",
+      logprobs: [],
+    },
+    {
+      type: "response.output_text.delta",
+      ...at0,
+      content_index: 0,
+      delta: " in Paris for you.",
+      logprobs: [],
+    },
+    { type: "response.output_text.done", ...at0, content_index: 0, text, logprobs: [] },
+    { type: "response.content_part.done", ...at0, content_index: 0, part: textPart(text) },
+    { type: "response.output_item.done", output_index: 0, item: message },
+    {
+      type: "response.output_item.added",
+      output_index: 1,
+      item: { ...call, status: "in_progress", arguments: "" },
+    },
+    { type: "response.function_call_arguments.delta", ...at1, delta: '{"location": "Pa' },
+    { type: "response.function_call_arguments.delta", ...at1, delta: "ris, Fr" },
+    { type: "response.function_call_arguments.delta", ...at1, delta: 'ance", "unit": "cel' },
+    { type: "response.function_call_arguments.delta", ...at1, delta: 'sius"}' },
+    { type: "response.function_call_arguments.done", ...at1, name: "get_weather", arguments: args },
+    { type: "response.output_item.done", output_index: 1, item: call },
+    {
+      type: "response.completed",
+      response: {
+        ...envelope,
+        status: "completed",
+        output: [message, call],
+        usage: {
+          input_tokens: 472,
+          input_tokens_details: { cached_tokens: 0 },
+          output_tokens: 89,
+          output_tokens_details: { reasoning_tokens: 0 },
+          total_tokens: 561,
+        },
+      },
+    },
+  ];
+  assert.deepEqual(
+    events,
+    expected.map((event, index) => ({ ...event, sequence_number: index })),
+  );
+});
+
+Deno.test("every golden stream translates the same however its bytes are cut, and ends in one final event", async () => {
+  for (const name of GOLDEN_NAMES) {
+    const bytes = await loadGolden(name);
+    const whole = await translated([bytes]);
+    assert.deepEqual(whole.map((event) => event.sequence_number), whole.map((_, index) => index), name);
+    const finals = whole.filter((event) => /^response\.(completed|incomplete|failed)$/.test(event.type));
+    assert.deepEqual(finals, [whole.at(-1)], name);
+    for (const chunks of splitAwkwardly(bytes)) assert.deepEqual(await translated(chunks), whole, name);
+  }
+});
+
+Deno.test("thinking is dropped; cached tokens count in input_tokens and in its details", async () => {
+  const thinking = await translated([await loadGolden("thinking")]);
+  const done = thinking.at(-1);
+  assert.equal(done.type, "response.completed");
+  assert.deepEqual(done.response.output.map((item: { type: string }) => item.type), ["message"]);
+  assert.equal(done.response.output[0].content[0].text, "27 × 453 = **12,231**");
+  const cached = (await translated([await loadGolden("cached")])).at(-1).response.usage;
+  const events = new SseDecoder().feed(await loadGolden("cached"));
+  const { usage } = assembleAnthropicStream(events).message;
+  const input = usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens;
+  assert.deepEqual(
+    [cached.input_tokens, cached.input_tokens_details.cached_tokens],
+    [input, usage.cache_read_input_tokens],
+  );
+  assert.ok(usage.cache_read_input_tokens > 0, "the golden reads from the cache");
+});
+
+Deno.test("max_tokens ends as response.incomplete, its reason max_output_tokens", () => {
+  const events = run([
+    START,
+    { type: "message_delta", delta: { stop_reason: "max_tokens" }, usage: { output_tokens: 5 } },
+    { type: "message_stop" },
+  ]);
+  assert.deepEqual(events.at(-1), {
+    type: "response.incomplete",
+    sequence_number: 2,
+    response: response("incomplete", [], { incomplete_details: { reason: "max_output_tokens" } }),
+  });
+});
+
+Deno.test("an error event, or a stream cut short, fails the response with the output so far", () => {
+  const text = { type: "content_block_start", index: 0, content_block: { type: "text", text: "Hi" } };
+  const stop = { type: "content_block_stop", index: 0 };
+  const overloaded = { type: "error", error: { type: "overloaded_error", message: "Overloaded" } };
+  const failed = run([START, text, stop, { type: "message_delta", usage: { output_tokens: 5 } }, overloaded]);
+  const message = {
+    id: "msg_1_0",
+    type: "message",
+    status: "completed",
+    role: "assistant",
+    content: [textPart("Hi")],
+  };
+  assert.deepEqual(failed.at(-1)?.response, {
+    ...response("failed", [message]),
+    error: { code: "server_is_overloaded", message: "Overloaded" },
+  });
+  assert.equal(failed.filter((event) => event.type === "response.failed").length, 1, "nothing after it");
+  const tooLong = {
+    type: "error",
+    error: { type: "invalid_request_error", message: "prompt is too long: 1 > 0" },
+  };
+  assert.equal(run([START, tooLong]).at(-1)?.response.error.code, "context_length_exceeded");
+  const cut = run([START, text]).at(-1);
+  assert.equal(cut?.type, "response.failed");
+  assert.deepEqual(cut?.response.output, [], "the open message is not part of the output");
+  assert.match(cut?.response.error.message, /ended the stream before the answer was finished/);
+});
+
+Deno.test("a custom tool's call is a custom_tool_call with its input; a namespaced one names its namespace", () => {
+  const tools: [string, ResponsesTool][] = [
+    ["apply_patch", { name: "apply_patch", custom: true }],
+    ["agents__spawn", { name: "spawn", namespace: "agents", custom: false }],
+  ];
+  const events = run([
+    START,
+    {
+      type: "content_block_start",
+      index: 0,
+      content_block: { type: "tool_use", id: "toolu_a", name: "apply_patch" },
+    },
+    {
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "input_json_delta", partial_json: '{"input":"*** Be' },
+    },
+    {
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "input_json_delta", partial_json: 'gin Patch"}' },
+    },
+    { type: "content_block_stop", index: 0 },
+    {
+      type: "content_block_start",
+      index: 1,
+      content_block: { type: "tool_use", id: "toolu_b", name: "agents__spawn", input: {} },
+    },
+    { type: "content_block_stop", index: 1 },
+    { type: "message_delta", delta: { stop_reason: "tool_use" }, usage: { output_tokens: 5 } },
+    { type: "message_stop" },
+  ], tools);
+  const custom = { item_id: "ctc_1_0", output_index: 0 };
+  const fn = { item_id: "fc_1_1", output_index: 1 };
+  assert.deepEqual(events.slice(2).map(({ sequence_number: _, ...event }) => event), [
+    {
+      type: "response.output_item.added",
+      output_index: 0,
+      item: {
+        id: "ctc_1_0",
+        type: "custom_tool_call",
+        status: "in_progress",
+        call_id: "toolu_a",
+        name: "apply_patch",
+        input: "",
+      },
+    },
+    { type: "response.custom_tool_call_input.delta", ...custom, delta: "*** Begin Patch" },
+    { type: "response.custom_tool_call_input.done", ...custom, input: "*** Begin Patch" },
+    {
+      type: "response.output_item.done",
+      output_index: 0,
+      item: {
+        id: "ctc_1_0",
+        type: "custom_tool_call",
+        status: "completed",
+        call_id: "toolu_a",
+        name: "apply_patch",
+        input: "*** Begin Patch",
+      },
+    },
+    {
+      type: "response.output_item.added",
+      output_index: 1,
+      item: {
+        id: "fc_1_1",
+        type: "function_call",
+        status: "in_progress",
+        call_id: "toolu_b",
+        name: "spawn",
+        namespace: "agents",
+        arguments: "",
+      },
+    },
+    // No delta came: the arguments are the start's input, as OpenAI would have sent them.
+    { type: "response.function_call_arguments.delta", ...fn, delta: "{}" },
+    { type: "response.function_call_arguments.done", ...fn, name: "spawn", arguments: "{}" },
+    {
+      type: "response.output_item.done",
+      output_index: 1,
+      item: {
+        id: "fc_1_1",
+        type: "function_call",
+        status: "completed",
+        call_id: "toolu_b",
+        name: "spawn",
+        namespace: "agents",
+        arguments: "{}",
+      },
+    },
+    { type: "response.completed", response: events.at(-1)?.response },
+  ]);
+  assert.equal(events.at(-1)?.response.status, "completed");
+});
+
+Deno.test("an unstreamed answer is the response the stream's last event holds, with the request echoed", () => {
+  const message = {
+    id: "msg_1",
+    type: "message",
+    model: "claude-x",
+    content: [{ type: "text", text: "Hi" }, { type: "tool_use", id: "toolu_z", name: "f", input: { a: 1 } }],
+    stop_reason: "tool_use",
+    usage: { input_tokens: 10, output_tokens: 5 },
+  };
+  const echo = responseEcho({ model: "m", input: "hi", temperature: 0.2, store: false });
+  const whole = responseFor(message, { ...options(), echo });
+  const streamed = new AnthropicToResponses({ ...options(), echo }).message(message).at(-1)?.data.response;
+  assert.deepEqual(whole, streamed);
+  assert.deepEqual(whole, {
+    ...response("completed", [
+      { id: "msg_1_0", type: "message", status: "completed", role: "assistant", content: [textPart("Hi")] },
+      {
+        id: "fc_1_1",
+        type: "function_call",
+        status: "completed",
+        call_id: "toolu_z",
+        name: "f",
+        arguments: '{"a":1}',
+      },
+    ]),
+    instructions: null,
+    max_output_tokens: null,
+    metadata: {},
+    parallel_tool_calls: true,
+    previous_response_id: null,
+    reasoning: null,
+    store: false,
+    temperature: 0.2,
+    text: { format: { type: "text" } },
+    tool_choice: "auto",
+    tools: [],
+    top_p: 1,
+    truncation: "disabled",
+    user: null,
+  });
+});
+
+Deno.test("pings and unknown events are skipped; a known event that is not JSON fails the response", () => {
+  const translator = new AnthropicToResponses(options());
+  assert.deepEqual(translator.event({ event: "ping", data: "{}" }), []);
+  assert.deepEqual(translator.event({ event: "future_event", data: "not json" }), []);
+  const [failed] = translator.event({ event: "content_block_delta", data: "oops" });
+  assert.equal(failed.type, "response.failed");
+  assert.match(
+    String((failed.data.response as { error: { message: string } }).error.message),
+    /not a JSON object: oops/,
+  );
+  assert.ok(translator.finished);
+  assert.deepEqual(translator.end(), []);
+});

@@ -1,0 +1,253 @@
+import assert from "node:assert/strict";
+import { ChatToAnthropicError } from "../../src/stream/openai_request_fields.ts";
+import { chatRequestForResponses, responsesParamFor } from "../../src/stream/responses_to_chat_request.ts";
+
+const PARAMETERS = { type: "object", properties: { cmd: { type: "string" } }, required: ["cmd"] };
+
+Deno.test("a Codex request: developer messages, history with a call and its output, reasoning dropped", () => {
+  const { chat, tools, sources } = chatRequestForResponses({
+    model: "claude-sonnet-4-5",
+    instructions: "",
+    input: [
+      { type: "message", role: "developer", content: [{ type: "input_text", text: "You are Codex." }] },
+      { type: "message", role: "user", content: [{ type: "input_text", text: "run ls" }] },
+      { type: "reasoning", id: "rs_1", summary: [], encrypted_content: "gAAAA" },
+      {
+        type: "message",
+        role: "assistant",
+        content: [{ type: "output_text", text: "Running.", annotations: [] }],
+      },
+      {
+        type: "function_call",
+        id: "fc_1",
+        status: "completed",
+        name: "exec_command",
+        arguments: '{"cmd":"ls"}',
+        call_id: "call_1",
+      },
+      { type: "function_call_output", id: "fco_1", call_id: "call_1", output: "a.txt\n" },
+    ],
+    tools: [
+      {
+        type: "function",
+        name: "exec_command",
+        description: "Runs a command",
+        strict: false,
+        parameters: PARAMETERS,
+      },
+      { type: "web_search", external_web_access: false },
+    ],
+    tool_choice: "auto",
+    parallel_tool_calls: true,
+    reasoning: { summary: "auto" },
+    store: false,
+    stream: true,
+    include: ["reasoning.encrypted_content"],
+    prompt_cache_key: "thread-1",
+    client_metadata: { thread_id: "thread-1" },
+  });
+  assert.deepEqual(chat, {
+    model: "claude-sonnet-4-5",
+    messages: [
+      { role: "developer", content: [{ type: "text", text: "You are Codex." }] },
+      { role: "user", content: [{ type: "text", text: "run ls" }] },
+      { role: "assistant", content: [{ type: "text", text: "Running." }] },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{
+          id: "call_1",
+          type: "function",
+          function: { name: "exec_command", arguments: '{"cmd":"ls"}' },
+        }],
+      },
+      { role: "tool", tool_call_id: "call_1", content: "a.txt\n" },
+    ],
+    tools: [{
+      type: "function",
+      function: { name: "exec_command", description: "Runs a command", parameters: PARAMETERS },
+    }],
+    tool_choice: "auto",
+    stream: true,
+    parallel_tool_calls: true,
+  });
+  assert.deepEqual([...tools], [["exec_command", { name: "exec_command", custom: false }]]);
+  assert.deepEqual(sources, ["input[0]", "input[1]", "input[3]", "input[4]", "input[5]"]);
+});
+
+Deno.test("instructions, a string input and the sampling fields map to their chat names", () => {
+  const { chat, sources } = chatRequestForResponses({
+    model: "m",
+    instructions: "Be brief.",
+    input: "hi",
+    max_output_tokens: 100,
+    temperature: 0.5,
+    top_p: 0.9,
+    user: "u1",
+    text: { format: { type: "json_schema", name: "answer", schema: { type: "object" }, strict: true } },
+  });
+  assert.deepEqual(chat, {
+    model: "m",
+    messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "hi" }],
+    temperature: 0.5,
+    top_p: 0.9,
+    user: "u1",
+    max_tokens: 100,
+    response_format: {
+      type: "json_schema",
+      json_schema: { name: "answer", schema: { type: "object" }, strict: true },
+    },
+  });
+  assert.deepEqual(sources, ["instructions", "input"]);
+});
+
+Deno.test("namespace tools become <namespace>__<name> functions, and calls in the history use the same name", () => {
+  const { chat, tools } = chatRequestForResponses({
+    model: "m",
+    input: [
+      { type: "function_call", namespace: "agents", name: "spawn", arguments: "{}", call_id: "call_9" },
+    ],
+    tools: [{
+      type: "namespace",
+      name: "agents",
+      description: "Sub-agents",
+      tools: [{ type: "function", name: "spawn", parameters: { type: "object", properties: {} } }],
+    }],
+    tool_choice: { type: "function", name: "spawn" },
+  });
+  assert.deepEqual(chat.tools, [{
+    type: "function",
+    function: { name: "agents__spawn", parameters: { type: "object", properties: {} } },
+  }]);
+  assert.deepEqual(chat.tool_choice, { type: "function", function: { name: "agents__spawn" } });
+  assert.deepEqual(chat.messages[0].tool_calls, [
+    { id: "call_9", type: "function", function: { name: "agents__spawn", arguments: "{}" } },
+  ]);
+  assert.deepEqual(tools.get("agents__spawn"), { name: "spawn", namespace: "agents", custom: false });
+});
+
+Deno.test("a custom tool is a function of one string, its grammar in the description; its calls carry {input}", () => {
+  const { chat, tools } = chatRequestForResponses({
+    model: "m",
+    input: [
+      { type: "custom_tool_call", name: "apply_patch", input: "*** Begin Patch", call_id: "call_2" },
+      { type: "custom_tool_call_output", call_id: "call_2", output: "Done" },
+    ],
+    tools: [{
+      type: "custom",
+      name: "apply_patch",
+      description: "Edit files.",
+      format: { type: "grammar", syntax: "lark", definition: "start: /.+/" },
+    }],
+  });
+  assert.deepEqual(chat.tools, [{
+    type: "function",
+    function: {
+      name: "apply_patch",
+      description: "Edit files.\n\nThe input must follow this lark grammar:\nstart: /.+/",
+      parameters: {
+        type: "object",
+        properties: { input: { type: "string", description: "The tool's free-form input." } },
+        required: ["input"],
+      },
+    },
+  }]);
+  assert.deepEqual(chat.messages, [
+    {
+      role: "assistant",
+      content: null,
+      tool_calls: [{
+        id: "call_2",
+        type: "function",
+        function: { name: "apply_patch", arguments: '{"input":"*** Begin Patch"}' },
+      }],
+    },
+    { role: "tool", tool_call_id: "call_2", content: "Done" },
+  ]);
+  assert.deepEqual(tools.get("apply_patch"), { name: "apply_patch", custom: true });
+});
+
+Deno.test("images: in a user message as image parts, in a tool's output after its text in the same turn", () => {
+  const image = "data:image/png;base64,iVBORw0KGgo=";
+  const { chat, sources } = chatRequestForResponses({
+    model: "m",
+    input: [
+      {
+        role: "user",
+        content: [{ type: "input_text", text: "see" }, { type: "input_image", image_url: image }],
+      },
+      {
+        type: "function_call_output",
+        call_id: "call_3",
+        output: [{ type: "input_text", text: "the image:" }, { type: "input_image", image_url: image }],
+      },
+    ],
+  });
+  const part = { type: "image_url", image_url: { url: image } };
+  assert.deepEqual(chat.messages, [
+    { role: "user", content: [{ type: "text", text: "see" }, part] },
+    { role: "tool", tool_call_id: "call_3", content: "the image:" },
+    { role: "user", content: [part] },
+  ]);
+  assert.deepEqual(sources, ["input[0]", "input[1]", "input[1]"]);
+});
+
+Deno.test("allowed_tools offers only the tools it lists", () => {
+  const { chat } = chatRequestForResponses({
+    model: "m",
+    input: "hi",
+    tools: [
+      { type: "function", name: "a", parameters: { type: "object" } },
+      { type: "function", name: "b", parameters: { type: "object" } },
+    ],
+    tool_choice: { type: "allowed_tools", mode: "required", tools: [{ type: "function", name: "b" }] },
+  });
+  assert.deepEqual(chat.tools, [{
+    type: "function",
+    function: { name: "b", parameters: { type: "object" } },
+  }]);
+  assert.equal(chat.tool_choice, "required");
+});
+
+Deno.test("what relay cannot honour is refused, naming the Responses field", () => {
+  const refused = (request: Record<string, unknown>, param: string, message: RegExp) =>
+    assert.throws(
+      () => chatRequestForResponses({ model: "m", input: "hi", ...request }),
+      (error: unknown) =>
+        error instanceof ChatToAnthropicError && error.param === param && message.test(error.message),
+    );
+  refused({ previous_response_id: "resp_1" }, "previous_response_id", /send the whole conversation in input/);
+  refused({ conversation: "conv_1" }, "conversation", /relay stores no responses/);
+  refused(
+    { input: [{ type: "item_reference", id: "msg_1" }] },
+    "input[0]",
+    /each item itself \(not an item_reference\)/,
+  );
+  refused({ background: true }, "background", /foreground only/);
+  refused({ input: [{ type: "web_search_call", id: "ws_1" }] }, "input[0].type", /"web_search_call"/);
+  refused({ input: [{ role: "tool", content: "x" }] }, "input[0].role", /unsupported role "tool"/);
+  refused(
+    { input: [{ role: "user", content: [{ type: "input_image", file_id: "file_1" }] }] },
+    "input[0].content[0].file_id",
+    /no file storage: send image_url/,
+  );
+  refused(
+    { input: [{ type: "function_call", name: "f", call_id: "c" }] },
+    "input[0].arguments",
+    /got nothing/,
+  );
+  refused({ input: 3 }, "input", /expected a string or an array of items, got 3/);
+  refused({ tool_choice: "sometimes" }, "tool_choice", /got "sometimes"/);
+  // Absent or null: nothing stored is referred to.
+  assert.doesNotThrow(() => chatRequestForResponses({ model: "m", input: "hi", previous_response_id: null }));
+});
+
+Deno.test("the chat translation's field names are told as the Responses request's", () => {
+  const sources = ["instructions", "input[0]", "input[2]"];
+  assert.equal(responsesParamFor("messages[2].content[1].type", sources), "input[2].content[1].type");
+  assert.equal(responsesParamFor("messages[0].content", sources), "instructions");
+  assert.equal(responsesParamFor("messages[0].content", ["input"]), "input", "a string input");
+  assert.equal(responsesParamFor("max_tokens", sources), "max_output_tokens");
+  assert.equal(responsesParamFor("response_format.json_schema.schema", sources), "text.format.schema");
+  assert.equal(responsesParamFor("temperature", sources), "temperature");
+});
