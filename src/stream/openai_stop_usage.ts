@@ -126,7 +126,10 @@ export function answerUsage(
  * ```
  */
 export function anthropicUsageFor(usage: ChatUsage | null | undefined): Required<AnthropicUsage> {
-  const cached = _count(usage?.prompt_tokens_details?.cached_tokens);
+  // OpenAI's place for it, else DeepSeek's or Kimi's own.
+  const cached = _count(
+    usage?.prompt_tokens_details?.cached_tokens ?? usage?.prompt_cache_hit_tokens ?? usage?.cached_tokens,
+  );
   const written = _count(usage?.prompt_tokens_details?.cache_write_tokens);
   return {
     input_tokens: Math.max(0, _count(usage?.prompt_tokens) - cached - written),

@@ -12,6 +12,10 @@ export interface ChatUsage {
   completion_tokens?: number;
   total_tokens?: number;
   prompt_tokens_details?: { cached_tokens?: number; cache_write_tokens?: number } | null;
+  /** DeepSeek's count of cached prompt tokens, beside `prompt_cache_miss_tokens`. */
+  prompt_cache_hit_tokens?: number;
+  /** Moonshot's (Kimi) count of cached prompt tokens. */
+  cached_tokens?: number;
 }
 
 /** One fragment of a streamed tool call; only the first fragment of call `index` has `id` and `name`. */

@@ -90,6 +90,20 @@ Deno.test("usage: OpenAI's prompt count includes cache reads and writes, Anthrop
   assert.equal(anthropicUsageFor({ prompt_tokens: 5, prompt_tokens_details: null }).input_tokens, 5);
 });
 
+Deno.test("usage: DeepSeek's and Kimi's own counts of cached prompt tokens are cache reads too", () => {
+  const read = (usage: Record<string, unknown>) => {
+    const { input_tokens, cache_read_input_tokens } = anthropicUsageFor({ prompt_tokens: 1000, ...usage });
+    return [input_tokens, cache_read_input_tokens];
+  };
+  assert.deepEqual(read({ prompt_cache_hit_tokens: 600, prompt_cache_miss_tokens: 400 }), [400, 600]);
+  assert.deepEqual(read({ cached_tokens: 300 }), [700, 300]);
+  assert.deepEqual(
+    read({ prompt_tokens_details: { cached_tokens: 600 }, prompt_cache_hit_tokens: 600 }),
+    [400, 600],
+    "counted once where both are",
+  );
+});
+
 Deno.test("answerUsage estimates what the upstream did not count, and says so", () => {
   let said = 0;
   const fallback = { inputTokens: 120, estimated: () => said++ };
