@@ -4,6 +4,7 @@ import {
   anthropicErrorFromOpenAI,
   type AnthropicFailure,
   anthropicFailureFor,
+  openaiErrorMessage,
 } from "../server/openai_errors.ts";
 import { errorOwnWords, refusedTokenLimit } from "./token_limit_wording.ts";
 import { AnthropicToChatError, chatRequestFor } from "../stream/anthropic_to_openai_request.ts";
@@ -61,7 +62,7 @@ export interface OpenAIProviderOptions {
    * requests ask for at most `cap` from then on, until the provider is built anew.
    */
   onMaxTokensCapped?: (model: string, cap: number) => void;
-  /** The timer bounding a look into a 400 or 422 by the request's `idleMs`; injected for tests. */
+  /** The timer bounding a look into a 400, 413 or 422 by the request's `idleMs`; injected for tests. */
   timers?: Timers;
 }
 
@@ -92,7 +93,7 @@ export interface OpenAIProviderOptions {
  * Thinking goes back as `reasoning_content` to hosts not known to refuse it. A strict server relay does
  * not know (Cerebras, a gateway that forbids extra fields) answers a request carrying it with a 400 or
  * 422 naming it as unsupported, unexpected or extra: that request is sent once more without it, and the
- * model's later requests go without it at once ({@linkcode _reasoningAsked}). DeepSeek's `Missing
+ * model's later requests go without it at once ({@linkcode _remedy}). DeepSeek's `Missing
  * reasoning_content` (and Kimi's `reasoning_content is missing`) means the opposite: its thinking mode
  * wants the field on every assistant message with tool calls, and one came without, as it does when the
  * client did not ask for thinking (relay then drops the reasoning DeepSeek streams, by default, on its way
@@ -162,41 +163,48 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       const answering = post();
       answeredWhole.onSent(request);
       let response = await answering;
-      if (_REFUSAL_STATUSES.has(response.status)) {
+      // Each kind of remedy once a request: a server may refuse its fields one at a time (a token limit,
+      // then a missing reasoning_content), and a remedy that did not cure its refusal is not tried again.
+      const remedied = new Set<_Remedy["kind"]>();
+      while (_REFUSAL_STATUSES.has(response.status)) {
         const asks: _Asks = {
           carried: withReasoning && _carriesReasoning(chat),
           lacked: withReasoning && _lacksReasoning(chat),
           maxTokens: chat[maxTokensField] as number | undefined,
+          remedied,
         };
         // Read for no longer than relay would wait for that body. A resend is a second connection: a stream
         // still waits for its headers under connect, as for the first (`send` resolves with them).
         const within = idleDeadline(request, timers);
-        const seen = await peekRefusal(response, within, (text) => _remedy(text, response.status, asks));
-        if (seen.answer) response = seen.answer;
-        else {
-          const remedy = seen.refused;
-          if (remedy.kind === "reasoning_refused") {
-            if (!refusedReasoning.has(model)) {
-              refusedReasoning.set(model, true);
-              options.onFieldRefused?.(model, "reasoning_content");
-            }
-            chat = chatFor(body, model, false);
-          } else if (remedy.kind === "reasoning_asked") {
-            if (!askedReasoning.has(model)) {
-              askedReasoning.set(model, true);
-              options.onFieldAsked?.(model, "reasoning_content");
-            }
-            chat = _withReasoningOnToolCalls(chat);
-          } else {
-            // An output cap holds for every request to the model; what a window leaves, for this one only.
-            if (remedy.cap && outputCaps.get(model) !== remedy.maxTokens) {
-              outputCaps.set(model, remedy.maxTokens);
-              options.onMaxTokensCapped?.(model, remedy.maxTokens);
-            }
-            chat = { ...chat, [maxTokensField]: remedy.maxTokens };
-          }
-          response = await post();
+        const status = response.status;
+        const seen = await peekRefusal(response, within, (text) => _remedy(text, status, asks));
+        if (seen.answer) {
+          response = seen.answer;
+          break;
         }
+        const remedy = seen.refused;
+        remedied.add(remedy.kind);
+        if (remedy.kind === "reasoning_refused") {
+          if (!refusedReasoning.has(model)) {
+            refusedReasoning.set(model, true);
+            options.onFieldRefused?.(model, "reasoning_content");
+          }
+          chat = { ...chatFor(body, model, false), [maxTokensField]: chat[maxTokensField] };
+        } else if (remedy.kind === "reasoning_asked") {
+          if (!askedReasoning.has(model)) {
+            askedReasoning.set(model, true);
+            options.onFieldAsked?.(model, "reasoning_content");
+          }
+          chat = _withReasoningOnToolCalls(chat);
+        } else {
+          // An output cap holds for every request to the model; what a window leaves, for this one only.
+          if (remedy.cap && outputCaps.get(model) !== remedy.maxTokens) {
+            outputCaps.set(model, remedy.maxTokens);
+            options.onMaxTokensCapped?.(model, remedy.maxTokens);
+          }
+          chat = { ...chat, [maxTokensField]: remedy.maxTokens };
+        }
+        response = await post();
       }
       if (!response.ok) {
         // DeepSeek and Groq name only their cap: what was asked completes it in the words Claude Code acts on.
@@ -373,6 +381,8 @@ interface _Asks {
   lacked: boolean;
   /** The `max_tokens` (or `max_completion_tokens`) sent. */
   maxTokens: number | undefined;
+  /** The kinds of remedy the request had already: not called for again. */
+  remedied: ReadonlySet<_Remedy["kind"]>;
 }
 
 /** What a refusal's words call for, in a resend of the request. */
@@ -390,17 +400,44 @@ type _Remedy =
  * that the input leaves room in ({@linkcode refusedTokenLimit}); else `undefined`.
  */
 function _remedy(text: string, status: number, asks: _Asks): _Remedy | undefined {
+  const remedy = _remedyFor(text, status, asks);
+  return remedy && !asks.remedied.has(remedy.kind) ? remedy : undefined;
+}
+
+function _remedyFor(text: string, status: number, asks: _Asks): _Remedy | undefined {
   // Not in what the error quotes of the request: the reasoning sent may say anything.
   const own = errorOwnWords(text);
   if (status !== 413) {
     if (asks.carried && _REFUSALS.some((refusal) => refusal.test(own))) return { kind: "reasoning_refused" };
     if (asks.lacked && _ASKED.some((asked) => asked.test(own))) return { kind: "reasoning_asked" };
   }
-  const limit = refusedTokenLimit(text, { maxTokens: asks.maxTokens });
-  if (!limit) return undefined;
-  if ("cap" in limit) return { kind: "max_tokens", maxTokens: limit.cap, cap: true };
-  return { kind: "max_tokens", maxTokens: limit.window - limit.input, cap: false };
+  // Only the error's own message, and only words about the max_tokens this request sent, and only for
+  // less: a body that quotes a prompt may hold any numbers, and a cap misread would be kept for every
+  // request to the model.
+  const limit = refusedTokenLimit(_errorMessageIn(text) ?? text, { maxTokens: asks.maxTokens });
+  if (!limit || asks.maxTokens === undefined || limit.asked !== asks.maxTokens) return undefined;
+  if ("cap" in limit) {
+    return limit.cap < asks.maxTokens ? { kind: "max_tokens", maxTokens: limit.cap, cap: true } : undefined;
+  }
+  // Too little room for an answer worth its round trip: the client hears of the window, and may make
+  // room (Claude Code compacts the conversation below this much).
+  const room = limit.window - limit.input;
+  return room >= _MIN_ROOM_TOKENS && room < asks.maxTokens
+    ? { kind: "max_tokens", maxTokens: room, cap: false }
+    : undefined;
 }
+
+/** An OpenAI-style error body's message, when the body is JSON that has one. */
+function _errorMessageIn(text: string): string | undefined {
+  try {
+    return openaiErrorMessage(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The least room a window must leave for a resend asking for it; Claude Code's own floor. */
+const _MIN_ROOM_TOKENS = 3000;
 
 /** Chat Completions counts no tokens and lists no models relay could pass on. */
 function _serves(method: string, path: string): boolean {

@@ -65,24 +65,25 @@ export function claudeCodeWording(
 /**
  * The token limit an upstream's refusal (its error body's start, `text`) says a request went over, when
  * a smaller `max_tokens` fits it: the model's output `cap`, or its `window` and the `input` that leaves
- * room in it; else `undefined` (a prompt that overflows on its own, or no such words).
+ * room in it, with the `max_tokens` the words say was `asked`; else `undefined` (a prompt that overflows
+ * on its own, or no such words).
  *
  * @example
  * ```ts
  * refusedTokenLimit('{"error":{"message":"max_tokens is too large: 32000. This model supports at most 16384 completion tokens, …"}}', {});
- * // { cap: 16384 }
+ * // { cap: 16384, asked: 32000 }
  * ```
  */
 export function refusedTokenLimit(
   text: string,
   asked: TokenLimitAsked,
-): { cap: number } | { window: number; input: number } | undefined {
+): { cap: number; asked: number } | { window: number; input: number; asked: number } | undefined {
   const own = errorOwnWords(text);
   const cap = _outputCap(own, asked);
-  if (cap) return { cap: cap.cap };
+  if (cap) return cap;
   const share = _windowShare(own);
   return share && share.input < share.window && share.output > 0
-    ? { window: share.window, input: share.input }
+    ? { window: share.window, input: share.input, asked: share.output }
     : undefined;
 }
 

@@ -84,6 +84,12 @@ interface _Decision {
   coolGuessed?: true;
   /** Whether it counts toward the key's and the provider's circuit breakers (`onFailure`). */
   countsForBreaker: boolean;
+  /**
+   * The upstream answered a failure the breakers count (a 5xx status, an error event): a retry of the
+   * same request that it answers so again, moments later, meets the same trouble (a burst of 529s), where
+   * one that finds no upstream at all (a timeout, a refused connection) says so anew each time.
+   */
+  answered?: true;
   /** The upstream's `retry-after`, for the backoff when the retry goes back to it. */
   retryAfterMs?: number;
   /** For the log line, e.g. `429 from upstream`. */
@@ -236,7 +242,9 @@ export function classifyFailure(
         ? _quotaOf(outcome.text, now, wallNow)
         : undefined;
       if (quota) return _classifyQuota(quota, snapshot, now, options, reason);
-      const decision = _classifyStatus(outcome.status, snapshot, now, options, reason, shouldRetry);
+      const decision = _answered(
+        _classifyStatus(outcome.status, snapshot, now, options, reason, shouldRetry),
+      );
       // A limit that lasts is told of in the upstream's words: a throttle's minute is not.
       const lasts = decision.coolKeyUntil !== undefined && decision.coolKeyUntil - now >= LONG_COOLING_MS;
       const words = lasts && outcome.text !== undefined ? _wordsOf(outcome.text) : "";
@@ -245,15 +253,20 @@ export function classifyFailure(
     case "unservable":
       return { action: "skip_provider", countsForBreaker: false, reason: outcome.reason };
     case "stream_error":
-      return _classifyStatus(
+      return _answered(_classifyStatus(
         statusForErrorType(outcome.errorType),
         readRateLimitHeaders(outcome.headers, now, wallNow),
         now,
         options,
         `${outcome.errorType} event before message_start`,
         undefined, // its headers came with a 2xx, whose x-should-retry says nothing of this error
-      );
+      ));
   }
+}
+
+/** An upstream's answer's decision, marked `answered` where the breakers count it. */
+function _answered(decision: FailureDecision): FailureDecision {
+  return decision.countsForBreaker ? { ...decision, answered: true } : decision;
 }
 
 /** `x-should-retry` as Anthropic's SDKs read it: exactly `true` or `false`, anything else is no verdict. */

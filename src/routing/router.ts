@@ -698,9 +698,9 @@ export class Plan {
   // Providers without keys whose credential was refused (401, 402, 403): unlike a disabled key, which
   // its pool remembers, nothing else would keep going round again from sending it once more.
   readonly #refusedRoutes = new Set<_RouteState>();
-  // The keys (`undefined`: a provider's own credential) each provider failed this request on, as its
-  // breakers counted it: sent again, the same request says no more of them than its first failure did.
-  readonly #failedOn = new Map<_RouteState, Set<ProviderKey | undefined>>();
+  // The keys (`undefined`: a provider's own credential) each provider answered this request with a
+  // failure on, as its breakers counted it: answered so again, it says no more than its first time.
+  readonly #answeredOn = new Map<_RouteState, Set<ProviderKey | undefined>>();
   // Providers that cannot serve this request at all (`skip_provider`): no round brings them back.
   readonly #unservableRoutes = new Set<_RouteState>();
   #attempts = 0;
@@ -933,15 +933,17 @@ export class Plan {
       state.breaker.release(permit);
       if (keyPermit) keyBreaker!.release(keyPermit);
     };
-    const failedOn = this.#failedOn;
-    const blame = () => {
-      // A retry of this request on the same key counts only as a probe: three attempts meeting one burst
-      // of 529s are one failure, or two requests at once would open the breaker of a provider that is
-      // the only one there is, and hold every client for its cooldown after the burst has passed.
-      let keys = failedOn.get(state);
-      if (!keys) failedOn.set(state, keys = new Set());
-      const again = keys.has(key);
-      keys.add(key);
+    const answeredOn = this.#answeredOn;
+    const blame = (answered = false) => {
+      // A retry of this request on the same key that the upstream answers with the same trouble counts
+      // only as a probe: three attempts meeting one burst of 529s are one failure, or two requests at
+      // once would open the breaker of a provider that is the only one there is, and hold every client
+      // for its cooldown after the burst has passed. A timeout or a refused connection counts each time:
+      // a hanging upstream would otherwise take minutes of requests to open its breaker.
+      let keys = answeredOn.get(state);
+      if (!keys) answeredOn.set(state, keys = new Set());
+      const again = answered && keys.has(key);
+      if (answered) keys.add(key);
       if (keyPermit) {
         if (again && !keyPermit.probe) keyBreaker!.release(keyPermit);
         else keyBreaker!.onFailure(keyPermit);
@@ -1004,7 +1006,7 @@ export class Plan {
           refusedUntil = decision.refuseModelUntil;
           state.refusals.refuse(key, candidate.upstreamModel, refusedUntil);
         }
-        if (decision.countsForBreaker) blame();
+        if (decision.countsForBreaker) blame(decision.answered);
         else releasePermits();
         // A provider without keys has no other key to offer, and one whose credential was refused is
         // not asked again in this plan; a provider that failed as a whole gets its other keys tried

@@ -141,16 +141,32 @@ export function anthropicFailureFor(
   httpStatus?: number,
   asked: TokenLimitAsked = {},
 ): AnthropicFailure | undefined {
-  if (!isJsonObject(body)) return undefined;
+  const message = openaiErrorMessage(body);
+  if (message === undefined || !isJsonObject(body)) return undefined;
   const error = body.error ?? body;
-  if (typeof error === "string") return _failure(httpStatus ?? 500, error, "", asked);
-  if (!isJsonObject(error)) return undefined;
-  const message = [error.message, error.detail].find((value) => typeof value === "string");
-  if (message === undefined) return undefined;
+  if (!isJsonObject(error)) return _failure(httpStatus ?? 500, message, "", asked);
   const code = error.code ?? error.status;
   const words = [error.type, code].filter((value) => typeof value === "string").join(" ");
   const codeStatus = typeof code === "number" && code >= 400 && code <= 599 ? code : undefined;
   return _failure(httpStatus ?? codeStatus ?? _statusForWords(words), message, words, asked);
+}
+
+/**
+ * The message of an OpenAI-style error body, in whichever of the compatibles' shapes it comes (see
+ * {@linkcode anthropicFailureFor}); `undefined` when it holds none.
+ *
+ * @example
+ * ```ts
+ * openaiErrorMessage({ object: "error", message: "max_tokens is too large", type: "BadRequestError" }); // "max_tokens is too large"
+ * ```
+ */
+export function openaiErrorMessage(body: unknown): string | undefined {
+  if (!isJsonObject(body)) return undefined;
+  const error = body.error ?? body;
+  if (typeof error === "string") return error;
+  if (!isJsonObject(error)) return undefined;
+  const message = [error.message, error.detail].find((value) => typeof value === "string");
+  return message as string | undefined;
 }
 
 /** A status for an error known only by its `type`/`code` words, as inside a stream. */

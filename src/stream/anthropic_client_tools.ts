@@ -39,7 +39,11 @@ const _CLIENT_TOOLS: readonly { prefix: string; description: string; parameters:
         path: { ..._STRING, description: "Absolute path of the file or folder" },
         file_text: { ..._STRING, description: "create: the new file's content" },
         old_str: { ..._STRING, description: "str_replace: the text to replace, found exactly once" },
-        new_str: { ..._STRING, description: "str_replace: the text that replaces it" },
+        new_str: {
+          ..._STRING,
+          description:
+            "str_replace: the text that replaces it (insert, before text_editor_20250728: the text to insert)",
+        },
         insert_line: { ..._LINE, description: "insert: the line after which to insert, 0 for the start" },
         insert_text: { ..._STRING, description: "insert: the text to insert" },
         view_range: _RANGE,

@@ -93,6 +93,15 @@ export function anthropicRequestFor(chat: JsonObject & { model: string; messages
     block.cache_control !== undefined
   );
   for (const block of marked.slice(0, -_MAX_CACHE_MARKERS)) delete block.cache_control;
+  // Anthropic refuses a 1h marker after a 5m one; hoisting system text and leading tool results can put
+  // the client's own order so. A 1h marker that comes late caches for 5 minutes instead.
+  let fiveMinutes = false;
+  for (
+    const { cache_control: marker } of marked.slice(-_MAX_CACHE_MARKERS) as { cache_control: JsonObject }[]
+  ) {
+    if (marker.ttl !== "1h") fiveMinutes = true;
+    else if (fiveMinutes) delete marker.ttl;
+  }
   const body: JsonObject = { model: chat.model, max_tokens: _maxTokens(chat) };
   if (instructions.some((block) => block.cache_control !== undefined)) body.system = instructions;
   else if (instructions.length > 0) body.system = instructions.map(({ text }) => text).join("\n");
@@ -142,10 +151,32 @@ export function anthropicRequestFor(chat: JsonObject & { model: string; messages
  */
 function _strictSchema(schema: JsonObject): JsonObject {
   try {
-    return transformJSONSchema(schema);
+    return transformJSONSchema(_withDefs(schema));
   } catch {
     return schema;
   }
+}
+
+/**
+ * `schema` with draft-07's `definitions` as `$defs`, and its references to them so, which is all the
+ * transform knows: OpenAI's SDK writes a zod object used twice, or a recursive one, as a
+ * `definitions` entry and `$ref`s to it, whose targets the transform would otherwise turn into text.
+ */
+function _withDefs(schema: JsonObject): JsonObject {
+  if (!isJsonObject(schema.definitions) || schema.$defs !== undefined) return schema;
+  const moved = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(moved);
+    if (!isJsonObject(value)) return value;
+    return Object.fromEntries(
+      Object.entries(value).map(([key, member]) => [
+        key === "definitions" && value === schema ? "$defs" : key,
+        key === "$ref" && typeof member === "string" && member.startsWith("#/definitions/")
+          ? `#/$defs/${member.slice("#/definitions/".length)}`
+          : moved(member),
+      ]),
+    );
+  };
+  return moved(schema) as JsonObject;
 }
 
 /** A text block, which may carry a prompt-caching marker. */

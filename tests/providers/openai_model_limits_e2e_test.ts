@@ -6,7 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
-import { chunk, FAKE_OPENAI_KEY, openaiStream, startFakeOpenAI } from "../_helpers/fake_openai.ts";
+import {
+  chunk,
+  FAKE_OPENAI_KEY,
+  openaiStream,
+  recordingFetch,
+  startFakeOpenAI,
+} from "../_helpers/fake_openai.ts";
+import { providerRequest } from "../_helpers/provider_request.ts";
 import { startTestRelay } from "../_helpers/relay.ts";
 import { CLAUDE_CODE_CONTEXT_LIMIT, CLAUDE_CODE_OUTPUT_CAP } from "../_helpers/claude_code_wording.ts";
 
@@ -123,6 +130,17 @@ Deno.test("vLLM's max_tokens over the window goes once more with what the input 
   assert.deepEqual(capped, []);
 });
 
+Deno.test("a window that leaves less than 3000 tokens of room is told to the client, as Claude Code compacts then", async () => {
+  const { sent, statuses } = await askTwice(
+    2000,
+    (sent) =>
+      `'max_tokens' or 'max_completion_tokens' is too large: ${sent}. This model's maximum context length is ` +
+      `32768 tokens and your request has 30768 input tokens (${sent} > 32768 - 30768). None`,
+  );
+  assert.deepEqual(statuses, [400, 400]);
+  assert.deepEqual(sent, [32000, 32000], "no resend for 2000 tokens of room");
+});
+
 Deno.test("a token limit refused again after the resend reaches the client in Claude Code's words", async () => {
   const { status, message } = await ask(() =>
     Response.json({
@@ -152,4 +170,34 @@ Deno.test("an output cap as a stream's first chunk ends the stream in an error e
   );
   assert.equal(CLAUDE_CODE_OUTPUT_CAP.exec(message)?.[1], "16384", message);
   assert.ok(message.includes(OPENAI_CAP), message);
+});
+
+Deno.test("a cap is read only from the error's own message, about the max_tokens sent, and never asks for more", async () => {
+  const refusals = [
+    // A cap for another max_tokens than the one sent.
+    {
+      error: {
+        message: "max_tokens is too large: 64000. This model supports at most 50000 completion tokens.",
+      },
+    },
+    // A cap-only wording in what the body quotes of a prompt, not in its message.
+    { error: { message: "Invalid request" }, prompt: "the valid range of max_tokens is [1, 5]" },
+    // A cap above what was sent.
+    { error: { message: "Invalid max_tokens value, the valid range of max_tokens is [1, 65536]" } },
+  ];
+  for (const refusal of refusals) {
+    const { sent, fetch } = recordingFetch(() => Response.json(refusal, { status: 400 }));
+    const capped: number[] = [];
+    const provider = createOpenAIProvider({
+      name: "openai",
+      baseUrl: "http://127.0.0.1:9/v1",
+      fetch,
+      onMaxTokensCapped: (_, cap) => void capped.push(cap),
+    });
+    const response = await provider.send(providerRequest(JSON.stringify(ASK)), undefined);
+    assert.equal(response.status, 400, JSON.stringify(refusal));
+    await response.body?.cancel();
+    assert.deepEqual(sent.map((body) => body.max_tokens), [32000], JSON.stringify(refusal));
+    assert.deepEqual(capped, []);
+  }
 });

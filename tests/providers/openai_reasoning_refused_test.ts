@@ -347,6 +347,37 @@ async function loopTwiceThroughRelay(
   }
 }
 
+Deno.test("a request refused for its max_tokens, then for its missing reasoning_content, gets both remedies in turn", async () => {
+  const asked: number[] = [];
+  const upstream = startFakeOpenAI(async (request) => {
+    const body = await request.clone().json();
+    asked.push(body.max_tokens);
+    if (body.max_tokens > 8192) {
+      return openaiError(
+        400,
+        "Invalid max_tokens value, the valid range of max_tokens is [1, 8192]",
+        "invalid_request_error",
+      );
+    }
+    return await deepSeek()(request);
+  });
+  const provider = createOpenAIProvider({
+    name: "deepseek",
+    baseUrl: `${upstream.url}/v1`,
+    timers: new FakeClock(),
+  });
+  try {
+    const body = JSON.stringify({ ...JSON.parse(NO_THINKING), max_tokens: 32000 });
+    const response = await provider.send(providerRequest(body, { idleMs: IDLE_MS }), undefined);
+    assert.equal(response.status, 200);
+    assert.match(await response.text(), /Done\./);
+    assert.deepEqual(asked, [32000, 8192, 8192], "the cap, then the reasoning, each once");
+    assert.equal(messagesOf(upstream.requests[2])[1].reasoning_content, "");
+  } finally {
+    await upstream.close();
+  }
+});
+
 Deno.test("Claude Code's tool loop without thinking passes DeepSeek's thinking mode, through relay", async () => {
   const body = JSON.stringify({ ...JSON.parse(NO_THINKING), model: "claude-sonnet-4-5" });
   await loopTwiceThroughRelay(deepSeek(), "deepseek-v4-flash", body);

@@ -220,17 +220,20 @@ Deno.test("refusedTokenLimit names what a smaller max_tokens fits: a cap, or the
   const cap =
     "max_tokens is too large: 32000. This model supports at most 16384 completion tokens, whereas " +
     "you provided 32000.";
-  assert.deepEqual(refusedTokenLimit(JSON.stringify({ error: { message: cap } }), {}), { cap: 16384 });
+  assert.deepEqual(refusedTokenLimit(JSON.stringify({ error: { message: cap } }), {}), {
+    cap: 16384,
+    asked: 32000,
+  });
   assert.deepEqual(
     refusedTokenLimit("Invalid max_tokens value, the valid range of max_tokens is [1, 8192]", {
       maxTokens: 32000,
     }),
-    { cap: 8192 },
+    { cap: 8192, asked: 32000 },
   );
   const window = (input: number) =>
     `This model's maximum context length is 8192 tokens. However, you requested ${input + 4000} tokens ` +
     `(${input} in the messages, 4000 in the completion).`;
-  assert.deepEqual(refusedTokenLimit(window(6000), {}), { window: 8192, input: 6000 });
+  assert.deepEqual(refusedTokenLimit(window(6000), {}), { window: 8192, input: 6000, asked: 4000 });
   assert.equal(refusedTokenLimit(window(9000), {}), undefined, "the prompt alone is over the window");
   assert.equal(refusedTokenLimit("messages: bad role", { maxTokens: 32000 }), undefined);
 });

@@ -72,6 +72,7 @@ Deno.test("classifyFailure sends 408, 5xx and 529 to the next provider, counting
     assert.deepEqual(classifyFailure(http(status), NOW, NOW), {
       action: "retry_next_provider",
       countsForBreaker: true,
+      answered: true,
       reason: `${status} from upstream`,
     });
   }
@@ -234,6 +235,7 @@ Deno.test("classifyFailure treats an error event before message_start as its err
   assert.deepEqual(event("overloaded_error"), {
     action: "retry_next_provider",
     countsForBreaker: true,
+    answered: true,
     reason: "overloaded_error event before message_start",
   });
   assert.deepEqual(
@@ -267,6 +269,7 @@ Deno.test("classifyFailure returns a 408, 429 or 5xx marked x-should-retry: fals
       {
         action: "return",
         countsForBreaker: true,
+        answered: true,
         reason: `${status} from upstream, x-should-retry: false`,
       },
     );

@@ -530,7 +530,7 @@ Deno.test("the provider's breaker counts failures on every key, and any key's su
   assert.equal(router.status()[0].breaker, "open", "a2 failing too: the provider is down");
 });
 
-Deno.test("a request's retries on the same key count once for its breakers; on another key, once more for the provider's", () => {
+Deno.test("a request's retries on the same key that the upstream answers count once for its breakers; on another key, once more for the provider's", () => {
   for (const keys of [["a1"], []]) {
     const router = routerOf([route("a", keys)]); // failureThreshold 2
     const breakers = () => router.status().map((p) => [p.breaker, ...p.keys.map((key) => key.breaker)]);
@@ -553,6 +553,25 @@ Deno.test("a request's retries on the same key count once for its breakers; on a
   attemptOf(plan.next()).failed(httpFailure(503));
   attemptOf(plan.next()).failed(httpFailure(503));
   assert.equal(router.status()[0].breaker, "open", "two keys failing in one request: the provider is down");
+});
+
+Deno.test("a request's retries that find no upstream (a timeout, a refused connection) count each time", () => {
+  const noUpstream = [
+    classifyFailure({ kind: "timeout" }, 0, 0),
+    classifyFailure({ kind: "network", error: new Error("connection refused") }, 0, 0),
+  ];
+  for (const failure of noUpstream) {
+    const router = routerOf([route("a", ["a1"])]); // failureThreshold 2
+    const plan = router.plan(request("m"));
+    attemptOf(plan.next()).failed(failure);
+    assert.equal(router.status()[0].breaker, "closed", failure.reason);
+    attemptOf(plan.next()).failed(failure);
+    assert.equal(
+      router.status()[0].breaker,
+      "open",
+      `${failure.reason}: a hanging upstream opens it as before`,
+    );
+  }
 });
 
 Deno.test("a transient failure goes round again while another provider's breaker is open", () => {

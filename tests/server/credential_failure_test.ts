@@ -220,12 +220,12 @@ Deno.test("a lone provider that refuses relay's key for good says so while its b
     routes: [chain.route],
     retry: { maxAttempts: 3 },
     routing: {
-      breaker: { failureThreshold: 2, windowMs: 60_000, cooldownMs: 30_000 },
+      breaker: { failureThreshold: 4, windowMs: 60_000, cooldownMs: 30_000 },
       onBreakerChange: (change) => void changes.push(change),
     },
   });
-  // One failure a request, however often it tries the provider: the second, in the second request, opens
-  // the breaker before that request ends, which once took the header away from it.
+  // Three failures a request: the fourth, in the second request, opens the breaker before that request
+  // ends, which once took the header away from it.
   const opened = [{ provider: "vertex", key: undefined, from: "closed", to: "open" }]; // the provider's own
   for (const [request, breakerBy] of [[1, []], [2, opened]] as const) {
     const response = await post(relay);

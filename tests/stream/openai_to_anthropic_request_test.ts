@@ -59,7 +59,8 @@ Deno.test("OpenAI requests: cache_control on messages goes onto the last block e
   assert.deepEqual(body.messages, [
     {
       role: "user",
-      content: [{ type: "text", text: "Run echo", cache_control: { type: "ephemeral", ttl: "1h" } }],
+      // Its 1h after the system's 5m, which Anthropic refuses: 5 minutes too.
+      content: [{ type: "text", text: "Run echo", cache_control: EPHEMERAL }],
     },
     {
       role: "assistant",
@@ -272,4 +273,83 @@ Deno.test("OpenAI requests: a data URL of megabytes is read in one pass", () => 
   assert.equal(imageSource(urls[1]).type, "url");
   // A regex that backtracks over the payload takes minutes here.
   assert.ok(performance.now() - started < 1000, `${performance.now() - started} ms`);
+});
+
+Deno.test("OpenAI requests: a 1h marker that hoisting or leading tool results put after a 5m one caches for 5 minutes", () => {
+  const hour = { type: "ephemeral", ttl: "1h" };
+  const ttls = (chat: Record<string, unknown>) => {
+    const body = request(chat) as {
+      system?: unknown;
+      messages: { content: { cache_control?: unknown }[] }[];
+    };
+    const system = Array.isArray(body.system) ? body.system : [];
+    return [...system, ...body.messages.flatMap(({ content }) => content)]
+      .filter((block) => block.cache_control !== undefined)
+      .map(({ cache_control }) => (cache_control as { ttl?: string }).ttl ?? "5m");
+  };
+  const call = { id: "call_1", type: "function", function: { name: "f", arguments: "{}" } };
+  const cases: [unknown[], string[], string][] = [
+    [
+      [
+        { role: "user", content: "go" },
+        { role: "assistant", content: null, tool_calls: [call] },
+        { role: "user", content: "and this", cache_control: hour },
+        { role: "tool", tool_call_id: "call_1", content: "done", cache_control: EPHEMERAL },
+      ],
+      ["5m", "5m"],
+      "the tool result leads its turn, ahead of the 1h text",
+    ],
+    [
+      [
+        { role: "user", content: "go", cache_control: hour },
+        { role: "system", content: "now terse", cache_control: EPHEMERAL },
+      ],
+      ["5m", "5m"],
+      "the system text is hoisted ahead of the 1h message",
+    ],
+    [
+      [
+        { role: "system", content: "rules", cache_control: hour },
+        { role: "user", content: "go", cache_control: EPHEMERAL },
+      ],
+      ["1h", "5m"],
+      "in order already, as the client sent it",
+    ],
+  ];
+  for (const [messages, expected, why] of cases) assert.deepEqual(ttls({ messages }), expected, why);
+});
+
+Deno.test("OpenAI requests: a schema's draft-07 definitions, as OpenAI's SDK writes a zod object used twice, are kept as $defs", () => {
+  const schema = {
+    $schema: "http://json-schema.org/draft-07/schema#",
+    type: "object",
+    properties: { first: { $ref: "#/definitions/Step" }, second: { $ref: "#/definitions/Step" } },
+    required: ["first", "second"],
+    additionalProperties: false,
+    definitions: {
+      Step: {
+        type: "object",
+        properties: { n: { type: "integer", minimum: 1 }, next: { $ref: "#/definitions/Step" } },
+        required: ["n"],
+      },
+    },
+  };
+  const body = request({
+    messages: [{ role: "user", content: "plan" }],
+    response_format: { type: "json_schema", json_schema: { name: "plan", schema } },
+  }) as { output_config: { format: { schema: Record<string, unknown> } } };
+  const sent = body.output_config.format.schema;
+  assert.deepEqual(sent.properties, { first: { $ref: "#/$defs/Step" }, second: { $ref: "#/$defs/Step" } });
+  assert.deepEqual(sent.$defs, {
+    Step: {
+      type: "object",
+      properties: {
+        n: { type: "integer", description: "{minimum: 1}" },
+        next: { $ref: "#/$defs/Step" },
+      },
+      additionalProperties: false,
+      required: ["n"],
+    },
+  });
+  assert.equal("definitions" in sent, false);
 });
