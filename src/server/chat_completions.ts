@@ -26,7 +26,7 @@ import { modelProblem, parseJsonBody, readBody, type ReadBodyOptions } from "./b
 import { jsonSyntaxReason } from "../util/json.ts";
 import type { BodyHold } from "./body_budget.ts";
 import { RelayError } from "./errors.ts";
-import { openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
+import { anthropicErrorIn, openaiErrorFromAnthropic, openaiErrorResponse } from "./openai_errors.ts";
 import { anthropicErrorOf } from "./errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 
@@ -92,6 +92,12 @@ export interface FrontDoorRequest {
   streamAnswer(created: number): AnswerStream;
   /** The client's answer for a whole Message (not an error object). */
   wholeAnswer(message: JsonObject, created: number): JsonObject;
+  /**
+   * Whether an error answered before the stream began goes to a streamed request as a stream that
+   * fails at once, rather than as an HTTP error: a client may act on an error only so (Codex compacts
+   * on a `response.failed`, and gives up on a 400).
+   */
+  failsInStream?(error: { type: string; message: string }): boolean;
 }
 
 /** One answer's stream translation, each method giving the bytes to send. */
@@ -221,11 +227,19 @@ async function _openaiAnswer(
   keepAlive: KeepAliveOptions,
 ): Promise<Response> {
   const headers = copyHeaders(answer.headers, _LENGTH_AND_TYPE);
-  if (!answer.ok) return await openaiErrorFromAnthropic(answer, headers);
+  if (!answer.ok) {
+    if (!request.stream || !request.failsInStream) return await openaiErrorFromAnthropic(answer, headers);
+    const error = await anthropicErrorIn(answer);
+    if (!request.failsInStream(error)) {
+      return openaiErrorResponse(answer.status, error.message, { type: error.type, headers });
+    }
+    _asStream(headers);
+    const failed = request.streamAnswer(created).error(error.message, error.type);
+    return new Response(ReadableStream.from(failed), { headers });
+  }
   if (request.stream) {
     const translator = request.streamAnswer(created);
-    headers.set("content-type", "text/event-stream");
-    headers.set("cache-control", "no-cache");
+    _asStream(headers);
     const body = answer.body ?? ReadableStream.from<Uint8Array>([]);
     // Some Anthropic-format servers ignore `stream` and answer with the whole Message.
     const translated = hasMediaType(answer, "application/json")
@@ -258,6 +272,12 @@ async function _openaiAnswer(
     return openaiErrorResponse(statusForErrorType(type), text, { type, headers });
   }
   return Response.json(request.wholeAnswer(message, created), { headers });
+}
+
+/** `headers` as an event stream's. */
+function _asStream(headers: Headers): void {
+  headers.set("content-type", "text/event-stream");
+  headers.set("cache-control", "no-cache");
 }
 
 /** The Message in relay's answer, read whole, or why relay cannot translate it. */

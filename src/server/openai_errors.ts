@@ -27,7 +27,15 @@ export interface AnthropicFailure {
  * ```
  */
 export function openaiErrorBody(message: string, type: string, param: string | null = null) {
-  return { error: { message, type, param, code: null } };
+  return { error: { message, type, param, code: openaiErrorCode(message) ?? null } };
+}
+
+/**
+ * OpenAI's `code` for an error, where its clients act on one: `context_length_exceeded` for a prompt too
+ * long, on which Codex compacts the conversation (Anthropic's `prompt is too long`).
+ */
+export function openaiErrorCode(message: string): string | undefined {
+  return /prompt is too long/i.test(message) ? "context_length_exceeded" : undefined;
 }
 
 /** What an error response says besides its status and message. */
@@ -70,13 +78,29 @@ export function openaiErrorResponse(
  * ```
  */
 export async function openaiErrorFromAnthropic(response: Response, headers?: HeadersInit): Promise<Response> {
+  const { type, message } = await anthropicErrorIn(response);
+  return openaiErrorResponse(response.status, message, { type, headers });
+}
+
+/**
+ * The Anthropic error type and message of an Anthropic-format error answer (relay's own or an
+ * upstream's), its body read whole up to {@linkcode MAX_ERROR_BODY_BYTES}; a body cut off says so.
+ *
+ * @example
+ * ```ts
+ * await anthropicErrorIn(answer); // { type: "invalid_request_error", message: "prompt is too long: …" }
+ * ```
+ */
+export async function anthropicErrorIn(response: Response): Promise<{ type: string; message: string }> {
   let text: string;
   try {
     ({ text } = await readWhole(response.body, MAX_ERROR_BODY_BYTES));
   } catch (cut) {
     const reason = errorMessage(cut);
-    const message = `upstream answered HTTP ${response.status}, but its error body was cut off: ${reason}`;
-    return openaiErrorResponse(response.status, message, { headers });
+    return {
+      type: errorTypeForStatus(response.status),
+      message: `upstream answered HTTP ${response.status}, but its error body was cut off: ${reason}`,
+    };
   }
   let parsed: unknown;
   try {
@@ -84,11 +108,10 @@ export async function openaiErrorFromAnthropic(response: Response, headers?: Hea
   } catch {
     parsed = undefined;
   }
-  const { type, message } = anthropicErrorOf(isJsonObject(parsed) ? parsed : {}, {
+  return anthropicErrorOf(isJsonObject(parsed) ? parsed : {}, {
     type: errorTypeForStatus(response.status),
     message: _fallbackMessage(text, response.status),
   });
-  return openaiErrorResponse(response.status, message, { type, headers });
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   responseEcho,
   responseFor,
 } from "../stream/anthropic_to_responses.ts";
+import { withCacheBreakpoints } from "../stream/cache_breakpoints.ts";
 import { anthropicRequestFor } from "../stream/openai_to_anthropic_request.ts";
 import { chatRequestForResponses, responsesParamFor } from "../stream/responses_to_chat_request.ts";
 import type { JsonObject } from "../util/json.ts";
@@ -15,6 +16,7 @@ import {
   openaiFrontDoor,
   refusedTranslation,
 } from "./chat_completions.ts";
+import { openaiErrorCode } from "./openai_errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 
 /**
@@ -47,6 +49,10 @@ function _responsesDoor(body: JsonObject & { model: string }): FrontDoorRequest 
   } catch (error) {
     return refusedTranslation(error, (param) => responsesParamFor(param, sources));
   }
+  // A cache key asks for the prompt to be cached, as OpenAI does by itself; Anthropic, where marked.
+  if (body.prompt_cache_key !== undefined && body.prompt_cache_key !== null) {
+    messages = withCacheBreakpoints(messages);
+  }
   const echo = responseEcho(body);
   return {
     messages,
@@ -61,5 +67,8 @@ function _responsesDoor(body: JsonObject & { model: string }): FrontDoorRequest 
     },
     // An error object is answered before this is asked, so there is always a response.
     wholeAnswer: (message, createdAt) => responseFor(message, { createdAt, echo, tools })!,
+    // Codex compacts the conversation on a `response.failed` saying `context_length_exceeded`; a 400
+    // ends its session.
+    failsInStream: ({ message }) => openaiErrorCode(message) === "context_length_exceeded",
   };
 }

@@ -8,6 +8,7 @@
  */
 import { anthropicEvent } from "./anthropic_event.ts";
 import { anthropicErrorOf } from "../server/errors.ts";
+import { openaiErrorCode } from "../server/openai_errors.ts";
 import { finishReasonFor, openaiUsageFor } from "./openai_stop_usage.ts";
 import { openaiToolId } from "./openai_tool_ids.ts";
 import { translateSse } from "./openai_translate_sse.ts";
@@ -147,7 +148,9 @@ export class AnthropicToResponses {
   error(message: string, type = "api_error"): ResponsesEvent[] {
     if (this.finished) return [];
     const error = { code: _errorCode(type, message), message };
-    return [this.#end("response.failed", { status: "failed", error })];
+    // Failed before the upstream's answer began, the response is still created first, as OpenAI's is.
+    const created = this.#sequence === 0 ? this.#start({}) : [];
+    return [...created, this.#end("response.failed", { status: "failed", error })];
   }
 
   #start(message: JsonObject): ResponsesEvent[] {
@@ -311,7 +314,11 @@ export class AnthropicToResponses {
       output: this.#output.filter(Boolean),
       usage: state.status === "in_progress" ? null : {
         input_tokens: usage.prompt_tokens,
-        input_tokens_details: { cached_tokens: usage.prompt_tokens_details.cached_tokens },
+        input_tokens_details: {
+          cached_tokens: usage.prompt_tokens_details.cached_tokens,
+          // Not OpenAI's, which has no cache writes to tell; Codex reports it.
+          cache_write_tokens: this.#usage.cache_creation_input_tokens ?? 0,
+        },
         output_tokens: usage.completion_tokens,
         output_tokens_details: { reasoning_tokens: 0 },
         total_tokens: usage.total_tokens,
@@ -359,15 +366,16 @@ function _customInput(input: unknown): string {
  * compacts the conversation on `context_length_exceeded` and waits on `rate_limit_exceeded`.
  */
 function _errorCode(type: string, message: string): string {
-  if (/prompt is too long/i.test(message)) return "context_length_exceeded";
+  const code = openaiErrorCode(message);
+  if (code) return code;
   switch (type) {
     case "rate_limit_error":
       return "rate_limit_exceeded";
-    case "overloaded_error":
-      return "server_is_overloaded";
     case "invalid_request_error":
       return "invalid_prompt";
   }
+  // Anthropic's overload passes in moments: Codex retries a `server_error`, where it takes
+  // `server_is_overloaded` as the model's lasting want of capacity and ends the turn.
   return "server_error";
 }
 

@@ -23,6 +23,12 @@ import {
 } from "./openai_request_fields.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
 
+/**
+ * The `max_tokens` of a request without `max_output_tokens`: what Claude Code asks of a model, which
+ * every Claude model since 3.7 Sonnet takes, where OpenAI sets no limit but the model's own.
+ */
+export const RESPONSES_DEFAULT_MAX_TOKENS = 32_000;
+
 const _STORES_NOTHING =
   "relay stores no responses, conversations or prompts: send the whole conversation in input, each item itself";
 
@@ -97,7 +103,8 @@ export function chatRequestForResponses(request: JsonObject & { model: string })
   for (const field of ["stream", "temperature", "top_p", "parallel_tool_calls", "user"]) {
     if (request[field] !== undefined) chat[field] = request[field];
   }
-  if (request.max_output_tokens !== undefined) chat.max_tokens = request.max_output_tokens;
+  // Codex sends none, and an agent's answer (a file written whole) outgrows the chat door's default.
+  chat.max_tokens = request.max_output_tokens ?? RESPONSES_DEFAULT_MAX_TOKENS;
   const format = optionalField(optionalField(request.text, "text", OBJECT)?.format, "text.format", OBJECT);
   if (format?.type === "json_schema") {
     const { name, schema, strict } = format;

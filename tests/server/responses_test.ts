@@ -133,7 +133,7 @@ Deno.test("the OpenAI SDK's Responses API through relay to an Anthropic-format u
     const last = events.at(-1);
     assert.ok(last?.type === "response.failed", JSON.stringify(last));
     assert.equal(last.response.status, "failed");
-    assert.equal(last.response.error?.code, "server_is_overloaded");
+    assert.equal(last.response.error?.code, "server_error", "a code Codex retries on");
     assert.ok(events.some((event) => event.type === "response.output_text.delta"), "the text before it came");
     await upstream.nextRequest();
   });
@@ -224,5 +224,61 @@ Deno.test("an upstream stalled mid-event: the Responses stream gets `: ping` com
   let text = "";
   for (let read = await reader.read(); !read.done; read = await reader.read()) text += read.value;
   assert.match(text, /event: response\.failed\n/);
+  await upstream.close();
+});
+
+Deno.test("a prompt too long is a failed stream saying context_length_exceeded, on which Codex compacts; unstreamed, a 400 with that code", async () => {
+  const tooLong = {
+    type: "error",
+    error: { type: "invalid_request_error", message: "prompt is too long: 210000 tokens > 200000 maximum" },
+  };
+  const upstream = startFakeUpstream(() => Response.json(tooLong, { status: 400 }));
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  const stream = await client(relay).responses.create({
+    model: "claude-sonnet-4-5",
+    input: "hi",
+    stream: true,
+  });
+  const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+  for await (const event of stream) events.push(event);
+  assert.deepEqual(events.map((event) => event.type), [
+    "response.created",
+    "response.in_progress",
+    "response.failed",
+  ]);
+  const failed = events.at(-1) as OpenAI.Responses.ResponseFailedEvent;
+  assert.equal(failed.response.error?.code, "context_length_exceeded");
+  assert.match(failed.response.error?.message ?? "", /prompt is too long/);
+
+  await assert.rejects(
+    () => client(relay).responses.create({ model: "claude-sonnet-4-5", input: "hi" }),
+    (error: unknown) => error instanceof OpenAI.BadRequestError && error.code === "context_length_exceeded",
+  );
+  await upstream.close();
+});
+
+Deno.test("a request with a prompt_cache_key gets Anthropic's cache breakpoints, as OpenAI caches by itself", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  const ask = (extra: Record<string, unknown>) =>
+    client(relay).responses.create({
+      model: "claude-sonnet-4-5",
+      instructions: "You are Codex.",
+      input: [{ role: "user", content: "run ls" }],
+      tools: [WEATHER],
+      ...extra,
+    });
+  await ask({ prompt_cache_key: "session-1" });
+  const cached = sentBody(await upstream.nextRequest());
+  assert.deepEqual(cached.system, [{
+    type: "text",
+    text: "You are Codex.",
+    cache_control: { type: "ephemeral" },
+  }]);
+  assert.deepEqual(cached.tools.at(-1).cache_control, { type: "ephemeral" });
+  assert.deepEqual(cached.messages.at(-1).content.at(-1).cache_control, { type: "ephemeral" });
+  await ask({});
+  const plain = sentBody(await upstream.nextRequest());
+  assert.equal(plain.system, "You are Codex.", "without a key, nothing asked to be cached");
   await upstream.close();
 });

@@ -47,7 +47,7 @@ const START = {
 };
 const USAGE = {
   input_tokens: 10,
-  input_tokens_details: { cached_tokens: 0 },
+  input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
   output_tokens: 5,
   output_tokens_details: { reasoning_tokens: 0 },
   total_tokens: 15,
@@ -146,7 +146,7 @@ Deno.test("the tool_use golden: a message item, then a function_call item, in Op
         output: [message, call],
         usage: {
           input_tokens: 472,
-          input_tokens_details: { cached_tokens: 0 },
+          input_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
           output_tokens: 89,
           output_tokens_details: { reasoning_tokens: 0 },
           total_tokens: 561,
@@ -215,7 +215,7 @@ Deno.test("an error event, or a stream cut short, fails the response with the ou
   };
   assert.deepEqual(failed.at(-1)?.response, {
     ...response("failed", [message]),
-    error: { code: "server_is_overloaded", message: "Overloaded" },
+    error: { code: "server_error", message: "Overloaded" },
   });
   assert.equal(failed.filter((event) => event.type === "response.failed").length, 1, "nothing after it");
   const tooLong = {
@@ -370,7 +370,8 @@ Deno.test("pings and unknown events are skipped; a known event that is not JSON 
   const translator = new AnthropicToResponses(options());
   assert.deepEqual(translator.event({ event: "ping", data: "{}" }), []);
   assert.deepEqual(translator.event({ event: "future_event", data: "not json" }), []);
-  const [failed] = translator.event({ event: "content_block_delta", data: "oops" });
+  const [created, , failed] = translator.event({ event: "content_block_delta", data: "oops" });
+  assert.equal(created.type, "response.created", "created first, as OpenAI's response always is");
   assert.equal(failed.type, "response.failed");
   assert.match(
     String((failed.data.response as { error: { message: string } }).error.message),
