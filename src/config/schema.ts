@@ -564,7 +564,18 @@ export const configSchema = z.strictObject({
       cooldown: durationSchema.default(30_000),
       /** Failed probes double `cooldown` up to this; 10 minutes, or `cooldown` when that is longer. */
       max_cooldown: durationSchema.optional(),
+      /** The least time `failures` must span: requests meeting one short burst together open nothing. */
+      min_span: durationSchema.default(2_000),
     }).superRefine((breaker, ctx) => {
+      if (breaker.min_span >= breaker.window) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["min_span"],
+          message: `must be less than window (${
+            formatDuration(breaker.window)
+          }): failures must span min_span within window to open the breaker`,
+        });
+      }
       if (breaker.max_cooldown === undefined || breaker.max_cooldown >= breaker.cooldown) return;
       const cooldown = formatDuration(breaker.cooldown);
       ctx.addIssue({

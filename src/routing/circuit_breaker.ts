@@ -7,6 +7,14 @@ export interface CircuitBreakerOptions {
   failureThreshold?: number;
   /** How far back failures count, in ms; one minute. */
   windowMs?: number;
+  /**
+   * How long, at the least, the `failureThreshold` failures must span to open the breaker, in ms; 0
+   * (and always 0 for a threshold of 1).
+   * Requests that meet one short burst together (an upstream's second of 529s) fail at once, however
+   * many: the burst is over before a breaker would help, and opening it would refuse every request for
+   * its cooldown. An upstream that stays down keeps failing past it.
+   */
+  minSpanMs?: number;
   /** How long the breaker stays open before a probe, in ms; 30 seconds. */
   cooldownMs?: number;
   /**
@@ -46,7 +54,8 @@ export interface BreakerPermit {
 
 /**
  * A circuit breaker for one key or one provider. Closed, it passes requests and counts failures;
- * `failureThreshold` failures in a row within `windowMs` open it; a success starts the count afresh,
+ * `failureThreshold` failures in a row within `windowMs`, spread over `minSpanMs` at least, open it; a
+ * success starts the count afresh,
  * so an upstream that mostly answers stays in use however busy it is. Open, it refuses everything
  * until the cooldown (plus jitter) has passed, then turns half-open and lets exactly one probe through
  * while refusing the rest; the probe's success closes it, its failure opens it again for twice the
@@ -71,6 +80,7 @@ export interface BreakerPermit {
 export class CircuitBreaker {
   readonly #threshold: number;
   readonly #windowMs: number;
+  readonly #minSpanMs: number;
   readonly #baseCooldownMs: number;
   readonly #maxCooldownMs: number;
   readonly #jitterRatio: number;
@@ -91,6 +101,8 @@ export class CircuitBreaker {
     this.#threshold = options.failureThreshold ?? 5;
     if (!(this.#threshold >= 1)) throw new RangeError("failureThreshold must be at least 1");
     this.#windowMs = options.windowMs ?? 60_000;
+    // One failure spans no time: a breaker told to open at the first means it.
+    this.#minSpanMs = this.#threshold > 1 ? options.minSpanMs ?? 0 : 0;
     this.#baseCooldownMs = this.#cooldownMs = options.cooldownMs ?? 30_000;
     this.#maxCooldownMs = options.maxCooldownMs ?? Math.max(_DEFAULT_MAX_COOLDOWN_MS, this.#baseCooldownMs);
     if (!(this.#maxCooldownMs >= this.#baseCooldownMs)) {
@@ -167,7 +179,10 @@ export class CircuitBreaker {
     const now = this.#now();
     this.#failures.push(now);
     if (this.#failures.length > this.#threshold) this.#failures.shift();
-    if (this.#failures.length === this.#threshold && now - this.#failures[0] < this.#windowMs) this.#open();
+    const span = now - this.#failures[0];
+    if (this.#failures.length === this.#threshold && span < this.#windowMs && span >= this.#minSpanMs) {
+      this.#open();
+    }
   }
 
   /**

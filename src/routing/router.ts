@@ -76,7 +76,13 @@ export interface RoutingOptions {
   affinity: boolean;
   explorationRate?: number;
   costThresholdTokens?: number;
-  breaker: { failureThreshold: number; windowMs: number; cooldownMs: number; maxCooldownMs?: number };
+  breaker: {
+    failureThreshold: number;
+    windowMs: number;
+    cooldownMs: number;
+    maxCooldownMs?: number;
+    minSpanMs?: number;
+  };
   /** Told of every breaker's change of state, for the event stream and metrics. */
   onBreakerChange?: (change: BreakerChange) => void;
   /**

@@ -91,6 +91,7 @@ export function routingOptionsFromConfig(config: Config): RoutingOptions {
       windowMs: routing.breaker.window,
       cooldownMs: routing.breaker.cooldown,
       maxCooldownMs: routing.breaker.max_cooldown,
+      minSpanMs: routing.breaker.min_span,
     },
   };
 }

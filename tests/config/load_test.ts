@@ -229,6 +229,17 @@ Deno.test("parseConfig refuses a breaker max_cooldown below its cooldown, at max
   );
 });
 
+Deno.test("parseConfig refuses a breaker min_span not under its window, at min_span", () => {
+  const breaker = (minSpan: string) =>
+    `routing:\n  breaker:\n    window: 10s\n    min_span: ${minSpan}\n${MOCK_PROVIDERS}`;
+  assert.equal(
+    refusal(() => parseConfig(breaker("10s"), "relay.yaml", noEnv)),
+    "relay.yaml:4:15 routing.breaker.min_span: must be less than window (10s): " +
+      "failures must span min_span within window to open the breaker",
+  );
+  assert.equal(parseConfig(breaker("500ms"), "relay.yaml", noEnv).config.routing.breaker.min_span, 500);
+});
+
 Deno.test("parseConfig refuses an empty file clearly", () => {
   const expected = "relay.yaml is empty: it needs at least a providers list (see relay.example.yaml)";
   for (const text of ["", "\n\n", "# only a comment\n", "~\n"]) {

@@ -49,6 +49,27 @@ Deno.test("CircuitBreaker forgets failures older than its window", () => {
   assert.equal(b.state, "open", "three within the window now");
 });
 
+Deno.test("CircuitBreaker opens only on failures that span minSpanMs: requests meeting one burst together open nothing", () => {
+  const clock = new FakeClock();
+  const { breaker: b } = breaker(clock, { minSpanMs: 2_000 });
+  fail(b, 10);
+  assert.equal(b.state, "closed", "ten failures at one moment, a burst");
+  clock.advance(1_999);
+  fail(b, 1);
+  assert.equal(b.state, "closed", "the last three span 1.999 s");
+  b.onSuccess(b.tryAcquire()!);
+  clock.advance(1);
+  fail(b, 1);
+  assert.equal(b.state, "closed", "a success started the count afresh");
+  clock.advance(2_000);
+  fail(b, 2);
+  assert.equal(b.state, "open", "failures that went on for 2 s");
+
+  const once = breaker(clock, { failureThreshold: 1, minSpanMs: 2_000 }).breaker;
+  fail(once, 1);
+  assert.equal(once.state, "open", "a threshold of one opens at the first, which spans no time");
+});
+
 Deno.test("CircuitBreaker opens only on failures in a row: a success starts the count afresh", () => {
   const clock = new FakeClock();
   const { breaker: b } = breaker(clock);

@@ -130,6 +130,7 @@ Deno.test("routingOptionsFromConfig carries the routing section, with its defaul
     windowMs: 60_000,
     cooldownMs: 30_000,
     maxCooldownMs: undefined, // the breaker's own default: 10 minutes, or the cooldown when longer
+    minSpanMs: 2_000,
   });
   assert.equal(options.affinity, true);
 });
