@@ -32,10 +32,13 @@ export function openaiErrorBody(message: string, type: string, param: string | n
 
 /**
  * OpenAI's `code` for an error, where its clients act on one: `context_length_exceeded` for a prompt too
- * long, on which Codex compacts the conversation (Anthropic's `prompt is too long`).
+ * long, on which Codex compacts the conversation (Anthropic's `prompt is too long`, and its ``input length
+ * and `max_tokens` exceed context limit``, which a shorter input cures too).
  */
 export function openaiErrorCode(message: string): string | undefined {
-  return /prompt is too long/i.test(message) ? "context_length_exceeded" : undefined;
+  return /prompt is too long|input length and `max_tokens` exceed context limit/i.test(message)
+    ? "context_length_exceeded"
+    : undefined;
 }
 
 /** What an error response says besides its status and message. */

@@ -58,7 +58,7 @@ function _responsesDoor(body: JsonObject & { model: string }): FrontDoorRequest 
     messages,
     stream: chat.stream === true,
     streamAnswer: (createdAt) => {
-      const translator = new AnthropicToResponses({ createdAt, echo, tools });
+      const translator = new AnthropicToResponses({ createdAt, echo, tools, model: body.model });
       return {
         sse: (answer) => anthropicToResponsesSse(answer, translator),
         message: (message) => translator.message(message).map(encodeResponsesEvent),
@@ -69,6 +69,7 @@ function _responsesDoor(body: JsonObject & { model: string }): FrontDoorRequest 
     wholeAnswer: (message, createdAt) => responseFor(message, { createdAt, echo, tools })!,
     // Codex compacts the conversation on a `response.failed` saying `context_length_exceeded`; a 400
     // ends its session.
-    failsInStream: ({ message }) => openaiErrorCode(message) === "context_length_exceeded",
+    failsInStream: ({ type, message }) =>
+      type === "invalid_request_error" && openaiErrorCode(message) === "context_length_exceeded",
   };
 }

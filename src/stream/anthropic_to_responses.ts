@@ -36,6 +36,8 @@ export interface AnthropicToResponsesOptions {
   echo: JsonObject;
   /** The client's tools by the name the upstream knows them by. */
   tools: ReadonlyMap<string, ResponsesTool>;
+  /** The model the client asked for: the response's, should it fail before the answer names its own. */
+  model?: string;
 }
 
 /** An output item being built from the content block at the same Anthropic index. */
@@ -148,8 +150,13 @@ export class AnthropicToResponses {
   error(message: string, type = "api_error"): ResponsesEvent[] {
     if (this.finished) return [];
     const error = { code: _errorCode(type, message), message };
-    // Failed before the upstream's answer began, the response is still created first, as OpenAI's is.
-    const created = this.#sequence === 0 ? this.#start({}) : [];
+    // Failed before the upstream's answer began, the response is still created first, as OpenAI's is,
+    // with an id of its own.
+    const unnamed = {
+      id: `msg_relay_${crypto.randomUUID().replaceAll("-", "")}`,
+      model: this.#options.model,
+    };
+    const created = this.#sequence === 0 ? this.#start(unnamed) : [];
     return [...created, this.#end("response.failed", { status: "failed", error })];
   }
 

@@ -24,10 +24,12 @@ import {
 import { isJsonObject, type JsonObject } from "../util/json.ts";
 
 /**
- * The `max_tokens` of a request without `max_output_tokens`: what Claude Code asks of a model, which
- * every Claude model since 3.7 Sonnet takes, where OpenAI sets no limit but the model's own.
+ * The `max_tokens` of a request without `max_output_tokens` (Codex sends none, where OpenAI sets no limit
+ * but the model's own): twice the chat door's, for an agent's edits, and no more than the Anthropic-format
+ * models with the smallest caps take (DeepSeek's and Claude 3.5 Haiku's 8,192), which would refuse every
+ * request above it.
  */
-export const RESPONSES_DEFAULT_MAX_TOKENS = 32_000;
+export const RESPONSES_DEFAULT_MAX_TOKENS = 8_192;
 
 const _STORES_NOTHING =
   "relay stores no responses, conversations or prompts: send the whole conversation in input, each item itself";

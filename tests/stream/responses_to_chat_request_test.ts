@@ -70,7 +70,7 @@ Deno.test("a Codex request: developer messages, history with a call and its outp
     tool_choice: "auto",
     stream: true,
     parallel_tool_calls: true,
-    max_tokens: 32000, // Codex sends no max_output_tokens
+    max_tokens: 8192, // Codex sends no max_output_tokens
   });
   assert.deepEqual([...tools], [["exec_command", { name: "exec_command", custom: false }]]);
   assert.deepEqual(sources, ["input[0]", "input[1]", "input[3]", "input[4]", "input[5]"]);
