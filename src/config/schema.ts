@@ -564,10 +564,13 @@ export const configSchema = z.strictObject({
       cooldown: durationSchema.default(30_000),
       /** Failed probes double `cooldown` up to this; 10 minutes, or `cooldown` when that is longer. */
       max_cooldown: durationSchema.optional(),
-      /** The least time `failures` must span: requests meeting one short burst together open nothing. */
-      min_span: durationSchema.default(2_000),
+      /**
+       * The least time `failures` must span: requests meeting one short burst together open nothing. 2 s,
+       * or half of `window` when that is shorter (`routingOptionsFromConfig`).
+       */
+      min_span: durationSchema.optional(),
     }).superRefine((breaker, ctx) => {
-      if (breaker.min_span >= breaker.window) {
+      if (breaker.min_span !== undefined && breaker.min_span >= breaker.window) {
         ctx.addIssue({
           code: "custom",
           path: ["min_span"],

@@ -55,8 +55,7 @@ export interface BreakerPermit {
 /**
  * A circuit breaker for one key or one provider. Closed, it passes requests and counts failures;
  * `failureThreshold` failures in a row within `windowMs`, spread over `minSpanMs` at least, open it; a
- * success starts the count afresh,
- * so an upstream that mostly answers stays in use however busy it is. Open, it refuses everything
+ * success starts the count afresh, so an upstream that mostly answers stays in use however busy it is. Open, it refuses everything
  * until the cooldown (plus jitter) has passed, then turns half-open and lets exactly one probe through
  * while refusing the rest; the probe's success closes it, its failure opens it again for twice the
  * last cooldown, at most `maxCooldownMs`, so an upstream down for an hour is not probed every 30 s.
@@ -89,7 +88,7 @@ export class CircuitBreaker {
   readonly #onTransition: ((from: BreakerState, to: BreakerState) => void) | undefined;
   #state: BreakerState = "closed";
   #cooldownMs: number;
-  // The most recent failures while closed, at most `threshold` of them, oldest first.
+  // The failures in a row while closed, those within the window, oldest first.
   #failures: number[] = [];
   #retryAt: number | undefined;
   #probe: BreakerPermit | undefined;
@@ -103,6 +102,9 @@ export class CircuitBreaker {
     this.#windowMs = options.windowMs ?? 60_000;
     // One failure spans no time: a breaker told to open at the first means it.
     this.#minSpanMs = this.#threshold > 1 ? options.minSpanMs ?? 0 : 0;
+    if (!(this.#minSpanMs < this.#windowMs)) {
+      throw new RangeError("minSpanMs must be less than windowMs: failures must span it within the window");
+    }
     this.#baseCooldownMs = this.#cooldownMs = options.cooldownMs ?? 30_000;
     this.#maxCooldownMs = options.maxCooldownMs ?? Math.max(_DEFAULT_MAX_COOLDOWN_MS, this.#baseCooldownMs);
     if (!(this.#maxCooldownMs >= this.#baseCooldownMs)) {
@@ -178,11 +180,11 @@ export class CircuitBreaker {
     if (this.state !== "closed" || !this.#closedPermits.has(permit)) return;
     const now = this.#now();
     this.#failures.push(now);
-    if (this.#failures.length > this.#threshold) this.#failures.shift();
-    const span = now - this.#failures[0];
-    if (this.#failures.length === this.#threshold && span < this.#windowMs && span >= this.#minSpanMs) {
-      this.#open();
-    }
+    // Every failure in the window counts toward the span: kept to the last `threshold` only, failures
+    // faster than `threshold` per `minSpanMs` would never span it, and a provider down for good and asked
+    // often would never open.
+    while (now - this.#failures[0] >= this.#windowMs) this.#failures.shift();
+    if (this.#failures.length >= this.#threshold && now - this.#failures[0] >= this.#minSpanMs) this.#open();
   }
 
   /**

@@ -76,6 +76,9 @@ function _fingerprint(provider: ProviderConfig, ...context: unknown[]): string {
   return createHash("sha256").update(stableJson([provider, ...context])).digest("base64url");
 }
 
+/** `routing.breaker.min_span` when not given, and `window` is over twice as long. */
+const _MIN_SPAN_MS = 2_000;
+
 /** How the config's `routing:` section asks the router to spread, retry around and protect upstreams. */
 export function routingOptionsFromConfig(config: Config): RoutingOptions {
   const { routing } = config;
@@ -91,7 +94,7 @@ export function routingOptionsFromConfig(config: Config): RoutingOptions {
       windowMs: routing.breaker.window,
       cooldownMs: routing.breaker.cooldown,
       maxCooldownMs: routing.breaker.max_cooldown,
-      minSpanMs: routing.breaker.min_span,
+      minSpanMs: routing.breaker.min_span ?? Math.min(_MIN_SPAN_MS, routing.breaker.window / 2),
     },
   };
 }

@@ -70,6 +70,7 @@ function _responsesDoor(body: JsonObject & { model: string }): FrontDoorRequest 
     // Codex compacts the conversation on a `response.failed` saying `context_length_exceeded`; a 400
     // ends its session.
     failsInStream: ({ type, message }) =>
-      type === "invalid_request_error" && openaiErrorCode(message) === "context_length_exceeded",
+      (type === "invalid_request_error" || type === "request_too_large") &&
+      openaiErrorCode(message) === "context_length_exceeded",
   };
 }

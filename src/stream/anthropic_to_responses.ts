@@ -152,11 +152,12 @@ export class AnthropicToResponses {
     const error = { code: _errorCode(type, message), message };
     // Failed before the upstream's answer began, the response is still created first, as OpenAI's is,
     // with an id of its own.
-    const unnamed = {
-      id: `msg_relay_${crypto.randomUUID().replaceAll("-", "")}`,
-      model: this.#options.model,
-    };
-    const created = this.#sequence === 0 ? this.#start(unnamed) : [];
+    const created = this.#sequence === 0
+      ? this.#start({
+        id: `msg_relay_${crypto.randomUUID().replaceAll("-", "")}`,
+        model: this.#options.model,
+      })
+      : [];
     return [...created, this.#end("response.failed", { status: "failed", error })];
   }
 

@@ -238,6 +238,12 @@ Deno.test("parseConfig refuses a breaker min_span not under its window, at min_s
       "failures must span min_span within window to open the breaker",
   );
   assert.equal(parseConfig(breaker("500ms"), "relay.yaml", noEnv).config.routing.breaker.min_span, 500);
+  const shortWindow = `routing:\n  breaker:\n    window: 2s\n${MOCK_PROVIDERS}`;
+  assert.equal(
+    parseConfig(shortWindow, "relay.yaml", noEnv).config.routing.breaker.min_span,
+    undefined,
+    "a window of 2 s loads without one: the default then is half the window",
+  );
 });
 
 Deno.test("parseConfig refuses an empty file clearly", () => {

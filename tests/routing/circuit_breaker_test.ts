@@ -70,6 +70,20 @@ Deno.test("CircuitBreaker opens only on failures that span minSpanMs: requests m
   assert.equal(once.state, "open", "a threshold of one opens at the first, which spans no time");
 });
 
+Deno.test("CircuitBreaker opens on an upstream down for good however often it is asked, once its failures span minSpanMs", () => {
+  const clock = new FakeClock();
+  const { breaker: b } = breaker(clock, { minSpanMs: 2_000 });
+  let failures = 0;
+  while (b.state === "closed" && failures < 100) {
+    fail(b, 1);
+    failures++;
+    clock.advance(100); // ten a second: any three of them span 0.2 s
+  }
+  assert.equal(b.state, "open");
+  assert.equal(failures, 21, "at the failure 2 s after the first");
+  assert.throws(() => breaker(clock, { minSpanMs: 10_000 }), /minSpanMs must be less than windowMs/);
+});
+
 Deno.test("CircuitBreaker opens only on failures in a row: a success starts the count afresh", () => {
   const clock = new FakeClock();
   const { breaker: b } = breaker(clock);

@@ -132,6 +132,11 @@ Deno.test("routingOptionsFromConfig carries the routing section, with its defaul
     maxCooldownMs: undefined, // the breaker's own default: 10 minutes, or the cooldown when longer
     minSpanMs: 2_000,
   });
+  const shortWindow = configSchema.parse({
+    routing: { breaker: { window: 3_000 } },
+    providers: [{ name: "m", type: "mock" }],
+  });
+  assert.equal(routingOptionsFromConfig(shortWindow).breaker.minSpanMs, 1_500, "half a short window");
   assert.equal(options.affinity, true);
 });
 

@@ -227,13 +227,19 @@ Deno.test("an upstream stalled mid-event: the Responses stream gets `: ping` com
 });
 
 Deno.test("a prompt too long is a failed stream saying context_length_exceeded, on which Codex compacts; unstreamed, a 400 with that code", async () => {
-  const overflows = [
-    "prompt is too long: 210000 tokens > 200000 maximum",
-    "input length and `max_tokens` exceed context limit: 195000 + 8192 > 200000, decrease input length or `max_tokens` and try again",
+  const overflows: [number, string, string][] = [
+    [400, "invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum"],
+    [
+      400,
+      "invalid_request_error",
+      "input length and `max_tokens` exceed context limit: 195000 + 8192 > 200000, decrease input length or `max_tokens` and try again",
+    ],
+    // A gateway's 413, as relay words an OpenAI-compatible upstream's.
+    [413, "request_too_large", "prompt is too long: This model's maximum context length is 8192 tokens."],
   ];
-  for (const overflow of overflows) {
-    const refusal = { type: "error", error: { type: "invalid_request_error", message: overflow } };
-    const upstream = startFakeUpstream(() => Response.json(refusal, { status: 400 }));
+  for (const [status, type, overflow] of overflows) {
+    const refusal = { type: "error", error: { type, message: overflow } };
+    const upstream = startFakeUpstream(() => Response.json(refusal, { status }));
     await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
     const stream = await client(relay).responses.create({
       model: "claude-sonnet-4-5",
@@ -258,7 +264,9 @@ Deno.test("a prompt too long is a failed stream saying context_length_exceeded, 
 
     await assert.rejects(
       () => client(relay).responses.create({ model: "claude-sonnet-4-5", input: "hi" }),
-      (error: unknown) => error instanceof OpenAI.BadRequestError && error.code === "context_length_exceeded",
+      (error: unknown) =>
+        error instanceof OpenAI.APIError && error.status === status &&
+        error.code === "context_length_exceeded",
     );
     await upstream.close();
   }
