@@ -1,4 +1,3 @@
-import { jsonSyntaxReason } from "../util/json.ts";
 import { errorEnvelope, readAnswerBody, unreadableAnswerError } from "../server/errors.ts";
 import {
   anthropicErrorFromOpenAI,
@@ -6,7 +5,7 @@ import {
   anthropicFailureFor,
   openaiErrorMessage,
 } from "../server/openai_errors.ts";
-import { errorOwnWords, refusedTokenLimit } from "./token_limit_wording.ts";
+import { errorOwnWords, refusedTokenLimit, TOKEN_LIMIT_STATUSES } from "./token_limit_wording.ts";
 import { AnthropicToChatError, chatRequestFor } from "../stream/anthropic_to_openai_request.ts";
 import {
   completionAsAnthropicSse,
@@ -27,7 +26,7 @@ import {
   type WholeText,
 } from "../stream/translate_whole.ts";
 import { copyHeaders, hasMediaType, headerPairs, type HeaderReader } from "../util/headers.ts";
-import { isJsonObject, type JsonObject } from "../util/json.ts";
+import { isJsonObject, type JsonObject, jsonSyntaxReason, parseJsonObject } from "../util/json.ts";
 import { realTimers, type Timers } from "../util/timers.ts";
 import { BoundedMap } from "./bounded_map.ts";
 import { idleDeadline, peekRefusal } from "./error_peek.ts";
@@ -166,7 +165,8 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       // Each kind of remedy once a request: a server may refuse its fields one at a time (a token limit,
       // then a missing reasoning_content), and a remedy that did not cure its refusal is not tried again.
       const remedied = new Set<_Remedy["kind"]>();
-      while (_REFUSAL_STATUSES.has(response.status)) {
+      // A refused field comes with the statuses of a token limit.
+      while (TOKEN_LIMIT_STATUSES.has(response.status)) {
         const asks: _Asks = {
           carried: withReasoning && _carriesReasoning(chat),
           lacked: withReasoning && _lacksReasoning(chat),
@@ -189,7 +189,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
             refusedReasoning.set(model, true);
             options.onFieldRefused?.(model, "reasoning_content");
           }
-          chat = { ...chatFor(body, model, false), [maxTokensField]: chat[maxTokensField] };
+          chat = _withoutReasoning(chat);
         } else if (remedy.kind === "reasoning_asked") {
           if (!askedReasoning.has(model)) {
             askedReasoning.set(model, true);
@@ -307,6 +307,12 @@ function _toolCallsWithoutReasoning(message: JsonObject): boolean {
   return message.role === "assistant" && "tool_calls" in message && !("reasoning_content" in message);
 }
 
+/** `chat` without the `reasoning_content` of its messages, for a server that refused the field. */
+function _withoutReasoning(chat: JsonObject): JsonObject {
+  const messages = (chat.messages as JsonObject[]).map(({ reasoning_content: _, ...message }) => message);
+  return { ...chat, messages };
+}
+
 /**
  * `chat` with an empty `reasoning_content` on each assistant message that calls tools without one: what
  * DeepSeek's and Kimi's thinking modes check for is the field; the reasoning of a turn relay never had
@@ -370,9 +376,6 @@ const _ASKED = [
   /reasoning_content[\\"'\x60]*\s+in\s+the\s+thinking\s+mode\s+must\s+be\s+passed\s+back/i,
 ];
 
-/** The statuses a request refused for its fields comes with, whose words are looked into. */
-const _REFUSAL_STATUSES: ReadonlySet<number> = new Set([400, 413, 422]);
-
 /** What a request sent gives a refusal cause to say. */
 interface _Asks {
   /** An assistant message carried `reasoning_content`. */
@@ -414,7 +417,9 @@ function _remedyFor(text: string, status: number, asks: _Asks): _Remedy | undefi
   // Only the error's own message, and only words about the max_tokens this request sent, and only for
   // less: a body that quotes a prompt may hold any numbers, and a cap misread would be kept for every
   // request to the model.
-  const limit = refusedTokenLimit(_errorMessageIn(text) ?? text, { maxTokens: asks.maxTokens });
+  const limit = refusedTokenLimit(openaiErrorMessage(parseJsonObject(text)) ?? text, {
+    maxTokens: asks.maxTokens,
+  });
   if (!limit || asks.maxTokens === undefined || limit.asked !== asks.maxTokens) return undefined;
   if ("cap" in limit) {
     return limit.cap < asks.maxTokens ? { kind: "max_tokens", maxTokens: limit.cap, cap: true } : undefined;
@@ -425,15 +430,6 @@ function _remedyFor(text: string, status: number, asks: _Asks): _Remedy | undefi
   return room >= _MIN_ROOM_TOKENS && room < asks.maxTokens
     ? { kind: "max_tokens", maxTokens: room, cap: false }
     : undefined;
-}
-
-/** An OpenAI-style error body's message, when the body is JSON that has one. */
-function _errorMessageIn(text: string): string | undefined {
-  try {
-    return openaiErrorMessage(JSON.parse(text));
-  } catch {
-    return undefined;
-  }
 }
 
 /** The least room a window must leave for a resend asking for it; Claude Code's own floor. */

@@ -99,25 +99,15 @@ export function createProvider(config: ProviderConfig, environment: ProviderEnvi
       return createOpenAIProvider({
         name,
         baseUrl: config.base_url,
-        onFieldRefused: _fieldLearnt(
-          name,
-          environment,
-          "field refused",
-          "dropped from this model's requests until relay reloads",
-        ),
-        onFieldAsked: _fieldLearnt(
-          name,
-          environment,
-          "field asked",
-          "sent empty on this model's tool-calling messages without it until relay reloads",
-        ),
-        onMaxTokensCapped: (model, cap) =>
-          environment.logger?.info("max_tokens capped", {
-            provider: name,
-            model,
-            cap,
-            hint: "this model's requests ask for at most this many output tokens until relay reloads",
-          }),
+        onFieldRefused: _learnt(name, environment, "field refused", "field", {
+          hint: "dropped from this model's requests until relay reloads",
+        }),
+        onFieldAsked: _learnt(name, environment, "field asked", "field", {
+          hint: "sent empty on this model's tool-calling messages without it until relay reloads",
+        }),
+        onMaxTokensCapped: _learnt(name, environment, "max_tokens capped", "cap", {
+          hint: "this model's requests ask for at most this many output tokens until relay reloads",
+        }),
       });
     default:
       return createAnthropicProvider({
@@ -149,16 +139,17 @@ function _betasRefused(
 }
 
 /**
- * Logs, once a model, what an upstream taught relay of a field it adds (`reasoning_content`): refused, it
- * goes without; asked for where it was missing, it goes empty there.
+ * Logs, once a model, what an upstream taught relay of its requests (a field it refused or asked for, the
+ * output cap it named), under `detail`, with the `hint` of what relay does about it.
  */
-function _fieldLearnt(
+function _learnt<T extends string | number>(
   provider: string,
   environment: ProviderEnvironment,
-  what: "field refused" | "field asked",
-  hint: string,
-): (model: string, field: string) => void {
-  return (model, field) => environment.logger?.info(what, { provider, model, field, hint });
+  what: string,
+  detail: string,
+  { hint }: { hint: string },
+): (model: string, learnt: T) => void {
+  return (model, learnt) => environment.logger?.info(what, { provider, model, [detail]: learnt, hint });
 }
 
 /** Logs a provider's failed token refresh: its requests go on with the current token until it expires. */

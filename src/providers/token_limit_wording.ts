@@ -44,20 +44,20 @@ export function claudeCodeWording(
   words: string,
   asked: TokenLimitAsked,
 ): string {
-  if (!_LIMIT_STATUSES.has(status)) return message;
+  if (!TOKEN_LIMIT_STATUSES.has(status)) return message;
   const own = errorOwnWords(message);
-  const cap = _outputCap(own, asked);
-  const share = cap ? undefined : _windowShare(own);
+  const limit = _tokenLimit(own, asked);
   const said = `(upstream said: ${_oneLine(message)})`;
-  if (cap) {
-    const over = `max_tokens: ${cap.asked} > ${cap.cap}`;
+  if (limit && "cap" in limit) {
+    const over = `max_tokens: ${limit.asked} > ${limit.cap}`;
     return `${over}, which is the maximum allowed number of output tokens for this model ${said}`;
   }
-  if (share && share.input < share.window && share.output > 0) {
-    const exceed = `input length and \`max_tokens\` exceed context limit: ${share.input} + ${share.output}`;
-    return `${exceed} > ${share.window}, decrease input length or \`max_tokens\` and try again ${said}`;
+  if (limit) {
+    const exceed = `input length and \`max_tokens\` exceed context limit: ${limit.input} + ${limit.asked}`;
+    return `${exceed} > ${limit.window}, decrease input length or \`max_tokens\` and try again ${said}`;
   }
-  const overflow = share !== undefined || /context_length_exceeded|exceed_context_size/i.test(words) ||
+  const overflow = _windowShare(own) !== undefined ||
+    /context_length_exceeded|exceed_context_size/i.test(words) ||
     /maximum context length|context (length|size|window)/i.test(own);
   return overflow && !message.includes("prompt is too long") ? `prompt is too long: ${message}` : message;
 }
@@ -78,7 +78,14 @@ export function refusedTokenLimit(
   text: string,
   asked: TokenLimitAsked,
 ): { cap: number; asked: number } | { window: number; input: number; asked: number } | undefined {
-  const own = errorOwnWords(text);
+  return _tokenLimit(errorOwnWords(text), asked);
+}
+
+/** {@linkcode refusedTokenLimit} of an error's own words. */
+function _tokenLimit(
+  own: string,
+  asked: TokenLimitAsked,
+): { cap: number; asked: number } | { window: number; input: number; asked: number } | undefined {
   const cap = _outputCap(own, asked);
   if (cap) return cap;
   const share = _windowShare(own);
@@ -105,7 +112,7 @@ export function refusedTokenLimit(
  * ```
  */
 export function withTokenLimitWording(response: Response, asked: TokenLimitAsked): Response {
-  if (!_LIMIT_STATUSES.has(response.status) || !response.body) return response;
+  if (!TOKEN_LIMIT_STATUSES.has(response.status) || !response.body) return response;
   const { status, statusText } = response;
   const body = _heldThenDecided(response.body, (bytes) => _reworded(bytes, status, asked));
   return new Response(body, { status, statusText, headers: copyHeaders(response.headers, WITHOUT_LENGTH) });
@@ -116,7 +123,7 @@ export function withTokenLimitWording(response: Response, asked: TokenLimitAsked
  * Anthropic-format servers, 422 by TGI, 413 by gateways); another (a 429 that mentions a context window)
  * is about something else.
  */
-const _LIMIT_STATUSES: ReadonlySet<number> = new Set([400, 413, 422]);
+export const TOKEN_LIMIT_STATUSES: ReadonlySet<number> = new Set([400, 413, 422]);
 
 /** How much of an error its wording is looked for in: a server's own is a sentence or two at its start. */
 const _OWN_WORDS_CHARS = 4096;

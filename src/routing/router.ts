@@ -706,7 +706,8 @@ export class Plan {
   readonly #refusedRoutes = new Set<_RouteState>();
   // The keys (`undefined`: a provider's own credential) each provider answered this request with a
   // failure on, as its breakers counted it: answered so again, it says no more than its first time.
-  readonly #answeredOn = new Map<_RouteState, Set<ProviderKey | undefined>>();
+  // (Made at a request's first such failure: most requests have none.)
+  #answeredOn: Map<_RouteState, Set<ProviderKey | undefined>> | undefined;
   // Providers that cannot serve this request at all (`skip_provider`): no round brings them back.
   readonly #unservableRoutes = new Set<_RouteState>();
   #attempts = 0;
@@ -939,13 +940,15 @@ export class Plan {
       state.breaker.release(permit);
       if (keyPermit) keyBreaker!.release(keyPermit);
     };
-    const answeredOn = this.#answeredOn;
     const blame = (answered = false) => {
       // A retry of this request on the same key that the upstream answers with the same trouble counts
       // only as a probe: three attempts meeting one burst of 529s are one failure, or two requests at
       // once would open the breaker of a provider that is the only one there is, and hold every client
-      // for its cooldown after the burst has passed. A timeout or a refused connection counts each time:
-      // a hanging upstream would otherwise take minutes of requests to open its breaker.
+      // for its cooldown after the burst has passed. (The breaker's min_span does not cover this: a
+      // request's backoffs, up to routing.max_backoff, may spread its own retries past it.) A timeout or
+      // a refused connection counts each time: a hanging upstream would otherwise take minutes of
+      // requests to open its breaker.
+      const answeredOn = this.#answeredOn ??= new Map();
       let keys = answeredOn.get(state);
       if (!keys) answeredOn.set(state, keys = new Set());
       const again = answered && keys.has(key);

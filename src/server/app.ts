@@ -8,7 +8,8 @@ import { refuseWebPages } from "./browser_guard.ts";
 import { headLength } from "./head_length.ts";
 import { refuseOtherHosts } from "./host_guard.ts";
 import { BodyBudget } from "./body_budget.ts";
-import { chatCompletions, type ChatCompletionsOptions } from "./chat_completions.ts";
+import { chatCompletions } from "./chat_completions.ts";
+import type { FrontDoorOptions } from "./openai_front_door.ts";
 import { RelayError } from "./errors.ts";
 import { logRequest } from "./events.ts";
 import { type InFlight, shutDownError } from "./in_flight.ts";
@@ -81,7 +82,7 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
     parsedBodies.set(request, messages);
     return await app.fetch(request);
   };
-  const frontDoor: ChatCompletionsOptions = {
+  const frontDoor: FrontDoorOptions = {
     dispatch,
     maxBodyBytes: () => current().maxBodyBytes,
     bodyTimeoutMs: () => current().bodyTimeoutMs,

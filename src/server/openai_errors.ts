@@ -68,26 +68,12 @@ export function openaiErrorResponse(
 }
 
 /**
- * An Anthropic-format error response (relay's own or an upstream's) rewritten in OpenAI's shape, with
- * the same status and the Anthropic `error.type` as `type`. `headers` go along: `retry-after` and
- * `x-should-retry` drive the OpenAI SDK's retries too. A body that cannot be read whole (an upstream's,
- * stalled or cut off on its way through relay) still gives its status, with a message that says so:
- * half of it would be no message. Of a body over {@linkcode MAX_ERROR_BODY_BYTES}, only that much is
- * read: its start is still the message.
- *
- * @example
- * ```ts
- * if (!answer.ok) return await openaiErrorFromAnthropic(answer, headers);
- * ```
- */
-export async function openaiErrorFromAnthropic(response: Response, headers?: HeadersInit): Promise<Response> {
-  const { type, message } = await anthropicErrorIn(response);
-  return openaiErrorResponse(response.status, message, { type, headers });
-}
-
-/**
  * The Anthropic error type and message of an Anthropic-format error answer (relay's own or an
- * upstream's), its body read whole up to {@linkcode MAX_ERROR_BODY_BYTES}; a body cut off says so.
+ * upstream's), for its OpenAI-shaped answer with the same status (`openaiErrorResponse`, whose headers
+ * carry `retry-after` and `x-should-retry`, which drive the OpenAI SDK's retries too). Its body is read
+ * whole up to {@linkcode MAX_ERROR_BODY_BYTES}, whose start is still the message; a body that cannot be
+ * read whole (stalled or cut off on its way through relay) gives a message saying so: half of it would be
+ * no message.
  *
  * @example
  * ```ts

@@ -1,7 +1,6 @@
 import type { Context } from "hono";
 import {
   AnthropicToResponses,
-  anthropicToResponsesSse,
   encodeResponsesEvent,
   responseEcho,
   responseFor,
@@ -11,11 +10,12 @@ import { anthropicRequestFor } from "../stream/openai_to_anthropic_request.ts";
 import { chatRequestForResponses, responsesParamFor } from "../stream/responses_to_chat_request.ts";
 import type { JsonObject } from "../util/json.ts";
 import {
-  type ChatCompletionsOptions,
+  answerStream,
+  type FrontDoorOptions,
   type FrontDoorRequest,
   openaiFrontDoor,
   refusedTranslation,
-} from "./chat_completions.ts";
+} from "./openai_front_door.ts";
 import { openaiErrorCode } from "./openai_errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 
@@ -31,7 +31,7 @@ import type { RelayEnv } from "./request_id.ts";
  * app.post("/v1/responses", responses({ dispatch, maxBodyBytes: () => 32 * 1024 * 1024 }));
  * ```
  */
-export function responses(options: ChatCompletionsOptions): (c: Context<RelayEnv>) => Promise<Response> {
+export function responses(options: FrontDoorOptions): (c: Context<RelayEnv>) => Promise<Response> {
   return openaiFrontDoor(options, _responsesDoor);
 }
 
@@ -57,14 +57,11 @@ function _responsesDoor(body: JsonObject & { model: string }): FrontDoorRequest 
   return {
     messages,
     stream: chat.stream === true,
-    streamAnswer: (createdAt) => {
-      const translator = new AnthropicToResponses({ createdAt, echo, tools, model: body.model });
-      return {
-        sse: (answer) => anthropicToResponsesSse(answer, translator),
-        message: (message) => translator.message(message).map(encodeResponsesEvent),
-        error: (message, type) => translator.error(message, type).map(encodeResponsesEvent),
-      };
-    },
+    streamAnswer: (createdAt) =>
+      answerStream(
+        new AnthropicToResponses({ createdAt, echo, tools, model: body.model }),
+        encodeResponsesEvent,
+      ),
     // An error object is answered before this is asked, so there is always a response.
     wholeAnswer: (message, createdAt) => responseFor(message, { createdAt, echo, tools })!,
     // Codex compacts the conversation on a `response.failed` saying `context_length_exceeded`; a 400

@@ -7,8 +7,8 @@ import { anthropicEvent } from "./anthropic_event.ts";
 import { openaiErrorBody } from "../server/openai_errors.ts";
 import { anthropicErrorOf } from "../server/errors.ts";
 import type { SseEvent } from "./sse_decode.ts";
-import { translateSse } from "./openai_translate_sse.ts";
-import { finishReasonFor, openaiUsageFor } from "./openai_stop_usage.ts";
+import { anthropicTranslatedSse } from "./anthropic_translated_sse.ts";
+import { finishReasonFor, mergedUsage, openaiUsageFor } from "./openai_stop_usage.ts";
 import { openaiToolId } from "./openai_tool_ids.ts";
 import type { AnthropicUsage } from "./openai_types.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
@@ -209,12 +209,8 @@ export class AnthropicToOpenAI {
     return parts;
   }
 
-  /** Counters in `message_delta` are totals; a null one is not reported, so the earlier value stands. */
   #addUsage(usage: unknown) {
-    if (!isJsonObject(usage)) return;
-    for (const [field, value] of Object.entries(usage)) {
-      if (typeof value === "number") this.#usage = { ...this.#usage, [field]: value };
-    }
+    this.#usage = mergedUsage(this.#usage, usage);
   }
 
   /** An Anthropic `error` event's payload, or an error object come whole. */
@@ -282,13 +278,5 @@ export function anthropicToOpenAISse(
   body: ReadableStream<Uint8Array>,
   translator: AnthropicToOpenAI,
 ): ReadableStream<Uint8Array> {
-  return translateSse(body, {
-    get finished() {
-      return translator.finished;
-    },
-    start: () => [],
-    event: (event) => translator.event(event).map(encodeOpenAISse),
-    end: () => translator.end().map(encodeOpenAISse),
-    fail: (message, errorType) => translator.error(message, errorType).map(encodeOpenAISse),
-  }, { drain: true });
+  return anthropicTranslatedSse(body, translator, encodeOpenAISse);
 }

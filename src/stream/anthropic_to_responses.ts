@@ -9,15 +9,13 @@
 import { anthropicEvent } from "./anthropic_event.ts";
 import { anthropicErrorOf } from "../server/errors.ts";
 import { openaiErrorCode } from "../server/openai_errors.ts";
-import { finishReasonFor, openaiUsageFor } from "./openai_stop_usage.ts";
+import { finishReasonFor, mergedUsage, openaiUsageFor } from "./openai_stop_usage.ts";
 import { openaiToolId } from "./openai_tool_ids.ts";
-import { translateSse } from "./openai_translate_sse.ts";
 import type { AnthropicUsage } from "./openai_types.ts";
 import type { ResponsesTool } from "./responses_to_chat_request.ts";
-import { messageAsSse } from "./message_as_sse.ts";
-import { SseDecoder, type SseEvent } from "./sse_decode.ts";
+import { messageEvents } from "./message_as_sse.ts";
+import type { SseEvent } from "./sse_decode.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
-import { concatBytes } from "../util/bytes.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
 
 /** One Responses stream event: its `type` is also the SSE event name. */
@@ -99,6 +97,11 @@ export class AnthropicToResponses {
     if (!isJsonObject(payload)) {
       return this.error(`upstream sent an event that is not a JSON object: ${sse.data.slice(0, 200)}`);
     }
+    return this.#handle(name, payload);
+  }
+
+  /** A known event's data, read. */
+  #handle(name: string, payload: JsonObject): ResponsesEvent[] {
     const index = Number(payload.index);
     const object = (value: unknown) => isJsonObject(value) ? value : {};
     switch (name) {
@@ -133,9 +136,11 @@ export class AnthropicToResponses {
       const { type, message: text } = anthropicErrorOf(message);
       return this.error(text, type);
     }
+    if (this.finished) return [];
     const content = Array.isArray(message.content) ? message.content.filter(isJsonObject) : [];
-    const events = new SseDecoder().feed(concatBytes(messageAsSse({ ...message, content })));
-    return events.flatMap((event) => this.event(event));
+    return messageEvents({ ...message, content }).flatMap(({ event, data }) =>
+      this.finished ? [] : this.#handle(event, data)
+    );
   }
 
   /** The Anthropic body ended. Without `message_stop` the answer is incomplete, which the client must learn. */
@@ -300,12 +305,8 @@ export class AnthropicToResponses {
     return this.#emit(type, { response: this.#response });
   }
 
-  /** Counters in `message_delta` are totals; a null one is not reported, so the earlier value stands. */
   #addUsage(usage: unknown) {
-    if (!isJsonObject(usage)) return;
-    for (const [field, value] of Object.entries(usage)) {
-      if (typeof value === "number") this.#usage = { ...this.#usage, [field]: value };
-    }
+    this.#usage = mergedUsage(this.#usage, usage);
   }
 
   #snapshot(state: JsonObject): JsonObject {
@@ -446,32 +447,4 @@ export function responseFor(
  */
 export function encodeResponsesEvent(event: ResponsesEvent): Uint8Array {
   return encodeSseEvent(event.type, event.data);
-}
-
-/**
- * An Anthropic SSE body as Responses SSE bytes, read as the chat front door reads it (see
- * `anthropicToOpenAISse`): to its end, since it is relay's own answer, whose log takes a cancel for
- * the client leaving.
- *
- * @example
- * ```ts
- * return new Response(anthropicToResponsesSse(answer.body!, translator), {
- *   headers: { "content-type": "text/event-stream" },
- * });
- * ```
- */
-export function anthropicToResponsesSse(
-  body: ReadableStream<Uint8Array>,
-  translator: AnthropicToResponses,
-): ReadableStream<Uint8Array> {
-  const encoded = (events: ResponsesEvent[]) => events.map(encodeResponsesEvent);
-  return translateSse(body, {
-    get finished() {
-      return translator.finished;
-    },
-    start: () => [],
-    event: (event) => encoded(translator.event(event)),
-    end: () => encoded(translator.end()),
-    fail: (message, errorType) => encoded(translator.error(message, errorType)),
-  }, { drain: true });
 }

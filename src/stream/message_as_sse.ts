@@ -38,13 +38,21 @@ export function messageAsSse(
   message: JsonObject & { content: readonly JsonObject[] },
   outputUnreported?: () => void,
 ): Uint8Array[] {
+  return messageEvents(message, outputUnreported).map(({ event, data }) => encodeSseEvent(event, data));
+}
+
+/** The events {@linkcode messageAsSse} encodes, each its name and data, for a translator that reads them. */
+export function messageEvents(
+  message: JsonObject & { content: readonly JsonObject[] },
+  outputUnreported?: () => void,
+): MessageStreamEvent[] {
   const usage = asJsonObject(message.usage) ?? {};
   const head: JsonObject = { ...message, content: [], stop_reason: null, stop_sequence: null };
   if ("stop_details" in message) head.stop_details = null;
   head.usage = typeof usage.output_tokens === "number"
     ? { ...usage, output_tokens: Math.min(1, usage.output_tokens) }
     : usage;
-  const events = [encodeSseEvent("message_start", { type: "message_start", message: head })];
+  const events: MessageStreamEvent[] = [_event("message_start", { message: head })];
   message.content.forEach((block, index) => events.push(..._blockEvents(block, index)));
   const delta: JsonObject = {
     stop_reason: message.stop_reason ?? null,
@@ -56,25 +64,29 @@ export function messageAsSse(
   const counted = typeof usage.output_tokens === "number";
   if (!counted) outputUnreported?.();
   events.push(
-    encodeSseEvent("message_delta", {
-      type: "message_delta",
-      delta,
-      usage: counted ? usage : { ...usage, output_tokens: 0 },
-    }),
-    encodeSseEvent("message_stop", { type: "message_stop" }),
+    _event("message_delta", { delta, usage: counted ? usage : { ...usage, output_tokens: 0 } }),
+    _event("message_stop", {}),
   );
   return events;
 }
 
+/** One event of a Message's stream: its name, and its data, whose `type` is the name too. */
+export interface MessageStreamEvent {
+  event: string;
+  data: JsonObject;
+}
+
+function _event(event: string, fields: JsonObject): MessageStreamEvent {
+  return { event, data: { type: event, ...fields } };
+}
+
 /** The events of one content block at `index`: its start, the deltas that fill it, its stop. */
-function _blockEvents(block: JsonObject, index: number): Uint8Array[] {
+function _blockEvents(block: JsonObject, index: number): MessageStreamEvent[] {
   const [start, deltas] = _streamed(block);
   return [
-    encodeSseEvent("content_block_start", { type: "content_block_start", index, content_block: start }),
-    ...deltas.map((delta) =>
-      encodeSseEvent("content_block_delta", { type: "content_block_delta", index, delta })
-    ),
-    encodeSseEvent("content_block_stop", { type: "content_block_stop", index }),
+    _event("content_block_start", { index, content_block: start }),
+    ...deltas.map((delta) => _event("content_block_delta", { index, delta })),
+    _event("content_block_stop", { index }),
   ];
 }
 

@@ -7,9 +7,13 @@ import { isJsonObject, type JsonObject } from "../util/json.ts";
 
 /** A request that cannot be translated; the client gets it as a 400 naming `param`. */
 export class ChatToAnthropicError extends Error {
-  constructor(readonly param: string, message: string) {
-    super(`${param}: ${message}`);
+  /** What is wrong with `param`, without its name. */
+  readonly reason: string;
+
+  constructor(readonly param: string, reason: string) {
+    super(`${param}: ${reason}`);
     this.name = "ChatToAnthropicError";
+    this.reason = reason;
   }
 }
 

@@ -7,6 +7,7 @@
 import type { UsageFallback } from "../providers/types.ts";
 import { type AnthropicFailure, anthropicFailureFor } from "../server/openai_errors.ts";
 import type { AnthropicUsage, ChatUsage } from "./openai_types.ts";
+import { isJsonObject } from "../util/json.ts";
 import { tokenCount } from "./usage_tap.ts";
 
 /** The `stop_reason` values relay reports for an OpenAI-format answer. */
@@ -114,6 +115,25 @@ export function answerUsage(
     input_tokens: hasInput ? reported.input_tokens : fallback.inputTokens,
     output_tokens: hasOutput ? reported.output_tokens : Math.ceil(writtenTokens()),
   };
+}
+
+/**
+ * `current` with an Anthropic `usage` object's counters (`message_start`'s, then `message_delta`'s):
+ * those are totals, and one left null is not reported, so the earlier value stands.
+ *
+ * @example
+ * ```ts
+ * mergedUsage({ input_tokens: 10, output_tokens: 1 }, { output_tokens: 7, input_tokens: null });
+ * // { input_tokens: 10, output_tokens: 7 }
+ * ```
+ */
+export function mergedUsage(current: AnthropicUsage, usage: unknown): AnthropicUsage {
+  if (!isJsonObject(usage)) return current;
+  let merged = current;
+  for (const [field, value] of Object.entries(usage)) {
+    if (typeof value === "number") merged = { ...merged, [field]: value };
+  }
+  return merged;
 }
 
 /**

@@ -9,16 +9,14 @@ import assert from "node:assert/strict";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
 import {
   chunk,
-  FAKE_OPENAI_KEY,
   FAKE_USAGE,
   openaiError,
   openaiStream,
   recordingFetch,
-  startFakeOpenAI,
   usageChunk,
 } from "../_helpers/fake_openai.ts";
 import { providerRequest } from "../_helpers/provider_request.ts";
-import { startTestRelay } from "../_helpers/relay.ts";
+import { startOpenAIRelay } from "../_helpers/openai_relay.ts";
 
 // deno-lint-ignore no-explicit-any
 type _Json = any;
@@ -81,55 +79,46 @@ const ASK = {
 };
 
 Deno.test("a Claude Code tool loop passes a server that takes a system message only first and wants its reasoning back", async () => {
-  const upstream = startFakeOpenAI(strictReasoningServer);
-  const provider = createOpenAIProvider({ name: "deepseek", baseUrl: `${upstream.url}/v1` });
-  await using relay = startTestRelay({
-    provider,
-    keys: [FAKE_OPENAI_KEY],
-    models: { "claude-*": "deepseek-v4" },
-  });
+  await using setup = startOpenAIRelay(strictReasoningServer, "deepseek-v4", { name: "deepseek" });
+  const { upstream, relay } = setup;
   const anthropic = new Anthropic({ baseURL: relay.url, apiKey: "unused", maxRetries: 0 });
-  try {
-    const first = await anthropic.messages.stream({ ...ASK, messages: FIRST_TURN }).finalMessage();
-    assert.equal(first.stop_reason, "tool_use");
-    assert.deepEqual(first.content.map((block) => block.type), ["thinking", "tool_use"]);
-    const sent = JSON.parse(new TextDecoder().decode((await upstream.nextRequest()).body));
-    assert.deepEqual(sent.messages.map((message: _Json) => message.role), ["system", "user"]);
+  const first = await anthropic.messages.stream({ ...ASK, messages: FIRST_TURN }).finalMessage();
+  assert.equal(first.stop_reason, "tool_use");
+  assert.deepEqual(first.content.map((block) => block.type), ["thinking", "tool_use"]);
+  const sent = JSON.parse(new TextDecoder().decode((await upstream.nextRequest()).body));
+  assert.deepEqual(sent.messages.map((message: _Json) => message.role), ["system", "user"]);
 
-    // Claude Code sends the thinking block relay made back in its history.
-    const call = first.content.find((block) => block.type === "tool_use")!;
-    const second = await anthropic.messages.stream({
-      ...ASK,
-      messages: [
-        ...FIRST_TURN,
-        { role: "assistant", content: first.content },
-        { role: "user", content: [{ type: "tool_result", tool_use_id: call.id, content: "a.txt" }] },
-      ],
-    }).finalMessage();
-    assert.equal(second.stop_reason, "end_turn");
-    assert.deepEqual(second.content.map((block) => block.type === "text" ? block.text : block.type), [
-      "thinking",
-      "Done.",
-    ]);
-    const history = JSON.parse(new TextDecoder().decode((await upstream.nextRequest()).body)).messages;
-    // The prompt's start is the first request's, whole: a local server's prefix cache still holds it.
-    assert.deepEqual(history.slice(0, 2), sent.messages);
-    assert.deepEqual(history.slice(2), [
-      {
-        role: "assistant",
-        content: null,
-        reasoning_content: "Let me think.",
-        tool_calls: [{
-          id: "call_00_bash",
-          type: "function",
-          function: { name: "Bash", arguments: '{"command":"ls"}' },
-        }],
-      },
-      { role: "tool", tool_call_id: "call_00_bash", content: "a.txt" },
-    ]);
-  } finally {
-    await upstream.close();
-  }
+  // Claude Code sends the thinking block relay made back in its history.
+  const call = first.content.find((block) => block.type === "tool_use")!;
+  const second = await anthropic.messages.stream({
+    ...ASK,
+    messages: [
+      ...FIRST_TURN,
+      { role: "assistant", content: first.content },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: call.id, content: "a.txt" }] },
+    ],
+  }).finalMessage();
+  assert.equal(second.stop_reason, "end_turn");
+  assert.deepEqual(second.content.map((block) => block.type === "text" ? block.text : block.type), [
+    "thinking",
+    "Done.",
+  ]);
+  const history = JSON.parse(new TextDecoder().decode((await upstream.nextRequest()).body)).messages;
+  // The prompt's start is the first request's, whole: a local server's prefix cache still holds it.
+  assert.deepEqual(history.slice(0, 2), sent.messages);
+  assert.deepEqual(history.slice(2), [
+    {
+      role: "assistant",
+      content: null,
+      reasoning_content: "Let me think.",
+      tool_calls: [{
+        id: "call_00_bash",
+        type: "function",
+        function: { name: "Bash", arguments: '{"command":"ls"}' },
+      }],
+    },
+    { role: "tool", tool_call_id: "call_00_bash", content: "a.txt" },
+  ]);
 });
 
 Deno.test("OpenAI's own hosts get no reasoning_content, and a system message between turns as a user's system reminder", async () => {

@@ -6,15 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
-import {
-  chunk,
-  FAKE_OPENAI_KEY,
-  openaiStream,
-  recordingFetch,
-  startFakeOpenAI,
-} from "../_helpers/fake_openai.ts";
+import { chunk, openaiStream, recordingFetch } from "../_helpers/fake_openai.ts";
 import { providerRequest } from "../_helpers/provider_request.ts";
-import { startTestRelay } from "../_helpers/relay.ts";
+import { startOpenAIRelay } from "../_helpers/openai_relay.ts";
 import { CLAUDE_CODE_CONTEXT_LIMIT, CLAUDE_CODE_OUTPUT_CAP } from "../_helpers/claude_code_wording.ts";
 
 const OPENAI_CAP =
@@ -32,27 +26,18 @@ const ASK = {
 
 /** The client's status and error message for {@linkcode ASK}, from a JSON error or the stream's `event: error`. */
 async function ask(answer: () => Response): Promise<{ status: number; message: string }> {
-  const upstream = startFakeOpenAI(answer);
-  const provider = createOpenAIProvider({ name: "openai", baseUrl: `${upstream.url}/v1` });
-  await using relay = startTestRelay({
-    provider,
-    keys: [FAKE_OPENAI_KEY],
-    models: { "claude-*": "gpt-fake-1" },
+  await using setup = startOpenAIRelay(answer, "gpt-fake-1", { name: "openai" });
+  const { relay } = setup;
+  const response = await fetch(`${relay.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(ASK),
   });
-  try {
-    const response = await fetch(`${relay.url}/v1/messages`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(ASK),
-    });
-    const text = await response.text();
-    const error = /^event: error\ndata: (.*)$/m.exec(text)?.[1] ?? text;
-    const body = JSON.parse(error);
-    assert.equal(body.error?.type, "invalid_request_error", text);
-    return { status: response.status, message: body.error.message };
-  } finally {
-    await upstream.close();
-  }
+  const text = await response.text();
+  const error = /^event: error\ndata: (.*)$/m.exec(text)?.[1] ?? text;
+  const body = JSON.parse(error);
+  assert.equal(body.error?.type, "invalid_request_error", text);
+  return { status: response.status, message: body.error.message };
 }
 
 /**
@@ -61,41 +46,32 @@ async function ask(answer: () => Response): Promise<{ status: number; message: s
  * what relay logged.
  */
 async function askTwice(allowed: number, words: (sent: number) => string) {
-  const upstream = startFakeOpenAI(async (request) => {
+  const refusing = async (request: Request) => {
     const sent = (await request.json()).max_tokens;
     if (sent <= allowed) return openaiStream([chunk({ role: "assistant", content: "ok" }, "stop"), "[DONE]"]);
     const error = { message: words(sent), type: "invalid_request_error", param: "max_tokens", code: null };
     return Response.json({ error }, { status: 400 });
-  });
+  };
   const capped: [string, number][] = [];
-  const provider = createOpenAIProvider({
+  await using setup = startOpenAIRelay(refusing, "gpt-fake-1", {
     name: "openai",
-    baseUrl: `${upstream.url}/v1`,
     onMaxTokensCapped: (model, cap) => void capped.push([model, cap]),
   });
-  await using relay = startTestRelay({
-    provider,
-    keys: [FAKE_OPENAI_KEY],
-    models: { "claude-*": "gpt-fake-1" },
-  });
-  try {
-    const statuses: number[] = [];
-    for (let i = 0; i < 2; i++) {
-      const response = await fetch(`${relay.url}/v1/messages`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(ASK),
-      });
-      statuses.push(response.status);
-      await response.body?.cancel();
-    }
-    const sent = upstream.requests.map((recorded) =>
-      JSON.parse(new TextDecoder().decode(recorded.body)).max_tokens
-    );
-    return { sent, statuses, capped };
-  } finally {
-    await upstream.close();
+  const { upstream, relay } = setup;
+  const statuses: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    const response = await fetch(`${relay.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(ASK),
+    });
+    statuses.push(response.status);
+    await response.body?.cancel();
   }
+  const sent = upstream.requests.map((recorded) =>
+    JSON.parse(new TextDecoder().decode(recorded.body)).max_tokens
+  );
+  return { sent, statuses, capped };
 }
 
 Deno.test("an OpenAI output cap is learnt: the request goes once more at the cap, and the model's next asks no more", async () => {
@@ -131,14 +107,17 @@ Deno.test("vLLM's max_tokens over the window goes once more with what the input 
 });
 
 Deno.test("a window that leaves less than 3000 tokens of room is told to the client, as Claude Code compacts then", async () => {
-  const { sent, statuses } = await askTwice(
-    2000,
-    (sent) =>
-      `'max_tokens' or 'max_completion_tokens' is too large: ${sent}. This model's maximum context length is ` +
-      `32768 tokens and your request has 30768 input tokens (${sent} > 32768 - 30768). None`,
-  );
-  assert.deepEqual(statuses, [400, 400]);
-  assert.deepEqual(sent, [32000, 32000], "no resend for 2000 tokens of room");
+  const window = (room: number) => (sent: number) =>
+    `'max_tokens' or 'max_completion_tokens' is too large: ${sent}. This model's maximum context length is ` +
+    `32768 tokens and your request has ${32768 - room} input tokens (${sent} > 32768 - ${
+      32768 - room
+    }). None`;
+  const short = await askTwice(2999, window(2999));
+  assert.deepEqual(short.statuses, [400, 400]);
+  assert.deepEqual(short.sent, [32000, 32000], "no resend for 2999 tokens of room");
+  const enough = await askTwice(3000, window(3000));
+  assert.deepEqual(enough.statuses, [200, 200]);
+  assert.deepEqual(enough.sent, [32000, 3000, 32000, 3000], "3000 tokens of room are worth a resend");
 });
 
 Deno.test("a token limit refused again after the resend reaches the client in Claude Code's words", async () => {
@@ -177,7 +156,7 @@ Deno.test("a cap is read only from the error's own message, about the max_tokens
     // A cap for another max_tokens than the one sent.
     {
       error: {
-        message: "max_tokens is too large: 64000. This model supports at most 50000 completion tokens.",
+        message: "max_tokens is too large: 64000. This model supports at most 16384 completion tokens.",
       },
     },
     // A cap-only wording in what the body quotes of a prompt, not in its message.

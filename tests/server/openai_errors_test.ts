@@ -3,8 +3,9 @@ import { anthropicErrorOf } from "../../src/server/errors.ts";
 import assert from "node:assert/strict";
 import {
   anthropicErrorFromOpenAI,
+  anthropicErrorIn,
   anthropicFailureFor,
-  openaiErrorFromAnthropic,
+  openaiErrorResponse,
 } from "../../src/server/openai_errors.ts";
 import { largeBody } from "../_helpers/large_body.ts";
 import { CLAUDE_CODE_CONTEXT_LIMIT, CLAUDE_CODE_OUTPUT_CAP } from "../_helpers/claude_code_wording.ts";
@@ -279,6 +280,12 @@ Deno.test("anthropicErrorFromOpenAI falls back to the body text, then to the sta
     error: { type: "api_error", message: "upstream answered HTTP 503 without a message" },
   });
 });
+
+/** The front doors' answer to an Anthropic-format error: its type and message, in OpenAI's shape. */
+async function openaiErrorFromAnthropic(response: Response, headers?: HeadersInit): Promise<Response> {
+  const { type, message } = await anthropicErrorIn(response);
+  return openaiErrorResponse(response.status, message, { type, headers });
+}
 
 Deno.test("an error body is read up to 1 MiB in either direction, its start the message", async () => {
   const toAnthropic = largeBody(40, { head: "<html>upstream exploded" });

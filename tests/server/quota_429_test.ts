@@ -256,7 +256,6 @@ Deno.test("a 429 whose body stalls fails over once its words have had 2.5 s, not
     await response.body?.cancel();
     assert.deepEqual(upstream.requests.map((request) => request.headers.get("x-api-key")), [FIRST, SECOND]);
     assert.ok(await settlesWithin(stalled.cancelled, 5_000), "the stalled 429's body is let go");
-    assert.match(String(await stalled.cancelled), /./);
   } finally {
     // A run that failed leaves relay reading the body: end it, or the relay's shutdown waits on it.
     stalled.fail(new Error("the test is over"));

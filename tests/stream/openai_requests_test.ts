@@ -544,19 +544,6 @@ Deno.test("thinking goes back as reasoning_content to compatible servers (DeepSe
 
   const openai = chatRequestFor(body, { ...OPTIONS, reasoningContent: false });
   assert.deepEqual(reasoningOf(openai), [undefined, undefined, undefined]);
-
-  // The default yields to the provider's word, either way.
-  assert.deepEqual(reasoningOf(chatRequestFor(body, { ...OPTIONS, reasoningContent: false })), [
-    undefined,
-    undefined,
-    undefined,
-  ]);
-  assert.deepEqual(
-    reasoningOf(
-      chatRequestFor(body, { model: "m", maxTokensField: "max_completion_tokens", reasoningContent: true }),
-    ),
-    ["Let me think.", "", undefined],
-  );
 });
 
 Deno.test("an OpenAI request becomes Anthropic's: system hoisted, tool messages merged into one user turn", () => {

@@ -3,10 +3,11 @@ import assert from "node:assert/strict";
 import {
   AnthropicToResponses,
   type AnthropicToResponsesOptions,
-  anthropicToResponsesSse,
+  encodeResponsesEvent,
   responseEcho,
   responseFor,
 } from "../../src/stream/anthropic_to_responses.ts";
+import { anthropicTranslatedSse } from "../../src/stream/anthropic_translated_sse.ts";
 import type { ResponsesTool } from "../../src/stream/responses_to_chat_request.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
 import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
@@ -32,7 +33,11 @@ function run(events: Record<string, unknown>[], tools: [string, ResponsesTool][]
 
 /** The translated bytes of `chunks`, parsed back into events, checking each SSE name is its `type`. */
 async function translated(chunks: Uint8Array[]): Promise<_Json[]> {
-  const body = anthropicToResponsesSse(ReadableStream.from(chunks), new AnthropicToResponses(options()));
+  const body = anthropicTranslatedSse(
+    ReadableStream.from(chunks),
+    new AnthropicToResponses(options()),
+    encodeResponsesEvent,
+  );
   const text = await new Response(body).text();
   return new SseDecoder().feed(new TextEncoder().encode(text)).map(({ event, data }) => {
     const parsed = JSON.parse(data);
@@ -322,6 +327,10 @@ Deno.test("a custom tool's call is a custom_tool_call with its input; a namespac
     { type: "response.completed", response: events.at(-1)?.response },
   ]);
   assert.equal(events.at(-1)?.response.status, "completed");
+  const done = events.filter((event) => event.type === "response.output_item.done").map((event) =>
+    event.item
+  );
+  assert.deepEqual(events.at(-1)?.response.output, done, "the response holds the items as they were done");
 });
 
 Deno.test("an unstreamed answer is the response the stream's last event holds, with the request echoed", () => {
