@@ -238,16 +238,15 @@ export function classifyFailure(
       const snapshot = readRateLimitHeaders(outcome.headers, now, wallNow);
       const reason = `${outcome.status} from upstream`;
       const shouldRetry = _shouldRetry(outcome.headers);
-      const quota = outcome.status === 429 && outcome.text !== undefined
-        ? _quotaOf(outcome.text, now, wallNow)
-        : undefined;
+      const body = outcome.status === 429 && outcome.text !== undefined ? _bodyOf(outcome.text) : undefined;
+      const quota = body && _quotaOf(body, now, wallNow);
       if (quota) return _classifyQuota(quota, snapshot, now, options, reason);
       const decision = _answered(
         _classifyStatus(outcome.status, snapshot, now, options, reason, shouldRetry),
       );
       // A limit that lasts is told of in the upstream's words: a throttle's minute is not.
       const lasts = decision.coolKeyUntil !== undefined && decision.coolKeyUntil - now >= LONG_COOLING_MS;
-      const words = lasts && outcome.text !== undefined ? _wordsOf(outcome.text) : "";
+      const words = lasts ? body?.said : undefined;
       return words ? { ...decision, said: words, notRetried: true } : decision;
     }
     case "unservable":
@@ -364,14 +363,26 @@ const _THROTTLE_WORDS =
 /** How much of an error's message its words are kept of, for the log, the key's status and relay's answers. */
 const _WORDS_CHARS = 300;
 
-/** The 429's `text` read against {@linkcode _QUOTA_SIGNS}; `undefined` for a throttle. */
-function _quotaOf(text: string, now: number, wallNow: number): _Quota | undefined {
+/** A 429's text, parsed once: its quota signs and a long cooling's words both read it. */
+interface _Body {
+  text: string;
+  /** Its error object ({@linkcode _errorOf}). */
+  error: Record<string, unknown> | undefined;
+  /** The upstream's words in it ({@linkcode _wordsOf}). */
+  said: string;
+}
+
+function _bodyOf(text: string): _Body {
   const error = _errorOf(text);
+  return { text, error, said: _wordsOf(text, error) };
+}
+
+/** The 429's body read against {@linkcode _QUOTA_SIGNS}; `undefined` for a throttle. */
+function _quotaOf({ text, error, said }: _Body, now: number, wallNow: number): _Quota | undefined {
   const codes = [error?.code, error?.type].flatMap((value) =>
     typeof value === "string" || typeof value === "number" ? [String(value)] : []
   );
   const byCode = _QUOTA_SIGNS.find(({ code }) => code && codes.some((value) => code.test(value)));
-  const said = _wordsOf(text, error);
   const words = said || (byCode ? codes.join(" ") : "");
   if (!words) return undefined;
   const sign = byCode ??
@@ -397,7 +408,7 @@ function _errorOf(text: string): Record<string, unknown> | undefined {
  * The upstream's own words: its error's message, else the body's start, on one line, shortened, masked of
  * anything shaped like a key (relay's own answers go out unmasked).
  */
-function _wordsOf(text: string, error = _errorOf(text)): string {
+function _wordsOf(text: string, error: Record<string, unknown> | undefined): string {
   const message = [error?.message, error?.detail, error?.error].find((value) => typeof value === "string");
   const line = String(message ?? (error ? "" : text)).replace(/\s+/g, " ").trim();
   const short = line.length > _WORDS_CHARS ? `${line.slice(0, _WORDS_CHARS)}…` : line;

@@ -100,8 +100,6 @@ const _LIMIT_FOR: Record<RateLimitWindowName, keyof KeyLimits> = {
   output_tokens: "output_tpm",
 };
 
-const _NOTHING: TokenCount = { input: 0, output: 0 };
-
 function _sameLimits(a: KeyLimits, b: KeyLimits): boolean {
   return (Object.values(_LIMIT_FOR)).every((field) => a[field] === b[field]);
 }
@@ -366,14 +364,6 @@ export class KeyPool<K> {
   }
 
   /**
-   * The earliest instant, on the pool's clock, at which some enabled key can take a request of
-   * `estimate` tokens: now when one can already, `undefined` when every key is disabled or excluded.
-   */
-  earliestReset(estimate: TokenCount = _NOTHING, exclude?: ReadonlySet<K>): number | undefined {
-    return this.#earliest(this.#usable(exclude), estimate, this.#now());
-  }
-
-  /**
    * The share of the pool's capacity left, 0 to 1: the mean over its keys of `1 - ratio`, where
    * disabled and cooling keys have none. This is what `shuffle` weighs providers by.
    */
@@ -397,15 +387,6 @@ export class KeyPool<K> {
       ratio,
       ...(resetAt === undefined ? {} : { resetAt }),
     };
-  }
-
-  #usable(exclude: ReadonlySet<K> | undefined): [K, _KeyState][] {
-    return [...this.#keys].filter(([key, state]) => state.disabled === undefined && !exclude?.has(key));
-  }
-
-  #earliest(usable: [K, _KeyState][], estimate: TokenCount | undefined, now: number): number | undefined {
-    if (usable.length === 0) return undefined;
-    return Math.min(...usable.map(([, state]) => state.blockedUntil(estimate, now) ?? now));
   }
 
   #state(key: K): _KeyState {

@@ -768,7 +768,7 @@ export class Plan {
       slot();
       if (picked.kind === "wait") {
         if (!wait || picked.waitUntil < wait.waitUntil) wait = picked;
-        if (!picked.heldOnly) modelOnly = false;
+        if (!picked.modelOnly) modelOnly = false;
       }
       // Only a round without attempts ends the plan, and in one no key was tried: a provider left
       // without a key has them all failing or out of rotation.
@@ -824,7 +824,7 @@ export class Plan {
 
   /**
    * A key of `state` to try for `upstreamModel`; `openUntil` when keys were passed over for their open
-   * breakers, `refusedUntil` when for having been refused the model. A wait is `heldOnly` when only
+   * breakers, `refusedUntil` when for having been refused the model. A wait is `modelOnly` when only
    * keys at their limit for this model (`cooledModels`) are waited for.
    */
   #pickKey(state: _RouteState, upstreamModel: string | undefined):
@@ -834,7 +834,7 @@ export class Plan {
       reservation?: KeyReservation<ProviderKey>;
       keyPermit?: BreakerPermit;
     }
-    | { kind: "wait"; waitUntil: number; retryAfterMs: number; heldOnly?: true; said?: string }
+    | { kind: "wait"; waitUntil: number; retryAfterMs: number; modelOnly?: true; said?: string }
     | { kind: "none"; openUntil?: number; refusedUntil?: number; said?: string } {
     // A count holds nothing back when it fails (its 429 cools nothing), and its limits are not the
     // model's Messages ones (Bedrock's CountTokens has a quota of its own): a model's cooling is not its.
@@ -846,7 +846,7 @@ export class Plan {
         kind: "wait",
         waitUntil: cooledUntil,
         retryAfterMs: Math.ceil(cooledUntil - this.#hooks.now()),
-        heldOnly: true,
+        modelOnly: true,
       };
     }
     const exclude = new Set(this.#tried(state));
@@ -882,7 +882,11 @@ export class Plan {
         if (pick.openUntil !== undefined) openUntil = Math.min(openUntil ?? Infinity, pick.openUntil);
         return { kind: "none", openUntil, refusedUntil, said: pick.said };
       }
-      if (pick.kind === "wait") return pick;
+      if (pick.kind === "wait") {
+        // The pool's holds here are this model's coolings (`held`).
+        const { heldOnly, ...wait } = pick;
+        return heldOnly ? { ...wait, modelOnly: true } : wait;
+      }
       const keyBreaker = state.keyBreakers.get(pick.key)!;
       const keyPermit = keyBreaker.tryAcquire();
       if (keyPermit) return { kind: "attempt", key: pick.key, reservation: pick.reservation, keyPermit };
