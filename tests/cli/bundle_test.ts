@@ -65,7 +65,10 @@ Deno.test("the bundle is one executable file that runs with the project's permis
     const report = JSON.parse(stdout);
     assert.equal(report.meta.relay_process, "worker");
     assert.equal(report.memory.source, "relay worker");
-    assert.equal(typeof report.levels[0].overhead_vs_bare.p50, "number");
+    // Not the ratio itself: over 20 requests bare may add nothing measurable, and the ratio is null then.
+    const [level] = report.levels;
+    assert.equal(typeof level.bare.ttfb_ms.p50, "number", "bare ran too");
+    assert.ok("p50" in level.overhead_vs_bare);
   });
 
   await t.step(
