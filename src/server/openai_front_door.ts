@@ -14,6 +14,7 @@ import {
   OPENAI_PING,
   withKeepAlive,
 } from "../stream/keep_alive.ts";
+import type { Ping } from "../stream/forward.ts";
 import { ChatToAnthropicError } from "../stream/openai_request_fields.ts";
 import {
   MAX_WHOLE_ANSWER_BYTES,
@@ -82,6 +83,8 @@ export interface FrontDoorRequest {
 
 /** One answer's stream translation, each method giving the bytes to send. */
 export interface AnswerStream {
+  /** The keep-alive to send while relay's answer is silent. */
+  ping: Ping;
   /** relay's SSE answer, translated as it arrives. */
   sse(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array>;
   /** What a whole Message (or an error object) stands for, come for a streamed request. */
@@ -103,7 +106,14 @@ export function answerStream<Part>(
   encode: (part: Part) => Uint8Array,
 ): AnswerStream {
   const encoded = (parts: Part[]) => parts.map(encode);
+  const keepAlive = translator.keepAlive?.bind(translator);
   return {
+    ping: keepAlive
+      ? () => {
+        const part = keepAlive();
+        return part === undefined ? OPENAI_PING : encode(part);
+      }
+      : OPENAI_PING,
     sse: (body) => anthropicTranslatedSse(body, translator, encode),
     message: (message) => encoded(translator.message(message)),
     error: (message, type) => encoded(translator.error(message, type)),
@@ -148,8 +158,8 @@ export function openaiFrontDoor(
     // The line is the relayed request's, under this request's id.
     c.set("handlerLogs", true);
     const answer = await options.dispatch(_messagesRequest(c, request.messages), request.messages);
-    const keepAlive = { intervalMs: options.keepaliveMs?.() ?? DEFAULT_KEEPALIVE_MS, ping: OPENAI_PING };
-    return await _openaiAnswer(answer, request, now(), { ...keepAlive, ...options.clock });
+    const keepAlive = { intervalMs: options.keepaliveMs?.() ?? DEFAULT_KEEPALIVE_MS, ...options.clock };
+    return await _openaiAnswer(answer, request, now(), keepAlive);
   };
 }
 
@@ -197,7 +207,7 @@ async function _openaiAnswer(
   answer: Response,
   request: FrontDoorRequest,
   created: number,
-  keepAlive: KeepAliveOptions,
+  keepAlive: Omit<KeepAliveOptions, "ping">,
 ): Promise<Response> {
   const headers = copyHeaders(answer.headers, _LENGTH_AND_TYPE);
   if (!answer.ok) {
@@ -225,7 +235,7 @@ async function _openaiAnswer(
         (error) => translator.error(error.message, error.errorType),
       )
       : translator.sse(body);
-    return new Response(withKeepAlive(translated, keepAlive), { headers });
+    return new Response(withKeepAlive(translated, { ...keepAlive, ping: translator.ping }), { headers });
   }
   let read: { message: JsonObject } | { problem: string };
   try {

@@ -3,6 +3,9 @@
  * `/v1/responses` (OpenAI's Codex CLI, `@ai-sdk/openai`): `response.created`, then each text block as
  * a `message` output item and each tool use block as a `function_call` (or `custom_tool_call`) item,
  * with the events that open, fill and close them, then `response.completed` with the whole response.
+ * An item is closed (`response.output_item.done`) only once the answer is known not to have been cut
+ * inside it: Codex runs a tool call as soon as its item is done, so the last one waits for the next
+ * block or the answer's end, and one the answer cut (`max_tokens`, a failure) stays `incomplete`.
  * The same state machine builds the answer to an unstreamed request ({@linkcode responseFor}), so the
  * two cannot disagree.
  */
@@ -68,6 +71,8 @@ export class AnthropicToResponses {
   #sequence = 0;
   readonly #output: JsonObject[] = [];
   readonly #open = new Map<number, _Item>();
+  /** The last block that stopped, closed once the answer is known not to have been cut inside it. */
+  #stopped: _Item | undefined;
   #usage: AnthropicUsage = {};
   #stopReason: string | undefined;
   #response: JsonObject | undefined;
@@ -163,6 +168,7 @@ export class AnthropicToResponses {
         model: this.#options.model,
       })
       : [];
+    this.#leaveIncomplete();
     return [...created, this.#end("response.failed", { status: "failed", error })];
   }
 
@@ -179,7 +185,19 @@ export class AnthropicToResponses {
     ];
   }
 
+  /**
+   * `response.in_progress` again, with the response as it stands: a keep-alive that is an event. Codex
+   * counts only events toward its idle timeout (`stream_idle_timeout_ms`, 300 s by default), not SSE
+   * comments, and every client skips this one or takes it as what it is. `undefined` before the
+   * response is created or once it has ended, where a client would take it for a fault.
+   */
+  keepAlive(): ResponsesEvent | undefined {
+    if (this.#sequence === 0 || this.finished) return undefined;
+    return this.#emit("response.in_progress", { response: this.#snapshot({ status: "in_progress" }) });
+  }
+
   #blockStart(index: number, block: JsonObject): ResponsesEvent[] {
+    const closed = this.#closeStopped();
     const outputIndex = this.#output.length + this.#open.size;
     if (block.type === "text") {
       const item = {
@@ -189,19 +207,20 @@ export class AnthropicToResponses {
         role: "assistant",
         content: [],
       };
-      this.#open.set(index, { outputIndex, item, text: "" });
+      const open = { outputIndex, item, text: "" };
+      this.#open.set(index, open);
       const events = [
         this.#emit("response.output_item.added", { output_index: outputIndex, item }),
         this.#emit("response.content_part.added", {
-          ...this.#at(index),
+          ..._at(open),
           content_index: 0,
           part: _outputText(""),
         }),
       ];
       if (typeof block.text === "string" && block.text) events.push(...this.#text(index, block.text));
-      return events;
+      return [...closed, ...events];
     }
-    if (block.type !== "tool_use") return [];
+    if (block.type !== "tool_use") return closed;
     const tool = this.#options.tools.get(String(block.name)) ?? { name: String(block.name), custom: false };
     const call = {
       status: "in_progress",
@@ -213,7 +232,7 @@ export class AnthropicToResponses {
       ? { id: `ctc_${this.#messageId}_${outputIndex}`, type: "custom_tool_call", ...call, input: "" }
       : { id: `fc_${this.#messageId}_${outputIndex}`, type: "function_call", ...call, arguments: "" };
     this.#open.set(index, { outputIndex, item, text: "", input: block.input });
-    return [this.#emit("response.output_item.added", { output_index: outputIndex, item })];
+    return [...closed, this.#emit("response.output_item.added", { output_index: outputIndex, item })];
   }
 
   #blockDelta(index: number, delta: JsonObject): ResponsesEvent[] {
@@ -227,15 +246,16 @@ export class AnthropicToResponses {
     // A custom tool's input is a string inside the JSON: it is sent whole, once the JSON is.
     if (open.item.type !== "function_call" || !delta.partial_json) return [];
     return [
-      this.#emit("response.function_call_arguments.delta", { ...this.#at(index), delta: delta.partial_json }),
+      this.#emit("response.function_call_arguments.delta", { ..._at(open), delta: delta.partial_json }),
     ];
   }
 
   #text(index: number, text: string): ResponsesEvent[] {
-    this.#open.get(index)!.text += text;
+    const open = this.#open.get(index)!;
+    open.text += text;
     return [
       this.#emit("response.output_text.delta", {
-        ...this.#at(index),
+        ..._at(open),
         content_index: 0,
         delta: text,
         logprobs: [],
@@ -247,7 +267,17 @@ export class AnthropicToResponses {
     const open = this.#open.get(index);
     if (!open) return [];
     this.#open.delete(index);
-    const at = this.#at(index, open);
+    const closed = this.#closeStopped();
+    this.#stopped = open;
+    return closed;
+  }
+
+  /** The events that close the block that stopped last, now known whole; none if there is none. */
+  #closeStopped(): ResponsesEvent[] {
+    const open = this.#stopped;
+    if (!open) return [];
+    this.#stopped = undefined;
+    const at = _at(open);
     const events: ResponsesEvent[] = [];
     let item: JsonObject;
     if (open.item.type === "message") {
@@ -282,9 +312,22 @@ export class AnthropicToResponses {
     return events;
   }
 
-  /** Where an open item's events point: its id and output index. */
-  #at(index: number, open = this.#open.get(index)!): JsonObject {
-    return { item_id: open.item.id, output_index: open.outputIndex };
+  /**
+   * The answer was cut (`max_tokens`, a filter, a failure): the items not closed go into the output as
+   * they came, `incomplete`, with no `done` event, so no client takes a cut tool call for a whole one.
+   */
+  #leaveIncomplete(): void {
+    const cut = [...this.#open.values(), ...(this.#stopped ? [this.#stopped] : [])];
+    this.#open.clear();
+    this.#stopped = undefined;
+    for (const open of cut) {
+      const status = "incomplete";
+      this.#output[open.outputIndex] = open.item.type === "message"
+        ? { ...open.item, status, content: [_outputText(open.text)] }
+        : open.item.type === "function_call"
+        ? { ...open.item, status, arguments: open.text }
+        : { ...open.item, status, input: _customInput(_parsed(open.text)) };
+    }
   }
 
   #finish(): ResponsesEvent[] {
@@ -294,9 +337,11 @@ export class AnthropicToResponses {
       : finish === "content_filter"
       ? "content_filter"
       : undefined;
-    return reason
-      ? [this.#end("response.incomplete", { status: "incomplete", incomplete_details: { reason } })]
-      : [this.#end("response.completed", { status: "completed" })];
+    if (reason) {
+      this.#leaveIncomplete();
+      return [this.#end("response.incomplete", { status: "incomplete", incomplete_details: { reason } })];
+    }
+    return [...this.#closeStopped(), this.#end("response.completed", { status: "completed" })];
   }
 
   /** The last event, with the response as it ended. */
@@ -351,6 +396,11 @@ const _KNOWN: ReadonlySet<string> = new Set([
   "message_stop",
   "error",
 ]);
+
+/** Where an item's events point: its id and output index. */
+function _at(open: _Item): JsonObject {
+  return { item_id: open.item.id, output_index: open.outputIndex };
+}
 
 function _outputText(text: string): JsonObject {
   return { type: "output_text", text, annotations: [], logprobs: [] };

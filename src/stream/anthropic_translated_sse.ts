@@ -18,6 +18,11 @@ export interface AnthropicTranslator<Part> {
   end(): Part[];
   /** relay cannot go on with the answer: the parts that end it with an error of Anthropic's `type`. */
   error(message: string, type?: string): Part[];
+  /**
+   * A keep-alive that is a part of the answer, for a client deaf to SSE comments; `undefined` where
+   * none fits, and for a translator without it, comments are sent.
+   */
+  keepAlive?(): Part | undefined;
 }
 
 /**

@@ -16,6 +16,12 @@ export type ForwardOutcome =
   /** A stage of relay's own reading the body (the front door's translation) gave up on it, saying why. */
   | { kind: "relay_error"; bytes: number; error: string };
 
+/**
+ * A keep-alive's bytes, or what makes them each time: an event that carries a sequence number (the
+ * Responses API's) is made when it is sent.
+ */
+export type Ping = Uint8Array | (() => Uint8Array);
+
 export interface ForwardOptions {
   /** Bytes already read from the source (relay reads until the upstream commits), sent first. */
   first?: Uint8Array;
@@ -67,7 +73,7 @@ export interface ForwardOptions {
    * and OpenAI clients sooner (protocols.md §2.3, §8.3), while a local model may take minutes over a
    * long prompt and Bedrock sends no pings of its own.
    */
-  keepAlive?: { intervalMs: number; ping: Uint8Array };
+  keepAlive?: { intervalMs: number; ping: Ping };
   /**
    * The route's `timeouts.idle`, as the longest the client may take to ask for more each time it has
    * been handed something (the head, a chunk); no limit when left out. A client that stops reading
@@ -238,7 +244,7 @@ export function forwardBody(reader: WatchedReader, options: ForwardOptions): Rea
         reader.onQuiet(keepAlive.intervalMs, () => {
           // Only into an empty queue: a client that stopped reading needs no second ping.
           if (!finished && boundary.atBoundary && (controller.desiredSize ?? -1) >= 0) {
-            controller.enqueue(keepAlive.ping);
+            controller.enqueue(typeof keepAlive.ping === "function" ? keepAlive.ping() : keepAlive.ping);
           }
         });
       }

@@ -2,7 +2,7 @@
  * Keep-alives for SSE bodies whose source goes quiet (see {@linkcode ForwardOptions.keepAlive} for why
  * each client needs them).
  */
-import { forwardBody, type ForwardOptions } from "./forward.ts";
+import { forwardBody, type ForwardOptions, type Ping } from "./forward.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
 import type { Timers } from "../util/timers.ts";
 import { WatchedReader } from "./watched_reader.ts";
@@ -19,8 +19,8 @@ export const OPENAI_PING: Uint8Array = new TextEncoder().encode(": ping\n\n");
 export interface KeepAliveOptions {
   /** Longest silence before a keep-alive is sent, in milliseconds; 0 turns keep-alives off. */
   intervalMs: number;
-  /** The keep-alive's bytes: {@linkcode ANTHROPIC_PING} or {@linkcode OPENAI_PING}. */
-  ping: Uint8Array;
+  /** The keep-alive's bytes ({@linkcode ANTHROPIC_PING}, {@linkcode OPENAI_PING}), or their maker. */
+  ping: Ping;
   /**
    * Longest a client may take to ask for more once handed something, as {@linkcode ForwardOptions}
    * has it: past this, it is given up on and the body broken off. No limit when left out.

@@ -210,18 +210,31 @@ Deno.test("an error event, or a stream cut short, fails the response with the ou
   const text = { type: "content_block_start", index: 0, content_block: { type: "text", text: "Hi" } };
   const stop = { type: "content_block_stop", index: 0 };
   const overloaded = { type: "error", error: { type: "overloaded_error", message: "Overloaded" } };
-  const failed = run([START, text, stop, { type: "message_delta", usage: { output_tokens: 5 } }, overloaded]);
-  const message = {
-    id: "msg_1_0",
+  const second = { type: "content_block_start", index: 1, content_block: { type: "text", text: "Yo" } };
+  const failed = run([
+    START,
+    text,
+    stop,
+    second,
+    { type: "message_delta", usage: { output_tokens: 5 } },
+    overloaded,
+  ]);
+  const message = (index: number, status: string, text: string) => ({
+    id: `msg_1_${index}`,
     type: "message",
-    status: "completed",
+    status,
     role: "assistant",
-    content: [textPart("Hi")],
-  };
+    content: [textPart(text)],
+  });
   assert.deepEqual(failed.at(-1)?.response, {
-    ...response("failed", [message]),
+    ...response("failed", [message(0, "completed", "Hi"), message(1, "incomplete", "Yo")]),
     error: { code: "server_error", message: "Overloaded" },
   });
+  assert.deepEqual(
+    failed.filter((event) => event.type === "response.output_item.done").map((event) => event.item.id),
+    ["msg_1_0"],
+    "the cut item is never done",
+  );
   assert.equal(failed.filter((event) => event.type === "response.failed").length, 1, "nothing after it");
   const tooLong = {
     type: "error",
@@ -230,8 +243,108 @@ Deno.test("an error event, or a stream cut short, fails the response with the ou
   assert.equal(run([START, tooLong]).at(-1)?.response.error.code, "context_length_exceeded");
   const cut = run([START, text]).at(-1);
   assert.equal(cut?.type, "response.failed");
-  assert.deepEqual(cut?.response.output, [], "the open message is not part of the output");
+  assert.deepEqual(cut?.response.output, [message(0, "incomplete", "Hi")]);
   assert.match(cut?.response.error.message, /ended the stream before the answer was finished/);
+  const stoppedThenCut = run([START, text, stop]);
+  assert.deepEqual(stoppedThenCut.at(-1)?.response.output, [message(0, "incomplete", "Hi")]);
+  assert.ok(
+    !stoppedThenCut.some((event) => event.type === "response.output_item.done"),
+    "a block's stop is not the answer's",
+  );
+});
+
+/** A tool call to `name` (id `toolu_<name>`) at Anthropic index `index`, its input in two deltas. */
+function toolCall(index: number, name: string, json: [string, string]): Record<string, unknown>[] {
+  const delta = (partial_json: string) => ({
+    type: "content_block_delta",
+    index,
+    delta: { type: "input_json_delta", partial_json },
+  });
+  return [
+    { type: "content_block_start", index, content_block: { type: "tool_use", id: `toolu_${name}`, name } },
+    delta(json[0]),
+    delta(json[1]),
+    { type: "content_block_stop", index },
+  ];
+}
+
+Deno.test("a tool call cut by max_tokens is never done: Codex would run it; it ends incomplete with what came", () => {
+  const tools: [string, ResponsesTool][] = [["apply_patch", { name: "apply_patch", custom: true }]];
+  for (
+    const [name, cutItem] of [
+      ["exec", { type: "function_call", arguments: '{"cmd":"rm -rf /tmp/bu' }],
+      ["apply_patch", { type: "custom_tool_call", input: "" }],
+    ] as const
+  ) {
+    const events = run([
+      START,
+      ...toolCall(0, name, ['{"cmd":', '"rm -rf /tmp/bu']),
+      { type: "message_delta", delta: { stop_reason: "max_tokens" }, usage: { output_tokens: 5 } },
+      { type: "message_stop" },
+    ], tools);
+    const types = events.map((event) => event.type);
+    assert.ok(!types.includes("response.output_item.done"), `${name}: ${types}`);
+    assert.ok(!types.some((type) => /arguments\.done|input\.done/.test(type)), `${name}: ${types}`);
+    const last = events.at(-1);
+    assert.equal(last.type, "response.incomplete");
+    assert.deepEqual(last.response.incomplete_details, { reason: "max_output_tokens" });
+    assert.deepEqual(last.response.output, [{
+      id: `${cutItem.type === "function_call" ? "fc" : "ctc"}_1_0`,
+      status: "incomplete",
+      call_id: `toolu_${name}`,
+      name,
+      ...cutItem,
+    }]);
+  }
+});
+
+Deno.test("a tool call is done once the next block starts, or once the answer ends on its own", () => {
+  const events = run([
+    START,
+    ...toolCall(0, "a", ['{"x"', ":1}"]),
+    ...toolCall(1, "b", ['{"y"', ":2}"]),
+    { type: "message_delta", delta: { stop_reason: "tool_use" }, usage: { output_tokens: 5 } },
+    { type: "message_stop" },
+  ]);
+  const order = events
+    .filter((event) => /output_item\.(added|done)|^response\.completed$/.test(event.type))
+    .map((event) => `${event.type.replace("response.", "")} ${event.item?.name ?? ""}`.trim());
+  assert.deepEqual(order, [
+    "output_item.added a",
+    "output_item.done a",
+    "output_item.added b",
+    "output_item.done b",
+    "completed",
+  ]);
+  assert.deepEqual(
+    events.map((event) => event.sequence_number),
+    events.map((_, index) => index),
+    "numbered in the order sent",
+  );
+});
+
+Deno.test("a keep-alive is response.in_progress with the response so far, numbered in turn; none before or after", () => {
+  const translator = new AnthropicToResponses(options());
+  const read = (event: Record<string, unknown>) =>
+    translator.event({ event: String(event.type), data: JSON.stringify(event) }).map((out) => out.data);
+  assert.equal(translator.keepAlive(), undefined, "no event may come before response.created");
+  const started = read(START);
+  assert.equal(started.length, 2);
+  assert.deepEqual(translator.keepAlive()?.data, {
+    type: "response.in_progress",
+    sequence_number: 2,
+    response: response("in_progress", []),
+  });
+  read({ type: "content_block_start", index: 0, content_block: { type: "text", text: "Hi" } });
+  read({ type: "content_block_stop", index: 0 });
+  read({ type: "content_block_start", index: 1, content_block: { type: "text", text: "" } });
+  const data: _Json = translator.keepAlive()?.data;
+  // 3 to 5 the first item's added, part added and delta; 6 to 8 its closing; 9 and 10 the second's start.
+  assert.equal(data.sequence_number, 11);
+  assert.deepEqual(data.response.output.map((item: _Json) => item.id), ["msg_1_0"]);
+  read({ type: "message_stop" });
+  assert.ok(translator.finished);
+  assert.equal(translator.keepAlive(), undefined, "nothing may follow the response's last event");
 });
 
 Deno.test("a custom tool's call is a custom_tool_call with its input; a namespaced one names its namespace", () => {
