@@ -23,8 +23,8 @@ import { refuseWrongMethods } from "./wrong_method.ts";
 
 const _CHAT_COMPLETIONS_PATH = "/v1/chat/completions";
 const _RESPONSES_PATH = "/v1/responses";
-/** The routes of OpenAI's clients, which parse only OpenAI's error shape. */
-const _OPENAI_PATHS: ReadonlySet<string> = new Set([_CHAT_COMPLETIONS_PATH, _RESPONSES_PATH]);
+/** The routes of OpenAI's clients, which parse only OpenAI's error shape, and the paths under them. */
+const _OPENAI_PATHS: readonly string[] = [_CHAT_COMPLETIONS_PATH, _RESPONSES_PATH];
 
 export interface AppOptions extends Omit<RelayOptions, "parsedBody"> {
   /**
@@ -129,9 +129,13 @@ export function clientsOf(options: Pick<AppOptions, "clients" | "tokens">): Clie
 const _answerError: Refusal = (c, status, message, headers) =>
   _refusal(c, new RelayError(status, message, headers));
 
-/** OpenAI's clients parse only OpenAI's error shape; everyone else gets Anthropic's. */
+/**
+ * OpenAI's clients parse only OpenAI's error shape, on their routes and under them (a stored response's
+ * `GET /v1/responses/{id}`, which relay has not, a path with a final `/`); everyone else gets Anthropic's.
+ */
 function _refusal(c: Context<RelayEnv>, error: RelayError): Response {
-  return _OPENAI_PATHS.has(c.req.path)
+  const path = c.req.path;
+  return _OPENAI_PATHS.some((route) => path === route || path.startsWith(`${route}/`))
     ? openaiErrorResponse(error.status, error.message, { type: error.type, headers: error.headers })
     : error.toResponse();
 }

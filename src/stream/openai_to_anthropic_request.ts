@@ -34,9 +34,11 @@ export const DEFAULT_MAX_TOKENS = 4096;
  * The Anthropic Messages body for a Chat Completions body whose `model` and `messages` were checked.
  * System and developer messages are hoisted into `system` (a string unless one carries a caching
  * marker), or are the user's turn when no other message is left; `tool` messages become `tool_result`
- * blocks at the head of one user turn, merged with the user message that follows; consecutive turns of
- * one role are merged. Tool call ids map through {@linkcode anthropicToolId}. `stream_options`, which
- * only the front door reads, is checked here with the rest, before the request goes anywhere.
+ * blocks at the head of one user turn, merged with the user message that follows, with the images and
+ * files a `tool` message holds beside its text (which OpenAI's API does not take, but the Responses
+ * door's tool outputs hold) inside them; consecutive turns of one role are merged, and none left is
+ * refused. Tool call ids map through {@linkcode anthropicToolId}. `stream_options`, which only the front
+ * door reads, is checked here with the rest, before the request goes anywhere.
  * Prompt-caching markers (`cache_control`, which OpenAI's API lacks but clients of Anthropic models
  * send) go onto the blocks their parts and messages become.
  *
@@ -140,6 +142,9 @@ export function anthropicRequestFor(chat: JsonObject & { model: string; messages
       body.tool_choice = choice;
     }
   }
+  // Checked last, so that a field at fault is named first. Anthropic would refuse it as well, but only
+  // once a provider was chosen and an attempt spent.
+  if (turns.length === 0) throw new ChatToAnthropicError("messages", "at least one message is required");
   return body;
 }
 
@@ -230,15 +235,20 @@ function _blocks(role: string, message: JsonObject, where: string): JsonObject[]
     case "assistant":
       return _assistantBlocks(message, where);
     case "tool": {
-      const parts = _texts(message.content, `${where}.content`);
-      const text = parts.map((part) => part.text).join("\n");
+      const blocks = _contentBlocks(message.content, `${where}.content`, _userBlock);
+      const unmarked = blocks.map(({ cache_control: _, ...block }) => block);
+      // Blank text blocks Anthropic refuses; text alone goes as the string it is.
+      const content = unmarked.every((block) => block.type === "text")
+        ? unmarked.map((block) => block.text).join("\n")
+        : unmarked.filter((block) => block.type !== "text" || String(block.text).trim() !== "");
       const id = requiredField(message.tool_call_id, `${where}.tool_call_id`, STRING);
       const result = {
         type: "tool_result",
         tool_use_id: anthropicToolId(id),
-        ...(text ? { content: text } : {}),
+        ...(content.length > 0 ? { content } : {}),
       };
-      return [_marked(result, _lastMarker(parts))];
+      // The whole result is marked, as the 4 markers Anthropic takes are counted over the turns' blocks.
+      return [_marked(result, _lastMarker(blocks))];
     }
   }
   throw new ChatToAnthropicError(`${where}.role`, `unsupported role ${JSON.stringify(role)}`);
@@ -272,38 +282,48 @@ function _userPart(entry: unknown, where: string): JsonObject {
 }
 
 function _userBlock(part: JsonObject, where: string): JsonObject {
-  switch (part.type) {
+  const type = requiredField(part.type, `${where}.type`, STRING);
+  switch (type) {
     case "text":
       return { type: "text", text: requiredField(part.text, `${where}.text`, STRING) };
     case "image_url": {
       const image = requiredField(part.image_url, `${where}.image_url`, OBJECT);
-      return {
-        type: "image",
-        source: _source(requiredField(image.url, `${where}.image_url.url`, STRING), true),
-      };
+      const url = `${where}.image_url.url`;
+      return { type: "image", source: _source(requiredField(image.url, url, STRING), true, url) };
     }
     case "file": {
       const file = requiredField(part.file, `${where}.file`, OBJECT);
-      return {
-        type: "document",
-        source: _source(requiredField(file.file_data, `${where}.file.file_data`, STRING), false),
-      };
+      const data = `${where}.file.file_data`;
+      return { type: "document", source: _source(requiredField(file.file_data, data, STRING), false, data) };
     }
   }
-  throw new ChatToAnthropicError(`${where}.type`, `unsupported content part ${JSON.stringify(part.type)}`);
+  throw new ChatToAnthropicError(`${where}.type`, `unsupported content part ${JSON.stringify(type)}`);
 }
 
 /**
  * A base64 data URL (`data:image/png;name=a.png;base64,…`) becomes base64 data, an image's with a type
- * Anthropic takes; any other URL is fetched by Anthropic. Read without a regex, which could backtrack
- * over megabytes of data.
+ * Anthropic takes, a text file's (`text/*`) its text, as Anthropic takes plain text only as such (and
+ * base64 documents as PDFs only); any other URL is fetched by Anthropic. Read without a regex, which
+ * could backtrack over megabytes of data.
  */
-function _source(url: string, image: boolean): JsonObject {
+function _source(url: string, image: boolean, where: string): JsonObject {
   const comma = url.indexOf(",");
   const header = url.startsWith("data:") && comma >= 0 ? url.slice(5, comma).toLowerCase().split(";") : [];
   if (header.length < 2 || header.at(-1) !== "base64") return { type: "url", url };
   const data = url.slice(comma + 1);
+  if (!image && header[0].startsWith("text/")) {
+    return { type: "text", media_type: "text/plain", data: _utf8(data, where) };
+  }
   return { type: "base64", media_type: image ? _imageType(header[0], data) : header[0], data };
+}
+
+/** The UTF-8 text base64 `data` holds. */
+function _utf8(data: string, where: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(Uint8Array.fromBase64(data));
+  } catch {
+    throw new ChatToAnthropicError(where, "a text/* data URL must hold UTF-8 text in base64");
+  }
 }
 
 /**
@@ -364,21 +384,31 @@ function _input(args: string | undefined): JsonObject {
 
 /** A string, or text (and refusal) parts, as text blocks. */
 function _texts(content: unknown, where: string): _TextBlock[] {
+  return _contentBlocks(content, where, (_, at) => {
+    throw new ChatToAnthropicError(at, "only text parts are supported here");
+  }) as _TextBlock[];
+}
+
+/**
+ * A string, or parts, as blocks with their markers: text (and refusal) parts as text blocks, any other
+ * as `other` makes it.
+ */
+function _contentBlocks(
+  content: unknown,
+  where: string,
+  other: (part: JsonObject, at: string) => JsonObject,
+): JsonObject[] {
   if (typeof content === "string") return content ? [{ type: "text", text: content }] : [];
   if (!Array.isArray(content)) {
-    throw new ChatToAnthropicError(
-      where,
-      `expected a string or an array of text parts, got ${kindOf(content)}`,
-    );
+    throw new ChatToAnthropicError(where, `expected a string or an array of parts, got ${kindOf(content)}`);
   }
   return content.map((entry, index) => {
     const at = `${where}[${index}]`;
     const part = requiredField(entry, at, OBJECT);
-    if (part.type === "text" || part.type === "refusal") {
-      const text = requiredField(part[part.type], `${at}.${part.type}`, STRING);
-      return _marked({ type: "text" as const, text }, part.cache_control);
-    }
-    throw new ChatToAnthropicError(at, "only text parts are supported here");
+    const block = part.type === "text" || part.type === "refusal"
+      ? { type: "text", text: requiredField(part[part.type], `${at}.${part.type}`, STRING) }
+      : other(part, at);
+    return _marked(block, part.cache_control);
   });
 }
 

@@ -7,7 +7,8 @@
  *
  * relay stores nothing: a request that refers to a stored response, conversation or prompt is refused,
  * and so is `background`. Tools relay's upstreams cannot run (OpenAI's hosted `web_search`,
- * `file_search`, `computer`, `mcp`, …) are dropped; `custom` tools (free-form input) become functions
+ * `file_search`, `computer`, `mcp`, …: {@linkcode _HOSTED_TOOLS}) are dropped, and a tool of a type
+ * relay does not know is refused; `custom` tools (free-form input) become functions
  * of one string, `input`, and a `namespace`'s tools functions named `<namespace>__<name>`, and
  * {@linkcode ResponsesTool} says how a call of each is told back. Reasoning items are dropped: their
  * encrypted content is OpenAI's, and no other upstream can read it.
@@ -31,6 +32,28 @@ import { isJsonObject, type JsonObject } from "../util/json.ts";
  */
 export const RESPONSES_DEFAULT_MAX_TOKENS = 8_192;
 
+/**
+ * The types of OpenAI's hosted tools (openai-node 6.49's `Tool`), which run on OpenAI's side or answer
+ * in items only OpenAI's models write: no upstream relay serves can run them, so they are dropped.
+ */
+const _HOSTED_TOOLS: ReadonlySet<string> = new Set([
+  "web_search",
+  "web_search_2025_08_26",
+  "web_search_preview",
+  "web_search_preview_2025_03_11",
+  "file_search",
+  "computer",
+  "computer_use_preview",
+  "mcp",
+  "code_interpreter",
+  "programmatic_tool_calling",
+  "image_generation",
+  "local_shell",
+  "shell",
+  "apply_patch",
+  "tool_search",
+]);
+
 const _STORES_NOTHING =
   "relay stores no responses, conversations or prompts: send the whole conversation in input, each item itself";
 
@@ -49,7 +72,10 @@ export interface ChatForResponses {
   chat: JsonObject & { model: string; messages: JsonObject[] };
   /** The client's tools by the name the upstream knows them by. */
   tools: ReadonlyMap<string, ResponsesTool>;
-  /** Where each of `chat.messages` came from in the request (`instructions`, `input[3]`). */
+  /**
+   * Where each of `chat.messages` came from in the request (`instructions`, `input[3]`), or for a tool's
+   * output, where its content did (`input[3].output`).
+   */
   sources: readonly string[];
 }
 
@@ -72,6 +98,15 @@ export function chatRequestForResponses(request: JsonObject & { model: string })
   if (request.background === true) {
     throw new ChatToAnthropicError("background", "relay answers in the foreground only");
   }
+  // Chat Completions' field, which this door would otherwise ignore, and answer in prose where the client
+  // expects JSON.
+  if (request.response_format !== undefined && request.response_format !== null) {
+    throw new ChatToAnthropicError(
+      "response_format",
+      'the Responses API takes the answer\'s format in text.format ({type: "json_schema", name, schema, strict}), ' +
+        "not in Chat Completions' response_format",
+    );
+  }
   const messages: JsonObject[] = [];
   const sources: string[] = [];
   const instructions = optionalField(request.instructions, "instructions", STRING);
@@ -88,7 +123,7 @@ export function chatRequestForResponses(request: JsonObject & { model: string })
       const where = `input[${index}]`;
       for (const message of _messagesFor(requiredField(item, where, OBJECT), where)) {
         messages.push(message);
-        sources.push(where);
+        sources.push(message.role === "tool" ? `${where}.output` : where);
       }
     }
   } else {
@@ -97,9 +132,19 @@ export function chatRequestForResponses(request: JsonObject & { model: string })
   const { tools, names } = _tools(optionalField(request.tools, "tools", ARRAY) ?? []);
   const chat: JsonObject & { model: string; messages: JsonObject[] } = { model: request.model, messages };
   const choice = _toolChoice(request.tool_choice, names);
-  const offered = choice?.allowed
-    ? tools.filter((tool) => choice.allowed!.has(String((tool.function as JsonObject).name)))
-    : tools;
+  const offered = choice?.allowed ? tools.filter((tool) => choice.allowed!.has(_functionName(tool))) : tools;
+  // Without the tool it forces, the chat translation would drop the choice and let the model answer in prose.
+  const forced = choice?.chat === "required"
+    ? offered
+    : isJsonObject(choice?.chat)
+    ? offered.filter((tool) => _functionName(tool) === _functionName(choice.chat as JsonObject))
+    : undefined;
+  if (forced?.length === 0) {
+    throw new ChatToAnthropicError(
+      "tool_choice",
+      "forces a tool call, but no tool it allows is offered (relay drops OpenAI's hosted tools)",
+    );
+  }
   if (offered.length > 0) chat.tools = offered;
   if (choice) chat.tool_choice = choice.chat;
   for (const field of ["stream", "temperature", "top_p", "parallel_tool_calls", "user"]) {
@@ -110,6 +155,16 @@ export function chatRequestForResponses(request: JsonObject & { model: string })
   const format = optionalField(optionalField(request.text, "text", OBJECT)?.format, "text.format", OBJECT);
   if (format?.type === "json_schema") {
     const { name, schema, strict } = format;
+    if (!isJsonObject(schema)) {
+      // Chat Completions' shape, `{type, json_schema: {name, schema}}`, is the likely mistake.
+      const nested = format.json_schema === undefined
+        ? ""
+        : " (text.format holds name, schema and strict itself, not in a json_schema member)";
+      throw new ChatToAnthropicError(
+        "text.format.schema",
+        `expected an object, got ${kindOf(schema)}${nested}`,
+      );
+    }
     chat.response_format = { type: "json_schema", json_schema: { name, schema, strict } };
   }
   return { chat, tools: names, sources };
@@ -117,11 +172,13 @@ export function chatRequestForResponses(request: JsonObject & { model: string })
 
 /**
  * The Responses field a chat translation's error names: `messages[i]…` is the input item (or
- * `instructions`) message `i` came from; the fields this translation renamed take their own names.
+ * `instructions`) message `i` came from, a tool message's content the tool's output (which `sources`
+ * names as its content's source); the fields this translation renamed take their own names.
  *
  * @example
  * ```ts
  * responsesParamFor("messages[1].content", ["instructions", "input[0]"]); // "input[0].content"
+ * responsesParamFor("messages[0].content[1].file.file_data", ["input[2].output"]); // "input[2].output[1].file_data"
  * responsesParamFor("messages[0].content", ["input"]); // "input"
  * responsesParamFor("max_tokens", []); // "max_output_tokens"
  * ```
@@ -131,8 +188,14 @@ export function responsesParamFor(param: string, sources: readonly string[]): st
   if (message) {
     const source = sources[Number(message[1])] ?? "input";
     // `instructions` and a string `input` are the message's content themselves.
-    return source.endsWith("]") ? source + param.slice(message[0].length) : source;
+    if (!source.startsWith("input[")) return source;
+    // A Responses part holds its URL or data itself, where a chat part nests it.
+    const field = param.slice(message[0].length).replace(/\.file\.file_data$/, ".file_data")
+      .replace(/\.image_url\.url$/, ".image_url");
+    // A tool message's content is the tool's output.
+    return source + (source.endsWith(".output") ? field.replace(/^\.content/, "") : field);
   }
+  if (param === "messages") return "input";
   if (param === "max_tokens") return "max_output_tokens";
   return param.replace(/^response_format\.json_schema/, "text.format");
 }
@@ -142,7 +205,7 @@ function _upstreamName(name: string, namespace: string | undefined): string {
   return namespace === undefined ? name : `${namespace}__${name}`;
 }
 
-/** The chat messages one input item stands for: one, none (reasoning) or two (a result with images). */
+/** The chat messages one input item stands for: one, or none (reasoning). */
 function _messagesFor(item: JsonObject, where: string): JsonObject[] {
   // An item without `type` is a message (the API's "easy input message").
   const type = item.type ?? "message";
@@ -176,21 +239,19 @@ function _messagesFor(item: JsonObject, where: string): JsonObject[] {
     case "function_call_output":
     case "custom_tool_call_output": {
       const output = item.output;
-      const parts = typeof output === "string"
-        ? [{ type: "text", text: output }]
+      // The images and files a tool returned (Codex's view_image) stay in its message, beyond what a chat
+      // tool message holds in OpenAI's API, so that each goes inside its own tool_result: after all the
+      // results, the model could not tell which call's they were.
+      const content = typeof output === "string"
+        ? output
         : requiredField(output, `${where}.output`, ARRAY).map((part, index) =>
-          _part(part, `${where}.output[${index}]`)
+          _outputPart(part, `${where}.output[${index}]`)
         );
-      const text = parts.filter((part) => part.type === "text").map((part) => part.text).join("\n");
-      const result = {
+      return [{
         role: "tool",
         tool_call_id: requiredField(item.call_id, `${where}.call_id`, STRING),
-        content: text,
-      };
-      // A chat tool message holds text only; the images a tool returned (Codex's view_image) follow it
-      // in the same user turn, where Anthropic's model sees them.
-      const images = parts.filter((part) => part.type !== "text");
-      return images.length > 0 ? [result, { role: "user", content: images }] : [result];
+        content,
+      }];
     }
     case "reasoning":
       return [];
@@ -208,7 +269,8 @@ function _messagesFor(item: JsonObject, where: string): JsonObject[] {
 /** A content part as its chat equivalent; the chat translation decides which roles may hold which. */
 function _part(entry: unknown, where: string): JsonObject {
   const part = requiredField(entry, where, OBJECT);
-  switch (part.type) {
+  const type = requiredField(part.type, `${where}.type`, STRING);
+  switch (type) {
     case "input_text":
     case "output_text":
       return { type: "text", text: requiredField(part.text, `${where}.text`, STRING) };
@@ -217,16 +279,30 @@ function _part(entry: unknown, where: string): JsonObject {
     case "input_image":
       return { type: "image_url", image_url: { url: _stored(part, "image_url", where) } };
     case "input_file": {
-      const data = part.file_data === undefined ? _stored(part, "file_url", where) : part.file_data;
+      const data = _absent(part.file_data) ? _stored(part, "file_url", where) : part.file_data;
       return { type: "file", file: { file_data: requiredField(data, `${where}.file_data`, STRING) } };
     }
   }
-  throw new ChatToAnthropicError(`${where}.type`, `unsupported content part ${JSON.stringify(part.type)}`);
+  throw new ChatToAnthropicError(`${where}.type`, `unsupported content part ${JSON.stringify(type)}`);
+}
+
+/** A part of a tool's output, which holds what the tool returned, never a refusal of the model's. */
+function _outputPart(entry: unknown, where: string): JsonObject {
+  const part = _part(entry, where);
+  if (part.type === "refusal") {
+    throw new ChatToAnthropicError(`${where}.type`, 'unsupported content part "refusal" in a tool\'s output');
+  }
+  return part;
+}
+
+/** OpenAI's API takes `null` for a field left out, as {@linkcode optionalField} reads it. */
+function _absent(value: unknown): value is null | undefined {
+  return value === undefined || value === null;
 }
 
 /** The URL of an image or file part; a `file_id` refers to OpenAI's file storage, which relay has not. */
 function _stored(part: JsonObject, field: string, where: string): string {
-  if (part[field] === undefined && part.file_id !== undefined) {
+  if (_absent(part[field]) && !_absent(part.file_id)) {
     throw new ChatToAnthropicError(`${where}.file_id`, `relay has no file storage: send ${field}`);
   }
   return requiredField(part[field], `${where}.${field}`, STRING);
@@ -238,15 +314,24 @@ function _tools(entries: unknown[]): { tools: JsonObject[]; names: Map<string, R
   const names = new Map<string, ResponsesTool>();
   const add = (entry: unknown, where: string, namespace?: string) => {
     const tool = requiredField(entry, where, OBJECT);
-    if (tool.type === "namespace") {
+    const type = requiredField(tool.type, `${where}.type`, STRING);
+    if (type === "namespace") {
       const name = requiredField(tool.name, `${where}.name`, STRING);
       const inner = requiredField(tool.tools, `${where}.tools`, ARRAY);
       for (const [index, member] of inner.entries()) add(member, `${where}.tools[${index}]`, name);
       return;
     }
-    if (tool.type !== "function" && tool.type !== "custom") return;
+    if (_HOSTED_TOOLS.has(type)) return;
+    if (type !== "function" && type !== "custom") {
+      throw new ChatToAnthropicError(
+        `${where}.type`,
+        `unsupported tool type ${
+          JSON.stringify(type)
+        } (relay takes function, custom and namespace tools, and drops OpenAI's hosted ones)`,
+      );
+    }
     const name = requiredField(tool.name, `${where}.name`, STRING);
-    const custom = tool.type === "custom";
+    const custom = type === "custom";
     const description = optionalField(tool.description, `${where}.description`, STRING);
     const upstreamName = _upstreamName(name, namespace);
     names.set(upstreamName, { name, ...(namespace === undefined ? {} : { namespace }), custom });
@@ -263,6 +348,11 @@ function _tools(entries: unknown[]): { tools: JsonObject[]; names: Map<string, R
   };
   for (const [index, entry] of entries.entries()) add(entry, `tools[${index}]`);
   return { tools, names };
+}
+
+/** The name a chat tool's function has. */
+function _functionName(tool: JsonObject): string {
+  return String((tool.function as JsonObject).name);
 }
 
 /** A custom tool as a function of one string; its grammar, if it has one, is told in the description. */

@@ -176,6 +176,34 @@ Deno.test("relay's own refusals (a missing token, a wrong method, no route) are 
   await upstream.close();
 });
 
+Deno.test("no route under an OpenAI route (a stored response, a final slash) is a 404 in OpenAI's shape", async () => {
+  await using relay = startTestRelay({ upstreamUrl: "http://127.0.0.1:9", tokens: [TOKEN] });
+  const headers = { "x-api-key": TOKEN };
+  for (
+    const [method, path] of [
+      ["GET", "/v1/responses/resp_1"],
+      ["POST", "/v1/responses/"],
+      ["POST", "/v1/chat/completions/"],
+    ]
+  ) {
+    const response = await fetch(`${relay.url}${path}`, {
+      method,
+      headers,
+      body: method === "POST" ? "{}" : null,
+    });
+    assert.deepEqual([response.status, await response.json()], [404, {
+      error: {
+        message: `no route for ${method} ${path}`,
+        type: "not_found_error",
+        param: null,
+        code: null,
+      },
+    }]);
+  }
+  const beside = await fetch(`${relay.url}/v1/responses_x`, { headers });
+  assert.equal((await beside.json()).type, "error", "a path that only begins as one is Anthropic's");
+});
+
 Deno.test("a wrong method on /health is 405 naming GET and HEAD, with no token asked", async () => {
   await using relay = startTestRelay({ upstreamUrl: "http://127.0.0.1:9", tokens: [TOKEN] });
   const response = await fetch(`${relay.url}/health`, { method: "POST" });

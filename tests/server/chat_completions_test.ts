@@ -747,6 +747,23 @@ Deno.test("a user message with no text is a 400 naming it, in OpenAI's shape, an
   await upstream.close();
 });
 
+Deno.test("no message at all is relay's own 400 naming messages, in OpenAI's shape, and goes nowhere", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  const response = await postChat(relay, { ...HELLO, messages: [] });
+  assert.equal(response.status, 400);
+  assert.deepEqual(await response.json(), {
+    error: {
+      message: "messages: at least one message is required",
+      type: "invalid_request_error",
+      param: "messages",
+      code: null,
+    },
+  });
+  assert.equal(upstream.requests.length, 0);
+  await upstream.close();
+});
+
 Deno.test("a body that is not UTF-8 is a 400, as on /v1/messages, and goes nowhere", async () => {
   const upstream = startFakeUpstream();
   await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });

@@ -301,3 +301,52 @@ Deno.test("a request with a prompt_cache_key gets Anthropic's cache breakpoints,
   assert.equal(plain.system, "You are Codex.", "without a key, nothing asked to be cached");
   await upstream.close();
 });
+
+Deno.test("the images parallel tool calls returned (Codex's view_image) go inside each call's own tool_result", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  const call = (call_id: string): OpenAI.Responses.ResponseInputItem => ({
+    type: "function_call",
+    call_id,
+    name: "view_image",
+    arguments: "{}",
+  });
+  const output = (call_id: string): OpenAI.Responses.ResponseInputItem => ({
+    type: "function_call_output",
+    call_id,
+    output: [{ type: "input_image", image_url: `https://example.com/${call_id}.png`, detail: "auto" }],
+  });
+  await client(relay).responses.create({
+    model: "claude-sonnet-4-5",
+    input: [{ role: "user", content: "look" }, call("a"), call("b"), output("a"), output("b")],
+  });
+  const image = (name: string) => ({
+    type: "image",
+    source: { type: "url", url: `https://example.com/${name}` },
+  });
+  assert.deepEqual(sentBody(await upstream.nextRequest()).messages.at(-1), {
+    role: "user",
+    content: [
+      { type: "tool_result", tool_use_id: "a", content: [image("a.png")] },
+      { type: "tool_result", tool_use_id: "b", content: [image("b.png")] },
+    ],
+  });
+  await upstream.close();
+});
+
+Deno.test("an input with no message to answer is relay's own 400 naming input, and goes nowhere", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  const reasoning = { type: "reasoning", id: "rs_1", summary: [], encrypted_content: "gAAAA" };
+  for (const input of [[], [reasoning]]) {
+    await assert.rejects(
+      () => client(relay).responses.create({ model: "claude-sonnet-4-5", input: input as never }),
+      (error: unknown) =>
+        error instanceof OpenAI.BadRequestError && error.param === "input" &&
+        error.message === "400 input: at least one message is required",
+      JSON.stringify(input),
+    );
+  }
+  assert.equal(upstream.requests.length, 0);
+  await upstream.close();
+});

@@ -654,7 +654,7 @@ Deno.test("OpenAI requests: defaults and refusals", () => {
   refused({ function_call: "auto" }, /^function_call: deprecated function calling is not supported/);
   refused({ function_call: [] }, /^function_call: deprecated function calling is not supported/);
   assert.equal(
-    anthropicRequestFor({ model: "m", messages: [], functions: [] }).tools,
+    anthropicRequestFor({ model: "m", messages: [{ role: "user", content: "hi" }], functions: [] }).tools,
     undefined,
     "none is none",
   );

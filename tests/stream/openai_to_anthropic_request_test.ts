@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { anthropicRequestFor } from "../../src/stream/openai_to_anthropic_request.ts";
+import { ChatToAnthropicError } from "../../src/stream/openai_request_fields.ts";
 
 const request = (chat: Record<string, unknown>) => anthropicRequestFor({ model: "m", messages: [], ...chat });
 
@@ -26,7 +27,21 @@ Deno.test("OpenAI requests: system messages alone are the user's turn, as Anthro
       }],
     },
   );
-  assert.deepEqual(request({ messages: [] }).messages, [], "nothing at all stays nothing");
+});
+
+Deno.test("OpenAI requests: no message to answer is relay's own 400 naming messages, not an upstream's", () => {
+  for (
+    const messages of [[], [{ role: "assistant", content: " " }], [{ role: "assistant", content: null }]]
+  ) {
+    assert.throws(
+      () => request({ messages }),
+      (error: unknown) =>
+        error instanceof ChatToAnthropicError && error.param === "messages" &&
+        error.message === "messages: at least one message is required",
+      JSON.stringify(messages),
+    );
+  }
+  assert.throws(() => request({ messages: [], temperature: "hot" }), /^ChatToAnthropicError: temperature:/);
 });
 
 Deno.test("OpenAI requests: cache_control on messages goes onto the last block each becomes, as opencode sends it", () => {
@@ -262,6 +277,91 @@ Deno.test("OpenAI requests: a data URL's image type is one Anthropic takes, told
     (file.messages as { content: unknown[] }[])[0].content[0],
     { type: "document", source: base64("application/pdf", PNG) },
     "a document keeps its type",
+  );
+});
+
+Deno.test("OpenAI requests: a text file's data URL goes as its text, as Anthropic takes plain text; a bad one is refused", () => {
+  const document = (file_data: string) =>
+    (request({ messages: [{ role: "user", content: [{ type: "file", file: { file_data } }] }] }).messages as {
+      content: unknown[];
+    }[])[0].content[0];
+  const text = "héllo\n";
+  const base64 = new TextEncoder().encode(text).toBase64();
+  for (const type of ["text/plain", "text/markdown", "TEXT/CSV;charset=utf-8;name=a.csv"]) {
+    assert.deepEqual(document(`data:${type};base64,${base64}`), {
+      type: "document",
+      source: { type: "text", media_type: "text/plain", data: text },
+    }, type);
+  }
+  for (const data of ["!!", btoa("\xff\xfe")]) {
+    assert.throws(
+      () => document(`data:text/plain;base64,${data}`),
+      (error: unknown) =>
+        error instanceof ChatToAnthropicError && error.param === "messages[0].content[0].file.file_data" &&
+        /must hold UTF-8 text in base64/.test(error.message),
+      data,
+    );
+  }
+});
+
+Deno.test("OpenAI requests: images and files in a tool message go inside its tool_result, after its text", () => {
+  const image = (url: string) => ({ type: "image_url", image_url: { url } });
+  const calls = ["a", "b"].map((id) => ({
+    id,
+    type: "function",
+    function: { name: "view_image", arguments: "{}" },
+  }));
+  const body = request({
+    messages: [
+      { role: "user", content: "look" },
+      { role: "assistant", content: null, tool_calls: calls },
+      {
+        role: "tool",
+        tool_call_id: "a",
+        content: [{ type: "text", text: " " }, image("https://example.com/a.png")],
+      },
+      {
+        role: "tool",
+        tool_call_id: "b",
+        content: [
+          { type: "text", text: "b:" },
+          image("https://example.com/b.png"),
+          {
+            type: "file",
+            file: { file_data: `data:application/pdf;base64,${PNG}` },
+            cache_control: EPHEMERAL,
+          },
+        ],
+      },
+    ],
+  });
+  const url = (url: string) => ({ type: "image", source: { type: "url", url } });
+  assert.deepEqual((body.messages as unknown[])[2], {
+    role: "user",
+    content: [
+      { type: "tool_result", tool_use_id: "a", content: [url("https://example.com/a.png")] },
+      {
+        type: "tool_result",
+        tool_use_id: "b",
+        content: [
+          { type: "text", text: "b:" },
+          url("https://example.com/b.png"),
+          { type: "document", source: { type: "base64", media_type: "application/pdf", data: PNG } },
+        ],
+        cache_control: EPHEMERAL,
+      },
+    ],
+  });
+  assert.throws(
+    () => request({ messages: [{ role: "tool", tool_call_id: "a", content: [{ type: "input_audio" }] }] }),
+    /^ChatToAnthropicError: messages\[0\]\.content\[0\]\.type: unsupported content part "input_audio"$/,
+  );
+});
+
+Deno.test("OpenAI requests: a part without a type is refused, saying the type is missing", () => {
+  assert.throws(
+    () => request({ messages: [{ role: "user", content: [{ text: "hi" }] }] }),
+    /^ChatToAnthropicError: messages\[0\]\.content\[0\]\.type: expected a string, got nothing$/,
   );
 });
 

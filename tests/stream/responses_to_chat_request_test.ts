@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ChatToAnthropicError } from "../../src/stream/openai_request_fields.ts";
 import { chatRequestForResponses, responsesParamFor } from "../../src/stream/responses_to_chat_request.ts";
+import { anthropicRequestFor } from "../../src/stream/openai_to_anthropic_request.ts";
 
 const PARAMETERS = { type: "object", properties: { cmd: { type: "string" } }, required: ["cmd"] };
 
@@ -73,7 +74,7 @@ Deno.test("a Codex request: developer messages, history with a call and its outp
     max_tokens: 8192, // Codex sends no max_output_tokens
   });
   assert.deepEqual([...tools], [["exec_command", { name: "exec_command", custom: false }]]);
-  assert.deepEqual(sources, ["input[0]", "input[1]", "input[3]", "input[4]", "input[5]"]);
+  assert.deepEqual(sources, ["input[0]", "input[1]", "input[3]", "input[4]", "input[5].output"]);
 });
 
 Deno.test("instructions, a string input and the sampling fields map to their chat names", () => {
@@ -168,7 +169,7 @@ Deno.test("a custom tool is a function of one string, its grammar in the descrip
   assert.deepEqual(tools.get("apply_patch"), { name: "apply_patch", custom: true });
 });
 
-Deno.test("images: in a user message as image parts, in a tool's output after its text in the same turn", () => {
+Deno.test("images: in a user message as image parts, in a tool's output in its own tool message", () => {
   const image = "data:image/png;base64,iVBORw0KGgo=";
   const { chat, sources } = chatRequestForResponses({
     model: "m",
@@ -187,10 +188,128 @@ Deno.test("images: in a user message as image parts, in a tool's output after it
   const part = { type: "image_url", image_url: { url: image } };
   assert.deepEqual(chat.messages, [
     { role: "user", content: [{ type: "text", text: "see" }, part] },
-    { role: "tool", tool_call_id: "call_3", content: "the image:" },
-    { role: "user", content: [part] },
+    { role: "tool", tool_call_id: "call_3", content: [{ type: "text", text: "the image:" }, part] },
   ]);
-  assert.deepEqual(sources, ["input[0]", "input[1]", "input[1]"]);
+  assert.deepEqual(sources, ["input[0]", "input[1].output"]);
+});
+
+Deno.test("null stands for a part's field left out, as OpenAI's API takes it", () => {
+  const parts = (content: unknown[]) =>
+    chatRequestForResponses({ model: "m", input: [{ role: "user", content }] }).chat.messages[0].content;
+  assert.deepEqual(
+    parts([{ type: "input_file", file_url: "https://example.com/a.pdf", file_data: null }]),
+    [{ type: "file", file: { file_data: "https://example.com/a.pdf" } }],
+  );
+  assert.throws(
+    () => parts([{ type: "input_image", image_url: null, file_id: "file_1" }]),
+    (error: unknown) =>
+      error instanceof ChatToAnthropicError && error.param === "input[0].content[0].file_id" &&
+      /relay has no file storage: send image_url/.test(error.message),
+  );
+  assert.throws(
+    () => parts([{ type: "input_file", file_data: null, file_url: null, file_id: "file_1" }]),
+    (error: unknown) =>
+      error instanceof ChatToAnthropicError && error.param === "input[0].content[0].file_id" &&
+      /relay has no file storage: send file_url/.test(error.message),
+  );
+});
+
+Deno.test("hosted tools are dropped; a tool of another type, or none, is refused", () => {
+  const offered = (tools: unknown[]) =>
+    chatRequestForResponses({ model: "m", input: "hi", tools }).chat.tools;
+  const hosted = [
+    "web_search",
+    "web_search_preview",
+    "file_search",
+    "computer",
+    "computer_use_preview",
+    "mcp",
+    "code_interpreter",
+    "image_generation",
+    "local_shell",
+    "shell",
+    "apply_patch",
+    "tool_search",
+  ];
+  assert.equal(offered(hosted.map((type) => ({ type }))), undefined);
+  for (
+    const [tool, message] of [
+      [{ name: "f", parameters: { type: "object" } }, /^tools\[1\]\.type: expected a string, got nothing$/],
+      [{ type: "functions", name: "f" }, /^tools\[1\]\.type: unsupported tool type "functions"/],
+    ] as const
+  ) {
+    assert.throws(
+      () => offered([{ type: "web_search" }, tool]),
+      (error: unknown) =>
+        error instanceof ChatToAnthropicError && error.param === "tools[1].type" &&
+        message.test(error.message),
+    );
+  }
+});
+
+Deno.test("a tool_choice that forces a call of no offered tool is refused, as the upstream would ignore it", () => {
+  const choose = (tool_choice: unknown, tools: unknown[] = []) =>
+    chatRequestForResponses({ model: "m", input: "hi", tool_choice, tools }).chat;
+  const f = { type: "function", name: "f", parameters: { type: "object" } };
+  for (
+    const [choice, tools] of [
+      ["required", []],
+      ["required", [{ type: "web_search" }]],
+      [{ type: "function", name: "f" }, []],
+      [{ type: "function", name: "g" }, [f]],
+      [{ type: "custom", name: "f" }, [{ type: "web_search" }]],
+      [{ type: "allowed_tools", mode: "required", tools: [{ type: "function", name: "g" }] }, [f]],
+    ] as const
+  ) {
+    assert.throws(
+      () => choose(choice, [...tools]),
+      (error: unknown) =>
+        error instanceof ChatToAnthropicError && error.param === "tool_choice" &&
+        /forces a tool call, but no tool it allows is offered/.test(error.message),
+      JSON.stringify([choice, tools]),
+    );
+  }
+  assert.equal(choose("required", [f]).tool_choice, "required");
+  assert.deepEqual(choose({ type: "function", name: "f" }, [f]).tool_choice, {
+    type: "function",
+    function: { name: "f" },
+  });
+  // Nothing forced: with no tool to call, the model answers as it would.
+  assert.equal(choose("auto").tools, undefined);
+  assert.equal(choose({ type: "allowed_tools", mode: "auto", tools: [] }, [f]).tools, undefined);
+});
+
+Deno.test("a structured output's schema is text.format's own; response_format, the chat door's, is refused", () => {
+  const format = (text: unknown) =>
+    chatRequestForResponses({ model: "m", input: "hi", text }).chat.response_format;
+  const schema = { type: "object" };
+  assert.deepEqual(format({ format: { type: "json_schema", name: "x", schema, strict: true } }), {
+    type: "json_schema",
+    json_schema: { name: "x", schema, strict: true },
+  });
+  const refused = (request: Record<string, unknown>, param: string, message: RegExp) =>
+    assert.throws(
+      () => chatRequestForResponses({ model: "m", input: "hi", ...request }),
+      (error: unknown) =>
+        error instanceof ChatToAnthropicError && error.param === param && message.test(error.message),
+    );
+  refused(
+    { text: { format: { type: "json_schema", name: "x" } } },
+    "text.format.schema",
+    /^text\.format\.schema: expected an object, got nothing$/,
+  );
+  refused(
+    { text: { format: { type: "json_schema", json_schema: { name: "x", schema } } } },
+    "text.format.schema",
+    /got nothing \(text\.format holds name, schema and strict itself, not in a json_schema member\)$/,
+  );
+  refused(
+    { response_format: { type: "json_schema", json_schema: { name: "x", schema } } },
+    "response_format",
+    /takes the answer's format in text\.format/,
+  );
+  assert.equal(format({ format: { type: "text" } }), undefined);
+  assert.doesNotThrow(() => chatRequestForResponses({ model: "m", input: "hi", response_format: null }));
 });
 
 Deno.test("allowed_tools offers only the tools it lists", () => {
@@ -239,6 +358,21 @@ Deno.test("what relay cannot honour is refused, naming the Responses field", () 
   );
   refused({ input: 3 }, "input", /expected a string or an array of items, got 3/);
   refused({ tool_choice: "sometimes" }, "tool_choice", /got "sometimes"/);
+  refused(
+    { input: [{ role: "user", content: [{ text: "hi" }] }] },
+    "input[0].content[0].type",
+    /^input\[0\]\.content\[0\]\.type: expected a string, got nothing$/,
+  );
+  refused(
+    {
+      input: [
+        { type: "function_call", call_id: "c", name: "f", arguments: "{}" },
+        { type: "function_call_output", call_id: "c", output: [{ type: "refusal", refusal: "no" }] },
+      ],
+    },
+    "input[1].output[0].type",
+    /unsupported content part "refusal" in a tool's output/,
+  );
   // Absent or null: nothing stored is referred to.
   assert.doesNotThrow(() => chatRequestForResponses({ model: "m", input: "hi", previous_response_id: null }));
 });
@@ -248,7 +382,40 @@ Deno.test("the chat translation's field names are told as the Responses request'
   assert.equal(responsesParamFor("messages[2].content[1].type", sources), "input[2].content[1].type");
   assert.equal(responsesParamFor("messages[0].content", sources), "instructions");
   assert.equal(responsesParamFor("messages[0].content", ["input"]), "input", "a string input");
+  // A part's URL or data as a Responses part holds it; a tool message's content as the tool's output.
+  assert.equal(
+    responsesParamFor("messages[1].content[0].file.file_data", sources),
+    "input[0].content[0].file_data",
+  );
+  assert.equal(
+    responsesParamFor("messages[0].content[2].image_url.url", ["input[4].output"]),
+    "input[4].output[2].image_url",
+  );
   assert.equal(responsesParamFor("max_tokens", sources), "max_output_tokens");
+  assert.equal(responsesParamFor("messages", sources), "input", "no message at all");
   assert.equal(responsesParamFor("response_format.json_schema.schema", sources), "text.format.schema");
   assert.equal(responsesParamFor("temperature", sources), "temperature");
+});
+
+Deno.test("an error the chat translation finds in a tool's output names the output's part", () => {
+  const { chat, sources } = chatRequestForResponses({
+    model: "m",
+    input: [
+      { type: "function_call", call_id: "c", name: "read", arguments: "{}" },
+      {
+        type: "function_call_output",
+        call_id: "c",
+        output: [{ type: "input_text", text: "a.txt:" }, {
+          type: "input_file",
+          file_data: "data:text/plain;base64,!!",
+        }],
+      },
+    ],
+  });
+  assert.throws(
+    () => anthropicRequestFor(chat),
+    (error: unknown) =>
+      error instanceof ChatToAnthropicError &&
+      responsesParamFor(error.param, sources) === "input[1].output[1].file_data",
+  );
 });
