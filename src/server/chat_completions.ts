@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { AnthropicToOpenAI, encodeOpenAISse } from "../stream/anthropic_to_openai.ts";
 import { chatCompletionFor } from "../stream/anthropic_to_openai_completion.ts";
 import { anthropicRequestFor } from "../stream/openai_to_anthropic_request.ts";
+import type { ThinkingForm } from "../stream/thinking_for_effort.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
 import {
   answerStream,
@@ -36,13 +37,16 @@ export function chatCompletions(
 }
 
 /** The chat front door: a Chat Completions body, answered as chunks or a `chat.completion`. */
-function _chatDoor(chat: JsonObject & { model: string }): FrontDoorRequest | Response {
+function _chatDoor(
+  chat: JsonObject & { model: string },
+  thinkingForm?: ThinkingForm,
+): FrontDoorRequest | Response {
   if (!Array.isArray(chat.messages)) {
     return openaiErrorResponse(400, "messages: field required (an array)", { param: "messages" });
   }
   let messages: JsonObject;
   try {
-    messages = anthropicRequestFor({ ...chat, messages: chat.messages });
+    messages = anthropicRequestFor({ ...chat, messages: chat.messages }, { thinkingForm });
   } catch (error) {
     return refusedTranslation(error);
   }

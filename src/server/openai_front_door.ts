@@ -14,7 +14,9 @@ import {
   OPENAI_PING,
   withKeepAlive,
 } from "../stream/keep_alive.ts";
+import { BoundedMap } from "../providers/bounded_map.ts";
 import type { Ping } from "../stream/forward.ts";
+import { type ThinkingForm, thinkingFormRefused } from "../stream/thinking_for_effort.ts";
 import { ChatToAnthropicError } from "../stream/openai_request_fields.ts";
 import {
   MAX_WHOLE_ANSWER_BYTES,
@@ -122,14 +124,20 @@ export function answerStream<Part>(
 
 /**
  * A front door's own reading of a client's body, a JSON object whose `model` was checked: the request
- * to send, or the OpenAI error answer that refuses it.
+ * to send, or the OpenAI error answer that refuses it. Thinking the client asks for goes in
+ * `thinkingForm` when given, else in the form the model's name suggests.
  */
-export type FrontDoor = (body: JsonObject & { model: string }) => FrontDoorRequest | Response;
+export type FrontDoor = (
+  body: JsonObject & { model: string },
+  thinkingForm?: ThinkingForm,
+) => FrontDoorRequest | Response;
 
 /**
  * The handler of an OpenAI-format route: the body read under relay's limits, `door`'s translation sent
  * through relay's own `/v1/messages`, and the answer translated back; relay's errors and upstreams'
- * in OpenAI's shape, with their status.
+ * in OpenAI's shape, with their status. A request whose thinking the upstream refuses in the form it
+ * was asked ({@linkcode thinkingFormRefused}) is sent once more in the other, which the model's later
+ * requests then take at once (up to 256 models remembered).
  *
  * @example
  * ```ts
@@ -141,6 +149,7 @@ export function openaiFrontDoor(
   door: FrontDoor,
 ): (c: Context<RelayEnv>) => Promise<Response> {
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  const thinkingForms = new BoundedMap<string, ThinkingForm>(_THINKING_FORMS_KEPT);
   return async (c) => {
     const hold = options.bodyHold?.();
     // Given back once the body is parsed: its bytes are dropped then, and the translation takes its own
@@ -153,15 +162,36 @@ export function openaiFrontDoor(
       hold,
     }).finally(() => hold?.release());
     if (body instanceof Response) return body;
-    const request = door(body);
+    let request = door(body, thinkingForms.get(body.model));
     if (request instanceof Response) return request;
     // The line is the relayed request's, under this request's id.
     c.set("handlerLogs", true);
-    const answer = await options.dispatch(_messagesRequest(c, request.messages), request.messages);
+    const send = (messages: JsonObject) => options.dispatch(_messagesRequest(c, messages), messages);
+    let answer = await send(request.messages);
+    let refused: AnthropicError | undefined;
+    const thinking = request.messages.thinking;
+    if (!answer.ok && isJsonObject(thinking)) {
+      refused = await anthropicErrorIn(answer);
+      const form = thinkingFormRefused(refused.message);
+      const sent: ThinkingForm = thinking.type === "adaptive" ? "adaptive" : "budget";
+      const again = form && form !== sent && door(body, form);
+      if (again && !(again instanceof Response)) {
+        request = again;
+        answer = await send(again.messages);
+        refused = undefined;
+        if (answer.ok) thinkingForms.set(body.model, form);
+      }
+    }
     const keepAlive = { intervalMs: options.keepaliveMs?.() ?? DEFAULT_KEEPALIVE_MS, ...options.clock };
-    return await _openaiAnswer(answer, request, now(), keepAlive);
+    return await _openaiAnswer(answer, request, now(), keepAlive, refused);
   };
 }
+
+/** How many models' thinking forms a front door remembers; past that, the first learnt is asked again. */
+const _THINKING_FORMS_KEPT = 256;
+
+/** An Anthropic error as read from an answer: its type and message. */
+type AnthropicError = { type: string; message: string };
 
 /**
  * A translation's refusal as the client's 400, naming the field at fault (`param` maps the translated
@@ -202,16 +232,20 @@ function _messagesRequest(c: Context<RelayEnv>, messages: Record<string, unknown
   });
 }
 
-/** relay's Anthropic-format answer in the client's format, with its headers (rate limits, request ids). */
+/**
+ * relay's Anthropic-format answer in the client's format, with its headers (rate limits, request ids);
+ * `refused` is the error of a failed answer, when it was read already.
+ */
 async function _openaiAnswer(
   answer: Response,
   request: FrontDoorRequest,
   created: number,
   keepAlive: Omit<KeepAliveOptions, "ping">,
+  refused?: AnthropicError,
 ): Promise<Response> {
   const headers = copyHeaders(answer.headers, _LENGTH_AND_TYPE);
   if (!answer.ok) {
-    const error = await anthropicErrorIn(answer);
+    const error = refused ?? await anthropicErrorIn(answer);
     if (!request.stream || !request.failsInStream?.(error)) {
       return openaiErrorResponse(answer.status, error.message, { type: error.type, headers });
     }

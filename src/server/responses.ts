@@ -7,7 +7,12 @@ import {
 } from "../stream/anthropic_to_responses.ts";
 import { withCacheBreakpoints } from "../stream/cache_breakpoints.ts";
 import { anthropicRequestFor } from "../stream/openai_to_anthropic_request.ts";
-import { chatRequestForResponses, responsesParamFor } from "../stream/responses_to_chat_request.ts";
+import {
+  chatRequestForResponses,
+  RESPONSES_DEFAULT_MAX_TOKENS,
+  responsesParamFor,
+} from "../stream/responses_to_chat_request.ts";
+import type { ThinkingForm } from "../stream/thinking_for_effort.ts";
 import type { JsonObject } from "../util/json.ts";
 import {
   answerStream,
@@ -35,7 +40,10 @@ export function responses(options: FrontDoorOptions): (c: Context<RelayEnv>) => 
   return openaiFrontDoor(options, _responsesDoor);
 }
 
-function _responsesDoor(body: JsonObject & { model: string }): FrontDoorRequest | Response {
+function _responsesDoor(
+  body: JsonObject & { model: string },
+  thinkingForm?: ThinkingForm,
+): FrontDoorRequest | Response {
   let translated: ReturnType<typeof chatRequestForResponses>;
   try {
     translated = chatRequestForResponses(body);
@@ -45,7 +53,7 @@ function _responsesDoor(body: JsonObject & { model: string }): FrontDoorRequest 
   const { chat, tools, sources } = translated;
   let messages: JsonObject;
   try {
-    messages = anthropicRequestFor(chat);
+    messages = anthropicRequestFor(chat, { defaultMaxTokens: RESPONSES_DEFAULT_MAX_TOKENS, thinkingForm });
   } catch (error) {
     return refusedTranslation(error, (param) => responsesParamFor(param, sources));
   }

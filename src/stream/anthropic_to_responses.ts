@@ -1,8 +1,9 @@
 /**
  * An Anthropic event stream turned into a Responses API stream as it arrives, for clients of relay's
  * `/v1/responses` (OpenAI's Codex CLI, `@ai-sdk/openai`): `response.created`, then each text block as
- * a `message` output item and each tool use block as a `function_call` (or `custom_tool_call`) item,
- * with the events that open, fill and close them, then `response.completed` with the whole response.
+ * a `message` output item, each tool use block as a `function_call` (or `custom_tool_call`) item and
+ * each thinking block as a `reasoning` item (its text the summary, the block its `encrypted_content`:
+ * see `thinking_items.ts`), with the events that open, fill and close them, then `response.completed` with the whole response.
  * An item is closed (`response.output_item.done`) only once the answer is known not to have been cut
  * inside it: Codex runs a tool call as soon as its item is done, so the last one waits for the next
  * block or the answer's end, and one the answer cut (`max_tokens`, a failure) stays `incomplete`.
@@ -19,6 +20,7 @@ import type { ResponsesTool } from "./responses_to_chat_request.ts";
 import { messageEvents } from "./message_as_sse.ts";
 import type { SseEvent } from "./sse_decode.ts";
 import { encodeSseEvent } from "./sse_encode.ts";
+import { encryptedThinking } from "./thinking_items.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
 
 /** One Responses stream event: its `type` is also the SSE event name. */
@@ -45,17 +47,18 @@ export interface AnthropicToResponsesOptions {
 interface _Item {
   outputIndex: number;
   item: JsonObject;
-  /** A text block's text, or a tool use block's arguments (JSON), as far as they came. */
+  /** A text or thinking block's text, or a tool use block's arguments (JSON), as far as they came. */
   text: string;
   /** A tool use block's `input` from its start, for one whose input came in no delta. */
   input?: unknown;
+  /** A thinking block's signature as far as it came, or a redacted one's data. */
+  thinking?: { signature: string } | { data: string };
 }
 
 /**
  * The translation state of one answer. {@linkcode event} returns the Responses events an Anthropic
- * event completes; once {@linkcode finished}, nothing more. Thinking, signatures and server-tool blocks
- * have no place in the answer (a reasoning item's content must be OpenAI's encrypted form) and are
- * dropped; so is `ping`: the front door sends keep-alives of its own, between its events.
+ * event completes; once {@linkcode finished}, nothing more. Server-tool blocks have no place in the
+ * answer and are dropped; so is `ping`: the front door sends keep-alives of its own, between its events.
  *
  * @example
  * ```ts
@@ -200,13 +203,7 @@ export class AnthropicToResponses {
     const closed = this.#closeStopped();
     const outputIndex = this.#output.length + this.#open.size;
     if (block.type === "text") {
-      const item = {
-        id: `msg_${this.#messageId}_${outputIndex}`,
-        type: "message",
-        status: "in_progress",
-        role: "assistant",
-        content: [],
-      };
+      const item = this.#messageItem(outputIndex);
       const open = { outputIndex, item, text: "" };
       this.#open.set(index, open);
       const events = [
@@ -219,6 +216,9 @@ export class AnthropicToResponses {
       ];
       if (typeof block.text === "string" && block.text) events.push(...this.#text(index, block.text));
       return [...closed, ...events];
+    }
+    if (block.type === "thinking" || block.type === "redacted_thinking") {
+      return [...closed, ...this.#reasoningStart(index, block, outputIndex)];
     }
     if (block.type !== "tool_use") return closed;
     const tool = this.#options.tools.get(String(block.name)) ?? { name: String(block.name), custom: false };
@@ -235,9 +235,45 @@ export class AnthropicToResponses {
     return [...closed, this.#emit("response.output_item.added", { output_index: outputIndex, item })];
   }
 
+  /**
+   * A thinking block as a `reasoning` item, its text as the item's summary (Claude 4's thinking is a
+   * summary already), the block itself its `encrypted_content`, for the client to send back.
+   */
+  #reasoningStart(index: number, block: JsonObject, outputIndex: number): ResponsesEvent[] {
+    const item = { id: `rs_${this.#messageId}_${outputIndex}`, type: "reasoning", summary: [] };
+    const thinking = block.type === "redacted_thinking"
+      ? { data: String(block.data ?? "") }
+      : { signature: typeof block.signature === "string" ? block.signature : "" };
+    const open: _Item = { outputIndex, item, text: "", thinking };
+    this.#open.set(index, open);
+    const added = this.#emit("response.output_item.added", { output_index: outputIndex, item });
+    const text = typeof block.thinking === "string" ? block.thinking : "";
+    return [added, ...this.#summaryDelta(open, text)];
+  }
+
+  /** More of a thinking block's text, as its summary's; the summary part opens with its first text. */
+  #summaryDelta(open: _Item, text: string): ResponsesEvent[] {
+    if (!text) return [];
+    const at = { ..._at(open), summary_index: 0 };
+    const opened = open.text === ""
+      ? [this.#emit("response.reasoning_summary_part.added", { ...at, part: _summaryText("") })]
+      : [];
+    open.text += text;
+    return [...opened, this.#emit("response.reasoning_summary_text.delta", { ...at, delta: text })];
+  }
+
   #blockDelta(index: number, delta: JsonObject): ResponsesEvent[] {
     const open = this.#open.get(index);
     if (!open) return [];
+    if (open.item.type === "reasoning") {
+      if (delta.type === "thinking_delta" && typeof delta.thinking === "string") {
+        return this.#summaryDelta(open, delta.thinking);
+      }
+      if (delta.type === "signature_delta" && typeof delta.signature === "string" && open.thinking) {
+        if ("signature" in open.thinking) open.thinking.signature += delta.signature;
+      }
+      return [];
+    }
     if (delta.type === "text_delta" && open.item.type === "message" && typeof delta.text === "string") {
       return delta.text ? this.#text(index, delta.text) : [];
     }
@@ -280,7 +316,17 @@ export class AnthropicToResponses {
     const at = _at(open);
     const events: ResponsesEvent[] = [];
     let item: JsonObject;
-    if (open.item.type === "message") {
+    if (open.item.type === "reasoning") {
+      const summary = open.text ? [_summaryText(open.text)] : [];
+      if (open.text) {
+        const part = { ...at, summary_index: 0 };
+        events.push(
+          this.#emit("response.reasoning_summary_text.done", { ...part, text: open.text }),
+          this.#emit("response.reasoning_summary_part.done", { ...part, part: summary[0] }),
+        );
+      }
+      item = { ...open.item, summary, encrypted_content: encryptedThinking(_thinkingBlock(open)) };
+    } else if (open.item.type === "message") {
       const part = _outputText(open.text);
       events.push(
         this.#emit("response.output_text.done", { ...at, content_index: 0, text: open.text, logprobs: [] }),
@@ -322,7 +368,9 @@ export class AnthropicToResponses {
     this.#stopped = undefined;
     for (const open of cut) {
       const status = "incomplete";
-      this.#output[open.outputIndex] = open.item.type === "message"
+      this.#output[open.outputIndex] = open.item.type === "reasoning"
+        ? { ...open.item, status, summary: open.text ? [_summaryText(open.text)] : [] }
+        : open.item.type === "message"
         ? { ...open.item, status, content: [_outputText(open.text)] }
         : open.item.type === "function_call"
         ? { ...open.item, status, arguments: open.text }
@@ -331,17 +379,55 @@ export class AnthropicToResponses {
   }
 
   #finish(): ResponsesEvent[] {
-    const finish = finishReasonFor(this.#stopReason);
-    const reason = finish === "length"
-      ? "max_output_tokens"
-      : finish === "content_filter"
-      ? "content_filter"
-      : undefined;
-    if (reason) {
+    // The answer filled the model's window: Codex compacts the conversation on this code, and would end
+    // its turn on an incomplete one.
+    if (this.#stopReason === "model_context_window_exceeded") {
+      return this.error(`prompt is too long: ${_WINDOW_FILLED}`, "invalid_request_error");
+    }
+    // The model's own refusal is its answer, as OpenAI's models give theirs, in a `refusal` part: Codex
+    // takes an incomplete response for a fault, and sends the request again.
+    if (this.#stopReason === "refusal") {
+      return [
+        ...this.#closeStopped(),
+        ...this.#refusal(),
+        this.#end("response.completed", { status: "completed" }),
+      ];
+    }
+    if (finishReasonFor(this.#stopReason) === "length") {
       this.#leaveIncomplete();
-      return [this.#end("response.incomplete", { status: "incomplete", incomplete_details: { reason } })];
+      const incomplete_details = { reason: "max_output_tokens" };
+      return [this.#end("response.incomplete", { status: "incomplete", incomplete_details })];
     }
     return [...this.#closeStopped(), this.#end("response.completed", { status: "completed" })];
+  }
+
+  /** A `message` output item as it begins, at `outputIndex`. */
+  #messageItem(outputIndex: number): JsonObject {
+    return {
+      id: `msg_${this.#messageId}_${outputIndex}`,
+      type: "message",
+      status: "in_progress",
+      role: "assistant",
+      content: [],
+    };
+  }
+
+  /** A `message` item of one `refusal` part saying the model declined, with the events that make it. */
+  #refusal(): ResponsesEvent[] {
+    const outputIndex = this.#output.length + this.#open.size;
+    const item = this.#messageItem(outputIndex);
+    const at = { item_id: item.id, output_index: outputIndex, content_index: 0 };
+    const part = { type: "refusal", refusal: _DECLINED };
+    const done = { ...item, status: "completed", content: [part] };
+    this.#output[outputIndex] = done;
+    return [
+      this.#emit("response.output_item.added", { output_index: outputIndex, item }),
+      this.#emit("response.content_part.added", { ...at, part: { type: "refusal", refusal: "" } }),
+      this.#emit("response.refusal.delta", { ...at, delta: _DECLINED }),
+      this.#emit("response.refusal.done", { ...at, refusal: _DECLINED }),
+      this.#emit("response.content_part.done", { ...at, part }),
+      this.#emit("response.output_item.done", { output_index: outputIndex, item: done }),
+    ];
   }
 
   /** The last event, with the response as it ended. */
@@ -386,6 +472,11 @@ export class AnthropicToResponses {
   }
 }
 
+const _WINDOW_FILLED =
+  "the answer filled the model's context window before it was finished (stop_reason model_context_window_exceeded)";
+
+const _DECLINED = "The model declined to answer this request (Anthropic's stop_reason refusal).";
+
 /** The Anthropic events the translation reads; any other is skipped. */
 const _KNOWN: ReadonlySet<string> = new Set([
   "message_start",
@@ -400,6 +491,17 @@ const _KNOWN: ReadonlySet<string> = new Set([
 /** Where an item's events point: its id and output index. */
 function _at(open: _Item): JsonObject {
   return { item_id: open.item.id, output_index: open.outputIndex };
+}
+
+/** The Anthropic block a reasoning item stands for, as it came. */
+function _thinkingBlock({ text, thinking }: _Item): JsonObject {
+  return thinking && "data" in thinking
+    ? { type: "redacted_thinking", data: thinking.data }
+    : { type: "thinking", thinking: text, signature: thinking?.signature ?? "" };
+}
+
+function _summaryText(text: string): JsonObject {
+  return { type: "summary_text", text };
 }
 
 function _outputText(text: string): JsonObject {

@@ -1,8 +1,9 @@
 /**
  * A Chat Completions request as an Anthropic Messages request (protocols.md §7.2, read right to left),
  * for OpenAI-style clients of relay's `/v1/chat/completions`. Fields Anthropic has no use for
- * (`presence_penalty`, `seed`, `logit_bias`, a `response_format` other than a JSON schema,
- * `reasoning_effort`…) are ignored, as Anthropic's own OpenAI compatibility layer ignores them; a JSON
+ * (`presence_penalty`, `seed`, `logit_bias`, a `response_format` other than a JSON schema…) are
+ * ignored, as Anthropic's own OpenAI compatibility layer ignores them; `reasoning_effort` turns on
+ * extended thinking (`thinking_for_effort.ts`); a JSON
  * schema becomes Anthropic's structured output, which holds the answer to it, where the client would
  * otherwise fail to parse prose; fields it cannot honour are refused, and so
  * is a field it reads that has the wrong type, which would otherwise be dropped without the client
@@ -10,6 +11,7 @@
  */
 import { transformJSONSchema } from "@anthropic-ai/sdk/lib/transform-json-schema";
 import { anthropicToolId } from "./openai_tool_ids.ts";
+import { type ThinkingForm, thinkingFormFor, withThinkingFor } from "./thinking_for_effort.ts";
 import {
   ARRAY,
   BOOLEAN,
@@ -48,7 +50,13 @@ export const DEFAULT_MAX_TOKENS = 4096;
  * // { model: "claude-sonnet-4-5", max_tokens: 4096, system: "Be brief.", messages: [{ role: "user", content: [{ type: "text", text: "hi" }] }] }
  * ```
  */
-export function anthropicRequestFor(chat: JsonObject & { model: string; messages: unknown[] }): JsonObject {
+export function anthropicRequestFor(
+  chat: JsonObject & { model: string; messages: unknown[] },
+  { defaultMaxTokens = DEFAULT_MAX_TOKENS, thinkingForm = thinkingFormFor(chat.model) }: {
+    defaultMaxTokens?: number;
+    thinkingForm?: ThinkingForm;
+  } = {},
+): JsonObject {
   if (chat.n !== undefined && chat.n !== null && chat.n !== 1) {
     throw new ChatToAnthropicError("n", "only 1 is supported");
   }
@@ -104,7 +112,8 @@ export function anthropicRequestFor(chat: JsonObject & { model: string; messages
     if (marker.ttl !== "1h") fiveMinutes = true;
     else if (fiveMinutes) delete marker.ttl;
   }
-  const body: JsonObject = { model: chat.model, max_tokens: _maxTokens(chat) };
+  const maxTokens = _maxTokens(chat);
+  const body: JsonObject = { model: chat.model, max_tokens: maxTokens ?? defaultMaxTokens };
   if (instructions.some((block) => block.cache_control !== undefined)) body.system = instructions;
   else if (instructions.length > 0) body.system = instructions.map(({ text }) => text).join("\n");
   body.messages = turns;
@@ -145,8 +154,16 @@ export function anthropicRequestFor(chat: JsonObject & { model: string; messages
   // Checked last, so that a field at fault is named first. Anthropic would refuse it as well, but only
   // once a provider was chosen and an attempt spent.
   if (turns.length === 0) throw new ChatToAnthropicError("messages", "at least one message is required");
-  return body;
+  const effort = optionalField(chat.reasoning_effort, "reasoning_effort", _EFFORT);
+  return withThinkingFor(body, effort, maxTokens === undefined ? defaultMaxTokens : undefined, thinkingForm);
 }
+
+/** OpenAI's reasoning efforts (Codex's `xhigh` among them). */
+const _EFFORT: FieldType<string> = {
+  name: 'one of "none", "minimal", "low", "medium", "high", "xhigh"',
+  is: (value): value is string =>
+    typeof value === "string" && ["none", "minimal", "low", "medium", "high", "xhigh"].includes(value),
+};
 
 /**
  * `schema` as Anthropic's structured outputs take it, transformed as Anthropic's SDK does: keywords they
@@ -222,10 +239,10 @@ const _POSITIVE_INTEGER: FieldType<number> = {
 };
 
 /** `max_completion_tokens` replaced `max_tokens` in OpenAI's API; clients may send both. */
-function _maxTokens(chat: JsonObject): number {
+function _maxTokens(chat: JsonObject): number | undefined {
   const completion = optionalField(chat.max_completion_tokens, "max_completion_tokens", _POSITIVE_INTEGER);
   const max = optionalField(chat.max_tokens, "max_tokens", _POSITIVE_INTEGER);
-  return completion ?? max ?? DEFAULT_MAX_TOKENS;
+  return completion ?? max;
 }
 
 function _blocks(role: string, message: JsonObject, where: string): JsonObject[] {
@@ -349,14 +366,18 @@ function _imageType(declared: string, data: string): string {
 /**
  * Blank text is dropped, as Anthropic refuses it (a `"\n\n"` before tool calls); a message left with
  * nothing is dropped too: last, the user's turn before it is answered, as an empty prefill would be.
+ * `thinking_blocks` (LiteLLM's field, and the Responses door's reasoning items) lead the turn, as the
+ * thinking they were did.
  */
 function _assistantBlocks(message: JsonObject, where: string): JsonObject[] {
+  const thinking = optionalField(message.thinking_blocks, `${where}.thinking_blocks`, ARRAY) ?? [];
   const parts = message.content === null || message.content === undefined
     ? []
     : _texts(message.content, `${where}.content`);
   const text = parts.map((part) => part.text).join("");
   const calls = optionalField(message.tool_calls, `${where}.tool_calls`, ARRAY) ?? [];
   return [
+    ...thinking.map((entry, index) => _thinkingBlock(entry, `${where}.thinking_blocks[${index}]`)),
     ...(text.trim() ? [_marked({ type: "text", text }, _lastMarker(parts))] : []),
     ...calls.map((entry, index) => {
       const at = `${where}.tool_calls[${index}]`;
@@ -370,6 +391,23 @@ function _assistantBlocks(message: JsonObject, where: string): JsonObject[] {
       };
     }),
   ];
+}
+
+/** A thinking block as Anthropic takes it back: whole, with its signature, or redacted. */
+function _thinkingBlock(entry: unknown, where: string): JsonObject {
+  const block = requiredField(entry, where, OBJECT);
+  if (block.type === "thinking") {
+    const thinking = requiredField(block.thinking, `${where}.thinking`, STRING);
+    return {
+      type: "thinking",
+      thinking,
+      signature: requiredField(block.signature, `${where}.signature`, STRING),
+    };
+  }
+  if (block.type === "redacted_thinking") {
+    return { type: "redacted_thinking", data: requiredField(block.data, `${where}.data`, STRING) };
+  }
+  throw new ChatToAnthropicError(`${where}.type`, 'expected "thinking" or "redacted_thinking"');
 }
 
 /** Arguments that are not a JSON object (a model's typo) are given as `{}`, which the tool then refuses. */

@@ -10,8 +10,9 @@
  * `file_search`, `computer`, `mcp`, …: {@linkcode _HOSTED_TOOLS}) are dropped, and a tool of a type
  * relay does not know is refused; `custom` tools (free-form input) become functions
  * of one string, `input`, and a `namespace`'s tools functions named `<namespace>__<name>`, and
- * {@linkcode ResponsesTool} says how a call of each is told back. Reasoning items are dropped: their
- * encrypted content is OpenAI's, and no other upstream can read it.
+ * {@linkcode ResponsesTool} says how a call of each is told back. A reasoning item relay made carries
+ * Anthropic's thinking back into its assistant turn (`thinking_items.ts`); OpenAI's are dropped, as no
+ * other upstream can read their encrypted content. `reasoning.effort` asks for thinking.
  */
 import {
   ARRAY,
@@ -22,6 +23,7 @@ import {
   requiredField,
   STRING,
 } from "./openai_request_fields.ts";
+import { thinkingBlockOf } from "./thinking_items.ts";
 import { isJsonObject, type JsonObject } from "../util/json.ts";
 
 /**
@@ -150,8 +152,14 @@ export function chatRequestForResponses(request: JsonObject & { model: string })
   for (const field of ["stream", "temperature", "top_p", "parallel_tool_calls", "user"]) {
     if (request[field] !== undefined) chat[field] = request[field];
   }
-  // Codex sends none, and an agent's answer (a file written whole) outgrows the chat door's default.
-  chat.max_tokens = request.max_output_tokens ?? RESPONSES_DEFAULT_MAX_TOKENS;
+  // Without one, the door's `anthropicRequestFor` takes RESPONSES_DEFAULT_MAX_TOKENS.
+  if (request.max_output_tokens !== undefined) chat.max_tokens = request.max_output_tokens;
+  const effort = optionalField(
+    optionalField(request.reasoning, "reasoning", OBJECT)?.effort,
+    "reasoning.effort",
+    STRING,
+  );
+  if (effort !== undefined) chat.reasoning_effort = effort;
   const format = optionalField(optionalField(request.text, "text", OBJECT)?.format, "text.format", OBJECT);
   if (format?.type === "json_schema") {
     const { name, schema, strict } = format;
@@ -197,6 +205,7 @@ export function responsesParamFor(param: string, sources: readonly string[]): st
   }
   if (param === "messages") return "input";
   if (param === "max_tokens") return "max_output_tokens";
+  if (param === "reasoning_effort") return "reasoning.effort";
   return param.replace(/^response_format\.json_schema/, "text.format");
 }
 
@@ -253,8 +262,12 @@ function _messagesFor(item: JsonObject, where: string): JsonObject[] {
         content,
       }];
     }
-    case "reasoning":
-      return [];
+    case "reasoning": {
+      // relay's own reasoning items hold Anthropic's thinking, which must come back; OpenAI's, nothing
+      // another upstream can read.
+      const block = thinkingBlockOf(item.encrypted_content);
+      return block ? [{ role: "assistant", content: null, thinking_blocks: [block] }] : [];
+    }
     case "item_reference":
       // `@ai-sdk/openai` refers to earlier output by id unless told `store: false`.
       throw new ChatToAnthropicError(where, `${_STORES_NOTHING} (not an item_reference)`);

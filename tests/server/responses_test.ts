@@ -4,7 +4,14 @@
  */
 import OpenAI from "openai";
 import assert from "node:assert/strict";
-import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import {
+  controlledStream,
+  messageStartEvent,
+  sseChunks,
+  sseEvent,
+  startFakeUpstream,
+  textAnswerStream,
+} from "../_helpers/fake_upstream.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { settlesWithin } from "../_helpers/settles_within.ts";
 import { startTestRelay, type TestRelay } from "../_helpers/relay.ts";
@@ -349,4 +356,125 @@ Deno.test("an input with no message to answer is relay's own 400 naming input, a
   }
   assert.equal(upstream.requests.length, 0);
   await upstream.close();
+});
+
+Deno.test("reasoning.effort is Anthropic's thinking, whose blocks go to Codex as reasoning items and come back signed", async () => {
+  const event = (name: string, fields: Record<string, unknown>) => sseEvent(name, { type: name, ...fields });
+  const thinkingThenCall = [
+    messageStartEvent("msg_think", { input_tokens: 20, output_tokens: 1 }),
+    event("content_block_start", { index: 0, content_block: { type: "thinking", thinking: "" } }),
+    event("content_block_delta", { index: 0, delta: { type: "thinking_delta", thinking: "Ask the tool." } }),
+    event("content_block_delta", { index: 0, delta: { type: "signature_delta", signature: "EqSig==" } }),
+    event("content_block_stop", { index: 0 }),
+    event("content_block_start", {
+      index: 1,
+      content_block: { type: "tool_use", id: "toolu_01A", name: "get_weather", input: {} },
+    }),
+    event("content_block_delta", {
+      index: 1,
+      delta: { type: "input_json_delta", partial_json: '{"city":"Paris"}' },
+    }),
+    event("content_block_stop", { index: 1 }),
+    event("message_delta", {
+      delta: { stop_reason: "tool_use", stop_sequence: null },
+      usage: { output_tokens: 9 },
+    }),
+    event("message_stop", {}),
+  ];
+  const answer = textAnswerStream({
+    id: "msg_answer",
+    text: "18°C.",
+    startUsage: { input_tokens: 30, output_tokens: 1 },
+    endUsage: { output_tokens: 4 },
+  });
+  let answered = 0;
+  const upstream = startFakeUpstream(() => sseChunks(answered++ === 0 ? thinkingThenCall : [answer]));
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  const openai = client(relay);
+  const asked = {
+    model: "claude-sonnet-4-5",
+    tools: [WEATHER],
+    reasoning: { effort: "high" as const },
+    store: false,
+  };
+  const question: OpenAI.Responses.ResponseInputItem = { role: "user", content: "Weather in Paris?" };
+  const first = await openai.responses.stream({ ...asked, input: [question] }).finalResponse();
+
+  const firstSent = sentBody(await upstream.nextRequest());
+  assert.deepEqual([firstSent.max_tokens, firstSent.thinking], [32_000, {
+    type: "enabled",
+    budget_tokens: 23_808,
+  }]);
+  const [reasoning, call] = first.output;
+  assert.ok(reasoning.type === "reasoning" && call.type === "function_call");
+  assert.deepEqual(reasoning.summary, [{ type: "summary_text", text: "Ask the tool." }]);
+
+  const output: OpenAI.Responses.ResponseInputItem = {
+    type: "function_call_output",
+    call_id: call.call_id,
+    output: "18°C",
+  };
+  const second = await openai.responses.stream({ ...asked, input: [question, reasoning, call, output] })
+    .finalResponse();
+  assert.equal(second.output_text, "18°C.");
+  const secondSent = sentBody(await upstream.nextRequest());
+  assert.deepEqual(secondSent.messages[1], {
+    role: "assistant",
+    content: [
+      { type: "thinking", thinking: "Ask the tool.", signature: "EqSig==" },
+      { type: "tool_use", id: "toolu_01A", name: "get_weather", input: { city: "Paris" } },
+    ],
+  });
+  assert.deepEqual(
+    secondSent.thinking,
+    { type: "enabled", budget_tokens: 23_808 },
+    "the tool loop thinks on",
+  );
+  await upstream.close();
+});
+
+Deno.test("thinking in the form the model refuses goes once more in the other, which the model's next requests take at once", async () => {
+  const refusals = {
+    // Claude Opus 4.7 and the Claude 5 models take adaptive thinking only.
+    budget:
+      '"thinking.type.enabled" is not supported for this model. Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.',
+    // Models before Claude 4.6 take budgets only.
+    adaptive:
+      "thinking: Input tag 'adaptive' found using 'type' does not match any of the expected tags: 'disabled', 'enabled'",
+  };
+  for (const [model, takes] of [["my-alias", "adaptive"], ["claude-sonnet-4-6", "budget"]] as const) {
+    const upstream = startFakeUpstream(async (request) => {
+      const { thinking } = await request.json();
+      const form = thinking.type === "adaptive" ? "adaptive" : "budget";
+      return form === takes
+        ? sseChunks([textAnswerStream({
+          id: "msg_1",
+          text: "Thought it through.",
+          startUsage: { input_tokens: 5, output_tokens: 1 },
+          endUsage: { output_tokens: 4 },
+        })])
+        : Response.json(
+          { type: "error", error: { type: "invalid_request_error", message: refusals[form] } },
+          {
+            status: 400,
+          },
+        );
+    });
+    await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+    const ask = () =>
+      client(relay).responses.stream({ model, input: "think", reasoning: { effort: "medium" }, store: false })
+        .finalResponse();
+    assert.equal((await ask()).output_text, "Thought it through.", model);
+    const forms = async (count: number) => {
+      const sent = [];
+      for (let index = 0; index < count; index++) sent.push(sentBody(await upstream.nextRequest()));
+      return sent.map(({ thinking, output_config }) => [thinking.type, output_config?.effort]);
+    };
+    const adaptive = ["adaptive", "medium"];
+    const budget = ["enabled", undefined];
+    assert.deepEqual(await forms(2), takes === "adaptive" ? [budget, adaptive] : [adaptive, budget], model);
+    assert.equal((await ask()).output_text, "Thought it through.");
+    assert.deepEqual(await forms(1), [takes === "adaptive" ? adaptive : budget], "learnt: one request");
+    await upstream.close();
+  }
 });

@@ -453,3 +453,70 @@ Deno.test("OpenAI requests: a schema's draft-07 definitions, as OpenAI's SDK wri
   });
   assert.equal("definitions" in sent, false);
 });
+
+Deno.test("OpenAI requests: reasoning_effort turns thinking on; a default max_tokens keeps the answer's room", () => {
+  const hi = [{ role: "user", content: "hi" }];
+  const thinking = (chat: Record<string, unknown>, options?: { defaultMaxTokens: number }) => {
+    const body = anthropicRequestFor({ model: "m", messages: hi, ...chat }, options);
+    return [body.max_tokens, body.thinking];
+  };
+  assert.deepEqual(thinking({ reasoning_effort: "low" }), [8_192, { type: "enabled", budget_tokens: 4_096 }]);
+  assert.deepEqual(thinking({ reasoning_effort: "low" }, { defaultMaxTokens: 8_192 }), [12_288, {
+    type: "enabled",
+    budget_tokens: 4_096,
+  }]);
+  assert.deepEqual(thinking({ reasoning_effort: "medium", max_completion_tokens: 5_000 }), [5_000, {
+    type: "enabled",
+    budget_tokens: 3_976,
+  }]);
+  assert.deepEqual(thinking({ reasoning_effort: "minimal" }), [4_096, undefined]);
+  assert.deepEqual(thinking({}, { defaultMaxTokens: 8_192 }), [8_192, undefined]);
+  assert.throws(
+    () => thinking({ reasoning_effort: "max" }),
+    (error) => error instanceof ChatToAnthropicError && error.param === "reasoning_effort",
+  );
+});
+
+Deno.test("OpenAI requests: an assistant message's thinking_blocks lead its turn, signed, as Anthropic takes them back", () => {
+  const thought = { type: "thinking", thinking: "Use f.", signature: "EqSig" };
+  const redacted = { type: "redacted_thinking", data: "EmwK" };
+  const sent = request({
+    messages: [
+      { role: "user", content: "go" },
+      { role: "assistant", content: null, thinking_blocks: [thought, redacted] },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "call_1", type: "function", function: { name: "f" } }],
+      },
+      { role: "tool", tool_call_id: "call_1", content: "ok" },
+    ],
+    reasoning_effort: "low",
+  });
+  assert.deepEqual((sent.messages as { content: unknown[] }[])[1].content, [
+    thought,
+    redacted,
+    { type: "tool_use", id: "call_1", name: "f", input: {} },
+  ]);
+  assert.ok(sent.thinking, "the tool loop keeps thinking, its last turn beginning with its thinking");
+  for (
+    const [block, param] of [
+      [{ type: "thinking", thinking: "no signature" }, "messages[1].thinking_blocks[0].signature"],
+      [{ type: "text", text: "x" }, "messages[1].thinking_blocks[0].type"],
+      ["thinking", "messages[1].thinking_blocks[0]"],
+    ] as const
+  ) {
+    assert.throws(
+      () =>
+        request({
+          messages: [{ role: "user", content: "go" }, {
+            role: "assistant",
+            content: "a",
+            thinking_blocks: [block],
+          }],
+        }),
+      (error) => error instanceof ChatToAnthropicError && error.param === param,
+      param,
+    );
+  }
+});

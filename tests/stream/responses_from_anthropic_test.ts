@@ -10,6 +10,7 @@ import {
 import { anthropicTranslatedSse } from "../../src/stream/anthropic_translated_sse.ts";
 import type { ResponsesTool } from "../../src/stream/responses_to_chat_request.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import { thinkingBlockOf } from "../../src/stream/thinking_items.ts";
 import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
 import { GOLDEN_NAMES, loadGolden, splitAwkwardly } from "../_helpers/golden.ts";
 
@@ -176,12 +177,54 @@ Deno.test("every golden stream translates the same however its bytes are cut, an
   }
 });
 
-Deno.test("thinking is dropped; cached tokens count in input_tokens and in its details", async () => {
-  const thinking = await translated([await loadGolden("thinking")]);
-  const done = thinking.at(-1);
+Deno.test("a thinking block is a reasoning item: its text the summary, streamed, the block whole its encrypted_content", async () => {
+  const events = await translated([await loadGolden("thinking")]);
+  const [block] =
+    assembleAnthropicStream(new SseDecoder().feed(await loadGolden("thinking"))).message.content;
+  assert.equal(block.type, "thinking");
+  const done = events.at(-1);
   assert.equal(done.type, "response.completed");
-  assert.deepEqual(done.response.output.map((item: { type: string }) => item.type), ["message"]);
-  assert.equal(done.response.output[0].content[0].text, "27 × 453 = **12,231**");
+  assert.deepEqual(done.response.output.map((item: { type: string }) => item.type), ["reasoning", "message"]);
+  const [reasoning, message] = done.response.output;
+  assert.deepEqual(reasoning.summary, [{ type: "summary_text", text: block.thinking }]);
+  assert.deepEqual(thinkingBlockOf(reasoning.encrypted_content), block, "the signature goes back as it came");
+  assert.equal(message.content[0].text, "27 × 453 = **12,231**");
+  const about = events.filter((event) => event.item_id === reasoning.id || event.item?.id === reasoning.id);
+  assert.deepEqual([...new Set(about.map((event) => event.type))], [
+    "response.output_item.added",
+    "response.reasoning_summary_part.added",
+    "response.reasoning_summary_text.delta",
+    "response.reasoning_summary_text.done",
+    "response.reasoning_summary_part.done",
+    "response.output_item.done",
+  ]);
+  const deltas = about.filter((event) => event.type === "response.reasoning_summary_text.delta");
+  assert.equal(deltas.map((event) => event.delta).join(""), block.thinking);
+});
+
+Deno.test("redacted thinking is a reasoning item without summary; thinking cut by max_tokens has no encrypted_content", () => {
+  const redacted = { type: "redacted_thinking", data: "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT" };
+  const events = run([
+    START,
+    { type: "content_block_start", index: 0, content_block: redacted },
+    { type: "content_block_stop", index: 0 },
+    { type: "content_block_start", index: 1, content_block: { type: "thinking", thinking: "" } },
+    { type: "content_block_delta", index: 1, delta: { type: "thinking_delta", thinking: "Let me" } },
+    { type: "message_delta", delta: { stop_reason: "max_tokens" }, usage: { output_tokens: 5 } },
+    { type: "message_stop" },
+  ]);
+  const [whole, cut] = events.at(-1).response.output;
+  assert.deepEqual(whole.summary, []);
+  assert.deepEqual(thinkingBlockOf(whole.encrypted_content), redacted);
+  assert.deepEqual(cut, {
+    id: "rs_1_1",
+    type: "reasoning",
+    summary: [{ type: "summary_text", text: "Let me" }],
+    status: "incomplete",
+  });
+});
+
+Deno.test("cached tokens count in input_tokens and in its details", async () => {
   const cached = (await translated([await loadGolden("cached")])).at(-1).response.usage;
   const events = new SseDecoder().feed(await loadGolden("cached"));
   const { usage } = assembleAnthropicStream(events).message;
@@ -501,4 +544,53 @@ Deno.test("pings and unknown events are skipped; a known event that is not JSON 
   );
   assert.ok(translator.finished);
   assert.deepEqual(translator.end(), []);
+});
+
+Deno.test("a window filled mid-answer fails the response as context_length_exceeded, on which Codex compacts", () => {
+  const events = run([
+    START,
+    { type: "content_block_start", index: 0, content_block: { type: "text", text: "Long" } },
+    { type: "content_block_stop", index: 0 },
+    {
+      type: "message_delta",
+      delta: { stop_reason: "model_context_window_exceeded" },
+      usage: { output_tokens: 5 },
+    },
+    { type: "message_stop" },
+  ]);
+  const last = events.at(-1);
+  assert.equal(last.type, "response.failed");
+  assert.equal(last.response.error.code, "context_length_exceeded");
+  assert.match(last.response.error.message, /model_context_window_exceeded/);
+  assert.equal(
+    events.filter((event) => /^response\.(failed|incomplete|completed)$/.test(event.type)).length,
+    1,
+  );
+});
+
+Deno.test("a refusal completes the response with a refusal part after the text so far, as OpenAI's models refuse", () => {
+  const events = run([
+    START,
+    { type: "content_block_start", index: 0, content_block: { type: "text", text: "I can" } },
+    { type: "content_block_stop", index: 0 },
+    { type: "message_delta", delta: { stop_reason: "refusal" }, usage: { output_tokens: 5 } },
+    { type: "message_stop" },
+  ]);
+  const last = events.at(-1);
+  assert.equal(last.type, "response.completed", "Codex sends an incomplete one again, six times");
+  assert.equal(last.response.incomplete_details, null);
+  const [text, refusal] = last.response.output;
+  assert.deepEqual([text.status, text.content[0].text], ["completed", "I can"]);
+  assert.deepEqual(refusal.content, [{ type: "refusal", refusal: refusal.content[0].refusal }]);
+  assert.match(refusal.content[0].refusal, /declined/);
+  const about = events.filter((event) => event.item_id === refusal.id || event.item?.id === refusal.id);
+  assert.deepEqual(about.map((event) => event.type), [
+    "response.output_item.added",
+    "response.content_part.added",
+    "response.refusal.delta",
+    "response.refusal.done",
+    "response.content_part.done",
+    "response.output_item.done",
+  ]);
+  assert.deepEqual(events.map((event) => event.sequence_number), events.map((_, index) => index));
 });

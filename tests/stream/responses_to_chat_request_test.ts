@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ChatToAnthropicError } from "../../src/stream/openai_request_fields.ts";
 import { chatRequestForResponses, responsesParamFor } from "../../src/stream/responses_to_chat_request.ts";
 import { anthropicRequestFor } from "../../src/stream/openai_to_anthropic_request.ts";
+import { encryptedThinking } from "../../src/stream/thinking_items.ts";
 
 const PARAMETERS = { type: "object", properties: { cmd: { type: "string" } }, required: ["cmd"] };
 
@@ -71,7 +72,6 @@ Deno.test("a Codex request: developer messages, history with a call and its outp
     tool_choice: "auto",
     stream: true,
     parallel_tool_calls: true,
-    max_tokens: 8192, // Codex sends no max_output_tokens
   });
   assert.deepEqual([...tools], [["exec_command", { name: "exec_command", custom: false }]]);
   assert.deepEqual(sources, ["input[0]", "input[1]", "input[3]", "input[4]", "input[5].output"]);
@@ -418,4 +418,31 @@ Deno.test("an error the chat translation finds in a tool's output names the outp
       error instanceof ChatToAnthropicError &&
       responsesParamFor(error.param, sources) === "input[1].output[1].file_data",
   );
+});
+
+Deno.test("reasoning: relay's own items carry their thinking back; reasoning.effort is the chat's reasoning_effort", () => {
+  const block = { type: "thinking", thinking: "Call it.", signature: "EqSig" };
+  const { chat } = chatRequestForResponses({
+    model: "m",
+    reasoning: { effort: "high", summary: "auto" },
+    input: [
+      { role: "user", content: "go" },
+      { type: "reasoning", id: "rs_1", summary: [], encrypted_content: encryptedThinking(block) },
+      { type: "reasoning", id: "rs_2", summary: [], encrypted_content: "gAAAAopenai" },
+      { type: "function_call", name: "f", arguments: "{}", call_id: "call_1" },
+    ],
+  });
+  assert.equal(chat.reasoning_effort, "high");
+  assert.deepEqual(chat.messages.slice(1).map((message) => Object.keys(message)), [
+    ["role", "content", "thinking_blocks"],
+    ["role", "content", "tool_calls"],
+  ], "OpenAI's own reasoning is dropped");
+  assert.deepEqual(chat.messages[1].thinking_blocks, [block]);
+  for (const [reasoning, param] of [["high", "reasoning"], [{ effort: 3 }, "reasoning.effort"]] as const) {
+    assert.throws(
+      () => chatRequestForResponses({ model: "m", input: "hi", reasoning }),
+      (error) => error instanceof ChatToAnthropicError && error.param === param,
+    );
+  }
+  assert.equal(responsesParamFor("reasoning_effort", []), "reasoning.effort");
 });
