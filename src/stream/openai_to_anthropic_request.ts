@@ -34,8 +34,9 @@ export const DEFAULT_MAX_TOKENS = 4096;
 
 /**
  * The Anthropic Messages body for a Chat Completions body whose `model` and `messages` were checked.
- * System and developer messages are hoisted into `system` (a string unless one carries a caching
- * marker), or are the user's turn when no other message is left; `tool` messages become `tool_result`
+ * The system and developer messages that lead are `system` (a string unless one carries a caching
+ * marker), or the user's turn when no other message is left; later ones are the user's text where they
+ * stand; `tool` messages become `tool_result`
  * blocks at the head of one user turn, merged with the user message that follows, with the images and
  * files a `tool` message holds beside its text (which OpenAI's API does not take, but the Responses
  * door's tool outputs hold) inside them; consecutive turns of one role are merged, and none left is
@@ -73,13 +74,22 @@ export function anthropicRequestFor(
     const where = `messages[${index}]`;
     const message = requiredField(entry, where, OBJECT);
     const role = requiredField(message.role, `${where}.role`, STRING);
-    if (role === "system" || role === "developer") {
+    const instructions = role === "system" || role === "developer";
+    if (instructions && messages.length === 0) {
       const texts = _texts(message.content, `${where}.content`).filter(({ text }) => text.trim() !== "");
       system.push(..._markLast(texts, message.cache_control));
       continue;
     }
     const turn = role === "assistant" ? "assistant" : "user";
-    const blocks = _markLast(_blocks(role, message, where), message.cache_control);
+    // Instructions given later (Codex's when its permissions change) stay where they were, as the user's
+    // text: hoisted into `system`, they would change the prompt's start, which every cached prefix and
+    // every thinking block's signature was made on.
+    const blocks = instructions
+      ? _markLast(
+        _texts(message.content, `${where}.content`).filter(({ text }) => text.trim() !== ""),
+        message.cache_control,
+      )
+      : _markLast(_blocks(role, message, where), message.cache_control);
     if (blocks.length === 0) continue;
     const last = messages.at(-1);
     if (last?.role === turn) last.content.push(...blocks);

@@ -375,7 +375,7 @@ Deno.test("OpenAI requests: a data URL of megabytes is read in one pass", () => 
   assert.ok(performance.now() - started < 1000, `${performance.now() - started} ms`);
 });
 
-Deno.test("OpenAI requests: a 1h marker that hoisting or leading tool results put after a 5m one caches for 5 minutes", () => {
+Deno.test("OpenAI requests: a 1h marker that leading tool results put after a 5m one caches for 5 minutes", () => {
   const hour = { type: "ephemeral", ttl: "1h" };
   const ttls = (chat: Record<string, unknown>) => {
     const body = request(chat) as {
@@ -404,8 +404,8 @@ Deno.test("OpenAI requests: a 1h marker that hoisting or leading tool results pu
         { role: "user", content: "go", cache_control: hour },
         { role: "system", content: "now terse", cache_control: EPHEMERAL },
       ],
-      ["5m", "5m"],
-      "the system text is hoisted ahead of the 1h message",
+      ["1h", "5m"],
+      "a later system message keeps its place, after the 1h message",
     ],
     [
       [
@@ -519,4 +519,32 @@ Deno.test("OpenAI requests: an assistant message's thinking_blocks lead its turn
       param,
     );
   }
+});
+
+Deno.test("OpenAI requests: leading system and developer messages are the system prompt; later ones keep their place as the user's text", () => {
+  const sent = request({
+    messages: [
+      { role: "developer", content: "You are Codex. <permissions>read-only</permissions>" },
+      { role: "user", content: "look around" },
+      { role: "assistant", content: "Done." },
+      { role: "developer", content: "<permissions>workspace-write</permissions>" },
+      { role: "user", content: "now edit" },
+    ],
+  });
+  assert.equal(
+    sent.system,
+    "You are Codex. <permissions>read-only</permissions>",
+    "the prompt's start, unchanged",
+  );
+  assert.deepEqual(sent.messages, [
+    { role: "user", content: [{ type: "text", text: "look around" }] },
+    { role: "assistant", content: [{ type: "text", text: "Done." }] },
+    {
+      role: "user",
+      content: [
+        { type: "text", text: "<permissions>workspace-write</permissions>" },
+        { type: "text", text: "now edit" },
+      ],
+    },
+  ]);
 });
