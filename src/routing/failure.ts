@@ -19,8 +19,8 @@ export type UpstreamOutcome =
    */
   | { kind: "timeout"; why?: string }
   /**
-   * The upstream answered with this status. `text`: the start of its body, where relay read it (a 429's,
-   * whose words tell a spent quota from a throttle), masked of relay's credentials.
+   * The upstream answered with this status. `text`: the start of its body, where relay read it (the
+   * statuses of {@linkcode WORDS_READ}), masked of relay's credentials.
    */
   | { kind: "http"; status: number; headers: Headers; text?: string }
   /** A 2xx stream whose first event was `error` (`error.type` here), before `message_start`. */
@@ -32,8 +32,9 @@ export type UpstreamOutcome =
  * What to do next:
  * - `retry_next_key`: this key is limited (a 429), the provider is fine: the same provider's next key.
  * - `disable_key`: this key is refused (401, 402): take it out of rotation, say so in the log, then as
- *   `retry_next_key`. A provider without keys has none to take out: the request's plan does not send
- *   its refused credential again and goes on to the next provider.
+ *   `retry_next_key` (`refusedWith`: how relay's own answers tell of it while it is out). A provider
+ *   without keys has none to take out: the request's plan does not send its refused credential again
+ *   and goes on to the next provider.
  * - `refuse_model`: this key, or a provider's own credential when it has no keys, is refused the
  *   model it was asked for (403: Bedrock grants access model by model, Anthropic workspaces and
  *   Vertex restrict models one by one): it takes no request for that upstream model id until
@@ -95,17 +96,31 @@ interface _Decision {
   /** For the log line, e.g. `429 from upstream`. */
   reason: string;
   /**
-   * The upstream's own words (its error's message, masked, one line), where the key is out for long: a
-   * quota or balance spent (`disable_key`), or a 429 that cools it {@linkcode LONG_COOLING_MS} or more.
-   * relay's own answers while the key is out quote them: they say why, where relay's summary cannot.
+   * The upstream's own words (its error's message, masked, one line), where the key is out for long: taken
+   * out (`disable_key`: a 401, a 402, a quota or balance spent), or a 429 that cools it
+   * {@linkcode LONG_COOLING_MS} or more. relay's own answers while the key is out quote them: they say
+   * why, where relay's summary cannot.
    */
   said?: string;
+  /**
+   * A key taken out (`disable_key`): the status relay answers with while no key is left in rotation, as
+   * its upstream would: 401 for a credential refused (a 401, an `authentication_error` event), 402 for an
+   * account that cannot pay (a 402, a `billing_error` event, a quota or balance spent). Clients retry
+   * neither, where a 503 would be retried for nothing.
+   */
+  refusedWith?: 401 | 402;
   /**
    * Sending again soon cannot help (a quota spent, a limit that resets in hours): the answer, should the
    * client get it, says `x-should-retry: false`, as Anthropic's own for a spend cap does.
    */
   notRetried?: true;
 }
+
+/**
+ * The statuses whose answers' words {@linkcode classifyFailure} reads (`UpstreamOutcome`'s `text`): a 429's
+ * tell a spent quota from a throttle, and a refused key's (401, 402) are why relay took it out.
+ */
+export const WORDS_READ: ReadonlySet<number> = new Set([401, 402, 429]);
 
 /** How {@linkcode classifyFailure} cools a key whose 429 gave no reset, or refuses a model. */
 export interface ClassifyOptions {
@@ -238,12 +253,16 @@ export function classifyFailure(
       const snapshot = readRateLimitHeaders(outcome.headers, now, wallNow);
       const reason = `${outcome.status} from upstream`;
       const shouldRetry = _shouldRetry(outcome.headers);
-      const body = outcome.status === 429 && outcome.text !== undefined ? _bodyOf(outcome.text) : undefined;
-      const quota = body && _quotaOf(body, now, wallNow);
+      const body = outcome.text !== undefined && WORDS_READ.has(outcome.status)
+        ? _bodyOf(outcome.text)
+        : undefined;
+      const quota = outcome.status === 429 && body && _quotaOf(body, now, wallNow);
       if (quota) return _classifyQuota(quota, snapshot, now, options, reason);
       const decision = _answered(
         _classifyStatus(outcome.status, snapshot, now, options, reason, shouldRetry),
       );
+      // A key taken out is told of in its upstream's words, which relay's answers quote while it is out.
+      if (decision.action === "disable_key") return body?.said ? { ...decision, said: body.said } : decision;
       // A limit that lasts is told of in the upstream's words: a throttle's minute is not.
       const lasts = decision.coolKeyUntil !== undefined && decision.coolKeyUntil - now >= LONG_COOLING_MS;
       const words = lasts ? body?.said : undefined;
@@ -282,7 +301,9 @@ function _classifyStatus(
   reason: string,
   shouldRetry: boolean | undefined,
 ): FailureDecision {
-  if (status === 401 || status === 402) return { action: "disable_key", countsForBreaker: false, reason };
+  if (status === 401 || status === 402) {
+    return { action: "disable_key", refusedWith: status, countsForBreaker: false, reason };
+  }
   if (status === 403) {
     const refuseModelUntil = now + (snapshot.retryAfterMs ?? options.modelRefusalMs ?? MODEL_REFUSAL_MS);
     return { action: "refuse_model", refuseModelUntil, countsForBreaker: false, reason };
@@ -446,7 +467,12 @@ function _classifyQuota(
   const { words } = quota;
   const told = { countsForBreaker: false, said: words, notRetried: true } as const;
   if (quota.kind === "balance") {
-    return { action: "disable_key", ...told, reason: `${reason}, quota or balance spent: ${words}` };
+    return {
+      action: "disable_key",
+      refusedWith: 402,
+      ...told,
+      reason: `${reason}, quota or balance spent: ${words}`,
+    };
   }
   // Not `coolGuessed`: the words said the limit lasts, where the router would rest a model a moment only.
   const reset = snapshot.retryAfterMs !== undefined ? now + snapshot.retryAfterMs : quota.resetAt;

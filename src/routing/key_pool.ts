@@ -43,6 +43,15 @@ export interface KeyReservation<K> {
 }
 
 /**
+ * How an upstream refused a key it took out of rotation, for relay's answers while no key is left:
+ * `status`, the one they give (`FailureDecision.refusedWith`); `said`, its words, when it gave some.
+ */
+export interface KeyRefusal {
+  status: number;
+  said?: string;
+}
+
+/**
  * The answer of {@linkcode KeyPool.pick}: a key, or when every usable key is cooling, spent or held,
  * when the first of them is back (`heldOnly` when each key waited for is held past its own limits); `none`
  * when no key is usable at all (disabled or excluded, or held and failing: `openUntil` says when the
@@ -52,8 +61,8 @@ export type KeyPick<K> =
   | { kind: "key"; key: K; reservation: KeyReservation<K> }
   /** `said`: the upstream's words for the rest of the key waited for, when its 429 gave some (`cool`). */
   | { kind: "wait"; waitUntil: number; retryAfterMs: number; heldOnly?: true; said?: string }
-  /** `said`: the upstream's words for a key it took out (a quota spent), when it gave some (`disable`). */
-  | { kind: "none"; openUntil?: number; said?: string };
+  /** `refusal`: how the upstream refused the first key it took out, when it did (`disable`). */
+  | { kind: "none"; openUntil?: number; refusal?: KeyRefusal };
 
 /** What a pool knows about one key, for logs and status pages. */
 export interface KeyStatus {
@@ -113,8 +122,8 @@ class _KeyState {
   cooledUntil = 0;
   /** The upstream's words for the rest `cooledUntil` is, when it gave some. */
   cooledSaid: string | undefined;
-  /** The upstream's words for taking it out, when it gave some. */
-  disabledSaid: string | undefined;
+  /** How the upstream refused it, when it, not an operator, took it out. */
+  refusal: KeyRefusal | undefined;
   // Which pick of the pool last took this key (0: none yet), per turns, to break ties between equal ratios.
   readonly lastPicked: Record<_Turns, number> = { counted: 0, uncounted: 0 };
   readonly limits: KeyLimits;
@@ -238,11 +247,11 @@ export class KeyPool<K> {
     let said: string | undefined;
     let heldOnly = true;
     let openUntil: number | undefined;
-    let disabledSaid: string | undefined;
+    let refusal: KeyRefusal | undefined;
     for (const entry of this.#keys) {
       const [key, state] = entry;
       if (state.disabled !== undefined) {
-        disabledSaid ??= state.disabledSaid;
+        refusal ??= state.refusal;
         continue;
       }
       if (exclude?.has(key)) continue;
@@ -272,7 +281,7 @@ export class KeyPool<K> {
         return {
           kind: "none",
           ...(openUntil === undefined ? {} : { openUntil }),
-          ...(disabledSaid === undefined ? {} : { said: disabledSaid }),
+          ...(refusal === undefined ? {} : { refusal }),
         };
       }
       const retryAfterMs = Math.ceil(waitUntil - now);
@@ -324,14 +333,14 @@ export class KeyPool<K> {
   }
 
   /**
-   * Takes a key out of rotation for good (a 401 or 402, a quota spent); `reason` is kept for
-   * {@linkcode status}, `said` (the upstream's words, when it gave some) for a {@linkcode pick} left with
-   * no key to pass on.
+   * Takes a key out of rotation for good (a 401 or 402, a quota spent, an operator's switch); `reason` is
+   * kept for {@linkcode status}, `refusal` (how the upstream refused it, when it did) for a
+   * {@linkcode pick} left with no key to pass on.
    */
-  disable(key: K, reason: string, said?: string): void {
+  disable(key: K, reason: string, refusal?: KeyRefusal): void {
     const state = this.#state(key);
     state.disabled = reason;
-    state.disabledSaid = said;
+    state.refusal = refusal;
   }
 
   /**
@@ -342,7 +351,7 @@ export class KeyPool<K> {
   enable(key: K): void {
     const state = this.#state(key);
     state.disabled = undefined;
-    state.disabledSaid = undefined;
+    state.refusal = undefined;
     state.cooledUntil = 0;
     state.cooledSaid = undefined;
     for (const window of state.windows.values()) window.forgetUpstream();

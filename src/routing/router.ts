@@ -6,7 +6,7 @@ import type { Release } from "./concurrency.ts";
 import { ConcurrencyLimiter } from "./concurrency.ts";
 import { EwmaMap } from "./ewma.ts";
 import type { FailureAction, FailureDecision } from "./failure.ts";
-import { type KeyLimits, KeyPool, type KeyReservation, type KeyStatus } from "./key_pool.ts";
+import { type KeyLimits, KeyPool, type KeyRefusal, type KeyReservation, type KeyStatus } from "./key_pool.ts";
 import { ModelMap, withoutContextMark } from "./model_map.ts";
 import { type ModelRefusal, ModelRefusals } from "./model_refusals.ts";
 import type { RateLimitSnapshot } from "./rate_limit_headers.ts";
@@ -159,6 +159,7 @@ export interface Attempt {
  *   when it has none, lately; `retryAfterMs` says when the first of them is asked again.
  * - `disabled`: out of rotation: switched off, or every key refused by the upstream (401, 402) or
  *   switched off; the operator brings it back. A provider without keys refused in this request too.
+ *   Its step's `refusedWith` says the status to answer with when the upstream took a key out.
  * - `unservable`: none of these held for any: every provider left said it cannot serve the request
  *   (`skip_provider`).
  */
@@ -181,7 +182,17 @@ export type Step =
     /** The upstream's words for the rest of the key waited for, when its 429 gave some (`KeyPool.cool`). */
     said?: string;
   }
-  | { kind: "exhausted"; cause: ExhaustedCause; reason: string; retryAfterMs?: number };
+  | {
+    kind: "exhausted";
+    cause: ExhaustedCause;
+    reason: string;
+    retryAfterMs?: number;
+    /**
+     * `disabled` with a key its upstream took out (`FailureDecision.refusedWith`): the status that refusal
+     * is answered with (401, 402), where relay's own 503 would have clients retry what no time mends.
+     */
+    refusedWith?: number;
+  };
 
 /** What the router knows of a request before it is sent. */
 export interface PlanRequest {
@@ -680,7 +691,7 @@ type _Blocked =
   | { cause: "busy" }
   | { cause: "open"; retryAt: number }
   | { cause: "refused"; until: number }
-  | { cause: "disabled"; switchedOff: boolean; said?: string };
+  | { cause: "disabled"; switchedOff: boolean; refusal?: KeyRefusal };
 
 /**
  * One request's way down the providers: each {@link next} offers the best attempt not yet tried,
@@ -778,7 +789,7 @@ export class Plan {
             ? { cause: "open", retryAt: picked.openUntil }
             : picked.refusedUntil !== undefined
             ? { cause: "refused", until: picked.refusedUntil }
-            : { cause: "disabled", switchedOff: false, said: picked.said },
+            : { cause: "disabled", switchedOff: false, refusal: picked.refusal },
         );
       }
     }
@@ -835,7 +846,7 @@ export class Plan {
       keyPermit?: BreakerPermit;
     }
     | { kind: "wait"; waitUntil: number; retryAfterMs: number; modelOnly?: true; said?: string }
-    | { kind: "none"; openUntil?: number; refusedUntil?: number; said?: string } {
+    | { kind: "none"; openUntil?: number; refusedUntil?: number; refusal?: KeyRefusal } {
     // A count holds nothing back when it fails (its 429 cools nothing), and its limits are not the
     // model's Messages ones (Bedrock's CountTokens has a quota of its own): a model's cooling is not its.
     const { estimate, uncounted } = this.#request;
@@ -880,7 +891,7 @@ export class Plan {
       });
       if (pick.kind === "none") {
         if (pick.openUntil !== undefined) openUntil = Math.min(openUntil ?? Infinity, pick.openUntil);
-        return { kind: "none", openUntil, refusedUntil, said: pick.said };
+        return { kind: "none", openUntil, refusedUntil, refusal: pick.refusal };
       }
       if (pick.kind === "wait") {
         // The pool's holds here are this model's coolings (`held`).
@@ -1011,7 +1022,13 @@ export class Plan {
             state.cooledModels.refuse(key, candidate.upstreamModel, until);
           } else if (key) state.pool.cool(key, decision.coolKeyUntil, decision.said);
         }
-        if (key && decision.action === "disable_key") state.pool.disable(key, decision.reason, decision.said);
+        if (key && decision.action === "disable_key") {
+          const { refusedWith: status, said } = decision;
+          const refusal = status === undefined
+            ? undefined
+            : { status, ...(said === undefined ? {} : { said }) };
+          state.pool.disable(key, decision.reason, refusal);
+        }
         // Refused one model, a key (or a keyless provider) goes on serving the others. A count refused
         // says nothing of the model's answers (Bedrock's CountTokens is an IAM action of its own).
         let refusedUntil: number | undefined;
@@ -1159,13 +1176,33 @@ function _exhausted(blocked: _Blocked[], now: number): Step {
       retryAfterMs,
     };
   }
-  // A key taken out for a quota spent says why in its upstream's words, which only a person can act on.
-  const said = blocked.flatMap((entry) => entry.cause === "disabled" && entry.said ? [entry.said] : [])[0];
-  const reason = blocked.every((entry) => entry.cause === "disabled" && entry.switchedOff)
-    ? "every provider that serves this model is switched off"
-    : said === undefined
-    ? "no provider or key that serves this model is in rotation: each is switched off or was refused by its upstream (401, 402, 403)"
-    : "no provider or key that serves this model is in rotation: each is switched off or was refused by its upstream " +
-      `(401, 402, 403, a quota spent) (upstream said: ${said})`;
-  return { kind: "exhausted", cause: "disabled", reason };
+  const reason = "no provider or key that serves this model is in rotation";
+  if (blocked.every((entry) => entry.cause === "disabled" && entry.switchedOff)) {
+    return {
+      kind: "exhausted",
+      cause: "disabled",
+      reason: "every provider that serves this model is switched off",
+    };
+  }
+  // A key its upstream took out says why in the upstream's words, which only a person can act on, and
+  // is answered as the upstream refused it: clients retry neither a 401 nor a 402.
+  const refusal =
+    blocked.flatMap((entry) => entry.cause === "disabled" && entry.refusal ? [entry.refusal] : [])[0];
+  if (refusal === undefined) {
+    return {
+      kind: "exhausted",
+      cause: "disabled",
+      reason: `${reason}: each is switched off or was refused by its upstream (401, 402, 403)`,
+    };
+  }
+  const refused = refusal.status === 401 ? "refused" : "said cannot pay";
+  const said = refusal.said === undefined ? "" : ` (upstream said: ${refusal.said})`;
+  return {
+    kind: "exhausted",
+    cause: "disabled",
+    reason:
+      `${reason}: relay took out the keys their upstream ${refused}${said}; a fixed key and a reload, ` +
+      "or the admin API, put them back",
+    refusedWith: refusal.status,
+  };
 }

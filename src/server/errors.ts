@@ -18,6 +18,7 @@ export const NOT_RETRIED: Readonly<Record<string, string>> = { "x-should-retry":
 export type AnthropicErrorType =
   | "invalid_request_error"
   | "authentication_error"
+  | "billing_error"
   | "permission_error"
   | "not_found_error"
   | "request_too_large"
@@ -31,6 +32,8 @@ export function errorTypeForStatus(status: number): AnthropicErrorType {
   switch (status) {
     case 401:
       return "authentication_error";
+    case 402:
+      return "billing_error";
     case 403:
       return "permission_error";
     case 404:

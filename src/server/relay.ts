@@ -12,7 +12,12 @@ import {
 import { conversationKey } from "../routing/affinity.ts";
 import { retryDelay } from "../routing/backoff.ts";
 import { type ConcurrencyLimiter, OverloadedError } from "../routing/concurrency.ts";
-import { classifyFailure, type FailureDecision, type UpstreamOutcome } from "../routing/failure.ts";
+import {
+  classifyFailure,
+  type FailureDecision,
+  type UpstreamOutcome,
+  WORDS_READ,
+} from "../routing/failure.ts";
 import { contextBeta } from "../routing/model_map.ts";
 import { readRateLimitHeaders } from "../routing/rate_limit_headers.ts";
 import { statusForErrorType } from "../routing/error_status.ts";
@@ -888,8 +893,8 @@ async function _try(
         response.status,
         `upstream ${route.provider.name} answered ${response.status}`,
       );
-      // A 429's words tell a spent quota from a throttle (`classifyFailure`).
-      const said = response.status === 429
+      // A 429's words tell a spent quota from a throttle, a refused key's why it is out (`classifyFailure`).
+      const said = WORDS_READ.has(response.status)
         ? await _readWords(response, { clock, upstream, credentials })
         : { response };
       response = said.response;
@@ -1466,9 +1471,11 @@ function _sleep(ms: number, client: AbortSignal, cut: AbortSignal, timers: Timer
  * relay's answer when no upstream can take a request. Busy or failing providers free up with time, so
  * the client is told when to come back; keys and providers out of rotation wait on a person (a fixed
  * key and a reload, or the admin API), so the client is told not to retry (`x-should-retry: false`,
- * which Anthropic's and OpenAI's SDKs obey: Claude Code otherwise retries a 503 for minutes). A model
- * every upstream refused lately (403) gets the 403 its first request got from the upstream itself, as
- * relay's `permission_error`: access to a model is granted by a person too.
+ * which Anthropic's and OpenAI's SDKs obey: Claude Code otherwise retries a 503 for minutes). Keys their
+ * upstream took out are answered as it refused them (`FailureDecision.refusedWith`: a 401 for a key, a
+ * 402 for an account that cannot pay), which no client retries (Codex retries a 503 whatever the header
+ * says), and a model every upstream refused lately (403) gets the 403 its first request got from the
+ * upstream itself, as relay's `permission_error`: access to a model is granted by a person too.
  */
 function _unavailable(step: Extract<Step, { kind: "exhausted" }>): RelayError {
   const message = `no upstream can take the request: ${step.reason}`;
@@ -1476,7 +1483,9 @@ function _unavailable(step: Extract<Step, { kind: "exhausted" }>): RelayError {
     return new RelayError(403, message, NOT_RETRIED, "permission_error");
   }
   if (step.cause === "disabled") {
-    return new RelayError(503, message, NOT_RETRIED, "api_error");
+    return step.refusedWith === undefined
+      ? new RelayError(503, message, NOT_RETRIED, "api_error")
+      : new RelayError(step.refusedWith, message, NOT_RETRIED);
   }
   const seconds = Math.max(1, Math.ceil((step.retryAfterMs ?? BUSY_RETRY_MS) / 1000));
   return new RelayError(503, message, { "retry-after": String(seconds) }, "overloaded_error");

@@ -86,6 +86,7 @@ for (const { upstream, body, words } of SPENT) {
   Deno.test(`classifyFailure takes out a key whose 429 says its quota or balance is spent: ${upstream}`, () => {
     assert.deepEqual(classifyFailure(limited(body), NOW, WALL), {
       action: "disable_key",
+      refusedWith: 402,
       countsForBreaker: false,
       said: words,
       notRetried: true,

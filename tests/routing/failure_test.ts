@@ -192,14 +192,29 @@ Deno.test("classifyFailure cools a 429's key on the monotonic clock, an upstream
   );
 });
 
-Deno.test("classifyFailure disables the key on 401 and 402", () => {
+Deno.test("classifyFailure disables the key on 401 and 402, to be answered so while it is out", () => {
   for (const status of [401, 402]) {
     assert.deepEqual(classifyFailure(http(status), NOW, NOW), {
       action: "disable_key",
+      refusedWith: status,
       countsForBreaker: false,
       reason: `${status} from upstream`,
     });
   }
+});
+
+Deno.test("classifyFailure keeps a refused key's words, masked and on one line, for relay's answers while it is out", () => {
+  const key = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789";
+  const text = JSON.stringify({
+    error: { message: `Incorrect API key provided:\n ${key}`, type: "invalid_request_error" },
+  });
+  const answered = (status: number) =>
+    classifyFailure({ kind: "http", status, headers: new Headers(), text }, NOW, NOW);
+  const decision = answered(401);
+  assert.equal(decision.refusedWith, 401);
+  assert.equal(decision.said, "Incorrect API key provided: sk-proj-...6789");
+  assert.equal(decision.notRetried, undefined, "the upstream's 401 goes on as it came");
+  assert.equal(answered(400).said, undefined, "a request's own fault");
 });
 
 Deno.test("classifyFailure refuses the key the model on a 403, for its retry-after, else five minutes", () => {

@@ -1,6 +1,7 @@
 /**
  * A key rested by a 429 that said why in words (a plan's limit spent) keeps those words with its rest: a
- * pick that waits for the key passes them on, for relay's own answer to quote.
+ * pick that waits for the key passes them on, for relay's own answer to quote; a key taken out keeps how
+ * its upstream refused it, which a pick left with no key passes on.
  */
 import assert from "node:assert/strict";
 import { KeyPool } from "../../src/routing/key_pool.ts";
@@ -67,16 +68,19 @@ Deno.test("KeyPool carries a key's words over a reload with its rest", () => {
   assert.ok(pick.kind === "wait" && pick.said === SAID);
 });
 
-Deno.test("KeyPool passes on the upstream's words for a key it took out when a pick has no key left", () => {
+Deno.test("KeyPool passes on how the upstream refused the first key it took out when a pick has no key left", () => {
   const pool = new KeyPool([{ key: "a" }, { key: "b" }]);
-  pool.disable(
-    "a",
-    "429 from upstream, quota or balance spent: Insufficient balance",
-    "Insufficient balance",
-  );
-  pool.disable("b", "401 from upstream");
-  assert.deepEqual(pool.pick(SMALL), { kind: "none", said: "Insufficient balance" });
+  const spent = { status: 402, said: "Insufficient balance" };
+  pool.disable("a", "429 from upstream, quota or balance spent: Insufficient balance", spent);
+  pool.disable("b", "401 from upstream", { status: 401 });
+  assert.deepEqual(pool.pick(SMALL), { kind: "none", refusal: spent });
   pool.enable("a");
-  pool.disable("a", "401 from upstream");
-  assert.deepEqual(pool.pick(SMALL), { kind: "none" }, "a key back in rotation forgets them");
+  pool.disable("a", "switched off at runtime");
+  assert.deepEqual(
+    pool.pick(SMALL),
+    { kind: "none", refusal: { status: 401 } },
+    "a key back in rotation forgets its refusal, and one an operator switched off has none",
+  );
+  pool.disable("b", "switched off at runtime");
+  assert.deepEqual(pool.pick(SMALL), { kind: "none" }, "switched off, a refused key is the operator's");
 });

@@ -3,7 +3,8 @@
  * period (1310) with 429s, OpenAI a spent quota (`insufficient_quota`). relay takes a spent key out as it
  * does a 402's and fails over; with nothing else to serve, the client gets the upstream's own words,
  * told not to send again soon (`x-should-retry: false`), where before relay guessed a minute's throttle
- * and answered its own summary, and Claude Code retried for minutes in silence. A throttle's 429 is
+ * and answered its own summary, and Claude Code retried for minutes in silence; later requests get relay's
+ * own 402 `billing_error` quoting them. A throttle's 429 is
  * answered as it was.
  */
 import assert from "node:assert/strict";
@@ -120,14 +121,16 @@ for (const { upstream: name, route, answer, words } of SPENT) {
       // A minute later (a throttle's guess would be over), the key is still out: the upstream is not asked.
       clock.advance(61_000);
       const again = await ask(relay);
-      assert.equal(again.status, 503);
+      assert.equal(again.status, 402, "as an account that cannot pay: no client retries it");
       assert.equal(again.headers.get("x-should-retry"), "false");
-      assert.equal(
-        (await again.json()).error.message,
-        "no upstream can take the request: no provider or key that serves this model is in rotation: each is " +
-          `switched off or was refused by its upstream (401, 402, 403, a quota spent) (upstream said: ${words})`,
-        "still the upstream's words",
-      );
+      assert.equal(again.headers.get("retry-after"), null);
+      assert.deepEqual((await again.json()).error, {
+        type: "billing_error",
+        message:
+          "no upstream can take the request: no provider or key that serves this model is in rotation: " +
+          `relay took out the keys their upstream said cannot pay (upstream said: ${words}); a fixed key and a ` +
+          "reload, or the admin API, put them back",
+      }, "still the upstream's words");
       assert.equal(upstream.requests.length, 1);
     } finally {
       await upstream.close();

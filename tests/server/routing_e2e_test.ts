@@ -187,22 +187,6 @@ Deno.test("a 401 takes the key out of rotation, says so in the log, and the next
   await upstream.close();
 });
 
-Deno.test("once every key was refused by its upstream, relay says so with a 503 that does not ask to retry soon", async () => {
-  const upstream = startFakeUpstream(status(401, "authentication_error"));
-  await using relay = startTestRelay({ routes: [routeTo("a", upstream.url)], retry: RETRY });
-  const refused = await post(relay.url);
-  assert.equal(refused.status, 401, "the upstream's own answer, the first time");
-  await refused.body?.cancel();
-  const response = await post(relay.url);
-  assert.equal(response.status, 503);
-  assert.equal(response.headers.get("retry-after"), null);
-  const { error } = await response.json();
-  assert.equal(error.type, "api_error");
-  assert.match(error.message, /^no upstream can take the request: no provider or key .* in rotation/);
-  assert.equal(upstream.requests.length, 1);
-  await upstream.close();
-});
-
 Deno.test("once bytes reached the client nothing is retried: a mid-stream failure ends the stream cleanly", async () => {
   const breaks = startFakeUpstream();
   const other = startFakeUpstream();
