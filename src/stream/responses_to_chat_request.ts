@@ -16,7 +16,9 @@
  */
 import {
   ARRAY,
+  BOOLEAN,
   ChatToAnthropicError,
+  type FieldType,
   kindOf,
   OBJECT,
   optionalField,
@@ -55,6 +57,18 @@ const _HOSTED_TOOLS: ReadonlySet<string> = new Set([
   "apply_patch",
   "tool_search",
 ]);
+
+/** The request's fields relay leaves to OpenAI, or reads only for their presence, and their types. */
+const _UNREAD_FIELDS: readonly [string, FieldType<unknown>][] = [
+  ["store", BOOLEAN],
+  ["include", ARRAY],
+  ["metadata", OBJECT],
+  ["truncation", STRING],
+  ["service_tier", STRING],
+  ["client_metadata", OBJECT],
+  ["prompt_cache_key", STRING],
+  ["safety_identifier", STRING],
+];
 
 const _STORES_NOTHING =
   "relay stores no responses, conversations or prompts: send the whole conversation in input, each item itself";
@@ -97,9 +111,12 @@ export function chatRequestForResponses(request: JsonObject & { model: string })
       throw new ChatToAnthropicError(stored, _STORES_NOTHING);
     }
   }
-  if (request.background === true) {
+  if (optionalField(request.background, "background", BOOLEAN)) {
     throw new ChatToAnthropicError("background", "relay answers in the foreground only");
   }
+  // Fields relay reads not, or only for their presence, are still checked: a client must not learn of its
+  // mistake only from the response that echoes it.
+  for (const [field, type] of _UNREAD_FIELDS) optionalField(request[field], field, type);
   // Chat Completions' field, which this door would otherwise ignore, and answer in prose where the client
   // expects JSON.
   if (request.response_format !== undefined && request.response_format !== null) {
@@ -154,11 +171,9 @@ export function chatRequestForResponses(request: JsonObject & { model: string })
   }
   // Without one, the door's `anthropicRequestFor` takes RESPONSES_DEFAULT_MAX_TOKENS.
   if (request.max_output_tokens !== undefined) chat.max_tokens = request.max_output_tokens;
-  const effort = optionalField(
-    optionalField(request.reasoning, "reasoning", OBJECT)?.effort,
-    "reasoning.effort",
-    STRING,
-  );
+  const reasoning = optionalField(request.reasoning, "reasoning", OBJECT);
+  optionalField(reasoning?.summary, "reasoning.summary", STRING);
+  const effort = optionalField(reasoning?.effort, "reasoning.effort", STRING);
   if (effort !== undefined) chat.reasoning_effort = effort;
   const format = optionalField(optionalField(request.text, "text", OBJECT)?.format, "text.format", OBJECT);
   if (format?.type === "json_schema") {

@@ -446,3 +446,31 @@ Deno.test("reasoning: relay's own items carry their thinking back; reasoning.eff
   }
   assert.equal(responsesParamFor("reasoning_effort", []), "reasoning.effort");
 });
+
+Deno.test("the fields relay leaves to OpenAI are still checked for their type, and null stands for absent", () => {
+  const wrong: [string, unknown][] = [
+    ["store", "x"],
+    ["include", "reasoning.encrypted_content"],
+    ["metadata", 5],
+    ["truncation", 5],
+    ["service_tier", false],
+    ["client_metadata", []],
+    ["prompt_cache_key", false],
+    ["safety_identifier", 1],
+    ["background", "yes"],
+    ["reasoning", "high"],
+  ];
+  for (const [field, value] of wrong) {
+    assert.throws(
+      () => chatRequestForResponses({ model: "m", input: "hi", [field]: value }),
+      (error) => error instanceof ChatToAnthropicError && error.param === field,
+      field,
+    );
+  }
+  assert.throws(
+    () => chatRequestForResponses({ model: "m", input: "hi", reasoning: { summary: 1 } }),
+    (error) => error instanceof ChatToAnthropicError && error.param === "reasoning.summary",
+  );
+  const nulls = Object.fromEntries(wrong.map(([field]) => [field, null]));
+  assert.equal(chatRequestForResponses({ model: "m", input: "hi", ...nulls }).chat.messages.length, 1);
+});
