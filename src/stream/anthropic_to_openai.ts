@@ -35,7 +35,9 @@ interface _ToolBlock {
  * The translation state of one stream. {@linkcode event} returns the OpenAI parts an Anthropic event
  * completes; once {@linkcode finished}, nothing more. Text becomes `content`, tool use blocks become
  * `tool_calls` numbered 0, 1, … in block order, with their ids mapped by {@linkcode openaiToolId};
- * thinking, signatures and server-tool blocks have no Chat Completions equivalent and are dropped.
+ * thinking becomes `reasoning_content` as it comes (DeepSeek's field, which the AI SDK and opencode
+ * show), and each thinking block, once whole, `thinking_blocks` (LiteLLM's), signature and all, for a
+ * client to send back; server-tool blocks have no Chat Completions equivalent and are dropped.
  * `ping` becomes nothing: the front door sends keep-alives of its own, between its chunks.
  *
  * @example
@@ -49,6 +51,8 @@ export class AnthropicToOpenAI {
   #id = "chatcmpl-relay";
   #model = "";
   readonly #tools = new Map<number, _ToolBlock>();
+  /** The thinking blocks being relayed, by index: their text and signature so far, or redacted data. */
+  readonly #thinking = new Map<number, { thinking: string; signature: string } | { data: string }>();
   #usage: AnthropicUsage = {};
   #stopReason: string | undefined;
   #finished = false;
@@ -158,6 +162,12 @@ export class AnthropicToOpenAI {
     if (block.type === "text" && typeof block.text === "string" && block.text) {
       return [this.#chunk({ content: block.text })];
     }
+    if (block.type === "redacted_thinking") this.#thinking.set(index, { data: String(block.data ?? "") });
+    if (block.type === "thinking") {
+      const signature = typeof block.signature === "string" ? block.signature : "";
+      this.#thinking.set(index, { thinking: "", signature });
+      return this.#reasoning(index, block.thinking);
+    }
     if (block.type !== "tool_use") return [];
     const call = this.#tools.size;
     this.#tools.set(index, { call, input: block.input, streamedInput: false });
@@ -173,6 +183,12 @@ export class AnthropicToOpenAI {
     if (delta.type === "text_delta" && typeof delta.text === "string" && delta.text) {
       return [this.#chunk({ content: delta.text })];
     }
+    if (delta.type === "thinking_delta") return this.#reasoning(index, delta.thinking);
+    const thinking = this.#thinking.get(index);
+    if (delta.type === "signature_delta" && thinking && "signature" in thinking) {
+      thinking.signature += typeof delta.signature === "string" ? delta.signature : "";
+      return [];
+    }
     const tool = this.#tools.get(index);
     if (!tool || delta.type !== "input_json_delta" || typeof delta.partial_json !== "string") return [];
     // The API's first fragment is often empty; OpenAI's clients need no such chunk.
@@ -187,9 +203,25 @@ export class AnthropicToOpenAI {
    * its clients parse them.
    */
   #blockStop(index: number): OpenAISsePart[] {
+    const thinking = this.#thinking.get(index);
+    if (thinking) {
+      this.#thinking.delete(index);
+      const block = "data" in thinking
+        ? { type: "redacted_thinking", ...thinking }
+        : { type: "thinking", ...thinking };
+      return [this.#chunk({ thinking_blocks: [block] })];
+    }
     const tool = this.#tools.get(index);
     if (!tool || tool.streamedInput) return [];
     return [this.#arguments(tool.call, JSON.stringify(isJsonObject(tool.input) ? tool.input : {}))];
+  }
+
+  /** More of a thinking block's text, as `reasoning_content`. */
+  #reasoning(index: number, text: unknown): OpenAISsePart[] {
+    const thinking = this.#thinking.get(index);
+    if (!thinking || !("thinking" in thinking) || typeof text !== "string" || !text) return [];
+    thinking.thinking += text;
+    return [this.#chunk({ reasoning_content: text })];
   }
 
   #arguments(call: number, fragment: string): OpenAISsePart {

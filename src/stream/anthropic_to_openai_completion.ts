@@ -9,7 +9,8 @@ import { isJsonObject, type JsonObject } from "../util/json.ts";
 
 /**
  * The `chat.completion` for an Anthropic Message; `created` is in Unix seconds. Text blocks are joined;
- * thinking and server-tool blocks have no equivalent and are dropped.
+ * thinking is `reasoning_content`, its blocks `thinking_blocks`, as the stream gives them; server-tool
+ * blocks have no equivalent and are dropped.
  *
  * @example
  * ```ts
@@ -29,6 +30,10 @@ export function chatCompletionFor(message: JsonObject, created: number): JsonObj
     type: "function",
     function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) },
   }));
+  const thinking = blocks.filter((block) => block.type === "thinking" || block.type === "redacted_thinking");
+  const reasoning = thinking.map((block) => typeof block.thinking === "string" ? block.thinking : "").join(
+    "",
+  );
   return {
     id: `chatcmpl-${message.id ?? "relay"}`,
     object: "chat.completion",
@@ -41,6 +46,8 @@ export function chatCompletionFor(message: JsonObject, created: number): JsonObj
         content: text || (toolCalls.length > 0 ? null : ""),
         refusal: null,
         ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+        ...(reasoning ? { reasoning_content: reasoning } : {}),
+        ...(thinking.length > 0 ? { thinking_blocks: thinking } : {}),
       },
       logprobs: null,
       finish_reason: finishReasonFor(

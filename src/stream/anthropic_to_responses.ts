@@ -189,14 +189,14 @@ export class AnthropicToResponses {
   }
 
   /**
-   * `response.in_progress` again, with the response as it stands: a keep-alive that is an event. Codex
-   * counts only events toward its idle timeout (`stream_idle_timeout_ms`, 300 s by default), not SSE
-   * comments, and every client skips this one or takes it as what it is. `undefined` before the
-   * response is created or once it has ended, where a client would take it for a fault.
+   * OpenAI's own keep-alive event, `keepalive`, numbered in turn: Codex counts only events toward its
+   * idle timeout (`stream_idle_timeout_ms`, 300 s by default), not SSE comments, and OpenAI's SDK and
+   * `@ai-sdk/openai` skip it. `undefined` before the response is created or once it has ended, where a
+   * client would take it for a fault.
    */
   keepAlive(): ResponsesEvent | undefined {
     if (this.#sequence === 0 || this.finished) return undefined;
-    return this.#emit("response.in_progress", { response: this.#snapshot({ status: "in_progress" }) });
+    return this.#emit("keepalive", {});
   }
 
   #blockStart(index: number, block: JsonObject): ResponsesEvent[] {
@@ -385,13 +385,11 @@ export class AnthropicToResponses {
       return this.error(`prompt is too long: ${_WINDOW_FILLED}`, "invalid_request_error");
     }
     // The model's own refusal is its answer, as OpenAI's models give theirs, in a `refusal` part: Codex
-    // takes an incomplete response for a fault, and sends the request again.
+    // takes an incomplete response for a fault, and sends the request again. What came before it may
+    // have been cut where the refusal struck (a tool call half written), so it stays incomplete.
     if (this.#stopReason === "refusal") {
-      return [
-        ...this.#closeStopped(),
-        ...this.#refusal(),
-        this.#end("response.completed", { status: "completed" }),
-      ];
+      this.#leaveIncomplete();
+      return [...this.#refusal(), this.#end("response.completed", { status: "completed" })];
     }
     if (finishReasonFor(this.#stopReason) === "length") {
       this.#leaveIncomplete();

@@ -69,12 +69,17 @@ export function withThinkingFor(
   const fitted = answerRoom === undefined
     ? { maxTokens, budget: Math.min(wanted, maxTokens - _LEAST_BUDGET) }
     : _withRoom(answerRoom, wanted);
-  if (!(fitted.budget >= _LEAST_BUDGET)) return body;
+  // The adaptive form has no budget, and takes a max_tokens that would leave none.
+  if (form === "budget" && !(fitted.budget >= _LEAST_BUDGET)) return body;
   const { temperature: _temperature, top_p: topP, ...rest } = body;
   const asked = form === "adaptive"
     ? {
-      thinking: { type: "adaptive" },
-      output_config: { ...(isJsonObject(body.output_config) ? body.output_config : {}), effort },
+      // Claude Opus 4.7 and later leave thinking's text out unless asked, and a client shows nothing.
+      thinking: { type: "adaptive", display: "summarized" },
+      output_config: {
+        ...(isJsonObject(body.output_config) ? body.output_config : {}),
+        effort: effort === "xhigh" && _version(String(body.model)) === 4.6 ? "high" : effort,
+      },
     }
     : { thinking: { type: "enabled", budget_tokens: fitted.budget } };
   return {
@@ -98,12 +103,19 @@ export function withThinkingFor(
  * ```
  */
 export function thinkingFormFor(model: string): ThinkingForm {
+  const version = _version(model);
+  return version !== undefined && version >= 4.6 ? "adaptive" : "budget";
+}
+
+/**
+ * The Claude version a model's name says (4.6 for `claude-sonnet-4-6`), or `undefined`. Claude 4.6 takes
+ * the adaptive form but not the `xhigh` effort, which came with Opus 4.7.
+ */
+function _version(model: string): number | undefined {
   // `claude-<family>-<major>[-<minor>]`, or before Claude 4 `claude-<major>-<minor>-<family>`; a date is
   // eight digits, no version.
   const version = /(?:^|[./:])claude-(?:[a-z]+-)?(\d)(?:[-.](\d)(?!\d))?(?:\D|$)/i.exec(model);
-  if (!version) return "budget";
-  const [major, minor] = [Number(version[1]), Number(version[2] ?? 0)];
-  return major > 4 || major === 4 && minor >= 6 ? "adaptive" : "budget";
+  return version ? Number(version[1]) + Number(version[2] ?? 0) / 10 : undefined;
 }
 
 /**
@@ -141,18 +153,18 @@ function _forcesTool(choice: unknown): boolean {
 
 /**
  * Whether Anthropic takes thinking for these messages: with thinking on, the assistant turn a request
- * continues (the last message, or the one the last user turn's tool results answer) must begin with its
- * thinking.
+ * continues must begin with its thinking. A tool loop is one assistant turn, however many messages it
+ * spans, so the message to look at is the first after the user's last own message (one without tool
+ * results); its later messages may hold no thinking (without interleaved thinking they never do).
  */
 function _turnsTakeThinking(messages: unknown): boolean {
   if (!Array.isArray(messages)) return false;
-  const last = messages.at(-1);
-  const continued = last?.role === "assistant"
-    ? last
-    : Array.isArray(last?.content) && last.content.some((block: JsonObject) => block?.type === "tool_result")
-    ? messages.at(-2)
-    : undefined;
-  if (continued === undefined) return true;
-  const first = Array.isArray(continued?.content) ? continued.content[0] : undefined;
+  const answered = (message: JsonObject) =>
+    Array.isArray(message?.content) &&
+    message.content.some((block: JsonObject) => block?.type === "tool_result");
+  const asked = messages.findLastIndex((message) => message?.role === "user" && !answered(message));
+  const opened = messages[asked + 1];
+  if (opened === undefined) return true;
+  const first = Array.isArray(opened?.content) ? opened.content[0] : undefined;
   return first?.type === "thinking" || first?.type === "redacted_thinking";
 }

@@ -1,4 +1,5 @@
 /** The Anthropic -> Responses direction: `anthropic_to_responses.ts`. */
+import OpenAI from "openai";
 import assert from "node:assert/strict";
 import {
   AnthropicToResponses,
@@ -10,6 +11,7 @@ import {
 import { anthropicTranslatedSse } from "../../src/stream/anthropic_translated_sse.ts";
 import type { ResponsesTool } from "../../src/stream/responses_to_chat_request.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
+import { concatBytes } from "../../src/util/bytes.ts";
 import { thinkingBlockOf } from "../../src/stream/thinking_items.ts";
 import { assembleAnthropicStream } from "../_helpers/anthropic_grammar.ts";
 import { GOLDEN_NAMES, loadGolden, splitAwkwardly } from "../_helpers/golden.ts";
@@ -366,28 +368,48 @@ Deno.test("a tool call is done once the next block starts, or once the answer en
   );
 });
 
-Deno.test("a keep-alive is response.in_progress with the response so far, numbered in turn; none before or after", () => {
+Deno.test("a keep-alive is OpenAI's keepalive event, numbered in turn, none before or after; the SDK reads through it mid-item", async () => {
   const translator = new AnthropicToResponses(options());
   const read = (event: Record<string, unknown>) =>
-    translator.event({ event: String(event.type), data: JSON.stringify(event) }).map((out) => out.data);
-  assert.equal(translator.keepAlive(), undefined, "no event may come before response.created");
-  const started = read(START);
-  assert.equal(started.length, 2);
-  assert.deepEqual(translator.keepAlive()?.data, {
-    type: "response.in_progress",
-    sequence_number: 2,
-    response: response("in_progress", []),
-  });
-  read({ type: "content_block_start", index: 0, content_block: { type: "text", text: "Hi" } });
-  read({ type: "content_block_stop", index: 0 });
-  read({ type: "content_block_start", index: 1, content_block: { type: "text", text: "" } });
-  const data: _Json = translator.keepAlive()?.data;
-  // 3 to 5 the first item's added, part added and delta; 6 to 8 its closing; 9 and 10 the second's start.
-  assert.equal(data.sequence_number, 11);
-  assert.deepEqual(data.response.output.map((item: _Json) => item.id), ["msg_1_0"]);
-  read({ type: "message_stop" });
+    translator.event({ event: String(event.type), data: JSON.stringify(event) });
+  const keepAlive = () => translator.keepAlive();
+  assert.equal(keepAlive(), undefined, "no event may come before response.created");
+  const events = [
+    ...read(START),
+    keepAlive(),
+    ...read({ type: "content_block_start", index: 0, content_block: { type: "text", text: "Hel" } }),
+    keepAlive(),
+    ...read({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "lo" } }),
+    ...read({ type: "content_block_stop", index: 0 }),
+    keepAlive(),
+    ...read({
+      type: "content_block_start",
+      index: 1,
+      content_block: { type: "tool_use", id: "toolu_1", name: "f" },
+    }),
+    keepAlive(),
+    ...read({
+      type: "content_block_delta",
+      index: 1,
+      delta: { type: "input_json_delta", partial_json: "{}" },
+    }),
+    ...read({ type: "content_block_stop", index: 1 }),
+    ...read({ type: "message_delta", delta: { stop_reason: "tool_use" }, usage: { output_tokens: 5 } }),
+    ...read({ type: "message_stop" }),
+  ].filter((event) => event !== undefined);
+  assert.deepEqual(events[2].data, { type: "keepalive", sequence_number: 2 });
+  assert.deepEqual(events.map((event) => event.data.sequence_number), events.map((_, index) => index));
   assert.ok(translator.finished);
-  assert.equal(translator.keepAlive(), undefined, "nothing may follow the response's last event");
+  assert.equal(keepAlive(), undefined, "nothing may follow the response's last event");
+  const sse = new TextDecoder().decode(concatBytes(events.map(encodeResponsesEvent)));
+  const openai = new OpenAI({
+    apiKey: "unused",
+    maxRetries: 0,
+    fetch: () => Promise.resolve(new Response(sse, { headers: { "content-type": "text/event-stream" } })),
+  });
+  const final = await openai.responses.stream({ model: "m", input: "hi" }).finalResponse();
+  assert.equal(final.output_text, "Hello");
+  assert.deepEqual(final.output.map((item) => item.type), ["message", "function_call"]);
 });
 
 Deno.test("a custom tool's call is a custom_tool_call with its input; a namespaced one names its namespace", () => {
@@ -580,7 +602,11 @@ Deno.test("a refusal completes the response with a refusal part after the text s
   assert.equal(last.type, "response.completed", "Codex sends an incomplete one again, six times");
   assert.equal(last.response.incomplete_details, null);
   const [text, refusal] = last.response.output;
-  assert.deepEqual([text.status, text.content[0].text], ["completed", "I can"]);
+  assert.deepEqual(
+    [text.status, text.content[0].text],
+    ["incomplete", "I can"],
+    "cut where the refusal struck",
+  );
   assert.deepEqual(refusal.content, [{ type: "refusal", refusal: refusal.content[0].refusal }]);
   assert.match(refusal.content[0].refusal, /declined/);
   const about = events.filter((event) => event.item_id === refusal.id || event.item?.id === refusal.id);
@@ -593,4 +619,23 @@ Deno.test("a refusal completes the response with a refusal part after the text s
     "response.output_item.done",
   ]);
   assert.deepEqual(events.map((event) => event.sequence_number), events.map((_, index) => index));
+});
+
+Deno.test("a refusal that strikes inside a tool call leaves it incomplete, never done, the refusal after it", () => {
+  const events = run([
+    START,
+    ...toolCall(0, "exec", ['{"cmd":', '"rm']).slice(0, -1),
+    { type: "message_delta", delta: { stop_reason: "refusal" }, usage: { output_tokens: 5 } },
+    { type: "message_stop" },
+  ]);
+  assert.ok(
+    !events.some((event) =>
+      event.type === "response.output_item.done" && event.item.type === "function_call"
+    ),
+  );
+  const [call, refusal] = events.at(-1).response.output;
+  assert.deepEqual([call.type, call.status, call.arguments], ["function_call", "incomplete", '{"cmd":"rm']);
+  assert.equal(refusal.content[0].type, "refusal");
+  const added = events.filter((event) => event.type === "response.output_item.added");
+  assert.deepEqual(added.map((event) => event.output_index), [0, 1]);
 });

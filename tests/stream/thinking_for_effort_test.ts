@@ -81,12 +81,26 @@ Deno.test("temperature, and top_p under 0.95, which Anthropic refuses beside thi
   assert.equal(withThinkingFor(body({ top_p: 0.95 }), "low", 8_192).top_p, 0.95);
 });
 
-Deno.test("the adaptive form: thinking adaptive, the effort in output_config beside its format, max_tokens alike", () => {
+Deno.test("the adaptive form: thinking adaptive and summarized, the effort in output_config beside its format", () => {
   const format = { type: "json_schema", schema: { type: "object" } };
-  const sent = withThinkingFor(body({ output_config: { format } }), "xhigh", 8_192, "adaptive");
+  const sent = withThinkingFor(
+    body({ model: "claude-opus-4-7", output_config: { format } }),
+    "xhigh",
+    8_192,
+    "adaptive",
+  );
   assert.deepEqual([sent.max_tokens, sent.thinking, sent.output_config], [MOST_THINKING_MAX_TOKENS, {
     type: "adaptive",
+    display: "summarized",
   }, { format, effort: "xhigh" }]);
+  const before47 = withThinkingFor(body({ model: "claude-sonnet-4-6" }), "xhigh", 8_192, "adaptive");
+  assert.deepEqual(before47.output_config, { effort: "high" }, "Claude 4.6 takes no xhigh");
+  const small = withThinkingFor(body({ max_tokens: 1_500 }), "low", undefined, "adaptive");
+  assert.deepEqual(
+    [small.max_tokens, (small.thinking as { type: string }).type],
+    [1_500, "adaptive"],
+    "no budget to fit",
+  );
   assert.equal(
     withThinkingFor(body({ tool_choice: { type: "any" } }), "low", 8_192, "adaptive").thinking,
     undefined,
@@ -139,4 +153,31 @@ Deno.test("a refusal of one thinking form names the other; any other refusal non
   ) {
     assert.equal(thinkingFormRefused(other), undefined, other);
   }
+});
+
+Deno.test("a tool loop is one assistant turn: its first message must begin with thinking, its later ones need not", () => {
+  const call = (id: string) => ({ type: "tool_use", id, name: "f", input: {} });
+  const result = (id: string) => ({
+    role: "user",
+    content: [{ type: "tool_result", tool_use_id: id, content: "ok" }],
+  });
+  const thought = { type: "thinking", thinking: "Call f.", signature: "Eq" };
+  const loop = (first: unknown[]) =>
+    body({
+      messages: [
+        USER,
+        { role: "assistant", content: first },
+        result("a"),
+        { role: "assistant", content: [call("b")] },
+        result("b"),
+      ],
+    });
+  assert.ok(
+    withThinkingFor(loop([thought, call("a")]), "low", 8_192).thinking,
+    "the third request thinks on",
+  );
+  const unthought = loop([call("a")]);
+  assert.equal(withThinkingFor(unthought, "low", 8_192), unthought, "the loop began without thinking");
+  const newTurn = body({ messages: [USER, { role: "assistant", content: [call("a")] }, result("a"), USER] });
+  assert.ok(withThinkingFor(newTurn, "low", 8_192).thinking, "the user's own message begins a turn");
 });
