@@ -8,6 +8,7 @@ import { withoutTrailing } from "../util/without_trailing.ts";
 import { editTopLevelJson } from "./json_edit.ts";
 import { StreamsAnsweredWhole } from "./streams_answered_whole.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
+import { withoutUnsignedThinking } from "./unsigned_thinking.ts";
 
 export interface AnthropicProviderOptions {
   name: string;
@@ -35,7 +36,9 @@ export interface AnthropicProviderOptions {
 
 /**
  * An Anthropic-format upstream. The body is forwarded as the client's own bytes and the response is
- * returned untouched, so thinking signatures and fields relay does not know survive the hop. Told to
+ * returned untouched, so thinking signatures and fields relay does not know survive the hop; but
+ * Anthropic's own API and Foundry's, which check signatures, get no unsigned thinking block
+ * ({@linkcode withoutUnsignedThinking}). Told to
  * (`rewordsTokenLimits`), a Messages request's 400, 413 or 422 has its `error.message` reworded when it
  * refuses a token limit in a server's own words, and only then.
  *
@@ -63,6 +66,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Prov
   const doFetch = options.fetch ?? fetch;
   const serves = options.countsTokens === false ? _servesAllButCounting : undefined;
   const answeredWhole = new StreamsAnsweredWhole();
+  const checksSignatures = _CHECKS_SIGNATURES.has(options.type);
   return {
     name: options.name,
     type: options.type,
@@ -80,7 +84,7 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Prov
       const answering = doFetch(`${base}${request.path}${request.search}`, {
         method: request.method,
         headers,
-        body: _anthropicBody(request),
+        body: _anthropicBody(request, checksSignatures),
         signal: request.signal,
         redirect: "manual",
       });
@@ -104,11 +108,21 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Prov
 }
 
 /**
- * The body an Anthropic-format upstream gets: the client's own bytes, with only `model` rewritten when
- * the provider's `models:` table maps it to another id.
+ * The types whose upstream checks thinking signatures. The compatible servers (DeepSeek's, Kimi's,
+ * Z.AI's, Ollama's) mint their own or none, and may need their unsigned blocks back.
  */
-function _anthropicBody(request: ProviderRequest): Uint8Array<ArrayBuffer> | null {
-  const { body, model, upstreamModel } = request;
+const _CHECKS_SIGNATURES: ReadonlySet<string> = new Set(["anthropic", "azure"]);
+
+/**
+ * The body an Anthropic-format upstream gets: the client's own bytes, with only `model` rewritten when
+ * the provider's `models:` table maps it to another id, and, for one that `checksSignatures`, unsigned
+ * thinking blocks taken out.
+ */
+function _anthropicBody(request: ProviderRequest, checksSignatures: boolean): Uint8Array<ArrayBuffer> | null {
+  const { model, upstreamModel } = request;
+  const body = request.body && checksSignatures
+    ? withoutUnsignedThinking(request.body, request.json)
+    : request.body;
   if (!body || upstreamModel === undefined || upstreamModel === model) return body;
   return editTopLevelJson(body, { set: { model: upstreamModel } });
 }

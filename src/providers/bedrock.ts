@@ -33,6 +33,7 @@ import { BoundedMap } from "./bounded_map.ts";
 import { idleDeadline, type PeekDeadline, type PeekedRefusal, peekRefusal } from "./error_peek.ts";
 import { credentialFor } from "./token_cache.ts";
 import { editTopLevelJson } from "./json_edit.ts";
+import { withoutUnsignedThinking } from "./unsigned_thinking.ts";
 import { type Provider, type ProviderKey, type ProviderRequest, UnservableError } from "./types.ts";
 
 /** How to reach one Bedrock upstream; {@link createBedrockProvider} takes it. */
@@ -155,7 +156,9 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
       const counting = operation === "count-tokens";
       const refused = counting ? uncountable.get(model) : undefined;
       if (refused !== undefined) throw _uncountable(options.name, model, refused);
-      const { body: clientBody, headers: clientHeaders } = request;
+      // Bedrock checks thinking signatures as Anthropic's API does.
+      const clientBody = request.body && withoutUnsignedThinking(request.body, request.json);
+      const clientHeaders = request.headers;
       // Each step's body, built only when it is to go.
       const bodyAt = (step: (extras: string[]) => _Step) => {
         const invoke = _invokeBody(clientBody, clientHeaders.get("anthropic-beta"), counting, step);

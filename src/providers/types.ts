@@ -53,6 +53,11 @@ export interface ProviderRequest {
   /** `model` read from the body, when there is one. */
   readonly model: string | undefined;
   /**
+   * The body as relay parsed it to route it, for an adapter that must read more of it; never
+   * re-serialised but for an edit the upstream needs (`withoutUnsignedThinking`).
+   */
+  readonly json?: Record<string, unknown>;
+  /**
    * The id this upstream knows `model` by, after the provider's `models:` mapping; equal to `model`
    * when unmapped. Anthropic-format adapters write it into the body, Bedrock and Vertex into the URL.
    */

@@ -20,6 +20,7 @@ import {
 } from "./anthropic_betas.ts";
 import { idleDeadline, peekRefusal } from "./error_peek.ts";
 import { editTopLevelJson } from "./json_edit.ts";
+import { withoutUnsignedThinking } from "./unsigned_thinking.ts";
 import { sendWithToken, type TokenSource } from "./token_cache.ts";
 import { type Provider, type ProviderRequest, UnservableError } from "./types.ts";
 
@@ -185,11 +186,13 @@ function _target(
   request: ProviderRequest,
   models: string,
 ): { url: string; asked: string[]; body: (betas: readonly string[]) => Uint8Array<ArrayBuffer> } | Response {
-  const { path, body, upstreamModel: model } = request;
+  const { path, upstreamModel: model } = request;
   if (!_serves(request.method, path)) {
     throw new UnservableError(404, `Vertex AI has no ${request.method} ${path} endpoint`);
   }
-  if (!body || model === undefined) return errorResponse(400, `${path} needs a JSON body with a model`);
+  if (!request.body || model === undefined) {
+    return errorResponse(400, `${path} needs a JSON body with a model`);
+  }
   if (!_MODEL_ID.test(model)) {
     return errorResponse(
       400,
@@ -199,6 +202,8 @@ function _target(
   const counting = path === _COUNT_TOKENS;
   const asked = keptBetas(betaList(request.headers.get("anthropic-beta")));
   const fields = fieldsOf(asked);
+  // Vertex checks thinking signatures as Anthropic's API does.
+  const body = withoutUnsignedThinking(request.body, request.json);
   const bodyWith = (betas: readonly string[]) => {
     const { remove, removeWithin } = withoutFields(fields.filter(({ beta }) => !betas.includes(beta)));
     return editTopLevelJson(body, {

@@ -831,6 +831,7 @@ async function _try(
     headers: headersForUpstream(request.headers, contextBeta(fields?.model, attempt.upstreamModel)),
     body,
     model: fields?.model,
+    json: fields?.json,
     upstreamModel: attempt.upstreamModel,
     stream: fields?.stream ?? false,
     signal: upstream.signal,

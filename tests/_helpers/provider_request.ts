@@ -5,7 +5,8 @@ import type { ProviderRequest } from "../../src/providers/types.ts";
  * named in `body`; `init` overrides any field.
  */
 export function providerRequest(body: string, init: Partial<ProviderRequest> = {}): ProviderRequest {
-  const model = JSON.parse(body).model;
+  const json = JSON.parse(body);
+  const model = json.model;
   return {
     path: "/v1/messages",
     search: "?beta=true",
@@ -13,6 +14,7 @@ export function providerRequest(body: string, init: Partial<ProviderRequest> = {
     headers: new Headers({ "content-type": "application/json", "anthropic-version": "2023-06-01" }),
     body: new TextEncoder().encode(body),
     model,
+    json,
     upstreamModel: model,
     stream: true,
     signal: new AbortController().signal,

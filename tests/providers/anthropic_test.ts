@@ -54,6 +54,30 @@ async function failureOf(response: Response): Promise<RelayError> {
   assert.fail("the body ended as a stream");
 }
 
+Deno.test("Anthropic's API and Foundry get no unsigned thinking block; a compatible server gets the client's bytes", async () => {
+  const body = '{"model":"glm-4.6", "max_tokens":64,"messages":[{"role":"user","content":"hi"},' +
+    '{"role":"assistant","content":[{"type":"thinking","thinking":"Hm.","signature":""},' +
+    '{"type":"text","text":"Hello."}]},{"role":"user","content":"and?"}]}';
+  for (const type of ["anthropic", "azure", "anthropic-compatible", "zai", "ollama"]) {
+    const sent: Uint8Array[] = [];
+    const provider = createAnthropicProvider({
+      name: type,
+      type,
+      baseUrl: "https://upstream.example",
+      authHeader: "x-api-key",
+      fetch: async (input, init) => {
+        sent.push(new Uint8Array(await new Request(input, init).arrayBuffer()));
+        return json({});
+      },
+    });
+    await provider.send(providerRequest(body, { stream: false }), KEY);
+    const expected = ["anthropic", "azure"].includes(type)
+      ? body.replace('{"type":"thinking","thinking":"Hm.","signature":""},', "")
+      : body;
+    assert.equal(new TextDecoder().decode(sent[0]), expected, type);
+  }
+});
+
 Deno.test("a stream answered with a whole Message goes on as the stream Anthropic would have sent; nothing else changes", async () => {
   const provider = compatible(() => json(MESSAGE_ANSWER, "application/json; charset=utf-8"));
   const response = await provider.send(providerRequest(STREAMED), KEY);

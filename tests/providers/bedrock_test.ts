@@ -58,6 +58,7 @@ function request(
     }),
     body: _encoder.encode(body),
     model: "claude-sonnet-4-5",
+    json: JSON.parse(body),
     upstreamModel: MODEL,
     stream: true,
     signal: new AbortController().signal,
@@ -166,6 +167,17 @@ Deno.test("an unstreamed request goes to InvokeModel with the same body rules", 
     await sent[0].clone().text(),
     '{"anthropic_version":"bedrock-2023-05-31","max_tokens":5,"messages":[]}',
   );
+  assert.equal(sent[0].headers.get("authorization"), await expectedAuthorization(sent[0]));
+});
+
+Deno.test("an unsigned thinking block does not go to Bedrock, which checks signatures; the signed one does", async () => {
+  const { bedrock, sent } = provider(() => Response.json({}));
+  const unsigned = '{"type":"thinking","thinking":"Hm.","signature":""}';
+  const body = CLIENT_BODY.replace('{"type":"thinking"', `${unsigned},{"type":"thinking"`);
+  await bedrock.send(request({ stream: false, body }), undefined);
+  const upstream = await sent[0].clone().text();
+  assert.ok(!upstream.includes(unsigned) && upstream.includes(`"signature":"${SIGNATURE}"`), upstream);
+  assert.ok(upstream.startsWith('{"anthropic_version":"bedrock-2023-05-31",'));
   assert.equal(sent[0].headers.get("authorization"), await expectedAuthorization(sent[0]));
 });
 

@@ -115,6 +115,18 @@ Deno.test("Vertex moves the model into the URL and touches no other byte of the 
   assert.ok(expected.includes(`"signature":"${SIGNATURE}"`) && expected.endsWith(`\n "stream":true}`));
 });
 
+Deno.test("Vertex gets no unsigned thinking block, as it checks signatures: the signed one stays", async () => {
+  const { provider, seen } = vertex();
+  const unsigned = '{"type":"thinking","thinking":"Hm.","signature":""}';
+  const body = BODY.replace('{"type":"thinking"', `${unsigned},{"type":"thinking"`);
+  await provider.send(request({ body: encoder.encode(body), json: JSON.parse(body) }), undefined);
+  const sent = await seen[0].text();
+  assert.ok(!sent.includes(unsigned) && sent.includes(`"signature":"${SIGNATURE}"`), sent);
+  assert.ok(
+    sent.startsWith('{"anthropic_version":"vertex-2023-10-16",') && sent.endsWith(`\n "stream":true}`),
+  );
+});
+
 Deno.test("Vertex counts tokens at count-tokens:rawPredict with the upstream model kept in the body", async () => {
   const { provider, seen } = vertex();
   const body = '{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"hi"}]}';
