@@ -138,7 +138,9 @@ export function chatRequestForResponses(request: JsonObject & { model: string })
     messages.push({ role: "user", content: input });
     sources.push("input");
   } else if (Array.isArray(input)) {
+    const leftovers = _failedAttempts(input);
     for (const [index, item] of input.entries()) {
+      if (leftovers.has(index)) continue;
       const where = `input[${index}]`;
       for (const message of _messagesFor(requiredField(item, where, OBJECT), where)) {
         messages.push(message);
@@ -223,6 +225,49 @@ export function responsesParamFor(param: string, sources: readonly string[]): st
   if (param === "reasoning_effort") return "reasoning.effort";
   return param.replace(/^response_format\.json_schema/, "text.format");
 }
+
+/**
+ * The indexes of `input` items that are what was kept of an answer that failed: the items relay made of
+ * one Anthropic Message (their ids name it: `rs_<id>_N`, `msg_<id>_N`, `fc_<id>_N`) followed by those of
+ * another, with no user's or tool's item between; or relay's items that end the input. Codex keeps the
+ * items that were done when an answer fails, and sends them again after its last input with the next
+ * attempt's; as an assistant turn they would be a prefill (refused by Claude 4.6 and later: "does not
+ * support assistant message prefill") or one turn made of two answers, each with its own thinking.
+ */
+function _failedAttempts(input: unknown[]): ReadonlySet<number> {
+  const failed = new Set<number>();
+  let turn: { index: number; answer: string | undefined }[] = [];
+  const close = (ended: boolean) => {
+    const last = turn.findLast(({ answer }) => answer !== undefined)?.answer;
+    for (const { index, answer } of turn) {
+      if (answer !== undefined && (ended || answer !== last)) failed.add(index);
+    }
+    turn = [];
+  };
+  for (const [index, item] of input.entries()) {
+    if (
+      !isJsonObject(item) || !_ANSWER_ITEMS.has(String(item.type ?? "message")) || item.role === "user" ||
+      item.role === "system" || item.role === "developer"
+    ) {
+      close(false);
+      continue;
+    }
+    const answer = typeof item.id === "string"
+      ? /^(?:rs|msg|fc|ctc)_(.+)_\d+$/.exec(item.id)?.[1]
+      : undefined;
+    turn.push({ index, answer });
+  }
+  close(true);
+  return failed;
+}
+
+/** The input items an assistant's answer is made of. */
+const _ANSWER_ITEMS: ReadonlySet<string> = new Set([
+  "message",
+  "reasoning",
+  "function_call",
+  "custom_tool_call",
+]);
 
 /** The upstream's name for a function the client named `name`, maybe inside a `namespace`. */
 function _upstreamName(name: string, namespace: string | undefined): string {

@@ -474,3 +474,53 @@ Deno.test("the fields relay leaves to OpenAI are still checked for their type, a
   const nulls = Object.fromEntries(wrong.map(([field]) => [field, null]));
   assert.equal(chatRequestForResponses({ model: "m", input: "hi", ...nulls }).chat.messages.length, 1);
 });
+
+Deno.test("what Codex kept of a failed answer goes no further: relay's items of one answer followed by another's, or ending the input", () => {
+  const block = (id: string) => ({ type: "thinking", thinking: `Thought ${id}.`, signature: `Sig${id}` });
+  const reasoning = (id: string) => ({
+    type: "reasoning",
+    id: `rs_${id}_0`,
+    summary: [],
+    encrypted_content: encryptedThinking(block(id)),
+  });
+  const text = (id: string) => ({
+    type: "message",
+    role: "assistant",
+    id: `msg_${id}_1`,
+    content: [{ type: "output_text", text: `Answer ${id}.` }],
+  });
+  const call = (id: string) => ({
+    type: "function_call",
+    id: `fc_${id}_1`,
+    name: "f",
+    arguments: "{}",
+    call_id: `call_${id}`,
+  });
+  const output = (id: string) => ({ type: "function_call_output", call_id: `call_${id}`, output: "ok" });
+  const user = { role: "user", content: "go" };
+  const assistantTurns = (input: unknown[]) =>
+    chatRequestForResponses({ model: "m", input }).chat.messages.filter((message) =>
+      message.role === "assistant"
+    );
+  assert.deepEqual(
+    assistantTurns([user, reasoning("A"), text("A")]),
+    [],
+    "a failed answer's leftovers alone",
+  );
+  const retried = assistantTurns([user, reasoning("A"), text("A"), reasoning("B"), call("B"), output("B")]);
+  assert.deepEqual(retried.map((message) => message.thinking_blocks ?? message.tool_calls), [
+    [block("B")],
+    [{ id: "call_B", type: "function", function: { name: "f", arguments: "{}" } }],
+  ]);
+  const loop = [user, reasoning("A"), call("A"), output("A"), reasoning("B"), text("B"), {
+    role: "user",
+    content: "more",
+  }];
+  assert.equal(assistantTurns(loop).length, 4, "a whole loop stays as it was");
+  const prefill = { role: "assistant", content: "Sure," };
+  assert.deepEqual(
+    assistantTurns([user, prefill]),
+    [{ role: "assistant", content: "Sure," }],
+    "a client's own prefill stays",
+  );
+});
