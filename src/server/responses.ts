@@ -71,7 +71,7 @@ function _responsesDoor(
         encodeResponsesEvent,
       ),
     // An error object is answered before this is asked, so there is always a response.
-    wholeAnswer: (message, createdAt) => responseFor(message, { createdAt, echo, tools })!,
+    wholeAnswer: (message, createdAt) => responseFor(message, { createdAt, echo, tools, model: body.model })!,
     // Codex compacts the conversation on a `response.failed` saying `context_length_exceeded`; a 400
     // ends its session.
     failsInStream: ({ type, message }) =>

@@ -325,7 +325,11 @@ export class AnthropicToResponses {
           this.#emit("response.reasoning_summary_part.done", { ...part, part: summary[0] }),
         );
       }
-      item = { ...open.item, summary, encrypted_content: encryptedThinking(_thinkingBlock(open)) };
+      item = {
+        ...open.item,
+        summary,
+        encrypted_content: encryptedThinking(_thinkingBlock(open), this.#options.model),
+      };
     } else if (open.item.type === "message") {
       const part = _outputText(open.text);
       events.push(

@@ -142,7 +142,7 @@ export function chatRequestForResponses(request: JsonObject & { model: string })
     for (const [index, item] of input.entries()) {
       if (leftovers.has(index)) continue;
       const where = `input[${index}]`;
-      for (const message of _messagesFor(requiredField(item, where, OBJECT), where)) {
+      for (const message of _messagesFor(requiredField(item, where, OBJECT), where, request.model)) {
         messages.push(message);
         sources.push(message.role === "tool" ? `${where}.output` : where);
       }
@@ -229,18 +229,21 @@ export function responsesParamFor(param: string, sources: readonly string[]): st
 /**
  * The indexes of `input` items that are what was kept of an answer that failed: the items relay made of
  * one Anthropic Message (their ids name it: `rs_<id>_N`, `msg_<id>_N`, `fc_<id>_N`) followed by those of
- * another, with no user's or tool's item between; or relay's items that end the input. Codex keeps the
- * items that were done when an answer fails, and sends them again after its last input with the next
- * attempt's; as an assistant turn they would be a prefill (refused by Claude 4.6 and later: "does not
- * support assistant message prefill") or one turn made of two answers, each with its own thinking.
+ * another, with no user's or tool's item between; relay's items that end the input; and a turn of
+ * relay's reasoning items alone (its answer cut after the thinking). Codex keeps the items that were
+ * done when an answer fails or is cut, and sends them again after its last input with the next attempt's;
+ * as an assistant turn they would be a prefill (refused by Claude 4.6 and later: "does not support
+ * assistant message prefill"), one turn made of two answers, each with its own thinking, or a turn of
+ * thinking alone.
  */
 function _failedAttempts(input: unknown[]): ReadonlySet<number> {
   const failed = new Set<number>();
-  let turn: { index: number; answer: string | undefined }[] = [];
+  let turn: { index: number; answer: string | undefined; thinking: boolean }[] = [];
   const close = (ended: boolean) => {
     const last = turn.findLast(({ answer }) => answer !== undefined)?.answer;
+    const thoughtOnly = turn.every(({ answer, thinking }) => answer !== undefined && thinking);
     for (const { index, answer } of turn) {
-      if (answer !== undefined && (ended || answer !== last)) failed.add(index);
+      if (answer !== undefined && (ended || thoughtOnly || answer !== last)) failed.add(index);
     }
     turn = [];
   };
@@ -255,7 +258,7 @@ function _failedAttempts(input: unknown[]): ReadonlySet<number> {
     const answer = typeof item.id === "string"
       ? /^(?:rs|msg|fc|ctc)_(.+)_\d+$/.exec(item.id)?.[1]
       : undefined;
-    turn.push({ index, answer });
+    turn.push({ index, answer, thinking: item.type === "reasoning" });
   }
   close(true);
   return failed;
@@ -275,7 +278,7 @@ function _upstreamName(name: string, namespace: string | undefined): string {
 }
 
 /** The chat messages one input item stands for: one, or none (reasoning). */
-function _messagesFor(item: JsonObject, where: string): JsonObject[] {
+function _messagesFor(item: JsonObject, where: string, model: string): JsonObject[] {
   // An item without `type` is a message (the API's "easy input message").
   const type = item.type ?? "message";
   switch (type) {
@@ -323,9 +326,10 @@ function _messagesFor(item: JsonObject, where: string): JsonObject[] {
       }];
     }
     case "reasoning": {
-      // relay's own reasoning items hold Anthropic's thinking, which must come back; OpenAI's, nothing
-      // another upstream can read.
-      const block = thinkingBlockOf(item.encrypted_content);
+      // relay's own reasoning items hold Anthropic's thinking, which must come back, but another model's
+      // (before a switch of models), whose signature this one refuses; OpenAI's hold nothing another
+      // upstream can read.
+      const block = thinkingBlockOf(item.encrypted_content, model);
       return block ? [{ role: "assistant", content: null, thinking_blocks: [block] }] : [];
     }
     case "item_reference":

@@ -427,7 +427,7 @@ Deno.test("reasoning: relay's own items carry their thinking back; reasoning.eff
     reasoning: { effort: "high", summary: "auto" },
     input: [
       { role: "user", content: "go" },
-      { type: "reasoning", id: "rs_1", summary: [], encrypted_content: encryptedThinking(block) },
+      { type: "reasoning", id: "rs_1", summary: [], encrypted_content: encryptedThinking(block, "m") },
       { type: "reasoning", id: "rs_2", summary: [], encrypted_content: "gAAAAopenai" },
       { type: "function_call", name: "f", arguments: "{}", call_id: "call_1" },
     ],
@@ -481,7 +481,7 @@ Deno.test("what Codex kept of a failed answer goes no further: relay's items of 
     type: "reasoning",
     id: `rs_${id}_0`,
     summary: [],
-    encrypted_content: encryptedThinking(block(id)),
+    encrypted_content: encryptedThinking(block(id), "m"),
   });
   const text = (id: string) => ({
     type: "message",
@@ -517,10 +517,28 @@ Deno.test("what Codex kept of a failed answer goes no further: relay's items of 
     content: "more",
   }];
   assert.equal(assistantTurns(loop).length, 4, "a whole loop stays as it was");
+  const cutAfterThinking = [user, reasoning("A"), { role: "user", content: "go on" }];
+  assert.deepEqual(assistantTurns(cutAfterThinking), [], "a turn of thinking alone, its answer cut");
   const prefill = { role: "assistant", content: "Sure," };
   assert.deepEqual(
     assistantTurns([user, prefill]),
     [{ role: "assistant", content: "Sure," }],
     "a client's own prefill stays",
   );
+});
+
+Deno.test("thinking made for another model, before a switch of models, goes no further: its signature is that model's", () => {
+  const block = { type: "thinking", thinking: "Call it.", signature: "EqSig" };
+  const input = (model: string) => [
+    { role: "user", content: "go" },
+    { type: "reasoning", id: "rs_A_0", summary: [], encrypted_content: encryptedThinking(block, model) },
+    { type: "function_call", id: "fc_A_1", name: "f", arguments: "{}", call_id: "call_1" },
+    { type: "function_call_output", call_id: "call_1", output: "ok" },
+  ];
+  const thinking = (asked: string, made: string) =>
+    chatRequestForResponses({ model: asked, input: input(made) }).chat.messages.some((message) =>
+      message.thinking_blocks
+    );
+  assert.ok(thinking("claude-opus-4-7", "claude-opus-4-7"));
+  assert.ok(!thinking("claude-sonnet-4-5", "claude-opus-4-7"), "after codex -m claude-sonnet-4-5");
 });

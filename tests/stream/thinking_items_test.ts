@@ -7,11 +7,16 @@ Deno.test("a thinking block goes out as encrypted_content and comes back the sam
     { type: "thinking", thinking: "", signature: "ErUBCkYIBBgC" },
     { type: "redacted_thinking", data: "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT" },
   ];
-  for (const block of blocks) assert.deepEqual(thinkingBlockOf(encryptedThinking(block)), block);
+  for (const block of blocks) {
+    assert.deepEqual(thinkingBlockOf(encryptedThinking(block, "claude-opus-4-7"), "claude-opus-4-7"), block);
+  }
+  const made = encryptedThinking(blocks[0], "claude-opus-4-7");
+  assert.equal(thinkingBlockOf(made, "claude-sonnet-4-5"), undefined, "another model's signature");
+  assert.deepEqual(thinkingBlockOf(made), blocks[0], "no model asked: whatever made it");
 });
 
 Deno.test("encrypted_content relay did not make, or made of no whole block, stands for nothing", () => {
-  const ours = (value: unknown) => encryptedThinking(value as Record<string, unknown>);
+  const ours = (value: unknown) => encryptedThinking(value as Record<string, unknown>, undefined);
   for (
     const encrypted of [
       "gAAAAABo6k1V", // OpenAI's
