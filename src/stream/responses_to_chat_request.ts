@@ -241,7 +241,9 @@ function _failedAttempts(input: unknown[]): ReadonlySet<number> {
   let turn: { index: number; answer: string | undefined; thinking: boolean }[] = [];
   const close = (ended: boolean) => {
     const last = turn.findLast(({ answer }) => answer !== undefined)?.answer;
-    const thoughtOnly = turn.every(({ answer, thinking }) => answer !== undefined && thinking);
+    // Of the answer that stays: a failed attempt's items before it are dropped either way.
+    const thoughtOnly = turn.filter(({ answer }) => answer === undefined || answer === last)
+      .every(({ answer, thinking }) => answer !== undefined && thinking);
     for (const { index, answer } of turn) {
       if (answer !== undefined && (ended || thoughtOnly || answer !== last)) failed.add(index);
     }

@@ -15,6 +15,8 @@ import {
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { settlesWithin } from "../_helpers/settles_within.ts";
 import { startTestRelay, type TestRelay } from "../_helpers/relay.ts";
+import { messageAsSse } from "../../src/stream/message_as_sse.ts";
+import { thinkingBlockOf } from "../../src/stream/thinking_items.ts";
 
 const TOKEN = "rly_responses_client_token_01";
 
@@ -476,4 +478,32 @@ Deno.test("thinking in the form the model refuses goes once more in the other, w
     assert.deepEqual(await forms(1), [takes === "adaptive" ? adaptive : budget], "learnt: one request");
     await upstream.close();
   }
+});
+
+Deno.test("a reasoning item names the model asked for, streamed or whole, so its thinking goes back to that model only", async () => {
+  const thought = { type: "thinking", thinking: "Hm.", signature: "EqSig" };
+  const whole = {
+    id: "msg_whole",
+    type: "message",
+    role: "assistant",
+    model: "claude-opus-4-7-20260101",
+    content: [thought, { type: "text", text: "Done." }],
+    stop_reason: "end_turn",
+    stop_sequence: null,
+    usage: { input_tokens: 5, output_tokens: 3 },
+  };
+  const upstream = startFakeUpstream(async (request) =>
+    (await request.json()).stream ? sseChunks(messageAsSse(whole)) : Response.json(whole)
+  );
+  await using relay = startTestRelay({ upstreamUrl: upstream.url, tokens: [TOKEN] });
+  const asked = { model: "claude-opus-4-7", input: "think", store: false } as const;
+  const unstreamed = await client(relay).responses.create(asked);
+  const streamed = await client(relay).responses.stream(asked).finalResponse();
+  for (const response of [unstreamed, streamed]) {
+    const [reasoning] = response.output;
+    assert.ok(reasoning.type === "reasoning");
+    assert.deepEqual(thinkingBlockOf(reasoning.encrypted_content, "claude-opus-4-7"), thought);
+    assert.equal(thinkingBlockOf(reasoning.encrypted_content, "claude-sonnet-4-5"), undefined);
+  }
+  await upstream.close();
 });

@@ -519,6 +519,27 @@ Deno.test("what Codex kept of a failed answer goes no further: relay's items of 
   assert.equal(assistantTurns(loop).length, 4, "a whole loop stays as it was");
   const cutAfterThinking = [user, reasoning("A"), { role: "user", content: "go on" }];
   assert.deepEqual(assistantTurns(cutAfterThinking), [], "a turn of thinking alone, its answer cut");
+  const retryCut = [user, reasoning("A"), text("A"), reasoning("B"), { role: "user", content: "go on" }];
+  assert.deepEqual(assistantTurns(retryCut), [], "a failed answer, then a retry cut after its thinking");
+  const custom = (id: string) => ({
+    type: "custom_tool_call",
+    id: `ctc_${id}_1`,
+    name: "apply_patch",
+    input: "*** Begin Patch",
+    call_id: `call_${id}`,
+  });
+  const customOutput = { type: "custom_tool_call_output", call_id: "call_B", output: "done" };
+  assert.equal(
+    assistantTurns([user, custom("A"), reasoning("B"), custom("B"), customOutput]).length,
+    2,
+    "a retried custom tool call: the first attempt's goes",
+  );
+  const developer = { role: "developer", content: "<permissions>workspace-write</permissions>" };
+  assert.equal(
+    assistantTurns([user, reasoning("A"), text("A"), developer, reasoning("B"), text("B"), user]).length,
+    4,
+    "a developer message between two answers ends the first one's turn",
+  );
   const prefill = { role: "assistant", content: "Sure," };
   assert.deepEqual(
     assistantTurns([user, prefill]),
