@@ -153,6 +153,10 @@ export function anthropicRequestFor(
   const tools = (optionalField(chat.tools, "tools", ARRAY) ?? []).map(_tool);
   const choice = _toolChoice(chat.tool_choice);
   const parallel = optionalField(chat.parallel_tool_calls, "parallel_tool_calls", BOOLEAN);
+  // Dropped with no tools to choose from, a forcing choice would leave the model answering in prose.
+  if (tools.length === 0 && (choice?.type === "any" || choice?.type === "tool")) {
+    throw new ChatToAnthropicError("tool_choice", "forces a tool call, but no tools are offered");
+  }
   if (tools.length > 0) {
     body.tools = tools;
     if (parallel === false && choice?.type !== "none") {

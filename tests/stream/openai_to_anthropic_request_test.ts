@@ -548,3 +548,17 @@ Deno.test("OpenAI requests: leading system and developer messages are the system
     },
   ]);
 });
+
+Deno.test("OpenAI requests: a tool_choice that forces a call with no tools offered is refused, naming it; none and auto are not", () => {
+  const hi = [{ role: "user", content: "hi" }];
+  for (const choice of ["required", { type: "function", function: { name: "f" } }]) {
+    assert.throws(
+      () => request({ messages: hi, tool_choice: choice }),
+      (error) => error instanceof ChatToAnthropicError && error.param === "tool_choice",
+      JSON.stringify(choice),
+    );
+  }
+  for (const choice of ["none", "auto"]) {
+    assert.equal(request({ messages: hi, tool_choice: choice }).tool_choice, undefined, choice);
+  }
+});
