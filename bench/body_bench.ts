@@ -1,4 +1,5 @@
 import { inspectMessagesBody } from "../src/server/body.ts";
+import { withoutUnsignedThinking } from "../src/providers/unsigned_thinking.ts";
 import { claudeCodeBody } from "./_fixtures.ts";
 
 const body = claudeCodeBody(400 * 1024);
@@ -15,4 +16,12 @@ Deno.bench({
   name: `inspectMessagesBody, ${kib} KiB`,
   group: "inspect body",
   fn: () => void inspectMessagesBody(body),
+});
+
+const json = JSON.parse(new TextDecoder().decode(body));
+
+Deno.bench({
+  name: `withoutUnsignedThinking, ${kib} KiB, nothing unsigned (the walk every Anthropic request takes)`,
+  group: "inspect body",
+  fn: () => void withoutUnsignedThinking(body, json),
 });

@@ -1,5 +1,6 @@
 import { chatRequestFor } from "../src/stream/anthropic_to_openai_request.ts";
-import { AnthropicToOpenAI, anthropicToOpenAISse } from "../src/stream/anthropic_to_openai.ts";
+import { AnthropicToOpenAI, encodeOpenAISse } from "../src/stream/anthropic_to_openai.ts";
+import { anthropicTranslatedSse } from "../src/stream/anthropic_translated_sse.ts";
 import { OpenAIToAnthropic, openaiToAnthropicSse } from "../src/stream/openai_to_anthropic.ts";
 import { SseDecoder } from "../src/stream/sse_decode.ts";
 import { claudeCodeBody, drain, mockStreamChunks, openaiStreamChunks, STREAM_EVENTS } from "./_fixtures.ts";
@@ -44,11 +45,11 @@ Deno.bench({
 });
 
 Deno.bench({
-  name: `anthropicToOpenAISse, ${STREAM_EVENTS} Anthropic events`,
+  name: `anthropicTranslatedSse to OpenAI, ${STREAM_EVENTS} Anthropic events`,
   group: "translate anthropic to openai",
   async fn() {
     const translator = new AnthropicToOpenAI({ created: 1767225600, includeUsage: true });
-    await drain(anthropicToOpenAISse(ReadableStream.from(anthropic), translator));
+    await drain(anthropicTranslatedSse(ReadableStream.from(anthropic), translator, encodeOpenAISse));
   },
 });
 

@@ -833,6 +833,16 @@ export class Plan {
     return [...order.filter((candidate) => !later(candidate)), ...order.filter(later)];
   }
 
+  /** Whether `state` answered this request with a failure on `key` before; it has now, either way. */
+  #answeredAgain(state: _RouteState, key: ProviderKey | undefined): boolean {
+    const answeredOn = this.#answeredOn ??= new Map();
+    let keys = answeredOn.get(state);
+    if (!keys) answeredOn.set(state, keys = new Set());
+    const had = keys.has(key);
+    keys.add(key);
+    return had;
+  }
+
   /**
    * A key of `state` to try for `upstreamModel`; `openUntil` when keys were passed over for their open
    * breakers, `refusedUntil` when for having been refused the model. A wait is `modelOnly` when only
@@ -963,11 +973,7 @@ export class Plan {
       // request's backoffs, up to routing.max_backoff, may spread its own retries past it.) A timeout or
       // a refused connection counts each time: a hanging upstream would otherwise take minutes of
       // requests to open its breaker.
-      const answeredOn = this.#answeredOn ??= new Map();
-      let keys = answeredOn.get(state);
-      if (!keys) answeredOn.set(state, keys = new Set());
-      const again = answered && keys.has(key);
-      if (answered) keys.add(key);
+      const again = answered && this.#answeredAgain(state, key);
       if (keyPermit) {
         if (again && !keyPermit.probe) keyBreaker!.release(keyPermit);
         else keyBreaker!.onFailure(keyPermit);

@@ -70,8 +70,7 @@ function _responsesDoor(
         new AnthropicToResponses({ createdAt, echo, tools, model: body.model }),
         encodeResponsesEvent,
       ),
-    // An error object is answered before this is asked, so there is always a response.
-    wholeAnswer: (message, createdAt) => responseFor(message, { createdAt, echo, tools, model: body.model })!,
+    wholeAnswer: (message, createdAt) => responseFor(message, { createdAt, echo, tools, model: body.model }),
     // Codex compacts the conversation on a `response.failed` saying `context_length_exceeded`; a 400
     // ends its session.
     failsInStream: ({ type, message }) =>

@@ -1,13 +1,13 @@
 /**
  * An Anthropic event stream turned into a Chat Completions stream as it arrives (protocols.md §7.5),
  * for OpenAI-style clients of relay's `/v1/chat/completions`. The translation is a small state machine
- * over parsed events, {@linkcode AnthropicToOpenAI}; {@linkcode anthropicToOpenAISse} runs it over bytes.
+ * over parsed events, {@linkcode AnthropicToOpenAI}, which `anthropicTranslatedSse` runs over bytes.
  */
 import { anthropicEvent } from "./anthropic_event.ts";
+import { messageEvents } from "./message_as_sse.ts";
 import { openaiErrorBody } from "../server/openai_errors.ts";
 import { anthropicErrorOf } from "../server/errors.ts";
 import type { SseEvent } from "./sse_decode.ts";
-import { anthropicTranslatedSse } from "./anthropic_translated_sse.ts";
 import { finishReasonFor, mergedUsage, openaiUsageFor } from "./openai_stop_usage.ts";
 import { openaiToolId } from "./openai_tool_ids.ts";
 import type { AnthropicUsage } from "./openai_types.ts";
@@ -120,19 +120,17 @@ export class AnthropicToOpenAI {
 
   /**
    * A whole Message, come although a stream was asked for (some Anthropic-format servers ignore
-   * `stream`): the parts its stream would have given, block by block, so the client reads the answer
-   * as it would have streamed. An error object in its place ends the stream as an `error` event does.
+   * `stream`): read as the stream Anthropic would have sent for it, so the two take one path and the
+   * client reads the answer as it would have streamed. An error object in its place ends the stream as
+   * an `error` event does.
    */
   message(message: JsonObject): OpenAISsePart[] {
     if (this.#finished) return [];
     if (message.type === "error") return this.#error(message);
-    const parts = this.#start(message);
-    const blocks = Array.isArray(message.content) ? message.content : [];
-    for (const [index, block] of blocks.entries()) {
-      if (isJsonObject(block)) parts.push(...this.#blockStart(index, block), ...this.#blockStop(index));
-    }
-    if (typeof message.stop_reason === "string") this.#stopReason = message.stop_reason;
-    return [...parts, ...this.#finish()];
+    const content = Array.isArray(message.content) ? message.content.filter(isJsonObject) : [];
+    return messageEvents({ ...message, content }).flatMap(({ event, data }) =>
+      this.#finished ? [] : AnthropicToOpenAI.#handlers.get(event)!(this, data)
+    );
   }
 
   /** The Anthropic body ended. Without `message_stop` the answer is incomplete, which the client must learn. */
@@ -289,26 +287,4 @@ export function encodeOpenAISse(part: OpenAISsePart): Uint8Array {
     case "done":
       return _encoder.encode("data: [DONE]\n\n");
   }
-}
-
-/**
- * An Anthropic SSE body as OpenAI SSE bytes. Once the translation has finished, the rest of the
- * Anthropic body is still read, and the output ends with it: that body is relay's own answer, whose
- * access log and ledger entry would take a cancel for the client leaving. Cancelling the output
- * cancels the Anthropic body, and with it the upstream request; so does an event relay cannot read
- * (over the decoder's 32 Mi characters), which ends the output with an error chunk.
- *
- * @example
- * ```ts
- * const translator = new AnthropicToOpenAI({ created: Math.floor(Date.now() / 1000), includeUsage: true });
- * return new Response(anthropicToOpenAISse(answer.body!, translator), {
- *   headers: { "content-type": "text/event-stream" },
- * });
- * ```
- */
-export function anthropicToOpenAISse(
-  body: ReadableStream<Uint8Array>,
-  translator: AnthropicToOpenAI,
-): ReadableStream<Uint8Array> {
-  return anthropicTranslatedSse(body, translator, encodeOpenAISse);
 }

@@ -571,8 +571,8 @@ export function responseEcho(request: JsonObject): JsonObject {
 }
 
 /**
- * The whole response for an unstreamed request, or `undefined` for an error object: what the stream's
- * last event would have held.
+ * The whole response for an unstreamed request, what the stream's last event would have held: a
+ * `failed` one for an error object.
  *
  * @example
  * ```ts
@@ -585,10 +585,11 @@ export function responseEcho(request: JsonObject): JsonObject {
 export function responseFor(
   message: JsonObject,
   options: AnthropicToResponsesOptions,
-): JsonObject | undefined {
+): JsonObject {
   const translator = new AnthropicToResponses(options);
   translator.message(message);
-  return translator.response;
+  // A Message's events end with message_stop, an error object's with response.failed: either sets it.
+  return translator.response!;
 }
 
 /**

@@ -107,7 +107,7 @@ export interface ChatForResponses {
  */
 export function chatRequestForResponses(request: JsonObject & { model: string }): ChatForResponses {
   for (const stored of ["previous_response_id", "conversation", "prompt"]) {
-    if (request[stored] !== undefined && request[stored] !== null) {
+    if (!_absent(request[stored])) {
       throw new ChatToAnthropicError(stored, _STORES_NOTHING);
     }
   }
@@ -119,7 +119,7 @@ export function chatRequestForResponses(request: JsonObject & { model: string })
   for (const [field, type] of _UNREAD_FIELDS) optionalField(request[field], field, type);
   // Chat Completions' field, which this door would otherwise ignore, and answer in prose where the client
   // expects JSON.
-  if (request.response_format !== undefined && request.response_format !== null) {
+  if (!_absent(request.response_format)) {
     throw new ChatToAnthropicError(
       "response_format",
       'the Responses API takes the answer\'s format in text.format ({type: "json_schema", name, schema, strict}), ' +
@@ -341,7 +341,7 @@ function _messagesFor(item: JsonObject, where: string, model: string): JsonObjec
   throw new ChatToAnthropicError(
     `${where}.type`,
     `unsupported input item type ${JSON.stringify(type)} (relay takes messages, function and custom tool ` +
-      "calls and their outputs, and drops reasoning)",
+      "calls and their outputs, and reasoning items)",
   );
 }
 

@@ -3,10 +3,10 @@ import OpenAI from "openai";
 import assert from "node:assert/strict";
 import {
   AnthropicToOpenAI,
-  anthropicToOpenAISse,
   encodeOpenAISse,
   type OpenAISsePart,
 } from "../../src/stream/anthropic_to_openai.ts";
+import { anthropicTranslatedSse } from "../../src/stream/anthropic_translated_sse.ts";
 import { chatCompletionFor } from "../../src/stream/anthropic_to_openai_completion.ts";
 import { encodeSseEvent } from "../../src/stream/sse_encode.ts";
 import { SseDecoder } from "../../src/stream/sse_decode.ts";
@@ -17,9 +17,10 @@ import { GOLDEN_NAMES, loadGolden, splitAwkwardly } from "../_helpers/golden.ts"
 const CREATED = 1767225600;
 
 async function translated(chunks: Uint8Array[], includeUsage = true): Promise<string> {
-  const body = anthropicToOpenAISse(
+  const body = anthropicTranslatedSse(
     ReadableStream.from(chunks),
     new AnthropicToOpenAI({ created: CREATED, includeUsage }),
+    encodeOpenAISse,
   );
   return await new Response(body).text();
 }
