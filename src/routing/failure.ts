@@ -48,6 +48,7 @@ export type UpstreamOutcome =
  *   retrying would get the same, so the answer goes to the client as it is.
  * - `skip_provider`: the provider cannot serve this request (nothing was sent): the next provider,
  *   without a backoff of its own, counting nothing against this one or the request's `max_attempts`.
+ *   Also a stand-in's refusal of the request as invalid ({@linkcode asStandInRefusal}, `sent`).
  */
 export type FailureAction =
   | "retry_next_key"
@@ -86,6 +87,11 @@ interface _Decision {
   /** Whether it counts toward the key's and the provider's circuit breakers (`onFailure`). */
   countsForBreaker: boolean;
   /**
+   * A `skip_provider` of a request the upstream got and refused ({@linkcode asStandInRefusal}): its key
+   * keeps the request, as one that failed does, where an unsent one gets it back.
+   */
+  sent?: true;
+  /**
    * The upstream answered a failure the breakers count (a 5xx status, an error event): a retry of the
    * same request that it answers so again, moments later, meets the same trouble (a burst of 529s), where
    * one that finds no upstream at all (a timeout, a refused connection) says so anew each time.
@@ -118,9 +124,12 @@ interface _Decision {
 
 /**
  * The statuses whose answers' words {@linkcode classifyFailure} reads (`UpstreamOutcome`'s `text`): a 429's
- * tell a spent quota from a throttle, and a refused key's (401, 402) are why relay took it out.
+ * tell a spent quota from a throttle, and a refused key's (401, 402) are why relay took it out. A 400's
+ * may say a quota is spent too: Anthropic's API answers an account out of credit, or past the spend
+ * limit its owner set, with a 400 `invalid_request_error` ("Your credit balance is too low…", "You have
+ * reached your specified API usage limits. You will regain access on…").
  */
-export const WORDS_READ: ReadonlySet<number> = new Set([401, 402, 429]);
+export const WORDS_READ: ReadonlySet<number> = new Set([400, 401, 402, 429]);
 
 /** How {@linkcode classifyFailure} cools a key whose 429 gave no reset, or refuses a model. */
 export interface ClassifyOptions {
@@ -256,7 +265,8 @@ export function classifyFailure(
       const body = outcome.text !== undefined && WORDS_READ.has(outcome.status)
         ? _bodyOf(outcome.text)
         : undefined;
-      const quota = outcome.status === 429 && body && _quotaOf(body, now, wallNow);
+      const quota = (outcome.status === 429 || outcome.status === 400) && body &&
+        _quotaOf(body, now, wallNow);
       if (quota) return _classifyQuota(quota, snapshot, now, options, reason);
       const decision = _answered(
         _classifyStatus(outcome.status, snapshot, now, options, reason, shouldRetry),
@@ -281,6 +291,32 @@ export function classifyFailure(
       ));
   }
 }
+
+/**
+ * `decision` for an attempt on a provider that stands in for one that cannot take the request now
+ * (`Attempt.standIn`): its refusal of the request as invalid (a 400, 413 or 422 that would go to the
+ * client as it is) passes the provider over instead (`skip_provider`, `sent`). Providers differ in what
+ * they take: a failover in the middle of a tool loop leaves a turn without the signed thinking
+ * Anthropic's API asks for when thinking is on, a window may be smaller, a beta missing. The client
+ * then hears why the provider it was sent to could not take it (a 429, a 529, an open breaker), which
+ * passes, and sends again; a request at fault in itself is refused there in turn.
+ *
+ * @example
+ * ```ts
+ * const outcome = { kind: "http", status: 400, headers: new Headers() } as const;
+ * asStandInRefusal(classifyFailure(outcome, now, Date.now()), outcome).action; // "skip_provider"
+ * ```
+ */
+export function asStandInRefusal(decision: FailureDecision, outcome: UpstreamOutcome): FailureDecision {
+  if (decision.action !== "return" || outcome.kind !== "http" || !_REFUSED_AS_INVALID.has(outcome.status)) {
+    return decision;
+  }
+  const reason = `${decision.reason}, standing in for a provider that cannot take the request now`;
+  return { action: "skip_provider", countsForBreaker: false, sent: true, reason };
+}
+
+/** The statuses a request is refused as invalid with: Anthropic's 400 and 413, OpenAI-compatible servers' 422. */
+const _REFUSED_AS_INVALID: ReadonlySet<number> = new Set([400, 413, 422]);
 
 /** An upstream's answer's decision, marked `answered` where the breakers count it. */
 function _answered(decision: FailureDecision): FailureDecision {
@@ -326,7 +362,7 @@ function _classifyStatus(
   return { action, ...keyCooling, countsForBreaker: unhealthy, ...retryAfter, reason: logged };
 }
 
-/** What a 429's words say is spent: `kind` as in {@linkcode _QUOTA_SIGNS}, `resetAt` on the monotonic clock. */
+/** What a 429's or a 400's words say is spent: `kind` as in {@linkcode _QUOTA_SIGNS}, `resetAt` on the monotonic clock. */
 interface _Quota {
   kind: _QuotaKind;
   words: string;
@@ -343,9 +379,9 @@ interface _Quota {
 type _QuotaKind = "balance" | "period";
 
 /**
- * How a 429's words are told apart from a throttle's, the first match deciding. `code` is matched, whole,
- * against the error's `code` or `type` (Z.AI puts its business code in `type`, OpenAI its `code`), `words`
- * against its message. Z.AI's throttles (1302 concurrency, 1303 frequency, 1305 overloaded) say nothing
+ * How a 429's words are told apart from a throttle's, and a 400's from a request's own fault, the first
+ * match deciding. `code` is matched, whole, against the error's `code` or `type` (Z.AI puts its business
+ * code in `type`, OpenAI its `code`), `words` against its message. Z.AI's throttles (1302 concurrency, 1303 frequency, 1305 overloaded) say nothing
  * of these and stay throttles.
  */
 const _QUOTA_SIGNS: readonly { kind: _QuotaKind; code?: RegExp; words?: RegExp }[] = [
@@ -369,7 +405,8 @@ const _QUOTA_SIGNS: readonly { kind: _QuotaKind; code?: RegExp; words?: RegExp }
   },
   {
     kind: "period",
-    words: /limit exhausted|usage limit (?:reached|exceeded)|(?:weekly|monthly|daily) (?:usage )?limit/i,
+    words:
+      /limit exhausted|usage limit (?:reached|exceeded)|reached your (?:specified )?(?:api )?usage limit|(?:weekly|monthly|daily) (?:usage )?limit/i,
   },
 ];
 
@@ -384,7 +421,7 @@ const _THROTTLE_WORDS =
 /** How much of an error's message its words are kept of, for the log, the key's status and relay's answers. */
 const _WORDS_CHARS = 300;
 
-/** A 429's text, parsed once: its quota signs and a long cooling's words both read it. */
+/** A 429's or a 400's text, parsed once: its quota signs and a long cooling's words both read it. */
 interface _Body {
   text: string;
   /** Its error object ({@linkcode _errorOf}). */
@@ -398,7 +435,7 @@ function _bodyOf(text: string): _Body {
   return { text, error, said: _wordsOf(text, error) };
 }
 
-/** The 429's body read against {@linkcode _QUOTA_SIGNS}; `undefined` for a throttle. */
+/** The body read against {@linkcode _QUOTA_SIGNS}; `undefined` for a throttle. */
 function _quotaOf({ text, error, said }: _Body, now: number, wallNow: number): _Quota | undefined {
   const codes = [error?.code, error?.type].flatMap((value) =>
     typeof value === "string" || typeof value === "number" ? [String(value)] : []
@@ -437,13 +474,13 @@ function _wordsOf(text: string, error: Record<string, unknown> | undefined): str
 }
 
 /**
- * ms from `wallNow` to the reset `words` name (`will reset at 2026-12-01 08:00:00`), when ahead; a time
- * without a zone is read as UTC+8, Zhipu's (Z.AI's) own: read early, it costs one attempt that gets the
- * same answer.
+ * ms from `wallNow` to the reset `words` name (`will reset at 2026-12-01 08:00:00`, Anthropic's `will
+ * regain access on 2026-12-01 at 00:00 UTC`), when ahead; a time without a zone is read as UTC+8, Zhipu's
+ * (Z.AI's) own: read early, it costs one attempt that gets the same answer.
  */
 function _resetIn(words: string, wallNow: number): number | undefined {
   const match =
-    /reset(?:s)?(?: at| on)? (\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2})?)(Z|[+-]\d{2}:?\d{2}| ?(?:UTC|GMT)\b)?/i
+    /(?:resets?|regain access)(?: at| on)? (\d{4}-\d{2}-\d{2})(?:[ T]| at )(\d{2}:\d{2}(?::\d{2})?)(Z|[+-]\d{2}:?\d{2}| ?(?:UTC|GMT)\b)?/i
       .exec(words);
   if (!match) return undefined;
   const [, day, time, zone] = match;
@@ -453,7 +490,7 @@ function _resetIn(words: string, wallNow: number): number | undefined {
 }
 
 /**
- * A 429 whose words say a quota is spent: out of rotation as a 402 (`balance`), or rested until its reset
+ * A 429 or a 400 whose words say a quota is spent: out of rotation as a 402 (`balance`), or rested until its reset
  * (`period`); either is for a person to hear of, not for the client to send again soon. `x-should-retry`
  * says nothing here: a client holding the key learns what to do from the words, relay goes on with another.
  */

@@ -100,6 +100,13 @@ export interface Attempt {
   readonly route: Route;
   readonly key: ProviderKey | undefined;
   readonly upstreamModel: string | undefined;
+  /**
+   * Its provider stands in for one the request would have gone to but that cannot take it now: passed
+   * over in this plan for an open breaker, a full `max_in_flight` or keys at their limits, or failed by
+   * this request with trouble that passes (a 429, a 5xx, a timeout). Not when the providers before it
+   * are out of rotation, refused the model, or cannot serve the request at all: then it is the one left.
+   */
+  readonly standIn: boolean;
   /** The upstream's rate-limit headers, read on every answer. */
   observe(snapshot: RateLimitSnapshot): void;
   /**
@@ -721,6 +728,8 @@ export class Plan {
   #answeredOn: Map<_RouteState, Set<ProviderKey | undefined>> | undefined;
   // Providers that cannot serve this request at all (`skip_provider`): no round brings them back.
   readonly #unservableRoutes = new Set<_RouteState>();
+  // Providers this request failed on with trouble that passes: the others stand in for them.
+  readonly #troubledRoutes = new Set<_RouteState>();
   #attempts = 0;
   #round = 0;
 
@@ -742,6 +751,8 @@ export class Plan {
     // Whether every wait offered is for this model alone (`rateLimitsPerModel`), as the client is told.
     let modelOnly = true;
     const blocked: _Blocked[] = [];
+    // Whether a provider before the next one was passed over for a while only (open, busy, cooling).
+    let passedOverForNow = false;
     for (const candidate of this.#deferred.size === 0 ? order : this.#deferredLast(order)) {
       const { state, upstreamModel } = candidate;
       if (!state.enabled) {
@@ -763,27 +774,32 @@ export class Plan {
       const permit = state.breaker.tryAcquire();
       if (!permit) {
         blocked.push({ cause: "open", retryAt: state.breaker.retryAt ?? this.#hooks.now() });
+        passedOverForNow = true;
         continue;
       }
       const slot = _placeIn(state);
       if (!slot) {
         state.breaker.release(permit);
         blocked.push({ cause: "busy" });
+        passedOverForNow = true;
         continue;
       }
       const picked = this.#pickKey(state, upstreamModel);
       if (picked.kind === "attempt") {
-        return { kind: "attempt", attempt: this.#attempt(candidate, permit, slot, picked) };
+        const standIn = passedOverForNow || [...this.#troubledRoutes].some((troubled) => troubled !== state);
+        return { kind: "attempt", attempt: this.#attempt(candidate, permit, slot, picked, standIn) };
       }
       state.breaker.release(permit);
       slot();
       if (picked.kind === "wait") {
         if (!wait || picked.waitUntil < wait.waitUntil) wait = picked;
         if (!picked.modelOnly) modelOnly = false;
+        passedOverForNow = true;
       }
       // Only a round without attempts ends the plan, and in one no key was tried: a provider left
       // without a key has them all failing or out of rotation.
       if (picked.kind === "none") {
+        if (picked.openUntil !== undefined) passedOverForNow = true;
         blocked.push(
           picked.openUntil !== undefined
             ? { cause: "open", retryAt: picked.openUntil }
@@ -932,6 +948,7 @@ export class Plan {
       reservation?: KeyReservation<ProviderKey>;
       keyPermit?: BreakerPermit;
     },
+    standIn: boolean,
   ): Attempt {
     const { state } = candidate;
     const { key, reservation } = picked;
@@ -990,6 +1007,7 @@ export class Plan {
     const deferred = this.#deferred;
     const refusedRoutes = this.#refusedRoutes;
     const unservableRoutes = this.#unservableRoutes;
+    const troubledRoutes = this.#troubledRoutes;
     // An uncounted request's rate limits are not the Messages ones the key pool keeps (Anthropic limits
     // count_tokens apart): what its answer says of them, a 429 included, leaves the key's figures alone.
     const { uncounted } = this.#request;
@@ -997,6 +1015,7 @@ export class Plan {
       route: state.route,
       key,
       upstreamModel: candidate.upstreamModel,
+      standIn,
       observe(snapshot) {
         if (key && !uncounted) state.pool.observe(key, snapshot);
       },
@@ -1016,7 +1035,7 @@ export class Plan {
       },
       failed(decision) {
         // Nothing went upstream: the key gets its request and tokens back.
-        end(decision.action === "skip_provider" ? "unsent" : { input: 0, output: 0 });
+        end(decision.action === "skip_provider" && !decision.sent ? "unsent" : { input: 0, output: 0 });
         if (!uncounted && decision.coolKeyUntil !== undefined) {
           // Where the upstream limits each model apart, its 429 says nothing of the key's other models:
           // they go on, while this one waits as long as the 429 says, or a moment when it says nothing
@@ -1047,6 +1066,9 @@ export class Plan {
         // A provider without keys has no other key to offer, and one whose credential was refused is
         // not asked again in this plan; a provider that failed as a whole gets its other keys tried
         // only after the other providers ("next key, then next provider" is for a key's own failures).
+        if (decision.action === "retry_next_key" || decision.action === "retry_next_provider") {
+          troubledRoutes.add(state);
+        }
         if (decision.action === "skip_provider") unservableRoutes.add(state);
         else if (!key) doneRoutes.add(state);
         else if (decision.action === "retry_next_provider") deferred.add(state);

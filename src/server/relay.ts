@@ -13,6 +13,7 @@ import { conversationKey } from "../routing/affinity.ts";
 import { retryDelay } from "../routing/backoff.ts";
 import { type ConcurrencyLimiter, OverloadedError } from "../routing/concurrency.ts";
 import {
+  asStandInRefusal,
   classifyFailure,
   type FailureDecision,
   type UpstreamOutcome,
@@ -617,7 +618,8 @@ async function _relay(
       }
       tellRouter();
 
-      const decision = classifyFailure(tried.outcome, clock.now(), clock.wallClock());
+      const classified = classifyFailure(tried.outcome, clock.now(), clock.wallClock());
+      const decision = attempt.standIn ? asStandInRefusal(classified, tried.outcome) : classified;
       if (decision.notRetried && tried.response) tried.response = _notToRetryAnswer(tried.response);
       const refusedUntil = attempt.failed(decision);
       options.logger.warn("attempt failed", {
@@ -651,16 +653,24 @@ async function _relay(
       const forGood = tried.outcome.kind === "credentials" && isPermanentCredentialError(tried.outcome.error);
       refusedForGood = (refusedForGood ?? true) && forGood;
       if (forGood) refusedProviders.add(attempt.route.provider.name);
-      // A credential relay could not get sent nothing: an upstream's own answer kept from before (a 529,
-      // a 429 and its rate-limit headers) says more to the client.
-      if (tried.outcome.kind !== "credentials" || !last?.response) {
+      const kept = { ...tried, attempt, exchange, traced: _traced(trace) };
+      if (decision.sent) {
+        // A stand-in's refusal is the client's only where nothing else is: as a provider that could not
+        // be asked, it says less than why the provider it stood in for could not take the request.
+        if (last) await _drop(kept);
+        else last = { ...kept, outcome: { kind: "unservable", reason: decision.reason } };
+      } else if (tried.outcome.kind !== "credentials" || !last?.response) {
+        // A credential relay could not get sent nothing: an upstream's own answer kept from before (a
+        // 529, a 429 and its rate-limit headers) says more to the client.
         await _drop(last);
-        last = { ...tried, attempt, exchange, traced: _traced(trace) };
+        last = kept;
       }
+      if (decision.action === "return") break;
+      // What a retry waits for is the failure's the stand-in stood in for: its refusal says nothing of time.
+      if (decision.sent) continue;
       lastDecision = decision;
       waitedSinceFailure = 0;
       backedOffSinceFailure = 0;
-      if (decision.action === "return") break;
     }
     // The access line and the ledger tell of the attempt whose answer the client gets.
     if (last) Object.assign(trace, last.traced);
@@ -894,7 +904,8 @@ async function _try(
         response.status,
         `upstream ${route.provider.name} answered ${response.status}`,
       );
-      // A 429's words tell a spent quota from a throttle, a refused key's why it is out (`classifyFailure`).
+      // A 429's words tell a spent quota from a throttle (a 400's from a bad request), a refused key's why
+      // it is out (`classifyFailure`).
       const said = WORDS_READ.has(response.status)
         ? await _readWords(response, { clock, upstream, credentials })
         : { response };
@@ -998,10 +1009,11 @@ async function _try(
 const _WORDS_WAIT_MS = 2_500;
 
 /**
- * The start of a 429's body ({@linkcode peekAnswer}'s 16 KiB, what came within {@linkcode _WORDS_WAIT_MS}),
- * masked of `credentials`, and the answer with it put back, the rest to come under the route's deadlines
- * for a body, to be passed on whole. One that fails meanwhile goes without its body, as an unreadable one
- * does: its status and headers still say what it is. The exchange aborted (the client gone, a shutdown's
+ * The start of an error answer's body whose words count (`WORDS_READ`: {@linkcode peekAnswer}'s 16 KiB,
+ * what came within {@linkcode _WORDS_WAIT_MS}), masked of `credentials`, and the answer with it put back,
+ * the rest to come under the route's deadlines for a body, to be passed on whole. One whose body fails
+ * meanwhile is passed on failing so, under its status and headers (a client is told its error body was
+ * cut off). The exchange aborted (the client gone, a shutdown's
  * cut) fails the attempt.
  */
 async function _readWords(
@@ -1020,7 +1032,8 @@ async function _readWords(
       : { response: answer, text: maskKeysAndSecretsIn(text, credentials) };
   } catch (error) {
     if (upstream.signal.aborted) throw error;
-    return { response: new Response(null, response) };
+    const failing = new ReadableStream<Uint8Array>({ start: (controller) => controller.error(error) });
+    return { response: new Response(failing, response) };
   }
 }
 

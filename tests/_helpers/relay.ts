@@ -190,5 +190,20 @@ function _route(options: TestRelayOptions): Route {
   };
 }
 
+/** A route to the Anthropic-format upstream at `url` (`anthropic-compatible`, keys in `x-api-key`). */
+export function anthropicRoute(name: string, url: string, keys: string[] = [PROVIDER_KEY]): Route {
+  return {
+    provider: createAnthropicProvider({
+      name,
+      type: "anthropic-compatible",
+      baseUrl: url,
+      authHeader: "x-api-key",
+    }),
+    keys: keys.map((secret) => ({ secret, label: maskSecret(secret) })),
+    timeouts: TEST_TIMEOUTS,
+    models: new ModelMap(undefined),
+  };
+}
+
 /** Generous deadlines, so only tests about timeouts ever meet one. */
 export const TEST_TIMEOUTS: UpstreamTimeouts = { connect: 10_000, firstByte: 60_000, idle: 60_000 };

@@ -204,9 +204,43 @@ Deno.test("classifyFailure keeps a throttle's 429 as it was, whatever its words"
       reason: "429 from upstream",
     }, JSON.stringify(body));
   }
-  // Quota words on another status are that status's business (a 400 is returned as it is).
-  const other: UpstreamOutcome = { ...limited(SPENT[0].body), status: 400 } as UpstreamOutcome;
+  // Quota words on another status are that status's business (a 404 is returned as it is).
+  const other: UpstreamOutcome = { ...limited(SPENT[0].body), status: 404 } as UpstreamOutcome;
   assert.equal(classifyFailure(other, NOW, WALL).action, "return");
+});
+
+Deno.test("classifyFailure reads Anthropic's 400s for an account out of credit or past its spend limit as quotas spent", () => {
+  const refused = (message: string): UpstreamOutcome => ({
+    ...limited(anthropicShaped("invalid_request_error", message)),
+    status: 400,
+  } as UpstreamOutcome);
+  const credit =
+    "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to " +
+    "upgrade or purchase credits.";
+  assert.deepEqual(classifyFailure(refused(credit), NOW, WALL), {
+    action: "disable_key",
+    refusedWith: 402,
+    countsForBreaker: false,
+    said: credit,
+    notRetried: true,
+    reason: `400 from upstream, quota or balance spent: ${credit}`,
+  });
+  const limit =
+    "You have reached your specified API usage limits. You will regain access on 2026-12-01 at 00:00 UTC.";
+  assert.deepEqual(classifyFailure(refused(limit), NOW, WALL), {
+    action: "retry_next_key",
+    coolKeyUntil: NOW + 3 * HOUR,
+    countsForBreaker: false,
+    said: limit,
+    notRetried: true,
+    reason: `400 from upstream, period limit spent: ${limit}`,
+  });
+  // Any other 400 is the request's own fault, returned as it is.
+  assert.deepEqual(classifyFailure(refused("max_tokens: Field required"), NOW, WALL), {
+    action: "return",
+    countsForBreaker: false,
+    reason: "400 from upstream",
+  });
 });
 
 Deno.test("classifyFailure keeps the upstream's words short, on one line, and masks what looks like a key", () => {

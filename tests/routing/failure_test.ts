@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { CredentialError } from "../../src/providers/types.ts";
-import { classifyFailure, MODEL_REFUSAL_MS, type UpstreamOutcome } from "../../src/routing/failure.ts";
+import {
+  asStandInRefusal,
+  classifyFailure,
+  MODEL_REFUSAL_MS,
+  type UpstreamOutcome,
+} from "../../src/routing/failure.ts";
 
 const NOW = 1_000_000;
 const http = (status: number, headers: Record<string, string> = {}): UpstreamOutcome => ({
@@ -352,4 +357,26 @@ Deno.test("classifyFailure lets x-should-retry decide for HTTP answers only, not
     [event("overloaded_error", "false"), event("invalid_request_error", "true")],
     ["retry_next_provider", "return"],
   );
+});
+
+Deno.test("asStandInRefusal passes over a stand-in that refuses the request as invalid, and nothing else", () => {
+  for (const status of [400, 413, 422]) {
+    assert.deepEqual(asStandInRefusal(classifyFailure(http(status), NOW, NOW), http(status)), {
+      action: "skip_provider",
+      countsForBreaker: false,
+      sent: true,
+      reason: `${status} from upstream, standing in for a provider that cannot take the request now`,
+    });
+  }
+  // What a stand-in says of itself or of the client stands: a missing model, a refused key, trouble.
+  for (const status of [401, 403, 404, 429, 529]) {
+    const decision = classifyFailure(http(status), NOW, NOW);
+    assert.equal(asStandInRefusal(decision, http(status)), decision, String(status));
+  }
+  // A 400 the stand-in marks for a retry is retried as it says; a 429 it says not to retry is its own.
+  for (const [status, retry] of [[400, "true"], [429, "false"]] as const) {
+    const outcome = http(status, { "x-should-retry": retry });
+    const decision = classifyFailure(outcome, NOW, NOW);
+    assert.equal(asStandInRefusal(decision, outcome), decision, `${status}, x-should-retry: ${retry}`);
+  }
 });

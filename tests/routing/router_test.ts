@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { answered, attemptOf, httpFailure, idleProvider, where } from "./_plans.ts";
-import { classifyFailure } from "../../src/routing/failure.ts";
+import { asStandInRefusal, classifyFailure } from "../../src/routing/failure.ts";
 import { readRateLimitHeaders } from "../../src/routing/rate_limit_headers.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
 import {
@@ -908,4 +908,77 @@ Deno.test("a model asked for with the 1M-context mark takes its model's entry of
     modelRoutes: { "claude-sonnet-4-5": "b" },
   });
   assert.equal(where(attemptOf(router.plan(request("claude-sonnet-4-5[1m]")).next())), "b/b1");
+});
+
+Deno.test("an attempt stands in only for a provider that cannot take the request now", () => {
+  const label = (attempt: Attempt) =>
+    `${attempt.route.provider.name}${attempt.standIn ? " standing in" : ""}`;
+  const standsIn = (router: Router) => {
+    const attempt = attemptOf(router.plan(request("m")).next());
+    attempt.cancelled();
+    return label(attempt);
+  };
+  const clock = { now: 1_000_000 };
+  const router = routerOf([route("a", ["a1", "a2"]), route("b", ["b1"])], { affinity: false }, clock);
+  assert.equal(standsIn(router), "a", "the provider the request goes to first");
+
+  // In one plan: the same provider's next key is no stand-in, the next provider is.
+  const plan = router.plan(request("m"));
+  const tried: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const attempt = attemptOf(plan.next());
+    tried.push(label(attempt));
+    attempt.failed(
+      attempt.route.provider.name === "a" ? httpFailure(429, { "retry-after": "10" }) : httpFailure(500),
+    );
+  }
+  assert.deepEqual(tried, ["a", "a", "b standing in"]);
+
+  // Later plans: while a's keys cool, or its breaker is open, b stands in; once a is back, a.
+  clock.now += 5_000;
+  assert.equal(standsIn(router), "b standing in", "a's keys are cooling");
+  clock.now += 5_000;
+  assert.equal(standsIn(router), "a");
+  for (let i = 0; i < 2; i++) attemptOf(router.plan(request("m")).next()).failed(httpFailure(500));
+  assert.equal(router.status()[0].breaker, "open");
+  assert.equal(standsIn(router), "b standing in", "a's breaker is open");
+
+  const full = routerOf([route("a", ["a1"], undefined, { maxInFlight: 1 }), route("b", ["b1"])], {
+    affinity: false,
+  });
+  const busy = attemptOf(full.plan(request("m")).next());
+  assert.equal(standsIn(full), "b standing in", "a is at its max_in_flight");
+  busy.cancelled();
+
+  // A provider out of rotation leaves the next one the provider the request goes to.
+  const off = routerOf([route("a", ["a1"]), route("b", ["b1"])], { affinity: false });
+  off.setEnabled("a", false);
+  assert.equal(standsIn(off), "b");
+  const refused = routerOf([route("a", ["a1"]), route("b", ["b1"])], { affinity: false });
+  attemptOf(refused.plan(request("m")).next()).failed(httpFailure(401));
+  assert.equal(standsIn(refused), "b", "a's only key was taken out");
+});
+
+Deno.test("a stand-in's refusal sent keeps its key's request counted, and its provider is offered no more", () => {
+  const b = route("b", ["b1"]);
+  const router = routerOf([route("a", ["a1"]), {
+    ...b,
+    limits: new Map([[b.keys[0], { rpm: 1, tpm: 100 }]]),
+  }], {
+    affinity: false,
+    breaker: { failureThreshold: 100, windowMs: 60_000, cooldownMs: 30_000 },
+  });
+  const plan = router.plan(request("m"));
+  attemptOf(plan.next()).failed(httpFailure(529));
+  const standIn = attemptOf(plan.next());
+  assert.equal(where(standIn), "b/b1");
+  const outcome = { kind: "http", status: 400, headers: new Headers() } as const;
+  standIn.failed(asStandInRefusal(classifyFailure(outcome, 1_000_000, 1_000_000), outcome));
+  assert.equal(router.status()[1].keys[0].ratio, 1, "the upstream got it: its one request a minute is spent");
+  const seen: string[] = [];
+  for (let step = plan.next(); step.kind === "attempt" && seen.length < 3; step = plan.next()) {
+    seen.push(where(step.attempt));
+    step.attempt.failed(httpFailure(529));
+  }
+  assert.deepEqual(seen, ["a/a1", "a/a1", "a/a1"], "round after round, a alone");
 });

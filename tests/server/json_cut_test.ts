@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
 import type { LedgerEntry } from "../../src/ledger/entry.ts";
-import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
-import { ModelMap } from "../../src/routing/model_map.ts";
-import type { Route } from "../../src/routing/router.ts";
-import { maskSecret } from "../../src/util/mask.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { controlledStream, MESSAGE_ANSWER, startFakeUpstream } from "../_helpers/fake_upstream.ts";
-import { PROVIDER_KEY, startTestRelay, TEST_TIMEOUTS } from "../_helpers/relay.ts";
+import { anthropicRoute, startTestRelay } from "../_helpers/relay.ts";
 import { settlesWithin } from "../_helpers/settles_within.ts";
 
 /** A whole message, as Anthropic answers an unstreamed request. */
@@ -60,20 +56,6 @@ function post(url: string, path = "/v1/messages"): Promise<Response> {
     headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
     body: JSON.stringify({ model: "m", max_tokens: 50, messages: [{ role: "user", content: "hi" }] }),
   });
-}
-
-function routeTo(name: string, url: string): Route {
-  return {
-    provider: createAnthropicProvider({
-      name,
-      type: "anthropic-compatible",
-      baseUrl: url,
-      authHeader: "x-api-key",
-    }),
-    keys: [{ secret: PROVIDER_KEY, label: maskSecret(PROVIDER_KEY) }],
-    timeouts: TEST_TIMEOUTS,
-    models: new ModelMap(undefined),
-  };
 }
 
 const UPSTREAM_ANSWERS = {
@@ -157,7 +139,7 @@ Deno.test("a JSON answer that ends before its first byte is a failed attempt, th
   );
   const whole = startFakeUpstream(() => Response.json(JSON.parse(MESSAGE)));
   await using relay = startTestRelay({
-    routes: [routeTo("empty", empty.url), routeTo("whole", whole.url)],
+    routes: [anthropicRoute("empty", empty.url), anthropicRoute("whole", whole.url)],
     retry: { maxAttempts: 2 },
   });
   const response = await post(relay.url);
@@ -174,7 +156,7 @@ Deno.test("a JSON answer cut short counts against its provider's breaker, as a c
   const cutting = rawUpstream(UPSTREAM_ANSWERS["an HTTP/1.0 answer that closes mid-JSON"]);
   const whole = startFakeUpstream(() => Response.json(JSON.parse(MESSAGE)));
   await using relay = startTestRelay({
-    routes: [routeTo("cutting", cutting.url), routeTo("whole", whole.url)],
+    routes: [anthropicRoute("cutting", cutting.url), anthropicRoute("whole", whole.url)],
     routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 60_000 } },
   });
   await assert.rejects((await post(relay.url)).text());

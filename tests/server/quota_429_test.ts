@@ -8,14 +8,12 @@
  * answered as it was.
  */
 import assert from "node:assert/strict";
-import { createAnthropicProvider } from "../../src/providers/anthropic.ts";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
 import type { Route } from "../../src/routing/router.ts";
-import { maskSecret } from "../../src/util/mask.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
-import { startTestRelay, TEST_TIMEOUTS, type TestRelay } from "../_helpers/relay.ts";
+import { anthropicRoute, startTestRelay, TEST_TIMEOUTS, type TestRelay } from "../_helpers/relay.ts";
 import { settlesWithin } from "../_helpers/settles_within.ts";
 
 const RETRY = { maxAttempts: 3, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 0 }, maxWaitMs: 0 };
@@ -45,20 +43,6 @@ const MESSAGE = {
   usage: { input_tokens: 5, output_tokens: 1 },
 };
 
-function zaiRoute(url: string, keys: string[]): Route {
-  return {
-    provider: createAnthropicProvider({
-      name: "zai",
-      type: "anthropic-compatible",
-      baseUrl: url,
-      authHeader: "x-api-key",
-    }),
-    keys: keys.map((secret) => ({ secret, label: maskSecret(secret) })),
-    timeouts: TEST_TIMEOUTS,
-    models: new ModelMap(undefined),
-  };
-}
-
 function ask(relay: TestRelay): Promise<Response> {
   return fetch(`${relay.url}/v1/messages`, {
     method: "POST",
@@ -71,7 +55,7 @@ function ask(relay: TestRelay): Promise<Response> {
 const SPENT: { upstream: string; route: (url: string) => Route; answer: () => Response; words: string }[] = [
   {
     upstream: "Z.AI's 1113",
-    route: (url) => zaiRoute(url, [FIRST]),
+    route: (url) => anthropicRoute("zai", url, [FIRST]),
     answer: () => zaiError("1113", BALANCE),
     words: BALANCE,
   },
@@ -96,7 +80,7 @@ const SPENT: { upstream: string; route: (url: string) => Route; answer: () => Re
   },
   {
     upstream: "a balance wording without a code",
-    route: (url) => zaiRoute(url, [FIRST]),
+    route: (url) => anthropicRoute("zai", url, [FIRST]),
     answer: () =>
       Response.json({ error: { message: "Insufficient Balance", type: "unknown_error" } }, { status: 429 }),
     words: "Insufficient Balance",
@@ -149,7 +133,7 @@ function twoKeys(first: () => Response) {
   );
   const clock = new FakeClock(START);
   const relay = startTestRelay({
-    routes: [zaiRoute(upstream.url, [FIRST, SECOND])],
+    routes: [anthropicRoute("zai", upstream.url, [FIRST, SECOND])],
     retry: RETRY,
     routing: { affinity: false },
     clock,
@@ -157,21 +141,74 @@ function twoKeys(first: () => Response) {
   return { upstream, relay, clock };
 }
 
-Deno.test("a key whose 429 says its balance is spent is taken out and its request goes to the next key", async () => {
-  const { upstream, relay, clock } = twoKeys(() => zaiError("1113", BALANCE));
+const CREDIT =
+  "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to " +
+  "upgrade or purchase credits.";
+
+for (
+  const { spent, answer, reason } of [
+    {
+      spent: "Z.AI's 429",
+      answer: () => zaiError("1113", BALANCE),
+      reason: `429 from upstream, quota or balance spent: ${BALANCE}`,
+    },
+    {
+      spent: "Anthropic's 400",
+      answer: () =>
+        Response.json({ type: "error", error: { type: "invalid_request_error", message: CREDIT } }, {
+          status: 400,
+        }),
+      reason: `400 from upstream, quota or balance spent: ${CREDIT}`,
+    },
+  ]
+) {
+  Deno.test(`a key whose answer says its balance is spent (${spent}) is taken out and its request goes to the next key`, async () => {
+    const { upstream, relay, clock } = twoKeys(answer);
+    await using _relay = relay;
+    try {
+      const first = await ask(relay);
+      assert.equal(first.status, 200, "failed over to the second key");
+      await first.body?.cancel();
+      assert.equal((await relay.logged("key disabled")).reason, reason);
+      clock.advance(61_000);
+      const second = await ask(relay);
+      assert.equal(second.status, 200);
+      await second.body?.cancel();
+      assert.deepEqual(
+        upstream.requests.map((request) => request.headers.get("x-api-key")),
+        [FIRST, SECOND, SECOND],
+        "the spent key is not asked again once a throttle's minute is over",
+      );
+    } finally {
+      await upstream.close();
+    }
+  });
+}
+
+Deno.test("Anthropic's 400 for an account past its spend limit rests its key until access comes back", async () => {
+  const limit =
+    "You have reached your specified API usage limits. You will regain access on 2026-12-01 at 00:00 UTC.";
+  const { upstream, relay, clock } = twoKeys(() =>
+    Response.json({ type: "error", error: { type: "invalid_request_error", message: limit } }, {
+      status: 400,
+    })
+  );
   await using _relay = relay;
   try {
-    const first = await ask(relay);
-    assert.equal(first.status, 200, "failed over to the second key");
-    await first.body?.cancel();
-    clock.advance(61_000);
-    const second = await ask(relay);
-    assert.equal(second.status, 200);
-    await second.body?.cancel();
+    const keysAsked = async () => {
+      const answer = await ask(relay);
+      assert.equal(answer.status, 200);
+      await answer.body?.cancel();
+      return upstream.requests.map((request) => request.headers.get("x-api-key"));
+    };
+    assert.deepEqual(await keysAsked(), [FIRST, SECOND]);
+    clock.advance(2 * HOUR);
+    assert.deepEqual(await keysAsked(), [FIRST, SECOND, SECOND], "still resting an hour before midnight UTC");
+    clock.advance(HOUR);
     assert.deepEqual(
-      upstream.requests.map((request) => request.headers.get("x-api-key")),
-      [FIRST, SECOND, SECOND],
-      "the spent key is not asked again once a throttle's minute is over",
+      await keysAsked(),
+      [FIRST, SECOND, SECOND, FIRST, SECOND],
+      "asked again once access is back (and refused again, here)",
     );
   } finally {
     await upstream.close();
@@ -182,7 +219,11 @@ Deno.test("a 429 saying a period limit is spent rests the key until the reset it
   let spent = true;
   const upstream = startFakeUpstream(() => spent ? zaiError("1310", PERIOD) : Response.json(MESSAGE));
   const clock = new FakeClock(START);
-  await using relay = startTestRelay({ routes: [zaiRoute(upstream.url, [FIRST])], retry: RETRY, clock });
+  await using relay = startTestRelay({
+    routes: [anthropicRoute("zai", upstream.url, [FIRST])],
+    retry: RETRY,
+    clock,
+  });
   try {
     const first = await ask(relay);
     assert.equal(first.status, 429);
@@ -218,7 +259,11 @@ Deno.test("a 429 saying a period limit is spent rests the key until the reset it
 Deno.test("a throttle's 429 is answered as before: passed on, then relay's summary of a minute, retried", async () => {
   const upstream = startFakeUpstream(() => zaiError("rate_limit_error", THROTTLE));
   const clock = new FakeClock(START);
-  await using relay = startTestRelay({ routes: [zaiRoute(upstream.url, [FIRST])], retry: RETRY, clock });
+  await using relay = startTestRelay({
+    routes: [anthropicRoute("zai", upstream.url, [FIRST])],
+    retry: RETRY,
+    clock,
+  });
   try {
     const first = await ask(relay);
     assert.equal(first.status, 429);
