@@ -34,6 +34,10 @@ export function serveCommand(setExitCode: (code: number) => void) {
 const _FLUSH_MS = 1_000;
 /** The same when told to stop at once. */
 const _FLUSH_AT_ONCE_MS = 100;
+
+/** How soon after the first a second signal is taken for the same keypress, when nothing is in flight. */
+const _SAME_KEYPRESS_MS = 250;
+
 /**
  * Log lines are written at most this often, those that came meanwhile together: under load a line per
  * request would be a write per request, and 20 ms later is still at once to whoever reads them.
@@ -116,7 +120,9 @@ async function _serveLogged(
   logger.info("listening", { url: server.url, providers: config.providers.map((p) => p.name).join(",") });
 
   let stopping: Promise<void> | undefined;
+  let firstSignalAt = 0;
   const drain = () => {
+    firstSignalAt = performance.now();
     const graceMs = runtime.current.config.server.shutdown_grace;
     logger.info("shutting down", {
       in_flight: server.inFlight.size,
@@ -129,6 +135,11 @@ async function _serveLogged(
   };
   const onSignal = () => {
     if (!stopping) return drain();
+    // One Ctrl-C under `deno task serve` is two SIGINTs well under a millisecond apart (the task passes
+    // the terminal's on, and relay gets it from the terminal too): with nothing to cut, the second is
+    // the same keypress, and the drain ends by itself in a moment.
+    const sameKeypress = performance.now() - firstSignalAt < _SAME_KEYPRESS_MS;
+    if (sameKeypress && server.inFlight.size === 0) return;
     logger.warn("stopped at once: in-flight streams cut");
     // The records of requests that ended are written (a few ms), those of the streams cut are lost.
     ledger.close().finally(() => sink.flush(_FLUSH_AT_ONCE_MS)).finally(() => Deno.exit(1));

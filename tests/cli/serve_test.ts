@@ -234,3 +234,12 @@ const _FAKE_EVENTS = [
   '"usage":{"output_tokens":5}}\n\n',
   'event: message_stop\ndata: {"type":"message_stop"}\n\n',
 ];
+
+Deno.test("two signals at once, as deno task passes one Ctrl-C, stop an idle relay as one does: exit 0, nothing cut", async () => {
+  await using relay = await spawnRelay([]);
+  relay.process.kill("SIGINT");
+  relay.process.kill("SIGINT");
+  assert.equal((await relay.process.status).code, 0);
+  await relay.waitForLine(/"msg":"stopped"/);
+  assert.ok(!relay.stderr.some((line) => line.includes("stopped at once")), relay.stderr.join("\n"));
+});
