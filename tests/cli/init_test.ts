@@ -95,7 +95,7 @@ const EVERY_TYPE: Record<string, { flags: string[]; env?: Record<string, string>
   bedrock: { flags: ["--region", "eu-west-1", "--aws-profile", "work"] },
   vertex: { flags: ["--project", "my-project", "--credentials-file", "/etc/sa.json"] },
   azure: { flags: ["--base-url", "https://r.services.ai.azure.com/anthropic", "--key", "${AZURE_API_KEY}"] },
-  openai: { flags: [] },
+  openai: { flags: [], env: { OPENAI_API_KEY: "sk-openai-key-0000" } },
   mock: { flags: [] },
 };
 
@@ -115,6 +115,28 @@ Deno.test("every file relay init writes loads: one run per provider type", async
       assert.deepEqual(config.providers.map((p) => p.type), [type]);
     });
   }
+});
+
+Deno.test("relay init gives an OpenAI-compatible API over https a key, and a local server over http none", async () => {
+  const home = await sandbox();
+  const written = async (...flags: string[]) => {
+    const path = `${home}/${crypto.randomUUID()}.yaml`;
+    const { code, stderr } = await runRelay(["init", "--yes", "--provider", "openai", "-c", path, ...flags], {
+      cwd: home,
+      unset: ["OPENAI_API_KEY"],
+    });
+    assert.equal(code, 0, stderr);
+    return await Deno.readTextFile(path);
+  };
+  // OpenAI's own API, the default, as Anthropic's: a key from the environment, or --key.
+  const openai = await runRelay(["init", "--yes", "--provider", "openai"], {
+    cwd: home,
+    unset: ["OPENAI_API_KEY"],
+  });
+  assert.equal(openai.code, 2);
+  assert.match(openai.stderr, /--yes still needs --key/);
+  assert.match(await written("--key", "${OPENAI_API_KEY}"), /keys:\n\s+- key: "\$\{OPENAI_API_KEY\}"/);
+  assert.doesNotMatch(await written("--base-url", "http://127.0.0.1:8000/v1"), /keys:/);
 });
 
 Deno.test("relay init takes per-provider flags as provider:value, and several providers at once", async () => {

@@ -226,3 +226,42 @@ Deno.test("Ctrl-C while a key is being tried (SIGINT, the terminal not raw) exit
     await upstream.close();
   }
 });
+
+Deno.test("relay init at a terminal asks for another key once the first is rejected, not the same one again", async () => {
+  const upstream = startFakeUpstream((request) =>
+    request.headers.get("x-api-key") === KEY ? Response.json({ data: [], has_more: false }) : Response.json(
+      { type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } },
+      { status: 401 },
+    )
+  );
+  try {
+    const home = await sandbox();
+    const rejected = "sk-ant-api03-tty-test-revoked-0000x000";
+    await using terminal = await relayInit(home, ["--base-url", upstream.url], {
+      ANTHROPIC_API_KEY: rejected,
+    });
+    await terminal.waitFor(/◆ {2}Which providers should relay use\?/);
+    await terminal.press("Enter");
+    await terminal.waitFor(/◆ {2}anthropic: how should relay get the key\?/);
+    await terminal.press("Enter");
+    await terminal.waitFor(/◆ {2}Port relay listens on/);
+    await terminal.press("Enter");
+    await terminal.waitFor(/◆ {2}Check the anthropic key with one real call/);
+    await terminal.press("Enter");
+    await terminal.waitFor(/◆ {2}Enter another anthropic key\?/);
+    await terminal.press("Enter");
+    const again = await terminal.waitFor(/◆ {2}anthropic: how should relay get the key\?[\s\S]*└/);
+    assert.match(again, /● paste the key/, "another key is wanted: pasting it comes first");
+    assert.doesNotMatch(again, /keep/, "the rejected key is not offered again");
+    await terminal.press("Enter");
+    await terminal.waitFor(/◆ {2}anthropic key/);
+    await terminal.type(KEY);
+    await terminal.press("Enter");
+    const done = await terminal.waitFor(/relay is set up\./);
+    assert.equal(await terminal.exitCode(), 0);
+    assert.match(done, /anthropic: the key works \(HTTP 200\)/);
+    assert.equal((await readConfigFile(userConfigIn(home))).providers[0].keys[0].key, KEY);
+  } finally {
+    await upstream.close();
+  }
+});

@@ -51,9 +51,10 @@ export async function checkKeys(
       provider.key = await askKey(
         context.prompter,
         context,
-        provider.name,
+        provider,
         kindOf(provider.type)!,
         provider.key,
+        true,
       );
       built = build(context, setup);
     }

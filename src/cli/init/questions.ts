@@ -128,13 +128,14 @@ async function _askProvider(
   const keyFlag = flags.key.get(setup.name);
   if (kind.key === "asked" || kind.key === "optional" || keyFlag !== undefined || old?.key !== undefined) {
     const variable = kind.keyVar;
-    const fallback = kind.key === "optional" ? "" : undefined;
+    const needed = _keyNeeded(kind, setup);
+    const fallback = needed ? undefined : "";
     setup.key = await answerQuestion(context, {
       flag: "--key",
       given: keyFlag,
       suggested: old?.key ?? (variable && context.env(variable) ? `\${${variable}}` : fallback),
       validate: keyProblem,
-      ask: (prompter) => askKey(prompter, context, setup.name, kind, old?.key),
+      ask: (prompter) => askKey(prompter, context, setup, kind, old?.key),
     });
     if (!setup.key) delete setup.key;
   }
@@ -159,18 +160,24 @@ async function _askProvider(
   return setup;
 }
 
-/** How relay gets a provider's key: kept, a `${VAR}` reference, pasted or none; asked again when rejected. */
+/**
+ * How relay gets `setup`'s key: kept, a `${VAR}` reference, pasted or none. Asked `again` when `current`
+ * was rejected: then another key is wanted, pasted unless chosen otherwise, and `current` is not offered.
+ */
 export async function askKey(
   prompter: Prompter,
   context: InitContext,
-  name: string,
+  setup: ProviderSetup,
   kind: ProviderKind,
   current: string | undefined,
+  again = false,
 ): Promise<string> {
+  const { name } = setup;
   const variable = kind.keyVar;
   const set = variable !== undefined && Boolean(context.env(variable));
+  const needed = _keyNeeded(kind, setup);
   const options: Choice<string>[] = [
-    ...(current === undefined ? [] : [{ value: "keep", label: `keep ${_describeKey(current)}` }]),
+    ...(current === undefined || again ? [] : [{ value: "keep", label: `keep ${_describeKey(current)}` }]),
     ...(variable === undefined ? [] : [{
       value: "reference",
       label: `\${${variable}} (recommended)`,
@@ -185,7 +192,7 @@ export async function askKey(
   const how = await prompter.select({
     message: `${name}: how should relay get the key?`,
     options,
-    initial: current !== undefined ? "keep" : set ? "reference" : kind.key === "optional" ? "none" : "paste",
+    initial: again ? "paste" : current !== undefined ? "keep" : set ? "reference" : needed ? "paste" : "none",
   });
   switch (how) {
     case "keep":
@@ -285,6 +292,16 @@ async function _askTokens(context: InitContext, options: InitOptions): Promise<s
       }),
   });
   return how === "new" ? [_newToken()] : current;
+}
+
+/**
+ * Whether `setup` needs a key: a type that asks for one does; one whose key is optional (OpenAI-compatible
+ * servers) does when it is reached over https, a hosted API (OpenAI's own, OpenRouter, Groq) rather than
+ * a server on this machine or network (vLLM, LM Studio, llama.cpp), which most often takes none.
+ */
+function _keyNeeded(kind: ProviderKind, setup: ProviderSetup): boolean {
+  if (kind.key !== "optional") return kind.key === "asked";
+  return (setup.base_url ?? schemaDefault(kind.type, "base_url") ?? "").startsWith("https:");
 }
 
 function _describeKey(key: string): string {
