@@ -79,7 +79,7 @@ export const NO_CLIENT_TOKEN = "relay-takes-any-token";
  * `models:` tables name models exactly, `ANTHROPIC_MODEL` and the
  * `ANTHROPIC_DEFAULT_{OPUS,SONNET,HAIKU}_MODEL` aliases, since Claude Code's own dated model ids would
  * not match such names; when every provider serves exact names only, a family none of them names is
- * aliased to the main model.
+ * aliased to the main model, and otherwise the main model is set only to a sonnet or opus named.
  *
  * @example
  * ```ts
@@ -94,14 +94,15 @@ export function claudeCodeEnv(config: EnvFields): Record<string, string> {
     .filter((name) => !name.includes("*"));
   const family = (word: string) => names.find((name) => name.toLowerCase().includes(word));
   const [opus, sonnet, haiku] = [family("opus"), family("sonnet"), family("haiku")];
-  const main = sonnet ?? opus ?? haiku ?? names[0];
-  if (!main) return vars;
-  vars.ANTHROPIC_MODEL = main;
-  // When every provider serves exact names only, Claude Code's own ids of a family none of them names
-  // (its haiku for side tasks and subagents) would be a 404: they go to the main model instead.
   const exactOnly = config.providers.every((provider) =>
     provider.models && !Object.keys(provider.models).some((name) => name.includes("*"))
   );
+  // Where a provider serves names beyond its table, it serves Claude Code's own ids: the main model a
+  // session codes with is set only to a sonnet or opus named, never to a haiku or another named model.
+  const main = exactOnly ? sonnet ?? opus ?? haiku ?? names[0] : sonnet ?? opus;
+  if (main) vars.ANTHROPIC_MODEL = main;
+  // When every provider serves exact names only, Claude Code's own ids of a family none of them names
+  // (its haiku for side tasks and subagents) would be a 404: they go to the main model instead.
   const fallback = exactOnly ? main : undefined;
   const [opusAlias, sonnetAlias, haikuAlias] = [opus ?? fallback, sonnet ?? fallback, haiku ?? fallback];
   if (opusAlias) vars.ANTHROPIC_DEFAULT_OPUS_MODEL = opusAlias;

@@ -83,6 +83,18 @@ Deno.test("claudeCodeEnv sets the model variables from exact names in the models
     "a provider serving any name serves Claude Code's own ids",
   );
   assert.deepEqual(
+    claudeCodeEnv(config({}, [
+      { name: "a", type: "mock" },
+      { name: "o", type: "mock", models: { "claude-haiku-4-5": "mini", "gpt-4o": "big" } },
+    ])),
+    {
+      ANTHROPIC_BASE_URL: "http://127.0.0.1:8787",
+      ANTHROPIC_AUTH_TOKEN: NO_CLIENT_TOKEN,
+      ANTHROPIC_DEFAULT_HAIKU_MODEL: "claude-haiku-4-5",
+    },
+    "Claude Code's main model is its own while a provider serves its ids: not the haiku, nor gpt-4o, named",
+  );
+  assert.deepEqual(
     Object.keys(claudeCodeEnv(config({}, [{ name: "z", type: "mock", models: { "*": "x" } }]))),
     ["ANTHROPIC_BASE_URL", "ANTHROPIC_AUTH_TOKEN"],
   );
