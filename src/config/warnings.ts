@@ -13,7 +13,8 @@ const _CONSEQUENCE: Record<keyof Timeouts, string> = {
 
 /**
  * What in a valid config is almost certainly a mistake: timeouts (global or per provider) too short for
- * real traffic, and `server.allowed_hosts` on an address where no Host is checked.
+ * real traffic, `server.allowed_hosts` on an address where no Host is checked, and a model a provider's
+ * table names that an earlier Claude-only provider takes first ({@linkcode _shadowedModels}).
  *
  * @example
  * ```ts
@@ -28,7 +29,43 @@ export function configWarnings(config: Config): string[] {
       _timeoutWarnings(["providers", index, "timeouts"], provider.timeouts)
     ),
     ..._unusedAllowedHosts(config),
+    ..._shadowedModels(config),
   ];
+}
+
+/** Provider types whose upstream serves Claude models only: a name of another model is its 404. */
+const _CLAUDE_ONLY: ReadonlySet<string> = new Set(["anthropic", "bedrock", "vertex", "azure"]);
+
+/**
+ * Names of other models than Claude's in a provider's `models:` table that requests never bring there:
+ * an earlier provider of a Claude-only upstream takes any name (it has no table, or a `"*"` entry), and
+ * under `failover` (or `model` without a `model_routes` entry for the name) it comes first, so the
+ * request goes to it, which answers 404, and relay does not fail over on a 404. A Claude model's name in a
+ * later provider's table is its backup, and is not told of.
+ */
+function _shadowedModels({ providers, routing }: Config): string[] {
+  // Per-model strategies by glob are not followed here: better no warning than a wrong one.
+  if (Object.keys(routing.models ?? {}).some((name) => name.includes("*"))) return [];
+  const ordered = (name: string) => {
+    const strategy = routing.models?.[name] ?? routing.strategy;
+    return strategy === "failover" || (strategy === "model" && routing.model_routes?.[name] === undefined);
+  };
+  return providers.flatMap((provider, index) =>
+    Object.keys(provider.models ?? {}).flatMap((name) => {
+      if (name.includes("*") || /^claude/i.test(name) || !ordered(name)) return [];
+      const first = providers.slice(0, index).find((earlier) =>
+        _CLAUDE_ONLY.has(earlier.type) && (earlier.models === undefined || "*" in earlier.models)
+      );
+      if (!first) return [];
+      return [
+        `${formatPath(["providers", index, "models", name])} is never used: providers[${
+          providers.indexOf(first)
+        }] (${first.name}, ${first.type}) comes first and takes any model name, and its upstream has no ` +
+        `${name}; list ${provider.name} first, or send ${name} to it in routing.model_routes` +
+        (routing.strategy === "model" ? "" : " with routing.strategy: model"),
+      ];
+    })
+  );
 }
 
 /** `server.allowed_hosts` serves a loopback relay only: elsewhere client tokens guard it, and any Host is taken. */

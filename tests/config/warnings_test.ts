@@ -46,3 +46,40 @@ Deno.test("configWarnings says server.allowed_hosts is unused off loopback, wher
     "(client tokens guard it elsewhere)",
   ]);
 });
+
+Deno.test("configWarnings names a model another provider's table maps that a Claude-only provider before it takes", () => {
+  const providers = [
+    { name: "anthropic", type: "anthropic", keys: [{ key: "sk-ant-api03-test-key-000000000000" }] },
+    {
+      name: "oai",
+      type: "openai",
+      base_url: "http://127.0.0.1:8000/v1",
+      models: { "gpt-4o": "big", "claude-haiku-4-5": "mini", "qwen-*": "qwen" },
+    },
+  ];
+  assert.deepEqual(configWarnings(configSchema.parse({ providers })), [
+    "providers[1].models.gpt-4o is never used: providers[0] (anthropic, anthropic) comes first and takes any " +
+    "model name, and its upstream has no gpt-4o; list oai first, or send gpt-4o to it in routing.model_routes " +
+    "with routing.strategy: model",
+  ], "a Claude model's name there is its backup, a glob is not a name");
+  const [modelStrategy] = configWarnings(configSchema.parse({ providers, routing: { strategy: "model" } }));
+  assert.match(modelStrategy, /send gpt-4o to it in routing\.model_routes$/, "the strategy is already model");
+  // Routed there, listed first, spread by another strategy, or behind an upstream that may serve it: silent.
+  const silent = [
+    { providers, routing: { strategy: "model", model_routes: { "gpt-4o": "oai" } } },
+    { providers: [providers[1], providers[0]] },
+    { providers, routing: { strategy: "round_robin" } },
+    {
+      providers: [{
+        ...providers[0],
+        name: "gw",
+        type: "anthropic-compatible",
+        base_url: "https://gw.example",
+      }, providers[1]],
+    },
+    { providers: [{ ...providers[0], models: { "claude-*": "claude-*" } }, providers[1]] },
+  ];
+  for (const config of silent) {
+    assert.deepEqual(configWarnings(configSchema.parse(config)), [], JSON.stringify(config));
+  }
+});
