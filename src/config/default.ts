@@ -1,10 +1,8 @@
+import { relayInvocation } from "../util/invocation.ts";
 import { maskSecret } from "../util/mask.ts";
 import type { EnvLookup } from "./env_expand.ts";
 import { ConfigError } from "./errors.ts";
 import { type Config, configSchema, DEFAULT_ANTHROPIC_BASE_URL } from "./schema.ts";
-
-/** How to stop running on defaults, named in every banner that says relay is on them. */
-export const CREATE_CONFIG_HINT = "run `relay init` (or write relay.yaml: see relay.example.yaml)";
 
 /** The config relay runs on when no file exists, and the banner saying so. */
 export interface DefaultConfig {
@@ -84,6 +82,7 @@ function _banner(serving: string, userConfig: string | undefined): string {
   return [
     `No config file found (--config, $RELAY_CONFIG, ./relay.yaml, ${searched}).`,
     serving,
-    `To configure relay, ${CREATE_CONFIG_HINT}.`,
+    // How to stop running on defaults, named in every banner that says relay is on them.
+    `To configure relay, run \`${relayInvocation()} init\` (or write relay.yaml: see relay.example.yaml).`,
   ].join("\n");
 }

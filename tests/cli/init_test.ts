@@ -388,8 +388,9 @@ Deno.test("relay init --config writes there and says to pass it to relay serve a
   const { code, stdout, stderr } = await runRelay(["init", "--yes", "--config", path], { cwd: home });
   assert.equal(code, 0, stderr);
   assert.equal(await mode(path), 0o600);
-  assert.match(stdout, /relay serve --config '.*\/elsewhere\/my relay\.yaml'/);
-  assert.match(stdout, /eval "\$\(relay env --config '.*my relay\.yaml'\)"/);
+  // From source, as this test runs it, the commands are the project's task: `relay` is the installed name.
+  assert.match(stdout, /Start relay: {2}deno task relay serve --config '.*\/elsewhere\/my relay\.yaml'/);
+  assert.match(stdout, /eval "\$\(deno task relay env --config '.*my relay\.yaml'\)"/);
   assert.ok(!await exists(userConfigIn(home)));
 });
 

@@ -20,6 +20,7 @@ async function streamMessage(url: string, headers: HeadersInit = {}) {
 Deno.test("relay serve with no config anywhere serves the mock and says so, then stops on SIGTERM", async () => {
   await using relay = await spawnRelay([]);
   assert.ok(relay.stderr.some((line) => line.includes("built-in mock provider")), relay.stderr.join("\n"));
+  assert.ok(relay.stderr.some((line) => line.includes("run `deno task relay init`")), "as run from source");
   assert.match(relay.url, /^http:\/\/127\.0\.0\.1:\d+$/);
   const response = await streamMessage(relay.url);
   assert.equal(response.status, 200);

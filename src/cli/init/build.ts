@@ -6,6 +6,7 @@ import { parseDocument, visit } from "yaml";
 import { applySetup, type ConfigSetup } from "../../config/edit.ts";
 import { parseConfig } from "../../config/load.ts";
 import type { Config } from "../../config/schema.ts";
+import { relayInvocation } from "../../util/invocation.ts";
 import { maskSecret } from "../../util/mask.ts";
 import { claudeCodeEnv, formatExports, shellQuote } from "../env.ts";
 import type { InitContext } from "./context.ts";
@@ -58,11 +59,12 @@ export function checkedText(text: string, context: Pick<InitContext, "path" | "e
 /** What to do once the file is written: start relay, point Claude Code at it, run claude. */
 export function nextSteps(context: InitContext, built: Built): string {
   const config = context.source === "flag" ? ` --config ${shellQuote(context.path)}` : "";
+  const relay = relayInvocation();
   const lines = [
-    `1. Start relay:  relay serve${config}`,
+    `1. Start relay:  ${relay} serve${config}`,
     "2. Point Claude Code at it, in the shell you run claude from:",
-    `     eval "$(relay env${config})"`,
-    `   or put it in Claude Code's settings:  relay env${config} --claude-settings`,
+    `     eval "$(${relay} env${config})"`,
+    `   or put it in Claude Code's settings:  ${relay} env${config} --claude-settings`,
   ];
   if (built.unset.length > 0) {
     lines.splice(1, 0, `   (export ${built.unset.join(", ")} first: the config reads it)`);
