@@ -30,6 +30,30 @@ export function configWarnings(config: Config): string[] {
     ),
     ..._unusedAllowedHosts(config),
     ..._shadowedModels(config),
+    ...config.providers.flatMap(_versionInBaseUrl),
+  ];
+}
+
+/** Provider types whose `base_url` relay puts Anthropic's paths under, `/v1/messages` and the rest. */
+const _ANTHROPIC_PATHS: ReadonlySet<string> = new Set([
+  "anthropic",
+  "anthropic-compatible",
+  "zai",
+  "ollama",
+  "azure",
+]);
+
+/**
+ * An Anthropic-format `base_url` ending in `/v1`: relay adds `/v1/messages` itself, so every request goes
+ * to `…/v1/v1/messages`, a 404 that says nothing of why (an OpenAI-compatible one's `base_url` does end
+ * in its version, which may be what was copied).
+ */
+function _versionInBaseUrl(provider: Config["providers"][number], index: number): string[] {
+  const url = "base_url" in provider ? provider.base_url : undefined;
+  if (!_ANTHROPIC_PATHS.has(provider.type) || !url || !/\/v1\/*$/.test(new URL(url).pathname)) return [];
+  return [
+    `${formatPath(["providers", index, "base_url"])} ends in /v1, which relay adds itself ` +
+    `(${provider.type} requests go to base_url + /v1/messages): leave it out`,
   ];
 }
 

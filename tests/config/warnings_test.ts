@@ -83,3 +83,18 @@ Deno.test("configWarnings names a model another provider's table maps that a Cla
     assert.deepEqual(configWarnings(configSchema.parse(config)), [], JSON.stringify(config));
   }
 });
+
+Deno.test("configWarnings says an Anthropic-format base_url ending in /v1 doubles it, and not an OpenAI one's", () => {
+  const key = [{ key: "gw-key-0000000000" }];
+  const config = configSchema.parse({
+    providers: [
+      { name: "gw", type: "anthropic-compatible", base_url: "https://gw.example/api/v1/", keys: key },
+      { name: "gw2", type: "anthropic-compatible", base_url: "https://gw.example/v1beta", keys: key },
+      { name: "oai", type: "openai", base_url: "https://api.example/v1", keys: key },
+    ],
+  });
+  assert.deepEqual(configWarnings(config), [
+    "providers[0].base_url ends in /v1, which relay adds itself (anthropic-compatible requests go to " +
+    "base_url + /v1/messages): leave it out",
+  ]);
+});
