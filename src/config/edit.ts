@@ -93,7 +93,23 @@ export function applySetup(text: string, path: string, setup: ConfigSetup): stri
   for (const name of before.providers.map((provider) => provider.name)) {
     if (!keep.has(name)) _delete(doc, ["providers", _providerIndex(doc, name)]);
   }
+  _withoutRoutesTo(doc, keep);
   return editedText(text, doc);
+}
+
+/**
+ * `routing.model_routes` without its entries to a provider no longer in the file (`kept` names those
+ * that are), which relay would refuse to load: a provider taken out takes its routes with it.
+ */
+function _withoutRoutesTo(doc: Document, kept: ReadonlySet<string>): void {
+  const at = ["routing", "model_routes"];
+  const routes = doc.getIn(at, true);
+  if (!isMap(routes)) return;
+  for (const item of [...routes.items]) {
+    const provider = isScalar(item.value) ? item.value.value : undefined;
+    if (typeof provider === "string" && !kept.has(provider)) routes.delete(item.key);
+  }
+  if (routes.items.length === 0) _delete(doc, at);
 }
 
 function _applyProvider(

@@ -101,6 +101,27 @@ Deno.test("applySetup removes providers left out and appends new ones after the 
   assert.deepEqual(config.providers[1].models, { "claude-*": "GLM-4.7" });
 });
 
+Deno.test("applySetup takes a provider's model_routes out with it, and keeps those to providers left", () => {
+  const routed =
+    `${COMMENTED}routing:\n  strategy: model\n  model_routes:\n    m1: mock # cheap\n    m2: anthropic\n`;
+  const setup = readSetup(routed, "relay.yaml");
+  setup.providers = [setup.providers[0]];
+  const text = applySetup(routed, "relay.yaml", setup);
+  assert.match(text, /model_routes:\n {4}m2: anthropic\n/);
+  assert.deepEqual(parse(text.replace("${RELAY_CLIENT_TOKEN}", "token-123456")).routing.model_routes, {
+    m2: "anthropic",
+  });
+  setup.providers = [{ name: "mock", type: "mock" }];
+  const mock = applySetup(routed, "relay.yaml", setup);
+  assert.match(mock, /model_routes:\n {4}m1: mock # cheap\n(?! {4}m2)/);
+  setup.providers = [{ name: "zai", type: "zai", key: "${ZAI_API_KEY}" }];
+  assert.doesNotMatch(
+    applySetup(routed, "relay.yaml", setup),
+    /model_routes/,
+    "no route left: no table left",
+  );
+});
+
 Deno.test("applySetup edits a models table entry by entry, keeping its comments", () => {
   const setup = readSetup(COMMENTED, "relay.yaml");
   setup.providers[0].models = {
