@@ -258,13 +258,13 @@ async function _writeClaudeSettings(
   if (replaced.length > 0 && !yes) {
     const list = replaced.map(_describe).join("\n  ");
     if (!canPrompt()) {
-      console.error(`${path} already sets:\n  ${list}\nPass --yes to replace them.`);
+      console.error(`${path} already sets what relay would change:\n  ${list}\nPass --yes to replace them.`);
       return 2;
     }
     const controller = new AbortController();
     try {
       const prompter = await terminalPrompter(controller.signal);
-      prompter.note(list, `${path} already sets`);
+      prompter.note(list, `${path} already sets what relay would change`);
       if (!await prompter.confirm({ message: "Replace them?", initial: true })) {
         prompter.outro("Left unchanged.");
         return 1;

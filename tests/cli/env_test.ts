@@ -251,7 +251,10 @@ Deno.test("relay env --claude-settings PATH merges, keeps other keys, and asks b
 
   const refused = await runRelay(["env", "-c", path, "--claude-settings", settings]);
   assert.equal(refused.code, 2);
-  assert.match(refused.stderr, /ANTHROPIC_AUTH_TOKEN=rly\.\.\.eeff \(was rly\.\.\.0000\)/);
+  assert.match(
+    refused.stderr,
+    /already sets what relay would change:\n {2}ANTHROPIC_AUTH_TOKEN=rly\.\.\.eeff \(was rly\.\.\.0000\)/,
+  );
   assert.match(refused.stderr, /--yes/);
   assert.equal(await Deno.readTextFile(settings), original, "untouched without --yes");
 
