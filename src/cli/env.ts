@@ -19,12 +19,10 @@ import type { Locator } from "../config/yaml_document.ts";
 import { writeFileAtomic } from "../config/write.ts";
 import { errorMessage } from "../util/error_message.ts";
 import { maskSecret } from "../util/mask.ts";
+import { type Shell, shellQuote } from "../util/shell_quote.ts";
 import { terminalSafeJson } from "../util/visible.ts";
 import { reportConfigError } from "./_config_error.ts";
 import { Cancelled, canPrompt, terminalPrompter } from "./_prompts.ts";
-
-/** The shells `relay env` writes for. */
-export type Shell = "posix" | "fish";
 
 /**
  * `relay env`: the environment that points Claude Code at relay, as shell exports, JSON, or merged
@@ -126,20 +124,6 @@ export function formatExports(vars: Record<string, string>, shell: Shell): strin
       ? `set -gx ${name} ${shellQuote(value, shell)}`
       : `export ${name}=${shellQuote(value, shell)}`
   ).join("\n");
-}
-
-/**
- * A value as a shell reads it back unchanged: bare when it holds nothing the shell would interpret,
- * single-quoted otherwise.
- *
- * @example
- * ```ts
- * shellQuote("my config.yaml"); // "'my config.yaml'"
- * ```
- */
-export function shellQuote(value: string, shell: Shell = "posix"): string {
-  if (/^[\w@%+=:,./-]+$/.test(value)) return value;
-  return shell === "fish" ? `'${value.replace(/[\\']/g, "\\$&")}'` : `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 async function _env(options: _EnvOptions): Promise<number> {

@@ -107,7 +107,10 @@ function _withoutRoutesTo(doc: Document, kept: ReadonlySet<string>): void {
   if (!isMap(routes)) return;
   for (const item of [...routes.items]) {
     const provider = isScalar(item.value) ? item.value.value : undefined;
-    if (typeof provider === "string" && !kept.has(provider)) routes.delete(item.key);
+    // A `${VAR}` names a provider only once expanded: it stays.
+    if (typeof provider === "string" && !provider.includes("${") && !kept.has(provider)) {
+      routes.delete(item.key);
+    }
   }
   if (routes.items.length === 0) _delete(doc, at);
 }

@@ -1,3 +1,4 @@
+import { ModelMap } from "../routing/model_map.ts";
 import { formatPath } from "./errors.ts";
 import { formatDuration } from "./format_units.ts";
 import { type Config, DEFAULT_TIMEOUTS, isLoopbackHost, type Timeouts } from "./schema.ts";
@@ -68,10 +69,10 @@ const _CLAUDE_ONLY: ReadonlySet<string> = new Set(["anthropic", "bedrock", "vert
  * later provider's table is its backup, and is not told of.
  */
 function _shadowedModels({ providers, routing }: Config): string[] {
-  // Per-model strategies by glob are not followed here: better no warning than a wrong one.
-  if (Object.keys(routing.models ?? {}).some((name) => name.includes("*"))) return [];
+  // As the router reads it: a model's own strategy (exact, then the most specific glob), else the default.
+  const strategies = routing.models && new ModelMap(routing.models);
   const ordered = (name: string) => {
-    const strategy = routing.models?.[name] ?? routing.strategy;
+    const strategy = strategies?.resolve(name) ?? routing.strategy;
     return strategy === "failover" || (strategy === "model" && routing.model_routes?.[name] === undefined);
   };
   return providers.flatMap((provider, index) =>

@@ -44,8 +44,9 @@ export type UpstreamOutcome =
  *   it opened the key's while another key of the provider works (the key's own trouble, then); after
  *   backoff the plan tries the next provider; the provider's other keys come after every other
  *   provider, since a key's own trouble can look the same. An open breaker skips the provider.
- * - `return`: the request itself is at fault (other 4xx), or the answer says `x-should-retry: false`;
- *   retrying would get the same, so the answer goes to the client as it is.
+ * - `return`: the request itself is at fault (other 4xx: a 400 but for one saying a quota is spent), or
+ *   the answer says `x-should-retry: false`; retrying would get the same, so the answer goes to the
+ *   client as it is, unless its provider stood in for another ({@linkcode asStandInRefusal}).
  * - `skip_provider`: the provider cannot serve this request (nothing was sent): the next provider,
  *   without a backoff of its own, counting nothing against this one or the request's `max_attempts`.
  *   Also a stand-in's refusal of the request as invalid ({@linkcode asStandInRefusal}, `sent`).
@@ -265,8 +266,11 @@ export function classifyFailure(
       const body = outcome.text !== undefined && WORDS_READ.has(outcome.status)
         ? _bodyOf(outcome.text)
         : undefined;
-      const quota = (outcome.status === 429 || outcome.status === 400) && body &&
-        _quotaOf(body, now, wallNow);
+      const quota = outcome.status === 429 && body
+        ? _quotaOf(body, now, wallNow)
+        : outcome.status === 400 && body
+        ? _spentOf400(body.said, now, wallNow)
+        : undefined;
       if (quota) return _classifyQuota(quota, snapshot, now, options, reason);
       const decision = _answered(
         _classifyStatus(outcome.status, snapshot, now, options, reason, shouldRetry),
@@ -315,7 +319,7 @@ export function asStandInRefusal(decision: FailureDecision, outcome: UpstreamOut
   return { action: "skip_provider", countsForBreaker: false, sent: true, reason };
 }
 
-/** The statuses a request is refused as invalid with: Anthropic's 400 and 413, OpenAI-compatible servers' 422. */
+/** The statuses a request is refused as invalid with: Anthropic's 400 and 413, and 422. */
 const _REFUSED_AS_INVALID: ReadonlySet<number> = new Set([400, 413, 422]);
 
 /** An upstream's answer's decision, marked `answered` where the breakers count it. */
@@ -362,7 +366,7 @@ function _classifyStatus(
   return { action, ...keyCooling, countsForBreaker: unhealthy, ...retryAfter, reason: logged };
 }
 
-/** What a 429's or a 400's words say is spent: `kind` as in {@linkcode _QUOTA_SIGNS}, `resetAt` on the monotonic clock. */
+/** What an answer's words say is spent: `kind` as in {@linkcode _QUOTA_SIGNS}, `resetAt` monotonic. */
 interface _Quota {
   kind: _QuotaKind;
   words: string;
@@ -379,9 +383,9 @@ interface _Quota {
 type _QuotaKind = "balance" | "period";
 
 /**
- * How a 429's words are told apart from a throttle's, and a 400's from a request's own fault, the first
- * match deciding. `code` is matched, whole, against the error's `code` or `type` (Z.AI puts its business
- * code in `type`, OpenAI its `code`), `words` against its message. Z.AI's throttles (1302 concurrency, 1303 frequency, 1305 overloaded) say nothing
+ * How a 429's words are told apart from a throttle's, the first match deciding. `code` is matched, whole,
+ * against the error's `code` or `type` (Z.AI puts its business code in `type`, OpenAI its `code`), `words`
+ * against its message. Z.AI's throttles (1302 concurrency, 1303 frequency, 1305 overloaded) say nothing
  * of these and stay throttles.
  */
 const _QUOTA_SIGNS: readonly { kind: _QuotaKind; code?: RegExp; words?: RegExp }[] = [
@@ -405,9 +409,19 @@ const _QUOTA_SIGNS: readonly { kind: _QuotaKind; code?: RegExp; words?: RegExp }
   },
   {
     kind: "period",
-    words:
-      /limit exhausted|usage limit (?:reached|exceeded)|reached your (?:specified )?(?:api )?usage limit|(?:weekly|monthly|daily) (?:usage )?limit/i,
+    words: /limit exhausted|usage limit (?:reached|exceeded)|(?:weekly|monthly|daily) (?:usage )?limit/i,
   },
+];
+
+/**
+ * A 400's only quota signs, at the start of its message: Anthropic's words for an account out of credit,
+ * and for one past the spend limit its owner set. Nothing wider: a 400 may quote what the request sent
+ * (an OpenAI-compatible server's validation error echoes the value it refused), which must not take a
+ * key out.
+ */
+const _SPENT_400_SIGNS: readonly { kind: _QuotaKind; words: RegExp }[] = [
+  { kind: "balance", words: /^your credit balance is too low/i },
+  { kind: "period", words: /^you have reached your specified api usage limits/i },
 ];
 
 /**
@@ -421,7 +435,7 @@ const _THROTTLE_WORDS =
 /** How much of an error's message its words are kept of, for the log, the key's status and relay's answers. */
 const _WORDS_CHARS = 300;
 
-/** A 429's or a 400's text, parsed once: its quota signs and a long cooling's words both read it. */
+/** An error answer's text, parsed once: its quota signs and a long cooling's words both read it. */
 interface _Body {
   text: string;
   /** Its error object ({@linkcode _errorOf}). */
@@ -435,7 +449,7 @@ function _bodyOf(text: string): _Body {
   return { text, error, said: _wordsOf(text, error) };
 }
 
-/** The body read against {@linkcode _QUOTA_SIGNS}; `undefined` for a throttle. */
+/** A 429's body read against {@linkcode _QUOTA_SIGNS}; `undefined` for a throttle. */
 function _quotaOf({ text, error, said }: _Body, now: number, wallNow: number): _Quota | undefined {
   const codes = [error?.code, error?.type].flatMap((value) =>
     typeof value === "string" || typeof value === "number" ? [String(value)] : []
@@ -447,12 +461,19 @@ function _quotaOf({ text, error, said }: _Body, now: number, wallNow: number): _
     (_THROTTLE_WORDS.test(text)
       ? undefined
       : _QUOTA_SIGNS.find(({ words: pattern }) => pattern?.test(words)));
-  if (!sign) return undefined;
-  if (sign.kind === "balance") return { kind: "balance", words };
+  return sign && _spent(sign.kind, words, now, wallNow);
+}
+
+/** What a 400's words (`said`) say is spent ({@linkcode _SPENT_400_SIGNS}); `undefined`: a bad request. */
+function _spentOf400(said: string, now: number, wallNow: number): _Quota | undefined {
+  const sign = _SPENT_400_SIGNS.find(({ words }) => words.test(said));
+  return sign && _spent(sign.kind, said, now, wallNow);
+}
+
+function _spent(kind: _QuotaKind, words: string, now: number, wallNow: number): _Quota {
+  if (kind === "balance") return { kind, words };
   const resetAt = _resetIn(words, wallNow);
-  return resetAt === undefined
-    ? { kind: "period", words }
-    : { kind: "period", words, resetAt: now + resetAt };
+  return resetAt === undefined ? { kind, words } : { kind, words, resetAt: now + resetAt };
 }
 
 /** The error object of an error body: Anthropic's and OpenAI's `error`, or the body itself (vLLM's). */
@@ -460,6 +481,20 @@ function _errorOf(text: string): Record<string, unknown> | undefined {
   const body = parseJsonObject(text);
   if (!body) return undefined;
   return isJsonObject(body.error) ? body.error : body;
+}
+
+/**
+ * An error answer's own words, from the start of its body (`text`): its error's message, else the body's
+ * start, on one line, at most 300 characters, masked of anything shaped like a key.
+ *
+ * @example
+ * ```ts
+ * errorWords('{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long"}}');
+ * // "prompt is too long"
+ * ```
+ */
+export function errorWords(text: string): string {
+  return _wordsOf(text, _errorOf(text));
 }
 
 /**
@@ -473,15 +508,19 @@ function _wordsOf(text: string, error: Record<string, unknown> | undefined): str
   return maskKeyShapedTokens(short);
 }
 
+const _RESET_AT = new RegExp(
+  "(?:resets?|regain access)(?: at| on)? (\\d{4}-\\d{2}-\\d{2})(?:[ T]| at )(\\d{2}:\\d{2}(?::\\d{2})?)" +
+    "(Z|[+-]\\d{2}:?\\d{2}| ?(?:UTC|GMT)\\b)?",
+  "i",
+);
+
 /**
  * ms from `wallNow` to the reset `words` name (`will reset at 2026-12-01 08:00:00`, Anthropic's `will
  * regain access on 2026-12-01 at 00:00 UTC`), when ahead; a time without a zone is read as UTC+8, Zhipu's
  * (Z.AI's) own: read early, it costs one attempt that gets the same answer.
  */
 function _resetIn(words: string, wallNow: number): number | undefined {
-  const match =
-    /(?:resets?|regain access)(?: at| on)? (\d{4}-\d{2}-\d{2})(?:[ T]| at )(\d{2}:\d{2}(?::\d{2})?)(Z|[+-]\d{2}:?\d{2}| ?(?:UTC|GMT)\b)?/i
-      .exec(words);
+  const match = _RESET_AT.exec(words);
   if (!match) return undefined;
   const [, day, time, zone] = match;
   const offset = zone === undefined ? "+08:00" : /UTC|GMT/i.test(zone) ? "Z" : zone;
@@ -490,9 +529,10 @@ function _resetIn(words: string, wallNow: number): number | undefined {
 }
 
 /**
- * A 429 or a 400 whose words say a quota is spent: out of rotation as a 402 (`balance`), or rested until its reset
- * (`period`); either is for a person to hear of, not for the client to send again soon. `x-should-retry`
- * says nothing here: a client holding the key learns what to do from the words, relay goes on with another.
+ * A 429 or a 400 whose words say a quota is spent: out of rotation as a 402 (`balance`), or rested until
+ * its reset (`period`); either is for a person to hear of, not for the client to send again soon.
+ * `x-should-retry` says nothing here: a client holding the key learns what to do from the words, relay
+ * goes on with another.
  */
 function _classifyQuota(
   quota: _Quota,

@@ -104,7 +104,8 @@ export interface Attempt {
    * Its provider stands in for one the request would have gone to but that cannot take it now: passed
    * over in this plan for an open breaker, a full `max_in_flight` or keys at their limits, or failed by
    * this request with trouble that passes (a 429, a 5xx, a timeout). Not when the providers before it
-   * are out of rotation, refused the model, or cannot serve the request at all: then it is the one left.
+   * are out of rotation, refused the model, rest for long (a plan's limit spent: `said`), or cannot
+   * serve the request at all: then it is the one left.
    */
   readonly standIn: boolean;
   /** The upstream's rate-limit headers, read on every answer. */
@@ -794,7 +795,9 @@ export class Plan {
       if (picked.kind === "wait") {
         if (!wait || picked.waitUntil < wait.waitUntil) wait = picked;
         if (!picked.modelOnly) modelOnly = false;
-        passedOverForNow = true;
+        // Keys resting for long, in their upstream's words (a plan's limit spent for days), are no
+        // passing trouble: the provider after them is the one the request goes to meanwhile.
+        if (picked.said === undefined) passedOverForNow = true;
       }
       // Only a round without attempts ends the plan, and in one no key was tried: a provider left
       // without a key has them all failing or out of rotation.
@@ -1066,9 +1069,8 @@ export class Plan {
         // A provider without keys has no other key to offer, and one whose credential was refused is
         // not asked again in this plan; a provider that failed as a whole gets its other keys tried
         // only after the other providers ("next key, then next provider" is for a key's own failures).
-        if (decision.action === "retry_next_key" || decision.action === "retry_next_provider") {
-          troubledRoutes.add(state);
-        }
+        const passes = decision.action === "retry_next_key" || decision.action === "retry_next_provider";
+        if (passes && !decision.notRetried) troubledRoutes.add(state);
         if (decision.action === "skip_provider") unservableRoutes.add(state);
         else if (!key) doneRoutes.add(state);
         else if (decision.action === "retry_next_provider") deferred.add(state);

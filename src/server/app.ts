@@ -73,6 +73,9 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   app.use(_refuseWhileShuttingDown(options.inFlight, (request) => parsedBodies.has(request)));
   app.use(headLength());
   app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
+  // Claude Code warms its connection up with a `HEAD /api/hello` at every start, and ignores the answer:
+  // a 404 would be an error line in relay's log each time.
+  app.get("/api/hello", (c) => c.json({ status: "ok" }));
   const clients = clientsOf(options);
   app.use("/v1/*", refuseWebPages(_answerError));
   app.use("/v1/*", clientAuth(clients, _answerError));

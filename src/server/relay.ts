@@ -15,6 +15,7 @@ import { type ConcurrencyLimiter, OverloadedError } from "../routing/concurrency
 import {
   asStandInRefusal,
   classifyFailure,
+  errorWords,
   type FailureDecision,
   type UpstreamOutcome,
   WORDS_READ,
@@ -471,13 +472,24 @@ async function _relay(
     let lastDecision: FailureDecision | undefined;
     // Why a route was passed over for its model's missing price: the answer once no route is left.
     let unpriced: RelayError | undefined;
+    // What a provider standing in for another said when it refused the request (`asStandInRefusal`).
+    let standInRefused: string | undefined;
+    /**
+     * relay's own answer once no upstream can take the request: its access line names the attempt it
+     * answers for, and a stand-in's refusal is quoted, as the request may be at fault in itself.
+     */
+    const ownAnswer = (error: RelayError): RelayError => {
+      if (last) Object.assign(trace, last.traced);
+      if (standInRefused === undefined) return error;
+      return new RelayError(error.status, `${error.message}; ${standInRefused}`, error.headers, error.type);
+    };
     while (trace.attempts < retry.maxAttempts) {
       const step = plan.next();
       if (step.kind === "wait") {
         if (waitedMs + step.waitMs > retry.maxWaitMs) {
           // A provider that is only full may free up any moment: the client hears what it would with
           // every provider full, not a rate limit's wait.
-          if (step.busy) throw _unavailable(busyStep(true));
+          if (step.busy) throw ownAnswer(_unavailable(busyStep(true)));
           // An upstream's own 429 (its rate-limit headers tell Claude Code a plan limit from a
           // throttle) says more than relay's summary of the wait.
           if (last?.response?.status === 429) break;
@@ -491,12 +503,14 @@ async function _relay(
           // again soon cannot help: the client shows them rather than retrying for minutes.
           const said = step.said === undefined ? "" : ` (upstream said: ${step.said})`;
           const retryAfter = { "retry-after": String(Math.max(1, Math.ceil(step.retryAfterMs / 1000))) };
-          throw new RelayError(
-            429,
-            `${limited}; the next frees up in ${_duration(step.retryAfterMs, said !== "")}${said} ` +
-              `(routing.max_wait is ${retry.maxWaitMs} ms)`,
-            step.said === undefined ? retryAfter : { ...retryAfter, ...NOT_RETRIED },
-            "rate_limit_error",
+          throw ownAnswer(
+            new RelayError(
+              429,
+              `${limited}; the next frees up in ${_duration(step.retryAfterMs, said !== "")}${said} ` +
+                `(routing.max_wait is ${retry.maxWaitMs} ms)`,
+              step.said === undefined ? retryAfter : { ...retryAfter, ...NOT_RETRIED },
+              "rate_limit_error",
+            ),
           );
         }
         await _sleep(step.waitMs, request.signal, options.inFlight.cut, clock.timers);
@@ -509,7 +523,7 @@ async function _relay(
         if (last && (last.outcome.kind !== "unservable" || step.cause === "unservable")) break;
         // A busy or failing provider may still take it later; a model without a price never will.
         if (step.cause === "unservable" && unpriced) throw unpriced;
-        throw _unavailable(step);
+        throw ownAnswer(_unavailable(step));
       }
       const { attempt } = step;
       // A budgeted client's request goes only where the ledger can price it: elsewhere it would spend
@@ -657,9 +671,12 @@ async function _relay(
       if (decision.sent) {
         // A stand-in's refusal is the client's only where nothing else is: as a provider that could not
         // be asked, it says less than why the provider it stood in for could not take the request.
+        standInRefused ??= _standInRefusal(attempt, tried.outcome);
         if (last) await _drop(kept);
         else last = { ...kept, outcome: { kind: "unservable", reason: decision.reason } };
-      } else if (tried.outcome.kind !== "credentials" || !last?.response) {
+      } else if (
+        tried.outcome.kind !== "credentials" || !last?.response || last.outcome.kind === "unservable"
+      ) {
         // A credential relay could not get sent nothing: an upstream's own answer kept from before (a
         // 529, a 429 and its rate-limit headers) says more to the client.
         await _drop(last);
@@ -697,6 +714,13 @@ async function _relay(
       await _drop(last);
     }
   }
+}
+
+/** How relay's own answer quotes a stand-in's refusal: its provider, status and words. */
+function _standInRefusal(attempt: Attempt, outcome: UpstreamOutcome): string {
+  const status = outcome.kind === "http" ? outcome.status : "refusal";
+  const words = outcome.kind === "http" && outcome.text !== undefined ? errorWords(outcome.text) : "";
+  return `${attempt.route.provider.name}, standing in, refused it (${status}${words ? `: ${words}` : ""})`;
 }
 
 /** `ms` in seconds, or for a long rest (`long`) in what a person reads best: minutes, hours, days. */
@@ -1003,8 +1027,9 @@ async function _try(
 }
 
 /**
- * How long a 429's words are waited for before it is classified without them: a 429 fails over or goes
- * to the client at once, and a body slower than this says nothing a throttle's status does not.
+ * How long an error's words (`WORDS_READ`) are waited for before it is classified without them: a 429
+ * then fails over as a throttle, a 400 goes to the client as a bad request, a refused key is out for its
+ * status alone. An answer's body slower than this is rare (a few hundred bytes) and says nothing to act on.
  */
 const _WORDS_WAIT_MS = 2_500;
 
@@ -1013,8 +1038,7 @@ const _WORDS_WAIT_MS = 2_500;
  * what came within {@linkcode _WORDS_WAIT_MS}), masked of `credentials`, and the answer with it put back,
  * the rest to come under the route's deadlines for a body, to be passed on whole. One whose body fails
  * meanwhile is passed on failing so, under its status and headers (a client is told its error body was
- * cut off). The exchange aborted (the client gone, a shutdown's
- * cut) fails the attempt.
+ * cut off). The exchange aborted (the client gone, a shutdown's cut) fails the attempt.
  */
 async function _readWords(
   response: Response,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { claudeCodeEnv, formatExports, NO_CLIENT_TOKEN, shellQuote } from "../../src/cli/env.ts";
+import { claudeCodeEnv, formatExports, NO_CLIENT_TOKEN } from "../../src/cli/env.ts";
+import { shellQuote } from "../../src/util/shell_quote.ts";
 import { configSchema } from "../../src/config/schema.ts";
 import { FROM_SOURCE, runRelay, sandbox, writeConfig } from "../_helpers/cli.ts";
 

@@ -137,6 +137,19 @@ Deno.test("relay init gives an OpenAI-compatible API over https a key, and a loc
   assert.match(openai.stderr, /--yes still needs --key/);
   assert.match(await written("--key", "${OPENAI_API_KEY}"), /keys:\n\s+- key: "\$\{OPENAI_API_KEY\}"/);
   assert.doesNotMatch(await written("--base-url", "http://127.0.0.1:8000/v1"), /keys:/);
+  // One the file has without a key, over https (a gateway that takes none), stays so when init runs again.
+  const gateway = `${home}/gateway.yaml`;
+  await Deno.writeTextFile(
+    gateway,
+    "providers:\n  - name: gw\n    type: openai\n    base_url: https://llm.internal.example/v1\n",
+    { mode: 0o600 },
+  );
+  const again = await runRelay(["init", "--yes", "--no-validate", "-c", gateway, "-p", "9999"], {
+    cwd: home,
+    env: { OPENAI_API_KEY: "sk-set-in-this-shell-0000" },
+  });
+  assert.equal(again.code, 0, again.stderr);
+  assert.doesNotMatch(await Deno.readTextFile(gateway), /keys:/);
 });
 
 Deno.test("relay init takes per-provider flags as provider:value, and several providers at once", async () => {
@@ -389,8 +402,14 @@ Deno.test("relay init --config writes there and says to pass it to relay serve a
   assert.equal(code, 0, stderr);
   assert.equal(await mode(path), 0o600);
   // From source, as this test runs it, the commands are the project's task: `relay` is the installed name.
-  assert.match(stdout, /Start relay: {2}deno task relay serve --config '.*\/elsewhere\/my relay\.yaml'/);
-  assert.match(stdout, /eval "\$\(deno task relay env --config '.*my relay\.yaml'\)"/);
+  assert.match(
+    stdout,
+    /Start relay: {2}deno task --config \S+\/deno\.json relay serve --config '.*\/elsewhere\/my relay\.yaml'/,
+  );
+  assert.match(
+    stdout,
+    /eval "\$\(deno task --config \S+\/deno\.json relay env --config '.*my relay\.yaml'\)"/,
+  );
   assert.ok(!await exists(userConfigIn(home)));
 });
 

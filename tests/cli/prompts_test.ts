@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { cliEnv, FROM_SOURCE, sandbox } from "../_helpers/cli.ts";
 import { openTerminal } from "../_helpers/tmux.ts";
-import { shellQuote } from "../../src/cli/env.ts";
+import { shellQuote } from "../../src/util/shell_quote.ts";
 
 /** `relay init` in a terminal with `redirect` (shell syntax) after it. */
 function relayInit(home: string, redirect: string) {

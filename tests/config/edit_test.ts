@@ -120,6 +120,12 @@ Deno.test("applySetup takes a provider's model_routes out with it, and keeps tho
     /model_routes/,
     "no route left: no table left",
   );
+  const referred = routed.replace("m2: anthropic", "m2: ${CHEAP_PROVIDER}");
+  assert.match(
+    applySetup(referred, "relay.yaml", setup),
+    /m2: \$\{CHEAP_PROVIDER\}/,
+    "named only once expanded",
+  );
 });
 
 Deno.test("applySetup edits a models table entry by entry, keeping its comments", () => {

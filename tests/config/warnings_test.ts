@@ -64,11 +64,17 @@ Deno.test("configWarnings names a model another provider's table maps that a Cla
   ], "a Claude model's name there is its backup, a glob is not a name");
   const [modelStrategy] = configWarnings(configSchema.parse({ providers, routing: { strategy: "model" } }));
   assert.match(modelStrategy, /send gpt-4o to it in routing\.model_routes$/, "the strategy is already model");
+  // A per-model strategy by glob that does not take the name leaves it under the default, as relay.example.yaml's.
+  const globbed = configWarnings(
+    configSchema.parse({ providers, routing: { models: { "claude-haiku-*": "round_robin" } } }),
+  );
+  assert.equal(globbed.length, 1, "the glob is not gpt-4o's");
   // Routed there, listed first, spread by another strategy, or behind an upstream that may serve it: silent.
   const silent = [
     { providers, routing: { strategy: "model", model_routes: { "gpt-4o": "oai" } } },
     { providers: [providers[1], providers[0]] },
     { providers, routing: { strategy: "round_robin" } },
+    { providers, routing: { models: { "gpt-*": "round_robin" } } },
     {
       providers: [{
         ...providers[0],

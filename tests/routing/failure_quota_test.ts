@@ -235,12 +235,20 @@ Deno.test("classifyFailure reads Anthropic's 400s for an account out of credit o
     notRetried: true,
     reason: `400 from upstream, period limit spent: ${limit}`,
   });
-  // Any other 400 is the request's own fault, returned as it is.
-  assert.deepEqual(classifyFailure(refused("max_tokens: Field required"), NOW, WALL), {
-    action: "return",
-    countsForBreaker: false,
-    reason: "400 from upstream",
-  });
+  // Any other 400 is the request's own fault, returned as it is, whatever words it quotes of the request.
+  for (
+    const message of [
+      "max_tokens: Field required",
+      "Input should be a valid string: input_value='out of credits, please recharge: daily limit reached'",
+      `messages.0.content: ${credit}`,
+    ]
+  ) {
+    assert.deepEqual(classifyFailure(refused(message), NOW, WALL), {
+      action: "return",
+      countsForBreaker: false,
+      reason: "400 from upstream",
+    }, message);
+  }
 });
 
 Deno.test("classifyFailure keeps the upstream's words short, on one line, and masks what looks like a key", () => {

@@ -950,6 +950,22 @@ Deno.test("an attempt stands in only for a provider that cannot take the request
   assert.equal(standsIn(full), "b standing in", "a is at its max_in_flight");
   busy.cancelled();
 
+  // Nor for a provider whose key rests for days, its plan's limit spent: the next one serves meanwhile.
+  const spent = routerOf([route("a", ["a1"]), route("b", ["b1"])], { affinity: false });
+  const period = {
+    kind: "http",
+    status: 429,
+    headers: new Headers(),
+    text:
+      '{"error":{"code":"1310","message":"Weekly/Monthly Limit Exhausted. Your limit will reset at next Monday"}}',
+  } as const;
+  const plan2 = spent.plan(request("m"));
+  attemptOf(plan2.next()).failed(classifyFailure(period, 1_000_000, 1_000_000));
+  const next = attemptOf(plan2.next());
+  next.cancelled();
+  assert.equal(label(next), "b", "in the plan of the request that found the limit spent");
+  assert.equal(standsIn(spent), "b", "and in a later one");
+
   // A provider out of rotation leaves the next one the provider the request goes to.
   const off = routerOf([route("a", ["a1"]), route("b", ["b1"])], { affinity: false });
   off.setEnabled("a", false);

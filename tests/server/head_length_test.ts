@@ -50,3 +50,17 @@ Deno.test("every HEAD answer carries its GET's length: the admin API, a 404; an 
   assert.equal(events.status, 200, "answered at once, the stream not read to an end it never has");
   await events.body?.cancel();
 });
+
+Deno.test("Claude Code's warm-up, HEAD /api/hello at every start, is a 200 with no access line", async () => {
+  const upstream = startFakeUpstream();
+  await using relay = startTestRelay({ upstreamUrl: upstream.url });
+  const head = await fetch(`${relay.url}/api/hello`, { method: "HEAD" });
+  assert.equal(head.status, 200);
+  await head.body?.cancel();
+  const health = await fetch(`${relay.url}/nope`);
+  await health.body?.cancel();
+  const line = await relay.nextRequestLog();
+  assert.equal(line.path, "/nope", "the 404 after it is the first access line: the warm-up wrote none");
+  assert.equal(upstream.requests.length, 0, "nor is it sent upstream");
+  await upstream.close();
+});

@@ -87,7 +87,12 @@ Deno.test("a stand-in's 400 leaves the client the reason the provider it stood i
   // While the first one's key cools, the stand-in is asked first: its refusal still is not the answer.
   const again = await ask(two.relay);
   assert.equal(again.status, 429, "relay's own: every key that serves the model is at its rate limit");
-  assert.equal((await again.json()).error.type, "rate_limit_error");
+  const { error } = await again.json();
+  assert.equal(error.type, "rate_limit_error");
+  assert.ok(
+    error.message.endsWith(`; second, standing in, refused it (400: ${NO_THINKING})`),
+    `the stand-in's words, should the request be at fault in itself: ${error.message}`,
+  );
   assert.deepEqual(two.asked(), [1, 2], "the first one's key is cooling: not asked again");
 });
 

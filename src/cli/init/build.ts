@@ -8,7 +8,8 @@ import { parseConfig } from "../../config/load.ts";
 import type { Config } from "../../config/schema.ts";
 import { relayInvocation } from "../../util/invocation.ts";
 import { maskSecret } from "../../util/mask.ts";
-import { claudeCodeEnv, formatExports, shellQuote } from "../env.ts";
+import { claudeCodeEnv, formatExports } from "../env.ts";
+import { shellQuote } from "../../util/shell_quote.ts";
 import type { InitContext } from "./context.ts";
 
 const _NEW_FILE = [

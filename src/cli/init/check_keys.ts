@@ -48,14 +48,11 @@ export async function checkKeys(
         initial: true,
       });
       if (!retry) break;
-      provider.key = await askKey(
-        context.prompter,
-        context,
-        provider,
-        kindOf(provider.type)!,
-        provider.key,
-        true,
-      );
+      const kind = kindOf(provider.type)!;
+      provider.key = await askKey(context.prompter, context, provider, kind, {
+        current: provider.key,
+        again: true,
+      });
       built = build(context, setup);
     }
   }

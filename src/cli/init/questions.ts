@@ -128,14 +128,19 @@ async function _askProvider(
   const keyFlag = flags.key.get(setup.name);
   if (kind.key === "asked" || kind.key === "optional" || keyFlag !== undefined || old?.key !== undefined) {
     const variable = kind.keyVar;
-    const needed = _keyNeeded(kind, setup);
-    const fallback = needed ? undefined : "";
+    // A provider the file has without a key stays so unless told otherwise.
+    const keyless = old !== undefined && old.key === undefined;
+    const fresh = variable && context.env(variable)
+      ? `\${${variable}}`
+      : _keyNeeded(kind, setup)
+      ? undefined
+      : "";
     setup.key = await answerQuestion(context, {
       flag: "--key",
       given: keyFlag,
-      suggested: old?.key ?? (variable && context.env(variable) ? `\${${variable}}` : fallback),
+      suggested: old ? old.key ?? "" : fresh,
       validate: keyProblem,
-      ask: (prompter) => askKey(prompter, context, setup, kind, old?.key),
+      ask: (prompter) => askKey(prompter, context, setup, kind, { current: old?.key, keyless }),
     });
     if (!setup.key) delete setup.key;
   }
@@ -160,22 +165,28 @@ async function _askProvider(
   return setup;
 }
 
-/**
- * How relay gets `setup`'s key: kept, a `${VAR}` reference, pasted or none. Asked `again` when `current`
- * was rejected: then another key is wanted, pasted unless chosen otherwise, and `current` is not offered.
- */
+/** What {@linkcode askKey} knows of the key it asks for. */
+export interface KeyAsked {
+  /** The key the file has. */
+  current?: string;
+  /** `current` was rejected: another key is wanted, pasted unless chosen otherwise, and it is not offered. */
+  again?: boolean;
+  /** The file has the provider without a key: "no key" is the default answer. */
+  keyless?: boolean;
+}
+
+/** How relay gets `setup`'s key: kept, a `${VAR}` reference, pasted or none. */
 export async function askKey(
   prompter: Prompter,
   context: InitContext,
   setup: ProviderSetup,
   kind: ProviderKind,
-  current: string | undefined,
-  again = false,
+  { current, again = false, keyless = false }: KeyAsked = {},
 ): Promise<string> {
   const { name } = setup;
   const variable = kind.keyVar;
   const set = variable !== undefined && Boolean(context.env(variable));
-  const needed = _keyNeeded(kind, setup);
+  const needed = !keyless && _keyNeeded(kind, setup);
   const options: Choice<string>[] = [
     ...(current === undefined || again ? [] : [{ value: "keep", label: `keep ${_describeKey(current)}` }]),
     ...(variable === undefined ? [] : [{
@@ -192,7 +203,15 @@ export async function askKey(
   const how = await prompter.select({
     message: `${name}: how should relay get the key?`,
     options,
-    initial: again ? "paste" : current !== undefined ? "keep" : set ? "reference" : needed ? "paste" : "none",
+    initial: again
+      ? "paste"
+      : current !== undefined
+      ? "keep"
+      : set && !keyless
+      ? "reference"
+      : needed
+      ? "paste"
+      : "none",
   });
   switch (how) {
     case "keep":
