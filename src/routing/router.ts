@@ -65,6 +65,15 @@ export interface BreakerChange {
   to: BreakerState;
 }
 
+/** A key its upstream took out of rotation (a 401, a 402, a quota or balance spent). */
+export interface KeyDisabled {
+  provider: string;
+  /** The key's masked label. */
+  key: string;
+  /** The failure's, as the log's `key disabled` line says it (`402 from upstream`). */
+  reason: string;
+}
+
 /** How the router spreads, retries and protects; see `routing:` in relay.example.yaml. */
 export interface RoutingOptions {
   strategy: StrategyName;
@@ -85,6 +94,8 @@ export interface RoutingOptions {
   };
   /** Told of every breaker's change of state, for the event stream and metrics. */
   onBreakerChange?: (change: BreakerChange) => void;
+  /** Told of every key its upstream took out, for the event stream. */
+  onKeyDisabled?: (disabled: KeyDisabled) => void;
   /**
    * Monotonic ms (`performance.now` unless given), which breakers, cooling keys and windows run on,
    * and the instants a failure's decision and the rate-limit headers give are on: relay's own clock.
@@ -555,6 +566,7 @@ export class Router {
           this.#affinity.move(pin, pinned, { provider: state.route.provider.name, key: key && keyId(key) });
         }
       },
+      keyDisabled: this.#options.onKeyDisabled,
     });
   }
 
@@ -692,6 +704,7 @@ interface _PlanHooks {
     ttfbMs: number,
     pinned: AffinityTarget<string> | undefined,
   ): void;
+  keyDisabled?: (disabled: KeyDisabled) => void;
 }
 
 /** Why a provider had nothing to offer; see {@linkcode ExhaustedCause}. */
@@ -1056,6 +1069,11 @@ export class Plan {
             ? undefined
             : { status, ...(said === undefined ? {} : { said }) };
           state.pool.disable(key, decision.reason, refusal);
+          hooks.keyDisabled?.({
+            provider: state.route.provider.name,
+            key: key.label,
+            reason: decision.reason,
+          });
         }
         // Refused one model, a key (or a keyless provider) goes on serving the others. A count refused
         // says nothing of the model's answers (Bedrock's CountTokens is an IAM action of its own).

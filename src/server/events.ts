@@ -1,4 +1,4 @@
-import type { BreakerChange } from "../routing/router.ts";
+import type { BreakerChange, KeyDisabled } from "../routing/router.ts";
 import type { UsageDetail } from "../stream/usage_tap.ts";
 import type { LogFields, Logger } from "../util/logger.ts";
 
@@ -40,7 +40,8 @@ export type RelayEvent =
   | { type: "request"; data: RequestSummary }
   | { type: "breaker"; data: BreakerChange }
   | { type: "reload"; data: ReloadOutcome }
-  | { type: "switch"; data: SwitchChange };
+  | { type: "switch"; data: SwitchChange }
+  | { type: "key_disabled"; data: KeyDisabled };
 
 /**
  * Writes an ended request's access line and hands it to `onRequest` (metrics, the admin event stream).

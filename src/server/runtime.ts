@@ -248,6 +248,7 @@ export class Runtime {
         (change.to === "open" ? logger.warn : logger.info)("breaker", { ...change });
         events.publish({ type: "breaker", data: change });
       },
+      onKeyDisabled: (disabled) => events.publish({ type: "key_disabled", data: disabled }),
     }, { previous });
     const settings: RequestSettings = {
       ...requestSettingsFromConfig(config, router, logger),

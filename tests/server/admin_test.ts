@@ -437,6 +437,27 @@ Deno.test("the event stream tells requests, breaker changes, switches and reload
   await upstream.close();
 });
 
+Deno.test("the event stream tells of a key its upstream took out", async () => {
+  const upstream = startFakeUpstream(() =>
+    Response.json({ type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } }, {
+      status: 401,
+    })
+  );
+  await using relay = await startLiveRelay(liveConfig(upstreamProvider("up", upstream.url, [K1])));
+  const next = eventReader(await relay.admin("/events"));
+  assert.equal((await next()).event, "ready");
+  const answer = await postMessage(relay.url);
+  await answer.body?.cancel();
+  assert.deepEqual(await next(), {
+    event: "key_disabled",
+    data: { provider: "up", key: "sk-...0001", reason: "401 from upstream" },
+  });
+  const request = await next();
+  assert.deepEqual([request.event, request.data.status], ["request", 401]);
+  await next.cancel();
+  await upstream.close();
+});
+
 Deno.test("an event stream ends when a reload changes or removes the admin token it was opened with", async () => {
   await using relay = await startLiveRelay(liveConfig(MOCK));
   const first = eventReader(await relay.admin("/events"));
