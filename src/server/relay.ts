@@ -22,6 +22,7 @@ import {
 } from "../routing/failure.ts";
 import { contextBeta } from "../routing/model_map.ts";
 import { readRateLimitHeaders } from "../routing/rate_limit_headers.ts";
+import { StandInRefusals } from "../routing/stand_in_refusals.ts";
 import { statusForErrorType } from "../routing/error_status.ts";
 import {
   type Attempt,
@@ -309,6 +310,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
     timers: base.timers ?? realTimers,
   };
   const bodyBudget = base.bodyBudget ?? new BodyBudget();
+  const refusals = new StandInRefusals({ now: clock.now });
   // A config's settings are one object per config version: merged again only when it changes.
   let merged: { settings: RequestSettings; options: RelayOptions } | undefined;
   const current = (): RelayOptions => {
@@ -361,7 +363,7 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
       return _account(c, options, trace, outcome, timing, usage, ledger);
     };
     try {
-      return await _relay(c, options, trace, clock, log, hold);
+      return await _relay(c, options, trace, clock, log, hold, refusals);
     } catch (thrown) {
       const gone = thrown instanceof _ClientGone || c.req.raw.signal.aborted;
       // Once a shutdown's grace ran out, relay closes the connections left: that is no client leaving.
@@ -394,6 +396,7 @@ async function _relay(
   clock: _Clock,
   log: _Log,
   hold: BodyHold,
+  refusals: StandInRefusals,
 ): Promise<Response> {
   const { router, retry } = options;
   const request = c.req.raw;
@@ -472,18 +475,26 @@ async function _relay(
     let lastDecision: FailureDecision | undefined;
     // Why a route was passed over for its model's missing price: the answer once no route is left.
     let unpriced: RelayError | undefined;
-    // What a provider standing in for another said when it refused the request (`asStandInRefusal`).
+    // What a provider standing in for another said when it refused the request (`asStandInRefusal`), and
+    // how many such refusals there were: each provider refuses once at most, and none counts toward
+    // routing.max_attempts, which bounds the tries of the providers that could take the request.
     let standInRefused: string | undefined;
+    let standInRefusals = 0;
+    let sentAgain: boolean | undefined;
+    /** An error relay answers with, quoting a stand-in's refusal: the request may be at fault in itself. */
+    const quoted = (error: RelayError): RelayError =>
+      standInRefused === undefined
+        ? error
+        : new RelayError(error.status, `${error.message}; ${standInRefused}`, error.headers, error.type);
     /**
      * relay's own answer once no upstream can take the request: its access line names the attempt it
-     * answers for, and a stand-in's refusal is quoted, as the request may be at fault in itself.
+     * answers for, none when only providers passed over were asked (a stand-in is not to blame).
      */
     const ownAnswer = (error: RelayError): RelayError => {
-      if (last) Object.assign(trace, last.traced);
-      if (standInRefused === undefined) return error;
-      return new RelayError(error.status, `${error.message}; ${standInRefused}`, error.headers, error.type);
+      if (last) Object.assign(trace, last.outcome.kind === "unservable" ? _NO_ATTEMPT : last.traced);
+      return quoted(error);
     };
-    while (trace.attempts < retry.maxAttempts) {
+    while (trace.attempts - standInRefusals < retry.maxAttempts) {
       const step = plan.next();
       if (step.kind === "wait") {
         if (waitedMs + step.waitMs > retry.maxWaitMs) {
@@ -633,7 +644,13 @@ async function _relay(
       tellRouter();
 
       const classified = classifyFailure(tried.outcome, clock.now(), clock.wallClock());
-      const decision = attempt.standIn ? asStandInRefusal(classified, tried.outcome) : classified;
+      let decision = attempt.standIn ? asStandInRefusal(classified, tried.outcome) : classified;
+      if (decision.sent && body) {
+        // The client's same request, refused by a stand-in before: this time the refusal is its answer.
+        // Asked once a request: a second stand-in's refusal of it is no resend.
+        sentAgain ??= await refusals.refusedBefore(body);
+        if (sentAgain) decision = classified;
+      }
       if (decision.notRetried && tried.response) tried.response = _notToRetryAnswer(tried.response);
       const refusedUntil = attempt.failed(decision);
       options.logger.warn("attempt failed", {
@@ -672,6 +689,7 @@ async function _relay(
         // A stand-in's refusal is the client's only where nothing else is: as a provider that could not
         // be asked, it says less than why the provider it stood in for could not take the request.
         standInRefused ??= _standInRefusal(attempt, tried.outcome);
+        standInRefusals++;
         if (last) await _drop(kept);
         else last = { ...kept, outcome: { kind: "unservable", reason: decision.reason } };
       } else if (
@@ -705,7 +723,7 @@ async function _relay(
     // mends it. One left unasked (busy, failing, cooling) may take it on the client's next try.
     const everyOneRefused = refusedForGood === true && fields !== undefined &&
       router.runsAs(fields.model).every(({ provider }) => refusedProviders.has(provider));
-    throw everyOneRefused ? _notToRetry(last!.error) : last!.error;
+    throw quoted(everyOneRefused ? _notToRetry(last!.error) : last!.error);
   } finally {
     if (!handedOff) {
       releaseSlot();
@@ -715,6 +733,16 @@ async function _relay(
     }
   }
 }
+
+/** The trace of an answer no attempt is to blame for. */
+const _NO_ATTEMPT: _Traced = {
+  provider: undefined,
+  key: undefined,
+  keyId: undefined,
+  upstreamModel: undefined,
+  status: undefined,
+  upstreamRequestId: undefined,
+};
 
 /** How relay's own answer quotes a stand-in's refusal: its provider, status and words. */
 function _standInRefusal(attempt: Attempt, outcome: UpstreamOutcome): string {

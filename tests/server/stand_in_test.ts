@@ -20,6 +20,12 @@ const anthropicError = (status: number, type: string, message: string, headers: 
 
 const refusedAsInvalid = () => anthropicError(400, "invalid_request_error", NO_THINKING);
 
+/** An upstream that answers its first `times` requests 529, then a message. */
+function overloadedFor(times: number): FakeHandler {
+  return () =>
+    times-- > 0 ? anthropicError(529, "overloaded_error", "Overloaded") : Response.json(MESSAGE_ANSWER);
+}
+
 /** relay over two providers in failover order, `first` then `second`, each a fake upstream. */
 function overTwo(first: FakeHandler, second: FakeHandler) {
   const upstreams = [startFakeUpstream(first), startFakeUpstream(second)];
@@ -38,27 +44,20 @@ function overTwo(first: FakeHandler, second: FakeHandler) {
   };
 }
 
-function ask(relay: TestRelay): Promise<Response> {
+function ask(relay: TestRelay, content = "hi"): Promise<Response> {
   return fetch(`${relay.url}/v1/messages`, {
     method: "POST",
     headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
     body: JSON.stringify({
       model: "claude-sonnet-4-5",
       max_tokens: 64,
-      messages: [{ role: "user", content: "hi" }],
+      messages: [{ role: "user", content }],
     }),
   });
 }
 
 Deno.test("a stand-in's 400 does not end the request: the provider it stood in for takes it again", async () => {
-  let overloaded = 1;
-  await using two = overTwo(
-    () =>
-      overloaded-- > 0
-        ? anthropicError(529, "overloaded_error", "Overloaded")
-        : Response.json(MESSAGE_ANSWER),
-    refusedAsInvalid,
-  );
+  await using two = overTwo(overloadedFor(1), refusedAsInvalid);
   const answer = await ask(two.relay);
   assert.equal(answer.status, 200, "the 529 passed; the stand-in's refusal did not end the request");
   assert.deepEqual((await answer.json()).content, MESSAGE_ANSWER.content);
@@ -85,15 +84,40 @@ Deno.test("a stand-in's 400 leaves the client the reason the provider it stood i
   assert.equal((await answer.json()).error.message, "Slow down");
 
   // While the first one's key cools, the stand-in is asked first: its refusal still is not the answer.
-  const again = await ask(two.relay);
-  assert.equal(again.status, 429, "relay's own: every key that serves the model is at its rate limit");
-  const { error } = await again.json();
+  const other = await ask(two.relay, "another request");
+  assert.equal(other.status, 429, "relay's own: every key that serves the model is at its rate limit");
+  const { error } = await other.json();
   assert.equal(error.type, "rate_limit_error");
   assert.ok(
     error.message.endsWith(`; second, standing in, refused it (400: ${NO_THINKING})`),
     `the stand-in's words, should the request be at fault in itself: ${error.message}`,
   );
   assert.deepEqual(two.asked(), [1, 2], "the first one's key is cooling: not asked again");
+  const log = await two.relay.nextRequestLog();
+  assert.equal(log.provider, "first", "the first request's line: the first provider's own 429");
+  assert.deepEqual(
+    [(await two.relay.nextRequestLog()).provider, log.status],
+    [undefined, 429],
+    "relay's own",
+  );
+
+  // Sent again, and refused so again: a request at fault in itself is told so after one wait.
+  const again = await ask(two.relay);
+  assert.equal(again.status, 400);
+  assert.equal((await again.json()).error.message, NO_THINKING);
+  assert.deepEqual(two.asked(), [1, 3]);
+});
+
+Deno.test("a stand-in's refusal counts toward no routing.max_attempts: the provider it stood in for is tried as often", async () => {
+  await using two = overTwo(overloadedFor(3), refusedAsInvalid);
+  const answer = await ask(two.relay);
+  assert.equal(
+    answer.status,
+    200,
+    "three 529s and a refusal are within four attempts, as three 529s alone are",
+  );
+  await answer.body?.cancel();
+  assert.deepEqual(two.asked(), [4, 1]);
 });
 
 Deno.test("a provider that stands in for none answers its 400 to the client as it is", async () => {
