@@ -13,6 +13,7 @@ import { Retention } from "./retention.ts";
 import { SharedSpend } from "./shared_spend.ts";
 import { LedgerStore } from "./store.ts";
 import { type LedgerHealth, LedgerWriter } from "./writer.ts";
+import { stableJson } from "../util/stable_json.ts";
 import { errorMessage } from "../util/error_message.ts";
 
 /** The ledger as `relay serve` runs it, and the clients whose budgets it feeds. */
@@ -96,7 +97,8 @@ export async function openLedger(config: Config, options: OpenLedgerOptions): Pr
   if (!config.ledger.enabled) {
     const clients = new ClientRegistry(_clientsOf(config), { now, pricing });
     const recorder = new UsageRecorder({ pricing, clients, logger: options.logger });
-    return _opened(clients, recorder, { path: undefined, health: undefined }, () => Promise.resolve());
+    const file = { path: undefined, health: undefined };
+    return _opened(clients, recorder, file, () => Promise.resolve(), _pricesOf(config));
   }
   const path = ledgerPath(config.ledger.path, options.env ?? ((name) => Deno.env.get(name)));
   const store = await LedgerStore.openWhenFree(path, { logger: options.logger });
@@ -130,7 +132,7 @@ export async function openLedger(config: Config, options: OpenLedgerOptions): Pr
     retention.stop();
     await writer.close();
     store.close();
-  });
+  }, _pricesOf(config));
 }
 
 function _opened(
@@ -138,6 +140,7 @@ function _opened(
   recorder: UsageRecorder,
   file: Pick<OpenLedger, "path" | "health">,
   close: () => Promise<void>,
+  pricedBy: string,
 ): OpenLedger {
   return {
     clients,
@@ -146,6 +149,11 @@ function _opened(
     close,
     reconfigure(next) {
       clients.reconfigure(_clientsOf(next));
+      // A reload that leaves the prices as they were keeps them, and what was warned of them: a relay
+      // reloaded every few seconds warned of each unpriced model again each time (8,416 lines in a soak).
+      const prices = _pricesOf(next);
+      if (prices === pricedBy) return;
+      pricedBy = prices;
       // One table for both: what a request holds of a budget and what it is charged, by the same prices.
       const pricing = _pricingOf(next);
       clients.reprice(pricing);
@@ -203,4 +211,12 @@ function _clientsOf(config: Config) {
  */
 function _pricingOf(config: Config): Pricing {
   return new Pricing(config.pricing, config.providers);
+}
+
+/** What a config's prices are made of ({@linkcode _pricingOf}), to tell a reload that changed them. */
+function _pricesOf({ pricing, providers }: Config): string {
+  return stableJson([
+    pricing,
+    providers.map(({ name, type, ...rest }) => [name, type, "region" in rest ? rest.region : undefined]),
+  ]);
 }

@@ -194,6 +194,30 @@ Deno.test("reconfigure takes a reloaded config's clients and prices, keeping wha
   await ledger.close();
 });
 
+const GATEWAY = {
+  name: "gw",
+  type: "anthropic-compatible",
+  base_url: "http://127.0.0.1:8999",
+  keys: [{ key: "gw-key-000000" }],
+};
+
+Deno.test("a reload that leaves the prices as they were warns of an unpriced model no more; one that changes them does", async () => {
+  const warned: string[] = [];
+  const warnings = createLogger({ level: "warn", write: (line) => warned.push(JSON.parse(line).msg) });
+  const config = (pricing = {}) =>
+    configSchema.parse({ ledger: { enabled: false }, providers: [GATEWAY], pricing });
+  const ledger = await openLedger(config(), { logger: warnings });
+  const unpriced = ledgerRecord({ model: "local-llama", upstreamModel: "local-llama", provider: "gw" });
+  await ledger.recorder.record(unpriced);
+  ledger.reconfigure(config());
+  await ledger.recorder.record(unpriced);
+  assert.deepEqual(warned, ["no price for model"], "the same prices: warned once");
+  ledger.reconfigure(config({ "local-lama": { input: 1, output: 1 } }));
+  await ledger.recorder.record(unpriced);
+  assert.deepEqual(warned, ["no price for model", "no price for model"], "a price added under another name");
+  await ledger.close();
+});
+
 Deno.test("openLedger recreates a ledger removed while it runs, and says so in relay's log", async () => {
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;
