@@ -512,6 +512,12 @@ export class Router {
    * comes back on with fresh state. A key by its new label.
    */
   readonly undoneSwitches: readonly { provider: string; key?: string }[];
+  /**
+   * The breakers the reload that built this router closed: a provider the new config changed starts
+   * with fresh breakers, its own and those of the keys it keeps, whatever state they were in. A key by
+   * its new label.
+   */
+  readonly resetBreakers: readonly BreakerChange[];
 
   constructor(routes: Route[], options: RoutingOptions, from: { previous?: Router } = {}) {
     if (routes.length === 0) throw new Error("a router needs at least one provider");
@@ -533,6 +539,7 @@ export class Router {
     });
     for (const state of this.#states) state.onBreakerChange = options.onBreakerChange;
     this.undoneSwitches = previous ? _undoneSwitches(previous.#states, this.#states) : [];
+    this.resetBreakers = previous ? _resetBreakers(previous.#states, this.#states) : [];
   }
 
   get routes(): readonly Route[] {
@@ -1140,16 +1147,34 @@ function _probeSettled(breaker: CircuitBreaker, permit: BreakerPermit): BreakerP
 }
 
 function _undoneSwitches(before: _RouteState[], after: _RouteState[]): { provider: string; key?: string }[] {
-  return after.flatMap((state) => {
+  return _replaced(before, after).flatMap(([old, state]) => {
     const provider = state.route.provider.name;
-    const old = before.find((candidate) => candidate.route.provider.name === provider);
-    // A kept state keeps its switches.
-    if (!old || old === state) return [];
     const keys = old.route.keys.flatMap((key) => {
       const same = old.pool.status(key).disabled === SWITCHED_OFF ? state.keyWithId(keyId(key)) : undefined;
       return same ? [{ provider, key: same.label }] : [];
     });
     return old.enabled ? keys : [{ provider }, ...keys];
+  });
+}
+
+function _resetBreakers(before: _RouteState[], after: _RouteState[]): BreakerChange[] {
+  return _replaced(before, after).flatMap(([old, state]) => {
+    const provider = state.route.provider.name;
+    const keys = old.route.keys.flatMap((key) => {
+      const from = old.keyBreakers.get(key)!.state;
+      const same = from === "closed" ? undefined : state.keyWithId(keyId(key));
+      return same ? [{ provider, key: same.label, from, to: "closed" as const }] : [];
+    });
+    const from = old.breaker.state;
+    return from === "closed" ? keys : [...keys, { provider, from, to: "closed" as const }];
+  });
+}
+
+/** Each provider's state before a reload and the fresh one that replaced it; a kept state is not. */
+function _replaced(before: _RouteState[], after: _RouteState[]): [_RouteState, _RouteState][] {
+  return after.flatMap((state) => {
+    const old = before.find((candidate) => candidate.route.provider.name === state.route.provider.name);
+    return old && old !== state ? [[old, state]] : [];
   });
 }
 

@@ -232,6 +232,10 @@ export class Runtime {
       next.logger.warn("switched on", { ...undone, by: "reload" });
       this.events.publish({ type: "switch", data: { ...undone, enabled: true } });
     }
+    for (const change of next.router.resetBreakers) {
+      next.logger.info("breaker", { ...change, by: "reload" });
+      this.events.publish({ type: "breaker", data: change });
+    }
     return { ok: true, version: next.version, changes, needsRestart };
   }
 

@@ -437,6 +437,32 @@ Deno.test("the event stream tells requests, breaker changes, switches and reload
   await upstream.close();
 });
 
+Deno.test("the event stream tells of the breakers a reload closes with the provider it changed", async () => {
+  const upstream = startFakeUpstream(() => new Response("down", { status: 500 }));
+  const breaker = "routing:\n  max_attempts: 1\n  breaker:\n    failures: 1\n";
+  await using relay = await startLiveRelay(liveConfig(upstreamProvider("up", upstream.url, [K2]), breaker));
+  const next = eventReader(await relay.admin("/events"));
+  assert.equal((await next()).event, "ready");
+  assert.equal((await postMessage(relay.url)).status, 500);
+  for (let i = 0; i < 3; i++) await next(); // the key's and the provider's breakers open, the request
+  await relay.write(
+    liveConfig(upstreamProvider("up", upstream.url, [K2], "    timeouts:\n      idle: 6m"), breaker),
+  );
+  await relay.admin("/reload", { method: "POST" });
+  // A switch after it: what the reload told of comes before it, and a stream that told nothing fails here.
+  await relay.admin("/providers/up/disable", { method: "POST" });
+  assert.equal((await next()).event, "reload");
+  const told = async () => {
+    const { event, data } = await next();
+    return [event, data.key ?? "-", data.from, data.to];
+  };
+  assert.deepEqual(await told(), ["breaker", "sk-...0002", "open", "closed"]);
+  assert.deepEqual(await told(), ["breaker", "-", "open", "closed"]);
+  assert.equal((await next()).event, "switch");
+  await next.cancel();
+  await upstream.close();
+});
+
 Deno.test("the event stream tells of a key its upstream took out", async () => {
   const upstream = startFakeUpstream(() =>
     Response.json({ type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } }, {
