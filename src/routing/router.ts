@@ -711,6 +711,7 @@ interface _PlanHooks {
     ttfbMs: number,
     pinned: AffinityTarget<string> | undefined,
   ): void;
+  /** An upstream took a key out ({@linkcode RoutingOptions.onKeyDisabled}). */
   keyDisabled?: (disabled: KeyDisabled) => void;
 }
 
@@ -807,7 +808,8 @@ export class Plan {
       }
       const picked = this.#pickKey(state, upstreamModel);
       if (picked.kind === "attempt") {
-        const standIn = passedOverForNow || [...this.#troubledRoutes].some((troubled) => troubled !== state);
+        const troubled = this.#troubledRoutes;
+        const standIn = passedOverForNow || troubled.size > (troubled.has(state) ? 1 : 0);
         return { kind: "attempt", attempt: this.#attempt(candidate, permit, slot, picked, standIn) };
       }
       state.breaker.release(permit);
