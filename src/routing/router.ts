@@ -538,8 +538,9 @@ export class Router {
       return state;
     });
     for (const state of this.#states) state.onBreakerChange = options.onBreakerChange;
-    this.undoneSwitches = previous ? _undoneSwitches(previous.#states, this.#states) : [];
-    this.resetBreakers = previous ? _resetBreakers(previous.#states, this.#states) : [];
+    const replaced = previous ? _replaced(previous.#states, this.#states) : [];
+    this.undoneSwitches = _undoneSwitches(replaced);
+    this.resetBreakers = _resetBreakers(replaced);
   }
 
   get routes(): readonly Route[] {
@@ -1148,8 +1149,8 @@ function _probeSettled(breaker: CircuitBreaker, permit: BreakerPermit): BreakerP
   return breaker.tryAcquire() ?? permit;
 }
 
-function _undoneSwitches(before: _RouteState[], after: _RouteState[]): { provider: string; key?: string }[] {
-  return _replaced(before, after).flatMap(([old, state]) => {
+function _undoneSwitches(replaced: _Replaced[]): { provider: string; key?: string }[] {
+  return replaced.flatMap(([old, state]) => {
     const provider = state.route.provider.name;
     const keys = old.route.keys.flatMap((key) => {
       const same = old.pool.status(key).disabled === SWITCHED_OFF ? state.keyWithId(keyId(key)) : undefined;
@@ -1159,8 +1160,8 @@ function _undoneSwitches(before: _RouteState[], after: _RouteState[]): { provide
   });
 }
 
-function _resetBreakers(before: _RouteState[], after: _RouteState[]): BreakerChange[] {
-  return _replaced(before, after).flatMap(([old, state]) => {
+function _resetBreakers(replaced: _Replaced[]): BreakerChange[] {
+  return replaced.flatMap(([old, state]) => {
     const provider = state.route.provider.name;
     const keys = old.route.keys.flatMap((key) => {
       const from = old.keyBreakers.get(key)!.state;
@@ -1172,8 +1173,11 @@ function _resetBreakers(before: _RouteState[], after: _RouteState[]): BreakerCha
   });
 }
 
-/** Each provider's state before a reload and the fresh one that replaced it; a kept state is not. */
-function _replaced(before: _RouteState[], after: _RouteState[]): [_RouteState, _RouteState][] {
+/** A provider's state before a reload and the fresh one that replaced it. */
+type _Replaced = [old: _RouteState, fresh: _RouteState];
+
+/** Each provider's {@linkcode _Replaced} states; a kept state is not replaced. */
+function _replaced(before: _RouteState[], after: _RouteState[]): _Replaced[] {
   return after.flatMap((state) => {
     const old = before.find((candidate) => candidate.route.provider.name === state.route.provider.name);
     return old && old !== state ? [[old, state]] : [];

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { cliEnv, FROM_SOURCE, sandbox, writeConfig } from "../_helpers/cli.ts";
 import { readConfigFile, userConfigIn } from "../_helpers/config.ts";
 import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
-import { openTerminal } from "../_helpers/tmux.ts";
+import { openTerminal, type Terminal } from "../_helpers/tmux.ts";
 
 const KEY = "sk-ant-api03-tty-test-key-00000000x7f2";
 
@@ -31,6 +31,15 @@ async function files(folder: string): Promise<string[]> {
 }
 
 const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
+
+/** Takes the wizard's answers as offered (Anthropic found, its key by reference) up to the port's question. */
+async function toThePort(terminal: Terminal): Promise<void> {
+  await terminal.waitFor(/◆ {2}Which providers should relay use\?/);
+  await terminal.press("Enter");
+  await terminal.waitFor(/◆ {2}anthropic: how should relay get the key\?/);
+  await terminal.press("Enter");
+  await terminal.waitFor(/◆ {2}Port relay listens on/);
+}
 
 Deno.test("relay init at a terminal: Anthropic by reference, a port, the key tried, a private file", async () => {
   const upstream = startFakeUpstream(() => Response.json({ data: [], has_more: false }));
@@ -110,11 +119,7 @@ Deno.test("relay init at a terminal asks again after bad input, and never shows 
 Deno.test("Ctrl-C in the middle of relay init exits 130 and leaves no file behind", async () => {
   const home = await sandbox();
   await using terminal = await relayInit(home, [], { ANTHROPIC_API_KEY: KEY });
-  await terminal.waitFor(/◆ {2}Which providers should relay use\?/);
-  await terminal.press("Enter");
-  await terminal.waitFor(/◆ {2}anthropic: how should relay get the key\?/);
-  await terminal.press("Enter");
-  await terminal.waitFor(/◆ {2}Port relay listens on/);
+  await toThePort(terminal);
   await terminal.press("C-c");
   assert.equal(await terminal.exitCode(), 130);
   assert.match(await terminal.screen(), /Cancelled: nothing was written\./);
@@ -240,11 +245,7 @@ Deno.test("relay init at a terminal asks for another key once the first is rejec
     await using terminal = await relayInit(home, ["--base-url", upstream.url], {
       ANTHROPIC_API_KEY: rejected,
     });
-    await terminal.waitFor(/◆ {2}Which providers should relay use\?/);
-    await terminal.press("Enter");
-    await terminal.waitFor(/◆ {2}anthropic: how should relay get the key\?/);
-    await terminal.press("Enter");
-    await terminal.waitFor(/◆ {2}Port relay listens on/);
+    await toThePort(terminal);
     await terminal.press("Enter");
     await terminal.waitFor(/◆ {2}Check the anthropic key with one real call/);
     await terminal.press("Enter");
@@ -252,7 +253,7 @@ Deno.test("relay init at a terminal asks for another key once the first is rejec
     await terminal.press("Enter");
     const again = await terminal.waitFor(/◆ {2}anthropic: how should relay get the key\?[\s\S]*└/);
     assert.match(again, /● paste the key/, "another key is wanted: pasting it comes first");
-    assert.doesNotMatch(again, /keep/, "the rejected key is not offered again");
+    assert.doesNotMatch(again, /keep/, "the rejected key is not offered to keep");
     await terminal.press("Enter");
     await terminal.waitFor(/◆ {2}anthropic key/);
     await terminal.type(KEY);
