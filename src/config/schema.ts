@@ -569,6 +569,11 @@ export const configSchema = z.strictObject({
        * or half of `window` when that is shorter (`routingOptionsFromConfig`).
        */
       min_span: durationSchema.optional(),
+      /**
+       * With every provider a request could go to open, the request goes to one as its probe, early,
+       * one at a time (`RoutingOptions.lastResort`).
+       */
+      last_resort: z.boolean().default(true),
     }).superRefine((breaker, ctx) => {
       if (breaker.min_span !== undefined && breaker.min_span >= breaker.window) {
         ctx.addIssue({

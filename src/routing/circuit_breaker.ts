@@ -145,6 +145,21 @@ export class CircuitBreaker {
   }
 
   /**
+   * Leave to send one request as {@linkcode tryAcquire} gives it, or, while open with no probe out,
+   * the probe before its cooldown is over: for a request nothing else can take (every provider it could
+   * go to open), which would otherwise be refused for as long as the cooldown lasts, however short the
+   * trouble was. It is a probe like any: its success closes the breaker and no other request goes
+   * through while it is out. Its failure tells what the breaker already knew: the breaker stays open
+   * until its cooldown is over, which it does not double (unless the cooldown ran out meanwhile, when
+   * the probe was the one a half-open breaker lets through).
+   */
+  tryProbeEarly(): BreakerPermit | undefined {
+    const permit = this.tryAcquire();
+    if (permit || this.state !== "open" || this.#probe) return permit;
+    return this.#probe = { probe: true };
+  }
+
+  /**
    * The request behind `permit` succeeded: a probe closes the breaker, and a success while closed
    * starts the count of failures afresh, so only failures in a row open it.
    */
@@ -173,6 +188,7 @@ export class CircuitBreaker {
   onFailure(permit: BreakerPermit): void {
     if (permit === this.#probe) {
       this.#probe = undefined;
+      if (this.state === "open") return;
       this.#cooldownMs = Math.min(this.#cooldownMs * 2, this.#maxCooldownMs);
       this.#open();
       return;

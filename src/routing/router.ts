@@ -92,6 +92,15 @@ export interface RoutingOptions {
     maxCooldownMs?: number;
     minSpanMs?: number;
   };
+  /**
+   * A request that every provider it could go to refuses for an open breaker (and nothing else could
+   * take) is let through to one of them as that breaker's probe, early: one at a time, a request this
+   * plan has not sent there already ({@linkcode CircuitBreaker.tryProbeEarly}). With nowhere to fail
+   * over to, a breaker otherwise refuses for its whole cooldown, doubled by each failed probe, however
+   * short the trouble: with the config's defaults, a provider back after 5 s would be refused for 30 to
+   * 36 s, one back after 2 minutes for 3.5 to 4.2 minutes in all. `true` unless given.
+   */
+  lastResort?: boolean;
   /** Told of every breaker's change of state, for the event stream and metrics. */
   onBreakerChange?: (change: BreakerChange) => void;
   /** Told of every key its upstream took out, for the event stream. */
@@ -564,6 +573,7 @@ export class Router {
     const pin = this.#options.affinity ? _pinOf(request) : undefined;
     return new Plan(serving.length > 0, request, {
       now: this.#now,
+      lastResort: this.#options.lastResort ?? true,
       // Read once the request has a slot: the commit moves the conversation only from where it was then.
       rank: () => this.#rank(serving, request, pin === undefined ? undefined : this.#affinity.get(pin)),
       committed: (state, key, ttfbMs, pinned) => {
@@ -703,6 +713,8 @@ export class Router {
 
 interface _PlanHooks {
   now: () => number;
+  /** {@linkcode RoutingOptions.lastResort}. */
+  lastResort: boolean;
   /** The order to try providers in, as they stand when asked. */
   rank(): _Ranking;
   /** `pinned`: the ranking's, where the conversation was when the plan was ranked. */
@@ -753,6 +765,8 @@ export class Plan {
   readonly #unservableRoutes = new Set<_RouteState>();
   // Providers this request failed on with trouble that passes: the others stand in for them.
   readonly #troubledRoutes = new Set<_RouteState>();
+  // Providers this plan offered an attempt on: a last resort goes only where the request has not been.
+  readonly #sentTo = new Set<_RouteState>();
   #attempts = 0;
   #round = 0;
 
@@ -776,6 +790,9 @@ export class Plan {
     const blocked: _Blocked[] = [];
     // Whether a provider before the next one was passed over for a while only (open, busy, cooling).
     let passedOverForNow = false;
+    // Providers passed over for their open breakers (or their keys'), each with whether it would have
+    // stood in: the last resort's.
+    const open: { candidate: _Candidate; standIn: boolean }[] = [];
     for (const candidate of this.#deferred.size === 0 ? order : this.#deferredLast(order)) {
       const { state, upstreamModel } = candidate;
       if (!state.enabled) {
@@ -797,6 +814,7 @@ export class Plan {
       const permit = state.breaker.tryAcquire();
       if (!permit) {
         blocked.push({ cause: "open", retryAt: state.breaker.retryAt ?? this.#hooks.now() });
+        open.push({ candidate, standIn: passedOverForNow });
         passedOverForNow = true;
         continue;
       }
@@ -809,8 +827,7 @@ export class Plan {
       }
       const picked = this.#pickKey(state, upstreamModel);
       if (picked.kind === "attempt") {
-        const troubled = this.#troubledRoutes;
-        const standIn = passedOverForNow || troubled.size > (troubled.has(state) ? 1 : 0);
+        const standIn = this.#standsIn(state, passedOverForNow);
         return { kind: "attempt", attempt: this.#attempt(candidate, permit, slot, picked, standIn) };
       }
       state.breaker.release(permit);
@@ -825,7 +842,10 @@ export class Plan {
       // Only a round without attempts ends the plan, and in one no key was tried: a provider left
       // without a key has them all failing or out of rotation.
       if (picked.kind === "none") {
-        if (picked.openUntil !== undefined) passedOverForNow = true;
+        if (picked.openUntil !== undefined) {
+          open.push({ candidate, standIn: passedOverForNow });
+          passedOverForNow = true;
+        }
         blocked.push(
           picked.openUntil !== undefined
             ? { cause: "open", retryAt: picked.openUntil }
@@ -866,7 +886,37 @@ export class Plan {
         ...limits,
       };
     }
-    return _exhausted(blocked, now);
+    return this.#lastResort(open) ?? _exhausted(blocked, now);
+  }
+
+  /**
+   * An attempt on the first of the `open` providers whose breakers (its own and a key's) let a probe
+   * through early ({@linkcode RoutingOptions.lastResort}), if the request has not been sent there yet.
+   */
+  #lastResort(open: { candidate: _Candidate; standIn: boolean }[]): Step | undefined {
+    if (!this.#hooks.lastResort) return undefined;
+    let passedOver = false;
+    for (const { candidate, standIn } of open) {
+      const { state, upstreamModel } = candidate;
+      if (this.#sentTo.has(state)) continue;
+      const permit = state.breaker.tryProbeEarly();
+      const slot = permit && _placeIn(state);
+      const picked = slot ? this.#pickKey(state, upstreamModel, true) : undefined;
+      if (picked?.kind === "attempt") {
+        const standsIn = this.#standsIn(state, standIn || passedOver);
+        return { kind: "attempt", attempt: this.#attempt(candidate, permit!, slot!, picked, standsIn) };
+      }
+      if (permit) state.breaker.release(permit);
+      slot?.();
+      passedOver = true;
+    }
+    return undefined;
+  }
+
+  /** Whether an attempt on `state` is a stand-in ({@linkcode Attempt.standIn}). */
+  #standsIn(state: _RouteState, passedOverForNow: boolean): boolean {
+    const troubled = this.#troubledRoutes;
+    return passedOverForNow || troubled.size > (troubled.has(state) ? 1 : 0);
   }
 
   /** `order` with the providers that failed as a whole this round moved to its end. */
@@ -890,7 +940,7 @@ export class Plan {
    * breakers, `refusedUntil` when for having been refused the model. A wait is `modelOnly` when only
    * keys at their limit for this model (`cooledModels`) are waited for.
    */
-  #pickKey(state: _RouteState, upstreamModel: string | undefined):
+  #pickKey(state: _RouteState, upstreamModel: string | undefined, early = false):
     | {
       kind: "attempt";
       key: ProviderKey | undefined;
@@ -951,7 +1001,7 @@ export class Plan {
         return heldOnly ? { ...wait, modelOnly: true } : wait;
       }
       const keyBreaker = state.keyBreakers.get(pick.key)!;
-      const keyPermit = keyBreaker.tryAcquire();
+      const keyPermit = early ? keyBreaker.tryProbeEarly() : keyBreaker.tryAcquire();
       if (keyPermit) return { kind: "attempt", key: pick.key, reservation: pick.reservation, keyPermit };
       state.pool.release(pick.reservation);
       exclude.add(pick.key);
@@ -981,6 +1031,7 @@ export class Plan {
     let { keyPermit } = picked;
     const keyBreaker = key ? state.keyBreakers.get(key) : undefined;
     if (key) this.#tried(state).add(key);
+    this.#sentTo.add(state);
     this.#attempts++;
     state.inFlight++;
     let open = true;

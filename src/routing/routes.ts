@@ -24,6 +24,8 @@ export function routesFromConfig(
   locate?: Locator,
 ): Route[] {
   const problems: ConfigProblem[] = [];
+  // What the breakers are made with: the last resort is the router's, and changing it resets none.
+  const { last_resort: _lastResort, ...breakerState } = config.routing.breaker;
   const routes = config.providers.flatMap((provider, index) => {
     try {
       const timeouts = providerTimeouts(config, provider);
@@ -51,7 +53,7 @@ export function routesFromConfig(
               [model, price],
             ) => [model, { inputPerMTok: price.input, outputPerMTok: price.output }]),
           ),
-        fingerprint: _fingerprint(provider, timeouts, config.routing.breaker),
+        fingerprint: _fingerprint(provider, timeouts, breakerState),
       };
       return [route];
     } catch (error) {
@@ -96,5 +98,6 @@ export function routingOptionsFromConfig(config: Config): RoutingOptions {
       maxCooldownMs: routing.breaker.max_cooldown,
       minSpanMs: routing.breaker.min_span ?? Math.min(_MIN_SPAN_MS, routing.breaker.window / 2),
     },
+    lastResort: routing.breaker.last_resort,
   };
 }

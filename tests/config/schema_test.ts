@@ -33,7 +33,7 @@ Deno.test("configSchema fills every default from a providers list alone", () => 
       max_wait: 30_000,
       exploration: 0.05,
       cost_threshold_tokens: 0,
-      breaker: { failures: 5, window: 60_000, cooldown: 30_000 },
+      breaker: { failures: 5, window: 60_000, cooldown: 30_000, last_resort: true },
     },
     log: { level: "info", bodies: false },
     ledger: { enabled: true, retention_days: 90, flush_interval: 1_000, queue_size: 10_000 },

@@ -171,7 +171,8 @@ Deno.test("a JSON error under a 200 to a stream is a failure: retried elsewhere,
   await t.step("alone, its error reaches the client, and opens its breaker", async () => {
     await using relay = startTestRelay({
       routes: [routeTo("busy", busy.url)],
-      routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 } },
+      // No last resort: the next request is refused, as the breaker's count makes it.
+      routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 }, lastResort: false },
     });
     await assert.rejects(
       () => sdk(relay.url).messages.stream(ASK).finalMessage(),

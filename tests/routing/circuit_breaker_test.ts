@@ -125,6 +125,51 @@ Deno.test("CircuitBreaker opens again, for twice the cooldown with fresh jitter,
   assert.deepEqual(transitions, ["closed->open", "open->half_open", "half_open->open"]);
 });
 
+Deno.test("CircuitBreaker.tryProbeEarly lets one probe through before the cooldown is over; its success closes the breaker", () => {
+  const clock = new FakeClock();
+  const { breaker: b, transitions } = breaker(clock, { random: () => 0 });
+  const closed = b.tryProbeEarly();
+  assert.deepEqual(closed, { probe: false }, "closed, it gives what tryAcquire gives");
+  b.onFailure(closed!);
+  fail(b, 2);
+  clock.advance(1_000);
+  const probe = b.tryProbeEarly();
+  assert.deepEqual(probe, { probe: true });
+  assert.deepEqual(
+    [b.tryProbeEarly(), b.tryAcquire(), b.state],
+    [undefined, undefined, "open"],
+    "one at a time",
+  );
+  b.onSuccess(probe!);
+  assert.equal(b.state, "closed");
+  assert.deepEqual(transitions, ["closed->open", "open->closed"]);
+});
+
+Deno.test("CircuitBreaker: an early probe's failure keeps the breaker open as long as it was to be, not doubled", () => {
+  const clock = new FakeClock();
+  const { breaker: b, transitions } = breaker(clock, { random: () => 0 });
+  fail(b, 3);
+  clock.advance(10_000);
+  b.onFailure(b.tryProbeEarly()!);
+  assert.deepEqual([b.state, b.retryAt], ["open", 30_000]);
+  b.release(b.tryProbeEarly()!);
+  assert.ok(b.tryProbeEarly(), "a probe that ended without a verdict hands the early probe on");
+  clock.advance(20_000);
+  assert.equal(b.tryAcquire(), undefined, "the early probe still out is the half-open breaker's probe");
+  assert.equal(b.state, "half_open");
+  assert.deepEqual(transitions, ["closed->open", "open->half_open"]);
+});
+
+Deno.test("CircuitBreaker: an early probe still out when the cooldown ends fails as the half-open probe, doubling it", () => {
+  const clock = new FakeClock();
+  const { breaker: b } = breaker(clock, { random: () => 0 });
+  fail(b, 3);
+  const probe = b.tryProbeEarly()!;
+  clock.advance(30_000);
+  b.onFailure(probe);
+  assert.deepEqual([b.state, b.retryAt! - clock.now()], ["open", 60_000]);
+});
+
 /** Waits out the open breaker's rest, then fails its probe; returns how long the rest was. */
 function failProbe(clock: FakeClock, target: CircuitBreaker): number {
   const rest = target.retryAt! - clock.now();

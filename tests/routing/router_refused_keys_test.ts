@@ -83,6 +83,7 @@ Deno.test("a key refused beside one that time brings back keeps the wait, or the
   const other = attemptOf(failing.plan(request).next());
   assert.equal(where(other), "b/b1");
   other.failed(httpFailure(500));
+  assert.equal(where(attemptOf(failing.plan(request).next())), "b/b1", "the last resort, still out");
   assert.deepEqual(failing.plan(request).next(), {
     kind: "exhausted",
     cause: "open",

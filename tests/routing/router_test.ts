@@ -200,9 +200,83 @@ Deno.test("streams the upstream breaks off after they committed open its breaker
   assert.equal(router.status()[0].breaker, "open", "the probe's failure counted, as a closed breaker's");
 });
 
-Deno.test("with every provider's breaker open the plan is exhausted and says when to come back", () => {
+Deno.test("with every provider's breaker open a request goes as the probe, early; meanwhile the plan is exhausted and says when to come back", () => {
   const clock = { now: 1_000_000 };
   const router = routerOf([route("a", ["a1"])], {}, clock);
+  for (let i = 0; i < 2; i++) attemptOf(router.plan(request("m")).next()).failed(httpFailure(500));
+  const breakers = () => router.status().map((p) => [p.breaker, ...p.keys.map((key) => key.breaker)]);
+  assert.deepEqual(breakers(), [["open", "open"]]);
+  clock.now += 1_000;
+  const lastResort = attemptOf(router.plan(request("m")).next());
+  assert.deepEqual([where(lastResort), lastResort.standIn], ["a/a1", false]);
+  const step = router.plan(request("m")).next();
+  assert.ok(
+    step.kind === "exhausted" && step.cause === "open" && step.retryAfterMs === 29_000,
+    "one at a time",
+  );
+  lastResort.failed(httpFailure(500));
+  assert.deepEqual(breakers(), [["open", "open"]]);
+  const again = router.plan(request("m")).next();
+  assert.ok(again.kind === "attempt", "the next request goes as the next early probe");
+  answered(again.attempt);
+  assert.deepEqual(breakers(), [["closed", "closed"]], "its success closed both breakers");
+});
+
+Deno.test("a request sent to a provider, and failed there, is not sent there again as a last resort", () => {
+  const router = routerOf([route("a", ["a1"])]);
+  attemptOf(router.plan(request("m")).next()).failed(httpFailure(500));
+  const plan = router.plan(request("m"));
+  attemptOf(plan.next()).failed(httpFailure(500));
+  assert.equal(router.status()[0].breaker, "open", "this request's failure opened it");
+  const step = plan.next();
+  assert.ok(step.kind === "exhausted" && step.cause === "open", "the client gets what the provider said");
+  assert.equal(router.plan(request("m")).next().kind, "attempt", "another request goes as the last resort");
+});
+
+Deno.test("a last resort goes to the first provider whose breaker lets a probe through early; the next one stands in", () => {
+  const router = routerOf([route("a", ["a1"]), route("b", ["b1"])], {
+    breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
+  });
+  const plan = router.plan(request("m"));
+  attemptOf(plan.next()).failed(httpFailure(500));
+  attemptOf(plan.next()).failed(httpFailure(500));
+  assert.equal(plan.next().kind, "exhausted", "both failed this request");
+  const first = attemptOf(router.plan(request("m")).next());
+  const second = attemptOf(router.plan(request("m")).next());
+  assert.deepEqual([where(first), first.standIn, where(second), second.standIn], [
+    "a/a1",
+    false,
+    "b/b1",
+    true,
+  ]);
+  assert.equal(router.plan(request("m")).next().kind, "exhausted", "each probe is out");
+  first.failed(httpFailure(500));
+  const plan2 = router.plan(request("m"));
+  const third = attemptOf(plan2.next());
+  assert.equal(where(third), "a/a1");
+  third.failed(httpFailure(503));
+  assert.equal(plan2.next().kind, "exhausted", "b's probe is still out");
+});
+
+Deno.test("a provider whose keys' breakers are all open takes a last resort on one key, its breaker's early probe", () => {
+  const router = routerOf([route("a", ["a1", "a2"])], {
+    breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
+  });
+  const breakers = () => router.status().map((p) => [p.breaker, ...p.keys.map((key) => key.breaker)]);
+  const plan = router.plan(request("m"));
+  attemptOf(plan.next()).failed(httpFailure(500));
+  // a1's failure left the provider alone (a2 worked); a2's opens the provider too.
+  assert.deepEqual(breakers(), [["closed", "open", "closed"]]);
+  attemptOf(plan.next()).failed(httpFailure(500));
+  assert.deepEqual(breakers(), [["open", "open", "open"]]);
+  const lastResort = attemptOf(router.plan(request("m")).next());
+  assert.equal(where(lastResort), "a/a1");
+  answered(lastResort);
+  assert.deepEqual(breakers(), [["closed", "closed", "open"]], "a2's breaker waits for its own probe");
+});
+
+Deno.test("routing's lastResort off: every provider open, the plan is exhausted", () => {
+  const router = routerOf([route("a", ["a1"])], { lastResort: false });
   for (let i = 0; i < 2; i++) attemptOf(router.plan(request("m")).next()).failed(httpFailure(500));
   const step = router.plan(request("m")).next();
   assert.ok(step.kind === "exhausted" && step.cause === "open" && step.retryAfterMs! >= 30_000);
@@ -642,6 +716,7 @@ Deno.test("an exhausted plan says why: providers busy, failing, or out of rotati
   }, clock);
   attemptOf(failing.plan(request("m")).next()).failed(httpFailure(500));
   failing.setEnabled("a", false, "1");
+  assert.equal(where(attemptOf(failing.plan(request("m")).next())), "a/a1", "the last resort, still out");
   assert.deepEqual(failing.plan(request("m")).next(), {
     kind: "exhausted",
     cause: "open",

@@ -138,6 +138,12 @@ Deno.test("routingOptionsFromConfig carries the routing section, with its defaul
   });
   assert.equal(routingOptionsFromConfig(shortWindow).breaker.minSpanMs, 1_500, "half a short window");
   assert.equal(options.affinity, true);
+  assert.equal(options.lastResort, true);
+  const noLastResort = configSchema.parse({
+    routing: { breaker: { last_resort: false } },
+    providers: [{ name: "m", type: "mock" }],
+  });
+  assert.equal(routingOptionsFromConfig(noLastResort).lastResort, false);
 });
 
 Deno.test("a route's fingerprint changes with its provider's entry, timeouts and breaker, not with the order of a mapping", () => {
@@ -150,6 +156,11 @@ Deno.test("a route's fingerprint changes with its provider's entry, timeouts and
     fingerprint({ ...base, log: { level: "debug" } }),
     same,
     "other sections are not the provider's",
+  );
+  assert.equal(
+    fingerprint({ ...base, routing: { breaker: { last_resort: false } } }),
+    same,
+    "the last resort is the router's: changing it resets no breaker",
   );
   for (
     const changed of [

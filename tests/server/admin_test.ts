@@ -336,7 +336,8 @@ Deno.test("switching a provider on closes its breakers: it is tried again at onc
   const upstream = startFakeUpstream(() =>
     down ? new Response("down", { status: 500 }) : Response.json({ type: "message", content: [] })
   );
-  const breaker = "routing:\n  max_attempts: 1\n  breaker:\n    failures: 1\n    cooldown: 1h\n";
+  const breaker =
+    "routing:\n  max_attempts: 1\n  breaker:\n    failures: 1\n    cooldown: 1h\n    last_resort: false\n";
   await using relay = await startLiveRelay(liveConfig(upstreamProvider("up", upstream.url, [K1]), breaker));
   const breakers = async () => {
     const [up] = (await (await relay.admin("/status")).json()).providers;

@@ -239,4 +239,12 @@ Deno.test("a lone provider that refuses relay's key for good says so while its b
     4,
     "three tries, then one: the open breaker took the rest",
   );
+  const lastResort = await post(relay);
+  assert.deepEqual(
+    [lastResort.status, lastResort.headers.get("x-should-retry"), chain.tokenEndpoint.requests.length],
+    [502, "false", 5],
+    "with nowhere else to go, the next request is the breaker's early probe, refused for good again",
+  );
+  await lastResort.body?.cancel();
+  assert.equal(changes.length, 1, "the early probe's failure leaves the breaker open, as it was");
 });

@@ -222,6 +222,60 @@ Deno.test("streams an upstream breaks off after message_start open its breaker: 
   await Promise.all([breaks.close(), other.close()]);
 });
 
+Deno.test("with the only provider's breaker open, a request goes to it as the probe, early: back, it serves at once", async () => {
+  for (const lastResort of [true, false]) {
+    let down = true;
+    const changes: string[] = [];
+    const only = startFakeUpstream((request, recorded) =>
+      down ? status(500, "api_error")(request, recorded) : startFakeUpstreamDefault(request, recorded)
+    );
+    await using relay = startTestRelay({
+      routes: [routeTo("only", only.url)],
+      retry: RETRY,
+      routing: {
+        breaker: { failureThreshold: 2, windowMs: 60_000, cooldownMs: 30_000 },
+        lastResort,
+        onBreakerChange: ({ key, from, to }) => changes.push(`${key ? "key" : "provider"} ${from}->${to}`),
+      },
+    });
+    for (let i = 0; i < 2; i++) {
+      const failed = await post(relay.url);
+      assert.equal(failed.status, 500);
+      await failed.body?.cancel();
+      await relay.nextRequestLog();
+    }
+    assert.deepEqual(changes, ["key closed->open", "provider closed->open"]);
+    const asked = only.requests.length;
+    const refused = await post(relay.url);
+    if (!lastResort) {
+      assert.equal(refused.status, 503, "lastResort off: refused for the cooldown");
+      assert.ok(Number(refused.headers.get("retry-after")) >= 30);
+      await refused.body?.cancel();
+      assert.equal(only.requests.length, asked, "not asked");
+      await only.close();
+      continue;
+    }
+    assert.equal(refused.status, 500, "the upstream's own answer, as a direct client would get it");
+    await refused.body?.cancel();
+    const line = await relay.nextRequestLog();
+    assert.deepEqual(
+      [line.provider, line.attempts, only.requests.length - asked],
+      ["only", 1, 1],
+      "sent once",
+    );
+    down = false;
+    const back = await post(relay.url);
+    assert.equal(back.status, 200);
+    assert.equal((await assembledResponse(back)).error, undefined);
+    assert.equal((await relay.nextRequestLog()).provider, "only");
+    assert.deepEqual(changes.slice(2), [
+      "provider open->closed",
+      "key open->closed",
+    ], "the last resort's first event closed the breakers, with no cooldown waited");
+    await only.close();
+  }
+});
+
 Deno.test("a provider that cannot serve a request is passed over at once: the next one serves it", async () => {
   const down = startFakeUpstream(status(500, "api_error"));
   const openai = startFakeUpstream();
@@ -262,13 +316,13 @@ Deno.test("a provider that cannot serve a request is passed over at once: the ne
   await Promise.all([down.close(), openai.close(), up.close()]);
 });
 
-Deno.test("a request only providers that are down could serve is a 503, not the 400 of one that never could", async () => {
+Deno.test("a request only providers that are down could serve (no last resort) is a 503, not the 400 of one that never could", async () => {
   const down = startFakeUpstream(status(500, "api_error"));
   const openai = startFakeUpstream();
   await using relay = startTestRelay({
     routes: [routeTo("down", down.url), openaiRoute(openai.url)],
     retry: RETRY,
-    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 } },
+    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 }, lastResort: false },
   });
   const body = JSON.stringify(DOCUMENT_BY_URL);
   const send = () =>
