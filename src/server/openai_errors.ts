@@ -4,10 +4,12 @@
  * and an Anthropic-format failure told to an OpenAI client. The status and the message text survive
  * both ways, because clients retry on the status and Claude Code reads the text.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { MAX_ERROR_BODY_BYTES, readWhole, translateWhole } from "../stream/translate_whole.ts";
 import { isJsonObject } from "../util/json.ts";
 import { anthropicErrorOf, type AnthropicErrorType, errorEnvelope, errorTypeForStatus } from "./errors.ts";
 import { errorMessage } from "../util/error_message.ts";
+import { maskSecretsInLine } from "../util/mask.ts";
 import { claudeCodeWording, type TokenLimitAsked } from "../providers/token_limit_wording.ts";
 
 /** A failure in Anthropic's terms: the status to answer before a stream, the type and text always. */
@@ -26,8 +28,8 @@ export interface AnthropicFailure {
  * // { error: { message: "messages: expected an array", type: "invalid_request_error", param: "messages", code: null } }
  * ```
  */
-export function openaiErrorBody(message: string, type: string, param: string | null = null) {
-  return { error: { message, type, param, code: openaiErrorCode(message) ?? null } };
+export function openaiErrorBody(message: string, type: string, param: string | null = null, code?: string) {
+  return { error: { message, type, param, code: code ?? openaiErrorCode(message) ?? null } };
 }
 
 /**
@@ -47,6 +49,8 @@ export interface OpenAIErrorOptions {
   type?: string;
   /** The request field at fault. */
   param?: string;
+  /** OpenAI's code for the error; the one {@linkcode openaiErrorCode} reads in the message unless given. */
+  code?: string;
   headers?: HeadersInit;
 }
 
@@ -63,8 +67,8 @@ export function openaiErrorResponse(
   message: string,
   options: OpenAIErrorOptions = {},
 ): Response {
-  const { type = errorTypeForStatus(status), param, headers } = options;
-  return Response.json(openaiErrorBody(message, type, param), { status, headers });
+  const { type = errorTypeForStatus(status), param, code, headers } = options;
+  return Response.json(openaiErrorBody(message, type, param, code), { status, headers });
 }
 
 /**
@@ -108,7 +112,8 @@ export async function anthropicErrorIn(response: Response): Promise<{ type: stri
  * The status is kept; the body, read when the answer's reader asks for it (under relay's deadlines for a body,
  * and not at all when relay retries elsewhere), becomes Anthropic's envelope around the upstream's own
  * text, since its wording is what a user can act on; of a body over {@linkcode MAX_ERROR_BODY_BYTES},
- * its start. `asked` completes an output limit the upstream words without the value it refused.
+ * its start. `asked` completes an output limit the upstream words without the value it refused. What else
+ * the upstream's error says goes to the OpenAI front door's {@linkcode UpstreamErrorFields}, when it asked.
  *
  * @example
  * ```ts
@@ -128,11 +133,72 @@ export function anthropicErrorFromOpenAI(
     } catch {
       json = undefined;
     }
-    const { type, message } = anthropicFailureFor(json, status, asked) ??
+    const failure = anthropicFailureFor(json, status, asked);
+    if (failure) _upstreamErrorsSeen.getStore()?.tell(failure.message, _openaiErrorFields(json));
+    const { type, message } = failure ??
       { type: errorTypeForStatus(status), message: _fallbackMessage(text, response.status) };
     return [new TextEncoder().encode(JSON.stringify(errorEnvelope(type, message)))];
   });
   return new Response(body, { status, headers });
+}
+
+/**
+ * What an OpenAI-compatible upstream's error says besides its message, which Anthropic's envelope has no
+ * place for and OpenAI's clients act on (Codex on `code`, the SDK's `APIError.param` and `.code`).
+ * Strings only, as OpenAI gives them: a compatible's numeric `code` is its HTTP status, told already.
+ */
+export interface OpenAIErrorFields {
+  readonly type?: string;
+  readonly param?: string;
+  readonly code?: string;
+}
+
+/**
+ * The fields of the OpenAI-compatible upstream errors one request of relay's OpenAI front door met, for
+ * its client's error to carry them as the upstream gave them. The front door has the error only as
+ * relay's own `/v1/messages` answers it, in Anthropic's envelope (unchanged for Anthropic clients), so
+ * {@linkcode anthropicErrorFromOpenAI} tells them by the exchange's async context instead.
+ *
+ * @example
+ * ```ts
+ * const upstreamErrors = new UpstreamErrorFields();
+ * const error = await upstreamErrors.during(async () => anthropicErrorIn(await dispatch(request)));
+ * upstreamErrors.of(error.message); // { type: "invalid_request_error", param: "temperature", code: "invalid_value" }
+ * ```
+ */
+export class UpstreamErrorFields {
+  #last?: { message: string; fields: OpenAIErrorFields };
+
+  /** Runs `exchange`, the upstream errors translated meanwhile told to this. */
+  during<T>(exchange: () => T): T {
+    return _upstreamErrorsSeen.run(this, exchange);
+  }
+
+  /** Told by {@linkcode anthropicErrorFromOpenAI}: the upstream error it answered with `message`. */
+  tell(message: string, fields: OpenAIErrorFields): void {
+    this.#last = { message, fields };
+  }
+
+  /**
+   * The fields of the upstream error answered with `message`, when it was the last one met; `undefined`
+   * for another error: relay's own, another upstream's after a failover, or one whose words relay masked.
+   */
+  of(message: string): OpenAIErrorFields | undefined {
+    return this.#last?.message === message ? this.#last.fields : undefined;
+  }
+}
+
+const _upstreamErrorsSeen = new AsyncLocalStorage<UpstreamErrorFields>();
+
+/**
+ * The {@linkcode OpenAIErrorFields} of an OpenAI-style error body, in the shapes {@linkcode anthropicFailureFor}
+ * reads; anything key-shaped in them masked, since they reach the client by no mask of relay's.
+ */
+function _openaiErrorFields(body: unknown): OpenAIErrorFields {
+  if (!isJsonObject(body)) return {};
+  const error = isJsonObject(body.error) ? body.error : body;
+  const named = (["type", "param", "code"] as const).filter((name) => typeof error[name] === "string");
+  return Object.fromEntries(named.map((name) => [name, maskSecretsInLine(error[name] as string).text]));
 }
 
 /**

@@ -32,7 +32,7 @@ import type { Timers } from "../util/timers.ts";
 import { modelProblem, parseJsonBody, readBody, type ReadBodyOptions } from "./body.ts";
 import type { BodyHold } from "./body_budget.ts";
 import { anthropicErrorOf, RelayError } from "./errors.ts";
-import { anthropicErrorIn, openaiErrorResponse } from "./openai_errors.ts";
+import { anthropicErrorIn, openaiErrorResponse, UpstreamErrorFields } from "./openai_errors.ts";
 import type { RelayEnv } from "./request_id.ts";
 
 export interface FrontDoorOptions {
@@ -162,28 +162,32 @@ export function openaiFrontDoor(
       hold,
     }).finally(() => hold?.release());
     if (body instanceof Response) return body;
-    let request = door(body, thinkingForms.get(body.model));
-    if (request instanceof Response) return request;
+    const asked = door(body, thinkingForms.get(body.model));
+    if (asked instanceof Response) return asked;
+    let request = asked;
     // The line is the relayed request's, under this request's id.
     c.set("handlerLogs", true);
-    const send = (messages: JsonObject) => options.dispatch(_messagesRequest(c, messages), messages);
-    let answer = await send(request.messages);
-    let refused: AnthropicError | undefined;
-    const thinking = request.messages.thinking;
-    if (!answer.ok && isJsonObject(thinking)) {
-      refused = await anthropicErrorIn(answer);
-      const form = thinkingFormRefused(refused.message);
-      const sent: ThinkingForm = thinking.type === "adaptive" ? "adaptive" : "budget";
-      const again = form && form !== sent && door(body, form);
-      if (again && !(again instanceof Response)) {
-        request = again;
-        answer = await send(again.messages);
-        refused = undefined;
-        if (answer.ok) thinkingForms.set(body.model, form);
+    const upstreamErrors = new UpstreamErrorFields();
+    return await upstreamErrors.during(async () => {
+      const send = (messages: JsonObject) => options.dispatch(_messagesRequest(c, messages), messages);
+      let answer = await send(request.messages);
+      let refused: AnthropicError | undefined;
+      const thinking = request.messages.thinking;
+      if (!answer.ok && isJsonObject(thinking)) {
+        refused = await anthropicErrorIn(answer);
+        const form = thinkingFormRefused(refused.message);
+        const sent: ThinkingForm = thinking.type === "adaptive" ? "adaptive" : "budget";
+        const again = form && form !== sent && door(body, form);
+        if (again && !(again instanceof Response)) {
+          request = again;
+          answer = await send(again.messages);
+          refused = undefined;
+          if (answer.ok) thinkingForms.set(body.model, form);
+        }
       }
-    }
-    const keepAlive = { intervalMs: options.keepaliveMs?.() ?? DEFAULT_KEEPALIVE_MS, ...options.clock };
-    return await _openaiAnswer(answer, request, now(), keepAlive, refused);
+      const keepAlive = { intervalMs: options.keepaliveMs?.() ?? DEFAULT_KEEPALIVE_MS, ...options.clock };
+      return await _openaiAnswer(answer, request, now(), keepAlive, { refused, upstreamErrors });
+    });
   };
 }
 
@@ -234,20 +238,23 @@ function _messagesRequest(c: Context<RelayEnv>, messages: Record<string, unknown
 
 /**
  * relay's Anthropic-format answer in the client's format, with its headers (rate limits, request ids);
- * `refused` is the error of a failed answer, when it was read already.
+ * `refused` is the error of a failed answer, when it was read already, and `upstreamErrors` what an
+ * OpenAI-compatible upstream's error said that Anthropic's envelope has no place for.
  */
 async function _openaiAnswer(
   answer: Response,
   request: FrontDoorRequest,
   created: number,
   keepAlive: Omit<KeepAliveOptions, "ping">,
-  refused?: AnthropicError,
+  { refused, upstreamErrors }: { refused?: AnthropicError; upstreamErrors: UpstreamErrorFields },
 ): Promise<Response> {
   const headers = copyHeaders(answer.headers, _LENGTH_AND_TYPE);
   if (!answer.ok) {
     const error = refused ?? await anthropicErrorIn(answer);
     if (!request.stream || !request.failsInStream?.(error)) {
-      return openaiErrorResponse(answer.status, error.message, { type: error.type, headers });
+      // The upstream's own type, param and code, as a client connected to it would have them.
+      const upstream = upstreamErrors.of(error.message);
+      return openaiErrorResponse(answer.status, error.message, { type: error.type, ...upstream, headers });
     }
     _asStream(headers);
     const failed = request.streamAnswer(created).error(error.message, error.type);

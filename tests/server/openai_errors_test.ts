@@ -6,6 +6,7 @@ import {
   anthropicErrorIn,
   anthropicFailureFor,
   openaiErrorResponse,
+  UpstreamErrorFields,
 } from "../../src/server/openai_errors.ts";
 import { largeBody } from "../_helpers/large_body.ts";
 import { CLAUDE_CODE_CONTEXT_LIMIT, CLAUDE_CODE_OUTPUT_CAP } from "../_helpers/claude_code_wording.ts";
@@ -279,6 +280,44 @@ Deno.test("anthropicErrorFromOpenAI falls back to the body text, then to the sta
     type: "error",
     error: { type: "api_error", message: "upstream answered HTTP 503 without a message" },
   });
+});
+
+Deno.test("anthropicErrorFromOpenAI tells the upstream's other fields to the exchange it runs in, and only to it", async () => {
+  const refusal = (body: object) => Response.json(body, { status: 400 });
+  const openai = {
+    message: "bad temperature",
+    type: "invalid_request_error",
+    param: "temperature",
+    code: "x",
+  };
+  const upstreamErrors = new UpstreamErrorFields();
+  const { error } = await upstreamErrors.during(() =>
+    anthropicErrorFromOpenAI(refusal({ error: openai })).json()
+  );
+  assert.deepEqual(upstreamErrors.of(error.message), {
+    type: "invalid_request_error",
+    param: "temperature",
+    code: "x",
+  });
+  // Another error's message (relay's own, another upstream's) has none.
+  assert.equal(upstreamErrors.of("every key is at its rate limit"), undefined);
+
+  // vLLM's fields at the top level; a numeric code is the HTTP status again, not OpenAI's kind of code.
+  const vllm = { object: "error", message: "too long", type: "BadRequestError", param: null, code: 400 };
+  await upstreamErrors.during(() => anthropicErrorFromOpenAI(refusal(vllm)).text());
+  assert.deepEqual(upstreamErrors.of("too long"), { type: "BadRequestError" });
+
+  // What relay's masks would have hidden in the body, hidden here too.
+  const keyed = {
+    error: { message: "bad key", type: "invalid_request_error", code: "sk-proj-abcdefghijklmnopqrstuvwx7f2" },
+  };
+  await upstreamErrors.during(() => anthropicErrorFromOpenAI(refusal(keyed)).text());
+  assert.equal(upstreamErrors.of("bad key")?.code, "sk-proj-...x7f2");
+
+  // Outside an exchange (relay's Anthropic door), nothing is told.
+  const elsewhere = await anthropicErrorFromOpenAI(refusal({ error: { ...openai, message: "elsewhere" } }))
+    .json();
+  assert.equal(upstreamErrors.of(elsewhere.error.message), undefined);
 });
 
 /** The front doors' answer to an Anthropic-format error: its type and message, in OpenAI's shape. */
