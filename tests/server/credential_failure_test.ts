@@ -12,10 +12,16 @@ import { makeServiceAccount, type TestServiceAccount } from "../_helpers/fake_oa
 import {
   controlledStream,
   type FakeUpstream,
+  MESSAGE_ANSWER,
   messageStartEvent,
   startFakeUpstream,
 } from "../_helpers/fake_upstream.ts";
-import { startTestRelay, TEST_TIMEOUTS, type TestRelay } from "../_helpers/relay.ts";
+import {
+  anthropicRoute as compatibleRoute,
+  startTestRelay,
+  TEST_TIMEOUTS,
+  type TestRelay,
+} from "../_helpers/relay.ts";
 import { testVertexProvider } from "../_helpers/vertex.ts";
 
 const BODY = '{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}';
@@ -177,6 +183,43 @@ Deno.test("a refused key after a provider that could not be reached is a 502 the
   assert.equal(response.status, 502);
   assert.equal(response.headers.get("x-should-retry"), null, "the unreachable provider may be back");
   assert.match((await response.json()).error.message, /^upstream vertex failed: Vertex auth failed: /);
+});
+
+Deno.test("a refused key after a stand-in's refusal is relay's 502 quoting it: relay's own trouble, told as such", async () => {
+  const error = (status: number, type: string, message: string) => () =>
+    Response.json({ type: "error", error: { type, message } }, { status });
+  const down = startFakeUpstream(error(500, "api_error", "down"));
+  const refuse = error(400, "invalid_request_error", "metadata: Extra inputs are not permitted");
+  const picky = startFakeUpstream((_, recorded) =>
+    new TextDecoder().decode(recorded.body).includes("metadata") ? refuse() : Response.json(MESSAGE_ANSWER)
+  );
+  await using chain = await vertexBehind(INVALID_GRANT);
+  await using relay = startTestRelay({
+    routes: [compatibleRoute("down", down.url), compatibleRoute("picky", picky.url), chain.route],
+    retry: { maxAttempts: 3 },
+    // Without a last resort, down's open breaker ends the plan: the refused key's failure is the last.
+    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 }, lastResort: false },
+  });
+  const ask = (content: string) =>
+    fetch(`${relay.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: BODY.replace('"hi"', JSON.stringify(content)),
+    });
+  const served = await ask("opens down's breaker, served by picky");
+  assert.equal(served.status, 200);
+  await served.body?.cancel();
+
+  const response = await ask("metadata: a request picky refuses while down is open");
+  assert.equal(response.status, 502, "relay could not get vertex's credential: its own trouble");
+  const { error: told } = await response.json();
+  assert.match(told.message, /^upstream vertex failed: Vertex auth failed: .*invalid_grant/);
+  assert.match(
+    told.message,
+    /picky, standing in, refused it \(400: metadata: Extra inputs are not permitted\)/,
+  );
+  assert.equal(picky.requests.length, 2);
+  await Promise.all([down.close(), picky.close()]);
 });
 
 function anthropicRoute(url: string): Route {
