@@ -868,6 +868,10 @@ export class Plan {
       return this.next();
     }
     const now = this.#hooks.now();
+    // Keys resting for long in their upstream's words (a plan's limit spent for days) are no wait to
+    // prefer to a provider that may be back already.
+    const lastResort = !wait || wait.said !== undefined ? this.#lastResort(open) : undefined;
+    if (lastResort) return lastResort;
     if (wait) {
       // A provider at its max_in_flight frees up as soon as one of its requests ends, most often long
       // before a key's rate limit resets: the request looks again every second meanwhile.
@@ -886,7 +890,7 @@ export class Plan {
         ...limits,
       };
     }
-    return this.#lastResort(open) ?? _exhausted(blocked, now);
+    return _exhausted(blocked, now);
   }
 
   /**

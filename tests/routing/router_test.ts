@@ -275,6 +275,34 @@ Deno.test("a provider whose keys' breakers are all open takes a last resort on o
   assert.deepEqual(breakers(), [["closed", "closed", "open"]], "a2's breaker waits for its own probe");
 });
 
+Deno.test("a last resort goes before a wait for keys resting for long in their upstream's words, not before one for a rate limit", () => {
+  const period = {
+    kind: "http",
+    status: 429,
+    headers: new Headers(),
+    text:
+      '{"error":{"code":"1310","message":"Weekly/Monthly Limit Exhausted. Your limit will reset at next Monday"}}',
+  } as const;
+  const spent = classifyFailure(period, 1_000_000, 1_000_000);
+  for (
+    const [failure, expected] of [[spent, "attempt"], [
+      httpFailure(429, { "retry-after": "10" }),
+      "wait",
+    ]] as const
+  ) {
+    const router = routerOf([route("a", ["a1"]), route("b", ["b1"])], {
+      breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
+    });
+    const plan = router.plan(request("m"));
+    attemptOf(plan.next()).failed(failure);
+    attemptOf(plan.next()).failed(httpFailure(500));
+    assert.deepEqual(router.status().map((p) => p.breaker), ["closed", "open"]);
+    const step = router.plan(request("m")).next();
+    assert.equal(step.kind, expected);
+    if (step.kind === "attempt") assert.equal(where(step.attempt), "b/b1", "b may be back already");
+  }
+});
+
 Deno.test("routing's lastResort off: every provider open, the plan is exhausted", () => {
   const router = routerOf([route("a", ["a1"])], { lastResort: false });
   for (let i = 0; i < 2; i++) attemptOf(router.plan(request("m")).next()).failed(httpFailure(500));
