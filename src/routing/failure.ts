@@ -104,9 +104,9 @@ interface _Decision {
   reason: string;
   /**
    * The upstream's own words (its error's message, masked, one line), where the key is out for long: taken
-   * out (`disable_key`: a 401, a 402, a quota or balance spent), or a 429 that cools it
-   * {@linkcode LONG_COOLING_MS} or more. relay's own answers while the key is out quote them: they say
-   * why, where relay's summary cannot.
+   * out (`disable_key`: a 401, a 402, a quota or balance spent), refused the model (`refuse_model`: a 403),
+   * or a 429 that cools it {@linkcode LONG_COOLING_MS} or more. relay's own answers while the key is out
+   * quote them: they say why, where relay's summary cannot.
    */
   said?: string;
   /**
@@ -125,12 +125,13 @@ interface _Decision {
 
 /**
  * The statuses whose answers' words {@linkcode classifyFailure} reads (`UpstreamOutcome`'s `text`): a 429's
- * tell a spent quota from a throttle, and a refused key's (401, 402) are why relay took it out. A 400's
+ * tell a spent quota from a throttle, a refused key's (401, 402) are why relay took it out, and a refused
+ * model's (403) why relay answers for the upstream while it does not ask again. A 400's
  * may say a quota is spent too: Anthropic's API answers an account out of credit, or past the spend
  * limit its owner set, with a 400 `invalid_request_error` ("Your credit balance is too low…", "You have
  * reached your specified API usage limits. You will regain access on…").
  */
-export const WORDS_READ: ReadonlySet<number> = new Set([400, 401, 402, 429]);
+export const WORDS_READ: ReadonlySet<number> = new Set([400, 401, 402, 403, 429]);
 
 /** How {@linkcode classifyFailure} cools a key whose 429 gave no reset, or refuses a model. */
 export interface ClassifyOptions {
@@ -275,8 +276,11 @@ export function classifyFailure(
       const decision = _answered(
         _classifyStatus(outcome.status, snapshot, now, options, reason, shouldRetry),
       );
-      // A key taken out is told of in its upstream's words, which relay's answers quote while it is out.
-      if (decision.action === "disable_key") return body?.said ? { ...decision, said: body.said } : decision;
+      // A key taken out, or refused a model, is told of in its upstream's words, which relay's answers
+      // quote while it is out.
+      if (decision.action === "disable_key" || decision.action === "refuse_model") {
+        return body?.said ? { ...decision, said: body.said } : decision;
+      }
       // A limit that lasts is told of in the upstream's words: a throttle's minute is not.
       const lasts = decision.coolKeyUntil !== undefined && decision.coolKeyUntil - now >= LONG_COOLING_MS;
       const words = lasts ? body?.said : undefined;

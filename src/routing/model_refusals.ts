@@ -43,6 +43,8 @@ export class ModelRefusals<H> {
   readonly #maxPerHolder: number;
   /** When the last refusal held ends: past it, none is held, whether looked up since or not. */
   #latest = -Infinity;
+  // The upstream's words for each model refused, the latest said, while some holder is refused it.
+  readonly #saidOf = new Map<string, string>();
 
   constructor(options: ModelRefusalsOptions = {}) {
     this.#now = options.now ?? (() => performance.now());
@@ -55,8 +57,11 @@ export class ModelRefusals<H> {
     return this.#byHolder.size === 0;
   }
 
-  /** `holder` is refused `model` until `until`; a later refusal already held stands. */
-  refuse(holder: H, model: string, until: number): void {
+  /**
+   * `holder` is refused `model` until `until`; a later refusal already held stands. `said`: the upstream's
+   * words, kept for {@linkcode said}.
+   */
+  refuse(holder: H, model: string, until: number, said?: string): void {
     const now = this.#now();
     for (const [each, ends] of this.#byHolder.get(holder) ?? []) if (ends <= now) this.#forget(holder, each);
     let models = this.#byHolder.get(holder);
@@ -66,6 +71,7 @@ export class ModelRefusals<H> {
     let holders = this.#byModel.get(model);
     if (!holders) this.#byModel.set(model, holders = new Map());
     holders.set(holder, standing);
+    if (said !== undefined) this.#saidOf.set(model, said);
     this.#latest = Math.max(this.#latest, until);
     if (models.size > this.#maxPerHolder) {
       const soonest = [...models].reduce((first, entry) => entry[1] < first[1] ? entry : first);
@@ -97,6 +103,11 @@ export class ModelRefusals<H> {
     return holders.size === 0 ? undefined : holders;
   }
 
+  /** The upstream's latest words refusing `model`, while a refusal of it stands and they were given. */
+  said(model: string): string | undefined {
+    return this.holdersOf(model) === undefined ? undefined : this.#saidOf.get(model);
+  }
+
   /** Forgets the refusals of `holder`: an operator switched it on again, and expects it asked now. */
   clear(holder: H): void {
     for (const model of this.#byHolder.get(holder)?.keys() ?? []) this.#forget(holder, model);
@@ -106,6 +117,7 @@ export class ModelRefusals<H> {
   clearAll(): void {
     this.#byHolder.clear();
     this.#byModel.clear();
+    this.#saidOf.clear();
   }
 
   /** The refusals of `holder` still standing, soonest to end first. */
@@ -123,6 +135,8 @@ export class ModelRefusals<H> {
     if (models?.size === 0) this.#byHolder.delete(holder);
     const holders = this.#byModel.get(model);
     holders?.delete(holder);
-    if (holders?.size === 0) this.#byModel.delete(model);
+    if (holders?.size !== 0) return;
+    this.#byModel.delete(model);
+    this.#saidOf.delete(model);
   }
 }

@@ -732,7 +732,7 @@ interface _PlanHooks {
 type _Blocked =
   | { cause: "busy" }
   | { cause: "open"; retryAt: number }
-  | { cause: "refused"; until: number }
+  | { cause: "refused"; until: number; said?: string }
   | { cause: "disabled"; switchedOff: boolean; refusal?: KeyRefusal };
 
 /**
@@ -803,7 +803,7 @@ export class Plan {
         ? state.refusals.refusedUntil(undefined, upstreamModel)
         : undefined;
       if (refusedUntil !== undefined) {
-        blocked.push({ cause: "refused", until: refusedUntil });
+        blocked.push({ cause: "refused", until: refusedUntil, said: state.refusals.said(upstreamModel!) });
         continue;
       }
       if (this.#refusedRoutes.has(state)) {
@@ -850,7 +850,7 @@ export class Plan {
           picked.openUntil !== undefined
             ? { cause: "open", retryAt: picked.openUntil }
             : picked.refusedUntil !== undefined
-            ? { cause: "refused", until: picked.refusedUntil }
+            ? { cause: "refused", until: picked.refusedUntil, said: state.refusals.said(upstreamModel!) }
             : { cause: "disabled", switchedOff: false, refusal: picked.refusal },
         );
       }
@@ -1145,7 +1145,7 @@ export class Plan {
         let refusedUntil: number | undefined;
         if (decision.action === "refuse_model" && candidate.upstreamModel !== undefined && !uncounted) {
           refusedUntil = decision.refuseModelUntil;
-          state.refusals.refuse(key, candidate.upstreamModel, refusedUntil);
+          state.refusals.refuse(key, candidate.upstreamModel, refusedUntil, decision.said);
         }
         if (decision.countsForBreaker) blame(decision.answered);
         else releasePermits();
@@ -1299,14 +1299,17 @@ function _exhausted(blocked: _Blocked[], now: number): Step {
       retryAfterMs: Math.max(0, Math.min(...retryAts) - now),
     };
   }
-  const refusedUntils = blocked.flatMap((entry) => entry.cause === "refused" ? [entry.until] : []);
-  if (refusedUntils.length > 0) {
-    const retryAfterMs = Math.max(0, Math.min(...refusedUntils) - now);
+  const refusals = blocked.flatMap((entry) => entry.cause === "refused" ? [entry] : []);
+  if (refusals.length > 0) {
+    const retryAfterMs = Math.max(0, Math.min(...refusals.map(({ until }) => until)) - now);
+    // The upstream's words say why (a model not enabled in the account, a region): relay's summary cannot.
+    const said = refusals.find((refusal) => refusal.said !== undefined)?.said;
     return {
       kind: "exhausted",
       cause: "refused",
       reason: "every provider and key in rotation that serves this model was refused it by its upstream " +
-        `(403); relay asks again in ${Math.ceil(retryAfterMs / 1000)} s`,
+        `(403${said === undefined ? "" : `, upstream said: ${said}`}); relay asks again in ` +
+        `${Math.ceil(retryAfterMs / 1000)} s`,
       retryAfterMs,
     };
   }

@@ -678,6 +678,7 @@ async function _relay(
           key: attempt.key?.label,
           model: attempt.upstreamModel,
           reason: decision.reason,
+          said: decision.said,
           retry_in_ms: Math.max(0, Math.round(refusedUntil - clock.now())),
         });
       }

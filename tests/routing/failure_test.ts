@@ -220,6 +220,11 @@ Deno.test("classifyFailure keeps a refused key's words, masked and on one line, 
   assert.equal(decision.said, "Incorrect API key provided: sk-proj-...6789");
   assert.equal(decision.notRetried, undefined, "the upstream's 401 goes on as it came");
   assert.equal(answered(400).said, undefined, "a request's own fault");
+  const refused = answered(403);
+  assert.deepEqual([refused.action, refused.said], [
+    "refuse_model",
+    "Incorrect API key provided: sk-proj-...6789",
+  ]);
 });
 
 Deno.test("classifyFailure refuses the key the model on a 403, for its retry-after, else five minutes", () => {

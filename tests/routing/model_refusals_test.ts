@@ -28,6 +28,27 @@ Deno.test("a refusal holds for its model and holder only, until its instant", ()
   assert.equal(refusals.empty, true, "an ended refusal is forgotten once found");
 });
 
+Deno.test("the upstream's latest words for a model are kept while a refusal of it stands", () => {
+  const clock = new FakeClock(1_000);
+  const refusals = new ModelRefusals<string | undefined>({ now: clock.now });
+  refusals.refuse("k1", "opus", 6_000, "not enabled");
+  refusals.refuse("k2", "opus", 3_000);
+  refusals.refuse("k2", "sonnet", 3_000);
+  assert.deepEqual([refusals.said("opus"), refusals.said("sonnet")], ["not enabled", undefined]);
+  refusals.refuse("k2", "opus", 3_000, "not in this region");
+  assert.equal(refusals.said("opus"), "not in this region", "the latest");
+  clock.advance(4_000);
+  assert.equal(refusals.said("opus"), "not in this region", "k1's refusal still stands");
+  clock.advance(1_000);
+  assert.equal(refusals.said("opus"), undefined, "none stands");
+  refusals.refuse("k1", "opus", 9_000);
+  assert.equal(refusals.said("opus"), undefined, "forgotten with the refusals it was said of");
+  refusals.refuse("k1", "opus", 9_000, "again");
+  refusals.clearAll();
+  refusals.refuse("k1", "opus", 9_000);
+  assert.equal(refusals.said("opus"), undefined, "cleared with them");
+});
+
 Deno.test("a later refusal of the same model stands over an earlier one, and the list shows those standing", () => {
   const clock = new FakeClock(0);
   const refusals = new ModelRefusals<string>({ now: clock.now });

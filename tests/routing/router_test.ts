@@ -961,6 +961,20 @@ Deno.test("a model every key refused ends the plan as refused, saying when it is
   };
   assert.deepEqual(router.plan(request("opus")).next(), refused);
   assert.equal(where(attemptOf(router.plan(request("sonnet")).next())), "a/a1");
+
+  const words = routerOf([route("a", ["a1"]), route("b", [])], {}, clock);
+  const said = (text: string) =>
+    classifyFailure({ kind: "http", status: 403, headers: new Headers(), text }, clock.now, clock.now);
+  const plan2 = words.plan(request("opus"));
+  attemptOf(plan2.next()).failed(
+    said('{"type":"error","error":{"type":"permission_error","message":"a1 may not"}}'),
+  );
+  attemptOf(plan2.next()).failed(httpFailure(403));
+  const step = words.plan(request("opus")).next();
+  assert.ok(
+    step.kind === "exhausted" && step.reason.includes("(403, upstream said: a1 may not); relay asks"),
+    JSON.stringify(step),
+  );
 });
 
 Deno.test("switching a key, or a provider, on takes back the models its upstream refused it", () => {

@@ -1049,7 +1049,8 @@ Deno.test("a 403 for one model refuses the key that model only: the key's other 
   assert.deepEqual((await again.json()).error, {
     type: "permission_error",
     message: "no upstream can take the request: every provider and key in rotation that serves this model " +
-      "was refused it by its upstream (403); relay asks again in 300 s",
+      "was refused it by its upstream (403, upstream said: You don't have access to the model with the " +
+      "specified model ID.); relay asks again in 300 s",
   });
   assert.deepEqual(bedrock.calls.map((call) => call.modelId), [
     opus,
@@ -1057,8 +1058,15 @@ Deno.test("a 403 for one model refuses the key that model only: the key's other 
   ]);
   const logged = relay.logs.find((line) => line.msg === "model refused");
   assert.deepEqual(
-    logged && [logged.provider, logged.key, logged.model, logged.reason, logged.retry_in_ms],
-    ["bedkey", maskSecret(apiKey), opus, "403 from upstream", 300_000],
+    logged && [logged.provider, logged.key, logged.model, logged.reason, logged.said, logged.retry_in_ms],
+    [
+      "bedkey",
+      maskSecret(apiKey),
+      opus,
+      "403 from upstream",
+      "You don't have access to the model with the specified model ID.",
+      300_000,
+    ],
   );
   assert.equal(relay.logs.find((line) => line.msg === "key disabled"), undefined);
   clock.advance(300_000);
