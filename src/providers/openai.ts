@@ -209,7 +209,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       if (!response.ok) {
         // DeepSeek and Groq name only their cap: what was asked completes it in the words Claude Code acts on.
         const maxTokens = chat[maxTokensField] as number | undefined;
-        return anthropicErrorFromOpenAI(response, _answerHeaders(response), { maxTokens });
+        return anthropicErrorFromOpenAI(response, _answerHeaders(response), { maxTokens }, key ? [key] : []);
       }
       const translation: OpenAIToAnthropicOptions = {
         messageId: newMessageId(),

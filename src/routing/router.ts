@@ -209,6 +209,11 @@ export type Step =
     modelOnly?: true;
     /** The upstream's words for the rest of the key waited for, when its 429 gave some (`KeyPool.cool`). */
     said?: string;
+    /**
+     * The answer once the caller will wait no longer, where it is not the wait's own: a request waiting
+     * for a breaker's early probe ({@linkcode RoutingOptions.lastResort}) is told the providers are failing.
+     */
+    otherwise?: Extract<Step, { kind: "exhausted" }>;
   }
   | {
     kind: "exhausted";
@@ -781,7 +786,11 @@ export class Plan {
     return this.#served;
   }
 
-  next(): Step {
+  /**
+   * The next step; `waitBudgetMs`, how much longer the caller would wait for a key at its limit: a wait
+   * past it yields to the last resort ({@linkcode RoutingOptions.lastResort}), as no wait at all does.
+   */
+  next(waitBudgetMs = Infinity): Step {
     this.#ranking ??= this.#hooks.rank();
     const { order } = this.#ranking;
     let wait: { waitUntil: number; retryAfterMs: number; said?: string } | undefined;
@@ -791,8 +800,8 @@ export class Plan {
     // Whether a provider before the next one was passed over for a while only (open, busy, cooling).
     let passedOverForNow = false;
     // Providers passed over for their open breakers (or their keys'), each with whether it would have
-    // stood in: the last resort's.
-    const open: { candidate: _Candidate; standIn: boolean }[] = [];
+    // stood in: the last resort's. (Made at the first: most requests have none.)
+    let open: { candidate: _Candidate; standIn: boolean }[] | undefined;
     for (const candidate of this.#deferred.size === 0 ? order : this.#deferredLast(order)) {
       const { state, upstreamModel } = candidate;
       if (!state.enabled) {
@@ -814,7 +823,7 @@ export class Plan {
       const permit = state.breaker.tryAcquire();
       if (!permit) {
         blocked.push({ cause: "open", retryAt: state.breaker.retryAt ?? this.#hooks.now() });
-        open.push({ candidate, standIn: passedOverForNow });
+        (open ??= []).push({ candidate, standIn: passedOverForNow });
         passedOverForNow = true;
         continue;
       }
@@ -843,7 +852,7 @@ export class Plan {
       // without a key has them all failing or out of rotation.
       if (picked.kind === "none") {
         if (picked.openUntil !== undefined) {
-          open.push({ candidate, standIn: passedOverForNow });
+          (open ??= []).push({ candidate, standIn: passedOverForNow });
           passedOverForNow = true;
         }
         blocked.push(
@@ -865,17 +874,31 @@ export class Plan {
       this.#triedKeys.clear();
       this.#doneRoutes.clear();
       this.#deferred.clear();
-      return this.next();
+      return this.next(waitBudgetMs);
     }
     const now = this.#hooks.now();
-    // Keys resting for long in their upstream's words (a plan's limit spent for days) are no wait to
-    // prefer to a provider that may be back already.
-    const lastResort = !wait || wait.said !== undefined ? this.#lastResort(open) : undefined;
-    if (lastResort) return lastResort;
+    const busy = blocked.some(({ cause }) => cause === "busy");
+    // The last resort is for a request nothing else could take now or soon: a provider at its
+    // max_in_flight frees up any moment, a key within the caller's wait soon. A count says nothing of
+    // how the provider's Messages fare, so it probes nothing.
+    if (!busy && !this.#request.uncounted && (!wait || wait.waitUntil - now > waitBudgetMs)) {
+      const lastResort = open && this.#lastResort(open);
+      if (lastResort === "probing") {
+        // A probe out may find the provider back within moments: the request looks again every second,
+        // for as long as the caller waits.
+        if (!wait) {
+          return {
+            kind: "wait",
+            waitMs: BUSY_RETRY_MS,
+            retryAfterMs: BUSY_RETRY_MS,
+            otherwise: _exhausted(blocked, now),
+          };
+        }
+      } else if (lastResort) return lastResort;
+    }
     if (wait) {
       // A provider at its max_in_flight frees up as soon as one of its requests ends, most often long
       // before a key's rate limit resets: the request looks again every second meanwhile.
-      const busy = blocked.some(({ cause }) => cause === "busy");
       const waitMs = Math.max(0, wait.waitUntil - now);
       const limits = {
         ...(modelOnly ? { modelOnly } as const : {}),
@@ -895,26 +918,35 @@ export class Plan {
 
   /**
    * An attempt on the first of the `open` providers whose breakers (its own and a key's) let a probe
-   * through early ({@linkcode RoutingOptions.lastResort}), if the request has not been sent there yet.
+   * through early ({@linkcode RoutingOptions.lastResort}), if the request has not been sent there yet;
+   * `"probing"` when none does but one may soon (its probe out, it at its `max_in_flight`).
    */
-  #lastResort(open: { candidate: _Candidate; standIn: boolean }[]): Step | undefined {
+  #lastResort(open: { candidate: _Candidate; standIn: boolean }[]): Step | "probing" | undefined {
     if (!this.#hooks.lastResort) return undefined;
     let passedOver = false;
+    let probing = false;
     for (const { candidate, standIn } of open) {
       const { state, upstreamModel } = candidate;
       if (this.#sentTo.has(state)) continue;
+      passedOver ||= probing;
       const permit = state.breaker.tryProbeEarly();
       const slot = permit && _placeIn(state);
-      const picked = slot ? this.#pickKey(state, upstreamModel, true) : undefined;
-      if (picked?.kind === "attempt") {
-        const standsIn = this.#standsIn(state, standIn || passedOver);
-        return { kind: "attempt", attempt: this.#attempt(candidate, permit!, slot!, picked, standsIn) };
+      // Its probe out, or at its max_in_flight: it may take the request in a moment.
+      if (!slot) {
+        if (permit) state.breaker.release(permit);
+        probing = true;
+        continue;
       }
-      if (permit) state.breaker.release(permit);
-      slot?.();
+      const picked = this.#pickKey(state, upstreamModel, true);
+      if (picked.kind === "attempt") {
+        const standsIn = this.#standsIn(state, standIn || passedOver);
+        return { kind: "attempt", attempt: this.#attempt(candidate, permit, slot, picked, standsIn) };
+      }
+      state.breaker.release(permit);
+      slot();
       passedOver = true;
     }
-    return undefined;
+    return probing ? "probing" : undefined;
   }
 
   /** Whether an attempt on `state` is a stand-in ({@linkcode Attempt.standIn}). */
@@ -1285,7 +1317,7 @@ export function busyStep(alsoRateLimited = false): Extract<Step, { kind: "exhaus
 }
 
 /** The step that ends a plan, from why each provider had nothing to offer. */
-function _exhausted(blocked: _Blocked[], now: number): Step {
+function _exhausted(blocked: _Blocked[], now: number): Extract<Step, { kind: "exhausted" }> {
   if (blocked.length === 0) {
     return { kind: "exhausted", cause: "unservable", reason: "no provider can serve this request" };
   }

@@ -9,7 +9,8 @@ import { MAX_ERROR_BODY_BYTES, readWhole, translateWhole } from "../stream/trans
 import { isJsonObject } from "../util/json.ts";
 import { anthropicErrorOf, type AnthropicErrorType, errorEnvelope, errorTypeForStatus } from "./errors.ts";
 import { errorMessage } from "../util/error_message.ts";
-import { maskSecretsInLine } from "../util/mask.ts";
+import { maskKeysAndSecretsIn } from "../util/mask.ts";
+import { SecretMask } from "../stream/secret_mask.ts";
 import { claudeCodeWording, type TokenLimitAsked } from "../providers/token_limit_wording.ts";
 
 /** A failure in Anthropic's terms: the status to answer before a stream, the type and text always. */
@@ -124,6 +125,7 @@ export function anthropicErrorFromOpenAI(
   response: Response,
   headers?: HeadersInit,
   asked: TokenLimitAsked = {},
+  credentials: readonly { secret: string }[] = [],
 ): Response {
   const { status } = response;
   const body = translateWhole(response.body, MAX_ERROR_BODY_BYTES, ({ text }) => {
@@ -134,7 +136,12 @@ export function anthropicErrorFromOpenAI(
       json = undefined;
     }
     const failure = anthropicFailureFor(json, status, asked);
-    if (failure) _upstreamErrorsSeen.getStore()?.tell(failure.message, _openaiErrorFields(json));
+    const seen = failure && _upstreamErrorsSeen.getStore();
+    if (seen) {
+      // Told by the message its client gets, credentials masked as relay masks the answer.
+      const answered = SecretMask.for(...credentials.map(({ secret }) => secret))?.text(failure.message);
+      seen.tell(answered ?? failure.message, _openaiErrorFields(json, credentials));
+    }
     const { type, message } = failure ??
       { type: errorTypeForStatus(status), message: _fallbackMessage(text, response.status) };
     return [new TextEncoder().encode(JSON.stringify(errorEnvelope(type, message)))];
@@ -192,13 +199,16 @@ const _upstreamErrorsSeen = new AsyncLocalStorage<UpstreamErrorFields>();
 
 /**
  * The {@linkcode OpenAIErrorFields} of an OpenAI-style error body, in the shapes {@linkcode anthropicFailureFor}
- * reads; anything key-shaped in them masked, since they reach the client by no mask of relay's.
+ * reads; the `credentials` relay sent, and anything else key-shaped, masked in them, since they reach the
+ * client by no other mask of relay's.
  */
-function _openaiErrorFields(body: unknown): OpenAIErrorFields {
+function _openaiErrorFields(body: unknown, credentials: readonly { secret: string }[]): OpenAIErrorFields {
   if (!isJsonObject(body)) return {};
   const error = isJsonObject(body.error) ? body.error : body;
   const named = (["type", "param", "code"] as const).filter((name) => typeof error[name] === "string");
-  return Object.fromEntries(named.map((name) => [name, maskSecretsInLine(error[name] as string).text]));
+  return Object.fromEntries(
+    named.map((name) => [name, maskKeysAndSecretsIn(error[name] as string, credentials)]),
+  );
 }
 
 /**

@@ -495,7 +495,11 @@ async function _relay(
       return quoted(error);
     };
     while (trace.attempts - standInRefusals < retry.maxAttempts) {
-      const step = plan.next();
+      let step = plan.next(retry.maxWaitMs - waitedMs);
+      // Past routing.max_wait, a wait that has an answer of its own ends there.
+      if (step.kind === "wait" && step.otherwise && waitedMs + step.waitMs > retry.maxWaitMs) {
+        step = step.otherwise;
+      }
       if (step.kind === "wait") {
         if (waitedMs + step.waitMs > retry.maxWaitMs) {
           // A provider that is only full may free up any moment: the client hears what it would with

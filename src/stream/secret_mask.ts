@@ -85,6 +85,11 @@ export class SecretMask {
     return held && this.#spellings.length > 1 ? this.#masked(held, true) : held;
   }
 
+  /** `text` as this mask passes it on when it is a whole answer (a mask with nothing held). */
+  text(text: string): string {
+    return new TextDecoder().decode(this.#masked(_encoder.encode(text), true));
+  }
+
   /** `bytes` masked; unless `last`, a tail that begins a spelling is held rather than returned. */
   #masked(bytes: Uint8Array, last: boolean): Uint8Array {
     let parts: Uint8Array[] | undefined;

@@ -85,11 +85,16 @@ Deno.test("a key refused beside one that time brings back keeps the wait, or the
   other.failed(httpFailure(500));
   assert.equal(where(attemptOf(failing.plan(request).next())), "b/b1", "the last resort, still out");
   assert.deepEqual(failing.plan(request).next(), {
-    kind: "exhausted",
-    cause: "open",
-    reason: "every provider that serves this model is failing (circuit open)",
-    retryAfterMs: 30_000,
-  });
+    kind: "wait",
+    waitMs: 1_000,
+    retryAfterMs: 1_000,
+    otherwise: {
+      kind: "exhausted",
+      cause: "open",
+      reason: "every provider that serves this model is failing (circuit open)",
+      retryAfterMs: 30_000,
+    },
+  }, "looking again every second while b's probe is out");
 });
 
 Deno.test("a key switched off answers as relay's own, and a reload that changes the keys puts them back", () => {

@@ -200,7 +200,7 @@ Deno.test("streams the upstream breaks off after they committed open its breaker
   assert.equal(router.status()[0].breaker, "open", "the probe's failure counted, as a closed breaker's");
 });
 
-Deno.test("with every provider's breaker open a request goes as the probe, early; meanwhile the plan is exhausted and says when to come back", () => {
+Deno.test("with every provider's breaker open a request goes as the probe, early; meanwhile others look again every second, else hear when to come back", () => {
   const clock = { now: 1_000_000 };
   const router = routerOf([route("a", ["a1"])], {}, clock);
   for (let i = 0; i < 2; i++) attemptOf(router.plan(request("m")).next()).failed(httpFailure(500));
@@ -211,7 +211,8 @@ Deno.test("with every provider's breaker open a request goes as the probe, early
   assert.deepEqual([where(lastResort), lastResort.standIn], ["a/a1", false]);
   const step = router.plan(request("m")).next();
   assert.ok(
-    step.kind === "exhausted" && step.cause === "open" && step.retryAfterMs === 29_000,
+    step.kind === "wait" && step.waitMs === 1_000 && step.otherwise?.cause === "open" &&
+      step.otherwise.retryAfterMs === 29_000,
     "one at a time",
   );
   lastResort.failed(httpFailure(500));
@@ -249,13 +250,13 @@ Deno.test("a last resort goes to the first provider whose breaker lets a probe t
     "b/b1",
     true,
   ]);
-  assert.equal(router.plan(request("m")).next().kind, "exhausted", "each probe is out");
+  assert.equal(router.plan(request("m")).next().kind, "wait", "each probe is out");
   first.failed(httpFailure(500));
   const plan2 = router.plan(request("m"));
   const third = attemptOf(plan2.next());
   assert.equal(where(third), "a/a1");
   third.failed(httpFailure(503));
-  assert.equal(plan2.next().kind, "exhausted", "b's probe is still out");
+  assert.equal(plan2.next().kind, "wait", "b's probe is still out");
 });
 
 Deno.test("a provider whose keys' breakers are all open takes a last resort on one key, its breaker's early probe", () => {
@@ -275,7 +276,7 @@ Deno.test("a provider whose keys' breakers are all open takes a last resort on o
   assert.deepEqual(breakers(), [["closed", "closed", "open"]], "a2's breaker waits for its own probe");
 });
 
-Deno.test("a last resort goes before a wait for keys resting for long in their upstream's words, not before one for a rate limit", () => {
+Deno.test("a last resort goes before a wait past what the caller would wait (keys resting for long in their upstream's words), not before one within it", () => {
   const period = {
     kind: "http",
     status: 429,
@@ -297,10 +298,32 @@ Deno.test("a last resort goes before a wait for keys resting for long in their u
     attemptOf(plan.next()).failed(failure);
     attemptOf(plan.next()).failed(httpFailure(500));
     assert.deepEqual(router.status().map((p) => p.breaker), ["closed", "open"]);
-    const step = router.plan(request("m")).next();
+    const step = router.plan(request("m")).next(30_000);
     assert.equal(step.kind, expected);
     if (step.kind === "attempt") assert.equal(where(step.attempt), "b/b1", "b may be back already");
   }
+});
+
+Deno.test("no last resort beside a provider at its max_in_flight, which frees up any moment, nor for a count", () => {
+  const router = routerOf([route("a", ["a1"], undefined, { maxInFlight: 1 }), route("b", ["b1"])], {
+    breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
+  });
+  const held = attemptOf(router.plan(request("m")).next());
+  assert.equal(where(held), "a/a1");
+  const plan = router.plan(request("m"));
+  attemptOf(plan.next()).failed(httpFailure(500));
+  assert.deepEqual(router.status().map((p) => p.breaker), ["closed", "open"]);
+  const step = router.plan(request("m")).next();
+  assert.ok(step.kind === "exhausted" && step.cause === "busy", JSON.stringify(step));
+  held.abandoned();
+
+  const alone = routerOf([route("a", ["a1"])], {
+    breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
+  });
+  attemptOf(alone.plan(request("m")).next()).failed(httpFailure(500));
+  const count = alone.plan({ ...request("m"), uncounted: true }).next();
+  assert.ok(count.kind === "exhausted" && count.cause === "open", "a count probes nothing");
+  assert.equal(alone.plan(request("m")).next().kind, "attempt", "a message does");
 });
 
 Deno.test("routing's lastResort off: every provider open, the plan is exhausted", () => {

@@ -1,6 +1,7 @@
 /** `src/server/openai_errors.ts`: errors between OpenAI's shape and Anthropic's, both ways. */
 import { anthropicErrorOf } from "../../src/server/errors.ts";
 import assert from "node:assert/strict";
+import { maskSecret } from "../../src/util/mask.ts";
 import {
   anthropicErrorFromOpenAI,
   anthropicErrorIn,
@@ -313,6 +314,13 @@ Deno.test("anthropicErrorFromOpenAI tells the upstream's other fields to the exc
   };
   await upstreamErrors.during(() => anthropicErrorFromOpenAI(refusal(keyed)).text());
   assert.equal(upstreamErrors.of("bad key")?.code, "sk-proj-...x7f2");
+  // The key relay sent, whatever its shape (a local server's token), as relay's masks hide it in a body.
+  const token = "vllm-local-token-12345";
+  const echoed = { error: { message: "no such token", type: "invalid_request_error", param: token } };
+  await upstreamErrors.during(() =>
+    anthropicErrorFromOpenAI(refusal(echoed), {}, {}, [{ secret: token }]).text()
+  );
+  assert.equal(upstreamErrors.of("no such token")?.param, maskSecret(token));
 
   // Outside an exchange (relay's Anthropic door), nothing is told.
   const elsewhere = await anthropicErrorFromOpenAI(refusal({ error: { ...openai, message: "elsewhere" } }))

@@ -7,6 +7,7 @@ import OpenAI from "openai";
 import assert from "node:assert/strict";
 import { createOpenAIProvider } from "../../src/providers/openai.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
+import { maskSecret } from "../../src/util/mask.ts";
 import { FAKE_OPENAI_KEY, startFakeOpenAI } from "../_helpers/fake_openai.ts";
 import { startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import { startOpenAIRelay } from "../_helpers/openai_relay.ts";
@@ -196,4 +197,31 @@ Deno.test("an error from the provider failed over to has none of the fields of t
   });
   await limited.close();
   await overloaded.close();
+});
+
+Deno.test("relay's key, whatever its shape, is masked in the fields as in the message", async () => {
+  const key = "vllm-local-token-12345";
+  const upstream = startFakeOpenAI(() =>
+    Response.json({
+      error: { message: `no access for ${key}`, type: "invalid_request_error", param: key, code: key },
+    }, { status: 404 })
+  );
+  await using relay = startTestRelay({
+    routes: [{
+      provider: createOpenAIProvider({ name: "local", baseUrl: `${upstream.url}/v1` }),
+      keys: [{ secret: key, label: maskSecret(key) }],
+      timeouts: TEST_TIMEOUTS,
+      models: new ModelMap({ "claude-*": "gpt-fake-1" }),
+    }],
+  });
+  const response = await post(relay, "/v1/chat/completions", REQUESTS["/v1/chat/completions"](false));
+  assert.deepEqual(await response.json(), {
+    error: {
+      message: `no access for ${maskSecret(key)}`,
+      type: "invalid_request_error",
+      param: maskSecret(key),
+      code: maskSecret(key),
+    },
+  });
+  await upstream.close();
 });

@@ -18,6 +18,7 @@ import {
   MESSAGE_ANSWER,
   sseChunks,
   startFakeUpstream,
+  textAnswerStream,
 } from "../_helpers/fake_upstream.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { bedrockError, startFakeBedrock } from "../_helpers/fake_bedrock.ts";
@@ -274,6 +275,50 @@ Deno.test("with the only provider's breaker open, a request goes to it as the pr
     ], "the last resort's first event closed the breakers, with no cooldown waited");
     await only.close();
   }
+});
+
+Deno.test("a request that finds the only provider's early probe out looks again every second, and is served once the probe is", async () => {
+  const clock = new FakeClock();
+  let down = true;
+  const probe = controlledStream();
+  const probed = Promise.withResolvers<void>();
+  let asked = 0;
+  const only = startFakeUpstream((request, recorded) => {
+    if (down) return status(500, "api_error")(request, recorded);
+    if (++asked > 1) return startFakeUpstreamDefault(request, recorded);
+    probed.resolve();
+    return probe.response();
+  });
+  await using relay = startTestRelay({
+    routes: [routeTo("only", only.url)],
+    retry: { ...RETRY, maxWaitMs: 30_000 },
+    clock,
+    routing: { breaker: { failureThreshold: 2, windowMs: 60_000, cooldownMs: 30_000 } },
+  });
+  for (let i = 0; i < 2; i++) {
+    const failed = await post(relay.url);
+    assert.equal(failed.status, 500);
+    await failed.body?.cancel();
+  }
+  down = false;
+  const first = post(relay.url);
+  await probed.promise;
+  const second = post(relay.url);
+  await armedBefore(clock, 1_000, second);
+  assert.equal(asked, 1, "the second waits: the probe is out");
+  probe.push(textAnswerStream({
+    id: "msg_probe",
+    text: "back",
+    startUsage: { input_tokens: 1, output_tokens: 1 },
+    endUsage: { output_tokens: 1 },
+  }));
+  probe.end();
+  assert.equal((await first).status, 200);
+  clock.advance(1_000);
+  const served = await second;
+  assert.equal(served.status, 200, "served a second later, not after the cooldown");
+  assert.equal((await assembledResponse(served)).error, undefined);
+  await only.close();
 });
 
 Deno.test("a provider that cannot serve a request is passed over at once: the next one serves it", async () => {

@@ -144,3 +144,12 @@ Deno.test("maskedHeaders masks a key in one set-cookie and keeps each cookie apa
   const masked = maskedHeaders(new Response(null, { headers }), key);
   assert.deepEqual(masked.headers.getSetCookie(), ["a=1", `b=${maskSecret(key)}`]);
 });
+
+Deno.test("SecretMask.text masks a whole answer's text as apply and flush together do", () => {
+  const secret = "sk-ant-api03-abcdefghijklmnopx7f2";
+  const mask = SecretMask.for(secret, "another-secret-0000000000")!;
+  assert.equal(
+    mask.text(`bad key ${secret} and another-secret-0000000000, ending in sk-ant-api03`),
+    "bad key sk-ant-...x7f2 and ano...0000, ending in sk-ant-api03",
+  );
+});
