@@ -33,6 +33,12 @@ export interface CircuitBreakerOptions {
    * a suspended VM) would keep an open breaker refusing for that hour more.
    */
   now?: () => number;
+  /**
+   * How long a probe out holds its place, in ms; without end unless given. A probe that has learnt
+   * nothing by then (an upstream that takes the connection and never answers, or sends only pings)
+   * leaves its place to the next request, and its own report then counts for nothing.
+   */
+  probeTimeoutMs?: number;
   /** In [0, 1); `Math.random` unless given. */
   random?: () => number;
   /** Told of every change of state, for logs and metrics. */
@@ -92,6 +98,9 @@ export class CircuitBreaker {
   #failures: number[] = [];
   #retryAt: number | undefined;
   #probe: BreakerPermit | undefined;
+  #probeSince = 0;
+  #lastEarlyProbe = -Infinity;
+  readonly #probeTimeoutMs: number;
   // Permits issued since the breaker last closed: only their failures count toward opening it again.
   #closedPermits = new WeakSet<BreakerPermit>();
 
@@ -113,6 +122,7 @@ export class CircuitBreaker {
     this.#jitterRatio = options.jitterRatio ?? 0.2;
     this.#now = options.now ?? (() => performance.now());
     this.#random = options.random ?? Math.random;
+    this.#probeTimeoutMs = options.probeTimeoutMs ?? Infinity;
     this.#onTransition = options.onTransition;
   }
 
@@ -138,9 +148,9 @@ export class CircuitBreaker {
       case "open":
         return undefined;
       case "half_open":
-        if (this.#probe) return undefined;
-        this.#probe = { probe: true };
-        return this.#probe;
+        if (this.#probeOut()) return undefined;
+        this.#probeSince = this.#now();
+        return this.#probe = { probe: true };
     }
   }
 
@@ -151,12 +161,21 @@ export class CircuitBreaker {
    * trouble was. It is a probe like any: its success closes the breaker and no other request goes
    * through while it is out. Its failure tells what the breaker already knew: the breaker stays open
    * until its cooldown is over, which it does not double (unless the cooldown ran out meanwhile, when
-   * the probe was the one a half-open breaker lets through).
+   * the probe was the one a half-open breaker lets through). None goes out less than `gapMs` after the
+   * last early one, so requests held for the upstream ask it about once per `gapMs`, however many.
    */
-  tryProbeEarly(): BreakerPermit | undefined {
+  tryProbeEarly(gapMs = 0): BreakerPermit | undefined {
     const permit = this.tryAcquire();
-    if (permit || this.state !== "open" || this.#probe) return permit;
+    if (permit || this.state !== "open" || this.#probeOut()) return permit;
+    const now = this.#now();
+    if (now - this.#lastEarlyProbe < gapMs) return undefined;
+    this.#lastEarlyProbe = this.#probeSince = now;
     return this.#probe = { probe: true };
+  }
+
+  /** Whether a probe is out, and still holds its place. */
+  #probeOut(): boolean {
+    return this.#probe !== undefined && this.#now() - this.#probeSince < this.#probeTimeoutMs;
   }
 
   /**

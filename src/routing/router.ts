@@ -94,8 +94,9 @@ export interface RoutingOptions {
   };
   /**
    * A request that every provider it could go to refuses for an open breaker (and nothing else could
-   * take) is let through to one of them as that breaker's probe, early: one at a time, a request this
-   * plan has not sent there already ({@linkcode CircuitBreaker.tryProbeEarly}). With nowhere to fail
+   * take) is let through to one of them as that breaker's probe, early: one at a time
+   * ({@linkcode CircuitBreaker.tryProbeEarly}); where it failed already, again only after a wait
+   * ({@linkcode Attempt.lastResort}: the caller bounds these by its wait). With nowhere to fail
    * over to, a breaker otherwise refuses for its whole cooldown, doubled by each failed probe, however
    * short the trouble: with the config's defaults, a provider back after 5 s would be refused for 30 to
    * 36 s, one back after 2 minutes for 3.5 to 4.2 minutes in all. `true` unless given.
@@ -128,6 +129,12 @@ export interface Attempt {
    * serve the request at all: then it is the one left.
    */
   readonly standIn: boolean;
+  /**
+   * An open breaker's early probe ({@linkcode RoutingOptions.lastResort}): the caller bounds these by
+   * how long it waits (`routing.max_wait`), not by its count of attempts, since a request may ask again,
+   * a second apart, for as long as it would wait for a key.
+   */
+  readonly lastResort: boolean;
   /** The upstream's rate-limit headers, read on every answer. */
   observe(snapshot: RateLimitSnapshot): void;
   /**
@@ -317,6 +324,8 @@ class _RouteState {
     this.#route = route;
     const breakerOptions = (key?: ProviderKey) => ({
       ...options.breaker,
+      // A probe that has not heard back within the time an answer's head may take holds up no one longer.
+      probeTimeoutMs: route.timeouts.connect,
       now: options.now,
       random: options.random,
       onTransition: (from: BreakerState, to: BreakerState) =>
@@ -770,8 +779,10 @@ export class Plan {
   readonly #unservableRoutes = new Set<_RouteState>();
   // Providers this request failed on with trouble that passes: the others stand in for them.
   readonly #troubledRoutes = new Set<_RouteState>();
-  // Providers this plan offered an attempt on: a last resort goes only where the request has not been.
+  // Providers this plan offered an attempt on: a last resort goes there again only after a wait.
   readonly #sentTo = new Set<_RouteState>();
+  // Whether the plan told its caller to look again for a probe since its last attempt.
+  #waitedForProbe = false;
   #attempts = 0;
   #round = 0;
 
@@ -887,6 +898,7 @@ export class Plan {
         // A probe out may find the provider back within moments: the request looks again every second,
         // for as long as the caller waits.
         if (!wait) {
+          this.#waitedForProbe = true;
           return {
             kind: "wait",
             waitMs: BUSY_RETRY_MS,
@@ -927,9 +939,13 @@ export class Plan {
     let probing = false;
     for (const { candidate, standIn } of open) {
       const { state, upstreamModel } = candidate;
-      if (this.#sentTo.has(state)) continue;
       passedOver ||= probing;
-      const permit = state.breaker.tryProbeEarly();
+      // Where the request failed already, it asks again a second later: the trouble may have passed.
+      if (this.#sentTo.has(state) && !this.#waitedForProbe) {
+        probing = true;
+        continue;
+      }
+      const permit = state.breaker.tryProbeEarly(BUSY_RETRY_MS);
       const slot = permit && _placeIn(state);
       // Its probe out, or at its max_in_flight: it may take the request in a moment.
       if (!slot) {
@@ -940,7 +956,7 @@ export class Plan {
       const picked = this.#pickKey(state, upstreamModel, true);
       if (picked.kind === "attempt") {
         const standsIn = this.#standsIn(state, standIn || passedOver);
-        return { kind: "attempt", attempt: this.#attempt(candidate, permit, slot, picked, standsIn) };
+        return { kind: "attempt", attempt: this.#attempt(candidate, permit, slot, picked, standsIn, true) };
       }
       state.breaker.release(permit);
       slot();
@@ -1037,7 +1053,7 @@ export class Plan {
         return heldOnly ? { ...wait, modelOnly: true } : wait;
       }
       const keyBreaker = state.keyBreakers.get(pick.key)!;
-      const keyPermit = early ? keyBreaker.tryProbeEarly() : keyBreaker.tryAcquire();
+      const keyPermit = early ? keyBreaker.tryProbeEarly(BUSY_RETRY_MS) : keyBreaker.tryAcquire();
       if (keyPermit) return { kind: "attempt", key: pick.key, reservation: pick.reservation, keyPermit };
       state.pool.release(pick.reservation);
       exclude.add(pick.key);
@@ -1061,6 +1077,7 @@ export class Plan {
       keyPermit?: BreakerPermit;
     },
     standIn: boolean,
+    lastResort = false,
   ): Attempt {
     const { state } = candidate;
     const { key, reservation } = picked;
@@ -1068,6 +1085,7 @@ export class Plan {
     const keyBreaker = key ? state.keyBreakers.get(key) : undefined;
     if (key) this.#tried(state).add(key);
     this.#sentTo.add(state);
+    this.#waitedForProbe = false;
     this.#attempts++;
     state.inFlight++;
     let open = true;
@@ -1129,6 +1147,7 @@ export class Plan {
       key,
       upstreamModel: candidate.upstreamModel,
       standIn,
+      lastResort,
       observe(snapshot) {
         if (key && !uncounted) state.pool.observe(key, snapshot);
       },

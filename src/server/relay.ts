@@ -480,6 +480,8 @@ async function _relay(
     // routing.max_attempts, which bounds the tries of the providers that could take the request.
     let standInRefused: string | undefined;
     let standInRefusals = 0;
+    // Early probes of open breakers (`Attempt.lastResort`): routing.max_wait bounds them, not max_attempts.
+    let lastResorts = 0;
     let sentAgain: boolean | undefined;
     /** An error relay answers with, quoting a stand-in's refusal: the request may be at fault in itself. */
     const quoted = (error: RelayError): RelayError =>
@@ -494,7 +496,7 @@ async function _relay(
       if (last) Object.assign(trace, last.outcome.kind === "unservable" ? _NO_ATTEMPT : last.traced);
       return quoted(error);
     };
-    while (trace.attempts - standInRefusals < retry.maxAttempts) {
+    while (trace.attempts - standInRefusals - lastResorts < retry.maxAttempts) {
       let step = plan.next(retry.maxWaitMs - waitedMs);
       // Past routing.max_wait, a wait that has an answer of its own ends there.
       if (step.kind === "wait" && step.otherwise && waitedMs + step.waitMs > retry.maxWaitMs) {
@@ -568,10 +570,15 @@ async function _relay(
           attempt.cancelled();
           break;
         }
-        const delay = Math.max(
+        // A last resort comes after the plan's look again a second on, unless the upstream asked for more.
+        const delay = attempt.lastResort ? retryAfterMs ?? 0 : Math.max(
           0,
           retryDelay(trace.attempts - 1, retry.backoff, clock.random, retryAfterMs) - backedOffSinceFailure,
         );
+        if (attempt.lastResort && waitedMs + delay > retry.maxWaitMs) {
+          attempt.cancelled();
+          break;
+        }
         // While it waits, the attempt is not in flight: its provider's max_in_flight serves others.
         const resume = delay > 0 ? attempt.paused() : undefined;
         await _sleep(delay, request.signal, options.inFlight.cut, clock.timers).catch((error) => {
@@ -580,7 +587,7 @@ async function _relay(
           throw error;
         });
         backedOffSinceFailure += delay;
-        if (rateLimited) waitedMs += delay;
+        if (rateLimited || attempt.lastResort) waitedMs += delay;
         if (resume && !resume()) {
           // Others filled the provider meanwhile: the plan offers what is free now.
           attempt.cancelled();
@@ -588,6 +595,7 @@ async function _relay(
         }
       }
       const undoAim = _aimAt(trace, attempt);
+      if (attempt.lastResort) lastResorts++;
       const exchange = _exchange(request.signal, options.inFlight);
       const sent = { fields, body, usageFallback };
       const tried = await _try(c, attempt, sent, clock, exchange.upstream).catch((error) => {
@@ -602,6 +610,7 @@ async function _relay(
         // decides the backoff, and says more to the client than a provider that could not be asked.
         _passOver(c, options, attempt, tried.outcome.reason, clock);
         undoAim();
+        if (attempt.lastResort) lastResorts--;
         if (!last) last = { ...tried, attempt, exchange, traced: _traced(trace) };
         continue;
       }

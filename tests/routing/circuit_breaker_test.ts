@@ -170,6 +170,34 @@ Deno.test("CircuitBreaker: an early probe still out when the cooldown ends fails
   assert.deepEqual([b.state, b.retryAt! - clock.now()], ["open", 60_000]);
 });
 
+Deno.test("CircuitBreaker: early probes go gapMs apart, and a probe out past probeTimeoutMs leaves its place", () => {
+  const clock = new FakeClock();
+  const { breaker: b } = breaker(clock, { random: () => 0, probeTimeoutMs: 10_000 });
+  fail(b, 3);
+  b.onFailure(b.tryProbeEarly(1_000)!);
+  clock.advance(999);
+  assert.equal(b.tryProbeEarly(1_000), undefined, "within the gap");
+  clock.advance(1);
+  const stuck = b.tryProbeEarly(1_000)!;
+  clock.advance(9_999);
+  assert.equal(b.tryProbeEarly(1_000), undefined, "the probe still holds its place");
+  clock.advance(1);
+  const next = b.tryProbeEarly(1_000)!;
+  assert.deepEqual(next, { probe: true }, "the stuck one's place is the next request's");
+  b.onSuccess(stuck);
+  assert.equal(b.state, "open", "the stuck probe's report counts for nothing");
+  b.onSuccess(next);
+  assert.equal(b.state, "closed");
+
+  fail(b, 3);
+  clock.advance(30_000);
+  const halfOpen = b.tryAcquire()!;
+  clock.advance(10_000);
+  assert.deepEqual(b.tryAcquire(), { probe: true }, "a half-open breaker's probe too");
+  b.onFailure(halfOpen);
+  assert.equal(b.state, "half_open", "the stale probe's failure opens nothing");
+});
+
 /** Waits out the open breaker's rest, then fails its probe; returns how long the rest was. */
 function failProbe(clock: FakeClock, target: CircuitBreaker): number {
   const rest = target.retryAt! - clock.now();

@@ -217,31 +217,42 @@ Deno.test("with every provider's breaker open a request goes as the probe, early
   );
   lastResort.failed(httpFailure(500));
   assert.deepEqual(breakers(), [["open", "open"]]);
+  assert.equal(router.plan(request("m")).next().kind, "wait", "early probes go a second apart");
+  clock.now += 1_000;
   const again = router.plan(request("m")).next();
   assert.ok(again.kind === "attempt", "the next request goes as the next early probe");
   answered(again.attempt);
   assert.deepEqual(breakers(), [["closed", "closed"]], "its success closed both breakers");
 });
 
-Deno.test("a request sent to a provider, and failed there, is not sent there again as a last resort", () => {
+Deno.test("a request that failed on a provider now open asks it again as its last resort, a wait of a second apart", () => {
   const router = routerOf([route("a", ["a1"])]);
   attemptOf(router.plan(request("m")).next()).failed(httpFailure(500));
   const plan = router.plan(request("m"));
   attemptOf(plan.next()).failed(httpFailure(500));
   assert.equal(router.status()[0].breaker, "open", "this request's failure opened it");
   const step = plan.next();
-  assert.ok(step.kind === "exhausted" && step.cause === "open", "the client gets what the provider said");
-  assert.equal(router.plan(request("m")).next().kind, "attempt", "another request goes as the last resort");
+  assert.ok(
+    step.kind === "wait" && step.waitMs === 1_000 && step.otherwise?.cause === "open",
+    JSON.stringify(step),
+  );
+  const again = attemptOf(plan.next());
+  assert.deepEqual([where(again), again.lastResort], ["a/a1", true], "after the wait");
+  assert.equal(router.plan(request("m")).next().kind, "wait", "another request waits for that probe");
+  again.failed(httpFailure(500));
+  assert.equal(plan.next().kind, "wait", "and the first looks again a second later");
 });
 
 Deno.test("a last resort goes to the first provider whose breaker lets a probe through early; the next one stands in", () => {
-  const router = routerOf([route("a", ["a1"]), route("b", ["b1"])], {
+  const clock = { now: 1_000_000 };
+  const patient = { timeouts: { connect: 10_000, firstByte: 1, idle: 1 } };
+  const router = routerOf([route("a", ["a1"], undefined, patient), route("b", ["b1"], undefined, patient)], {
     breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
-  });
+  }, clock);
   const plan = router.plan(request("m"));
   attemptOf(plan.next()).failed(httpFailure(500));
   attemptOf(plan.next()).failed(httpFailure(500));
-  assert.equal(plan.next().kind, "exhausted", "both failed this request");
+  assert.equal(plan.next().kind, "wait", "both failed this request: it looks again in a second");
   const first = attemptOf(router.plan(request("m")).next());
   const second = attemptOf(router.plan(request("m")).next());
   assert.deepEqual([where(first), first.standIn, where(second), second.standIn], [
@@ -252,11 +263,20 @@ Deno.test("a last resort goes to the first provider whose breaker lets a probe t
   ]);
   assert.equal(router.plan(request("m")).next().kind, "wait", "each probe is out");
   first.failed(httpFailure(500));
+  clock.now += 1_000;
   const plan2 = router.plan(request("m"));
   const third = attemptOf(plan2.next());
   assert.equal(where(third), "a/a1");
   third.failed(httpFailure(503));
   assert.equal(plan2.next().kind, "wait", "b's probe is still out");
+  clock.now += 10_000;
+  const fourth = attemptOf(router.plan(request("m")).next());
+  const fifth = attemptOf(router.plan(request("m")).next());
+  assert.deepEqual(
+    [where(fourth), where(fifth)],
+    ["a/a1", "b/b1"],
+    "b's probe, out for timeouts.connect, holds up no one longer",
+  );
 });
 
 Deno.test("a provider whose keys' breakers are all open takes a last resort on one key, its breaker's early probe", () => {
@@ -477,8 +497,9 @@ Deno.test("a provider that cannot serve the request is left out of the plan for 
   const b = attemptOf(plan.next());
   assert.equal(where(b), "b/b1");
   b.failed(httpFailure(500));
-  // A new round offers b again (it failed once), never a.
-  assert.equal(plan.next().kind, "exhausted", "b's breaker is open now, and a is out");
+  // A new round offers b again (it failed once), after a second's wait now that it is open; never a.
+  assert.equal(plan.next().kind, "wait", "b's breaker is open now, and a is out");
+  assert.equal(where(attemptOf(plan.next())), "b/b1");
   assert.deepEqual(router.status().map((p) => p.breaker), ["closed", "open"], "a's breaker counted nothing");
 });
 

@@ -227,12 +227,14 @@ Deno.test("with the only provider's breaker open, a request goes to it as the pr
   for (const lastResort of [true, false]) {
     let down = true;
     const changes: string[] = [];
+    const clock = new FakeClock();
     const only = startFakeUpstream((request, recorded) =>
       down ? status(500, "api_error")(request, recorded) : startFakeUpstreamDefault(request, recorded)
     );
     await using relay = startTestRelay({
       routes: [routeTo("only", only.url)],
       retry: RETRY,
+      clock,
       routing: {
         breaker: { failureThreshold: 2, windowMs: 60_000, cooldownMs: 30_000 },
         lastResort,
@@ -265,6 +267,7 @@ Deno.test("with the only provider's breaker open, a request goes to it as the pr
       "sent once",
     );
     down = false;
+    clock.advance(1_000); // early probes go a second apart
     const back = await post(relay.url);
     assert.equal(back.status, 200);
     assert.equal((await assembledResponse(back)).error, undefined);
@@ -277,15 +280,15 @@ Deno.test("with the only provider's breaker open, a request goes to it as the pr
   }
 });
 
-Deno.test("a request that finds the only provider's early probe out looks again every second, and is served once the probe is", async () => {
+Deno.test("with the only provider down, a request is held and asks again every second; one that finds the probe out waits for it", async () => {
   const clock = new FakeClock();
   let down = true;
   const probe = controlledStream();
   const probed = Promise.withResolvers<void>();
-  let asked = 0;
+  let answered = 0;
   const only = startFakeUpstream((request, recorded) => {
     if (down) return status(500, "api_error")(request, recorded);
-    if (++asked > 1) return startFakeUpstreamDefault(request, recorded);
+    if (++answered > 1) return startFakeUpstreamDefault(request, recorded);
     probed.resolve();
     return probe.response();
   });
@@ -295,17 +298,22 @@ Deno.test("a request that finds the only provider's early probe out looks again 
     clock,
     routing: { breaker: { failureThreshold: 2, windowMs: 60_000, cooldownMs: 30_000 } },
   });
-  for (let i = 0; i < 2; i++) {
-    const failed = await post(relay.url);
-    assert.equal(failed.status, 500);
-    await failed.body?.cancel();
-  }
+  const failed = await post(relay.url);
+  assert.equal(failed.status, 500, "the breaker still closed: the upstream's answer, as before");
+  await failed.body?.cancel();
+  // The second request's failure opens the breaker: with nowhere else to go, it is held.
+  const held = post(relay.url);
+  await armedBefore(clock, 1_000, held);
+  const asked = only.requests.length;
+  clock.advance(1_000);
+  await clock.whenArmed(1_000);
+  assert.equal(only.requests.length, asked + 1, "asked again a second later, as the breaker's probe");
   down = false;
-  const first = post(relay.url);
+  clock.advance(1_000);
   await probed.promise;
-  const second = post(relay.url);
-  await armedBefore(clock, 1_000, second);
-  assert.equal(asked, 1, "the second waits: the probe is out");
+  const waiting = post(relay.url);
+  await armedBefore(clock, 1_000, waiting);
+  assert.equal(answered, 1, "the other waits: the probe is out");
   probe.push(textAnswerStream({
     id: "msg_probe",
     text: "back",
@@ -313,9 +321,9 @@ Deno.test("a request that finds the only provider's early probe out looks again 
     endUsage: { output_tokens: 1 },
   }));
   probe.end();
-  assert.equal((await first).status, 200);
+  assert.equal((await held).status, 200, "the held request, served once the provider is back");
   clock.advance(1_000);
-  const served = await second;
+  const served = await waiting;
   assert.equal(served.status, 200, "served a second later, not after the cooldown");
   assert.equal((await assembledResponse(served)).error, undefined);
   await only.close();
