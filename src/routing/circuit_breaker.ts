@@ -36,7 +36,8 @@ export interface CircuitBreakerOptions {
   /**
    * How long a probe out holds its place, in ms; without end unless given. A probe that has learnt
    * nothing by then (an upstream that takes the connection and never answers, or sends only pings)
-   * leaves its place to the next request, and its own report then counts for nothing.
+   * leaves its place to the next request; its failure then counts for nothing, its success still closes
+   * the breaker (it was slow, and the upstream answers).
    */
   probeTimeoutMs?: number;
   /** In [0, 1); `Math.random` unless given. */
@@ -99,6 +100,8 @@ export class CircuitBreaker {
   #retryAt: number | undefined;
   #probe: BreakerPermit | undefined;
   #probeSince = 0;
+  // Probes that lost their place to another while out: their success still closes the breaker.
+  #staleProbes = new WeakSet<BreakerPermit>();
   #lastEarlyProbe = -Infinity;
   readonly #probeTimeoutMs: number;
   // Permits issued since the breaker last closed: only their failures count toward opening it again.
@@ -173,9 +176,13 @@ export class CircuitBreaker {
     return this.#probe = { probe: true };
   }
 
-  /** Whether a probe is out, and still holds its place. */
+  /** Whether a probe is out, and still holds its place; one past `probeTimeoutMs` is set aside. */
   #probeOut(): boolean {
-    return this.#probe !== undefined && this.#now() - this.#probeSince < this.#probeTimeoutMs;
+    if (this.#probe === undefined) return false;
+    if (this.#now() - this.#probeSince < this.#probeTimeoutMs) return true;
+    this.#staleProbes.add(this.#probe);
+    this.#probe = undefined;
+    return false;
   }
 
   /**
@@ -183,11 +190,10 @@ export class CircuitBreaker {
    * starts the count of failures afresh, so only failures in a row open it.
    */
   onSuccess(permit: BreakerPermit): void {
-    if (permit !== this.#probe) {
-      if (this.state === "closed" && this.#closedPermits.has(permit)) this.#failures = [];
-      return;
-    }
-    this.reset();
+    // A probe that lost its place (`probeTimeoutMs`) to another was slow, not failing: its success says
+    // as much of the upstream as the one now out would.
+    if (permit === this.#probe || this.#staleProbes.has(permit)) return this.reset();
+    if (this.state === "closed" && this.#closedPermits.has(permit)) this.#failures = [];
   }
 
   /**
@@ -198,6 +204,7 @@ export class CircuitBreaker {
    */
   reset(): void {
     this.#probe = undefined;
+    this.#staleProbes = new WeakSet();
     this.#failures = [];
     this.#cooldownMs = this.#baseCooldownMs;
     this.#moveTo("closed");
@@ -227,7 +234,10 @@ export class CircuitBreaker {
    * the request was refused as invalid): a probe's place goes to the next request.
    */
   release(permit: BreakerPermit): void {
-    if (permit === this.#probe) this.#probe = undefined;
+    if (permit !== this.#probe) return;
+    this.#probe = undefined;
+    // Never sent, it does not space the next early probe.
+    this.#lastEarlyProbe = -Infinity;
   }
 
   #open(): void {

@@ -961,6 +961,8 @@ export class Plan {
       state.breaker.release(permit);
       slot();
       passedOver = true;
+      // Its keys' breakers refused an early probe: another request's is out, or went within the second.
+      if (picked.kind === "none" && picked.probing) probing = true;
     }
     return probing ? "probing" : undefined;
   }
@@ -1000,7 +1002,7 @@ export class Plan {
       keyPermit?: BreakerPermit;
     }
     | { kind: "wait"; waitUntil: number; retryAfterMs: number; modelOnly?: true; said?: string }
-    | { kind: "none"; openUntil?: number; refusedUntil?: number; refusal?: KeyRefusal } {
+    | { kind: "none"; openUntil?: number; refusedUntil?: number; refusal?: KeyRefusal; probing?: true } {
     // A count holds nothing back when it fails (its 429 cools nothing), and its limits are not the
     // model's Messages ones (Bedrock's CountTokens has a quota of its own): a model's cooling is not its.
     const { estimate, uncounted } = this.#request;
@@ -1036,6 +1038,8 @@ export class Plan {
       failingUntil: (key: ProviderKey) => state.keyBreakers.get(key)!.retryAt,
     };
     let openUntil: number | undefined;
+    // Whether a key's breaker refused its early probe (another request's is out, or went just now).
+    let probing: true | undefined;
     for (;;) {
       const pick = state.pool.pick(estimate, {
         exclude,
@@ -1045,7 +1049,7 @@ export class Plan {
       });
       if (pick.kind === "none") {
         if (pick.openUntil !== undefined) openUntil = Math.min(openUntil ?? Infinity, pick.openUntil);
-        return { kind: "none", openUntil, refusedUntil, refusal: pick.refusal };
+        return { kind: "none", openUntil, refusedUntil, refusal: pick.refusal, ...(probing && { probing }) };
       }
       if (pick.kind === "wait") {
         // The pool's holds here are this model's coolings (`held`).
@@ -1057,6 +1061,7 @@ export class Plan {
       if (keyPermit) return { kind: "attempt", key: pick.key, reservation: pick.reservation, keyPermit };
       state.pool.release(pick.reservation);
       exclude.add(pick.key);
+      if (early) probing = true;
       openUntil = Math.min(openUntil ?? Infinity, keyBreaker.retryAt ?? this.#hooks.now());
     }
   }

@@ -480,8 +480,11 @@ async function _relay(
     // routing.max_attempts, which bounds the tries of the providers that could take the request.
     let standInRefused: string | undefined;
     let standInRefusals = 0;
-    // Early probes of open breakers (`Attempt.lastResort`): routing.max_wait bounds them, not max_attempts.
+    // Early probes of open breakers (`Attempt.lastResort`): routing.max_wait bounds them, their time
+    // counted into `waitedMs`, not max_attempts.
     let lastResorts = 0;
+    /** The attempts routing.max_attempts counts. */
+    const attemptsCounted = () => trace.attempts - standInRefusals - lastResorts;
     let sentAgain: boolean | undefined;
     /** An error relay answers with, quoting a stand-in's refusal: the request may be at fault in itself. */
     const quoted = (error: RelayError): RelayError =>
@@ -496,7 +499,7 @@ async function _relay(
       if (last) Object.assign(trace, last.outcome.kind === "unservable" ? _NO_ATTEMPT : last.traced);
       return quoted(error);
     };
-    while (trace.attempts - standInRefusals - lastResorts < retry.maxAttempts) {
+    while (attemptsCounted() < retry.maxAttempts) {
       let step = plan.next(retry.maxWaitMs - waitedMs);
       // Past routing.max_wait, a wait that has an answer of its own ends there.
       if (step.kind === "wait" && step.otherwise && waitedMs + step.waitMs > retry.maxWaitMs) {
@@ -543,6 +546,7 @@ async function _relay(
         throw ownAnswer(_unavailable(step));
       }
       const { attempt } = step;
+      const attemptFrom = clock.now();
       // A budgeted client's request goes only where the ledger can price it: elsewhere it would spend
       // none of the budget. Only a message is priced (a token count costs nothing, the model list has no
       // model). Passed over as a provider that cannot serve the request is, before any backoff.
@@ -573,7 +577,8 @@ async function _relay(
         // A last resort comes after the plan's look again a second on, unless the upstream asked for more.
         const delay = attempt.lastResort ? retryAfterMs ?? 0 : Math.max(
           0,
-          retryDelay(trace.attempts - 1, retry.backoff, clock.random, retryAfterMs) - backedOffSinceFailure,
+          retryDelay(attemptsCounted() - 1, retry.backoff, clock.random, retryAfterMs) -
+            backedOffSinceFailure,
         );
         if (attempt.lastResort && waitedMs + delay > retry.maxWaitMs) {
           attempt.cancelled();
@@ -587,7 +592,7 @@ async function _relay(
           throw error;
         });
         backedOffSinceFailure += delay;
-        if (rateLimited || attempt.lastResort) waitedMs += delay;
+        if (rateLimited) waitedMs += delay;
         if (resume && !resume()) {
           // Others filled the provider meanwhile: the plan offers what is free now.
           attempt.cancelled();
@@ -595,7 +600,6 @@ async function _relay(
         }
       }
       const undoAim = _aimAt(trace, attempt);
-      if (attempt.lastResort) lastResorts++;
       const exchange = _exchange(request.signal, options.inFlight);
       const sent = { fields, body, usageFallback };
       const tried = await _try(c, attempt, sent, clock, exchange.upstream).catch((error) => {
@@ -610,7 +614,6 @@ async function _relay(
         // decides the backoff, and says more to the client than a provider that could not be asked.
         _passOver(c, options, attempt, tried.outcome.reason, clock);
         undoAim();
-        if (attempt.lastResort) lastResorts--;
         if (!last) last = { ...tried, attempt, exchange, traced: _traced(trace) };
         continue;
       }
@@ -666,6 +669,13 @@ async function _relay(
       }
       if (decision.notRetried && tried.response) tried.response = _notToRetryAnswer(tried.response);
       const refusedUntil = attempt.failed(decision);
+      // Neither counts toward routing.max_attempts: a stand-in's refusal, nor a last resort, whose time
+      // (its backoff, its wait for an answer) is spent of routing.max_wait instead.
+      if (decision.sent) standInRefusals++;
+      else if (attempt.lastResort) {
+        lastResorts++;
+        waitedMs += clock.now() - attemptFrom;
+      }
       options.logger.warn("attempt failed", {
         request_id: c.get("requestId"),
         provider: attempt.route.provider.name,
@@ -673,7 +683,7 @@ async function _relay(
         attempt: trace.attempts,
         reason: decision.reason,
         // What the failure calls for, unless the attempts are spent: then nothing follows.
-        next: trace.attempts >= retry.maxAttempts
+        next: attemptsCounted() >= retry.maxAttempts
           ? "none (routing.max_attempts)"
           : attempt.nextAction(decision),
       });
@@ -703,7 +713,6 @@ async function _relay(
         // A stand-in's refusal is the client's only where nothing else is: as a provider that could not
         // be asked, it says less than why the provider it stood in for could not take the request.
         standInRefused ??= _standInRefusal(attempt, tried.outcome);
-        standInRefusals++;
         if (last) await _drop(kept);
         else last = { ...kept, outcome: { kind: "unservable", reason: decision.reason } };
       } else if (

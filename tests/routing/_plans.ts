@@ -30,3 +30,16 @@ export function answered(attempt: Attempt): void {
   attempt.committed(5);
   attempt.finished(undefined);
 }
+
+/** A plan's step while the one open provider's early probe is out: look again in a second, else relay's 503. */
+export const PROBE_OUT = {
+  kind: "wait",
+  waitMs: 1_000,
+  retryAfterMs: 1_000,
+  otherwise: {
+    kind: "exhausted",
+    cause: "open",
+    reason: "every provider that serves this model is failing (circuit open)",
+    retryAfterMs: 30_000,
+  },
+};

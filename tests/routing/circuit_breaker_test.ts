@@ -170,6 +170,14 @@ Deno.test("CircuitBreaker: an early probe still out when the cooldown ends fails
   assert.deepEqual([b.state, b.retryAt! - clock.now()], ["open", 60_000]);
 });
 
+Deno.test("CircuitBreaker: a released early probe, never sent, does not space the next", () => {
+  const clock = new FakeClock();
+  const { breaker: b } = breaker(clock, { random: () => 0 });
+  fail(b, 3);
+  b.release(b.tryProbeEarly(1_000)!);
+  assert.deepEqual(b.tryProbeEarly(1_000), { probe: true });
+});
+
 Deno.test("CircuitBreaker: early probes go gapMs apart, and a probe out past probeTimeoutMs leaves its place", () => {
   const clock = new FakeClock();
   const { breaker: b } = breaker(clock, { random: () => 0, probeTimeoutMs: 10_000 });
@@ -184,10 +192,13 @@ Deno.test("CircuitBreaker: early probes go gapMs apart, and a probe out past pro
   clock.advance(1);
   const next = b.tryProbeEarly(1_000)!;
   assert.deepEqual(next, { probe: true }, "the stuck one's place is the next request's");
+  b.onFailure(stuck);
+  assert.deepEqual([b.state, b.tryProbeEarly(1_000)], ["open", undefined], "its failure counts for nothing");
   b.onSuccess(stuck);
-  assert.equal(b.state, "open", "the stuck probe's report counts for nothing");
-  b.onSuccess(next);
-  assert.equal(b.state, "closed");
+  assert.equal(b.state, "closed", "its success, slow as it was, says the upstream answers");
+  b.onFailure(next);
+  assert.equal(b.state, "closed", "the other probe's report, after, counts for nothing");
+  b.release(b.tryAcquire()!);
 
   fail(b, 3);
   clock.advance(30_000);

@@ -329,6 +329,75 @@ Deno.test("with the only provider down, a request is held and asks again every s
   await only.close();
 });
 
+/** A relay before the provider at `url` alone, whose breaker opens at its first failure, on `clock`. */
+function relayBeforeOnly(url: string, clock: FakeClock, retry: Partial<typeof RETRY>) {
+  return startTestRelay({
+    routes: [routeTo("only", url)],
+    retry: { ...RETRY, ...retry },
+    clock,
+    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 } },
+  });
+}
+
+/** Advances `clock` past each 1 s look again of a request held by the last resort, until it is answered. */
+async function answeredWhileHeld(clock: FakeClock, pending: Promise<Response>): Promise<Response> {
+  const answered = pending.then(() => "answered" as const);
+  while (await Promise.race([clock.whenArmed(1_000).then(() => "wait" as const), answered]) === "wait") {
+    clock.advance(1_000);
+  }
+  return await pending;
+}
+
+Deno.test("a request held by the last resort spends routing.max_wait on its tries too, not only on its waits", async () => {
+  const clock = new FakeClock();
+  const never = Promise.withResolvers<Response>();
+  const only = startFakeUpstream(() => never.promise);
+  await using relay = relayBeforeOnly(only.url, clock, { maxWaitMs: 5_000 });
+  const pending = post(relay.url);
+  const answered = pending.then(() => "answered" as const);
+  for (;;) {
+    if (await Promise.race([only.nextRequest().then(() => "sent" as const), answered]) === "answered") break;
+    await clock.whenArmed(TEST_TIMEOUTS.connect);
+    clock.advance(TEST_TIMEOUTS.connect); // no answer's head in time: a 504, which opens the breaker
+    if (await Promise.race([clock.whenArmed(1_000).then(() => "wait" as const), answered]) === "answered") {
+      break;
+    }
+    clock.advance(1_000);
+  }
+  const response = await pending;
+  await response.body?.cancel();
+  never.resolve(new Response(null, { status: 500 }));
+  assert.equal(response.status, 504);
+  assert.equal(only.requests.length, 2, "its first try, then one last resort: 11 s of the 5 spent");
+  await only.close();
+});
+
+Deno.test("a last resort the upstream's retry-after would send past routing.max_wait is not sent: its failure is the answer", async () => {
+  const clock = new FakeClock();
+  const only = startFakeUpstream(status(500, "api_error", { "retry-after": "10" }));
+  await using relay = relayBeforeOnly(only.url, clock, { maxAttempts: 2, maxWaitMs: 5_000 });
+  const response = await answeredWhileHeld(clock, post(relay.url));
+  assert.equal(response.status, 500, "the upstream's own answer");
+  await response.body?.cancel();
+  assert.equal(only.requests.length, 1, "the retry-after's 10 s are past what is left of max_wait");
+  const lines = relay.logs.filter((line) => line.msg === "attempt failed").map((line) => line.next);
+  assert.deepEqual(lines, ["retry_next_provider"], "the log says what follows, as max_attempts counts it");
+  await only.close();
+});
+
+Deno.test("last resorts within routing.max_wait count toward no max_attempts, and the log says so", async () => {
+  const clock = new FakeClock();
+  const only = startFakeUpstream(status(500, "api_error"));
+  await using relay = relayBeforeOnly(only.url, clock, { maxAttempts: 2, maxWaitMs: 4_000 });
+  const response = await answeredWhileHeld(clock, post(relay.url));
+  assert.equal(response.status, 500);
+  await response.body?.cancel();
+  assert.equal(only.requests.length, 5, "its first try, then one a second for 4 s");
+  const lines = relay.logs.filter((line) => line.msg === "attempt failed").map((line) => line.next);
+  assert.deepEqual(lines, Array(5).fill("retry_next_provider"));
+  await only.close();
+});
+
 Deno.test("a provider that cannot serve a request is passed over at once: the next one serves it", async () => {
   const down = startFakeUpstream(status(500, "api_error"));
   const openai = startFakeUpstream();
