@@ -231,13 +231,14 @@ export class CircuitBreaker {
 
   /**
    * The request behind `permit` ended saying nothing about the upstream's health (the client left,
-   * the request was refused as invalid): a probe's place goes to the next request.
+   * the request was refused as invalid): a probe's place goes to the next request. One never `sent`
+   * leaves the next early probe free to go at once.
    */
-  release(permit: BreakerPermit): void {
+  release(permit: BreakerPermit, sent = true): void {
     if (permit !== this.#probe) return;
     this.#probe = undefined;
     // Never sent, it does not space the next early probe.
-    this.#lastEarlyProbe = -Infinity;
+    if (!sent) this.#lastEarlyProbe = -Infinity;
   }
 
   #open(): void {

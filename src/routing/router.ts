@@ -217,10 +217,11 @@ export type Step =
     /** The upstream's words for the rest of the key waited for, when its 429 gave some (`KeyPool.cool`). */
     said?: string;
     /**
-     * The answer once the caller will wait no longer, where it is not the wait's own: a request waiting
-     * for a breaker's early probe ({@linkcode RoutingOptions.lastResort}) is told the providers are failing.
+     * The step once the caller will wait no longer, where it is not the wait's own: a request waiting
+     * for a breaker's early probe ({@linkcode RoutingOptions.lastResort}) is told the providers are
+     * failing, or of a key's longer wait.
      */
-    otherwise?: Extract<Step, { kind: "exhausted" }>;
+    otherwise?: Exclude<Step, { kind: "attempt" }>;
   }
   | {
     kind: "exhausted";
@@ -892,23 +893,10 @@ export class Plan {
     // The last resort is for a request nothing else could take now or soon: a provider at its
     // max_in_flight frees up any moment, a key within the caller's wait soon. A count says nothing of
     // how the provider's Messages fare, so it probes nothing.
-    if (!busy && !this.#request.uncounted && (!wait || wait.waitUntil - now > waitBudgetMs)) {
-      const lastResort = open && this.#lastResort(open);
-      if (lastResort === "probing") {
-        // A probe out may find the provider back within moments: the request looks again every second,
-        // for as long as the caller waits.
-        if (!wait) {
-          this.#waitedForProbe = true;
-          return {
-            kind: "wait",
-            waitMs: BUSY_RETRY_MS,
-            retryAfterMs: BUSY_RETRY_MS,
-            otherwise: _exhausted(blocked, now),
-          };
-        }
-      } else if (lastResort) return lastResort;
-    }
-    if (wait) {
+    /** The step for `wait`, a key at its limit, when nothing sooner is offered. */
+    const waitStep = (
+      wait: { waitUntil: number; retryAfterMs: number; said?: string },
+    ): Extract<Step, { kind: "wait" }> => {
       // A provider at its max_in_flight frees up as soon as one of its requests ends, most often long
       // before a key's rate limit resets: the request looks again every second meanwhile.
       const waitMs = Math.max(0, wait.waitUntil - now);
@@ -924,8 +912,23 @@ export class Plan {
         busy,
         ...limits,
       };
+    };
+    if (!busy && !this.#request.uncounted && (!wait || wait.waitUntil - now > waitBudgetMs)) {
+      const lastResort = open && this.#lastResort(open);
+      if (lastResort === "probing") {
+        // A probe out may find the provider back within moments: the request looks again every second,
+        // for as long as the caller waits; then it hears of the wait past it, or of the providers failing.
+        this.#waitedForProbe = true;
+        return {
+          kind: "wait",
+          waitMs: BUSY_RETRY_MS,
+          retryAfterMs: BUSY_RETRY_MS,
+          otherwise: wait ? waitStep(wait) : _exhausted(blocked, now),
+        };
+      }
+      if (lastResort) return lastResort;
     }
-    return _exhausted(blocked, now);
+    return wait ? waitStep(wait) : _exhausted(blocked, now);
   }
 
   /**
@@ -949,7 +952,7 @@ export class Plan {
       const slot = permit && _placeIn(state);
       // Its probe out, or at its max_in_flight: it may take the request in a moment.
       if (!slot) {
-        if (permit) state.breaker.release(permit);
+        if (permit) state.breaker.release(permit, false);
         probing = true;
         continue;
       }
@@ -958,11 +961,12 @@ export class Plan {
         const standsIn = this.#standsIn(state, standIn || passedOver);
         return { kind: "attempt", attempt: this.#attempt(candidate, permit, slot, picked, standsIn, true) };
       }
-      state.breaker.release(permit);
+      state.breaker.release(permit, false);
       slot();
       passedOver = true;
-      // Its keys' breakers refused an early probe: another request's is out, or went within the second.
-      if (picked.kind === "none" && picked.probing) probing = true;
+      // Its keys' breakers refused an early probe (another request's is out, or went within the second),
+      // or its key cools from the last resort's own 429: either may pass in a moment.
+      if (picked.kind === "wait" || picked.probing) probing = true;
     }
     return probing ? "probing" : undefined;
   }
@@ -1114,9 +1118,9 @@ export class Plan {
       if (usage === "unsent") state.pool.release(reservation);
       else state.pool.settle(reservation, usage);
     };
-    const releasePermits = () => {
-      state.breaker.release(permit);
-      if (keyPermit) keyBreaker!.release(keyPermit);
+    const releasePermits = (sent = true) => {
+      state.breaker.release(permit, sent);
+      if (keyPermit) keyBreaker!.release(keyPermit, sent);
     };
     const blame = (answered = false) => {
       // A retry of this request on the same key that the upstream answers with the same trouble counts
@@ -1229,7 +1233,7 @@ export class Plan {
       },
       cancelled() {
         end("unsent");
-        releasePermits();
+        releasePermits(false);
       },
       paused() {
         // Paused again, or once over, it has no place to give up, and what it holds is what it resumes.

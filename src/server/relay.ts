@@ -671,11 +671,9 @@ async function _relay(
       const refusedUntil = attempt.failed(decision);
       // Neither counts toward routing.max_attempts: a stand-in's refusal, nor a last resort, whose time
       // (its backoff, its wait for an answer) is spent of routing.max_wait instead.
+      if (attempt.lastResort) waitedMs += clock.now() - attemptFrom;
       if (decision.sent) standInRefusals++;
-      else if (attempt.lastResort) {
-        lastResorts++;
-        waitedMs += clock.now() - attemptFrom;
-      }
+      else if (attempt.lastResort) lastResorts++;
       options.logger.warn("attempt failed", {
         request_id: c.get("requestId"),
         provider: attempt.route.provider.name,

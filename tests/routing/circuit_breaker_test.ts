@@ -170,12 +170,15 @@ Deno.test("CircuitBreaker: an early probe still out when the cooldown ends fails
   assert.deepEqual([b.state, b.retryAt! - clock.now()], ["open", 60_000]);
 });
 
-Deno.test("CircuitBreaker: a released early probe, never sent, does not space the next", () => {
+Deno.test("CircuitBreaker: an early probe released unsent does not space the next; one sent does", () => {
   const clock = new FakeClock();
   const { breaker: b } = breaker(clock, { random: () => 0 });
   fail(b, 3);
-  b.release(b.tryProbeEarly(1_000)!);
-  assert.deepEqual(b.tryProbeEarly(1_000), { probe: true });
+  b.release(b.tryProbeEarly(1_000)!, false);
+  const sent = b.tryProbeEarly(1_000)!;
+  assert.deepEqual(sent, { probe: true });
+  b.release(sent);
+  assert.equal(b.tryProbeEarly(1_000), undefined, "one sent, then released (the client left), does");
 });
 
 Deno.test("CircuitBreaker: early probes go gapMs apart, and a probe out past probeTimeoutMs leaves its place", () => {

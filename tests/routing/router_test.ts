@@ -211,7 +211,8 @@ Deno.test("with every provider's breaker open a request goes as the probe, early
   assert.deepEqual([where(lastResort), lastResort.standIn], ["a/a1", false]);
   const step = router.plan(request("m")).next();
   assert.ok(
-    step.kind === "wait" && step.waitMs === 1_000 && step.otherwise?.cause === "open" &&
+    step.kind === "wait" && step.waitMs === 1_000 && step.otherwise?.kind === "exhausted" &&
+      step.otherwise.cause === "open" &&
       step.otherwise.retryAfterMs === 29_000,
     "one at a time",
   );
@@ -233,7 +234,8 @@ Deno.test("a request that failed on a provider now open asks it again as its las
   assert.equal(router.status()[0].breaker, "open", "this request's failure opened it");
   const step = plan.next();
   assert.ok(
-    step.kind === "wait" && step.waitMs === 1_000 && step.otherwise?.cause === "open",
+    step.kind === "wait" && step.waitMs === 1_000 && step.otherwise?.kind === "exhausted" &&
+      step.otherwise.cause === "open",
     JSON.stringify(step),
   );
   const again = attemptOf(plan.next());
@@ -243,12 +245,17 @@ Deno.test("a request that failed on a provider now open asks it again as its las
   assert.equal(plan.next().kind, "wait", "and the first looks again a second later");
 });
 
-Deno.test("a last resort goes to the first provider whose breaker lets a probe through early; the next one stands in", () => {
-  const clock = { now: 1_000_000 };
+/** Providers a and b, whose breakers open at a first failure and whose probes hold their place 10 s. */
+function twoOpeningAtFirst(clock: { now: number }): Router {
   const patient = { timeouts: { connect: 10_000, firstByte: 1, idle: 1 } };
-  const router = routerOf([route("a", ["a1"], undefined, patient), route("b", ["b1"], undefined, patient)], {
+  return routerOf([route("a", ["a1"], undefined, patient), route("b", ["b1"], undefined, patient)], {
     breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
   }, clock);
+}
+
+Deno.test("a last resort goes to the first provider whose breaker lets a probe through early; the next one stands in", () => {
+  const clock = { now: 1_000_000 };
+  const router = twoOpeningAtFirst(clock);
   const plan = router.plan(request("m"));
   attemptOf(plan.next()).failed(httpFailure(500));
   attemptOf(plan.next()).failed(httpFailure(500));
@@ -344,6 +351,61 @@ Deno.test("no last resort beside a provider at its max_in_flight, which frees up
   const count = alone.plan({ ...request("m"), uncounted: true }).next();
   assert.ok(count.kind === "exhausted" && count.cause === "open", "a count probes nothing");
   assert.equal(alone.plan(request("m")).next().kind, "attempt", "a message does");
+});
+
+Deno.test("beside a key resting past what the caller waits, a request held for an open provider looks again in a second", () => {
+  const clock = { now: 1_000_000 };
+  const router = twoOpeningAtFirst(clock);
+  const spent = classifyFailure(
+    {
+      kind: "http",
+      status: 429,
+      headers: new Headers(),
+      text:
+        '{"error":{"code":"1310","message":"Weekly/Monthly Limit Exhausted. Your limit will reset at next Monday"}}',
+    },
+    clock.now,
+    clock.now,
+  );
+  const first = router.plan(request("m"));
+  attemptOf(first.next()).failed(spent);
+  attemptOf(first.next()).failed(httpFailure(500));
+  const plan = router.plan(request("m"));
+  const probe = attemptOf(plan.next(30_000));
+  assert.equal(where(probe), "b/b1");
+  const other = router.plan(request("m")).next(30_000);
+  assert.ok(
+    other.kind === "wait" && other.waitMs === 1_000,
+    `another, the probe out: ${JSON.stringify(other)}`,
+  );
+  assert.ok(
+    other.otherwise?.kind === "wait" && other.otherwise.said !== undefined,
+    "past it, the key's wait",
+  );
+  probe.failed(httpFailure(500));
+  const held = plan.next(29_000);
+  assert.ok(
+    held.kind === "wait" && held.waitMs === 1_000,
+    `the probe's own request: ${JSON.stringify(held)}`,
+  );
+});
+
+Deno.test("a last resort answered with a short 429 waits for its key, a second at a time", () => {
+  const clock = { now: 1_000_000 };
+  const router = routerOf([route("a", ["a1"])], {
+    breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
+  }, clock);
+  attemptOf(router.plan(request("m")).next(30_000)).failed(httpFailure(500));
+  const plan = router.plan(request("m"));
+  attemptOf(plan.next(30_000)).failed(httpFailure(429, { "retry-after": "2" }));
+  const steps: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const step = plan.next(30_000);
+    steps.push(step.kind);
+    if (step.kind !== "wait") break;
+    clock.now += step.waitMs;
+  }
+  assert.deepEqual(steps, ["wait", "wait", "attempt"]);
 });
 
 Deno.test("routing's lastResort off: every provider open, the plan is exhausted", () => {

@@ -398,6 +398,26 @@ Deno.test("last resorts within routing.max_wait count toward no max_attempts, an
   await only.close();
 });
 
+Deno.test("beside a key cooling past routing.max_wait, a request whose failure opened the other provider is held, not told of the rate limit", async () => {
+  const clock = new FakeClock();
+  const limited = startFakeUpstream(status(429, "rate_limit_error", { "retry-after": "3600" }));
+  let flakyAnswers = 0;
+  const flaky = startFakeUpstream((request, recorded) =>
+    ++flakyAnswers === 1
+      ? status(500, "api_error")(request, recorded)
+      : startFakeUpstreamDefault(request, recorded)
+  );
+  await using relay = startTestRelay({
+    routes: [routeTo("limited", limited.url), routeTo("flaky", flaky.url)],
+    retry: { ...RETRY, maxWaitMs: 30_000 },
+    clock,
+    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 } },
+  });
+  const response = await answeredWhileHeld(clock, post(relay.url));
+  assert.deepEqual([response.status, flaky.requests.length], [200, 2], await response.text());
+  await Promise.all([limited.close(), flaky.close()]);
+});
+
 Deno.test("a provider that cannot serve a request is passed over at once: the next one serves it", async () => {
   const down = startFakeUpstream(status(500, "api_error"));
   const openai = startFakeUpstream();
