@@ -890,9 +890,6 @@ export class Plan {
     }
     const now = this.#hooks.now();
     const busy = blocked.some(({ cause }) => cause === "busy");
-    // The last resort is for a request nothing else could take now or soon: a provider at its
-    // max_in_flight frees up any moment, a key within the caller's wait soon. A count says nothing of
-    // how the provider's Messages fare, so it probes nothing.
     /** The step for `wait`, a key at its limit, when nothing sooner is offered. */
     const waitStep = (
       wait: { waitUntil: number; retryAfterMs: number; said?: string },
@@ -913,6 +910,9 @@ export class Plan {
         ...limits,
       };
     };
+    // The last resort is for a request nothing else could take now or soon: a provider at its
+    // max_in_flight frees up any moment, a key within the caller's wait soon. A count says nothing of
+    // how the provider's Messages fare, so it probes nothing.
     if (!busy && !this.#request.uncounted && (!wait || wait.waitUntil - now > waitBudgetMs)) {
       const lastResort = open && this.#lastResort(open);
       if (lastResort === "probing") {
@@ -933,16 +933,17 @@ export class Plan {
 
   /**
    * An attempt on the first of the `open` providers whose breakers (its own and a key's) let a probe
-   * through early ({@linkcode RoutingOptions.lastResort}), if the request has not been sent there yet;
-   * `"probing"` when none does but one may soon (its probe out, it at its `max_in_flight`).
+   * through early ({@linkcode RoutingOptions.lastResort}), where the request was sent already only after
+   * a wait; `"probing"` when none does but one may soon (its probe out, it at its `max_in_flight`, its
+   * keys' probes out or cooling, the request's own look again due).
    */
   #lastResort(open: { candidate: _Candidate; standIn: boolean }[]): Step | "probing" | undefined {
     if (!this.#hooks.lastResort) return undefined;
-    let passedOver = false;
     let probing = false;
+    // Each provider after the first in `open` stands in already (`standIn`): the ones before it were
+    // passed over for their open breakers.
     for (const { candidate, standIn } of open) {
       const { state, upstreamModel } = candidate;
-      passedOver ||= probing;
       // Where the request failed already, it asks again a second later: the trouble may have passed.
       if (this.#sentTo.has(state) && !this.#waitedForProbe) {
         probing = true;
@@ -958,12 +959,11 @@ export class Plan {
       }
       const picked = this.#pickKey(state, upstreamModel, true);
       if (picked.kind === "attempt") {
-        const standsIn = this.#standsIn(state, standIn || passedOver);
+        const standsIn = this.#standsIn(state, standIn);
         return { kind: "attempt", attempt: this.#attempt(candidate, permit, slot, picked, standsIn, true) };
       }
       state.breaker.release(permit, false);
       slot();
-      passedOver = true;
       // Its keys' breakers refused an early probe (another request's is out, or went within the second),
       // or its key cools from the last resort's own 429: either may pass in a moment.
       if (picked.kind === "wait" || picked.probing) probing = true;

@@ -546,7 +546,8 @@ async function _relay(
         throw ownAnswer(_unavailable(step));
       }
       const { attempt } = step;
-      const attemptFrom = clock.now();
+      // A last resort's time is spent of routing.max_wait; no other attempt's is.
+      const attemptFrom = attempt.lastResort ? clock.now() : 0;
       // A budgeted client's request goes only where the ledger can price it: elsewhere it would spend
       // none of the budget. Only a message is priced (a token count costs nothing, the model list has no
       // model). Passed over as a provider that cannot serve the request is, before any backoff.

@@ -95,16 +95,22 @@ for (const { upstream, body, words } of SPENT) {
   });
 }
 
+/** The decision for a key whose `status` said, in `words`, that its period limit is spent until 3 hours on. */
+const restsThreeHours = (status: number, words: string) => ({
+  action: "retry_next_key",
+  coolKeyUntil: NOW + 3 * HOUR,
+  countsForBreaker: false,
+  said: words,
+  notRetried: true,
+  reason: `${status} from upstream, period limit spent: ${words}`,
+});
+
 Deno.test("classifyFailure rests a key whose 429 says a period limit is spent until the reset its words name", () => {
   const words = "Weekly/Monthly Limit Exhausted. Your limit will reset at 2026-12-01 08:00:00";
-  assert.deepEqual(classifyFailure(limited(anthropicShaped("1310", words)), NOW, WALL), {
-    action: "retry_next_key",
-    coolKeyUntil: NOW + 3 * HOUR,
-    countsForBreaker: false,
-    said: words,
-    notRetried: true,
-    reason: `429 from upstream, period limit spent: ${words}`,
-  });
+  assert.deepEqual(
+    classifyFailure(limited(anthropicShaped("1310", words)), NOW, WALL),
+    restsThreeHours(429, words),
+  );
   // A zone given is read as given.
   const utc = "Usage limit reached for 5 hour. Your limit will reset at 2026-11-30T22:30:00Z";
   assert.equal(
@@ -227,14 +233,7 @@ Deno.test("classifyFailure reads Anthropic's 400s for an account out of credit o
   });
   const limit =
     "You have reached your specified API usage limits. You will regain access on 2026-12-01 at 00:00 UTC.";
-  assert.deepEqual(classifyFailure(refused(limit), NOW, WALL), {
-    action: "retry_next_key",
-    coolKeyUntil: NOW + 3 * HOUR,
-    countsForBreaker: false,
-    said: limit,
-    notRetried: true,
-    reason: `400 from upstream, period limit spent: ${limit}`,
-  });
+  assert.deepEqual(classifyFailure(refused(limit), NOW, WALL), restsThreeHours(400, limit));
   // Any other 400 is the request's own fault, returned as it is, whatever words it quotes of the request.
   for (
     const message of [

@@ -36,6 +36,20 @@ function routerOf(routes: Route[], options: Partial<RoutingOptions> = {}, clock 
   });
 }
 
+/** A key's 429 saying its plan's period limit is spent (Z.AI's 1310): it rests for days, in those words. */
+const periodSpent = (now = 1_000_000) =>
+  classifyFailure(
+    {
+      kind: "http",
+      status: 429,
+      headers: new Headers(),
+      text:
+        '{"error":{"code":"1310","message":"Weekly/Monthly Limit Exhausted. Your limit will reset at next Monday"}}',
+    },
+    now,
+    now,
+  );
+
 const request = (model: string | undefined, conversation?: string) => ({
   model,
   estimate: { input: 10, output: 10 },
@@ -304,14 +318,7 @@ Deno.test("a provider whose keys' breakers are all open takes a last resort on o
 });
 
 Deno.test("a last resort goes before a wait past what the caller would wait (keys resting for long in their upstream's words), not before one within it", () => {
-  const period = {
-    kind: "http",
-    status: 429,
-    headers: new Headers(),
-    text:
-      '{"error":{"code":"1310","message":"Weekly/Monthly Limit Exhausted. Your limit will reset at next Monday"}}',
-  } as const;
-  const spent = classifyFailure(period, 1_000_000, 1_000_000);
+  const spent = periodSpent();
   for (
     const [failure, expected] of [[spent, "attempt"], [
       httpFailure(429, { "retry-after": "10" }),
@@ -356,17 +363,7 @@ Deno.test("no last resort beside a provider at its max_in_flight, which frees up
 Deno.test("beside a key resting past what the caller waits, a request held for an open provider looks again in a second", () => {
   const clock = { now: 1_000_000 };
   const router = twoOpeningAtFirst(clock);
-  const spent = classifyFailure(
-    {
-      kind: "http",
-      status: 429,
-      headers: new Headers(),
-      text:
-        '{"error":{"code":"1310","message":"Weekly/Monthly Limit Exhausted. Your limit will reset at next Monday"}}',
-    },
-    clock.now,
-    clock.now,
-  );
+  const spent = periodSpent(clock.now);
   const first = router.plan(request("m"));
   attemptOf(first.next()).failed(spent);
   attemptOf(first.next()).failed(httpFailure(500));
@@ -1174,15 +1171,8 @@ Deno.test("an attempt stands in only for a provider that cannot take the request
 
   // Nor for a provider whose key rests for days, its plan's limit spent: the next one serves meanwhile.
   const spent = routerOf([route("a", ["a1"]), route("b", ["b1"])], { affinity: false });
-  const period = {
-    kind: "http",
-    status: 429,
-    headers: new Headers(),
-    text:
-      '{"error":{"code":"1310","message":"Weekly/Monthly Limit Exhausted. Your limit will reset at next Monday"}}',
-  } as const;
   const plan2 = spent.plan(request("m"));
-  attemptOf(plan2.next()).failed(classifyFailure(period, 1_000_000, 1_000_000));
+  attemptOf(plan2.next()).failed(periodSpent());
   const next = attemptOf(plan2.next());
   next.cancelled();
   assert.equal(label(next), "b", "in the plan of the request that found the limit spent");
