@@ -99,7 +99,7 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
       p.name,
       p.type,
       state(p.enabled),
-      p.breaker + (p.retry_at ? ` (probe in ${_duration(Date.parse(p.retry_at) - now)})` : ""),
+      _breaker(p, now),
       p.max_in_flight === null ? `${p.in_flight}` : `${p.in_flight}/${p.max_in_flight}`,
       p.keys.length === 0 ? "-" : `${p.keys.filter((key) => key.enabled).length}/${p.keys.length} on`,
     ]),
@@ -111,7 +111,7 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
         p.name,
         `${key.index} ${key.label}`,
         state(key.enabled, key.disabled_reason),
-        key.breaker,
+        _breaker(key, now),
         `${Math.round(key.saturation * 100)}%`,
         key.cooling_until ? `${_duration(Date.parse(key.cooling_until) - now)}` : "-",
         // A key with no limits still counts its requests in a window that ends: nothing spent, nothing to reset.
@@ -130,7 +130,7 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
       const breaker = table[row][column];
       return breaker.startsWith("closed")
         ? colours.green(cell)
-        : breaker.startsWith("half_open")
+        : breaker.startsWith("half_open") || breaker.endsWith("(probing)")
         ? colours.yellow(cell)
         : colours.red(cell);
     };
@@ -256,6 +256,17 @@ function _colours(): StatusColours {
 
 function _same(text: string): string {
   return text;
+}
+
+/** A breaker's state and what comes next: its probe out now, or when it lets one through. */
+function _breaker(
+  holder: { breaker: string; probing?: boolean; retry_at?: string | null },
+  now: number,
+): string {
+  if (holder.probing) return `${holder.breaker} (probing)`;
+  return holder.retry_at
+    ? `${holder.breaker} (probe in ${_duration(Date.parse(holder.retry_at) - now)})`
+    : holder.breaker;
 }
 
 /** A span in its two largest units: `42s`, `3m 5s`, `2h 5m`, `3d 4h`. */

@@ -140,6 +140,14 @@ export class CircuitBreaker {
     return this.state === "open" ? this.#retryAt : undefined;
   }
 
+  /**
+   * Whether a probe is out now and holds its place: the half-open one, or an early one while the breaker
+   * still reads open. Requests are going to the upstream then, though the state says it is refused.
+   */
+  get probing(): boolean {
+    return this.#probe !== undefined && this.#now() - this.#probeSince < this.#probeTimeoutMs;
+  }
+
   /** Leave to send one request, or `undefined` while open or while the half-open probe is out. */
   tryAcquire(): BreakerPermit | undefined {
     switch (this.state) {
@@ -165,7 +173,8 @@ export class CircuitBreaker {
    * through while it is out. Its failure tells what the breaker already knew: the breaker stays open
    * until its cooldown is over, which it does not double (unless the cooldown ran out meanwhile, when
    * the probe was the one a half-open breaker lets through). None goes out less than `gapMs` after the
-   * last early one, so requests held for the upstream ask it about once per `gapMs`, however many.
+   * last early one went or the last probe failed (a half-open one too), so requests held for the upstream
+   * ask it about once per `gapMs`, however many, and never straight after it failed one.
    */
   tryProbeEarly(gapMs = 0): BreakerPermit | undefined {
     const permit = this.tryAcquire();
@@ -214,6 +223,7 @@ export class CircuitBreaker {
   onFailure(permit: BreakerPermit): void {
     if (permit === this.#probe) {
       this.#probe = undefined;
+      this.#lastEarlyProbe = this.#now();
       if (this.state === "open") return;
       this.#cooldownMs = Math.min(this.#cooldownMs * 2, this.#maxCooldownMs);
       this.#open();

@@ -258,6 +258,8 @@ export interface ProviderStatus {
   /** False while switched off at runtime ({@linkcode Router.setEnabled}). */
   enabled: boolean;
   breaker: BreakerState;
+  /** Whether its breaker's probe is out ({@linkcode CircuitBreaker.probing}). */
+  probing: boolean;
   /** While the breaker is open, when it lets a probe through (ms since the epoch). */
   retryAt?: number;
   inFlight: number;
@@ -283,6 +285,8 @@ export interface ProviderKeyStatus extends KeyStatus {
   label: string;
   name?: string;
   breaker: BreakerState;
+  /** Whether its breaker's probe is out ({@linkcode CircuitBreaker.probing}). */
+  probing: boolean;
   /** The models its upstream refused it (403), while it does; it serves the others. */
   refusedModels?: ModelRefusal[];
   /**
@@ -455,7 +459,7 @@ class _RouteState {
       name: provider.name,
       type: provider.type,
       enabled: this.enabled,
-      breaker: this.breaker.state,
+      ..._breakerStatus(this.breaker),
       ...(retryAt === undefined ? {} : { retryAt: retryAt + wallOffset }),
       inFlight: this.inFlight,
       ...(maxInFlight === undefined ? {} : { maxInFlight }),
@@ -464,12 +468,16 @@ class _RouteState {
         label: key.label,
         ...(keyNames?.has(key) ? { name: keyNames.get(key) } : {}),
         ..._onWallClock(this.pool.status(key), wallOffset),
-        breaker: this.keyBreakers.get(key)!.state,
+        ..._breakerStatus(this.keyBreakers.get(key)!),
         ...refused(key),
       })),
       ...(keys.length === 0 ? refused(undefined) : {}),
     };
   }
+}
+
+function _breakerStatus(breaker: CircuitBreaker): { breaker: BreakerState; probing: boolean } {
+  return { breaker: breaker.state, probing: breaker.probing };
 }
 
 /** `status` with its instants `wallOffset` ms on, from the pool's clock to the wall clock. */

@@ -117,6 +117,19 @@ export class RelayMetrics {
       collect: () =>
         _keys(router()).flatMap(([labels, key]) => _states(labels, key.breaker, _BREAKER_STATES)),
     });
+    // An open breaker's early probe (the last resort) sends requests while the state still reads open.
+    registry.gauge({
+      name: "relay_provider_breaker_probing",
+      help: "1 while a provider's circuit breaker has its probe out, whatever state it reads.",
+      labels: ["provider"],
+      collect: () => router().map((p) => [{ provider: p.name }, p.probing ? 1 : 0] as const),
+    });
+    registry.gauge({
+      name: "relay_key_breaker_probing",
+      help: "1 while a key's circuit breaker has its probe out, whatever state it reads.",
+      labels: ["provider", "key"],
+      collect: () => _keys(router()).map(([labels, key]) => [labels, key.probing ? 1 : 0] as const),
+    });
     registry.gauge({
       name: "relay_provider_enabled",
       help: "1 while a provider takes requests, 0 while it is switched off at runtime.",

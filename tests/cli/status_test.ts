@@ -478,6 +478,25 @@ Deno.test("formatStatus colours states and breakers when asked", () => {
   assert.match(out, /^<b>PROVIDER<\/b>/m);
 });
 
+Deno.test("formatStatus tells of a breaker's probe out, in yellow, rather than when the next goes", () => {
+  const [provider] = STATUS.providers;
+  const [key] = provider.keys;
+  const probing: AdminStatus = {
+    ...STATUS,
+    providers: [{ ...provider, probing: true, keys: [{ ...key, breaker: "open", probing: true }] }],
+  };
+  const tag = (name: string) => (text: string) => `<${name}>${text.trimEnd()}</${name}>`;
+  const out = formatStatus(probing, NOW, {
+    green: tag("g"),
+    yellow: tag("y"),
+    red: tag("r"),
+    bold: tag("b"),
+  });
+  assert.match(out, /anthropic +anthropic +<g>on<\/g> +<y>open \(probing\)<\/y> +2\/32/);
+  assert.match(out, /0 main \(sk-ant-\.\.\.aaaa\).*<y>open \(probing\)<\/y>/);
+  assert.doesNotMatch(out, /probe in/);
+});
+
 Deno.test("relay status names what answered when it is not relay: a proxy's error page, another service's JSON", async () => {
   const folder = await sandbox();
   const path = await writeConfig(folder, CONFIG);

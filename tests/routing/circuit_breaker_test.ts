@@ -212,6 +212,28 @@ Deno.test("CircuitBreaker: early probes go gapMs apart, and a probe out past pro
   assert.equal(b.state, "half_open", "the stale probe's failure opens nothing");
 });
 
+Deno.test("CircuitBreaker: no early probe goes within gapMs of a failed probe, half-open or early, however long it took", () => {
+  const clock = new FakeClock();
+  const { breaker: b } = breaker(clock, { random: () => 0 });
+  fail(b, 3);
+  clock.advance(30_000);
+  b.onFailure(b.tryAcquire()!);
+  assert.equal(b.tryProbeEarly(1_000), undefined, "straight after the half-open probe failed");
+  clock.advance(1_000);
+  const early = b.tryProbeEarly(1_000)!;
+  assert.deepEqual(early, { probe: true });
+  clock.advance(900);
+  b.onFailure(early);
+  clock.advance(100);
+  assert.equal(
+    b.tryProbeEarly(1_000),
+    undefined,
+    "a second after the early one went, but just after it failed",
+  );
+  clock.advance(900);
+  assert.deepEqual(b.tryProbeEarly(1_000), { probe: true });
+});
+
 /** Waits out the open breaker's rest, then fails its probe; returns how long the rest was. */
 function failProbe(clock: FakeClock, target: CircuitBreaker): number {
   const rest = target.retryAt! - clock.now();

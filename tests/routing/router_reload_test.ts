@@ -209,9 +209,18 @@ Deno.test("status reports breakers, in flight, caps and each key's pool", () => 
     type: "test",
     enabled: true,
     breaker: "closed",
+    probing: false,
     inFlight: 1,
     maxInFlight: 4,
-    keys: [{ index: 0, label: "label-a1", name: "name-a1", ratio: 0, resetAt: 1_060_000, breaker: "closed" }],
+    keys: [{
+      index: 0,
+      label: "label-a1",
+      name: "name-a1",
+      ratio: 0,
+      resetAt: 1_060_000,
+      breaker: "closed",
+      probing: false,
+    }],
   }]);
   attempt.abandoned();
 });

@@ -219,10 +219,17 @@ Deno.test("with every provider's breaker open a request goes as the probe, early
   const router = routerOf([route("a", ["a1"])], {}, clock);
   for (let i = 0; i < 2; i++) attemptOf(router.plan(request("m")).next()).failed(httpFailure(500));
   const breakers = () => router.status().map((p) => [p.breaker, ...p.keys.map((key) => key.breaker)]);
+  const probing = () => router.status().map((p) => [p.probing, ...p.keys.map((key) => key.probing)]);
   assert.deepEqual(breakers(), [["open", "open"]]);
+  assert.deepEqual(probing(), [[false, false]]);
   clock.now += 1_000;
   const lastResort = attemptOf(router.plan(request("m")).next());
   assert.deepEqual([where(lastResort), lastResort.standIn], ["a/a1", false]);
+  assert.deepEqual(
+    [breakers(), probing()],
+    [[["open", "open"]], [[true, true]]],
+    "the status tells of the probe out, though the breakers read open",
+  );
   const step = router.plan(request("m")).next();
   assert.ok(
     step.kind === "wait" && step.waitMs === 1_000 && step.otherwise?.kind === "exhausted" &&
@@ -231,7 +238,7 @@ Deno.test("with every provider's breaker open a request goes as the probe, early
     "one at a time",
   );
   lastResort.failed(httpFailure(500));
-  assert.deepEqual(breakers(), [["open", "open"]]);
+  assert.deepEqual([breakers(), probing()], [[["open", "open"]], [[false, false]]]);
   assert.equal(router.plan(request("m")).next().kind, "wait", "early probes go a second apart");
   clock.now += 1_000;
   const again = router.plan(request("m")).next();

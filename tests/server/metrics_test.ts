@@ -4,7 +4,7 @@ import type { RelayEvent } from "../../src/server/events.ts";
 import { createMockProvider } from "../../src/providers/mock.ts";
 import { mockOptionsSchema } from "../../src/providers/mock_options.ts";
 import { ModelMap } from "../../src/routing/model_map.ts";
-import { Router } from "../../src/routing/router.ts";
+import { type ProviderStatus, Router } from "../../src/routing/router.ts";
 import type { LedgerHealth } from "../../src/ledger/writer.ts";
 import { RelayMetrics } from "../../src/server/metrics.ts";
 import { EventBus } from "../../src/util/event_bus.ts";
@@ -173,6 +173,28 @@ Deno.test("relay's own refusals (an unknown route, bad JSON) count in the metric
   assert.equal(metrics.value("relay_requests_total", { ...none, status: "404" }), 1);
   assert.equal(metrics.value("relay_requests_total", { ...none, status: "400" }), 1);
   await upstream.close();
+});
+
+Deno.test("a breaker's probe out shows in the metrics, though the breaker reads open", () => {
+  const [provider] = mockRouter().status();
+  const probing = {
+    ...provider,
+    breaker: "open",
+    probing: true,
+    keys: [{ index: 0, label: "sk-...0001", ratio: 0, breaker: "open", probing: true }],
+  } satisfies ProviderStatus;
+  const idle = { ...provider, name: "idle" };
+  const metrics = new RelayMetrics(new EventBus<RelayEvent>(), {
+    router: () => ({ status: () => [probing, idle] }) as unknown as Router,
+    limiter: new ConcurrencyLimiter({ max: 1, maxQueue: 0 }),
+  });
+  const parsed = parsePrometheus(metrics.render());
+  assert.deepEqual(
+    parsed.samples("relay_provider_breaker_probing").map(({ labels, value }) => [labels.provider, value]),
+    [["m", 1], ["idle", 0]],
+  );
+  assert.equal(parsed.value("relay_key_breaker_probing", { provider: "m", key: "0:sk-...0001" }), 1);
+  assert.equal(parsed.value("relay_provider_breaker_state", { provider: "m", state: "open" }), 1);
 });
 
 Deno.test("the ledger's state, records pending, written and dropped are read from its writer when scraped", () => {

@@ -55,6 +55,11 @@ export interface AdminStatus {
     type: string;
     enabled: boolean;
     breaker: string;
+    /**
+     * Whether the breaker's probe is out: a request goes to the upstream again, though the breaker reads
+     * open (the last resort's early probe) or half-open. A relay of an earlier version does not say.
+     */
+    probing?: boolean;
     retry_at: string | null;
     in_flight: number;
     max_in_flight: number | null;
@@ -65,6 +70,7 @@ export interface AdminStatus {
       enabled: boolean;
       disabled_reason: string | null;
       breaker: string;
+      probing?: boolean;
       /** How spent the fullest rate-limit window is, 0 to 1. */
       saturation: number;
       cooling_until: string | null;
@@ -219,6 +225,7 @@ function _provider(provider: ProviderStatus): AdminStatus["providers"][number] {
     type: provider.type,
     enabled: provider.enabled,
     breaker: provider.breaker,
+    probing: provider.probing,
     retry_at: _iso(provider.retryAt),
     in_flight: provider.inFlight,
     max_in_flight: provider.maxInFlight ?? null,
@@ -229,6 +236,7 @@ function _provider(provider: ProviderStatus): AdminStatus["providers"][number] {
       enabled: key.disabled === undefined,
       disabled_reason: key.disabled ?? null,
       breaker: key.breaker,
+      probing: key.probing,
       saturation: key.ratio,
       cooling_until: _iso(key.cooledUntil),
       resets_at: _iso(key.resetAt),
