@@ -759,6 +759,17 @@ type _Blocked =
   | { cause: "disabled"; switchedOff: boolean; refusal?: KeyRefusal };
 
 /**
+ * A provider's keys at their limit: until when the soonest frees up, `modelOnly` when only for this
+ * model (`cooledModels`), and its upstream's words when it rests for long in them.
+ */
+interface _KeyWait {
+  waitUntil: number;
+  retryAfterMs: number;
+  modelOnly?: true;
+  said?: string;
+}
+
+/**
  * One request's way down the providers: each {@link next} offers the best attempt not yet tried,
  * skipping providers switched off, whose breaker is open or whose in-flight cap is reached, and keys
  * already tried, cooling, refused, failing or switched off; a provider without keys whose credential
@@ -813,7 +824,7 @@ export class Plan {
   next(waitBudgetMs = Infinity): Step {
     this.#ranking ??= this.#hooks.rank();
     const { order } = this.#ranking;
-    let wait: { waitUntil: number; retryAfterMs: number; said?: string } | undefined;
+    let wait: _KeyWait | undefined;
     // Whether every wait offered is for this model alone (`rateLimitsPerModel`), as the client is told.
     let modelOnly = true;
     const blocked: _Blocked[] = [];
@@ -899,9 +910,7 @@ export class Plan {
     const now = this.#hooks.now();
     const busy = blocked.some(({ cause }) => cause === "busy");
     /** The step for `wait`, a key at its limit, when nothing sooner is offered. */
-    const waitStep = (
-      wait: { waitUntil: number; retryAfterMs: number; said?: string },
-    ): Extract<Step, { kind: "wait" }> => {
+    const waitStep = (wait: _KeyWait): Extract<Step, { kind: "wait" }> => {
       // A provider at its max_in_flight frees up as soon as one of its requests ends, most often long
       // before a key's rate limit resets: the request looks again every second meanwhile.
       const waitMs = Math.max(0, wait.waitUntil - now);
@@ -922,19 +931,26 @@ export class Plan {
     // max_in_flight frees up any moment, a key within the caller's wait soon. A count says nothing of
     // how the provider's Messages fare, so it probes nothing.
     if (!busy && !this.#request.uncounted && (!wait || wait.waitUntil - now > waitBudgetMs)) {
-      const lastResort = open && this.#lastResort(open);
-      if (lastResort === "probing") {
+      const lastResort = open && this.#lastResort(open, now + waitBudgetMs);
+      if (lastResort?.kind === "attempt") return lastResort;
+      if (lastResort?.kind === "probing") {
         // A probe out may find the provider back within moments: the request looks again every second,
-        // for as long as the caller waits; then it hears of the wait past it, or of the providers failing.
+        // for as long as the caller waits. Then it hears of the providers failing (the upstream's own
+        // failure where it went), not of a key resting past the wait beside them: sent again, it may
+        // find a provider back, where a rest in its upstream's words would tell the client to stop.
         this.#waitedForProbe = true;
         return {
           kind: "wait",
           waitMs: BUSY_RETRY_MS,
           retryAfterMs: BUSY_RETRY_MS,
-          otherwise: wait ? waitStep(wait) : _exhausted(blocked, now),
+          otherwise: _exhausted(blocked, now),
         };
       }
-      if (lastResort) return lastResort;
+      if (lastResort?.kind === "rest") {
+        const { rest } = lastResort;
+        if (!wait || rest.waitUntil < wait.waitUntil) wait = rest;
+        if (!rest.modelOnly) modelOnly = false;
+      }
     }
     return wait ? waitStep(wait) : _exhausted(blocked, now);
   }
@@ -942,12 +958,18 @@ export class Plan {
   /**
    * An attempt on the first of the `open` providers whose breakers (its own and a key's) let a probe
    * through early ({@linkcode RoutingOptions.lastResort}), where the request was sent already only after
-   * a wait; `"probing"` when none does but one may soon (its probe out, it at its `max_in_flight`, its
-   * keys' probes out or cooling, the request's own look again due).
+   * a wait; `probing` when none does but one may soon (its probe out, it at its `max_in_flight`, its
+   * keys' probes out or cooling until `waitEnds` at most, the request's own look again due); else the
+   * soonest `rest` of keys that cool past `waitEnds` or rest in their upstream's words, which nothing
+   * sent now could cut short.
    */
-  #lastResort(open: { candidate: _Candidate; standIn: boolean }[]): Step | "probing" | undefined {
+  #lastResort(
+    open: { candidate: _Candidate; standIn: boolean }[],
+    waitEnds: number,
+  ): Extract<Step, { kind: "attempt" }> | { kind: "probing" } | { kind: "rest"; rest: _KeyWait } | undefined {
     if (!this.#hooks.lastResort) return undefined;
     let probing = false;
+    let rest: _KeyWait | undefined;
     // Each provider after the first in `open` stands in already (`standIn`): the ones before it were
     // passed over for their open breakers.
     for (const { candidate, standIn } of open) {
@@ -972,11 +994,18 @@ export class Plan {
       }
       state.breaker.release(permit, false);
       slot();
-      // Its keys' breakers refused an early probe (another request's is out, or went within the second),
-      // or its key cools from the last resort's own 429: either may pass in a moment.
-      if (picked.kind === "wait" || picked.probing) probing = true;
+      if (picked.kind === "wait") {
+        // Its key cools from the last resort's own short 429, which may pass in a moment; a rest for
+        // longer, or in its upstream's words (a plan's limit spent), is no passing trouble.
+        if (picked.said === undefined && picked.waitUntil <= waitEnds) probing = true;
+        else if (!rest || picked.waitUntil < rest.waitUntil) rest = picked;
+      } else if (picked.probing) {
+        // Its keys' breakers refused an early probe: another request's is out, or went within the second.
+        probing = true;
+      }
     }
-    return probing ? "probing" : undefined;
+    if (probing) return { kind: "probing" };
+    return rest && { kind: "rest", rest };
   }
 
   /** Whether an attempt on `state` is a stand-in ({@linkcode Attempt.standIn}). */
@@ -1013,7 +1042,7 @@ export class Plan {
       reservation?: KeyReservation<ProviderKey>;
       keyPermit?: BreakerPermit;
     }
-    | { kind: "wait"; waitUntil: number; retryAfterMs: number; modelOnly?: true; said?: string }
+    | { kind: "wait" } & _KeyWait
     | { kind: "none"; openUntil?: number; refusedUntil?: number; refusal?: KeyRefusal; probing?: true } {
     // A count holds nothing back when it fails (its 429 cools nothing), and its limits are not the
     // model's Messages ones (Bedrock's CountTokens has a quota of its own): a model's cooling is not its.
@@ -1183,8 +1212,10 @@ export class Plan {
         if (keyPermit) keyBreaker!.onSuccess(keyPermit);
       },
       failed(decision) {
-        // Nothing went upstream: the key gets its request and tokens back.
-        end(decision.action === "skip_provider" && !decision.sent ? "unsent" : { input: 0, output: 0 });
+        // Nothing went upstream: the key gets its request and tokens back, and the next early probe
+        // may go at once.
+        const unsent = decision.action === "skip_provider" && !decision.sent;
+        end(unsent ? "unsent" : { input: 0, output: 0 });
         if (!uncounted && decision.coolKeyUntil !== undefined) {
           // Where the upstream limits each model apart, its 429 says nothing of the key's other models:
           // they go on, while this one waits as long as the 429 says, or a moment when it says nothing
@@ -1216,7 +1247,7 @@ export class Plan {
           state.refusals.refuse(key, candidate.upstreamModel, refusedUntil, decision.said);
         }
         if (decision.countsForBreaker) blame(decision.answered);
-        else releasePermits();
+        else releasePermits(!unsent);
         // A provider without keys has no other key to offer, and one whose credential was refused is
         // not asked again in this plan; a provider that failed as a whole gets its other keys tried
         // only after the other providers ("next key, then next provider" is for a key's own failures).

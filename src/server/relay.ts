@@ -546,8 +546,6 @@ async function _relay(
         throw ownAnswer(_unavailable(step));
       }
       const { attempt } = step;
-      // A last resort's time is spent of routing.max_wait; no other attempt's is.
-      const attemptFrom = attempt.lastResort ? clock.now() : 0;
       // A budgeted client's request goes only where the ledger can price it: elsewhere it would spend
       // none of the budget. Only a message is priced (a token count costs nothing, the model list has no
       // model). Passed over as a provider that cannot serve the request is, before any backoff.
@@ -575,12 +573,15 @@ async function _relay(
           attempt.cancelled();
           break;
         }
-        // A last resort comes after the plan's look again a second on, unless the upstream asked for more.
-        const delay = attempt.lastResort ? retryAfterMs ?? 0 : Math.max(
-          0,
-          retryDelay(attemptsCounted() - 1, retry.backoff, clock.random, retryAfterMs) -
-            backedOffSinceFailure,
-        );
+        // A last resort comes after the plan's look again a second on, unless the upstream asked for more
+        // (up to routing.max_retry_after, as for any retry).
+        const delay = attempt.lastResort
+          ? Math.min(retryAfterMs ?? 0, retry.backoff.maxRetryAfterMs)
+          : Math.max(
+            0,
+            retryDelay(attemptsCounted() - 1, retry.backoff, clock.random, retryAfterMs) -
+              backedOffSinceFailure,
+          );
         if (attempt.lastResort && waitedMs + delay > retry.maxWaitMs) {
           attempt.cancelled();
           break;
@@ -593,7 +594,7 @@ async function _relay(
           throw error;
         });
         backedOffSinceFailure += delay;
-        if (rateLimited) waitedMs += delay;
+        if (rateLimited || attempt.lastResort) waitedMs += delay;
         if (resume && !resume()) {
           // Others filled the provider meanwhile: the plan offers what is free now.
           attempt.cancelled();
@@ -603,6 +604,9 @@ async function _relay(
       const undoAim = _aimAt(trace, attempt);
       const exchange = _exchange(request.signal, options.inFlight);
       const sent = { fields, body, usageFallback };
+      // A last resort's time, its wait for an answer as its wait before it, is spent of routing.max_wait;
+      // no other attempt's is.
+      const attemptFrom = attempt.lastResort ? clock.now() : 0;
       const tried = await _try(c, attempt, sent, clock, exchange.upstream).catch((error) => {
         // The client left before the upstream committed: this exchange is over too.
         exchange.end();

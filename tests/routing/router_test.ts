@@ -383,8 +383,8 @@ Deno.test("beside a key resting past what the caller waits, a request held for a
     `another, the probe out: ${JSON.stringify(other)}`,
   );
   assert.ok(
-    other.otherwise?.kind === "wait" && other.otherwise.said !== undefined,
-    "past it, the key's wait",
+    other.otherwise?.kind === "exhausted" && other.otherwise.cause === "open",
+    "past it, the provider failing, not the key's rest beside it: sent again, it may find the provider back",
   );
   probe.failed(httpFailure(500));
   const held = plan.next(29_000);
@@ -410,6 +410,60 @@ Deno.test("a last resort answered with a short 429 waits for its key, a second a
     clock.now += step.waitMs;
   }
   assert.deepEqual(steps, ["wait", "wait", "attempt"]);
+});
+
+Deno.test("a last resort answered with a rest past what the caller waits is held no longer: the plan offers the rest", () => {
+  const clock = { now: 1_000_000 };
+  const router = routerOf([route("a", ["a1"])], {
+    breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
+  }, clock);
+  attemptOf(router.plan(request("m")).next(30_000)).failed(httpFailure(500));
+  const plan = router.plan(request("m"));
+  attemptOf(plan.next(30_000)).failed(httpFailure(429, { "retry-after": "3600" }));
+  const looked = plan.next(30_000);
+  assert.ok(looked.kind === "wait" && looked.waitMs === 1_000, "its own look again, a second on");
+  clock.now += 1_000;
+  const rest = plan.next(30_000);
+  assert.ok(rest.kind === "wait" && rest.waitMs === 3_599_000 && !rest.otherwise, JSON.stringify(rest));
+  const other = router.plan(request("m")).next(30_000);
+  assert.ok(other.kind === "wait" && other.waitMs === 3_599_000, "another request hears of it at once");
+});
+
+/** A router before provider `a` with `keys`, every one failed once so its breakers are open, 2 s on. */
+function openedOnce(keys: string[]) {
+  const clock = { now: 1_000_000 };
+  const router = routerOf([route("a", keys)], {
+    breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
+  }, clock);
+  const plan = router.plan(request("m"));
+  for (const _ of keys) attemptOf(plan.next(30_000)).failed(httpFailure(500));
+  assert.equal(router.status()[0].breaker, "open");
+  clock.now += 2_000;
+  return router;
+}
+
+Deno.test("a last resort that went upstream spaces the next a second, whatever its end; one that never went does not", () => {
+  const ends: [string, (attempt: Attempt) => void, keys: string[], next: string][] = [
+    ["answered with a 429", (attempt) => attempt.failed(httpFailure(429, { "retry-after": "1" })), [
+      "a1",
+      "a2",
+    ], "wait"],
+    ["left by its client", (attempt) => attempt.abandoned(), ["a1"], "wait"],
+    ["cancelled unsent", (attempt) => attempt.cancelled(), ["a1"], "attempt"],
+    [
+      "passed over unsent (skip_provider)",
+      (attempt) => attempt.failed(classifyFailure({ kind: "unservable", reason: "no price for m" }, 0, 0)),
+      ["a1"],
+      "attempt",
+    ],
+  ];
+  for (const [how, end, keys, next] of ends) {
+    const router = openedOnce(keys);
+    const lastResort = attemptOf(router.plan(request("m")).next(30_000));
+    assert.ok(lastResort.lastResort);
+    end(lastResort);
+    assert.equal(router.plan(request("m")).next(30_000).kind, next, how);
+  }
 });
 
 Deno.test("routing's lastResort off: every provider open, the plan is exhausted", () => {

@@ -339,13 +339,21 @@ function relayBeforeOnly(url: string, clock: FakeClock, retry: Partial<typeof RE
   });
 }
 
-/** Advances `clock` past each 1 s look again of a request held by the last resort, until it is answered. */
-async function answeredWhileHeld(clock: FakeClock, pending: Promise<Response>): Promise<Response> {
-  const answered = pending.then(() => "answered" as const);
-  while (await Promise.race([clock.whenArmed(1_000).then(() => "wait" as const), answered]) === "wait") {
-    clock.advance(1_000);
+/**
+ * Advances `clock` past each wait of a request held by the last resort, its 1 s looks again unless
+ * `waits` says more, until it is answered.
+ */
+async function answeredWhileHeld(
+  clock: FakeClock,
+  pending: Promise<Response>,
+  waits = [1_000],
+): Promise<Response> {
+  const answered = pending.then(() => undefined);
+  for (;;) {
+    const due = await Promise.race([...waits.map((ms) => clock.whenArmed(ms).then(() => ms)), answered]);
+    if (due === undefined) return await pending;
+    clock.advance(due);
   }
-  return await pending;
 }
 
 Deno.test("a request held by the last resort spends routing.max_wait on its tries too, not only on its waits", async () => {
@@ -375,7 +383,11 @@ Deno.test("a request held by the last resort spends routing.max_wait on its trie
 Deno.test("a last resort the upstream's retry-after would send past routing.max_wait is not sent: its failure is the answer", async () => {
   const clock = new FakeClock();
   const only = startFakeUpstream(status(500, "api_error", { "retry-after": "10" }));
-  await using relay = relayBeforeOnly(only.url, clock, { maxAttempts: 2, maxWaitMs: 5_000 });
+  await using relay = relayBeforeOnly(only.url, clock, {
+    maxAttempts: 2,
+    maxWaitMs: 5_000,
+    backoff: { ...RETRY.backoff, maxRetryAfterMs: 60_000 },
+  });
   const response = await answeredWhileHeld(clock, post(relay.url));
   assert.equal(response.status, 500, "the upstream's own answer");
   await response.body?.cancel();
@@ -416,6 +428,84 @@ Deno.test("beside a key cooling past routing.max_wait, a request whose failure o
   const response = await answeredWhileHeld(clock, post(relay.url));
   assert.deepEqual([response.status, flaky.requests.length], [200, 2], await response.text());
   await Promise.all([limited.close(), flaky.close()]);
+});
+
+Deno.test("a last resort answered with an hour's rest is held no longer, and later requests hear of the rest at once", async () => {
+  const clock = new FakeClock();
+  let answers = 0;
+  const only = startFakeUpstream((request, recorded) =>
+    (++answers === 1 ? status(500, "api_error") : status(429, "rate_limit_error", { "retry-after": "3600" }))(
+      request,
+      recorded,
+    )
+  );
+  await using relay = relayBeforeOnly(only.url, clock, { maxWaitMs: 30_000 });
+  const first = await answeredWhileHeld(clock, post(relay.url));
+  assert.deepEqual(
+    [first.status, clock.now(), only.requests.length],
+    [429, 2_000, 2],
+    "its try, a last resort a second on, and a second's look again: the upstream's own 429",
+  );
+  await first.body?.cancel();
+  const second = await answeredWhileHeld(clock, post(relay.url));
+  assert.deepEqual([second.status, clock.now(), only.requests.length], [429, 2_000, 2], "relay's, at once");
+  assert.match((await second.json()).error.message, /frees up in 60 min/);
+  await only.close();
+});
+
+Deno.test("held for a provider that keeps failing beside a key spent for days, a request gets the provider's failure, to be sent again", async () => {
+  const clock = new FakeClock();
+  const spent = "You have reached your weekly usage limit. It resets in 3 days.";
+  const limited = startFakeUpstream(status(429, "rate_limit_error", { "retry-after": "259200" }, spent));
+  const down = startFakeUpstream(status(500, "api_error"));
+  await using relay = startTestRelay({
+    routes: [routeTo("limited", limited.url), routeTo("down", down.url)],
+    retry: { ...RETRY, maxWaitMs: 30_000 },
+    clock,
+    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 120_000 } },
+  });
+  const response = await answeredWhileHeld(clock, post(relay.url));
+  assert.deepEqual(
+    [response.status, response.headers.get("x-should-retry"), await response.text()],
+    [500, null, JSON.stringify({ type: "error", error: { type: "api_error", message: "500 from fake" } })],
+    "the upstream's own failure, not relay's 429 telling the client to stop for 3 days",
+  );
+  assert.equal(clock.now(), 30_000, "held for routing.max_wait");
+  await Promise.all([limited.close(), down.close()]);
+});
+
+Deno.test("a last resort's wait for the upstream's retry-after, up to routing.max_retry_after, is spent of routing.max_wait once", async () => {
+  // A provider without keys cools none: each last resort waits out the rest of the retry-after (5 s, or
+  // max_retry_after) after its look again (1 s). Sent at 0 and 1 s, then every 5 s (3 s) while within 30 s.
+  const cases = [
+    { code: 429, type: "rate_limit_error", maxRetryAfterMs: 60_000, heldMs: 27_000, sent: 7 },
+    { code: 503, type: "overloaded_error", maxRetryAfterMs: 60_000, heldMs: 27_000, sent: 7 },
+    { code: 503, type: "overloaded_error", maxRetryAfterMs: 2_000, heldMs: 29_000, sent: 11 },
+  ];
+  for (const { code, type, maxRetryAfterMs, heldMs, sent } of cases) {
+    const clock = new FakeClock();
+    let answers = 0;
+    const only = startFakeUpstream((request, recorded) =>
+      (++answers === 1 ? status(500, "api_error") : status(code, type, { "retry-after": "5" }))(
+        request,
+        recorded,
+      )
+    );
+    await using relay = startTestRelay({
+      routes: [routeTo("only", only.url, [])],
+      retry: { ...RETRY, backoff: { ...RETRY.backoff, maxRetryAfterMs }, maxWaitMs: 30_000 },
+      clock,
+      routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 120_000 } },
+    });
+    const response = await answeredWhileHeld(clock, post(relay.url), [1_000, 2_000, 4_000]);
+    await response.body?.cancel();
+    assert.deepEqual(
+      [response.status, clock.now(), only.requests.length],
+      [code, heldMs, sent],
+      `${code}, max_retry_after ${maxRetryAfterMs} ms`,
+    );
+    await only.close();
+  }
 });
 
 Deno.test("a provider that cannot serve a request is passed over at once: the next one serves it", async () => {
