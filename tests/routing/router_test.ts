@@ -394,14 +394,20 @@ Deno.test("beside a key resting past what the caller waits, a request held for a
   );
 });
 
-Deno.test("a last resort answered with a short 429 waits for its key, a second at a time", () => {
+/** Provider `a` alone, open since its first failure, and a plan whose last resort there got a 429. */
+function lastResortRateLimited(retryAfter: string) {
   const clock = { now: 1_000_000 };
   const router = routerOf([route("a", ["a1"])], {
     breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
   }, clock);
   attemptOf(router.plan(request("m")).next(30_000)).failed(httpFailure(500));
   const plan = router.plan(request("m"));
-  attemptOf(plan.next(30_000)).failed(httpFailure(429, { "retry-after": "2" }));
+  attemptOf(plan.next(30_000)).failed(httpFailure(429, { "retry-after": retryAfter }));
+  return { clock, router, plan };
+}
+
+Deno.test("a last resort answered with a short 429 waits for its key, a second at a time", () => {
+  const { clock, plan } = lastResortRateLimited("2");
   const steps: string[] = [];
   for (let i = 0; i < 4; i++) {
     const step = plan.next(30_000);
@@ -413,13 +419,7 @@ Deno.test("a last resort answered with a short 429 waits for its key, a second a
 });
 
 Deno.test("a last resort answered with a rest past what the caller waits is held no longer: the plan offers the rest", () => {
-  const clock = { now: 1_000_000 };
-  const router = routerOf([route("a", ["a1"])], {
-    breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
-  }, clock);
-  attemptOf(router.plan(request("m")).next(30_000)).failed(httpFailure(500));
-  const plan = router.plan(request("m"));
-  attemptOf(plan.next(30_000)).failed(httpFailure(429, { "retry-after": "3600" }));
+  const { clock, router, plan } = lastResortRateLimited("3600");
   const looked = plan.next(30_000);
   assert.ok(looked.kind === "wait" && looked.waitMs === 1_000, "its own look again, a second on");
   clock.now += 1_000;

@@ -329,14 +329,19 @@ Deno.test("with the only provider down, a request is held and asks again every s
   await only.close();
 });
 
-/** A relay before the provider at `url` alone, whose breaker opens at its first failure, on `clock`. */
-function relayBeforeOnly(url: string, clock: FakeClock, retry: Partial<typeof RETRY>) {
+/** A relay before `routes`, whose breakers open at their first failure, on `clock`. */
+function relayBefore(routes: Route[], clock: FakeClock, retry: Partial<typeof RETRY>) {
   return startTestRelay({
-    routes: [routeTo("only", url)],
+    routes,
     retry: { ...RETRY, ...retry },
     clock,
     routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 } },
   });
+}
+
+/** {@linkcode relayBefore} the provider at `url` alone. */
+function relayBeforeOnly(url: string, clock: FakeClock, retry: Partial<typeof RETRY>) {
+  return relayBefore([routeTo("only", url)], clock, retry);
 }
 
 /**
@@ -419,11 +424,8 @@ Deno.test("beside a key cooling past routing.max_wait, a request whose failure o
       ? status(500, "api_error")(request, recorded)
       : startFakeUpstreamDefault(request, recorded)
   );
-  await using relay = startTestRelay({
-    routes: [routeTo("limited", limited.url), routeTo("flaky", flaky.url)],
-    retry: { ...RETRY, maxWaitMs: 30_000 },
-    clock,
-    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 } },
+  await using relay = relayBefore([routeTo("limited", limited.url), routeTo("flaky", flaky.url)], clock, {
+    maxWaitMs: 30_000,
   });
   const response = await answeredWhileHeld(clock, post(relay.url));
   assert.deepEqual([response.status, flaky.requests.length], [200, 2], await response.text());
@@ -458,11 +460,8 @@ Deno.test("held for a provider that keeps failing beside a key spent for days, a
   const spent = "You have reached your weekly usage limit. It resets in 3 days.";
   const limited = startFakeUpstream(status(429, "rate_limit_error", { "retry-after": "259200" }, spent));
   const down = startFakeUpstream(status(500, "api_error"));
-  await using relay = startTestRelay({
-    routes: [routeTo("limited", limited.url), routeTo("down", down.url)],
-    retry: { ...RETRY, maxWaitMs: 30_000 },
-    clock,
-    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 120_000 } },
+  await using relay = relayBefore([routeTo("limited", limited.url), routeTo("down", down.url)], clock, {
+    maxWaitMs: 30_000,
   });
   const response = await answeredWhileHeld(clock, post(relay.url));
   assert.deepEqual(
