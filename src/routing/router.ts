@@ -937,13 +937,14 @@ export class Plan {
         // A probe out may find the provider back within moments: the request looks again every second,
         // for as long as the caller waits. Then it hears of the providers failing (the upstream's own
         // failure where it went), not of a key resting past the wait beside them: sent again, it may
-        // find a provider back, where a rest in its upstream's words would tell the client to stop.
+        // find a provider back, where a rest in its upstream's words would tell the client to stop. It
+        // may send again at once, not when the cooldown is over: relay asks the provider every second.
         this.#waitedForProbe = true;
         return {
           kind: "wait",
           waitMs: BUSY_RETRY_MS,
           retryAfterMs: BUSY_RETRY_MS,
-          otherwise: _exhausted(blocked, now),
+          otherwise: { ..._exhausted(blocked, now), retryAfterMs: BUSY_RETRY_MS },
         };
       }
       if (lastResort?.kind === "rest") {
@@ -1076,7 +1077,8 @@ export class Plan {
     const cooled = uncounted ? undefined : state.cooledModels.holdersOf(upstreamModel);
     const held = cooled && {
       heldUntil: (key: ProviderKey) => cooled.get(key),
-      failingUntil: (key: ProviderKey) => state.keyBreakers.get(key)!.retryAt,
+      // The last resort probes a failing key early: its breaker's cooldown is no wait then.
+      ...(!early && { failingUntil: (key: ProviderKey) => state.keyBreakers.get(key)!.retryAt }),
     };
     let openUntil: number | undefined;
     // Whether a key's breaker refused its early probe (another request's is out, or went just now).

@@ -1580,8 +1580,21 @@ function _unavailable(step: Extract<Step, { kind: "exhausted" }>): RelayError {
       : new RelayError(step.refusedWith, message, NOT_RETRIED);
   }
   const seconds = Math.max(1, Math.ceil((step.retryAfterMs ?? BUSY_RETRY_MS) / 1000));
-  return new RelayError(503, message, { "retry-after": String(seconds) }, "overloaded_error");
+  return new RelayError(
+    503,
+    message,
+    { "retry-after": String(Math.min(seconds, _MOST_UNAVAILABLE_RETRY_AFTER_S)) },
+    "overloaded_error",
+  );
 }
+
+/**
+ * The longest `retry-after` of relay's own 503, in seconds. Claude Code gives up at once on a longer one
+ * (2.1: 60 is waited out, 61 ends the session with the error), where a direct client retries an
+ * upstream's failures with its own backoff; the SDKs ignore one over a minute. Told 60 at most, a client
+ * comes back and is refused again, or served.
+ */
+const _MOST_UNAVAILABLE_RETRY_AFTER_S = 60;
 
 /**
  * An upstream that redirects has a wrong `base_url` (http for https, a moved path). Its answer is not

@@ -40,6 +40,6 @@ export const PROBE_OUT = {
     kind: "exhausted",
     cause: "open",
     reason: "every provider that serves this model is failing (circuit open)",
-    retryAfterMs: 30_000,
+    retryAfterMs: 1_000,
   },
 };

@@ -181,14 +181,15 @@ Deno.test("a wait for keys at their limit for every model is not the model's alo
 });
 
 /** A router on `clock` whose key breakers open at a key's first failure, for ten minutes. */
-function fragileRouterOf(routes: Route[], clock: FakeClock): Router {
+function fragileRouterOf(routes: Route[], clock: FakeClock, options: Partial<RoutingOptions> = {}): Router {
   const breaker = { failureThreshold: 1, windowMs: 60_000, cooldownMs: 600_000 };
-  return new Router(routes, { ...OPTIONS, breaker, now: clock.now, wallClock: clock.now });
+  return new Router(routes, { ...OPTIONS, breaker, now: clock.now, wallClock: clock.now, ...options });
 }
 
 Deno.test("a key cooled for a model whose own breaker stays open longer is not waited for: it is failing", () => {
   const clock = new FakeClock(1_000_000);
-  const router = fragileRouterOf([route("bedrock", ["k1", "k2"], true)], clock);
+  // Without the last resort, which would probe the failing key once its hold is over (below).
+  const router = fragileRouterOf([route("bedrock", ["k1", "k2"], true)], clock, { lastResort: false });
   attemptOf(router.plan(request("opus")).next()).failed(httpFailure(429, { "retry-after": "5" }));
   // A 500 on another model opens k1's breaker; k2 works, so the provider's stays closed.
   assert.equal(nextWhere(router, "sonnet"), "bedrock/k2", "keys take turns");
@@ -213,6 +214,24 @@ Deno.test("a key cooled for a model whose own breaker stays open longer is not w
     retryAfterMs: 900_000,
     modelOnly: true,
   });
+});
+
+Deno.test("the last resort probes a failing key cooled for a model once the model's hold is over, holding the request meanwhile", () => {
+  const clock = new FakeClock(1_000_000);
+  const router = fragileRouterOf([route("bedrock", ["k1"], true)], clock);
+  attemptOf(router.plan(request("opus")).next()).failed(httpFailure(503));
+  assert.deepEqual(router.status()[0].breaker, "open", "the only key's failure opened its provider too");
+  const lastResort = attemptOf(router.plan(request("opus")).next(30_000));
+  assert.ok(lastResort.lastResort);
+  // Bedrock's throttle: the model rests a moment (no retry-after), the key's breaker still open.
+  lastResort.failed(httpFailure(429));
+  clock.advance(1_000);
+  const plan = router.plan(request("opus"));
+  const held = plan.next(30_000);
+  assert.ok(held.kind === "wait" && held.waitMs === 1_000, `held a second: ${JSON.stringify(held)}`);
+  clock.advance(1_000);
+  const probe = attemptOf(plan.next(30_000));
+  assert.deepEqual([where(probe), probe.lastResort], ["bedrock/k1", true], "the hold over, the key probed");
 });
 
 Deno.test("a key cooled for a model is waited for until its own limits let it go too, and then not for the model alone", () => {

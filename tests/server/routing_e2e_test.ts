@@ -507,6 +507,49 @@ Deno.test("a last resort's wait for the upstream's retry-after, up to routing.ma
   }
 });
 
+Deno.test("a request that found the probe out all along hears, once routing.max_wait is spent, to send again in a second", async () => {
+  const clock = new FakeClock();
+  const never = Promise.withResolvers<Response>();
+  let answers = 0;
+  const only = startFakeUpstream((request, recorded) =>
+    ++answers === 1 ? status(500, "api_error")(request, recorded) : never.promise
+  );
+  await using relay = relayBeforeOnly(only.url, clock, { maxWaitMs: 3_000 });
+  const first = post(relay.url);
+  await armedBefore(clock, 1_000, first);
+  const probed = only.nextRequest();
+  clock.advance(1_000);
+  await probed;
+  const waiting = await answeredWhileHeld(clock, post(relay.url));
+  assert.deepEqual(
+    [waiting.status, waiting.headers.get("retry-after"), clock.now()],
+    [503, "1", 4_000],
+    "relay asks the provider every second: not told to wait out its cooldown (30 s)",
+  );
+  await waiting.body?.cancel();
+  never.resolve(new Response(null, { status: 500 }));
+  await (await first).body?.cancel();
+  await only.close();
+});
+
+Deno.test("relay's own 503 for providers failing says retry-after 60 at most: Claude Code gives up at once on a longer one", async () => {
+  const only = startFakeUpstream(status(500, "api_error"));
+  await using relay = startTestRelay({
+    routes: [routeTo("only", only.url)],
+    retry: RETRY,
+    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 600_000 }, lastResort: false },
+  });
+  await (await post(relay.url)).body?.cancel();
+  const refused = await post(relay.url);
+  assert.deepEqual(
+    [refused.status, refused.headers.get("retry-after")],
+    [503, "60"],
+    "the cooldown is 10 min",
+  );
+  await refused.body?.cancel();
+  await only.close();
+});
+
 Deno.test("a provider that cannot serve a request is passed over at once: the next one serves it", async () => {
   const down = startFakeUpstream(status(500, "api_error"));
   const openai = startFakeUpstream();
