@@ -275,6 +275,8 @@ interface _Kept extends _Failed {
   exchange: _Exchange;
   /** What the access line and the ledger say of it, should its answer be the client's. */
   traced: _Traced;
+  /** Its answer tells the client not to send again soon ({@linkcode FailureDecision.notRetried}). */
+  notRetried?: true;
 }
 
 /** What a request's trace says of the attempt whose answer the client gets. */
@@ -539,8 +541,11 @@ async function _relay(
         continue;
       }
       if (step.kind === "exhausted") {
+        // A provider failing or full may take it on the client's next try: a key out for hours that
+        // answered before is no reason to tell the client to stop.
+        const passing = (step.cause === "open" || step.cause === "busy") && last?.notRetried;
         // A provider that could not be asked says nothing while another that could is only down.
-        if (last && (last.outcome.kind !== "unservable" || step.cause === "unservable")) break;
+        if (last && !passing && (last.outcome.kind !== "unservable" || step.cause === "unservable")) break;
         // A busy or failing provider may still take it later; a model without a price never will.
         if (step.cause === "unservable" && unpriced) throw unpriced;
         throw ownAnswer(_unavailable(step));
@@ -711,13 +716,25 @@ async function _relay(
       const forGood = tried.outcome.kind === "credentials" && isPermanentCredentialError(tried.outcome.error);
       refusedForGood = (refusedForGood ?? true) && forGood;
       if (forGood) refusedProviders.add(attempt.route.provider.name);
-      const kept = { ...tried, attempt, exchange, traced: _traced(trace) };
+      const kept: _Kept = {
+        ...tried,
+        attempt,
+        exchange,
+        traced: _traced(trace),
+        ...(decision.notRetried && { notRetried: true }),
+      };
       if (decision.sent) {
         // A stand-in's refusal is the client's only where nothing else is: as a provider that could not
         // be asked, it says less than why the provider it stood in for could not take the request.
         standInRefused ??= _standInRefusal(attempt, tried.outcome);
         if (last) await _drop(kept);
         else last = { ...kept, outcome: { kind: "unservable", reason: decision.reason } };
+      } else if (
+        decision.notRetried && last?.response && last.outcome.kind !== "unservable" && !last.notRetried
+      ) {
+        // A key (or provider) out for hours is relay's to route around: the client's next try goes
+        // elsewhere, and an earlier failure it would send again after says more than 'do not send again'.
+        await _drop(kept);
       } else if (
         tried.outcome.kind !== "credentials" || !last?.response || last.outcome.kind === "unservable"
       ) {

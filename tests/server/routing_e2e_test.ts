@@ -473,6 +473,77 @@ Deno.test("held for a provider that keeps failing beside a key spent for days, a
   await Promise.all([limited.close(), down.close()]);
 });
 
+/** The 429 of a key whose plan's limit is spent for days, in its upstream's words. */
+const SPENT_FOR_DAYS = status(
+  429,
+  "rate_limit_error",
+  { "retry-after": "259200" },
+  "You have reached your weekly usage limit. It resets in 3 days.",
+);
+
+Deno.test("a key spent for days, met on the last attempt, is not the client's answer where an earlier failure it would retry is", async () => {
+  const [passing, spentKey] = ["sk-a-passing-000000000000", "sk-a-spent-00000000000000"];
+  const a = startFakeUpstream((request, recorded) =>
+    (request.headers.get("x-api-key") === passing ? status(529, "overloaded_error") : SPENT_FOR_DAYS)(
+      request,
+      recorded,
+    )
+  );
+  const b = startFakeUpstream(status(500, "api_error"));
+  await using relay = startTestRelay({
+    routes: [routeTo("a", a.url, [passing, spentKey]), routeTo("b", b.url)],
+    retry: RETRY,
+  });
+  const response = await post(relay.url);
+  assert.deepEqual(
+    [response.status, response.headers.get("x-should-retry"), a.requests.length, b.requests.length],
+    [500, null, 2, 1],
+    "a's 529, b's 500, then a's spent key: b's 500, which Claude Code sends again, to a key not resting",
+  );
+  await response.body?.cancel();
+  await Promise.all([a.close(), b.close()]);
+});
+
+Deno.test("a request that met a key spent for days, then held for a provider's probe, hears to send again, not to stop", async () => {
+  const clock = new FakeClock();
+  let spent = false;
+  const limited = startFakeUpstream((request, recorded) =>
+    (spent ? SPENT_FOR_DAYS : startFakeUpstreamDefault)(request, recorded)
+  );
+  const never = Promise.withResolvers<Response>();
+  let downAnswers = 0;
+  const down = startFakeUpstream((request, recorded) =>
+    ++downAnswers === 1 ? status(500, "api_error")(request, recorded) : never.promise
+  );
+  const slowToAnswer = { ...TEST_TIMEOUTS, connect: 100_000 };
+  await using relay = relayBefore(
+    [{ ...routeTo("down", down.url), timeouts: slowToAnswer }, routeTo("limited", limited.url)],
+    clock,
+    { maxWaitMs: 30_000 },
+  );
+  // Three sessions: a conversation sticks to the provider that served it.
+  const session = (id: string) => ({ "x-claude-code-session-id": id });
+  await (await post(relay.url, session("s0"))).body?.cancel(); // down's failure opens it; limited serves
+  clock.advance(40_000); // down's cooldown over
+  await down.nextRequest();
+  const probed = down.nextRequest();
+  const leave = new AbortController();
+  const probe = post(relay.url, session("s1"), leave.signal).catch(() => undefined);
+  await probed; // down's half-open probe, out for good
+  spent = true;
+  const response = await answeredWhileHeld(clock, post(relay.url, session("s2")));
+  assert.deepEqual(
+    [response.status, response.headers.get("retry-after"), response.headers.get("x-should-retry")],
+    [503, "1", null],
+    "down may be back by the client's next try: not the spent key's 'do not send again'",
+  );
+  await response.body?.cancel();
+  leave.abort();
+  await probe;
+  never.resolve(new Response(null, { status: 500 }));
+  await Promise.all([limited.close(), down.close()]);
+});
+
 Deno.test("a last resort's wait for the upstream's retry-after, up to routing.max_retry_after, is spent of routing.max_wait once", async () => {
   // A provider without keys cools none: each last resort waits out the rest of the retry-after (5 s, or
   // max_retry_after) after its look again (1 s). Sent at 0 and 1 s, then every 5 s (3 s) while within 30 s.
