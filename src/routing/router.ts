@@ -873,6 +873,12 @@ export class Plan {
       state.breaker.release(permit);
       slot();
       if (picked.kind === "wait") {
+        if (picked.openUntil !== undefined) {
+          // Beside the keys at their limit, others are failing: should the wait be too long, the last
+          // resort may probe one of them.
+          (open ??= []).push({ candidate, standIn: passedOverForNow });
+          blocked.push({ cause: "open", retryAt: picked.openUntil });
+        }
         if (!wait || picked.waitUntil < wait.waitUntil) wait = picked;
         if (!picked.modelOnly) modelOnly = false;
         // Keys resting for long, in their upstream's words (a plan's limit spent for days), are no
@@ -995,14 +1001,14 @@ export class Plan {
       }
       state.breaker.release(permit, false);
       slot();
-      if (picked.kind === "wait") {
+      if (picked.probing) {
+        // Its keys' breakers refused an early probe: another request's is out, or went within the second.
+        probing = true;
+      } else if (picked.kind === "wait") {
         // Its key cools from the last resort's own short 429, which may pass in a moment; a rest for
         // longer, or in its upstream's words (a plan's limit spent), is no passing trouble.
         if (picked.said === undefined && picked.waitUntil <= waitEnds) probing = true;
         else if (!rest || picked.waitUntil < rest.waitUntil) rest = picked;
-      } else if (picked.probing) {
-        // Its keys' breakers refused an early probe: another request's is out, or went within the second.
-        probing = true;
       }
     }
     if (probing) return { kind: "probing" };
@@ -1043,7 +1049,7 @@ export class Plan {
       reservation?: KeyReservation<ProviderKey>;
       keyPermit?: BreakerPermit;
     }
-    | { kind: "wait" } & _KeyWait
+    | { kind: "wait"; openUntil?: number; probing?: true } & _KeyWait
     | { kind: "none"; openUntil?: number; refusedUntil?: number; refusal?: KeyRefusal; probing?: true } {
     // A count holds nothing back when it fails (its 429 cools nothing), and its limits are not the
     // model's Messages ones (Bedrock's CountTokens has a quota of its own): a model's cooling is not its.
@@ -1095,9 +1101,15 @@ export class Plan {
         return { kind: "none", openUntil, refusedUntil, refusal: pick.refusal, ...(probing && { probing }) };
       }
       if (pick.kind === "wait") {
-        // The pool's holds here are this model's coolings (`held`).
+        // The pool's holds here are this model's coolings (`held`). Keys passed over on the way for their
+        // open breakers are told of too: past the wait, the last resort may probe one.
         const { heldOnly, ...wait } = pick;
-        return heldOnly ? { ...wait, modelOnly: true } : wait;
+        return {
+          ...wait,
+          ...(heldOnly && { modelOnly: true }),
+          ...(openUntil !== undefined && { openUntil }),
+          ...(probing && { probing }),
+        };
       }
       const keyBreaker = state.keyBreakers.get(pick.key)!;
       const keyPermit = early ? keyBreaker.tryProbeEarly(BUSY_RETRY_MS) : keyBreaker.tryAcquire();

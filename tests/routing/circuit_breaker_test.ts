@@ -192,7 +192,9 @@ Deno.test("CircuitBreaker: early probes go gapMs apart, and a probe out past pro
   const stuck = b.tryProbeEarly(1_000)!;
   clock.advance(9_999);
   assert.equal(b.tryProbeEarly(1_000), undefined, "the probe still holds its place");
+  assert.equal(b.probing, true);
   clock.advance(1);
+  assert.equal(b.probing, false, "past probeTimeoutMs, no probe is said to be out");
   const next = b.tryProbeEarly(1_000)!;
   assert.deepEqual(next, { probe: true }, "the stuck one's place is the next request's");
   b.onFailure(stuck);

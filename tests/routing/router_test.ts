@@ -406,6 +406,41 @@ function lastResortRateLimited(retryAfter: string) {
   return { clock, router, plan };
 }
 
+Deno.test("beside a key spent for days, the provider's key whose breaker is open is the last resort, not the spent key's rest", () => {
+  const clock = { now: 1_000_000 };
+  const router = routerOf([route("a", ["a1", "a2"])], {
+    breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
+  }, clock);
+  const first = router.plan(request("m"));
+  attemptOf(first.next(30_000)).failed(periodSpent(clock.now));
+  attemptOf(first.next(30_000)).failed(httpFailure(500));
+  assert.deepEqual(
+    router.status().map((p) => [p.breaker, ...p.keys.map((key) => key.breaker)]),
+    [["closed", "closed", "open"]],
+    "a1 rests (counted as working), a2 failing",
+  );
+  clock.now += 2_000;
+  const plan = router.plan(request("m"));
+  const probe = attemptOf(plan.next(30_000));
+  assert.deepEqual(
+    [where(probe), probe.lastResort],
+    ["a/a2", true],
+    "not relay's 429 telling the client to stop",
+  );
+  const other = router.plan(request("m")).next(30_000);
+  assert.ok(
+    other.kind === "wait" && other.waitMs === 1_000,
+    `another waits for that probe: ${JSON.stringify(other)}`,
+  );
+  probe.failed(httpFailure(500));
+  const held = plan.next(30_000);
+  assert.ok(
+    held.kind === "wait" && held.waitMs === 1_000 && held.otherwise?.kind === "exhausted" &&
+      held.otherwise.cause === "open",
+    JSON.stringify(held),
+  );
+});
+
 Deno.test("a last resort answered with a short 429 waits for its key, a second at a time", () => {
   const { clock, plan } = lastResortRateLimited("2");
   const steps: string[] = [];
