@@ -441,6 +441,25 @@ Deno.test("beside a key spent for days, the provider's key whose breaker is open
   );
 });
 
+Deno.test("every provider open and its keys resting past the caller's wait, the plan offers the soonest rest", () => {
+  const clock = { now: 1_000_000 };
+  const router = routerOf([route("a", ["a1"]), route("b", ["b1"])], {
+    breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 },
+  }, clock);
+  const first = router.plan(request("m"));
+  for (let i = 0; i < 2; i++) attemptOf(first.next(30_000)).failed(httpFailure(500));
+  for (const [provider, retryAfter] of [["a", "7200"], ["b", "3600"]]) {
+    clock.now += 1_000;
+    const lastResort = attemptOf(router.plan(request("m")).next(30_000));
+    assert.deepEqual([where(lastResort), lastResort.lastResort], [`${provider}/${provider}1`, true]);
+    lastResort.failed(httpFailure(429, { "retry-after": retryAfter }));
+  }
+  clock.now += 1_000;
+  const step = router.plan(request("m")).next(30_000);
+  // The 429s' retry-after counts from 1,000,000 (`httpFailure`'s clock): b1 rests until 4,600,000.
+  assert.ok(step.kind === "wait" && step.waitMs === 3_597_000, `b1's, the sooner: ${JSON.stringify(step)}`);
+});
+
 Deno.test("a last resort answered with a short 429 waits for its key, a second at a time", () => {
   const { clock, plan } = lastResortRateLimited("2");
   const steps: string[] = [];
