@@ -59,8 +59,18 @@ export interface KeyRefusal {
  */
 export type KeyPick<K> =
   | { kind: "key"; key: K; reservation: KeyReservation<K> }
-  /** `said`: the upstream's words for the rest of the key waited for, when its 429 gave some (`cool`). */
-  | { kind: "wait"; waitUntil: number; retryAfterMs: number; heldOnly?: true; said?: string }
+  /**
+   * `said`: the upstream's words for the rest of the key waited for, when its 429 gave some (`cool`);
+   * `openUntil`: held keys set aside as failing meanwhile (`failingUntil`), when the first lets a probe through.
+   */
+  | {
+    kind: "wait";
+    waitUntil: number;
+    retryAfterMs: number;
+    heldOnly?: true;
+    said?: string;
+    openUntil?: number;
+  }
   /** `refusal`: how the upstream refused the first key it took out, when it did (`disable`). */
   | { kind: "none"; openUntil?: number; refusal?: KeyRefusal };
 
@@ -291,6 +301,7 @@ export class KeyPool<K> {
         retryAfterMs,
         ...(heldOnly ? { heldOnly: true } as const : {}),
         ...(said === undefined ? {} : { said }),
+        ...(openUntil === undefined ? {} : { openUntil }),
       };
     }
     const turns = counted === undefined ? "uncounted" : "counted";

@@ -1101,9 +1101,10 @@ export class Plan {
         return { kind: "none", openUntil, refusedUntil, refusal: pick.refusal, ...(probing && { probing }) };
       }
       if (pick.kind === "wait") {
-        // The pool's holds here are this model's coolings (`held`). Keys passed over on the way for their
-        // open breakers are told of too: past the wait, the last resort may probe one.
-        const { heldOnly, ...wait } = pick;
+        // The pool's holds here are this model's coolings (`held`). Keys passed over for their open
+        // breakers, here or by the pool, are told of too: past the wait, the last resort may probe one.
+        const { heldOnly, openUntil: heldOpen, ...wait } = pick;
+        if (heldOpen !== undefined) openUntil = Math.min(openUntil ?? Infinity, heldOpen);
         return {
           ...wait,
           ...(heldOnly && { modelOnly: true }),

@@ -513,8 +513,12 @@ async function _relay(
           // every provider full, not a rate limit's wait.
           if (step.busy) throw ownAnswer(_unavailable(busyStep(true)));
           // An upstream's own 429 (its rate-limit headers tell Claude Code a plan limit from a
-          // throttle) says more than relay's summary of the wait.
+          // throttle) says more than relay's summary of the wait; so does a failure met on the way that
+          // the client would send again after, where the wait is a rest in its upstream's words.
           if (last?.response?.status === 429) break;
+          if (step.said !== undefined && last && !last.notRetried && last.outcome.kind !== "unservable") {
+            break;
+          }
           const model = fields?.model ?? "this request";
           // Where upstreams limit each model apart (Bedrock, Vertex), the keys serve other models meanwhile.
           const limited = step.modelOnly
@@ -729,9 +733,7 @@ async function _relay(
         standInRefused ??= _standInRefusal(attempt, tried.outcome);
         if (last) await _drop(kept);
         else last = { ...kept, outcome: { kind: "unservable", reason: decision.reason } };
-      } else if (
-        decision.notRetried && last?.response && last.outcome.kind !== "unservable" && !last.notRetried
-      ) {
+      } else if (decision.notRetried && last && _elsewhereFor(last, attempt)) {
         // A key (or provider) out for hours is relay's to route around: the client's next try goes
         // elsewhere, and an earlier failure it would send again after says more than 'do not send again'.
         await _drop(kept);
@@ -775,6 +777,15 @@ async function _relay(
       await _drop(last);
     }
   }
+}
+
+/**
+ * Whether `last` is a failure the client would send again after, met on another key or provider than
+ * `attempt`'s: one met on the same key says nothing of where the client's next try goes.
+ */
+function _elsewhereFor(last: _Kept, attempt: Attempt): boolean {
+  return last.outcome.kind !== "unservable" && !last.notRetried &&
+    (last.attempt.route !== attempt.route || last.attempt.key !== attempt.key);
 }
 
 /** The trace of an answer no attempt is to blame for. */

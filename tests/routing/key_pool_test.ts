@@ -376,16 +376,16 @@ Deno.test("KeyPool.pick waits for a held key until the later of its hold and its
   failing.set("b", 60_000).set("a", 61_000);
   assert.deepEqual(
     pick(["c"]),
-    { kind: "wait", waitUntil: 61_000, retryAfterMs: 60_000 },
-    "b is failing past its hold",
+    { kind: "wait", waitUntil: 61_000, retryAfterMs: 60_000, openUntil: 60_000 },
+    "b is failing past its hold: set aside, and told of",
   );
   failing.set("a", 61_001);
   assert.deepEqual(pick(["c"]), { kind: "none", openUntil: 60_000 });
   pool.cool("c", 40_000);
   assert.deepEqual(
     pick(),
-    { kind: "wait", waitUntil: 40_000, retryAfterMs: 39_000 },
-    "c cools for every request",
+    { kind: "wait", waitUntil: 40_000, retryAfterMs: 39_000, openUntil: 60_000 },
+    "c cools for every request; b, failing, is still told of",
   );
   pool.disable("c", "401");
   holds.set("b", 1_000);

@@ -234,6 +234,26 @@ Deno.test("the last resort probes a failing key cooled for a model once the mode
   assert.deepEqual([where(probe), probe.lastResort], ["bedrock/k1", true], "the hold over, the key probed");
 });
 
+Deno.test("a failing key resting a moment for a model, beside a key resting an hour for it, is probed early once its moment is over", () => {
+  const clock = new FakeClock(1_000_000);
+  const router = fragileRouterOf([route("bedrock", ["k1", "k2"], true)], clock);
+  const failing = attemptOf(router.plan(request("sonnet")).next());
+  assert.equal(where(failing), "bedrock/k1");
+  failing.failed(httpFailure(500)); // k1's breaker opens; k2 works, so the provider's stays closed
+  const throttled = attemptOf(router.plan(request("opus")).next());
+  assert.equal(where(throttled), "bedrock/k2");
+  throttled.failed(httpFailure(429, { "retry-after": "3600" }));
+  const probe = attemptOf(router.plan(request("opus")).next(30_000));
+  assert.deepEqual([where(probe), probe.lastResort], ["bedrock/k1", true]);
+  probe.failed(httpFailure(429)); // Bedrock's throttle: k1 rests a moment for opus
+  clock.advance(1_000);
+  const plan = router.plan(request("opus"));
+  const held = plan.next(30_000);
+  assert.ok(held.kind === "wait" && held.waitMs === 1_000, `not k2's hour: ${JSON.stringify(held)}`);
+  clock.advance(1_000);
+  assert.equal(where(attemptOf(plan.next(30_000))), "bedrock/k1");
+});
+
 Deno.test("a key cooled for a model is waited for until its own limits let it go too, and then not for the model alone", () => {
   const clock = new FakeClock(1_000_000);
   const limited = (retryAfter: string) => {

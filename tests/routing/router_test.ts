@@ -448,7 +448,7 @@ Deno.test("every provider open and its keys resting past the caller's wait, the 
   }, clock);
   const first = router.plan(request("m"));
   for (let i = 0; i < 2; i++) attemptOf(first.next(30_000)).failed(httpFailure(500));
-  for (const [provider, retryAfter] of [["a", "7200"], ["b", "3600"]]) {
+  for (const [provider, retryAfter] of [["a", "3600"], ["b", "7200"]]) {
     clock.now += 1_000;
     const lastResort = attemptOf(router.plan(request("m")).next(30_000));
     assert.deepEqual([where(lastResort), lastResort.lastResort], [`${provider}/${provider}1`, true]);
@@ -456,8 +456,8 @@ Deno.test("every provider open and its keys resting past the caller's wait, the 
   }
   clock.now += 1_000;
   const step = router.plan(request("m")).next(30_000);
-  // The 429s' retry-after counts from 1,000,000 (`httpFailure`'s clock): b1 rests until 4,600,000.
-  assert.ok(step.kind === "wait" && step.waitMs === 3_597_000, `b1's, the sooner: ${JSON.stringify(step)}`);
+  // The 429s' retry-after counts from 1,000,000 (`httpFailure`'s clock): a1 rests until 4,600,000.
+  assert.ok(step.kind === "wait" && step.waitMs === 3_597_000, `a1's, the sooner: ${JSON.stringify(step)}`);
 });
 
 Deno.test("a last resort answered with a short 429 waits for its key, a second at a time", () => {

@@ -490,18 +490,42 @@ Deno.test("a key spent for days, met on the last attempt, is not the client's an
     )
   );
   const b = startFakeUpstream(status(500, "api_error"));
+  const gone = startFakeUpstream();
+  await gone.close(); // its port refuses connections
+  // b answers 500, or its connection is refused: relay's 502, which clients send again too.
+  for (const [bUrl, answered] of [[b.url, 500], [gone.url, 502]] as const) {
+    await using relay = startTestRelay({
+      routes: [routeTo("a", a.url, [passing, spentKey]), routeTo("b", bUrl)],
+      retry: RETRY,
+    });
+    const response = await post(relay.url);
+    assert.deepEqual(
+      [response.status, response.headers.get("x-should-retry")],
+      [answered, null],
+      "a's 529, b's failure, then a's spent key: b's failure, which Claude Code sends again, to a key not resting",
+    );
+    await response.body?.cancel();
+  }
+  assert.deepEqual([a.requests.length, b.requests.length], [4, 1]);
+  await Promise.all([a.close(), b.close()]);
+});
+
+Deno.test("with routing.breaker.last_resort off, a provider failing for now before a key spent for days: its failure is the answer", async () => {
+  const down = startFakeUpstream(status(500, "api_error"));
+  const limited = startFakeUpstream(SPENT_FOR_DAYS);
   await using relay = startTestRelay({
-    routes: [routeTo("a", a.url, [passing, spentKey]), routeTo("b", b.url)],
+    routes: [routeTo("down", down.url), routeTo("limited", limited.url)],
     retry: RETRY,
+    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 }, lastResort: false },
   });
   const response = await post(relay.url);
   assert.deepEqual(
-    [response.status, response.headers.get("x-should-retry"), a.requests.length, b.requests.length],
-    [500, null, 2, 1],
-    "a's 529, b's 500, then a's spent key: b's 500, which Claude Code sends again, to a key not resting",
+    [response.status, response.headers.get("x-should-retry")],
+    [500, null],
+    "not relay's 429 saying the next key frees up in 3 days, do not send again",
   );
   await response.body?.cancel();
-  await Promise.all([a.close(), b.close()]);
+  await Promise.all([down.close(), limited.close()]);
 });
 
 Deno.test("a request that met a key spent for days, then held for a provider's probe, hears to send again, not to stop", async () => {
