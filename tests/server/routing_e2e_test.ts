@@ -861,8 +861,8 @@ Deno.test("when every key is cooling, the request waits up to routing.max_wait, 
   await limited.close();
 });
 
-Deno.test("past routing.max_wait, a wait that was also for a provider at max_in_flight ends in the busy 503", async () => {
-  const limited = startFakeUpstream(status(429, "rate_limit_error", { "retry-after": "30" }));
+/** An upstream that answers with a stream it holds open after `message_start`, until `holding` ends. */
+function holdingUpstream() {
   const holding = controlledStream();
   const busy = startFakeUpstream(() => {
     holding.push(
@@ -871,6 +871,12 @@ Deno.test("past routing.max_wait, a wait that was also for a provider at max_in_
     );
     return holding.response();
   });
+  return { holding, busy };
+}
+
+Deno.test("past routing.max_wait, a wait that was also for a provider at max_in_flight ends in the busy 503", async () => {
+  const limited = startFakeUpstream(status(429, "rate_limit_error", { "retry-after": "30" }));
+  const { holding, busy } = holdingUpstream();
   await using relay = startTestRelay({
     routes: [routeTo("a", limited.url), { ...routeTo("b", busy.url), maxInFlight: 1 }],
     retry: { ...RETRY, maxWaitMs: 5 },
@@ -889,6 +895,29 @@ Deno.test("past routing.max_wait, a wait that was also for a provider at max_in_
   holding.end();
   await reader.cancel();
   await Promise.all([limited.close(), busy.close()]);
+});
+
+Deno.test("a key out for good in its upstream's words, beside a provider at max_in_flight, is not the answer: relay's busy 503 is", async () => {
+  const { holding, busy } = holdingUpstream();
+  const broke = startFakeUpstream(status(429, "rate_limit_error", {}, "Insufficient balance"));
+  await using relay = startTestRelay({
+    routes: [{ ...routeTo("b", busy.url), maxInFlight: 1 }, routeTo("a", broke.url)],
+    retry: RETRY,
+  });
+  const held = await post(relay.url); // b takes it and holds it
+  const reader = held.body!.getReader();
+  assert.match(new TextDecoder().decode((await reader.read()).value), /message_start/);
+  const refused = await post(relay.url);
+  assert.deepEqual(
+    [refused.status, refused.headers.get("retry-after"), refused.headers.get("x-should-retry")],
+    [503, "1", null],
+    "b frees up any moment: not a's 'do not send again'",
+  );
+  await refused.body?.cancel();
+  assert.equal(broke.requests.length, 1);
+  holding.end();
+  await reader.cancel();
+  await Promise.all([broke.close(), busy.close()]);
 });
 
 Deno.test("a request whose only key is cooling waits for its reset, then succeeds", async () => {
