@@ -145,7 +145,7 @@ export class CircuitBreaker {
    * still reads open. Requests are going to the upstream then, though the state says it is refused.
    */
   get probing(): boolean {
-    return this.#probe !== undefined && this.#now() - this.#probeSince < this.#probeTimeoutMs;
+    return this.#probe !== undefined && this.#probeHoldsPlace();
   }
 
   /** Leave to send one request, or `undefined` while open or while the half-open probe is out. */
@@ -188,10 +188,15 @@ export class CircuitBreaker {
   /** Whether a probe is out, and still holds its place; one past `probeTimeoutMs` is set aside. */
   #probeOut(): boolean {
     if (this.#probe === undefined) return false;
-    if (this.#now() - this.#probeSince < this.#probeTimeoutMs) return true;
+    if (this.#probeHoldsPlace()) return true;
     this.#staleProbes.add(this.#probe);
     this.#probe = undefined;
     return false;
+  }
+
+  /** Whether the probe out went less than `probeTimeoutMs` ago. */
+  #probeHoldsPlace(): boolean {
+    return this.#now() - this.#probeSince < this.#probeTimeoutMs;
   }
 
   /**

@@ -915,24 +915,6 @@ export class Plan {
     }
     const now = this.#hooks.now();
     const busy = blocked.some(({ cause }) => cause === "busy");
-    /** The step for `wait`, a key at its limit, when nothing sooner is offered. */
-    const waitStep = (wait: _KeyWait): Extract<Step, { kind: "wait" }> => {
-      // A provider at its max_in_flight frees up as soon as one of its requests ends, most often long
-      // before a key's rate limit resets: the request looks again every second meanwhile.
-      const waitMs = Math.max(0, wait.waitUntil - now);
-      const limits = {
-        ...(modelOnly ? { modelOnly } as const : {}),
-        ...(wait.said === undefined ? {} : { said: wait.said }),
-      };
-      if (!busy) return { kind: "wait", waitMs, retryAfterMs: wait.retryAfterMs, ...limits };
-      return {
-        kind: "wait",
-        waitMs: Math.min(waitMs, BUSY_RETRY_MS),
-        retryAfterMs: wait.retryAfterMs,
-        busy,
-        ...limits,
-      };
-    };
     // The last resort is for a request nothing else could take now or soon: a provider at its
     // max_in_flight frees up any moment, a key within the caller's wait soon. A count says nothing of
     // how the provider's Messages fare, so it probes nothing.
@@ -959,7 +941,22 @@ export class Plan {
         if (!rest.modelOnly) modelOnly = false;
       }
     }
-    return wait ? waitStep(wait) : _exhausted(blocked, now);
+    if (!wait) return _exhausted(blocked, now);
+    // A provider at its max_in_flight frees up as soon as one of its requests ends, most often long
+    // before a key's rate limit resets: the request looks again every second meanwhile.
+    const waitMs = Math.max(0, wait.waitUntil - now);
+    const limits = {
+      ...(modelOnly ? { modelOnly } as const : {}),
+      ...(wait.said === undefined ? {} : { said: wait.said }),
+    };
+    if (!busy) return { kind: "wait", waitMs, retryAfterMs: wait.retryAfterMs, ...limits };
+    return {
+      kind: "wait",
+      waitMs: Math.min(waitMs, BUSY_RETRY_MS),
+      retryAfterMs: wait.retryAfterMs,
+      busy,
+      ...limits,
+    };
   }
 
   /**

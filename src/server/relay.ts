@@ -516,9 +516,7 @@ async function _relay(
           // throttle) says more than relay's summary of the wait; so does a failure met on the way that
           // the client would send again after, where the wait is a rest in its upstream's words.
           if (last?.response?.status === 429) break;
-          if (step.said !== undefined && last && !last.notRetried && last.outcome.kind !== "unservable") {
-            break;
-          }
+          if (step.said !== undefined && last && _sentAgainAfter(last)) break;
           const model = fields?.model ?? "this request";
           // Where upstreams limit each model apart (Bedrock, Vertex), the keys serve other models meanwhile.
           const limited = step.modelOnly
@@ -779,13 +777,17 @@ async function _relay(
   }
 }
 
+/** Whether `last` is an upstream's failure the client would send again after. */
+function _sentAgainAfter(last: _Kept): boolean {
+  return last.outcome.kind !== "unservable" && !last.notRetried;
+}
+
 /**
  * Whether `last` is a failure the client would send again after, met on another key or provider than
  * `attempt`'s: one met on the same key says nothing of where the client's next try goes.
  */
 function _elsewhereFor(last: _Kept, attempt: Attempt): boolean {
-  return last.outcome.kind !== "unservable" && !last.notRetried &&
-    (last.attempt.route !== attempt.route || last.attempt.key !== attempt.key);
+  return _sentAgainAfter(last) && (last.attempt.route !== attempt.route || last.attempt.key !== attempt.key);
 }
 
 /** The trace of an answer no attempt is to blame for. */
@@ -1618,9 +1620,10 @@ function _unavailable(step: Extract<Step, { kind: "exhausted" }>): RelayError {
 
 /**
  * The longest `retry-after` of relay's own 503, in seconds. Claude Code gives up at once on a longer one
- * (2.1: 60 is waited out, 61 ends the session with the error), where a direct client retries an
- * upstream's failures with its own backoff; the SDKs ignore one over a minute. Told 60 at most, a client
- * comes back and is refused again, or served.
+ * (2.1.328, measured: 27 is waited out, 61 and 70 end the session with the error), where a direct client
+ * retries an upstream's failures with its own backoff; Anthropic's and OpenAI's SDKs fall back to their
+ * own backoff for one of a minute or more (their `retryRequest`). Told 60 at most, a client comes back
+ * and is refused again, or served.
  */
 const _MOST_UNAVAILABLE_RETRY_AFTER_S = 60;
 

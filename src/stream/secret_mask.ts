@@ -9,6 +9,7 @@ import { jsonSpellings, maskKeysIn, maskSecret } from "../util/mask.ts";
 const _MIN_ANSWER_SECRET = 16;
 
 const _encoder = new TextEncoder();
+const _decoder = new TextDecoder();
 
 /** One way a secret may be quoted, and what replaces it. */
 interface _Spelling {
@@ -87,7 +88,7 @@ export class SecretMask {
 
   /** `text` as this mask passes it on when it is a whole answer (a mask with nothing held). */
   text(text: string): string {
-    return new TextDecoder().decode(this.#masked(_encoder.encode(text), true));
+    return _decoder.decode(this.#masked(_encoder.encode(text), true));
   }
 
   /** `bytes` masked; unless `last`, a tail that begins a spelling is held rather than returned. */
