@@ -10,7 +10,7 @@ import { EventBus } from "../../src/util/event_bus.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { maskSecret } from "../../src/util/mask.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
-import { controlledStream, startFakeUpstream } from "../_helpers/fake_upstream.ts";
+import { controlledStream, messageStartEvent, startFakeUpstream } from "../_helpers/fake_upstream.ts";
 import {
   ADMIN_TOKEN,
   liveConfig,
@@ -358,6 +358,32 @@ Deno.test("switching a provider on closes its breakers: it is tried again at onc
   assert.equal(answered.status, 200);
   await answered.body?.cancel();
   assert.equal(upstream.requests.length, 2);
+  await upstream.close();
+});
+
+Deno.test("the admin status tells of the last resort's probe while it is out, on the provider and its key", async () => {
+  let down = true;
+  const stream = controlledStream();
+  const upstream = startFakeUpstream(() => down ? new Response("down", { status: 500 }) : stream.response());
+  const breaker = "routing:\n  max_attempts: 1\n  breaker:\n    failures: 1\n    cooldown: 1h\n";
+  await using relay = await startLiveRelay(liveConfig(upstreamProvider("up", upstream.url, [K1]), breaker));
+  const probing = async () => {
+    const [up] = (await (await relay.admin("/status")).json()).providers;
+    return [up.breaker, up.probing, up.keys[0].breaker, up.keys[0].probing];
+  };
+  await (await postMessage(relay.url)).arrayBuffer();
+  assert.deepEqual(await probing(), ["open", false, "open", false]);
+  down = false;
+  const held = postMessage(relay.url);
+  await upstream.nextRequest(); // the first request's
+  await upstream.nextRequest(); // the probe, its upstream silent
+  assert.deepEqual(await probing(), ["open", true, "open", true]);
+  stream.push(messageStartEvent("msg_probe", { input_tokens: 1, output_tokens: 0 }));
+  const answered = await held;
+  assert.equal(answered.status, 200);
+  assert.deepEqual(await probing(), ["closed", false, "closed", false], "its first event closed both");
+  stream.end();
+  await answered.body?.cancel();
   await upstream.close();
 });
 
