@@ -61,6 +61,7 @@ export async function adminRequest(
   path: string,
   { despiteConfigError = false, isAnswer }: AdminRequestOptions,
 ): Promise<AdminAnswer> {
+  if (options.url !== undefined) _checkUrlFlag(options.url);
   const { base, token, where, configError } = await _target(options, despiteConfigError);
   const url = `${base}/admin${path}`;
   let response: Response;
@@ -141,6 +142,15 @@ async function _targetDespite(error: ConfigError, url: string | undefined): Prom
     );
   }
   return { base: _trimmed(base), token, where: error.file, configError: error };
+}
+
+/** `--url` is relay's address as a client gives it: `127.0.0.1:8787` would not name one, or another. */
+function _checkUrlFlag(url: string): void {
+  const protocol = URL.canParse(url) ? new URL(url).protocol : undefined;
+  if (protocol === "http:" || protocol === "https:") return;
+  throw new AdminClientError(
+    `--url takes relay's address with its scheme, such as http://127.0.0.1:8787, not ${JSON.stringify(url)}`,
+  );
 }
 
 function _trimmed(url: string): string {

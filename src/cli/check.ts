@@ -10,6 +10,7 @@ import { signsWithAwsCredentials, systemEnvironment } from "../providers/registr
 import { routesFromConfig } from "../routing/routes.ts";
 import { DEFAULT_LEDGER_HINT, LEDGER_PATH_HINT } from "./_ledger_hints.ts";
 import { reportConfigError } from "./_config_error.ts";
+import { CONFIG_SEARCH } from "../config/find.ts";
 
 /**
  * `relay check`: validates the config relay would use and prints what it would serve, keys masked.
@@ -20,7 +21,7 @@ export function checkCommand(setExitCode: (code: number) => void) {
     .description("validate the config and print a summary (keys masked)")
     .option(
       "-c, --config <path>",
-      "config file (default: $RELAY_CONFIG, ./relay.yaml, ~/.config/relay/relay.yaml)",
+      `config file (default: ${CONFIG_SEARCH})`,
     )
     .action(async (options) => {
       try {

@@ -10,7 +10,7 @@ import {
 import { relayUrl } from "../config/client_url.ts";
 import type { EnvLookup } from "../config/env_expand.ts";
 import { ConfigError } from "../config/errors.ts";
-import { noHomeError } from "../config/find.ts";
+import { CONFIG_SEARCH, noHomeError } from "../config/find.ts";
 import { homeFolder } from "../util/home.ts";
 import { readFieldsDespite } from "../config/read_despite.ts";
 import { resolveConfig } from "../config/resolve.ts";
@@ -33,7 +33,7 @@ export function envCommand(setExitCode: (code: number) => void) {
     .description('print the environment that points Claude Code at relay (eval "$(relay env)")')
     .option(
       "-c, --config <path>",
-      "config file (default: $RELAY_CONFIG, ./relay.yaml, ~/.config/relay/relay.yaml)",
+      `config file (default: ${CONFIG_SEARCH})`,
     )
     .addOption(
       new Option("--shell <shell>", "syntax of the exports").choices(["posix", "fish"]).default("posix"),
@@ -41,7 +41,7 @@ export function envCommand(setExitCode: (code: number) => void) {
     .option("--json", "print the variables as a JSON object instead")
     .option(
       "--claude-settings [path]",
-      "write them into the env block of Claude Code's settings (default: ~/.claude/settings.json)",
+      "write them into the env block of Claude Code's settings (default: ${CLAUDE_CONFIG_DIR:-~/.claude}/settings.json)",
     )
     .option("-y, --yes", "with --claude-settings: replace variables the file already sets, without asking")
     .action(async (options) => setExitCode(await _env(options)));

@@ -28,14 +28,20 @@ export function initCommand(setExitCode: (code: number) => void) {
     )
     .option(
       "--provider <types>",
-      `providers to use, repeatable or comma-separated: ${offeredKinds().map((k) => k.type).join(", ")}`,
+      "providers to use, repeatable or comma-separated: a provider's name in the file, or a type " +
+        "(the file's providers of that type, else a new one): " +
+        offeredKinds().map((k) => k.type).join(", "),
       _collect,
     )
     .option("--key <[provider:]key>", "a key, or a ${VAR} reference to one (recommended)", _collect)
     .option("--base-url <[provider:]url>", "a provider's API root", _collect)
     .option("--region <[provider:]region>", "bedrock or vertex region", _collect)
     .option("--project <[provider:]id>", "vertex: the Google Cloud project", _collect)
-    .option("--aws-profile <[provider:]name>", "bedrock: a profile in ~/.aws/credentials", _collect)
+    .option(
+      "--aws-profile <[provider:]name>",
+      "bedrock: a profile of the AWS credentials or config file (SSO ones too)",
+      _collect,
+    )
     .option("--credentials-file <[provider:]path>", "vertex: a service-account JSON file", _collect)
     .option(
       "--model <[provider:]name=id>",
@@ -56,7 +62,7 @@ export function initCommand(setExitCode: (code: number) => void) {
     .option("--no-validate", "do not check keys")
     .option(
       "-y, --yes",
-      "ask nothing: take the default wherever no flag answers, and replace an existing file (a backup is kept)",
+      "ask nothing: take the default wherever no flag answers, and write the changes to an existing file (a backup is kept)",
     )
     .action(async (options) => setExitCode(await _init(options)));
 }
@@ -115,7 +121,7 @@ async function _run(options: InitOptions, signal: AbortSignal): Promise<number> 
     context.out.note(diff, "Changes");
     const replace = prompter
       ? await prompter.confirm({
-        message: `Replace ${path}? The old file is kept as a backup.`,
+        message: `Write these changes to ${path}? The old file is kept as a backup.`,
         initial: true,
       })
       : true;

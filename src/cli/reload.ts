@@ -1,6 +1,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { ConfigError } from "../config/errors.ts";
 import { AdminClientError, adminRequest } from "./_admin_client.ts";
+import { CONFIG_SEARCH } from "../config/find.ts";
 
 /**
  * `relay reload`: asks the running relay to read its config file again (`POST /admin/reload`). Prints
@@ -14,7 +15,7 @@ export function reloadCommand(setExitCode: (code: number) => void) {
     .description("make the running relay read its config again (the same as SIGHUP)")
     .option(
       "-c, --config <path>",
-      "config file with server.admin.token (default: $RELAY_CONFIG, ./relay.yaml, ~/.config/relay/relay.yaml)",
+      `config file with server.admin.token (default: ${CONFIG_SEARCH})`,
     )
     .option("--url <url>", "the running relay, when not where the config says (e.g. http://127.0.0.1:9000)")
     .action(async (options) => {

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { ConfigError } from "../config/errors.ts";
-import { type Config, isLoopbackHost } from "../config/schema.ts";
+import { type Config, configSchema, isLoopbackHost } from "../config/schema.ts";
 import { loadConfigFile, type LoadedConfig } from "../config/load.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { ledgerPath, type OpenLedger, openLedger } from "../ledger/open.ts";
@@ -13,6 +13,7 @@ import { DEFAULT_LEDGER_HINT, LEDGER_PATH_HINT } from "./_ledger_hints.ts";
 import { reportConfigError } from "./_config_error.ts";
 import { reloadTriggers } from "./_reload_triggers.ts";
 import { errorMessage, fileErrorMessage, outOfFileDescriptors } from "../util/error_message.ts";
+import { CONFIG_SEARCH } from "../config/find.ts";
 
 /**
  * `relay serve`: runs relay until SIGINT/SIGTERM, then drains in-flight streams. SIGHUP, a change to
@@ -23,7 +24,7 @@ export function serveCommand(setExitCode: (code: number) => void) {
     .description("start relay (with no config file: Anthropic from $ANTHROPIC_API_KEY, else the mock)")
     .option(
       "-c, --config <path>",
-      "config file (default: $RELAY_CONFIG, ./relay.yaml, ~/.config/relay/relay.yaml)",
+      `config file (default: ${CONFIG_SEARCH})`,
     )
     .option("-p, --port <port>", "port to listen on, overriding server.port (0: any free port)", _parsePort)
     .option("-H, --host <host>", "address to bind, overriding server.host", _parseHost)
@@ -275,11 +276,14 @@ const _BIND_ERRORS = [
   Deno.errors.NotFound,
 ];
 
+/** The file's rule for `server.host`: an unset $HOST, or a typo, must not reach the loopback check. */
 function _parseHost(value: string): string {
-  // An unset $HOST must not reach the bind (or the loopback check) as an address.
-  if (value.trim() === "") throw new InvalidArgumentError("must not be empty (127.0.0.1 keeps relay local)");
-  return value;
+  const checked = _HOST.safeParse(value);
+  if (!checked.success) throw new InvalidArgumentError(checked.error.issues[0].message);
+  return checked.data;
 }
+
+const _HOST = configSchema.shape.server.unwrap().shape.host;
 
 function _parsePort(value: string): number {
   // Digits only: Number() also takes " 80", "1e3", "0x50", and "" as 0, any free port (an unset $PORT).

@@ -8,6 +8,7 @@ import { terminalSafeJson, visible } from "../util/visible.ts";
 import { terminalColour } from "./_colour.ts";
 import { reportConfigError } from "./_config_error.ts";
 import { AdminClientError, adminRequest } from "./_admin_client.ts";
+import { CONFIG_SEARCH } from "../config/find.ts";
 
 /**
  * `relay status`: the running relay's state from its admin API (`GET /admin/status`): config version
@@ -19,7 +20,7 @@ export function statusCommand(setExitCode: (code: number) => void) {
     .description("show the running relay's providers, keys, breakers, clients, load and config version")
     .option(
       "-c, --config <path>",
-      "config file with server.admin.token (default: $RELAY_CONFIG, ./relay.yaml, ~/.config/relay/relay.yaml)",
+      `config file with server.admin.token (default: ${CONFIG_SEARCH})`,
     )
     .option("--url <url>", "the running relay, when not where the config says (e.g. http://127.0.0.1:9000)")
     .option("--json", "print the status as JSON")

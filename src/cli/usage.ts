@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { ConfigError } from "../config/errors.ts";
-import { pathInConfig } from "../config/find.ts";
+import { CONFIG_SEARCH, pathInConfig } from "../config/find.ts";
 import { homeFolder } from "../util/home.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { configSchema } from "../config/schema.ts";
@@ -32,7 +32,7 @@ export function usageCommand(setExitCode: (code: number) => void) {
     .description("totals from the usage ledger: requests, errors, tokens, cost, latency, cache hits")
     .option(
       "-c, --config <path>",
-      "config file (default: $RELAY_CONFIG, ./relay.yaml, ~/.config/relay/relay.yaml)",
+      `config file (default: ${CONFIG_SEARCH})`,
     )
     .option(
       "--since <when>",
@@ -278,16 +278,14 @@ export function formatUsage(
   const notes = [
     ...(unpriced > 0
       ? [
-        `${
-          _count(unpriced)
-        } requests used models without a price; add their prices under pricing in the config`,
+        `${_requests(unpriced)} used models without a price; add their prices under pricing in the config`,
       ]
       : []),
     // Only a period with some: most upstreams report their usage, and most streams end.
     ...(usageEstimated > 0
       ? [
-        `${_count(usageEstimated)} requests have usage relay estimated, in the totals above: their stream ` +
-        "ended before the upstream reported it, or the upstream reports none (or no input)",
+        `usage relay estimated for ${_requests(usageEstimated)}, in the totals above: the stream ended ` +
+        "before the upstream reported it, or the upstream reports none (or no input)",
       ]
       : []),
   ];
@@ -307,6 +305,11 @@ const _NAME_COLUMNS = 48;
 /** A name as its cell shows it: escaped where a terminal would act on it, and cut to `_NAME_COLUMNS`. */
 function _shown(name: string): string {
   return cutToWidth(visible(name), _NAME_COLUMNS);
+}
+
+/** "1 request", "2 requests". */
+function _requests(count: number): string {
+  return `${_count(count)} ${count === 1 ? "request" : "requests"}`;
 }
 
 function _count(value: number): string {

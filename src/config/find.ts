@@ -23,6 +23,9 @@ export interface FindOptions {
   exists: (path: string) => boolean;
 }
 
+/** Where relay looks for its config when no `--config` names it, in order, as help texts say it. */
+export const CONFIG_SEARCH = "$RELAY_CONFIG, ./relay.yaml, ${XDG_CONFIG_HOME:-~/.config}/relay/relay.yaml";
+
 /**
  * Picks the config file: `--config`, else `$RELAY_CONFIG`, else `./relay.yaml`, else
  * {@linkcode userConfigFile}. An explicit path (flag or variable) is returned even when missing, so the

@@ -73,9 +73,10 @@ export function createApp(options: AppOptions): Hono<RelayEnv> {
   app.use(_refuseWhileShuttingDown(options.inFlight, (request) => parsedBodies.has(request)));
   app.use(headLength());
   app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
-  // Claude Code warms its connection up with a `HEAD /api/hello` at every start, and ignores the answer:
-  // a 404 would be an error line in relay's log each time.
-  app.get("/api/hello", (c) => c.json({ status: "ok" }));
+  // Claude Code warms its connection up at every start and ignores the answer: 2.1.328 with a
+  // `HEAD /api/hello`, earlier 2.1 versions with a `HEAD` of its base URL. A 404 would be an error line
+  // in relay's log each time.
+  for (const path of ["/", "/api/hello"]) app.get(path, (c) => c.json({ status: "ok" }));
   const clients = clientsOf(options);
   app.use("/v1/*", refuseWebPages(_answerError));
   app.use("/v1/*", clientAuth(clients, _answerError));

@@ -355,6 +355,50 @@ Deno.test("relay init --yes with nothing to change writes nothing and keeps no b
   assert.equal(await Deno.readTextFile(path), EXISTING);
 });
 
+/** Providers not named after their types, two of one type, with settings that are not asked for. */
+const NAMED_PROVIDERS = [
+  "server:",
+  "  port: 8787",
+  '  auth: { tokens: ["existing-client-token"] }',
+  "providers:",
+  "  - name: work",
+  "    type: anthropic",
+  '    keys: [{ key: "${ANTHROPIC_API_KEY}" }]',
+  "    models: { claude-sonnet-4-5: claude-sonnet-4-5-20250929 }",
+  "    timeouts: { idle: 10m }",
+  "    max_in_flight: 8",
+  '  - { name: personal, type: anthropic, keys: [{ key: "${ANTHROPIC_API_KEY}" }], max_in_flight: 3 }',
+  "  - name: m",
+  "    type: mock",
+  "",
+].join("\n");
+
+Deno.test("relay init --provider TYPE keeps the file's providers of that type as they are", async () => {
+  const home = await sandbox();
+  const path = await writeConfig(home, NAMED_PROVIDERS);
+  const { code, stderr } = await runRelay(
+    ["init", "--yes", "--provider", "anthropic,mock", "--port", "9000"],
+    { cwd: home, env: { ANTHROPIC_API_KEY: KEY } },
+  );
+  assert.equal(code, 0, stderr);
+  assert.equal(await Deno.readTextFile(path), NAMED_PROVIDERS.replace("port: 8787", "port: 9000"));
+});
+
+Deno.test("relay init --provider takes the file's provider names, and a type it has none of as a new one", async () => {
+  const home = await sandbox();
+  const env = { ANTHROPIC_API_KEY: KEY };
+  const chosen = async (providers: string) => {
+    const path = await writeConfig(home, NAMED_PROVIDERS);
+    const { code, stderr } = await runRelay(["init", "--yes", "--provider", providers], { cwd: home, env });
+    assert.equal(code, 0, stderr);
+    const config = await readConfigFile(path, env);
+    return config.providers.map((p) => `${p.name}: ${p.type}, ${p.max_in_flight ?? "unlimited"}`);
+  };
+  assert.deepEqual(await chosen("anthropic"), ["work: anthropic, 8", "personal: anthropic, 3"]);
+  assert.deepEqual(await chosen("personal,mock"), ["personal: anthropic, 3", "m: mock, unlimited"]);
+  assert.deepEqual(await chosen("m,ollama"), ["m: mock, unlimited", "ollama: ollama, unlimited"]);
+});
+
 Deno.test("relay init masks literal secrets in the diff it prints", async () => {
   const home = await sandbox();
   await writeConfig(home, EXISTING);

@@ -160,7 +160,9 @@ Deno.test("relay init at a terminal edits an existing config: diff shown, commen
   const token = await terminal.waitFor(/◆ {2}Client token/);
   assert.match(token, /● keep tea\.\.\.0001/, "the token is masked");
   await terminal.press("Enter");
-  const diff = await terminal.waitFor(/◆ {2}Replace .*relay\.yaml\? The old file is kept as a backup\./);
+  const diff = await terminal.waitFor(
+    /◆ {2}Write these changes to .*relay\.yaml\? The old file is kept as a backup\./,
+  );
   assert.match(diff, /- {2}port: 8787 # agreed with the gateway team/);
   assert.match(diff, /\+ {2}port: 9001 # agreed with the gateway team/);
   await terminal.press("Enter");
@@ -195,7 +197,7 @@ Deno.test("Ctrl-C at the last question before replacing a config leaves it and m
   await terminal.press("Enter");
   await terminal.waitFor(/◆ {2}Client token/);
   await terminal.press("Enter");
-  await terminal.waitFor(/◆ {2}Replace /);
+  await terminal.waitFor(/◆ {2}Write these changes /);
   await terminal.press("C-c");
   assert.equal(await terminal.exitCode(), 130);
   assert.equal(await Deno.readTextFile(path), EXISTING);

@@ -111,13 +111,17 @@ Deno.test("relay serve refuses a bad --port, an empty one too (an unset $PORT), 
   }
 });
 
-Deno.test("relay serve refuses an empty --host (an unset $HOST) with its own words", async () => {
+Deno.test("relay serve refuses an empty --host (an unset $HOST), or one no address, as the file's server.host", async () => {
   const { code, stderr } = await runRelay(["serve", "--host", "", "-c", "/nonexistent/relay.yaml"]);
   assert.notEqual(code, 0);
   assert.match(
     stderr,
     /--host <host>' argument '' is invalid\. must not be empty \(127\.0\.0\.1 keeps relay local\)/,
   );
+  // Before the rule on tokens, which would otherwise take "not a host" for an address beyond loopback.
+  const typo = await runRelay(["serve", "--host", "not a host", "-c", "/nonexistent/relay.yaml"]);
+  assert.notEqual(typo.code, 0);
+  assert.match(typo.stderr, /argument 'not a host' is invalid\. is neither an IP address nor a host name/);
 });
 
 Deno.test("relay serve says it cannot listen on an address that is not this machine's, without a stack trace", async () => {

@@ -126,6 +126,14 @@ Deno.test("relay status says what is wrong: no admin token, relay not running, a
   const down = await runRelay(["status", "-c", path, "--url", closed]);
   assert.equal(down.code, 1);
   assert.match(down.stderr, /relay is not reachable at http:\/\/127\.0\.0\.1:\d+/);
+  for (const url of [closed.slice("http://".length), "localhost:8787"]) {
+    const schemeless = await runRelay(["status", "-c", path, "--url", url]);
+    assert.equal(schemeless.code, 1);
+    assert.equal(
+      schemeless.stderr.trim(),
+      `--url takes relay's address with its scheme, such as http://127.0.0.1:8787, not "${url}"`,
+    );
+  }
   const moved = await writeConfig(
     folder,
     CONFIG.replace("server:\n", `server:\n  port: ${listener.addr.port}\n`),

@@ -340,8 +340,8 @@ Deno.test("relay usage tells how many requests had estimated usage, in --json, a
   assert.equal(table.code, 0, table.stderr);
   assert.deepEqual(table.stdout.trimEnd().split("\n").slice(-3), [
     "",
-    "note: 1 requests used models without a price; add their prices under pricing in the config",
-    "note: 2 requests have usage relay estimated, in the totals above: their stream ended before the upstream " +
+    "note: 1 request used models without a price; add their prices under pricing in the config",
+    "note: usage relay estimated for 2 requests, in the totals above: the stream ended before the upstream " +
     "reported it, or the upstream reports none (or no input)",
   ]);
   const json = await runRelay(["usage", "--json"], { cwd: folder });

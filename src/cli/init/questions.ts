@@ -48,7 +48,8 @@ async function _chooseProviders(context: InitContext, flag: string[]): Promise<P
       hint: kind.found?.(context) ?? kind.hint,
     })),
   ];
-  const given = flag.flatMap((value) => value.split(",")).map((value) => value.trim()).filter(Boolean);
+  const given = flag.flatMap((value) => value.split(",")).map((value) => value.trim()).filter(Boolean)
+    .flatMap((value) => _inFile(existing, value));
   const valid = (values: string[]) => {
     const unknown = values.filter((value) => !choices.some((choice) => choice.value === value));
     if (unknown.length === 0) return undefined;
@@ -84,6 +85,17 @@ async function _chooseProviders(context: InitContext, flag: string[]): Promise<P
     taken.add(name);
     return { name, type: value };
   });
+}
+
+/**
+ * The providers a `--provider` value stands for: the file's provider of that name, else the file's
+ * providers of that type, all of them (picking one would drop the others' settings), else the value,
+ * a new provider of that type.
+ */
+function _inFile(existing: ProviderSetup[], value: string): string[] {
+  if (existing.some((p) => p.name === value)) return [value];
+  const ofType = existing.filter((p) => p.type === value).map((p) => p.name);
+  return ofType.length > 0 ? ofType : [value];
 }
 
 async function _askProvider(
