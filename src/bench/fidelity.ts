@@ -95,3 +95,34 @@ function _facts({ event, data }: SseEvent): _Facts {
     data: stableJson(payload),
   };
 }
+
+/** Where two streams' bytes first part, and a little of each from there, as text. */
+export interface ByteDifference {
+  /** Offset of the first byte that differs (or where the shorter stream ends). */
+  at: number;
+  direct: string;
+  relay: string;
+}
+
+/** How much of each stream a {@linkcode ByteDifference} shows. */
+const _SHOWN_BYTES = 40;
+
+/**
+ * The first place the relayed stream's bytes part from the direct one's, or `undefined` when they are
+ * the same: what the event comparison cannot see (spacing in the JSON, comments, `id:` lines, line
+ * breaks), which a byte-faithful relay keeps too.
+ *
+ * @example
+ * ```ts
+ * firstByteDifference(encode("data: {}\n\n"), encode("data: { }\n\n"));
+ * // { at: 7, direct: "}\n\n", relay: " }\n\n" }
+ * ```
+ */
+export function firstByteDifference(direct: Uint8Array, relay: Uint8Array): ByteDifference | undefined {
+  const shorter = Math.min(direct.length, relay.length);
+  let at = 0;
+  while (at < shorter && direct[at] === relay[at]) at++;
+  if (at === direct.length && at === relay.length) return undefined;
+  const shown = (bytes: Uint8Array) => new TextDecoder().decode(bytes.subarray(at, at + _SHOWN_BYTES));
+  return { at, direct: shown(direct), relay: shown(relay) };
+}

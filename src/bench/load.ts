@@ -3,6 +3,7 @@
  * first byte, to every SSE event and to its last byte.
  */
 import { SseDecoder, type SseEvent } from "../stream/sse_decode.ts";
+import { concatBytes } from "../util/bytes.ts";
 import { errorMessage } from "../util/error_message.ts";
 import { withoutTrailing } from "../util/without_trailing.ts";
 
@@ -54,6 +55,8 @@ export interface TimedStream {
   /** Between each SSE event and the one before it (events read in one chunk are 0 apart). */
   gaps: number[];
   events: SseEvent[];
+  /** The body as it came, when asked for: what a byte-for-byte comparison reads. */
+  bytes?: Uint8Array;
 }
 
 /** How long a target may keep a request waiting before the bench gives up on it, in milliseconds. */
@@ -70,10 +73,18 @@ export interface Deadlines {
  */
 const _DEADLINES: Deadlines = { firstByteMs: 60_000, idleMs: 30_000 };
 
+/** How {@linkcode timedStream} reads an answer. */
+export interface TimedOptions {
+  deadlines?: Deadlines;
+  /** Keep the body's bytes too (`TimedStream.bytes`). */
+  keepBytes?: boolean;
+}
+
 /**
  * Sends `request` to `target` and reads the streamed answer to its end. Throws, naming the target and
- * its URL, on anything but a 200 event stream with at least one event, on a request or body that
- * fails, and on an answer that stalls past `deadlines`.
+ * its URL, on anything but a 200 event stream that ends with `message_stop`, on an `error` event, on a
+ * request or body that fails, and on an answer that stalls past `deadlines` (pings are no progress:
+ * relay sends them into an upstream's silence).
  *
  * @example
  * ```ts
@@ -84,7 +95,7 @@ export async function timedStream(
   target: Target,
   request: BenchRequest,
   signal: AbortSignal,
-  deadlines: Deadlines = _DEADLINES,
+  { deadlines = _DEADLINES, keepBytes = false }: TimedOptions = {},
 ): Promise<TimedStream> {
   signal.throwIfAborted();
   const who = describeTarget(target);
@@ -96,7 +107,14 @@ export async function timedStream(
   const onEnd = () => ending.abort(signal.reason);
   signal.addEventListener("abort", onEnd, { once: true });
   let stalled = false;
-  let stall = `${who} sent no answer within ${_seconds(deadlines.firstByteMs)}`;
+  // Whether the answer has begun: its first byte ends the wait for one, and the wait between events begins.
+  let begun = false;
+  const stall = () =>
+    begun
+      ? `${who} stalled mid-stream: no event but pings for ${_seconds(deadlines.idleMs)}, after ${
+        _events(events.length)
+      }`
+      : `${who} sent no answer within ${_seconds(deadlines.firstByteMs)}`;
   const onStall = () => {
     stalled = true;
     ending.abort();
@@ -112,7 +130,7 @@ export async function timedStream(
       return await Promise.race([step, ended]);
     } catch (error) {
       if (signal.aborted) throw signal.reason;
-      if (stalled) throw new Error(stall);
+      if (stalled) throw new Error(stall());
       const when = reader ? `its answer broke off after ${_events(events.length)}` : "the request failed";
       throw new Error(`${who}: ${when}: ${errorMessage(error)}`, { cause: error });
     }
@@ -125,30 +143,43 @@ export async function timedStream(
       const what = response.status === 200
         ? `200 with content-type ${type || "(none)"}, not an event stream`
         : String(response.status);
-      throw new Error(`${who} answered ${what}: ${(await wait(response.text())).slice(0, 500)}`);
+      const said = (await wait(response.text())).slice(0, 500);
+      // relay's own refusal of the bench's placeholder credential, not an upstream's of a key.
+      const hint = response.status === 401 && /client token/.test(said)
+        ? " (set ANTHROPIC_AUTH_TOKEN to one of its server.auth.tokens)"
+        : "";
+      throw new Error(`${who} answered ${what}: ${said}${hint}`);
     }
     const decoder = new SseDecoder();
     reader = response.body.getReader();
     const gaps: number[] = [];
+    const chunks: Uint8Array[] = [];
     let ttfb: number | undefined;
     let previous: number | undefined;
     for (let chunk = await wait(reader.read()); !chunk.done; chunk = await wait(reader.read())) {
       const now = performance.now();
       ttfb ??= now - start;
+      if (keepBytes) chunks.push(chunk.value);
+      let progress = false;
       for (const event of decoder.feed(chunk.value)) {
         if (previous !== undefined) gaps.push(now - previous);
         previous = now;
         events.push(event);
+        progress ||= event.event !== "ping";
+        if (event.event === "error") throw new Error(`${who} ended its stream with ${_errorEvent(event)}`);
       }
+      if (begun && !progress) continue;
+      begun = true;
       clearTimeout(timer);
-      stall = `${who} stalled mid-stream: nothing for ${
-        _seconds(deadlines.idleMs)
-      } after ${events.length} events`;
       timer = setTimeout(onStall, deadlines.idleMs);
     }
-    if (events.length === 0) throw new Error(`${who} answered 200 with an event stream of no events`);
     const ttlb = performance.now() - start;
-    return { ttfb: ttfb ?? ttlb, ttlb, gaps, events };
+    if (events.length === 0) throw new Error(`${who} answered 200 with an event stream of no events`);
+    if (events.findLast((event) => event.event !== "ping")?.event !== "message_stop") {
+      throw new Error(`${who} ended its stream without message_stop, after ${_events(events.length)}`);
+    }
+    const timed: TimedStream = { ttfb: ttfb ?? ttlb, ttlb, gaps, events };
+    return keepBytes ? { ...timed, bytes: concatBytes(chunks) } : timed;
   } finally {
     clearTimeout(timer);
     signal.removeEventListener("abort", onEnd);
@@ -167,6 +198,18 @@ export async function timedStream(
  */
 export function describeTarget(target: Target): string {
   return target.url ? `${target.name} (${target.url})` : target.name;
+}
+
+/** An `error` event as a failure says it: `an error event (overloaded_error: Overloaded)`. */
+function _errorEvent(event: SseEvent): string {
+  let error: { type?: unknown; message?: unknown } | undefined;
+  try {
+    error = JSON.parse(event.data)?.error;
+  } catch {
+    error = undefined;
+  }
+  const said = [error?.type, error?.message].filter((part) => typeof part === "string").join(": ");
+  return said ? `an error event (${said})` : `an error event: ${event.data.slice(0, 500)}`;
 }
 
 function _events(count: number): string {

@@ -51,8 +51,10 @@ export function createProgress(options: ProgressOptions): Progress {
   let done = 0;
   let label = "starting";
   let shownAt = -Infinity;
+  let shownDone = -1;
   const show = () => {
     shownAt = now();
+    shownDone = done;
     const share = total > 0 ? Math.min(1, done / total) : 1;
     const percent = `${Math.floor(share * 100)}%`;
     if (!terminal) return write(`bench: ${label}: ${done}/${total} requests (${percent})\n`);
@@ -71,7 +73,9 @@ export function createProgress(options: ProgressOptions): Progress {
       if (now() - shownAt >= interval) show();
     },
     finish() {
+      // Plain lines end where the run did, not at the last interval's count.
       if (terminal) write("\r\x1b[2K");
+      else if (done !== shownDone) show();
     },
   };
 }

@@ -3,7 +3,7 @@
  * times at each concurrency, what relay adds over a direct call and over a bare pass-through, relay's
  * memory, and whether every stream came through unchanged.
  */
-import type { FidelityDifference } from "./fidelity.ts";
+import type { ByteDifference, FidelityDifference } from "./fidelity.ts";
 import type { Samples } from "./load.ts";
 import { type Percentiles, percentiles } from "./percentiles.ts";
 import type { ScenarioName } from "./scenarios.ts";
@@ -47,7 +47,7 @@ export interface LevelReport {
   overhead_ratio?: Spread;
   /** bare's TTFB minus direct's. */
   bare_overhead_ms?: Percentiles;
-  /** What relay adds over what bare adds; the target is 1.2 at p50. `null` when bare adds nothing. */
+  /** What relay adds over what bare adds; the target is 1.2 at p50. `null` when bare's ttfb is not above direct's (noise). */
   overhead_vs_bare?: Spread;
 }
 
@@ -81,6 +81,12 @@ export interface FidelityCheck {
   differing: number;
   /** The differences of the first stream that differed, at most {@linkcode MAX_LISTED_DIFFERENCES}. */
   differences: FidelityDifference[];
+  /**
+   * Idle checks only: where the relayed stream's bytes first part from the direct one's, `null` when
+   * nowhere. Told, not judged: a relay that maps models, or one in front of another kind of upstream,
+   * sends the same events in other bytes.
+   */
+  bytes_differ?: ByteDifference | null;
 }
 
 /** At most this many differences of a stream are kept: after the first, the rest mostly follow from it. */
@@ -245,9 +251,12 @@ function _renderLevel(level: LevelReport): string[] {
   return lines;
 }
 
-/** Below 0, relay's ttfb came out under direct's at that percentile, which is noise: it added nothing. */
+/**
+ * Below 0, relay's ttfb came out under direct's at that percentile, which is noise: it added nothing.
+ * `null`: bare's did, and there is nothing to hold relay's against.
+ */
 function _againstBare(ratio: number | null): string {
-  if (ratio === null) return "bare adds nothing";
+  if (ratio === null) return "bare's ttfb not above direct's here: no ratio";
   return ratio < 0 ? "less than bare adds" : `${_times(ratio)} what bare adds`;
 }
 
@@ -269,6 +278,12 @@ function _renderFidelity(fidelity: FidelityReport): string[] {
       ? `${check.differing} differ; the first: ${check.differences.map(_describe).join("; ")}`
       : check.timed
       ? "as many events as direct's"
+      : check.bytes_differ === null
+      ? "identical, byte for byte"
+      : check.bytes_differ
+      ? `the same events, in other bytes from byte ${check.bytes_differ.at}: direct ${
+        JSON.stringify(check.bytes_differ.direct)
+      }, relay ${JSON.stringify(check.bytes_differ.relay)}`
       : "identical";
     lines.push(
       `  ${check.scenario.padEnd(14)} ${when.padEnd(10)} ${

@@ -3,7 +3,7 @@
  * workload sent to every target in turn, in batches whose order rotates so machine noise lands on all
  * of them alike; fidelity checks idle and under load; relay's memory before and after.
  */
-import { compareEventStreams } from "./fidelity.ts";
+import { compareEventStreams, firstByteDifference } from "./fidelity.ts";
 import {
   type BatchOptions,
   type BenchRequest,
@@ -12,6 +12,7 @@ import {
   runBatch,
   type Samples,
   type Target,
+  type TimedStream,
   timedStream,
 } from "./load.ts";
 import type { Usage } from "./process_usage.ts";
@@ -50,8 +51,10 @@ export interface BenchPlan {
   fidelity: boolean;
 }
 
-/** Requests per target per turn of the rotation, at least: short turns spread noise over every target. */
+/** Requests per target per turn of the rotation: short turns spread noise over every target. */
 const _BATCH = 100;
+/** Turns per target a level is split into at least, when it has too few requests for turns of _BATCH. */
+const _LEAST_TURNS = 5;
 /** The concurrency fidelity is also checked under, when the run has it; else its highest. */
 const _LOAD_CONCURRENCY = 16;
 /** Under load, the events of one relayed workload stream in this many are compared. */
@@ -149,10 +152,13 @@ async function _run(
   progress.phase("probing");
   const references = new Map<ScenarioName, SseEvent[]>();
   const { checks, levels } = measured;
-  const probe = await timedStream(relay, workload, signal);
+  // The idle streams' bytes are kept, for the byte-for-byte comparison.
+  const whole = { keepBytes: true };
+  const probe = await timedStream(relay, workload, signal, whole);
   progress.advance();
-  if (setup.direct) {
-    references.set("text", (await timedStream(setup.direct, workload, signal)).events);
+  const directText = setup.direct && await timedStream(setup.direct, workload, signal, whole);
+  if (directText) {
+    references.set("text", directText.events);
     progress.advance();
   }
   // Only a deterministic upstream must send the same stream every time.
@@ -160,15 +166,14 @@ async function _run(
   if (fidelity) {
     for (const name of SCENARIO_NAMES) {
       const request = requestFor(name);
-      if (!references.has(name)) {
-        references.set(name, (await timedStream(setup.direct!, request, signal)).events);
-      }
-      const relayed = name === "text" ? probe.events : (await timedStream(relay, request, signal)).events;
-      checks.push(_check(name, false, references.get(name)!, [relayed]));
+      const direct = name === "text" ? directText! : await timedStream(setup.direct!, request, signal, whole);
+      references.set(name, direct.events);
+      const relayed = name === "text" ? probe : await timedStream(relay, request, signal, whole);
+      checks.push(_idleCheck(name, direct, relayed));
     }
   }
 
-  for (const concurrency of plan.concurrency) {
+  for (const concurrency of plan.warmup > 0 ? plan.concurrency : []) {
     progress.phase(`warm-up, concurrency ${concurrency}`);
     const batch = { request: workload, count: plan.warmup, concurrency };
     await _rotate(timed, batch, new Map(), lengths, progress, signal);
@@ -226,16 +231,20 @@ async function _run(
     notes: [
       ...setup.notes,
       ...(setup.servers.relay && !end.relay
-        ? ["relay's memory could not be read: /proc is read with cat, which needs --allow-run"]
+        ? [
+          "relay's memory and CPU could not be read: /proc is read with cat, which needs --allow-run (cat too)",
+        ]
         : []),
     ],
   };
 }
 
 /**
- * `batch.count` requests to each target, in turns of at least {@linkcode _BATCH} whose order rotates
- * every round, so noise on the machine lands on every target alike. Samples go into `into` for the
- * targets it has; `lengths`, when fidelity is checked, counts every stream's events.
+ * `batch.count` requests to each target, in turns whose order rotates every round, so noise on the
+ * machine lands on every target alike: turns of {@linkcode _BATCH}, shorter for a level of few requests
+ * (`--quick`'s 100 go in five), and never under 4 x the concurrency, which a turn must reach and hold.
+ * Samples go into `into` for the targets it has; `lengths`, when fidelity is checked, counts every
+ * stream's events.
  */
 async function _rotate(
   timed: readonly (readonly [TargetName, Target])[],
@@ -245,7 +254,7 @@ async function _rotate(
   progress: Progress,
   signal: AbortSignal,
 ) {
-  const turn = Math.max(_BATCH, 4 * batch.concurrency);
+  const turn = Math.max(4 * batch.concurrency, Math.min(_BATCH, Math.ceil(batch.count / _LEAST_TURNS)));
   for (let round = 0, sent = 0; sent < batch.count; round++, sent += turn) {
     const count = Math.min(turn, batch.count - sent);
     for (let i = 0; i < timed.length; i++) {
@@ -360,6 +369,12 @@ async function _checkUnderLoad(
   await Promise.all([load, rounds]);
   relayed.get("text")!.push(...samples.kept);
   return SCENARIO_NAMES.map((name) => _check(name, true, references.get(name)!, relayed.get(name)!));
+}
+
+/** {@linkcode _check} of one stream relayed while relay was idle, its bytes compared too. */
+function _idleCheck(name: ScenarioName, direct: TimedStream, relayed: TimedStream): FidelityCheck {
+  const check = _check(name, false, direct.events, [relayed.events]);
+  return { ...check, bytes_differ: firstByteDifference(direct.bytes!, relayed.bytes!) ?? null };
 }
 
 function _check(

@@ -22,8 +22,9 @@ export interface BenchServer extends AsyncDisposable {
 const _START_TIMEOUT_MS = 30_000;
 /** How long a child may take to exit on SIGTERM before it gets SIGKILL. */
 const _STOP_TIMEOUT_MS = 5_000;
-/** How much of a child's stderr is kept to explain a failure. */
-const _TAIL_CHARS = 8 * 1024;
+/** How many of a child's last stderr lines are kept to explain a failure, and how much of each. */
+const _TAIL_LINES = 20;
+const _LINE_CHARS = 1024;
 /**
  * A server that dies fails the requests in flight, which the bench can see before it sees the end of
  * the server; a failed run waits this long for that end, which says more than a failed fetch.
@@ -148,20 +149,26 @@ function _signal(child: Deno.ChildProcess, signal: Deno.Signal) {
   }
 }
 
-/** Reads `stream` to its end, handing each line to `onLine` and keeping the last few KiB of text. */
+/**
+ * Reads `stream` to its end, handing each line to `onLine` and keeping the last few but relay's access
+ * lines: the bench's relay logs one a request, which would push its last words out.
+ */
 function _readLines(
   stream: ReadableStream<Uint8Array>,
   onLine: (line: string) => void,
 ): { done: Promise<void>; tail(): string } {
-  let kept = "";
+  const kept: string[] = [];
   let partial = "";
   const done = (async () => {
     for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-      kept = (kept + text).slice(-_TAIL_CHARS);
       const lines = (partial + text).split("\n");
       partial = lines.pop()!;
-      for (const line of lines) onLine(line);
+      for (const line of lines) {
+        onLine(line);
+        if (line.startsWith("{") && line.includes('"msg":"request"')) continue;
+        if (kept.push(line.slice(0, _LINE_CHARS)) > _TAIL_LINES) kept.shift();
+      }
     }
   })();
-  return { done, tail: () => kept };
+  return { done, tail: () => [...kept, partial.slice(0, _LINE_CHARS)].join("\n").trim() };
 }

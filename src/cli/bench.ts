@@ -1,4 +1,10 @@
-import { Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import {
+  Command,
+  CommanderError,
+  type CommandUnknownOpts,
+  InvalidArgumentError,
+  Option,
+} from "@commander-js/extra-typings";
 import { ConfigError } from "../config/errors.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { serveBare } from "../bench/bare_passthrough.ts";
@@ -24,7 +30,7 @@ import { errorMessage } from "../util/error_message.ts";
  * ```
  */
 export function benchCommand(setExitCode: (code: number) => void) {
-  return new Command("bench")
+  const bench = new Command("bench")
     .description("time relay against a direct connection and check that streams come through unchanged")
     .option(
       "--requests <n>",
@@ -50,6 +56,28 @@ export function benchCommand(setExitCode: (code: number) => void) {
     // The bare pass-through, run by the bench itself as a child process.
     .addOption(new Option("--serve-bare <upstream>").hideHelp())
     .action(async (options) => setExitCode(await _bench(options)));
+  return bench
+    .showHelpAfterError("(run relay bench --help for usage)")
+    .exitOverride((error) => _refusedByParser(error, bench));
+}
+
+/**
+ * A flag the parser refuses (a bad value, one bench does not have) is a usage error as the bench's own
+ * refusals are: exit 2, and under `--json` the object a failed run prints. Help is no failure.
+ */
+function _refusedByParser(error: CommanderError, bench: CommandUnknownOpts): never {
+  if (error.exitCode === 0) throw error;
+  // Commander has written its message to stderr already.
+  _sayStopped(_usage(error.message.replace(/^error: /, ""), ""), _asksForJson(bench));
+  throw new CommanderError(2, error.code, error.message);
+}
+
+/**
+ * Whether the command line has `--json`, before or after the flag refused: the parser stops at that one,
+ * so the flags after it are not in bench's options, only in the words `relay` was given and passed on.
+ */
+function _asksForJson(bench: CommandUnknownOpts): boolean {
+  return bench.parent?.args.includes("--json") ?? false;
 }
 
 interface _BenchOptions {
@@ -108,27 +136,53 @@ async function _bench(options: _BenchOptions): Promise<number> {
       : error instanceof _Stop
       ? error
       : new _Stop(errorMessage(error), 1);
-    if (stop.said) console.error(stop.said);
-    if (options.json) {
-      // What a failed run had measured goes out with why it failed.
-      const measured = error instanceof BenchFailed
-        ? { levels: error.measured.levels, fidelity: { checks: error.measured.checks } }
-        : {};
-      console.log(terminalSafeJson({ error: { message: stop.message }, ...measured }, 2));
-    }
+    // What a failed run had measured goes out with why it failed.
+    const measured = error instanceof BenchFailed
+      ? { levels: error.measured.levels, fidelity: { checks: error.measured.checks } }
+      : {};
+    _sayStopped(stop, options.json, measured);
     return stop.code;
   } finally {
     for (const remove of listeners) remove();
   }
 }
 
-/** Flags that only mean something with others, refused without them. */
+/** Why a run ended: `said` on stderr, and under `--json` the error, with what it had measured, on stdout. */
+function _sayStopped(stop: _Stop, json: boolean | undefined, measured = {}) {
+  if (stop.said) console.error(stop.said);
+  if (json) console.log(terminalSafeJson({ error: { message: stop.message }, ...measured }, 2));
+}
+
+/**
+ * Flags that only mean something with others, or not with others, refused rather than ignored; and URLs
+ * the bench could not send to, refused before it starts anything.
+ */
 function _refuseStrayFlags(options: _BenchOptions) {
   if (options.target && options.provider) throw _usage("--target and --provider cannot be used together");
   if (options.upstream && !options.target) throw _usage("--upstream goes with --target");
-  if (!options.provider) {
+  if (options.provider) {
+    if (options.quick) {
+      throw _usage("--quick shortens the default run; --provider's is short already (5 requests each way)");
+    }
+    if (options.events) {
+      throw _usage("--events sets the built-in mock's answers; --provider asks the provider as configured");
+    }
+    if (!options.fidelity) {
+      throw _usage(
+        "--no-fidelity goes without --provider, which never compares streams: a real model answers differently each time",
+      );
+    }
+  } else {
     if (options.config) throw _usage("-c/--config goes with --provider");
     if (options.yes) throw _usage("--yes goes with --provider");
+  }
+  for (const [flag, url] of [["--target", options.target], ["--upstream", options.upstream]]) {
+    const scheme = url === undefined ? undefined : URL.parse(url)?.protocol;
+    if (url !== undefined && scheme !== "http:" && scheme !== "https:") {
+      throw _usage(
+        `${flag} takes a URL with its scheme, http:// or https://, such as http://127.0.0.1:8787, not "${url}"`,
+      );
+    }
   }
 }
 
@@ -189,7 +243,7 @@ function _checked(plan: BenchPlan): BenchPlan {
 
 /**
  * The plan and setup of `--provider`: after saying how many tokens the run may spend, and asking
- * (at a terminal) unless `--yes`; `signal` cancels the question.
+ * (at a terminal) unless `--yes` or the provider is a mock, which spends none; `signal` cancels the question.
  */
 async function _provider(
   options: _BenchOptions,
@@ -223,14 +277,17 @@ async function _provider(
     fidelity: false,
   });
   const requests = plannedRequests(plan, ["direct", "relay"]);
+  const spends = provider.type !== "mock";
   const body = JSON.parse(new TextDecoder().decode(scenarioRequest("text", plan.scenario).body));
   const { input, output } = estimateTokens(body);
   console.error(
     `relay bench will send ${requests} requests for ${model} to provider ${provider.name} (${provider.type}), ` +
-      `half directly and half through relay: up to ${requests * (input + output)} tokens ` +
-      `(about ${input} in and at most ${output} out each).`,
+      `half directly and half through relay: ` +
+      (spends
+        ? `up to ${requests * (input + output)} tokens (about ${input} in and at most ${output} out each).`
+        : "a mock spends no tokens."),
   );
-  if (!options.yes) {
+  if (spends && !options.yes) {
     if (!canPrompt()) throw new _Stop("no terminal to confirm on: pass --yes to spend them", 2);
     let spend;
     try {
@@ -257,8 +314,9 @@ async function _serveBare(upstream: string): Promise<number> {
   return 0;
 }
 
-function _usage(message: string): _Stop {
-  return new _Stop(`${message} (run relay bench --help for usage)`, 2);
+/** A refusal of the command line; `said` as {@linkcode _Stop}'s. */
+function _usage(message: string, said?: string): _Stop {
+  return new _Stop(`${message} (run relay bench --help for usage)`, 2, said);
 }
 
 /** A positive integer flag value, in decimal digits; commander names the flag when this throws. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { compareEventStreams } from "../../src/bench/fidelity.ts";
+import { compareEventStreams, firstByteDifference } from "../../src/bench/fidelity.ts";
 import { SseDecoder, type SseEvent } from "../../src/stream/sse_decode.ts";
 import { loadGolden } from "../_helpers/golden.ts";
 
@@ -114,4 +114,22 @@ Deno.test("a stream cut short by relay misses every event after the cut", () => 
     { at: parallel.length - 2, field: "event", direct: "message_delta", relay: null },
     { at: parallel.length - 1, field: "event", direct: "message_stop", relay: null },
   ]);
+});
+
+Deno.test("firstByteDifference: none for the same bytes; else the first byte that parts, with a little of each", () => {
+  const bytes = (text: string) => new TextEncoder().encode(text);
+  assert.equal(firstByteDifference(bytes('data: {"a":1}\n\n'), bytes('data: {"a":1}\n\n')), undefined);
+  assert.deepEqual(firstByteDifference(bytes('data: {"a":1}\n\n'), bytes('data: { "a":1}\n\n')), {
+    at: 7,
+    direct: '"a":1}\n\n',
+    relay: ' "a":1}\n\n',
+  });
+  assert.deepEqual(
+    firstByteDifference(bytes("event: ping\n\n"), bytes("event: ping\n\n: comment\n")),
+    { at: 13, direct: "", relay: ": comment\n" },
+    "one stream the other's start: they part where the shorter ends",
+  );
+  const long = "x".repeat(100);
+  assert.equal(firstByteDifference(bytes(long + "a"), bytes(long + "b"))?.direct, "a");
+  assert.equal(firstByteDifference(bytes("a" + long), bytes("b" + long))?.relay.length, 40, "40 bytes shown");
 });

@@ -3,6 +3,7 @@ import { emptySamples, runBatch, type Target, timedStream, urlTarget } from "../
 import { scenarioRequest } from "../../src/bench/scenarios.ts";
 import { mockHandler } from "../../src/providers/mock.ts";
 import { mockOptionsSchema } from "../../src/providers/mock_options.ts";
+import { sseChunks, sseEvent } from "../_helpers/fake_upstream.ts";
 
 const request = scenarioRequest("text", { model: "mock-1", maxTokens: 64, mockEvents: 3 });
 const signal = new AbortController().signal;
@@ -136,40 +137,103 @@ Deno.test("timedStream refuses a 200 that is not an event stream, or one without
   await assert.rejects(timedStream(answering(empty), request, signal), /an event stream of no events/);
 });
 
-/** A target whose answer sends `events` complete events, then nothing, and never ends. */
-function stalling(events: number): Target {
-  const event = new TextEncoder().encode('event: ping\ndata: {"type":"ping"}\n\n');
+const PING = new TextEncoder().encode('event: ping\ndata: {"type":"ping"}\n\n');
+
+/** A target named relay whose answer is an event stream from `source`. */
+function streaming(source: UnderlyingDefaultSource<Uint8Array>): Target {
   return {
     name: "relay",
     url: "http://relay.test",
     send: () =>
       Promise.resolve(
-        new Response(
-          new ReadableStream({
-            start(controller) {
-              for (let i = 0; i < events; i++) controller.enqueue(event);
-            },
-          }),
-          { headers: { "content-type": "text/event-stream" } },
-        ),
+        new Response(new ReadableStream(source), { headers: { "content-type": "text/event-stream" } }),
       ),
   };
+}
+
+/** A target whose answer sends `events` pings, then nothing, and never ends. */
+function stalling(events: number): Target {
+  return streaming({
+    start(controller) {
+      for (let i = 0; i < events; i++) controller.enqueue(PING);
+    },
+  });
 }
 
 Deno.test("timedStream gives up on a target that stalls, before its first byte or mid-stream, naming it", async () => {
   const deadlines = { firstByteMs: 20, idleMs: 30 };
   const silent: Target = { name: "direct", url: "http://up.test", send: () => new Promise(() => {}) };
   await assert.rejects(
-    timedStream(silent, request, signal, deadlines),
+    timedStream(silent, request, signal, { deadlines }),
     /^Error: direct \(http:\/\/up\.test\) sent no answer within 0\.02 s$/,
   );
   await assert.rejects(
-    timedStream(stalling(0), request, signal, deadlines),
+    timedStream(stalling(0), request, signal, { deadlines }),
     /^Error: relay \(http:\/\/relay\.test\) sent no answer within 0\.02 s$/,
   );
   await assert.rejects(
-    timedStream(stalling(3), request, signal, deadlines),
-    /^Error: relay \(http:\/\/relay\.test\) stalled mid-stream: nothing for 0\.03 s after 3 events$/,
+    timedStream(stalling(3), request, signal, { deadlines }),
+    /^Error: relay \(http:\/\/relay\.test\) stalled mid-stream: no event but pings for 0\.03 s, after 3 events$/,
+  );
+});
+
+Deno.test("timedStream: pings are no progress, so relay's keep-alive does not hide a stalled upstream", async () => {
+  let interval: ReturnType<typeof setInterval> | undefined;
+  const keptAlive = streaming({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(sseEvent("message_start", { type: "message_start" })));
+      interval = setInterval(() => controller.enqueue(PING), 2);
+    },
+    cancel: () => clearInterval(interval),
+  });
+  await assert.rejects(
+    timedStream(keptAlive, request, signal, { deadlines: { firstByteMs: 1_000, idleMs: 40 } }),
+    /^Error: relay \(http:\/\/relay\.test\) stalled mid-stream: no event but pings for 0\.04 s, after \d+ events$/,
+  );
+  clearInterval(interval);
+});
+
+Deno.test("timedStream fails a stream that ends in an error event, or without message_stop, naming the target", async () => {
+  const answering = (...events: [string, unknown][]): Target => ({
+    name: "relay",
+    url: "http://relay.test",
+    send: () => Promise.resolve(sseChunks(events.map(([name, data]) => sseEvent(name, data)))),
+  });
+  const started: [string, unknown] = ["message_start", { type: "message_start" }];
+  const overloaded = { type: "error", error: { type: "overloaded_error", message: "Overloaded" } };
+  await assert.rejects(
+    timedStream(answering(started, ["error", overloaded]), request, signal),
+    /^Error: relay \(http:\/\/relay\.test\) ended its stream with an error event \(overloaded_error: Overloaded\)$/,
+  );
+  await assert.rejects(
+    timedStream(answering(started, ["ping", { type: "ping" }]), request, signal),
+    /^Error: relay \(http:\/\/relay\.test\) ended its stream without message_stop, after 2 events$/,
+  );
+  const whole = await timedStream(
+    answering(started, ["message_stop", { type: "message_stop" }], ["ping", { type: "ping" }]),
+    request,
+    signal,
+  );
+  assert.equal(whole.events.length, 3, "a ping after message_stop ends nothing early");
+});
+
+Deno.test("timedStream says how to pass relay a client token when relay refuses the bench's", async () => {
+  const refusing = (message: string): Target => ({
+    name: "relay",
+    url: "http://relay.test",
+    send: () =>
+      Promise.resolve(
+        Response.json({ type: "error", error: { type: "authentication_error", message } }, { status: 401 }),
+      ),
+  });
+  await assert.rejects(
+    timedStream(refusing("invalid client token"), request, signal),
+    /answered 401: .*invalid client token.*\(set ANTHROPIC_AUTH_TOKEN to one of its server\.auth\.tokens\)$/,
+  );
+  // An upstream's refusal of its key, passed on, is no matter of relay's tokens.
+  await assert.rejects(
+    timedStream(refusing("invalid x-api-key"), request, signal),
+    /answered 401: .*invalid x-api-key"}}$/,
   );
 });
 

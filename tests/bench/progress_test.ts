@@ -28,7 +28,10 @@ Deno.test("without a terminal: a line per phase, then at most one every interval
     "bench: concurrency 1: 0/200 requests (0%)\n",
     "bench: concurrency 1: 101/200 requests (50%)\n",
     "bench: concurrency 16: 101/200 requests (50%)\n",
-  ]);
+  ], "nothing done since the last line: finish adds none");
+  progress.advance(99);
+  progress.finish();
+  assert.equal(written.at(-1), "bench: concurrency 16: 200/200 requests (100%)\n", "the run's end, shown");
 });
 
 Deno.test("at a terminal: one bar redrawn in place, at most every 100 ms, and cleared at the end", () => {

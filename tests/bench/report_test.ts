@@ -156,12 +156,14 @@ Deno.test("renderReport: the timed streams' check, and an empty value shown as s
 Deno.test("renderReport: relay under direct at a percentile adds less than bare, not a negative multiple", () => {
   const level = levelReport(1, 100, {
     direct: figures(1, 4),
-    bare: figures(1.5, 5),
+    bare: figures(1.5, 3.9),
     relay: figures(0.9, 4.5),
   });
   const text = renderReport(report({ ...level, levels: [level] }));
   assert.match(text, /relay adds -0\.100 ms at p50 \(its ttfb 0\.90x direct's; less than bare adds\)/);
   assert.doesNotMatch(text, /-\d[.\d]*x/);
+  // Bare under direct at p99: bare added nothing, so relay's figure has nothing to be held against.
+  assert.match(text, /at p99 \(its ttfb 1\.13x direct's; bare's ttfb not above direct's here: no ratio\)/);
 });
 
 Deno.test("renderReport: relay-only figures, no memory, fidelity not checked", () => {

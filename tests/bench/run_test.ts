@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
-import { urlTarget } from "../../src/bench/load.ts";
+import { type Target, urlTarget } from "../../src/bench/load.ts";
 import type { Progress } from "../../src/bench/progress.ts";
 import { BenchFailed, type BenchPlan, plannedRequests, runBench } from "../../src/bench/run.ts";
 import { startChildServer } from "../../src/bench/servers.ts";
 import { type BenchSetup, loopbackSetup } from "../../src/bench/setups.ts";
+import { renderReport, type TargetName } from "../../src/bench/report.ts";
+import { mockHandler } from "../../src/providers/mock.ts";
+import { mockOptionsSchema } from "../../src/providers/mock_options.ts";
 
 const plan: BenchPlan = {
   concurrency: [1, 4],
@@ -23,6 +26,8 @@ const DYING_CHILD = `Deno.serve({
   port: 0,
   onListen: ({ port }) => console.error(JSON.stringify({ msg: "listening", url: \`http://127.0.0.1:\${port}\` })),
 }, () => {
+  // A run's access lines, one a request, then the last words they must not push out.
+  for (let i = 0; i < 500; i++) console.error(JSON.stringify({ level: "info", msg: "request", status: 200, i }));
   console.error("the relay crashed");
   Deno.exit(3);
 });`;
@@ -77,6 +82,11 @@ Deno.test("a loopback run on workers times direct, bare and relay at each level,
       "text timed",
     ],
   );
+  assert.deepEqual(
+    report.fidelity.checks.filter((check) => !check.under_load).map((check) => check.bytes_differ),
+    [null, null, null, null],
+    "relay passes every idle stream on byte for byte",
+  );
   const timed = report.fidelity.checks.at(-1)!;
   assert.equal(timed.timed, true);
   assert.equal(timed.streams, (plan.warmup + plan.requests) * plan.concurrency.length, "every timed stream");
@@ -87,6 +97,36 @@ Deno.test("a loopback run on workers times direct, bare and relay at each level,
     seen.phases.includes("fidelity under load, concurrency 4"),
     "without 16, the highest level carries the load",
   );
+});
+
+Deno.test("a level of few requests still takes turns among the targets, as --quick's 100 do", async () => {
+  const order: string[] = [];
+  const mock = mockHandler(mockOptionsSchema.parse({}));
+  const recording = (name: TargetName): Target => ({
+    name,
+    send: ({ body, headers }) => {
+      order.push(name);
+      return mock(new Request("http://bench/v1/messages", { method: "POST", headers, body }));
+    },
+  });
+  const setup: BenchSetup = {
+    mode: "target",
+    direct: recording("direct"),
+    bare: recording("bare"),
+    relay: recording("relay"),
+    servers: {},
+    notes: [],
+    [Symbol.asyncDispose]: () => Promise.resolve(),
+  };
+  const quick = { ...plan, concurrency: [1], requests: 100, warmup: 0, fidelity: false };
+  const { progress, seen } = countingProgress();
+  await runBench(setup, quick, progress, signal);
+  assert.deepEqual(seen.phases, ["probing", "concurrency 1"], "no warm-up to show");
+  const measured = order.slice(2); // after the probes of relay and direct
+  const turns = measured.filter((name, i) => name !== measured[i - 1]).length;
+  assert.equal(measured.length, 300);
+  assert.equal(turns, 15, "five turns of 20 each, the order rotating");
+  assert.deepEqual(measured.slice(0, 61).filter((_, i) => i % 20 === 0), ["direct", "bare", "relay", "bare"]);
 });
 
 Deno.test("the load fidelity is checked under is no more than a level's requests, nor fewer than its concurrency", () => {
@@ -160,6 +200,31 @@ Deno.test("a relay that changes tool_use ids fails fidelity, idle and under load
   assert.equal(first.field, "tool_use id");
   assert.match(first.direct!, /^toolu_mock_/);
   assert.match(first.relay!, /^toolu_xmock_/);
+});
+
+Deno.test("a relay that sends the same events in other bytes passes fidelity, and the idle checks tell where", async () => {
+  await using loopback = await loopbackSetup({
+    placement: "worker",
+    maxConcurrent: 64,
+    program: { module: MAIN },
+  });
+  const respacing = alteringRelay(loopback.upstream!, (body) =>
+    body
+      .pipeThrough(new TextDecoderStream())
+      .pipeThrough(
+        new TransformStream({ transform: (text, c) => c.enqueue(text.replaceAll('{"type":', '{ "type":')) }),
+      )
+      .pipeThrough(new TextEncoderStream()));
+  const report = await runBench(respacing, plan, countingProgress().progress, signal);
+  assert.equal(report.fidelity.passed, true, "the events a client acts on are the same");
+  const [text] = report.fidelity.checks;
+  assert.equal(text.differing, 0);
+  assert.equal(text.bytes_differ?.direct.slice(0, 7), '"type":', "from the byte after the brace");
+  assert.equal(text.bytes_differ?.relay.slice(0, 8), ' "type":');
+  assert.match(
+    renderReport(report),
+    /text +idle +1 streams: the same events, in other bytes from byte \d+: direct "\\"type\\":.*", relay " \\"type/,
+  );
 });
 
 /** A "relay" that sends an event of its own before each stream: one more than the upstream sent. */
@@ -250,6 +315,6 @@ Deno.test("a relay process that exits mid-run ends the run at once, naming it an
   };
   await assert.rejects(
     runBench(setup, { ...plan, fidelity: false }, countingProgress().progress, signal),
-    /^BenchFailed: the relay process stopped mid-run: exited with code 3; the end of its stderr:\n.*\nthe relay crashed\n$/,
+    /^BenchFailed: the relay process stopped mid-run: exited with code 3; the end of its stderr:\n\{"msg":"listening",[^\n]*\}\nthe relay crashed$/,
   );
 });

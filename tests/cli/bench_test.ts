@@ -180,6 +180,17 @@ Deno.test("relay bench --provider says what it will spend, and sends exactly tha
     }
   });
 
+  await t.step("a mock provider spends nothing, so it runs without a terminal or --yes", async () => {
+    const { code, stdout, stderr } = await runRelay(["bench", "--provider", "other", "-c", path, "--json"]);
+    assert.equal(code, 0, stderr);
+    assert.match(
+      stderr,
+      /to provider other \(mock\), half directly and half through relay: a mock spends no tokens\./,
+    );
+    assert.doesNotMatch(stderr, /--yes/);
+    assert.equal(parsed(stdout).meta.upstream, "mock");
+  });
+
   await t.step("a provider the config does not have is named, with the ones it has", async () => {
     const { code, stderr } = await runRelay(["bench", "--provider", "nope", "-c", path, "--yes"]);
     assert.equal(code, 1);
@@ -189,8 +200,17 @@ Deno.test("relay bench --provider says what it will spend, and sends exactly tha
   await upstream.close();
 });
 
-Deno.test("relay bench refuses flags that do not go together", async () => {
+Deno.test("relay bench refuses, with exit 2, flags that do not go together and values it cannot use", async () => {
   const refusals = [
+    [["--target", "127.0.0.1:18801"], /--target takes a URL with its scheme, .* not "127\.0\.0\.1:18801"/],
+    [
+      ["--target", "http://127.0.0.1:1", "--upstream", "localhost:9000"],
+      /--upstream takes a URL with its scheme/,
+    ],
+    [["--provider", "x", "--quick"], /--quick shortens the default run; --provider's is short already/],
+    [["--provider", "x", "--events", "3"], /--events sets the built-in mock's answers; --provider asks/],
+    [["--provider", "x", "--no-fidelity"], /--no-fidelity goes without --provider/],
+    [["--bogus"], /unknown option '--bogus'/],
     [["--upstream", "http://127.0.0.1:1"], /--upstream goes with --target/],
     [["--target", "http://127.0.0.1:1", "--provider", "x"], /cannot be used together/],
     [["-c", "relay.yaml"], /-c\/--config goes with --provider/],
@@ -205,7 +225,7 @@ Deno.test("relay bench refuses flags that do not go together", async () => {
   ] as const;
   await Promise.all(refusals.map(async ([args, pattern]) => {
     const { code, stderr } = await runRelay(["bench", ...args]);
-    assert.notEqual(code, 0, args.join(" "));
+    assert.equal(code, 2, args.join(" "));
     assert.match(stderr, pattern);
   }));
 });
@@ -221,6 +241,15 @@ Deno.test("relay bench --json: a failure is one JSON object on stdout too, namin
   const refused = await runRelay(["bench", "--json", "--yes"]);
   assert.equal(refused.code, 2);
   assert.match(parsed(refused.stdout).error.message, /--yes goes with --provider/);
+
+  // The flag parser stops at the value it refuses, before the --json after it.
+  const badValue = await runRelay(["bench", "--concurrency", "0", "--json"]);
+  assert.equal(badValue.code, 2);
+  assert.match(
+    parsed(badValue.stdout).error.message,
+    /^option '--concurrency <list>' argument '0' is invalid/,
+  );
+  assert.match(badValue.stderr, /^error: option '--concurrency <list>' argument '0' is invalid/);
 });
 
 Deno.test("relay bench bypasses a proxy for loopback unless NO_PROXY names 127.0.0.1 itself", async () => {

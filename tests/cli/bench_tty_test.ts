@@ -8,7 +8,10 @@ import { openTerminal } from "../_helpers/tmux.ts";
 
 Deno.test("SIGINT while relay bench --provider asks to spend tokens exits 130, nothing spent", async () => {
   const home = await sandbox();
-  const path = await writeConfig(home, "providers:\n  - name: m\n    type: mock\n");
+  // One that spends tokens: a mock spends none, so the bench would not ask. It is never reached.
+  const config = "providers:\n  - name: m\n    type: anthropic-compatible\n" +
+    '    base_url: "http://127.0.0.1:18799"\n    keys:\n      - key: sk-bench-tty-key-0000\n';
+  const path = await writeConfig(home, config);
   const command = [...FROM_SOURCE, "bench", "--provider", "m", "-c", path];
   await using terminal = await openTerminal(command, { cwd: home, env: cliEnv(home, { LANG: "C.UTF-8" }) });
   await terminal.waitFor(/Spend them\?/);
