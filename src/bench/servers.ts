@@ -18,10 +18,10 @@ export interface BenchServer extends AsyncDisposable {
   readonly stopped: Promise<string>;
 }
 
-/** How long a child may take to listen: `deno run` loads its modules first. */
-const _START_TIMEOUT_MS = 30_000;
-/** How long a child may take to exit on SIGTERM before it gets SIGKILL. */
-const _STOP_TIMEOUT_MS = 5_000;
+/** How long a server may take to listen: `deno run`, or a worker, loads relay's whole program first. */
+export const START_TIMEOUT_MS = 30_000;
+/** How long a server may take to stop (a child on SIGTERM) before it is killed. */
+export const STOP_TIMEOUT_MS = 5_000;
 /** How many of a child's last stderr lines are kept to explain a failure, and how much of each. */
 const _TAIL_LINES = 20;
 const _LINE_CHARS = 1024;
@@ -62,7 +62,7 @@ export async function startChildServer(name: string, command: string[]): Promise
   );
 
   const stop = async () => {
-    const kill = setTimeout(() => _signal(child, "SIGKILL"), _STOP_TIMEOUT_MS);
+    const kill = setTimeout(() => _signal(child, "SIGKILL"), STOP_TIMEOUT_MS);
     if (!exited) _signal(child, "SIGTERM");
     await status;
     clearTimeout(kill);
@@ -77,9 +77,8 @@ export async function startChildServer(name: string, command: string[]): Promise
       stopped.then((why) => Promise.reject(new Error(`${name} did not start: ${name} ${why}`))),
       new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () =>
-            reject(new Error(`${name} is not listening after ${_START_TIMEOUT_MS} ms:\n${stderr.tail()}`)),
-          _START_TIMEOUT_MS,
+          () => reject(new Error(`${name} is not listening after ${START_TIMEOUT_MS} ms:\n${stderr.tail()}`)),
+          START_TIMEOUT_MS,
         );
       }),
     ]);

@@ -15,7 +15,7 @@ import { EventBus } from "../util/event_bus.ts";
 import { createLogger } from "../util/logger.ts";
 import { serveBare } from "./bare_passthrough.ts";
 import type { Usage } from "./process_usage.ts";
-import type { BenchServer } from "./servers.ts";
+import { type BenchServer, START_TIMEOUT_MS, STOP_TIMEOUT_MS } from "./servers.ts";
 import { errorMessage } from "../util/error_message.ts";
 
 /**
@@ -32,8 +32,6 @@ type _FromWorker = _Answer & { id: number };
 
 /** Worker names start with this; {@linkcode isBenchWorker} looks for it. */
 const _NAME_PREFIX = "relay-bench:";
-/** How long a worker may take to listen: it loads relay's whole program first. */
-const _START_TIMEOUT_MS = 30_000;
 
 /**
  * Starts `role` in a worker running `module` (the running program by default) and resolves once it
@@ -51,6 +49,7 @@ export async function startWorkerServer(
   name: string,
   role: WorkerRole,
   module: string | URL = Deno.mainModule,
+  stopTimeoutMs = STOP_TIMEOUT_MS,
 ): Promise<BenchServer> {
   const worker = new Worker(module, { type: "module", name: `${_NAME_PREFIX}${name}` });
   const replies = new Map<number, PromiseWithResolvers<_Answer>>();
@@ -81,8 +80,8 @@ export async function startWorkerServer(
       ask({ start: role }),
       new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new Error(`${name} worker is not listening after ${_START_TIMEOUT_MS} ms`)),
-          _START_TIMEOUT_MS,
+          () => reject(new Error(`${name} worker is not listening after ${START_TIMEOUT_MS} ms`)),
+          START_TIMEOUT_MS,
         );
       }),
     ]);
@@ -99,7 +98,13 @@ export async function startWorkerServer(
       },
       stopped: stopped.promise,
       [Symbol.asyncDispose]: async () => {
-        await ask({ stop: true }).catch(() => {});
+        // As a child that does not stop is killed: a worker stuck in its own code would hold the bench.
+        let stopTimer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          ask({ stop: true }).catch(() => {}),
+          new Promise((given) => stopTimer = setTimeout(given, stopTimeoutMs)),
+        ]);
+        clearTimeout(stopTimer);
         worker.terminate();
         stopped.resolve("stopped");
       },

@@ -54,6 +54,16 @@ Deno.test("a bare worker passes requests through on its own thread, tells its he
   await upstream.close();
 });
 
+Deno.test("a worker that does not answer stop is ended after the stop timeout, as a child is killed", async () => {
+  const upstream = startFakeUpstream();
+  const deaf = new URL("./_deaf_worker.ts", import.meta.url);
+  const bare = await startWorkerServer("bare", { kind: "bare", upstream: upstream.url }, deaf, 50);
+  await bare[Symbol.asyncDispose]();
+  assert.equal(await bare.stopped, "stopped");
+  assert.ok(await refused(bare.url), "its server went with its thread");
+  await upstream.close();
+});
+
 Deno.test("a relay worker serves its config, ledger and all, until stopped", async () => {
   const upstream = startFakeUpstream();
   await using folder = await tempFolder();
