@@ -6,6 +6,7 @@ import { readFieldsDespite } from "../config/read_despite.ts";
 import { parseJsonObject } from "../util/json.ts";
 import { errorMessage } from "../util/error_message.ts";
 import { withoutTrailing } from "../util/without_trailing.ts";
+import { isHttpUrl } from "../util/http_url.ts";
 
 /** A refusal `relay status` and `relay reload` report as it is, exiting 1. */
 export class AdminClientError extends Error {
@@ -146,8 +147,7 @@ async function _targetDespite(error: ConfigError, url: string | undefined): Prom
 
 /** `--url` is relay's address as a client gives it: `127.0.0.1:8787` would not name one, or another. */
 function _checkUrlFlag(url: string): void {
-  const protocol = URL.canParse(url) ? new URL(url).protocol : undefined;
-  if (protocol === "http:" || protocol === "https:") return;
+  if (isHttpUrl(url)) return;
   throw new AdminClientError(
     `--url takes relay's address with its scheme, such as http://127.0.0.1:8787, not ${JSON.stringify(url)}`,
   );

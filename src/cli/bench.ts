@@ -19,6 +19,7 @@ import { estimateTokens } from "../routing/token_estimate.ts";
 import { terminalSafeJson } from "../util/visible.ts";
 import { Cancelled, canPrompt, terminalPrompter } from "./_prompts.ts";
 import { errorMessage } from "../util/error_message.ts";
+import { isHttpUrl } from "../util/http_url.ts";
 
 /**
  * `relay bench`: relay's time to first byte, throughput and memory against a direct connection to
@@ -177,8 +178,7 @@ function _refuseStrayFlags(options: _BenchOptions) {
     if (options.yes) throw _usage("--yes goes with --provider");
   }
   for (const [flag, url] of [["--target", options.target], ["--upstream", options.upstream]]) {
-    const scheme = url === undefined ? undefined : URL.parse(url)?.protocol;
-    if (url !== undefined && scheme !== "http:" && scheme !== "https:") {
+    if (url !== undefined && !isHttpUrl(url)) {
       throw _usage(
         `${flag} takes a URL with its scheme, http:// or https://, such as http://127.0.0.1:8787, not "${url}"`,
       );
