@@ -22,6 +22,13 @@ export interface LedgerWriterOptions {
 }
 
 /**
+ * The least a failed batch waits before it is tried again: with `ledger.flush_interval: 0` (each
+ * record written at once) a lock held for seconds would otherwise be tried in a loop, taking relay's
+ * thread from its streams.
+ */
+export const MIN_RETRY_MS = 100;
+
+/**
  * How writing goes: `ok` while batches go in, `locked` while another writer's lock holds them back (on
  * the file, or on its folder while a file removed or replaced is reopened), `failing` while the database
  * refuses them (a full disk, a file it cannot reopen).
@@ -207,7 +214,7 @@ export class LedgerWriter {
     if (this.#spell === warning) this.#options.logger.debug(warning, fields);
     else this.#options.logger.warn(warning, fields);
     this.#spell = warning;
-    this.#schedule(this.#options.flushIntervalMs);
+    this.#schedule(Math.max(MIN_RETRY_MS, this.#options.flushIntervalMs));
   }
 
   /** Keeps `error` as the latest reason; `since` moves only when the state changes. */

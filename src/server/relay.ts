@@ -11,12 +11,12 @@ import {
 } from "../providers/types.ts";
 import { conversationKey } from "../routing/affinity.ts";
 import { retryDelay } from "../routing/backoff.ts";
+import { RetryAfters } from "../routing/retry_afters.ts";
 import { type ConcurrencyLimiter, OverloadedError } from "../routing/concurrency.ts";
 import {
   asStandInRefusal,
   classifyFailure,
   errorWords,
-  type FailureDecision,
   type UpstreamOutcome,
   WORDS_READ,
 } from "../routing/failure.ts";
@@ -275,7 +275,7 @@ interface _Kept extends _Failed {
   exchange: _Exchange;
   /** What the access line and the ledger say of it, should its answer be the client's. */
   traced: _Traced;
-  /** Its answer tells the client not to send again soon ({@linkcode FailureDecision.notRetried}). */
+  /** Its answer tells the client not to send again soon (`FailureDecision.notRetried`). */
   notRetried?: true;
 }
 
@@ -469,12 +469,9 @@ async function _relay(
   const refusedProviders = new Set<string>();
   try {
     let waitedMs = 0;
-    let waitedSinceFailure = 0;
     // A backoff slept before a provider then passed over: the next attempt's is due from the failure too.
-    // Kept apart from `waitedSinceFailure`: a key's cooling waited out answers its retry-after, while the
-    // backoff after it still spaces the retries.
     let backedOffSinceFailure = 0;
-    let lastDecision: FailureDecision | undefined;
+    const retryAfters = new RetryAfters(retry.backoff.maxRetryAfterMs);
     // Why a route was passed over for its model's missing price: the answer once no route is left.
     let unpriced: RelayError | undefined;
     // What a provider standing in for another said when it refused the request (`asStandInRefusal`), and
@@ -539,7 +536,6 @@ async function _relay(
         }
         await _sleep(step.waitMs, request.signal, options.inFlight.cut, clock.timers);
         waitedMs += step.waitMs;
-        waitedSinceFailure += step.waitMs;
         continue;
       }
       if (step.kind === "exhausted") {
@@ -565,30 +561,26 @@ async function _relay(
         continue;
       }
       if (trace.attempts > 0) {
-        // Back off before every retry; honour retry-after only when going back to the upstream that
-        // asked for it: a 429's is its key's, any other's (a 529, a 503) its whole provider's.
-        const sameUpstream = attempt.route === last?.attempt.route &&
-          (attempt.key === last?.attempt.key || lastDecision?.coolKeyUntil === undefined);
+        // Back off before every retry; honour a retry-after only when going to the upstream that asked
+        // for it (a 429's is its key's, any other's its whole provider's), first or back after another.
         // A key cooled by the failure's retry-after may already have been waited for (a `wait` step).
-        const retryAfterMs = sameUpstream && lastDecision?.retryAfterMs !== undefined
-          ? Math.max(0, lastDecision.retryAfterMs - waitedSinceFailure)
-          : undefined;
+        const owed = retryAfters.owedBy(attempt, clock.now());
         // A key's own 429 is a rate limit: going back to it waits no longer than routing.max_wait, as a
         // Messages request waits out the key's cooling (count_tokens, which does not cool it, waits here).
-        const rateLimited = retryAfterMs !== undefined && lastDecision?.coolKeyUntil !== undefined;
-        if (rateLimited && waitedMs + retryAfterMs - backedOffSinceFailure > retry.maxWaitMs) {
+        const rateLimited = owed?.rateLimited === true;
+        if (rateLimited && waitedMs + owed.ms > retry.maxWaitMs) {
           attempt.cancelled();
           break;
         }
         // A last resort comes after the plan's look again a second on, unless the upstream asked for more
         // (up to routing.max_retry_after, as for any retry).
-        const delay = attempt.lastResort
-          ? Math.min(retryAfterMs ?? 0, retry.backoff.maxRetryAfterMs)
-          : Math.max(
-            0,
-            retryDelay(attemptsCounted() - 1, retry.backoff, clock.random, retryAfterMs) -
-              backedOffSinceFailure,
-          );
+        const delay = Math.max(
+          0,
+          owed?.cappedMs ?? 0,
+          attempt.lastResort
+            ? 0
+            : retryDelay(attemptsCounted() - 1, retry.backoff, clock.random) - backedOffSinceFailure,
+        );
         if (attempt.lastResort && waitedMs + delay > retry.maxWaitMs) {
           attempt.cancelled();
           break;
@@ -746,8 +738,7 @@ async function _relay(
       if (decision.action === "return") break;
       // What a retry waits for is the failure's the stand-in stood in for: its refusal says nothing of time.
       if (decision.sent) continue;
-      lastDecision = decision;
-      waitedSinceFailure = 0;
+      retryAfters.failed(attempt, decision, clock.now());
       backedOffSinceFailure = 0;
     }
     // The access line and the ledger tell of the attempt whose answer the client gets.

@@ -1,13 +1,19 @@
 import assert from "node:assert/strict";
 import type { LedgerRecord } from "../../src/ledger/entry.ts";
 import { LedgerBusyError } from "../../src/ledger/busy.ts";
-import { LedgerWriter } from "../../src/ledger/writer.ts";
+import { LedgerWriter, MIN_RETRY_MS } from "../../src/ledger/writer.ts";
 import { createLogger, type LogLevel } from "../../src/util/logger.ts";
 import { FakeClock } from "../_helpers/fake_clock.ts";
 import { ledgerRecord } from "./_records.ts";
 
 function writerWith(
-  options: { queueSize: number; fail?: () => boolean; locked?: () => boolean; level?: LogLevel },
+  options: {
+    queueSize: number;
+    fail?: () => boolean;
+    locked?: () => boolean;
+    level?: LogLevel;
+    flushIntervalMs?: number;
+  },
 ) {
   const batches: string[][] = [];
   // Whether each batch written was told it is the last, which waits for another writer's lock.
@@ -22,7 +28,7 @@ function writerWith(
       lasts.push(last);
     },
     queueSize: options.queueSize,
-    flushIntervalMs: 1_000,
+    flushIntervalMs: options.flushIntervalMs ?? 1_000,
     timers,
     now: timers.now,
     logger: createLogger({
@@ -107,6 +113,19 @@ Deno.test("a failed batch is kept and tried again at the next interval", async (
   timers.advance(1_000);
   assert.deepEqual(batches, [["r1"]]);
   assert.equal(writer.dropped, 0);
+});
+
+Deno.test("with flush_interval 0, a record is written at once, but a failed batch waits to be tried again", async () => {
+  let locked = true;
+  const { writer, batches, timers } = writerWith({ queueSize: 10, locked: () => locked, flushIntervalMs: 0 });
+  await writer.record(record(1));
+  assert.deepEqual(timers.armed, [0]);
+  // Flushed by hand: the fake clock, advanced by 0, would itself loop on a timer re-armed at 0.
+  writer.flush();
+  assert.deepEqual(timers.armed, [MIN_RETRY_MS], "not tried again in a loop while the lock is held");
+  locked = false;
+  timers.advance(MIN_RETRY_MS);
+  assert.deepEqual(batches, [["r1"]]);
 });
 
 Deno.test("a spell of failed writes is warned about once, and its end said", async () => {

@@ -570,11 +570,12 @@ Deno.test("a request that met a key spent for days, then held for a provider's p
 
 Deno.test("a last resort's wait for the upstream's retry-after, up to routing.max_retry_after, is spent of routing.max_wait once", async () => {
   // A provider without keys cools none: each last resort waits out the rest of the retry-after (5 s, or
-  // max_retry_after) after its look again (1 s). Sent at 0 and 1 s, then every 5 s (3 s) while within 30 s.
+  // max_retry_after's 2 s, from the failure) after its look again (1 s). Sent at 0 and 1 s, then every 5 s
+  // (2 s) while within 30 s.
   const cases = [
     { code: 429, type: "rate_limit_error", maxRetryAfterMs: 60_000, heldMs: 27_000, sent: 7 },
     { code: 503, type: "overloaded_error", maxRetryAfterMs: 60_000, heldMs: 27_000, sent: 7 },
-    { code: 503, type: "overloaded_error", maxRetryAfterMs: 2_000, heldMs: 29_000, sent: 11 },
+    { code: 503, type: "overloaded_error", maxRetryAfterMs: 2_000, heldMs: 30_000, sent: 16 },
   ];
   for (const { code, type, maxRetryAfterMs, heldMs, sent } of cases) {
     const clock = new FakeClock();
@@ -1220,6 +1221,37 @@ async function secondKeyAskedAfter(firstKeyAnswer: FakeHandler, backoffMs = 0): 
 Deno.test("a 529's retry-after holds a retry on another key of the same provider: it spoke for the provider", async () => {
   const waited = await secondKeyAskedAfter(status(529, "overloaded_error", { "retry-after-ms": "300" }), 300);
   assert.equal(waited, 300, "the second key was asked once the 529's retry-after was over");
+});
+
+Deno.test("a 529's retry-after still holds its provider's other key after a failure elsewhere", async () => {
+  const clock = new FakeClock();
+  const arrivals: string[] = [];
+  const [first, second] = SPENT_KEYS;
+  const a = startFakeUpstream((request, recorded) => {
+    const key = recorded.headers.get("x-api-key");
+    arrivals.push(`a/${key === first ? 1 : 2} at ${clock.now()}`);
+    return key === first
+      ? status(529, "overloaded_error", { "retry-after": "3" })(request, recorded)
+      : startFakeUpstreamDefault(request, recorded);
+  });
+  const b = startFakeUpstream((request, recorded) => {
+    arrivals.push(`b at ${clock.now()}`);
+    return status(500, "api_error")(request, recorded);
+  });
+  await using relay = startTestRelay({
+    routes: [routeTo("a", a.url, [first, second]), routeTo("b", b.url)],
+    retry: { ...RETRY, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 10_000 } },
+    clock,
+  });
+  // a's first key 529s, b fails at once, then a's second key once a's 3 s are over: a spoke for itself.
+  const pending = post(relay.url, {}, AbortSignal.timeout(5_000));
+  await armedBefore(clock, 3_000, pending);
+  clock.advance(3_000);
+  const response = await pending;
+  assert.equal(response.status, 200);
+  await response.body?.cancel();
+  assert.deepEqual(arrivals, ["a/1 at 0", "b at 0", "a/2 at 3000"]);
+  await Promise.all([a.close(), b.close()]);
 });
 
 Deno.test("a provider passed over leaves the wait as the last real failure set it: its retry-after holds", async () => {
