@@ -562,7 +562,7 @@ async function _relay(
       }
       if (trace.attempts > 0) {
         // Back off before every retry; honour a retry-after only when going to the upstream that asked
-        // for it (a 429's is its key's, any other's its whole provider's), first or back after another.
+        // for it (a 429's is its key's, any other's its whole provider's), straight back or after others.
         // A key cooled by the failure's retry-after may already have been waited for (a `wait` step).
         const owed = retryAfters.owedBy(attempt, clock.now());
         // A key's own 429 is a rate limit: going back to it waits no longer than routing.max_wait, as a
