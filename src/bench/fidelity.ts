@@ -29,9 +29,18 @@ const _NAMED: readonly Exclude<FidelityField, "data">[] = [
 ];
 
 /**
+ * A stream's events but its pings: a ping carries nothing, and relay adds its own while an upstream is
+ * silent (`server.keepalive`), so pings are no difference and no event in a count.
+ */
+export function withoutPings(events: readonly SseEvent[]): SseEvent[] {
+  return events.filter((event) => event.event !== "ping");
+}
+
+/**
  * The differences between a stream received directly and the same one received through relay,
- * position by position: event names (so order), block indexes, tool_use ids, signatures, usage, and,
- * when those agree, the rest of the event's data as JSON (key order and spacing aside). An event one
+ * position by position, pings aside ({@linkcode withoutPings}): event names (so order), block indexes,
+ * tool_use ids, signatures, usage, and, when those agree, the rest of the event's data as JSON (key
+ * order and spacing aside). An event one
  * stream has and the other lacks is an `event` difference with `null` on the short side; since events
  * are matched by position, everything after a missing or extra event differs too, and the first
  * difference is the one to read.
@@ -43,9 +52,10 @@ const _NAMED: readonly Exclude<FidelityField, "data">[] = [
  * ```
  */
 export function compareEventStreams(
-  direct: readonly SseEvent[],
-  relay: readonly SseEvent[],
+  directEvents: readonly SseEvent[],
+  relayEvents: readonly SseEvent[],
 ): FidelityDifference[] {
+  const [direct, relay] = [withoutPings(directEvents), withoutPings(relayEvents)];
   const differences: FidelityDifference[] = [];
   for (let at = 0; at < Math.max(direct.length, relay.length); at++) {
     if (at >= direct.length || at >= relay.length) {

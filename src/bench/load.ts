@@ -3,6 +3,7 @@
  * first byte, to every SSE event and to its last byte.
  */
 import { SseDecoder, type SseEvent } from "../stream/sse_decode.ts";
+import { withoutPings } from "./fidelity.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { errorMessage } from "../util/error_message.ts";
 import { withoutTrailing } from "../util/without_trailing.ts";
@@ -112,7 +113,7 @@ export async function timedStream(
   const stall = () =>
     begun
       ? `${who} stalled mid-stream: no event but pings for ${_seconds(deadlines.idleMs)}, after ${
-        _events(events.length)
+        _events(events)
       }`
       : `${who} sent no answer within ${_seconds(deadlines.firstByteMs)}`;
   const onStall = () => {
@@ -131,7 +132,7 @@ export async function timedStream(
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       if (stalled) throw new Error(stall());
-      const when = reader ? `its answer broke off after ${_events(events.length)}` : "the request failed";
+      const when = reader ? `its answer broke off after ${_events(events)}` : "the request failed";
       throw new Error(`${who}: ${when}: ${errorMessage(error)}`, { cause: error });
     }
   };
@@ -176,7 +177,7 @@ export async function timedStream(
     const ttlb = performance.now() - start;
     if (events.length === 0) throw new Error(`${who} answered 200 with an event stream of no events`);
     if (events.findLast((event) => event.event !== "ping")?.event !== "message_stop") {
-      throw new Error(`${who} ended its stream without message_stop, after ${_events(events.length)}`);
+      throw new Error(`${who} ended its stream without message_stop, after ${_events(events)}`);
     }
     const timed: TimedStream = { ttfb: ttfb ?? ttlb, ttlb, gaps, events };
     return keepBytes ? { ...timed, bytes: concatBytes(chunks) } : timed;
@@ -212,7 +213,9 @@ function _errorEvent(event: SseEvent): string {
   return said ? `an error event (${said})` : `an error event: ${event.data.slice(0, 500)}`;
 }
 
-function _events(count: number): string {
+/** How many events came, pings aside: a stall's pings say nothing of how far the answer got. */
+function _events(events: readonly SseEvent[]): string {
+  const count = withoutPings(events).length;
   return count === 1 ? "1 event" : `${count} events`;
 }
 

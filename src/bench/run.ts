@@ -3,7 +3,7 @@
  * workload sent to every target in turn, in batches whose order rotates so machine noise lands on all
  * of them alike; fidelity checks idle and under load; relay's memory before and after.
  */
-import { compareEventStreams, firstByteDifference } from "./fidelity.ts";
+import { compareEventStreams, firstByteDifference, withoutPings } from "./fidelity.ts";
 import {
   type BatchOptions,
   type BenchRequest,
@@ -282,12 +282,13 @@ class _TimedLengths {
   #first: SseEvent[] | undefined;
 
   constructor(reference: SseEvent[]) {
-    this.#reference = reference;
+    this.#reference = withoutPings(reference);
   }
 
   /** What checks each stream of `target`, timed as `name`. */
   checker(name: TargetName, target: Target): (events: SseEvent[]) => void {
-    return (events) => {
+    return (received) => {
+      const events = withoutPings(received);
       if (name === "relay") this.#streams++;
       if (events.length === this.#reference.length) return;
       if (name !== "relay") {

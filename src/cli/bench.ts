@@ -40,7 +40,7 @@ export function benchCommand(setExitCode: (code: number) => void) {
     )
     .option(
       "--concurrency <list>",
-      `concurrency levels, comma-separated, each at most ${_MAX_CONCURRENCY} (default 1,16,64; 1 with --provider)`,
+      `concurrency levels, comma-separated or the flag repeated, each at most ${_MAX_CONCURRENCY} (default 1,16,64; 1 with --provider)`,
       concurrencyLevels,
     )
     .option("--events <n>", "text deltas in each mock answer (default 8, at most 100000)", _eventCount)
@@ -193,10 +193,12 @@ async function _run(options: _BenchOptions, signal: AbortSignal): Promise<number
     ({ plan, setup } = await _provider(options, signal));
   } else {
     const quick = options.quick === true;
+    const concurrency = options.concurrency ?? (quick ? [1, 16] : [1, 16, 64]);
     plan = _checked({
-      concurrency: options.concurrency ?? (quick ? [1, 16] : [1, 16, 64]),
+      concurrency,
       requests: options.requests ?? (quick ? 100 : 2000),
-      warmup: quick ? 20 : 200,
+      // Enough for each level's streams to be open at once, so warm-up reaches the level it warms.
+      warmup: Math.max(quick ? 20 : 200, ...concurrency),
       scenario: {
         model: options.model ?? _LOOPBACK_MODEL,
         maxTokens: options.maxTokens ?? 256,
@@ -342,9 +344,12 @@ function _eventCount(value: string): number {
  */
 const _MAX_CONCURRENCY = 1000;
 
-/** A `--concurrency` list such as `1,16,64`: each level once, none above {@linkcode _MAX_CONCURRENCY}. */
-export function concurrencyLevels(value: string): number[] {
-  const levels = value.split(",").map(positiveCount);
+/**
+ * A `--concurrency` list such as `1,16,64`, after the levels of the flag given before (`previous`): each
+ * level once, none above {@linkcode _MAX_CONCURRENCY}.
+ */
+export function concurrencyLevels(value: string, previous: readonly number[] = []): number[] {
+  const levels = [...previous, ...value.split(",").map(positiveCount)];
   const high = levels.find((level) => level > _MAX_CONCURRENCY);
   if (high !== undefined) throw new InvalidArgumentError(`expected at most ${_MAX_CONCURRENCY}`);
   const twice = levels.find((level, i) => levels.indexOf(level) !== i);

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
-import { compareEventStreams, firstByteDifference } from "../../src/bench/fidelity.ts";
+import { compareEventStreams, firstByteDifference, withoutPings } from "../../src/bench/fidelity.ts";
 import { SseDecoder, type SseEvent } from "../../src/stream/sse_decode.ts";
 import { loadGolden } from "../_helpers/golden.ts";
 
-const parallel = new SseDecoder().feed(await loadGolden("parallel_tools"));
-const thinking = new SseDecoder().feed(await loadGolden("thinking"));
+// Differences are placed among the events but pings: so are the positions these tests edit.
+const pinged = new SseDecoder().feed(await loadGolden("parallel_tools"));
+const parallel = withoutPings(pinged);
+const thinking = withoutPings(new SseDecoder().feed(await loadGolden("thinking")));
 
 /** `events` with the JSON data of event `at` changed by `edit`. */
 // deno-lint-ignore no-explicit-any
@@ -22,7 +24,6 @@ function position(events: SseEvent[], predicate: (event: SseEvent) => boolean): 
 
 Deno.test("identical streams have no differences, whatever the JSON spacing and key order", () => {
   assert.deepEqual(compareEventStreams(parallel, parallel), []);
-  // The golden's ping is {"type": "ping"}, with a space; the same value written another way is the same.
   const respaced = parallel.map(({ event, data }) => ({ event, data: JSON.stringify(JSON.parse(data)) }));
   assert.deepEqual(compareEventStreams(parallel, respaced), []);
 });
@@ -132,4 +133,12 @@ Deno.test("firstByteDifference: none for the same bytes; else the first byte tha
   const long = "x".repeat(100);
   assert.equal(firstByteDifference(bytes(long + "a"), bytes(long + "b"))?.direct, "a");
   assert.equal(firstByteDifference(bytes("a" + long), bytes("b" + long))?.relay.length, 40, "40 bytes shown");
+});
+
+Deno.test("pings are no difference: relay's keep-alive during a silence, or an upstream's ping missing", () => {
+  const ping = { event: "ping", data: '{"type":"ping"}' };
+  const keptAlive = [...thinking.slice(0, 3), ping, ping, ...thinking.slice(3)];
+  assert.deepEqual(compareEventStreams(thinking, keptAlive), []);
+  assert.ok(pinged.length > parallel.length, "the golden has a ping");
+  assert.deepEqual(compareEventStreams(pinged, parallel), []);
 });

@@ -229,10 +229,10 @@ Deno.test("a relay that sends the same events in other bytes passes fidelity, an
 
 /** A "relay" that sends an event of its own before each stream: one more than the upstream sent. */
 function addingAnEvent(upstream: string): BenchSetup {
-  const ping = new TextEncoder().encode('event: ping\ndata: {"type":"ping"}\n\n');
+  const note = new TextEncoder().encode('event: relay_note\ndata: {"type":"relay_note"}\n\n');
   return alteringRelay(upstream, (body) =>
     ReadableStream.from((async function* () {
-      yield ping;
+      yield note;
       yield* body;
     })()));
 }
@@ -253,7 +253,7 @@ Deno.test("a relay whose workload streams have an event too many fails fidelity,
     timed: true,
     streams,
     differing: streams,
-    differences: [{ at: 0, field: "event", direct: "message_start", relay: "ping" }],
+    differences: [{ at: 0, field: "event", direct: "message_start", relay: "relay_note" }],
   });
   assert.equal(report.levels.length, 2, "every level timed");
 });

@@ -57,6 +57,16 @@ Deno.test("relay bench --quick --json: direct, bare and relay timed, every scena
   assert.match(stderr, /bench: concurrency 16: \d+\/\d+ requests/, "plain progress lines without a terminal");
 });
 
+Deno.test("relay bench: --concurrency repeated adds levels, and warm-up reaches the highest", async () => {
+  const { code, stdout, stderr } = await runRelay(
+    ["bench", "--quick", "--no-fidelity", "--json", "--concurrency", "1", "--concurrency", "32"],
+  );
+  assert.equal(code, 0, stderr);
+  const report = parsed(stdout);
+  assert.deepEqual(report.levels.map((level: { concurrency: number }) => level.concurrency), [1, 32]);
+  assert.equal(report.meta.warmup_per_target_per_level, 32, "--quick's 20 would never have 32 streams open");
+});
+
 Deno.test("relay bench with --allow-run: relay and bare as child processes, relay's own memory and CPU", async () => {
   const args = ["bench", "--json", "--requests", "50", "--concurrency", "1,16"];
   const { code, stdout, stderr } = await runRelay(args, { command: WITH_RUN });
@@ -221,6 +231,11 @@ Deno.test("relay bench refuses, with exit 2, flags that do not go together and v
     [["--requests", "1e3"], /positive integer/],
     [["--concurrency", "1001"], /expected at most 1000/],
     [["--concurrency", "1,16,16"], /16 is given twice/],
+    [["--concurrency", "1,16", "--concurrency", "16"], /16 is given twice/],
+    [
+      ["--requests", "5", "--concurrency", "1", "--concurrency", "16"],
+      /5 requests per level cannot reach concurrency 16/,
+    ],
     [["--events", "100001"], /expected at most 100000/],
   ] as const;
   await Promise.all(refusals.map(async ([args, pattern]) => {
