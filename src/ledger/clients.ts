@@ -299,7 +299,10 @@ export class ClientRegistry {
     const refusal = request.model === undefined ? undefined : _modelRefusal(client, request.model);
     if (refusal !== undefined) return { ok: false, status: 403, message: refusal };
     const budget = config.monthly_budget_usd;
-    if (budget !== undefined) {
+    // A request that costs nothing (a token count, the model list, a model served only where it is free,
+    // as the mock) is neither refused nor held back by the budget: it spends none of it.
+    const worst = budget === undefined ? 0 : this.#worstCase(request);
+    if (budget !== undefined && worst > 0) {
       const spent = this.#spentNanos(config.name);
       if (spent >= toNanos(budget)) {
         return {
@@ -309,11 +312,9 @@ export class ClientRegistry {
             `(${_usd(spent)} this month); resets ${new Date(this.#month.until).toISOString().slice(0, 10)}`,
         };
       }
-      // Only what requests in flight may still spend stands in the way: a wait, not a refusal. A request
-      // that costs nothing (a token count, the model list) is never held back by it.
+      // Only what requests in flight may still spend stands in the way: a wait, not a refusal.
       const held = this.#held.get(config.name) ?? 0;
-      const costs = request.estimate.input + request.estimate.output > 0;
-      if (costs && spent + held >= toNanos(budget)) {
+      if (spent + held >= toNanos(budget)) {
         return {
           ok: false,
           status: 429,
@@ -345,7 +346,7 @@ export class ClientRegistry {
     const counted: UsageReservation | undefined = client.rpm?.reserve(1);
     const reservation: UsageReservation | undefined = client.tpm?.reserve(tokens, input);
     // A client without a budget prices nothing here: its requests' path stays as it was.
-    const release = budget === undefined ? undefined : this.#hold(config.name, request);
+    const release = worst > 0 ? this.#hold(config.name, worst) : undefined;
     return {
       ok: true,
       settle: (used) => {
@@ -368,19 +369,25 @@ export class ClientRegistry {
   }
 
   /**
-   * Holds `request`'s worst case against `name`'s budget: its estimated input and all of its output
-   * bound, at the dearest price of the ids its model runs as wherever it may go (an alias priced by the
-   * model behind it, a regional endpoint with its premium), or of its own name when no route is known;
-   * nothing when none has a price (`unpriced` keeps such a request from running). Returns how to let go
-   * of it; only the first call does, so a request ended twice cannot credit the budget.
+   * `request`'s worst case, in nanodollars: its estimated input and all of its output bound, at the
+   * dearest price of the ids its model runs as wherever it may go (an alias priced by the model behind
+   * it, a regional endpoint with its premium), or of its own name when no route is known; nothing when
+   * none has a price (`unpriced` keeps such a request from running).
    */
-  #hold(name: string, { model, estimate, routes, asks }: ClientRequest): () => void {
+  #worstCase({ model, estimate, routes, asks }: ClientRequest): number {
     const worst = { ...estimate, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0, ...asks };
     const runsAs = model === undefined || !routes ? [{ model, provider: undefined }] : routes.runsAs(model);
-    const nanos = Math.max(
+    return Math.max(
       0,
       ...runsAs.map((where) => toNanos(this.#pricing.cost(where.model, worst, where.provider) ?? 0)),
     );
+  }
+
+  /**
+   * Holds `nanos` against `name`'s budget while a request is in flight. Returns how to let go of it;
+   * only the first call does, so a request ended twice cannot credit the budget.
+   */
+  #hold(name: string, nanos: number): () => void {
     addNanos(this.#held, name, nanos);
     let holding = true;
     return () => {

@@ -340,7 +340,23 @@ export class LedgerStore {
   /** Opens the file at `path` read-only, refusing one that is not an up-to-date relay ledger. */
   #openReader(): DatabaseSync {
     const { path } = this;
-    Deno.statSync(path);
+    if (Deno.statSync(path).isDirectory) throw new Error("it is a folder");
+    try {
+      return LedgerStore.#openAs(path);
+    } catch (error) {
+      // A ledger in WAL mode where this user may not write beside it (an archived copy, a snapshot): a
+      // reader needs a `-shm` file there that SQLite cannot make or write. (SQLite's `immutable=1`, which
+      // needs none, takes a URI that Deno's permission checks turn into a path.)
+      if (!/attempt to write a readonly database/.test(errorMessage(error))) throw error;
+      throw new Error(
+        `SQLite needs to make or write ${path}-shm to read it, and this user may not: copy the file to a ` +
+          "folder you may write, or run as its owner",
+      );
+    }
+  }
+
+  /** Opens the file at `path` read-only, refusing one that is not an up-to-date relay ledger. */
+  static #openAs(path: string): DatabaseSync {
     const database = new DatabaseSync(path, { readOnly: true });
     try {
       database.exec("PRAGMA busy_timeout = 2000");
@@ -569,14 +585,18 @@ function _columnsOf(database: DatabaseSync): Set<string> {
   return new Set(database.prepare("PRAGMA table_info(requests)").all().map((row) => String(row.name)));
 }
 
+/** Why a ledger at schema `version` cannot be used here: a newer relay wrote it. */
+export function newerSchema(version: number): string | undefined {
+  return version > _MIGRATIONS.length
+    ? `the ledger was written by a newer relay (schema ${version}, this one knows ${_MIGRATIONS.length})`
+    : undefined;
+}
+
 /** The schema version of `database`, which this relay must know. */
 function _checkedVersion(database: DatabaseSync): number {
   const version = _version(database);
-  if (version > _MIGRATIONS.length) {
-    throw new Error(
-      `the ledger was written by a newer relay (schema ${version}, this one knows ${_MIGRATIONS.length})`,
-    );
-  }
+  const newer = newerSchema(version);
+  if (newer !== undefined) throw new Error(newer);
   return version;
 }
 

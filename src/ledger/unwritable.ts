@@ -5,6 +5,7 @@
 import { dirname } from "node:path";
 import { fileErrorMessage, withoutOsError } from "../util/error_message.ts";
 import { linkTargetSync, MAX_LINKS } from "../util/follow_links.ts";
+import { newerSchema } from "./store.ts";
 
 /**
  * Why the database at `path` could not be written, or its folder made: the file must be a regular one
@@ -25,7 +26,8 @@ export function whyUnwritable(path: string, links = 0): string | undefined {
     // Opened, never written: the kernel's answer, a read-only mount and root's rights included.
     try {
       using opened = Deno.openSync(path, { read: true, write: true });
-      if (file.size > 0 && !_isSqlite(opened)) return `${path} is not a SQLite database (the ledger is one)`;
+      const problem = file.size > 0 ? _headerProblem(opened, path) : undefined;
+      if (problem !== undefined) return problem;
     } catch (error) {
       return `cannot write ${path}: ${withoutOsError(fileErrorMessage(error))}`;
     }
@@ -51,11 +53,20 @@ function _linkTarget(path: string): string | undefined {
 
 /** SQLite's files begin with these 16 bytes. */
 const _SQLITE_HEADER = "SQLite format 3\0";
+/** Where SQLite's header keeps `PRAGMA user_version`, the ledger's schema: 4 bytes, big-endian. */
+const _USER_VERSION_AT = 60;
 
-function _isSqlite(file: Deno.FsFile): boolean {
-  const head = new Uint8Array(_SQLITE_HEADER.length);
+/** Why the header of `file` (at `path`) says relay cannot use it: not SQLite, or a newer relay's ledger. */
+function _headerProblem(file: Deno.FsFile, path: string): string | undefined {
+  const head = new Uint8Array(_USER_VERSION_AT + 4);
   const read = file.readSync(head) ?? 0;
-  return read === head.length && new TextDecoder().decode(head) === _SQLITE_HEADER;
+  if (read < _SQLITE_HEADER.length || new TextDecoder().decode(head.subarray(0, 16)) !== _SQLITE_HEADER) {
+    return `${path} is not a SQLite database (the ledger is one)`;
+  }
+  const newer = read < head.length
+    ? undefined
+    : newerSchema(new DataView(head.buffer).getUint32(_USER_VERSION_AT));
+  return newer === undefined ? undefined : `${path}: ${newer}`;
 }
 
 /**

@@ -1,5 +1,6 @@
 /** `relay check` refuses a ledger `relay serve` could not open, as serve would, and creates nothing. */
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { runRelay, sandbox, writeConfig } from "../_helpers/cli.ts";
 
 const MOCK = "providers:\n  - name: mock\n    type: mock\n";
@@ -108,6 +109,20 @@ Deno.test("relay check names a ledger.path that holds something other than a SQL
   const { code, stderr } = await runRelay(["check", "-c", path], { cwd: folder });
   assert.equal(code, 1);
   assert.match(stderr, /usage\.db is not a SQLite database \(the ledger is one\)/);
+});
+
+Deno.test("relay check refuses a ledger a newer relay wrote, as relay serve would", async () => {
+  const folder = await sandbox();
+  const database = new DatabaseSync(`${folder}/usage.db`);
+  database.exec("CREATE TABLE requests (id TEXT); PRAGMA user_version = 99");
+  database.close();
+  const path = await writeConfig(folder, `${MOCK}ledger:\n  path: usage.db\n`);
+  const { code, stderr } = await runRelay(["check", "-c", path], { cwd: folder });
+  assert.equal(code, 1);
+  assert.match(
+    stderr,
+    /usage\.db: the ledger was written by a newer relay \(schema 99, this one knows \d+\)/,
+  );
 });
 
 Deno.test("relay check takes a ledger.path that links to a file not made yet, and looks where it points", async () => {

@@ -152,6 +152,38 @@ Deno.test("relay usage names the file in a ledger.path's way, as relay check doe
   );
 });
 
+Deno.test("relay usage says a ledger.path that is a folder is one, as relay check does", async () => {
+  const { folder, path } = await withLedgerConfig();
+  await Deno.mkdir(path);
+  const { code, stderr } = await runRelay(["usage"], { cwd: folder });
+  assert.equal(code, 1);
+  assert.equal(stderr, `relay cannot read the ledger ${path}: it is a folder\n`);
+});
+
+Deno.test({
+  name:
+    "relay usage says what to do with a WAL ledger in a folder it may not write, where SQLite cannot make its -shm",
+  // root writes any folder: the -shm is made, and nothing is tested.
+  ignore: Deno.uid() === 0,
+  fn: async () => {
+    const { folder, path } = await withLedgerConfig();
+    prepare(path);
+    for (const sidecar of ["-wal", "-shm"]) await Deno.remove(`${path}${sidecar}`).catch(() => {});
+    await Deno.chmod(folder, 0o555);
+    try {
+      const { code, stderr } = await runRelay(["usage"], { cwd: folder });
+      assert.equal(code, 1);
+      assert.equal(
+        stderr,
+        `relay cannot read the ledger ${path}: SQLite needs to make or write ${path}-shm to read it, and ` +
+          "this user may not: copy the file to a folder you may write, or run as its owner\n",
+      );
+    } finally {
+      await Deno.chmod(folder, 0o755);
+    }
+  },
+});
+
 Deno.test("relay usage reads the ledger settings of a file that does not load in this shell, with a note", async () => {
   // The client token comes from CI's environment: relay has it, this shell does not.
   const { folder, path } = await withLedgerConfig('server:\n  auth:\n    tokens: ["${CI_TOKEN}"]\n');

@@ -5,6 +5,8 @@ import { Pricing } from "../../src/ledger/pricing.ts";
 
 const CI = { name: "ci", token: "rly_ci_token_0002" };
 const small = { input: 10, output: 10 };
+/** A price for model `m`: a budget refuses and holds back only a request that costs something. */
+const PRICED = new Pricing({ m: { input: 1, output: 1 } });
 
 Deno.test("identify names the client whose token was offered, and nobody for a near miss", () => {
   const clients = new ClientRegistry(namedClients(["rly_plain_token_0001", CI]));
@@ -126,6 +128,7 @@ Deno.test("a spent monthly budget gets 403 saying what was spent and when it res
     token: "rly_dev_token_03",
   }], {
     now: () => now,
+    pricing: PRICED,
     spent: new Map([["ci", 49.9]]),
   });
   assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, true);
@@ -172,7 +175,7 @@ Deno.test("a budget's refusals show amounts under a cent as they are, not as $0.
 
 Deno.test("a budget adds its costs up exactly: ten charges of $0.10 spend a $1.00 budget", () => {
   const now = Date.UTC(2026, 10, 17, 9);
-  const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 1 }], { now: () => now });
+  const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 1 }], { now: () => now, pricing: PRICED });
   for (let request = 1; request <= 10; request++) {
     assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, true, `request ${request}`);
     clients.charge("ci", 0.1, now);
@@ -186,7 +189,7 @@ Deno.test("written: a budgeted client's spend becomes what the file holds plus w
   const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 1 }, {
     name: "dev",
     token: "rly_dev_token_03",
-  }], { now: () => now });
+  }], { now: () => now, pricing: PRICED });
   clients.charge("ci", 0.25, now);
   clients.charge("ci", 0.5, now);
   clients.charge("dev", 2, now);
@@ -234,7 +237,10 @@ const DECEMBER = Date.UTC(2026, 11, 3);
 
 Deno.test("a month the clock leaves and comes back to keeps its spend, with no ledger to read it from", () => {
   let now = NOVEMBER;
-  const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 15 }], { now: () => now });
+  const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 15 }], {
+    now: () => now,
+    pricing: PRICED,
+  });
   clients.charge("ci", 10, now);
   clients.charge("ci", 10, now);
   assert.equal(clients.admit("ci", { model: "m", estimate: small }).ok, false, "$20 of $15");
@@ -257,6 +263,7 @@ Deno.test("a month the registry turns to is read back from the ledger, with what
     token: "rly_dev_token_03",
   }], {
     now: () => now,
+    pricing: PRICED,
     spent: new Map([["ci", 2]]),
     readMonth: (month, names) => {
       asked.push([month, names]);
@@ -428,6 +435,26 @@ Deno.test("a hold is priced by what the model runs as, the dearest of its routes
   const alias = { ...worstCase, model: "fast", routes };
   const admitted = Array.from({ length: 50 }, () => clients.admit("ci", alias).ok);
   assert.deepEqual(admitted.filter(Boolean).length, 3, "$0.40 each, as m: $0.00, $0.40, $0.80 held");
+});
+
+Deno.test("a request that runs only where it is free (the mock) is neither held back nor refused by the budget", () => {
+  const now = Date.UTC(2026, 10, 17, 9);
+  const clients = new ClientRegistry([{ ...CI, monthly_budget_usd: 1 }], {
+    now: () => now,
+    pricing: new Pricing(HELD_PRICES, [{ name: "canned", type: "mock" }]),
+  });
+  const routes = {
+    runsAs: (model: string) =>
+      model === "mock-1" ? [{ provider: "canned", model: "mock-1" }] : [{ provider: "a", model }],
+  };
+  const free = { model: "mock-1", estimate: { input: 100, output: 1_000_000 }, routes };
+  [0, 1, 2].forEach(() => assert.ok(clients.admit("ci", { ...worstCase, routes }).ok));
+  assert.equal(clients.admit("ci", { ...worstCase, routes }).ok, false, "$1.20 held");
+  assert.ok(clients.admit("ci", free).ok, "held back by nothing: it holds nothing");
+  clients.charge("ci", 1, now);
+  assert.equal(clients.admit("ci", { ...worstCase, routes }).ok, false, "spent");
+  assert.ok(clients.admit("ci", free).ok, "spends none of it");
+  assert.ok(clients.admit("ci", { model: "m", estimate: { input: 0, output: 0 } }).ok, "a token count");
 });
 
 Deno.test("a hold lasts across a month's turn and a reload keeping the client; new prices hold new requests", () => {
