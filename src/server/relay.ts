@@ -467,6 +467,13 @@ async function _relay(
   let refusedForGood: boolean | undefined;
   /** The providers that refused relay's credential so. */
   const refusedProviders = new Set<string>();
+  /**
+   * Whether every provider that serves the model refused relay's credential for good (a revoked key, an
+   * ended SSO login): that fails the same way until a person mends it.
+   */
+  const everyOneRefused = () =>
+    refusedForGood === true && fields !== undefined &&
+    router.runsAs(fields.model).every(({ provider }) => refusedProviders.has(provider));
   try {
     let waitedMs = 0;
     // A backoff slept before a provider then passed over: the next attempt's is due from the failure too.
@@ -735,7 +742,8 @@ async function _relay(
         await _drop(last);
         last = kept;
       }
-      if (decision.action === "return") break;
+      // Asking again, as a held request's last resort would every second, cannot help.
+      if (decision.action === "return" || everyOneRefused()) break;
       // What a retry waits for is the failure's the stand-in stood in for: its refusal says nothing of time.
       if (decision.sent) continue;
       retryAfters.failed(attempt, decision, clock.now());
@@ -752,12 +760,9 @@ async function _relay(
         releaseSlot();
       }, bodies);
     }
-    // Only when every provider that serves the model refused relay's credential for good (a revoked key,
-    // an ended SSO login) is the client told not to send again: that fails the same way until a person
-    // mends it. One left unasked (busy, failing, cooling) may take it on the client's next try.
-    const everyOneRefused = refusedForGood === true && fields !== undefined &&
-      router.runsAs(fields.model).every(({ provider }) => refusedProviders.has(provider));
-    throw quoted(everyOneRefused ? _notToRetry(last!.error) : last!.error);
+    // Only when every provider refused relay's credential for good is the client told not to send again.
+    // One left unasked (busy, failing, cooling) may take it on the client's next try.
+    throw quoted(everyOneRefused() ? _notToRetry(last!.error) : last!.error);
   } finally {
     if (!handedOff) {
       releaseSlot();
