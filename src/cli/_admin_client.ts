@@ -40,6 +40,8 @@ export interface AdminRequestOptions {
 export interface AdminAnswer {
   status: number;
   body: Record<string, unknown>;
+  /** The config file the call was made from; none on the built-in defaults. */
+  file?: string;
   configError?: ConfigError;
 }
 
@@ -63,7 +65,7 @@ export async function adminRequest(
   { despiteConfigError = false, isAnswer }: AdminRequestOptions,
 ): Promise<AdminAnswer> {
   if (options.url !== undefined) _checkUrlFlag(options.url);
-  const { base, token, where, configError } = await _target(options, despiteConfigError);
+  const { base, token, where, file, configError } = await _target(options, despiteConfigError);
   const url = `${base}/admin${path}`;
   let response: Response;
   try {
@@ -96,7 +98,7 @@ export async function adminRequest(
         "is relay running there, or behind a proxy that cannot reach it?",
     );
   }
-  return { status: response.status, body, configError };
+  return { status: response.status, body, file, configError };
 }
 
 /** Where to call and with what: the relay's URL, the admin token and the file it came from. */
@@ -104,6 +106,7 @@ interface _Target {
   base: string;
   token: string;
   where: string;
+  file?: string;
   configError?: ConfigError;
 }
 
@@ -121,7 +124,7 @@ async function _target(options: AdminCommandOptions, despiteConfigError: boolean
   if (token === undefined) {
     throw new AdminClientError(`relay's admin API is off: no server.admin.token in ${where}`);
   }
-  return { base: _trimmed(options.url ?? relayUrl(config.server)), token, where };
+  return { base: _trimmed(options.url ?? relayUrl(config.server)), token, where, file };
 }
 
 /**
@@ -142,7 +145,7 @@ async function _targetDespite(error: ConfigError, url: string | undefined): Prom
       `${error.message}\nrelay was not asked: ${what} cannot be read from ${error.file} as it is`,
     );
   }
-  return { base: _trimmed(base), token, where: error.file, configError: error };
+  return { base: _trimmed(base), token, where: error.file, file: error.file, configError: error };
 }
 
 /** `--url` is relay's address as a client gives it: `127.0.0.1:8787` would not name one, or another. */

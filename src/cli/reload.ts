@@ -20,11 +20,14 @@ export function reloadCommand(setExitCode: (code: number) => void) {
     .option("--url <url>", "the running relay, when not where the config says (e.g. http://127.0.0.1:9000)")
     .action(async (options) => {
       try {
-        const { body, configError } = await adminRequest(options, "POST", "/reload", {
+        const { body, file, configError } = await adminRequest(options, "POST", "/reload", {
           despiteConfigError: true,
           isAnswer: (body) => typeof body.ok === "boolean" && typeof body.version === "number",
         });
-        if (configError && body.ok === true) {
+        const elsewhere = typeof body.path === "string" && file !== undefined && !_sameFile(file, body.path);
+        // relay reads the file it started on: what it took or refused is that one, not the one given here.
+        if (elsewhere) console.error(`note: relay runs on ${body.path}, not ${file}: it read that again`);
+        else if (configError && body.ok === true) {
           console.error(
             `note: ${configError.file} does not load here, but relay took it:\n${configError.message}`,
           );
@@ -43,6 +46,18 @@ export function reloadCommand(setExitCode: (code: number) => void) {
         setExitCode(1);
       }
     });
+}
+
+/** Whether two paths name one file, links and `..` aside; paths that cannot be resolved compare as given. */
+function _sameFile(a: string, b: string): boolean {
+  const real = (path: string) => {
+    try {
+      return Deno.realPathSync(path);
+    } catch {
+      return path;
+    }
+  };
+  return real(a) === real(b);
 }
 
 /**

@@ -45,7 +45,7 @@ type _Grant = (release: Release) => void;
  * ```
  */
 export class ConcurrencyLimiter {
-  readonly #max: number;
+  #max: number;
   readonly #maxQueue: number;
   readonly #queue: _Grant[] = [];
   #inFlight = 0;
@@ -66,6 +66,16 @@ export class ConcurrencyLimiter {
   /** Requests waiting for one. */
   get queued(): number {
     return this.#queue.length;
+  }
+
+  /**
+   * Has `max` slots from now on (a reload's new cap): slots taken past it stay taken until released, and
+   * none is given while they are; slots a rise frees go to those waiting.
+   */
+  resize(max: number): void {
+    if (!(max >= 1)) throw new RangeError("max must be at least 1");
+    this.#max = max;
+    this.#grantWaiting();
   }
 
   /** A slot now, or `undefined` when none is free (or others are already waiting for one). */
@@ -106,9 +116,15 @@ export class ConcurrencyLimiter {
     return () => {
       if (released) return;
       released = true;
-      const next = this.#queue.shift();
-      if (next) next(this.#release());
-      else this.#inFlight--;
+      this.#inFlight--;
+      this.#grantWaiting();
     };
+  }
+
+  #grantWaiting(): void {
+    while (this.#queue.length > 0 && this.#inFlight < this.#max) {
+      this.#inFlight++;
+      this.#queue.shift()!(this.#release());
+    }
   }
 }

@@ -314,7 +314,8 @@ class _RouteState {
    * or the provider's own credential, is at its rate limit for after a 429, as `pool` cools whole keys.
    */
   readonly cooledModels: ModelRefusals<ProviderKey | undefined>;
-  limiter: ConcurrencyLimiter | undefined;
+  /** Its `max_in_flight`; without one, a limit never reached, so a reload can set one over what runs. */
+  limiter: ConcurrencyLimiter;
   // `route.prices` as a `models:` table resolves: its targets are places in `#priceList`.
   readonly #prices: ModelMap;
   readonly #priceList: ModelPrice[];
@@ -343,9 +344,7 @@ class _RouteState {
     this.refusals = new ModelRefusals({ now: options.now });
     this.cooledModels = new ModelRefusals({ now: options.now });
     for (const key of route.keys) this.keyBreakers.set(key, new CircuitBreaker(breakerOptions(key)));
-    this.limiter = route.maxInFlight === undefined
-      ? undefined
-      : new ConcurrencyLimiter({ max: route.maxInFlight, maxQueue: 0 });
+    this.limiter = new ConcurrencyLimiter({ max: route.maxInFlight ?? Infinity, maxQueue: 0 });
     const prices = [...route.prices ?? []];
     this.#prices = new ModelMap(Object.fromEntries(prices.map(([model], index) => [model, `${index}`])));
     this.#priceList = prices.map(([, price]) => price);
@@ -361,15 +360,16 @@ class _RouteState {
 
   /**
    * Takes over from `before`, this provider's state until a reload changed its config, what must
-   * outlive the change. The requests still running on it count as this state's own, and take its
-   * `max_in_flight` places when that stayed the same: a reload must not let a provider take more at
-   * once than its cap, nor show fewer in flight than it has. Each key that stays, found by its secret,
+   * outlive the change. The requests still running on it count as this state's own, and hold places of
+   * its `max_in_flight`, changed or not: a reload must not let a provider take more at once than its
+   * cap, nor show fewer in flight than it has. Each key that stays, found by its secret,
    * keeps what its pool carries over and the models it is at its rate limit for, as does the provider's
    * own credential when it has no keys: a reload must not forget an upstream's 429.
    */
   carryOverFrom(before: _RouteState): void {
     this.#load = before.#load;
-    if (before.route.maxInFlight === this.#route.maxInFlight) this.limiter = before.limiter;
+    this.limiter = before.limiter;
+    this.limiter.resize(this.#route.maxInFlight ?? Infinity);
     // A changed config builds new key objects: each key that stays is found by its secret, once for
     // all that carries over. The provider's own credential, when it has no keys, is itself.
     const kept = new Map<ProviderKey | undefined, ProviderKey | undefined>(
@@ -1305,7 +1305,7 @@ export class Plan {
 
 /** A place among `state`'s requests in flight, or `undefined` while it is at its `max_in_flight`. */
 function _placeIn(state: _RouteState): Release | undefined {
-  return state.limiter ? state.limiter.tryAcquire() : () => {};
+  return state.limiter.tryAcquire();
 }
 
 /** `permit`, or once it is a probe, the probe's success told and a permit of the closed breaker instead. */

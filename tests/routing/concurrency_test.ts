@@ -102,3 +102,19 @@ Deno.test("ConcurrencyLimiter refuses a size it cannot work with", () => {
   assert.throws(() => new ConcurrencyLimiter({ max: 0, maxQueue: 1 }), /max must be at least 1/);
   assert.throws(() => new ConcurrencyLimiter({ max: 1, maxQueue: -1 }), /must not be negative/);
 });
+
+Deno.test("ConcurrencyLimiter.resize: slots taken past a lowered max stay taken, none given until under it; a rise serves waiters", async () => {
+  const limiter = new ConcurrencyLimiter({ max: 3, maxQueue: 5 });
+  const held = [0, 1, 2].map(() => limiter.tryAcquire()!);
+  limiter.resize(1);
+  const waiting = limiter.acquire();
+  held.pop()!();
+  held.pop()!();
+  assert.deepEqual([limiter.inFlight, limiter.queued], [1, 1], "one running, at a max of one: still waiting");
+  limiter.resize(2);
+  assert.deepEqual([limiter.inFlight, limiter.queued], [2, 0], "the rise gave the waiter a slot");
+  (await waiting)();
+  held.pop()!();
+  assert.equal(limiter.inFlight, 0);
+  assert.throws(() => limiter.resize(0), RangeError);
+});

@@ -269,3 +269,26 @@ Deno.test("a changed provider counts the requests still running from before the 
   assert.equal(where(next), "a/a1", "its place freed");
   next.abandoned();
 });
+
+Deno.test("a reload that changes max_in_flight holds the requests still running to the new cap", () => {
+  const capped = (fingerprint: string, maxInFlight?: number): Route => ({
+    ...route("a", ["a1"], fingerprint),
+    maxInFlight,
+  });
+  const old = new Router([capped("a:3", 3)], OPTIONS);
+  const underWay = [0, 1, 2].map(() => attemptOf(old.plan(request).next()));
+  const lowered = new Router([capped("a:1", 1)], OPTIONS, { previous: old });
+  assert.equal(lowered.plan(request).next().kind, "exhausted", "three running, at a cap of one");
+  underWay.pop()!.finished({ input: 1, output: 1 });
+  underWay.pop()!.finished({ input: 1, output: 1 });
+  assert.equal(lowered.plan(request).next().kind, "exhausted", "one running, at a cap of one");
+  const raised = new Router([capped("a:2", 2)], OPTIONS, { previous: lowered });
+  underWay.push(attemptOf(raised.plan(request).next()));
+  assert.equal(raised.plan(request).next().kind, "exhausted", "two running, at a cap of two");
+  const uncapped = new Router([capped("a:none")], OPTIONS, { previous: raised });
+  underWay.push(attemptOf(uncapped.plan(request).next()));
+  const capAgain = new Router([capped("a:2b", 2)], OPTIONS, { previous: uncapped });
+  assert.equal(capAgain.plan(request).next().kind, "exhausted", "three running from before, a cap of two");
+  for (const attempt of underWay) attempt.finished({ input: 1, output: 1 });
+  assert.equal(where(attemptOf(capAgain.plan(request).next())), "a/a1", "places freed");
+});

@@ -400,6 +400,7 @@ Deno.test("POST /admin/reload answers the new version and what changed, or 422 w
     changed: [],
     kept: ["m"],
     needs_restart: ["server.port"],
+    path: relay.path,
   });
   assert.ok(
     relay.logs.some((line) => line.msg === "config change needs a restart" && line.fields === "server.port"),
@@ -417,6 +418,7 @@ Deno.test("POST /admin/reload answers the new version and what changed, or 422 w
   assert.equal(body.ok, false);
   assert.equal(body.version, 2);
   assert.match(body.error, /relay\.yaml:1:/);
+  assert.equal(body.path, relay.path, "the file relay reads, which relay reload -c compares with its own");
 });
 
 /** Reads SSE events off `response` one at a time. */

@@ -32,7 +32,8 @@ export function switchRoute(runtime: Runtime, enabled: boolean): (c: Context) =>
 
 /**
  * `POST /admin/reload`: reads the config file again; 200 with the new version and what changed, or
- * 422 with the error when the file is refused (the previous config keeps serving).
+ * 422 with the error when the file is refused (the previous config keeps serving); either with the
+ * file's `path`, which `relay reload -c` compares with the file it was given.
  *
  * @example
  * ```ts
@@ -42,8 +43,9 @@ export function switchRoute(runtime: Runtime, enabled: boolean): (c: Context) =>
 export function reloadRoute(runtime: Runtime): () => Promise<Response> {
   return async () => {
     const result = await runtime.reload("admin API");
-    if (!result.ok) return Response.json(result, { status: 422 });
+    const path = runtime.current.path ?? null;
+    if (!result.ok) return Response.json({ ...result, path }, { status: 422 });
     const { changes, needsRestart, ...rest } = result;
-    return Response.json({ ...rest, ...changes, needs_restart: needsRestart });
+    return Response.json({ ...rest, ...changes, needs_restart: needsRestart, path });
   };
 }
