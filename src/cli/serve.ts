@@ -10,6 +10,7 @@ import { EventBus } from "../util/event_bus.ts";
 import { createLogger, type Logger } from "../util/logger.ts";
 import { StderrSink } from "../util/stderr_sink.ts";
 import { DEFAULT_LEDGER_HINT, LEDGER_PATH_HINT } from "./_ledger_hints.ts";
+import { fileInTheWay } from "../ledger/unwritable.ts";
 import { reportConfigError } from "./_config_error.ts";
 import { reloadTriggers } from "./_reload_triggers.ts";
 import { errorMessage, fileErrorMessage, outOfFileDescriptors } from "../util/error_message.ts";
@@ -101,7 +102,10 @@ async function _serveLogged(
     runtime.follow((next) => ledger.reconfigure(next));
   } catch (error) {
     await sink.flush(_FLUSH_MS);
-    console.error(`relay cannot open its usage ledger ${_ledgerFile(config)}: ${fileErrorMessage(error)}`);
+    const file = _ledgerFile(config);
+    console.error(
+      `relay cannot open its usage ledger ${file}: ${fileInTheWay(file, error) ?? fileErrorMessage(error)}`,
+    );
     console.error(_ledgerHint(error));
     return 1;
   }

@@ -21,7 +21,7 @@ import { readFieldsDespite } from "../config/read_despite.ts";
 import { terminalColour } from "./_colour.ts";
 import { reportConfigError } from "./_config_error.ts";
 import { fileErrorMessage } from "../util/error_message.ts";
-import { whyUnwritable } from "../ledger/unwritable.ts";
+import { fileInTheWay } from "../ledger/unwritable.ts";
 
 /**
  * `relay usage`: totals from the ledger over a period, by model, provider, key or client. Reads the
@@ -148,9 +148,9 @@ async function _usage(
 }
 
 function _unreadable(path: string, error: unknown): number {
-  // A file on the way: which one, as relay check says it, not the OS's "Not a directory".
-  const onTheWay = error instanceof Deno.errors.NotADirectory ? whyUnwritable(path) : undefined;
-  console.error(`relay cannot read the ledger ${path}: ${onTheWay ?? fileErrorMessage(error)}`);
+  console.error(
+    `relay cannot read the ledger ${path}: ${fileInTheWay(path, error) ?? fileErrorMessage(error)}`,
+  );
   return 1;
 }
 

@@ -40,6 +40,16 @@ export function whyUnwritable(path: string, links = 0): string | undefined {
 }
 
 /**
+ * What stands in the way of the database at `path` when opening it failed with `error`: a file where a
+ * folder must be, which the OS tells as "Not a directory" or, making that folder, "File exists". Said as
+ * `relay check` says it; `undefined` for any other error.
+ */
+export function fileInTheWay(path: string, error: unknown): string | undefined {
+  const inTheWay = error instanceof Deno.errors.NotADirectory || error instanceof Deno.errors.AlreadyExists;
+  return inTheWay ? whyUnwritable(path) : undefined;
+}
+
+/**
  * Where the link at `path` points; `undefined` when `path` is no link, or it cannot be told (the look
  * at its folder then says more).
  */

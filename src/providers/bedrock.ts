@@ -238,8 +238,14 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
         headers: answered,
       };
       if (counting) return await _countTokensResponse(upstream, read);
-      if (upstream.headers.get("content-type")?.includes("application/vnd.amazon.eventstream")) {
-        return await _sseResponse(upstream, read);
+      const type = upstream.headers.get("content-type");
+      if (type?.includes("application/vnd.amazon.eventstream")) return await _sseResponse(upstream, read);
+      if (operation === "invoke-with-response-stream") {
+        // A client that asked for a stream cannot read a whole Message (a proxy before Bedrock's, say).
+        await upstream.body?.cancel();
+        throw read.unreadable(
+          `its answer to a stream is not an event stream (content-type ${type ?? "none"})`,
+        );
       }
       return new Response(upstream.body, { status: upstream.status, headers: answered });
     },

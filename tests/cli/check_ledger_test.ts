@@ -111,6 +111,20 @@ Deno.test("relay check names a ledger.path that holds something other than a SQL
   assert.match(stderr, /usage\.db is not a SQLite database \(the ledger is one\)/);
 });
 
+Deno.test("relay serve names a ledger.path under a regular file as relay check does, not the OS's 'File exists'", async () => {
+  const folder = await sandbox();
+  await Deno.writeTextFile(`${folder}/afile`, "not a folder\n");
+  await writeConfig(folder, `${MOCK}ledger:\n  path: ./afile/usage.db\n`);
+  const { code, stderr } = await runRelay(["serve", "--port", "0"], { cwd: folder });
+  assert.equal(code, 1);
+  assert.ok(
+    stderr.includes(
+      `relay cannot open its usage ledger ${folder}/afile/usage.db: ${folder}/afile is not a folder\n`,
+    ),
+    stderr,
+  );
+});
+
 Deno.test("relay check refuses a ledger a newer relay wrote, as relay serve would", async () => {
   const folder = await sandbox();
   const database = new DatabaseSync(`${folder}/usage.db`);

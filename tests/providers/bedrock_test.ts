@@ -624,6 +624,16 @@ Deno.test("a stream that ends before any event is relay's 502, not an empty 200"
   );
 });
 
+Deno.test("a 200 to a stream that is not an event stream (a whole Message) is relay's 502, not passed on raw", async () => {
+  const { bedrock } = provider(() => Response.json({ type: "message", content: [] }));
+  await assert.rejects(
+    bedrock.send(request(), undefined),
+    unreadable(
+      /^upstream bedrock answered 200, but its answer to a stream is not an event stream \(content-type application\/json\)$/,
+    ),
+  );
+});
+
 Deno.test("a stream whose first frame is corrupt is relay's 502, not Bedrock's error; later, an error event", async () => {
   const frame = chunkFrame('{"type":"message_stop"}');
   const badCrc = frame.slice();
