@@ -84,15 +84,18 @@ function _upstream(provider: ProviderConfig): string {
       return `bedrock ${provider.base_url ?? `region ${provider.region}`}, ` +
         (provider.keys.length > 0 ? "Bedrock API keys" : `AWS credentials${_awsSource(provider.aws)}`);
     case "vertex":
-      return `vertex project ${provider.project}, region ${provider.region}, credentials ` +
-        (provider.credentials_file ?? "from $GOOGLE_APPLICATION_CREDENTIALS");
+      return `vertex project ${provider.project}, region ${provider.region}` +
+        (provider.base_url ? ` at ${provider.base_url}` : "") + ", credentials " +
+        (provider.credentials_file ?? "from $GOOGLE_APPLICATION_CREDENTIALS") +
+        (provider.token_url ? ` (tokens from ${provider.token_url})` : "");
     case "azure":
       return `azure ${provider.base_url}, ` +
         (provider.entra
           ? `Entra ID app ${provider.entra.client_id} (secret ${maskSecret(provider.entra.client_secret)})`
           : "keys as x-api-key");
     default:
-      return `${provider.type} ${provider.base_url}, key sent as ${provider.auth_header}`;
+      return `${provider.type} ${provider.base_url}, ` +
+        (provider.keys.length > 0 ? `key sent as ${provider.auth_header}` : "no key sent");
   }
 }
 

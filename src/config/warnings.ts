@@ -1,4 +1,4 @@
-import { ModelMap } from "../routing/model_map.ts";
+import { globsMeet, ModelMap } from "../routing/model_map.ts";
 import { formatPath } from "./errors.ts";
 import { formatDuration } from "./format_units.ts";
 import { type Config, DEFAULT_TIMEOUTS, isLoopbackHost, type Timeouts } from "./schema.ts";
@@ -77,7 +77,8 @@ function _shadowedModels({ providers, routing }: Config): string[] {
   };
   return providers.flatMap((provider, index) =>
     Object.keys(provider.models ?? {}).flatMap((name) => {
-      if (name.includes("*") || /^claude/i.test(name) || !ordered(name)) return [];
+      // A name or glob that a Claude model's name may match is that provider's backup; `qwen*` is not.
+      if (globsMeet(name.toLowerCase(), "claude*") || !ordered(name)) return [];
       const first = providers.slice(0, index).find((earlier) =>
         _CLAUDE_ONLY.has(earlier.type) && (earlier.models === undefined || "*" in earlier.models)
       );
@@ -86,8 +87,10 @@ function _shadowedModels({ providers, routing }: Config): string[] {
         `${formatPath(["providers", index, "models", name])} is never used: providers[${
           providers.indexOf(first)
         }] (${first.name}, ${first.type}) comes first and takes any model name, and its upstream has no ` +
-        `${name}; list ${provider.name} first, or send ${name} to it in routing.model_routes` +
-        (routing.strategy === "model" ? "" : " with routing.strategy: model"),
+        `${name}; list ${provider.name} first` +
+        // routing.model_routes names models one by one.
+        (name.includes("*") ? "" : `, or send ${name} to it in routing.model_routes` +
+          (routing.strategy === "model" ? "" : " with routing.strategy: model")),
       ];
     })
   );

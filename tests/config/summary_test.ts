@@ -87,7 +87,7 @@ Deno.test("summarizeConfig names the hosts a loopback relay answers besides loop
   assert.deepEqual(hosts("0.0.0.0"), [], "unused off loopback");
 });
 
-Deno.test("summarizeConfig describes cloud providers by their credentials, secrets masked", () => {
+Deno.test("summarizeConfig describes cloud and local providers by their credentials and URLs, secrets masked", () => {
   const config = configSchema.parse({
     providers: [
       {
@@ -98,6 +98,16 @@ Deno.test("summarizeConfig describes cloud providers by their credentials, secre
       },
       { name: "br2", type: "bedrock", region: "eu-west-1", keys: [{ key: "ABSKQmVkcm9ja0FQSUtleS1x7f2" }] },
       { name: "vx", type: "vertex", project: "proj", region: "global" },
+      {
+        name: "vx2",
+        type: "vertex",
+        project: "proj",
+        region: "us-east5",
+        base_url: "https://vertex.proxy.example",
+        token_url: "https://tokens.proxy.example/token",
+        credentials_file: "/keys/sa.json",
+      },
+      { name: "local", type: "ollama" },
       {
         name: "az",
         type: "azure",
@@ -111,6 +121,9 @@ Deno.test("summarizeConfig describes cloud providers by their credentials, secre
     "  br: bedrock region us-east-1, AWS credentials (AKIA...MPLE)",
     "  br2: bedrock region eu-west-1, Bedrock API keys",
     "  vx: vertex project proj, region global, credentials from $GOOGLE_APPLICATION_CREDENTIALS",
+    "  vx2: vertex project proj, region us-east5 at https://vertex.proxy.example, credentials /keys/sa.json " +
+    "(tokens from https://tokens.proxy.example/token)",
+    "  local: ollama http://127.0.0.1:11434, no key sent",
     "  az: azure https://res.services.ai.azure.com/anthropic, Entra ID app app-1 (secret ent...0042)",
   ]);
   const summary = summarizeConfig(config, "relay.yaml");

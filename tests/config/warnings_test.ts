@@ -54,14 +54,14 @@ Deno.test("configWarnings names a model another provider's table maps that a Cla
       name: "oai",
       type: "openai",
       base_url: "http://127.0.0.1:8000/v1",
-      models: { "gpt-4o": "big", "claude-haiku-4-5": "mini", "qwen-*": "qwen" },
+      models: { "gpt-4o": "big", "claude-haiku-4-5": "mini", "claude-*-lite": "lite" },
     },
   ];
   assert.deepEqual(configWarnings(configSchema.parse({ providers })), [
     "providers[1].models.gpt-4o is never used: providers[0] (anthropic, anthropic) comes first and takes any " +
     "model name, and its upstream has no gpt-4o; list oai first, or send gpt-4o to it in routing.model_routes " +
     "with routing.strategy: model",
-  ], "a Claude model's name there is its backup, a glob is not a name");
+  ], "a Claude model's name there is its backup, and so is a glob a Claude model's name may match");
   const [modelStrategy] = configWarnings(configSchema.parse({ providers, routing: { strategy: "model" } }));
   assert.match(modelStrategy, /send gpt-4o to it in routing\.model_routes$/, "the strategy is already model");
   // A per-model strategy by glob that does not take the name leaves it under the default, as relay.example.yaml's.
@@ -88,6 +88,22 @@ Deno.test("configWarnings names a model another provider's table maps that a Cla
   for (const config of silent) {
     assert.deepEqual(configWarnings(configSchema.parse(config)), [], JSON.stringify(config));
   }
+});
+
+Deno.test("configWarnings names a glob no Claude model's name matches, shadowed as a name is", () => {
+  const providers = [
+    { name: "anthropic", type: "anthropic", keys: [{ key: "sk-ant-api03-test-key-000000000000" }] },
+    {
+      name: "oai",
+      type: "openai",
+      base_url: "http://127.0.0.1:8000/v1",
+      models: { "Qwen*": "qwen3", "*": "big" },
+    },
+  ];
+  assert.deepEqual(configWarnings(configSchema.parse({ providers })), [
+    "providers[1].models.Qwen* is never used: providers[0] (anthropic, anthropic) comes first and takes any " +
+    "model name, and its upstream has no Qwen*; list oai first",
+  ], "routing.model_routes names models one by one: not offered for a glob");
 });
 
 Deno.test("configWarnings says an Anthropic-format base_url ending in /v1 doubles it, and not an OpenAI one's", () => {
