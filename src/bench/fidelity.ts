@@ -40,10 +40,9 @@ export function withoutPings(events: readonly SseEvent[]): SseEvent[] {
  * The differences between a stream received directly and the same one received through relay,
  * position by position, pings aside ({@linkcode withoutPings}): event names (so order), block indexes,
  * tool_use ids, signatures, usage, and, when those agree, the rest of the event's data as JSON (key
- * order and spacing aside). An event one
- * stream has and the other lacks is an `event` difference with `null` on the short side; since events
- * are matched by position, everything after a missing or extra event differs too, and the first
- * difference is the one to read.
+ * order and spacing aside). An event one stream has and the other lacks is an `event` difference with
+ * `null` on the short side; since events are matched by position, everything after a missing or extra
+ * event differs too, and the first difference is the one to read.
  *
  * @example
  * ```ts

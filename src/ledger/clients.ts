@@ -345,7 +345,7 @@ export class ClientRegistry {
     }
     const counted: UsageReservation | undefined = client.rpm?.reserve(1);
     const reservation: UsageReservation | undefined = client.tpm?.reserve(tokens, input);
-    // A client without a budget prices nothing here: its requests' path stays as it was.
+    // Only a request that may cost something holds part of a budget (a client without one prices nothing).
     const release = worst > 0 ? this.#hold(config.name, worst) : undefined;
     return {
       ok: true,

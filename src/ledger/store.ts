@@ -355,7 +355,7 @@ export class LedgerStore {
     }
   }
 
-  /** Opens the file at `path` read-only, refusing one that is not an up-to-date relay ledger. */
+  /** The open {@linkcode #openReader} makes, and its check of the schema. */
   static #openAs(path: string): DatabaseSync {
     const database = new DatabaseSync(path, { readOnly: true });
     try {

@@ -233,7 +233,9 @@ export class LedgerWriter {
 
   /** Arms the flush timer to go off within `ms`, keeping an earlier one. */
   #schedule(ms: number): void {
-    if (this.#timer && this.#timer.ms <= ms) return;
+    // While a spell of failed tries lasts, its retry is the next try: a record arriving does not bring it
+    // nearer (MIN_RETRY_MS would not hold, and a lock would be tried at every record).
+    if (this.#timer && (this.#timer.ms <= ms || this.#spell !== undefined)) return;
     this.#cancelTimer();
     const handle = this.#timers.setTimeout(() => {
       this.#timer = undefined;

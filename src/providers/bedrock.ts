@@ -240,8 +240,9 @@ export function createBedrockProvider(options: BedrockProviderOptions): Provider
       if (counting) return await _countTokensResponse(upstream, read);
       const type = upstream.headers.get("content-type");
       if (type?.includes("application/vnd.amazon.eventstream")) return await _sseResponse(upstream, read);
-      if (operation === "invoke-with-response-stream") {
-        // A client that asked for a stream cannot read a whole Message (a proxy before Bedrock's, say).
+      if (operation === "invoke-with-response-stream" && !type?.includes("text/event-stream")) {
+        // A client that asked for a stream cannot read a whole Message (a proxy before Bedrock's, say);
+        // SSE, from a proxy that speaks it, it can.
         await upstream.body?.cancel();
         throw read.unreadable(
           `its answer to a stream is not an event stream (content-type ${type ?? "none"})`,

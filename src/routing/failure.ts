@@ -1,3 +1,4 @@
+import { isPermanentCredentialError } from "../providers/types.ts";
 import { errorMessage, outOfFileDescriptors } from "../util/error_message.ts";
 import { isJsonObject, parseJsonObject } from "../util/json.ts";
 import { maskKeyShapedTokens } from "../util/mask.ts";
@@ -121,6 +122,12 @@ interface _Decision {
    * client get it, says `x-should-retry: false`, as Anthropic's own for a spend cap does.
    */
   notRetried?: true;
+  /**
+   * relay's own credential for the provider was refused for good (a revoked service-account key, an
+   * ended SSO login): it fails the same way until a person mends it, so the request asks the provider
+   * no more, neither again nor as a last resort.
+   */
+  credentialRefused?: true;
 }
 
 /**
@@ -252,6 +259,8 @@ export function classifyFailure(
         action: "retry_next_provider",
         countsForBreaker,
         reason: `${what}: ${errorMessage(outcome.error)}`,
+        ...(outcome.kind === "credentials" && isPermanentCredentialError(outcome.error) &&
+          { credentialRefused: true }),
       };
     }
     case "timeout":

@@ -3,12 +3,16 @@ import type { FailureDecision } from "./failure.ts";
 
 /** What a {@linkcode RetryAfters} says an attempt still owes its upstream, in ms from now. */
 export interface OwedWait {
-  /** The longest `retry-after` met of the attempt's upstream, less the time since it was said. */
-  ms: number;
-  /** As `ms`, each `retry-after` first capped at routing.max_retry_after. */
+  /**
+   * The longest `retry-after` met of the attempt's upstream, each capped at routing.max_retry_after,
+   * less the time since it was said: what the retry waits.
+   */
   cappedMs: number;
-  /** Whether a key's own 429 said it: going back to the key is waiting out its rate limit. */
-  rateLimited: boolean;
+  /**
+   * What is left of the key's own 429s (uncapped), while one runs: going back to the key is waiting
+   * out its rate limit, which routing.max_wait bounds. `undefined` when none does.
+   */
+  rateLimitedMs?: number;
 }
 
 /** Where an attempt goes: its provider's route and key. */
@@ -31,7 +35,7 @@ interface _Said {
  * ```ts
  * const owed = new RetryAfters(60_000);
  * owed.failed(attempt, decision, clock.now()); // decision.retryAfterMs: 3000
- * owed.owedBy(sameProviderOtherKey, clock.now() + 1_000)?.ms; // 2000, for a 529; undefined for a 429
+ * owed.owedBy(sameProviderOtherKey, clock.now() + 1_000)?.cappedMs; // 2000, for a 529; undefined for a 429
  * ```
  */
 export class RetryAfters {
@@ -66,10 +70,12 @@ export class RetryAfters {
       if (said.upstream.route !== upstream.route || (said.keyOnly && said.upstream.key !== upstream.key)) {
         continue;
       }
+      const limitLeft = said.keyOnly && said.until > now ? said.until - now : undefined;
       owed = {
-        ms: Math.max(owed?.ms ?? 0, said.until - now),
         cappedMs: Math.max(owed?.cappedMs ?? 0, said.cappedUntil - now),
-        rateLimited: (owed?.rateLimited ?? false) || said.keyOnly,
+        rateLimitedMs: limitLeft === undefined
+          ? owed?.rateLimitedMs
+          : Math.max(owed?.rateLimitedMs ?? 0, limitLeft),
       };
     }
     return owed;

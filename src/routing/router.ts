@@ -617,6 +617,11 @@ export class Router {
     return this.#states.map((state) => state.status(wallOffset));
   }
 
+  /** Whether `provider` is switched off (`setEnabled`); an unknown name is not. */
+  isSwitchedOff(provider: string): boolean {
+    return this.#states.find((state) => state.route.provider.name === provider)?.enabled === false;
+  }
+
   /**
    * Switches a provider, or one of its keys (`key`: its place in the list or its name), on or off
    * until a reload changes that provider. Off, it takes no new requests; those under way finish.
@@ -1268,7 +1273,10 @@ export class Plan {
         if (decision.action === "skip_provider") unservableRoutes.add(state);
         else if (!key) doneRoutes.add(state);
         else if (decision.action === "retry_next_provider") deferred.add(state);
-        if (!key && (decision.action === "disable_key" || decision.action === "refuse_model")) {
+        if (
+          decision.credentialRefused ||
+          (!key && (decision.action === "disable_key" || decision.action === "refuse_model"))
+        ) {
           refusedRoutes.add(state);
         }
         return refusedUntil;

@@ -3,7 +3,6 @@ import type { Admission, ClientRegistry } from "../ledger/clients.ts";
 import type { LedgerEntry, LedgerSink, RecordOptions } from "../ledger/entry.ts";
 import {
   CredentialError,
-  isPermanentCredentialError,
   type ProviderKey,
   type ProviderRequest,
   UnservableError,
@@ -468,12 +467,14 @@ async function _relay(
   /** The providers that refused relay's credential so. */
   const refusedProviders = new Set<string>();
   /**
-   * Whether every provider that serves the model refused relay's credential for good (a revoked key, an
-   * ended SSO login): that fails the same way until a person mends it.
+   * Whether every provider switched on that serves the model refused relay's credential for good (a
+   * revoked key, an ended SSO login): that fails the same way until a person mends it.
    */
   const everyOneRefused = () =>
     refusedForGood === true && fields !== undefined &&
-    router.runsAs(fields.model).every(({ provider }) => refusedProviders.has(provider));
+    router.runsAs(fields.model).every(({ provider }) =>
+      refusedProviders.has(provider) || router.isSwitchedOff(provider)
+    );
   try {
     let waitedMs = 0;
     // A backoff slept before a provider then passed over: the next attempt's is due from the failure too.
@@ -574,8 +575,8 @@ async function _relay(
         const owed = retryAfters.owedBy(attempt, clock.now());
         // A key's own 429 is a rate limit: going back to it waits no longer than routing.max_wait, as a
         // Messages request waits out the key's cooling (count_tokens, which does not cool it, waits here).
-        const rateLimited = owed?.rateLimited === true;
-        if (rateLimited && waitedMs + owed.ms > retry.maxWaitMs) {
+        const rateLimitedMs = owed?.rateLimitedMs;
+        if (rateLimitedMs !== undefined && waitedMs + rateLimitedMs > retry.maxWaitMs) {
           attempt.cancelled();
           break;
         }
@@ -600,7 +601,7 @@ async function _relay(
           throw error;
         });
         backedOffSinceFailure += delay;
-        if (rateLimited || attempt.lastResort) waitedMs += delay;
+        if (rateLimitedMs !== undefined || attempt.lastResort) waitedMs += delay;
         if (resume && !resume()) {
           // Others filled the provider meanwhile: the plan offers what is free now.
           attempt.cancelled();
@@ -714,7 +715,7 @@ async function _relay(
           retry_in_ms: Math.max(0, Math.round(refusedUntil - clock.now())),
         });
       }
-      const forGood = tried.outcome.kind === "credentials" && isPermanentCredentialError(tried.outcome.error);
+      const forGood = decision.credentialRefused === true;
       refusedForGood = (refusedForGood ?? true) && forGood;
       if (forGood) refusedProviders.add(attempt.route.provider.name);
       const kept: _Kept = {
@@ -742,8 +743,7 @@ async function _relay(
         await _drop(last);
         last = kept;
       }
-      // Asking again, as a held request's last resort would every second, cannot help.
-      if (decision.action === "return" || everyOneRefused()) break;
+      if (decision.action === "return") break;
       // What a retry waits for is the failure's the stand-in stood in for: its refusal says nothing of time.
       if (decision.sent) continue;
       retryAfters.failed(attempt, decision, clock.now());

@@ -60,6 +60,8 @@ export const TEST_ROUTING: RoutingOptions = {
 export interface TestRelay extends AsyncDisposable {
   url: string;
   server: RunningServer;
+  /** The router it serves with: a test switches providers off as the admin API would. */
+  router: Router;
   /** Every log line relay wrote, parsed. */
   logs: Record<string, unknown>[];
   /** Resolves with the next `request` log line: written when a relayed body has ended. */
@@ -90,14 +92,15 @@ export function startTestRelay(options: TestRelayOptions): TestRelay {
       else pending.push(parsed);
     },
   });
+  const router = new Router(options.routes ?? [_route(options)], {
+    ...TEST_ROUTING,
+    now: clock?.now,
+    ...options.routing,
+  });
   const server = startServer({
     hostname: "127.0.0.1",
     port: 0,
-    router: new Router(options.routes ?? [_route(options)], {
-      ...TEST_ROUTING,
-      now: clock?.now,
-      ...options.routing,
-    }),
+    router,
     logger,
     tokens: options.tokens ?? [],
     clients: options.clients,
@@ -121,6 +124,7 @@ export function startTestRelay(options: TestRelayOptions): TestRelay {
   return {
     url: server.url,
     server,
+    router,
     logs,
     nextRequestLog: () => {
       const ready = pending.shift();

@@ -123,9 +123,11 @@ Deno.test("with flush_interval 0, a record is written at once, but a failed batc
   // Flushed by hand: the fake clock, advanced by 0, would itself loop on a timer re-armed at 0.
   writer.flush();
   assert.deepEqual(timers.armed, [MIN_RETRY_MS], "not tried again in a loop while the lock is held");
+  await writer.record(record(2));
+  assert.deepEqual(timers.armed, [MIN_RETRY_MS], "nor sooner for a record that arrives meanwhile");
   locked = false;
   timers.advance(MIN_RETRY_MS);
-  assert.deepEqual(batches, [["r1"]]);
+  assert.deepEqual(batches, [["r1", "r2"]]);
 });
 
 Deno.test("a spell of failed writes is warned about once, and its end said", async () => {

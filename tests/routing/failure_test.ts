@@ -36,7 +36,7 @@ Deno.test("classifyFailure sends network failures and timeouts to the next provi
   );
 });
 
-Deno.test("classifyFailure names a credential relay could not get as such, failing over and counting it", () => {
+Deno.test("classifyFailure names a credential relay could not get as such, failing over and counting it, refused for good or not", () => {
   const error = new CredentialError(
     "Vertex auth failed: token endpoint https://oauth2.googleapis.com/token answered 400: invalid_grant: " +
       "Invalid JWT Signature.",
@@ -46,13 +46,15 @@ Deno.test("classifyFailure names a credential relay could not get as such, faili
     action: "retry_next_provider",
     countsForBreaker: true,
     reason: `credentials: ${error.message}`,
+    credentialRefused: true,
   });
   const emfile = new CredentialError(
     "Vertex auth failed: token endpoint https://oauth2.googleapis.com/token failed: fetch failed: " +
       "tcp open error: Too many open files (os error 24)",
     false,
   );
-  assert.equal(classifyFailure({ kind: "credentials", error: emfile }, NOW, NOW).countsForBreaker, false);
+  const passing = classifyFailure({ kind: "credentials", error: emfile }, NOW, NOW);
+  assert.deepEqual([passing.countsForBreaker, passing.credentialRefused], [false, undefined]);
 });
 
 Deno.test("classifyFailure fails an attempt relay could not make for want of file descriptors, counting it against no one", () => {

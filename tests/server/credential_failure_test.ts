@@ -274,6 +274,25 @@ async function answeredAtOnce(relay: TestRelay): Promise<Response> {
   return response;
 }
 
+Deno.test("a provider that refuses relay's key for good is asked once a request, beside one switched off, which cannot serve the next try", async () => {
+  await using chain = await vertexBehind(INVALID_GRANT);
+  const other = startFakeUpstream();
+  await using relay = startTestRelay({
+    routes: [chain.route, compatibleRoute("gw", other.url)],
+    retry: { maxAttempts: 3, maxWaitMs: 30_000, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 0 } },
+    clock: new FakeClock(),
+    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 } },
+  });
+  relay.router.setEnabled("gw", false);
+  for (const request of [1, 2]) {
+    const response = await answeredAtOnce(relay);
+    assert.deepEqual([response.status, response.headers.get("x-should-retry")], [502, "false"], `${request}`);
+    assert.equal(chain.tokenEndpoint.requests.length, request, "one try a request, its breaker open or not");
+  }
+  assert.equal(other.requests.length, 0);
+  await other.close();
+});
+
 Deno.test("a lone provider that refuses relay's key for good says so at once, its breaker open or not", async () => {
   await using chain = await vertexBehind(INVALID_GRANT);
   const changes: BreakerChange[] = [];

@@ -1254,6 +1254,84 @@ Deno.test("a 529's retry-after still holds its provider's other key after a fail
   await Promise.all([a.close(), b.close()]);
 });
 
+/**
+ * When relay, on its fake clock, asked a provider with one key that answers `answers` in turn, then in
+ * full, advancing the clock through each wait in `waits`; and the status the client got.
+ */
+async function askedAt(answers: FakeHandler[], waits: number[], retry: Partial<typeof RETRY>) {
+  const clock = new FakeClock();
+  const arrivals: number[] = [];
+  const upstream = startFakeUpstream((request, recorded) => {
+    arrivals.push(clock.now());
+    return (answers[arrivals.length - 1] ?? startFakeUpstreamDefault)(request, recorded);
+  });
+  await using relay = startTestRelay({
+    routes: [routeTo("a", upstream.url)],
+    retry: { ...RETRY, ...retry },
+    clock,
+  });
+  const pending = post(relay.url, {}, AbortSignal.timeout(5_000));
+  for (const wait of waits) {
+    await armedBefore(clock, wait, pending);
+    clock.advance(wait);
+  }
+  const response = await pending;
+  await response.body?.cancel();
+  await upstream.close();
+  return { status: response.status, arrivals };
+}
+
+Deno.test("only a key's running 429 is a rate limit that routing.max_wait bounds: a 529's retry-after beside it is waited", async () => {
+  const [limited, overloaded] = [
+    status(429, "rate_limit_error", { "retry-after": "1" }),
+    status(529, "overloaded_error", { "retry-after": "7" }),
+  ];
+  const cases = [
+    // The key's second of cooling, then the 529's 7 s: the 429 over, nothing limits the wait.
+    {
+      answers: [limited, overloaded],
+      maxRetryAfterMs: 20_000,
+      waits: [1_000, 7_000],
+      arrivals: [0, 1_000, 8_000],
+    },
+    // The 529's 7 s capped at 2, then the key's second of cooling.
+    {
+      answers: [overloaded, limited],
+      maxRetryAfterMs: 2_000,
+      waits: [2_000, 1_000],
+      arrivals: [0, 2_000, 3_000],
+    },
+  ];
+  for (const { answers, maxRetryAfterMs, waits, arrivals } of cases) {
+    const backoff = { baseMs: 0, maxMs: 0, maxRetryAfterMs };
+    assert.deepEqual(
+      await askedAt(answers, waits, { maxAttempts: 3, backoff, maxWaitMs: 5_000 }),
+      { status: 200, arrivals },
+    );
+  }
+});
+
+Deno.test("a token count's 429 past routing.max_wait is answered at once, though max_retry_after would cap the wait", async () => {
+  // A count cools no key: relay's own check of the 429's whole retry-after (30 s) against max_wait (5 s).
+  const limited = startFakeUpstream(status(429, "rate_limit_error", { "retry-after": "30" }));
+  const clock = new FakeClock();
+  await using relay = startTestRelay({
+    routes: [routeTo("a", limited.url)],
+    retry: { maxAttempts: 3, backoff: { baseMs: 0, maxMs: 0, maxRetryAfterMs: 2_000 }, maxWaitMs: 5_000 },
+    clock,
+  });
+  const answer = fetch(`${relay.url}/v1/messages/count_tokens`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "hi" }] }),
+    signal: AbortSignal.timeout(5_000),
+  });
+  const response = await answer;
+  await response.body?.cancel();
+  assert.deepEqual([response.status, limited.requests.length], [429, 1], "not asked again 2 s on");
+  await limited.close();
+});
+
 Deno.test("a provider passed over leaves the wait as the last real failure set it: its retry-after holds", async () => {
   const clock = new FakeClock();
   const overloaded = status(529, "overloaded_error", { "retry-after": "3" });
