@@ -103,5 +103,10 @@ const _BLOCKED_PORTS: ReadonlySet<number> = new Set([
  * ```
  */
 export function isFetchBlockedPort(url: URL): boolean {
-  return url.port !== "" && _BLOCKED_PORTS.has(Number(url.port));
+  return url.port !== "" && isBlockedPort(Number(url.port));
+}
+
+/** Whether fetch refuses to connect to `port` (0, "any free port", among them). */
+export function isBlockedPort(port: number): boolean {
+  return _BLOCKED_PORTS.has(port);
 }

@@ -4,7 +4,12 @@ import type { KeyLimits } from "../routing/key_pool.ts";
 import { modelMapProblems } from "../routing/model_map.ts";
 import { STRATEGY_NAMES } from "../routing/strategies/types.ts";
 import { DEFAULT_KEEPALIVE_MS } from "../stream/keep_alive.ts";
-import { isFetchBlockedPort } from "./blocked_ports.ts";
+import { isBlockedPort, isFetchBlockedPort } from "./blocked_ports.ts";
+
+/** Why relay does not listen on a port fetch refuses: Claude Code and the SDKs could not reach it. */
+export const BLOCKED_PORT_PROBLEM =
+  'is one fetch refuses to connect to (one of the Fetch standard\'s "bad ports"), ' +
+  "so Claude Code and the SDKs could not reach relay there: use another port, e.g. 8787";
 import { type ClientConfig, namedClients } from "./clients.ts";
 import { formatByteSize, formatDuration } from "./format_units.ts";
 import { byteSizeSchema, durationSchema } from "./units.ts";
@@ -186,7 +191,7 @@ const _perMinute = z.number().int().positive({ error: "must be a whole number ab
  * by position: the value itself is never echoed.
  */
 const _headerSecret = z.string().superRefine((value, ctx) => {
-  const problem = _headerValueProblem(value);
+  const problem = headerValueProblem(value);
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
@@ -458,7 +463,8 @@ const _serverSchema = z.strictObject({
     error: "is neither an IP address nor a host name (e.g. 127.0.0.1, 0.0.0.0, ::1, localhost)",
   }).default("127.0.0.1"),
   port: z.number().int().min(0, { error: "must be from 0 to 65535 (0 picks any free port)" })
-    .max(65535, { error: "must be from 0 to 65535 (0 picks any free port)" }).default(8787),
+    .max(65535, { error: "must be from 0 to 65535 (0 picks any free port)" })
+    .refine((port) => port === 0 || !isBlockedPort(port), { error: BLOCKED_PORT_PROBLEM }).default(8787),
   /** Names besides loopback ones a loopback relay answers to (`src/server/host_guard.ts`). */
   allowed_hosts: z.array(
     // A final dot names the same host (`relay.internal.`), as the guard reads a Host.
@@ -721,7 +727,8 @@ function _isLoopbackIpv6(address: string): boolean {
   return canonical === "[::1]" || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canonical);
 }
 
-function _headerValueProblem(value: string): string | undefined {
+/** Why `value` cannot travel in an HTTP header as relay sends it, said by position, never echoing it. */
+export function headerValueProblem(value: string): string | undefined {
   const chars = [...value];
   const bad = chars.findIndex((char) => char < " " || char > "~");
   if (bad !== -1) {

@@ -45,15 +45,16 @@ const _ANTHROPIC_PATHS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * An Anthropic-format `base_url` ending in `/v1`: relay adds `/v1/messages` itself, so every request goes
- * to `…/v1/v1/messages`, a 404 that says nothing of why (an OpenAI-compatible one's `base_url` does end
- * in its version, which may be what was copied).
+ * An Anthropic-format `base_url` ending in `/v1` or `/v1/messages`: relay adds `/v1/messages` itself, so
+ * every request goes to `…/v1/v1/messages`, a 404 that says nothing of why (an OpenAI-compatible one's
+ * `base_url` does end in its version, which may be what was copied).
  */
 function _versionInBaseUrl(provider: Config["providers"][number], index: number): string[] {
   const url = "base_url" in provider ? provider.base_url : undefined;
-  if (!_ANTHROPIC_PATHS.has(provider.type) || !url || !/\/v1\/*$/.test(new URL(url).pathname)) return [];
+  const ending = url && /\/v1(\/messages)?\/*$/.exec(new URL(url).pathname)?.[0].replace(/\/+$/, "");
+  if (!_ANTHROPIC_PATHS.has(provider.type) || !ending) return [];
   return [
-    `${formatPath(["providers", index, "base_url"])} ends in /v1, which relay adds itself ` +
+    `${formatPath(["providers", index, "base_url"])} ends in ${ending}, which relay adds itself ` +
     `(${provider.type} requests go to base_url + /v1/messages): leave it out`,
   ];
 }

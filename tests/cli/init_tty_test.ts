@@ -234,6 +234,38 @@ Deno.test("Ctrl-C while a key is being tried (SIGINT, the terminal not raw) exit
   }
 });
 
+/** Answers the wizard up to its key check, asks for it, and waits for the key's rejection. */
+async function toTheRejection(terminal: Awaited<ReturnType<typeof relayInit>>): Promise<void> {
+  await toThePort(terminal);
+  await terminal.press("Enter");
+  await terminal.waitFor(/◆ {2}Check the anthropic key with one real call/);
+  await terminal.press("Enter");
+  await terminal.waitFor(/◆ {2}Enter another anthropic key\?/);
+}
+
+Deno.test("relay init at a terminal writes nothing when a rejected key is not replaced", async () => {
+  const upstream = startFakeUpstream(() =>
+    Response.json({ type: "error", error: { type: "authentication_error", message: "invalid x-api-key" } }, {
+      status: 401,
+    })
+  );
+  try {
+    const home = await sandbox();
+    await using terminal = await relayInit(home, ["--base-url", upstream.url], {
+      ANTHROPIC_API_KEY: "sk-ant-api03-tty-test-revoked-0000x000",
+    });
+    await toTheRejection(terminal);
+    await terminal.press("Right");
+    await terminal.press("Enter");
+    const refused = await terminal.waitFor(/Nothing was written: anthropic's key was rejected\./);
+    assert.equal(await terminal.exitCode(), 1);
+    assert.doesNotMatch(refused, /relay is set up/);
+    assert.deepEqual(await files(home), []);
+  } finally {
+    await upstream.close();
+  }
+});
+
 Deno.test("relay init at a terminal asks for another key once the first is rejected, not the same one again", async () => {
   const upstream = startFakeUpstream((request) =>
     request.headers.get("x-api-key") === KEY ? Response.json({ data: [], has_more: false }) : Response.json(
@@ -247,11 +279,7 @@ Deno.test("relay init at a terminal asks for another key once the first is rejec
     await using terminal = await relayInit(home, ["--base-url", upstream.url], {
       ANTHROPIC_API_KEY: rejected,
     });
-    await toThePort(terminal);
-    await terminal.press("Enter");
-    await terminal.waitFor(/◆ {2}Check the anthropic key with one real call/);
-    await terminal.press("Enter");
-    await terminal.waitFor(/◆ {2}Enter another anthropic key\?/);
+    await toTheRejection(terminal);
     await terminal.press("Enter");
     const again = await terminal.waitFor(/◆ {2}anthropic: how should relay get the key\?[\s\S]*└/);
     assert.match(again, /● paste the key/, "another key is wanted: pasting it comes first");

@@ -285,7 +285,7 @@ Deno.test("parseConfig refuses an empty models table, which would serve no model
 
 Deno.test("parseConfig reads an unquoted ${VAR} as the same text written in place", () => {
   const text = `server:\n  port: \${P}\n${MOCK_PROVIDERS}`;
-  for (const [value, port] of [["1e3", 1000], ["0x1F", 31], ["0o17", 15], ["8787", 8787]] as const) {
+  for (const [value, port] of [["1e3", 1000], ["0x1F90", 8080], ["0o17540", 8032], ["8787", 8787]] as const) {
     assert.equal(parseConfig(text, "relay.yaml", envOf({ P: value })).config.server.port, port, value);
   }
 });

@@ -99,6 +99,15 @@ Deno.test("configSchema checks port, tokens, names and levels", () => {
   assert.deepEqual(issuesOf({ providers: [MOCK], server: { port: 70000 } }), [
     "server.port: must be from 0 to 65535 (0 picks any free port)",
   ]);
+  assert.deepEqual(issuesOf({ providers: [MOCK], server: { port: 6000 } }), [
+    'server.port: is one fetch refuses to connect to (one of the Fetch standard\'s "bad ports"), so Claude ' +
+    "Code and the SDKs could not reach relay there: use another port, e.g. 8787",
+  ]);
+  assert.equal(
+    configSchema.parse({ providers: [MOCK], server: { port: 0 } }).server.port,
+    0,
+    "any free port",
+  );
   assert.deepEqual(issuesOf({ providers: [MOCK], server: { port: 80.5 } }), [
     "server.port: Invalid input: expected int, received number",
   ]);

@@ -112,11 +112,14 @@ Deno.test("configWarnings says an Anthropic-format base_url ending in /v1 double
     providers: [
       { name: "gw", type: "anthropic-compatible", base_url: "https://gw.example/api/v1/", keys: key },
       { name: "gw2", type: "anthropic-compatible", base_url: "https://gw.example/v1beta", keys: key },
+      { name: "gw3", type: "anthropic-compatible", base_url: "https://gw.example/v1/messages", keys: key },
       { name: "oai", type: "openai", base_url: "https://api.example/v1", keys: key },
     ],
   });
   assert.deepEqual(configWarnings(config), [
     "providers[0].base_url ends in /v1, which relay adds itself (anthropic-compatible requests go to " +
     "base_url + /v1/messages): leave it out",
+    "providers[2].base_url ends in /v1/messages, which relay adds itself (anthropic-compatible requests go " +
+    "to base_url + /v1/messages): leave it out",
   ]);
 });

@@ -47,7 +47,10 @@ export async function checkKeys(
         message: `Enter another ${provider.name} key?`,
         initial: true,
       });
-      if (!retry) break;
+      if (!retry) {
+        context.out.log("error", `Nothing was written: ${provider.name}'s key was rejected.`);
+        return "refused";
+      }
       const kind = kindOf(provider.type)!;
       provider.key = await askKey(context.prompter, context, provider, kind, {
         current: provider.key,

@@ -4,7 +4,14 @@
  */
 import { expandString } from "../../config/env_expand.ts";
 import { pathInConfig } from "../../config/find.ts";
-import { configSchema, PROVIDER_TYPES, type ProviderType } from "../../config/schema.ts";
+import {
+  BLOCKED_PORT_PROBLEM,
+  configSchema,
+  headerValueProblem,
+  PROVIDER_TYPES,
+  type ProviderType,
+} from "../../config/schema.ts";
+import { isBlockedPort } from "../../config/blocked_ports.ts";
 import { readCredentialsFile } from "../../providers/credentials_file.ts";
 import { modelMapProblems } from "../../routing/model_map.ts";
 import { homeFolder } from "../../util/home.ts";
@@ -293,14 +300,16 @@ export function schemaDefault(type: ProviderType, field: Field): string | undefi
 export function keyProblem(value: string): string | undefined {
   if (value === "") return "a key is needed";
   if (/\s/.test(value)) return "a key holds no spaces";
-  return expandString(value, () => "set").problems[0]?.message;
+  return headerValueProblem(value) ?? expandString(value, () => "set").problems[0]?.message;
 }
 
 /** Why an answer is not a port Claude Code can be pointed at, or `undefined` when it is. */
 export function portProblem(value: string): string | undefined {
   const port = Number(value);
-  if (/^\d+$/.test(value) && port >= 1 && port <= 65535) return undefined;
-  return "expected a port number from 1 to 65535 (Claude Code needs a fixed one)";
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) {
+    return "expected a port number from 1 to 65535 (Claude Code needs a fixed one)";
+  }
+  return isBlockedPort(port) ? `port ${port} ${BLOCKED_PORT_PROBLEM}` : undefined;
 }
 
 /** Why a `name=id, ...` answer is not a usable `models:` table, or `undefined` when it is. */
@@ -308,6 +317,9 @@ export function modelsProblem(value: string): string | undefined {
   const entries = _splitModels(value);
   const bad = entries.find((entry) => !/^[^=\s]+=[^=\s]+$/.test(entry));
   if (bad !== undefined) return `"${bad}" is not name=id`;
+  const names = entries.map((entry) => entry.split("=")[0]);
+  const twice = names.find((name, i) => names.indexOf(name) !== i);
+  if (twice !== undefined) return `${twice} is given twice: one id a name`;
   return modelMapProblems(parseModels(value) ?? {})[0];
 }
 

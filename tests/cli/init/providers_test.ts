@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { fieldProblem, kindOf, offeredModels } from "../../../src/cli/init/providers.ts";
+import {
+  fieldProblem,
+  keyProblem,
+  kindOf,
+  modelsProblem,
+  offeredModels,
+  portProblem,
+} from "../../../src/cli/init/providers.ts";
 
 Deno.test("relay init offers Bedrock the inference profiles of the region's geography", () => {
   const bedrock = kindOf("bedrock")!;
@@ -38,4 +45,24 @@ Deno.test("relay init refuses an API root on a port fetch blocks, as the config 
     assert.equal(fieldProblem(type, "base_url", "http://127.0.0.1:6001"), undefined, type);
     assert.equal(fieldProblem(type, "base_url", "https://gateway.example/v1"), undefined, type);
   }
+});
+
+Deno.test("relay init refuses at its question a key an HTTP header cannot carry, as the config would at the end", () => {
+  assert.equal(
+    keyProblem("sk-gööd"),
+    "character 5 is not ASCII: it travels in an HTTP header, which takes printable ASCII only",
+  );
+  assert.match(keyProblem("sk-ant-go\x01od")!, /^character 10 is a control character/);
+  assert.equal(keyProblem("${ANTHROPIC_API_KEY}"), undefined, "a variable's name is checked where it is set");
+  assert.equal(keyProblem("sk-ant-api03-good-key"), undefined);
+});
+
+Deno.test("relay init refuses a port fetch blocks for relay, whose clients could not reach it there", () => {
+  assert.match(portProblem("6000")!, /^port 6000 is one fetch refuses to connect to/);
+  assert.equal(portProblem("8787"), undefined);
+});
+
+Deno.test("relay init refuses a model name given twice, which would keep only the last id", () => {
+  assert.equal(modelsProblem("sonnet=claude-x, sonnet=claude-y"), "sonnet is given twice: one id a name");
+  assert.equal(modelsProblem("sonnet=claude-x, haiku=claude-y"), undefined);
 });
