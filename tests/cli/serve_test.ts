@@ -63,7 +63,7 @@ Deno.test("relay serve uses the config file it finds, with --port overriding it"
   const folder = await sandbox();
   await writeConfig(
     folder,
-    `server:\n  port: 1\nproviders:\n  - name: demo\n    type: mock\n    mock:\n      events: 3\n`,
+    `server:\n  port: 2\nproviders:\n  - name: demo\n    type: mock\n    mock:\n      events: 3\n`,
   );
   await using relay = await spawnRelay([], { cwd: folder });
   assert.ok(!relay.stderr.some((line) => line.includes("No config file")));
