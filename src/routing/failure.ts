@@ -7,8 +7,11 @@ import { type RateLimitSnapshot, readRateLimitHeaders } from "./rate_limit_heade
 
 /** How an attempt upstream failed, as far as anything reached relay before the first byte went out. */
 export type UpstreamOutcome =
-  /** The connection failed or broke before the response started. */
-  | { kind: "network"; error: unknown }
+  /**
+   * The connection failed or broke before the response started, or what came is no answer relay can
+   * pass on; `misrouted` when the upstream redirected, which says its `base_url` is wrong.
+   */
+  | { kind: "network"; error: unknown; misrouted?: true }
   /**
    * The adapter could not get the credential it sends with (`CredentialError`): a token endpoint that
    * refused it or is down, an SSO login that ended. Nothing was sent upstream.
@@ -124,10 +127,14 @@ interface _Decision {
   notRetried?: true;
   /**
    * relay's own credential for the provider was refused for good (a revoked service-account key, an
-   * ended SSO login): it fails the same way until a person mends it, so the request asks the provider
-   * no more, neither again nor as a last resort.
+   * ended SSO login): it fails the same way until a person mends it ({@linkcode askedNoMore} too).
    */
   credentialRefused?: true;
+  /**
+   * Asking the provider again within this request cannot help: its credential refused for good, or a
+   * redirect (a wrong `base_url`). The plan offers it no more, neither again nor as a last resort.
+   */
+  askedNoMore?: true;
 }
 
 /**
@@ -260,7 +267,8 @@ export function classifyFailure(
         countsForBreaker,
         reason: `${what}: ${errorMessage(outcome.error)}`,
         ...(outcome.kind === "credentials" && isPermanentCredentialError(outcome.error) &&
-          { credentialRefused: true }),
+          { credentialRefused: true, askedNoMore: true }),
+        ...(outcome.kind === "network" && outcome.misrouted && { askedNoMore: true }),
       };
     }
     case "timeout":

@@ -1274,7 +1274,7 @@ export class Plan {
         else if (!key) doneRoutes.add(state);
         else if (decision.action === "retry_next_provider") deferred.add(state);
         if (
-          decision.credentialRefused ||
+          decision.askedNoMore ||
           (!key && (decision.action === "disable_key" || decision.action === "refuse_model"))
         ) {
           refusedRoutes.add(state);

@@ -977,7 +977,7 @@ async function _try(
     if (response.status >= 300 && response.status < 400) {
       await response.body?.cancel().catch(() => {});
       const error = _redirected(route, response, credentials);
-      return _broken(error, response.headers, credentials);
+      return _broken(error, response.headers, credentials, true);
     }
     // Deno's fetch takes any three digits, but a client can be answered only 200 to 599: a status beyond
     // says the upstream is no HTTP API relay can pass on, as a broken connection would.
@@ -1192,8 +1192,14 @@ function _withNotRetried(given?: HeadersInit): Headers {
 }
 
 /** A failed attempt whose answer relay cannot pass on: as good as a connection that broke. */
-function _broken(error: RelayError, headers: Headers, credentials: readonly ProviderKey[]): _Failed {
-  return { kind: "failed", outcome: { kind: "network", error }, headers, error, credentials };
+function _broken(
+  error: RelayError,
+  headers: Headers,
+  credentials: readonly ProviderKey[],
+  misrouted?: true,
+): _Failed {
+  const outcome = { kind: "network" as const, error, ...(misrouted && { misrouted }) };
+  return { kind: "failed", outcome, headers, error, credentials };
 }
 
 /**

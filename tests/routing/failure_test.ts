@@ -47,6 +47,7 @@ Deno.test("classifyFailure names a credential relay could not get as such, faili
     countsForBreaker: true,
     reason: `credentials: ${error.message}`,
     credentialRefused: true,
+    askedNoMore: true,
   });
   const emfile = new CredentialError(
     "Vertex auth failed: token endpoint https://oauth2.googleapis.com/token failed: fetch failed: " +
@@ -54,7 +55,21 @@ Deno.test("classifyFailure names a credential relay could not get as such, faili
     false,
   );
   const passing = classifyFailure({ kind: "credentials", error: emfile }, NOW, NOW);
-  assert.deepEqual([passing.countsForBreaker, passing.credentialRefused], [false, undefined]);
+  assert.deepEqual([passing.countsForBreaker, passing.credentialRefused, passing.askedNoMore], [
+    false,
+    undefined,
+    undefined,
+  ]);
+  const redirected = classifyFailure(
+    { kind: "network", error: new Error("redirected"), misrouted: true },
+    NOW,
+    NOW,
+  );
+  assert.deepEqual([redirected.action, redirected.askedNoMore, redirected.credentialRefused], [
+    "retry_next_provider",
+    true,
+    undefined,
+  ], "a wrong base_url: not asked again in the request, but no credential refused for good");
 });
 
 Deno.test("classifyFailure fails an attempt relay could not make for want of file descriptors, counting it against no one", () => {

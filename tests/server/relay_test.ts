@@ -1336,6 +1336,31 @@ Deno.test("an upstream's redirect is a 502 naming it, never passed on for the cl
   await upstream.close();
 });
 
+Deno.test("a redirecting provider is asked once a request: no retry, nor a held request's last resort every second", async () => {
+  const upstream = startFakeUpstream(() =>
+    new Response(null, { status: 302, headers: { location: "https://api.example/v1/messages" } })
+  );
+  // A held request would look again every second of max_wait on this clock, which never moves.
+  await using relay = startTestRelay({
+    upstreamUrl: upstream.url,
+    clock: new FakeClock(),
+    retry: { maxAttempts: 3, maxWaitMs: 30_000 },
+    routing: { breaker: { failureThreshold: 1, windowMs: 60_000, cooldownMs: 30_000 } },
+  });
+  for (const request of [1, 2]) {
+    const leave = new AbortController();
+    const answer = post(`${relay.url}/v1/messages`, MESSAGES, {}, leave.signal);
+    const settled = await settlesWithin(answer, 5_000);
+    if (!settled) leave.abort();
+    assert.ok(settled, `request ${request} answered at once, its breaker open or not`);
+    const response = await answer;
+    await response.body?.cancel();
+    assert.equal(response.status, 502);
+    assert.equal(upstream.requests.length, request, "one try a request");
+  }
+  await upstream.close();
+});
+
 Deno.test("a redirect is named by the origin and path it really points to, never its query, where a key would sit", async () => {
   const key = "base64/key+with=signs0123";
   const everyByte = [...new TextEncoder().encode(key)].map((byte) => `%${byte.toString(16)}`).join("");
