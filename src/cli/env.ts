@@ -225,6 +225,15 @@ async function _writeClaudeSettings(
   } catch (error) {
     return reportConfigError(error);
   }
+  if (merged.otherModels.length > 0) {
+    // relay env sets none of these for this config: an earlier one's would send Claude Code to names
+    // relay may no longer serve.
+    const list = merged.otherModels.map(({ name, value }) => `${name}=${value}`).join(", ");
+    console.error(
+      `note: ${path} also sets ${list}, which relay env does not set for this config: ` +
+        "remove them if an earlier relay env put them there",
+    );
+  }
   const mode = _settingsMode(existing?.mode, vars.ANTHROPIC_AUTH_TOKEN !== NO_CLIENT_TOKEN);
   if (merged.changes.length === 0) {
     // An earlier relay may have put the token in and left the file readable to others.

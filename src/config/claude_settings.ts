@@ -15,7 +15,21 @@ export interface SettingsChange {
 export interface MergedSettings {
   text: string;
   changes: SettingsChange[];
+  /**
+   * Model variables relay env sets for some configs that the file sets and `vars` does not: an earlier
+   * config's, maybe, which Claude Code would still ask for. Kept (they may be the user's own choice),
+   * and told of.
+   */
+  otherModels: { name: string; value: string }[];
 }
+
+/** The variables by which relay env points Claude Code at a config's model names. */
+const _MODEL_VARS = [
+  "ANTHROPIC_MODEL",
+  "ANTHROPIC_DEFAULT_OPUS_MODEL",
+  "ANTHROPIC_DEFAULT_SONNET_MODEL",
+  "ANTHROPIC_DEFAULT_HAIKU_MODEL",
+] as const;
 
 /**
  * Where Claude Code keeps its user settings: `$CLAUDE_CONFIG_DIR/settings.json`, else
@@ -97,7 +111,9 @@ export function mergeClaudeSettings(
     changes.push(before === undefined ? { name, after } : { name, before: String(before), after });
     env[name] = after;
   }
-  return { text: `${JSON.stringify({ ...settings, env }, null, 2)}\n`, changes };
+  const otherModels = _MODEL_VARS.filter((name) => env[name] !== undefined && !(name in vars))
+    .map((name) => ({ name, value: String(env[name]) }));
+  return { text: `${JSON.stringify({ ...settings, env }, null, 2)}\n`, changes, otherModels };
 }
 
 function _parse(text: string, path: string): Record<string, unknown> {

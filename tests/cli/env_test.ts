@@ -237,6 +237,20 @@ Deno.test("relay env --claude-settings writes ~/.claude/settings.json privately 
   assert.ok(!stdout.includes(TOKEN), "the token is shown masked");
 });
 
+Deno.test("relay env --claude-settings tells of an earlier config's model names it no longer sets", async () => {
+  const home = await sandbox();
+  const path = await writeConfig(home, "providers:\n  - { name: m, type: mock }\n");
+  const settings = `${home}/claude.json`;
+  await Deno.writeTextFile(settings, JSON.stringify({ env: { ANTHROPIC_MODEL: "sonnet-x" } }));
+  const { code, stderr } = await runRelay(["env", "-c", path, "--claude-settings", settings, "--yes"]);
+  assert.equal(code, 0, stderr);
+  assert.match(
+    stderr,
+    /^note: .*claude\.json also sets ANTHROPIC_MODEL=sonnet-x, which relay env does not set for this config: remove them if an earlier relay env put them there$/m,
+  );
+  assert.equal(JSON.parse(await Deno.readTextFile(settings)).env.ANTHROPIC_MODEL, "sonnet-x");
+});
+
 Deno.test("relay env --claude-settings PATH merges, keeps other keys, and asks before replacing", async () => {
   const home = await sandbox();
   const path = await writeConfig(

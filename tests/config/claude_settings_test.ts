@@ -107,3 +107,17 @@ Deno.test("readClaudeSettings refuses a file it cannot read, or that is not UTF-
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("mergeClaudeSettings tells of model variables the file sets and the new ones do not, keeping them", () => {
+  const existing = JSON.stringify({
+    env: { ANTHROPIC_MODEL: "sonnet-x", ANTHROPIC_DEFAULT_HAIKU_MODEL: "haiku-x", OTHER_MODEL: "mine" },
+  });
+  const merged = mergeClaudeSettings(
+    existing,
+    { ...VARS, ANTHROPIC_DEFAULT_HAIKU_MODEL: "haiku-y" },
+    "s.json",
+  );
+  assert.deepEqual(merged.otherModels, [{ name: "ANTHROPIC_MODEL", value: "sonnet-x" }]);
+  assert.equal(JSON.parse(merged.text).env.ANTHROPIC_MODEL, "sonnet-x", "kept: it may be the user's own");
+  assert.deepEqual(mergeClaudeSettings(undefined, VARS, "s.json").otherModels, []);
+});
