@@ -322,6 +322,7 @@ const _MAX_MODEL_LENGTH = 256;
 
 function _kind(value: unknown): string {
   if (value === null) return "null";
+  if (value === "") return "an empty string";
   if (Array.isArray(value)) return "an array";
   return value === undefined ? "nothing" : `a ${typeof value}`;
 }

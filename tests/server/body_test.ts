@@ -86,7 +86,7 @@ Deno.test("messagesFields checks a parsed body the way inspectMessagesBody check
       [[1, 2], "request body must be a JSON object, got an array"],
       [null, "request body must be a JSON object, got null"],
       [{ messages: [] }, "model: field required (a non-empty string), got nothing"],
-      [{ model: "" }, "model: field required (a non-empty string), got a string"],
+      [{ model: "" }, "model: field required (a non-empty string), got an empty string"],
       [{ model: 42 }, "model: field required (a non-empty string), got a number"],
       [{ model: "m", stream: "yes" }, "stream: expected a boolean, got a string"],
       [{ model: "claude\u0000-x" }, "model: must not contain control characters"],
