@@ -1204,7 +1204,7 @@ Deno.test("a body handed over with the request is used in place of its bytes, ch
     );
     assert.deepEqual(
       await call('{"model": ""}'),
-      refused("model: field required (a non-empty string), got a string"),
+      refused("model: field required (a non-empty string), got an empty string"),
     );
     assert.deepEqual(
       await call('{"model": "m", "stream": 1}'),
