@@ -106,6 +106,11 @@ export function isFetchBlockedPort(url: URL): boolean {
   return url.port !== "" && isBlockedPort(Number(url.port));
 }
 
+/** Why relay does not listen on a port fetch refuses: Claude Code and the SDKs could not reach it. */
+export const BLOCKED_PORT_PROBLEM =
+  'is one fetch refuses to connect to (one of the Fetch standard\'s "bad ports"), ' +
+  "so Claude Code and the SDKs could not reach relay there: use another port, e.g. 8787";
+
 /** Whether fetch refuses to connect to `port` (0, "any free port", among them). */
 export function isBlockedPort(port: number): boolean {
   return _BLOCKED_PORTS.has(port);

@@ -4,12 +4,7 @@ import type { KeyLimits } from "../routing/key_pool.ts";
 import { modelMapProblems } from "../routing/model_map.ts";
 import { STRATEGY_NAMES } from "../routing/strategies/types.ts";
 import { DEFAULT_KEEPALIVE_MS } from "../stream/keep_alive.ts";
-import { isBlockedPort, isFetchBlockedPort } from "./blocked_ports.ts";
-
-/** Why relay does not listen on a port fetch refuses: Claude Code and the SDKs could not reach it. */
-export const BLOCKED_PORT_PROBLEM =
-  'is one fetch refuses to connect to (one of the Fetch standard\'s "bad ports"), ' +
-  "so Claude Code and the SDKs could not reach relay there: use another port, e.g. 8787";
+import { BLOCKED_PORT_PROBLEM, isBlockedPort, isFetchBlockedPort } from "./blocked_ports.ts";
 import { type ClientConfig, namedClients } from "./clients.ts";
 import { formatByteSize, formatDuration } from "./format_units.ts";
 import { byteSizeSchema, durationSchema } from "./units.ts";

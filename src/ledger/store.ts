@@ -341,9 +341,16 @@ export class LedgerStore {
   #openReader(): DatabaseSync {
     const { path } = this;
     if (Deno.statSync(path).isDirectory) throw new Error("it is a folder");
+    let database: DatabaseSync | undefined;
     try {
-      return LedgerStore.#openAs(path);
+      database = new DatabaseSync(path, { readOnly: true });
+      database.exec("PRAGMA busy_timeout = 2000");
+      // With one schema step, only a file no relay has written has fewer. (A second step must tell an
+      // older ledger apart here, and say that `relay serve` brings it up to date and prunes it.)
+      if (_version(database) < _MIGRATIONS.length) throw new Error(`${path} is not a relay ledger`);
+      return database;
     } catch (error) {
+      database?.close();
       // A ledger in WAL mode where this user may not write beside it (an archived copy, a snapshot): a
       // reader needs a `-shm` file there that SQLite cannot make or write. (SQLite's `immutable=1`, which
       // needs none, takes a URI that Deno's permission checks turn into a path.)
@@ -352,21 +359,6 @@ export class LedgerStore {
         `SQLite needs to make or write ${path}-shm to read it, and this user may not: copy the file to a ` +
           "folder you may write, or run as its owner",
       );
-    }
-  }
-
-  /** The open {@linkcode #openReader} makes, and its check of the schema. */
-  static #openAs(path: string): DatabaseSync {
-    const database = new DatabaseSync(path, { readOnly: true });
-    try {
-      database.exec("PRAGMA busy_timeout = 2000");
-      // With one schema step, only a file no relay has written has fewer. (A second step must tell an
-      // older ledger apart here, and say that `relay serve` brings it up to date and prunes it.)
-      if (_version(database) < _MIGRATIONS.length) throw new Error(`${path} is not a relay ledger`);
-      return database;
-    } catch (error) {
-      database.close();
-      throw error;
     }
   }
 

@@ -466,20 +466,12 @@ async function _relay(
   let refusedForGood: boolean | undefined;
   /** The providers that refused relay's credential so. */
   const refusedProviders = new Set<string>();
-  /**
-   * Whether every provider switched on that serves the model refused relay's credential for good (a
-   * revoked key, an ended SSO login): that fails the same way until a person mends it.
-   */
-  const everyOneRefused = () =>
-    refusedForGood === true && fields !== undefined &&
-    router.runsAs(fields.model).every(({ provider }) =>
-      refusedProviders.has(provider) || router.isSwitchedOff(provider)
-    );
   try {
     let waitedMs = 0;
     // A backoff slept before a provider then passed over: the next attempt's is due from the failure too.
     let backedOffSinceFailure = 0;
-    const retryAfters = new RetryAfters(retry.backoff.maxRetryAfterMs);
+    // Made at the first failure: a request answered at once has none to remember.
+    let retryAfters: RetryAfters | undefined;
     // Why a route was passed over for its model's missing price: the answer once no route is left.
     let unpriced: RelayError | undefined;
     // What a provider standing in for another said when it refused the request (`asStandInRefusal`), and
@@ -572,7 +564,7 @@ async function _relay(
         // Back off before every retry; honour a retry-after only when going to the upstream that asked
         // for it (a 429's is its key's, any other's its whole provider's), straight back or after others.
         // A key cooled by the failure's retry-after may already have been waited for (a `wait` step).
-        const owed = retryAfters.owedBy(attempt, clock.now());
+        const owed = retryAfters?.owedBy(attempt, clock.now());
         // A key's own 429 is a rate limit: going back to it waits no longer than routing.max_wait, as a
         // Messages request waits out the key's cooling (count_tokens, which does not cool it, waits here).
         const rateLimitedMs = owed?.rateLimitedMs;
@@ -746,7 +738,7 @@ async function _relay(
       if (decision.action === "return") break;
       // What a retry waits for is the failure's the stand-in stood in for: its refusal says nothing of time.
       if (decision.sent) continue;
-      retryAfters.failed(attempt, decision, clock.now());
+      (retryAfters ??= new RetryAfters(retry.backoff.maxRetryAfterMs)).failed(attempt, decision, clock.now());
       backedOffSinceFailure = 0;
     }
     // The access line and the ledger tell of the attempt whose answer the client gets.
@@ -760,9 +752,14 @@ async function _relay(
         releaseSlot();
       }, bodies);
     }
-    // Only when every provider refused relay's credential for good is the client told not to send again.
-    // One left unasked (busy, failing, cooling) may take it on the client's next try.
-    throw quoted(everyOneRefused() ? _notToRetry(last!.error) : last!.error);
+    // Only when every provider switched on that serves the model refused relay's credential for good (a
+    // revoked key, an ended SSO login) is the client told not to send again: that fails the same way
+    // until a person mends it. One left unasked (busy, failing, cooling) may take the client's next try.
+    const everyOneRefused = refusedForGood === true && fields !== undefined &&
+      router.runsAs(fields.model).every(({ provider }) =>
+        refusedProviders.has(provider) || router.isSwitchedOff(provider)
+      );
+    throw quoted(everyOneRefused ? _notToRetry(last!.error) : last!.error);
   } finally {
     if (!handedOff) {
       releaseSlot();

@@ -47,16 +47,16 @@ Deno.test("configWarnings says server.allowed_hosts is unused off loopback, wher
   ]);
 });
 
-Deno.test("configWarnings names a model another provider's table maps that a Claude-only provider before it takes", () => {
-  const providers = [
+/** An `anthropic` provider, which takes any model name, then an OpenAI-compatible one serving `models`. */
+function behindAnthropic(models: Record<string, string>) {
+  return [
     { name: "anthropic", type: "anthropic", keys: [{ key: "sk-ant-api03-test-key-000000000000" }] },
-    {
-      name: "oai",
-      type: "openai",
-      base_url: "http://127.0.0.1:8000/v1",
-      models: { "gpt-4o": "big", "claude-haiku-4-5": "mini", "claude-*-lite": "lite" },
-    },
+    { name: "oai", type: "openai", base_url: "http://127.0.0.1:8000/v1", models },
   ];
+}
+
+Deno.test("configWarnings names a model another provider's table maps that a Claude-only provider before it takes", () => {
+  const providers = behindAnthropic({ "gpt-4o": "big", "claude-haiku-4-5": "mini", "claude-*-lite": "lite" });
   assert.deepEqual(configWarnings(configSchema.parse({ providers })), [
     "providers[1].models.gpt-4o is never used: providers[0] (anthropic, anthropic) comes first and takes any " +
     "model name, and its upstream has no gpt-4o; list oai first, or send gpt-4o to it in routing.model_routes " +
@@ -91,15 +91,7 @@ Deno.test("configWarnings names a model another provider's table maps that a Cla
 });
 
 Deno.test("configWarnings names a glob no Claude model's name matches, shadowed as a name is", () => {
-  const providers = [
-    { name: "anthropic", type: "anthropic", keys: [{ key: "sk-ant-api03-test-key-000000000000" }] },
-    {
-      name: "oai",
-      type: "openai",
-      base_url: "http://127.0.0.1:8000/v1",
-      models: { "Qwen*": "qwen3", "*": "big" },
-    },
-  ];
+  const providers = behindAnthropic({ "Qwen*": "qwen3", "*": "big" });
   assert.deepEqual(configWarnings(configSchema.parse({ providers })), [
     "providers[1].models.Qwen* is never used: providers[0] (anthropic, anthropic) comes first and takes any " +
     "model name, and its upstream has no Qwen*; list oai first",

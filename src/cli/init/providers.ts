@@ -4,14 +4,8 @@
  */
 import { expandString } from "../../config/env_expand.ts";
 import { pathInConfig } from "../../config/find.ts";
-import {
-  BLOCKED_PORT_PROBLEM,
-  configSchema,
-  headerValueProblem,
-  PROVIDER_TYPES,
-  type ProviderType,
-} from "../../config/schema.ts";
-import { isBlockedPort } from "../../config/blocked_ports.ts";
+import { configSchema, headerValueProblem, PROVIDER_TYPES, type ProviderType } from "../../config/schema.ts";
+import { BLOCKED_PORT_PROBLEM, isBlockedPort } from "../../config/blocked_ports.ts";
 import { readCredentialsFile } from "../../providers/credentials_file.ts";
 import { modelMapProblems } from "../../routing/model_map.ts";
 import { homeFolder } from "../../util/home.ts";
