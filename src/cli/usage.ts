@@ -205,6 +205,15 @@ function _snakeCase(totals: UsageTotals): Record<string, unknown> {
   );
 }
 
+/**
+ * A cost that leaves requests out is marked, and one with nothing in it shows none: `$0.00` would say
+ * they were free.
+ */
+function _cost(totals: UsageTotals): string {
+  if (totals.unpriced === 0) return formatUsd(totals.costUsd);
+  return totals.costUsd === 0 ? "-*" : `${formatUsd(totals.costUsd)}*`;
+}
+
 /** How `relay usage` highlights its table: identity functions when colour is off. */
 export interface UsageColours {
   bold: (text: string) => string;
@@ -257,7 +266,7 @@ export function formatUsage(
     _count(totals.cacheWriteTokens),
     totals.cacheHitRatio === null ? "-" : _percent(totals.cacheHitRatio),
     ...(searches ? [_count(totals.webSearches)] : []),
-    formatUsd(totals.costUsd),
+    _cost(totals),
     `${_ms(totals.ttfbP50)}/${_ms(totals.ttfbP95)}`,
     `${_ms(totals.durationP50)}/${_ms(totals.durationP95)}`,
   ];
@@ -278,7 +287,8 @@ export function formatUsage(
   const notes = [
     ...(unpriced > 0
       ? [
-        `${_requests(unpriced)} used models without a price; add their prices under pricing in the config`,
+        `* leaves out ${_requests(unpriced)} to models without a price; add their prices under pricing in ` +
+        "the config",
       ]
       : []),
     // Only a period with some: most upstreams report their usage, and most streams end.

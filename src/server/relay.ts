@@ -190,6 +190,11 @@ interface _Trace {
    * before its final usage.
    */
   usageEstimated?: true;
+  /**
+   * What a client that left while an upstream had its request is recorded to have used: the input relay
+   * estimated, since the upstream may bill what it read.
+   */
+  abandonedUsage?: UsageDetail;
 }
 
 /** An ended request's times, in whole ms since it arrived, as the log line and the ledger both give them. */
@@ -227,12 +232,17 @@ interface _Clock {
 const _ANSWER_NOW: RecordOptions = { waitForRoom: false };
 
 /** Thrown when the client left before relay could answer; there is nobody to answer. */
-class _ClientGone extends Error {}
+class _ClientGone extends Error {
+  /** @param sent Whether an upstream had the request, to bill it or not, when the client left. */
+  constructor(readonly sent = false) {
+    super();
+  }
+}
 
 /** How one attempt ended before anything reached the client. */
 type _Tried = _Committed | _Failed;
 
-/** An attempt whose answer goes to the client: committed (its first event is in), or with no body. */
+/** An attempt whose answer goes to the client: committed (its first event is in), or a GET's with no body. */
 type _Committed =
   | {
     kind: "committed";
@@ -372,7 +382,9 @@ export function relay(base: RelayOptions): (c: Context<RelayEnv>) => Promise<Res
       // A client that left mid-upload makes its body unreadable: that is its leaving, not bad input.
       if (gone && error === thrown) {
         trace.status = 499;
-        await log("client_closed", {}, undefined, _ANSWER_NOW);
+        const usage = trace.abandonedUsage;
+        const fields = usage ? { input_tokens: usage.input, output_tokens: 0 } : {};
+        await log("client_closed", fields, usage, _ANSWER_NOW);
         return new Response(null, { status: 499 });
       }
       if (!(error instanceof RelayError)) {
@@ -609,6 +621,16 @@ async function _relay(
       const tried = await _try(c, attempt, sent, clock, exchange.upstream).catch((error) => {
         // The client left before the upstream committed: this exchange is over too.
         exchange.end();
+        if (error instanceof _ClientGone && error.sent && estimate.input > 0) {
+          trace.abandonedUsage = {
+            input: estimate.input,
+            output: 0,
+            cacheRead: 0,
+            cacheWrite: 0,
+            cacheWrite1h: 0,
+          };
+          trace.usageEstimated = true;
+        }
         throw error;
       });
       // A failed answer's exchange lasts as long as its body, which may still be passed on.
@@ -1021,7 +1043,7 @@ async function _try(
         credentials,
       };
     }
-    if (!response.body) return { kind: "empty", response, credentials };
+    if (!response.body) return _nothingSaid(request, route, response, credentials);
     const reader = new WatchedReader(response.body, {
       firstByteMs: Math.max(0, route.timeouts.firstByte - (clock.now() - sentAt)),
       idleMs: route.timeouts.idle,
@@ -1059,7 +1081,7 @@ async function _try(
     // A model list, or any other body a GET brings, goes on as it came.
     const json = !sse && request.method === "POST" && hasMediaType(response, "application/json");
     if (head.chunks.length === 0) {
-      if (!json) return { kind: "empty", response, credentials };
+      if (!json) return _nothingSaid(request, route, response, credentials);
       // Not a byte of the JSON: as a stream without its first event, as good as a connection that broke.
       const error = new RelayError(502, `upstream ${route.provider.name} ended its answer before its JSON`);
       return _broken(error, response.headers, credentials);
@@ -1084,7 +1106,7 @@ async function _try(
     }
     if (request.signal.aborted) {
       attempt.abandoned();
-      throw new _ClientGone();
+      throw new _ClientGone(!awaitingCredential);
     }
     if (error instanceof CredentialError) {
       // Still a 502: a 401 would tell the client its own key is bad.
@@ -1189,6 +1211,24 @@ function _withNotRetried(given?: HeadersInit): Headers {
 }
 
 /** A failed attempt whose answer relay cannot pass on: as good as a connection that broke. */
+/**
+ * A success without a byte: a model list may pass it on, but every POST route answers a Message, a token
+ * count or a completion, which an empty 200 or a 204 is not, so it fails over as a broken connection does.
+ */
+function _nothingSaid(
+  request: Request,
+  route: Route,
+  response: Response,
+  credentials: readonly ProviderKey[],
+): _Tried {
+  if (request.method !== "POST") return { kind: "empty", response, credentials };
+  const error = new RelayError(
+    502,
+    `upstream ${route.provider.name} answered ${response.status} without a body`,
+  );
+  return _broken(error, response.headers, credentials);
+}
+
 function _broken(
   error: RelayError,
   headers: Headers,
@@ -1485,10 +1525,12 @@ async function _account(
     usage,
     usageEstimated: trace.usageEstimated,
   }, ledger);
-  // Refused, or gone, before any upstream saw it: relay's own answer spends none of the client's limits.
+  // Refused, or gone, before any upstream saw it: relay's own answer spends none of the client's limits;
+  // one that left while an upstream had it spends the input it is recorded with.
   if (trace.attempts === 0) trace.admission?.cancel();
-  else if (trace.ttfb === undefined) trace.admission?.settle({ input: 0, output: 0 });
-  else trace.admission?.settle(usage && countedTokens(usage));
+  else if (trace.ttfb === undefined) {
+    trace.admission?.settle(usage ? countedTokens(usage) : { input: 0, output: 0 });
+  } else trace.admission?.settle(usage && countedTokens(usage));
   await recorded;
 }
 

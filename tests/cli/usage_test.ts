@@ -327,6 +327,23 @@ Deno.test("formatUsage shows a cost under a cent as it is, and one too small for
   assert.match(lines[7], /^total\s.*\s\$0\.0042\s/);
 });
 
+Deno.test("formatUsage marks a cost that leaves out unpriced requests, and shows none for only those", async () => {
+  const { path } = await withLedgerConfig();
+  const store = LedgerStore.open(path);
+  store.insert([
+    ledgerRecord({ requestId: "a", time: Date.now() - HOUR, costUsd: 0.5 }),
+    ledgerRecord({ requestId: "b", time: Date.now() - HOUR, model: "local", costUsd: undefined }),
+  ]);
+  const byModel = usageReport(store.database, { since: Date.now() - 24 * HOUR, by: "model" });
+  const byProvider = usageReport(store.database, { since: Date.now() - 24 * HOUR, by: "provider" });
+  store.close();
+  const lines = formatUsage(byModel, path).split("\n");
+  assert.match(lines[4], /^claude-sonnet-4-5\s.*\s\$0\.50\s/);
+  assert.match(lines[5], /^local\s.*\s-\*\s/);
+  assert.match(lines[7], /^total\s.*\s\$0\.50\*\s/);
+  assert.match(formatUsage(byProvider, path), /\n\S+\s.*\s\$0\.50\*\s/, "one group of both");
+});
+
 Deno.test("relay usage shows web searches in --json, and in the table only for a period that has some", async () => {
   const { folder, path } = await withLedgerConfig();
   prepare(path);
@@ -372,7 +389,7 @@ Deno.test("relay usage tells how many requests had estimated usage, in --json, a
   assert.equal(table.code, 0, table.stderr);
   assert.deepEqual(table.stdout.trimEnd().split("\n").slice(-3), [
     "",
-    "note: 1 request used models without a price; add their prices under pricing in the config",
+    "note: * leaves out 1 request to models without a price; add their prices under pricing in the config",
     "note: usage relay estimated for 2 requests, in the totals above: the stream ended before the upstream " +
     "reported it, or the upstream reports none (or no input)",
   ]);

@@ -375,6 +375,40 @@ Deno.test("a stream that ends before its usage, the client gone or the upstream 
   assert.equal(rows(path).length, 2);
 });
 
+Deno.test("an unstreamed request its client leaves while the upstream has it is billed the input relay estimated", async () => {
+  await using folder = await tempFolder();
+  const path = `${folder.path}/ledger.db`;
+  const held = controlledStream();
+  const upstream = startFakeUpstream(() =>
+    new Response(held.body, { headers: { "content-type": "application/json" } })
+  );
+  {
+    await using setup = await relayWithLedger(path, [{ name: "ci", token: CI_TOKEN }], {
+      upstreamUrl: upstream.url,
+    });
+    const client = new AbortController();
+    const leaving = fetch(`${setup.relay.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": CI_TOKEN },
+      body: body("claude-sonnet-4-5", false),
+      signal: client.signal,
+    }).catch((error) => error);
+    await upstream.nextRequest();
+    client.abort();
+    assert.equal((await leaving).name, "AbortError");
+    await held.cancelled;
+    const gone = await setup.relay.nextRequestLog();
+    assert.deepEqual([gone.outcome, gone.output_tokens, gone.usage_estimated], ["client_closed", 0, true]);
+    assert.ok(Number(gone.input_tokens) > 0, "the input relay estimated");
+    assert.ok(setup.ledger.clients.spentThisMonth("ci") > 0, "the client's budget is charged it");
+  }
+  await upstream.close();
+  const [row] = rows(path);
+  assert.deepEqual([row.outcome, row.output_tokens, row.usage_estimated], ["client_closed", 0, 1]);
+  // $3 a million input tokens on Sonnet 4.5.
+  assert.equal(row.cost_usd, Number(row.input_tokens) * 3 / 1e6);
+});
+
 Deno.test("a 10k-request burst at 50 at once: every record is in the ledger, none dropped", async () => {
   await using folder = await tempFolder();
   const path = `${folder.path}/ledger.db`;

@@ -152,6 +152,38 @@ Deno.test("a JSON answer that ends before its first byte is a failed attempt, th
   await Promise.all([empty.close(), whole.close()]);
 });
 
+for (
+  const [said, answer] of [
+    ["a 204", () => new Response(null, { status: 204 })],
+    ["an empty 200 of no type", () => new Response("")],
+  ] as const
+) {
+  Deno.test(`${said} to a POST is a failed attempt, the next provider asked; alone, relay's 502`, async () => {
+    const empty = startFakeUpstream(answer);
+    const whole = startFakeUpstream(() => Response.json(JSON.parse(MESSAGE)));
+    for (const path of ["/v1/messages", "/v1/messages/count_tokens"]) {
+      await using relay = startTestRelay({
+        routes: [anthropicRoute("empty", empty.url), anthropicRoute("whole", whole.url)],
+        retry: { maxAttempts: 2 },
+      });
+      const response = await post(relay.url, path);
+      assert.deepEqual(await response.json(), JSON.parse(MESSAGE));
+      const failed = await relay.logged("attempt failed");
+      assert.equal(failed.provider, "empty");
+      assert.match(String(failed.reason), /: upstream empty answered 20[04] without a body$/);
+      const log = await relay.nextRequestLog();
+      assert.deepEqual([log.provider, log.outcome, log.attempts], ["whole", "complete", 2]);
+    }
+    await using alone = startTestRelay({ upstreamUrl: empty.url });
+    const response = await post(alone.url);
+    assert.equal(response.status, 502);
+    const body = await response.json();
+    assert.equal(body.type, "error");
+    assert.match(body.error.message, /without a body/);
+    await Promise.all([empty.close(), whole.close()]);
+  });
+}
+
 Deno.test("a JSON answer cut short counts against its provider's breaker, as a cut stream does", async () => {
   const cutting = rawUpstream(UPSTREAM_ANSWERS["an HTTP/1.0 answer that closes mid-JSON"]);
   const whole = startFakeUpstream(() => Response.json(JSON.parse(MESSAGE)));
