@@ -20,7 +20,7 @@ export interface ConfigProblem {
  * @example
  * ```ts
  * throw new ConfigError("relay.yaml", [{ path: "server.port", line: 2, col: 9, message: "expected a number" }]);
- * // relay.yaml:2:9 server.port: expected a number
+ * // relay.yaml:2:9: server.port: expected a number
  * ```
  */
 export class ConfigError extends Error {
@@ -51,14 +51,15 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /**
- * One problem as printed: `file:line:col path: message`, or `file:line:col: message` plus the source line
+ * One problem as printed: `file:line:col: path: message`, or `file:line:col: message` plus the source line
  * and a caret when the problem has source. A problem with neither path nor position is printed bare: its
  * message names the file itself (`config file not found: ...`).
  */
 export function formatProblem(file: string, problem: ConfigProblem): string {
   const position = problem.line === undefined ? "" : `:${problem.line}:${problem.col ?? 1}`;
   if (!problem.path && !position) return problem.message;
-  const head = problem.path ? `${file}${position} ${problem.path}: ` : `${file}${position}: `;
+  // `file:line:col: ` before all else, as compilers write it: editors and CI annotators jump to it.
+  const head = problem.path ? `${file}${position}: ${problem.path}: ` : `${file}${position}: `;
   const text = head + problem.message;
   if (problem.source === undefined) return text;
   // The line may be the one that holds a key: errors reach logs, the admin API and terminals.

@@ -25,7 +25,7 @@ Deno.test("relay check names a ledger.path under a regular file, at its line, an
   assert.equal(code, 1, stdout);
   assert.equal(
     stderr,
-    `${path}:5:9 ledger.path: relay serve cannot open its usage ledger ${folder}/afile/sub/usage.db: ` +
+    `${path}:5:9: ledger.path: relay serve cannot open its usage ledger ${folder}/afile/sub/usage.db: ` +
       `${folder}/afile is not a folder (set ledger.path to a writable file, or ledger.enabled: false)\n`,
   );
   assert.doesNotMatch(stdout, /is valid/);
@@ -42,7 +42,7 @@ Deno.test("relay check names a ledger.path that is a folder", async () => {
   const path = await writeConfig(folder, `${MOCK}ledger:\n  path: usage.db\n`);
   const { code, stderr } = await runRelay(["check", "-c", path], { cwd: folder });
   assert.equal(code, 1);
-  assert.match(stderr, new RegExp(`^${path}:5:9 ledger\\.path: .* ${folder}/usage\\.db is a folder `));
+  assert.match(stderr, new RegExp(`^${path}:5:9: ledger\\.path: .* ${folder}/usage\\.db is a folder `));
 });
 
 Deno.test("relay check names the default ledger's folder when it cannot be made, with no ledger.path in the file", async () => {
@@ -54,7 +54,7 @@ Deno.test("relay check names the default ledger's folder when it cannot be made,
   assert.match(
     stderr,
     new RegExp(
-      `^${path} ledger\\.path: relay serve cannot open its usage ledger ` +
+      `^${path}: ledger\\.path: relay serve cannot open its usage ledger ` +
         `${home}/\\.local/share/relay/ledger\\.db: ${home}/\\.local is not a folder `,
     ),
   );

@@ -43,7 +43,7 @@ Deno.test("relay check names an unset variable and where it is used", async () =
   );
   const { code, stderr } = await runRelay(["check", "-c", path]);
   assert.equal(code, 1);
-  assert.match(stderr, new RegExp(`${path}:5:\\d+ providers\\[0\\]\\.keys\\[0\\]\\.key`));
+  assert.match(stderr, new RegExp(`${path}:5:\\d+: providers\\[0\\]\\.keys\\[0\\]\\.key`));
   assert.match(stderr, /RELAY_TEST_UNSET_KEY is not set/);
 });
 
@@ -56,7 +56,7 @@ Deno.test("relay check names a provider whose credentials cannot be read, at its
   );
   const { code, stderr } = await runRelay(["check", "-c", path]);
   assert.equal(code, 1);
-  assert.match(stderr, new RegExp(`^${path}:4:5 providers\\[1\\]: vx: cannot read service-account file `));
+  assert.match(stderr, new RegExp(`^${path}:4:5: providers\\[1\\]: vx: cannot read service-account file `));
 });
 
 Deno.test("relay check suggests the near miss for an unknown key", async () => {
@@ -113,7 +113,7 @@ Deno.test("relay check refuses a key an HTTP header cannot carry, at its place, 
   assert.equal(code, 1);
   assert.equal(
     stderr,
-    `${path}:5:14 providers[0].keys[0].key: character 14 is not ASCII: it travels in an HTTP header, ` +
+    `${path}:5:14: providers[0].keys[0].key: character 14 is not ASCII: it travels in an HTTP header, ` +
       "which takes printable ASCII only\n",
   );
 });

@@ -215,7 +215,7 @@ Deno.test("relay env refuses a config on port 0, at its line and column: there i
   assert.equal(stdout, "");
   assert.equal(
     stderr.trim(),
-    `${path}:2:9 server.port: is 0 (any free port), so there is no fixed URL to give Claude Code: set a port`,
+    `${path}:2:9: server.port: is 0 (any free port), so there is no fixed URL to give Claude Code: set a port`,
   );
 });
 

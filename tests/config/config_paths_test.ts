@@ -54,9 +54,9 @@ Deno.test("~/ with HOME unset is refused at each field that uses it, not read as
     configErrorWith(
       [
         "/etc/relay/relay.yaml: 2 problems",
-        "/etc/relay/relay.yaml:2:9 ledger.path: starts with ~, which stands for $HOME, and HOME is not set: " +
+        "/etc/relay/relay.yaml:2:9: ledger.path: starts with ~, which stands for $HOME, and HOME is not set: " +
         "write the whole path",
-        "/etc/relay/relay.yaml:4:77 providers[0].credentials_file: starts with ~, which stands for $HOME, " +
+        "/etc/relay/relay.yaml:4:77: providers[0].credentials_file: starts with ~, which stands for $HOME, " +
         "and HOME is not set: write the whole path",
       ].join("\n"),
     ),

@@ -11,7 +11,7 @@ Deno.test("formatPath writes indexes in brackets and fields with dots", () => {
 Deno.test("formatProblem puts file, position and path before the message", () => {
   assert.equal(
     formatProblem("relay.yaml", { path: "server.port", line: 2, col: 9, message: "expected a number" }),
-    "relay.yaml:2:9 server.port: expected a number",
+    "relay.yaml:2:9: server.port: expected a number",
   );
   assert.equal(
     formatProblem("relay.yaml", { line: 3, col: 1, message: "unknown key" }),
@@ -19,7 +19,7 @@ Deno.test("formatProblem puts file, position and path before the message", () =>
   );
   assert.equal(
     formatProblem("relay.yaml", { path: "providers", message: "missing" }),
-    "relay.yaml providers: missing",
+    "relay.yaml: providers: missing",
   );
 });
 
@@ -59,7 +59,7 @@ Deno.test("formatProblem keeps tabs before the caret so it lines up", () => {
 
 Deno.test("ConfigError carries the file and problems, and its message is the whole report", () => {
   const single = new ConfigError("relay.yaml", [{ path: "log.level", line: 5, col: 10, message: "nope" }]);
-  assert.equal(single.message, "relay.yaml:5:10 log.level: nope");
+  assert.equal(single.message, "relay.yaml:5:10: log.level: nope");
   assert.equal(single.file, "relay.yaml");
   assert.equal(single.name, "ConfigError");
   assert.ok(single instanceof Error);
@@ -68,6 +68,9 @@ Deno.test("ConfigError carries the file and problems, and its message is the who
     { path: "a", line: 1, col: 1, message: "first" },
     { path: "b", line: 2, col: 3, message: "second" },
   ]);
-  assert.equal(several.message, "relay.yaml: 2 problems\nrelay.yaml:1:1 a: first\nrelay.yaml:2:3 b: second");
+  assert.equal(
+    several.message,
+    "relay.yaml: 2 problems\nrelay.yaml:1:1: a: first\nrelay.yaml:2:3: b: second",
+  );
   assert.equal(several.problems.length, 2);
 });

@@ -73,7 +73,7 @@ Deno.test("parseConfig refuses an unknown key, suggesting the one meant", () => 
     refusal(() => parseConfig("provders:\n  - name: mock\n    type: mock\n", "relay.yaml", noEnv)),
     [
       "relay.yaml: 2 problems",
-      "relay.yaml:1:1 providers: missing: expected a list",
+      "relay.yaml:1:1: providers: missing: expected a list",
       "relay.yaml:1:1: unknown key `provders` at the top level (did you mean `providers`?)",
     ].join("\n"),
   );
@@ -93,7 +93,7 @@ Deno.test("parseConfig refuses an unknown key, suggesting the one meant", () => 
 Deno.test("parseConfig refuses a wrong type, saying what was expected and found", () => {
   assert.equal(
     refusal(() => parseConfig(`server:\n  port: "abc"\n${MOCK_PROVIDERS}`, "relay.yaml", noEnv)),
-    'relay.yaml:2:9 server.port: expected a number, found the string "abc"',
+    'relay.yaml:2:9: server.port: expected a number, found the string "abc"',
   );
 });
 
@@ -112,7 +112,7 @@ Deno.test("parseConfig locates a problem deep in the providers list", () => {
   ].join("\n");
   assert.equal(
     refusal(() => parseConfig(text, "relay.yaml", noEnv)),
-    "relay.yaml:9:14 providers[1].keys[0].key: expected a string, found a number (quote it to keep it a string)",
+    "relay.yaml:9:14: providers[1].keys[0].key: expected a string, found a number (quote it to keep it a string)",
   );
 });
 
@@ -133,7 +133,7 @@ const KEY_FROM_ENV = [
 Deno.test("parseConfig names a missing environment variable and where it is used", () => {
   assert.equal(
     refusal(() => parseConfig(KEY_FROM_ENV, "relay.yaml", envOf({ SECOND_KEY: "sk-2" }))),
-    "relay.yaml:9:14 providers[0].keys[0].key: environment variable ANTHROPIC_API_KEY is not set " +
+    "relay.yaml:9:14: providers[0].keys[0].key: environment variable ANTHROPIC_API_KEY is not set " +
       "(use ${ANTHROPIC_API_KEY:-default} for a fallback)",
   );
 });
@@ -172,7 +172,7 @@ Deno.test("parseConfig expands ${VAR}, ${VAR:-default} and the $${ escape", () =
 Deno.test("parseConfig refuses duplicate provider names at the second one", () => {
   assert.equal(
     refusal(() => parseConfig(`${MOCK_PROVIDERS}  - name: mock\n    type: mock\n`, "relay.yaml", noEnv)),
-    "relay.yaml:4:11 providers[1].name: duplicate provider name `mock` (also providers[0].name)",
+    "relay.yaml:4:11: providers[1].name: duplicate provider name `mock` (also providers[0].name)",
   );
 });
 
@@ -180,7 +180,7 @@ Deno.test("parseConfig refuses an anthropic-compatible provider without base_url
   const text = "providers:\n  - name: gw\n    type: anthropic-compatible\n    keys:\n      - key: abc\n";
   assert.equal(
     refusal(() => parseConfig(text, "relay.yaml", noEnv)),
-    "relay.yaml:2:5 providers[0].base_url: an anthropic-compatible provider needs base_url, " +
+    "relay.yaml:2:5: providers[0].base_url: an anthropic-compatible provider needs base_url, " +
       "e.g. https://api.z.ai/api/anthropic",
   );
 });
@@ -190,7 +190,7 @@ Deno.test("parseConfig refuses a base_url on a port fetch blocks at its line and
     `providers:\n  - name: gw\n    type: anthropic-compatible\n    base_url: ${baseUrl}\n    keys:\n      - key: abc\n`;
   assert.equal(
     refusal(() => parseConfig(text("http://127.0.0.1:6000"), "relay.yaml", noEnv)),
-    "relay.yaml:4:15 providers[0].base_url: port 6000 is blocked by fetch (one of the Fetch standard's " +
+    "relay.yaml:4:15: providers[0].base_url: port 6000 is blocked by fetch (one of the Fetch standard's " +
       '"bad ports"), so no request could reach it: use another port',
   );
   // Through a variable too: the port is known only once it is expanded.
@@ -198,7 +198,7 @@ Deno.test("parseConfig refuses a base_url on a port fetch blocks at its line and
     refusal(() =>
       parseConfig(text("${GW_URL}"), "relay.yaml", envOf({ GW_URL: "http://gw.internal:6665/v1" }))
     ),
-    "relay.yaml:4:15 providers[0].base_url: port 6665 is blocked by fetch (one of the Fetch standard's " +
+    "relay.yaml:4:15: providers[0].base_url: port 6665 is blocked by fetch (one of the Fetch standard's " +
       '"bad ports"), so no request could reach it: use another port',
   );
   for (const baseUrl of ["http://127.0.0.1:6001", "https://gw.example/api"]) {
@@ -210,7 +210,7 @@ Deno.test("parseConfig refuses a base_url on a port fetch blocks at its line and
 Deno.test("parseConfig refuses a non-loopback host without client tokens", () => {
   assert.equal(
     refusal(() => parseConfig(`server:\n  host: 0.0.0.0\n${MOCK_PROVIDERS}`, "relay.yaml", noEnv)),
-    "relay.yaml:2:3 server.auth.tokens: binding 0.0.0.0 requires server.auth.tokens: " +
+    "relay.yaml:2:3: server.auth.tokens: binding 0.0.0.0 requires server.auth.tokens: " +
       "without them anyone who can reach it spends your keys",
   );
 });
@@ -220,7 +220,7 @@ Deno.test("parseConfig refuses a breaker max_cooldown below its cooldown, at max
     `routing:\n  breaker:\n    cooldown: 2m\n    max_cooldown: ${maxCooldown}\n${MOCK_PROVIDERS}`;
   assert.equal(
     refusal(() => parseConfig(breaker("90s"), "relay.yaml", noEnv)),
-    "relay.yaml:4:19 routing.breaker.max_cooldown: must be at least cooldown (2m): " +
+    "relay.yaml:4:19: routing.breaker.max_cooldown: must be at least cooldown (2m): " +
       "failed probes double the cooldown up to max_cooldown",
   );
   assert.equal(
@@ -234,7 +234,7 @@ Deno.test("parseConfig refuses a breaker min_span not under its window, at min_s
     `routing:\n  breaker:\n    window: 10s\n    min_span: ${minSpan}\n${MOCK_PROVIDERS}`;
   assert.equal(
     refusal(() => parseConfig(breaker("10s"), "relay.yaml", noEnv)),
-    "relay.yaml:4:15 routing.breaker.min_span: must be less than window (10s): " +
+    "relay.yaml:4:15: routing.breaker.min_span: must be less than window (10s): " +
       "failures must span min_span within window to open the breaker",
   );
   assert.equal(parseConfig(breaker("500ms"), "relay.yaml", noEnv).config.routing.breaker.min_span, 500);
@@ -278,7 +278,7 @@ Deno.test("parseConfig refuses an empty models table, which would serve no model
   const text = "providers:\n  - name: mock\n    type: mock\n    models: {}\n";
   assert.equal(
     refusal(() => parseConfig(text, "relay.yaml", noEnv)),
-    "relay.yaml:4:13 providers[0].models: an empty `models:` serves no model: leave it out to serve every " +
+    "relay.yaml:4:13: providers[0].models: an empty `models:` serves no model: leave it out to serve every " +
       "model under its own name, or list the models",
   );
 });
@@ -585,7 +585,7 @@ Deno.test("parseConfig refuses a key a header cannot carry at its line:col, neve
   const message = refusal(() => parseConfig(text, "relay.yaml", noEnv));
   assert.equal(
     message,
-    "relay.yaml:5:14 providers[0].keys[0].key: character 20 is not ASCII: it travels in an HTTP header, " +
+    "relay.yaml:5:14: providers[0].keys[0].key: character 20 is not ASCII: it travels in an HTTP header, " +
       "which takes printable ASCII only",
   );
 });

@@ -50,7 +50,7 @@ Deno.test("a bad server.allowed_hosts entry is reported at its line and column",
     "providers:\n  - name: mock\n    type: mock\n";
   assert.throws(() => parseConfig(text, "relay.yaml", () => undefined), (error) => {
     assert.ok(error instanceof ConfigError);
-    assert.equal(error.message, `relay.yaml:4:7 server.allowed_hosts[1]: ${PROBLEM}`);
+    assert.equal(error.message, `relay.yaml:4:7: server.allowed_hosts[1]: ${PROBLEM}`);
     return true;
   });
 });

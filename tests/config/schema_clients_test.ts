@@ -61,18 +61,18 @@ Deno.test("a named client's problems are reported inside it, located, as a perso
     refusal(text),
     [
       "relay.yaml: 7 problems",
-      "relay.yaml:4:15 server.auth.tokens[0].name: must start with a letter or digit and hold only letters, digits, `_` and `-`",
-      "relay.yaml:5:16 server.auth.tokens[0].token: must be at least 8 characters: short tokens are guessable",
-      "relay.yaml:6:14 server.auth.tokens[0].rpm: expected a whole number, found the number 1.5",
-      'relay.yaml:7:14 server.auth.tokens[0].tpm: expected a number, found the string "100" (write it without quotes or a !!str tag)',
-      "relay.yaml:8:17 server.auth.tokens[0].models: must name a model (leave models out to allow any)",
-      "relay.yaml:9:29 server.auth.tokens[0].monthly_budget_usd: must be above 0 (leave it out for no budget)",
+      "relay.yaml:4:15: server.auth.tokens[0].name: must start with a letter or digit and hold only letters, digits, `_` and `-`",
+      "relay.yaml:5:16: server.auth.tokens[0].token: must be at least 8 characters: short tokens are guessable",
+      "relay.yaml:6:14: server.auth.tokens[0].rpm: expected a whole number, found the number 1.5",
+      'relay.yaml:7:14: server.auth.tokens[0].tpm: expected a number, found the string "100" (write it without quotes or a !!str tag)',
+      "relay.yaml:8:17: server.auth.tokens[0].models: must name a model (leave models out to allow any)",
+      "relay.yaml:9:29: server.auth.tokens[0].monthly_budget_usd: must be above 0 (leave it out for no budget)",
       "relay.yaml:10:9: unknown key `rmp` in server.auth.tokens[0] (did you mean `rpm`?)",
     ].join("\n"),
   );
   assert.equal(
     refusal("server:\n  auth:\n    tokens: [12345678]\nproviders: [{ name: mock, type: mock }]\n"),
-    "relay.yaml:3:14 server.auth.tokens[0]: expected a string or a mapping, found a number (quote it to keep it a string)",
+    "relay.yaml:3:14: server.auth.tokens[0]: expected a string or a mapping, found a number (quote it to keep it a string)",
   );
 });
 

@@ -15,6 +15,6 @@ Deno.test("a duration over 24d is refused at its line and column", () => {
   const text = "timeouts:\n  first_byte: 30d\nproviders:\n  - name: mock\n    type: mock\n";
   assert.throws(() => parseConfig(text, "relay.yaml", () => undefined), {
     name: "ConfigError",
-    message: `relay.yaml:2:15 timeouts.first_byte: "30d" is too long: relay's timers wait at most 24d`,
+    message: `relay.yaml:2:15: timeouts.first_byte: "30d" is too long: relay's timers wait at most 24d`,
   });
 });

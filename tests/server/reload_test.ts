@@ -107,7 +107,7 @@ Deno.test("an invalid file changes nothing: bad YAML, an open mode, a missing va
           "providers:\n  - { name: vx, type: vertex, project: p, region: global, credentials_file: /no/sa.json }\n",
         ),
         0o600,
-        /relay\.yaml:\d+:5 providers\[0\]: vx: cannot read service-account file \/no\/sa\.json/,
+        /relay\.yaml:\d+:5: providers\[0\]: vx: cannot read service-account file \/no\/sa\.json/,
       ],
     ] as const
   ) {
