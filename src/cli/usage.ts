@@ -131,6 +131,13 @@ async function _usage(
     );
     return 1;
   }
+  // An old ledger is still worth reading, but not taken for what this config records.
+  if (!enabled) {
+    console.error(
+      `note: the ledger is off in this config (ledger.enabled: false): ${path} holds what relay recorded ` +
+        "while it was on",
+    );
+  }
   let report: UsageReport;
   try {
     // No end: a record stamped after now (by a clock since set back) is still the period's.
@@ -287,8 +294,8 @@ export function formatUsage(
   const notes = [
     ...(unpriced > 0
       ? [
-        `* leaves out ${_requests(unpriced)} to models without a price; add their prices under pricing in ` +
-        "the config",
+        `* leaves out ${_requests(unpriced)} relay has no price for: a model without one, or fast mode ` +
+        "without its fast multiple; add them under pricing in the config",
       ]
       : []),
     // Only a period with some: most upstreams report their usage, and most streams end.

@@ -287,6 +287,8 @@ export interface ProviderKeyStatus extends KeyStatus {
   breaker: BreakerState;
   /** Whether its breaker's probe is out ({@linkcode CircuitBreaker.probing}). */
   probing: boolean;
+  /** While its breaker is open, when it lets a probe through (ms since the epoch). */
+  retryAt?: number;
   /** The models its upstream refused it (403), while it does; it serves the others. */
   refusedModels?: ModelRefusal[];
   /**
@@ -444,7 +446,6 @@ class _RouteState {
   /** Where it stands, its instants `wallOffset` ms on, from the router's clock to the wall clock. */
   status(wallOffset: number): ProviderStatus {
     const { provider, keys, keyNames, maxInFlight } = this.#route;
-    const retryAt = this.breaker.retryAt;
     const refused = (holder: ProviderKey | undefined) => {
       const refusals = this.refusals.list(holder);
       const cooled = this.cooledModels.list(holder);
@@ -459,8 +460,7 @@ class _RouteState {
       name: provider.name,
       type: provider.type,
       enabled: this.enabled,
-      ..._breakerStatus(this.breaker),
-      ...(retryAt === undefined ? {} : { retryAt: retryAt + wallOffset }),
+      ..._breakerStatus(this.breaker, wallOffset),
       inFlight: this.inFlight,
       ...(maxInFlight === undefined ? {} : { maxInFlight }),
       keys: keys.map((key, index) => ({
@@ -468,7 +468,7 @@ class _RouteState {
         label: key.label,
         ...(keyNames?.has(key) ? { name: keyNames.get(key) } : {}),
         ..._onWallClock(this.pool.status(key), wallOffset),
-        ..._breakerStatus(this.keyBreakers.get(key)!),
+        ..._breakerStatus(this.keyBreakers.get(key)!, wallOffset),
         ...refused(key),
       })),
       ...(keys.length === 0 ? refused(undefined) : {}),
@@ -476,8 +476,16 @@ class _RouteState {
   }
 }
 
-function _breakerStatus(breaker: CircuitBreaker): { breaker: BreakerState; probing: boolean } {
-  return { breaker: breaker.state, probing: breaker.probing };
+function _breakerStatus(
+  breaker: CircuitBreaker,
+  wallOffset: number,
+): { breaker: BreakerState; probing: boolean; retryAt?: number } {
+  const { retryAt } = breaker;
+  return {
+    breaker: breaker.state,
+    probing: breaker.probing,
+    ...(retryAt === undefined ? {} : { retryAt: retryAt + wallOffset }),
+  };
 }
 
 /** `status` with its instants `wallOffset` ms on, from the pool's clock to the wall clock. */
@@ -1218,12 +1226,17 @@ export class Plan {
         // A probe's first event closes its breaker at once: held to the stream's end, it would keep the
         // provider refusing every other request for as long as the answer streams. What the stream does
         // after counts as any request's under a closed breaker.
-        permit = _probeSettled(state.breaker, permit);
-        if (keyPermit) keyPermit = _probeSettled(keyBreaker!, keyPermit);
+        if (!uncounted) {
+          permit = _probeSettled(state.breaker, permit);
+          if (keyPermit) keyPermit = _probeSettled(keyBreaker!, keyPermit);
+        }
         hooks.committed(state, key, ttfbMs, pinned);
       },
       finished(usage, upstreamFailed = false) {
         end(usage);
+        // A count or a model list says nothing of the provider's Messages, well or failing (a gateway
+        // may answer 500 to a route it lacks): its breakers only hold it back.
+        if (uncounted) return releasePermits();
         if (upstreamFailed) return blame();
         state.breaker.onSuccess(permit);
         if (keyPermit) keyBreaker!.onSuccess(keyPermit);
@@ -1263,7 +1276,7 @@ export class Plan {
           refusedUntil = decision.refuseModelUntil;
           state.refusals.refuse(key, candidate.upstreamModel, refusedUntil, decision.said);
         }
-        if (decision.countsForBreaker) blame(decision.answered);
+        if (decision.countsForBreaker && !uncounted) blame(decision.answered);
         else releasePermits(!unsent);
         // A provider without keys has no other key to offer, and one whose credential was refused is
         // not asked again in this plan; a provider that failed as a whole gets its other keys tried

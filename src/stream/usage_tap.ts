@@ -210,9 +210,14 @@ export class UsageTap {
           this.#started = true;
           this.#takeUsageOf(parsed ?? parseJsonObject(event.data));
         } else if (name === "message_delta") {
-          this.#takeUsageOf(parsed ?? parseJsonObject(event.data));
-          this.#reported = true;
-          this.#deltas = "";
+          const data = parsed ?? parseJsonObject(event.data);
+          this.#takeUsageOf(data);
+          // A gateway's delta may count no output (no usage, or none in it): the text written stands as
+          // relay's estimate then, or the answer would be billed message_start's placeholder.
+          if (_outputCounted(data)) {
+            this.#reported = true;
+            this.#deltas = "";
+          }
         } else if (name === "message_stop") this.#ended = true;
         else if (name === "error") {
           this.#errorData = event.data;
@@ -281,7 +286,8 @@ export class UsageTap {
   detail(): UsageDetail | undefined {
     let estimating = false;
     let messageRead = false;
-    let cutWritten = 0;
+    // What a message read whole wrote, as relay estimates it, when its usage does not say.
+    let messageWritten = 0;
     const json = this.#json;
     if (json) {
       const bytes = json.bytes();
@@ -298,6 +304,8 @@ export class UsageTap {
       } else if (parsed) {
         this.#takeUsageOf(parsed);
         messageRead = this.#estimatedInput !== undefined && parsed.type === "message";
+        // A gateway's message may count no output (its usage null, or none in it): billed all the same.
+        if (messageRead && !_outputCounted(parsed)) messageWritten = Math.ceil(_writtenTokens(parsed));
       } else {
         // Cut short, or whole but no valid JSON (a `NaN`, a raw control character), which the SDKs
         // reject alike and which was billed all the same.
@@ -305,14 +313,16 @@ export class UsageTap {
         messageRead = this.#estimatedInput !== undefined && cutMessage;
         const cutUsage = cutMessage ? parseJsonObject(json.usageMember(bytes)) : undefined;
         if (cutUsage) this.#takeUsageOf(cutUsage);
-        else if (cutMessage) cutWritten = Math.ceil(estimateWrittenTokens([_unescaped(_deltaTexts(text))]));
+        else if (cutMessage) {
+          messageWritten = Math.ceil(estimateWrittenTokens([_unescaped(_deltaTexts(text))]));
+        }
       }
     } else if (!this.#reported) {
       const soFar = this.#unreported?.();
       if (soFar) this.#take(soFar as Record<string, unknown>);
       else estimating = true;
     }
-    const written = estimating ? this.#estimateWritten() : cutWritten;
+    const written = estimating ? this.#estimateWritten() : messageWritten;
     const output = written > 0 ? Math.max(this.#output ?? 0, written) : this.#output;
     // A gateway's `message_start` may leave its `usage` out or null, and no later event count the input (or
     // its message's `usage` leave `input_tokens` out): billed all the same, it is relay's estimate of the
@@ -324,7 +334,7 @@ export class UsageTap {
       ? Math.max(0, (this.#estimatedInput ?? 0) - this.#cacheRead - this.#cacheWrite)
       : this.#input;
     if (input === undefined && output === undefined) return undefined;
-    if (estimating || cutWritten > 0 || inputUnreported) this.#estimated?.();
+    if (estimating || messageWritten > 0 || inputUnreported) this.#estimated?.();
     return {
       input: input ?? 0,
       output: output ?? 0,
@@ -537,4 +547,26 @@ function _unescaped(escaped: string): string {
   } catch {
     return escaped;
   }
+}
+
+/** The tokens a whole message's text, thinking and tool inputs make, as relay estimates them. */
+function _writtenTokens(message: JsonObject): number {
+  const content = Array.isArray(message.content) ? message.content : [];
+  return estimateWrittenTokens(content.map((block) => {
+    if (!isJsonObject(block)) return undefined;
+    if (block.type === "tool_use" || block.type === "server_tool_use") {
+      return JSON.stringify(block.input ?? {});
+    }
+    return typeof block.text === "string"
+      ? block.text
+      : typeof block.thinking === "string"
+      ? block.thinking
+      : undefined;
+  }));
+}
+
+/** Whether an event's or a message's usage counts the answer's output, as `message_delta`'s final one does. */
+function _outputCounted(data: JsonObject | undefined): boolean {
+  const usage = data?.usage;
+  return isJsonObject(usage) && tokenCount(usage.output_tokens) !== undefined;
 }

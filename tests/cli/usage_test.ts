@@ -81,6 +81,23 @@ Deno.test("relay usage --json totals the last 24h by model from a ledger it read
   assert.deepEqual(await Deno.readFile(path), before, "read-only");
 });
 
+Deno.test("relay usage reads the ledger of a config that has it off, saying so on stderr only", async () => {
+  const on = await withLedgerConfig();
+  prepare(on.path);
+  const plain = await runRelay(["usage", "--json"], { cwd: on.folder });
+  assert.equal(plain.stderr, "", "no note while it is on");
+  const { folder } = await withLedgerConfig("  enabled: false\n");
+  await Deno.copyFile(on.path, `${folder}/ledger.db`);
+  const { code, stdout, stderr } = await runRelay(["usage", "--json"], { cwd: folder });
+  assert.equal(code, 0, stderr);
+  assert.equal(JSON.parse(stdout).total.requests, 3);
+  assert.equal(
+    stderr,
+    `note: the ledger is off in this config (ledger.enabled: false): ${folder}/ledger.db holds what relay ` +
+      "recorded while it was on\n",
+  );
+});
+
 Deno.test("relay usage prints a plain table off a terminal, by client, from a date", async () => {
   const { folder, path } = await withLedgerConfig();
   prepare(path);
@@ -389,7 +406,8 @@ Deno.test("relay usage tells how many requests had estimated usage, in --json, a
   assert.equal(table.code, 0, table.stderr);
   assert.deepEqual(table.stdout.trimEnd().split("\n").slice(-3), [
     "",
-    "note: * leaves out 1 request to models without a price; add their prices under pricing in the config",
+    "note: * leaves out 1 request relay has no price for: a model without one, or fast mode without its fast " +
+    "multiple; add them under pricing in the config",
     "note: usage relay estimated for 2 requests, in the totals above: the stream ended before the upstream " +
     "reported it, or the upstream reports none (or no input)",
   ]);

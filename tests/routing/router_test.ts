@@ -214,6 +214,32 @@ Deno.test("streams the upstream breaks off after they committed open its breaker
   assert.equal(router.status()[0].breaker, "open", "the probe's failure counted, as a closed breaker's");
 });
 
+Deno.test("a count or a model list neither opens nor closes a breaker, failing or answered: it says nothing of the Messages", () => {
+  const clock = { now: 1_000_000 };
+  const router = routerOf([route("a", ["a1"]), route("b", ["b1"])], { strategy: "failover" }, clock);
+  const count = () => attemptOf(router.plan({ ...request("m"), uncounted: true }).next());
+  const breakers = () => router.status().map((p) => [p.breaker, ...p.keys.map((key) => key.breaker)]);
+  for (let i = 0; i < 3; i++) count().failed(httpFailure(500));
+  const cut = count();
+  cut.committed(5);
+  cut.finished(undefined, true);
+  assert.deepEqual(breakers(), [["closed", "closed"], ["closed", "closed"]]);
+  assert.equal(where(attemptOf(router.plan(request("m")).next())), "a/a1", "messages still go to a");
+
+  for (let i = 0; i < 2; i++) attemptOf(router.plan(request("m")).next()).failed(httpFailure(500));
+  assert.deepEqual(breakers()[0], ["open", "open"]);
+  clock.now += 30_000 * 1.2 + 1;
+  const halfOpen = count();
+  assert.equal(where(halfOpen), "a/a1", "a count may go while the breaker is half-open");
+  halfOpen.committed(5);
+  halfOpen.finished(undefined);
+  assert.notEqual(breakers()[0][0], "closed", "its answer does not close it");
+  const probe = attemptOf(router.plan(request("m")).next());
+  assert.equal(where(probe), "a/a1", "the probe's place is free for a message");
+  probe.committed(5);
+  assert.deepEqual(breakers()[0], ["closed", "closed"]);
+});
+
 Deno.test("with every provider's breaker open a request goes as the probe, early; meanwhile others look again every second, else hear when to come back", () => {
   const clock = { now: 1_000_000 };
   const router = routerOf([route("a", ["a1"])], {}, clock);

@@ -130,6 +130,7 @@ function healthyKeyStatus(index: number, label: string) {
     disabled_reason: null,
     breaker: "closed",
     probing: false,
+    retry_at: null,
     saturation: 0,
     cooling_until: null,
     refused_models: [],
@@ -333,7 +334,7 @@ Deno.test("the admin status shows the models an upstream refused a key (403); sw
   await upstream.close();
 });
 
-Deno.test("switching a provider on closes its breakers: it is tried again at once, whatever its cooldown", async () => {
+Deno.test("switching a provider on closes its breakers: it is tried again at once, whatever its cooldown; open, each says when it probes", async () => {
   let down = true;
   const upstream = startFakeUpstream(() =>
     down ? new Response("down", { status: 500 }) : Response.json({ type: "message", content: [] })
@@ -343,17 +344,17 @@ Deno.test("switching a provider on closes its breakers: it is tried again at onc
   await using relay = await startLiveRelay(liveConfig(upstreamProvider("up", upstream.url, [K1]), breaker));
   const breakers = async () => {
     const [up] = (await (await relay.admin("/status")).json()).providers;
-    return [up.breaker, up.keys[0].breaker, up.retry_at === null];
+    return [up.breaker, up.keys[0].breaker, up.retry_at === null, up.keys[0].retry_at === null];
   };
   await (await postMessage(relay.url)).arrayBuffer();
-  assert.deepEqual(await breakers(), ["open", "open", false]);
+  assert.deepEqual(await breakers(), ["open", "open", false, false]);
   down = false;
   const refused = await postMessage(relay.url);
   assert.equal(refused.status, 503, "open for the hour");
   await refused.body?.cancel();
 
   await (await relay.admin("/providers/up/enable", { method: "POST" })).body?.cancel();
-  assert.deepEqual(await breakers(), ["closed", "closed", true]);
+  assert.deepEqual(await breakers(), ["closed", "closed", true, true]);
   const answered = await postMessage(relay.url);
   assert.equal(answered.status, 200);
   await answered.body?.cancel();

@@ -288,6 +288,38 @@ Deno.test("UsageTap leaves the usage of a stream that reached its message_delta 
   assert.deepEqual([cut.detail()?.output, estimated], [12, 0]);
 });
 
+Deno.test("UsageTap estimates the output of a whole answer whose usage counts none: a stream's message_delta or a message without it", () => {
+  const text = "x".repeat(70);
+  const start = 'event: message_start\ndata: {"type":"message_start","message":{"usage":null}}\n\n';
+  const delta = 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,' +
+    `"delta":{"type":"text_delta","text":"${text}"}}\n\n`;
+  const stop = "event: message_stop\ndata: {}\n\n";
+  for (const usage of ["", ',"usage":null', ',"usage":{}', ',"usage":{"output_tokens":null}']) {
+    let estimated = 0;
+    const tap = new UsageTap(true, undefined, () => estimated++, 900);
+    tap.observe(new TextEncoder().encode(
+      `${start}${delta}event: message_delta\ndata: {"type":"message_delta"${usage}}\n\n${stop}`,
+    ));
+    assert.deepEqual([tap.detail()?.input, tap.detail()?.output, estimated > 0], [900, 20, true], usage);
+  }
+  const tools = new UsageTap(false, undefined, undefined, 900);
+  const input = { path: "y".repeat(60) };
+  tools.observe(new TextEncoder().encode(JSON.stringify({
+    type: "message",
+    content: [{ type: "thinking", thinking: text, signature: "s" }, {
+      type: "tool_use",
+      id: "t",
+      name: "read",
+      input,
+    }],
+    usage: { input_tokens: 12 },
+  })));
+  assert.deepEqual(
+    [tools.detail()?.input, tools.detail()?.output],
+    [12, Math.ceil(estimateWrittenTokens([text, JSON.stringify(input)]))],
+  );
+});
+
 Deno.test("UsageTap takes the larger of what message_start said and the estimate, and marks either estimated", () => {
   const start = (output: number) =>
     `event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":10,"output_tokens":${output}}}}\n\n`;
@@ -637,7 +669,7 @@ Deno.test("UsageTap's input estimate leaves out the cache reads and writes the s
   }
 });
 
-Deno.test("UsageTap counts relay's input estimate for a whole message whose usage counts none, marked estimated; a reported 0 stands", () => {
+Deno.test("UsageTap counts relay's estimates for a whole message whose usage counts no input or output, marked estimated; a reported 0 stands", () => {
   const encoder = new TextEncoder();
   /** What a tap given an estimate of 900 (or none) reads of `body`, chunked, and whether it told `estimated`. */
   const read = (body: string, estimateGiven = true) => {
@@ -650,7 +682,8 @@ Deno.test("UsageTap counts relay's input estimate for a whole message whose usag
   };
   const message = (usage: string) =>
     `{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":"Hi"}]${usage}}`;
-  const none = { input: 900, output: 0, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 };
+  // "Hi" is one token as relay estimates text.
+  const none = { input: 900, output: 1, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0 };
   for (const usage of [',"usage":null', "", ',"usage":{}', ',"usage":{"input_tokens":-1}']) {
     assert.deepEqual(read(message(usage)), [none, 1], usage);
   }

@@ -71,6 +71,8 @@ export interface AdminStatus {
       disabled_reason: string | null;
       breaker: string;
       probing?: boolean;
+      /** While its breaker is open, when it lets a probe through. A relay of an earlier version does not say. */
+      retry_at?: string | null;
       /** How spent the fullest rate-limit window is, 0 to 1. */
       saturation: number;
       cooling_until: string | null;
@@ -237,6 +239,7 @@ function _provider(provider: ProviderStatus): AdminStatus["providers"][number] {
       disabled_reason: key.disabled ?? null,
       breaker: key.breaker,
       probing: key.probing,
+      retry_at: _iso(key.retryAt),
       saturation: key.ratio,
       cooling_until: _iso(key.cooledUntil),
       resets_at: _iso(key.resetAt),
