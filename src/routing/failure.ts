@@ -319,10 +319,11 @@ export function classifyFailure(
 
 /**
  * `decision` for an attempt on a provider that stands in for one that cannot take the request now
- * (`Attempt.standIn`): its refusal of the request as invalid (a 400, 413 or 422 that would go to the
- * client as it is) passes the provider over instead (`skip_provider`, `sent`). Providers differ in what
- * they take: a failover in the middle of a tool loop leaves a turn without the signed thinking
- * Anthropic's API asks for when thinking is on, a window may be smaller, a beta missing. The client
+ * (`Attempt.standIn`): its refusal of the request as invalid or unknown (a 400, 404, 413 or 422 that
+ * would go to the client as it is) passes the provider over instead (`skip_provider`, `sent`). Providers
+ * differ in what they take: a failover in the middle of a tool loop leaves a turn without the signed
+ * thinking Anthropic's API asks for when thinking is on, a window may be smaller, a beta or the model
+ * itself missing (a backup that has no model of that name yet). The client
  * then hears why the provider it was sent to could not take it (a 429, a 529, an open breaker), which
  * passes, and sends again; a request at fault in itself is refused there in turn.
  *
@@ -340,8 +341,8 @@ export function asStandInRefusal(decision: FailureDecision, outcome: UpstreamOut
   return { action: "skip_provider", countsForBreaker: false, sent: true, reason };
 }
 
-/** The statuses a request is refused as invalid with: Anthropic's 400 and 413, and 422. */
-const _REFUSED_AS_INVALID: ReadonlySet<number> = new Set([400, 413, 422]);
+/** The statuses a request is refused as invalid with (Anthropic's 400 and 413, and 422), or its model as unknown (404). */
+const _REFUSED_AS_INVALID: ReadonlySet<number> = new Set([400, 404, 413, 422]);
 
 /** An upstream's answer's decision, marked `answered` where the breakers count it. */
 function _answered(decision: FailureDecision): FailureDecision {

@@ -812,8 +812,9 @@ export class Plan {
   readonly #unservableRoutes = new Set<_RouteState>();
   // Providers this request failed on with trouble that passes: the others stand in for them.
   readonly #troubledRoutes = new Set<_RouteState>();
-  // Providers this plan offered an attempt on: a last resort goes there again only after a wait.
-  readonly #sentTo = new Set<_RouteState>();
+  // Providers this plan offered an attempt on, with the attempt's number: a last resort goes there again
+  // only after a wait, to the one asked longest ago first.
+  readonly #sentTo = new Map<_RouteState, number>();
   // Whether the plan told its caller to look again for a probe since its last attempt.
   #waitedForProbe = false;
   #attempts = 0;
@@ -988,8 +989,10 @@ export class Plan {
     let probing = false;
     let rest: _KeyWait | undefined;
     // Each provider after the first in `open` stands in already (`standIn`): the ones before it were
-    // passed over for their open breakers.
-    for (const { candidate, standIn } of open) {
+    // passed over for their open breakers. The one asked longest ago goes first, never asked before all:
+    // taking the first each second, a request held for max_wait would never find a later one back.
+    const asked = (entry: (typeof open)[number]) => this.#sentTo.get(entry.candidate.state) ?? 0;
+    for (const { candidate, standIn } of open.toSorted((a, b) => asked(a) - asked(b))) {
       const { state, upstreamModel } = candidate;
       // Where the request failed already, it asks again a second later: the trouble may have passed.
       if (this.#sentTo.has(state) && !this.#waitedForProbe) {
@@ -1155,9 +1158,9 @@ export class Plan {
     let { keyPermit } = picked;
     const keyBreaker = key ? state.keyBreakers.get(key) : undefined;
     if (key) this.#tried(state).add(key);
-    this.#sentTo.add(state);
-    this.#waitedForProbe = false;
     this.#attempts++;
+    this.#sentTo.set(state, this.#attempts);
+    this.#waitedForProbe = false;
     state.inFlight++;
     let open = true;
     // Its place among the provider's requests, given up while it waits to be sent (`paused`).
@@ -1249,8 +1252,11 @@ export class Plan {
         if (!uncounted && decision.coolKeyUntil !== undefined) {
           // Where the upstream limits each model apart, its 429 says nothing of the key's other models:
           // they go on, while this one waits as long as the 429 says, or a moment when it says nothing
-          // (Bedrock and Vertex never do): a minute would hold a throttle that passes in a second.
-          if (state.route.provider.rateLimitsPerModel && candidate.upstreamModel !== undefined) {
+          // (Bedrock and Vertex never do): a minute would hold a throttle that passes in a second. A
+          // provider without keys (Azure through Entra, a keyless gateway) has no key to cool: its
+          // credential cools for the model, or every request would meet the same 429 first.
+          const perModel = state.route.provider.rateLimitsPerModel || !key;
+          if (perModel && candidate.upstreamModel !== undefined) {
             const until = decision.coolGuessed
               ? Math.min(decision.coolKeyUntil, hooks.now() + GUESSED_MODEL_COOLING_MS)
               : decision.coolKeyUntil;

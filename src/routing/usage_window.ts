@@ -185,9 +185,12 @@ export class UsageWindow {
     const now = this.#now();
     if (window.limit !== undefined) this.#upstreamLimit = window.limit;
     if (window.remaining !== undefined) {
-      // The upstream's figure is its own count: no bound of relay's is part of it.
+      // The upstream's figure is its own count: no bound of relay's is part of it, and it counts every
+      // request sent before it already (the one that brought it too), so their settling must not
+      // correct it again: they belong to the figure's past.
       this.#upstreamRemaining = window.remaining;
       this.#upstreamBounds = 0;
+      this.#upstreamWindow++;
     }
     // A reset with no count to go with it bounds nothing.
     if (this.#upstreamRemaining === undefined) return;

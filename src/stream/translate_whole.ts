@@ -7,6 +7,7 @@
 import { AnswerCutError, BodyCutError } from "./body_cut.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { type ChunkReader, compactReader } from "./compact_reader.ts";
+import { JsonEnd } from "./json_end.ts";
 
 /**
  * The most of an answer relay reads whole to translate it: 32 MiB, the most relay takes of a request
@@ -69,11 +70,12 @@ export function translateWhole(
         return;
       }
       const { value, done } = read;
-      if (!done && whole.add(value)) {
+      const kept = !done && whole.add(value);
+      if (kept && !whole.ended()) {
         controller.enqueue(new Uint8Array());
         return;
       }
-      if (!done) reader.cancel(_tooLarge(maxBytes)).catch(() => {});
+      if (!done) reader.cancel(kept ? undefined : _tooLarge(maxBytes)).catch(() => {});
       for (const bytes of translate(whole.read())) controller.enqueue(bytes);
       controller.close();
     },
@@ -100,8 +102,9 @@ export async function readWhole(
   const reader = _readerOf(body);
   const whole = new _Whole(maxBytes);
   for (let read = await reader.read(); !read.done; read = await reader.read()) {
-    if (whole.add(read.value)) continue;
-    reader.cancel(_tooLarge(maxBytes)).catch(() => {});
+    const kept = whole.add(read.value);
+    if (kept && !whole.ended()) continue;
+    reader.cancel(kept ? undefined : _tooLarge(maxBytes)).catch(() => {});
     break;
   }
   return whole.read();
@@ -120,10 +123,11 @@ function _readerOf(body: ReadableStream<Uint8Array> | null): ChunkReader {
   return body ? compactReader(body) : ReadableStream.from<Uint8Array>([]).getReader();
 }
 
-/** The chunks of a body kept so far, up to `maxBytes`. */
+/** The chunks of a body kept so far, up to `maxBytes`, and whether they make a whole JSON value. */
 class _Whole {
   readonly #maxBytes: number;
   readonly #chunks: Uint8Array[] = [];
+  readonly #end = new JsonEnd();
   #size = 0;
   #cut = false;
 
@@ -138,7 +142,17 @@ class _Whole {
     const kept = this.#cut ? chunk.subarray(0, room) : chunk;
     this.#chunks.push(kept);
     this.#size += kept.byteLength;
+    this.#end.feed(kept);
     return !this.#cut;
+  }
+
+  /**
+   * Whether what came is one whole JSON object, array or string: the answer ends there, as the plain
+   * JSON path's does, though an upstream keeps its body open past it (a stream asked for and a whole
+   * message given, which relay would otherwise wait on until timeouts.idle, and retry).
+   */
+  ended(): boolean {
+    return this.#end.complete() && this.#end.whole();
   }
 
   read(): WholeText {

@@ -381,8 +381,9 @@ Deno.test("classifyFailure lets x-should-retry decide for HTTP answers only, not
   );
 });
 
-Deno.test("asStandInRefusal passes over a stand-in that refuses the request as invalid, and nothing else", () => {
-  for (const status of [400, 413, 422]) {
+Deno.test("asStandInRefusal passes over a stand-in that refuses the request as invalid or its model as unknown, and nothing else", () => {
+  // A backup without the model yet (its 404) is no verdict on the request, which the provider it was meant for may take.
+  for (const status of [400, 404, 413, 422]) {
     assert.deepEqual(asStandInRefusal(classifyFailure(http(status), NOW, NOW), http(status)), {
       action: "skip_provider",
       countsForBreaker: false,
@@ -390,8 +391,8 @@ Deno.test("asStandInRefusal passes over a stand-in that refuses the request as i
       reason: `${status} from upstream, standing in for a provider that cannot take the request now`,
     });
   }
-  // What a stand-in says of itself or of the client stands: a missing model, a refused key, trouble.
-  for (const status of [401, 403, 404, 429, 529]) {
+  // What a stand-in says of itself or of the client stands: a refused key, trouble.
+  for (const status of [401, 403, 429, 529]) {
     const decision = classifyFailure(http(status), NOW, NOW);
     assert.equal(asStandInRefusal(decision, http(status)), decision, String(status));
   }

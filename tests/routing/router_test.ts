@@ -292,6 +292,40 @@ Deno.test("a request that failed on a provider now open asks it again as its las
   assert.equal(plan.next().kind, "wait", "and the first looks again a second later");
 });
 
+Deno.test("a request held while every breaker is open asks each provider in turn, the one asked longest ago first", () => {
+  const clock = { now: 1_000_000 };
+  const router = twoOpeningAtFirst(clock);
+  const plan = router.plan(request("m"));
+  const asked: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    let step = plan.next();
+    if (step.kind === "wait") {
+      clock.now += step.waitMs;
+      step = plan.next();
+    }
+    const attempt = attemptOf(step);
+    asked.push(where(attempt));
+    attempt.failed(httpFailure(500));
+  }
+  assert.deepEqual(router.status().map((p) => p.breaker), ["open", "open"]);
+  assert.deepEqual(asked, ["a/a1", "b/b1", "a/a1", "b/b1", "a/a1", "b/b1"], "b is not left behind a");
+});
+
+Deno.test("a provider without keys that answered 429 rests for the model as long as it said: the next requests go elsewhere", () => {
+  const clock = { now: 1_000_000 };
+  const router = routerOf([route("azure", []), route("b", ["b1"])], {}, clock);
+  const first = router.plan(request("m"));
+  const limited = attemptOf(first.next());
+  assert.equal(where(limited), "azure/-");
+  limited.failed(httpFailure(429, { "retry-after": "30" }));
+  assert.equal(where(attemptOf(first.next())), "b/b1");
+  clock.now += 29_000;
+  assert.equal(where(attemptOf(router.plan(request("m")).next())), "b/b1", "azure still rests");
+  assert.equal(where(attemptOf(router.plan(request("other")).next())), "azure/-", "for that model only");
+  clock.now += 1_000;
+  assert.equal(where(attemptOf(router.plan(request("m")).next())), "azure/-", "its 30 s are over");
+});
+
 /** Providers a and b, whose breakers open at a first failure and whose probes hold their place 10 s. */
 function twoOpeningAtFirst(clock: { now: number }): Router {
   const patient = { timeouts: { connect: 10_000, firstByte: 1, idle: 1 } };

@@ -202,6 +202,21 @@ Deno.test("UsageWindow.settle corrects each budget only within its own window", 
   assert.equal(window.remaining, 960);
 });
 
+Deno.test("UsageWindow.correct takes the upstream's figure as counting every request sent before it: their settling leaves it be", () => {
+  const clock = new FakeClock(0);
+  const window = new UsageWindow({ now: clock.now });
+  const before = window.reserve(100);
+  // The answer's headers: the upstream counted the 30,000 the request really read.
+  window.correct({ limit: 40_000, remaining: 10_000, resetAt: 60_000 });
+  window.settle(before, 30_000);
+  assert.deepEqual([window.remaining, window.ratio], [10_000, 0.75], "not 0: counted once");
+  // A request sent after the figure is not in it: its estimate counts, then its real amount.
+  const after = window.reserve(2_000);
+  assert.equal(window.remaining, 8_000);
+  window.settle(after, 500);
+  assert.equal(window.remaining, 9_500);
+});
+
 Deno.test("UsageWindow keeps a configured limit below the upstream's", () => {
   const clock = new FakeClock(0);
   const window = new UsageWindow({ limit: 50, now: clock.now });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { sseOrWhole } from "../../src/stream/sse_or_whole.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
+import { settlesWithin } from "../_helpers/settles_within.ts";
 import { controlledStream } from "../_helpers/fake_upstream.ts";
 import { queueDrained } from "../_helpers/settled_yet.ts";
 
@@ -143,10 +144,25 @@ Deno.test("sseOrWhole reads the body only as the output is read, and cancelling 
     assert.equal(text(read), 'whole({"type":"message"})');
     assert.deepEqual(
       pullsAfterEachRead,
-      [1, 1, 2, 3],
-      "a pull a read: the first chunk (it told), given again as the whole is read, the second, the end",
+      [1, 1, 2],
+      "a pull a read: the first chunk (it told), given again as the whole is read, the second, which ends it",
     );
   });
+  await t.step(
+    "whole: a JSON value ends it, though the body stays open past it, which is cancelled",
+    async () => {
+      const upstream = controlledStream();
+      const output = sseOrWhole(upstream.body, 1024, WHOLE);
+      upstream.push('{"type":"message","content":[{"type":"text","text":"} ]"}]}');
+      const read = new Response(output).text();
+      // A read that waited for the body's end would wait for ever: the body is ended for it to fail.
+      const ended = await settlesWithin(read, 5_000);
+      if (!ended) upstream.end();
+      assert.ok(ended, "the answer ended at its JSON's end");
+      assert.equal(await read, 'whole({"type":"message","content":[{"type":"text","text":"} ]"}]})');
+      await upstream.cancelled;
+    },
+  );
   await t.step("cancelling the output cancels the body", async () => {
     const upstream = controlledStream();
     const output = sseOrWhole(upstream.body, 1024, WHOLE).getReader();

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { AnswerCutError } from "../../src/stream/body_cut.ts";
 import { readWhole, translateWhole, type WholeText } from "../../src/stream/translate_whole.ts";
+import { controlledStream } from "../_helpers/fake_upstream.ts";
 import { largeBody } from "../_helpers/large_body.ts";
+import { settlesWithin } from "../_helpers/settles_within.ts";
 
 const MIB = 1 << 20;
 
@@ -46,6 +48,23 @@ Deno.test("readWhole reads a body up to its limit, then cancels the rest unread"
   assert.deepEqual([text.length, cut], [MIB + 10, true]);
   assert.ok(large.cancelled);
   assert.ok(large.unread >= 6, `${large.unread} parts left unread`);
+});
+
+Deno.test("readWhole ends at a whole JSON value though the body stays open, which is cancelled; other text reads to the end", async () => {
+  const open = controlledStream();
+  open.push('{"choices":[{"message":{"content":"]}"}}]}');
+  const read = readWhole(open.body, MIB);
+  // A read that waited for the body's end would wait for ever: the body is ended for it to fail.
+  const ended = await settlesWithin(read, 5_000);
+  if (!ended) open.end();
+  assert.ok(ended, "the answer ended at its JSON's end");
+  assert.deepEqual(await read, { text: '{"choices":[{"message":{"content":"]}"}}]}', cut: false });
+  await open.cancelled;
+  const chunks = ["<html>{}", "</html>"].map((part) => new TextEncoder().encode(part));
+  assert.deepEqual(await readWhole(ReadableStream.from(chunks), MIB), {
+    text: "<html>{}</html>",
+    cut: false,
+  });
 });
 
 Deno.test("readWhole throws a failure of the body as it came", async () => {
