@@ -113,7 +113,7 @@ export function formatStatus(status: AdminStatus, now: number, colours: StatusCo
         `${key.index} ${key.label}`,
         state(key.enabled, key.disabled_reason),
         _breaker(key, now),
-        `${Math.round(key.saturation * 100)}%`,
+        _spent(key.saturation),
         key.cooling_until ? `${_duration(Date.parse(key.cooling_until) - now)}` : "-",
         // A key with no limits still counts its requests in a window that ends: nothing spent, nothing to reset.
         key.resets_at && key.saturation > 0 ? `in ${_duration(Date.parse(key.resets_at) - now)}` : "-",
@@ -190,7 +190,7 @@ function _refusedLines(providers: AdminStatus["providers"], now: number, colours
  */
 function _clientTable(clients: AdminStatus["clients"], colours: StatusColours): string {
   const window = (limit: { limit: number; saturation: number } | null) =>
-    limit ? `${Math.round(limit.saturation * 100)}% of ${limit.limit}` : "-";
+    limit ? `${_spent(limit.saturation)} of ${limit.limit.toLocaleString("en-US")}` : "-";
   const rows = [
     ["CLIENT", "MODELS", "RPM", "TPM", "SPENT THIS MONTH", "HELD", "BUDGET"],
     ...clients.map((client) => [
@@ -257,6 +257,12 @@ function _colours(): StatusColours {
 
 function _same(text: string): string {
   return text;
+}
+
+/** How spent a window is, in whole percents; one with anything in it never reads 0%, which says empty. */
+function _spent(saturation: number): string {
+  const percent = Math.round(saturation * 100);
+  return percent === 0 && saturation > 0 ? "<1%" : `${percent}%`;
 }
 
 /** A breaker's state and what comes next: its probe out now, or when it lets one through. */

@@ -338,7 +338,7 @@ Deno.test("formatStatus shows a reset only for a key that has spent some of its 
   const rows = formatStatus(status, NOW).split("\n").filter((line) => line.startsWith("anthropic  "));
   assert.deepEqual(rows.slice(1).map((row) => row.split(/ {2,}/).slice(-3)), [
     ["0%", "-", "-"],
-    ["0%", "-", "in 40s"],
+    ["<1%", "-", "in 40s"],
     ["0%", "-", "-"],
   ]);
 });
@@ -387,7 +387,7 @@ Deno.test("formatStatus adds the clients' table: limits, how spent, this month's
         spent_usd: 12.345,
         held_usd: 0.004,
       },
-      { ...client, name: "dev", spent_usd: 3.5 },
+      { ...client, name: "dev", tpm: { limit: 100_000, saturation: 0.0032 }, spent_usd: 3.5 },
       { ...client, name: "bot", monthly_budget_usd: 1, spent_usd: 0.9, held_usd: 0.2 },
       { ...client, name: "old", monthly_budget_usd: 1, spent_usd: 1.01 },
     ],
@@ -396,11 +396,11 @@ Deno.test("formatStatus adds the clients' table: limits, how spent, this month's
   assert.equal(
     table,
     [
-      "CLIENT  MODELS                                   RPM           TPM  SPENT THIS MONTH     HELD  BUDGET",
-      "ci      claude-haiku-*, claude-sonnet-4-5  25% of 60  2% of 100000            $12.35  $0.0040  $15.00",
-      "dev     any                                        -             -             $3.50        -       -",
-      "bot     any                                        -             -             $0.90    $0.20   $1.00",
-      "old     any                                        -             -             $1.01    $0.00   $1.00",
+      "CLIENT  MODELS                                   RPM             TPM  SPENT THIS MONTH     HELD  BUDGET",
+      "ci      claude-haiku-*, claude-sonnet-4-5  25% of 60   2% of 100,000            $12.35  $0.0040  $15.00",
+      "dev     any                                        -  <1% of 100,000             $3.50        -       -",
+      "bot     any                                        -               -             $0.90    $0.20   $1.00",
+      "old     any                                        -               -             $1.01    $0.00   $1.00",
     ].join("\n"),
   );
   const red = (text: string) => `<red>${text}</red>`;
